@@ -1,0 +1,15 @@
+//! Pure domain rules of the ePay gateway. Nothing here does I/O: every type is a validated
+//! value (`parse` at the edge, so a bad value cannot travel further) or a pure rule.
+
+pub mod card;
+pub mod ids;
+pub mod invoice;
+pub mod money;
+pub mod reason;
+pub mod status;
+
+pub use card::{CardBrand, Cvc, Expiry, Pan};
+pub use invoice::{Description, InvoiceId};
+pub use money::{Amount, Currency, MoneyError};
+pub use reason::ReasonCode;
+pub use status::TxStatus;

@@ -1,0 +1,230 @@
+//! Money: wire amounts are major units (`100`, `12.22`); inside we keep integer minor units.
+
+use std::fmt;
+use std::str::FromStr;
+
+/// The largest amount one operation may carry, in minor units (1 billion tenge).
+/// Bounded so that sums over many operations can never overflow `i64`.
+pub const MAX_AMOUNT_MINOR: i64 = 100_000_000_000;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum MoneyError {
+    #[error("amount must be a number")]
+    NotANumber,
+    #[error("amount must not be negative")]
+    Negative,
+    #[error("amount must have at most 2 decimal places")]
+    TooManyDecimals,
+    #[error("amount exceeds the limit of 1000000000.00")]
+    OverLimit,
+    #[error("unknown currency {0:?}; supported: KZT, USD, EUR, RUB")]
+    UnknownCurrency(String),
+}
+
+/// A non-negative amount in minor units (tiyn, cents).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Default)]
+pub struct Amount(i64);
+
+impl Amount {
+    pub const ZERO: Amount = Amount(0);
+
+    pub fn from_minor(minor: i64) -> Result<Self, MoneyError> {
+        if minor < 0 {
+            return Err(MoneyError::Negative);
+        }
+        if minor > MAX_AMOUNT_MINOR {
+            return Err(MoneyError::OverLimit);
+        }
+        Ok(Amount(minor))
+    }
+
+    pub fn minor(self) -> i64 {
+        self.0
+    }
+
+    pub fn is_zero(self) -> bool {
+        self.0 == 0
+    }
+
+    /// Parses a decimal text in major units exactly (no floating point): `"12.2"` → 1220.
+    pub fn parse_major(text: &str) -> Result<Self, MoneyError> {
+        let text = text.trim();
+        if text.is_empty() {
+            return Err(MoneyError::NotANumber);
+        }
+        if let Some(rest) = text.strip_prefix('-') {
+            // "-0" is still a negative spelling; refuse any sign so the message is clear.
+            return if rest.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                Err(MoneyError::Negative)
+            } else {
+                Err(MoneyError::NotANumber)
+            };
+        }
+        // JSON numbers may arrive in exponent form (1e2); accept only plain decimals and a few
+        // exponent forms that serde_json produces for integers written as floats.
+        if text.contains(['e', 'E']) {
+            return Self::parse_exponent(text);
+        }
+        let (int_part, frac_part) = match text.split_once('.') {
+            Some((i, f)) => (i, f),
+            None => (text, ""),
+        };
+        if int_part.is_empty() && frac_part.is_empty() {
+            return Err(MoneyError::NotANumber);
+        }
+        if !int_part.chars().all(|c| c.is_ascii_digit()) || !frac_part.chars().all(|c| c.is_ascii_digit()) {
+            return Err(MoneyError::NotANumber);
+        }
+        let frac_trimmed = frac_part.trim_end_matches('0');
+        if frac_trimmed.len() > 2 {
+            return Err(MoneyError::TooManyDecimals);
+        }
+        let int_digits = int_part.trim_start_matches('0');
+        if int_digits.len() > 12 {
+            return Err(MoneyError::OverLimit);
+        }
+        let major: i64 =
+            if int_digits.is_empty() { 0 } else { int_digits.parse().map_err(|_| MoneyError::NotANumber)? };
+        let mut frac = frac_trimmed.to_string();
+        while frac.len() < 2 {
+            frac.push('0');
+        }
+        let minor_frac: i64 = frac.parse().map_err(|_| MoneyError::NotANumber)?;
+        Self::from_minor(major * 100 + minor_frac)
+    }
+
+    fn parse_exponent(text: &str) -> Result<Self, MoneyError> {
+        let value: f64 = text.parse().map_err(|_| MoneyError::NotANumber)?;
+        if !value.is_finite() {
+            return Err(MoneyError::NotANumber);
+        }
+        if value < 0.0 {
+            return Err(MoneyError::Negative);
+        }
+        if value > (MAX_AMOUNT_MINOR / 100) as f64 {
+            return Err(MoneyError::OverLimit);
+        }
+        let minor = (value * 100.0).round();
+        if ((minor / 100.0) - value).abs() > 1e-9 {
+            return Err(MoneyError::TooManyDecimals);
+        }
+        Self::from_minor(minor as i64)
+    }
+
+    /// The amount as a JSON number in major units: integers stay integers (`100`), others keep
+    /// two decimals at most (`12.22`, `0.5`), as ePay prints them.
+    pub fn to_json_number(self) -> f64 {
+        self.0 as f64 / 100.0
+    }
+
+    pub fn checked_sub(self, other: Amount) -> Option<Amount> {
+        self.0.checked_sub(other.0).and_then(|v| Amount::from_minor(v).ok())
+    }
+
+    pub fn checked_add(self, other: Amount) -> Option<Amount> {
+        self.0.checked_add(other.0).and_then(|v| Amount::from_minor(v).ok())
+    }
+}
+
+impl fmt::Display for Amount {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let major = self.0 / 100;
+        let frac = self.0 % 100;
+        if frac == 0 {
+            write!(f, "{major}")
+        } else if frac % 10 == 0 {
+            write!(f, "{major}.{}", frac / 10)
+        } else {
+            write!(f, "{major}.{frac:02}")
+        }
+    }
+}
+
+/// ISO 4217 currencies the gateway accepts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Currency {
+    Kzt,
+    Usd,
+    Eur,
+    Rub,
+}
+
+impl Currency {
+    pub fn code(self) -> &'static str {
+        match self {
+            Currency::Kzt => "KZT",
+            Currency::Usd => "USD",
+            Currency::Eur => "EUR",
+            Currency::Rub => "RUB",
+        }
+    }
+}
+
+impl FromStr for Currency {
+    type Err = MoneyError;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_uppercase().as_str() {
+            "KZT" => Ok(Currency::Kzt),
+            "USD" => Ok(Currency::Usd),
+            "EUR" => Ok(Currency::Eur),
+            "RUB" => Ok(Currency::Rub),
+            _ => Err(MoneyError::UnknownCurrency(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for Currency {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.code())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn parses_major_units_exactly() {
+        assert_eq!(Amount::parse_major("100").unwrap().minor(), 10_000);
+        assert_eq!(Amount::parse_major("12.22").unwrap().minor(), 1_222);
+        assert_eq!(Amount::parse_major("0.5").unwrap().minor(), 50);
+        assert_eq!(Amount::parse_major("1.50").unwrap().minor(), 150);
+        assert_eq!(Amount::parse_major("1e2").unwrap().minor(), 10_000);
+        assert_eq!(Amount::parse_major("0").unwrap().minor(), 0);
+    }
+
+    #[test]
+    fn refuses_bad_amounts() {
+        assert_eq!(Amount::parse_major("1.234"), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Amount::parse_major("-1"), Err(MoneyError::Negative));
+        assert_eq!(Amount::parse_major("abc"), Err(MoneyError::NotANumber));
+        assert_eq!(Amount::parse_major(""), Err(MoneyError::NotANumber));
+        assert_eq!(Amount::parse_major("."), Err(MoneyError::NotANumber));
+        assert_eq!(Amount::parse_major("NaN"), Err(MoneyError::NotANumber));
+        assert_eq!(Amount::parse_major("inf"), Err(MoneyError::NotANumber));
+        assert_eq!(Amount::parse_major("1000000001"), Err(MoneyError::OverLimit));
+        assert_eq!(Amount::parse_major("99999999999999999999999"), Err(MoneyError::OverLimit));
+    }
+
+    #[test]
+    fn displays_like_epay() {
+        assert_eq!(Amount::from_minor(10_000).unwrap().to_string(), "100");
+        assert_eq!(Amount::from_minor(1_222).unwrap().to_string(), "12.22");
+        assert_eq!(Amount::from_minor(1_250).unwrap().to_string(), "12.5");
+        assert_eq!(Amount::from_minor(5).unwrap().to_string(), "0.05");
+    }
+
+    proptest! {
+        #[test]
+        fn display_parse_roundtrip(minor in 0i64..=MAX_AMOUNT_MINOR) {
+            let a = Amount::from_minor(minor).unwrap();
+            prop_assert_eq!(Amount::parse_major(&a.to_string()).unwrap(), a);
+        }
+
+        #[test]
+        fn parse_never_panics(s in "\\PC{0,30}") {
+            let _ = Amount::parse_major(&s);
+        }
+    }
+}

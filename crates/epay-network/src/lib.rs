@@ -1,0 +1,40 @@
+//! The card network port and its first implementation, a simulated issuer.
+//!
+//! The simulator decides (card exists, open, expiry and CVC match, limits, forced outcomes); the
+//! money itself lives in the gateway's ledger, where the store debits a card's account with a
+//! compare-and-set in the same transaction as the payment. A real acquirer connector would
+//! implement [`CardNetwork`] and keep its own balances.
+
+mod simulator;
+
+pub use simulator::{CardFileError, SimCard, Simulator, DEFAULT_CARDS};
+
+use epay_domain::{Amount, Cvc, Expiry, Pan, ReasonCode};
+
+/// What the gateway asks the network about one card payment.
+#[derive(Debug)]
+pub struct AuthRequest<'a> {
+    pub pan: &'a Pan,
+    /// Expiry as the payer typed it; `None` for a saved card (the vault's copy is trusted).
+    pub expiry: Option<Expiry>,
+    /// CVC as the payer typed it; `None` for a saved card or a merchant-initiated payment.
+    pub cvc: Option<&'a Cvc>,
+    pub amount: Amount,
+    /// Today's (year, month), from the gateway clock, for the expiry check.
+    pub today: (i32, u8),
+}
+
+/// The network's answer. Money is not moved here: `Approved` names the ledger account the
+/// gateway debits.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Authorization {
+    Approved { card_account: String, approval_code: String, issuer: String, three_ds_enrolled: bool },
+    Declined { reason: ReasonCode, issuer: String },
+}
+
+pub trait CardNetwork: Send + Sync + 'static {
+    fn authorize(&self, request: &AuthRequest<'_>) -> Authorization;
+
+    /// Ledger accounts the network's cards need, with opening balances in minor units.
+    fn card_accounts(&self) -> Vec<(String, i64)>;
+}

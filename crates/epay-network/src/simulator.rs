@@ -1,0 +1,261 @@
+//! The simulated issuer: a card file (TOML) of cards with their rules.
+
+use std::collections::HashMap;
+
+use epay_domain::{ids, Amount, Expiry, Pan, ReasonCode};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+use crate::{AuthRequest, Authorization, CardNetwork};
+
+/// The card file shipped with epay (public ePay test cards and outcome cards).
+pub const DEFAULT_CARDS: &str = include_str!("../cards.toml");
+
+#[derive(Debug, thiserror::Error)]
+pub enum CardFileError {
+    #[error("card file is not valid TOML: {0}")]
+    Toml(#[from] toml::de::Error),
+    #[error("card #{index}: {problem}")]
+    Card { index: usize, problem: String },
+}
+
+#[derive(Debug, serde::Deserialize)]
+struct CardFile {
+    #[serde(default)]
+    card: Vec<CardEntry>,
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct CardEntry {
+    pan: String,
+    expiry: String,
+    cvc: String,
+    #[serde(default)]
+    balance: f64,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    decline: Option<i32>,
+    #[serde(default)]
+    limit: Option<f64>,
+    #[serde(default)]
+    three_ds: bool,
+    #[serde(default)]
+    issuer: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CardState {
+    Active,
+    Locked,
+    Lost,
+    Stolen,
+}
+
+/// One card at the simulated issuer.
+#[derive(Debug, Clone)]
+pub struct SimCard {
+    pub pan: Pan,
+    pub expiry: Expiry,
+    cvc: String,
+    pub opening_balance: Amount,
+    pub state: CardState,
+    pub forced_decline: Option<ReasonCode>,
+    pub limit: Option<Amount>,
+    pub three_ds: bool,
+    pub issuer: String,
+    pub account: String,
+}
+
+pub struct Simulator {
+    cards: HashMap<String, SimCard>,
+}
+
+impl Simulator {
+    /// Builds the simulator from card-file texts (later files add to or replace earlier cards).
+    /// `account_key` keys the HMAC that names each card's ledger account, so account ids do not
+    /// reveal card numbers.
+    pub fn from_card_files(texts: &[&str], account_key: &[u8]) -> Result<Self, CardFileError> {
+        let mut cards = HashMap::new();
+        for text in texts {
+            let file: CardFile = toml::from_str(text)?;
+            for (index, entry) in file.card.into_iter().enumerate() {
+                let card = Self::parse_entry(index + 1, entry, account_key)?;
+                cards.insert(card.pan.expose().to_string(), card);
+            }
+        }
+        Ok(Simulator { cards })
+    }
+
+    fn parse_entry(index: usize, e: CardEntry, key: &[u8]) -> Result<SimCard, CardFileError> {
+        let bad = |problem: String| CardFileError::Card { index, problem };
+        let pan = Pan::parse(&e.pan).map_err(|err| bad(format!("pan: {err}")))?;
+        let expiry = Expiry::parse(&e.expiry).map_err(|err| bad(format!("expiry: {err}")))?;
+        epay_domain::Cvc::parse(&e.cvc).map_err(|err| bad(format!("cvc: {err}")))?;
+        let major =
+            |v: f64, what: &str| Amount::parse_major(&format!("{v}")).map_err(|err| bad(format!("{what}: {err}")));
+        let opening_balance = major(e.balance, "balance")?;
+        let limit = e.limit.map(|l| major(l, "limit")).transpose()?;
+        let state = match e.status.as_deref().unwrap_or("active") {
+            "active" | "unlock" => CardState::Active,
+            "locked" | "lock" => CardState::Locked,
+            "lost" => CardState::Lost,
+            "stolen" => CardState::Stolen,
+            other => return Err(bad(format!("status {other:?}: use active, locked, lost or stolen"))),
+        };
+        let forced_decline = match e.decline {
+            None => None,
+            Some(code) => Some(
+                ReasonCode::from_code(code)
+                    .filter(|r| !r.is_success())
+                    .ok_or_else(|| bad(format!("decline {code} is not a known ePay decline code")))?,
+            ),
+        };
+        let mut mac = Hmac::<Sha256>::new_from_slice(key).expect("HMAC takes any key length");
+        mac.update(pan.expose().as_bytes());
+        let account = format!("card:{}", &hex::encode(mac.finalize().into_bytes())[..32]);
+        Ok(SimCard {
+            pan,
+            expiry,
+            cvc: e.cvc,
+            opening_balance,
+            state,
+            forced_decline,
+            limit,
+            three_ds: e.three_ds,
+            issuer: e.issuer.unwrap_or_else(|| "SIMULATED BANK".into()),
+            account,
+        })
+    }
+
+    pub fn card(&self, pan: &Pan) -> Option<&SimCard> {
+        self.cards.get(pan.expose())
+    }
+
+    pub fn len(&self) -> usize {
+        self.cards.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.cards.is_empty()
+    }
+}
+
+impl CardNetwork for Simulator {
+    fn authorize(&self, req: &AuthRequest<'_>) -> Authorization {
+        let Some(card) = self.card(req.pan) else {
+            return Authorization::Declined { reason: ReasonCode::NO_SUCH_CARD, issuer: String::new() };
+        };
+        let decline = |reason| Authorization::Declined { reason, issuer: card.issuer.clone() };
+        match card.state {
+            CardState::Active => {}
+            CardState::Locked => return decline(ReasonCode::CARD_BLOCKED),
+            CardState::Lost => return decline(ReasonCode::LOST_CARD),
+            CardState::Stolen => return decline(ReasonCode::STOLEN_CARD),
+        }
+        if let Some(typed) = req.expiry {
+            if typed != card.expiry {
+                return decline(ReasonCode::WRONG_EXPIRY);
+            }
+        }
+        if card.expiry.is_expired_at(req.today.0, req.today.1) {
+            return decline(ReasonCode::EXPIRED_CARD);
+        }
+        if let Some(cvc) = req.cvc {
+            // Constant-time enough for a simulator; the CVC never leaves this process.
+            if cvc.expose() != card.cvc {
+                return decline(ReasonCode::WRONG_CVC);
+            }
+        }
+        if let Some(reason) = card.forced_decline {
+            return decline(reason);
+        }
+        if let Some(limit) = card.limit {
+            if req.amount > limit {
+                return decline(ReasonCode::LIMIT_EXCEEDED);
+            }
+        }
+        Authorization::Approved {
+            card_account: card.account.clone(),
+            approval_code: ids::approval_code(),
+            issuer: card.issuer.clone(),
+            three_ds_enrolled: card.three_ds,
+        }
+    }
+
+    fn card_accounts(&self) -> Vec<(String, i64)> {
+        let mut accounts: Vec<_> =
+            self.cards.values().map(|c| (c.account.clone(), c.opening_balance.minor())).collect();
+        accounts.sort();
+        accounts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epay_domain::Cvc;
+
+    fn sim() -> Simulator {
+        Simulator::from_card_files(&[DEFAULT_CARDS], b"test-key").unwrap()
+    }
+
+    fn auth(sim: &Simulator, pan: &str, exp: &str, cvc: &str, amount: i64) -> Authorization {
+        let pan = Pan::parse(pan).unwrap();
+        let cvc = Cvc::parse(cvc).unwrap();
+        sim.authorize(&AuthRequest {
+            pan: &pan,
+            expiry: Some(Expiry::parse(exp).unwrap()),
+            cvc: Some(&cvc),
+            amount: Amount::from_minor(amount).unwrap(),
+            today: (2026, 11),
+        })
+    }
+
+    fn reason(a: Authorization) -> i32 {
+        match a {
+            Authorization::Approved { .. } => 0,
+            Authorization::Declined { reason, .. } => reason.code,
+        }
+    }
+
+    #[test]
+    fn default_card_file_loads() {
+        assert_eq!(sim().len(), 16);
+    }
+
+    #[test]
+    fn rules() {
+        let s = sim();
+        assert_eq!(reason(auth(&s, "4405639704015096", "0127", "321", 100)), 0);
+        assert_eq!(reason(auth(&s, "4405639704015096", "0227", "321", 100)), 457);
+        assert_eq!(reason(auth(&s, "4405639704015096", "0127", "322", 100)), 2872);
+        assert_eq!(reason(auth(&s, "4003032704547597", "0920", "170", 100)), 489);
+        assert_eq!(reason(auth(&s, "4000000000009987", "1230", "123", 100)), 481);
+        assert_eq!(reason(auth(&s, "4000000000009979", "1230", "123", 100)), 483);
+        assert_eq!(reason(auth(&s, "4000000000000002", "1230", "123", 100)), 466);
+        assert_eq!(reason(auth(&s, "4000000000009920", "1230", "123", 100_001)), 488);
+        assert_eq!(reason(auth(&s, "4111111111111111", "1230", "123", 100)), 471);
+        assert_eq!(reason(auth(&s, "4405639704015096", "0127", "321", 100)), 0);
+        // Expired: the card's own date is past at the simulated "today".
+        let expired = Simulator::from_card_files(
+            &["[[card]]\npan = \"4111111111111111\"\nexpiry = \"01/20\"\ncvc = \"123\"\n"],
+            b"k",
+        )
+        .unwrap();
+        assert_eq!(reason(auth(&expired, "4111111111111111", "0120", "123", 100)), 478);
+    }
+
+    #[test]
+    fn bad_card_files_are_refused_with_the_card_number() {
+        let err = Simulator::from_card_files(
+            &["[[card]]\npan = \"4111111111111112\"\nexpiry = \"01/30\"\ncvc = \"1\"\n"],
+            b"k",
+        )
+        .err()
+        .unwrap();
+        assert!(err.to_string().contains("card #1"), "{err}");
+        assert!(Simulator::from_card_files(&["[[card]]\npan = 1"], b"k").is_err());
+    }
+}

@@ -1,0 +1,68 @@
+//! Wiring: builds the ports from configuration and the router over them.
+
+use std::sync::Arc;
+
+use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
+use epay_store::{AccountKind, Store};
+
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, Mode};
+use crate::keys::Keys;
+
+/// Everything a request handler needs. Cheap to clone (all shared).
+pub struct App {
+    pub config: Config,
+    pub store: Arc<dyn Store>,
+    pub network: Arc<dyn CardNetwork>,
+    pub keys: Arc<Keys>,
+    pub clock: Arc<dyn Clock>,
+}
+
+pub type AppState = Arc<App>;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error("data directory {0}: {1}")]
+    DataDir(String, std::io::Error),
+    #[error(transparent)]
+    Keys(#[from] crate::keys::KeyError),
+    #[error(transparent)]
+    Store(#[from] epay_store::StoreError),
+    #[error("card file {0}: {1}")]
+    Cards(String, String),
+}
+
+impl App {
+    /// Opens (creating, migrating and — in sandbox mode — seeding) everything `config` names.
+    pub async fn start(config: Config) -> Result<App, StartError> {
+        std::fs::create_dir_all(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        let keys = Keys::load_or_generate(&config.rsa_key_path(), config.rsa_key_bits, &config.vault_key_path())?;
+        let store = epay_store::connect(&config.database_url()).await?;
+        store.migrate().await?;
+
+        let mut card_texts = vec![DEFAULT_CARDS.to_string()];
+        for path in &config.cards_files {
+            let text = std::fs::read_to_string(path)
+                .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
+            card_texts.push(text);
+        }
+        let texts: Vec<&str> = card_texts.iter().map(String::as_str).collect();
+        let simulator = Simulator::from_card_files(&texts, keys.account_key())
+            .map_err(|e| StartError::Cards("(built-in or configured)".into(), e.to_string()))?;
+
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+        if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
+            tracing::info!("seeded the public test merchant and terminals");
+        }
+        let accounts: Vec<_> =
+            simulator.card_accounts().into_iter().map(|(id, opening)| (id, AccountKind::Card, opening)).collect();
+        store.ensure_accounts(&accounts, clock.now_ms()).await?;
+
+        Ok(App { config, store, network: Arc::new(simulator), keys: Arc::new(keys), clock })
+    }
+}
+
+pub fn build_router(app: AppState) -> axum::Router {
+    crate::http::router(app)
+}

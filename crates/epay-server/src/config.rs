@@ -1,0 +1,195 @@
+//! Configuration: defaults, then a TOML file, then `EPAY_*` environment variables (and
+//! `DATABASE_URL`), then command-line flags — each later source overrides the earlier.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mode {
+    /// Seeds the public test merchant and cards, allows loopback callbacks and clock control.
+    Sandbox,
+    /// No seeding, no test-only endpoints.
+    Production,
+}
+
+impl std::str::FromStr for Mode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "sandbox" => Ok(Mode::Sandbox),
+            "production" => Ok(Mode::Production),
+            other => Err(format!("mode must be sandbox or production, not {other:?}")),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address the HTTP server listens on.
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database and generated keys.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/epay.sqlite`.
+    pub database_url: Option<String>,
+    pub mode: Mode,
+    /// Lifetime of access tokens, in seconds (ePay: 7200).
+    pub token_ttl_secs: i64,
+    /// PKCS#8 PEM of the cryptogram RSA key; generated on first start if missing.
+    pub rsa_key_path: Option<PathBuf>,
+    /// Size of a generated cryptogram key (2048, 3072 or 4096 bits).
+    pub rsa_key_bits: u32,
+    /// 32-byte hex key that encrypts saved cards and keys card fingerprints; generated if missing.
+    pub vault_key_path: Option<PathBuf>,
+    /// Extra card files for the simulator, added to the built-in one.
+    pub cards_files: Vec<PathBuf>,
+    /// `pretty` or `json`.
+    pub log_format: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".parse().expect("valid default address"),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            mode: Mode::Sandbox,
+            token_ttl_secs: 7200,
+            rsa_key_path: None,
+            rsa_key_bits: 2048,
+            vault_key_path: None,
+            cards_files: Vec::new(),
+            log_format: "pretty".into(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    #[error("config file {path}: {source}")]
+    Parse { path: PathBuf, source: toml::de::Error },
+    #[error("environment variable {name}: {problem}")]
+    Env { name: String, problem: String },
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Loads the file (if given) and applies environment overrides from `env`.
+    pub fn load(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> Result<Config, ConfigError> {
+        let mut config = match file {
+            Some(path) => {
+                let text = std::fs::read_to_string(path)
+                    .map_err(|source| ConfigError::Read { path: path.to_path_buf(), source })?;
+                toml::from_str(&text).map_err(|source| ConfigError::Parse { path: path.to_path_buf(), source })?
+            }
+            None => Config::default(),
+        };
+        config.apply_env(env)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn apply_env(&mut self, env: impl Fn(&str) -> Option<String>) -> Result<(), ConfigError> {
+        fn parse<T: std::str::FromStr>(name: &str, value: String) -> Result<T, ConfigError>
+        where
+            T::Err: std::fmt::Display,
+        {
+            value.parse().map_err(|e: T::Err| ConfigError::Env { name: name.into(), problem: e.to_string() })
+        }
+        if let Some(v) = env("EPAY_LISTEN") {
+            self.listen = parse("EPAY_LISTEN", v)?;
+        }
+        if let Some(v) = env("EPAY_DATA_DIR") {
+            self.data_dir = PathBuf::from(v);
+        }
+        if let Some(v) = env("DATABASE_URL").or_else(|| env("EPAY_DATABASE_URL")) {
+            self.database_url = Some(v);
+        }
+        if let Some(v) = env("EPAY_MODE") {
+            self.mode = parse("EPAY_MODE", v)?;
+        }
+        if let Some(v) = env("EPAY_TOKEN_TTL_SECS") {
+            self.token_ttl_secs = parse("EPAY_TOKEN_TTL_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_RSA_KEY_PATH") {
+            self.rsa_key_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("EPAY_RSA_KEY_BITS") {
+            self.rsa_key_bits = parse("EPAY_RSA_KEY_BITS", v)?;
+        }
+        if let Some(v) = env("EPAY_VAULT_KEY_PATH") {
+            self.vault_key_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("EPAY_CARDS_FILE") {
+            self.cards_files.push(PathBuf::from(v));
+        }
+        if let Some(v) = env("EPAY_LOG_FORMAT") {
+            self.log_format = v;
+        }
+        Ok(())
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if !(60..=86_400).contains(&self.token_ttl_secs) {
+            return Err(ConfigError::Invalid("token_ttl_secs must be between 60 and 86400".into()));
+        }
+        if ![2048, 3072, 4096].contains(&self.rsa_key_bits) {
+            return Err(ConfigError::Invalid("rsa_key_bits must be 2048, 3072 or 4096".into()));
+        }
+        if !["pretty", "json"].contains(&self.log_format.as_str()) {
+            return Err(ConfigError::Invalid("log_format must be pretty or json".into()));
+        }
+        Ok(())
+    }
+
+    pub fn database_url(&self) -> String {
+        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("epay.sqlite").display()))
+    }
+
+    pub fn rsa_key_path(&self) -> PathBuf {
+        self.rsa_key_path.clone().unwrap_or_else(|| self.data_dir.join("keys/cryptogram-rsa.pem"))
+    }
+
+    pub fn vault_key_path(&self) -> PathBuf {
+        self.vault_key_path.clone().unwrap_or_else(|| self.data_dir.join("keys/vault.key"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn env_overrides_file_defaults() {
+        let env = |name: &str| match name {
+            "EPAY_LISTEN" => Some("127.0.0.1:9999".to_string()),
+            "DATABASE_URL" => Some("postgres://x/y".to_string()),
+            "EPAY_MODE" => Some("production".to_string()),
+            _ => None,
+        };
+        let c = Config::load(None, env).unwrap();
+        assert_eq!(c.listen.port(), 9999);
+        assert_eq!(c.database_url(), "postgres://x/y");
+        assert_eq!(c.mode, Mode::Production);
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let err = Config::load(None, |n| (n == "EPAY_MODE").then(|| "prod".to_string())).unwrap_err();
+        assert!(err.to_string().contains("EPAY_MODE"), "{err}");
+        let err = Config::load(None, |n| (n == "EPAY_TOKEN_TTL_SECS").then(|| "5".to_string())).unwrap_err();
+        assert!(err.to_string().contains("token_ttl_secs"), "{err}");
+    }
+
+    #[test]
+    fn default_sqlite_lives_in_data_dir() {
+        let c = Config::default();
+        assert_eq!(c.database_url(), "sqlite://./data/epay.sqlite");
+    }
+}

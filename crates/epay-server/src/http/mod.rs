@@ -1,0 +1,41 @@
+//! HTTP surfaces. Handlers are thin: read the request, call a service, map the result. Each
+//! surface's error enum is turned into its ePay shape in `errors.rs`, in one place.
+
+mod errors;
+mod oauth;
+mod payments;
+mod status;
+
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use tower_http::trace::TraceLayer;
+
+use crate::app::AppState;
+
+/// The ePay API routes. They answer at the root (newer hosts) and under `/api` (the older test
+/// host), facts §1.
+fn api_routes() -> Router<AppState> {
+    Router::new()
+        .route("/oauth2/token", post(oauth::token))
+        .route("/epay2/oauth2/token", post(oauth::token))
+        .route("/public.rsa", get(payments::public_key))
+        .route("/payment/cryptopay", post(payments::cryptopay))
+        .route("/payments/cards/auth", post(payments::saved_card))
+        .route("/check-status/payment/transaction/{invoice_id}", get(status::check))
+}
+
+pub fn router(app: AppState) -> Router {
+    Router::new()
+        .merge(api_routes())
+        .nest("/api", api_routes())
+        .route("/healthz", get(|| async { "ok" }))
+        .fallback(not_found)
+        .layer(TraceLayer::new_for_http())
+        .with_state(app)
+}
+
+async fn not_found() -> impl IntoResponse {
+    (StatusCode::NOT_FOUND, Json(serde_json::json!({"code": -1, "message": "no such endpoint"})))
+}

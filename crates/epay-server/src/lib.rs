@@ -1,0 +1,18 @@
+//! The epay gateway: configuration, keys, services (use cases) and the HTTP surfaces.
+//!
+//! Layers (DESIGN §3): `http` parses the wire format and maps errors; `services` run one use case
+//! each against the ports (`epay_store::Store`, `epay_network::CardNetwork`, [`clock::Clock`]);
+//! `epay_domain` holds the pure rules.
+
+pub mod app;
+pub mod clock;
+pub mod config;
+pub mod keys;
+pub mod seed;
+pub mod services;
+pub mod wire;
+
+mod http;
+
+pub use app::{build_router, App, AppState};
+pub use config::{Config, Mode};

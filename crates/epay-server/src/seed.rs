@@ -1,0 +1,52 @@
+//! Sandbox seed data: the public ePay test merchant and its terminals (facts §16).
+
+use epay_store::{Merchant, Store, StoreResult, Terminal};
+
+use crate::keys::digest;
+
+pub const TEST_CLIENT_ID: &str = "test";
+pub const TEST_CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
+pub const TEST_MERCHANT_ID: &str = "7b1c3a52-5e0b-4c59-9a43-2f1e7b0c0001";
+pub const PAYMENT_TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
+pub const P2P_TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
+pub const PAYOUT_TERMINAL: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
+
+/// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days).
+pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
+
+pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
+    let merchant = Merchant {
+        id: TEST_MERCHANT_ID.into(),
+        name: "ePay test merchant".into(),
+        client_id: TEST_CLIENT_ID.into(),
+        secret_digest: digest(TEST_CLIENT_SECRET),
+    };
+    let terminal = |id: &str, pos: &str, name: &str, two_step: bool, transfers: bool| Terminal {
+        id: id.into(),
+        merchant_id: TEST_MERCHANT_ID.into(),
+        pos_id: pos.into(),
+        name: name.into(),
+        two_step,
+        three_ds: false,
+        transfers_allowed: transfers,
+        hold_period_secs: DEFAULT_HOLD_PERIOD_SECS,
+    };
+    let terminals = vec![
+        // Two-step like the public test terminal: seed 003 shows its payments ending in AUTH.
+        terminal(PAYMENT_TERMINAL, "98120001", "Payments", true, false),
+        terminal(P2P_TERMINAL, "98120002", "P2P transfers", false, true),
+        terminal(PAYOUT_TERMINAL, "98120003", "Transfers and payouts", false, true),
+    ];
+    (merchant, terminals)
+}
+
+/// Creates the test merchant on first start. Later starts leave it alone, so settings an
+/// operator changed are kept.
+pub async fn seed_sandbox(store: &dyn Store) -> StoreResult<bool> {
+    if store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some() {
+        return Ok(false);
+    }
+    let (merchant, terminals) = test_merchant();
+    store.upsert_merchant(&merchant, &terminals).await?;
+    Ok(true)
+}

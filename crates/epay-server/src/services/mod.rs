@@ -1,0 +1,6 @@
+//! Use cases. Each public function is one request's worth of work against the ports.
+
+pub mod auth;
+pub mod payments;
+pub mod status;
+pub mod tokens;

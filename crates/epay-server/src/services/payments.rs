@@ -1,0 +1,456 @@
+//! Card payments: by RSA cryptogram (`/payment/cryptopay`, facts §5) and by saved card
+//! (`/payments/cards/auth`, seed 003). Both end in [`execute`], which asks the card network and
+//! records the outcome in one store transaction.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
+use epay_network::{AuthRequest, Authorization};
+use epay_store::{
+    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TransferKind,
+};
+
+use crate::app::App;
+use crate::clock::year_month;
+use crate::services::auth::{authenticate, has_scope, BearerError};
+use crate::wire::{language_code, Fields, PaymentResponse};
+
+/// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PaymentError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    Conflict(String),
+    /// The card network (or the ledger) declined; the attempt is recorded with this reason.
+    #[error("{}", reason.message)]
+    Declined { reason: ReasonCode, transaction_id: String },
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<crate::wire::FieldError> for PaymentError {
+    fn from(e: crate::wire::FieldError) -> Self {
+        PaymentError::BadRequest(e.0)
+    }
+}
+
+impl From<BearerError> for PaymentError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Storage => PaymentError::Internal,
+            other => PaymentError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+fn bad(msg: impl Into<String>) -> PaymentError {
+    PaymentError::BadRequest(msg.into())
+}
+
+fn internal(e: StoreError) -> PaymentError {
+    tracing::error!(error = %e, "payment storage failed");
+    PaymentError::Internal
+}
+
+/// The order part of a payment request, checked against the token it came with.
+#[derive(Debug)]
+struct Order {
+    invoice_id: InvoiceId,
+    invoice_id_alt: String,
+    amount: Amount,
+    currency: Currency,
+    description: Description,
+    account_id: String,
+    email: String,
+    phone: String,
+    payer_name: String,
+    language: String,
+    post_link: String,
+    failure_post_link: String,
+    back_link: String,
+    failure_back_link: String,
+    data: String,
+    card_save: bool,
+}
+
+impl Order {
+    fn parse(f: &Fields, token: &TokenRecord) -> Result<Order, PaymentError> {
+        let invoice_id =
+            InvoiceId::parse(&f.req_str(&["invoiceId", "invoiceID"])?).map_err(|e| bad(format!("invoiceId: {e}")))?;
+        let invoice_id_alt = f.str_or_empty(&["invoiceIdAlt"])?;
+        if !invoice_id_alt.is_empty() {
+            InvoiceId::parse(&invoice_id_alt).map_err(|e| bad(format!("invoiceIdAlt: {e}")))?;
+        }
+        let amount = f.req_amount(&["amount"])?;
+        let currency = match f.opt_currency(&["currency"])? {
+            Some(c) => c,
+            None => token.currency.as_deref().unwrap_or("KZT").parse().map_err(|_| bad("currency is required"))?,
+        };
+        let description =
+            Description::parse(&f.str_or_empty(&["description"])?).map_err(|e| bad(format!("description: {e}")))?;
+        let data = match f.raw(&["data"]) {
+            None => String::new(),
+            Some(serde_json::Value::String(s)) => s.clone(),
+            // ePay documents `data` as a JSON string; an object is kept as its JSON text.
+            Some(v) => v.to_string(),
+        };
+        let order = Order {
+            invoice_id,
+            invoice_id_alt,
+            amount,
+            currency,
+            description,
+            account_id: f.str_or_empty(&["accountId", "accountID"])?,
+            email: f.str_or_empty(&["email"])?,
+            phone: f.str_or_empty(&["phone"])?,
+            payer_name: f.str_or_empty(&["name"])?,
+            language: language_code(&f.str_or_empty(&["language"])?).to_string(),
+            post_link: f.opt_str(&["postLink"])?.filter(|s| !s.is_empty()).unwrap_or_else(|| token.post_link.clone()),
+            failure_post_link: f
+                .opt_str(&["failurePostLink"])?
+                .filter(|s| !s.is_empty())
+                .unwrap_or_else(|| token.failure_post_link.clone()),
+            back_link: f.str_or_empty(&["backLink"])?,
+            failure_back_link: f.str_or_empty(&["failureBackLink"])?,
+            data,
+            card_save: f.opt_bool(&["cardSave", "cardsave"])?.unwrap_or(false),
+        };
+        if order.card_save && order.account_id.trim().is_empty() {
+            return Err(bad("accountId is required when cardSave is true"));
+        }
+        order.check_against(token, f)?;
+        Ok(order)
+    }
+
+    /// A payment token serves exactly the order it was issued for (DESIGN §4).
+    fn check_against(&self, token: &TokenRecord, f: &Fields) -> Result<(), PaymentError> {
+        let (Some(invoice), Some(amount)) = (&token.invoice_id, token.amount_minor) else {
+            return Err(PaymentError::Forbidden(
+                "token was not issued for an invoice: request it with invoiceID, amount, currency and terminal".into(),
+            ));
+        };
+        if invoice != self.invoice_id.as_str() {
+            return Err(bad(format!("invoiceId {} does not match the token's invoiceID {invoice}", self.invoice_id)));
+        }
+        if amount != self.amount.minor() {
+            return Err(bad(format!(
+                "amount {} does not match the token's amount {}",
+                self.amount,
+                Amount::from_minor(amount).unwrap_or_default()
+            )));
+        }
+        if token.currency.as_deref() != Some(self.currency.code()) {
+            return Err(bad(format!("currency {} does not match the token's currency", self.currency)));
+        }
+        if let Some(terminal) = f.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
+            if Some(terminal.trim()) != token.terminal_id.as_deref() {
+                return Err(bad(format!("terminalId {terminal} does not match the token's terminal")));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Card data as the payer entered it (decrypted from a cryptogram).
+struct EnteredCard {
+    pan: Pan,
+    expiry: Expiry,
+    cvc: Cvc,
+}
+
+enum CardSource {
+    Entered(EnteredCard),
+    Saved { card: Box<SavedCard>, pan: Pan },
+}
+
+/// Checks the token for a payment and loads its terminal.
+async fn payment_token(app: &App, auth_header: Option<&str>) -> Result<(TokenRecord, Terminal), PaymentError> {
+    let token = authenticate(app, auth_header).await?;
+    if !has_scope(&token, "payment") {
+        return Err(PaymentError::Forbidden(format!("token scope {:?} does not allow payments", token.scope)));
+    }
+    if token.used_at.is_some() {
+        return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()));
+    }
+    let terminal_id =
+        token.terminal_id.clone().ok_or_else(|| PaymentError::Forbidden("token has no terminal".into()))?;
+    let terminal = app
+        .store
+        .terminal(&terminal_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| bad(format!("terminal {terminal_id} not found")))?;
+    Ok((token, terminal))
+}
+
+pub async fn pay_with_cryptogram(
+    app: &App,
+    auth_header: Option<&str>,
+    body: &[u8],
+) -> Result<PaymentResponse, PaymentError> {
+    let (token, terminal) = payment_token(app, auth_header).await?;
+    let fields = Fields::from_json(body)?;
+    let order = Order::parse(&fields, &token)?;
+    // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
+    let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
+    let card = decode_cryptogram(app, &cryptogram, &terminal.id)?;
+    execute(app, token, terminal, order, CardSource::Entered(card)).await
+}
+
+pub async fn pay_with_saved_card(
+    app: &App,
+    auth_header: Option<&str>,
+    body: &[u8],
+) -> Result<PaymentResponse, PaymentError> {
+    let (token, terminal) = payment_token(app, auth_header).await?;
+    let fields = Fields::from_json(body)?;
+    let order = Order::parse(&fields, &token)?;
+    let payment_type = fields.str_or_empty(&["paymentType"])?;
+    if !payment_type.is_empty() && payment_type != "cardId" {
+        return Err(bad(format!("paymentType {payment_type:?} is not supported here; use \"cardId\"")));
+    }
+    if order.amount.is_zero() {
+        return Err(bad("amount must be greater than 0"));
+    }
+    let card_id = match fields.opt_object(&["cardId", "cardID"])? {
+        Some(obj) => obj.req_str(&["id"]).map_err(|_| bad("field cardId.id is required"))?,
+        None => return Err(bad("field cardId is required: {\"cardId\":{\"id\":\"<cardID>\"}}")),
+    };
+    let card = app
+        .store
+        .saved_card(&token.merchant_id, card_id.trim())
+        .await
+        .map_err(internal)?
+        .filter(|c| order.account_id.is_empty() || c.account_id == order.account_id)
+        .ok_or_else(|| bad(format!("card {card_id} not found")))?;
+    if !card.active {
+        return Err(bad(format!("card {card_id} is deactivated")));
+    }
+    let pan = app.keys.open_pan(&card.pan_ciphertext).ok_or_else(|| {
+        tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
+        PaymentError::Internal
+    })?;
+    let order = Order { card_save: false, ..order };
+    execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }).await
+}
+
+fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<EnteredCard, PaymentError> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    let bytes = STANDARD
+        .decode(&compact)
+        .or_else(|_| URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
+        .map_err(|_| bad("cryptogram is not valid base64"))?;
+    let plain = app.keys.decrypt_cryptogram(&bytes).ok_or_else(|| {
+        bad("cryptogram cannot be decrypted with the gateway key; encrypt with the key from /public.rsa")
+    })?;
+    let inner = Fields::from_json(&plain)
+        .map_err(|_| bad("cryptogram content must be JSON {\"hpan\",\"expDate\",\"cvc\",\"terminalId\"}"))?;
+    let field = |name: &str| -> Result<String, PaymentError> {
+        inner.req_str(&[name]).map_err(|_| bad(format!("cryptogram field {name} is required")))
+    };
+    let pan = Pan::parse(&field("hpan")?).map_err(|e| bad(format!("cryptogram hpan: {e}")))?;
+    let expiry = Expiry::parse(&field("expDate")?).map_err(|e| bad(format!("cryptogram expDate: {e}")))?;
+    let cvc = Cvc::parse(&field("cvc")?).map_err(|e| bad(format!("cryptogram cvc: {e}")))?;
+    if let Some(t) = inner.opt_str(&["terminalId"]).ok().flatten().filter(|t| !t.is_empty()) {
+        if t.trim() != terminal_id {
+            return Err(bad("cryptogram terminalId does not match the token's terminal"));
+        }
+    }
+    Ok(EnteredCard { pan, expiry, cvc })
+}
+
+async fn execute(
+    app: &App,
+    token: TokenRecord,
+    terminal: Terminal,
+    order: Order,
+    source: CardSource,
+) -> Result<PaymentResponse, PaymentError> {
+    let verification = order.amount.is_zero();
+    if verification && !order.card_save {
+        return Err(bad("amount must be greater than 0 (amount 0 is a card verification and needs cardSave: true)"));
+    }
+    let now = app.clock.now_ms();
+    let (pan, request) = match &source {
+        CardSource::Entered(c) => (
+            &c.pan,
+            AuthRequest {
+                pan: &c.pan,
+                expiry: Some(c.expiry),
+                cvc: Some(&c.cvc),
+                amount: order.amount,
+                today: year_month(now),
+            },
+        ),
+        CardSource::Saved { pan, .. } => {
+            (pan, AuthRequest { pan, expiry: None, cvc: None, amount: order.amount, today: year_month(now) })
+        }
+    };
+    let authorization = app.network.authorize(&request);
+
+    let payment_id = ids::uuid();
+    let merchant_account = format!("merchant:{}", terminal.id);
+    let (status, reason, approval_code, issuer, effect, card_account) = match &authorization {
+        Authorization::Approved { card_account, approval_code, issuer, .. } if verification => (
+            TxStatus::Verified,
+            ReasonCode::SUCCESS,
+            approval_code.clone(),
+            issuer.clone(),
+            PaymentEffect::None,
+            Some(card_account.clone()),
+        ),
+        Authorization::Approved { card_account, approval_code, issuer, .. } => {
+            let (status, kind) = if terminal.two_step {
+                (TxStatus::Auth, TransferKind::Pending)
+            } else {
+                (TxStatus::Charge, TransferKind::Posted)
+            };
+            (
+                status,
+                ReasonCode::SUCCESS,
+                approval_code.clone(),
+                issuer.clone(),
+                PaymentEffect::Debit { card_account: card_account.clone(), merchant_account, kind },
+                Some(card_account.clone()),
+            )
+        }
+        Authorization::Declined { reason, issuer } => {
+            (TxStatus::Reject, *reason, String::new(), issuer.clone(), PaymentEffect::None, None)
+        }
+    };
+
+    let (card_id, save_card) = match &source {
+        CardSource::Saved { card, .. } => (Some(card.id.clone()), None),
+        CardSource::Entered(c) if order.card_save => {
+            let card = SavedCard {
+                id: ids::uuid(),
+                merchant_id: token.merchant_id.clone(),
+                account_id: order.account_id.clone(),
+                pan_fingerprint: app.keys.pan_fingerprint(&c.pan),
+                pan_ciphertext: app.keys.seal_pan(&c.pan),
+                card_mask: c.pan.masked(),
+                card_brand: c.pan.brand().as_str().to_string(),
+                expiry_mmyy: c.expiry.mmyy(),
+                payer_name: order.payer_name.clone(),
+                transaction_id: payment_id.clone(),
+                terminal_pos_id: terminal.pos_id.clone(),
+                reference: String::new(),
+                int_reference: String::new(),
+                card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
+                active: true,
+                created_at: now,
+            };
+            (None, Some(card))
+        }
+        CardSource::Entered(_) => (None, None),
+    };
+    let approved = reason.is_success();
+    let reference = if approved { ids::reference() } else { String::new() };
+    let int_reference = ids::int_reference();
+    let save_card = save_card.map(|mut card| {
+        card.reference = reference.clone();
+        card.int_reference = int_reference.clone();
+        CardToSave { card }
+    });
+    let payment = Payment {
+        id: payment_id,
+        merchant_id: token.merchant_id.clone(),
+        terminal_id: terminal.id.clone(),
+        invoice_id: order.invoice_id.as_str().to_string(),
+        invoice_id_alt: order.invoice_id_alt.clone(),
+        kind: if verification { "verification".into() } else { "payment".into() },
+        status: status.as_str().to_string(),
+        amount_minor: order.amount.minor(),
+        charged_minor: if status == TxStatus::Charge { order.amount.minor() } else { 0 },
+        refunded_minor: 0,
+        fee_minor: 0,
+        currency: order.currency.code().to_string(),
+        description: order.description.as_str().to_string(),
+        account_id: order.account_id.clone(),
+        email: order.email.clone(),
+        phone: order.phone.clone(),
+        payer_name: order.payer_name.clone(),
+        language: order.language.clone(),
+        post_link: order.post_link.clone(),
+        failure_post_link: order.failure_post_link.clone(),
+        back_link: order.back_link.clone(),
+        failure_back_link: order.failure_back_link.clone(),
+        secret_hash: token.secret_hash.clone(),
+        data: order.data.clone(),
+        card_id,
+        card_mask: pan.masked(),
+        card_brand: CardBrand::of(pan.expose()).as_str().to_string(),
+        card_account,
+        issuer,
+        reference,
+        int_reference,
+        approval_code,
+        reason_code: reason.code,
+        reason: reason.message.to_string(),
+        secure: false,
+        created_at: now,
+        updated_at: now,
+    };
+    let write = PaymentWrite {
+        token_digest: token.token_digest.clone(),
+        payment,
+        effect,
+        save_card,
+        on_insufficient_funds: (
+            TxStatus::Reject.as_str().to_string(),
+            ReasonCode::INSUFFICIENT_FUNDS.code,
+            ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
+        ),
+    };
+    let recorded = match app.store.record_payment(write).await {
+        Ok(r) => r,
+        Err(StoreError::TokenSpent) => {
+            return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()))
+        }
+        Err(StoreError::DuplicateInvoice) => {
+            return Err(PaymentError::Conflict(format!(
+                "a transaction with invoiceId {} already exists on this terminal",
+                order.invoice_id
+            )))
+        }
+        Err(e) => return Err(internal(e)),
+    };
+    let p = recorded.payment;
+    tracing::info!(
+        payment_id = %p.id, invoice_id = %p.invoice_id, status = %p.status, reason_code = p.reason_code,
+        card = %p.card_mask, "payment recorded"
+    );
+    if p.reason_code != 0 {
+        let reason = ReasonCode::from_code(p.reason_code).unwrap_or(ReasonCode::ISSUER_DECLINE);
+        return Err(PaymentError::Declined { reason, transaction_id: p.id });
+    }
+    Ok(payment_response(&p))
+}
+
+pub fn payment_response(p: &Payment) -> PaymentResponse {
+    PaymentResponse {
+        id: p.id.clone(),
+        account_id: p.account_id.clone(),
+        amount: Amount::from_minor(p.amount_minor).unwrap_or_default().to_json_number(),
+        amount_bonus: 0.0,
+        currency: p.currency.clone(),
+        description: p.description.clone(),
+        email: p.email.clone(),
+        invoice_id: p.invoice_id.clone(),
+        invoice_id_alt: p.invoice_id_alt.clone(),
+        language: p.language.clone(),
+        phone: p.phone.clone(),
+        reference: p.reference.clone(),
+        int_reference: p.int_reference.clone(),
+        secure3d: None,
+        card_id: p.card_id.clone().unwrap_or_default(),
+        fee: Amount::from_minor(p.fee_minor).unwrap_or_default().to_json_number(),
+        code: 0,
+        status: p.status.clone(),
+    }
+}

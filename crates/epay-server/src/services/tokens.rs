@@ -1,0 +1,120 @@
+//! OAuth2 client-credentials tokens (facts §2).
+
+use epay_domain::{ids, Amount, Currency, InvoiceId};
+use epay_store::TokenRecord;
+
+use crate::app::App;
+use crate::keys::{digest, digests_equal};
+use crate::wire::{Fields, TokenResponse};
+
+/// RFC 6749 §5.2 errors.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum TokenError {
+    #[error("{0}")]
+    InvalidRequest(String),
+    #[error("client authentication failed")]
+    InvalidClient,
+    #[error("{0}")]
+    UnsupportedGrantType(String),
+    #[error("{0}")]
+    InvalidScope(String),
+    #[error("internal error")]
+    Internal,
+}
+
+/// Scope words ePay uses (facts §2.3); a scope is any space-separated set of them.
+const KNOWN_SCOPE_WORDS: &[&str] = &[
+    "payment",
+    "transfer",
+    "webapi",
+    "usermanagement",
+    "email_send",
+    "verification",
+    "statement",
+    "statistics",
+    "api",
+];
+
+pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError> {
+    let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
+    let grant = text(&["grant_type"])?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+    if grant != "client_credentials" {
+        return Err(TokenError::UnsupportedGrantType(format!(
+            "grant_type {grant:?} is not supported; use client_credentials"
+        )));
+    }
+    let client_id = text(&["client_id"])?.ok_or_else(|| TokenError::InvalidRequest("client_id is required".into()))?;
+    let secret =
+        text(&["client_secret"])?.ok_or_else(|| TokenError::InvalidRequest("client_secret is required".into()))?;
+    let scope = text(&["scope"])?.unwrap_or_default();
+    let words: Vec<&str> = scope.split_whitespace().collect();
+    if words.is_empty() {
+        return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
+    }
+    if let Some(bad) = words.iter().find(|w| !KNOWN_SCOPE_WORDS.contains(w)) {
+        return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
+    }
+
+    let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
+    // Digest the presented secret even for an unknown client, so timing does not tell which
+    // client ids exist.
+    let presented = digest(&secret);
+    let merchant = match merchant {
+        Some(m) if digests_equal(&m.secret_digest, &presented) => m,
+        _ => return Err(TokenError::InvalidClient),
+    };
+
+    let invalid = |msg: String| TokenError::InvalidRequest(msg);
+    let terminal_id = text(&["terminal", "terminalId", "terminal_id"])?.filter(|t| !t.trim().is_empty());
+    if let Some(id) = &terminal_id {
+        match app.store.terminal(id.trim()).await.map_err(internal)? {
+            Some(t) if t.merchant_id == merchant.id => {}
+            // Another merchant's terminal is "not found", exactly like a missing one.
+            _ => return Err(invalid(format!("terminal {id:?} not found"))),
+        }
+    }
+    let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
+    let invoice = invoice.map(|s| InvoiceId::parse(&s).map_err(|e| invalid(format!("invoiceID: {e}")))).transpose()?;
+    let amount = form.opt_amount(&["amount"]).map_err(|e| invalid(e.0))?;
+    let currency = form.opt_currency(&["currency", "curency"]).map_err(|e| invalid(e.0))?;
+    if invoice.is_some() && amount.is_none() {
+        return Err(invalid("amount is required with invoiceID".into()));
+    }
+    if invoice.is_some() && terminal_id.is_none() {
+        return Err(invalid("terminal is required with invoiceID".into()));
+    }
+    let post_link = text(&["postLink", "post_link"])?.unwrap_or_default();
+    let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
+    let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty());
+
+    let token = ids::access_token();
+    let now = app.clock.now_ms();
+    let record = TokenRecord {
+        token_digest: digest(&token),
+        merchant_id: merchant.id,
+        terminal_id: terminal_id.map(|t| t.trim().to_string()),
+        scope: scope.clone(),
+        invoice_id: invoice.as_ref().map(|i| i.as_str().to_string()),
+        amount_minor: amount.map(Amount::minor),
+        currency: invoice.as_ref().map(|_| currency.unwrap_or(Currency::Kzt).code().to_string()),
+        post_link,
+        failure_post_link,
+        secret_hash,
+        expires_at: now + app.config.token_ttl_secs * 1000,
+        used_at: None,
+        created_at: now,
+    };
+    app.store.insert_token(&record).await.map_err(internal)?;
+    Ok(TokenResponse {
+        access_token: token,
+        expires_in: app.config.token_ttl_secs,
+        refresh_token: String::new(),
+        scope,
+        token_type: "Bearer".into(),
+    })
+}
+
+fn internal(e: epay_store::StoreError) -> TokenError {
+    tracing::error!(error = %e, "token storage failed");
+    TokenError::Internal
+}

@@ -1,0 +1,264 @@
+//! ePay's JSON at the edge. ePay's casing is odd (`invoiceId` in, `invoiceID` out, `cardID`,
+//! `accountId` next to `accountID`), and that oddity lives only here.
+//!
+//! Requests are read through [`Fields`], which looks keys up case-insensitively (public clients
+//! send `invoiceID`, `invoiceId` and `InvoiceID`) and names the field in every error.
+
+use epay_domain::{Amount, Currency};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+/// Why a request field was refused. The message names the field and the rule.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct FieldError(pub String);
+
+fn err(msg: impl Into<String>) -> FieldError {
+    FieldError(msg.into())
+}
+
+/// A JSON object (or a form) whose fields are read by name, case-insensitively.
+pub struct Fields {
+    map: Map<String, Value>,
+}
+
+/// Prints only the field names: values may be secrets or card data.
+impl std::fmt::Debug for Fields {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_set().entries(self.map.keys()).finish()
+    }
+}
+
+impl Fields {
+    /// Parses a JSON body that must be an object.
+    pub fn from_json(body: &[u8]) -> Result<Fields, FieldError> {
+        if body.iter().all(|b| b.is_ascii_whitespace()) {
+            return Err(err("request body is empty; expected a JSON object"));
+        }
+        match serde_json::from_slice::<Value>(body) {
+            Ok(Value::Object(map)) => Ok(Fields { map }),
+            Ok(_) => Err(err("request body must be a JSON object")),
+            Err(e) => Err(err(format!("request body is not valid JSON: {e}"))),
+        }
+    }
+
+    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Fields {
+        Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect() }
+    }
+
+    pub fn from_value(value: Value, what: &str) -> Result<Fields, FieldError> {
+        match value {
+            Value::Object(map) => Ok(Fields { map }),
+            _ => Err(err(format!("{what} must be a JSON object"))),
+        }
+    }
+
+    /// The value of the first of `names` present (case-insensitive), skipping JSON nulls.
+    pub fn raw(&self, names: &[&str]) -> Option<&Value> {
+        for name in names {
+            if let Some(v) = self.map.get(*name) {
+                if !v.is_null() {
+                    return Some(v);
+                }
+            }
+        }
+        self.map.iter().find(|(k, v)| !v.is_null() && names.iter().any(|n| k.eq_ignore_ascii_case(n))).map(|(_, v)| v)
+    }
+
+    /// A string field; numbers are accepted and turned into their text (invoice ids are often
+    /// sent as numbers).
+    pub fn opt_str(&self, names: &[&str]) -> Result<Option<String>, FieldError> {
+        match self.raw(names) {
+            None => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(Value::Number(n)) => Ok(Some(n.to_string())),
+            Some(_) => Err(err(format!("field {} must be a string", names[0]))),
+        }
+    }
+
+    pub fn str_or_empty(&self, names: &[&str]) -> Result<String, FieldError> {
+        Ok(self.opt_str(names)?.unwrap_or_default())
+    }
+
+    pub fn req_str(&self, names: &[&str]) -> Result<String, FieldError> {
+        match self.opt_str(names)? {
+            Some(s) if !s.trim().is_empty() => Ok(s),
+            _ => Err(err(format!("field {} is required", names[0]))),
+        }
+    }
+
+    /// An amount in major units, as a JSON number or a numeric string.
+    pub fn opt_amount(&self, names: &[&str]) -> Result<Option<Amount>, FieldError> {
+        let text = match self.raw(names) {
+            None => return Ok(None),
+            Some(Value::Number(n)) => n.to_string(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err(err(format!("field {} must be a number", names[0]))),
+        };
+        Amount::parse_major(&text).map(Some).map_err(|e| err(format!("field {}: {e}", names[0])))
+    }
+
+    pub fn req_amount(&self, names: &[&str]) -> Result<Amount, FieldError> {
+        self.opt_amount(names)?.ok_or_else(|| err(format!("field {} is required", names[0])))
+    }
+
+    pub fn opt_currency(&self, names: &[&str]) -> Result<Option<Currency>, FieldError> {
+        match self.opt_str(names)? {
+            None => Ok(None),
+            Some(s) => s.parse().map(Some).map_err(|e| err(format!("field {}: {e}", names[0]))),
+        }
+    }
+
+    /// A Boolean; `"true"`/`"false"` strings are accepted because form posts carry only text.
+    pub fn opt_bool(&self, names: &[&str]) -> Result<Option<bool>, FieldError> {
+        match self.raw(names) {
+            None => Ok(None),
+            Some(Value::Bool(b)) => Ok(Some(*b)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
+            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => Ok(Some(false)),
+            Some(_) => Err(err(format!("field {} must be a Boolean", names[0]))),
+        }
+    }
+
+    pub fn opt_object(&self, names: &[&str]) -> Result<Option<Fields>, FieldError> {
+        match self.raw(names) {
+            None => Ok(None),
+            Some(v) => Fields::from_value(v.clone(), &format!("field {}", names[0])).map(Some),
+        }
+    }
+}
+
+/// ePay's language spellings: requests say `rus`/`kaz`/`eng` (or `RU`/`KZ`/`EN`), responses `RU`.
+pub fn language_code(requested: &str) -> &'static str {
+    match requested.trim().to_ascii_lowercase().as_str() {
+        "kaz" | "kz" | "kk" => "KZ",
+        "eng" | "en" => "EN",
+        _ => "RU",
+    }
+}
+
+/// The 3-D Secure challenge data of a payment in status `3D` (seed 003).
+#[derive(Debug, Clone, Serialize)]
+pub struct Secure3D {
+    #[serde(rename = "paReq")]
+    pub pa_req: String,
+    pub md: String,
+    pub action: String,
+}
+
+/// Answer of `/payment/cryptopay` and `/payments/cards/auth` (facts §5.3, §6.2).
+#[derive(Debug, Clone, Serialize)]
+pub struct PaymentResponse {
+    pub id: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub amount: f64,
+    #[serde(rename = "amountBonus")]
+    pub amount_bonus: f64,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    #[serde(rename = "invoiceID")]
+    pub invoice_id: String,
+    #[serde(rename = "invoiceIdAlt")]
+    pub invoice_id_alt: String,
+    pub language: String,
+    pub phone: String,
+    pub reference: String,
+    #[serde(rename = "intReference")]
+    pub int_reference: String,
+    #[serde(rename = "secure3D")]
+    pub secure3d: Option<Secure3D>,
+    #[serde(rename = "cardID")]
+    pub card_id: String,
+    pub fee: f64,
+    pub code: i32,
+    pub status: String,
+}
+
+/// Answer of the token endpoint (facts §2.2).
+#[derive(Debug, Clone, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub expires_in: i64,
+    pub refresh_token: String,
+    pub scope: String,
+    pub token_type: String,
+}
+
+/// Answer of the status endpoint (facts §8.1).
+#[derive(Debug, Clone, Serialize)]
+pub struct StatusResponse {
+    #[serde(rename = "resultCode")]
+    pub result_code: String,
+    #[serde(rename = "resultMessage")]
+    pub result_message: String,
+    pub transaction: Option<StatusTransaction>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StatusTransaction {
+    pub id: String,
+    pub created_date: String,
+    #[serde(rename = "invoiceID")]
+    pub invoice_id: String,
+    pub amount: f64,
+    pub amount_bonus: f64,
+    pub payout_amount: f64,
+    pub org_amount: f64,
+    pub approval_code: String,
+    pub data: String,
+    pub currency: String,
+    pub terminal: String,
+    #[serde(rename = "terminalID")]
+    pub terminal_id: String,
+    #[serde(rename = "accountID")]
+    pub account_id: String,
+    pub description: String,
+    pub language: String,
+    pub card_mask: String,
+    pub card_type: String,
+    pub issuer: String,
+    pub reference: String,
+    pub reason: String,
+    pub reason_code: String,
+    pub int_reference: String,
+    pub secure: bool,
+    pub secure_details: String,
+    #[serde(rename = "statusID")]
+    pub status_id: String,
+    pub status_name: String,
+    pub name: String,
+    pub email: String,
+    pub phone: String,
+    #[serde(rename = "cardID")]
+    pub card_id: String,
+    #[serde(rename = "xlsRRN")]
+    pub xls_rrn: String,
+    pub ip: String,
+    pub ip_country: String,
+    pub ip_city: String,
+    pub ip_region: String,
+    pub ip_district: String,
+    pub ip_latitude: f64,
+    pub ip_longitude: f64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_case_insensitive_and_typed() {
+        let f = Fields::from_json(br#"{"invoiceID":"000001","amount":"12.50","cardSave":"true","x":[1]}"#).unwrap();
+        assert_eq!(f.req_str(&["invoiceId"]).unwrap(), "000001");
+        assert_eq!(f.req_amount(&["amount"]).unwrap().minor(), 1250);
+        assert_eq!(f.opt_bool(&["cardSave"]).unwrap(), Some(true));
+        assert!(f.opt_str(&["x"]).unwrap_err().0.contains("field x must be a string"));
+        assert!(f.req_str(&["missing"]).unwrap_err().0.contains("missing is required"));
+        assert!(Fields::from_json(b"[1]").is_err());
+        assert!(Fields::from_json(b"{").unwrap_err().0.contains("not valid JSON"));
+        assert!(Fields::from_json(b"").unwrap_err().0.contains("empty"));
+    }
+}

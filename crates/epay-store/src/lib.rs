@@ -1,0 +1,63 @@
+//! The storage port (`Store`) and its two adapters: SQLite (embedded default) and PostgreSQL.
+//! Both adapters share one body of SQL (see `sql_store!`), so they cannot drift apart.
+
+mod model;
+mod sql;
+
+use async_trait::async_trait;
+pub use model::*;
+pub use sql::{connect, PgStore, SqliteStore};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the token has already been used")]
+    TokenSpent,
+    #[error("a transaction with this invoiceId already exists on this terminal")]
+    DuplicateInvoice,
+    #[error("not found")]
+    NotFound,
+    #[error("database error: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("migration error: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("unsupported database url {0:?}: use sqlite://path or postgres://...")]
+    UnsupportedUrl(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Everything the services ask of persistent storage. Each method is one database transaction.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Which adapter this is (`sqlite` or `postgres`), for logs and readiness.
+    fn backend(&self) -> &'static str;
+
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Inserts or updates a merchant and its terminals (seeding, admin).
+    async fn upsert_merchant(&self, merchant: &Merchant, terminals: &[Terminal]) -> StoreResult<()>;
+
+    /// Creates ledger accounts that do not exist yet, funding card accounts with their opening
+    /// balance from the funding account. Existing accounts are left alone.
+    async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()>;
+
+    async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>>;
+    async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>>;
+
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>>;
+
+    async fn saved_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<Option<SavedCard>>;
+
+    async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>>;
+
+    /// Spends the token, inserts the payment, applies its money effect and saves the card, all
+    /// in one transaction. Fails with `TokenSpent` or `DuplicateInvoice` and writes nothing.
+    async fn record_payment(&self, write: PaymentWrite) -> StoreResult<RecordedPayment>;
+
+    async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>>;
+    async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>>;
+
+    /// Verifies every ledger invariant; an empty list means the ledger is sound.
+    async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>>;
+}

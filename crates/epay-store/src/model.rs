@@ -1,0 +1,214 @@
+//! Rows as the services see them. Plain data; validation happens before anything gets here.
+
+#[derive(Debug, Clone)]
+pub struct Merchant {
+    pub id: String,
+    pub name: String,
+    pub client_id: String,
+    /// Keyed digest of the client secret (never the secret itself).
+    pub secret_digest: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct Terminal {
+    pub id: String,
+    pub merchant_id: String,
+    /// ePay's 8-digit POS number (`terminal` in status responses).
+    pub pos_id: String,
+    pub name: String,
+    /// Two-step (DMS): a successful payment ends in AUTH; one-step (SMS) ends in CHARGE.
+    pub two_step: bool,
+    pub three_ds: bool,
+    pub transfers_allowed: bool,
+    pub hold_period_secs: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub token_digest: String,
+    pub merchant_id: String,
+    pub terminal_id: Option<String>,
+    pub scope: String,
+    pub invoice_id: Option<String>,
+    pub amount_minor: Option<i64>,
+    pub currency: Option<String>,
+    pub post_link: String,
+    pub failure_post_link: String,
+    pub secret_hash: Option<String>,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}
+
+/// A payment (or card verification) transaction.
+#[derive(Debug, Clone)]
+pub struct Payment {
+    pub id: String,
+    pub merchant_id: String,
+    pub terminal_id: String,
+    pub invoice_id: String,
+    pub invoice_id_alt: String,
+    pub kind: String,
+    pub status: String,
+    pub amount_minor: i64,
+    pub charged_minor: i64,
+    pub refunded_minor: i64,
+    pub fee_minor: i64,
+    pub currency: String,
+    pub description: String,
+    pub account_id: String,
+    pub email: String,
+    pub phone: String,
+    pub payer_name: String,
+    pub language: String,
+    pub post_link: String,
+    pub failure_post_link: String,
+    pub back_link: String,
+    pub failure_back_link: String,
+    pub secret_hash: Option<String>,
+    pub data: String,
+    pub card_id: Option<String>,
+    pub card_mask: String,
+    pub card_brand: String,
+    /// Ledger account of the paying card (the simulator's issuer account).
+    pub card_account: Option<String>,
+    pub issuer: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub approval_code: String,
+    pub reason_code: i32,
+    pub reason: String,
+    pub secure: bool,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct SavedCard {
+    pub id: String,
+    pub merchant_id: String,
+    pub account_id: String,
+    pub pan_fingerprint: String,
+    /// AES-256-GCM ciphertext of the PAN (nonce ‖ ciphertext, base64).
+    pub pan_ciphertext: String,
+    pub card_mask: String,
+    pub card_brand: String,
+    pub expiry_mmyy: String,
+    pub payer_name: String,
+    pub transaction_id: String,
+    pub terminal_pos_id: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub card_token: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AccountKind {
+    /// A cardholder's account at the simulated issuer.
+    Card,
+    /// What a terminal's merchant is owed.
+    Merchant,
+    /// The source of the simulator's opening balances.
+    Funding,
+}
+
+impl AccountKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Card => "card",
+            AccountKind::Merchant => "merchant",
+            AccountKind::Funding => "funding",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerAccount {
+    pub id: String,
+    pub kind: String,
+    pub debits_pending: i64,
+    pub debits_posted: i64,
+    pub credits_pending: i64,
+    pub credits_posted: i64,
+}
+
+impl LedgerAccount {
+    /// What a card can still spend: posted credits minus posted and pending debits.
+    pub fn available(&self) -> i64 {
+        self.credits_posted - self.debits_posted - self.debits_pending
+    }
+}
+
+/// How a transfer affects balances (TigerBeetle's transfer flags).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TransferKind {
+    /// Moves money at once.
+    Posted,
+    /// Reserves money (a hold); later posted (in whole or part) or voided.
+    Pending,
+}
+
+impl TransferKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransferKind::Posted => "posted",
+            TransferKind::Pending => "pending",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct LedgerTransfer {
+    pub id: String,
+    pub payment_id: Option<String>,
+    pub debit_account: String,
+    pub credit_account: String,
+    pub amount_minor: i64,
+    pub kind: String,
+    pub pending_id: Option<String>,
+    pub created_at: i64,
+}
+
+/// What the card network decided about a payment, as the store must apply it atomically.
+#[derive(Debug, Clone)]
+pub enum PaymentEffect {
+    /// Move money from the card's account to the merchant's: a hold (two-step) or at once.
+    Debit { card_account: String, merchant_account: String, kind: TransferKind },
+    /// No money moves (declines, card verification).
+    None,
+}
+
+/// A card to save together with a successful payment.
+#[derive(Debug, Clone)]
+pub struct CardToSave {
+    pub card: SavedCard,
+}
+
+/// Everything one payment attempt writes, in one database transaction.
+#[derive(Debug, Clone)]
+pub struct PaymentWrite {
+    /// Digest of the token this attempt spends; spent exactly once.
+    pub token_digest: String,
+    pub payment: Payment,
+    pub effect: PaymentEffect,
+    pub save_card: Option<CardToSave>,
+    /// Status and reason to record instead when the debit finds too little money.
+    pub on_insufficient_funds: (String, i32, String),
+}
+
+/// The outcome of [`crate::Store::record_payment`].
+#[derive(Debug, Clone)]
+pub struct RecordedPayment {
+    pub payment: Payment,
+    /// Id of the card saved (or already saved) for this payment.
+    pub saved_card_id: Option<String>,
+}
+
+/// One violated ledger invariant, found by `epay ledger check`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvariantViolation {
+    pub subject: String,
+    pub problem: String,
+}

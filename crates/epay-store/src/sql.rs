@@ -1,0 +1,751 @@
+//! The SQL adapters. One macro body holds every query; it is instantiated for SQLite and for
+//! PostgreSQL. Both accept `$1`-style placeholders, and the schema uses types both understand
+//! (TEXT, BIGINT, INTEGER, BOOLEAN), so the same statements run on either.
+
+use std::collections::HashMap;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sqlx::postgres::{PgPoolOptions, PgRow};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
+use sqlx::{PgPool, Row, SqlitePool};
+
+use crate::model::*;
+use crate::{Store, StoreError, StoreResult};
+
+/// Opens the store named by `url`: `sqlite://path/to/file.sqlite` or `postgres://...`.
+pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
+    if url.starts_with("sqlite:") {
+        Ok(Arc::new(SqliteStore::connect(url).await?))
+    } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
+        Ok(Arc::new(PgStore::connect(url).await?))
+    } else {
+        Err(StoreError::UnsupportedUrl(url.to_string()))
+    }
+}
+
+pub struct SqliteStore {
+    pool: SqlitePool,
+}
+
+impl SqliteStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            // FULL: a commit is on disk before we answer; a payment the client saw succeed
+            // survives power loss.
+            .synchronous(SqliteSynchronous::Full)
+            .foreign_keys(true)
+            .busy_timeout(Duration::from_secs(10));
+        // One connection: SQLite has one writer anyway, and a single connection makes every
+        // transaction serial, so read-then-write sequences cannot interleave.
+        let pool = SqlitePoolOptions::new().max_connections(1).connect_with(options).await?;
+        Ok(SqliteStore { pool })
+    }
+}
+
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let pool =
+            PgPoolOptions::new().max_connections(16).acquire_timeout(Duration::from_secs(10)).connect(url).await?;
+        Ok(PgStore { pool })
+    }
+}
+
+fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// Recomputes every account's four sums from the transfers and compares.
+fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
+    let mut violations = Vec::new();
+    #[derive(Default)]
+    struct Sums {
+        debits_pending: i64,
+        debits_posted: i64,
+        credits_pending: i64,
+        credits_posted: i64,
+    }
+    let mut sums: HashMap<&str, Sums> = HashMap::new();
+    let pending_amounts: HashMap<&str, &LedgerTransfer> =
+        transfers.iter().filter(|t| t.kind == "pending").map(|t| (t.id.as_str(), t)).collect();
+    for t in transfers {
+        if t.amount_minor <= 0 && t.kind != "void_pending" {
+            violations.push(InvariantViolation {
+                subject: format!("transfer {}", t.id),
+                problem: format!("non-positive amount {}", t.amount_minor),
+            });
+        }
+        if t.debit_account == t.credit_account {
+            violations.push(InvariantViolation {
+                subject: format!("transfer {}", t.id),
+                problem: "debits and credits the same account".into(),
+            });
+        }
+        match t.kind.as_str() {
+            "posted" => {
+                sums.entry(&t.debit_account).or_default().debits_posted += t.amount_minor;
+                sums.entry(&t.credit_account).or_default().credits_posted += t.amount_minor;
+            }
+            "pending" => {
+                sums.entry(&t.debit_account).or_default().debits_pending += t.amount_minor;
+                sums.entry(&t.credit_account).or_default().credits_pending += t.amount_minor;
+            }
+            "post_pending" | "void_pending" => {
+                let Some(pending) = t.pending_id.as_deref().and_then(|id| pending_amounts.get(id)) else {
+                    violations.push(InvariantViolation {
+                        subject: format!("transfer {}", t.id),
+                        problem: "resolves a pending transfer that does not exist".into(),
+                    });
+                    continue;
+                };
+                if t.amount_minor > pending.amount_minor {
+                    violations.push(InvariantViolation {
+                        subject: format!("transfer {}", t.id),
+                        problem: "posts more than its pending transfer held".into(),
+                    });
+                }
+                let d = sums.entry(&t.debit_account).or_default();
+                d.debits_pending -= pending.amount_minor;
+                d.debits_posted += t.amount_minor;
+                let c = sums.entry(&t.credit_account).or_default();
+                c.credits_pending -= pending.amount_minor;
+                c.credits_posted += t.amount_minor;
+            }
+            other => violations.push(InvariantViolation {
+                subject: format!("transfer {}", t.id),
+                problem: format!("unknown kind {other:?}"),
+            }),
+        }
+    }
+    for a in accounts {
+        let s = sums.remove(a.id.as_str()).unwrap_or_default();
+        if (s.debits_pending, s.debits_posted, s.credits_pending, s.credits_posted)
+            != (a.debits_pending, a.debits_posted, a.credits_pending, a.credits_posted)
+        {
+            violations.push(InvariantViolation {
+                subject: format!("account {}", a.id),
+                problem: format!(
+                    "balances (dp {}, dP {}, cp {}, cP {}) differ from its transfers (dp {}, dP {}, cp {}, cP {})",
+                    a.debits_pending,
+                    a.debits_posted,
+                    a.credits_pending,
+                    a.credits_posted,
+                    s.debits_pending,
+                    s.debits_posted,
+                    s.credits_pending,
+                    s.credits_posted
+                ),
+            });
+        }
+        if a.kind == AccountKind::Card.as_str() && a.available() < 0 {
+            violations.push(InvariantViolation {
+                subject: format!("account {}", a.id),
+                problem: format!("card below zero: available {}", a.available()),
+            });
+        }
+    }
+    for (id, _) in sums {
+        violations.push(InvariantViolation {
+            subject: format!("account {id}"),
+            problem: "transfers name an account that does not exist".into(),
+        });
+    }
+    violations
+}
+
+macro_rules! sql_store {
+    ($store:ident, $row:ty, $backend:literal, $migrations:literal) => {
+        impl $store {
+            fn merchant_from(row: &$row) -> Result<Merchant, sqlx::Error> {
+                Ok(Merchant {
+                    id: row.try_get("id")?,
+                    name: row.try_get("name")?,
+                    client_id: row.try_get("client_id")?,
+                    secret_digest: row.try_get("secret_digest")?,
+                })
+            }
+
+            fn terminal_from(row: &$row) -> Result<Terminal, sqlx::Error> {
+                Ok(Terminal {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    pos_id: row.try_get("pos_id")?,
+                    name: row.try_get("name")?,
+                    two_step: row.try_get("two_step")?,
+                    three_ds: row.try_get("three_ds")?,
+                    transfers_allowed: row.try_get("transfers_allowed")?,
+                    hold_period_secs: row.try_get("hold_period_secs")?,
+                })
+            }
+
+            fn token_from(row: &$row) -> Result<TokenRecord, sqlx::Error> {
+                Ok(TokenRecord {
+                    token_digest: row.try_get("token_digest")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    terminal_id: row.try_get("terminal_id")?,
+                    scope: row.try_get("scope")?,
+                    invoice_id: row.try_get("invoice_id")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    currency: row.try_get("currency")?,
+                    post_link: row.try_get("post_link")?,
+                    failure_post_link: row.try_get("failure_post_link")?,
+                    secret_hash: row.try_get("secret_hash")?,
+                    expires_at: row.try_get("expires_at")?,
+                    used_at: row.try_get("used_at")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn payment_from(row: &$row) -> Result<Payment, sqlx::Error> {
+                Ok(Payment {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    terminal_id: row.try_get("terminal_id")?,
+                    invoice_id: row.try_get("invoice_id")?,
+                    invoice_id_alt: row.try_get("invoice_id_alt")?,
+                    kind: row.try_get("kind")?,
+                    status: row.try_get("status")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    charged_minor: row.try_get("charged_minor")?,
+                    refunded_minor: row.try_get("refunded_minor")?,
+                    fee_minor: row.try_get("fee_minor")?,
+                    currency: row.try_get("currency")?,
+                    description: row.try_get("description")?,
+                    account_id: row.try_get("account_id")?,
+                    email: row.try_get("email")?,
+                    phone: row.try_get("phone")?,
+                    payer_name: row.try_get("payer_name")?,
+                    language: row.try_get("language")?,
+                    post_link: row.try_get("post_link")?,
+                    failure_post_link: row.try_get("failure_post_link")?,
+                    back_link: row.try_get("back_link")?,
+                    failure_back_link: row.try_get("failure_back_link")?,
+                    secret_hash: row.try_get("secret_hash")?,
+                    data: row.try_get("data")?,
+                    card_id: row.try_get("card_id")?,
+                    card_mask: row.try_get("card_mask")?,
+                    card_brand: row.try_get("card_brand")?,
+                    card_account: row.try_get("card_account")?,
+                    issuer: row.try_get("issuer")?,
+                    reference: row.try_get("reference")?,
+                    int_reference: row.try_get("int_reference")?,
+                    approval_code: row.try_get("approval_code")?,
+                    reason_code: row.try_get("reason_code")?,
+                    reason: row.try_get("reason")?,
+                    secure: row.try_get("secure")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
+            fn saved_card_from(row: &$row) -> Result<SavedCard, sqlx::Error> {
+                Ok(SavedCard {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    account_id: row.try_get("account_id")?,
+                    pan_fingerprint: row.try_get("pan_fingerprint")?,
+                    pan_ciphertext: row.try_get("pan_ciphertext")?,
+                    card_mask: row.try_get("card_mask")?,
+                    card_brand: row.try_get("card_brand")?,
+                    expiry_mmyy: row.try_get("expiry_mmyy")?,
+                    payer_name: row.try_get("payer_name")?,
+                    transaction_id: row.try_get("transaction_id")?,
+                    terminal_pos_id: row.try_get("terminal_pos_id")?,
+                    reference: row.try_get("reference")?,
+                    int_reference: row.try_get("int_reference")?,
+                    card_token: row.try_get("card_token")?,
+                    active: row.try_get("active")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+
+            fn account_from(row: &$row) -> Result<LedgerAccount, sqlx::Error> {
+                Ok(LedgerAccount {
+                    id: row.try_get("id")?,
+                    kind: row.try_get("kind")?,
+                    debits_pending: row.try_get("debits_pending")?,
+                    debits_posted: row.try_get("debits_posted")?,
+                    credits_pending: row.try_get("credits_pending")?,
+                    credits_posted: row.try_get("credits_posted")?,
+                })
+            }
+
+            fn transfer_from(row: &$row) -> Result<LedgerTransfer, sqlx::Error> {
+                Ok(LedgerTransfer {
+                    id: row.try_get("id")?,
+                    payment_id: row.try_get("payment_id")?,
+                    debit_account: row.try_get("debit_account")?,
+                    credit_account: row.try_get("credit_account")?,
+                    amount_minor: row.try_get("amount_minor")?,
+                    kind: row.try_get("kind")?,
+                    pending_id: row.try_get("pending_id")?,
+                    created_at: row.try_get("created_at")?,
+                })
+            }
+        }
+
+        #[async_trait]
+        impl Store for $store {
+            fn backend(&self) -> &'static str {
+                $backend
+            }
+
+            async fn migrate(&self) -> StoreResult<()> {
+                sqlx::migrate!($migrations).run(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
+                let now = 0i64;
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO merchants (id, name, client_id, secret_digest, created_at)
+                     VALUES ($1, $2, $3, $4, $5)
+                     ON CONFLICT (id) DO UPDATE SET name = excluded.name, client_id = excluded.client_id,
+                         secret_digest = excluded.secret_digest",
+                )
+                .bind(&m.id)
+                .bind(&m.name)
+                .bind(&m.client_id)
+                .bind(&m.secret_digest)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+                for t in terminals {
+                    sqlx::query(
+                        "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
+                             transfers_allowed, hold_period_secs, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                         ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
+                             pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
+                             three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
+                             hold_period_secs = excluded.hold_period_secs",
+                    )
+                    .bind(&t.id)
+                    .bind(&t.merchant_id)
+                    .bind(&t.pos_id)
+                    .bind(&t.name)
+                    .bind(t.two_step)
+                    .bind(t.three_ds)
+                    .bind(t.transfers_allowed)
+                    .bind(t.hold_period_secs)
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()> {
+                const FUNDING: &str = "funding:simulator";
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
+                         credits_posted, created_at)
+                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(FUNDING)
+                .bind(AccountKind::Funding.as_str())
+                .bind(now_ms)
+                .execute(&mut *tx)
+                .await?;
+                for (id, kind, opening_minor) in accounts {
+                    let inserted = sqlx::query(
+                        "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
+                             credits_posted, created_at)
+                         VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(id)
+                    .bind(kind.as_str())
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if inserted == 1 && *opening_minor > 0 {
+                        // The opening balance is a real transfer, so `ledger check` can account
+                        // for every tiyn on the card.
+                        sqlx::query(
+                            "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
+                                 amount_minor, kind, pending_id, created_at)
+                             VALUES ($1, NULL, $2, $3, $4, 'posted', NULL, $5)",
+                        )
+                        .bind(format!("open:{id}"))
+                        .bind(FUNDING)
+                        .bind(id)
+                        .bind(opening_minor)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
+                            .bind(opening_minor)
+                            .bind(FUNDING)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
+                            .bind(opening_minor)
+                            .bind(id)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>> {
+                let row = sqlx::query("SELECT * FROM merchants WHERE client_id = $1")
+                    .bind(client_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::merchant_from).transpose()?)
+            }
+
+            async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
+                let row = sqlx::query("SELECT * FROM terminals WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::terminal_from).transpose()?)
+            }
+
+            async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
+                sqlx::query(
+                    "INSERT INTO tokens (token_digest, merchant_id, terminal_id, scope, invoice_id, amount_minor,
+                         currency, post_link, failure_post_link, secret_hash, expires_at, used_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+                )
+                .bind(&t.token_digest)
+                .bind(&t.merchant_id)
+                .bind(&t.terminal_id)
+                .bind(&t.scope)
+                .bind(&t.invoice_id)
+                .bind(t.amount_minor)
+                .bind(&t.currency)
+                .bind(&t.post_link)
+                .bind(&t.failure_post_link)
+                .bind(&t.secret_hash)
+                .bind(t.expires_at)
+                .bind(t.created_at)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
+                let row = sqlx::query("SELECT * FROM tokens WHERE token_digest = $1")
+                    .bind(digest)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::token_from).transpose()?)
+            }
+
+            async fn saved_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<Option<SavedCard>> {
+                let row = sqlx::query("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
+                    .bind(merchant_id)
+                    .bind(card_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::saved_card_from).transpose()?)
+            }
+
+            async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>> {
+                let row = sqlx::query("SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2")
+                    .bind(terminal_id)
+                    .bind(invoice_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::payment_from).transpose()?)
+            }
+
+            async fn record_payment(&self, write: PaymentWrite) -> StoreResult<RecordedPayment> {
+                let PaymentWrite { token_digest, mut payment, effect, save_card, on_insufficient_funds } = write;
+                let now = payment.created_at;
+                let mut tx = self.pool.begin().await?;
+
+                let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+                    .bind(now)
+                    .bind(&token_digest)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if spent != 1 {
+                    return Err(StoreError::TokenSpent);
+                }
+
+                let mut transfer: Option<(String, String, TransferKind)> = None;
+                if let PaymentEffect::Debit { card_account, merchant_account, kind } = &effect {
+                    let column = match kind {
+                        TransferKind::Posted => "debits_posted",
+                        TransferKind::Pending => "debits_pending",
+                    };
+                    // Compare-and-set on the balance: the debit only happens if the money is there
+                    // at this instant, so concurrent payments can never take a card below zero.
+                    let debited = sqlx::query(&format!(
+                        "UPDATE ledger_accounts SET {column} = {column} + $1
+                         WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1"
+                    ))
+                    .bind(payment.amount_minor)
+                    .bind(card_account)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                    if debited == 1 {
+                        transfer = Some((card_account.clone(), merchant_account.clone(), *kind));
+                    } else {
+                        let (status, code, reason) = on_insufficient_funds;
+                        payment.status = status;
+                        payment.reason_code = code;
+                        payment.reason = reason;
+                        payment.charged_minor = 0;
+                        payment.approval_code = String::new();
+                    }
+                }
+
+                if let Some((card_account, merchant_account, kind)) = &transfer {
+                    let column = match kind {
+                        TransferKind::Posted => "credits_posted",
+                        TransferKind::Pending => "credits_pending",
+                    };
+                    sqlx::query(
+                        "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
+                             credits_posted, created_at)
+                         VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
+                    )
+                    .bind(merchant_account)
+                    .bind(AccountKind::Merchant.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                    sqlx::query(&format!("UPDATE ledger_accounts SET {column} = {column} + $1 WHERE id = $2"))
+                        .bind(payment.amount_minor)
+                        .bind(merchant_account)
+                        .execute(&mut *tx)
+                        .await?;
+                    sqlx::query(
+                        "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                             kind, pending_id, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                    )
+                    .bind(format!("{}:auth", payment.id))
+                    .bind(&payment.id)
+                    .bind(card_account)
+                    .bind(merchant_account)
+                    .bind(payment.amount_minor)
+                    .bind(kind.as_str())
+                    .bind(now)
+                    .execute(&mut *tx)
+                    .await?;
+                }
+
+                let approved = payment.reason_code == 0;
+                let mut saved_card_id = None;
+                if let (true, Some(CardToSave { card })) = (approved, save_card) {
+                    let row = sqlx::query(
+                        "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
+                             card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
+                             reference, int_reference, card_token, active, created_at)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15)
+                         ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
+                             SET active = TRUE, expiry_mmyy = excluded.expiry_mmyy,
+                                 pan_ciphertext = excluded.pan_ciphertext
+                         RETURNING id",
+                    )
+                    .bind(&card.id)
+                    .bind(&card.merchant_id)
+                    .bind(&card.account_id)
+                    .bind(&card.pan_fingerprint)
+                    .bind(&card.pan_ciphertext)
+                    .bind(&card.card_mask)
+                    .bind(&card.card_brand)
+                    .bind(&card.expiry_mmyy)
+                    .bind(&card.payer_name)
+                    .bind(&card.transaction_id)
+                    .bind(&card.terminal_pos_id)
+                    .bind(&card.reference)
+                    .bind(&card.int_reference)
+                    .bind(&card.card_token)
+                    .bind(card.created_at)
+                    .fetch_one(&mut *tx)
+                    .await?;
+                    let id: String = row.try_get("id")?;
+                    payment.card_id = Some(id.clone());
+                    saved_card_id = Some(id);
+                }
+
+                let inserted = sqlx::query(
+                    "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
+                         amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
+                         email, phone, payer_name, language, post_link, failure_post_link, back_link,
+                         failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
+                         reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                         $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)",
+                )
+                .bind(&payment.id)
+                .bind(&payment.merchant_id)
+                .bind(&payment.terminal_id)
+                .bind(&payment.invoice_id)
+                .bind(&payment.invoice_id_alt)
+                .bind(&payment.kind)
+                .bind(&payment.status)
+                .bind(payment.amount_minor)
+                .bind(payment.charged_minor)
+                .bind(payment.refunded_minor)
+                .bind(payment.fee_minor)
+                .bind(&payment.currency)
+                .bind(&payment.description)
+                .bind(&payment.account_id)
+                .bind(&payment.email)
+                .bind(&payment.phone)
+                .bind(&payment.payer_name)
+                .bind(&payment.language)
+                .bind(&payment.post_link)
+                .bind(&payment.failure_post_link)
+                .bind(&payment.back_link)
+                .bind(&payment.failure_back_link)
+                .bind(&payment.secret_hash)
+                .bind(&payment.data)
+                .bind(&payment.card_id)
+                .bind(&payment.card_mask)
+                .bind(&payment.card_brand)
+                .bind(&payment.card_account)
+                .bind(&payment.issuer)
+                .bind(&payment.reference)
+                .bind(&payment.int_reference)
+                .bind(&payment.approval_code)
+                .bind(payment.reason_code)
+                .bind(&payment.reason)
+                .bind(payment.secure)
+                .bind(payment.created_at)
+                .bind(payment.updated_at)
+                .execute(&mut *tx)
+                .await;
+                match inserted {
+                    Ok(_) => {}
+                    Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateInvoice),
+                    Err(e) => return Err(e.into()),
+                }
+                tx.commit().await?;
+                Ok(RecordedPayment { payment, saved_card_id })
+            }
+
+            async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
+                let row = sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::account_from).transpose()?)
+            }
+
+            async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>> {
+                let rows = sqlx::query("SELECT * FROM ledger_transfers WHERE payment_id = $1 ORDER BY created_at, id")
+                    .bind(payment_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(Self::transfer_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
+                // One read transaction, so the accounts and transfers are a consistent snapshot.
+                let mut tx = self.pool.begin().await?;
+                let accounts = sqlx::query("SELECT * FROM ledger_accounts")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(Self::account_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let transfers = sqlx::query("SELECT * FROM ledger_transfers")
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(Self::transfer_from)
+                    .collect::<Result<Vec<_>, _>>()?;
+                let over = sqlx::query(
+                    "SELECT id, amount_minor, charged_minor, refunded_minor FROM payments
+                     WHERE charged_minor > amount_minor OR refunded_minor > charged_minor
+                        OR charged_minor < 0 OR refunded_minor < 0",
+                )
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                let mut violations = check_accounts(&accounts, &transfers);
+                for row in over {
+                    let id: String = row.try_get("id")?;
+                    let amount: i64 = row.try_get("amount_minor")?;
+                    let charged: i64 = row.try_get("charged_minor")?;
+                    let refunded: i64 = row.try_get("refunded_minor")?;
+                    violations.push(InvariantViolation {
+                        subject: format!("payment {id}"),
+                        problem: format!("authorized {amount}, charged {charged}, refunded {refunded}"),
+                    });
+                }
+                Ok(violations)
+            }
+        }
+    };
+}
+
+sql_store!(SqliteStore, SqliteRow, "sqlite", "./migrations/sqlite");
+sql_store!(PgStore, PgRow, "postgres", "./migrations/postgres");
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn account(id: &str, kind: &str, dp: i64, dpo: i64, cp: i64, cpo: i64) -> LedgerAccount {
+        LedgerAccount {
+            id: id.into(),
+            kind: kind.into(),
+            debits_pending: dp,
+            debits_posted: dpo,
+            credits_pending: cp,
+            credits_posted: cpo,
+        }
+    }
+
+    fn transfer(id: &str, d: &str, c: &str, amount: i64, kind: &str, pending: Option<&str>) -> LedgerTransfer {
+        LedgerTransfer {
+            id: id.into(),
+            payment_id: None,
+            debit_account: d.into(),
+            credit_account: c.into(),
+            amount_minor: amount,
+            kind: kind.into(),
+            pending_id: pending.map(Into::into),
+            created_at: 0,
+        }
+    }
+
+    #[test]
+    fn sound_ledger_has_no_violations() {
+        let accounts = [
+            account("f", "funding", 0, 1000, 0, 0),
+            account("c", "card", 0, 600, 0, 1000),
+            account("m", "merchant", 0, 0, 0, 600),
+        ];
+        let transfers = [
+            transfer("o", "f", "c", 1000, "posted", None),
+            transfer("h", "c", "m", 800, "pending", None),
+            transfer("p", "c", "m", 600, "post_pending", Some("h")),
+        ];
+        assert_eq!(check_accounts(&accounts, &transfers), vec![]);
+    }
+
+    #[test]
+    fn finds_drift_and_overdraft() {
+        let accounts = [account("f", "funding", 0, 100, 0, 0), account("c", "card", 0, 200, 0, 100)];
+        let transfers = [transfer("o", "f", "c", 100, "posted", None)];
+        let v = check_accounts(&accounts, &transfers);
+        assert!(v.iter().any(|v| v.problem.contains("differ")), "{v:?}");
+        assert!(v.iter().any(|v| v.problem.contains("below zero")), "{v:?}");
+    }
+}

@@ -1,0 +1,171 @@
+//! The `epay` command: run the gateway, migrate its database, check its ledger.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use clap::{Args, Parser, Subcommand};
+use epay_server::{App, Config, Mode};
+
+#[derive(Parser)]
+#[command(name = "epay", version, about = "A Halyk ePay-compatible payment gateway with a card network simulator")]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    common: Common,
+}
+
+#[derive(Args, Clone, Default)]
+struct Common {
+    /// TOML configuration file (default: ./epay.toml if it exists).
+    #[arg(long, global = true, env = "EPAY_CONFIG")]
+    config: Option<PathBuf>,
+    /// Directory for the SQLite database and generated keys.
+    #[arg(long, global = true)]
+    data_dir: Option<PathBuf>,
+    /// sqlite://path or postgres://… (overrides DATABASE_URL).
+    #[arg(long, global = true)]
+    database_url: Option<String>,
+    /// sandbox or production.
+    #[arg(long, global = true)]
+    mode: Option<Mode>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the gateway (the default command).
+    Serve {
+        /// Address to listen on, e.g. 127.0.0.1:8080.
+        #[arg(long)]
+        listen: Option<std::net::SocketAddr>,
+    },
+    /// Create or upgrade the database schema, then exit.
+    Migrate,
+    /// Ledger commands.
+    Ledger {
+        #[command(subcommand)]
+        command: LedgerCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum LedgerCommand {
+    /// Verify every ledger invariant; exits 1 and lists the violations if any fails.
+    Check,
+}
+
+fn load_config(common: &Common) -> Result<Config, String> {
+    let file = common.config.clone().or_else(|| {
+        let default = PathBuf::from("epay.toml");
+        default.exists().then_some(default)
+    });
+    let mut config = Config::load(file.as_deref(), |name| std::env::var(name).ok()).map_err(|e| e.to_string())?;
+    if let Some(dir) = &common.data_dir {
+        config.data_dir = dir.clone();
+    }
+    if let Some(url) = &common.database_url {
+        config.database_url = Some(url.clone());
+    }
+    if let Some(mode) = common.mode {
+        config.mode = mode;
+    }
+    Ok(config)
+}
+
+fn init_logging(format: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("EPAY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info,sqlx=warn"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter);
+    if format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let mut config = match load_config(&cli.common) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("epay: configuration error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    init_logging(&config.log_format);
+    let result = match cli.command.unwrap_or(Command::Serve { listen: None }) {
+        Command::Serve { listen } => {
+            if let Some(listen) = listen {
+                config.listen = listen;
+            }
+            serve(config).await
+        }
+        Command::Migrate => migrate(config).await,
+        Command::Ledger { command: LedgerCommand::Check } => ledger_check(config).await,
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("epay: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn serve(config: Config) -> Result<ExitCode, String> {
+    let listen = config.listen;
+    let app = App::start(config).await.map_err(|e| e.to_string())?;
+    tracing::info!(database = app.store.backend(), mode = ?app.config.mode, "store ready");
+    let listener =
+        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    // Tests and scripts wait for this line to learn the port (when listening on port 0).
+    println!("epay listening on http://{local}");
+    tracing::info!(%local, "listening");
+    let router = epay_server::build_router(Arc::new(app));
+    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}
+
+async fn migrate(config: Config) -> Result<ExitCode, String> {
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    println!("epay: {} database is up to date", store.backend());
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn ledger_check(config: Config) -> Result<ExitCode, String> {
+    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    let violations = store.check_ledger().await.map_err(|e| e.to_string())?;
+    if violations.is_empty() {
+        println!("ledger check: OK (every transfer balances, no card below zero, refunded <= charged <= authorized)");
+        return Ok(ExitCode::SUCCESS);
+    }
+    for v in &violations {
+        println!("VIOLATION {}: {}", v.subject, v.problem);
+    }
+    println!("ledger check: {} violation(s)", violations.len());
+    Ok(ExitCode::FAILURE)
+}
