@@ -1,0 +1,310 @@
+//! Test harness: starts the real `epay` binary on a random port against a fresh database
+//! (a temporary SQLite file, or a new PostgreSQL database) and talks HTTP to it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use epay_client::{encrypt_cryptogram, CardData, Client, PaymentRequest, TokenRequest};
+use epay_server::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
+use epay_store::Store;
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+pub const SECRET: &str = TEST_CLIENT_SECRET;
+pub const CLIENT: &str = TEST_CLIENT_ID;
+pub const TERMINAL: &str = PAYMENT_TERMINAL;
+/// The public test cards (facts §16) and the simulator's outcome cards.
+pub const VISA: (&str, &str, &str) = ("4405639704015096", "0127", "321");
+pub const MASTERCARD: (&str, &str, &str) = ("5522042705066736", "0127", "775");
+pub const AMEX: (&str, &str, &str) = ("377514500004820", "0128", "0198");
+pub const ALL_TEST_PANS: &[&str] = &[
+    "4405639704015096",
+    "5522042705066736",
+    "377514500004820",
+    "4003032704547597",
+    "5578342710750560",
+    "4000000000000002",
+    "4000000000009995",
+    "4000000000009987",
+    "4000000000009979",
+    "4000000000009920",
+    "4000000000000069",
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// Both backends, always: the suite must pass on SQLite and on PostgreSQL. `EPAY_TEST_BACKENDS`
+/// (e.g. `sqlite`) narrows it for a quick local run.
+pub fn backends() -> Vec<Backend> {
+    let wanted = std::env::var("EPAY_TEST_BACKENDS").unwrap_or_else(|_| "sqlite,postgres".into());
+    let mut out = Vec::new();
+    if wanted.contains("sqlite") {
+        out.push(Backend::Sqlite);
+    }
+    if wanted.contains("postgres") {
+        out.push(Backend::Postgres);
+    }
+    out
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+/// One RSA key and vault key for the whole test process: generating keys per server is slow.
+fn shared_keys() -> &'static (PathBuf, PathBuf) {
+    static KEYS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
+    KEYS.get_or_init(|| {
+        let dir = std::env::temp_dir().join(format!("epay-test-keys-{}", uuid::Uuid::new_v4()));
+        let paths = (dir.join("rsa.pem"), dir.join("vault.key"));
+        epay_server::keys::Keys::load_or_generate(&paths.0, 2048, &paths.1).expect("test keys");
+        paths
+    })
+}
+
+pub struct Gateway {
+    pub backend: Backend,
+    pub url: String,
+    pub client: Client,
+    pub http: reqwest::Client,
+    pub dir: PathBuf,
+    pub database_url: String,
+    pub log_path: PathBuf,
+    pg_database: Option<String>,
+    child: tokio::process::Child,
+}
+
+impl Gateway {
+    pub async fn start(backend: Backend) -> Gateway {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Gateway {
+        let dir = std::env::temp_dir().join(format!("epay-test-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let (database_url, pg_database) = match backend {
+            Backend::Sqlite => (format!("sqlite://{}", dir.join("epay.sqlite").display()), None),
+            Backend::Postgres => {
+                let name = format!("epay_t_{}", uuid::Uuid::new_v4().simple());
+                use sqlx::Connection;
+                let mut admin = sqlx::PgConnection::connect(&pg_admin_url())
+                    .await
+                    .expect("PostgreSQL must be reachable at EPAY_TEST_PG_URL");
+                sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+                let base = pg_admin_url();
+                let root = base.rsplit_once('/').map(|(r, _)| r.to_string()).unwrap_or(base);
+                (format!("{root}/{name}"), Some(name))
+            }
+        };
+        let keys = shared_keys();
+        let log_path = dir.join("epay.log");
+        let log = std::fs::File::create(&log_path).unwrap();
+        let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_epay"));
+        command
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("DATABASE_URL", &database_url)
+            .env("EPAY_RSA_KEY_PATH", &keys.0)
+            .env("EPAY_VAULT_KEY_PATH", &keys.1)
+            .env("EPAY_LOG", "debug,sqlx=info,hyper=info,h2=info")
+            .env_remove("EPAY_CONFIG")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true);
+        for (k, v) in env {
+            command.env(k, v);
+        }
+        let mut child = command.spawn().expect("spawn epay");
+        let stdout = child.stdout.take().unwrap();
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Some(line) = lines.next_line().await.unwrap() {
+                if let Some(url) = line.strip_prefix("epay listening on ") {
+                    return url.trim().to_string();
+                }
+            }
+            panic!("epay exited before listening; log: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+        })
+        .await
+        .expect("epay did not start within 60 s");
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Gateway {
+            backend,
+            client: Client::new(&url),
+            http: reqwest::Client::new(),
+            url,
+            dir,
+            database_url,
+            log_path,
+            pg_database,
+            child,
+        }
+    }
+
+    /// A second connection to the gateway's database, for arranging and inspecting state.
+    pub async fn store(&self) -> std::sync::Arc<dyn Store> {
+        epay_store::connect(&self.database_url).await.unwrap()
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(&self.log_path).unwrap_or_default()
+    }
+
+    pub async fn public_key(&self) -> String {
+        self.client.public_key_pem().await.unwrap()
+    }
+
+    pub async fn payment_token(&self, invoice: &str, amount: f64) -> String {
+        self.token_on(invoice, amount, TERMINAL).await
+    }
+
+    pub async fn token_on(&self, invoice: &str, amount: f64, terminal: &str) -> String {
+        let request = TokenRequest::payment(CLIENT, SECRET, invoice, amount, "KZT", terminal);
+        self.client.token(&request).await.unwrap().access_token
+    }
+
+    pub async fn service_token(&self, terminal: &str) -> String {
+        self.client.token(&TokenRequest::service(CLIENT, SECRET, terminal)).await.unwrap().access_token
+    }
+
+    pub async fn cryptogram(&self, card: (&str, &str, &str), terminal: &str) -> String {
+        encrypt_cryptogram(&self.public_key().await, &CardData::new(card.0, card.1, card.2, terminal)).unwrap()
+    }
+
+    /// A complete cryptogram payment request for `card` on the payments terminal.
+    pub async fn payment_request(&self, invoice: &str, amount: f64, card: (&str, &str, &str)) -> PaymentRequest {
+        PaymentRequest::new(invoice, amount, self.cryptogram(card, TERMINAL).await)
+    }
+
+    /// Raw POST of a JSON body with a bearer token; returns (status, JSON body).
+    pub async fn post_json(&self, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
+        let mut request = self
+            .http
+            .post(format!("{}{path}", self.url))
+            .header("content-type", "application/json")
+            .body(body.to_string());
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// Runs `epay <args>` against this gateway's database; returns (exit success, stdout).
+    pub fn run_cli(&self, args: &[&str]) -> (bool, String) {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("DATABASE_URL", &self.database_url)
+            .env_remove("EPAY_CONFIG")
+            .output()
+            .unwrap();
+        (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
+    }
+
+    /// Every byte the gateway keeps: the SQLite files, or a text dump of every PostgreSQL table.
+    pub async fn database_contents(&self) -> String {
+        match self.backend {
+            Backend::Sqlite => {
+                let mut all = Vec::new();
+                for suffix in ["epay.sqlite", "epay.sqlite-wal", "epay.sqlite-shm"] {
+                    if let Ok(bytes) = std::fs::read(self.dir.join(suffix)) {
+                        all.extend(bytes);
+                    }
+                }
+                String::from_utf8_lossy(&all).into_owned()
+            }
+            Backend::Postgres => {
+                use sqlx::{Connection, Row};
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+                let tables: Vec<String> = sqlx::query(
+                    "SELECT table_name::text AS t FROM information_schema.tables WHERE table_schema = 'public'",
+                )
+                .fetch_all(&mut conn)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get("t"))
+                .collect();
+                let mut dump = String::new();
+                for table in tables {
+                    let rows = sqlx::query(&format!("SELECT CAST(t.* AS TEXT) AS r FROM \"{table}\" t"))
+                        .fetch_all(&mut conn)
+                        .await
+                        .unwrap();
+                    for row in rows {
+                        dump.push_str(&row.get::<String, _>("r"));
+                        dump.push('\n');
+                    }
+                }
+                dump
+            }
+        }
+    }
+
+    /// Executes raw SQL on the gateway's database (to age a token, corrupt a balance, ...).
+    pub async fn execute_sql(&self, sql: &str) {
+        use sqlx::Connection;
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+                sqlx::query(sql).execute(&mut conn).await.unwrap();
+            }
+        }
+    }
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if let Some(name) = &self.pg_database {
+            // Best effort, synchronous (Drop cannot await): psql ships with the PostgreSQL client.
+            let _ = std::process::Command::new("psql")
+                .arg(pg_admin_url())
+                .args(["-q", "-c", &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
+    }
+}
+
+/// A fresh invoice id (digits only, 12 long, unique in its last 6 digits within a test).
+pub fn invoice() -> String {
+    let n = uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000;
+    format!("{n:012}")
+}
+
+/// The sorted key names of a JSON object.
+pub fn keys(value: &serde_json::Value) -> Vec<String> {
+    let mut keys: Vec<String> = value.as_object().expect("a JSON object").keys().cloned().collect();
+    keys.sort();
+    keys
+}
+
+pub fn sorted(names: &[&str]) -> Vec<String> {
+    let mut v: Vec<String> = names.iter().map(|s| s.to_string()).collect();
+    v.sort();
+    v
+}
+
+pub fn path_exists(p: &Path) -> bool {
+    p.exists()
+}
