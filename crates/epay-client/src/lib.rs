@@ -14,7 +14,7 @@
 //! # Ok(()) }
 //! ```
 
-mod cryptogram;
+pub mod cryptogram;
 mod types;
 
 pub use cryptogram::{encrypt_cryptogram, CardData};

@@ -121,7 +121,8 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
             .await
             .unwrap();
         let before = gw.database_contents().await.len();
-        let cases: Vec<(Vec<(&str, &str)>, u16, &str, &str)> = vec![
+        type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+        let cases: Vec<Case> = vec![
             (with(base(), "client_secret", "wrong"), 401, "invalid_client", "authentication"),
             (with(base(), "client_id", "nobody"), 401, "invalid_client", "authentication"),
             (with(base(), "grant_type", "password"), 400, "unsupported_grant_type", "password"),
