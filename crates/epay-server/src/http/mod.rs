@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
@@ -32,6 +33,11 @@ pub fn router(app: AppState) -> Router {
         .nest("/api", api_routes())
         .route("/healthz", get(|| async { "ok" }))
         .fallback(not_found)
+        // A panic is a bug, but the client still gets ePay's error shape, never a dropped socket.
+        .layer(CatchPanicLayer::custom(|_| {
+            (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": -1, "message": "internal error"})))
+                .into_response()
+        }))
         .layer(TraceLayer::new_for_http())
         .with_state(app)
 }

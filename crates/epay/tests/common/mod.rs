@@ -86,6 +86,11 @@ impl Gateway {
     }
 
     pub async fn start_with(backend: Backend, env: &[(&str, &str)]) -> Gateway {
+        Self::launch(backend, &[], env).await
+    }
+
+    /// Starts `epay serve` with extra command-line arguments and environment variables.
+    pub async fn launch(backend: Backend, args: &[&str], env: &[(&str, &str)]) -> Gateway {
         let dir = std::env::temp_dir().join(format!("epay-test-{}", uuid::Uuid::new_v4()));
         std::fs::create_dir_all(&dir).unwrap();
         let (database_url, pg_database) = match backend {
@@ -109,6 +114,7 @@ impl Gateway {
         command
             .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
             .arg(&dir)
+            .args(args)
             .env("DATABASE_URL", &database_url)
             .env("EPAY_RSA_KEY_PATH", &keys.0)
             .env("EPAY_VAULT_KEY_PATH", &keys.1)

@@ -1,0 +1,144 @@
+//! The `epay` command line: migrate, ledger check, configuration sources, modes.
+
+mod common;
+
+use common::*;
+
+#[tokio::test]
+async fn ledger_check_passes_on_a_sound_ledger_and_fails_on_a_corrupted_one() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        let (ok, out) = gw.run_cli(&["ledger", "check"]);
+        assert!(ok && out.contains("ledger check: OK"), "{backend:?}: {out}");
+
+        // A balance that no transfer explains.
+        gw.execute_sql("UPDATE ledger_accounts SET credits_pending = credits_pending + 1 WHERE kind = 'merchant'")
+            .await;
+        let (ok, out) = gw.run_cli(&["ledger", "check"]);
+        assert!(!ok, "{backend:?}: corruption not detected: {out}");
+        assert!(out.contains("VIOLATION account merchant:"), "{out}");
+
+        // A payment that claims more was charged than authorized.
+        gw.execute_sql("UPDATE payments SET charged_minor = amount_minor + 1").await;
+        let (ok, out) = gw.run_cli(&["ledger", "check"]);
+        assert!(!ok && out.contains("VIOLATION payment"), "{backend:?}: {out}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_creates_the_schema_and_is_idempotent() {
+    let dir = std::env::temp_dir().join(format!("epay-migrate-{}", uuid::Uuid::new_v4()));
+    for _ in 0..2 {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(["migrate", "--data-dir"])
+            .arg(&dir)
+            .env_remove("DATABASE_URL")
+            .env_remove("EPAY_CONFIG")
+            .output()
+            .unwrap();
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        assert!(output.status.success(), "{stdout} {}", String::from_utf8_lossy(&output.stderr));
+        assert!(stdout.contains("sqlite database is up to date"), "{stdout}");
+    }
+    assert!(dir.join("epay.sqlite").exists());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn bad_configuration_is_refused_with_a_clear_message() {
+    let dir = std::env::temp_dir().join(format!("epay-badcfg-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let config = dir.join("epay.toml");
+    for (text, mention) in [
+        ("listen = 42", "listen"),
+        ("token_ttl_secs = 5", "token_ttl_secs"),
+        ("no_such_key = 1", "no_such_key"),
+        ("mode = \"prod\"", "mode"),
+    ] {
+        std::fs::write(&config, text).unwrap();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(["serve", "--config"])
+            .arg(&config)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{text}: {stderr}");
+        assert!(stderr.contains(mention), "{text}: {stderr}");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+        .args(["serve"])
+        .env("EPAY_LISTEN", "not-an-address")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("EPAY_LISTEN"));
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn config_file_sets_token_lifetime_and_extra_card_files() {
+    for backend in backends() {
+        let dir = std::env::temp_dir().join(format!("epay-cfg-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let cards = dir.join("my-cards.toml");
+        std::fs::write(
+            &cards,
+            "[[card]]\npan = \"4111111111111111\"\nexpiry = \"12/35\"\ncvc = \"111\"\nbalance = 50\nissuer = \"MY BANK\"\n",
+        )
+        .unwrap();
+        let config = dir.join("epay.toml");
+        std::fs::write(&config, format!("token_ttl_secs = 600\ncards_files = [{:?}]\n", cards.display().to_string()))
+            .unwrap();
+        let gw = Gateway::launch(backend, &["--config", config.to_str().unwrap()], &[]).await;
+        let invoice = invoice();
+        let token = gw
+            .client
+            .token(&epay_client::TokenRequest::payment(CLIENT, SECRET, &invoice, 40.0, "KZT", TERMINAL))
+            .await
+            .unwrap();
+        assert_eq!(token.expires_in, serde_json::json!(600), "{backend:?}");
+        let request = gw.payment_request(&invoice, 40.0, ("4111111111111111", "1235", "111")).await;
+        let paid = gw.client.cryptopay(&token.access_token, &request).await.unwrap();
+        assert_eq!(paid.status, "AUTH");
+        // Its opening balance was 50: another 40 does not fit.
+        let invoice2 = self::invoice();
+        let token = gw.payment_token(&invoice2, 40.0).await;
+        let request = gw.payment_request(&invoice2, 40.0, ("4111111111111111", "1235", "111")).await;
+        assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap_err().code(), Some(484));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
+
+#[tokio::test]
+async fn production_mode_seeds_nothing() {
+    for backend in backends() {
+        let gw = Gateway::start_with(backend, &[("EPAY_MODE", "production")]).await;
+        let err = gw.client.token(&epay_client::TokenRequest::service(CLIENT, SECRET, TERMINAL)).await.unwrap_err();
+        assert_eq!(err.status(), Some(401), "{backend:?}: the test merchant must not exist in production");
+    }
+}
+
+#[tokio::test]
+async fn a_second_server_on_the_same_database_sees_the_same_state() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        let pem = gw.public_key().await;
+        // A second server on the same data directory and database sees the same state.
+        let second = Gateway::launch(
+            backend,
+            &[],
+            &[("DATABASE_URL", gw.database_url.as_str()), ("EPAY_DATA_DIR", gw.dir.to_str().unwrap())],
+        )
+        .await;
+        assert_eq!(second.public_key().await, pem);
+        let token = second.service_token(TERMINAL).await;
+        let status = second.client.status(&token, &invoice).await.unwrap();
+        assert_eq!(status.transaction.unwrap().status_name, "AUTH", "{backend:?}");
+    }
+}
