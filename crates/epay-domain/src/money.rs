@@ -111,12 +111,6 @@ impl Amount {
         Self::from_minor(minor as i64)
     }
 
-    /// The amount as a JSON number in major units: integers stay integers (`100`), others keep
-    /// two decimals at most (`12.22`, `0.5`), as ePay prints them.
-    pub fn to_json_number(self) -> f64 {
-        self.0 as f64 / 100.0
-    }
-
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
         self.0.checked_sub(other.0).and_then(|v| Amount::from_minor(v).ok())
     }

@@ -128,6 +128,28 @@ impl Fields {
     }
 }
 
+/// An amount on the wire, in major units, printed as ePay prints it: whole amounts as integers
+/// (`100`, as seed 003 shows — a Go or Swift client decoding into an integer field would choke
+/// on `100.0`), others with their decimals (`12.22`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct JsonAmount(pub i64);
+
+impl JsonAmount {
+    pub fn of(amount: Amount) -> JsonAmount {
+        JsonAmount(amount.minor())
+    }
+}
+
+impl Serialize for JsonAmount {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if self.0 % 100 == 0 {
+            serializer.serialize_i64(self.0 / 100)
+        } else {
+            serializer.serialize_f64(self.0 as f64 / 100.0)
+        }
+    }
+}
+
 /// ePay's language spellings: requests say `rus`/`kaz`/`eng` (or `RU`/`KZ`/`EN`), responses `RU`.
 pub fn language_code(requested: &str) -> &'static str {
     match requested.trim().to_ascii_lowercase().as_str() {
@@ -152,9 +174,9 @@ pub struct PaymentResponse {
     pub id: String,
     #[serde(rename = "accountId")]
     pub account_id: String,
-    pub amount: f64,
+    pub amount: JsonAmount,
     #[serde(rename = "amountBonus")]
-    pub amount_bonus: f64,
+    pub amount_bonus: JsonAmount,
     pub currency: String,
     pub description: String,
     pub email: String,
@@ -171,7 +193,7 @@ pub struct PaymentResponse {
     pub secure3d: Option<Secure3D>,
     #[serde(rename = "cardID")]
     pub card_id: String,
-    pub fee: f64,
+    pub fee: JsonAmount,
     pub code: i32,
     pub status: String,
 }
@@ -203,10 +225,10 @@ pub struct StatusTransaction {
     pub created_date: String,
     #[serde(rename = "invoiceID")]
     pub invoice_id: String,
-    pub amount: f64,
-    pub amount_bonus: f64,
-    pub payout_amount: f64,
-    pub org_amount: f64,
+    pub amount: JsonAmount,
+    pub amount_bonus: JsonAmount,
+    pub payout_amount: JsonAmount,
+    pub org_amount: JsonAmount,
     pub approval_code: String,
     pub data: String,
     pub currency: String,
@@ -248,6 +270,15 @@ pub struct StatusTransaction {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_print_like_epay() {
+        let json = |minor| serde_json::to_string(&JsonAmount(minor)).unwrap();
+        assert_eq!(json(10_000), "100");
+        assert_eq!(json(1_222), "12.22");
+        assert_eq!(json(50), "0.5");
+        assert_eq!(json(0), "0");
+    }
 
     #[test]
     fn fields_are_case_insensitive_and_typed() {

@@ -13,7 +13,7 @@ use epay_store::{
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::wire::{language_code, Fields, PaymentResponse};
+use crate::wire::{language_code, Fields, JsonAmount, PaymentResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -436,8 +436,8 @@ pub fn payment_response(p: &Payment) -> PaymentResponse {
     PaymentResponse {
         id: p.id.clone(),
         account_id: p.account_id.clone(),
-        amount: Amount::from_minor(p.amount_minor).unwrap_or_default().to_json_number(),
-        amount_bonus: 0.0,
+        amount: JsonAmount(p.amount_minor),
+        amount_bonus: JsonAmount(0),
         currency: p.currency.clone(),
         description: p.description.clone(),
         email: p.email.clone(),
@@ -449,7 +449,7 @@ pub fn payment_response(p: &Payment) -> PaymentResponse {
         int_reference: p.int_reference.clone(),
         secure3d: None,
         card_id: p.card_id.clone().unwrap_or_default(),
-        fee: Amount::from_minor(p.fee_minor).unwrap_or_default().to_json_number(),
+        fee: JsonAmount(p.fee_minor),
         code: 0,
         status: p.status.clone(),
     }

@@ -1,12 +1,12 @@
 //! Transaction status by invoice (facts §8).
 
-use epay_domain::{Amount, InvoiceId};
+use epay_domain::InvoiceId;
 use epay_store::Payment;
 
 use crate::app::App;
 use crate::clock::epay_datetime;
 use crate::services::auth::{authenticate, BearerError};
-use crate::wire::{StatusResponse, StatusTransaction};
+use crate::wire::{JsonAmount, StatusResponse, StatusTransaction};
 
 /// Errors of the status surface; all are answered in the status shape with a `resultCode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -45,10 +45,6 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
     })
 }
 
-fn major(minor: i64) -> f64 {
-    Amount::from_minor(minor).unwrap_or_default().to_json_number()
-}
-
 /// `statusID`: ePay does not document its numbering; ours is stable and listed in docs/api.md.
 fn status_id(status: &str) -> &'static str {
     match status {
@@ -71,10 +67,10 @@ pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
         id: p.id.clone(),
         created_date: epay_datetime(p.created_at),
         invoice_id: p.invoice_id.clone(),
-        amount: major(p.amount_minor),
-        amount_bonus: 0.0,
-        payout_amount: major(p.charged_minor - p.refunded_minor - p.fee_minor),
-        org_amount: major(p.amount_minor),
+        amount: JsonAmount(p.amount_minor),
+        amount_bonus: JsonAmount(0),
+        payout_amount: JsonAmount(p.charged_minor - p.refunded_minor - p.fee_minor),
+        org_amount: JsonAmount(p.amount_minor),
         approval_code: p.approval_code.clone(),
         data: p.data.clone(),
         currency: p.currency.clone(),
