@@ -5,7 +5,7 @@ use std::sync::Arc;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
 use epay_store::{AccountKind, Store};
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::SystemClock;
 use crate::config::{Config, Mode};
 use crate::keys::Keys;
 
@@ -15,7 +15,8 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub network: Arc<dyn CardNetwork>,
     pub keys: Arc<Keys>,
-    pub clock: Arc<dyn Clock>,
+    /// The one clock every service reads; the sandbox may move it forward.
+    pub clock: Arc<SystemClock>,
 }
 
 pub type AppState = Arc<App>;
@@ -51,7 +52,7 @@ impl App {
         let simulator = Simulator::from_card_files(&texts, keys.account_key())
             .map_err(|e| StartError::Cards("(built-in or configured)".into(), e.to_string()))?;
 
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock::default());
+        let clock = Arc::new(SystemClock::default());
         if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }

@@ -20,12 +20,24 @@ impl SystemClock {
     pub fn advance(&self, by_ms: i64) {
         self.offset_ms.fetch_add(by_ms, Ordering::SeqCst);
     }
+
+    /// How far the sandbox has moved this clock ahead of the wall clock.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms.load(Ordering::SeqCst)
+    }
+}
+
+impl SystemClock {
+    /// Milliseconds since the Unix epoch, sandbox offset included.
+    pub fn now_ms(&self) -> i64 {
+        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+        wall + self.offset_ms.load(Ordering::SeqCst)
+    }
 }
 
 impl Clock for SystemClock {
     fn now_ms(&self) -> i64 {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        wall + self.offset_ms.load(Ordering::SeqCst)
+        SystemClock::now_ms(self)
     }
 }
 

@@ -48,6 +48,8 @@ pub struct Config {
     pub cards_files: Vec<PathBuf>,
     /// `pretty` or `json`.
     pub log_format: String,
+    /// How often the expiry job looks for authorizations past their hold period, in seconds.
+    pub expiry_interval_secs: u64,
 }
 
 impl Default for Config {
@@ -63,6 +65,7 @@ impl Default for Config {
             vault_key_path: None,
             cards_files: Vec::new(),
             log_format: "pretty".into(),
+            expiry_interval_secs: 30,
         }
     }
 }
@@ -129,6 +132,9 @@ impl Config {
         if let Some(v) = env("EPAY_CARDS_FILE") {
             self.cards_files.push(PathBuf::from(v));
         }
+        if let Some(v) = env("EPAY_EXPIRY_INTERVAL_SECS") {
+            self.expiry_interval_secs = parse("EPAY_EXPIRY_INTERVAL_SECS", v)?;
+        }
         if let Some(v) = env("EPAY_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -141,6 +147,9 @@ impl Config {
         }
         if ![2048, 3072, 4096].contains(&self.rsa_key_bits) {
             return Err(ConfigError::Invalid("rsa_key_bits must be 2048, 3072 or 4096".into()));
+        }
+        if !(1..=3600).contains(&self.expiry_interval_secs) {
+            return Err(ConfigError::Invalid("expiry_interval_secs must be between 1 and 3600".into()));
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             return Err(ConfigError::Invalid("log_format must be pretty or json".into()));

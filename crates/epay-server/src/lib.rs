@@ -11,6 +11,7 @@ pub mod keys;
 pub mod seed;
 pub mod services;
 pub mod wire;
+pub mod workers;
 
 mod http;
 

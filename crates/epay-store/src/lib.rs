@@ -16,6 +16,8 @@ pub enum StoreError {
     DuplicateInvoice,
     #[error("not found")]
     NotFound,
+    #[error("operation refused: {0:?}")]
+    Refused(Refusal),
     #[error("database error: {0}")]
     Database(#[from] sqlx::Error),
     #[error("migration error: {0}")]
@@ -54,6 +56,31 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the token, inserts the payment, applies its money effect and saves the card, all
     /// in one transaction. Fails with `TokenSpent` or `DuplicateInvoice` and writes nothing.
     async fn record_payment(&self, write: PaymentWrite) -> StoreResult<RecordedPayment>;
+
+    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>>;
+
+    /// Charge, cancel or refund, in one transaction: compare-and-set of the payment, its ledger
+    /// transfers, the refund row. Refusals come back as `StoreError::Refused` and write nothing.
+    async fn operate(&self, request: OperationRequest) -> StoreResult<OperationOutcome>;
+
+    /// Turns up to `limit` authorizations older than their terminal's hold period into
+    /// CANCEL_OLD and releases their holds. Safe on several nodes at once: each payment moves by
+    /// compare-and-set, and PostgreSQL nodes skip rows another node has locked.
+    async fn expire_authorizations(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Payment>>;
+
+    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<(String, Option<String>, i64)>>;
+
+    /// Active saved cards of one customer of a merchant.
+    async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<SavedCard>>;
+
+    /// Deactivates a saved card; false if the merchant has no such active card.
+    async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
+
+    /// Reserves `key` for a request with `request_digest`, or reports what an earlier use left.
+    async fn idempotency_begin(&self, key: &str, request_digest: &str, now_ms: i64) -> StoreResult<IdempotencyState>;
+    async fn idempotency_complete(&self, key: &str, status: u16, body: &str) -> StoreResult<()>;
+    /// Frees a reservation whose request failed without a storable answer (a 5xx).
+    async fn idempotency_release(&self, key: &str) -> StoreResult<()>;
 
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>>;
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>>;

@@ -212,3 +212,57 @@ pub struct InvariantViolation {
     pub subject: String,
     pub problem: String,
 }
+
+/// Why the store refused an operation on a payment (its compare-and-set found another state).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    /// No such payment for this merchant (another merchant's id is "not found" too).
+    NotFound,
+    /// The payment is not in the status the operation needs.
+    WrongStatus { status: String },
+    /// The amount is more than what is left to charge or refund.
+    OverAmount { left_minor: i64 },
+    /// This externalID was already used for a refund of another amount.
+    ExternalIdReused { amount_minor: i64 },
+}
+
+/// One operation on an existing payment, applied atomically by [`crate::Store::operate`].
+#[derive(Debug, Clone)]
+pub enum Operation {
+    /// AUTH → CHARGE: post `amount_minor` of the hold (None: all of it), release the rest.
+    Charge { amount_minor: Option<i64> },
+    /// AUTH → CANCEL: void the hold.
+    Cancel,
+    /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card.
+    Refund { amount_minor: Option<i64>, external_id: Option<String> },
+}
+
+#[derive(Debug, Clone)]
+pub struct OperationRequest {
+    pub merchant_id: String,
+    /// When the caller's token is bound to a terminal, only that terminal's payments are visible.
+    pub terminal_id: Option<String>,
+    pub payment_id: String,
+    pub operation: Operation,
+    pub now_ms: i64,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperationOutcome {
+    pub payment: Payment,
+    /// True when an earlier refund with the same externalID was found and nothing new happened.
+    pub replayed: bool,
+}
+
+/// What the Idempotency-Key table says about a request about to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdempotencyState {
+    /// First time: the key is now reserved for this request; run it and store its response.
+    Reserved,
+    /// Done before with the same request: replay this response.
+    Completed { status: u16, body: String },
+    /// The key was used for a different request.
+    Mismatch,
+    /// The same request is running right now.
+    InProgress,
+}

@@ -162,8 +162,242 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
 }
 
 macro_rules! sql_store {
-    ($store:ident, $row:ty, $backend:literal, $migrations:literal) => {
+    ($store:ident, $db:ty, $row:ty, $backend:literal, $migrations:literal, $lock:literal, $skip_locked:literal) => {
         impl $store {
+            /// Posts `amount` of a payment's hold and releases the rest (TigerBeetle post_pending).
+            async fn post_hold(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                p: &Payment,
+                amount: i64,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                let card = p.card_account.clone().unwrap_or_default();
+                let merchant = format!("merchant:{}", p.terminal_id);
+                sqlx::query(
+                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                         kind, pending_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5, 'post_pending', $6, $7)",
+                )
+                .bind(format!("{}:charge", p.id))
+                .bind(&p.id)
+                .bind(&card)
+                .bind(&merchant)
+                .bind(amount)
+                .bind(format!("{}:auth", p.id))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE ledger_accounts SET debits_pending = debits_pending - $1, debits_posted = debits_posted + $2
+                     WHERE id = $3",
+                )
+                .bind(p.amount_minor)
+                .bind(amount)
+                .bind(&card)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(
+                    "UPDATE ledger_accounts SET credits_pending = credits_pending - $1, credits_posted = credits_posted + $2
+                     WHERE id = $3",
+                )
+                .bind(p.amount_minor)
+                .bind(amount)
+                .bind(&merchant)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Voids a payment's hold (TigerBeetle void_pending): the card gets its money back.
+            async fn void_hold(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment, now: i64) -> Result<(), sqlx::Error> {
+                let card = p.card_account.clone().unwrap_or_default();
+                let merchant = format!("merchant:{}", p.terminal_id);
+                sqlx::query(
+                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                         kind, pending_id, created_at)
+                     VALUES ($1, $2, $3, $4, 0, 'void_pending', $5, $6)",
+                )
+                .bind(format!("{}:void", p.id))
+                .bind(&p.id)
+                .bind(&card)
+                .bind(&merchant)
+                .bind(format!("{}:auth", p.id))
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("UPDATE ledger_accounts SET debits_pending = debits_pending - $1 WHERE id = $2")
+                    .bind(p.amount_minor)
+                    .bind(&card)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query("UPDATE ledger_accounts SET credits_pending = credits_pending - $1 WHERE id = $2")
+                    .bind(p.amount_minor)
+                    .bind(&merchant)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// Moves an AUTH payment to `status` (CANCEL or CANCEL_OLD) and voids its hold.
+            /// False if it was no longer AUTH (another request or node got there first).
+            async fn release_auth(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                p: &Payment,
+                status: &str,
+                now: i64,
+            ) -> Result<bool, sqlx::Error> {
+                let moved = sqlx::query(
+                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'AUTH'",
+                )
+                .bind(status)
+                .bind(now)
+                .bind(&p.id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Ok(false);
+                }
+                Self::void_hold(tx, p, now).await?;
+                Ok(true)
+            }
+
+            /// One attempt at an operation; `Ok(None)` asks the caller to retry (a concurrent
+            /// refund with the same externalID committed first).
+            async fn try_operate(&self, req: &OperationRequest) -> StoreResult<Option<OperationOutcome>> {
+                let now = req.now_ms;
+                let mut tx = self.pool.begin().await?;
+                let row = sqlx::query(concat!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 ", $lock))
+                    .bind(&req.payment_id)
+                    .bind(&req.merchant_id)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+                let p = match row.as_ref().map(Self::payment_from).transpose()? {
+                    Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
+                    _ => return Err(StoreError::Refused(Refusal::NotFound)),
+                };
+                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status.clone() });
+                match &req.operation {
+                    Operation::Charge { amount_minor } => {
+                        if p.status != "AUTH" {
+                            return Err(wrong_status());
+                        }
+                        let amount = amount_minor.unwrap_or(p.amount_minor);
+                        if amount > p.amount_minor {
+                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: p.amount_minor }));
+                        }
+                        let moved = sqlx::query(
+                            "UPDATE payments SET status = 'CHARGE', charged_minor = $1, updated_at = $2
+                             WHERE id = $3 AND status = 'AUTH'",
+                        )
+                        .bind(amount)
+                        .bind(now)
+                        .bind(&p.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if moved != 1 {
+                            return Err(wrong_status());
+                        }
+                        Self::post_hold(&mut tx, &p, amount, now).await?;
+                    }
+                    Operation::Cancel => {
+                        if p.status != "AUTH" || !Self::release_auth(&mut tx, &p, "CANCEL", now).await? {
+                            return Err(wrong_status());
+                        }
+                    }
+                    Operation::Refund { amount_minor, external_id } => {
+                        if let Some(external) = external_id {
+                            let earlier = sqlx::query(
+                                "SELECT amount_minor FROM refunds WHERE payment_id = $1 AND external_id = $2",
+                            )
+                            .bind(&p.id)
+                            .bind(external)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                            if let Some(earlier) = earlier {
+                                let earlier: i64 = earlier.try_get("amount_minor")?;
+                                if amount_minor.is_some_and(|a| a != earlier) {
+                                    return Err(StoreError::Refused(Refusal::ExternalIdReused { amount_minor: earlier }));
+                                }
+                                tx.commit().await?;
+                                return Ok(Some(OperationOutcome { payment: p, replayed: true }));
+                            }
+                        }
+                        if p.status != "CHARGE" {
+                            return Err(wrong_status());
+                        }
+                        let left = p.charged_minor - p.refunded_minor;
+                        let amount = amount_minor.unwrap_or(left);
+                        if amount > left || amount <= 0 {
+                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: left }));
+                        }
+                        // Compare-and-set: the refund only happens if it still fits at this instant.
+                        let moved = sqlx::query(
+                            "UPDATE payments SET refunded_minor = refunded_minor + $1,
+                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN 'REFUND' ELSE status END,
+                                 updated_at = $2
+                             WHERE id = $3 AND status = 'CHARGE' AND refunded_minor + $1 <= charged_minor",
+                        )
+                        .bind(amount)
+                        .bind(now)
+                        .bind(&p.id)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if moved != 1 {
+                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: left }));
+                        }
+                        // Refunded-so-far only grows, so it makes each refund id of a payment unique.
+                        let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
+                        let inserted = sqlx::query(
+                            "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
+                             VALUES ($1, $2, $3, $4, $5)",
+                        )
+                        .bind(&refund_id)
+                        .bind(&p.id)
+                        .bind(external_id)
+                        .bind(amount)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await;
+                        match inserted {
+                            Ok(_) => {}
+                            Err(e) if is_unique_violation(&e) => return Ok(None),
+                            Err(e) => return Err(e.into()),
+                        }
+                        let card = p.card_account.clone().unwrap_or_default();
+                        let merchant = format!("merchant:{}", p.terminal_id);
+                        sqlx::query(
+                            "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                                 kind, pending_id, created_at)
+                             VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
+                        )
+                        .bind(&refund_id)
+                        .bind(&p.id)
+                        .bind(&merchant)
+                        .bind(&card)
+                        .bind(amount)
+                        .bind(now)
+                        .execute(&mut *tx)
+                        .await?;
+                        sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
+                            .bind(amount)
+                            .bind(&merchant)
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
+                            .bind(amount)
+                            .bind(&card)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                }
+                let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
+                let payment = Self::payment_from(&row)?;
+                tx.commit().await?;
+                Ok(Some(OperationOutcome { payment, replayed: false }))
+            }
             fn merchant_from(row: &$row) -> Result<Merchant, sqlx::Error> {
                 Ok(Merchant {
                     id: row.try_get("id")?,
@@ -638,6 +872,142 @@ macro_rules! sql_store {
                 Ok(RecordedPayment { payment, saved_card_id })
             }
 
+            async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>> {
+                let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
+                    .bind(id)
+                    .bind(merchant_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::payment_from).transpose()?)
+            }
+
+            async fn operate(&self, request: OperationRequest) -> StoreResult<OperationOutcome> {
+                // Two attempts: the second runs only when a concurrent refund with the same
+                // externalID won the race, and then replays it.
+                for _ in 0..2 {
+                    if let Some(outcome) = self.try_operate(&request).await? {
+                        return Ok(outcome);
+                    }
+                }
+                Err(StoreError::Refused(Refusal::WrongStatus { status: "busy".into() }))
+            }
+
+            async fn expire_authorizations(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Payment>> {
+                let mut tx = self.pool.begin().await?;
+                let rows = sqlx::query(concat!(
+                    "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
+                     WHERE p.status = 'AUTH' AND p.created_at + t.hold_period_secs * 1000 <= $1
+                     ORDER BY p.created_at LIMIT $2 ",
+                    $skip_locked
+                ))
+                .bind(now_ms)
+                .bind(limit)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut expired = Vec::new();
+                for row in &rows {
+                    let p = Self::payment_from(row)?;
+                    if Self::release_auth(&mut tx, &p, "CANCEL_OLD", now_ms).await? {
+                        expired.push(Payment { status: "CANCEL_OLD".into(), updated_at: now_ms, ..p });
+                    }
+                }
+                tx.commit().await?;
+                Ok(expired)
+            }
+
+            async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<(String, Option<String>, i64)>> {
+                let rows = sqlx::query(
+                    "SELECT id, external_id, amount_minor FROM refunds WHERE payment_id = $1 ORDER BY created_at, id",
+                )
+                .bind(payment_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| Ok((r.try_get("id")?, r.try_get("external_id")?, r.try_get("amount_minor")?)))
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<SavedCard>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM saved_cards WHERE merchant_id = $1 AND account_id = $2 AND active
+                     ORDER BY created_at, id",
+                )
+                .bind(merchant_id)
+                .bind(account_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(Self::saved_card_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
+                let changed =
+                    sqlx::query("UPDATE saved_cards SET active = FALSE WHERE merchant_id = $1 AND id = $2 AND active")
+                        .bind(merchant_id)
+                        .bind(card_id)
+                        .execute(&self.pool)
+                        .await?
+                        .rows_affected();
+                Ok(changed == 1)
+            }
+
+            async fn idempotency_begin(
+                &self,
+                key: &str,
+                request_digest: &str,
+                now_ms: i64,
+            ) -> StoreResult<IdempotencyState> {
+                let reserved = sqlx::query(
+                    "INSERT INTO idempotency_keys (scope_key, request_digest, response_status, response_body, created_at)
+                     VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (scope_key) DO NOTHING",
+                )
+                .bind(key)
+                .bind(request_digest)
+                .bind(now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                if reserved == 1 {
+                    return Ok(IdempotencyState::Reserved);
+                }
+                let row = sqlx::query("SELECT * FROM idempotency_keys WHERE scope_key = $1")
+                    .bind(key)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(row) = row else {
+                    // Released between our insert and this read: the caller may simply retry.
+                    return Ok(IdempotencyState::InProgress);
+                };
+                let digest: String = row.try_get("request_digest")?;
+                if digest != request_digest {
+                    return Ok(IdempotencyState::Mismatch);
+                }
+                let status: Option<i32> = row.try_get("response_status")?;
+                let body: Option<String> = row.try_get("response_body")?;
+                Ok(match (status, body) {
+                    (Some(status), Some(body)) => IdempotencyState::Completed { status: status as u16, body },
+                    _ => IdempotencyState::InProgress,
+                })
+            }
+
+            async fn idempotency_complete(&self, key: &str, status: u16, body: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE scope_key = $3")
+                    .bind(status as i32)
+                    .bind(body)
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn idempotency_release(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope_key = $1 AND response_status IS NULL")
+                    .bind(key)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
             async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
                 let row = sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1")
                     .bind(id)
@@ -694,8 +1064,18 @@ macro_rules! sql_store {
     };
 }
 
-sql_store!(SqliteStore, SqliteRow, "sqlite", "./migrations/sqlite");
-sql_store!(PgStore, PgRow, "postgres", "./migrations/postgres");
+// SQLite runs one transaction at a time (one connection), so it needs no row locks; PostgreSQL
+// locks the payment row for the operation, and expiry sweeps skip rows another node holds.
+sql_store!(SqliteStore, sqlx::Sqlite, SqliteRow, "sqlite", "./migrations/sqlite", "", "");
+sql_store!(
+    PgStore,
+    sqlx::Postgres,
+    PgRow,
+    "postgres",
+    "./migrations/postgres",
+    "FOR UPDATE",
+    "FOR UPDATE OF p SKIP LOCKED"
+);
 
 #[cfg(test)]
 mod tests {

@@ -124,8 +124,12 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     // Tests and scripts wait for this line to learn the port (when listening on port 0).
     println!("epay listening on http://{local}");
     tracing::info!(%local, "listening");
-    let router = epay_server::build_router(Arc::new(app));
+    let app = Arc::new(app);
+    let expiry = epay_server::workers::spawn_expiry(app.clone());
+    let router = epay_server::build_router(app);
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    // In-flight requests are done; stop the background job (each sweep step is its own transaction).
+    expiry.abort();
     Ok(ExitCode::SUCCESS)
 }
 

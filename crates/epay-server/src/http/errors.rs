@@ -5,6 +5,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
+use crate::services::operations::OperationError;
 use crate::services::payments::PaymentError;
 use crate::services::status::StatusError;
 use crate::services::tokens::TokenError;
@@ -59,5 +60,19 @@ impl IntoResponse for StatusError {
             StatusError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "103", "internal error, retry later".into()),
         };
         (status, Json(json!({"resultCode": code, "resultMessage": message, "transaction": null}))).into_response()
+    }
+}
+
+/// Operation errors, facts §9: HTTP 400 `{"code": 100, "message": "..."}` (401 for the token).
+impl IntoResponse for OperationError {
+    fn into_response(self) -> Response {
+        let status = match &self {
+            OperationError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            OperationError::BadRequest(_) | OperationError::NotFound(_) | OperationError::Refused(_) => {
+                StatusCode::BAD_REQUEST
+            }
+            OperationError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(json!({"code": 100, "message": self.to_string()}))).into_response()
     }
 }

@@ -1,9 +1,13 @@
 //! HTTP surfaces. Handlers are thin: read the request, call a service, map the result. Each
 //! surface's error enum is turned into its ePay shape in `errors.rs`, in one place.
 
+mod cards;
 mod errors;
+mod idempotency;
 mod oauth;
+mod operations;
 mod payments;
+mod sandbox;
 mod status;
 
 use axum::http::StatusCode;
@@ -25,13 +29,21 @@ fn api_routes() -> Router<AppState> {
         .route("/payment/cryptopay", post(payments::cryptopay))
         .route("/payments/cards/auth", post(payments::saved_card))
         .route("/check-status/payment/transaction/{invoice_id}", get(status::check))
+        .route("/operation/{id}/charge", post(operations::charge))
+        .route("/operation/{id}/cancel", post(operations::cancel))
+        .route("/operation/{id}/refund", post(operations::refund))
+        .route("/cards/{account_id}", get(cards::list))
+        .route("/card/deactivate/{card_id}", post(cards::deactivate))
 }
 
 pub fn router(app: AppState) -> Router {
-    Router::new()
-        .merge(api_routes())
-        .nest("/api", api_routes())
-        .route("/healthz", get(|| async { "ok" }))
+    let api = api_routes().layer(axum::middleware::from_fn_with_state(app.clone(), idempotency::layer));
+    let mut router = Router::new().merge(api.clone()).nest("/api", api).route("/healthz", get(|| async { "ok" }));
+    if app.config.mode == crate::config::Mode::Sandbox {
+        router =
+            router.route("/sandbox/clock", get(sandbox::show)).route("/sandbox/clock/advance", post(sandbox::advance));
+    }
+    router
         .fallback(not_found)
         // A panic is a bug, but the client still gets ePay's error shape, never a dropped socket.
         .layer(CatchPanicLayer::custom(|_| {

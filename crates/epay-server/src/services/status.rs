@@ -62,12 +62,21 @@ fn status_id(status: &str) -> &'static str {
     }
 }
 
+/// `amount` is what the payment is worth now: the authorized amount until it is charged, then
+/// what was charged less what was refunded (`orgAmount` keeps the original; docs/compatibility.md).
+fn current_amount(p: &Payment) -> i64 {
+    match p.status.as_str() {
+        "CHARGE" | "REFUND" => p.charged_minor - p.refunded_minor,
+        _ => p.amount_minor,
+    }
+}
+
 pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
     StatusTransaction {
         id: p.id.clone(),
         created_date: epay_datetime(p.created_at),
         invoice_id: p.invoice_id.clone(),
-        amount: JsonAmount(p.amount_minor),
+        amount: JsonAmount(current_amount(p)),
         amount_bonus: JsonAmount(0),
         payout_amount: JsonAmount(p.charged_minor - p.refunded_minor - p.fee_minor),
         org_amount: JsonAmount(p.amount_minor),

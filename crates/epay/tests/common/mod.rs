@@ -314,3 +314,56 @@ pub fn sorted(names: &[&str]) -> Vec<String> {
 pub fn path_exists(p: &Path) -> bool {
     p.exists()
 }
+
+impl Gateway {
+    /// Pays `amount` with the Visa test card on the two-step payments terminal; returns the id.
+    pub async fn authorized_payment(&self, amount: f64) -> String {
+        let invoice = invoice();
+        let token = self.payment_token(&invoice, amount).await;
+        let request = self.payment_request(&invoice, amount, VISA).await;
+        let paid = self.client.cryptopay(&token, &request).await.unwrap();
+        assert_eq!(paid.status, "AUTH");
+        paid.id
+    }
+
+    /// `POST /operation/:id/<op><query>` with an optional JSON body; returns (status, body).
+    pub async fn operation(
+        &self,
+        token: &str,
+        id: &str,
+        op: &str,
+        query: &str,
+        body: Option<&str>,
+    ) -> (u16, serde_json::Value) {
+        let mut request = self.http.post(format!("{}/operation/{id}/{op}{query}", self.url)).bearer_auth(token);
+        if let Some(body) = body {
+            request = request.header("content-type", "application/json").body(body.to_string());
+        }
+        let response = request.send().await.unwrap();
+        let status = response.status().as_u16();
+        let text = response.text().await.unwrap();
+        (status, serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text)))
+    }
+
+    /// The status `transaction` object of an invoice or payment id's invoice.
+    pub async fn transaction_of(&self, payment_id: &str) -> serde_json::Value {
+        let store = self.store().await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let p = store.payment(&merchant.id, payment_id).await.unwrap().expect("payment exists");
+        let token = self.service_token(&p.terminal_id).await;
+        let response = self
+            .http
+            .get(format!("{}/check-status/payment/transaction/{}", self.url, p.invoice_id))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap();
+        let body: serde_json::Value = response.json().await.unwrap();
+        body["transaction"].clone()
+    }
+
+    pub fn assert_ledger_sound(&self) {
+        let (ok, out) = self.run_cli(&["ledger", "check"]);
+        assert!(ok, "{:?}: ledger check failed: {out}", self.backend);
+    }
+}

@@ -1,0 +1,60 @@
+//! Sandbox-only controls (mounted only in sandbox mode): move the gateway clock forward, so a
+//! merchant can test authorization expiry without waiting days.
+
+use axum::body::Bytes;
+use axum::extract::{RawQuery, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use crate::app::AppState;
+use crate::clock::epay_datetime;
+use crate::wire::Fields;
+
+/// The furthest one call may move the clock: 400 days.
+const MAX_ADVANCE_SECS: i64 = 400 * 24 * 3600;
+
+fn clock_state(app: &AppState) -> serde_json::Value {
+    json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": app.clock.offset_ms() / 1000})
+}
+
+pub async fn show(State(app): State<AppState>) -> Response {
+    Json(clock_state(&app)).into_response()
+}
+
+/// `POST /sandbox/clock/advance?seconds=N` (or JSON `{"seconds": N}`); then runs the expiry job.
+pub async fn advance(State(app): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
+    let bad = |m: String| (StatusCode::BAD_REQUEST, Json(json!({"code": -1, "message": m}))).into_response();
+    let query = Fields::from_pairs(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned());
+    let body_fields = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        match Fields::from_json(&body) {
+            Ok(f) => Some(f),
+            Err(e) => return bad(e.0),
+        }
+    };
+    let raw = match query.opt_str(&["seconds"]) {
+        Ok(Some(v)) => Some(v),
+        Ok(None) => match body_fields.as_ref().map(|f| f.opt_str(&["seconds"])) {
+            Some(Ok(v)) => v,
+            Some(Err(e)) => return bad(e.0),
+            None => None,
+        },
+        Err(e) => return bad(e.0),
+    };
+    let Some(raw) = raw else {
+        return bad("seconds is required, e.g. ?seconds=86400".into());
+    };
+    let seconds: i64 = match raw.trim().parse() {
+        Ok(s) if (1..=MAX_ADVANCE_SECS).contains(&s) => s,
+        _ => return bad(format!("seconds must be a whole number from 1 to {MAX_ADVANCE_SECS}")),
+    };
+    app.clock.advance(seconds * 1000);
+    let expired = crate::workers::expire_authorizations(&app).await;
+    tracing::info!(seconds, expired, "sandbox clock advanced");
+    let mut state = clock_state(&app);
+    state["expired"] = json!(expired);
+    Json(state).into_response()
+}

@@ -1,0 +1,90 @@
+//! Saved cards: the list per customer (facts §10.2) and deactivation (facts §10.3).
+
+use epay_store::StoreError;
+use serde::Serialize;
+
+use crate::app::App;
+use crate::clock::{epay_datetime, year_month};
+use crate::services::auth::authenticate;
+use crate::services::payments::PaymentError;
+
+/// One card of `GET /cards/:accountId`, with ePay's PascalCase keys.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CardListEntry {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub transaction_id: String,
+    #[serde(rename = "MerchantID")]
+    pub merchant_id: String,
+    pub card_hash: String,
+    pub card_mask: String,
+    pub payer_name: String,
+    pub reference: String,
+    pub int_reference: String,
+    pub token: String,
+    pub terminal: String,
+    pub created_date: String,
+    pub payment_available: bool,
+    #[serde(rename = "AccountID")]
+    pub account_id: String,
+}
+
+/// The list shows the first 4 digits, not 6 (`4405...2283`, facts §10.2).
+fn list_mask(mask: &str) -> String {
+    match mask.split_once("...") {
+        Some((head, tail)) => format!("{}...{tail}", &head[..head.len().min(4)]),
+        None => mask.to_string(),
+    }
+}
+
+fn internal(e: StoreError) -> PaymentError {
+    tracing::error!(error = %e, "card storage failed");
+    PaymentError::Internal
+}
+
+pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Result<Vec<CardListEntry>, PaymentError> {
+    let token = authenticate(app, auth_header).await?;
+    let cards = app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?;
+    let (year, month) = year_month(app.clock.now_ms());
+    Ok(cards
+        .into_iter()
+        .map(|c| {
+            let expired =
+                epay_domain::Expiry::parse(&c.expiry_mmyy).map(|e| e.is_expired_at(year, month)).unwrap_or(true);
+            CardListEntry {
+                id: c.id,
+                transaction_id: c.transaction_id,
+                merchant_id: c.merchant_id,
+                card_hash: c.pan_fingerprint,
+                card_mask: list_mask(&c.card_mask),
+                payer_name: c.payer_name,
+                reference: c.reference,
+                int_reference: c.int_reference,
+                token: c.card_token,
+                terminal: c.terminal_pos_id,
+                created_date: epay_datetime(c.created_at),
+                payment_available: !expired,
+                account_id: c.account_id,
+            }
+        })
+        .collect())
+}
+
+pub async fn deactivate(app: &App, auth_header: Option<&str>, card_id: &str) -> Result<(), PaymentError> {
+    let token = authenticate(app, auth_header).await?;
+    if app.store.deactivate_card(&token.merchant_id, card_id).await.map_err(internal)? {
+        tracing::info!(card_id, "saved card deactivated");
+        Ok(())
+    } else {
+        Err(PaymentError::BadRequest(format!("card {card_id} not found or already deactivated")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn list_mask_keeps_four_digits() {
+        assert_eq!(super::list_mask("440563...5096"), "4405...5096");
+    }
+}

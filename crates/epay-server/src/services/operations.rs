@@ -1,0 +1,130 @@
+//! Charge, cancel and refund of an existing payment (facts §9).
+
+use epay_domain::Amount;
+use epay_store::{Operation, OperationRequest, Refusal, StoreError};
+
+use crate::app::App;
+use crate::services::auth::{authenticate, BearerError};
+
+/// The smallest refund ePay accepts, 10 tenge (D-refund), unless it returns all that is left.
+pub const MIN_REFUND_MINOR: i64 = 1_000;
+
+/// Errors of the operations surface; answered as `{"code": 100, "message": "..."}`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum OperationError {
+    #[error("{0}")]
+    Unauthorized(String),
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("transaction {0} not found")]
+    NotFound(String),
+    #[error("{0}")]
+    Refused(String),
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<BearerError> for OperationError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Storage => OperationError::Internal,
+            other => OperationError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+/// What the caller asked for, already parsed from the query string and the JSON body.
+#[derive(Debug, Clone, Default)]
+pub struct OperationArgs {
+    pub amount: Option<Amount>,
+    pub external_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Charge,
+    Cancel,
+    Refund,
+}
+
+pub async fn run(
+    app: &App,
+    auth_header: Option<&str>,
+    payment_id: &str,
+    kind: Kind,
+    args: OperationArgs,
+) -> Result<epay_store::Payment, OperationError> {
+    let token = authenticate(app, auth_header).await?;
+    if args.amount.is_some_and(Amount::is_zero) {
+        return Err(OperationError::BadRequest("amount must be greater than 0".into()));
+    }
+    if kind == Kind::Cancel && args.amount.is_some() {
+        return Err(OperationError::BadRequest("cancel takes no amount: it releases the whole authorization".into()));
+    }
+    if kind == Kind::Refund {
+        if let Some(amount) = args.amount.filter(|a| a.minor() < MIN_REFUND_MINOR) {
+            // Below the minimum is allowed only when it refunds everything that is left.
+            let left = app
+                .store
+                .payment(&token.merchant_id, payment_id)
+                .await
+                .map_err(internal)?
+                .map(|p| p.charged_minor - p.refunded_minor);
+            if left != Some(amount.minor()) {
+                return Err(OperationError::BadRequest(format!(
+                    "a refund must be at least 10, or all that is left; {amount} was asked"
+                )));
+            }
+        }
+    }
+    let operation = match kind {
+        Kind::Charge => Operation::Charge { amount_minor: args.amount.map(Amount::minor) },
+        Kind::Cancel => Operation::Cancel,
+        Kind::Refund => {
+            Operation::Refund { amount_minor: args.amount.map(Amount::minor), external_id: args.external_id }
+        }
+    };
+    let request = OperationRequest {
+        merchant_id: token.merchant_id.clone(),
+        terminal_id: token.terminal_id.clone(),
+        payment_id: payment_id.to_string(),
+        operation,
+        now_ms: app.clock.now_ms(),
+    };
+    match app.store.operate(request).await {
+        Ok(outcome) => {
+            tracing::info!(
+                payment_id, operation = ?kind, status = %outcome.payment.status, replayed = outcome.replayed,
+                "operation applied"
+            );
+            Ok(outcome.payment)
+        }
+        Err(StoreError::Refused(refusal)) => Err(refused(kind, payment_id, refusal)),
+        Err(e) => Err(internal(e)),
+    }
+}
+
+fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
+    let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();
+    match refusal {
+        Refusal::NotFound => OperationError::NotFound(payment_id.to_string()),
+        Refusal::WrongStatus { status } => OperationError::Refused(match kind {
+            Kind::Charge => format!("transaction must have the AUTH status to be charged; it is {status}"),
+            Kind::Cancel => format!("transaction must have the AUTH status to be cancelled; it is {status}"),
+            Kind::Refund => format!("transaction must have the CHARGE status to be refunded; it is {status}"),
+        }),
+        Refusal::OverAmount { left_minor } => OperationError::Refused(match kind {
+            Kind::Refund => format!("refund amount exceeds what is left to refund ({})", major(left_minor)),
+            _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
+        }),
+        Refusal::ExternalIdReused { amount_minor } => OperationError::Refused(format!(
+            "externalID was already used for a refund of {}; use a new externalID for a new refund",
+            major(amount_minor)
+        )),
+    }
+}
+
+fn internal(e: StoreError) -> OperationError {
+    tracing::error!(error = %e, "operation storage failed");
+    OperationError::Internal
+}
