@@ -135,3 +135,5 @@ impl Client {
         Self::decode(response).await
     }
 }
+
+pub mod webhooks;

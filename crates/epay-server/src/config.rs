@@ -50,6 +50,19 @@ pub struct Config {
     pub log_format: String,
     /// How often the expiry job looks for authorizations past their hold period, in seconds.
     pub expiry_interval_secs: u64,
+    /// Waits between callback attempts, in seconds; one first try plus one try per entry.
+    /// The default spans about a day.
+    pub callback_retry_secs: Vec<u64>,
+    /// Whole-request timeout of one callback attempt, in milliseconds.
+    pub callback_timeout_ms: u64,
+    /// How often an idle delivery worker looks for due callbacks, in milliseconds.
+    pub callback_poll_ms: u64,
+    /// Callbacks delivered at the same time by one node.
+    pub callback_concurrency: usize,
+    /// Send callbacks for charge, cancel, refund and expiry too (ePay documents only payments).
+    pub operation_callbacks: bool,
+    /// Name of this node in callback attempt logs; default host name and process id.
+    pub node_name: Option<String>,
 }
 
 impl Default for Config {
@@ -66,6 +79,12 @@ impl Default for Config {
             cards_files: Vec::new(),
             log_format: "pretty".into(),
             expiry_interval_secs: 30,
+            callback_retry_secs: vec![10, 60, 300, 1800, 3600, 7200, 14_400, 28_800, 28_800],
+            callback_timeout_ms: 10_000,
+            callback_poll_ms: 500,
+            callback_concurrency: 16,
+            operation_callbacks: true,
+            node_name: None,
         }
     }
 }
@@ -135,6 +154,25 @@ impl Config {
         if let Some(v) = env("EPAY_EXPIRY_INTERVAL_SECS") {
             self.expiry_interval_secs = parse("EPAY_EXPIRY_INTERVAL_SECS", v)?;
         }
+        if let Some(v) = env("EPAY_CALLBACK_RETRY_SECS") {
+            self.callback_retry_secs = v
+                .split(',')
+                .filter(|p| !p.trim().is_empty())
+                .map(|p| parse("EPAY_CALLBACK_RETRY_SECS", p.trim().to_string()))
+                .collect::<Result<_, _>>()?;
+        }
+        if let Some(v) = env("EPAY_CALLBACK_TIMEOUT_MS") {
+            self.callback_timeout_ms = parse("EPAY_CALLBACK_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("EPAY_CALLBACK_POLL_MS") {
+            self.callback_poll_ms = parse("EPAY_CALLBACK_POLL_MS", v)?;
+        }
+        if let Some(v) = env("EPAY_OPERATION_CALLBACKS") {
+            self.operation_callbacks = parse("EPAY_OPERATION_CALLBACKS", v)?;
+        }
+        if let Some(v) = env("EPAY_NODE_NAME") {
+            self.node_name = Some(v);
+        }
         if let Some(v) = env("EPAY_LOG_FORMAT") {
             self.log_format = v;
         }
@@ -151,6 +189,18 @@ impl Config {
         if !(1..=3600).contains(&self.expiry_interval_secs) {
             return Err(ConfigError::Invalid("expiry_interval_secs must be between 1 and 3600".into()));
         }
+        if self.callback_retry_secs.len() > 50 || self.callback_retry_secs.iter().any(|s| *s > 7 * 86_400) {
+            return Err(ConfigError::Invalid("callback_retry_secs: at most 50 waits of at most 7 days each".into()));
+        }
+        if !(100..=120_000).contains(&self.callback_timeout_ms) {
+            return Err(ConfigError::Invalid("callback_timeout_ms must be between 100 and 120000".into()));
+        }
+        if !(10..=60_000).contains(&self.callback_poll_ms) {
+            return Err(ConfigError::Invalid("callback_poll_ms must be between 10 and 60000".into()));
+        }
+        if !(1..=256).contains(&self.callback_concurrency) {
+            return Err(ConfigError::Invalid("callback_concurrency must be between 1 and 256".into()));
+        }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             return Err(ConfigError::Invalid("log_format must be pretty or json".into()));
         }
@@ -163,6 +213,13 @@ impl Config {
 
     pub fn rsa_key_path(&self) -> PathBuf {
         self.rsa_key_path.clone().unwrap_or_else(|| self.data_dir.join("keys/cryptogram-rsa.pem"))
+    }
+
+    pub fn node_name(&self) -> String {
+        self.node_name.clone().unwrap_or_else(|| {
+            let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_default();
+            format!("{}:{}", if host.is_empty() { "epay" } else { &host }, std::process::id())
+        })
     }
 
     pub fn vault_key_path(&self) -> PathBuf {

@@ -6,6 +6,9 @@ use crate::keys::digest;
 
 pub const TEST_CLIENT_ID: &str = "test";
 pub const TEST_CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
+/// The sandbox test merchant's callback signing secret: fixed and public (docs/callbacks.md), so
+/// a developer can verify signatures locally. Real merchants get a random one.
+pub const TEST_WEBHOOK_SECRET: &str = "whsec_ZXBheS10ZXN0LW1lcmNoYW50LXdlYmhvb2stc2VjcmV0";
 pub const TEST_MERCHANT_ID: &str = "7b1c3a52-5e0b-4c59-9a43-2f1e7b0c0001";
 pub const PAYMENT_TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
 pub const P2P_TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
@@ -20,6 +23,7 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
         name: "ePay test merchant".into(),
         client_id: TEST_CLIENT_ID.into(),
         secret_digest: digest(TEST_CLIENT_SECRET),
+        webhook_secret: TEST_WEBHOOK_SECRET.into(),
     };
     let terminal = |id: &str, pos: &str, name: &str, two_step: bool, transfers: bool| Terminal {
         id: id.into(),

@@ -15,7 +15,11 @@ pub async fn expire_authorizations(app: &App) -> usize {
     let mut total = 0;
     // Bounded: at most 50 batches per sweep; the next sweep picks up the rest.
     for _ in 0..50 {
-        match app.store.expire_authorizations(app.clock.now_ms(), EXPIRY_BATCH).await {
+        let send_callbacks = app.config.operation_callbacks;
+        let callback = |p: &epay_store::Payment| {
+            send_callbacks.then(|| crate::services::callbacks::for_operation(p, "expire", p.amount_minor)).flatten()
+        };
+        match app.store.expire_authorizations(app.clock.now_ms(), EXPIRY_BATCH, &callback).await {
             Ok(expired) => {
                 for p in &expired {
                     tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "authorization expired: CANCEL_OLD");
@@ -42,6 +46,62 @@ pub fn spawn_expiry(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         loop {
             ticker.tick().await;
             expire_authorizations(&app).await;
+        }
+    })
+}
+
+/// Delivers due callbacks until the task is aborted. Each pass claims a bounded batch (one
+/// attempt each, leased to this node), sends them concurrently and records every attempt.
+pub fn spawn_callbacks(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+    let config = &app.config;
+    let deliverer = Arc::new(crate::delivery::Deliverer::new(
+        config.mode,
+        Duration::from_millis(config.callback_timeout_ms),
+        config.callback_retry_secs.clone(),
+        config.node_name(),
+    ));
+    let idle = Duration::from_millis(config.callback_poll_ms);
+    // The lease outlives the longest attempt, so a live node never loses its claim mid-send;
+    // a node that dies loses it after this long and another node retries.
+    let lease_ms = config.callback_timeout_ms as i64 + 30_000;
+    let batch = config.callback_concurrency as i64;
+    tokio::spawn(async move {
+        loop {
+            let now = app.clock.now_ms();
+            let events = match app.store.claim_callbacks(now, now + lease_ms, batch).await {
+                Ok(events) => events,
+                Err(e) => {
+                    tracing::warn!(error = %e, "claiming callbacks failed; will retry");
+                    tokio::time::sleep(idle).await;
+                    continue;
+                }
+            };
+            if events.is_empty() {
+                tokio::time::sleep(idle).await;
+                continue;
+            }
+            let mut sends = tokio::task::JoinSet::new();
+            for event in events {
+                let deliverer = deliverer.clone();
+                let app = app.clone();
+                sends.spawn(async move {
+                    let (attempt, delivered) = deliverer.attempt(&event, app.clock.now_ms()).await;
+                    let done = app.clock.now_ms();
+                    let next = if delivered {
+                        epay_store::CallbackNext::Delivered
+                    } else {
+                        deliverer.after_failure(attempt.attempt_no, done)
+                    };
+                    tracing::info!(
+                        event_id = %event.id, payment_id = %event.payment_id, attempt = attempt.attempt_no,
+                        http_status = ?attempt.http_status, error = %attempt.error, next = ?next, "callback attempt"
+                    );
+                    if let Err(e) = app.store.record_callback_attempt(&attempt, next, done).await {
+                        tracing::error!(error = %e, event_id = %event.id, "recording a callback attempt failed");
+                    }
+                });
+            }
+            while sends.join_next().await.is_some() {}
         }
     })
 }

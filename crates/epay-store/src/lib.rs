@@ -55,18 +55,49 @@ pub trait Store: Send + Sync + 'static {
 
     /// Spends the token, inserts the payment, applies its money effect and saves the card, all
     /// in one transaction. Fails with `TokenSpent` or `DuplicateInvoice` and writes nothing.
-    async fn record_payment(&self, write: PaymentWrite) -> StoreResult<RecordedPayment>;
+    async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment>;
 
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>>;
 
     /// Charge, cancel or refund, in one transaction: compare-and-set of the payment, its ledger
     /// transfers, the refund row. Refusals come back as `StoreError::Refused` and write nothing.
-    async fn operate(&self, request: OperationRequest) -> StoreResult<OperationOutcome>;
+    async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome>;
 
     /// Turns up to `limit` authorizations older than their terminal's hold period into
     /// CANCEL_OLD and releases their holds. Safe on several nodes at once: each payment moves by
     /// compare-and-set, and PostgreSQL nodes skip rows another node has locked.
-    async fn expire_authorizations(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Payment>>;
+    async fn expire_authorizations(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Vec<Payment>>;
+
+    /// Claims up to `limit` due callbacks for one delivery attempt each: their attempt counter
+    /// goes up and they are leased until `lease_until_ms`, so no other worker or node sends the
+    /// same attempt. PostgreSQL skips rows another node is claiming.
+    async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>>;
+
+    /// Records one attempt and what follows from it, in one transaction.
+    async fn record_callback_attempt(
+        &self,
+        attempt: &CallbackAttempt,
+        next: CallbackNext,
+        now_ms: i64,
+    ) -> StoreResult<()>;
+
+    /// Every callback of a payment with its attempts, oldest first.
+    async fn callbacks_of(
+        &self,
+        merchant_id: &str,
+        payment_id: &str,
+    ) -> StoreResult<Vec<(CallbackEvent, Vec<CallbackAttempt>)>>;
+
+    /// Queues a callback again for delivery now; false if the merchant has no such event.
+    async fn resend_callback(&self, merchant_id: &str, event_id: &str, now_ms: i64) -> StoreResult<bool>;
+
+    /// Callbacks waiting for delivery (queue depth).
+    async fn pending_callbacks(&self) -> StoreResult<i64>;
 
     async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<(String, Option<String>, i64)>>;
 

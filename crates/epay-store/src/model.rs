@@ -7,6 +7,8 @@ pub struct Merchant {
     pub client_id: String,
     /// Keyed digest of the client secret (never the secret itself).
     pub secret_digest: String,
+    /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks.
+    pub webhook_secret: String,
 }
 
 #[derive(Debug, Clone)]
@@ -265,4 +267,59 @@ pub enum IdempotencyState {
     Mismatch,
     /// The same request is running right now.
     InProgress,
+}
+
+/// A callback to deliver, written in the same transaction as the state change it reports.
+#[derive(Debug, Clone)]
+pub struct NewCallback {
+    pub id: String,
+    pub merchant_id: String,
+    pub payment_id: String,
+    /// `payment.success`, `payment.failure`, ...
+    pub kind: String,
+    pub url: String,
+    pub payload: String,
+}
+
+/// Builds the callback for a payment as it will be committed (the store decides the final
+/// status, e.g. a debit that finds too little money turns an approval into a decline).
+pub type CallbackBuilder<'a> = &'a (dyn Fn(&Payment) -> Option<NewCallback> + Send + Sync);
+
+#[derive(Debug, Clone)]
+pub struct CallbackEvent {
+    pub id: String,
+    pub merchant_id: String,
+    pub payment_id: String,
+    pub kind: String,
+    pub url: String,
+    pub payload: String,
+    /// `pending`, `delivered` or `failed`.
+    pub status: String,
+    pub attempts: i32,
+    pub next_attempt_at: i64,
+    pub created_at: i64,
+    pub delivered_at: Option<i64>,
+    /// The merchant's signing secret (joined in when a worker claims the event).
+    pub webhook_secret: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CallbackAttempt {
+    pub event_id: String,
+    pub attempt_no: i32,
+    pub started_at: i64,
+    pub http_status: Option<i32>,
+    pub latency_ms: i64,
+    pub error: String,
+    pub response_excerpt: String,
+    pub node: String,
+}
+
+/// What happens to an event after an attempt.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallbackNext {
+    Delivered,
+    RetryAt(i64),
+    /// The last try failed: the event stays visible as failed.
+    GiveUp,
 }

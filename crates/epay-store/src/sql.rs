@@ -162,8 +162,63 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
 }
 
 macro_rules! sql_store {
-    ($store:ident, $db:ty, $row:ty, $backend:literal, $migrations:literal, $lock:literal, $skip_locked:literal) => {
+    (
+        $store:ident, $db:ty, $row:ty, $backend:literal, $migrations:literal,
+        $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
+    ) => {
         impl $store {
+            async fn insert_callback(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                cb: &NewCallback,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
+                         next_attempt_at, locked_until, claim_id, created_at, delivered_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, '', $7, NULL)",
+                )
+                .bind(&cb.id)
+                .bind(&cb.merchant_id)
+                .bind(&cb.payment_id)
+                .bind(&cb.kind)
+                .bind(&cb.url)
+                .bind(&cb.payload)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn event_from(row: &$row) -> Result<CallbackEvent, sqlx::Error> {
+                Ok(CallbackEvent {
+                    id: row.try_get("id")?,
+                    merchant_id: row.try_get("merchant_id")?,
+                    payment_id: row.try_get("payment_id")?,
+                    kind: row.try_get("kind")?,
+                    url: row.try_get("url")?,
+                    payload: row.try_get("payload")?,
+                    status: row.try_get("status")?,
+                    attempts: row.try_get("attempts")?,
+                    next_attempt_at: row.try_get("next_attempt_at")?,
+                    created_at: row.try_get("created_at")?,
+                    delivered_at: row.try_get("delivered_at")?,
+                    webhook_secret: row.try_get("webhook_secret").unwrap_or_default(),
+                })
+            }
+
+            fn attempt_from(row: &$row) -> Result<CallbackAttempt, sqlx::Error> {
+                Ok(CallbackAttempt {
+                    event_id: row.try_get("event_id")?,
+                    attempt_no: row.try_get("attempt_no")?,
+                    started_at: row.try_get("started_at")?,
+                    http_status: row.try_get("http_status")?,
+                    latency_ms: row.try_get("latency_ms")?,
+                    error: row.try_get("error")?,
+                    response_excerpt: row.try_get("response_excerpt")?,
+                    node: row.try_get("node")?,
+                })
+            }
+
             /// Posts `amount` of a payment's hold and releases the rest (TigerBeetle post_pending).
             async fn post_hold(
                 tx: &mut sqlx::Transaction<'static, $db>,
@@ -264,7 +319,11 @@ macro_rules! sql_store {
 
             /// One attempt at an operation; `Ok(None)` asks the caller to retry (a concurrent
             /// refund with the same externalID committed first).
-            async fn try_operate(&self, req: &OperationRequest) -> StoreResult<Option<OperationOutcome>> {
+            async fn try_operate(
+                &self,
+                req: &OperationRequest,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<Option<OperationOutcome>> {
                 let now = req.now_ms;
                 let mut tx = self.pool.begin().await?;
                 let row = sqlx::query(concat!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 ", $lock))
@@ -395,6 +454,9 @@ macro_rules! sql_store {
                 }
                 let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
                 let payment = Self::payment_from(&row)?;
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now).await?;
+                }
                 tx.commit().await?;
                 Ok(Some(OperationOutcome { payment, replayed: false }))
             }
@@ -404,6 +466,7 @@ macro_rules! sql_store {
                     name: row.try_get("name")?,
                     client_id: row.try_get("client_id")?,
                     secret_digest: row.try_get("secret_digest")?,
+                    webhook_secret: row.try_get("webhook_secret")?,
                 })
             }
 
@@ -541,16 +604,17 @@ macro_rules! sql_store {
                 let now = 0i64;
                 let mut tx = self.pool.begin().await?;
                 sqlx::query(
-                    "INSERT INTO merchants (id, name, client_id, secret_digest, created_at)
-                     VALUES ($1, $2, $3, $4, $5)
+                    "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret)
+                     VALUES ($1, $2, $3, $4, $5, $6)
                      ON CONFLICT (id) DO UPDATE SET name = excluded.name, client_id = excluded.client_id,
-                         secret_digest = excluded.secret_digest",
+                         secret_digest = excluded.secret_digest, webhook_secret = excluded.webhook_secret",
                 )
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.client_id)
                 .bind(&m.secret_digest)
                 .bind(now)
+                .bind(&m.webhook_secret)
                 .execute(&mut *tx)
                 .await?;
                 for t in terminals {
@@ -700,7 +764,11 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(Self::payment_from).transpose()?)
             }
 
-            async fn record_payment(&self, write: PaymentWrite) -> StoreResult<RecordedPayment> {
+            async fn record_payment(
+                &self,
+                write: PaymentWrite,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<RecordedPayment> {
                 let PaymentWrite { token_digest, mut payment, effect, save_card, on_insufficient_funds } = write;
                 let now = payment.created_at;
                 let mut tx = self.pool.begin().await?;
@@ -868,6 +936,9 @@ macro_rules! sql_store {
                     Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateInvoice),
                     Err(e) => return Err(e.into()),
                 }
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now).await?;
+                }
                 tx.commit().await?;
                 Ok(RecordedPayment { payment, saved_card_id })
             }
@@ -881,18 +952,27 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(Self::payment_from).transpose()?)
             }
 
-            async fn operate(&self, request: OperationRequest) -> StoreResult<OperationOutcome> {
+            async fn operate(
+                &self,
+                request: OperationRequest,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<OperationOutcome> {
                 // Two attempts: the second runs only when a concurrent refund with the same
                 // externalID won the race, and then replays it.
                 for _ in 0..2 {
-                    if let Some(outcome) = self.try_operate(&request).await? {
+                    if let Some(outcome) = self.try_operate(&request, callback).await? {
                         return Ok(outcome);
                     }
                 }
                 Err(StoreError::Refused(Refusal::WrongStatus { status: "busy".into() }))
             }
 
-            async fn expire_authorizations(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Payment>> {
+            async fn expire_authorizations(
+                &self,
+                now_ms: i64,
+                limit: i64,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<Vec<Payment>> {
                 let mut tx = self.pool.begin().await?;
                 let rows = sqlx::query(concat!(
                     "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
@@ -908,7 +988,11 @@ macro_rules! sql_store {
                 for row in &rows {
                     let p = Self::payment_from(row)?;
                     if Self::release_auth(&mut tx, &p, "CANCEL_OLD", now_ms).await? {
-                        expired.push(Payment { status: "CANCEL_OLD".into(), updated_at: now_ms, ..p });
+                        let p = Payment { status: "CANCEL_OLD".into(), updated_at: now_ms, ..p };
+                        if let Some(cb) = callback(&p) {
+                            Self::insert_callback(&mut tx, &cb, now_ms).await?;
+                        }
+                        expired.push(p);
                     }
                 }
                 tx.commit().await?;
@@ -1008,6 +1092,137 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn claim_callbacks(
+                &self,
+                now_ms: i64,
+                lease_until_ms: i64,
+                limit: i64,
+            ) -> StoreResult<Vec<CallbackEvent>> {
+                // Random, so claims of different nodes can never share an id.
+                let claim_id = uuid::Uuid::new_v4().to_string();
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(concat!(
+                    "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
+                     WHERE id IN (SELECT id FROM callback_events
+                                  WHERE status = 'pending' AND next_attempt_at <= $3 AND locked_until <= $3
+                                  ORDER BY next_attempt_at LIMIT $4 ",
+                    $skip_locked_plain,
+                    ")"
+                ))
+                .bind(lease_until_ms)
+                .bind(&claim_id)
+                .bind(now_ms)
+                .bind(limit)
+                .execute(&mut *tx)
+                .await?;
+                let rows = sqlx::query(
+                    "SELECT e.*, m.webhook_secret FROM callback_events e JOIN merchants m ON m.id = e.merchant_id
+                     WHERE e.claim_id = $1 ORDER BY e.next_attempt_at, e.id",
+                )
+                .bind(&claim_id)
+                .fetch_all(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(rows.iter().map(Self::event_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn record_callback_attempt(
+                &self,
+                a: &CallbackAttempt,
+                next: CallbackNext,
+                now_ms: i64,
+            ) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query(
+                    "INSERT INTO callback_attempts (event_id, attempt_no, started_at, http_status, latency_ms, error,
+                         response_excerpt, node)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                )
+                .bind(&a.event_id)
+                .bind(a.attempt_no)
+                .bind(a.started_at)
+                .bind(a.http_status)
+                .bind(a.latency_ms)
+                .bind(&a.error)
+                .bind(&a.response_excerpt)
+                .bind(&a.node)
+                .execute(&mut *tx)
+                .await?;
+                let (status, next_at, delivered_at) = match next {
+                    CallbackNext::Delivered => ("delivered", now_ms, Some(now_ms)),
+                    CallbackNext::RetryAt(at) => ("pending", at, None),
+                    CallbackNext::GiveUp => ("failed", now_ms, None),
+                };
+                sqlx::query(
+                    "UPDATE callback_events SET status = $1, next_attempt_at = $2, delivered_at = $3, locked_until = 0
+                     WHERE id = $4",
+                )
+                .bind(status)
+                .bind(next_at)
+                .bind(delivered_at)
+                .bind(&a.event_id)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn callbacks_of(
+                &self,
+                merchant_id: &str,
+                payment_id: &str,
+            ) -> StoreResult<Vec<(CallbackEvent, Vec<CallbackAttempt>)>> {
+                let events = sqlx::query(
+                    "SELECT * FROM callback_events WHERE merchant_id = $1 AND payment_id = $2 ORDER BY created_at, id",
+                )
+                .bind(merchant_id)
+                .bind(payment_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::event_from)
+                .collect::<Result<Vec<_>, _>>()?;
+                let attempts = sqlx::query(
+                    "SELECT a.* FROM callback_attempts a JOIN callback_events e ON e.id = a.event_id
+                     WHERE e.merchant_id = $1 AND e.payment_id = $2 ORDER BY a.attempt_no",
+                )
+                .bind(merchant_id)
+                .bind(payment_id)
+                .fetch_all(&self.pool)
+                .await?
+                .iter()
+                .map(Self::attempt_from)
+                .collect::<Result<Vec<_>, _>>()?;
+                Ok(events
+                    .into_iter()
+                    .map(|e| {
+                        let mine = attempts.iter().filter(|a| a.event_id == e.id).cloned().collect();
+                        (e, mine)
+                    })
+                    .collect())
+            }
+
+            async fn resend_callback(&self, merchant_id: &str, event_id: &str, now_ms: i64) -> StoreResult<bool> {
+                let changed = sqlx::query(
+                    "UPDATE callback_events SET status = 'pending', next_attempt_at = $1
+                     WHERE id = $2 AND merchant_id = $3",
+                )
+                .bind(now_ms)
+                .bind(event_id)
+                .bind(merchant_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
+            }
+
+            async fn pending_callbacks(&self) -> StoreResult<i64> {
+                let row = sqlx::query("SELECT COUNT(*) AS n FROM callback_events WHERE status = 'pending'")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(row.try_get("n")?)
+            }
+
             async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
                 let row = sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1")
                     .bind(id)
@@ -1066,7 +1281,8 @@ macro_rules! sql_store {
 
 // SQLite runs one transaction at a time (one connection), so it needs no row locks; PostgreSQL
 // locks the payment row for the operation, and expiry sweeps skip rows another node holds.
-sql_store!(SqliteStore, sqlx::Sqlite, SqliteRow, "sqlite", "./migrations/sqlite", "", "");
+// Callback claims skip rows another node is claiming.
+sql_store!(SqliteStore, sqlx::Sqlite, SqliteRow, "sqlite", "./migrations/sqlite", "", "", "");
 sql_store!(
     PgStore,
     sqlx::Postgres,
@@ -1074,7 +1290,8 @@ sql_store!(
     "postgres",
     "./migrations/postgres",
     "FOR UPDATE",
-    "FOR UPDATE OF p SKIP LOCKED"
+    "FOR UPDATE OF p SKIP LOCKED",
+    "FOR UPDATE SKIP LOCKED"
 );
 
 #[cfg(test)]

@@ -126,10 +126,12 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     tracing::info!(%local, "listening");
     let app = Arc::new(app);
     let expiry = epay_server::workers::spawn_expiry(app.clone());
+    let callbacks = epay_server::workers::spawn_callbacks(app.clone());
     let router = epay_server::build_router(app);
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
     // In-flight requests are done; stop the background job (each sweep step is its own transaction).
     expiry.abort();
+    callbacks.abort();
     Ok(ExitCode::SUCCESS)
 }
 

@@ -161,6 +161,7 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
                     name: "Other".into(),
                     client_id: "other".into(),
                     secret_digest: epay_server::keys::digest("other-secret"),
+                    webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {
                     id: other_terminal.into(),

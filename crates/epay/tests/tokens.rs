@@ -106,6 +106,7 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
                     name: "Other".into(),
                     client_id: "other".into(),
                     secret_digest: epay_server::keys::digest("other-secret"),
+                    webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {
                     id: other_merchant_terminal.into(),

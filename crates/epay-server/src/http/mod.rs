@@ -1,6 +1,7 @@
 //! HTTP surfaces. Handlers are thin: read the request, call a service, map the result. Each
 //! surface's error enum is turned into its ePay shape in `errors.rs`, in one place.
 
+mod callbacks;
 mod cards;
 mod errors;
 mod idempotency;
@@ -34,6 +35,8 @@ fn api_routes() -> Router<AppState> {
         .route("/operation/{id}/refund", post(operations::refund))
         .route("/cards/{account_id}", get(cards::list))
         .route("/card/deactivate/{card_id}", post(cards::deactivate))
+        .route("/callbacks/{id}", get(callbacks::list))
+        .route("/callbacks/{id}/resend", post(callbacks::resend))
 }
 
 pub fn router(app: AppState) -> Router {

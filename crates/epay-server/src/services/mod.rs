@@ -1,6 +1,8 @@
 //! Use cases. Each public function is one request's worth of work against the ports.
 
 pub mod auth;
+pub mod callback_log;
+pub mod callbacks;
 pub mod cards;
 pub mod operations;
 pub mod payments;

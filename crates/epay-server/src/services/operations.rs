@@ -5,6 +5,7 @@ use epay_store::{Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
 use crate::services::auth::{authenticate, BearerError};
+use crate::services::callbacks;
 
 /// The smallest refund ePay accepts, 10 tenge (D-refund), unless it returns all that is left.
 pub const MIN_REFUND_MINOR: i64 = 1_000;
@@ -61,22 +62,26 @@ pub async fn run(
     if kind == Kind::Cancel && args.amount.is_some() {
         return Err(OperationError::BadRequest("cancel takes no amount: it releases the whole authorization".into()));
     }
+    // What is left to refund, read before the operation: the minimum rule needs it, and so does
+    // the refund callback of a full refund (its amount is "all that was left").
+    let mut left_to_refund = None;
     if kind == Kind::Refund {
+        left_to_refund = app
+            .store
+            .payment(&token.merchant_id, payment_id)
+            .await
+            .map_err(internal)?
+            .map(|p| p.charged_minor - p.refunded_minor);
         if let Some(amount) = args.amount.filter(|a| a.minor() < MIN_REFUND_MINOR) {
             // Below the minimum is allowed only when it refunds everything that is left.
-            let left = app
-                .store
-                .payment(&token.merchant_id, payment_id)
-                .await
-                .map_err(internal)?
-                .map(|p| p.charged_minor - p.refunded_minor);
-            if left != Some(amount.minor()) {
+            if left_to_refund != Some(amount.minor()) {
                 return Err(OperationError::BadRequest(format!(
                     "a refund must be at least 10, or all that is left; {amount} was asked"
                 )));
             }
         }
     }
+    let requested = args.amount.map(Amount::minor);
     let operation = match kind {
         Kind::Charge => Operation::Charge { amount_minor: args.amount.map(Amount::minor) },
         Kind::Cancel => Operation::Cancel,
@@ -91,7 +96,19 @@ pub async fn run(
         operation,
         now_ms: app.clock.now_ms(),
     };
-    match app.store.operate(request).await {
+    let send_callbacks = app.config.operation_callbacks;
+    let callback = |p: &epay_store::Payment| {
+        if !send_callbacks {
+            return None;
+        }
+        let (name, amount) = match kind {
+            Kind::Charge => ("charge", p.charged_minor),
+            Kind::Cancel => ("cancel", p.amount_minor),
+            Kind::Refund => ("refund", requested.or(left_to_refund).unwrap_or(p.refunded_minor)),
+        };
+        callbacks::for_operation(p, name, amount)
+    };
+    match app.store.operate(request, &callback).await {
         Ok(outcome) => {
             tracing::info!(
                 payment_id, operation = ?kind, status = %outcome.payment.status, replayed = outcome.replayed,

@@ -79,7 +79,7 @@ struct Order {
 }
 
 impl Order {
-    fn parse(f: &Fields, token: &TokenRecord) -> Result<Order, PaymentError> {
+    fn parse(f: &Fields, token: &TokenRecord, mode: crate::config::Mode) -> Result<Order, PaymentError> {
         let invoice_id =
             InvoiceId::parse(&f.req_str(&["invoiceId", "invoiceID"])?).map_err(|e| bad(format!("invoiceId: {e}")))?;
         let invoice_id_alt = f.str_or_empty(&["invoiceIdAlt"])?;
@@ -120,6 +120,14 @@ impl Order {
             data,
             card_save: f.opt_bool(&["cardSave", "cardsave"])?.unwrap_or(false),
         };
+        for (name, url) in [
+            ("postLink", &order.post_link),
+            ("failurePostLink", &order.failure_post_link),
+            ("backLink", &order.back_link),
+            ("failureBackLink", &order.failure_back_link),
+        ] {
+            crate::delivery::check_target_url(url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+        }
         if order.card_save && order.account_id.trim().is_empty() {
             return Err(bad("accountId is required when cardSave is true"));
         }
@@ -195,7 +203,7 @@ pub async fn pay_with_cryptogram(
 ) -> Result<PaymentResponse, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
-    let order = Order::parse(&fields, &token)?;
+    let order = Order::parse(&fields, &token, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = decode_cryptogram(app, &cryptogram, &terminal.id)?;
@@ -209,7 +217,7 @@ pub async fn pay_with_saved_card(
 ) -> Result<PaymentResponse, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
-    let order = Order::parse(&fields, &token)?;
+    let order = Order::parse(&fields, &token, app.config.mode)?;
     let payment_type = fields.str_or_empty(&["paymentType"])?;
     if !payment_type.is_empty() && payment_type != "cardId" {
         return Err(bad(format!("paymentType {payment_type:?} is not supported here; use \"cardId\"")));
@@ -407,7 +415,7 @@ async fn execute(
             ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
         ),
     };
-    let recorded = match app.store.record_payment(write).await {
+    let recorded = match app.store.record_payment(write, &crate::services::callbacks::for_payment).await {
         Ok(r) => r,
         Err(StoreError::TokenSpent) => {
             return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()))

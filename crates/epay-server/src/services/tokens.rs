@@ -86,6 +86,9 @@ pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError
     let post_link = text(&["postLink", "post_link"])?.unwrap_or_default();
     let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
     let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty());
+    for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
+        crate::delivery::check_target_url(url, app.config.mode).map_err(|e| invalid(format!("{name}: {e}")))?;
+    }
 
     let token = ids::access_token();
     let now = app.clock.now_ms();

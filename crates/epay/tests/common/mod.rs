@@ -367,3 +367,18 @@ impl Gateway {
         assert!(ok, "{:?}: ledger check failed: {out}", self.backend);
     }
 }
+
+pub mod receiver;
+
+impl Gateway {
+    /// A payment token for another merchant's credentials.
+    pub async fn token_on_as(&self, client: &str, secret: &str, invoice: &str, amount: f64, terminal: &str) -> String {
+        let request = TokenRequest::payment(client, secret, invoice, amount, "KZT", terminal);
+        self.client.token(&request).await.unwrap().access_token
+    }
+
+    /// SIGKILL: no graceful shutdown, as in a crash.
+    pub async fn kill(&mut self) {
+        let _ = self.child.kill().await;
+    }
+}
