@@ -46,6 +46,13 @@ impl Fields {
         Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect() }
     }
 
+    /// The same fields with `name` set to `value` (replacing any spelling of it).
+    pub fn with(mut self, name: &str, value: &str) -> Fields {
+        self.map.retain(|k, _| !k.eq_ignore_ascii_case(name));
+        self.map.insert(name.to_string(), Value::String(value.to_string()));
+        self
+    }
+
     pub fn from_value(value: Value, what: &str) -> Result<Fields, FieldError> {
         match value {
             Value::Object(map) => Ok(Fields { map }),

@@ -44,6 +44,7 @@ pub trait Store: Send + Sync + 'static {
     async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()>;
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>>;
+    async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>>;
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;

@@ -707,6 +707,12 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(Self::merchant_from).transpose()?)
             }
 
+            async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
+                let row =
+                    sqlx::query("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+                Ok(row.as_ref().map(Self::merchant_from).transpose()?)
+            }
+
             async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
                 let row = sqlx::query("SELECT * FROM terminals WHERE id = $1")
                     .bind(id)

@@ -41,7 +41,11 @@ fn api_routes() -> Router<AppState> {
 
 pub fn router(app: AppState) -> Router {
     let api = api_routes().layer(axum::middleware::from_fn_with_state(app.clone(), idempotency::layer));
-    let mut router = Router::new().merge(api.clone()).nest("/api", api).route("/healthz", get(|| async { "ok" }));
+    let mut router = Router::new()
+        .merge(api.clone())
+        .nest("/api", api)
+        .merge(crate::page::routes())
+        .route("/healthz", get(|| async { "ok" }));
     if app.config.mode == crate::config::Mode::Sandbox {
         router =
             router.route("/sandbox/clock", get(sandbox::show)).route("/sandbox/clock/advance", post(sandbox::advance));

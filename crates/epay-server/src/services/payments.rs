@@ -179,6 +179,10 @@ enum CardSource {
 /// Checks the token for a payment and loads its terminal.
 async fn payment_token(app: &App, auth_header: Option<&str>) -> Result<(TokenRecord, Terminal), PaymentError> {
     let token = authenticate(app, auth_header).await?;
+    payment_terminal(app, token).await
+}
+
+async fn payment_terminal(app: &App, token: TokenRecord) -> Result<(TokenRecord, Terminal), PaymentError> {
     if !has_scope(&token, "payment") {
         return Err(PaymentError::Forbidden(format!("token scope {:?} does not allow payments", token.scope)));
     }
@@ -245,6 +249,54 @@ pub async fn pay_with_saved_card(
     })?;
     let order = Order { card_save: false, ..order };
     execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }).await
+}
+
+/// What the payment page shows about an order, once its token and fields check out.
+#[derive(Debug, Clone)]
+pub struct PageOrder {
+    pub merchant_name: String,
+    pub description: String,
+    pub amount: Amount,
+    pub currency: Currency,
+    pub card_save: bool,
+    pub back_link: String,
+    pub failure_back_link: String,
+    pub payer_name: String,
+}
+
+/// Checks a payment page's `auth` token and order fields exactly as the API would, without
+/// writing anything.
+pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) -> Result<PageOrder, PaymentError> {
+    let header = format!("Bearer {access_token}");
+    let (token, _terminal) = payment_token(app, Some(&header)).await?;
+    let order = Order::parse(fields, &token, app.config.mode)?;
+    let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
+    Ok(PageOrder {
+        merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
+        description: order.description.as_str().to_string(),
+        amount: order.amount,
+        currency: order.currency,
+        card_save: order.card_save,
+        back_link: order.back_link,
+        failure_back_link: order.failure_back_link,
+        payer_name: order.payer_name,
+    })
+}
+
+/// Pays from the payment page: the same checks and the same transaction as the API, with the
+/// card typed by the shopper instead of a cryptogram.
+pub async fn pay_from_page(
+    app: &App,
+    access_token: &str,
+    fields: &Fields,
+    pan: Pan,
+    expiry: Expiry,
+    cvc: Cvc,
+) -> Result<PaymentResponse, PaymentError> {
+    let header = format!("Bearer {access_token}");
+    let (token, terminal) = payment_token(app, Some(&header)).await?;
+    let order = Order::parse(fields, &token, app.config.mode)?;
+    execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc })).await
 }
 
 fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<EnteredCard, PaymentError> {

@@ -382,3 +382,5 @@ impl Gateway {
         let _ = self.child.kill().await;
     }
 }
+
+pub mod browser;

@@ -1,0 +1,251 @@
+//! HTML of the payment page, its result page and the demo shop. Every value from outside is
+//! escaped; scripts and styles are our own files only, pinned by Subresource Integrity.
+
+use super::assets::assets;
+use super::i18n::{words, Lang};
+
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn layout(lang: Lang, title: &str, short: bool, body: &str) -> String {
+    let a = assets();
+    format!(
+        r#"<!doctype html>
+<html lang="{lang}">
+<head>
+<meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title}</title>
+<link rel="stylesheet" href="/payform/assets/form.css" integrity="{css}">
+</head>
+<body class="{class}">
+<main>
+{body}
+</main>
+<script src="/payform/assets/form.js" integrity="{js}"></script>
+</body>
+</html>
+"#,
+        lang = lang.html_code(),
+        title = escape(title),
+        css = a.form_css.integrity,
+        js = a.form_js.integrity,
+        class = if short { "short" } else { "full" },
+    )
+}
+
+pub struct FormView<'a> {
+    pub lang: Lang,
+    pub short: bool,
+    pub raw_params: &'a str,
+    pub merchant: &'a str,
+    pub description: &'a str,
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub card_save: bool,
+    pub verification: bool,
+    pub holder: &'a str,
+    /// A problem to show above the form (a decline, a refused card).
+    pub alert: Option<&'a str>,
+    pub action: &'a str,
+}
+
+pub fn form(v: &FormView<'_>) -> String {
+    let w = words(v.lang);
+    let alert = v.alert.map(|a| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(a))).unwrap_or_default();
+    let save_note = if v.verification {
+        format!(r#"<p class="note">{}</p>"#, w.verification)
+    } else if v.card_save {
+        format!(r#"<p class="note">{}</p>"#, w.card_saved)
+    } else {
+        String::new()
+    };
+    let button = if v.verification { w.verify.to_string() } else { format!("{} {} {}", w.pay, v.amount, v.currency) };
+    let body = format!(
+        r#"<div class="card">
+<h1>{title}</h1>
+<dl class="order">
+<dt>{l_merchant}</dt><dd>{merchant}</dd>
+<dt>{l_description}</dt><dd>{description}</dd>
+<dt>{l_amount}</dt><dd class="amount"><span id="amount">{amount}</span> <span id="currency">{currency}</span></dd>
+</dl>
+{alert}
+<form id="pay-form" method="post" action="{action}" novalidate>
+<input type="hidden" name="params" value="{params}">
+<input type="hidden" name="isShortForm" value="{short}">
+<label for="pan">{l_pan} <span id="brand" class="brand" aria-live="polite"></span></label>
+<input id="pan" name="pan" inputmode="numeric" autocomplete="cc-number" required aria-describedby="pan-error" maxlength="23">
+<p id="pan-error" class="error" role="alert" data-msg="{e_pan}"></p>
+<div class="row">
+<div>
+<label for="expiry">{l_expiry}</label>
+<input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" required aria-describedby="expiry-error" maxlength="5">
+<p id="expiry-error" class="error" role="alert" data-msg="{e_expiry}"></p>
+</div>
+<div>
+<label for="cvc">{l_cvc}</label>
+<input id="cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" type="password" required aria-describedby="cvc-error" maxlength="4">
+<p id="cvc-error" class="error" role="alert" data-msg="{e_cvc}"></p>
+</div>
+</div>
+<label for="holder">{l_holder}</label>
+<input id="holder" name="name" autocomplete="cc-name" required aria-describedby="holder-error" maxlength="64" value="{holder}">
+<p id="holder-error" class="error" role="alert" data-msg="{e_holder}"></p>
+{save_note}
+<button id="submit" type="submit" data-processing="{processing}">{button}</button>
+</form>
+<p class="note">{secure}</p>
+</div>"#,
+        title = w.title,
+        l_merchant = w.merchant,
+        merchant = escape(v.merchant),
+        l_description = w.description,
+        description = escape(v.description),
+        l_amount = w.amount,
+        amount = escape(v.amount),
+        currency = escape(v.currency),
+        action = escape(v.action),
+        params = escape(v.raw_params),
+        short = v.short,
+        l_pan = w.card_number,
+        e_pan = w.bad_number,
+        l_expiry = w.expiry,
+        e_expiry = w.bad_expiry,
+        l_cvc = w.cvc,
+        e_cvc = w.bad_cvc,
+        l_holder = w.holder,
+        holder = escape(v.holder),
+        e_holder = w.bad_holder,
+        processing = w.processing,
+        button = escape(&button),
+        secure = w.secure_note,
+    );
+    layout(v.lang, w.title, v.short, &body)
+}
+
+pub struct ResultView<'a> {
+    pub lang: Lang,
+    pub short: bool,
+    pub success: bool,
+    pub reason: Option<&'a str>,
+    /// Where the browser goes next (backLink or failureBackLink); empty: stay here.
+    pub redirect: &'a str,
+    /// A link back to the shop when there is no automatic redirect.
+    pub shop_link: &'a str,
+}
+
+pub fn result(v: &ResultView<'_>) -> String {
+    let w = words(v.lang);
+    let heading = if v.success { w.success } else { w.declined };
+    let reason = v.reason.map(|r| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(r))).unwrap_or_default();
+    let next = if !v.redirect.is_empty() {
+        format!(
+            r#"<p class="note">{}</p><a class="button" id="continue" href="{}">{}</a>"#,
+            w.returning,
+            escape(v.redirect),
+            w.back_to_shop
+        )
+    } else if !v.shop_link.is_empty() {
+        format!(r#"<a class="button" id="continue" href="{}">{}</a>"#, escape(v.shop_link), w.back_to_shop)
+    } else {
+        String::new()
+    };
+    let body = format!(
+        r#"<div class="card" id="result" data-success="{success}" data-widget="{widget}" data-redirect="{redirect}">
+<h1 class="{class}">{heading}</h1>
+{reason}
+{next}
+</div>"#,
+        success = v.success,
+        widget = v.short,
+        redirect = escape(v.redirect),
+        class = if v.success { "ok" } else { "failed" },
+    );
+    layout(v.lang, heading, v.short, &body)
+}
+
+/// A page that only says something is wrong (bad link, transfers unavailable).
+pub fn message(lang: Lang, short: bool, heading: &str, detail: &str) -> String {
+    let body = format!(
+        r#"<div class="card" id="message"><h1>{}</h1><p class="alert" role="alert">{}</p></div>"#,
+        escape(heading),
+        escape(detail)
+    );
+    layout(lang, heading, short, &body)
+}
+
+/// The demo shop: a product and two ways to pay.
+pub fn shop(production: bool) -> String {
+    let body = if production {
+        r#"<div class="card"><h1>epay</h1><p>The demo shop runs in sandbox mode only.</p><p><a href="/docs">API documentation</a></p></div>"#.to_string()
+    } else {
+        r#"<div class="card">
+<h1>epay demo shop</h1>
+<p>A mug with the ePay logo, paid through the hosted payment page exactly as a shop integrates ePay: its server gets a token, its page calls <code>halyk.pay</code>.</p>
+<dl class="order"><dt>Product</dt><dd>ePay mug</dd><dt>Price</dt><dd class="amount">2500 KZT</dd></dl>
+<form method="post" action="/demo/checkout"><button id="buy" type="submit">Pay 2500 KZT</button></form>
+<form method="post" action="/demo/checkout?widget=true"><button id="buy-widget" type="submit">Pay in a widget</button></form>
+<p class="note">Test card: 4405 6397 0401 5096, 01/27, CVC 321. A declined one: 4000 0000 0000 0002, 12/30, CVC 123.</p>
+<p class="note"><a href="https://epayment.kz">ePay</a> · <a href="/docs">API documentation</a></p>
+</div>"#
+            .to_string()
+    };
+    layout(Lang::En, "epay demo shop", false, &body)
+}
+
+/// The checkout page of the demo shop: the payment object, then payment-api.js does the rest.
+pub fn checkout(payment_object: &str, widget: bool) -> String {
+    let a = assets();
+    // `</` inside a script element would end it: escape it in the JSON.
+    let json = payment_object.replace("</", "<\\/");
+    let action = if widget {
+        r#"<button id="open-widget" type="button">Open the payment widget</button><p>Widget result: <strong id="widget-status" aria-live="polite">pending</strong></p>"#
+    } else {
+        "<p>Redirecting to the payment page…</p>"
+    };
+    format!(
+        r#"<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>Checkout — epay demo shop</title>
+<link rel="stylesheet" href="/payform/assets/form.css" integrity="{css}"></head>
+<body><main><div class="card"><h1>Checkout</h1>{action}</div></main>
+<script type="application/json" id="payment-object" data-widget="{widget}">{json}</script>
+<script src="/payform/payment-api.js" integrity="{api}"></script>
+<script src="/demo/demo.js" integrity="{demo}"></script>
+</body></html>
+"#,
+        css = a.form_css.integrity,
+        api = a.payment_api_js.integrity,
+        demo = a.demo_js.integrity,
+    )
+}
+
+/// The demo shop's success and failure pages.
+pub fn shop_result(success: bool, invoice: &str, status: &str, reason: &str) -> String {
+    let body = format!(
+        r#"<div class="card" id="shop-result" data-status="{status}"><h1>{heading}</h1>
+<dl class="order"><dt>Invoice</dt><dd id="invoice">{invoice}</dd><dt>Status</dt><dd id="status">{status}</dd>{reason}</dl>
+<a class="button" href="/">Back to the shop</a></div>"#,
+        heading = if success { "Thank you! Payment received." } else { "Payment failed" },
+        invoice = escape(invoice),
+        status = escape(status),
+        reason = if reason.is_empty() {
+            String::new()
+        } else {
+            format!(r#"<dt>Reason</dt><dd id="reason">{}</dd>"#, escape(reason))
+        },
+    );
+    layout(Lang::En, if success { "Payment received" } else { "Payment failed" }, false, &body)
+}

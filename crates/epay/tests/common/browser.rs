@@ -1,0 +1,194 @@
+//! A minimal W3C WebDriver client over reqwest, driving Debian's chromium through
+//! chromedriver, headless. Just what the page tests need: navigate, find, type, click, frames,
+//! screenshots.
+#![allow(dead_code)]
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
+
+pub struct Browser {
+    http: reqwest::Client,
+    base: String,
+    driver: tokio::process::Child,
+    _profile: tempdir::Dir,
+}
+
+mod tempdir {
+    pub struct Dir(pub std::path::PathBuf);
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[derive(Clone)]
+pub struct Element(String);
+
+impl Browser {
+    pub async fn start() -> Browser {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let driver = tokio::process::Command::new("chromedriver")
+            .arg(format!("--port={port}"))
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("chromedriver (Debian package chromium-driver) must be installed: ./scripts/test installs it");
+        let http = reqwest::Client::new();
+        let driver_url = format!("http://127.0.0.1:{port}");
+        for _ in 0..100 {
+            if http.get(format!("{driver_url}/status")).send().await.is_ok() {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let profile = std::env::temp_dir().join(format!("epay-chromium-{}", uuid::Uuid::new_v4()));
+        let caps = json!({"capabilities": {"alwaysMatch": {
+            "browserName": "chrome",
+            "goog:chromeOptions": {
+                "binary": "/usr/bin/chromium",
+                "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+                         "--no-first-run", "--disable-quic", "--disable-component-update", "--disable-sync",
+                         "--disable-dev-shm-usage", "--window-size=420,900",
+                         format!("--user-data-dir={}", profile.display())]
+            }
+        }}});
+        let response: Value =
+            http.post(format!("{driver_url}/session")).json(&caps).send().await.unwrap().json().await.unwrap();
+        let session = response["value"]["sessionId"].as_str().unwrap_or_else(|| panic!("no session: {response}"));
+        Browser { base: format!("{driver_url}/session/{session}"), http, driver, _profile: tempdir::Dir(profile) }
+    }
+
+    async fn call(&self, method: reqwest::Method, path: &str, body: Option<Value>) -> Value {
+        let mut request = self.http.request(method, format!("{}{path}", self.base));
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response: Value = request.send().await.unwrap().json().await.unwrap();
+        response["value"].clone()
+    }
+
+    pub async fn goto(&self, url: &str) {
+        self.call(reqwest::Method::POST, "/url", Some(json!({"url": url}))).await;
+    }
+
+    pub async fn url(&self) -> String {
+        self.call(reqwest::Method::GET, "/url", None).await.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn find(&self, css: &str) -> Option<Element> {
+        let v =
+            self.call(reqwest::Method::POST, "/element", Some(json!({"using": "css selector", "value": css}))).await;
+        v.get(ELEMENT_KEY).and_then(|e| e.as_str()).map(|e| Element(e.to_string()))
+    }
+
+    /// Waits up to `secs` for `css` to appear.
+    pub async fn wait(&self, css: &str, secs: u64) -> Element {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            if let Some(e) = self.find(css).await {
+                return e;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("{css} did not appear within {secs} s at {}; page: {}", self.url().await, self.source().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn type_into(&self, css: &str, text: &str) {
+        let e = self.wait(css, 10).await;
+        self.call(reqwest::Method::POST, &format!("/element/{}/value", e.0), Some(json!({"text": text}))).await;
+    }
+
+    pub async fn click(&self, css: &str) {
+        let e = self.wait(css, 10).await;
+        self.call(reqwest::Method::POST, &format!("/element/{}/click", e.0), Some(json!({}))).await;
+    }
+
+    pub async fn text(&self, css: &str) -> String {
+        let e = self.wait(css, 10).await;
+        self.call(reqwest::Method::GET, &format!("/element/{}/text", e.0), None)
+            .await
+            .as_str()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    pub async fn attribute(&self, css: &str, name: &str) -> Option<String> {
+        let e = self.wait(css, 10).await;
+        self.call(reqwest::Method::GET, &format!("/element/{}/attribute/{name}", e.0), None)
+            .await
+            .as_str()
+            .map(String::from)
+    }
+
+    pub async fn source(&self) -> String {
+        self.call(reqwest::Method::GET, "/source", None).await.as_str().unwrap_or_default().to_string()
+    }
+
+    pub async fn enter_frame(&self, css: &str) {
+        let e = self.wait(css, 10).await;
+        self.call(reqwest::Method::POST, "/frame", Some(json!({"id": {ELEMENT_KEY: e.0}}))).await;
+    }
+
+    pub async fn leave_frame(&self) {
+        self.call(reqwest::Method::POST, "/frame", Some(json!({"id": null}))).await;
+    }
+
+    pub async fn execute(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
+    }
+
+    /// Waits up to `secs` until the URL contains `part`.
+    pub async fn wait_url(&self, part: &str, secs: u64) -> String {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);
+        loop {
+            let url = self.url().await;
+            if url.contains(part) {
+                return url;
+            }
+            if tokio::time::Instant::now() > deadline {
+                panic!("URL never contained {part}; it is {url}; page: {}", self.source().await);
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+
+    pub async fn screenshot(&self, path: &std::path::Path) {
+        use base64::Engine;
+        let v = self.call(reqwest::Method::GET, "/screenshot", None).await;
+        let png = base64::engine::general_purpose::STANDARD.decode(v.as_str().unwrap_or_default()).unwrap();
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        std::fs::write(path, png).unwrap();
+    }
+}
+
+impl Drop for Browser {
+    fn drop(&mut self) {
+        // End the session (chromedriver then closes chromium) with a plain blocking request:
+        // Drop cannot await, and killing only chromedriver would leave chromium running.
+        use std::io::{Read, Write};
+        if let Some(rest) = self.base.strip_prefix("http://") {
+            if let Some((host, path)) = rest.split_once('/') {
+                if let Ok(mut stream) = std::net::TcpStream::connect(host) {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let request = format!(
+                        "DELETE /{path} HTTP/1.1\r\nHost: {host}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                    );
+                    let _ = stream.write_all(request.as_bytes());
+                    let mut sink = Vec::new();
+                    let _ = stream.read_to_end(&mut sink);
+                }
+            }
+        }
+        let _ = self.driver.start_kill();
+    }
+}

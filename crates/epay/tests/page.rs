@@ -1,0 +1,201 @@
+//! The hosted payment page, payment-api.js and the demo shop, in headless Chromium, on SQLite
+//! and PostgreSQL.
+
+mod common;
+
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::*;
+use epay_client::TokenRequest;
+
+/// Fills the card form on the current page (or frame) and submits it.
+async fn pay_with(browser: &Browser, card: (&str, &str, &str), holder: &str) {
+    browser.type_into("#pan", card.0).await;
+    browser.type_into("#expiry", card.1).await;
+    browser.type_into("#cvc", card.2).await;
+    browser.type_into("#holder", holder).await;
+    browser.click("#submit").await;
+}
+
+/// A payment page link built the way payment-api.js builds it, for a fresh token.
+async fn page_link(gw: &Gateway, language: &str, amount_in_params: &str) -> (String, String) {
+    let invoice = invoice();
+    let token =
+        gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
+    let params = epay_server::page::params::encode(
+        &[
+            ("invoiceId", invoice.clone()),
+            ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+            ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+            ("language", language.into()),
+            ("description", "Test order".into()),
+            ("terminal", TERMINAL.into()),
+            ("amount", amount_in_params.into()),
+            ("currency", "KZT".into()),
+        ],
+        &[
+            ("access_token", token.access_token.clone()),
+            ("expires_in", "7200".into()),
+            ("scope", "payment".into()),
+            ("token_type", "Bearer".into()),
+        ],
+    );
+    (format!("{}/payform/?params={params}", gw.url), invoice)
+}
+
+#[tokio::test]
+async fn a_shopper_pays_from_the_demo_shop_and_lands_on_the_success_page() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/", gw.url)).await;
+        browser.click("#buy").await;
+        browser.wait("#pan", 15).await;
+        assert!(browser.url().await.contains("/payform/?params="), "{backend:?}");
+        assert_eq!(browser.text("#amount").await, "2500");
+        pay_with(&browser, VISA, "TEST TEST").await;
+        let url = browser.wait_url("/demo/success", 15).await;
+        let invoice = url.split("invoiceId=").nth(1).unwrap().to_string();
+        assert_eq!(browser.text("#status").await, "AUTH", "{backend:?}");
+        let token = gw.service_token(TERMINAL).await;
+        let status = gw.client.status(&token, &invoice).await.unwrap();
+        assert_eq!(status.transaction.unwrap().status_name, "AUTH");
+    }
+}
+
+#[tokio::test]
+async fn a_declined_card_lands_on_the_failure_page_with_the_reason() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/", gw.url)).await;
+        browser.click("#buy").await;
+        pay_with(&browser, ("4000000000000002", "1230", "123"), "TEST TEST").await;
+        browser.wait_url("/demo/failure", 15).await;
+        assert_eq!(browser.text("#status").await, "REJECT", "{backend:?}");
+        assert!(browser.text("#reason").await.contains("declined"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_widget_reports_success_to_its_parent() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/", gw.url)).await;
+        browser.click("#buy-widget").await;
+        browser.click("#open-widget").await;
+        browser.enter_frame(".widgetScreen iframe").await;
+        assert_eq!(browser.attribute("body", "class").await.as_deref(), Some("short"));
+        pay_with(&browser, MASTERCARD, "TEST TEST").await;
+        // The result page posts {success: true} to the parent, which closes the overlay (and
+        // with it this frame): go back to the parent and watch the callback's result.
+        browser.leave_frame().await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = browser.attribute("#widget-status", "data-result").await;
+            if status.as_deref() == Some("success") {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{backend:?}: widget said {status:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(browser.find(".widgetScreen").await.is_none(), "the overlay closes");
+    }
+}
+
+#[tokio::test]
+async fn the_page_speaks_russian_kazakh_and_english() {
+    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        for (language, label, button, file) in [
+            ("rus", "Номер карты", "Оплатить", "payform-ru.png"),
+            ("kaz", "Карта нөмірі", "Төлеу", "payform-kk.png"),
+            ("eng", "Card number", "Pay", "payform-en.png"),
+            ("KZ", "Карта нөмірі", "Төлеу", "payform-kk.png"),
+            ("EN", "Card number", "Pay", "payform-en.png"),
+        ] {
+            let (link, _) = page_link(&gw, language, "100").await;
+            browser.goto(&link).await;
+            assert!(browser.text("label[for=pan]").await.starts_with(label), "{backend:?} {language}");
+            assert!(browser.text("#submit").await.starts_with(button), "{backend:?} {language}");
+            if backend == Backend::Sqlite {
+                browser.screenshot(&shots.join(file)).await;
+            }
+        }
+        // Validation as the shopper types: a Luhn-invalid number is flagged after leaving the field.
+        browser.type_into("#pan", "4405639704015097").await;
+        browser.click("#expiry").await;
+        assert_eq!(browser.attribute("#pan", "aria-invalid").await.as_deref(), Some("true"));
+        assert!(!browser.text("#pan-error").await.is_empty());
+        assert_eq!(browser.text("#brand").await, "VISA");
+    }
+}
+
+#[tokio::test]
+async fn tampered_params_and_reused_tokens_are_refused() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        // The token says 100; the link says 1.
+        let (link, invoice) = page_link(&gw, "eng", "1").await;
+        browser.goto(&link).await;
+        let alert = browser.text("#message .alert").await;
+        assert!(alert.contains("does not match the token"), "{backend:?}: {alert}");
+        assert!(gw.store().await.payment_by_invoice(TERMINAL, &invoice).await.unwrap().is_none());
+        // Garbage params: an error page, not a 500.
+        let response = gw.http.get(format!("{}/payform/?params=%%%garbage", gw.url)).send().await.unwrap();
+        assert_eq!(response.status(), 400);
+        // Pay once; the same link again is refused.
+        let (link, _) = page_link(&gw, "eng", "100").await;
+        browser.goto(&link).await;
+        pay_with(&browser, VISA, "TEST TEST").await;
+        browser.wait_url("/demo/success", 15).await;
+        browser.goto(&link).await;
+        let alert = browser.text("#message .alert").await;
+        assert!(alert.contains("already been used"), "{backend:?}: {alert}");
+        // Transfers are not available yet: a clear message, not a blank page.
+        browser.goto(&format!("{link}&isTransfer=true")).await;
+        assert!(browser.text("#message h1").await.contains("Transfers are not available"));
+    }
+}
+
+#[tokio::test]
+async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token =
+            gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
+        // The merchant's own site, on another origin.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop = format!("http://{}", listener.local_addr().unwrap());
+        let page = include_str!("fixtures/epay-merchant-page.html")
+            .replace("{{SCRIPT_URL}}", &format!("{}/payform/payment-api.js", gw.url))
+            .replace("{{TOKEN_JSON}}", &serde_json::to_string(&token).unwrap())
+            .replace("{{INVOICE}}", &invoice)
+            .replace("{{SHOP}}", &shop);
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(move || async move { axum::response::Html(page) }))
+            .route("/success.html", axum::routing::get(|| async { axum::response::Html("<h1 id=done>Paid</h1>") }))
+            .route("/failure.html", axum::routing::get(|| async { axum::response::Html("<h1 id=failed>Failed</h1>") }));
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let browser = Browser::start().await;
+        browser.goto(&format!("{shop}/")).await;
+        browser.click("#pay").await;
+        browser.wait("#pan", 15).await;
+        assert!(browser.url().await.starts_with(&format!("{}/payform/?params=", gw.url)), "{backend:?}");
+        // Seed 002's page says language "RU": the form is in Russian.
+        assert!(browser.text("label[for=pan]").await.starts_with("Номер карты"));
+        pay_with(&browser, VISA, "ARMAN ALI").await;
+        browser.wait_url("/success.html", 15).await;
+        let status_token = gw.service_token(TERMINAL).await;
+        let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
+        assert_eq!(tx.status_name, "AUTH");
+        assert!(!tx.card_id.is_empty(), "cardSave: true saved the card");
+        server.abort();
+    }
+}
