@@ -6,6 +6,8 @@ use std::fmt;
 pub enum InvoiceError {
     #[error("invoiceId must be 6 to 15 digits")]
     Format,
+    #[error("order id must be 6 to 16 digits")]
+    TransferFormat,
     #[error("description must be at most 125 bytes")]
     DescriptionTooLong,
 }
@@ -16,8 +18,17 @@ pub struct InvoiceId(String);
 
 impl InvoiceId {
     pub fn parse(text: &str) -> Result<Self, InvoiceError> {
+        Self::parse_up_to(text, 15)
+    }
+
+    /// Transfer order ids may be one digit longer: seed 001's example is 16 digits.
+    pub fn parse_transfer_order(text: &str) -> Result<Self, InvoiceError> {
+        Self::parse_up_to(text, 16).map_err(|_| InvoiceError::TransferFormat)
+    }
+
+    fn parse_up_to(text: &str, max: usize) -> Result<Self, InvoiceError> {
         let t = text.trim();
-        if !(6..=15).contains(&t.len()) || !t.chars().all(|c| c.is_ascii_digit()) {
+        if !(6..=max).contains(&t.len()) || !t.chars().all(|c| c.is_ascii_digit()) {
             return Err(InvoiceError::Format);
         }
         Ok(InvoiceId(t.to_string()))

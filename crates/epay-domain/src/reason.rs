@@ -42,6 +42,9 @@ codes! {
     FREQUENCY_LIMIT = 491, "Payment frequency limit exceeded";
     ISSUER_UNAVAILABLE = 493, "Issuer unavailable, retry later";
     THREE_DS_CODE_WRONG = 499, "3DSecure code wrong or not entered";
+    RECEIVER_DAILY_LIMIT = 528, "Receiver card daily incoming transfer limit exceeded";
+    TERMINAL_DAILY_LIMIT = 529, "Terminal daily limit reached";
+    IIN_PHONE_MISMATCH = 2357, "IIN and phone do not match";
     WRONG_CVC = 2872, "Critical decline from bank, use another card";
 }
 

@@ -32,8 +32,23 @@ pub enum Authorization {
     Declined { reason: ReasonCode, issuer: String },
 }
 
+/// What the network says about a card that is to receive money (P2P, OCT).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Receiver {
+    pub card_account: String,
+    pub issuer: String,
+    /// Most a card may receive per day, in minor units (reason 528 above it).
+    pub daily_incoming_limit_minor: Option<i64>,
+}
+
 pub trait CardNetwork: Send + Sync + 'static {
     fn authorize(&self, request: &AuthRequest<'_>) -> Authorization;
+
+    /// Checks that `pan` can receive a transfer (exists, open, not expired at `today`).
+    fn receiver(&self, pan: &Pan, today: (i32, u8)) -> Result<Receiver, ReasonCode>;
+
+    /// The card registered to a phone number and IIN (OCT by phone).
+    fn card_by_phone(&self, phone: &str, iin: &str) -> Result<Pan, ReasonCode>;
 
     /// Ledger accounts the network's cards need, with opening balances in minor units.
     fn card_accounts(&self) -> Vec<(String, i64)>;

@@ -43,6 +43,12 @@ struct CardEntry {
     three_ds: bool,
     #[serde(default)]
     issuer: Option<String>,
+    #[serde(default)]
+    phone: Option<String>,
+    #[serde(default)]
+    iin: Option<String>,
+    #[serde(default)]
+    incoming_daily_limit: Option<f64>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -66,6 +72,10 @@ pub struct SimCard {
     pub three_ds: bool,
     pub issuer: String,
     pub account: String,
+    /// Phone and IIN the card is registered to (OCT by phone).
+    pub phone: Option<String>,
+    pub iin: Option<String>,
+    pub incoming_daily_limit: Option<Amount>,
 }
 
 pub struct Simulator {
@@ -97,6 +107,7 @@ impl Simulator {
             |v: f64, what: &str| Amount::parse_major(&format!("{v}")).map_err(|err| bad(format!("{what}: {err}")));
         let opening_balance = major(e.balance, "balance")?;
         let limit = e.limit.map(|l| major(l, "limit")).transpose()?;
+        let incoming_daily_limit = e.incoming_daily_limit.map(|l| major(l, "incoming_daily_limit")).transpose()?;
         let state = match e.status.as_deref().unwrap_or("active") {
             "active" | "unlock" => CardState::Active,
             "locked" | "lock" => CardState::Locked,
@@ -126,6 +137,9 @@ impl Simulator {
             three_ds: e.three_ds,
             issuer: e.issuer.unwrap_or_else(|| "SIMULATED BANK".into()),
             account,
+            phone: e.phone,
+            iin: e.iin,
+            incoming_daily_limit,
         })
     }
 
@@ -184,6 +198,39 @@ impl CardNetwork for Simulator {
         }
     }
 
+    fn receiver(&self, pan: &Pan, today: (i32, u8)) -> Result<crate::Receiver, ReasonCode> {
+        let card = self.card(pan).ok_or(ReasonCode::NO_SUCH_CARD)?;
+        match card.state {
+            CardState::Active => {}
+            CardState::Locked => return Err(ReasonCode::CARD_BLOCKED),
+            CardState::Lost => return Err(ReasonCode::LOST_CARD),
+            CardState::Stolen => return Err(ReasonCode::STOLEN_CARD),
+        }
+        if card.expiry.is_expired_at(today.0, today.1) {
+            return Err(ReasonCode::EXPIRED_CARD);
+        }
+        Ok(crate::Receiver {
+            card_account: card.account.clone(),
+            issuer: card.issuer.clone(),
+            daily_incoming_limit_minor: card.incoming_daily_limit.map(Amount::minor),
+        })
+    }
+
+    fn card_by_phone(&self, phone: &str, iin: &str) -> Result<Pan, ReasonCode> {
+        let digits = |s: &str| s.chars().filter(char::is_ascii_digit).collect::<String>();
+        let (phone, iin) = (digits(phone), digits(iin));
+        let by_phone: Vec<&SimCard> =
+            self.cards.values().filter(|c| c.phone.as_deref().map(digits).as_deref() == Some(phone.as_str())).collect();
+        if by_phone.is_empty() {
+            return Err(ReasonCode::NO_SUCH_CARD);
+        }
+        by_phone
+            .into_iter()
+            .find(|c| c.iin.as_deref().map(digits).as_deref() == Some(iin.as_str()))
+            .map(|c| c.pan.clone())
+            .ok_or(ReasonCode::IIN_PHONE_MISMATCH)
+    }
+
     fn card_accounts(&self) -> Vec<(String, i64)> {
         let mut accounts: Vec<_> =
             self.cards.values().map(|c| (c.account.clone(), c.opening_balance.minor())).collect();
@@ -222,7 +269,7 @@ mod tests {
 
     #[test]
     fn default_card_file_loads() {
-        assert_eq!(sim().len(), 16);
+        assert_eq!(sim().len(), 17);
     }
 
     #[test]

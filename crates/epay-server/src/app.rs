@@ -56,8 +56,15 @@ impl App {
         if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }
-        let accounts: Vec<_> =
+        let mut accounts: Vec<_> =
             simulator.card_accounts().into_iter().map(|(id, opening)| (id, AccountKind::Card, opening)).collect();
+        if config.mode == Mode::Sandbox {
+            accounts.push((
+                format!("merchant:{}", crate::seed::PAYOUT_TERMINAL),
+                AccountKind::Merchant,
+                crate::seed::PAYOUT_OPENING_BALANCE_MINOR,
+            ));
+        }
         store.ensure_accounts(&accounts, clock.now_ms()).await?;
 
         Ok(App { config, store, network: Arc::new(simulator), keys: Arc::new(keys), clock })

@@ -34,15 +34,27 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
         three_ds: false,
         transfers_allowed: transfers,
         hold_period_secs: DEFAULT_HOLD_PERIOD_SECS,
+        ..Terminal::default()
     };
     let terminals = vec![
         // Two-step like the public test terminal: seed 003 shows its payments ending in AUTH.
         terminal(PAYMENT_TERMINAL, "98120001", "Payments", true, false),
-        terminal(P2P_TERMINAL, "98120002", "P2P transfers", false, true),
+        // P2P fee: 1%, at least 95 tenge — seed 001's example shows fee 95 on a 100-tenge
+        // transfer. At most 5,000,000 tenge of transfers a day.
+        Terminal {
+            fee_percent_bp: 100,
+            fee_min_minor: 9_500,
+            transfer_daily_limit_minor: 500_000_000,
+            ..terminal(P2P_TERMINAL, "98120002", "P2P transfers", false, true)
+        },
         terminal(PAYOUT_TERMINAL, "98120003", "Transfers and payouts", false, true),
     ];
     (merchant, terminals)
 }
+
+/// The payout terminal's opening balance in the sandbox (1,000,000 tenge), so OCT payouts work
+/// before any money came in.
+pub const PAYOUT_OPENING_BALANCE_MINOR: i64 = 100_000_000;
 
 /// Creates the test merchant on first start. Later starts leave it alone, so settings an
 /// operator changed are kept.

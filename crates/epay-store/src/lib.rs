@@ -114,6 +114,11 @@ pub trait Store: Send + Sync + 'static {
     /// Frees a reservation whose request failed without a storable answer (a 5xx).
     async fn idempotency_release(&self, key: &str) -> StoreResult<()>;
 
+    /// Spends the token and records a transfer with its linked ledger transfers (amount and
+    /// fee, all or nothing), daily limits and saved cards, in one transaction. A limit or a
+    /// balance that does not allow it turns the transfer into a REJECT with that reason.
+    async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
+
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>>;
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>>;
 

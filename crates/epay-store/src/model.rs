@@ -11,7 +11,7 @@ pub struct Merchant {
     pub webhook_secret: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Terminal {
     pub id: String,
     pub merchant_id: String,
@@ -23,6 +23,12 @@ pub struct Terminal {
     pub three_ds: bool,
     pub transfers_allowed: bool,
     pub hold_period_secs: i64,
+    /// Transfer fee: percent in basis points (100 = 1%) plus a fixed part, at least the minimum.
+    pub fee_percent_bp: i64,
+    pub fee_fixed_minor: i64,
+    pub fee_min_minor: i64,
+    /// Most the terminal may transfer per day (0: no limit; reason 529 above it).
+    pub transfer_daily_limit_minor: i64,
 }
 
 #[derive(Debug, Clone)]
@@ -83,6 +89,14 @@ pub struct Payment {
     pub secure: bool,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Transfers only: how each side was given (TYPEPAN, TYPECARDID, TYPEPHONE) and the
+    /// receiving card. For payments these are empty.
+    pub sender_transfer_type: String,
+    pub receiver_transfer_type: String,
+    pub receiver_card_id: Option<String>,
+    pub receiver_card_mask: String,
+    pub receiver_card_brand: String,
+    pub receiver_account: Option<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -226,6 +240,8 @@ pub enum Refusal {
     OverAmount { left_minor: i64 },
     /// This externalID was already used for a refund of another amount.
     ExternalIdReused { amount_minor: i64 },
+    /// Charge, cancel and refund apply to card payments, not to transfers.
+    NotAPayment { kind: String },
 }
 
 /// One operation on an existing payment, applied atomically by [`crate::Store::operate`].
@@ -322,4 +338,36 @@ pub enum CallbackNext {
     RetryAt(i64),
     /// The last try failed: the event stays visible as failed.
     GiveUp,
+}
+
+/// The money of one transfer: `amount` from → to and `fee` from → fee account, all or nothing.
+#[derive(Debug, Clone)]
+pub struct TransferMoney {
+    /// A card account (P2P, AFT) or the merchant's account (OCT).
+    pub from_account: String,
+    /// A card account (P2P, OCT) or the merchant's account (AFT).
+    pub to_account: String,
+    pub fee_account: String,
+    pub fee_minor: i64,
+    /// The receiving card's daily incoming limit (528), when the receiver is a card.
+    pub receiver_daily_limit_minor: Option<i64>,
+    /// The terminal's daily transfer limit (529).
+    pub terminal_daily_limit_minor: Option<i64>,
+    /// Start of "today" for the daily limits, in unix milliseconds.
+    pub day_start_ms: i64,
+}
+
+/// Everything one transfer attempt writes, in one database transaction.
+#[derive(Debug, Clone)]
+pub struct TransferWrite {
+    pub token_digest: String,
+    pub payment: Payment,
+    /// None for a declined attempt (nothing moves).
+    pub money: Option<TransferMoney>,
+    pub save_sender: Option<SavedCard>,
+    pub save_receiver: Option<SavedCard>,
+    /// The reason recorded when the paying account has too little money.
+    pub insufficient_funds: (i32, String),
+    pub receiver_limit: (i32, String),
+    pub terminal_limit: (i32, String),
 }

@@ -167,6 +167,133 @@ macro_rules! sql_store {
         $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
     ) => {
         impl $store {
+            /// Inserts a payment row; a second transaction for the same invoice on the same
+            /// terminal is `DuplicateInvoice`.
+            async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
+                let inserted = sqlx::query(
+                    "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
+                         amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
+                         email, phone, payer_name, language, post_link, failure_post_link, back_link,
+                         failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
+                         reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at,
+                         sender_transfer_type, receiver_transfer_type, receiver_card_id, receiver_card_mask,
+                         receiver_card_brand, receiver_account)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                         $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
+                         $38, $39, $40, $41, $42, $43)",
+                )
+                .bind(&p.id)
+                .bind(&p.merchant_id)
+                .bind(&p.terminal_id)
+                .bind(&p.invoice_id)
+                .bind(&p.invoice_id_alt)
+                .bind(&p.kind)
+                .bind(&p.status)
+                .bind(p.amount_minor)
+                .bind(p.charged_minor)
+                .bind(p.refunded_minor)
+                .bind(p.fee_minor)
+                .bind(&p.currency)
+                .bind(&p.description)
+                .bind(&p.account_id)
+                .bind(&p.email)
+                .bind(&p.phone)
+                .bind(&p.payer_name)
+                .bind(&p.language)
+                .bind(&p.post_link)
+                .bind(&p.failure_post_link)
+                .bind(&p.back_link)
+                .bind(&p.failure_back_link)
+                .bind(&p.secret_hash)
+                .bind(&p.data)
+                .bind(&p.card_id)
+                .bind(&p.card_mask)
+                .bind(&p.card_brand)
+                .bind(&p.card_account)
+                .bind(&p.issuer)
+                .bind(&p.reference)
+                .bind(&p.int_reference)
+                .bind(&p.approval_code)
+                .bind(p.reason_code)
+                .bind(&p.reason)
+                .bind(p.secure)
+                .bind(p.created_at)
+                .bind(p.updated_at)
+                .bind(&p.sender_transfer_type)
+                .bind(&p.receiver_transfer_type)
+                .bind(&p.receiver_card_id)
+                .bind(&p.receiver_card_mask)
+                .bind(&p.receiver_card_brand)
+                .bind(&p.receiver_account)
+                .execute(&mut **tx)
+                .await;
+                match inserted {
+                    Ok(_) => Ok(()),
+                    Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateInvoice),
+                    Err(e) => Err(e.into()),
+                }
+            }
+
+            /// Saves a card for a customer (or reactivates the one already saved); returns its id.
+            async fn save_card(tx: &mut sqlx::Transaction<'static, $db>, card: &SavedCard) -> Result<String, sqlx::Error> {
+                let row = sqlx::query(
+                    "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
+                         card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
+                         reference, int_reference, card_token, active, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15)
+                     ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
+                         SET active = TRUE,
+                             expiry_mmyy = CASE WHEN excluded.expiry_mmyy = '' THEN saved_cards.expiry_mmyy
+                                                ELSE excluded.expiry_mmyy END,
+                             pan_ciphertext = excluded.pan_ciphertext
+                     RETURNING id",
+                )
+                .bind(&card.id)
+                .bind(&card.merchant_id)
+                .bind(&card.account_id)
+                .bind(&card.pan_fingerprint)
+                .bind(&card.pan_ciphertext)
+                .bind(&card.card_mask)
+                .bind(&card.card_brand)
+                .bind(&card.expiry_mmyy)
+                .bind(&card.payer_name)
+                .bind(&card.transaction_id)
+                .bind(&card.terminal_pos_id)
+                .bind(&card.reference)
+                .bind(&card.int_reference)
+                .bind(&card.card_token)
+                .bind(card.created_at)
+                .fetch_one(&mut **tx)
+                .await?;
+                row.try_get("id")
+            }
+
+            /// Adds `amount` to one balance column of an account, creating the account if needed.
+            async fn credit(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: &str,
+                kind: AccountKind,
+                amount: i64,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
+                         credits_posted, created_at)
+                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(account)
+                .bind(kind.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
+                    .bind(amount)
+                    .bind(account)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
             async fn insert_callback(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 cb: &NewCallback,
@@ -335,6 +462,9 @@ macro_rules! sql_store {
                     Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
                     _ => return Err(StoreError::Refused(Refusal::NotFound)),
                 };
+                if p.kind != "payment" {
+                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind.clone() }));
+                }
                 let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status.clone() });
                 match &req.operation {
                     Operation::Charge { amount_minor } => {
@@ -480,6 +610,10 @@ macro_rules! sql_store {
                     three_ds: row.try_get("three_ds")?,
                     transfers_allowed: row.try_get("transfers_allowed")?,
                     hold_period_secs: row.try_get("hold_period_secs")?,
+                    fee_percent_bp: row.try_get("fee_percent_bp")?,
+                    fee_fixed_minor: row.try_get("fee_fixed_minor")?,
+                    fee_min_minor: row.try_get("fee_min_minor")?,
+                    transfer_daily_limit_minor: row.try_get("transfer_daily_limit_minor")?,
                 })
             }
 
@@ -540,6 +674,12 @@ macro_rules! sql_store {
                     secure: row.try_get("secure")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
+                    sender_transfer_type: row.try_get("sender_transfer_type")?,
+                    receiver_transfer_type: row.try_get("receiver_transfer_type")?,
+                    receiver_card_id: row.try_get("receiver_card_id")?,
+                    receiver_card_mask: row.try_get("receiver_card_mask")?,
+                    receiver_card_brand: row.try_get("receiver_card_brand")?,
+                    receiver_account: row.try_get("receiver_account")?,
                 })
             }
 
@@ -620,12 +760,15 @@ macro_rules! sql_store {
                 for t in terminals {
                     sqlx::query(
                         "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
-                             transfers_allowed, hold_period_secs, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+                             transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
+                             fee_min_minor, transfer_daily_limit_minor)
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
                          ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
                              pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
                              three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
-                             hold_period_secs = excluded.hold_period_secs",
+                             hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
+                             fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
+                             transfer_daily_limit_minor = excluded.transfer_daily_limit_minor",
                     )
                     .bind(&t.id)
                     .bind(&t.merchant_id)
@@ -636,6 +779,10 @@ macro_rules! sql_store {
                     .bind(t.transfers_allowed)
                     .bind(t.hold_period_secs)
                     .bind(now)
+                    .bind(t.fee_percent_bp)
+                    .bind(t.fee_fixed_minor)
+                    .bind(t.fee_min_minor)
+                    .bind(t.transfer_daily_limit_minor)
                     .execute(&mut *tx)
                     .await?;
                 }
@@ -857,91 +1004,12 @@ macro_rules! sql_store {
                 let approved = payment.reason_code == 0;
                 let mut saved_card_id = None;
                 if let (true, Some(CardToSave { card })) = (approved, save_card) {
-                    let row = sqlx::query(
-                        "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
-                             card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
-                             reference, int_reference, card_token, active, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15)
-                         ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
-                             SET active = TRUE, expiry_mmyy = excluded.expiry_mmyy,
-                                 pan_ciphertext = excluded.pan_ciphertext
-                         RETURNING id",
-                    )
-                    .bind(&card.id)
-                    .bind(&card.merchant_id)
-                    .bind(&card.account_id)
-                    .bind(&card.pan_fingerprint)
-                    .bind(&card.pan_ciphertext)
-                    .bind(&card.card_mask)
-                    .bind(&card.card_brand)
-                    .bind(&card.expiry_mmyy)
-                    .bind(&card.payer_name)
-                    .bind(&card.transaction_id)
-                    .bind(&card.terminal_pos_id)
-                    .bind(&card.reference)
-                    .bind(&card.int_reference)
-                    .bind(&card.card_token)
-                    .bind(card.created_at)
-                    .fetch_one(&mut *tx)
-                    .await?;
-                    let id: String = row.try_get("id")?;
+                    let id = Self::save_card(&mut tx, &card).await?;
                     payment.card_id = Some(id.clone());
                     saved_card_id = Some(id);
                 }
 
-                let inserted = sqlx::query(
-                    "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
-                         amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
-                         email, phone, payer_name, language, post_link, failure_post_link, back_link,
-                         failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
-                         reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
-                         $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37)",
-                )
-                .bind(&payment.id)
-                .bind(&payment.merchant_id)
-                .bind(&payment.terminal_id)
-                .bind(&payment.invoice_id)
-                .bind(&payment.invoice_id_alt)
-                .bind(&payment.kind)
-                .bind(&payment.status)
-                .bind(payment.amount_minor)
-                .bind(payment.charged_minor)
-                .bind(payment.refunded_minor)
-                .bind(payment.fee_minor)
-                .bind(&payment.currency)
-                .bind(&payment.description)
-                .bind(&payment.account_id)
-                .bind(&payment.email)
-                .bind(&payment.phone)
-                .bind(&payment.payer_name)
-                .bind(&payment.language)
-                .bind(&payment.post_link)
-                .bind(&payment.failure_post_link)
-                .bind(&payment.back_link)
-                .bind(&payment.failure_back_link)
-                .bind(&payment.secret_hash)
-                .bind(&payment.data)
-                .bind(&payment.card_id)
-                .bind(&payment.card_mask)
-                .bind(&payment.card_brand)
-                .bind(&payment.card_account)
-                .bind(&payment.issuer)
-                .bind(&payment.reference)
-                .bind(&payment.int_reference)
-                .bind(&payment.approval_code)
-                .bind(payment.reason_code)
-                .bind(&payment.reason)
-                .bind(payment.secure)
-                .bind(payment.created_at)
-                .bind(payment.updated_at)
-                .execute(&mut *tx)
-                .await;
-                match inserted {
-                    Ok(_) => {}
-                    Err(e) if is_unique_violation(&e) => return Err(StoreError::DuplicateInvoice),
-                    Err(e) => return Err(e.into()),
-                }
+                Self::insert_payment(&mut tx, &payment).await?;
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
                 }
@@ -1227,6 +1295,137 @@ macro_rules! sql_store {
                     .fetch_one(&self.pool)
                     .await?;
                 Ok(row.try_get("n")?)
+            }
+
+
+            async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
+                let TransferWrite {
+                    token_digest,
+                    mut payment,
+                    money,
+                    save_sender,
+                    save_receiver,
+                    insufficient_funds,
+                    receiver_limit,
+                    terminal_limit,
+                } = write;
+                let now = payment.created_at;
+                let mut tx = self.pool.begin().await?;
+                let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+                    .bind(now)
+                    .bind(&token_digest)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if spent != 1 {
+                    return Err(StoreError::TokenSpent);
+                }
+                let mut decline: Option<(i32, String)> = None;
+                if let Some(m) = &money {
+                    if let Some(limit) = m.terminal_daily_limit_minor {
+                        // Serializes this terminal's transfers on PostgreSQL for the limit check.
+                        sqlx::query(concat!("SELECT id FROM terminals WHERE id = $1 ", $lock))
+                            .bind(&payment.terminal_id)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let row = sqlx::query(
+                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM payments
+                             WHERE terminal_id = $1 AND kind IN ('p2p', 'aft', 'oct') AND status = 'CHARGE'
+                               AND created_at >= $2",
+                        )
+                        .bind(&payment.terminal_id)
+                        .bind(m.day_start_ms)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let total: i64 = row.try_get("total")?;
+                        if total + payment.amount_minor > limit {
+                            decline = Some(terminal_limit.clone());
+                        }
+                    }
+                    if let (None, Some(limit)) = (&decline, m.receiver_daily_limit_minor) {
+                        sqlx::query(concat!("SELECT id FROM ledger_accounts WHERE id = $1 ", $lock))
+                            .bind(&m.to_account)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                        let row = sqlx::query(
+                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
+                             WHERE credit_account = $1 AND kind = 'posted' AND payment_id IS NOT NULL
+                               AND id LIKE '%:transfer' AND created_at >= $2",
+                        )
+                        .bind(&m.to_account)
+                        .bind(m.day_start_ms)
+                        .fetch_one(&mut *tx)
+                        .await?;
+                        let total: i64 = row.try_get("total")?;
+                        if total + payment.amount_minor > limit {
+                            decline = Some(receiver_limit.clone());
+                        }
+                    }
+                    if decline.is_none() {
+                        let total = payment.amount_minor + m.fee_minor;
+                        // One compare-and-set for amount and fee together: both move or neither.
+                        let debited = sqlx::query(
+                            "UPDATE ledger_accounts SET debits_posted = debits_posted + $1
+                             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
+                        )
+                        .bind(total)
+                        .bind(&m.from_account)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if debited != 1 {
+                            decline = Some(insufficient_funds.clone());
+                        }
+                    }
+                    if decline.is_none() {
+                        let to_kind =
+                            if m.to_account.starts_with("merchant:") { AccountKind::Merchant } else { AccountKind::Card };
+                        Self::credit(&mut tx, &m.to_account, to_kind, payment.amount_minor, now).await?;
+                        let mut moves = vec![(format!("{}:transfer", payment.id), &m.to_account, payment.amount_minor)];
+                        if m.fee_minor > 0 {
+                            Self::credit(&mut tx, &m.fee_account, AccountKind::Merchant, m.fee_minor, now).await?;
+                            moves.push((format!("{}:fee", payment.id), &m.fee_account, m.fee_minor));
+                        }
+                        for (id, to, amount) in moves {
+                            sqlx::query(
+                                "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
+                                     amount_minor, kind, pending_id, created_at)
+                                 VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
+                            )
+                            .bind(id)
+                            .bind(&payment.id)
+                            .bind(&m.from_account)
+                            .bind(to)
+                            .bind(amount)
+                            .bind(now)
+                            .execute(&mut *tx)
+                            .await?;
+                        }
+                    }
+                }
+                if let Some((code, reason)) = decline {
+                    payment.status = "REJECT".into();
+                    payment.reason_code = code;
+                    payment.reason = reason;
+                    payment.charged_minor = 0;
+                    payment.fee_minor = 0;
+                    payment.approval_code = String::new();
+                    payment.reference = String::new();
+                }
+                if payment.reason_code == 0 {
+                    if let Some(card) = &save_sender {
+                        payment.card_id = Some(Self::save_card(&mut tx, card).await?);
+                    }
+                    if let Some(card) = &save_receiver {
+                        payment.receiver_card_id = Some(Self::save_card(&mut tx, card).await?);
+                    }
+                }
+                Self::insert_payment(&mut tx, &payment).await?;
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now).await?;
+                }
+                tx.commit().await?;
+                Ok(payment)
             }
 
             async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {

@@ -355,6 +355,7 @@ async fn production_mode_refuses_internal_callback_targets() {
                     three_ds: false,
                     transfers_allowed: false,
                     hold_period_secs: 3600,
+                    ..Default::default()
                 }],
             )
             .await

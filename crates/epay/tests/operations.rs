@@ -172,6 +172,7 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
                     three_ds: false,
                     transfers_allowed: false,
                     hold_period_secs: 3600,
+                    ..Default::default()
                 }],
             )
             .await

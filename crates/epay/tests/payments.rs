@@ -173,6 +173,7 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
                     three_ds: false,
                     transfers_allowed: false,
                     hold_period_secs: 3600,
+                    ..Default::default()
                 }],
             )
             .await

@@ -117,6 +117,7 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
                     three_ds: false,
                     transfers_allowed: false,
                     hold_period_secs: 3600,
+                    ..Default::default()
                 }],
             )
             .await

@@ -9,6 +9,7 @@ use crate::services::operations::OperationError;
 use crate::services::payments::PaymentError;
 use crate::services::status::StatusError;
 use crate::services::tokens::TokenError;
+use crate::services::transfers::TransferError;
 
 /// OAuth2 errors, RFC 6749 §5.2: `{"error": "...", "error_description": "..."}`.
 impl IntoResponse for TokenError {
@@ -74,5 +75,21 @@ impl IntoResponse for OperationError {
             OperationError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
         (status, Json(json!({"code": 100, "message": self.to_string()}))).into_response()
+    }
+}
+
+/// Transfer errors, seed 001: `{"code", "message", "invoiceId", "id", "reference", "accountId"}`.
+impl IntoResponse for TransferError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = json!({
+            "code": self.code,
+            "message": self.message,
+            "invoiceId": self.invoice_id,
+            "id": self.id,
+            "reference": "",
+            "accountId": self.account_id,
+        });
+        (status, Json(body)).into_response()
     }
 }

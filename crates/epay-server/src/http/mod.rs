@@ -10,6 +10,7 @@ mod operations;
 mod payments;
 mod sandbox;
 mod status;
+mod transfers;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
@@ -35,6 +36,9 @@ fn api_routes() -> Router<AppState> {
         .route("/operation/{id}/refund", post(operations::refund))
         .route("/cards/{account_id}", get(cards::list))
         .route("/card/deactivate/{card_id}", post(cards::deactivate))
+        .route("/p2p/transfer", post(transfers::p2p))
+        .route("/chdebit/transfer", post(transfers::aft))
+        .route("/chpayment/transfer", post(transfers::oct))
         .route("/callbacks/{id}", get(callbacks::list))
         .route("/callbacks/{id}/resend", post(callbacks::resend))
 }

@@ -25,7 +25,15 @@ pub async fn cryptopay(State(app): State<AppState>, headers: HeaderMap, body: By
     }
 }
 
+/// Seed 003's saved-card payment; seed 001 sends P2P transfers (an `order` and a `card` object)
+/// to this same path, so those are routed to the transfer service.
 pub async fn saved_card(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let is_transfer = serde_json::from_slice::<serde_json::Value>(&body)
+        .map(|v| v.get("order").is_some_and(|o| o.is_object()) && v.get("card").is_some_and(|c| c.is_object()))
+        .unwrap_or(false);
+    if is_transfer {
+        return super::transfers::handle(&app, &headers, &body, crate::services::transfers::Kind::P2p).await;
+    }
     match payments::pay_with_saved_card(&app, authorization(&headers), &body).await {
         Ok(payment) => Json(payment).into_response(),
         Err(e) => e.into_response(),

@@ -137,6 +137,20 @@ pub fn for_payment(p: &Payment) -> Option<NewCallback> {
     }
 }
 
+/// The callback of a transfer: the transfer object of facts §11.3 with `code: 0` on success
+/// (to `postLink`); a failed transfer sends the payment failure shape.
+pub fn for_transfer(p: &Payment) -> Option<NewCallback> {
+    if p.status != "CHARGE" {
+        return for_payment(p);
+    }
+    let mut payload = serde_json::to_value(crate::services::transfers::response(p))
+        .ok()
+        .and_then(|v| v.as_object().cloned())
+        .unwrap_or_default();
+    payload.insert("code".into(), json!(0));
+    finish(p, "transfer.success", &p.post_link, payload)
+}
+
 /// The callback for an operation on a payment (charge, cancel, refund, expiry). ePay documents
 /// none; ours is the success shape with `operation` and `statusName` added, and `amount` the
 /// operation's amount, sent to `postLink` (docs/callbacks.md).

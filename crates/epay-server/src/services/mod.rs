@@ -8,3 +8,4 @@ pub mod operations;
 pub mod payments;
 pub mod status;
 pub mod tokens;
+pub mod transfers;

@@ -134,6 +134,9 @@ fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
             Kind::Refund => format!("refund amount exceeds what is left to refund ({})", major(left_minor)),
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
         }),
+        Refusal::NotAPayment { kind } => OperationError::Refused(format!(
+            "transaction {payment_id} is a {kind} transfer: only card payments can be charged, cancelled or refunded"
+        )),
         Refusal::ExternalIdReused { amount_minor } => OperationError::Refused(format!(
             "externalID was already used for a refund of {}; use a new externalID for a new refund",
             major(amount_minor)

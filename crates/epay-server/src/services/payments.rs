@@ -455,6 +455,12 @@ async fn execute(
         secure: false,
         created_at: now,
         updated_at: now,
+        sender_transfer_type: String::new(),
+        receiver_transfer_type: String::new(),
+        receiver_card_id: None,
+        receiver_card_mask: String::new(),
+        receiver_card_brand: String::new(),
+        receiver_account: None,
     };
     let write = PaymentWrite {
         token_digest: token.token_digest.clone(),

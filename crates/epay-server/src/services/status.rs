@@ -27,8 +27,9 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
     let Some(terminal_id) = token.terminal_id.as_deref() else {
         return Ok(result("104", "terminal absent in token"));
     };
-    if InvoiceId::parse(invoice).is_err() {
-        return Ok(result("102", "invoiceId must be 6 to 15 digits"));
+    // Transfer order ids may have 16 digits (seed 001).
+    if InvoiceId::parse_transfer_order(invoice).is_err() {
+        return Ok(result("102", "invoiceId must be 6 to 16 digits"));
     }
     let payment = app.store.payment_by_invoice(terminal_id, invoice).await.map_err(|e| {
         tracing::error!(error = %e, "status lookup failed");

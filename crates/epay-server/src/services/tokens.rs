@@ -74,7 +74,14 @@ pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError
         }
     }
     let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
-    let invoice = invoice.map(|s| InvoiceId::parse(&s).map_err(|e| invalid(format!("invoiceID: {e}")))).transpose()?;
+    // Transfer order ids may have 16 digits (seed 001's example does).
+    let transfer = words.contains(&"transfer");
+    let invoice = invoice
+        .map(|s| {
+            let parsed = if transfer { InvoiceId::parse_transfer_order(&s) } else { InvoiceId::parse(&s) };
+            parsed.map_err(|e| invalid(format!("invoiceID: {e}")))
+        })
+        .transpose()?;
     let amount = form.opt_amount(&["amount"]).map_err(|e| invalid(e.0))?;
     let currency = form.opt_currency(&["currency", "curency"]).map_err(|e| invalid(e.0))?;
     if invoice.is_some() && amount.is_none() {

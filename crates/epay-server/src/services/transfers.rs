@@ -1,0 +1,587 @@
+//! Card transfers (facts §12, seeds 000/001): P2P card to card, AFT (a card pays the
+//! merchant) and OCT (the merchant pays out to a card, or to a phone + IIN).
+
+use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode};
+use epay_network::{AuthRequest, Authorization};
+use epay_store::{Payment, SavedCard, StoreError, Terminal, TokenRecord, TransferMoney, TransferWrite};
+use serde::Serialize;
+
+use crate::app::App;
+use crate::clock::{year_month, KZ_OFFSET};
+use crate::services::auth::{authenticate, has_scope, BearerError};
+use crate::services::callbacks;
+use crate::wire::{Fields, JsonAmount};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// Card to card.
+    P2p,
+    /// Account funding: a card pays the merchant.
+    Aft,
+    /// Original credit: the merchant pays a card.
+    Oct,
+}
+
+impl Kind {
+    fn as_str(self) -> &'static str {
+        match self {
+            Kind::P2p => "p2p",
+            Kind::Aft => "aft",
+            Kind::Oct => "oct",
+        }
+    }
+}
+
+/// Errors in seed 001's shape: `{code, message, invoiceId, id, reference, accountId}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TransferError {
+    pub http_status: u16,
+    pub code: i32,
+    pub message: String,
+    pub invoice_id: String,
+    pub id: String,
+    pub account_id: String,
+}
+
+impl TransferError {
+    fn new(http_status: u16, code: i32, message: impl Into<String>) -> TransferError {
+        TransferError {
+            http_status,
+            code,
+            message: message.into(),
+            invoice_id: String::new(),
+            id: String::new(),
+            account_id: String::new(),
+        }
+    }
+
+    fn bad(message: impl Into<String>) -> TransferError {
+        TransferError::new(400, -1, message)
+    }
+
+    fn with_order(mut self, invoice_id: &str, account_id: &str) -> TransferError {
+        self.invoice_id = invoice_id.to_string();
+        self.account_id = account_id.to_string();
+        self
+    }
+}
+
+impl From<crate::wire::FieldError> for TransferError {
+    fn from(e: crate::wire::FieldError) -> Self {
+        TransferError::bad(e.0)
+    }
+}
+
+fn internal(e: StoreError) -> TransferError {
+    tracing::error!(error = %e, "transfer storage failed");
+    TransferError::new(500, -1, "internal error, check the transfer status")
+}
+
+/// The answer of a successful transfer: seed 001's response, field for field.
+#[derive(Debug, Clone, Serialize)]
+pub struct TransferResponse {
+    pub id: String,
+    pub amount: JsonAmount,
+    pub fee: JsonAmount,
+    #[serde(rename = "accountID")]
+    pub account_id: String,
+    pub currency: String,
+    pub email: String,
+    pub description: String,
+    pub reference: String,
+    #[serde(rename = "orderID")]
+    pub order_id: String,
+    #[serde(rename = "senderCardID")]
+    pub sender_card_id: String,
+    #[serde(rename = "senderCardPAN")]
+    pub sender_card_pan: String,
+    #[serde(rename = "senderCardType")]
+    pub sender_card_type: String,
+    #[serde(rename = "senderTransferType")]
+    pub sender_transfer_type: String,
+    #[serde(rename = "receiverCardID")]
+    pub receiver_card_id: String,
+    #[serde(rename = "receiverCardPAN")]
+    pub receiver_card_pan: String,
+    #[serde(rename = "receiverCardType")]
+    pub receiver_card_type: String,
+    #[serde(rename = "receiverTransferType")]
+    pub receiver_transfer_type: String,
+    #[serde(rename = "intReference")]
+    pub int_reference: String,
+    #[serde(rename = "terminalID")]
+    pub terminal_id: String,
+    pub status: String,
+}
+
+pub fn response(p: &Payment) -> TransferResponse {
+    TransferResponse {
+        id: p.id.clone(),
+        amount: JsonAmount(p.amount_minor),
+        fee: JsonAmount(p.fee_minor),
+        account_id: p.account_id.clone(),
+        currency: p.currency.clone(),
+        email: p.email.clone(),
+        description: p.description.clone(),
+        reference: p.reference.clone(),
+        order_id: p.invoice_id.clone(),
+        sender_card_id: p.card_id.clone().unwrap_or_default(),
+        sender_card_pan: p.card_mask.clone(),
+        sender_card_type: p.card_brand.clone(),
+        sender_transfer_type: p.sender_transfer_type.clone(),
+        receiver_card_id: p.receiver_card_id.clone().unwrap_or_default(),
+        receiver_card_pan: p.receiver_card_mask.clone(),
+        receiver_card_type: p.receiver_card_brand.clone(),
+        receiver_transfer_type: p.receiver_transfer_type.clone(),
+        int_reference: p.int_reference.clone(),
+        terminal_id: p.terminal_id.clone(),
+        status: p.status.clone(),
+    }
+}
+
+/// The fee of a transfer on `terminal`: percent plus fixed, at least the minimum (half up).
+pub fn fee(terminal: &Terminal, amount: Amount) -> i64 {
+    let percent = (amount.minor() * terminal.fee_percent_bp + 5_000) / 10_000;
+    (percent + terminal.fee_fixed_minor).max(terminal.fee_min_minor)
+}
+
+/// The order part of a transfer request (`order{…}`).
+struct Order {
+    invoice: InvoiceId,
+    amount: Amount,
+    currency: Currency,
+    description: Description,
+    email: String,
+    post_link: String,
+    failure_post_link: String,
+    back_link: String,
+    failure_back_link: String,
+}
+
+/// One side of a transfer (`card.sender` / `card.receiver`) once resolved.
+struct Side {
+    pan: Pan,
+    transfer_type: &'static str,
+    /// The saved card used, when given by id.
+    saved_card_id: Option<String>,
+    expiry: Option<Expiry>,
+    cvc: Option<Cvc>,
+    name: String,
+    save: bool,
+}
+
+fn transfer_type(fields: &Fields, what: &str) -> Result<&'static str, TransferError> {
+    match fields.str_or_empty(&["transferType"])?.trim().to_ascii_uppercase().as_str() {
+        "TYPEPAN" | "TYPECARD" | "" => Ok("TYPEPAN"),
+        "TYPECARDID" => Ok("TYPECARDID"),
+        "TYPEPHONE" => Ok("TYPEPHONE"),
+        other => Err(TransferError::bad(format!(
+            "card.{what}.transferType {other:?} is not one of TYPEPAN, TYPECARDID, TYPEPHONE"
+        ))),
+    }
+}
+
+async fn resolve_side(
+    app: &App,
+    merchant_id: &str,
+    account_id: &str,
+    fields: &Fields,
+    what: &str,
+    allow_phone: bool,
+) -> Result<Side, TransferError> {
+    let kind = transfer_type(fields, what)?;
+    let save = fields.opt_bool(&["save"])?.unwrap_or(false);
+    let name = fields.str_or_empty(&["name"])?;
+    match kind {
+        "TYPECARDID" => {
+            let id = fields
+                .req_str(&["cardCred"])
+                .map_err(|_| TransferError::bad(format!("card.{what}.cardCred is required")))?;
+            let card = app
+                .store
+                .saved_card(merchant_id, id.trim())
+                .await
+                .map_err(internal)?
+                .filter(|c| c.active && (account_id.is_empty() || c.account_id == account_id))
+                .ok_or_else(|| TransferError::bad(format!("card.{what}: saved card {id} not found")))?;
+            let pan = app.keys.open_pan(&card.pan_ciphertext).ok_or_else(|| {
+                tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
+                TransferError::new(500, -1, "internal error")
+            })?;
+            Ok(Side {
+                pan,
+                transfer_type: "TYPECARDID",
+                saved_card_id: Some(card.id),
+                expiry: None,
+                cvc: None,
+                name,
+                save: false,
+            })
+        }
+        "TYPEPHONE" => {
+            if !allow_phone {
+                return Err(TransferError::bad(format!(
+                    "card.{what}.transferType TYPEPHONE is only for payouts (OCT)"
+                )));
+            }
+            let phone =
+                fields.req_str(&["phone"]).map_err(|_| TransferError::bad(format!("card.{what}.phone is required")))?;
+            let iin =
+                fields.req_str(&["iin"]).map_err(|_| TransferError::bad(format!("card.{what}.iin is required")))?;
+            let digits = |s: &str| s.chars().filter(char::is_ascii_digit).count();
+            if digits(&phone) != 11 || digits(&iin) != 12 {
+                return Err(TransferError::bad(format!("card.{what}: phone must be 11 digits and iin 12 digits")));
+            }
+            let pan =
+                app.network.card_by_phone(&phone, &iin).map_err(|r| TransferError::new(400, r.code, r.message))?;
+            Ok(Side {
+                pan,
+                transfer_type: "TYPEPHONE",
+                saved_card_id: None,
+                expiry: None,
+                cvc: None,
+                name,
+                save: false,
+            })
+        }
+        _ => {
+            let cred = fields
+                .req_str(&["cardCred"])
+                .map_err(|_| TransferError::bad(format!("card.{what}.cardCred is required")))?;
+            let pan = Pan::parse(&cred).map_err(|e| TransferError::bad(format!("card.{what}.cardCred: {e}")))?;
+            let expiry = match fields.opt_object(&["expire"])? {
+                Some(e) => Some(
+                    Expiry::from_parts(&e.str_or_empty(&["month"])?, &e.str_or_empty(&["year"])?)
+                        .map_err(|err| TransferError::bad(format!("card.{what}.expire: {err}")))?,
+                ),
+                None => None,
+            };
+            let cvc = match fields.opt_str(&["cvc"])?.filter(|c| !c.trim().is_empty()) {
+                Some(c) => Some(Cvc::parse(&c).map_err(|e| TransferError::bad(format!("card.{what}.cvc: {e}")))?),
+                None => None,
+            };
+            Ok(Side { pan, transfer_type: "TYPEPAN", saved_card_id: None, expiry, cvc, name, save })
+        }
+    }
+}
+
+fn day_start_ms(now_ms: i64) -> i64 {
+    let dt = time::OffsetDateTime::from_unix_timestamp_nanos(now_ms as i128 * 1_000_000)
+        .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
+        .to_offset(KZ_OFFSET);
+    let midnight = dt.replace_time(time::Time::MIDNIGHT);
+    (midnight.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+pub async fn transfer(
+    app: &App,
+    auth_header: Option<&str>,
+    body: &[u8],
+    kind: Kind,
+) -> Result<TransferResponse, TransferError> {
+    let token = authenticate(app, auth_header).await.map_err(|e| match e {
+        BearerError::Storage => TransferError::new(500, -1, "internal error"),
+        other => TransferError::new(401, -1, other.to_string()),
+    })?;
+    let fields = Fields::from_json(body)?;
+    transfer_with(app, token, &fields, kind).await
+}
+
+/// A transfer whose token is already authenticated (the API and the payment page).
+pub async fn transfer_with(
+    app: &App,
+    token: TokenRecord,
+    fields: &Fields,
+    kind: Kind,
+) -> Result<TransferResponse, TransferError> {
+    if !has_scope(&token, "transfer") {
+        return Err(TransferError::new(403, -1, format!("token scope {:?} does not allow transfers", token.scope)));
+    }
+    if token.used_at.is_some() {
+        return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
+    }
+    let order_fields = fields.opt_object(&["order"])?.ok_or_else(|| TransferError::bad("field order is required"))?;
+    let card_fields = fields.opt_object(&["card"])?.ok_or_else(|| TransferError::bad("field card is required"))?;
+    let invoice_text =
+        order_fields.req_str(&["id", "invoiceId"]).map_err(|_| TransferError::bad("order.id is required"))?;
+    let account_id = order_fields.str_or_empty(&["accountID", "accountId"])?;
+    let fail = |e: TransferError| e.with_order(&invoice_text, &account_id);
+    let order = parse_order(app, &order_fields, &token).map_err(fail)?;
+
+    let terminal_id =
+        token.terminal_id.clone().ok_or_else(|| fail(TransferError::new(403, -1, "token has no terminal")))?;
+    if let Some(t) = order_fields.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
+        if t.trim() != terminal_id {
+            return Err(fail(TransferError::bad(format!("order.terminalId {t} does not match the token's terminal"))));
+        }
+    }
+    let terminal = app
+        .store
+        .terminal(&terminal_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| fail(TransferError::bad(format!("terminal {terminal_id} not found"))))?;
+    if !terminal.transfers_allowed {
+        return Err(fail(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant")));
+    }
+
+    let sender_fields = card_fields.opt_object(&["sender"])?;
+    let receiver_fields = card_fields.opt_object(&["receiver"])?;
+    let sender = match (kind, sender_fields) {
+        (Kind::Oct, _) => None,
+        (_, Some(f)) => {
+            Some(resolve_side(app, &token.merchant_id, &account_id, &f, "sender", false).await.map_err(fail)?)
+        }
+        (_, None) => return Err(fail(TransferError::bad("card.sender is required"))),
+    };
+    let receiver = match (kind, receiver_fields) {
+        (Kind::Aft, _) => None,
+        (_, Some(f)) => Some(
+            resolve_side(app, &token.merchant_id, &account_id, &f, "receiver", kind == Kind::Oct)
+                .await
+                .map_err(fail)?,
+        ),
+        (_, None) => return Err(fail(TransferError::bad("card.receiver is required"))),
+    };
+    if let Some(s) = &sender {
+        if s.transfer_type == "TYPEPAN" && (s.expiry.is_none() || s.cvc.is_none()) {
+            return Err(fail(TransferError::bad("card.sender: expire and cvc are required with TYPEPAN")));
+        }
+        if s.save && account_id.trim().is_empty() {
+            return Err(fail(TransferError::bad("order.accountID is required to save a card")));
+        }
+    }
+    if receiver.as_ref().is_some_and(|r| r.save) && account_id.trim().is_empty() {
+        return Err(fail(TransferError::bad("order.accountID is required to save a card")));
+    }
+    if let (Some(s), Some(r)) = (&sender, &receiver) {
+        if s.pan == r.pan {
+            return Err(fail(TransferError::bad("sender and receiver must be different cards")));
+        }
+    }
+
+    let now = app.clock.now_ms();
+    let fee_minor = fee(&terminal, order.amount);
+    let merchant_account = format!("merchant:{}", terminal.id);
+    let fee_account = format!("fee:{}", terminal.id);
+    // Ask the network: the sender pays amount + fee (P2P, AFT); the receiver must accept.
+    let mut decline: Option<ReasonCode> = None;
+    let mut issuer = String::new();
+    let mut approval_code = String::new();
+    let mut from_account = merchant_account.clone();
+    if let Some(s) = &sender {
+        let total = Amount::from_minor(order.amount.minor() + fee_minor)
+            .map_err(|e| fail(TransferError::bad(e.to_string())))?;
+        let request =
+            AuthRequest { pan: &s.pan, expiry: s.expiry, cvc: s.cvc.as_ref(), amount: total, today: year_month(now) };
+        match app.network.authorize(&request) {
+            Authorization::Approved { card_account, approval_code: code, issuer: i, .. } => {
+                from_account = card_account;
+                approval_code = code;
+                issuer = i;
+            }
+            Authorization::Declined { reason, issuer: i } => {
+                decline = Some(reason);
+                issuer = i;
+            }
+        }
+    }
+    let mut to_account = merchant_account.clone();
+    let mut receiver_limit = None;
+    if let (None, Some(r)) = (&decline, &receiver) {
+        match app.network.receiver(&r.pan, year_month(now)) {
+            Ok(info) => {
+                to_account = info.card_account;
+                receiver_limit = info.daily_incoming_limit_minor;
+                if sender.is_none() {
+                    issuer = info.issuer;
+                    approval_code = ids::approval_code();
+                }
+            }
+            Err(reason) => decline = Some(reason),
+        }
+    }
+
+    let payment_id = ids::uuid();
+    let saved = |side: &Side| SavedCard {
+        id: ids::uuid(),
+        merchant_id: token.merchant_id.clone(),
+        account_id: account_id.clone(),
+        pan_fingerprint: app.keys.pan_fingerprint(&side.pan),
+        pan_ciphertext: app.keys.seal_pan(&side.pan),
+        card_mask: side.pan.masked(),
+        card_brand: side.pan.brand().as_str().to_string(),
+        expiry_mmyy: side.expiry.map(|e| e.mmyy()).unwrap_or_default(),
+        payer_name: side.name.clone(),
+        transaction_id: payment_id.clone(),
+        terminal_pos_id: terminal.pos_id.clone(),
+        reference: String::new(),
+        int_reference: String::new(),
+        card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
+        active: true,
+        created_at: now,
+    };
+    let reason = decline.unwrap_or(ReasonCode::SUCCESS);
+    let approved = decline.is_none();
+    let mask = |side: &Option<Side>| side.as_ref().map(|s| s.pan.masked()).unwrap_or_default();
+    let brand = |side: &Option<Side>| {
+        side.as_ref().map(|s| CardBrand::of(s.pan.expose()).as_str().to_string()).unwrap_or_default()
+    };
+    let payment = Payment {
+        id: payment_id.clone(),
+        merchant_id: token.merchant_id.clone(),
+        terminal_id: terminal.id.clone(),
+        invoice_id: order.invoice.as_str().to_string(),
+        invoice_id_alt: String::new(),
+        kind: kind.as_str().into(),
+        status: if approved { "CHARGE".into() } else { "REJECT".into() },
+        amount_minor: order.amount.minor(),
+        charged_minor: if approved { order.amount.minor() } else { 0 },
+        refunded_minor: 0,
+        fee_minor: if approved { fee_minor } else { 0 },
+        currency: order.currency.code().into(),
+        description: order.description.as_str().into(),
+        account_id: account_id.clone(),
+        email: order.email.clone(),
+        phone: String::new(),
+        payer_name: sender.as_ref().map(|s| s.name.clone()).unwrap_or_default(),
+        language: "RU".into(),
+        post_link: order.post_link.clone(),
+        failure_post_link: order.failure_post_link.clone(),
+        back_link: order.back_link.clone(),
+        failure_back_link: order.failure_back_link.clone(),
+        secret_hash: token.secret_hash.clone(),
+        data: String::new(),
+        card_id: sender.as_ref().and_then(|s| s.saved_card_id.clone()),
+        card_mask: mask(&sender),
+        card_brand: brand(&sender),
+        card_account: sender.as_ref().map(|_| from_account.clone()),
+        issuer,
+        reference: if approved { ids::reference() } else { String::new() },
+        int_reference: ids::int_reference(),
+        approval_code: if approved { approval_code } else { String::new() },
+        reason_code: reason.code,
+        reason: reason.message.into(),
+        secure: false,
+        created_at: now,
+        updated_at: now,
+        sender_transfer_type: sender.as_ref().map(|s| s.transfer_type.to_string()).unwrap_or_default(),
+        receiver_transfer_type: receiver.as_ref().map(|r| r.transfer_type.to_string()).unwrap_or_default(),
+        receiver_card_id: receiver.as_ref().and_then(|r| r.saved_card_id.clone()),
+        receiver_card_mask: mask(&receiver),
+        receiver_card_brand: brand(&receiver),
+        receiver_account: receiver.as_ref().map(|_| to_account.clone()),
+    };
+    let limit = |r: ReasonCode| (r.code, r.message.to_string());
+    let write = TransferWrite {
+        token_digest: token.token_digest.clone(),
+        money: approved.then(|| TransferMoney {
+            from_account: from_account.clone(),
+            to_account: to_account.clone(),
+            fee_account,
+            fee_minor,
+            receiver_daily_limit_minor: receiver_limit,
+            terminal_daily_limit_minor: (terminal.transfer_daily_limit_minor > 0)
+                .then_some(terminal.transfer_daily_limit_minor),
+            day_start_ms: day_start_ms(now),
+        }),
+        save_sender: sender.as_ref().filter(|s| s.save && s.saved_card_id.is_none()).map(saved),
+        save_receiver: receiver.as_ref().filter(|r| r.save && r.saved_card_id.is_none()).map(saved),
+        insufficient_funds: if kind == Kind::Oct {
+            (ReasonCode::INSUFFICIENT_FUNDS.code, "Merchant balance is insufficient for this payout".into())
+        } else {
+            limit(ReasonCode::INSUFFICIENT_FUNDS)
+        },
+        receiver_limit: limit(ReasonCode::RECEIVER_DAILY_LIMIT),
+        terminal_limit: limit(ReasonCode::TERMINAL_DAILY_LIMIT),
+        payment,
+    };
+    let recorded = match app.store.record_transfer(write, &callbacks::for_transfer).await {
+        Ok(p) => p,
+        Err(StoreError::TokenSpent) => {
+            return Err(fail(TransferError::new(401, -1, "token has already been used; request a new token")))
+        }
+        Err(StoreError::DuplicateInvoice) => {
+            return Err(fail(TransferError::new(
+                409,
+                -1,
+                format!("a transaction with order id {} already exists on this terminal", order.invoice),
+            )))
+        }
+        Err(e) => return Err(fail(internal(e))),
+    };
+    tracing::info!(
+        transfer_id = %recorded.id, kind = kind.as_str(), status = %recorded.status, reason_code = recorded.reason_code,
+        sender = %recorded.card_mask, receiver = %recorded.receiver_card_mask, "transfer recorded"
+    );
+    if recorded.reason_code != 0 {
+        let mut e = fail(TransferError::new(400, recorded.reason_code, recorded.reason.clone()));
+        e.id = recorded.id.clone();
+        return Err(e);
+    }
+    Ok(response(&recorded))
+}
+
+fn parse_order(app: &App, f: &Fields, token: &TokenRecord) -> Result<Order, TransferError> {
+    let invoice = InvoiceId::parse_transfer_order(&f.req_str(&["id", "invoiceId"])?)
+        .map_err(|e| TransferError::bad(format!("order.id: {e}")))?;
+    let amount = f
+        .req_amount(&["amount"])
+        .map_err(|e| TransferError::bad(format!("order.{}", e.0.trim_start_matches("field "))))?;
+    if amount.is_zero() {
+        return Err(TransferError::bad("order.amount must be greater than 0"));
+    }
+    let currency = f.opt_currency(&["currency"])?.unwrap_or(Currency::Kzt);
+    let description = Description::parse(&f.str_or_empty(&["description"])?)
+        .map_err(|e| TransferError::bad(format!("order.description: {e}")))?;
+    // A token issued for an order serves exactly that order (DESIGN §4).
+    if let Some(bound) = &token.invoice_id {
+        if bound != invoice.as_str() {
+            return Err(TransferError::bad(format!("order.id {invoice} does not match the token's invoiceID {bound}")));
+        }
+    }
+    if let Some(bound) = token.amount_minor {
+        if bound != amount.minor() {
+            return Err(TransferError::bad(format!("order.amount {amount} does not match the token's amount")));
+        }
+    }
+    let link = |names: &[&str], fallback: &str| -> Result<String, TransferError> {
+        Ok(f.opt_str(names)?.filter(|s| !s.is_empty()).unwrap_or_else(|| fallback.to_string()))
+    };
+    let order = Order {
+        invoice,
+        amount,
+        currency,
+        description,
+        email: f.str_or_empty(&["senderEmail", "email"])?,
+        post_link: link(&["postLink"], &token.post_link)?,
+        failure_post_link: link(&["failurePostLink"], &token.failure_post_link)?,
+        back_link: f.str_or_empty(&["backLink"])?,
+        failure_back_link: f.str_or_empty(&["failureBackLink"])?,
+    };
+    for (name, url) in [
+        ("postLink", &order.post_link),
+        ("failurePostLink", &order.failure_post_link),
+        ("backLink", &order.back_link),
+        ("failureBackLink", &order.failure_back_link),
+    ] {
+        crate::delivery::check_target_url(url, app.config.mode)
+            .map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+    }
+    Ok(order)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fee_rule() {
+        let t = Terminal { fee_percent_bp: 100, fee_min_minor: 9_500, ..Terminal::default() };
+        assert_eq!(fee(&t, Amount::from_minor(10_000).unwrap()), 9_500, "seed 001: fee 95 on 100");
+        assert_eq!(fee(&t, Amount::from_minor(10_000_000).unwrap()), 100_000);
+        let t = Terminal { fee_percent_bp: 150, fee_fixed_minor: 2_000, ..Terminal::default() };
+        assert_eq!(fee(&t, Amount::from_minor(33_333).unwrap()), 500 + 2_000);
+        assert_eq!(fee(&Terminal::default(), Amount::from_minor(12_345).unwrap()), 0);
+    }
+}

@@ -1,0 +1,421 @@
+//! P2P, AFT and OCT transfers by API (facts §12, seeds 000/001), on SQLite and PostgreSQL.
+
+mod common;
+
+use common::*;
+use epay_client::TokenRequest;
+use serde_json::{json, Value};
+
+const P2P: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
+const PAYOUT: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
+
+/// Seed 001's success response, key for key.
+const TRANSFER_KEYS: &[&str] = &[
+    "id",
+    "amount",
+    "fee",
+    "accountID",
+    "currency",
+    "email",
+    "description",
+    "reference",
+    "orderID",
+    "senderCardID",
+    "senderCardPAN",
+    "senderCardType",
+    "senderTransferType",
+    "receiverCardID",
+    "receiverCardPAN",
+    "receiverCardType",
+    "receiverTransferType",
+    "intReference",
+    "terminalID",
+    "status",
+];
+
+async fn transfer_token(gw: &Gateway, order: &str, amount: f64, terminal: &str) -> String {
+    gw.client
+        .token(&TokenRequest {
+            scope: "transfer".into(),
+            ..TokenRequest::payment(CLIENT, SECRET, order, amount, "KZT", terminal)
+        })
+        .await
+        .unwrap()
+        .access_token
+}
+
+fn order(id: &str, amount: f64, terminal: &str) -> Value {
+    json!({"amount": amount, "currency": "KZT", "description": "Test p2p payment", "id": id, "accountID": "testUser1",
+           "senderEmail": "dosbols@halykbank.kz", "terminalId": terminal})
+}
+
+fn pan_side(card: (&str, &str, &str), save: bool) -> Value {
+    json!({"save": save, "transferType": "TYPEPAN", "cvc": card.2,
+           "expire": {"month": &card.1[..2], "year": &card.1[2..]}, "name": "Arman Ali", "cardCred": card.0})
+}
+
+fn receiver_pan(pan: &str, save: bool) -> Value {
+    json!({"cardCred": pan, "transferType": "TYPEPAN", "save": save})
+}
+
+fn by_id(id: &str) -> Value {
+    json!({"cardCred": id, "transferType": "TYPECARDID"})
+}
+
+/// POSTs a transfer body to `path` with a fresh token for its order; returns (status, body).
+async fn send(gw: &Gateway, path: &str, terminal: &str, amount: f64, card: Value) -> (u16, Value) {
+    let id = invoice();
+    let token = transfer_token(gw, &id, amount, terminal).await;
+    let body = json!({"order": order(&id, amount, terminal), "card": card});
+    gw.post_json(path, Some(&token), &body.to_string()).await
+}
+
+#[tokio::test]
+async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // First a PAN→PAN transfer that saves the receiver's card for testUser1.
+        let (status, first) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, true)}),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?}: {first}");
+        let receiver_card = first["receiverCardID"].as_str().unwrap().to_string();
+        assert!(!receiver_card.is_empty());
+
+        // Seed 001's request exactly (current test-card expiry and CVC), on /payments/cards/auth
+        // as the seed shows it.
+        let id = "8161284658529816";
+        let token = transfer_token(&gw, id, 100.0, P2P).await;
+        let body = json!({
+            "order": {"amount": 100, "currency": "KZT", "description": "Test p2p payment", "id": id,
+                      "accountID": "testUser1", "senderEmail": "dosbols@halykbank.kz", "terminalId": P2P,
+                      "backLink": "https://epay.homebank.kz/demo/success.html",
+                      "failureBackLink": "https://epay.homebank.kz/demo/failure.html",
+                      "postLink": "https://epay.homebank.kz/payform", "failurePostLink": "https://testmerchant/order/1123/fail"},
+            "card": {"sender": {"save": true, "transferType": "TYPEPAN", "cvc": "321", "expire": {"month": "01", "year": "27"},
+                                "name": "Arman Ali", "cardCred": "4405639704015096"},
+                     "receiver": {"cardCred": receiver_card, "transferType": "TYPECARDID"}}
+        });
+        let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        assert_eq!(keys(&answer), sorted(TRANSFER_KEYS), "{backend:?}");
+        assert_eq!(answer["amount"], 100);
+        assert_eq!(answer["fee"], 95, "1% but at least 95 tenge, as seed 001's example");
+        assert_eq!(answer["accountID"], "testUser1");
+        assert_eq!(answer["email"], "dosbols@halykbank.kz");
+        assert_eq!(answer["orderID"], id);
+        assert_eq!(answer["senderCardPAN"], "440563...5096");
+        assert_eq!(answer["senderCardType"], "VISA");
+        assert_eq!(answer["senderTransferType"], "TYPEPAN");
+        assert!(!answer["senderCardID"].as_str().unwrap().is_empty(), "save: true saves the sender card");
+        assert_eq!(answer["receiverCardID"], json!(receiver_card));
+        assert_eq!(answer["receiverCardPAN"], "552204...6736");
+        assert_eq!(answer["receiverCardType"], "MasterCard");
+        assert_eq!(answer["receiverTransferType"], "TYPECARDID");
+        assert_eq!(answer["terminalID"], P2P);
+        assert_eq!(answer["status"], "CHARGE");
+        assert_eq!(answer["reference"].as_str().unwrap().len(), 12);
+        assert_eq!(answer["intReference"].as_str().unwrap().len(), 16);
+
+        // The money moved as one linked set: amount to the receiver, fee to the fee account.
+        let store = gw.store().await;
+        let moves = store.ledger_transfers_of(answer["id"].as_str().unwrap()).await.unwrap();
+        let mut summary: Vec<_> =
+            moves.iter().map(|t| (t.kind.as_str(), t.amount_minor, t.credit_account.starts_with("fee:"))).collect();
+        summary.sort();
+        assert_eq!(summary, vec![("posted", 9_500, true), ("posted", 10_000, false)]);
+        assert_eq!(moves[0].debit_account, moves[1].debit_account);
+
+        // Status shows the transfer like a payment.
+        let status_token = gw.service_token(P2P).await;
+        let tx = gw.client.status(&status_token, id).await.unwrap().transaction.unwrap();
+        assert_eq!((tx.status_name.as_str(), tx.amount), ("CHARGE", 100.0));
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn every_combination_of_pan_and_saved_card_transfers() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // Save both cards: Visa as a sender, MasterCard as a receiver.
+        let (_, saved) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            200.0,
+            json!({"sender": pan_side(VISA, true), "receiver": receiver_pan(MASTERCARD.0, true)}),
+        )
+        .await;
+        let visa_id = saved["senderCardID"].as_str().unwrap().to_string();
+        let mc_id = saved["receiverCardID"].as_str().unwrap().to_string();
+        let amex = ("377514500004820", "0128", "0198");
+        for (label, card, sender_type, receiver_type) in [
+            (
+                "PAN→PAN",
+                json!({"sender": pan_side(amex, false), "receiver": receiver_pan(VISA.0, false)}),
+                "TYPEPAN",
+                "TYPEPAN",
+            ),
+            (
+                "PAN→cardId",
+                json!({"sender": pan_side(amex, false), "receiver": by_id(&mc_id)}),
+                "TYPEPAN",
+                "TYPECARDID",
+            ),
+            (
+                "cardId→PAN",
+                json!({"sender": by_id(&visa_id), "receiver": receiver_pan(amex.0, false)}),
+                "TYPECARDID",
+                "TYPEPAN",
+            ),
+            (
+                "cardId→cardId",
+                json!({"sender": by_id(&visa_id), "receiver": by_id(&mc_id)}),
+                "TYPECARDID",
+                "TYPECARDID",
+            ),
+        ] {
+            let (status, answer) = send(&gw, "/p2p/transfer", P2P, 1000.0, card).await;
+            assert_eq!(status, 200, "{backend:?} {label}: {answer}");
+            assert_eq!(
+                (answer["senderTransferType"].as_str(), answer["receiverTransferType"].as_str()),
+                (Some(sender_type), Some(receiver_type))
+            );
+            assert_eq!(answer["fee"], 95, "{label}: 1% of 1000 is 10, the minimum is 95");
+        }
+        // A bigger transfer: the percentage wins over the minimum.
+        let (_, big) =
+            send(&gw, "/p2p/transfer", P2P, 25_000.5, json!({"sender": by_id(&visa_id), "receiver": by_id(&mc_id)}))
+                .await;
+        assert_eq!(big["fee"], 250.01, "1% of 25000.50, half up");
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let store = gw.store().await;
+        let (status, aft) =
+            send(&gw, "/chdebit/transfer", PAYOUT, 300.0, json!({"sender": pan_side(VISA, false)})).await;
+        assert_eq!(status, 200, "{backend:?}: {aft}");
+        assert_eq!((aft["receiverCardPAN"].as_str(), aft["senderCardPAN"].as_str()), (Some(""), Some("440563...5096")));
+        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        assert_eq!(merchant.credits_posted, 100_000_000 + 30_000, "opening balance plus the AFT");
+
+        let (status, oct) =
+            send(&gw, "/chpayment/transfer", PAYOUT, 500.0, json!({"receiver": receiver_pan(MASTERCARD.0, false)}))
+                .await;
+        assert_eq!(status, 200, "{backend:?}: {oct}");
+        assert_eq!((oct["senderCardPAN"].as_str(), oct["receiverCardPAN"].as_str()), (Some(""), Some("552204...6736")));
+        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        assert_eq!(merchant.debits_posted, 50_000);
+
+        // OCT by phone + IIN: the simulator's card registered to that phone receives it.
+        let phone = json!({"transferType": "TYPEPHONE", "phone": "77771234567", "iin": "900101300123"});
+        let (status, by_phone) = send(&gw, "/chpayment/transfer", PAYOUT, 150.0, json!({"receiver": phone})).await;
+        assert_eq!(status, 200, "{backend:?}: {by_phone}");
+        assert_eq!(
+            (by_phone["receiverCardPAN"].as_str(), by_phone["receiverTransferType"].as_str()),
+            (Some("440563...5096"), Some("TYPEPHONE"))
+        );
+        let wrong_iin = json!({"transferType": "TYPEPHONE", "phone": "77771234567", "iin": "900101300999"});
+        let (status, refused) = send(&gw, "/chpayment/transfer", PAYOUT, 150.0, json!({"receiver": wrong_iin})).await;
+        assert_eq!((status, refused["code"].clone()), (400, json!(2357)), "{refused}");
+
+        // A payout larger than the merchant's balance is refused and moves nothing.
+        let (status, overdraw) = send(
+            &gw,
+            "/chpayment/transfer",
+            PAYOUT,
+            2_000_000.0,
+            json!({"receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
+        assert_eq!((status, overdraw["code"].clone()), (400, json!(484)), "{backend:?}: {overdraw}");
+        assert!(overdraw["message"].as_str().unwrap().contains("Merchant balance"));
+        let after = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        assert_eq!(after.debits_posted, merchant.debits_posted + 15_000);
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // A terminal without transfer rights: 487, exactly as seed 001 shows.
+        let (status, denied) = send(
+            &gw,
+            "/p2p/transfer",
+            TERMINAL,
+            100.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
+        assert_eq!(status, 400, "{backend:?}: {denied}");
+        assert_eq!(keys(&denied), sorted(&["code", "message", "invoiceId", "id", "reference", "accountId"]));
+        assert_eq!(denied["code"], 487);
+        assert_eq!(denied["message"], " Not permitted to merchant");
+        assert_eq!(denied["accountId"], "testUser1");
+        assert!(denied["invoiceId"].as_str().unwrap().len() >= 6);
+
+        let locked = ("4003032704547597", "0920", "170");
+        let broke = ("4000000000009995", "1230", "123");
+        let cases: Vec<(&str, Value, u16, i64)> = vec![
+            (
+                "receiver locked",
+                json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(locked.0, false)}),
+                400,
+                489,
+            ),
+            (
+                "receiver unknown",
+                json!({"sender": pan_side(VISA, false), "receiver": receiver_pan("4111111111111111", false)}),
+                400,
+                471,
+            ),
+            (
+                "sender broke",
+                json!({"sender": pan_side(broke, false), "receiver": receiver_pan(VISA.0, false)}),
+                400,
+                484,
+            ),
+            (
+                "wrong CVC",
+                json!({"sender": pan_side((VISA.0, VISA.1, "999"), false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+                400,
+                2872,
+            ),
+            ("same card", json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(VISA.0, false)}), 400, -1),
+            ("no receiver", json!({"sender": pan_side(VISA, false)}), 400, -1),
+            (
+                "bad type",
+                json!({"sender": pan_side(VISA, false), "receiver": {"cardCred": VISA.0, "transferType": "TYPEX"}}),
+                400,
+                -1,
+            ),
+            (
+                "unknown saved card",
+                json!({"sender": by_id("00000000-0000-0000-0000-000000000000"), "receiver": receiver_pan(VISA.0, false)}),
+                400,
+                -1,
+            ),
+            (
+                "Luhn",
+                json!({"sender": pan_side(("4405639704015097", "0127", "321"), false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+                400,
+                -1,
+            ),
+            (
+                "phone on P2P",
+                json!({"sender": pan_side(VISA, false), "receiver": {"transferType": "TYPEPHONE", "phone": "77771234567", "iin": "900101300123"}}),
+                400,
+                -1,
+            ),
+        ];
+        for (label, card, status_expected, code) in cases {
+            let (status, answer) = send(&gw, "/p2p/transfer", P2P, 100.0, card).await;
+            assert_eq!(
+                (status, answer["code"].as_i64()),
+                (status_expected, Some(code)),
+                "{backend:?} {label}: {answer}"
+            );
+            assert!(!answer["message"].as_str().unwrap().is_empty());
+        }
+        // A payment-scope token cannot transfer.
+        let id = invoice();
+        let token = gw.token_on(&id, 100.0, P2P).await;
+        let body = json!({"order": order(&id, 100.0, P2P), "card": {"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}});
+        let (status, _) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 403);
+        // A transfer cannot be refunded like a payment.
+        let (_, ok) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
+        let service = gw.service_token(P2P).await;
+        let (status, answer) = gw.operation(&service, ok["id"].as_str().unwrap(), "refund", "", None).await;
+        assert_eq!(status, 400, "{answer}");
+        assert!(answer["message"].as_str().unwrap().contains("transfer"));
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn daily_limits_of_the_receiving_card_and_the_terminal() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // Card 4000000000000937 may receive 500 tenge a day.
+        let limited = "4000000000000937";
+        let (status, _) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            400.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(limited, false)}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, answer) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            200.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(limited, false)}),
+        )
+        .await;
+        assert_eq!((status, answer["code"].clone()), (400, json!(528)), "{backend:?}: {answer}");
+
+        // A terminal that may transfer 1000 tenge a day.
+        let store = gw.store().await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let small = "bbbbbbbb-0000-4000-8000-000000000529";
+        store
+            .upsert_merchant(
+                &merchant,
+                &[epay_store::Terminal {
+                    id: small.into(),
+                    merchant_id: merchant.id.clone(),
+                    pos_id: "98120529".into(),
+                    name: "small".into(),
+                    transfers_allowed: true,
+                    hold_period_secs: 3600,
+                    transfer_daily_limit_minor: 100_000,
+                    ..Default::default()
+                }],
+            )
+            .await
+            .unwrap();
+        let (status, _) = send(
+            &gw,
+            "/p2p/transfer",
+            small,
+            800.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
+        assert_eq!(status, 200);
+        let (status, answer) = send(
+            &gw,
+            "/p2p/transfer",
+            small,
+            300.0,
+            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
+        assert_eq!((status, answer["code"].clone()), (400, json!(529)), "{backend:?}: {answer}");
+        gw.assert_ledger_sound();
+    }
+}
