@@ -157,9 +157,10 @@ async fn tampered_params_and_reused_tokens_are_refused() {
         browser.goto(&link).await;
         let alert = browser.text("#message .alert").await;
         assert!(alert.contains("already been used"), "{backend:?}: {alert}");
-        // Transfers are not available yet: a clear message, not a blank page.
+        // A payment token cannot open the transfer form: a clear message, not a blank page.
+        let (link, _) = page_link(&gw, "eng", "100").await;
         browser.goto(&format!("{link}&isTransfer=true")).await;
-        assert!(browser.text("#message h1").await.contains("Transfers are not available"));
+        assert!(browser.text("#message .alert").await.contains("does not allow transfers"));
     }
 }
 
@@ -197,5 +198,85 @@ async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed(
         assert_eq!(tx.status_name, "AUTH");
         assert!(!tx.card_id.is_empty(), "cardSave: true saved the card");
         server.abort();
+    }
+}
+
+const P2P_TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
+const PAYOUT_TERMINAL: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
+
+/// A transfer page link as halyk.p2p/aft/oct build it, with a seed-002 style token (scope
+/// transfer, no invoice or amount).
+async fn transfer_link(gw: &Gateway, terminal: &str, flag: &str) -> (String, String) {
+    let invoice = invoice();
+    let token = gw
+        .client
+        .token(&TokenRequest {
+            scope: "transfer".into(),
+            client_id: CLIENT.into(),
+            client_secret: SECRET.into(),
+            terminal: Some(terminal.into()),
+            secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let params = epay_server::page::params::encode(
+        &[
+            ("invoiceId", invoice.clone()),
+            ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+            ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+            ("language", "EN".into()),
+            ("description", "Transfer to a friend".into()),
+            ("accountId", "testuser1".into()),
+            ("terminal", terminal.into()),
+            ("amount", "100".into()),
+            ("currency", "KZT".into()),
+            ("cardSave", "true".into()),
+        ],
+        &[("access_token", token.access_token), ("expires_in", "7200".into()), ("scope", "transfer".into())],
+    );
+    (format!("{}/payform/?params={params}&{flag}=true", gw.url), invoice)
+}
+
+#[tokio::test]
+async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        let (link, invoice) = transfer_link(&gw, P2P_TERMINAL, "isTransfer").await;
+        browser.goto(&link).await;
+        assert_eq!(browser.text("#fee").await, "95", "{backend:?}: the fee is shown before confirming");
+        assert_eq!(browser.text("#total").await, "195");
+        browser.type_into("#pan", VISA.0).await;
+        browser.type_into("#expiry", "01/27").await;
+        browser.type_into("#cvc", VISA.2).await;
+        browser.type_into("#holder", "ARMAN ALI").await;
+        browser.type_into("#receiver_pan", MASTERCARD.0).await;
+        browser.click("#transfer-submit").await;
+        browser.wait_url("/demo/success", 15).await;
+        let token = gw.service_token(P2P_TERMINAL).await;
+        let tx = gw.client.status(&token, &invoice).await.unwrap().transaction.unwrap();
+        assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
+        assert_eq!(tx.card_mask, "440563...5096");
+
+        // The sender's card was saved (cardSave): the next transfer offers it.
+        let (link, _) = transfer_link(&gw, P2P_TERMINAL, "isTransfer").await;
+        browser.goto(&link).await;
+        assert!(browser.source().await.contains("440563...5096"), "saved card offered");
+        // AFT asks only for the sender's card, OCT only for the receiver's.
+        let (aft, _) = transfer_link(&gw, PAYOUT_TERMINAL, "isAFT").await;
+        browser.goto(&aft).await;
+        browser.wait("#pan", 10).await;
+        assert!(browser.find("#receiver_pan").await.is_none());
+        let (oct, oct_invoice) = transfer_link(&gw, PAYOUT_TERMINAL, "isOCT").await;
+        browser.goto(&oct).await;
+        browser.wait("#receiver_pan", 10).await;
+        assert!(browser.find("#pan").await.is_none());
+        browser.type_into("#receiver_pan", MASTERCARD.0).await;
+        browser.click("#transfer-submit").await;
+        browser.wait_url("/demo/success", 15).await;
+        let token = gw.service_token(PAYOUT_TERMINAL).await;
+        assert_eq!(gw.client.status(&token, &oct_invoice).await.unwrap().transaction.unwrap().status_name, "CHARGE");
+        gw.assert_ledger_sound();
     }
 }

@@ -51,6 +51,18 @@ pub struct Words {
     pub bad_link: &'static str,
     pub no_transfers: &'static str,
     pub secure_note: &'static str,
+    pub transfer_title: &'static str,
+    pub payout_title: &'static str,
+    pub aft_title: &'static str,
+    pub sender: &'static str,
+    pub receiver: &'static str,
+    pub receiver_number: &'static str,
+    pub saved_card: &'static str,
+    pub new_card: &'static str,
+    pub fee: &'static str,
+    pub total: &'static str,
+    pub transfer: &'static str,
+    pub transfer_done: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -86,6 +98,18 @@ static RU: Words = Words {
     bad_link: "Ссылка на оплату недействительна",
     no_transfers: "Переводы недоступны на этом терминале",
     secure_note: "Данные карты передаются по защищённому соединению и не сохраняются магазином",
+    transfer_title: "Перевод с карты на карту",
+    payout_title: "Выплата на карту",
+    aft_title: "Оплата с карты",
+    sender: "Карта отправителя",
+    receiver: "Карта получателя",
+    receiver_number: "Номер карты получателя",
+    saved_card: "Сохранённая карта",
+    new_card: "Новая карта",
+    fee: "Комиссия",
+    total: "Итого к списанию",
+    transfer: "Перевести",
+    transfer_done: "Перевод выполнен",
 };
 
 static KK: Words = Words {
@@ -113,6 +137,18 @@ static KK: Words = Words {
     bad_link: "Төлем сілтемесі жарамсыз",
     no_transfers: "Бұл терминалда аударымдар қолжетімсіз",
     secure_note: "Карта деректері қорғалған байланыс арқылы жіберіледі және дүкенде сақталмайды",
+    transfer_title: "Картадан картаға аударым",
+    payout_title: "Картаға төлем",
+    aft_title: "Картадан төлеу",
+    sender: "Жіберушінің картасы",
+    receiver: "Алушының картасы",
+    receiver_number: "Алушының карта нөмірі",
+    saved_card: "Сақталған карта",
+    new_card: "Жаңа карта",
+    fee: "Комиссия",
+    total: "Барлығы",
+    transfer: "Аудару",
+    transfer_done: "Аударым орындалды",
 };
 
 static EN: Words = Words {
@@ -140,4 +176,16 @@ static EN: Words = Words {
     bad_link: "This payment link is not valid",
     no_transfers: "Transfers are not available on this terminal",
     secure_note: "Card data travels over a protected connection and is never kept by the shop",
+    transfer_title: "Card to card transfer",
+    payout_title: "Payout to a card",
+    aft_title: "Payment from a card",
+    sender: "Sender card",
+    receiver: "Receiver card",
+    receiver_number: "Receiver card number",
+    saved_card: "Saved card",
+    new_card: "New card",
+    fee: "Fee",
+    total: "Total to pay",
+    transfer: "Transfer",
+    transfer_done: "Transfer complete",
 };

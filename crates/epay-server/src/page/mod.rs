@@ -20,6 +20,7 @@ use epay_domain::{Cvc, Expiry, Pan};
 use crate::app::AppState;
 use crate::config::Mode;
 use crate::services::payments::{self, PaymentError};
+use crate::services::transfers::{self, Kind};
 use crate::wire::Fields;
 use i18n::{words, Lang};
 
@@ -34,6 +35,7 @@ pub fn routes() -> Router<AppState> {
             .route(&format!("{base}/"), get(form_page))
             .route(base, get(form_page))
             .route(&format!("{base}/pay"), post(pay))
+            .route(&format!("{base}/transfer"), post(transfer))
             .route(&format!("{base}/payment-api.js"), get(payment_api_js));
     }
     router
@@ -102,8 +104,8 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    if flag(&query, "isTransfer") || flag(&query, "isAFT") || flag(&query, "isOCT") {
-        return html(StatusCode::OK, views::message(lang, short, w.no_transfers, w.no_transfers));
+    if let Some(kind) = transfer_kind(&query) {
+        return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
     match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
         Ok(order) => {
@@ -191,6 +193,7 @@ async fn pay(State(app): State<AppState>, body: Bytes) -> Response {
                 reason: None,
                 redirect: if short { "" } else { &order.back_link },
                 shop_link: "",
+                heading: None,
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => html(
@@ -202,9 +205,170 @@ async fn pay(State(app): State<AppState>, body: Bytes) -> Response {
                 reason: Some(&format!("{} ({})", reason.message, reason.code)),
                 redirect: if short { "" } else { &order.failure_back_link },
                 shop_link: &order.back_link,
+                heading: None,
             }),
         ),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
+    }
+}
+
+fn transfer_kind(query: &HashMap<String, String>) -> Option<Kind> {
+    if flag(query, "isTransfer") {
+        Some(Kind::P2p)
+    } else if flag(query, "isAFT") {
+        Some(Kind::Aft)
+    } else if flag(query, "isOCT") {
+        Some(Kind::Oct)
+    } else {
+        None
+    }
+}
+
+fn kind_name(kind: Kind) -> &'static str {
+    match kind {
+        Kind::P2p => "p2p",
+        Kind::Aft => "aft",
+        Kind::Oct => "oct",
+    }
+}
+
+/// The transfer form (halyk.p2p / aft / oct), or why it cannot be shown.
+async fn transfer_page(
+    app: &AppState,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    decoded: &params::PageParams,
+    kind: Kind,
+    alert: Option<&str>,
+) -> Response {
+    let w = words(lang);
+    match transfers::check_page_transfer(app, &decoded.access_token, &decoded.fields).await {
+        Ok((_, info)) => {
+            let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
+            let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
+            // OCT: the merchant pays the fee, the customer sees only the amount.
+            let (fee, total) = if kind == Kind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
+            html(
+                if alert.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
+                views::transfer_form(&views::TransferFormView {
+                    lang,
+                    short,
+                    raw_params: raw,
+                    kind: kind_name(kind),
+                    merchant: &info.merchant_name,
+                    description: &info.description,
+                    amount: &amount,
+                    fee: &fee,
+                    total: &total,
+                    currency: info.currency.code(),
+                    saved_cards: &info.saved_cards,
+                    alert,
+                }),
+            )
+        }
+        Err(e) if e.code == epay_domain::ReasonCode::NOT_PERMITTED.code => {
+            html(StatusCode::BAD_REQUEST, views::message(lang, short, w.no_transfers, w.no_transfers))
+        }
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
+    }
+}
+
+/// One side of a transfer from the form: a saved card by id, or a typed card.
+fn side(
+    form: &HashMap<String, String>,
+    id_field: &str,
+    pan_field: &str,
+    with_card_details: bool,
+    save: bool,
+) -> serde_json::Value {
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let saved = get(id_field);
+    if !saved.is_empty() {
+        return serde_json::json!({"transferType": "TYPECARDID", "cardCred": saved});
+    }
+    let pan: String = get(pan_field).chars().filter(|c| !c.is_whitespace()).collect();
+    if !with_card_details {
+        return serde_json::json!({"transferType": "TYPEPAN", "cardCred": pan});
+    }
+    let expiry: String = get("expiry").chars().filter(char::is_ascii_digit).collect();
+    let (month, year) =
+        if expiry.len() == 4 { (expiry[..2].to_string(), expiry[2..].to_string()) } else { (expiry, String::new()) };
+    serde_json::json!({
+        "transferType": "TYPEPAN", "cardCred": pan, "cvc": get("cvc"), "name": get("name"),
+        "expire": {"month": month, "year": year}, "save": save,
+    })
+}
+
+async fn transfer(State(app): State<AppState>, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let short = flag(&form, "isShortForm");
+    let raw = form.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    let kind = match form.get("kind").map(String::as_str) {
+        Some("aft") => Kind::Aft,
+        Some("oct") => Kind::Oct,
+        _ => Kind::P2p,
+    };
+    let (token, info) = match transfers::check_page_transfer(&app, &decoded.access_token, &decoded.fields).await {
+        Ok(ok) => ok,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
+    };
+    let save = decoded.fields.opt_bool(&["cardSave"]).ok().flatten().unwrap_or(false);
+    let order = match transfers::page_order(&decoded.fields) {
+        Ok(o) => o,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
+    };
+    let mut card = serde_json::Map::new();
+    if kind != Kind::Oct {
+        card.insert("sender".into(), side(&form, "sender_card_id", "pan", true, save));
+    }
+    if kind != Kind::Aft {
+        card.insert("receiver".into(), side(&form, "receiver_card_id", "receiver_pan", false, false));
+    }
+    let request = serde_json::json!({"order": order, "card": card});
+    let fields = match Fields::from_value(request, "transfer") {
+        Ok(f) => f,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
+    };
+    match transfers::transfer_with(&app, token, &fields, kind).await {
+        Ok(_) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: Some(w.transfer_done),
+                short,
+                success: true,
+                reason: None,
+                redirect: if short { "" } else { &info.back_link },
+                shop_link: "",
+            }),
+        ),
+        // A decline is recorded and final for this token: show it and go to failureBackLink.
+        Err(e) if !e.id.is_empty() => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: None,
+                short,
+                success: false,
+                reason: Some(&format!("{} ({})", e.message, e.code)),
+                redirect: if short { "" } else { &info.failure_back_link },
+                shop_link: &info.back_link,
+            }),
+        ),
+        // Bad input wrote nothing: the form again, with what to fix.
+        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.message)).await,
     }
 }
 

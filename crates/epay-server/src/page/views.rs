@@ -137,6 +137,8 @@ pub fn form(v: &FormView<'_>) -> String {
 
 pub struct ResultView<'a> {
     pub lang: Lang,
+    /// Overrides the success heading (transfers say "Transfer complete").
+    pub heading: Option<&'a str>,
     pub short: bool,
     pub success: bool,
     pub reason: Option<&'a str>,
@@ -148,7 +150,11 @@ pub struct ResultView<'a> {
 
 pub fn result(v: &ResultView<'_>) -> String {
     let w = words(v.lang);
-    let heading = if v.success { w.success } else { w.declined };
+    let heading = match (v.success, v.heading) {
+        (true, Some(h)) => h,
+        (true, None) => w.success,
+        (false, _) => w.declined,
+    };
     let reason = v.reason.map(|r| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(r))).unwrap_or_default();
     let next = if !v.redirect.is_empty() {
         format!(
@@ -248,4 +254,115 @@ pub fn shop_result(success: bool, invoice: &str, status: &str, reason: &str) -> 
         },
     );
     layout(Lang::En, if success { "Payment received" } else { "Payment failed" }, false, &body)
+}
+
+pub struct TransferFormView<'a> {
+    pub lang: Lang,
+    pub short: bool,
+    pub raw_params: &'a str,
+    /// `p2p`, `aft` or `oct`.
+    pub kind: &'a str,
+    pub merchant: &'a str,
+    pub description: &'a str,
+    pub amount: &'a str,
+    pub fee: &'a str,
+    pub total: &'a str,
+    pub currency: &'a str,
+    pub saved_cards: &'a [(String, String)],
+    pub alert: Option<&'a str>,
+}
+
+fn saved_select(id: &str, w: &super::i18n::Words, cards: &[(String, String)]) -> String {
+    if cards.is_empty() {
+        return String::new();
+    }
+    let options: String = cards
+        .iter()
+        .map(|(card_id, mask)| format!(r#"<option value="{}">{}</option>"#, escape(card_id), escape(mask)))
+        .collect();
+    format!(
+        r#"<label for="{id}">{saved}</label><select id="{id}" name="{id}"><option value="">{new}</option>{options}</select>"#,
+        saved = w.saved_card,
+        new = w.new_card,
+    )
+}
+
+/// The transfer form: sender card (P2P, AFT), receiver card (P2P, OCT), fee shown up front.
+pub fn transfer_form(v: &TransferFormView<'_>) -> String {
+    let w = words(v.lang);
+    let title = match v.kind {
+        "aft" => w.aft_title,
+        "oct" => w.payout_title,
+        _ => w.transfer_title,
+    };
+    let alert = v.alert.map(|a| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(a))).unwrap_or_default();
+    let sender = if v.kind == "oct" {
+        String::new()
+    } else {
+        format!(
+            r#"<fieldset><legend>{legend}</legend>{select}
+<label for="pan">{l_pan}</label><input id="pan" name="pan" inputmode="numeric" autocomplete="cc-number" maxlength="23">
+<div class="row"><div><label for="expiry">{l_exp}</label><input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="5"></div>
+<div><label for="cvc">{l_cvc}</label><input id="cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" type="password" maxlength="4"></div></div>
+<label for="holder">{l_holder}</label><input id="holder" name="name" autocomplete="cc-name" maxlength="64">
+</fieldset>"#,
+            legend = w.sender,
+            select = saved_select("sender_card_id", w, v.saved_cards),
+            l_pan = w.card_number,
+            l_exp = w.expiry,
+            l_cvc = w.cvc,
+            l_holder = w.holder,
+        )
+    };
+    let receiver = if v.kind == "aft" {
+        String::new()
+    } else {
+        format!(
+            r#"<fieldset><legend>{legend}</legend>{select}
+<label for="receiver_pan">{l_pan}</label><input id="receiver_pan" name="receiver_pan" inputmode="numeric" maxlength="23">
+</fieldset>"#,
+            legend = w.receiver,
+            select = saved_select("receiver_card_id", w, v.saved_cards),
+            l_pan = w.receiver_number,
+        )
+    };
+    let body = format!(
+        r#"<div class="card">
+<h1>{title}</h1>
+<dl class="order">
+<dt>{l_merchant}</dt><dd>{merchant}</dd>
+<dt>{l_description}</dt><dd>{description}</dd>
+<dt>{l_amount}</dt><dd class="amount"><span id="amount">{amount}</span> {currency}</dd>
+<dt>{l_fee}</dt><dd><span id="fee">{fee}</span> {currency}</dd>
+<dt>{l_total}</dt><dd><span id="total">{total}</span> {currency}</dd>
+</dl>
+{alert}
+<form id="transfer-form" method="post" action="/payform/transfer">
+<input type="hidden" name="params" value="{params}">
+<input type="hidden" name="kind" value="{kind}">
+<input type="hidden" name="isShortForm" value="{short}">
+{sender}
+{receiver}
+<button id="transfer-submit" type="submit">{button} {total} {currency}</button>
+</form>
+<p class="note">{secure}</p>
+</div>"#,
+        l_merchant = w.merchant,
+        merchant = escape(v.merchant),
+        l_description = w.description,
+        description = escape(v.description),
+        l_amount = w.amount,
+        amount = escape(v.amount),
+        currency = escape(v.currency),
+        l_fee = w.fee,
+        fee = escape(v.fee),
+        l_total = w.total,
+        total = escape(v.total),
+        params = escape(v.raw_params),
+        kind = escape(v.kind),
+        short = v.short,
+        button = w.transfer,
+        secure = w.secure_note,
+    );
+    layout(v.lang, title, v.short, &body)
 }

@@ -308,19 +308,7 @@ pub async fn transfer_with(
     let fail = |e: TransferError| e.with_order(&invoice_text, &account_id);
     let order = parse_order(app, &order_fields, &token).map_err(fail)?;
 
-    let terminal_id =
-        token.terminal_id.clone().ok_or_else(|| fail(TransferError::new(403, -1, "token has no terminal")))?;
-    if let Some(t) = order_fields.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
-        if t.trim() != terminal_id {
-            return Err(fail(TransferError::bad(format!("order.terminalId {t} does not match the token's terminal"))));
-        }
-    }
-    let terminal = app
-        .store
-        .terminal(&terminal_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| fail(TransferError::bad(format!("terminal {terminal_id} not found"))))?;
+    let terminal = transfer_terminal(app, &token, &order_fields).await.map_err(fail)?;
     if !terminal.transfers_allowed {
         return Err(fail(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant")));
     }
@@ -520,6 +508,109 @@ pub async fn transfer_with(
         return Err(e);
     }
     Ok(response(&recorded))
+}
+
+/// The terminal of a transfer: the token's, or (for tokens issued without one, as seed 002
+/// shows) the order's `terminalId`; either way it must be the merchant's.
+async fn transfer_terminal(app: &App, token: &TokenRecord, order: &Fields) -> Result<Terminal, TransferError> {
+    let requested = order.opt_str(&["terminalId", "terminal"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    if let (Some(bound), Some(asked)) = (&token.terminal_id, &requested) {
+        if bound != asked {
+            return Err(TransferError::bad(format!("order.terminalId {asked} does not match the token's terminal")));
+        }
+    }
+    let id = token
+        .terminal_id
+        .clone()
+        .or(requested)
+        .ok_or_else(|| TransferError::bad("order.terminalId is required when the token has no terminal"))?;
+    app.store
+        .terminal(&id)
+        .await
+        .map_err(internal)?
+        .filter(|t| t.merchant_id == token.merchant_id)
+        .ok_or_else(|| TransferError::bad(format!("terminal {id} not found")))
+}
+
+/// What the transfer page shows before the customer confirms.
+#[derive(Debug, Clone)]
+pub struct PageTransfer {
+    pub merchant_name: String,
+    pub description: String,
+    pub amount: Amount,
+    pub fee: Amount,
+    pub currency: Currency,
+    pub back_link: String,
+    pub failure_back_link: String,
+    /// The customer's saved cards (id, mask), offered on either side.
+    pub saved_cards: Vec<(String, String)>,
+}
+
+/// The `order` object of a transfer made from the payment page's parameters.
+pub fn page_order(params: &Fields) -> Result<serde_json::Value, TransferError> {
+    let text = |names: &[&str]| params.str_or_empty(names).map_err(TransferError::from);
+    Ok(serde_json::json!({
+        "id": text(&["invoiceId", "invoiceID"])?,
+        "amount": text(&["amount"])?,
+        "currency": text(&["currency"])?,
+        "description": text(&["description"])?,
+        "accountID": text(&["accountId", "accountID"])?,
+        "senderEmail": text(&["email"])?,
+        "terminalId": text(&["terminal", "terminalId"])?,
+        "backLink": text(&["backLink"])?,
+        "failureBackLink": text(&["failureBackLink"])?,
+        "postLink": text(&["postLink"])?,
+        "failurePostLink": text(&["failurePostLink"])?,
+    }))
+}
+
+/// Checks a transfer page's token and order exactly as the API would, writing nothing.
+pub async fn check_page_transfer(
+    app: &App,
+    access_token: &str,
+    params: &Fields,
+) -> Result<(TokenRecord, PageTransfer), TransferError> {
+    let header = format!("Bearer {access_token}");
+    let token = authenticate(app, Some(&header)).await.map_err(|e| TransferError::new(401, -1, e.to_string()))?;
+    if !has_scope(&token, "transfer") {
+        return Err(TransferError::new(403, -1, format!("token scope {:?} does not allow transfers", token.scope)));
+    }
+    if token.used_at.is_some() {
+        return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
+    }
+    let order_fields = Fields::from_value(page_order(params)?, "order")?;
+    let order = parse_order(app, &order_fields, &token)?;
+    let terminal = transfer_terminal(app, &token, &order_fields).await?;
+    if !terminal.transfers_allowed {
+        return Err(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant"));
+    }
+    let account_id = order_fields.str_or_empty(&["accountID"])?;
+    let saved_cards = if account_id.is_empty() {
+        Vec::new()
+    } else {
+        app.store
+            .saved_cards(&token.merchant_id, &account_id)
+            .await
+            .map_err(internal)?
+            .into_iter()
+            .map(|c| (c.id, c.card_mask))
+            .collect()
+    };
+    let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
+    let fee = Amount::from_minor(fee(&terminal, order.amount)).unwrap_or_default();
+    Ok((
+        token,
+        PageTransfer {
+            merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
+            description: order.description.as_str().to_string(),
+            amount: order.amount,
+            fee,
+            currency: order.currency,
+            back_link: order.back_link,
+            failure_back_link: order.failure_back_link,
+            saved_cards,
+        },
+    ))
 }
 
 fn parse_order(app: &App, f: &Fields, token: &TokenRecord) -> Result<Order, TransferError> {
