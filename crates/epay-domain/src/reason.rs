@@ -44,6 +44,7 @@ codes! {
     THREE_DS_CODE_WRONG = 499, "3DSecure code wrong or not entered";
     RECEIVER_DAILY_LIMIT = 528, "Receiver card daily incoming transfer limit exceeded";
     TERMINAL_DAILY_LIMIT = 529, "Terminal daily limit reached";
+    THREE_DS_UNAVAILABLE = 877, "Cannot complete the 3DSecure check";
     IIN_PHONE_MISMATCH = 2357, "IIN and phone do not match";
     WRONG_CVC = 2872, "Critical decline from bank, use another card";
 }

@@ -63,6 +63,11 @@ pub struct Config {
     pub operation_callbacks: bool,
     /// Name of this node in callback attempt logs; default host name and process id.
     pub node_name: Option<String>,
+    /// A payment left in 3D longer than this fails with reason 877, in seconds.
+    pub three_ds_timeout_secs: i64,
+    /// The gateway's public base URL (e.g. https://pay.example.com), used in the 3-D Secure
+    /// `action`; default: taken from each request's Host header.
+    pub public_url: Option<String>,
 }
 
 impl Default for Config {
@@ -85,6 +90,8 @@ impl Default for Config {
             callback_concurrency: 16,
             operation_callbacks: true,
             node_name: None,
+            three_ds_timeout_secs: 900,
+            public_url: None,
         }
     }
 }
@@ -170,6 +177,12 @@ impl Config {
         if let Some(v) = env("EPAY_OPERATION_CALLBACKS") {
             self.operation_callbacks = parse("EPAY_OPERATION_CALLBACKS", v)?;
         }
+        if let Some(v) = env("EPAY_THREE_DS_TIMEOUT_SECS") {
+            self.three_ds_timeout_secs = parse("EPAY_THREE_DS_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_PUBLIC_URL") {
+            self.public_url = Some(v);
+        }
         if let Some(v) = env("EPAY_NODE_NAME") {
             self.node_name = Some(v);
         }
@@ -200,6 +213,9 @@ impl Config {
         }
         if !(1..=256).contains(&self.callback_concurrency) {
             return Err(ConfigError::Invalid("callback_concurrency must be between 1 and 256".into()));
+        }
+        if !(10..=86_400).contains(&self.three_ds_timeout_secs) {
+            return Err(ConfigError::Invalid("three_ds_timeout_secs must be between 10 and 86400".into()));
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             return Err(ConfigError::Invalid("log_format must be pretty or json".into()));

@@ -205,6 +205,43 @@ pub struct PaymentResponse {
     pub status: String,
 }
 
+/// Answer of a payment that waits for a 3-D Secure challenge: seed 003's "not final" response,
+/// field for field (most fields empty, as the seed shows).
+#[derive(Debug, Clone, Serialize)]
+pub struct ThreeDResponse {
+    pub id: String,
+    #[serde(rename = "accountId")]
+    pub account_id: String,
+    pub amount: JsonAmount,
+    #[serde(rename = "amountBonus")]
+    pub amount_bonus: JsonAmount,
+    pub currency: String,
+    pub description: String,
+    pub email: String,
+    #[serde(rename = "invoiceID")]
+    pub invoice_id: String,
+    pub language: String,
+    pub phone: String,
+    pub reference: String,
+    #[serde(rename = "intReference")]
+    pub int_reference: String,
+    #[serde(rename = "secure3D")]
+    pub secure3d: Secure3D,
+    #[serde(rename = "cardID")]
+    pub card_id: String,
+    pub fee: JsonAmount,
+    pub code: i32,
+    pub status: String,
+}
+
+/// What a payment request answers: final, or waiting for 3-D Secure.
+#[derive(Debug, Clone, Serialize)]
+#[serde(untagged)]
+pub enum PaymentAnswer {
+    Final(PaymentResponse),
+    ThreeD(ThreeDResponse),
+}
+
 /// Answer of the token endpoint (facts §2.2).
 #[derive(Debug, Clone, Serialize)]
 pub struct TokenResponse {

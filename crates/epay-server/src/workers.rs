@@ -46,6 +46,10 @@ pub fn spawn_expiry(app: Arc<App>) -> tokio::task::JoinHandle<()> {
         loop {
             ticker.tick().await;
             expire_authorizations(&app).await;
+            let failed = crate::services::three_ds::fail_abandoned(&app).await;
+            if failed > 0 {
+                tracing::info!(failed, "abandoned 3-D Secure payments failed (877)");
+            }
         }
     })
 }

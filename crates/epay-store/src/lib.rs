@@ -59,6 +59,8 @@ pub trait Store: Send + Sync + 'static {
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment>;
 
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>>;
+    /// A payment by id across merchants: for background jobs only, never for a request.
+    async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>>;
 
     /// Charge, cancel or refund, in one transaction: compare-and-set of the payment, its ledger
     /// transfers, the refund row. Refusals come back as `StoreError::Refused` and write nothing.
@@ -118,6 +120,21 @@ pub trait Store: Send + Sync + 'static {
     /// fee, all or nothing), daily limits and saved cards, in one transaction. A limit or a
     /// balance that does not allow it turns the transfer into a REJECT with that reason.
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
+
+    async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>>;
+    async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>>;
+
+    /// Records the challenge's result (`pending` → `passed`/`failed`/`cancelled`); false if the
+    /// challenge was already answered.
+    async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
+
+    /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
+    /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),
+    /// with its money, saved card and callback. `Refused(WrongStatus)` if already finished.
+    async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
+
+    /// 3D payments started before `older_than_ms` whose challenge never ended.
+    async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>>;
 
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>>;
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>>;

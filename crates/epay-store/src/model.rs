@@ -212,6 +212,39 @@ pub struct PaymentWrite {
     pub save_card: Option<CardToSave>,
     /// Status and reason to record instead when the debit finds too little money.
     pub on_insufficient_funds: (String, i32, String),
+    /// A 3-D Secure challenge to open with the payment (status `3D`).
+    pub three_ds: Option<ThreeDsSession>,
+}
+
+/// A 3-D Secure challenge in progress (the payment waits in status `3D`).
+#[derive(Debug, Clone)]
+pub struct ThreeDsSession {
+    /// The ACS transaction id (`acsTransID`), also the challenge page's key.
+    pub id: String,
+    pub payment_id: String,
+    /// `threeDSServerTransID`; `MD` is its base64.
+    pub server_trans_id: String,
+    /// The token that started the payment; the confirm step must present it.
+    pub token_digest: String,
+    pub pan_ciphertext: String,
+    pub expiry_mmyy: String,
+    pub save_card: bool,
+    /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
+    pub state: String,
+    pub reason_code: i32,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// How a 3-D Secure payment ends, applied by [`crate::Store::finish_three_ds`].
+#[derive(Debug, Clone)]
+pub struct ThreeDsFinish {
+    pub session_id: String,
+    pub payment: Payment,
+    /// The money to move when the challenge passed and the network approved.
+    pub effect: PaymentEffect,
+    pub save_card: Option<SavedCard>,
+    pub now_ms: i64,
 }
 
 /// The outcome of [`crate::Store::record_payment`].

@@ -167,6 +167,107 @@ macro_rules! sql_store {
         $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
     ) => {
         impl $store {
+            /// Moves a payment's money card → merchant (a hold or at once) by compare-and-set on
+            /// the card's balance, so concurrent payments can never take a card below zero.
+            /// False when the card has too little money (nothing moved).
+            async fn apply_debit(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                payment: &Payment,
+                effect: &PaymentEffect,
+                now: i64,
+            ) -> Result<bool, sqlx::Error> {
+                let PaymentEffect::Debit { card_account, merchant_account, kind } = effect else {
+                    return Ok(true);
+                };
+                let (debit_column, credit_column) = match kind {
+                    TransferKind::Posted => ("debits_posted", "credits_posted"),
+                    TransferKind::Pending => ("debits_pending", "credits_pending"),
+                };
+                let debited = sqlx::query(&format!(
+                    "UPDATE ledger_accounts SET {debit_column} = {debit_column} + $1
+                     WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1"
+                ))
+                .bind(payment.amount_minor)
+                .bind(card_account)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if debited != 1 {
+                    return Ok(false);
+                }
+                sqlx::query(
+                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
+                         credits_posted, created_at)
+                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(merchant_account)
+                .bind(AccountKind::Merchant.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                sqlx::query(&format!("UPDATE ledger_accounts SET {credit_column} = {credit_column} + $1 WHERE id = $2"))
+                    .bind(payment.amount_minor)
+                    .bind(merchant_account)
+                    .execute(&mut **tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                         kind, pending_id, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
+                )
+                .bind(format!("{}:auth", payment.id))
+                .bind(&payment.id)
+                .bind(card_account)
+                .bind(merchant_account)
+                .bind(payment.amount_minor)
+                .bind(kind.as_str())
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(true)
+            }
+
+            async fn insert_three_ds(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                t: &ThreeDsSession,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO three_ds_sessions (id, payment_id, server_trans_id, token_digest, pan_ciphertext,
+                         expiry_mmyy, save_card, state, reason_code, created_at, updated_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                )
+                .bind(&t.id)
+                .bind(&t.payment_id)
+                .bind(&t.server_trans_id)
+                .bind(&t.token_digest)
+                .bind(&t.pan_ciphertext)
+                .bind(&t.expiry_mmyy)
+                .bind(t.save_card)
+                .bind(&t.state)
+                .bind(t.reason_code)
+                .bind(t.created_at)
+                .bind(t.updated_at)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            fn session_from(row: &$row) -> Result<ThreeDsSession, sqlx::Error> {
+                Ok(ThreeDsSession {
+                    id: row.try_get("id")?,
+                    payment_id: row.try_get("payment_id")?,
+                    server_trans_id: row.try_get("server_trans_id")?,
+                    token_digest: row.try_get("token_digest")?,
+                    pan_ciphertext: row.try_get("pan_ciphertext")?,
+                    expiry_mmyy: row.try_get("expiry_mmyy")?,
+                    save_card: row.try_get("save_card")?,
+                    state: row.try_get("state")?,
+                    reason_code: row.try_get("reason_code")?,
+                    created_at: row.try_get("created_at")?,
+                    updated_at: row.try_get("updated_at")?,
+                })
+            }
+
             /// Inserts a payment row; a second transaction for the same invoice on the same
             /// terminal is `DuplicateInvoice`.
             async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
@@ -922,7 +1023,7 @@ macro_rules! sql_store {
                 write: PaymentWrite,
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<RecordedPayment> {
-                let PaymentWrite { token_digest, mut payment, effect, save_card, on_insufficient_funds } = write;
+                let PaymentWrite { token_digest, mut payment, effect, save_card, on_insufficient_funds, three_ds } = write;
                 let now = payment.created_at;
                 let mut tx = self.pool.begin().await?;
 
@@ -936,69 +1037,13 @@ macro_rules! sql_store {
                     return Err(StoreError::TokenSpent);
                 }
 
-                let mut transfer: Option<(String, String, TransferKind)> = None;
-                if let PaymentEffect::Debit { card_account, merchant_account, kind } = &effect {
-                    let column = match kind {
-                        TransferKind::Posted => "debits_posted",
-                        TransferKind::Pending => "debits_pending",
-                    };
-                    // Compare-and-set on the balance: the debit only happens if the money is there
-                    // at this instant, so concurrent payments can never take a card below zero.
-                    let debited = sqlx::query(&format!(
-                        "UPDATE ledger_accounts SET {column} = {column} + $1
-                         WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1"
-                    ))
-                    .bind(payment.amount_minor)
-                    .bind(card_account)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if debited == 1 {
-                        transfer = Some((card_account.clone(), merchant_account.clone(), *kind));
-                    } else {
-                        let (status, code, reason) = on_insufficient_funds;
-                        payment.status = status;
-                        payment.reason_code = code;
-                        payment.reason = reason;
-                        payment.charged_minor = 0;
-                        payment.approval_code = String::new();
-                    }
-                }
-
-                if let Some((card_account, merchant_account, kind)) = &transfer {
-                    let column = match kind {
-                        TransferKind::Posted => "credits_posted",
-                        TransferKind::Pending => "credits_pending",
-                    };
-                    sqlx::query(
-                        "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
-                             credits_posted, created_at)
-                         VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(merchant_account)
-                    .bind(AccountKind::Merchant.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    sqlx::query(&format!("UPDATE ledger_accounts SET {column} = {column} + $1 WHERE id = $2"))
-                        .bind(payment.amount_minor)
-                        .bind(merchant_account)
-                        .execute(&mut *tx)
-                        .await?;
-                    sqlx::query(
-                        "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                             kind, pending_id, created_at)
-                         VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
-                    )
-                    .bind(format!("{}:auth", payment.id))
-                    .bind(&payment.id)
-                    .bind(card_account)
-                    .bind(merchant_account)
-                    .bind(payment.amount_minor)
-                    .bind(kind.as_str())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
+                if !Self::apply_debit(&mut tx, &payment, &effect, now).await? {
+                    let (status, code, reason) = on_insufficient_funds;
+                    payment.status = status;
+                    payment.reason_code = code;
+                    payment.reason = reason;
+                    payment.charged_minor = 0;
+                    payment.approval_code = String::new();
                 }
 
                 let approved = payment.reason_code == 0;
@@ -1010,6 +1055,9 @@ macro_rules! sql_store {
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
+                if let Some(session) = &three_ds {
+                    Self::insert_three_ds(&mut tx, session).await?;
+                }
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
                 }
@@ -1023,6 +1071,11 @@ macro_rules! sql_store {
                     .bind(merchant_id)
                     .fetch_optional(&self.pool)
                     .await?;
+                Ok(row.as_ref().map(Self::payment_from).transpose()?)
+            }
+
+            async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
+                let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
                 Ok(row.as_ref().map(Self::payment_from).transpose()?)
             }
 
@@ -1426,6 +1479,109 @@ macro_rules! sql_store {
                 }
                 tx.commit().await?;
                 Ok(payment)
+            }
+
+
+            async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>> {
+                let row = sqlx::query("SELECT * FROM three_ds_sessions WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::session_from).transpose()?)
+            }
+
+            async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>> {
+                let row = sqlx::query("SELECT * FROM three_ds_sessions WHERE server_trans_id = $1")
+                    .bind(server_trans_id)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                Ok(row.as_ref().map(Self::session_from).transpose()?)
+            }
+
+            async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
+                let changed = sqlx::query(
+                    "UPDATE three_ds_sessions SET state = $1, reason_code = $2, updated_at = $3
+                     WHERE id = $4 AND state = 'pending'",
+                )
+                .bind(state)
+                .bind(reason_code)
+                .bind(now_ms)
+                .bind(id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(changed == 1)
+            }
+
+            async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
+                let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1
+                     WHERE id = $2 AND state <> 'confirmed'",
+                )
+                .bind(now_ms)
+                .bind(&session_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
+                }
+                if !Self::apply_debit(&mut tx, &payment, &effect, now_ms).await? {
+                    payment.status = "REJECT".into();
+                    payment.reason_code = 484;
+                    payment.reason = "Insufficient funds".into();
+                    payment.charged_minor = 0;
+                    payment.approval_code = String::new();
+                    payment.reference = String::new();
+                }
+                if let (0, Some(card)) = (payment.reason_code, &save_card) {
+                    payment.card_id = Some(Self::save_card(&mut tx, card).await?);
+                }
+                let moved = sqlx::query(
+                    "UPDATE payments SET status = $1, charged_minor = $2, reason_code = $3, reason = $4,
+                         approval_code = $5, reference = $6, card_id = $7, secure = $8, issuer = $9,
+                         card_account = $10, updated_at = $11
+                     WHERE id = $12 AND status = '3D'",
+                )
+                .bind(&payment.status)
+                .bind(payment.charged_minor)
+                .bind(payment.reason_code)
+                .bind(&payment.reason)
+                .bind(&payment.approval_code)
+                .bind(&payment.reference)
+                .bind(&payment.card_id)
+                .bind(payment.secure)
+                .bind(&payment.issuer)
+                .bind(&payment.card_account)
+                .bind(now_ms)
+                .bind(&payment.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                }
+                payment.updated_at = now_ms;
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
+                }
+                tx.commit().await?;
+                Ok(payment)
+            }
+
+            async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {
+                let rows = sqlx::query(
+                    "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
+                     WHERE p.status = '3D' AND s.state <> 'confirmed' AND s.created_at < $1
+                     ORDER BY s.created_at LIMIT $2",
+                )
+                .bind(older_than_ms)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(Self::session_from).collect::<Result<_, _>>()?)
             }
 
             async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {

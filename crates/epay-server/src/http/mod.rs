@@ -23,6 +23,18 @@ use crate::app::AppState;
 
 /// The ePay API routes. They answer at the root (newer hosts) and under `/api` (the older test
 /// host), facts §1.
+/// The gateway's base URL as the client sees it: `public_url` from the configuration, else the
+/// request's Host (and X-Forwarded-Proto).
+pub(crate) fn public_base(app: &crate::app::App, headers: &axum::http::HeaderMap) -> String {
+    if let Some(url) = &app.config.public_url {
+        return url.trim_end_matches('/').to_string();
+    }
+    let host = headers.get(axum::http::header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let scheme =
+        headers.get("x-forwarded-proto").and_then(|h| h.to_str().ok()).filter(|p| *p == "https").unwrap_or("http");
+    format!("{scheme}://{host}")
+}
+
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", post(oauth::token))
@@ -30,6 +42,8 @@ fn api_routes() -> Router<AppState> {
         .route("/public.rsa", get(payments::public_key))
         .route("/payment/cryptopay", post(payments::cryptopay))
         .route("/payments/cards/auth", post(payments::saved_card))
+        .route("/payments/cards/confirmPayment", get(payments::confirm_payment).post(payments::confirm_payment))
+        .route("/payment/cryptopay/confirm", post(payments::cryptopay_confirm))
         .route("/check-status/payment/transaction/{invoice_id}", get(status::check))
         .route("/operation/{id}/charge", post(operations::charge))
         .route("/operation/{id}/cancel", post(operations::cancel))

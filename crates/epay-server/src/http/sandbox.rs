@@ -53,8 +53,10 @@ pub async fn advance(State(app): State<AppState>, RawQuery(query): RawQuery, bod
     };
     app.clock.advance(seconds * 1000);
     let expired = crate::workers::expire_authorizations(&app).await;
+    let abandoned = crate::services::three_ds::fail_abandoned(&app).await;
     tracing::info!(seconds, expired, "sandbox clock advanced");
     let mut state = clock_state(&app);
     state["expired"] = json!(expired);
+    state["abandoned3ds"] = json!(abandoned);
     Json(state).into_response()
 }

@@ -1,6 +1,7 @@
 //! The hosted payment page (`/payform/`, `/redesign-payform/`), its `payment-api.js`, and the
 //! demo shop at `/`. The page pays through the same service as the API.
 
+mod acs;
 mod assets;
 pub mod i18n;
 pub mod params;
@@ -21,7 +22,7 @@ use crate::app::AppState;
 use crate::config::Mode;
 use crate::services::payments::{self, PaymentError};
 use crate::services::transfers::{self, Kind};
-use crate::wire::Fields;
+use crate::wire::{Fields, PaymentAnswer};
 use i18n::{words, Lang};
 
 /// Only our own scripts and styles; the page may be framed (the widget) but posts only to us.
@@ -42,6 +43,8 @@ pub fn routes() -> Router<AppState> {
         .route("/payform/assets/form.js", get(|| async { asset(&assets::assets().form_js) }))
         .route("/payform/assets/form.css", get(|| async { asset(&assets::assets().form_css) }))
         .route("/demo/demo.js", get(|| async { asset(&assets::assets().demo_js) }))
+        .route("/payform/3ds-return", post(three_ds_return).get(three_ds_return))
+        .merge(acs::routes())
         .route("/", get(shop))
         .route("/demo/checkout", post(demo_checkout))
         .route("/demo/success", get(|s, q| demo_result(s, q, true)))
@@ -72,7 +75,7 @@ fn html(status: StatusCode, body: String) -> Response {
     html_with(status, body, PAGE_CSP)
 }
 
-fn html_with(status: StatusCode, body: String, csp: &'static str) -> Response {
+pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> Response {
     let mut response = (status, body).into_response();
     let headers = response.headers_mut();
     headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
@@ -132,7 +135,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     }
 }
 
-async fn pay(State(app): State<AppState>, body: Bytes) -> Response {
+async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let short = flag(&form, "isShortForm");
     let raw = form.get("params").map(String::as_str).unwrap_or("");
@@ -183,8 +186,25 @@ async fn pay(State(app): State<AppState>, body: Bytes) -> Response {
         );
     };
     let fields = decoded.fields.with("name", &holder);
-    match payments::pay_from_page(&app, &decoded.access_token, &fields, pan, expiry, cvc).await {
-        Ok(_) => html(
+    let base = crate::http::public_base(&app, &headers);
+    let acs = format!("{base}/acs/challenge");
+    match payments::pay_from_page(&app, &decoded.access_token, &fields, pan, expiry, cvc, &acs).await {
+        Ok(PaymentAnswer::ThreeD(three_d)) => {
+            // The page runs the challenge itself: to the ACS, which comes back to our TermUrl.
+            let encoded: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
+            let term_url = format!("{base}/payform/3ds-return?isShortForm={short}&params={encoded}");
+            let s = &three_d.secure3d;
+            html(
+                StatusCode::OK,
+                views::auto_post(
+                    lang,
+                    &s.action,
+                    &[("PaReq", &s.pa_req), ("MD", &s.md), ("TermUrl", &term_url)],
+                    w.processing,
+                ),
+            )
+        }
+        Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
                 lang,
@@ -209,6 +229,58 @@ async fn pay(State(app): State<AppState>, body: Bytes) -> Response {
             }),
         ),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
+    }
+}
+
+/// The hosted page's TermUrl: confirms the 3-D Secure payment and shows its result.
+async fn three_ds_return(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let short = flag(&query, "isShortForm");
+    let raw = query.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
+    let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
+    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    match crate::services::three_ds::confirm(&app, &decoded.access_token, &get("MD"), &get("PaRes")).await {
+        Ok(_) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: None,
+                short,
+                success: true,
+                reason: None,
+                redirect: if short { "" } else { &back },
+                shop_link: "",
+            }),
+        ),
+        Err(PaymentError::Declined { reason, .. }) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: None,
+                short,
+                success: false,
+                reason: Some(&format!("{} ({})", reason.message, reason.code)),
+                redirect: if short { "" } else { &failure_back },
+                shop_link: &back,
+            }),
+        ),
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
 }
 

@@ -366,3 +366,57 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
     );
     layout(v.lang, title, v.short, &body)
 }
+
+/// A form that posts itself (3-D Secure hops); a button remains for browsers without scripts.
+pub fn auto_post(lang: Lang, action: &str, fields: &[(&str, &str)], note: &str) -> String {
+    let inputs: String = fields
+        .iter()
+        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(name), escape(value)))
+        .collect();
+    let body = format!(
+        r#"<div class="card"><h1>{note}</h1>
+<form id="auto-post" method="post" action="{action}" data-autosubmit="true">{inputs}<noscript><button type="submit">OK</button></noscript></form>
+</div>"#,
+        note = escape(note),
+        action = escape(action),
+    );
+    layout(lang, note, false, &body)
+}
+
+pub struct ChallengeView<'a> {
+    pub merchant: &'a str,
+    pub amount: &'a str,
+    pub currency: &'a str,
+    pub card_mask: &'a str,
+    pub acs_id: &'a str,
+    pub md: &'a str,
+    pub term_url: &'a str,
+}
+
+/// The simulated issuer's 3-D Secure challenge page (in English: it is the bank's page).
+pub fn challenge(v: &ChallengeView<'_>) -> String {
+    let body = format!(
+        r#"<div class="card" id="acs">
+<h1>SIMULATED BANK — 3-D Secure</h1>
+<p>Confirm the payment of <strong id="acs-amount">{amount} {currency}</strong> to <strong>{merchant}</strong> with card <strong>{mask}</strong>.</p>
+<p class="note">Sandbox: the one-time code is <strong>123456</strong>; any other code fails, Cancel aborts.</p>
+<form method="post" action="/acs/challenge/answer">
+<input type="hidden" name="acs_id" value="{acs_id}">
+<input type="hidden" name="MD" value="{md}">
+<input type="hidden" name="TermUrl" value="{term_url}">
+<label for="otp">One-time code</label>
+<input id="otp" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="8">
+<button id="acs-submit" type="submit" name="action" value="submit">Confirm</button>
+<button id="acs-cancel" type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
+</form>
+</div>"#,
+        amount = escape(v.amount),
+        currency = escape(v.currency),
+        merchant = escape(v.merchant),
+        mask = escape(v.card_mask),
+        acs_id = escape(v.acs_id),
+        md = escape(v.md),
+        term_url = escape(v.term_url),
+    );
+    layout(Lang::En, "3-D Secure", false, &body)
+}

@@ -58,7 +58,7 @@ fn success_payload(p: &Payment) -> Map<String, Value> {
         "reasonCode": 0,
         "reference": p.reference,
         "secure": if p.secure { "yes" } else { "no" },
-        "secureDetails": "",
+        "secureDetails": if p.secure { "Y" } else { "" },
         "terminal": p.terminal_id,
     });
     v.as_object().cloned().unwrap_or_default()
@@ -89,7 +89,7 @@ fn failure_payload(p: &Payment) -> Map<String, Value> {
         "issuer": p.issuer,
         "reference": "",
         "secure": if p.secure { "yes" } else { "no" },
-        "secureDetails": "",
+        "secureDetails": if p.secure { "Y" } else { "" },
         "tokenRecipient": "",
         "code": "error",
         "reason": p.reason,

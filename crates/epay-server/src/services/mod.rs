@@ -7,5 +7,6 @@ pub mod cards;
 pub mod operations;
 pub mod payments;
 pub mod status;
+pub mod three_ds;
 pub mod tokens;
 pub mod transfers;

@@ -13,7 +13,7 @@ use epay_store::{
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::wire::{language_code, Fields, JsonAmount, PaymentResponse};
+use crate::wire::{language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, Secure3D, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -204,21 +204,23 @@ pub async fn pay_with_cryptogram(
     app: &App,
     auth_header: Option<&str>,
     body: &[u8],
-) -> Result<PaymentResponse, PaymentError> {
+    acs_url: &str,
+) -> Result<PaymentAnswer, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
     let order = Order::parse(&fields, &token, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = decode_cryptogram(app, &cryptogram, &terminal.id)?;
-    execute(app, token, terminal, order, CardSource::Entered(card)).await
+    execute(app, token, terminal, order, CardSource::Entered(card), acs_url).await
 }
 
 pub async fn pay_with_saved_card(
     app: &App,
     auth_header: Option<&str>,
     body: &[u8],
-) -> Result<PaymentResponse, PaymentError> {
+    acs_url: &str,
+) -> Result<PaymentAnswer, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
     let order = Order::parse(&fields, &token, app.config.mode)?;
@@ -248,7 +250,7 @@ pub async fn pay_with_saved_card(
         PaymentError::Internal
     })?;
     let order = Order { card_save: false, ..order };
-    execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }).await
+    execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }, acs_url).await
 }
 
 /// What the payment page shows about an order, once its token and fields check out.
@@ -292,11 +294,12 @@ pub async fn pay_from_page(
     pan: Pan,
     expiry: Expiry,
     cvc: Cvc,
-) -> Result<PaymentResponse, PaymentError> {
+    acs_url: &str,
+) -> Result<PaymentAnswer, PaymentError> {
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
     let order = Order::parse(fields, &token, app.config.mode)?;
-    execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc })).await
+    execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc }), acs_url).await
 }
 
 fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<EnteredCard, PaymentError> {
@@ -330,7 +333,8 @@ async fn execute(
     terminal: Terminal,
     order: Order,
     source: CardSource,
-) -> Result<PaymentResponse, PaymentError> {
+    acs_url: &str,
+) -> Result<PaymentAnswer, PaymentError> {
     let verification = order.amount.is_zero();
     if verification && !order.card_save {
         return Err(bad("amount must be greater than 0 (amount 0 is a card verification and needs cardSave: true)"));
@@ -355,7 +359,19 @@ async fn execute(
 
     let payment_id = ids::uuid();
     let merchant_account = format!("merchant:{}", terminal.id);
+    // A 3-D Secure terminal challenges an enrolled card before any money moves (seed 003).
+    let challenge = terminal.three_ds
+        && !verification
+        && matches!(authorization, Authorization::Approved { three_ds_enrolled: true, .. });
     let (status, reason, approval_code, issuer, effect, card_account) = match &authorization {
+        Authorization::Approved { card_account, issuer, .. } if challenge => (
+            TxStatus::ThreeD,
+            ReasonCode::SUCCESS,
+            String::new(),
+            issuer.clone(),
+            PaymentEffect::None,
+            Some(card_account.clone()),
+        ),
         Authorization::Approved { card_account, approval_code, issuer, .. } if verification => (
             TxStatus::Verified,
             ReasonCode::SUCCESS,
@@ -386,7 +402,7 @@ async fn execute(
 
     let (card_id, save_card) = match &source {
         CardSource::Saved { card, .. } => (Some(card.id.clone()), None),
-        CardSource::Entered(c) if order.card_save => {
+        CardSource::Entered(c) if order.card_save && !challenge => {
             let card = SavedCard {
                 id: ids::uuid(),
                 merchant_id: token.merchant_id.clone(),
@@ -409,7 +425,7 @@ async fn execute(
         }
         CardSource::Entered(_) => (None, None),
     };
-    let approved = reason.is_success();
+    let approved = reason.is_success() && !challenge;
     let reference = if approved { ids::reference() } else { String::new() };
     let int_reference = ids::int_reference();
     let save_card = save_card.map(|mut card| {
@@ -462,7 +478,11 @@ async fn execute(
         receiver_card_brand: String::new(),
         receiver_account: None,
     };
+    let three_ds = challenge.then(|| {
+        crate::services::three_ds::new_session(app, &payment, &token, pan, &source_expiry(&source), order.card_save)
+    });
     let write = PaymentWrite {
+        three_ds: three_ds.clone(),
         token_digest: token.token_digest.clone(),
         payment,
         effect,
@@ -487,6 +507,10 @@ async fn execute(
         Err(e) => return Err(internal(e)),
     };
     let p = recorded.payment;
+    if let Some(session) = three_ds {
+        tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "payment waits for 3-D Secure");
+        return Ok(PaymentAnswer::ThreeD(three_d_response(&p, &session, acs_url)));
+    }
     tracing::info!(
         payment_id = %p.id, invoice_id = %p.invoice_id, status = %p.status, reason_code = p.reason_code,
         card = %p.card_mask, "payment recorded"
@@ -495,7 +519,41 @@ async fn execute(
         let reason = ReasonCode::from_code(p.reason_code).unwrap_or(ReasonCode::ISSUER_DECLINE);
         return Err(PaymentError::Declined { reason, transaction_id: p.id });
     }
-    Ok(payment_response(&p))
+    Ok(PaymentAnswer::Final(payment_response(&p)))
+}
+
+fn source_expiry(source: &CardSource) -> String {
+    match source {
+        CardSource::Entered(c) => c.expiry.mmyy(),
+        CardSource::Saved { card, .. } => card.expiry_mmyy.clone(),
+    }
+}
+
+/// Seed 003's "3D" answer: ids and amount, the challenge, everything else empty.
+fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: &str) -> ThreeDResponse {
+    ThreeDResponse {
+        id: p.id.clone(),
+        account_id: String::new(),
+        amount: JsonAmount(p.amount_minor),
+        amount_bonus: JsonAmount(0),
+        currency: String::new(),
+        description: String::new(),
+        email: String::new(),
+        invoice_id: String::new(),
+        language: String::new(),
+        phone: String::new(),
+        reference: String::new(),
+        int_reference: String::new(),
+        secure3d: Secure3D {
+            pa_req: crate::services::three_ds::pa_req(session),
+            md: crate::services::three_ds::md(session),
+            action: acs_url.to_string(),
+        },
+        card_id: p.card_id.clone().unwrap_or_default(),
+        fee: JsonAmount(0),
+        code: 0,
+        status: "3D".into(),
+    }
 }
 
 pub fn payment_response(p: &Payment) -> PaymentResponse {

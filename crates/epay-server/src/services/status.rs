@@ -97,7 +97,7 @@ pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
         reason_code: p.reason_code.to_string(),
         int_reference: p.int_reference.clone(),
         secure: p.secure,
-        secure_details: String::new(),
+        secure_details: if p.secure { "Y".into() } else { String::new() },
         status_id: status_id(&p.status).to_string(),
         status_name: p.status.clone(),
         name: p.payer_name.clone(),

@@ -1,0 +1,262 @@
+//! 3-D Secure (seed 003, facts §7): the payment waits in `3D` with `secure3D{paReq, md, action}`;
+//! the shopper answers the simulated ACS's challenge; the merchant's TermUrl runs confirm, which
+//! ends the payment in AUTH/CHARGE or a failure with a 3DS reason code.
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use epay_domain::{ids, Expiry, ReasonCode};
+use epay_network::{AuthRequest, Authorization};
+use epay_store::{
+    Payment, PaymentEffect, Refusal, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord, TransferKind,
+};
+
+use crate::app::App;
+use crate::clock::year_month;
+use crate::keys::digest;
+use crate::services::callbacks;
+use crate::services::payments::{payment_response, PaymentError};
+use crate::wire::PaymentResponse;
+
+/// The one-time code the simulated ACS accepts (documented in docs/test-cards.md).
+pub const SANDBOX_CODE: &str = "123456";
+
+/// Opens the challenge for a payment about to be recorded in `3D`. The card number is sealed
+/// for the confirm step; the CVC, already checked, is not kept.
+pub fn new_session(
+    app: &App,
+    payment: &Payment,
+    token: &TokenRecord,
+    pan: &epay_domain::Pan,
+    expiry_mmyy: &str,
+    save_card: bool,
+) -> ThreeDsSession {
+    ThreeDsSession {
+        id: ids::uuid(),
+        payment_id: payment.id.clone(),
+        server_trans_id: ids::uuid(),
+        token_digest: token.token_digest.clone(),
+        pan_ciphertext: app.keys.seal_pan(pan),
+        expiry_mmyy: expiry_mmyy.to_string(),
+        save_card,
+        state: "pending".into(),
+        reason_code: 0,
+        created_at: payment.created_at,
+        updated_at: payment.created_at,
+    }
+}
+
+/// `paReq`: base64url (no padding) of a 3DS 2.2 CReq, as seed 003's example decodes.
+pub fn pa_req(s: &ThreeDsSession) -> String {
+    let creq = serde_json::json!({
+        "messageType": "CReq",
+        "messageVersion": "2.2.0",
+        "threeDSServerTransID": s.server_trans_id,
+        "acsTransID": s.id,
+        "challengeWindowSize": "05",
+    });
+    URL_SAFE_NO_PAD.encode(creq.to_string())
+}
+
+/// `MD`: base64 of the threeDSServerTransID (seed 003).
+pub fn md(s: &ThreeDsSession) -> String {
+    STANDARD.encode(&s.server_trans_id)
+}
+
+fn b64_json(text: &str) -> Option<serde_json::Value> {
+    let t = text.trim().replace(' ', "+");
+    let bytes = URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')).or_else(|_| STANDARD.decode(&t)).ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The ACS transaction a PaReq (CReq) or PaRes (CRes) names.
+pub fn acs_trans_id(message: &str) -> Option<String> {
+    b64_json(message)?.get("acsTransID")?.as_str().map(String::from)
+}
+
+/// The threeDSServerTransID an `MD` carries.
+pub fn server_trans_id(md: &str) -> Option<String> {
+    let bytes = STANDARD.decode(md.trim().replace(' ', "+")).ok()?;
+    String::from_utf8(bytes).ok().filter(|s| uuid::Uuid::parse_str(s).is_ok())
+}
+
+/// `PaRes`: base64url of a CRes with the challenge's outcome.
+pub fn pa_res(s: &ThreeDsSession, passed: bool) -> String {
+    let cres = serde_json::json!({
+        "messageType": "CRes",
+        "messageVersion": "2.2.0",
+        "threeDSServerTransID": s.server_trans_id,
+        "acsTransID": s.id,
+        "transStatus": if passed { "Y" } else { "N" },
+    });
+    URL_SAFE_NO_PAD.encode(cres.to_string())
+}
+
+/// The ACS's verdict on the shopper's answer.
+pub fn verdict(code: &str, cancelled: bool) -> (&'static str, ReasonCode) {
+    if cancelled {
+        ("cancelled", ReasonCode::THREE_DS_CODE_WRONG)
+    } else if code.trim() == SANDBOX_CODE {
+        ("passed", ReasonCode::SUCCESS)
+    } else {
+        ("failed", ReasonCode::THREE_DS_FAILED)
+    }
+}
+
+fn internal(e: StoreError) -> PaymentError {
+    tracing::error!(error = %e, "3-D Secure storage failed");
+    PaymentError::Internal
+}
+
+/// The confirm step (facts §7): `MD` and `PaRes` from the ACS, presented with the payment's own
+/// token. Ends the payment; a second confirm is refused.
+pub async fn confirm(
+    app: &App,
+    access_token: &str,
+    md_text: &str,
+    pa_res_text: &str,
+) -> Result<PaymentResponse, PaymentError> {
+    let bad = |m: &str| PaymentError::BadRequest(m.to_string());
+    let server_id =
+        server_trans_id(md_text).ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
+    let session = app
+        .store
+        .three_ds_session_by_server_id(&server_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
+    let token = app.store.token(&digest(access_token.trim())).await.map_err(internal)?;
+    let token = match token {
+        Some(t) if t.token_digest == session.token_digest => t,
+        _ => return Err(PaymentError::Unauthorized("the token is not the one this payment was started with".into())),
+    };
+    if acs_trans_id(pa_res_text).as_deref() != Some(session.id.as_str()) {
+        return Err(bad("PaRes does not belong to this MD"));
+    }
+    let payment = app
+        .store
+        .payment(&token.merchant_id, &session.payment_id)
+        .await
+        .map_err(internal)?
+        .ok_or_else(|| bad("transaction not found"))?;
+    let now = app.clock.now_ms();
+    let timed_out = now - session.created_at > app.config.three_ds_timeout_secs * 1000;
+    let outcome = match session.state.as_str() {
+        "confirmed" => return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into())),
+        "pending" if !timed_out => return Err(bad("the 3-D Secure challenge has not been answered yet")),
+        "pending" => Err(ReasonCode::THREE_DS_UNAVAILABLE),
+        "passed" => Ok(()),
+        _ => Err(ReasonCode::from_code(session.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED)),
+    };
+    let finished = finish(app, &session, payment, outcome, now).await?;
+    if finished.reason_code != 0 {
+        let reason = ReasonCode::from_code(finished.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED);
+        return Err(PaymentError::Declined { reason, transaction_id: finished.id });
+    }
+    Ok(payment_response(&finished))
+}
+
+/// Ends a 3D payment: a passed challenge asks the network again (no CVC: it was checked before
+/// the challenge) and moves the money; anything else fails the payment with `reason`.
+async fn finish(
+    app: &App,
+    session: &ThreeDsSession,
+    mut payment: Payment,
+    outcome: Result<(), ReasonCode>,
+    now: i64,
+) -> Result<Payment, PaymentError> {
+    let terminal = app.store.terminal(&payment.terminal_id).await.map_err(internal)?.ok_or(PaymentError::Internal)?;
+    let pan = app.keys.open_pan(&session.pan_ciphertext).ok_or(PaymentError::Internal)?;
+    let mut effect = PaymentEffect::None;
+    let mut save_card = None;
+    payment.secure = true;
+    match outcome {
+        Ok(()) => {
+            let amount = epay_domain::Amount::from_minor(payment.amount_minor).map_err(|_| PaymentError::Internal)?;
+            let request = AuthRequest {
+                pan: &pan,
+                expiry: Expiry::parse(&session.expiry_mmyy).ok(),
+                cvc: None,
+                amount,
+                today: year_month(now),
+            };
+            match app.network.authorize(&request) {
+                Authorization::Approved { card_account, approval_code, issuer, .. } => {
+                    let (status, kind) = if terminal.two_step {
+                        ("AUTH", TransferKind::Pending)
+                    } else {
+                        ("CHARGE", TransferKind::Posted)
+                    };
+                    payment.status = status.into();
+                    payment.charged_minor = if status == "CHARGE" { payment.amount_minor } else { 0 };
+                    payment.approval_code = approval_code;
+                    payment.issuer = issuer;
+                    payment.reference = ids::reference();
+                    payment.card_account = Some(card_account.clone());
+                    effect = PaymentEffect::Debit {
+                        card_account,
+                        merchant_account: format!("merchant:{}", terminal.id),
+                        kind,
+                    };
+                    if session.save_card && !payment.account_id.is_empty() {
+                        save_card = Some(SavedCard {
+                            id: ids::uuid(),
+                            merchant_id: payment.merchant_id.clone(),
+                            account_id: payment.account_id.clone(),
+                            pan_fingerprint: app.keys.pan_fingerprint(&pan),
+                            pan_ciphertext: session.pan_ciphertext.clone(),
+                            card_mask: pan.masked(),
+                            card_brand: pan.brand().as_str().to_string(),
+                            expiry_mmyy: session.expiry_mmyy.clone(),
+                            payer_name: payment.payer_name.clone(),
+                            transaction_id: payment.id.clone(),
+                            terminal_pos_id: terminal.pos_id.clone(),
+                            reference: payment.reference.clone(),
+                            int_reference: payment.int_reference.clone(),
+                            card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
+                            active: true,
+                            created_at: now,
+                        });
+                    }
+                }
+                Authorization::Declined { reason, .. } => {
+                    payment.status = "REJECT".into();
+                    payment.reason_code = reason.code;
+                    payment.reason = reason.message.into();
+                }
+            }
+        }
+        Err(reason) => {
+            payment.status = "FAILED".into();
+            payment.reason_code = reason.code;
+            payment.reason = reason.message.into();
+        }
+    }
+    let finish = ThreeDsFinish { session_id: session.id.clone(), payment, effect, save_card, now_ms: now };
+    match app.store.finish_three_ds(finish, &callbacks::for_payment).await {
+        Ok(p) => {
+            tracing::info!(payment_id = %p.id, status = %p.status, reason_code = p.reason_code, "3-D Secure payment finished");
+            Ok(p)
+        }
+        Err(StoreError::Refused(Refusal::WrongStatus { .. })) => {
+            Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
+        }
+        Err(e) => Err(internal(e)),
+    }
+}
+
+/// Fails 3D payments whose challenge was abandoned for longer than `three_ds_timeout_secs`.
+pub async fn fail_abandoned(app: &App) -> usize {
+    let now = app.clock.now_ms();
+    let cutoff = now - app.config.three_ds_timeout_secs * 1000;
+    let Ok(sessions) = app.store.abandoned_three_ds(cutoff, 200).await else {
+        return 0;
+    };
+    let mut failed = 0;
+    for session in sessions {
+        let Ok(Some(payment)) = app.store.payment_by_id(&session.payment_id).await else { continue };
+        if finish(app, &session, payment, Err(ReasonCode::THREE_DS_UNAVAILABLE), now).await.is_ok() {
+            failed += 1;
+        }
+    }
+    failed
+}

@@ -1,0 +1,314 @@
+//! 3-D Secure (seed 003, facts §7): the 3D answer, the ACS challenge, confirm, failures, expiry,
+//! and the seed-003 merchant page and the hosted page in headless Chromium.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::Engine;
+use common::browser::Browser;
+use common::*;
+use epay_client::PaymentRequest;
+use serde_json::{json, Value};
+
+const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
+/// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
+const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
+
+/// Seed 003's "3D" response, key for key.
+const THREE_D_KEYS: &[&str] = &[
+    "id",
+    "accountId",
+    "amount",
+    "amountBonus",
+    "currency",
+    "description",
+    "email",
+    "invoiceID",
+    "language",
+    "phone",
+    "reference",
+    "intReference",
+    "secure3D",
+    "cardID",
+    "fee",
+    "code",
+    "status",
+];
+
+async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
+    let gw = Gateway::start_with(backend, env).await;
+    let (merchant, _) = epay_server::seed::test_merchant();
+    gw.store()
+        .await
+        .upsert_merchant(
+            &merchant,
+            &[epay_store::Terminal {
+                id: SECURE_TERMINAL.into(),
+                merchant_id: merchant.id.clone(),
+                pos_id: "98120333".into(),
+                name: "3-D Secure".into(),
+                three_ds: true,
+                hold_period_secs: 3600,
+                ..Default::default()
+            }],
+        )
+        .await
+        .unwrap();
+    gw
+}
+
+/// Starts a 3D payment; returns (token, invoice, the 3D answer).
+async fn start(gw: &Gateway, card: (&str, &str, &str)) -> (String, String, Value) {
+    let invoice = invoice();
+    let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
+    let mut request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(card, SECURE_TERMINAL).await);
+    request.card_save = true;
+    request.account_id = Some("secure-user".into());
+    let (status, body) =
+        gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+    assert_eq!(status, 200, "{body}");
+    (token, invoice, body)
+}
+
+fn hidden(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'")
+}
+
+/// Plays the shopper at the ACS over plain HTTP: posts seed 003's form, answers the challenge.
+/// Returns the PaRes the ACS sends back to TermUrl.
+async fn answer_challenge(gw: &Gateway, three_d: &Value, code: &str, action: &str) -> String {
+    let s = &three_d["secure3D"];
+    let form = [
+        ("PaReq", s["paReq"].as_str().unwrap()),
+        ("MD", s["md"].as_str().unwrap()),
+        ("TermUrl", "https://merchantsite.com/3dRes"),
+    ];
+    let page = gw.http.post(s["action"].as_str().unwrap()).form(&form).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("One-time code"), "{html}");
+    let answer = [
+        ("acs_id", hidden(&html, "acs_id")),
+        ("MD", hidden(&html, "MD")),
+        ("TermUrl", hidden(&html, "TermUrl")),
+        ("code", code.to_string()),
+        ("action", action.to_string()),
+    ];
+    let back = gw
+        .http
+        .post(format!("{}/acs/challenge/answer", gw.url))
+        .form(&answer)
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(back.contains(r#"action="https://merchantsite.com/3dRes""#), "{back}");
+    hidden(&back, "PaRes")
+}
+
+async fn confirm(gw: &Gateway, token: &str, md: &str, pa_res: &str) -> (u16, Value) {
+    gw.post_json("/payment/cryptopay/confirm", Some(token), &json!({"PaRes": pa_res, "MD": md}).to_string()).await
+}
+
+#[tokio::test]
+async fn api_flow_three_d_then_challenge_then_confirm() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let (token, invoice, three_d) = start(&gw, ENROLLED).await;
+        assert_eq!(keys(&three_d), sorted(THREE_D_KEYS), "{backend:?}: {three_d}");
+        assert_eq!(three_d["status"], "3D");
+        assert_eq!(three_d["code"], 0);
+        assert_eq!(three_d["invoiceID"], "", "seed 003 leaves it empty");
+        let s = &three_d["secure3D"];
+        let creq: Value =
+            serde_json::from_slice(&URL_SAFE_NO_PAD.decode(s["paReq"].as_str().unwrap()).unwrap()).unwrap();
+        assert_eq!((creq["messageType"].as_str(), creq["messageVersion"].as_str()), (Some("CReq"), Some("2.2.0")));
+        assert_eq!(creq["challengeWindowSize"], "05");
+        let md = String::from_utf8(STANDARD.decode(s["md"].as_str().unwrap()).unwrap()).unwrap();
+        assert_eq!(md, creq["threeDSServerTransID"].as_str().unwrap(), "MD is base64 of threeDSServerTransID");
+        assert_eq!(s["action"], format!("{}/acs/challenge", gw.url));
+        // Waiting in 3D: no money moved yet.
+        let store = gw.store().await;
+        let id = three_d["id"].as_str().unwrap();
+        assert!(store.ledger_transfers_of(id).await.unwrap().is_empty());
+        assert_eq!(gw.transaction_of(id).await["statusName"], "3D");
+
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, done) = confirm(&gw, &token, s["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!(status, 200, "{backend:?}: {done}");
+        assert_eq!(done["status"], "CHARGE");
+        assert!(!done["cardID"].as_str().unwrap().is_empty(), "cardSave after 3-D Secure");
+        let tx = gw.transaction_of(id).await;
+        assert_eq!(
+            (tx["statusName"].as_str(), tx["secure"].clone(), tx["secureDetails"].as_str()),
+            (Some("CHARGE"), json!(true), Some("Y"))
+        );
+        assert_eq!(tx["invoiceID"], invoice.as_str());
+        assert_eq!(store.ledger_transfers_of(id).await.unwrap().len(), 1);
+
+        // A replayed confirm changes nothing.
+        let (status, again) = confirm(&gw, &token, s["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!(status, 409, "{again}");
+        assert_eq!(store.ledger_transfers_of(id).await.unwrap().len(), 1);
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        // Wrong code → 473; cancel → 499. The payment fails, no money moves.
+        for (code, action, reason) in [("000000", "submit", 473), ("", "cancel", 499)] {
+            let (token, _, three_d) = start(&gw, ENROLLED).await;
+            let pa_res = answer_challenge(&gw, &three_d, code, action).await;
+            let (status, body) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+            assert_eq!((status, body["code"].clone()), (400, json!(reason)), "{backend:?}: {body}");
+            let tx = gw.transaction_of(three_d["id"].as_str().unwrap()).await;
+            assert_eq!(
+                (tx["statusName"].as_str(), tx["reasonCode"].as_str()),
+                (Some("FAILED"), Some(reason.to_string().as_str()))
+            );
+        }
+        // Another transaction's MD or PaRes.
+        let (token_a, _, a) = start(&gw, ENROLLED).await;
+        let (token_b, _, b) = start(&gw, ENROLLED).await;
+        let pa_res_a = answer_challenge(&gw, &a, "123456", "submit").await;
+        let pa_res_b = answer_challenge(&gw, &b, "123456", "submit").await;
+        let (status, _) = confirm(&gw, &token_a, b["secure3D"]["md"].as_str().unwrap(), &pa_res_b).await;
+        assert_eq!(status, 401, "{backend:?}: A's token cannot confirm B");
+        let (status, body) = confirm(&gw, &token_a, a["secure3D"]["md"].as_str().unwrap(), &pa_res_b).await;
+        assert_eq!(status, 400, "{body}");
+        assert!(body["message"].as_str().unwrap().contains("PaRes"));
+        let (status, body) = confirm(&gw, &token_a, "bm90LWEtdXVpZA==", &pa_res_a).await;
+        assert_eq!(status, 400, "{body}");
+        // Halyk's SDK TermUrl: /payments/cards/confirmPayment?Access=<token>, form-encoded.
+        let response = gw
+            .http
+            .post(format!("{}/payments/cards/confirmPayment?Access={token_b}", gw.url))
+            .form(&[("MD", b["secure3D"]["md"].as_str().unwrap()), ("PaRes", pa_res_b.as_str())])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}");
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["status"], "CHARGE");
+        // A card that is not enrolled pays without a challenge on the same terminal.
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
+        let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, SECURE_TERMINAL).await);
+        assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "CHARGE");
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_challenge_fails_with_877() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[("EPAY_THREE_DS_TIMEOUT_SECS", "60")]).await;
+        let (_, _, three_d) = start(&gw, ENROLLED).await;
+        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=120", gw.url)).send().await.unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["abandoned3ds"], 1, "{backend:?}: {body}");
+        let tx = gw.transaction_of(three_d["id"].as_str().unwrap()).await;
+        assert_eq!((tx["statusName"].as_str(), tx["reasonCode"].as_str()), (Some("FAILED"), Some("877")));
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn the_seed_003_merchant_page_works_unchanged_against_our_acs() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let (token, _, three_d) = start(&gw, ENROLLED).await;
+        // The merchant's site: seed 003's auto-submit form, and a TermUrl that runs confirm.
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let shop = format!("http://{}", listener.local_addr().unwrap());
+        let s = &three_d["secure3D"];
+        let page = include_str!("fixtures/seed-003-3ds-form.html")
+            .replace("<%=action%>", s["action"].as_str().unwrap())
+            .replace("<%=paReq%>", s["paReq"].as_str().unwrap())
+            .replace("<%=md%>", s["md"].as_str().unwrap())
+            .replace("https://merchantsite.com/3dRes", &format!("{shop}/3dRes"));
+        let confirm_url = format!("{}/payment/cryptopay/confirm", gw.url);
+        let app = axum::Router::new()
+            .route("/", axum::routing::get(move || async move { axum::response::Html(page) }))
+            .route(
+                "/3dRes",
+                axum::routing::post(
+                    move |axum::extract::Form(form): axum::extract::Form<std::collections::HashMap<String, String>>| {
+                        let (token, confirm_url) = (token.clone(), confirm_url.clone());
+                        async move {
+                            // "On the partner's page (TermUrl), it is necessary to execute confirm."
+                            let answer: Value = reqwest::Client::new()
+                                .post(confirm_url)
+                                .bearer_auth(token)
+                                .json(&json!({"PaRes": form["PaRes"], "MD": form["MD"]}))
+                                .send()
+                                .await
+                                .unwrap()
+                                .json()
+                                .await
+                                .unwrap();
+                            axum::response::Html(format!(
+                                "<h1 id=outcome>{}</h1>",
+                                answer["status"].as_str().unwrap_or("error")
+                            ))
+                        }
+                    },
+                ),
+            );
+        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        let browser = Browser::start().await;
+        browser.goto(&format!("{shop}/")).await;
+        browser.type_into("#otp", "123456").await;
+        browser.click("#acs-submit").await;
+        browser.wait_url("/3dRes", 15).await;
+        assert_eq!(browser.text("#outcome").await, "CHARGE", "{backend:?}");
+        server.abort();
+    }
+}
+
+#[tokio::test]
+async fn the_hosted_page_runs_the_challenge_itself() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
+        let params = epay_server::page::params::encode(
+            &[
+                ("invoiceId", invoice.clone()),
+                ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+                ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+                ("language", "eng".into()),
+                ("description", "3DS order".into()),
+                ("terminal", SECURE_TERMINAL.into()),
+                ("amount", "100".into()),
+                ("currency", "KZT".into()),
+            ],
+            &[("access_token", token), ("expires_in", "7200".into())],
+        );
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/payform/?params={params}", gw.url)).await;
+        browser.type_into("#pan", ENROLLED.0).await;
+        browser.type_into("#expiry", "12/30").await;
+        browser.type_into("#cvc", ENROLLED.2).await;
+        browser.type_into("#holder", "TEST TEST").await;
+        browser.click("#submit").await;
+        browser.type_into("#otp", "123456").await;
+        browser.click("#acs-submit").await;
+        browser.wait_url("/demo/success", 20).await;
+        let status_token = gw.service_token(SECURE_TERMINAL).await;
+        let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
+        assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
+        assert_eq!(tx.extra["secure"], json!(true));
+        let _ = Duration::from_secs(0);
+    }
+}
