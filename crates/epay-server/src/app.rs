@@ -48,11 +48,19 @@ impl App {
                 .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
             card_texts.push(text);
         }
+        // Each configured file is checked on its own first, so an error names its file.
+        for (path, text) in config.cards_files.iter().zip(card_texts.iter().skip(1)) {
+            Simulator::from_card_files(&[text], keys.account_key())
+                .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
+        }
         let texts: Vec<&str> = card_texts.iter().map(String::as_str).collect();
         let simulator = Simulator::from_card_files(&texts, keys.account_key())
-            .map_err(|e| StartError::Cards("(built-in or configured)".into(), e.to_string()))?;
+            .map_err(|e| StartError::Cards("(built-in)".into(), e.to_string()))?;
 
         let clock = Arc::new(SystemClock::default());
+        if let Some(start) = config.sandbox_start_ms() {
+            clock.advance(start - clock.now_ms());
+        }
         if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }

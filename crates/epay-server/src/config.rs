@@ -65,6 +65,9 @@ pub struct Config {
     pub node_name: Option<String>,
     /// A payment left in 3D longer than this fails with reason 877, in seconds.
     pub three_ds_timeout_secs: i64,
+    /// Sandbox only: the time the gateway clock starts at (RFC 3339, e.g. 2026-11-22T12:00:00Z);
+    /// it runs on from there. Makes expiry dates of test cards independent of the real date.
+    pub sandbox_start: Option<String>,
     /// The gateway's public base URL (e.g. https://pay.example.com), used in the 3-D Secure
     /// `action`; default: taken from each request's Host header.
     pub public_url: Option<String>,
@@ -91,6 +94,7 @@ impl Default for Config {
             operation_callbacks: true,
             node_name: None,
             three_ds_timeout_secs: 900,
+            sandbox_start: None,
             public_url: None,
         }
     }
@@ -180,6 +184,9 @@ impl Config {
         if let Some(v) = env("EPAY_THREE_DS_TIMEOUT_SECS") {
             self.three_ds_timeout_secs = parse("EPAY_THREE_DS_TIMEOUT_SECS", v)?;
         }
+        if let Some(v) = env("EPAY_SANDBOX_START") {
+            self.sandbox_start = Some(v);
+        }
         if let Some(v) = env("EPAY_PUBLIC_URL") {
             self.public_url = Some(v);
         }
@@ -217,6 +224,16 @@ impl Config {
         if !(10..=86_400).contains(&self.three_ds_timeout_secs) {
             return Err(ConfigError::Invalid("three_ds_timeout_secs must be between 10 and 86400".into()));
         }
+        if let Some(start) = &self.sandbox_start {
+            if self.mode == Mode::Production {
+                return Err(ConfigError::Invalid(
+                    "sandbox_start is a sandbox setting; production runs on real time".into(),
+                ));
+            }
+            if self.sandbox_start_ms().is_none() {
+                return Err(ConfigError::Invalid(format!("sandbox_start {start:?} is not an RFC 3339 time")));
+            }
+        }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             return Err(ConfigError::Invalid("log_format must be pretty or json".into()));
         }
@@ -229,6 +246,13 @@ impl Config {
 
     pub fn rsa_key_path(&self) -> PathBuf {
         self.rsa_key_path.clone().unwrap_or_else(|| self.data_dir.join("keys/cryptogram-rsa.pem"))
+    }
+
+    /// `sandbox_start` in unix milliseconds.
+    pub fn sandbox_start_ms(&self) -> Option<i64> {
+        let text = self.sandbox_start.as_deref()?;
+        let t = time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339).ok()?;
+        Some((t.unix_timestamp_nanos() / 1_000_000) as i64)
     }
 
     pub fn node_name(&self) -> String {

@@ -121,6 +121,17 @@ pub trait Store: Send + Sync + 'static {
     /// balance that does not allow it turns the transfer into a REJECT with that reason.
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
 
+    /// Ends a transfer that waited for 3-D Secure, like [`Store::finish_three_ds`] does for a
+    /// payment: session `confirmed`, payment `3D` → CHARGE/REJECT/FAILED with its money,
+    /// saved cards and callback, all in one transaction.
+    async fn finish_three_ds_transfer(
+        &self,
+        session_id: &str,
+        settlement: TransferSettlement,
+        now_ms: i64,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Payment>;
+
     async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>>;
     async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>>;
 

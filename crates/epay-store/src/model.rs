@@ -5,7 +5,7 @@ pub struct Merchant {
     pub id: String,
     pub name: String,
     pub client_id: String,
-    /// Keyed digest of the client secret (never the secret itself).
+    /// SHA-256 digest of the client secret (never the secret itself).
     pub secret_digest: String,
     /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks.
     pub webhook_secret: String,
@@ -229,6 +229,10 @@ pub struct ThreeDsSession {
     pub pan_ciphertext: String,
     pub expiry_mmyy: String,
     pub save_card: bool,
+    /// A P2P transfer's receiving card, sealed until the challenge ends.
+    pub receiver_pan_ciphertext: Option<String>,
+    pub receiver_expiry_mmyy: String,
+    pub save_receiver: bool,
     /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
     pub state: String,
     pub reason_code: i32,
@@ -390,12 +394,13 @@ pub struct TransferMoney {
     pub day_start_ms: i64,
 }
 
-/// Everything one transfer attempt writes, in one database transaction.
+/// How a transfer settles: its row, its money, the cards it saves. Applied in one database
+/// transaction by [`crate::Store::record_transfer`] or, after a 3-D Secure challenge, by
+/// [`crate::Store::finish_three_ds_transfer`].
 #[derive(Debug, Clone)]
-pub struct TransferWrite {
-    pub token_digest: String,
+pub struct TransferSettlement {
     pub payment: Payment,
-    /// None for a declined attempt (nothing moves).
+    /// None for a declined attempt or one waiting for 3-D Secure (nothing moves).
     pub money: Option<TransferMoney>,
     pub save_sender: Option<SavedCard>,
     pub save_receiver: Option<SavedCard>,
@@ -403,4 +408,13 @@ pub struct TransferWrite {
     pub insufficient_funds: (i32, String),
     pub receiver_limit: (i32, String),
     pub terminal_limit: (i32, String),
+}
+
+/// Everything one transfer attempt writes, in one database transaction.
+#[derive(Debug, Clone)]
+pub struct TransferWrite {
+    pub token_digest: String,
+    pub settlement: TransferSettlement,
+    /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
+    pub three_ds: Option<ThreeDsSession>,
 }

@@ -233,8 +233,9 @@ macro_rules! sql_store {
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "INSERT INTO three_ds_sessions (id, payment_id, server_trans_id, token_digest, pan_ciphertext,
-                         expiry_mmyy, save_card, state, reason_code, created_at, updated_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+                         expiry_mmyy, save_card, state, reason_code, created_at, updated_at,
+                         receiver_pan_ciphertext, receiver_expiry_mmyy, save_receiver)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
                 )
                 .bind(&t.id)
                 .bind(&t.payment_id)
@@ -247,6 +248,9 @@ macro_rules! sql_store {
                 .bind(t.reason_code)
                 .bind(t.created_at)
                 .bind(t.updated_at)
+                .bind(&t.receiver_pan_ciphertext)
+                .bind(&t.receiver_expiry_mmyy)
+                .bind(t.save_receiver)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -261,11 +265,134 @@ macro_rules! sql_store {
                     pan_ciphertext: row.try_get("pan_ciphertext")?,
                     expiry_mmyy: row.try_get("expiry_mmyy")?,
                     save_card: row.try_get("save_card")?,
+                    receiver_pan_ciphertext: row.try_get("receiver_pan_ciphertext")?,
+                    receiver_expiry_mmyy: row.try_get("receiver_expiry_mmyy")?,
+                    save_receiver: row.try_get("save_receiver")?,
                     state: row.try_get("state")?,
                     reason_code: row.try_get("reason_code")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
+            }
+
+            /// Moves a transfer's money (limits checked, amount and fee together or not at all)
+            /// and saves its cards; a limit or balance that does not allow it turns the payment
+            /// into a REJECT with that reason.
+            async fn settle_transfer(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                settlement: TransferSettlement,
+                now: i64,
+            ) -> Result<Payment, sqlx::Error> {
+                let TransferSettlement {
+                    mut payment,
+                    money,
+                    save_sender,
+                    save_receiver,
+                    insufficient_funds,
+                    receiver_limit,
+                    terminal_limit,
+                } = settlement;
+                let mut decline: Option<(i32, String)> = None;
+                if let Some(m) = &money {
+                    if let Some(limit) = m.terminal_daily_limit_minor {
+                        // Serializes this terminal's transfers on PostgreSQL for the limit check.
+                        sqlx::query(concat!("SELECT id FROM terminals WHERE id = $1 ", $lock))
+                            .bind(&payment.terminal_id)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        let row = sqlx::query(
+                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM payments
+                             WHERE terminal_id = $1 AND kind IN ('p2p', 'aft', 'oct') AND status = 'CHARGE'
+                               AND created_at >= $2",
+                        )
+                        .bind(&payment.terminal_id)
+                        .bind(m.day_start_ms)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        let total: i64 = row.try_get("total")?;
+                        if total + payment.amount_minor > limit {
+                            decline = Some(terminal_limit.clone());
+                        }
+                    }
+                    if let (None, Some(limit)) = (&decline, m.receiver_daily_limit_minor) {
+                        sqlx::query(concat!("SELECT id FROM ledger_accounts WHERE id = $1 ", $lock))
+                            .bind(&m.to_account)
+                            .fetch_optional(&mut **tx)
+                            .await?;
+                        let row = sqlx::query(
+                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
+                             WHERE credit_account = $1 AND kind = 'posted' AND payment_id IS NOT NULL
+                               AND id LIKE '%:transfer' AND created_at >= $2",
+                        )
+                        .bind(&m.to_account)
+                        .bind(m.day_start_ms)
+                        .fetch_one(&mut **tx)
+                        .await?;
+                        let total: i64 = row.try_get("total")?;
+                        if total + payment.amount_minor > limit {
+                            decline = Some(receiver_limit.clone());
+                        }
+                    }
+                    if decline.is_none() {
+                        let total = payment.amount_minor + m.fee_minor;
+                        // One compare-and-set for amount and fee together: both move or neither.
+                        let debited = sqlx::query(
+                            "UPDATE ledger_accounts SET debits_posted = debits_posted + $1
+                             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
+                        )
+                        .bind(total)
+                        .bind(&m.from_account)
+                        .execute(&mut **tx)
+                        .await?
+                        .rows_affected();
+                        if debited != 1 {
+                            decline = Some(insufficient_funds.clone());
+                        }
+                    }
+                    if decline.is_none() {
+                        let to_kind =
+                            if m.to_account.starts_with("merchant:") { AccountKind::Merchant } else { AccountKind::Card };
+                        Self::credit(tx, &m.to_account, to_kind, payment.amount_minor, now).await?;
+                        let mut moves = vec![(format!("{}:transfer", payment.id), &m.to_account, payment.amount_minor)];
+                        if m.fee_minor > 0 {
+                            Self::credit(tx, &m.fee_account, AccountKind::Merchant, m.fee_minor, now).await?;
+                            moves.push((format!("{}:fee", payment.id), &m.fee_account, m.fee_minor));
+                        }
+                        for (id, to, amount) in moves {
+                            sqlx::query(
+                                "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
+                                     amount_minor, kind, pending_id, created_at)
+                                 VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
+                            )
+                            .bind(id)
+                            .bind(&payment.id)
+                            .bind(&m.from_account)
+                            .bind(to)
+                            .bind(amount)
+                            .bind(now)
+                            .execute(&mut **tx)
+                            .await?;
+                        }
+                    }
+                }
+                if let Some((code, reason)) = decline {
+                    payment.status = "REJECT".into();
+                    payment.reason_code = code;
+                    payment.reason = reason;
+                    payment.charged_minor = 0;
+                    payment.fee_minor = 0;
+                    payment.approval_code = String::new();
+                    payment.reference = String::new();
+                }
+                if payment.reason_code == 0 {
+                    if let Some(card) = &save_sender {
+                        payment.card_id = Some(Self::save_card(tx, card).await?);
+                    }
+                    if let Some(card) = &save_receiver {
+                        payment.receiver_card_id = Some(Self::save_card(tx, card).await?);
+                    }
+                }
+                Ok(payment)
             }
 
             /// Inserts a payment row; a second transaction for the same invoice on the same
@@ -1352,17 +1479,8 @@ macro_rules! sql_store {
 
 
             async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-                let TransferWrite {
-                    token_digest,
-                    mut payment,
-                    money,
-                    save_sender,
-                    save_receiver,
-                    insufficient_funds,
-                    receiver_limit,
-                    terminal_limit,
-                } = write;
-                let now = payment.created_at;
+                let TransferWrite { token_digest, settlement, three_ds } = write;
+                let now = settlement.payment.created_at;
                 let mut tx = self.pool.begin().await?;
                 let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
                     .bind(now)
@@ -1373,109 +1491,69 @@ macro_rules! sql_store {
                 if spent != 1 {
                     return Err(StoreError::TokenSpent);
                 }
-                let mut decline: Option<(i32, String)> = None;
-                if let Some(m) = &money {
-                    if let Some(limit) = m.terminal_daily_limit_minor {
-                        // Serializes this terminal's transfers on PostgreSQL for the limit check.
-                        sqlx::query(concat!("SELECT id FROM terminals WHERE id = $1 ", $lock))
-                            .bind(&payment.terminal_id)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let row = sqlx::query(
-                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM payments
-                             WHERE terminal_id = $1 AND kind IN ('p2p', 'aft', 'oct') AND status = 'CHARGE'
-                               AND created_at >= $2",
-                        )
-                        .bind(&payment.terminal_id)
-                        .bind(m.day_start_ms)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let total: i64 = row.try_get("total")?;
-                        if total + payment.amount_minor > limit {
-                            decline = Some(terminal_limit.clone());
-                        }
-                    }
-                    if let (None, Some(limit)) = (&decline, m.receiver_daily_limit_minor) {
-                        sqlx::query(concat!("SELECT id FROM ledger_accounts WHERE id = $1 ", $lock))
-                            .bind(&m.to_account)
-                            .fetch_optional(&mut *tx)
-                            .await?;
-                        let row = sqlx::query(
-                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
-                             WHERE credit_account = $1 AND kind = 'posted' AND payment_id IS NOT NULL
-                               AND id LIKE '%:transfer' AND created_at >= $2",
-                        )
-                        .bind(&m.to_account)
-                        .bind(m.day_start_ms)
-                        .fetch_one(&mut *tx)
-                        .await?;
-                        let total: i64 = row.try_get("total")?;
-                        if total + payment.amount_minor > limit {
-                            decline = Some(receiver_limit.clone());
-                        }
-                    }
-                    if decline.is_none() {
-                        let total = payment.amount_minor + m.fee_minor;
-                        // One compare-and-set for amount and fee together: both move or neither.
-                        let debited = sqlx::query(
-                            "UPDATE ledger_accounts SET debits_posted = debits_posted + $1
-                             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
-                        )
-                        .bind(total)
-                        .bind(&m.from_account)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if debited != 1 {
-                            decline = Some(insufficient_funds.clone());
-                        }
-                    }
-                    if decline.is_none() {
-                        let to_kind =
-                            if m.to_account.starts_with("merchant:") { AccountKind::Merchant } else { AccountKind::Card };
-                        Self::credit(&mut tx, &m.to_account, to_kind, payment.amount_minor, now).await?;
-                        let mut moves = vec![(format!("{}:transfer", payment.id), &m.to_account, payment.amount_minor)];
-                        if m.fee_minor > 0 {
-                            Self::credit(&mut tx, &m.fee_account, AccountKind::Merchant, m.fee_minor, now).await?;
-                            moves.push((format!("{}:fee", payment.id), &m.fee_account, m.fee_minor));
-                        }
-                        for (id, to, amount) in moves {
-                            sqlx::query(
-                                "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
-                                     amount_minor, kind, pending_id, created_at)
-                                 VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
-                            )
-                            .bind(id)
-                            .bind(&payment.id)
-                            .bind(&m.from_account)
-                            .bind(to)
-                            .bind(amount)
-                            .bind(now)
-                            .execute(&mut *tx)
-                            .await?;
-                        }
-                    }
-                }
-                if let Some((code, reason)) = decline {
-                    payment.status = "REJECT".into();
-                    payment.reason_code = code;
-                    payment.reason = reason;
-                    payment.charged_minor = 0;
-                    payment.fee_minor = 0;
-                    payment.approval_code = String::new();
-                    payment.reference = String::new();
-                }
-                if payment.reason_code == 0 {
-                    if let Some(card) = &save_sender {
-                        payment.card_id = Some(Self::save_card(&mut tx, card).await?);
-                    }
-                    if let Some(card) = &save_receiver {
-                        payment.receiver_card_id = Some(Self::save_card(&mut tx, card).await?);
-                    }
-                }
+                let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
+                if let Some(session) = &three_ds {
+                    Self::insert_three_ds(&mut tx, session).await?;
+                }
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
+                }
+                tx.commit().await?;
+                Ok(payment)
+            }
+
+            async fn finish_three_ds_transfer(
+                &self,
+                session_id: &str,
+                settlement: TransferSettlement,
+                now_ms: i64,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<Payment> {
+                let mut tx = self.pool.begin().await?;
+                let claimed = sqlx::query(
+                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1
+                     WHERE id = $2 AND state <> 'confirmed'",
+                )
+                .bind(now_ms)
+                .bind(session_id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
+                }
+                let mut payment = Self::settle_transfer(&mut tx, settlement, now_ms).await?;
+                let moved = sqlx::query(
+                    "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
+                         reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
+                         secure = $10, issuer = $11, card_account = $12, receiver_account = $13, updated_at = $14
+                     WHERE id = $15 AND status = '3D'",
+                )
+                .bind(&payment.status)
+                .bind(payment.charged_minor)
+                .bind(payment.fee_minor)
+                .bind(payment.reason_code)
+                .bind(&payment.reason)
+                .bind(&payment.approval_code)
+                .bind(&payment.reference)
+                .bind(&payment.card_id)
+                .bind(&payment.receiver_card_id)
+                .bind(payment.secure)
+                .bind(&payment.issuer)
+                .bind(&payment.card_account)
+                .bind(&payment.receiver_account)
+                .bind(now_ms)
+                .bind(&payment.id)
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                }
+                payment.updated_at = now_ms;
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }
                 tx.commit().await?;
                 Ok(payment)

@@ -549,3 +549,40 @@ async fn no_card_number_in_clear_in_the_database_or_the_logs() {
         assert!(contents.contains("440563...5096"), "masked PAN should be stored");
     }
 }
+
+#[tokio::test]
+async fn public_client_spellings_are_accepted() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // Halyk's iOS SDK: the key spelled with a Cyrillic "с"; standard base64 without padding;
+        // `data` as an object; InvoiceID in capitals on the token; the `curency` typo.
+        let invoice = invoice();
+        let response = gw
+            .http
+            .post(format!("{}/oauth2/token", gw.url))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "payment"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+                ("InvoiceID", invoice.as_str()),
+                ("amount", "100"),
+                ("curency", "KZT"),
+                ("terminal", TERMINAL),
+            ])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        let token: Value = response.json().await.unwrap();
+        let token = token["access_token"].as_str().unwrap();
+        let cryptogram = gw.cryptogram(VISA, TERMINAL).await;
+        let unpadded = cryptogram.trim_end_matches('=');
+        let body = json!({"amount": 100, "currency": "KZT", "name": "TEST", "\u{0441}ryptogram": unpadded,
+            "invoiceId": invoice, "description": "sdk", "data": {"statement": {"name": "Arman"}}});
+        let (status, answer) = gw.post_json("/payment/cryptopay", Some(token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        let tx = status_of(&gw, &invoice).await;
+        assert_eq!(tx["transaction"]["data"], r#"{"statement":{"name":"Arman"}}"#);
+    }
+}

@@ -13,6 +13,8 @@ use epay_client::PaymentRequest;
 use serde_json::{json, Value};
 
 const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
+/// A transfer terminal that requires 3-D Secure (fee 1%, at least 95, like the seeded P2P one).
+const SECURE_P2P: &str = "3d5ecc3d-0000-4000-8000-000000000004";
 /// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
 const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
 
@@ -44,15 +46,28 @@ async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
         .await
         .upsert_merchant(
             &merchant,
-            &[epay_store::Terminal {
-                id: SECURE_TERMINAL.into(),
-                merchant_id: merchant.id.clone(),
-                pos_id: "98120333".into(),
-                name: "3-D Secure".into(),
-                three_ds: true,
-                hold_period_secs: 3600,
-                ..Default::default()
-            }],
+            &[
+                epay_store::Terminal {
+                    id: SECURE_TERMINAL.into(),
+                    merchant_id: merchant.id.clone(),
+                    pos_id: "98120333".into(),
+                    name: "3-D Secure".into(),
+                    three_ds: true,
+                    hold_period_secs: 3600,
+                    ..Default::default()
+                },
+                epay_store::Terminal {
+                    id: SECURE_P2P.into(),
+                    merchant_id: merchant.id.clone(),
+                    pos_id: "98120444".into(),
+                    name: "3-D Secure transfers".into(),
+                    three_ds: true,
+                    transfers_allowed: true,
+                    fee_percent_bp: 100,
+                    fee_min_minor: 9_500,
+                    ..Default::default()
+                },
+            ],
         )
         .await
         .unwrap();
@@ -310,5 +325,146 @@ async fn the_hosted_page_runs_the_challenge_itself() {
         assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
         assert_eq!(tx.extra["secure"], json!(true));
         let _ = Duration::from_secs(0);
+    }
+}
+
+async fn transfer_token(gw: &Gateway, order: &str, amount: f64) -> String {
+    let request = epay_client::TokenRequest {
+        scope: "transfer".into(),
+        ..epay_client::TokenRequest::payment(CLIENT, SECRET, order, amount, "KZT", SECURE_P2P)
+    };
+    gw.client.token(&request).await.unwrap().access_token
+}
+
+/// Starts a P2P (or AFT) transfer from `sender` on the 3-D Secure transfer terminal, both cards
+/// to be saved; returns (token, the answer).
+async fn start_transfer(gw: &Gateway, path: &str, sender: (&str, &str, &str), post_link: &str) -> (String, Value) {
+    let order_id = invoice();
+    let token = transfer_token(gw, &order_id, 100.0).await;
+    let mut card = json!({
+        "sender": {"transferType": "TYPEPAN", "cardCred": sender.0, "cvc": sender.2, "save": true, "name": "ARMAN ALI",
+                   "expire": {"month": &sender.1[..2], "year": &sender.1[2..]}},
+    });
+    if path == "/p2p/transfer" {
+        card["receiver"] = json!({"transferType": "TYPEPAN", "cardCred": MASTERCARD.0, "save": true});
+    }
+    let body = json!({
+        "order": {"id": order_id, "amount": 100, "currency": "KZT", "description": "3DS transfer",
+                  "accountID": "secure-sender", "terminalId": SECURE_P2P, "postLink": post_link},
+        "card": card,
+    });
+    let (status, answer) = gw.post_json(path, Some(&token), &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    (token, answer)
+}
+
+#[tokio::test]
+async fn transfers_challenge_the_sender_card_when_the_terminal_requires_3ds() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let store = gw.store().await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let (token, three_d) = start_transfer(&gw, "/p2p/transfer", ENROLLED, "https://merchant.example/post").await;
+        assert_eq!(three_d["status"], "3D", "{backend:?}: {three_d}");
+        assert_eq!((three_d["amount"].clone(), three_d["fee"].clone()), (json!(100), json!(95)));
+        assert_eq!(three_d["senderCardPAN"], "400000...3220");
+        assert_eq!(three_d["secure3D"]["action"], format!("{}/acs/challenge", gw.url));
+        let id = three_d["id"].as_str().unwrap();
+        // Waiting for the challenge: no money, no saved cards, no callback yet.
+        assert!(store.ledger_transfers_of(id).await.unwrap().is_empty());
+        assert!(store.saved_cards(&merchant.id, "secure-sender").await.unwrap().is_empty());
+        assert!(store.callbacks_of(&merchant.id, id).await.unwrap().is_empty(), "no callback before the outcome");
+        // The seed-003 challenge, then confirm answers the transfer itself.
+        let md = three_d["secure3D"]["md"].as_str().unwrap();
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, done) = confirm(&gw, &token, md, &pa_res).await;
+        assert_eq!(status, 200, "{backend:?}: {done}");
+        assert_eq!(done["status"], "CHARGE");
+        assert_eq!(done["fee"], 95);
+        assert!(done.get("secure3D").is_none(), "{done}");
+        assert!(!done["senderCardID"].as_str().unwrap().is_empty(), "sender saved after the challenge");
+        assert!(!done["receiverCardID"].as_str().unwrap().is_empty(), "receiver saved after the challenge");
+        assert_eq!(store.saved_cards(&merchant.id, "secure-sender").await.unwrap().len(), 2);
+        let moves = store.ledger_transfers_of(id).await.unwrap();
+        let mut amounts = moves.iter().map(|t| t.amount_minor).collect::<Vec<_>>();
+        amounts.sort();
+        assert_eq!(amounts, vec![9_500, 10_000], "amount and fee move together");
+        let callbacks = store.callbacks_of(&merchant.id, id).await.unwrap();
+        assert_eq!(callbacks.len(), 1);
+        assert_eq!(callbacks[0].0.kind, "transfer.success");
+        let tx = gw.transaction_of(id).await;
+        assert_eq!((tx["statusName"].as_str(), tx["secure"].clone()), (Some("CHARGE"), json!(true)));
+        // A replayed confirm moves nothing more.
+        let (status, _) = confirm(&gw, &token, md, &pa_res).await;
+        assert_eq!(status, 409);
+        assert_eq!(store.ledger_transfers_of(id).await.unwrap().len(), 2);
+
+        // A wrong code fails the transfer with 473 and moves nothing; AFT is challenged too.
+        let (token, three_d) = start_transfer(&gw, "/chdebit/transfer", ENROLLED, "").await;
+        assert_eq!(three_d["status"], "3D", "{backend:?}: AFT: {three_d}");
+        let pa_res = answer_challenge(&gw, &three_d, "000000", "submit").await;
+        let (status, failed) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, failed["code"].clone()), (400, json!(473)), "{failed}");
+        let id = three_d["id"].as_str().unwrap();
+        assert!(store.ledger_transfers_of(id).await.unwrap().is_empty());
+        assert_eq!(gw.transaction_of(id).await["statusName"], "FAILED");
+
+        // A card that is not enrolled transfers at once on the same terminal.
+        let (_, direct) = start_transfer(&gw, "/p2p/transfer", VISA, "").await;
+        assert_eq!(direct["status"], "CHARGE", "{direct}");
+        assert!(direct.get("secure3D").is_none());
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn an_abandoned_transfer_challenge_fails_with_877() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[("EPAY_THREE_DS_TIMEOUT_SECS", "60")]).await;
+        let (_, three_d) = start_transfer(&gw, "/p2p/transfer", ENROLLED, "").await;
+        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=120", gw.url)).send().await.unwrap();
+        let body: Value = response.json().await.unwrap();
+        assert_eq!(body["abandoned3ds"], 1, "{backend:?}: {body}");
+        let tx = gw.transaction_of(three_d["id"].as_str().unwrap()).await;
+        assert_eq!((tx["statusName"].as_str(), tx["reasonCode"].as_str()), (Some("FAILED"), Some("877")));
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn the_transfer_form_runs_the_sender_challenge() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let invoice = invoice();
+        let token = transfer_token(&gw, &invoice, 100.0).await;
+        let params = epay_server::page::params::encode(
+            &[
+                ("invoiceId", invoice.clone()),
+                ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+                ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+                ("language", "EN".into()),
+                ("description", "Transfer to a friend".into()),
+                ("terminal", SECURE_P2P.into()),
+                ("amount", "100".into()),
+                ("currency", "KZT".into()),
+            ],
+            &[("access_token", token), ("expires_in", "7200".into()), ("scope", "transfer".into())],
+        );
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/payform/?params={params}&isTransfer=true", gw.url)).await;
+        browser.type_into("#pan", ENROLLED.0).await;
+        browser.type_into("#expiry", "12/30").await;
+        browser.type_into("#cvc", ENROLLED.2).await;
+        browser.type_into("#holder", "ARMAN ALI").await;
+        browser.type_into("#receiver_pan", MASTERCARD.0).await;
+        browser.click("#transfer-submit").await;
+        browser.type_into("#otp", "123456").await;
+        browser.click("#acs-submit").await;
+        browser.wait_url("/demo/success", 20).await;
+        let status_token = gw.service_token(SECURE_P2P).await;
+        let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
+        assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
+        assert_eq!(tx.extra["secure"], json!(true));
+        gw.assert_ledger_sound();
     }
 }

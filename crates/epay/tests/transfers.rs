@@ -135,6 +135,7 @@ async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
         let status_token = gw.service_token(P2P).await;
         let tx = gw.client.status(&status_token, id).await.unwrap().transaction.unwrap();
         assert_eq!((tx.status_name.as_str(), tx.amount), ("CHARGE", 100.0));
+        assert_eq!(tx.payout_amount, 100.0, "the receiver gets the whole amount; the sender paid the fee on top");
         gw.assert_ledger_sound();
     }
 }

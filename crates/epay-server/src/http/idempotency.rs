@@ -52,6 +52,10 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         hasher.update(part);
     }
     let digest = hex::encode(hasher.finalize());
+    // Keys are the client's: scope them by its credentials, so two merchants that pick the
+    // same key never meet.
+    let credentials = parts.headers.get("authorization").map(HeaderValue::as_bytes).unwrap_or_default();
+    let key = format!("{}:{key}", &hex::encode(Sha256::digest(credentials))[..32]);
     let now = app.clock.now_ms();
     match app.store.idempotency_begin(&key, &digest, now).await {
         Ok(IdempotencyState::Reserved) => {}

@@ -21,8 +21,6 @@ use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 
-/// The ePay API routes. They answer at the root (newer hosts) and under `/api` (the older test
-/// host), facts §1.
 /// The gateway's base URL as the client sees it: `public_url` from the configuration, else the
 /// request's Host (and X-Forwarded-Proto).
 pub(crate) fn public_base(app: &crate::app::App, headers: &axum::http::HeaderMap) -> String {
@@ -35,6 +33,8 @@ pub(crate) fn public_base(app: &crate::app::App, headers: &axum::http::HeaderMap
     format!("{scheme}://{host}")
 }
 
+/// The ePay API routes. They answer at the root (newer hosts) and under `/api` (the older test
+/// host), facts §1.
 fn api_routes() -> Router<AppState> {
     Router::new()
         .route("/oauth2/token", post(oauth::token))

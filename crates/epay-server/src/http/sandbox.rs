@@ -16,7 +16,7 @@ use crate::wire::Fields;
 const MAX_ADVANCE_SECS: i64 = 400 * 24 * 3600;
 
 fn clock_state(app: &AppState) -> serde_json::Value {
-    json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": app.clock.offset_ms() / 1000})
+    json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": app.clock.offset_ms().div_euclid(1000)})
 }
 
 pub async fn show(State(app): State<AppState>) -> Response {

@@ -12,7 +12,8 @@ use crate::services::transfers::{self, Kind};
 
 pub async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8], kind: Kind) -> Response {
     let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match transfers::transfer(app, auth, body, kind).await {
+    let acs = format!("{}/acs/challenge", super::public_base(app, headers));
+    match transfers::transfer(app, auth, body, kind, &acs).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }

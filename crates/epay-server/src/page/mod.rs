@@ -189,21 +189,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let base = crate::http::public_base(&app, &headers);
     let acs = format!("{base}/acs/challenge");
     match payments::pay_from_page(&app, &decoded.access_token, &fields, pan, expiry, cvc, &acs).await {
-        Ok(PaymentAnswer::ThreeD(three_d)) => {
-            // The page runs the challenge itself: to the ACS, which comes back to our TermUrl.
-            let encoded: String = url::form_urlencoded::byte_serialize(raw.as_bytes()).collect();
-            let term_url = format!("{base}/payform/3ds-return?isShortForm={short}&params={encoded}");
-            let s = &three_d.secure3d;
-            html(
-                StatusCode::OK,
-                views::auto_post(
-                    lang,
-                    &s.action,
-                    &[("PaReq", &s.pa_req), ("MD", &s.md), ("TermUrl", &term_url)],
-                    w.processing,
-                ),
-            )
-        }
+        Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
         Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
@@ -232,6 +218,21 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     }
 }
 
+/// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
+fn challenge_page(lang: Lang, base: &str, short: bool, raw_params: &str, s: &crate::wire::Secure3D) -> Response {
+    let encoded: String = url::form_urlencoded::byte_serialize(raw_params.as_bytes()).collect();
+    let term_url = format!("{base}/payform/3ds-return?isShortForm={short}&params={encoded}");
+    html(
+        StatusCode::OK,
+        views::auto_post(
+            lang,
+            &s.action,
+            &[("PaReq", &s.pa_req), ("MD", &s.md), ("TermUrl", &term_url)],
+            words(lang).processing,
+        ),
+    )
+}
+
 /// The hosted page's TermUrl: confirms the 3-D Secure payment and shows its result.
 async fn three_ds_return(
     State(app): State<AppState>,
@@ -256,11 +257,12 @@ async fn three_ds_return(
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let (back, failure_back) = (links("backLink"), links("failureBackLink"));
     match crate::services::three_ds::confirm(&app, &decoded.access_token, &get("MD"), &get("PaRes")).await {
-        Ok(_) => html(
+        Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
                 lang,
-                heading: None,
+                heading: matches!(confirmed, crate::services::three_ds::Confirmed::Transfer(_))
+                    .then_some(w.transfer_done),
                 short,
                 success: true,
                 reason: None,
@@ -372,7 +374,7 @@ fn side(
     })
 }
 
-async fn transfer(State(app): State<AppState>, body: Bytes) -> Response {
+async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
     let short = flag(&form, "isShortForm");
     let raw = form.get("params").map(String::as_str).unwrap_or("");
@@ -413,7 +415,12 @@ async fn transfer(State(app): State<AppState>, body: Bytes) -> Response {
         Ok(f) => f,
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
     };
-    match transfers::transfer_with(&app, token, &fields, kind).await {
+    let base = crate::http::public_base(&app, &headers);
+    match transfers::transfer_with(&app, token, &fields, kind, &format!("{base}/acs/challenge")).await {
+        Ok(answer) if answer.secure3d.is_some() => {
+            let s = answer.secure3d.as_ref().expect("checked");
+            challenge_page(lang, &base, short, raw, s)
+        }
         Ok(_) => html(
             StatusCode::OK,
             views::result(&views::ResultView {

@@ -50,6 +50,19 @@ pub fn has_scope(record: &TokenRecord, word: &str) -> bool {
     record.scope.split_whitespace().any(|w| w == word)
 }
 
+/// Operations, card lists and the callback log need a service token: one issued without an
+/// invoice. A one-shot payment or transfer token (bound to an invoice) may not refund, cancel
+/// or read other payments.
+pub fn require_service_token(record: &TokenRecord) -> Result<(), String> {
+    if record.invoice_id.is_some() {
+        return Err("this endpoint needs a service token (requested without invoiceID), not a payment token".into());
+    }
+    if !has_scope(record, "webapi") && !has_scope(record, "payment") {
+        return Err(format!("token scope {:?} does not allow this operation", record.scope));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ fn internal(e: epay_store::StoreError) -> PaymentError {
 
 pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Result<Vec<CallbackView>, PaymentError> {
     let token = authenticate(app, auth_header).await?;
+    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     if app.store.payment(&token.merchant_id, payment_id).await.map_err(internal)?.is_none() {
         return Err(PaymentError::BadRequest(format!("transaction {payment_id} not found")));
     }
@@ -75,6 +76,7 @@ pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Res
 
 pub async fn resend(app: &App, auth_header: Option<&str>, event_id: &str) -> Result<(), PaymentError> {
     let token = authenticate(app, auth_header).await?;
+    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     if app.store.resend_callback(&token.merchant_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
         tracing::info!(event_id, "callback queued again");
         Ok(())

@@ -129,6 +129,10 @@ fn finish(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -
 /// The callback for a payment attempt's outcome: success to `postLink`, failure to
 /// `failurePostLink`, falling back to `postLink` when it is empty (seeds 000, 002).
 pub fn for_payment(p: &Payment) -> Option<NewCallback> {
+    if p.status == "3D" {
+        // Not an outcome yet: the callback comes when the challenge ends.
+        return None;
+    }
     if is_success(&p.status) {
         finish(p, "payment.success", &p.post_link, success_payload(p))
     } else {

@@ -45,6 +45,7 @@ fn internal(e: StoreError) -> PaymentError {
 
 pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Result<Vec<CardListEntry>, PaymentError> {
     let token = authenticate(app, auth_header).await?;
+    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     let cards = app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?;
     let (year, month) = year_month(app.clock.now_ms());
     Ok(cards
@@ -73,6 +74,7 @@ pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Res
 
 pub async fn deactivate(app: &App, auth_header: Option<&str>, card_id: &str) -> Result<(), PaymentError> {
     let token = authenticate(app, auth_header).await?;
+    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     if app.store.deactivate_card(&token.merchant_id, card_id).await.map_err(internal)? {
         tracing::info!(card_id, "saved card deactivated");
         Ok(())

@@ -56,6 +56,7 @@ pub async fn run(
     args: OperationArgs,
 ) -> Result<epay_store::Payment, OperationError> {
     let token = authenticate(app, auth_header).await?;
+    crate::services::auth::require_service_token(&token).map_err(OperationError::Unauthorized)?;
     if args.amount.is_some_and(Amount::is_zero) {
         return Err(OperationError::BadRequest("amount must be greater than 0".into()));
     }
@@ -135,7 +136,7 @@ fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
         }),
         Refusal::NotAPayment { kind } => OperationError::Refused(format!(
-            "transaction {payment_id} is a {kind} transfer: only card payments can be charged, cancelled or refunded"
+            "transaction {payment_id} is a {kind} transfer, not a card payment: only card payments can be charged, cancelled or refunded"
         )),
         Refusal::ExternalIdReused { amount_minor } => OperationError::Refused(format!(
             "externalID was already used for a refund of {}; use a new externalID for a new refund",

@@ -2,7 +2,7 @@
 //! (`/payments/cards/auth`, seed 003). Both end in [`execute`], which asks the card network and
 //! records the outcome in one store transaction.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
 use epay_network::{AuthRequest, Authorization};
@@ -13,7 +13,7 @@ use epay_store::{
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::wire::{language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, Secure3D, ThreeDResponse};
+use crate::wire::{language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -306,6 +306,7 @@ fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<Entered
     let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
     let bytes = STANDARD
         .decode(&compact)
+        .or_else(|_| STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
         .or_else(|_| URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
         .map_err(|_| bad("cryptogram is not valid base64"))?;
     let plain = app.keys.decrypt_cryptogram(&bytes).ok_or_else(|| {
@@ -544,11 +545,7 @@ fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: 
         phone: String::new(),
         reference: String::new(),
         int_reference: String::new(),
-        secure3d: Secure3D {
-            pa_req: crate::services::three_ds::pa_req(session),
-            md: crate::services::three_ds::md(session),
-            action: acs_url.to_string(),
-        },
+        secure3d: crate::services::three_ds::secure3d(session, acs_url),
         card_id: p.card_id.clone().unwrap_or_default(),
         fee: JsonAmount(0),
         code: 0,

@@ -72,6 +72,15 @@ fn current_amount(p: &Payment) -> i64 {
     }
 }
 
+/// What reaches the receiving side: for a payment, what was charged less refunds and fee; for
+/// a transfer the sender pays the fee on top, so the receiver gets the whole amount.
+fn payout_amount(p: &Payment) -> i64 {
+    match p.kind.as_str() {
+        "payment" | "verification" => p.charged_minor - p.refunded_minor - p.fee_minor,
+        _ => p.charged_minor,
+    }
+}
+
 pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
     StatusTransaction {
         id: p.id.clone(),
@@ -79,7 +88,7 @@ pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
         invoice_id: p.invoice_id.clone(),
         amount: JsonAmount(current_amount(p)),
         amount_bonus: JsonAmount(0),
-        payout_amount: JsonAmount(p.charged_minor - p.refunded_minor - p.fee_minor),
+        payout_amount: JsonAmount(payout_amount(p)),
         org_amount: JsonAmount(p.amount_minor),
         approval_code: p.approval_code.clone(),
         data: p.data.clone(),

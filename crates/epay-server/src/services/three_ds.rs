@@ -15,7 +15,16 @@ use crate::clock::year_month;
 use crate::keys::digest;
 use crate::services::callbacks;
 use crate::services::payments::{payment_response, PaymentError};
-use crate::wire::PaymentResponse;
+use crate::services::transfers::{self, TransferResponse};
+use crate::wire::{PaymentResponse, Secure3D};
+
+/// What a successful confirm answers: the payment, or the transfer, now final.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(untagged)]
+pub enum Confirmed {
+    Payment(PaymentResponse),
+    Transfer(TransferResponse),
+}
 
 /// The one-time code the simulated ACS accepts (documented in docs/test-cards.md).
 pub const SANDBOX_CODE: &str = "123456";
@@ -38,6 +47,9 @@ pub fn new_session(
         pan_ciphertext: app.keys.seal_pan(pan),
         expiry_mmyy: expiry_mmyy.to_string(),
         save_card,
+        receiver_pan_ciphertext: None,
+        receiver_expiry_mmyy: String::new(),
+        save_receiver: false,
         state: "pending".into(),
         reason_code: 0,
         created_at: payment.created_at,
@@ -55,6 +67,11 @@ pub fn pa_req(s: &ThreeDsSession) -> String {
         "challengeWindowSize": "05",
     });
     URL_SAFE_NO_PAD.encode(creq.to_string())
+}
+
+/// The `secure3D` object of a `3D` answer: what the merchant's page posts to the ACS.
+pub fn secure3d(s: &ThreeDsSession, acs_url: &str) -> Secure3D {
+    Secure3D { pa_req: pa_req(s), md: md(s), action: acs_url.to_string() }
 }
 
 /// `MD`: base64 of the threeDSServerTransID (seed 003).
@@ -114,7 +131,7 @@ pub async fn confirm(
     access_token: &str,
     md_text: &str,
     pa_res_text: &str,
-) -> Result<PaymentResponse, PaymentError> {
+) -> Result<Confirmed, PaymentError> {
     let bad = |m: &str| PaymentError::BadRequest(m.to_string());
     let server_id =
         server_trans_id(md_text).ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
@@ -147,12 +164,31 @@ pub async fn confirm(
         "passed" => Ok(()),
         _ => Err(ReasonCode::from_code(session.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED)),
     };
-    let finished = finish(app, &session, payment, outcome, now).await?;
+    let finished = finish_any(app, &session, payment, outcome, now).await?;
     if finished.reason_code != 0 {
         let reason = ReasonCode::from_code(finished.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED);
         return Err(PaymentError::Declined { reason, transaction_id: finished.id });
     }
-    Ok(payment_response(&finished))
+    Ok(if transfers::is_transfer(&finished) {
+        Confirmed::Transfer(transfers::response(&finished))
+    } else {
+        Confirmed::Payment(payment_response(&finished))
+    })
+}
+
+/// Ends a 3D transaction, payment or transfer.
+async fn finish_any(
+    app: &App,
+    session: &ThreeDsSession,
+    payment: Payment,
+    outcome: Result<(), ReasonCode>,
+    now: i64,
+) -> Result<Payment, PaymentError> {
+    if transfers::is_transfer(&payment) {
+        transfers::finish_three_ds(app, session, payment, outcome, now).await
+    } else {
+        finish(app, session, payment, outcome, now).await
+    }
 }
 
 /// Ends a 3D payment: a passed challenge asks the network again (no CVC: it was checked before
@@ -254,7 +290,7 @@ pub async fn fail_abandoned(app: &App) -> usize {
     let mut failed = 0;
     for session in sessions {
         let Ok(Some(payment)) = app.store.payment_by_id(&session.payment_id).await else { continue };
-        if finish(app, &session, payment, Err(ReasonCode::THREE_DS_UNAVAILABLE), now).await.is_ok() {
+        if finish_any(app, &session, payment, Err(ReasonCode::THREE_DS_UNAVAILABLE), now).await.is_ok() {
             failed += 1;
         }
     }

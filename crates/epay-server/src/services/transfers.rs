@@ -3,14 +3,18 @@
 
 use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode};
 use epay_network::{AuthRequest, Authorization};
-use epay_store::{Payment, SavedCard, StoreError, Terminal, TokenRecord, TransferMoney, TransferWrite};
+use epay_store::{
+    Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TransferMoney, TransferSettlement,
+    TransferWrite,
+};
 use serde::Serialize;
 
 use crate::app::App;
 use crate::clock::{year_month, KZ_OFFSET};
 use crate::services::auth::{authenticate, has_scope, BearerError};
 use crate::services::callbacks;
-use crate::wire::{Fields, JsonAmount};
+use crate::services::payments::PaymentError;
+use crate::wire::{Fields, JsonAmount, Secure3D};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -112,6 +116,9 @@ pub struct TransferResponse {
     #[serde(rename = "terminalID")]
     pub terminal_id: String,
     pub status: String,
+    /// Only while the transfer waits for the sender's 3-D Secure challenge (status `3D`).
+    #[serde(rename = "secure3D", skip_serializing_if = "Option::is_none")]
+    pub secure3d: Option<Secure3D>,
 }
 
 pub fn response(p: &Payment) -> TransferResponse {
@@ -136,6 +143,7 @@ pub fn response(p: &Payment) -> TransferResponse {
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
         status: p.status.clone(),
+        secure3d: None,
     }
 }
 
@@ -278,13 +286,14 @@ pub async fn transfer(
     auth_header: Option<&str>,
     body: &[u8],
     kind: Kind,
+    acs_url: &str,
 ) -> Result<TransferResponse, TransferError> {
     let token = authenticate(app, auth_header).await.map_err(|e| match e {
         BearerError::Storage => TransferError::new(500, -1, "internal error"),
         other => TransferError::new(401, -1, other.to_string()),
     })?;
     let fields = Fields::from_json(body)?;
-    transfer_with(app, token, &fields, kind).await
+    transfer_with(app, token, &fields, kind, acs_url).await
 }
 
 /// A transfer whose token is already authenticated (the API and the payment page).
@@ -293,6 +302,7 @@ pub async fn transfer_with(
     token: TokenRecord,
     fields: &Fields,
     kind: Kind,
+    acs_url: &str,
 ) -> Result<TransferResponse, TransferError> {
     if !has_scope(&token, "transfer") {
         return Err(TransferError::new(403, -1, format!("token scope {:?} does not allow transfers", token.scope)));
@@ -351,22 +361,24 @@ pub async fn transfer_with(
     let now = app.clock.now_ms();
     let fee_minor = fee(&terminal, order.amount);
     let merchant_account = format!("merchant:{}", terminal.id);
-    let fee_account = format!("fee:{}", terminal.id);
     // Ask the network: the sender pays amount + fee (P2P, AFT); the receiver must accept.
     let mut decline: Option<ReasonCode> = None;
     let mut issuer = String::new();
     let mut approval_code = String::new();
     let mut from_account = merchant_account.clone();
+    let mut challenge = false;
     if let Some(s) = &sender {
         let total = Amount::from_minor(order.amount.minor() + fee_minor)
             .map_err(|e| fail(TransferError::bad(e.to_string())))?;
         let request =
             AuthRequest { pan: &s.pan, expiry: s.expiry, cvc: s.cvc.as_ref(), amount: total, today: year_month(now) };
         match app.network.authorize(&request) {
-            Authorization::Approved { card_account, approval_code: code, issuer: i, .. } => {
+            Authorization::Approved { card_account, approval_code: code, issuer: i, three_ds_enrolled } => {
                 from_account = card_account;
                 approval_code = code;
                 issuer = i;
+                // A 3-D Secure terminal challenges an enrolled sender card before money moves.
+                challenge = terminal.three_ds && three_ds_enrolled;
             }
             Authorization::Declined { reason, issuer: i } => {
                 decline = Some(reason);
@@ -389,28 +401,18 @@ pub async fn transfer_with(
             Err(reason) => decline = Some(reason),
         }
     }
+    let challenge = challenge && decline.is_none();
 
     let payment_id = ids::uuid();
-    let saved = |side: &Side| SavedCard {
-        id: ids::uuid(),
-        merchant_id: token.merchant_id.clone(),
-        account_id: account_id.clone(),
-        pan_fingerprint: app.keys.pan_fingerprint(&side.pan),
-        pan_ciphertext: app.keys.seal_pan(&side.pan),
-        card_mask: side.pan.masked(),
-        card_brand: side.pan.brand().as_str().to_string(),
-        expiry_mmyy: side.expiry.map(|e| e.mmyy()).unwrap_or_default(),
-        payer_name: side.name.clone(),
-        transaction_id: payment_id.clone(),
-        terminal_pos_id: terminal.pos_id.clone(),
-        reference: String::new(),
-        int_reference: String::new(),
-        card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
-        active: true,
-        created_at: now,
-    };
     let reason = decline.unwrap_or(ReasonCode::SUCCESS);
-    let approved = decline.is_none();
+    let approved = decline.is_none() && !challenge;
+    let status = if challenge {
+        "3D"
+    } else if approved {
+        "CHARGE"
+    } else {
+        "REJECT"
+    };
     let mask = |side: &Option<Side>| side.as_ref().map(|s| s.pan.masked()).unwrap_or_default();
     let brand = |side: &Option<Side>| {
         side.as_ref().map(|s| CardBrand::of(s.pan.expose()).as_str().to_string()).unwrap_or_default()
@@ -422,11 +424,12 @@ pub async fn transfer_with(
         invoice_id: order.invoice.as_str().to_string(),
         invoice_id_alt: String::new(),
         kind: kind.as_str().into(),
-        status: if approved { "CHARGE".into() } else { "REJECT".into() },
+        status: status.into(),
         amount_minor: order.amount.minor(),
         charged_minor: if approved { order.amount.minor() } else { 0 },
         refunded_minor: 0,
-        fee_minor: if approved { fee_minor } else { 0 },
+        // A transfer waiting for 3-D Secure already shows the fee it will take.
+        fee_minor: if decline.is_none() { fee_minor } else { 0 },
         currency: order.currency.code().into(),
         description: order.description.as_str().into(),
         account_id: account_id.clone(),
@@ -460,29 +463,36 @@ pub async fn transfer_with(
         receiver_card_brand: brand(&receiver),
         receiver_account: receiver.as_ref().map(|_| to_account.clone()),
     };
-    let limit = |r: ReasonCode| (r.code, r.message.to_string());
+    let to_save = |side: &Option<Side>| {
+        side.as_ref().filter(|s| s.save && s.saved_card_id.is_none()).map(|s| {
+            new_saved_card(app, &payment, &terminal, &s.pan, &s.expiry.map(|e| e.mmyy()).unwrap_or_default(), &s.name)
+        })
+    };
+    let (save_sender, save_receiver) = if approved { (to_save(&sender), to_save(&receiver)) } else { (None, None) };
+    let three_ds = match (&sender, challenge) {
+        (Some(s), true) => {
+            let mut session = crate::services::three_ds::new_session(
+                app,
+                &payment,
+                &token,
+                &s.pan,
+                &s.expiry.map(|e| e.mmyy()).unwrap_or_default(),
+                s.save && s.saved_card_id.is_none(),
+            );
+            if let Some(r) = &receiver {
+                session.receiver_pan_ciphertext = Some(app.keys.seal_pan(&r.pan));
+                session.receiver_expiry_mmyy = r.expiry.map(|e| e.mmyy()).unwrap_or_default();
+                session.save_receiver = r.save && r.saved_card_id.is_none();
+            }
+            Some(session)
+        }
+        _ => None,
+    };
+    let money = approved.then(|| transfer_money(&terminal, from_account, to_account, fee_minor, receiver_limit, now));
     let write = TransferWrite {
         token_digest: token.token_digest.clone(),
-        money: approved.then(|| TransferMoney {
-            from_account: from_account.clone(),
-            to_account: to_account.clone(),
-            fee_account,
-            fee_minor,
-            receiver_daily_limit_minor: receiver_limit,
-            terminal_daily_limit_minor: (terminal.transfer_daily_limit_minor > 0)
-                .then_some(terminal.transfer_daily_limit_minor),
-            day_start_ms: day_start_ms(now),
-        }),
-        save_sender: sender.as_ref().filter(|s| s.save && s.saved_card_id.is_none()).map(saved),
-        save_receiver: receiver.as_ref().filter(|r| r.save && r.saved_card_id.is_none()).map(saved),
-        insufficient_funds: if kind == Kind::Oct {
-            (ReasonCode::INSUFFICIENT_FUNDS.code, "Merchant balance is insufficient for this payout".into())
-        } else {
-            limit(ReasonCode::INSUFFICIENT_FUNDS)
-        },
-        receiver_limit: limit(ReasonCode::RECEIVER_DAILY_LIMIT),
-        terminal_limit: limit(ReasonCode::TERMINAL_DAILY_LIMIT),
-        payment,
+        settlement: settlement(kind, payment, money, save_sender, save_receiver),
+        three_ds: three_ds.clone(),
     };
     let recorded = match app.store.record_transfer(write, &callbacks::for_transfer).await {
         Ok(p) => p,
@@ -507,7 +517,189 @@ pub async fn transfer_with(
         e.id = recorded.id.clone();
         return Err(e);
     }
-    Ok(response(&recorded))
+    let mut answer = response(&recorded);
+    if let Some(session) = &three_ds {
+        answer.secure3d = Some(crate::services::three_ds::secure3d(session, acs_url));
+    }
+    Ok(answer)
+}
+
+/// A card saved by a successful transfer (either side), sealed under the vault key.
+fn new_saved_card(app: &App, p: &Payment, terminal: &Terminal, pan: &Pan, expiry_mmyy: &str, name: &str) -> SavedCard {
+    SavedCard {
+        id: ids::uuid(),
+        merchant_id: p.merchant_id.clone(),
+        account_id: p.account_id.clone(),
+        pan_fingerprint: app.keys.pan_fingerprint(pan),
+        pan_ciphertext: app.keys.seal_pan(pan),
+        card_mask: pan.masked(),
+        card_brand: pan.brand().as_str().to_string(),
+        expiry_mmyy: expiry_mmyy.to_string(),
+        payer_name: name.to_string(),
+        transaction_id: p.id.clone(),
+        terminal_pos_id: terminal.pos_id.clone(),
+        reference: String::new(),
+        int_reference: String::new(),
+        card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
+        active: true,
+        created_at: p.updated_at,
+    }
+}
+
+/// The money of an approved transfer, with the limits the store checks when it moves it.
+fn transfer_money(
+    terminal: &Terminal,
+    from_account: String,
+    to_account: String,
+    fee_minor: i64,
+    receiver_daily_limit_minor: Option<i64>,
+    now: i64,
+) -> TransferMoney {
+    TransferMoney {
+        from_account,
+        to_account,
+        fee_account: format!("fee:{}", terminal.id),
+        fee_minor,
+        receiver_daily_limit_minor,
+        terminal_daily_limit_minor: (terminal.transfer_daily_limit_minor > 0)
+            .then_some(terminal.transfer_daily_limit_minor),
+        day_start_ms: day_start_ms(now),
+    }
+}
+
+fn settlement(
+    kind: Kind,
+    payment: Payment,
+    money: Option<TransferMoney>,
+    save_sender: Option<SavedCard>,
+    save_receiver: Option<SavedCard>,
+) -> TransferSettlement {
+    let limit = |r: ReasonCode| (r.code, r.message.to_string());
+    TransferSettlement {
+        payment,
+        money,
+        save_sender,
+        save_receiver,
+        insufficient_funds: if kind == Kind::Oct {
+            (ReasonCode::INSUFFICIENT_FUNDS.code, "Merchant balance is insufficient for this payout".into())
+        } else {
+            limit(ReasonCode::INSUFFICIENT_FUNDS)
+        },
+        receiver_limit: limit(ReasonCode::RECEIVER_DAILY_LIMIT),
+        terminal_limit: limit(ReasonCode::TERMINAL_DAILY_LIMIT),
+    }
+}
+
+/// Whether a recorded transaction is a transfer rather than a card payment.
+pub fn is_transfer(p: &Payment) -> bool {
+    matches!(p.kind.as_str(), "p2p" | "aft" | "oct")
+}
+
+/// Ends a transfer that waited for 3-D Secure: a passed challenge asks the network again for the
+/// sender (no CVC: it was checked before the challenge) and the receiver, then moves the money;
+/// anything else fails the transfer with `outcome`'s reason.
+pub async fn finish_three_ds(
+    app: &App,
+    session: &ThreeDsSession,
+    mut payment: Payment,
+    outcome: Result<(), ReasonCode>,
+    now: i64,
+) -> Result<Payment, PaymentError> {
+    let kind = match payment.kind.as_str() {
+        "aft" => Kind::Aft,
+        _ => Kind::P2p,
+    };
+    let broken = |what: &str| {
+        tracing::error!(transfer_id = %payment.id, "3-D Secure transfer cannot be finished: {what}");
+        PaymentError::Internal
+    };
+    let terminal = app
+        .store
+        .terminal(&payment.terminal_id)
+        .await
+        .map_err(|e| broken(&e.to_string()))?
+        .ok_or_else(|| broken("its terminal is missing"))?;
+    let sealed = |text: &str| app.keys.open_pan(text).ok_or_else(|| broken("a card cannot be unsealed"));
+    let sender = sealed(&session.pan_ciphertext)?;
+    let receiver = session.receiver_pan_ciphertext.as_deref().map(sealed).transpose()?;
+    payment.secure = true;
+    payment.updated_at = now;
+    let mut decline = outcome.err().map(|r| ("FAILED", r));
+    let mut from_account = payment.card_account.clone().unwrap_or_default();
+    let mut to_account = payment.receiver_account.clone().unwrap_or_else(|| format!("merchant:{}", terminal.id));
+    let mut receiver_limit = None;
+    if decline.is_none() {
+        let amount =
+            Amount::from_minor(payment.amount_minor + payment.fee_minor).map_err(|e| broken(&e.to_string()))?;
+        let request = AuthRequest {
+            pan: &sender,
+            expiry: Expiry::parse(&session.expiry_mmyy).ok(),
+            cvc: None,
+            amount,
+            today: year_month(now),
+        };
+        match app.network.authorize(&request) {
+            Authorization::Approved { card_account, approval_code, issuer, .. } => {
+                from_account = card_account;
+                payment.approval_code = approval_code;
+                payment.issuer = issuer;
+            }
+            Authorization::Declined { reason, .. } => decline = Some(("REJECT", reason)),
+        }
+    }
+    if let (None, Some(pan)) = (&decline, &receiver) {
+        match app.network.receiver(pan, year_month(now)) {
+            Ok(info) => {
+                to_account = info.card_account;
+                receiver_limit = info.daily_incoming_limit_minor;
+            }
+            Err(reason) => decline = Some(("REJECT", reason)),
+        }
+    }
+    let (money, save_sender, save_receiver) = match decline {
+        Some((status, reason)) => {
+            payment.status = status.into();
+            payment.reason_code = reason.code;
+            payment.reason = reason.message.into();
+            payment.fee_minor = 0;
+            payment.approval_code = String::new();
+            (None, None, None)
+        }
+        None => {
+            payment.status = "CHARGE".into();
+            payment.charged_minor = payment.amount_minor;
+            payment.reference = ids::reference();
+            payment.card_account = Some(from_account.clone());
+            if receiver.is_some() {
+                payment.receiver_account = Some(to_account.clone());
+            }
+            let save_sender = session
+                .save_card
+                .then(|| new_saved_card(app, &payment, &terminal, &sender, &session.expiry_mmyy, &payment.payer_name));
+            let save_receiver = receiver
+                .as_ref()
+                .filter(|_| session.save_receiver)
+                .map(|pan| new_saved_card(app, &payment, &terminal, pan, &session.receiver_expiry_mmyy, ""));
+            let money = transfer_money(&terminal, from_account, to_account, payment.fee_minor, receiver_limit, now);
+            (Some(money), save_sender, save_receiver)
+        }
+    };
+    let settled = settlement(kind, payment, money, save_sender, save_receiver);
+    let finished = match app.store.finish_three_ds_transfer(&session.id, settled, now, &callbacks::for_transfer).await {
+        Ok(p) => p,
+        Err(StoreError::Refused(_)) => {
+            return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "3-D Secure transfer storage failed");
+            return Err(PaymentError::Internal);
+        }
+    };
+    tracing::info!(
+        transfer_id = %finished.id, status = %finished.status, reason_code = finished.reason_code,
+        "3-D Secure transfer finished"
+    );
+    Ok(finished)
 }
 
 /// The terminal of a transfer: the token's, or (for tokens issued without one, as seed 002
@@ -634,6 +826,11 @@ fn parse_order(app: &App, f: &Fields, token: &TokenRecord) -> Result<Order, Tran
     if let Some(bound) = token.amount_minor {
         if bound != amount.minor() {
             return Err(TransferError::bad(format!("order.amount {amount} does not match the token's amount")));
+        }
+    }
+    if let Some(bound) = token.currency.as_deref().filter(|_| token.invoice_id.is_some()) {
+        if bound != currency.code() {
+            return Err(TransferError::bad(format!("order.currency {currency} does not match the token's currency")));
         }
     }
     let link = |names: &[&str], fallback: &str| -> Result<String, TransferError> {

@@ -119,12 +119,19 @@ impl Gateway {
             .env("EPAY_RSA_KEY_PATH", &keys.0)
             .env("EPAY_VAULT_KEY_PATH", &keys.1)
             .env("EPAY_LOG", "debug,sqlx=info,hyper=info,h2=info")
+            // The public test cards expire 01/27: run the sandbox clock from a fixed day so the
+            // suite does not depend on today's date.
+            .env("EPAY_SANDBOX_START", "2026-11-22T09:00:00Z")
             .env_remove("EPAY_CONFIG")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
         for (k, v) in env {
             command.env(k, v);
+        }
+        if env.contains(&("EPAY_MODE", "production")) {
+            // Production runs on real time and refuses the sandbox clock setting.
+            command.env_remove("EPAY_SANDBOX_START");
         }
         let mut child = command.spawn().expect("spawn epay");
         let stdout = child.stdout.take().unwrap();
