@@ -17,6 +17,7 @@ pub struct App {
     pub keys: Arc<Keys>,
     /// The one clock every service reads; the sandbox may move it forward.
     pub clock: Arc<SystemClock>,
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 pub type AppState = Arc<App>;
@@ -75,7 +76,7 @@ impl App {
         }
         store.ensure_accounts(&accounts, clock.now_ms()).await?;
 
-        Ok(App { config, store, network: Arc::new(simulator), keys: Arc::new(keys), clock })
+        Ok(App { config, store, network: Arc::new(simulator), keys: Arc::new(keys), clock, metrics: Arc::default() })
     }
 }
 

@@ -9,6 +9,7 @@ pub mod clock;
 pub mod config;
 pub mod delivery;
 pub mod keys;
+pub mod metrics;
 pub mod page;
 pub mod seed;
 pub mod services;

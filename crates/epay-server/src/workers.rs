@@ -22,6 +22,7 @@ pub async fn expire_authorizations(app: &App) -> usize {
         match app.store.expire_authorizations(app.clock.now_ms(), EXPIRY_BATCH, &callback).await {
             Ok(expired) => {
                 for p in &expired {
+                    app.metrics.observe_outcome(p);
                     tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "authorization expired: CANCEL_OLD");
                 }
                 total += expired.len();
@@ -38,13 +39,24 @@ pub async fn expire_authorizations(app: &App) -> usize {
     total
 }
 
-pub fn spawn_expiry(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+/// Tells the background jobs to stop after the step they are in (graceful shutdown).
+pub type StopSignal = tokio::sync::watch::Receiver<bool>;
+
+/// Waits until `stop` says so (or its sender is gone).
+async fn stopped(stop: &mut StopSignal) {
+    let _ = stop.wait_for(|stop| *stop).await;
+}
+
+pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHandle<()> {
     let period = Duration::from_secs(app.config.expiry_interval_secs);
     tokio::spawn(async move {
         let mut ticker = tokio::time::interval(period);
         ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            ticker.tick().await;
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped(&mut stop) => return,
+            }
             expire_authorizations(&app).await;
             let failed = crate::services::three_ds::fail_abandoned(&app).await;
             if failed > 0 {
@@ -54,9 +66,10 @@ pub fn spawn_expiry(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     })
 }
 
-/// Delivers due callbacks until the task is aborted. Each pass claims a bounded batch (one
-/// attempt each, leased to this node), sends them concurrently and records every attempt.
-pub fn spawn_callbacks(app: Arc<App>) -> tokio::task::JoinHandle<()> {
+/// Delivers due callbacks until `stop`. Each pass claims a bounded batch (one attempt each,
+/// leased to this node), sends them concurrently and records every attempt; on stop the batch
+/// in flight is finished and recorded first, so no attempt is left half-done.
+pub fn spawn_callbacks(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHandle<()> {
     let config = &app.config;
     let deliverer = Arc::new(crate::delivery::Deliverer::new(
         config.mode,
@@ -71,18 +84,25 @@ pub fn spawn_callbacks(app: Arc<App>) -> tokio::task::JoinHandle<()> {
     let batch = config.callback_concurrency as i64;
     tokio::spawn(async move {
         loop {
+            if *stop.borrow() {
+                return;
+            }
             let now = app.clock.now_ms();
             let events = match app.store.claim_callbacks(now, now + lease_ms, batch).await {
                 Ok(events) => events,
                 Err(e) => {
                     tracing::warn!(error = %e, "claiming callbacks failed; will retry");
-                    tokio::time::sleep(idle).await;
-                    continue;
+                    tokio::select! {
+                        _ = tokio::time::sleep(idle) => continue,
+                        _ = stopped(&mut stop) => return,
+                    }
                 }
             };
             if events.is_empty() {
-                tokio::time::sleep(idle).await;
-                continue;
+                tokio::select! {
+                    _ = tokio::time::sleep(idle) => continue,
+                    _ = stopped(&mut stop) => return,
+                }
             }
             let mut sends = tokio::task::JoinSet::new();
             for event in events {
@@ -91,6 +111,7 @@ pub fn spawn_callbacks(app: Arc<App>) -> tokio::task::JoinHandle<()> {
                 sends.spawn(async move {
                     let (attempt, delivered) = deliverer.attempt(&event, app.clock.now_ms()).await;
                     let done = app.clock.now_ms();
+                    app.metrics.observe_delivery(delivered, Duration::from_millis(attempt.latency_ms.max(0) as u64));
                     let next = if delivered {
                         epay_store::CallbackNext::Delivered
                     } else {

@@ -36,6 +36,9 @@ pub trait Store: Send + Sync + 'static {
 
     async fn migrate(&self) -> StoreResult<()>;
 
+    /// Readiness and pool usage: fails if the database does not answer.
+    async fn health(&self) -> StoreResult<StoreHealth>;
+
     /// Inserts or updates a merchant and its terminals (seeding, admin).
     async fn upsert_merchant(&self, merchant: &Merchant, terminals: &[Terminal]) -> StoreResult<()>;
 

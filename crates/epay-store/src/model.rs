@@ -49,7 +49,7 @@ pub struct TokenRecord {
 }
 
 /// A payment (or card verification) transaction.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Payment {
     pub id: String,
     pub merchant_id: String,
@@ -417,4 +417,16 @@ pub struct TransferWrite {
     pub settlement: TransferSettlement,
     /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
+}
+
+/// What `/readyz` and `/metrics` report about the database.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StoreHealth {
+    pub migrations_applied: usize,
+    /// Migrations this build carries; readiness needs all of them applied.
+    pub migrations_known: usize,
+    /// Open connections, idle ones among them, and the most the pool opens.
+    pub pool_size: u32,
+    pub pool_idle: usize,
+    pub pool_max: u32,
 }

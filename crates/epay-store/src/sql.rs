@@ -963,6 +963,19 @@ macro_rules! sql_store {
                 $backend
             }
 
+            async fn health(&self) -> StoreResult<StoreHealth> {
+                let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS applied FROM _sqlx_migrations WHERE success")
+                    .fetch_one(&self.pool)
+                    .await?;
+                Ok(StoreHealth {
+                    migrations_applied: row.try_get::<i64, _>("applied")? as usize,
+                    migrations_known: sqlx::migrate!($migrations).migrations.len(),
+                    pool_size: self.pool.size(),
+                    pool_idle: self.pool.num_idle(),
+                    pool_max: self.pool.options().get_max_connections(),
+                })
+            }
+
             async fn migrate(&self) -> StoreResult<()> {
                 sqlx::migrate!($migrations).run(&self.pool).await?;
                 Ok(())
@@ -1512,7 +1525,9 @@ macro_rules! sql_store {
             ) -> StoreResult<Payment> {
                 let mut tx = self.pool.begin().await?;
                 let claimed = sqlx::query(
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1
+                    // The challenge is over: the sealed card numbers are not needed any more.
+                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
+                         receiver_pan_ciphertext = NULL
                      WHERE id = $2 AND state <> 'confirmed'",
                 )
                 .bind(now_ms)
@@ -1595,7 +1610,9 @@ macro_rules! sql_store {
                 let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
                 let mut tx = self.pool.begin().await?;
                 let claimed = sqlx::query(
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1
+                    // The challenge is over: the sealed card numbers are not needed any more.
+                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
+                         receiver_pan_ciphertext = NULL
                      WHERE id = $2 AND state <> 'confirmed'",
                 )
                 .bind(now_ms)

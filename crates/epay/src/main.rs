@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
+use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use epay_server::{App, Config, Mode};
@@ -125,13 +126,22 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     println!("epay listening on http://{local}");
     tracing::info!(%local, "listening");
     let app = Arc::new(app);
-    let expiry = epay_server::workers::spawn_expiry(app.clone());
-    let callbacks = epay_server::workers::spawn_callbacks(app.clone());
-    let router = epay_server::build_router(app);
+    let (stop, stop_signal) = tokio::sync::watch::channel(false);
+    let expiry = epay_server::workers::spawn_expiry(app.clone(), stop_signal.clone());
+    let callbacks = epay_server::workers::spawn_callbacks(app.clone(), stop_signal);
+    let router = epay_server::build_router(app.clone());
     axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
-    // In-flight requests are done; stop the background job (each sweep step is its own transaction).
-    expiry.abort();
-    callbacks.abort();
+    // In-flight requests are done. The workers finish the step they are in (a callback batch is
+    // sent and recorded) and stop; a worker stuck longer than the callback timeout is dropped,
+    // and its leased events go to another node when the lease ends.
+    let _ = stop.send(true);
+    let grace = Duration::from_millis(app.config.callback_timeout_ms + 5_000);
+    for (name, worker) in [("expiry", expiry), ("callbacks", callbacks)] {
+        if tokio::time::timeout(grace, worker).await.is_err() {
+            tracing::warn!(worker = name, "worker did not stop in time");
+        }
+    }
+    tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
 }
 

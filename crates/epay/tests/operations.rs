@@ -479,6 +479,14 @@ async fn one_shot_payment_tokens_cannot_run_operations_or_read_cards() {
         let log = gw.http.get(format!("{}/callbacks/{p}", gw.url)).bearer_auth(&payment_token).send().await.unwrap();
         assert_eq!(log.status(), 403);
         assert_eq!(gw.transaction_of(&p).await["statusName"], "AUTH");
+        // It reads its own invoice's status, never another invoice's (it travels through browsers).
+        let own = invoice();
+        let own_token = gw.payment_token(&own, 100.0).await;
+        let other = gw.store().await.payment_by_id(&p).await.unwrap().unwrap().invoice_id;
+        let status = gw.client.status(&own_token, &other).await.unwrap();
+        assert_eq!(status.result_code, "102", "{backend:?}: another invoice is not found");
+        assert!(status.transaction.is_none());
+        assert_eq!(gw.client.status(&gw.service_token(TERMINAL).await, &other).await.unwrap().result_code, "100");
         // Idempotency keys belong to the credentials that used them: another token's request
         // with the same key is a new request, not a "different request" error.
         let token_a = gw.service_token(TERMINAL).await;

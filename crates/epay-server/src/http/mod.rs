@@ -4,8 +4,10 @@
 mod callbacks;
 mod cards;
 mod errors;
+mod health;
 mod idempotency;
 mod oauth;
+mod observe;
 mod operations;
 mod payments;
 mod sandbox;
@@ -17,7 +19,6 @@ use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::trace::TraceLayer;
 
 use crate::app::AppState;
 
@@ -63,19 +64,22 @@ pub fn router(app: AppState) -> Router {
         .merge(api.clone())
         .nest("/api", api)
         .merge(crate::page::routes())
-        .route("/healthz", get(|| async { "ok" }));
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .route("/metrics", get(health::metrics));
     if app.config.mode == crate::config::Mode::Sandbox {
         router =
             router.route("/sandbox/clock", get(sandbox::show)).route("/sandbox/clock/advance", post(sandbox::advance));
     }
     router
+        .route_layer(axum::middleware::from_fn(observe::mark_route))
         .fallback(not_found)
         // A panic is a bug, but the client still gets ePay's error shape, never a dropped socket.
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": -1, "message": "internal error"})))
                 .into_response()
         }))
-        .layer(TraceLayer::new_for_http())
+        .layer(axum::middleware::from_fn_with_state(app.clone(), observe::observe))
         .with_state(app)
 }
 

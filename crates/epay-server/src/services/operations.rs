@@ -111,6 +111,9 @@ pub async fn run(
     };
     match app.store.operate(request, &callback).await {
         Ok(outcome) => {
+            if !outcome.replayed {
+                app.metrics.observe_outcome(&outcome.payment);
+            }
             tracing::info!(
                 payment_id, operation = ?kind, status = %outcome.payment.status, replayed = outcome.replayed,
                 "operation applied"
@@ -135,9 +138,18 @@ fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
             Kind::Refund => format!("refund amount exceeds what is left to refund ({})", major(left_minor)),
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
         }),
-        Refusal::NotAPayment { kind } => OperationError::Refused(format!(
-            "transaction {payment_id} is a {kind} transfer, not a card payment: only card payments can be charged, cancelled or refunded"
-        )),
+        Refusal::NotAPayment { kind } => {
+            let what = match kind.as_str() {
+                "p2p" => "a P2P transfer",
+                "aft" => "an AFT transfer",
+                "oct" => "an OCT payout transfer",
+                "verification" => "a card verification",
+                _ => "not a card payment",
+            };
+            OperationError::Refused(format!(
+                "transaction {payment_id} is {what}: only card payments can be charged, cancelled or refunded"
+            ))
+        }
         Refusal::ExternalIdReused { amount_minor } => OperationError::Refused(format!(
             "externalID was already used for a refund of {}; use a new externalID for a new refund",
             major(amount_minor)

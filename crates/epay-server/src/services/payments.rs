@@ -508,6 +508,7 @@ async fn execute(
         Err(e) => return Err(internal(e)),
     };
     let p = recorded.payment;
+    app.metrics.observe_outcome(&p);
     if let Some(session) = three_ds {
         tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "payment waits for 3-D Secure");
         return Ok(PaymentAnswer::ThreeD(three_d_response(&p, &session, acs_url)));

@@ -31,6 +31,11 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
     if InvoiceId::parse_transfer_order(invoice).is_err() {
         return Ok(result("102", "invoiceId must be 6 to 16 digits"));
     }
+    // A token issued for one invoice travels through the shopper's browser (the payment page):
+    // it may read that invoice's status, never another's.
+    if token.invoice_id.as_deref().is_some_and(|bound| bound != invoice) {
+        return Ok(result("102", "invoice not found"));
+    }
     let payment = app.store.payment_by_invoice(terminal_id, invoice).await.map_err(|e| {
         tracing::error!(error = %e, "status lookup failed");
         StatusError::Internal

@@ -270,6 +270,7 @@ async fn finish(
     let finish = ThreeDsFinish { session_id: session.id.clone(), payment, effect, save_card, now_ms: now };
     match app.store.finish_three_ds(finish, &callbacks::for_payment).await {
         Ok(p) => {
+            app.metrics.observe_outcome(&p);
             tracing::info!(payment_id = %p.id, status = %p.status, reason_code = p.reason_code, "3-D Secure payment finished");
             Ok(p)
         }

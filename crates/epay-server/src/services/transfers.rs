@@ -508,6 +508,7 @@ pub async fn transfer_with(
         }
         Err(e) => return Err(fail(internal(e))),
     };
+    app.metrics.observe_outcome(&recorded);
     tracing::info!(
         transfer_id = %recorded.id, kind = kind.as_str(), status = %recorded.status, reason_code = recorded.reason_code,
         sender = %recorded.card_mask, receiver = %recorded.receiver_card_mask, "transfer recorded"
@@ -695,6 +696,7 @@ pub async fn finish_three_ds(
             return Err(PaymentError::Internal);
         }
     };
+    app.metrics.observe_outcome(&finished);
     tracing::info!(
         transfer_id = %finished.id, status = %finished.status, reason_code = finished.reason_code,
         "3-D Secure transfer finished"

@@ -388,6 +388,18 @@ impl Gateway {
     pub async fn kill(&mut self) {
         let _ = self.child.kill().await;
     }
+
+    /// SIGTERM (graceful shutdown); does not wait.
+    pub fn terminate(&self) {
+        let pid = self.child.id().expect("the gateway is running");
+        let status = std::process::Command::new("kill").args(["-TERM", &pid.to_string()]).status().unwrap();
+        assert!(status.success());
+    }
+
+    /// Waits for the gateway process to exit; its exit status.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        tokio::time::timeout(within, self.child.wait()).await.expect("the gateway did not exit in time").unwrap()
+    }
 }
 
 pub mod browser;

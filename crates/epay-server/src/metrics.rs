@@ -1,0 +1,163 @@
+//! Prometheus metrics, kept in process and rendered in the text exposition format at `/metrics`.
+//!
+//! Counters are per node (Prometheus sums them across nodes); the callback queue depth and the
+//! database pool are read at scrape time. A small registry of our own rather than a metrics
+//! framework: the set is fixed, and every series is visible in this one file.
+
+use std::collections::BTreeMap;
+use std::fmt::Write;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use epay_store::{Payment, StoreHealth};
+
+/// Latency bucket bounds in seconds: from a cached status read to a slow callback receiver.
+const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+
+#[derive(Debug, Clone, Default)]
+struct Histogram {
+    /// Observations at or below each bound of [`BUCKETS`] (not yet cumulative).
+    buckets: [u64; BUCKETS.len()],
+    count: u64,
+    sum: f64,
+}
+
+impl Histogram {
+    fn observe(&mut self, seconds: f64) {
+        if let Some(i) = BUCKETS.iter().position(|bound| seconds <= *bound) {
+            self.buckets[i] += 1;
+        }
+        self.count += 1;
+        self.sum += seconds;
+    }
+
+    fn render(&self, out: &mut String, name: &str, labels: &str) {
+        let mut cumulative = 0;
+        for (bound, n) in BUCKETS.iter().zip(self.buckets) {
+            cumulative += n;
+            let _ = writeln!(out, "{name}_bucket{{{labels},le=\"{bound}\"}} {cumulative}");
+        }
+        let _ = writeln!(out, "{name}_bucket{{{labels},le=\"+Inf\"}} {}", self.count);
+        let _ = writeln!(out, "{name}_sum{{{labels}}} {}", self.sum);
+        let _ = writeln!(out, "{name}_count{{{labels}}} {}", self.count);
+    }
+}
+
+/// HTTP series key: method, route template (never the raw path: ids would explode the series),
+/// status code.
+type RouteKey = (String, String, u16);
+/// Outcome series key: transaction kind, status, reason code.
+type OutcomeKey = (String, String, i32);
+
+#[derive(Default)]
+pub struct Metrics {
+    http: Mutex<BTreeMap<RouteKey, Histogram>>,
+    outcomes: Mutex<BTreeMap<OutcomeKey, u64>>,
+    /// Callback delivery attempts by result (`delivered`, `failed`).
+    deliveries: Mutex<BTreeMap<String, Histogram>>,
+}
+
+impl Metrics {
+    pub fn observe_request(&self, method: &str, route: &str, status: u16, elapsed: Duration) {
+        let mut http = self.http.lock().unwrap_or_else(|p| p.into_inner());
+        http.entry((method.to_string(), route.to_string(), status)).or_default().observe(elapsed.as_secs_f64());
+    }
+
+    /// Counts a transaction reaching `payment.status` (payments, transfers, operations).
+    pub fn observe_outcome(&self, payment: &Payment) {
+        let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
+        *outcomes.entry((payment.kind.clone(), payment.status.clone(), payment.reason_code)).or_default() += 1;
+    }
+
+    pub fn observe_delivery(&self, delivered: bool, latency: Duration) {
+        let result = if delivered { "delivered" } else { "failed" };
+        let mut deliveries = self.deliveries.lock().unwrap_or_else(|p| p.into_inner());
+        deliveries.entry(result.to_string()).or_default().observe(latency.as_secs_f64());
+    }
+
+    /// The exposition text; `store` and `queue_depth` are read by the caller at scrape time
+    /// (None when the database did not answer).
+    pub fn render(&self, store: Option<StoreHealth>, queue_depth: Option<i64>) -> String {
+        let mut out = String::new();
+        out.push_str("# HELP epay_http_request_duration_seconds HTTP requests by method, route and status.\n");
+        out.push_str("# TYPE epay_http_request_duration_seconds histogram\n");
+        for ((method, route, status), h) in self.http.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let labels = format!("method=\"{method}\",route=\"{}\",status=\"{status}\"", escape(route));
+            h.render(&mut out, "epay_http_request_duration_seconds", &labels);
+        }
+        out.push_str("# HELP epay_transactions_total Transactions reaching a status, by kind and reason code.\n");
+        out.push_str("# TYPE epay_transactions_total counter\n");
+        for ((kind, status, reason), n) in self.outcomes.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            let _ = writeln!(
+                out,
+                "epay_transactions_total{{kind=\"{}\",status=\"{}\",reason_code=\"{reason}\"}} {n}",
+                escape(kind),
+                escape(status)
+            );
+        }
+        out.push_str("# HELP epay_callback_delivery_seconds Callback delivery attempts by result.\n");
+        out.push_str("# TYPE epay_callback_delivery_seconds histogram\n");
+        for (result, h) in self.deliveries.lock().unwrap_or_else(|p| p.into_inner()).iter() {
+            h.render(&mut out, "epay_callback_delivery_seconds", &format!("result=\"{result}\""));
+        }
+        out.push_str("# HELP epay_callback_queue_depth Callback events waiting for delivery.\n");
+        out.push_str("# TYPE epay_callback_queue_depth gauge\n");
+        if let Some(depth) = queue_depth {
+            let _ = writeln!(out, "epay_callback_queue_depth {depth}");
+        }
+        out.push_str("# HELP epay_db_up Whether the database answered this scrape.\n");
+        out.push_str("# TYPE epay_db_up gauge\n");
+        let _ = writeln!(out, "epay_db_up {}", u8::from(store.is_some()));
+        if let Some(s) = store {
+            out.push_str("# HELP epay_db_pool_connections Database pool connections by state.\n");
+            out.push_str("# TYPE epay_db_pool_connections gauge\n");
+            let busy = (s.pool_size as usize).saturating_sub(s.pool_idle);
+            let _ = writeln!(out, "epay_db_pool_connections{{state=\"busy\"}} {busy}");
+            let _ = writeln!(out, "epay_db_pool_connections{{state=\"idle\"}} {}", s.pool_idle);
+            out.push_str("# HELP epay_db_pool_max_connections The most connections the pool opens.\n");
+            out.push_str("# TYPE epay_db_pool_max_connections gauge\n");
+            let _ = writeln!(out, "epay_db_pool_max_connections {}", s.pool_max);
+        }
+        out
+    }
+}
+
+/// Label values are ours (routes, statuses), but escape anyway so the output always parses.
+fn escape(value: &str) -> String {
+    value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn histograms_are_cumulative_and_counted() {
+        let m = Metrics::default();
+        m.observe_request("POST", "/payment/cryptopay", 200, Duration::from_millis(3));
+        m.observe_request("POST", "/payment/cryptopay", 200, Duration::from_millis(30));
+        m.observe_request("POST", "/payment/cryptopay", 200, Duration::from_secs(60));
+        let text = m.render(None, Some(4));
+        let labels = r#"method="POST",route="/payment/cryptopay",status="200""#;
+        assert!(text.contains(&format!(r#"epay_http_request_duration_seconds_bucket{{{labels},le="0.005"}} 1"#)));
+        assert!(text.contains(&format!(r#"epay_http_request_duration_seconds_bucket{{{labels},le="0.05"}} 2"#)));
+        assert!(text.contains(&format!(r#"epay_http_request_duration_seconds_bucket{{{labels},le="10"}} 2"#)));
+        assert!(text.contains(&format!(r#"epay_http_request_duration_seconds_bucket{{{labels},le="+Inf"}} 3"#)));
+        assert!(text.contains(&format!(r#"epay_http_request_duration_seconds_count{{{labels}}} 3"#)));
+        assert!(text.contains("epay_callback_queue_depth 4"));
+        assert!(text.contains("epay_db_up 0"));
+    }
+
+    #[test]
+    fn outcomes_are_counted_by_kind_status_and_reason() {
+        let m = Metrics::default();
+        let p = Payment { kind: "payment".into(), status: "REJECT".into(), reason_code: 484, ..Payment::default() };
+        m.observe_outcome(&p);
+        m.observe_outcome(&p);
+        let text = m.render(None, None);
+        assert!(
+            text.contains(r#"epay_transactions_total{kind="payment",status="REJECT",reason_code="484"} 2"#),
+            "{text}"
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Operability: health and readiness, Prometheus metrics, request ids in responses and logs,
+//! secrets kept out of the logs, and graceful shutdown with a request in flight.
+
+mod common;
+
+use std::time::Duration;
+
+use common::*;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+#[tokio::test]
+async fn health_and_readiness() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let health = gw.http.get(format!("{}/healthz", gw.url)).send().await.unwrap();
+        assert_eq!(health.status(), 200);
+        assert_eq!(health.text().await.unwrap(), "ok");
+        let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "{backend:?}");
+        let body: serde_json::Value = ready.json().await.unwrap();
+        assert_eq!(body["status"], "ready");
+        assert_eq!(body["keys"], "loaded");
+        assert_eq!(body["database"], if backend == Backend::Sqlite { "sqlite" } else { "postgres" });
+        assert!(body["migrations"].as_u64().unwrap() >= 6, "{body}");
+
+        if backend == Backend::Postgres {
+            // The database goes away: not ready (503), while the process stays alive; back: ready.
+            let name = gw.database_url.rsplit('/').next().unwrap().to_string();
+            let admin = |sql: String| async move {
+                use sqlx::Connection;
+                let url = std::env::var("EPAY_TEST_PG_URL")
+                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+                sqlx::query(&sql).execute(&mut conn).await.unwrap();
+            };
+            admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
+            admin(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
+            let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
+            assert_eq!(ready.status(), 503);
+            let body: serde_json::Value = ready.json().await.unwrap();
+            assert_eq!(body["status"], "not ready", "{body}");
+            assert_eq!(gw.http.get(format!("{}/healthz", gw.url)).send().await.unwrap().status(), 200);
+            let metrics = gw.http.get(format!("{}/metrics", gw.url)).send().await.unwrap().text().await.unwrap();
+            assert!(metrics.contains("epay_db_up 0"), "{metrics}");
+            admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS true")).await;
+            let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
+            assert_eq!(ready.status(), 200);
+        }
+    }
+}
+
+fn metric_value(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|line| line.strip_prefix(series).and_then(|rest| rest.trim().parse().ok()))
+}
+
+#[tokio::test]
+async fn metrics_count_requests_outcomes_and_the_callback_queue() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let approved = gw.authorized_payment(100.0).await;
+        // A decline: the insufficient-funds outcome card (docs/test-cards.md).
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        let request = gw.payment_request(&invoice, 100.0, ("4000000000009995", "1230", "123")).await;
+        let (status, _) =
+            gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+        assert_eq!(status, 400);
+        let service = gw.service_token(TERMINAL).await;
+        assert_eq!(gw.operation(&service, &approved, "charge", "", None).await.0, 200);
+
+        let response = gw.http.get(format!("{}/metrics", gw.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/plain; version=0.0.4"));
+        let text = response.text().await.unwrap();
+        let count = |series: &str| metric_value(&text, series).unwrap_or_else(|| panic!("no {series} in\n{text}"));
+        assert_eq!(
+            count(r#"epay_http_request_duration_seconds_count{method="POST",route="/payment/cryptopay",status="200"}"#),
+            1.0
+        );
+        assert_eq!(
+            count(r#"epay_http_request_duration_seconds_count{method="POST",route="/payment/cryptopay",status="400"}"#),
+            1.0
+        );
+        assert_eq!(
+            count(
+                r#"epay_http_request_duration_seconds_count{method="POST",route="/operation/{id}/charge",status="200"}"#
+            ),
+            1.0,
+            "ids are not labels: the route template is"
+        );
+        assert_eq!(count(r#"epay_transactions_total{kind="payment",status="AUTH",reason_code="0"}"#), 1.0);
+        assert_eq!(count(r#"epay_transactions_total{kind="payment",status="CHARGE",reason_code="0"}"#), 1.0);
+        assert_eq!(count(r#"epay_transactions_total{kind="payment",status="REJECT",reason_code="484"}"#), 1.0);
+        assert_eq!(count("epay_callback_queue_depth"), 0.0);
+        assert_eq!(count("epay_db_up"), 1.0);
+        assert!(count(r#"epay_db_pool_connections{state="idle"}"#) >= 0.0);
+        assert!(count("epay_db_pool_max_connections") >= 1.0);
+        // Unknown paths are counted under one label, not one series per path.
+        gw.http.get(format!("{}/no/such/{}", gw.url, invoice)).send().await.unwrap();
+        let text = gw.http.get(format!("{}/metrics", gw.url)).send().await.unwrap().text().await.unwrap();
+        assert!(text.contains(r#"route="unmatched",status="404""#), "{text}");
+        assert!(!text.contains(&invoice));
+    }
+}
+
+#[tokio::test]
+async fn request_ids_reach_the_response_and_the_log_and_secrets_never_reach_the_log() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        let request = gw.payment_request(&invoice, 100.0, VISA).await;
+        let response = gw
+            .http
+            .post(format!("{}/payment/cryptopay", gw.url))
+            .bearer_auth(&token)
+            .header("x-request-id", "shop-order-77.a")
+            .json(&request)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["x-request-id"], "shop-order-77.a", "a sane caller id is kept");
+        // Without one (or with garbage) the gateway makes one.
+        let response = gw
+            .http
+            .get(format!("{}/healthz", gw.url))
+            .header("x-request-id", "bad id\twith spaces")
+            .send()
+            .await
+            .unwrap();
+        let made = response.headers()["x-request-id"].to_str().unwrap().to_string();
+        assert_eq!(made.len(), 32, "{made}");
+        // Halyk's SDK puts the token in the query string of confirmPayment: it must not be logged.
+        gw.http.get(format!("{}/payments/cards/confirmPayment?Access={token}", gw.url)).send().await.unwrap();
+
+        let log = gw.log();
+        let recorded =
+            log.lines().find(|l| l.contains("payment recorded")).unwrap_or_else(|| panic!("no payment line in {log}"));
+        assert!(recorded.contains("shop-order-77.a"), "the request id is on the service's log line: {recorded}");
+        assert!(log.lines().any(|l| l.contains(&made)), "the access log line carries the generated id");
+        for secret in [VISA.0, &token, SECRET, "whsec_ZXBheS10ZXN0LW1lcmNoYW50LXdlYmhvb2stc2VjcmV0"] {
+            assert!(!log.contains(secret), "{backend:?}: the log contains a secret ({} chars)", secret.len());
+        }
+        let lower = log.to_ascii_lowercase();
+        assert!(!lower.contains("cvc=321") && !lower.contains("\"cvc\":\"321\""), "CVC in the log");
+    }
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
+    for backend in backends() {
+        let mut gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        let body = serde_json::to_string(&gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+        let address = gw.url.trim_start_matches("http://").to_string();
+        // A slow client: headers and half the body, then SIGTERM, then the rest.
+        let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
+        let head = format!(
+            "POST /payment/cryptopay HTTP/1.1\r\nHost: {address}\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        let (first, rest) = body.split_at(body.len() / 2);
+        stream.write_all(head.as_bytes()).await.unwrap();
+        stream.write_all(first.as_bytes()).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        gw.terminate();
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // No new connections are taken...
+        assert!(
+            tokio::net::TcpStream::connect(&address).await.is_err(),
+            "{backend:?}: the listener is closed after SIGTERM"
+        );
+        // ...but the one in flight is answered in full.
+        stream.write_all(rest.as_bytes()).await.unwrap();
+        let mut answer = String::new();
+        tokio::time::timeout(Duration::from_secs(10), stream.read_to_string(&mut answer)).await.unwrap().unwrap();
+        assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+        assert!(answer.contains(r#""status":"AUTH""#), "{answer}");
+        let status = gw.wait_exit(Duration::from_secs(30)).await;
+        assert!(status.success(), "{backend:?}: exit status {status:?}");
+        assert!(gw.log().contains("stopped"), "workers stopped cleanly");
+    }
+}
