@@ -44,6 +44,10 @@ pub struct Config {
     pub rsa_key_bits: u32,
     /// 32-byte hex key that encrypts saved cards and keys card fingerprints; generated if missing.
     pub vault_key_path: Option<PathBuf>,
+    /// The vault master key itself (64 hex digits), from `EPAY_VAULT_MASTER_KEY` only — never
+    /// from a file that might be committed or copied with the data. Replaces `vault_key_path`.
+    #[serde(skip)]
+    pub vault_master_key: Option<String>,
     /// Extra card files for the simulator, added to the built-in one.
     pub cards_files: Vec<PathBuf>,
     /// `pretty` or `json`.
@@ -71,6 +75,22 @@ pub struct Config {
     /// The gateway's public base URL (e.g. https://pay.example.com), used in the 3-D Secure
     /// `action`; default: taken from each request's Host header.
     pub public_url: Option<String>,
+    /// TLS: PEM certificate chain and private key. With both set, `epay serve` speaks HTTPS
+    /// itself (rustls); without, plain HTTP for a TLS-terminating proxy in front.
+    pub tls_cert_path: Option<PathBuf>,
+    pub tls_key_path: Option<PathBuf>,
+    /// Abuse limits (0 turns one off): wrong client secrets per client id and per address in
+    /// 5 minutes; declined card attempts per card in 10 minutes and per terminal in 1 minute.
+    pub token_failures_per_client: u32,
+    pub token_failures_per_ip: u32,
+    pub card_failures_per_card: u32,
+    pub card_failures_per_terminal: u32,
+    /// A client must send its request headers within this many seconds (slow-client guard).
+    pub header_timeout_secs: u64,
+    /// Largest request body the API reads, in bytes.
+    pub max_body_bytes: usize,
+    /// A request (body read and handling) must finish within this many seconds.
+    pub request_timeout_secs: u64,
 }
 
 impl Default for Config {
@@ -84,6 +104,7 @@ impl Default for Config {
             rsa_key_path: None,
             rsa_key_bits: 2048,
             vault_key_path: None,
+            vault_master_key: None,
             cards_files: Vec::new(),
             log_format: "pretty".into(),
             expiry_interval_secs: 30,
@@ -96,6 +117,15 @@ impl Default for Config {
             three_ds_timeout_secs: 900,
             sandbox_start: None,
             public_url: None,
+            tls_cert_path: None,
+            tls_key_path: None,
+            token_failures_per_client: 10,
+            token_failures_per_ip: 50,
+            card_failures_per_card: 5,
+            card_failures_per_terminal: 100,
+            header_timeout_secs: 10,
+            max_body_bytes: 64 * 1024,
+            request_timeout_secs: 30,
         }
     }
 }
@@ -150,11 +180,41 @@ impl Config {
         if let Some(v) = env("EPAY_TOKEN_TTL_SECS") {
             self.token_ttl_secs = parse("EPAY_TOKEN_TTL_SECS", v)?;
         }
+        if let Some(v) = env("EPAY_TOKEN_FAILURES_PER_CLIENT") {
+            self.token_failures_per_client = parse("EPAY_TOKEN_FAILURES_PER_CLIENT", v)?;
+        }
+        if let Some(v) = env("EPAY_TOKEN_FAILURES_PER_IP") {
+            self.token_failures_per_ip = parse("EPAY_TOKEN_FAILURES_PER_IP", v)?;
+        }
+        if let Some(v) = env("EPAY_CARD_FAILURES_PER_CARD") {
+            self.card_failures_per_card = parse("EPAY_CARD_FAILURES_PER_CARD", v)?;
+        }
+        if let Some(v) = env("EPAY_CARD_FAILURES_PER_TERMINAL") {
+            self.card_failures_per_terminal = parse("EPAY_CARD_FAILURES_PER_TERMINAL", v)?;
+        }
+        if let Some(v) = env("EPAY_HEADER_TIMEOUT_SECS") {
+            self.header_timeout_secs = parse("EPAY_HEADER_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_MAX_BODY_BYTES") {
+            self.max_body_bytes = parse("EPAY_MAX_BODY_BYTES", v)?;
+        }
+        if let Some(v) = env("EPAY_REQUEST_TIMEOUT_SECS") {
+            self.request_timeout_secs = parse("EPAY_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_TLS_CERT_PATH") {
+            self.tls_cert_path = Some(PathBuf::from(v));
+        }
+        if let Some(v) = env("EPAY_TLS_KEY_PATH") {
+            self.tls_key_path = Some(PathBuf::from(v));
+        }
         if let Some(v) = env("EPAY_RSA_KEY_PATH") {
             self.rsa_key_path = Some(PathBuf::from(v));
         }
         if let Some(v) = env("EPAY_RSA_KEY_BITS") {
             self.rsa_key_bits = parse("EPAY_RSA_KEY_BITS", v)?;
+        }
+        if let Some(v) = env("EPAY_VAULT_MASTER_KEY") {
+            self.vault_master_key = Some(v);
         }
         if let Some(v) = env("EPAY_VAULT_KEY_PATH") {
             self.vault_key_path = Some(PathBuf::from(v));
@@ -174,6 +234,9 @@ impl Config {
         }
         if let Some(v) = env("EPAY_CALLBACK_TIMEOUT_MS") {
             self.callback_timeout_ms = parse("EPAY_CALLBACK_TIMEOUT_MS", v)?;
+        }
+        if let Some(v) = env("EPAY_CALLBACK_CONCURRENCY") {
+            self.callback_concurrency = parse("EPAY_CALLBACK_CONCURRENCY", v)?;
         }
         if let Some(v) = env("EPAY_CALLBACK_POLL_MS") {
             self.callback_poll_ms = parse("EPAY_CALLBACK_POLL_MS", v)?;
@@ -223,6 +286,29 @@ impl Config {
         }
         if !(10..=86_400).contains(&self.three_ds_timeout_secs) {
             return Err(ConfigError::Invalid("three_ds_timeout_secs must be between 10 and 86400".into()));
+        }
+        if !(1..=300).contains(&self.header_timeout_secs) || !(1..=600).contains(&self.request_timeout_secs) {
+            return Err(ConfigError::Invalid(
+                "header_timeout_secs must be 1 to 300 and request_timeout_secs 1 to 600".into(),
+            ));
+        }
+        if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
+            return Err(ConfigError::Invalid("max_body_bytes must be between 1 KiB and 16 MiB".into()));
+        }
+        if self.mode == Mode::Production && self.vault_master_key.is_none() {
+            // The master key beside the data would let one stolen backup open every saved card.
+            let data = std::path::absolute(&self.data_dir).unwrap_or_else(|_| self.data_dir.clone());
+            let key = std::path::absolute(self.vault_key_path()).unwrap_or_else(|_| self.vault_key_path());
+            if key.starts_with(&data) {
+                return Err(ConfigError::Invalid(
+                    "production: the vault master key must not be stored beside the data; set vault_key_path \
+                     outside data_dir, or EPAY_VAULT_MASTER_KEY"
+                        .into(),
+                ));
+            }
+        }
+        if self.tls_cert_path.is_some() != self.tls_key_path.is_some() {
+            return Err(ConfigError::Invalid("tls_cert_path and tls_key_path go together: set both or neither".into()));
         }
         if let Some(start) = &self.sandbox_start {
             if self.mode == Mode::Production {
@@ -277,12 +363,26 @@ mod tests {
             "EPAY_LISTEN" => Some("127.0.0.1:9999".to_string()),
             "DATABASE_URL" => Some("postgres://x/y".to_string()),
             "EPAY_MODE" => Some("production".to_string()),
+            "EPAY_VAULT_MASTER_KEY" => Some("ab".repeat(32)),
             _ => None,
         };
         let c = Config::load(None, env).unwrap();
         assert_eq!(c.listen.port(), 9999);
         assert_eq!(c.database_url(), "postgres://x/y");
         assert_eq!(c.mode, Mode::Production);
+    }
+
+    #[test]
+    fn production_keeps_the_vault_master_key_away_from_the_data() {
+        let production = |name: &str| (name == "EPAY_MODE").then(|| "production".to_string());
+        let err = Config::load(None, production).unwrap_err();
+        assert!(err.to_string().contains("beside the data"), "{err}");
+        let outside = |name: &str| match name {
+            "EPAY_MODE" => Some("production".to_string()),
+            "EPAY_VAULT_KEY_PATH" => Some("/etc/epay/vault.key".to_string()),
+            _ => None,
+        };
+        assert!(Config::load(None, outside).is_ok());
     }
 
     #[test]

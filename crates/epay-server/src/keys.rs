@@ -2,7 +2,9 @@
 //! secrets, tokens and card fingerprints. Keys are generated on first start and kept in the data
 //! directory (or at configured paths, which several nodes must share).
 
+use std::collections::HashMap;
 use std::path::Path;
+use std::sync::RwLock;
 
 use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
 use aws_lc_rs::encoding::AsDer;
@@ -25,8 +27,56 @@ pub struct Keys {
     rsa: Pkcs1PrivateDecryptingKey,
     /// PEM (`-----BEGIN PUBLIC KEY-----`, X.509 SubjectPublicKeyInfo) served at `/public.rsa`.
     pub public_pem: String,
-    vault: LessSafeKey,
+    /// Derived from the master key: wraps data keys, and opens card numbers sealed before data
+    /// keys existed (format v1).
+    master: LessSafeKey,
     fingerprint_key: [u8; 32],
+    /// The data keys card numbers are sealed under (envelope encryption), by id, unwrapped.
+    data_keys: RwLock<DataKeys>,
+}
+
+#[derive(Default)]
+struct DataKeys {
+    active: Option<String>,
+    keys: HashMap<String, LessSafeKey>,
+}
+
+/// Sealed card numbers under a data key read `v2.<key id>.<base64(nonce ‖ ciphertext ‖ tag)>`;
+/// the key id is also the AEAD's associated data, so a value cannot be moved to another key.
+const V2: &str = "v2.";
+
+fn aes_key(bytes: &[u8]) -> LessSafeKey {
+    LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte key"))
+}
+
+fn seal_with(key: &LessSafeKey, aad: &[u8], plain: &[u8]) -> String {
+    let mut nonce = [0u8; NONCE_LEN];
+    aws_lc_rs::rand::fill(&mut nonce).expect("the system RNG works");
+    let mut data = plain.to_vec();
+    key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(aad), &mut data)
+        .expect("sealing a short buffer cannot fail");
+    let mut out = nonce.to_vec();
+    out.extend_from_slice(&data);
+    STANDARD.encode(out)
+}
+
+fn open_with(key: &LessSafeKey, aad: &[u8], sealed: &str) -> Option<Vec<u8>> {
+    let bytes = STANDARD.decode(sealed).ok()?;
+    if bytes.len() < NONCE_LEN {
+        return None;
+    }
+    let (nonce, rest) = bytes.split_at(NONCE_LEN);
+    let mut data = rest.to_vec();
+    let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+    key.open_in_place(nonce, Aad::from(aad), &mut data).ok().map(|plain| plain.to_vec())
+}
+
+/// A data key as the store keeps it: wrapped (AES-256-GCM) under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WrappedKey {
+    pub id: String,
+    pub wrapped: String,
+    pub active: bool,
 }
 
 fn file_error(path: &Path, problem: impl ToString) -> KeyError {
@@ -67,6 +117,12 @@ fn write_secret(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
 impl Keys {
     /// Loads the keys, generating any that do not exist yet.
     pub fn load_or_generate(rsa_path: &Path, rsa_bits: u32, vault_path: &Path) -> Result<Keys, KeyError> {
+        Self::load(rsa_path, rsa_bits, vault_path, None)
+    }
+
+    /// Like [`Keys::load_or_generate`]; `master_hex` (from the environment) replaces the vault
+    /// key file when given, so the master key need not be on disk at all.
+    pub fn load(rsa_path: &Path, rsa_bits: u32, vault_path: &Path, master_hex: Option<&str>) -> Result<Keys, KeyError> {
         let private = if rsa_path.exists() {
             let text = std::fs::read_to_string(rsa_path).map_err(|e| file_error(rsa_path, e))?;
             let der = pem_decode(&text).ok_or_else(|| file_error(rsa_path, "not a PEM file"))?;
@@ -86,7 +142,16 @@ impl Keys {
         let public_pem = pem_encode("PUBLIC KEY", public_der.as_ref());
         let rsa = Pkcs1PrivateDecryptingKey::new(private).map_err(|_| KeyError::Generate)?;
 
-        let vault_bytes: [u8; 32] = if vault_path.exists() {
+        let vault_bytes: [u8; 32] = if let Some(text) = master_hex {
+            let bytes = hex::decode(text.trim()).map_err(|_| KeyError::File {
+                path: "EPAY_VAULT_MASTER_KEY".into(),
+                problem: "expected 64 hex digits".into(),
+            })?;
+            bytes.try_into().map_err(|_| KeyError::File {
+                path: "EPAY_VAULT_MASTER_KEY".into(),
+                problem: "expected 64 hex digits".into(),
+            })?
+        } else if vault_path.exists() {
             let text = std::fs::read_to_string(vault_path).map_err(|e| file_error(vault_path, e))?;
             let bytes = hex::decode(text.trim()).map_err(|_| file_error(vault_path, "expected 64 hex digits"))?;
             bytes.try_into().map_err(|_| file_error(vault_path, "expected 64 hex digits"))?
@@ -106,9 +171,54 @@ impl Keys {
             mac.update(label);
             mac.finalize().into_bytes().into()
         };
-        let enc = derive(b"epay/vault/aes-256-gcm");
-        let vault = LessSafeKey::new(UnboundKey::new(&AES_256_GCM, &enc).expect("32-byte key"));
-        Keys { rsa, public_pem, vault, fingerprint_key: derive(b"epay/vault/fingerprint") }
+        Keys {
+            rsa,
+            public_pem,
+            master: aes_key(&derive(b"epay/vault/aes-256-gcm")),
+            fingerprint_key: derive(b"epay/vault/fingerprint"),
+            data_keys: RwLock::default(),
+        }
+    }
+
+    /// A new random data key, wrapped under the master key, for the store.
+    pub fn new_data_key(&self) -> WrappedKey {
+        let mut raw = [0u8; 32];
+        aws_lc_rs::rand::fill(&mut raw).expect("the system RNG works");
+        let id = uuid::Uuid::new_v4().simple().to_string()[..12].to_string();
+        WrappedKey { wrapped: seal_with(&self.master, id.as_bytes(), &raw), id, active: true }
+    }
+
+    /// Installs the store's data keys (unwrapped with the master key). A key that does not
+    /// unwrap means a different master key: refused, so nothing gets sealed under a key the
+    /// other nodes cannot read.
+    pub fn install_data_keys(&self, wrapped: &[WrappedKey]) -> Result<(), KeyError> {
+        let mut keys = HashMap::new();
+        let mut active = None;
+        for w in wrapped {
+            let raw =
+                open_with(&self.master, w.id.as_bytes(), &w.wrapped).filter(|r| r.len() == 32).ok_or_else(|| {
+                    KeyError::File {
+                        path: format!("data key {}", w.id),
+                        problem: "does not unwrap with this master key (vault key)".into(),
+                    }
+                })?;
+            keys.insert(w.id.clone(), aes_key(&raw));
+            if w.active {
+                active = Some(w.id.clone());
+            }
+        }
+        *self.data_keys.write().unwrap_or_else(|p| p.into_inner()) = DataKeys { active, keys };
+        Ok(())
+    }
+
+    /// The id of the data key new card numbers are sealed under.
+    pub fn active_data_key(&self) -> Option<String> {
+        self.data_keys.read().unwrap_or_else(|p| p.into_inner()).active.clone()
+    }
+
+    /// Whether `sealed` is sealed under the data key `key_id`.
+    pub fn sealed_under(sealed: &str, key_id: &str) -> bool {
+        sealed.strip_prefix(V2).and_then(|rest| rest.split_once('.')).is_some_and(|(id, _)| id == key_id)
     }
 
     /// RSA PKCS#1 v1.5 decryption of a cryptogram (constant-time in AWS-LC).
@@ -130,29 +240,25 @@ impl Keys {
         &self.fingerprint_key
     }
 
-    /// AES-256-GCM of the PAN under the vault key: base64(nonce ‖ ciphertext ‖ tag).
+    /// AES-256-GCM of the PAN under the active data key (`v2.<id>.<base64>`); before any data
+    /// key is installed, under the master key (v1, plain base64).
     pub fn seal_pan(&self, pan: &Pan) -> String {
-        let mut nonce = [0u8; NONCE_LEN];
-        aws_lc_rs::rand::fill(&mut nonce).expect("the system RNG works");
-        let mut data = pan.expose().as_bytes().to_vec();
-        self.vault
-            .seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::empty(), &mut data)
-            .expect("sealing a short buffer cannot fail");
-        let mut out = nonce.to_vec();
-        out.extend_from_slice(&data);
-        STANDARD.encode(out)
+        let data_keys = self.data_keys.read().unwrap_or_else(|p| p.into_inner());
+        match data_keys.active.as_ref().and_then(|id| data_keys.keys.get(id).map(|k| (id, k))) {
+            Some((id, key)) => format!("{V2}{id}.{}", seal_with(key, id.as_bytes(), pan.expose().as_bytes())),
+            None => seal_with(&self.master, &[], pan.expose().as_bytes()),
+        }
     }
 
     pub fn open_pan(&self, sealed: &str) -> Option<Pan> {
-        let bytes = STANDARD.decode(sealed).ok()?;
-        if bytes.len() < NONCE_LEN {
-            return None;
-        }
-        let (nonce, rest) = bytes.split_at(NONCE_LEN);
-        let mut data = rest.to_vec();
-        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
-        let plain = self.vault.open_in_place(nonce, Aad::empty(), &mut data).ok()?;
-        Pan::parse(std::str::from_utf8(plain).ok()?).ok()
+        let plain = match sealed.strip_prefix(V2).and_then(|rest| rest.split_once('.')) {
+            Some((id, body)) => {
+                let data_keys = self.data_keys.read().unwrap_or_else(|p| p.into_inner());
+                open_with(data_keys.keys.get(id)?, id.as_bytes(), body)?
+            }
+            None => open_with(&self.master, &[], sealed)?,
+        };
+        Pan::parse(std::str::from_utf8(&plain).ok()?).ok()
     }
 }
 
@@ -187,6 +293,34 @@ mod tests {
         assert_eq!(b.open_pan(&sealed), Some(pan.clone()));
         assert_eq!(a.pan_fingerprint(&pan), b.pan_fingerprint(&pan));
         assert_eq!(a.open_pan("AAAA"), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn data_keys_seal_open_and_rotate() {
+        let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
+        let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
+        let pan = Pan::parse("5522042705066736").unwrap();
+        let legacy = keys.seal_pan(&pan);
+        let first = keys.new_data_key();
+        keys.install_data_keys(std::slice::from_ref(&first)).unwrap();
+        let sealed = keys.seal_pan(&pan);
+        assert!(Keys::sealed_under(&sealed, &first.id), "{sealed}");
+        assert!(!first.wrapped.contains(&hex::encode([0u8; 4])) || first.wrapped.len() > 40);
+        // Rotation: a second key becomes active; values under the first still open.
+        let second = keys.new_data_key();
+        keys.install_data_keys(&[WrappedKey { active: false, ..first.clone() }, second.clone()]).unwrap();
+        let resealed = keys.seal_pan(&pan);
+        assert!(Keys::sealed_under(&resealed, &second.id));
+        for value in [&legacy, &sealed, &resealed] {
+            assert_eq!(keys.open_pan(value), Some(pan.clone()));
+        }
+        // A value moved under another key id fails authentication.
+        let moved = sealed.replacen(&first.id, &second.id, 1);
+        assert_eq!(keys.open_pan(&moved), None);
+        // Another master key cannot unwrap these data keys.
+        let other = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("other.key")).unwrap();
+        assert!(other.install_data_keys(&[second]).is_err());
         std::fs::remove_dir_all(dir).ok();
     }
 }

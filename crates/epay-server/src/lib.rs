@@ -5,11 +5,14 @@
 //! `epay_domain` holds the pure rules.
 
 pub mod app;
+pub mod cabinet;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+pub mod guard;
 pub mod keys;
 pub mod metrics;
+pub mod openapi;
 pub mod page;
 pub mod seed;
 pub mod services;

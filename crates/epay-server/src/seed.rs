@@ -13,6 +13,10 @@ pub const TEST_MERCHANT_ID: &str = "7b1c3a52-5e0b-4c59-9a43-2f1e7b0c0001";
 pub const PAYMENT_TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
 pub const P2P_TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 pub const PAYOUT_TERMINAL: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
+/// A one-step payments terminal (pay → CHARGE at once). The public test merchant has only a
+/// two-step payments terminal; this one lets a sandbox user try a one-step integration, and it
+/// is the terminal of `epay bench`'s saved-card flow. Not one of ePay's public ids.
+pub const ONE_STEP_TERMINAL: &str = "044e4bf0-442a-46fc-9cfb-22652415af5f";
 
 /// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days).
 pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
@@ -48,6 +52,7 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
             ..terminal(P2P_TERMINAL, "98120002", "P2P transfers", false, true)
         },
         terminal(PAYOUT_TERMINAL, "98120003", "Transfers and payouts", false, true),
+        terminal(ONE_STEP_TERMINAL, "98120004", "One-step payments", false, false),
     ];
     (merchant, terminals)
 }
@@ -56,13 +61,28 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
 /// before any money came in.
 pub const PAYOUT_OPENING_BALANCE_MINOR: i64 = 100_000_000;
 
+/// The test merchant's cabinet sign-in: ePay's public test cabinet account (facts §16).
+pub const CABINET_EMAIL: &str = "epay@halykbank.kz";
+pub const CABINET_PASSWORD: &str = "XZG1E@Mm";
+
 /// Creates the test merchant on first start. Later starts leave it alone, so settings an
-/// operator changed are kept.
+/// operator changed are kept. Its cabinet user is created when missing (also in a sandbox
+/// database from before the cabinet existed), and then left alone too.
 pub async fn seed_sandbox(store: &dyn Store) -> StoreResult<bool> {
-    if store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some() {
-        return Ok(false);
+    let created = if store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some() {
+        false
+    } else {
+        let (merchant, terminals) = test_merchant();
+        store.upsert_merchant(&merchant, &terminals).await?;
+        true
+    };
+    if store.cabinet_user_by_email(CABINET_EMAIL).await?.is_none() {
+        use crate::cabinet::session::{create_user, UserError};
+        match create_user(store, TEST_MERCHANT_ID, CABINET_EMAIL, CABINET_PASSWORD, 0).await {
+            // Exists: another node seeded it at the same moment.
+            Ok(_) | Err(UserError::Exists) | Err(UserError::Invalid(_)) => {}
+            Err(UserError::Store(e)) => return Err(e),
+        }
     }
-    let (merchant, terminals) = test_merchant();
-    store.upsert_merchant(&merchant, &terminals).await?;
-    Ok(true)
+    Ok(created)
 }

@@ -58,6 +58,10 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
                 _ = stopped(&mut stop) => return,
             }
             expire_authorizations(&app).await;
+            // Learn data keys another node or `epay keys rotate` added.
+            if let Err(e) = crate::services::vault::refresh(&app.keys, app.store.as_ref()).await {
+                tracing::warn!(error = %e, "re-reading the vault keys failed");
+            }
             let failed = crate::services::three_ds::fail_abandoned(&app).await;
             if failed > 0 {
                 tracing::info!(failed, "abandoned 3-D Secure payments failed (877)");

@@ -39,6 +39,19 @@ pub trait Store: Send + Sync + 'static {
     /// Readiness and pool usage: fails if the database does not answer.
     async fn health(&self) -> StoreResult<StoreHealth>;
 
+    /// The card vault's data keys, oldest first.
+    async fn vault_keys(&self) -> StoreResult<Vec<VaultKey>>;
+
+    /// Adds a data key; when `make_active`, it becomes the only active one (one transaction).
+    async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()>;
+
+    /// Up to `limit` sealed card numbers (non-empty) that do not start with `prefix`.
+    async fn sealed_values_not_under(&self, prefix: &str, limit: i64) -> StoreResult<Vec<SealedValue>>;
+
+    /// Replaces one sealed value if it is still `value.ciphertext` (compare-and-set, so a
+    /// concurrent change wins); false if it changed meanwhile.
+    async fn reseal(&self, value: &SealedValue, ciphertext: &str) -> StoreResult<bool>;
+
     /// Inserts or updates a merchant and its terminals (seeding, admin).
     async fn upsert_merchant(&self, merchant: &Merchant, terminals: &[Terminal]) -> StoreResult<()>;
 
@@ -155,4 +168,47 @@ pub trait Store: Send + Sync + 'static {
 
     /// Verifies every ledger invariant; an empty list means the ledger is sound.
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>>;
+
+    // The merchant cabinet. Every query about payments, cards or terminals takes the signed-in
+    // merchant's id, so another merchant's ids answer "not found".
+
+    /// Creates a cabinet user unless one with this e-mail exists; true if created.
+    async fn insert_cabinet_user(&self, user: &CabinetUser) -> StoreResult<bool>;
+    async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>>;
+    /// Counts a failed sign-in; the `max_failures`-th failure in a row locks the user until
+    /// `locked_until_ms` and starts the count again. One statement, so concurrent attempts
+    /// cannot both slip under the limit.
+    async fn cabinet_sign_in_failed(&self, user_id: &str, max_failures: i32, locked_until_ms: i64) -> StoreResult<()>;
+    /// A successful sign-in clears the failure count.
+    async fn cabinet_sign_in_succeeded(&self, user_id: &str) -> StoreResult<()>;
+    /// Stores a new session (and drops sessions that expired before `now_ms`).
+    async fn insert_cabinet_session(&self, session: &CabinetSession, now_ms: i64) -> StoreResult<()>;
+    /// A session by the digest of its id, if it has not expired at `now_ms`.
+    async fn cabinet_session(&self, id_digest: &str, now_ms: i64) -> StoreResult<Option<CabinetSession>>;
+    async fn delete_cabinet_session(&self, id_digest: &str) -> StoreResult<()>;
+
+    /// One page (newest first) of the merchant's transactions matching `filter`, with the total.
+    async fn search_payments(
+        &self,
+        merchant_id: &str,
+        filter: &PaymentFilter,
+        offset: i64,
+        limit: i64,
+    ) -> StoreResult<PaymentPage>;
+    /// Attempts, approvals and approved volume per terminal and day since `since_ms`; days
+    /// start at midnight of the zone `utc_offset_ms` east of UTC.
+    async fn daily_stats(&self, merchant_id: &str, since_ms: i64, utc_offset_ms: i64) -> StoreResult<Vec<DailyStat>>;
+    /// The status history of one of the merchant's payments, oldest first.
+    async fn payment_events(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Vec<PaymentEvent>>;
+    async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>>;
+    /// The merchant's active saved cards, newest first; one customer's when `account_id` is
+    /// not empty.
+    async fn merchant_saved_cards(
+        &self,
+        merchant_id: &str,
+        account_id: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SavedCard>>;
+    /// The latest 3-D Secure session of one of the merchant's payments.
+    async fn three_ds_session_of(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Option<ThreeDsSession>>;
 }

@@ -419,6 +419,31 @@ pub struct TransferWrite {
     pub three_ds: Option<ThreeDsSession>,
 }
 
+/// A card-vault data key, wrapped under the master key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VaultKey {
+    pub id: String,
+    pub wrapped_key: String,
+    pub active: bool,
+    pub created_at: i64,
+}
+
+/// One sealed card number somewhere in the database, for resealing under a new data key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SealedValue {
+    pub table: &'static str,
+    pub column: &'static str,
+    pub id: String,
+    pub ciphertext: String,
+}
+
+/// Every column that holds a sealed card number: (table, id column, sealed column).
+pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
+    ("saved_cards", "id", "pan_ciphertext"),
+    ("three_ds_sessions", "id", "pan_ciphertext"),
+    ("three_ds_sessions", "id", "receiver_pan_ciphertext"),
+];
+
 /// What `/readyz` and `/metrics` report about the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StoreHealth {
@@ -429,4 +454,87 @@ pub struct StoreHealth {
     pub pool_size: u32,
     pub pool_idle: usize,
     pub pool_max: u32,
+}
+
+/// A person who signs in to the merchant cabinet; sees one merchant's data only.
+#[derive(Debug, Clone)]
+pub struct CabinetUser {
+    pub id: String,
+    pub merchant_id: String,
+    /// Lower-cased; unique across the gateway.
+    pub email: String,
+    /// argon2id PHC string (`$argon2id$v=19$…`), never the password.
+    pub password_hash: String,
+    /// Failures since the last success or lockout.
+    pub failed_attempts: i32,
+    /// Sign-in is refused until this time (unix ms); 0 when not locked.
+    pub locked_until: i64,
+    pub created_at: i64,
+}
+
+/// A signed-in browser. The cookie holds a random id; the store keeps only its digest.
+#[derive(Debug, Clone)]
+pub struct CabinetSession {
+    pub id_digest: String,
+    pub user_id: String,
+    pub merchant_id: String,
+    /// Every form of the session carries it; a POST without it is refused.
+    pub csrf_token: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    /// The user's e-mail (joined in when the session is read; ignored when it is created).
+    pub email: String,
+}
+
+/// One step of a payment's status history (`payment_events`).
+#[derive(Debug, Clone)]
+pub struct PaymentEvent {
+    /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
+    pub operation: String,
+    /// The payment's status right after the step.
+    pub status: String,
+    /// What the step was about: the amount paid, charged, released or refunded.
+    pub amount_minor: i64,
+    pub reason_code: i32,
+    pub created_at: i64,
+}
+
+/// The cabinet's transaction filters; `None` (or empty) leaves a filter out. Always applied
+/// within one merchant.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PaymentFilter {
+    /// Created at or after (unix ms).
+    pub from_ms: Option<i64>,
+    /// Created before (unix ms).
+    pub to_ms: Option<i64>,
+    pub status: Option<String>,
+    pub terminal_id: Option<String>,
+    /// Exact invoice id.
+    pub invoice_id: Option<String>,
+    /// Part of the masked card number (`5096`, `440563...5096`).
+    pub card_mask: Option<String>,
+    pub min_amount_minor: Option<i64>,
+    pub max_amount_minor: Option<i64>,
+    /// Free text, matched (case-insensitively) against invoice id, transaction id, description,
+    /// accountId, payer name, e-mail and reference.
+    pub search: Option<String>,
+}
+
+/// One page of a filtered transaction list and how many match in all.
+#[derive(Debug, Clone, Default)]
+pub struct PaymentPage {
+    pub payments: Vec<Payment>,
+    pub total: i64,
+}
+
+/// One terminal's payments on one day (Kazakhstan time), for the cabinet's overview.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyStat {
+    pub terminal_id: String,
+    /// Days since 1970-01-01 in the requested time zone.
+    pub day: i64,
+    pub attempts: i64,
+    pub approved: i64,
+    /// Sum of approved amounts.
+    pub volume_minor: i64,
 }

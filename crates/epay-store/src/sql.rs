@@ -161,6 +161,75 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
     violations
 }
 
+/// A value bound to a placeholder of a query built at run time.
+enum Bind {
+    Text(String),
+    Int(i64),
+}
+
+/// Escapes `%`, `_` and `\` so user text matches literally inside a LIKE pattern.
+fn like_pattern(text: &str) -> String {
+    let mut out = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out.push('%');
+    out
+}
+
+/// The WHERE conditions (after `merchant_id = $1`) of a cabinet filter and their values, numbered
+/// from `$2`. Only placeholders carry user text, never the SQL itself.
+fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
+    let mut sql = String::new();
+    let mut binds = Vec::new();
+    let mut add = |condition: &str, values: Vec<Bind>| {
+        let mut condition = condition.to_string();
+        for (i, value) in values.into_iter().enumerate() {
+            binds.push(value);
+            condition = condition.replace(&format!("?{i}"), &format!("${}", binds.len() + 1));
+        }
+        sql.push_str(" AND ");
+        sql.push_str(&condition);
+    };
+    let text = |v: &Option<String>| v.as_deref().map(str::trim).filter(|t| !t.is_empty()).map(String::from);
+    if let Some(from) = f.from_ms {
+        add("created_at >= ?0", vec![Bind::Int(from)]);
+    }
+    if let Some(to) = f.to_ms {
+        add("created_at < ?0", vec![Bind::Int(to)]);
+    }
+    if let Some(status) = text(&f.status) {
+        add("status = ?0", vec![Bind::Text(status)]);
+    }
+    if let Some(terminal) = text(&f.terminal_id) {
+        add("terminal_id = ?0", vec![Bind::Text(terminal)]);
+    }
+    if let Some(invoice) = text(&f.invoice_id) {
+        add("(invoice_id = ?0 OR invoice_id_alt = ?0)", vec![Bind::Text(invoice)]);
+    }
+    if let Some(mask) = text(&f.card_mask) {
+        add(
+            "(LOWER(card_mask) LIKE ?0 ESCAPE '\\' OR LOWER(receiver_card_mask) LIKE ?0 ESCAPE '\\')",
+            vec![Bind::Text(like_pattern(&mask))],
+        );
+    }
+    if let Some(min) = f.min_amount_minor {
+        add("amount_minor >= ?0", vec![Bind::Int(min)]);
+    }
+    if let Some(max) = f.max_amount_minor {
+        add("amount_minor <= ?0", vec![Bind::Int(max)]);
+    }
+    if let Some(search) = text(&f.search) {
+        let columns = ["invoice_id", "id", "description", "account_id", "payer_name", "email", "reference"];
+        let any: Vec<String> = columns.iter().map(|c| format!("LOWER({c}) LIKE ?0 ESCAPE '\\'")).collect();
+        add(&format!("({})", any.join(" OR ")), vec![Bind::Text(like_pattern(&search))]);
+    }
+    (sql, binds)
+}
+
 macro_rules! sql_store {
     (
         $store:ident, $db:ty, $row:ty, $backend:literal, $migrations:literal,
@@ -395,6 +464,46 @@ macro_rules! sql_store {
                 Ok(payment)
             }
 
+            /// Binds a cabinet filter's values, in the order `payment_conditions` numbered them.
+            fn bind_filter<'q>(
+                mut q: sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>>,
+                binds: &'q [Bind],
+            ) -> sqlx::query::Query<'q, $db, <$db as sqlx::Database>::Arguments<'q>> {
+                for b in binds {
+                    q = match b {
+                        Bind::Text(t) => q.bind(t.as_str()),
+                        Bind::Int(i) => q.bind(*i),
+                    };
+                }
+                q
+            }
+
+            /// Appends one step to a payment's status history, inside the transaction that
+            /// makes the change, so the history never disagrees with the payment row.
+            async fn record_event(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                payment_id: &str,
+                operation: &str,
+                status: &str,
+                amount_minor: i64,
+                reason_code: i32,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO payment_events (payment_id, operation, status, amount_minor, reason_code, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(payment_id)
+                .bind(operation)
+                .bind(status)
+                .bind(amount_minor)
+                .bind(reason_code)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             /// Inserts a payment row; a second transaction for the same invoice on the same
             /// terminal is `DuplicateInvoice`.
             async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
@@ -456,7 +565,11 @@ macro_rules! sql_store {
                 .execute(&mut **tx)
                 .await;
                 match inserted {
-                    Ok(_) => Ok(()),
+                    Ok(_) => {
+                        Self::record_event(tx, &p.id, "created", &p.status, p.amount_minor, p.reason_code, p.created_at)
+                            .await?;
+                        Ok(())
+                    }
                     Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateInvoice),
                     Err(e) => Err(e.into()),
                 }
@@ -669,6 +782,8 @@ macro_rules! sql_store {
                     return Ok(false);
                 }
                 Self::void_hold(tx, p, now).await?;
+                let operation = if status == "CANCEL_OLD" { "expire" } else { "cancel" };
+                Self::record_event(tx, &p.id, operation, status, p.amount_minor, 0, now).await?;
                 Ok(true)
             }
 
@@ -717,6 +832,7 @@ macro_rules! sql_store {
                             return Err(wrong_status());
                         }
                         Self::post_hold(&mut tx, &p, amount, now).await?;
+                        Self::record_event(&mut tx, &p.id, "charge", "CHARGE", amount, 0, now).await?;
                     }
                     Operation::Cancel => {
                         if p.status != "AUTH" || !Self::release_auth(&mut tx, &p, "CANCEL", now).await? {
@@ -808,6 +924,8 @@ macro_rules! sql_store {
                             .bind(&card)
                             .execute(&mut *tx)
                             .await?;
+                        let status = if p.refunded_minor + amount == p.charged_minor { "REFUND" } else { "CHARGE" };
+                        Self::record_event(&mut tx, &p.id, "refund", status, amount, 0, now).await?;
                     }
                 }
                 let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
@@ -961,6 +1079,80 @@ macro_rules! sql_store {
         impl Store for $store {
             fn backend(&self) -> &'static str {
                 $backend
+            }
+
+            async fn vault_keys(&self) -> StoreResult<Vec<VaultKey>> {
+                let rows = sqlx::query("SELECT * FROM vault_keys ORDER BY created_at, id").fetch_all(&self.pool).await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(VaultKey {
+                            id: r.try_get("id")?,
+                            wrapped_key: r.try_get("wrapped_key")?,
+                            active: r.try_get("active")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(StoreError::from)
+            }
+
+            async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                if make_active {
+                    sqlx::query("UPDATE vault_keys SET active = FALSE WHERE active").execute(&mut *tx).await?;
+                }
+                sqlx::query("INSERT INTO vault_keys (id, wrapped_key, active, created_at) VALUES ($1, $2, $3, $4)")
+                    .bind(&key.id)
+                    .bind(&key.wrapped_key)
+                    .bind(make_active)
+                    .bind(key.created_at)
+                    .execute(&mut *tx)
+                    .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn sealed_values_not_under(&self, prefix: &str, limit: i64) -> StoreResult<Vec<SealedValue>> {
+                let mut out = Vec::new();
+                for (table, id_column, column) in SEALED_COLUMNS {
+                    if out.len() as i64 >= limit {
+                        break;
+                    }
+                    // Identifiers come from the fixed SEALED_COLUMNS list, never from input.
+                    let sql = format!(
+                        "SELECT {id_column} AS id, {column} AS sealed FROM {table}
+                         WHERE {column} IS NOT NULL AND {column} <> '' AND {column} NOT LIKE $1 LIMIT $2"
+                    );
+                    let rows = sqlx::query(&sql)
+                        .bind(format!("{prefix}%"))
+                        .bind(limit - out.len() as i64)
+                        .fetch_all(&self.pool)
+                        .await?;
+                    for r in rows {
+                        out.push(SealedValue { table, column, id: r.try_get("id")?, ciphertext: r.try_get("sealed")? });
+                    }
+                }
+                Ok(out)
+            }
+
+            async fn reseal(&self, value: &SealedValue, ciphertext: &str) -> StoreResult<bool> {
+                let (_, id_column, _) = SEALED_COLUMNS
+                    .iter()
+                    .find(|(t, _, c)| *t == value.table && *c == value.column)
+                    .ok_or(StoreError::NotFound)?;
+                let sql = format!(
+                    "UPDATE {table} SET {column} = $1 WHERE {id_column} = $2 AND {column} = $3",
+                    table = value.table,
+                    column = value.column
+                );
+                let changed = sqlx::query(&sql)
+                    .bind(ciphertext)
+                    .bind(&value.id)
+                    .bind(&value.ciphertext)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(changed == 1)
             }
 
             async fn health(&self) -> StoreResult<StoreHealth> {
@@ -1567,6 +1759,9 @@ macro_rules! sql_store {
                     return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
                 }
                 payment.updated_at = now_ms;
+                let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
+                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                    .await?;
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }
@@ -1659,6 +1854,9 @@ macro_rules! sql_store {
                     return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
                 }
                 payment.updated_at = now_ms;
+                let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
+                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                    .await?;
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }
@@ -1730,6 +1928,253 @@ macro_rules! sql_store {
                     });
                 }
                 Ok(violations)
+            }
+
+            async fn insert_cabinet_user(&self, u: &CabinetUser) -> StoreResult<bool> {
+                let inserted = sqlx::query(
+                    "INSERT INTO cabinet_users (id, merchant_id, email, password_hash, failed_attempts, locked_until,
+                         created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7)
+                     ON CONFLICT (email) DO NOTHING",
+                )
+                .bind(&u.id)
+                .bind(&u.merchant_id)
+                .bind(&u.email)
+                .bind(&u.password_hash)
+                .bind(u.failed_attempts)
+                .bind(u.locked_until)
+                .bind(u.created_at)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(inserted == 1)
+            }
+
+            async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>> {
+                let row = sqlx::query("SELECT * FROM cabinet_users WHERE email = $1")
+                    .bind(email)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(CabinetUser {
+                    id: r.try_get("id")?,
+                    merchant_id: r.try_get("merchant_id")?,
+                    email: r.try_get("email")?,
+                    password_hash: r.try_get("password_hash")?,
+                    failed_attempts: r.try_get("failed_attempts")?,
+                    locked_until: r.try_get("locked_until")?,
+                    created_at: r.try_get("created_at")?,
+                }))
+            }
+
+            async fn cabinet_sign_in_failed(
+                &self,
+                user_id: &str,
+                max_failures: i32,
+                locked_until_ms: i64,
+            ) -> StoreResult<()> {
+                // Both CASEs read the row as it was, so the lock and the reset happen together.
+                sqlx::query(
+                    "UPDATE cabinet_users SET
+                         locked_until = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_until END,
+                         failed_attempts = CASE WHEN failed_attempts + 1 >= $1 THEN 0 ELSE failed_attempts + 1 END
+                     WHERE id = $3",
+                )
+                .bind(max_failures)
+                .bind(locked_until_ms)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?;
+                Ok(())
+            }
+
+            async fn cabinet_sign_in_succeeded(&self, user_id: &str) -> StoreResult<()> {
+                sqlx::query("UPDATE cabinet_users SET failed_attempts = 0 WHERE id = $1")
+                    .bind(user_id)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn insert_cabinet_session(&self, s: &CabinetSession, now_ms: i64) -> StoreResult<()> {
+                let mut tx = self.pool.begin().await?;
+                sqlx::query("DELETE FROM cabinet_sessions WHERE expires_at < $1")
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query(
+                    "INSERT INTO cabinet_sessions (id_digest, user_id, merchant_id, csrf_token, expires_at, created_at)
+                     VALUES ($1, $2, $3, $4, $5, $6)",
+                )
+                .bind(&s.id_digest)
+                .bind(&s.user_id)
+                .bind(&s.merchant_id)
+                .bind(&s.csrf_token)
+                .bind(s.expires_at)
+                .bind(s.created_at)
+                .execute(&mut *tx)
+                .await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn cabinet_session(&self, id_digest: &str, now_ms: i64) -> StoreResult<Option<CabinetSession>> {
+                let row = sqlx::query(
+                    "SELECT s.*, u.email FROM cabinet_sessions s JOIN cabinet_users u ON u.id = s.user_id
+                     WHERE s.id_digest = $1 AND s.expires_at > $2",
+                )
+                .bind(id_digest)
+                .bind(now_ms)
+                .fetch_optional(&self.pool)
+                .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(CabinetSession {
+                    id_digest: r.try_get("id_digest")?,
+                    user_id: r.try_get("user_id")?,
+                    merchant_id: r.try_get("merchant_id")?,
+                    csrf_token: r.try_get("csrf_token")?,
+                    expires_at: r.try_get("expires_at")?,
+                    created_at: r.try_get("created_at")?,
+                    email: r.try_get("email")?,
+                }))
+            }
+
+            async fn delete_cabinet_session(&self, id_digest: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM cabinet_sessions WHERE id_digest = $1")
+                    .bind(id_digest)
+                    .execute(&self.pool)
+                    .await?;
+                Ok(())
+            }
+
+            async fn search_payments(
+                &self,
+                merchant_id: &str,
+                filter: &PaymentFilter,
+                offset: i64,
+                limit: i64,
+            ) -> StoreResult<PaymentPage> {
+                let (conditions, binds) = payment_conditions(filter);
+                let total_sql = format!("SELECT COUNT(*) AS n FROM payments WHERE merchant_id = $1{conditions}");
+                let total: i64 = Self::bind_filter(sqlx::query(&total_sql).bind(merchant_id), &binds)
+                    .fetch_one(&self.pool)
+                    .await?
+                    .try_get("n")?;
+                let n = binds.len();
+                let page_sql = format!(
+                    "SELECT * FROM payments WHERE merchant_id = $1{conditions}
+                     ORDER BY created_at DESC, id DESC LIMIT ${} OFFSET ${}",
+                    n + 2,
+                    n + 3
+                );
+                let rows = Self::bind_filter(sqlx::query(&page_sql).bind(merchant_id), &binds)
+                    .bind(limit)
+                    .bind(offset)
+                    .fetch_all(&self.pool)
+                    .await?;
+                let payments = rows.iter().map(Self::payment_from).collect::<Result<_, _>>()?;
+                Ok(PaymentPage { payments, total })
+            }
+
+            async fn daily_stats(
+                &self,
+                merchant_id: &str,
+                since_ms: i64,
+                utc_offset_ms: i64,
+            ) -> StoreResult<Vec<DailyStat>> {
+                // Approved: a final answer without a decline reason (3D and NEW are not answers yet).
+                let rows = sqlx::query(
+                    "SELECT terminal_id, day, COUNT(*) AS attempts,
+                         CAST(SUM(approved) AS BIGINT) AS approved,
+                         CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
+                     FROM (SELECT terminal_id, (created_at + $3) / 86400000 AS day, amount_minor,
+                               CASE WHEN reason_code = 0 AND status NOT IN ('3D', 'NEW') THEN 1 ELSE 0 END
+                                   AS approved
+                           FROM payments WHERE merchant_id = $1 AND created_at >= $2) d
+                     GROUP BY terminal_id, day ORDER BY terminal_id, day",
+                )
+                .bind(merchant_id)
+                .bind(since_ms)
+                .bind(utc_offset_ms)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(DailyStat {
+                            terminal_id: r.try_get("terminal_id")?,
+                            day: r.try_get("day")?,
+                            attempts: r.try_get("attempts")?,
+                            approved: r.try_get("approved")?,
+                            volume_minor: r.try_get("volume")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn payment_events(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Vec<PaymentEvent>> {
+                let rows = sqlx::query(
+                    "SELECT e.* FROM payment_events e JOIN payments p ON p.id = e.payment_id
+                     WHERE p.merchant_id = $1 AND e.payment_id = $2 ORDER BY e.id",
+                )
+                .bind(merchant_id)
+                .bind(payment_id)
+                .fetch_all(&self.pool)
+                .await?;
+                rows.iter()
+                    .map(|r| {
+                        Ok(PaymentEvent {
+                            operation: r.try_get("operation")?,
+                            status: r.try_get("status")?,
+                            amount_minor: r.try_get("amount_minor")?,
+                            reason_code: r.try_get("reason_code")?,
+                            created_at: r.try_get("created_at")?,
+                        })
+                    })
+                    .collect::<Result<_, sqlx::Error>>()
+                    .map_err(Into::into)
+            }
+
+            async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>> {
+                let rows = sqlx::query("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
+                    .bind(merchant_id)
+                    .fetch_all(&self.pool)
+                    .await?;
+                Ok(rows.iter().map(Self::terminal_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn merchant_saved_cards(
+                &self,
+                merchant_id: &str,
+                account_id: &str,
+                limit: i64,
+            ) -> StoreResult<Vec<SavedCard>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM saved_cards WHERE merchant_id = $1 AND active AND ($2 = '' OR account_id = $2)
+                     ORDER BY created_at DESC, id LIMIT $3",
+                )
+                .bind(merchant_id)
+                .bind(account_id)
+                .bind(limit)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(Self::saved_card_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn three_ds_session_of(
+                &self,
+                merchant_id: &str,
+                payment_id: &str,
+            ) -> StoreResult<Option<ThreeDsSession>> {
+                let row = sqlx::query(
+                    "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
+                     WHERE p.merchant_id = $1 AND s.payment_id = $2 ORDER BY s.created_at DESC LIMIT 1",
+                )
+                .bind(merchant_id)
+                .bind(payment_id)
+                .fetch_optional(&self.pool)
+                .await?;
+                Ok(row.as_ref().map(Self::session_from).transpose()?)
             }
         }
     };

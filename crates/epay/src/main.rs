@@ -1,5 +1,7 @@
 //! The `epay` command: run the gateway, migrate its database, check its ledger.
 
+mod admin;
+
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -48,6 +50,42 @@ enum Command {
         #[command(subcommand)]
         command: LedgerCommand,
     },
+    /// Merchants: create.
+    Merchant {
+        #[command(subcommand)]
+        command: admin::MerchantCommand,
+    },
+    /// Terminals: create, update (one-/two-step, 3-D Secure, transfers, fees, limits).
+    Terminal {
+        #[command(subcommand)]
+        command: admin::TerminalCommand,
+    },
+    /// Client and callback signing secrets: rotate.
+    Secret {
+        #[command(subcommand)]
+        command: admin::SecretCommand,
+    },
+    /// Card-vault keys: rotate.
+    Keys {
+        #[command(subcommand)]
+        command: admin::KeysCommand,
+    },
+    /// Sandbox test cards: issue.
+    Card {
+        #[command(subcommand)]
+        command: admin::CardCommand,
+    },
+    /// Configuration: check it and what it points at.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration, reach the database, print the effective settings.
+    Check,
 }
 
 #[derive(Subcommand)]
@@ -71,6 +109,8 @@ fn load_config(common: &Common) -> Result<Config, String> {
     if let Some(mode) = common.mode {
         config.mode = mode;
     }
+    // Flags change settings the file and environment were checked with: check again.
+    config.validate().map_err(|e| e.to_string())?;
     Ok(config)
 }
 
@@ -105,6 +145,12 @@ async fn main() -> ExitCode {
         }
         Command::Migrate => migrate(config).await,
         Command::Ledger { command: LedgerCommand::Check } => ledger_check(config).await,
+        Command::Merchant { command } => admin::merchant(config, command).await,
+        Command::Terminal { command } => admin::terminal(config, command).await,
+        Command::Secret { command } => admin::secret(config, command).await,
+        Command::Card { command } => admin::card(config, command),
+        Command::Keys { command } => admin::keys(config, command).await,
+        Command::Config { command: ConfigCommand::Check } => admin::config_check(config).await,
     };
     match result {
         Ok(code) => code,
@@ -119,18 +165,52 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     let listen = config.listen;
     let app = App::start(config).await.map_err(|e| e.to_string())?;
     tracing::info!(database = app.store.backend(), mode = ?app.config.mode, "store ready");
-    let listener =
-        tokio::net::TcpListener::bind(listen).await.map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    let tls = match (&app.config.tls_cert_path, &app.config.tls_key_path) {
+        (Some(cert), Some(key)) => {
+            // One process-wide crypto provider for rustls; an earlier install is fine.
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            let config = axum_server::tls_rustls::RustlsConfig::from_pem_file(cert, key)
+                .await
+                .map_err(|e| format!("TLS certificate {} or key {}: {e}", cert.display(), key.display()))?;
+            Some(config)
+        }
+        _ => None,
+    };
+    let listener = std::net::TcpListener::bind(listen).map_err(|e| format!("cannot listen on {listen}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
     // Tests and scripts wait for this line to learn the port (when listening on port 0).
-    println!("epay listening on http://{local}");
-    tracing::info!(%local, "listening");
+    println!("epay listening on {}://{local}", if tls.is_some() { "https" } else { "http" });
+    tracing::info!(%local, tls = tls.is_some(), "listening");
     let app = Arc::new(app);
     let (stop, stop_signal) = tokio::sync::watch::channel(false);
     let expiry = epay_server::workers::spawn_expiry(app.clone(), stop_signal.clone());
     let callbacks = epay_server::workers::spawn_callbacks(app.clone(), stop_signal);
     let router = epay_server::build_router(app.clone());
-    axum::serve(listener, router).with_graceful_shutdown(shutdown_signal()).await.map_err(|e| e.to_string())?;
+    let handle = axum_server::Handle::new();
+    let on_signal = handle.clone();
+    let grace = Duration::from_secs(app.config.request_timeout_secs + 5);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        // Stop accepting; requests in flight get their own timeout (and a little) to finish.
+        on_signal.graceful_shutdown(Some(grace));
+    });
+    // The peer address feeds the token endpoint's per-address limit.
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let header_timeout = Duration::from_secs(app.config.header_timeout_secs);
+    let served = match tls {
+        None => {
+            let mut server = axum_server::from_tcp(listener);
+            slow_client_guard(server.http_builder(), header_timeout);
+            server.handle(handle).serve(service).await
+        }
+        Some(tls) => {
+            let mut server = axum_server::from_tcp_rustls(listener, tls);
+            slow_client_guard(server.http_builder(), header_timeout);
+            server.handle(handle).serve(service).await
+        }
+    };
+    served.map_err(|e| e.to_string())?;
     // In-flight requests are done. The workers finish the step they are in (a callback batch is
     // sent and recorded) and stop; a worker stuck longer than the callback timeout is dropped,
     // and its leased events go to another node when the lease ends.
@@ -143,6 +223,15 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// A client that dribbles its request headers is cut off after `timeout` (slowloris); slow
+/// bodies are bounded by the request timeout layer (http/limits.rs).
+fn slow_client_guard(
+    builder: &mut hyper_util::server::conn::auto::Builder<hyper_util::rt::TokioExecutor>,
+    timeout: Duration,
+) {
+    builder.http1().timer(hyper_util::rt::TokioTimer::new()).header_read_timeout(timeout);
 }
 
 async fn shutdown_signal() {

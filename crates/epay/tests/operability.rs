@@ -184,3 +184,89 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
         assert!(gw.log().contains("stopped"), "workers stopped cleanly");
     }
 }
+
+#[tokio::test]
+async fn tls_termination_with_a_configured_certificate() {
+    let dir = std::env::temp_dir().join(format!("epay-tls-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["127.0.0.1".to_string(), "localhost".to_string()]).unwrap();
+    let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+    std::fs::write(&cert, certified.cert.pem()).unwrap();
+    std::fs::write(&key, certified.key_pair.serialize_pem()).unwrap();
+    let gw = Gateway::start_with(
+        Backend::Sqlite,
+        &[("EPAY_TLS_CERT_PATH", cert.to_str().unwrap()), ("EPAY_TLS_KEY_PATH", key.to_str().unwrap())],
+    )
+    .await;
+    assert!(gw.url.starts_with("https://"), "{}", gw.url);
+    let client = reqwest::Client::builder()
+        .tls_built_in_root_certs(false)
+        .add_root_certificate(reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap())
+        .build()
+        .unwrap();
+    let ready = client.get(format!("{}/readyz", gw.url)).send().await.unwrap();
+    assert_eq!(ready.status(), 200);
+    // The token endpoint over TLS, as a merchant's backend calls it.
+    let token = client
+        .post(format!("{}/oauth2/token", gw.url))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("scope", "webapi usermanagement email_send verification statement statistics payment"),
+            ("client_id", CLIENT),
+            ("client_secret", SECRET),
+            ("terminal", TERMINAL),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(token.status(), 200);
+    // Plain HTTP on the TLS port gets no answer.
+    let plain = reqwest::Client::new().get(gw.url.replace("https://", "http://") + "/healthz").send().await;
+    assert!(plain.is_err() || !plain.unwrap().status().is_success());
+
+    // Only one of the two paths, or a file that is not a certificate: a clear refusal to start.
+    for env in [
+        vec![("EPAY_TLS_CERT_PATH", cert.to_str().unwrap())],
+        vec![("EPAY_TLS_CERT_PATH", key.to_str().unwrap()), ("EPAY_TLS_KEY_PATH", key.to_str().unwrap())],
+    ] {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(dir.join("data"))
+            .envs(env.iter().copied())
+            .env_remove("EPAY_CONFIG")
+            .output()
+            .unwrap();
+        assert!(!output.status.success());
+        assert!(String::from_utf8_lossy(&output.stderr).to_lowercase().contains("tls"), "{env:?}");
+    }
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[tokio::test]
+async fn security_headers_on_every_response() {
+    let gw = Gateway::start_with(Backend::Sqlite, &[("EPAY_PUBLIC_URL", "https://pay.example.com")]).await;
+    for (path, framable) in [
+        ("/healthz", false),
+        ("/", false),
+        ("/oauth2/token", false),
+        ("/payform/?params=garbage", true),
+        ("/no/such/path", false),
+    ] {
+        let response = gw.http.get(format!("{}{path}", gw.url)).send().await.unwrap();
+        let h = response.headers();
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h["strict-transport-security"].to_str().unwrap().starts_with("max-age="), "{path}: HTTPS public URL");
+        if framable {
+            assert!(!h.contains_key("x-frame-options"), "{path}: the payment widget is framed by merchants");
+        } else {
+            assert_eq!(h["x-frame-options"], "DENY", "{path}");
+            if let Some(csp) = h.get("content-security-policy") {
+                assert!(csp.to_str().unwrap().contains("frame-ancestors 'none'"), "{path}");
+            }
+        }
+    }
+    // Plain HTTP without an https public URL: no HSTS (it would be ignored, or wrong).
+    let plain = Gateway::start(Backend::Sqlite).await;
+    let response = plain.http.get(format!("{}/healthz", plain.url)).send().await.unwrap();
+    assert!(!response.headers().contains_key("strict-transport-security"));
+}

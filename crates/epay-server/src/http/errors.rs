@@ -3,13 +3,13 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use crate::services::operations::OperationError;
 use crate::services::payments::PaymentError;
 use crate::services::status::StatusError;
 use crate::services::tokens::TokenError;
 use crate::services::transfers::TransferError;
+use crate::wire::{ErrorBody, OAuthErrorBody, StatusResponse, TransferErrorBody};
 
 /// OAuth2 errors, RFC 6749 §5.2: `{"error": "...", "error_description": "..."}`.
 impl IntoResponse for TokenError {
@@ -19,13 +19,17 @@ impl IntoResponse for TokenError {
             TokenError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
             TokenError::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
             TokenError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
+            TokenError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
-        let mut response =
-            (status, Json(json!({"error": code, "error_description": self.to_string()}))).into_response();
+        let body = OAuthErrorBody { error: code.into(), error_description: self.to_string() };
+        let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6749 §5.2: a 401 invalid_client carries the scheme the client may use.
             response.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Basic"));
+        }
+        if let TokenError::TooManyAttempts(secs) = self {
+            retry_after(&mut response, secs);
         }
         response
     }
@@ -37,17 +41,21 @@ impl IntoResponse for PaymentError {
     fn into_response(self) -> Response {
         let message = self.to_string();
         let (status, body) = match self {
-            PaymentError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, json!({"code": -1, "message": message})),
-            PaymentError::Forbidden(_) => (StatusCode::FORBIDDEN, json!({"code": -1, "message": message})),
-            PaymentError::BadRequest(_) => (StatusCode::BAD_REQUEST, json!({"code": -1, "message": message})),
-            PaymentError::Conflict(_) => (StatusCode::CONFLICT, json!({"code": -1, "message": message})),
+            PaymentError::Unauthorized(_) => (StatusCode::UNAUTHORIZED, ErrorBody::new(-1, message)),
+            PaymentError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorBody::new(-1, message)),
+            PaymentError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorBody::new(-1, message)),
+            PaymentError::Conflict(_) => (StatusCode::CONFLICT, ErrorBody::new(-1, message)),
             PaymentError::Declined { reason, transaction_id } => {
-                (StatusCode::BAD_REQUEST, json!({"code": reason.code, "message": message, "id": transaction_id}))
+                (StatusCode::BAD_REQUEST, ErrorBody { code: reason.code, message, id: Some(transaction_id) })
             }
-            PaymentError::Internal => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                json!({"code": -1, "message": "internal error, check the payment status"}),
-            ),
+            PaymentError::TooManyAttempts { retry_after_secs } => {
+                let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(-1, message))).into_response();
+                retry_after(&mut response, retry_after_secs);
+                return response;
+            }
+            PaymentError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ErrorBody::new(-1, "internal error, check the payment status"))
+            }
         };
         (status, Json(body)).into_response()
     }
@@ -60,7 +68,8 @@ impl IntoResponse for StatusError {
             StatusError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "103", m),
             StatusError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "103", "internal error, retry later".into()),
         };
-        (status, Json(json!({"resultCode": code, "resultMessage": message, "transaction": null}))).into_response()
+        (status, Json(StatusResponse { result_code: code.into(), result_message: message, transaction: None }))
+            .into_response()
     }
 }
 
@@ -74,7 +83,7 @@ impl IntoResponse for OperationError {
             }
             OperationError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
         };
-        (status, Json(json!({"code": 100, "message": self.to_string()}))).into_response()
+        (status, Json(ErrorBody::new(100, self.to_string()))).into_response()
     }
 }
 
@@ -82,14 +91,25 @@ impl IntoResponse for OperationError {
 impl IntoResponse for TransferError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::BAD_REQUEST);
-        let body = json!({
-            "code": self.code,
-            "message": self.message,
-            "invoiceId": self.invoice_id,
-            "id": self.id,
-            "reference": "",
-            "accountId": self.account_id,
-        });
-        (status, Json(body)).into_response()
+        let body = TransferErrorBody {
+            code: self.code,
+            message: self.message,
+            invoice_id: self.invoice_id,
+            id: self.id,
+            reference: String::new(),
+            account_id: self.account_id,
+        };
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after_secs {
+            retry_after(&mut response, secs);
+        }
+        response
+    }
+}
+
+/// `429` answers say when to come back (RFC 9110 §10.2.3).
+fn retry_after(response: &mut Response, secs: u64) {
+    if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, value);
     }
 }

@@ -4,8 +4,10 @@
 mod callbacks;
 mod cards;
 mod errors;
+mod headers;
 mod health;
 mod idempotency;
+mod limits;
 mod oauth;
 mod observe;
 mod operations;
@@ -64,6 +66,8 @@ pub fn router(app: AppState) -> Router {
         .merge(api.clone())
         .nest("/api", api)
         .merge(crate::page::routes())
+        .merge(crate::cabinet::routes())
+        .merge(crate::openapi::routes())
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .route("/metrics", get(health::metrics));
@@ -79,6 +83,9 @@ pub fn router(app: AppState) -> Router {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": -1, "message": "internal error"})))
                 .into_response()
         }))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), headers::secure))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), limits::limit))
+        .layer(axum::extract::DefaultBodyLimit::max(app.config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe::observe))
         .with_state(app)
 }

@@ -1,6 +1,8 @@
 //! `POST /oauth2/token` and `/epay2/oauth2/token`: form-urlencoded, multipart or JSON bodies.
 
-use axum::extract::{FromRequest, Multipart, Request, State};
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
 use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,11 +15,13 @@ use crate::wire::Fields;
 const MAX_FORM_BYTES: usize = 64 * 1024;
 
 pub async fn token(State(app): State<AppState>, request: Request) -> Response {
+    // The peer address, when the server was started with connection info (`epay serve` is).
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().copied();
     let form = match read_form(request).await {
         Ok(form) => form,
         Err(e) => return e.into_response(),
     };
-    match tokens::issue(&app, &form).await {
+    match tokens::issue_from(&app, &form, peer.map(|p| p.0.ip())).await {
         Ok(token) => Json(token).into_response(),
         Err(e) => e.into_response(),
     }

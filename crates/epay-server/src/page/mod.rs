@@ -7,6 +7,9 @@ pub mod i18n;
 pub mod params;
 mod views;
 
+/// The cabinet escapes its HTML with the same function.
+pub(crate) use views::escape;
+
 use std::collections::HashMap;
 
 use axum::body::Bytes;

@@ -7,11 +7,14 @@ use crate::clock::epay_datetime;
 use crate::services::auth::authenticate;
 use crate::services::payments::PaymentError;
 
-#[derive(Debug, Serialize)]
+/// One delivery attempt of a callback.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct AttemptView {
     pub attempt: i32,
     pub started_at: String,
+    /// The merchant's HTTP status, `null` when no answer came.
+    #[schema(required = true)]
     pub http_status: Option<i32>,
     pub latency_ms: i64,
     pub error: String,
@@ -19,7 +22,8 @@ pub struct AttemptView {
     pub node: String,
 }
 
-#[derive(Debug, Serialize)]
+/// One postLink callback of a transaction and its delivery attempts.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct CallbackView {
     pub id: String,
@@ -27,9 +31,13 @@ pub struct CallbackView {
     pub url: String,
     pub status: String,
     pub attempts: i32,
+    /// Set only while `pending`.
+    #[schema(required = true)]
     pub next_attempt_at: Option<String>,
     pub created_at: String,
+    #[schema(required = true)]
     pub delivered_at: Option<String>,
+    /// The callback body as sent (docs/callbacks.md).
     pub payload: serde_json::Value,
     pub attempt_log: Vec<AttemptView>,
 }
@@ -42,10 +50,27 @@ fn internal(e: epay_store::StoreError) -> PaymentError {
 pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Result<Vec<CallbackView>, PaymentError> {
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    if app.store.payment(&token.merchant_id, payment_id).await.map_err(internal)?.is_none() {
+    // A terminal-bound token sees its own terminal's payments, as operations do.
+    if let Some(terminal) = &token.terminal_id {
+        let payment = app.store.payment(&token.merchant_id, payment_id).await.map_err(internal)?;
+        if payment.is_some_and(|p| &p.terminal_id != terminal) {
+            return Err(PaymentError::BadRequest(format!("transaction {payment_id} not found")));
+        }
+    }
+    list_for_merchant(app, &token.merchant_id, payment_id).await
+}
+
+/// The callback log of one of `merchant_id`'s payments (the API after its token check, and the
+/// cabinet for its signed-in merchant).
+pub async fn list_for_merchant(
+    app: &App,
+    merchant_id: &str,
+    payment_id: &str,
+) -> Result<Vec<CallbackView>, PaymentError> {
+    if app.store.payment(merchant_id, payment_id).await.map_err(internal)?.is_none() {
         return Err(PaymentError::BadRequest(format!("transaction {payment_id} not found")));
     }
-    let events = app.store.callbacks_of(&token.merchant_id, payment_id).await.map_err(internal)?;
+    let events = app.store.callbacks_of(merchant_id, payment_id).await.map_err(internal)?;
     Ok(events
         .into_iter()
         .map(|(e, attempts)| CallbackView {
@@ -77,7 +102,12 @@ pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Res
 pub async fn resend(app: &App, auth_header: Option<&str>, event_id: &str) -> Result<(), PaymentError> {
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    if app.store.resend_callback(&token.merchant_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
+    resend_for_merchant(app, &token.merchant_id, event_id).await
+}
+
+/// Queues one of `merchant_id`'s callbacks again; another merchant's event is "not found".
+pub async fn resend_for_merchant(app: &App, merchant_id: &str, event_id: &str) -> Result<(), PaymentError> {
+    if app.store.resend_callback(merchant_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
         tracing::info!(event_id, "callback queued again");
         Ok(())
     } else {

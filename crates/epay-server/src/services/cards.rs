@@ -9,7 +9,7 @@ use crate::services::auth::authenticate;
 use crate::services::payments::PaymentError;
 
 /// One card of `GET /cards/:accountId`, with ePay's PascalCase keys.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[serde(rename_all = "PascalCase")]
 pub struct CardListEntry {
     #[serde(rename = "ID")]
@@ -47,8 +47,24 @@ pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Res
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     let cards = app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?;
+    Ok(entries(app, cards))
+}
+
+/// The merchant's active saved cards as the card list shows them (masked, first 4 and last 4);
+/// one customer's when `account_id` is not empty. For the cabinet.
+pub async fn list_for_merchant(
+    app: &App,
+    merchant_id: &str,
+    account_id: &str,
+    limit: i64,
+) -> Result<Vec<CardListEntry>, PaymentError> {
+    let cards = app.store.merchant_saved_cards(merchant_id, account_id.trim(), limit).await.map_err(internal)?;
+    Ok(entries(app, cards))
+}
+
+fn entries(app: &App, cards: Vec<epay_store::SavedCard>) -> Vec<CardListEntry> {
     let (year, month) = year_month(app.clock.now_ms());
-    Ok(cards
+    cards
         .into_iter()
         .map(|c| {
             let expired =
@@ -69,13 +85,18 @@ pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Res
                 account_id: c.account_id,
             }
         })
-        .collect())
+        .collect()
 }
 
 pub async fn deactivate(app: &App, auth_header: Option<&str>, card_id: &str) -> Result<(), PaymentError> {
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    if app.store.deactivate_card(&token.merchant_id, card_id).await.map_err(internal)? {
+    deactivate_for_merchant(app, &token.merchant_id, card_id).await
+}
+
+/// Deactivates one of `merchant_id`'s saved cards; another merchant's card is "not found".
+pub async fn deactivate_for_merchant(app: &App, merchant_id: &str, card_id: &str) -> Result<(), PaymentError> {
+    if app.store.deactivate_card(merchant_id, card_id).await.map_err(internal)? {
         tracing::info!(card_id, "saved card deactivated");
         Ok(())
     } else {

@@ -1,5 +1,6 @@
 //! Use cases. Each public function is one request's worth of work against the ports.
 
+pub mod admin;
 pub mod auth;
 pub mod callback_log;
 pub mod callbacks;
@@ -10,3 +11,4 @@ pub mod status;
 pub mod three_ds;
 pub mod tokens;
 pub mod transfers;
+pub mod vault;

@@ -57,6 +57,27 @@ pub async fn run(
 ) -> Result<epay_store::Payment, OperationError> {
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(OperationError::Unauthorized)?;
+    let caller = Caller { merchant_id: token.merchant_id, terminal_id: token.terminal_id };
+    run_as(app, &caller, payment_id, kind, args).await
+}
+
+/// Who asks for an operation: the merchant, and the terminal its token is bound to (if any).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    pub merchant_id: String,
+    /// Only this terminal's payments are visible when set (a terminal-bound service token).
+    pub terminal_id: Option<String>,
+}
+
+/// The operation for an already authenticated caller: the API (bearer token) and the cabinet
+/// (signed-in merchant) both come here, so the rules are the same.
+pub async fn run_as(
+    app: &App,
+    caller: &Caller,
+    payment_id: &str,
+    kind: Kind,
+    args: OperationArgs,
+) -> Result<epay_store::Payment, OperationError> {
     if args.amount.is_some_and(Amount::is_zero) {
         return Err(OperationError::BadRequest("amount must be greater than 0".into()));
     }
@@ -69,7 +90,7 @@ pub async fn run(
     if kind == Kind::Refund {
         left_to_refund = app
             .store
-            .payment(&token.merchant_id, payment_id)
+            .payment(&caller.merchant_id, payment_id)
             .await
             .map_err(internal)?
             .map(|p| p.charged_minor - p.refunded_minor);
@@ -91,8 +112,8 @@ pub async fn run(
         }
     };
     let request = OperationRequest {
-        merchant_id: token.merchant_id.clone(),
-        terminal_id: token.terminal_id.clone(),
+        merchant_id: caller.merchant_id.clone(),
+        terminal_id: caller.terminal_id.clone(),
         payment_id: payment_id.to_string(),
         operation,
         now_ms: app.clock.now_ms(),

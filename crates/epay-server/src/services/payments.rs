@@ -29,6 +29,9 @@ pub enum PaymentError {
     /// The card network (or the ledger) declined; the attempt is recorded with this reason.
     #[error("{}", reason.message)]
     Declined { reason: ReasonCode, transaction_id: String },
+    /// Too many declined attempts for this card or terminal (card testing); nothing recorded.
+    #[error("too many declined attempts; retry after {retry_after_secs} seconds")]
+    TooManyAttempts { retry_after_secs: u64 },
     #[error("internal error")]
     Internal,
 }
@@ -245,7 +248,7 @@ pub async fn pay_with_saved_card(
     if !card.active {
         return Err(bad(format!("card {card_id} is deactivated")));
     }
-    let pan = app.keys.open_pan(&card.pan_ciphertext).ok_or_else(|| {
+    let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
         tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
         PaymentError::Internal
     })?;
@@ -356,6 +359,17 @@ async fn execute(
             (pan, AuthRequest { pan, expiry: None, cvc: None, amount: order.amount, today: year_month(now) })
         }
     };
+    // Card testing: a card or terminal with too many recent declines is refused before the
+    // network is asked, and nothing is written (the token stays usable).
+    let guard_keys = crate::guard::card_keys(
+        &app.keys.pan_fingerprint(pan),
+        &terminal.id,
+        &crate::guard::Limits::from_config(&app.config),
+    );
+    let guard_keys = crate::guard::as_refs(&guard_keys);
+    app.guard
+        .check_all(&guard_keys, now)
+        .map_err(|t| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs })?;
     let authorization = app.network.authorize(&request);
 
     let payment_id = ids::uuid();
@@ -509,6 +523,9 @@ async fn execute(
     };
     let p = recorded.payment;
     app.metrics.observe_outcome(&p);
+    if p.reason_code != 0 {
+        app.guard.fail_all(&guard_keys, now);
+    }
     if let Some(session) = three_ds {
         tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "payment waits for 3-D Secure");
         return Ok(PaymentAnswer::ThreeD(three_d_response(&p, &session, acs_url)));

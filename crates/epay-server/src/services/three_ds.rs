@@ -19,7 +19,7 @@ use crate::services::transfers::{self, TransferResponse};
 use crate::wire::{PaymentResponse, Secure3D};
 
 /// What a successful confirm answers: the payment, or the transfer, now final.
-#[derive(Debug, Clone, serde::Serialize)]
+#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Confirmed {
     Payment(PaymentResponse),
@@ -201,7 +201,7 @@ async fn finish(
     now: i64,
 ) -> Result<Payment, PaymentError> {
     let terminal = app.store.terminal(&payment.terminal_id).await.map_err(internal)?.ok_or(PaymentError::Internal)?;
-    let pan = app.keys.open_pan(&session.pan_ciphertext).ok_or(PaymentError::Internal)?;
+    let pan = app.open_pan(&session.pan_ciphertext).await.ok_or(PaymentError::Internal)?;
     let mut effect = PaymentEffect::None;
     let mut save_card = None;
     payment.secure = true;

@@ -18,6 +18,8 @@ pub enum TokenError {
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidScope(String),
+    #[error("too many failed attempts; retry after {0} seconds")]
+    TooManyAttempts(u64),
     #[error("internal error")]
     Internal,
 }
@@ -36,6 +38,12 @@ const KNOWN_SCOPE_WORDS: &[&str] = &[
 ];
 
 pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError> {
+    issue_from(app, form, None).await
+}
+
+/// Issues a token for a request from `from` (the peer address), counting wrong secrets against
+/// the client id and the address (crate::guard).
+pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>) -> Result<TokenResponse, TokenError> {
     let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
     let grant = text(&["grant_type"])?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
     if grant != "client_credentials" {
@@ -55,13 +63,20 @@ pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError
         return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
     }
 
+    let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
+    let guard_keys = crate::guard::as_refs(&guard_keys);
+    let now = app.clock.now_ms();
+    app.guard.check_all(&guard_keys, now).map_err(|t| TokenError::TooManyAttempts(t.retry_after_secs))?;
     let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
     // Digest the presented secret even for an unknown client, so timing does not tell which
     // client ids exist.
     let presented = digest(&secret);
     let merchant = match merchant {
         Some(m) if digests_equal(&m.secret_digest, &presented) => m,
-        _ => return Err(TokenError::InvalidClient),
+        _ => {
+            app.guard.fail_all(&guard_keys, now);
+            return Err(TokenError::InvalidClient);
+        }
     };
 
     let invalid = |msg: String| TokenError::InvalidRequest(msg);

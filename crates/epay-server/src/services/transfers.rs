@@ -45,6 +45,8 @@ pub struct TransferError {
     pub invoice_id: String,
     pub id: String,
     pub account_id: String,
+    /// Set on `429`: when the client may try again.
+    pub retry_after_secs: Option<u64>,
 }
 
 impl TransferError {
@@ -56,6 +58,7 @@ impl TransferError {
             invoice_id: String::new(),
             id: String::new(),
             account_id: String::new(),
+            retry_after_secs: None,
         }
     }
 
@@ -82,7 +85,7 @@ fn internal(e: StoreError) -> TransferError {
 }
 
 /// The answer of a successful transfer: seed 001's response, field for field.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TransferResponse {
     pub id: String,
     pub amount: JsonAmount,
@@ -212,7 +215,7 @@ async fn resolve_side(
                 .map_err(internal)?
                 .filter(|c| c.active && (account_id.is_empty() || c.account_id == account_id))
                 .ok_or_else(|| TransferError::bad(format!("card.{what}: saved card {id} not found")))?;
-            let pan = app.keys.open_pan(&card.pan_ciphertext).ok_or_else(|| {
+            let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
                 tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
                 TransferError::new(500, -1, "internal error")
             })?;
@@ -367,6 +370,28 @@ pub async fn transfer_with(
     let mut approval_code = String::new();
     let mut from_account = merchant_account.clone();
     let mut challenge = false;
+    // Card testing: the sending card and the terminal count declines, as for payments.
+    let guard_keys = sender
+        .as_ref()
+        .map(|s| {
+            crate::guard::card_keys(
+                &app.keys.pan_fingerprint(&s.pan),
+                &terminal.id,
+                &crate::guard::Limits::from_config(&app.config),
+            )
+            .to_vec()
+        })
+        .unwrap_or_default();
+    let guard_keys = crate::guard::as_refs(&guard_keys);
+    if let Err(t) = app.guard.check_all(&guard_keys, now) {
+        let mut e = fail(TransferError::new(
+            429,
+            -1,
+            format!("too many declined attempts; retry after {} seconds", t.retry_after_secs),
+        ));
+        e.retry_after_secs = Some(t.retry_after_secs);
+        return Err(e);
+    }
     if let Some(s) = &sender {
         let total = Amount::from_minor(order.amount.minor() + fee_minor)
             .map_err(|e| fail(TransferError::bad(e.to_string())))?;
@@ -509,6 +534,9 @@ pub async fn transfer_with(
         Err(e) => return Err(fail(internal(e))),
     };
     app.metrics.observe_outcome(&recorded);
+    if recorded.reason_code != 0 {
+        app.guard.fail_all(&guard_keys, now);
+    }
     tracing::info!(
         transfer_id = %recorded.id, kind = kind.as_str(), status = %recorded.status, reason_code = recorded.reason_code,
         sender = %recorded.card_mask, receiver = %recorded.receiver_card_mask, "transfer recorded"
@@ -620,9 +648,11 @@ pub async fn finish_three_ds(
         .await
         .map_err(|e| broken(&e.to_string()))?
         .ok_or_else(|| broken("its terminal is missing"))?;
-    let sealed = |text: &str| app.keys.open_pan(text).ok_or_else(|| broken("a card cannot be unsealed"));
-    let sender = sealed(&session.pan_ciphertext)?;
-    let receiver = session.receiver_pan_ciphertext.as_deref().map(sealed).transpose()?;
+    let sender = app.open_pan(&session.pan_ciphertext).await.ok_or_else(|| broken("a card cannot be unsealed"))?;
+    let receiver = match session.receiver_pan_ciphertext.as_deref() {
+        Some(text) => Some(app.open_pan(text).await.ok_or_else(|| broken("a card cannot be unsealed"))?),
+        None => None,
+    };
     payment.secure = true;
     payment.updated_at = now;
     let mut decline = outcome.err().map(|r| ("FAILED", r));

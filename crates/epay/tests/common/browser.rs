@@ -160,6 +160,16 @@ impl Browser {
         }
     }
 
+    /// Resizes the window (the default is a phone's; the merchant cabinet is a desktop page).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
+    }
+
+    /// Picks the `<option>` with `value` in the `<select>` matching `css`.
+    pub async fn select(&self, css: &str, value: &str) {
+        self.click(&format!("{css} option[value=\"{value}\"]")).await;
+    }
+
     pub async fn screenshot(&self, path: &std::path::Path) {
         use base64::Engine;
         let v = self.call(reqwest::Method::GET, "/screenshot", None).await;

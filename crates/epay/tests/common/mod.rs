@@ -57,6 +57,11 @@ fn pg_admin_url() -> String {
     std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
 }
 
+/// The RSA key and vault key paths every test gateway uses (for CLI runs on its database).
+pub fn key_paths() -> (PathBuf, PathBuf) {
+    shared_keys().clone()
+}
+
 /// One RSA key and vault key for the whole test process: generating keys per server is slow.
 fn shared_keys() -> &'static (PathBuf, PathBuf) {
     static KEYS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
@@ -107,15 +112,39 @@ impl Gateway {
                 (format!("{root}/{name}"), Some(name))
             }
         };
-        let keys = shared_keys();
         let log_path = dir.join("epay.log");
-        let log = std::fs::File::create(&log_path).unwrap();
+        let (child, url) = Self::spawn(&dir, &database_url, &log_path, "127.0.0.1:0", args, env).await;
+        Gateway {
+            backend,
+            client: Client::new(&url),
+            http: reqwest::Client::new(),
+            url,
+            dir,
+            database_url,
+            log_path,
+            pg_database,
+            child,
+        }
+    }
+
+    /// Starts `epay serve` on `dir` and `database_url`, logging to `log_path`; waits until it
+    /// listens and returns the process and its URL.
+    async fn spawn(
+        dir: &Path,
+        database_url: &str,
+        log_path: &Path,
+        listen: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+    ) -> (tokio::process::Child, String) {
+        let keys = shared_keys();
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(log_path).unwrap();
         let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_epay"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
-            .arg(&dir)
+            .args(["serve", "--listen", listen, "--data-dir"])
+            .arg(dir)
             .args(args)
-            .env("DATABASE_URL", &database_url)
+            .env("DATABASE_URL", database_url)
             .env("EPAY_RSA_KEY_PATH", &keys.0)
             .env("EPAY_VAULT_KEY_PATH", &keys.1)
             .env("EPAY_LOG", "debug,sqlx=info,hyper=info,h2=info")
@@ -142,23 +171,28 @@ impl Gateway {
                     return url.trim().to_string();
                 }
             }
-            panic!("epay exited before listening; log: {}", std::fs::read_to_string(&log_path).unwrap_or_default());
+            panic!("epay exited before listening; log: {}", std::fs::read_to_string(log_path).unwrap_or_default());
         })
         .await
         .expect("epay did not start within 60 s");
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-        Gateway {
-            backend,
-            client: Client::new(&url),
-            http: reqwest::Client::new(),
-            url,
-            dir,
-            database_url,
-            log_path,
-            pg_database,
-            child,
-        }
+        (child, url)
+    }
+
+    /// Stops the gateway (SIGKILL) and starts it again on the same data directory, database and
+    /// port (clients keep their URL), with `env`.
+    pub async fn restart_with(&mut self, env: &[(&str, &str)]) {
+        let _ = self.child.kill().await;
+        let listen = self.url.trim_start_matches("http://").to_string();
+        let (child, url) = Self::spawn(&self.dir, &self.database_url, &self.log_path, &listen, &[], env).await;
+        self.child = child;
+        self.client = Client::new(&url);
+        self.url = url;
+    }
+
+    pub async fn restart(&mut self) {
+        self.restart_with(&[]).await;
     }
 
     /// A second connection to the gateway's database, for arranging and inspecting state.

@@ -1,0 +1,90 @@
+//! The cabinet's one error enum and the one place it becomes a page.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::i18n::{words, Lang};
+use super::views;
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CabinetError {
+    /// No valid session: the browser goes to the sign-in page.
+    #[error("not signed in")]
+    SignedOut,
+    /// A POST without the session's CSRF token (or with another one).
+    #[error("CSRF token missing or wrong")]
+    Csrf,
+    /// Not this merchant's (or nothing at all): the two look the same on purpose.
+    #[error("{0} not found")]
+    NotFound(String),
+    /// The request cannot be understood (a filter, an amount, a setting); nothing was written.
+    #[error("{0}")]
+    BadInput(String),
+    /// The request was understood but the rules refuse it (e.g. refund more than is left).
+    #[error("{0}")]
+    Refused(String),
+    #[error("internal error")]
+    Internal,
+}
+
+impl From<epay_store::StoreError> for CabinetError {
+    fn from(e: epay_store::StoreError) -> Self {
+        tracing::error!(error = %e, "cabinet storage failed");
+        CabinetError::Internal
+    }
+}
+
+impl From<crate::services::operations::OperationError> for CabinetError {
+    fn from(e: crate::services::operations::OperationError) -> Self {
+        use crate::services::operations::OperationError as E;
+        match e {
+            E::NotFound(id) => CabinetError::NotFound(format!("transaction {id}")),
+            E::BadRequest(m) => CabinetError::BadInput(m),
+            E::Refused(m) => CabinetError::Refused(m),
+            E::Unauthorized(_) | E::Internal => CabinetError::Internal,
+        }
+    }
+}
+
+impl From<crate::services::payments::PaymentError> for CabinetError {
+    fn from(e: crate::services::payments::PaymentError) -> Self {
+        use crate::services::payments::PaymentError as E;
+        match e {
+            // The shared services answer "… not found" as a bad request on the API.
+            E::BadRequest(m) if m.ends_with("not found") || m.contains("not found or") => {
+                CabinetError::NotFound(m.trim_end_matches(" not found").to_string())
+            }
+            E::BadRequest(m) => CabinetError::BadInput(m),
+            other => {
+                tracing::error!(error = %other, "cabinet service failed");
+                CabinetError::Internal
+            }
+        }
+    }
+}
+
+impl From<crate::services::admin::AdminError> for CabinetError {
+    fn from(e: crate::services::admin::AdminError) -> Self {
+        use crate::services::admin::AdminError as E;
+        match e {
+            E::Invalid(m) => CabinetError::BadInput(m),
+            E::NotFound(m) => CabinetError::NotFound(m),
+            E::Exists(m) => CabinetError::BadInput(format!("{m} already exists")),
+            E::Store(s) => s.into(),
+        }
+    }
+}
+
+/// The page (or redirect) for an error, in the user's language.
+pub fn respond(lang: Lang, error: &CabinetError) -> Response {
+    let w = words(lang);
+    let (status, heading, detail) = match error {
+        CabinetError::SignedOut => return super::redirect("/cabinet/login"),
+        CabinetError::Csrf => (StatusCode::FORBIDDEN, w.refused, w.csrf_refused.to_string()),
+        CabinetError::NotFound(what) => (StatusCode::NOT_FOUND, w.not_found, what.clone()),
+        CabinetError::BadInput(m) => (StatusCode::BAD_REQUEST, w.bad_input, m.clone()),
+        CabinetError::Refused(m) => (StatusCode::CONFLICT, w.refused, m.clone()),
+        CabinetError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, w.internal, String::new()),
+    };
+    super::html(status, views::error_page(lang, heading, &detail))
+}

@@ -1,0 +1,107 @@
+//! The overview: today's and the last 30 days' volume, count and approval rate per terminal,
+//! as a table and as SVG charts.
+
+use axum::http::StatusCode;
+use axum::response::Response;
+
+use super::charts::{self, Group};
+use super::error::CabinetError;
+use super::filter;
+use super::i18n::words;
+use super::views::{self, money, Section, TerminalStats};
+use super::{html, Signed};
+use crate::clock::KZ_OFFSET;
+
+const DAYS: i64 = 30;
+
+fn approval(approved: i64, attempts: i64) -> Option<f64> {
+    (attempts > 0).then(|| approved as f64 * 100.0 / attempts as f64)
+}
+
+pub async fn show(signed: Signed) -> Response {
+    let result = async {
+        let now = signed.app.clock.now_ms();
+        let (today_start, today) = filter::today(now);
+        let since = today_start - (DAYS - 1) * 86_400_000;
+        let offset_ms = i64::from(KZ_OFFSET.whole_seconds()) * 1000;
+        let stats = signed.app.store.daily_stats(signed.merchant_id(), since, offset_ms).await?;
+        let terminals = signed.app.store.terminals_of(signed.merchant_id()).await?;
+        let w = words(signed.lang);
+
+        let mut rows = Vec::new();
+        let mut daily_charts = String::new();
+        for t in &terminals {
+            let mine: Vec<_> = stats.iter().filter(|s| s.terminal_id == t.id).collect();
+            let sum = |f: &dyn Fn(&&epay_store::DailyStat) -> i64, only_today: bool| -> i64 {
+                mine.iter().filter(|s| !only_today || s.day == today).map(f).sum()
+            };
+            let (tc, ta, tv) = (sum(&|s| s.attempts, true), sum(&|s| s.approved, true), sum(&|s| s.volume_minor, true));
+            let (mc, ma, mv) =
+                (sum(&|s| s.attempts, false), sum(&|s| s.approved, false), sum(&|s| s.volume_minor, false));
+            rows.push(TerminalStats {
+                name: t.name.clone(),
+                pos_id: t.pos_id.clone(),
+                today_count: tc,
+                today_volume_minor: tv,
+                today_rate: approval(ta, tc),
+                month_count: mc,
+                month_volume_minor: mv,
+                month_rate: approval(ma, mc),
+            });
+            if mc > 0 {
+                let days: Vec<(String, f64)> = (today - DAYS + 1..=today)
+                    .map(|day| {
+                        let v: i64 = mine.iter().filter(|s| s.day == day).map(|s| s.volume_minor).sum();
+                        (filter::day_label(day), v as f64 / 100.0)
+                    })
+                    .collect();
+                let title = format!("{} — {} ({})", w.daily_volume, t.name, t.pos_id);
+                daily_charts.push_str(&charts::daily_columns(&format!("daily-{}", t.pos_id), &title, &days, &|v| {
+                    money((v * 100.0).round() as i64)
+                }));
+            }
+        }
+        let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.name, r.pos_id)).collect();
+        let groups = |f: &dyn Fn(&TerminalStats) -> (f64, f64)| -> Vec<Group<'_>> {
+            rows.iter()
+                .zip(&labels)
+                .map(|(r, label)| {
+                    let (today, month) = f(r);
+                    Group { label, today, month }
+                })
+                .collect()
+        };
+        let legend = (w.today, w.last_30_days);
+        let mut charts_html = charts::grouped_bars(
+            "chart-volume",
+            w.volume,
+            legend,
+            &groups(&|r| (r.today_volume_minor as f64 / 100.0, r.month_volume_minor as f64 / 100.0)),
+            None,
+            &|v| money((v * 100.0).round() as i64),
+        );
+        charts_html.push_str(&charts::grouped_bars(
+            "chart-count",
+            w.count,
+            legend,
+            &groups(&|r| (r.today_count as f64, r.month_count as f64)),
+            None,
+            &|v| format!("{v:.0}"),
+        ));
+        charts_html.push_str(&charts::grouped_bars(
+            "chart-approval",
+            w.approval_rate,
+            legend,
+            &groups(&|r| (r.today_rate.unwrap_or(0.0), r.month_rate.unwrap_or(0.0))),
+            Some(100.0),
+            &|v| format!("{v:.1}%"),
+        ));
+        charts_html.push_str(&daily_charts);
+        Ok::<_, CabinetError>(html(
+            StatusCode::OK,
+            views::overview(&signed.chrome(Section::Overview), &rows, &charts_html),
+        ))
+    }
+    .await;
+    signed.reply(result)
+}

@@ -1,0 +1,228 @@
+//! Signing in to the cabinet: argon2id password hashes, a lockout after repeated failures,
+//! sessions kept as digests of random ids, and the per-session CSRF token.
+
+use std::sync::OnceLock;
+
+use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::Argon2;
+use axum::http::header::COOKIE;
+use axum::http::HeaderMap;
+use epay_store::{CabinetSession, CabinetUser, Store, StoreError};
+use rand::Rng;
+
+use crate::app::App;
+use crate::keys::{digest, digests_equal};
+
+/// Failures in a row that lock a user, and for how long.
+pub const MAX_FAILURES: i32 = 5;
+pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+/// A session ends 8 hours after sign-in (a working day), whatever happens in between.
+pub const SESSION_TTL_MS: i64 = 8 * 3600 * 1000;
+
+pub const SESSION_COOKIE: &str = "epay_cabinet";
+/// Before sign-in there is no session: the sign-in form's CSRF token is a double-submit
+/// cookie (same random value in this cookie and in the form).
+pub const LOGIN_COOKIE: &str = "epay_cabinet_login";
+pub const LANG_COOKIE: &str = "epay_cabinet_lang";
+
+/// 32 random bytes as hex: session ids and CSRF tokens.
+pub fn random_token() -> String {
+    let bytes: [u8; 32] = rand::thread_rng().gen();
+    hex::encode(bytes)
+}
+
+/// argon2id with the crate's defaults (19 MiB, 2 passes, 1 lane: OWASP's minimum) and a random
+/// salt, as a PHC string.
+pub fn hash_password(password: &str) -> String {
+    let salt = SaltString::generate(&mut argon2::password_hash::rand_core::OsRng);
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|h| h.to_string())
+        // Only fails for parameters out of range, and the defaults are in range.
+        .unwrap_or_default()
+}
+
+pub fn verify_password(hash: &str, password: &str) -> bool {
+    PasswordHash::new(hash).is_ok_and(|parsed| Argon2::default().verify_password(password.as_bytes(), &parsed).is_ok())
+}
+
+/// A hash to verify against when the e-mail is unknown, so "no such user" takes as long as
+/// "wrong password" and the answer does not tell which e-mails exist.
+fn decoy_hash() -> &'static str {
+    static DECOY: OnceLock<String> = OnceLock::new();
+    DECOY.get_or_init(|| hash_password(&random_token()))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("{0}")]
+    Invalid(String),
+    #[error("a cabinet user with this e-mail already exists")]
+    Exists,
+    #[error("database: {0}")]
+    Store(#[from] StoreError),
+}
+
+pub fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
+}
+
+/// Creates a cabinet user for a merchant (seed, operators, tests).
+pub async fn create_user(
+    store: &dyn Store,
+    merchant_id: &str,
+    email: &str,
+    password: &str,
+    now_ms: i64,
+) -> Result<CabinetUser, UserError> {
+    let email = normalize_email(email);
+    if email.len() > 254 || !email.contains('@') || email.starts_with('@') || email.ends_with('@') {
+        return Err(UserError::Invalid(format!("{email:?} is not an e-mail address")));
+    }
+    if password.chars().count() < 8 || password.len() > 256 {
+        return Err(UserError::Invalid("a cabinet password needs 8 to 256 characters".into()));
+    }
+    let user = CabinetUser {
+        id: epay_domain::ids::uuid(),
+        merchant_id: merchant_id.to_string(),
+        email,
+        password_hash: hash_password(password),
+        failed_attempts: 0,
+        locked_until: 0,
+        created_at: now_ms,
+    };
+    if store.insert_cabinet_user(&user).await? {
+        Ok(user)
+    } else {
+        Err(UserError::Exists)
+    }
+}
+
+/// Why a sign-in did not happen.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignInRefusal {
+    /// Unknown e-mail or wrong password: the same answer for both.
+    BadCredentials,
+    /// Too many failures: refused without looking at the password until then.
+    Locked { until_ms: i64 },
+}
+
+/// A new session: the id goes into the cookie and is never stored.
+pub struct NewSession {
+    pub id: String,
+    pub session: CabinetSession,
+}
+
+pub async fn sign_in(app: &App, email: &str, password: &str) -> Result<Result<NewSession, SignInRefusal>, StoreError> {
+    let now = app.clock.now_ms();
+    let Some(user) = app.store.cabinet_user_by_email(&normalize_email(email)).await? else {
+        let _ = verify_password(decoy_hash(), password);
+        return Ok(Err(SignInRefusal::BadCredentials));
+    };
+    if user.locked_until > now {
+        return Ok(Err(SignInRefusal::Locked { until_ms: user.locked_until }));
+    }
+    if !verify_password(&user.password_hash, password) {
+        app.store.cabinet_sign_in_failed(&user.id, MAX_FAILURES, now + LOCKOUT_MS).await?;
+        tracing::warn!(user_id = %user.id, failures = user.failed_attempts + 1, "cabinet sign-in failed");
+        if user.failed_attempts + 1 >= MAX_FAILURES {
+            return Ok(Err(SignInRefusal::Locked { until_ms: now + LOCKOUT_MS }));
+        }
+        return Ok(Err(SignInRefusal::BadCredentials));
+    }
+    app.store.cabinet_sign_in_succeeded(&user.id).await?;
+    let id = random_token();
+    let session = CabinetSession {
+        id_digest: digest(&id),
+        user_id: user.id.clone(),
+        merchant_id: user.merchant_id.clone(),
+        csrf_token: random_token(),
+        expires_at: now + SESSION_TTL_MS,
+        created_at: now,
+        email: user.email.clone(),
+    };
+    app.store.insert_cabinet_session(&session, now).await?;
+    tracing::info!(user_id = %user.id, merchant_id = %user.merchant_id, "cabinet sign-in");
+    Ok(Ok(NewSession { id, session }))
+}
+
+/// The value of cookie `name` in the request, if any.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get_all(COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(k, _)| *k == name)
+        .map(|(_, v)| v.trim())
+}
+
+/// The session the request's cookie names, if it is still valid.
+pub async fn current(app: &App, headers: &HeaderMap) -> Result<Option<CabinetSession>, StoreError> {
+    let Some(id) = cookie(headers, SESSION_COOKIE).filter(|id| id.len() == 64) else {
+        return Ok(None);
+    };
+    app.store.cabinet_session(&digest(id), app.clock.now_ms()).await
+}
+
+/// Compares a submitted CSRF token with the expected one in constant time.
+pub fn csrf_matches(expected: &str, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| !expected.is_empty() && digests_equal(expected, s))
+}
+
+/// `Secure` cookies when the browser reaches us over HTTPS: the gateway serves TLS itself, its
+/// public URL is https, or a proxy says so. A plain-http localhost (the sandbox, the browser
+/// tests) gets none, because a browser would not send a Secure cookie back over http.
+pub fn secure_cookies(app: &App, headers: &HeaderMap) -> bool {
+    app.config.tls_cert_path.is_some()
+        || app.config.public_url.as_deref().is_some_and(|u| u.starts_with("https://"))
+        || headers.get("x-forwarded-proto").and_then(|v| v.to_str().ok()) == Some("https")
+}
+
+/// A `Set-Cookie` value: HttpOnly, SameSite=Strict, limited to the cabinet's paths.
+pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> String {
+    format!(
+        "{name}={value}; Path=/cabinet; Max-Age={max_age_secs}; HttpOnly; SameSite=Strict{}",
+        if secure { "; Secure" } else { "" }
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn argon2id_hashes_verify_and_differ() {
+        let a = hash_password("XZG1E@Mm");
+        let b = hash_password("XZG1E@Mm");
+        assert!(a.starts_with("$argon2id$"), "{a}");
+        assert_ne!(a, b, "random salt");
+        assert!(verify_password(&a, "XZG1E@Mm"));
+        assert!(!verify_password(&a, "xzg1e@mm"));
+        assert!(!verify_password("not a hash", "XZG1E@Mm"));
+    }
+
+    #[test]
+    fn reads_cookies() {
+        let mut h = HeaderMap::new();
+        h.insert(COOKIE, "a=1; epay_cabinet=abc ; b=2".parse().unwrap());
+        assert_eq!(cookie(&h, "epay_cabinet"), Some("abc"));
+        assert_eq!(cookie(&h, "c"), None);
+    }
+
+    #[test]
+    fn csrf_needs_the_same_token() {
+        assert!(csrf_matches("abc", Some("abc")));
+        assert!(!csrf_matches("abc", Some("abd")));
+        assert!(!csrf_matches("abc", None));
+        assert!(!csrf_matches("", Some("")));
+    }
+
+    #[test]
+    fn cookies_are_strict() {
+        let c = set_cookie("epay_cabinet", "x", 60, true);
+        assert!(c.contains("HttpOnly") && c.contains("SameSite=Strict") && c.ends_with("; Secure"));
+        assert!(!set_cookie("epay_cabinet", "x", 60, false).contains("Secure"));
+    }
+}

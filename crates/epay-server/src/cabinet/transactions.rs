@@ -1,0 +1,203 @@
+//! Transactions: the filtered list, its CSV export, the detail page, and the operations on a
+//! payment (charge, cancel, refund, callback re-send), each confirmed before it runs.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query};
+use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use epay_domain::Amount;
+
+use super::error::CabinetError;
+use super::filter::{self, EXPORT_LIMIT, PAGE_SIZE};
+use super::i18n::words;
+use super::views::{self, money, Section};
+use super::{form, html, redirect, Signed};
+use crate::services::callback_log;
+use crate::services::operations::{self, Caller, Kind, OperationArgs};
+
+async fn terminal_labels(signed: &Signed) -> Result<Vec<(String, String)>, CabinetError> {
+    Ok(signed
+        .app
+        .store
+        .terminals_of(signed.merchant_id())
+        .await?
+        .into_iter()
+        .map(|t| (t.id, format!("{} ({})", t.name, t.pos_id)))
+        .collect())
+}
+
+pub async fn list(signed: Signed, Query(query): Query<HashMap<String, String>>) -> Response {
+    let result = async {
+        let q = filter::parse(&query)?;
+        let page = signed
+            .app
+            .store
+            .search_payments(signed.merchant_id(), &q.filter, (q.page - 1) * PAGE_SIZE, PAGE_SIZE)
+            .await?;
+        let terminals = terminal_labels(&signed).await?;
+        let view = views::ListView { query: &q, payments: &page.payments, total: page.total, terminals: &terminals };
+        Ok(html(StatusCode::OK, views::transactions(&signed.chrome(Section::Transactions), &view)))
+    }
+    .await;
+    signed.reply(result)
+}
+
+pub async fn export(signed: Signed, Query(query): Query<HashMap<String, String>>) -> Response {
+    let result = async {
+        let q = filter::parse(&query)?;
+        let page = signed.app.store.search_payments(signed.merchant_id(), &q.filter, 0, EXPORT_LIMIT).await?;
+        let mut response = super::csv::export(&page.payments).into_response();
+        let headers = response.headers_mut();
+        headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/csv; charset=utf-8"));
+        headers.insert(CONTENT_DISPOSITION, HeaderValue::from_static("attachment; filename=\"epay-transactions.csv\""));
+        headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+        headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert("x-total-count", HeaderValue::from(page.total));
+        Ok(response)
+    }
+    .await;
+    signed.reply(result)
+}
+
+async fn payment(signed: &Signed, id: &str) -> Result<epay_store::Payment, CabinetError> {
+    signed
+        .app
+        .store
+        .payment(signed.merchant_id(), id.trim())
+        .await?
+        .ok_or_else(|| CabinetError::NotFound(format!("transaction {id}")))
+}
+
+pub async fn detail(signed: Signed, Path(id): Path<String>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let result = async {
+        let p = payment(&signed, &id).await?;
+        let store = &signed.app.store;
+        let events = store.payment_events(signed.merchant_id(), &p.id).await?;
+        let transfers = store.ledger_transfers_of(&p.id).await?;
+        let refunds = store.refunds_of(&p.id).await?;
+        let three_ds = store.three_ds_session_of(signed.merchant_id(), &p.id).await?;
+        let callbacks = callback_log::list_for_merchant(&signed.app, signed.merchant_id(), &p.id).await?;
+        let terminal =
+            store.terminal(&p.terminal_id).await?.map(|t| format!("{} ({})", t.name, t.pos_id)).unwrap_or_default();
+        let w = words(signed.lang);
+        let flash = query.get("done").and_then(|d| action_label(w, d)).map(|label| format!("{}: {label}", w.done));
+        let view = views::DetailView {
+            payment: &p,
+            terminal: &terminal,
+            events: &events,
+            transfers: &transfers,
+            refunds: &refunds,
+            three_ds: three_ds.as_ref(),
+            callbacks: &callbacks,
+            flash: flash.as_deref(),
+        };
+        Ok(html(StatusCode::OK, views::detail(&signed.chrome(Section::Transactions), &view)))
+    }
+    .await;
+    signed.reply(result)
+}
+
+/// What the merchant asked for on the detail page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    Operation(Kind),
+    Resend,
+}
+
+fn parse_action(text: &str) -> Option<Action> {
+    Some(match text {
+        "charge" => Action::Operation(Kind::Charge),
+        "cancel" => Action::Operation(Kind::Cancel),
+        "refund" => Action::Operation(Kind::Refund),
+        "resend" => Action::Resend,
+        _ => return None,
+    })
+}
+
+fn action_label(w: &super::i18n::Words, text: &str) -> Option<&'static str> {
+    Some(match parse_action(text)? {
+        Action::Operation(Kind::Charge) => w.charge,
+        Action::Operation(Kind::Cancel) => w.cancel,
+        Action::Operation(Kind::Refund) => w.refund,
+        Action::Resend => w.resend,
+    })
+}
+
+pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>, body: Bytes) -> Response {
+    let result = async {
+        let form = form(&body);
+        signed.check_csrf(&form)?;
+        let action =
+            parse_action(&action_text).ok_or_else(|| CabinetError::NotFound(format!("action {action_text}")))?;
+        let p = payment(&signed, &id).await?;
+        let w = words(signed.lang);
+        let label = action_label(w, &action_text).unwrap_or_default();
+        let amount_text = form.get("amount").map(|a| a.trim()).unwrap_or("");
+        let amount = if amount_text.is_empty()
+            || action != Action::Operation(Kind::Charge) && action != Action::Operation(Kind::Refund)
+        {
+            None
+        } else {
+            Some(Amount::parse_major(amount_text).map_err(|e| CabinetError::BadInput(format!("amount: {e}")))?)
+        };
+        let event = form.get("event").map(|e| e.trim().to_string()).unwrap_or_default();
+        let back = format!("/cabinet/transactions/{}", p.id);
+        if action == Action::Resend {
+            // Only a callback of this payment (and so of this merchant) can be sent again.
+            let callbacks = callback_log::list_for_merchant(&signed.app, signed.merchant_id(), &p.id).await?;
+            if !callbacks.iter().any(|c| c.id == event) {
+                return Err(CabinetError::NotFound(format!("callback {event}")));
+            }
+        }
+        if form.get("confirmed").map(String::as_str) != Some("yes") {
+            let what = match (action, amount) {
+                (Action::Resend, _) => format!("{label}: {event}"),
+                (_, Some(a)) => format!("{label}: {a} {}", p.currency),
+                (Action::Operation(Kind::Refund), None) => {
+                    format!(
+                        "{label}: {} {} ({})",
+                        money(p.charged_minor - p.refunded_minor),
+                        p.currency,
+                        w.whole_amount
+                    )
+                }
+                (_, None) => format!("{label}: {} {} ({})", money(p.amount_minor), p.currency, w.whole_amount),
+            };
+            let question = format!("{what} — invoiceId {}, {}", p.invoice_id, p.id);
+            // A refund carries a one-time externalID from here on: a double-clicked or
+            // re-posted confirmation replays the same refund instead of refunding twice.
+            let external = format!("cabinet-{}", &super::session::random_token()[..24]);
+            let mut fields = vec![("amount", amount_text), ("event", event.as_str())];
+            if action == Action::Operation(Kind::Refund) {
+                fields.push(("external_id", &external));
+            }
+            let page = views::confirm(
+                &signed.chrome(Section::Transactions),
+                &question,
+                &format!("{back}/{action_text}"),
+                &fields,
+                &back,
+            );
+            return Ok(html(StatusCode::OK, page));
+        }
+        match action {
+            Action::Resend => callback_log::resend_for_merchant(&signed.app, signed.merchant_id(), &event).await?,
+            Action::Operation(kind) => {
+                let external_id = form
+                    .get("external_id")
+                    .map(|e| e.trim().to_string())
+                    .filter(|e| kind == Kind::Refund && !e.is_empty() && e.len() <= 100);
+                let caller = Caller { merchant_id: signed.merchant_id().to_string(), terminal_id: None };
+                let args = OperationArgs { amount, external_id };
+                operations::run_as(&signed.app, &caller, &p.id, kind, args).await?;
+            }
+        }
+        tracing::info!(user_id = %signed.session.user_id, payment_id = %p.id, action = %action_text, "cabinet action");
+        Ok(redirect(&format!("{back}?done={action_text}")))
+    }
+    .await;
+    signed.reply(result)
+}

@@ -1,0 +1,328 @@
+//! Admin commands: merchants, terminals, secrets, sandbox test cards, configuration check.
+//! They work on the configured database directly (a gateway may be running on it).
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::{Args, Subcommand};
+use epay_server::services::admin::{self, SecretKind, TerminalSettings};
+use epay_server::{Config, Mode};
+
+#[derive(Subcommand)]
+pub enum MerchantCommand {
+    /// Create a merchant; prints its client id, client secret and callback signing secret once.
+    Create {
+        /// Display name.
+        #[arg(long)]
+        name: String,
+        /// OAuth client id (letters, digits, '-', '_', '.').
+        #[arg(long)]
+        client_id: String,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum TerminalCommand {
+    /// Create a terminal for a merchant.
+    Create {
+        /// The merchant's client id.
+        #[arg(long)]
+        client_id: String,
+        /// Terminal id (a UUID; default: a new one).
+        #[arg(long)]
+        id: Option<String>,
+        #[command(flatten)]
+        settings: TerminalArgs,
+    },
+    /// Change a terminal's settings; what is not given stays as it is.
+    Update {
+        /// Terminal id.
+        id: String,
+        #[command(flatten)]
+        settings: TerminalArgs,
+    },
+}
+
+#[derive(Args)]
+pub struct TerminalArgs {
+    /// ePay's 8-digit POS number.
+    #[arg(long)]
+    pos_id: Option<String>,
+    #[arg(long)]
+    name: Option<String>,
+    /// Two-step (payments end in AUTH and need a charge) or one-step.
+    #[arg(long)]
+    two_step: Option<bool>,
+    /// Challenge 3-D Secure enrolled cards.
+    #[arg(long)]
+    three_ds: Option<bool>,
+    /// Allow P2P, AFT and OCT transfers.
+    #[arg(long)]
+    transfers: Option<bool>,
+    /// How long an AUTH may wait for its charge before it expires, in seconds.
+    #[arg(long)]
+    hold_period_secs: Option<i64>,
+    /// Transfer fee: percent in basis points (100 = 1%).
+    #[arg(long)]
+    fee_percent_bp: Option<i64>,
+    /// Transfer fee: fixed part in tenge.
+    #[arg(long)]
+    fee_fixed: Option<String>,
+    /// Transfer fee: minimum in tenge.
+    #[arg(long)]
+    fee_min: Option<String>,
+    /// Most the terminal may transfer per day, in tenge (0: no limit).
+    #[arg(long)]
+    daily_limit: Option<String>,
+}
+
+impl TerminalArgs {
+    fn settings(&self) -> TerminalSettings {
+        TerminalSettings {
+            pos_id: self.pos_id.clone(),
+            name: self.name.clone(),
+            two_step: self.two_step,
+            three_ds: self.three_ds,
+            transfers_allowed: self.transfers,
+            hold_period_secs: self.hold_period_secs,
+            fee_percent_bp: self.fee_percent_bp,
+            fee_fixed: self.fee_fixed.clone(),
+            fee_min: self.fee_min.clone(),
+            transfer_daily_limit: self.daily_limit.clone(),
+        }
+    }
+}
+
+#[derive(Subcommand)]
+pub enum SecretCommand {
+    /// Replace a merchant's client secret (the old one stops working at once) or, with
+    /// --webhook, its callback signing secret. Prints the new secret once.
+    Rotate {
+        #[arg(long)]
+        client_id: String,
+        #[arg(long)]
+        webhook: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum KeysCommand {
+    /// Add a new card-vault data key, make it active and reseal every stored card number under
+    /// it, while gateways keep running (they learn the new key within a minute, or at once when
+    /// they meet a card sealed under it).
+    Rotate,
+}
+
+#[derive(Subcommand)]
+pub enum CardCommand {
+    /// Issue a sandbox test card into <data-dir>/issued-cards.toml (loaded at the next start).
+    Issue {
+        /// visa or mastercard.
+        #[arg(long, default_value = "visa")]
+        brand: String,
+        /// Opening balance in tenge.
+        #[arg(long, default_value = "1000000")]
+        balance: String,
+        /// Expiry MM/YY.
+        #[arg(long, default_value = "12/30")]
+        expiry: String,
+        /// Force this ePay reason code on every authorization (an outcome card).
+        #[arg(long)]
+        decline: Option<i32>,
+        /// Enrolled in 3-D Secure.
+        #[arg(long)]
+        three_ds: bool,
+    },
+}
+
+fn fail(message: impl std::fmt::Display) -> Result<ExitCode, String> {
+    Err(message.to_string())
+}
+
+async fn store(config: &Config) -> Result<std::sync::Arc<dyn epay_store::Store>, String> {
+    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    store.migrate().await.map_err(|e| e.to_string())?;
+    Ok(store)
+}
+
+pub async fn merchant(config: Config, command: MerchantCommand) -> Result<ExitCode, String> {
+    let MerchantCommand::Create { name, client_id } = command;
+    let store = store(&config).await?;
+    let created = admin::create_merchant(store.as_ref(), &name, &client_id).await.map_err(|e| e.to_string())?;
+    println!("merchant id:     {}", created.merchant.id);
+    println!("client id:       {}", created.merchant.client_id);
+    println!("client secret:   {}", created.client_secret);
+    println!("webhook secret:  {}", created.merchant.webhook_secret);
+    println!("(the client secret is shown only now; only its digest is stored)");
+    Ok(ExitCode::SUCCESS)
+}
+
+fn print_terminal(t: &epay_store::Terminal) {
+    println!("terminal id:     {}", t.id);
+    println!("pos id:          {}", t.pos_id);
+    println!("name:            {}", t.name);
+    println!("two-step:        {}", t.two_step);
+    println!("3-D Secure:      {}", t.three_ds);
+    println!("transfers:       {}", t.transfers_allowed);
+    println!("hold period:     {} s", t.hold_period_secs);
+    println!(
+        "transfer fee:    {} bp + {} minor, at least {} minor; daily limit {} minor",
+        t.fee_percent_bp, t.fee_fixed_minor, t.fee_min_minor, t.transfer_daily_limit_minor
+    );
+}
+
+pub async fn terminal(config: Config, command: TerminalCommand) -> Result<ExitCode, String> {
+    let store = store(&config).await?;
+    let terminal = match command {
+        TerminalCommand::Create { client_id, id, settings } => {
+            admin::create_terminal(store.as_ref(), &client_id, id.as_deref(), &settings.settings()).await
+        }
+        TerminalCommand::Update { id, settings } => {
+            admin::update_terminal(store.as_ref(), &id, &settings.settings()).await
+        }
+    }
+    .map_err(|e| e.to_string())?;
+    print_terminal(&terminal);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn secret(config: Config, command: SecretCommand) -> Result<ExitCode, String> {
+    let SecretCommand::Rotate { client_id, webhook } = command;
+    let store = store(&config).await?;
+    let kind = if webhook { SecretKind::Webhook } else { SecretKind::Client };
+    let secret = admin::rotate_secret(store.as_ref(), &client_id, kind).await.map_err(|e| e.to_string())?;
+    match kind {
+        SecretKind::Client => println!("new client secret: {secret}\n(shown only now; the old secret no longer works)"),
+        SecretKind::Webhook => {
+            println!("new webhook secret: {secret}\n(callbacks queued from now on are signed with it)")
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The file `epay card issue` writes and a sandbox gateway loads after the built-in cards.
+pub fn issued_cards_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(epay_server::app::ISSUED_CARDS_FILE)
+}
+
+/// A card number with `prefix`, random digits and a valid Luhn check digit, 16 digits long.
+fn luhn_pan(prefix: &str) -> String {
+    use rand::Rng;
+    let mut digits: Vec<u32> = prefix.chars().filter_map(|c| c.to_digit(10)).collect();
+    let mut rng = rand::thread_rng();
+    while digits.len() < 15 {
+        digits.push(rng.gen_range(0..10));
+    }
+    // Luhn: double every second digit from the right, counting the check digit as the first.
+    let sum: u32 = digits
+        .iter()
+        .rev()
+        .enumerate()
+        .map(|(i, &d)| {
+            if i % 2 == 0 {
+                if d * 2 > 9 {
+                    d * 2 - 9
+                } else {
+                    d * 2
+                }
+            } else {
+                d
+            }
+        })
+        .sum();
+    digits.push((10 - sum % 10) % 10);
+    digits.iter().map(|d| char::from_digit(*d, 10).unwrap_or('0')).collect()
+}
+
+pub fn card(config: Config, command: CardCommand) -> Result<ExitCode, String> {
+    let CardCommand::Issue { brand, balance, expiry, decline, three_ds } = command;
+    if config.mode == Mode::Production {
+        return fail("test cards exist only in sandbox mode");
+    }
+    let prefix = match brand.to_ascii_lowercase().as_str() {
+        "visa" => "4000001",
+        "mastercard" | "mc" => "5100001",
+        other => return fail(format!("brand {other:?}: use visa or mastercard")),
+    };
+    let path = issued_cards_path(&config.data_dir);
+    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let cvc = format!("{:03}", rand::random::<u16>() % 1000);
+    let pan = loop {
+        let pan = luhn_pan(prefix);
+        if !existing.contains(&pan) && !epay_network::DEFAULT_CARDS.contains(&pan) {
+            break pan;
+        }
+    };
+    let mut entry = format!(
+        "\n[[card]]\npan = \"{pan}\"\nexpiry = \"{}\"\ncvc = \"{cvc}\"\nbalance = {}\nissuer = \"SIMULATED BANK\"\n",
+        expiry.trim(),
+        balance.trim()
+    );
+    if let Some(code) = decline {
+        entry.push_str(&format!("decline = {code}\n"));
+    }
+    if three_ds {
+        entry.push_str("three_ds = true\n");
+    }
+    // The same parser the gateway uses: a bad expiry, balance or decline code is refused here.
+    epay_network::Simulator::from_card_files(&[&entry], b"check").map_err(|e| format!("card: {e}"))?;
+    std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
+    std::fs::write(&path, format!("{existing}{entry}")).map_err(|e| format!("{}: {e}", path.display()))?;
+    println!("card number: {pan}\nexpiry:      {}\ncvc:         {cvc}", expiry.trim());
+    println!("written to {}; a sandbox gateway loads it at its next start", path.display());
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Checks the configuration and what it points at; prints the effective settings (no secrets).
+pub async fn config_check(config: Config) -> Result<ExitCode, String> {
+    println!("mode:            {:?}", config.mode);
+    println!("listen:          {}", config.listen);
+    println!("data dir:        {}", config.data_dir.display());
+    let url = config.database_url();
+    // Never print a database password.
+    let shown = match url.split_once('@') {
+        Some((head, tail)) if head.contains("://") && head.contains(':') => {
+            let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
+            let user = head[scheme_end..].split(':').next().unwrap_or("");
+            format!("{}{user}:***@{tail}", &head[..scheme_end])
+        }
+        _ => url.clone(),
+    };
+    println!("database:        {shown}");
+    println!("rsa key:         {}", config.rsa_key_path().display());
+    println!("vault key:       {}", config.vault_key_path().display());
+    for file in &config.cards_files {
+        std::fs::read_to_string(file).map_err(|e| format!("card file {}: {e}", file.display()))?;
+        println!("card file:       {} (readable)", file.display());
+    }
+    match epay_store::connect(&url).await {
+        Ok(store) => match store.health().await {
+            Ok(h) => println!(
+                "database check:  reachable, {} of {} migrations applied",
+                h.migrations_applied, h.migrations_known
+            ),
+            Err(_) => println!("database check:  reachable, not migrated yet (epay migrate or epay serve does it)"),
+        },
+        Err(e) => return fail(format!("database {shown}: {e}")),
+    }
+    println!("configuration OK");
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn keys(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
+    let KeysCommand::Rotate = command;
+    let store = store(&config).await?;
+    let keys = epay_server::keys::Keys::load(
+        &config.rsa_key_path(),
+        config.rsa_key_bits,
+        &config.vault_key_path(),
+        config.vault_master_key.as_deref(),
+    )
+    .map_err(|e| e.to_string())?;
+    let now =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let rotation = epay_server::services::vault::rotate(&keys, store.as_ref(), now).await.map_err(|e| e.to_string())?;
+    println!("new data key:    {}", rotation.new_key);
+    println!("resealed:        {} card numbers", rotation.resealed);
+    Ok(ExitCode::SUCCESS)
+}

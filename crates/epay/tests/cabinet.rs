@@ -1,0 +1,696 @@
+//! The merchant cabinet, in headless Chromium and over plain HTTP, on SQLite and PostgreSQL:
+//! sign-in, search, operations from the detail page, callback re-send, terminal settings,
+//! secret rotation, another merchant's ids, CSRF, lockout, CSV export, saved cards.
+
+mod common;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use common::browser::Browser;
+use common::receiver::Receiver;
+use common::*;
+use epay_client::TokenRequest;
+use epay_server::seed::{CABINET_EMAIL, CABINET_PASSWORD};
+
+fn screenshot_dir() -> PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+}
+
+/// Signs in through the form, in English, on a desktop-sized window.
+async fn sign_in(browser: &Browser, gw: &Gateway, email: &str, password: &str) {
+    browser.set_window_size(1280, 1000).await;
+    browser.goto(&format!("{}/cabinet/lang/en?back=/cabinet/login", gw.url)).await;
+    browser.type_into("#email", email).await;
+    browser.type_into("#password", password).await;
+    browser.click("#sign-in").await;
+    browser.wait_url("/cabinet/overview", 15).await;
+}
+
+/// A charged payment of `amount` on the two-step test terminal; (id, invoice).
+async fn charged_payment(gw: &Gateway, amount: f64) -> (String, String) {
+    let invoice = invoice();
+    let token = gw.payment_token(&invoice, amount).await;
+    let request = gw.payment_request(&invoice, amount, VISA).await;
+    let paid = gw.client.cryptopay(&token, &request).await.unwrap();
+    let service = gw.service_token(TERMINAL).await;
+    let (status, body) = gw.operation(&service, &paid.id, "charge", "", None).await;
+    assert_eq!(status, 200, "{body}");
+    (paid.id, invoice)
+}
+
+/// The cabinet over plain HTTP (no redirects followed), signed in with a session cookie.
+struct Web {
+    http: reqwest::Client,
+    base: String,
+    cookie: String,
+    csrf: String,
+}
+
+fn set_cookie(headers: &reqwest::header::HeaderMap, name: &str) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with(&format!("{name}=")))
+        .map(|v| v.split(';').next().unwrap().to_string())
+}
+
+fn csrf_in(html: &str) -> String {
+    let start = html.find(r#"name="csrf" value=""#).expect("a form with a CSRF token") + 19;
+    html[start..].split('"').next().unwrap().to_string()
+}
+
+fn no_redirects() -> reqwest::Client {
+    reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap()
+}
+
+/// Posts the sign-in form; the status and, on success, the signed-in session.
+async fn web_sign_in(gw: &Gateway, email: &str, password: &str) -> (u16, Option<Web>, String) {
+    let http = no_redirects();
+    let page = http.get(format!("{}/cabinet/login", gw.url)).send().await.unwrap();
+    let login_cookie = set_cookie(page.headers(), "epay_cabinet_login").expect("the login form sets its CSRF cookie");
+    let csrf = csrf_in(&page.text().await.unwrap());
+    let response = http
+        .post(format!("{}/cabinet/login", gw.url))
+        .header("cookie", &login_cookie)
+        .form(&[("email", email), ("password", password), ("csrf", &csrf)])
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let session = set_cookie(response.headers(), "epay_cabinet");
+    let body = response.text().await.unwrap();
+    let Some(cookie) = session else { return (status, None, body) };
+    let mut web = Web { http, base: gw.url.clone(), cookie, csrf: String::new() };
+    let (_, overview) = web.get("/cabinet/overview").await;
+    web.csrf = csrf_in(&overview);
+    (status, Some(web), body)
+}
+
+impl Web {
+    async fn get(&self, path: &str) -> (u16, String) {
+        let r = self.http.get(format!("{}{path}", self.base)).header("cookie", &self.cookie).send().await.unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> (u16, String) {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.base))
+            .header("cookie", &self.cookie)
+            .form(fields)
+            .send()
+            .await
+            .unwrap();
+        (r.status().as_u16(), r.text().await.unwrap())
+    }
+}
+
+#[tokio::test]
+async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_detail_page() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, invoice) = charged_payment(&gw, 100.0).await;
+        let _other = charged_payment(&gw, 55.0).await;
+        let declined = common::invoice();
+        let token = gw.payment_token(&declined, 20.0).await;
+        let request = gw.payment_request(&declined, 20.0, ("4000000000000002", "1230", "123")).await;
+        assert!(gw.client.cryptopay(&token, &request).await.is_err(), "declined");
+        let browser = Browser::start().await;
+        let shots = backend == Backend::Sqlite;
+        browser.goto(&format!("{}/cabinet", gw.url)).await;
+        browser.wait_url("/cabinet/login", 10).await;
+        if shots {
+            browser.set_window_size(1280, 1000).await;
+            browser.goto(&format!("{}/cabinet/lang/en?back=/cabinet/login", gw.url)).await;
+            browser.screenshot(&screenshot_dir().join("cabinet-login.png")).await;
+        }
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        assert_eq!(browser.text("#who").await, CABINET_EMAIL);
+        // The overview draws its charts as inline SVG.
+        for chart in ["#chart-volume", "#chart-count", "#chart-approval", "#daily-98120001"] {
+            browser.wait(chart, 5).await;
+        }
+        assert!(browser.text("#overview-table").await.contains("Payments"), "{backend:?}");
+        if shots {
+            browser.screenshot(&screenshot_dir().join("cabinet-overview.png")).await;
+        }
+
+        // Find it by invoiceId.
+        browser.click("#nav-transactions").await;
+        browser.wait("#transactions", 10).await;
+        assert_eq!(browser.text("#total").await, "3", "{backend:?}: all three are listed");
+        if shots {
+            browser.screenshot(&screenshot_dir().join("cabinet-transactions.png")).await;
+        }
+        browser.type_into("#f-invoice", &invoice).await;
+        browser.click("#apply").await;
+        browser.wait_url(&format!("invoice={invoice}"), 10).await;
+        assert_eq!(browser.text("#total").await, "1", "{backend:?}");
+        browser.click("a.invoice").await;
+        browser.wait_url(&format!("/cabinet/transactions/{id}"), 10).await;
+        assert_eq!(browser.text("#status").await, "CHARGE");
+        assert_eq!(browser.text("#d-card").await, "440563...5096 VISA", "masked card only");
+
+        // Refund 30 of 100: a confirmation first, then the status and the ledger change.
+        browser.type_into("#refund-amount", "30").await;
+        browser.click("#refund-submit").await;
+        assert!(browser.text("#question").await.contains("30 KZT"), "{backend:?}");
+        if shots {
+            browser.screenshot(&screenshot_dir().join("cabinet-confirm.png")).await;
+        }
+        browser.click("#confirm").await;
+        browser.wait_url("done=refund", 10).await;
+        assert!(browser.text("#flash").await.contains("Refund"), "{backend:?}");
+        assert_eq!(browser.text("#status").await, "CHARGE", "{backend:?}: partly refunded");
+        assert_eq!(browser.text("#d-refunded").await, "30");
+        let ledger = browser.text("#ledger").await;
+        assert!(ledger.contains(&format!("{id}:refund:0")) && ledger.contains("30"), "{backend:?}: {ledger}");
+        let history = browser.text("#history").await;
+        assert!(history.contains("created") && history.contains("charge") && history.contains("refund"), "{history}");
+        if shots {
+            // Tall enough for the history, the ledger and the callbacks.
+            browser.set_window_size(1280, 1900).await;
+            browser.screenshot(&screenshot_dir().join("cabinet-detail.png")).await;
+            browser.set_window_size(1280, 1000).await;
+        }
+        let api = gw.transaction_of(&id).await;
+        assert_eq!(api["amount"], 70, "{backend:?}: the API sees the same refund");
+
+        // The rest: REFUND.
+        browser.click("#refund-submit").await;
+        browser.click("#confirm").await;
+        browser.wait_url("done=refund", 10).await;
+        assert_eq!(browser.text("#status").await, "REFUND", "{backend:?}");
+        assert!(browser.find("#refund-submit").await.is_none(), "nothing left to refund");
+        gw.assert_ledger_sound();
+
+        // Sign out: the session is gone.
+        browser.click("#sign-out").await;
+        browser.wait_url("/cabinet/login", 10).await;
+        browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
+        browser.wait_url("/cabinet/login", 10).await;
+    }
+}
+
+#[tokio::test]
+async fn a_callback_is_sent_again_from_the_detail_page() {
+    for backend in backends() {
+        let gw = Gateway::start_with(backend, &[("EPAY_CALLBACK_POLL_MS", "50")]).await;
+        let receiver = Receiver::start().await;
+        let invoice = invoice();
+        let token = gw
+            .client
+            .token(&TokenRequest {
+                post_link: Some(format!("{}/ok", receiver.url)),
+                ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+            })
+            .await
+            .unwrap()
+            .access_token;
+        let paid = gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        assert_eq!(receiver.wait_for("ok", 1, Duration::from_secs(10)).await.len(), 1, "{backend:?}");
+
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.goto(&format!("{}/cabinet/transactions/{}", gw.url, paid.id)).await;
+        let status = browser.text(".callback .cb-status").await;
+        assert_eq!(status, "delivered", "{backend:?}");
+        assert!(browser.text(".callback .attempts").await.contains("200"), "the reply is logged");
+        browser.click(".callback .resend").await;
+        assert!(browser.text("#question").await.contains("msg_"), "{backend:?}");
+        browser.click("#confirm").await;
+        browser.wait_url("done=resend", 10).await;
+        let hits = receiver.wait_for("ok", 2, Duration::from_secs(10)).await;
+        assert_eq!(hits.len(), 2, "{backend:?}: sent again");
+        assert_eq!(hits[0].header("webhook-id"), hits[1].header("webhook-id"), "the same event");
+        // Its second attempt shows up on the page.
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        loop {
+            browser.goto(&format!("{}/cabinet/transactions/{}", gw.url, paid.id)).await;
+            if browser.text(".callback .cb-attempts").await == "2" {
+                break;
+            }
+            assert!(tokio::time::Instant::now() < deadline, "{backend:?}: attempt 2 never logged");
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let store = gw.store().await;
+        let settings = epay_server::services::admin::TerminalSettings {
+            pos_id: Some("98129999".into()),
+            name: Some("Web shop".into()),
+            two_step: Some(false),
+            ..Default::default()
+        };
+        let terminal =
+            epay_server::services::admin::create_terminal(store.as_ref(), CLIENT, None, &settings).await.unwrap();
+        let pay = |amount: f64| {
+            let (gw, terminal) = (&gw, terminal.id.clone());
+            async move {
+                let invoice = invoice();
+                let token = gw.token_on(&invoice, amount, &terminal).await;
+                let request = PaymentRequest::new(&invoice, amount, gw.cryptogram(VISA, &terminal).await);
+                gw.client.cryptopay(&token, &request).await.unwrap().status
+            }
+        };
+        assert_eq!(pay(10.0).await, "CHARGE", "{backend:?}: one-step to begin with");
+
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.click("#nav-terminals").await;
+        let id = &terminal.id;
+        browser.select(&format!("#mode-{id}"), "two").await;
+        if backend == Backend::Sqlite {
+            browser.screenshot(&screenshot_dir().join("cabinet-terminals.png")).await;
+        }
+        browser.click(&format!("#save-{id}")).await;
+        browser.wait_url(&format!("saved={id}"), 10).await;
+        assert!(browser.text("#flash").await.contains("Web shop"), "{backend:?}");
+        assert_eq!(pay(10.0).await, "AUTH", "{backend:?}: the next payment stops at AUTH");
+        let saved = store.terminal(id).await.unwrap().unwrap();
+        assert!(saved.two_step && !saved.three_ds && saved.hold_period_secs == settings_hold(), "{saved:?}");
+    }
+}
+
+fn settings_hold() -> i64 {
+    epay_server::seed::DEFAULT_HOLD_PERIOD_SECS
+}
+
+use epay_client::PaymentRequest;
+
+#[tokio::test]
+async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.click("#nav-credentials").await;
+        assert_eq!(browser.text("#client-id").await, CLIENT);
+        browser.click("#rotate-client").await;
+        browser.click("#confirm").await;
+        let secret = browser.text("#new-secret").await;
+        assert_eq!(secret.len(), 36, "{backend:?}: {secret}");
+        if backend == Backend::Sqlite {
+            browser.screenshot(&screenshot_dir().join("cabinet-credentials.png")).await;
+        }
+        let token = |secret: String| {
+            let gw = &gw;
+            async move {
+                gw.http
+                    .post(format!("{}/oauth2/token", gw.url))
+                    .form(&[
+                        ("grant_type", "client_credentials"),
+                        ("scope", "payment"),
+                        ("client_id", CLIENT),
+                        ("client_secret", &secret),
+                        ("terminal", TERMINAL),
+                    ])
+                    .send()
+                    .await
+                    .unwrap()
+                    .status()
+                    .as_u16()
+            }
+        };
+        assert_eq!(token(SECRET.to_string()).await, 401, "{backend:?}: the old secret is refused");
+        assert_eq!(token(secret.clone()).await, 200, "{backend:?}: the new one works");
+        // Shown once: the credentials page never shows it again.
+        browser.goto(&format!("{}/cabinet/credentials", gw.url)).await;
+        assert!(!browser.source().await.contains(&secret));
+
+        // The signing secret: rotated, and shown (the merchant needs it to verify callbacks).
+        let before = browser.execute("return document.getElementById('webhook-secret').textContent").await;
+        browser.click("#rotate-webhook").await;
+        browser.click("#confirm").await;
+        let fresh = browser.text("#new-secret").await;
+        assert!(fresh.starts_with("whsec_") && Some(fresh.as_str()) != before.as_str(), "{backend:?}");
+        let merchant = gw.store().await.merchant_by_client_id(CLIENT).await.unwrap().unwrap();
+        assert_eq!(merchant.webhook_secret, fresh);
+    }
+}
+
+#[tokio::test]
+async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, invoice) = charged_payment(&gw, 100.0).await;
+        let store = gw.store().await;
+        let other =
+            epay_server::services::admin::create_merchant(store.as_ref(), "Other shop", "other-shop").await.unwrap();
+        epay_server::cabinet::session::create_user(
+            store.as_ref(),
+            &other.merchant.id,
+            "owner@other.kz",
+            "other-pass-1",
+            0,
+        )
+        .await
+        .unwrap();
+
+        let (status, web, _) = web_sign_in(&gw, "owner@other.kz", "other-pass-1").await;
+        assert_eq!(status, 303, "{backend:?}");
+        let web = web.unwrap();
+        let (status, page) = web.get(&format!("/cabinet/transactions/{id}")).await;
+        assert_eq!(status, 404, "{backend:?}");
+        assert!(!page.contains(&invoice) && page.contains(r#"id="error""#), "{page}");
+        let (status, _) = web
+            .post(
+                &format!("/cabinet/transactions/{id}/refund"),
+                &[("csrf", &web.csrf), ("amount", "10"), ("confirmed", "yes")],
+            )
+            .await;
+        assert_eq!(status, 404, "{backend:?}: a refund of another merchant's payment is 'not found'");
+        let (_, list) = web.get(&format!("/cabinet/transactions?invoice={invoice}")).await;
+        assert!(list.contains(r#"<strong id="total">0</strong>"#), "{backend:?}");
+        let (_, list) = web.get("/cabinet/transactions").await;
+        assert!(!list.contains(&id), "{backend:?}: the list holds only its own payments");
+        let (_, terminals) = web.get("/cabinet/terminals").await;
+        assert!(!terminals.contains(TERMINAL));
+        let (status, _) = web
+            .post(
+                &format!("/cabinet/terminals/{TERMINAL}"),
+                &[("csrf", &web.csrf), ("mode", "one"), ("hold_hours", "1")],
+            )
+            .await;
+        assert_eq!(status, 404, "{backend:?}: nor its terminals");
+        assert_eq!(gw.transaction_of(&id).await["amount"], 100, "untouched");
+
+        // The same in the browser.
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, "owner@other.kz", "other-pass-1").await;
+        browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
+        assert!(browser.text("#error").await.contains("Not found"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, _) = charged_payment(&gw, 100.0).await;
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
+        browser.execute("document.querySelectorAll('input[name=csrf]').forEach(e => e.remove())").await;
+        browser.type_into("#refund-amount", "40").await;
+        browser.click("#refund-submit").await;
+        assert!(browser.text("#error").await.contains("Reload the page"), "{backend:?}");
+
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        let path = format!("/cabinet/transactions/{id}/refund");
+        for csrf in [None, Some(String::new()), Some("0".repeat(64))] {
+            let mut fields = vec![("amount", "40"), ("confirmed", "yes")];
+            if let Some(c) = csrf.as_deref() {
+                fields.push(("csrf", c));
+            }
+            let (status, _) = web.post(&path, &fields).await;
+            assert_eq!(status, 403, "{backend:?}: csrf {csrf:?}");
+        }
+        // Another session's token is not this session's.
+        let (_, other, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let (status, _) =
+            web.post(&path, &[("amount", "40"), ("confirmed", "yes"), ("csrf", &other.unwrap().csrf)]).await;
+        assert_eq!(status, 403, "{backend:?}");
+        let (status, _) = web.post("/cabinet/logout", &[]).await;
+        assert_eq!(status, 403, "{backend:?}: sign-out needs it too");
+        // The sign-in form: its token must match its cookie.
+        let response = no_redirects()
+            .post(format!("{}/cabinet/login", gw.url))
+            .form(&[("email", CABINET_EMAIL), ("password", CABINET_PASSWORD), ("csrf", "x")])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 403);
+        assert!(set_cookie(response.headers(), "epay_cabinet").is_none());
+
+        assert_eq!(gw.transaction_of(&id).await["amount"], 100, "{backend:?}: nothing was refunded");
+        // With the token, it works.
+        let (status, _) = web.post(&path, &[("amount", "40"), ("confirmed", "yes"), ("csrf", &web.csrf)]).await;
+        assert_eq!(status, 303, "{backend:?}");
+        assert_eq!(gw.transaction_of(&id).await["amount"], 60);
+    }
+}
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        for attempt in 1..=4 {
+            let (status, web, body) = web_sign_in(&gw, CABINET_EMAIL, "wrong-password").await;
+            assert_eq!(status, 401, "{backend:?}: attempt {attempt}");
+            assert!(web.is_none() && body.contains("Wrong e-mail or password") || body.contains("Неверная"));
+        }
+        let (status, _, body) = web_sign_in(&gw, CABINET_EMAIL, "wrong-password").await;
+        assert_eq!(status, 429, "{backend:?}: the fifth failure locks");
+        assert!(body.contains("locked") || body.contains("заблокирован"), "{body}");
+        let (status, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        assert_eq!(status, 429, "{backend:?}: even the right password, while locked");
+        assert!(web.is_none());
+        // An unknown e-mail answers like a wrong password (and locks nothing).
+        let (status, _, _) = web_sign_in(&gw, "nobody@example.kz", "whatever-1").await;
+        assert_eq!(status, 401);
+
+        let advance = |seconds: u32| {
+            let gw = &gw;
+            async move {
+                let r =
+                    gw.http.post(format!("{}/sandbox/clock/advance?seconds={seconds}", gw.url)).send().await.unwrap();
+                assert!(r.status().is_success());
+            }
+        };
+        advance(14 * 60).await;
+        assert_eq!(web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await.0, 429, "{backend:?}: still locked");
+        advance(61).await;
+        let (status, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        assert_eq!(status, 303, "{backend:?}: unlocked after 15 minutes");
+        let (status, _) = web.unwrap().get("/cabinet/overview").await;
+        assert_eq!(status, 200);
+        // The count starts again: one failure does not lock.
+        assert_eq!(web_sign_in(&gw, CABINET_EMAIL, "wrong-password").await.0, 401);
+        assert_eq!(web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await.0, 303);
+        // Sessions end after 8 hours.
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        advance(8 * 3600 + 1).await;
+        let (status, _) = web.get("/cabinet/overview").await;
+        assert_eq!(status, 303, "{backend:?}: expired sessions go back to sign-in");
+    }
+}
+
+#[tokio::test]
+async fn the_filtered_list_exports_as_csv_with_masked_cards_and_bad_filters_are_clear_errors() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, invoice) = charged_payment(&gw, 12.5).await;
+        let _other = charged_payment(&gw, 99.0).await;
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+
+        let response = web
+            .http
+            .get(format!("{}/cabinet/transactions.csv?invoice={invoice}", gw.url))
+            .header("cookie", &web.cookie)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status().as_u16(), 200, "{backend:?}");
+        assert!(response.headers()["content-type"].to_str().unwrap().starts_with("text/csv"));
+        assert!(response.headers()["content-disposition"].to_str().unwrap().contains("attachment"));
+        let csv = response.text().await.unwrap();
+        let lines: Vec<&str> = csv.trim_end().split("\r\n").collect();
+        assert_eq!(lines.len(), 2, "{backend:?}: header and one row: {csv}");
+        assert!(
+            lines[1].starts_with(&id) && lines[1].contains(",12.5,") && lines[1].contains("440563...5096"),
+            "{csv}"
+        );
+        assert!(!csv.contains(VISA.0), "no PAN in clear");
+
+        // Every filter at once still finds it; the amount range and status narrow.
+        let all = format!("/cabinet/transactions?from=2026-11-01&to=2026-12-31&status=CHARGE&terminal={TERMINAL}&invoice={invoice}&card=5096&min=10&max=20&q={invoice}");
+        let (status, page) = web.get(&all).await;
+        assert_eq!(status, 200, "{backend:?}");
+        assert!(page.contains(r#"<strong id="total">1</strong>"#), "{backend:?}");
+        let (_, page) = web.get("/cabinet/transactions?min=50").await;
+        assert!(page.contains(r#"<strong id="total">1</strong>"#) && !page.contains(&id), "{backend:?}");
+        let (_, page) = web.get("/cabinet/transactions?q=%25").await;
+        assert!(page.contains(r#"<strong id="total">0</strong>"#), "{backend:?}: % is literal, not a wildcard");
+
+        for bad in ["from=yesterday", "status=PAID", "min=-5", "max=1.234", "page=0", "min=20&max=10"] {
+            let (status, page) = web.get(&format!("/cabinet/transactions?{bad}")).await;
+            assert_eq!(status, 400, "{backend:?}: {bad}");
+            assert!(page.contains(r#"id="error""#), "{bad}: {page}");
+            let (status, _) = web.get(&format!("/cabinet/transactions.csv?{bad}")).await;
+            assert_eq!(status, 400, "{backend:?}: {bad}");
+        }
+        let (status, _) = web.get("/cabinet/transactions/not-a-payment").await;
+        assert_eq!(status, 404);
+        let (status, _) = web
+            .post(
+                &format!("/cabinet/transactions/{id}/refund"),
+                &[("csrf", &web.csrf), ("amount", "abc"), ("confirmed", "yes")],
+            )
+            .await;
+        assert_eq!(status, 400, "{backend:?}: a bad amount is a clear error");
+        let (status, page) = web
+            .post(
+                &format!("/cabinet/transactions/{id}/refund"),
+                &[("csrf", &web.csrf), ("amount", "500"), ("confirmed", "yes")],
+            )
+            .await;
+        assert_eq!(status, 409, "{backend:?}: the API's rule: no more than what is left");
+        assert!(page.contains("exceeds"), "{page}");
+        let (status, _) = web.post(&format!("/cabinet/transactions/{id}/explode"), &[("csrf", &web.csrf)]).await;
+        assert_eq!(status, 404);
+        assert_eq!(gw.transaction_of(&id).await["amount"], 12.5, "nothing written");
+
+        // The interface speaks Russian, Kazakh and English.
+        for (lang, word) in [("ru", "Транзакции"), ("kk", "Транзакциялар"), ("en", "Transactions")]
+        {
+            let r = web
+                .http
+                .get(format!("{}/cabinet/transactions", gw.url))
+                .header("cookie", format!("{}; epay_cabinet_lang={lang}", web.cookie))
+                .send()
+                .await
+                .unwrap();
+            assert!(r.text().await.unwrap().contains(&format!("<h1>{word}</h1>")), "{lang}");
+        }
+    }
+}
+
+#[tokio::test]
+async fn saved_cards_are_listed_masked_per_account_and_can_be_deactivated() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 10.0).await;
+        let mut request = gw.payment_request(&invoice, 10.0, VISA).await;
+        request.card_save = true;
+        request.account_id = Some("customer-7".into());
+        let paid = gw.client.cryptopay(&token, &request).await.unwrap();
+        let card_id = paid.card_id.clone();
+        assert!(!card_id.is_empty(), "the card was saved");
+
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.click("#nav-cards").await;
+        browser.type_into("#account", "customer-7").await;
+        browser.click("#show").await;
+        browser.wait_url("account=customer-7", 10).await;
+        let table = browser.text("#cards").await;
+        assert!(table.contains("4405...5096") && table.contains("customer-7"), "{backend:?}: {table}");
+        assert!(!browser.source().await.contains(VISA.0));
+        if backend == Backend::Sqlite {
+            browser.screenshot(&screenshot_dir().join("cabinet-cards.png")).await;
+        }
+        browser.click(".deactivate").await;
+        browser.click("#confirm").await;
+        browser.wait_url("done=1", 10).await;
+        browser.wait("#nothing", 5).await;
+        let service = gw.service_token(TERMINAL).await;
+        let cards: serde_json::Value = gw
+            .http
+            .get(format!("{}/cards/customer-7", gw.url))
+            .bearer_auth(service)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert!(!cards.to_string().contains(&card_id), "{backend:?}: deactivated for the API too: {cards}");
+    }
+}
+
+#[tokio::test]
+async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show_in_the_history() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        let run = |id: String, action: &'static str, fields: Vec<(&'static str, String)>| {
+            let web = &web;
+            async move {
+                let mut form: Vec<(&str, &str)> = vec![("csrf", &web.csrf), ("confirmed", "yes")];
+                form.extend(fields.iter().map(|(k, v)| (*k, v.as_str())));
+                web.post(&format!("/cabinet/transactions/{id}/{action}"), &form).await
+            }
+        };
+
+        // A partial charge: CHARGE with 60 of 100, the rest of the hold released.
+        let charged = gw.authorized_payment(100.0).await;
+        let (status, page) = web
+            .post(&format!("/cabinet/transactions/{charged}/charge"), &[("csrf", &web.csrf), ("amount", "60")])
+            .await;
+        assert_eq!(status, 200, "{backend:?}: the confirmation first");
+        assert!(page.contains(r#"id="question""#) && page.contains("60 KZT"), "{page}");
+        assert_eq!(gw.transaction_of(&charged).await["statusName"], "AUTH", "nothing happens before confirming");
+        assert_eq!(run(charged.clone(), "charge", vec![("amount", "60".into())]).await.0, 303, "{backend:?}");
+        let t = gw.transaction_of(&charged).await;
+        assert_eq!((t["statusName"].as_str(), t["amount"].as_f64()), (Some("CHARGE"), Some(60.0)), "{backend:?}");
+        let (status, page) = run(charged.clone(), "cancel", vec![]).await;
+        assert_eq!(status, 409, "{backend:?}: a charged payment cannot be cancelled");
+        assert!(page.contains("AUTH status"), "{page}");
+        // A refund below 10 tenge that is not all that is left: the API's minimum.
+        let (status, page) = run(charged.clone(), "refund", vec![("amount", "5".into())]).await;
+        assert_eq!(status, 400, "{backend:?}");
+        assert!(page.contains("at least 10"), "{page}");
+        // The same confirmation posted twice refunds once (its one-time externalID).
+        let twice = vec![("amount", "20".to_string()), ("external_id", "cabinet-test-double".to_string())];
+        assert_eq!(run(charged.clone(), "refund", twice.clone()).await.0, 303);
+        assert_eq!(run(charged.clone(), "refund", twice).await.0, 303);
+        assert_eq!(gw.transaction_of(&charged).await["amount"], 40, "{backend:?}: refunded once");
+
+        // Cancel.
+        let cancelled = gw.authorized_payment(30.0).await;
+        assert_eq!(run(cancelled.clone(), "cancel", vec![]).await.0, 303, "{backend:?}");
+        assert_eq!(gw.transaction_of(&cancelled).await["statusName"], "CANCEL");
+
+        // Expiry after the hold period, on the sandbox clock.
+        let expiring = gw.authorized_payment(25.0).await;
+        let advanced =
+            gw.http.post(format!("{}/sandbox/clock/advance?seconds={}", gw.url, 7 * 86_400 + 60)).send().await.unwrap();
+        assert!(advanced.status().is_success());
+        assert_eq!(gw.transaction_of(&expiring).await["statusName"], "CANCEL_OLD", "{backend:?}");
+
+        // Seven days later the session has ended too: sign in again.
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        let history = |id: String| {
+            let web = &web;
+            async move {
+                let (_, page) = web.get(&format!("/cabinet/transactions/{id}")).await;
+                let start = page.find(r#"<table id="history">"#).unwrap();
+                let table = &page[start..start + page[start..].find("</table>").unwrap()];
+                table
+                    .split("<tr>")
+                    .skip(2)
+                    .map(|row| {
+                        let cells: Vec<&str> = row
+                            .split("<td")
+                            .skip(2)
+                            .map(|c| c.split('>').nth(1).unwrap_or("").split('<').next().unwrap_or(""))
+                            .collect();
+                        cells.join(" ")
+                    })
+                    .collect::<Vec<String>>()
+            }
+        };
+        let h = history(charged.clone()).await;
+        assert_eq!(h.len(), 3, "{backend:?}: {h:?}");
+        assert!(h[0].starts_with("created") && h[1].starts_with("charge") && h[2].starts_with("refund"), "{h:?}");
+        let h = history(cancelled).await;
+        assert!(h.len() == 2 && h[1].starts_with("cancel"), "{backend:?}: {h:?}");
+        let h = history(expiring).await;
+        assert!(h.len() == 2 && h[1].starts_with("expire"), "{backend:?}: {h:?}");
+        gw.assert_ledger_sound();
+    }
+}
