@@ -106,6 +106,30 @@ pub enum SecretCommand {
 }
 
 #[derive(Subcommand)]
+pub enum CabinetCommand {
+    /// Cabinet users: create.
+    User {
+        #[command(subcommand)]
+        command: CabinetUserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum CabinetUserCommand {
+    /// Create a merchant cabinet user. The password is read from EPAY_CABINET_PASSWORD or,
+    /// without it, from the first line of standard input (never from the command line, where
+    /// other users of the machine could see it).
+    Create {
+        /// The merchant's client id.
+        #[arg(long)]
+        client_id: String,
+        /// The user's e-mail, their sign-in name.
+        #[arg(long)]
+        email: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum KeysCommand {
     /// Add a new card-vault data key, make it active and reseal every stored card number under
     /// it, while gateways keep running (they learn the new key within a minute, or at once when
@@ -197,6 +221,33 @@ pub async fn secret(config: Config, command: SecretCommand) -> Result<ExitCode, 
             println!("new webhook secret: {secret}\n(callbacks queued from now on are signed with it)")
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn cabinet(config: Config, command: CabinetCommand) -> Result<ExitCode, String> {
+    let CabinetCommand::User { command: CabinetUserCommand::Create { client_id, email } } = command;
+    let password = match std::env::var("EPAY_CABINET_PASSWORD") {
+        Ok(p) => p,
+        Err(_) => {
+            let mut line = String::new();
+            std::io::stdin().read_line(&mut line).map_err(|e| format!("reading the password: {e}"))?;
+            line.trim_end_matches(['\r', '\n']).to_string()
+        }
+    };
+    let store = store(&config).await?;
+    let merchant = store
+        .merchant_by_client_id(client_id.trim())
+        .await
+        .map_err(|e| e.to_string())?
+        .ok_or_else(|| format!("merchant with client id {client_id:?} not found"))?;
+    let now_ms =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
+    let user = epay_server::cabinet::session::create_user(store.as_ref(), &merchant.id, &email, &password, now_ms)
+        .await
+        .map_err(|e| e.to_string())?;
+    println!("cabinet user:    {}", user.email);
+    println!("merchant:        {} ({})", merchant.name, merchant.client_id);
+    println!("sign in at <gateway>/cabinet");
     Ok(ExitCode::SUCCESS)
 }
 

@@ -65,6 +65,11 @@ enum Command {
         #[command(subcommand)]
         command: admin::SecretCommand,
     },
+    /// Merchant cabinet users: create.
+    Cabinet {
+        #[command(subcommand)]
+        command: admin::CabinetCommand,
+    },
     /// Card-vault keys: rotate.
     Keys {
         #[command(subcommand)]
@@ -149,6 +154,7 @@ async fn main() -> ExitCode {
         Command::Terminal { command } => admin::terminal(config, command).await,
         Command::Secret { command } => admin::secret(config, command).await,
         Command::Card { command } => admin::card(config, command),
+        Command::Cabinet { command } => admin::cabinet(config, command).await,
         Command::Keys { command } => admin::keys(config, command).await,
         Command::Config { command: ConfigCommand::Check } => admin::config_check(config).await,
     };

@@ -694,3 +694,48 @@ async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show
         gw.assert_ledger_sound();
     }
 }
+
+#[tokio::test]
+async fn an_operator_creates_a_cabinet_user_with_the_epay_command() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let create = |email: &str, password: Option<&str>, stdin: &str| {
+            use std::io::Write;
+            let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_epay"));
+            command
+                .args(["cabinet", "user", "create", "--client-id", CLIENT, "--email", email, "--data-dir"])
+                .arg(&gw.dir)
+                .env("DATABASE_URL", &gw.database_url)
+                .env_remove("EPAY_CONFIG")
+                .env_remove("EPAY_CABINET_PASSWORD")
+                .stdin(std::process::Stdio::piped())
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped());
+            if let Some(p) = password {
+                command.env("EPAY_CABINET_PASSWORD", p);
+            }
+            let mut child = command.spawn().unwrap();
+            child.stdin.take().unwrap().write_all(stdin.as_bytes()).unwrap();
+            let out = child.wait_with_output().unwrap();
+            (
+                out.status.success(),
+                String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr),
+            )
+        };
+        let (ok, out) = create("Ops@Shop.kz", Some("ops-password-1"), "");
+        assert!(ok, "{backend:?}: {out}");
+        assert!(out.contains("ops@shop.kz"), "{out}");
+        let (ok, out) = create("stdin@shop.kz", None, "stdin-password-1\n");
+        assert!(ok, "{backend:?}: {out}");
+        let (ok, out) = create("ops@shop.kz", Some("another-pass-1"), "");
+        assert!(!ok && out.contains("already exists"), "{backend:?}: {out}");
+        let (ok, out) = create("short@shop.kz", Some("short"), "");
+        assert!(!ok && out.contains("8 to 256"), "{backend:?}: {out}");
+
+        assert_eq!(web_sign_in(&gw, "ops@shop.kz", "ops-password-1").await.0, 303, "{backend:?}");
+        assert_eq!(web_sign_in(&gw, "STDIN@shop.kz", "stdin-password-1").await.0, 303, "{backend:?}");
+        let store = gw.store().await;
+        let user = store.cabinet_user_by_email("ops@shop.kz").await.unwrap().unwrap();
+        assert!(user.password_hash.starts_with("$argon2id$") && !user.password_hash.contains("ops-password-1"));
+    }
+}
