@@ -535,6 +535,6 @@ pub struct DailyStat {
     pub day: i64,
     pub attempts: i64,
     pub approved: i64,
-    /// Sum of approved amounts.
+    /// Sum of approved amounts in tenge (other currencies count as attempts only).
     pub volume_minor: i64,
 }

@@ -2083,11 +2083,13 @@ macro_rules! sql_store {
                 utc_offset_ms: i64,
             ) -> StoreResult<Vec<DailyStat>> {
                 // Approved: a final answer without a decline reason (3D and NEW are not answers yet).
+                // Volume is in tenge: amounts in other currencies count as attempts only.
                 let rows = sqlx::query(
                     "SELECT terminal_id, day, COUNT(*) AS attempts,
                          CAST(SUM(approved) AS BIGINT) AS approved,
-                         CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
-                     FROM (SELECT terminal_id, (created_at + $3) / 86400000 AS day, amount_minor,
+                         CAST(SUM(approved * amount_kzt) AS BIGINT) AS volume
+                     FROM (SELECT terminal_id, (created_at + $3) / 86400000 AS day,
+                               CASE WHEN currency = 'KZT' THEN amount_minor ELSE 0 END AS amount_kzt,
                                CASE WHEN reason_code = 0 AND status NOT IN ('3D', 'NEW') THEN 1 ELSE 0 END
                                    AS approved
                            FROM payments WHERE merchant_id = $1 AND created_at >= $2) d

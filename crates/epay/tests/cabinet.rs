@@ -10,7 +10,7 @@ use std::time::Duration;
 use common::browser::Browser;
 use common::receiver::Receiver;
 use common::*;
-use epay_client::TokenRequest;
+use epay_client::{PaymentRequest, TokenRequest};
 use epay_server::seed::{CABINET_EMAIL, CABINET_PASSWORD};
 
 fn screenshot_dir() -> PathBuf {
@@ -275,15 +275,26 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         assert!(browser.text("#flash").await.contains("Web shop"), "{backend:?}");
         assert_eq!(pay(10.0).await, "AUTH", "{backend:?}: the next payment stops at AUTH");
         let saved = store.terminal(id).await.unwrap().unwrap();
-        assert!(saved.two_step && !saved.three_ds && saved.hold_period_secs == settings_hold(), "{saved:?}");
+        assert!(
+            saved.two_step && !saved.three_ds && saved.hold_period_secs == epay_server::seed::DEFAULT_HOLD_PERIOD_SECS,
+            "{saved:?}"
+        );
+
+        // 3-D Secure on: an enrolled card is challenged, and the detail page says so.
+        browser.click(&format!("#three-ds-{id}")).await;
+        browser.click(&format!("#save-{id}")).await;
+        browser.wait_url(&format!("saved={id}"), 10).await;
+        assert!(store.terminal(id).await.unwrap().unwrap().three_ds, "{backend:?}");
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, 10.0, id).await;
+        let request = PaymentRequest::new(&invoice, 10.0, gw.cryptogram(("4000000000003220", "1230", "123"), id).await);
+        let started = gw.client.cryptopay(&token, &request).await.unwrap();
+        assert!(started.secure3d.is_some(), "{backend:?}: challenged");
+        browser.goto(&format!("{}/cabinet/transactions/{}", gw.url, started.id)).await;
+        assert_eq!(browser.text("#status").await, "3D", "{backend:?}");
+        assert!(browser.text("#three-ds").await.contains("pending"), "{backend:?}");
     }
 }
-
-fn settings_hold() -> i64 {
-    epay_server::seed::DEFAULT_HOLD_PERIOD_SECS
-}
-
-use epay_client::PaymentRequest;
 
 #[tokio::test]
 async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {

@@ -50,10 +50,8 @@ impl From<crate::services::payments::PaymentError> for CabinetError {
     fn from(e: crate::services::payments::PaymentError) -> Self {
         use crate::services::payments::PaymentError as E;
         match e {
-            // The shared services answer "… not found" as a bad request on the API.
-            E::BadRequest(m) if m.ends_with("not found") || m.contains("not found or") => {
-                CabinetError::NotFound(m.trim_end_matches(" not found").to_string())
-            }
+            // The cabinet checks that a payment, callback or card is the merchant's before it
+            // calls a service, so what is left here is input the service refused.
             E::BadRequest(m) => CabinetError::BadInput(m),
             other => {
                 tracing::error!(error = %other, "cabinet service failed");
