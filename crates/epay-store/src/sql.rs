@@ -2226,6 +2226,29 @@ mod tests {
     }
 
     #[test]
+    fn cabinet_filters_number_their_placeholders_and_match_text_literally() {
+        assert_eq!(like_pattern("5_0%\\"), "%5\\_0\\%\\\\%");
+        let filter = PaymentFilter {
+            status: Some("CHARGE".into()),
+            invoice_id: Some(" 000001 ".into()),
+            search: Some("Mug".into()),
+            min_amount_minor: Some(100),
+            card_mask: Some("  ".into()),
+            ..PaymentFilter::default()
+        };
+        let (sql, binds) = payment_conditions(&filter);
+        assert!(
+            sql.starts_with(" AND status = $2 AND (invoice_id = $3 OR invoice_id_alt = $3) AND amount_minor >= $4"),
+            "{sql}"
+        );
+        assert!(sql.contains("LOWER(description) LIKE $5") && !sql.contains("$6"), "{sql}");
+        assert!(!sql.contains("card_mask"), "blank filters are left out");
+        assert!(matches!(&binds[1], Bind::Text(t) if t == "000001"));
+        assert!(matches!(&binds[3], Bind::Text(t) if t == "%mug%"));
+        assert_eq!(payment_conditions(&PaymentFilter::default()).0, "");
+    }
+
+    #[test]
     fn sound_ledger_has_no_violations() {
         let accounts = [
             account("f", "funding", 0, 1000, 0, 0),
