@@ -42,7 +42,8 @@ pub fn grouped_bars(
             [(g.today, "bar-today", legend.0), (g.month, "bar-month", legend.1)].into_iter().enumerate()
         {
             let by = y + j as f64 * BAR_H;
-            let w = (value / top * span).clamp(0.0, span);
+            // NaN stands for "no value" (an approval rate without attempts): no bar.
+            let w = if value.is_finite() { (value / top * span).clamp(0.0, span) } else { 0.0 };
             body.push_str(&format!(
                 r#"<rect class="{class}" x="{LABEL_W}" y="{by:.1}" width="{w:.1}" height="{h:.1}"><title>{label} — {name}: {v}</title></rect><text class="value" x="{tx:.1}" y="{vy:.1}">{v}</text>"#,
                 h = BAR_H - 2.0,
@@ -123,6 +124,19 @@ mod tests {
         let span = WIDTH - LABEL_W - VALUE_W;
         assert!(svg.contains(&format!(r#"width="{:.1}""#, span)), "30 days is the full width");
         assert!(svg.contains(&format!(r#"width="{:.1}""#, span / 2.0)), "today is half");
+    }
+
+    #[test]
+    fn a_missing_value_draws_no_bar() {
+        let groups = [Group { label: "T", today: f64::NAN, month: 50.0 }];
+        let svg = grouped_bars("c", "Rate", ("a", "b"), &groups, Some(100.0), &|v| {
+            if v.is_finite() {
+                format!("{v}%")
+            } else {
+                "—".into()
+            }
+        });
+        assert!(svg.contains(r#"width="0.0""#) && svg.contains(">—<") && !svg.contains("NaN"), "{svg}");
     }
 
     #[test]

@@ -92,9 +92,9 @@ pub async fn show(signed: Signed) -> Response {
             "chart-approval",
             w.approval_rate,
             legend,
-            &groups(&|r| (r.today_rate.unwrap_or(0.0), r.month_rate.unwrap_or(0.0))),
+            &groups(&|r| (r.today_rate.unwrap_or(f64::NAN), r.month_rate.unwrap_or(f64::NAN))),
             Some(100.0),
-            &|v| format!("{v:.1}%"),
+            &|v| views::rate(v.is_finite().then_some(v)),
         ));
         charts_html.push_str(&daily_charts);
         Ok::<_, CabinetError>(html(
