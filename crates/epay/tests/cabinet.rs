@@ -280,7 +280,9 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
             "{saved:?}"
         );
 
-        // 3-D Secure on: an enrolled card is challenged, and the detail page says so.
+        // 3-D Secure on: an enrolled card is challenged, and the detail page says so. (From a
+        // fresh page, so waiting for `saved=` below waits for this save, not the last one.)
+        browser.goto(&format!("{}/cabinet/terminals", gw.url)).await;
         browser.click(&format!("#three-ds-{id}")).await;
         browser.click(&format!("#save-{id}")).await;
         browser.wait_url(&format!("saved={id}"), 10).await;
