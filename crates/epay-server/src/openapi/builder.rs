@@ -22,6 +22,8 @@ pub enum Auth {
     AnyToken,
     /// The payment's token in the `Access` query parameter.
     AccessQuery,
+    /// A signed-in cabinet user: the session cookie (and the session's CSRF token in forms).
+    CabinetSession,
 }
 
 impl Auth {
@@ -34,6 +36,7 @@ impl Auth {
             Auth::Service => json!([oauth(&["webapi"]), oauth(&["payment"])]),
             Auth::AnyToken => json!([oauth(&[])]),
             Auth::AccessQuery => json!([{ super::ACCESS_QUERY: [] }]),
+            Auth::CabinetSession => json!([{ super::CABINET_SESSION: [] }]),
         }
     }
 }
@@ -146,10 +149,13 @@ impl Op<'_> {
     }
 
     pub fn path_param(mut self, name: &str, description: &str, example: &str) -> Self {
-        self.parameters.push(json!({
-            "name": name, "in": "path", "required": true, "description": description,
-            "schema": {"type": "string"}, "example": example,
-        }));
+        let mut parameter = json!({
+            "name": name, "in": "path", "required": true, "description": description, "schema": {"type": "string"},
+        });
+        if !example.is_empty() {
+            parameter["example"] = json!(example);
+        }
+        self.parameters.push(parameter);
         self
     }
 
@@ -216,12 +222,40 @@ impl Op<'_> {
         self
     }
 
+    /// A redirect (`Location`), no body.
+    pub fn redirect(mut self, status: u16, description: &str) -> Self {
+        self.responses.insert(
+            status.to_string(),
+            json!({ "description": description, "headers": {
+                "Location": { "description": "Where to go.", "schema": {"type": "string"} } } }),
+        );
+        self
+    }
+
     /// Adds a response header to an already described status.
     pub fn header(mut self, status: u16, name: &str, description: &str) -> Self {
         if let Some(response) = self.responses.get_mut(&status.to_string()) {
             response["headers"][name] = json!({ "description": description, "schema": {"type": "string"} });
         }
         self
+    }
+
+    /// A cabinet page: HTML, or the redirect to sign in. Fills path parameters from the path.
+    pub fn done_html(mut self) {
+        let names: Vec<String> = self
+            .path
+            .split('/')
+            .filter_map(|s| s.strip_prefix('{').and_then(|s| s.strip_suffix('}')))
+            .map(str::to_string)
+            .collect();
+        for name in names {
+            let description = if name == "action" { "`charge`, `cancel`, `refund` or `resend`." } else { "An id." };
+            self = self.path_param(&name, description, "");
+        }
+        self.text(200, "text/html; charset=utf-8", "The page.", None)
+            .redirect(303, "After a change, or to sign in when there is no session.")
+            .text(400, "text/html; charset=utf-8", "Bad input or a missing CSRF token: a page saying why.", None)
+            .done()
     }
 
     pub fn done(mut self) {

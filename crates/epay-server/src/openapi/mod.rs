@@ -29,6 +29,8 @@ use crate::app::AppState;
 pub const OAUTH2: &str = "oauth2";
 /// The `Access` query token of `/payments/cards/confirmPayment`.
 pub const ACCESS_QUERY: &str = "accessQuery";
+/// The merchant cabinet's session cookie.
+pub const CABINET_SESSION: &str = "cabinetSession";
 
 /// Tags, in the order the reference shows them, with their descriptions.
 pub const TAGS: &[(&str, &str)] = &[
@@ -51,6 +53,13 @@ pub const TAGS: &[(&str, &str)] = &[
          which opens `/payform/?params=…` (facts §4).",
     ),
     ("Demo shop", "A sandbox shop that pays through the payment page (sandbox mode only)."),
+    (
+        "Cabinet",
+        "The merchant cabinet: server-rendered HTML pages for people (docs/cabinet.md), not an API. Every page \
+         but sign-in needs the session cookie; without it the answer is `303` to `/cabinet/login`. Every form \
+         that changes something carries the session's `csrf` token, and operations ask for confirmation first \
+         (`confirmed=yes`).",
+    ),
     ("Sandbox", "Moves the gateway clock (sandbox mode only)."),
     ("Operability", "Liveness, readiness and Prometheus metrics."),
     ("Reference", "This description and the page rendered from it."),
@@ -85,6 +94,9 @@ runs operations, lists saved cards and callbacks, and is reusable until it expir
 `id`); operations `{"code":100,"message":…}`; status `{"resultCode":"103",…}`; transfers seed
 001's `TransferErrorBody`. An unknown path is `404 {"code":-1,"message":"no such endpoint"}`, a
 known path with another method `405`, and a panic `500 {"code":-1,"message":"internal error"}`.
+A body over the configured cap is `413` and a request not completed in time `408`, both
+`{"code":-1,…}`; too many failed attempts (secret guessing, card testing) are `429` with
+`Retry-After`.
 
 **Idempotency.** Every API `POST` except the token endpoint takes an optional `Idempotency-Key`
 header. Every answer carries an `X-Request-Id` header (the caller's, when it sends a sane one).
@@ -149,6 +161,12 @@ fn build() -> (Value, Vec<String>) {
                         `Authorization: Bearer <token>` (the scheme is case-insensitive). The scopes an operation \
                         lists are alternatives.",
                     "flows": {"clientCredentials": {"tokenUrl": "/oauth2/token", "scopes": scopes}},
+                },
+                CABINET_SESSION: {
+                    "type": "apiKey",
+                    "in": "cookie",
+                    "name": "epay_cabinet",
+                    "description": "The cabinet's session cookie, set by `POST /cabinet/login` (HttpOnly, SameSite=Strict).",
                 },
                 ACCESS_QUERY: {
                     "type": "apiKey",

@@ -70,6 +70,7 @@ pub fn describe(b: &mut Builder) {
     callbacks(b);
     payment_page(b);
     demo_shop(b);
+    cabinet(b);
     sandbox(b);
     operability(b);
     reference(b);
@@ -117,6 +118,15 @@ fn oauth(b: &mut Builder) {
         )
         .header(401, "WWW-Authenticate", "`Basic`")
         .json::<OAuthErrorBody>(
+            429,
+            "`too_many_requests`: too many wrong secrets for this client (or from this address) lately.",
+            &[(
+                "locked",
+                json!({"error":"too_many_requests","error_description":"too many failed attempts; retry after 60 seconds"}),
+            )],
+        )
+        .header(429, "Retry-After", "Seconds to wait.")
+        .json::<OAuthErrorBody>(
             500,
             "`server_error`: storage failure.",
             &[("server_error", json!({"error":"server_error","error_description":"internal error"}))],
@@ -151,6 +161,13 @@ fn payment_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
          `Idempotency-Key` request still running.",
         &[("duplicate", error(-1, "a transaction with invoiceId 000000001 already exists on this terminal"))],
     )
+    .json::<ErrorBody>(
+        429,
+        "Too many declined attempts with this card or on this terminal lately (card testing); nothing was written \
+         and the token stays usable.",
+        &[("card testing", error(-1, "too many declined attempts; retry after 60 seconds"))],
+    )
+    .header(429, "Retry-After", "Seconds to wait.")
     .json::<ErrorBody>(
         500,
         "Internal error: check the payment status before retrying.",
@@ -591,6 +608,12 @@ fn transfers(b: &mut Builder) {
                 )],
             )
             .json::<TransferErrorBody>(
+                429,
+                "Too many declined attempts with the sending card or on this terminal lately (card testing).",
+                &[("card testing", transfer_error(-1, "too many declined attempts; retry after 60 seconds", ""))],
+            )
+            .header(429, "Retry-After", "Seconds to wait.")
+            .json::<TransferErrorBody>(
                 500,
                 "Internal error: check the transfer status.",
                 &[("internal", transfer_error(-1, "internal error, check the transfer status", ""))],
@@ -758,6 +781,135 @@ fn demo_shop(b: &mut Builder) {
         .about("A static file of the demo shop.")
         .text(200, JS, "The file.", None)
         .done();
+}
+
+fn cabinet(b: &mut Builder) {
+    let session = Auth::CabinetSession;
+    let page = |b: &mut Builder, methods: &[&'static str], path: &'static str, id: &str, summary: &str, text: &str| {
+        b.page(methods, path, "Cabinet", id, summary).about(text).auth(session).done_html()
+    };
+    b.page(&["get"], "/cabinet", "Cabinet", "cabinetHome", "The cabinet")
+        .about("Redirects (`303`) to the overview when signed in, else to the sign-in page.")
+        .redirect(303, "To the overview or the sign-in page.")
+        .done();
+    b.alias("/cabinet/", "/cabinet", "Slash");
+    b.page(&["get", "post"], "/cabinet/login", "Cabinet", "cabinetLogin", "Sign in")
+        .about(
+            "GET shows the form (and sets a short-lived double-submit CSRF cookie); POST signs in with `email`, \
+             `password` and `csrf`, sets the session cookie and redirects (`303`) to the overview. Repeated wrong \
+             passwords lock the account for a while.",
+        )
+        .text(200, HTML, "The form (or the form again with the problem).", None)
+        .redirect(303, "Signed in: to the overview.")
+        .done();
+    page(
+        b,
+        &["post"],
+        "/cabinet/logout",
+        "cabinetLogout",
+        "Sign out",
+        "Ends the session (form with `csrf`); `303` to the sign-in page.",
+    );
+    b.page(&["get"], "/cabinet/lang/{code}", "Cabinet", "cabinetLanguage", "Choose the language")
+        .about(
+            "`ru`, `kk` or `en`: sets the language cookie and goes back (`303`) to the cabinet page the link was on.",
+        )
+        .path_param("code", "`ru`, `kk` or `en`.", "en")
+        .redirect(303, "Back to the page.")
+        .done();
+    b.page(&["get"], "/cabinet/assets/cabinet.css", "Cabinet", "cabinetStyle", "The cabinet's stylesheet (internal)")
+        .text(200, "text/css; charset=utf-8", "The stylesheet.", None)
+        .done();
+    page(
+        b,
+        &["get"],
+        "/cabinet/overview",
+        "cabinetOverview",
+        "Overview",
+        "Totals and charts of the merchant's transactions.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/transactions",
+        "cabinetTransactions",
+        "Transactions",
+        "The merchant's transactions, newest first, filtered by the query parameters `from`, `to` (YYYY-MM-DD), \
+         `status`, `terminal`, `invoice`, `card`, `min`, `max`, `q`, and paged with `page`.",
+    );
+    b.page(&["get"], "/cabinet/transactions.csv", "Cabinet", "cabinetTransactionsCsv", "Transactions as CSV")
+        .about("The same filters as the list, as a CSV download.")
+        .auth(session)
+        .text(200, "text/csv; charset=utf-8", "The CSV.", None)
+        .redirect(303, "Not signed in: to the sign-in page.")
+        .done();
+    page(
+        b,
+        &["get"],
+        "/cabinet/transactions/{id}",
+        "cabinetTransaction",
+        "One transaction",
+        "The transaction with its status history, ledger entries, 3-D Secure and callback attempts, and the \
+         operations it allows.",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/transactions/{id}/{action}",
+        "cabinetTransactionAction",
+        "Charge, cancel, refund or re-send a callback",
+        "`action` is `charge`, `cancel`, `refund` or `resend`; the form carries `csrf`, `amount`, `external_id` \
+         or `event`. The first post answers a confirmation page; with `confirmed=yes` the operation runs through \
+         the API's services and the answer redirects (`303`) to the transaction.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/terminals",
+        "cabinetTerminals",
+        "Terminals",
+        "The merchant's terminals and their settings.",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/terminals/{id}",
+        "cabinetTerminalUpdate",
+        "Change a terminal's settings",
+        "Saves the form (with `csrf`) and redirects (`303`) to the terminals page.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/credentials",
+        "cabinetCredentials",
+        "Credentials",
+        "The client id and the webhook secret.",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/credentials/rotate",
+        "cabinetRotate",
+        "Rotate a secret",
+        "`kind` is `client` or `webhook`; after confirmation (`confirmed=yes`) the new secret is shown once.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/cards",
+        "cabinetCards",
+        "Saved cards",
+        "The merchant's active saved cards, optionally of one customer (`account`).",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/cards/{id}/deactivate",
+        "cabinetCardDeactivate",
+        "Deactivate a saved card",
+        "After confirmation (`confirmed=yes`, with `csrf`) the card is deactivated; `303` back to the cards.",
+    );
 }
 
 fn sandbox(b: &mut Builder) {
