@@ -752,3 +752,45 @@ async fn an_operator_creates_a_cabinet_user_with_the_epay_command() {
         assert!(user.password_hash.starts_with("$argon2id$") && !user.password_hash.contains("ops-password-1"));
     }
 }
+
+#[tokio::test]
+async fn a_transfer_shows_its_receiver_and_fee_and_offers_no_operations() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let p2p = epay_server::seed::P2P_TERMINAL;
+        let order = invoice();
+        let token = gw
+            .client
+            .token(&TokenRequest {
+                scope: "transfer".into(),
+                ..TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", p2p)
+            })
+            .await
+            .unwrap()
+            .access_token;
+        let body = serde_json::json!({
+            "order": {"amount": 100, "currency": "KZT", "description": "p2p", "id": order, "terminalId": p2p},
+            "card": {
+                "sender": {"transferType": "TYPEPAN", "cardCred": VISA.0, "cvc": VISA.2, "name": "ARMAN ALI",
+                           "expire": {"month": &VISA.1[..2], "year": &VISA.1[2..]}, "save": false},
+                "receiver": {"transferType": "TYPEPAN", "cardCred": MASTERCARD.0, "save": false}
+            }
+        });
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        let id = answer["id"].as_str().unwrap().to_string();
+
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        let (status, page) = web.get(&format!("/cabinet/transactions/{id}")).await;
+        assert_eq!(status, 200, "{backend:?}");
+        assert!(page.contains(r#"<dd id="d-receiver">552204...6736 MasterCard</dd>"#), "{backend:?}: {page}");
+        assert!(page.contains(r#"<dd id="d-fee">95 KZT</dd>"#), "{backend:?}: the P2P terminal's minimum fee");
+        assert!(!page.contains("refund-submit") && !page.contains("charge-submit"), "transfers have no operations");
+        assert!(!page.contains(VISA.0) && !page.contains(MASTERCARD.0), "no PAN in clear");
+        let (status, page) =
+            web.post(&format!("/cabinet/transactions/{id}/refund"), &[("csrf", &web.csrf), ("confirmed", "yes")]).await;
+        assert_eq!(status, 409, "{backend:?}: the API's rule");
+        assert!(page.contains("P2P transfer"), "{page}");
+    }
+}

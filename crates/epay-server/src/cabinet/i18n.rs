@@ -62,6 +62,8 @@ words! {
     created: ("Создана", "Құрылды", "Created"),
     amount: ("Сумма", "Сома", "Amount"),
     card: ("Карта", "Карта", "Card"),
+    receiver_card: ("Карта получателя", "Алушының картасы", "Receiver card"),
+    fee: ("Комиссия", "Комиссия", "Fee"),
     description: ("Описание", "Сипаттама", "Description"),
     reason: ("Причина", "Себеп", "Reason"),
     transaction: ("Транзакция", "Транзакция", "Transaction"),

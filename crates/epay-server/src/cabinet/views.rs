@@ -359,7 +359,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
     let dl = |rows: &[(&str, String, &str)]| -> String {
         rows.iter().map(|(k, val, id)| format!(r#"<dt>{k}</dt><dd id="{id}">{}</dd>"#, escape(val))).collect()
     };
-    let facts = dl(&[
+    let mut rows = vec![
         ("id", p.id.clone(), "d-id"),
         ("invoiceId", p.invoice_id.clone(), "d-invoice"),
         (w.status, p.status.clone(), "status"),
@@ -378,7 +378,16 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
             "d-reason",
         ),
         ("reference / approvalCode", format!("{} / {}", p.reference, p.approval_code), "d-reference"),
-    ]);
+    ];
+    // Transfers: the receiving side and the fee the sender paid on top.
+    if !p.receiver_card_mask.is_empty() {
+        let receiver = format!("{} {}", p.receiver_card_mask, p.receiver_card_brand).trim().to_string();
+        rows.insert(8, (w.receiver_card, receiver, "d-receiver"));
+    }
+    if p.fee_minor > 0 {
+        rows.insert(6, (w.fee, format!("{} {}", money(p.fee_minor), p.currency), "d-fee"));
+    }
+    let facts = dl(&rows);
     let mut actions = String::new();
     if p.kind == "payment" && p.status == "AUTH" {
         actions.push_str(&op_form(c, &p.id, "charge", w.charge, Some(w.amount_hint)));
