@@ -500,6 +500,25 @@ async fn documented_answers_are_the_real_answers() {
     assert_eq!(status, 401, "{body}");
     assert_documented(&doc, "/p2p/transfer", "post", 401, &body);
     assert_all_fields(&doc, documented(&doc, "/p2p/transfer", "post", 401), &body);
+    // Seed 001 posts the same body to /payments/cards/auth.
+    let order = format!("{}2", common::invoice());
+    let transfer_token = gw
+        .client
+        .token(&epay_client::TokenRequest {
+            scope: "transfer".into(),
+            ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", P2P)
+        })
+        .await
+        .unwrap()
+        .access_token;
+    example["order"]["id"] = json!(order);
+    let (status, body) = gw.post_json("/payments/cards/auth", Some(&transfer_token), &example.to_string()).await;
+    assert_eq!((status, body["orderID"].as_str()), (200, Some(order.as_str())), "{body}");
+    assert_documented(&doc, "/payments/cards/auth", "post", 200, &body);
+    let (status, body) = gw.post_json("/payments/cards/auth", Some(&transfer_token), &example.to_string()).await;
+    assert_eq!(status, 401, "{body}");
+    assert_documented(&doc, "/payments/cards/auth", "post", 401, &body);
+    assert!(body.get("invoiceId").is_some(), "a transfer body is answered in the transfer shape: {body}");
     let (status, body) = gw.post_json("/chdebit/transfer", Some(&service), &example.to_string()).await;
     assert_eq!(status, 403, "{body}");
     assert_documented(&doc, "/chdebit/transfer", "post", 403, &body);

@@ -135,8 +135,10 @@ fn oauth(b: &mut Builder) {
     b.alias("/epay2/oauth2/token", "/oauth2/token", "Epay2");
 }
 
-fn payment_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
-    op.json::<ErrorBody>(
+/// The payment surface's errors, in the schema `E` (`ErrorBody`, or for `/payments/cards/auth`
+/// `ErrorBody` or `TransferErrorBody`).
+fn payment_errors<E: utoipa::ToSchema>(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
+    op.json::<E>(
         400,
         "Bad input or a mismatch with the token (`code` -1, nothing written, the token stays usable); or a \
          decline (`code` is the reason code, `id` the transaction recorded as `REJECT`; the token is spent).",
@@ -145,30 +147,30 @@ fn payment_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
             ("bad input", error(-1, "field invoiceId does not match the token")),
         ],
     )
-    .json::<ErrorBody>(
+    .json::<E>(
         401,
         "Missing, unknown, expired or already used token.",
         &[("used token", error(-1, "token has already been used; request a new token"))],
     )
-    .json::<ErrorBody>(
+    .json::<E>(
         403,
         "The token's scope has no `payment`, it names no terminal, or it was not issued for an invoice.",
         &[("not a payment token", error(-1, "token was not issued for an invoice"))],
     )
-    .json::<ErrorBody>(
+    .json::<E>(
         409,
         "The invoice already has a transaction on this terminal (a declined one included); or an \
          `Idempotency-Key` request still running.",
         &[("duplicate", error(-1, "a transaction with invoiceId 000000001 already exists on this terminal"))],
     )
-    .json::<ErrorBody>(
+    .json::<E>(
         429,
         "Too many declined attempts with this card or on this terminal lately (card testing); nothing was written \
          and the token stays usable.",
         &[("card testing", error(-1, "too many declined attempts; retry after 60 seconds"))],
     )
     .header(429, "Retry-After", "Seconds to wait.")
-    .json::<ErrorBody>(
+    .json::<E>(
         500,
         "Internal error: check the payment status before retrying.",
         &[("internal", error(-1, "internal error, check the payment status"))],
@@ -213,7 +215,7 @@ fn payments(b: &mut Builder) {
             "Final (`PaymentResponse`), or waiting for 3-D Secure (`ThreeDResponse`, status `3D`).",
             &[("approved", payment_example()), ("3-D Secure (seed 003)", three_d_example())],
         );
-    payment_errors(op).done();
+    payment_errors::<ErrorBody>(op).done();
     b.schema::<Cryptogram>();
 
     let op = b
@@ -226,9 +228,9 @@ fn payments(b: &mut Builder) {
              `POST /p2p/transfer`, with its answers and errors (`TransferResponse`, `TransferErrorBody`).",
         )
         .auth(Auth::PaymentOrTransfer)
-        .body::<SavedCardPaymentRequest>(
+        .body::<SavedCardRequest>(
             &["application/json"],
-            "Seed 003's body.",
+            "Seed 003's body (or seed 001's transfer body).",
             json!({"amount":100,"currency":"KZT","name":"TEST TEST","terminalId": PAYMENT_TERMINAL,
                 "invoiceId":"000000002","invoiceIdAlt":"8564546","description":"test","accountId":"testUser1",
                 "email":"parkhomchik@gmail.com","phone":"77472261170","backLink":"https://testmerchant/order/1123",
@@ -236,12 +238,17 @@ fn payments(b: &mut Builder) {
                 "failurePostLink":"https://testmerchant/order/1123/fail","language":"rus","paymentType":"cardId",
                 "recurrent":true,"cardId":{"id":"22f2c5db-64d8-475f-8066-af3de3dc8233"}}),
         )
-        .json::<PaymentAnswer>(
+        .json::<SavedCardAnswer>(
             200,
-            "Final, or waiting for 3-D Secure; `cardID` is the saved card's id.",
-            &[("approved", payment_example()), ("3-D Secure (seed 003)", three_d_example())],
+            "Final, or waiting for 3-D Secure; `cardID` is the saved card's id. For a transfer body: the transfer \
+             answer.",
+            &[
+                ("approved", payment_example()),
+                ("3-D Secure (seed 003)", three_d_example()),
+                ("transfer (seed 001)", transfer_example()),
+            ],
         );
-    payment_errors(op).done();
+    payment_errors::<SavedCardError>(op).done();
 }
 
 fn confirm_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {

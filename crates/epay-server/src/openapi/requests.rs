@@ -163,6 +163,15 @@ pub struct SavedCardPaymentRequest {
     recurrent: Option<bool>,
 }
 
+/// `POST /payments/cards/auth`: a saved-card payment, or (a JSON object with both `order` and
+/// `card`) a P2P transfer, as seed 001 sends it.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SavedCardRequest {
+    Payment(SavedCardPaymentRequest),
+    Transfer(TransferRequest),
+}
+
 /// The 3-D Secure confirm (facts §7): a JSON object (`Content-Type: …json`), else a form, else
 /// the query string.
 #[derive(Serialize, ToSchema)]

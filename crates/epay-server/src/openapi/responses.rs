@@ -8,6 +8,25 @@ use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::services::callback_log::CallbackView;
+use crate::services::transfers::TransferResponse;
+use crate::wire::{ErrorBody, PaymentAnswer, TransferErrorBody};
+
+/// What `/payments/cards/auth` answers: the payment, or the transfer when the body was one.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SavedCardAnswer {
+    Payment(PaymentAnswer),
+    Transfer(TransferResponse),
+}
+
+/// The errors of `/payments/cards/auth`: the payment shape, or the transfer shape for a transfer
+/// body.
+#[derive(Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum SavedCardError {
+    Payment(ErrorBody),
+    Transfer(TransferErrorBody),
+}
 
 /// Success of charge, cancel and refund.
 #[derive(Serialize, ToSchema)]
