@@ -55,6 +55,15 @@ pub trait Store: Send + Sync + 'static {
     /// Inserts or updates a merchant and its terminals (seeding, admin).
     async fn upsert_merchant(&self, merchant: &Merchant, terminals: &[Terminal]) -> StoreResult<()>;
 
+    /// Creates or changes one terminal of an existing merchant, leaving the merchant row alone
+    /// (so a concurrent secret rotation is never undone).
+    async fn upsert_terminal(&self, terminal: &Terminal) -> StoreResult<()>;
+
+    /// Replaces a merchant's client-secret digest or webhook secret (one column each, so two
+    /// rotations at once cannot undo each other); false if there is no such merchant.
+    async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool>;
+    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &str) -> StoreResult<bool>;
+
     /// Creates ledger accounts that do not exist yet, funding card accounts with their opening
     /// balance from the funding account. Existing accounts are left alone.
     async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()>;

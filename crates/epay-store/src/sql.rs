@@ -504,6 +504,38 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// Inserts or updates one terminal row.
+            async fn write_terminal(tx: &mut sqlx::Transaction<'static, $db>, t: &Terminal) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
+                         transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
+                         fee_min_minor, transfer_daily_limit_minor)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                     ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
+                         pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
+                         three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
+                         hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
+                         fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
+                         transfer_daily_limit_minor = excluded.transfer_daily_limit_minor",
+                )
+                .bind(&t.id)
+                .bind(&t.merchant_id)
+                .bind(&t.pos_id)
+                .bind(&t.name)
+                .bind(t.two_step)
+                .bind(t.three_ds)
+                .bind(t.transfers_allowed)
+                .bind(t.hold_period_secs)
+                .bind(0i64)
+                .bind(t.fee_percent_bp)
+                .bind(t.fee_fixed_minor)
+                .bind(t.fee_min_minor)
+                .bind(t.transfer_daily_limit_minor)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
             /// Inserts a payment row; a second transaction for the same invoice on the same
             /// terminal is `DuplicateInvoice`.
             async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
@@ -1173,6 +1205,35 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            async fn upsert_terminal(&self, t: &Terminal) -> StoreResult<()> {
+                // The same statement as upsert_merchant's, without touching the merchant row (the
+                // terminal's merchant must exist: a foreign key).
+                let mut tx = self.pool.begin().await?;
+                Self::write_terminal(&mut tx, t).await?;
+                tx.commit().await?;
+                Ok(())
+            }
+
+            async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool> {
+                let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
+                    .bind(secret_digest)
+                    .bind(merchant_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(changed == 1)
+            }
+
+            async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &str) -> StoreResult<bool> {
+                let changed = sqlx::query("UPDATE merchants SET webhook_secret = $1 WHERE id = $2")
+                    .bind(webhook_secret)
+                    .bind(merchant_id)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(changed == 1)
+            }
+
             async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
                 let now = 0i64;
                 let mut tx = self.pool.begin().await?;
@@ -1191,33 +1252,7 @@ macro_rules! sql_store {
                 .execute(&mut *tx)
                 .await?;
                 for t in terminals {
-                    sqlx::query(
-                        "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
-                             transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
-                             fee_min_minor, transfer_daily_limit_minor)
-                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
-                         ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
-                             pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
-                             three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
-                             hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
-                             fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
-                             transfer_daily_limit_minor = excluded.transfer_daily_limit_minor",
-                    )
-                    .bind(&t.id)
-                    .bind(&t.merchant_id)
-                    .bind(&t.pos_id)
-                    .bind(&t.name)
-                    .bind(t.two_step)
-                    .bind(t.three_ds)
-                    .bind(t.transfers_allowed)
-                    .bind(t.hold_period_secs)
-                    .bind(now)
-                    .bind(t.fee_percent_bp)
-                    .bind(t.fee_fixed_minor)
-                    .bind(t.fee_min_minor)
-                    .bind(t.transfer_daily_limit_minor)
-                    .execute(&mut *tx)
-                    .await?;
+                    Self::write_terminal(&mut tx, t).await?;
                 }
                 tx.commit().await?;
                 Ok(())

@@ -87,20 +87,19 @@ pub enum SecretKind {
 /// Replaces a merchant's secret; returns the new one (shown once: only its digest is kept for
 /// the client secret).
 pub async fn rotate_secret(store: &dyn Store, client_id: &str, kind: SecretKind) -> Result<String, AdminError> {
-    let mut merchant = merchant_of(store, client_id).await?;
+    let merchant = merchant_of(store, client_id).await?;
     let secret = match kind {
         SecretKind::Client => {
             let s = new_client_secret();
-            merchant.secret_digest = digest(&s);
+            store.set_merchant_secret(&merchant.id, &digest(&s)).await?;
             s
         }
         SecretKind::Webhook => {
             let s = new_webhook_secret();
-            merchant.webhook_secret = s.clone();
+            store.set_webhook_secret(&merchant.id, &s).await?;
             s
         }
     };
-    store.upsert_merchant(&merchant, &[]).await?;
     Ok(secret)
 }
 
@@ -189,18 +188,14 @@ pub async fn create_terminal(
         ..Terminal::default()
     };
     let terminal = apply(base, settings)?;
-    store.upsert_merchant(&merchant, std::slice::from_ref(&terminal)).await?;
+    store.upsert_terminal(&terminal).await?;
     Ok(terminal)
 }
 
 /// Changes a terminal's settings; what `settings` leaves out stays as it is.
 pub async fn update_terminal(store: &dyn Store, id: &str, settings: &TerminalSettings) -> Result<Terminal, AdminError> {
     let current = store.terminal(id.trim()).await?.ok_or_else(|| AdminError::NotFound(format!("terminal {id}")))?;
-    let merchant = store
-        .merchant(&current.merchant_id)
-        .await?
-        .ok_or_else(|| AdminError::NotFound(format!("merchant of terminal {id}")))?;
     let terminal = apply(current, settings)?;
-    store.upsert_merchant(&merchant, std::slice::from_ref(&terminal)).await?;
+    store.upsert_terminal(&terminal).await?;
     Ok(terminal)
 }
