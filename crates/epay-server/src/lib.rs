@@ -9,6 +9,8 @@ pub mod cabinet;
 pub mod clock;
 pub mod config;
 pub mod delivery;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod guard;
 pub mod keys;
 pub mod metrics;

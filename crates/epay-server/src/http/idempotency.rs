@@ -14,12 +14,18 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
+use crate::services::transfers::TransferError;
 
 const HEADER: &str = "idempotency-key";
 /// Requests and responses larger than this are not idempotency-tracked bodies we accept.
 const MAX_BODY_BYTES: usize = 1024 * 1024;
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// The layer's own refusals, in the shape of the surface they answer for: the transfer endpoints'
+/// (seed 001), else `{"code": -1, "message": …}`.
+fn error(path: &str, status: StatusCode, message: &str) -> Response {
+    if path.ends_with("/transfer") {
+        return TransferError::new(status.as_u16(), -1, message).into_response();
+    }
     (status, Json(json!({"code": -1, "message": message}))).into_response()
 }
 
@@ -33,11 +39,11 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     };
     let key = match key.to_str() {
         Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
-        _ => return error(StatusCode::BAD_REQUEST, "Idempotency-Key must be 1 to 255 visible ASCII characters"),
+        _ => return error(&path, StatusCode::BAD_REQUEST, "Idempotency-Key must be 1 to 255 visible ASCII characters"),
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
-        return error(StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
+        return error(&path, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     };
     // The request is identified by everything that makes it what it is: method, path and query,
     // the credentials it carries, and its body.
@@ -68,16 +74,21 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         }
         Ok(IdempotencyState::Mismatch) => {
             return error(
+                &path,
                 StatusCode::UNPROCESSABLE_ENTITY,
                 "Idempotency-Key was already used with a different request; use a new key",
             )
         }
         Ok(IdempotencyState::InProgress) => {
-            return error(StatusCode::CONFLICT, "a request with this Idempotency-Key is in progress; retry later")
+            return error(
+                &path,
+                StatusCode::CONFLICT,
+                "a request with this Idempotency-Key is in progress; retry later",
+            )
         }
         Err(e) => {
             tracing::error!(error = %e, "idempotency lookup failed");
-            return error(StatusCode::INTERNAL_SERVER_ERROR, "internal error");
+            return error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     }
     let response = next.run(Request::from_parts(parts, Body::from(body))).await;
@@ -93,4 +104,29 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         tracing::error!(error = %e, "storing the idempotent response failed");
     }
     Response::from_parts(parts, Body::from(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn body(response: Response) -> serde_json::Value {
+        serde_json::from_slice(&to_bytes(response.into_body(), 4096).await.unwrap()).unwrap()
+    }
+
+    /// Found by scripts/api-fuzz: a bad Idempotency-Key on a transfer endpoint was answered
+    /// `{code, message}`, not the transfer endpoints' documented shape.
+    #[tokio::test]
+    async fn refusals_take_the_shape_of_their_surface() {
+        for path in ["/p2p/transfer", "/api/chdebit/transfer", "/chpayment/transfer"] {
+            let response = error(path, StatusCode::BAD_REQUEST, "bad key");
+            assert_eq!(response.status(), StatusCode::BAD_REQUEST);
+            let body = body(response).await;
+            for field in ["code", "message", "invoiceId", "id", "reference", "accountId"] {
+                assert!(body.get(field).is_some(), "{path}: {field} missing in {body}");
+            }
+        }
+        let body = body(error("/payment/cryptopay", StatusCode::CONFLICT, "in progress")).await;
+        assert_eq!(body, json!({"code": -1, "message": "in progress"}));
+    }
 }

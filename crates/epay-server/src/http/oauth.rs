@@ -27,7 +27,7 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
     }
 }
 
-async fn read_form(request: Request) -> Result<Fields, TokenError> {
+pub(crate) async fn read_form(request: Request) -> Result<Fields, TokenError> {
     let content_type =
         request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let invalid = |m: &str| TokenError::InvalidRequest(m.to_string());

@@ -13,7 +13,7 @@ use crate::wire::Fields;
 
 /// Reads `?amount=` / `?externalID=` and the optional JSON body `{"amount":…, "externalID":…}`;
 /// when both give an amount they must agree (D-charge).
-fn args(query: Option<&str>, body: &[u8]) -> Result<OperationArgs, OperationError> {
+pub(crate) fn args(query: Option<&str>, body: &[u8]) -> Result<OperationArgs, OperationError> {
     let bad = |m: String| OperationError::BadRequest(m);
     let pairs: Vec<(String, String)> =
         url::form_urlencoded::parse(query.unwrap_or("").as_bytes()).into_owned().collect();

@@ -213,7 +213,9 @@ impl Op<'_> {
 
     /// A text answer (HTML, PEM, JavaScript, Prometheus text…).
     pub fn text(mut self, status: u16, content_type: &str, description: &str, example: Option<&str>) -> Self {
-        let mut media = json!({ "schema": {"type": "string"} });
+        // A JSON document (this description itself) is an object, not a string.
+        let kind = if content_type == "application/json" { "object" } else { "string" };
+        let mut media = json!({ "schema": {"type": kind} });
         if let Some(example) = example {
             media["example"] = json!(example);
         }

@@ -62,7 +62,7 @@ fn internal(e: StoreError) -> PaymentError {
 
 /// The order part of a payment request, checked against the token it came with.
 #[derive(Debug)]
-struct Order {
+pub(crate) struct Order {
     invoice_id: InvoiceId,
     invoice_id_alt: String,
     amount: Amount,
@@ -82,7 +82,7 @@ struct Order {
 }
 
 impl Order {
-    fn parse(f: &Fields, token: &TokenRecord, mode: crate::config::Mode) -> Result<Order, PaymentError> {
+    pub(crate) fn parse(f: &Fields, token: &TokenRecord, mode: crate::config::Mode) -> Result<Order, PaymentError> {
         let invoice_id =
             InvoiceId::parse(&f.req_str(&["invoiceId", "invoiceID"])?).map_err(|e| bad(format!("invoiceId: {e}")))?;
         let invoice_id_alt = f.str_or_empty(&["invoiceIdAlt"])?;
@@ -168,10 +168,10 @@ impl Order {
 }
 
 /// Card data as the payer entered it (decrypted from a cryptogram).
-struct EnteredCard {
-    pan: Pan,
-    expiry: Expiry,
-    cvc: Cvc,
+pub struct EnteredCard {
+    pub pan: Pan,
+    pub expiry: Expiry,
+    pub cvc: Cvc,
 }
 
 enum CardSource {
@@ -306,16 +306,28 @@ pub async fn pay_from_page(
 }
 
 fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<EnteredCard, PaymentError> {
-    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
-    let bytes = STANDARD
-        .decode(&compact)
-        .or_else(|_| STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
-        .or_else(|_| URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
-        .map_err(|_| bad("cryptogram is not valid base64"))?;
+    let bytes = cryptogram_bytes(text)?;
     let plain = app.keys.decrypt_cryptogram(&bytes).ok_or_else(|| {
         bad("cryptogram cannot be decrypted with the gateway key; encrypt with the key from /public.rsa")
     })?;
-    let inner = Fields::from_json(&plain)
+    cryptogram_card(&plain, terminal_id)
+}
+
+/// The RSA ciphertext in a cryptogram's text: base64, standard or URL-safe, padded or not,
+/// whitespace ignored.
+pub fn cryptogram_bytes(text: &str) -> Result<Vec<u8>, PaymentError> {
+    let compact: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+    STANDARD
+        .decode(&compact)
+        .or_else(|_| STANDARD_NO_PAD.decode(compact.trim_end_matches('=')))
+        .or_else(|_| URL_SAFE_NO_PAD.decode(compact.trim_end_matches('=')))
+        .map_err(|_| bad("cryptogram is not valid base64"))
+}
+
+/// The card in a decrypted cryptogram, `{"hpan","expDate","cvc","terminalId"}`; a `terminalId`,
+/// when given, must be the token's.
+pub fn cryptogram_card(plain: &[u8], terminal_id: &str) -> Result<EnteredCard, PaymentError> {
+    let inner = Fields::from_json(plain)
         .map_err(|_| bad("cryptogram content must be JSON {\"hpan\",\"expDate\",\"cvc\",\"terminalId\"}"))?;
     let field = |name: &str| -> Result<String, PaymentError> {
         inner.req_str(&[name]).map_err(|_| bad(format!("cryptogram field {name} is required")))

@@ -4,6 +4,7 @@ use epay_domain::{ids, Amount, Currency, InvoiceId};
 use epay_store::TokenRecord;
 
 use crate::app::App;
+use crate::config::Mode;
 use crate::keys::{digest, digests_equal};
 use crate::wire::{Fields, TokenResponse};
 
@@ -44,6 +45,70 @@ pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError
 /// Issues a token for a request from `from` (the peer address), counting wrong secrets against
 /// the client id and the address (crate::guard).
 pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>) -> Result<TokenResponse, TokenError> {
+    let Credentials { client_id, secret, scope } = parse_credentials(form)?;
+
+    let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
+    let guard_keys = crate::guard::as_refs(&guard_keys);
+    let now = app.clock.now_ms();
+    app.guard.check_all(&guard_keys, now).map_err(|t| TokenError::TooManyAttempts(t.retry_after_secs))?;
+    let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
+    // Digest the presented secret even for an unknown client, so timing does not tell which
+    // client ids exist.
+    let presented = digest(&secret);
+    let merchant = match merchant {
+        Some(m) if digests_equal(&m.secret_digest, &presented) => m,
+        _ => {
+            app.guard.fail_all(&guard_keys, now);
+            return Err(TokenError::InvalidClient);
+        }
+    };
+
+    let binding = parse_binding(form, &scope, app.config.mode)?;
+    if let Some(id) = &binding.terminal_id {
+        match app.store.terminal(id).await.map_err(internal)? {
+            Some(t) if t.merchant_id == merchant.id => {}
+            // Another merchant's terminal is "not found", exactly like a missing one.
+            _ => return Err(TokenError::InvalidRequest(format!("terminal {id:?} not found"))),
+        }
+    }
+
+    let token = ids::access_token();
+    let now = app.clock.now_ms();
+    let record = TokenRecord {
+        token_digest: digest(&token),
+        merchant_id: merchant.id,
+        terminal_id: binding.terminal_id,
+        scope: scope.clone(),
+        invoice_id: binding.invoice.as_ref().map(|i| i.as_str().to_string()),
+        amount_minor: binding.amount.map(Amount::minor),
+        currency: binding.invoice.as_ref().map(|_| binding.currency.unwrap_or(Currency::Kzt).code().to_string()),
+        post_link: binding.post_link,
+        failure_post_link: binding.failure_post_link,
+        secret_hash: binding.secret_hash,
+        expires_at: now + app.config.token_ttl_secs * 1000,
+        used_at: None,
+        created_at: now,
+    };
+    app.store.insert_token(&record).await.map_err(internal)?;
+    Ok(TokenResponse {
+        access_token: token,
+        expires_in: app.config.token_ttl_secs,
+        refresh_token: String::new(),
+        scope,
+        token_type: "Bearer".into(),
+    })
+}
+
+/// Who asks for a token, read from the request (checked against the store afterwards).
+#[derive(Debug)]
+pub(crate) struct Credentials {
+    pub client_id: String,
+    pub secret: String,
+    /// Verbatim as requested; every word is a known scope word.
+    pub scope: String,
+}
+
+pub(crate) fn parse_credentials(form: &Fields) -> Result<Credentials, TokenError> {
     let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
     let grant = text(&["grant_type"])?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
     if grant != "client_credentials" {
@@ -62,35 +127,30 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
     if let Some(bad) = words.iter().find(|w| !KNOWN_SCOPE_WORDS.contains(w)) {
         return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
     }
+    Ok(Credentials { client_id, secret, scope })
+}
 
-    let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
-    let guard_keys = crate::guard::as_refs(&guard_keys);
-    let now = app.clock.now_ms();
-    app.guard.check_all(&guard_keys, now).map_err(|t| TokenError::TooManyAttempts(t.retry_after_secs))?;
-    let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
-    // Digest the presented secret even for an unknown client, so timing does not tell which
-    // client ids exist.
-    let presented = digest(&secret);
-    let merchant = match merchant {
-        Some(m) if digests_equal(&m.secret_digest, &presented) => m,
-        _ => {
-            app.guard.fail_all(&guard_keys, now);
-            return Err(TokenError::InvalidClient);
-        }
-    };
+/// What a token is bound to, read from the request; the terminal is looked up afterwards.
+#[derive(Debug)]
+pub(crate) struct Binding {
+    /// Trimmed; `None` when absent or blank.
+    pub terminal_id: Option<String>,
+    pub invoice: Option<InvoiceId>,
+    pub amount: Option<Amount>,
+    pub currency: Option<Currency>,
+    pub post_link: String,
+    pub failure_post_link: String,
+    pub secret_hash: Option<String>,
+}
 
+pub(crate) fn parse_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Binding, TokenError> {
     let invalid = |msg: String| TokenError::InvalidRequest(msg);
-    let terminal_id = text(&["terminal", "terminalId", "terminal_id"])?.filter(|t| !t.trim().is_empty());
-    if let Some(id) = &terminal_id {
-        match app.store.terminal(id.trim()).await.map_err(internal)? {
-            Some(t) if t.merchant_id == merchant.id => {}
-            // Another merchant's terminal is "not found", exactly like a missing one.
-            _ => return Err(invalid(format!("terminal {id:?} not found"))),
-        }
-    }
+    let text = |names: &[&str]| form.opt_str(names).map_err(|e| invalid(e.0));
+    let terminal_id =
+        text(&["terminal", "terminalId", "terminal_id"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
     // Transfer order ids may have 16 digits (seed 001's example does).
-    let transfer = words.contains(&"transfer");
+    let transfer = scope.split_whitespace().any(|w| w == "transfer");
     let invoice = invoice
         .map(|s| {
             let parsed = if transfer { InvoiceId::parse_transfer_order(&s) } else { InvoiceId::parse(&s) };
@@ -109,34 +169,9 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
     let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
     let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty());
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
-        crate::delivery::check_target_url(url, app.config.mode).map_err(|e| invalid(format!("{name}: {e}")))?;
+        crate::delivery::check_target_url(url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
     }
-
-    let token = ids::access_token();
-    let now = app.clock.now_ms();
-    let record = TokenRecord {
-        token_digest: digest(&token),
-        merchant_id: merchant.id,
-        terminal_id: terminal_id.map(|t| t.trim().to_string()),
-        scope: scope.clone(),
-        invoice_id: invoice.as_ref().map(|i| i.as_str().to_string()),
-        amount_minor: amount.map(Amount::minor),
-        currency: invoice.as_ref().map(|_| currency.unwrap_or(Currency::Kzt).code().to_string()),
-        post_link,
-        failure_post_link,
-        secret_hash,
-        expires_at: now + app.config.token_ttl_secs * 1000,
-        used_at: None,
-        created_at: now,
-    };
-    app.store.insert_token(&record).await.map_err(internal)?;
-    Ok(TokenResponse {
-        access_token: token,
-        expires_in: app.config.token_ttl_secs,
-        refresh_token: String::new(),
-        scope,
-        token_type: "Bearer".into(),
-    })
+    Ok(Binding { terminal_id, invoice, amount, currency, post_link, failure_post_link, secret_hash })
 }
 
 fn internal(e: epay_store::StoreError) -> TokenError {

@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::clock::{year_month, KZ_OFFSET};
+use crate::config::Mode;
 use crate::services::auth::{authenticate, has_scope, BearerError};
 use crate::services::callbacks;
 use crate::services::payments::PaymentError;
@@ -50,7 +51,7 @@ pub struct TransferError {
 }
 
 impl TransferError {
-    fn new(http_status: u16, code: i32, message: impl Into<String>) -> TransferError {
+    pub fn new(http_status: u16, code: i32, message: impl Into<String>) -> TransferError {
         TransferError {
             http_status,
             code,
@@ -157,7 +158,7 @@ pub fn fee(terminal: &Terminal, amount: Amount) -> i64 {
 }
 
 /// The order part of a transfer request (`order{…}`).
-struct Order {
+pub(crate) struct Order {
     invoice: InvoiceId,
     amount: Amount,
     currency: Currency,
@@ -170,18 +171,18 @@ struct Order {
 }
 
 /// One side of a transfer (`card.sender` / `card.receiver`) once resolved.
-struct Side {
-    pan: Pan,
+pub(crate) struct Side {
+    pub(crate) pan: Pan,
     transfer_type: &'static str,
     /// The saved card used, when given by id.
     saved_card_id: Option<String>,
-    expiry: Option<Expiry>,
-    cvc: Option<Cvc>,
+    pub(crate) expiry: Option<Expiry>,
+    pub(crate) cvc: Option<Cvc>,
     name: String,
     save: bool,
 }
 
-fn transfer_type(fields: &Fields, what: &str) -> Result<&'static str, TransferError> {
+pub(crate) fn transfer_type(fields: &Fields, what: &str) -> Result<&'static str, TransferError> {
     match fields.str_or_empty(&["transferType"])?.trim().to_ascii_uppercase().as_str() {
         "TYPEPAN" | "TYPECARD" | "" => Ok("TYPEPAN"),
         "TYPECARDID" => Ok("TYPECARDID"),
@@ -255,25 +256,27 @@ async fn resolve_side(
                 save: false,
             })
         }
-        _ => {
-            let cred = fields
-                .req_str(&["cardCred"])
-                .map_err(|_| TransferError::bad(format!("card.{what}.cardCred is required")))?;
-            let pan = Pan::parse(&cred).map_err(|e| TransferError::bad(format!("card.{what}.cardCred: {e}")))?;
-            let expiry = match fields.opt_object(&["expire"])? {
-                Some(e) => Some(
-                    Expiry::from_parts(&e.str_or_empty(&["month"])?, &e.str_or_empty(&["year"])?)
-                        .map_err(|err| TransferError::bad(format!("card.{what}.expire: {err}")))?,
-                ),
-                None => None,
-            };
-            let cvc = match fields.opt_str(&["cvc"])?.filter(|c| !c.trim().is_empty()) {
-                Some(c) => Some(Cvc::parse(&c).map_err(|e| TransferError::bad(format!("card.{what}.cvc: {e}")))?),
-                None => None,
-            };
-            Ok(Side { pan, transfer_type: "TYPEPAN", saved_card_id: None, expiry, cvc, name, save })
-        }
+        _ => pan_side(fields, what, name, save),
     }
+}
+
+/// A side given by card number (`TYPEPAN`): `cardCred`, and `expire` and `cvc` when given.
+pub(crate) fn pan_side(fields: &Fields, what: &str, name: String, save: bool) -> Result<Side, TransferError> {
+    let cred =
+        fields.req_str(&["cardCred"]).map_err(|_| TransferError::bad(format!("card.{what}.cardCred is required")))?;
+    let pan = Pan::parse(&cred).map_err(|e| TransferError::bad(format!("card.{what}.cardCred: {e}")))?;
+    let expiry = match fields.opt_object(&["expire"])? {
+        Some(e) => Some(
+            Expiry::from_parts(&e.str_or_empty(&["month"])?, &e.str_or_empty(&["year"])?)
+                .map_err(|err| TransferError::bad(format!("card.{what}.expire: {err}")))?,
+        ),
+        None => None,
+    };
+    let cvc = match fields.opt_str(&["cvc"])?.filter(|c| !c.trim().is_empty()) {
+        Some(c) => Some(Cvc::parse(&c).map_err(|e| TransferError::bad(format!("card.{what}.cvc: {e}")))?),
+        None => None,
+    };
+    Ok(Side { pan, transfer_type: "TYPEPAN", saved_card_id: None, expiry, cvc, name, save })
 }
 
 fn day_start_ms(now_ms: i64) -> i64 {
@@ -319,7 +322,7 @@ pub async fn transfer_with(
         order_fields.req_str(&["id", "invoiceId"]).map_err(|_| TransferError::bad("order.id is required"))?;
     let account_id = order_fields.str_or_empty(&["accountID", "accountId"])?;
     let fail = |e: TransferError| e.with_order(&invoice_text, &account_id);
-    let order = parse_order(app, &order_fields, &token).map_err(fail)?;
+    let order = parse_order(app.config.mode, &order_fields, &token).map_err(fail)?;
 
     let terminal = transfer_terminal(app, &token, &order_fields).await.map_err(fail)?;
     if !terminal.transfers_allowed {
@@ -803,7 +806,7 @@ pub async fn check_page_transfer(
         return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
     }
     let order_fields = Fields::from_value(page_order(params)?, "order")?;
-    let order = parse_order(app, &order_fields, &token)?;
+    let order = parse_order(app.config.mode, &order_fields, &token)?;
     let terminal = transfer_terminal(app, &token, &order_fields).await?;
     if !terminal.transfers_allowed {
         return Err(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant"));
@@ -837,7 +840,7 @@ pub async fn check_page_transfer(
     ))
 }
 
-fn parse_order(app: &App, f: &Fields, token: &TokenRecord) -> Result<Order, TransferError> {
+pub(crate) fn parse_order(mode: Mode, f: &Fields, token: &TokenRecord) -> Result<Order, TransferError> {
     let invoice = InvoiceId::parse_transfer_order(&f.req_str(&["id", "invoiceId"])?)
         .map_err(|e| TransferError::bad(format!("order.id: {e}")))?;
     let amount = f
@@ -885,8 +888,7 @@ fn parse_order(app: &App, f: &Fields, token: &TokenRecord) -> Result<Order, Tran
         ("backLink", &order.back_link),
         ("failureBackLink", &order.failure_back_link),
     ] {
-        crate::delivery::check_target_url(url, app.config.mode)
-            .map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+        crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     Ok(order)
 }
