@@ -1,6 +1,7 @@
 //! The `epay` command: run the gateway, migrate its database, check its ledger.
 
 mod admin;
+mod bench;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -85,6 +86,8 @@ enum Command {
         #[command(subcommand)]
         command: ConfigCommand,
     },
+    /// Load a running gateway over HTTP and measure this machine's ceilings (docs/performance.md).
+    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -157,6 +160,7 @@ async fn main() -> ExitCode {
         Command::Cabinet { command } => admin::cabinet(config, command).await,
         Command::Keys { command } => admin::keys(config, command).await,
         Command::Config { command: ConfigCommand::Check } => admin::config_check(config).await,
+        Command::Bench(args) => bench::run(args, &config).await,
     };
     match result {
         Ok(code) => code,

@@ -63,7 +63,8 @@ pub fn key_paths() -> (PathBuf, PathBuf) {
 }
 
 /// One RSA key and vault key for the whole test process: generating keys per server is slow.
-fn shared_keys() -> &'static (PathBuf, PathBuf) {
+/// (RSA key path, vault key path); every gateway a test starts uses them.
+pub fn shared_keys() -> &'static (PathBuf, PathBuf) {
     static KEYS: OnceLock<(PathBuf, PathBuf)> = OnceLock::new();
     KEYS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("epay-test-keys-{}", uuid::Uuid::new_v4()));
