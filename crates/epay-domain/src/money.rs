@@ -93,22 +93,43 @@ impl Amount {
         Self::from_minor(major * 100 + minor_frac)
     }
 
+    /// `1.5e2`, `15E-1`: the decimal point is moved in the text, so the result is as exact as a
+    /// plain decimal's (through floating point, `0.000000001e0` was taken for 0).
     fn parse_exponent(text: &str) -> Result<Self, MoneyError> {
-        let value: f64 = text.parse().map_err(|_| MoneyError::NotANumber)?;
-        if !value.is_finite() {
+        let (mantissa, exponent) = text.split_once(['e', 'E']).ok_or(MoneyError::NotANumber)?;
+        let exponent: i64 = exponent.parse().map_err(|_| MoneyError::NotANumber)?;
+        let (int_part, frac_part) = mantissa.split_once('.').unwrap_or((mantissa, ""));
+        if (int_part.is_empty() && frac_part.is_empty())
+            || !int_part.chars().all(|c| c.is_ascii_digit())
+            || !frac_part.chars().all(|c| c.is_ascii_digit())
+        {
             return Err(MoneyError::NotANumber);
         }
-        if value < 0.0 {
-            return Err(MoneyError::Negative);
+        let all_digits = format!("{int_part}{frac_part}");
+        let digits = all_digits.trim_start_matches('0');
+        if digits.is_empty() {
+            return Ok(Amount::ZERO);
         }
-        if value > (MAX_AMOUNT_MINOR / 100) as f64 {
+        // The decimal point stands `point` digits into `digits`, whose first digit is not 0.
+        let leading_zeros = (all_digits.len() - digits.len()) as i128;
+        let point = int_part.len() as i128 - leading_zeros + i128::from(exponent);
+        if point > 12 {
             return Err(MoneyError::OverLimit);
         }
-        let minor = (value * 100.0).round();
-        if ((minor / 100.0) - value).abs() > 1e-9 {
+        if point < -1 {
             return Err(MoneyError::TooManyDecimals);
         }
-        Self::from_minor(minor as i64)
+        let plain = if point <= 0 {
+            format!("0.{}{digits}", "0".repeat(point.unsigned_abs() as usize))
+        } else {
+            let point = point as usize;
+            if point >= digits.len() {
+                format!("{digits}{}", "0".repeat(point - digits.len()))
+            } else {
+                format!("{}.{}", &digits[..point], &digits[point..])
+            }
+        };
+        Self::parse_major(&plain)
     }
 
     pub fn checked_sub(self, other: Amount) -> Option<Amount> {
@@ -199,6 +220,30 @@ mod tests {
         assert_eq!(Amount::parse_major("inf"), Err(MoneyError::NotANumber));
         assert_eq!(Amount::parse_major("1000000001"), Err(MoneyError::OverLimit));
         assert_eq!(Amount::parse_major("99999999999999999999999"), Err(MoneyError::OverLimit));
+    }
+
+    /// Found by the `fields` fuzz target: the exponent form went through floating point and
+    /// took amounts with more than 2 decimals (`.000000001E0000000` as 0).
+    #[test]
+    fn exponent_forms_are_exact() {
+        assert_eq!(Amount::parse_major(".000000001E0000000"), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Amount::parse_major("1e-10"), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Amount::parse_major("12.220000000001e0"), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Amount::parse_major("1e-3"), Err(MoneyError::TooManyDecimals));
+        assert_eq!(Amount::parse_major("1e-2").unwrap().minor(), 1);
+        assert_eq!(Amount::parse_major("1.5e2").unwrap().minor(), 15_000);
+        assert_eq!(Amount::parse_major("1E+2").unwrap().minor(), 10_000);
+        assert_eq!(Amount::parse_major("0.05e2").unwrap().minor(), 500);
+        assert_eq!(Amount::parse_major("1222e-2").unwrap().minor(), 1_222);
+        assert_eq!(Amount::parse_major("0e999").unwrap().minor(), 0);
+        assert_eq!(Amount::parse_major("1e9").unwrap().minor(), MAX_AMOUNT_MINOR);
+        assert_eq!(Amount::parse_major("1.000000001e9"), Err(MoneyError::OverLimit));
+        assert_eq!(Amount::parse_major("1e12"), Err(MoneyError::OverLimit));
+        assert_eq!(Amount::parse_major("1e9223372036854775807"), Err(MoneyError::OverLimit));
+        assert_eq!(Amount::parse_major("1e-9223372036854775808"), Err(MoneyError::TooManyDecimals));
+        for bad in ["e5", "1e", "1e2.5", "+1e2", "1e++2", "1.2.3e1", "0x1e2"] {
+            assert_eq!(Amount::parse_major(bad), Err(MoneyError::NotANumber), "{bad}");
+        }
     }
 
     #[test]

@@ -78,6 +78,14 @@ pub fn page_params(data: &[u8]) {
     let Some((&mode, rest)) = data.split_first() else { return };
     let text = String::from_utf8_lossy(rest);
     let raw = if mode % 2 == 1 { lz_str::compress_to_encoded_uri_component(text.as_ref()) } else { text.into_owned() };
+    // The bounded decompressor against lz_str's, wherever the output stays small.
+    match crate::page::params::decompress(&raw, 1 << 16) {
+        Ok(ours) => assert_eq!(lz_str::decompress_from_encoded_uri_component(&raw), Some(ours), "decompress"),
+        Err(crate::page::params::ParamsError::Damaged) => {
+            assert_eq!(lz_str::decompress_from_encoded_uri_component(&raw), None, "damaged")
+        }
+        Err(_) => {}
+    }
     let Ok(params) = crate::page::params::decode(&raw) else { return };
     assert!(!params.access_token.trim().is_empty(), "params without a token");
     // What the page does with them: the payment order, and the transfer order.

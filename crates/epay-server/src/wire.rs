@@ -379,6 +379,9 @@ pub struct StatusTransaction {
 /// in `code` (e.g. 484) and the id of the transaction it was recorded under; the operations
 /// endpoints answer `code` 100.
 #[derive(Debug, Clone, Serialize, ToSchema)]
+// No other fields (`additionalProperties: false`), so a `TransferErrorBody` is not also an
+// `ErrorBody` where the description offers either.
+#[serde(deny_unknown_fields)]
 pub struct ErrorBody {
     /// -1 for a refused request, 100 from the operations endpoints, or a reason code (declines).
     pub code: i32,
