@@ -443,21 +443,8 @@ fn slug(text: &str) -> String {
     text.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' || c == '_' { c } else { '-' }).collect()
 }
 
-/// HTML-escapes text (element content and attribute values).
-pub fn esc(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
+/// HTML-escapes text (element content and attribute values): the payment page's escaping.
+pub(crate) use crate::page::escape as esc;
 
 /// The little Markdown the descriptions use: paragraphs, `- ` lists, `code` and **bold**.
 fn md(text: &str) -> String {
