@@ -51,13 +51,7 @@ pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Res
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
     // A terminal-bound token sees its own terminal's payments, as operations do.
-    if let Some(terminal) = &token.terminal_id {
-        let payment = app.store.payment(&token.merchant_id, payment_id).await.map_err(internal)?;
-        if payment.is_some_and(|p| &p.terminal_id != terminal) {
-            return Err(PaymentError::BadRequest(format!("transaction {payment_id} not found")));
-        }
-    }
-    list_for_merchant(app, &token.merchant_id, payment_id).await
+    list_visible(app, &token.merchant_id, token.terminal_id.as_deref(), payment_id).await
 }
 
 /// The callback log of one of `merchant_id`'s payments (the API after its token check, and the
@@ -67,7 +61,20 @@ pub async fn list_for_merchant(
     merchant_id: &str,
     payment_id: &str,
 ) -> Result<Vec<CallbackView>, PaymentError> {
-    if app.store.payment(merchant_id, payment_id).await.map_err(internal)?.is_none() {
+    list_visible(app, merchant_id, None, payment_id).await
+}
+
+/// The callback log of a payment the caller may see: the merchant's, and (when `terminal_id` is
+/// given) that terminal's; any other id is "not found".
+async fn list_visible(
+    app: &App,
+    merchant_id: &str,
+    terminal_id: Option<&str>,
+    payment_id: &str,
+) -> Result<Vec<CallbackView>, PaymentError> {
+    let payment = app.store.payment(merchant_id, payment_id).await.map_err(internal)?;
+    let visible = payment.is_some_and(|p| terminal_id.is_none_or(|t| p.terminal_id == t));
+    if !visible {
         return Err(PaymentError::BadRequest(format!("transaction {payment_id} not found")));
     }
     let events = app.store.callbacks_of(merchant_id, payment_id).await.map_err(internal)?;
