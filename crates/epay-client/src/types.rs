@@ -15,6 +15,10 @@ pub struct TokenRequest {
     pub post_link: Option<String>,
     pub failure_post_link: Option<String>,
     pub secret_hash: Option<String>,
+    /// epay extension: the one kind of transfer the token may make (`p2p`, `aft`, `oct`).
+    pub transfer_kind: Option<String>,
+    /// epay extension: the customer whose saved cards the token may list and use.
+    pub account_id: Option<String>,
 }
 
 impl TokenRequest {
@@ -65,6 +69,8 @@ impl TokenRequest {
             ("postLink", self.post_link.clone()),
             ("failurePostLink", self.failure_post_link.clone()),
             ("secret_hash", self.secret_hash.clone()),
+            ("transferKind", self.transfer_kind.clone()),
+            ("accountId", self.account_id.clone()),
         ];
         for (name, value) in optional {
             if let Some(value) = value {

@@ -33,6 +33,8 @@ fn tokens_to_check_against() -> [TokenRecord; 2] {
         post_link: String::new(),
         failure_post_link: String::new(),
         secret_hash: None,
+        transfer_kind: None,
+        account_id: None,
         expires_at: i64::MAX,
         used_at: None,
         created_at: 0,
@@ -40,6 +42,15 @@ fn tokens_to_check_against() -> [TokenRecord; 2] {
     let service =
         TokenRecord { invoice_id: None, amount_minor: None, currency: None, terminal_id: None, ..bound.clone() };
     [bound, service]
+}
+
+/// The tokens' terminal, vouching for one callback origin.
+fn fuzz_terminal() -> epay_store::Terminal {
+    epay_store::Terminal {
+        id: TERMINAL.into(),
+        callback_origins: vec!["https://shop.example.kz".into()],
+        ..epay_store::Terminal::default()
+    }
 }
 
 const MODES: [Mode; 2] = [Mode::Sandbox, Mode::Production];
@@ -91,10 +102,10 @@ pub fn page_params(data: &[u8]) {
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&params.fields, token, mode);
+            let _ = payments::Order::parse(&params.fields, token, &fuzz_terminal(), mode);
             if let Ok(order) = transfers::page_order(&params.fields) {
                 if let Ok(fields) = Fields::from_value(order, "order") {
-                    let _ = transfers::parse_order(mode, &fields, token);
+                    let _ = transfers::parse_order(mode, &fields, token, &fuzz_terminal());
                 }
             }
         }
@@ -154,7 +165,7 @@ pub fn payment_request(data: &[u8]) {
     let Ok(fields) = Fields::from_json(data) else { return };
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&fields, token, mode);
+            let _ = payments::Order::parse(&fields, token, &fuzz_terminal(), mode);
         }
     }
     if let Ok(text) = fields.req_str(&["cryptogram", "\u{0441}ryptogram"]) {
@@ -172,7 +183,7 @@ pub fn transfer_request(data: &[u8]) {
     if let Ok(Some(order)) = fields.opt_object(&["order"]) {
         for token in &tokens_to_check_against() {
             for mode in MODES {
-                let _ = transfers::parse_order(mode, &order, token);
+                let _ = transfers::parse_order(mode, &order, token, &fuzz_terminal());
             }
         }
     }

@@ -122,7 +122,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> StoreResult<Vec<(CallbackEvent, Vec<CallbackAttempt>)>>;
 
     /// Queues a callback again for delivery now; false if the merchant has no such event.
-    async fn resend_callback(&self, merchant_id: &str, event_id: &str, now_ms: i64) -> StoreResult<bool>;
+    /// Queues one of the merchant's callbacks again; with `terminal_id`, only one of that
+    /// terminal's payments (another is "not found", as in its callback log).
+    async fn resend_callback(
+        &self,
+        merchant_id: &str,
+        terminal_id: Option<&str>,
+        event_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool>;
 
     /// Callbacks waiting for delivery (queue depth).
     async fn pending_callbacks(&self) -> StoreResult<i64>;

@@ -29,6 +29,9 @@ pub struct Terminal {
     pub fee_min_minor: i64,
     /// Most the terminal may transfer per day (0: no limit; reason 529 above it).
     pub transfer_daily_limit_minor: i64,
+    /// Origins (`scheme://host[:port]`) whose callback links a request or the payment page may
+    /// name when the token names none (DESIGN §5a).
+    pub callback_origins: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -43,6 +46,10 @@ pub struct TokenRecord {
     pub post_link: String,
     pub failure_post_link: String,
     pub secret_hash: Option<String>,
+    /// The one kind of transfer this token may make (`p2p`, `aft`, `oct`); `None`: P2P only.
+    pub transfer_kind: Option<String>,
+    /// The customer whose saved cards this token may list and use; `None`: no saved cards.
+    pub account_id: Option<String>,
     pub expires_at: i64,
     pub used_at: Option<i64>,
     pub created_at: i64,
@@ -117,6 +124,9 @@ pub struct SavedCard {
     pub int_reference: String,
     pub card_token: String,
     pub active: bool,
+    /// Proven by a payment or verification with its expiry and CVC: it may pay. A card saved as
+    /// a transfer's receiver is not, and may only receive.
+    pub payable: bool,
     pub created_at: i64,
 }
 

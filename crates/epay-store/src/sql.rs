@@ -379,10 +379,13 @@ macro_rules! sql_store {
                             .bind(&payment.terminal_id)
                             .fetch_optional(&mut **tx)
                             .await?;
+                        // Counted when the money moved (its ledger transfer), not when the transfer
+                        // was created: a 3-D Secure transfer confirmed after midnight counts today.
                         let row = sqlx::query(
-                            "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM payments
-                             WHERE terminal_id = $1 AND kind IN ('p2p', 'aft', 'oct') AND status = 'CHARGE'
-                               AND created_at >= $2",
+                            "SELECT CAST(COALESCE(SUM(lt.amount_minor), 0) AS BIGINT) AS total
+                             FROM ledger_transfers lt JOIN payments p ON p.id = lt.payment_id
+                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct')
+                               AND lt.id LIKE '%:transfer' AND lt.created_at >= $2",
                         )
                         .bind(&payment.terminal_id)
                         .bind(m.day_start_ms)
@@ -519,14 +522,15 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
                          transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
-                         fee_min_minor, transfer_daily_limit_minor)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)
+                         fee_min_minor, transfer_daily_limit_minor, callback_origins)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
                      ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
                          pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
                          three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
                          hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
                          fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
-                         transfer_daily_limit_minor = excluded.transfer_daily_limit_minor",
+                         transfer_daily_limit_minor = excluded.transfer_daily_limit_minor,
+                         callback_origins = excluded.callback_origins",
                 )
                 .bind(&t.id)
                 .bind(&t.merchant_id)
@@ -541,6 +545,7 @@ macro_rules! sql_store {
                 .bind(t.fee_fixed_minor)
                 .bind(t.fee_min_minor)
                 .bind(t.transfer_daily_limit_minor)
+                .bind(t.callback_origins.join(" "))
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -622,10 +627,15 @@ macro_rules! sql_store {
                 let row = sqlx::query(
                     "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
                          card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
-                         reference, int_reference, card_token, active, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15)
+                         reference, int_reference, card_token, active, created_at, payable)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15, $16)
                      ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
                          SET active = TRUE,
+                             -- A card may pay only once proven; saving it again as a receiver
+                             -- never makes it payable, nor revives a deactivated card's right.
+                             payable = CASE WHEN excluded.payable THEN TRUE
+                                            WHEN saved_cards.active THEN saved_cards.payable
+                                            ELSE FALSE END,
                              expiry_mmyy = CASE WHEN excluded.expiry_mmyy = '' THEN saved_cards.expiry_mmyy
                                                 ELSE excluded.expiry_mmyy END,
                              pan_ciphertext = excluded.pan_ciphertext
@@ -646,6 +656,7 @@ macro_rules! sql_store {
                 .bind(&card.int_reference)
                 .bind(&card.card_token)
                 .bind(card.created_at)
+                .bind(card.payable)
                 .fetch_one(&mut **tx)
                 .await?;
                 row.try_get("id")
@@ -1004,6 +1015,11 @@ macro_rules! sql_store {
                     fee_fixed_minor: row.try_get("fee_fixed_minor")?,
                     fee_min_minor: row.try_get("fee_min_minor")?,
                     transfer_daily_limit_minor: row.try_get("transfer_daily_limit_minor")?,
+                    callback_origins: row
+                        .try_get::<String, _>("callback_origins")?
+                        .split_whitespace()
+                        .map(str::to_string)
+                        .collect(),
                 })
             }
 
@@ -1019,6 +1035,8 @@ macro_rules! sql_store {
                     post_link: row.try_get("post_link")?,
                     failure_post_link: row.try_get("failure_post_link")?,
                     secret_hash: row.try_get("secret_hash")?,
+                    transfer_kind: row.try_get("transfer_kind")?,
+                    account_id: row.try_get("account_id")?,
                     expires_at: row.try_get("expires_at")?,
                     used_at: row.try_get("used_at")?,
                     created_at: row.try_get("created_at")?,
@@ -1090,6 +1108,7 @@ macro_rules! sql_store {
                     int_reference: row.try_get("int_reference")?,
                     card_token: row.try_get("card_token")?,
                     active: row.try_get("active")?,
+                    payable: row.try_get("payable")?,
                     created_at: row.try_get("created_at")?,
                 })
             }
@@ -1351,8 +1370,9 @@ macro_rules! sql_store {
             async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
                 sqlx::query(
                     "INSERT INTO tokens (token_digest, merchant_id, terminal_id, scope, invoice_id, amount_minor,
-                         currency, post_link, failure_post_link, secret_hash, expires_at, used_at, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12)",
+                         currency, post_link, failure_post_link, secret_hash, expires_at, used_at, created_at,
+                         transfer_kind, account_id)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)",
                 )
                 .bind(&t.token_digest)
                 .bind(&t.merchant_id)
@@ -1366,6 +1386,8 @@ macro_rules! sql_store {
                 .bind(&t.secret_hash)
                 .bind(t.expires_at)
                 .bind(t.created_at)
+                .bind(&t.transfer_kind)
+                .bind(&t.account_id)
                 .execute(&self.pool)
                 .await?;
                 Ok(())
@@ -1708,14 +1730,22 @@ macro_rules! sql_store {
                     .collect())
             }
 
-            async fn resend_callback(&self, merchant_id: &str, event_id: &str, now_ms: i64) -> StoreResult<bool> {
+            async fn resend_callback(
+                &self,
+                merchant_id: &str,
+                terminal_id: Option<&str>,
+                event_id: &str,
+                now_ms: i64,
+            ) -> StoreResult<bool> {
                 let changed = sqlx::query(
                     "UPDATE callback_events SET status = 'pending', next_attempt_at = $1
-                     WHERE id = $2 AND merchant_id = $3",
+                     WHERE id = $2 AND merchant_id = $3
+                       AND ($4 = '' OR payment_id IN (SELECT id FROM payments WHERE terminal_id = $4))",
                 )
                 .bind(now_ms)
                 .bind(event_id)
                 .bind(merchant_id)
+                .bind(terminal_id.unwrap_or(""))
                 .execute(&self.pool)
                 .await?
                 .rows_affected();

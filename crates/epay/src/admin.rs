@@ -74,6 +74,11 @@ pub struct TerminalArgs {
     /// Most the terminal may transfer per day, in tenge (0: no limit).
     #[arg(long)]
     daily_limit: Option<String>,
+    /// An origin (`https://shop.kz` or `https://shop.kz:8443`) whose callback links the payment
+    /// page or an API body may name when the token names none; repeat for several. Replaces the
+    /// terminal's list; `--callback-origin ''` clears it.
+    #[arg(long = "callback-origin")]
+    callback_origins: Option<Vec<String>>,
 }
 
 impl TerminalArgs {
@@ -89,6 +94,7 @@ impl TerminalArgs {
             fee_fixed: self.fee_fixed.clone(),
             fee_min: self.fee_min.clone(),
             transfer_daily_limit: self.daily_limit.clone(),
+            callback_origins: self.callback_origins.clone(),
         }
     }
 }
@@ -192,6 +198,10 @@ fn print_terminal(t: &epay_store::Terminal) {
     println!(
         "transfer fee:    {} bp + {} minor, at least {} minor; daily limit {} minor",
         t.fee_percent_bp, t.fee_fixed_minor, t.fee_min_minor, t.transfer_daily_limit_minor
+    );
+    println!(
+        "callback origins: {}",
+        if t.callback_origins.is_empty() { "-".into() } else { t.callback_origins.join(" ") }
     );
 }
 

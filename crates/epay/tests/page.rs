@@ -204,10 +204,17 @@ async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed(
 const P2P_TERMINAL: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
 const PAYOUT_TERMINAL: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
 
-/// A transfer page link as halyk.p2p/aft/oct build it, with a seed-002 style token (scope
-/// transfer, no invoice or amount).
+/// A transfer page link as halyk.p2p/aft/oct build it. P2P uses a seed-002 style token (scope
+/// transfer, no invoice or amount); AFT and OCT tokens name their kind and order, as the
+/// merchant must ask for them (docs/compatibility.md 41). Every token names the customer,
+/// testuser1, whose saved cards the page may offer.
 async fn transfer_link(gw: &Gateway, terminal: &str, flag: &str) -> (String, String) {
     let invoice = invoice();
+    let kind = match flag {
+        "isAFT" => Some("aft"),
+        "isOCT" => Some("oct"),
+        _ => None,
+    };
     let token = gw
         .client
         .token(&TokenRequest {
@@ -216,6 +223,11 @@ async fn transfer_link(gw: &Gateway, terminal: &str, flag: &str) -> (String, Str
             client_secret: SECRET.into(),
             terminal: Some(terminal.into()),
             secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
+            invoice_id: kind.map(|_| invoice.clone()),
+            amount: kind.map(|_| 100.0),
+            currency: kind.map(|_| "KZT".into()),
+            transfer_kind: kind.map(str::to_string),
+            account_id: Some("testuser1".into()),
             ..Default::default()
         })
         .await

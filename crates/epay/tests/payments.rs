@@ -210,7 +210,10 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
         assert_eq!(tx.card_id, paid.card_id);
         assert_eq!(tx.payout_amount, 100.0);
 
-        // Seed 003's exact request body, on the two-step terminal: AUTH.
+        // Seed 003's exact request body, on the two-step terminal: AUTH. Its callback links are
+        // in the body, not the token, so the merchant registers the shop's origin first.
+        let (ok, out) = gw.run_cli(&["terminal", "update", TERMINAL, "--callback-origin", "https://testmerchant"]);
+        assert!(ok, "{out}");
         let invoice3 = invoice();
         let token = gw.payment_token(&invoice3, 100.0).await;
         let seed_body = json!({

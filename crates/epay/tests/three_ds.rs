@@ -65,6 +65,8 @@ async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
                     transfers_allowed: true,
                     fee_percent_bp: 100,
                     fee_min_minor: 9_500,
+                    // The transfer tests name their postLink in the body.
+                    callback_origins: vec!["https://merchant.example".into()],
                     ..Default::default()
                 },
             ],
@@ -328,9 +330,11 @@ async fn the_hosted_page_runs_the_challenge_itself() {
     }
 }
 
-async fn transfer_token(gw: &Gateway, order: &str, amount: f64) -> String {
+/// A transfer token for `order`; `kind` is the `transferKind` (none: P2P only).
+async fn transfer_token(gw: &Gateway, order: &str, amount: f64, kind: Option<&str>) -> String {
     let request = epay_client::TokenRequest {
         scope: "transfer".into(),
+        transfer_kind: kind.map(str::to_string),
         ..epay_client::TokenRequest::payment(CLIENT, SECRET, order, amount, "KZT", SECURE_P2P)
     };
     gw.client.token(&request).await.unwrap().access_token
@@ -340,7 +344,8 @@ async fn transfer_token(gw: &Gateway, order: &str, amount: f64) -> String {
 /// to be saved; returns (token, the answer).
 async fn start_transfer(gw: &Gateway, path: &str, sender: (&str, &str, &str), post_link: &str) -> (String, Value) {
     let order_id = invoice();
-    let token = transfer_token(gw, &order_id, 100.0).await;
+    let kind = (path == "/chdebit/transfer").then_some("aft");
+    let token = transfer_token(gw, &order_id, 100.0, kind).await;
     let mut card = json!({
         "sender": {"transferType": "TYPEPAN", "cardCred": sender.0, "cvc": sender.2, "save": true, "name": "ARMAN ALI",
                    "expire": {"month": &sender.1[..2], "year": &sender.1[2..]}},
@@ -436,7 +441,7 @@ async fn the_transfer_form_runs_the_sender_challenge() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
         let invoice = invoice();
-        let token = transfer_token(&gw, &invoice, 100.0).await;
+        let token = transfer_token(&gw, &invoice, 100.0, None).await;
         let params = epay_server::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
@@ -465,6 +470,67 @@ async fn the_transfer_form_runs_the_sender_challenge() {
         let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
         assert_eq!(tx.extra["secure"], json!(true));
+        gw.assert_ledger_sound();
+    }
+}
+
+/// A terminal whose 3-D Secure transfers may total 150 tenge a day (no fee).
+const LIMITED_SECURE_P2P: &str = "3d5ecc3d-0000-4000-8000-000000000005";
+
+#[tokio::test]
+async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
+    for backend in backends() {
+        // Two minutes before midnight in Kazakhstan (UTC+5).
+        let gw = secure_gateway(backend, &[("EPAY_SANDBOX_START", "2026-11-22T18:58:00Z")]).await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        gw.store()
+            .await
+            .upsert_merchant(
+                &merchant,
+                &[epay_store::Terminal {
+                    id: LIMITED_SECURE_P2P.into(),
+                    merchant_id: merchant.id.clone(),
+                    pos_id: "98120555".into(),
+                    name: "3-D Secure transfers, 150 a day".into(),
+                    three_ds: true,
+                    transfers_allowed: true,
+                    transfer_daily_limit_minor: 15_000,
+                    ..Default::default()
+                }],
+            )
+            .await
+            .unwrap();
+        let transfer = |sender: (&'static str, &'static str, &'static str)| {
+            let gw = &gw;
+            async move {
+                let order_id = invoice();
+                let request = epay_client::TokenRequest {
+                    scope: "transfer".into(),
+                    ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order_id, 100.0, "KZT", LIMITED_SECURE_P2P)
+                };
+                let token = gw.client.token(&request).await.unwrap().access_token;
+                let body = json!({
+                    "order": {"id": order_id, "amount": 100, "currency": "KZT", "description": "late transfer",
+                              "terminalId": LIMITED_SECURE_P2P},
+                    "card": {"sender": {"transferType": "TYPEPAN", "cardCred": sender.0, "cvc": sender.2,
+                                        "expire": {"month": &sender.1[..2], "year": &sender.1[2..]}},
+                             "receiver": {"transferType": "TYPEPAN", "cardCred": MASTERCARD.0}},
+                });
+                let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+                (token, status, answer)
+            }
+        };
+        // Started before midnight, challenged, confirmed after it.
+        let (token, status, three_d) = transfer(ENROLLED).await;
+        assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{backend:?}: {three_d}");
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=180", gw.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        let (status, done) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("CHARGE")), "{backend:?}: {done}");
+        // Its 100 tenge count today: another 100 would pass the 150 limit.
+        let (_, status, answer) = transfer(VISA).await;
+        assert_eq!((status, answer["code"].clone()), (400, json!(529)), "{backend:?}: {answer}");
         gw.assert_ledger_sound();
     }
 }

@@ -62,10 +62,29 @@ fn by_id(id: &str) -> Value {
     json!({"cardCred": id, "transferType": "TYPECARDID"})
 }
 
+/// The `transferKind` the merchant names in the token request for the transfer on `path`
+/// (a token without one makes P2P only).
+fn kind_of(path: &str) -> Option<String> {
+    match path {
+        "/chdebit/transfer" => Some("aft".into()),
+        "/chpayment/transfer" => Some("oct".into()),
+        _ => None,
+    }
+}
+
 /// POSTs a transfer body to `path` with a fresh token for its order; returns (status, body).
 async fn send(gw: &Gateway, path: &str, terminal: &str, amount: f64, card: Value) -> (u16, Value) {
     let id = invoice();
-    let token = transfer_token(gw, &id, amount, terminal).await;
+    let token = gw
+        .client
+        .token(&TokenRequest {
+            scope: "transfer".into(),
+            transfer_kind: kind_of(path),
+            ..TokenRequest::payment(CLIENT, SECRET, &id, amount, "KZT", terminal)
+        })
+        .await
+        .unwrap()
+        .access_token;
     let body = json!({"order": order(&id, amount, terminal), "card": card});
     gw.post_json(path, Some(&token), &body.to_string()).await
 }
@@ -88,7 +107,18 @@ async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
         assert!(!receiver_card.is_empty());
 
         // Seed 001's request exactly (current test-card expiry and CVC), on /payments/cards/auth
-        // as the seed shows it.
+        // as the seed shows it. Its callback links come in the body: the merchant registered
+        // their origins for the terminal.
+        let (ok, out) = gw.run_cli(&[
+            "terminal",
+            "update",
+            P2P,
+            "--callback-origin",
+            "https://epay.homebank.kz",
+            "--callback-origin",
+            "https://testmerchant",
+        ]);
+        assert!(ok, "{out}");
         let id = "8161284658529816";
         let token = transfer_token(&gw, id, 100.0, P2P).await;
         let body = json!({

@@ -320,7 +320,7 @@ async fn transfer_page(
     alert: Option<&str>,
 ) -> Response {
     let w = words(lang);
-    match transfers::check_page_transfer(app, &decoded.access_token, &decoded.fields).await {
+    match transfers::check_page_transfer(app, &decoded.access_token, &decoded.fields, kind).await {
         Ok((_, info)) => {
             let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
             let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
@@ -340,6 +340,7 @@ async fn transfer_page(
                     total: &total,
                     currency: info.currency.code(),
                     saved_cards: &info.saved_cards,
+                    paying_cards: &info.paying_cards,
                     alert,
                 }),
             )
@@ -397,10 +398,17 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Some("oct") => Kind::Oct,
         _ => Kind::P2p,
     };
-    let (token, info) = match transfers::check_page_transfer(&app, &decoded.access_token, &decoded.fields).await {
+    let (token, info) = match transfers::check_page_transfer(&app, &decoded.access_token, &decoded.fields, kind).await {
         Ok(ok) => ok,
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
     };
+    // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
+    let uses_saved_card =
+        ["sender_card_id", "receiver_card_id"].iter().any(|k| form.get(*k).is_some_and(|v| !v.trim().is_empty()));
+    if uses_saved_card && token.account_id.is_none() {
+        let message = "saved cards need a token requested with the customer's accountId";
+        return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
+    }
     let save = decoded.fields.opt_bool(&["cardSave"]).ok().flatten().unwrap_or(false);
     let order = match transfers::page_order(&decoded.fields) {
         Ok(o) => o,

@@ -268,6 +268,9 @@ pub struct TransferFormView<'a> {
     pub fee: &'a str,
     pub total: &'a str,
     pub currency: &'a str,
+    /// The customer's saved cards that may pay (offered as the sender).
+    pub paying_cards: &'a [(String, String)],
+    /// The customer's saved cards (offered as the receiver).
     pub saved_cards: &'a [(String, String)],
     pub alert: Option<&'a str>,
 }
@@ -307,7 +310,7 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
 <label for="holder">{l_holder}</label><input id="holder" name="name" autocomplete="cc-name" maxlength="64">
 </fieldset>"#,
             legend = w.sender,
-            select = saved_select("sender_card_id", w, v.saved_cards),
+            select = saved_select("sender_card_id", w, v.paying_cards),
             l_pan = w.card_number,
             l_exp = w.expiry,
             l_cvc = w.cvc,

@@ -117,6 +117,8 @@ pub struct TerminalSettings {
     pub fee_fixed: Option<String>,
     pub fee_min: Option<String>,
     pub transfer_daily_limit: Option<String>,
+    /// Replaces the terminal's callback origins when given (an empty list clears them).
+    pub callback_origins: Option<Vec<String>>,
 }
 
 fn minor(field: &str, text: &Option<String>) -> Result<Option<i64>, AdminError> {
@@ -152,6 +154,14 @@ fn apply(mut t: Terminal, s: &TerminalSettings) -> Result<Terminal, AdminError> 
             return Err(AdminError::Invalid("fee percent must be 0 to 10000 basis points".into()));
         }
         t.fee_percent_bp = bp;
+    }
+    if let Some(origins) = &s.callback_origins {
+        t.callback_origins = origins
+            .iter()
+            .filter(|o| !o.trim().is_empty())
+            .map(|o| crate::services::capability::parse_callback_origin(o))
+            .collect::<Result<_, _>>()
+            .map_err(|e| AdminError::Invalid(format!("callback origin {e}")))?;
     }
     t.fee_fixed_minor = minor("fee fixed", &s.fee_fixed)?.unwrap_or(t.fee_fixed_minor);
     t.fee_min_minor = minor("fee minimum", &s.fee_min)?.unwrap_or(t.fee_min_minor);

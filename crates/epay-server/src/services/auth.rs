@@ -50,14 +50,18 @@ pub fn has_scope(record: &TokenRecord, word: &str) -> bool {
     record.scope.split_whitespace().any(|w| w == word)
 }
 
-/// Operations, card lists and the callback log need a service token: one issued without an
-/// invoice. A one-shot payment or transfer token (bound to an invoice) may not refund, cancel
-/// or read other payments.
+/// Operations, card lists, the callback log and the status of any invoice need a service token:
+/// one issued without an invoice or a customer, for the `webapi` scope (or `payment` alone, as
+/// public clients request it). Tokens that reach the shopper's browser are not service tokens:
+/// a payment or transfer token bound to an invoice, a token bound to a customer or a transfer
+/// kind, and a `transfer` token (seed 002 puts one without an invoice on the page). Each reads
+/// and does only what its binding names (DESIGN §5a).
 pub fn require_service_token(record: &TokenRecord) -> Result<(), String> {
-    if record.invoice_id.is_some() {
+    if record.invoice_id.is_some() || record.account_id.is_some() || record.transfer_kind.is_some() {
         return Err("this endpoint needs a service token (requested without invoiceID), not a payment token".into());
     }
-    if !has_scope(record, "webapi") && !has_scope(record, "payment") {
+    let service_scope = has_scope(record, "webapi") || (has_scope(record, "payment") && !has_scope(record, "transfer"));
+    if !service_scope {
         return Err(format!("token scope {:?} does not allow this operation", record.scope));
     }
     Ok(())
@@ -74,5 +78,37 @@ mod tests {
         assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
         assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
         assert_eq!(bearer_token(None), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn only_service_tokens_serve_the_merchant() {
+        let service = TokenRecord {
+            token_digest: String::new(),
+            merchant_id: "m".into(),
+            terminal_id: None,
+            scope: "webapi payment".into(),
+            invoice_id: None,
+            amount_minor: None,
+            currency: None,
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+            expires_at: 0,
+            used_at: None,
+            created_at: 0,
+        };
+        assert!(require_service_token(&service).is_ok());
+        assert!(require_service_token(&TokenRecord { scope: "payment".into(), ..service.clone() }).is_ok());
+        for page_token in [
+            TokenRecord { scope: "transfer".into(), ..service.clone() },
+            TokenRecord { scope: "payment transfer".into(), ..service.clone() },
+            TokenRecord { invoice_id: Some("000001".into()), ..service.clone() },
+            TokenRecord { account_id: Some("alice".into()), ..service.clone() },
+            TokenRecord { transfer_kind: Some("aft".into()), ..service.clone() },
+        ] {
+            assert!(require_service_token(&page_token).is_err(), "{page_token:?}");
+        }
     }
 }

@@ -109,12 +109,23 @@ async fn list_visible(
 pub async fn resend(app: &App, auth_header: Option<&str>, event_id: &str) -> Result<(), PaymentError> {
     let token = authenticate(app, auth_header).await?;
     crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    resend_for_merchant(app, &token.merchant_id, event_id).await
+    // A terminal-bound token resends only what it may list: its own terminal's callbacks.
+    resend_visible(app, &token.merchant_id, token.terminal_id.as_deref(), event_id).await
 }
 
-/// Queues one of `merchant_id`'s callbacks again; another merchant's event is "not found".
+/// Queues one of `merchant_id`'s callbacks again (the cabinet); another merchant's event is
+/// "not found".
 pub async fn resend_for_merchant(app: &App, merchant_id: &str, event_id: &str) -> Result<(), PaymentError> {
-    if app.store.resend_callback(merchant_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
+    resend_visible(app, merchant_id, None, event_id).await
+}
+
+async fn resend_visible(
+    app: &App,
+    merchant_id: &str,
+    terminal_id: Option<&str>,
+    event_id: &str,
+) -> Result<(), PaymentError> {
+    if app.store.resend_callback(merchant_id, terminal_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
         tracing::info!(event_id, "callback queued again");
         Ok(())
     } else {

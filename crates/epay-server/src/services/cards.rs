@@ -81,7 +81,8 @@ fn entries(app: &App, cards: Vec<epay_store::SavedCard>) -> Vec<CardListEntry> {
                 token: c.card_token,
                 terminal: c.terminal_pos_id,
                 created_date: epay_datetime(c.created_at),
-                payment_available: !expired,
+                // A receive-only card (saved as a transfer's receiver) cannot pay.
+                payment_available: c.payable && !expired,
                 account_id: c.account_id,
             }
         })

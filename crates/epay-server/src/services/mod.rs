@@ -4,6 +4,7 @@ pub mod admin;
 pub mod auth;
 pub mod callback_log;
 pub mod callbacks;
+pub mod capability;
 pub mod cards;
 pub mod operations;
 pub mod payments;

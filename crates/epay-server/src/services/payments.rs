@@ -13,6 +13,7 @@ use epay_store::{
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
+use crate::services::capability;
 use crate::wire::{language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
@@ -82,7 +83,12 @@ pub(crate) struct Order {
 }
 
 impl Order {
-    pub(crate) fn parse(f: &Fields, token: &TokenRecord, mode: crate::config::Mode) -> Result<Order, PaymentError> {
+    pub(crate) fn parse(
+        f: &Fields,
+        token: &TokenRecord,
+        terminal: &Terminal,
+        mode: crate::config::Mode,
+    ) -> Result<Order, PaymentError> {
         let invoice_id =
             InvoiceId::parse(&f.req_str(&["invoiceId", "invoiceID"])?).map_err(|e| bad(format!("invoiceId: {e}")))?;
         let invoice_id_alt = f.str_or_empty(&["invoiceIdAlt"])?;
@@ -102,33 +108,40 @@ impl Order {
             // ePay documents `data` as a JSON string; an object is kept as its JSON text.
             Some(v) => v.to_string(),
         };
+        // The customer and the callback links are the token's to fix (DESIGN §5a).
+        let account_id = capability::account_id(token, &f.str_or_empty(&["accountId", "accountID"])?).map_err(bad)?;
+        for (name, url) in
+            [("postLink", f.str_or_empty(&["postLink"])?), ("failurePostLink", f.str_or_empty(&["failurePostLink"])?)]
+        {
+            crate::delivery::check_target_url(&url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+        }
+        let links = capability::callback_links(
+            token,
+            terminal,
+            &f.str_or_empty(&["postLink"])?,
+            &f.str_or_empty(&["failurePostLink"])?,
+            mode,
+        )
+        .map_err(bad)?;
         let order = Order {
             invoice_id,
             invoice_id_alt,
             amount,
             currency,
             description,
-            account_id: f.str_or_empty(&["accountId", "accountID"])?,
+            account_id,
             email: f.str_or_empty(&["email"])?,
             phone: f.str_or_empty(&["phone"])?,
             payer_name: f.str_or_empty(&["name"])?,
             language: language_code(&f.str_or_empty(&["language"])?).to_string(),
-            post_link: f.opt_str(&["postLink"])?.filter(|s| !s.is_empty()).unwrap_or_else(|| token.post_link.clone()),
-            failure_post_link: f
-                .opt_str(&["failurePostLink"])?
-                .filter(|s| !s.is_empty())
-                .unwrap_or_else(|| token.failure_post_link.clone()),
+            post_link: links.post_link,
+            failure_post_link: links.failure_post_link,
             back_link: f.str_or_empty(&["backLink"])?,
             failure_back_link: f.str_or_empty(&["failureBackLink"])?,
             data,
             card_save: f.opt_bool(&["cardSave", "cardsave"])?.unwrap_or(false),
         };
-        for (name, url) in [
-            ("postLink", &order.post_link),
-            ("failurePostLink", &order.failure_post_link),
-            ("backLink", &order.back_link),
-            ("failureBackLink", &order.failure_back_link),
-        ] {
+        for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
             crate::delivery::check_target_url(url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
         }
         if order.card_save && order.account_id.trim().is_empty() {
@@ -211,7 +224,7 @@ pub async fn pay_with_cryptogram(
 ) -> Result<PaymentAnswer, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
-    let order = Order::parse(&fields, &token, app.config.mode)?;
+    let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = decode_cryptogram(app, &cryptogram, &terminal.id)?;
@@ -226,7 +239,7 @@ pub async fn pay_with_saved_card(
 ) -> Result<PaymentAnswer, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
-    let order = Order::parse(&fields, &token, app.config.mode)?;
+    let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
     let payment_type = fields.str_or_empty(&["paymentType"])?;
     if !payment_type.is_empty() && payment_type != "cardId" {
         return Err(bad(format!("paymentType {payment_type:?} is not supported here; use \"cardId\"")));
@@ -238,15 +251,26 @@ pub async fn pay_with_saved_card(
         Some(obj) => obj.req_str(&["id"]).map_err(|_| bad("field cardId.id is required"))?,
         None => return Err(bad("field cardId is required: {\"cardId\":{\"id\":\"<cardID>\"}}")),
     };
+    // A saved card pays only for the customer it was saved for: the request names them (and the
+    // token too, when it binds one: Order::parse refuses another), so a card id alone is not
+    // enough to spend someone's card.
+    if order.account_id.is_empty() {
+        return Err(bad("accountId is required to pay with a saved card"));
+    }
     let card = app
         .store
         .saved_card(&token.merchant_id, card_id.trim())
         .await
         .map_err(internal)?
-        .filter(|c| order.account_id.is_empty() || c.account_id == order.account_id)
+        .filter(|c| c.account_id == order.account_id)
         .ok_or_else(|| bad(format!("card {card_id} not found")))?;
     if !card.active {
         return Err(bad(format!("card {card_id} is deactivated")));
+    }
+    if !card.payable {
+        return Err(bad(format!(
+            "card {card_id} was saved as a transfer's receiver and can only receive; pay with the card's details once to save it for paying"
+        )));
     }
     let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
         tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
@@ -273,8 +297,8 @@ pub struct PageOrder {
 /// writing anything.
 pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) -> Result<PageOrder, PaymentError> {
     let header = format!("Bearer {access_token}");
-    let (token, _terminal) = payment_token(app, Some(&header)).await?;
-    let order = Order::parse(fields, &token, app.config.mode)?;
+    let (token, terminal) = payment_token(app, Some(&header)).await?;
+    let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
     Ok(PageOrder {
         merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
@@ -301,7 +325,7 @@ pub async fn pay_from_page(
 ) -> Result<PaymentAnswer, PaymentError> {
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
-    let order = Order::parse(fields, &token, app.config.mode)?;
+    let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc }), acs_url).await
 }
 
@@ -446,6 +470,8 @@ async fn execute(
                 int_reference: String::new(),
                 card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
                 active: true,
+                // Entered with its expiry and CVC, and approved: proven.
+                payable: true,
                 created_at: now,
             };
             (None, Some(card))

@@ -32,8 +32,13 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
         return Ok(result("102", "invoiceId must be 6 to 16 digits"));
     }
     // A token issued for one invoice travels through the shopper's browser (the payment page):
-    // it may read that invoice's status, never another's.
-    if token.invoice_id.as_deref().is_some_and(|bound| bound != invoice) {
+    // it may read that invoice's status, never another's. Any other invoice needs a service
+    // token; a transfer token without an invoice (seed 002's page token) reads none.
+    let readable = match token.invoice_id.as_deref() {
+        Some(bound) => bound == invoice,
+        None => crate::services::auth::require_service_token(&token).is_ok(),
+    };
+    if !readable {
         return Ok(result("102", "invoice not found"));
     }
     let payment = app.store.payment_by_invoice(terminal_id, invoice).await.map_err(|e| {

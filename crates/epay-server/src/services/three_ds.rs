@@ -250,6 +250,8 @@ async fn finish(
                             int_reference: payment.int_reference.clone(),
                             card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
                             active: true,
+                            // Entered with expiry and CVC, then 3-D Secure: proven.
+                            payable: true,
                             created_at: now,
                         });
                     }

@@ -6,6 +6,7 @@ use epay_store::TokenRecord;
 use crate::app::App;
 use crate::config::Mode;
 use crate::keys::{digest, digests_equal};
+use crate::services::transfers::Kind;
 use crate::wire::{Fields, TokenResponse};
 
 /// RFC 6749 §5.2 errors.
@@ -85,6 +86,8 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
         post_link: binding.post_link,
         failure_post_link: binding.failure_post_link,
         secret_hash: binding.secret_hash,
+        transfer_kind: binding.transfer_kind.map(|k| k.as_str().to_string()),
+        account_id: binding.account_id,
         expires_at: now + app.config.token_ttl_secs * 1000,
         used_at: None,
         created_at: now,
@@ -141,6 +144,10 @@ pub(crate) struct Binding {
     pub post_link: String,
     pub failure_post_link: String,
     pub secret_hash: Option<String>,
+    /// Extension (docs/compatibility.md): the one kind of transfer the token may make.
+    pub transfer_kind: Option<Kind>,
+    /// Extension: the customer whose saved cards the token may list and use.
+    pub account_id: Option<String>,
 }
 
 pub(crate) fn parse_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Binding, TokenError> {
@@ -171,7 +178,36 @@ pub(crate) fn parse_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bi
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
         crate::delivery::check_target_url(url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
     }
-    Ok(Binding { terminal_id, invoice, amount, currency, post_link, failure_post_link, secret_hash })
+    let transfer_kind = text(&["transferKind", "transfer_kind"])?
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| Kind::parse(&s).ok_or_else(|| invalid(format!("transferKind {s:?} is not one of p2p, aft, oct"))))
+        .transpose()?;
+    if transfer_kind.is_some() && !transfer {
+        return Err(invalid("transferKind needs the transfer scope".into()));
+    }
+    // A payout moves the merchant's money, and an AFT credits the shopper with what they paid:
+    // the order and its amount are the merchant's to fix, never the page's.
+    if let Some(kind @ (Kind::Oct | Kind::Aft)) = transfer_kind {
+        if invoice.is_none() || amount.is_none() {
+            return Err(invalid(format!(
+                "transferKind {} needs invoiceID, amount and terminal: the merchant fixes its order and amount",
+                kind.as_str()
+            )));
+        }
+    }
+    let account_id =
+        text(&["accountId", "accountID", "account_id"])?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(Binding {
+        terminal_id,
+        invoice,
+        amount,
+        currency,
+        post_link,
+        failure_post_link,
+        secret_hash,
+        transfer_kind,
+        account_id,
+    })
 }
 
 fn internal(e: epay_store::StoreError) -> TokenError {

@@ -14,6 +14,7 @@ use crate::clock::{year_month, KZ_OFFSET};
 use crate::config::Mode;
 use crate::services::auth::{authenticate, has_scope, BearerError};
 use crate::services::callbacks;
+use crate::services::capability;
 use crate::services::payments::PaymentError;
 use crate::wire::{Fields, JsonAmount, Secure3D};
 
@@ -28,12 +29,30 @@ pub enum Kind {
 }
 
 impl Kind {
-    fn as_str(self) -> &'static str {
+    pub fn as_str(self) -> &'static str {
         match self {
             Kind::P2p => "p2p",
             Kind::Aft => "aft",
             Kind::Oct => "oct",
         }
+    }
+
+    /// `p2p`, `aft` or `oct`, in any case.
+    pub fn parse(text: &str) -> Option<Kind> {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "p2p" => Some(Kind::P2p),
+            "aft" => Some(Kind::Aft),
+            "oct" => Some(Kind::Oct),
+            _ => None,
+        }
+    }
+
+    /// Which kind a transfer token may make: the one it was issued for, or P2P when the token
+    /// request named none. P2P moves only the shopper's own money; an AFT (paying the merchant)
+    /// or a payout (the merchant's money to a card) happens only when the merchant asked for it
+    /// server-side, in the token request (DESIGN §5a).
+    pub fn allowed_by(token: &TokenRecord) -> Kind {
+        token.transfer_kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::P2p)
     }
 }
 
@@ -209,13 +228,23 @@ async fn resolve_side(
             let id = fields
                 .req_str(&["cardCred"])
                 .map_err(|_| TransferError::bad(format!("card.{what}.cardCred is required")))?;
+            // A saved card serves only the customer it was saved for, named by the order (and by
+            // the token, when it binds one): a card id alone does not spend a card.
+            if account_id.is_empty() {
+                return Err(TransferError::bad(format!("order.accountID is required to use a saved card as {what}")));
+            }
             let card = app
                 .store
                 .saved_card(merchant_id, id.trim())
                 .await
                 .map_err(internal)?
-                .filter(|c| c.active && (account_id.is_empty() || c.account_id == account_id))
+                .filter(|c| c.active && c.account_id == account_id)
                 .ok_or_else(|| TransferError::bad(format!("card.{what}: saved card {id} not found")))?;
+            if what == SENDER && !card.payable {
+                return Err(TransferError::bad(format!(
+                    "card.{what}: saved card {id} was saved as a receiver and can only receive"
+                )));
+            }
             let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
                 tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
                 TransferError::new(500, -1, "internal error")
@@ -279,6 +308,9 @@ pub(crate) fn pan_side(fields: &Fields, what: &str, name: String, save: bool) ->
     Ok(Side { pan, transfer_type: "TYPEPAN", saved_card_id: None, expiry, cvc, name, save })
 }
 
+/// `what` of the paying side in [`resolve_side`] and its messages.
+const SENDER: &str = "sender";
+
 fn day_start_ms(now_ms: i64) -> i64 {
     let dt = time::OffsetDateTime::from_unix_timestamp_nanos(now_ms as i128 * 1_000_000)
         .unwrap_or(time::OffsetDateTime::UNIX_EPOCH)
@@ -316,15 +348,18 @@ pub async fn transfer_with(
     if token.used_at.is_some() {
         return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
     }
+    check_kind(&token, kind)?;
     let order_fields = fields.opt_object(&["order"])?.ok_or_else(|| TransferError::bad("field order is required"))?;
     let card_fields = fields.opt_object(&["card"])?.ok_or_else(|| TransferError::bad("field card is required"))?;
     let invoice_text =
         order_fields.req_str(&["id", "invoiceId"]).map_err(|_| TransferError::bad("order.id is required"))?;
-    let account_id = order_fields.str_or_empty(&["accountID", "accountId"])?;
+    let requested_account = order_fields.str_or_empty(&["accountID", "accountId"])?;
+    let account_id = capability::account_id(&token, &requested_account)
+        .map_err(|e| TransferError::bad(format!("order.{e}")).with_order(&invoice_text, &requested_account))?;
     let fail = |e: TransferError| e.with_order(&invoice_text, &account_id);
-    let order = parse_order(app.config.mode, &order_fields, &token).map_err(fail)?;
 
     let terminal = transfer_terminal(app, &token, &order_fields).await.map_err(fail)?;
+    let order = parse_order(app.config.mode, &order_fields, &token, &terminal).map_err(fail)?;
     if !terminal.transfers_allowed {
         return Err(fail(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant")));
     }
@@ -334,7 +369,7 @@ pub async fn transfer_with(
     let sender = match (kind, sender_fields) {
         (Kind::Oct, _) => None,
         (_, Some(f)) => {
-            Some(resolve_side(app, &token.merchant_id, &account_id, &f, "sender", false).await.map_err(fail)?)
+            Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, false).await.map_err(fail)?)
         }
         (_, None) => return Err(fail(TransferError::bad("card.sender is required"))),
     };
@@ -491,12 +526,14 @@ pub async fn transfer_with(
         receiver_card_brand: brand(&receiver),
         receiver_account: receiver.as_ref().map(|_| to_account.clone()),
     };
-    let to_save = |side: &Option<Side>| {
+    let to_save = |side: &Option<Side>, payable: bool| {
         side.as_ref().filter(|s| s.save && s.saved_card_id.is_none()).map(|s| {
-            new_saved_card(app, &payment, &terminal, &s.pan, &s.expiry.map(|e| e.mmyy()).unwrap_or_default(), &s.name)
+            let expiry = s.expiry.map(|e| e.mmyy()).unwrap_or_default();
+            new_saved_card(app, &payment, &terminal, &s.pan, &expiry, &s.name, payable)
         })
     };
-    let (save_sender, save_receiver) = if approved { (to_save(&sender), to_save(&receiver)) } else { (None, None) };
+    let (save_sender, save_receiver) =
+        if approved { (to_save(&sender, true), to_save(&receiver, false)) } else { (None, None) };
     let three_ds = match (&sender, challenge) {
         (Some(s), true) => {
             let mut session = crate::services::three_ds::new_session(
@@ -557,7 +594,17 @@ pub async fn transfer_with(
 }
 
 /// A card saved by a successful transfer (either side), sealed under the vault key.
-fn new_saved_card(app: &App, p: &Payment, terminal: &Terminal, pan: &Pan, expiry_mmyy: &str, name: &str) -> SavedCard {
+/// `payable` only for the paying side, whose expiry and CVC were just checked; a receiver was
+/// never proven and may only receive.
+fn new_saved_card(
+    app: &App,
+    p: &Payment,
+    terminal: &Terminal,
+    pan: &Pan,
+    expiry_mmyy: &str,
+    name: &str,
+    payable: bool,
+) -> SavedCard {
     SavedCard {
         id: ids::uuid(),
         merchant_id: p.merchant_id.clone(),
@@ -574,6 +621,7 @@ fn new_saved_card(app: &App, p: &Payment, terminal: &Terminal, pan: &Pan, expiry
         int_reference: String::new(),
         card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
         active: true,
+        payable,
         created_at: p.updated_at,
     }
 }
@@ -707,13 +755,13 @@ pub async fn finish_three_ds(
             if receiver.is_some() {
                 payment.receiver_account = Some(to_account.clone());
             }
-            let save_sender = session
-                .save_card
-                .then(|| new_saved_card(app, &payment, &terminal, &sender, &session.expiry_mmyy, &payment.payer_name));
+            let save_sender = session.save_card.then(|| {
+                new_saved_card(app, &payment, &terminal, &sender, &session.expiry_mmyy, &payment.payer_name, true)
+            });
             let save_receiver = receiver
                 .as_ref()
                 .filter(|_| session.save_receiver)
-                .map(|pan| new_saved_card(app, &payment, &terminal, pan, &session.receiver_expiry_mmyy, ""));
+                .map(|pan| new_saved_card(app, &payment, &terminal, pan, &session.receiver_expiry_mmyy, "", false));
             let money = transfer_money(&terminal, from_account, to_account, payment.fee_minor, receiver_limit, now);
             (Some(money), save_sender, save_receiver)
         }
@@ -735,6 +783,24 @@ pub async fn finish_three_ds(
         "3-D Secure transfer finished"
     );
     Ok(finished)
+}
+
+/// A transfer token makes only the kind of transfer it was issued for ([`Kind::allowed_by`]).
+pub(crate) fn check_kind(token: &TokenRecord, kind: Kind) -> Result<(), TransferError> {
+    let allowed = Kind::allowed_by(token);
+    if kind == allowed {
+        return Ok(());
+    }
+    let how = if token.transfer_kind.is_some() {
+        format!("this token was issued for {} transfers only", allowed.as_str().to_ascii_uppercase())
+    } else {
+        "a token requested without transferKind makes P2P transfers only".to_string()
+    };
+    Err(TransferError::new(
+        403,
+        -1,
+        format!("{how}; request a token with transferKind={} for this {} transfer", kind.as_str(), kind.as_str()),
+    ))
 }
 
 /// The terminal of a transfer: the token's, or (for tokens issued without one, as seed 002
@@ -769,8 +835,10 @@ pub struct PageTransfer {
     pub currency: Currency,
     pub back_link: String,
     pub failure_back_link: String,
-    /// The customer's saved cards (id, mask), offered on either side.
+    /// The saved cards (id, mask) of the customer the token names: all of them may receive.
     pub saved_cards: Vec<(String, String)>,
+    /// Those of them proven for paying, offered as the sender.
+    pub paying_cards: Vec<(String, String)>,
 }
 
 /// The `order` object of a transfer made from the payment page's parameters.
@@ -796,6 +864,7 @@ pub async fn check_page_transfer(
     app: &App,
     access_token: &str,
     params: &Fields,
+    kind: Kind,
 ) -> Result<(TokenRecord, PageTransfer), TransferError> {
     let header = format!("Bearer {access_token}");
     let token = authenticate(app, Some(&header)).await.map_err(|e| TransferError::new(401, -1, e.to_string()))?;
@@ -805,24 +874,23 @@ pub async fn check_page_transfer(
     if token.used_at.is_some() {
         return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
     }
+    check_kind(&token, kind)?;
     let order_fields = Fields::from_value(page_order(params)?, "order")?;
-    let order = parse_order(app.config.mode, &order_fields, &token)?;
+    capability::account_id(&token, &order_fields.str_or_empty(&["accountID"])?)
+        .map_err(|e| TransferError::bad(format!("order.{e}")))?;
     let terminal = transfer_terminal(app, &token, &order_fields).await?;
+    let order = parse_order(app.config.mode, &order_fields, &token, &terminal)?;
     if !terminal.transfers_allowed {
         return Err(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant"));
     }
-    let account_id = order_fields.str_or_empty(&["accountID"])?;
-    let saved_cards = if account_id.is_empty() {
-        Vec::new()
-    } else {
-        app.store
-            .saved_cards(&token.merchant_id, &account_id)
-            .await
-            .map_err(internal)?
-            .into_iter()
-            .map(|c| (c.id, c.card_mask))
-            .collect()
+    // The page offers saved cards only of the customer the merchant named in the token request;
+    // an accountId in the page's params is the shopper's to write, so it never lists cards.
+    let cards = match token.account_id.as_deref() {
+        Some(account_id) => app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?,
+        None => Vec::new(),
     };
+    let paying_cards = cards.iter().filter(|c| c.payable).map(|c| (c.id.clone(), c.card_mask.clone())).collect();
+    let saved_cards = cards.into_iter().map(|c| (c.id, c.card_mask)).collect();
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
     let fee = Amount::from_minor(fee(&terminal, order.amount)).unwrap_or_default();
     Ok((
@@ -836,11 +904,17 @@ pub async fn check_page_transfer(
             back_link: order.back_link,
             failure_back_link: order.failure_back_link,
             saved_cards,
+            paying_cards,
         },
     ))
 }
 
-pub(crate) fn parse_order(mode: Mode, f: &Fields, token: &TokenRecord) -> Result<Order, TransferError> {
+pub(crate) fn parse_order(
+    mode: Mode,
+    f: &Fields,
+    token: &TokenRecord,
+    terminal: &Terminal,
+) -> Result<Order, TransferError> {
     let invoice = InvoiceId::parse_transfer_order(&f.req_str(&["id", "invoiceId"])?)
         .map_err(|e| TransferError::bad(format!("order.id: {e}")))?;
     let amount = f
@@ -868,26 +942,24 @@ pub(crate) fn parse_order(mode: Mode, f: &Fields, token: &TokenRecord) -> Result
             return Err(TransferError::bad(format!("order.currency {currency} does not match the token's currency")));
         }
     }
-    let link = |names: &[&str], fallback: &str| -> Result<String, TransferError> {
-        Ok(f.opt_str(names)?.filter(|s| !s.is_empty()).unwrap_or_else(|| fallback.to_string()))
-    };
+    let (post_link, failure_post_link) = (f.str_or_empty(&["postLink"])?, f.str_or_empty(&["failurePostLink"])?);
+    for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
+        crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+    }
+    let links = capability::callback_links(token, terminal, &post_link, &failure_post_link, mode)
+        .map_err(|e| TransferError::bad(format!("order.{e}")))?;
     let order = Order {
         invoice,
         amount,
         currency,
         description,
         email: f.str_or_empty(&["senderEmail", "email"])?,
-        post_link: link(&["postLink"], &token.post_link)?,
-        failure_post_link: link(&["failurePostLink"], &token.failure_post_link)?,
+        post_link: links.post_link,
+        failure_post_link: links.failure_post_link,
         back_link: f.str_or_empty(&["backLink"])?,
         failure_back_link: f.str_or_empty(&["failureBackLink"])?,
     };
-    for (name, url) in [
-        ("postLink", &order.post_link),
-        ("failurePostLink", &order.failure_post_link),
-        ("backLink", &order.back_link),
-        ("failureBackLink", &order.failure_back_link),
-    ] {
+    for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
         crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     Ok(order)
