@@ -534,3 +534,29 @@ async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
         gw.assert_ledger_sound();
     }
 }
+
+#[tokio::test]
+async fn a_card_verification_on_a_3ds_terminal_saves_the_card_only_after_the_challenge() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let store = gw.store().await;
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, 0.0, SECURE_TERMINAL).await;
+        let mut request = PaymentRequest::new(&invoice, 0.0, gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
+        request.card_save = true;
+        request.account_id = Some("verified-user".into());
+        let (status, three_d) =
+            gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+        assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{backend:?}: {three_d}");
+        assert!(store.saved_cards(&merchant.id, "verified-user").await.unwrap().is_empty(), "not proven yet");
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, done) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("VERIFIED")), "{backend:?}: {done}");
+        let saved = store.saved_cards(&merchant.id, "verified-user").await.unwrap();
+        assert_eq!(saved.len(), 1, "{backend:?}");
+        assert!(saved[0].payable, "proven with expiry, CVC and 3-D Secure");
+        assert!(store.ledger_transfers_of(done["id"].as_str().unwrap()).await.unwrap().is_empty(), "no money");
+        gw.assert_ledger_sound();
+    }
+}

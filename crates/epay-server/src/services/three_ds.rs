@@ -191,6 +191,37 @@ async fn finish_any(
     }
 }
 
+/// The card a passed challenge saves: entered with its expiry and CVC, then 3-D Secure, so it
+/// is proven and may pay.
+fn proven_card(
+    app: &App,
+    payment: &Payment,
+    session: &ThreeDsSession,
+    pan: &epay_domain::Pan,
+    terminal_pos_id: &str,
+    now: i64,
+) -> SavedCard {
+    SavedCard {
+        id: ids::uuid(),
+        merchant_id: payment.merchant_id.clone(),
+        account_id: payment.account_id.clone(),
+        pan_fingerprint: app.keys.pan_fingerprint(pan),
+        pan_ciphertext: session.pan_ciphertext.clone(),
+        card_mask: pan.masked(),
+        card_brand: pan.brand().as_str().to_string(),
+        expiry_mmyy: session.expiry_mmyy.clone(),
+        payer_name: payment.payer_name.clone(),
+        transaction_id: payment.id.clone(),
+        terminal_pos_id: terminal_pos_id.to_string(),
+        reference: payment.reference.clone(),
+        int_reference: payment.int_reference.clone(),
+        card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
+        active: true,
+        payable: true,
+        created_at: now,
+    }
+}
+
 /// Ends a 3D payment: a passed challenge asks the network again (no CVC: it was checked before
 /// the challenge) and moves the money; anything else fails the payment with `reason`.
 async fn finish(
@@ -216,6 +247,15 @@ async fn finish(
                 today: year_month(now),
             };
             match app.network.authorize(&request) {
+                // A card verification (amount 0) proves the card and moves no money.
+                Authorization::Approved { approval_code, issuer, .. } if payment.kind == "verification" => {
+                    payment.status = "VERIFIED".into();
+                    payment.approval_code = approval_code;
+                    payment.issuer = issuer;
+                    if session.save_card && !payment.account_id.is_empty() {
+                        save_card = Some(proven_card(app, &payment, session, &pan, &terminal.pos_id, now));
+                    }
+                }
                 Authorization::Approved { card_account, approval_code, issuer, .. } => {
                     let (status, kind) = if terminal.two_step {
                         ("AUTH", TransferKind::Pending)
@@ -234,26 +274,7 @@ async fn finish(
                         kind,
                     };
                     if session.save_card && !payment.account_id.is_empty() {
-                        save_card = Some(SavedCard {
-                            id: ids::uuid(),
-                            merchant_id: payment.merchant_id.clone(),
-                            account_id: payment.account_id.clone(),
-                            pan_fingerprint: app.keys.pan_fingerprint(&pan),
-                            pan_ciphertext: session.pan_ciphertext.clone(),
-                            card_mask: pan.masked(),
-                            card_brand: pan.brand().as_str().to_string(),
-                            expiry_mmyy: session.expiry_mmyy.clone(),
-                            payer_name: payment.payer_name.clone(),
-                            transaction_id: payment.id.clone(),
-                            terminal_pos_id: terminal.pos_id.clone(),
-                            reference: payment.reference.clone(),
-                            int_reference: payment.int_reference.clone(),
-                            card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
-                            active: true,
-                            // Entered with expiry and CVC, then 3-D Secure: proven.
-                            payable: true,
-                            created_at: now,
-                        });
+                        save_card = Some(proven_card(app, &payment, session, &pan, &terminal.pos_id, now));
                     }
                 }
                 Authorization::Declined { reason, .. } => {
