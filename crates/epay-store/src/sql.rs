@@ -468,10 +468,10 @@ macro_rules! sql_store {
                 }
                 if payment.reason_code == 0 {
                     if let Some(card) = &save_sender {
-                        payment.card_id = Some(Self::save_card(tx, card).await?);
+                        payment.card_id = Self::save_card(tx, card).await?;
                     }
                     if let Some(card) = &save_receiver {
-                        payment.receiver_card_id = Some(Self::save_card(tx, card).await?);
+                        payment.receiver_card_id = Self::save_card(tx, card).await?;
                     }
                 }
                 Ok(payment)
@@ -622,24 +622,32 @@ macro_rules! sql_store {
                 }
             }
 
-            /// Saves a card for a customer (or reactivates the one already saved); returns its id.
-            async fn save_card(tx: &mut sqlx::Transaction<'static, $db>, card: &SavedCard) -> Result<String, sqlx::Error> {
+            /// Saves a card for a customer (or reactivates the one already saved); returns its id,
+            /// except where a receive-only save (`!card.payable`) met a card that may pay or was
+            /// deactivated: that id is not the saver's to learn, and the card is left as it was.
+            async fn save_card(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                card: &SavedCard,
+            ) -> Result<Option<String>, sqlx::Error> {
                 let row = sqlx::query(
                     "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
                          card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
                          reference, int_reference, card_token, active, created_at, payable)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15, $16)
                      ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
-                         SET active = TRUE,
-                             -- A card may pay only once proven; saving it again as a receiver
-                             -- never makes it payable, nor revives a deactivated card's right.
-                             payable = CASE WHEN excluded.payable THEN TRUE
-                                            WHEN saved_cards.active THEN saved_cards.payable
-                                            ELSE FALSE END,
-                             expiry_mmyy = CASE WHEN excluded.expiry_mmyy = '' THEN saved_cards.expiry_mmyy
-                                                ELSE excluded.expiry_mmyy END,
-                             pan_ciphertext = excluded.pan_ciphertext
-                     RETURNING id",
+                         -- A proof that makes the card payable (again) gives it a new id: whoever
+                         -- saved it as a receiver knows the old one. A receive-only save never
+                         -- makes a card payable, never revives a deactivated one, and changes
+                         -- nothing of a card that may pay.
+                         SET id = CASE WHEN excluded.payable AND NOT (saved_cards.payable AND saved_cards.active)
+                                       THEN excluded.id ELSE saved_cards.id END,
+                             active = CASE WHEN excluded.payable THEN TRUE ELSE saved_cards.active END,
+                             payable = CASE WHEN excluded.payable THEN TRUE ELSE saved_cards.payable END,
+                             expiry_mmyy = CASE WHEN excluded.payable AND excluded.expiry_mmyy <> ''
+                                                THEN excluded.expiry_mmyy ELSE saved_cards.expiry_mmyy END,
+                             pan_ciphertext = CASE WHEN excluded.payable THEN excluded.pan_ciphertext
+                                                   ELSE saved_cards.pan_ciphertext END
+                     RETURNING id, payable, active",
                 )
                 .bind(&card.id)
                 .bind(&card.merchant_id)
@@ -659,7 +667,9 @@ macro_rules! sql_store {
                 .bind(card.payable)
                 .fetch_one(&mut **tx)
                 .await?;
-                row.try_get("id")
+                let (id, payable, active): (String, bool, bool) =
+                    (row.try_get("id")?, row.try_get("payable")?, row.try_get("active")?);
+                Ok((card.payable || (!payable && active)).then_some(id))
             }
 
             /// Adds `amount` to one balance column of an account, creating the account if needed.
@@ -1451,8 +1461,8 @@ macro_rules! sql_store {
                 let mut saved_card_id = None;
                 if let (true, Some(CardToSave { card })) = (approved, save_card) {
                     let id = Self::save_card(&mut tx, &card).await?;
-                    payment.card_id = Some(id.clone());
-                    saved_card_id = Some(id);
+                    payment.card_id = id.clone();
+                    saved_card_id = id;
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
@@ -1904,7 +1914,7 @@ macro_rules! sql_store {
                     payment.reference = String::new();
                 }
                 if let (0, Some(card)) = (payment.reason_code, &save_card) {
-                    payment.card_id = Some(Self::save_card(&mut tx, card).await?);
+                    payment.card_id = Self::save_card(&mut tx, card).await?;
                 }
                 let moved = sqlx::query(
                     "UPDATE payments SET status = $1, charged_minor = $2, reason_code = $3, reason = $4,

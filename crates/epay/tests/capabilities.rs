@@ -379,14 +379,34 @@ async fn a_card_saved_as_a_receiver_can_only_receive() {
             assert_eq!(status, 200, "{b}: a receive-only card receives: {answer}");
         }
 
-        // Once the card's holder pays with it (expiry and CVC), the saved card may pay.
+        // Once the card's holder pays with it (expiry and CVC), the saved card may pay, under a
+        // new id: the one the receiver's saver learned stays unable to pay.
         let proven = save_card_for(&gw, "mule", MASTERCARD).await;
-        assert_eq!(proven, victim, "{b}: the same saved card, now proven");
-        let order_id = invoice();
-        let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
-        let body = saved_card_payment(&order_id, &proven, Some("mule"));
-        let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
+        assert_ne!(proven, victim, "{b}: a proven card gets an id its receiver-saver never saw");
+        let pay_with = |card: String| {
+            let gw = &gw;
+            async move {
+                let order_id = invoice();
+                let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+                let body = saved_card_payment(&order_id, &card, Some("mule"));
+                gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await
+            }
+        };
+        let (status, answer) = pay_with(proven.clone()).await;
         assert_eq!(status, 200, "{b}: {answer}");
+        let (status, _) = pay_with(victim.clone()).await;
+        assert_eq!(status, 400, "{b}: the old id pays nothing");
+
+        // Saving a customer's card number as a receiver never reveals the id of their payable card.
+        let alice_card = save_card_for(&gw, "alice", VISA).await;
+        let order_id = invoice();
+        let token = transfer_token(&gw, &order_id, "1", P2P, &[]).await;
+        let body = json!({"order": order(&order_id, "1", P2P, "alice"),
+                          "card": {"sender": pan_side(MASTERCARD, false), "receiver": receiver_pan(VISA.0, true)}});
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{b}: {answer}");
+        assert_eq!(answer["receiverCardID"], "", "{b}: Alice's card id stays hidden");
+        assert!(!answer.to_string().contains(&alice_card), "{b}");
         gw.assert_ledger_sound();
     }
 }

@@ -97,10 +97,12 @@ fn origin_matches(origin: &str, url: &url::Url) -> bool {
     registered.scheme() == url.scheme() && same_host && port_ok
 }
 
-/// `https://shop.kz` names no port: any port of that host is the merchant's.
+/// `https://shop.kz` and `https://[2001:db8::1]` name no port: any port of that host is the
+/// merchant's.
 fn origin_names_no_port(origin: &str) -> bool {
-    let rest = origin.split_once("://").map(|(_, r)| r).unwrap_or(origin);
-    !rest.trim_end_matches('/').contains(':')
+    let rest = origin.split_once("://").map(|(_, r)| r).unwrap_or(origin).trim_end_matches('/');
+    let after_host = rest.rsplit_once(']').map(|(_, tail)| tail).unwrap_or(rest);
+    !after_host.contains(':')
 }
 
 /// Checks a callback origin an operator registers for a terminal: `http(s)://host[:port]`,
@@ -172,6 +174,8 @@ mod tests {
         assert!(ok("http://127.0.0.1:9000/cb", &terminal(&[]), Mode::Sandbox), "sandbox: loopback receivers");
         assert!(!ok("https://evil.kz/cb", &terminal(&[]), Mode::Sandbox));
         assert!(ok("", &terminal(&[]), Mode::Production), "no link at all is fine");
+        let v6 = terminal(&["https://[2001:db8::1]"]);
+        assert!(ok("https://[2001:db8::1]:8443/cb", &v6, Mode::Production), "IPv6 origin without a port");
         let port = terminal(&["https://shop.kz:8443"]);
         assert!(ok("https://shop.kz:8443/x", &port, Mode::Production));
         assert!(!ok("https://shop.kz/x", &port, Mode::Production));
