@@ -129,7 +129,7 @@ impl Order {
             ("backLink", &order.back_link),
             ("failureBackLink", &order.failure_back_link),
         ] {
-            crate::delivery::check_target_url(url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+            crate::delivery::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
         }
         if order.card_save && order.account_id.trim().is_empty() {
             return Err(bad("accountId is required when cardSave is true"));

@@ -888,7 +888,7 @@ pub(crate) fn parse_order(mode: Mode, f: &Fields, token: &TokenRecord) -> Result
         ("backLink", &order.back_link),
         ("failureBackLink", &order.failure_back_link),
     ] {
-        crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+        crate::delivery::check_link(name, url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     Ok(order)
 }
