@@ -44,7 +44,9 @@ pub enum StartError {
 impl App {
     /// Opens (creating, migrating and — in sandbox mode — seeding) everything `config` names.
     pub async fn start(config: Config) -> Result<App, StartError> {
-        std::fs::create_dir_all(&config.data_dir)
+        private_files::data_dir(&config.data_dir)
+            .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
+        private_files::sqlite_files(&config.database_url())
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let keys = Keys::load(
             &config.rsa_key_path(),
@@ -111,6 +113,11 @@ pub fn build_router(app: AppState) -> axum::Router {
     crate::http::router(app)
 }
 
+/// The router of the separate metrics listener (`metrics_listen`): `/metrics` only.
+pub fn build_metrics_router(app: AppState) -> axum::Router {
+    crate::http::metrics_router(app)
+}
+
 impl App {
     /// Opens a sealed card number. A value under a data key this node has not seen yet (another
     /// node rotated) makes it re-read the keys once.
@@ -122,5 +129,63 @@ impl App {
             tracing::error!(error = %e, "re-reading the vault keys failed");
         }
         self.keys.open_pan(sealed)
+    }
+}
+
+/// The data directory and the SQLite files hold sealed cards, client-secret digests and webhook
+/// secrets: only the gateway's own user may read them (directory 0700, files 0600).
+mod private_files {
+    use std::io;
+    use std::path::{Path, PathBuf};
+
+    #[cfg(unix)]
+    fn restrict(path: &Path, mode: u32) -> io::Result<()> {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+    }
+
+    #[cfg(not(unix))]
+    fn restrict(_path: &Path, _mode: u32) -> io::Result<()> {
+        Ok(())
+    }
+
+    /// Creates the data directory owner-only, and narrows an existing one to that.
+    pub fn data_dir(dir: &Path) -> io::Result<()> {
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir)?;
+        restrict(dir, 0o700)
+    }
+
+    /// The database file of an `sqlite:` URL (`None` for other databases or in-memory ones).
+    fn sqlite_path(url: &str) -> Option<PathBuf> {
+        let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+        let path = rest.split('?').next().unwrap_or_default();
+        (!path.is_empty() && !path.contains(":memory:")).then(|| PathBuf::from(path))
+    }
+
+    /// Creates the SQLite database file 0600 before SQLite opens it (SQLite gives its -wal and
+    /// -shm files the database file's mode), and narrows existing files to 0600.
+    pub fn sqlite_files(url: &str) -> io::Result<()> {
+        let Some(db) = sqlite_path(url) else {
+            return Ok(());
+        };
+        if let Some(dir) = db.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)?;
+        }
+        let mut options = std::fs::OpenOptions::new();
+        options.create(true).append(true);
+        #[cfg(unix)]
+        std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+        options.open(&db)?;
+        for suffix in ["", "-wal", "-shm", "-journal"] {
+            let file = PathBuf::from(format!("{}{suffix}", db.display()));
+            if file.exists() {
+                restrict(&file, 0o600)?;
+            }
+        }
+        Ok(())
     }
 }

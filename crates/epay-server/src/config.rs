@@ -91,6 +91,19 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request (body read and handling) must finish within this many seconds.
     pub request_timeout_secs: u64,
+    /// A new connection that sends no byte within this many seconds is closed (silent sockets).
+    pub first_byte_timeout_secs: u64,
+    /// A connection (HTTP/1 keep-alive or HTTP/2) with no byte read or written for this many
+    /// seconds is closed. Longer than `request_timeout_secs`, so it never cuts a request.
+    pub idle_timeout_secs: u64,
+    /// Open client connections at most; a connection beyond it is closed at once. Keep it below
+    /// the process's file descriptor limit minus the database pool and callback sockets.
+    pub max_connections: usize,
+    /// Serve `/metrics` on this separate address (e.g. 127.0.0.1:9090) instead of the API's.
+    pub metrics_listen: Option<SocketAddr>,
+    /// `/metrics` asks for `Authorization: Bearer <metrics_token>`. Production serves no
+    /// metrics unless `metrics_listen` or `metrics_token` is set.
+    pub metrics_token: Option<String>,
 }
 
 impl Default for Config {
@@ -126,6 +139,11 @@ impl Default for Config {
             header_timeout_secs: 10,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            first_byte_timeout_secs: 10,
+            idle_timeout_secs: 60,
+            max_connections: 900,
+            metrics_listen: None,
+            metrics_token: None,
         }
     }
 }
@@ -200,6 +218,21 @@ impl Config {
         }
         if let Some(v) = env("EPAY_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs = parse("EPAY_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_FIRST_BYTE_TIMEOUT_SECS") {
+            self.first_byte_timeout_secs = parse("EPAY_FIRST_BYTE_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_IDLE_TIMEOUT_SECS") {
+            self.idle_timeout_secs = parse("EPAY_IDLE_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_MAX_CONNECTIONS") {
+            self.max_connections = parse("EPAY_MAX_CONNECTIONS", v)?;
+        }
+        if let Some(v) = env("EPAY_METRICS_LISTEN") {
+            self.metrics_listen = Some(parse("EPAY_METRICS_LISTEN", v)?);
+        }
+        if let Some(v) = env("EPAY_METRICS_TOKEN") {
+            self.metrics_token = Some(v);
         }
         if let Some(v) = env("EPAY_TLS_CERT_PATH") {
             self.tls_cert_path = Some(PathBuf::from(v));
@@ -292,6 +325,10 @@ impl Config {
                 "header_timeout_secs must be 1 to 300 and request_timeout_secs 1 to 600".into(),
             ));
         }
+        self.validate_connection_bounds()?;
+        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+            return Err(ConfigError::Invalid("metrics_token must be at least 16 characters".into()));
+        }
         if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError::Invalid("max_body_bytes must be between 1 KiB and 16 MiB".into()));
         }
@@ -322,6 +359,21 @@ impl Config {
         }
         if !["pretty", "json"].contains(&self.log_format.as_str()) {
             return Err(ConfigError::Invalid("log_format must be pretty or json".into()));
+        }
+        Ok(())
+    }
+
+    fn validate_connection_bounds(&self) -> Result<(), ConfigError> {
+        if !(1..=300).contains(&self.first_byte_timeout_secs) {
+            return Err(ConfigError::Invalid("first_byte_timeout_secs must be 1 to 300".into()));
+        }
+        if self.idle_timeout_secs <= self.request_timeout_secs || self.idle_timeout_secs > 3600 {
+            return Err(ConfigError::Invalid(
+                "idle_timeout_secs must be longer than request_timeout_secs and at most 3600".into(),
+            ));
+        }
+        if !(1..=1_000_000).contains(&self.max_connections) {
+            return Err(ConfigError::Invalid("max_connections must be 1 to 1000000".into()));
         }
         Ok(())
     }

@@ -102,7 +102,11 @@ pub fn pem_decode(text: &str) -> Option<Vec<u8>> {
 /// Writes a new secret file readable only by its owner.
 fn write_secret(path: &Path, contents: &[u8]) -> Result<(), KeyError> {
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| file_error(path, e))?;
+        let mut builder = std::fs::DirBuilder::new();
+        builder.recursive(true);
+        #[cfg(unix)]
+        std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+        builder.create(dir).map_err(|e| file_error(path, e))?;
     }
     let tmp = path.with_extension("tmp");
     std::fs::write(&tmp, contents).map_err(|e| file_error(path, e))?;

@@ -14,6 +14,7 @@ pub mod fuzzing;
 pub mod guard;
 pub mod keys;
 pub mod metrics;
+pub mod netblocks;
 pub mod openapi;
 pub mod page;
 pub mod seed;
@@ -23,5 +24,5 @@ pub mod workers;
 
 mod http;
 
-pub use app::{build_router, App, AppState};
+pub use app::{build_metrics_router, build_router, App, AppState};
 pub use config::{Config, Mode};

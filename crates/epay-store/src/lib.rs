@@ -1,10 +1,12 @@
 //! The storage port (`Store`) and its two adapters: SQLite (embedded default) and PostgreSQL.
 //! Both adapters share one body of SQL (see `sql_store!`), so they cannot drift apart.
 
+mod lost;
 mod model;
 mod sql;
 
 use async_trait::async_trait;
+pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use sql::{connect, PgStore, SqliteStore};
 
@@ -19,11 +21,26 @@ pub enum StoreError {
     #[error("operation refused: {0:?}")]
     Refused(Refusal),
     #[error("database error: {0}")]
-    Database(#[from] sqlx::Error),
+    Database(sqlx::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://path or postgres://...")]
     UnsupportedUrl(String),
+}
+
+impl From<sqlx::Error> for StoreError {
+    /// Every database error passes here, so a lost connection is always noted (see `lost`).
+    fn from(error: sqlx::Error) -> Self {
+        lost::note(&error);
+        StoreError::Database(error)
+    }
+}
+
+impl StoreError {
+    /// True when the database connection was lost: the caller may retry shortly.
+    pub fn is_connection_lost(&self) -> bool {
+        matches!(self, StoreError::Database(e) if lost::is_connection_lost(e))
+    }
 }
 
 pub type StoreResult<T> = Result<T, StoreError>;

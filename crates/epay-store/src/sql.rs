@@ -56,13 +56,26 @@ pub struct PgStore {
 
 impl PgStore {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        // No ping before each acquire (sqlx's default): it is one more round trip to the server
-        // for every statement outside a transaction. A connection the server dropped fails its
-        // next statement instead, and the pool discards it.
+        // No ping before every acquire (sqlx's default): it is one more round trip to the server
+        // for every statement outside a transaction. Only a connection that idled a while, or
+        // one that went idle before a lost connection was seen, is pinged (see `lost`), so a
+        // database restart costs at most the one statement that finds it out.
         let pool = PgPoolOptions::new()
             .max_connections(16)
             .acquire_timeout(Duration::from_secs(10))
             .test_before_acquire(false)
+            .before_acquire(|conn, meta| {
+                Box::pin(async move {
+                    if crate::lost::worth_a_ping(&meta) {
+                        use sqlx::Connection;
+                        if let Err(e) = conn.ping().await {
+                            crate::lost::note(&e);
+                            return Ok(false);
+                        }
+                    }
+                    Ok(true)
+                })
+            })
             .connect(url)
             .await?;
         Ok(PgStore { pool })
@@ -1229,9 +1242,17 @@ macro_rules! sql_store {
             }
 
             async fn health(&self) -> StoreResult<StoreHealth> {
-                let row = sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS applied FROM _sqlx_migrations WHERE success")
-                    .fetch_one(&self.pool)
-                    .await?;
+                let applied = "SELECT CAST(COUNT(*) AS BIGINT) AS applied FROM _sqlx_migrations WHERE success";
+                // A read, so safe to retry: when it met a connection the database closed, the
+                // retry's connection is checked first (see `lost`), and readiness recovers on
+                // the first probe after the database is back.
+                let row = match sqlx::query(applied).fetch_one(&self.pool).await {
+                    Err(e) if crate::lost::is_connection_lost(&e) => {
+                        crate::lost::note(&e);
+                        sqlx::query(applied).fetch_one(&self.pool).await?
+                    }
+                    other => other?,
+                };
                 Ok(StoreHealth {
                     migrations_applied: row.try_get::<i64, _>("applied")? as usize,
                     migrations_known: sqlx::migrate!($migrations).migrations.len(),

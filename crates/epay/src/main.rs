@@ -2,6 +2,7 @@
 
 mod admin;
 mod bench;
+mod connections;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -196,7 +197,12 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     let (stop, stop_signal) = tokio::sync::watch::channel(false);
     let expiry = epay_server::workers::spawn_expiry(app.clone(), stop_signal.clone());
     let callbacks = epay_server::workers::spawn_callbacks(app.clone(), stop_signal);
+    let own: Vec<std::net::SocketAddr> = std::iter::once(local).chain(app.config.metrics_listen).collect();
+    epay_server::delivery::set_own_addresses(&own, app.config.public_url.as_deref());
     let router = epay_server::build_router(app.clone());
+    if let Some(address) = app.config.metrics_listen {
+        serve_metrics(address, app.clone())?;
+    }
     let handle = axum_server::Handle::new();
     let on_signal = handle.clone();
     let grace = Duration::from_secs(app.config.request_timeout_secs + 5);
@@ -208,14 +214,16 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     // The peer address feeds the token endpoint's per-address limit.
     let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
     let header_timeout = Duration::from_secs(app.config.header_timeout_secs);
+    let guard = connections::ConnectionGuard::new(&app.config);
     let served = match tls {
         None => {
-            let mut server = axum_server::from_tcp(listener);
+            let mut server = axum_server::from_tcp(listener).acceptor(guard);
             slow_client_guard(server.http_builder(), header_timeout);
             server.handle(handle).serve(service).await
         }
         Some(tls) => {
-            let mut server = axum_server::from_tcp_rustls(listener, tls);
+            let tls = axum_server::tls_rustls::RustlsAcceptor::new(tls).acceptor(guard);
+            let mut server = axum_server::from_tcp(listener).acceptor(tls);
             slow_client_guard(server.http_builder(), header_timeout);
             server.handle(handle).serve(service).await
         }
@@ -233,6 +241,22 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     }
     tracing::info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Serves `/metrics` alone on its own address (for a scraper on a private network), in the
+/// background until the process ends.
+fn serve_metrics(address: std::net::SocketAddr, app: epay_server::AppState) -> Result<(), String> {
+    let listener =
+        std::net::TcpListener::bind(address).map_err(|e| format!("cannot listen for metrics on {address}: {e}"))?;
+    listener.set_nonblocking(true).map_err(|e| e.to_string())?;
+    tracing::info!(%address, "metrics listening");
+    let router = epay_server::build_metrics_router(app);
+    tokio::spawn(async move {
+        if let Err(e) = axum_server::from_tcp(listener).serve(router.into_make_service()).await {
+            tracing::error!(error = %e, "the metrics listener stopped");
+        }
+    });
+    Ok(())
 }
 
 /// A client that dribbles its request headers is cut off after `timeout` (slowloris); slow

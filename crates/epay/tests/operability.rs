@@ -26,13 +26,7 @@ async fn health_and_readiness() {
         if backend == Backend::Postgres {
             // The database goes away: not ready (503), while the process stays alive; back: ready.
             let name = gw.database_url.rsplit('/').next().unwrap().to_string();
-            let admin = |sql: String| async move {
-                use sqlx::Connection;
-                let url = std::env::var("EPAY_TEST_PG_URL")
-                    .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-                let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
-                sqlx::query(&sql).execute(&mut conn).await.unwrap();
-            };
+            let admin = pg_admin;
             admin(format!("ALTER DATABASE {name} ALLOW_CONNECTIONS false")).await;
             admin(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")).await;
             let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
@@ -46,6 +40,58 @@ async fn health_and_readiness() {
             let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
             assert_eq!(ready.status(), 200);
         }
+    }
+}
+
+/// Runs one statement as the PostgreSQL superuser, on the server's `postgres` database.
+async fn pg_admin(sql: String) {
+    use sqlx::Connection;
+    let url =
+        std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let mut conn = sqlx::PgConnection::connect(&url).await.unwrap();
+    sqlx::query(&sql).execute(&mut conn).await.unwrap();
+}
+
+/// The database drops every connection of the gateway (what a restart or a failover does to
+/// its pool). Readiness answers 200 on its first probe, and no request gets a 500: at most the
+/// one request that finds a dead connection gets a 503 with `Retry-After`, and every later one
+/// succeeds, because the pool checks the other idle connections before it hands them out.
+#[tokio::test]
+async fn stale_pool_connections_after_the_database_drops_them() {
+    if !backends().contains(&Backend::Postgres) {
+        return; // an SQLite file cannot hang up
+    }
+    let gw = Gateway::start(Backend::Postgres).await;
+    let payment = gw.authorized_payment(100.0).await;
+    let service = gw.service_token(TERMINAL).await;
+    let invoice = gw.store().await.payment(&epay_server::seed::test_merchant().0.id, &payment).await.unwrap().unwrap();
+    let status_url = format!("{}/check-status/payment/transaction/{}", gw.url, invoice.invoice_id);
+    let check = || gw.http.get(&status_url).bearer_auth(&service).send();
+    let name = gw.database_url.rsplit('/').next().unwrap().to_string();
+    let drop_connections =
+        || pg_admin(format!("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'"));
+    for probe_first in [true, false] {
+        // Fill the pool with several connections, all idle afterwards.
+        for response in futures::future::join_all((0..8).map(|_| check())).await {
+            assert_eq!(response.unwrap().status(), 200);
+        }
+        drop_connections().await;
+        if probe_first {
+            let ready = gw.http.get(format!("{}/readyz", gw.url)).send().await.unwrap();
+            assert_eq!(ready.status(), 200, "readiness recovers on the first probe");
+        }
+        let mut failed = 0;
+        for i in 0..10 {
+            let response = check().await.unwrap();
+            if response.status() == 200 {
+                continue;
+            }
+            failed += 1;
+            let retry_after = response.headers().get("retry-after").cloned();
+            assert_eq!(response.status(), 503, "request {i} after the drop: {:?}", response.text().await);
+            assert_eq!(retry_after.unwrap(), "1");
+        }
+        assert!(failed <= 1, "{failed} requests met a dead pooled connection (probe first: {probe_first})");
     }
 }
 
@@ -269,4 +315,56 @@ async fn security_headers_on_every_response() {
     let plain = Gateway::start(Backend::Sqlite).await;
     let response = plain.http.get(format!("{}/healthz", plain.url)).send().await.unwrap();
     assert!(!response.headers().contains_key("strict-transport-security"));
+}
+
+/// `/metrics` shows volumes by status: production serves it only behind `metrics_token` or on
+/// its own `metrics_listen` address, and never without one of them.
+#[tokio::test]
+async fn production_metrics_need_a_token_or_their_own_address() {
+    for backend in backends() {
+        let production = ("EPAY_MODE", "production");
+        let gw = Gateway::start_with(backend, &[production]).await;
+        let metrics = gw.http.get(format!("{}/metrics", gw.url)).send().await.unwrap();
+        assert_eq!(metrics.status(), 404, "{backend:?}: production with neither serves no metrics");
+        drop(gw);
+
+        let token = "metrics-token-0123456789";
+        let gw = Gateway::start_with(backend, &[production, ("EPAY_METRICS_TOKEN", token)]).await;
+        let url = format!("{}/metrics", gw.url);
+        assert_eq!(gw.http.get(&url).send().await.unwrap().status(), 401);
+        assert_eq!(gw.http.get(&url).bearer_auth("wrong-token-0123456789").send().await.unwrap().status(), 401);
+        let allowed = gw.http.get(&url).bearer_auth(token).send().await.unwrap();
+        assert_eq!(allowed.status(), 200);
+        assert!(allowed.text().await.unwrap().contains("epay_db_up 1"));
+        drop(gw);
+
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let metrics_address = format!("127.0.0.1:{port}");
+        let gw = Gateway::start_with(backend, &[production, ("EPAY_METRICS_LISTEN", &metrics_address)]).await;
+        assert_eq!(gw.http.get(format!("{}/metrics", gw.url)).send().await.unwrap().status(), 404);
+        let own = gw.http.get(format!("http://{metrics_address}/metrics")).send().await.unwrap();
+        assert_eq!(own.status(), 200);
+        assert!(own.text().await.unwrap().contains("epay_db_up 1"));
+        let api_on_metrics = gw.http.get(format!("http://{metrics_address}/healthz")).send().await.unwrap();
+        assert_eq!(api_on_metrics.status(), 404, "the metrics address serves nothing else");
+    }
+}
+
+/// The data directory is the gateway user's alone (0700), and so are the SQLite database and
+/// its -wal and -shm files (0600), although the directory existed (0755) before the start.
+#[cfg(unix)]
+#[tokio::test]
+async fn the_data_directory_and_database_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        gw.authorized_payment(100.0).await;
+        let mode = |path: std::path::PathBuf| std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(gw.dir.clone()), 0o700, "{backend:?}");
+        if backend == Backend::Sqlite {
+            for file in ["epay.sqlite", "epay.sqlite-wal", "epay.sqlite-shm"] {
+                assert_eq!(mode(gw.dir.join(file)), 0o600, "{file}");
+            }
+        }
+    }
 }

@@ -69,8 +69,10 @@ pub fn router(app: AppState) -> Router {
         .merge(crate::cabinet::routes())
         .merge(crate::openapi::routes())
         .route("/healthz", get(health::healthz))
-        .route("/readyz", get(health::readyz))
-        .route("/metrics", get(health::metrics));
+        .route("/readyz", get(health::readyz));
+    if health::metrics_on_api(&app.config) {
+        router = router.route("/metrics", get(health::metrics));
+    }
     if app.config.mode == crate::config::Mode::Sandbox {
         router =
             router.route("/sandbox/clock", get(sandbox::show)).route("/sandbox/clock/advance", post(sandbox::advance));
@@ -78,6 +80,7 @@ pub fn router(app: AppState) -> Router {
     router
         .route_layer(axum::middleware::from_fn(observe::mark_route))
         .fallback(not_found)
+        .layer(axum::middleware::from_fn(health::database_lost))
         // A panic is a bug, but the client still gets ePay's error shape, never a dropped socket.
         .layer(CatchPanicLayer::custom(|_| {
             (StatusCode::INTERNAL_SERVER_ERROR, Json(serde_json::json!({"code": -1, "message": "internal error"})))
@@ -88,6 +91,11 @@ pub fn router(app: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(app.config.max_body_bytes))
         .layer(axum::middleware::from_fn_with_state(app.clone(), observe::observe))
         .with_state(app)
+}
+
+/// `/metrics` alone, for its own listener (`metrics_listen`).
+pub fn metrics_router(app: AppState) -> Router {
+    Router::new().route("/metrics", get(health::metrics)).with_state(app)
 }
 
 async fn not_found() -> impl IntoResponse {

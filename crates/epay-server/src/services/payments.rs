@@ -113,7 +113,7 @@ impl Order {
         for (name, url) in
             [("postLink", f.str_or_empty(&["postLink"])?), ("failurePostLink", f.str_or_empty(&["failurePostLink"])?)]
         {
-            crate::delivery::check_target_url(&url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+            crate::delivery::check_link(name, &url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
         }
         let links = capability::callback_links(
             token,
@@ -142,7 +142,7 @@ impl Order {
             card_save: f.opt_bool(&["cardSave", "cardsave"])?.unwrap_or(false),
         };
         for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
-            crate::delivery::check_target_url(url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+            crate::delivery::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
         }
         if order.card_save && order.account_id.trim().is_empty() {
             return Err(bad("accountId is required when cardSave is true"));

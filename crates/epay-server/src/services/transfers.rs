@@ -944,7 +944,7 @@ pub(crate) fn parse_order(
     }
     let (post_link, failure_post_link) = (f.str_or_empty(&["postLink"])?, f.str_or_empty(&["failurePostLink"])?);
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
-        crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+        crate::delivery::check_link(name, url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     let links = capability::callback_links(token, terminal, &post_link, &failure_post_link, mode)
         .map_err(|e| TransferError::bad(format!("order.{e}")))?;
@@ -960,7 +960,7 @@ pub(crate) fn parse_order(
         failure_back_link: f.str_or_empty(&["failureBackLink"])?,
     };
     for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
-        crate::delivery::check_target_url(url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+        crate::delivery::check_link(name, url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     Ok(order)
 }

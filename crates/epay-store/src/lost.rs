@@ -1,0 +1,81 @@
+//! Recovery from connections the database closed: a restart, a failover, or an administrator's
+//! `pg_terminate_backend`. Idle pooled connections are not pinged before every use (one more
+//! round trip per statement), so a connection the server closed is only found out when a
+//! statement fails on it. Three things keep that to at most one failed request per outage:
+//!
+//! - every such failure is noted (`note`), and a pooled connection that went idle before the
+//!   last noted failure is pinged before it is handed out again (`worth_a_ping`), so the rest
+//!   of the stale connections are thrown away instead of failing one request each;
+//! - a connection idle for longer than `PING_AFTER_IDLE` is pinged too, so a restart during a
+//!   quiet period fails no request at all;
+//! - the request that met the closed connection learns it (`watch`), so the HTTP layer answers
+//!   it with a retryable 503 instead of a 500.
+
+use std::cell::Cell;
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+use sqlx::pool::PoolConnectionMetadata;
+
+/// A connection idle longer than this is pinged before reuse. Busy connections (the hot path)
+/// are idle for microseconds and are never pinged.
+pub(crate) const PING_AFTER_IDLE: Duration = Duration::from_secs(1);
+
+/// When the last lost connection was seen, in milliseconds after `epoch()` (0: never).
+static LAST_LOSS_MS: AtomicU64 = AtomicU64::new(0);
+
+tokio::task_local! {
+    /// Set when a store call of the current request met a lost connection.
+    static LOST_IN_TASK: Cell<bool>;
+}
+
+fn epoch() -> Instant {
+    static EPOCH: OnceLock<Instant> = OnceLock::new();
+    *EPOCH.get_or_init(Instant::now)
+}
+
+/// True when `error` says the connection to the database is gone (as opposed to a refused
+/// statement): I/O errors, and the server's "admin shutdown", "crash shutdown", "cannot connect
+/// now" and connection-exception (class 08) codes.
+pub fn is_connection_lost(error: &sqlx::Error) -> bool {
+    match error {
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
+        }
+        _ => false,
+    }
+}
+
+/// Records a lost connection, for the pool's next acquisitions and for the current request.
+pub(crate) fn note(error: &sqlx::Error) {
+    if !is_connection_lost(error) {
+        return;
+    }
+    let now_ms = epoch().elapsed().as_millis() as u64 + 1;
+    LAST_LOSS_MS.fetch_max(now_ms, Ordering::Relaxed);
+    let _ = LOST_IN_TASK.try_with(|lost| lost.set(true));
+}
+
+/// Whether a pooled connection must be pinged before it is handed out: it has sat idle a
+/// while, or it went idle before a lost connection was last seen (it may be just as dead).
+pub(crate) fn worth_a_ping(meta: &PoolConnectionMetadata) -> bool {
+    if meta.idle_for > PING_AFTER_IDLE {
+        return true;
+    }
+    let last_loss = LAST_LOSS_MS.load(Ordering::Relaxed);
+    let idle_since_ms = epoch().elapsed().saturating_sub(meta.idle_for).as_millis() as u64;
+    last_loss != 0 && last_loss >= idle_since_ms
+}
+
+/// Runs `work` and says whether any store call in it met a lost connection.
+pub async fn watch<F: Future>(work: F) -> (F::Output, bool) {
+    LOST_IN_TASK
+        .scope(Cell::new(false), async move {
+            let output = work.await;
+            (output, LOST_IN_TASK.with(Cell::get))
+        })
+        .await
+}
