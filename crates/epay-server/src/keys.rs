@@ -332,6 +332,27 @@ mod tests {
     }
 
     #[test]
+    fn bad_padding_decrypts_to_a_stable_pseudo_random_message() {
+        use aws_lc_rs::rsa::{Pkcs1PublicEncryptingKey, PublicEncryptingKey};
+        let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
+        let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
+        let public = PublicEncryptingKey::from_der(&pem_decode(&keys.public_pem).unwrap()).unwrap();
+        let public = Pkcs1PublicEncryptingKey::new(public).unwrap();
+        let mut ciphertext = vec![0u8; public.ciphertext_size()];
+        let ciphertext = public.encrypt(b"{\"hpan\":1}", &mut ciphertext).unwrap().to_vec();
+        assert_eq!(keys.decrypt_cryptogram(&ciphertext), b"{\"hpan\":1}");
+        // c = 1 decrypts to m = 1, never a PKCS#1 v1.5 block: a message derived from it instead,
+        // the same each time, different for another bad ciphertext.
+        let mut one = vec![0u8; ciphertext.len()];
+        one[ciphertext.len() - 1] = 1;
+        let rejected = keys.decrypt_cryptogram(&one);
+        assert_eq!(rejected, keys.decrypt_cryptogram(&one));
+        assert!(rejected.len() <= ciphertext.len() - 11);
+        assert_ne!(keys.decrypt_cryptogram(b"short"), rejected);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
     fn data_keys_seal_open_and_rotate() {
         let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
         let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
