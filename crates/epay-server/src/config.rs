@@ -79,12 +79,19 @@ pub struct Config {
     /// itself (rustls); without, plain HTTP for a TLS-terminating proxy in front.
     pub tls_cert_path: Option<PathBuf>,
     pub tls_key_path: Option<PathBuf>,
-    /// Abuse limits (0 turns one off): wrong client secrets per client id and per address in
+    /// Abuse limits (0 turns one off): wrong client secrets per client id from one address and per address in
     /// 5 minutes; declined card attempts per card in 10 minutes and per terminal in 1 minute.
     pub token_failures_per_client: u32,
     pub token_failures_per_ip: u32,
     pub card_failures_per_card: u32,
     pub card_failures_per_terminal: u32,
+    /// Failed phone lookups (OCT to TYPEPHONE) per token and per terminal in 10 minutes.
+    pub phone_failures_per_token: u32,
+    pub phone_failures_per_terminal: u32,
+    /// Cryptogram attempts one payment token allows (then it is spent), and cryptogram failures
+    /// per address in 10 minutes.
+    pub cryptogram_attempts_per_token: u32,
+    pub cryptogram_failures_per_ip: u32,
     /// A client must send its request headers within this many seconds (slow-client guard).
     pub header_timeout_secs: u64,
     /// Largest request body the API reads, in bytes.
@@ -136,6 +143,10 @@ impl Default for Config {
             token_failures_per_ip: 50,
             card_failures_per_card: 5,
             card_failures_per_terminal: 100,
+            phone_failures_per_token: 3,
+            phone_failures_per_terminal: 20,
+            cryptogram_attempts_per_token: 3,
+            cryptogram_failures_per_ip: 20,
             header_timeout_secs: 10,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
@@ -209,6 +220,18 @@ impl Config {
         }
         if let Some(v) = env("EPAY_CARD_FAILURES_PER_TERMINAL") {
             self.card_failures_per_terminal = parse("EPAY_CARD_FAILURES_PER_TERMINAL", v)?;
+        }
+        if let Some(v) = env("EPAY_PHONE_FAILURES_PER_TOKEN") {
+            self.phone_failures_per_token = parse("EPAY_PHONE_FAILURES_PER_TOKEN", v)?;
+        }
+        if let Some(v) = env("EPAY_PHONE_FAILURES_PER_TERMINAL") {
+            self.phone_failures_per_terminal = parse("EPAY_PHONE_FAILURES_PER_TERMINAL", v)?;
+        }
+        if let Some(v) = env("EPAY_CRYPTOGRAM_ATTEMPTS_PER_TOKEN") {
+            self.cryptogram_attempts_per_token = parse("EPAY_CRYPTOGRAM_ATTEMPTS_PER_TOKEN", v)?;
+        }
+        if let Some(v) = env("EPAY_CRYPTOGRAM_FAILURES_PER_IP") {
+            self.cryptogram_failures_per_ip = parse("EPAY_CRYPTOGRAM_FAILURES_PER_IP", v)?;
         }
         if let Some(v) = env("EPAY_HEADER_TIMEOUT_SECS") {
             self.header_timeout_secs = parse("EPAY_HEADER_TIMEOUT_SECS", v)?;

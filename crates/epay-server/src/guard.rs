@@ -3,11 +3,16 @@
 //! honest traffic at any rate never meets them; a key that failed too often is refused with
 //! `429` and `Retry-After` until its window ends.
 //!
-//! Counters live in this process: with several nodes each counts what it sees, so the effective
-//! limit is the configured one times the nodes behind the balancer (docs/security.md).
+//! Two kinds of counter. Secret guessing at the token endpoint and bad cryptograms are counted
+//! in the store ([`SharedGuard`], table `abuse_counters`), so every node behind a balancer sees
+//! the same counts. Card testing (declines per card and per terminal) and failed phone lookups
+//! are counted in this process ([`Guard`]): they sit on the payment hot path, and with several
+//! nodes the effective limit is the configured one times the nodes (docs/security.md).
 
 use std::collections::HashMap;
 use std::sync::Mutex;
+
+use epay_store::{AbuseWindow, StoreError};
 
 /// Entries kept before expired windows are swept out, bounding memory under a flood of keys.
 const SWEEP_AT: usize = 100_000;
@@ -32,6 +37,12 @@ pub struct Limits {
     pub token_per_ip: Limit,
     pub card: Limit,
     pub terminal: Limit,
+    /// Failed phone lookups per token (over its life) and per terminal.
+    pub phone_per_token: Limit,
+    pub phone_per_terminal: Limit,
+    /// Cryptogram attempts a page token allows, and cryptogram failures per address.
+    pub cryptogram_per_token: u32,
+    pub cryptogram_per_ip: Limit,
 }
 
 impl Limits {
@@ -41,6 +52,11 @@ impl Limits {
             token_per_ip: Limit { failures: c.token_failures_per_ip, window_secs: 300 },
             card: Limit { failures: c.card_failures_per_card, window_secs: 600 },
             terminal: Limit { failures: c.card_failures_per_terminal, window_secs: 60 },
+            // A token lives at most token_ttl_secs: its window covers its whole life.
+            phone_per_token: Limit { failures: c.phone_failures_per_token, window_secs: c.token_ttl_secs.max(1) },
+            phone_per_terminal: Limit { failures: c.phone_failures_per_terminal, window_secs: 600 },
+            cryptogram_per_token: c.cryptogram_attempts_per_token,
+            cryptogram_per_ip: Limit { failures: c.cryptogram_failures_per_ip, window_secs: 600 },
         }
     }
 }
@@ -51,14 +67,31 @@ pub fn card_keys(card_fingerprint: &str, terminal_id: &str, limits: &Limits) -> 
     [(format!("card:{card_fingerprint}"), limits.card), (format!("terminal:{terminal_id}"), limits.terminal)]
 }
 
-/// The keys a token request counts against: the client id (bounded in length) and the address.
+/// The keys a token request counts against: the client id (bounded in length) *from this
+/// address*, and the address. Never the client id alone: then anyone could lock a merchant out
+/// of its own token endpoint by guessing from elsewhere.
 pub fn token_keys(client_id: &str, from: Option<std::net::IpAddr>, limits: &Limits) -> Vec<(String, Limit)> {
     let client: String = client_id.chars().take(128).collect();
-    let mut keys = vec![(format!("token-client:{client}"), limits.token_per_client)];
-    if let Some(ip) = from {
-        keys.push((format!("token-ip:{ip}"), limits.token_per_ip));
+    let address = from.map_or_else(|| "local".to_string(), |ip| ip.to_string());
+    let mut keys = vec![(format!("token-client:{address}|{client}"), limits.token_per_client)];
+    if from.is_some() {
+        keys.push((format!("token-ip:{address}"), limits.token_per_ip));
     }
     keys
+}
+
+/// The keys a failed phone lookup (OCT to `TYPEPHONE`) counts against: the token and the
+/// terminal, like card testing.
+pub fn phone_keys(token_digest: &str, terminal_id: &str, limits: &Limits) -> [(String, Limit); 2] {
+    [
+        (format!("phone-token:{token_digest}"), limits.phone_per_token),
+        (format!("phone-terminal:{terminal_id}"), limits.phone_per_terminal),
+    ]
+}
+
+/// The key a cryptogram failure counts against besides its token: the address.
+pub fn cryptogram_address_key(from: Option<std::net::IpAddr>, limits: &Limits) -> Option<(String, Limit)> {
+    from.map(|ip| (format!("cryptogram-ip:{ip}"), limits.cryptogram_per_ip))
 }
 
 /// Borrowed view of owned keys, for [`Guard::check_all`] and [`Guard::fail_all`].
@@ -125,6 +158,62 @@ impl Guard {
             self.fail(key, *limit, now_ms);
         }
     }
+}
+
+/// Counters kept in the store (table `abuse_counters`), shared by every gateway node on one
+/// database: a node that restarts or a request that lands elsewhere meets the same counts.
+pub struct SharedGuard<'a> {
+    pub store: &'a dyn epay_store::Store,
+}
+
+impl SharedGuard<'_> {
+    /// Refuses while any key has used up its limit in its window; the longest wait wins.
+    pub async fn check_all(&self, keys: &[(String, Limit)], now_ms: i64) -> Result<Result<(), TooMany>, StoreError> {
+        let mut worst: Option<TooMany> = None;
+        for (key, limit) in keys.iter().filter(|(_, l)| l.failures > 0) {
+            let Some(window) = self.store.abuse_window(key, now_ms).await? else { continue };
+            if window.failures >= i64::from(limit.failures) {
+                let t = too_many_until(window.expires_ms, now_ms);
+                worst = Some(worst.map_or(t, |w| if t.retry_after_secs > w.retry_after_secs { t } else { w }));
+            }
+        }
+        Ok(worst.map_or(Ok(()), Err))
+    }
+
+    /// Counts one failure of every key.
+    pub async fn fail_all(&self, keys: &[(String, Limit)], now_ms: i64) -> Result<(), StoreError> {
+        for (key, limit) in keys.iter().filter(|(_, l)| l.failures > 0) {
+            self.store.abuse_count(key, limit.window_secs * 1000, now_ms, None).await?;
+        }
+        Ok(())
+    }
+
+    /// Reserves one attempt of `key` before the thing it limits is tried, so concurrent
+    /// attempts cannot all pass a check made before any of them failed. Refused once `limit`
+    /// attempts are counted in the window.
+    /// Answers the window with this attempt counted (no failures when the limit is off).
+    pub async fn reserve(
+        &self,
+        key: &str,
+        limit: Limit,
+        now_ms: i64,
+    ) -> Result<Result<AbuseWindow, TooMany>, StoreError> {
+        if limit.failures == 0 {
+            return Ok(Ok(AbuseWindow { failures: 0, expires_ms: now_ms, counted: false }));
+        }
+        let window =
+            self.store.abuse_count(key, limit.window_secs * 1000, now_ms, Some(i64::from(limit.failures))).await?;
+        Ok(if window.counted { Ok(window) } else { Err(too_many_until(window.expires_ms, now_ms)) })
+    }
+
+    /// Forgets `key`'s attempts (a success that clears them).
+    pub async fn clear(&self, key: &str) -> Result<(), StoreError> {
+        self.store.abuse_clear(key).await
+    }
+}
+
+fn too_many_until(expires_ms: i64, now_ms: i64) -> TooMany {
+    TooMany { retry_after_secs: ((expires_ms - now_ms).max(0) as u64).div_ceil(1000).max(1) }
 }
 
 #[cfg(test)]

@@ -31,6 +31,8 @@ pub struct Keys {
     /// keys existed (format v1).
     master: LessSafeKey,
     fingerprint_key: [u8; 32],
+    /// Keys the pseudo-random message a badly padded cryptogram decrypts to (implicit rejection).
+    rejection_key: [u8; 32],
     /// The data keys card numbers are sealed under (envelope encryption), by id, unwrapped.
     data_keys: RwLock<DataKeys>,
 }
@@ -180,6 +182,7 @@ impl Keys {
             public_pem,
             master: aes_key(&derive(b"epay/vault/aes-256-gcm")),
             fingerprint_key: derive(b"epay/vault/fingerprint"),
+            rejection_key: derive(b"epay/cryptogram/implicit-rejection"),
             data_keys: RwLock::default(),
         }
     }
@@ -225,11 +228,43 @@ impl Keys {
         sealed.strip_prefix(V2).and_then(|rest| rest.split_once('.')).is_some_and(|(id, _)| id == key_id)
     }
 
-    /// RSA PKCS#1 v1.5 decryption of a cryptogram (constant-time in AWS-LC).
-    pub fn decrypt_cryptogram(&self, ciphertext: &[u8]) -> Option<Vec<u8>> {
-        let mut out = vec![0u8; self.rsa.min_output_size()];
-        let plain = self.rsa.decrypt(ciphertext, &mut out).ok()?;
-        Some(plain.to_vec())
+    /// RSA PKCS#1 v1.5 decryption of a cryptogram with *implicit rejection*: a ciphertext whose
+    /// padding is wrong (or that is not a ciphertext at all) decrypts to a pseudo-random message
+    /// derived from the ciphertext under a secret key, as OpenSSL 3.2 and the CFRG draft
+    /// "Implicit Rejection for RSA PKCS#1 v1.5" do. AWS-LC has no such mode, so it is done here:
+    /// the rejection message is always computed and chosen in constant time. The caller then
+    /// treats both alike (the message is not a card), so neither the answer nor the path tells
+    /// a badly padded ciphertext from a well padded one: no Bleichenbacher oracle.
+    pub fn decrypt_cryptogram(&self, ciphertext: &[u8]) -> Vec<u8> {
+        use subtle::{Choice, ConditionallySelectable};
+        let size = self.rsa.min_output_size();
+        let rejection = self.rejection_message(ciphertext, size);
+        let mut out = vec![0u8; size];
+        let (valid, len) = match self.rsa.decrypt(ciphertext, &mut out) {
+            Ok(plain) => (Choice::from(1), plain.len() as u32),
+            Err(_) => (Choice::from(0), 0),
+        };
+        let len = u32::conditional_select(&(rejection.len() as u32), &len, valid) as usize;
+        let mut chosen: Vec<u8> =
+            (0..size).map(|i| u8::conditional_select(rejection.get(i).unwrap_or(&0), &out[i], valid)).collect();
+        chosen.truncate(len);
+        chosen
+    }
+
+    /// The pseudo-random message of implicit rejection: HMAC-SHA256 in counter mode over the
+    /// ciphertext, of a length (at most `size - 11`, PKCS#1's longest message) also derived from
+    /// it. The same ciphertext always gives the same message.
+    fn rejection_message(&self, ciphertext: &[u8], size: usize) -> Vec<u8> {
+        let block = |counter: u32| -> [u8; 32] {
+            let mut mac = Hmac::<Sha256>::new_from_slice(&self.rejection_key).expect("any key length");
+            mac.update(&counter.to_be_bytes());
+            mac.update(ciphertext);
+            mac.finalize().into_bytes().into()
+        };
+        let max = size.saturating_sub(11);
+        let length_block = block(u32::MAX);
+        let len = usize::from(u16::from_be_bytes([length_block[0], length_block[1]])) % (max + 1);
+        (0..max.div_ceil(32) as u32).flat_map(block).take(len).collect()
     }
 
     /// Keyed fingerprint of a PAN: finds a saved card without storing its number.
@@ -297,6 +332,27 @@ mod tests {
         assert_eq!(b.open_pan(&sealed), Some(pan.clone()));
         assert_eq!(a.pan_fingerprint(&pan), b.pan_fingerprint(&pan));
         assert_eq!(a.open_pan("AAAA"), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn bad_padding_decrypts_to_a_stable_pseudo_random_message() {
+        use aws_lc_rs::rsa::{Pkcs1PublicEncryptingKey, PublicEncryptingKey};
+        let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
+        let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
+        let public = PublicEncryptingKey::from_der(&pem_decode(&keys.public_pem).unwrap()).unwrap();
+        let public = Pkcs1PublicEncryptingKey::new(public).unwrap();
+        let mut ciphertext = vec![0u8; public.ciphertext_size()];
+        let ciphertext = public.encrypt(b"{\"hpan\":1}", &mut ciphertext).unwrap().to_vec();
+        assert_eq!(keys.decrypt_cryptogram(&ciphertext), b"{\"hpan\":1}");
+        // c = 1 decrypts to m = 1, never a PKCS#1 v1.5 block: a message derived from it instead,
+        // the same each time, different for another bad ciphertext.
+        let mut one = vec![0u8; ciphertext.len()];
+        one[ciphertext.len() - 1] = 1;
+        let rejected = keys.decrypt_cryptogram(&one);
+        assert_eq!(rejected, keys.decrypt_cryptogram(&one));
+        assert!(rejected.len() <= ciphertext.len() - 11);
+        assert_ne!(keys.decrypt_cryptogram(b"short"), rejected);
         std::fs::remove_dir_all(dir).ok();
     }
 

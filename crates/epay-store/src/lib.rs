@@ -209,12 +209,6 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a cabinet user unless one with this e-mail exists; true if created.
     async fn insert_cabinet_user(&self, user: &CabinetUser) -> StoreResult<bool>;
     async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>>;
-    /// Counts a failed sign-in; the `max_failures`-th failure in a row locks the user until
-    /// `locked_until_ms` and starts the count again. One statement, so concurrent attempts
-    /// cannot both slip under the limit.
-    async fn cabinet_sign_in_failed(&self, user_id: &str, max_failures: i32, locked_until_ms: i64) -> StoreResult<()>;
-    /// A successful sign-in clears the failure count.
-    async fn cabinet_sign_in_succeeded(&self, user_id: &str) -> StoreResult<()>;
     /// Stores a new session (and drops sessions that expired before `now_ms`).
     async fn insert_cabinet_session(&self, session: &CabinetSession, now_ms: i64) -> StoreResult<()>;
     /// A session by the digest of its id, if it has not expired at `now_ms`.
@@ -243,6 +237,21 @@ pub trait Store: Send + Sync + 'static {
         account_id: &str,
         limit: i64,
     ) -> StoreResult<Vec<SavedCard>>;
+    // Abuse counters (table abuse_counters), shared by every node on one database.
+
+    /// The current window of `key`, if one is open at `now_ms`.
+    async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>>;
+    /// Counts one failure of `key` in one statement: a window that ended starts again at
+    /// `now_ms` for `window_ms`. With `below`, the failure is counted only while the window holds
+    /// fewer than `below` (a reservation: concurrent callers cannot all slip under the limit);
+    /// otherwise `counted` is false and nothing changes. Also sweeps ended windows.
+    async fn abuse_count(&self, key: &str, window_ms: i64, now_ms: i64, below: Option<i64>)
+        -> StoreResult<AbuseWindow>;
+    /// Forgets `key`'s window (a success that clears earlier failures).
+    async fn abuse_clear(&self, key: &str) -> StoreResult<()>;
+    /// Marks a token used, so it authorises nothing more; false if it already was.
+    async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool>;
+
     /// The latest 3-D Secure session of one of the merchant's payments.
     async fn three_ds_session_of(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Option<ThreeDsSession>>;
 }

@@ -475,9 +475,10 @@ pub struct CabinetUser {
     pub email: String,
     /// argon2id PHC string (`$argon2id$v=19$…`), never the password.
     pub password_hash: String,
-    /// Failures since the last success or lockout.
+    /// Unused since migration 0010: sign-in failures are counted in `abuse_counters`, per
+    /// e-mail digest, so unknown e-mails are counted alike. Kept so old rows still load.
     pub failed_attempts: i32,
-    /// Sign-in is refused until this time (unix ms); 0 when not locked.
+    /// Unused since migration 0010 (see `failed_attempts`).
     pub locked_until: i64,
     pub created_at: i64,
 }
@@ -547,4 +548,15 @@ pub struct DailyStat {
     pub approved: i64,
     /// Sum of approved amounts in tenge (other currencies count as attempts only).
     pub volume_minor: i64,
+}
+
+/// One abuse counter's current window (crate::Store::abuse_count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AbuseWindow {
+    /// Failures counted in the window (including the one just added, when it was counted).
+    pub failures: i64,
+    /// When the window ends, in ms since the epoch.
+    pub expires_ms: i64,
+    /// False when a count was asked only below a ceiling and the window was already full.
+    pub counted: bool,
 }

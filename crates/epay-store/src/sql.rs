@@ -1277,12 +1277,17 @@ macro_rules! sql_store {
             }
 
             async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool> {
+                // The tokens issued under the old secret are revoked with it, in one transaction:
+                // whoever held the old secret keeps nothing it obtained with it.
+                let mut tx = self.pool.begin().await?;
                 let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
                     .bind(secret_digest)
                     .bind(merchant_id)
-                    .execute(&self.pool)
+                    .execute(&mut *tx)
                     .await?
                     .rows_affected();
+                sqlx::query("DELETE FROM tokens WHERE merchant_id = $1").bind(merchant_id).execute(&mut *tx).await?;
+                tx.commit().await?;
                 Ok(changed == 1)
             }
 
@@ -2075,35 +2080,6 @@ macro_rules! sql_store {
                 }))
             }
 
-            async fn cabinet_sign_in_failed(
-                &self,
-                user_id: &str,
-                max_failures: i32,
-                locked_until_ms: i64,
-            ) -> StoreResult<()> {
-                // Both CASEs read the row as it was, so the lock and the reset happen together.
-                sqlx::query(
-                    "UPDATE cabinet_users SET
-                         locked_until = CASE WHEN failed_attempts + 1 >= $1 THEN $2 ELSE locked_until END,
-                         failed_attempts = CASE WHEN failed_attempts + 1 >= $1 THEN 0 ELSE failed_attempts + 1 END
-                     WHERE id = $3",
-                )
-                .bind(max_failures)
-                .bind(locked_until_ms)
-                .bind(user_id)
-                .execute(&self.pool)
-                .await?;
-                Ok(())
-            }
-
-            async fn cabinet_sign_in_succeeded(&self, user_id: &str) -> StoreResult<()> {
-                sqlx::query("UPDATE cabinet_users SET failed_attempts = 0 WHERE id = $1")
-                    .bind(user_id)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
-            }
-
             async fn insert_cabinet_session(&self, s: &CabinetSession, now_ms: i64) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM cabinet_sessions WHERE expires_at < $1")
@@ -2269,6 +2245,70 @@ macro_rules! sql_store {
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.iter().map(Self::saved_card_from).collect::<Result<_, _>>()?)
+            }
+
+            async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>> {
+                let row = sqlx::query("SELECT failures, expires_ms FROM abuse_counters WHERE key = $1 AND expires_ms > $2")
+                    .bind(key)
+                    .bind(now_ms)
+                    .fetch_optional(&self.pool)
+                    .await?;
+                let Some(r) = row else { return Ok(None) };
+                Ok(Some(AbuseWindow { failures: r.try_get("failures")?, expires_ms: r.try_get("expires_ms")?, counted: false }))
+            }
+
+            async fn abuse_count(
+                &self,
+                key: &str,
+                window_ms: i64,
+                now_ms: i64,
+                below: Option<i64>,
+            ) -> StoreResult<AbuseWindow> {
+                sqlx::query("DELETE FROM abuse_counters WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
+                // One statement: the reset of an ended window, the ceiling and the increment are
+                // decided on the row as it is when this statement locks it.
+                let row = sqlx::query(
+                    "INSERT INTO abuse_counters (key, failures, expires_ms) VALUES ($1, 1, $2 + $3)
+                     ON CONFLICT (key) DO UPDATE SET
+                         failures = CASE WHEN abuse_counters.expires_ms <= $2 THEN 1
+                                         ELSE abuse_counters.failures + 1 END,
+                         expires_ms = CASE WHEN abuse_counters.expires_ms <= $2 THEN $2 + $3
+                                           ELSE abuse_counters.expires_ms END
+                     WHERE abuse_counters.expires_ms <= $2 OR abuse_counters.failures < $4
+                     RETURNING failures, expires_ms",
+                )
+                .bind(key)
+                .bind(now_ms)
+                .bind(window_ms)
+                .bind(below.unwrap_or(i64::MAX))
+                .fetch_optional(&self.pool)
+                .await?;
+                match row {
+                    Some(r) => Ok(AbuseWindow {
+                        failures: r.try_get("failures")?,
+                        expires_ms: r.try_get("expires_ms")?,
+                        counted: true,
+                    }),
+                    None => Ok(self
+                        .abuse_window(key, now_ms)
+                        .await?
+                        .unwrap_or(AbuseWindow { failures: 0, expires_ms: now_ms, counted: false })),
+                }
+            }
+
+            async fn abuse_clear(&self, key: &str) -> StoreResult<()> {
+                sqlx::query("DELETE FROM abuse_counters WHERE key = $1").bind(key).execute(&self.pool).await?;
+                Ok(())
+            }
+
+            async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool> {
+                let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+                    .bind(now_ms)
+                    .bind(token_digest)
+                    .execute(&self.pool)
+                    .await?
+                    .rows_affected();
+                Ok(spent == 1)
             }
 
             async fn three_ds_session_of(

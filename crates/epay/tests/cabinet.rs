@@ -467,7 +467,7 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
         let (status, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
         assert_eq!(status, 429, "{backend:?}: even the right password, while locked");
         assert!(web.is_none());
-        // An unknown e-mail answers like a wrong password (and locks nothing).
+        // An unknown e-mail answers like a wrong password (and is counted the same way).
         let (status, _, _) = web_sign_in(&gw, "nobody@example.kz", "whatever-1").await;
         assert_eq!(status, 401);
 

@@ -349,6 +349,8 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
             Value::from(encrypt_cryptogram(&k.public_pem, &CardData::new(VISA.0, VISA.1, VISA.2, TERMINAL)).unwrap())
         };
         let other_invoice = self::invoice();
+        // Every cryptogram that gives no card gets one answer (no padding oracle).
+        const NOT_VALID: &str = "cryptogram is not valid";
         let cases: Vec<(String, &str)> = vec![
             ("{not json".into(), "not valid JSON"),
             ("[1,2]".into(), "JSON object"),
@@ -370,14 +372,14 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
             (patch("cardSave", json!(true)), "accountId is required"),
             (patch("terminalId", Value::from("00000000-0000-0000-0000-000000000000")), "does not match the token"),
             (patch("cryptogram", Value::from("%%% not base64 %%%")), "base64"),
-            (patch("cryptogram", Value::from("aGVsbG8=")), "cannot be decrypted"),
-            (patch("cryptogram", foreign), "cannot be decrypted"),
-            (patch("cryptogram", crypt("not json")), "JSON"),
-            (patch("cryptogram", crypt(r#"{"hpan":"4405639704015096"}"#)), "expDate"),
-            (patch("cryptogram", card("4405639704015097", "0127", "321")), "Luhn"),
-            (patch("cryptogram", card("44056397", "0127", "321")), "12 to 19 digits"),
-            (patch("cryptogram", card(VISA.0, "1327", "321")), "expDate"),
-            (patch("cryptogram", card(VISA.0, "0127", "32")), "cvc"),
+            (patch("cryptogram", Value::from("aGVsbG8=")), NOT_VALID),
+            (patch("cryptogram", foreign), NOT_VALID),
+            (patch("cryptogram", crypt("not json")), NOT_VALID),
+            (patch("cryptogram", crypt(r#"{"hpan":"4405639704015096"}"#)), NOT_VALID),
+            (patch("cryptogram", card("4405639704015097", "0127", "321")), NOT_VALID),
+            (patch("cryptogram", card("44056397", "0127", "321")), NOT_VALID),
+            (patch("cryptogram", card(VISA.0, "1327", "321")), NOT_VALID),
+            (patch("cryptogram", card(VISA.0, "0127", "32")), NOT_VALID),
             (
                 patch(
                     "cryptogram",
@@ -389,11 +391,12 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
                         .unwrap(),
                     ),
                 ),
-                "terminalId",
+                NOT_VALID,
             ),
         ];
-        let token = gw.payment_token(&invoice, 100.0).await;
         for (body, mention) in &cases {
+            // A fresh token each: a token allows only 3 cryptograms (docs/security.md).
+            let token = gw.payment_token(&invoice, 100.0).await;
             let (status, answer) = gw.post_json("/payment/cryptopay", Some(&token), body).await;
             assert_eq!(status, 400, "{backend:?} {mention}: {answer}");
             assert_eq!(answer["code"], -1, "{answer}");

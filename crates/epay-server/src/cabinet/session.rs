@@ -11,6 +11,7 @@ use epay_store::{CabinetSession, CabinetUser, Store, StoreError};
 use rand::Rng;
 
 use crate::app::App;
+use crate::guard::{Limit, SharedGuard};
 use crate::keys::{digest, digests_equal};
 
 /// Failures in a row that lock a user, and for how long.
@@ -113,24 +114,32 @@ pub struct NewSession {
     pub session: CabinetSession,
 }
 
+/// Signs in. Each attempt is reserved in the store *before* the password is verified (one
+/// statement that counts it only while the e-mail has fewer than [`MAX_FAILURES`] in its
+/// window), so parallel attempts cannot all get their password checked; a success gives the
+/// reservation back. Unknown e-mails are counted the same way (by the e-mail's digest) and
+/// verified against a decoy hash, so the answers and their timing do not tell which exist.
 pub async fn sign_in(app: &App, email: &str, password: &str) -> Result<Result<NewSession, SignInRefusal>, StoreError> {
     let now = app.clock.now_ms();
-    let Some(user) = app.store.cabinet_user_by_email(&normalize_email(email)).await? else {
-        let _ = verify_password(decoy_hash(), password);
-        return Ok(Err(SignInRefusal::BadCredentials));
+    let email = normalize_email(email);
+    let guard = SharedGuard { store: app.store.as_ref() };
+    let key = format!("cabinet-sign-in:{}", digest(&email));
+    let limit = Limit { failures: MAX_FAILURES as u32, window_secs: LOCKOUT_MS / 1000 };
+    let attempt = match guard.reserve(&key, limit, now).await? {
+        Ok(window) => window,
+        Err(t) => return Ok(Err(SignInRefusal::Locked { until_ms: now + t.retry_after_secs as i64 * 1000 })),
     };
-    if user.locked_until > now {
-        return Ok(Err(SignInRefusal::Locked { until_ms: user.locked_until }));
-    }
-    if !verify_password(&user.password_hash, password) {
-        app.store.cabinet_sign_in_failed(&user.id, MAX_FAILURES, now + LOCKOUT_MS).await?;
-        tracing::warn!(user_id = %user.id, failures = user.failed_attempts + 1, "cabinet sign-in failed");
-        if user.failed_attempts + 1 >= MAX_FAILURES {
-            return Ok(Err(SignInRefusal::Locked { until_ms: now + LOCKOUT_MS }));
+    let user = app.store.cabinet_user_by_email(&email).await?;
+    // Exactly one argon2 verification, whether the e-mail exists or not.
+    let verified = verify_password(user.as_ref().map_or(decoy_hash(), |u| u.password_hash.as_str()), password);
+    let Some(user) = user.filter(|_| verified) else {
+        tracing::warn!(failures = attempt.failures, "cabinet sign-in failed");
+        if attempt.failures >= i64::from(MAX_FAILURES) {
+            return Ok(Err(SignInRefusal::Locked { until_ms: attempt.expires_ms }));
         }
         return Ok(Err(SignInRefusal::BadCredentials));
-    }
-    app.store.cabinet_sign_in_succeeded(&user.id).await?;
+    };
+    guard.clear(&key).await?;
     let id = random_token();
     let session = CabinetSession {
         id_digest: digest(&id),

@@ -1,11 +1,13 @@
 //! Card payment endpoints and the cryptogram public key.
 
 use axum::body::Bytes;
+use axum::extract::ConnectInfo;
 use axum::extract::State;
 use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
+use axum::{Extension, Json};
+use std::net::SocketAddr;
 
 use std::collections::HashMap;
 
@@ -24,9 +26,15 @@ pub async fn public_key(State(app): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/x-pem-file")], app.keys.public_pem.clone())
 }
 
-pub async fn cryptopay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn cryptopay(
+    State(app): State<AppState>,
+    peer: Option<Extension<ConnectInfo<SocketAddr>>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let acs = format!("{}/acs/challenge", super::public_base(&app, &headers));
-    match payments::pay_with_cryptogram(&app, authorization(&headers), &body, &acs).await {
+    let from = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
+    match payments::pay_with_cryptogram(&app, authorization(&headers), &body, &acs, from).await {
         Ok(payment) => Json(payment).into_response(),
         Err(e) => e.into_response(),
     }

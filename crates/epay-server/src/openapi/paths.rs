@@ -590,7 +590,7 @@ fn transfers(b: &mut Builder) {
             .json::<TransferErrorBody>(
                 400,
                 "A decline (reason code, `id` set, token spent), a terminal without transfers (487), a phone payout \
-                 without a card (471, 2357), or bad input (-1).",
+                 without a card (2357, one answer for every failed lookup), or bad input (-1).",
                 &[
                     ("not permitted (seed 001)", transfer_error(487, " Not permitted to merchant", "")),
                     ("decline", transfer_error(484, "Insufficient funds", "84d22915-f77f-491a-801c-aeb1b3b3bb36")),

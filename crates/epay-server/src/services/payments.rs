@@ -216,19 +216,66 @@ async fn payment_terminal(app: &App, token: TokenRecord) -> Result<(TokenRecord,
     Ok((token, terminal))
 }
 
+/// Pays with a cryptogram sent from `from` (the peer address, for the abuse limits).
 pub async fn pay_with_cryptogram(
     app: &App,
     auth_header: Option<&str>,
     body: &[u8],
     acs_url: &str,
+    from: Option<std::net::IpAddr>,
 ) -> Result<PaymentAnswer, PaymentError> {
     let (token, terminal) = payment_token(app, auth_header).await?;
     let fields = Fields::from_json(body)?;
     let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
-    let card = decode_cryptogram(app, &cryptogram, &terminal.id)?;
+    let card = open_cryptogram(app, &token, &terminal.id, &cryptogram, from).await?;
     execute(app, token, terminal, order, CardSource::Entered(card), acs_url).await
+}
+
+/// The one answer to every cryptogram that does not give a card for the token's terminal:
+/// badly padded, not JSON, a field missing or invalid, another terminal. One answer, reached
+/// by one path (implicit rejection), so it cannot serve as a padding oracle (docs/security.md).
+pub const CRYPTOGRAM_REFUSED: &str =
+    "cryptogram is not valid: encrypt {\"hpan\",\"expDate\",\"cvc\",\"terminalId\"} with the key from /public.rsa";
+
+/// Decrypts a cryptogram under the abuse limits: the address must not have failed too often,
+/// and each token allows only a few cryptograms (reserved before decrypting, so parallel
+/// probes cannot pass together). A token that used them up is spent: it pays nothing more.
+async fn open_cryptogram(
+    app: &App,
+    token: &TokenRecord,
+    terminal_id: &str,
+    text: &str,
+    from: Option<std::net::IpAddr>,
+) -> Result<EnteredCard, PaymentError> {
+    use crate::guard::{cryptogram_address_key, Limit, Limits, SharedGuard};
+    let bytes = cryptogram_bytes(text)?;
+    let limits = Limits::from_config(&app.config);
+    let guard = SharedGuard { store: app.store.as_ref() };
+    let now = app.clock.now_ms();
+    let too_many = |t: crate::guard::TooMany| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs };
+    let address: Vec<(String, Limit)> = cryptogram_address_key(from, &limits).into_iter().collect();
+    guard.check_all(&address, now).await.map_err(internal)?.map_err(too_many)?;
+    let per_token = Limit { failures: limits.cryptogram_per_token, window_secs: (token.expires_at - now) / 1000 + 1 };
+    let token_key = format!("cryptogram-token:{}", token.token_digest);
+    let attempts = match guard.reserve(&token_key, per_token, now).await.map_err(internal)? {
+        Ok(window) => window.failures,
+        Err(_) => {
+            app.store.spend_token(&token.token_digest, now).await.map_err(internal)?;
+            return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()));
+        }
+    };
+    let plain = app.keys.decrypt_cryptogram(&bytes);
+    let refused = match cryptogram_card(&plain, terminal_id) {
+        Ok(card) => return Ok(card),
+        Err(refused) => refused,
+    };
+    guard.fail_all(&address, now).await.map_err(internal)?;
+    if per_token.failures > 0 && attempts >= i64::from(per_token.failures) {
+        app.store.spend_token(&token.token_digest, now).await.map_err(internal)?;
+    }
+    Err(refused)
 }
 
 pub async fn pay_with_saved_card(
@@ -329,14 +376,6 @@ pub async fn pay_from_page(
     execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc }), acs_url).await
 }
 
-fn decode_cryptogram(app: &App, text: &str, terminal_id: &str) -> Result<EnteredCard, PaymentError> {
-    let bytes = cryptogram_bytes(text)?;
-    let plain = app.keys.decrypt_cryptogram(&bytes).ok_or_else(|| {
-        bad("cryptogram cannot be decrypted with the gateway key; encrypt with the key from /public.rsa")
-    })?;
-    cryptogram_card(&plain, terminal_id)
-}
-
 /// The RSA ciphertext in a cryptogram's text: base64, standard or URL-safe, padded or not,
 /// whitespace ignored.
 pub fn cryptogram_bytes(text: &str) -> Result<Vec<u8>, PaymentError> {
@@ -349,22 +388,22 @@ pub fn cryptogram_bytes(text: &str) -> Result<Vec<u8>, PaymentError> {
 }
 
 /// The card in a decrypted cryptogram, `{"hpan","expDate","cvc","terminalId"}`; a `terminalId`,
-/// when given, must be the token's.
+/// when given, must be the token's. Every refusal is the same [`CRYPTOGRAM_REFUSED`].
 pub fn cryptogram_card(plain: &[u8], terminal_id: &str) -> Result<EnteredCard, PaymentError> {
-    let inner = Fields::from_json(plain)
-        .map_err(|_| bad("cryptogram content must be JSON {\"hpan\",\"expDate\",\"cvc\",\"terminalId\"}"))?;
-    let field = |name: &str| -> Result<String, PaymentError> {
-        inner.req_str(&[name]).map_err(|_| bad(format!("cryptogram field {name} is required")))
-    };
-    let pan = Pan::parse(&field("hpan")?).map_err(|e| bad(format!("cryptogram hpan: {e}")))?;
-    let expiry = Expiry::parse(&field("expDate")?).map_err(|e| bad(format!("cryptogram expDate: {e}")))?;
-    let cvc = Cvc::parse(&field("cvc")?).map_err(|e| bad(format!("cryptogram cvc: {e}")))?;
-    if let Some(t) = inner.opt_str(&["terminalId"]).ok().flatten().filter(|t| !t.is_empty()) {
-        if t.trim() != terminal_id {
-            return Err(bad("cryptogram terminalId does not match the token's terminal"));
-        }
+    card_in(plain, terminal_id).ok_or_else(|| bad(CRYPTOGRAM_REFUSED))
+}
+
+fn card_in(plain: &[u8], terminal_id: &str) -> Option<EnteredCard> {
+    let inner = Fields::from_json(plain).ok()?;
+    let field = |name: &str| inner.req_str(&[name]).ok();
+    let pan = Pan::parse(&field("hpan")?).ok()?;
+    let expiry = Expiry::parse(&field("expDate")?).ok()?;
+    let cvc = Cvc::parse(&field("cvc")?).ok()?;
+    let terminal = inner.opt_str(&["terminalId"]).ok().flatten().filter(|t| !t.is_empty());
+    if terminal.is_some_and(|t| t.trim() != terminal_id) {
+        return None;
     }
-    Ok(EnteredCard { pan, expiry, cvc })
+    Some(EnteredCard { pan, expiry, cvc })
 }
 
 async fn execute(

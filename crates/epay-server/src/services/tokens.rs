@@ -44,14 +44,19 @@ pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError
 }
 
 /// Issues a token for a request from `from` (the peer address), counting wrong secrets against
-/// the client id and the address (crate::guard).
+/// the client id from that address and against the address, in the store so that every node
+/// shares the counts (crate::guard).
 pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>) -> Result<TokenResponse, TokenError> {
     let Credentials { client_id, secret, scope } = parse_credentials(form)?;
 
     let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
-    let guard_keys = crate::guard::as_refs(&guard_keys);
+    let guard = crate::guard::SharedGuard { store: app.store.as_ref() };
     let now = app.clock.now_ms();
-    app.guard.check_all(&guard_keys, now).map_err(|t| TokenError::TooManyAttempts(t.retry_after_secs))?;
+    guard
+        .check_all(&guard_keys, now)
+        .await
+        .map_err(internal)?
+        .map_err(|t| TokenError::TooManyAttempts(t.retry_after_secs))?;
     let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
     // Digest the presented secret even for an unknown client, so timing does not tell which
     // client ids exist.
@@ -59,7 +64,7 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
     let merchant = match merchant {
         Some(m) if digests_equal(&m.secret_digest, &presented) => m,
         _ => {
-            app.guard.fail_all(&guard_keys, now);
+            guard.fail_all(&guard_keys, now).await.map_err(internal)?;
             return Err(TokenError::InvalidClient);
         }
     };

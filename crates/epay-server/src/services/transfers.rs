@@ -160,13 +160,23 @@ pub fn response(p: &Payment) -> TransferResponse {
         sender_card_type: p.card_brand.clone(),
         sender_transfer_type: p.sender_transfer_type.clone(),
         receiver_card_id: p.receiver_card_id.clone().unwrap_or_default(),
-        receiver_card_pan: p.receiver_card_mask.clone(),
-        receiver_card_type: p.receiver_card_brand.clone(),
+        receiver_card_pan: receiver_shown(p, &p.receiver_card_mask),
+        receiver_card_type: receiver_shown(p, &p.receiver_card_brand),
         receiver_transfer_type: p.receiver_transfer_type.clone(),
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
         status: p.status.clone(),
         secure3d: None,
+    }
+}
+
+/// A receiver found by phone is shown only once it has been paid: before that, its mask would
+/// tell the holder of a token who has which card.
+fn receiver_shown(p: &Payment, value: &str) -> String {
+    if p.receiver_transfer_type == "TYPEPHONE" && p.status != "CHARGE" {
+        String::new()
+    } else {
+        value.to_string()
     }
 }
 
@@ -218,7 +228,7 @@ async fn resolve_side(
     account_id: &str,
     fields: &Fields,
     what: &str,
-    allow_phone: bool,
+    phone_scope: Option<PhoneScope<'_>>,
 ) -> Result<Side, TransferError> {
     let kind = transfer_type(fields, what)?;
     let save = fields.opt_bool(&["save"])?.unwrap_or(false);
@@ -260,11 +270,11 @@ async fn resolve_side(
             })
         }
         "TYPEPHONE" => {
-            if !allow_phone {
+            let Some(scope) = phone_scope else {
                 return Err(TransferError::bad(format!(
                     "card.{what}.transferType TYPEPHONE is only for payouts (OCT)"
                 )));
-            }
+            };
             let phone =
                 fields.req_str(&["phone"]).map_err(|_| TransferError::bad(format!("card.{what}.phone is required")))?;
             let iin =
@@ -273,8 +283,7 @@ async fn resolve_side(
             if digits(&phone) != 11 || digits(&iin) != 12 {
                 return Err(TransferError::bad(format!("card.{what}: phone must be 11 digits and iin 12 digits")));
             }
-            let pan =
-                app.network.card_by_phone(&phone, &iin).map_err(|r| TransferError::new(400, r.code, r.message))?;
+            let pan = card_by_phone(app, scope, &phone, &iin)?;
             Ok(Side {
                 pan,
                 transfer_type: "TYPEPHONE",
@@ -287,6 +296,41 @@ async fn resolve_side(
         }
         _ => pan_side(fields, what, name, save),
     }
+}
+
+/// Who asks for a phone lookup: the token and the terminal its failures count against.
+#[derive(Clone, Copy)]
+pub(crate) struct PhoneScope<'a> {
+    pub token_digest: &'a str,
+    pub terminal_id: &'a str,
+}
+
+/// The card registered to a phone + IIN, for a payout. Every failed lookup (unknown phone,
+/// another IIN) gets one answer, so the answer does not tell who has a card, and counts
+/// against the token and the terminal: after the limit the lookup is refused with 429 before
+/// the network is asked, and nothing is written.
+fn card_by_phone(app: &App, scope: PhoneScope<'_>, phone: &str, iin: &str) -> Result<Pan, TransferError> {
+    let keys = crate::guard::phone_keys(
+        scope.token_digest,
+        scope.terminal_id,
+        &crate::guard::Limits::from_config(&app.config),
+    );
+    let keys = crate::guard::as_refs(&keys);
+    let now = app.clock.now_ms();
+    app.guard.check_all(&keys, now).map_err(too_many_attempts)?;
+    app.network.card_by_phone(phone, iin).map_err(|_| {
+        app.guard.fail_all(&keys, now);
+        let refused = ReasonCode::IIN_PHONE_MISMATCH;
+        TransferError::new(400, refused.code, refused.message)
+    })
+}
+
+/// `429` with `Retry-After` for a limit that was reached.
+fn too_many_attempts(t: crate::guard::TooMany) -> TransferError {
+    let mut e =
+        TransferError::new(429, -1, format!("too many declined attempts; retry after {} seconds", t.retry_after_secs));
+    e.retry_after_secs = Some(t.retry_after_secs);
+    e
 }
 
 /// A side given by card number (`TYPEPAN`): `cardCred`, and `expire` and `cvc` when given.
@@ -364,21 +408,29 @@ pub async fn transfer_with(
         return Err(fail(TransferError::new(400, ReasonCode::NOT_PERMITTED.code, " Not permitted to merchant")));
     }
 
+    let phone_scope = PhoneScope { token_digest: &token.token_digest, terminal_id: &terminal.id };
     let sender_fields = card_fields.opt_object(&["sender"])?;
     let receiver_fields = card_fields.opt_object(&["receiver"])?;
     let sender = match (kind, sender_fields) {
         (Kind::Oct, _) => None,
         (_, Some(f)) => {
-            Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, false).await.map_err(fail)?)
+            Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, None).await.map_err(fail)?)
         }
         (_, None) => return Err(fail(TransferError::bad("card.sender is required"))),
     };
     let receiver = match (kind, receiver_fields) {
         (Kind::Aft, _) => None,
         (_, Some(f)) => Some(
-            resolve_side(app, &token.merchant_id, &account_id, &f, "receiver", kind == Kind::Oct)
-                .await
-                .map_err(fail)?,
+            resolve_side(
+                app,
+                &token.merchant_id,
+                &account_id,
+                &f,
+                "receiver",
+                (kind == Kind::Oct).then_some(phone_scope),
+            )
+            .await
+            .map_err(fail)?,
         ),
         (_, None) => return Err(fail(TransferError::bad("card.receiver is required"))),
     };
@@ -422,13 +474,7 @@ pub async fn transfer_with(
         .unwrap_or_default();
     let guard_keys = crate::guard::as_refs(&guard_keys);
     if let Err(t) = app.guard.check_all(&guard_keys, now) {
-        let mut e = fail(TransferError::new(
-            429,
-            -1,
-            format!("too many declined attempts; retry after {} seconds", t.retry_after_secs),
-        ));
-        e.retry_after_secs = Some(t.retry_after_secs);
-        return Err(e);
+        return Err(fail(too_many_attempts(t)));
     }
     if let Some(s) = &sender {
         let total = Amount::from_minor(order.amount.minor() + fee_minor)

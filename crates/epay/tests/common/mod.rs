@@ -196,6 +196,16 @@ impl Gateway {
         self.restart_with(&[]).await;
     }
 
+    /// Another gateway node on this gateway's database (its own data directory and port, the
+    /// same keys), as behind a load balancer; it stops when the returned node is dropped.
+    pub async fn second_node(&self) -> Node {
+        let dir = self.dir.join("second-node");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log_path = dir.join("epay.log");
+        let (child, url) = Self::spawn(&dir, &self.database_url, &log_path, "127.0.0.1:0", &[], &[]).await;
+        Node { url, _child: child }
+    }
+
     /// A second connection to the gateway's database, for arranging and inspecting state.
     pub async fn store(&self) -> std::sync::Arc<dyn Store> {
         epay_store::connect(&self.database_url).await.unwrap()
@@ -316,6 +326,12 @@ impl Gateway {
             }
         }
     }
+}
+
+/// A further gateway process on a [`Gateway`]'s database ([`Gateway::second_node`]).
+pub struct Node {
+    pub url: String,
+    _child: tokio::process::Child,
 }
 
 impl Drop for Gateway {
