@@ -91,6 +91,10 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// A request (body read and handling) must finish within this many seconds.
     pub request_timeout_secs: u64,
+    /// How long a running request holds its Idempotency-Key. A request always runs to its end
+    /// (even if its client leaves), so the lease only matters when a node dies mid-request:
+    /// then the key is free again once the lease ends. Keep it above the longest request.
+    pub idempotency_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -126,6 +130,7 @@ impl Default for Config {
             header_timeout_secs: 10,
             max_body_bytes: 64 * 1024,
             request_timeout_secs: 30,
+            idempotency_lease_secs: 60,
         }
     }
 }
@@ -200,6 +205,9 @@ impl Config {
         }
         if let Some(v) = env("EPAY_REQUEST_TIMEOUT_SECS") {
             self.request_timeout_secs = parse("EPAY_REQUEST_TIMEOUT_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_IDEMPOTENCY_LEASE_SECS") {
+            self.idempotency_lease_secs = parse("EPAY_IDEMPOTENCY_LEASE_SECS", v)?;
         }
         if let Some(v) = env("EPAY_TLS_CERT_PATH") {
             self.tls_cert_path = Some(PathBuf::from(v));
@@ -291,6 +299,9 @@ impl Config {
             return Err(ConfigError::Invalid(
                 "header_timeout_secs must be 1 to 300 and request_timeout_secs 1 to 600".into(),
             ));
+        }
+        if !(1..=3600).contains(&self.idempotency_lease_secs) {
+            return Err(ConfigError::Invalid("idempotency_lease_secs must be between 1 and 3600".into()));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError::Invalid("max_body_bytes must be between 1 KiB and 16 MiB".into()));

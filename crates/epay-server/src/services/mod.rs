@@ -5,6 +5,7 @@ pub mod auth;
 pub mod callback_log;
 pub mod callbacks;
 pub mod cards;
+pub mod idempotency;
 pub mod operations;
 pub mod payments;
 pub mod status;
