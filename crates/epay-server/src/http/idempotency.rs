@@ -114,6 +114,19 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         lease_until_ms: real_now + app.config.idempotency_lease_secs as i64 * 1000,
         expired_before_ms: now - idempotency::TTL_MS,
     };
+    // Its own task, from the lease on: when the client goes away axum drops this future, but
+    // the request still runs to its end, commits its answer or frees the key, and the client's
+    // retry learns the outcome instead of finding the key blocked.
+    let request = Request::from_parts(parts, Body::from(body));
+    let keyed = tokio::spawn(run_keyed(app, claim, path.clone(), request, next));
+    keyed.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a keyed request failed");
+        error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })
+}
+
+/// Leases the key and runs the request under it, or answers what an earlier use left.
+async fn run_keyed(app: AppState, claim: IdempotencyClaim, path: String, request: Request, next: Next) -> Response {
     match app.store.idempotency_begin(&claim).await {
         Ok(IdempotencyState::Reserved) => {}
         Ok(IdempotencyState::Completed { status, body }) => return replay(status, body),
@@ -137,26 +150,16 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         }
     }
     let lease = Lease { scope_key: claim.scope_key, owner: claim.owner };
-    let request = Request::from_parts(parts, Body::from(body));
-    // Its own task: when the client goes away axum drops this future, but the request still
-    // runs to its end, commits its answer or frees the key, and the client's retry learns the
-    // outcome instead of finding the key blocked.
-    let run = tokio::spawn(async move {
-        // The handler in a task of its own too, so that even its panic frees the key.
-        let handled = tokio::spawn(idempotency::serve(lease.clone(), next.run(request))).await;
-        // Whatever committed no answer under the key (a refusal, bad input, an error) frees it.
-        if let Err(e) = app.store.idempotency_release(&lease.scope_key, &lease.owner).await {
-            tracing::error!(error = %e, "freeing an Idempotency-Key failed; it is free when its lease ends");
-        }
-        handled
-    });
-    match run.await {
-        Ok(Ok(response)) => response,
-        Ok(Err(e)) | Err(e) => {
-            tracing::error!(error = %e, "a keyed request failed");
-            error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
-        }
+    // The handler in a task of its own, so that even its panic frees the key.
+    let handled = tokio::spawn(idempotency::serve(lease.clone(), next.run(request))).await;
+    // Whatever committed no answer under the key (a refusal, bad input, an error) frees it.
+    if let Err(e) = app.store.idempotency_release(&lease.scope_key, &lease.owner).await {
+        tracing::error!(error = %e, "freeing an Idempotency-Key failed; it is free when its lease ends");
     }
+    handled.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a keyed request failed");
+        error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })
 }
 
 #[cfg(test)]

@@ -161,7 +161,7 @@ impl Order {
         }
         if let Some(terminal) = f.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
             if Some(terminal.trim()) != token.terminal_id.as_deref() {
-                return Err(bad(format!("terminalId {} does not match the token's terminal", echoed(terminal))));
+                return Err(bad(format!("terminalId {} does not match the token's terminal", echoed(&terminal))));
             }
         }
         Ok(())
