@@ -77,16 +77,28 @@ async fn sigkill_during_keyed_refunds_leaves_every_key_replayed_or_run_anew_neve
             let p = charged_payment(&gw, &token, 100.0).await;
             keys.extend((0..KEYS_PER_PAYMENT).map(|j| (p.clone(), format!("crash-{i}-{j}"))));
         }
-        // A burst of keyed refunds, and SIGKILL while it runs.
+        // A burst of keyed refunds, a few milliseconds apart, and SIGKILL as soon as the first
+        // one is answered: some are answered, some in flight, some not yet sent.
         let http = reqwest::Client::builder().timeout(Duration::from_secs(5)).build().unwrap();
+        let first_answer = std::sync::Arc::new(tokio::sync::Notify::new());
         let burst: Vec<_> = keys
             .iter()
-            .map(|(p, key)| {
+            .enumerate()
+            .map(|(i, (p, key))| {
                 let (http, url, token, p, key) = (http.clone(), gw.url.clone(), token.clone(), p.clone(), key.clone());
-                tokio::spawn(async move { refund(&http, &url, &token, &p, &key).await })
+                let first_answer = first_answer.clone();
+                tokio::spawn(async move {
+                    tokio::time::sleep(Duration::from_millis(3 * i as u64)).await;
+                    let answer = refund(&http, &url, &token, &p, &key).await;
+                    if answer.0 == 200 {
+                        first_answer.notify_one();
+                    }
+                    answer
+                })
             })
             .collect();
-        tokio::time::sleep(Duration::from_millis(rand::thread_rng().gen_range(5..40))).await;
+        tokio::time::timeout(Duration::from_secs(30), first_answer.notified()).await.expect("no refund answered");
+        tokio::time::sleep(Duration::from_millis(rand::thread_rng().gen_range(0..10))).await;
         gw.restart_with(&[LEASE]).await;
         let mut answered = HashSet::new();
         for ((_, key), answer) in keys.iter().zip(burst) {
@@ -94,6 +106,7 @@ async fn sigkill_during_keyed_refunds_leaves_every_key_replayed_or_run_anew_neve
                 answered.insert(key.clone());
             }
         }
+        assert!(!answered.is_empty(), "{backend:?}");
         // Every key now answers: the committed answer replayed, or (nothing committed) run anew.
         let mut replayed = 0;
         for (p, key) in &keys {
