@@ -760,7 +760,7 @@ async fn transfer_terminal(app: &App, token: &TokenRecord, order: &Fields) -> Re
         if bound != asked {
             return Err(TransferError::bad(format!(
                 "order.terminalId {} does not match the token's terminal",
-                echoed(&asked)
+                echoed(asked)
             )));
         }
     }
