@@ -30,9 +30,14 @@ impl SystemClock {
 impl SystemClock {
     /// Milliseconds since the Unix epoch, sandbox offset included.
     pub fn now_ms(&self) -> i64 {
-        let wall = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-        wall + self.offset_ms.load(Ordering::SeqCst)
+        real_now_ms() + self.offset_ms.load(Ordering::SeqCst)
     }
+}
+
+/// Real milliseconds since the Unix epoch, which no sandbox moves: for leases between nodes and
+/// processes, where only real elapsed time says whether their holder can still be alive.
+pub fn real_now_ms() -> i64 {
+    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 impl Clock for SystemClock {

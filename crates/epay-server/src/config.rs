@@ -111,6 +111,10 @@ pub struct Config {
     /// `/metrics` asks for `Authorization: Bearer <metrics_token>`. Production serves no
     /// metrics unless `metrics_listen` or `metrics_token` is set.
     pub metrics_token: Option<String>,
+    /// How long a running request holds its Idempotency-Key. A request always runs to its end
+    /// (even if its client leaves), so the lease only matters when a node dies mid-request:
+    /// then the key is free again once the lease ends. Keep it above the longest request.
+    pub idempotency_lease_secs: u64,
 }
 
 impl Default for Config {
@@ -155,6 +159,7 @@ impl Default for Config {
             max_connections: 900,
             metrics_listen: None,
             metrics_token: None,
+            idempotency_lease_secs: 60,
         }
     }
 }
@@ -257,6 +262,9 @@ impl Config {
         if let Some(v) = env("EPAY_METRICS_TOKEN") {
             self.metrics_token = Some(v);
         }
+        if let Some(v) = env("EPAY_IDEMPOTENCY_LEASE_SECS") {
+            self.idempotency_lease_secs = parse("EPAY_IDEMPOTENCY_LEASE_SECS", v)?;
+        }
         if let Some(v) = env("EPAY_TLS_CERT_PATH") {
             self.tls_cert_path = Some(PathBuf::from(v));
         }
@@ -351,6 +359,9 @@ impl Config {
         self.validate_connection_bounds()?;
         if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
             return Err(ConfigError::Invalid("metrics_token must be at least 16 characters".into()));
+        }
+        if !(1..=3600).contains(&self.idempotency_lease_secs) {
+            return Err(ConfigError::Invalid("idempotency_lease_secs must be between 1 and 3600".into()));
         }
         if !(1024..=16 * 1024 * 1024).contains(&self.max_body_bytes) {
             return Err(ConfigError::Invalid("max_body_bytes must be between 1 KiB and 16 MiB".into()));

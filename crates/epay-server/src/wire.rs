@@ -6,7 +6,9 @@
 
 use epay_domain::{Amount, Currency};
 use serde::Serialize;
+use serde_json::value::RawValue;
 use serde_json::{Map, Value};
+use std::collections::HashMap;
 use utoipa::ToSchema;
 
 /// Why a request field was refused. The message names the field and the rule.
@@ -18,9 +20,56 @@ fn err(msg: impl Into<String>) -> FieldError {
     FieldError(msg.into())
 }
 
+/// The most characters of a client's value an error repeats back (an `order.id`, a card id).
+pub const MAX_ECHO_CHARS: usize = 64;
+/// The most characters of an error message: every error shape stays small whatever was sent.
+pub const MAX_MESSAGE_CHARS: usize = 256;
+
+/// `text` cut to `max_chars` characters, with `…` when something was cut.
+pub fn capped(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((end, _)) => format!("{}…", &text[..end]),
+    }
+}
+
+/// A client's value as an error repeats it: at most [`MAX_ECHO_CHARS`] characters.
+pub fn echoed(value: &str) -> String {
+    capped(value, MAX_ECHO_CHARS)
+}
+
 /// A JSON object (or a form) whose fields are read by name, case-insensitively.
 pub struct Fields {
     map: Map<String, Value>,
+    /// The exact text of its JSON numbers (a `Value` keeps only an `f64` of `99.999999999999999999`).
+    numbers: NumberTexts,
+}
+
+/// The exact text of each JSON number of one object, by field name, and the same for the
+/// objects nested in it: amounts are parsed from the digits the client sent, as strings are.
+#[derive(Default, Clone)]
+struct NumberTexts {
+    numbers: HashMap<String, String>,
+    objects: HashMap<String, NumberTexts>,
+}
+
+impl NumberTexts {
+    /// Reads `raw` (a JSON object) again, field by field, without evaluating any number.
+    fn of(raw: &RawValue) -> NumberTexts {
+        let Ok(fields) = serde_json::from_str::<HashMap<String, &RawValue>>(raw.get()) else {
+            return NumberTexts::default();
+        };
+        let mut texts = NumberTexts::default();
+        for (name, value) in fields {
+            let text = value.get().trim();
+            if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
+                texts.numbers.insert(name, text.to_string());
+            } else if text.starts_with('{') {
+                texts.objects.insert(name, NumberTexts::of(value));
+            }
+        }
+        texts
+    }
 }
 
 /// Prints only the field names: values may be secrets or card data.
@@ -37,14 +86,17 @@ impl Fields {
             return Err(err("request body is empty; expected a JSON object"));
         }
         match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => Ok(Fields { map }),
+            Ok(Value::Object(map)) => {
+                let numbers = serde_json::from_slice::<&RawValue>(body).map(NumberTexts::of).unwrap_or_default();
+                Ok(Fields { map, numbers })
+            }
             Ok(_) => Err(err("request body must be a JSON object")),
             Err(e) => Err(err(format!("request body is not valid JSON: {e}"))),
         }
     }
 
     pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Fields {
-        Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect() }
+        Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(), numbers: NumberTexts::default() }
     }
 
     /// The same fields with `name` set to `value` (replacing any spelling of it).
@@ -56,21 +108,26 @@ impl Fields {
 
     pub fn from_value(value: Value, what: &str) -> Result<Fields, FieldError> {
         match value {
-            Value::Object(map) => Ok(Fields { map }),
+            Value::Object(map) => Ok(Fields { map, numbers: NumberTexts::default() }),
             _ => Err(err(format!("{what} must be a JSON object"))),
         }
     }
 
     /// The value of the first of `names` present (case-insensitive), skipping JSON nulls.
     pub fn raw(&self, names: &[&str]) -> Option<&Value> {
+        self.entry(names).map(|(_, v)| v)
+    }
+
+    /// [`Fields::raw`] with the field's name as the client spelled it.
+    fn entry(&self, names: &[&str]) -> Option<(&String, &Value)> {
         for name in names {
-            if let Some(v) = self.map.get(*name) {
+            if let Some((k, v)) = self.map.get_key_value(*name) {
                 if !v.is_null() {
-                    return Some(v);
+                    return Some((k, v));
                 }
             }
         }
-        self.map.iter().find(|(k, v)| !v.is_null() && names.iter().any(|n| k.eq_ignore_ascii_case(n))).map(|(_, v)| v)
+        self.map.iter().find(|(k, v)| !v.is_null() && names.iter().any(|n| k.eq_ignore_ascii_case(n)))
     }
 
     /// A string field; numbers are accepted and turned into their text (invoice ids are often
@@ -97,10 +154,11 @@ impl Fields {
 
     /// An amount in major units, as a JSON number or a numeric string.
     pub fn opt_amount(&self, names: &[&str]) -> Result<Option<Amount>, FieldError> {
-        let text = match self.raw(names) {
+        let text = match self.entry(names) {
             None => return Ok(None),
-            Some(Value::Number(n)) => n.to_string(),
-            Some(Value::String(s)) => s.clone(),
+            // The digits as sent: through an f64, 99.999999999999999999 would become 100.
+            Some((name, Value::Number(n))) => self.numbers.numbers.get(name).cloned().unwrap_or_else(|| n.to_string()),
+            Some((_, Value::String(s))) => s.clone(),
             Some(_) => return Err(err(format!("field {} must be a number", names[0]))),
         };
         Amount::parse_major(&text).map(Some).map_err(|e| err(format!("field {}: {e}", names[0])))
@@ -129,10 +187,10 @@ impl Fields {
     }
 
     pub fn opt_object(&self, names: &[&str]) -> Result<Option<Fields>, FieldError> {
-        match self.raw(names) {
-            None => Ok(None),
-            Some(v) => Fields::from_value(v.clone(), &format!("field {}", names[0])).map(Some),
-        }
+        let Some((name, value)) = self.entry(names) else { return Ok(None) };
+        let mut fields = Fields::from_value(value.clone(), &format!("field {}", names[0]))?;
+        fields.numbers = self.numbers.objects.get(name).cloned().unwrap_or_default();
+        Ok(Some(fields))
     }
 }
 
@@ -393,7 +451,7 @@ pub struct ErrorBody {
 
 impl ErrorBody {
     pub fn new(code: i32, message: impl Into<String>) -> ErrorBody {
-        ErrorBody { code, message: message.into(), id: None }
+        ErrorBody { code, message: capped(&message.into(), MAX_MESSAGE_CHARS), id: None }
     }
 }
 

@@ -62,6 +62,10 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
             if let Err(e) = crate::services::vault::refresh(&app.keys, app.store.as_ref()).await {
                 tracing::warn!(error = %e, "re-reading the vault keys failed");
             }
+            let purged = crate::services::idempotency::purge_expired(&app).await;
+            if purged > 0 {
+                tracing::info!(purged, "expired Idempotency-Keys purged");
+            }
             let failed = crate::services::three_ds::fail_abandoned(&app).await;
             if failed > 0 {
                 tracing::info!(failed, "abandoned 3-D Secure payments failed (877)");

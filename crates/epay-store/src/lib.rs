@@ -18,6 +18,9 @@ pub enum StoreError {
     DuplicateInvoice,
     #[error("not found")]
     NotFound,
+    /// The request's Idempotency-Key lease ended and another request claimed the key.
+    #[error("the Idempotency-Key was claimed by another request")]
+    IdempotencyKeyLost,
     #[error("operation refused: {0:?}")]
     Refused(Refusal),
     #[error("database error: {0}")]
@@ -160,11 +163,13 @@ pub trait Store: Send + Sync + 'static {
     /// Deactivates a saved card; false if the merchant has no such active card.
     async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool>;
 
-    /// Reserves `key` for a request with `request_digest`, or reports what an earlier use left.
-    async fn idempotency_begin(&self, key: &str, request_digest: &str, now_ms: i64) -> StoreResult<IdempotencyState>;
-    async fn idempotency_complete(&self, key: &str, status: u16, body: &str) -> StoreResult<()>;
-    /// Frees a reservation whose request failed without a storable answer (a 5xx).
-    async fn idempotency_release(&self, key: &str) -> StoreResult<()>;
+    /// Leases the claim's key to its request, or reports what an earlier use left. An expired
+    /// key, or one whose lease ended without an answer (its request crashed), is free again.
+    async fn idempotency_begin(&self, claim: &IdempotencyClaim) -> StoreResult<IdempotencyState>;
+    /// Ends `owner`'s lease on `key` if no answer was committed under it: the key is free again.
+    async fn idempotency_release(&self, key: &str, owner: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` keys first used at or before `expired_before_ms`; how many.
+    async fn purge_idempotency_keys(&self, expired_before_ms: i64, limit: i64) -> StoreResult<u64>;
 
     /// Spends the token and records a transfer with its linked ledger transfers (amount and
     /// fee, all or nothing), daily limits and saved cards, in one transaction. A limit or a

@@ -224,6 +224,8 @@ pub struct PaymentWrite {
     pub on_insufficient_funds: (String, i32, String),
     /// A 3-D Secure challenge to open with the payment (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
+    /// The Idempotency-Key answer to commit with this payment, when the request carried a key.
+    pub idempotency: Option<IdempotencyRecord>,
 }
 
 /// A 3-D Secure challenge in progress (the payment waits in status `3D`).
@@ -310,6 +312,8 @@ pub struct OperationRequest {
     pub payment_id: String,
     pub operation: Operation,
     pub now_ms: i64,
+    /// The Idempotency-Key answer to commit with this operation, when the request carried a key.
+    pub idempotency: Option<IdempotencyRecord>,
 }
 
 #[derive(Debug, Clone)]
@@ -322,14 +326,76 @@ pub struct OperationOutcome {
 /// What the Idempotency-Key table says about a request about to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IdempotencyState {
-    /// First time: the key is now reserved for this request; run it and store its response.
+    /// First time (or the key's earlier use never committed): the key is now leased to this
+    /// request until the lease ends; its answer is stored only by the write it guards.
     Reserved,
     /// Done before with the same request: replay this response.
     Completed { status: u16, body: String },
     /// The key was used for a different request.
     Mismatch,
-    /// The same request is running right now.
+    /// The same request is running right now (its lease has not ended).
     InProgress,
+}
+
+/// A request's claim on an Idempotency-Key (see [`crate::Store::idempotency_begin`]).
+#[derive(Debug, Clone)]
+pub struct IdempotencyClaim {
+    /// The key, prefixed with the scope of the credentials that sent it.
+    pub scope_key: String,
+    /// Digest of the request (method, path, query, body).
+    pub request_digest: String,
+    /// Random id of this request: only the lease's owner may commit an answer under the key.
+    pub owner: String,
+    /// The gateway clock (the sandbox's may be moved): the key's first use, for its expiry.
+    pub now_ms: i64,
+    /// Real time, for the lease: it measures whether a request can still be running.
+    pub lease_now_ms: i64,
+    /// Until when the lease holds (real time); after it a crashed request's key is free again.
+    pub lease_until_ms: i64,
+    /// Keys first used at or before this instant have expired and are free again.
+    pub expired_before_ms: i64,
+}
+
+/// An answer stored under an Idempotency-Key and replayed for the same request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredAnswer {
+    pub status: u16,
+    pub body: String,
+}
+
+impl StoredAnswer {
+    /// The largest body kept; a larger one is replaced by a short note, so a key's row stays small.
+    pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+    pub fn new(status: u16, body: String) -> StoredAnswer {
+        if body.len() <= Self::MAX_BODY_BYTES {
+            return StoredAnswer { status, body };
+        }
+        StoredAnswer::too_large(status)
+    }
+
+    /// What is kept instead of an answer larger than [`Self::MAX_BODY_BYTES`].
+    pub fn too_large(status: u16) -> StoredAnswer {
+        let note = r#"{"code":-1,"message":"the answer was too large to keep; read the transaction's status"}"#;
+        StoredAnswer { status, body: note.to_string() }
+    }
+}
+
+/// The answer of a keyed request, committed in the same transaction as the write it guards:
+/// either both are there or neither is, so a key never outlives or misses its operation.
+#[derive(Clone)]
+pub struct IdempotencyRecord {
+    pub scope_key: String,
+    /// The lease owner ([`IdempotencyClaim::owner`]); the write fails if the lease was lost.
+    pub owner: String,
+    /// Renders the answer from the payment as it commits (like [`CallbackBuilder`]).
+    pub answer: std::sync::Arc<dyn Fn(&Payment) -> StoredAnswer + Send + Sync>,
+}
+
+impl std::fmt::Debug for IdempotencyRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("IdempotencyRecord").field("scope_key", &self.scope_key).field("owner", &self.owner).finish()
+    }
 }
 
 /// A callback to deliver, written in the same transaction as the state change it reports.
@@ -427,6 +493,8 @@ pub struct TransferWrite {
     pub settlement: TransferSettlement,
     /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
+    /// The Idempotency-Key answer to commit with this transfer, when the request carried a key.
+    pub idempotency: Option<IdempotencyRecord>,
 }
 
 /// A card-vault data key, wrapped under the master key.

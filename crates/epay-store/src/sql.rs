@@ -259,6 +259,34 @@ macro_rules! sql_store {
         $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
     ) => {
         impl $store {
+            /// Stores a keyed request's answer in the transaction of the write it guards. Only
+            /// the key's lease owner may do so: if the lease ended and another request claimed
+            /// the key, the write fails and rolls back, so one key never commits twice.
+            async fn commit_idempotency(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                record: Option<&IdempotencyRecord>,
+                payment: &Payment,
+            ) -> StoreResult<()> {
+                let Some(record) = record else { return Ok(()) };
+                let answer = (record.answer)(payment);
+                let stored = sqlx::query(
+                    "UPDATE idempotency_keys SET response_status = $1, response_body = $2, lease_owner = NULL,
+                         lease_until = NULL
+                     WHERE scope_key = $3 AND lease_owner = $4 AND response_status IS NULL",
+                )
+                .bind(answer.status as i32)
+                .bind(&answer.body)
+                .bind(&record.scope_key)
+                .bind(&record.owner)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if stored != 1 {
+                    return Err(StoreError::IdempotencyKeyLost);
+                }
+                Ok(())
+            }
+
             /// Moves a payment's money card → merchant (a hold or at once) by compare-and-set on
             /// the card's balance, so concurrent payments can never take a card below zero.
             /// False when the card has too little money (nothing moved).
@@ -929,6 +957,7 @@ macro_rules! sql_store {
                                 if amount_minor.is_some_and(|a| a != earlier) {
                                     return Err(StoreError::Refused(Refusal::ExternalIdReused { amount_minor: earlier }));
                                 }
+                                Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &p).await?;
                                 tx.commit().await?;
                                 return Ok(Some(OperationOutcome { payment: p, replayed: true }));
                             }
@@ -1011,6 +1040,7 @@ macro_rules! sql_store {
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
                 }
+                Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &payment).await?;
                 tx.commit().await?;
                 Ok(Some(OperationOutcome { payment, replayed: false }))
             }
@@ -1460,7 +1490,15 @@ macro_rules! sql_store {
                 write: PaymentWrite,
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<RecordedPayment> {
-                let PaymentWrite { token_digest, mut payment, effect, save_card, on_insufficient_funds, three_ds } = write;
+                let PaymentWrite {
+                    token_digest,
+                    mut payment,
+                    effect,
+                    save_card,
+                    on_insufficient_funds,
+                    three_ds,
+                    idempotency,
+                } = write;
                 let now = payment.created_at;
                 let mut tx = self.pool.begin().await?;
 
@@ -1498,6 +1536,7 @@ macro_rules! sql_store {
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
                 }
+                Self::commit_idempotency(&mut tx, idempotency.as_ref(), &payment).await?;
                 tx.commit().await?;
                 Ok(RecordedPayment { payment, saved_card_id })
             }
@@ -1599,19 +1638,23 @@ macro_rules! sql_store {
                 Ok(changed == 1)
             }
 
-            async fn idempotency_begin(
-                &self,
-                key: &str,
-                request_digest: &str,
-                now_ms: i64,
-            ) -> StoreResult<IdempotencyState> {
+            async fn idempotency_begin(&self, claim: &IdempotencyClaim) -> StoreResult<IdempotencyState> {
+                // An expired key is forgotten first, so its next use is a new request.
+                sqlx::query("DELETE FROM idempotency_keys WHERE scope_key = $1 AND created_at <= $2")
+                    .bind(&claim.scope_key)
+                    .bind(claim.expired_before_ms)
+                    .execute(&self.pool)
+                    .await?;
                 let reserved = sqlx::query(
-                    "INSERT INTO idempotency_keys (scope_key, request_digest, response_status, response_body, created_at)
-                     VALUES ($1, $2, NULL, NULL, $3) ON CONFLICT (scope_key) DO NOTHING",
+                    "INSERT INTO idempotency_keys
+                         (scope_key, request_digest, response_status, response_body, created_at, lease_owner, lease_until)
+                     VALUES ($1, $2, NULL, NULL, $3, $4, $5) ON CONFLICT (scope_key) DO NOTHING",
                 )
-                .bind(key)
-                .bind(request_digest)
-                .bind(now_ms)
+                .bind(&claim.scope_key)
+                .bind(&claim.request_digest)
+                .bind(claim.now_ms)
+                .bind(&claim.owner)
+                .bind(claim.lease_until_ms)
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -1619,7 +1662,7 @@ macro_rules! sql_store {
                     return Ok(IdempotencyState::Reserved);
                 }
                 let row = sqlx::query("SELECT * FROM idempotency_keys WHERE scope_key = $1")
-                    .bind(key)
+                    .bind(&claim.scope_key)
                     .fetch_optional(&self.pool)
                     .await?;
                 let Some(row) = row else {
@@ -1627,33 +1670,63 @@ macro_rules! sql_store {
                     return Ok(IdempotencyState::InProgress);
                 };
                 let digest: String = row.try_get("request_digest")?;
-                if digest != request_digest {
-                    return Ok(IdempotencyState::Mismatch);
-                }
                 let status: Option<i32> = row.try_get("response_status")?;
                 let body: Option<String> = row.try_get("response_body")?;
-                Ok(match (status, body) {
-                    (Some(status), Some(body)) => IdempotencyState::Completed { status: status as u16, body },
-                    _ => IdempotencyState::InProgress,
-                })
+                if let (Some(status), Some(body)) = (status, body) {
+                    return Ok(if digest == claim.request_digest {
+                        IdempotencyState::Completed { status: status as u16, body }
+                    } else {
+                        IdempotencyState::Mismatch
+                    });
+                }
+                let lease_until: Option<i64> = row.try_get("lease_until")?;
+                if lease_until.is_some_and(|until| until > claim.lease_now_ms) {
+                    return Ok(if digest == claim.request_digest {
+                        IdempotencyState::InProgress
+                    } else {
+                        IdempotencyState::Mismatch
+                    });
+                }
+                // The lease ended with nothing committed (its request died): take the key over,
+                // by compare-and-set so only one of several waiting retries gets it.
+                let taken = sqlx::query(
+                    "UPDATE idempotency_keys SET request_digest = $1, lease_owner = $2, lease_until = $3, created_at = $4
+                     WHERE scope_key = $5 AND response_status IS NULL AND (lease_until IS NULL OR lease_until <= $6)",
+                )
+                .bind(&claim.request_digest)
+                .bind(&claim.owner)
+                .bind(claim.lease_until_ms)
+                .bind(claim.now_ms)
+                .bind(&claim.scope_key)
+                .bind(claim.lease_now_ms)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(if taken == 1 { IdempotencyState::Reserved } else { IdempotencyState::InProgress })
             }
 
-            async fn idempotency_complete(&self, key: &str, status: u16, body: &str) -> StoreResult<()> {
-                sqlx::query("UPDATE idempotency_keys SET response_status = $1, response_body = $2 WHERE scope_key = $3")
-                    .bind(status as i32)
-                    .bind(body)
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
+            async fn idempotency_release(&self, key: &str, owner: &str) -> StoreResult<()> {
+                sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE scope_key = $1 AND lease_owner = $2 AND response_status IS NULL",
+                )
+                .bind(key)
+                .bind(owner)
+                .execute(&self.pool)
+                .await?;
                 Ok(())
             }
 
-            async fn idempotency_release(&self, key: &str) -> StoreResult<()> {
-                sqlx::query("DELETE FROM idempotency_keys WHERE scope_key = $1 AND response_status IS NULL")
-                    .bind(key)
-                    .execute(&self.pool)
-                    .await?;
-                Ok(())
+            async fn purge_idempotency_keys(&self, expired_before_ms: i64, limit: i64) -> StoreResult<u64> {
+                let purged = sqlx::query(
+                    "DELETE FROM idempotency_keys WHERE scope_key IN
+                         (SELECT scope_key FROM idempotency_keys WHERE created_at <= $1 LIMIT $2)",
+                )
+                .bind(expired_before_ms)
+                .bind(limit)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+                Ok(purged)
             }
 
             async fn claim_callbacks(
@@ -1797,7 +1870,7 @@ macro_rules! sql_store {
 
 
             async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-                let TransferWrite { token_digest, settlement, three_ds } = write;
+                let TransferWrite { token_digest, settlement, three_ds, idempotency } = write;
                 let now = settlement.payment.created_at;
                 let mut tx = self.pool.begin().await?;
                 let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
@@ -1817,6 +1890,7 @@ macro_rules! sql_store {
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now).await?;
                 }
+                Self::commit_idempotency(&mut tx, idempotency.as_ref(), &payment).await?;
                 tx.commit().await?;
                 Ok(payment)
             }

@@ -430,10 +430,13 @@ async fn idempotency_key_replays_the_response_and_refuses_a_different_request() 
         assert_eq!(different.status(), 422);
         let body: serde_json::Value = different.json().await.unwrap();
         assert!(body["message"].as_str().unwrap().contains("different request"), "{body}");
-        // A refused request is replayed as refused too (400 is an answer, not a failure).
+        // A refused request wrote nothing, so nothing is stored: the retry runs again (and is
+        // refused again), not replayed.
         let too_much = refund("key-2", "90").await.unwrap();
         assert_eq!(too_much.status(), 400);
-        assert_eq!(refund("key-2", "90").await.unwrap().status(), 400);
+        let again = refund("key-2", "90").await.unwrap();
+        assert_eq!(again.status(), 400);
+        assert!(again.headers().get("idempotent-replayed").is_none(), "{backend:?}");
 
         // A payment retried with its key returns the same payment, not "token already used".
         let invoice = invoice();
@@ -487,8 +490,9 @@ async fn one_shot_payment_tokens_cannot_run_operations_or_read_cards() {
         assert_eq!(status.result_code, "102", "{backend:?}: another invoice is not found");
         assert!(status.transaction.is_none());
         assert_eq!(gw.client.status(&gw.service_token(TERMINAL).await, &other).await.unwrap().result_code, "100");
-        // Idempotency keys belong to the credentials that used them: another token's request
-        // with the same key is a new request, not a "different request" error.
+        // Idempotency keys belong to the merchant and the token's binding: another service token
+        // of the same terminal with the same key and request gets the answer replayed, not a
+        // "different request" error.
         let token_a = gw.service_token(TERMINAL).await;
         let token_b = gw.service_token(TERMINAL).await;
         for token in [&token_a, &token_b] {

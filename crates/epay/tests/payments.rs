@@ -592,3 +592,42 @@ async fn public_client_spellings_are_accepted() {
         assert_eq!(tx["transaction"]["data"], r#"{"statement":{"name":"Arman"}}"#);
     }
 }
+
+/// Issue 15 (low): a JSON number amount went through an f64, so `99.999999999999999999` was
+/// taken as 100 and paid a token for 100, while the same text as a string was refused. Now a
+/// number is read from its exact digits, like a string; ordinary numbers work as before.
+#[tokio::test]
+async fn a_json_number_amount_is_parsed_from_its_exact_digits() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        let mut body = serde_json::to_value(gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+        // serde_json cannot hold the number exactly, so it goes into the body as text.
+        body["amount"] = json!("AMOUNT");
+        let with_amount = |amount: &str| body.to_string().replace(r#""AMOUNT""#, amount);
+        let (status, as_number) =
+            gw.post_json("/payment/cryptopay", Some(&token), &with_amount("99.999999999999999999")).await;
+        assert_eq!(status, 400, "{backend:?}: {as_number}");
+        let (_, as_string) =
+            gw.post_json("/payment/cryptopay", Some(&token), &with_amount(r#""99.999999999999999999""#)).await;
+        assert_eq!(as_number["message"], as_string["message"], "{backend:?}");
+        assert!(as_number["message"].as_str().unwrap().contains("at most 2 decimal places"), "{as_number}");
+        assert_eq!(status_of(&gw, &invoice).await["resultCode"], "102", "{backend:?}: nothing was paid");
+        // 100 and 1e2 as numbers still pay the token for 100 (the first pays; the token is spent).
+        let (status, paid) = gw.post_json("/payment/cryptopay", Some(&token), &with_amount("1e2")).await;
+        assert_eq!(status, 200, "{backend:?}: {paid}");
+        assert_eq!(paid["amount"], json!(100), "{backend:?}");
+        // 12.22 and 100 as numbers in an operation's JSON body, exactly.
+        let service = gw.service_token(TERMINAL).await;
+        let p = gw.authorized_payment(200.0).await;
+        let (status, answer) = gw.operation(&service, &p, "charge", "", Some(r#"{"amount": 112.22}"#)).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        let (status, answer) = gw.operation(&service, &p, "refund", "", Some(r#"{"amount": 100}"#)).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        let (status, answer) = gw.operation(&service, &p, "refund", "", Some(r#"{"amount": 12.22}"#)).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        let payment = gw.store().await.payment_by_id(&p).await.unwrap().unwrap();
+        assert_eq!((payment.charged_minor, payment.refunded_minor), (11_222, 11_222), "{backend:?}");
+    }
+}

@@ -9,7 +9,7 @@ use crate::services::payments::PaymentError;
 use crate::services::status::StatusError;
 use crate::services::tokens::TokenError;
 use crate::services::transfers::TransferError;
-use crate::wire::{ErrorBody, OAuthErrorBody, StatusResponse, TransferErrorBody};
+use crate::wire::{capped, echoed, ErrorBody, OAuthErrorBody, StatusResponse, TransferErrorBody, MAX_MESSAGE_CHARS};
 
 /// OAuth2 errors, RFC 6749 §5.2: `{"error": "...", "error_description": "..."}`.
 impl IntoResponse for TokenError {
@@ -22,7 +22,8 @@ impl IntoResponse for TokenError {
             TokenError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
         };
-        let body = OAuthErrorBody { error: code.into(), error_description: self.to_string() };
+        let body =
+            OAuthErrorBody { error: code.into(), error_description: capped(&self.to_string(), MAX_MESSAGE_CHARS) };
         let mut response = (status, Json(body)).into_response();
         if status == StatusCode::UNAUTHORIZED {
             // RFC 6749 §5.2: a 401 invalid_client carries the scheme the client may use.
@@ -46,7 +47,9 @@ impl IntoResponse for PaymentError {
             PaymentError::BadRequest(_) => (StatusCode::BAD_REQUEST, ErrorBody::new(-1, message)),
             PaymentError::Conflict(_) => (StatusCode::CONFLICT, ErrorBody::new(-1, message)),
             PaymentError::Declined { reason, transaction_id } => {
-                (StatusCode::BAD_REQUEST, ErrorBody { code: reason.code, message, id: Some(transaction_id) })
+                let mut body = ErrorBody::new(reason.code, message);
+                body.id = Some(transaction_id);
+                (StatusCode::BAD_REQUEST, body)
             }
             PaymentError::TooManyAttempts { retry_after_secs } => {
                 let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(-1, message))).into_response();
@@ -68,6 +71,7 @@ impl IntoResponse for StatusError {
             StatusError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "103", m),
             StatusError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "103", "internal error, retry later".into()),
         };
+        let message = capped(&message, MAX_MESSAGE_CHARS);
         (status, Json(StatusResponse { result_code: code.into(), result_message: message, transaction: None }))
             .into_response()
     }
@@ -91,13 +95,14 @@ impl IntoResponse for OperationError {
 impl IntoResponse for TransferError {
     fn into_response(self) -> Response {
         let status = StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::BAD_REQUEST);
+        // The order id and account id are the client's own values: repeated, but never at length.
         let body = TransferErrorBody {
             code: self.code,
-            message: self.message,
-            invoice_id: self.invoice_id,
+            message: capped(&self.message, MAX_MESSAGE_CHARS),
+            invoice_id: echoed(&self.invoice_id),
             id: self.id,
             reference: String::new(),
-            account_id: self.account_id,
+            account_id: echoed(&self.account_id),
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = self.retry_after_secs {

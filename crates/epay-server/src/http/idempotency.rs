@@ -1,19 +1,35 @@
 //! The `Idempotency-Key` header on every POST of the API: the same key with the same request
-//! replays the stored response (status and body); the same key with a different request is an
+//! replays the stored answer (status and body); the same key with a different request is an
 //! error. The token endpoint is excluded: its response is a bearer token, which we never store
 //! in clear.
+//!
+//! How a key stays correct through crashes and clients that leave (issue 15, item 7):
+//! - The key is *leased* to the running request (an owner id and an end), not reserved for ever.
+//! - Its answer is committed by the store write it guards, in the same transaction (see
+//!   `services::idempotency`): a payment, a transfer, a charge/cancel/refund. A request that
+//!   writes nothing stores nothing, and its key is freed when it ends.
+//! - The request runs in its own task, so it finishes (and commits or frees its key) even when
+//!   the client disconnects and axum drops the handler: the client's retry then replays the
+//!   answer. Only a node that dies mid-request leaves a lease behind; it ends after
+//!   `idempotency_lease_secs`, and as nothing was committed, the key runs anew.
+//! - Keys live 24 h after first use ([`idempotency::TTL_MS`]), then are free again and purged.
+//! - Only a request with a valid bearer token is tracked, so unauthenticated requests store
+//!   nothing. Keys are scoped to the merchant and to what the token is bound to (terminal,
+//!   invoice): a client that refreshes its token still gets its answer replayed.
 
 use axum::body::{to_bytes, Body};
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use epay_store::IdempotencyState;
+use epay_store::{IdempotencyClaim, IdempotencyState, TokenRecord};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
+use crate::services::idempotency::{self, Lease};
 use crate::services::transfers::TransferError;
 
 const HEADER: &str = "idempotency-key";
@@ -29,6 +45,43 @@ fn error(path: &str, status: StatusCode, message: &str) -> Response {
     (status, Json(json!({"code": -1, "message": message}))).into_response()
 }
 
+/// `key` if it is 1 to 255 visible ASCII characters.
+fn valid_key(key: &HeaderValue) -> Option<String> {
+    let key = key.to_str().ok()?;
+    (!key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())).then(|| key.to_string())
+}
+
+/// The key in its scope: the merchant and what the token is bound to, so two merchants (or two
+/// shoppers' invoice-bound tokens) that pick the same key never meet.
+fn scoped_key(token: &TokenRecord, key: &str) -> String {
+    let mut scope = Sha256::new();
+    for part in [Some(token.merchant_id.as_str()), token.terminal_id.as_deref(), token.invoice_id.as_deref()] {
+        let part = part.unwrap_or_default().as_bytes();
+        scope.update((part.len() as u64).to_be_bytes());
+        scope.update(part);
+    }
+    format!("{}:{key}", &hex::encode(scope.finalize())[..32])
+}
+
+/// The request is identified by everything that makes it what it is: method, path and query,
+/// and its body (the credentials are the key's scope).
+fn request_digest(parts: &Parts, body: &[u8]) -> String {
+    let mut hasher = Sha256::new();
+    for part in [parts.method.as_str().as_bytes(), parts.uri.to_string().as_bytes(), body] {
+        hasher.update((part.len() as u64).to_be_bytes());
+        hasher.update(part);
+    }
+    hex::encode(hasher.finalize())
+}
+
+fn replay(status: u16, body: String) -> Response {
+    let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
+    response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
+    response
+}
+
 pub async fn layer(State(app): State<AppState>, request: Request, next: Next) -> Response {
     let path = request.uri().path().to_string();
     if request.method() != Method::POST || path.ends_with("/oauth2/token") {
@@ -37,41 +90,46 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     let Some(key) = request.headers().get(HEADER) else {
         return next.run(request).await;
     };
-    let key = match key.to_str() {
-        Ok(k) if !k.is_empty() && k.len() <= 255 && k.bytes().all(|b| b.is_ascii_graphic()) => k.to_string(),
-        _ => return error(&path, StatusCode::BAD_REQUEST, "Idempotency-Key must be 1 to 255 visible ASCII characters"),
+    let Some(key) = valid_key(key) else {
+        return error(&path, StatusCode::BAD_REQUEST, "Idempotency-Key must be 1 to 255 visible ASCII characters");
+    };
+    // A request without a valid bearer token is answered by its endpoint (401) and its key is
+    // never stored: strangers cannot fill the table.
+    let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok());
+    let Ok(token) = crate::services::auth::authenticate(&app, authorization).await else {
+        return next.run(request).await;
     };
     let (parts, body) = request.into_parts();
     let Ok(body) = to_bytes(body, MAX_BODY_BYTES).await else {
         return error(&path, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     };
-    // The request is identified by everything that makes it what it is: method, path and query,
-    // the credentials it carries, and its body.
-    let mut hasher = Sha256::new();
-    for part in [
-        parts.method.as_str().as_bytes(),
-        parts.uri.to_string().as_bytes(),
-        parts.headers.get("authorization").map(HeaderValue::as_bytes).unwrap_or_default(),
-        &body,
-    ] {
-        hasher.update((part.len() as u64).to_be_bytes());
-        hasher.update(part);
-    }
-    let digest = hex::encode(hasher.finalize());
-    // Keys are the client's: scope them by its credentials, so two merchants that pick the
-    // same key never meet.
-    let credentials = parts.headers.get("authorization").map(HeaderValue::as_bytes).unwrap_or_default();
-    let key = format!("{}:{key}", &hex::encode(Sha256::digest(credentials))[..32]);
     let now = app.clock.now_ms();
-    match app.store.idempotency_begin(&key, &digest, now).await {
+    let real_now = crate::clock::real_now_ms();
+    let claim = IdempotencyClaim {
+        scope_key: scoped_key(&token, &key),
+        request_digest: request_digest(&parts, &body),
+        owner: uuid::Uuid::new_v4().to_string(),
+        now_ms: now,
+        lease_now_ms: real_now,
+        lease_until_ms: real_now + app.config.idempotency_lease_secs as i64 * 1000,
+        expired_before_ms: now - idempotency::TTL_MS,
+    };
+    // Its own task, from the lease on: when the client goes away axum drops this future, but
+    // the request still runs to its end, commits its answer or frees the key, and the client's
+    // retry learns the outcome instead of finding the key blocked.
+    let request = Request::from_parts(parts, Body::from(body));
+    let keyed = tokio::spawn(run_keyed(app, claim, path.clone(), request, next));
+    keyed.await.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a keyed request failed");
+        error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })
+}
+
+/// Leases the key and runs the request under it, or answers what an earlier use left.
+async fn run_keyed(app: AppState, claim: IdempotencyClaim, path: String, request: Request, next: Next) -> Response {
+    match app.store.idempotency_begin(&claim).await {
         Ok(IdempotencyState::Reserved) => {}
-        Ok(IdempotencyState::Completed { status, body }) => {
-            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-            let mut response = (status, body).into_response();
-            response.headers_mut().insert("content-type", HeaderValue::from_static("application/json"));
-            response.headers_mut().insert("idempotent-replayed", HeaderValue::from_static("true"));
-            return response;
-        }
+        Ok(IdempotencyState::Completed { status, body }) => return replay(status, body),
         Ok(IdempotencyState::Mismatch) => {
             return error(
                 &path,
@@ -91,19 +149,17 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
             return error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error");
         }
     }
-    let response = next.run(Request::from_parts(parts, Body::from(body))).await;
-    let (parts, body) = response.into_parts();
-    let bytes = to_bytes(body, MAX_BODY_BYTES).await.unwrap_or_default();
-    let stored = if parts.status.is_server_error() {
-        // A 5xx is not an answer: free the key so the client's retry runs the request again.
-        app.store.idempotency_release(&key).await
-    } else {
-        app.store.idempotency_complete(&key, parts.status.as_u16(), &String::from_utf8_lossy(&bytes)).await
-    };
-    if let Err(e) = stored {
-        tracing::error!(error = %e, "storing the idempotent response failed");
+    let lease = Lease { scope_key: claim.scope_key, owner: claim.owner };
+    // The handler in a task of its own, so that even its panic frees the key.
+    let handled = tokio::spawn(idempotency::serve(lease.clone(), next.run(request))).await;
+    // Whatever committed no answer under the key (a refusal, bad input, an error) frees it.
+    if let Err(e) = app.store.idempotency_release(&lease.scope_key, &lease.owner).await {
+        tracing::error!(error = %e, "freeing an Idempotency-Key failed; it is free when its lease ends");
     }
-    Response::from_parts(parts, Body::from(bytes))
+    handled.unwrap_or_else(|e| {
+        tracing::error!(error = %e, "a keyed request failed");
+        error(&path, StatusCode::INTERNAL_SERVER_ERROR, "internal error")
+    })
 }
 
 #[cfg(test)]

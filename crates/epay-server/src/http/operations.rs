@@ -5,7 +5,6 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use axum::Json;
 
 use crate::app::AppState;
 use crate::services::operations::{self, Kind, OperationArgs, OperationError};
@@ -59,8 +58,7 @@ async fn handle(
     };
     let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
     match operations::run(&app, auth, id.trim(), kind, args).await {
-        // ePay documents only "HTTP 200" for success; we answer its `{code, message}` shape with code 0.
-        Ok(_) => Json(serde_json::json!({"code": 0, "message": ""})).into_response(),
+        Ok(_) => operations::success_answer().into_response(),
         Err(e) => e.into_response(),
     }
 }

@@ -78,9 +78,10 @@ impl Builder {
                 "in": "header",
                 "required": false,
                 "description": "1–255 visible ASCII characters. The same key with the same request (method, path and \
-                                query, Authorization header, body) replays the stored answer with \
-                                `Idempotent-Replayed: true`; with another request it is `422`, while the first one \
-                                runs `409`. Stored per Authorization header; 5xx answers are not stored.",
+                                query, body) replays the stored answer with `Idempotent-Replayed: true`; with \
+                                another request it is `422`, while the first one runs `409`. Scoped to the \
+                                merchant and the token's binding; only answers of requests that wrote a payment, \
+                                transfer or operation are stored (with it, in one transaction), for 24 hours.",
                 "schema": {"type": "string", "minLength": 1, "maxLength": 255},
             }));
         }

@@ -6,6 +6,7 @@ pub mod callback_log;
 pub mod callbacks;
 pub mod capability;
 pub mod cards;
+pub mod idempotency;
 pub mod operations;
 pub mod payments;
 pub mod status;

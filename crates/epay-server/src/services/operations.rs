@@ -5,7 +5,7 @@ use epay_store::{Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
 use crate::services::auth::{authenticate, BearerError};
-use crate::services::callbacks;
+use crate::services::{callbacks, idempotency};
 
 /// The smallest refund ePay accepts, 10 tenge (D-refund), unless it returns all that is left.
 pub const MIN_REFUND_MINOR: i64 = 1_000;
@@ -117,6 +117,7 @@ pub async fn run_as(
         payment_id: payment_id.to_string(),
         operation,
         now_ms: app.clock.now_ms(),
+        idempotency: idempotency::record(|_| success_answer()),
     };
     let send_callbacks = app.config.operation_callbacks;
     let callback = |p: &epay_store::Payment| {
@@ -144,6 +145,12 @@ pub async fn run_as(
         Err(StoreError::Refused(refusal)) => Err(refused(kind, payment_id, refusal)),
         Err(e) => Err(internal(e)),
     }
+}
+
+/// The answer to an operation that succeeded: ePay documents only "HTTP 200"; we answer its
+/// `{code, message}` shape with code 0.
+pub fn success_answer() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"code": 0, "message": ""}))
 }
 
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {

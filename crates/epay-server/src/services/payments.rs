@@ -14,7 +14,8 @@ use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
 use crate::services::capability;
-use crate::wire::{language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
+use crate::services::idempotency;
+use crate::wire::{echoed, language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -173,7 +174,7 @@ impl Order {
         }
         if let Some(terminal) = f.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
             if Some(terminal.trim()) != token.terminal_id.as_deref() {
-                return Err(bad(format!("terminalId {terminal} does not match the token's terminal")));
+                return Err(bad(format!("terminalId {} does not match the token's terminal", echoed(&terminal))));
             }
         }
         Ok(())
@@ -212,7 +213,7 @@ async fn payment_terminal(app: &App, token: TokenRecord) -> Result<(TokenRecord,
         .terminal(&terminal_id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| bad(format!("terminal {terminal_id} not found")))?;
+        .ok_or_else(|| bad(format!("terminal {} not found", echoed(&terminal_id))))?;
     Ok((token, terminal))
 }
 
@@ -310,9 +311,9 @@ pub async fn pay_with_saved_card(
         .await
         .map_err(internal)?
         .filter(|c| c.account_id == order.account_id)
-        .ok_or_else(|| bad(format!("card {card_id} not found")))?;
+        .ok_or_else(|| bad(format!("card {} not found", echoed(&card_id))))?;
     if !card.active {
-        return Err(bad(format!("card {card_id} is deactivated")));
+        return Err(bad(format!("card {} is deactivated", echoed(&card_id))));
     }
     if !card.payable {
         return Err(bad(format!(
@@ -585,6 +586,10 @@ async fn execute(
             ReasonCode::INSUFFICIENT_FUNDS.code,
             ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
         ),
+        idempotency: {
+            let (three_ds, acs_url) = (three_ds.clone(), acs_url.to_string());
+            idempotency::record(move |p| answer(p, three_ds.as_ref(), &acs_url).map(axum::Json))
+        },
     };
     let recorded = match app.store.record_payment(write, &crate::services::callbacks::for_payment).await {
         Ok(r) => r,
@@ -604,19 +609,31 @@ async fn execute(
     if p.reason_code != 0 {
         app.guard.fail_all(&guard_keys, now);
     }
-    if let Some(session) = three_ds {
+    if three_ds.is_some() {
         tracing::info!(payment_id = %p.id, invoice_id = %p.invoice_id, "payment waits for 3-D Secure");
-        return Ok(PaymentAnswer::ThreeD(three_d_response(&p, &session, acs_url)));
+    } else {
+        tracing::info!(
+            payment_id = %p.id, invoice_id = %p.invoice_id, status = %p.status, reason_code = p.reason_code,
+            card = %p.card_mask, "payment recorded"
+        );
     }
-    tracing::info!(
-        payment_id = %p.id, invoice_id = %p.invoice_id, status = %p.status, reason_code = p.reason_code,
-        card = %p.card_mask, "payment recorded"
-    );
+    answer(&p, three_ds.as_ref(), acs_url)
+}
+
+/// The answer to a recorded payment: its 3-D Secure challenge, its decline, or the payment.
+fn answer(
+    p: &Payment,
+    three_ds: Option<&epay_store::ThreeDsSession>,
+    acs_url: &str,
+) -> Result<PaymentAnswer, PaymentError> {
+    if let Some(session) = three_ds {
+        return Ok(PaymentAnswer::ThreeD(three_d_response(p, session, acs_url)));
+    }
     if p.reason_code != 0 {
         let reason = ReasonCode::from_code(p.reason_code).unwrap_or(ReasonCode::ISSUER_DECLINE);
-        return Err(PaymentError::Declined { reason, transaction_id: p.id });
+        return Err(PaymentError::Declined { reason, transaction_id: p.id.clone() });
     }
-    Ok(PaymentAnswer::Final(payment_response(&p)))
+    Ok(PaymentAnswer::Final(payment_response(p)))
 }
 
 fn source_expiry(source: &CardSource) -> String {

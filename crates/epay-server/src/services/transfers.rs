@@ -13,10 +13,10 @@ use crate::app::App;
 use crate::clock::{year_month, KZ_OFFSET};
 use crate::config::Mode;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::services::callbacks;
 use crate::services::capability;
 use crate::services::payments::PaymentError;
-use crate::wire::{Fields, JsonAmount, Secure3D};
+use crate::services::{callbacks, idempotency};
+use crate::wire::{echoed, Fields, JsonAmount, Secure3D};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
@@ -249,10 +249,11 @@ async fn resolve_side(
                 .await
                 .map_err(internal)?
                 .filter(|c| c.active && c.account_id == account_id)
-                .ok_or_else(|| TransferError::bad(format!("card.{what}: saved card {id} not found")))?;
+                .ok_or_else(|| TransferError::bad(format!("card.{what}: saved card {} not found", echoed(&id))))?;
             if what == SENDER && !card.payable {
                 return Err(TransferError::bad(format!(
-                    "card.{what}: saved card {id} was saved as a receiver and can only receive"
+                    "card.{what}: saved card {} was saved as a receiver and can only receive",
+                    echoed(&id)
                 )));
             }
             let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
@@ -604,6 +605,15 @@ pub async fn transfer_with(
         token_digest: token.token_digest.clone(),
         settlement: settlement(kind, payment, money, save_sender, save_receiver),
         three_ds: three_ds.clone(),
+        idempotency: {
+            let (three_ds, acs_url) = (three_ds.clone(), acs_url.to_string());
+            let (invoice_text, account_id) = (invoice_text.clone(), account_id.clone());
+            idempotency::record(move |p| {
+                answer(p, three_ds.as_ref(), &acs_url)
+                    .map(axum::Json)
+                    .map_err(|e| e.with_order(&invoice_text, &account_id))
+            })
+        },
     };
     let recorded = match app.store.record_transfer(write, &callbacks::for_transfer).await {
         Ok(p) => p,
@@ -627,13 +637,19 @@ pub async fn transfer_with(
         transfer_id = %recorded.id, kind = kind.as_str(), status = %recorded.status, reason_code = recorded.reason_code,
         sender = %recorded.card_mask, receiver = %recorded.receiver_card_mask, "transfer recorded"
     );
-    if recorded.reason_code != 0 {
-        let mut e = fail(TransferError::new(400, recorded.reason_code, recorded.reason.clone()));
-        e.id = recorded.id.clone();
+    answer(&recorded, three_ds.as_ref(), acs_url).map_err(fail)
+}
+
+/// The answer to a recorded transfer: its decline, or the transfer (with its 3-D Secure
+/// challenge when it waits for one).
+fn answer(p: &Payment, three_ds: Option<&ThreeDsSession>, acs_url: &str) -> Result<TransferResponse, TransferError> {
+    if p.reason_code != 0 {
+        let mut e = TransferError::new(400, p.reason_code, p.reason.clone());
+        e.id = p.id.clone();
         return Err(e);
     }
-    let mut answer = response(&recorded);
-    if let Some(session) = &three_ds {
+    let mut answer = response(p);
+    if let Some(session) = three_ds {
         answer.secure3d = Some(crate::services::three_ds::secure3d(session, acs_url));
     }
     Ok(answer)
@@ -855,7 +871,10 @@ async fn transfer_terminal(app: &App, token: &TokenRecord, order: &Fields) -> Re
     let requested = order.opt_str(&["terminalId", "terminal"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     if let (Some(bound), Some(asked)) = (&token.terminal_id, &requested) {
         if bound != asked {
-            return Err(TransferError::bad(format!("order.terminalId {asked} does not match the token's terminal")));
+            return Err(TransferError::bad(format!(
+                "order.terminalId {} does not match the token's terminal",
+                echoed(asked)
+            )));
         }
     }
     let id = token
@@ -868,7 +887,7 @@ async fn transfer_terminal(app: &App, token: &TokenRecord, order: &Fields) -> Re
         .await
         .map_err(internal)?
         .filter(|t| t.merchant_id == token.merchant_id)
-        .ok_or_else(|| TransferError::bad(format!("terminal {id} not found")))
+        .ok_or_else(|| TransferError::bad(format!("terminal {} not found", echoed(&id))))
 }
 
 /// What the transfer page shows before the customer confirms.
