@@ -184,6 +184,9 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a cabinet user unless one with this e-mail exists; true if created.
     async fn insert_cabinet_user(&self, user: &CabinetUser) -> StoreResult<bool>;
     async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>>;
+    /// Removes a merchant and every cabinet user with `cabinet_email`, in one transaction (see
+    /// [`MerchantPurge`]).
+    async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome>;
     /// Counts a failed sign-in; the `max_failures`-th failure in a row locks the user until
     /// `locked_until_ms` and starts the count again. One statement, so concurrent attempts
     /// cannot both slip under the limit.
