@@ -118,9 +118,9 @@ async fn the_demo_shop_shows_only_its_own_orders() {
         let gw = Gateway::start(backend).await;
         // The demo shop's own order, paid: its back link shows the status.
         let order = demo_order(&gw).await;
-        let invoice = order["invoiceId"].as_str().unwrap();
+        let own = order["invoiceId"].as_str().unwrap();
         let token = order["auth"]["access_token"].as_str().unwrap();
-        let request = gw.payment_request(invoice, 2500.0, VISA).await;
+        let request = gw.payment_request(own, 2500.0, VISA).await;
         gw.client.cryptopay(token, &request).await.unwrap();
         let back_link = order["backLink"].as_str().unwrap();
         let page = gw.http.get(back_link).send().await.unwrap().text().await.unwrap();
