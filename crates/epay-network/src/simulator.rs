@@ -147,6 +147,11 @@ impl Simulator {
         self.cards.get(pan.expose())
     }
 
+    /// Every card, in no particular order.
+    pub fn cards(&self) -> impl Iterator<Item = &SimCard> {
+        self.cards.values()
+    }
+
     pub fn len(&self) -> usize {
         self.cards.len()
     }

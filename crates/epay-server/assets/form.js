@@ -92,7 +92,8 @@
     var success = result.getAttribute("data-success") === "true";
     var target = result.getAttribute("data-redirect");
     if (result.getAttribute("data-widget") === "true" && window.parent !== window) {
-      // The message says only success or not; the parent checks that it comes from our origin.
+      // The message says only success or not; the parent checks that it comes from our exact
+      // origin and from this very frame.
       window.parent.postMessage(JSON.stringify({ success: success }), "*");
     } else if (target) {
       setTimeout(function () { window.location.href = target; }, 1200);

@@ -9,7 +9,7 @@ use crate::clock::SystemClock;
 use crate::config::{Config, Mode};
 use crate::keys::Keys;
 
-/// The card file `epay card issue` writes in the data directory; a sandbox gateway loads it.
+/// The card file `epay card issue` writes in the data directory; the gateway loads it at start.
 pub const ISSUED_CARDS_FILE: &str = "issued-cards.toml";
 
 /// Everything a request handler needs. Cheap to clone (all shared).
@@ -39,6 +39,11 @@ pub enum StartError {
     Cards(String, String),
     #[error("card vault: {0}")]
     Vault(#[from] crate::services::vault::VaultError),
+    #[error(
+        "production refuses this database: it holds {0}, whose credentials are published. \
+         Remove them with `epay sandbox purge` (same configuration; docs/operations.md), then start again"
+    )]
+    PublicSandboxData(String),
 }
 
 impl App {
@@ -57,32 +62,18 @@ impl App {
         let store = epay_store::connect(&config.database_url()).await?;
         store.migrate().await?;
 
-        // Extra card files, then (sandbox) the cards `epay card issue` wrote.
-        let mut card_files = config.cards_files.clone();
-        let issued = config.data_dir.join(ISSUED_CARDS_FILE);
-        if config.mode == Mode::Sandbox && issued.exists() {
-            card_files.push(issued);
-        }
-        let mut card_texts = vec![DEFAULT_CARDS.to_string()];
-        for path in &card_files {
-            let text = std::fs::read_to_string(path)
-                .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
-            card_texts.push(text);
-        }
-        // Each file is checked on its own first, so an error names its file.
-        for (path, text) in card_files.iter().zip(card_texts.iter().skip(1)) {
-            Simulator::from_card_files(&[text], keys.account_key())
-                .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
-        }
-        let texts: Vec<&str> = card_texts.iter().map(String::as_str).collect();
-        let simulator = Simulator::from_card_files(&texts, keys.account_key())
-            .map_err(|e| StartError::Cards("(built-in)".into(), e.to_string()))?;
+        let simulator = load_cards(&config, &keys)?;
 
         let clock = Arc::new(SystemClock::default());
         if let Some(start) = config.sandbox_start_ms() {
             clock.advance(start - clock.now_ms());
         }
         crate::services::vault::load(&keys, store.as_ref(), clock.now_ms()).await?;
+        if config.mode == Mode::Production {
+            if let Some(found) = crate::seed::public_sandbox_data(store.as_ref()).await? {
+                return Err(StartError::PublicSandboxData(found));
+            }
+        }
         if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }
@@ -107,6 +98,41 @@ impl App {
             guard: Arc::default(),
         })
     }
+}
+
+/// The simulated issuer's cards. Sandbox: the built-in public test cards, the configured card
+/// files, then the cards `epay card issue` wrote. Production: no built-in card (their numbers and
+/// CVCs are published), only the configured files and the issued cards, and none of them may be
+/// a built-in card.
+fn load_cards(config: &Config, keys: &Keys) -> Result<Simulator, StartError> {
+    let mut card_files = config.cards_files.clone();
+    let issued = config.data_dir.join(ISSUED_CARDS_FILE);
+    if issued.exists() {
+        card_files.push(issued);
+    }
+    let mut texts = Vec::new();
+    if config.mode == Mode::Sandbox {
+        texts.push(DEFAULT_CARDS.to_string());
+    }
+    let public = Simulator::from_card_files(&[DEFAULT_CARDS], keys.account_key())
+        .map_err(|e| StartError::Cards("(built-in)".into(), e.to_string()))?;
+    for path in &card_files {
+        let text =
+            std::fs::read_to_string(path).map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
+        // Each file is checked on its own first, so an error names its file.
+        let file = Simulator::from_card_files(&[&text], keys.account_key())
+            .map_err(|e| StartError::Cards(path.display().to_string(), e.to_string()))?;
+        if config.mode == Mode::Production {
+            if let Some(card) = file.cards().find(|c| public.card(&c.pan).is_some()) {
+                let problem = format!("{} is a public test card, refused in production", card.pan.masked());
+                return Err(StartError::Cards(path.display().to_string(), problem));
+            }
+        }
+        texts.push(text);
+    }
+    let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+    Simulator::from_card_files(&texts, keys.account_key())
+        .map_err(|e| StartError::Cards("(built-in)".into(), e.to_string()))
 }
 
 pub fn build_router(app: AppState) -> axum::Router {

@@ -166,12 +166,18 @@ pub fn check_callback_target(url: &str, config: &crate::config::Config) -> Resul
 
 /// Checks a merchant-supplied URL (postLink, backLink, ...) when it is given: http(s), and in
 /// production no loopback, private or link-local target named directly.
+/// Whether `url` is an absolute http(s) URL: the one check for every link the gateway sends a
+/// browser to or a callback to (a `javascript:` or `data:` link would run in the page's origin).
+pub fn is_http_url(url: &str) -> bool {
+    url::Url::parse(url.trim()).is_ok_and(|u| matches!(u.scheme(), "http" | "https"))
+}
+
 pub fn check_target_url(url: &str, mode: Mode) -> Result<(), TargetRefused> {
     if url.trim().is_empty() {
         return Ok(());
     }
     let parsed = url::Url::parse(url.trim()).map_err(|_| TargetRefused(format!("{url:?} is not a valid URL")))?;
-    if !matches!(parsed.scheme(), "http" | "https") {
+    if !is_http_url(url) {
         return Err(TargetRefused(format!("{url:?} must be an http or https URL")));
     }
     if mode == Mode::Production {

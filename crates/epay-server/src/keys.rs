@@ -301,6 +301,21 @@ impl Keys {
     }
 }
 
+impl Keys {
+    /// HMAC-SHA256 of `message` under a key of its own for `purpose` (derived from the vault
+    /// secret): for values the gateway must recognise later without storing them (a 3-D Secure
+    /// one-time code, the demo shop's order links).
+    pub fn purpose_mac(&self, purpose: &str, message: &str) -> [u8; 32] {
+        let mut derive = Hmac::<Sha256>::new_from_slice(&self.fingerprint_key).expect("any key length");
+        derive.update(b"epay/purpose/");
+        derive.update(purpose.as_bytes());
+        let key = derive.finalize().into_bytes();
+        let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("any key length");
+        mac.update(message.as_bytes());
+        mac.finalize().into_bytes().into()
+    }
+}
+
 /// SHA-256 hex digest. Tokens and client secrets are long random strings, so a fast unkeyed
 /// digest is enough to make the stored value useless to a reader of the database (and keeps the
 /// token endpoint fast: no argon2 on the hot path).

@@ -86,3 +86,19 @@ pub async fn seed_sandbox(store: &dyn Store) -> StoreResult<bool> {
     }
     Ok(created)
 }
+
+/// What of the public sandbox data this database holds, described for an operator; `None` if
+/// nothing. A production gateway refuses to start while anything is found: the test merchant's
+/// client secret and the cabinet sign-in are published.
+pub async fn public_sandbox_data(store: &dyn Store) -> StoreResult<Option<String>> {
+    let merchant = store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some();
+    let user = store.cabinet_user_by_email(CABINET_EMAIL).await?.is_some();
+    let merchant_text = format!("the public sandbox merchant (client id {TEST_CLIENT_ID:?})");
+    let user_text = format!("the public cabinet user {CABINET_EMAIL}");
+    Ok(match (merchant, user) {
+        (true, true) => Some(format!("{merchant_text} and {user_text}")),
+        (true, false) => Some(merchant_text),
+        (false, true) => Some(user_text),
+        (false, false) => None,
+    })
+}

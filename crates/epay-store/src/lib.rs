@@ -214,6 +214,9 @@ pub trait Store: Send + Sync + 'static {
     /// Creates a cabinet user unless one with this e-mail exists; true if created.
     async fn insert_cabinet_user(&self, user: &CabinetUser) -> StoreResult<bool>;
     async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>>;
+    /// Removes a merchant and every cabinet user with `cabinet_email`, in one transaction (see
+    /// [`MerchantPurge`]).
+    async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome>;
     /// Stores a new session (and drops sessions that expired before `now_ms`).
     async fn insert_cabinet_session(&self, session: &CabinetSession, now_ms: i64) -> StoreResult<()>;
     /// A session by the digest of its id, if it has not expired at `now_ms`.

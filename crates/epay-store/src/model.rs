@@ -628,3 +628,34 @@ pub struct AbuseWindow {
     /// False when a count was asked only below a ceiling and the window was already full.
     pub counted: bool,
 }
+
+/// What `epay sandbox purge` removes: a merchant whose credentials are public, and every cabinet
+/// user with the public sign-in e-mail.
+#[derive(Debug, Clone)]
+pub struct MerchantPurge {
+    pub merchant_id: String,
+    pub cabinet_email: String,
+    /// For a merchant with transactions (whose records must stay): the unusable client id and
+    /// fresh secrets it keeps instead of being deleted. `None` refuses such a merchant.
+    pub retire_as: Option<MerchantRetirement>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MerchantRetirement {
+    pub client_id: String,
+    pub secret_digest: String,
+    pub webhook_secret: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PurgeOutcome {
+    /// The merchant, its terminals, tokens, cabinet users and seeded balances are gone.
+    Deleted,
+    /// It had transactions: they and its ledger stay, but its client id, secrets, tokens and
+    /// cabinet users are gone.
+    Retired { transactions: i64 },
+    /// It has transactions and no retirement was asked for: nothing changed.
+    HasTransactions(i64),
+    /// No such merchant (only cabinet users with the e-mail were removed, if any).
+    NoMerchant,
+}

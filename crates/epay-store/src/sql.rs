@@ -2154,6 +2154,93 @@ macro_rules! sql_store {
                 }))
             }
 
+            async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome> {
+                let merchant = purge.merchant_id.as_str();
+                let mut tx = self.pool.begin().await?;
+                // Cabinet users first: the public e-mail may belong to any merchant.
+                let users = "SELECT id FROM cabinet_users WHERE email = $1 OR merchant_id = $2";
+                sqlx::query(&format!("DELETE FROM cabinet_sessions WHERE user_id IN ({users}) OR merchant_id = $2"))
+                    .bind(&purge.cabinet_email)
+                    .bind(merchant)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("DELETE FROM cabinet_users WHERE email = $1 OR merchant_id = $2")
+                    .bind(&purge.cabinet_email)
+                    .bind(merchant)
+                    .execute(&mut *tx)
+                    .await?;
+                let exists = sqlx::query("SELECT id FROM merchants WHERE id = $1")
+                    .bind(merchant)
+                    .fetch_optional(&mut *tx)
+                    .await?
+                    .is_some();
+                if !exists {
+                    tx.commit().await?;
+                    return Ok(PurgeOutcome::NoMerchant);
+                }
+                sqlx::query("DELETE FROM tokens WHERE merchant_id = $1").bind(merchant).execute(&mut *tx).await?;
+                let transactions: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE merchant_id = $1")
+                    .bind(merchant)
+                    .fetch_one(&mut *tx)
+                    .await?
+                    .try_get("n")?;
+                if transactions > 0 {
+                    let Some(retire) = &purge.retire_as else {
+                        tx.rollback().await?;
+                        return Ok(PurgeOutcome::HasTransactions(transactions));
+                    };
+                    sqlx::query(
+                        "UPDATE merchants SET client_id = $2, secret_digest = $3, webhook_secret = $4 WHERE id = $1",
+                    )
+                    .bind(merchant)
+                    .bind(&retire.client_id)
+                    .bind(&retire.secret_digest)
+                    .bind(&retire.webhook_secret)
+                    .execute(&mut *tx)
+                    .await?;
+                    tx.commit().await?;
+                    return Ok(PurgeOutcome::Retired { transactions });
+                }
+                // No transaction: the only ledger entries of its terminals' accounts are the
+                // seeded opening balances. Each goes back to the account that funded it.
+                let accounts: Vec<String> = sqlx::query("SELECT id FROM terminals WHERE merchant_id = $1")
+                    .bind(merchant)
+                    .fetch_all(&mut *tx)
+                    .await?
+                    .iter()
+                    .map(|r| r.try_get::<String, _>("id").map(|id| format!("merchant:{id}")))
+                    .collect::<Result<_, _>>()?;
+                for account in &accounts {
+                    let opening = sqlx::query("SELECT debit_account, amount_minor FROM ledger_transfers WHERE id = $1")
+                        .bind(format!("open:{account}"))
+                        .fetch_optional(&mut *tx)
+                        .await?;
+                    if let Some(opening) = opening {
+                        let funding: String = opening.try_get("debit_account")?;
+                        let amount: i64 = opening.try_get("amount_minor")?;
+                        sqlx::query("DELETE FROM ledger_transfers WHERE id = $1")
+                            .bind(format!("open:{account}"))
+                            .execute(&mut *tx)
+                            .await?;
+                        sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted - $1 WHERE id = $2")
+                            .bind(amount)
+                            .bind(&funding)
+                            .execute(&mut *tx)
+                            .await?;
+                    }
+                    sqlx::query("DELETE FROM ledger_accounts WHERE id = $1").bind(account).execute(&mut *tx).await?;
+                }
+                for table in ["saved_cards", "terminals"] {
+                    sqlx::query(&format!("DELETE FROM {table} WHERE merchant_id = $1"))
+                        .bind(merchant)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                sqlx::query("DELETE FROM merchants WHERE id = $1").bind(merchant).execute(&mut *tx).await?;
+                tx.commit().await?;
+                Ok(PurgeOutcome::Deleted)
+            }
+
             async fn insert_cabinet_session(&self, s: &CabinetSession, now_ms: i64) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
                 sqlx::query("DELETE FROM cabinet_sessions WHERE expires_at < $1")

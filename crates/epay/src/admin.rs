@@ -7,6 +7,7 @@ use std::process::ExitCode;
 use clap::{Args, Subcommand};
 use epay_server::services::admin::{self, SecretKind, TerminalSettings};
 use epay_server::{Config, Mode};
+use epay_store::PurgeOutcome;
 
 #[derive(Subcommand)]
 pub enum MerchantCommand {
@@ -144,8 +145,31 @@ pub enum KeysCommand {
 }
 
 #[derive(Subcommand)]
+pub enum SandboxCommand {
+    /// Remove the public sandbox merchant (client id `test`), its terminals, tokens, cabinet
+    /// users and seeded balances, and the public cabinet user, so production can start on this
+    /// database. A merchant with transactions is refused unless --force.
+    Purge {
+        /// The merchant has transactions: keep them and its ledger, but retire the merchant
+        /// (new unknown client id and secrets, no tokens, no cabinet users).
+        #[arg(long)]
+        force: bool,
+    },
+}
+
+#[derive(Subcommand)]
+pub enum AcsCommand {
+    /// Print the one-time code of a production 3-D Secure challenge (the simulated bank's SMS).
+    Code {
+        /// The challenge's ACS transaction id (`acsTransID` in the paReq, `acs_id` in the log).
+        acs_id: String,
+    },
+}
+
+#[derive(Subcommand)]
 pub enum CardCommand {
-    /// Issue a sandbox test card into <data-dir>/issued-cards.toml (loaded at the next start).
+    /// Issue a simulator card with a random number and CVC into <data-dir>/issued-cards.toml
+    /// (loaded at the next start, in sandbox and in production).
     Issue {
         /// visa or mastercard.
         #[arg(long, default_value = "visa")]
@@ -297,9 +321,6 @@ fn luhn_pan(prefix: &str) -> String {
 
 pub fn card(config: Config, command: CardCommand) -> Result<ExitCode, String> {
     let CardCommand::Issue { brand, balance, expiry, decline, three_ds } = command;
-    if config.mode == Mode::Production {
-        return fail("test cards exist only in sandbox mode");
-    }
     let prefix = match brand.to_ascii_lowercase().as_str() {
         "visa" => "4000001",
         "mastercard" | "mc" => "5100001",
@@ -373,17 +394,56 @@ pub async fn config_check(config: Config) -> Result<ExitCode, String> {
 pub async fn keys(config: Config, command: KeysCommand) -> Result<ExitCode, String> {
     let KeysCommand::Rotate = command;
     let store = store(&config).await?;
-    let keys = epay_server::keys::Keys::load(
-        &config.rsa_key_path(),
-        config.rsa_key_bits,
-        &config.vault_key_path(),
-        config.vault_master_key.as_deref(),
-    )
-    .map_err(|e| e.to_string())?;
+    let keys = load_keys(&config)?;
     let now =
         std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
     let rotation = epay_server::services::vault::rotate(&keys, store.as_ref(), now).await.map_err(|e| e.to_string())?;
     println!("new data key:    {}", rotation.new_key);
     println!("resealed:        {} card numbers", rotation.resealed);
     Ok(ExitCode::SUCCESS)
+}
+
+pub async fn sandbox(config: Config, command: SandboxCommand) -> Result<ExitCode, String> {
+    let SandboxCommand::Purge { force } = command;
+    let store = store(&config).await?;
+    match admin::purge_sandbox(store.as_ref(), force).await.map_err(|e| e.to_string())? {
+        PurgeOutcome::Deleted => {
+            println!("removed the public sandbox merchant, its terminals, tokens, cabinet users and seeded balances")
+        }
+        PurgeOutcome::Retired { transactions } => println!(
+            "retired the public sandbox merchant: its {transactions} transactions and ledger stay; its client id, \
+             secrets, tokens and cabinet users are gone"
+        ),
+        PurgeOutcome::NoMerchant => println!("no public sandbox merchant here; public cabinet users removed, if any"),
+        PurgeOutcome::HasTransactions(n) => {
+            return fail(format!(
+                "the public sandbox merchant has {n} transactions; nothing was changed. Run \
+                 `epay sandbox purge --force` to retire it (its transactions and ledger stay)"
+            ))
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub async fn acs(config: Config, command: AcsCommand) -> Result<ExitCode, String> {
+    let AcsCommand::Code { acs_id } = command;
+    if config.mode == Mode::Sandbox {
+        return fail(format!("sandbox mode: the code is always {}", epay_server::services::three_ds::SANDBOX_CODE));
+    }
+    let store = store(&config).await?;
+    let session = store.three_ds_session(acs_id.trim()).await.map_err(|e| e.to_string())?;
+    let Some(session) = session else { return fail(format!("no 3-D Secure challenge {acs_id:?}")) };
+    let keys = load_keys(&config)?;
+    println!("{}", epay_server::services::three_ds::one_time_code(&keys, &session.id));
+    Ok(ExitCode::SUCCESS)
+}
+
+fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {
+    epay_server::keys::Keys::load(
+        &config.rsa_key_path(),
+        config.rsa_key_bits,
+        &config.vault_key_path(),
+        config.vault_master_key.as_deref(),
+    )
+    .map_err(|e| e.to_string())
 }

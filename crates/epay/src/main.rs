@@ -77,7 +77,17 @@ enum Command {
         #[command(subcommand)]
         command: admin::KeysCommand,
     },
-    /// Sandbox test cards: issue.
+    /// The public sandbox merchant: purge it before production starts on this database.
+    Sandbox {
+        #[command(subcommand)]
+        command: admin::SandboxCommand,
+    },
+    /// The simulated 3-D Secure ACS: read a production challenge's one-time code.
+    Acs {
+        #[command(subcommand)]
+        command: admin::AcsCommand,
+    },
+    /// Simulator cards: issue.
     Card {
         #[command(subcommand)]
         command: admin::CardCommand,
@@ -158,6 +168,8 @@ async fn main() -> ExitCode {
         Command::Terminal { command } => admin::terminal(config, command).await,
         Command::Secret { command } => admin::secret(config, command).await,
         Command::Card { command } => admin::card(config, command),
+        Command::Sandbox { command } => admin::sandbox(config, command).await,
+        Command::Acs { command } => admin::acs(config, command).await,
         Command::Cabinet { command } => admin::cabinet(config, command).await,
         Command::Keys { command } => admin::keys(config, command).await,
         Command::Config { command: ConfigCommand::Check } => admin::config_check(config).await,

@@ -333,7 +333,21 @@ async fn operations_emit_their_own_callbacks() {
 async fn production_mode_refuses_internal_callback_targets() {
     for backend in backends() {
         let receiver = Receiver::start().await;
-        let gw = Gateway::start_with(backend, &[("EPAY_MODE", "production"), FAST[0], FAST[1], FAST[2]]).await;
+        // Production has no built-in test card: pay with an issued one.
+        let cards = std::env::temp_dir().join(format!("epay-prod-cards-{}", uuid::Uuid::new_v4()));
+        let card = issue_card(&cards, false);
+        let cards_file = cards.join("issued-cards.toml");
+        let gw = Gateway::start_with(
+            backend,
+            &[
+                ("EPAY_MODE", "production"),
+                ("EPAY_CARDS_FILE", cards_file.to_str().unwrap()),
+                FAST[0],
+                FAST[1],
+                FAST[2],
+            ],
+        )
+        .await;
         // The merchant must exist in production: create one with a terminal.
         let store = gw.store().await;
         let terminal = "aaaaaaaa-bbbb-4ccc-8ddd-eeeeeeeeeeee";
@@ -382,7 +396,8 @@ async fn production_mode_refuses_internal_callback_targets() {
         // A target that only turns out to be internal when resolved is refused at delivery time.
         let invoice = invoice();
         let token = gw.token_on_as("prod", "prod-secret", &invoice, 100.0, terminal).await;
-        let request = epay_client::PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, terminal).await);
+        let card = (card.0.as_str(), card.1.as_str(), card.2.as_str());
+        let request = epay_client::PaymentRequest::new(&invoice, 100.0, gw.cryptogram(card, terminal).await);
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
         gw.execute_sql(&format!(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,

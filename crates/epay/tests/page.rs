@@ -56,7 +56,7 @@ async fn a_shopper_pays_from_the_demo_shop_and_lands_on_the_success_page() {
         assert_eq!(browser.text("#amount").await, "2500");
         pay_with(&browser, VISA, "TEST TEST").await;
         let url = browser.wait_url("/demo/success", 15).await;
-        let invoice = url.split("invoiceId=").nth(1).unwrap().to_string();
+        let invoice = url.split("invoiceId=").nth(1).unwrap().split('&').next().unwrap().to_string();
         assert_eq!(browser.text("#status").await, "AUTH", "{backend:?}");
         let token = gw.service_token(TERMINAL).await;
         let status = gw.client.status(&token, &invoice).await.unwrap();
@@ -99,6 +99,55 @@ async fn the_widget_reports_success_to_its_parent() {
                 break;
             }
             assert!(tokio::time::Instant::now() < deadline, "{backend:?}: widget said {status:?}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert!(browser.find(".widgetScreen").await.is_none(), "the overlay closes");
+    }
+}
+
+/// Dispatches a `{success: true}` message to the demo page's window, as a window would post it.
+/// `origin` and `source` are JavaScript expressions; `frame` is the widget's iframe.
+async fn post_to_parent(browser: &Browser, origin: &str, source: &str) {
+    let script = format!(
+        "var frame = document.querySelector('.widgetScreen iframe');
+         var origin = window.location.origin;
+         window.dispatchEvent(new MessageEvent('message',
+             {{data: JSON.stringify({{success: true}}), origin: {origin}, source: {source}}}));
+         return true;"
+    );
+    browser.execute(&script).await;
+}
+
+#[tokio::test]
+async fn the_widget_ignores_messages_from_other_origins_and_windows() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        browser.goto(&format!("{}/", gw.url)).await;
+        browser.click("#buy-widget").await;
+        browser.click("#open-widget").await;
+        browser.wait(".widgetScreen iframe", 10).await;
+        // A look-alike origin that starts with ours (the old prefix match took it), our origin
+        // from a window that is not the widget's frame, and no source at all.
+        for (origin, source) in [
+            ("origin + '.evil.example'", "frame.contentWindow"),
+            ("origin + '0'", "frame.contentWindow"),
+            ("'null'", "frame.contentWindow"),
+            ("origin", "window"),
+            ("origin", "null"),
+        ] {
+            post_to_parent(&browser, origin, source).await;
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let status = browser.attribute("#widget-status", "data-result").await;
+            assert_eq!(status, None, "{backend:?}: a message from {origin} / {source} was taken");
+            assert!(browser.find(".widgetScreen").await.is_some(), "{backend:?}: the overlay stays");
+        }
+        // The same message from the widget's frame on our exact origin is taken: the listener
+        // is alive, it only refuses strangers.
+        post_to_parent(&browser, "origin", "frame.contentWindow").await;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+        while browser.attribute("#widget-status", "data-result").await.as_deref() != Some("success") {
+            assert!(tokio::time::Instant::now() < deadline, "{backend:?}: the widget's own message was ignored");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
         assert!(browser.find(".widgetScreen").await.is_none(), "the overlay closes");

@@ -90,10 +90,7 @@ async fn start(gw: &Gateway, card: (&str, &str, &str)) -> (String, String, Value
 }
 
 fn hidden(html: &str, name: &str) -> String {
-    let marker = format!(r#"name="{name}" value=""#);
-    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
-    let end = html[start..].find('"').unwrap() + start;
-    html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'")
+    hidden_input(html, name)
 }
 
 /// Plays the shopper at the ACS over plain HTTP: posts seed 003's form, answers the challenge.

@@ -335,7 +335,7 @@ fn three_ds(b: &mut Builder) {
     b.page(&["post"], "/acs/challenge", "3-D Secure", "acsChallenge", "The (simulated) ACS challenge")
         .about(
             "The `secure3D.action` of a `3D` answer. The merchant's page auto-submits seed 003's form here; the \
-             answer is the simulated bank's page asking for a one-time code (sandbox code `123456`). When the \
+             answer is the simulated bank's page asking for a one-time code (sandbox code `123456`; production: a per-challenge code). When the \
              shopper answers, the page posts `PaRes` and `MD` to `TermUrl`. A second answer, an unknown `PaReq`, \
              an `MD` of another challenge or a missing `TermUrl` is a `400` page.",
         )
@@ -346,7 +346,8 @@ fn three_ds(b: &mut Builder) {
 
     b.page(&["post"], "/acs/challenge/answer", "3-D Secure", "acsAnswer", "The ACS page's answer (internal)")
         .about(
-            "The challenge page's own form, not an integration point. Code `123456` passes; another code fails \
+            "The challenge page's own form, not an integration point. Code `123456` passes (sandbox; production: the \
+             challenge's own code); another code fails \
              with 473; `action=cancel` fails with 499. Answers with a page that auto-posts `PaRes` and `MD` to \
              `TermUrl`.",
         )

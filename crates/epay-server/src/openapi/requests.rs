@@ -316,7 +316,8 @@ pub struct AcsAnswerForm {
     md: String,
     #[serde(rename = "TermUrl")]
     term_url: String,
-    /// The one-time code; `123456` passes, anything else fails with 473.
+    /// The one-time code; `123456` passes in sandbox mode (production: the challenge's own
+    /// code), anything else fails with 473.
     #[schema(example = "123456")]
     code: String,
     /// `submit`, or `cancel` (fails with 499).

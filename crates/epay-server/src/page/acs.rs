@@ -14,6 +14,7 @@ use axum::Router;
 use super::i18n::Lang;
 use super::views;
 use crate::app::AppState;
+use crate::config::Mode;
 use crate::services::three_ds;
 
 /// The ACS posts to the merchant's TermUrl, which may be any site: no form-action limit here.
@@ -63,6 +64,11 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
     };
     let merchant = app.store.merchant(&payment.merchant_id).await.ok().flatten().map(|m| m.name).unwrap_or_default();
     let amount = epay_domain::Amount::from_minor(payment.amount_minor).unwrap_or_default().to_string();
+    if app.config.mode == Mode::Production {
+        // The simulated issuer's "SMS": a real ACS sends the code to the card holder's phone.
+        let code = three_ds::one_time_code(&app.keys, &session.id);
+        tracing::info!(acs_id = %session.id, payment_id = %payment.id, code = %code, "3-D Secure one-time code");
+    }
     page(
         StatusCode::OK,
         views::challenge(&views::ChallengeView {
@@ -73,6 +79,7 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
             acs_id: &session.id,
             md: &md,
             term_url: &term_url,
+            sandbox: app.config.mode == Mode::Sandbox,
         }),
     )
 }
@@ -88,7 +95,8 @@ async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
         Ok(Some(s)) if three_ds::server_trans_id(&md).as_deref() == Some(s.server_trans_id.as_str()) => s,
         _ => return refused("unknown challenge"),
     };
-    let (state, reason) = three_ds::verdict(&get("code"), get("action") == "cancel");
+    let expected = three_ds::expected_code(&app, &session.id);
+    let (state, reason) = three_ds::verdict(&expected, &get("code"), get("action") == "cancel");
     match app.store.answer_three_ds(&session.id, state, reason.code, app.clock.now_ms()).await {
         Ok(true) => {}
         Ok(false) => return refused("this challenge was already answered"),

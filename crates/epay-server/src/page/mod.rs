@@ -21,8 +21,9 @@ use axum::routing::{get, post};
 use axum::Router;
 use epay_domain::{Cvc, Expiry, Pan};
 
-use crate::app::AppState;
+use crate::app::{App, AppState};
 use crate::config::Mode;
+use crate::keys::digests_equal;
 use crate::services::payments::{self, PaymentError};
 use crate::services::transfers::{self, Kind};
 use crate::wire::{Fields, PaymentAnswer};
@@ -503,8 +504,8 @@ async fn demo_checkout(
     };
     let object = serde_json::json!({
         "invoiceId": invoice,
-        "backLink": format!("{origin}/demo/success?invoiceId={invoice}"),
-        "failureBackLink": format!("{origin}/demo/failure?invoiceId={invoice}"),
+        "backLink": format!("{origin}/demo/success?invoiceId={invoice}&order={}", demo_order_mac(&app, &invoice)),
+        "failureBackLink": format!("{origin}/demo/failure?invoiceId={invoice}&order={}", demo_order_mac(&app, &invoice)),
         "postLink": "",
         "failurePostLink": "",
         "language": "eng",
@@ -525,8 +526,21 @@ async fn demo_result(
     success: bool,
 ) -> Response {
     let invoice = query.get("invoiceId").cloned().unwrap_or_default();
-    let payment = app.store.payment_by_invoice(crate::seed::PAYMENT_TERMINAL, &invoice).await.ok().flatten();
+    let signed = query.get("order").is_some_and(|mac| digests_equal(mac, &demo_order_mac(&app, &invoice)));
+    // Only the demo shop's own orders: every sandbox user shares the test merchant's terminal,
+    // so an invoice id alone would show anyone's payment.
+    let payment = if signed {
+        app.store.payment_by_invoice(crate::seed::PAYMENT_TERMINAL, &invoice).await.ok().flatten()
+    } else {
+        None
+    };
     let (status, reason) =
         payment.map(|p| (p.status, if p.reason_code == 0 { String::new() } else { p.reason })).unwrap_or_default();
     html(StatusCode::OK, views::shop_result(success, &invoice, &status, &reason))
+}
+
+/// The demo shop's signature on one of its own order ids, carried in its back links: the
+/// success and failure pages show an order only with it.
+fn demo_order_mac(app: &App, invoice: &str) -> String {
+    hex::encode(app.keys.purpose_mac("demo-shop-order", invoice))
 }

@@ -148,7 +148,18 @@ pub struct ResultView<'a> {
     pub shop_link: &'a str,
 }
 
+/// `url` if the browser may be sent there (http or https), else nothing: every link a page
+/// redirects to or offers passes here, whatever checked it before.
+fn safe_link(url: &str) -> &str {
+    if crate::delivery::is_http_url(url) {
+        url.trim()
+    } else {
+        ""
+    }
+}
+
 pub fn result(v: &ResultView<'_>) -> String {
+    let v = &ResultView { redirect: safe_link(v.redirect), shop_link: safe_link(v.shop_link), ..*v };
     let w = words(v.lang);
     let heading = match (v.success, v.heading) {
         (true, Some(h)) => h,
@@ -372,6 +383,9 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
 
 /// A form that posts itself (3-D Secure hops); a button remains for browsers without scripts.
 pub fn auto_post(lang: Lang, action: &str, fields: &[(&str, &str)], note: &str) -> String {
+    if safe_link(action).is_empty() {
+        return message(lang, false, note, "the return address is not an http(s) URL");
+    }
     let inputs: String = fields
         .iter()
         .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(name), escape(value)))
@@ -394,6 +408,8 @@ pub struct ChallengeView<'a> {
     pub acs_id: &'a str,
     pub md: &'a str,
     pub term_url: &'a str,
+    /// Sandbox: the page tells the fixed code. Production: the code is per challenge.
+    pub sandbox: bool,
 }
 
 /// The simulated issuer's 3-D Secure challenge page (in English: it is the bank's page).
@@ -402,7 +418,7 @@ pub fn challenge(v: &ChallengeView<'_>) -> String {
         r#"<div class="card" id="acs">
 <h1>SIMULATED BANK — 3-D Secure</h1>
 <p>Confirm the payment of <strong id="acs-amount">{amount} {currency}</strong> to <strong>{merchant}</strong> with card <strong>{mask}</strong>.</p>
-<p class="note">Sandbox: the one-time code is <strong>123456</strong>; any other code fails, Cancel aborts.</p>
+<p class="note">{note}</p>
 <form method="post" action="/acs/challenge/answer">
 <input type="hidden" name="acs_id" value="{acs_id}">
 <input type="hidden" name="MD" value="{md}">
@@ -420,6 +436,12 @@ pub fn challenge(v: &ChallengeView<'_>) -> String {
         acs_id = escape(v.acs_id),
         md = escape(v.md),
         term_url = escape(v.term_url),
+        note = if v.sandbox {
+            "Sandbox: the one-time code is <strong>123456</strong>; any other code fails, Cancel aborts."
+        } else {
+            "Enter the one-time code sent to the card holder (this simulated bank writes it to the \
+             gateway's log; operators read it with <code>epay acs code</code>). Cancel aborts."
+        },
     );
     layout(Lang::En, "3-D Secure", false, &body)
 }

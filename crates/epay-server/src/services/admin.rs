@@ -209,3 +209,23 @@ pub async fn update_terminal(store: &dyn Store, id: &str, settings: &TerminalSet
     store.upsert_terminal(&terminal).await?;
     Ok(terminal)
 }
+
+/// `epay sandbox purge`: removes the public sandbox merchant (client id `test`) and the public
+/// cabinet user, so a data directory used in sandbox mode can serve production. A merchant with
+/// transactions is refused unless `force`; forced, it is retired instead of deleted (its
+/// transactions and ledger stay; its client id, secrets, tokens and cabinet users go).
+pub async fn purge_sandbox(store: &dyn Store, force: bool) -> Result<epay_store::PurgeOutcome, AdminError> {
+    use crate::seed::{CABINET_EMAIL, TEST_CLIENT_ID, TEST_MERCHANT_ID};
+    let merchant_id = match store.merchant_by_client_id(TEST_CLIENT_ID).await? {
+        Some(m) => m.id,
+        None => TEST_MERCHANT_ID.to_string(),
+    };
+    let retire_as = force.then(|| epay_store::MerchantRetirement {
+        // A client id and secrets nobody knows: the retired merchant can never sign in again.
+        client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
+        secret_digest: digest(&new_client_secret()),
+        webhook_secret: new_webhook_secret(),
+    });
+    let purge = epay_store::MerchantPurge { merchant_id, cabinet_email: CABINET_EMAIL.to_string(), retire_as };
+    Ok(store.purge_merchant(&purge).await?)
+}

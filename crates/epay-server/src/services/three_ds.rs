@@ -26,8 +26,27 @@ pub enum Confirmed {
     Transfer(TransferResponse),
 }
 
-/// The one-time code the simulated ACS accepts (documented in docs/test-cards.md).
+/// The one-time code the simulated ACS accepts in sandbox mode (documented in
+/// docs/test-cards.md). Production has no fixed code: see [`one_time_code`].
 pub const SANDBOX_CODE: &str = "123456";
+
+/// A production challenge's one-time code: six digits from an HMAC of the ACS transaction id
+/// under a key derived from the vault master key. Unpredictable without that key, different for
+/// every challenge, and nothing to store: the simulated ACS "delivers" it to the operator log
+/// and to `epay acs code`, the simulator's stand-in for the SMS a real issuer sends.
+pub fn one_time_code(keys: &crate::keys::Keys, acs_trans_id: &str) -> String {
+    let mac = keys.purpose_mac("acs-one-time-code", acs_trans_id);
+    let number = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
+    format!("{:06}", number % 1_000_000)
+}
+
+/// The code the ACS expects for the challenge `acs_trans_id` in this gateway's mode.
+pub fn expected_code(app: &App, acs_trans_id: &str) -> String {
+    match app.config.mode {
+        crate::config::Mode::Sandbox => SANDBOX_CODE.to_string(),
+        crate::config::Mode::Production => one_time_code(&app.keys, acs_trans_id),
+    }
+}
 
 /// Opens the challenge for a payment about to be recorded in `3D`. The card number is sealed
 /// for the confirm step; the CVC, already checked, is not kept.
@@ -108,11 +127,11 @@ pub fn pa_res(s: &ThreeDsSession, passed: bool) -> String {
     URL_SAFE_NO_PAD.encode(cres.to_string())
 }
 
-/// The ACS's verdict on the shopper's answer.
-pub fn verdict(code: &str, cancelled: bool) -> (&'static str, ReasonCode) {
+/// The ACS's verdict on the shopper's answer `code` to a challenge expecting `expected`.
+pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (&'static str, ReasonCode) {
     if cancelled {
         ("cancelled", ReasonCode::THREE_DS_CODE_WRONG)
-    } else if code.trim() == SANDBOX_CODE {
+    } else if crate::keys::digests_equal(code.trim(), expected) {
         ("passed", ReasonCode::SUCCESS)
     } else {
         ("failed", ReasonCode::THREE_DS_FAILED)

@@ -456,3 +456,50 @@ impl Gateway {
 }
 
 pub mod browser;
+
+impl Gateway {
+    /// Runs `epay <args>` on this gateway's data directory, database and keys; returns the
+    /// process output (for commands that need the keys, or that must fail).
+    pub fn run_epay(&self, args: &[&str]) -> std::process::Output {
+        let keys = shared_keys();
+        std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(args)
+            .arg("--data-dir")
+            .arg(&self.dir)
+            .env("DATABASE_URL", &self.database_url)
+            .env("EPAY_RSA_KEY_PATH", &keys.0)
+            .env("EPAY_VAULT_KEY_PATH", &keys.1)
+            .env_remove("EPAY_CONFIG")
+            .env_remove("EPAY_MODE")
+            .output()
+            .unwrap()
+    }
+}
+
+/// The value of the hidden form field `name` in a page.
+pub fn hidden_input(html: &str, name: &str) -> String {
+    let marker = format!(r#"name="{name}" value=""#);
+    let start = html.find(&marker).unwrap_or_else(|| panic!("no {name} in {html}")) + marker.len();
+    let end = html[start..].find('"').unwrap() + start;
+    html[start..end].replace("&amp;", "&").replace("&quot;", "\"").replace("&#39;", "'")
+}
+
+/// A card issued by `epay card issue` (random number and CVC) into a card file of its own.
+pub fn issue_card(dir: &std::path::Path, three_ds: bool) -> (String, String, String) {
+    let mut args = vec!["card", "issue", "--mode", "production", "--balance", "50000", "--data-dir"];
+    let dir_text = dir.to_str().unwrap().to_string();
+    args.push(&dir_text);
+    if three_ds {
+        args.push("--three-ds");
+    }
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+        .args(&args)
+        .env("EPAY_VAULT_KEY_PATH", &key_paths().1)
+        .env_remove("EPAY_CONFIG")
+        .output()
+        .unwrap();
+    let out = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(output.status.success(), "card issue: {out} {}", String::from_utf8_lossy(&output.stderr));
+    let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).expect(name);
+    (field("card number:"), field("expiry:").replace('/', ""), field("cvc:"))
+}
