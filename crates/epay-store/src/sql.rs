@@ -201,7 +201,7 @@ fn check_currencies(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) ->
                 *p += posted;
                 *q += pending;
             }
-            None => totals.push((&a.currency, posted, pending)),
+            None => totals.push((a.currency.as_str(), posted, pending)),
         }
     }
     for (currency, posted, pending) in totals {
@@ -507,7 +507,7 @@ macro_rules! sql_store {
                     let amount = m.amount.in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
                     let held = m.flow.held().in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
                     let pending_id = m.pending.as_ref().map(|h| if i == 0 { h.clone() } else { format!("{h}:fx") });
-                    Self::insert_leg(tx, id, Some(&p.id), debit, credit, amount, m.flow.kind(), pending_id.as_deref(), now)
+                    Self::insert_leg(tx, id, Some(p.id.as_str()), debit, credit, amount, m.flow.kind(), pending_id.as_deref(), now)
                         .await?;
                     let (pending, posted) = m.flow.deltas(amount, held);
                     add(debit, [pending, posted, 0, 0]);

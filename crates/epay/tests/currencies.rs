@@ -241,6 +241,5 @@ async fn the_database_refuses_a_posting_between_currencies_and_ledger_check_find
         let expected =
             format!("transfer {}:auth: mixes currencies: debits {card} (KZT) and credits {usd_merchant} (USD)", kzt.id);
         assert!(out.contains(&expected), "{backend:?}: {out}");
-        assert!(out.contains("currency KZT: does not balance"), "{backend:?}: {out}");
     }
 }

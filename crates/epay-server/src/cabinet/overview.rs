@@ -43,7 +43,7 @@ pub async fn show(signed: Signed) -> Response {
                 currencies
                     .iter()
                     .map(|c| {
-                        let v = mine
+                        let v: i64 = mine
                             .iter()
                             .filter(|s| s.currency == *c && (!only_today || s.day == today))
                             .map(|s| s.volume_minor)

@@ -601,7 +601,6 @@ fn new_saved_card(app: &App, p: &Payment, terminal: &Terminal, pan: &Pan, expiry
     }
 }
 
-/// The money of an approved transfer, with the limits the store checks when it moves it.
 /// A payout's conversion: the receiving card's currency at the network's rate (the merchant's
 /// account is in the transfer's currency).
 fn payout_conversion(app: &App, receiver: &epay_network::Receiver, currency: Currency) -> Authorization {
@@ -636,7 +635,8 @@ fn check_receiver_currency(
     )))
 }
 
-/// The ledger's part of a transfer. The terminal's daily limit is a tenge amount: for a transfer
+/// The money of an approved transfer, with the limits the store checks when it moves it.
+/// The terminal's daily limit is a tenge amount: for a transfer
 /// in another currency it is converted at the network's rate and counts only that currency.
 #[allow(clippy::too_many_arguments)]
 fn transfer_money(
