@@ -91,25 +91,25 @@ async fn usd_and_eur_payments_take_the_converted_amount_from_a_tenge_card_and_cr
 async fn charge_and_refunds_of_a_usd_payment_use_the_recorded_rate() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let paid = pay(&gw, 10.0, "USD", TERMINAL).await;
+        let paid = pay(&gw, 100.0, "USD", TERMINAL).await;
         assert_eq!(paid.status, "AUTH", "{backend:?}");
         let card = paid.card_account.clone().unwrap();
         let held = available(&gw, &card).await;
         let service = gw.service_token(TERMINAL).await;
 
-        // A partial charge of 6 USD posts 3000 KZT and releases the rest of the 5000 KZT hold.
-        let (status, body) = gw.operation(&service, &paid.id, "charge", "", Some(r#"{"amount":6}"#)).await;
+        // A partial charge of 60 USD posts 30 000 KZT and releases the rest of the 50 000 KZT hold.
+        let (status, body) = gw.operation(&service, &paid.id, "charge", "", Some(r#"{"amount":60}"#)).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
-        assert_eq!(available(&gw, &card).await - held, 200_000, "{backend:?}: 4 USD of the hold came back");
+        assert_eq!(available(&gw, &card).await - held, 2_000_000, "{backend:?}: 40 USD of the hold came back");
 
-        // Refunds give the card back tenge at the same rate: 2.5 USD = 1250 KZT, then the rest.
+        // Refunds give the card back tenge at the same rate: 25.5 USD = 12 750 KZT, then the rest.
         let before = available(&gw, &card).await;
-        let (status, body) = gw.operation(&service, &paid.id, "refund", "", Some(r#"{"amount":2.5}"#)).await;
+        let (status, body) = gw.operation(&service, &paid.id, "refund", "", Some(r#"{"amount":25.5}"#)).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
-        assert_eq!(available(&gw, &card).await - before, 125_000, "{backend:?}");
+        assert_eq!(available(&gw, &card).await - before, 1_275_000, "{backend:?}");
         let (status, body) = gw.operation(&service, &paid.id, "refund", "", None).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
-        assert_eq!(available(&gw, &card).await - before, 300_000, "{backend:?}: all 6 USD back as 3000 KZT");
+        assert_eq!(available(&gw, &card).await - before, 3_000_000, "{backend:?}: all 60 USD back as 30 000 KZT");
         let merchant = account(&gw, &format!("merchant:{TERMINAL}:USD")).await;
         assert_eq!(merchant.credits_posted - merchant.debits_posted, 0, "{backend:?}");
         gw.assert_ledger_sound();
