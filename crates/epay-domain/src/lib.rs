@@ -10,6 +10,6 @@ pub mod status;
 
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
-pub use money::{Amount, Currency, MoneyError};
+pub use money::{Amount, Currency, FxRate, MoneyError};
 pub use reason::ReasonCode;
 pub use status::TxStatus;

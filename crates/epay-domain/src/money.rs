@@ -194,10 +194,66 @@ impl fmt::Display for Currency {
     }
 }
 
+/// A conversion rate: how many minor units of the card's currency one minor unit of the payment's
+/// currency costs, in millionths (every currency we know has two decimals, so this is also the
+/// major-unit rate: 1 USD = 500 KZT is `FxRate::from_micros(500_000_000)`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FxRate(i64);
+
+impl FxRate {
+    /// The rate of a currency to itself.
+    pub const ONE: FxRate = FxRate(1_000_000);
+
+    pub const fn from_micros(micros: i64) -> Self {
+        FxRate(micros)
+    }
+
+    pub fn micros(self) -> i64 {
+        self.0
+    }
+
+    /// `minor` of the payment's currency in the card's currency, rounded half up.
+    pub fn convert(self, minor: i64) -> i64 {
+        let scaled = i128::from(minor) * i128::from(self.0) + 500_000;
+        i64::try_from(scaled.div_euclid(1_000_000)).unwrap_or(i64::MAX)
+    }
+
+    /// The part of a running total converted: `convert(before + amount) - convert(before)`. Each
+    /// part of a series (partial charges, partial refunds) converted this way adds up to the
+    /// conversion of the whole, so rounding never gives back more than was taken.
+    pub fn convert_part(self, before: i64, amount: i64) -> i64 {
+        self.convert(before + amount) - self.convert(before)
+    }
+}
+
+impl fmt::Display for FxRate {
+    /// `500`, `0.909091`: the rate in major units, without trailing zeros.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (whole, frac) = (self.0 / 1_000_000, self.0 % 1_000_000);
+        if frac == 0 {
+            return write!(f, "{whole}");
+        }
+        let digits = format!("{frac:06}");
+        write!(f, "{whole}.{}", digits.trim_end_matches('0'))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn fx_rates_convert_half_up_and_series_add_up() {
+        let usd = FxRate::from_micros(500_000_000);
+        assert_eq!(usd.convert(100_000), 50_000_000);
+        assert_eq!(usd.to_string(), "500");
+        let odd = FxRate::from_micros(470_500_000);
+        assert_eq!(odd.convert(1), 471);
+        assert_eq!(odd.convert_part(0, 1) + odd.convert_part(1, 1), odd.convert(2));
+        assert_eq!(FxRate::from_micros(909_091).to_string(), "0.909091");
+        assert_eq!(FxRate::ONE.convert(12_345), 12_345);
+    }
 
     #[test]
     fn parses_major_units_exactly() {

@@ -7,9 +7,9 @@
 
 mod simulator;
 
-pub use simulator::{CardFileError, SimCard, Simulator, DEFAULT_CARDS};
+pub use simulator::{sandbox_rate, CardFileError, SimCard, Simulator, DEFAULT_CARDS};
 
-use epay_domain::{Amount, Cvc, Expiry, Pan, ReasonCode};
+use epay_domain::{Amount, Currency, Cvc, Expiry, FxRate, Pan, ReasonCode};
 
 /// What the gateway asks the network about one card payment.
 #[derive(Debug)]
@@ -19,7 +19,9 @@ pub struct AuthRequest<'a> {
     pub expiry: Option<Expiry>,
     /// CVC as the payer typed it; `None` for a saved card or a merchant-initiated payment.
     pub cvc: Option<&'a Cvc>,
+    /// The amount in the payment's currency; the issuer converts it into the card's.
     pub amount: Amount,
+    pub currency: Currency,
     /// Today's (year, month), from the gateway clock, for the expiry check.
     pub today: (i32, u8),
 }
@@ -28,8 +30,33 @@ pub struct AuthRequest<'a> {
 /// gateway debits.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Authorization {
-    Approved { card_account: String, approval_code: String, issuer: String, three_ds_enrolled: bool },
-    Declined { reason: ReasonCode, issuer: String },
+    Approved {
+        card_account: String,
+        approval_code: String,
+        issuer: String,
+        three_ds_enrolled: bool,
+        /// The card's currency and the issuer's rate from the payment's currency into it
+        /// (`FxRate::ONE` when they are the same).
+        conversion: Conversion,
+    },
+    Declined {
+        reason: ReasonCode,
+        issuer: String,
+    },
+}
+
+/// How a payment's amount becomes the card's: the card account's currency and the rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Conversion {
+    pub card_currency: Currency,
+    pub rate: FxRate,
+}
+
+impl Conversion {
+    /// The card's amount for `amount` of the payment's currency.
+    pub fn card_amount(&self, amount: Amount) -> i64 {
+        self.rate.convert(amount.minor())
+    }
 }
 
 /// What the network says about a card that is to receive money (P2P, OCT).
@@ -37,7 +64,9 @@ pub enum Authorization {
 pub struct Receiver {
     pub card_account: String,
     pub issuer: String,
-    /// Most a card may receive per day, in minor units (reason 528 above it).
+    /// The card account's currency; money in another currency is converted into it.
+    pub currency: Currency,
+    /// Most a card may receive per day, in minor units of its currency (reason 528 above it).
     pub daily_incoming_limit_minor: Option<i64>,
 }
 
@@ -50,6 +79,10 @@ pub trait CardNetwork: Send + Sync + 'static {
     /// The card registered to a phone number and IIN (OCT by phone).
     fn card_by_phone(&self, phone: &str, iin: &str) -> Result<Pan, ReasonCode>;
 
-    /// Ledger accounts the network's cards need, with opening balances in minor units.
-    fn card_accounts(&self) -> Vec<(String, i64)>;
+    /// Ledger accounts the network's cards need, with their currency and opening balances in
+    /// minor units.
+    fn card_accounts(&self) -> Vec<(String, Currency, i64)>;
+
+    /// The network's rate from `from` into `to` (how many `to` one `from` costs).
+    fn rate(&self, from: Currency, to: Currency) -> FxRate;
 }

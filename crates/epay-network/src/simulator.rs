@@ -2,11 +2,32 @@
 
 use std::collections::HashMap;
 
-use epay_domain::{ids, Amount, Expiry, Pan, ReasonCode};
+use epay_domain::{ids, Amount, Currency, Expiry, FxRate, Pan, ReasonCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::{AuthRequest, Authorization, CardNetwork};
+use crate::{AuthRequest, Authorization, CardNetwork, Conversion};
+
+/// The sandbox's fixed exchange table: tenge per one unit of each currency, in millionths.
+/// Documented in docs/test-cards.md; a real issuer would quote its own rate per payment.
+const TENGE_PER_UNIT_MICROS: [(Currency, i64); 4] = [
+    (Currency::Kzt, 1_000_000),
+    (Currency::Usd, 500_000_000),
+    (Currency::Eur, 550_000_000),
+    (Currency::Rub, 5_000_000),
+];
+
+fn tenge_per_unit(c: Currency) -> i64 {
+    TENGE_PER_UNIT_MICROS.iter().find(|(k, _)| *k == c).map(|(_, v)| *v).expect("every currency is in the table")
+}
+
+/// The sandbox rate from `from` into `to`, crossed through tenge and rounded half up to a
+/// millionth: USD → KZT 500, EUR → KZT 550, RUB → KZT 5, KZT → USD 0.002, EUR → USD 1.1.
+pub fn sandbox_rate(from: Currency, to: Currency) -> FxRate {
+    let (f, t) = (i128::from(tenge_per_unit(from)), i128::from(tenge_per_unit(to)));
+    let micros = (f * 1_000_000 + t / 2) / t;
+    FxRate::from_micros(i64::try_from(micros).expect("sandbox rates are small"))
+}
 
 /// The card file shipped with epay (public ePay test cards and outcome cards).
 pub const DEFAULT_CARDS: &str = include_str!("../cards.toml");
@@ -49,6 +70,8 @@ struct CardEntry {
     iin: Option<String>,
     #[serde(default)]
     incoming_daily_limit: Option<f64>,
+    #[serde(default)]
+    currency: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -76,6 +99,8 @@ pub struct SimCard {
     pub phone: Option<String>,
     pub iin: Option<String>,
     pub incoming_daily_limit: Option<Amount>,
+    /// The currency of the card's account (balance, limits); default KZT.
+    pub currency: Currency,
 }
 
 pub struct Simulator {
@@ -108,6 +133,10 @@ impl Simulator {
         let opening_balance = major(e.balance, "balance")?;
         let limit = e.limit.map(|l| major(l, "limit")).transpose()?;
         let incoming_daily_limit = e.incoming_daily_limit.map(|l| major(l, "incoming_daily_limit")).transpose()?;
+        let currency = match e.currency.as_deref() {
+            None => Currency::Kzt,
+            Some(code) => code.parse().map_err(|err| bad(format!("currency: {err}")))?,
+        };
         let state = match e.status.as_deref().unwrap_or("active") {
             "active" | "unlock" => CardState::Active,
             "locked" | "lock" => CardState::Locked,
@@ -140,6 +169,7 @@ impl Simulator {
             phone: e.phone,
             iin: e.iin,
             incoming_daily_limit,
+            currency,
         })
     }
 
@@ -190,8 +220,10 @@ impl CardNetwork for Simulator {
         if let Some(reason) = card.forced_decline {
             return decline(reason);
         }
+        let conversion = Conversion { card_currency: card.currency, rate: sandbox_rate(req.currency, card.currency) };
         if let Some(limit) = card.limit {
-            if req.amount > limit {
+            // The card's limit is in its own currency.
+            if conversion.card_amount(req.amount) > limit.minor() {
                 return decline(ReasonCode::LIMIT_EXCEEDED);
             }
         }
@@ -200,6 +232,7 @@ impl CardNetwork for Simulator {
             approval_code: ids::approval_code(),
             issuer: card.issuer.clone(),
             three_ds_enrolled: card.three_ds,
+            conversion,
         }
     }
 
@@ -217,6 +250,7 @@ impl CardNetwork for Simulator {
         Ok(crate::Receiver {
             card_account: card.account.clone(),
             issuer: card.issuer.clone(),
+            currency: card.currency,
             daily_incoming_limit_minor: card.incoming_daily_limit.map(Amount::minor),
         })
     }
@@ -236,11 +270,15 @@ impl CardNetwork for Simulator {
             .ok_or(ReasonCode::IIN_PHONE_MISMATCH)
     }
 
-    fn card_accounts(&self) -> Vec<(String, i64)> {
+    fn card_accounts(&self) -> Vec<(String, Currency, i64)> {
         let mut accounts: Vec<_> =
-            self.cards.values().map(|c| (c.account.clone(), c.opening_balance.minor())).collect();
-        accounts.sort();
+            self.cards.values().map(|c| (c.account.clone(), c.currency, c.opening_balance.minor())).collect();
+        accounts.sort_by(|a, b| a.0.cmp(&b.0));
         accounts
+    }
+
+    fn rate(&self, from: Currency, to: Currency) -> FxRate {
+        sandbox_rate(from, to)
     }
 }
 
@@ -261,6 +299,7 @@ mod tests {
             expiry: Some(Expiry::parse(exp).unwrap()),
             cvc: Some(&cvc),
             amount: Amount::from_minor(amount).unwrap(),
+            currency: Currency::Kzt,
             today: (2026, 11),
         })
     }
@@ -297,6 +336,30 @@ mod tests {
         )
         .unwrap();
         assert_eq!(reason(auth(&expired, "4111111111111111", "0120", "123", 100)), 478);
+    }
+
+    #[test]
+    fn sandbox_rates_cross_through_tenge_and_convert_for_the_card_limit() {
+        assert_eq!(sandbox_rate(Currency::Usd, Currency::Kzt).to_string(), "500");
+        assert_eq!(sandbox_rate(Currency::Kzt, Currency::Usd).to_string(), "0.002");
+        assert_eq!(sandbox_rate(Currency::Eur, Currency::Usd).to_string(), "1.1");
+        assert_eq!(sandbox_rate(Currency::Rub, Currency::Rub), FxRate::ONE);
+        // Card 4000000000009920 has a 1000-tenge limit: 2 USD (1000 tenge) pass, 2.01 USD do not.
+        let s = sim();
+        let pan = Pan::parse("4000000000009920").unwrap();
+        let cvc = Cvc::parse("123").unwrap();
+        let pay = |minor| {
+            reason(s.authorize(&AuthRequest {
+                pan: &pan,
+                expiry: Some(Expiry::parse("1230").unwrap()),
+                cvc: Some(&cvc),
+                amount: Amount::from_minor(minor).unwrap(),
+                currency: Currency::Usd,
+                today: (2026, 11),
+            }))
+        };
+        assert_eq!(pay(200), 0);
+        assert_eq!(pay(201), 488);
     }
 
     #[test]

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use epay_domain::Currency;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
 use epay_store::{AccountKind, Store};
 
@@ -77,12 +78,16 @@ impl App {
         if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }
-        let mut accounts: Vec<_> =
-            simulator.card_accounts().into_iter().map(|(id, opening)| (id, AccountKind::Card, opening)).collect();
+        let mut accounts: Vec<_> = simulator
+            .card_accounts()
+            .into_iter()
+            .map(|(id, currency, opening)| (id, AccountKind::Card, currency, opening))
+            .collect();
         if config.mode == Mode::Sandbox {
             accounts.push((
-                format!("merchant:{}", crate::seed::PAYOUT_TERMINAL),
+                epay_store::merchant_account(crate::seed::PAYOUT_TERMINAL, Currency::Kzt.code()),
                 AccountKind::Merchant,
+                Currency::Kzt,
                 crate::seed::PAYOUT_OPENING_BALANCE_MINOR,
             ));
         }

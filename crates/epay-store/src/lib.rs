@@ -84,9 +84,14 @@ pub trait Store: Send + Sync + 'static {
     async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool>;
     async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &str) -> StoreResult<bool>;
 
-    /// Creates ledger accounts that do not exist yet, funding card accounts with their opening
-    /// balance from the funding account. Existing accounts are left alone.
-    async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()>;
+    /// Creates ledger accounts (id, kind, currency, opening balance) that do not exist yet,
+    /// funding each opening balance from the funding account of its currency. Existing accounts
+    /// are left alone.
+    async fn ensure_accounts(
+        &self,
+        accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
+        now_ms: i64,
+    ) -> StoreResult<()>;
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>>;
     async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>>;

@@ -104,6 +104,25 @@ pub struct Payment {
     pub receiver_card_mask: String,
     pub receiver_card_brand: String,
     pub receiver_account: Option<String>,
+    /// The paying (or, for a payout, receiving) card account's currency; empty when no card
+    /// account takes part. Set once when the payment is made.
+    pub card_currency: String,
+    /// The issuer's rate from `currency` into `card_currency`, in millionths, recorded when the
+    /// payment is made; every later charge, cancel and refund converts at this rate.
+    pub fx_rate_micros: i64,
+    /// `amount_minor` in the card's currency (what the card is debited for the full amount).
+    pub card_amount_minor: i64,
+}
+
+impl Payment {
+    /// The recorded conversion rate (a payment made before rates were recorded converts 1:1).
+    pub fn fx_rate(&self) -> epay_domain::FxRate {
+        if self.fx_rate_micros > 0 {
+            epay_domain::FxRate::from_micros(self.fx_rate_micros)
+        } else {
+            epay_domain::FxRate::ONE
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -138,6 +157,10 @@ pub enum AccountKind {
     Merchant,
     /// The source of the simulator's opening balances.
     Funding,
+    /// One side of a currency conversion (`fx:<payment currency>-<card currency>:<currency>`):
+    /// it takes the card's money in one currency and pays the merchant in the other, so each
+    /// currency balances on its own.
+    Fx,
 }
 
 impl AccountKind {
@@ -146,14 +169,37 @@ impl AccountKind {
             AccountKind::Card => "card",
             AccountKind::Merchant => "merchant",
             AccountKind::Funding => "funding",
+            AccountKind::Fx => "fx",
         }
     }
+}
+
+/// A terminal's merchant account in one currency: `merchant:<terminal>:<currency>`.
+pub fn merchant_account(terminal_id: &str, currency: &str) -> String {
+    format!("merchant:{terminal_id}:{currency}")
+}
+
+/// A terminal's transfer-fee account in one currency: `fee:<terminal>:<currency>`.
+pub fn fee_account(terminal_id: &str, currency: &str) -> String {
+    format!("fee:{terminal_id}:{currency}")
+}
+
+/// The simulator's funding account in one currency (source of cards' opening balances).
+pub fn funding_account(currency: &str) -> String {
+    format!("funding:simulator:{currency}")
+}
+
+/// The `currency` side of the conversion between a payment's and a card's currency.
+pub fn fx_account(payment_currency: &str, card_currency: &str, currency: &str) -> String {
+    format!("fx:{payment_currency}-{card_currency}:{currency}")
 }
 
 #[derive(Debug, Clone)]
 pub struct LedgerAccount {
     pub id: String,
     pub kind: String,
+    /// Fixed when the account is created; every transfer it takes part in is in this currency.
+    pub currency: String,
     pub debits_pending: i64,
     pub debits_posted: i64,
     pub credits_pending: i64,
@@ -614,7 +660,9 @@ pub struct DailyStat {
     pub day: i64,
     pub attempts: i64,
     pub approved: i64,
-    /// Sum of approved amounts in tenge (other currencies count as attempts only).
+    /// The currency of this row's payments: one row per terminal, day and currency.
+    pub currency: String,
+    /// Sum of approved amounts, in `currency`.
     pub volume_minor: i64,
 }
 

@@ -181,6 +181,52 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
             problem: "transfers name an account that does not exist".into(),
         });
     }
+    violations.extend(check_currencies(accounts, transfers));
+    violations
+}
+
+/// Every transfer stays within one currency, and each currency balances on its own: over all
+/// accounts of a currency, credits equal debits (posted and pending alike).
+fn check_currencies(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
+    let mut violations = Vec::new();
+    let currency_of: HashMap<&str, &str> = accounts.iter().map(|a| (a.id.as_str(), a.currency.as_str())).collect();
+    for t in transfers {
+        let (Some(debit), Some(credit)) =
+            (currency_of.get(t.debit_account.as_str()), currency_of.get(t.credit_account.as_str()))
+        else {
+            continue;
+        };
+        if debit != credit {
+            violations.push(InvariantViolation {
+                subject: format!("transfer {}", t.id),
+                problem: format!(
+                    "mixes currencies: debits {} ({debit}) and credits {} ({credit})",
+                    t.debit_account, t.credit_account
+                ),
+            });
+        }
+    }
+    let mut totals: Vec<(&str, i64, i64)> = Vec::new();
+    for a in accounts {
+        let (posted, pending) = (a.credits_posted - a.debits_posted, a.credits_pending - a.debits_pending);
+        match totals.iter_mut().find(|(c, _, _)| *c == a.currency) {
+            Some((_, p, q)) => {
+                *p += posted;
+                *q += pending;
+            }
+            None => totals.push((a.currency.as_str(), posted, pending)),
+        }
+    }
+    for (currency, posted, pending) in totals {
+        if posted != 0 || pending != 0 {
+            violations.push(InvariantViolation {
+                subject: format!("currency {currency}"),
+                problem: format!(
+                    "does not balance: credits minus debits over its accounts are {posted} posted, {pending} pending"
+                ),
+            });
+        }
+    }
     violations
 }
 
@@ -253,6 +299,98 @@ fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
+/// One amount of a payment in both of its currencies: the payment's and the card's (the same
+/// number when they are the same currency).
+#[derive(Debug, Clone, Copy, Default)]
+struct Amounts {
+    payment: i64,
+    card: i64,
+}
+
+impl Amounts {
+    /// `amount` of `p`'s currency, as the part of a series that already moved `before`: converted
+    /// at the payment's recorded rate so the parts add up to the whole (`FxRate::convert_part`).
+    fn of(p: &Payment, before: i64, amount: i64) -> Self {
+        Amounts { payment: amount, card: p.fx_rate().convert_part(before, amount) }
+    }
+
+    /// The amount in `currency`, which must be the payment's or its card's: any other currency
+    /// would mix currencies in one posting.
+    fn in_currency(self, p: &Payment, currency: &str) -> Option<i64> {
+        if currency == p.currency {
+            Some(self.payment)
+        } else if currency == p.card_currency {
+            Some(self.card)
+        } else {
+            None
+        }
+    }
+}
+
+/// How a movement changes the balances (TigerBeetle's transfer kinds).
+#[derive(Debug, Clone, Copy)]
+enum Flow {
+    Posted,
+    Pending,
+    /// Posts the movement's amount of the hold `<pending>` that held `held`, releasing the rest.
+    PostPending {
+        held: Amounts,
+    },
+    /// Releases the whole hold.
+    VoidPending {
+        held: Amounts,
+    },
+}
+
+impl Flow {
+    fn kind(self) -> &'static str {
+        match self {
+            Flow::Posted => "posted",
+            Flow::Pending => "pending",
+            Flow::PostPending { .. } => "post_pending",
+            Flow::VoidPending { .. } => "void_pending",
+        }
+    }
+
+    /// Changes to (debits_pending, debits_posted) of the debit account, which are also those to
+    /// (credits_pending, credits_posted) of the credit account, for `amount` of a hold `held`.
+    fn deltas(self, amount: i64, held: i64) -> (i64, i64) {
+        match self {
+            Flow::Posted => (0, amount),
+            Flow::Pending => (amount, 0),
+            Flow::PostPending { .. } => (-held, amount),
+            Flow::VoidPending { .. } => (-held, 0),
+        }
+    }
+
+    fn held(self) -> Amounts {
+        match self {
+            Flow::PostPending { held } | Flow::VoidPending { held } => held,
+            Flow::Posted | Flow::Pending => Amounts::default(),
+        }
+    }
+}
+
+/// Money of one payment moved from one account to another. Between accounts of one currency it
+/// is one ledger transfer `<id>`; when one side is the card in its own currency it is two,
+/// through the pair's conversion accounts (`AccountKind::Fx`), so each currency balances alone:
+/// `<id>` debit → `fx:<pair>:<debit's currency>`, then `<id>:fx` `fx:<pair>:<credit's currency>`
+/// → credit. A post or void names the hold `<pending>` (and `<pending>:fx`).
+struct Movement<'a> {
+    id: String,
+    payment: &'a Payment,
+    debit: &'a str,
+    credit: &'a str,
+    amount: Amounts,
+    flow: Flow,
+    pending: Option<String>,
+}
+
+/// The store's refusal of a posting between currencies (the database refuses it too).
+fn mixed_currencies(id: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("ledger transfer {id} mixes currencies or names a missing account"))
+}
+
 macro_rules! sql_store {
     (
         $store:ident, $db:ty, $row:ty, $backend:literal, $migrations:literal,
@@ -287,6 +425,154 @@ macro_rules! sql_store {
                 Ok(())
             }
 
+            /// The currency of a ledger account, if it exists.
+            async fn account_currency(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+            ) -> Result<Option<String>, sqlx::Error> {
+                let row = sqlx::query("SELECT currency FROM ledger_accounts WHERE id = $1")
+                    .bind(id)
+                    .fetch_optional(&mut **tx)
+                    .await?;
+                row.map(|r| r.try_get("currency")).transpose()
+            }
+
+            /// Creates a gateway-side account in `currency` unless it exists. Its currency is
+            /// fixed from now on (no statement changes it; the database refuses it).
+            async fn open_account(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+                kind: AccountKind,
+                currency: &str,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "INSERT INTO ledger_accounts (id, kind, currency, debits_pending, debits_posted, credits_pending,
+                         credits_posted, created_at)
+                     VALUES ($1, $2, $3, 0, 0, 0, 0, $4) ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(id)
+                .bind(kind.as_str())
+                .bind(currency)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Inserts one ledger transfer, only between two existing accounts of one currency.
+            #[allow(clippy::too_many_arguments)]
+            async fn insert_leg(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                id: &str,
+                payment_id: Option<&str>,
+                debit: &str,
+                credit: &str,
+                amount: i64,
+                kind: &str,
+                pending_id: Option<&str>,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                let inserted = sqlx::query(
+                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+                         kind, pending_id, created_at)
+                     SELECT $1, $2, d.id, c.id, $5, $6, $7, $8
+                     FROM ledger_accounts d JOIN ledger_accounts c ON c.id = $4
+                     WHERE d.id = $3 AND d.currency = c.currency",
+                )
+                .bind(id)
+                .bind(payment_id)
+                .bind(debit)
+                .bind(credit)
+                .bind(amount)
+                .bind(kind)
+                .bind(pending_id)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if inserted != 1 {
+                    return Err(mixed_currencies(id));
+                }
+                Ok(())
+            }
+
+            /// Locks a card's account row if it has `amount` available (compare-and-set: two
+            /// concurrent payments can never take it below zero). False when it has too little.
+            async fn has_available(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                account: &str,
+                amount: i64,
+            ) -> Result<bool, sqlx::Error> {
+                let locked = sqlx::query(
+                    "UPDATE ledger_accounts SET debits_posted = debits_posted
+                     WHERE id = $1 AND credits_posted - debits_posted - debits_pending >= $2",
+                )
+                .bind(account)
+                .bind(amount)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                Ok(locked == 1)
+            }
+
+            /// Books a movement (see [`Movement`]): its transfers, then the four sums of every
+            /// account it touches, card rows first and then by id, one order for every
+            /// transaction so concurrent ones on PostgreSQL cannot deadlock.
+            async fn move_money(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                m: Movement<'_>,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
+                let p = m.payment;
+                let debit_currency = Self::account_currency(tx, m.debit).await?.ok_or_else(|| mixed_currencies(&m.id))?;
+                let credit_currency =
+                    Self::account_currency(tx, m.credit).await?.ok_or_else(|| mixed_currencies(&m.id))?;
+                let mut legs: Vec<(String, String, String, String)> = Vec::new();
+                if debit_currency == credit_currency {
+                    legs.push((m.id.clone(), m.debit.to_string(), m.credit.to_string(), debit_currency));
+                } else {
+                    let fx_debit = fx_account(&p.currency, &p.card_currency, &debit_currency);
+                    let fx_credit = fx_account(&p.currency, &p.card_currency, &credit_currency);
+                    Self::open_account(tx, &fx_debit, AccountKind::Fx, &debit_currency, now).await?;
+                    Self::open_account(tx, &fx_credit, AccountKind::Fx, &credit_currency, now).await?;
+                    legs.push((m.id.clone(), m.debit.to_string(), fx_debit, debit_currency));
+                    legs.push((format!("{}:fx", m.id), fx_credit, m.credit.to_string(), credit_currency));
+                }
+                let mut deltas: Vec<(String, [i64; 4])> = Vec::new();
+                let mut add = |account: &str, delta: [i64; 4]| match deltas.iter_mut().find(|(a, _)| a == account) {
+                    Some((_, sums)) => sums.iter_mut().zip(delta).for_each(|(s, d)| *s += d),
+                    None => deltas.push((account.to_string(), delta)),
+                };
+                for (i, (id, debit, credit, currency)) in legs.iter().enumerate() {
+                    let amount = m.amount.in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
+                    let held = m.flow.held().in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
+                    let pending_id = m.pending.as_ref().map(|h| if i == 0 { h.clone() } else { format!("{h}:fx") });
+                    Self::insert_leg(tx, id, Some(p.id.as_str()), debit, credit, amount, m.flow.kind(), pending_id.as_deref(), now)
+                        .await?;
+                    let (pending, posted) = m.flow.deltas(amount, held);
+                    add(debit, [pending, posted, 0, 0]);
+                    add(credit, [0, 0, pending, posted]);
+                }
+                deltas.sort_by(|a, b| (!a.0.starts_with("card:"), &a.0).cmp(&(!b.0.starts_with("card:"), &b.0)));
+                for (account, [dp, dpo, cp, cpo]) in deltas {
+                    sqlx::query(
+                        "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
+                             debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
+                             credits_posted = credits_posted + $4
+                         WHERE id = $5",
+                    )
+                    .bind(dp)
+                    .bind(dpo)
+                    .bind(cp)
+                    .bind(cpo)
+                    .bind(&account)
+                    .execute(&mut **tx)
+                    .await?;
+                }
+                Ok(())
+            }
+
             /// Moves a payment's money card → merchant (a hold or at once) by compare-and-set on
             /// the card's balance, so concurrent payments can never take a card below zero.
             /// False when the card has too little money (nothing moved).
@@ -299,51 +585,25 @@ macro_rules! sql_store {
                 let PaymentEffect::Debit { card_account, merchant_account, kind } = effect else {
                     return Ok(true);
                 };
-                let (debit_column, credit_column) = match kind {
-                    TransferKind::Posted => ("debits_posted", "credits_posted"),
-                    TransferKind::Pending => ("debits_pending", "credits_pending"),
-                };
-                let debited = sqlx::query(&format!(
-                    "UPDATE ledger_accounts SET {debit_column} = {debit_column} + $1
-                     WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1"
-                ))
-                .bind(payment.amount_minor)
-                .bind(card_account)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                if debited != 1 {
+                let amount = Amounts::of(payment, 0, payment.amount_minor);
+                if !Self::has_available(tx, card_account, amount.card).await? {
                     return Ok(false);
                 }
-                sqlx::query(
-                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
-                         credits_posted, created_at)
-                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(merchant_account)
-                .bind(AccountKind::Merchant.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(&format!("UPDATE ledger_accounts SET {credit_column} = {credit_column} + $1 WHERE id = $2"))
-                    .bind(payment.amount_minor)
-                    .bind(merchant_account)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                         kind, pending_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5, $6, NULL, $7)",
-                )
-                .bind(format!("{}:auth", payment.id))
-                .bind(&payment.id)
-                .bind(card_account)
-                .bind(merchant_account)
-                .bind(payment.amount_minor)
-                .bind(kind.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
+                Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
+                let flow = match kind {
+                    TransferKind::Posted => Flow::Posted,
+                    TransferKind::Pending => Flow::Pending,
+                };
+                let movement = Movement {
+                    id: format!("{}:auth", payment.id),
+                    payment,
+                    debit: card_account,
+                    credit: merchant_account,
+                    amount,
+                    flow,
+                    pending: None,
+                };
+                Self::move_money(tx, movement, now).await?;
                 Ok(true)
             }
 
@@ -414,6 +674,11 @@ macro_rules! sql_store {
                 } = settlement;
                 let mut decline: Option<(i32, String)> = None;
                 if let Some(m) = &money {
+                    // The amount and the fee in each currency: the fee is converted as the part of
+                    // amount + fee after the amount, so a card pays exactly convert(amount + fee).
+                    let amount = Amounts::of(&payment, 0, payment.amount_minor);
+                    let fee = Amounts::of(&payment, payment.amount_minor, m.fee_minor);
+                    let amount_and_fee = Amounts { payment: amount.payment + fee.payment, card: amount.card + fee.card };
                     if let Some(limit) = m.terminal_daily_limit_minor {
                         // Serializes this terminal's transfers on PostgreSQL for the limit check.
                         sqlx::query(concat!("SELECT id FROM terminals WHERE id = $1 ", $lock))
@@ -422,14 +687,17 @@ macro_rules! sql_store {
                             .await?;
                         // Counted when the money moved (its ledger transfer), not when the transfer
                         // was created: a 3-D Secure transfer confirmed after midnight counts today.
+                        // The limit is per currency: only transfers in this one count.
                         let row = sqlx::query(
-                            "SELECT CAST(COALESCE(SUM(lt.amount_minor), 0) AS BIGINT) AS total
-                             FROM ledger_transfers lt JOIN payments p ON p.id = lt.payment_id
-                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct')
-                               AND lt.id LIKE '%:transfer' AND lt.created_at >= $2",
+                            "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
+                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct') AND p.status = 'CHARGE'
+                               AND p.currency = $3
+                               AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
+                                           AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
                         )
                         .bind(&payment.terminal_id)
                         .bind(m.day_start_ms)
+                        .bind(&payment.currency)
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
@@ -437,64 +705,67 @@ macro_rules! sql_store {
                             decline = Some(terminal_limit.clone());
                         }
                     }
+                    if m.to_account.starts_with("merchant:") {
+                        Self::open_account(tx, &m.to_account, AccountKind::Merchant, &payment.currency, now).await?;
+                    }
+                    if m.from_account.starts_with("merchant:") {
+                        Self::open_account(tx, &m.from_account, AccountKind::Merchant, &payment.currency, now).await?;
+                    }
+                    let to_currency =
+                        Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
+                    let from_currency =
+                        Self::account_currency(tx, &m.from_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
                     if let (None, Some(limit)) = (&decline, m.receiver_daily_limit_minor) {
                         sqlx::query(concat!("SELECT id FROM ledger_accounts WHERE id = $1 ", $lock))
                             .bind(&m.to_account)
                             .fetch_optional(&mut **tx)
                             .await?;
+                        // The receiving account has one currency, and so have its credits and limit.
                         let row = sqlx::query(
                             "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
                              WHERE credit_account = $1 AND kind = 'posted' AND payment_id IS NOT NULL
-                               AND id LIKE '%:transfer' AND created_at >= $2",
+                               AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx') AND created_at >= $2",
                         )
                         .bind(&m.to_account)
                         .bind(m.day_start_ms)
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
-                        if total + payment.amount_minor > limit {
+                        let incoming = amount.in_currency(&payment, &to_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
+                        if total + incoming > limit {
                             decline = Some(receiver_limit.clone());
                         }
                     }
                     if decline.is_none() {
-                        let total = payment.amount_minor + m.fee_minor;
                         // One compare-and-set for amount and fee together: both move or neither.
-                        let debited = sqlx::query(
-                            "UPDATE ledger_accounts SET debits_posted = debits_posted + $1
-                             WHERE id = $2 AND credits_posted - debits_posted - debits_pending >= $1",
-                        )
-                        .bind(total)
-                        .bind(&m.from_account)
-                        .execute(&mut **tx)
-                        .await?
-                        .rows_affected();
-                        if debited != 1 {
+                        let needed = amount_and_fee.in_currency(&payment, &from_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
+                        if !Self::has_available(tx, &m.from_account, needed).await? {
                             decline = Some(insufficient_funds.clone());
                         }
                     }
                     if decline.is_none() {
-                        let to_kind =
-                            if m.to_account.starts_with("merchant:") { AccountKind::Merchant } else { AccountKind::Card };
-                        Self::credit(tx, &m.to_account, to_kind, payment.amount_minor, now).await?;
-                        let mut moves = vec![(format!("{}:transfer", payment.id), &m.to_account, payment.amount_minor)];
+                        let amount_move = Movement {
+                            id: format!("{}:transfer", payment.id),
+                            payment: &payment,
+                            debit: &m.from_account,
+                            credit: &m.to_account,
+                            amount,
+                            flow: Flow::Posted,
+                            pending: None,
+                        };
+                        Self::move_money(tx, amount_move, now).await?;
                         if m.fee_minor > 0 {
-                            Self::credit(tx, &m.fee_account, AccountKind::Merchant, m.fee_minor, now).await?;
-                            moves.push((format!("{}:fee", payment.id), &m.fee_account, m.fee_minor));
-                        }
-                        for (id, to, amount) in moves {
-                            sqlx::query(
-                                "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
-                                     amount_minor, kind, pending_id, created_at)
-                                 VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
-                            )
-                            .bind(id)
-                            .bind(&payment.id)
-                            .bind(&m.from_account)
-                            .bind(to)
-                            .bind(amount)
-                            .bind(now)
-                            .execute(&mut **tx)
-                            .await?;
+                            Self::open_account(tx, &m.fee_account, AccountKind::Merchant, &payment.currency, now).await?;
+                            let fee_move = Movement {
+                                id: format!("{}:fee", payment.id),
+                                payment: &payment,
+                                debit: &m.from_account,
+                                credit: &m.fee_account,
+                                amount: fee,
+                                flow: Flow::Posted,
+                                pending: None,
+                            };
+                            Self::move_money(tx, fee_move, now).await?;
                         }
                     }
                 }
@@ -602,10 +873,10 @@ macro_rules! sql_store {
                          failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
                          reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at,
                          sender_transfer_type, receiver_transfer_type, receiver_card_id, receiver_card_mask,
-                         receiver_card_brand, receiver_account)
+                         receiver_card_brand, receiver_account, card_currency, fx_rate_micros, card_amount_minor)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
                          $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
-                         $38, $39, $40, $41, $42, $43)",
+                         $38, $39, $40, $41, $42, $43, $44, $45, $46)",
                 )
                 .bind(&p.id)
                 .bind(&p.merchant_id)
@@ -650,6 +921,9 @@ macro_rules! sql_store {
                 .bind(&p.receiver_card_mask)
                 .bind(&p.receiver_card_brand)
                 .bind(&p.receiver_account)
+                .bind(&p.card_currency)
+                .bind(p.fx_rate().micros())
+                .bind(p.card_amount_minor)
                 .execute(&mut **tx)
                 .await;
                 match inserted {
@@ -713,32 +987,6 @@ macro_rules! sql_store {
                 Ok((card.payable || (!payable && active)).then_some(id))
             }
 
-            /// Adds `amount` to one balance column of an account, creating the account if needed.
-            async fn credit(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                account: &str,
-                kind: AccountKind,
-                amount: i64,
-                now: i64,
-            ) -> Result<(), sqlx::Error> {
-                sqlx::query(
-                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
-                         credits_posted, created_at)
-                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(account)
-                .bind(kind.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
-                    .bind(amount)
-                    .bind(account)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
-            }
-
             async fn insert_callback(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 cb: &NewCallback,
@@ -791,78 +1039,45 @@ macro_rules! sql_store {
                 })
             }
 
-            /// Posts `amount` of a payment's hold and releases the rest (TigerBeetle post_pending).
+            /// Posts `amount` of a payment's hold and releases the rest (TigerBeetle post_pending),
+            /// in each currency at the payment's recorded rate.
             async fn post_hold(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 p: &Payment,
                 amount: i64,
                 now: i64,
             ) -> Result<(), sqlx::Error> {
-                let card = p.card_account.clone().unwrap_or_default();
-                let merchant = format!("merchant:{}", p.terminal_id);
-                sqlx::query(
-                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                         kind, pending_id, created_at)
-                     VALUES ($1, $2, $3, $4, $5, 'post_pending', $6, $7)",
-                )
-                .bind(format!("{}:charge", p.id))
-                .bind(&p.id)
-                .bind(&card)
-                .bind(&merchant)
-                .bind(amount)
-                .bind(format!("{}:auth", p.id))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE ledger_accounts SET debits_pending = debits_pending - $1, debits_posted = debits_posted + $2
-                     WHERE id = $3",
-                )
-                .bind(p.amount_minor)
-                .bind(amount)
-                .bind(&card)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query(
-                    "UPDATE ledger_accounts SET credits_pending = credits_pending - $1, credits_posted = credits_posted + $2
-                     WHERE id = $3",
-                )
-                .bind(p.amount_minor)
-                .bind(amount)
-                .bind(&merchant)
-                .execute(&mut **tx)
-                .await?;
-                Ok(())
+                Self::resolve_hold(tx, p, "charge", Amounts::of(p, 0, amount), true, now).await
             }
 
             /// Voids a payment's hold (TigerBeetle void_pending): the card gets its money back.
             async fn void_hold(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment, now: i64) -> Result<(), sqlx::Error> {
+                Self::resolve_hold(tx, p, "void", Amounts::default(), false, now).await
+            }
+
+            /// Posts (`post`) or voids the hold `<payment>:auth`, as `<payment>:<suffix>`.
+            async fn resolve_hold(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                p: &Payment,
+                suffix: &str,
+                amount: Amounts,
+                post: bool,
+                now: i64,
+            ) -> Result<(), sqlx::Error> {
                 let card = p.card_account.clone().unwrap_or_default();
-                let merchant = format!("merchant:{}", p.terminal_id);
-                sqlx::query(
-                    "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                         kind, pending_id, created_at)
-                     VALUES ($1, $2, $3, $4, 0, 'void_pending', $5, $6)",
-                )
-                .bind(format!("{}:void", p.id))
-                .bind(&p.id)
-                .bind(&card)
-                .bind(&merchant)
-                .bind(format!("{}:auth", p.id))
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-                sqlx::query("UPDATE ledger_accounts SET debits_pending = debits_pending - $1 WHERE id = $2")
-                    .bind(p.amount_minor)
-                    .bind(&card)
-                    .execute(&mut **tx)
-                    .await?;
-                sqlx::query("UPDATE ledger_accounts SET credits_pending = credits_pending - $1 WHERE id = $2")
-                    .bind(p.amount_minor)
-                    .bind(&merchant)
-                    .execute(&mut **tx)
-                    .await?;
-                Ok(())
+                let merchant = merchant_account(&p.terminal_id, &p.currency);
+                let held = Amounts::of(p, 0, p.amount_minor);
+                let flow = if post { Flow::PostPending { held } } else { Flow::VoidPending { held } };
+                let movement = Movement {
+                    id: format!("{}:{suffix}", p.id),
+                    payment: p,
+                    debit: &card,
+                    credit: &merchant,
+                    amount,
+                    flow,
+                    pending: Some(format!("{}:auth", p.id)),
+                };
+                Self::move_money(tx, movement, now).await
             }
 
             /// Moves an AUTH payment to `status` (CANCEL or CANCEL_OLD) and voids its hold.
@@ -1004,33 +1219,20 @@ macro_rules! sql_store {
                             Err(e) if is_unique_violation(&e) => return Ok(None),
                             Err(e) => return Err(e.into()),
                         }
+                        // The card gets back, in its currency, this part of the refunded total
+                        // at the rate recorded when it paid.
                         let card = p.card_account.clone().unwrap_or_default();
-                        let merchant = format!("merchant:{}", p.terminal_id);
-                        sqlx::query(
-                            "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                                 kind, pending_id, created_at)
-                             VALUES ($1, $2, $3, $4, $5, 'posted', NULL, $6)",
-                        )
-                        .bind(&refund_id)
-                        .bind(&p.id)
-                        .bind(&merchant)
-                        .bind(&card)
-                        .bind(amount)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await?;
-                        // Card row first, then the merchant's, as a payment and a charge lock
-                        // them: the other order deadlocks with a concurrent payment on PostgreSQL.
-                        sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
-                            .bind(amount)
-                            .bind(&card)
-                            .execute(&mut *tx)
-                            .await?;
-                        sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
-                            .bind(amount)
-                            .bind(&merchant)
-                            .execute(&mut *tx)
-                            .await?;
+                        let merchant = merchant_account(&p.terminal_id, &p.currency);
+                        let movement = Movement {
+                            id: refund_id.clone(),
+                            payment: &p,
+                            debit: &merchant,
+                            credit: &card,
+                            amount: Amounts::of(&p, p.refunded_minor, amount),
+                            flow: Flow::Posted,
+                            pending: None,
+                        };
+                        Self::move_money(&mut tx, movement, now).await?;
                         let status = if p.refunded_minor + amount == p.charged_minor { "REFUND" } else { "CHARGE" };
                         Self::record_event(&mut tx, &p.id, "refund", status, amount, 0, now).await?;
                     }
@@ -1141,6 +1343,9 @@ macro_rules! sql_store {
                     receiver_card_mask: row.try_get("receiver_card_mask")?,
                     receiver_card_brand: row.try_get("receiver_card_brand")?,
                     receiver_account: row.try_get("receiver_account")?,
+                    card_currency: row.try_get("card_currency")?,
+                    fx_rate_micros: row.try_get("fx_rate_micros")?,
+                    card_amount_minor: row.try_get("card_amount_minor")?,
                 })
             }
 
@@ -1170,6 +1375,7 @@ macro_rules! sql_store {
                 Ok(LedgerAccount {
                     id: row.try_get("id")?,
                     kind: row.try_get("kind")?,
+                    currency: row.try_get("currency")?,
                     debits_pending: row.try_get("debits_pending")?,
                     debits_posted: row.try_get("debits_posted")?,
                     credits_pending: row.try_get("credits_pending")?,
@@ -1355,49 +1561,26 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn ensure_accounts(&self, accounts: &[(String, AccountKind, i64)], now_ms: i64) -> StoreResult<()> {
-                const FUNDING: &str = "funding:simulator";
+            async fn ensure_accounts(
+                &self,
+                accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
+                now_ms: i64,
+            ) -> StoreResult<()> {
                 let mut tx = self.pool.begin().await?;
-                sqlx::query(
-                    "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
-                         credits_posted, created_at)
-                     VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
-                )
-                .bind(FUNDING)
-                .bind(AccountKind::Funding.as_str())
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?;
-                for (id, kind, opening_minor) in accounts {
-                    let inserted = sqlx::query(
-                        "INSERT INTO ledger_accounts (id, kind, debits_pending, debits_posted, credits_pending,
-                             credits_posted, created_at)
-                         VALUES ($1, $2, 0, 0, 0, 0, $3) ON CONFLICT (id) DO NOTHING",
-                    )
-                    .bind(id)
-                    .bind(kind.as_str())
-                    .bind(now_ms)
-                    .execute(&mut *tx)
-                    .await?
-                    .rows_affected();
-                    if inserted == 1 && *opening_minor > 0 {
+                for (id, kind, currency, opening_minor) in accounts {
+                    let currency = currency.code();
+                    let exists = Self::account_currency(&mut tx, id).await?.is_some();
+                    Self::open_account(&mut tx, id, *kind, currency, now_ms).await?;
+                    if !exists && *opening_minor > 0 {
                         // The opening balance is a real transfer, so `ledger check` can account
                         // for every tiyn on the card.
-                        sqlx::query(
-                            "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account,
-                                 amount_minor, kind, pending_id, created_at)
-                             VALUES ($1, NULL, $2, $3, $4, 'posted', NULL, $5)",
-                        )
-                        .bind(format!("open:{id}"))
-                        .bind(FUNDING)
-                        .bind(id)
-                        .bind(opening_minor)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?;
+                        let funding = funding_account(currency);
+                        Self::open_account(&mut tx, &funding, AccountKind::Funding, currency, now_ms).await?;
+                        Self::insert_leg(&mut tx, &format!("open:{id}"), None, &funding, id, *opening_minor, "posted", None, now_ms)
+                            .await?;
                         sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
                             .bind(opening_minor)
-                            .bind(FUNDING)
+                            .bind(&funding)
                             .execute(&mut *tx)
                             .await?;
                         sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
@@ -2203,13 +2386,26 @@ macro_rules! sql_store {
                 }
                 // No transaction: the only ledger entries of its terminals' accounts are the
                 // seeded opening balances. Each goes back to the account that funded it.
-                let accounts: Vec<String> = sqlx::query("SELECT id FROM terminals WHERE merchant_id = $1")
+                let terminals: Vec<String> = sqlx::query("SELECT id FROM terminals WHERE merchant_id = $1")
                     .bind(merchant)
                     .fetch_all(&mut *tx)
                     .await?
                     .iter()
-                    .map(|r| r.try_get::<String, _>("id").map(|id| format!("merchant:{id}")))
+                    .map(|r| r.try_get::<String, _>("id"))
                     .collect::<Result<_, _>>()?;
+                // Its terminals' merchant and fee accounts, one per currency.
+                let mut accounts: Vec<String> = Vec::new();
+                for terminal in &terminals {
+                    for prefix in ["merchant", "fee"] {
+                        let rows = sqlx::query("SELECT id FROM ledger_accounts WHERE id LIKE $1")
+                            .bind(format!("{prefix}:{terminal}:%"))
+                            .fetch_all(&mut *tx)
+                            .await?;
+                        for row in rows {
+                            accounts.push(row.try_get("id")?);
+                        }
+                    }
+                }
                 for account in &accounts {
                     let opening = sqlx::query("SELECT debit_account, amount_minor FROM ledger_transfers WHERE id = $1")
                         .bind(format!("open:{account}"))
@@ -2328,17 +2524,16 @@ macro_rules! sql_store {
                 utc_offset_ms: i64,
             ) -> StoreResult<Vec<DailyStat>> {
                 // Approved: a final answer without a decline reason (3D and NEW are not answers yet).
-                // Volume is in tenge: amounts in other currencies count as attempts only.
+                // One row per currency: amounts in different currencies are never added.
                 let rows = sqlx::query(
-                    "SELECT terminal_id, day, COUNT(*) AS attempts,
+                    "SELECT terminal_id, day, currency, COUNT(*) AS attempts,
                          CAST(SUM(approved) AS BIGINT) AS approved,
-                         CAST(SUM(approved * amount_kzt) AS BIGINT) AS volume
-                     FROM (SELECT terminal_id, (created_at + $3) / 86400000 AS day,
-                               CASE WHEN currency = 'KZT' THEN amount_minor ELSE 0 END AS amount_kzt,
+                         CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
+                     FROM (SELECT terminal_id, currency, amount_minor, (created_at + $3) / 86400000 AS day,
                                CASE WHEN reason_code = 0 AND status NOT IN ('3D', 'NEW') THEN 1 ELSE 0 END
                                    AS approved
                            FROM payments WHERE merchant_id = $1 AND created_at >= $2) d
-                     GROUP BY terminal_id, day ORDER BY terminal_id, day",
+                     GROUP BY terminal_id, day, currency ORDER BY terminal_id, day, currency",
                 )
                 .bind(merchant_id)
                 .bind(since_ms)
@@ -2352,6 +2547,7 @@ macro_rules! sql_store {
                             day: r.try_get("day")?,
                             attempts: r.try_get("attempts")?,
                             approved: r.try_get("approved")?,
+                            currency: r.try_get("currency")?,
                             volume_minor: r.try_get("volume")?,
                         })
                     })
@@ -2514,6 +2710,7 @@ mod tests {
         LedgerAccount {
             id: id.into(),
             kind: kind.into(),
+            currency: "KZT".into(),
             debits_pending: dp,
             debits_posted: dpo,
             credits_pending: cp,
@@ -2579,5 +2776,16 @@ mod tests {
         let v = check_accounts(&accounts, &transfers);
         assert!(v.iter().any(|v| v.problem.contains("differ")), "{v:?}");
         assert!(v.iter().any(|v| v.problem.contains("below zero")), "{v:?}");
+    }
+
+    #[test]
+    fn finds_postings_between_currencies_and_unbalanced_currencies() {
+        let usd = LedgerAccount { currency: "USD".into(), ..account("m", "merchant", 0, 0, 0, 100) };
+        let accounts = [account("f", "funding", 0, 100, 0, 0), account("c", "card", 0, 100, 0, 100), usd];
+        let transfers = [transfer("o", "f", "c", 100, "posted", None), transfer("x", "c", "m", 100, "posted", None)];
+        let v = check_accounts(&accounts, &transfers);
+        assert!(v.iter().any(|v| v.subject == "transfer x" && v.problem.contains("mixes currencies")), "{v:?}");
+        assert!(v.iter().any(|v| v.subject == "currency KZT" && v.problem.contains("does not balance")), "{v:?}");
+        assert!(v.iter().any(|v| v.subject == "currency USD"), "{v:?}");
     }
 }

@@ -311,7 +311,10 @@ async fn ledger_check(config: Config) -> Result<ExitCode, String> {
     let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
     let violations = store.check_ledger().await.map_err(|e| e.to_string())?;
     if violations.is_empty() {
-        println!("ledger check: OK (every transfer balances, no card below zero, refunded <= charged <= authorized)");
+        println!(
+            "ledger check: OK (every transfer balances within one currency, each currency balances, no card below \
+             zero, refunded <= charged <= authorized)"
+        );
         return Ok(ExitCode::SUCCESS);
     }
     for v in &violations {

@@ -129,7 +129,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
         assert_eq!(browser.text("#who").await, CABINET_EMAIL);
         // The overview draws its charts as inline SVG.
-        for chart in ["#chart-volume", "#chart-count", "#chart-approval", "#daily-98120001"] {
+        for chart in ["#chart-volume-KZT", "#chart-count", "#chart-approval", "#daily-98120001-KZT"] {
             browser.wait(chart, 5).await;
         }
         assert!(browser.text("#overview-table").await.contains("Payments"), "{backend:?}");
@@ -792,5 +792,36 @@ async fn a_transfer_shows_its_receiver_and_fee_and_offers_no_operations() {
             web.post(&format!("/cabinet/transactions/{id}/refund"), &[("csrf", &web.csrf), ("confirmed", "yes")]).await;
         assert_eq!(status, 409, "{backend:?}: the API's rule");
         assert!(page.contains("P2P transfer"), "{page}");
+    }
+}
+
+#[tokio::test]
+async fn the_overview_shows_volumes_per_currency() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let one_step = epay_server::seed::ONE_STEP_TERMINAL;
+        for (amount, currency) in [(100.0, "KZT"), (12.34, "USD"), (10.5, "EUR"), (1.0, "USD")] {
+            let invoice = invoice();
+            let request = TokenRequest::payment(CLIENT, SECRET, &invoice, amount, currency, one_step);
+            let token = gw.client.token(&request).await.unwrap().access_token;
+            let payment = PaymentRequest {
+                currency: currency.into(),
+                ..PaymentRequest::new(&invoice, amount, gw.cryptogram(VISA, one_step).await)
+            };
+            assert_eq!(gw.client.cryptopay(&token, &payment).await.unwrap().status, "CHARGE");
+        }
+        let (_, Some(web), _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await else {
+            panic!("{backend:?}: sign-in failed")
+        };
+        let (status, page) = web.get("/cabinet/overview").await;
+        assert_eq!(status, 200, "{backend:?}");
+        // Each currency on its own line; never 100 + 13.34 + 10.5 added into one number.
+        for volume in ["100 KZT", "13.34 USD", "10.5 EUR"] {
+            assert!(page.contains(volume), "{backend:?}: {volume} missing from the overview");
+        }
+        for chart in ["chart-volume-KZT", "chart-volume-USD", "chart-volume-EUR", "daily-98120004-USD"] {
+            assert!(page.contains(&format!("id=\"{chart}\"")), "{backend:?}: no #{chart}");
+        }
+        assert!(!page.contains("123.84"), "{backend:?}: currencies were added together");
     }
 }

@@ -238,7 +238,7 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
             send(&gw, "/chdebit/transfer", PAYOUT, 300.0, json!({"sender": pan_side(VISA, false)})).await;
         assert_eq!(status, 200, "{backend:?}: {aft}");
         assert_eq!((aft["receiverCardPAN"].as_str(), aft["senderCardPAN"].as_str()), (Some(""), Some("440563...5096")));
-        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}:KZT")).await.unwrap().unwrap();
         assert_eq!(merchant.credits_posted, 100_000_000 + 30_000, "opening balance plus the AFT");
 
         let (status, oct) =
@@ -246,7 +246,7 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
                 .await;
         assert_eq!(status, 200, "{backend:?}: {oct}");
         assert_eq!((oct["senderCardPAN"].as_str(), oct["receiverCardPAN"].as_str()), (Some(""), Some("552204...6736")));
-        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        let merchant = store.ledger_account(&format!("merchant:{PAYOUT}:KZT")).await.unwrap().unwrap();
         assert_eq!(merchant.debits_posted, 50_000);
 
         // OCT by phone + IIN: the simulator's card registered to that phone receives it.
@@ -272,7 +272,7 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
         .await;
         assert_eq!((status, overdraw["code"].clone()), (400, json!(484)), "{backend:?}: {overdraw}");
         assert!(overdraw["message"].as_str().unwrap().contains("Merchant balance"));
-        let after = store.ledger_account(&format!("merchant:{PAYOUT}")).await.unwrap().unwrap();
+        let after = store.ledger_account(&format!("merchant:{PAYOUT}:KZT")).await.unwrap().unwrap();
         assert_eq!(after.debits_posted, merchant.debits_posted + 15_000);
         gw.assert_ledger_sound();
     }

@@ -37,7 +37,7 @@ words! {
     cards: ("Сохранённые карты", "Сақталған карталар", "Saved cards"),
     today: ("Сегодня", "Бүгін", "Today"),
     last_30_days: ("30 дней", "30 күн", "30 days"),
-    volume: ("Оборот, KZT", "Айналым, KZT", "Volume, KZT"),
+    volume: ("Оборот", "Айналым", "Volume"),
     count: ("Количество", "Саны", "Count"),
     approval_rate: ("Доля одобренных", "Мақұлданған үлесі", "Approval rate"),
     terminal: ("Терминал", "Терминал", "Terminal"),

@@ -1,5 +1,5 @@
-//! The overview: today's and the last 30 days' volume, count and approval rate per terminal,
-//! as a table and as SVG charts.
+//! The overview: today's and the last 30 days' volume (per currency: amounts in different
+//! currencies are never added), count and approval rate per terminal, as a table and as SVG charts.
 
 use axum::http::StatusCode;
 use axum::response::Response;
@@ -27,6 +27,10 @@ pub async fn show(signed: Signed) -> Response {
         let stats = signed.app.store.daily_stats(signed.merchant_id(), since, offset_ms).await?;
         let terminals = signed.app.store.terminals_of(signed.merchant_id()).await?;
         let w = words(signed.lang);
+        // Tenge first, then the others alphabetically.
+        let mut currencies: Vec<&str> = stats.iter().map(|s| s.currency.as_str()).collect();
+        currencies.sort_by_key(|c| (*c != "KZT", *c));
+        currencies.dedup();
 
         let mut rows = Vec::new();
         let mut daily_charts = String::new();
@@ -35,31 +39,49 @@ pub async fn show(signed: Signed) -> Response {
             let sum = |f: &dyn Fn(&&epay_store::DailyStat) -> i64, only_today: bool| -> i64 {
                 mine.iter().filter(|s| !only_today || s.day == today).map(f).sum()
             };
-            let (tc, ta, tv) = (sum(&|s| s.attempts, true), sum(&|s| s.approved, true), sum(&|s| s.volume_minor, true));
-            let (mc, ma, mv) =
-                (sum(&|s| s.attempts, false), sum(&|s| s.approved, false), sum(&|s| s.volume_minor, false));
+            let volume = |only_today: bool| -> Vec<(String, i64)> {
+                currencies
+                    .iter()
+                    .map(|c| {
+                        let v: i64 = mine
+                            .iter()
+                            .filter(|s| s.currency == *c && (!only_today || s.day == today))
+                            .map(|s| s.volume_minor)
+                            .sum();
+                        (c.to_string(), v)
+                    })
+                    .filter(|(_, v)| *v > 0)
+                    .collect()
+            };
+            let (tc, ta) = (sum(&|s| s.attempts, true), sum(&|s| s.approved, true));
+            let (mc, ma) = (sum(&|s| s.attempts, false), sum(&|s| s.approved, false));
+            let month_volume = volume(false);
+            for (currency, _) in &month_volume {
+                let days: Vec<(String, f64)> = (today - DAYS + 1..=today)
+                    .map(|day| {
+                        let v: i64 = mine
+                            .iter()
+                            .filter(|s| s.day == day && s.currency == *currency)
+                            .map(|s| s.volume_minor)
+                            .sum();
+                        (filter::day_label(day), v as f64 / 100.0)
+                    })
+                    .collect();
+                let title = format!("{}, {currency} — {} ({})", w.daily_volume, t.name, t.pos_id);
+                let id = format!("daily-{}-{currency}", t.pos_id);
+                daily_charts
+                    .push_str(&charts::daily_columns(&id, &title, &days, &|v| money((v * 100.0).round() as i64)));
+            }
             rows.push(TerminalStats {
                 name: t.name.clone(),
                 pos_id: t.pos_id.clone(),
                 today_count: tc,
-                today_volume_minor: tv,
+                today_volume: volume(true),
                 today_rate: approval(ta, tc),
                 month_count: mc,
-                month_volume_minor: mv,
+                month_volume,
                 month_rate: approval(ma, mc),
             });
-            if mc > 0 {
-                let days: Vec<(String, f64)> = (today - DAYS + 1..=today)
-                    .map(|day| {
-                        let v: i64 = mine.iter().filter(|s| s.day == day).map(|s| s.volume_minor).sum();
-                        (filter::day_label(day), v as f64 / 100.0)
-                    })
-                    .collect();
-                let title = format!("{} — {} ({})", w.daily_volume, t.name, t.pos_id);
-                daily_charts.push_str(&charts::daily_columns(&format!("daily-{}", t.pos_id), &title, &days, &|v| {
-                    money((v * 100.0).round() as i64)
-                }));
-            }
         }
         let labels: Vec<String> = rows.iter().map(|r| format!("{} ({})", r.name, r.pos_id)).collect();
         let groups = |f: &dyn Fn(&TerminalStats) -> (f64, f64)| -> Vec<Group<'_>> {
@@ -72,14 +94,20 @@ pub async fn show(signed: Signed) -> Response {
                 .collect()
         };
         let legend = (w.today, w.last_30_days);
-        let mut charts_html = charts::grouped_bars(
-            "chart-volume",
-            w.volume,
-            legend,
-            &groups(&|r| (r.today_volume_minor as f64 / 100.0, r.month_volume_minor as f64 / 100.0)),
-            None,
-            &|v| money((v * 100.0).round() as i64),
-        );
+        let mut charts_html = String::new();
+        for currency in &currencies {
+            let of = |v: &[(String, i64)]| {
+                v.iter().find(|(c, _)| c == currency).map(|(_, m)| *m as f64 / 100.0).unwrap_or(0.0)
+            };
+            charts_html.push_str(&charts::grouped_bars(
+                &format!("chart-volume-{currency}"),
+                &format!("{}, {currency}", w.volume),
+                legend,
+                &groups(&|r| (of(&r.today_volume), of(&r.month_volume))),
+                None,
+                &|v| money((v * 100.0).round() as i64),
+            ));
+        }
         charts_html.push_str(&charts::grouped_bars(
             "chart-count",
             w.count,

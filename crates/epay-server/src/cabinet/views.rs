@@ -164,11 +164,20 @@ pub struct TerminalStats {
     pub name: String,
     pub pos_id: String,
     pub today_count: i64,
-    pub today_volume_minor: i64,
+    /// Approved volume per currency (currency, minor units); currencies are never added up.
+    pub today_volume: Vec<(String, i64)>,
     pub today_rate: Option<f64>,
     pub month_count: i64,
-    pub month_volume_minor: i64,
+    pub month_volume: Vec<(String, i64)>,
     pub month_rate: Option<f64>,
+}
+
+/// Volumes per currency, one per line: `1000.00 KZT`, `10.00 USD`; `0` when there are none.
+fn volumes(v: &[(String, i64)]) -> String {
+    if v.is_empty() {
+        return "0".into();
+    }
+    v.iter().map(|(currency, minor)| format!("{} {}", money(*minor), escape(currency))).collect::<Vec<_>>().join("<br>")
 }
 
 pub fn rate(r: Option<f64>) -> String {
@@ -185,10 +194,10 @@ pub fn overview(c: &Chrome<'_>, stats: &[TerminalStats], charts: &str) -> String
                 name = escape(&s.name),
                 pos = escape(&s.pos_id),
                 tc = s.today_count,
-                tv = money(s.today_volume_minor),
+                tv = volumes(&s.today_volume),
                 tr = rate(s.today_rate),
                 mc = s.month_count,
-                mv = money(s.month_volume_minor),
+                mv = volumes(&s.month_volume),
                 mr = rate(s.month_rate),
             )
         })

@@ -407,6 +407,17 @@ fn card_in(plain: &[u8], terminal_id: &str) -> Option<EnteredCard> {
     Some(EnteredCard { pan, expiry, cvc })
 }
 
+/// Records on the payment how the card's issuer converts it (the card's currency, the rate and
+/// the full amount in the card's currency); every later operation converts at this rate.
+pub(crate) fn with_conversion(mut payment: Payment, authorization: &Authorization) -> Payment {
+    if let Authorization::Approved { conversion, .. } = authorization {
+        payment.card_currency = conversion.card_currency.code().to_string();
+        payment.fx_rate_micros = conversion.rate.micros();
+        payment.card_amount_minor = conversion.rate.convert(payment.amount_minor);
+    }
+    payment
+}
+
 async fn execute(
     app: &App,
     token: TokenRecord,
@@ -428,12 +439,21 @@ async fn execute(
                 expiry: Some(c.expiry),
                 cvc: Some(&c.cvc),
                 amount: order.amount,
+                currency: order.currency,
                 today: year_month(now),
             },
         ),
-        CardSource::Saved { pan, .. } => {
-            (pan, AuthRequest { pan, expiry: None, cvc: None, amount: order.amount, today: year_month(now) })
-        }
+        CardSource::Saved { pan, .. } => (
+            pan,
+            AuthRequest {
+                pan,
+                expiry: None,
+                cvc: None,
+                amount: order.amount,
+                currency: order.currency,
+                today: year_month(now),
+            },
+        ),
     };
     // Card testing: a card or terminal with too many recent declines is refused before the
     // network is asked, and nothing is written (the token stays usable).
@@ -449,7 +469,7 @@ async fn execute(
     let authorization = app.network.authorize(&request);
 
     let payment_id = ids::uuid();
-    let merchant_account = format!("merchant:{}", terminal.id);
+    let merchant_account = epay_store::merchant_account(&terminal.id, order.currency.code());
     // A 3-D Secure terminal challenges an enrolled card before any money moves (seed 003), and
     // before a verification saves it for paying: a saved card must be proven as the terminal
     // asks.
@@ -571,7 +591,9 @@ async fn execute(
         receiver_card_mask: String::new(),
         receiver_card_brand: String::new(),
         receiver_account: None,
+        ..Payment::default()
     };
+    let payment = with_conversion(payment, &authorization);
     let three_ds = challenge.then(|| {
         crate::services::three_ds::new_session(app, &payment, &token, pan, &source_expiry(&source), order.card_save)
     });

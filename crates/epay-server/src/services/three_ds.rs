@@ -263,6 +263,7 @@ async fn finish(
                 expiry: Expiry::parse(&session.expiry_mmyy).ok(),
                 cvc: None,
                 amount,
+                currency: payment.currency.parse().map_err(|_| PaymentError::Internal)?,
                 today: year_month(now),
             };
             match app.network.authorize(&request) {
@@ -276,6 +277,7 @@ async fn finish(
                     }
                 }
                 Authorization::Approved { card_account, approval_code, issuer, .. } => {
+                    // The conversion was recorded when the challenge started; it stays.
                     let (status, kind) = if terminal.two_step {
                         ("AUTH", TransferKind::Pending)
                     } else {
@@ -289,7 +291,7 @@ async fn finish(
                     payment.card_account = Some(card_account.clone());
                     effect = PaymentEffect::Debit {
                         card_account,
-                        merchant_account: format!("merchant:{}", terminal.id),
+                        merchant_account: epay_store::merchant_account(&terminal.id, &payment.currency),
                         kind,
                     };
                     if session.save_card && !payment.account_id.is_empty() {

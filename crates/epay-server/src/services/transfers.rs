@@ -1,8 +1,8 @@
 //! Card transfers (facts §12, seeds 000/001): P2P card to card, AFT (a card pays the
 //! merchant) and OCT (the merchant pays out to a card, or to a phone + IIN).
 
-use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode};
-use epay_network::{AuthRequest, Authorization};
+use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode};
+use epay_network::{AuthRequest, Authorization, Conversion};
 use epay_store::{
     Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TransferMoney, TransferSettlement,
     TransferWrite,
@@ -181,9 +181,12 @@ fn receiver_shown(p: &Payment, value: &str) -> String {
 }
 
 /// The fee of a transfer on `terminal`: percent plus fixed, at least the minimum (half up).
-pub fn fee(terminal: &Terminal, amount: Amount) -> i64 {
+pub fn fee(terminal: &Terminal, amount: Amount, from_tenge: FxRate) -> i64 {
+    // The percent applies to the amount in its own currency; the fixed part and the minimum are
+    // tenge amounts, converted into the transfer's currency at the network's rate
+    // (`from_tenge`: KZT → the transfer's currency).
     let percent = (amount.minor() * terminal.fee_percent_bp + 5_000) / 10_000;
-    (percent + terminal.fee_fixed_minor).max(terminal.fee_min_minor)
+    (percent + from_tenge.convert(terminal.fee_fixed_minor)).max(from_tenge.convert(terminal.fee_min_minor))
 }
 
 /// The order part of a transfer request (`order{…}`).
@@ -453,8 +456,11 @@ pub async fn transfer_with(
     }
 
     let now = app.clock.now_ms();
-    let fee_minor = fee(&terminal, order.amount);
-    let merchant_account = format!("merchant:{}", terminal.id);
+    let from_tenge = app.network.rate(Currency::Kzt, order.currency);
+    let fee_minor = fee(&terminal, order.amount, from_tenge);
+    let merchant_account = epay_store::merchant_account(&terminal.id, order.currency.code());
+    // Whose conversion the transfer records: the sender card's, or for a payout the receiver's.
+    let mut authorization = None;
     // Ask the network: the sender pays amount + fee (P2P, AFT); the receiver must accept.
     let mut decline: Option<ReasonCode> = None;
     let mut issuer = String::new();
@@ -480,10 +486,18 @@ pub async fn transfer_with(
     if let Some(s) = &sender {
         let total = Amount::from_minor(order.amount.minor() + fee_minor)
             .map_err(|e| fail(TransferError::bad(e.to_string())))?;
-        let request =
-            AuthRequest { pan: &s.pan, expiry: s.expiry, cvc: s.cvc.as_ref(), amount: total, today: year_month(now) };
-        match app.network.authorize(&request) {
-            Authorization::Approved { card_account, approval_code: code, issuer: i, three_ds_enrolled } => {
+        let request = AuthRequest {
+            pan: &s.pan,
+            expiry: s.expiry,
+            cvc: s.cvc.as_ref(),
+            amount: total,
+            currency: order.currency,
+            today: year_month(now),
+        };
+        let answer = app.network.authorize(&request);
+        authorization = Some(answer.clone());
+        match answer {
+            Authorization::Approved { card_account, approval_code: code, issuer: i, three_ds_enrolled, .. } => {
                 from_account = card_account;
                 approval_code = code;
                 issuer = i;
@@ -501,11 +515,13 @@ pub async fn transfer_with(
     if let (None, Some(r)) = (&decline, &receiver) {
         match app.network.receiver(&r.pan, year_month(now)) {
             Ok(info) => {
-                to_account = info.card_account;
+                check_receiver_currency(&authorization, info.currency, order.currency).map_err(fail)?;
+                to_account = info.card_account.clone();
                 receiver_limit = info.daily_incoming_limit_minor;
                 if sender.is_none() {
-                    issuer = info.issuer;
+                    issuer = info.issuer.clone();
                     approval_code = ids::approval_code();
+                    authorization = Some(payout_conversion(app, &info, order.currency));
                 }
             }
             Err(reason) => decline = Some(reason),
@@ -572,6 +588,11 @@ pub async fn transfer_with(
         receiver_card_mask: mask(&receiver),
         receiver_card_brand: brand(&receiver),
         receiver_account: receiver.as_ref().map(|_| to_account.clone()),
+        ..Payment::default()
+    };
+    let payment = match &authorization {
+        Some(a) => crate::services::payments::with_conversion(payment, a),
+        None => payment,
     };
     let to_save = |side: &Option<Side>, payable: bool| {
         side.as_ref().filter(|s| s.save && s.saved_card_id.is_none()).map(|s| {
@@ -600,7 +621,9 @@ pub async fn transfer_with(
         }
         _ => None,
     };
-    let money = approved.then(|| transfer_money(&terminal, from_account, to_account, fee_minor, receiver_limit, now));
+    let money = approved.then(|| {
+        transfer_money(&terminal, &payment, from_account, to_account, fee_minor, receiver_limit, from_tenge, now)
+    });
     let write = TransferWrite {
         token_digest: token.token_digest.clone(),
         settlement: settlement(kind, payment, money, save_sender, save_receiver),
@@ -688,23 +711,62 @@ fn new_saved_card(
     }
 }
 
+/// A payout's conversion: the receiving card's currency at the network's rate (the merchant's
+/// account is in the transfer's currency).
+fn payout_conversion(app: &App, receiver: &epay_network::Receiver, currency: Currency) -> Authorization {
+    Authorization::Approved {
+        card_account: receiver.card_account.clone(),
+        approval_code: String::new(),
+        issuer: receiver.issuer.clone(),
+        three_ds_enrolled: false,
+        conversion: Conversion {
+            card_currency: receiver.currency,
+            rate: app.network.rate(currency, receiver.currency),
+        },
+    }
+}
+
+/// A transfer records one conversion, so a receiving card must be in the transfer's currency or
+/// in the sending card's.
+fn check_receiver_currency(
+    sender: &Option<Authorization>,
+    receiver: Currency,
+    transfer: Currency,
+) -> Result<(), TransferError> {
+    let sender_currency = match sender {
+        Some(Authorization::Approved { conversion, .. }) => Some(conversion.card_currency),
+        _ => None,
+    };
+    if receiver == transfer || sender_currency.is_none_or(|c| c == receiver) {
+        return Ok(());
+    }
+    Err(TransferError::bad(format!(
+        "the receiving card is in {receiver}, neither the transfer's currency ({transfer}) nor the sending card's"
+    )))
+}
+
 /// The money of an approved transfer, with the limits the store checks when it moves it.
+/// The terminal's daily limit is a tenge amount: for a transfer
+/// in another currency it is converted at the network's rate and counts only that currency.
+#[allow(clippy::too_many_arguments)]
 fn transfer_money(
     terminal: &Terminal,
+    payment: &Payment,
     from_account: String,
     to_account: String,
     fee_minor: i64,
     receiver_daily_limit_minor: Option<i64>,
+    from_tenge: FxRate,
     now: i64,
 ) -> TransferMoney {
     TransferMoney {
         from_account,
         to_account,
-        fee_account: format!("fee:{}", terminal.id),
+        fee_account: epay_store::fee_account(&terminal.id, &payment.currency),
         fee_minor,
         receiver_daily_limit_minor,
         terminal_daily_limit_minor: (terminal.transfer_daily_limit_minor > 0)
-            .then_some(terminal.transfer_daily_limit_minor),
+            .then(|| from_tenge.convert(terminal.transfer_daily_limit_minor)),
         day_start_ms: day_start_ms(now),
     }
 }
@@ -770,7 +832,11 @@ pub async fn finish_three_ds(
     payment.updated_at = now;
     let mut decline = outcome.err().map(|r| ("FAILED", r));
     let mut from_account = payment.card_account.clone().unwrap_or_default();
-    let mut to_account = payment.receiver_account.clone().unwrap_or_else(|| format!("merchant:{}", terminal.id));
+    let mut to_account = payment
+        .receiver_account
+        .clone()
+        .unwrap_or_else(|| epay_store::merchant_account(&terminal.id, &payment.currency));
+    let currency: Currency = payment.currency.parse().map_err(|_| broken("its currency is unknown"))?;
     let mut receiver_limit = None;
     if decline.is_none() {
         let amount =
@@ -780,6 +846,7 @@ pub async fn finish_three_ds(
             expiry: Expiry::parse(&session.expiry_mmyy).ok(),
             cvc: None,
             amount,
+            currency,
             today: year_month(now),
         };
         match app.network.authorize(&request) {
@@ -824,7 +891,17 @@ pub async fn finish_three_ds(
                 .as_ref()
                 .filter(|_| session.save_receiver)
                 .map(|pan| new_saved_card(app, &payment, &terminal, pan, &session.receiver_expiry_mmyy, "", false));
-            let money = transfer_money(&terminal, from_account, to_account, payment.fee_minor, receiver_limit, now);
+            let from_tenge = app.network.rate(Currency::Kzt, currency);
+            let money = transfer_money(
+                &terminal,
+                &payment,
+                from_account,
+                to_account,
+                payment.fee_minor,
+                receiver_limit,
+                from_tenge,
+                now,
+            );
             (Some(money), save_sender, save_receiver)
         }
     };
@@ -957,7 +1034,8 @@ pub async fn check_page_transfer(
     let paying_cards = cards.iter().filter(|c| c.payable).map(|c| (c.id.clone(), c.card_mask.clone())).collect();
     let saved_cards = cards.into_iter().map(|c| (c.id, c.card_mask)).collect();
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
-    let fee = Amount::from_minor(fee(&terminal, order.amount)).unwrap_or_default();
+    let from_tenge = app.network.rate(Currency::Kzt, order.currency);
+    let fee = Amount::from_minor(fee(&terminal, order.amount, from_tenge)).unwrap_or_default();
     Ok((
         token,
         PageTransfer {
@@ -1037,10 +1115,15 @@ mod tests {
     #[test]
     fn fee_rule() {
         let t = Terminal { fee_percent_bp: 100, fee_min_minor: 9_500, ..Terminal::default() };
-        assert_eq!(fee(&t, Amount::from_minor(10_000).unwrap()), 9_500, "seed 001: fee 95 on 100");
-        assert_eq!(fee(&t, Amount::from_minor(10_000_000).unwrap()), 100_000);
+        let one = FxRate::ONE;
+        assert_eq!(fee(&t, Amount::from_minor(10_000).unwrap(), one), 9_500, "seed 001: fee 95 on 100");
+        assert_eq!(fee(&t, Amount::from_minor(10_000_000).unwrap(), one), 100_000);
+        // In USD (1 USD = 500 KZT) the 95-tenge minimum is 0.19 USD: 1% of 10 USD is less.
+        let usd = FxRate::from_micros(2_000);
+        assert_eq!(fee(&t, Amount::from_minor(1_000).unwrap(), usd), 19);
+        assert_eq!(fee(&t, Amount::from_minor(100_000).unwrap(), usd), 1_000);
         let t = Terminal { fee_percent_bp: 150, fee_fixed_minor: 2_000, ..Terminal::default() };
-        assert_eq!(fee(&t, Amount::from_minor(33_333).unwrap()), 500 + 2_000);
-        assert_eq!(fee(&Terminal::default(), Amount::from_minor(12_345).unwrap()), 0);
+        assert_eq!(fee(&t, Amount::from_minor(33_333).unwrap(), one), 500 + 2_000);
+        assert_eq!(fee(&Terminal::default(), Amount::from_minor(12_345).unwrap(), one), 0);
     }
 }
