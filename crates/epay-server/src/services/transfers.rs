@@ -417,9 +417,7 @@ pub async fn transfer_with(
     let receiver_fields = card_fields.opt_object(&["receiver"])?;
     let sender = match (kind, sender_fields) {
         (Kind::Oct, _) => None,
-        (_, Some(f)) => {
-            Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, None).await.map_err(fail)?)
-        }
+        (_, Some(f)) => Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, None).await.map_err(fail)?),
         (_, None) => return Err(fail(TransferError::bad("card.sender is required"))),
     };
     let receiver = match (kind, receiver_fields) {
