@@ -483,7 +483,12 @@ async fn concurrent_payments_never_take_a_card_below_zero() {
                 .await;
         let approved = results.iter().filter(|r| r.is_ok()).count();
         let insufficient = results.iter().filter(|r| matches!(r, Err(e) if e.code() == Some(484))).count();
-        assert_eq!((approved, insufficient), (3, 9), "{backend:?}: {results:?}");
+        // Once five have been declined, the card-testing guard may refuse the rest before the
+        // network is asked (429, nothing written): how many depends on the interleaving.
+        let held_back = results.iter().filter(|r| matches!(r, Err(e) if e.status() == Some(429))).count();
+        assert_eq!(approved, 3, "{backend:?}: {results:?}");
+        assert_eq!(insufficient + held_back, 9, "{backend:?}: {results:?}");
+        assert!(insufficient >= 5, "{backend:?}: {results:?}");
         let (ok, out) = gw.run_cli(&["ledger", "check"]);
         assert!(ok, "{backend:?}: {out}");
     }

@@ -312,6 +312,22 @@ impl Gateway {
         }
     }
 
+    /// How many rows `table` holds in the gateway's database.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::{Connection, Row};
+        let sql = format!("SELECT COUNT(*) AS n FROM {table}");
+        match self.backend {
+            Backend::Sqlite => {
+                let mut conn = sqlx::SqliteConnection::connect(&self.database_url).await.unwrap();
+                sqlx::query(&sql).fetch_one(&mut conn).await.unwrap().get("n")
+            }
+            Backend::Postgres => {
+                let mut conn = sqlx::PgConnection::connect(&self.database_url).await.unwrap();
+                sqlx::query(&sql).fetch_one(&mut conn).await.unwrap().get("n")
+            }
+        }
+    }
+
     /// Executes raw SQL on the gateway's database (to age a token, corrupt a balance, ...).
     pub async fn execute_sql(&self, sql: &str) {
         use sqlx::Connection;
