@@ -90,8 +90,7 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
         let service = "webapi usermanagement email_send verification statement statistics payment";
         // Expired: issued now, then the sandbox clock passes their lifetime.
         let expired = token_of(CLIENT, SECRET, TERMINAL, service, None).await;
-        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=7300", gw.url)).send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(gw.advance_clock(7300).await.0, 200);
 
         let new_invoice = common::invoice();
         let pay_body = serde_json::to_string(&gw.payment_request(&new_invoice, 10.0, MASTERCARD).await).unwrap();

@@ -471,12 +471,11 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
         let (status, _, _) = web_sign_in(&gw, "nobody@example.kz", "whatever-1").await;
         assert_eq!(status, 401);
 
-        let advance = |seconds: u32| {
+        let advance = |seconds: i64| {
             let gw = &gw;
             async move {
-                let r =
-                    gw.http.post(format!("{}/sandbox/clock/advance?seconds={seconds}", gw.url)).send().await.unwrap();
-                assert!(r.status().is_success());
+                let (status, body) = gw.advance_clock(seconds).await;
+                assert_eq!(status, 200, "{body}");
             }
         };
         advance(14 * 60).await;
@@ -669,9 +668,8 @@ async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show
 
         // Expiry after the hold period, on the sandbox clock.
         let expiring = gw.authorized_payment(25.0).await;
-        let advanced =
-            gw.http.post(format!("{}/sandbox/clock/advance?seconds={}", gw.url, 7 * 86_400 + 60)).send().await.unwrap();
-        assert!(advanced.status().is_success());
+        let (status, advanced) = gw.advance_clock(7 * 86_400 + 60).await;
+        assert_eq!(status, 200, "{advanced}");
         assert_eq!(gw.transaction_of(&expiring).await["statusName"], "CANCEL_OLD", "{backend:?}");
 
         // Seven days later the session has ended too: sign in again.

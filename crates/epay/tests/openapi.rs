@@ -524,14 +524,22 @@ async fn documented_answers_are_the_real_answers() {
     assert_documented(&doc, "/chdebit/transfer", "post", 403, &body);
 
     // The sandbox clock, readiness, and the 404 fallback's shape.
-    let (status, body) = get(&gw, "/sandbox/clock", None).await;
+    let (status, body) = get(&gw, "/sandbox/clock", Some(&service)).await;
     assert_eq!(status, 200);
     assert_documented(&doc, "/sandbox/clock", "get", 200, &body);
-    let (status, body) = gw.post_json("/sandbox/clock/advance", None, &json!({"seconds": 60}).to_string()).await;
+    let (status, body) = get(&gw, "/sandbox/clock", None).await;
+    assert_eq!(status, 401, "{body}");
+    assert_documented(&doc, "/sandbox/clock", "get", 401, &body);
+    let clock_body = json!({"seconds": 60}).to_string();
+    let payment_token = gw.payment_token(&common::invoice(), 100.0).await;
+    let (status, body) = gw.post_json("/sandbox/clock/advance", Some(&payment_token), &clock_body).await;
+    assert_eq!(status, 403, "{body}");
+    assert_documented(&doc, "/sandbox/clock/advance", "post", 403, &body);
+    let (status, body) = gw.post_json("/sandbox/clock/advance", Some(&service), &clock_body).await;
     assert_eq!(status, 200, "{body}");
     assert_documented(&doc, "/sandbox/clock/advance", "post", 200, &body);
     assert_all_fields(&doc, documented(&doc, "/sandbox/clock/advance", "post", 200), &body);
-    let (status, body) = gw.post_json("/sandbox/clock/advance?seconds=0", None, "").await;
+    let (status, body) = gw.post_json("/sandbox/clock/advance?seconds=0", Some(&service), "").await;
     assert_eq!(status, 400);
     assert_documented(&doc, "/sandbox/clock/advance", "post", 400, &body);
     let (status, body) = get(&gw, "/readyz", None).await;

@@ -254,24 +254,15 @@ async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let p = gw.authorized_payment(100.0).await;
-        let fresh_response = gw.http.get(format!("{}/sandbox/clock", gw.url)).send().await.unwrap();
-        assert_eq!(fresh_response.status(), 200);
-        let fresh: serde_json::Value = fresh_response.json().await.unwrap();
+        let fresh = gw.sandbox_clock().await;
         let start_offset = fresh["offsetSeconds"].as_i64().unwrap();
         // Six days: still within the 7-day hold period.
-        let response =
-            gw.http.post(format!("{}/sandbox/clock/advance?seconds={}", gw.url, 6 * 86_400)).send().await.unwrap();
-        let body: serde_json::Value = response.json().await.unwrap();
+        let (_, body) = gw.advance_clock(6 * 86_400).await;
         assert_eq!(body["expired"], 0, "{body}");
         assert_eq!(gw.transaction_of(&p).await["statusName"], "AUTH");
-        let response = gw
-            .http
-            .post(format!("{}/sandbox/clock/advance", gw.url))
-            .json(&json!({"seconds": 2 * 86_400}))
-            .send()
-            .await
-            .unwrap();
-        let body: serde_json::Value = response.json().await.unwrap();
+        let token = gw.service_token(TERMINAL).await;
+        let (_, body) =
+            gw.post_json("/sandbox/clock/advance", Some(&token), &json!({"seconds": 2 * 86_400}).to_string()).await;
         assert_eq!(body["expired"], 1, "{backend:?}: {body}");
         assert_eq!(body["offsetSeconds"].as_i64().unwrap() - start_offset, 8 * 86_400);
         assert_eq!(gw.transaction_of(&p).await["statusName"], "CANCEL_OLD");
@@ -282,10 +273,40 @@ async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
         assert_eq!(gw.operation(&token, &p, "charge", "", None).await.0, 400);
         // Bad input to the clock.
         for query in ["", "?seconds=0", "?seconds=-5", "?seconds=abc", "?seconds=999999999"] {
-            let response = gw.http.post(format!("{}/sandbox/clock/advance{query}", gw.url)).send().await.unwrap();
-            assert_eq!(response.status(), 400, "{query}");
+            let (status, body) = gw.post_json(&format!("/sandbox/clock/advance{query}"), Some(&token), "").await;
+            assert_eq!(status, 400, "{query}: {body}");
         }
         gw.assert_ledger_sound();
+    }
+}
+
+/// The sandbox clock is one for every merchant: only a merchant's service token may read or move
+/// it, never an anonymous request (a browser, a callback) or a shopper's payment token.
+#[tokio::test]
+async fn only_a_service_token_reads_or_moves_the_sandbox_clock() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let start = gw.sandbox_clock().await["offsetSeconds"].as_i64().unwrap();
+        let advance = "/sandbox/clock/advance?seconds=86400";
+        let payment_token = gw.payment_token(&invoice(), 100.0).await;
+        let refused = [(None, 401), (Some("not-a-token"), 401), (Some(payment_token.as_str()), 403)];
+        for (token, expected) in refused {
+            let (status, body) = gw.post_json(advance, token, "").await;
+            assert_eq!((status, body["code"].as_i64()), (expected, Some(-1)), "{backend:?} POST {token:?}: {body}");
+            let mut read = gw.http.get(format!("{}/sandbox/clock", gw.url));
+            if let Some(token) = token {
+                read = read.bearer_auth(token);
+            }
+            let response = read.send().await.unwrap();
+            assert_eq!(response.status().as_u16(), expected, "{backend:?} GET {token:?}");
+            let body: serde_json::Value = response.json().await.unwrap();
+            assert!(body.get("now").is_none(), "{body}");
+        }
+        assert_eq!(gw.sandbox_clock().await["offsetSeconds"].as_i64().unwrap(), start, "{backend:?}: not moved");
+        let (status, body) = gw.advance_clock(86_400).await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        assert_eq!(body["offsetSeconds"].as_i64().unwrap() - start, 86_400, "{body}");
+        assert_eq!(gw.sandbox_clock().await["offsetSeconds"].as_i64().unwrap() - start, 86_400);
     }
 }
 
@@ -293,8 +314,8 @@ async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
 async fn clock_control_does_not_exist_in_production() {
     for backend in backends() {
         let gw = Gateway::start_with(backend, &[("EPAY_MODE", "production")]).await;
-        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=60", gw.url)).send().await.unwrap();
-        assert_eq!(response.status(), 404, "{backend:?}");
+        // No route at all: not even the token check answers (a production gateway has no seeds).
+        assert_eq!(gw.post_json("/sandbox/clock/advance?seconds=60", None, "").await.0, 404, "{backend:?}");
     }
 }
 

@@ -11,9 +11,7 @@ use common::*;
 use epay_client::TokenRequest;
 
 async fn clock_offset(gw: &Gateway) -> serde_json::Value {
-    let clock: serde_json::Value =
-        gw.http.get(format!("{}/sandbox/clock", gw.url)).send().await.unwrap().json().await.unwrap();
-    clock["offsetSeconds"].clone()
+    gw.sandbox_clock().await["offsetSeconds"].clone()
 }
 
 #[tokio::test]

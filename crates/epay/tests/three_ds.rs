@@ -228,8 +228,7 @@ async fn an_abandoned_challenge_fails_with_877() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[("EPAY_THREE_DS_TIMEOUT_SECS", "60")]).await;
         let (_, _, three_d) = start(&gw, ENROLLED).await;
-        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=120", gw.url)).send().await.unwrap();
-        let body: Value = response.json().await.unwrap();
+        let (_, body) = gw.advance_clock(120).await;
         assert_eq!(body["abandoned3ds"], 1, "{backend:?}: {body}");
         let tx = gw.transaction_of(three_d["id"].as_str().unwrap()).await;
         assert_eq!((tx["statusName"].as_str(), tx["reasonCode"].as_str()), (Some("FAILED"), Some("877")));
@@ -424,8 +423,7 @@ async fn an_abandoned_transfer_challenge_fails_with_877() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[("EPAY_THREE_DS_TIMEOUT_SECS", "60")]).await;
         let (_, three_d) = start_transfer(&gw, "/p2p/transfer", ENROLLED, "").await;
-        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=120", gw.url)).send().await.unwrap();
-        let body: Value = response.json().await.unwrap();
+        let (_, body) = gw.advance_clock(120).await;
         assert_eq!(body["abandoned3ds"], 1, "{backend:?}: {body}");
         let tx = gw.transaction_of(three_d["id"].as_str().unwrap()).await;
         assert_eq!((tx["statusName"].as_str(), tx["reasonCode"].as_str()), (Some("FAILED"), Some("877")));
@@ -521,8 +519,7 @@ async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
         let (token, status, three_d) = transfer(ENROLLED).await;
         assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{backend:?}: {three_d}");
         let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
-        let response = gw.http.post(format!("{}/sandbox/clock/advance?seconds=180", gw.url)).send().await.unwrap();
-        assert_eq!(response.status(), 200);
+        assert_eq!(gw.advance_clock(180).await.0, 200);
         let (status, done) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
         assert_eq!((status, done["status"].as_str()), (200, Some("CHARGE")), "{backend:?}: {done}");
         // Its 100 tenge count today: another 100 would pass the 150 limit.

@@ -1,15 +1,20 @@
 //! Sandbox-only controls (mounted only in sandbox mode): move the gateway clock forward, so a
 //! merchant can test authorization expiry without waiting days.
+//!
+//! The clock is one for the whole sandbox gateway (every merchant's payments expire against it),
+//! so reading or moving it needs a merchant's service token: a shopper's browser, a payment
+//! token, or a callback the gateway sends to an address it serves cannot reach it.
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::clock::epay_datetime;
+use crate::services::auth::{authenticate, require_service_token, BearerError};
 use crate::wire::Fields;
 
 /// The furthest one call may move the clock: 400 days.
@@ -19,13 +24,41 @@ fn clock_state(app: &AppState) -> serde_json::Value {
     json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": app.clock.offset_ms().div_euclid(1000)})
 }
 
-pub async fn show(State(app): State<AppState>) -> Response {
+fn error(status: StatusCode, message: String) -> Response {
+    (status, Json(json!({"code": -1, "message": message}))).into_response()
+}
+
+/// Lets through a request that carries a merchant's service token: 401 without a valid token,
+/// 403 for a token that reaches a shopper (a payment token bound to an invoice, and the like).
+async fn require_merchant(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
+    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let token = authenticate(app, auth).await.map_err(|e| match e {
+        BearerError::Storage => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
+        other => error(StatusCode::UNAUTHORIZED, other.to_string()),
+    })?;
+    require_service_token(&token).map_err(|m| error(StatusCode::FORBIDDEN, m))
+}
+
+/// `GET /sandbox/clock` (service token).
+pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Response {
+    if let Err(denied) = require_merchant(&app, &headers).await {
+        return denied;
+    }
     Json(clock_state(&app)).into_response()
 }
 
-/// `POST /sandbox/clock/advance?seconds=N` (or JSON `{"seconds": N}`); then runs the expiry job.
-pub async fn advance(State(app): State<AppState>, RawQuery(query): RawQuery, body: Bytes) -> Response {
-    let bad = |m: String| (StatusCode::BAD_REQUEST, Json(json!({"code": -1, "message": m}))).into_response();
+/// `POST /sandbox/clock/advance?seconds=N` (or JSON `{"seconds": N}`, service token); then runs
+/// the expiry job.
+pub async fn advance(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Response {
+    if let Err(denied) = require_merchant(&app, &headers).await {
+        return denied;
+    }
+    let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
     let query = Fields::from_pairs(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned());
     let body_fields = if body.iter().all(u8::is_ascii_whitespace) {
         None

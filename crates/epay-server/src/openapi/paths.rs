@@ -921,20 +921,28 @@ fn cabinet(b: &mut Builder) {
 }
 
 fn sandbox(b: &mut Builder) {
-    b.page(&["get"], "/sandbox/clock", "Sandbox", "sandboxClock", "The gateway clock")
-        .about("The gateway clock is the wall clock plus an offset. Sandbox mode only (`404` in production).")
+    let op = b
+        .page(&["get"], "/sandbox/clock", "Sandbox", "sandboxClock", "The gateway clock")
+        .about(
+            "The gateway clock is the wall clock plus an offset, one for the whole sandbox gateway. Needs a \
+             merchant's service token. Sandbox mode only (`404` in production).",
+        )
+        .auth(Auth::Service)
         .json::<SandboxClock>(
             200,
             "The clock.",
             &[("now", json!({"now":"2026-11-22T14:00:00.000000+05:00","offsetSeconds":0}))],
-        )
-        .done();
-    b.page(&["post"], "/sandbox/clock/advance", "Sandbox", "sandboxClockAdvance", "Move the gateway clock forward")
+        );
+    service_errors(op).done();
+    let op = b
+        .page(&["post"], "/sandbox/clock/advance", "Sandbox", "sandboxClockAdvance", "Move the gateway clock forward")
         .about(
             "Moves the clock forward, then runs the authorization expiry job and fails abandoned 3-D Secure \
              challenges at once. The clock also decides card expiry, token expiry, daily transfer limits and \
-             callback retry times. Sandbox mode only.",
+             callback retry times. It is one clock for every merchant of the sandbox gateway, so moving it needs \
+             a merchant's service token (a payment token, a browser or a callback cannot). Sandbox mode only.",
         )
+        .auth(Auth::Service)
         .query("seconds", false, "1 to 34 560 000 (400 days); or in the JSON body.", json!({"type": "integer"}))
         .body::<ClockAdvance>(
             &["application/json"],
@@ -953,8 +961,8 @@ fn sandbox(b: &mut Builder) {
             400,
             "A bad or missing `seconds`.",
             &[("missing", error(-1, "seconds is required, e.g. ?seconds=86400"))],
-        )
-        .done();
+        );
+    service_errors(op).done();
 }
 
 fn operability(b: &mut Builder) {

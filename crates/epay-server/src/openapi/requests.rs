@@ -375,7 +375,7 @@ pub struct TransferForm {
     receiver_pan: Option<String>,
 }
 
-/// `POST /sandbox/clock/advance` as JSON (or `?seconds=N`).
+/// `POST /sandbox/clock/advance` as JSON (or `?seconds=N`), with a service token.
 #[derive(Serialize, ToSchema)]
 pub struct ClockAdvance {
     /// 1 to 34 560 000 (400 days).

@@ -241,6 +241,28 @@ impl Gateway {
         PaymentRequest::new(invoice, amount, self.cryptogram(card, TERMINAL).await)
     }
 
+    /// `GET /sandbox/clock` with a fresh service token of the payments terminal; the clock's JSON.
+    pub async fn sandbox_clock(&self) -> serde_json::Value {
+        let token = self.service_token(TERMINAL).await;
+        let response = self.http.get(format!("{}/sandbox/clock", self.url)).bearer_auth(&token).send().await.unwrap();
+        assert_eq!(response.status(), 200, "GET /sandbox/clock");
+        response.json().await.unwrap()
+    }
+
+    /// `POST /sandbox/clock/advance?seconds=N` with a fresh service token of the payments
+    /// terminal (fresh, because an earlier move may have expired the last one); returns
+    /// (status, JSON body).
+    pub async fn advance_clock(&self, seconds: i64) -> (u16, serde_json::Value) {
+        let token = self.service_token(TERMINAL).await;
+        self.advance_clock_with(&token, seconds).await
+    }
+
+    /// `POST /sandbox/clock/advance?seconds=N` with `token` (for a test that cannot get a token
+    /// at that moment, e.g. while the token endpoint is locked).
+    pub async fn advance_clock_with(&self, token: &str, seconds: i64) -> (u16, serde_json::Value) {
+        self.post_json(&format!("/sandbox/clock/advance?seconds={seconds}"), Some(token), "").await
+    }
+
     /// Raw POST of a JSON body with a bearer token; returns (status, JSON body).
     pub async fn post_json(&self, path: &str, token: Option<&str>, body: &str) -> (u16, serde_json::Value) {
         let mut request = self
