@@ -26,17 +26,29 @@ async fn access_token(gw: &Gateway, fields: &[(&str, &str)]) -> String {
     body["access_token"].as_str().unwrap().to_string()
 }
 
-/// A transfer token for one order; `extra` adds fields such as `transferKind` or `accountId`.
-async fn transfer_token(gw: &Gateway, order: &str, amount: &str, terminal: &str, extra: &[(&str, &str)]) -> String {
-    let mut fields = vec![
-        ("scope", "transfer"),
-        ("invoiceID", order),
-        ("amount", amount),
-        ("currency", "KZT"),
-        ("terminal", terminal),
-    ];
+/// A token of `scope` for one KZT order; `extra` adds fields such as `transferKind`,
+/// `accountId`, `postLink` or `secret_hash`.
+async fn order_token(
+    gw: &Gateway,
+    scope: &str,
+    order: &str,
+    amount: &str,
+    terminal: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut fields =
+        vec![("scope", scope), ("invoiceID", order), ("amount", amount), ("currency", "KZT"), ("terminal", terminal)];
     fields.extend_from_slice(extra);
     access_token(gw, &fields).await
+}
+
+async fn transfer_token(gw: &Gateway, order: &str, amount: &str, terminal: &str, extra: &[(&str, &str)]) -> String {
+    order_token(gw, "transfer", order, amount, terminal, extra).await
+}
+
+/// A payment token for one order on the one-step terminal.
+async fn payment_token(gw: &Gateway, order: &str, amount: &str, extra: &[(&str, &str)]) -> String {
+    order_token(gw, "payment", order, amount, ONE_STEP_TERMINAL, extra).await
 }
 
 fn order(id: &str, amount: &str, terminal: &str, account: &str) -> Value {
@@ -205,18 +217,7 @@ async fn a_page_token_cannot_spend_another_customers_saved_card() {
         assert!(!recorded(&gw, ONE_STEP_TERMINAL, &order_id).await, "{b}");
 
         // A token bound to Bob cannot be pointed at Alice.
-        let bound = access_token(
-            &gw,
-            &[
-                ("scope", "payment"),
-                ("invoiceID", &order_id),
-                ("amount", "25"),
-                ("currency", "KZT"),
-                ("terminal", ONE_STEP_TERMINAL),
-                ("accountId", "bob"),
-            ],
-        )
-        .await;
+        let bound = payment_token(&gw, &order_id, "25", &[("accountId", "bob")]).await;
         let body = saved_card_payment(&order_id, &alice_card, Some("alice"));
         let (status, answer) = gw.post_json("/payments/cards/auth", Some(&bound), &body.to_string()).await;
         assert_eq!(status, 400, "{b}: {answer}");
@@ -224,18 +225,7 @@ async fn a_page_token_cannot_spend_another_customers_saved_card() {
 
         // The merchant's own token for Alice pays with her card.
         let alices_order = invoice();
-        let for_alice = access_token(
-            &gw,
-            &[
-                ("scope", "payment"),
-                ("invoiceID", &alices_order),
-                ("amount", "25"),
-                ("currency", "KZT"),
-                ("terminal", ONE_STEP_TERMINAL),
-                ("accountId", "alice"),
-            ],
-        )
-        .await;
+        let for_alice = payment_token(&gw, &alices_order, "25", &[("accountId", "alice")]).await;
         let body = saved_card_payment(&alices_order, &alice_card, None);
         let (status, answer) = gw.post_json("/payments/cards/auth", Some(&for_alice), &body.to_string()).await;
         assert_eq!(status, 200, "{b}: the token's customer is the request's: {answer}");
@@ -424,19 +414,9 @@ async fn the_page_cannot_send_callbacks_or_the_secret_hash_elsewhere() {
         // The token binds the merchant's links and secret_hash; the page names the shopper's.
         let order_id = invoice();
         let merchant_link = format!("{}/ok", merchant.url);
-        let token = access_token(
-            &gw,
-            &[
-                ("scope", "payment"),
-                ("invoiceID", &order_id),
-                ("amount", "100"),
-                ("currency", "KZT"),
-                ("terminal", ONE_STEP_TERMINAL),
-                ("postLink", &merchant_link),
-                ("secret_hash", "MERCHANT-SECRET"),
-            ],
-        )
-        .await;
+        let token =
+            payment_token(&gw, &order_id, "100", &[("postLink", &merchant_link), ("secret_hash", "MERCHANT-SECRET")])
+                .await;
         let evil = format!("{}/steal", merchant.url.replace("127.0.0.1", "localhost"));
         let params = page_params(
             &[
@@ -468,18 +448,7 @@ async fn the_page_cannot_send_callbacks_or_the_secret_hash_elsewhere() {
         // Without links in the token, a link on an origin the merchant never vouched for is
         // refused before anything is written…
         let order_id = invoice();
-        let token = access_token(
-            &gw,
-            &[
-                ("scope", "payment"),
-                ("invoiceID", &order_id),
-                ("amount", "100"),
-                ("currency", "KZT"),
-                ("terminal", ONE_STEP_TERMINAL),
-                ("secret_hash", "MERCHANT-SECRET"),
-            ],
-        )
-        .await;
+        let token = payment_token(&gw, &order_id, "100", &[("secret_hash", "MERCHANT-SECRET")]).await;
         let stolen = format!("{attacker_url}/steal");
         let body = json!({"amount": 100, "currency": "KZT", "name": "X", "invoiceId": order_id, "description": "o",
                           "postLink": stolen, "cryptogram": gw.cryptogram(VISA, ONE_STEP_TERMINAL).await});
@@ -529,18 +498,7 @@ async fn tokens_read_and_do_only_what_their_binding_names() {
         // A terminal-bound service token resends only its own terminal's callbacks.
         let receiver = Receiver::start().await;
         let other_invoice = invoice();
-        let token = access_token(
-            &gw,
-            &[
-                ("scope", "payment"),
-                ("invoiceID", &other_invoice),
-                ("amount", "10"),
-                ("currency", "KZT"),
-                ("terminal", ONE_STEP_TERMINAL),
-                ("postLink", &format!("{}/ok", receiver.url)),
-            ],
-        )
-        .await;
+        let token = payment_token(&gw, &other_invoice, "10", &[("postLink", &format!("{}/ok", receiver.url))]).await;
         let body = json!({"amount": 10, "currency": "KZT", "name": "X", "invoiceId": other_invoice, "description": "o",
                           "cryptogram": gw.cryptogram(VISA, ONE_STEP_TERMINAL).await});
         let (status, answer) = gw.post_json("/payment/cryptopay", Some(&token), &body.to_string()).await;
