@@ -45,6 +45,10 @@ pub fn callback_links(
     requested_failure_post_link: &str,
     mode: Mode,
 ) -> Result<CallbackLinks, String> {
+    // A malformed or forbidden link is bad input even where the token's links win.
+    for (name, link) in [("postLink", requested_post_link), ("failurePostLink", requested_failure_post_link)] {
+        crate::delivery::check_link(name, link, mode).map_err(|e| format!("{name}: {e}"))?;
+    }
     if !token.post_link.is_empty() || !token.failure_post_link.is_empty() {
         return Ok(CallbackLinks {
             post_link: token.post_link.clone(),
@@ -174,8 +178,8 @@ mod tests {
         assert!(ok("http://127.0.0.1:9000/cb", &terminal(&[]), Mode::Sandbox), "sandbox: loopback receivers");
         assert!(!ok("https://evil.kz/cb", &terminal(&[]), Mode::Sandbox));
         assert!(ok("", &terminal(&[]), Mode::Production), "no link at all is fine");
-        let v6 = terminal(&["https://[2001:db8::1]"]);
-        assert!(ok("https://[2001:db8::1]:8443/cb", &v6, Mode::Production), "IPv6 origin without a port");
+        let v6 = terminal(&["https://[2a00:1450::1]"]);
+        assert!(ok("https://[2a00:1450::1]:8443/cb", &v6, Mode::Production), "IPv6 origin without a port");
         let port = terminal(&["https://shop.kz:8443"]);
         assert!(ok("https://shop.kz:8443/x", &port, Mode::Production));
         assert!(!ok("https://shop.kz/x", &port, Mode::Production));

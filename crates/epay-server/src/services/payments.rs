@@ -111,11 +111,6 @@ impl Order {
         };
         // The customer and the callback links are the token's to fix (DESIGN §5a).
         let account_id = capability::account_id(token, &f.str_or_empty(&["accountId", "accountID"])?).map_err(bad)?;
-        for (name, url) in
-            [("postLink", f.str_or_empty(&["postLink"])?), ("failurePostLink", f.str_or_empty(&["failurePostLink"])?)]
-        {
-            crate::delivery::check_link(name, &url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
-        }
         let links = capability::callback_links(
             token,
             terminal,

@@ -1084,9 +1084,6 @@ pub(crate) fn parse_order(
         }
     }
     let (post_link, failure_post_link) = (f.str_or_empty(&["postLink"])?, f.str_or_empty(&["failurePostLink"])?);
-    for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
-        crate::delivery::check_link(name, url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
-    }
     let links = capability::callback_links(token, terminal, &post_link, &failure_post_link, mode)
         .map_err(|e| TransferError::bad(format!("order.{e}")))?;
     let order = Order {
