@@ -14,12 +14,12 @@ pub enum VaultError {
     Key(#[from] KeyError),
     #[error("database: {0}")]
     Store(#[from] StoreError),
-    #[error("a stored {kind:?} does not open with any data key ({table}.{column} of {id})")]
+    #[error("a stored value ({kind:?}) does not open with any data key ({table}.{column} of {id})")]
     Unreadable { kind: SealedKind, table: String, column: String, id: String },
 }
 
 /// How a stored value of `kind` in the row `id` is sealed (see [`Sealing`]).
-pub fn sealing(kind: SealedKind, id: &str) -> Sealing<'_> {
+fn sealing(kind: SealedKind, id: &str) -> Sealing<'_> {
     match kind {
         SealedKind::Pan => Sealing::Pan,
         SealedKind::WebhookSecret => Sealing::WebhookSecret { merchant_id: id },
