@@ -4,11 +4,11 @@ use std::sync::Arc;
 
 use epay_domain::Currency;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
-use epay_store::{AccountKind, Store};
+use epay_store::{AccountKind, Store, StoredSecret};
 
 use crate::clock::SystemClock;
 use crate::config::{Config, Mode};
-use crate::keys::Keys;
+use crate::keys::{Keys, Sealing};
 
 /// The card file `epay card issue` writes in the data directory; the gateway loads it at start.
 pub const ISSUED_CARDS_FILE: &str = "issued-cards.toml";
@@ -70,12 +70,16 @@ impl App {
             clock.advance(start - clock.now_ms());
         }
         crate::services::vault::load(&keys, store.as_ref(), clock.now_ms()).await?;
+        let sealed = crate::services::vault::seal_clear_secrets(&keys, store.as_ref()).await?;
+        if sealed > 0 {
+            tracing::info!(sealed, "sealed the webhook secrets an older version stored in clear");
+        }
         if config.mode == Mode::Production {
             if let Some(found) = crate::seed::public_sandbox_data(store.as_ref()).await? {
                 return Err(StartError::PublicSandboxData(found));
             }
         }
-        if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref()).await? {
+        if config.mode == Mode::Sandbox && crate::seed::seed_sandbox(store.as_ref(), &keys).await? {
             tracing::info!("seeded the public test merchant and terminals");
         }
         let mut accounts: Vec<_> = simulator
@@ -150,16 +154,26 @@ pub fn build_metrics_router(app: AppState) -> axum::Router {
 }
 
 impl App {
-    /// Opens a sealed card number. A value under a data key this node has not seen yet (another
-    /// node rotated) makes it re-read the keys once.
-    pub async fn open_pan(&self, sealed: &str) -> Option<epay_domain::Pan> {
-        if let Some(pan) = self.keys.open_pan(sealed) {
-            return Some(pan);
+    /// Opens a stored sealed value (see [`Keys::open`]). A value under a data key this node has
+    /// not seen yet (another node or `epay keys rotate` added it) makes it re-read the keys once.
+    pub async fn open(&self, what: Sealing<'_>, stored: &str) -> Option<String> {
+        if let Some(plain) = self.keys.open(what, stored) {
+            return Some(plain);
         }
         if let Err(e) = crate::services::vault::refresh(&self.keys, self.store.as_ref()).await {
             tracing::error!(error = %e, "re-reading the vault keys failed");
         }
-        self.keys.open_pan(sealed)
+        self.keys.open(what, stored)
+    }
+
+    /// Opens a sealed card number (see [`App::open`]).
+    pub async fn open_pan(&self, sealed: &str) -> Option<epay_domain::Pan> {
+        epay_domain::Pan::parse(&self.open(Sealing::Pan, sealed).await?).ok()
+    }
+
+    /// Opens a merchant's stored webhook signing secret (see [`App::open`]).
+    pub async fn open_webhook_secret(&self, merchant_id: &str, stored: &StoredSecret) -> Option<String> {
+        self.open(Sealing::WebhookSecret { merchant_id }, stored.as_str()).await
     }
 }
 

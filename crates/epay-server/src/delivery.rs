@@ -240,10 +240,20 @@ impl Deliverer {
         }
     }
 
-    /// Sends one attempt of `event`; returns its log entry and whether it was delivered.
-    pub async fn attempt(&self, event: &CallbackEvent, started_at_ms: i64) -> (CallbackAttempt, bool) {
+    /// Sends one attempt of `event`, signed with the merchant's `secret` (opened); returns its
+    /// log entry and whether it was delivered. Without the secret (it did not open) nothing is
+    /// sent, never an unsigned callback: the attempt fails and is retried.
+    pub async fn attempt(
+        &self,
+        event: &CallbackEvent,
+        secret: Option<&str>,
+        started_at_ms: i64,
+    ) -> (CallbackAttempt, bool) {
         let started = Instant::now();
-        let result = self.send(event).await;
+        let result = match secret {
+            Some(secret) => self.send(event, secret).await,
+            None => Err("the merchant's signing secret does not open with any vault data key".to_string()),
+        };
         let latency_ms = started.elapsed().as_millis() as i64;
         let (http_status, error, excerpt, delivered) = match result {
             Ok((status, excerpt)) => {
@@ -266,13 +276,13 @@ impl Deliverer {
         (attempt, delivered)
     }
 
-    async fn send(&self, event: &CallbackEvent) -> Result<(u16, String), String> {
+    async fn send(&self, event: &CallbackEvent, secret: &str) -> Result<(u16, String), String> {
         check_target_url(&event.url, self.mode).map_err(|e| e.0)?;
         check_not_resolving_to_own(&event.url).await.map_err(|e| e.0)?;
         // The signature timestamp is real time (not the sandbox clock): receivers compare it
         // with their own clock to refuse replays.
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let signature = sign(&event.webhook_secret, &event.id, timestamp, &event.payload);
+        let signature = sign(secret, &event.id, timestamp, &event.payload);
         let response = self
             .client
             .post(&event.url)

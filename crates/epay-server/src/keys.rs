@@ -21,6 +21,10 @@ pub enum KeyError {
     File { path: String, problem: String },
     #[error("RSA key generation failed")]
     Generate,
+    /// Sealing a secret needs a data key, and none is installed (`services::vault::load` was
+    /// not run).
+    #[error("no card-vault data key is installed: the vault keys must be loaded first")]
+    NoDataKey,
 }
 
 pub struct Keys {
@@ -43,9 +47,30 @@ struct DataKeys {
     keys: HashMap<String, LessSafeKey>,
 }
 
-/// Sealed card numbers under a data key read `v2.<key id>.<base64(nonce ‖ ciphertext ‖ tag)>`;
-/// the key id is also the AEAD's associated data, so a value cannot be moved to another key.
-const V2: &str = "v2.";
+/// Values sealed under a data key read `v2.<key id>.<base64(nonce ‖ ciphertext ‖ tag)>`; the key
+/// id is part of the AEAD's associated data, so a value cannot be moved to another key.
+pub const V2: &str = "v2.";
+
+/// What a sealed value holds. Part of the AEAD's associated data (beside the key id), so a value
+/// sealed as one thing never opens as another: a webhook secret copied to another merchant's
+/// row, or into a card column, fails authentication.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sealing<'a> {
+    /// A card number (saved cards, 3-D Secure sessions).
+    Pan,
+    /// A merchant's callback signing secret (`whsec_…`), bound to the merchant.
+    WebhookSecret { merchant_id: &'a str },
+}
+
+impl Sealing<'_> {
+    fn associated_data(&self, key_id: &str) -> Vec<u8> {
+        match self {
+            // The key id alone, as card numbers were sealed before anything else was.
+            Sealing::Pan => key_id.as_bytes().to_vec(),
+            Sealing::WebhookSecret { merchant_id } => format!("{key_id}/webhook-secret/{merchant_id}").into_bytes(),
+        }
+    }
+}
 
 fn aes_key(bytes: &[u8]) -> LessSafeKey {
     LessSafeKey::new(UnboundKey::new(&AES_256_GCM, bytes).expect("32-byte key"))
@@ -279,25 +304,51 @@ impl Keys {
         &self.fingerprint_key
     }
 
-    /// AES-256-GCM of the PAN under the active data key (`v2.<id>.<base64>`); before any data
-    /// key is installed, under the master key (v1, plain base64).
-    pub fn seal_pan(&self, pan: &Pan) -> String {
+    /// Whether `stored` is sealed under a data key (`v2.…`). A webhook secret stored before
+    /// sealing existed is not (it reads `whsec_…`); neither is a card number of format v1.
+    pub fn is_sealed(stored: &str) -> bool {
+        stored.strip_prefix(V2).is_some_and(|rest| rest.contains('.'))
+    }
+
+    /// AES-256-GCM of `plain` under the active data key: `v2.<key id>.<base64>`. Fails only
+    /// before any data key is installed.
+    pub fn seal(&self, what: Sealing<'_>, plain: &str) -> Result<String, KeyError> {
         let data_keys = self.data_keys.read().unwrap_or_else(|p| p.into_inner());
-        match data_keys.active.as_ref().and_then(|id| data_keys.keys.get(id).map(|k| (id, k))) {
-            Some((id, key)) => format!("{V2}{id}.{}", seal_with(key, id.as_bytes(), pan.expose().as_bytes())),
-            None => seal_with(&self.master, &[], pan.expose().as_bytes()),
-        }
+        let (id, key) = data_keys
+            .active
+            .as_ref()
+            .and_then(|id| data_keys.keys.get(id).map(|k| (id, k)))
+            .ok_or(KeyError::NoDataKey)?;
+        Ok(format!("{V2}{id}.{}", seal_with(key, &what.associated_data(id), plain.as_bytes())))
+    }
+
+    /// Opens a stored value in any format the gateway ever wrote: sealed under a data key
+    /// (`v2.`); else, for a card number, sealed under the master key (format v1), and for a
+    /// webhook secret, the secret itself, kept in clear before sealing existed (the start-up
+    /// pass seals such rows). `None`: under a data key this node does not know (yet), or not
+    /// authentic.
+    pub fn open(&self, what: Sealing<'_>, stored: &str) -> Option<String> {
+        let plain = match stored.strip_prefix(V2).and_then(|rest| rest.split_once('.')) {
+            Some((id, body)) => {
+                let data_keys = self.data_keys.read().unwrap_or_else(|p| p.into_inner());
+                open_with(data_keys.keys.get(id)?, &what.associated_data(id), body)?
+            }
+            None => match what {
+                Sealing::Pan => open_with(&self.master, &[], stored)?,
+                Sealing::WebhookSecret { .. } => return Some(stored.to_string()),
+            },
+        };
+        String::from_utf8(plain).ok()
+    }
+
+    /// The PAN sealed under the active data key; before any data key is installed, under the
+    /// master key (v1, plain base64).
+    pub fn seal_pan(&self, pan: &Pan) -> String {
+        self.seal(Sealing::Pan, pan.expose()).unwrap_or_else(|_| seal_with(&self.master, &[], pan.expose().as_bytes()))
     }
 
     pub fn open_pan(&self, sealed: &str) -> Option<Pan> {
-        let plain = match sealed.strip_prefix(V2).and_then(|rest| rest.split_once('.')) {
-            Some((id, body)) => {
-                let data_keys = self.data_keys.read().unwrap_or_else(|p| p.into_inner());
-                open_with(data_keys.keys.get(id)?, id.as_bytes(), body)?
-            }
-            None => open_with(&self.master, &[], sealed)?,
-        };
-        Pan::parse(std::str::from_utf8(&plain).ok()?).ok()
+        Pan::parse(&self.open(Sealing::Pan, sealed)?).ok()
     }
 }
 
@@ -396,6 +447,30 @@ mod tests {
         // Another master key cannot unwrap these data keys.
         let other = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("other.key")).unwrap();
         assert!(other.install_data_keys(&[second]).is_err());
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn webhook_secrets_seal_bound_to_their_merchant_and_old_clear_ones_still_open() {
+        let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
+        let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
+        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+        let mine = Sealing::WebhookSecret { merchant_id: "m-1" };
+        assert!(matches!(keys.seal(mine, secret), Err(KeyError::NoDataKey)), "never in clear for want of a key");
+        let key = keys.new_data_key();
+        keys.install_data_keys(std::slice::from_ref(&key)).unwrap();
+        let sealed = keys.seal(mine, secret).unwrap();
+        assert!(Keys::is_sealed(&sealed) && Keys::sealed_under(&sealed, &key.id), "{sealed}");
+        assert!(!sealed.contains("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"));
+        assert_eq!(keys.open(mine, &sealed).as_deref(), Some(secret));
+        // Bound to its merchant and kind: copied to another merchant or read as a card, it fails.
+        assert_eq!(keys.open(Sealing::WebhookSecret { merchant_id: "m-2" }, &sealed), None);
+        assert_eq!(keys.open(Sealing::Pan, &sealed), None);
+        let pan = keys.seal_pan(&Pan::parse("4405639704015096").unwrap());
+        assert_eq!(keys.open(mine, &pan), None);
+        // A secret stored before sealing existed opens as itself, and is told apart.
+        assert!(!Keys::is_sealed(secret));
+        assert_eq!(keys.open(mine, secret).as_deref(), Some(secret));
         std::fs::remove_dir_all(dir).ok();
     }
 }

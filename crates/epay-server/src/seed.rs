@@ -2,7 +2,8 @@
 
 use epay_store::{Merchant, Store, StoreResult, Terminal};
 
-use crate::keys::digest;
+use crate::app::StartError;
+use crate::keys::{digest, Keys, Sealing};
 
 pub const TEST_CLIENT_ID: &str = "test";
 pub const TEST_CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
@@ -21,6 +22,8 @@ pub const ONE_STEP_TERMINAL: &str = "044e4bf0-442a-46fc-9cfb-22652415af5f";
 /// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days).
 pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
 
+/// The test merchant and its terminals. Its webhook secret is the public one in clear:
+/// [`seed_sandbox`] seals it before writing.
 pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
     let merchant = Merchant {
         id: TEST_MERCHANT_ID.into(),
@@ -68,11 +71,14 @@ pub const CABINET_PASSWORD: &str = "XZG1E@Mm";
 /// Creates the test merchant on first start. Later starts leave it alone, so settings an
 /// operator changed are kept. Its cabinet user is created when missing (also in a sandbox
 /// database from before the cabinet existed), and then left alone too.
-pub async fn seed_sandbox(store: &dyn Store) -> StoreResult<bool> {
+pub async fn seed_sandbox(store: &dyn Store, keys: &Keys) -> Result<bool, StartError> {
     let created = if store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some() {
         false
     } else {
-        let (merchant, terminals) = test_merchant();
+        let (mut merchant, terminals) = test_merchant();
+        // Public, yet sealed like every merchant's: the database holds no signing secret in clear.
+        let what = Sealing::WebhookSecret { merchant_id: &merchant.id };
+        merchant.webhook_secret = keys.seal(what, TEST_WEBHOOK_SECRET)?.into();
         store.upsert_merchant(&merchant, &terminals).await?;
         true
     };
@@ -81,7 +87,7 @@ pub async fn seed_sandbox(store: &dyn Store) -> StoreResult<bool> {
         match create_user(store, TEST_MERCHANT_ID, CABINET_EMAIL, CABINET_PASSWORD, 0).await {
             // Exists: another node seeded it at the same moment.
             Ok(_) | Err(UserError::Exists) | Err(UserError::Invalid(_)) => {}
-            Err(UserError::Store(e)) => return Err(e),
+            Err(UserError::Store(e)) => return Err(e.into()),
         }
     }
     Ok(created)

@@ -65,8 +65,14 @@ pub trait Store: Send + Sync + 'static {
     /// Adds a data key; when `make_active`, it becomes the only active one (one transaction).
     async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()>;
 
-    /// Up to `limit` sealed card numbers (non-empty) that do not start with `prefix`.
-    async fn sealed_values_not_under(&self, prefix: &str, limit: i64) -> StoreResult<Vec<SealedValue>>;
+    /// Up to `limit` stored values (non-empty) of the sealed columns holding `kinds` that do not
+    /// start with `prefix`.
+    async fn sealed_values_not_under(
+        &self,
+        kinds: &[SealedKind],
+        prefix: &str,
+        limit: i64,
+    ) -> StoreResult<Vec<SealedValue>>;
 
     /// Replaces one sealed value if it is still `value.ciphertext` (compare-and-set, so a
     /// concurrent change wins); false if it changed meanwhile.
@@ -82,7 +88,7 @@ pub trait Store: Send + Sync + 'static {
     /// Replaces a merchant's client-secret digest or webhook secret (one column each, so two
     /// rotations at once cannot undo each other); false if there is no such merchant.
     async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool>;
-    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &str) -> StoreResult<bool>;
+    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &StoredSecret) -> StoreResult<bool>;
 
     /// Creates ledger accounts (id, kind, currency, opening balance) that do not exist yet,
     /// funding each opening balance from the funding account of its currency. Existing accounts

@@ -7,8 +7,39 @@ pub struct Merchant {
     pub client_id: String,
     /// SHA-256 digest of the client secret (never the secret itself).
     pub secret_digest: String,
-    /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks.
-    pub webhook_secret: String,
+    /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks, sealed.
+    pub webhook_secret: StoredSecret,
+}
+
+/// A secret as the database keeps it: sealed by the server under a card-vault data key
+/// (`v2.<key id>.…`, see `epay_server::keys`). A row written before secrets were sealed holds
+/// it in clear until the gateway's next start seals it. The store never seals or opens it.
+#[derive(Clone, PartialEq, Eq, Default)]
+pub struct StoredSecret(String);
+
+impl StoredSecret {
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for StoredSecret {
+    fn from(stored: String) -> Self {
+        StoredSecret(stored)
+    }
+}
+
+impl From<&str> for StoredSecret {
+    fn from(stored: &str) -> Self {
+        StoredSecret(stored.to_string())
+    }
+}
+
+/// Never printed: an old row may hold the secret in clear.
+impl std::fmt::Debug for StoredSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StoredSecret(…)")
+    }
 }
 
 #[derive(Debug, Clone, Default)]
@@ -474,8 +505,8 @@ pub struct CallbackEvent {
     pub next_attempt_at: i64,
     pub created_at: i64,
     pub delivered_at: Option<i64>,
-    /// The merchant's signing secret (joined in when a worker claims the event).
-    pub webhook_secret: String,
+    /// The merchant's signing secret, sealed (joined in when a worker claims the event).
+    pub webhook_secret: StoredSecret,
 }
 
 #[derive(Debug, Clone)]
@@ -552,21 +583,50 @@ pub struct VaultKey {
     pub created_at: i64,
 }
 
-/// One sealed card number somewhere in the database, for resealing under a new data key.
+/// What a sealed column holds (the server seals each kind bound to what it is).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SealedKind {
+    /// A card number.
+    Pan,
+    /// A merchant's callback signing secret; its row id is the merchant id.
+    WebhookSecret,
+}
+
+impl SealedKind {
+    pub const ALL: &'static [SealedKind] = &[SealedKind::Pan, SealedKind::WebhookSecret];
+}
+
+/// A column that holds sealed values.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SealedColumn {
+    pub table: &'static str,
+    pub id_column: &'static str,
+    pub column: &'static str,
+    pub kind: SealedKind,
+}
+
+/// Every column that holds sealed values. Their names are put into SQL: only from this list.
+pub const SEALED_COLUMNS: &[SealedColumn] = &[
+    SealedColumn { table: "saved_cards", id_column: "id", column: "pan_ciphertext", kind: SealedKind::Pan },
+    SealedColumn { table: "three_ds_sessions", id_column: "id", column: "pan_ciphertext", kind: SealedKind::Pan },
+    SealedColumn {
+        table: "three_ds_sessions",
+        id_column: "id",
+        column: "receiver_pan_ciphertext",
+        kind: SealedKind::Pan,
+    },
+    SealedColumn { table: "merchants", id_column: "id", column: "webhook_secret", kind: SealedKind::WebhookSecret },
+];
+
+/// One stored value of a sealed column, for sealing anew (under a new data key, or for the
+/// first time when it is an old clear webhook secret).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SealedValue {
-    pub table: &'static str,
-    pub column: &'static str,
+    pub column: SealedColumn,
+    /// The row's id (for a webhook secret, the merchant id).
     pub id: String,
     pub ciphertext: String,
 }
-
-/// Every column that holds a sealed card number: (table, id column, sealed column).
-pub const SEALED_COLUMNS: &[(&str, &str, &str)] = &[
-    ("saved_cards", "id", "pan_ciphertext"),
-    ("three_ds_sessions", "id", "pan_ciphertext"),
-    ("three_ds_sessions", "id", "receiver_pan_ciphertext"),
-];
 
 /// What `/readyz` and `/metrics` report about the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -692,7 +752,7 @@ pub struct MerchantPurge {
 pub struct MerchantRetirement {
     pub client_id: String,
     pub secret_digest: String,
-    pub webhook_secret: String,
+    pub webhook_secret: StoredSecret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1022,7 +1022,7 @@ macro_rules! sql_store {
                     next_attempt_at: row.try_get("next_attempt_at")?,
                     created_at: row.try_get("created_at")?,
                     delivered_at: row.try_get("delivered_at")?,
-                    webhook_secret: row.try_get("webhook_secret").unwrap_or_default(),
+                    webhook_secret: row.try_get::<String, _>("webhook_secret").unwrap_or_default().into(),
                 })
             }
 
@@ -1252,7 +1252,7 @@ macro_rules! sql_store {
                     name: row.try_get("name")?,
                     client_id: row.try_get("client_id")?,
                     secret_digest: row.try_get("secret_digest")?,
-                    webhook_secret: row.try_get("webhook_secret")?,
+                    webhook_secret: row.try_get::<String, _>("webhook_secret")?.into(),
                 })
             }
 
@@ -1434,12 +1434,18 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn sealed_values_not_under(&self, prefix: &str, limit: i64) -> StoreResult<Vec<SealedValue>> {
+            async fn sealed_values_not_under(
+                &self,
+                kinds: &[SealedKind],
+                prefix: &str,
+                limit: i64,
+            ) -> StoreResult<Vec<SealedValue>> {
                 let mut out = Vec::new();
-                for (table, id_column, column) in SEALED_COLUMNS {
+                for sealed in SEALED_COLUMNS.iter().filter(|c| kinds.contains(&c.kind)) {
                     if out.len() as i64 >= limit {
                         break;
                     }
+                    let SealedColumn { table, id_column, column, .. } = sealed;
                     // Identifiers come from the fixed SEALED_COLUMNS list, never from input.
                     let sql = format!(
                         "SELECT {id_column} AS id, {column} AS sealed FROM {table}
@@ -1451,22 +1457,19 @@ macro_rules! sql_store {
                         .fetch_all(&self.pool)
                         .await?;
                     for r in rows {
-                        out.push(SealedValue { table, column, id: r.try_get("id")?, ciphertext: r.try_get("sealed")? });
+                        out.push(SealedValue { column: *sealed, id: r.try_get("id")?, ciphertext: r.try_get("sealed")? });
                     }
                 }
                 Ok(out)
             }
 
             async fn reseal(&self, value: &SealedValue, ciphertext: &str) -> StoreResult<bool> {
-                let (_, id_column, _) = SEALED_COLUMNS
-                    .iter()
-                    .find(|(t, _, c)| *t == value.table && *c == value.column)
-                    .ok_or(StoreError::NotFound)?;
-                let sql = format!(
-                    "UPDATE {table} SET {column} = $1 WHERE {id_column} = $2 AND {column} = $3",
-                    table = value.table,
-                    column = value.column
-                );
+                // Only a column of the fixed list is ever named in SQL.
+                if !SEALED_COLUMNS.contains(&value.column) {
+                    return Err(StoreError::NotFound);
+                }
+                let SealedColumn { table, id_column, column, .. } = value.column;
+                let sql = format!("UPDATE {table} SET {column} = $1 WHERE {id_column} = $2 AND {column} = $3");
                 let changed = sqlx::query(&sql)
                     .bind(ciphertext)
                     .bind(&value.id)
@@ -1527,9 +1530,9 @@ macro_rules! sql_store {
                 Ok(changed == 1)
             }
 
-            async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &str) -> StoreResult<bool> {
+            async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &StoredSecret) -> StoreResult<bool> {
                 let changed = sqlx::query("UPDATE merchants SET webhook_secret = $1 WHERE id = $2")
-                    .bind(webhook_secret)
+                    .bind(webhook_secret.as_str())
                     .bind(merchant_id)
                     .execute(&self.pool)
                     .await?
@@ -1551,7 +1554,7 @@ macro_rules! sql_store {
                 .bind(&m.client_id)
                 .bind(&m.secret_digest)
                 .bind(now)
-                .bind(&m.webhook_secret)
+                .bind(m.webhook_secret.as_str())
                 .execute(&mut *tx)
                 .await?;
                 for t in terminals {
@@ -2378,7 +2381,7 @@ macro_rules! sql_store {
                     .bind(merchant)
                     .bind(&retire.client_id)
                     .bind(&retire.secret_digest)
-                    .bind(&retire.webhook_secret)
+                    .bind(retire.webhook_secret.as_str())
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;

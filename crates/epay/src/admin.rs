@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Args, Subcommand};
-use epay_server::services::admin::{self, SecretKind, TerminalSettings};
+use epay_server::services::admin::{self, TerminalSettings};
 use epay_server::{Config, Mode};
 use epay_store::PurgeOutcome;
 
@@ -138,9 +138,9 @@ pub enum CabinetUserCommand {
 
 #[derive(Subcommand)]
 pub enum KeysCommand {
-    /// Add a new card-vault data key, make it active and reseal every stored card number under
-    /// it, while gateways keep running (they learn the new key within a minute, or at once when
-    /// they meet a card sealed under it).
+    /// Add a new card-vault data key, make it active and reseal every stored card number and
+    /// webhook signing secret under it, while gateways keep running (they learn the new key
+    /// within a minute, or at once when they meet a value sealed under it).
     Rotate,
 }
 
@@ -202,11 +202,12 @@ async fn store(config: &Config) -> Result<std::sync::Arc<dyn epay_store::Store>,
 pub async fn merchant(config: Config, command: MerchantCommand) -> Result<ExitCode, String> {
     let MerchantCommand::Create { name, client_id } = command;
     let store = store(&config).await?;
-    let created = admin::create_merchant(store.as_ref(), &name, &client_id).await.map_err(|e| e.to_string())?;
+    let keys = vault_keys(&config, store.as_ref()).await?;
+    let created = admin::create_merchant(store.as_ref(), &keys, &name, &client_id).await.map_err(|e| e.to_string())?;
     println!("merchant id:     {}", created.merchant.id);
     println!("client id:       {}", created.merchant.client_id);
     println!("client secret:   {}", created.client_secret);
-    println!("webhook secret:  {}", created.merchant.webhook_secret);
+    println!("webhook secret:  {}", created.webhook_secret);
     println!("(the client secret is shown only now; only its digest is stored)");
     Ok(ExitCode::SUCCESS)
 }
@@ -247,13 +248,15 @@ pub async fn terminal(config: Config, command: TerminalCommand) -> Result<ExitCo
 pub async fn secret(config: Config, command: SecretCommand) -> Result<ExitCode, String> {
     let SecretCommand::Rotate { client_id, webhook } = command;
     let store = store(&config).await?;
-    let kind = if webhook { SecretKind::Webhook } else { SecretKind::Client };
-    let secret = admin::rotate_secret(store.as_ref(), &client_id, kind).await.map_err(|e| e.to_string())?;
-    match kind {
-        SecretKind::Client => println!("new client secret: {secret}\n(shown only now; the old secret no longer works)"),
-        SecretKind::Webhook => {
-            println!("new webhook secret: {secret}\n(callbacks queued from now on are signed with it)")
-        }
+    if webhook {
+        // Only the signing secret is sealed, so only it needs the vault keys.
+        let keys = vault_keys(&config, store.as_ref()).await?;
+        let secret =
+            admin::rotate_webhook_secret(store.as_ref(), &keys, &client_id).await.map_err(|e| e.to_string())?;
+        println!("new webhook secret: {secret}\n(callbacks queued from now on are signed with it)");
+    } else {
+        let secret = admin::rotate_client_secret(store.as_ref(), &client_id).await.map_err(|e| e.to_string())?;
+        println!("new client secret: {secret}\n(shown only now; the old secret no longer works)");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -274,9 +277,7 @@ pub async fn cabinet(config: Config, command: CabinetCommand) -> Result<ExitCode
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("merchant with client id {client_id:?} not found"))?;
-    let now_ms =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let user = epay_server::cabinet::session::create_user(store.as_ref(), &merchant.id, &email, &password, now_ms)
+    let user = epay_server::cabinet::session::create_user(store.as_ref(), &merchant.id, &email, &password, now_ms())
         .await
         .map_err(|e| e.to_string())?;
     println!("cabinet user:    {}", user.email);
@@ -395,18 +396,21 @@ pub async fn keys(config: Config, command: KeysCommand) -> Result<ExitCode, Stri
     let KeysCommand::Rotate = command;
     let store = store(&config).await?;
     let keys = load_keys(&config)?;
-    let now =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0);
-    let rotation = epay_server::services::vault::rotate(&keys, store.as_ref(), now).await.map_err(|e| e.to_string())?;
+    let rotation =
+        epay_server::services::vault::rotate(&keys, store.as_ref(), now_ms()).await.map_err(|e| e.to_string())?;
     println!("new data key:    {}", rotation.new_key);
-    println!("resealed:        {} card numbers", rotation.resealed);
+    println!(
+        "resealed:        {} card numbers, {} webhook secrets",
+        rotation.resealed.card_numbers, rotation.resealed.webhook_secrets
+    );
     Ok(ExitCode::SUCCESS)
 }
 
 pub async fn sandbox(config: Config, command: SandboxCommand) -> Result<ExitCode, String> {
     let SandboxCommand::Purge { force } = command;
     let store = store(&config).await?;
-    match admin::purge_sandbox(store.as_ref(), force).await.map_err(|e| e.to_string())? {
+    let keys = vault_keys(&config, store.as_ref()).await?;
+    match admin::purge_sandbox(store.as_ref(), &keys, force).await.map_err(|e| e.to_string())? {
         PurgeOutcome::Deleted => {
             println!("removed the public sandbox merchant, its terminals, tokens, cabinet users and seeded balances")
         }
@@ -436,6 +440,18 @@ pub async fn acs(config: Config, command: AcsCommand) -> Result<ExitCode, String
     let keys = load_keys(&config)?;
     println!("{}", epay_server::services::three_ds::one_time_code(&keys, &session.id));
     Ok(ExitCode::SUCCESS)
+}
+
+/// The keys with the store's vault data keys installed, as a gateway has them: for commands
+/// that seal a secret (refused when the master key is not the gateway's).
+async fn vault_keys(config: &Config, store: &dyn epay_store::Store) -> Result<epay_server::keys::Keys, String> {
+    let keys = load_keys(config)?;
+    epay_server::services::vault::load(&keys, store, now_ms()).await.map_err(|e| e.to_string())?;
+    Ok(keys)
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
 fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {

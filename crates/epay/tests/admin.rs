@@ -3,8 +3,12 @@
 
 mod common;
 
+use std::time::Duration;
+
+use common::receiver::Receiver;
 use common::*;
 use epay_client::{PaymentRequest, TokenRequest};
+use epay_server::seed::TEST_WEBHOOK_SECRET;
 
 /// Runs `epay <args>` on the gateway's data directory and database; (exit code, stdout, stderr).
 fn epay(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
@@ -31,6 +35,39 @@ fn field(out: &str, label: &str) -> String {
     out.lines().find_map(|l| l.strip_prefix(label)).unwrap_or_else(|| panic!("no {label} in {out}")).trim().to_string()
 }
 
+/// Asserts that the database keeps the webhook `secret` only sealed: neither it nor its key
+/// part (the base64 after `whsec_`) appears anywhere in the database.
+async fn assert_sealed_at_rest(gw: &Gateway, secret: &str) {
+    let contents = gw.database_contents().await;
+    let key = secret.trim_start_matches("whsec_");
+    assert!(!contents.contains(key), "{:?}: the webhook secret {secret} is in the database in clear", gw.backend);
+}
+
+/// Pays 10 on `terminal` as `client`, with a postLink to `receiver`'s `path`; returns the
+/// callback, once it has arrived.
+async fn callback_of_a_payment(
+    gw: &Gateway,
+    (client, secret, terminal): (&str, &str, &str),
+    receiver: &Receiver,
+    path: &str,
+) -> common::receiver::Hit {
+    let invoice = invoice();
+    let token = gw
+        .client
+        .token(&TokenRequest {
+            post_link: Some(format!("{}/{path}", receiver.url)),
+            ..TokenRequest::payment(client, secret, &invoice, 10.0, "KZT", terminal)
+        })
+        .await
+        .unwrap()
+        .access_token;
+    let request = PaymentRequest::new(&invoice, 10.0, gw.cryptogram(VISA, terminal).await);
+    gw.client.cryptopay(&token, &request).await.unwrap();
+    let hits = receiver.wait_for(path, 1, Duration::from_secs(20)).await;
+    assert_eq!(hits.len(), 1, "{:?}: one callback to /{path}", gw.backend);
+    hits[0].clone()
+}
+
 #[tokio::test]
 async fn a_new_merchant_with_its_own_terminal_takes_payments() {
     for backend in backends() {
@@ -40,8 +77,10 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
         assert_eq!(code, 0, "{backend:?}: {out}{err}");
         let secret = field(&out, "client secret:");
         assert_eq!(secret.len(), 36);
-        assert!(field(&out, "webhook secret:").starts_with("whsec_"));
+        let webhook = field(&out, "webhook secret:");
+        assert!(webhook.starts_with("whsec_"));
         assert!(!gw.database_contents().await.contains(&secret), "only the secret's digest is stored");
+        assert_sealed_at_rest(&gw, &webhook).await;
         // The same client id again is refused, with a reason, and a non-zero exit.
         let (code, _, err) = epay(&gw, &["merchant", "create", "--name", "Again", "--client-id", &client_id]);
         assert_ne!(code, 0);
@@ -62,6 +101,10 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
             .access_token;
         let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, &terminal).await);
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "CHARGE", "one-step terminal");
+        // Its callbacks are signed with the webhook secret the operator was shown.
+        let receiver = Receiver::start().await;
+        let hit = callback_of_a_payment(&gw, (&client_id, &secret, &terminal), &receiver, "ok").await;
+        assert!(hit.signed_with(&webhook), "{backend:?}: signed with the printed secret");
         // Bad settings are refused and change nothing.
         for bad in [
             vec!["terminal", "create", "--client-id", &client_id, "--pos-id", "12"],
@@ -109,6 +152,11 @@ async fn rotated_secrets_replace_the_old_ones() {
         assert_eq!(code, 0);
         let webhook = field(&out, "new webhook secret:");
         assert!(webhook.starts_with("whsec_") && webhook != "whsec_ZXBheS10ZXN0LW1lcmNoYW50LXdlYmhvb2stc2VjcmV0");
+        // Stored sealed; callbacks from now on are signed with the new secret, not the old one.
+        assert_sealed_at_rest(&gw, &webhook).await;
+        let receiver = Receiver::start().await;
+        let hit = callback_of_a_payment(&gw, (CLIENT, &new_secret, TERMINAL), &receiver, "ok").await;
+        assert!(hit.signed_with(&webhook) && !hit.signed_with(TEST_WEBHOOK_SECRET), "{backend:?}");
         let (code, _, err) = epay(&gw, &["secret", "rotate", "--client-id", "nobody"]);
         assert_ne!(code, 0);
         assert!(err.contains("not found"), "{err}");
@@ -189,6 +237,7 @@ async fn vault_key_rotation_reseals_saved_cards_while_the_gateway_runs() {
         assert_eq!(code, 0, "{out}{err}");
         let new_key = field(&out, "new data key:");
         assert!(field(&out, "resealed:").starts_with('2'), "{out}");
+        assert!(field(&out, "resealed:").ends_with("1 webhook secrets"), "the test merchant's: {out}");
         let store = gw.store().await;
         let keys = store.vault_keys().await.unwrap();
         assert_eq!(keys.len(), 2);
@@ -197,6 +246,13 @@ async fn vault_key_rotation_reseals_saved_cards_while_the_gateway_runs() {
         for card in store.saved_cards(&merchant.id, "vault-user").await.unwrap() {
             assert!(card.pan_ciphertext.starts_with(&format!("v2.{new_key}.")), "{}", card.pan_ciphertext);
         }
+        let webhook = store.merchant(&merchant.id).await.unwrap().unwrap().webhook_secret;
+        assert!(webhook.as_str().starts_with(&format!("v2.{new_key}.")), "the webhook secret too");
+        assert_sealed_at_rest(&gw, TEST_WEBHOOK_SECRET).await;
+        // The running gateway signs with the resealed secret, as before (it learns the key).
+        let receiver = Receiver::start().await;
+        let hit = callback_of_a_payment(&gw, (CLIENT, SECRET, TERMINAL), &receiver, "ok").await;
+        assert!(hit.signed_with(TEST_WEBHOOK_SECRET), "{backend:?}");
         // The running gateway has not seen the new key yet; paying with a resealed card works.
         let invoice = invoice();
         let token = gw.payment_token(&invoice, 10.0).await;

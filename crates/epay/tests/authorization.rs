@@ -65,7 +65,9 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
 
         // A second merchant with its own terminal.
         let store = gw.store().await;
-        let other = epay_server::services::admin::create_merchant(store.as_ref(), "Other", "other-shop").await.unwrap();
+        let keys = gw.vault_keys().await;
+        let other =
+            epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other", "other-shop").await.unwrap();
         let settings = epay_server::services::admin::TerminalSettings {
             pos_id: Some("55500001".into()),
             transfers_allowed: Some(true),

@@ -340,12 +340,18 @@ async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
 
         // The signing secret: rotated, and shown (the merchant needs it to verify callbacks).
         let before = browser.execute("return document.getElementById('webhook-secret').textContent").await;
+        assert_eq!(before.as_str(), Some(epay_server::seed::TEST_WEBHOOK_SECRET), "{backend:?}: the seeded secret");
         browser.click("#rotate-webhook").await;
         browser.click("#confirm").await;
         let fresh = browser.text("#new-secret").await;
         assert!(fresh.starts_with("whsec_") && Some(fresh.as_str()) != before.as_str(), "{backend:?}");
+        // Stored sealed (never in clear in the database), and shown opened on the page.
         let merchant = gw.store().await.merchant_by_client_id(CLIENT).await.unwrap().unwrap();
-        assert_eq!(merchant.webhook_secret, fresh);
+        assert!(epay_server::keys::Keys::is_sealed(merchant.webhook_secret.as_str()), "{backend:?}");
+        assert!(!gw.database_contents().await.contains(fresh.trim_start_matches("whsec_")), "{backend:?}");
+        browser.goto(&format!("{}/cabinet/credentials", gw.url)).await;
+        let shown = browser.execute("return document.getElementById('webhook-secret').textContent").await;
+        assert_eq!(shown.as_str(), Some(fresh.as_str()), "{backend:?}");
     }
 }
 
@@ -355,8 +361,10 @@ async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
         let gw = Gateway::start(backend).await;
         let (id, invoice) = charged_payment(&gw, 100.0).await;
         let store = gw.store().await;
-        let other =
-            epay_server::services::admin::create_merchant(store.as_ref(), "Other shop", "other-shop").await.unwrap();
+        let keys = gw.vault_keys().await;
+        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
+            .await
+            .unwrap();
         epay_server::cabinet::session::create_user(
             store.as_ref(),
             &other.merchant.id,

@@ -205,8 +205,16 @@ async fn the_purge_refuses_a_merchant_with_transactions_unless_forced() {
         assert!(!output.status.success() && stderr.contains("--force"), "{backend:?}: {stderr}");
         // Refused means unchanged: production still refuses.
         assert!(production_start_refused(&gw).await.contains("client id \"test\""));
+        let signing_secret = || async {
+            let merchant = gw.store().await.merchant(epay_server::seed::TEST_MERCHANT_ID).await.unwrap();
+            merchant.unwrap().webhook_secret
+        };
+        let published = signing_secret().await;
         let output = gw.run_epay(&["sandbox", "purge", "--force"]);
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+        // A new signing secret nobody knows, sealed like any other.
+        let retired = signing_secret().await;
+        assert!(retired != published && epay_server::keys::Keys::is_sealed(retired.as_str()), "{backend:?}");
         gw.restart_with(&[("EPAY_MODE", "production")]).await;
         let store = gw.store().await;
         // Retired: the transaction and its ledger stay, the public credentials are gone.

@@ -69,6 +69,10 @@ impl From<crate::services::admin::AdminError> for CabinetError {
             E::NotFound(m) => CabinetError::NotFound(m),
             E::Exists(m) => CabinetError::BadInput(format!("{m} already exists")),
             E::Store(s) => s.into(),
+            E::Key(k) => {
+                tracing::error!(error = %k, "cabinet: sealing a secret failed");
+                CabinetError::Internal
+            }
         }
     }
 }

@@ -95,13 +95,19 @@ async fn merchant(signed: &Signed) -> Result<epay_store::Merchant, CabinetError>
     signed.app.store.merchant(signed.merchant_id()).await?.ok_or_else(|| CabinetError::NotFound("merchant".into()))
 }
 
+/// The merchant's callback signing secret, opened (it is stored sealed).
+async fn webhook_secret(signed: &Signed, m: &epay_store::Merchant) -> Result<String, CabinetError> {
+    signed.app.open_webhook_secret(&m.id, &m.webhook_secret).await.ok_or_else(|| {
+        tracing::error!(merchant_id = %m.id, "the merchant's webhook secret does not open with any data key");
+        CabinetError::Internal
+    })
+}
+
 pub async fn credentials(signed: Signed) -> Response {
     let result = async {
         let m = merchant(&signed).await?;
-        Ok(html(
-            StatusCode::OK,
-            views::credentials(&signed.chrome(Section::Credentials), &m.client_id, &m.webhook_secret, None),
-        ))
+        let webhook = webhook_secret(&signed, &m).await?;
+        Ok(html(StatusCode::OK, views::credentials(&signed.chrome(Section::Credentials), &m.client_id, &webhook, None)))
     }
     .await;
     signed.reply(result)
@@ -125,12 +131,17 @@ pub async fn rotate(signed: Signed, body: Bytes) -> Response {
             return Ok(html(StatusCode::OK, page));
         }
         let m = merchant(&signed).await?;
-        let secret = admin::rotate_secret(signed.app.store.as_ref(), &m.client_id, kind).await?;
+        let store = signed.app.store.as_ref();
+        let secret = match kind {
+            SecretKind::Client => admin::rotate_client_secret(store, &m.client_id).await?,
+            SecretKind::Webhook => admin::rotate_webhook_secret(store, &signed.app.keys, &m.client_id).await?,
+        };
         tracing::info!(user_id = %signed.session.user_id, merchant_id = %m.id, kind = kind_text, "cabinet secret rotated");
         let m = merchant(&signed).await?;
+        let webhook = webhook_secret(&signed, &m).await?;
         let name = if kind == SecretKind::Client { w.client_secret } else { w.webhook_secret };
         // Shown in this response only (no-store): the client secret is kept as a digest.
-        Ok(html(StatusCode::OK, views::credentials(&chrome, &m.client_id, &m.webhook_secret, Some((name, &secret)))))
+        Ok(html(StatusCode::OK, views::credentials(&chrome, &m.client_id, &webhook, Some((name, &secret)))))
     }
     .await;
     signed.reply(result)

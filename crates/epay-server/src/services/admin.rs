@@ -4,11 +4,11 @@
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use epay_domain::{ids, Amount};
-use epay_store::{Merchant, Store, StoreError, Terminal};
+use epay_store::{Merchant, Store, StoreError, StoredSecret, Terminal};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use crate::keys::digest;
+use crate::keys::{digest, KeyError, Keys, Sealing};
 use crate::seed::DEFAULT_HOLD_PERIOD_SECS;
 
 #[derive(Debug, thiserror::Error)]
@@ -21,6 +21,8 @@ pub enum AdminError {
     Exists(String),
     #[error("database: {0}")]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Key(#[from] KeyError),
 }
 
 /// A new client secret: 36 letters and digits, like the public test secret.
@@ -34,14 +36,30 @@ pub fn new_webhook_secret() -> String {
     format!("whsec_{}", STANDARD.encode(bytes))
 }
 
+/// A new signing secret for the merchant `merchant_id`: in clear (for the operator, who hands
+/// it to the merchant) and sealed (for the store).
+fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(String, StoredSecret), KeyError> {
+    let secret = new_webhook_secret();
+    let sealed = keys.seal(Sealing::WebhookSecret { merchant_id }, &secret)?;
+    Ok((secret, sealed.into()))
+}
+
 /// A merchant just created, with the secrets shown to the operator this once.
 #[derive(Debug, Clone)]
 pub struct NewMerchant {
+    /// As stored: the webhook secret sealed.
     pub merchant: Merchant,
     pub client_secret: String,
+    pub webhook_secret: String,
 }
 
-pub async fn create_merchant(store: &dyn Store, name: &str, client_id: &str) -> Result<NewMerchant, AdminError> {
+/// Creates a merchant; `keys` (with the data keys loaded) seal its webhook secret.
+pub async fn create_merchant(
+    store: &dyn Store,
+    keys: &Keys,
+    name: &str,
+    client_id: &str,
+) -> Result<NewMerchant, AdminError> {
     let name = name.trim();
     let client_id = client_id.trim();
     if name.is_empty() || name.len() > 200 {
@@ -57,15 +75,17 @@ pub async fn create_merchant(store: &dyn Store, name: &str, client_id: &str) -> 
         return Err(AdminError::Exists(format!("a merchant with client id {client_id:?}")));
     }
     let client_secret = new_client_secret();
+    let id = ids::uuid();
+    let (webhook_secret, sealed) = new_sealed_webhook_secret(keys, &id)?;
     let merchant = Merchant {
-        id: ids::uuid(),
+        id,
         name: name.to_string(),
         client_id: client_id.to_string(),
         secret_digest: digest(&client_secret),
-        webhook_secret: new_webhook_secret(),
+        webhook_secret: sealed,
     };
     store.upsert_merchant(&merchant, &[]).await?;
-    Ok(NewMerchant { merchant, client_secret })
+    Ok(NewMerchant { merchant, client_secret, webhook_secret })
 }
 
 async fn merchant_of(store: &dyn Store, client_id: &str) -> Result<Merchant, AdminError> {
@@ -84,22 +104,20 @@ pub enum SecretKind {
     Webhook,
 }
 
-/// Replaces a merchant's secret; returns the new one (shown once: only its digest is kept for
-/// the client secret).
-pub async fn rotate_secret(store: &dyn Store, client_id: &str, kind: SecretKind) -> Result<String, AdminError> {
+/// Replaces a merchant's client secret; returns the new one (shown once: only its digest is
+/// kept).
+pub async fn rotate_client_secret(store: &dyn Store, client_id: &str) -> Result<String, AdminError> {
     let merchant = merchant_of(store, client_id).await?;
-    let secret = match kind {
-        SecretKind::Client => {
-            let s = new_client_secret();
-            store.set_merchant_secret(&merchant.id, &digest(&s)).await?;
-            s
-        }
-        SecretKind::Webhook => {
-            let s = new_webhook_secret();
-            store.set_webhook_secret(&merchant.id, &s).await?;
-            s
-        }
-    };
+    let secret = new_client_secret();
+    store.set_merchant_secret(&merchant.id, &digest(&secret)).await?;
+    Ok(secret)
+}
+
+/// Replaces a merchant's callback signing secret, stored sealed; returns the new one.
+pub async fn rotate_webhook_secret(store: &dyn Store, keys: &Keys, client_id: &str) -> Result<String, AdminError> {
+    let merchant = merchant_of(store, client_id).await?;
+    let (secret, sealed) = new_sealed_webhook_secret(keys, &merchant.id)?;
+    store.set_webhook_secret(&merchant.id, &sealed).await?;
     Ok(secret)
 }
 
@@ -213,19 +231,28 @@ pub async fn update_terminal(store: &dyn Store, id: &str, settings: &TerminalSet
 /// `epay sandbox purge`: removes the public sandbox merchant (client id `test`) and the public
 /// cabinet user, so a data directory used in sandbox mode can serve production. A merchant with
 /// transactions is refused unless `force`; forced, it is retired instead of deleted (its
-/// transactions and ledger stay; its client id, secrets, tokens and cabinet users go).
-pub async fn purge_sandbox(store: &dyn Store, force: bool) -> Result<epay_store::PurgeOutcome, AdminError> {
+/// transactions and ledger stay; its client id, secrets, tokens and cabinet users go; `keys`
+/// seal its new webhook secret).
+pub async fn purge_sandbox(
+    store: &dyn Store,
+    keys: &Keys,
+    force: bool,
+) -> Result<epay_store::PurgeOutcome, AdminError> {
     use crate::seed::{CABINET_EMAIL, TEST_CLIENT_ID, TEST_MERCHANT_ID};
     let merchant_id = match store.merchant_by_client_id(TEST_CLIENT_ID).await? {
         Some(m) => m.id,
         None => TEST_MERCHANT_ID.to_string(),
     };
-    let retire_as = force.then(|| epay_store::MerchantRetirement {
+    let retire_as = if force {
         // A client id and secrets nobody knows: the retired merchant can never sign in again.
-        client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
-        secret_digest: digest(&new_client_secret()),
-        webhook_secret: new_webhook_secret(),
-    });
+        Some(epay_store::MerchantRetirement {
+            client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
+            secret_digest: digest(&new_client_secret()),
+            webhook_secret: new_sealed_webhook_secret(keys, &merchant_id)?.1,
+        })
+    } else {
+        None
+    };
     let purge = epay_store::MerchantPurge { merchant_id, cabinet_email: CABINET_EMAIL.to_string(), retire_as };
     Ok(store.purge_merchant(&purge).await?)
 }

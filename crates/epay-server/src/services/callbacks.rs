@@ -177,13 +177,6 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
     format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
 }
 
-/// A new random signing secret, `whsec_` + base64 of 32 random bytes.
-pub fn new_webhook_secret() -> String {
-    let mut bytes = [0u8; 32];
-    aws_lc_rs::rand::fill(&mut bytes).expect("the system RNG works");
-    format!("whsec_{}", STANDARD.encode(bytes))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

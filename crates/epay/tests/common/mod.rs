@@ -211,6 +211,15 @@ impl Gateway {
         epay_store::connect(&self.database_url).await.unwrap()
     }
 
+    /// The gateway's keys with its card-vault data keys installed: to call an admin service
+    /// that seals (e.g. creating a merchant) in-process, as `epay` would.
+    pub async fn vault_keys(&self) -> epay_server::keys::Keys {
+        let (rsa, vault) = shared_keys();
+        let keys = epay_server::keys::Keys::load_or_generate(rsa, 2048, vault).unwrap();
+        epay_server::services::vault::refresh(&keys, self.store().await.as_ref()).await.unwrap();
+        keys
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(&self.log_path).unwrap_or_default()
     }

@@ -28,6 +28,18 @@ impl Hit {
     pub fn header(&self, name: &str) -> &str {
         self.headers.get(name).and_then(|v| v.to_str().ok()).unwrap_or("")
     }
+
+    /// Checks the Standard Webhooks signature of `body` (the one received, or a tampered one)
+    /// under `secret`, as a merchant's receiver does.
+    pub fn verify_body(&self, secret: &str, body: &[u8]) -> Result<(), epay_client::webhooks::WebhookError> {
+        let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64;
+        epay_client::webhooks::verify(secret, |name| self.headers.get(name).and_then(|v| v.to_str().ok()), body, now)
+    }
+
+    /// Whether the callback as received is signed with `secret`.
+    pub fn signed_with(&self, secret: &str) -> bool {
+        self.verify_body(secret, &self.body).is_ok()
+    }
 }
 
 #[derive(Clone, Default)]
