@@ -72,16 +72,7 @@ const STATUS_KEYS: &[&str] = &[
 ];
 
 async fn status_of(gw: &Gateway, invoice: &str) -> Value {
-    let token = gw.service_token(TERMINAL).await;
-    let response = gw
-        .http
-        .get(format!("{}/check-status/payment/transaction/{invoice}", gw.url))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), 200);
-    response.json().await.unwrap()
+    gw.status_answer(TERMINAL, invoice).await
 }
 
 #[tokio::test]
