@@ -12,4 +12,4 @@ pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
 pub use money::{Amount, Currency, FxRate, MoneyError};
 pub use reason::ReasonCode;
-pub use status::TxStatus;
+pub use status::{ResultCode, TxStatus};

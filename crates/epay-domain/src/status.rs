@@ -1,4 +1,5 @@
-//! Transaction statuses (facts §8.2) and the moves allowed between them.
+//! Transaction statuses (facts §8.2), the moves allowed between them, and the `resultCode` the
+//! status endpoint answers (facts §8.3).
 
 use std::fmt;
 use std::str::FromStr;
@@ -47,6 +48,53 @@ impl TxStatus {
     }
 }
 
+/// `resultCode` of `GET /check-status/payment/transaction/:invoiceId` (facts §8.3; ePay's table
+/// as public clients reproduce it). `106` (incorrect terminal) and `109` (terminal does not belong
+/// to the client) have no state here: a token's terminal is checked to be its merchant's when the
+/// token is issued.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum ResultCode {
+    /// `100`: the request succeeded; `transaction.statusName` says how the payment stands.
+    Success,
+    /// `101`: the transaction was rejected (declined, or failed at 3-D Secure).
+    Rejected,
+    /// `102`: no such invoice for this token.
+    NotFound,
+    /// `103`: error (a bad token, a storage failure); retry or contact support.
+    Error,
+    /// `104`: the token names no terminal.
+    TerminalAbsent,
+    /// `107`: the operation is still in progress (a 3-D Secure challenge is open); ask later.
+    InProgress,
+}
+
+impl ResultCode {
+    pub fn code(self) -> &'static str {
+        match self {
+            ResultCode::Success => "100",
+            ResultCode::Rejected => "101",
+            ResultCode::NotFound => "102",
+            ResultCode::Error => "103",
+            ResultCode::TerminalAbsent => "104",
+            ResultCode::InProgress => "107",
+        }
+    }
+
+    /// The `resultCode` of a found transaction in `status`.
+    pub fn of(status: TxStatus) -> ResultCode {
+        match status {
+            TxStatus::New | TxStatus::ThreeD => ResultCode::InProgress,
+            TxStatus::Reject | TxStatus::Failed => ResultCode::Rejected,
+            TxStatus::Auth
+            | TxStatus::Charge
+            | TxStatus::Cancel
+            | TxStatus::CancelOld
+            | TxStatus::Refund
+            | TxStatus::Verified => ResultCode::Success,
+        }
+    }
+}
+
 impl fmt::Display for TxStatus {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())
@@ -89,5 +137,16 @@ mod tests {
         assert!(!TxStatus::Charge.can_move_to(TxStatus::Cancel));
         assert!(!TxStatus::Failed.can_move_to(TxStatus::Charge));
         assert!("PAID".parse::<TxStatus>().is_err());
+    }
+
+    #[test]
+    fn result_codes_of_states() {
+        let code = |s: &str| ResultCode::of(s.parse().unwrap()).code();
+        assert_eq!(code("3D"), "107", "a 3-D Secure challenge is open");
+        assert_eq!(code("NEW"), "107");
+        assert_eq!((code("REJECT"), code("FAILED")), ("101", "101"));
+        for done in ["AUTH", "CHARGE", "CANCEL", "CANCEL_OLD", "REFUND", "VERIFIED"] {
+            assert_eq!(code(done), "100", "{done}");
+        }
     }
 }

@@ -172,8 +172,8 @@ pub fn payment_request(data: &[u8]) {
         assert!(!text.trim().is_empty());
         let _ = payments::cryptogram_bytes(&text);
     }
-    if let Ok(Some(card)) = fields.opt_object(&["cardId", "cardID"]) {
-        let _ = card.req_str(&["id"]);
+    if let Ok(id) = payments::saved_card_id(&fields) {
+        assert!(!id.trim().is_empty());
     }
 }
 

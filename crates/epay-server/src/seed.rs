@@ -45,7 +45,9 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
     };
     let terminals = vec![
         // Two-step like the public test terminal: seed 003 shows its payments ending in AUTH.
-        terminal(PAYMENT_TERMINAL, "98120001", "Payments", true, false),
+        // It makes transfers too: seed 001 lists it as the test terminal for P2P, and seed 002
+        // requests its transfer token on it (docs/compatibility.md 54).
+        terminal(PAYMENT_TERMINAL, "98120001", "Payments", true, true),
         // P2P fee: 1%, at least 95 tenge — seed 001's example shows fee 95 on a 100-tenge
         // transfer. At most 5,000,000 tenge of transfers a day.
         Terminal {

@@ -357,13 +357,14 @@ pub struct TokenResponse {
 /// Answer of the status endpoint (facts §8.1).
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct StatusResponse {
-    /// `"100"` found, `"102"` not found or malformed invoice id, `"103"` bad token, `"104"` token
-    /// without a terminal.
+    /// Found: `"100"` (read `statusName`), `"107"` in progress (a 3-D Secure challenge is
+    /// open), `"101"` rejected or failed. Not found: `"102"` (also a malformed invoice id),
+    /// `"103"` bad token, `"104"` token without a terminal (facts §8.3; docs/api.md).
     #[serde(rename = "resultCode")]
     pub result_code: String,
     #[serde(rename = "resultMessage")]
     pub result_message: String,
-    /// The transaction when `resultCode` is `"100"`, else `null`.
+    /// The transaction when one was found (`"100"`, `"101"`, `"107"`), else `null`.
     #[schema(required = true)]
     pub transaction: Option<StatusTransaction>,
 }

@@ -519,3 +519,233 @@ async fn tokens_read_and_do_only_what_their_binding_names() {
         assert_eq!(resend(own).await, 200, "{b}: its own terminal's token can");
     }
 }
+
+/// `cardId` in `/payments/cards/auth` may be a plain string as well as seed 003's `{"id": …}`;
+/// either way the card must be the request's customer's, and the token's when it names one.
+#[tokio::test]
+async fn a_saved_card_id_may_be_a_plain_string() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let b = format!("{backend:?}");
+        let alice_card = save_card_for(&gw, "alice", VISA).await;
+        // Seed 003's body with `cardId` (or `cardID`) set to `card`.
+        let with_card = |order_id: &str, field: &str, card: Value, account: Option<&str>| {
+            let mut body = saved_card_payment(order_id, "", account);
+            body.as_object_mut().unwrap().remove("cardId");
+            body[field] = card;
+            body.to_string()
+        };
+        let by_string =
+            |order_id: &str, card: Value, account: Option<&str>| with_card(order_id, "cardId", card, account);
+        let pay = |token: String, body: String| {
+            let gw = &gw;
+            async move { gw.post_json("/payments/cards/auth", Some(&token), &body).await }
+        };
+        // Alice's own order, by either spelling of the field: paid with her card.
+        for field in ["cardId", "cardID"] {
+            let order_id = invoice();
+            let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+            let (status, answer) = pay(token, with_card(&order_id, field, json!(alice_card), Some("alice"))).await;
+            assert_eq!(status, 200, "{b}: {field}: {answer}");
+            assert_eq!(answer["cardID"], alice_card.as_str(), "{b}");
+            assert_eq!(answer["accountId"], "alice", "{b}");
+        }
+
+        // Bob's order naming Alice's card by string: refused, as with the object.
+        let order_id = invoice();
+        let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+        for account in [None, Some("bob")] {
+            let (status, answer) = pay(token.clone(), by_string(&order_id, json!(alice_card), account)).await;
+            assert_eq!((status, answer["code"].clone()), (400, json!(-1)), "{b}: {account:?}: {answer}");
+        }
+        // A token bound to Bob cannot name Alice.
+        let bound = payment_token(&gw, &order_id, "25", &[("accountId", "bob")]).await;
+        let (status, answer) = pay(bound, by_string(&order_id, json!(alice_card), Some("alice"))).await;
+        assert_eq!(status, 400, "{b}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("does not match the token's accountId"), "{b}");
+        // Neither a string nor an object with an id: a clear 400.
+        for bad in [json!(42), json!([alice_card]), json!(""), json!("  "), json!({"id": ""}), json!({}), json!(true)] {
+            let (status, answer) = pay(token.clone(), by_string(&order_id, bad.clone(), Some("alice"))).await;
+            assert_eq!(status, 400, "{b}: {bad}: {answer}");
+            assert!(answer["message"].as_str().unwrap().contains("cardId"), "{b}: {bad}: {answer}");
+        }
+        assert!(!recorded(&gw, ONE_STEP_TERMINAL, &order_id).await, "{b}: nothing was paid");
+        gw.assert_ledger_sound();
+    }
+}
+
+/// The value of the form control matching `css` (a `<select>`'s chosen option).
+async fn value_of(browser: &common::browser::Browser, css: &str) -> String {
+    let script = format!("return document.querySelector('{css}').value;");
+    browser.execute(&script).await.as_str().unwrap_or_default().to_string()
+}
+
+/// Seed 000's "transfer by saved cards": `senderCardId` / `receiverCardId` in the page's payment
+/// object pre-select saved cards on the transfer form, only the token's customer's. An id the
+/// form does not offer (another customer's, unknown, a receive-only card as the sender) is
+/// ignored and shows nothing.
+#[tokio::test]
+async fn the_transfer_page_preselects_the_saved_cards_seed_000_names() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let b = format!("{backend:?}");
+        let alice_visa = save_card_for(&gw, "alice", VISA).await;
+        let bob_card = save_card_for(&gw, "bob", MASTERCARD).await;
+        // Alice's AMEX, saved as a transfer's receiver: it may receive, never pay.
+        let first = invoice();
+        let token = transfer_token(&gw, &first, "10", P2P, &[]).await;
+        let body = json!({"order": order(&first, "10", P2P, "alice"),
+                          "card": {"sender": pan_side(MASTERCARD, false), "receiver": receiver_pan(AMEX.0, true)}});
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{b}: {answer}");
+        let alice_amex = answer["receiverCardID"].as_str().unwrap().to_string();
+        assert!(!alice_amex.is_empty(), "{b}: {answer}");
+
+        let link = |order: &str, token: &str, sender: &str, receiver: &str| {
+            let params = page_params(
+                &[
+                    ("invoiceId", order.to_string()),
+                    ("amount", "100".into()),
+                    ("currency", "KZT".into()),
+                    ("terminal", P2P.into()),
+                    ("accountId", "alice".into()),
+                    ("senderCardId", sender.into()),
+                    ("receiverCardId", receiver.into()),
+                    ("backLink", format!("{}/demo/success?invoiceId={order}", gw.url)),
+                    ("language", "EN".into()),
+                ],
+                token,
+                "transfer",
+            );
+            format!("{}/payform/?params={params}&isTransfer=true", gw.url)
+        };
+        let browser = common::browser::Browser::start().await;
+        // Alice's token: her card pays, her receive-only card receives, both pre-selected.
+        let order_id = invoice();
+        let token = transfer_token(&gw, &order_id, "100", P2P, &[("accountId", "alice")]).await;
+        browser.goto(&link(&order_id, &token, &alice_visa, &alice_amex)).await;
+        browser.wait("#transfer-submit", 10).await;
+        assert_eq!(value_of(&browser, "#sender_card_id").await, alice_visa, "{b}");
+        assert_eq!(value_of(&browser, "#receiver_card_id").await, alice_amex, "{b}");
+        browser.click("#transfer-submit").await;
+        browser.wait_url("/demo/success", 15).await;
+        let paid = gw.store().await.payment_by_invoice(P2P, &order_id).await.unwrap().unwrap();
+        assert_eq!(paid.status, "CHARGE", "{b}");
+        assert_eq!(paid.card_id.as_deref(), Some(alice_visa.as_str()), "{b}: paid from the pre-selected card");
+        assert_eq!(paid.receiver_card_id.as_deref(), Some(alice_amex.as_str()), "{b}");
+
+        // Ids the form does not offer are ignored, and the page says nothing about them.
+        let amex_as_sender = format!("#sender_card_id option[value=\"{alice_amex}\"]");
+        for (sender, receiver) in [
+            (bob_card.as_str(), bob_card.as_str()),
+            ("7b1c3a52-0000-4000-8000-000000000000", "not-a-card"),
+            (alice_amex.as_str(), ""),
+        ] {
+            let order_id = invoice();
+            let token = transfer_token(&gw, &order_id, "100", P2P, &[("accountId", "alice")]).await;
+            browser.goto(&link(&order_id, &token, sender, receiver)).await;
+            browser.wait("#transfer-submit", 10).await;
+            assert_eq!(value_of(&browser, "#sender_card_id").await, "", "{b}: {sender} is not pre-selected");
+            assert_eq!(value_of(&browser, "#receiver_card_id").await, "", "{b}: {receiver} is not pre-selected");
+            let source = browser.source().await;
+            assert!(!source.contains(&bob_card) && !source.contains("552204...6736"), "{b}: Bob's card stays hidden");
+            assert!(browser.find(&amex_as_sender).await.is_none(), "{b}: a receive-only card never pays");
+        }
+        // A token without a customer offers no saved card, whatever the page names.
+        let order_id = invoice();
+        let token = transfer_token(&gw, &order_id, "100", P2P, &[]).await;
+        browser.goto(&link(&order_id, &token, &alice_visa, &alice_amex)).await;
+        browser.wait("#transfer-submit", 10).await;
+        assert!(browser.find("#sender_card_id").await.is_none(), "{b}");
+        assert!(!browser.source().await.contains(&alice_visa), "{b}");
+        gw.assert_ledger_sound();
+    }
+}
+
+/// The token's terminal governs: seeds 000, 001 and 002 name one terminal in the token request
+/// and another in the page or the API body. The request is served on the token's terminal, the
+/// mismatch is logged (ids only), and nothing is refused for it.
+#[tokio::test]
+async fn the_tokens_terminal_governs_a_page_or_body_naming_another() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let b = format!("{backend:?}");
+        // Seed 001's P2P: the token is for the payout terminal, the body names the P2P one.
+        let order_id = invoice();
+        let token = transfer_token(&gw, &order_id, "100", PAYOUT, &[]).await;
+        let body = json!({"order": order(&order_id, "100", P2P, "testUser1"),
+                          "card": {"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}});
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{b}: {answer}");
+        assert_eq!(answer["terminalID"], PAYOUT, "{b}");
+        assert_eq!(answer["fee"], 0, "{b}: the payout terminal's fee, not the P2P terminal's 95");
+        assert!(!recorded(&gw, P2P, &order_id).await, "{b}");
+        let mut tokens = vec![token];
+
+        // A payment body naming the two-step terminal is paid on the token's one-step terminal.
+        let order_id = invoice();
+        let token = payment_token(&gw, &order_id, "25", &[]).await;
+        let body = json!({"amount": 25, "currency": "KZT", "name": "X", "invoiceId": order_id, "description": "o",
+                          "terminalId": TERMINAL, "cryptogram": gw.cryptogram(VISA, ONE_STEP_TERMINAL).await});
+        let (status, answer) = gw.post_json("/payment/cryptopay", Some(&token), &body.to_string()).await;
+        assert_eq!((status, answer["status"].as_str()), (200, Some("CHARGE")), "{b}: {answer}");
+        assert!(recorded(&gw, ONE_STEP_TERMINAL, &order_id).await && !recorded(&gw, TERMINAL, &order_id).await);
+        tokens.push(token);
+
+        // Seed 000's page: the token is for the payout terminal, the page names one that makes no
+        // transfers. The form opens and the transfer is made on the token's terminal.
+        let order_id = invoice();
+        let token = transfer_token(&gw, &order_id, "100", PAYOUT, &[]).await;
+        let fields = |terminal: &str| {
+            vec![
+                ("invoiceId", order_id.clone()),
+                ("amount", "100".to_string()),
+                ("currency", "KZT".into()),
+                ("terminal", terminal.to_string()),
+                ("description", "Оплата в интернет магазине".into()),
+            ]
+        };
+        let params = page_params(&fields(ONE_STEP_TERMINAL), &token, "transfer");
+        let page = gw.http.get(format!("{}/payform/?params={params}&isTransfer=true", gw.url)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{b}");
+        assert!(page.text().await.unwrap().contains("receiver_pan"), "{b}: the transfer form");
+        let form = [
+            ("params", params.as_str()),
+            ("kind", "p2p"),
+            ("pan", VISA.0),
+            ("expiry", "01/27"),
+            ("cvc", VISA.2),
+            ("name", "ARMAN ALI"),
+            ("receiver_pan", MASTERCARD.0),
+        ];
+        let (status, _) = post_form(&gw, "/payform/transfer", &form).await;
+        assert_eq!(status, 200, "{b}");
+        assert!(recorded(&gw, PAYOUT, &order_id).await && !recorded(&gw, ONE_STEP_TERMINAL, &order_id).await, "{b}");
+        tokens.push(token);
+
+        // The payment page with another terminal: the card form, not an error.
+        let order_id = invoice();
+        let token = payment_token(&gw, &order_id, "25", &[]).await;
+        let params = page_params(
+            &[
+                ("invoiceId", order_id.clone()),
+                ("amount", "25".into()),
+                ("currency", "KZT".into()),
+                ("terminal", P2P.into()),
+            ],
+            &token,
+            "payment",
+        );
+        let page = gw.http.get(format!("{}/payform/?params={params}", gw.url)).send().await.unwrap();
+        assert_eq!(page.status(), 200, "{b}");
+        assert!(page.text().await.unwrap().contains("id=\"pay-form\""), "{b}: the card form");
+        tokens.push(token);
+
+        // Each mismatch is in the log, with ids and without the tokens.
+        let log = gw.log();
+        let warnings = log.lines().filter(|l| l.contains("another terminal than its token")).count();
+        assert!(warnings >= 4, "{b}: {warnings} warnings");
+        assert!(tokens.iter().all(|t| !log.contains(t.as_str())), "{b}: a token in the log");
+        gw.assert_ledger_sound();
+    }
+}

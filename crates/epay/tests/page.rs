@@ -213,6 +213,29 @@ async fn tampered_params_and_reused_tokens_are_refused() {
     }
 }
 
+/// The merchant's own site, on another origin: the page of `fixtures/epay-merchant-page.html`
+/// (seed 002's, as written for the real ePay) around `token` for `invoice`, and its success and
+/// failure pages. Returns the site's origin and its server task.
+async fn merchant_site(
+    gw: &Gateway,
+    token: &epay_client::TokenResponse,
+    invoice: &str,
+) -> (String, tokio::task::JoinHandle<()>) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let shop = format!("http://{}", listener.local_addr().unwrap());
+    let page = include_str!("fixtures/epay-merchant-page.html")
+        .replace("{{SCRIPT_URL}}", &format!("{}/payform/payment-api.js", gw.url))
+        .replace("{{TOKEN_JSON}}", &serde_json::to_string(token).unwrap())
+        .replace("{{INVOICE}}", invoice)
+        .replace("{{SHOP}}", &shop);
+    let app = axum::Router::new()
+        .route("/", axum::routing::get(move || async move { axum::response::Html(page) }))
+        .route("/success.html", axum::routing::get(|| async { axum::response::Html("<h1 id=done>Paid</h1>") }))
+        .route("/failure.html", axum::routing::get(|| async { axum::response::Html("<h1 id=failed>Failed</h1>") }));
+    let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (shop, server)
+}
+
 #[tokio::test]
 async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed() {
     for backend in backends() {
@@ -220,19 +243,8 @@ async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed(
         let invoice = invoice();
         let token =
             gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
-        // The merchant's own site, on another origin.
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let shop = format!("http://{}", listener.local_addr().unwrap());
-        let page = include_str!("fixtures/epay-merchant-page.html")
-            .replace("{{SCRIPT_URL}}", &format!("{}/payform/payment-api.js", gw.url))
-            .replace("{{TOKEN_JSON}}", &serde_json::to_string(&token).unwrap())
-            .replace("{{INVOICE}}", &invoice)
-            .replace("{{SHOP}}", &shop);
-        let app = axum::Router::new()
-            .route("/", axum::routing::get(move || async move { axum::response::Html(page) }))
-            .route("/success.html", axum::routing::get(|| async { axum::response::Html("<h1 id=done>Paid</h1>") }))
-            .route("/failure.html", axum::routing::get(|| async { axum::response::Html("<h1 id=failed>Failed</h1>") }));
-        let server = tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+        // The page names the P2P terminal, as seed 002's does: the token's terminal governs.
+        let (shop, server) = merchant_site(&gw, &token, &invoice).await;
         let browser = Browser::start().await;
         browser.goto(&format!("{shop}/")).await;
         browser.click("#pay").await;
@@ -247,6 +259,76 @@ async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed(
         assert_eq!(tx.status_name, "AUTH");
         assert!(!tx.card_id.is_empty(), "cardSave: true saved the card");
         server.abort();
+    }
+}
+
+/// Seed 002 ("P2P redirect to form") requests a `transfer` token and calls `halyk.pay`. Its page,
+/// as written, opens the transfer form its token allows: P2P, as the token names no
+/// `transferKind`. The token, not the page's call, fixes the kind, so an OCT token opens the
+/// payout form under `halyk.pay` as well.
+#[tokio::test]
+async fn a_page_copied_from_seed_002_opens_the_transfer_form_its_token_allows() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        // Seed 002's token request, field for field.
+        let token = gw
+            .client
+            .token(&TokenRequest {
+                scope: "transfer".into(),
+                client_id: CLIENT.into(),
+                client_secret: SECRET.into(),
+                terminal: Some(TERMINAL.into()),
+                secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
+                ..Default::default()
+            })
+            .await
+            .unwrap();
+        let (shop, server) = merchant_site(&gw, &token, &invoice).await;
+        let browser = Browser::start().await;
+        browser.goto(&format!("{shop}/")).await;
+        browser.click("#pay").await;
+        browser.wait("#transfer-submit", 15).await;
+        let url = browser.url().await;
+        assert!(url.starts_with(&format!("{}/payform/?params=", gw.url)) && !url.contains("isTransfer"), "{url}");
+        // Seed 002's page says language "RU"; a P2P asks for both cards.
+        assert_eq!(browser.text("h1").await, "Перевод с карты на карту", "{backend:?}");
+        browser.type_into("#pan", VISA.0).await;
+        browser.type_into("#expiry", "01/27").await;
+        browser.type_into("#cvc", VISA.2).await;
+        browser.type_into("#holder", "ARMAN ALI").await;
+        browser.type_into("#receiver_pan", MASTERCARD.0).await;
+        browser.click("#transfer-submit").await;
+        browser.wait_url("/success.html", 15).await;
+        let paid = gw.store().await.payment_by_invoice(TERMINAL, &invoice).await.unwrap().unwrap();
+        assert_eq!((paid.kind.as_str(), paid.status.as_str()), ("p2p", "CHARGE"), "{backend:?}");
+        assert_eq!(paid.account_id, "testuser1", "{backend:?}: the page's customer, for cardSave");
+        server.abort();
+
+        // An OCT token under halyk.pay: the payout form (the receiver's card only).
+        let order_id = common::invoice();
+        let oct = gw
+            .client
+            .token(&TokenRequest {
+                scope: "transfer".into(),
+                transfer_kind: Some("oct".into()),
+                ..TokenRequest::payment(CLIENT, SECRET, &order_id, 100.0, "KZT", PAYOUT_TERMINAL)
+            })
+            .await
+            .unwrap();
+        let params = epay_server::page::params::encode(
+            &[
+                ("invoiceId", order_id.clone()),
+                ("amount", "100".into()),
+                ("currency", "KZT".into()),
+                ("language", "EN".into()),
+            ],
+            &[("access_token", oct.access_token), ("scope", "transfer".into())],
+        );
+        browser.goto(&format!("{}/payform/?params={params}", gw.url)).await;
+        browser.wait("#receiver_pan", 10).await;
+        assert!(browser.find("#pan").await.is_none(), "{backend:?}: no sender's card in a payout");
+        gw.assert_ledger_sound();
     }
 }
 

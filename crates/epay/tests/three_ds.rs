@@ -554,3 +554,80 @@ async fn a_card_verification_on_a_3ds_terminal_saves_the_card_only_after_the_cha
         gw.assert_ledger_sound();
     }
 }
+
+/// `resultCode` of the status answer in every state a merchant can reach (facts §8.3; the table
+/// in docs/api.md): `107` "in progress" while a 3-D Secure challenge is open, `101` once the
+/// payment is rejected or failed, `100` otherwise. The transaction comes with each code.
+#[tokio::test]
+async fn status_result_codes_follow_epays_table() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let b = format!("{backend:?}");
+        let expect = |answer: Value, code: &str, status: &str| {
+            assert_eq!(answer["resultCode"], code, "{b}: {status}: {answer}");
+            assert_eq!(answer["transaction"]["statusName"], status, "{b}: {answer}");
+            answer
+        };
+        let invoice_of = |id: String| {
+            let gw = &gw;
+            async move { gw.transaction_of(&id).await["invoiceID"].as_str().unwrap().to_string() }
+        };
+        // A challenge open: in progress, for a payment and for a transfer.
+        let (token, failing, three_d) = start(&gw, ENROLLED).await;
+        let open = expect(gw.status_answer(SECURE_TERMINAL, &failing).await, "107", "3D");
+        assert_eq!(open["resultMessage"], "operation in progress, request the status later", "{b}");
+        let (_, transfer) = start_transfer(&gw, "/p2p/transfer", ENROLLED, "").await;
+        let order_id = invoice_of(transfer["id"].as_str().unwrap().to_string()).await;
+        expect(gw.status_answer(SECURE_P2P, &order_id).await, "107", "3D");
+        // The challenge failed (wrong code): rejected, with its reason.
+        let pa_res = answer_challenge(&gw, &three_d, "000000", "submit").await;
+        let (status, _) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!(status, 400, "{b}");
+        let failed = expect(gw.status_answer(SECURE_TERMINAL, &failing).await, "101", "FAILED");
+        assert_eq!(
+            (failed["resultMessage"].as_str(), failed["transaction"]["reasonCode"].as_str()),
+            (Some("REJECT"), Some("473"))
+        );
+        // Declined by the issuer: rejected.
+        let declined = invoice();
+        let token = gw.token_on(&declined, 100.0, SECURE_TERMINAL).await;
+        let request = PaymentRequest::new(
+            &declined,
+            100.0,
+            gw.cryptogram(("4000000000000002", "1230", "123"), SECURE_TERMINAL).await,
+        );
+        let (status, _) =
+            gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+        assert_eq!(status, 400, "{b}");
+        expect(gw.status_answer(SECURE_TERMINAL, &declined).await, "101", "REJECT");
+        // A passed challenge charges (one-step terminal), then a refund: both stand, 100.
+        let (token, passing, three_d) = start(&gw, ENROLLED).await;
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, done) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!(status, 200, "{b}: {done}");
+        let charged = expect(gw.status_answer(SECURE_TERMINAL, &passing).await, "100", "CHARGE");
+        assert_eq!(charged["resultMessage"], "SUCCESS");
+        let service = gw.service_token(SECURE_TERMINAL).await;
+        assert_eq!(gw.operation(&service, done["id"].as_str().unwrap(), "refund", "", None).await.0, 200, "{b}");
+        expect(gw.status_answer(SECURE_TERMINAL, &passing).await, "100", "REFUND");
+        // Two-step: AUTH, CANCEL, a verification, and a hold that expired (CANCEL_OLD).
+        let service = gw.service_token(TERMINAL).await;
+        let held = invoice_of(gw.authorized_payment(100.0).await).await;
+        expect(gw.status_answer(TERMINAL, &held).await, "100", "AUTH");
+        let cancelled = gw.authorized_payment(100.0).await;
+        assert_eq!(gw.operation(&service, &cancelled, "cancel", "", None).await.0, 200, "{b}");
+        expect(gw.status_answer(TERMINAL, &invoice_of(cancelled).await).await, "100", "CANCEL");
+        let verification = invoice();
+        let token = gw.token_on(&verification, 0.0, TERMINAL).await;
+        let mut request = gw.payment_request(&verification, 0.0, VISA).await;
+        request.card_save = true;
+        request.account_id = Some("result-codes".into());
+        assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "VERIFIED", "{b}");
+        expect(gw.status_answer(TERMINAL, &verification).await, "100", "VERIFIED");
+        gw.advance_clock(8 * 86_400).await;
+        expect(gw.status_answer(TERMINAL, &held).await, "100", "CANCEL_OLD");
+        // The 3-D Secure challenges were abandoned meanwhile: failed (877), rejected.
+        expect(gw.status_answer(SECURE_P2P, &order_id).await, "101", "FAILED");
+        gw.assert_ledger_sound();
+    }
+}

@@ -286,7 +286,7 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
         let (status, denied) = send(
             &gw,
             "/p2p/transfer",
-            TERMINAL,
+            epay_server::seed::ONE_STEP_TERMINAL,
             100.0,
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )

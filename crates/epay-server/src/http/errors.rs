@@ -3,6 +3,7 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use epay_domain::ResultCode;
 
 use crate::services::operations::OperationError;
 use crate::services::payments::PaymentError;
@@ -68,11 +69,13 @@ impl IntoResponse for PaymentError {
 impl IntoResponse for StatusError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
-            StatusError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, "103", m),
-            StatusError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "103", "internal error, retry later".into()),
+            StatusError::Unauthorized(m) => (StatusCode::UNAUTHORIZED, ResultCode::Error, m),
+            StatusError::Internal => {
+                (StatusCode::INTERNAL_SERVER_ERROR, ResultCode::Error, "internal error, retry later".into())
+            }
         };
         let message = capped(&message, MAX_MESSAGE_CHARS);
-        (status, Json(StatusResponse { result_code: code.into(), result_message: message, transaction: None }))
+        (status, Json(StatusResponse { result_code: code.code().into(), result_message: message, transaction: None }))
             .into_response()
     }
 }

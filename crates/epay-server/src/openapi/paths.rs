@@ -370,7 +370,9 @@ fn status(b: &mut Builder) {
         "The transaction of an invoice (or transfer order) on the token's terminal (facts §8). Any unexpired token \
          of the merchant that names a terminal works — a service token is the usual choice; a token issued for one \
          invoice sees only that invoice. The token is not spent. Always HTTP 200 for a valid token: `resultCode` \
-         `\"100\"` found, `\"102\"` not found or malformed id, `\"104\"` token without a terminal.",
+         `\"100\"` found (read `statusName`), `\"107\"` found but in progress (a 3-D Secure challenge is open), \
+         `\"101\"` found and rejected (`REJECT`, `FAILED`), each with the transaction; `\"102\"` not found or \
+         malformed id, `\"104\"` token without a terminal.",
     )
     .auth(Auth::AnyToken)
     .path_param("invoiceId", "The invoice id (6–16 digits).", "000000001")
@@ -685,7 +687,9 @@ fn payment_page(b: &mut Builder) {
     b.page(&["get"], "/payform/", "Payment page", "paymentPage", "The hosted payment page")
         .about(
             "The card form (Russian, Kazakh or English by `language`), or with `isTransfer`/`isAFT`/`isOCT=true` the \
-             transfer form (amount, fee and total shown first; the customer's saved cards offered). The token and \
+             transfer form (amount, fee and total shown first; the customer's saved cards offered, `senderCardId` \
+             and `receiverCardId` pre-selected). A `transfer` token opens the transfer form of the kind it allows \
+             without a flag too (seed 002 calls `halyk.pay`); its `transferKind` decides, not the call. The token and \
              the order in `params` (a `PaymentObject`) are checked as by the API before the form is shown. After \
              the payment the page shows the result and sends the browser to `backLink` or `failureBackLink`, \
              unchanged. In the widget it posts `{\"success\":true|false}` to the parent window instead.",

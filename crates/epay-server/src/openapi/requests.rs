@@ -65,7 +65,8 @@ pub struct PaymentOrder {
     /// Default: the token's; must equal it.
     #[schema(example = "KZT")]
     currency: Option<String>,
-    /// If given, must equal the token's terminal (also `terminal`).
+    /// Informative (also `terminal`): the payment is made on the token's terminal; another one
+    /// here is ignored and logged (seeds 000 and 002 name another).
     #[serde(rename = "terminalId")]
     terminal_id: Option<String>,
     /// 6–15 digits if given.
@@ -138,11 +139,15 @@ pub struct Cryptogram {
     terminal_id: Option<String>,
 }
 
-/// The saved card to pay with.
+/// The saved card to pay with: seed 003's object, or the id alone as some integrations send it.
+/// Either is the `cardID` of a payment, verification or transfer that saved the card.
 #[derive(Serialize, ToSchema)]
-pub struct CardIdRef {
-    /// The `cardID` of a payment, verification or transfer that saved the card.
-    id: String,
+#[serde(untagged)]
+pub enum CardIdRef {
+    /// `{"id": "<cardID>"}`, as seed 003 writes it.
+    Object { id: String },
+    /// `"<cardID>"`.
+    Id(String),
 }
 
 /// `POST /payments/cards/auth` (seed 003): the order plus a saved card. A JSON body with both an
@@ -155,8 +160,9 @@ pub struct SavedCardPaymentRequest {
     #[serde(rename = "paymentType")]
     #[schema(example = "cardId")]
     payment_type: Option<String>,
-    /// The saved card (also `cardID`). It must belong to the token's merchant, be active, and
-    /// belong to `accountId` when that is given.
+    /// The saved card (also `cardID`), as `{"id": "<cardID>"}` or `"<cardID>"`. It must belong to
+    /// the token's merchant, be active, and belong to `accountId` (required; the token's when it
+    /// names one).
     #[serde(rename = "cardId")]
     card_id: CardIdRef,
     /// Accepted and ignored.
@@ -216,8 +222,8 @@ pub struct TransferOrder {
     /// Echoed as `email` (also `email`).
     #[serde(rename = "senderEmail")]
     sender_email: Option<String>,
-    /// Must equal the token's terminal, if the token has one (also `terminal`); names the
-    /// terminal for a token issued without one.
+    /// The terminal for a token issued without one (also `terminal`); with a token that names
+    /// one, the token's is used and another one here is ignored and logged (seed 001).
     #[serde(rename = "terminalId")]
     terminal_id: Option<String>,
     #[serde(rename = "backLink")]
@@ -338,6 +344,14 @@ pub struct PaymentObject {
     /// Save the card (for transfers: the sender's).
     #[serde(rename = "cardSave")]
     card_save: Option<bool>,
+    /// Transfer form (seed 000): the saved card to pre-select as the sender. Only a payable card
+    /// of the token's `accountId` is pre-selected; any other id is ignored.
+    #[serde(rename = "senderCardId")]
+    sender_card_id: Option<String>,
+    /// Transfer form (seed 000): the saved card to pre-select as the receiver, of the token's
+    /// `accountId`; any other id is ignored.
+    #[serde(rename = "receiverCardId")]
+    receiver_card_id: Option<String>,
 }
 
 /// The card form's submission (the page's own form).

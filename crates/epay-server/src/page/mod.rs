@@ -111,7 +111,13 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    if let Some(kind) = transfer_kind(&query) {
+    // halyk.p2p / aft / oct name the transfer form; halyk.pay opens it too when its token is a
+    // transfer token (seed 002), in the kind the token allows.
+    let kind = match transfer_kind(&query) {
+        Some(kind) => Some(kind),
+        None => transfers::kind_for_pay_call(&app, &decoded.access_token).await,
+    };
+    if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
     match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
@@ -342,6 +348,7 @@ async fn transfer_page(
                     currency: info.currency.code(),
                     saved_cards: &info.saved_cards,
                     paying_cards: &info.paying_cards,
+                    preselected: &info.preselected,
                     alert,
                 }),
             )

@@ -283,16 +283,21 @@ pub struct TransferFormView<'a> {
     pub paying_cards: &'a [(String, String)],
     /// The customer's saved cards (offered as the receiver).
     pub saved_cards: &'a [(String, String)],
+    /// The cards the page's `senderCardId` / `receiverCardId` pre-select (one of the above).
+    pub preselected: &'a crate::services::transfers::Preselected,
     pub alert: Option<&'a str>,
 }
 
-fn saved_select(id: &str, w: &super::i18n::Words, cards: &[(String, String)]) -> String {
+fn saved_select(id: &str, w: &super::i18n::Words, cards: &[(String, String)], selected: Option<&str>) -> String {
     if cards.is_empty() {
         return String::new();
     }
     let options: String = cards
         .iter()
-        .map(|(card_id, mask)| format!(r#"<option value="{}">{}</option>"#, escape(card_id), escape(mask)))
+        .map(|(card_id, mask)| {
+            let chosen = if selected == Some(card_id.as_str()) { " selected" } else { "" };
+            format!(r#"<option value="{}"{chosen}>{}</option>"#, escape(card_id), escape(mask))
+        })
         .collect();
     format!(
         r#"<label for="{id}">{saved}</label><select id="{id}" name="{id}"><option value="">{new}</option>{options}</select>"#,
@@ -321,7 +326,7 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
 <label for="holder">{l_holder}</label><input id="holder" name="name" autocomplete="cc-name" maxlength="64">
 </fieldset>"#,
             legend = w.sender,
-            select = saved_select("sender_card_id", w, v.paying_cards),
+            select = saved_select("sender_card_id", w, v.paying_cards, v.preselected.sender.as_deref()),
             l_pan = w.card_number,
             l_exp = w.expiry,
             l_cvc = w.cvc,
@@ -336,7 +341,7 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
 <label for="receiver_pan">{l_pan}</label><input id="receiver_pan" name="receiver_pan" inputmode="numeric" maxlength="23">
 </fieldset>"#,
             legend = w.receiver,
-            select = saved_select("receiver_card_id", w, v.saved_cards),
+            select = saved_select("receiver_card_id", w, v.saved_cards, v.preselected.receiver.as_deref()),
             l_pan = w.receiver_number,
         )
     };

@@ -5,7 +5,9 @@
 //! values that decide where money or the merchant's secrets go come from the merchant's
 //! server-side token request, and a request may only repeat them:
 //! - the customer (`accountId`) whose saved cards may be listed or used;
-//! - the callback links (`postLink`, `failurePostLink`), which carry the token's `secret_hash`.
+//! - the callback links (`postLink`, `failurePostLink`), which carry the token's `secret_hash`;
+//! - the terminal, which a page or body may name differently (seeds 000 to 002 do): the token's
+//!   wins.
 
 use epay_store::{Terminal, TokenRecord};
 
@@ -21,6 +23,32 @@ pub fn account_id(token: &TokenRecord, requested: &str) -> Result<String, String
         }
         Some(bound) => Ok(bound.to_string()),
         None => Ok(requested.to_string()),
+    }
+}
+
+/// The terminal a request acts on. The token's, when it names one: it is the merchant's
+/// server-side binding. Seeds 000, 001 and 002 name one terminal in the token request and another
+/// in the page's payment object or the API body, so a page copied from them would fail if a
+/// mismatch were refused; the other terminal is ignored instead, and the mismatch is logged (with
+/// ids only) for the merchant's operators. A token without a terminal takes the request's (the
+/// caller checks that it is the merchant's).
+pub fn terminal_id(token: &TokenRecord, requested: Option<&str>) -> Option<String> {
+    let requested = requested.map(str::trim).filter(|t| !t.is_empty());
+    match (token.terminal_id.as_deref(), requested) {
+        (Some(bound), Some(asked)) => {
+            if bound != asked {
+                tracing::warn!(
+                    merchant_id = %token.merchant_id,
+                    token_terminal = %bound,
+                    requested_terminal = ?crate::wire::echoed(asked),
+                    invoice_id = ?token.invoice_id,
+                    "the request names another terminal than its token; the token's terminal is used"
+                );
+            }
+            Some(bound.to_string())
+        }
+        (Some(bound), None) => Some(bound.to_string()),
+        (None, asked) => asked.map(str::to_string),
     }
 }
 
@@ -183,6 +211,17 @@ mod tests {
         let port = terminal(&["https://shop.kz:8443"]);
         assert!(ok("https://shop.kz:8443/x", &port, Mode::Production));
         assert!(!ok("https://shop.kz/x", &port, Mode::Production));
+    }
+
+    #[test]
+    fn the_tokens_terminal_governs() {
+        let bound = TokenRecord { terminal_id: Some("t-1".into()), ..token("", None) };
+        assert_eq!(terminal_id(&bound, Some("t-2")), Some("t-1".into()), "seed 000: the page names another");
+        assert_eq!(terminal_id(&bound, Some(" t-1 ")), Some("t-1".into()));
+        assert_eq!(terminal_id(&bound, None), Some("t-1".into()));
+        let unbound = token("", None);
+        assert_eq!(terminal_id(&unbound, Some("t-2")), Some("t-2".into()));
+        assert_eq!(terminal_id(&unbound, Some("  ")), None);
     }
 
     #[test]

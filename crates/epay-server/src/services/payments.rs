@@ -167,11 +167,8 @@ impl Order {
         if token.currency.as_deref() != Some(self.currency.code()) {
             return Err(bad(format!("currency {} does not match the token's currency", self.currency)));
         }
-        if let Some(terminal) = f.opt_str(&["terminalId", "terminal"])?.filter(|t| !t.is_empty()) {
-            if Some(terminal.trim()) != token.terminal_id.as_deref() {
-                return Err(bad(format!("terminalId {} does not match the token's terminal", echoed(&terminal))));
-            }
-        }
+        // Another terminal in the page or body is ignored (and logged): the token's governs.
+        capability::terminal_id(token, f.opt_str(&["terminalId", "terminal"])?.as_deref());
         Ok(())
     }
 }
@@ -290,10 +287,7 @@ pub async fn pay_with_saved_card(
     if order.amount.is_zero() {
         return Err(bad("amount must be greater than 0"));
     }
-    let card_id = match fields.opt_object(&["cardId", "cardID"])? {
-        Some(obj) => obj.req_str(&["id"]).map_err(|_| bad("field cardId.id is required"))?,
-        None => return Err(bad("field cardId is required: {\"cardId\":{\"id\":\"<cardID>\"}}")),
-    };
+    let card_id = saved_card_id(&fields)?;
     // A saved card pays only for the customer it was saved for: the request names them (and the
     // token too, when it binds one: Order::parse refuses another), so a card id alone is not
     // enough to spend someone's card.
@@ -321,6 +315,24 @@ pub async fn pay_with_saved_card(
     })?;
     let order = Order { card_save: false, ..order };
     execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }, acs_url).await
+}
+
+/// The saved card a `/payments/cards/auth` body names: `"cardId": {"id": "<cardID>"}` as seed 003
+/// writes it, or `"cardId": "<cardID>"` as some integrations send it (also spelled `cardID`).
+pub fn saved_card_id(fields: &Fields) -> Result<String, PaymentError> {
+    const REQUIRED: &str = "field cardId is required: {\"cardId\":{\"id\":\"<cardID>\"}} or {\"cardId\":\"<cardID>\"}";
+    let id = match fields.raw(&["cardId", "cardID"]) {
+        None => return Err(bad(REQUIRED)),
+        Some(serde_json::Value::String(id)) => id.clone(),
+        Some(object @ serde_json::Value::Object(_)) => Fields::from_value(object.clone(), "field cardId")?
+            .req_str(&["id"])
+            .map_err(|_| bad("field cardId.id is required"))?,
+        Some(_) => return Err(bad("field cardId must be a string or an object {\"id\": \"<cardID>\"}")),
+    };
+    if id.trim().is_empty() {
+        return Err(bad(REQUIRED));
+    }
+    Ok(id)
 }
 
 /// What the payment page shows about an order, once its token and fields check out.

@@ -1,6 +1,6 @@
 //! Transaction status by invoice (facts §8).
 
-use epay_domain::InvoiceId;
+use epay_domain::{InvoiceId, ResultCode, TxStatus};
 use epay_store::Payment;
 
 use crate::app::App;
@@ -15,8 +15,22 @@ pub enum StatusError {
     Internal,
 }
 
-fn result(code: &str, message: &str) -> StatusResponse {
-    StatusResponse { result_code: code.into(), result_message: message.into(), transaction: None }
+fn result(code: ResultCode, message: &str) -> StatusResponse {
+    StatusResponse { result_code: code.code().into(), result_message: message.into(), transaction: None }
+}
+
+/// `resultCode` and `resultMessage` of a found transaction (docs/api.md has the table): `100`
+/// once the payment stands (read `statusName`), `107` while it is still in progress (a 3-D Secure
+/// challenge is open), `101` when it was rejected. The transaction is sent with each of them, so a
+/// client reads `statusName` and `reasonCode` whatever the code.
+fn found(status: &str) -> (ResultCode, &'static str) {
+    let code = status.parse::<TxStatus>().map(ResultCode::of).unwrap_or(ResultCode::Success);
+    let message = match code {
+        ResultCode::InProgress => "operation in progress, request the status later",
+        ResultCode::Rejected => "REJECT",
+        _ => "SUCCESS",
+    };
+    (code, message)
 }
 
 pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Result<StatusResponse, StatusError> {
@@ -25,11 +39,11 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
         other => StatusError::Unauthorized(other.to_string()),
     })?;
     let Some(terminal_id) = token.terminal_id.as_deref() else {
-        return Ok(result("104", "terminal absent in token"));
+        return Ok(result(ResultCode::TerminalAbsent, "terminal absent in token"));
     };
     // Transfer order ids may have 16 digits (seed 001).
     if InvoiceId::parse_transfer_order(invoice).is_err() {
-        return Ok(result("102", "invoiceId must be 6 to 16 digits"));
+        return Ok(result(ResultCode::NotFound, "invoiceId must be 6 to 16 digits"));
     }
     // A token issued for one invoice travels through the shopper's browser (the payment page):
     // it may read that invoice's status, never another's. Any other invoice needs a service
@@ -39,19 +53,20 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
         None => crate::services::auth::require_service_token(&token).is_ok(),
     };
     if !readable {
-        return Ok(result("102", "invoice not found"));
+        return Ok(result(ResultCode::NotFound, "invoice not found"));
     }
     let payment = app.store.payment_by_invoice(terminal_id, invoice).await.map_err(|e| {
         tracing::error!(error = %e, "status lookup failed");
         StatusError::Internal
     })?;
     let Some(p) = payment else {
-        return Ok(result("102", "invoice not found"));
+        return Ok(result(ResultCode::NotFound, "invoice not found"));
     };
     let pos = app.store.terminal(terminal_id).await.ok().flatten().map(|t| t.pos_id).unwrap_or_default();
+    let (code, message) = found(&p.status);
     Ok(StatusResponse {
-        result_code: "100".into(),
-        result_message: "SUCCESS".into(),
+        result_code: code.code().into(),
+        result_message: message.into(),
         transaction: Some(transaction(&p, &pos)),
     })
 }

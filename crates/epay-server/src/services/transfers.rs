@@ -940,22 +940,12 @@ pub(crate) fn check_kind(token: &TokenRecord, kind: Kind) -> Result<(), Transfer
     ))
 }
 
-/// The terminal of a transfer: the token's, or (for tokens issued without one, as seed 002
-/// shows) the order's `terminalId`; either way it must be the merchant's.
+/// The terminal of a transfer: the token's (another `terminalId` in the order is ignored, as
+/// seeds 000 and 001 need), or for a token issued without one the order's; either way it must be
+/// the merchant's.
 async fn transfer_terminal(app: &App, token: &TokenRecord, order: &Fields) -> Result<Terminal, TransferError> {
-    let requested = order.opt_str(&["terminalId", "terminal"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    if let (Some(bound), Some(asked)) = (&token.terminal_id, &requested) {
-        if bound != asked {
-            return Err(TransferError::bad(format!(
-                "order.terminalId {} does not match the token's terminal",
-                echoed(asked)
-            )));
-        }
-    }
-    let id = token
-        .terminal_id
-        .clone()
-        .or(requested)
+    let requested = order.opt_str(&["terminalId", "terminal"])?;
+    let id = capability::terminal_id(token, requested.as_deref())
         .ok_or_else(|| TransferError::bad("order.terminalId is required when the token has no terminal"))?;
     app.store
         .terminal(&id)
@@ -979,6 +969,42 @@ pub struct PageTransfer {
     pub saved_cards: Vec<(String, String)>,
     /// Those of them proven for paying, offered as the sender.
     pub paying_cards: Vec<(String, String)>,
+    /// The saved cards the page's `senderCardId` / `receiverCardId` pre-select (seed 000), when
+    /// they are among the cards offered on that side.
+    pub preselected: Preselected,
+}
+
+/// Saved cards a transfer page pre-selects on each side.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Preselected {
+    pub sender: Option<String>,
+    pub receiver: Option<String>,
+}
+
+impl Preselected {
+    /// Seed 000's "transfer by saved cards": the page names the sender's (`senderCardId`) or the
+    /// receiver's (`receiverCardId`) saved card. An id is kept only when it is one of the cards
+    /// the form offers on that side, which are the token's customer's cards (a receive-only card
+    /// is never offered as the sender). Any other id is ignored, so the page looks the same
+    /// whether the id is another customer's, deactivated or unknown: it reveals nothing.
+    fn from_page(
+        params: &Fields,
+        paying_cards: &[(String, String)],
+        saved_cards: &[(String, String)],
+    ) -> Result<Preselected, TransferError> {
+        let pick = |name: &str, offered: &[(String, String)]| -> Result<Option<String>, TransferError> {
+            let Some(asked) = params.opt_str(&[name])?.map(|id| id.trim().to_string()).filter(|id| !id.is_empty())
+            else {
+                return Ok(None);
+            };
+            let found = offered.iter().find(|(id, _)| *id == asked).map(|(id, _)| id.clone());
+            if found.is_none() {
+                tracing::info!(field = name, "the page names a saved card the form does not offer; ignored");
+            }
+            Ok(found)
+        };
+        Ok(Preselected { sender: pick("senderCardId", paying_cards)?, receiver: pick("receiverCardId", saved_cards)? })
+    }
 }
 
 /// The `order` object of a transfer made from the payment page's parameters.
@@ -1029,8 +1055,10 @@ pub async fn check_page_transfer(
         Some(account_id) => app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?,
         None => Vec::new(),
     };
-    let paying_cards = cards.iter().filter(|c| c.payable).map(|c| (c.id.clone(), c.card_mask.clone())).collect();
-    let saved_cards = cards.into_iter().map(|c| (c.id, c.card_mask)).collect();
+    let paying_cards: Vec<_> =
+        cards.iter().filter(|c| c.payable).map(|c| (c.id.clone(), c.card_mask.clone())).collect();
+    let saved_cards: Vec<_> = cards.into_iter().map(|c| (c.id, c.card_mask)).collect();
+    let preselected = Preselected::from_page(params, &paying_cards, &saved_cards)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
     let from_tenge = app.network.rate(Currency::Kzt, order.currency);
     let fee = Amount::from_minor(fee(&terminal, order.amount, from_tenge)).unwrap_or_default();
@@ -1046,8 +1074,20 @@ pub async fn check_page_transfer(
             failure_back_link: order.failure_back_link,
             saved_cards,
             paying_cards,
+            preselected,
         },
     ))
+}
+
+/// The transfer form a `halyk.pay` call opens, if its token is a transfer token: seed 002 gets a
+/// `transfer` token and calls `halyk.pay`. The token, not the page's call, fixes the kind
+/// ([`Kind::allowed_by`]: its `transferKind`, P2P without one), as it does for `halyk.p2p`,
+/// `halyk.aft` and `halyk.oct`. `None` for every other token (a payment token, or an unknown one,
+/// which the payment form then refuses with its own message).
+pub async fn kind_for_pay_call(app: &App, access_token: &str) -> Option<Kind> {
+    let header = format!("Bearer {access_token}");
+    let token = authenticate(app, Some(&header)).await.ok()?;
+    (has_scope(&token, "transfer") && !has_scope(&token, "payment")).then(|| Kind::allowed_by(&token))
 }
 
 pub(crate) fn parse_order(

@@ -457,16 +457,22 @@ impl Gateway {
         let store = self.store().await;
         let (merchant, _) = epay_server::seed::test_merchant();
         let p = store.payment(&merchant.id, payment_id).await.unwrap().expect("payment exists");
-        let token = self.service_token(&p.terminal_id).await;
+        self.status_answer(&p.terminal_id, &p.invoice_id).await["transaction"].clone()
+    }
+
+    /// The whole status answer (`resultCode`, `resultMessage`, `transaction`) of `invoice`, read
+    /// with a service token of `terminal`; it must be HTTP 200.
+    pub async fn status_answer(&self, terminal: &str, invoice: &str) -> serde_json::Value {
+        let token = self.service_token(terminal).await;
         let response = self
             .http
-            .get(format!("{}/check-status/payment/transaction/{}", self.url, p.invoice_id))
+            .get(format!("{}/check-status/payment/transaction/{invoice}", self.url))
             .bearer_auth(token)
             .send()
             .await
             .unwrap();
-        let body: serde_json::Value = response.json().await.unwrap();
-        body["transaction"].clone()
+        assert_eq!(response.status(), 200, "status of {invoice}");
+        response.json().await.unwrap()
     }
 
     pub fn assert_ledger_sound(&self) {
