@@ -201,6 +201,16 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
         )
         .await;
         assert_eq!((status, body["code"].clone()), (400, json!(2872)), "{backend:?}: {body}");
+        // An outcome card (12/30, not published) saved as a sender too.
+        let (status, outcome) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(("5555555555554444", "1230", "123"), true), "receiver": by_id(&receiver_card)}),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?}: {outcome}");
         // Five and a half years on, the seed's data and the test-card page's still transfer, and
         // the sender card the seed's request saved pays by its id.
         gw.advance_clock_days(5 * 400).await;
@@ -216,6 +226,25 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
         )
         .await;
         assert_eq!(status, 200, "{backend:?}: {body}");
+        // The card list agrees: the card saved with 01/25 may pay; the outcome card's 12/30 is
+        // a real date, now past.
+        let token = gw.service_token(P2P).await;
+        let list: Value = gw
+            .http
+            .get(format!("{}/cards/testUser1", gw.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let available = |id: &Value| {
+            let card = list.as_array().unwrap().iter().find(|c| &c["ID"] == id);
+            card.unwrap_or_else(|| panic!("{id} not in {list}"))["PaymentAvailable"].clone()
+        };
+        assert_eq!(available(&later["senderCardID"]), json!(true), "{backend:?}: {list}");
+        assert_eq!(available(&outcome["senderCardID"]), json!(false), "{backend:?}: {list}");
         // The expired outcome card is still 478 as a sender.
         let (status, body) = send(
             &gw,
