@@ -188,9 +188,8 @@ impl SimCard {
         let Some(expiry) = expiry else {
             return Some(self.own());
         };
-        let mut same_expiry = self.credentials.iter().filter(|c| c.expiry == expiry).peekable();
-        let first = same_expiry.peek().copied();
-        same_expiry.find(|c| cvc.is_none_or(|typed| typed.expose() == c.cvc)).or(first)
+        let same_expiry = || self.credentials.iter().filter(move |c| c.expiry == expiry);
+        same_expiry().find(|c| cvc.is_none_or(|typed| typed.expose() == c.cvc)).or_else(|| same_expiry().next())
     }
 }
 
