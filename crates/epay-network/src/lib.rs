@@ -7,7 +7,7 @@
 
 mod simulator;
 
-pub use simulator::{sandbox_rate, CardFileError, SimCard, Simulator, DEFAULT_CARDS};
+pub use simulator::{sandbox_rate, CardFileError, CardState, Credential, SimCard, Simulator, DEFAULT_CARDS};
 
 use epay_domain::{Amount, Currency, Cvc, Expiry, FxRate, Pan, ReasonCode};
 
@@ -75,6 +75,10 @@ pub trait CardNetwork: Send + Sync + 'static {
 
     /// Checks that `pan` can receive a transfer (exists, open, not expired at `today`).
     fn receiver(&self, pan: &Pan, today: (i32, u8)) -> Result<Receiver, ReasonCode>;
+
+    /// Whether `pan`, saved with `expiry`, is past its expiry at `today`. The network decides,
+    /// not the calendar alone: a published test-card combination never expires in the sandbox.
+    fn is_expired(&self, pan: &Pan, expiry: Expiry, today: (i32, u8)) -> bool;
 
     /// The card registered to a phone number and IIN (OCT by phone).
     fn card_by_phone(&self, phone: &str, iin: &str) -> Result<Pan, ReasonCode>;

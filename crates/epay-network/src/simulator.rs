@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use epay_domain::{ids, Amount, Currency, Expiry, FxRate, Pan, ReasonCode};
+use epay_domain::{ids, Amount, Currency, Cvc, Expiry, FxRate, Pan, ReasonCode};
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
@@ -72,6 +72,25 @@ struct CardEntry {
     incoming_daily_limit: Option<f64>,
     #[serde(default)]
     currency: Option<String>,
+    /// Where this expiry and CVC are published (see [`Credential::published`]).
+    #[serde(default)]
+    published: Option<String>,
+    /// More (expiry, CVC) combinations of the same card (`[[card.also]]`).
+    #[serde(default)]
+    also: Vec<AlsoEntry>,
+}
+
+/// Another expiry and CVC the same card is known with, each with its own status: ePay's test
+/// cards have been published with several (seed 001's 01/25, the test-card page's 01/27).
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AlsoEntry {
+    expiry: String,
+    cvc: String,
+    #[serde(default)]
+    status: Option<String>,
+    #[serde(default)]
+    published: Option<String>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -82,14 +101,62 @@ pub enum CardState {
     Stolen,
 }
 
+impl CardState {
+    fn parse(status: Option<&str>) -> Result<Self, String> {
+        Ok(match status.unwrap_or("active") {
+            "active" | "unlock" => CardState::Active,
+            "locked" | "lock" => CardState::Locked,
+            "lost" => CardState::Lost,
+            "stolen" => CardState::Stolen,
+            other => return Err(format!("status {other:?}: use active, locked, lost or stolen")),
+        })
+    }
+
+    /// The decline a card in this state gets, `None` when it is open.
+    fn decline(self) -> Option<ReasonCode> {
+        match self {
+            CardState::Active => None,
+            CardState::Locked => Some(ReasonCode::CARD_BLOCKED),
+            CardState::Lost => Some(ReasonCode::LOST_CARD),
+            CardState::Stolen => Some(ReasonCode::STOLEN_CARD),
+        }
+    }
+}
+
+/// One (expiry, CVC) combination a card is paid with, and the status it gets.
+#[derive(Debug, Clone)]
+pub struct Credential {
+    pub expiry: Expiry,
+    cvc: String,
+    pub state: CardState,
+    /// Where the combination is published (a seed, ePay's test-card page), `None` for the
+    /// simulator's own cards. A published combination's date is part of the published test data,
+    /// not a date the card runs out: it is never declined as expired (478), whatever the clock
+    /// says. The sandbox only: a production gateway refuses card files that use it.
+    pub published: Option<String>,
+}
+
+impl Credential {
+    fn parse(expiry: &str, cvc: String, status: Option<&str>, published: Option<String>) -> Result<Self, String> {
+        let expiry = Expiry::parse(expiry).map_err(|err| format!("expiry: {err}"))?;
+        Cvc::parse(&cvc).map_err(|err| format!("cvc: {err}"))?;
+        Ok(Credential { expiry, cvc, state: CardState::parse(status)?, published })
+    }
+
+    /// Past its expiry month at `today` (year, month); a published combination never is.
+    pub fn is_expired_at(&self, today: (i32, u8)) -> bool {
+        self.published.is_none() && self.expiry.is_expired_at(today.0, today.1)
+    }
+}
+
 /// One card at the simulated issuer.
 #[derive(Debug, Clone)]
 pub struct SimCard {
     pub pan: Pan,
-    pub expiry: Expiry,
-    cvc: String,
+    /// Every (expiry, CVC) the card is known with; the first is the card's own (the top-level
+    /// keys of its entry), which decides when nothing is typed (a saved card, a receiver).
+    credentials: Vec<Credential>,
     pub opening_balance: Amount,
-    pub state: CardState,
     pub forced_decline: Option<ReasonCode>,
     pub limit: Option<Amount>,
     pub three_ds: bool,
@@ -101,6 +168,29 @@ pub struct SimCard {
     pub incoming_daily_limit: Option<Amount>,
     /// The currency of the card's account (balance, limits); default KZT.
     pub currency: Currency,
+}
+
+impl SimCard {
+    /// The card's own combination (its entry's top-level expiry, CVC and status).
+    pub fn own(&self) -> &Credential {
+        &self.credentials[0]
+    }
+
+    /// Every combination the card is known with, its own first.
+    pub fn credentials(&self) -> &[Credential] {
+        &self.credentials
+    }
+
+    /// The combination a payer means: with no typed expiry (a saved card) the card's own;
+    /// else the one with the typed expiry and CVC, or failing that the first with the typed
+    /// expiry (whose CVC then does not match); `None` when the typed expiry is none of the card's.
+    fn credential_for(&self, expiry: Option<Expiry>, cvc: Option<&Cvc>) -> Option<&Credential> {
+        let Some(expiry) = expiry else {
+            return Some(self.own());
+        };
+        let same_expiry = || self.credentials.iter().filter(move |c| c.expiry == expiry);
+        same_expiry().find(|c| cvc.is_none_or(|typed| typed.expose() == c.cvc)).or_else(|| same_expiry().next())
+    }
 }
 
 pub struct Simulator {
@@ -126,8 +216,15 @@ impl Simulator {
     fn parse_entry(index: usize, e: CardEntry, key: &[u8]) -> Result<SimCard, CardFileError> {
         let bad = |problem: String| CardFileError::Card { index, problem };
         let pan = Pan::parse(&e.pan).map_err(|err| bad(format!("pan: {err}")))?;
-        let expiry = Expiry::parse(&e.expiry).map_err(|err| bad(format!("expiry: {err}")))?;
-        epay_domain::Cvc::parse(&e.cvc).map_err(|err| bad(format!("cvc: {err}")))?;
+        let mut credentials = vec![Credential::parse(&e.expiry, e.cvc, e.status.as_deref(), e.published).map_err(bad)?];
+        for (n, also) in e.also.into_iter().enumerate() {
+            let credential = Credential::parse(&also.expiry, also.cvc, also.status.as_deref(), also.published)
+                .map_err(|problem| bad(format!("also #{}: {problem}", n + 1)))?;
+            if credentials.iter().any(|c| c.expiry == credential.expiry && c.cvc == credential.cvc) {
+                return Err(bad(format!("also #{}: this expiry and CVC are listed twice", n + 1)));
+            }
+            credentials.push(credential);
+        }
         let major =
             |v: f64, what: &str| Amount::parse_major(&format!("{v}")).map_err(|err| bad(format!("{what}: {err}")));
         let opening_balance = major(e.balance, "balance")?;
@@ -136,13 +233,6 @@ impl Simulator {
         let currency = match e.currency.as_deref() {
             None => Currency::Kzt,
             Some(code) => code.parse().map_err(|err| bad(format!("currency: {err}")))?,
-        };
-        let state = match e.status.as_deref().unwrap_or("active") {
-            "active" | "unlock" => CardState::Active,
-            "locked" | "lock" => CardState::Locked,
-            "lost" => CardState::Lost,
-            "stolen" => CardState::Stolen,
-            other => return Err(bad(format!("status {other:?}: use active, locked, lost or stolen"))),
         };
         let forced_decline = match e.decline {
             None => None,
@@ -157,10 +247,8 @@ impl Simulator {
         let account = format!("card:{}", &hex::encode(mac.finalize().into_bytes())[..32]);
         Ok(SimCard {
             pan,
-            expiry,
-            cvc: e.cvc,
+            credentials,
             opening_balance,
-            state,
             forced_decline,
             limit,
             three_ds: e.three_ds,
@@ -197,23 +285,21 @@ impl CardNetwork for Simulator {
             return Authorization::Declined { reason: ReasonCode::NO_SUCH_CARD, issuer: String::new() };
         };
         let decline = |reason| Authorization::Declined { reason, issuer: card.issuer.clone() };
-        match card.state {
-            CardState::Active => {}
-            CardState::Locked => return decline(ReasonCode::CARD_BLOCKED),
-            CardState::Lost => return decline(ReasonCode::LOST_CARD),
-            CardState::Stolen => return decline(ReasonCode::STOLEN_CARD),
+        let typed = card.credential_for(req.expiry, req.cvc);
+        // The status comes first, so a blocked card is 489 whatever was typed: the typed
+        // combination's status, or the card's own when the typed expiry is none of the card's.
+        if let Some(reason) = typed.unwrap_or(card.own()).state.decline() {
+            return decline(reason);
         }
-        if let Some(typed) = req.expiry {
-            if typed != card.expiry {
-                return decline(ReasonCode::WRONG_EXPIRY);
-            }
-        }
-        if card.expiry.is_expired_at(req.today.0, req.today.1) {
+        let Some(credential) = typed else {
+            return decline(ReasonCode::WRONG_EXPIRY);
+        };
+        if credential.is_expired_at(req.today) {
             return decline(ReasonCode::EXPIRED_CARD);
         }
         if let Some(cvc) = req.cvc {
             // Constant-time enough for a simulator; the CVC never leaves this process.
-            if cvc.expose() != card.cvc {
+            if cvc.expose() != credential.cvc {
                 return decline(ReasonCode::WRONG_CVC);
             }
         }
@@ -238,13 +324,11 @@ impl CardNetwork for Simulator {
 
     fn receiver(&self, pan: &Pan, today: (i32, u8)) -> Result<crate::Receiver, ReasonCode> {
         let card = self.card(pan).ok_or(ReasonCode::NO_SUCH_CARD)?;
-        match card.state {
-            CardState::Active => {}
-            CardState::Locked => return Err(ReasonCode::CARD_BLOCKED),
-            CardState::Lost => return Err(ReasonCode::LOST_CARD),
-            CardState::Stolen => return Err(ReasonCode::STOLEN_CARD),
+        // Nothing is typed for a receiver: the card's own combination decides.
+        if let Some(reason) = card.own().state.decline() {
+            return Err(reason);
         }
-        if card.expiry.is_expired_at(today.0, today.1) {
+        if card.own().is_expired_at(today) {
             return Err(ReasonCode::EXPIRED_CARD);
         }
         Ok(crate::Receiver {
@@ -253,6 +337,13 @@ impl CardNetwork for Simulator {
             currency: card.currency,
             daily_incoming_limit_minor: card.incoming_daily_limit.map(Amount::minor),
         })
+    }
+
+    fn is_expired(&self, pan: &Pan, expiry: Expiry, today: (i32, u8)) -> bool {
+        match self.card(pan).and_then(|card| card.credentials.iter().find(|c| c.expiry == expiry)) {
+            Some(credential) => credential.is_expired_at(today),
+            None => expiry.is_expired_at(today.0, today.1),
+        }
     }
 
     fn card_by_phone(&self, phone: &str, iin: &str) -> Result<Pan, ReasonCode> {
@@ -313,7 +404,58 @@ mod tests {
 
     #[test]
     fn default_card_file_loads() {
-        assert_eq!(sim().len(), 17);
+        assert_eq!(sim().len(), 19);
+    }
+
+    #[test]
+    fn every_published_combination_gets_its_sources_outcome_at_any_date() {
+        let s = sim();
+        let at = |pan, exp, cvc, today| {
+            let pan = Pan::parse(pan).unwrap();
+            let cvc = Cvc::parse(cvc).unwrap();
+            reason(s.authorize(&AuthRequest {
+                pan: &pan,
+                expiry: Some(Expiry::parse(exp).unwrap()),
+                cvc: Some(&cvc),
+                amount: Amount::from_minor(100).unwrap(),
+                currency: Currency::Kzt,
+                today,
+            }))
+        };
+        for today in [(2026, 11), (2040, 6)] {
+            // The test-card page's and seed 001's combinations of one card, and the payouts page's.
+            assert_eq!(at("4405639704015096", "0127", "321", today), 0);
+            assert_eq!(at("4405639704015096", "0125", "815", today), 0);
+            assert_eq!(at("5522042705066736", "0125", "525", today), 0);
+            assert_eq!(at("377514500004820", "0128", "0198", today), 0);
+            assert_eq!(at("377514500000794", "0923", "1687", today), 0);
+            // Seed 001's "lock" AMEX, and the locked cards whatever is typed.
+            assert_eq!(at("377514500004820", "0125", "4169", today), 489);
+            assert_eq!(at("4003032704547597", "0920", "170", today), 489);
+            assert_eq!(at("5578342710750560", "0921", "254", today), 489);
+            // Combinations are not mixed: one's expiry with the other's CVC is a wrong CVC, and
+            // an expiry the card was never published with is a wrong expiry.
+            assert_eq!(at("4405639704015096", "0125", "321", today), 2872);
+            assert_eq!(at("4405639704015096", "0127", "815", today), 2872);
+            assert_eq!(at("4405639704015096", "0126", "815", today), 457);
+            // The expired outcome card is not published: its date is a date.
+            assert_eq!(at("4000000000004780", "0120", "123", today), 478);
+        }
+        // Unpublished cards still run out: the outcome cards after 12/30.
+        assert_eq!(at("5555555555554444", "1230", "123", (2030, 12)), 0);
+        assert_eq!(at("5555555555554444", "1230", "123", (2031, 1)), 478);
+        // Nothing typed (a saved card, a receiver): the card's own combination decides.
+        let visa = Pan::parse("4405639704015096").unwrap();
+        assert!(s.receiver(&visa, (2040, 6)).is_ok());
+        let amex = Pan::parse("377514500004820").unwrap();
+        assert!(s.receiver(&amex, (2040, 6)).is_ok(), "its own combination is open");
+        let expired = Pan::parse("4000000000004780").unwrap();
+        assert_eq!(s.receiver(&expired, (2026, 11)).err(), Some(ReasonCode::EXPIRED_CARD));
+        // A saved card's expiry, as the card list asks about it.
+        let seed = Expiry::parse("0125").unwrap();
+        assert!(!s.is_expired(&visa, seed, (2040, 6)), "a published combination never expires");
+        assert!(s.is_expired(&expired, Expiry::parse("0120").unwrap(), (2026, 11)));
+        assert!(s.is_expired(&Pan::parse("4111111111111111").unwrap(), seed, (2026, 11)), "unknown: the date");
     }
 
     #[test]
@@ -372,5 +514,13 @@ mod tests {
         .unwrap();
         assert!(err.to_string().contains("card #1"), "{err}");
         assert!(Simulator::from_card_files(&["[[card]]\npan = 1"], b"k").is_err());
+        let twice = "[[card]]\npan = \"4111111111111111\"\nexpiry = \"01/30\"\ncvc = \"123\"\n\
+                     [[card.also]]\nexpiry = \"01/30\"\ncvc = \"123\"\n";
+        let err = Simulator::from_card_files(&[twice], b"k").err().unwrap();
+        assert!(err.to_string().contains("also #1: this expiry and CVC are listed twice"), "{err}");
+        let bad_also = "[[card]]\npan = \"4111111111111111\"\nexpiry = \"01/30\"\ncvc = \"123\"\n\
+                        [[card.also]]\nexpiry = \"13/30\"\ncvc = \"123\"\n";
+        let err = Simulator::from_card_files(&[bad_also], b"k").err().unwrap();
+        assert!(err.to_string().contains("card #1: also #1: expiry"), "{err}");
     }
 }

@@ -111,8 +111,8 @@ impl App {
 
 /// The simulated issuer's cards. Sandbox: the built-in public test cards, the configured card
 /// files, then the cards `epay card issue` wrote. Production: no built-in card (their numbers and
-/// CVCs are published), only the configured files and the issued cards, and none of them may be
-/// a built-in card.
+/// CVCs are published), only the configured files and the issued cards; none of them may be a
+/// built-in card or have a `published` combination (one that never expires).
 fn load_cards(config: &Config, keys: &Keys) -> Result<Simulator, StartError> {
     let mut card_files = config.cards_files.clone();
     let issued = config.data_dir.join(ISSUED_CARDS_FILE);
@@ -134,6 +134,12 @@ fn load_cards(config: &Config, keys: &Keys) -> Result<Simulator, StartError> {
         if config.mode == Mode::Production {
             if let Some(card) = file.cards().find(|c| public.card(&c.pan).is_some()) {
                 let problem = format!("{} is a public test card, refused in production", card.pan.masked());
+                return Err(StartError::Cards(path.display().to_string(), problem));
+            }
+            // A published combination never expires: sandbox test data only.
+            if let Some(card) = file.cards().find(|c| c.credentials().iter().any(|k| k.published.is_some())) {
+                let problem =
+                    format!("{} has a `published` combination, which is for the sandbox only", card.pan.masked());
                 return Err(StartError::Cards(path.display().to_string(), problem));
             }
         }

@@ -18,6 +18,10 @@ pub const PAYOUT_TERMINAL: &str = "c36b282f-6819-4d4f-85df-a4bdc8a8f703";
 /// two-step payments terminal; this one lets a sandbox user try a one-step integration, and it
 /// is the terminal of `epay bench`'s saved-card flow. Not one of ePay's public ids.
 pub const ONE_STEP_TERMINAL: &str = "044e4bf0-442a-46fc-9cfb-22652415af5f";
+/// A two-step payments terminal with 3-D Secure on, so that seed 003's `3D` answer is seen out
+/// of the box: the enrolled test card (`4000000000003220`) is challenged here. ePay publishes
+/// no 3-D Secure terminal; this id is ours (docs/test-cards.md).
+pub const THREE_DS_TERMINAL: &str = "3d5ec0de-5eed-4000-8000-000000000005";
 
 /// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days).
 pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
@@ -58,8 +62,29 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
         },
         terminal(PAYOUT_TERMINAL, "98120003", "Transfers and payouts", false, true),
         terminal(ONE_STEP_TERMINAL, "98120004", "One-step payments", false, false),
+        three_ds_terminal(),
     ];
     (merchant, terminals)
+}
+
+/// The seeded 3-D Secure terminal: the payments terminal's settings with 3-D Secure on.
+fn three_ds_terminal() -> Terminal {
+    Terminal {
+        id: THREE_DS_TERMINAL.into(),
+        merchant_id: TEST_MERCHANT_ID.into(),
+        pos_id: "98120005".into(),
+        name: "3-D Secure payments".into(),
+        two_step: true,
+        three_ds: true,
+        hold_period_secs: DEFAULT_HOLD_PERIOD_SECS,
+        ..Terminal::default()
+    }
+}
+
+/// Terminals added to the seed after databases were first seeded with it: a later start adds
+/// each one that is missing, once; an existing one is left alone, so an operator's changes stay.
+fn terminals_added_later() -> Vec<Terminal> {
+    vec![three_ds_terminal()]
 }
 
 /// The payout terminal's opening balance in the sandbox (1,000,000 tenge), so OCT payouts work
@@ -71,10 +96,17 @@ pub const CABINET_EMAIL: &str = "epay@halykbank.kz";
 pub const CABINET_PASSWORD: &str = "XZG1E@Mm";
 
 /// Creates the test merchant on first start. Later starts leave it alone, so settings an
-/// operator changed are kept. Its cabinet user is created when missing (also in a sandbox
-/// database from before the cabinet existed), and then left alone too.
+/// operator changed are kept; only a terminal added to the seed since (the 3-D Secure one) is
+/// created when missing. Its cabinet user is created when missing (also in a sandbox database
+/// from before the cabinet existed), and then left alone too.
 pub async fn seed_sandbox(store: &dyn Store, keys: &Keys) -> Result<bool, StartError> {
     let created = if store.merchant_by_client_id(TEST_CLIENT_ID).await?.is_some() {
+        for terminal in terminals_added_later() {
+            // Two nodes starting at once may both write it: the same row, so no harm.
+            if store.terminal(&terminal.id).await?.is_none() {
+                store.upsert_terminal(&terminal).await?;
+            }
+        }
         false
     } else {
         let (mut merchant, terminals) = test_merchant();

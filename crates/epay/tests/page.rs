@@ -79,6 +79,34 @@ async fn a_declined_card_lands_on_the_failure_page_with_the_reason() {
 }
 
 #[tokio::test]
+async fn the_sandbox_page_takes_seed_001_card_data_and_leaves_dates_to_the_gateway() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        // Seed 001's 01/25 is past by the browser's clock too; the sandbox page lets it through.
+        let (link, invoice) = page_link(&gw, "eng", "100").await;
+        browser.goto(&link).await;
+        assert_eq!(browser.attribute("#expiry", "data-check-date").await.as_deref(), Some("false"));
+        browser.type_into("#expiry", SEED_VISA.1).await;
+        browser.click("#cvc").await;
+        assert_eq!(browser.attribute("#expiry", "aria-invalid").await.as_deref(), Some("false"), "{backend:?}");
+        browser.goto(&link).await;
+        pay_with(&browser, SEED_VISA, "ARMAN ALI").await;
+        browser.wait_url("/demo/success", 15).await;
+        let token = gw.service_token(TERMINAL).await;
+        let tx = gw.client.status(&token, &invoice).await.unwrap().transaction.unwrap();
+        assert_eq!(tx.status_name, "AUTH", "{backend:?}");
+        // A card whose date really is past reaches the gateway, which answers 478 (bought in
+        // the demo shop, whose failure page shows the reason).
+        browser.goto(&format!("{}/", gw.url)).await;
+        browser.click("#buy").await;
+        pay_with(&browser, EXPIRED, "TEST TEST").await;
+        browser.wait_url("/demo/failure", 15).await;
+        assert!(browser.text("#reason").await.contains("Expired card"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
 async fn the_widget_reports_success_to_its_parent() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;

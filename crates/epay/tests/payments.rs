@@ -310,6 +310,55 @@ async fn declines_carry_epay_reason_codes_and_move_no_money() {
     }
 }
 
+/// Pays 100 tenge with `card` by cryptogram on the payments terminal; (HTTP status, body).
+async fn pay_with_card(gw: &Gateway, card: (&str, &str, &str)) -> (u16, Value) {
+    let invoice = invoice();
+    let token = gw.payment_token(&invoice, 100.0).await;
+    let request = gw.payment_request(&invoice, 100.0, card).await;
+    gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await
+}
+
+#[tokio::test]
+async fn every_published_test_card_combination_pays_as_its_source_says_at_any_sandbox_date() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let today = gw.sandbox_clock().await["now"].as_str().unwrap().to_string();
+        assert!(today.starts_with("2026-11-22"), "the harness's sandbox date: {today}");
+        // At the harness's date, then five and a half years on: published dates are labels.
+        for (moment, days_ahead) in [("2026-11-22", 0), ("2032-05", 5 * 400)] {
+            gw.advance_clock_days(days_ahead).await;
+            let now = gw.sandbox_clock().await["now"].as_str().unwrap().to_string();
+            assert!(now.starts_with(moment), "{now}");
+            let cases: &[((&str, &str, &str), i64)] = &[
+                (SEED_VISA, 0),                                                                 // seed 001, 01/25
+                (SEED_MASTERCARD, 0),                                                           // seed 001, 01/25
+                (SEED_AMEX, 489),                                                               // seed 001 says "lock"
+                (VISA, 0),                                   // the test-card page, 01/27
+                (MASTERCARD, 0),                             // the test-card page, 01/27
+                (AMEX, 0),                                   // the test-card page, 01/28
+                (("377514500000794", "0923", "1687"), 0),    // the payouts page, 09/23
+                (("4003032704547597", "0920", "170"), 489),  // "lock" in both
+                (("4405639704015096", "0125", "816"), 2872), // seed card, wrong CVC
+                (("4405639704015096", "0125", "321"), 2872), // 01/25 with the 01/27 CVC
+                (("4405639704015096", "0126", "815"), 457),  // seed card, wrong expiry
+                (EXPIRED, 478),                              // the expired outcome card
+                (("4000000000000002", "1230", "123"), if days_ahead == 0 { 466 } else { 478 }), // unpublished: a real date
+            ];
+            for (card, code) in cases {
+                let (status, body) = pay_with_card(&gw, *card).await;
+                if *code == 0 {
+                    assert_eq!(status, 200, "{backend:?} {moment} {card:?}: {body}");
+                    assert_eq!(body["status"], "AUTH", "{backend:?} {moment} {card:?}: {body}");
+                } else {
+                    assert_eq!(status, 400, "{backend:?} {moment} {card:?}: {body}");
+                    assert_eq!(body["code"], json!(code), "{backend:?} {moment} {card:?}: {body}");
+                }
+            }
+        }
+        gw.assert_ledger_sound();
+    }
+}
+
 #[tokio::test]
 async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
     for backend in backends() {

@@ -60,15 +60,35 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
     let cards_file = cards.join("issued-cards.toml");
     for backend in backends() {
         let gw = production_gateway(backend, &cards_file).await;
-        // The published test cards do not exist at this issuer.
-        for public in [VISA, MASTERCARD] {
+        // The published test cards do not exist at this issuer, in any of their published forms,
+        // and the sandbox's 3-D Secure terminal is not seeded.
+        for public in [VISA, MASTERCARD, SEED_VISA, ("377514500000794", "0923", "1687")] {
             let (status, body) = pay(&gw, PROD_TERMINAL, public).await;
             assert_ne!(status, 200, "{backend:?}: {body}");
             assert_eq!(body["code"], 471, "{backend:?}: a public test card must be unknown: {body}");
         }
+        assert!(gw.store().await.terminal(epay_server::seed::THREE_DS_TERMINAL).await.unwrap().is_none());
         // An issued card pays.
         let (status, body) = pay(&gw, PROD_TERMINAL, (&plain.0, &plain.1, &plain.2)).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
+        // The payment page checks the expiry date in the browser (the sandbox leaves it to the
+        // gateway's clock).
+        let order = invoice();
+        let token = gw.token_on_as("prod", "prod-secret", &order, 100.0, PROD_TERMINAL).await;
+        let params = epay_server::page::params::encode(
+            &[
+                ("invoiceId", order.clone()),
+                ("backLink", "https://shop.example/ok".into()),
+                ("description", "Test order".into()),
+                ("terminal", PROD_TERMINAL.into()),
+                ("amount", "100".into()),
+                ("currency", "KZT".into()),
+            ],
+            &[("access_token", token), ("scope", "payment".into()), ("token_type", "Bearer".into())],
+        );
+        let page = gw.http.get(format!("{}/payform/?params={params}", gw.url)).send().await.unwrap();
+        let page = page.text().await.unwrap();
+        assert!(page.contains(r#"data-check-date="true""#), "{backend:?}: {page}");
 
         // 3-D Secure: the sandbox code 123456 fails; the challenge's own code passes.
         let secure = (secure.0.as_str(), secure.1.as_str(), secure.2.as_str());
@@ -126,22 +146,36 @@ async fn production_refuses_a_public_test_card_in_a_card_file() {
     let dir = std::env::temp_dir().join(format!("epay-prod-public-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir).unwrap();
     let file = dir.join("cards.toml");
-    std::fs::write(&file, "[[card]]\npan = \"4405639704015096\"\nexpiry = \"01/27\"\ncvc = \"321\"\nbalance = 100\n")
-        .unwrap();
-    let keys = key_paths();
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
-        .args(["serve", "--mode", "production", "--listen", "127.0.0.1:0", "--data-dir"])
-        .arg(&dir)
-        .env("EPAY_CARDS_FILE", &file)
-        .env("EPAY_RSA_KEY_PATH", &keys.0)
-        .env("EPAY_VAULT_KEY_PATH", &keys.1)
-        .env_remove("EPAY_CONFIG")
-        .env_remove("DATABASE_URL")
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(!output.status.success());
-    assert!(stderr.contains("public test card"), "{stderr}");
+    let cases = [
+        (
+            "[[card]]\npan = \"4405639704015096\"\nexpiry = \"01/27\"\ncvc = \"321\"\nbalance = 100\n",
+            "public test card",
+        ),
+        // The payouts page's card, added with seed 001's data.
+        ("[[card]]\npan = \"377514500000794\"\nexpiry = \"09/23\"\ncvc = \"1687\"\n", "public test card"),
+        // A card of the operator's own whose combination would never expire.
+        (
+            "[[card]]\npan = \"4111111111111111\"\nexpiry = \"01/20\"\ncvc = \"123\"\npublished = \"my wiki\"\n",
+            "`published` combination, which is for the sandbox only",
+        ),
+    ];
+    for (text, problem) in cases {
+        std::fs::write(&file, text).unwrap();
+        let keys = key_paths();
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+            .args(["serve", "--mode", "production", "--listen", "127.0.0.1:0", "--data-dir"])
+            .arg(&dir)
+            .env("EPAY_CARDS_FILE", &file)
+            .env("EPAY_RSA_KEY_PATH", &keys.0)
+            .env("EPAY_VAULT_KEY_PATH", &keys.1)
+            .env_remove("EPAY_CONFIG")
+            .env_remove("DATABASE_URL")
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!output.status.success());
+        assert!(stderr.contains(problem), "{stderr}");
+    }
     std::fs::remove_dir_all(dir).ok();
 }
 

@@ -176,6 +176,85 @@ async fn api_flow_three_d_then_challenge_then_confirm() {
 }
 
 #[tokio::test]
+async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
+    use epay_server::seed::THREE_DS_TERMINAL;
+    for backend in backends() {
+        // A fresh sandbox gateway and nothing else: no database change, no CLI.
+        let gw = Gateway::start(backend).await;
+        let order = invoice();
+        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
+        let request = PaymentRequest::new(&order, 100.0, gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
+        let (status, three_d) =
+            gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+        assert_eq!(status, 200, "{backend:?}: {three_d}");
+        assert_eq!(keys(&three_d), sorted(THREE_D_KEYS), "{backend:?}: {three_d}");
+        assert_eq!(three_d["status"], "3D", "{backend:?}: {three_d}");
+        assert_eq!(three_d["secure3D"]["action"], format!("{}/acs/challenge", gw.url));
+        // The sandbox code passes; the terminal is two-step like the payments terminal.
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, done) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, done["status"].as_str()), (200, Some("AUTH")), "{backend:?}: {done}");
+
+        // Seed 003 itself, a saved-card payment: the enrolled card, saved by a verification
+        // (amount 0; challenged too on this terminal), answers 3D with its card id.
+        let verify = invoice();
+        let token = gw.token_on(&verify, 0.0, THREE_DS_TERMINAL).await;
+        let mut request = PaymentRequest::new(&verify, 0.0, gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
+        request.card_save = true;
+        request.account_id = Some("uuid000001".into());
+        let (_, three_d) =
+            gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
+        assert_eq!(three_d["status"], "3D", "{backend:?}: {three_d}");
+        let pa_res = answer_challenge(&gw, &three_d, "123456", "submit").await;
+        let (status, verified) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, verified["status"].as_str()), (200, Some("VERIFIED")), "{backend:?}: {verified}");
+        let card_id = verified["cardID"].as_str().unwrap().to_string();
+        let order = invoice();
+        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
+        let saved = epay_client::SavedCardPaymentRequest::new(&order, 100.0, THREE_DS_TERMINAL, "uuid000001", &card_id);
+        let (status, three_d) =
+            gw.post_json("/payments/cards/auth", Some(&token), &serde_json::to_string(&saved).unwrap()).await;
+        assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{backend:?}: {three_d}");
+        assert_eq!(three_d["cardID"], json!(card_id));
+
+        // A card that is not enrolled is not challenged there.
+        let order = invoice();
+        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
+        let request = PaymentRequest::new(&order, 100.0, gw.cryptogram(VISA, THREE_DS_TERMINAL).await);
+        assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "AUTH", "{backend:?}");
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn the_three_ds_terminal_is_seeded_once_into_old_databases_and_then_left_alone() {
+    use epay_server::seed::{TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+    for backend in backends() {
+        let mut gw = Gateway::start(backend).await;
+        let store = gw.store().await;
+        let seeded = store.terminal(THREE_DS_TERMINAL).await.unwrap().expect("seeded on first start");
+        assert!(seeded.three_ds && seeded.two_step && !seeded.transfers_allowed, "{seeded:?}");
+        assert_eq!((seeded.merchant_id.as_str(), seeded.pos_id.as_str()), (TEST_MERCHANT_ID, "98120005"));
+        assert_eq!(store.terminals_of(TEST_MERCHANT_ID).await.unwrap().len(), 5, "{backend:?}");
+
+        // A database seeded before the terminal existed gets it at the next start, once.
+        gw.execute_sql(&format!("DELETE FROM terminals WHERE id = '{THREE_DS_TERMINAL}'")).await;
+        gw.restart().await;
+        gw.restart().await;
+        let store = gw.store().await;
+        assert!(store.terminal(THREE_DS_TERMINAL).await.unwrap().unwrap().three_ds, "{backend:?}");
+        assert_eq!(store.terminals_of(TEST_MERCHANT_ID).await.unwrap().len(), 5, "{backend:?}");
+
+        // An operator's change survives later starts.
+        let (ok, out) = gw.run_cli(&["terminal", "update", THREE_DS_TERMINAL, "--three-ds", "false"]);
+        assert!(ok, "{out}");
+        gw.restart().await;
+        let store = gw.store().await;
+        assert!(!store.terminal(THREE_DS_TERMINAL).await.unwrap().unwrap().three_ds, "{backend:?}: re-seeded over");
+    }
+}
+
+#[tokio::test]
 async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;

@@ -89,68 +89,81 @@ async fn send(gw: &Gateway, path: &str, terminal: &str, amount: f64, card: Value
     gw.post_json(path, Some(&token), &body.to_string()).await
 }
 
+/// Saves MASTERCARD for testUser1 by a PAN→PAN transfer (as a receiver); its card id.
+async fn saved_receiver(gw: &Gateway) -> String {
+    let (status, first) = send(
+        gw,
+        "/p2p/transfer",
+        P2P,
+        100.0,
+        json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, true)}),
+    )
+    .await;
+    assert_eq!(status, 200, "{first}");
+    let receiver_card = first["receiverCardID"].as_str().unwrap().to_string();
+    assert!(!receiver_card.is_empty());
+    receiver_card
+}
+
+/// Sends seed 001's request exactly, on `/payments/cards/auth` as the seed shows it, for order
+/// `id` with `sender`'s card data, to `receiver_card`; asserts seed 001's answer field for field
+/// and returns it. Its callback links come in the body: the merchant registered their origins
+/// for the terminal first.
+async fn seed_001_transfer(gw: &Gateway, id: &str, sender: (&str, &str, &str), receiver_card: &str) -> Value {
+    let (ok, out) = gw.run_cli(&[
+        "terminal",
+        "update",
+        P2P,
+        "--callback-origin",
+        "https://epay.homebank.kz",
+        "--callback-origin",
+        "https://testmerchant",
+    ]);
+    assert!(ok, "{out}");
+    let token = transfer_token(gw, id, 100.0, P2P).await;
+    let (pan, expiry, cvc) = sender;
+    let body = json!({
+        "order": {"amount": 100, "currency": "KZT", "description": "Test p2p payment", "id": id,
+                  "accountID": "testUser1", "senderEmail": "dosbols@halykbank.kz", "terminalId": P2P,
+                  "backLink": "https://epay.homebank.kz/demo/success.html",
+                  "failureBackLink": "https://epay.homebank.kz/demo/failure.html",
+                  "postLink": "https://epay.homebank.kz/payform", "failurePostLink": "https://testmerchant/order/1123/fail"},
+        "card": {"sender": {"save": true, "transferType": "TYPEPAN", "cvc": cvc,
+                            "expire": {"month": &expiry[..2], "year": &expiry[2..]},
+                            "name": "Arman Ali", "cardCred": pan},
+                 "receiver": {"cardCred": receiver_card, "transferType": "TYPECARDID"}}
+    });
+    let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
+    assert_eq!(status, 200, "{answer}");
+    assert_eq!(keys(&answer), sorted(TRANSFER_KEYS));
+    assert_eq!(answer["amount"], 100);
+    assert_eq!(answer["fee"], 95, "1% but at least 95 tenge, as seed 001's example");
+    assert_eq!(answer["accountID"], "testUser1");
+    assert_eq!(answer["email"], "dosbols@halykbank.kz");
+    assert_eq!(answer["orderID"], id);
+    assert_eq!(answer["senderCardPAN"], "440563...5096");
+    assert_eq!(answer["senderCardType"], "VISA");
+    assert_eq!(answer["senderTransferType"], "TYPEPAN");
+    assert!(!answer["senderCardID"].as_str().unwrap().is_empty(), "save: true saves the sender card");
+    assert_eq!(answer["receiverCardID"], json!(receiver_card));
+    assert_eq!(answer["receiverCardPAN"], "552204...6736");
+    assert_eq!(answer["receiverCardType"], "MasterCard");
+    assert_eq!(answer["receiverTransferType"], "TYPECARDID");
+    assert_eq!(answer["terminalID"], P2P);
+    assert_eq!(answer["status"], "CHARGE");
+    assert_eq!(answer["reference"].as_str().unwrap().len(), 12);
+    assert_eq!(answer["intReference"].as_str().unwrap().len(), 16);
+    answer
+}
+
 #[tokio::test]
 async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        // First a PAN→PAN transfer that saves the receiver's card for testUser1.
-        let (status, first) = send(
-            &gw,
-            "/p2p/transfer",
-            P2P,
-            100.0,
-            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, true)}),
-        )
-        .await;
-        assert_eq!(status, 200, "{backend:?}: {first}");
-        let receiver_card = first["receiverCardID"].as_str().unwrap().to_string();
-        assert!(!receiver_card.is_empty());
-
-        // Seed 001's request exactly (current test-card expiry and CVC), on /payments/cards/auth
-        // as the seed shows it. Its callback links come in the body: the merchant registered
-        // their origins for the terminal.
-        let (ok, out) = gw.run_cli(&[
-            "terminal",
-            "update",
-            P2P,
-            "--callback-origin",
-            "https://epay.homebank.kz",
-            "--callback-origin",
-            "https://testmerchant",
-        ]);
-        assert!(ok, "{out}");
+        let receiver_card = saved_receiver(&gw).await;
+        // Seed 001's request with the test-card page's card data (01/27, CVC 321).
         let id = "8161284658529816";
-        let token = transfer_token(&gw, id, 100.0, P2P).await;
-        let body = json!({
-            "order": {"amount": 100, "currency": "KZT", "description": "Test p2p payment", "id": id,
-                      "accountID": "testUser1", "senderEmail": "dosbols@halykbank.kz", "terminalId": P2P,
-                      "backLink": "https://epay.homebank.kz/demo/success.html",
-                      "failureBackLink": "https://epay.homebank.kz/demo/failure.html",
-                      "postLink": "https://epay.homebank.kz/payform", "failurePostLink": "https://testmerchant/order/1123/fail"},
-            "card": {"sender": {"save": true, "transferType": "TYPEPAN", "cvc": "321", "expire": {"month": "01", "year": "27"},
-                                "name": "Arman Ali", "cardCred": "4405639704015096"},
-                     "receiver": {"cardCred": receiver_card, "transferType": "TYPECARDID"}}
-        });
-        let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
-        assert_eq!(status, 200, "{backend:?}: {answer}");
-        assert_eq!(keys(&answer), sorted(TRANSFER_KEYS), "{backend:?}");
-        assert_eq!(answer["amount"], 100);
-        assert_eq!(answer["fee"], 95, "1% but at least 95 tenge, as seed 001's example");
-        assert_eq!(answer["accountID"], "testUser1");
-        assert_eq!(answer["email"], "dosbols@halykbank.kz");
-        assert_eq!(answer["orderID"], id);
-        assert_eq!(answer["senderCardPAN"], "440563...5096");
-        assert_eq!(answer["senderCardType"], "VISA");
-        assert_eq!(answer["senderTransferType"], "TYPEPAN");
-        assert!(!answer["senderCardID"].as_str().unwrap().is_empty(), "save: true saves the sender card");
-        assert_eq!(answer["receiverCardID"], json!(receiver_card));
-        assert_eq!(answer["receiverCardPAN"], "552204...6736");
-        assert_eq!(answer["receiverCardType"], "MasterCard");
-        assert_eq!(answer["receiverTransferType"], "TYPECARDID");
-        assert_eq!(answer["terminalID"], P2P);
-        assert_eq!(answer["status"], "CHARGE");
-        assert_eq!(answer["reference"].as_str().unwrap().len(), 12);
-        assert_eq!(answer["intReference"].as_str().unwrap().len(), 16);
+        let answer = seed_001_transfer(&gw, id, VISA, &receiver_card).await;
 
         // The money moved as one linked set: amount to the receiver, fee to the fee account.
         let store = gw.store().await;
@@ -166,6 +179,82 @@ async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
         let tx = gw.client.status(&status_token, id).await.unwrap().transaction.unwrap();
         assert_eq!((tx.status_name.as_str(), tx.amount), ("CHARGE", 100.0));
         assert_eq!(tx.payout_amount, 100.0, "the receiver gets the whole amount; the sender paid the fee on top");
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
+async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_date() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let receiver_card = saved_receiver(&gw).await;
+        // Exactly seed 001's request: its order id, 01/25 and CVC 815, at the harness's date
+        // (2026-11-22, when 01/25 is long past).
+        seed_001_transfer(&gw, "8161284658529816", SEED_VISA, &receiver_card).await;
+        // The seed's card with a wrong CVC is still declined, and moves nothing.
+        let (status, body) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(("4405639704015096", "0125", "816"), false), "receiver": by_id(&receiver_card)}),
+        )
+        .await;
+        assert_eq!((status, body["code"].clone()), (400, json!(2872)), "{backend:?}: {body}");
+        // An outcome card (12/30, not published) saved as a sender too.
+        let (status, outcome) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(("5555555555554444", "1230", "123"), true), "receiver": by_id(&receiver_card)}),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?}: {outcome}");
+        // Five and a half years on, the seed's data and the test-card page's still transfer, and
+        // the sender card the seed's request saved pays by its id.
+        gw.advance_clock_days(5 * 400).await;
+        let later = seed_001_transfer(&gw, "8161284658529817", SEED_VISA, &receiver_card).await;
+        seed_001_transfer(&gw, "8161284658529818", VISA, &receiver_card).await;
+        let saved_sender = later["senderCardID"].as_str().unwrap();
+        let (status, body) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": by_id(saved_sender), "receiver": by_id(&receiver_card)}),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?}: {body}");
+        // The card list agrees: the card saved with 01/25 may pay; the outcome card's 12/30 is
+        // a real date, now past.
+        let token = gw.service_token(P2P).await;
+        let list: Value = gw
+            .http
+            .get(format!("{}/cards/testUser1", gw.url))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let available = |id: &Value| {
+            let card = list.as_array().unwrap().iter().find(|c| &c["ID"] == id);
+            card.unwrap_or_else(|| panic!("{id} not in {list}"))["PaymentAvailable"].clone()
+        };
+        assert_eq!(available(&later["senderCardID"]), json!(true), "{backend:?}: {list}");
+        assert_eq!(available(&outcome["senderCardID"]), json!(false), "{backend:?}: {list}");
+        // The expired outcome card is still 478 as a sender.
+        let (status, body) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            100.0,
+            json!({"sender": pan_side(EXPIRED, false), "receiver": by_id(&receiver_card)}),
+        )
+        .await;
+        assert_eq!((status, body["code"].clone()), (400, json!(478)), "{backend:?}: {body}");
         gw.assert_ledger_sound();
     }
 }

@@ -138,6 +138,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
                     holder: &order.payer_name,
                     alert: None,
                     action: "/payform/pay",
+                    check_expiry_date: app.config.mode == Mode::Production,
                 }),
             )
         }
@@ -186,6 +187,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             holder: &holder,
             alert: Some(alert),
             action: "/payform/pay",
+            check_expiry_date: app.config.mode == Mode::Production,
         })
     };
     let Some((pan, expiry, cvc)) = card.filter(|_| !holder.is_empty()) else {

@@ -60,6 +60,10 @@ pub struct FormView<'a> {
     /// A problem to show above the form (a decline, a refused card).
     pub alert: Option<&'a str>,
     pub action: &'a str,
+    /// Whether the page refuses an expiry month that is past by the shopper's own clock.
+    /// Production only: in the sandbox the gateway decides by its sandbox clock, and a published
+    /// test card is never expired (docs/test-cards.md), so the page checks the format only.
+    pub check_expiry_date: bool,
 }
 
 pub fn form(v: &FormView<'_>) -> String {
@@ -91,7 +95,7 @@ pub fn form(v: &FormView<'_>) -> String {
 <div class="row">
 <div>
 <label for="expiry">{l_expiry}</label>
-<input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" required aria-describedby="expiry-error" maxlength="5">
+<input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" required aria-describedby="expiry-error" maxlength="5" data-check-date="{check_date}">
 <p id="expiry-error" class="error" role="alert" data-msg="{e_expiry}"></p>
 </div>
 <div>
@@ -123,6 +127,7 @@ pub fn form(v: &FormView<'_>) -> String {
         e_pan = w.bad_number,
         l_expiry = w.expiry,
         e_expiry = w.bad_expiry,
+        check_date = v.check_expiry_date,
         l_cvc = w.cvc,
         e_cvc = w.bad_cvc,
         l_holder = w.holder,

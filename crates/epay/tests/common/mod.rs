@@ -19,6 +19,13 @@ pub const TERMINAL: &str = PAYMENT_TERMINAL;
 pub const VISA: (&str, &str, &str) = ("4405639704015096", "0127", "321");
 pub const MASTERCARD: (&str, &str, &str) = ("5522042705066736", "0127", "775");
 pub const AMEX: (&str, &str, &str) = ("377514500004820", "0128", "0198");
+/// The same cards as seed 001 publishes them (01/25): the VISA and MasterCard pay, the AMEX is
+/// "lock" (docs/test-cards.md).
+pub const SEED_VISA: (&str, &str, &str) = ("4405639704015096", "0125", "815");
+pub const SEED_MASTERCARD: (&str, &str, &str) = ("5522042705066736", "0125", "525");
+pub const SEED_AMEX: (&str, &str, &str) = ("377514500004820", "0125", "4169");
+/// The outcome card whose expiry month is long past: 478.
+pub const EXPIRED: (&str, &str, &str) = ("4000000000004780", "0120", "123");
 pub const ALL_TEST_PANS: &[&str] = &[
     "4405639704015096",
     "5522042705066736",
@@ -31,6 +38,8 @@ pub const ALL_TEST_PANS: &[&str] = &[
     "4000000000009979",
     "4000000000009920",
     "4000000000000069",
+    "377514500000794",
+    "4000000000004780",
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -264,6 +273,18 @@ impl Gateway {
     pub async fn advance_clock(&self, seconds: i64) -> (u16, serde_json::Value) {
         let token = self.service_token(TERMINAL).await;
         self.advance_clock_with(&token, seconds).await
+    }
+
+    /// Moves the sandbox clock `days` ahead, in as many `POST /sandbox/clock/advance` steps as
+    /// the route's 400-day limit needs (years ahead for card-expiry tests).
+    pub async fn advance_clock_days(&self, days: i64) {
+        let mut left = days;
+        while left > 0 {
+            let step = left.min(400);
+            let (status, body) = self.advance_clock(step * 86_400).await;
+            assert_eq!(status, 200, "advance {step} days: {body}");
+            left -= step;
+        }
     }
 
     /// `POST /sandbox/clock/advance?seconds=N` with `token` (for a test that cannot get a token
