@@ -105,7 +105,7 @@ words! {
     two_step: ("Двухстадийная (AUTH, затем списание)", "Екі сатылы (AUTH, кейін есептен шығару)", "Two-step (AUTH, then charge)"),
     hold_hours: ("Срок холда, часов", "Холд мерзімі, сағат", "Hold period, hours"),
     transfers: ("Переводы разрешены", "Аударымдарға рұқсат", "Transfers allowed"),
-    operation_callbacks: ("Уведомления о списании, отмене, возврате и истечении холда (code \"operation\")", "Есептен шығару, болдырмау, қайтару және холд мерзімі өтуі туралы хабарламалар (code \"operation\")", "Callbacks for charge, cancel, refund and hold expiry (code \"operation\")"),
+    operation_callbacks: ("Уведомления об операциях", "Операциялар туралы хабарламалар", "Operation callbacks"),
     fee_percent: ("Комиссия за перевод, %", "Аударым комиссиясы, %", "Transfer fee, %"),
     fee_fixed: ("Комиссия фиксированная, KZT", "Тұрақты комиссия, KZT", "Fixed fee, KZT"),
     fee_min: ("Комиссия не менее, KZT", "Ең аз комиссия, KZT", "Minimum fee, KZT"),
