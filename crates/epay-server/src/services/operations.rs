@@ -97,6 +97,16 @@ pub async fn run_as(
     // (the minimum rule needs it, and so does the callback of a full refund: "all that was left").
     // Everything that guards money is checked again in that transaction.
     let before = app.store.payment(&caller.merchant_id, payment_id).await.map_err(internal)?;
+    if let Some(bound) = &caller.invoice_bound {
+        // Before any answer that reads the payment (the refund minimum does): another invoice's
+        // token hears only that it is refused. The store decides in the transaction.
+        let own = before.as_ref().is_some_and(|p| {
+            p.invoice_id == bound.invoice_id && caller.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id)
+        });
+        if !own {
+            return Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()));
+        }
+    }
     let announce = match &before {
         Some(p) if app.config.operation_callbacks => {
             app.store.terminal(&p.terminal_id).await.map_err(internal)?.is_some_and(|t| t.operation_callbacks)
