@@ -1,10 +1,12 @@
 //! Background jobs. Each is safe to run on several nodes at once: the work it claims moves by
 //! compare-and-set in the store.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
+use crate::services::callbacks::{self, OperationEvent};
 
 /// Authorizations expired per sweep; a bounded batch keeps each transaction short.
 const EXPIRY_BATCH: i64 = 200;
@@ -13,11 +15,26 @@ const EXPIRY_BATCH: i64 = 200;
 /// Returns how many expired.
 pub async fn expire_authorizations(app: &App) -> usize {
     let mut total = 0;
+    // The terminals whose merchants asked for operation callbacks (none unless the operator
+    // allows them at all); read once per sweep: a setting changed meanwhile applies next sweep.
+    let announcing: HashSet<String> = if app.config.operation_callbacks {
+        match app.store.terminals_with_operation_callbacks().await {
+            Ok(ids) => ids.into_iter().collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "reading terminal settings failed; expiry will retry");
+                return 0;
+            }
+        }
+    } else {
+        HashSet::new()
+    };
     // Bounded: at most 50 batches per sweep; the next sweep picks up the rest.
     for _ in 0..50 {
-        let send_callbacks = app.config.operation_callbacks;
         let callback = |p: &epay_store::Payment| {
-            send_callbacks.then(|| crate::services::callbacks::for_operation(p, "expire", p.amount_minor)).flatten()
+            announcing
+                .contains(&p.terminal_id)
+                .then(|| callbacks::for_operation(p, OperationEvent::Expire, p.amount_minor))
+                .flatten()
         };
         match app.store.expire_authorizations(app.clock.now_ms(), EXPIRY_BATCH, &callback).await {
             Ok(expired) => {

@@ -102,6 +102,9 @@ pub trait Store: Send + Sync + 'static {
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>>;
     async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>>;
     async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>>;
+    /// Ids of the terminals that send operation callbacks (for the expiry sweep, which expires
+    /// payments of many terminals at once).
+    async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>>;
 
     async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
     async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>>;

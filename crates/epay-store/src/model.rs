@@ -63,6 +63,9 @@ pub struct Terminal {
     /// Origins (`scheme://host[:port]`) whose callback links a request or the payment page may
     /// name when the token names none (DESIGN §5a).
     pub callback_origins: Vec<String>,
+    /// Send callbacks for charge, cancel, refund and expiry of this terminal's payments, in their
+    /// own shape (docs/callbacks.md). Off unless the merchant turns it on.
+    pub operation_callbacks: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -368,6 +371,20 @@ pub enum Refusal {
     ExternalIdReused { amount_minor: i64 },
     /// Charge, cancel and refund apply to card payments, not to transfers.
     NotAPayment { kind: String },
+    /// The caller's token is bound to an invoice and may not move this payment's money: it names
+    /// another invoice, or it was issued before the payment was decided (see [`InvoiceBound`]).
+    NotThisToken,
+}
+
+/// An operation asked with a token bound to one invoice (docs/compatibility.md 45). Such a token
+/// may travel through the shopper's browser (the payment page's `auth`), so it moves the money of
+/// that invoice's payment only if it was issued after the payment reached AUTH or CHARGE: then it
+/// cannot have been on the page the shopper paid from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InvoiceBound {
+    pub invoice_id: String,
+    /// When the token was issued (unix ms).
+    pub issued_at: i64,
 }
 
 /// One operation on an existing payment, applied atomically by [`crate::Store::operate`].
@@ -386,6 +403,8 @@ pub struct OperationRequest {
     pub merchant_id: String,
     /// When the caller's token is bound to a terminal, only that terminal's payments are visible.
     pub terminal_id: Option<String>,
+    /// Set when the caller's token is bound to an invoice: checked in the operation's transaction.
+    pub invoice_bound: Option<InvoiceBound>,
     pub payment_id: String,
     pub operation: Operation,
     pub now_ms: i64,

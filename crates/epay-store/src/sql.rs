@@ -834,15 +834,16 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
                          transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
-                         fee_min_minor, transfer_daily_limit_minor, callback_origins)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)
+                         fee_min_minor, transfer_daily_limit_minor, callback_origins, operation_callbacks)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
                      ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
                          pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
                          three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
                          hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
                          fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
                          transfer_daily_limit_minor = excluded.transfer_daily_limit_minor,
-                         callback_origins = excluded.callback_origins",
+                         callback_origins = excluded.callback_origins,
+                         operation_callbacks = excluded.operation_callbacks",
                 )
                 .bind(&t.id)
                 .bind(&t.merchant_id)
@@ -858,6 +859,7 @@ macro_rules! sql_store {
                 .bind(t.fee_min_minor)
                 .bind(t.transfer_daily_limit_minor)
                 .bind(t.callback_origins.join(" "))
+                .bind(t.operation_callbacks)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -1106,6 +1108,30 @@ macro_rules! sql_store {
                 Ok(true)
             }
 
+            /// Whether a token bound to `bound.invoice_id` may move `p`'s money: it must name `p`'s
+            /// invoice and have been issued after `p` was decided, i.e. after its history first
+            /// shows AUTH or CHARGE. The decision, once made, never changes, so reading it in the
+            /// operation's transaction is as good as a lock. No such step (a payment still in 3D,
+            /// a declined one, or one made before migration 0007 wrote histories): refused.
+            async fn bound_token_may_operate(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                p: &Payment,
+                bound: &InvoiceBound,
+            ) -> Result<bool, sqlx::Error> {
+                if p.invoice_id != bound.invoice_id {
+                    return Ok(false);
+                }
+                let decided: Option<i64> = sqlx::query(
+                    "SELECT MIN(created_at) AS decided FROM payment_events
+                     WHERE payment_id = $1 AND status IN ('AUTH', 'CHARGE')",
+                )
+                .bind(&p.id)
+                .fetch_one(&mut **tx)
+                .await?
+                .try_get("decided")?;
+                Ok(decided.is_some_and(|decided| bound.issued_at > decided))
+            }
+
             /// One attempt at an operation; `Ok(None)` asks the caller to retry (a concurrent
             /// refund with the same externalID committed first).
             async fn try_operate(
@@ -1124,6 +1150,11 @@ macro_rules! sql_store {
                     Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
                     _ => return Err(StoreError::Refused(Refusal::NotFound)),
                 };
+                if let Some(bound) = &req.invoice_bound {
+                    if !Self::bound_token_may_operate(&mut tx, &p, bound).await? {
+                        return Err(StoreError::Refused(Refusal::NotThisToken));
+                    }
+                }
                 if p.kind != "payment" {
                     return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind.clone() }));
                 }
@@ -1275,6 +1306,7 @@ macro_rules! sql_store {
                         .split_whitespace()
                         .map(str::to_string)
                         .collect(),
+                    operation_callbacks: row.try_get("operation_callbacks")?,
                 })
             }
 
@@ -2579,6 +2611,11 @@ macro_rules! sql_store {
                     })
                     .collect::<Result<_, sqlx::Error>>()
                     .map_err(Into::into)
+            }
+
+            async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>> {
+                let rows = sqlx::query("SELECT id FROM terminals WHERE operation_callbacks").fetch_all(&self.pool).await?;
+                Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
             }
 
             async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>> {

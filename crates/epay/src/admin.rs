@@ -80,6 +80,10 @@ pub struct TerminalArgs {
     /// terminal's list; `--callback-origin ''` clears it.
     #[arg(long = "callback-origin")]
     callback_origins: Option<Vec<String>>,
+    /// Also send callbacks for charge, cancel, refund and expiry of this terminal's payments, in
+    /// their own shape (`"code":"operation"`, docs/callbacks.md): `on` or `off` (the default).
+    #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
+    operation_callbacks: Option<bool>,
 }
 
 impl TerminalArgs {
@@ -96,6 +100,7 @@ impl TerminalArgs {
             fee_min: self.fee_min.clone(),
             transfer_daily_limit: self.daily_limit.clone(),
             callback_origins: self.callback_origins.clone(),
+            operation_callbacks: self.operation_callbacks,
         }
     }
 }
@@ -228,6 +233,7 @@ fn print_terminal(t: &epay_store::Terminal) {
         "callback origins: {}",
         if t.callback_origins.is_empty() { "-".into() } else { t.callback_origins.join(" ") }
     );
+    println!("operation callbacks: {}", if t.operation_callbacks { "on" } else { "off" });
 }
 
 pub async fn terminal(config: Config, command: TerminalCommand) -> Result<ExitCode, String> {

@@ -92,6 +92,7 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
         );
         assert_eq!(code, 0, "{out}{err}");
         let terminal = field(&out, "terminal id:");
+        assert_eq!(field(&out, "operation callbacks:"), "off", "a new terminal sends no operation callbacks");
         let invoice = invoice();
         let token = gw
             .client
@@ -112,6 +113,7 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
             vec!["terminal", "update", &terminal, "--fee-percent-bp", "20000"],
             vec!["terminal", "update", &terminal, "--fee-min", "-5"],
             vec!["terminal", "update", "00000000-0000-4000-8000-000000000000", "--three-ds", "true"],
+            vec!["terminal", "update", &terminal, "--operation-callbacks", "maybe"],
         ] {
             let (code, out, err) = epay(&gw, &bad);
             assert_ne!(code, 0, "{bad:?}: {out}");

@@ -18,6 +18,47 @@ struct Route {
     body: String,
 }
 
+/// The scope public clients request for everything (facts §3): with an invoice, a payment token.
+const LONG_SCOPE: &str = "webapi usermanagement email_send verification statement statistics payment";
+
+/// A token of `client` on `terminal`; bound to `order` (amount 10) when one is given.
+async fn token_of(
+    gw: &Gateway,
+    client: &str,
+    secret: &str,
+    terminal: &str,
+    scope: &str,
+    order: Option<&str>,
+) -> String {
+    let request = TokenRequest {
+        scope: scope.into(),
+        client_id: client.into(),
+        client_secret: secret.into(),
+        terminal: Some(terminal.into()),
+        invoice_id: order.map(String::from),
+        amount: order.map(|_| 10.0),
+        currency: order.map(|_| "KZT".into()),
+        ..Default::default()
+    };
+    gw.client.token(&request).await.unwrap().access_token
+}
+
+/// A second merchant (client id `other-shop`) with a terminal that allows transfers.
+async fn other_merchant(gw: &Gateway) -> (epay_server::services::admin::NewMerchant, epay_store::Terminal) {
+    let store = gw.store().await;
+    let keys = gw.vault_keys().await;
+    let other =
+        epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other", "other-shop").await.unwrap();
+    let settings = epay_server::services::admin::TerminalSettings {
+        pos_id: Some("55500001".into()),
+        transfers_allowed: Some(true),
+        ..Default::default()
+    };
+    let terminal =
+        epay_server::services::admin::create_terminal(store.as_ref(), "other-shop", None, &settings).await.unwrap();
+    (other, terminal)
+}
+
 /// Every route that takes a bearer token, aimed at the first merchant's data.
 fn routes(payment_id: &str, invoice: &str, card_id: &str, pay_body: &str, transfer_body: &str) -> Vec<Route> {
     let post = |name, path: String, body: String| Route { name, method: "POST", path, body };
@@ -65,33 +106,9 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
 
         // A second merchant with its own terminal.
         let store = gw.store().await;
-        let keys = gw.vault_keys().await;
-        let other =
-            epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other", "other-shop").await.unwrap();
-        let settings = epay_server::services::admin::TerminalSettings {
-            pos_id: Some("55500001".into()),
-            transfers_allowed: Some(true),
-            ..Default::default()
-        };
-        let other_terminal =
-            epay_server::services::admin::create_terminal(store.as_ref(), "other-shop", None, &settings).await.unwrap();
-        let token_of = |client: &str, secret: &str, terminal: &str, scope: &str, order: Option<&str>| {
-            let request = TokenRequest {
-                scope: scope.into(),
-                client_id: client.into(),
-                client_secret: secret.into(),
-                terminal: Some(terminal.into()),
-                invoice_id: order.map(String::from),
-                amount: order.map(|_| 10.0),
-                currency: order.map(|_| "KZT".into()),
-                ..Default::default()
-            };
-            let client = gw.client.clone();
-            async move { client.token(&request).await.unwrap().access_token }
-        };
-        let service = "webapi usermanagement email_send verification statement statistics payment";
+        let (other, other_terminal) = other_merchant(&gw).await;
         // Expired: issued now, then the sandbox clock passes their lifetime.
-        let expired = token_of(CLIENT, SECRET, TERMINAL, service, None).await;
+        let expired = token_of(&gw, CLIENT, SECRET, TERMINAL, LONG_SCOPE, None).await;
         assert_eq!(gw.advance_clock(7300).await.0, 200);
 
         let new_invoice = common::invoice();
@@ -110,20 +127,27 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
             ("expired token", Some(expired)),
             (
                 "another merchant's service token",
-                Some(token_of("other-shop", &other.client_secret, &other_terminal.id, service, None).await),
+                Some(token_of(&gw, "other-shop", &other.client_secret, &other_terminal.id, LONG_SCOPE, None).await),
             ),
             (
                 "another merchant's payment token",
                 Some(
-                    token_of("other-shop", &other.client_secret, &other_terminal.id, "payment", Some(&new_invoice))
-                        .await,
+                    token_of(
+                        &gw,
+                        "other-shop",
+                        &other.client_secret,
+                        &other_terminal.id,
+                        "payment",
+                        Some(&new_invoice),
+                    )
+                    .await,
                 ),
             ),
             (
                 "a transfer token for a payment",
-                Some(token_of(CLIENT, SECRET, P2P, "transfer", Some(&new_invoice)).await),
+                Some(token_of(&gw, CLIENT, SECRET, P2P, "transfer", Some(&new_invoice)).await),
             ),
-            ("another terminal's service token", Some(token_of(CLIENT, SECRET, P2P, service, None).await)),
+            ("another terminal's service token", Some(token_of(&gw, CLIENT, SECRET, P2P, LONG_SCOPE, None).await)),
         ];
         let ledger_before = store.ledger_transfers_of(&payment_id).await.unwrap().len();
         let mut checked = 0;
@@ -167,6 +191,124 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
         let (merchant, _) = epay_server::seed::test_merchant();
         assert_eq!(store.saved_cards(&merchant.id, "auth-user").await.unwrap().len(), 1);
         assert!(store.payment_by_invoice(TERMINAL, &new_invoice).await.unwrap().is_none());
+        gw.assert_ledger_sound();
+    }
+}
+
+/// `POST /operation/:id/<op><query>` with `token`: (HTTP status, the answer's `code`). A refusal
+/// of the token must say how to get one that works.
+async fn operate(gw: &Gateway, token: &str, id: &str, op: &str, query: &str) -> (u16, i64) {
+    let (status, body) = gw.operation(token, id, op, query, None).await;
+    if status == 401 {
+        let message = body["message"].as_str().unwrap_or_default();
+        assert!(message.contains("service token"), "{op}{query}: {body}");
+    }
+    (status, body["code"].as_i64().unwrap_or(-999))
+}
+
+/// What an operation could change about a payment: its status, amounts and ledger entries.
+async fn money_of(gw: &Gateway, id: &str) -> (String, i64, i64, usize) {
+    let store = gw.store().await;
+    let (merchant, _) = epay_server::seed::test_merchant();
+    let p = store.payment(&merchant.id, id).await.unwrap().unwrap();
+    (p.status, p.charged_minor, p.refunded_minor, store.ledger_transfers_of(id).await.unwrap().len())
+}
+
+/// Pays `invoice` (100, AUTH) with `page_token`, the token a hosted page would carry; returns the id.
+async fn pay_with(gw: &Gateway, page_token: &str, invoice: &str) -> String {
+    let paid = gw.client.cryptopay(page_token, &gw.payment_request(invoice, 100.0, VISA).await).await.unwrap();
+    assert_eq!(paid.status, "AUTH");
+    paid.id
+}
+
+/// A token for `invoice` requested by the shop after the payment, as public clients do to
+/// charge or refund it (docs/compatibility.md 47).
+async fn fresh_token(gw: &Gateway, invoice: &str) -> String {
+    // Issued strictly after the payment was decided (times are in milliseconds).
+    tokio::time::sleep(std::time::Duration::from_millis(3)).await;
+    token_of(gw, CLIENT, SECRET, TERMINAL, LONG_SCOPE, Some(invoice)).await
+}
+
+#[tokio::test]
+async fn an_invoice_token_operates_only_when_issued_after_the_payment() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (other, other_terminal) = other_merchant(&gw).await;
+        let invoice = invoice();
+        // Two tokens for the invoice before it is paid: the page's, and one never used. Either
+        // may have been on the page, in the shopper's hands.
+        let page_token = gw.payment_token(&invoice, 100.0).await;
+        let unused_early = token_of(&gw, CLIENT, SECRET, TERMINAL, LONG_SCOPE, Some(&invoice)).await;
+        let id = pay_with(&gw, &page_token, &invoice).await;
+
+        let another_invoice = fresh_token(&gw, &common::invoice()).await;
+        let refused: Vec<(&str, String)> = vec![
+            ("the token that paid (the page's)", page_token.clone()),
+            ("an unused token issued before the payment", unused_early.clone()),
+            ("another invoice's token", another_invoice),
+            (
+                "this invoice's token on another terminal",
+                token_of(&gw, CLIENT, SECRET, P2P, LONG_SCOPE, Some(&invoice)).await,
+            ),
+            (
+                "another merchant's token for this invoice",
+                token_of(&gw, "other-shop", &other.client_secret, &other_terminal.id, LONG_SCOPE, Some(&invoice)).await,
+            ),
+            (
+                "a token for this invoice whose scope names transfer",
+                token_of(&gw, CLIENT, SECRET, TERMINAL, "payment transfer", Some(&invoice)).await,
+            ),
+        ];
+        let before = money_of(&gw, &id).await;
+        for (who, token) in &refused {
+            for (op, query) in
+                [("charge", ""), ("charge", "?amount=1"), ("cancel", ""), ("refund", ""), ("refund", "?amount=10")]
+            {
+                assert_eq!(operate(&gw, token, &id, op, query).await, (401, 100), "{backend:?}: {who}: {op}{query}");
+            }
+        }
+        assert_eq!(money_of(&gw, &id).await, before, "{backend:?}: refused tokens changed the payment");
+        // Status: any token of this invoice reads it, the page's included; another's reads nothing.
+        for token in [&page_token, &unused_early] {
+            let status = gw.client.status(token, &invoice).await.unwrap();
+            assert_eq!(
+                (status.result_code.as_str(), status.transaction.unwrap().status_name.as_str()),
+                ("100", "AUTH")
+            );
+        }
+
+        // A token the shop requests now, for the same invoice: status, a partial charge, refunds.
+        let fresh = fresh_token(&gw, &invoice).await;
+        let status = gw.client.status(&fresh, &invoice).await.unwrap();
+        assert_eq!((status.result_code.as_str(), status.transaction.unwrap().status_name.as_str()), ("100", "AUTH"));
+        assert_eq!(operate(&gw, &fresh, &id, "charge", "?amount=60").await, (200, 0), "{backend:?}");
+        assert_eq!(money_of(&gw, &id).await.0, "CHARGE");
+        // Charged: the page's token and the early one still move nothing.
+        let charged = money_of(&gw, &id).await;
+        for token in [&page_token, &unused_early] {
+            assert_eq!(operate(&gw, token, &id, "refund", "?amount=10").await, (401, 100), "{backend:?}");
+            assert_eq!(operate(&gw, token, &id, "refund", "").await, (401, 100), "{backend:?}");
+        }
+        assert_eq!(money_of(&gw, &id).await, charged, "{backend:?}");
+        assert_eq!(operate(&gw, &fresh, &id, "refund", "?amount=20").await, (200, 0), "{backend:?}");
+        assert_eq!(operate(&gw, &fresh, &id, "refund", "").await, (200, 0), "{backend:?}: the rest");
+        let (status, charged, refunded, _) = money_of(&gw, &id).await;
+        assert_eq!((status.as_str(), charged, refunded), ("REFUND", 6_000, 6_000), "{backend:?}");
+
+        // A full charge, and a cancel, each with a token fetched after its payment.
+        let full = common::invoice();
+        let full_id = pay_with(&gw, &gw.payment_token(&full, 100.0).await, &full).await;
+        assert_eq!(operate(&gw, &fresh_token(&gw, &full).await, &full_id, "charge", "").await, (200, 0));
+        assert_eq!(money_of(&gw, &full_id).await.1, 10_000, "{backend:?}");
+        let cancel = common::invoice();
+        let cancel_page = gw.payment_token(&cancel, 100.0).await;
+        let cancel_id = pay_with(&gw, &cancel_page, &cancel).await;
+        assert_eq!(operate(&gw, &cancel_page, &cancel_id, "cancel", "").await, (401, 100), "{backend:?}");
+        // The fresh token of the first invoice is refused on this one.
+        assert_eq!(operate(&gw, &fresh, &cancel_id, "cancel", "").await, (401, 100), "{backend:?}");
+        assert_eq!(money_of(&gw, &cancel_id).await.0, "AUTH");
+        assert_eq!(operate(&gw, &fresh_token(&gw, &cancel).await, &cancel_id, "cancel", "").await, (200, 0));
+        assert_eq!(money_of(&gw, &cancel_id).await.0, "CANCEL", "{backend:?}");
         gw.assert_ledger_sound();
     }
 }

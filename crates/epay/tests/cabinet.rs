@@ -287,6 +287,14 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         browser.click(&format!("#save-{id}")).await;
         browser.wait_url(&format!("saved={id}"), 10).await;
         assert!(store.terminal(id).await.unwrap().unwrap().three_ds, "{backend:?}");
+        // Operation callbacks are off until the merchant ticks them (docs/callbacks.md).
+        assert!(!store.terminal(id).await.unwrap().unwrap().operation_callbacks, "{backend:?}");
+        browser.goto(&format!("{}/cabinet/terminals", gw.url)).await;
+        browser.click(&format!("#operation-callbacks-{id}")).await;
+        browser.click(&format!("#save-{id}")).await;
+        browser.wait_url(&format!("saved={id}"), 10).await;
+        let saved = store.terminal(id).await.unwrap().unwrap();
+        assert!(saved.operation_callbacks && saved.three_ds, "{backend:?}: {saved:?}");
         let invoice = invoice();
         let token = gw.token_on(&invoice, 10.0, id).await;
         let request = PaymentRequest::new(&invoice, 10.0, gw.cryptogram(("4000000000003220", "1230", "123"), id).await);

@@ -290,33 +290,156 @@ async fn a_hanging_receiver_is_cut_off_and_redirects_are_not_followed() {
     }
 }
 
+/// The top-level keys of an operation callback (docs/callbacks.md): nothing a payment handler
+/// acts on (`invoiceId`, `id`, `amount`, `reasonCode`), and `code` "operation".
+const OPERATION_KEYS: &[&str] =
+    &["code", "currency", "dateTime", "operation", "operationAmount", "payment", "secret_hash"];
+
+/// The keys of an operation callback's nested `payment`.
+const OPERATION_PAYMENT_KEYS: &[&str] = &[
+    "accountId",
+    "amount",
+    "approvalCode",
+    "cardMask",
+    "cardType",
+    "currency",
+    "description",
+    "id",
+    "invoiceId",
+    "orgAmount",
+    "reference",
+    "statusName",
+    "terminal",
+];
+
+/// Authorizes three payments of 100 on the two-step terminal with callbacks to `link`, then:
+/// the first is charged 80 and refunded 30 and then the rest, the second is cancelled, and the
+/// third expires when the sandbox clock passes the hold period. Returns the three payment ids.
+async fn operate_on_three_payments(gw: &Gateway, link: &str) -> (String, String, String) {
+    let (_, charged) = pay(gw, VISA, link, "").await;
+    let (_, cancelled) = pay(gw, MASTERCARD, link, "").await;
+    let (_, expired) = pay(gw, VISA, link, "").await;
+    let (charged, cancelled, expired) = (charged.unwrap().id, cancelled.unwrap().id, expired.unwrap().id);
+    let token = gw.service_token(TERMINAL).await;
+    assert_eq!(gw.operation(&token, &charged, "charge", "?amount=80", None).await.0, 200);
+    assert_eq!(gw.operation(&token, &charged, "refund", "?amount=30", None).await.0, 200);
+    assert_eq!(gw.operation(&token, &charged, "refund", "", None).await.0, 200, "the rest");
+    assert_eq!(gw.operation(&token, &cancelled, "cancel", "", None).await.0, 200);
+    // Past the seeded terminal's 7-day hold period.
+    let (status, clock) = gw.advance_clock(8 * 86_400).await;
+    assert_eq!((status, clock["expired"].as_i64()), (200, Some(1)), "{clock}");
+    assert_eq!(gw.transaction_of(&charged).await["statusName"], "REFUND");
+    assert_eq!(gw.transaction_of(&cancelled).await["statusName"], "CANCEL");
+    assert_eq!(gw.transaction_of(&expired).await["statusName"], "CANCEL_OLD");
+    (charged, cancelled, expired)
+}
+
+/// Checks `body` is exactly the payment success callback of seed 002 for `payment_id`.
+fn assert_payment_success(body: &serde_json::Value, payment_id: &str) {
+    let mut expected = sorted(SUCCESS_KEYS);
+    expected.push("secret_hash".into());
+    expected.sort();
+    assert_eq!(keys(body), expected, "{body}");
+    assert_eq!((body["code"].as_str(), body["reasonCode"].as_i64()), (Some("ok"), Some(0)), "{body}");
+    assert_eq!((body["id"].as_str(), body["amount"].as_i64()), (Some(payment_id), Some(100)), "{body}");
+    assert_eq!(body["reason"], "success");
+}
+
+#[tokio::test]
+async fn by_default_operations_send_no_callback_that_looks_like_a_payment() {
+    for backend in backends() {
+        let receiver = Receiver::start().await;
+        let gw = Gateway::start_with(backend, FAST).await;
+        let link = format!("{}/shop", receiver.url);
+        let (charged, cancelled, expired) = operate_on_three_payments(&gw, &link).await;
+        // A later payment's callback: once it has arrived, the callbacks written before it were
+        // due before it, and would have been delivered too.
+        let (_, later) = pay(&gw, MASTERCARD, &link, "").await;
+        let later = later.unwrap().id;
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        while !receiver.hits("shop").iter().any(|h| h.json()["id"] == later.as_str()) {
+            assert!(tokio::time::Instant::now() < deadline, "{backend:?}: the later payment's callback never came");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        // The shop heard of each payment exactly once, in ePay's shape; a charge, two refunds, a
+        // cancel and an expiry sent nothing, let alone a second `"code":"ok"`.
+        let hits = receiver.hits("shop");
+        let mut heard: Vec<String> = hits.iter().map(|h| h.json()["id"].as_str().unwrap_or("").to_string()).collect();
+        heard.sort();
+        let mut paid = vec![charged, cancelled, expired, later];
+        paid.sort();
+        assert_eq!(heard, paid, "{backend:?}: {:?}", hits.iter().map(|h| h.json()).collect::<Vec<_>>());
+        for hit in &hits {
+            let body = hit.json();
+            assert_payment_success(&body, body["id"].as_str().unwrap());
+        }
+        // Nothing was even queued: the outbox holds the four payments' callbacks only.
+        assert_eq!(gw.count_rows("callback_events").await, 4, "{backend:?}");
+    }
+}
+
 #[tokio::test]
 async fn operations_emit_their_own_callbacks() {
     for backend in backends() {
         let receiver = Receiver::start().await;
         let gw = Gateway::start_with(backend, FAST).await;
-        let (_, paid) = pay(&gw, VISA, &format!("{}/ops", receiver.url), "").await;
-        let paid = paid.unwrap();
-        receiver.wait_for("ops", 1, Duration::from_secs(10)).await;
-        let token = gw.service_token(TERMINAL).await;
-        assert_eq!(gw.operation(&token, &paid.id, "charge", "?amount=80", None).await.0, 200);
-        assert_eq!(gw.operation(&token, &paid.id, "refund", "?amount=30", None).await.0, 200);
-        let hits = receiver.wait_for("ops", 3, Duration::from_secs(10)).await;
-        assert_eq!(hits.len(), 3, "{backend:?}");
-        // Delivery order is not guaranteed (events are sent concurrently): find each by kind.
-        let bodies: Vec<_> = hits.iter().map(|h| h.json()).collect();
-        let find = |op: Option<&str>| {
-            bodies
-                .iter()
-                .find(|b| b.get("operation").and_then(|o| o.as_str()) == op)
-                .unwrap_or_else(|| panic!("{op:?}"))
-        };
-        assert_eq!(find(None)["code"], "ok", "the payment callback is ePay's own shape");
-        assert_eq!(find(Some("charge"))["amount"], serde_json::json!(80));
-        assert_eq!(find(Some("refund"))["amount"], serde_json::json!(30));
-        assert_eq!(find(Some("refund"))["statusName"], "CHARGE");
+        let (ok, out) = gw.run_cli(&["terminal", "update", TERMINAL, "--operation-callbacks", "on"]);
+        assert!(ok && out.contains("operation callbacks: on"), "{out}");
+        let link = format!("{}/ops", receiver.url);
+        let (charged, cancelled, expired) = operate_on_three_payments(&gw, &link).await;
+        // Three payments, then a charge, two refunds, a cancel and an expiry.
+        let hits = receiver.wait_for("ops", 8, Duration::from_secs(20)).await;
+        assert_eq!(hits.len(), 8, "{backend:?}");
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(receiver.hits("ops").len(), 8, "{backend:?}: one callback per payment and per operation");
         let ids: std::collections::HashSet<_> = hits.iter().map(|h| h.header("webhook-id").to_string()).collect();
-        assert_eq!(ids.len(), 3, "each event has its own id");
+        assert_eq!(ids.len(), 8, "each event has its own id");
+        // Delivery order is not guaranteed (events are sent concurrently): sort them by kind.
+        let (payments, operations): (Vec<_>, Vec<_>) = hits.iter().partition(|h| h.json()["code"] == "ok");
+        // Each payment's own callback is ePay's, unchanged.
+        let mut paid: Vec<_> = payments.iter().map(|h| h.json()["id"].as_str().unwrap().to_string()).collect();
+        paid.sort();
+        let mut expected_paid = vec![charged.clone(), cancelled.clone(), expired.clone()];
+        expected_paid.sort();
+        assert_eq!(paid, expected_paid, "{backend:?}");
+        for hit in &payments {
+            let body = hit.json();
+            assert_payment_success(&body, body["id"].as_str().unwrap());
+        }
+        // The operations, each in the documented shape: (operation, payment, operationAmount,
+        // statusName after it, what the payment is worth now).
+        let mut seen: Vec<(String, String, i64, String, i64)> = Vec::new();
+        for hit in &operations {
+            assert_eq!(verify(hit, &hit.body), Ok(()), "signed like every callback");
+            let body = hit.json();
+            assert_eq!(keys(&body), sorted(OPERATION_KEYS), "{backend:?}: {body}");
+            assert_eq!(keys(&body["payment"]), sorted(OPERATION_PAYMENT_KEYS), "{backend:?}: {body}");
+            assert_eq!(body["code"], "operation", "{body}");
+            assert_eq!(body["secret_hash"], "HelloWorld123#");
+            assert_eq!(body["currency"], "KZT");
+            let payment = &body["payment"];
+            assert_eq!((payment["orgAmount"].as_i64(), payment["terminal"].as_str()), (Some(100), Some(TERMINAL)));
+            let invoice = gw.store().await.payment_by_id(payment["id"].as_str().unwrap()).await.unwrap().unwrap();
+            assert_eq!(payment["invoiceId"], invoice.invoice_id.as_str());
+            seen.push((
+                body["operation"].as_str().unwrap().to_string(),
+                payment["id"].as_str().unwrap().to_string(),
+                body["operationAmount"].as_i64().unwrap(),
+                payment["statusName"].as_str().unwrap().to_string(),
+                payment["amount"].as_i64().unwrap(),
+            ));
+        }
+        seen.sort();
+        let mut expected = vec![
+            ("charge".to_string(), charged.clone(), 80, "CHARGE".to_string(), 80),
+            ("refund".to_string(), charged.clone(), 30, "CHARGE".to_string(), 50),
+            ("refund".to_string(), charged.clone(), 50, "REFUND".to_string(), 0),
+            ("cancel".to_string(), cancelled.clone(), 100, "CANCEL".to_string(), 100),
+            ("expire".to_string(), expired.clone(), 100, "CANCEL_OLD".to_string(), 100),
+        ];
+        expected.sort();
+        assert_eq!(seen, expected, "{backend:?}");
     }
 }
 

@@ -105,6 +105,7 @@ words! {
     two_step: ("Двухстадийная (AUTH, затем списание)", "Екі сатылы (AUTH, кейін есептен шығару)", "Two-step (AUTH, then charge)"),
     hold_hours: ("Срок холда, часов", "Холд мерзімі, сағат", "Hold period, hours"),
     transfers: ("Переводы разрешены", "Аударымдарға рұқсат", "Transfers allowed"),
+    operation_callbacks: ("Уведомления об операциях", "Операциялар туралы хабарламалар", "Operation callbacks"),
     fee_percent: ("Комиссия за перевод, %", "Аударым комиссиясы, %", "Transfer fee, %"),
     fee_fixed: ("Комиссия фиксированная, KZT", "Тұрақты комиссия, KZT", "Fixed fee, KZT"),
     fee_min: ("Комиссия не менее, KZT", "Ең аз комиссия, KZT", "Minimum fee, KZT"),

@@ -60,6 +60,7 @@ fn settings_from(form: &HashMap<String, String>) -> Result<TerminalSettings, Cab
         two_step: Some(two_step),
         three_ds: Some(form.contains_key("three_ds")),
         transfers_allowed: Some(form.contains_key("transfers")),
+        operation_callbacks: Some(form.contains_key("operation_callbacks")),
         hold_period_secs: Some(hours * 3600),
         fee_percent_bp: Some(fee_percent_bp),
         fee_fixed: amount("fee_fixed"),
@@ -84,7 +85,8 @@ pub async fn update_terminal(signed: Signed, Path(id): Path<String>, body: Bytes
         let settings = settings_from(&form)?;
         let updated = admin::update_terminal(signed.app.store.as_ref(), &terminal.id, &settings).await?;
         tracing::info!(user_id = %signed.session.user_id, terminal_id = %updated.id, two_step = updated.two_step,
-            three_ds = updated.three_ds, "cabinet terminal settings changed");
+            three_ds = updated.three_ds, operation_callbacks = updated.operation_callbacks,
+            "cabinet terminal settings changed");
         Ok(redirect(&format!("/cabinet/terminals?saved={}", updated.id)))
     }
     .await;

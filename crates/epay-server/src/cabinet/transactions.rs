@@ -190,7 +190,8 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
                     .get("external_id")
                     .map(|e| e.trim().to_string())
                     .filter(|e| kind == Kind::Refund && !e.is_empty() && e.len() <= 100);
-                let caller = Caller { merchant_id: signed.merchant_id().to_string(), terminal_id: None };
+                let caller =
+                    Caller { merchant_id: signed.merchant_id().to_string(), terminal_id: None, invoice_bound: None };
                 let args = OperationArgs { amount, external_id };
                 operations::run_as(&signed.app, &caller, &p.id, kind, args).await?;
             }

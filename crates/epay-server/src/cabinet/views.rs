@@ -588,6 +588,7 @@ pub fn terminals(c: &Chrome<'_>, terminals: &[epay_store::Terminal], flash: Opti
 <div><label for="hold-{id}">{l_hold}</label><input id="hold-{id}" name="hold_hours" inputmode="numeric" value="{hold}" maxlength="4"></div>
 <div class="check"><input id="three-ds-{id}" name="three_ds" type="checkbox" value="on"{three_ds}><label for="three-ds-{id}">3-D Secure</label></div>
 <div class="check"><input id="transfers-{id}" name="transfers" type="checkbox" value="on"{transfers}><label for="transfers-{id}">{l_transfers}</label></div>
+<div class="check"><input id="operation-callbacks-{id}" name="operation_callbacks" type="checkbox" value="on"{operation_callbacks}><label for="operation-callbacks-{id}">{l_operation_callbacks}</label></div>
 <div><label for="fee-percent-{id}">{l_fee_percent}</label><input id="fee-percent-{id}" name="fee_percent" inputmode="decimal" value="{percent}" maxlength="6"></div>
 <div><label for="fee-fixed-{id}">{l_fee_fixed}</label><input id="fee-fixed-{id}" name="fee_fixed" inputmode="decimal" value="{fixed}" maxlength="20"></div>
 <div><label for="fee-min-{id}">{l_fee_min}</label><input id="fee-min-{id}" name="fee_min" inputmode="decimal" value="{min}" maxlength="20"></div>
@@ -609,6 +610,8 @@ pub fn terminals(c: &Chrome<'_>, terminals: &[epay_store::Terminal], flash: Opti
                 three_ds = checked(t.three_ds),
                 transfers = checked(t.transfers_allowed),
                 l_transfers = w.transfers,
+                operation_callbacks = checked(t.operation_callbacks),
+                l_operation_callbacks = w.operation_callbacks,
                 l_fee_percent = w.fee_percent,
                 l_fee_fixed = w.fee_fixed,
                 fixed = money(t.fee_fixed_minor),

@@ -43,7 +43,7 @@ pub const TAGS: &[(&str, &str)] = &[
          merchant's TermUrl, and the merchant confirms (facts §7, seed 003).",
     ),
     ("Status", "The transaction of an invoice (facts §8)."),
-    ("Operations", "Charge, cancel and refund of a card payment (facts §9). Need a service token."),
+    ("Operations", "Charge, cancel and refund of a card payment (facts §9). Need a service token, or a token issued for the payment's invoice after it was paid."),
     ("Saved cards", "The customer's saved cards and deactivation (facts §10). Need a service token."),
     ("Transfers", "P2P, AFT and OCT card transfers (facts §12, seeds 000, 001)."),
     ("Callback log", "The postLink callbacks of a transaction, and re-sending one. Need a service token."),

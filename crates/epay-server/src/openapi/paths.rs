@@ -432,9 +432,11 @@ fn operations(b: &mut Builder) {
         let mut op = b
             .api(&["post"], path, "Operations", name, summary)
             .about(&format!(
-                "{text}\n\nOnly card payments (not transfers or verifications). Needs a service token; when it \
-                 names a terminal, only that terminal's transactions are found. An operation callback goes to the \
-                 payment's `postLink` unless `operation_callbacks = false`."
+                "{text}\n\nOnly card payments (not transfers or verifications). Needs a service token, or a token \
+                 bound to this payment's invoice and terminal that was issued after the payment was made (never the \
+                 token it was paid with: that one was on the payment page). A token that names a terminal finds only \
+                 that terminal's transactions. When the payment's terminal turns operation callbacks on, one goes \
+                 to the payment's `postLink` with `\"code\":\"operation\"` (docs/callbacks.md)."
             ))
             .auth(Auth::Service)
             .path_param("id", "The transaction `id` (not the invoice).", "8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10");
@@ -464,15 +466,10 @@ fn operations(b: &mut Builder) {
             )
             .json::<ErrorBody>(
                 401,
-                "`code` 100: missing, unknown or expired token; a payment or transfer token; a scope without `webapi` \
-                 or `payment`.",
-                &[(
-                    "payment token",
-                    error(
-                        100,
-                        "this endpoint needs a service token (requested without invoiceID), not a payment token",
-                    ),
-                )],
+                "`code` 100: missing, unknown or expired token; a transfer token; a scope without `webapi` or \
+                 `payment`; a token bound to another invoice, or the payment's own page token (any token issued \
+                 before the payment was made).",
+                &[("the page's token", error(100, crate::services::auth::NOT_A_PAGE_TOKEN))],
             )
             .json::<ErrorBody>(500, "`code` 100: internal error.", &[("internal", error(100, "internal error"))])
             .done();

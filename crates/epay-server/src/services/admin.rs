@@ -137,6 +137,8 @@ pub struct TerminalSettings {
     pub transfer_daily_limit: Option<String>,
     /// Replaces the terminal's callback origins when given (an empty list clears them).
     pub callback_origins: Option<Vec<String>>,
+    /// Callbacks for charge, cancel, refund and expiry (docs/callbacks.md); off by default.
+    pub operation_callbacks: Option<bool>,
 }
 
 fn minor(field: &str, text: &Option<String>) -> Result<Option<i64>, AdminError> {
@@ -161,6 +163,7 @@ fn apply(mut t: Terminal, s: &TerminalSettings) -> Result<Terminal, AdminError> 
     t.two_step = s.two_step.unwrap_or(t.two_step);
     t.three_ds = s.three_ds.unwrap_or(t.three_ds);
     t.transfers_allowed = s.transfers_allowed.unwrap_or(t.transfers_allowed);
+    t.operation_callbacks = s.operation_callbacks.unwrap_or(t.operation_callbacks);
     if let Some(hold) = s.hold_period_secs {
         if !(60..=30 * 86_400).contains(&hold) {
             return Err(AdminError::Invalid("hold period must be between 60 seconds and 30 days".into()));

@@ -1,6 +1,6 @@
 //! Bearer-token authentication shared by every API surface.
 
-use epay_store::TokenRecord;
+use epay_store::{InvoiceBound, TokenRecord};
 
 use crate::app::App;
 use crate::keys::digest;
@@ -68,6 +68,60 @@ pub fn require_service_token(record: &TokenRecord) -> Result<(), String> {
     Ok(())
 }
 
+/// What a token lets its holder do with charge, cancel and refund (docs/compatibility.md 45).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum OperationGrant {
+    /// A service token: any payment of its merchant (of its terminal, when it names one).
+    Service,
+    /// A payment token bound to one invoice, as public clients use it: only that invoice's
+    /// payment on the token's terminal, and only when the token was issued after the payment was
+    /// decided, so it cannot be the page's token. The store checks that against the payment in
+    /// the operation's transaction.
+    Invoice(InvoiceBound),
+}
+
+/// The page's token is in the shopper's hands: a token that may have been there must never move
+/// the payment's money (a shopper could refund, cancel, or charge 1 of an AUTH of 1000). What can
+/// be told from the token alone is told here; the issue time against the payment's decision is
+/// the store's check ([`OperationGrant::Invoice`]).
+pub fn operation_grant(record: &TokenRecord) -> Result<OperationGrant, String> {
+    let service = require_service_token(record);
+    let Some(invoice_id) = &record.invoice_id else {
+        return service.map(|()| OperationGrant::Service);
+    };
+    // A transfer token moves money card to card; it never serves a payment's operations.
+    let payment_scope = (has_scope(record, "webapi") || has_scope(record, "payment")) && !has_scope(record, "transfer");
+    if !payment_scope || record.transfer_kind.is_some() {
+        return Err(format!(
+            "token scope {:?} does not allow this operation: it needs a service token, or a payment token for the \
+             invoice requested after it was paid",
+            record.scope
+        ));
+    }
+    if record.terminal_id.is_none() {
+        return Err("a token bound to an invoice must name its terminal to operate on the payment".into());
+    }
+    if record.used_at.is_some() {
+        return Err(NOT_A_PAGE_TOKEN.into());
+    }
+    // `accountId` only narrows which saved cards a token may use; it neither widens nor narrows
+    // what the token may do with its invoice's payment.
+    Ok(OperationGrant::Invoice(InvoiceBound { invoice_id: invoice_id.clone(), issued_at: record.created_at }))
+}
+
+/// Why an invoice-bound token was refused an operation: another invoice's, terminal's or
+/// merchant's payment (or none), or a token issued before the payment was made. One message for
+/// all, so the token learns nothing about payments it may not touch (at most 256 characters: error
+/// messages are capped there).
+pub const NOT_THIS_INVOICE_TOKEN: &str =
+    "a token bound to an invoice may charge, cancel or refund only that invoice's \
+     payment, and only if issued after it was paid (never the page's token): request a new token for the invoice, or \
+     use a service token";
+
+/// Why the token that paid (the page's) was refused an operation on its own payment.
+pub const NOT_A_PAGE_TOKEN: &str = "the token the payment was made with, or any token issued before, may not charge, \
+     cancel or refund it: request a new token for the invoice, or use a service token (requested without invoiceID)";
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -111,6 +165,45 @@ mod tests {
             TokenRecord { transfer_kind: Some("aft".into()), ..service.clone() },
         ] {
             assert!(require_service_token(&page_token).is_err(), "{page_token:?}");
+        }
+    }
+
+    #[test]
+    fn an_invoice_token_operates_only_on_its_invoice_unless_spent_or_a_transfer_token() {
+        let fresh = TokenRecord {
+            token_digest: String::new(),
+            merchant_id: "m".into(),
+            terminal_id: Some("t".into()),
+            scope: "payment".into(),
+            invoice_id: Some("000001".into()),
+            amount_minor: Some(100),
+            currency: Some("KZT".into()),
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+            expires_at: 0,
+            used_at: None,
+            created_at: 42,
+        };
+        let bound = OperationGrant::Invoice(InvoiceBound { invoice_id: "000001".into(), issued_at: 42 });
+        assert_eq!(operation_grant(&fresh), Ok(bound.clone()));
+        assert_eq!(operation_grant(&TokenRecord { account_id: Some("alice".into()), ..fresh.clone() }), Ok(bound));
+        assert_eq!(
+            operation_grant(&TokenRecord { invoice_id: None, amount_minor: None, ..fresh.clone() }),
+            Ok(OperationGrant::Service)
+        );
+        for refused in [
+            TokenRecord { used_at: Some(41), ..fresh.clone() },
+            TokenRecord { scope: "transfer".into(), ..fresh.clone() },
+            TokenRecord { scope: "payment transfer".into(), ..fresh.clone() },
+            TokenRecord { scope: "usermanagement".into(), ..fresh.clone() },
+            TokenRecord { transfer_kind: Some("aft".into()), ..fresh.clone() },
+            TokenRecord { terminal_id: None, ..fresh.clone() },
+            TokenRecord { invoice_id: None, account_id: Some("alice".into()), ..fresh.clone() },
+        ] {
+            assert!(operation_grant(&refused).is_err(), "{refused:?}");
         }
     }
 }

@@ -155,17 +155,65 @@ pub fn for_transfer(p: &Payment) -> Option<NewCallback> {
     finish(p, "transfer.success", &p.post_link, payload)
 }
 
-/// The callback for an operation on a payment (charge, cancel, refund, expiry). ePay documents
-/// none; ours is the success shape with `operation` and `statusName` added, and `amount` the
-/// operation's amount, sent to `postLink` (docs/callbacks.md).
-pub fn for_operation(p: &Payment, operation: &str, amount_minor: i64) -> Option<NewCallback> {
-    let mut payload = success_payload(p);
-    payload.insert("operation".into(), Value::String(operation.into()));
-    payload.insert("statusName".into(), Value::String(p.status.clone()));
-    payload.insert("amount".into(), serde_json::to_value(JsonAmount(amount_minor)).unwrap_or(Value::Null));
-    payload.insert("orgAmount".into(), serde_json::to_value(JsonAmount(p.amount_minor)).unwrap_or(Value::Null));
-    payload.insert("reason".into(), Value::String(operation.into()));
-    finish(p, &format!("payment.{operation}"), &p.post_link, payload)
+/// An operation on a payment that has its own callback, when the terminal turns them on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperationEvent {
+    Charge,
+    Cancel,
+    Refund,
+    /// The hold period ended before a charge: AUTH → CANCEL_OLD.
+    Expire,
+}
+
+impl OperationEvent {
+    /// The `operation` field and the event kind's suffix.
+    pub fn name(self) -> &'static str {
+        match self {
+            OperationEvent::Charge => "charge",
+            OperationEvent::Cancel => "cancel",
+            OperationEvent::Refund => "refund",
+            OperationEvent::Expire => "expire",
+        }
+    }
+}
+
+/// The `code` of every operation callback: neither ePay's `"ok"` nor `"error"` (nor a transfer's
+/// `0`), so a handler that tests `code` never reads an operation as a payment's outcome.
+pub const OPERATION_CODE: &str = "operation";
+
+/// The callback for an operation on a payment (charge, cancel, refund, expiry), sent to the
+/// payment's `postLink` when its terminal turns operation callbacks on. ePay documents none, and a
+/// handler written for ePay's payment callback must not be able to take one for a payment
+/// (docs/callbacks.md, docs/compatibility.md 46). So it shares nothing a payment handler acts on:
+/// `code` is [`OPERATION_CODE`], and the payment's identity (`invoiceId`, `id`, `amount`) sits in
+/// a nested `payment` object: a handler that looks up `invoiceId` at the top finds no order. Only
+/// `secret_hash` stays at the top, as in every callback of the payment (facts §11.4).
+pub fn for_operation(p: &Payment, event: OperationEvent, amount_minor: i64) -> Option<NewCallback> {
+    let payment = json!({
+        "id": p.id,
+        "invoiceId": p.invoice_id,
+        "terminal": p.terminal_id,
+        "accountId": p.account_id,
+        "statusName": p.status,
+        "amount": JsonAmount(crate::services::status::current_amount(p)),
+        "orgAmount": JsonAmount(p.amount_minor),
+        "currency": p.currency,
+        "description": p.description,
+        "cardMask": p.card_mask,
+        "cardType": p.card_brand,
+        "reference": p.reference,
+        "approvalCode": p.approval_code,
+    });
+    let v = json!({
+        "code": OPERATION_CODE,
+        "operation": event.name(),
+        "operationAmount": JsonAmount(amount_minor),
+        "currency": p.currency,
+        "dateTime": epay_datetime(p.updated_at),
+        "payment": payment,
+    });
+    let payload = v.as_object().cloned().unwrap_or_default();
+    finish(p, &format!("payment.{}", event.name()), &p.post_link, payload)
 }
 
 /// Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")),
@@ -190,5 +238,32 @@ mod tests {
             sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
             "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
         );
+    }
+
+    #[test]
+    fn an_operation_callback_has_nothing_a_payment_handler_acts_on() {
+        let p = Payment {
+            id: "tx".into(),
+            invoice_id: "000001".into(),
+            status: "CHARGE".into(),
+            amount_minor: 10_000,
+            charged_minor: 10_000,
+            refunded_minor: 3_000,
+            post_link: "https://shop.kz/epay".into(),
+            secret_hash: Some("s".into()),
+            ..Payment::default()
+        };
+        let cb = for_operation(&p, OperationEvent::Refund, 3_000).expect("postLink is set");
+        let body: Value = serde_json::from_str(&cb.payload).unwrap();
+        assert_eq!(body["code"], OPERATION_CODE);
+        for field in ["invoiceId", "id", "amount", "reasonCode", "reason", "approvalCode", "status", "statusName"] {
+            assert!(body.get(field).is_none(), "{field} at the top: {body}");
+        }
+        assert_eq!((body["operation"].as_str(), body["operationAmount"].as_i64()), (Some("refund"), Some(30)));
+        assert_eq!(body["payment"]["invoiceId"], "000001");
+        assert_eq!(body["payment"]["amount"], 70);
+        assert_eq!(body["secret_hash"], "s");
+        assert_eq!(cb.kind, "payment.refund");
+        assert!(for_operation(&Payment { post_link: " ".into(), ..p }, OperationEvent::Refund, 1).is_none());
     }
 }

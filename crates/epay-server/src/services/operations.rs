@@ -1,11 +1,12 @@
 //! Charge, cancel and refund of an existing payment (facts §9).
 
 use epay_domain::Amount;
-use epay_store::{Operation, OperationRequest, Refusal, StoreError};
+use epay_store::{InvoiceBound, Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
-use crate::services::auth::{authenticate, BearerError};
-use crate::services::{callbacks, idempotency};
+use crate::services::auth::{authenticate, operation_grant, BearerError, OperationGrant, NOT_THIS_INVOICE_TOKEN};
+use crate::services::callbacks::{self, OperationEvent};
+use crate::services::idempotency;
 
 /// The smallest refund ePay accepts, 10 tenge (D-refund), unless it returns all that is left.
 pub const MIN_REFUND_MINOR: i64 = 1_000;
@@ -56,8 +57,12 @@ pub async fn run(
     args: OperationArgs,
 ) -> Result<epay_store::Payment, OperationError> {
     let token = authenticate(app, auth_header).await?;
-    crate::services::auth::require_service_token(&token).map_err(OperationError::Unauthorized)?;
-    let caller = Caller { merchant_id: token.merchant_id, terminal_id: token.terminal_id };
+    let grant = operation_grant(&token).map_err(OperationError::Unauthorized)?;
+    let invoice_bound = match grant {
+        OperationGrant::Service => None,
+        OperationGrant::Invoice(bound) => Some(bound),
+    };
+    let caller = Caller { merchant_id: token.merchant_id, terminal_id: token.terminal_id, invoice_bound };
     run_as(app, &caller, payment_id, kind, args).await
 }
 
@@ -65,8 +70,11 @@ pub async fn run(
 #[derive(Debug, Clone)]
 pub struct Caller {
     pub merchant_id: String,
-    /// Only this terminal's payments are visible when set (a terminal-bound service token).
+    /// Only this terminal's payments are visible when set (a terminal-bound token).
     pub terminal_id: Option<String>,
+    /// Set for a token bound to an invoice: only that invoice's payment, and only if the token
+    /// was issued after the payment was decided (docs/compatibility.md 45).
+    pub invoice_bound: Option<InvoiceBound>,
 }
 
 /// The operation for an already authenticated caller: the API (bearer token) and the cabinet
@@ -84,16 +92,30 @@ pub async fn run_as(
     if kind == Kind::Cancel && args.amount.is_some() {
         return Err(OperationError::BadRequest("cancel takes no amount: it releases the whole authorization".into()));
     }
-    // What is left to refund, read before the operation: the minimum rule needs it, and so does
-    // the refund callback of a full refund (its amount is "all that was left").
+    // The payment as it is before the operation, read for what the operation's transaction
+    // cannot ask for: whether its terminal sends operation callbacks, and what is left to refund
+    // (the minimum rule needs it, and so does the callback of a full refund: "all that was left").
+    // Everything that guards money is checked again in that transaction.
+    let before = app.store.payment(&caller.merchant_id, payment_id).await.map_err(internal)?;
+    if let Some(bound) = &caller.invoice_bound {
+        // Before any answer that reads the payment (the refund minimum does): another invoice's
+        // token hears only that it is refused. The store decides in the transaction.
+        let own = before.as_ref().is_some_and(|p| {
+            p.invoice_id == bound.invoice_id && caller.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id)
+        });
+        if !own {
+            return Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()));
+        }
+    }
+    let announce = match &before {
+        Some(p) if app.config.operation_callbacks => {
+            app.store.terminal(&p.terminal_id).await.map_err(internal)?.is_some_and(|t| t.operation_callbacks)
+        }
+        _ => false,
+    };
     let mut left_to_refund = None;
     if kind == Kind::Refund {
-        left_to_refund = app
-            .store
-            .payment(&caller.merchant_id, payment_id)
-            .await
-            .map_err(internal)?
-            .map(|p| p.charged_minor - p.refunded_minor);
+        left_to_refund = before.as_ref().map(|p| p.charged_minor - p.refunded_minor);
         if let Some(amount) = args.amount.filter(|a| a.minor() < MIN_REFUND_MINOR) {
             // Below the minimum is allowed only when it refunds everything that is left.
             if left_to_refund != Some(amount.minor()) {
@@ -114,22 +136,22 @@ pub async fn run_as(
     let request = OperationRequest {
         merchant_id: caller.merchant_id.clone(),
         terminal_id: caller.terminal_id.clone(),
+        invoice_bound: caller.invoice_bound.clone(),
         payment_id: payment_id.to_string(),
         operation,
         now_ms: app.clock.now_ms(),
         idempotency: idempotency::record(|_| success_answer()),
     };
-    let send_callbacks = app.config.operation_callbacks;
     let callback = |p: &epay_store::Payment| {
-        if !send_callbacks {
+        if !announce {
             return None;
         }
-        let (name, amount) = match kind {
-            Kind::Charge => ("charge", p.charged_minor),
-            Kind::Cancel => ("cancel", p.amount_minor),
-            Kind::Refund => ("refund", requested.or(left_to_refund).unwrap_or(p.refunded_minor)),
+        let (event, amount) = match kind {
+            Kind::Charge => (OperationEvent::Charge, p.charged_minor),
+            Kind::Cancel => (OperationEvent::Cancel, p.amount_minor),
+            Kind::Refund => (OperationEvent::Refund, requested.or(left_to_refund).unwrap_or(p.refunded_minor)),
         };
-        callbacks::for_operation(p, name, amount)
+        callbacks::for_operation(p, event, amount)
     };
     match app.store.operate(request, &callback).await {
         Ok(outcome) => {
@@ -141,6 +163,12 @@ pub async fn run_as(
                 "operation applied"
             );
             Ok(outcome.payment)
+        }
+        // An invoice-bound token learns nothing about payments it may not touch: another
+        // invoice's, terminal's or merchant's payment, and one that does not exist, all answer
+        // as the token's own refusal.
+        Err(StoreError::Refused(Refusal::NotFound | Refusal::NotThisToken)) if caller.invoice_bound.is_some() => {
+            Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()))
         }
         Err(StoreError::Refused(refusal)) => Err(refused(kind, payment_id, refusal)),
         Err(e) => Err(internal(e)),
@@ -156,7 +184,7 @@ pub fn success_answer() -> axum::Json<serde_json::Value> {
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
     let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();
     match refusal {
-        Refusal::NotFound => OperationError::NotFound(payment_id.to_string()),
+        Refusal::NotFound | Refusal::NotThisToken => OperationError::NotFound(payment_id.to_string()),
         Refusal::WrongStatus { status } => OperationError::Refused(match kind {
             Kind::Charge => format!("transaction must have the AUTH status to be charged; it is {status}"),
             Kind::Cancel => format!("transaction must have the AUTH status to be cancelled; it is {status}"),

@@ -90,7 +90,7 @@ fn status_id(status: &str) -> &'static str {
 
 /// `amount` is what the payment is worth now: the authorized amount until it is charged, then
 /// what was charged less what was refunded (`orgAmount` keeps the original; docs/compatibility.md).
-fn current_amount(p: &Payment) -> i64 {
+pub(crate) fn current_amount(p: &Payment) -> i64 {
     match p.status.as_str() {
         "CHARGE" | "REFUND" => p.charged_minor - p.refunded_minor,
         _ => p.amount_minor,
