@@ -11,7 +11,7 @@ pub struct Merchant {
     pub webhook_secret: String,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Terminal {
     pub id: String,
     pub merchant_id: String,
@@ -32,6 +32,29 @@ pub struct Terminal {
     /// Origins (`scheme://host[:port]`) whose callback links a request or the payment page may
     /// name when the token names none (DESIGN §5a).
     pub callback_origins: Vec<String>,
+    /// Attempts one invoice may have (declines count; docs/compatibility.md §48).
+    pub max_attempts: i32,
+}
+
+impl Default for Terminal {
+    fn default() -> Self {
+        Terminal {
+            id: String::new(),
+            merchant_id: String::new(),
+            pos_id: String::new(),
+            name: String::new(),
+            two_step: false,
+            three_ds: false,
+            transfers_allowed: false,
+            hold_period_secs: 0,
+            fee_percent_bp: 0,
+            fee_fixed_minor: 0,
+            fee_min_minor: 0,
+            transfer_daily_limit_minor: 0,
+            callback_origins: Vec::new(),
+            max_attempts: epay_domain::attempts::DEFAULT_MAX_ATTEMPTS,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -112,6 +135,9 @@ pub struct Payment {
     pub fx_rate_micros: i64,
     /// `amount_minor` in the card's currency (what the card is debited for the full amount).
     pub card_amount_minor: i64,
+    /// Which attempt at its invoice this is, from 1; the store numbers it when it records the
+    /// attempt (docs/compatibility.md §48).
+    pub attempt: i32,
 }
 
 impl Payment {
@@ -261,7 +287,8 @@ pub struct CardToSave {
 /// Everything one payment attempt writes, in one database transaction.
 #[derive(Debug, Clone)]
 pub struct PaymentWrite {
-    /// Digest of the token this attempt spends; spent exactly once.
+    /// Digest of the token this attempt spends; spent unless the attempt is declined (then the
+    /// same token may try the invoice again, within its terminal's attempts).
     pub token_digest: String,
     pub payment: Payment,
     pub effect: PaymentEffect,

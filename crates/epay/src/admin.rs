@@ -80,6 +80,10 @@ pub struct TerminalArgs {
     /// terminal's list; `--callback-origin ''` clears it.
     #[arg(long = "callback-origin")]
     callback_origins: Option<Vec<String>>,
+    /// Attempts one invoice may have: after a decline the same invoice may be paid again, until
+    /// this many attempts were made (then reason 2740). 1 to 10; new terminals have 3.
+    #[arg(long)]
+    max_attempts: Option<i64>,
 }
 
 impl TerminalArgs {
@@ -96,6 +100,7 @@ impl TerminalArgs {
             fee_min: self.fee_min.clone(),
             transfer_daily_limit: self.daily_limit.clone(),
             callback_origins: self.callback_origins.clone(),
+            max_attempts: self.max_attempts,
         }
     }
 }
@@ -219,6 +224,7 @@ fn print_terminal(t: &epay_store::Terminal) {
     println!("3-D Secure:      {}", t.three_ds);
     println!("transfers:       {}", t.transfers_allowed);
     println!("hold period:     {} s", t.hold_period_secs);
+    println!("max attempts:    {} per invoice", t.max_attempts);
     println!(
         "transfer fee:    {} bp + {} minor, at least {} minor; daily limit {} minor",
         t.fee_percent_bp, t.fee_fixed_minor, t.fee_min_minor, t.transfer_daily_limit_minor

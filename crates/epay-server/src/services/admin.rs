@@ -119,6 +119,8 @@ pub struct TerminalSettings {
     pub transfer_daily_limit: Option<String>,
     /// Replaces the terminal's callback origins when given (an empty list clears them).
     pub callback_origins: Option<Vec<String>>,
+    /// Attempts one invoice may have (docs/compatibility.md §48).
+    pub max_attempts: Option<i64>,
 }
 
 fn minor(field: &str, text: &Option<String>) -> Result<Option<i64>, AdminError> {
@@ -162,6 +164,9 @@ fn apply(mut t: Terminal, s: &TerminalSettings) -> Result<Terminal, AdminError> 
             .map(|o| crate::services::capability::parse_callback_origin(o))
             .collect::<Result<_, _>>()
             .map_err(|e| AdminError::Invalid(format!("callback origin {e}")))?;
+    }
+    if let Some(n) = s.max_attempts {
+        t.max_attempts = epay_domain::attempts::parse_max_attempts(n).map_err(AdminError::Invalid)?;
     }
     t.fee_fixed_minor = minor("fee fixed", &s.fee_fixed)?.unwrap_or(t.fee_fixed_minor);
     t.fee_min_minor = minor("fee minimum", &s.fee_min)?.unwrap_or(t.fee_min_minor);

@@ -13,8 +13,8 @@ use epay_store::{
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::services::capability;
 use crate::services::idempotency;
+use crate::services::{attempts, capability};
 use crate::wire::{echoed, language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
@@ -34,6 +34,10 @@ pub enum PaymentError {
     /// Too many declined attempts for this card or terminal (card testing); nothing recorded.
     #[error("too many declined attempts; retry after {retry_after_secs} seconds")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The invoice had every attempt its terminal allows, all declined: reason 2740, final
+    /// (docs/compatibility.md §48); nothing recorded.
+    #[error("{0}")]
+    AttemptsExhausted(String),
     #[error("internal error")]
     Internal,
 }
@@ -60,6 +64,15 @@ fn bad(msg: impl Into<String>) -> PaymentError {
 fn internal(e: StoreError) -> PaymentError {
     tracing::error!(error = %e, "payment storage failed");
     PaymentError::Internal
+}
+
+/// A new attempt at `invoice` the store refused (docs/compatibility.md §48), or a failure.
+fn attempt_refused(e: StoreError, invoice: &str) -> PaymentError {
+    match attempts::refused(&e, "invoiceId", invoice) {
+        Some(attempts::Refused::Held(message)) => PaymentError::Conflict(message),
+        Some(attempts::Refused::Exhausted(message)) => PaymentError::AttemptsExhausted(message),
+        None => internal(e),
+    }
 }
 
 /// The order part of a payment request, checked against the token it came with.
@@ -334,16 +347,25 @@ pub struct PageOrder {
     pub back_link: String,
     pub failure_back_link: String,
     pub payer_name: String,
+    /// The invoice's attempts so far, for "attempts left" (docs/compatibility.md §48).
+    pub attempts: epay_domain::InvoiceAttempts,
 }
 
 /// Checks a payment page's `auth` token and order fields exactly as the API would, without
-/// writing anything.
+/// writing anything. An invoice whose attempts are all used and declined is refused (2740).
 pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) -> Result<PageOrder, PaymentError> {
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
+    let attempts =
+        attempts::of_invoice(app, &token.merchant_id, &terminal, order.invoice_id.as_str()).await.map_err(internal)?;
+    if attempts.exhausted() {
+        let e = StoreError::AttemptsExhausted { attempts: attempts.used };
+        return Err(attempt_refused(e, order.invoice_id.as_str()));
+    }
     Ok(PageOrder {
+        attempts,
         merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
         description: order.description.as_str().to_string(),
         amount: order.amount,
@@ -613,13 +635,7 @@ async fn execute(
         Err(StoreError::TokenSpent) => {
             return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()))
         }
-        Err(StoreError::DuplicateInvoice) => {
-            return Err(PaymentError::Conflict(format!(
-                "a transaction with invoiceId {} already exists on this terminal",
-                order.invoice_id
-            )))
-        }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(attempt_refused(e, order.invoice_id.as_str())),
     };
     let p = recorded.payment;
     app.metrics.observe_outcome(&p);

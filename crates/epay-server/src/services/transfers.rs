@@ -641,14 +641,15 @@ pub async fn transfer_with(
         Err(StoreError::TokenSpent) => {
             return Err(fail(TransferError::new(401, -1, "token has already been used; request a new token")))
         }
-        Err(StoreError::DuplicateInvoice) => {
-            return Err(fail(TransferError::new(
-                409,
-                -1,
-                format!("a transaction with order id {} already exists on this terminal", order.invoice),
-            )))
+        Err(e) => {
+            return Err(fail(match crate::services::attempts::refused(&e, "order id", order.invoice.as_str()) {
+                Some(crate::services::attempts::Refused::Held(message)) => TransferError::new(409, -1, message),
+                Some(crate::services::attempts::Refused::Exhausted(message)) => {
+                    TransferError::new(400, ReasonCode::TOO_MANY_ATTEMPTS.code, message)
+                }
+                None => internal(e),
+            }))
         }
-        Err(e) => return Err(fail(internal(e))),
     };
     app.metrics.observe_outcome(&recorded);
     if recorded.reason_code != 0 {
