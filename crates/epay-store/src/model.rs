@@ -284,12 +284,23 @@ pub struct CardToSave {
     pub card: SavedCard,
 }
 
+/// What a recorded attempt does to its token (docs/compatibility.md §48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSpend {
+    /// Spent whatever the outcome: the API, where a new attempt takes a new token.
+    #[default]
+    Always,
+    /// Spent unless the attempt is declined: the hosted page, where the shopper tries the same
+    /// invoice again with the page's token, within the terminal's attempts.
+    UnlessDeclined,
+}
+
 /// Everything one payment attempt writes, in one database transaction.
 #[derive(Debug, Clone)]
 pub struct PaymentWrite {
-    /// Digest of the token this attempt spends; spent unless the attempt is declined (then the
-    /// same token may try the invoice again, within its terminal's attempts).
+    /// Digest of the token this attempt spends, as `token_spend` says.
     pub token_digest: String,
+    pub token_spend: TokenSpend,
     pub payment: Payment,
     pub effect: PaymentEffect,
     pub save_card: Option<CardToSave>,
@@ -318,6 +329,9 @@ pub struct ThreeDsSession {
     pub receiver_pan_ciphertext: Option<String>,
     pub receiver_expiry_mmyy: String,
     pub save_receiver: bool,
+    /// What the attempt's end does to its token (spent at the start; given back by a decline
+    /// when `UnlessDeclined`).
+    pub token_spend: TokenSpend,
     /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
     pub state: String,
     pub reason_code: i32,
@@ -563,6 +577,7 @@ pub struct TransferSettlement {
 #[derive(Debug, Clone)]
 pub struct TransferWrite {
     pub token_digest: String,
+    pub token_spend: TokenSpend,
     pub settlement: TransferSettlement,
     /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
     pub three_ds: Option<ThreeDsSession>,

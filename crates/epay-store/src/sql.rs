@@ -633,8 +633,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO three_ds_sessions (id, payment_id, server_trans_id, token_digest, pan_ciphertext,
                          expiry_mmyy, save_card, state, reason_code, created_at, updated_at,
-                         receiver_pan_ciphertext, receiver_expiry_mmyy, save_receiver)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         receiver_pan_ciphertext, receiver_expiry_mmyy, save_receiver, keep_token_on_decline)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(&t.id)
                 .bind(&t.payment_id)
@@ -650,6 +650,7 @@ macro_rules! sql_store {
                 .bind(&t.receiver_pan_ciphertext)
                 .bind(&t.receiver_expiry_mmyy)
                 .bind(t.save_receiver)
+                .bind(t.token_spend == TokenSpend::UnlessDeclined)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -667,6 +668,11 @@ macro_rules! sql_store {
                     receiver_pan_ciphertext: row.try_get("receiver_pan_ciphertext")?,
                     receiver_expiry_mmyy: row.try_get("receiver_expiry_mmyy")?,
                     save_receiver: row.try_get("save_receiver")?,
+                    token_spend: if row.try_get("keep_token_on_decline")? {
+                        TokenSpend::UnlessDeclined
+                    } else {
+                        TokenSpend::Always
+                    },
                     state: row.try_get("state")?,
                     reason_code: row.try_get("reason_code")?,
                     created_at: row.try_get("created_at")?,
@@ -923,8 +929,8 @@ macro_rules! sql_store {
                 }
             }
 
-            /// A declined attempt leaves its token usable: the shopper (or the merchant's
-            /// server) may try the same invoice again, within the terminal's attempts.
+            /// A declined attempt on the hosted page leaves its token usable: the shopper may try
+            /// the same invoice again on the same page, within the terminal's attempts.
             async fn keep_token(tx: &mut sqlx::Transaction<'static, $db>, token_digest: &str) -> Result<(), sqlx::Error> {
                 sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
                     .bind(token_digest)
@@ -933,15 +939,16 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// A 3-D Secure attempt that ends declined leaves the token that started it usable,
-            /// like any declined attempt.
+            /// A 3-D Secure attempt from the hosted page that ends declined leaves the token that
+            /// started it usable, like any declined attempt there.
             async fn keep_session_token(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 session_id: &str,
             ) -> Result<(), sqlx::Error> {
                 sqlx::query(
                     "UPDATE tokens SET used_at = NULL
-                     WHERE token_digest = (SELECT token_digest FROM three_ds_sessions WHERE id = $1)",
+                     WHERE token_digest = (SELECT token_digest FROM three_ds_sessions
+                                           WHERE id = $1 AND keep_token_on_decline)",
                 )
                 .bind(session_id)
                 .execute(&mut **tx)
@@ -1785,6 +1792,7 @@ macro_rules! sql_store {
             ) -> StoreResult<RecordedPayment> {
                 let PaymentWrite {
                     token_digest,
+                    token_spend,
                     mut payment,
                     effect,
                     save_card,
@@ -1824,7 +1832,7 @@ macro_rules! sql_store {
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
-                if is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {
@@ -2167,7 +2175,7 @@ macro_rules! sql_store {
 
 
             async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-                let TransferWrite { token_digest, settlement, three_ds, idempotency } = write;
+                let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
                 let now = settlement.payment.created_at;
                 let mut tx = self.pool.begin().await?;
                 let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
@@ -2183,7 +2191,7 @@ macro_rules! sql_store {
                 settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
                 let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
-                if is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {

@@ -489,7 +489,8 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let base = crate::http::public_base(&app, &headers);
     let merchant_id = token.merchant_id.clone();
-    match transfers::transfer_with(&app, token, &fields, kind, &format!("{base}/acs/challenge")).await {
+    let acs = format!("{base}/acs/challenge");
+    match transfers::transfer_with(&app, token, &fields, kind, &acs, epay_store::TokenSpend::UnlessDeclined).await {
         Ok(answer) if answer.secure3d.is_some() => {
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &base, short, raw, s)

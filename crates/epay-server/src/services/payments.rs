@@ -7,7 +7,8 @@ use base64::Engine;
 use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TransferKind,
+    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TokenSpend,
+    TransferKind,
 };
 
 use crate::app::App;
@@ -239,7 +240,7 @@ pub async fn pay_with_cryptogram(
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = open_cryptogram(app, &token, &terminal.id, &cryptogram, from).await?;
-    execute(app, token, terminal, order, CardSource::Entered(card), acs_url).await
+    execute(app, token, terminal, order, CardSource::Entered(card), acs_url, TokenSpend::Always).await
 }
 
 /// The one answer to every cryptogram that does not give a card for the token's terminal:
@@ -333,7 +334,8 @@ pub async fn pay_with_saved_card(
         PaymentError::Internal
     })?;
     let order = Order { card_save: false, ..order };
-    execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }, acs_url).await
+    let source = CardSource::Saved { card: Box::new(card), pan };
+    execute(app, token, terminal, order, source, acs_url, TokenSpend::Always).await
 }
 
 /// What the payment page shows about an order, once its token and fields check out.
@@ -378,7 +380,8 @@ pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) ->
 }
 
 /// Pays from the payment page: the same checks and the same transaction as the API, with the
-/// card typed by the shopper instead of a cryptogram.
+/// card typed by the shopper instead of a cryptogram. A declined attempt leaves the page's
+/// token usable, so the shopper can try again on the same page (docs/compatibility.md §48).
 pub async fn pay_from_page(
     app: &App,
     access_token: &str,
@@ -391,7 +394,8 @@ pub async fn pay_from_page(
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
-    execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc }), acs_url).await
+    let source = CardSource::Entered(EnteredCard { pan, expiry, cvc });
+    execute(app, token, terminal, order, source, acs_url, TokenSpend::UnlessDeclined).await
 }
 
 /// The RSA ciphertext in a cryptogram's text: base64, standard or URL-safe, padded or not,
@@ -442,6 +446,7 @@ async fn execute(
     order: Order,
     source: CardSource,
     acs_url: &str,
+    token_spend: TokenSpend,
 ) -> Result<PaymentAnswer, PaymentError> {
     let verification = order.amount.is_zero();
     if verification && !order.card_save {
@@ -612,11 +617,13 @@ async fn execute(
     };
     let payment = with_conversion(payment, &authorization);
     let three_ds = challenge.then(|| {
-        crate::services::three_ds::new_session(app, &payment, &token, pan, &source_expiry(&source), order.card_save)
+        let expiry = source_expiry(&source);
+        crate::services::three_ds::new_session(app, &payment, &token, pan, &expiry, order.card_save, token_spend)
     });
     let write = PaymentWrite {
         three_ds: three_ds.clone(),
         token_digest: token.token_digest.clone(),
+        token_spend,
         payment,
         effect,
         save_card,

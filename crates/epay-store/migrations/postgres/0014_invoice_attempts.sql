@@ -9,6 +9,11 @@
 --     one attempt can ever succeed.
 ALTER TABLE terminals ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;
 
+-- An attempt on the hosted page that ends declined leaves its token usable, so the shopper can
+-- try again on the same page; an API attempt spends its token whatever the outcome. A 3-D
+-- Secure attempt ends later, so its session remembers which it was.
+ALTER TABLE three_ds_sessions ADD COLUMN keep_token_on_decline BOOLEAN NOT NULL DEFAULT FALSE;
+
 ALTER TABLE payments ADD COLUMN attempt INTEGER NOT NULL DEFAULT 1;
 ALTER TABLE payments DROP CONSTRAINT payments_terminal_invoice_unique;
 CREATE UNIQUE INDEX payments_invoice_attempt ON payments (terminal_id, invoice_id, attempt);

@@ -9,6 +9,11 @@
 --     one attempt can ever succeed.
 ALTER TABLE terminals ADD COLUMN max_attempts INTEGER NOT NULL DEFAULT 3;
 
+-- An attempt on the hosted page that ends declined leaves its token usable, so the shopper can
+-- try again on the same page; an API attempt spends its token whatever the outcome. A 3-D
+-- Secure attempt ends later, so its session remembers which it was.
+ALTER TABLE three_ds_sessions ADD COLUMN keep_token_on_decline BOOLEAN NOT NULL DEFAULT FALSE;
+
 -- SQLite cannot drop the table constraint UNIQUE (terminal_id, invoice_id): the table is
 -- rebuilt. Refunds, 3-D Secure sessions and status events reference payments; their foreign
 -- keys are checked at commit (defer_foreign_keys lasts for this transaction only), when every
