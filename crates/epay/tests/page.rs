@@ -150,7 +150,8 @@ async fn past_the_limit_the_page_says_so_in_its_language() {
         // Posting the form anyway (a stale tab) is refused the same way and writes nothing.
         let link = page_link_for(&gw, &invoice, &token, "eng", "100");
         let params = link.split("params=").nth(1).unwrap().to_string();
-        let form = [("params", params.as_str()), ("pan", VISA.0), ("expiry", "01/27"), ("cvc", VISA.2), ("name", "T T")];
+        let form =
+            [("params", params.as_str()), ("pan", VISA.0), ("expiry", "01/27"), ("cvc", VISA.2), ("name", "T T")];
         let response = gw.http.post(format!("{}/payform/pay", gw.url)).form(&form).send().await.unwrap();
         assert_eq!(response.status(), 400, "{backend:?}");
         assert!(response.text().await.unwrap().contains("Too many failed payment attempts"), "{backend:?}");

@@ -279,8 +279,14 @@ async fn a_retry_while_a_challenge_is_open_is_refused_and_a_failed_challenge_fre
         let invoice = common::invoice();
         let params = secure_page_params(&gw, &invoice).await;
         let card = |c: (&'static str, &'static str, &'static str)| {
-            [("params", params.clone()), ("isShortForm", "false".into()), ("pan", c.0.into()),
-             ("expiry", format!("{}/{}", &c.1[..2], &c.1[2..])), ("cvc", c.2.into()), ("name", "TEST TEST".into())]
+            [
+                ("params", params.clone()),
+                ("isShortForm", "false".into()),
+                ("pan", c.0.into()),
+                ("expiry", format!("{}/{}", &c.1[..2], &c.1[2..])),
+                ("cvc", c.2.into()),
+                ("name", "TEST TEST".into()),
+            ]
         };
         let pay_page = format!("{}/payform/pay", gw.url);
         let hop = gw.http.post(&pay_page).form(&card(ENROLLED)).send().await.unwrap().text().await.unwrap();
