@@ -292,3 +292,82 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
         gw.assert_ledger_sound();
     }
 }
+
+#[tokio::test]
+async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let p2p = epay_server::seed::P2P_TERMINAL;
+        for bound in [true, false] {
+            let order = common::invoice();
+            let token = gw
+                .client
+                .token(&TokenRequest {
+                    scope: "transfer".into(),
+                    client_id: CLIENT.into(),
+                    client_secret: SECRET.into(),
+                    terminal: Some(p2p.into()),
+                    invoice_id: bound.then(|| order.clone()),
+                    amount: bound.then_some(100.0),
+                    currency: bound.then(|| "KZT".into()),
+                    ..Default::default()
+                })
+                .await
+                .unwrap()
+                .access_token;
+            let params = epay_server::page::params::encode(
+                &[
+                    ("invoiceId", order.clone()),
+                    ("backLink", format!("{}/demo/success", gw.url)),
+                    ("failureBackLink", format!("{}/demo/failure", gw.url)),
+                    ("language", "EN".into()),
+                    ("terminal", p2p.into()),
+                    ("amount", "100".into()),
+                    ("currency", "KZT".into()),
+                ],
+                &[("access_token", token)],
+            );
+            let submit = |sender: (&'static str, &'static str, &'static str)| {
+                let (gw, params) = (&gw, params.clone());
+                async move {
+                    let form = [
+                        ("params", params.as_str()),
+                        ("kind", "p2p"),
+                        ("pan", sender.0),
+                        ("expiry", &format!("{}/{}", &sender.1[..2], &sender.1[2..])),
+                        ("cvc", sender.2),
+                        ("name", "ARMAN ALI"),
+                        ("receiver_pan", MASTERCARD.0),
+                    ]
+                    .map(|(k, v)| (k, v.to_string()));
+                    gw.http
+                        .post(format!("{}/payform/transfer", gw.url))
+                        .form(&form)
+                        .send()
+                        .await
+                        .unwrap()
+                        .text()
+                        .await
+                        .unwrap()
+                }
+            };
+            let declined = submit(DECLINED[0]).await;
+            let paid = submit(VISA).await;
+            let statuses: Vec<String> = attempts_of(&gw, p2p, &order).await.into_iter().map(|p| p.status).collect();
+            if bound {
+                // The form again, with the reason and the attempts left; the same token pays.
+                assert!(declined.contains(r#"id="transfer-form""#), "{backend:?}: {declined}");
+                assert!(declined.contains("(466). Attempts left: 2"), "{backend:?}: {declined}");
+                assert!(paid.contains(r#"data-success="true""#), "{backend:?}: {paid}");
+                assert_eq!(statuses, ["REJECT", "CHARGE"], "{backend:?}");
+            } else {
+                // A token bound to no order id would try cards on any number of them: a decline
+                // spends it, as on the API.
+                assert!(declined.contains(r#"data-success="false""#), "{backend:?}: {declined}");
+                assert!(paid.contains("already been used"), "{backend:?}: {paid}");
+                assert_eq!(statuses, ["REJECT"], "{backend:?}");
+            }
+        }
+        gw.assert_ledger_sound();
+    }
+}

@@ -488,7 +488,8 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
     };
     let base = crate::http::public_base(&app, &headers);
-    let merchant_id = token.merchant_id.clone();
+    // A token bound to its order id stays usable after a decline (transfers::transfer_with).
+    let (merchant_id, may_retry) = (token.merchant_id.clone(), token.invoice_id.is_some());
     let acs = format!("{base}/acs/challenge");
     match transfers::transfer_with(&app, token, &fields, kind, &acs, epay_store::TokenSpend::UnlessDeclined).await {
         Ok(answer) if answer.secure3d.is_some() => {
@@ -510,7 +511,10 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         // A decline is recorded; while the order id allows more attempts the form comes again
         // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
         Err(e) if !e.id.is_empty() => {
-            let attempts = crate::services::attempts::after(&app, &merchant_id, &e.id).await.ok().flatten();
+            let attempts = match may_retry {
+                true => crate::services::attempts::after(&app, &merchant_id, &e.id).await.ok().flatten(),
+                false => None,
+            };
             if let Some(left) = attempts.map(|a| a.left()).filter(|left| *left > 0) {
                 let alert = format!("{}: {} ({}). {}: {left}", w.declined, e.message, e.code, w.attempts_left);
                 return transfer_page(&app, lang, short, raw, &decoded, kind, Some(&alert)).await;

@@ -400,6 +400,9 @@ pub async fn transfer_with(
         return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
     }
     check_kind(&token, kind)?;
+    // Only a token bound to its order id may try again after a decline: one bound to none (seed
+    // 002's page token) would try cards on any number of order ids (docs/security.md).
+    let token_spend = if token.invoice_id.is_some() { token_spend } else { TokenSpend::Always };
     let order_fields = fields.opt_object(&["order"])?.ok_or_else(|| TransferError::bad("field order is required"))?;
     let card_fields = fields.opt_object(&["card"])?.ok_or_else(|| TransferError::bad("field card is required"))?;
     let invoice_text =
