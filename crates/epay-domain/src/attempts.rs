@@ -12,13 +12,34 @@ pub const DEFAULT_MAX_ATTEMPTS: i32 = 3;
 /// tester holding the page's token) may try on one invoice.
 pub const MAX_ATTEMPTS_CEILING: i32 = 10;
 
-/// A terminal's limit as an operator writes it: 1 (the old rule, one attempt per invoice) to
-/// [`MAX_ATTEMPTS_CEILING`].
-pub fn parse_max_attempts(value: i64) -> Result<i32, String> {
-    if (1..=i64::from(MAX_ATTEMPTS_CEILING)).contains(&value) {
-        Ok(value as i32)
-    } else {
-        Err(format!("max attempts must be 1 to {MAX_ATTEMPTS_CEILING}, not {value}"))
+/// How many attempts a terminal allows per invoice: 1 (the old rule, one attempt per
+/// invoice) to [`MAX_ATTEMPTS_CEILING`]; [`DEFAULT_MAX_ATTEMPTS`] unless set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MaxAttempts(i32);
+
+impl MaxAttempts {
+    pub fn parse(value: i64) -> Result<MaxAttempts, String> {
+        if (1..=i64::from(MAX_ATTEMPTS_CEILING)).contains(&value) {
+            Ok(MaxAttempts(value as i32))
+        } else {
+            Err(format!("max attempts must be 1 to {MAX_ATTEMPTS_CEILING}, not {value}"))
+        }
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl Default for MaxAttempts {
+    fn default() -> Self {
+        MaxAttempts(DEFAULT_MAX_ATTEMPTS)
+    }
+}
+
+impl std::fmt::Display for MaxAttempts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
     }
 }
 
@@ -81,10 +102,11 @@ mod tests {
 
     #[test]
     fn limits_are_bounded() {
-        assert_eq!(parse_max_attempts(1), Ok(1));
-        assert_eq!(parse_max_attempts(10), Ok(10));
-        assert!(parse_max_attempts(0).is_err());
-        assert!(parse_max_attempts(11).is_err());
-        assert!(parse_max_attempts(-3).is_err());
+        assert_eq!(MaxAttempts::parse(1).map(MaxAttempts::get), Ok(1));
+        assert_eq!(MaxAttempts::parse(10).map(MaxAttempts::get), Ok(10));
+        assert!(MaxAttempts::parse(0).is_err());
+        assert!(MaxAttempts::parse(11).is_err());
+        assert!(MaxAttempts::parse(-3).is_err());
+        assert_eq!(MaxAttempts::default().get(), 3);
     }
 }

@@ -9,7 +9,7 @@ pub mod money;
 pub mod reason;
 pub mod status;
 
-pub use attempts::InvoiceAttempts;
+pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
 pub use money::{Amount, Currency, FxRate, MoneyError};

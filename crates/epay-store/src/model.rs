@@ -11,7 +11,7 @@ pub struct Merchant {
     pub webhook_secret: String,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Terminal {
     pub id: String,
     pub merchant_id: String,
@@ -33,28 +33,7 @@ pub struct Terminal {
     /// name when the token names none (DESIGN §5a).
     pub callback_origins: Vec<String>,
     /// Attempts one invoice may have (declines count; docs/compatibility.md §48).
-    pub max_attempts: i32,
-}
-
-impl Default for Terminal {
-    fn default() -> Self {
-        Terminal {
-            id: String::new(),
-            merchant_id: String::new(),
-            pos_id: String::new(),
-            name: String::new(),
-            two_step: false,
-            three_ds: false,
-            transfers_allowed: false,
-            hold_period_secs: 0,
-            fee_percent_bp: 0,
-            fee_fixed_minor: 0,
-            fee_min_minor: 0,
-            transfer_daily_limit_minor: 0,
-            callback_origins: Vec::new(),
-            max_attempts: epay_domain::attempts::DEFAULT_MAX_ATTEMPTS,
-        }
-    }
+    pub max_attempts: epay_domain::MaxAttempts,
 }
 
 #[derive(Debug, Clone)]

@@ -883,7 +883,7 @@ macro_rules! sql_store {
                 .bind(t.fee_min_minor)
                 .bind(t.transfer_daily_limit_minor)
                 .bind(t.callback_origins.join(" "))
-                .bind(t.max_attempts)
+                .bind(t.max_attempts.get())
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -1370,7 +1370,9 @@ macro_rules! sql_store {
                         .split_whitespace()
                         .map(str::to_string)
                         .collect(),
-                    max_attempts: row.try_get("max_attempts")?,
+                    // Written only through `MaxAttempts::parse`; anything else reads as the default.
+                    max_attempts: epay_domain::MaxAttempts::parse(row.try_get::<i32, _>("max_attempts")?.into())
+                        .unwrap_or_default(),
                 })
             }
 

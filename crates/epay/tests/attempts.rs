@@ -163,7 +163,7 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
             assert!(!ok, "{backend:?}: --max-attempts {bad} accepted: {out}");
         }
         let store = gw.store().await;
-        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts, 3, "the default");
+        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 3, "the default");
         let (ok, out) = set_max_attempts(&gw, TERMINAL, "2");
         assert!(ok && out.contains("max attempts:    2"), "{backend:?}: {out}");
 

@@ -889,11 +889,11 @@ async fn every_attempt_at_an_invoice_stays_in_the_cabinet_and_the_terminal_sets_
         let (status, _) = post(form("5")).await;
         assert_eq!(status, 303, "{backend:?}");
         let store = gw.store().await;
-        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts, 5, "{backend:?}");
+        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 5, "{backend:?}");
         for bad in ["0", "11", "many"] {
             let (status, page) = post(form(bad)).await;
             assert_eq!(status, 400, "{backend:?} {bad}: {page}");
         }
-        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts, 5, "{backend:?}");
+        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 5, "{backend:?}");
     }
 }

@@ -96,7 +96,7 @@ pub async fn update_terminal(signed: Signed, Path(id): Path<String>, body: Bytes
         let settings = settings_from(&form)?;
         let updated = admin::update_terminal(signed.app.store.as_ref(), &terminal.id, &settings).await?;
         tracing::info!(user_id = %signed.session.user_id, terminal_id = %updated.id, two_step = updated.two_step,
-            three_ds = updated.three_ds, max_attempts = updated.max_attempts, "cabinet terminal settings changed");
+            three_ds = updated.three_ds, max_attempts = updated.max_attempts.get(), "cabinet terminal settings changed");
         Ok(redirect(&format!("/cabinet/terminals?saved={}", updated.id)))
     }
     .await;

@@ -166,7 +166,7 @@ fn apply(mut t: Terminal, s: &TerminalSettings) -> Result<Terminal, AdminError> 
             .map_err(|e| AdminError::Invalid(format!("callback origin {e}")))?;
     }
     if let Some(n) = s.max_attempts {
-        t.max_attempts = epay_domain::attempts::parse_max_attempts(n).map_err(AdminError::Invalid)?;
+        t.max_attempts = epay_domain::MaxAttempts::parse(n).map_err(AdminError::Invalid)?;
     }
     t.fee_fixed_minor = minor("fee fixed", &s.fee_fixed)?.unwrap_or(t.fee_fixed_minor);
     t.fee_min_minor = minor("fee minimum", &s.fee_min)?.unwrap_or(t.fee_min_minor);

@@ -49,7 +49,7 @@ pub async fn of_invoice(
     let attempts = app.store.invoice_attempts(merchant_id, &terminal.id, invoice).await?;
     // A status this code does not know holds the invoice, as the store treats it.
     let statuses = attempts.iter().map(|p| p.status.parse().unwrap_or(TxStatus::New));
-    Ok(InvoiceAttempts::of(statuses, terminal.max_attempts))
+    Ok(InvoiceAttempts::of(statuses, terminal.max_attempts.get()))
 }
 
 /// Where the invoice of one of the merchant's recorded attempts stands (after a decline).
