@@ -1,6 +1,7 @@
 //! Pure domain rules of the ePay gateway. Nothing here does I/O: every type is a validated
 //! value (`parse` at the edge, so a bad value cannot travel further) or a pure rule.
 
+pub mod attempts;
 pub mod card;
 pub mod ids;
 pub mod invoice;
@@ -8,6 +9,7 @@ pub mod money;
 pub mod reason;
 pub mod status;
 
+pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
 pub use money::{Amount, Currency, FxRate, MoneyError};

@@ -46,6 +46,7 @@ codes! {
     TERMINAL_DAILY_LIMIT = 529, "Terminal daily limit reached";
     THREE_DS_UNAVAILABLE = 877, "Cannot complete the 3DSecure check";
     IIN_PHONE_MISMATCH = 2357, "IIN and phone do not match";
+    TOO_MANY_ATTEMPTS = 2740, "Too many failed payment attempts";
     WRONG_CVC = 2872, "Critical decline from bank, use another card";
 }
 

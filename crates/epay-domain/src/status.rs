@@ -34,6 +34,13 @@ impl TxStatus {
         }
     }
 
+    /// A declined attempt: it moved no money and leaves its invoice free for another attempt
+    /// (docs/compatibility.md §48). The database's partial unique index
+    /// `payments_invoice_holding` names the same two statuses.
+    pub fn is_declined(self) -> bool {
+        matches!(self, TxStatus::Reject | TxStatus::Failed)
+    }
+
     /// Whether the state machine allows `self → next`.
     pub fn can_move_to(self, next: TxStatus) -> bool {
         use TxStatus::*;
@@ -137,6 +144,12 @@ mod tests {
         assert!(!TxStatus::Charge.can_move_to(TxStatus::Cancel));
         assert!(!TxStatus::Failed.can_move_to(TxStatus::Charge));
         assert!("PAID".parse::<TxStatus>().is_err());
+        let declined: Vec<&str> =
+            ["NEW", "3D", "AUTH", "CHARGE", "CANCEL", "CANCEL_OLD", "REFUND", "REJECT", "FAILED", "VERIFIED"]
+                .into_iter()
+                .filter(|s| s.parse::<TxStatus>().unwrap().is_declined())
+                .collect();
+        assert_eq!(declined, ["REJECT", "FAILED"]);
     }
 
     #[test]

@@ -14,8 +14,18 @@ pub use sql::{connect, PgStore, SqliteStore};
 pub enum StoreError {
     #[error("the token has already been used")]
     TokenSpent,
+    /// An approved attempt holds the invoice (docs/compatibility.md §48).
     #[error("a transaction with this invoiceId already exists on this terminal")]
     DuplicateInvoice,
+    /// An attempt at the invoice waits for its 3-D Secure challenge.
+    #[error("a 3-D Secure challenge for this invoiceId is still open")]
+    ChallengeOpen,
+    /// Every attempt the terminal allows for the invoice was made and declined (reason 2740).
+    #[error("too many failed payment attempts: {attempts} made")]
+    AttemptsExhausted { attempts: i32 },
+    /// Another attempt at the same invoice took this attempt's number at the same moment.
+    #[error("another attempt at this invoiceId was recorded at the same moment")]
+    ConcurrentAttempt,
     #[error("not found")]
     NotFound,
     /// The request's Idempotency-Key lease ended and another request claimed the key.
@@ -111,10 +121,21 @@ pub trait Store: Send + Sync + 'static {
 
     async fn saved_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<Option<SavedCard>>;
 
+    /// The invoice's latest attempt.
     async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>>;
 
-    /// Spends the token, inserts the payment, applies its money effect and saves the card, all
-    /// in one transaction. Fails with `TokenSpent` or `DuplicateInvoice` and writes nothing.
+    /// Every attempt at one of the merchant's invoices on a terminal, first attempt first.
+    async fn invoice_attempts(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Vec<Payment>>;
+
+    /// Numbers the attempt at its invoice, spends the token (unless the attempt is declined:
+    /// the token may try again), inserts the payment, applies its money effect and saves the
+    /// card, all in one transaction. Fails with `TokenSpent`, `DuplicateInvoice`,
+    /// `ChallengeOpen`, `AttemptsExhausted` or `ConcurrentAttempt` and writes nothing.
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment>;
 
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>>;
@@ -188,6 +209,7 @@ pub trait Store: Send + Sync + 'static {
     /// Spends the token and records a transfer with its linked ledger transfers (amount and
     /// fee, all or nothing), daily limits and saved cards, in one transaction. A limit or a
     /// balance that does not allow it turns the transfer into a REJECT with that reason.
+    /// Attempts at the order id are numbered and refused as for [`Store::record_payment`].
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
 
     /// Ends a transfer that waited for 3-D Secure, like [`Store::finish_three_ds`] does for a
@@ -211,6 +233,7 @@ pub trait Store: Send + Sync + 'static {
     /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
     /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),
     /// with its money, saved card and callback. `Refused(WrongStatus)` if already finished.
+    /// A declined end frees the invoice and the token for another attempt.
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
 
     /// 3D payments started before `older_than_ms` whose challenge never ended.

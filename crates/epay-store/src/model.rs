@@ -66,6 +66,8 @@ pub struct Terminal {
     /// Send callbacks for charge, cancel, refund and expiry of this terminal's payments, in their
     /// own shape (docs/callbacks.md). Off unless the merchant turns it on.
     pub operation_callbacks: bool,
+    /// Attempts one invoice may have (declines count; docs/compatibility.md §48).
+    pub max_attempts: epay_domain::MaxAttempts,
 }
 
 #[derive(Debug, Clone)]
@@ -146,6 +148,9 @@ pub struct Payment {
     pub fx_rate_micros: i64,
     /// `amount_minor` in the card's currency (what the card is debited for the full amount).
     pub card_amount_minor: i64,
+    /// Which attempt at its invoice this is, from 1; the store numbers it when it records the
+    /// attempt (docs/compatibility.md §48).
+    pub attempt: i32,
 }
 
 impl Payment {
@@ -292,11 +297,23 @@ pub struct CardToSave {
     pub card: SavedCard,
 }
 
+/// What a recorded attempt does to its token (docs/compatibility.md §48).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum TokenSpend {
+    /// Spent whatever the outcome: the API, where a new attempt takes a new token.
+    #[default]
+    Always,
+    /// Spent unless the attempt is declined: the hosted page, where the shopper tries the same
+    /// invoice again with the page's token, within the terminal's attempts.
+    UnlessDeclined,
+}
+
 /// Everything one payment attempt writes, in one database transaction.
 #[derive(Debug, Clone)]
 pub struct PaymentWrite {
-    /// Digest of the token this attempt spends; spent exactly once.
+    /// Digest of the token this attempt spends, as `token_spend` says.
     pub token_digest: String,
+    pub token_spend: TokenSpend,
     pub payment: Payment,
     pub effect: PaymentEffect,
     pub save_card: Option<CardToSave>,
@@ -325,6 +342,9 @@ pub struct ThreeDsSession {
     pub receiver_pan_ciphertext: Option<String>,
     pub receiver_expiry_mmyy: String,
     pub save_receiver: bool,
+    /// What the attempt's end does to its token (spent at the start; given back by a decline
+    /// when `UnlessDeclined`).
+    pub token_spend: TokenSpend,
     /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
     pub state: String,
     pub reason_code: i32,
@@ -586,6 +606,7 @@ pub struct TransferSettlement {
 #[derive(Debug, Clone)]
 pub struct TransferWrite {
     pub token_digest: String,
+    pub token_spend: TokenSpend,
     pub settlement: TransferSettlement,
     /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
     pub three_ds: Option<ThreeDsSession>,

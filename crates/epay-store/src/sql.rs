@@ -86,6 +86,25 @@ fn is_unique_violation(err: &sqlx::Error) -> bool {
     matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
 }
 
+/// What a unique violation on inserting a payment means. PostgreSQL names the index;
+/// SQLite names its columns (and, with one connection, never meets the race at all).
+fn attempt_conflict(err: &sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = err else { return StoreError::DuplicateInvoice };
+    let attempt_index =
+        db.constraint() == Some("payments_invoice_attempt") || db.message().contains("payments.attempt");
+    if attempt_index {
+        StoreError::ConcurrentAttempt
+    } else {
+        StoreError::DuplicateInvoice
+    }
+}
+
+/// Whether a payment status is a decline (`TxStatus::is_declined`), which frees the invoice
+/// and the token for another attempt.
+fn is_declined(status: &str) -> bool {
+    status.parse::<epay_domain::TxStatus>().is_ok_and(epay_domain::TxStatus::is_declined)
+}
+
 /// Recomputes every account's four sums from the transfers and compares.
 fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
     let mut violations = Vec::new();
@@ -614,8 +633,8 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO three_ds_sessions (id, payment_id, server_trans_id, token_digest, pan_ciphertext,
                          expiry_mmyy, save_card, state, reason_code, created_at, updated_at,
-                         receiver_pan_ciphertext, receiver_expiry_mmyy, save_receiver)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+                         receiver_pan_ciphertext, receiver_expiry_mmyy, save_receiver, keep_token_on_decline)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
                 )
                 .bind(&t.id)
                 .bind(&t.payment_id)
@@ -631,6 +650,7 @@ macro_rules! sql_store {
                 .bind(&t.receiver_pan_ciphertext)
                 .bind(&t.receiver_expiry_mmyy)
                 .bind(t.save_receiver)
+                .bind(t.token_spend == TokenSpend::UnlessDeclined)
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
@@ -648,6 +668,11 @@ macro_rules! sql_store {
                     receiver_pan_ciphertext: row.try_get("receiver_pan_ciphertext")?,
                     receiver_expiry_mmyy: row.try_get("receiver_expiry_mmyy")?,
                     save_receiver: row.try_get("save_receiver")?,
+                    token_spend: if row.try_get("keep_token_on_decline")? {
+                        TokenSpend::UnlessDeclined
+                    } else {
+                        TokenSpend::Always
+                    },
                     state: row.try_get("state")?,
                     reason_code: row.try_get("reason_code")?,
                     created_at: row.try_get("created_at")?,
@@ -834,8 +859,9 @@ macro_rules! sql_store {
                 sqlx::query(
                     "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
                          transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
-                         fee_min_minor, transfer_daily_limit_minor, callback_origins, operation_callbacks)
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)
+                         fee_min_minor, transfer_daily_limit_minor, callback_origins, operation_callbacks,
+                         max_attempts)
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
                      ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
                          pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
                          three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
@@ -843,7 +869,7 @@ macro_rules! sql_store {
                          fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
                          transfer_daily_limit_minor = excluded.transfer_daily_limit_minor,
                          callback_origins = excluded.callback_origins,
-                         operation_callbacks = excluded.operation_callbacks",
+                         operation_callbacks = excluded.operation_callbacks, max_attempts = excluded.max_attempts",
                 )
                 .bind(&t.id)
                 .bind(&t.merchant_id)
@@ -860,13 +886,81 @@ macro_rules! sql_store {
                 .bind(t.transfer_daily_limit_minor)
                 .bind(t.callback_origins.join(" "))
                 .bind(t.operation_callbacks)
+                .bind(t.max_attempts.get())
                 .execute(&mut **tx)
                 .await?;
                 Ok(())
             }
 
-            /// Inserts a payment row; a second transaction for the same invoice on the same
-            /// terminal is `DuplicateInvoice`.
+            /// Numbers a new attempt at the payment's invoice (docs/compatibility.md §48). Refused
+            /// while another attempt holds the invoice (`DuplicateInvoice`, or `ChallengeOpen`
+            /// while it waits for 3-D Secure) and once the terminal's attempts are used
+            /// (`AttemptsExhausted`). This read only chooses the answer: two attempts that read
+            /// at the same moment are kept apart by the unique indexes the insert meets,
+            /// `payments_invoice_attempt` (one number per attempt, so never more attempts than
+            /// the limit) and `payments_invoice_holding` (one attempt that is not declined).
+            async fn number_attempt(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<i32> {
+                let rows = sqlx::query(
+                    "SELECT t.max_attempts, p.attempt, p.status FROM terminals t
+                     LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+                     WHERE t.id = $1",
+                )
+                .bind(&p.terminal_id)
+                .bind(&p.invoice_id)
+                .fetch_all(&mut **tx)
+                .await?;
+                let max: i32 = match rows.first() {
+                    Some(row) => row.try_get("max_attempts")?,
+                    None => return Err(StoreError::NotFound),
+                };
+                let mut last = 0;
+                let mut statuses = Vec::new();
+                for row in &rows {
+                    if let Some(attempt) = row.try_get::<Option<i32>, _>("attempt")? {
+                        last = last.max(attempt);
+                        let status: String = row.try_get("status")?;
+                        // A status this code does not know holds the invoice: refuse, never double.
+                        statuses.push(status.parse().unwrap_or(epay_domain::TxStatus::New));
+                    }
+                }
+                let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
+                match attempts.holding {
+                    Some(epay_domain::TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
+                    Some(_) => Err(StoreError::DuplicateInvoice),
+                    None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
+                    None => Ok(last + 1),
+                }
+            }
+
+            /// A declined attempt on the hosted page leaves its token usable: the shopper may try
+            /// the same invoice again on the same page, within the terminal's attempts.
+            async fn keep_token(tx: &mut sqlx::Transaction<'static, $db>, token_digest: &str) -> Result<(), sqlx::Error> {
+                sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
+                    .bind(token_digest)
+                    .execute(&mut **tx)
+                    .await?;
+                Ok(())
+            }
+
+            /// A 3-D Secure attempt from the hosted page that ends declined leaves the token that
+            /// started it usable, like any declined attempt there.
+            async fn keep_session_token(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session_id: &str,
+            ) -> Result<(), sqlx::Error> {
+                sqlx::query(
+                    "UPDATE tokens SET used_at = NULL
+                     WHERE token_digest = (SELECT token_digest FROM three_ds_sessions
+                                           WHERE id = $1 AND keep_token_on_decline)",
+                )
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?;
+                Ok(())
+            }
+
+            /// Inserts a payment row. Another attempt that holds the invoice, or took the same
+            /// attempt number, makes it `DuplicateInvoice` or `ConcurrentAttempt`.
             async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
                 let inserted = sqlx::query(
                     "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
@@ -875,10 +969,11 @@ macro_rules! sql_store {
                          failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
                          reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at,
                          sender_transfer_type, receiver_transfer_type, receiver_card_id, receiver_card_mask,
-                         receiver_card_brand, receiver_account, card_currency, fx_rate_micros, card_amount_minor)
+                         receiver_card_brand, receiver_account, card_currency, fx_rate_micros, card_amount_minor,
+                         attempt)
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
                          $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
-                         $38, $39, $40, $41, $42, $43, $44, $45, $46)",
+                         $38, $39, $40, $41, $42, $43, $44, $45, $46, $47)",
                 )
                 .bind(&p.id)
                 .bind(&p.merchant_id)
@@ -926,6 +1021,7 @@ macro_rules! sql_store {
                 .bind(&p.card_currency)
                 .bind(p.fx_rate().micros())
                 .bind(p.card_amount_minor)
+                .bind(p.attempt)
                 .execute(&mut **tx)
                 .await;
                 match inserted {
@@ -934,7 +1030,7 @@ macro_rules! sql_store {
                             .await?;
                         Ok(())
                     }
-                    Err(e) if is_unique_violation(&e) => Err(StoreError::DuplicateInvoice),
+                    Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),
                     Err(e) => Err(e.into()),
                 }
             }
@@ -1307,6 +1403,9 @@ macro_rules! sql_store {
                         .map(str::to_string)
                         .collect(),
                     operation_callbacks: row.try_get("operation_callbacks")?,
+                    // Written only through `MaxAttempts::parse`; anything else reads as the default.
+                    max_attempts: epay_domain::MaxAttempts::parse(row.try_get::<i32, _>("max_attempts")?.into())
+                        .unwrap_or_default(),
                 })
             }
 
@@ -1378,6 +1477,7 @@ macro_rules! sql_store {
                     card_currency: row.try_get("card_currency")?,
                     fx_rate_micros: row.try_get("fx_rate_micros")?,
                     card_amount_minor: row.try_get("card_amount_minor")?,
+                    attempt: row.try_get("attempt")?,
                 })
             }
 
@@ -1695,12 +1795,32 @@ macro_rules! sql_store {
             }
 
             async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>> {
-                let row = sqlx::query("SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2")
-                    .bind(terminal_id)
-                    .bind(invoice_id)
-                    .fetch_optional(&self.pool)
-                    .await?;
+                let row = sqlx::query(
+                    "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
+                )
+                .bind(terminal_id)
+                .bind(invoice_id)
+                .fetch_optional(&self.pool)
+                .await?;
                 Ok(row.as_ref().map(Self::payment_from).transpose()?)
+            }
+
+            async fn invoice_attempts(
+                &self,
+                merchant_id: &str,
+                terminal_id: &str,
+                invoice_id: &str,
+            ) -> StoreResult<Vec<Payment>> {
+                let rows = sqlx::query(
+                    "SELECT * FROM payments WHERE merchant_id = $1 AND terminal_id = $2 AND invoice_id = $3
+                     ORDER BY attempt",
+                )
+                .bind(merchant_id)
+                .bind(terminal_id)
+                .bind(invoice_id)
+                .fetch_all(&self.pool)
+                .await?;
+                Ok(rows.iter().map(Self::payment_from).collect::<Result<_, _>>()?)
             }
 
             async fn record_payment(
@@ -1710,6 +1830,7 @@ macro_rules! sql_store {
             ) -> StoreResult<RecordedPayment> {
                 let PaymentWrite {
                     token_digest,
+                    token_spend,
                     mut payment,
                     effect,
                     save_card,
@@ -1729,6 +1850,7 @@ macro_rules! sql_store {
                 if spent != 1 {
                     return Err(StoreError::TokenSpent);
                 }
+                payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
 
                 if !Self::apply_debit(&mut tx, &payment, &effect, now).await? {
                     let (status, code, reason) = on_insufficient_funds;
@@ -1748,6 +1870,9 @@ macro_rules! sql_store {
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
+                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                    Self::keep_token(&mut tx, &token_digest).await?;
+                }
                 if let Some(session) = &three_ds {
                     Self::insert_three_ds(&mut tx, session).await?;
                 }
@@ -2088,7 +2213,7 @@ macro_rules! sql_store {
 
 
             async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-                let TransferWrite { token_digest, settlement, three_ds, idempotency } = write;
+                let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
                 let now = settlement.payment.created_at;
                 let mut tx = self.pool.begin().await?;
                 let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
@@ -2100,8 +2225,13 @@ macro_rules! sql_store {
                 if spent != 1 {
                     return Err(StoreError::TokenSpent);
                 }
+                let mut settlement = settlement;
+                settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
                 let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
+                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                    Self::keep_token(&mut tx, &token_digest).await?;
+                }
                 if let Some(session) = &three_ds {
                     Self::insert_three_ds(&mut tx, session).await?;
                 }
@@ -2167,6 +2297,9 @@ macro_rules! sql_store {
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
                 Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
                     .await?;
+                if is_declined(&payment.status) {
+                    Self::keep_session_token(&mut tx, &session_id).await?;
+                }
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }
@@ -2262,6 +2395,9 @@ macro_rules! sql_store {
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
                 Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
                     .await?;
+                if is_declined(&payment.status) {
+                    Self::keep_session_token(&mut tx, &session_id).await?;
+                }
                 if let Some(cb) = callback(&payment) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }

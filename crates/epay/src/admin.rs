@@ -84,6 +84,10 @@ pub struct TerminalArgs {
     /// their own shape (`"code":"operation"`, docs/callbacks.md): `on` or `off` (the default).
     #[arg(long, value_name = "on|off", value_parser = clap::builder::BoolishValueParser::new())]
     operation_callbacks: Option<bool>,
+    /// Attempts one invoice may have: after a decline the same invoice may be paid again, until
+    /// this many attempts were made (then reason 2740). 1 to 10; new terminals have 3.
+    #[arg(long)]
+    max_attempts: Option<i64>,
 }
 
 impl TerminalArgs {
@@ -101,6 +105,7 @@ impl TerminalArgs {
             transfer_daily_limit: self.daily_limit.clone(),
             callback_origins: self.callback_origins.clone(),
             operation_callbacks: self.operation_callbacks,
+            max_attempts: self.max_attempts,
         }
     }
 }
@@ -225,6 +230,7 @@ fn print_terminal(t: &epay_store::Terminal) {
     println!("3-D Secure:      {}", t.three_ds);
     println!("transfers:       {}", t.transfers_allowed);
     println!("hold period:     {} s", t.hold_period_secs);
+    println!("max attempts:    {} per invoice", t.max_attempts);
     println!(
         "transfer fee:    {} bp + {} minor, at least {} minor; daily limit {} minor",
         t.fee_percent_bp, t.fee_fixed_minor, t.fee_min_minor, t.transfer_daily_limit_minor

@@ -839,3 +839,77 @@ async fn the_overview_shows_volumes_per_currency() {
         assert!(!page.contains("123.84"), "{backend:?}: currencies were added together");
     }
 }
+
+#[tokio::test]
+async fn every_attempt_at_an_invoice_stays_in_the_cabinet_and_the_terminal_sets_how_many() {
+    for backend in backends() {
+        let gw = Gateway::start_with(backend, &[("EPAY_CALLBACK_POLL_MS", "50")]).await;
+        let receiver = Receiver::start().await;
+        let invoice = invoice();
+        let pay = |card: (&'static str, &'static str, &'static str)| {
+            let (gw, invoice, post_link) = (&gw, invoice.clone(), format!("{}/ok", receiver.url));
+            async move {
+                let request = TokenRequest {
+                    post_link: Some(post_link),
+                    ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+                };
+                let token = gw.client.token(&request).await.unwrap().access_token;
+                let body = serde_json::to_string(&gw.payment_request(&invoice, 100.0, card).await).unwrap();
+                gw.post_json("/payment/cryptopay", Some(&token), &body).await
+            }
+        };
+        let (status, declined) = pay(("4000000000000002", "1230", "123")).await;
+        assert_eq!(status, 400, "{backend:?}: {declined}");
+        let (status, paid) = pay(VISA).await;
+        assert_eq!(status, 200, "{backend:?}: {paid}");
+        let (declined, paid) = (declined["id"].as_str().unwrap(), paid["id"].as_str().unwrap());
+        assert_eq!(receiver.wait_for("ok", 2, Duration::from_secs(10)).await.len(), 2, "{backend:?}");
+
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.expect("signed in");
+        // The list finds both attempts under the invoice.
+        let (_, list) = web.get(&format!("/cabinet/transactions?invoice={invoice}")).await;
+        assert!(list.contains(r#"<strong id="total">2</strong>"#), "{backend:?}: {list}");
+        assert!(list.contains(declined) && list.contains(paid), "{backend:?}");
+        // Each detail page says which attempt it is and lists the others.
+        let (_, detail) = web.get(&format!("/cabinet/transactions/{paid}")).await;
+        assert!(detail.contains(r#"<dd id="d-attempt">2</dd>"#), "{backend:?}: {detail}");
+        assert!(detail.contains(&format!(r#"<tr data-id="{declined}">"#)), "{backend:?}: {detail}");
+        assert!(detail.contains(&format!(r#"<tr data-id="{paid}" class="current">"#)), "{backend:?}");
+        // The decline keeps its own page, with its failure callback in the log.
+        let (_, earlier) = web.get(&format!("/cabinet/transactions/{declined}")).await;
+        assert!(earlier.contains(r#"<dd id="d-attempt">1</dd>"#) && earlier.contains("(466)"), "{backend:?}");
+        assert!(earlier.contains(r#"<div class="callback" data-event="msg_"#), "{backend:?}: {earlier}");
+
+        // The terminal settings show the limit and change it; a bad value changes nothing.
+        let (_, terminals) = web.get("/cabinet/terminals").await;
+        assert!(terminals
+            .contains(&format!(r#"id="attempts-{TERMINAL}" name="max_attempts" inputmode="numeric" value="3""#)));
+        let hours = (epay_server::seed::DEFAULT_HOLD_PERIOD_SECS / 3600).to_string();
+        let form = |attempts: &'static str| {
+            vec![
+                ("csrf", web.csrf.clone()),
+                ("mode", "two".into()),
+                ("hold_hours", hours.clone()),
+                ("max_attempts", attempts.into()),
+            ]
+        };
+        let path = format!("/cabinet/terminals/{TERMINAL}");
+        let post = |fields: Vec<(&'static str, String)>| {
+            let (web, path) = (&web, path.clone());
+            async move {
+                let fields: Vec<(&str, &str)> = fields.iter().map(|(k, v)| (*k, v.as_str())).collect();
+                web.post(&path, &fields).await
+            }
+        };
+        let (status, _) = post(form("5")).await;
+        assert_eq!(status, 303, "{backend:?}");
+        let store = gw.store().await;
+        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 5, "{backend:?}");
+        for bad in ["0", "11", "many"] {
+            let (status, page) = post(form(bad)).await;
+            assert_eq!(status, 400, "{backend:?} {bad}: {page}");
+        }
+        assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 5, "{backend:?}");
+    }
+}

@@ -23,9 +23,14 @@ async fn page_link(gw: &Gateway, language: &str, amount_in_params: &str) -> (Str
     let invoice = invoice();
     let token =
         gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
+    (page_link_for(gw, &invoice, &token.access_token, language, amount_in_params), invoice)
+}
+
+/// The payment page link for `invoice` with `token` in `language`.
+fn page_link_for(gw: &Gateway, invoice: &str, token: &str, language: &str, amount_in_params: &str) -> String {
     let params = epay_server::page::params::encode(
         &[
-            ("invoiceId", invoice.clone()),
+            ("invoiceId", invoice.to_string()),
             ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
             ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
             ("language", language.into()),
@@ -35,13 +40,13 @@ async fn page_link(gw: &Gateway, language: &str, amount_in_params: &str) -> (Str
             ("currency", "KZT".into()),
         ],
         &[
-            ("access_token", token.access_token.clone()),
+            ("access_token", token.to_string()),
             ("expires_in", "7200".into()),
             ("scope", "payment".into()),
             ("token_type", "Bearer".into()),
         ],
     );
-    (format!("{}/payform/?params={params}", gw.url), invoice)
+    format!("{}/payform/?params={params}", gw.url)
 }
 
 #[tokio::test]
@@ -72,6 +77,11 @@ async fn a_declined_card_lands_on_the_failure_page_with_the_reason() {
         browser.goto(&format!("{}/", gw.url)).await;
         browser.click("#buy").await;
         pay_with(&browser, ("4000000000000002", "1230", "123"), "TEST TEST").await;
+        // The invoice may be tried again (docs/compatibility.md §48): the form comes back with
+        // the reason; a shopper who gives up returns to the shop's failure page.
+        assert_eq!(browser.text("#attempts-left").await, "Attempts left: 2", "{backend:?}");
+        assert!(browser.text(".alert").await.contains("Transaction declined by issuer (466)"), "{backend:?}");
+        browser.click("#give-up").await;
         browser.wait_url("/demo/failure", 15).await;
         assert_eq!(browser.text("#status").await, "REJECT", "{backend:?}");
         assert!(browser.text("#reason").await.contains("declined"), "{backend:?}");
@@ -101,8 +111,84 @@ async fn the_sandbox_page_takes_seed_001_card_data_and_leaves_dates_to_the_gatew
         browser.goto(&format!("{}/", gw.url)).await;
         browser.click("#buy").await;
         pay_with(&browser, EXPIRED, "TEST TEST").await;
+        // A decline brings the form back (docs/compatibility.md §48); giving up goes to the shop.
+        assert!(browser.text(".alert").await.contains("(478)"), "{backend:?}");
+        browser.click("#give-up").await;
         browser.wait_url("/demo/failure", 15).await;
         assert!(browser.text("#reason").await.contains("Expired card"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_mistyped_cvc_is_corrected_on_the_same_page() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        let (link, invoice) = page_link(&gw, "eng", "100").await;
+        browser.goto(&link).await;
+        assert!(browser.find("#attempts-left").await.is_none(), "{backend:?}: nothing to count yet");
+        pay_with(&browser, (VISA.0, VISA.1, "999"), "TEST TEST").await;
+        assert_eq!(browser.text("#attempts-left").await, "Attempts left: 2", "{backend:?}");
+        assert!(browser.text(".alert").await.contains("(2872)"), "{backend:?}");
+        // The card number is not echoed back; the holder is kept. The right CVC pays.
+        assert_eq!(browser.attribute("#pan", "value").await.unwrap_or_default(), "");
+        browser.type_into("#pan", VISA.0).await;
+        browser.type_into("#expiry", VISA.1).await;
+        browser.type_into("#cvc", VISA.2).await;
+        browser.click("#submit").await;
+        browser.wait_url("/demo/success", 15).await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let attempts = gw.store().await.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap();
+        let summary: Vec<(i32, &str)> = attempts.iter().map(|p| (p.attempt, p.status.as_str())).collect();
+        assert_eq!(summary, [(1, "REJECT"), (2, "AUTH")], "{backend:?}");
+        // Paid: the page's token is spent now.
+        browser.goto(&link).await;
+        assert!(browser.text("#message .alert").await.contains("already been used"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn past_the_limit_the_page_says_so_in_its_language() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (ok, out) = gw.run_cli(&["terminal", "update", TERMINAL, "--max-attempts", "2"]);
+        assert!(ok, "{out}");
+        let browser = Browser::start().await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, 100.0).await;
+        browser.goto(&page_link_for(&gw, &invoice, &token, "rus", "100")).await;
+        pay_with(&browser, ("4000000000000002", "1230", "123"), "TEST TEST").await;
+        assert_eq!(browser.text("#attempts-left").await, "Осталось попыток: 1", "{backend:?}");
+        browser.type_into("#pan", "4000000000009987").await;
+        browser.type_into("#expiry", "1230").await;
+        browser.type_into("#cvc", "123").await;
+        browser.click("#submit").await;
+        // The last attempt: declined, no form any more, back to the shop's failure page.
+        let reason = browser.text("#result .alert").await;
+        assert!(reason.contains("(481)") && reason.contains("Попыток больше не осталось"), "{backend:?}: {reason}");
+        browser.wait_url("/demo/failure", 15).await;
+        // The link again, in each language: ePay's 2740, and no form.
+        for (language, heading) in [
+            ("rus", "Превышено число попыток оплаты"),
+            ("kaz", "Төлем әрекеттерінің саны асып кетті"),
+            ("eng", "Too many failed payment attempts"),
+        ] {
+            browser.goto(&page_link_for(&gw, &invoice, &token, language, "100")).await;
+            assert_eq!(browser.text("#message h1").await, heading, "{backend:?}");
+            assert!(browser.text("#message .alert").await.ends_with("(2740)"), "{backend:?} {language}");
+            assert!(browser.find("#pay-form").await.is_none());
+        }
+        // Posting the form anyway (a stale tab) is refused the same way and writes nothing.
+        let link = page_link_for(&gw, &invoice, &token, "eng", "100");
+        let params = link.split("params=").nth(1).unwrap().to_string();
+        let form =
+            [("params", params.as_str()), ("pan", VISA.0), ("expiry", "01/27"), ("cvc", VISA.2), ("name", "T T")];
+        let response = gw.http.post(format!("{}/payform/pay", gw.url)).form(&form).send().await.unwrap();
+        assert_eq!(response.status(), 400, "{backend:?}");
+        assert!(response.text().await.unwrap().contains("Too many failed payment attempts"), "{backend:?}");
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let store = gw.store().await;
+        assert_eq!(store.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap().len(), 2);
     }
 }
 

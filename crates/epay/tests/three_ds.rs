@@ -302,6 +302,91 @@ async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
     }
 }
 
+/// The hosted page's payment object for `invoice` on the 3-D Secure terminal (English).
+async fn secure_page_params(gw: &Gateway, invoice: &str) -> String {
+    let token = gw.token_on(invoice, 100.0, SECURE_TERMINAL).await;
+    epay_server::page::params::encode(
+        &[
+            ("invoiceId", invoice.to_string()),
+            ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+            ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+            ("language", "eng".into()),
+            ("description", "3DS order".into()),
+            ("terminal", SECURE_TERMINAL.into()),
+            ("amount", "100".into()),
+            ("currency", "KZT".into()),
+        ],
+        &[("access_token", token), ("expires_in", "7200".into())],
+    )
+}
+
+#[tokio::test]
+async fn a_retry_while_a_challenge_is_open_is_refused_and_a_failed_challenge_frees_the_invoice() {
+    for backend in backends() {
+        let gw = secure_gateway(backend, &[]).await;
+        let (merchant, _) = epay_server::seed::test_merchant();
+        let store = gw.store().await;
+        let pay_visa = |invoice: String| {
+            let gw = &gw;
+            async move {
+                let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
+                let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, SECURE_TERMINAL).await);
+                gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await
+            }
+        };
+
+        // By API: while the challenge is open, another attempt at the invoice is refused and
+        // writes nothing.
+        let (token, invoice, three_d) = start(&gw, ENROLLED).await;
+        let (status, body) = pay_visa(invoice.clone()).await;
+        assert_eq!(status, 409, "{backend:?}: {body}");
+        assert!(body["message"].as_str().unwrap().contains("3-D Secure challenge"), "{body}");
+        assert_eq!(store.invoice_attempts(&merchant.id, SECURE_TERMINAL, &invoice).await.unwrap().len(), 1);
+        // The challenge fails: the invoice is free again, for a new token (the API's token was
+        // spent by its attempt).
+        let pa_res = answer_challenge(&gw, &three_d, "000000", "submit").await;
+        let (status, body) = confirm(&gw, &token, three_d["secure3D"]["md"].as_str().unwrap(), &pa_res).await;
+        assert_eq!((status, &body["code"]), (400, &json!(473)), "{backend:?}: {body}");
+        let (status, body) = pay_visa(invoice.clone()).await;
+        assert_eq!((status, &body["status"]), (200, &json!("CHARGE")), "{backend:?}: {body}");
+        let attempts = store.invoice_attempts(&merchant.id, SECURE_TERMINAL, &invoice).await.unwrap();
+        let summary: Vec<(i32, &str)> = attempts.iter().map(|p| (p.attempt, p.status.as_str())).collect();
+        assert_eq!(summary, [(1, "FAILED"), (2, "CHARGE")], "{backend:?}");
+
+        // On the hosted page: a failed challenge brings the form back, with the attempts left,
+        // and the page's own token pays on the second try.
+        let invoice = common::invoice();
+        let params = secure_page_params(&gw, &invoice).await;
+        let card = |c: (&'static str, &'static str, &'static str)| {
+            [
+                ("params", params.clone()),
+                ("isShortForm", "false".into()),
+                ("pan", c.0.into()),
+                ("expiry", format!("{}/{}", &c.1[..2], &c.1[2..])),
+                ("cvc", c.2.into()),
+                ("name", "TEST TEST".into()),
+            ]
+        };
+        let pay_page = format!("{}/payform/pay", gw.url);
+        let hop = gw.http.post(&pay_page).form(&card(ENROLLED)).send().await.unwrap().text().await.unwrap();
+        let three_d = json!({"secure3D": {"paReq": hidden(&hop, "PaReq"), "md": hidden(&hop, "MD"),
+                                          "action": format!("{}/acs/challenge", gw.url)}});
+        let pa_res = answer_challenge(&gw, &three_d, "000000", "submit").await;
+        let term_url = hidden(&hop, "TermUrl");
+        let form = [("PaRes", pa_res.as_str()), ("MD", three_d["secure3D"]["md"].as_str().unwrap())];
+        let again = gw.http.post(&term_url).form(&form).send().await.unwrap().text().await.unwrap();
+        assert!(again.contains(r#"id="pay-form""#), "{backend:?}: the form again: {again}");
+        assert!(again.contains("(473)"), "{backend:?}: {again}");
+        assert!(again.contains(r#"id="attempts-left">Attempts left: <strong>2</strong>"#), "{backend:?}: {again}");
+        let paid = gw.http.post(&pay_page).form(&card(VISA)).send().await.unwrap().text().await.unwrap();
+        assert!(paid.contains(r#"data-success="true""#), "{backend:?}: {paid}");
+        let attempts = store.invoice_attempts(&merchant.id, SECURE_TERMINAL, &invoice).await.unwrap();
+        let summary: Vec<(i32, &str)> = attempts.iter().map(|p| (p.attempt, p.status.as_str())).collect();
+        assert_eq!(summary, [(1, "FAILED"), (2, "CHARGE")], "{backend:?}");
+        gw.assert_ledger_sound();
+    }
+}
+
 #[tokio::test]
 async fn an_abandoned_challenge_fails_with_877() {
     for backend in backends() {

@@ -8,6 +8,7 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
+use epay_domain::attempts::MAX_ATTEMPTS_CEILING;
 use epay_domain::Amount;
 
 use super::error::CabinetError;
@@ -56,8 +57,19 @@ fn settings_from(form: &HashMap<String, String>) -> Result<TerminalSettings, Cab
         let v = text(k);
         Some(if v.is_empty() { "0".to_string() } else { v })
     };
+    // A form from before the field existed keeps the terminal's number; the range is checked
+    // where every way of setting it is (admin::apply).
+    let max_attempts = match form.get("max_attempts") {
+        None => None,
+        Some(n) => Some(
+            n.trim()
+                .parse()
+                .map_err(|_| bad(format!("payment attempts: a whole number from 1 to {MAX_ATTEMPTS_CEILING}")))?,
+        ),
+    };
     Ok(TerminalSettings {
         two_step: Some(two_step),
+        max_attempts,
         three_ds: Some(form.contains_key("three_ds")),
         transfers_allowed: Some(form.contains_key("transfers")),
         operation_callbacks: Some(form.contains_key("operation_callbacks")),
@@ -86,7 +98,7 @@ pub async fn update_terminal(signed: Signed, Path(id): Path<String>, body: Bytes
         let updated = admin::update_terminal(signed.app.store.as_ref(), &terminal.id, &settings).await?;
         tracing::info!(user_id = %signed.session.user_id, terminal_id = %updated.id, two_step = updated.two_step,
             three_ds = updated.three_ds, operation_callbacks = updated.operation_callbacks,
-            "cabinet terminal settings changed");
+            max_attempts = updated.max_attempts.get(), "cabinet terminal settings changed");
         Ok(redirect(&format!("/cabinet/terminals?saved={}", updated.id)))
     }
     .await;

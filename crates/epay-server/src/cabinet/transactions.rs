@@ -80,6 +80,7 @@ pub async fn detail(signed: Signed, Path(id): Path<String>, Query(query): Query<
         let refunds = store.refunds_of(&p.id).await?;
         let three_ds = store.three_ds_session_of(signed.merchant_id(), &p.id).await?;
         let callbacks = callback_log::list_for_merchant(&signed.app, signed.merchant_id(), &p.id).await?;
+        let attempts = store.invoice_attempts(signed.merchant_id(), &p.terminal_id, &p.invoice_id).await?;
         let terminal =
             store.terminal(&p.terminal_id).await?.map(|t| format!("{} ({})", t.name, t.pos_id)).unwrap_or_default();
         let w = words(signed.lang);
@@ -92,6 +93,7 @@ pub async fn detail(signed: Signed, Path(id): Path<String>, Query(query): Query<
             refunds: &refunds,
             three_ds: three_ds.as_ref(),
             callbacks: &callbacks,
+            attempts: &attempts,
             flash: flash.as_deref(),
         };
         Ok(html(StatusCode::OK, views::detail(&signed.chrome(Section::Transactions), &view)))

@@ -339,6 +339,8 @@ pub struct DetailView<'a> {
     pub refunds: &'a [(String, Option<String>, i64)],
     pub three_ds: Option<&'a epay_store::ThreeDsSession>,
     pub callbacks: &'a [crate::services::callback_log::CallbackView],
+    /// Every attempt at the payment's invoice, this one included, first attempt first.
+    pub attempts: &'a [epay_store::Payment],
     /// What just happened (after a confirmed action).
     pub flash: Option<&'a str>,
 }
@@ -371,6 +373,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
     let mut rows = vec![
         ("id", p.id.clone(), "d-id"),
         ("invoiceId", p.invoice_id.clone(), "d-invoice"),
+        (w.attempt, p.attempt.to_string(), "d-attempt"),
         (w.status, p.status.clone(), "status"),
         (w.kind, p.kind.clone(), "d-kind"),
         (w.amount, format!("{} {}", money(p.amount_minor), p.currency), "d-amount"),
@@ -473,6 +476,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
             if p.secure { "· secure: Y" } else { "" }
         ),
     };
+    let attempts = attempts_panel(w, p, v.attempts);
     let callbacks: String = if v.callbacks.is_empty() {
         format!("<p>{}</p>", w.no_callbacks)
     } else {
@@ -484,6 +488,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
 {flash}
 <section class="panel"><dl class="facts">{facts}</dl></section>
 {actions}
+{attempts}
 <section class="panel"><h2>{history}</h2><table id="history"><thead><tr><th>{created}</th><th>{operation}</th><th>{status}</th><th>{amount}</th><th>{reason}</th></tr></thead><tbody>{history_rows}</tbody></table></section>
 <section class="panel"><h2>{ledger_title}</h2><table id="ledger"><thead><tr><th>{created}</th><th>id</th><th>{kind}</th><th>{debit}</th><th>{amount}</th><th>{credit}</th></tr></thead><tbody>{ledger}</tbody></table>{refunds}</section>
 <section class="panel"><h2>{three_ds_title}</h2><p id="three-ds">{three_ds}</p></section>
@@ -509,6 +514,38 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
         callbacks_title = w.callbacks,
     );
     page(c, &format!("{} {}", w.transaction, p.invoice_id), &body)
+}
+
+/// The invoice's attempts (docs/compatibility.md §48), when it had more than this one: each
+/// links to its own detail page, where its callbacks are.
+fn attempts_panel(w: &Words, p: &epay_store::Payment, attempts: &[epay_store::Payment]) -> String {
+    if attempts.len() < 2 {
+        return String::new();
+    }
+    let rows: String = attempts
+        .iter()
+        .map(|a| {
+            let this = if a.id == p.id { r#" class="current""# } else { "" };
+            format!(
+                r#"<tr data-id="{id}"{this}><td>{n}</td><td><a href="/cabinet/transactions/{id}">{created}</a></td><td><span class="status s-{sclass}">{status}</span></td><td>{card}</td><td>{reason}</td></tr>"#,
+                id = escape(&a.id),
+                n = a.attempt,
+                created = date(a.created_at),
+                sclass = escape(&a.status.to_lowercase()),
+                status = escape(&a.status),
+                card = escape(&a.card_mask),
+                reason = if a.reason_code == 0 { String::new() } else { escape(&format!("{} ({})", a.reason, a.reason_code)) },
+            )
+        })
+        .collect();
+    format!(
+        r#"<section class="panel"><h2>{title}</h2><table id="attempts"><thead><tr><th>#</th><th>{created}</th><th>{status}</th><th>{card}</th><th>{reason}</th></tr></thead><tbody>{rows}</tbody></table></section>"#,
+        title = w.invoice_attempts,
+        created = w.created,
+        status = w.status,
+        card = w.card,
+        reason = w.reason,
+    )
 }
 
 fn callback_block(
@@ -593,6 +630,7 @@ pub fn terminals(c: &Chrome<'_>, terminals: &[epay_store::Terminal], flash: Opti
 <div><label for="fee-fixed-{id}">{l_fee_fixed}</label><input id="fee-fixed-{id}" name="fee_fixed" inputmode="decimal" value="{fixed}" maxlength="20"></div>
 <div><label for="fee-min-{id}">{l_fee_min}</label><input id="fee-min-{id}" name="fee_min" inputmode="decimal" value="{min}" maxlength="20"></div>
 <div><label for="limit-{id}">{l_limit}</label><input id="limit-{id}" name="daily_limit" inputmode="decimal" value="{limit}" maxlength="20"></div>
+<div><label for="attempts-{id}">{l_attempts}</label><input id="attempts-{id}" name="max_attempts" inputmode="numeric" value="{attempts}" maxlength="2"></div>
 </div>
 <button id="save-{id}" type="submit">{save}</button>
 </form></section>"#,
@@ -619,6 +657,8 @@ pub fn terminals(c: &Chrome<'_>, terminals: &[epay_store::Terminal], flash: Opti
                 min = money(t.fee_min_minor),
                 l_limit = w.daily_limit,
                 limit = money(t.transfer_daily_limit_minor),
+                l_attempts = w.max_attempts,
+                attempts = t.max_attempts,
                 save = w.save,
             )
         })

@@ -52,6 +52,9 @@ impl IntoResponse for PaymentError {
                 body.id = Some(transaction_id);
                 (StatusCode::BAD_REQUEST, body)
             }
+            PaymentError::AttemptsExhausted(_) => {
+                (StatusCode::BAD_REQUEST, ErrorBody::new(epay_domain::ReasonCode::TOO_MANY_ATTEMPTS.code, message))
+            }
             PaymentError::TooManyAttempts { retry_after_secs } => {
                 let mut response = (StatusCode::TOO_MANY_REQUESTS, Json(ErrorBody::new(-1, message))).into_response();
                 retry_after(&mut response, retry_after_secs);

@@ -63,6 +63,11 @@ pub struct Words {
     pub total: &'static str,
     pub transfer: &'static str,
     pub transfer_done: &'static str,
+    // Attempts at one invoice (docs/compatibility.md §48).
+    pub attempts_left: &'static str,
+    pub no_attempts_left: &'static str,
+    pub too_many_attempts: &'static str,
+    pub too_many_attempts_detail: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -110,6 +115,11 @@ static RU: Words = Words {
     total: "Итого к списанию",
     transfer: "Перевести",
     transfer_done: "Перевод выполнен",
+    attempts_left: "Осталось попыток",
+    no_attempts_left: "Попыток больше не осталось",
+    too_many_attempts: "Превышено число попыток оплаты",
+    too_many_attempts_detail:
+        "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
 };
 
 static KK: Words = Words {
@@ -149,6 +159,11 @@ static KK: Words = Words {
     total: "Барлығы",
     transfer: "Аудару",
     transfer_done: "Аударым орындалды",
+    attempts_left: "Қалған әрекеттер саны",
+    no_attempts_left: "Басқа әрекет қалмады",
+    too_many_attempts: "Төлем әрекеттерінің саны асып кетті",
+    too_many_attempts_detail:
+        "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
 };
 
 static EN: Words = Words {
@@ -188,4 +203,9 @@ static EN: Words = Words {
     total: "Total to pay",
     transfer: "Transfer",
     transfer_done: "Transfer complete",
+    attempts_left: "Attempts left",
+    no_attempts_left: "No attempts left",
+    too_many_attempts: "Too many failed payment attempts",
+    too_many_attempts_detail:
+        "Every attempt to pay this order was declined. Return to the shop to place the order again.",
 };

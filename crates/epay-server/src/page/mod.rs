@@ -139,11 +139,86 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
                     alert: None,
                     action: "/payform/pay",
                     check_expiry_date: app.config.mode == Mode::Production,
+                    attempts_left: attempts_left(&order),
+                    give_up: if short { "" } else { &order.failure_back_link },
                 }),
             )
         }
+        Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
+}
+
+/// "Attempts left", once the invoice had a declined attempt and may have more.
+fn attempts_left(order: &payments::PageOrder) -> Option<i32> {
+    (order.attempts.used > 0 && order.attempts.holding.is_none()).then(|| order.attempts.left())
+}
+
+/// The invoice's attempts are all used and declined: ePay's reason 2740, in the page's language.
+fn exhausted(lang: Lang, short: bool) -> Response {
+    let w = words(lang);
+    let detail = format!("{} ({})", w.too_many_attempts_detail, epay_domain::ReasonCode::TOO_MANY_ATTEMPTS.code);
+    html(StatusCode::BAD_REQUEST, views::message(lang, short, w.too_many_attempts, &detail))
+}
+
+/// After a declined attempt: the form again, with the reason and the attempts left, while the
+/// invoice allows more (the page's token stays good for them: docs/compatibility.md §48);
+/// after the last one, the declined result and the way back to the shop.
+async fn after_decline(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    access_token: &str,
+    fields: &Fields,
+    reason: epay_domain::ReasonCode,
+) -> Response {
+    let w = words(lang);
+    let mut reason_text = format!("{} ({})", reason.message, reason.code);
+    match payments::check_page_order(app, access_token, fields).await {
+        Ok(order) if order.attempts.left() > 0 => {
+            let amount = order.amount.to_string();
+            let alert = format!("{}: {reason_text}", w.declined);
+            return html(
+                StatusCode::OK,
+                views::form(&views::FormView {
+                    lang,
+                    short,
+                    raw_params: raw,
+                    merchant: &order.merchant_name,
+                    description: &order.description,
+                    amount: &amount,
+                    currency: order.currency.code(),
+                    card_save: order.card_save,
+                    verification: order.amount.is_zero(),
+                    holder: &order.payer_name,
+                    alert: Some(&alert),
+                    action: "/payform/pay",
+                    check_expiry_date: app.config.mode == Mode::Production,
+                    attempts_left: Some(order.attempts.left()),
+                    give_up: if short { "" } else { &order.failure_back_link },
+                }),
+            );
+        }
+        Ok(_) | Err(PaymentError::AttemptsExhausted(_)) => {
+            reason_text = format!("{reason_text}. {}", w.no_attempts_left)
+        }
+        Err(_) => {}
+    }
+    let links = |name: &str| fields.str_or_empty(&[name]).unwrap_or_default();
+    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    html(
+        StatusCode::OK,
+        views::result(&views::ResultView {
+            lang,
+            short,
+            success: false,
+            reason: Some(&reason_text),
+            redirect: if short { "" } else { &failure_back },
+            shop_link: &back,
+            heading: None,
+        }),
+    )
 }
 
 async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -163,6 +238,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let w = words(lang);
     let order = match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
         Ok(order) => order,
+        Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
     let holder = form.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
@@ -188,6 +264,8 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             alert: Some(alert),
             action: "/payform/pay",
             check_expiry_date: app.config.mode == Mode::Production,
+            attempts_left: attempts_left(&order),
+            give_up: if short { "" } else { &order.failure_back_link },
         })
     };
     let Some((pan, expiry, cvc)) = card.filter(|_| !holder.is_empty()) else {
@@ -214,18 +292,10 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
                 heading: None,
             }),
         ),
-        Err(PaymentError::Declined { reason, .. }) => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                short,
-                success: false,
-                reason: Some(&format!("{} ({})", reason.message, reason.code)),
-                redirect: if short { "" } else { &order.failure_back_link },
-                shop_link: &order.back_link,
-                heading: None,
-            }),
-        ),
+        Err(PaymentError::Declined { reason, .. }) => {
+            after_decline(&app, lang, short, raw, &decoded.access_token, &fields, reason).await
+        }
+        Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
     }
 }
@@ -267,7 +337,7 @@ async fn three_ds_return(
     let w = words(lang);
     let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
-    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    let back = links("backLink");
     match crate::services::three_ds::confirm(&app, &decoded.access_token, &get("MD"), &get("PaRes")).await {
         Ok(confirmed) => html(
             StatusCode::OK,
@@ -282,18 +352,9 @@ async fn three_ds_return(
                 shop_link: "",
             }),
         ),
-        Err(PaymentError::Declined { reason, .. }) => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                heading: None,
-                short,
-                success: false,
-                reason: Some(&format!("{} ({})", reason.message, reason.code)),
-                redirect: if short { "" } else { &failure_back },
-                shop_link: &back,
-            }),
-        ),
+        Err(PaymentError::Declined { reason, .. }) => {
+            after_decline(&app, lang, short, raw, &decoded.access_token, &decoded.fields, reason).await
+        }
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
 }
@@ -437,7 +498,10 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
     };
     let base = crate::http::public_base(&app, &headers);
-    match transfers::transfer_with(&app, token, &fields, kind, &format!("{base}/acs/challenge")).await {
+    // A token bound to its order id stays usable after a decline (transfers::transfer_with).
+    let (merchant_id, may_retry) = (token.merchant_id.clone(), token.invoice_id.is_some());
+    let acs = format!("{base}/acs/challenge");
+    match transfers::transfer_with(&app, token, &fields, kind, &acs, epay_store::TokenSpend::UnlessDeclined).await {
         Ok(answer) if answer.secure3d.is_some() => {
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &base, short, raw, s)
@@ -454,19 +518,31 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
                 shop_link: "",
             }),
         ),
-        // A decline is recorded and final for this token: show it and go to failureBackLink.
-        Err(e) if !e.id.is_empty() => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                heading: None,
-                short,
-                success: false,
-                reason: Some(&format!("{} ({})", e.message, e.code)),
-                redirect: if short { "" } else { &info.failure_back_link },
-                shop_link: &info.back_link,
-            }),
-        ),
+        // A decline is recorded; while the order id allows more attempts the form comes again
+        // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
+        Err(e) if !e.id.is_empty() => {
+            let attempts = match may_retry {
+                true => crate::services::attempts::after(&app, &merchant_id, &e.id).await.ok().flatten(),
+                false => None,
+            };
+            if let Some(left) = attempts.map(|a| a.left()).filter(|left| *left > 0) {
+                let alert = format!("{}: {} ({}). {}: {left}", w.declined, e.message, e.code, w.attempts_left);
+                return transfer_page(&app, lang, short, raw, &decoded, kind, Some(&alert)).await;
+            }
+            html(
+                StatusCode::OK,
+                views::result(&views::ResultView {
+                    lang,
+                    heading: None,
+                    short,
+                    success: false,
+                    reason: Some(&format!("{} ({})", e.message, e.code)),
+                    redirect: if short { "" } else { &info.failure_back_link },
+                    shop_link: &info.back_link,
+                }),
+            )
+        }
+        Err(e) if e.code == epay_domain::ReasonCode::TOO_MANY_ATTEMPTS.code => exhausted(lang, short),
         // Bad input wrote nothing: the form again, with what to fix.
         Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.message)).await,
     }

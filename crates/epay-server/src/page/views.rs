@@ -64,6 +64,10 @@ pub struct FormView<'a> {
     /// Production only: in the sandbox the gateway decides by its sandbox clock, and a published
     /// test card is never expired (docs/test-cards.md), so the page checks the format only.
     pub check_expiry_date: bool,
+    /// After a declined attempt: how many more the invoice allows (docs/compatibility.md §48).
+    pub attempts_left: Option<i32>,
+    /// Where a shopper who gives up after a decline goes (failureBackLink); empty: no link.
+    pub give_up: &'a str,
 }
 
 pub fn form(v: &FormView<'_>) -> String {
@@ -77,6 +81,14 @@ pub fn form(v: &FormView<'_>) -> String {
         String::new()
     };
     let button = if v.verification { w.verify.to_string() } else { format!("{} {} {}", w.pay, v.amount, v.currency) };
+    let attempts = v
+        .attempts_left
+        .map(|left| format!(r#"<p class="note" id="attempts-left">{}: <strong>{left}</strong></p>"#, w.attempts_left))
+        .unwrap_or_default();
+    let give_up = match safe_link(v.give_up) {
+        "" => String::new(),
+        link => format!(r#"<p class="note"><a id="give-up" href="{}">{}</a></p>"#, escape(link), w.back_to_shop),
+    };
     let body = format!(
         r#"<div class="card">
 <h1>{title}</h1>
@@ -86,6 +98,7 @@ pub fn form(v: &FormView<'_>) -> String {
 <dt>{l_amount}</dt><dd class="amount"><span id="amount">{amount}</span> <span id="currency">{currency}</span></dd>
 </dl>
 {alert}
+{attempts}
 <form id="pay-form" method="post" action="{action}" novalidate>
 <input type="hidden" name="params" value="{params}">
 <input type="hidden" name="isShortForm" value="{short}">
@@ -110,6 +123,7 @@ pub fn form(v: &FormView<'_>) -> String {
 {save_note}
 <button id="submit" type="submit" data-processing="{processing}">{button}</button>
 </form>
+{give_up}
 <p class="note">{secure}</p>
 </div>"#,
         title = w.title,

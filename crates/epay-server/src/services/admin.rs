@@ -139,6 +139,8 @@ pub struct TerminalSettings {
     pub callback_origins: Option<Vec<String>>,
     /// Callbacks for charge, cancel, refund and expiry (docs/callbacks.md); off by default.
     pub operation_callbacks: Option<bool>,
+    /// Attempts one invoice may have (docs/compatibility.md §48).
+    pub max_attempts: Option<i64>,
 }
 
 fn minor(field: &str, text: &Option<String>) -> Result<Option<i64>, AdminError> {
@@ -183,6 +185,9 @@ fn apply(mut t: Terminal, s: &TerminalSettings) -> Result<Terminal, AdminError> 
             .map(|o| crate::services::capability::parse_callback_origin(o))
             .collect::<Result<_, _>>()
             .map_err(|e| AdminError::Invalid(format!("callback origin {e}")))?;
+    }
+    if let Some(n) = s.max_attempts {
+        t.max_attempts = epay_domain::MaxAttempts::parse(n).map_err(AdminError::Invalid)?;
     }
     t.fee_fixed_minor = minor("fee fixed", &s.fee_fixed)?.unwrap_or(t.fee_fixed_minor);
     t.fee_min_minor = minor("fee minimum", &s.fee_min)?.unwrap_or(t.fee_min_minor);

@@ -1,6 +1,7 @@
 //! Use cases. Each public function is one request's worth of work against the ports.
 
 pub mod admin;
+pub mod attempts;
 pub mod auth;
 pub mod callback_log;
 pub mod callbacks;

@@ -7,14 +7,15 @@ use base64::Engine;
 use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TransferKind,
+    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TokenSpend,
+    TransferKind,
 };
 
 use crate::app::App;
 use crate::clock::year_month;
 use crate::services::auth::{authenticate, has_scope, BearerError};
-use crate::services::capability;
 use crate::services::idempotency;
+use crate::services::{attempts, capability};
 use crate::wire::{echoed, language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
 
 /// Errors of the payment surface; `http::payments` maps each to ePay's `{code, message}`.
@@ -34,6 +35,10 @@ pub enum PaymentError {
     /// Too many declined attempts for this card or terminal (card testing); nothing recorded.
     #[error("too many declined attempts; retry after {retry_after_secs} seconds")]
     TooManyAttempts { retry_after_secs: u64 },
+    /// The invoice had every attempt its terminal allows, all declined: reason 2740, final
+    /// (docs/compatibility.md §48); nothing recorded.
+    #[error("{0}")]
+    AttemptsExhausted(String),
     #[error("internal error")]
     Internal,
 }
@@ -60,6 +65,15 @@ fn bad(msg: impl Into<String>) -> PaymentError {
 fn internal(e: StoreError) -> PaymentError {
     tracing::error!(error = %e, "payment storage failed");
     PaymentError::Internal
+}
+
+/// A new attempt at `invoice` the store refused (docs/compatibility.md §48), or a failure.
+fn attempt_refused(e: StoreError, invoice: &str) -> PaymentError {
+    match attempts::refused(&e, "invoiceId", invoice) {
+        Some(attempts::Refused::Held(message)) => PaymentError::Conflict(message),
+        Some(attempts::Refused::Exhausted(message)) => PaymentError::AttemptsExhausted(message),
+        None => internal(e),
+    }
 }
 
 /// The order part of a payment request, checked against the token it came with.
@@ -223,7 +237,7 @@ pub async fn pay_with_cryptogram(
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = open_cryptogram(app, &token, &terminal.id, &cryptogram, from).await?;
-    execute(app, token, terminal, order, CardSource::Entered(card), acs_url).await
+    execute(app, token, terminal, order, CardSource::Entered(card), acs_url, TokenSpend::Always).await
 }
 
 /// The one answer to every cryptogram that does not give a card for the token's terminal:
@@ -314,7 +328,8 @@ pub async fn pay_with_saved_card(
         PaymentError::Internal
     })?;
     let order = Order { card_save: false, ..order };
-    execute(app, token, terminal, order, CardSource::Saved { card: Box::new(card), pan }, acs_url).await
+    let source = CardSource::Saved { card: Box::new(card), pan };
+    execute(app, token, terminal, order, source, acs_url, TokenSpend::Always).await
 }
 
 /// The saved card a `/payments/cards/auth` body names: `"cardId": {"id": "<cardID>"}` as seed 003
@@ -346,16 +361,25 @@ pub struct PageOrder {
     pub back_link: String,
     pub failure_back_link: String,
     pub payer_name: String,
+    /// The invoice's attempts so far, for "attempts left" (docs/compatibility.md §48).
+    pub attempts: epay_domain::InvoiceAttempts,
 }
 
 /// Checks a payment page's `auth` token and order fields exactly as the API would, without
-/// writing anything.
+/// writing anything. An invoice whose attempts are all used and declined is refused (2740).
 pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) -> Result<PageOrder, PaymentError> {
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
+    let attempts =
+        attempts::of_invoice(app, &token.merchant_id, &terminal, order.invoice_id.as_str()).await.map_err(internal)?;
+    if attempts.exhausted() {
+        let e = StoreError::AttemptsExhausted { attempts: attempts.used };
+        return Err(attempt_refused(e, order.invoice_id.as_str()));
+    }
     Ok(PageOrder {
+        attempts,
         merchant_name: merchant.map(|m| m.name).unwrap_or_default(),
         description: order.description.as_str().to_string(),
         amount: order.amount,
@@ -368,7 +392,8 @@ pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) ->
 }
 
 /// Pays from the payment page: the same checks and the same transaction as the API, with the
-/// card typed by the shopper instead of a cryptogram.
+/// card typed by the shopper instead of a cryptogram. A declined attempt leaves the page's
+/// token usable, so the shopper can try again on the same page (docs/compatibility.md §48).
 pub async fn pay_from_page(
     app: &App,
     access_token: &str,
@@ -381,7 +406,8 @@ pub async fn pay_from_page(
     let header = format!("Bearer {access_token}");
     let (token, terminal) = payment_token(app, Some(&header)).await?;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
-    execute(app, token, terminal, order, CardSource::Entered(EnteredCard { pan, expiry, cvc }), acs_url).await
+    let source = CardSource::Entered(EnteredCard { pan, expiry, cvc });
+    execute(app, token, terminal, order, source, acs_url, TokenSpend::UnlessDeclined).await
 }
 
 /// The RSA ciphertext in a cryptogram's text: base64, standard or URL-safe, padded or not,
@@ -432,6 +458,7 @@ async fn execute(
     order: Order,
     source: CardSource,
     acs_url: &str,
+    token_spend: TokenSpend,
 ) -> Result<PaymentAnswer, PaymentError> {
     let verification = order.amount.is_zero();
     if verification && !order.card_save {
@@ -602,11 +629,13 @@ async fn execute(
     };
     let payment = with_conversion(payment, &authorization);
     let three_ds = challenge.then(|| {
-        crate::services::three_ds::new_session(app, &payment, &token, pan, &source_expiry(&source), order.card_save)
+        let expiry = source_expiry(&source);
+        crate::services::three_ds::new_session(app, &payment, &token, pan, &expiry, order.card_save, token_spend)
     });
     let write = PaymentWrite {
         three_ds: three_ds.clone(),
         token_digest: token.token_digest.clone(),
+        token_spend,
         payment,
         effect,
         save_card,
@@ -625,13 +654,7 @@ async fn execute(
         Err(StoreError::TokenSpent) => {
             return Err(PaymentError::Unauthorized("token has already been used; request a new token".into()))
         }
-        Err(StoreError::DuplicateInvoice) => {
-            return Err(PaymentError::Conflict(format!(
-                "a transaction with invoiceId {} already exists on this terminal",
-                order.invoice_id
-            )))
-        }
-        Err(e) => return Err(internal(e)),
+        Err(e) => return Err(attempt_refused(e, order.invoice_id.as_str())),
     };
     let p = recorded.payment;
     app.metrics.observe_outcome(&p);

@@ -57,6 +57,7 @@ pub fn new_session(
     pan: &epay_domain::Pan,
     expiry_mmyy: &str,
     save_card: bool,
+    token_spend: epay_store::TokenSpend,
 ) -> ThreeDsSession {
     ThreeDsSession {
         id: ids::uuid(),
@@ -69,6 +70,7 @@ pub fn new_session(
         receiver_pan_ciphertext: None,
         receiver_expiry_mmyy: String::new(),
         save_receiver: false,
+        token_spend,
         state: "pending".into(),
         reason_code: 0,
         created_at: payment.created_at,

@@ -4,8 +4,8 @@
 use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode};
 use epay_network::{AuthRequest, Authorization, Conversion};
 use epay_store::{
-    Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TransferMoney, TransferSettlement,
-    TransferWrite,
+    Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TokenSpend, TransferMoney,
+    TransferSettlement, TransferWrite,
 };
 use serde::Serialize;
 
@@ -379,16 +379,19 @@ pub async fn transfer(
         other => TransferError::new(401, -1, other.to_string()),
     })?;
     let fields = Fields::from_json(body)?;
-    transfer_with(app, token, &fields, kind, acs_url).await
+    transfer_with(app, token, &fields, kind, acs_url, TokenSpend::Always).await
 }
 
 /// A transfer whose token is already authenticated (the API and the payment page).
+/// `token_spend`: the API spends the token whatever the outcome; the transfer page keeps it
+/// after a decline, so the shopper can try again (docs/compatibility.md §48).
 pub async fn transfer_with(
     app: &App,
     token: TokenRecord,
     fields: &Fields,
     kind: Kind,
     acs_url: &str,
+    token_spend: TokenSpend,
 ) -> Result<TransferResponse, TransferError> {
     if !has_scope(&token, "transfer") {
         return Err(TransferError::new(403, -1, format!("token scope {:?} does not allow transfers", token.scope)));
@@ -397,6 +400,9 @@ pub async fn transfer_with(
         return Err(TransferError::new(401, -1, "token has already been used; request a new token"));
     }
     check_kind(&token, kind)?;
+    // Only a token bound to its order id may try again after a decline: one bound to none (seed
+    // 002's page token) would try cards on any number of order ids (docs/security.md).
+    let token_spend = if token.invoice_id.is_some() { token_spend } else { TokenSpend::Always };
     let order_fields = fields.opt_object(&["order"])?.ok_or_else(|| TransferError::bad("field order is required"))?;
     let card_fields = fields.opt_object(&["card"])?.ok_or_else(|| TransferError::bad("field card is required"))?;
     let invoice_text =
@@ -609,6 +615,7 @@ pub async fn transfer_with(
                 &s.pan,
                 &s.expiry.map(|e| e.mmyy()).unwrap_or_default(),
                 s.save && s.saved_card_id.is_none(),
+                token_spend,
             );
             if let Some(r) = &receiver {
                 session.receiver_pan_ciphertext = Some(app.keys.seal_pan(&r.pan));
@@ -624,6 +631,7 @@ pub async fn transfer_with(
     });
     let write = TransferWrite {
         token_digest: token.token_digest.clone(),
+        token_spend,
         settlement: settlement(kind, payment, money, save_sender, save_receiver),
         three_ds: three_ds.clone(),
         idempotency: {
@@ -641,14 +649,15 @@ pub async fn transfer_with(
         Err(StoreError::TokenSpent) => {
             return Err(fail(TransferError::new(401, -1, "token has already been used; request a new token")))
         }
-        Err(StoreError::DuplicateInvoice) => {
-            return Err(fail(TransferError::new(
-                409,
-                -1,
-                format!("a transaction with order id {} already exists on this terminal", order.invoice),
-            )))
+        Err(e) => {
+            return Err(fail(match crate::services::attempts::refused(&e, "order id", order.invoice.as_str()) {
+                Some(crate::services::attempts::Refused::Held(message)) => TransferError::new(409, -1, message),
+                Some(crate::services::attempts::Refused::Exhausted(message)) => {
+                    TransferError::new(400, ReasonCode::TOO_MANY_ATTEMPTS.code, message)
+                }
+                None => internal(e),
+            }))
         }
-        Err(e) => return Err(fail(internal(e))),
     };
     app.metrics.observe_outcome(&recorded);
     if recorded.reason_code != 0 {
