@@ -12,6 +12,7 @@ pub mod delivery;
 #[doc(hidden)]
 pub mod fuzzing;
 pub mod guard;
+pub mod html;
 pub mod keys;
 pub mod metrics;
 pub mod netblocks;

@@ -293,7 +293,7 @@ pub struct PaymentResponse {
     pub card_id: String,
     /// Always 0.
     pub fee: JsonAmount,
-    /// 0.
+    /// Always 0.
     pub code: i32,
     /// `AUTH` (two-step terminal), `CHARGE` (one-step terminal) or `VERIFIED` (card verification).
     pub status: String,

@@ -210,9 +210,15 @@ const DOCS_CSP: &str = "default-src 'none'; style-src 'self'; img-src 'self' dat
      form-action 'none'; frame-ancestors 'none'";
 
 async fn docs() -> Response {
-    static HTML: OnceLock<String> = OnceLock::new();
-    let html = HTML.get_or_init(|| page::render(document(), operation_order()));
-    crate::page::html_with(StatusCode::OK, html.clone(), DOCS_CSP)
+    // The document never changes while the gateway runs, so neither does the page.
+    static HTML: OnceLock<Result<String, String>> = OnceLock::new();
+    match HTML.get_or_init(|| page::render(document(), operation_order()).map_err(|e| e.to_string())) {
+        Ok(html) => crate::page::html_with(StatusCode::OK, html.clone(), DOCS_CSP),
+        Err(error) => {
+            tracing::error!(%error, "the reference page does not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 async fn docs_css() -> Response {

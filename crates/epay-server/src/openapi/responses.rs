@@ -31,7 +31,7 @@ pub enum SavedCardError {
 /// Success of charge, cancel and refund.
 #[derive(Serialize, ToSchema)]
 pub struct OperationResult {
-    /// 0.
+    /// Always 0.
     code: i32,
     /// `""`.
     message: String,
