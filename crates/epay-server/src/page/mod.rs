@@ -121,32 +121,40 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
     match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
-        Ok(order) => {
-            let amount = order.amount.to_string();
-            html(
-                StatusCode::OK,
-                views::form(&views::FormView {
-                    lang,
-                    short,
-                    raw_params: raw,
-                    merchant: &order.merchant_name,
-                    description: &order.description,
-                    amount: &amount,
-                    currency: order.currency.code(),
-                    card_save: order.card_save,
-                    verification: order.amount.is_zero(),
-                    holder: &order.payer_name,
-                    alert: None,
-                    action: "/payform/pay",
-                    check_expiry_date: app.config.mode == Mode::Production,
-                    attempts_left: attempts_left(&order),
-                    give_up: if short { "" } else { &order.failure_back_link },
-                }),
-            )
-        }
+        Ok(order) => html(StatusCode::OK, card_form(&app, lang, short, raw, &order, None, attempts_left(&order))),
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
+}
+
+/// The card form for one order: first shown, or again after a declined attempt with its reason.
+fn card_form(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    order: &payments::PageOrder,
+    alert: Option<&str>,
+    attempts_left: Option<i32>,
+) -> String {
+    let amount = order.amount.to_string();
+    views::form(&views::FormView {
+        lang,
+        short,
+        raw_params: raw,
+        merchant: &order.merchant_name,
+        description: &order.description,
+        amount: &amount,
+        currency: order.currency.code(),
+        card_save: order.card_save,
+        verification: order.amount.is_zero(),
+        holder: &order.payer_name,
+        alert,
+        action: "/payform/pay",
+        check_expiry_date: app.config.mode == Mode::Production,
+        attempts_left,
+        give_up: if short { "" } else { &order.failure_back_link },
+    })
 }
 
 /// "Attempts left", once the invoice had a declined attempt and may have more.
@@ -177,28 +185,9 @@ async fn after_decline(
     let mut reason_text = format!("{} ({})", reason.message, reason.code);
     match payments::check_page_order(app, access_token, fields).await {
         Ok(order) if order.attempts.left() > 0 => {
-            let amount = order.amount.to_string();
             let alert = format!("{}: {reason_text}", w.declined);
-            return html(
-                StatusCode::OK,
-                views::form(&views::FormView {
-                    lang,
-                    short,
-                    raw_params: raw,
-                    merchant: &order.merchant_name,
-                    description: &order.description,
-                    amount: &amount,
-                    currency: order.currency.code(),
-                    card_save: order.card_save,
-                    verification: order.amount.is_zero(),
-                    holder: &order.payer_name,
-                    alert: Some(&alert),
-                    action: "/payform/pay",
-                    check_expiry_date: app.config.mode == Mode::Production,
-                    attempts_left: Some(order.attempts.left()),
-                    give_up: if short { "" } else { &order.failure_back_link },
-                }),
-            );
+            let form = card_form(app, lang, short, raw, &order, Some(&alert), Some(order.attempts.left()));
+            return html(StatusCode::OK, form);
         }
         Ok(_) | Err(PaymentError::AttemptsExhausted(_)) => {
             reason_text = format!("{reason_text}. {}", w.no_attempts_left)
