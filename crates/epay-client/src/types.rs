@@ -247,9 +247,9 @@ pub struct StatusTransaction {
     pub extra: serde_json::Map<String, serde_json::Value>,
 }
 
-/// Read by hand because `#[serde(flatten)]` would first buffer the object, its amounts as `f64`,
-/// and an exact [`Amount`] cannot be read back from that. Here each field keeps its JSON text until
-/// it is decoded into its own type.
+/// Read by hand because `#[serde(flatten)]` would first buffer the object, its amounts as
+/// floating-point numbers, and an exact [`Amount`] cannot be read back from that. Here each field
+/// keeps its JSON text until it is decoded into its own type.
 impl TryFrom<Box<RawValue>> for StatusTransaction {
     type Error = serde_json::Error;
 
@@ -330,7 +330,9 @@ mod tests {
             assert!(token.pairs().contains(&("amount".into(), wire.into())), "{text}");
         }
         let largest = Amount::from_minor(epay_domain::money::MAX_AMOUNT_MINOR).unwrap();
-        assert!(serde_json::to_string(&PaymentRequest::new("1", largest, "c".into())).unwrap().contains(r#""amount":1000000000,"#));
+        assert!(serde_json::to_string(&PaymentRequest::new("1", largest, "c".into()))
+            .unwrap()
+            .contains(r#""amount":1000000000,"#));
     }
 
     #[test]
@@ -364,7 +366,10 @@ mod tests {
     #[test]
     fn an_inexact_amount_is_a_clear_error() {
         let error = serde_json::from_str::<StatusResponse>(&status_answer("12.225", "10")).unwrap_err().to_string();
-        assert!(error.contains("field amount: invalid amount 12.225 (amount must have at most 2 decimal places)"), "{error}");
+        assert!(
+            error.contains("field amount: invalid amount 12.225 (amount must have at most 2 decimal places)"),
+            "{error}"
+        );
         let error = serde_json::from_str::<StatusResponse>(&status_answer(r#""NaN""#, "10")).unwrap_err().to_string();
         assert!(error.contains("field amount: invalid amount \"NaN\" (amount must be a number)"), "{error}");
         let error = serde_json::from_str::<StatusResponse>(&status_answer("12.22", "-1")).unwrap_err().to_string();

@@ -121,7 +121,8 @@ mod tests {
         assert!(error("-1").contains("must not be negative"));
         assert!(error("1000000000.01").contains("exceeds the limit"));
         assert!(error("1e300").contains("exceeds the limit"));
-        for not_a_number in [r#""NaN""#, r#""Infinity""#, r#""-inf""#, r#""""#, r#""12,22""#, "null", "true", "[1]", r#"{"a":1}"#]
+        for not_a_number in
+            [r#""NaN""#, r#""Infinity""#, r#""-inf""#, r#""""#, r#""12,22""#, "null", "true", "[1]", r#"{"a":1}"#]
         {
             assert!(error(not_a_number).contains("amount must be a number"), "{not_a_number}: {}", error(not_a_number));
         }
