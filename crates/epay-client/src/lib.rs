@@ -2,22 +2,29 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), epay_client::ClientError> {
-//! use epay_client::{Client, TokenRequest, PaymentRequest, CardData, encrypt_cryptogram};
+//! use epay_client::{Amount, Client, TokenRequest, PaymentRequest, CardData, encrypt_cryptogram};
 //! let client = Client::new("http://127.0.0.1:8080");
+//! // Money is exact: parsed from its decimal text (or `Amount::from_minor(10_000)`), never a float.
+//! let amount: Amount = "100".parse().expect("a valid amount");
 //! let token = client.token(&TokenRequest::payment("test", "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG",
-//!     "000000001", 100.0, "KZT", "67e34d63-102f-4bd1-898e-370781d0074d")).await?;
+//!     "000000001", amount, "KZT", "67e34d63-102f-4bd1-898e-370781d0074d")).await?;
 //! let pem = client.public_key_pem().await?;
 //! let cryptogram = encrypt_cryptogram(&pem, &CardData::new("4405639704015096", "0127", "321",
 //!     "67e34d63-102f-4bd1-898e-370781d0074d"))?;
-//! let payment = client.cryptopay(&token.access_token, &PaymentRequest::new("000000001", 100.0, cryptogram)).await?;
-//! println!("{} {}", payment.id, payment.status);
+//! let payment = client.cryptopay(&token.access_token, &PaymentRequest::new("000000001", amount, cryptogram)).await?;
+//! println!("{} {} {}", payment.id, payment.status, payment.amount);
 //! # Ok(()) }
 //! ```
+//!
+//! Amounts are [`Amount`]s (integer minor units, from `epay-domain`): requests send them as JSON
+//! numbers with exactly their digits (`12.22`), and answers are read from the number's text, so
+//! `12.22` is 1222 tiyn, never 12.2199999…; an answer with more than two decimals is an error.
 
 pub mod cryptogram;
 mod types;
 
 pub use cryptogram::{encrypt_cryptogram, CardData};
+pub use epay_domain::{Amount, MoneyError};
 pub use types::*;
 
 use serde::de::DeserializeOwned;

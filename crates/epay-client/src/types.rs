@@ -1,6 +1,12 @@
 //! Request and response bodies with ePay's field names.
 
+use std::collections::BTreeMap;
+
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+use crate::Amount;
 
 /// A client-credentials token request (facts §2.1).
 #[derive(Debug, Clone, Default)]
@@ -9,7 +15,7 @@ pub struct TokenRequest {
     pub client_id: String,
     pub client_secret: String,
     pub invoice_id: Option<String>,
-    pub amount: Option<f64>,
+    pub amount: Option<Amount>,
     pub currency: Option<String>,
     pub terminal: Option<String>,
     pub post_link: Option<String>,
@@ -27,7 +33,7 @@ impl TokenRequest {
         client_id: &str,
         secret: &str,
         invoice_id: &str,
-        amount: f64,
+        amount: Amount,
         currency: &str,
         terminal: &str,
     ) -> Self {
@@ -94,7 +100,7 @@ pub struct TokenResponse {
 #[derive(Debug, Clone, Serialize, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct PaymentRequest {
-    pub amount: f64,
+    pub amount: Amount,
     pub currency: String,
     pub name: String,
     pub cryptogram: String,
@@ -118,7 +124,7 @@ pub struct PaymentRequest {
 }
 
 impl PaymentRequest {
-    pub fn new(invoice_id: &str, amount: f64, cryptogram: String) -> Self {
+    pub fn new(invoice_id: &str, amount: Amount, cryptogram: String) -> Self {
         PaymentRequest {
             amount,
             currency: "KZT".into(),
@@ -140,7 +146,7 @@ pub struct CardIdRef {
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct SavedCardPaymentRequest {
-    pub amount: f64,
+    pub amount: Amount,
     pub currency: String,
     pub name: String,
     pub terminal_id: String,
@@ -156,7 +162,7 @@ pub struct SavedCardPaymentRequest {
 }
 
 impl SavedCardPaymentRequest {
-    pub fn new(invoice_id: &str, amount: f64, terminal_id: &str, account_id: &str, card_id: &str) -> Self {
+    pub fn new(invoice_id: &str, amount: Amount, terminal_id: &str, account_id: &str, card_id: &str) -> Self {
         SavedCardPaymentRequest {
             amount,
             currency: "KZT".into(),
@@ -181,9 +187,9 @@ pub struct PaymentResponse {
     pub id: String,
     #[serde(rename = "accountId")]
     pub account_id: String,
-    pub amount: f64,
+    pub amount: Amount,
     #[serde(rename = "amountBonus")]
-    pub amount_bonus: f64,
+    pub amount_bonus: Amount,
     pub currency: String,
     pub description: String,
     #[serde(default)]
@@ -202,7 +208,7 @@ pub struct PaymentResponse {
     #[serde(rename = "cardID")]
     pub card_id: String,
     #[serde(default)]
-    pub fee: f64,
+    pub fee: Amount,
     pub code: i64,
     pub status: String,
 }
@@ -218,15 +224,16 @@ pub struct StatusResponse {
 
 /// The fields of a status `transaction` that clients usually read; the rest stay in `extra`.
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[serde(rename_all = "camelCase", try_from = "Box<RawValue>")]
 pub struct StatusTransaction {
     pub id: String,
     pub created_date: String,
     #[serde(rename = "invoiceID")]
     pub invoice_id: String,
-    pub amount: f64,
-    pub payout_amount: f64,
-    pub org_amount: f64,
+    pub amount: Amount,
+    pub amount_bonus: Amount,
+    pub payout_amount: Amount,
+    pub org_amount: Amount,
     pub approval_code: String,
     pub currency: String,
     #[serde(rename = "terminalID")]
@@ -238,4 +245,139 @@ pub struct StatusTransaction {
     pub card_id: String,
     #[serde(flatten)]
     pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Read by hand because `#[serde(flatten)]` would first buffer the object, its amounts as
+/// floating-point numbers, and an exact [`Amount`] cannot be read back from that. Here each field
+/// keeps its JSON text until it is decoded into its own type.
+impl TryFrom<Box<RawValue>> for StatusTransaction {
+    type Error = serde_json::Error;
+
+    fn try_from(raw: Box<RawValue>) -> Result<Self, Self::Error> {
+        let mut fields = RawFields(serde_json::from_str(raw.get())?);
+        Ok(StatusTransaction {
+            id: fields.take("id")?,
+            created_date: fields.take("createdDate")?,
+            invoice_id: fields.take("invoiceID")?,
+            amount: fields.take("amount")?,
+            amount_bonus: fields.take_or_default("amountBonus")?,
+            payout_amount: fields.take("payoutAmount")?,
+            org_amount: fields.take("orgAmount")?,
+            approval_code: fields.take("approvalCode")?,
+            currency: fields.take("currency")?,
+            terminal_id: fields.take("terminalID")?,
+            card_mask: fields.take("cardMask")?,
+            reason_code: fields.take("reasonCode")?,
+            status_name: fields.take("statusName")?,
+            card_id: fields.take("cardID")?,
+            extra: fields.rest()?,
+        })
+    }
+}
+
+/// A JSON object's fields, each still as its text.
+struct RawFields(BTreeMap<String, Box<RawValue>>);
+
+impl RawFields {
+    fn take<T: DeserializeOwned>(&mut self, name: &'static str) -> Result<T, serde_json::Error> {
+        let raw = self.0.remove(name).ok_or_else(|| serde::de::Error::missing_field(name))?;
+        serde_json::from_str(raw.get()).map_err(|e| serde::de::Error::custom(format!("field {name}: {e}")))
+    }
+
+    fn take_or_default<T: DeserializeOwned + Default>(&mut self, name: &'static str) -> Result<T, serde_json::Error> {
+        if self.0.contains_key(name) {
+            self.take(name)
+        } else {
+            Ok(T::default())
+        }
+    }
+
+    /// The fields not taken, as plain JSON values.
+    fn rest(self) -> Result<serde_json::Map<String, serde_json::Value>, serde_json::Error> {
+        self.0.into_iter().map(|(name, raw)| Ok((name, serde_json::from_str(raw.get())?))).collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn amount(text: &str) -> Amount {
+        text.parse().unwrap()
+    }
+
+    /// A status answer as the gateway (and ePay's example, facts §8.1) writes it.
+    fn status_answer(amount: &str, payout: &str) -> String {
+        format!(
+            r#"{{"resultCode":"100","resultMessage":"OK","transaction":{{"id":"t1","createdDate":"2025-01-01T00:00:00",
+            "invoiceID":"000001","amount":{amount},"amountBonus":0,"payoutAmount":{payout},"orgAmount":22.22,
+            "approvalCode":"170243","currency":"KZT","terminalID":"t","cardMask":"440563...5096","reasonCode":"0",
+            "statusName":"CHARGE","cardID":"","secure":true,"statusID":"3"}}}}"#
+        )
+    }
+
+    #[test]
+    fn requests_carry_the_exact_digits() {
+        for (text, wire) in [("0.01", "0.01"), ("12.22", "12.22"), ("1000000.99", "1000000.99"), ("100.00", "100")] {
+            let request = PaymentRequest::new("000001", amount(text), "c".into());
+            let body: serde_json::Value = serde_json::from_slice(&serde_json::to_vec(&request).unwrap()).unwrap();
+            assert!(serde_json::to_string(&request).unwrap().contains(&format!(r#""amount":{wire},"#)), "{text}");
+            assert!(body["amount"].is_number(), "{text}: a number, not a string");
+            let saved = SavedCardPaymentRequest::new("000001", amount(text), "t", "a", "c");
+            assert!(serde_json::to_string(&saved).unwrap().starts_with(&format!(r#"{{"amount":{wire},"#)));
+            let token = TokenRequest::payment("c", "s", "000001", amount(text), "KZT", "t");
+            assert!(token.pairs().contains(&("amount".into(), wire.into())), "{text}");
+        }
+        let largest = Amount::from_minor(epay_domain::money::MAX_AMOUNT_MINOR).unwrap();
+        assert!(serde_json::to_string(&PaymentRequest::new("1", largest, "c".into()))
+            .unwrap()
+            .contains(r#""amount":1000000000,"#));
+    }
+
+    #[test]
+    fn answers_are_read_exactly() {
+        let answer: StatusResponse = serde_json::from_str(&status_answer("12.22", "10")).unwrap();
+        let tx = answer.transaction.unwrap();
+        assert_eq!((tx.amount, tx.payout_amount, tx.org_amount), (amount("12.22"), amount("10"), amount("22.22")));
+        assert_eq!(tx.amount.minor(), 1_222);
+        assert_eq!(tx.amount_bonus, Amount::ZERO);
+        // Fields not typed here stay available, and the typed ones are not repeated there.
+        assert_eq!((tx.extra["secure"].clone(), tx.extra["statusID"].clone()), (json!(true), json!("3")));
+        assert!(!tx.extra.contains_key("amount") && !tx.extra.contains_key("cardID"));
+        // Written back, it is the same answer (extra fields included).
+        let again = serde_json::to_value(&tx).unwrap();
+        assert_eq!((again["amount"].clone(), again["secure"].clone()), (json!(12.22), json!(true)));
+
+        // A numeric string is read exactly too, and large amounts keep every digit.
+        let answer: StatusResponse = serde_json::from_str(&status_answer(r#""12.22""#, "1000000.99")).unwrap();
+        let tx = answer.transaction.unwrap();
+        assert_eq!((tx.amount.minor(), tx.payout_amount.minor()), (1_222, 100_000_099));
+
+        let paid: PaymentResponse = serde_json::from_value(json!({
+            "id": "p", "accountId": "", "amount": 999999999.99, "amountBonus": 0, "currency": "KZT",
+            "description": "", "invoiceID": "1", "language": "RU", "phone": "", "reference": "",
+            "intReference": "", "secure3D": null, "cardID": "", "fee": 0.19, "code": 0, "status": "AUTH"
+        }))
+        .unwrap();
+        assert_eq!((paid.amount.minor(), paid.fee.minor()), (99_999_999_999, 19));
+    }
+
+    #[test]
+    fn an_inexact_amount_is_a_clear_error() {
+        let error = serde_json::from_str::<StatusResponse>(&status_answer("12.225", "10")).unwrap_err().to_string();
+        assert!(
+            error.contains("field amount: invalid amount 12.225 (amount must have at most 2 decimal places)"),
+            "{error}"
+        );
+        let error = serde_json::from_str::<StatusResponse>(&status_answer(r#""NaN""#, "10")).unwrap_err().to_string();
+        assert!(error.contains("field amount: invalid amount \"NaN\" (amount must be a number)"), "{error}");
+        let error = serde_json::from_str::<StatusResponse>(&status_answer("12.22", "-1")).unwrap_err().to_string();
+        assert!(error.contains("field payoutAmount: invalid amount -1 (amount must not be negative)"), "{error}");
+        let error = serde_json::from_str::<StatusResponse>(&status_answer("null", "10")).unwrap_err().to_string();
+        assert!(error.contains("amount must be a number"), "{error}");
+        let missing = status_answer("1", "1").replace(r#""orgAmount":22.22,"#, "");
+        let error = serde_json::from_str::<StatusResponse>(&missing).unwrap_err().to_string();
+        assert!(error.contains("missing field `orgAmount`"), "{error}");
+    }
 }

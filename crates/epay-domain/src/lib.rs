@@ -1,6 +1,7 @@
 //! Pure domain rules of the ePay gateway. Nothing here does I/O: every type is a validated
 //! value (`parse` at the edge, so a bad value cannot travel further) or a pure rule.
 
+pub mod amount_json;
 pub mod attempts;
 pub mod card;
 pub mod ids;

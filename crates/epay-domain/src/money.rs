@@ -141,6 +141,14 @@ impl Amount {
     }
 }
 
+/// `"12.22".parse::<Amount>()`: the same as [`Amount::parse_major`].
+impl FromStr for Amount {
+    type Err = MoneyError;
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Amount::parse_major(text)
+    }
+}
+
 impl fmt::Display for Amount {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let major = self.0 / 100;

@@ -226,13 +226,14 @@ impl ToSchema for JsonAmount {
     }
 }
 
+/// Written by [`Amount`]'s own `Serialize` (epay-domain `amount_json`), which the SDK shares: the
+/// exact digits, never through an `f64`.
 impl Serialize for JsonAmount {
     fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        if self.0 % 100 == 0 {
-            serializer.serialize_i64(self.0 / 100)
-        } else {
-            serializer.serialize_f64(self.0 as f64 / 100.0)
-        }
+        // Every amount the gateway answers with is one it accepted, so this refuses only a bug.
+        let amount = Amount::from_minor(self.0)
+            .map_err(|e| serde::ser::Error::custom(format!("amount of {} minor units: {e}", self.0)))?;
+        amount.serialize(serializer)
     }
 }
 

@@ -64,14 +64,14 @@ async fn card_testing_is_stopped_per_card_and_per_terminal_and_writes_nothing() 
         // Guessing a CVC: five declines of one card.
         for _ in 0..5 {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 10.0).await;
-            let request = gw.payment_request(&invoice, 10.0, (VISA.0, VISA.1, "999")).await;
+            let token = gw.payment_token(&invoice, major("10")).await;
+            let request = gw.payment_request(&invoice, major("10"), (VISA.0, VISA.1, "999")).await;
             let err = gw.client.cryptopay(&token, &request).await.unwrap_err();
             assert!(err.code().is_some_and(|c| c > 0), "{err:?}");
         }
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 10.0).await;
-        let request = serde_json::to_string(&gw.payment_request(&invoice, 10.0, VISA).await).unwrap();
+        let token = gw.payment_token(&invoice, major("10")).await;
+        let request = serde_json::to_string(&gw.payment_request(&invoice, major("10"), VISA).await).unwrap();
         let refused = gw
             .http
             .post(format!("{}/payment/cryptopay", gw.url))
@@ -87,8 +87,8 @@ async fn card_testing_is_stopped_per_card_and_per_terminal_and_writes_nothing() 
         assert!(store.payment_by_invoice(TERMINAL, &invoice).await.unwrap().is_none(), "nothing recorded");
         // Another card still pays; the blocked one pays again after the window, with the same token.
         let other = common::invoice();
-        let other_token = gw.payment_token(&other, 10.0).await;
-        let other_request = gw.payment_request(&other, 10.0, MASTERCARD).await;
+        let other_token = gw.payment_token(&other, major("10")).await;
+        let other_request = gw.payment_request(&other, major("10"), MASTERCARD).await;
         assert_eq!(gw.client.cryptopay(&other_token, &other_request).await.unwrap().status, "AUTH");
         assert_eq!(gw.advance_clock(601).await.0, 200);
         let (status, body) = gw.post_json("/payment/cryptopay", Some(&token), &request).await;
@@ -99,13 +99,13 @@ async fn card_testing_is_stopped_per_card_and_per_terminal_and_writes_nothing() 
     let gw = Gateway::start_with(Backend::Sqlite, &[("EPAY_CARD_FAILURES_PER_TERMINAL", "3")]).await;
     for pan in ["4111111111111111", "4012888888881881", "4222222222222"] {
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 10.0).await;
-        let request = gw.payment_request(&invoice, 10.0, (pan, "1230", "123")).await;
+        let token = gw.payment_token(&invoice, major("10")).await;
+        let request = gw.payment_request(&invoice, major("10"), (pan, "1230", "123")).await;
         assert!(gw.client.cryptopay(&token, &request).await.is_err());
     }
     let invoice = invoice();
-    let token = gw.payment_token(&invoice, 10.0).await;
-    let request = gw.payment_request(&invoice, 10.0, VISA).await;
+    let token = gw.payment_token(&invoice, major("10")).await;
+    let request = gw.payment_request(&invoice, major("10"), VISA).await;
     assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap_err().status(), Some(429));
     // Transfers count the sending card the same way (a declined transfer spends its token).
     const P2P: &str = "40a348cb-68a3-45d5-9002-a4836d79c3b5";
@@ -114,7 +114,7 @@ async fn card_testing_is_stopped_per_card_and_per_terminal_and_writes_nothing() 
         let order = common::invoice();
         let request = TokenRequest {
             scope: "transfer".into(),
-            ..TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", P2P)
+            ..TokenRequest::payment(CLIENT, SECRET, &order, major("100"), "KZT", P2P)
         };
         let token = gw.client.token(&request).await.unwrap().access_token;
         let body = serde_json::json!({
@@ -135,7 +135,7 @@ async fn card_testing_is_stopped_per_card_and_per_terminal_and_writes_nothing() 
 async fn oversized_bodies_are_refused_before_they_are_read() {
     let gw = Gateway::start_with(Backend::Sqlite, &[("EPAY_MAX_BODY_BYTES", "4096")]).await;
     let invoice = invoice();
-    let token = gw.payment_token(&invoice, 10.0).await;
+    let token = gw.payment_token(&invoice, major("10")).await;
     let big = format!(r#"{{"invoiceId":"000001","padding":"{}"}}"#, "x".repeat(10_000));
     let (status, body) = gw.post_json("/payment/cryptopay", Some(&token), &big).await;
     assert_eq!(status, 413, "{body}");
@@ -160,7 +160,7 @@ async fn oversized_bodies_are_refused_before_they_are_read() {
     assert!(answer.starts_with("HTTP/1.1 413"), "{answer}");
     assert!(answer.contains(r#""code":-1"#), "{answer}");
     // Nothing was written: the token still pays.
-    let request = gw.payment_request(&invoice, 10.0, VISA).await;
+    let request = gw.payment_request(&invoice, major("10"), VISA).await;
     assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "AUTH");
 }
 

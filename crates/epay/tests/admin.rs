@@ -56,12 +56,12 @@ async fn callback_of_a_payment(
         .client
         .token(&TokenRequest {
             post_link: Some(format!("{}/{path}", receiver.url)),
-            ..TokenRequest::payment(client, secret, &invoice, 10.0, "KZT", terminal)
+            ..TokenRequest::payment(client, secret, &invoice, major("10"), "KZT", terminal)
         })
         .await
         .unwrap()
         .access_token;
-    let request = PaymentRequest::new(&invoice, 10.0, gw.cryptogram(VISA, terminal).await);
+    let request = PaymentRequest::new(&invoice, major("10"), gw.cryptogram(VISA, terminal).await);
     gw.client.cryptopay(&token, &request).await.unwrap();
     let hits = receiver.wait_for(path, 1, Duration::from_secs(20)).await;
     assert_eq!(hits.len(), 1, "{:?}: one callback to /{path}", gw.backend);
@@ -96,11 +96,11 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
         let invoice = invoice();
         let token = gw
             .client
-            .token(&TokenRequest::payment(&client_id, &secret, &invoice, 100.0, "KZT", &terminal))
+            .token(&TokenRequest::payment(&client_id, &secret, &invoice, major("100"), "KZT", &terminal))
             .await
             .unwrap()
             .access_token;
-        let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, &terminal).await);
+        let request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(VISA, &terminal).await);
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "CHARGE", "one-step terminal");
         // Its callbacks are signed with the webhook secret the operator was shown.
         let receiver = Receiver::start().await;
@@ -132,8 +132,8 @@ async fn terminal_update_switches_3ds_on_for_a_running_gateway() {
         assert_eq!(field(&out, "3-D Secure:"), "true");
         assert_eq!(field(&out, "two-step:"), "true", "what is not given stays");
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let request = gw.payment_request(&invoice, 100.0, ("4000000000003220", "1230", "123")).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let request = gw.payment_request(&invoice, major("100"), ("4000000000003220", "1230", "123")).await;
         let (status, body) =
             gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("3D")), "{backend:?}: {body}");
@@ -179,13 +179,13 @@ async fn issued_test_cards_pay_after_a_restart() {
     assert!(err.contains("decline"), "{err}");
     gw.restart().await;
     let invoice = invoice();
-    let token = gw.payment_token(&invoice, 200.0).await;
-    let request = gw.payment_request(&invoice, 200.0, (&pan, "1230", &cvc)).await;
+    let token = gw.payment_token(&invoice, major("200")).await;
+    let request = gw.payment_request(&invoice, major("200"), (&pan, "1230", &cvc)).await;
     assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "AUTH");
     // Its balance was 300: another 200 does not fit.
     let invoice = common::invoice();
-    let token = gw.payment_token(&invoice, 200.0).await;
-    let request = gw.payment_request(&invoice, 200.0, (&pan, "1230", &cvc)).await;
+    let token = gw.payment_token(&invoice, major("200")).await;
+    let request = gw.payment_request(&invoice, major("200"), (&pan, "1230", &cvc)).await;
     assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap_err().code(), Some(484));
 }
 
@@ -227,8 +227,8 @@ async fn vault_key_rotation_reseals_saved_cards_while_the_gateway_runs() {
         let mut card_ids = Vec::new();
         for card in [VISA, MASTERCARD] {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 10.0).await;
-            let mut request = gw.payment_request(&invoice, 10.0, card).await;
+            let token = gw.payment_token(&invoice, major("10")).await;
+            let mut request = gw.payment_request(&invoice, major("10"), card).await;
             request.card_save = true;
             request.account_id = Some("vault-user".into());
             card_ids.push(gw.client.cryptopay(&token, &request).await.unwrap().card_id);
@@ -257,7 +257,7 @@ async fn vault_key_rotation_reseals_saved_cards_while_the_gateway_runs() {
         assert!(hit.signed_with(TEST_WEBHOOK_SECRET), "{backend:?}");
         // The running gateway has not seen the new key yet; paying with a resealed card works.
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 10.0).await;
+        let token = gw.payment_token(&invoice, major("10")).await;
         let (status, body) = gw
             .post_json(
                 "/payments/cards/auth",

@@ -25,7 +25,7 @@ const DECLINED: [(&str, &str, &str); 4] = [
 
 /// The JSON body of a 100-tenge cryptogram payment with `card` on the payments terminal.
 async fn body(gw: &Gateway, invoice: &str, card: (&str, &str, &str)) -> String {
-    serde_json::to_string(&gw.payment_request(invoice, 100.0, card).await).unwrap()
+    serde_json::to_string(&gw.payment_request(invoice, major("100"), card).await).unwrap()
 }
 
 /// `POST /payment/cryptopay` for `card` on the payments terminal; (status, body).
@@ -64,7 +64,7 @@ async fn a_declined_invoice_is_paid_with_a_new_token_and_the_decline_stays_in_th
             let request = TokenRequest {
                 post_link: Some(format!("{}/paid", receiver.url)),
                 failure_post_link: Some(format!("{}/declined", receiver.url)),
-                ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+                ..TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
             };
             gw.client.token(&request).await.unwrap().access_token
         };
@@ -137,17 +137,17 @@ async fn an_idempotency_key_replays_its_decline_and_a_new_key_makes_a_new_attemp
             }
         };
         let declining = body(&gw, &invoice, DECLINED[0]).await;
-        let declined = keyed(gw.payment_token(&invoice, 100.0).await, "order-1", declining.clone()).await;
+        let declined = keyed(gw.payment_token(&invoice, major("100")).await, "order-1", declining.clone()).await;
         assert_eq!(declined.0, 400, "{backend:?}: {declined:?}");
         // The same key and request, even with a new token for the invoice, is the same request:
         // its stored answer comes back and nothing new is tried (the key's scope is the merchant,
         // terminal and invoice, not the token).
-        let replayed = keyed(gw.payment_token(&invoice, 100.0).await, "order-1", declining).await;
+        let replayed = keyed(gw.payment_token(&invoice, major("100")).await, "order-1", declining).await;
         assert_eq!(replayed, declined, "{backend:?}");
         assert_eq!(attempts_of(&gw, TERMINAL, &invoice).await.len(), 1);
         // A new key is a new attempt.
         let paying = body(&gw, &invoice, VISA).await;
-        let paid = keyed(gw.payment_token(&invoice, 100.0).await, "order-2", paying).await;
+        let paid = keyed(gw.payment_token(&invoice, major("100")).await, "order-2", paying).await;
         assert_eq!(paid.0, 200, "{backend:?}: {paid:?}");
         assert_eq!(attempts_of(&gw, TERMINAL, &invoice).await.len(), 2);
     }
@@ -169,11 +169,11 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
 
         let invoice = invoice();
         for card in &DECLINED[..2] {
-            let (status, body) = pay(&gw, &gw.payment_token(&invoice, 100.0).await, &invoice, *card).await;
+            let (status, body) = pay(&gw, &gw.payment_token(&invoice, major("100")).await, &invoice, *card).await;
             assert_eq!(status, 400, "{backend:?}: {body}");
         }
         let latest = status_of(&gw, &invoice).await;
-        let third = gw.payment_token(&invoice, 100.0).await;
+        let third = gw.payment_token(&invoice, major("100")).await;
         let (status, body) = pay(&gw, &third, &invoice, VISA).await;
         assert_eq!(status, 400, "{backend:?}: {body}");
         assert_eq!(body["code"], 2740, "{backend:?}: {body}");
@@ -189,7 +189,7 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
         assert!(set_max_attempts(&gw, TERMINAL, "3").0);
         let (status, body) = pay(&gw, &third, &invoice, VISA).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
-        let (status, body) = pay(&gw, &gw.payment_token(&invoice, 100.0).await, &invoice, VISA).await;
+        let (status, body) = pay(&gw, &gw.payment_token(&invoice, major("100")).await, &invoice, VISA).await;
         assert_eq!(status, 409, "{backend:?}: {body}");
 
         // Transfers share the rule: an order id declined as often as the terminal allows.
@@ -203,7 +203,7 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
                     .client
                     .token(&TokenRequest {
                         scope: "transfer".into(),
-                        ..TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", p2p)
+                        ..TokenRequest::payment(CLIENT, SECRET, &order, major("100"), "KZT", p2p)
                     })
                     .await
                     .unwrap()
@@ -242,7 +242,7 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
         let invoice = invoice();
         let mut requests = Vec::new();
         for _ in 0..8 {
-            requests.push((gw.payment_token(&invoice, 100.0).await, body(&gw, &invoice, VISA).await));
+            requests.push((gw.payment_token(&invoice, major("100")).await, body(&gw, &invoice, VISA).await));
         }
         let answers = futures::future::join_all(
             requests.iter().map(|(token, body)| gw.post_json("/payment/cryptopay", Some(token), body)),
@@ -266,7 +266,7 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
         let invoice = common::invoice();
         let mut requests = Vec::new();
         for card in DECLINED.iter().chain([VISA; 4].iter()) {
-            requests.push((gw.payment_token(&invoice, 100.0).await, body(&gw, &invoice, *card).await));
+            requests.push((gw.payment_token(&invoice, major("100")).await, body(&gw, &invoice, *card).await));
         }
         let answers = futures::future::join_all(
             requests.iter().map(|(token, body)| gw.post_json("/payment/cryptopay", Some(token), body)),
@@ -286,7 +286,7 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
         assert_eq!(holding, successes, "{backend:?}");
         // Whatever the interleaving, the invoice ends paid once.
         if successes == 0 {
-            let (status, body) = pay(&gw, &gw.payment_token(&invoice, 100.0).await, &invoice, VISA).await;
+            let (status, body) = pay(&gw, &gw.payment_token(&invoice, major("100")).await, &invoice, VISA).await;
             assert_eq!(status, 200, "{backend:?}: {body}");
         }
         gw.assert_ledger_sound();
@@ -308,7 +308,7 @@ async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
                     client_secret: SECRET.into(),
                     terminal: Some(p2p.into()),
                     invoice_id: bound.then(|| order.clone()),
-                    amount: bound.then_some(100.0),
+                    amount: bound.then_some(major("100")),
                     currency: bound.then(|| "KZT".into()),
                     ..Default::default()
                 })

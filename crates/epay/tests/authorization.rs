@@ -36,7 +36,7 @@ async fn token_of(
         client_secret: secret.into(),
         terminal: Some(terminal.into()),
         invoice_id: order.map(String::from),
-        amount: order.map(|_| 10.0),
+        amount: order.map(|_| major("10")),
         currency: order.map(|_| "KZT".into()),
         ..Default::default()
     };
@@ -93,8 +93,8 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
         let gw = Gateway::start(backend).await;
         // The first merchant's data: an authorized payment with a saved card.
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let mut request = gw.payment_request(&invoice, 100.0, VISA).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let mut request = gw.payment_request(&invoice, major("100"), VISA).await;
         request.card_save = true;
         request.account_id = Some("auth-user".into());
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
@@ -112,7 +112,7 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
         assert_eq!(gw.advance_clock(7300).await.0, 200);
 
         let new_invoice = common::invoice();
-        let pay_body = serde_json::to_string(&gw.payment_request(&new_invoice, 10.0, MASTERCARD).await).unwrap();
+        let pay_body = serde_json::to_string(&gw.payment_request(&new_invoice, major("10"), MASTERCARD).await).unwrap();
         let order = common::invoice();
         let transfer_body = json!({
             "order": {"id": order, "amount": 10, "currency": "KZT"},
@@ -216,7 +216,7 @@ async fn money_of(gw: &Gateway, id: &str) -> (String, i64, i64, usize) {
 
 /// Pays `invoice` (100, AUTH) with `page_token`, the token a hosted page would carry; returns the id.
 async fn pay_with(gw: &Gateway, page_token: &str, invoice: &str) -> String {
-    let paid = gw.client.cryptopay(page_token, &gw.payment_request(invoice, 100.0, VISA).await).await.unwrap();
+    let paid = gw.client.cryptopay(page_token, &gw.payment_request(invoice, major("100"), VISA).await).await.unwrap();
     assert_eq!(paid.status, "AUTH");
     paid.id
 }
@@ -237,7 +237,7 @@ async fn an_invoice_token_operates_only_when_issued_after_the_payment() {
         let invoice = invoice();
         // Two tokens for the invoice before it is paid: the page's, and one never used. Either
         // may have been on the page, in the shopper's hands.
-        let page_token = gw.payment_token(&invoice, 100.0).await;
+        let page_token = gw.payment_token(&invoice, major("100")).await;
         let unused_early = token_of(&gw, CLIENT, SECRET, TERMINAL, LONG_SCOPE, Some(&invoice)).await;
         let id = pay_with(&gw, &page_token, &invoice).await;
 
@@ -297,11 +297,11 @@ async fn an_invoice_token_operates_only_when_issued_after_the_payment() {
 
         // A full charge, and a cancel, each with a token fetched after its payment.
         let full = common::invoice();
-        let full_id = pay_with(&gw, &gw.payment_token(&full, 100.0).await, &full).await;
+        let full_id = pay_with(&gw, &gw.payment_token(&full, major("100")).await, &full).await;
         assert_eq!(operate(&gw, &fresh_token(&gw, &full).await, &full_id, "charge", "").await, (200, 0));
         assert_eq!(money_of(&gw, &full_id).await.1, 10_000, "{backend:?}");
         let cancel = common::invoice();
-        let cancel_page = gw.payment_token(&cancel, 100.0).await;
+        let cancel_page = gw.payment_token(&cancel, major("100")).await;
         let cancel_id = pay_with(&gw, &cancel_page, &cancel).await;
         assert_eq!(operate(&gw, &cancel_page, &cancel_id, "cancel", "").await, (401, 100), "{backend:?}");
         // The fresh token of the first invoice is refused on this one.

@@ -28,7 +28,7 @@ async fn sign_in(browser: &Browser, gw: &Gateway, email: &str, password: &str) {
 }
 
 /// A charged payment of `amount` on the two-step test terminal; (id, invoice).
-async fn charged_payment(gw: &Gateway, amount: f64) -> (String, String) {
+async fn charged_payment(gw: &Gateway, amount: Amount) -> (String, String) {
     let invoice = invoice();
     let token = gw.payment_token(&invoice, amount).await;
     let request = gw.payment_request(&invoice, amount, VISA).await;
@@ -111,11 +111,11 @@ impl Web {
 async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_detail_page() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let (id, invoice) = charged_payment(&gw, 100.0).await;
-        let _other = charged_payment(&gw, 55.0).await;
+        let (id, invoice) = charged_payment(&gw, major("100")).await;
+        let _other = charged_payment(&gw, major("55")).await;
         let declined = common::invoice();
-        let token = gw.payment_token(&declined, 20.0).await;
-        let request = gw.payment_request(&declined, 20.0, ("4000000000000002", "1230", "123")).await;
+        let token = gw.payment_token(&declined, major("20")).await;
+        let request = gw.payment_request(&declined, major("20"), ("4000000000000002", "1230", "123")).await;
         assert!(gw.client.cryptopay(&token, &request).await.is_err(), "declined");
         let browser = Browser::start().await;
         let shots = backend == Backend::Sqlite;
@@ -204,12 +204,12 @@ async fn a_callback_is_sent_again_from_the_detail_page() {
             .client
             .token(&TokenRequest {
                 post_link: Some(format!("{}/ok", receiver.url)),
-                ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+                ..TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
             })
             .await
             .unwrap()
             .access_token;
-        let paid = gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        let paid = gw.client.cryptopay(&token, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap();
         assert_eq!(receiver.wait_for("ok", 1, Duration::from_secs(10)).await.len(), 1, "{backend:?}");
 
         let browser = Browser::start().await;
@@ -251,7 +251,7 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         };
         let terminal =
             epay_server::services::admin::create_terminal(store.as_ref(), CLIENT, None, &settings).await.unwrap();
-        let pay = |amount: f64| {
+        let pay = |amount: Amount| {
             let (gw, terminal) = (&gw, terminal.id.clone());
             async move {
                 let invoice = invoice();
@@ -260,7 +260,7 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
                 gw.client.cryptopay(&token, &request).await.unwrap().status
             }
         };
-        assert_eq!(pay(10.0).await, "CHARGE", "{backend:?}: one-step to begin with");
+        assert_eq!(pay(major("10")).await, "CHARGE", "{backend:?}: one-step to begin with");
 
         let browser = Browser::start().await;
         sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
@@ -273,7 +273,7 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         browser.click(&format!("#save-{id}")).await;
         browser.wait_url(&format!("saved={id}"), 10).await;
         assert!(browser.text("#flash").await.contains("Web shop"), "{backend:?}");
-        assert_eq!(pay(10.0).await, "AUTH", "{backend:?}: the next payment stops at AUTH");
+        assert_eq!(pay(major("10")).await, "AUTH", "{backend:?}: the next payment stops at AUTH");
         let saved = store.terminal(id).await.unwrap().unwrap();
         assert!(
             saved.two_step && !saved.three_ds && saved.hold_period_secs == epay_server::seed::DEFAULT_HOLD_PERIOD_SECS,
@@ -296,8 +296,9 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         let saved = store.terminal(id).await.unwrap().unwrap();
         assert!(saved.operation_callbacks && saved.three_ds, "{backend:?}: {saved:?}");
         let invoice = invoice();
-        let token = gw.token_on(&invoice, 10.0, id).await;
-        let request = PaymentRequest::new(&invoice, 10.0, gw.cryptogram(("4000000000003220", "1230", "123"), id).await);
+        let token = gw.token_on(&invoice, major("10"), id).await;
+        let request =
+            PaymentRequest::new(&invoice, major("10"), gw.cryptogram(("4000000000003220", "1230", "123"), id).await);
         let started = gw.client.cryptopay(&token, &request).await.unwrap();
         assert!(started.secure3d.is_some(), "{backend:?}: challenged");
         browser.goto(&format!("{}/cabinet/transactions/{}", gw.url, started.id)).await;
@@ -367,7 +368,7 @@ async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
 async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let (id, invoice) = charged_payment(&gw, 100.0).await;
+        let (id, invoice) = charged_payment(&gw, major("100")).await;
         let store = gw.store().await;
         let keys = gw.vault_keys().await;
         let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
@@ -423,7 +424,7 @@ async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
 async fn a_form_without_the_csrf_token_is_refused_and_changes_nothing() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let (id, _) = charged_payment(&gw, 100.0).await;
+        let (id, _) = charged_payment(&gw, major("100")).await;
         let browser = Browser::start().await;
         sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
         browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
@@ -517,8 +518,8 @@ async fn five_wrong_passwords_lock_the_account_for_fifteen_minutes() {
 async fn the_filtered_list_exports_as_csv_with_masked_cards_and_bad_filters_are_clear_errors() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let (id, invoice) = charged_payment(&gw, 12.5).await;
-        let _other = charged_payment(&gw, 99.0).await;
+        let (id, invoice) = charged_payment(&gw, major("12.5")).await;
+        let _other = charged_payment(&gw, major("99")).await;
         let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
         let web = web.unwrap();
 
@@ -599,8 +600,8 @@ async fn saved_cards_are_listed_masked_per_account_and_can_be_deactivated() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 10.0).await;
-        let mut request = gw.payment_request(&invoice, 10.0, VISA).await;
+        let token = gw.payment_token(&invoice, major("10")).await;
+        let mut request = gw.payment_request(&invoice, major("10"), VISA).await;
         request.card_save = true;
         request.account_id = Some("customer-7".into());
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
@@ -654,7 +655,7 @@ async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show
         };
 
         // A partial charge: CHARGE with 60 of 100, the rest of the hold released.
-        let charged = gw.authorized_payment(100.0).await;
+        let charged = gw.authorized_payment(major("100")).await;
         let (status, page) = web
             .post(&format!("/cabinet/transactions/{charged}/charge"), &[("csrf", &web.csrf), ("amount", "60")])
             .await;
@@ -678,12 +679,12 @@ async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show
         assert_eq!(gw.transaction_of(&charged).await["amount"], 40, "{backend:?}: refunded once");
 
         // Cancel.
-        let cancelled = gw.authorized_payment(30.0).await;
+        let cancelled = gw.authorized_payment(major("30")).await;
         assert_eq!(run(cancelled.clone(), "cancel", vec![]).await.0, 303, "{backend:?}");
         assert_eq!(gw.transaction_of(&cancelled).await["statusName"], "CANCEL");
 
         // Expiry after the hold period, on the sandbox clock.
-        let expiring = gw.authorized_payment(25.0).await;
+        let expiring = gw.authorized_payment(major("25")).await;
         let (status, advanced) = gw.advance_clock(7 * 86_400 + 60).await;
         assert_eq!(status, 200, "{advanced}");
         assert_eq!(gw.transaction_of(&expiring).await["statusName"], "CANCEL_OLD", "{backend:?}");
@@ -777,7 +778,7 @@ async fn a_transfer_shows_its_receiver_and_fee_and_offers_no_operations() {
             .client
             .token(&TokenRequest {
                 scope: "transfer".into(),
-                ..TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", p2p)
+                ..TokenRequest::payment(CLIENT, SECRET, &order, major("100"), "KZT", p2p)
             })
             .await
             .unwrap()
@@ -814,7 +815,9 @@ async fn the_overview_shows_volumes_per_currency() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let one_step = epay_server::seed::ONE_STEP_TERMINAL;
-        for (amount, currency) in [(100.0, "KZT"), (12.34, "USD"), (10.5, "EUR"), (1.0, "USD")] {
+        for (amount, currency) in
+            [(major("100"), "KZT"), (major("12.34"), "USD"), (major("10.5"), "EUR"), (major("1"), "USD")]
+        {
             let invoice = invoice();
             let request = TokenRequest::payment(CLIENT, SECRET, &invoice, amount, currency, one_step);
             let token = gw.client.token(&request).await.unwrap().access_token;
@@ -851,10 +854,10 @@ async fn every_attempt_at_an_invoice_stays_in_the_cabinet_and_the_terminal_sets_
             async move {
                 let request = TokenRequest {
                     post_link: Some(post_link),
-                    ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+                    ..TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
                 };
                 let token = gw.client.token(&request).await.unwrap().access_token;
-                let body = serde_json::to_string(&gw.payment_request(&invoice, 100.0, card).await).unwrap();
+                let body = serde_json::to_string(&gw.payment_request(&invoice, major("100"), card).await).unwrap();
                 gw.post_json("/payment/cryptopay", Some(&token), &body).await
             }
         };

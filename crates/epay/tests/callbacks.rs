@@ -94,12 +94,12 @@ async fn pay(
             post_link: Some(post_link.into()),
             failure_post_link: Some(failure_post_link.into()),
             secret_hash: Some("HelloWorld123#".into()),
-            ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+            ..TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
         })
         .await
         .unwrap()
         .access_token;
-    let request = gw.payment_request(&invoice, 100.0, card).await;
+    let request = gw.payment_request(&invoice, major("100"), card).await;
     let result = gw.client.cryptopay(&token, &request).await;
     (invoice, result)
 }
@@ -500,7 +500,7 @@ async fn production_mode_refuses_internal_callback_targets() {
                 .client
                 .token(&TokenRequest {
                     post_link: Some(link.clone()),
-                    ..TokenRequest::payment("prod", "prod-secret", &invoice(), 100.0, "KZT", terminal)
+                    ..TokenRequest::payment("prod", "prod-secret", &invoice(), major("100"), "KZT", terminal)
                 })
                 .await;
             let err = result.expect_err(&link);
@@ -509,9 +509,9 @@ async fn production_mode_refuses_internal_callback_targets() {
         }
         // A target that only turns out to be internal when resolved is refused at delivery time.
         let invoice = invoice();
-        let token = gw.token_on_as("prod", "prod-secret", &invoice, 100.0, terminal).await;
+        let token = gw.token_on_as("prod", "prod-secret", &invoice, major("100"), terminal).await;
         let card = (card.0.as_str(), card.1.as_str(), card.2.as_str());
-        let request = epay_client::PaymentRequest::new(&invoice, 100.0, gw.cryptogram(card, terminal).await);
+        let request = epay_client::PaymentRequest::new(&invoice, major("100"), gw.cryptogram(card, terminal).await);
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
         gw.execute_sql(&format!(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,

@@ -176,7 +176,7 @@ async fn a_transfer_token_makes_only_the_kind_the_merchant_asked_for() {
 /// Saves `card` for `account` with an approved cryptogram payment (cardSave); returns its id.
 async fn save_card_for(gw: &Gateway, account: &str, card: (&str, &str, &str)) -> String {
     let invoice = invoice();
-    let token = gw.token_on(&invoice, 10.0, ONE_STEP_TERMINAL).await;
+    let token = gw.token_on(&invoice, major("10"), ONE_STEP_TERMINAL).await;
     let body = json!({"amount": 10, "currency": "KZT", "name": "CARD HOLDER", "invoiceId": invoice,
                       "description": "saving", "accountId": account, "cardSave": true,
                       "cryptogram": gw.cryptogram(card, ONE_STEP_TERMINAL).await});
@@ -206,7 +206,7 @@ async fn a_page_token_cannot_spend_another_customers_saved_card() {
 
         // Bob holds a page token for his own order and knows Alice's card id.
         let order_id = invoice();
-        let bob = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+        let bob = gw.token_on(&order_id, major("25"), ONE_STEP_TERMINAL).await;
         let body = saved_card_payment(&order_id, &alice_card, None);
         let (status, answer) = gw.post_json("/payments/cards/auth", Some(&bob), &body.to_string()).await;
         assert_eq!(status, 400, "{b}: a card id alone pays nothing: {answer}");
@@ -355,7 +355,7 @@ async fn a_card_saved_as_a_receiver_can_only_receive() {
             assert!(!recorded(&gw, P2P, &order_id).await, "{b}");
             // As a saved card on /payments/cards/auth: refused.
             let order_id = invoice();
-            let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+            let token = gw.token_on(&order_id, major("25"), ONE_STEP_TERMINAL).await;
             let body = saved_card_payment(&order_id, card, Some(account));
             let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
             assert_eq!(status, 400, "{b}: {answer}");
@@ -377,7 +377,7 @@ async fn a_card_saved_as_a_receiver_can_only_receive() {
             let gw = &gw;
             async move {
                 let order_id = invoice();
-                let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+                let token = gw.token_on(&order_id, major("25"), ONE_STEP_TERMINAL).await;
                 let body = saved_card_payment(&order_id, &card, Some("mule"));
                 gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await
             }
@@ -473,7 +473,7 @@ async fn tokens_read_and_do_only_what_their_binding_names() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let b = format!("{backend:?}");
-        let paid = gw.authorized_payment(100.0).await;
+        let paid = gw.authorized_payment(major("100")).await;
         let paid_invoice = gw.transaction_of(&paid).await["invoiceID"].as_str().unwrap().to_string();
 
         // Seed 002's page token: scope transfer, a terminal, no invoice.
@@ -544,7 +544,7 @@ async fn a_saved_card_id_may_be_a_plain_string() {
         // Alice's own order, by either spelling of the field: paid with her card.
         for field in ["cardId", "cardID"] {
             let order_id = invoice();
-            let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+            let token = gw.token_on(&order_id, major("25"), ONE_STEP_TERMINAL).await;
             let (status, answer) = pay(token, with_card(&order_id, field, json!(alice_card), Some("alice"))).await;
             assert_eq!(status, 200, "{b}: {field}: {answer}");
             assert_eq!(answer["cardID"], alice_card.as_str(), "{b}");
@@ -553,7 +553,7 @@ async fn a_saved_card_id_may_be_a_plain_string() {
 
         // Bob's order naming Alice's card by string: refused, as with the object.
         let order_id = invoice();
-        let token = gw.token_on(&order_id, 25.0, ONE_STEP_TERMINAL).await;
+        let token = gw.token_on(&order_id, major("25"), ONE_STEP_TERMINAL).await;
         for account in [None, Some("bob")] {
             let (status, answer) = pay(token.clone(), by_string(&order_id, json!(alice_card), account)).await;
             assert_eq!((status, answer["code"].clone()), (400, json!(-1)), "{b}: {account:?}: {answer}");

@@ -9,8 +9,8 @@ async fn ledger_check_passes_on_a_sound_ledger_and_fails_on_a_corrupted_one() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap();
         let (ok, out) = gw.run_cli(&["ledger", "check"]);
         assert!(ok && out.contains("ledger check: OK"), "{backend:?}: {out}");
 
@@ -96,17 +96,17 @@ async fn config_file_sets_token_lifetime_and_extra_card_files() {
         let invoice = invoice();
         let token = gw
             .client
-            .token(&epay_client::TokenRequest::payment(CLIENT, SECRET, &invoice, 40.0, "KZT", TERMINAL))
+            .token(&epay_client::TokenRequest::payment(CLIENT, SECRET, &invoice, major("40"), "KZT", TERMINAL))
             .await
             .unwrap();
         assert_eq!(token.expires_in, serde_json::json!(600), "{backend:?}");
-        let request = gw.payment_request(&invoice, 40.0, ("4111111111111111", "1235", "111")).await;
+        let request = gw.payment_request(&invoice, major("40"), ("4111111111111111", "1235", "111")).await;
         let paid = gw.client.cryptopay(&token.access_token, &request).await.unwrap();
         assert_eq!(paid.status, "AUTH");
         // Its opening balance was 50: another 40 does not fit.
         let invoice2 = self::invoice();
-        let token = gw.payment_token(&invoice2, 40.0).await;
-        let request = gw.payment_request(&invoice2, 40.0, ("4111111111111111", "1235", "111")).await;
+        let token = gw.payment_token(&invoice2, major("40")).await;
+        let request = gw.payment_request(&invoice2, major("40"), ("4111111111111111", "1235", "111")).await;
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap_err().code(), Some(484));
         std::fs::remove_dir_all(dir).ok();
     }
@@ -126,8 +126,8 @@ async fn a_second_server_on_the_same_database_sees_the_same_state() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        gw.client.cryptopay(&token, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap();
         let pem = gw.public_key().await;
         // A second server on the same data directory and database sees the same state.
         let second = Gateway::launch(

@@ -47,7 +47,7 @@ async fn client_loop(
         let invoice = invoice();
         let request = TokenRequest {
             post_link: Some(post_link.clone()),
-            ..TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+            ..TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
         };
         let Ok(token) = client.token(&request).await else {
             tokio::time::sleep(Duration::from_millis(50)).await;
@@ -56,7 +56,8 @@ async fn client_loop(
         // Cards with a large balance, so declines do not hide lost money.
         let card = if rand::thread_rng().gen_bool(0.5) { VISA } else { MASTERCARD };
         let cryptogram = encrypt_cryptogram(&public_key, &CardData::new(card.0, card.1, card.2, TERMINAL)).unwrap();
-        let Ok(paid) = client.cryptopay(&token.access_token, &PaymentRequest::new(&invoice, 100.0, cryptogram)).await
+        let Ok(paid) =
+            client.cryptopay(&token.access_token, &PaymentRequest::new(&invoice, major("100"), cryptogram)).await
         else {
             continue;
         };

@@ -12,7 +12,7 @@ use epay_server::seed::{ONE_STEP_TERMINAL, P2P_TERMINAL};
 use serde_json::{json, Value};
 
 /// A card payment of `amount` in `currency` with the (tenge) Visa test card on `terminal`.
-async fn pay(gw: &Gateway, amount: f64, currency: &str, terminal: &str) -> epay_store::Payment {
+async fn pay(gw: &Gateway, amount: Amount, currency: &str, terminal: &str) -> epay_store::Payment {
     let invoice = invoice();
     let request = TokenRequest::payment(CLIENT, SECRET, &invoice, amount, currency, terminal);
     let token = gw.client.token(&request).await.unwrap().access_token;
@@ -42,7 +42,7 @@ async fn available(gw: &Gateway, card_account: &str) -> i64 {
 async fn usd_and_eur_payments_take_the_converted_amount_from_a_tenge_card_and_credit_per_currency_accounts() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let usd = pay(&gw, 12.34, "USD", ONE_STEP_TERMINAL).await;
+        let usd = pay(&gw, major("12.34"), "USD", ONE_STEP_TERMINAL).await;
         assert_eq!(usd.status, "CHARGE", "{backend:?}");
         let card = usd.card_account.clone().expect("a card account");
         // The conversion is recorded on the payment: 12.34 USD × 500 = 6170 KZT.
@@ -53,7 +53,7 @@ async fn usd_and_eur_payments_take_the_converted_amount_from_a_tenge_card_and_cr
         );
         let after_usd = available(&gw, &card).await;
 
-        let eur = pay(&gw, 10.5, "EUR", ONE_STEP_TERMINAL).await;
+        let eur = pay(&gw, major("10.5"), "EUR", ONE_STEP_TERMINAL).await;
         assert_eq!((eur.card_currency.as_str(), eur.card_amount_minor), ("KZT", 577_500), "{backend:?}");
         assert_eq!(after_usd - available(&gw, &card).await, 577_500, "{backend:?}: 10.50 EUR × 550 tenge");
 
@@ -91,7 +91,7 @@ async fn usd_and_eur_payments_take_the_converted_amount_from_a_tenge_card_and_cr
 async fn charge_and_refunds_of_a_usd_payment_use_the_recorded_rate() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let paid = pay(&gw, 100.0, "USD", TERMINAL).await;
+        let paid = pay(&gw, major("100"), "USD", TERMINAL).await;
         assert_eq!(paid.status, "AUTH", "{backend:?}");
         let card = paid.card_account.clone().unwrap();
         let held = available(&gw, &card).await;
@@ -116,7 +116,7 @@ async fn charge_and_refunds_of_a_usd_payment_use_the_recorded_rate() {
     }
 }
 
-async fn transfer_token(gw: &Gateway, order: &str, amount: f64, currency: &str, terminal: &str) -> String {
+async fn transfer_token(gw: &Gateway, order: &str, amount: Amount, currency: &str, terminal: &str) -> String {
     let request = TokenRequest {
         scope: "transfer".into(),
         ..TokenRequest::payment(CLIENT, SECRET, order, amount, currency, terminal)
@@ -125,7 +125,7 @@ async fn transfer_token(gw: &Gateway, order: &str, amount: f64, currency: &str, 
 }
 
 /// A P2P transfer Visa → Mastercard (both tenge cards) of `amount` in `currency` on `terminal`.
-async fn p2p(gw: &Gateway, amount: f64, currency: &str, terminal: &str) -> (u16, Value) {
+async fn p2p(gw: &Gateway, amount: Amount, currency: &str, terminal: &str) -> (u16, Value) {
     let id = invoice();
     let token = transfer_token(gw, &id, amount, currency, terminal).await;
     let body = json!({
@@ -142,7 +142,7 @@ async fn a_usd_transfer_pays_its_fee_in_usd_by_the_converted_tenge_minimum() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         // The P2P terminal's fee is 1%, at least 95 tenge; in USD the minimum is 95 / 500 = 0.19.
-        let (status, answer) = p2p(&gw, 10.0, "USD", P2P_TERMINAL).await;
+        let (status, answer) = p2p(&gw, major("10"), "USD", P2P_TERMINAL).await;
         assert_eq!(status, 200, "{backend:?}: {answer}");
         assert_eq!((answer["currency"].as_str(), answer["fee"].as_f64()), (Some("USD"), Some(0.19)), "{backend:?}");
         let row = payment_row(&gw, answer["id"].as_str().unwrap()).await;
@@ -179,15 +179,15 @@ async fn daily_transfer_limits_count_each_currency_alone() {
             ..Default::default()
         };
         store.upsert_merchant(&merchant, &[terminal]).await.unwrap();
-        let (status, body) = p2p(&gw, 999.0, "KZT", small).await;
+        let (status, body) = p2p(&gw, major("999"), "KZT", small).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
         // 999 tenge and 1.50 USD are not added together.
-        let (status, body) = p2p(&gw, 1.5, "USD", small).await;
+        let (status, body) = p2p(&gw, major("1.5"), "USD", small).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("CHARGE")), "{backend:?}: {body}");
-        let (status, body) = p2p(&gw, 1.0, "KZT", small).await;
+        let (status, body) = p2p(&gw, major("1"), "KZT", small).await;
         assert_eq!((status, body["status"].as_str()), (200, Some("CHARGE")), "{backend:?}: {body}");
         // But each currency has its limit: 1.50 + 1.00 USD is over 2 USD.
-        let (_, body) = p2p(&gw, 1.0, "USD", small).await;
+        let (_, body) = p2p(&gw, major("1"), "USD", small).await;
         assert_eq!(body["code"], 529, "{backend:?}: {body}");
         gw.assert_ledger_sound();
     }
@@ -213,8 +213,8 @@ async fn try_sql(gw: &Gateway, sql: &str) -> Result<(), String> {
 async fn the_database_refuses_a_posting_between_currencies_and_ledger_check_finds_one() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let kzt = pay(&gw, 100.0, "KZT", ONE_STEP_TERMINAL).await;
-        let _usd = pay(&gw, 1.0, "USD", ONE_STEP_TERMINAL).await;
+        let kzt = pay(&gw, major("100"), "KZT", ONE_STEP_TERMINAL).await;
+        let _usd = pay(&gw, major("1"), "USD", ONE_STEP_TERMINAL).await;
         gw.assert_ledger_sound();
         let usd_merchant = format!("merchant:{ONE_STEP_TERMINAL}:USD");
         let corrupt =

@@ -52,7 +52,7 @@ async fn cryptopay_raw(
     invoice: &str,
     cryptogram: &str,
 ) -> (u16, String) {
-    let body = serde_json::to_string(&PaymentRequest::new(invoice, 100.0, cryptogram.to_string())).unwrap();
+    let body = serde_json::to_string(&PaymentRequest::new(invoice, major("100"), cryptogram.to_string())).unwrap();
     let response = http
         .post(format!("{}/payment/cryptopay", gw.url))
         .bearer_auth(token)
@@ -97,7 +97,7 @@ async fn every_bad_cryptogram_gets_one_answer_and_a_token_allows_three_tries() {
         let mut answers = Vec::new();
         for (what, cryptogram) in &probes {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 100.0).await;
+            let token = gw.payment_token(&invoice, major("100")).await;
             answers.push((what, cryptopay_raw(&gw.http, &gw, &token, &invoice, cryptogram).await));
         }
         let first = &answers[0].1;
@@ -109,7 +109,7 @@ async fn every_bad_cryptogram_gets_one_answer_and_a_token_allows_three_tries() {
         // Three failures spend the token: a valid cryptogram is refused after them, and nothing
         // is written.
         let spent = invoice();
-        let token = gw.payment_token(&spent, 100.0).await;
+        let token = gw.payment_token(&spent, major("100")).await;
         for (what, cryptogram) in probes.iter().take(3) {
             let answer = cryptopay_raw(&gw.http, &gw, &token, &spent, cryptogram).await;
             assert_eq!(&answer, first, "{backend:?}: {what}");
@@ -123,10 +123,10 @@ async fn every_bad_cryptogram_gets_one_answer_and_a_token_allows_three_tries() {
         // The address has failed 9 times; the 10th failure blocks it, even for a valid
         // cryptogram, while another address still pays.
         let invoice_10 = invoice();
-        let token = gw.payment_token(&invoice_10, 100.0).await;
+        let token = gw.payment_token(&invoice_10, major("100")).await;
         assert_eq!(&cryptopay_raw(&gw.http, &gw, &token, &invoice_10, &probes[2].1).await, first);
         let invoice_11 = invoice();
-        let token = gw.payment_token(&invoice_11, 100.0).await;
+        let token = gw.payment_token(&invoice_11, major("100")).await;
         let (status, body) = cryptopay_raw(&gw.http, &gw, &token, &invoice_11, &valid).await;
         assert_eq!(status, 429, "{backend:?}: {body}");
         let (status, body) = cryptopay_raw(&client_from("127.0.0.2"), &gw, &token, &invoice_11, &valid).await;
@@ -139,7 +139,7 @@ async fn every_bad_cryptogram_gets_one_answer_and_a_token_allows_three_tries() {
             let http = client_from(&format!("127.0.1.{}", n + 1));
             for (which, cryptogram) in [(&mut bad_padding, &probes[0].1), (&mut bad_content, &probes[2].1)] {
                 let invoice = invoice();
-                let token = gw.payment_token(&invoice, 100.0).await;
+                let token = gw.payment_token(&invoice, major("100")).await;
                 let started = Instant::now();
                 let answer = cryptopay_raw(&http, &gw, &token, &invoice, cryptogram).await;
                 which.push(started.elapsed());
@@ -349,7 +349,7 @@ async fn rotating_the_client_secret_revokes_the_tokens_issued_under_the_old_one(
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let order = invoice();
-        let payment = gw.payment_token(&order, 100.0).await;
+        let payment = gw.payment_token(&order, major("100")).await;
         let service = gw.service_token(TERMINAL).await;
         let status_path = format!("{}/check-status/payment/transaction/{order}", gw.url);
         let before = gw.http.get(&status_path).bearer_auth(&service).send().await.unwrap();

@@ -40,7 +40,7 @@ async fn settle(gw: &Gateway, token: &str, payment: &str, key: &str) -> (u16, bo
 }
 
 /// A payment of `amount` authorized and fully charged; its id.
-async fn charged_payment(gw: &Gateway, token: &str, amount: f64) -> String {
+async fn charged_payment(gw: &Gateway, token: &str, amount: Amount) -> String {
     let p = gw.authorized_payment(amount).await;
     let (status, body) = gw.operation(token, &p, "charge", "", None).await;
     assert_eq!(status, 200, "{body}");
@@ -74,7 +74,7 @@ async fn sigkill_during_keyed_refunds_leaves_every_key_replayed_or_run_anew_neve
         let token = gw.service_token(TERMINAL).await;
         let mut keys = Vec::new();
         for i in 0..PAYMENTS {
-            let p = charged_payment(&gw, &token, 100.0).await;
+            let p = charged_payment(&gw, &token, major("100")).await;
             keys.extend((0..KEYS_PER_PAYMENT).map(|j| (p.clone(), format!("crash-{i}-{j}"))));
         }
         // A burst of keyed refunds, a few milliseconds apart, and SIGKILL as soon as the first
@@ -154,7 +154,7 @@ async fn a_client_that_hangs_up_mid_request_leaves_its_key_usable() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
-        let p = charged_payment(&gw, &token, 100.0).await;
+        let p = charged_payment(&gw, &token, major("100")).await;
         // Clients that hang up at every moment of their request.
         let keys: Vec<String> = (0..8).map(|i| format!("gone-{i}")).collect();
         for (i, key) in keys.iter().enumerate() {
@@ -189,7 +189,7 @@ async fn keys_of_unauthenticated_or_refused_requests_are_never_stored() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
-        let p = charged_payment(&gw, &token, 100.0).await;
+        let p = charged_payment(&gw, &token, major("100")).await;
         for bad in ["not-a-token", ""] {
             let (status, _, body) = refund(&gw.http, &gw.url, bad, &p, "stranger").await;
             assert_eq!(status, 401, "{backend:?}: {body}");
@@ -218,7 +218,7 @@ async fn keys_expire_after_24_hours_on_the_sandbox_clock() {
         let gw = Gateway::start_with(backend, &[("EPAY_EXPIRY_INTERVAL_SECS", "1")]).await;
         let advance = |hours: i64| gw.advance_clock(hours * 3600);
         let token = gw.service_token(TERMINAL).await;
-        let p = charged_payment(&gw, &token, 100.0).await;
+        let p = charged_payment(&gw, &token, major("100")).await;
         for key in ["day-1", "day-1-other"] {
             assert_eq!(refund(&gw.http, &gw.url, &token, &p, key).await.0, 200);
         }
@@ -254,7 +254,7 @@ async fn a_60_kb_order_id_gets_a_short_error_and_leaves_nothing_behind() {
             .client
             .token(&epay_client::TokenRequest {
                 scope: "transfer".into(),
-                ..epay_client::TokenRequest::payment(CLIENT, SECRET, &id, 100.0, "KZT", TERMINAL)
+                ..epay_client::TokenRequest::payment(CLIENT, SECRET, &id, major("100"), "KZT", TERMINAL)
             })
             .await
             .unwrap()
@@ -278,7 +278,7 @@ async fn a_60_kb_order_id_gets_a_short_error_and_leaves_nothing_behind() {
         assert_eq!(echoed, format!("{}…", "7".repeat(64)), "{backend:?}");
         // A saved-card payment with a 60 KB card id: the same in the payment error shape.
         let pay_id = invoice();
-        let pay_token = gw.payment_token(&pay_id, 100.0).await;
+        let pay_token = gw.payment_token(&pay_id, major("100")).await;
         let body = json!({"amount": 100, "currency": "KZT", "name": "TEST TEST", "invoiceId": pay_id, "terminalId": TERMINAL,
                           "accountId": "testUser1", "paymentType": "cardId", "cardId": {"id": huge}});
         let (status, answer) = gw.post_json("/payments/cards/auth", Some(&pay_token), &body.to_string()).await;

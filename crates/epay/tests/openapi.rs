@@ -390,8 +390,8 @@ async fn documented_answers_are_the_real_answers() {
     assert_eq!(status, 401, "{body}");
     assert_documented(&doc, "/payment/cryptopay", "post", 401, &body);
     let declined = common::invoice();
-    let decline_token = gw.payment_token(&declined, 100.0).await;
-    let request = gw.payment_request(&declined, 100.0, ("4000000000000002", "1230", "123")).await;
+    let decline_token = gw.payment_token(&declined, major("100")).await;
+    let request = gw.payment_request(&declined, major("100"), ("4000000000000002", "1230", "123")).await;
     let (status, body) =
         gw.post_json("/payment/cryptopay", Some(&decline_token), &serde_json::to_string(&request).unwrap()).await;
     assert_eq!((status, body["code"].as_i64()), (400, Some(466)), "{body}");
@@ -400,7 +400,7 @@ async fn documented_answers_are_the_real_answers() {
 
     // Saved-card payment from the documented example.
     let saved_invoice = common::invoice();
-    let saved_token = gw.payment_token(&saved_invoice, 100.0).await;
+    let saved_token = gw.payment_token(&saved_invoice, major("100")).await;
     let mut example = request_example(&doc, "/payments/cards/auth", "post", "application/json");
     example["invoiceId"] = json!(saved_invoice);
     example["cardId"] = json!({"id": card_id});
@@ -483,7 +483,7 @@ async fn documented_answers_are_the_real_answers() {
         .client
         .token(&epay_client::TokenRequest {
             scope: "transfer".into(),
-            ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", P2P)
+            ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order, major("100"), "KZT", P2P)
         })
         .await
         .unwrap()
@@ -506,7 +506,7 @@ async fn documented_answers_are_the_real_answers() {
         .client
         .token(&epay_client::TokenRequest {
             scope: "transfer".into(),
-            ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order, 100.0, "KZT", P2P)
+            ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order, major("100"), "KZT", P2P)
         })
         .await
         .unwrap()
@@ -531,7 +531,7 @@ async fn documented_answers_are_the_real_answers() {
     assert_eq!(status, 401, "{body}");
     assert_documented(&doc, "/sandbox/clock", "get", 401, &body);
     let clock_body = json!({"seconds": 60}).to_string();
-    let payment_token = gw.payment_token(&common::invoice(), 100.0).await;
+    let payment_token = gw.payment_token(&common::invoice(), major("100")).await;
     let (status, body) = gw.post_json("/sandbox/clock/advance", Some(&payment_token), &clock_body).await;
     assert_eq!(status, 403, "{body}");
     assert_documented(&doc, "/sandbox/clock/advance", "post", 403, &body);
@@ -578,8 +578,9 @@ async fn documented_three_ds_answers_are_the_real_answers() {
     gw.store().await.upsert_merchant(&merchant, &[terminal]).await.unwrap();
 
     let invoice = invoice();
-    let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
-    let request = epay_client::PaymentRequest::new(&invoice, 100.0, gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
+    let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
+    let request =
+        epay_client::PaymentRequest::new(&invoice, major("100"), gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
     let (status, three_d) =
         gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
     assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{three_d}");

@@ -62,7 +62,7 @@ async fn stale_pool_connections_after_the_database_drops_them() {
         return; // an SQLite file cannot hang up
     }
     let gw = Gateway::start(Backend::Postgres).await;
-    let payment = gw.authorized_payment(100.0).await;
+    let payment = gw.authorized_payment(major("100")).await;
     let service = gw.service_token(TERMINAL).await;
     let invoice = gw.store().await.payment(&epay_server::seed::test_merchant().0.id, &payment).await.unwrap().unwrap();
     let status_url = format!("{}/check-status/payment/transaction/{}", gw.url, invoice.invoice_id);
@@ -103,11 +103,11 @@ fn metric_value(text: &str, series: &str) -> Option<f64> {
 async fn metrics_count_requests_outcomes_and_the_callback_queue() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let approved = gw.authorized_payment(100.0).await;
+        let approved = gw.authorized_payment(major("100")).await;
         // A decline: the insufficient-funds outcome card (docs/test-cards.md).
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let request = gw.payment_request(&invoice, 100.0, ("4000000000009995", "1230", "123")).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let request = gw.payment_request(&invoice, major("100"), ("4000000000009995", "1230", "123")).await;
         let (status, _) =
             gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
         assert_eq!(status, 400);
@@ -154,8 +154,8 @@ async fn request_ids_reach_the_response_and_the_log_and_secrets_never_reach_the_
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let request = gw.payment_request(&invoice, 100.0, VISA).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let request = gw.payment_request(&invoice, major("100"), VISA).await;
         let response = gw
             .http
             .post(format!("{}/payment/cryptopay", gw.url))
@@ -198,8 +198,8 @@ async fn sigterm_finishes_the_request_in_flight_then_exits_cleanly() {
     for backend in backends() {
         let mut gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let body = serde_json::to_string(&gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let body = serde_json::to_string(&gw.payment_request(&invoice, major("100"), VISA).await).unwrap();
         let address = gw.url.trim_start_matches("http://").to_string();
         // A slow client: headers and half the body, then SIGTERM, then the rest.
         let mut stream = tokio::net::TcpStream::connect(&address).await.unwrap();
@@ -358,7 +358,7 @@ async fn the_data_directory_and_database_files_are_private() {
     use std::os::unix::fs::PermissionsExt;
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        gw.authorized_payment(100.0).await;
+        gw.authorized_payment(major("100")).await;
         let mode = |path: std::path::PathBuf| std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
         assert_eq!(mode(gw.dir.clone()), 0o700, "{backend:?}");
         if backend == Backend::Sqlite {

@@ -13,7 +13,7 @@ async fn full_and_partial_charge_post_the_hold_and_release_the_rest() {
         let token = gw.service_token(TERMINAL).await;
         let store = gw.store().await;
 
-        let full = gw.authorized_payment(100.0).await;
+        let full = gw.authorized_payment(major("100")).await;
         let (status, body) = gw.operation(&token, &full, "charge", "", None).await;
         assert_eq!((status, &body), (200, &json!({"code": 0, "message": ""})), "{backend:?}");
         let tx = gw.transaction_of(&full).await;
@@ -21,7 +21,7 @@ async fn full_and_partial_charge_post_the_hold_and_release_the_rest() {
         assert_eq!(tx["payoutAmount"], json!(100));
 
         // Partial charge by ?amount=, the body agreeing.
-        let partial = gw.authorized_payment(100.0).await;
+        let partial = gw.authorized_payment(major("100")).await;
         let (status, body) = gw.operation(&token, &partial, "charge", "?amount=60", Some(r#"{"amount":60}"#)).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
         let tx = gw.transaction_of(&partial).await;
@@ -37,13 +37,13 @@ async fn full_and_partial_charge_post_the_hold_and_release_the_rest() {
         assert_eq!(card.debits_pending, 0, "{backend:?}: the unused 40 must be released");
 
         // Partial charge by JSON body only.
-        let by_body = gw.authorized_payment(100.0).await;
+        let by_body = gw.authorized_payment(major("100")).await;
         let (status, _) = gw.operation(&token, &by_body, "charge", "", Some(r#"{"amount":25.5}"#)).await;
         assert_eq!(status, 200);
         assert_eq!(gw.transaction_of(&by_body).await["amount"], json!(25.5));
 
         // Refusals: disagreeing amounts, over the authorization, zero, garbage, double charge.
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         for (query, body, mention) in [
             ("?amount=50", Some(r#"{"amount":60}"#), "differ"),
             ("?amount=100.01", None, "exceeds"),
@@ -73,7 +73,7 @@ async fn cancel_releases_the_hold_and_only_auth_can_be_cancelled() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
         let store = gw.store().await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         assert_eq!(gw.operation(&token, &p, "cancel", "", None).await.0, 200);
         assert_eq!(gw.transaction_of(&p).await["statusName"], "CANCEL");
         let transfers = store.ledger_transfers_of(&p).await.unwrap();
@@ -84,10 +84,10 @@ async fn cancel_releases_the_hold_and_only_auth_can_be_cancelled() {
         assert_eq!(status, 400, "{answer}");
         assert!(answer["message"].as_str().unwrap().contains("it is CANCEL"), "{answer}");
         assert_eq!(gw.operation(&token, &p, "cancel", "", None).await.0, 400);
-        let charged = gw.authorized_payment(100.0).await;
+        let charged = gw.authorized_payment(major("100")).await;
         gw.operation(&token, &charged, "charge", "", None).await;
         assert_eq!(gw.operation(&token, &charged, "cancel", "", None).await.0, 400);
-        let auth = gw.authorized_payment(100.0).await;
+        let auth = gw.authorized_payment(major("100")).await;
         let (status, answer) = gw.operation(&token, &auth, "refund", "", None).await;
         assert_eq!(status, 400);
         assert!(answer["message"].as_str().unwrap().contains("CHARGE status"), "{answer}");
@@ -101,7 +101,7 @@ async fn refunds_partial_and_full_with_external_id_idempotency() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         gw.operation(&token, &p, "charge", "", None).await;
 
         assert_eq!(gw.operation(&token, &p, "refund", "?amount=30&externalID=r-1", None).await.0, 200);
@@ -139,7 +139,7 @@ async fn refunds_partial_and_full_with_external_id_idempotency() {
         assert_eq!(refunds.iter().map(|r| r.2).collect::<Vec<_>>(), vec![3_000, 6_500, 500]);
 
         // Full refund without an amount.
-        let q = gw.authorized_payment(42.0).await;
+        let q = gw.authorized_payment(major("42")).await;
         gw.operation(&token, &q, "charge", "", None).await;
         assert_eq!(gw.operation(&token, &q, "refund", "", None).await.0, 200);
         assert_eq!(gw.transaction_of(&q).await["statusName"], "REFUND");
@@ -180,12 +180,19 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
         let invoice = invoice();
         let other_token = gw
             .client
-            .token(&epay_client::TokenRequest::payment("other", "other-secret", &invoice, 100.0, "KZT", other_terminal))
+            .token(&epay_client::TokenRequest::payment(
+                "other",
+                "other-secret",
+                &invoice,
+                major("100"),
+                "KZT",
+                other_terminal,
+            ))
             .await
             .unwrap()
             .access_token;
         let request =
-            epay_client::PaymentRequest::new(&invoice, 100.0, gw.cryptogram(MASTERCARD, other_terminal).await);
+            epay_client::PaymentRequest::new(&invoice, major("100"), gw.cryptogram(MASTERCARD, other_terminal).await);
         let foreign = gw.client.cryptopay(&other_token, &request).await.unwrap();
         assert_eq!(foreign.status, "CHARGE");
 
@@ -212,7 +219,7 @@ async fn fifty_concurrent_refunds_never_exceed_the_charge() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         gw.operation(&token, &p, "charge", "", None).await;
         let results =
             futures::future::join_all((0..50).map(|_| gw.operation(&token, &p, "refund", "?amount=30", None))).await;
@@ -235,7 +242,7 @@ async fn concurrent_charge_and_cancel_and_double_charge_have_one_winner() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
         for round in 0..5 {
-            let p = gw.authorized_payment(100.0).await;
+            let p = gw.authorized_payment(major("100")).await;
             let (a, b) = tokio::join!(
                 gw.operation(&token, &p, "charge", "", None),
                 gw.operation(&token, &p, if round % 2 == 0 { "cancel" } else { "charge" }, "", None)
@@ -253,7 +260,7 @@ async fn concurrent_charge_and_cancel_and_double_charge_have_one_winner() {
 async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         let fresh = gw.sandbox_clock().await;
         let start_offset = fresh["offsetSeconds"].as_i64().unwrap();
         // Six days: still within the 7-day hold period.
@@ -288,7 +295,7 @@ async fn only_a_service_token_reads_or_moves_the_sandbox_clock() {
         let gw = Gateway::start(backend).await;
         let start = gw.sandbox_clock().await["offsetSeconds"].as_i64().unwrap();
         let advance = "/sandbox/clock/advance?seconds=86400";
-        let payment_token = gw.payment_token(&invoice(), 100.0).await;
+        let payment_token = gw.payment_token(&invoice(), major("100")).await;
         let refused = [(None, 401), (Some("not-a-token"), 401), (Some(payment_token.as_str()), 403)];
         for (token, expected) in refused {
             let (status, body) = gw.post_json(advance, token, "").await;
@@ -326,8 +333,8 @@ async fn saved_cards_are_listed_masked_and_a_deactivated_card_cannot_pay() {
         let mut card_ids = Vec::new();
         for card in [VISA, MASTERCARD] {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 100.0).await;
-            let mut request = gw.payment_request(&invoice, 100.0, card).await;
+            let token = gw.payment_token(&invoice, major("100")).await;
+            let mut request = gw.payment_request(&invoice, major("100"), card).await;
             request.card_save = true;
             request.account_id = Some("customer-7".into());
             request.name = "ARMAN ALI".into();
@@ -416,8 +423,9 @@ async fn saved_cards_are_listed_masked_and_a_deactivated_card_cannot_pay() {
         assert_eq!(list.as_array().unwrap().len(), 1);
 
         let invoice = invoice();
-        let pay_token = gw.payment_token(&invoice, 100.0).await;
-        let request = epay_client::SavedCardPaymentRequest::new(&invoice, 100.0, TERMINAL, "customer-7", &card_ids[0]);
+        let pay_token = gw.payment_token(&invoice, major("100")).await;
+        let request =
+            epay_client::SavedCardPaymentRequest::new(&invoice, major("100"), TERMINAL, "customer-7", &card_ids[0]);
         let err = gw.client.pay_with_saved_card(&pay_token, &request).await.unwrap_err();
         assert!(err.to_string().contains("deactivated"), "{backend:?}: {err}");
         assert!(gw.database_contents().await.matches("4405639704015096").next().is_none());
@@ -429,7 +437,7 @@ async fn idempotency_key_replays_the_response_and_refuses_a_different_request() 
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let token = gw.service_token(TERMINAL).await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         gw.operation(&token, &p, "charge", "", None).await;
         let refund = |key: &'static str, amount: &'static str| {
             gw.http
@@ -461,8 +469,8 @@ async fn idempotency_key_replays_the_response_and_refuses_a_different_request() 
 
         // A payment retried with its key returns the same payment, not "token already used".
         let invoice = invoice();
-        let pay_token = gw.payment_token(&invoice, 100.0).await;
-        let body = serde_json::to_string(&gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+        let pay_token = gw.payment_token(&invoice, major("100")).await;
+        let body = serde_json::to_string(&gw.payment_request(&invoice, major("100"), VISA).await).unwrap();
         let pay = || {
             gw.http
                 .post(format!("{}/payment/cryptopay", gw.url))
@@ -492,9 +500,9 @@ async fn idempotency_key_replays_the_response_and_refuses_a_different_request() 
 async fn one_shot_payment_tokens_cannot_run_operations_or_read_cards() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let p = gw.authorized_payment(100.0).await;
+        let p = gw.authorized_payment(major("100")).await;
         // A token bound to an invoice serves its one payment, not refunds of others.
-        let payment_token = gw.payment_token(&invoice(), 100.0).await;
+        let payment_token = gw.payment_token(&invoice(), major("100")).await;
         let (status, answer) = gw.operation(&payment_token, &p, "charge", "", None).await;
         assert_eq!(status, 401, "{backend:?}: {answer}");
         assert!(answer["message"].as_str().unwrap().contains("service token"), "{answer}");
@@ -505,7 +513,7 @@ async fn one_shot_payment_tokens_cannot_run_operations_or_read_cards() {
         assert_eq!(gw.transaction_of(&p).await["statusName"], "AUTH");
         // It reads its own invoice's status, never another invoice's (it travels through browsers).
         let own = invoice();
-        let own_token = gw.payment_token(&own, 100.0).await;
+        let own_token = gw.payment_token(&own, major("100")).await;
         let other = gw.store().await.payment_by_id(&p).await.unwrap().unwrap().invoice_id;
         let status = gw.client.status(&own_token, &other).await.unwrap();
         assert_eq!(status.result_code, "102", "{backend:?}: another invoice is not found");

@@ -33,15 +33,15 @@ async fn callback_links_to_the_gateway_itself_are_refused_and_the_clock_does_not
         for link in &own_links {
             let request = TokenRequest {
                 post_link: Some(link.clone()),
-                ..TokenRequest::payment(CLIENT, SECRET, &invoice(), 100.0, "KZT", TERMINAL)
+                ..TokenRequest::payment(CLIENT, SECRET, &invoice(), major("100"), "KZT", TERMINAL)
             };
             let err = gw.client.token(&request).await.expect_err(link);
             assert_eq!(err.status(), Some(400), "{backend:?} {link}: {err}");
             assert!(err.to_string().contains("gateway itself"), "{err}");
 
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 100.0).await;
-            let mut payment = gw.payment_request(&invoice, 100.0, VISA).await;
+            let token = gw.payment_token(&invoice, major("100")).await;
+            let mut payment = gw.payment_request(&invoice, major("100"), VISA).await;
             payment.post_link = Some(link.clone());
             let (status, body) =
                 gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&payment).unwrap()).await;
@@ -51,12 +51,12 @@ async fn callback_links_to_the_gateway_itself_are_refused_and_the_clock_does_not
         // A merchant's receiver on another loopback port is still fine in the sandbox.
         let other = TokenRequest {
             post_link: Some("http://127.0.0.1:1/callback".into()),
-            ..TokenRequest::payment(CLIENT, SECRET, &invoice(), 100.0, "KZT", TERMINAL)
+            ..TokenRequest::payment(CLIENT, SECRET, &invoice(), major("100"), "KZT", TERMINAL)
         };
         gw.client.token(&other).await.unwrap();
 
         // A link stored before this check existed is refused at delivery.
-        let paid = gw.authorized_payment(100.0).await;
+        let paid = gw.authorized_payment(major("100")).await;
         let merchant = epay_server::seed::test_merchant().0.id;
         gw.execute_sql(&format!(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,

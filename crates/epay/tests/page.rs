@@ -22,7 +22,7 @@ async fn pay_with(browser: &Browser, card: (&str, &str, &str), holder: &str) {
 async fn page_link(gw: &Gateway, language: &str, amount_in_params: &str) -> (String, String) {
     let invoice = invoice();
     let token =
-        gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
+        gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)).await.unwrap();
     (page_link_for(gw, &invoice, &token.access_token, language, amount_in_params), invoice)
 }
 
@@ -155,7 +155,7 @@ async fn past_the_limit_the_page_says_so_in_its_language() {
         assert!(ok, "{out}");
         let browser = Browser::start().await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
         browser.goto(&page_link_for(&gw, &invoice, &token, "rus", "100")).await;
         pay_with(&browser, ("4000000000000002", "1230", "123"), "TEST TEST").await;
         assert_eq!(browser.text("#attempts-left").await, "Осталось попыток: 1", "{backend:?}");
@@ -355,8 +355,11 @@ async fn a_page_written_for_the_real_epay_pays_with_only_the_script_url_changed(
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token =
-            gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)).await.unwrap();
+        let token = gw
+            .client
+            .token(&TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL))
+            .await
+            .unwrap();
         // The page names the P2P terminal, as seed 002's does: the token's terminal governs.
         let (shop, server) = merchant_site(&gw, &token, &invoice).await;
         let browser = Browser::start().await;
@@ -426,7 +429,7 @@ async fn a_page_copied_from_seed_002_opens_the_transfer_form_its_token_allows() 
             .token(&TokenRequest {
                 scope: "transfer".into(),
                 transfer_kind: Some("oct".into()),
-                ..TokenRequest::payment(CLIENT, SECRET, &order_id, 100.0, "KZT", PAYOUT_TERMINAL)
+                ..TokenRequest::payment(CLIENT, SECRET, &order_id, major("100"), "KZT", PAYOUT_TERMINAL)
             })
             .await
             .unwrap();
@@ -469,7 +472,7 @@ async fn transfer_link(gw: &Gateway, terminal: &str, flag: &str) -> (String, Str
             terminal: Some(terminal.into()),
             secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
             invoice_id: kind.map(|_| invoice.clone()),
-            amount: kind.map(|_| 100.0),
+            amount: kind.map(|_| major("100")),
             currency: kind.map(|_| "KZT".into()),
             transfer_kind: kind.map(str::to_string),
             account_id: Some("testuser1".into()),

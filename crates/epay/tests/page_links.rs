@@ -31,8 +31,8 @@ async fn with_secure_terminal(gw: &Gateway) {
 /// with `code`, and returns the body of the hosted page's TermUrl (`/payform/3ds-return`).
 async fn three_ds_return_page(gw: &Gateway, code: &str) -> String {
     let invoice = invoice();
-    let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
-    let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
+    let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
+    let request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
     let (status, three_d) =
         gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
     assert_eq!(status, 200, "{three_d}");
@@ -88,8 +88,8 @@ async fn script_and_data_back_links_never_reach_a_page() {
         // Where the back links are API fields, such a link is refused with a clear error.
         for (field, link) in [("backLink", SCRIPT_LINK), ("failureBackLink", DATA_LINK)] {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 100.0).await;
-            let mut request = serde_json::to_value(gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+            let token = gw.payment_token(&invoice, major("100")).await;
+            let mut request = serde_json::to_value(gw.payment_request(&invoice, major("100"), VISA).await).unwrap();
             request[field] = json!(link);
             let (status, body) = gw.post_json("/payment/cryptopay", Some(&token), &request.to_string()).await;
             assert_eq!(status, 400, "{backend:?}: {body}");
@@ -120,7 +120,7 @@ async fn the_demo_shop_shows_only_its_own_orders() {
         let order = demo_order(&gw).await;
         let own = order["invoiceId"].as_str().unwrap();
         let token = order["auth"]["access_token"].as_str().unwrap();
-        let request = gw.payment_request(own, 2500.0, VISA).await;
+        let request = gw.payment_request(own, major("2500"), VISA).await;
         gw.client.cryptopay(token, &request).await.unwrap();
         let back_link = order["backLink"].as_str().unwrap();
         let page = gw.http.get(back_link).send().await.unwrap().text().await.unwrap();
@@ -129,8 +129,8 @@ async fn the_demo_shop_shows_only_its_own_orders() {
         // Another shop's order on the same (shared, public) terminal: nothing, with or without
         // a signature taken from the demo shop's own order.
         let other = invoice();
-        let token = gw.payment_token(&other, 100.0).await;
-        gw.client.cryptopay(&token, &gw.payment_request(&other, 100.0, VISA).await).await.unwrap();
+        let token = gw.payment_token(&other, major("100")).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&other, major("100"), VISA).await).await.unwrap();
         let signature = back_link.split("order=").nth(1).unwrap();
         for query in [format!("invoiceId={other}"), format!("invoiceId={other}&order={signature}")] {
             for page in ["success", "failure"] {

@@ -80,8 +80,8 @@ async fn cryptogram_payment_on_a_two_step_terminal_holds_funds_and_reports_statu
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let mut request = gw.payment_request(&invoice, 100.0, VISA).await;
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let mut request = gw.payment_request(&invoice, major("100"), VISA).await;
         request.invoice_id_alt = Some("8564546".into());
         request.account_id = Some("uuid000001".into());
         request.email = Some("parkhomchik@gmail.com".into());
@@ -170,25 +170,25 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
             .await
             .unwrap();
         let invoice1 = invoice();
-        let token = gw.token_on(&invoice1, 250.5, one_step).await;
-        let mut request = PaymentRequest::new(&invoice1, 250.5, gw.cryptogram(MASTERCARD, one_step).await);
+        let token = gw.token_on(&invoice1, major("250.5"), one_step).await;
+        let mut request = PaymentRequest::new(&invoice1, major("250.5"), gw.cryptogram(MASTERCARD, one_step).await);
         request.card_save = true;
         request.account_id = Some("testUser1".into());
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
         assert_eq!(paid.status, "CHARGE", "{backend:?}");
-        assert_eq!(paid.amount, 250.5);
+        assert_eq!(paid.amount, major("250.5"));
         uuid::Uuid::parse_str(&paid.card_id).expect("cardID is a UUID");
         let transfers = store.ledger_transfers_of(&paid.id).await.unwrap();
         assert_eq!((transfers[0].kind.as_str(), transfers[0].amount_minor), ("posted", 25_050));
 
         // Seed 003: pay again with the saved card, no card data.
         let invoice2 = invoice();
-        let token = gw.token_on(&invoice2, 100.0, one_step).await;
+        let token = gw.token_on(&invoice2, major("100"), one_step).await;
         let again = gw
             .client
             .pay_with_saved_card(
                 &token,
-                &SavedCardPaymentRequest::new(&invoice2, 100.0, one_step, "testUser1", &paid.card_id),
+                &SavedCardPaymentRequest::new(&invoice2, major("100"), one_step, "testUser1", &paid.card_id),
             )
             .await
             .unwrap();
@@ -199,14 +199,14 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
         let tx = status.transaction.unwrap();
         assert_eq!(tx.card_mask, "552204...6736");
         assert_eq!(tx.card_id, paid.card_id);
-        assert_eq!(tx.payout_amount, 100.0);
+        assert_eq!(tx.payout_amount, major("100"));
 
         // Seed 003's exact request body, on the two-step terminal: AUTH. Its callback links are
         // in the body, not the token, so the merchant registers the shop's origin first.
         let (ok, out) = gw.run_cli(&["terminal", "update", TERMINAL, "--callback-origin", "https://testmerchant"]);
         assert!(ok, "{out}");
         let invoice3 = invoice();
-        let token = gw.payment_token(&invoice3, 100.0).await;
+        let token = gw.payment_token(&invoice3, major("100")).await;
         let seed_body = json!({
             "amount": 100, "currency": "KZT", "name": "TEST TEST", "terminalId": TERMINAL,
             "invoiceId": invoice3, "invoiceIdAlt": "8564546", "description": "test", "accountId": "testUser1",
@@ -229,7 +229,7 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
             (paid.card_id.as_str(), "testUser1", "cryptogram", "paymentType"),
         ] {
             let invoice4 = invoice();
-            let token = gw.payment_token(&invoice4, 100.0).await;
+            let token = gw.payment_token(&invoice4, major("100")).await;
             let body = json!({"amount": 100, "currency": "KZT", "invoiceId": invoice4, "accountId": account,
                 "paymentType": payment_type, "cardId": {"id": card_id}});
             let (status, answer) = gw.post_json("/payments/cards/auth", Some(&token), &body.to_string()).await;
@@ -247,8 +247,8 @@ async fn zero_amount_with_card_save_is_a_card_verification() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice1 = invoice();
-        let token = gw.payment_token(&invoice1, 0.0).await;
-        let mut request = gw.payment_request(&invoice1, 0.0, AMEX).await;
+        let token = gw.payment_token(&invoice1, Amount::ZERO).await;
+        let mut request = gw.payment_request(&invoice1, Amount::ZERO, AMEX).await;
         request.card_save = true;
         request.account_id = Some("verify-me".into());
         let verified = gw.client.cryptopay(&token, &request).await.unwrap();
@@ -259,8 +259,8 @@ async fn zero_amount_with_card_save_is_a_card_verification() {
 
         // Amount 0 without cardSave is refused, and nothing is recorded.
         let invoice2 = invoice();
-        let token = gw.payment_token(&invoice2, 0.0).await;
-        let request = gw.payment_request(&invoice2, 0.0, AMEX).await;
+        let token = gw.payment_token(&invoice2, Amount::ZERO).await;
+        let request = gw.payment_request(&invoice2, Amount::ZERO, AMEX).await;
         let err = gw.client.cryptopay(&token, &request).await.unwrap_err();
         assert_eq!((err.status(), err.code()), (Some(400), Some(-1)), "{err}");
         assert_eq!(status_of(&gw, &invoice2).await["resultCode"], "102");
@@ -271,18 +271,18 @@ async fn zero_amount_with_card_save_is_a_card_verification() {
 async fn declines_carry_epay_reason_codes_and_move_no_money() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let cases: &[((&str, &str, &str), f64, i64)] = &[
-            (("4003032704547597", "0920", "170"), 100.0, 489),   // locked test card
-            (("5578342710750560", "0920", "254"), 100.0, 489),   // locked test card
-            (("4000000000009987", "1230", "123"), 100.0, 481),   // lost
-            (("4000000000009979", "1230", "123"), 100.0, 483),   // stolen
-            (("4000000000000002", "1230", "123"), 100.0, 466),   // issuer decline
-            (("4000000000000119", "1230", "123"), 100.0, 493),   // issuer unavailable
-            (("4000000000009920", "1230", "123"), 1000.01, 488), // over the card's limit
-            (("4000000000009995", "1230", "123"), 100.0, 484),   // no money
-            (("4405639704015096", "0227", "321"), 100.0, 457),   // wrong expiry
-            (("4405639704015096", "0127", "999"), 100.0, 2872),  // wrong CVC
-            (("4111111111111111", "1230", "123"), 100.0, 471),   // not issued by the simulator
+        let cases: &[((&str, &str, &str), Amount, i64)] = &[
+            (("4003032704547597", "0920", "170"), major("100"), 489), // locked test card
+            (("5578342710750560", "0920", "254"), major("100"), 489), // locked test card
+            (("4000000000009987", "1230", "123"), major("100"), 481), // lost
+            (("4000000000009979", "1230", "123"), major("100"), 483), // stolen
+            (("4000000000000002", "1230", "123"), major("100"), 466), // issuer decline
+            (("4000000000000119", "1230", "123"), major("100"), 493), // issuer unavailable
+            (("4000000000009920", "1230", "123"), major("1000.01"), 488), // over the card's limit
+            (("4000000000009995", "1230", "123"), major("100"), 484), // no money
+            (("4405639704015096", "0227", "321"), major("100"), 457), // wrong expiry
+            (("4405639704015096", "0127", "999"), major("100"), 2872), // wrong CVC
+            (("4111111111111111", "1230", "123"), major("100"), 471), // not issued by the simulator
         ];
         let store = gw.store().await;
         for (card, amount, code) in cases {
@@ -313,8 +313,8 @@ async fn declines_carry_epay_reason_codes_and_move_no_money() {
 /// Pays 100 tenge with `card` by cryptogram on the payments terminal; (HTTP status, body).
 async fn pay_with_card(gw: &Gateway, card: (&str, &str, &str)) -> (u16, Value) {
     let invoice = invoice();
-    let token = gw.payment_token(&invoice, 100.0).await;
-    let request = gw.payment_request(&invoice, 100.0, card).await;
+    let token = gw.payment_token(&invoice, major("100")).await;
+    let request = gw.payment_request(&invoice, major("100"), card).await;
     gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await
 }
 
@@ -365,7 +365,7 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
         let gw = Gateway::start(backend).await;
         let pem = gw.public_key().await;
         let invoice = invoice();
-        let good = gw.payment_request(&invoice, 100.0, VISA).await;
+        let good = gw.payment_request(&invoice, major("100"), VISA).await;
         let good_json = serde_json::to_value(&good).unwrap();
         let patch = |field: &str, value: Value| {
             let mut v = good_json.clone();
@@ -438,7 +438,7 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
         ];
         for (body, mention) in &cases {
             // A fresh token each: a token allows only 3 cryptograms (docs/security.md).
-            let token = gw.payment_token(&invoice, 100.0).await;
+            let token = gw.payment_token(&invoice, major("100")).await;
             let (status, answer) = gw.post_json("/payment/cryptopay", Some(&token), body).await;
             assert_eq!(status, 400, "{backend:?} {mention}: {answer}");
             assert_eq!(answer["code"], -1, "{answer}");
@@ -450,13 +450,13 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
             .client
             .token(&epay_client::TokenRequest {
                 scope: "transfer".into(),
-                ..epay_client::TokenRequest::payment(CLIENT, SECRET, &invoice, 100.0, "KZT", TERMINAL)
+                ..epay_client::TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)
             })
             .await
             .unwrap()
             .access_token;
         let service_token = gw.service_token(TERMINAL).await;
-        let other_token = gw.payment_token(&other_invoice, 100.0).await;
+        let other_token = gw.payment_token(&other_invoice, major("100")).await;
         let body = good_json.to_string();
         for (token, status, mention) in [
             (None, 401, "Bearer"),
@@ -470,9 +470,9 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
             assert!(answer["message"].as_str().unwrap().contains(mention), "{answer}");
         }
         let expired_invoice = self::invoice();
-        let expired = gw.payment_token(&expired_invoice, 100.0).await;
+        let expired = gw.payment_token(&expired_invoice, major("100")).await;
         gw.execute_sql("UPDATE tokens SET expires_at = 0").await;
-        let request = gw.payment_request(&expired_invoice, 100.0, VISA).await;
+        let request = gw.payment_request(&expired_invoice, major("100"), VISA).await;
         let (got, answer) =
             gw.post_json("/payment/cryptopay", Some(&expired), &serde_json::to_string(&request).unwrap()).await;
         assert_eq!(got, 401, "{answer}");
@@ -493,10 +493,11 @@ async fn duplicate_invoice_on_a_terminal_is_refused() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let first = gw.payment_token(&invoice, 100.0).await;
-        let second = gw.payment_token(&invoice, 100.0).await;
-        gw.client.cryptopay(&first, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap();
-        let err = gw.client.cryptopay(&second, &gw.payment_request(&invoice, 100.0, VISA).await).await.unwrap_err();
+        let first = gw.payment_token(&invoice, major("100")).await;
+        let second = gw.payment_token(&invoice, major("100")).await;
+        gw.client.cryptopay(&first, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap();
+        let err =
+            gw.client.cryptopay(&second, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap_err();
         assert_eq!(err.status(), Some(409), "{backend:?}: {err}");
         assert!(err.to_string().contains("already exists"), "{err}");
         // The second token was not spent by the refused attempt.
@@ -517,8 +518,8 @@ async fn concurrent_payments_never_take_a_card_below_zero() {
         let mut requests = Vec::new();
         for _ in 0..12 {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 30.0).await;
-            requests.push((token, gw.payment_request(&invoice, 30.0, card).await));
+            let token = gw.payment_token(&invoice, major("30")).await;
+            requests.push((token, gw.payment_request(&invoice, major("30"), card).await));
         }
         let results =
             futures::future::join_all(requests.iter().map(|(token, request)| gw.client.cryptopay(token, request)))
@@ -583,8 +584,8 @@ async fn no_card_number_in_clear_in_the_database_or_the_logs() {
                 .enumerate()
         {
             let invoice = invoice();
-            let token = gw.payment_token(&invoice, 100.0).await;
-            let mut request = gw.payment_request(&invoice, 100.0, card).await;
+            let token = gw.payment_token(&invoice, major("100")).await;
+            let mut request = gw.payment_request(&invoice, major("100"), card).await;
             request.card_save = true;
             request.account_id = Some(format!("user{i}"));
             let _ = gw.client.cryptopay(&token, &request).await;
@@ -648,8 +649,8 @@ async fn a_json_number_amount_is_parsed_from_its_exact_digits() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
-        let token = gw.payment_token(&invoice, 100.0).await;
-        let mut body = serde_json::to_value(gw.payment_request(&invoice, 100.0, VISA).await).unwrap();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let mut body = serde_json::to_value(gw.payment_request(&invoice, major("100"), VISA).await).unwrap();
         // serde_json cannot hold the number exactly, so it goes into the body as text.
         body["amount"] = json!("AMOUNT");
         let with_amount = |amount: &str| body.to_string().replace(r#""AMOUNT""#, amount);
@@ -667,7 +668,7 @@ async fn a_json_number_amount_is_parsed_from_its_exact_digits() {
         assert_eq!(paid["amount"], json!(100), "{backend:?}");
         // 12.22 and 100 as numbers in an operation's JSON body, exactly.
         let service = gw.service_token(TERMINAL).await;
-        let p = gw.authorized_payment(200.0).await;
+        let p = gw.authorized_payment(major("200")).await;
         let (status, answer) = gw.operation(&service, &p, "charge", "", Some(r#"{"amount": 112.22}"#)).await;
         assert_eq!(status, 200, "{backend:?}: {answer}");
         let (status, answer) = gw.operation(&service, &p, "refund", "", Some(r#"{"amount": 100}"#)).await;

@@ -47,8 +47,8 @@ async fn production_gateway(backend: Backend, cards_file: &std::path::Path) -> G
 
 async fn pay(gw: &Gateway, terminal: &str, card: (&str, &str, &str)) -> (u16, Value) {
     let invoice = invoice();
-    let token = gw.token_on_as("prod", "prod-secret", &invoice, 100.0, terminal).await;
-    let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(card, terminal).await);
+    let token = gw.token_on_as("prod", "prod-secret", &invoice, major("100"), terminal).await;
+    let request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(card, terminal).await);
     gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await
 }
 
@@ -74,7 +74,7 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
         // The payment page checks the expiry date in the browser (the sandbox leaves it to the
         // gateway's clock).
         let order = invoice();
-        let token = gw.token_on_as("prod", "prod-secret", &order, 100.0, PROD_TERMINAL).await;
+        let token = gw.token_on_as("prod", "prod-secret", &order, major("100"), PROD_TERMINAL).await;
         let params = epay_server::page::params::encode(
             &[
                 ("invoiceId", order.clone()),
@@ -94,8 +94,9 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
         let secure = (secure.0.as_str(), secure.1.as_str(), secure.2.as_str());
         for answer_with_real_code in [false, true] {
             let invoice = invoice();
-            let token = gw.token_on_as("prod", "prod-secret", &invoice, 100.0, PROD_SECURE_TERMINAL).await;
-            let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(secure, PROD_SECURE_TERMINAL).await);
+            let token = gw.token_on_as("prod", "prod-secret", &invoice, major("100"), PROD_SECURE_TERMINAL).await;
+            let request =
+                PaymentRequest::new(&invoice, major("100"), gw.cryptogram(secure, PROD_SECURE_TERMINAL).await);
             let (status, three_d) =
                 gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
             assert_eq!(status, 200, "{backend:?}: {three_d}");
@@ -231,7 +232,7 @@ async fn a_sandbox_database_starts_in_production_only_after_the_purge() {
 async fn the_purge_refuses_a_merchant_with_transactions_unless_forced() {
     for backend in backends() {
         let mut gw = Gateway::start(backend).await;
-        let payment = gw.authorized_payment(100.0).await;
+        let payment = gw.authorized_payment(major("100")).await;
         gw.kill().await;
         assert!(production_start_refused(&gw).await.contains("epay sandbox purge"));
         let output = gw.run_epay(&["sandbox", "purge"]);

@@ -79,8 +79,8 @@ async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
 /// Starts a 3D payment; returns (token, invoice, the 3D answer).
 async fn start(gw: &Gateway, card: (&str, &str, &str)) -> (String, String, Value) {
     let invoice = invoice();
-    let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
-    let mut request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(card, SECURE_TERMINAL).await);
+    let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
+    let mut request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(card, SECURE_TERMINAL).await);
     request.card_save = true;
     request.account_id = Some("secure-user".into());
     let (status, body) =
@@ -182,8 +182,8 @@ async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
         // A fresh sandbox gateway and nothing else: no database change, no CLI.
         let gw = Gateway::start(backend).await;
         let order = invoice();
-        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
-        let request = PaymentRequest::new(&order, 100.0, gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
+        let token = gw.token_on(&order, major("100"), THREE_DS_TERMINAL).await;
+        let request = PaymentRequest::new(&order, major("100"), gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
         let (status, three_d) =
             gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
         assert_eq!(status, 200, "{backend:?}: {three_d}");
@@ -198,8 +198,8 @@ async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
         // Seed 003 itself, a saved-card payment: the enrolled card, saved by a verification
         // (amount 0; challenged too on this terminal), answers 3D with its card id.
         let verify = invoice();
-        let token = gw.token_on(&verify, 0.0, THREE_DS_TERMINAL).await;
-        let mut request = PaymentRequest::new(&verify, 0.0, gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
+        let token = gw.token_on(&verify, Amount::ZERO, THREE_DS_TERMINAL).await;
+        let mut request = PaymentRequest::new(&verify, Amount::ZERO, gw.cryptogram(ENROLLED, THREE_DS_TERMINAL).await);
         request.card_save = true;
         request.account_id = Some("uuid000001".into());
         let (_, three_d) =
@@ -210,8 +210,9 @@ async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
         assert_eq!((status, verified["status"].as_str()), (200, Some("VERIFIED")), "{backend:?}: {verified}");
         let card_id = verified["cardID"].as_str().unwrap().to_string();
         let order = invoice();
-        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
-        let saved = epay_client::SavedCardPaymentRequest::new(&order, 100.0, THREE_DS_TERMINAL, "uuid000001", &card_id);
+        let token = gw.token_on(&order, major("100"), THREE_DS_TERMINAL).await;
+        let saved =
+            epay_client::SavedCardPaymentRequest::new(&order, major("100"), THREE_DS_TERMINAL, "uuid000001", &card_id);
         let (status, three_d) =
             gw.post_json("/payments/cards/auth", Some(&token), &serde_json::to_string(&saved).unwrap()).await;
         assert_eq!((status, three_d["status"].as_str()), (200, Some("3D")), "{backend:?}: {three_d}");
@@ -219,8 +220,8 @@ async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
 
         // A card that is not enrolled is not challenged there.
         let order = invoice();
-        let token = gw.token_on(&order, 100.0, THREE_DS_TERMINAL).await;
-        let request = PaymentRequest::new(&order, 100.0, gw.cryptogram(VISA, THREE_DS_TERMINAL).await);
+        let token = gw.token_on(&order, major("100"), THREE_DS_TERMINAL).await;
+        let request = PaymentRequest::new(&order, major("100"), gw.cryptogram(VISA, THREE_DS_TERMINAL).await);
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "AUTH", "{backend:?}");
         gw.assert_ledger_sound();
     }
@@ -295,8 +296,8 @@ async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
         assert_eq!(body["status"], "CHARGE");
         // A card that is not enrolled pays without a challenge on the same terminal.
         let invoice = invoice();
-        let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
-        let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, SECURE_TERMINAL).await);
+        let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
+        let request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(VISA, SECURE_TERMINAL).await);
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "CHARGE");
         gw.assert_ledger_sound();
     }
@@ -304,7 +305,7 @@ async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
 
 /// The hosted page's payment object for `invoice` on the 3-D Secure terminal (English).
 async fn secure_page_params(gw: &Gateway, invoice: &str) -> String {
-    let token = gw.token_on(invoice, 100.0, SECURE_TERMINAL).await;
+    let token = gw.token_on(invoice, major("100"), SECURE_TERMINAL).await;
     epay_server::page::params::encode(
         &[
             ("invoiceId", invoice.to_string()),
@@ -329,8 +330,8 @@ async fn a_retry_while_a_challenge_is_open_is_refused_and_a_failed_challenge_fre
         let pay_visa = |invoice: String| {
             let gw = &gw;
             async move {
-                let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
-                let request = PaymentRequest::new(&invoice, 100.0, gw.cryptogram(VISA, SECURE_TERMINAL).await);
+                let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
+                let request = PaymentRequest::new(&invoice, major("100"), gw.cryptogram(VISA, SECURE_TERMINAL).await);
                 gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await
             }
         };
@@ -458,7 +459,7 @@ async fn the_hosted_page_runs_the_challenge_itself() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
         let invoice = invoice();
-        let token = gw.token_on(&invoice, 100.0, SECURE_TERMINAL).await;
+        let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
         let params = epay_server::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
@@ -491,7 +492,7 @@ async fn the_hosted_page_runs_the_challenge_itself() {
 }
 
 /// A transfer token for `order`; `kind` is the `transferKind` (none: P2P only).
-async fn transfer_token(gw: &Gateway, order: &str, amount: f64, kind: Option<&str>) -> String {
+async fn transfer_token(gw: &Gateway, order: &str, amount: Amount, kind: Option<&str>) -> String {
     let request = epay_client::TokenRequest {
         scope: "transfer".into(),
         transfer_kind: kind.map(str::to_string),
@@ -505,7 +506,7 @@ async fn transfer_token(gw: &Gateway, order: &str, amount: f64, kind: Option<&st
 async fn start_transfer(gw: &Gateway, path: &str, sender: (&str, &str, &str), post_link: &str) -> (String, Value) {
     let order_id = invoice();
     let kind = (path == "/chdebit/transfer").then_some("aft");
-    let token = transfer_token(gw, &order_id, 100.0, kind).await;
+    let token = transfer_token(gw, &order_id, major("100"), kind).await;
     let mut card = json!({
         "sender": {"transferType": "TYPEPAN", "cardCred": sender.0, "cvc": sender.2, "save": true, "name": "ARMAN ALI",
                    "expire": {"month": &sender.1[..2], "year": &sender.1[2..]}},
@@ -600,7 +601,7 @@ async fn the_transfer_form_runs_the_sender_challenge() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
         let invoice = invoice();
-        let token = transfer_token(&gw, &invoice, 100.0, None).await;
+        let token = transfer_token(&gw, &invoice, major("100"), None).await;
         let params = epay_server::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
@@ -665,7 +666,14 @@ async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
                 let order_id = invoice();
                 let request = epay_client::TokenRequest {
                     scope: "transfer".into(),
-                    ..epay_client::TokenRequest::payment(CLIENT, SECRET, &order_id, 100.0, "KZT", LIMITED_SECURE_P2P)
+                    ..epay_client::TokenRequest::payment(
+                        CLIENT,
+                        SECRET,
+                        &order_id,
+                        major("100"),
+                        "KZT",
+                        LIMITED_SECURE_P2P,
+                    )
                 };
                 let token = gw.client.token(&request).await.unwrap().access_token;
                 let body = json!({
@@ -700,8 +708,8 @@ async fn a_card_verification_on_a_3ds_terminal_saves_the_card_only_after_the_cha
         let (merchant, _) = epay_server::seed::test_merchant();
         let store = gw.store().await;
         let invoice = invoice();
-        let token = gw.token_on(&invoice, 0.0, SECURE_TERMINAL).await;
-        let mut request = PaymentRequest::new(&invoice, 0.0, gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
+        let token = gw.token_on(&invoice, Amount::ZERO, SECURE_TERMINAL).await;
+        let mut request = PaymentRequest::new(&invoice, Amount::ZERO, gw.cryptogram(ENROLLED, SECURE_TERMINAL).await);
         request.card_save = true;
         request.account_id = Some("verified-user".into());
         let (status, three_d) =
@@ -754,10 +762,10 @@ async fn status_result_codes_follow_epays_table() {
         );
         // Declined by the issuer: rejected.
         let declined = invoice();
-        let token = gw.token_on(&declined, 100.0, SECURE_TERMINAL).await;
+        let token = gw.token_on(&declined, major("100"), SECURE_TERMINAL).await;
         let request = PaymentRequest::new(
             &declined,
-            100.0,
+            major("100"),
             gw.cryptogram(("4000000000000002", "1230", "123"), SECURE_TERMINAL).await,
         );
         let (status, _) =
@@ -776,14 +784,14 @@ async fn status_result_codes_follow_epays_table() {
         expect(gw.status_answer(SECURE_TERMINAL, &passing).await, "100", "REFUND");
         // Two-step: AUTH, CANCEL, a verification, and a hold that expired (CANCEL_OLD).
         let service = gw.service_token(TERMINAL).await;
-        let held = invoice_of(gw.authorized_payment(100.0).await).await;
+        let held = invoice_of(gw.authorized_payment(major("100")).await).await;
         expect(gw.status_answer(TERMINAL, &held).await, "100", "AUTH");
-        let cancelled = gw.authorized_payment(100.0).await;
+        let cancelled = gw.authorized_payment(major("100")).await;
         assert_eq!(gw.operation(&service, &cancelled, "cancel", "", None).await.0, 200, "{b}");
         expect(gw.status_answer(TERMINAL, &invoice_of(cancelled).await).await, "100", "CANCEL");
         let verification = invoice();
-        let token = gw.token_on(&verification, 0.0, TERMINAL).await;
-        let mut request = gw.payment_request(&verification, 0.0, VISA).await;
+        let token = gw.token_on(&verification, Amount::ZERO, TERMINAL).await;
+        let mut request = gw.payment_request(&verification, Amount::ZERO, VISA).await;
         request.card_save = true;
         request.account_id = Some("result-codes".into());
         assert_eq!(gw.client.cryptopay(&token, &request).await.unwrap().status, "VERIFIED", "{b}");

@@ -59,7 +59,7 @@ async fn token_matches_the_seed_response_field_for_field() {
             .client
             .token(&epay_client::TokenRequest {
                 scope: "transfer".into(),
-                ..epay_client::TokenRequest::payment(CLIENT, SECRET, "000000001", 100.0, "KZT", common::TERMINAL)
+                ..epay_client::TokenRequest::payment(CLIENT, SECRET, "000000001", major("100"), "KZT", common::TERMINAL)
             })
             .await
             .unwrap();

@@ -33,7 +33,7 @@ const TRANSFER_KEYS: &[&str] = &[
     "status",
 ];
 
-async fn transfer_token(gw: &Gateway, order: &str, amount: f64, terminal: &str) -> String {
+async fn transfer_token(gw: &Gateway, order: &str, amount: Amount, terminal: &str) -> String {
     gw.client
         .token(&TokenRequest {
             scope: "transfer".into(),
@@ -44,7 +44,7 @@ async fn transfer_token(gw: &Gateway, order: &str, amount: f64, terminal: &str) 
         .access_token
 }
 
-fn order(id: &str, amount: f64, terminal: &str) -> Value {
+fn order(id: &str, amount: Amount, terminal: &str) -> Value {
     json!({"amount": amount, "currency": "KZT", "description": "Test p2p payment", "id": id, "accountID": "testUser1",
            "senderEmail": "dosbols@halykbank.kz", "terminalId": terminal})
 }
@@ -73,7 +73,7 @@ fn kind_of(path: &str) -> Option<String> {
 }
 
 /// POSTs a transfer body to `path` with a fresh token for its order; returns (status, body).
-async fn send(gw: &Gateway, path: &str, terminal: &str, amount: f64, card: Value) -> (u16, Value) {
+async fn send(gw: &Gateway, path: &str, terminal: &str, amount: Amount, card: Value) -> (u16, Value) {
     let id = invoice();
     let token = gw
         .client
@@ -95,7 +95,7 @@ async fn saved_receiver(gw: &Gateway) -> String {
         gw,
         "/p2p/transfer",
         P2P,
-        100.0,
+        major("100"),
         json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, true)}),
     )
     .await;
@@ -120,7 +120,7 @@ async fn seed_001_transfer(gw: &Gateway, id: &str, sender: (&str, &str, &str), r
         "https://testmerchant",
     ]);
     assert!(ok, "{out}");
-    let token = transfer_token(gw, id, 100.0, P2P).await;
+    let token = transfer_token(gw, id, major("100"), P2P).await;
     let (pan, expiry, cvc) = sender;
     let body = json!({
         "order": {"amount": 100, "currency": "KZT", "description": "Test p2p payment", "id": id,
@@ -177,8 +177,12 @@ async fn seed_001_saved_card_transfer_is_answered_field_for_field() {
         // Status shows the transfer like a payment.
         let status_token = gw.service_token(P2P).await;
         let tx = gw.client.status(&status_token, id).await.unwrap().transaction.unwrap();
-        assert_eq!((tx.status_name.as_str(), tx.amount), ("CHARGE", 100.0));
-        assert_eq!(tx.payout_amount, 100.0, "the receiver gets the whole amount; the sender paid the fee on top");
+        assert_eq!((tx.status_name.as_str(), tx.amount), ("CHARGE", major("100")));
+        assert_eq!(
+            tx.payout_amount,
+            major("100"),
+            "the receiver gets the whole amount; the sender paid the fee on top"
+        );
         gw.assert_ledger_sound();
     }
 }
@@ -196,7 +200,7 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
             &gw,
             "/p2p/transfer",
             P2P,
-            100.0,
+            major("100"),
             json!({"sender": pan_side(("4405639704015096", "0125", "816"), false), "receiver": by_id(&receiver_card)}),
         )
         .await;
@@ -206,7 +210,7 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
             &gw,
             "/p2p/transfer",
             P2P,
-            100.0,
+            major("100"),
             json!({"sender": pan_side(("5555555555554444", "1230", "123"), true), "receiver": by_id(&receiver_card)}),
         )
         .await;
@@ -221,7 +225,7 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
             &gw,
             "/p2p/transfer",
             P2P,
-            100.0,
+            major("100"),
             json!({"sender": by_id(saved_sender), "receiver": by_id(&receiver_card)}),
         )
         .await;
@@ -250,7 +254,7 @@ async fn seed_001_request_with_the_seeds_own_card_data_succeeds_at_any_sandbox_d
             &gw,
             "/p2p/transfer",
             P2P,
-            100.0,
+            major("100"),
             json!({"sender": pan_side(EXPIRED, false), "receiver": by_id(&receiver_card)}),
         )
         .await;
@@ -268,7 +272,7 @@ async fn every_combination_of_pan_and_saved_card_transfers() {
             &gw,
             "/p2p/transfer",
             P2P,
-            200.0,
+            major("200"),
             json!({"sender": pan_side(VISA, true), "receiver": receiver_pan(MASTERCARD.0, true)}),
         )
         .await;
@@ -301,7 +305,7 @@ async fn every_combination_of_pan_and_saved_card_transfers() {
                 "TYPECARDID",
             ),
         ] {
-            let (status, answer) = send(&gw, "/p2p/transfer", P2P, 1000.0, card).await;
+            let (status, answer) = send(&gw, "/p2p/transfer", P2P, major("1000"), card).await;
             assert_eq!(status, 200, "{backend:?} {label}: {answer}");
             assert_eq!(
                 (answer["senderTransferType"].as_str(), answer["receiverTransferType"].as_str()),
@@ -310,9 +314,14 @@ async fn every_combination_of_pan_and_saved_card_transfers() {
             assert_eq!(answer["fee"], 95, "{label}: 1% of 1000 is 10, the minimum is 95");
         }
         // A bigger transfer: the percentage wins over the minimum.
-        let (_, big) =
-            send(&gw, "/p2p/transfer", P2P, 25_000.5, json!({"sender": by_id(&visa_id), "receiver": by_id(&mc_id)}))
-                .await;
+        let (_, big) = send(
+            &gw,
+            "/p2p/transfer",
+            P2P,
+            major("25000.5"),
+            json!({"sender": by_id(&visa_id), "receiver": by_id(&mc_id)}),
+        )
+        .await;
         assert_eq!(big["fee"], 250.01, "1% of 25000.50, half up");
         gw.assert_ledger_sound();
     }
@@ -324,15 +333,20 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
         let gw = Gateway::start(backend).await;
         let store = gw.store().await;
         let (status, aft) =
-            send(&gw, "/chdebit/transfer", PAYOUT, 300.0, json!({"sender": pan_side(VISA, false)})).await;
+            send(&gw, "/chdebit/transfer", PAYOUT, major("300"), json!({"sender": pan_side(VISA, false)})).await;
         assert_eq!(status, 200, "{backend:?}: {aft}");
         assert_eq!((aft["receiverCardPAN"].as_str(), aft["senderCardPAN"].as_str()), (Some(""), Some("440563...5096")));
         let merchant = store.ledger_account(&format!("merchant:{PAYOUT}:KZT")).await.unwrap().unwrap();
         assert_eq!(merchant.credits_posted, 100_000_000 + 30_000, "opening balance plus the AFT");
 
-        let (status, oct) =
-            send(&gw, "/chpayment/transfer", PAYOUT, 500.0, json!({"receiver": receiver_pan(MASTERCARD.0, false)}))
-                .await;
+        let (status, oct) = send(
+            &gw,
+            "/chpayment/transfer",
+            PAYOUT,
+            major("500"),
+            json!({"receiver": receiver_pan(MASTERCARD.0, false)}),
+        )
+        .await;
         assert_eq!(status, 200, "{backend:?}: {oct}");
         assert_eq!((oct["senderCardPAN"].as_str(), oct["receiverCardPAN"].as_str()), (Some(""), Some("552204...6736")));
         let merchant = store.ledger_account(&format!("merchant:{PAYOUT}:KZT")).await.unwrap().unwrap();
@@ -340,14 +354,16 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
 
         // OCT by phone + IIN: the simulator's card registered to that phone receives it.
         let phone = json!({"transferType": "TYPEPHONE", "phone": "77771234567", "iin": "900101300123"});
-        let (status, by_phone) = send(&gw, "/chpayment/transfer", PAYOUT, 150.0, json!({"receiver": phone})).await;
+        let (status, by_phone) =
+            send(&gw, "/chpayment/transfer", PAYOUT, major("150"), json!({"receiver": phone})).await;
         assert_eq!(status, 200, "{backend:?}: {by_phone}");
         assert_eq!(
             (by_phone["receiverCardPAN"].as_str(), by_phone["receiverTransferType"].as_str()),
             (Some("440563...5096"), Some("TYPEPHONE"))
         );
         let wrong_iin = json!({"transferType": "TYPEPHONE", "phone": "77771234567", "iin": "900101300999"});
-        let (status, refused) = send(&gw, "/chpayment/transfer", PAYOUT, 150.0, json!({"receiver": wrong_iin})).await;
+        let (status, refused) =
+            send(&gw, "/chpayment/transfer", PAYOUT, major("150"), json!({"receiver": wrong_iin})).await;
         assert_eq!((status, refused["code"].clone()), (400, json!(2357)), "{refused}");
 
         // A payout larger than the merchant's balance is refused and moves nothing.
@@ -355,7 +371,7 @@ async fn aft_pays_the_merchant_and_oct_pays_out_to_a_card_or_a_phone() {
             &gw,
             "/chpayment/transfer",
             PAYOUT,
-            2_000_000.0,
+            major("2000000"),
             json!({"receiver": receiver_pan(MASTERCARD.0, false)}),
         )
         .await;
@@ -376,7 +392,7 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
             &gw,
             "/p2p/transfer",
             epay_server::seed::ONE_STEP_TERMINAL,
-            100.0,
+            major("100"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )
         .await;
@@ -442,7 +458,7 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
             ),
         ];
         for (label, card, status_expected, code) in cases {
-            let (status, answer) = send(&gw, "/p2p/transfer", P2P, 100.0, card).await;
+            let (status, answer) = send(&gw, "/p2p/transfer", P2P, major("100"), card).await;
             assert_eq!(
                 (status, answer["code"].as_i64()),
                 (status_expected, Some(code)),
@@ -452,8 +468,8 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
         }
         // A payment-scope token cannot transfer.
         let id = invoice();
-        let token = gw.token_on(&id, 100.0, P2P).await;
-        let body = json!({"order": order(&id, 100.0, P2P), "card": {"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}});
+        let token = gw.token_on(&id, major("100"), P2P).await;
+        let body = json!({"order": order(&id, major("100"), P2P), "card": {"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}});
         let (status, _) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
         assert_eq!(status, 403);
         // A transfer cannot be refunded like a payment.
@@ -461,7 +477,7 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
             &gw,
             "/p2p/transfer",
             P2P,
-            100.0,
+            major("100"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )
         .await;
@@ -483,7 +499,7 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
             &gw,
             "/p2p/transfer",
             P2P,
-            400.0,
+            major("400"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(limited, false)}),
         )
         .await;
@@ -492,7 +508,7 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
             &gw,
             "/p2p/transfer",
             P2P,
-            200.0,
+            major("200"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(limited, false)}),
         )
         .await;
@@ -522,7 +538,7 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
             &gw,
             "/p2p/transfer",
             small,
-            800.0,
+            major("800"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )
         .await;
@@ -531,7 +547,7 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
             &gw,
             "/p2p/transfer",
             small,
-            300.0,
+            major("300"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )
         .await;

@@ -6,8 +6,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use epay_client::{
-    encrypt_cryptogram, CardData, Client, ClientError, PaymentRequest, PaymentResponse, SavedCardPaymentRequest,
-    TokenRequest,
+    encrypt_cryptogram, Amount, CardData, Client, ClientError, PaymentRequest, PaymentResponse,
+    SavedCardPaymentRequest, TokenRequest,
 };
 
 use super::load::{Failure, Job};
@@ -19,9 +19,14 @@ const TEST_CARDS: [(&str, &str, &str); 3] =
 
 /// Amounts in tenge. Payments are small so a long run never empties a test card; the two-step
 /// flow charges 20 and refunds 10 (the smallest partial refund ePay allows).
-const PAY_AMOUNT: f64 = 1.0;
-const AUTH_AMOUNT: f64 = 20.0;
+const PAY_AMOUNT: &str = "1";
+const AUTH_AMOUNT: &str = "20";
 const REFUND_AMOUNT: &str = "10";
+
+/// One of the amounts above, exact.
+fn tenge(text: &str) -> Amount {
+    text.parse().expect("the bench's amounts are valid")
+}
 
 /// An answer slower than this is counted as an error (`timeout`), not waited for.
 const FLOW_TIMEOUT: Duration = Duration::from_secs(30);
@@ -156,7 +161,7 @@ async fn pay_by_cryptogram(
     shared: &Shared,
     terminal: &str,
     invoice: &str,
-    amount: f64,
+    amount: Amount,
     card: (&str, &str, &str),
     save_for: Option<&str>,
 ) -> Result<PaymentResponse, Failure> {
@@ -176,7 +181,7 @@ async fn payment_token(
     target: &Target,
     terminal: &str,
     invoice: &str,
-    amount: f64,
+    amount: Amount,
 ) -> Result<String, Failure> {
     let request = TokenRequest::payment(&target.client_id, &target.client_secret, invoice, amount, "KZT", terminal);
     Ok(api.token(&request).await.map_err(api_failure)?.access_token)
@@ -201,17 +206,17 @@ pub async fn setup(target: Target, flows: &[Flow], concurrency: usize) -> Result
             // The same account every run: saving a card twice returns the same cardID.
             let account = format!("bench-{i}");
             let invoice = format!("{:05}999{:07}", shared.run_id, i);
-            let paid = pay_by_cryptogram(&api, &shared, &one_step, &invoice, PAY_AMOUNT, *card, Some(&account))
+            let paid = pay_by_cryptogram(&api, &shared, &one_step, &invoice, tenge(PAY_AMOUNT), *card, Some(&account))
                 .await
                 .map_err(|f| {
-                setup_error(
-                    &format!(
-                        "saving a card on the one-step terminal {one_step} (a gateway seeded before that \
+                    setup_error(
+                        &format!(
+                            "saving a card on the one-step terminal {one_step} (a gateway seeded before that \
                              terminal existed lacks it: use a fresh data directory or --one-step-terminal)"
-                    ),
-                    f,
-                )
-            })?;
+                        ),
+                        f,
+                    )
+                })?;
             if paid.status != "CHARGE" {
                 return Err(format!(
                     "setup: terminal {one_step} is not one-step: a payment on it ended in {}",
@@ -250,7 +255,7 @@ pub async fn setup(target: Target, flows: &[Flow], concurrency: usize) -> Result
         if flows.contains(&Flow::Status) {
             let invoice = w.next_invoice();
             let card = TEST_CARDS[index % TEST_CARDS.len()];
-            pay_by_cryptogram(&w.api, &shared, &t.terminal, &invoice, PAY_AMOUNT, card, None)
+            pay_by_cryptogram(&w.api, &shared, &t.terminal, &invoice, tenge(PAY_AMOUNT), card, None)
                 .await
                 .map_err(|f| setup_error("a payment to ask the status of", f))?;
             w.status_invoice = invoice;
@@ -276,8 +281,8 @@ impl Worker {
         let shared = self.shared.clone();
         let t = &shared.target;
         let (account, card_id) = &shared.saved_cards[self.index % shared.saved_cards.len()];
-        let token = payment_token(&self.api, t, &t.one_step_terminal, &invoice, PAY_AMOUNT).await?;
-        let request = SavedCardPaymentRequest::new(&invoice, PAY_AMOUNT, &t.one_step_terminal, account, card_id);
+        let token = payment_token(&self.api, t, &t.one_step_terminal, &invoice, tenge(PAY_AMOUNT)).await?;
+        let request = SavedCardPaymentRequest::new(&invoice, tenge(PAY_AMOUNT), &t.one_step_terminal, account, card_id);
         let paid = self.api.pay_with_saved_card(&token, &request).await.map_err(api_failure)?;
         expect_status(&paid, &["CHARGE"])
     }
@@ -286,7 +291,8 @@ impl Worker {
         let invoice = self.next_invoice();
         let shared = self.shared.clone();
         let t = &shared.target;
-        let paid = pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, PAY_AMOUNT, self.card(), None).await?;
+        let paid =
+            pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, tenge(PAY_AMOUNT), self.card(), None).await?;
         expect_status(&paid, &["AUTH", "CHARGE"])
     }
 
@@ -306,7 +312,8 @@ impl Worker {
         let invoice = self.next_invoice();
         let shared = self.shared.clone();
         let t = &shared.target;
-        let paid = pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, AUTH_AMOUNT, self.card(), None).await?;
+        let paid =
+            pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, tenge(AUTH_AMOUNT), self.card(), None).await?;
         expect_status(&paid, &["AUTH"])?;
         self.operation(&paid.id, "charge", "").await?;
         self.operation(&paid.id, "refund", &format!("?amount={REFUND_AMOUNT}")).await

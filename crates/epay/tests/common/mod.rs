@@ -7,10 +7,17 @@ use std::process::Stdio;
 use std::sync::OnceLock;
 use std::time::Duration;
 
+pub use epay_client::Amount;
 use epay_client::{encrypt_cryptogram, CardData, Client, PaymentRequest, TokenRequest};
 use epay_server::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
 use epay_store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
+
+/// An amount in major units, written as its decimal text (`major("12.22")`): exact, and no test
+/// can slip a float into a request.
+pub fn major(text: &str) -> Amount {
+    text.parse().unwrap_or_else(|e| panic!("test amount {text:?}: {e}"))
+}
 
 pub const SECRET: &str = TEST_CLIENT_SECRET;
 pub const CLIENT: &str = TEST_CLIENT_ID;
@@ -237,11 +244,11 @@ impl Gateway {
         self.client.public_key_pem().await.unwrap()
     }
 
-    pub async fn payment_token(&self, invoice: &str, amount: f64) -> String {
+    pub async fn payment_token(&self, invoice: &str, amount: Amount) -> String {
         self.token_on(invoice, amount, TERMINAL).await
     }
 
-    pub async fn token_on(&self, invoice: &str, amount: f64, terminal: &str) -> String {
+    pub async fn token_on(&self, invoice: &str, amount: Amount, terminal: &str) -> String {
         let request = TokenRequest::payment(CLIENT, SECRET, invoice, amount, "KZT", terminal);
         self.client.token(&request).await.unwrap().access_token
     }
@@ -255,7 +262,7 @@ impl Gateway {
     }
 
     /// A complete cryptogram payment request for `card` on the payments terminal.
-    pub async fn payment_request(&self, invoice: &str, amount: f64, card: (&str, &str, &str)) -> PaymentRequest {
+    pub async fn payment_request(&self, invoice: &str, amount: Amount, card: (&str, &str, &str)) -> PaymentRequest {
         PaymentRequest::new(invoice, amount, self.cryptogram(card, TERMINAL).await)
     }
 
@@ -445,7 +452,7 @@ pub fn path_exists(p: &Path) -> bool {
 
 impl Gateway {
     /// Pays `amount` with the Visa test card on the two-step payments terminal; returns the id.
-    pub async fn authorized_payment(&self, amount: f64) -> String {
+    pub async fn authorized_payment(&self, amount: Amount) -> String {
         let invoice = invoice();
         let token = self.payment_token(&invoice, amount).await;
         let request = self.payment_request(&invoice, amount, VISA).await;
@@ -506,7 +513,14 @@ pub mod receiver;
 
 impl Gateway {
     /// A payment token for another merchant's credentials.
-    pub async fn token_on_as(&self, client: &str, secret: &str, invoice: &str, amount: f64, terminal: &str) -> String {
+    pub async fn token_on_as(
+        &self,
+        client: &str,
+        secret: &str,
+        invoice: &str,
+        amount: Amount,
+        terminal: &str,
+    ) -> String {
         let request = TokenRequest::payment(client, secret, invoice, amount, "KZT", terminal);
         self.client.token(&request).await.unwrap().access_token
     }
