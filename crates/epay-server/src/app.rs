@@ -3,8 +3,9 @@
 use std::sync::Arc;
 
 use epay_domain::Currency;
+use epay_domain::Secret;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
-use epay_store::{AccountKind, Store, StoredSecret};
+use epay_store::{AccountKind, Store};
 
 use crate::clock::SystemClock;
 use crate::config::{Config, Mode};
@@ -52,15 +53,15 @@ impl App {
     pub async fn start(config: Config) -> Result<App, StartError> {
         private_files::data_dir(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
-        private_files::sqlite_files(&config.database_url())
+        private_files::sqlite_files(config.database_url().expose())
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let keys = Keys::load(
             &config.rsa_key_path(),
             config.rsa_key_bits,
             &config.vault_key_path(),
-            config.vault_master_key.as_deref(),
+            config.vault_master_key.as_ref().map(Secret::expose),
         )?;
-        let store = epay_store::connect(&config.database_url()).await?;
+        let store = epay_store::connect(config.database_url().expose()).await?;
         store.migrate().await?;
 
         let simulator = load_cards(&config, &keys)?;
@@ -178,8 +179,8 @@ impl App {
     }
 
     /// Opens a merchant's stored webhook signing secret (see [`App::open`]).
-    pub async fn open_webhook_secret(&self, merchant_id: &str, stored: &StoredSecret) -> Option<String> {
-        self.open(Sealing::WebhookSecret { merchant_id }, stored.as_str()).await
+    pub async fn open_webhook_secret(&self, merchant_id: &str, stored: &Secret) -> Option<Secret> {
+        self.open(Sealing::WebhookSecret { merchant_id }, stored.expose()).await.map(Secret::new)
     }
 }
 

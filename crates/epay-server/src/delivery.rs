@@ -6,6 +6,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
+use epay_domain::Secret;
 use epay_store::{CallbackAttempt, CallbackEvent, CallbackNext};
 
 use crate::config::Mode;
@@ -246,7 +247,7 @@ impl Deliverer {
     pub async fn attempt(
         &self,
         event: &CallbackEvent,
-        secret: Option<&str>,
+        secret: Option<&Secret>,
         started_at_ms: i64,
     ) -> (CallbackAttempt, bool) {
         let started = Instant::now();
@@ -276,13 +277,13 @@ impl Deliverer {
         (attempt, delivered)
     }
 
-    async fn send(&self, event: &CallbackEvent, secret: &str) -> Result<(u16, String), String> {
+    async fn send(&self, event: &CallbackEvent, secret: &Secret) -> Result<(u16, String), String> {
         check_target_url(&event.url, self.mode).map_err(|e| e.0)?;
         check_not_resolving_to_own(&event.url).await.map_err(|e| e.0)?;
         // The signature timestamp is real time (not the sandbox clock): receivers compare it
         // with their own clock to refuse replays.
         let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let signature = sign(secret, &event.id, timestamp, &event.payload);
+        let signature = sign(secret.expose(), &event.id, timestamp, event.payload.expose());
         let response = self
             .client
             .post(&event.url)
@@ -290,7 +291,7 @@ impl Deliverer {
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(event.payload.clone())
+            .body(event.payload.expose().to_string())
             .send()
             .await
             .map_err(describe)?;
