@@ -1,16 +1,18 @@
 //! Values that must never be printed: credentials, their verifiers, signing keys.
 //!
-//! A [`Secret`] prints as a redaction through `Debug` and `Display`, so a struct that holds one
-//! can derive `Debug` and be logged whole. It has no `Serialize`: what must send it somewhere
-//! (a database column, a response, a signature) reads it with [`Secret::expose`], in plain sight.
+//! A [`Secret`] prints as a redaction through `Debug`, so a struct that holds one can derive
+//! `Debug` and be logged whole. It has no `Display` and no `Serialize`: `format!("{secret}")` or
+//! a log field `%secret` does not compile (rather than printing a placeholder where the value was
+//! meant, or the value where it was not), and what must send it somewhere (a database column, a
+//! response, a signature, a page) reads it with [`Secret::expose`], in plain sight.
 
 use std::fmt;
 
 use serde::Deserialize;
 use subtle::ConstantTimeEq;
 
-/// A secret string: printed as `Secret(…)`, read only through [`Secret::expose`], compared in
-/// constant time.
+/// A secret string: printed (`{:?}`) as `Secret(…)`, read only through [`Secret::expose`],
+/// compared in constant time.
 #[derive(Clone, Default, Deserialize)]
 #[serde(transparent)]
 pub struct Secret(String);
@@ -41,12 +43,6 @@ impl From<&str> for Secret {
 impl fmt::Debug for Secret {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("Secret(…)")
-    }
-}
-
-impl fmt::Display for Secret {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("[redacted]")
     }
 }
 
@@ -140,7 +136,6 @@ mod tests {
     fn a_secret_never_prints() {
         let secret = Secret::new("hunter2-hunter2");
         assert_eq!(format!("{secret:?}"), "Secret(…)");
-        assert_eq!(format!("{secret}"), "[redacted]");
         assert_eq!(format!("{:?}", Some(secret.clone())), "Some(Secret(…))");
         assert_eq!(secret.expose(), "hunter2-hunter2");
     }

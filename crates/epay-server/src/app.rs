@@ -7,7 +7,7 @@ use epay_domain::Secret;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
 use epay_store::{AccountKind, Store};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SandboxClock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::keys::{Keys, Sealing};
 
@@ -20,8 +20,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub network: Arc<dyn CardNetwork>,
     pub keys: Arc<Keys>,
-    /// The one clock every service reads; the sandbox may move it forward.
-    pub clock: Arc<SystemClock>,
+    /// The one clock every service reads (the port: a test may give a fixed one).
+    pub clock: Arc<dyn Clock>,
+    /// Sandbox mode only: moves `clock` forward. Only the sandbox clock routes use it.
+    pub sandbox_clock: Option<SandboxClock>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Failure counters for the abuse limits (secret guessing, card testing).
     pub guard: Arc<crate::guard::Guard>,
@@ -66,10 +68,12 @@ impl App {
 
         let simulator = load_cards(&config, &keys)?;
 
-        let clock = Arc::new(SystemClock::default());
-        if let Some(start) = config.sandbox_start_ms() {
-            clock.advance(start - clock.now_ms());
-        }
+        let system_clock = Arc::new(match config.sandbox_start_ms() {
+            Some(start) => SystemClock::starting_at(start),
+            None => SystemClock::default(),
+        });
+        let sandbox_clock = (config.mode == Mode::Sandbox).then(|| SandboxClock::new(system_clock.clone()));
+        let clock: Arc<dyn Clock> = system_clock;
         crate::services::vault::load(&keys, store.as_ref(), clock.now_ms()).await?;
         let sealed = crate::services::vault::seal_clear_secrets(&keys, store.as_ref()).await?;
         if sealed > 0 {
@@ -104,6 +108,7 @@ impl App {
             network: Arc::new(simulator),
             keys: Arc::new(keys),
             clock,
+            sandbox_clock,
             metrics: Arc::default(),
             guard: Arc::default(),
         })

@@ -4,11 +4,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use epay_domain::Secret;
 use epay_store::{CallbackAttempt, CallbackEvent, CallbackNext};
 
+use crate::clock::Clock;
 use crate::config::Mode;
 use crate::services::callbacks::sign;
 
@@ -215,13 +216,14 @@ async fn check_not_resolving_to_own(url: &str) -> Result<(), TargetRefused> {
 
 pub struct Deliverer {
     client: reqwest::Client,
+    clock: Arc<dyn Clock>,
     mode: Mode,
     retry_secs: Vec<u64>,
     node: String,
 }
 
 impl Deliverer {
-    pub fn new(mode: Mode, timeout: Duration, retry_secs: Vec<u64>, node: String) -> Deliverer {
+    pub fn new(mode: Mode, timeout: Duration, retry_secs: Vec<u64>, node: String, clock: Arc<dyn Clock>) -> Deliverer {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
@@ -230,7 +232,7 @@ impl Deliverer {
             .user_agent(concat!("epay-callbacks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with these settings builds");
-        Deliverer { client, mode, retry_secs, node }
+        Deliverer { client, clock, mode, retry_secs, node }
     }
 
     /// What follows attempt number `attempt_no` (1-based) if it failed.
@@ -282,7 +284,7 @@ impl Deliverer {
         check_not_resolving_to_own(&event.url).await.map_err(|e| e.0)?;
         // The signature timestamp is real time (not the sandbox clock): receivers compare it
         // with their own clock to refuse replays.
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
+        let timestamp = self.clock.real_now_ms().div_euclid(1000);
         let signature = sign(secret.expose(), &event.id, timestamp, event.payload.expose());
         let response = self
             .client

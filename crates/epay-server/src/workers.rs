@@ -101,6 +101,7 @@ pub fn spawn_callbacks(app: Arc<App>, mut stop: StopSignal) -> tokio::task::Join
         Duration::from_millis(config.callback_timeout_ms),
         config.callback_retry_secs.clone(),
         config.node_name(),
+        app.clock.clone(),
     ));
     let idle = Duration::from_millis(config.callback_poll_ms);
     // The lease outlives the longest attempt, so a live node never loses its claim mid-send;

@@ -449,8 +449,10 @@ async fn vault_keys(config: &Config, store: &dyn epay_store::Store) -> Result<ep
     Ok(keys)
 }
 
+/// The admin commands run on real time (a sandbox gateway's moved clock is its own).
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    use epay_server::clock::Clock;
+    epay_server::clock::SystemClock::default().real_now_ms()
 }
 
 fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {
