@@ -8,6 +8,7 @@ pub mod ids;
 pub mod invoice;
 pub mod money;
 pub mod reason;
+pub mod secret;
 pub mod status;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
@@ -15,4 +16,5 @@ pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
 pub use money::{Amount, Currency, FxRate, MoneyError};
 pub use reason::ReasonCode;
+pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};

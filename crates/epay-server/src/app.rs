@@ -3,10 +3,11 @@
 use std::sync::Arc;
 
 use epay_domain::Currency;
+use epay_domain::Secret;
 use epay_network::{CardNetwork, Simulator, DEFAULT_CARDS};
-use epay_store::{AccountKind, Store, StoredSecret};
+use epay_store::{AccountKind, Store};
 
-use crate::clock::SystemClock;
+use crate::clock::{Clock, SandboxClock, SystemClock};
 use crate::config::{Config, Mode};
 use crate::keys::{Keys, Sealing};
 
@@ -19,8 +20,10 @@ pub struct App {
     pub store: Arc<dyn Store>,
     pub network: Arc<dyn CardNetwork>,
     pub keys: Arc<Keys>,
-    /// The one clock every service reads; the sandbox may move it forward.
-    pub clock: Arc<SystemClock>,
+    /// The one clock every service reads (the port: a test may give a fixed one).
+    pub clock: Arc<dyn Clock>,
+    /// Sandbox mode only: moves `clock` forward. Only the sandbox clock routes use it.
+    pub sandbox_clock: Option<SandboxClock>,
     pub metrics: Arc<crate::metrics::Metrics>,
     /// Failure counters for the abuse limits (secret guessing, card testing).
     pub guard: Arc<crate::guard::Guard>,
@@ -52,23 +55,25 @@ impl App {
     pub async fn start(config: Config) -> Result<App, StartError> {
         private_files::data_dir(&config.data_dir)
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
-        private_files::sqlite_files(&config.database_url())
+        private_files::sqlite_files(config.database_url().expose())
             .map_err(|e| StartError::DataDir(config.data_dir.display().to_string(), e))?;
         let keys = Keys::load(
             &config.rsa_key_path(),
             config.rsa_key_bits,
             &config.vault_key_path(),
-            config.vault_master_key.as_deref(),
+            config.vault_master_key.as_ref().map(Secret::expose),
         )?;
-        let store = epay_store::connect(&config.database_url()).await?;
+        let store = epay_store::connect(config.database_url().expose()).await?;
         store.migrate().await?;
 
         let simulator = load_cards(&config, &keys)?;
 
-        let clock = Arc::new(SystemClock::default());
-        if let Some(start) = config.sandbox_start_ms() {
-            clock.advance(start - clock.now_ms());
-        }
+        let system_clock = Arc::new(match config.sandbox_start_ms() {
+            Some(start) => SystemClock::starting_at(start),
+            None => SystemClock::default(),
+        });
+        let sandbox_clock = (config.mode == Mode::Sandbox).then(|| SandboxClock::new(system_clock.clone()));
+        let clock: Arc<dyn Clock> = system_clock;
         crate::services::vault::load(&keys, store.as_ref(), clock.now_ms()).await?;
         let sealed = crate::services::vault::seal_clear_secrets(&keys, store.as_ref()).await?;
         if sealed > 0 {
@@ -103,6 +108,7 @@ impl App {
             network: Arc::new(simulator),
             keys: Arc::new(keys),
             clock,
+            sandbox_clock,
             metrics: Arc::default(),
             guard: Arc::default(),
         })
@@ -178,8 +184,8 @@ impl App {
     }
 
     /// Opens a merchant's stored webhook signing secret (see [`App::open`]).
-    pub async fn open_webhook_secret(&self, merchant_id: &str, stored: &StoredSecret) -> Option<String> {
-        self.open(Sealing::WebhookSecret { merchant_id }, stored.as_str()).await
+    pub async fn open_webhook_secret(&self, merchant_id: &str, stored: &Secret) -> Option<Secret> {
+        self.open(Sealing::WebhookSecret { merchant_id }, stored.expose()).await.map(Secret::new)
     }
 }
 

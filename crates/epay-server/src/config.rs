@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
+use epay_domain::{DatabaseUrl, Secret};
 use serde::Deserialize;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -33,8 +34,9 @@ pub struct Config {
     pub listen: SocketAddr,
     /// Directory for the SQLite database and generated keys.
     pub data_dir: PathBuf,
-    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/epay.sqlite`.
-    pub database_url: Option<String>,
+    /// `sqlite://…` or `postgres://…`; default `sqlite://<data_dir>/epay.sqlite`. Printed without
+    /// its password.
+    pub database_url: Option<DatabaseUrl>,
     pub mode: Mode,
     /// Lifetime of access tokens, in seconds (ePay: 7200).
     pub token_ttl_secs: i64,
@@ -47,7 +49,7 @@ pub struct Config {
     /// The vault master key itself (64 hex digits), from `EPAY_VAULT_MASTER_KEY` only — never
     /// from a file that might be committed or copied with the data. Replaces `vault_key_path`.
     #[serde(skip)]
-    pub vault_master_key: Option<String>,
+    pub vault_master_key: Option<Secret>,
     /// Extra card files for the simulator, added to the built-in one.
     pub cards_files: Vec<PathBuf>,
     /// `pretty` or `json`.
@@ -110,7 +112,7 @@ pub struct Config {
     pub metrics_listen: Option<SocketAddr>,
     /// `/metrics` asks for `Authorization: Bearer <metrics_token>`. Production serves no
     /// metrics unless `metrics_listen` or `metrics_token` is set.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret>,
     /// How long a running request holds its Idempotency-Key. A request always runs to its end
     /// (even if its client leaves), so the lease only matters when a node dies mid-request:
     /// then the key is free again once the lease ends. Keep it above the longest request.
@@ -206,7 +208,7 @@ impl Config {
             self.data_dir = PathBuf::from(v);
         }
         if let Some(v) = env("DATABASE_URL").or_else(|| env("EPAY_DATABASE_URL")) {
-            self.database_url = Some(v);
+            self.database_url = Some(DatabaseUrl::new(v));
         }
         if let Some(v) = env("EPAY_MODE") {
             self.mode = parse("EPAY_MODE", v)?;
@@ -260,7 +262,7 @@ impl Config {
             self.metrics_listen = Some(parse("EPAY_METRICS_LISTEN", v)?);
         }
         if let Some(v) = env("EPAY_METRICS_TOKEN") {
-            self.metrics_token = Some(v);
+            self.metrics_token = Some(Secret::new(v));
         }
         if let Some(v) = env("EPAY_IDEMPOTENCY_LEASE_SECS") {
             self.idempotency_lease_secs = parse("EPAY_IDEMPOTENCY_LEASE_SECS", v)?;
@@ -278,7 +280,7 @@ impl Config {
             self.rsa_key_bits = parse("EPAY_RSA_KEY_BITS", v)?;
         }
         if let Some(v) = env("EPAY_VAULT_MASTER_KEY") {
-            self.vault_master_key = Some(v);
+            self.vault_master_key = Some(Secret::new(v));
         }
         if let Some(v) = env("EPAY_VAULT_KEY_PATH") {
             self.vault_key_path = Some(PathBuf::from(v));
@@ -357,7 +359,7 @@ impl Config {
             ));
         }
         self.validate_connection_bounds()?;
-        if self.metrics_token.as_ref().is_some_and(|t| t.len() < 16) {
+        if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(ConfigError::Invalid("metrics_token must be at least 16 characters".into()));
         }
         if !(1..=3600).contains(&self.idempotency_lease_secs) {
@@ -412,8 +414,10 @@ impl Config {
         Ok(())
     }
 
-    pub fn database_url(&self) -> String {
-        self.database_url.clone().unwrap_or_else(|| format!("sqlite://{}", self.data_dir.join("epay.sqlite").display()))
+    pub fn database_url(&self) -> DatabaseUrl {
+        self.database_url
+            .clone()
+            .unwrap_or_else(|| DatabaseUrl::new(format!("sqlite://{}", self.data_dir.join("epay.sqlite").display())))
     }
 
     pub fn rsa_key_path(&self) -> PathBuf {
@@ -454,7 +458,7 @@ mod tests {
         };
         let c = Config::load(None, env).unwrap();
         assert_eq!(c.listen.port(), 9999);
-        assert_eq!(c.database_url(), "postgres://x/y");
+        assert_eq!(c.database_url().expose(), "postgres://x/y");
         assert_eq!(c.mode, Mode::Production);
     }
 
@@ -482,6 +486,26 @@ mod tests {
     #[test]
     fn default_sqlite_lives_in_data_dir() {
         let c = Config::default();
-        assert_eq!(c.database_url(), "sqlite://./data/epay.sqlite");
+        assert_eq!(c.database_url().expose(), "sqlite://./data/epay.sqlite");
+    }
+
+    #[test]
+    fn printing_the_configuration_shows_no_secret() {
+        let master_key = "c0ffee".repeat(10) + "c0ff";
+        let env = |name: &str| match name {
+            "DATABASE_URL" => Some("postgres://epay:db-password-7@db.internal/epay".to_string()),
+            "EPAY_METRICS_TOKEN" => Some("metrics-token-0123456789".to_string()),
+            "EPAY_VAULT_MASTER_KEY" => Some(master_key.clone()),
+            _ => None,
+        };
+        let config = Config::load(None, env).unwrap();
+        let printed = format!("{config:?}");
+        for secret in ["db-password-7", "metrics-token-0123456789", master_key.as_str()] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        assert!(printed.contains("postgres://epay:***@db.internal/epay"), "{printed}");
+        // The secrets are still there for what needs them.
+        assert_eq!(config.database_url().expose(), "postgres://epay:db-password-7@db.internal/epay");
+        assert_eq!(config.metrics_token.as_ref().map(Secret::expose), Some("metrics-token-0123456789"));
     }
 }

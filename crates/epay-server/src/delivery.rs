@@ -4,10 +4,12 @@
 
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
+use epay_domain::Secret;
 use epay_store::{CallbackAttempt, CallbackEvent, CallbackNext};
 
+use crate::clock::Clock;
 use crate::config::Mode;
 use crate::services::callbacks::sign;
 
@@ -214,13 +216,14 @@ async fn check_not_resolving_to_own(url: &str) -> Result<(), TargetRefused> {
 
 pub struct Deliverer {
     client: reqwest::Client,
+    clock: Arc<dyn Clock>,
     mode: Mode,
     retry_secs: Vec<u64>,
     node: String,
 }
 
 impl Deliverer {
-    pub fn new(mode: Mode, timeout: Duration, retry_secs: Vec<u64>, node: String) -> Deliverer {
+    pub fn new(mode: Mode, timeout: Duration, retry_secs: Vec<u64>, node: String, clock: Arc<dyn Clock>) -> Deliverer {
         let client = reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
@@ -229,7 +232,7 @@ impl Deliverer {
             .user_agent(concat!("epay-callbacks/", env!("CARGO_PKG_VERSION")))
             .build()
             .expect("a reqwest client with these settings builds");
-        Deliverer { client, mode, retry_secs, node }
+        Deliverer { client, clock, mode, retry_secs, node }
     }
 
     /// What follows attempt number `attempt_no` (1-based) if it failed.
@@ -246,7 +249,7 @@ impl Deliverer {
     pub async fn attempt(
         &self,
         event: &CallbackEvent,
-        secret: Option<&str>,
+        secret: Option<&Secret>,
         started_at_ms: i64,
     ) -> (CallbackAttempt, bool) {
         let started = Instant::now();
@@ -276,13 +279,13 @@ impl Deliverer {
         (attempt, delivered)
     }
 
-    async fn send(&self, event: &CallbackEvent, secret: &str) -> Result<(u16, String), String> {
+    async fn send(&self, event: &CallbackEvent, secret: &Secret) -> Result<(u16, String), String> {
         check_target_url(&event.url, self.mode).map_err(|e| e.0)?;
         check_not_resolving_to_own(&event.url).await.map_err(|e| e.0)?;
         // The signature timestamp is real time (not the sandbox clock): receivers compare it
         // with their own clock to refuse replays.
-        let timestamp = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0);
-        let signature = sign(secret, &event.id, timestamp, &event.payload);
+        let timestamp = self.clock.real_now_ms().div_euclid(1000);
+        let signature = sign(secret.expose(), &event.id, timestamp, event.payload.expose());
         let response = self
             .client
             .post(&event.url)
@@ -290,7 +293,7 @@ impl Deliverer {
             .header("webhook-id", &event.id)
             .header("webhook-timestamp", timestamp.to_string())
             .header("webhook-signature", signature)
-            .body(event.payload.clone())
+            .body(event.payload.expose().to_string())
             .send()
             .await
             .map_err(describe)?;

@@ -98,7 +98,7 @@ pub fn page_params(data: &[u8]) {
         Err(_) => {}
     }
     let Ok(params) = crate::page::params::decode(&raw) else { return };
-    assert!(!params.access_token.trim().is_empty(), "params without a token");
+    assert!(!params.access_token.expose().trim().is_empty(), "params without a token");
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {

@@ -11,7 +11,7 @@ use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeySize, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use epay_domain::Pan;
+use epay_domain::{Pan, Secret};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
@@ -372,6 +372,12 @@ impl Keys {
 /// token endpoint fast: no argon2 on the hot path).
 pub fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
+}
+
+/// What the store keeps of a merchant's client secret: its digest, a [`Secret`] itself
+/// (`epay_store::Merchant::secret_digest` says why).
+pub fn secret_digest(client_secret: &str) -> Secret {
+    Secret::new(digest(client_secret))
 }
 
 /// Compares two digests in constant time.

@@ -3,7 +3,7 @@
 use epay_store::{Merchant, Store, StoreResult, Terminal};
 
 use crate::app::StartError;
-use crate::keys::{digest, Keys, Sealing};
+use crate::keys::{secret_digest, Keys, Sealing};
 
 pub const TEST_CLIENT_ID: &str = "test";
 pub const TEST_CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
@@ -33,7 +33,7 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
         id: TEST_MERCHANT_ID.into(),
         name: "ePay test merchant".into(),
         client_id: TEST_CLIENT_ID.into(),
-        secret_digest: digest(TEST_CLIENT_SECRET),
+        secret_digest: secret_digest(TEST_CLIENT_SECRET),
         webhook_secret: TEST_WEBHOOK_SECRET.into(),
     };
     let terminal = |id: &str, pos: &str, name: &str, two_step: bool, transfers: bool| Terminal {

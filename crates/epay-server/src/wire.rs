@@ -4,7 +4,7 @@
 //! Requests are read through [`Fields`], which looks keys up case-insensitively (public clients
 //! send `invoiceID`, `invoiceId` and `InvoiceID`) and names the field in every error.
 
-use epay_domain::{Amount, Currency};
+use epay_domain::{Amount, Currency, Secret};
 use serde::Serialize;
 use serde_json::value::RawValue;
 use serde_json::{Map, Value};
@@ -344,7 +344,9 @@ pub enum PaymentAnswer {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct TokenResponse {
     /// 22 characters of `[A-Z0-9_-]`; only its SHA-256 digest is stored.
-    pub access_token: String,
+    #[serde(serialize_with = "epay_domain::secret::serialize_exposed")]
+    #[schema(value_type = String)]
+    pub access_token: Secret,
     /// Lifetime in seconds (`token_ttl_secs`, default 7200).
     pub expires_in: i64,
     /// Always `""`.

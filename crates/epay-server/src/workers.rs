@@ -101,6 +101,7 @@ pub fn spawn_callbacks(app: Arc<App>, mut stop: StopSignal) -> tokio::task::Join
         Duration::from_millis(config.callback_timeout_ms),
         config.callback_retry_secs.clone(),
         config.node_name(),
+        app.clock.clone(),
     ));
     let idle = Duration::from_millis(config.callback_poll_ms);
     // The lease outlives the longest attempt, so a live node never loses its claim mid-send;
@@ -135,7 +136,7 @@ pub fn spawn_callbacks(app: Arc<App>, mut stop: StopSignal) -> tokio::task::Join
                 let app = app.clone();
                 sends.spawn(async move {
                     let secret = app.open_webhook_secret(&event.merchant_id, &event.webhook_secret).await;
-                    let (attempt, delivered) = deliverer.attempt(&event, secret.as_deref(), app.clock.now_ms()).await;
+                    let (attempt, delivered) = deliverer.attempt(&event, secret.as_ref(), app.clock.now_ms()).await;
                     let done = app.clock.now_ms();
                     app.metrics.observe_delivery(delivered, Duration::from_millis(attempt.latency_ms.max(0) as u64));
                     let next = if delivered {

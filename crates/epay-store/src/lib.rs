@@ -6,6 +6,7 @@ mod model;
 mod sql;
 
 use async_trait::async_trait;
+use epay_domain::Secret;
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use sql::{connect, PgStore, SqliteStore};
@@ -97,8 +98,8 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces a merchant's client-secret digest or webhook secret (one column each, so two
     /// rotations at once cannot undo each other); false if there is no such merchant.
-    async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool>;
-    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &StoredSecret) -> StoreResult<bool>;
+    async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool>;
+    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &Secret) -> StoreResult<bool>;
 
     /// Creates ledger accounts (id, kind, currency, opening balance) that do not exist yet,
     /// funding each opening balance from the funding account of its currency. Existing accounts

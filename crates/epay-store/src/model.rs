@@ -1,45 +1,22 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
+//! Every credential, and every value that would let one be found or forged, is a [`Secret`]:
+//! the rows derive `Debug` and may be logged whole.
+
+use epay_domain::Secret;
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
     pub id: String,
     pub name: String,
     pub client_id: String,
-    /// SHA-256 digest of the client secret (never the secret itself).
-    pub secret_digest: String,
-    /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks, sealed.
-    pub webhook_secret: StoredSecret,
-}
-
-/// A secret as the database keeps it: sealed by the server under a card-vault data key
-/// (`v2.<key id>.…`, see `epay_server::keys`). A row written before secrets were sealed holds
-/// it in clear until the gateway's next start seals it. The store never seals or opens it.
-#[derive(Clone, PartialEq, Eq, Default)]
-pub struct StoredSecret(String);
-
-impl StoredSecret {
-    pub fn as_str(&self) -> &str {
-        &self.0
-    }
-}
-
-impl From<String> for StoredSecret {
-    fn from(stored: String) -> Self {
-        StoredSecret(stored)
-    }
-}
-
-impl From<&str> for StoredSecret {
-    fn from(stored: &str) -> Self {
-        StoredSecret(stored.to_string())
-    }
-}
-
-/// Never printed: an old row may hold the secret in clear.
-impl std::fmt::Debug for StoredSecret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("StoredSecret(…)")
-    }
+    /// SHA-256 digest of the client secret (never the secret itself). A secret too: it would
+    /// let a guess of a weak client secret (the sandbox's is public) be checked offline.
+    pub secret_digest: Secret,
+    /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks, sealed by the
+    /// server under a card-vault data key (`v2.<key id>.…`, see `epay_server::keys`). A row
+    /// written before secrets were sealed holds it in clear until the gateway's next start seals
+    /// it, so it is a [`Secret`] either way. The store never seals or opens it.
+    pub webhook_secret: Secret,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -72,6 +49,8 @@ pub struct Terminal {
 
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
+    /// SHA-256 of the access token: it finds the token but cannot be turned back into it, so it
+    /// is not a secret (the token, which only its holder has, is).
     pub token_digest: String,
     pub merchant_id: String,
     pub terminal_id: Option<String>,
@@ -81,7 +60,8 @@ pub struct TokenRecord {
     pub currency: Option<String>,
     pub post_link: String,
     pub failure_post_link: String,
-    pub secret_hash: Option<String>,
+    /// The merchant's `secret_hash`, echoed in the callbacks so the merchant knows they are ours.
+    pub secret_hash: Option<Secret>,
     /// The one kind of transfer this token may make (`p2p`, `aft`, `oct`); `None`: P2P only.
     pub transfer_kind: Option<String>,
     /// The customer whose saved cards this token may list and use; `None`: no saved cards.
@@ -116,7 +96,8 @@ pub struct Payment {
     pub failure_post_link: String,
     pub back_link: String,
     pub failure_back_link: String,
-    pub secret_hash: Option<String>,
+    /// The token's `secret_hash` (see [`TokenRecord::secret_hash`]).
+    pub secret_hash: Option<Secret>,
     pub data: String,
     pub card_id: Option<String>,
     pub card_mask: String,
@@ -523,7 +504,8 @@ pub struct NewCallback {
     /// `payment.success`, `payment.failure`, ...
     pub kind: String,
     pub url: String,
-    pub payload: String,
+    /// The JSON body. It carries the token's `secret_hash`, so it is never printed.
+    pub payload: Secret,
 }
 
 /// Builds the callback for a payment as it will be committed (the store decides the final
@@ -537,7 +519,8 @@ pub struct CallbackEvent {
     pub payment_id: String,
     pub kind: String,
     pub url: String,
-    pub payload: String,
+    /// The JSON body (see [`NewCallback::payload`]).
+    pub payload: Secret,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
     pub attempts: i32,
@@ -545,7 +528,7 @@ pub struct CallbackEvent {
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     /// The merchant's signing secret, sealed (joined in when a worker claims the event).
-    pub webhook_secret: StoredSecret,
+    pub webhook_secret: Secret,
 }
 
 #[derive(Debug, Clone)]
@@ -687,8 +670,9 @@ pub struct CabinetUser {
     pub merchant_id: String,
     /// Lower-cased; unique across the gateway.
     pub email: String,
-    /// argon2id PHC string (`$argon2id$v=19$…`), never the password.
-    pub password_hash: String,
+    /// argon2id PHC string (`$argon2id$v=19$…`), never the password; a secret all the same, as
+    /// it lets the password be guessed offline.
+    pub password_hash: Secret,
     /// Unused since migration 0010: sign-in failures are counted in `abuse_counters`, per
     /// e-mail digest, so unknown e-mails are counted alike. Kept so old rows still load.
     pub failed_attempts: i32,
@@ -700,11 +684,13 @@ pub struct CabinetUser {
 /// A signed-in browser. The cookie holds a random id; the store keeps only its digest.
 #[derive(Debug, Clone)]
 pub struct CabinetSession {
+    /// SHA-256 of the cookie's random id: it finds the session but cannot be turned back into the
+    /// cookie, so it is not a secret (like [`TokenRecord::token_digest`]).
     pub id_digest: String,
     pub user_id: String,
     pub merchant_id: String,
     /// Every form of the session carries it; a POST without it is refused.
-    pub csrf_token: String,
+    pub csrf_token: Secret,
     pub expires_at: i64,
     pub created_at: i64,
     /// The user's e-mail (joined in when the session is read; ignored when it is created).
@@ -791,8 +777,8 @@ pub struct MerchantPurge {
 #[derive(Debug, Clone)]
 pub struct MerchantRetirement {
     pub client_id: String,
-    pub secret_digest: String,
-    pub webhook_secret: StoredSecret,
+    pub secret_digest: Secret,
+    pub webhook_secret: Secret,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -806,4 +792,66 @@ pub enum PurgeOutcome {
     HasTransactions(i64),
     /// No such merchant (only cabinet users with the e-mail were removed, if any).
     NoMerchant,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Rows derive `Debug` and may be logged whole: none of their secrets may show.
+    #[test]
+    fn printed_rows_show_no_secret() {
+        let merchant = Merchant {
+            id: "m-1".into(),
+            name: "Shop".into(),
+            client_id: "shop".into(),
+            secret_digest: "digest-of-the-client-secret".into(),
+            webhook_secret: "whsec_c2lnbmluZy1zZWNyZXQ=".into(),
+        };
+        let event = CallbackEvent {
+            id: "msg_1".into(),
+            merchant_id: "m-1".into(),
+            payment_id: "p-1".into(),
+            kind: "payment.success".into(),
+            url: "https://shop.kz/epay".into(),
+            payload: r#"{"secret_hash":"merchants-callback-check"}"#.into(),
+            status: "pending".into(),
+            attempts: 0,
+            next_attempt_at: 0,
+            created_at: 0,
+            delivered_at: None,
+            webhook_secret: "whsec_c2lnbmluZy1zZWNyZXQ=".into(),
+        };
+        let payment = Payment { secret_hash: Some("merchants-callback-check".into()), ..Payment::default() };
+        let user = CabinetUser {
+            id: "u-1".into(),
+            merchant_id: "m-1".into(),
+            email: "owner@shop.kz".into(),
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$salt$hash".into(),
+            failed_attempts: 0,
+            locked_until: 0,
+            created_at: 0,
+        };
+        let session = CabinetSession {
+            id_digest: "digest-of-the-cookie".into(),
+            user_id: "u-1".into(),
+            merchant_id: "m-1".into(),
+            csrf_token: "csrf-token-of-the-session".into(),
+            expires_at: 0,
+            created_at: 0,
+            email: "owner@shop.kz".into(),
+        };
+        let printed = format!("{merchant:?} {event:?} {payment:?} {user:?} {session:?}");
+        for secret in [
+            "digest-of-the-client-secret",
+            "c2lnbmluZy1zZWNyZXQ",
+            "merchants-callback-check",
+            "argon2id",
+            "csrf-token-of-the-session",
+        ] {
+            assert!(!printed.contains(secret), "{secret} in {printed}");
+        }
+        // The rest is still there to read.
+        assert!(printed.contains("shop.kz/epay") && printed.contains("owner@shop.kz"), "{printed}");
+    }
 }

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use epay_domain::Secret;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -22,7 +23,8 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Ok(Arc::new(PgStore::connect(url).await?))
     } else {
-        Err(StoreError::UnsupportedUrl(url.to_string()))
+        // The message may be printed: never with the URL's password.
+        Err(StoreError::UnsupportedUrl(epay_domain::secret::redact_url(url)))
     }
 }
 
@@ -997,7 +999,7 @@ macro_rules! sql_store {
                 .bind(&p.failure_post_link)
                 .bind(&p.back_link)
                 .bind(&p.failure_back_link)
-                .bind(&p.secret_hash)
+                .bind(p.secret_hash.as_ref().map(Secret::expose))
                 .bind(&p.data)
                 .bind(&p.card_id)
                 .bind(&p.card_mask)
@@ -1100,7 +1102,7 @@ macro_rules! sql_store {
                 .bind(&cb.payment_id)
                 .bind(&cb.kind)
                 .bind(&cb.url)
-                .bind(&cb.payload)
+                .bind(cb.payload.expose())
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
@@ -1114,7 +1116,7 @@ macro_rules! sql_store {
                     payment_id: row.try_get("payment_id")?,
                     kind: row.try_get("kind")?,
                     url: row.try_get("url")?,
-                    payload: row.try_get("payload")?,
+                    payload: row.try_get::<String, _>("payload")?.into(),
                     status: row.try_get("status")?,
                     attempts: row.try_get("attempts")?,
                     next_attempt_at: row.try_get("next_attempt_at")?,
@@ -1378,7 +1380,7 @@ macro_rules! sql_store {
                     id: row.try_get("id")?,
                     name: row.try_get("name")?,
                     client_id: row.try_get("client_id")?,
-                    secret_digest: row.try_get("secret_digest")?,
+                    secret_digest: row.try_get::<String, _>("secret_digest")?.into(),
                     webhook_secret: row.try_get::<String, _>("webhook_secret")?.into(),
                 })
             }
@@ -1420,7 +1422,7 @@ macro_rules! sql_store {
                     currency: row.try_get("currency")?,
                     post_link: row.try_get("post_link")?,
                     failure_post_link: row.try_get("failure_post_link")?,
-                    secret_hash: row.try_get("secret_hash")?,
+                    secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(Secret::from),
                     transfer_kind: row.try_get("transfer_kind")?,
                     account_id: row.try_get("account_id")?,
                     expires_at: row.try_get("expires_at")?,
@@ -1453,7 +1455,7 @@ macro_rules! sql_store {
                     failure_post_link: row.try_get("failure_post_link")?,
                     back_link: row.try_get("back_link")?,
                     failure_back_link: row.try_get("failure_back_link")?,
-                    secret_hash: row.try_get("secret_hash")?,
+                    secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(Secret::from),
                     data: row.try_get("data")?,
                     card_id: row.try_get("card_id")?,
                     card_mask: row.try_get("card_mask")?,
@@ -1647,12 +1649,12 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &str) -> StoreResult<bool> {
+            async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool> {
                 // The tokens issued under the old secret are revoked with it, in one transaction:
                 // whoever held the old secret keeps nothing it obtained with it.
                 let mut tx = self.pool.begin().await?;
                 let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
-                    .bind(secret_digest)
+                    .bind(secret_digest.expose())
                     .bind(merchant_id)
                     .execute(&mut *tx)
                     .await?
@@ -1662,9 +1664,9 @@ macro_rules! sql_store {
                 Ok(changed == 1)
             }
 
-            async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &StoredSecret) -> StoreResult<bool> {
+            async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &Secret) -> StoreResult<bool> {
                 let changed = sqlx::query("UPDATE merchants SET webhook_secret = $1 WHERE id = $2")
-                    .bind(webhook_secret.as_str())
+                    .bind(webhook_secret.expose())
                     .bind(merchant_id)
                     .execute(&self.pool)
                     .await?
@@ -1684,9 +1686,9 @@ macro_rules! sql_store {
                 .bind(&m.id)
                 .bind(&m.name)
                 .bind(&m.client_id)
-                .bind(&m.secret_digest)
+                .bind(m.secret_digest.expose())
                 .bind(now)
-                .bind(m.webhook_secret.as_str())
+                .bind(m.webhook_secret.expose())
                 .execute(&mut *tx)
                 .await?;
                 for t in terminals {
@@ -1767,7 +1769,7 @@ macro_rules! sql_store {
                 .bind(&t.currency)
                 .bind(&t.post_link)
                 .bind(&t.failure_post_link)
-                .bind(&t.secret_hash)
+                .bind(t.secret_hash.as_ref().map(Secret::expose))
                 .bind(t.expires_at)
                 .bind(t.created_at)
                 .bind(&t.transfer_kind)
@@ -2481,7 +2483,7 @@ macro_rules! sql_store {
                 .bind(&u.id)
                 .bind(&u.merchant_id)
                 .bind(&u.email)
-                .bind(&u.password_hash)
+                .bind(u.password_hash.expose())
                 .bind(u.failed_attempts)
                 .bind(u.locked_until)
                 .bind(u.created_at)
@@ -2501,7 +2503,7 @@ macro_rules! sql_store {
                     id: r.try_get("id")?,
                     merchant_id: r.try_get("merchant_id")?,
                     email: r.try_get("email")?,
-                    password_hash: r.try_get("password_hash")?,
+                    password_hash: r.try_get::<String, _>("password_hash")?.into(),
                     failed_attempts: r.try_get("failed_attempts")?,
                     locked_until: r.try_get("locked_until")?,
                     created_at: r.try_get("created_at")?,
@@ -2548,8 +2550,8 @@ macro_rules! sql_store {
                     )
                     .bind(merchant)
                     .bind(&retire.client_id)
-                    .bind(&retire.secret_digest)
-                    .bind(retire.webhook_secret.as_str())
+                    .bind(retire.secret_digest.expose())
+                    .bind(retire.webhook_secret.expose())
                     .execute(&mut *tx)
                     .await?;
                     tx.commit().await?;
@@ -2621,7 +2623,7 @@ macro_rules! sql_store {
                 .bind(&s.id_digest)
                 .bind(&s.user_id)
                 .bind(&s.merchant_id)
-                .bind(&s.csrf_token)
+                .bind(s.csrf_token.expose())
                 .bind(s.expires_at)
                 .bind(s.created_at)
                 .execute(&mut *tx)
@@ -2644,7 +2646,7 @@ macro_rules! sql_store {
                     id_digest: r.try_get("id_digest")?,
                     user_id: r.try_get("user_id")?,
                     merchant_id: r.try_get("merchant_id")?,
-                    csrf_token: r.try_get("csrf_token")?,
+                    csrf_token: r.try_get::<String, _>("csrf_token")?.into(),
                     expires_at: r.try_get("expires_at")?,
                     created_at: r.try_get("created_at")?,
                     email: r.try_get("email")?,

@@ -204,7 +204,7 @@ fn fail(message: impl std::fmt::Display) -> Result<ExitCode, String> {
 }
 
 async fn store(config: &Config) -> Result<std::sync::Arc<dyn epay_store::Store>, String> {
-    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    let store = epay_store::connect(config.database_url().expose()).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     Ok(store)
 }
@@ -216,8 +216,8 @@ pub async fn merchant(config: Config, command: MerchantCommand) -> Result<ExitCo
     let created = admin::create_merchant(store.as_ref(), &keys, &name, &client_id).await.map_err(|e| e.to_string())?;
     println!("merchant id:     {}", created.merchant.id);
     println!("client id:       {}", created.merchant.client_id);
-    println!("client secret:   {}", created.client_secret);
-    println!("webhook secret:  {}", created.webhook_secret);
+    println!("client secret:   {}", created.client_secret.expose());
+    println!("webhook secret:  {}", created.webhook_secret.expose());
     println!("(the client secret is shown only now; only its digest is stored)");
     Ok(ExitCode::SUCCESS)
 }
@@ -265,10 +265,10 @@ pub async fn secret(config: Config, command: SecretCommand) -> Result<ExitCode, 
         let keys = vault_keys(&config, store.as_ref()).await?;
         let secret =
             admin::rotate_webhook_secret(store.as_ref(), &keys, &client_id).await.map_err(|e| e.to_string())?;
-        println!("new webhook secret: {secret}\n(callbacks queued from now on are signed with it)");
+        println!("new webhook secret: {}\n(callbacks queued from now on are signed with it)", secret.expose());
     } else {
         let secret = admin::rotate_client_secret(store.as_ref(), &client_id).await.map_err(|e| e.to_string())?;
-        println!("new client secret: {secret}\n(shown only now; the old secret no longer works)");
+        println!("new client secret: {}\n(shown only now; the old secret no longer works)", secret.expose());
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -374,15 +374,8 @@ pub async fn config_check(config: Config) -> Result<ExitCode, String> {
     println!("listen:          {}", config.listen);
     println!("data dir:        {}", config.data_dir.display());
     let url = config.database_url();
-    // Never print a database password.
-    let shown = match url.split_once('@') {
-        Some((head, tail)) if head.contains("://") && head.contains(':') => {
-            let scheme_end = head.find("://").map(|i| i + 3).unwrap_or(0);
-            let user = head[scheme_end..].split(':').next().unwrap_or("");
-            format!("{}{user}:***@{tail}", &head[..scheme_end])
-        }
-        _ => url.clone(),
-    };
+    // Never print a database password: shown as `***`.
+    let shown = url.redacted();
     println!("database:        {shown}");
     println!("rsa key:         {}", config.rsa_key_path().display());
     println!("vault key:       {}", config.vault_key_path().display());
@@ -390,7 +383,7 @@ pub async fn config_check(config: Config) -> Result<ExitCode, String> {
         std::fs::read_to_string(file).map_err(|e| format!("card file {}: {e}", file.display()))?;
         println!("card file:       {} (readable)", file.display());
     }
-    match epay_store::connect(&url).await {
+    match epay_store::connect(url.expose()).await {
         Ok(store) => match store.health().await {
             Ok(h) => println!(
                 "database check:  reachable, {} of {} migrations applied",
@@ -462,8 +455,10 @@ async fn vault_keys(config: &Config, store: &dyn epay_store::Store) -> Result<ep
     Ok(keys)
 }
 
+/// The admin commands run on real time (a sandbox gateway's moved clock is its own).
 fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    use epay_server::clock::Clock;
+    epay_server::clock::SystemClock::default().real_now_ms()
 }
 
 fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {
@@ -471,7 +466,7 @@ fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {
         &config.rsa_key_path(),
         config.rsa_key_bits,
         &config.vault_key_path(),
-        config.vault_master_key.as_deref(),
+        config.vault_master_key.as_ref().map(epay_domain::Secret::expose),
     )
     .map_err(|e| e.to_string())
 }

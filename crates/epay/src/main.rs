@@ -123,7 +123,7 @@ fn load_config(common: &Common) -> Result<Config, String> {
         config.data_dir = dir.clone();
     }
     if let Some(url) = &common.database_url {
-        config.database_url = Some(url.clone());
+        config.database_url = Some(epay_domain::DatabaseUrl::new(url.clone()));
     }
     if let Some(mode) = common.mode {
         config.mode = mode;
@@ -301,14 +301,14 @@ async fn shutdown_signal() {
 
 async fn migrate(config: Config) -> Result<ExitCode, String> {
     std::fs::create_dir_all(&config.data_dir).map_err(|e| e.to_string())?;
-    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    let store = epay_store::connect(config.database_url().expose()).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     println!("epay: {} database is up to date", store.backend());
     Ok(ExitCode::SUCCESS)
 }
 
 async fn ledger_check(config: Config) -> Result<ExitCode, String> {
-    let store = epay_store::connect(&config.database_url()).await.map_err(|e| e.to_string())?;
+    let store = epay_store::connect(config.database_url().expose()).await.map_err(|e| e.to_string())?;
     let violations = store.check_ledger().await.map_err(|e| e.to_string())?;
     if violations.is_empty() {
         println!(

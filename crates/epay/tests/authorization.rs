@@ -127,7 +127,10 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
             ("expired token", Some(expired)),
             (
                 "another merchant's service token",
-                Some(token_of(&gw, "other-shop", &other.client_secret, &other_terminal.id, LONG_SCOPE, None).await),
+                Some(
+                    token_of(&gw, "other-shop", other.client_secret.expose(), &other_terminal.id, LONG_SCOPE, None)
+                        .await,
+                ),
             ),
             (
                 "another merchant's payment token",
@@ -135,7 +138,7 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
                     token_of(
                         &gw,
                         "other-shop",
-                        &other.client_secret,
+                        other.client_secret.expose(),
                         &other_terminal.id,
                         "payment",
                         Some(&new_invoice),
@@ -252,7 +255,15 @@ async fn an_invoice_token_operates_only_when_issued_after_the_payment() {
             ),
             (
                 "another merchant's token for this invoice",
-                token_of(&gw, "other-shop", &other.client_secret, &other_terminal.id, LONG_SCOPE, Some(&invoice)).await,
+                token_of(
+                    &gw,
+                    "other-shop",
+                    other.client_secret.expose(),
+                    &other_terminal.id,
+                    LONG_SCOPE,
+                    Some(&invoice),
+                )
+                .await,
             ),
             (
                 "a token for this invoice whose scope names transfer",

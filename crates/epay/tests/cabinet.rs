@@ -356,7 +356,7 @@ async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
         assert!(fresh.starts_with("whsec_") && Some(fresh.as_str()) != before.as_str(), "{backend:?}");
         // Stored sealed (never in clear in the database), and shown opened on the page.
         let merchant = gw.store().await.merchant_by_client_id(CLIENT).await.unwrap().unwrap();
-        assert!(epay_server::keys::Keys::is_sealed(merchant.webhook_secret.as_str()), "{backend:?}");
+        assert!(epay_server::keys::Keys::is_sealed(merchant.webhook_secret.expose()), "{backend:?}");
         assert!(!gw.database_contents().await.contains(fresh.trim_start_matches("whsec_")), "{backend:?}");
         browser.goto(&format!("{}/cabinet/credentials", gw.url)).await;
         let shown = browser.execute("return document.getElementById('webhook-secret').textContent").await;
@@ -764,7 +764,10 @@ async fn an_operator_creates_a_cabinet_user_with_the_epay_command() {
         assert_eq!(web_sign_in(&gw, "STDIN@shop.kz", "stdin-password-1").await.0, 303, "{backend:?}");
         let store = gw.store().await;
         let user = store.cabinet_user_by_email("ops@shop.kz").await.unwrap().unwrap();
-        assert!(user.password_hash.starts_with("$argon2id$") && !user.password_hash.contains("ops-password-1"));
+        assert!(
+            user.password_hash.expose().starts_with("$argon2id$")
+                && !user.password_hash.expose().contains("ops-password-1")
+        );
     }
 }
 

@@ -471,7 +471,7 @@ async fn production_mode_refuses_internal_callback_targets() {
                     id: "prod-merchant".into(),
                     name: "Prod".into(),
                     client_id: "prod".into(),
-                    secret_digest: epay_server::keys::digest("prod-secret"),
+                    secret_digest: epay_server::keys::secret_digest("prod-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {
@@ -628,7 +628,7 @@ async fn callbacks_due_when_the_server_is_killed_are_sent_after_restart() {
 }
 
 /// The test merchant's webhook secret as the database holds it.
-async fn stored_secret(gw: &Gateway) -> epay_store::StoredSecret {
+async fn stored_secret(gw: &Gateway) -> epay_domain::Secret {
     gw.store().await.merchant_by_client_id(CLIENT).await.unwrap().unwrap().webhook_secret
 }
 
@@ -643,7 +643,7 @@ async fn webhook_secrets_are_sealed_at_rest_and_a_clear_one_is_sealed_at_the_nex
         let receiver = Receiver::start().await;
         let mut gw = Gateway::start_with(backend, FAST).await;
         // The seeded merchant's secret, public as it is, is stored sealed like any other.
-        assert!(Keys::is_sealed(stored_secret(&gw).await.as_str()), "{backend:?}");
+        assert!(Keys::is_sealed(stored_secret(&gw).await.expose()), "{backend:?}");
         let key_part = TEST_WEBHOOK_SECRET.trim_start_matches("whsec_");
         assert!(!gw.database_contents().await.contains(key_part), "{backend:?}");
 
@@ -653,13 +653,13 @@ async fn webhook_secrets_are_sealed_at_rest_and_a_clear_one_is_sealed_at_the_nex
             "UPDATE merchants SET webhook_secret = '{OLD_CLEAR_SECRET}' WHERE client_id = '{CLIENT}'"
         ))
         .await;
-        assert_eq!(stored_secret(&gw).await.as_str(), OLD_CLEAR_SECRET);
+        assert_eq!(stored_secret(&gw).await.expose(), OLD_CLEAR_SECRET);
         // Two nodes start on it at once: the row is sealed, and neither fails to start.
         let shared = [("DATABASE_URL", gw.database_url.as_str()), FAST[0], FAST[1], FAST[2]];
         let (first, second) =
             tokio::join!(Gateway::launch(backend, &[], &shared), Gateway::launch(backend, &[], &shared));
         let sealed = stored_secret(&gw).await;
-        assert!(Keys::is_sealed(sealed.as_str()), "{backend:?}: sealed at start");
+        assert!(Keys::is_sealed(sealed.expose()), "{backend:?}: sealed at start");
         // Callbacks are signed with the same secret as before, by either node.
         for node in [&first, &second] {
             let (_, paid) = pay(node, VISA, &format!("{}/ok", receiver.url), "").await;

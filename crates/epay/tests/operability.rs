@@ -149,10 +149,25 @@ async fn metrics_count_requests_outcomes_and_the_callback_queue() {
     }
 }
 
+/// Configuration secrets the log must never show (a metrics token, a vault master key, and a
+/// database password on PostgreSQL, whose test server trusts every connection).
+const METRICS_TOKEN: &str = "metrics-token-never-logged-1";
+const VAULT_MASTER_KEY: &str = "5ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7e75ec7";
+const DATABASE_PASSWORD: &str = "database-password-never-logged";
+
 #[tokio::test]
 async fn request_ids_reach_the_response_and_the_log_and_secrets_never_reach_the_log() {
     for backend in backends() {
-        let gw = Gateway::start(backend).await;
+        let config_secrets = [("EPAY_METRICS_TOKEN", METRICS_TOKEN), ("EPAY_VAULT_MASTER_KEY", VAULT_MASTER_KEY)];
+        let mut gw = Gateway::start_with(backend, &config_secrets).await;
+        let mut url = reqwest::Url::parse(&gw.database_url).unwrap();
+        if backend == Backend::Postgres && url.password().is_none() {
+            url.set_password(Some(DATABASE_PASSWORD)).unwrap();
+            let with_password = url.to_string();
+            gw.restart_with(&[config_secrets[0], config_secrets[1], ("DATABASE_URL", &with_password)]).await;
+        }
+        let metrics = gw.http.get(format!("{}/metrics", gw.url)).bearer_auth(METRICS_TOKEN).send().await.unwrap();
+        assert_eq!(metrics.status(), 200, "{backend:?}");
         let invoice = invoice();
         let token = gw.payment_token(&invoice, major("100")).await;
         let request = gw.payment_request(&invoice, major("100"), VISA).await;
@@ -185,12 +200,43 @@ async fn request_ids_reach_the_response_and_the_log_and_secrets_never_reach_the_
             log.lines().find(|l| l.contains("payment recorded")).unwrap_or_else(|| panic!("no payment line in {log}"));
         assert!(recorded.contains("shop-order-77.a"), "the request id is on the service's log line: {recorded}");
         assert!(log.lines().any(|l| l.contains(&made)), "the access log line carries the generated id");
-        for secret in [VISA.0, &token, SECRET, "whsec_ZXBheS10ZXN0LW1lcmNoYW50LXdlYmhvb2stc2VjcmV0"] {
+        for secret in [
+            VISA.0,
+            &token,
+            SECRET,
+            "whsec_ZXBheS10ZXN0LW1lcmNoYW50LXdlYmhvb2stc2VjcmV0",
+            METRICS_TOKEN,
+            VAULT_MASTER_KEY,
+            DATABASE_PASSWORD,
+        ] {
             assert!(!log.contains(secret), "{backend:?}: the log contains a secret ({} chars)", secret.len());
         }
         let lower = log.to_ascii_lowercase();
         assert!(!lower.contains("cvc=321") && !lower.contains("\"cvc\":\"321\""), "CVC in the log");
     }
+}
+
+/// A gateway that cannot start says why, without the secrets of its configuration.
+#[tokio::test]
+async fn a_gateway_that_cannot_start_prints_no_secret() {
+    let dir = std::env::temp_dir().join(format!("epay-test-{}", uuid::Uuid::new_v4()));
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(&dir)
+        .env("DATABASE_URL", format!("mysql://epay:{DATABASE_PASSWORD}@127.0.0.1/epay"))
+        .env("EPAY_METRICS_TOKEN", METRICS_TOKEN)
+        .env("EPAY_VAULT_MASTER_KEY", VAULT_MASTER_KEY)
+        .env("EPAY_LOG", "debug")
+        .env_remove("EPAY_CONFIG")
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    let printed = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+    assert!(printed.contains("unsupported database url") && printed.contains("mysql://epay:***@"), "{printed}");
+    for secret in [METRICS_TOKEN, VAULT_MASTER_KEY, DATABASE_PASSWORD] {
+        assert!(!printed.contains(secret), "a secret ({} chars) in {printed}", secret.len());
+    }
+    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

@@ -160,7 +160,7 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
                     id: "other-merchant".into(),
                     name: "Other".into(),
                     client_id: "other".into(),
-                    secret_digest: epay_server::keys::digest("other-secret"),
+                    secret_digest: epay_server::keys::secret_digest("other-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {

@@ -35,7 +35,7 @@ async fn production_gateway(backend: Backend, cards_file: &std::path::Path) -> G
                 id: "prod-merchant".into(),
                 name: "Prod".into(),
                 client_id: "prod".into(),
-                secret_digest: epay_server::keys::digest("prod-secret"),
+                secret_digest: epay_server::keys::secret_digest("prod-secret"),
                 webhook_secret: "whsec_c2VjcmV0".into(),
             },
             &[terminal(PROD_TERMINAL, "90000011", false), terminal(PROD_SECURE_TERMINAL, "90000012", true)],
@@ -249,7 +249,7 @@ async fn the_purge_refuses_a_merchant_with_transactions_unless_forced() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         // A new signing secret nobody knows, sealed like any other.
         let retired = signing_secret().await;
-        assert!(retired != published && epay_server::keys::Keys::is_sealed(retired.as_str()), "{backend:?}");
+        assert!(retired != published && epay_server::keys::Keys::is_sealed(retired.expose()), "{backend:?}");
         gw.restart_with(&[("EPAY_MODE", "production")]).await;
         let store = gw.store().await;
         // Retired: the transaction and its ledger stay, the public credentials are gone.

@@ -27,6 +27,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use epay_domain::Secret;
 use epay_store::CabinetSession;
 
 use crate::app::AppState;
@@ -124,7 +125,7 @@ impl Signed {
         views::Chrome {
             lang: self.lang,
             email: &self.session.email,
-            csrf: &self.session.csrf_token,
+            csrf: self.session.csrf_token.expose(),
             section,
             path: &self.path,
         }
@@ -173,8 +174,8 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
     let lang = language(&headers);
     let w = words(lang);
     let form = form(&body);
-    let expected = session::cookie(&headers, LOGIN_COOKIE).unwrap_or("");
-    if !session::csrf_matches(expected, form.get("csrf").map(String::as_str)) {
+    let expected = Secret::from(session::cookie(&headers, LOGIN_COOKIE).unwrap_or(""));
+    if !session::csrf_matches(&expected, form.get("csrf").map(String::as_str)) {
         return error::respond(lang, &CabinetError::Csrf);
     }
     let email = form.get("email").map(|e| e.trim().to_string()).unwrap_or_default();
@@ -188,7 +189,7 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             let ttl_secs = session::SESSION_TTL_MS / 1000;
             let response = with_cookie(
                 redirect("/cabinet/overview"),
-                &session::set_cookie(SESSION_COOKIE, &new.id, ttl_secs, secure),
+                &session::set_cookie(SESSION_COOKIE, new.id.expose(), ttl_secs, secure),
             );
             with_cookie(response, &session::set_cookie(LOGIN_COOKIE, "", 0, secure))
         }

@@ -7,12 +7,13 @@ use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, Salt
 use argon2::Argon2;
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
+use epay_domain::Secret;
 use epay_store::{CabinetSession, CabinetUser, Store, StoreError};
 use rand::Rng;
 
 use crate::app::App;
 use crate::guard::{Limit, SharedGuard};
-use crate::keys::{digest, digests_equal};
+use crate::keys::digest;
 
 /// Failures in a row that lock a user, and for how long.
 pub const MAX_FAILURES: i32 = 5;
@@ -87,7 +88,7 @@ pub async fn create_user(
         id: epay_domain::ids::uuid(),
         merchant_id: merchant_id.to_string(),
         email,
-        password_hash: hash_password(password),
+        password_hash: hash_password(password).into(),
         failed_attempts: 0,
         locked_until: 0,
         created_at: now_ms,
@@ -110,7 +111,7 @@ pub enum SignInRefusal {
 
 /// A new session: the id goes into the cookie and is never stored.
 pub struct NewSession {
-    pub id: String,
+    pub id: Secret,
     pub session: CabinetSession,
 }
 
@@ -131,7 +132,7 @@ pub async fn sign_in(app: &App, email: &str, password: &str) -> Result<Result<Ne
     };
     let user = app.store.cabinet_user_by_email(&email).await?;
     // Exactly one argon2 verification, whether the e-mail exists or not.
-    let verified = verify_password(user.as_ref().map_or(decoy_hash(), |u| u.password_hash.as_str()), password);
+    let verified = verify_password(user.as_ref().map_or(decoy_hash(), |u| u.password_hash.expose()), password);
     let Some(user) = user.filter(|_| verified) else {
         tracing::warn!(failures = attempt.failures, "cabinet sign-in failed");
         if attempt.failures >= i64::from(MAX_FAILURES) {
@@ -145,14 +146,14 @@ pub async fn sign_in(app: &App, email: &str, password: &str) -> Result<Result<Ne
         id_digest: digest(&id),
         user_id: user.id.clone(),
         merchant_id: user.merchant_id.clone(),
-        csrf_token: random_token(),
+        csrf_token: random_token().into(),
         expires_at: now + SESSION_TTL_MS,
         created_at: now,
         email: user.email.clone(),
     };
     app.store.insert_cabinet_session(&session, now).await?;
     tracing::info!(user_id = %user.id, merchant_id = %user.merchant_id, "cabinet sign-in");
-    Ok(Ok(NewSession { id, session }))
+    Ok(Ok(NewSession { id: id.into(), session }))
 }
 
 /// The value of cookie `name` in the request, if any.
@@ -176,8 +177,8 @@ pub async fn current(app: &App, headers: &HeaderMap) -> Result<Option<CabinetSes
 }
 
 /// Compares a submitted CSRF token with the expected one in constant time.
-pub fn csrf_matches(expected: &str, submitted: Option<&str>) -> bool {
-    submitted.is_some_and(|s| !expected.is_empty() && digests_equal(expected, s))
+pub fn csrf_matches(expected: &Secret, submitted: Option<&str>) -> bool {
+    submitted.is_some_and(|s| !expected.expose().is_empty() && *expected == Secret::from(s))
 }
 
 /// `Secure` cookies when the browser reaches us over HTTPS: the gateway serves TLS itself, its
@@ -222,10 +223,10 @@ mod tests {
 
     #[test]
     fn csrf_needs_the_same_token() {
-        assert!(csrf_matches("abc", Some("abc")));
-        assert!(!csrf_matches("abc", Some("abd")));
-        assert!(!csrf_matches("abc", None));
-        assert!(!csrf_matches("", Some("")));
+        assert!(csrf_matches(&"abc".into(), Some("abc")));
+        assert!(!csrf_matches(&"abc".into(), Some("abd")));
+        assert!(!csrf_matches(&"abc".into(), None));
+        assert!(!csrf_matches(&"".into(), Some("")));
     }
 
     #[test]

@@ -9,7 +9,7 @@ use axum::extract::{Path, Query};
 use axum::http::StatusCode;
 use axum::response::Response;
 use epay_domain::attempts::MAX_ATTEMPTS_CEILING;
-use epay_domain::Amount;
+use epay_domain::{Amount, Secret};
 
 use super::error::CabinetError;
 use super::i18n::words;
@@ -110,7 +110,7 @@ async fn merchant(signed: &Signed) -> Result<epay_store::Merchant, CabinetError>
 }
 
 /// The merchant's callback signing secret, opened (it is stored sealed).
-async fn webhook_secret(signed: &Signed, m: &epay_store::Merchant) -> Result<String, CabinetError> {
+async fn webhook_secret(signed: &Signed, m: &epay_store::Merchant) -> Result<Secret, CabinetError> {
     signed.app.open_webhook_secret(&m.id, &m.webhook_secret).await.ok_or_else(|| {
         tracing::error!(merchant_id = %m.id, "the merchant's webhook secret does not open with any data key");
         CabinetError::Internal
@@ -121,7 +121,10 @@ pub async fn credentials(signed: Signed) -> Response {
     let result = async {
         let m = merchant(&signed).await?;
         let webhook = webhook_secret(&signed, &m).await?;
-        Ok(html(StatusCode::OK, views::credentials(&signed.chrome(Section::Credentials), &m.client_id, &webhook, None)))
+        Ok(html(
+            StatusCode::OK,
+            views::credentials(&signed.chrome(Section::Credentials), &m.client_id, webhook.expose(), None),
+        ))
     }
     .await;
     signed.reply(result)
@@ -155,7 +158,7 @@ pub async fn rotate(signed: Signed, body: Bytes) -> Response {
         let webhook = webhook_secret(&signed, &m).await?;
         let name = if kind == SecretKind::Client { w.client_secret } else { w.webhook_secret };
         // Shown in this response only (no-store): the client secret is kept as a digest.
-        Ok(html(StatusCode::OK, views::credentials(&chrome, &m.client_id, &webhook, Some((name, &secret)))))
+        Ok(html(StatusCode::OK, views::credentials(&chrome, &m.client_id, webhook.expose(), Some((name, secret.expose())))))
     }
     .await;
     signed.reply(result)

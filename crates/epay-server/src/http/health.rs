@@ -61,7 +61,7 @@ fn metrics_caller_allowed(config: &crate::config::Config, headers: &axum::http::
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or("");
-    crate::keys::digests_equal(&crate::keys::digest(given), &crate::keys::digest(expected))
+    crate::keys::digests_equal(&crate::keys::digest(given), &crate::keys::digest(expected.expose()))
 }
 
 pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap) -> Response {

@@ -104,7 +104,7 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
         return error(&path, StatusCode::PAYLOAD_TOO_LARGE, "request body too large");
     };
     let now = app.clock.now_ms();
-    let real_now = crate::clock::real_now_ms();
+    let real_now = app.clock.real_now_ms();
     let claim = IdempotencyClaim {
         scope_key: scoped_key(&token, &key),
         request_digest: request_digest(&parts, &body),

@@ -13,15 +13,21 @@ use axum::Json;
 use serde_json::json;
 
 use crate::app::AppState;
-use crate::clock::epay_datetime;
+use crate::clock::{epay_datetime, SandboxClock};
 use crate::services::auth::{authenticate, require_service_token, BearerError};
 use crate::wire::Fields;
 
 /// The furthest one call may move the clock: 400 days.
 const MAX_ADVANCE_SECS: i64 = 400 * 24 * 3600;
 
-fn clock_state(app: &AppState) -> serde_json::Value {
-    json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": app.clock.offset_ms().div_euclid(1000)})
+fn clock_state(app: &AppState, sandbox: &SandboxClock) -> serde_json::Value {
+    json!({"now": epay_datetime(app.clock.now_ms()), "offsetSeconds": sandbox.offset_ms().div_euclid(1000)})
+}
+
+/// The answer without `App::sandbox_clock`, the power to move the clock. It is there in sandbox
+/// mode, the only mode that mounts these routes.
+fn no_sandbox_clock() -> Response {
+    error(StatusCode::NOT_FOUND, "no sandbox clock in this mode".into())
 }
 
 fn error(status: StatusCode, message: String) -> Response {
@@ -44,7 +50,10 @@ pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Response {
     if let Err(denied) = require_merchant(&app, &headers).await {
         return denied;
     }
-    Json(clock_state(&app)).into_response()
+    match &app.sandbox_clock {
+        Some(sandbox) => Json(clock_state(&app, sandbox)).into_response(),
+        None => no_sandbox_clock(),
+    }
 }
 
 /// `POST /sandbox/clock/advance?seconds=N` (or JSON `{"seconds": N}`, service token); then runs
@@ -58,6 +67,9 @@ pub async fn advance(
     if let Err(denied) = require_merchant(&app, &headers).await {
         return denied;
     }
+    let Some(sandbox) = &app.sandbox_clock else {
+        return no_sandbox_clock();
+    };
     let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
     let query = Fields::from_pairs(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned());
     let body_fields = if body.iter().all(u8::is_ascii_whitespace) {
@@ -84,11 +96,11 @@ pub async fn advance(
         Ok(s) if (1..=MAX_ADVANCE_SECS).contains(&s) => s,
         _ => return bad(format!("seconds must be a whole number from 1 to {MAX_ADVANCE_SECS}")),
     };
-    app.clock.advance(seconds * 1000);
+    sandbox.advance(seconds * 1000);
     let expired = crate::workers::expire_authorizations(&app).await;
     let abandoned = crate::services::three_ds::fail_abandoned(&app).await;
     tracing::info!(seconds, expired, "sandbox clock advanced");
-    let mut state = clock_state(&app);
+    let mut state = clock_state(&app, sandbox);
     state["expired"] = json!(expired);
     state["abandoned3ds"] = json!(abandoned);
     Json(state).into_response()

@@ -115,12 +115,12 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     // transfer token (seed 002), in the kind the token allows.
     let kind = match transfer_kind(&query) {
         Some(kind) => Some(kind),
-        None => transfers::kind_for_pay_call(&app, &decoded.access_token).await,
+        None => transfers::kind_for_pay_call(&app, decoded.access_token.expose()).await,
     };
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
-    match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
+    match payments::check_page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
         Ok(order) => html(StatusCode::OK, card_form(&app, lang, short, raw, &order, None, attempts_left(&order))),
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -225,7 +225,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let order = match payments::check_page_order(&app, &decoded.access_token, &decoded.fields).await {
+    let order = match payments::check_page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
         Ok(order) => order,
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -267,7 +267,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let fields = decoded.fields.with("name", &holder);
     let base = crate::http::public_base(&app, &headers);
     let acs = format!("{base}/acs/challenge");
-    match payments::pay_from_page(&app, &decoded.access_token, &fields, pan, expiry, cvc, &acs).await {
+    match payments::pay_from_page(&app, decoded.access_token.expose(), &fields, pan, expiry, cvc, &acs).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
         Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
@@ -282,7 +282,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, &decoded.access_token, &fields, reason).await
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &fields, reason).await
         }
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
@@ -327,7 +327,7 @@ async fn three_ds_return(
     let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let back = links("backLink");
-    match crate::services::three_ds::confirm(&app, &decoded.access_token, &get("MD"), &get("PaRes")).await {
+    match crate::services::three_ds::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes")).await {
         Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
@@ -342,7 +342,7 @@ async fn three_ds_return(
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, &decoded.access_token, &decoded.fields, reason).await
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &decoded.fields, reason).await
         }
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
@@ -379,7 +379,7 @@ async fn transfer_page(
     alert: Option<&str>,
 ) -> Response {
     let w = words(lang);
-    match transfers::check_page_transfer(app, &decoded.access_token, &decoded.fields, kind).await {
+    match transfers::check_page_transfer(app, decoded.access_token.expose(), &decoded.fields, kind).await {
         Ok((_, info)) => {
             let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
             let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
@@ -458,10 +458,11 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Some("oct") => Kind::Oct,
         _ => Kind::P2p,
     };
-    let (token, info) = match transfers::check_page_transfer(&app, &decoded.access_token, &decoded.fields, kind).await {
-        Ok(ok) => ok,
-        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
-    };
+    let (token, info) =
+        match transfers::check_page_transfer(&app, decoded.access_token.expose(), &decoded.fields, kind).await {
+            Ok(ok) => ok,
+            Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
+        };
     // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
     let uses_saved_card =
         ["sender_card_id", "receiver_card_id"].iter().any(|k| form.get(*k).is_some_and(|v| !v.trim().is_empty()));

@@ -3,6 +3,8 @@
 //! key into `k=encodeURIComponent(v)` joined by `&`, nested objects (like `auth`) recursively
 //! (facts §4.2).
 
+use epay_domain::Secret;
+
 use crate::wire::Fields;
 
 /// The longest `params` we accept (compressed); a real one is well under 4 KiB.
@@ -26,7 +28,7 @@ pub enum ParamsError {
 #[derive(Debug)]
 pub struct PageParams {
     pub fields: Fields,
-    pub access_token: String,
+    pub access_token: Secret,
 }
 
 pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
@@ -57,7 +59,10 @@ pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
     if access_token.trim().is_empty() {
         return Err(ParamsError::NoAuth);
     }
-    Ok(PageParams { fields: Fields::from_pairs(pairs.into_iter().filter(|(k, _)| k != "auth")), access_token })
+    Ok(PageParams {
+        fields: Fields::from_pairs(pairs.into_iter().filter(|(k, _)| k != "auth")),
+        access_token: access_token.into(),
+    })
 }
 
 /// LZString's `decompressFromEncodedURIComponent`, as `lz_str` does it (characters outside the
@@ -197,7 +202,7 @@ mod tests {
             &[("access_token", "ABC_DEF".into()), ("expires_in", "7200".into())],
         );
         let decoded = decode(&raw).unwrap();
-        assert_eq!(decoded.access_token, "ABC_DEF");
+        assert_eq!(decoded.access_token.expose(), "ABC_DEF");
         assert_eq!(decoded.fields.req_str(&["description"]).unwrap(), "Оплата & co");
         assert_eq!(decode("").unwrap_err(), ParamsError::Missing);
         assert!(decode("!!!not-lz!!!").is_err());

@@ -3,12 +3,12 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use epay_domain::{ids, Amount};
-use epay_store::{Merchant, Store, StoreError, StoredSecret, Terminal};
+use epay_domain::{ids, Amount, Secret};
+use epay_store::{Merchant, Store, StoreError, Terminal};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use crate::keys::{digest, KeyError, Keys, Sealing};
+use crate::keys::{secret_digest, KeyError, Keys, Sealing};
 use crate::seed::DEFAULT_HOLD_PERIOD_SECS;
 
 #[derive(Debug, thiserror::Error)]
@@ -26,21 +26,21 @@ pub enum AdminError {
 }
 
 /// A new client secret: 36 letters and digits, like the public test secret.
-pub fn new_client_secret() -> String {
-    rand::thread_rng().sample_iter(&Alphanumeric).take(36).map(char::from).collect()
+pub fn new_client_secret() -> Secret {
+    Secret::new(rand::thread_rng().sample_iter(&Alphanumeric).take(36).map(char::from).collect::<String>())
 }
 
 /// A new Standard Webhooks signing secret: `whsec_` + base64 of 32 random bytes.
-pub fn new_webhook_secret() -> String {
+pub fn new_webhook_secret() -> Secret {
     let bytes: [u8; 32] = rand::thread_rng().gen();
-    format!("whsec_{}", STANDARD.encode(bytes))
+    Secret::new(format!("whsec_{}", STANDARD.encode(bytes)))
 }
 
 /// A new signing secret for the merchant `merchant_id`: in clear (for the operator, who hands
 /// it to the merchant) and sealed (for the store).
-fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(String, StoredSecret), KeyError> {
+fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(Secret, Secret), KeyError> {
     let secret = new_webhook_secret();
-    let sealed = keys.seal(Sealing::WebhookSecret { merchant_id }, &secret)?;
+    let sealed = keys.seal(Sealing::WebhookSecret { merchant_id }, secret.expose())?;
     Ok((secret, sealed.into()))
 }
 
@@ -49,8 +49,8 @@ fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(String, 
 pub struct NewMerchant {
     /// As stored: the webhook secret sealed.
     pub merchant: Merchant,
-    pub client_secret: String,
-    pub webhook_secret: String,
+    pub client_secret: Secret,
+    pub webhook_secret: Secret,
 }
 
 /// Creates a merchant; `keys` (with the data keys loaded) seal its webhook secret.
@@ -81,7 +81,7 @@ pub async fn create_merchant(
         id,
         name: name.to_string(),
         client_id: client_id.to_string(),
-        secret_digest: digest(&client_secret),
+        secret_digest: secret_digest(client_secret.expose()),
         webhook_secret: sealed,
     };
     store.upsert_merchant(&merchant, &[]).await?;
@@ -106,15 +106,15 @@ pub enum SecretKind {
 
 /// Replaces a merchant's client secret; returns the new one (shown once: only its digest is
 /// kept).
-pub async fn rotate_client_secret(store: &dyn Store, client_id: &str) -> Result<String, AdminError> {
+pub async fn rotate_client_secret(store: &dyn Store, client_id: &str) -> Result<Secret, AdminError> {
     let merchant = merchant_of(store, client_id).await?;
     let secret = new_client_secret();
-    store.set_merchant_secret(&merchant.id, &digest(&secret)).await?;
+    store.set_merchant_secret(&merchant.id, &secret_digest(secret.expose())).await?;
     Ok(secret)
 }
 
 /// Replaces a merchant's callback signing secret, stored sealed; returns the new one.
-pub async fn rotate_webhook_secret(store: &dyn Store, keys: &Keys, client_id: &str) -> Result<String, AdminError> {
+pub async fn rotate_webhook_secret(store: &dyn Store, keys: &Keys, client_id: &str) -> Result<Secret, AdminError> {
     let merchant = merchant_of(store, client_id).await?;
     let (secret, sealed) = new_sealed_webhook_secret(keys, &merchant.id)?;
     store.set_webhook_secret(&merchant.id, &sealed).await?;
@@ -255,7 +255,7 @@ pub async fn purge_sandbox(
         // A client id and secrets nobody knows: the retired merchant can never sign in again.
         Some(epay_store::MerchantRetirement {
             client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
-            secret_digest: digest(&new_client_secret()),
+            secret_digest: secret_digest(new_client_secret().expose()),
             webhook_secret: new_sealed_webhook_secret(keys, &merchant_id)?.1,
         })
     } else {

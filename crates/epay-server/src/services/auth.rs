@@ -3,6 +3,7 @@
 use epay_store::{InvoiceBound, TokenRecord};
 
 use crate::app::App;
+use crate::clock::Clock;
 use crate::keys::digest;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -39,10 +40,17 @@ pub async fn authenticate(app: &App, header: Option<&str>) -> Result<TokenRecord
             BearerError::Storage
         })?
         .ok_or(BearerError::Unknown)?;
-    if record.expires_at <= app.clock.now_ms() {
+    check_unexpired(&record, app.clock.as_ref())?;
+    Ok(record)
+}
+
+/// A token works until its `expires_at` (exclusive) by the gateway clock, so a sandbox that moves
+/// the clock past it sees it expire.
+pub fn check_unexpired(record: &TokenRecord, clock: &dyn Clock) -> Result<(), BearerError> {
+    if record.expires_at <= clock.now_ms() {
         return Err(BearerError::Expired);
     }
-    Ok(record)
+    Ok(())
 }
 
 /// Scope words of a token (`"webapi … payment"` → `["webapi", …, "payment"]`).
@@ -133,6 +141,33 @@ mod tests {
         assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
         assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
         assert_eq!(bearer_token(None), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn a_token_expires_at_its_expiry_by_the_gateway_clock() {
+        use crate::clock::FixedClock;
+        let expires_at = 1_795_000_000_000;
+        let token = TokenRecord {
+            token_digest: String::new(),
+            merchant_id: "m".into(),
+            terminal_id: None,
+            scope: "webapi".into(),
+            invoice_id: None,
+            amount_minor: None,
+            currency: None,
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+            expires_at,
+            used_at: None,
+            created_at: expires_at - 7_200_000,
+        };
+        assert_eq!(check_unexpired(&token, &FixedClock(token.created_at)), Ok(()));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at - 1)), Ok(()));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at)), Err(BearerError::Expired));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at + 86_400_000)), Err(BearerError::Expired));
     }
 
     #[test]

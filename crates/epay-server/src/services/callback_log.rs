@@ -84,7 +84,7 @@ async fn list_visible(
             next_attempt_at: (e.status == "pending").then(|| epay_datetime(e.next_attempt_at)),
             created_at: epay_datetime(e.created_at),
             delivered_at: e.delivered_at.map(epay_datetime),
-            payload: serde_json::from_str(&e.payload).unwrap_or(serde_json::Value::Null),
+            payload: serde_json::from_str(e.payload.expose()).unwrap_or(serde_json::Value::Null),
             attempt_log: attempts
                 .into_iter()
                 .map(|a| AttemptView {

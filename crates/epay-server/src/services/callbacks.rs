@@ -114,7 +114,7 @@ fn finish(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -
     }
     if let Some(secret_hash) = &p.secret_hash {
         // Echoed unchanged (facts §11.4).
-        payload.insert("secret_hash".into(), Value::String(secret_hash.clone()));
+        payload.insert("secret_hash".into(), Value::String(secret_hash.expose().to_string()));
     }
     Some(NewCallback {
         id: format!("msg_{}", ids::uuid().replace('-', "")),
@@ -122,7 +122,7 @@ fn finish(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -
         payment_id: p.id.clone(),
         kind: kind.to_string(),
         url: url.trim().to_string(),
-        payload: Value::Object(payload).to_string(),
+        payload: Value::Object(payload).to_string().into(),
     })
 }
 
@@ -254,7 +254,7 @@ mod tests {
             ..Payment::default()
         };
         let cb = for_operation(&p, OperationEvent::Refund, 3_000).expect("postLink is set");
-        let body: Value = serde_json::from_str(&cb.payload).unwrap();
+        let body: Value = serde_json::from_str(cb.payload.expose()).unwrap();
         assert_eq!(body["code"], OPERATION_CODE);
         for field in ["invoiceId", "id", "amount", "reasonCode", "reason", "approvalCode", "status", "statusName"] {
             assert!(body.get(field).is_none(), "{field} at the top: {body}");

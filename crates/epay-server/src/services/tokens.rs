@@ -1,11 +1,11 @@
 //! OAuth2 client-credentials tokens (facts §2).
 
-use epay_domain::{ids, Amount, Currency, InvoiceId};
+use epay_domain::{ids, Amount, Currency, InvoiceId, Secret};
 use epay_store::TokenRecord;
 
 use crate::app::App;
 use crate::config::Mode;
-use crate::keys::{digest, digests_equal};
+use crate::keys::{digest, secret_digest};
 use crate::services::transfers::Kind;
 use crate::wire::{Fields, TokenResponse};
 
@@ -60,9 +60,10 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
     let merchant = app.store.merchant_by_client_id(&client_id).await.map_err(internal)?;
     // Digest the presented secret even for an unknown client, so timing does not tell which
     // client ids exist.
-    let presented = digest(&secret);
+    let presented = secret_digest(secret.expose());
     let merchant = match merchant {
-        Some(m) if digests_equal(&m.secret_digest, &presented) => m,
+        // Secrets compare in constant time.
+        Some(m) if m.secret_digest == presented => m,
         _ => {
             guard.fail_all(&guard_keys, now).await.map_err(internal)?;
             return Err(TokenError::InvalidClient);
@@ -99,7 +100,7 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
     };
     app.store.insert_token(&record).await.map_err(internal)?;
     Ok(TokenResponse {
-        access_token: token,
+        access_token: token.into(),
         expires_in: app.config.token_ttl_secs,
         refresh_token: String::new(),
         scope,
@@ -111,7 +112,7 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
 #[derive(Debug)]
 pub(crate) struct Credentials {
     pub client_id: String,
-    pub secret: String,
+    pub secret: Secret,
     /// Verbatim as requested; every word is a known scope word.
     pub scope: String,
 }
@@ -135,7 +136,7 @@ pub(crate) fn parse_credentials(form: &Fields) -> Result<Credentials, TokenError
     if let Some(bad) = words.iter().find(|w| !KNOWN_SCOPE_WORDS.contains(w)) {
         return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
     }
-    Ok(Credentials { client_id, secret, scope })
+    Ok(Credentials { client_id, secret: Secret::new(secret), scope })
 }
 
 /// What a token is bound to, read from the request; the terminal is looked up afterwards.
@@ -148,7 +149,7 @@ pub(crate) struct Binding {
     pub currency: Option<Currency>,
     pub post_link: String,
     pub failure_post_link: String,
-    pub secret_hash: Option<String>,
+    pub secret_hash: Option<Secret>,
     /// Extension (docs/compatibility.md): the one kind of transfer the token may make.
     pub transfer_kind: Option<Kind>,
     /// Extension: the customer whose saved cards the token may list and use.
@@ -179,7 +180,7 @@ pub(crate) fn parse_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bi
     }
     let post_link = text(&["postLink", "post_link"])?.unwrap_or_default();
     let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
-    let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty());
+    let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty()).map(Secret::new);
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
         crate::delivery::check_link(name, url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
     }

@@ -221,7 +221,7 @@ async fn measure_ceilings(
     }
 
     match &config.database_url {
-        Some(url) => match ceilings::commits(url, args.concurrency, args.warmup, duration).await {
+        Some(url) => match ceilings::commits(url.expose(), args.concurrency, args.warmup, duration).await {
             Ok(c) => {
                 ceilings.commits = Some(CommitReport {
                     backend: c.backend.into(),
