@@ -17,7 +17,9 @@ text_enum! {
 
 text_enum! {
     /// The kind of a recorded transaction.
+    #[derive(Default)]
     pub enum PaymentKind as "payment kind" {
+        #[default]
         /// A card payment: held (two-step) or charged at once (one-step), then charged,
         /// cancelled or refunded by the merchant.
         Payment = "payment",

@@ -5,8 +5,10 @@ use crate::text_enum::text_enum;
 
 text_enum! {
     /// A transaction's `statusName` (facts §8.2), as the database keeps it and ePay sends it.
+    #[derive(Default)]
     pub enum TxStatus as "transaction status" {
-        /// Never recorded: every attempt is stored already decided (or waiting in `3D`).
+        /// Not decided yet. Never recorded: every attempt is stored decided (or waiting in `3D`).
+        #[default]
         New = "NEW",
         /// Waiting for the shopper's 3-D Secure challenge.
         ThreeD = "3D",

@@ -1,4 +1,4 @@
-//! Enums stored and sent as fixed words (`"AUTH"`, `"p2p"`, `"pending"`, …). Each word is
+//! Enums stored and sent as fixed words (`AUTH`, `p2p`, `pending`, …). Each word is
 //! written once, in the enum's definition: `as_str` writes it, `FromStr` reads it back and refuses
 //! any other text, so a value the code does not know can never pass for one it does.
 

@@ -40,7 +40,7 @@ mod tests {
     fn states_read_back_from_their_words_and_nothing_else() {
         let words: Vec<&str> = ThreeDsState::ALL.iter().map(|s| s.as_str()).collect();
         assert_eq!(words, ["pending", "passed", "failed", "cancelled", "confirmed"]);
-        assert_round_trip(ThreeDsState::ALL, &["", "Pending", "canceled", "done", "3D"]);
+        assert_round_trip(ThreeDsState::ALL, &["", "Pending", "canceled", "done", "answered"]);
     }
 
     #[test]

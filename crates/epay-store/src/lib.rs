@@ -28,6 +28,9 @@ pub enum StoreError {
     ConcurrentAttempt,
     #[error("not found")]
     NotFound,
+    /// The 3-D Secure transaction was already ended (confirmed, or failed when abandoned).
+    #[error("this 3-D Secure transaction was already confirmed")]
+    AlreadyConfirmed,
     /// The request's Idempotency-Key lease ended and another request claimed the key.
     #[error("the Idempotency-Key was claimed by another request")]
     IdempotencyKeyLost,
@@ -232,7 +235,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
     /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),
-    /// with its money, saved card and callback. `Refused(WrongStatus)` if already finished.
+    /// with its money, saved card and callback. `AlreadyConfirmed` if already finished.
     /// A declined end frees the invoice and the token for another attempt.
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
 

@@ -1,4 +1,7 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
+//! Statuses, kinds and states are the domain's enums: the store reads and writes their words.
+
+use epay_domain::TxStatus;
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
@@ -100,7 +103,7 @@ pub struct Payment {
     pub invoice_id: String,
     pub invoice_id_alt: String,
     pub kind: String,
-    pub status: String,
+    pub status: TxStatus,
     pub amount_minor: i64,
     pub charged_minor: i64,
     pub refunded_minor: i64,
@@ -318,7 +321,7 @@ pub struct PaymentWrite {
     pub effect: PaymentEffect,
     pub save_card: Option<CardToSave>,
     /// Status and reason to record instead when the debit finds too little money.
-    pub on_insufficient_funds: (String, i32, String),
+    pub on_insufficient_funds: (TxStatus, i32, String),
     /// A 3-D Secure challenge to open with the payment (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
     /// The Idempotency-Key answer to commit with this payment, when the request carried a key.
@@ -384,7 +387,9 @@ pub enum Refusal {
     /// No such payment for this merchant (another merchant's id is "not found" too).
     NotFound,
     /// The payment is not in the status the operation needs.
-    WrongStatus { status: String },
+    WrongStatus { status: TxStatus },
+    /// A concurrent refund with the same externalID kept winning the race; try again.
+    Busy,
     /// The amount is more than what is left to charge or refund.
     OverAmount { left_minor: i64 },
     /// This externalID was already used for a refund of another amount.
@@ -416,6 +421,17 @@ pub enum Operation {
     Cancel,
     /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card.
     Refund { amount_minor: Option<i64>, external_id: Option<String> },
+}
+
+impl Operation {
+    /// Which operation of the payment state machine this is.
+    pub fn kind(&self) -> epay_domain::Operation {
+        match self {
+            Operation::Charge { .. } => epay_domain::Operation::Charge,
+            Operation::Cancel => epay_domain::Operation::Cancel,
+            Operation::Refund { .. } => epay_domain::Operation::Refund,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -717,7 +733,7 @@ pub struct PaymentEvent {
     /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
     pub operation: String,
     /// The payment's status right after the step.
-    pub status: String,
+    pub status: TxStatus,
     /// What the step was about: the amount paid, charged, released or refunded.
     pub amount_minor: i64,
     pub reason_code: i32,
@@ -732,7 +748,7 @@ pub struct PaymentFilter {
     pub from_ms: Option<i64>,
     /// Created before (unix ms).
     pub to_ms: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<TxStatus>,
     pub terminal_id: Option<String>,
     /// Exact invoice id.
     pub invoice_id: Option<String>,

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use epay_domain::TxStatus;
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -97,12 +98,6 @@ fn attempt_conflict(err: &sqlx::Error) -> StoreError {
     } else {
         StoreError::DuplicateInvoice
     }
-}
-
-/// Whether a payment status is a decline (`TxStatus::is_declined`), which frees the invoice
-/// and the token for another attempt.
-fn is_declined(status: &str) -> bool {
-    status.parse::<epay_domain::TxStatus>().is_ok_and(epay_domain::TxStatus::is_declined)
 }
 
 /// Recomputes every account's four sums from the transfers and compares.
@@ -289,8 +284,8 @@ fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
     if let Some(to) = f.to_ms {
         add("created_at < ?0", vec![Bind::Int(to)]);
     }
-    if let Some(status) = text(&f.status) {
-        add("status = ?0", vec![Bind::Text(status)]);
+    if let Some(status) = f.status {
+        add("status = ?0", vec![Bind::Text(status.as_str().to_string())]);
     }
     if let Some(terminal) = text(&f.terminal_id) {
         add("terminal_id = ?0", vec![Bind::Text(terminal)]);
@@ -416,6 +411,13 @@ macro_rules! sql_store {
         $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
     ) => {
         impl $store {
+            /// Reads a text column holding one of a domain enum's words (a status, a kind, a
+            /// state). Any other text is a decode error: the store never guesses what it means.
+            fn word<T: FromStr<Err = epay_domain::Unknown>>(row: &$row, column: &str) -> Result<T, sqlx::Error> {
+                let text: String = row.try_get(column)?;
+                text.parse().map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+            }
+
             /// Stores a keyed request's answer in the transaction of the write it guards. Only
             /// the key's lease owner may do so: if the lease ended and another request claimed
             /// the key, the write fails and rolls back, so one key never commits twice.
@@ -715,7 +717,7 @@ macro_rules! sql_store {
                         // The limit is per currency: only transfers in this one count.
                         let row = sqlx::query(
                             "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
-                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct') AND p.status = 'CHARGE'
+                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct') AND p.status = $4
                                AND p.currency = $3
                                AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
                                            AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
@@ -723,6 +725,7 @@ macro_rules! sql_store {
                         .bind(&payment.terminal_id)
                         .bind(m.day_start_ms)
                         .bind(&payment.currency)
+                        .bind(TxStatus::Charge.as_str())
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
@@ -795,7 +798,7 @@ macro_rules! sql_store {
                     }
                 }
                 if let Some((code, reason)) = decline {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = code;
                     payment.reason = reason;
                     payment.charged_minor = 0;
@@ -834,7 +837,7 @@ macro_rules! sql_store {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 payment_id: &str,
                 operation: &str,
-                status: &str,
+                status: TxStatus,
                 amount_minor: i64,
                 reason_code: i32,
                 now: i64,
@@ -845,7 +848,7 @@ macro_rules! sql_store {
                 )
                 .bind(payment_id)
                 .bind(operation)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(amount_minor)
                 .bind(reason_code)
                 .bind(now)
@@ -920,12 +923,12 @@ macro_rules! sql_store {
                         last = last.max(attempt);
                         let status: String = row.try_get("status")?;
                         // A status this code does not know holds the invoice: refuse, never double.
-                        statuses.push(status.parse().unwrap_or(epay_domain::TxStatus::New));
+                        statuses.push(status.parse().unwrap_or(TxStatus::New));
                     }
                 }
                 let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
                 match attempts.holding {
-                    Some(epay_domain::TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
+                    Some(TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
                     Some(_) => Err(StoreError::DuplicateInvoice),
                     None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
                     None => Ok(last + 1),
@@ -981,7 +984,7 @@ macro_rules! sql_store {
                 .bind(&p.invoice_id)
                 .bind(&p.invoice_id_alt)
                 .bind(&p.kind)
-                .bind(&p.status)
+                .bind(p.status.as_str())
                 .bind(p.amount_minor)
                 .bind(p.charged_minor)
                 .bind(p.refunded_minor)
@@ -1026,7 +1029,7 @@ macro_rules! sql_store {
                 .await;
                 match inserted {
                     Ok(_) => {
-                        Self::record_event(tx, &p.id, "created", &p.status, p.amount_minor, p.reason_code, p.created_at)
+                        Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at)
                             .await?;
                         Ok(())
                     }
@@ -1178,20 +1181,24 @@ macro_rules! sql_store {
                 Self::move_money(tx, movement, now).await
             }
 
-            /// Moves an AUTH payment to `status` (CANCEL or CANCEL_OLD) and voids its hold.
-            /// False if it was no longer AUTH (another request or node got there first).
+            /// Releases a payment's hold by `op` (a cancel or an expiry): by compare-and-set from
+            /// the status `op` needs (AUTH) to the one it leaves (CANCEL or CANCEL_OLD), then the
+            /// hold is voided. False if the payment was no longer AUTH (another request or node got
+            /// there first).
             async fn release_auth(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 p: &Payment,
-                status: &str,
+                op: epay_domain::Operation,
                 now: i64,
             ) -> Result<bool, sqlx::Error> {
+                let status = op.status_after(false);
                 let moved = sqlx::query(
-                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'AUTH'",
+                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
                 )
-                .bind(status)
+                .bind(status.as_str())
                 .bind(now)
                 .bind(&p.id)
+                .bind(op.from_status().as_str())
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
@@ -1199,8 +1206,7 @@ macro_rules! sql_store {
                     return Ok(false);
                 }
                 Self::void_hold(tx, p, now).await?;
-                let operation = if status == "CANCEL_OLD" { "expire" } else { "cancel" };
-                Self::record_event(tx, &p.id, operation, status, p.amount_minor, 0, now).await?;
+                Self::record_event(tx, &p.id, op.as_str(), status, p.amount_minor, 0, now).await?;
                 Ok(true)
             }
 
@@ -1219,9 +1225,11 @@ macro_rules! sql_store {
                 }
                 let decided: Option<i64> = sqlx::query(
                     "SELECT MIN(created_at) AS decided FROM payment_events
-                     WHERE payment_id = $1 AND status IN ('AUTH', 'CHARGE')",
+                     WHERE payment_id = $1 AND status IN ($2, $3)",
                 )
                 .bind(&p.id)
+                .bind(TxStatus::Auth.as_str())
+                .bind(TxStatus::Charge.as_str())
                 .fetch_one(&mut **tx)
                 .await?
                 .try_get("decided")?;
@@ -1254,10 +1262,13 @@ macro_rules! sql_store {
                 if p.kind != "payment" {
                     return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind.clone() }));
                 }
-                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status.clone() });
+                // The state machine (epay_domain::Operation) says from which status each operation
+                // runs and what it leaves; every UPDATE below is a compare-and-set on that status.
+                let op = req.operation.kind();
+                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status });
                 match &req.operation {
                     Operation::Charge { amount_minor } => {
-                        if p.status != "AUTH" {
+                        if !op.allowed_from(p.status) {
                             return Err(wrong_status());
                         }
                         let amount = amount_minor.unwrap_or(p.amount_minor);
@@ -1265,12 +1276,14 @@ macro_rules! sql_store {
                             return Err(StoreError::Refused(Refusal::OverAmount { left_minor: p.amount_minor }));
                         }
                         let moved = sqlx::query(
-                            "UPDATE payments SET status = 'CHARGE', charged_minor = $1, updated_at = $2
-                             WHERE id = $3 AND status = 'AUTH'",
+                            "UPDATE payments SET status = $4, charged_minor = $1, updated_at = $2
+                             WHERE id = $3 AND status = $5",
                         )
                         .bind(amount)
                         .bind(now)
                         .bind(&p.id)
+                        .bind(op.status_after(false).as_str())
+                        .bind(op.from_status().as_str())
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -1278,10 +1291,10 @@ macro_rules! sql_store {
                             return Err(wrong_status());
                         }
                         Self::post_hold(&mut tx, &p, amount, now).await?;
-                        Self::record_event(&mut tx, &p.id, "charge", "CHARGE", amount, 0, now).await?;
+                        Self::record_event(&mut tx, &p.id, op.as_str(), op.status_after(false), amount, 0, now).await?;
                     }
                     Operation::Cancel => {
-                        if p.status != "AUTH" || !Self::release_auth(&mut tx, &p, "CANCEL", now).await? {
+                        if !op.allowed_from(p.status) || !Self::release_auth(&mut tx, &p, op, now).await? {
                             return Err(wrong_status());
                         }
                     }
@@ -1304,7 +1317,7 @@ macro_rules! sql_store {
                                 return Ok(Some(OperationOutcome { payment: p, replayed: true }));
                             }
                         }
-                        if p.status != "CHARGE" {
+                        if !op.allowed_from(p.status) {
                             return Err(wrong_status());
                         }
                         let left = p.charged_minor - p.refunded_minor;
@@ -1315,13 +1328,15 @@ macro_rules! sql_store {
                         // Compare-and-set: the refund only happens if it still fits at this instant.
                         let moved = sqlx::query(
                             "UPDATE payments SET refunded_minor = refunded_minor + $1,
-                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN 'REFUND' ELSE status END,
+                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN $4 ELSE status END,
                                  updated_at = $2
-                             WHERE id = $3 AND status = 'CHARGE' AND refunded_minor + $1 <= charged_minor",
+                             WHERE id = $3 AND status = $5 AND refunded_minor + $1 <= charged_minor",
                         )
                         .bind(amount)
                         .bind(now)
                         .bind(&p.id)
+                        .bind(op.status_after(true).as_str())
+                        .bind(op.from_status().as_str())
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -1360,8 +1375,8 @@ macro_rules! sql_store {
                             pending: None,
                         };
                         Self::move_money(&mut tx, movement, now).await?;
-                        let status = if p.refunded_minor + amount == p.charged_minor { "REFUND" } else { "CHARGE" };
-                        Self::record_event(&mut tx, &p.id, "refund", status, amount, 0, now).await?;
+                        let status = op.status_after(p.refunded_minor + amount == p.charged_minor);
+                        Self::record_event(&mut tx, &p.id, op.as_str(), status, amount, 0, now).await?;
                     }
                 }
                 let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
@@ -1437,7 +1452,7 @@ macro_rules! sql_store {
                     invoice_id: row.try_get("invoice_id")?,
                     invoice_id_alt: row.try_get("invoice_id_alt")?,
                     kind: row.try_get("kind")?,
-                    status: row.try_get("status")?,
+                    status: Self::word(row, "status")?,
                     amount_minor: row.try_get("amount_minor")?,
                     charged_minor: row.try_get("charged_minor")?,
                     refunded_minor: row.try_get("refunded_minor")?,
@@ -1870,7 +1885,7 @@ macro_rules! sql_store {
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
-                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {
@@ -1910,7 +1925,7 @@ macro_rules! sql_store {
                         return Ok(outcome);
                     }
                 }
-                Err(StoreError::Refused(Refusal::WrongStatus { status: "busy".into() }))
+                Err(StoreError::Refused(Refusal::Busy))
             }
 
             async fn expire_authorizations(
@@ -1920,21 +1935,23 @@ macro_rules! sql_store {
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<Vec<Payment>> {
                 let mut tx = self.pool.begin().await?;
+                let expire = epay_domain::Operation::Expire;
                 let rows = sqlx::query(concat!(
                     "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
-                     WHERE p.status = 'AUTH' AND p.created_at + t.hold_period_secs * 1000 <= $1
+                     WHERE p.status = $3 AND p.created_at + t.hold_period_secs * 1000 <= $1
                      ORDER BY p.created_at LIMIT $2 ",
                     $skip_locked
                 ))
                 .bind(now_ms)
                 .bind(limit)
+                .bind(expire.from_status().as_str())
                 .fetch_all(&mut *tx)
                 .await?;
                 let mut expired = Vec::new();
                 for row in &rows {
                     let p = Self::payment_from(row)?;
-                    if Self::release_auth(&mut tx, &p, "CANCEL_OLD", now_ms).await? {
-                        let p = Payment { status: "CANCEL_OLD".into(), updated_at: now_ms, ..p };
+                    if Self::release_auth(&mut tx, &p, expire, now_ms).await? {
+                        let p = Payment { status: expire.status_after(false), updated_at: now_ms, ..p };
                         if let Some(cb) = callback(&p) {
                             Self::insert_callback(&mut tx, &cb, now_ms).await?;
                         }
@@ -2229,7 +2246,7 @@ macro_rules! sql_store {
                 settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
                 let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
-                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {
@@ -2263,16 +2280,16 @@ macro_rules! sql_store {
                 .await?
                 .rows_affected();
                 if claimed != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 let mut payment = Self::settle_transfer(&mut tx, settlement, now_ms).await?;
                 let moved = sqlx::query(
                     "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
                          reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
                          secure = $10, issuer = $11, card_account = $12, receiver_account = $13, updated_at = $14
-                     WHERE id = $15 AND status = '3D'",
+                     WHERE id = $15 AND status = $16",
                 )
-                .bind(&payment.status)
+                .bind(payment.status.as_str())
                 .bind(payment.charged_minor)
                 .bind(payment.fee_minor)
                 .bind(payment.reason_code)
@@ -2287,17 +2304,18 @@ macro_rules! sql_store {
                 .bind(&payment.receiver_account)
                 .bind(now_ms)
                 .bind(&payment.id)
+                .bind(TxStatus::ThreeD.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 payment.updated_at = now_ms;
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
                     .await?;
-                if is_declined(&payment.status) {
+                if payment.status.is_declined() {
                     Self::keep_session_token(&mut tx, &session_id).await?;
                 }
                 if let Some(cb) = callback(&payment) {
@@ -2354,10 +2372,10 @@ macro_rules! sql_store {
                 .await?
                 .rows_affected();
                 if claimed != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 if !Self::apply_debit(&mut tx, &payment, &effect, now_ms).await? {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = 484;
                     payment.reason = "Insufficient funds".into();
                     payment.charged_minor = 0;
@@ -2371,9 +2389,9 @@ macro_rules! sql_store {
                     "UPDATE payments SET status = $1, charged_minor = $2, reason_code = $3, reason = $4,
                          approval_code = $5, reference = $6, card_id = $7, secure = $8, issuer = $9,
                          card_account = $10, updated_at = $11
-                     WHERE id = $12 AND status = '3D'",
+                     WHERE id = $12 AND status = $13",
                 )
-                .bind(&payment.status)
+                .bind(payment.status.as_str())
                 .bind(payment.charged_minor)
                 .bind(payment.reason_code)
                 .bind(&payment.reason)
@@ -2385,17 +2403,18 @@ macro_rules! sql_store {
                 .bind(&payment.card_account)
                 .bind(now_ms)
                 .bind(&payment.id)
+                .bind(TxStatus::ThreeD.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 payment.updated_at = now_ms;
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
                     .await?;
-                if is_declined(&payment.status) {
+                if payment.status.is_declined() {
                     Self::keep_session_token(&mut tx, &session_id).await?;
                 }
                 if let Some(cb) = callback(&payment) {
@@ -2408,11 +2427,12 @@ macro_rules! sql_store {
             async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {
                 let rows = sqlx::query(
                     "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
-                     WHERE p.status = '3D' AND s.state <> 'confirmed' AND s.created_at < $1
+                     WHERE p.status = $3 AND s.state <> 'confirmed' AND s.created_at < $1
                      ORDER BY s.created_at LIMIT $2",
                 )
                 .bind(older_than_ms)
                 .bind(limit)
+                .bind(TxStatus::ThreeD.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.iter().map(Self::session_from).collect::<Result<_, _>>()?)
@@ -2701,7 +2721,7 @@ macro_rules! sql_store {
                          CAST(SUM(approved) AS BIGINT) AS approved,
                          CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
                      FROM (SELECT terminal_id, currency, amount_minor, (created_at + $3) / 86400000 AS day,
-                               CASE WHEN reason_code = 0 AND status NOT IN ('3D', 'NEW') THEN 1 ELSE 0 END
+                               CASE WHEN reason_code = 0 AND status NOT IN ($4, $5) THEN 1 ELSE 0 END
                                    AS approved
                            FROM payments WHERE merchant_id = $1 AND created_at >= $2) d
                      GROUP BY terminal_id, day, currency ORDER BY terminal_id, day, currency",
@@ -2709,6 +2729,8 @@ macro_rules! sql_store {
                 .bind(merchant_id)
                 .bind(since_ms)
                 .bind(utc_offset_ms)
+                .bind(TxStatus::ThreeD.as_str())
+                .bind(TxStatus::New.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
@@ -2739,7 +2761,7 @@ macro_rules! sql_store {
                     .map(|r| {
                         Ok(PaymentEvent {
                             operation: r.try_get("operation")?,
-                            status: r.try_get("status")?,
+                            status: Self::word(r, "status")?,
                             amount_minor: r.try_get("amount_minor")?,
                             reason_code: r.try_get("reason_code")?,
                             created_at: r.try_get("created_at")?,
@@ -2911,7 +2933,7 @@ mod tests {
     fn cabinet_filters_number_their_placeholders_and_match_text_literally() {
         assert_eq!(like_pattern("5_0%\\"), "%5\\_0\\%\\\\%");
         let filter = PaymentFilter {
-            status: Some("CHARGE".into()),
+            status: Some(TxStatus::Charge),
             invoice_id: Some(" 000001 ".into()),
             search: Some("Mug".into()),
             min_amount_minor: Some(100),

@@ -50,7 +50,7 @@ pub fn export(payments: &[Payment]) -> String {
             p.invoice_id.clone(),
             p.terminal_id.clone(),
             p.kind.clone(),
-            p.status.clone(),
+            p.status.to_string(),
             money(p.amount_minor),
             money(p.charged_minor),
             money(p.refunded_minor),

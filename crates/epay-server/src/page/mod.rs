@@ -619,8 +619,9 @@ async fn demo_result(
     } else {
         None
     };
-    let (status, reason) =
-        payment.map(|p| (p.status, if p.reason_code == 0 { String::new() } else { p.reason })).unwrap_or_default();
+    let (status, reason) = payment
+        .map(|p| (p.status.to_string(), if p.reason_code == 0 { String::new() } else { p.reason }))
+        .unwrap_or_default();
     html(StatusCode::OK, views::shop_result(success, &invoice, &status, &reason))
 }
 

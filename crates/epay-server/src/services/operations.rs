@@ -183,13 +183,20 @@ pub fn success_answer() -> axum::Json<serde_json::Value> {
 
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
     let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();
+    let wrong_status = |status: &dyn std::fmt::Display| {
+        let (op, done) = match kind {
+            Kind::Charge => (epay_domain::Operation::Charge, "charged"),
+            Kind::Cancel => (epay_domain::Operation::Cancel, "cancelled"),
+            Kind::Refund => (epay_domain::Operation::Refund, "refunded"),
+        };
+        let needed = op.from_status();
+        OperationError::Refused(format!("transaction must have the {needed} status to be {done}; it is {status}"))
+    };
     match refusal {
         Refusal::NotFound | Refusal::NotThisToken => OperationError::NotFound(payment_id.to_string()),
-        Refusal::WrongStatus { status } => OperationError::Refused(match kind {
-            Kind::Charge => format!("transaction must have the AUTH status to be charged; it is {status}"),
-            Kind::Cancel => format!("transaction must have the AUTH status to be cancelled; it is {status}"),
-            Kind::Refund => format!("transaction must have the CHARGE status to be refunded; it is {status}"),
-        }),
+        Refusal::WrongStatus { status } => wrong_status(&status),
+        // A concurrent refund with the same externalID kept winning: the payment was busy.
+        Refusal::Busy => wrong_status(&"busy"),
         Refusal::OverAmount { left_minor } => OperationError::Refused(match kind {
             Kind::Refund => format!("refund amount exceeds what is left to refund ({})", major(left_minor)),
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),

@@ -588,7 +588,7 @@ async fn execute(
         invoice_id: order.invoice_id.as_str().to_string(),
         invoice_id_alt: order.invoice_id_alt.clone(),
         kind: if verification { "verification".into() } else { "payment".into() },
-        status: status.as_str().to_string(),
+        status,
         amount_minor: order.amount.minor(),
         charged_minor: if status == TxStatus::Charge { order.amount.minor() } else { 0 },
         refunded_minor: 0,
@@ -640,7 +640,7 @@ async fn execute(
         effect,
         save_card,
         on_insufficient_funds: (
-            TxStatus::Reject.as_str().to_string(),
+            TxStatus::Reject,
             ReasonCode::INSUFFICIENT_FUNDS.code,
             ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
         ),
@@ -695,7 +695,7 @@ fn source_expiry(source: &CardSource) -> String {
     }
 }
 
-/// Seed 003's "3D" answer: ids and amount, the challenge, everything else empty.
+/// Seed 003's `3D` answer: ids and amount, the challenge, everything else empty.
 fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: &str) -> ThreeDResponse {
     ThreeDResponse {
         id: p.id.clone(),
@@ -714,7 +714,7 @@ fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: 
         card_id: p.card_id.clone().unwrap_or_default(),
         fee: JsonAmount(0),
         code: 0,
-        status: "3D".into(),
+        status: TxStatus::ThreeD.to_string(),
     }
 }
 
@@ -737,6 +737,6 @@ pub fn payment_response(p: &Payment) -> PaymentResponse {
         card_id: p.card_id.clone().unwrap_or_default(),
         fee: JsonAmount(p.fee_minor),
         code: 0,
-        status: p.status.clone(),
+        status: p.status.to_string(),
     }
 }

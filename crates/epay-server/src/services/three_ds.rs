@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Expiry, ReasonCode};
+use epay_domain::{ids, Expiry, ReasonCode, TxStatus};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    Payment, PaymentEffect, Refusal, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord, TransferKind,
+    Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord, TransferKind,
 };
 
 use crate::app::App;
@@ -271,7 +271,7 @@ async fn finish(
             match app.network.authorize(&request) {
                 // A card verification (amount 0) proves the card and moves no money.
                 Authorization::Approved { approval_code, issuer, .. } if payment.kind == "verification" => {
-                    payment.status = "VERIFIED".into();
+                    payment.status = TxStatus::Verified;
                     payment.approval_code = approval_code;
                     payment.issuer = issuer;
                     if session.save_card && !payment.account_id.is_empty() {
@@ -281,12 +281,12 @@ async fn finish(
                 Authorization::Approved { card_account, approval_code, issuer, .. } => {
                     // The conversion was recorded when the challenge started; it stays.
                     let (status, kind) = if terminal.two_step {
-                        ("AUTH", TransferKind::Pending)
+                        (TxStatus::Auth, TransferKind::Pending)
                     } else {
-                        ("CHARGE", TransferKind::Posted)
+                        (TxStatus::Charge, TransferKind::Posted)
                     };
-                    payment.status = status.into();
-                    payment.charged_minor = if status == "CHARGE" { payment.amount_minor } else { 0 };
+                    payment.status = status;
+                    payment.charged_minor = if status == TxStatus::Charge { payment.amount_minor } else { 0 };
                     payment.approval_code = approval_code;
                     payment.issuer = issuer;
                     payment.reference = ids::reference();
@@ -301,14 +301,14 @@ async fn finish(
                     }
                 }
                 Authorization::Declined { reason, .. } => {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = reason.code;
                     payment.reason = reason.message.into();
                 }
             }
         }
         Err(reason) => {
-            payment.status = "FAILED".into();
+            payment.status = TxStatus::Failed;
             payment.reason_code = reason.code;
             payment.reason = reason.message.into();
         }
@@ -320,7 +320,7 @@ async fn finish(
             tracing::info!(payment_id = %p.id, status = %p.status, reason_code = p.reason_code, "3-D Secure payment finished");
             Ok(p)
         }
-        Err(StoreError::Refused(Refusal::WrongStatus { .. })) => {
+        Err(StoreError::AlreadyConfirmed) => {
             Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
         }
         Err(e) => Err(internal(e)),

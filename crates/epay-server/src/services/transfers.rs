@@ -1,7 +1,9 @@
 //! Card transfers (facts §12, seeds 000/001): P2P card to card, AFT (a card pays the
 //! merchant) and OCT (the merchant pays out to a card, or to a phone + IIN).
 
-use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode};
+use epay_domain::{
+    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode, TxStatus,
+};
 use epay_network::{AuthRequest, Authorization, Conversion};
 use epay_store::{
     Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TokenSpend, TransferMoney,
@@ -165,7 +167,7 @@ pub fn response(p: &Payment) -> TransferResponse {
         receiver_transfer_type: p.receiver_transfer_type.clone(),
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
-        status: p.status.clone(),
+        status: p.status.to_string(),
         secure3d: None,
     }
 }
@@ -173,7 +175,7 @@ pub fn response(p: &Payment) -> TransferResponse {
 /// A receiver found by phone is shown only once it has been paid: before that, its mask would
 /// tell the holder of a token who has which card.
 fn receiver_shown(p: &Payment, value: &str) -> String {
-    if p.receiver_transfer_type == "TYPEPHONE" && p.status != "CHARGE" {
+    if p.receiver_transfer_type == "TYPEPHONE" && p.status != TxStatus::Charge {
         String::new()
     } else {
         value.to_string()
@@ -537,11 +539,11 @@ pub async fn transfer_with(
     let reason = decline.unwrap_or(ReasonCode::SUCCESS);
     let approved = decline.is_none() && !challenge;
     let status = if challenge {
-        "3D"
+        TxStatus::ThreeD
     } else if approved {
-        "CHARGE"
+        TxStatus::Charge
     } else {
-        "REJECT"
+        TxStatus::Reject
     };
     let mask = |side: &Option<Side>| side.as_ref().map(|s| s.pan.masked()).unwrap_or_default();
     let brand = |side: &Option<Side>| {
@@ -554,7 +556,7 @@ pub async fn transfer_with(
         invoice_id: order.invoice.as_str().to_string(),
         invoice_id_alt: String::new(),
         kind: kind.as_str().into(),
-        status: status.into(),
+        status,
         amount_minor: order.amount.minor(),
         charged_minor: if approved { order.amount.minor() } else { 0 },
         refunded_minor: 0,
@@ -837,7 +839,7 @@ pub async fn finish_three_ds(
     };
     payment.secure = true;
     payment.updated_at = now;
-    let mut decline = outcome.err().map(|r| ("FAILED", r));
+    let mut decline = outcome.err().map(|r| (TxStatus::Failed, r));
     let mut from_account = payment.card_account.clone().unwrap_or_default();
     let mut to_account = payment
         .receiver_account
@@ -862,7 +864,7 @@ pub async fn finish_three_ds(
                 payment.approval_code = approval_code;
                 payment.issuer = issuer;
             }
-            Authorization::Declined { reason, .. } => decline = Some(("REJECT", reason)),
+            Authorization::Declined { reason, .. } => decline = Some((TxStatus::Reject, reason)),
         }
     }
     if let (None, Some(pan)) = (&decline, &receiver) {
@@ -871,12 +873,12 @@ pub async fn finish_three_ds(
                 to_account = info.card_account;
                 receiver_limit = info.daily_incoming_limit_minor;
             }
-            Err(reason) => decline = Some(("REJECT", reason)),
+            Err(reason) => decline = Some((TxStatus::Reject, reason)),
         }
     }
     let (money, save_sender, save_receiver) = match decline {
         Some((status, reason)) => {
-            payment.status = status.into();
+            payment.status = status;
             payment.reason_code = reason.code;
             payment.reason = reason.message.into();
             payment.fee_minor = 0;
@@ -884,7 +886,7 @@ pub async fn finish_three_ds(
             (None, None, None)
         }
         None => {
-            payment.status = "CHARGE".into();
+            payment.status = TxStatus::Charge;
             payment.charged_minor = payment.amount_minor;
             payment.reference = ids::reference();
             payment.card_account = Some(from_account.clone());
@@ -915,7 +917,7 @@ pub async fn finish_three_ds(
     let settled = settlement(kind, payment, money, save_sender, save_receiver);
     let finished = match app.store.finish_three_ds_transfer(&session.id, settled, now, &callbacks::for_transfer).await {
         Ok(p) => p,
-        Err(StoreError::Refused(_)) => {
+        Err(StoreError::AlreadyConfirmed) => {
             return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
         }
         Err(e) => {
