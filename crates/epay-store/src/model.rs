@@ -1,7 +1,7 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
 //! Statuses, kinds and states are the domain's enums: the store reads and writes their words.
 
-use epay_domain::TxStatus;
+use epay_domain::{PaymentKind, TransferKind, TxStatus};
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
@@ -85,8 +85,8 @@ pub struct TokenRecord {
     pub post_link: String,
     pub failure_post_link: String,
     pub secret_hash: Option<String>,
-    /// The one kind of transfer this token may make (`p2p`, `aft`, `oct`); `None`: P2P only.
-    pub transfer_kind: Option<String>,
+    /// The one kind of transfer this token may make; `None`: P2P only.
+    pub transfer_kind: Option<TransferKind>,
     /// The customer whose saved cards this token may list and use; `None`: no saved cards.
     pub account_id: Option<String>,
     pub expires_at: i64,
@@ -102,7 +102,7 @@ pub struct Payment {
     pub terminal_id: String,
     pub invoice_id: String,
     pub invoice_id_alt: String,
-    pub kind: String,
+    pub kind: PaymentKind,
     pub status: TxStatus,
     pub amount_minor: i64,
     pub charged_minor: i64,
@@ -255,22 +255,14 @@ impl LedgerAccount {
     }
 }
 
-/// How a transfer affects balances (TigerBeetle's transfer flags).
+/// How an approved payment debits the card: held (two-step: AUTH, charged or released later)
+/// or moved at once (one-step: CHARGE). Not to be confused with a transfer's [`TransferKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferKind {
+pub enum DebitKind {
     /// Moves money at once.
     Posted,
     /// Reserves money (a hold); later posted (in whole or part) or voided.
     Pending,
-}
-
-impl TransferKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferKind::Posted => "posted",
-            TransferKind::Pending => "pending",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -289,7 +281,7 @@ pub struct LedgerTransfer {
 #[derive(Debug, Clone)]
 pub enum PaymentEffect {
     /// Move money from the card's account to the merchant's: a hold (two-step) or at once.
-    Debit { card_account: String, merchant_account: String, kind: TransferKind },
+    Debit { card_account: String, merchant_account: String, kind: DebitKind },
     /// No money moves (declines, card verification).
     None,
 }
@@ -395,7 +387,7 @@ pub enum Refusal {
     /// This externalID was already used for a refund of another amount.
     ExternalIdReused { amount_minor: i64 },
     /// Charge, cancel and refund apply to card payments, not to transfers.
-    NotAPayment { kind: String },
+    NotAPayment { kind: PaymentKind },
     /// The caller's token is bound to an invoice and may not move this payment's money: it names
     /// another invoice, or it was issued before the payment was decided (see [`InvoiceBound`]).
     NotThisToken,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use epay_domain::TxStatus;
+use epay_domain::{PaymentKind, TransferKind, TxStatus};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -612,8 +612,8 @@ macro_rules! sql_store {
                 }
                 Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
                 let flow = match kind {
-                    TransferKind::Posted => Flow::Posted,
-                    TransferKind::Pending => Flow::Pending,
+                    DebitKind::Posted => Flow::Posted,
+                    DebitKind::Pending => Flow::Pending,
                 };
                 let movement = Movement {
                     id: format!("{}:auth", payment.id),
@@ -717,7 +717,7 @@ macro_rules! sql_store {
                         // The limit is per currency: only transfers in this one count.
                         let row = sqlx::query(
                             "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
-                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct') AND p.status = $4
+                             WHERE p.terminal_id = $1 AND p.kind IN ($5, $6, $7) AND p.status = $4
                                AND p.currency = $3
                                AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
                                            AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
@@ -726,6 +726,9 @@ macro_rules! sql_store {
                         .bind(m.day_start_ms)
                         .bind(&payment.currency)
                         .bind(TxStatus::Charge.as_str())
+                        .bind(PaymentKind::from(TransferKind::P2p).as_str())
+                        .bind(PaymentKind::from(TransferKind::Aft).as_str())
+                        .bind(PaymentKind::from(TransferKind::Oct).as_str())
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
@@ -983,7 +986,7 @@ macro_rules! sql_store {
                 .bind(&p.terminal_id)
                 .bind(&p.invoice_id)
                 .bind(&p.invoice_id_alt)
-                .bind(&p.kind)
+                .bind(p.kind.as_str())
                 .bind(p.status.as_str())
                 .bind(p.amount_minor)
                 .bind(p.charged_minor)
@@ -1259,12 +1262,13 @@ macro_rules! sql_store {
                         return Err(StoreError::Refused(Refusal::NotThisToken));
                     }
                 }
-                if p.kind != "payment" {
-                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind.clone() }));
-                }
-                // The state machine (epay_domain::Operation) says from which status each operation
-                // runs and what it leaves; every UPDATE below is a compare-and-set on that status.
+                // The state machine (epay_domain::Operation) says to which payments each operation
+                // applies, from which status it runs and what it leaves; every UPDATE below is a
+                // compare-and-set on that status.
                 let op = req.operation.kind();
+                if !op.applies_to(p.kind) {
+                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind }));
+                }
                 let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status });
                 match &req.operation {
                     Operation::Charge { amount_minor } => {
@@ -1436,7 +1440,11 @@ macro_rules! sql_store {
                     post_link: row.try_get("post_link")?,
                     failure_post_link: row.try_get("failure_post_link")?,
                     secret_hash: row.try_get("secret_hash")?,
-                    transfer_kind: row.try_get("transfer_kind")?,
+                    transfer_kind: row
+                        .try_get::<Option<String>, _>("transfer_kind")?
+                        .map(|text| text.parse())
+                        .transpose()
+                        .map_err(|e| sqlx::Error::ColumnDecode { index: "transfer_kind".into(), source: Box::new(e) })?,
                     account_id: row.try_get("account_id")?,
                     expires_at: row.try_get("expires_at")?,
                     used_at: row.try_get("used_at")?,
@@ -1451,7 +1459,7 @@ macro_rules! sql_store {
                     terminal_id: row.try_get("terminal_id")?,
                     invoice_id: row.try_get("invoice_id")?,
                     invoice_id_alt: row.try_get("invoice_id_alt")?,
-                    kind: row.try_get("kind")?,
+                    kind: Self::word(row, "kind")?,
                     status: Self::word(row, "status")?,
                     amount_minor: row.try_get("amount_minor")?,
                     charged_minor: row.try_get("charged_minor")?,
@@ -1785,7 +1793,7 @@ macro_rules! sql_store {
                 .bind(&t.secret_hash)
                 .bind(t.expires_at)
                 .bind(t.created_at)
-                .bind(&t.transfer_kind)
+                .bind(t.transfer_kind.map(TransferKind::as_str))
                 .bind(&t.account_id)
                 .execute(&self.pool)
                 .await?;

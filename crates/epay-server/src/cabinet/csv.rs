@@ -49,7 +49,7 @@ pub fn export(payments: &[Payment]) -> String {
             epay_datetime(p.created_at),
             p.invoice_id.clone(),
             p.terminal_id.clone(),
-            p.kind.clone(),
+            p.kind.to_string(),
             p.status.to_string(),
             money(p.amount_minor),
             money(p.charged_minor),

@@ -1,7 +1,7 @@
 //! The cabinet's HTML. Server-rendered, no scripts; every value from outside is escaped; forms
 //! that change something carry the session's CSRF token.
 
-use epay_domain::{Amount, Operation, PaymentKind, TxStatus};
+use epay_domain::{Amount, Operation, TxStatus};
 
 use super::i18n::{words, Lang, Words};
 use crate::clock::epay_datetime;
@@ -372,7 +372,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
         ("invoiceId", p.invoice_id.clone(), "d-invoice"),
         (w.attempt, p.attempt.to_string(), "d-attempt"),
         (w.status, p.status.to_string(), "status"),
-        (w.kind, p.kind.clone(), "d-kind"),
+        (w.kind, p.kind.to_string(), "d-kind"),
         (w.amount, format!("{} {}", money(p.amount_minor), p.currency), "d-amount"),
         (w.charged, money(p.charged_minor), "d-charged"),
         (w.refunded, money(p.refunded_minor), "d-refunded"),
@@ -399,13 +399,13 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
     let facts = dl(&rows);
     let mut actions = String::new();
     // The actions the payment state machine allows now (the store checks them again).
-    if p.kind == PaymentKind::Payment.as_str() && Operation::Charge.allowed_from(p.status) {
+    if Operation::Charge.allowed(p.kind, p.status) {
         actions.push_str(&op_form(c, &p.id, "charge", w.charge, Some(w.amount_hint)));
     }
-    if p.kind == PaymentKind::Payment.as_str() && Operation::Cancel.allowed_from(p.status) {
+    if Operation::Cancel.allowed(p.kind, p.status) {
         actions.push_str(&op_form(c, &p.id, "cancel", w.cancel, None));
     }
-    if p.kind == PaymentKind::Payment.as_str() && Operation::Refund.allowed_from(p.status) && left > 0 {
+    if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
         actions.push_str(&op_form(c, &p.id, "refund", w.refund, Some(w.amount_hint)));
     }
     let actions = if actions.is_empty() {

@@ -1,6 +1,6 @@
 //! Charge, cancel and refund of an existing payment (facts §9).
 
-use epay_domain::Amount;
+use epay_domain::{Amount, PaymentKind};
 use epay_store::{InvoiceBound, Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
@@ -202,12 +202,13 @@ fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
         }),
         Refusal::NotAPayment { kind } => {
-            let what = match kind.as_str() {
-                "p2p" => "a P2P transfer",
-                "aft" => "an AFT transfer",
-                "oct" => "an OCT payout transfer",
-                "verification" => "a card verification",
-                _ => "not a card payment",
+            let what = match kind {
+                PaymentKind::P2p => "a P2P transfer",
+                PaymentKind::Aft => "an AFT transfer",
+                PaymentKind::Oct => "an OCT payout transfer",
+                PaymentKind::Verification => "a card verification",
+                // Never refused as not a payment; said in case the rule ever changes.
+                PaymentKind::Payment => "not a card payment",
             };
             OperationError::Refused(format!(
                 "transaction {payment_id} is {what}: only card payments can be charged, cancelled or refunded"

@@ -4,11 +4,13 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
+use epay_domain::{
+    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, PaymentKind, ReasonCode, TxStatus,
+};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TokenSpend,
-    TransferKind,
+    CardToSave, DebitKind, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord,
+    TokenSpend,
 };
 
 use crate::app::App;
@@ -528,9 +530,9 @@ async fn execute(
         ),
         Authorization::Approved { card_account, approval_code, issuer, .. } => {
             let (status, kind) = if terminal.two_step {
-                (TxStatus::Auth, TransferKind::Pending)
+                (TxStatus::Auth, DebitKind::Pending)
             } else {
-                (TxStatus::Charge, TransferKind::Posted)
+                (TxStatus::Charge, DebitKind::Posted)
             };
             (
                 status,
@@ -587,7 +589,7 @@ async fn execute(
         terminal_id: terminal.id.clone(),
         invoice_id: order.invoice_id.as_str().to_string(),
         invoice_id_alt: order.invoice_id_alt.clone(),
-        kind: if verification { "verification".into() } else { "payment".into() },
+        kind: if verification { PaymentKind::Verification } else { PaymentKind::Payment },
         status,
         amount_minor: order.amount.minor(),
         charged_minor: if status == TxStatus::Charge { order.amount.minor() } else { 0 },

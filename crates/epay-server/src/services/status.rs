@@ -91,9 +91,10 @@ pub(crate) fn current_amount(p: &Payment) -> i64 {
 /// What reaches the receiving side: for a payment, what was charged less refunds and fee; for
 /// a transfer the sender pays the fee on top, so the receiver gets the whole amount.
 fn payout_amount(p: &Payment) -> i64 {
-    match p.kind.as_str() {
-        "payment" | "verification" => p.charged_minor - p.refunded_minor - p.fee_minor,
-        _ => p.charged_minor,
+    if p.kind.is_transfer() {
+        p.charged_minor
+    } else {
+        p.charged_minor - p.refunded_minor - p.fee_minor
     }
 }
 

@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Expiry, ReasonCode, TxStatus};
+use epay_domain::{ids, Expiry, PaymentKind, ReasonCode, TxStatus};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord, TransferKind,
+    DebitKind, Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord,
 };
 
 use crate::app::App;
@@ -270,7 +270,7 @@ async fn finish(
             };
             match app.network.authorize(&request) {
                 // A card verification (amount 0) proves the card and moves no money.
-                Authorization::Approved { approval_code, issuer, .. } if payment.kind == "verification" => {
+                Authorization::Approved { approval_code, issuer, .. } if payment.kind == PaymentKind::Verification => {
                     payment.status = TxStatus::Verified;
                     payment.approval_code = approval_code;
                     payment.issuer = issuer;
@@ -281,9 +281,9 @@ async fn finish(
                 Authorization::Approved { card_account, approval_code, issuer, .. } => {
                     // The conversion was recorded when the challenge started; it stays.
                     let (status, kind) = if terminal.two_step {
-                        (TxStatus::Auth, TransferKind::Pending)
+                        (TxStatus::Auth, DebitKind::Pending)
                     } else {
-                        (TxStatus::Charge, TransferKind::Posted)
+                        (TxStatus::Charge, DebitKind::Posted)
                     };
                     payment.status = status;
                     payment.charged_minor = if status == TxStatus::Charge { payment.amount_minor } else { 0 };
