@@ -6,6 +6,7 @@ mod model;
 mod sql;
 
 use async_trait::async_trait;
+use epay_domain::ThreeDsState;
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use sql::{connect, PgStore, SqliteStore};
@@ -231,7 +232,7 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records the challenge's result (`pending` → `passed`/`failed`/`cancelled`); false if the
     /// challenge was already answered.
-    async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
+    async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
 
     /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
     /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),

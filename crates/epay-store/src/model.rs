@@ -1,7 +1,7 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
 //! Statuses, kinds and states are the domain's enums: the store reads and writes their words.
 
-use epay_domain::{PaymentKind, TransferKind, TxStatus};
+use epay_domain::{PaymentKind, ThreeDsState, TransferKind, TxStatus};
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
@@ -340,8 +340,8 @@ pub struct ThreeDsSession {
     /// What the attempt's end does to its token (spent at the start; given back by a decline
     /// when `UnlessDeclined`).
     pub token_spend: TokenSpend,
-    /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
-    pub state: String,
+    /// Shown (`pending`), answered (`passed`, `failed`, `cancelled`), then `confirmed`.
+    pub state: ThreeDsState,
     pub reason_code: i32,
     pub created_at: i64,
     pub updated_at: i64,

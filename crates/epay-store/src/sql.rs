@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use epay_domain::{PaymentKind, TransferKind, TxStatus};
+use epay_domain::{PaymentKind, ThreeDsState, TransferKind, TxStatus};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -645,7 +645,7 @@ macro_rules! sql_store {
                 .bind(&t.pan_ciphertext)
                 .bind(&t.expiry_mmyy)
                 .bind(t.save_card)
-                .bind(&t.state)
+                .bind(t.state.as_str())
                 .bind(t.reason_code)
                 .bind(t.created_at)
                 .bind(t.updated_at)
@@ -675,11 +675,36 @@ macro_rules! sql_store {
                     } else {
                         TokenSpend::Always
                     },
-                    state: row.try_get("state")?,
+                    state: Self::word(row, "state")?,
                     reason_code: row.try_get("reason_code")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
+            }
+
+            /// Ends a 3-D Secure challenge (`confirmed`, by compare-and-set: only once), in the
+            /// transaction that ends its payment or transfer. The challenge is over: the sealed
+            /// card numbers are not needed any more.
+            async fn confirm_session(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session_id: &str,
+                now: i64,
+            ) -> StoreResult<()> {
+                let claimed = sqlx::query(
+                    "UPDATE three_ds_sessions SET state = $1, updated_at = $2, pan_ciphertext = '',
+                         receiver_pan_ciphertext = NULL
+                     WHERE id = $3 AND state <> $1",
+                )
+                .bind(ThreeDsState::Confirmed.as_str())
+                .bind(now)
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(StoreError::AlreadyConfirmed);
+                }
+                Ok(())
             }
 
             /// Moves a transfer's money (limits checked, amount and fee together or not at all)
@@ -2276,20 +2301,7 @@ macro_rules! sql_store {
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<Payment> {
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query(
-                    // The challenge is over: the sealed card numbers are not needed any more.
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
-                         receiver_pan_ciphertext = NULL
-                     WHERE id = $2 AND state <> 'confirmed'",
-                )
-                .bind(now_ms)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(StoreError::AlreadyConfirmed);
-                }
+                Self::confirm_session(&mut tx, session_id, now_ms).await?;
                 let mut payment = Self::settle_transfer(&mut tx, settlement, now_ms).await?;
                 let moved = sqlx::query(
                     "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
@@ -2350,15 +2362,22 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(Self::session_from).transpose()?)
             }
 
-            async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
+            async fn answer_three_ds(
+                &self,
+                id: &str,
+                state: ThreeDsState,
+                reason_code: i32,
+                now_ms: i64,
+            ) -> StoreResult<bool> {
                 let changed = sqlx::query(
                     "UPDATE three_ds_sessions SET state = $1, reason_code = $2, updated_at = $3
-                     WHERE id = $4 AND state = 'pending'",
+                     WHERE id = $4 AND state = $5",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(reason_code)
                 .bind(now_ms)
                 .bind(id)
+                .bind(ThreeDsState::Pending.as_str())
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -2368,20 +2387,7 @@ macro_rules! sql_store {
             async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
                 let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query(
-                    // The challenge is over: the sealed card numbers are not needed any more.
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
-                         receiver_pan_ciphertext = NULL
-                     WHERE id = $2 AND state <> 'confirmed'",
-                )
-                .bind(now_ms)
-                .bind(&session_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(StoreError::AlreadyConfirmed);
-                }
+                Self::confirm_session(&mut tx, &session_id, now_ms).await?;
                 if !Self::apply_debit(&mut tx, &payment, &effect, now_ms).await? {
                     payment.status = TxStatus::Reject;
                     payment.reason_code = 484;
@@ -2435,12 +2441,13 @@ macro_rules! sql_store {
             async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {
                 let rows = sqlx::query(
                     "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
-                     WHERE p.status = $3 AND s.state <> 'confirmed' AND s.created_at < $1
+                     WHERE p.status = $3 AND s.state <> $4 AND s.created_at < $1
                      ORDER BY s.created_at LIMIT $2",
                 )
                 .bind(older_than_ms)
                 .bind(limit)
                 .bind(TxStatus::ThreeD.as_str())
+                .bind(ThreeDsState::Confirmed.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.iter().map(Self::session_from).collect::<Result<_, _>>()?)
