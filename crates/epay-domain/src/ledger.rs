@@ -33,13 +33,6 @@ text_enum! {
     }
 }
 
-impl LedgerTransferKind {
-    /// Resolves a hold (names the pending transfer in `pending_id`).
-    pub fn resolves_a_hold(self) -> bool {
-        matches!(self, LedgerTransferKind::PostPending | LedgerTransferKind::VoidPending)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -53,12 +46,5 @@ mod tests {
         let words: Vec<&str> = LedgerTransferKind::ALL.iter().map(|k| k.as_str()).collect();
         assert_eq!(words, ["posted", "pending", "post_pending", "void_pending"]);
         assert_round_trip(LedgerTransferKind::ALL, &["", "Posted", "post-pending", "void", "auth"]);
-    }
-
-    #[test]
-    fn only_posts_and_voids_resolve_holds() {
-        let resolving: Vec<LedgerTransferKind> =
-            LedgerTransferKind::ALL.iter().copied().filter(|k| k.resolves_a_hold()).collect();
-        assert_eq!(resolving, [LedgerTransferKind::PostPending, LedgerTransferKind::VoidPending]);
     }
 }

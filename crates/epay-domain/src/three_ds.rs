@@ -24,11 +24,6 @@ impl ThreeDsState {
     pub fn can_be_answered(self) -> bool {
         self == ThreeDsState::Pending
     }
-
-    /// The transaction the challenge held has ended; nothing moves it any more.
-    pub fn is_final(self) -> bool {
-        self == ThreeDsState::Confirmed
-    }
 }
 
 #[cfg(test)]
@@ -44,10 +39,8 @@ mod tests {
     }
 
     #[test]
-    fn only_an_open_challenge_is_answered_and_only_a_confirmed_one_is_final() {
+    fn only_an_open_challenge_is_answered() {
         let answerable: Vec<ThreeDsState> = ThreeDsState::ALL.iter().copied().filter(|s| s.can_be_answered()).collect();
         assert_eq!(answerable, [ThreeDsState::Pending]);
-        let done: Vec<ThreeDsState> = ThreeDsState::ALL.iter().copied().filter(|s| s.is_final()).collect();
-        assert_eq!(done, [ThreeDsState::Confirmed]);
     }
 }

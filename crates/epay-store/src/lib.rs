@@ -32,6 +32,10 @@ pub enum StoreError {
     /// The 3-D Secure transaction was already ended (confirmed, or failed when abandoned).
     #[error("this 3-D Secure transaction was already confirmed")]
     AlreadyConfirmed,
+    /// A write would move a transaction where the state machine (`TxStatus::can_move_to`) has no
+    /// move: a bug in the caller, refused inside the transaction so nothing is written.
+    #[error("the transaction state machine has no move {from} → {to}")]
+    IllegalMove { from: epay_domain::TxStatus, to: epay_domain::TxStatus },
     /// The request's Idempotency-Key lease ended and another request claimed the key.
     #[error("the Idempotency-Key was claimed by another request")]
     IdempotencyKeyLost,

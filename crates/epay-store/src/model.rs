@@ -1,7 +1,8 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
 //! Statuses, kinds and states are the domain's enums: the store reads and writes their words.
 
-use epay_domain::{PaymentKind, ThreeDsState, TransferKind, TxStatus};
+pub use epay_domain::AccountKind;
+use epay_domain::{LedgerTransferKind, PaymentKind, ThreeDsState, TransferKind, TxStatus};
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
@@ -191,31 +192,6 @@ pub struct SavedCard {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    /// A cardholder's account at the simulated issuer.
-    Card,
-    /// What a terminal's merchant is owed.
-    Merchant,
-    /// The source of the simulator's opening balances.
-    Funding,
-    /// One side of a currency conversion (`fx:<payment currency>-<card currency>:<currency>`):
-    /// it takes the card's money in one currency and pays the merchant in the other, so each
-    /// currency balances on its own.
-    Fx,
-}
-
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountKind::Card => "card",
-            AccountKind::Merchant => "merchant",
-            AccountKind::Funding => "funding",
-            AccountKind::Fx => "fx",
-        }
-    }
-}
-
 /// A terminal's merchant account in one currency: `merchant:<terminal>:<currency>`.
 pub fn merchant_account(terminal_id: &str, currency: &str) -> String {
     format!("merchant:{terminal_id}:{currency}")
@@ -239,7 +215,7 @@ pub fn fx_account(payment_currency: &str, card_currency: &str, currency: &str) -
 #[derive(Debug, Clone)]
 pub struct LedgerAccount {
     pub id: String,
-    pub kind: String,
+    pub kind: AccountKind,
     /// Fixed when the account is created; every transfer it takes part in is in this currency.
     pub currency: String,
     pub debits_pending: i64,
@@ -272,7 +248,7 @@ pub struct LedgerTransfer {
     pub debit_account: String,
     pub credit_account: String,
     pub amount_minor: i64,
-    pub kind: String,
+    pub kind: LedgerTransferKind,
     pub pending_id: Option<String>,
     pub created_at: i64,
 }

@@ -268,7 +268,7 @@ async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
         assert_eq!(gw.transaction_of(&p).await["statusName"], "CANCEL_OLD");
         let store = gw.store().await;
         let transfers = store.ledger_transfers_of(&p).await.unwrap();
-        assert_eq!(transfers.last().unwrap().kind, "void_pending");
+        assert_eq!(transfers.last().unwrap().kind.as_str(), "void_pending");
         let token = gw.service_token(TERMINAL).await;
         assert_eq!(gw.operation(&token, &p, "charge", "", None).await.0, 400);
         // Bad input to the clock.

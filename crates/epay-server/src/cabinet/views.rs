@@ -451,7 +451,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 date(t.created_at),
                 escape(&t.id),
-                escape(&t.kind),
+                escape(t.kind.as_str()),
                 escape(&t.debit_account),
                 money(t.amount_minor),
                 escape(&t.credit_account),
