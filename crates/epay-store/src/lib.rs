@@ -150,8 +150,10 @@ pub trait Store: Send + Sync + 'static {
     /// A payment by id across merchants: for background jobs only, never for a request.
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>>;
 
-    /// Charge, cancel or refund, in one transaction: compare-and-set of the payment, its ledger
-    /// transfers, the refund row. Refusals come back as `StoreError::Refused` and write nothing.
+    /// Charge, cancel or refund, in one transaction: every check that guards the money (the
+    /// status, the amounts left, ePay's minimum refund), the compare-and-set of the payment, its
+    /// ledger transfers, the refund row. Refusals come back as `StoreError::Refused` and write
+    /// nothing.
     async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome>;
 
     /// Turns up to `limit` authorizations older than their terminal's hold period into

@@ -360,6 +360,9 @@ pub enum Refusal {
     Busy,
     /// The amount is more than what is left to charge or refund.
     OverAmount { left_minor: i64 },
+    /// A refund of `amount_minor` is below ePay's minimum and is not all that is left
+    /// ([`epay_domain::refund_meets_minimum`]).
+    BelowMinimumRefund { amount_minor: i64 },
     /// This externalID was already used for a refund of another amount.
     ExternalIdReused { amount_minor: i64 },
     /// Charge, cancel and refund apply to card payments, not to transfers.
@@ -387,7 +390,8 @@ pub enum Operation {
     Charge { amount_minor: Option<i64> },
     /// AUTH → CANCEL: void the hold.
     Cancel,
-    /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card.
+    /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card. An amount
+    /// must meet ePay's minimum refund, checked against what is left in the same transaction.
     Refund { amount_minor: Option<i64>, external_id: Option<String> },
 }
 

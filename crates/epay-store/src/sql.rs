@@ -1296,6 +1296,14 @@ macro_rules! sql_store {
                         return Err(StoreError::Refused(Refusal::NotThisToken));
                     }
                 }
+                // ePay's minimum refund, judged on what is left as this transaction sees it: the
+                // row the refund updates (locked on PostgreSQL; SQLite runs one transaction at a
+                // time), so no concurrent refund can change it between the check and the refund.
+                if let Operation::Refund { amount_minor: Some(amount), .. } = &req.operation {
+                    if !epay_domain::refund_meets_minimum(*amount, p.charged_minor - p.refunded_minor) {
+                        return Err(StoreError::Refused(Refusal::BelowMinimumRefund { amount_minor: *amount }));
+                    }
+                }
                 // The state machine (epay_domain::Operation) says to which payments each operation
                 // applies, from which status it runs and what it leaves; every UPDATE below is a
                 // compare-and-set on that status.
