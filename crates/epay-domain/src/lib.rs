@@ -2,19 +2,30 @@
 //! value (`parse` at the edge, so a bad value cannot travel further) or a pure rule.
 
 pub mod amount_json;
+mod text_enum;
+
 pub mod attempts;
 pub mod card;
 pub mod ids;
 pub mod invoice;
+pub mod kind;
+pub mod ledger;
 pub mod money;
+pub mod operation;
 pub mod reason;
 pub mod secret;
 pub mod status;
+pub mod three_ds;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use invoice::{Description, InvoiceId};
+pub use kind::{PaymentKind, TransferKind};
+pub use ledger::{AccountKind, LedgerTransferKind};
 pub use money::{Amount, Currency, FxRate, MoneyError};
+pub use operation::{refund_meets_minimum, Operation, MIN_REFUND_MINOR};
 pub use reason::ReasonCode;
 pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};
+pub use text_enum::Unknown;
+pub use three_ds::ThreeDsState;

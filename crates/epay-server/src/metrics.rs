@@ -66,7 +66,7 @@ impl Metrics {
     /// Counts a transaction reaching `payment.status` (payments, transfers, operations).
     pub fn observe_outcome(&self, payment: &Payment) {
         let mut outcomes = self.outcomes.lock().unwrap_or_else(|p| p.into_inner());
-        *outcomes.entry((payment.kind.clone(), payment.status.clone(), payment.reason_code)).or_default() += 1;
+        *outcomes.entry((payment.kind.to_string(), payment.status.to_string(), payment.reason_code)).or_default() += 1;
     }
 
     pub fn observe_delivery(&self, delivered: bool, latency: Duration) {
@@ -130,6 +130,7 @@ fn escape(value: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use epay_domain::{PaymentKind, TxStatus};
 
     #[test]
     fn histograms_are_cumulative_and_counted() {
@@ -151,13 +152,16 @@ mod tests {
     #[test]
     fn outcomes_are_counted_by_kind_status_and_reason() {
         let m = Metrics::default();
-        let p = Payment { kind: "payment".into(), status: "REJECT".into(), reason_code: 484, ..Payment::default() };
+        let p =
+            Payment { kind: PaymentKind::Payment, status: TxStatus::Reject, reason_code: 484, ..Payment::default() };
         m.observe_outcome(&p);
         m.observe_outcome(&p);
         let text = m.render(None, None);
-        assert!(
-            text.contains(r#"epay_transactions_total{kind="payment",status="REJECT",reason_code="484"} 2"#),
-            "{text}"
+        let line = format!(
+            r#"epay_transactions_total{{kind="{}",status="{}",reason_code="484"}} 2"#,
+            PaymentKind::Payment,
+            TxStatus::Reject
         );
+        assert!(text.contains(&line), "{text}");
     }
 }

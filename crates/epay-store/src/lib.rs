@@ -6,7 +6,7 @@ mod model;
 mod sql;
 
 use async_trait::async_trait;
-use epay_domain::Secret;
+use epay_domain::{Secret, ThreeDsState};
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use sql::{connect, PgStore, SqliteStore};
@@ -29,6 +29,13 @@ pub enum StoreError {
     ConcurrentAttempt,
     #[error("not found")]
     NotFound,
+    /// The 3-D Secure transaction was already ended (confirmed, or failed when abandoned).
+    #[error("this 3-D Secure transaction was already confirmed")]
+    AlreadyConfirmed,
+    /// A write would move a transaction where the state machine (`TxStatus::can_move_to`) has no
+    /// move: a bug in the caller, refused inside the transaction so nothing is written.
+    #[error("the transaction state machine has no move {from} → {to}")]
+    IllegalMove { from: epay_domain::TxStatus, to: epay_domain::TxStatus },
     /// The request's Idempotency-Key lease ended and another request claimed the key.
     #[error("the Idempotency-Key was claimed by another request")]
     IdempotencyKeyLost,
@@ -143,8 +150,10 @@ pub trait Store: Send + Sync + 'static {
     /// A payment by id across merchants: for background jobs only, never for a request.
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>>;
 
-    /// Charge, cancel or refund, in one transaction: compare-and-set of the payment, its ledger
-    /// transfers, the refund row. Refusals come back as `StoreError::Refused` and write nothing.
+    /// Charge, cancel or refund, in one transaction: every check that guards the money (the
+    /// status, the amounts left, ePay's minimum refund), the compare-and-set of the payment, its
+    /// ledger transfers, the refund row. Refusals come back as `StoreError::Refused` and write
+    /// nothing.
     async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome>;
 
     /// Turns up to `limit` authorizations older than their terminal's hold period into
@@ -229,11 +238,11 @@ pub trait Store: Send + Sync + 'static {
 
     /// Records the challenge's result (`pending` → `passed`/`failed`/`cancelled`); false if the
     /// challenge was already answered.
-    async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
+    async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
 
     /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
     /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),
-    /// with its money, saved card and callback. `Refused(WrongStatus)` if already finished.
+    /// with its money, saved card and callback. `AlreadyConfirmed` if already finished.
     /// A declined end frees the invoice and the token for another attempt.
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment>;
 

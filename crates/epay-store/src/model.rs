@@ -1,8 +1,10 @@
 //! Rows as the services see them. Plain data; validation happens before anything gets here.
 //! Every credential, and every value that would let one be found or forged, is a [`Secret`]:
-//! the rows derive `Debug` and may be logged whole.
+//! the rows derive `Debug` and may be logged whole. Statuses, kinds and states are the domain's
+//! enums: the store reads and writes their words.
 
-use epay_domain::Secret;
+pub use epay_domain::AccountKind;
+use epay_domain::{LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
 
 #[derive(Debug, Clone)]
 pub struct Merchant {
@@ -62,8 +64,8 @@ pub struct TokenRecord {
     pub failure_post_link: String,
     /// The merchant's `secret_hash`, echoed in the callbacks so the merchant knows they are ours.
     pub secret_hash: Option<Secret>,
-    /// The one kind of transfer this token may make (`p2p`, `aft`, `oct`); `None`: P2P only.
-    pub transfer_kind: Option<String>,
+    /// The one kind of transfer this token may make; `None`: P2P only.
+    pub transfer_kind: Option<TransferKind>,
     /// The customer whose saved cards this token may list and use; `None`: no saved cards.
     pub account_id: Option<String>,
     pub expires_at: i64,
@@ -79,8 +81,8 @@ pub struct Payment {
     pub terminal_id: String,
     pub invoice_id: String,
     pub invoice_id_alt: String,
-    pub kind: String,
-    pub status: String,
+    pub kind: PaymentKind,
+    pub status: TxStatus,
     pub amount_minor: i64,
     pub charged_minor: i64,
     pub refunded_minor: i64,
@@ -169,31 +171,6 @@ pub struct SavedCard {
     pub created_at: i64,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum AccountKind {
-    /// A cardholder's account at the simulated issuer.
-    Card,
-    /// What a terminal's merchant is owed.
-    Merchant,
-    /// The source of the simulator's opening balances.
-    Funding,
-    /// One side of a currency conversion (`fx:<payment currency>-<card currency>:<currency>`):
-    /// it takes the card's money in one currency and pays the merchant in the other, so each
-    /// currency balances on its own.
-    Fx,
-}
-
-impl AccountKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AccountKind::Card => "card",
-            AccountKind::Merchant => "merchant",
-            AccountKind::Funding => "funding",
-            AccountKind::Fx => "fx",
-        }
-    }
-}
-
 /// A terminal's merchant account in one currency: `merchant:<terminal>:<currency>`.
 pub fn merchant_account(terminal_id: &str, currency: &str) -> String {
     format!("merchant:{terminal_id}:{currency}")
@@ -217,7 +194,7 @@ pub fn fx_account(payment_currency: &str, card_currency: &str, currency: &str) -
 #[derive(Debug, Clone)]
 pub struct LedgerAccount {
     pub id: String,
-    pub kind: String,
+    pub kind: AccountKind,
     /// Fixed when the account is created; every transfer it takes part in is in this currency.
     pub currency: String,
     pub debits_pending: i64,
@@ -233,22 +210,14 @@ impl LedgerAccount {
     }
 }
 
-/// How a transfer affects balances (TigerBeetle's transfer flags).
+/// How an approved payment debits the card: held (two-step: AUTH, charged or released later)
+/// or moved at once (one-step: CHARGE). Not to be confused with a transfer's [`TransferKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferKind {
+pub enum DebitKind {
     /// Moves money at once.
     Posted,
     /// Reserves money (a hold); later posted (in whole or part) or voided.
     Pending,
-}
-
-impl TransferKind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            TransferKind::Posted => "posted",
-            TransferKind::Pending => "pending",
-        }
-    }
 }
 
 #[derive(Debug, Clone)]
@@ -258,7 +227,7 @@ pub struct LedgerTransfer {
     pub debit_account: String,
     pub credit_account: String,
     pub amount_minor: i64,
-    pub kind: String,
+    pub kind: LedgerTransferKind,
     pub pending_id: Option<String>,
     pub created_at: i64,
 }
@@ -267,7 +236,7 @@ pub struct LedgerTransfer {
 #[derive(Debug, Clone)]
 pub enum PaymentEffect {
     /// Move money from the card's account to the merchant's: a hold (two-step) or at once.
-    Debit { card_account: String, merchant_account: String, kind: TransferKind },
+    Debit { card_account: String, merchant_account: String, kind: DebitKind },
     /// No money moves (declines, card verification).
     None,
 }
@@ -299,7 +268,7 @@ pub struct PaymentWrite {
     pub effect: PaymentEffect,
     pub save_card: Option<CardToSave>,
     /// Status and reason to record instead when the debit finds too little money.
-    pub on_insufficient_funds: (String, i32, String),
+    pub on_insufficient_funds: (TxStatus, i32, String),
     /// A 3-D Secure challenge to open with the payment (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
     /// The Idempotency-Key answer to commit with this payment, when the request carried a key.
@@ -326,8 +295,8 @@ pub struct ThreeDsSession {
     /// What the attempt's end does to its token (spent at the start; given back by a decline
     /// when `UnlessDeclined`).
     pub token_spend: TokenSpend,
-    /// `pending` (challenge shown), `passed`, `failed`, `cancelled`, then `confirmed`.
-    pub state: String,
+    /// Shown (`pending`), answered (`passed`, `failed`, `cancelled`), then `confirmed`.
+    pub state: ThreeDsState,
     pub reason_code: i32,
     pub created_at: i64,
     pub updated_at: i64,
@@ -365,13 +334,18 @@ pub enum Refusal {
     /// No such payment for this merchant (another merchant's id is "not found" too).
     NotFound,
     /// The payment is not in the status the operation needs.
-    WrongStatus { status: String },
+    WrongStatus { status: TxStatus },
+    /// A concurrent refund with the same externalID kept winning the race; try again.
+    Busy,
     /// The amount is more than what is left to charge or refund.
     OverAmount { left_minor: i64 },
+    /// A refund of `amount_minor` is below ePay's minimum and is not all that is left
+    /// ([`epay_domain::refund_meets_minimum`]).
+    BelowMinimumRefund { amount_minor: i64 },
     /// This externalID was already used for a refund of another amount.
     ExternalIdReused { amount_minor: i64 },
     /// Charge, cancel and refund apply to card payments, not to transfers.
-    NotAPayment { kind: String },
+    NotAPayment { kind: PaymentKind },
     /// The caller's token is bound to an invoice and may not move this payment's money: it names
     /// another invoice, or it was issued before the payment was decided (see [`InvoiceBound`]).
     NotThisToken,
@@ -395,8 +369,20 @@ pub enum Operation {
     Charge { amount_minor: Option<i64> },
     /// AUTH → CANCEL: void the hold.
     Cancel,
-    /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card.
+    /// CHARGE → CHARGE (partial) or REFUND (the rest): move money back to the card. An amount
+    /// must meet ePay's minimum refund, checked against what is left in the same transaction.
     Refund { amount_minor: Option<i64>, external_id: Option<String> },
+}
+
+impl Operation {
+    /// Which operation of the payment state machine this is.
+    pub fn kind(&self) -> epay_domain::Operation {
+        match self {
+            Operation::Charge { .. } => epay_domain::Operation::Charge,
+            Operation::Cancel => epay_domain::Operation::Cancel,
+            Operation::Refund { .. } => epay_domain::Operation::Refund,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -703,7 +689,7 @@ pub struct PaymentEvent {
     /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
     pub operation: String,
     /// The payment's status right after the step.
-    pub status: String,
+    pub status: TxStatus,
     /// What the step was about: the amount paid, charged, released or refunded.
     pub amount_minor: i64,
     pub reason_code: i32,
@@ -718,7 +704,7 @@ pub struct PaymentFilter {
     pub from_ms: Option<i64>,
     /// Created before (unix ms).
     pub to_ms: Option<i64>,
-    pub status: Option<String>,
+    pub status: Option<TxStatus>,
     pub terminal_id: Option<String>,
     /// Exact invoice id.
     pub invoice_id: Option<String>,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use epay_domain::Secret;
+use epay_domain::{LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -101,10 +101,14 @@ fn attempt_conflict(err: &sqlx::Error) -> StoreError {
     }
 }
 
-/// Whether a payment status is a decline (`TxStatus::is_declined`), which frees the invoice
-/// and the token for another attempt.
-fn is_declined(status: &str) -> bool {
-    status.parse::<epay_domain::TxStatus>().is_ok_and(epay_domain::TxStatus::is_declined)
+/// Refuses a write that moves a transaction where the state machine has no move (a caller's
+/// bug), inside the transaction, so nothing is written.
+fn check_move(from: TxStatus, to: TxStatus) -> StoreResult<()> {
+    if from.can_move_to(to) {
+        Ok(())
+    } else {
+        Err(StoreError::IllegalMove { from, to })
+    }
 }
 
 /// Recomputes every account's four sums from the transfers and compares.
@@ -119,9 +123,9 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
     }
     let mut sums: HashMap<&str, Sums> = HashMap::new();
     let pending_amounts: HashMap<&str, &LedgerTransfer> =
-        transfers.iter().filter(|t| t.kind == "pending").map(|t| (t.id.as_str(), t)).collect();
+        transfers.iter().filter(|t| t.kind == LedgerTransferKind::Pending).map(|t| (t.id.as_str(), t)).collect();
     for t in transfers {
-        if t.amount_minor <= 0 && t.kind != "void_pending" {
+        if t.amount_minor <= 0 && t.kind != LedgerTransferKind::VoidPending {
             violations.push(InvariantViolation {
                 subject: format!("transfer {}", t.id),
                 problem: format!("non-positive amount {}", t.amount_minor),
@@ -133,16 +137,16 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
                 problem: "debits and credits the same account".into(),
             });
         }
-        match t.kind.as_str() {
-            "posted" => {
+        match t.kind {
+            LedgerTransferKind::Posted => {
                 sums.entry(&t.debit_account).or_default().debits_posted += t.amount_minor;
                 sums.entry(&t.credit_account).or_default().credits_posted += t.amount_minor;
             }
-            "pending" => {
+            LedgerTransferKind::Pending => {
                 sums.entry(&t.debit_account).or_default().debits_pending += t.amount_minor;
                 sums.entry(&t.credit_account).or_default().credits_pending += t.amount_minor;
             }
-            "post_pending" | "void_pending" => {
+            LedgerTransferKind::PostPending | LedgerTransferKind::VoidPending => {
                 let Some(pending) = t.pending_id.as_deref().and_then(|id| pending_amounts.get(id)) else {
                     violations.push(InvariantViolation {
                         subject: format!("transfer {}", t.id),
@@ -163,10 +167,6 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
                 c.credits_pending -= pending.amount_minor;
                 c.credits_posted += t.amount_minor;
             }
-            other => violations.push(InvariantViolation {
-                subject: format!("transfer {}", t.id),
-                problem: format!("unknown kind {other:?}"),
-            }),
         }
     }
     for a in accounts {
@@ -189,7 +189,7 @@ fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> V
                 ),
             });
         }
-        if a.kind == AccountKind::Card.as_str() && a.available() < 0 {
+        if a.kind == AccountKind::Card && a.available() < 0 {
             violations.push(InvariantViolation {
                 subject: format!("account {}", a.id),
                 problem: format!("card below zero: available {}", a.available()),
@@ -291,8 +291,8 @@ fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
     if let Some(to) = f.to_ms {
         add("created_at < ?0", vec![Bind::Int(to)]);
     }
-    if let Some(status) = text(&f.status) {
-        add("status = ?0", vec![Bind::Text(status)]);
+    if let Some(status) = f.status {
+        add("status = ?0", vec![Bind::Text(status.as_str().to_string())]);
     }
     if let Some(terminal) = text(&f.terminal_id) {
         add("terminal_id = ?0", vec![Bind::Text(terminal)]);
@@ -364,12 +364,12 @@ enum Flow {
 }
 
 impl Flow {
-    fn kind(self) -> &'static str {
+    fn kind(self) -> LedgerTransferKind {
         match self {
-            Flow::Posted => "posted",
-            Flow::Pending => "pending",
-            Flow::PostPending { .. } => "post_pending",
-            Flow::VoidPending { .. } => "void_pending",
+            Flow::Posted => LedgerTransferKind::Posted,
+            Flow::Pending => LedgerTransferKind::Pending,
+            Flow::PostPending { .. } => LedgerTransferKind::PostPending,
+            Flow::VoidPending { .. } => LedgerTransferKind::VoidPending,
         }
     }
 
@@ -418,6 +418,13 @@ macro_rules! sql_store {
         $lock:literal, $skip_locked:literal, $skip_locked_plain:literal
     ) => {
         impl $store {
+            /// Reads a text column holding one of a domain enum's words (a status, a kind, a
+            /// state). Any other text is a decode error: the store never guesses what it means.
+            fn word<T: FromStr<Err = epay_domain::Unknown>>(row: &$row, column: &str) -> Result<T, sqlx::Error> {
+                let text: String = row.try_get(column)?;
+                text.parse().map_err(|e| sqlx::Error::ColumnDecode { index: column.to_string(), source: Box::new(e) })
+            }
+
             /// Stores a keyed request's answer in the transaction of the write it guards. Only
             /// the key's lease owner may do so: if the lease ended and another request claimed
             /// the key, the write fails and rolls back, so one key never commits twice.
@@ -490,7 +497,7 @@ macro_rules! sql_store {
                 debit: &str,
                 credit: &str,
                 amount: i64,
-                kind: &str,
+                kind: LedgerTransferKind,
                 pending_id: Option<&str>,
                 now: i64,
             ) -> Result<(), sqlx::Error> {
@@ -506,7 +513,7 @@ macro_rules! sql_store {
                 .bind(debit)
                 .bind(credit)
                 .bind(amount)
-                .bind(kind)
+                .bind(kind.as_str())
                 .bind(pending_id)
                 .bind(now)
                 .execute(&mut **tx)
@@ -612,8 +619,8 @@ macro_rules! sql_store {
                 }
                 Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
                 let flow = match kind {
-                    TransferKind::Posted => Flow::Posted,
-                    TransferKind::Pending => Flow::Pending,
+                    DebitKind::Posted => Flow::Posted,
+                    DebitKind::Pending => Flow::Pending,
                 };
                 let movement = Movement {
                     id: format!("{}:auth", payment.id),
@@ -645,7 +652,7 @@ macro_rules! sql_store {
                 .bind(&t.pan_ciphertext)
                 .bind(&t.expiry_mmyy)
                 .bind(t.save_card)
-                .bind(&t.state)
+                .bind(t.state.as_str())
                 .bind(t.reason_code)
                 .bind(t.created_at)
                 .bind(t.updated_at)
@@ -675,11 +682,36 @@ macro_rules! sql_store {
                     } else {
                         TokenSpend::Always
                     },
-                    state: row.try_get("state")?,
+                    state: Self::word(row, "state")?,
                     reason_code: row.try_get("reason_code")?,
                     created_at: row.try_get("created_at")?,
                     updated_at: row.try_get("updated_at")?,
                 })
+            }
+
+            /// Ends a 3-D Secure challenge (`confirmed`, by compare-and-set: only once), in the
+            /// transaction that ends its payment or transfer. The challenge is over: the sealed
+            /// card numbers are not needed any more.
+            async fn confirm_session(
+                tx: &mut sqlx::Transaction<'static, $db>,
+                session_id: &str,
+                now: i64,
+            ) -> StoreResult<()> {
+                let claimed = sqlx::query(
+                    "UPDATE three_ds_sessions SET state = $1, updated_at = $2, pan_ciphertext = '',
+                         receiver_pan_ciphertext = NULL
+                     WHERE id = $3 AND state <> $1",
+                )
+                .bind(ThreeDsState::Confirmed.as_str())
+                .bind(now)
+                .bind(session_id)
+                .execute(&mut **tx)
+                .await?
+                .rows_affected();
+                if claimed != 1 {
+                    return Err(StoreError::AlreadyConfirmed);
+                }
+                Ok(())
             }
 
             /// Moves a transfer's money (limits checked, amount and fee together or not at all)
@@ -717,7 +749,7 @@ macro_rules! sql_store {
                         // The limit is per currency: only transfers in this one count.
                         let row = sqlx::query(
                             "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
-                             WHERE p.terminal_id = $1 AND p.kind IN ('p2p', 'aft', 'oct') AND p.status = 'CHARGE'
+                             WHERE p.terminal_id = $1 AND p.kind IN ($5, $6, $7) AND p.status = $4
                                AND p.currency = $3
                                AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
                                            AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
@@ -725,6 +757,10 @@ macro_rules! sql_store {
                         .bind(&payment.terminal_id)
                         .bind(m.day_start_ms)
                         .bind(&payment.currency)
+                        .bind(TxStatus::Charge.as_str())
+                        .bind(PaymentKind::from(TransferKind::P2p).as_str())
+                        .bind(PaymentKind::from(TransferKind::Aft).as_str())
+                        .bind(PaymentKind::from(TransferKind::Oct).as_str())
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
@@ -750,11 +786,12 @@ macro_rules! sql_store {
                         // The receiving account has one currency, and so have its credits and limit.
                         let row = sqlx::query(
                             "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
-                             WHERE credit_account = $1 AND kind = 'posted' AND payment_id IS NOT NULL
+                             WHERE credit_account = $1 AND kind = $3 AND payment_id IS NOT NULL
                                AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx') AND created_at >= $2",
                         )
                         .bind(&m.to_account)
                         .bind(m.day_start_ms)
+                        .bind(LedgerTransferKind::Posted.as_str())
                         .fetch_one(&mut **tx)
                         .await?;
                         let total: i64 = row.try_get("total")?;
@@ -797,7 +834,7 @@ macro_rules! sql_store {
                     }
                 }
                 if let Some((code, reason)) = decline {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = code;
                     payment.reason = reason;
                     payment.charged_minor = 0;
@@ -836,7 +873,7 @@ macro_rules! sql_store {
                 tx: &mut sqlx::Transaction<'static, $db>,
                 payment_id: &str,
                 operation: &str,
-                status: &str,
+                status: TxStatus,
                 amount_minor: i64,
                 reason_code: i32,
                 now: i64,
@@ -847,7 +884,7 @@ macro_rules! sql_store {
                 )
                 .bind(payment_id)
                 .bind(operation)
-                .bind(status)
+                .bind(status.as_str())
                 .bind(amount_minor)
                 .bind(reason_code)
                 .bind(now)
@@ -922,12 +959,12 @@ macro_rules! sql_store {
                         last = last.max(attempt);
                         let status: String = row.try_get("status")?;
                         // A status this code does not know holds the invoice: refuse, never double.
-                        statuses.push(status.parse().unwrap_or(epay_domain::TxStatus::New));
+                        statuses.push(status.parse().unwrap_or(TxStatus::New));
                     }
                 }
                 let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
                 match attempts.holding {
-                    Some(epay_domain::TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
+                    Some(TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
                     Some(_) => Err(StoreError::DuplicateInvoice),
                     None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
                     None => Ok(last + 1),
@@ -964,6 +1001,8 @@ macro_rules! sql_store {
             /// Inserts a payment row. Another attempt that holds the invoice, or took the same
             /// attempt number, makes it `DuplicateInvoice` or `ConcurrentAttempt`.
             async fn insert_payment(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment) -> StoreResult<()> {
+                // An attempt is recorded decided (or waiting in 3D): its first move, from NEW.
+                check_move(TxStatus::New, p.status)?;
                 let inserted = sqlx::query(
                     "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
                          amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
@@ -982,8 +1021,8 @@ macro_rules! sql_store {
                 .bind(&p.terminal_id)
                 .bind(&p.invoice_id)
                 .bind(&p.invoice_id_alt)
-                .bind(&p.kind)
-                .bind(&p.status)
+                .bind(p.kind.as_str())
+                .bind(p.status.as_str())
                 .bind(p.amount_minor)
                 .bind(p.charged_minor)
                 .bind(p.refunded_minor)
@@ -1028,7 +1067,7 @@ macro_rules! sql_store {
                 .await;
                 match inserted {
                     Ok(_) => {
-                        Self::record_event(tx, &p.id, "created", &p.status, p.amount_minor, p.reason_code, p.created_at)
+                        Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at)
                             .await?;
                         Ok(())
                     }
@@ -1180,20 +1219,24 @@ macro_rules! sql_store {
                 Self::move_money(tx, movement, now).await
             }
 
-            /// Moves an AUTH payment to `status` (CANCEL or CANCEL_OLD) and voids its hold.
-            /// False if it was no longer AUTH (another request or node got there first).
+            /// Releases a payment's hold by `op` (a cancel or an expiry): by compare-and-set from
+            /// the status `op` needs (AUTH) to the one it leaves (CANCEL or CANCEL_OLD), then the
+            /// hold is voided. False if the payment was no longer AUTH (another request or node got
+            /// there first).
             async fn release_auth(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 p: &Payment,
-                status: &str,
+                op: epay_domain::Operation,
                 now: i64,
             ) -> Result<bool, sqlx::Error> {
+                let status = op.status_after(false);
                 let moved = sqlx::query(
-                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = 'AUTH'",
+                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
                 )
-                .bind(status)
+                .bind(status.as_str())
                 .bind(now)
                 .bind(&p.id)
+                .bind(op.from_status().as_str())
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
@@ -1201,8 +1244,7 @@ macro_rules! sql_store {
                     return Ok(false);
                 }
                 Self::void_hold(tx, p, now).await?;
-                let operation = if status == "CANCEL_OLD" { "expire" } else { "cancel" };
-                Self::record_event(tx, &p.id, operation, status, p.amount_minor, 0, now).await?;
+                Self::record_event(tx, &p.id, op.as_str(), status, p.amount_minor, 0, now).await?;
                 Ok(true)
             }
 
@@ -1221,9 +1263,11 @@ macro_rules! sql_store {
                 }
                 let decided: Option<i64> = sqlx::query(
                     "SELECT MIN(created_at) AS decided FROM payment_events
-                     WHERE payment_id = $1 AND status IN ('AUTH', 'CHARGE')",
+                     WHERE payment_id = $1 AND status IN ($2, $3)",
                 )
                 .bind(&p.id)
+                .bind(TxStatus::Auth.as_str())
+                .bind(TxStatus::Charge.as_str())
                 .fetch_one(&mut **tx)
                 .await?
                 .try_get("decided")?;
@@ -1253,13 +1297,25 @@ macro_rules! sql_store {
                         return Err(StoreError::Refused(Refusal::NotThisToken));
                     }
                 }
-                if p.kind != "payment" {
-                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind.clone() }));
+                // ePay's minimum refund, judged on what is left as this transaction sees it: the
+                // row the refund updates (locked on PostgreSQL; SQLite runs one transaction at a
+                // time), so no concurrent refund can change it between the check and the refund.
+                if let Operation::Refund { amount_minor: Some(amount), .. } = &req.operation {
+                    if !epay_domain::refund_meets_minimum(*amount, p.charged_minor - p.refunded_minor) {
+                        return Err(StoreError::Refused(Refusal::BelowMinimumRefund { amount_minor: *amount }));
+                    }
                 }
-                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status.clone() });
+                // The state machine (epay_domain::Operation) says to which payments each operation
+                // applies, from which status it runs and what it leaves; every UPDATE below is a
+                // compare-and-set on that status.
+                let op = req.operation.kind();
+                if !op.applies_to(p.kind) {
+                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind }));
+                }
+                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status });
                 match &req.operation {
                     Operation::Charge { amount_minor } => {
-                        if p.status != "AUTH" {
+                        if !op.allowed_from(p.status) {
                             return Err(wrong_status());
                         }
                         let amount = amount_minor.unwrap_or(p.amount_minor);
@@ -1267,12 +1323,14 @@ macro_rules! sql_store {
                             return Err(StoreError::Refused(Refusal::OverAmount { left_minor: p.amount_minor }));
                         }
                         let moved = sqlx::query(
-                            "UPDATE payments SET status = 'CHARGE', charged_minor = $1, updated_at = $2
-                             WHERE id = $3 AND status = 'AUTH'",
+                            "UPDATE payments SET status = $4, charged_minor = $1, updated_at = $2
+                             WHERE id = $3 AND status = $5",
                         )
                         .bind(amount)
                         .bind(now)
                         .bind(&p.id)
+                        .bind(op.status_after(false).as_str())
+                        .bind(op.from_status().as_str())
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -1280,10 +1338,10 @@ macro_rules! sql_store {
                             return Err(wrong_status());
                         }
                         Self::post_hold(&mut tx, &p, amount, now).await?;
-                        Self::record_event(&mut tx, &p.id, "charge", "CHARGE", amount, 0, now).await?;
+                        Self::record_event(&mut tx, &p.id, op.as_str(), op.status_after(false), amount, 0, now).await?;
                     }
                     Operation::Cancel => {
-                        if p.status != "AUTH" || !Self::release_auth(&mut tx, &p, "CANCEL", now).await? {
+                        if !op.allowed_from(p.status) || !Self::release_auth(&mut tx, &p, op, now).await? {
                             return Err(wrong_status());
                         }
                     }
@@ -1306,7 +1364,7 @@ macro_rules! sql_store {
                                 return Ok(Some(OperationOutcome { payment: p, replayed: true }));
                             }
                         }
-                        if p.status != "CHARGE" {
+                        if !op.allowed_from(p.status) {
                             return Err(wrong_status());
                         }
                         let left = p.charged_minor - p.refunded_minor;
@@ -1317,13 +1375,15 @@ macro_rules! sql_store {
                         // Compare-and-set: the refund only happens if it still fits at this instant.
                         let moved = sqlx::query(
                             "UPDATE payments SET refunded_minor = refunded_minor + $1,
-                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN 'REFUND' ELSE status END,
+                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN $4 ELSE status END,
                                  updated_at = $2
-                             WHERE id = $3 AND status = 'CHARGE' AND refunded_minor + $1 <= charged_minor",
+                             WHERE id = $3 AND status = $5 AND refunded_minor + $1 <= charged_minor",
                         )
                         .bind(amount)
                         .bind(now)
                         .bind(&p.id)
+                        .bind(op.status_after(true).as_str())
+                        .bind(op.from_status().as_str())
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -1362,8 +1422,8 @@ macro_rules! sql_store {
                             pending: None,
                         };
                         Self::move_money(&mut tx, movement, now).await?;
-                        let status = if p.refunded_minor + amount == p.charged_minor { "REFUND" } else { "CHARGE" };
-                        Self::record_event(&mut tx, &p.id, "refund", status, amount, 0, now).await?;
+                        let status = op.status_after(p.refunded_minor + amount == p.charged_minor);
+                        Self::record_event(&mut tx, &p.id, op.as_str(), status, amount, 0, now).await?;
                     }
                 }
                 let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
@@ -1423,7 +1483,11 @@ macro_rules! sql_store {
                     post_link: row.try_get("post_link")?,
                     failure_post_link: row.try_get("failure_post_link")?,
                     secret_hash: row.try_get::<Option<String>, _>("secret_hash")?.map(Secret::from),
-                    transfer_kind: row.try_get("transfer_kind")?,
+                    transfer_kind: row
+                        .try_get::<Option<String>, _>("transfer_kind")?
+                        .map(|text| text.parse())
+                        .transpose()
+                        .map_err(|e| sqlx::Error::ColumnDecode { index: "transfer_kind".into(), source: Box::new(e) })?,
                     account_id: row.try_get("account_id")?,
                     expires_at: row.try_get("expires_at")?,
                     used_at: row.try_get("used_at")?,
@@ -1438,8 +1502,8 @@ macro_rules! sql_store {
                     terminal_id: row.try_get("terminal_id")?,
                     invoice_id: row.try_get("invoice_id")?,
                     invoice_id_alt: row.try_get("invoice_id_alt")?,
-                    kind: row.try_get("kind")?,
-                    status: row.try_get("status")?,
+                    kind: Self::word(row, "kind")?,
+                    status: Self::word(row, "status")?,
                     amount_minor: row.try_get("amount_minor")?,
                     charged_minor: row.try_get("charged_minor")?,
                     refunded_minor: row.try_get("refunded_minor")?,
@@ -1505,10 +1569,35 @@ macro_rules! sql_store {
                 })
             }
 
+            /// Reads ledger rows for `ledger check`: a row whose kind this code does not know is
+            /// reported as a violation and left out, rather than failing the whole check.
+            fn known_rows<T>(
+                rows: &[$row],
+                what: &str,
+                read: fn(&$row) -> Result<T, sqlx::Error>,
+                violations: &mut Vec<InvariantViolation>,
+            ) -> Result<Vec<T>, sqlx::Error> {
+                let mut known = Vec::new();
+                for row in rows {
+                    match read(row) {
+                        Ok(item) => known.push(item),
+                        Err(sqlx::Error::ColumnDecode { index, .. }) if index == "kind" => {
+                            let (id, kind): (String, String) = (row.try_get("id")?, row.try_get("kind")?);
+                            violations.push(InvariantViolation {
+                                subject: format!("{what} {id}"),
+                                problem: format!("unknown kind {kind:?}"),
+                            });
+                        }
+                        Err(e) => return Err(e),
+                    }
+                }
+                Ok(known)
+            }
+
             fn account_from(row: &$row) -> Result<LedgerAccount, sqlx::Error> {
                 Ok(LedgerAccount {
                     id: row.try_get("id")?,
-                    kind: row.try_get("kind")?,
+                    kind: Self::word(row, "kind")?,
                     currency: row.try_get("currency")?,
                     debits_pending: row.try_get("debits_pending")?,
                     debits_posted: row.try_get("debits_posted")?,
@@ -1524,7 +1613,7 @@ macro_rules! sql_store {
                     debit_account: row.try_get("debit_account")?,
                     credit_account: row.try_get("credit_account")?,
                     amount_minor: row.try_get("amount_minor")?,
-                    kind: row.try_get("kind")?,
+                    kind: Self::word(row, "kind")?,
                     pending_id: row.try_get("pending_id")?,
                     created_at: row.try_get("created_at")?,
                 })
@@ -1713,7 +1802,7 @@ macro_rules! sql_store {
                         // for every tiyn on the card.
                         let funding = funding_account(currency);
                         Self::open_account(&mut tx, &funding, AccountKind::Funding, currency, now_ms).await?;
-                        Self::insert_leg(&mut tx, &format!("open:{id}"), None, &funding, id, *opening_minor, "posted", None, now_ms)
+                        Self::insert_leg(&mut tx, &format!("open:{id}"), None, &funding, id, *opening_minor, LedgerTransferKind::Posted, None, now_ms)
                             .await?;
                         sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
                             .bind(opening_minor)
@@ -1772,7 +1861,7 @@ macro_rules! sql_store {
                 .bind(t.secret_hash.as_ref().map(Secret::expose))
                 .bind(t.expires_at)
                 .bind(t.created_at)
-                .bind(&t.transfer_kind)
+                .bind(t.transfer_kind.map(TransferKind::as_str))
                 .bind(&t.account_id)
                 .execute(&self.pool)
                 .await?;
@@ -1872,7 +1961,7 @@ macro_rules! sql_store {
                 }
 
                 Self::insert_payment(&mut tx, &payment).await?;
-                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {
@@ -1912,7 +2001,7 @@ macro_rules! sql_store {
                         return Ok(outcome);
                     }
                 }
-                Err(StoreError::Refused(Refusal::WrongStatus { status: "busy".into() }))
+                Err(StoreError::Refused(Refusal::Busy))
             }
 
             async fn expire_authorizations(
@@ -1922,21 +2011,23 @@ macro_rules! sql_store {
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<Vec<Payment>> {
                 let mut tx = self.pool.begin().await?;
+                let expire = epay_domain::Operation::Expire;
                 let rows = sqlx::query(concat!(
                     "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
-                     WHERE p.status = 'AUTH' AND p.created_at + t.hold_period_secs * 1000 <= $1
+                     WHERE p.status = $3 AND p.created_at + t.hold_period_secs * 1000 <= $1
                      ORDER BY p.created_at LIMIT $2 ",
                     $skip_locked
                 ))
                 .bind(now_ms)
                 .bind(limit)
+                .bind(expire.from_status().as_str())
                 .fetch_all(&mut *tx)
                 .await?;
                 let mut expired = Vec::new();
                 for row in &rows {
                     let p = Self::payment_from(row)?;
-                    if Self::release_auth(&mut tx, &p, "CANCEL_OLD", now_ms).await? {
-                        let p = Payment { status: "CANCEL_OLD".into(), updated_at: now_ms, ..p };
+                    if Self::release_auth(&mut tx, &p, expire, now_ms).await? {
+                        let p = Payment { status: expire.status_after(false), updated_at: now_ms, ..p };
                         if let Some(cb) = callback(&p) {
                             Self::insert_callback(&mut tx, &cb, now_ms).await?;
                         }
@@ -2231,7 +2322,7 @@ macro_rules! sql_store {
                 settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
                 let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
-                if token_spend == TokenSpend::UnlessDeclined && is_declined(&payment.status) {
+                if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
                     Self::keep_token(&mut tx, &token_digest).await?;
                 }
                 if let Some(session) = &three_ds {
@@ -2253,28 +2344,16 @@ macro_rules! sql_store {
                 callback: CallbackBuilder<'_>,
             ) -> StoreResult<Payment> {
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query(
-                    // The challenge is over: the sealed card numbers are not needed any more.
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
-                         receiver_pan_ciphertext = NULL
-                     WHERE id = $2 AND state <> 'confirmed'",
-                )
-                .bind(now_ms)
-                .bind(session_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
-                }
+                Self::confirm_session(&mut tx, session_id, now_ms).await?;
                 let mut payment = Self::settle_transfer(&mut tx, settlement, now_ms).await?;
+                check_move(TxStatus::ThreeD, payment.status)?;
                 let moved = sqlx::query(
                     "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
                          reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
                          secure = $10, issuer = $11, card_account = $12, receiver_account = $13, updated_at = $14
-                     WHERE id = $15 AND status = '3D'",
+                     WHERE id = $15 AND status = $16",
                 )
-                .bind(&payment.status)
+                .bind(payment.status.as_str())
                 .bind(payment.charged_minor)
                 .bind(payment.fee_minor)
                 .bind(payment.reason_code)
@@ -2289,17 +2368,18 @@ macro_rules! sql_store {
                 .bind(&payment.receiver_account)
                 .bind(now_ms)
                 .bind(&payment.id)
+                .bind(TxStatus::ThreeD.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 payment.updated_at = now_ms;
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
                     .await?;
-                if is_declined(&payment.status) {
+                if payment.status.is_declined() {
                     Self::keep_session_token(&mut tx, &session_id).await?;
                 }
                 if let Some(cb) = callback(&payment) {
@@ -2326,15 +2406,22 @@ macro_rules! sql_store {
                 Ok(row.as_ref().map(Self::session_from).transpose()?)
             }
 
-            async fn answer_three_ds(&self, id: &str, state: &str, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
+            async fn answer_three_ds(
+                &self,
+                id: &str,
+                state: ThreeDsState,
+                reason_code: i32,
+                now_ms: i64,
+            ) -> StoreResult<bool> {
                 let changed = sqlx::query(
                     "UPDATE three_ds_sessions SET state = $1, reason_code = $2, updated_at = $3
-                     WHERE id = $4 AND state = 'pending'",
+                     WHERE id = $4 AND state = $5",
                 )
-                .bind(state)
+                .bind(state.as_str())
                 .bind(reason_code)
                 .bind(now_ms)
                 .bind(id)
+                .bind(ThreeDsState::Pending.as_str())
                 .execute(&self.pool)
                 .await?
                 .rows_affected();
@@ -2344,22 +2431,9 @@ macro_rules! sql_store {
             async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
                 let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
                 let mut tx = self.pool.begin().await?;
-                let claimed = sqlx::query(
-                    // The challenge is over: the sealed card numbers are not needed any more.
-                    "UPDATE three_ds_sessions SET state = 'confirmed', updated_at = $1, pan_ciphertext = '',
-                         receiver_pan_ciphertext = NULL
-                     WHERE id = $2 AND state <> 'confirmed'",
-                )
-                .bind(now_ms)
-                .bind(&session_id)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if claimed != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "confirmed".into() }));
-                }
+                Self::confirm_session(&mut tx, &session_id, now_ms).await?;
                 if !Self::apply_debit(&mut tx, &payment, &effect, now_ms).await? {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = 484;
                     payment.reason = "Insufficient funds".into();
                     payment.charged_minor = 0;
@@ -2369,13 +2443,14 @@ macro_rules! sql_store {
                 if let (0, Some(card)) = (payment.reason_code, &save_card) {
                     payment.card_id = Self::save_card(&mut tx, card).await?;
                 }
+                check_move(TxStatus::ThreeD, payment.status)?;
                 let moved = sqlx::query(
                     "UPDATE payments SET status = $1, charged_minor = $2, reason_code = $3, reason = $4,
                          approval_code = $5, reference = $6, card_id = $7, secure = $8, issuer = $9,
                          card_account = $10, updated_at = $11
-                     WHERE id = $12 AND status = '3D'",
+                     WHERE id = $12 AND status = $13",
                 )
-                .bind(&payment.status)
+                .bind(payment.status.as_str())
                 .bind(payment.charged_minor)
                 .bind(payment.reason_code)
                 .bind(&payment.reason)
@@ -2387,17 +2462,18 @@ macro_rules! sql_store {
                 .bind(&payment.card_account)
                 .bind(now_ms)
                 .bind(&payment.id)
+                .bind(TxStatus::ThreeD.as_str())
                 .execute(&mut *tx)
                 .await?
                 .rows_affected();
                 if moved != 1 {
-                    return Err(StoreError::Refused(Refusal::WrongStatus { status: "finished".into() }));
+                    return Err(StoreError::AlreadyConfirmed);
                 }
                 payment.updated_at = now_ms;
                 let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", &payment.status, amount, payment.reason_code, now_ms)
+                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
                     .await?;
-                if is_declined(&payment.status) {
+                if payment.status.is_declined() {
                     Self::keep_session_token(&mut tx, &session_id).await?;
                 }
                 if let Some(cb) = callback(&payment) {
@@ -2410,11 +2486,13 @@ macro_rules! sql_store {
             async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {
                 let rows = sqlx::query(
                     "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
-                     WHERE p.status = '3D' AND s.state <> 'confirmed' AND s.created_at < $1
+                     WHERE p.status = $3 AND s.state <> $4 AND s.created_at < $1
                      ORDER BY s.created_at LIMIT $2",
                 )
                 .bind(older_than_ms)
                 .bind(limit)
+                .bind(TxStatus::ThreeD.as_str())
+                .bind(ThreeDsState::Confirmed.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 Ok(rows.iter().map(Self::session_from).collect::<Result<_, _>>()?)
@@ -2439,18 +2517,11 @@ macro_rules! sql_store {
             async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
                 // One read transaction, so the accounts and transfers are a consistent snapshot.
                 let mut tx = self.pool.begin().await?;
-                let accounts = sqlx::query("SELECT * FROM ledger_accounts")
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(Self::account_from)
-                    .collect::<Result<Vec<_>, _>>()?;
-                let transfers = sqlx::query("SELECT * FROM ledger_transfers")
-                    .fetch_all(&mut *tx)
-                    .await?
-                    .iter()
-                    .map(Self::transfer_from)
-                    .collect::<Result<Vec<_>, _>>()?;
+                let mut unknown = Vec::new();
+                let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
+                let accounts = Self::known_rows(&accounts, "account", Self::account_from, &mut unknown)?;
+                let transfers = sqlx::query("SELECT * FROM ledger_transfers").fetch_all(&mut *tx).await?;
+                let transfers = Self::known_rows(&transfers, "transfer", Self::transfer_from, &mut unknown)?;
                 let over = sqlx::query(
                     "SELECT id, amount_minor, charged_minor, refunded_minor FROM payments
                      WHERE charged_minor > amount_minor OR refunded_minor > charged_minor
@@ -2459,7 +2530,8 @@ macro_rules! sql_store {
                 .fetch_all(&mut *tx)
                 .await?;
                 tx.commit().await?;
-                let mut violations = check_accounts(&accounts, &transfers);
+                let mut violations = unknown;
+                violations.extend(check_accounts(&accounts, &transfers));
                 for row in over {
                     let id: String = row.try_get("id")?;
                     let amount: i64 = row.try_get("amount_minor")?;
@@ -2703,7 +2775,7 @@ macro_rules! sql_store {
                          CAST(SUM(approved) AS BIGINT) AS approved,
                          CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
                      FROM (SELECT terminal_id, currency, amount_minor, (created_at + $3) / 86400000 AS day,
-                               CASE WHEN reason_code = 0 AND status NOT IN ('3D', 'NEW') THEN 1 ELSE 0 END
+                               CASE WHEN reason_code = 0 AND status NOT IN ($4, $5) THEN 1 ELSE 0 END
                                    AS approved
                            FROM payments WHERE merchant_id = $1 AND created_at >= $2) d
                      GROUP BY terminal_id, day, currency ORDER BY terminal_id, day, currency",
@@ -2711,6 +2783,8 @@ macro_rules! sql_store {
                 .bind(merchant_id)
                 .bind(since_ms)
                 .bind(utc_offset_ms)
+                .bind(TxStatus::ThreeD.as_str())
+                .bind(TxStatus::New.as_str())
                 .fetch_all(&self.pool)
                 .await?;
                 rows.iter()
@@ -2741,7 +2815,7 @@ macro_rules! sql_store {
                     .map(|r| {
                         Ok(PaymentEvent {
                             operation: r.try_get("operation")?,
-                            status: r.try_get("status")?,
+                            status: Self::word(r, "status")?,
                             amount_minor: r.try_get("amount_minor")?,
                             reason_code: r.try_get("reason_code")?,
                             created_at: r.try_get("created_at")?,
@@ -2883,11 +2957,12 @@ sql_store!(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use LedgerTransferKind::{Pending, PostPending, Posted};
 
-    fn account(id: &str, kind: &str, dp: i64, dpo: i64, cp: i64, cpo: i64) -> LedgerAccount {
+    fn account(id: &str, kind: AccountKind, dp: i64, dpo: i64, cp: i64, cpo: i64) -> LedgerAccount {
         LedgerAccount {
             id: id.into(),
-            kind: kind.into(),
+            kind,
             currency: "KZT".into(),
             debits_pending: dp,
             debits_posted: dpo,
@@ -2896,14 +2971,21 @@ mod tests {
         }
     }
 
-    fn transfer(id: &str, d: &str, c: &str, amount: i64, kind: &str, pending: Option<&str>) -> LedgerTransfer {
+    fn transfer(
+        id: &str,
+        d: &str,
+        c: &str,
+        amount: i64,
+        kind: LedgerTransferKind,
+        pending: Option<&str>,
+    ) -> LedgerTransfer {
         LedgerTransfer {
             id: id.into(),
             payment_id: None,
             debit_account: d.into(),
             credit_account: c.into(),
             amount_minor: amount,
-            kind: kind.into(),
+            kind,
             pending_id: pending.map(Into::into),
             created_at: 0,
         }
@@ -2913,7 +2995,7 @@ mod tests {
     fn cabinet_filters_number_their_placeholders_and_match_text_literally() {
         assert_eq!(like_pattern("5_0%\\"), "%5\\_0\\%\\\\%");
         let filter = PaymentFilter {
-            status: Some("CHARGE".into()),
+            status: Some(TxStatus::Charge),
             invoice_id: Some(" 000001 ".into()),
             search: Some("Mug".into()),
             min_amount_minor: Some(100),
@@ -2935,22 +3017,23 @@ mod tests {
     #[test]
     fn sound_ledger_has_no_violations() {
         let accounts = [
-            account("f", "funding", 0, 1000, 0, 0),
-            account("c", "card", 0, 600, 0, 1000),
-            account("m", "merchant", 0, 0, 0, 600),
+            account("f", AccountKind::Funding, 0, 1000, 0, 0),
+            account("c", AccountKind::Card, 0, 600, 0, 1000),
+            account("m", AccountKind::Merchant, 0, 0, 0, 600),
         ];
         let transfers = [
-            transfer("o", "f", "c", 1000, "posted", None),
-            transfer("h", "c", "m", 800, "pending", None),
-            transfer("p", "c", "m", 600, "post_pending", Some("h")),
+            transfer("o", "f", "c", 1000, Posted, None),
+            transfer("h", "c", "m", 800, Pending, None),
+            transfer("p", "c", "m", 600, PostPending, Some("h")),
         ];
         assert_eq!(check_accounts(&accounts, &transfers), vec![]);
     }
 
     #[test]
     fn finds_drift_and_overdraft() {
-        let accounts = [account("f", "funding", 0, 100, 0, 0), account("c", "card", 0, 200, 0, 100)];
-        let transfers = [transfer("o", "f", "c", 100, "posted", None)];
+        let accounts =
+            [account("f", AccountKind::Funding, 0, 100, 0, 0), account("c", AccountKind::Card, 0, 200, 0, 100)];
+        let transfers = [transfer("o", "f", "c", 100, Posted, None)];
         let v = check_accounts(&accounts, &transfers);
         assert!(v.iter().any(|v| v.problem.contains("differ")), "{v:?}");
         assert!(v.iter().any(|v| v.problem.contains("below zero")), "{v:?}");
@@ -2958,9 +3041,10 @@ mod tests {
 
     #[test]
     fn finds_postings_between_currencies_and_unbalanced_currencies() {
-        let usd = LedgerAccount { currency: "USD".into(), ..account("m", "merchant", 0, 0, 0, 100) };
-        let accounts = [account("f", "funding", 0, 100, 0, 0), account("c", "card", 0, 100, 0, 100), usd];
-        let transfers = [transfer("o", "f", "c", 100, "posted", None), transfer("x", "c", "m", 100, "posted", None)];
+        let usd = LedgerAccount { currency: "USD".into(), ..account("m", AccountKind::Merchant, 0, 0, 0, 100) };
+        let accounts =
+            [account("f", AccountKind::Funding, 0, 100, 0, 0), account("c", AccountKind::Card, 0, 100, 0, 100), usd];
+        let transfers = [transfer("o", "f", "c", 100, Posted, None), transfer("x", "c", "m", 100, Posted, None)];
         let v = check_accounts(&accounts, &transfers);
         assert!(v.iter().any(|v| v.subject == "transfer x" && v.problem.contains("mixes currencies")), "{v:?}");
         assert!(v.iter().any(|v| v.subject == "currency KZT" && v.problem.contains("does not balance")), "{v:?}");

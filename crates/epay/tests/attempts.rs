@@ -353,7 +353,8 @@ async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
             };
             let declined = submit(DECLINED[0]).await;
             let paid = submit(VISA).await;
-            let statuses: Vec<String> = attempts_of(&gw, p2p, &order).await.into_iter().map(|p| p.status).collect();
+            let statuses: Vec<String> =
+                attempts_of(&gw, p2p, &order).await.into_iter().map(|p| p.status.to_string()).collect();
             if bound {
                 // The form again, with the reason and the attempts left; the same token pays.
                 assert!(declined.contains(r#"id="transfer-form""#), "{backend:?}: {declined}");

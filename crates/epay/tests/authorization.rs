@@ -214,7 +214,7 @@ async fn money_of(gw: &Gateway, id: &str) -> (String, i64, i64, usize) {
     let store = gw.store().await;
     let (merchant, _) = epay_server::seed::test_merchant();
     let p = store.payment(&merchant.id, id).await.unwrap().unwrap();
-    (p.status, p.charged_minor, p.refunded_minor, store.ledger_transfers_of(id).await.unwrap().len())
+    (p.status.to_string(), p.charged_minor, p.refunded_minor, store.ledger_transfers_of(id).await.unwrap().len())
 }
 
 /// Pays `invoice` (100, AUTH) with `page_token`, the token a hosted page would carry; returns the id.

@@ -630,7 +630,7 @@ async fn the_transfer_page_preselects_the_saved_cards_seed_000_names() {
         browser.click("#transfer-submit").await;
         browser.wait_url("/demo/success", 15).await;
         let paid = gw.store().await.payment_by_invoice(P2P, &order_id).await.unwrap().unwrap();
-        assert_eq!(paid.status, "CHARGE", "{b}");
+        assert_eq!(paid.status.as_str(), "CHARGE", "{b}");
         assert_eq!(paid.card_id.as_deref(), Some(alice_visa.as_str()), "{b}: paid from the pre-selected card");
         assert_eq!(paid.receiver_card_id.as_deref(), Some(alice_amex.as_str()), "{b}");
 

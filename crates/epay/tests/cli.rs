@@ -25,6 +25,11 @@ async fn ledger_check_passes_on_a_sound_ledger_and_fails_on_a_corrupted_one() {
         gw.execute_sql("UPDATE payments SET charged_minor = amount_minor + 1").await;
         let (ok, out) = gw.run_cli(&["ledger", "check"]);
         assert!(!ok && out.contains("VIOLATION payment"), "{backend:?}: {out}");
+
+        // A transfer of a kind the gateway does not know: reported, not a failed read.
+        gw.execute_sql("UPDATE ledger_transfers SET kind = 'bogus' WHERE kind = 'pending'").await;
+        let (ok, out) = gw.run_cli(&["ledger", "check"]);
+        assert!(!ok && out.contains(r#"unknown kind "bogus""#), "{backend:?}: {out}");
     }
 }
 

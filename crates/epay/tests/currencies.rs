@@ -43,7 +43,7 @@ async fn usd_and_eur_payments_take_the_converted_amount_from_a_tenge_card_and_cr
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let usd = pay(&gw, major("12.34"), "USD", ONE_STEP_TERMINAL).await;
-        assert_eq!(usd.status, "CHARGE", "{backend:?}");
+        assert_eq!(usd.status.as_str(), "CHARGE", "{backend:?}");
         let card = usd.card_account.clone().expect("a card account");
         // The conversion is recorded on the payment: 12.34 USD × 500 = 6170 KZT.
         assert_eq!(
@@ -92,7 +92,7 @@ async fn charge_and_refunds_of_a_usd_payment_use_the_recorded_rate() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let paid = pay(&gw, major("100"), "USD", TERMINAL).await;
-        assert_eq!(paid.status, "AUTH", "{backend:?}");
+        assert_eq!(paid.status.as_str(), "AUTH", "{backend:?}");
         let card = paid.card_account.clone().unwrap();
         let held = available(&gw, &card).await;
         let service = gw.service_token(TERMINAL).await;

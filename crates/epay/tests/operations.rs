@@ -236,6 +236,103 @@ async fn fifty_concurrent_refunds_never_exceed_the_charge() {
     }
 }
 
+/// ePay's minimum refund (10, unless it is all that is left) is judged on the payment as the
+/// refund's own transaction sees it. Deterministic on PostgreSQL: a test transaction holds the
+/// payment's row; a refund of 95 waits for it, then a refund of the last 5 is asked and waits
+/// behind the first. Once the row is free the first leaves 5, so the second is all that is left.
+/// A check made before the refund's transaction saw 100 left and refused the 5.
+#[tokio::test]
+async fn the_minimum_refund_is_judged_in_the_refunds_own_transaction() {
+    if !backends().contains(&Backend::Postgres) {
+        return;
+    }
+    use sqlx::Connection;
+    let gw = Gateway::start(Backend::Postgres).await;
+    let token = gw.service_token(TERMINAL).await;
+    let p = gw.authorized_payment(major("100")).await;
+    assert_eq!(gw.operation(&token, &p, "charge", "", None).await.0, 200);
+    let mut watch = sqlx::PgConnection::connect(&gw.database_url).await.unwrap();
+    let mut holder = sqlx::PgConnection::connect(&gw.database_url).await.unwrap();
+    let mut held = holder.begin().await.unwrap();
+    sqlx::query("SELECT id FROM payments WHERE id = $1 FOR UPDATE").bind(&p).execute(&mut *held).await.unwrap();
+
+    let first = gw.operation(&token, &p, "refund", "?amount=95", None);
+    let rest = async {
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+        while lock_waiters(&mut watch).await < 1 {
+            assert!(tokio::time::Instant::now() < deadline, "the first refund never waited for the row");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        let second = gw.operation(&token, &p, "refund", "?amount=5", None);
+        tokio::pin!(second);
+        // The row is let go once the second refund waits for it too (or has answered already).
+        let mut answered = None;
+        loop {
+            tokio::select! {
+                answer = &mut second => { answered = Some(answer); break; }
+                _ = tokio::time::sleep(std::time::Duration::from_millis(20)) => {
+                    if lock_waiters(&mut watch).await >= 2 {
+                        break;
+                    }
+                    assert!(tokio::time::Instant::now() < deadline, "the second refund neither waited nor answered");
+                }
+            }
+        }
+        held.commit().await.unwrap();
+        match answered {
+            Some(answer) => answer,
+            None => second.await,
+        }
+    };
+    let (first, second) = tokio::join!(first, rest);
+    assert_eq!(first.0, 200, "{first:?}");
+    assert_eq!(second.0, 200, "the last 5 is all that is left when its refund runs: {second:?}");
+    let payment = gw.store().await.payment_by_id(&p).await.unwrap().unwrap();
+    assert_eq!((payment.status.as_str(), payment.refunded_minor), ("REFUND", 10_000));
+    gw.assert_ledger_sound();
+}
+
+/// How many sessions of the connection's PostgreSQL database wait for a lock.
+async fn lock_waiters(conn: &mut sqlx::PgConnection) -> i64 {
+    use sqlx::Row;
+    let query = "SELECT COUNT(*) AS n FROM pg_stat_activity
+                 WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    sqlx::query(query).fetch_one(conn).await.unwrap().get("n")
+}
+
+/// A refund under the minimum of a payment the token cannot see answers "not found", as any
+/// other refund of it does: the minimum is judged only on a payment the caller may refund.
+#[tokio::test]
+async fn a_refund_under_the_minimum_of_a_payment_the_token_cannot_see_is_not_found() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // A payment of the same merchant on another terminal (one-step: charged at once).
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, major("100"), epay_server::seed::ONE_STEP_TERMINAL).await;
+        let request = epay_client::PaymentRequest::new(
+            &invoice,
+            major("100"),
+            gw.cryptogram(VISA, epay_server::seed::ONE_STEP_TERMINAL).await,
+        );
+        let other = gw.client.cryptopay(&token, &request).await.unwrap();
+        assert_eq!(other.status, "CHARGE");
+        let terminal_token = gw.service_token(TERMINAL).await;
+        for id in [other.id.as_str(), "00000000-0000-0000-0000-000000000000"] {
+            let (status, answer) = gw.operation(&terminal_token, id, "refund", "?amount=5", None).await;
+            assert_eq!(status, 400, "{backend:?} {id}: {answer}");
+            assert!(answer["message"].as_str().unwrap().contains("not found"), "{backend:?} {id}: {answer}");
+        }
+        // Its own terminal's token meets the minimum.
+        let own_token = gw.service_token(epay_server::seed::ONE_STEP_TERMINAL).await;
+        let (status, answer) = gw.operation(&own_token, &other.id, "refund", "?amount=5", None).await;
+        assert_eq!(status, 400, "{backend:?}: {answer}");
+        assert!(answer["message"].as_str().unwrap().contains("at least 10"), "{backend:?}: {answer}");
+        let payment = gw.store().await.payment_by_id(&other.id).await.unwrap().unwrap();
+        assert_eq!((payment.status.as_str(), payment.refunded_minor), ("CHARGE", 0), "{backend:?}");
+        gw.assert_ledger_sound();
+    }
+}
+
 #[tokio::test]
 async fn concurrent_charge_and_cancel_and_double_charge_have_one_winner() {
     for backend in backends() {
@@ -275,7 +372,7 @@ async fn authorizations_expire_to_cancel_old_when_the_sandbox_clock_moves() {
         assert_eq!(gw.transaction_of(&p).await["statusName"], "CANCEL_OLD");
         let store = gw.store().await;
         let transfers = store.ledger_transfers_of(&p).await.unwrap();
-        assert_eq!(transfers.last().unwrap().kind, "void_pending");
+        assert_eq!(transfers.last().unwrap().kind.as_str(), "void_pending");
         let token = gw.service_token(TERMINAL).await;
         assert_eq!(gw.operation(&token, &p, "charge", "", None).await.0, 400);
         // Bad input to the clock.

@@ -134,7 +134,7 @@ async fn cryptogram_payment_on_a_two_step_terminal_holds_funds_and_reports_statu
         let store = gw.store().await;
         let transfers = store.ledger_transfers_of(body["id"].as_str().unwrap()).await.unwrap();
         assert_eq!(transfers.len(), 1);
-        assert_eq!(transfers[0].kind, "pending");
+        assert_eq!(transfers[0].kind.as_str(), "pending");
         assert_eq!(transfers[0].amount_minor, 10_000);
         let card = store.ledger_account(&transfers[0].debit_account).await.unwrap().unwrap();
         assert_eq!(card.debits_pending, 10_000);

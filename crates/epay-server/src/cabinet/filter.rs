@@ -87,7 +87,7 @@ pub fn parse(query: &HashMap<String, String>) -> Result<ListQuery, CabinetError>
     }
     if !value("status").is_empty() {
         let status = TxStatus::from_str(value("status")).map_err(|e| CabinetError::BadInput(format!("status: {e}")))?;
-        filter.status = Some(status.as_str().to_string());
+        filter.status = Some(status);
     }
     filter.terminal_id = some(value("terminal"));
     filter.invoice_id = some(value("invoice"));
@@ -143,7 +143,7 @@ mod tests {
         let l = parse(&q(&[
             ("from", "2026-11-22"),
             ("to", "2026-11-22"),
-            ("status", "CHARGE"),
+            ("status", TxStatus::Charge.as_str()),
             ("invoice", " 000000001 "),
             ("card", "5096"),
             ("min", "10.5"),
@@ -155,7 +155,7 @@ mod tests {
         // 2026-11-22 00:00 in UTC+5 is 2026-11-21 19:00 UTC.
         assert_eq!(l.filter.from_ms, Some(1_795_287_600_000));
         assert_eq!(l.filter.to_ms, Some(1_795_287_600_000 + 86_400_000));
-        assert_eq!(l.filter.status.as_deref(), Some("CHARGE"));
+        assert_eq!(l.filter.status, Some(TxStatus::Charge));
         assert_eq!(l.filter.invoice_id.as_deref(), Some("000000001"));
         assert_eq!(l.filter.min_amount_minor, Some(1050));
         assert_eq!(l.filter.max_amount_minor, Some(10000));

@@ -1,7 +1,7 @@
 //! The cabinet's HTML. Server-rendered, no scripts; every value from outside is escaped; forms
 //! that change something carry the session's CSRF token.
 
-use epay_domain::Amount;
+use epay_domain::{Amount, Operation, TxStatus};
 
 use super::i18n::{words, Lang, Words};
 use crate::clock::epay_datetime;
@@ -228,9 +228,6 @@ pub struct ListView<'a> {
     pub terminals: &'a [(String, String)],
 }
 
-const STATUSES: [&str; 10] =
-    ["NEW", "3D", "AUTH", "CHARGE", "CANCEL", "CANCEL_OLD", "REFUND", "REJECT", "FAILED", "VERIFIED"];
-
 fn options(selected: &str, any: &str, items: &[(String, String)]) -> String {
     let mut out = format!(r#"<option value="">{}</option>"#, escape(any));
     for (value, label) in items {
@@ -243,7 +240,7 @@ fn options(selected: &str, any: &str, items: &[(String, String)]) -> String {
 pub fn transactions(c: &Chrome<'_>, v: &ListView<'_>) -> String {
     let w = words(c.lang);
     let q = v.query;
-    let statuses: Vec<(String, String)> = STATUSES.iter().map(|s| (s.to_string(), s.to_string())).collect();
+    let statuses: Vec<(String, String)> = TxStatus::ALL.iter().map(|s| (s.to_string(), s.to_string())).collect();
     let input = |name: &str, label: &str, kind: &str| {
         format!(
             r#"<div><label for="f-{name}">{label}</label><input id="f-{name}" name="{name}" type="{kind}" value="{value}" maxlength="100"></div>"#,
@@ -259,8 +256,8 @@ pub fn transactions(c: &Chrome<'_>, v: &ListView<'_>) -> String {
                 id = escape(&p.id),
                 created = date(p.created_at),
                 invoice = escape(&p.invoice_id),
-                sclass = escape(&p.status.to_lowercase()),
-                status = escape(&p.status),
+                sclass = escape(&p.status.as_str().to_lowercase()),
+                status = escape(p.status.as_str()),
                 amount = money(p.amount_minor),
                 currency = escape(&p.currency),
                 card = escape(if p.card_mask.is_empty() { &p.receiver_card_mask } else { &p.card_mask }),
@@ -374,8 +371,8 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
         ("id", p.id.clone(), "d-id"),
         ("invoiceId", p.invoice_id.clone(), "d-invoice"),
         (w.attempt, p.attempt.to_string(), "d-attempt"),
-        (w.status, p.status.clone(), "status"),
-        (w.kind, p.kind.clone(), "d-kind"),
+        (w.status, p.status.to_string(), "status"),
+        (w.kind, p.kind.to_string(), "d-kind"),
         (w.amount, format!("{} {}", money(p.amount_minor), p.currency), "d-amount"),
         (w.charged, money(p.charged_minor), "d-charged"),
         (w.refunded, money(p.refunded_minor), "d-refunded"),
@@ -401,11 +398,14 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
     }
     let facts = dl(&rows);
     let mut actions = String::new();
-    if p.kind == "payment" && p.status == "AUTH" {
+    // The actions the payment state machine allows now (the store checks them again).
+    if Operation::Charge.allowed(p.kind, p.status) {
         actions.push_str(&op_form(c, &p.id, "charge", w.charge, Some(w.amount_hint)));
+    }
+    if Operation::Cancel.allowed(p.kind, p.status) {
         actions.push_str(&op_form(c, &p.id, "cancel", w.cancel, None));
     }
-    if p.kind == "payment" && p.status == "CHARGE" && left > 0 {
+    if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
         actions.push_str(&op_form(c, &p.id, "refund", w.refund, Some(w.amount_hint)));
     }
     let actions = if actions.is_empty() {
@@ -424,7 +424,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
         format!(
             "<tr><td>{}</td><td>created</td><td>{}</td><td class=\"num\">{}</td><td></td></tr>",
             date(p.created_at),
-            escape(&p.status),
+            escape(p.status.as_str()),
             money(p.amount_minor)
         )
     } else {
@@ -435,8 +435,8 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
                     "<tr><td>{}</td><td>{}</td><td><span class=\"status s-{}\">{}</span></td><td class=\"num\">{}</td><td>{}</td></tr>",
                     date(e.created_at),
                     escape(&e.operation),
-                    escape(&e.status.to_lowercase()),
-                    escape(&e.status),
+                    escape(&e.status.as_str().to_lowercase()),
+                    escape(e.status.as_str()),
                     money(e.amount_minor),
                     if e.reason_code == 0 { String::new() } else { e.reason_code.to_string() },
                 )
@@ -451,7 +451,7 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> String {
                 "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td>{}</td></tr>",
                 date(t.created_at),
                 escape(&t.id),
-                escape(&t.kind),
+                escape(t.kind.as_str()),
                 escape(&t.debit_account),
                 money(t.amount_minor),
                 escape(&t.credit_account),
@@ -531,8 +531,8 @@ fn attempts_panel(w: &Words, p: &epay_store::Payment, attempts: &[epay_store::Pa
                 id = escape(&a.id),
                 n = a.attempt,
                 created = date(a.created_at),
-                sclass = escape(&a.status.to_lowercase()),
-                status = escape(&a.status),
+                sclass = escape(&a.status.as_str().to_lowercase()),
+                status = escape(a.status.as_str()),
                 card = escape(&a.card_mask),
                 reason = if a.reason_code == 0 { String::new() } else { escape(&format!("{} ({})", a.reason, a.reason_code)) },
             )

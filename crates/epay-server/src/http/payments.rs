@@ -47,7 +47,7 @@ pub async fn saved_card(State(app): State<AppState>, headers: HeaderMap, body: B
         .map(|v| v.get("order").is_some_and(|o| o.is_object()) && v.get("card").is_some_and(|c| c.is_object()))
         .unwrap_or(false);
     if is_transfer {
-        return super::transfers::handle(&app, &headers, &body, crate::services::transfers::Kind::P2p).await;
+        return super::transfers::handle(&app, &headers, &body, epay_domain::TransferKind::P2p).await;
     }
     let acs = format!("{}/acs/challenge", super::public_base(&app, &headers));
     match payments::pay_with_saved_card(&app, authorization(&headers), &body, &acs).await {

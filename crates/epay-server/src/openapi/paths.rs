@@ -1,6 +1,7 @@
 //! Every operation the gateway serves. `tests/openapi.rs` compares this list with the real
 //! router, method by method: a route added without an entry here fails it.
 
+use epay_domain::TxStatus;
 use serde_json::{json, Value};
 
 use super::builder::{Auth, Builder};
@@ -18,7 +19,7 @@ fn payment_example() -> Value {
     json!({"id":"8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10","accountId":"testUser1","amount":100,"amountBonus":0,
         "currency":"KZT","description":"test","email":"","invoiceID":"000000001","invoiceIdAlt":"",
         "language":"RU","phone":"","reference":"099467918563","intReference":"C3B673466A9600F3",
-        "secure3D":null,"cardID":"22f2c5db-64d8-475f-8066-af3de3dc8233","fee":0,"code":0,"status":"AUTH"})
+        "secure3D":null,"cardID":"22f2c5db-64d8-475f-8066-af3de3dc8233","fee":0,"code":0,"status":TxStatus::Auth.as_str()})
 }
 
 /// Seed 003's "not final" answer.
@@ -28,7 +29,7 @@ fn three_d_example() -> Value {
         "secure3D":{"paReq":"eyJtZXNzYWdlVHlwZSI6IkNSZXEiLCJtZXNzYWdlVmVyc2lvbiI6IjIuMi4wIn0",
             "md":"ZTBkMjZkMDEtMmYwNC00ZWY2LWEzZmMtNDRiNTkzMjE3Yzkx",
             "action":"http://127.0.0.1:8080/acs/challenge"},
-        "cardID":"","fee":0,"code":0,"status":"3D"})
+        "cardID":"","fee":0,"code":0,"status":TxStatus::ThreeD.as_str()})
 }
 
 /// Seed 001's answer, field for field.
@@ -40,7 +41,8 @@ fn transfer_example() -> Value {
         "senderCardType":"VISA","senderTransferType":"TYPEPAN",
         "receiverCardID":"fcf69516-f7e8-9b14-e053-1d1a000aef2f","receiverCardPAN":"552204...6736",
         "receiverCardType":"MasterCard","receiverTransferType":"TYPECARDID",
-        "intReference":"C2679A7844D3A007","terminalID":"40a348cb-68a3-45d5-9002-a4836d79c3b5","status":"CHARGE"})
+        "intReference":"C2679A7844D3A007","terminalID":"40a348cb-68a3-45d5-9002-a4836d79c3b5",
+        "status":TxStatus::Charge.as_str()})
 }
 
 fn error(code: i64, message: &str) -> Value {
@@ -389,7 +391,8 @@ fn status(b: &mut Builder) {
                     "terminalID": PAYMENT_TERMINAL,"accountID":"testUser1","description":"test",
                     "language":"RU","cardMask":"440563...5096","cardType":"VISA","issuer":"HALYK BANK",
                     "reference":"099467918563","reason":"success","reasonCode":"0","intReference":"C3B673466A9600F3",
-                    "secure":false,"secureDetails":"","statusID":"2","statusName":"AUTH","name":"TEST TEST","email":"",
+                    "secure":false,"secureDetails":"","statusID":TxStatus::Auth.id().to_string(),
+                    "statusName":TxStatus::Auth.as_str(),"name":"TEST TEST","email":"",
                     "phone":"","cardID":"22f2c5db-64d8-475f-8066-af3de3dc8233","xlsRRN":"099467918563","ip":"",
                     "ipCountry":"","ipCity":"","ipRegion":"","ipDistrict":"","ipLatitude":0.0,"ipLongitude":0.0}}),
             ),

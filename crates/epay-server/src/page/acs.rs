@@ -10,6 +10,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
+use epay_domain::ThreeDsState;
 
 use super::i18n::Lang;
 use super::views;
@@ -56,7 +57,7 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
     if three_ds::server_trans_id(&md).as_deref() != Some(session.server_trans_id.as_str()) {
         return refused("MD does not belong to this PaReq");
     }
-    if session.state != "pending" {
+    if !session.state.can_be_answered() {
         return refused("this challenge was already answered");
     }
     let Ok(Some(payment)) = app.store.payment_by_id(&session.payment_id).await else {
@@ -108,8 +109,8 @@ async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
             );
         }
     }
-    tracing::info!(acs_id = %session.id, state, "3-D Secure challenge answered");
-    let pa_res = three_ds::pa_res(&session, state == "passed");
+    tracing::info!(acs_id = %session.id, state = %state, "3-D Secure challenge answered");
+    let pa_res = three_ds::pa_res(&session, state == ThreeDsState::Passed);
     page(
         StatusCode::OK,
         views::auto_post(Lang::En, &term_url, &[("PaRes", &pa_res), ("MD", &md)], "Returning to the shop…"),

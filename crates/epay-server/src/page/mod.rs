@@ -19,13 +19,13 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use epay_domain::{Cvc, Expiry, Pan};
+use epay_domain::{Cvc, Expiry, Pan, TransferKind};
 
 use crate::app::{App, AppState};
 use crate::config::Mode;
 use crate::keys::digests_equal;
 use crate::services::payments::{self, PaymentError};
-use crate::services::transfers::{self, Kind};
+use crate::services::transfers;
 use crate::wire::{Fields, PaymentAnswer};
 use i18n::{words, Lang};
 
@@ -348,23 +348,15 @@ async fn three_ds_return(
     }
 }
 
-fn transfer_kind(query: &HashMap<String, String>) -> Option<Kind> {
+fn transfer_kind(query: &HashMap<String, String>) -> Option<TransferKind> {
     if flag(query, "isTransfer") {
-        Some(Kind::P2p)
+        Some(TransferKind::P2p)
     } else if flag(query, "isAFT") {
-        Some(Kind::Aft)
+        Some(TransferKind::Aft)
     } else if flag(query, "isOCT") {
-        Some(Kind::Oct)
+        Some(TransferKind::Oct)
     } else {
         None
-    }
-}
-
-fn kind_name(kind: Kind) -> &'static str {
-    match kind {
-        Kind::P2p => "p2p",
-        Kind::Aft => "aft",
-        Kind::Oct => "oct",
     }
 }
 
@@ -375,7 +367,7 @@ async fn transfer_page(
     short: bool,
     raw: &str,
     decoded: &params::PageParams,
-    kind: Kind,
+    kind: TransferKind,
     alert: Option<&str>,
 ) -> Response {
     let w = words(lang);
@@ -384,14 +376,14 @@ async fn transfer_page(
             let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
             let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
             // OCT: the merchant pays the fee, the customer sees only the amount.
-            let (fee, total) = if kind == Kind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
+            let (fee, total) = if kind == TransferKind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
             html(
                 if alert.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
                 views::transfer_form(&views::TransferFormView {
                     lang,
                     short,
                     raw_params: raw,
-                    kind: kind_name(kind),
+                    kind,
                     merchant: &info.merchant_name,
                     description: &info.description,
                     amount: &amount,
@@ -453,11 +445,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let kind = match form.get("kind").map(String::as_str) {
-        Some("aft") => Kind::Aft,
-        Some("oct") => Kind::Oct,
-        _ => Kind::P2p,
-    };
+    let kind = form.get("kind").and_then(|k| k.parse().ok()).unwrap_or(TransferKind::P2p);
     let (token, info) =
         match transfers::check_page_transfer(&app, decoded.access_token.expose(), &decoded.fields, kind).await {
             Ok(ok) => ok,
@@ -476,10 +464,10 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
     };
     let mut card = serde_json::Map::new();
-    if kind != Kind::Oct {
+    if kind != TransferKind::Oct {
         card.insert("sender".into(), side(&form, "sender_card_id", "pan", true, save));
     }
-    if kind != Kind::Aft {
+    if kind != TransferKind::Aft {
         card.insert("receiver".into(), side(&form, "receiver_card_id", "receiver_pan", false, false));
     }
     let request = serde_json::json!({"order": order, "card": card});
@@ -609,8 +597,9 @@ async fn demo_result(
     } else {
         None
     };
-    let (status, reason) =
-        payment.map(|p| (p.status, if p.reason_code == 0 { String::new() } else { p.reason })).unwrap_or_default();
+    let (status, reason) = payment
+        .map(|p| (p.status.to_string(), if p.reason_code == 0 { String::new() } else { p.reason }))
+        .unwrap_or_default();
     html(StatusCode::OK, views::shop_result(success, &invoice, &status, &reason))
 }
 

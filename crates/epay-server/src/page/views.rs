@@ -1,6 +1,8 @@
 //! HTML of the payment page, its result page and the demo shop. Every value from outside is
 //! escaped; scripts and styles are our own files only, pinned by Subresource Integrity.
 
+use epay_domain::TransferKind;
+
 use super::assets::assets;
 use super::i18n::{words, Lang};
 
@@ -290,8 +292,7 @@ pub struct TransferFormView<'a> {
     pub lang: Lang,
     pub short: bool,
     pub raw_params: &'a str,
-    /// `p2p`, `aft` or `oct`.
-    pub kind: &'a str,
+    pub kind: TransferKind,
     pub merchant: &'a str,
     pub description: &'a str,
     pub amount: &'a str,
@@ -329,12 +330,12 @@ fn saved_select(id: &str, w: &super::i18n::Words, cards: &[(String, String)], se
 pub fn transfer_form(v: &TransferFormView<'_>) -> String {
     let w = words(v.lang);
     let title = match v.kind {
-        "aft" => w.aft_title,
-        "oct" => w.payout_title,
-        _ => w.transfer_title,
+        TransferKind::Aft => w.aft_title,
+        TransferKind::Oct => w.payout_title,
+        TransferKind::P2p => w.transfer_title,
     };
     let alert = v.alert.map(|a| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(a))).unwrap_or_default();
-    let sender = if v.kind == "oct" {
+    let sender = if v.kind == TransferKind::Oct {
         String::new()
     } else {
         format!(
@@ -352,7 +353,7 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
             l_holder = w.holder,
         )
     };
-    let receiver = if v.kind == "aft" {
+    let receiver = if v.kind == TransferKind::Aft {
         String::new()
     } else {
         format!(
@@ -397,7 +398,7 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> String {
         l_total = w.total,
         total = escape(v.total),
         params = escape(v.raw_params),
-        kind = escape(v.kind),
+        kind = v.kind.as_str(),
         short = v.short,
         button = w.transfer,
         secure = w.secure_note,

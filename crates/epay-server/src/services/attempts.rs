@@ -3,7 +3,7 @@
 //! numbers attempts and keeps the rules inside each attempt's transaction. Here: what its
 //! refusals mean for a client, and where an invoice stands (for the payment page).
 
-use epay_domain::{InvoiceAttempts, ReasonCode, TxStatus};
+use epay_domain::{InvoiceAttempts, ReasonCode};
 use epay_store::{StoreError, Terminal};
 
 use crate::app::App;
@@ -47,8 +47,7 @@ pub async fn of_invoice(
     invoice: &str,
 ) -> Result<InvoiceAttempts, StoreError> {
     let attempts = app.store.invoice_attempts(merchant_id, &terminal.id, invoice).await?;
-    // A status this code does not know holds the invoice, as the store treats it.
-    let statuses = attempts.iter().map(|p| p.status.parse().unwrap_or(TxStatus::New));
+    let statuses = attempts.iter().map(|p| p.status);
     Ok(InvoiceAttempts::of(statuses, terminal.max_attempts.get()))
 }
 

@@ -133,6 +133,7 @@ pub const NOT_A_PAGE_TOKEN: &str = "the token the payment was made with, or any 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use epay_domain::TransferKind;
 
     #[test]
     fn parses_bearer() {
@@ -197,7 +198,7 @@ mod tests {
             TokenRecord { scope: "webapi payment transfer".into(), ..service.clone() },
             TokenRecord { invoice_id: Some("000001".into()), ..service.clone() },
             TokenRecord { account_id: Some("alice".into()), ..service.clone() },
-            TokenRecord { transfer_kind: Some("aft".into()), ..service.clone() },
+            TokenRecord { transfer_kind: Some(TransferKind::Aft), ..service.clone() },
         ] {
             assert!(require_service_token(&page_token).is_err(), "{page_token:?}");
         }
@@ -234,7 +235,7 @@ mod tests {
             TokenRecord { scope: "transfer".into(), ..fresh.clone() },
             TokenRecord { scope: "payment transfer".into(), ..fresh.clone() },
             TokenRecord { scope: "usermanagement".into(), ..fresh.clone() },
-            TokenRecord { transfer_kind: Some("aft".into()), ..fresh.clone() },
+            TokenRecord { transfer_kind: Some(TransferKind::Aft), ..fresh.clone() },
             TokenRecord { terminal_id: None, ..fresh.clone() },
             TokenRecord { invoice_id: None, account_id: Some("alice".into()), ..fresh.clone() },
         ] {

@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use epay_domain::ids;
+use epay_domain::{ids, TxStatus};
 use epay_store::{NewCallback, Payment};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -12,11 +12,6 @@ use sha2::Sha256;
 
 use crate::clock::epay_datetime;
 use crate::wire::JsonAmount;
-
-/// The statuses a payment attempt can end in, and whether each is a success.
-fn is_success(status: &str) -> bool {
-    matches!(status, "AUTH" | "CHARGE" | "VERIFIED")
-}
 
 /// The language as ePay's callbacks spell it: `RUS` on success, `RU` on failure (seed 002).
 fn long_language(short: &str) -> &'static str {
@@ -129,11 +124,11 @@ fn finish(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -
 /// The callback for a payment attempt's outcome: success to `postLink`, failure to
 /// `failurePostLink`, falling back to `postLink` when it is empty (seeds 000, 002).
 pub fn for_payment(p: &Payment) -> Option<NewCallback> {
-    if p.status == "3D" {
+    if p.status == TxStatus::ThreeD {
         // Not an outcome yet: the callback comes when the challenge ends.
         return None;
     }
-    if is_success(&p.status) {
+    if p.status.is_approved() {
         finish(p, "payment.success", &p.post_link, success_payload(p))
     } else {
         let url = if p.failure_post_link.trim().is_empty() { &p.post_link } else { &p.failure_post_link };
@@ -144,7 +139,7 @@ pub fn for_payment(p: &Payment) -> Option<NewCallback> {
 /// The callback of a transfer: the transfer object of facts §11.3 with `code: 0` on success
 /// (to `postLink`); a failed transfer sends the payment failure shape.
 pub fn for_transfer(p: &Payment) -> Option<NewCallback> {
-    if p.status != "CHARGE" {
+    if p.status != TxStatus::Charge {
         return for_payment(p);
     }
     let mut payload = serde_json::to_value(crate::services::transfers::response(p))
@@ -194,7 +189,7 @@ pub fn for_operation(p: &Payment, event: OperationEvent, amount_minor: i64) -> O
         "invoiceId": p.invoice_id,
         "terminal": p.terminal_id,
         "accountId": p.account_id,
-        "statusName": p.status,
+        "statusName": p.status.as_str(),
         "amount": JsonAmount(crate::services::status::current_amount(p)),
         "orgAmount": JsonAmount(p.amount_minor),
         "currency": p.currency,
@@ -245,7 +240,7 @@ mod tests {
         let p = Payment {
             id: "tx".into(),
             invoice_id: "000001".into(),
-            status: "CHARGE".into(),
+            status: TxStatus::Charge,
             amount_minor: 10_000,
             charged_minor: 10_000,
             refunded_minor: 3_000,

@@ -1,15 +1,12 @@
 //! Charge, cancel and refund of an existing payment (facts §9).
 
-use epay_domain::Amount;
+use epay_domain::{Amount, PaymentKind, MIN_REFUND_MINOR};
 use epay_store::{InvoiceBound, Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
 use crate::services::auth::{authenticate, operation_grant, BearerError, OperationGrant, NOT_THIS_INVOICE_TOKEN};
 use crate::services::callbacks::{self, OperationEvent};
 use crate::services::idempotency;
-
-/// The smallest refund ePay accepts, 10 tenge (D-refund), unless it returns all that is left.
-pub const MIN_REFUND_MINOR: i64 = 1_000;
 
 /// Errors of the operations surface; answered as `{"code": 100, "message": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -94,12 +91,13 @@ pub async fn run_as(
     }
     // The payment as it is before the operation, read for what the operation's transaction
     // cannot ask for: whether its terminal sends operation callbacks, and what is left to refund
-    // (the minimum rule needs it, and so does the callback of a full refund: "all that was left").
-    // Everything that guards money is checked again in that transaction.
+    // (the callback of a full refund reports "all that was left"). Nothing here guards money:
+    // every such check (status, amounts, ePay's minimum refund) runs in the store, in the
+    // operation's own transaction.
     let before = app.store.payment(&caller.merchant_id, payment_id).await.map_err(internal)?;
     if let Some(bound) = &caller.invoice_bound {
-        // Before any answer that reads the payment (the refund minimum does): another invoice's
-        // token hears only that it is refused. The store decides in the transaction.
+        // Before any answer that reads the payment: another invoice's token hears only that it
+        // is refused. The store decides in the transaction.
         let own = before.as_ref().is_some_and(|p| {
             p.invoice_id == bound.invoice_id && caller.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id)
         });
@@ -113,18 +111,7 @@ pub async fn run_as(
         }
         _ => false,
     };
-    let mut left_to_refund = None;
-    if kind == Kind::Refund {
-        left_to_refund = before.as_ref().map(|p| p.charged_minor - p.refunded_minor);
-        if let Some(amount) = args.amount.filter(|a| a.minor() < MIN_REFUND_MINOR) {
-            // Below the minimum is allowed only when it refunds everything that is left.
-            if left_to_refund != Some(amount.minor()) {
-                return Err(OperationError::BadRequest(format!(
-                    "a refund must be at least 10, or all that is left; {amount} was asked"
-                )));
-            }
-        }
-    }
+    let left_to_refund = before.as_ref().map(|p| p.charged_minor - p.refunded_minor);
     let requested = args.amount.map(Amount::minor);
     let operation = match kind {
         Kind::Charge => Operation::Charge { amount_minor: args.amount.map(Amount::minor) },
@@ -183,29 +170,42 @@ pub fn success_answer() -> axum::Json<serde_json::Value> {
 
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
     let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();
+    let wrong_status = |status: &dyn std::fmt::Display| {
+        let (op, done) = match kind {
+            Kind::Charge => (epay_domain::Operation::Charge, "charged"),
+            Kind::Cancel => (epay_domain::Operation::Cancel, "cancelled"),
+            Kind::Refund => (epay_domain::Operation::Refund, "refunded"),
+        };
+        let needed = op.from_status();
+        OperationError::Refused(format!("transaction must have the {needed} status to be {done}; it is {status}"))
+    };
     match refusal {
         Refusal::NotFound | Refusal::NotThisToken => OperationError::NotFound(payment_id.to_string()),
-        Refusal::WrongStatus { status } => OperationError::Refused(match kind {
-            Kind::Charge => format!("transaction must have the AUTH status to be charged; it is {status}"),
-            Kind::Cancel => format!("transaction must have the AUTH status to be cancelled; it is {status}"),
-            Kind::Refund => format!("transaction must have the CHARGE status to be refunded; it is {status}"),
-        }),
+        Refusal::WrongStatus { status } => wrong_status(&status),
+        // A concurrent refund with the same externalID kept winning: the payment was busy.
+        Refusal::Busy => wrong_status(&"busy"),
         Refusal::OverAmount { left_minor } => OperationError::Refused(match kind {
             Kind::Refund => format!("refund amount exceeds what is left to refund ({})", major(left_minor)),
             _ => format!("charge amount exceeds the authorized amount ({})", major(left_minor)),
         }),
         Refusal::NotAPayment { kind } => {
-            let what = match kind.as_str() {
-                "p2p" => "a P2P transfer",
-                "aft" => "an AFT transfer",
-                "oct" => "an OCT payout transfer",
-                "verification" => "a card verification",
-                _ => "not a card payment",
+            let what = match kind {
+                PaymentKind::P2p => "a P2P transfer",
+                PaymentKind::Aft => "an AFT transfer",
+                PaymentKind::Oct => "an OCT payout transfer",
+                PaymentKind::Verification => "a card verification",
+                // Never refused as not a payment; said in case the rule ever changes.
+                PaymentKind::Payment => "not a card payment",
             };
             OperationError::Refused(format!(
                 "transaction {payment_id} is {what}: only card payments can be charged, cancelled or refunded"
             ))
         }
+        Refusal::BelowMinimumRefund { amount_minor } => OperationError::BadRequest(format!(
+            "a refund must be at least {}, or all that is left; {} was asked",
+            major(MIN_REFUND_MINOR),
+            major(amount_minor)
+        )),
         Refusal::ExternalIdReused { amount_minor } => OperationError::Refused(format!(
             "externalID was already used for a refund of {}; use a new externalID for a new refund",
             major(amount_minor)

@@ -4,11 +4,13 @@
 
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, ReasonCode, TxStatus};
+use epay_domain::{
+    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, PaymentKind, ReasonCode, TxStatus,
+};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    CardToSave, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord, TokenSpend,
-    TransferKind,
+    CardToSave, DebitKind, Payment, PaymentEffect, PaymentWrite, SavedCard, StoreError, Terminal, TokenRecord,
+    TokenSpend,
 };
 
 use crate::app::App;
@@ -528,9 +530,9 @@ async fn execute(
         ),
         Authorization::Approved { card_account, approval_code, issuer, .. } => {
             let (status, kind) = if terminal.two_step {
-                (TxStatus::Auth, TransferKind::Pending)
+                (TxStatus::Auth, DebitKind::Pending)
             } else {
-                (TxStatus::Charge, TransferKind::Posted)
+                (TxStatus::Charge, DebitKind::Posted)
             };
             (
                 status,
@@ -587,8 +589,8 @@ async fn execute(
         terminal_id: terminal.id.clone(),
         invoice_id: order.invoice_id.as_str().to_string(),
         invoice_id_alt: order.invoice_id_alt.clone(),
-        kind: if verification { "verification".into() } else { "payment".into() },
-        status: status.as_str().to_string(),
+        kind: if verification { PaymentKind::Verification } else { PaymentKind::Payment },
+        status,
         amount_minor: order.amount.minor(),
         charged_minor: if status == TxStatus::Charge { order.amount.minor() } else { 0 },
         refunded_minor: 0,
@@ -640,7 +642,7 @@ async fn execute(
         effect,
         save_card,
         on_insufficient_funds: (
-            TxStatus::Reject.as_str().to_string(),
+            TxStatus::Reject,
             ReasonCode::INSUFFICIENT_FUNDS.code,
             ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
         ),
@@ -695,7 +697,7 @@ fn source_expiry(source: &CardSource) -> String {
     }
 }
 
-/// Seed 003's "3D" answer: ids and amount, the challenge, everything else empty.
+/// Seed 003's `3D` answer: ids and amount, the challenge, everything else empty.
 fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: &str) -> ThreeDResponse {
     ThreeDResponse {
         id: p.id.clone(),
@@ -714,7 +716,7 @@ fn three_d_response(p: &Payment, session: &epay_store::ThreeDsSession, acs_url: 
         card_id: p.card_id.clone().unwrap_or_default(),
         fee: JsonAmount(0),
         code: 0,
-        status: "3D".into(),
+        status: TxStatus::ThreeD.to_string(),
     }
 }
 
@@ -737,6 +739,6 @@ pub fn payment_response(p: &Payment) -> PaymentResponse {
         card_id: p.card_id.clone().unwrap_or_default(),
         fee: JsonAmount(p.fee_minor),
         code: 0,
-        status: p.status.clone(),
+        status: p.status.to_string(),
     }
 }

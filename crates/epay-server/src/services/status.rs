@@ -23,11 +23,12 @@ fn result(code: ResultCode, message: &str) -> StatusResponse {
 /// once the payment stands (read `statusName`), `107` while it is still in progress (a 3-D Secure
 /// challenge is open), `101` when it was rejected. The transaction is sent with each of them, so a
 /// client reads `statusName` and `reasonCode` whatever the code.
-fn found(status: &str) -> (ResultCode, &'static str) {
-    let code = status.parse::<TxStatus>().map(ResultCode::of).unwrap_or(ResultCode::Success);
+fn found(status: TxStatus) -> (ResultCode, &'static str) {
+    let code = ResultCode::of(status);
     let message = match code {
         ResultCode::InProgress => "operation in progress, request the status later",
-        ResultCode::Rejected => "REJECT",
+        // ePay's message for 101 is the word REJECT, for a FAILED transaction too.
+        ResultCode::Rejected => TxStatus::Reject.as_str(),
         _ => "SUCCESS",
     };
     (code, message)
@@ -63,7 +64,7 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
         return Ok(result(ResultCode::NotFound, "invoice not found"));
     };
     let pos = app.store.terminal(terminal_id).await.ok().flatten().map(|t| t.pos_id).unwrap_or_default();
-    let (code, message) = found(&p.status);
+    let (code, message) = found(p.status);
     Ok(StatusResponse {
         result_code: code.code().into(),
         result_message: message.into(),
@@ -71,38 +72,29 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
     })
 }
 
-/// `statusID`: ePay does not document its numbering; ours is stable and listed in docs/api.md.
-fn status_id(status: &str) -> &'static str {
-    match status {
-        "NEW" => "1",
-        "AUTH" => "2",
-        "CHARGE" => "3",
-        "CANCEL" => "4",
-        "REFUND" => "5",
-        "REJECT" => "6",
-        "FAILED" => "7",
-        "3D" => "8",
-        "CANCEL_OLD" => "9",
-        "VERIFIED" => "10",
-        _ => "0",
-    }
-}
-
 /// `amount` is what the payment is worth now: the authorized amount until it is charged, then
 /// what was charged less what was refunded (`orgAmount` keeps the original; docs/compatibility.md).
 pub(crate) fn current_amount(p: &Payment) -> i64 {
-    match p.status.as_str() {
-        "CHARGE" | "REFUND" => p.charged_minor - p.refunded_minor,
-        _ => p.amount_minor,
+    match p.status {
+        TxStatus::Charge | TxStatus::Refund => p.charged_minor - p.refunded_minor,
+        TxStatus::New
+        | TxStatus::ThreeD
+        | TxStatus::Auth
+        | TxStatus::Cancel
+        | TxStatus::CancelOld
+        | TxStatus::Reject
+        | TxStatus::Failed
+        | TxStatus::Verified => p.amount_minor,
     }
 }
 
 /// What reaches the receiving side: for a payment, what was charged less refunds and fee; for
 /// a transfer the sender pays the fee on top, so the receiver gets the whole amount.
 fn payout_amount(p: &Payment) -> i64 {
-    match p.kind.as_str() {
-        "payment" | "verification" => p.charged_minor - p.refunded_minor - p.fee_minor,
-        _ => p.charged_minor,
+    if p.kind.is_transfer() {
+        p.charged_minor
+    } else {
+        p.charged_minor - p.refunded_minor - p.fee_minor
     }
 }
 
@@ -132,8 +124,9 @@ pub fn transaction(p: &Payment, terminal_pos: &str) -> StatusTransaction {
         int_reference: p.int_reference.clone(),
         secure: p.secure,
         secure_details: if p.secure { "Y".into() } else { String::new() },
-        status_id: status_id(&p.status).to_string(),
-        status_name: p.status.clone(),
+        // ePay does not document its numbering; ours is stable and listed in docs/api.md.
+        status_id: p.status.id().to_string(),
+        status_name: p.status.to_string(),
         name: p.payer_name.clone(),
         email: p.email.clone(),
         phone: p.phone.clone(),

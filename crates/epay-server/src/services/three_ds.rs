@@ -4,10 +4,10 @@
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Expiry, ReasonCode};
+use epay_domain::{ids, Expiry, PaymentKind, ReasonCode, ThreeDsState, TxStatus};
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
-    Payment, PaymentEffect, Refusal, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord, TransferKind,
+    DebitKind, Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord,
 };
 
 use crate::app::App;
@@ -71,7 +71,7 @@ pub fn new_session(
         receiver_expiry_mmyy: String::new(),
         save_receiver: false,
         token_spend,
-        state: "pending".into(),
+        state: ThreeDsState::Pending,
         reason_code: 0,
         created_at: payment.created_at,
         updated_at: payment.created_at,
@@ -130,13 +130,13 @@ pub fn pa_res(s: &ThreeDsSession, passed: bool) -> String {
 }
 
 /// The ACS's verdict on the shopper's answer `code` to a challenge expecting `expected`.
-pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (&'static str, ReasonCode) {
+pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (ThreeDsState, ReasonCode) {
     if cancelled {
-        ("cancelled", ReasonCode::THREE_DS_CODE_WRONG)
+        (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG)
     } else if crate::keys::digests_equal(code.trim(), expected) {
-        ("passed", ReasonCode::SUCCESS)
+        (ThreeDsState::Passed, ReasonCode::SUCCESS)
     } else {
-        ("failed", ReasonCode::THREE_DS_FAILED)
+        (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED)
     }
 }
 
@@ -178,12 +178,16 @@ pub async fn confirm(
         .ok_or_else(|| bad("transaction not found"))?;
     let now = app.clock.now_ms();
     let timed_out = now - session.created_at > app.config.three_ds_timeout_secs * 1000;
-    let outcome = match session.state.as_str() {
-        "confirmed" => return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into())),
-        "pending" if !timed_out => return Err(bad("the 3-D Secure challenge has not been answered yet")),
-        "pending" => Err(ReasonCode::THREE_DS_UNAVAILABLE),
-        "passed" => Ok(()),
-        _ => Err(ReasonCode::from_code(session.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED)),
+    let outcome = match session.state {
+        ThreeDsState::Confirmed => {
+            return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
+        }
+        ThreeDsState::Pending if !timed_out => return Err(bad("the 3-D Secure challenge has not been answered yet")),
+        ThreeDsState::Pending => Err(ReasonCode::THREE_DS_UNAVAILABLE),
+        ThreeDsState::Passed => Ok(()),
+        ThreeDsState::Failed | ThreeDsState::Cancelled => {
+            Err(ReasonCode::from_code(session.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED))
+        }
     };
     let finished = finish_any(app, &session, payment, outcome, now).await?;
     if finished.reason_code != 0 {
@@ -270,8 +274,8 @@ async fn finish(
             };
             match app.network.authorize(&request) {
                 // A card verification (amount 0) proves the card and moves no money.
-                Authorization::Approved { approval_code, issuer, .. } if payment.kind == "verification" => {
-                    payment.status = "VERIFIED".into();
+                Authorization::Approved { approval_code, issuer, .. } if payment.kind == PaymentKind::Verification => {
+                    payment.status = TxStatus::Verified;
                     payment.approval_code = approval_code;
                     payment.issuer = issuer;
                     if session.save_card && !payment.account_id.is_empty() {
@@ -281,12 +285,12 @@ async fn finish(
                 Authorization::Approved { card_account, approval_code, issuer, .. } => {
                     // The conversion was recorded when the challenge started; it stays.
                     let (status, kind) = if terminal.two_step {
-                        ("AUTH", TransferKind::Pending)
+                        (TxStatus::Auth, DebitKind::Pending)
                     } else {
-                        ("CHARGE", TransferKind::Posted)
+                        (TxStatus::Charge, DebitKind::Posted)
                     };
-                    payment.status = status.into();
-                    payment.charged_minor = if status == "CHARGE" { payment.amount_minor } else { 0 };
+                    payment.status = status;
+                    payment.charged_minor = if status == TxStatus::Charge { payment.amount_minor } else { 0 };
                     payment.approval_code = approval_code;
                     payment.issuer = issuer;
                     payment.reference = ids::reference();
@@ -301,14 +305,14 @@ async fn finish(
                     }
                 }
                 Authorization::Declined { reason, .. } => {
-                    payment.status = "REJECT".into();
+                    payment.status = TxStatus::Reject;
                     payment.reason_code = reason.code;
                     payment.reason = reason.message.into();
                 }
             }
         }
         Err(reason) => {
-            payment.status = "FAILED".into();
+            payment.status = TxStatus::Failed;
             payment.reason_code = reason.code;
             payment.reason = reason.message.into();
         }
@@ -320,7 +324,7 @@ async fn finish(
             tracing::info!(payment_id = %p.id, status = %p.status, reason_code = p.reason_code, "3-D Secure payment finished");
             Ok(p)
         }
-        Err(StoreError::Refused(Refusal::WrongStatus { .. })) => {
+        Err(StoreError::AlreadyConfirmed) => {
             Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
         }
         Err(e) => Err(internal(e)),

@@ -1,12 +1,12 @@
 //! OAuth2 client-credentials tokens (facts §2).
 
-use epay_domain::{ids, Amount, Currency, InvoiceId, Secret};
+use epay_domain::{ids, Amount, Currency, InvoiceId, Secret, TransferKind};
 use epay_store::TokenRecord;
 
 use crate::app::App;
 use crate::config::Mode;
 use crate::keys::{digest, secret_digest};
-use crate::services::transfers::Kind;
+use crate::services::transfers;
 use crate::wire::{Fields, TokenResponse};
 
 /// RFC 6749 §5.2 errors.
@@ -92,7 +92,7 @@ pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>
         post_link: binding.post_link,
         failure_post_link: binding.failure_post_link,
         secret_hash: binding.secret_hash,
-        transfer_kind: binding.transfer_kind.map(|k| k.as_str().to_string()),
+        transfer_kind: binding.transfer_kind,
         account_id: binding.account_id,
         expires_at: now + app.config.token_ttl_secs * 1000,
         used_at: None,
@@ -151,7 +151,7 @@ pub(crate) struct Binding {
     pub failure_post_link: String,
     pub secret_hash: Option<Secret>,
     /// Extension (docs/compatibility.md): the one kind of transfer the token may make.
-    pub transfer_kind: Option<Kind>,
+    pub transfer_kind: Option<TransferKind>,
     /// Extension: the customer whose saved cards the token may list and use.
     pub account_id: Option<String>,
 }
@@ -186,14 +186,19 @@ pub(crate) fn parse_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bi
     }
     let transfer_kind = text(&["transferKind", "transfer_kind"])?
         .filter(|s| !s.trim().is_empty())
-        .map(|s| Kind::parse(&s).ok_or_else(|| invalid(format!("transferKind {s:?} is not one of p2p, aft, oct"))))
+        .map(|s| {
+            transfers::kind_named(&s).ok_or_else(|| {
+                let kinds: Vec<&str> = TransferKind::ALL.iter().map(|k| k.as_str()).collect();
+                invalid(format!("transferKind {s:?} is not one of {}", kinds.join(", ")))
+            })
+        })
         .transpose()?;
     if transfer_kind.is_some() && !transfer {
         return Err(invalid("transferKind needs the transfer scope".into()));
     }
     // A payout moves the merchant's money, and an AFT credits the shopper with what they paid:
     // the order and its amount are the merchant's to fix, never the page's.
-    if let Some(kind @ (Kind::Oct | Kind::Aft)) = transfer_kind {
+    if let Some(kind @ (TransferKind::Oct | TransferKind::Aft)) = transfer_kind {
         if invoice.is_none() || amount.is_none() {
             return Err(invalid(format!(
                 "transferKind {} needs invoiceID, amount and terminal: the merchant fixes its order and amount",

@@ -1,7 +1,10 @@
 //! Card transfers (facts §12, seeds 000/001): P2P card to card, AFT (a card pays the
 //! merchant) and OCT (the merchant pays out to a card, or to a phone + IIN).
 
-use epay_domain::{ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode};
+use epay_domain::{
+    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, FxRate, InvoiceId, Pan, ReasonCode, TransferKind,
+    TxStatus,
+};
 use epay_network::{AuthRequest, Authorization, Conversion};
 use epay_store::{
     Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TokenSpend, TransferMoney,
@@ -18,42 +21,17 @@ use crate::services::payments::PaymentError;
 use crate::services::{callbacks, idempotency};
 use crate::wire::{echoed, Fields, JsonAmount, Secure3D};
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Kind {
-    /// Card to card.
-    P2p,
-    /// Account funding: a card pays the merchant.
-    Aft,
-    /// Original credit: the merchant pays a card.
-    Oct,
+/// A transfer kind as ePay's lenient fields write it: `p2p`, `aft` or `oct`, in any case.
+pub fn kind_named(text: &str) -> Option<TransferKind> {
+    text.trim().to_ascii_lowercase().parse().ok()
 }
 
-impl Kind {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Kind::P2p => "p2p",
-            Kind::Aft => "aft",
-            Kind::Oct => "oct",
-        }
-    }
-
-    /// `p2p`, `aft` or `oct`, in any case.
-    pub fn parse(text: &str) -> Option<Kind> {
-        match text.trim().to_ascii_lowercase().as_str() {
-            "p2p" => Some(Kind::P2p),
-            "aft" => Some(Kind::Aft),
-            "oct" => Some(Kind::Oct),
-            _ => None,
-        }
-    }
-
-    /// Which kind a transfer token may make: the one it was issued for, or P2P when the token
-    /// request named none. P2P moves only the shopper's own money; an AFT (paying the merchant)
-    /// or a payout (the merchant's money to a card) happens only when the merchant asked for it
-    /// server-side, in the token request (DESIGN §5a).
-    pub fn allowed_by(token: &TokenRecord) -> Kind {
-        token.transfer_kind.as_deref().and_then(Kind::parse).unwrap_or(Kind::P2p)
-    }
+/// Which kind a transfer token may make: the one it was issued for, or P2P when the token
+/// request named none. P2P moves only the shopper's own money; an AFT (paying the merchant) or a
+/// payout (the merchant's money to a card) happens only when the merchant asked for it
+/// server-side, in the token request (DESIGN §5a).
+pub fn allowed_kind(token: &TokenRecord) -> TransferKind {
+    token.transfer_kind.unwrap_or(TransferKind::P2p)
 }
 
 /// Errors in seed 001's shape: `{code, message, invoiceId, id, reference, accountId}`.
@@ -165,7 +143,7 @@ pub fn response(p: &Payment) -> TransferResponse {
         receiver_transfer_type: p.receiver_transfer_type.clone(),
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
-        status: p.status.clone(),
+        status: p.status.to_string(),
         secure3d: None,
     }
 }
@@ -173,7 +151,7 @@ pub fn response(p: &Payment) -> TransferResponse {
 /// A receiver found by phone is shown only once it has been paid: before that, its mask would
 /// tell the holder of a token who has which card.
 fn receiver_shown(p: &Payment, value: &str) -> String {
-    if p.receiver_transfer_type == "TYPEPHONE" && p.status != "CHARGE" {
+    if p.receiver_transfer_type == "TYPEPHONE" && p.status != TxStatus::Charge {
         String::new()
     } else {
         value.to_string()
@@ -371,7 +349,7 @@ pub async fn transfer(
     app: &App,
     auth_header: Option<&str>,
     body: &[u8],
-    kind: Kind,
+    kind: TransferKind,
     acs_url: &str,
 ) -> Result<TransferResponse, TransferError> {
     let token = authenticate(app, auth_header).await.map_err(|e| match e {
@@ -389,7 +367,7 @@ pub async fn transfer_with(
     app: &App,
     token: TokenRecord,
     fields: &Fields,
-    kind: Kind,
+    kind: TransferKind,
     acs_url: &str,
     token_spend: TokenSpend,
 ) -> Result<TransferResponse, TransferError> {
@@ -422,12 +400,12 @@ pub async fn transfer_with(
     let sender_fields = card_fields.opt_object(&["sender"])?;
     let receiver_fields = card_fields.opt_object(&["receiver"])?;
     let sender = match (kind, sender_fields) {
-        (Kind::Oct, _) => None,
+        (TransferKind::Oct, _) => None,
         (_, Some(f)) => Some(resolve_side(app, &token.merchant_id, &account_id, &f, SENDER, None).await.map_err(fail)?),
         (_, None) => return Err(fail(TransferError::bad("card.sender is required"))),
     };
     let receiver = match (kind, receiver_fields) {
-        (Kind::Aft, _) => None,
+        (TransferKind::Aft, _) => None,
         (_, Some(f)) => Some(
             resolve_side(
                 app,
@@ -435,7 +413,7 @@ pub async fn transfer_with(
                 &account_id,
                 &f,
                 "receiver",
-                (kind == Kind::Oct).then_some(phone_scope),
+                (kind == TransferKind::Oct).then_some(phone_scope),
             )
             .await
             .map_err(fail)?,
@@ -537,11 +515,11 @@ pub async fn transfer_with(
     let reason = decline.unwrap_or(ReasonCode::SUCCESS);
     let approved = decline.is_none() && !challenge;
     let status = if challenge {
-        "3D"
+        TxStatus::ThreeD
     } else if approved {
-        "CHARGE"
+        TxStatus::Charge
     } else {
-        "REJECT"
+        TxStatus::Reject
     };
     let mask = |side: &Option<Side>| side.as_ref().map(|s| s.pan.masked()).unwrap_or_default();
     let brand = |side: &Option<Side>| {
@@ -553,8 +531,8 @@ pub async fn transfer_with(
         terminal_id: terminal.id.clone(),
         invoice_id: order.invoice.as_str().to_string(),
         invoice_id_alt: String::new(),
-        kind: kind.as_str().into(),
-        status: status.into(),
+        kind: kind.into(),
+        status,
         amount_minor: order.amount.minor(),
         charged_minor: if approved { order.amount.minor() } else { 0 },
         refunded_minor: 0,
@@ -779,7 +757,7 @@ fn transfer_money(
 }
 
 fn settlement(
-    kind: Kind,
+    kind: TransferKind,
     payment: Payment,
     money: Option<TransferMoney>,
     save_sender: Option<SavedCard>,
@@ -791,7 +769,7 @@ fn settlement(
         money,
         save_sender,
         save_receiver,
-        insufficient_funds: if kind == Kind::Oct {
+        insufficient_funds: if kind == TransferKind::Oct {
             (ReasonCode::INSUFFICIENT_FUNDS.code, "Merchant balance is insufficient for this payout".into())
         } else {
             limit(ReasonCode::INSUFFICIENT_FUNDS)
@@ -803,7 +781,7 @@ fn settlement(
 
 /// Whether a recorded transaction is a transfer rather than a card payment.
 pub fn is_transfer(p: &Payment) -> bool {
-    matches!(p.kind.as_str(), "p2p" | "aft" | "oct")
+    p.kind.is_transfer()
 }
 
 /// Ends a transfer that waited for 3-D Secure: a passed challenge asks the network again for the
@@ -816,10 +794,7 @@ pub async fn finish_three_ds(
     outcome: Result<(), ReasonCode>,
     now: i64,
 ) -> Result<Payment, PaymentError> {
-    let kind = match payment.kind.as_str() {
-        "aft" => Kind::Aft,
-        _ => Kind::P2p,
-    };
+    let kind = payment.kind.transfer().unwrap_or(TransferKind::P2p);
     let broken = |what: &str| {
         tracing::error!(transfer_id = %payment.id, "3-D Secure transfer cannot be finished: {what}");
         PaymentError::Internal
@@ -837,7 +812,7 @@ pub async fn finish_three_ds(
     };
     payment.secure = true;
     payment.updated_at = now;
-    let mut decline = outcome.err().map(|r| ("FAILED", r));
+    let mut decline = outcome.err().map(|r| (TxStatus::Failed, r));
     let mut from_account = payment.card_account.clone().unwrap_or_default();
     let mut to_account = payment
         .receiver_account
@@ -862,7 +837,7 @@ pub async fn finish_three_ds(
                 payment.approval_code = approval_code;
                 payment.issuer = issuer;
             }
-            Authorization::Declined { reason, .. } => decline = Some(("REJECT", reason)),
+            Authorization::Declined { reason, .. } => decline = Some((TxStatus::Reject, reason)),
         }
     }
     if let (None, Some(pan)) = (&decline, &receiver) {
@@ -871,12 +846,12 @@ pub async fn finish_three_ds(
                 to_account = info.card_account;
                 receiver_limit = info.daily_incoming_limit_minor;
             }
-            Err(reason) => decline = Some(("REJECT", reason)),
+            Err(reason) => decline = Some((TxStatus::Reject, reason)),
         }
     }
     let (money, save_sender, save_receiver) = match decline {
         Some((status, reason)) => {
-            payment.status = status.into();
+            payment.status = status;
             payment.reason_code = reason.code;
             payment.reason = reason.message.into();
             payment.fee_minor = 0;
@@ -884,7 +859,7 @@ pub async fn finish_three_ds(
             (None, None, None)
         }
         None => {
-            payment.status = "CHARGE".into();
+            payment.status = TxStatus::Charge;
             payment.charged_minor = payment.amount_minor;
             payment.reference = ids::reference();
             payment.card_account = Some(from_account.clone());
@@ -915,7 +890,7 @@ pub async fn finish_three_ds(
     let settled = settlement(kind, payment, money, save_sender, save_receiver);
     let finished = match app.store.finish_three_ds_transfer(&session.id, settled, now, &callbacks::for_transfer).await {
         Ok(p) => p,
-        Err(StoreError::Refused(_)) => {
+        Err(StoreError::AlreadyConfirmed) => {
             return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
         }
         Err(e) => {
@@ -931,9 +906,9 @@ pub async fn finish_three_ds(
     Ok(finished)
 }
 
-/// A transfer token makes only the kind of transfer it was issued for ([`Kind::allowed_by`]).
-pub(crate) fn check_kind(token: &TokenRecord, kind: Kind) -> Result<(), TransferError> {
-    let allowed = Kind::allowed_by(token);
+/// A transfer token makes only the kind of transfer it was issued for ([`allowed_kind`]).
+pub(crate) fn check_kind(token: &TokenRecord, kind: TransferKind) -> Result<(), TransferError> {
+    let allowed = allowed_kind(token);
     if kind == allowed {
         return Ok(());
     }
@@ -1039,7 +1014,7 @@ pub async fn check_page_transfer(
     app: &App,
     access_token: &str,
     params: &Fields,
-    kind: Kind,
+    kind: TransferKind,
 ) -> Result<(TokenRecord, PageTransfer), TransferError> {
     let header = format!("Bearer {access_token}");
     let token = authenticate(app, Some(&header)).await.map_err(|e| TransferError::new(401, -1, e.to_string()))?;
@@ -1090,13 +1065,13 @@ pub async fn check_page_transfer(
 
 /// The transfer form a `halyk.pay` call opens, if its token is a transfer token: seed 002 gets a
 /// `transfer` token and calls `halyk.pay`. The token, not the page's call, fixes the kind
-/// ([`Kind::allowed_by`]: its `transferKind`, P2P without one), as it does for `halyk.p2p`,
+/// ([`allowed_kind`]: its `transferKind`, P2P without one), as it does for `halyk.p2p`,
 /// `halyk.aft` and `halyk.oct`. `None` for every other token (a payment token, or an unknown one,
 /// which the payment form then refuses with its own message).
-pub async fn kind_for_pay_call(app: &App, access_token: &str) -> Option<Kind> {
+pub async fn kind_for_pay_call(app: &App, access_token: &str) -> Option<TransferKind> {
     let header = format!("Bearer {access_token}");
     let token = authenticate(app, Some(&header)).await.ok()?;
-    (has_scope(&token, "transfer") && !has_scope(&token, "payment")).then(|| Kind::allowed_by(&token))
+    (has_scope(&token, "transfer") && !has_scope(&token, "payment")).then(|| allowed_kind(&token))
 }
 
 pub(crate) fn parse_order(

@@ -5,6 +5,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use epay_domain::TxStatus;
+
 use epay_client::{
     encrypt_cryptogram, Amount, CardData, Client, ClientError, PaymentRequest, PaymentResponse,
     SavedCardPaymentRequest, TokenRequest,
@@ -145,10 +147,11 @@ fn transport_failure(e: reqwest::Error) -> Failure {
     Failure::new(kind, e.to_string())
 }
 
-fn expect_status(paid: &PaymentResponse, wanted: &[&str]) -> Result<(), Failure> {
-    if wanted.contains(&paid.status.as_str()) {
+fn expect_status(paid: &PaymentResponse, wanted: &[TxStatus]) -> Result<(), Failure> {
+    if wanted.iter().any(|s| s.as_str() == paid.status) {
         return Ok(());
     }
+    let wanted: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
     Err(Failure::new(
         format!("status {} (wanted {})", paid.status, wanted.join(" or ")),
         format!("payment {}", paid.id),
@@ -217,7 +220,7 @@ pub async fn setup(target: Target, flows: &[Flow], concurrency: usize) -> Result
                         f,
                     )
                 })?;
-            if paid.status != "CHARGE" {
+            if paid.status != TxStatus::Charge.as_str() {
                 return Err(format!(
                     "setup: terminal {one_step} is not one-step: a payment on it ended in {}",
                     paid.status
@@ -284,7 +287,7 @@ impl Worker {
         let token = payment_token(&self.api, t, &t.one_step_terminal, &invoice, tenge(PAY_AMOUNT)).await?;
         let request = SavedCardPaymentRequest::new(&invoice, tenge(PAY_AMOUNT), &t.one_step_terminal, account, card_id);
         let paid = self.api.pay_with_saved_card(&token, &request).await.map_err(api_failure)?;
-        expect_status(&paid, &["CHARGE"])
+        expect_status(&paid, &[TxStatus::Charge])
     }
 
     async fn cryptogram(&mut self) -> Result<(), Failure> {
@@ -293,7 +296,7 @@ impl Worker {
         let t = &shared.target;
         let paid =
             pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, tenge(PAY_AMOUNT), self.card(), None).await?;
-        expect_status(&paid, &["AUTH", "CHARGE"])
+        expect_status(&paid, &[TxStatus::Auth, TxStatus::Charge])
     }
 
     /// `POST /operation/:id/<op>` with the worker's service token; ePay answers `{"code":0}`.
@@ -314,7 +317,7 @@ impl Worker {
         let t = &shared.target;
         let paid =
             pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, tenge(AUTH_AMOUNT), self.card(), None).await?;
-        expect_status(&paid, &["AUTH"])?;
+        expect_status(&paid, &[TxStatus::Auth])?;
         self.operation(&paid.id, "charge", "").await?;
         self.operation(&paid.id, "refund", &format!("?amount={REFUND_AMOUNT}")).await
     }
