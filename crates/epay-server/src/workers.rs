@@ -6,7 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::app::App;
-use crate::services::callbacks::{self, OperationEvent};
+use crate::services::callbacks;
 
 /// Authorizations expired per sweep; a bounded batch keeps each transaction short.
 const EXPIRY_BATCH: i64 = 200;
@@ -33,7 +33,7 @@ pub async fn expire_authorizations(app: &App) -> usize {
         let callback = |p: &epay_store::Payment| {
             announcing
                 .contains(&p.terminal_id)
-                .then(|| callbacks::for_operation(p, OperationEvent::Expire, p.amount_minor))
+                .then(|| callbacks::for_operation(p, epay_domain::Operation::Expire, p.amount_minor))
                 .flatten()
         };
         match app.store.expire_authorizations(app.clock.now_ms(), EXPIRY_BATCH, &callback).await {

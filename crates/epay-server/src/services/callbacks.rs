@@ -4,7 +4,7 @@
 
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
-use epay_domain::{ids, TxStatus};
+use epay_domain::{ids, Operation, TxStatus};
 use epay_store::{NewCallback, Payment};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
@@ -150,40 +150,19 @@ pub fn for_transfer(p: &Payment) -> Option<NewCallback> {
     finish(p, "transfer.success", &p.post_link, payload)
 }
 
-/// An operation on a payment that has its own callback, when the terminal turns them on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum OperationEvent {
-    Charge,
-    Cancel,
-    Refund,
-    /// The hold period ended before a charge: AUTH → CANCEL_OLD.
-    Expire,
-}
-
-impl OperationEvent {
-    /// The `operation` field and the event kind's suffix.
-    pub fn name(self) -> &'static str {
-        match self {
-            OperationEvent::Charge => "charge",
-            OperationEvent::Cancel => "cancel",
-            OperationEvent::Refund => "refund",
-            OperationEvent::Expire => "expire",
-        }
-    }
-}
-
 /// The `code` of every operation callback: neither ePay's `"ok"` nor `"error"` (nor a transfer's
 /// `0`), so a handler that tests `code` never reads an operation as a payment's outcome.
 pub const OPERATION_CODE: &str = "operation";
 
-/// The callback for an operation on a payment (charge, cancel, refund, expiry), sent to the
+/// The callback for an operation on a payment (charge, cancel, refund, expiry; its word is the
+/// `operation` field and the event kind's suffix), sent to the
 /// payment's `postLink` when its terminal turns operation callbacks on. ePay documents none, and a
 /// handler written for ePay's payment callback must not be able to take one for a payment
 /// (docs/callbacks.md, docs/compatibility.md 46). So it shares nothing a payment handler acts on:
 /// `code` is [`OPERATION_CODE`], and the payment's identity (`invoiceId`, `id`, `amount`) sits in
 /// a nested `payment` object: a handler that looks up `invoiceId` at the top finds no order. Only
 /// `secret_hash` stays at the top, as in every callback of the payment (facts §11.4).
-pub fn for_operation(p: &Payment, event: OperationEvent, amount_minor: i64) -> Option<NewCallback> {
+pub fn for_operation(p: &Payment, operation: Operation, amount_minor: i64) -> Option<NewCallback> {
     let payment = json!({
         "id": p.id,
         "invoiceId": p.invoice_id,
@@ -201,14 +180,14 @@ pub fn for_operation(p: &Payment, event: OperationEvent, amount_minor: i64) -> O
     });
     let v = json!({
         "code": OPERATION_CODE,
-        "operation": event.name(),
+        "operation": operation.as_str(),
         "operationAmount": JsonAmount(amount_minor),
         "currency": p.currency,
         "dateTime": epay_datetime(p.updated_at),
         "payment": payment,
     });
     let payload = v.as_object().cloned().unwrap_or_default();
-    finish(p, &format!("payment.{}", event.name()), &p.post_link, payload)
+    finish(p, &format!("payment.{operation}"), &p.post_link, payload)
 }
 
 /// Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")),
@@ -248,7 +227,7 @@ mod tests {
             secret_hash: Some("s".into()),
             ..Payment::default()
         };
-        let cb = for_operation(&p, OperationEvent::Refund, 3_000).expect("postLink is set");
+        let cb = for_operation(&p, Operation::Refund, 3_000).expect("postLink is set");
         let body: Value = serde_json::from_str(cb.payload.expose()).unwrap();
         assert_eq!(body["code"], OPERATION_CODE);
         for field in ["invoiceId", "id", "amount", "reasonCode", "reason", "approvalCode", "status", "statusName"] {
@@ -259,6 +238,6 @@ mod tests {
         assert_eq!(body["payment"]["amount"], 70);
         assert_eq!(body["secret_hash"], "s");
         assert_eq!(cb.kind, "payment.refund");
-        assert!(for_operation(&Payment { post_link: " ".into(), ..p }, OperationEvent::Refund, 1).is_none());
+        assert!(for_operation(&Payment { post_link: " ".into(), ..p }, Operation::Refund, 1).is_none());
     }
 }

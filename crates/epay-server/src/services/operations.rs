@@ -5,7 +5,7 @@ use epay_store::{InvoiceBound, Operation, OperationRequest, Refusal, StoreError}
 
 use crate::app::App;
 use crate::services::auth::{authenticate, operation_grant, BearerError, OperationGrant, NOT_THIS_INVOICE_TOKEN};
-use crate::services::callbacks::{self, OperationEvent};
+use crate::services::callbacks;
 use crate::services::idempotency;
 
 /// Errors of the operations surface; answered as `{"code": 100, "message": "..."}`.
@@ -39,11 +39,23 @@ pub struct OperationArgs {
     pub external_id: Option<String>,
 }
 
+/// The operations a merchant asks for (the sandbox's expiry is not one).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Kind {
     Charge,
     Cancel,
     Refund,
+}
+
+impl Kind {
+    /// This operation in the payment state machine.
+    pub fn operation(self) -> epay_domain::Operation {
+        match self {
+            Kind::Charge => epay_domain::Operation::Charge,
+            Kind::Cancel => epay_domain::Operation::Cancel,
+            Kind::Refund => epay_domain::Operation::Refund,
+        }
+    }
 }
 
 pub async fn run(
@@ -133,12 +145,12 @@ pub async fn run_as(
         if !announce {
             return None;
         }
-        let (event, amount) = match kind {
-            Kind::Charge => (OperationEvent::Charge, p.charged_minor),
-            Kind::Cancel => (OperationEvent::Cancel, p.amount_minor),
-            Kind::Refund => (OperationEvent::Refund, requested.or(left_to_refund).unwrap_or(p.refunded_minor)),
+        let amount = match kind {
+            Kind::Charge => p.charged_minor,
+            Kind::Cancel => p.amount_minor,
+            Kind::Refund => requested.or(left_to_refund).unwrap_or(p.refunded_minor),
         };
-        callbacks::for_operation(p, event, amount)
+        callbacks::for_operation(p, kind.operation(), amount)
     };
     match app.store.operate(request, &callback).await {
         Ok(outcome) => {
@@ -171,12 +183,12 @@ pub fn success_answer() -> axum::Json<serde_json::Value> {
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
     let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();
     let wrong_status = |status: &dyn std::fmt::Display| {
-        let (op, done) = match kind {
-            Kind::Charge => (epay_domain::Operation::Charge, "charged"),
-            Kind::Cancel => (epay_domain::Operation::Cancel, "cancelled"),
-            Kind::Refund => (epay_domain::Operation::Refund, "refunded"),
+        let done = match kind {
+            Kind::Charge => "charged",
+            Kind::Cancel => "cancelled",
+            Kind::Refund => "refunded",
         };
-        let needed = op.from_status();
+        let needed = kind.operation().from_status();
         OperationError::Refused(format!("transaction must have the {needed} status to be {done}; it is {status}"))
     };
     match refusal {
