@@ -121,22 +121,32 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
     match payments::check_page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
-        Ok(order) => html(StatusCode::OK, card_form(&app, lang, short, raw, &order, None, attempts_left(&order))),
+        Ok(order) => html(
+            StatusCode::OK,
+            card_form(
+                &app,
+                lang,
+                short,
+                raw,
+                &order,
+                Shown { holder: &order.payer_name, alert: None, attempts_left: attempts_left(&order) },
+            ),
+        ),
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
 }
 
-/// The card form for one order: first shown, or again after a declined attempt with its reason.
-fn card_form(
-    app: &App,
-    lang: Lang,
-    short: bool,
-    raw: &str,
-    order: &payments::PageOrder,
-    alert: Option<&str>,
+/// What the card form shows beyond its order: the holder's name as typed, a decline's reason and
+/// the attempts left.
+struct Shown<'a> {
+    holder: &'a str,
+    alert: Option<&'a str>,
     attempts_left: Option<i32>,
-) -> String {
+}
+
+/// The card form for one order: first shown, or again after a refused or declined attempt.
+fn card_form(app: &App, lang: Lang, short: bool, raw: &str, order: &payments::PageOrder, shown: Shown<'_>) -> String {
     let amount = order.amount.to_string();
     views::form(&views::FormView {
         lang,
@@ -148,11 +158,11 @@ fn card_form(
         currency: order.currency.code(),
         card_save: order.card_save,
         verification: order.amount.is_zero(),
-        holder: &order.payer_name,
-        alert,
+        holder: shown.holder,
+        alert: shown.alert,
         action: "/payform/pay",
         check_expiry_date: app.config.mode == Mode::Production,
-        attempts_left,
+        attempts_left: shown.attempts_left,
         give_up: if short { "" } else { &order.failure_back_link },
     })
 }
@@ -186,7 +196,14 @@ async fn after_decline(
     match payments::check_page_order(app, access_token, fields).await {
         Ok(order) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
-            let form = card_form(app, lang, short, raw, &order, Some(&alert), Some(order.attempts.left()));
+            let form = card_form(
+                app,
+                lang,
+                short,
+                raw,
+                &order,
+                Shown { holder: &order.payer_name, alert: Some(&alert), attempts_left: Some(order.attempts.left()) },
+            );
             return html(StatusCode::OK, form);
         }
         Ok(_) | Err(PaymentError::AttemptsExhausted(_)) => {
@@ -237,25 +254,9 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         let cvc = Cvc::parse(form.get("cvc")?).ok()?;
         Some((pan, expiry, cvc))
     })();
-    let amount = order.amount.to_string();
     let form_again = |alert: &str| {
-        views::form(&views::FormView {
-            lang,
-            short,
-            raw_params: raw,
-            merchant: &order.merchant_name,
-            description: &order.description,
-            amount: &amount,
-            currency: order.currency.code(),
-            card_save: order.card_save,
-            verification: order.amount.is_zero(),
-            holder: &holder,
-            alert: Some(alert),
-            action: "/payform/pay",
-            check_expiry_date: app.config.mode == Mode::Production,
-            attempts_left: attempts_left(&order),
-            give_up: if short { "" } else { &order.failure_back_link },
-        })
+        let shown = Shown { holder: &holder, alert: Some(alert), attempts_left: attempts_left(&order) };
+        card_form(&app, lang, short, raw, &order, shown)
     };
     let Some((pan, expiry, cvc)) = card.filter(|_| !holder.is_empty()) else {
         // Refused before anything is written; the shopper corrects the card and tries again.

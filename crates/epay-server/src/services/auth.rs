@@ -135,45 +135,9 @@ mod tests {
     use super::*;
     use epay_domain::TransferKind;
 
-    #[test]
-    fn parses_bearer() {
-        assert_eq!(bearer_token(Some("Bearer ABC")), Ok("ABC"));
-        assert_eq!(bearer_token(Some("bearer  ABC ")), Ok("ABC"));
-        assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
-        assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
-        assert_eq!(bearer_token(None), Err(BearerError::Missing));
-    }
-
-    #[test]
-    fn a_token_expires_at_its_expiry_by_the_gateway_clock() {
-        use crate::clock::FixedClock;
-        let expires_at = 1_795_000_000_000;
-        let token = TokenRecord {
-            token_digest: String::new(),
-            merchant_id: "m".into(),
-            terminal_id: None,
-            scope: "webapi".into(),
-            invoice_id: None,
-            amount_minor: None,
-            currency: None,
-            post_link: String::new(),
-            failure_post_link: String::new(),
-            secret_hash: None,
-            transfer_kind: None,
-            account_id: None,
-            expires_at,
-            used_at: None,
-            created_at: expires_at - 7_200_000,
-        };
-        assert_eq!(check_unexpired(&token, &FixedClock(token.created_at)), Ok(()));
-        assert_eq!(check_unexpired(&token, &FixedClock(expires_at - 1)), Ok(()));
-        assert_eq!(check_unexpired(&token, &FixedClock(expires_at)), Err(BearerError::Expired));
-        assert_eq!(check_unexpired(&token, &FixedClock(expires_at + 86_400_000)), Err(BearerError::Expired));
-    }
-
-    #[test]
-    fn only_service_tokens_serve_the_merchant() {
-        let service = TokenRecord {
+    /// A service token of merchant `m`: no terminal, invoice, customer or kind; the tests vary it.
+    fn service_token() -> TokenRecord {
+        TokenRecord {
             token_digest: String::new(),
             merchant_id: "m".into(),
             terminal_id: None,
@@ -189,7 +153,33 @@ mod tests {
             expires_at: 0,
             used_at: None,
             created_at: 0,
-        };
+        }
+    }
+
+    #[test]
+    fn parses_bearer() {
+        assert_eq!(bearer_token(Some("Bearer ABC")), Ok("ABC"));
+        assert_eq!(bearer_token(Some("bearer  ABC ")), Ok("ABC"));
+        assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
+        assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
+        assert_eq!(bearer_token(None), Err(BearerError::Missing));
+    }
+
+    #[test]
+    fn a_token_expires_at_its_expiry_by_the_gateway_clock() {
+        use crate::clock::FixedClock;
+        let expires_at = 1_795_000_000_000;
+        let token =
+            TokenRecord { scope: "webapi".into(), expires_at, created_at: expires_at - 7_200_000, ..service_token() };
+        assert_eq!(check_unexpired(&token, &FixedClock(token.created_at)), Ok(()));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at - 1)), Ok(()));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at)), Err(BearerError::Expired));
+        assert_eq!(check_unexpired(&token, &FixedClock(expires_at + 86_400_000)), Err(BearerError::Expired));
+    }
+
+    #[test]
+    fn only_service_tokens_serve_the_merchant() {
+        let service = service_token();
         assert!(require_service_token(&service).is_ok());
         assert!(require_service_token(&TokenRecord { scope: "payment".into(), ..service.clone() }).is_ok());
         for page_token in [
@@ -207,21 +197,13 @@ mod tests {
     #[test]
     fn an_invoice_token_operates_only_on_its_invoice_unless_spent_or_a_transfer_token() {
         let fresh = TokenRecord {
-            token_digest: String::new(),
-            merchant_id: "m".into(),
             terminal_id: Some("t".into()),
             scope: "payment".into(),
             invoice_id: Some("000001".into()),
             amount_minor: Some(100),
             currency: Some("KZT".into()),
-            post_link: String::new(),
-            failure_post_link: String::new(),
-            secret_hash: None,
-            transfer_kind: None,
-            account_id: None,
-            expires_at: 0,
-            used_at: None,
             created_at: 42,
+            ..service_token()
         };
         let bound = OperationGrant::Invoice(InvoiceBound { invoice_id: "000001".into(), issued_at: 42 });
         assert_eq!(operation_grant(&fresh), Ok(bound.clone()));
