@@ -6,22 +6,24 @@
 pub use epay_domain::AccountKind;
 use epay_domain::{LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Merchant {
     pub id: String,
     pub name: String,
     pub client_id: String,
     /// SHA-256 digest of the client secret (never the secret itself). A secret too: it would
     /// let a guess of a weak client secret (the sandbox's is public) be checked offline.
+    #[sqlx(try_from = "String")]
     pub secret_digest: Secret,
     /// Standard Webhooks signing secret (`whsec_…`) for this merchant's callbacks, sealed by the
     /// server under a card-vault data key (`v2.<key id>.…`, see `epay_server::keys`). A row
     /// written before secrets were sealed holds it in clear until the gateway's next start seals
     /// it, so it is a [`Secret`] either way. The store never seals or opens it.
+    #[sqlx(try_from = "String")]
     pub webhook_secret: Secret,
 }
 
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Terminal {
     pub id: String,
     pub merchant_id: String,
@@ -41,15 +43,17 @@ pub struct Terminal {
     pub transfer_daily_limit_minor: i64,
     /// Origins (`scheme://host[:port]`) whose callback links a request or the payment page may
     /// name when the token names none (DESIGN §5a).
+    #[sqlx(try_from = "crate::sql::rows::SpaceSeparated")]
     pub callback_origins: Vec<String>,
     /// Send callbacks for charge, cancel, refund and expiry of this terminal's payments, in their
     /// own shape (docs/callbacks.md). Off unless the merchant turns it on.
     pub operation_callbacks: bool,
     /// Attempts one invoice may have (declines count; docs/compatibility.md §48).
+    #[sqlx(try_from = "crate::sql::rows::AttemptLimit")]
     pub max_attempts: epay_domain::MaxAttempts,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct TokenRecord {
     /// SHA-256 of the access token: it finds the token but cannot be turned back into it, so it
     /// is not a secret (the token, which only its holder has, is).
@@ -63,8 +67,10 @@ pub struct TokenRecord {
     pub post_link: String,
     pub failure_post_link: String,
     /// The merchant's `secret_hash`, echoed in the callbacks so the merchant knows they are ours.
+    #[sqlx(try_from = "crate::sql::rows::MaybeSecret")]
     pub secret_hash: Option<Secret>,
     /// The one kind of transfer this token may make; `None`: P2P only.
+    #[sqlx(try_from = "crate::sql::rows::MaybeWord")]
     pub transfer_kind: Option<TransferKind>,
     /// The customer whose saved cards this token may list and use; `None`: no saved cards.
     pub account_id: Option<String>,
@@ -74,14 +80,16 @@ pub struct TokenRecord {
 }
 
 /// A payment (or card verification) transaction.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Payment {
     pub id: String,
     pub merchant_id: String,
     pub terminal_id: String,
     pub invoice_id: String,
     pub invoice_id_alt: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub kind: PaymentKind,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub status: TxStatus,
     pub amount_minor: i64,
     pub charged_minor: i64,
@@ -99,6 +107,7 @@ pub struct Payment {
     pub back_link: String,
     pub failure_back_link: String,
     /// The token's `secret_hash` (see [`TokenRecord::secret_hash`]).
+    #[sqlx(try_from = "crate::sql::rows::MaybeSecret")]
     pub secret_hash: Option<Secret>,
     pub data: String,
     pub card_id: Option<String>,
@@ -147,7 +156,7 @@ impl Payment {
     }
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SavedCard {
     pub id: String,
     pub merchant_id: String,
@@ -191,9 +200,10 @@ pub fn fx_account(payment_currency: &str, card_currency: &str, currency: &str) -
     format!("fx:{payment_currency}-{card_currency}:{currency}")
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerAccount {
     pub id: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub kind: AccountKind,
     /// Fixed when the account is created; every transfer it takes part in is in this currency.
     pub currency: String,
@@ -220,13 +230,14 @@ pub enum DebitKind {
     Pending,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct LedgerTransfer {
     pub id: String,
     pub payment_id: Option<String>,
     pub debit_account: String,
     pub credit_account: String,
     pub amount_minor: i64,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub kind: LedgerTransferKind,
     pub pending_id: Option<String>,
     pub created_at: i64,
@@ -276,7 +287,7 @@ pub struct PaymentWrite {
 }
 
 /// A 3-D Secure challenge in progress (the payment waits in status `3D`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct ThreeDsSession {
     /// The ACS transaction id (`acsTransID`), also the challenge page's key.
     pub id: String,
@@ -294,15 +305,17 @@ pub struct ThreeDsSession {
     pub save_receiver: bool,
     /// What the attempt's end does to its token (spent at the start; given back by a decline
     /// when `UnlessDeclined`).
+    #[sqlx(rename = "keep_token_on_decline", try_from = "crate::sql::rows::KeepTokenOnDecline")]
     pub token_spend: TokenSpend,
     /// Shown (`pending`), answered (`passed`, `failed`, `cancelled`), then `confirmed`.
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub state: ThreeDsState,
     pub reason_code: i32,
     pub created_at: i64,
     pub updated_at: i64,
 }
 
-/// How a 3-D Secure payment ends, applied by [`crate::Store::finish_three_ds`].
+/// How a 3-D Secure payment ends, applied by [`crate::ThreeDsPort::finish_three_ds`].
 #[derive(Debug, Clone)]
 pub struct ThreeDsFinish {
     pub session_id: String,
@@ -313,7 +326,7 @@ pub struct ThreeDsFinish {
     pub now_ms: i64,
 }
 
-/// The outcome of [`crate::Store::record_payment`].
+/// The outcome of [`crate::PaymentsPort::record_payment`].
 #[derive(Debug, Clone)]
 pub struct RecordedPayment {
     pub payment: Payment,
@@ -362,7 +375,7 @@ pub struct InvoiceBound {
     pub issued_at: i64,
 }
 
-/// One operation on an existing payment, applied atomically by [`crate::Store::operate`].
+/// One operation on an existing payment, applied atomically by [`crate::PaymentsPort::operate`].
 #[derive(Debug, Clone)]
 pub enum Operation {
     /// AUTH → CHARGE: post `amount_minor` of the hold (None: all of it), release the rest.
@@ -420,7 +433,7 @@ pub enum IdempotencyState {
     InProgress,
 }
 
-/// A request's claim on an Idempotency-Key (see [`crate::Store::idempotency_begin`]).
+/// A request's claim on an Idempotency-Key (see [`crate::TokensPort::idempotency_begin`]).
 #[derive(Debug, Clone)]
 pub struct IdempotencyClaim {
     /// The key, prefixed with the scope of the credentials that sent it.
@@ -498,7 +511,7 @@ pub struct NewCallback {
 /// status, e.g. a debit that finds too little money turns an approval into a decline).
 pub type CallbackBuilder<'a> = &'a (dyn Fn(&Payment) -> Option<NewCallback> + Send + Sync);
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CallbackEvent {
     pub id: String,
     pub merchant_id: String,
@@ -506,6 +519,7 @@ pub struct CallbackEvent {
     pub kind: String,
     pub url: String,
     /// The JSON body (see [`NewCallback::payload`]).
+    #[sqlx(try_from = "String")]
     pub payload: Secret,
     /// `pending`, `delivered` or `failed`.
     pub status: String,
@@ -514,10 +528,11 @@ pub struct CallbackEvent {
     pub created_at: i64,
     pub delivered_at: Option<i64>,
     /// The merchant's signing secret, sealed (joined in when a worker claims the event).
+    #[sqlx(default, try_from = "String")]
     pub webhook_secret: Secret,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CallbackAttempt {
     pub event_id: String,
     pub attempt_no: i32,
@@ -556,8 +571,8 @@ pub struct TransferMoney {
 }
 
 /// How a transfer settles: its row, its money, the cards it saves. Applied in one database
-/// transaction by [`crate::Store::record_transfer`] or, after a 3-D Secure challenge, by
-/// [`crate::Store::finish_three_ds_transfer`].
+/// transaction by [`crate::TransfersPort::record_transfer`] or, after a 3-D Secure challenge, by
+/// [`crate::TransfersPort::finish_three_ds_transfer`].
 #[derive(Debug, Clone)]
 pub struct TransferSettlement {
     pub payment: Payment,
@@ -584,7 +599,7 @@ pub struct TransferWrite {
 }
 
 /// A card-vault data key, wrapped under the master key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct VaultKey {
     pub id: String,
     pub wrapped_key: String,
@@ -650,7 +665,7 @@ pub struct StoreHealth {
 }
 
 /// A person who signs in to the merchant cabinet; sees one merchant's data only.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CabinetUser {
     pub id: String,
     pub merchant_id: String,
@@ -658,6 +673,7 @@ pub struct CabinetUser {
     pub email: String,
     /// argon2id PHC string (`$argon2id$v=19$…`), never the password; a secret all the same, as
     /// it lets the password be guessed offline.
+    #[sqlx(try_from = "String")]
     pub password_hash: Secret,
     /// Unused since migration 0010: sign-in failures are counted in `abuse_counters`, per
     /// e-mail digest, so unknown e-mails are counted alike. Kept so old rows still load.
@@ -668,7 +684,7 @@ pub struct CabinetUser {
 }
 
 /// A signed-in browser. The cookie holds a random id; the store keeps only its digest.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CabinetSession {
     /// SHA-256 of the cookie's random id: it finds the session but cannot be turned back into the
     /// cookie, so it is not a secret (like [`TokenRecord::token_digest`]).
@@ -676,6 +692,7 @@ pub struct CabinetSession {
     pub user_id: String,
     pub merchant_id: String,
     /// Every form of the session carries it; a POST without it is refused.
+    #[sqlx(try_from = "String")]
     pub csrf_token: Secret,
     pub expires_at: i64,
     pub created_at: i64,
@@ -684,11 +701,12 @@ pub struct CabinetSession {
 }
 
 /// One step of a payment's status history (`payment_events`).
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentEvent {
     /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
     pub operation: String,
     /// The payment's status right after the step.
+    #[sqlx(try_from = "crate::sql::rows::Word")]
     pub status: TxStatus,
     /// What the step was about: the amount paid, charged, released or refunded.
     pub amount_minor: i64,
@@ -725,7 +743,7 @@ pub struct PaymentPage {
 }
 
 /// One terminal's payments on one day (Kazakhstan time), for the cabinet's overview.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, sqlx::FromRow)]
 pub struct DailyStat {
     pub terminal_id: String,
     /// Days since 1970-01-01 in the requested time zone.
@@ -735,17 +753,19 @@ pub struct DailyStat {
     /// The currency of this row's payments: one row per terminal, day and currency.
     pub currency: String,
     /// Sum of approved amounts, in `currency`.
+    #[sqlx(rename = "volume")]
     pub volume_minor: i64,
 }
 
-/// One abuse counter's current window (crate::Store::abuse_count).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// One abuse counter's current window (`crate::TokensPort::abuse_count`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, sqlx::FromRow)]
 pub struct AbuseWindow {
     /// Failures counted in the window (including the one just added, when it was counted).
     pub failures: i64,
     /// When the window ends, in ms since the epoch.
     pub expires_ms: i64,
     /// False when a count was asked only below a ceiling and the window was already full.
+    #[sqlx(skip)]
     pub counted: bool,
 }
 

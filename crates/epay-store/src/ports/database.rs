@@ -1,0 +1,16 @@
+//! The database itself: which one, its schema, its health.
+
+use async_trait::async_trait;
+
+use crate::{StoreHealth, StoreResult};
+
+#[async_trait]
+pub trait DatabasePort: Send + Sync + 'static {
+    /// Which adapter this is (`sqlite` or `postgres`), for logs and readiness.
+    fn backend(&self) -> &'static str;
+
+    async fn migrate(&self) -> StoreResult<()>;
+
+    /// Readiness and pool usage: fails if the database does not answer.
+    async fn health(&self) -> StoreResult<StoreHealth>;
+}

@@ -1,0 +1,35 @@
+//! Access tokens, Idempotency-Keys and abuse counters: what guards requests before any money
+//! moves.
+
+use async_trait::async_trait;
+
+use crate::{AbuseWindow, IdempotencyClaim, IdempotencyState, StoreResult, TokenRecord};
+
+#[async_trait]
+pub trait TokensPort: Send + Sync + 'static {
+    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
+    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>>;
+    /// Marks a token used, so it authorises nothing more; false if it already was.
+    async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool>;
+
+    /// Leases the claim's key to its request, or reports what an earlier use left. An expired
+    /// key, or one whose lease ended without an answer (its request crashed), is free again.
+    async fn idempotency_begin(&self, claim: &IdempotencyClaim) -> StoreResult<IdempotencyState>;
+    /// Ends `owner`'s lease on `key` if no answer was committed under it: the key is free again.
+    async fn idempotency_release(&self, key: &str, owner: &str) -> StoreResult<()>;
+    /// Deletes up to `limit` keys first used at or before `expired_before_ms`; how many.
+    async fn purge_idempotency_keys(&self, expired_before_ms: i64, limit: i64) -> StoreResult<u64>;
+
+    // Abuse counters (table abuse_counters), shared by every node on one database.
+
+    /// The current window of `key`, if one is open at `now_ms`.
+    async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>>;
+    /// Counts one failure of `key` in one statement: a window that ended starts again at
+    /// `now_ms` for `window_ms`. With `below`, the failure is counted only while the window holds
+    /// fewer than `below` (a reservation: concurrent callers cannot all slip under the limit);
+    /// otherwise `counted` is false and nothing changes. Also sweeps ended windows.
+    async fn abuse_count(&self, key: &str, window_ms: i64, now_ms: i64, below: Option<i64>)
+        -> StoreResult<AbuseWindow>;
+    /// Forgets `key`'s window (a success that clears earlier failures).
+    async fn abuse_clear(&self, key: &str) -> StoreResult<()>;
+}

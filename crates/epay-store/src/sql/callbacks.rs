@@ -1,0 +1,150 @@
+//! The callback outbox: claiming due events, logging attempts, the callback log.
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+
+use super::{Backend, RowsAffected, SqlStore, Value};
+use crate::model::*;
+use crate::ports::CallbackOutbox;
+use crate::StoreResult;
+
+#[async_trait]
+impl<DB> CallbackOutbox for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>> {
+        // Random, so claims of different nodes can never share an id.
+        let claim_id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.pool.begin().await?;
+        let claim = format!(
+            "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
+             WHERE id IN (SELECT id FROM callback_events
+                          WHERE status = 'pending' AND next_attempt_at <= $3 AND locked_until <= $3
+                          ORDER BY next_attempt_at LIMIT $4 {})",
+            DB::SKIP_LOCKED
+        );
+        sqlx::query(&claim).bind(lease_until_ms).bind(&claim_id).bind(now_ms).bind(limit).execute(&mut *tx).await?;
+        let rows = sqlx::query(
+            "SELECT e.*, m.webhook_secret FROM callback_events e JOIN merchants m ON m.id = e.merchant_id
+             WHERE e.claim_id = $1 ORDER BY e.next_attempt_at, e.id",
+        )
+        .bind(&claim_id)
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(rows.iter().map(CallbackEvent::from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn record_callback_attempt(&self, a: &CallbackAttempt, next: CallbackNext, now_ms: i64) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO callback_attempts (event_id, attempt_no, started_at, http_status, latency_ms, error,
+                 response_excerpt, node)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+        )
+        .bind(&a.event_id)
+        .bind(a.attempt_no)
+        .bind(a.started_at)
+        .bind(a.http_status)
+        .bind(a.latency_ms)
+        .bind(&a.error)
+        .bind(&a.response_excerpt)
+        .bind(&a.node)
+        .execute(&mut *tx)
+        .await?;
+        let (status, next_at, delivered_at) = match next {
+            CallbackNext::Delivered => ("delivered", now_ms, Some(now_ms)),
+            CallbackNext::RetryAt(at) => ("pending", at, None),
+            CallbackNext::GiveUp => ("failed", now_ms, None),
+        };
+        sqlx::query(
+            "UPDATE callback_events SET status = $1, next_attempt_at = $2, delivered_at = $3, locked_until = 0
+             WHERE id = $4",
+        )
+        .bind(status)
+        .bind(next_at)
+        .bind(delivered_at)
+        .bind(&a.event_id)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn callbacks_of(
+        &self,
+        merchant_id: &str,
+        payment_id: &str,
+    ) -> StoreResult<Vec<(CallbackEvent, Vec<CallbackAttempt>)>> {
+        let events = sqlx::query(
+            "SELECT * FROM callback_events WHERE merchant_id = $1 AND payment_id = $2 ORDER BY created_at, id",
+        )
+        .bind(merchant_id)
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(CallbackEvent::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        let attempts = sqlx::query(
+            "SELECT a.* FROM callback_attempts a JOIN callback_events e ON e.id = a.event_id
+             WHERE e.merchant_id = $1 AND e.payment_id = $2 ORDER BY a.attempt_no",
+        )
+        .bind(merchant_id)
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?
+        .iter()
+        .map(CallbackAttempt::from_row)
+        .collect::<Result<Vec<_>, _>>()?;
+        Ok(events
+            .into_iter()
+            .map(|e| {
+                let mine = attempts.iter().filter(|a| a.event_id == e.id).cloned().collect();
+                (e, mine)
+            })
+            .collect())
+    }
+
+    async fn resend_callback(
+        &self,
+        merchant_id: &str,
+        terminal_id: Option<&str>,
+        event_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<bool> {
+        let changed = sqlx::query(
+            "UPDATE callback_events SET status = 'pending', next_attempt_at = $1
+             WHERE id = $2 AND merchant_id = $3
+               AND ($4 = '' OR payment_id IN (SELECT id FROM payments WHERE terminal_id = $4))",
+        )
+        .bind(now_ms)
+        .bind(event_id)
+        .bind(merchant_id)
+        .bind(terminal_id.unwrap_or(""))
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn pending_callbacks(&self) -> StoreResult<i64> {
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM callback_events WHERE status = 'pending'")
+            .fetch_one(&self.pool)
+            .await?;
+        Ok(row.try_get("n")?)
+    }
+}

@@ -1,0 +1,57 @@
+//! The database itself: its name, its migrations, its health.
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+
+use super::{Backend, SqlStore, Value};
+use crate::model::*;
+use crate::ports::DatabasePort;
+use crate::StoreResult;
+
+#[async_trait]
+impl<DB> DatabasePort for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    fn backend(&self) -> &'static str {
+        DB::BACKEND
+    }
+
+    async fn health(&self) -> StoreResult<StoreHealth> {
+        let applied = "SELECT CAST(COUNT(*) AS BIGINT) AS applied FROM _sqlx_migrations WHERE success";
+        // A read, so safe to retry: when it met a connection the database closed, the
+        // retry's connection is checked first (see `lost`), and readiness recovers on
+        // the first probe after the database is back.
+        let row = match sqlx::query(applied).fetch_one(&self.pool).await {
+            Err(e) if crate::lost::is_connection_lost(&e) => {
+                crate::lost::note(&e);
+                sqlx::query(applied).fetch_one(&self.pool).await?
+            }
+            other => other?,
+        };
+        Ok(StoreHealth {
+            migrations_applied: row.try_get::<i64, _>("applied")? as usize,
+            migrations_known: DB::migrator().migrations.len(),
+            pool_size: self.pool.size(),
+            pool_idle: self.pool.num_idle(),
+            pool_max: self.pool.options().get_max_connections(),
+        })
+    }
+
+    async fn migrate(&self) -> StoreResult<()> {
+        DB::run_migrations(&self.pool).await?;
+        Ok(())
+    }
+}

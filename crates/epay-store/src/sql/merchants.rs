@@ -1,0 +1,170 @@
+//! Merchants and their terminals.
+
+use async_trait::async_trait;
+use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+
+use super::{Backend, RowsAffected, SqlStore, Value};
+use epay_domain::Secret;
+
+use crate::model::*;
+use crate::ports::MerchantsPort;
+use crate::StoreResult;
+
+/// Inserts or updates one terminal row.
+async fn write_terminal<DB>(tx: &mut sqlx::Transaction<'static, DB>, t: &Terminal) -> Result<(), sqlx::Error>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    sqlx::query(
+        "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
+             transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
+             fee_min_minor, transfer_daily_limit_minor, callback_origins, operation_callbacks,
+             max_attempts)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)
+         ON CONFLICT (id) DO UPDATE SET merchant_id = excluded.merchant_id,
+             pos_id = excluded.pos_id, name = excluded.name, two_step = excluded.two_step,
+             three_ds = excluded.three_ds, transfers_allowed = excluded.transfers_allowed,
+             hold_period_secs = excluded.hold_period_secs, fee_percent_bp = excluded.fee_percent_bp,
+             fee_fixed_minor = excluded.fee_fixed_minor, fee_min_minor = excluded.fee_min_minor,
+             transfer_daily_limit_minor = excluded.transfer_daily_limit_minor,
+             callback_origins = excluded.callback_origins,
+             operation_callbacks = excluded.operation_callbacks, max_attempts = excluded.max_attempts",
+    )
+    .bind(&t.id)
+    .bind(&t.merchant_id)
+    .bind(&t.pos_id)
+    .bind(&t.name)
+    .bind(t.two_step)
+    .bind(t.three_ds)
+    .bind(t.transfers_allowed)
+    .bind(t.hold_period_secs)
+    .bind(0i64)
+    .bind(t.fee_percent_bp)
+    .bind(t.fee_fixed_minor)
+    .bind(t.fee_min_minor)
+    .bind(t.transfer_daily_limit_minor)
+    .bind(t.callback_origins.join(" "))
+    .bind(t.operation_callbacks)
+    .bind(t.max_attempts.get())
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
+}
+
+#[async_trait]
+impl<DB> MerchantsPort for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    async fn upsert_terminal(&self, t: &Terminal) -> StoreResult<()> {
+        // The same statement as upsert_merchant's, without touching the merchant row (the
+        // terminal's merchant must exist: a foreign key).
+        let mut tx = self.pool.begin().await?;
+        write_terminal(&mut tx, t).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool> {
+        // The tokens issued under the old secret are revoked with it, in one transaction:
+        // whoever held the old secret keeps nothing it obtained with it.
+        let mut tx = self.pool.begin().await?;
+        let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
+            .bind(secret_digest.expose())
+            .bind(merchant_id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        sqlx::query("DELETE FROM tokens WHERE merchant_id = $1").bind(merchant_id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        Ok(changed == 1)
+    }
+
+    async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &Secret) -> StoreResult<bool> {
+        let changed = sqlx::query("UPDATE merchants SET webhook_secret = $1 WHERE id = $2")
+            .bind(webhook_secret.expose())
+            .bind(merchant_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(changed == 1)
+    }
+
+    async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
+        let now = 0i64;
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, client_id = excluded.client_id,
+                 secret_digest = excluded.secret_digest, webhook_secret = excluded.webhook_secret",
+        )
+        .bind(&m.id)
+        .bind(&m.name)
+        .bind(&m.client_id)
+        .bind(m.secret_digest.expose())
+        .bind(now)
+        .bind(m.webhook_secret.expose())
+        .execute(&mut *tx)
+        .await?;
+        for t in terminals {
+            write_terminal(&mut tx, t).await?;
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>> {
+        let row = sqlx::query("SELECT * FROM merchants WHERE client_id = $1")
+            .bind(client_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(Merchant::from_row).transpose()?)
+    }
+
+    async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
+        let row = sqlx::query("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(Merchant::from_row).transpose()?)
+    }
+
+    async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
+        let row = sqlx::query("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(Terminal::from_row).transpose()?)
+    }
+
+    async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM terminals WHERE operation_callbacks").fetch_all(&self.pool).await?;
+        Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
+    }
+
+    async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>> {
+        let rows = sqlx::query("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
+            .bind(merchant_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(Terminal::from_row).collect::<Result<_, _>>()?)
+    }
+}

@@ -1,0 +1,117 @@
+//! How columns become the model's fields where the column's type is not the field's: each
+//! wrapper below is the column as stored, and its conversion is the one way the store reads it
+//! (`#[sqlx(try_from = "…")]` on the model's `FromRow`). A word that is not one of its enum's is
+//! a decode error, never a guess.
+
+use epay_domain::{
+    AccountKind, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus,
+};
+
+use crate::TokenSpend;
+
+/// A text column holding one of a domain enum's words (a status, a kind, a state).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct Word(String);
+
+impl Word {
+    fn parse<T: std::str::FromStr<Err = epay_domain::Unknown>>(self) -> Result<T, epay_domain::Unknown> {
+        self.0.parse()
+    }
+}
+
+impl TryFrom<Word> for TxStatus {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for PaymentKind {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for ThreeDsState {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for AccountKind {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for LedgerTransferKind {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+/// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct MaybeWord(Option<String>);
+
+impl TryFrom<MaybeWord> for Option<TransferKind> {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: MaybeWord) -> Result<Self, Self::Error> {
+        word.0.map(|text| text.parse()).transpose()
+    }
+}
+
+/// A nullable text column holding a secret.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct MaybeSecret(Option<String>);
+
+impl From<MaybeSecret> for Option<Secret> {
+    fn from(text: MaybeSecret) -> Self {
+        text.0.map(Secret::from)
+    }
+}
+
+/// A list stored as one text column, its items separated by spaces.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct SpaceSeparated(String);
+
+impl From<SpaceSeparated> for Vec<String> {
+    fn from(text: SpaceSeparated) -> Self {
+        text.0.split_whitespace().map(str::to_string).collect()
+    }
+}
+
+/// A terminal's `max_attempts`. Written only through `MaxAttempts::parse`; anything else reads
+/// as the default.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct AttemptLimit(i32);
+
+impl From<AttemptLimit> for MaxAttempts {
+    fn from(limit: AttemptLimit) -> Self {
+        MaxAttempts::parse(limit.0.into()).unwrap_or_default()
+    }
+}
+
+/// A 3-D Secure session's `keep_token_on_decline`.
+#[derive(sqlx::Type)]
+#[sqlx(transparent)]
+pub struct KeepTokenOnDecline(bool);
+
+impl From<KeepTokenOnDecline> for TokenSpend {
+    fn from(keep: KeepTokenOnDecline) -> Self {
+        if keep.0 {
+            TokenSpend::UnlessDeclined
+        } else {
+            TokenSpend::Always
+        }
+    }
+}
