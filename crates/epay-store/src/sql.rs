@@ -12,6 +12,7 @@ mod callbacks;
 mod database;
 mod ledger;
 mod merchants;
+mod migrations;
 mod postgres;
 pub(crate) mod rows;
 mod sqlite;

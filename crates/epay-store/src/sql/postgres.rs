@@ -2,16 +2,17 @@
 //! (`FOR UPDATE`), and background sweeps skip rows another node holds (`SKIP LOCKED`).
 
 use std::future::Future;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{Pool, Postgres};
 
-use super::{Backend, RowsAffected, SqlStore};
+use super::{migrations, Backend, RowsAffected, SqlStore};
 use crate::StoreResult;
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/postgres");
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::POSTGRES));
 
 impl Backend for Postgres {
     const BACKEND: &'static str = "postgres";

@@ -3,16 +3,17 @@
 
 use std::future::Future;
 use std::str::FromStr;
+use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-use super::{Backend, RowsAffected, SqlStore};
+use super::{migrations, Backend, RowsAffected, SqlStore};
 use crate::StoreResult;
 
-static MIGRATOR: Migrator = sqlx::migrate!("./migrations/sqlite");
+static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::SQLITE));
 
 impl Backend for Sqlite {
     const BACKEND: &'static str = "sqlite";
