@@ -2,6 +2,7 @@
 //! surface's error enum is turned into its ePay shape in `errors.rs`, in one place.
 
 mod callbacks;
+pub(crate) mod caller;
 mod cards;
 mod errors;
 mod headers;
