@@ -328,12 +328,14 @@ async fn three_ds_return(
     let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let back = links("backLink");
-    match crate::services::three_ds::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes")).await {
+    match crate::services::three_ds_confirm::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes"))
+        .await
+    {
         Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
                 lang,
-                heading: matches!(confirmed, crate::services::three_ds::Confirmed::Transfer(_))
+                heading: matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_))
                     .then_some(w.transfer_done),
                 short,
                 success: true,

@@ -7,7 +7,7 @@ use epay_domain::{
 };
 use epay_network::{AuthRequest, Authorization, Conversion};
 use epay_store::{
-    Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TokenSpend, TransferMoney,
+    NewCallback, Payment, SavedCard, StoreError, Terminal, ThreeDsSession, TokenRecord, TokenSpend, TransferMoney,
     TransferSettlement, TransferWrite,
 };
 use serde::Serialize;
@@ -120,6 +120,17 @@ pub struct TransferResponse {
     /// Only while the transfer waits for the sender's 3-D Secure challenge (status `3D`).
     #[serde(rename = "secure3D", skip_serializing_if = "Option::is_none")]
     pub secure3d: Option<Secure3D>,
+}
+
+/// The callback of a transfer: the transfer object of facts §11.3 with `code: 0` on success
+/// (to `postLink`); a failed transfer sends the payment failure shape.
+pub fn callback(p: &Payment) -> Option<NewCallback> {
+    if p.status != TxStatus::Charge {
+        return callbacks::for_payment(p);
+    }
+    let mut payload = serde_json::to_value(response(p)).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
+    payload.insert("code".into(), serde_json::json!(0));
+    callbacks::event(p, "transfer.success", &p.post_link, payload)
 }
 
 pub fn response(p: &Payment) -> TransferResponse {
@@ -622,7 +633,7 @@ pub async fn transfer_with(
             })
         },
     };
-    let recorded = match app.store.record_transfer(write, &callbacks::for_transfer).await {
+    let recorded = match app.store.record_transfer(write, &callback).await {
         Ok(p) => p,
         Err(StoreError::TokenSpent) => {
             return Err(fail(TransferError::new(401, -1, "token has already been used; request a new token")))
@@ -888,7 +899,7 @@ pub async fn finish_three_ds(
         }
     };
     let settled = settlement(kind, payment, money, save_sender, save_receiver);
-    let finished = match app.store.finish_three_ds_transfer(&session.id, settled, now, &callbacks::for_transfer).await {
+    let finished = match app.store.finish_three_ds_transfer(&session.id, settled, now, &callback).await {
         Ok(p) => p,
         Err(StoreError::AlreadyConfirmed) => {
             return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
@@ -1122,7 +1133,8 @@ pub(crate) fn parse_order(
         failure_back_link: f.str_or_empty(&["failureBackLink"])?,
     };
     for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
-        crate::delivery::check_link(name, url, mode).map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
+        crate::services::links::check_link(name, url, mode)
+            .map_err(|e| TransferError::bad(format!("order.{name}: {e}")))?;
     }
     Ok(order)
 }
