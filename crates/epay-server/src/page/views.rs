@@ -113,7 +113,7 @@ struct ResultPage<'a> {
 /// `url` if the browser may be sent there (http or https), else nothing: every link a page
 /// redirects to or offers passes here, whatever checked it before.
 fn safe_link(url: &str) -> &str {
-    if crate::delivery::is_http_url(url) {
+    if crate::services::links::is_http_url(url) {
         url.trim()
     } else {
         ""
