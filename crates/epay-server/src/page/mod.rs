@@ -3,13 +3,9 @@
 
 mod acs;
 mod assets;
-mod escape;
 pub mod i18n;
 pub mod params;
 mod views;
-
-/// The cabinet escapes its HTML with it until it is on templates.
-pub(crate) use escape::escape;
 
 use std::collections::HashMap;
 
