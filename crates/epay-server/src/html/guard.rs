@@ -264,7 +264,8 @@ fn html_built_in(source: &str) -> Vec<(usize, String)> {
     let mut found = std::collections::BTreeSet::new();
     for (at, token) in tokens.iter().enumerate() {
         let Token::Ident(name) = token else { continue };
-        let args_from = match (tokens.get(at.wrapping_sub(1)), tokens.get(at + 1), tokens.get(at + 2)) {
+        let before = at.checked_sub(1).and_then(|b| tokens.get(b));
+        let args_from = match (before, tokens.get(at + 1), tokens.get(at + 2)) {
             (_, Some(Token::Punct('!')), Some(Token::Punct('(' | '[' | '{'))) if BUILDERS.contains(&name.as_str()) => {
                 at + 2
             }
