@@ -25,8 +25,8 @@ pub fn routes() -> Router<AppState> {
     Router::new().route("/acs/challenge", post(challenge)).route("/acs/challenge/answer", post(answer))
 }
 
-fn page(status: StatusCode, body: String) -> Response {
-    super::html_with(status, body, ACS_CSP)
+fn page(status: StatusCode, body: views::Rendered) -> Response {
+    super::rendered(status, body, ACS_CSP)
 }
 
 fn refused(message: &str) -> Response {

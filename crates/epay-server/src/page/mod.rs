@@ -7,9 +7,6 @@ pub mod i18n;
 pub mod params;
 mod views;
 
-/// The cabinet escapes its HTML with the same function.
-pub(crate) use views::escape;
-
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -77,8 +74,19 @@ async fn payment_api_js() -> Response {
 const SHOP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; base-uri 'none'; connect-src 'self'; frame-src 'self'";
 
-fn html(status: StatusCode, body: String) -> Response {
-    html_with(status, body, PAGE_CSP)
+fn html(status: StatusCode, page: views::Rendered) -> Response {
+    rendered(status, page, PAGE_CSP)
+}
+
+/// A rendered page with its CSP, or a 500 if its template failed.
+fn rendered(status: StatusCode, page: views::Rendered, csp: &'static str) -> Response {
+    match page {
+        Ok(body) => html_with(status, body, csp),
+        Err(error) => {
+            tracing::error!(%error, "a page does not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> Response {
@@ -150,7 +158,14 @@ struct Shown<'a> {
 }
 
 /// The card form for one order: first shown, or again after a refused or declined attempt.
-fn card_form(app: &App, lang: Lang, short: bool, raw: &str, order: &payments::PageOrder, shown: Shown<'_>) -> String {
+fn card_form(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    order: &payments::PageOrder,
+    shown: Shown<'_>,
+) -> views::Rendered {
     let amount = order.amount.to_string();
     views::form(&views::FormView {
         lang,
@@ -296,8 +311,13 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
 
 /// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
 fn challenge_page(lang: Lang, base: &str, short: bool, raw_params: &str, s: &crate::wire::Secure3D) -> Response {
+    // isShortForm only when true (false is the default): the full page's TermUrl has one query
+    // parameter, so no `&` for the hop's HTML to escape.
     let encoded: String = url::form_urlencoded::byte_serialize(raw_params.as_bytes()).collect();
-    let term_url = format!("{base}/payform/3ds-return?isShortForm={short}&params={encoded}");
+    let mut term_url = format!("{base}/payform/3ds-return?params={encoded}");
+    if short {
+        term_url.push_str("&isShortForm=true");
+    }
     html(
         StatusCode::OK,
         views::auto_post(
@@ -633,7 +653,7 @@ async fn demo_checkout(
         "name": "",
         "auth": token,
     });
-    html_with(StatusCode::OK, views::checkout(&object.to_string(), flag(&query, "widget")), SHOP_CSP)
+    rendered(StatusCode::OK, views::checkout(&object, flag(&query, "widget")), SHOP_CSP)
 }
 
 async fn demo_result(
