@@ -4,6 +4,7 @@ use epay_store::{Merchant, Store, StoreResult, Terminal};
 
 use crate::app::StartError;
 use crate::keys::{secret_digest, Keys, Sealing};
+use crate::services::admin::{new_client_secret, new_sealed_webhook_secret, AdminError};
 
 pub const TEST_CLIENT_ID: &str = "test";
 pub const TEST_CLIENT_SECRET: &str = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG";
@@ -141,4 +142,32 @@ pub async fn public_sandbox_data(store: &dyn Store) -> StoreResult<Option<String
         (false, true) => Some(user_text),
         (false, false) => None,
     })
+}
+
+/// `epay sandbox purge`: removes the public sandbox merchant (client id `test`) and the public
+/// cabinet user, so a data directory used in sandbox mode can serve production. A merchant with
+/// transactions is refused unless `force`; forced, it is retired instead of deleted (its
+/// transactions and ledger stay; its client id, secrets, tokens and cabinet users go; `keys`
+/// seal its new webhook secret).
+pub async fn purge_sandbox(
+    store: &dyn Store,
+    keys: &Keys,
+    force: bool,
+) -> Result<epay_store::PurgeOutcome, AdminError> {
+    let merchant_id = match store.merchant_by_client_id(TEST_CLIENT_ID).await? {
+        Some(m) => m.id,
+        None => TEST_MERCHANT_ID.to_string(),
+    };
+    let retire_as = if force {
+        // A client id and secrets nobody knows: the retired merchant can never sign in again.
+        Some(epay_store::MerchantRetirement {
+            client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
+            secret_digest: secret_digest(new_client_secret().expose()),
+            webhook_secret: new_sealed_webhook_secret(keys, &merchant_id)?.1,
+        })
+    } else {
+        None
+    };
+    let purge = epay_store::MerchantPurge { merchant_id, cabinet_email: CABINET_EMAIL.to_string(), retire_as };
+    Ok(store.purge_merchant(&purge).await?)
 }

@@ -416,7 +416,7 @@ pub async fn sandbox(config: Config, command: SandboxCommand) -> Result<ExitCode
     let SandboxCommand::Purge { force } = command;
     let store = store(&config).await?;
     let keys = vault_keys(&config, store.as_ref()).await?;
-    match admin::purge_sandbox(store.as_ref(), &keys, force).await.map_err(|e| e.to_string())? {
+    match epay_server::seed::purge_sandbox(store.as_ref(), &keys, force).await.map_err(|e| e.to_string())? {
         PurgeOutcome::Deleted => {
             println!("removed the public sandbox merchant, its terminals, tokens, cabinet users and seeded balances")
         }

@@ -11,24 +11,34 @@ use axum::Json;
 use epay_domain::{Currency, TransferKind};
 use epay_store::TokenSpend;
 
+use super::caller::Bearer;
 use crate::app::AppState;
-use crate::services::auth::{authenticate, BearerError};
+use crate::services::auth::{authenticate, Caller};
 use crate::services::transfers::{self, CardRequest, OrderRequest, Refusal, Transfer, TransferError};
 use crate::wire::Fields;
 
+/// A transfer whose token is still in the `Authorization` header (seed 001's P2P sent to the
+/// saved-card payment path, which `super::payments` hands over).
 pub async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8], kind: TransferKind) -> Response {
-    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+    match authenticate(app, header).await {
+        Ok(token) => answer(app, Caller::Token(token), headers, body, kind).await,
+        Err(e) => TransferError::from(e).into_response(),
+    }
+}
+
+/// Reads the body into the command, makes the transfer, answers it.
+async fn answer(app: &AppState, caller: Caller, headers: &HeaderMap, body: &[u8], kind: TransferKind) -> Response {
     let acs_url = format!("{}/acs/challenge", super::public_base(app, headers));
     let answer = async {
-        let token = authenticate(app, auth).await.map_err(|e| match e {
-            BearerError::Storage => TransferError::from(Refusal::Internal),
-            other => Refusal::Unauthorized(other.to_string()).into(),
-        })?;
-        // The token's own faults come before the body's, as they always have.
-        transfers::check_token(&token, kind)?;
         let fields = Fields::from_json(body).map_err(|e| TransferError::from(Refusal::BadRequest(e.0)))?;
+        // The token's scope, use and kind are refused before the body's fields, as they always
+        // have been (the service checks them again: it trusts no surface).
+        if let Some(token) = caller.token() {
+            transfers::check_token(token, kind)?;
+        }
         let command = read_transfer(&fields, kind, TokenSpend::Always, acs_url)?;
-        transfers::transfer(app, token, command).await
+        transfers::transfer(app, caller, command).await
     };
     match answer.await {
         Ok(answer) => Json(answer).into_response(),
@@ -36,16 +46,34 @@ pub async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8], kind: Tran
     }
 }
 
-pub async fn p2p(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&app, &headers, &body, TransferKind::P2p).await
+/// The bearer token of a transfer request, refused in seed 001's shape.
+type TransferCaller = Bearer<TransferError>;
+
+pub async fn p2p(
+    State(app): State<AppState>,
+    Bearer(caller, _): TransferCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&app, caller, &headers, &body, TransferKind::P2p).await
 }
 
-pub async fn aft(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&app, &headers, &body, TransferKind::Aft).await
+pub async fn aft(
+    State(app): State<AppState>,
+    Bearer(caller, _): TransferCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&app, caller, &headers, &body, TransferKind::Aft).await
 }
 
-pub async fn oct(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    handle(&app, &headers, &body, TransferKind::Oct).await
+pub async fn oct(
+    State(app): State<AppState>,
+    Bearer(caller, _): TransferCaller,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    answer(&app, caller, &headers, &body, TransferKind::Oct).await
 }
 
 /// A transfer request body (`order{…}`, `card{sender, receiver}`) read into its command.

@@ -21,7 +21,7 @@ use epay_domain::{Cvc, Expiry, Pan, TransferKind};
 use crate::app::{App, AppState};
 use crate::config::Mode;
 use crate::keys::digests_equal;
-use crate::services::auth::BearerError;
+use crate::services::auth;
 use crate::services::payments::{self, PaymentError};
 use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::{Fields, PaymentAnswer};
@@ -126,7 +126,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     let kind = match transfer_kind(&query) {
         Some(kind) => Some(kind),
         None => {
-            page_token(&app, decoded.access_token.expose()).await.ok().and_then(|t| transfers::kind_for_pay_call(&t))
+            auth::caller(&app, decoded.access_token.expose()).await.ok().and_then(|c| transfers::kind_for_pay_call(&c))
         }
     };
     if let Some(kind) = kind {
@@ -431,11 +431,6 @@ async fn transfer_page(
     }
 }
 
-/// The page's token (the `auth` of its params), authenticated as the API's bearer token is.
-async fn page_token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
-    crate::services::auth::authenticate(app, Some(&format!("Bearer {access_token}"))).await
-}
-
 /// The page's token and transfer order, checked by the transfer service as the API would check
 /// them (nothing written): the token's own faults first, then the order's.
 async fn check_transfer_form(
@@ -444,16 +439,19 @@ async fn check_transfer_form(
     kind: TransferKind,
 ) -> Result<(TokenRecord, transfers::PageTransfer), TransferError> {
     let bad = |e: crate::wire::FieldError| TransferError::from(Refusal::BadRequest(e.0));
-    let token = page_token(app, decoded.access_token.expose())
+    // Every refused token reads as a 401 here (storage too): the page shows its message.
+    let caller = auth::caller(app, decoded.access_token.expose())
         .await
         .map_err(|e| TransferError::from(Refusal::Unauthorized(e.to_string())))?;
-    transfers::check_token(&token, kind)?;
+    if let Some(token) = caller.token() {
+        transfers::check_token(token, kind)?;
+    }
     let order = transfer_order(&decoded.fields).map_err(bad)?;
     let preselect = transfers::PreselectRequest {
         sender: decoded.fields.opt_str(&["senderCardId"]).map_err(bad)?,
         receiver: decoded.fields.opt_str(&["receiverCardId"]).map_err(bad)?,
     };
-    transfers::check_page_transfer(app, token, kind, &order, &preselect).await
+    transfers::check_page_transfer(app, caller, kind, &order, &preselect).await
 }
 
 /// The order of a transfer made from the page's parameters: the merchant's page names it with
@@ -554,7 +552,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         token_spend: epay_store::TokenSpend::UnlessDeclined,
         acs_url: format!("{base}/acs/challenge"),
     };
-    match transfers::transfer(&app, token, command).await {
+    match transfers::transfer(&app, auth::Caller::Token(token), command).await {
         Ok(answer) if answer.secure3d.is_some() => {
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &base, short, raw, s)

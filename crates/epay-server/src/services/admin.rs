@@ -41,7 +41,7 @@ pub fn new_webhook_secret() -> Secret {
 
 /// A new signing secret for the merchant `merchant_id`: in clear (for the operator, who hands
 /// it to the merchant) and sealed (for the store).
-fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(Secret, Secret), KeyError> {
+pub fn new_sealed_webhook_secret(keys: &Keys, merchant_id: &str) -> Result<(Secret, Secret), KeyError> {
     let secret = new_webhook_secret();
     let sealed = keys.seal(Sealing::WebhookSecret { merchant_id }, secret.expose())?;
     Ok((secret, sealed.into()))
@@ -237,33 +237,4 @@ pub async fn update_terminal(store: &dyn Store, id: &str, settings: &TerminalSet
     let terminal = apply(current, settings)?;
     store.upsert_terminal(&terminal).await?;
     Ok(terminal)
-}
-
-/// `epay sandbox purge`: removes the public sandbox merchant (client id `test`) and the public
-/// cabinet user, so a data directory used in sandbox mode can serve production. A merchant with
-/// transactions is refused unless `force`; forced, it is retired instead of deleted (its
-/// transactions and ledger stay; its client id, secrets, tokens and cabinet users go; `keys`
-/// seal its new webhook secret).
-pub async fn purge_sandbox(
-    store: &dyn Store,
-    keys: &Keys,
-    force: bool,
-) -> Result<epay_store::PurgeOutcome, AdminError> {
-    use crate::seed::{CABINET_EMAIL, TEST_CLIENT_ID, TEST_MERCHANT_ID};
-    let merchant_id = match store.merchant_by_client_id(TEST_CLIENT_ID).await? {
-        Some(m) => m.id,
-        None => TEST_MERCHANT_ID.to_string(),
-    };
-    let retire_as = if force {
-        // A client id and secrets nobody knows: the retired merchant can never sign in again.
-        Some(epay_store::MerchantRetirement {
-            client_id: format!("purged-{}", uuid::Uuid::new_v4().simple()),
-            secret_digest: secret_digest(new_client_secret().expose()),
-            webhook_secret: new_sealed_webhook_secret(keys, &merchant_id)?.1,
-        })
-    } else {
-        None
-    };
-    let purge = epay_store::MerchantPurge { merchant_id, cabinet_email: CABINET_EMAIL.to_string(), retire_as };
-    Ok(store.purge_merchant(&purge).await?)
 }

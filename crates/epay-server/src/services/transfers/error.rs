@@ -52,6 +52,16 @@ pub struct TransferError {
     pub account_id: String,
 }
 
+/// A refused bearer token: 401 with its reason, or storage that could not be read.
+impl From<crate::services::auth::BearerError> for TransferError {
+    fn from(e: crate::services::auth::BearerError) -> TransferError {
+        match e {
+            crate::services::auth::BearerError::Storage => Refusal::Internal.into(),
+            other => Refusal::Unauthorized(other.to_string()).into(),
+        }
+    }
+}
+
 impl From<Refusal> for TransferError {
     fn from(refusal: Refusal) -> TransferError {
         TransferError { refusal, invoice_id: String::new(), account_id: String::new() }

@@ -7,9 +7,10 @@ use epay_store::TokenRecord;
 use super::command::OrderRequest;
 use super::error::{internal, Refusal, TransferError};
 use super::money::fee;
-use super::order::{allowed_kind, check_order, check_token, transfer_terminal};
+use super::order::{allowed_kind, caller_token, check_order, check_token, transfer_terminal};
 use crate::app::App;
-use crate::services::{auth::has_scope, capability};
+use crate::services::auth::{has_scope, Caller};
+use crate::services::capability;
 
 /// What the transfer page shows before the customer confirms.
 #[derive(Debug, Clone)]
@@ -73,11 +74,12 @@ impl Preselected {
 /// Checks a transfer page's token and order exactly as the API would, writing nothing.
 pub async fn check_page_transfer(
     app: &App,
-    token: TokenRecord,
+    caller: Caller,
     kind: TransferKind,
     order: &OrderRequest,
     preselect: &PreselectRequest,
 ) -> Result<(TokenRecord, PageTransfer), TransferError> {
+    let token = caller_token(caller)?;
     check_token(&token, kind)?;
     capability::account_id(&token, &order.account_id).map_err(|e| TransferError::bad(format!("order.{e}")))?;
     let terminal = transfer_terminal(app, &token, order).await?;
@@ -119,6 +121,7 @@ pub async fn check_page_transfer(
 /// `transfer` token and calls `halyk.pay`. The token, not the page's call, fixes the kind
 /// ([`allowed_kind`]: its `transferKind`, P2P without one), as it does for `halyk.p2p`,
 /// `halyk.aft` and `halyk.oct`. `None` for every other token (a payment token).
-pub fn kind_for_pay_call(token: &TokenRecord) -> Option<TransferKind> {
+pub fn kind_for_pay_call(caller: &Caller) -> Option<TransferKind> {
+    let token = caller.token()?;
     (has_scope(token, "transfer") && !has_scope(token, "payment")).then(|| allowed_kind(token))
 }

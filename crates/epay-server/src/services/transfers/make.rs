@@ -4,21 +4,23 @@
 
 use epay_domain::{ids, Amount, CardBrand, Currency, ReasonCode, TransferKind, TxStatus};
 use epay_network::{AuthRequest, Authorization, Conversion};
-use epay_store::{Payment, StoreError, TokenRecord, TokenSpend, TransferWrite};
+use epay_store::{Payment, StoreError, TokenSpend, TransferWrite};
 
 use super::answer::{answer, callback, TransferResponse};
 use super::command::Transfer;
 use super::error::{internal, too_many_attempts, Refusal, TransferError};
 use super::money::{fee, settlement, transfer_money};
-use super::order::{check_order, check_token, transfer_terminal};
+use super::order::{caller_token, check_order, check_token, transfer_terminal};
 use super::sides::{new_saved_card, resolve_side, CardGiven, PhoneScope, Side, SENDER};
 use crate::app::App;
 use crate::clock::year_month;
+use crate::services::auth::Caller;
 use crate::services::{attempts, capability, idempotency, payments, three_ds};
 
-/// Makes the transfer `command` asks for with an authenticated `token` (the API's and the
-/// transfer form's), and answers it: the transfer, its 3-D Secure challenge, or why not.
-pub async fn transfer(app: &App, token: TokenRecord, command: Transfer) -> Result<TransferResponse, TransferError> {
+/// Makes the transfer `command` asks for, for `caller` (the API's bearer token, the transfer
+/// form's token), and answers it: the transfer, its 3-D Secure challenge, or why not.
+pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<TransferResponse, TransferError> {
+    let token = caller_token(caller)?;
     check_token(&token, command.kind)?;
     let token_spend = command.token_spend;
     // Only a token bound to its order id may try again after a decline: one bound to none (seed

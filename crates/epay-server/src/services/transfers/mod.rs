@@ -1,7 +1,7 @@
 //! Card transfers (facts §12, seeds 000/001): P2P card to card, AFT (a card pays the
 //! merchant) and OCT (the merchant pays out to a card, or to a phone + IIN).
 //!
-//! A surface builds a [`Transfer`] command and calls [`transfer`] with the caller's token; the
+//! A surface builds a [`Transfer`] command and calls [`transfer`] with its `Caller`; the
 //! service answers a [`TransferResponse`] or a [`TransferError`] the surface words. One job per
 //! module:
 //! - `command`: what a surface asks for;
@@ -31,5 +31,5 @@ pub use error::{Refusal, TransferError};
 pub use form::{check_page_transfer, kind_for_pay_call, PageTransfer, PreselectRequest, Preselected};
 pub use make::transfer;
 pub use money::fee;
-pub use order::{allowed_kind, check_order, check_token, kind_named, Order};
+pub use order::{allowed_kind, caller_token, check_order, check_token, kind_named, Order};
 pub use sides::{card_given, pan_side, CardGiven, Side};

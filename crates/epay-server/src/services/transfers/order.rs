@@ -8,6 +8,7 @@ use super::command::OrderRequest;
 use super::error::{internal, Refusal, TransferError};
 use crate::app::App;
 use crate::config::Mode;
+use crate::services::auth::Caller;
 use crate::services::capability;
 use crate::wire::echoed;
 
@@ -41,6 +42,15 @@ pub fn check_kind(token: &TokenRecord, kind: TransferKind) -> Result<(), Transfe
         kind.as_str()
     ))
     .into())
+}
+
+/// The token of a transfer's caller: transfers are made with a transfer token only (a cabinet
+/// merchant makes none).
+pub fn caller_token(caller: Caller) -> Result<TokenRecord, TransferError> {
+    match caller {
+        Caller::Token(token) => Ok(token),
+        Caller::Cabinet { .. } => Err(Refusal::Forbidden("transfers are made with a transfer token".into()).into()),
+    }
 }
 
 /// The checks every transfer token passes first: its scope allows transfers, it is unspent, and
