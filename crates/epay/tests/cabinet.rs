@@ -374,7 +374,7 @@ async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
         let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
             .await
             .unwrap();
-        epay_server::cabinet::session::create_user(
+        epay_server::services::cabinet_users::create_user(
             store.as_ref(),
             &other.merchant.id,
             "owner@other.kz",

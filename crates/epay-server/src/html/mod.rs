@@ -2,15 +2,18 @@
 //!
 //! A page is a plain view struct (strings, numbers, enums, vectors: no HTML) with
 //! `#[derive(askama::Template)]`, rendered by a template under `crates/epay-server/templates/`,
-//! one folder per surface (`docs/` today). askama checks the template against the struct at
-//! compile time and HTML-escapes every `{{ value }}`, so text from anywhere (a merchant, a
-//! shopper, a configuration file, the OpenAPI document) is text on the page.
+//! one folder per surface (`docs/`, `page/`, `acs/`, `demo/`). askama checks the template
+//! against the struct at compile time and HTML-escapes every `{{ value }}`, so text from anywhere
+//! (a merchant, a shopper, a configuration file, the OpenAPI document) is text on the page.
 //!
 //! The one way to put markup we made ourselves into a page is a [`TrustedHtml`] value. Only the
-//! renderers in this module make one ([`markdown`]), and askama inserts it as is. Templates never
-//! use the `|safe` filter; a test below holds every template to that.
+//! renderers in this module make one ([`markdown`], [`script_data`]), and askama inserts it as
+//! is. Templates never use the `|safe` filter; a test below holds every template to that.
 
+#[cfg(test)]
+mod guard;
 pub mod markdown;
+pub mod script_data;
 
 use std::fmt;
 

@@ -2,6 +2,7 @@
 //! surface's error enum is turned into its ePay shape in `errors.rs`, in one place.
 
 mod callbacks;
+pub(crate) mod caller;
 mod cards;
 mod errors;
 mod headers;
@@ -14,7 +15,7 @@ pub(crate) mod operations;
 mod payments;
 mod sandbox;
 mod status;
-mod transfers;
+pub(crate) mod transfers;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

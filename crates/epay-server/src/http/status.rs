@@ -1,17 +1,19 @@
 //! `GET /check-status/payment/transaction/:invoiceId`.
 
 use axum::extract::{Path, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+use super::caller::Bearer;
 use crate::app::AppState;
-use crate::services::status;
+use crate::services::status::{self, StatusError, StatusQuery};
 
-pub async fn check(State(app): State<AppState>, headers: HeaderMap, Path(invoice_id): Path<String>) -> Response {
-    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match status::check(&app, auth, &invoice_id).await {
+pub async fn check(
+    State(app): State<AppState>,
+    Path(invoice_id): Path<String>,
+    Bearer(caller, _): Bearer<StatusError>,
+) -> Response {
+    match status::check(&app, &caller, StatusQuery { invoice_id }).await {
         Ok(answer) => Json(answer).into_response(),
         Err(e) => e.into_response(),
     }

@@ -18,6 +18,46 @@ pub enum BearerError {
     Storage,
 }
 
+/// Who asks a service for something. Services take the caller already authenticated, never a
+/// header or a token's text: each surface authenticates at its edge (the API's bearer token in
+/// `http::caller`, the payment page's token from its form, the cabinet's session) and says here
+/// who it found. What the caller may do is the service's rule, one place per use case.
+#[derive(Debug, Clone)]
+pub enum Caller {
+    /// The holder of a known, unexpired access token (the API, and the payment page whose
+    /// `params` carry one). What it may do is what the token is bound to (DESIGN §5a).
+    Token(TokenRecord),
+    /// A merchant signed in to the cabinet: acts on everything of its own.
+    Cabinet { merchant_id: String },
+}
+
+impl Caller {
+    /// The merchant the caller acts for.
+    pub fn merchant_id(&self) -> &str {
+        match self {
+            Caller::Token(token) => &token.merchant_id,
+            Caller::Cabinet { merchant_id } => merchant_id,
+        }
+    }
+
+    /// The caller's token, when it came with one.
+    pub fn token(&self) -> Option<&TokenRecord> {
+        match self {
+            Caller::Token(token) => Some(token),
+            Caller::Cabinet { .. } => None,
+        }
+    }
+}
+
+/// Authenticates an access token as given (the text after `Bearer`, or the page's token).
+pub async fn caller(app: &App, access_token: &str) -> Result<Caller, BearerError> {
+    let token = access_token.trim();
+    if token.is_empty() {
+        return Err(BearerError::Missing);
+    }
+    Ok(Caller::Token(lookup(app, token).await?))
+}
+
 /// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).
 pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
     let value = header.ok_or(BearerError::Missing)?.trim();
@@ -30,7 +70,10 @@ pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
 
 /// Looks the token up by its digest and checks it has not expired.
 pub async fn authenticate(app: &App, header: Option<&str>) -> Result<TokenRecord, BearerError> {
-    let token = bearer_token(header)?;
+    lookup(app, bearer_token(header)?).await
+}
+
+async fn lookup(app: &App, token: &str) -> Result<TokenRecord, BearerError> {
     let record = app
         .store
         .token(&digest(token))

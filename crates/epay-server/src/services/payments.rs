@@ -154,7 +154,7 @@ impl Order {
             card_save: f.opt_bool(&["cardSave", "cardsave"])?.unwrap_or(false),
         };
         for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
-            crate::delivery::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
+            crate::services::links::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;
         }
         if order.card_save && order.account_id.trim().is_empty() {
             return Err(bad("accountId is required when cardSave is true"));

@@ -5,7 +5,7 @@ use epay_store::Payment;
 
 use crate::app::App;
 use crate::clock::epay_datetime;
-use crate::services::auth::{authenticate, BearerError};
+use crate::services::auth::{BearerError, Caller};
 use crate::wire::{JsonAmount, StatusResponse, StatusTransaction};
 
 /// Errors of the status surface; all are answered in the status shape with a `resultCode`.
@@ -34,11 +34,29 @@ fn found(status: TxStatus) -> (ResultCode, &'static str) {
     (code, message)
 }
 
-pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Result<StatusResponse, StatusError> {
-    let token = authenticate(app, auth_header).await.map_err(|e| match e {
-        BearerError::Storage => StatusError::Internal,
-        other => StatusError::Unauthorized(other.to_string()),
-    })?;
+impl From<BearerError> for StatusError {
+    fn from(e: BearerError) -> Self {
+        match e {
+            BearerError::Storage => StatusError::Internal,
+            other => StatusError::Unauthorized(other.to_string()),
+        }
+    }
+}
+
+/// `GET /check-status/payment/transaction/:invoiceId`, as its path names the invoice.
+#[derive(Debug, Clone)]
+pub struct StatusQuery {
+    /// As the client sent it: an id that is not 6 to 16 digits is answered "not found" (code 102)
+    /// like an unknown one, not refused as bad input.
+    pub invoice_id: String,
+}
+
+pub async fn check(app: &App, caller: &Caller, query: StatusQuery) -> Result<StatusResponse, StatusError> {
+    let invoice = query.invoice_id.as_str();
+    // The status answers only token holders: the cabinet shows its merchant's payments itself.
+    let Some(token) = caller.token() else {
+        return Err(StatusError::Unauthorized(BearerError::Missing.to_string()));
+    };
     let Some(terminal_id) = token.terminal_id.as_deref() else {
         return Ok(result(ResultCode::TerminalAbsent, "terminal absent in token"));
     };
@@ -51,7 +69,7 @@ pub async fn check(app: &App, auth_header: Option<&str>, invoice: &str) -> Resul
     // token; a transfer token without an invoice (seed 002's page token) reads none.
     let readable = match token.invoice_id.as_deref() {
         Some(bound) => bound == invoice,
-        None => crate::services::auth::require_service_token(&token).is_ok(),
+        None => crate::services::auth::require_service_token(token).is_ok(),
     };
     if !readable {
         return Ok(result(ResultCode::NotFound, "invoice not found"));

@@ -1,0 +1,41 @@
+//! The API's caller: the request's `Authorization: Bearer …` token, authenticated at the edge.
+//!
+//! A handler names the surface whose error shape answers a refused token, and gets the
+//! [`Caller`] it hands to the service:
+//!
+//! ```ignore
+//! pub async fn list(Bearer(caller, _): Bearer<PaymentError>, …) -> Response
+//! ```
+//!
+//! A missing, malformed, unknown or expired token is answered by `E::from(BearerError)` (the
+//! surface's 401, or its 500 when the store cannot be read), exactly as each service answered it
+//! when it read the header itself. A handler that must read its input before refusing the token
+//! (operations answer a bad body before a missing token) takes `Result<Bearer<E>, Response>`.
+
+use std::marker::PhantomData;
+
+use axum::extract::FromRequestParts;
+use axum::http::header::AUTHORIZATION;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+
+use crate::app::AppState;
+use crate::services::auth::{self, BearerError, Caller};
+
+/// The authenticated caller of an API request; `E` is the surface error a refusal is answered in.
+pub struct Bearer<E>(pub Caller, pub PhantomData<fn() -> E>);
+
+impl<E> FromRequestParts<AppState> for Bearer<E>
+where
+    E: From<BearerError> + IntoResponse,
+{
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
+        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
+        match auth::authenticate(app, header).await {
+            Ok(token) => Ok(Bearer(Caller::Token(token), PhantomData)),
+            Err(e) => Err(E::from(e).into_response()),
+        }
+    }
+}
