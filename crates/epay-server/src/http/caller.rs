@@ -23,7 +23,7 @@ use crate::app::AppState;
 use crate::services::auth::{self, BearerError, Caller};
 
 /// The authenticated caller of an API request; `E` is the surface error a refusal is answered in.
-pub struct Bearer<E>(pub Caller, PhantomData<fn() -> E>);
+pub struct Bearer<E>(pub Caller, pub PhantomData<fn() -> E>);
 
 impl<E> FromRequestParts<AppState> for Bearer<E>
 where
