@@ -21,7 +21,7 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
         Ok(form) => form,
         Err(e) => return e.into_response(),
     };
-    match tokens::issue_from(&app, &form, peer.map(|p| p.0.ip())).await {
+    match tokens::issue(&app, &form, peer.map(|p| p.0.ip())).await {
         Ok(token) => Json(token).into_response(),
         Err(e) => e.into_response(),
     }

@@ -15,7 +15,7 @@ use epay_store::{
 
 use crate::app::App;
 use crate::clock::year_month;
-use crate::services::auth::{authenticate, has_scope, BearerError};
+use crate::services::auth::{has_scope, BearerError, Caller};
 use crate::services::idempotency;
 use crate::services::{attempts, capability};
 use crate::wire::{echoed, language_code, Fields, JsonAmount, PaymentAnswer, PaymentResponse, ThreeDResponse};
@@ -201,14 +201,21 @@ enum CardSource {
     Saved { card: Box<SavedCard>, pan: Pan },
 }
 
-/// Checks the token for a payment and loads its terminal.
-async fn payment_token(app: &App, auth_header: Option<&str>) -> Result<(TokenRecord, Terminal), PaymentError> {
-    let token = authenticate(app, auth_header).await?;
-    payment_terminal(app, token).await
+/// A caller that may pay: a token with the payment scope, not yet spent, and its terminal. The
+/// API and the page find it first, before they read the order, so a token that cannot pay is
+/// refused as such whatever its request holds.
+#[derive(Debug, Clone)]
+pub struct Payer {
+    token: TokenRecord,
+    terminal: Terminal,
 }
 
-async fn payment_terminal(app: &App, token: TokenRecord) -> Result<(TokenRecord, Terminal), PaymentError> {
-    if !has_scope(&token, "payment") {
+/// The payer a caller is, or why it may not pay.
+pub async fn payer(app: &App, caller: &Caller) -> Result<Payer, PaymentError> {
+    let Some(token) = caller.token() else {
+        return Err(PaymentError::Unauthorized(BearerError::Missing.to_string()));
+    };
+    if !has_scope(token, "payment") {
         return Err(PaymentError::Forbidden(format!("token scope {:?} does not allow payments", token.scope)));
     }
     if token.used_at.is_some() {
@@ -222,19 +229,18 @@ async fn payment_terminal(app: &App, token: TokenRecord) -> Result<(TokenRecord,
         .await
         .map_err(internal)?
         .ok_or_else(|| bad(format!("terminal {} not found", echoed(&terminal_id))))?;
-    Ok((token, terminal))
+    Ok(Payer { token: token.clone(), terminal })
 }
 
 /// Pays with a cryptogram sent from `from` (the peer address, for the abuse limits).
 pub async fn pay_with_cryptogram(
     app: &App,
-    auth_header: Option<&str>,
-    body: &[u8],
+    payer: Payer,
+    fields: &Fields,
     acs_url: &str,
     from: Option<std::net::IpAddr>,
 ) -> Result<PaymentAnswer, PaymentError> {
-    let (token, terminal) = payment_token(app, auth_header).await?;
-    let fields = Fields::from_json(body)?;
+    let Payer { token, terminal } = payer;
     let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
@@ -289,13 +295,12 @@ async fn open_cryptogram(
 
 pub async fn pay_with_saved_card(
     app: &App,
-    auth_header: Option<&str>,
-    body: &[u8],
+    payer: Payer,
+    fields: &Fields,
     acs_url: &str,
 ) -> Result<PaymentAnswer, PaymentError> {
-    let (token, terminal) = payment_token(app, auth_header).await?;
-    let fields = Fields::from_json(body)?;
-    let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
+    let Payer { token, terminal } = payer;
+    let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     let payment_type = fields.str_or_empty(&["paymentType"])?;
     if !payment_type.is_empty() && payment_type != "cardId" {
         return Err(bad(format!("paymentType {payment_type:?} is not supported here; use \"cardId\"")));
@@ -303,7 +308,7 @@ pub async fn pay_with_saved_card(
     if order.amount.is_zero() {
         return Err(bad("amount must be greater than 0"));
     }
-    let card_id = saved_card_id(&fields)?;
+    let card_id = saved_card_id(fields)?;
     // A saved card pays only for the customer it was saved for: the request names them (and the
     // token too, when it binds one: Order::parse refuses another), so a card id alone is not
     // enough to spend someone's card.
@@ -369,13 +374,12 @@ pub struct PageOrder {
 
 /// Checks a payment page's `auth` token and order fields exactly as the API would, without
 /// writing anything. An invoice whose attempts are all used and declined is refused (2740).
-pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) -> Result<PageOrder, PaymentError> {
-    let header = format!("Bearer {access_token}");
-    let (token, terminal) = payment_token(app, Some(&header)).await?;
+pub async fn check_page_order(app: &App, payer: &Payer, fields: &Fields) -> Result<PageOrder, PaymentError> {
+    let Payer { token, terminal } = payer;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
     let attempts =
-        attempts::of_invoice(app, &token.merchant_id, &terminal, order.invoice_id.as_str()).await.map_err(internal)?;
+        attempts::of_invoice(app, &token.merchant_id, terminal, order.invoice_id.as_str()).await.map_err(internal)?;
     if attempts.exhausted() {
         let e = StoreError::AttemptsExhausted { attempts: attempts.used };
         return Err(attempt_refused(e, order.invoice_id.as_str()));
@@ -398,17 +402,14 @@ pub async fn check_page_order(app: &App, access_token: &str, fields: &Fields) ->
 /// token usable, so the shopper can try again on the same page (docs/compatibility.md §48).
 pub async fn pay_from_page(
     app: &App,
-    access_token: &str,
+    payer: Payer,
     fields: &Fields,
-    pan: Pan,
-    expiry: Expiry,
-    cvc: Cvc,
+    card: EnteredCard,
     acs_url: &str,
 ) -> Result<PaymentAnswer, PaymentError> {
-    let header = format!("Bearer {access_token}");
-    let (token, terminal) = payment_token(app, Some(&header)).await?;
+    let Payer { token, terminal } = payer;
     let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
-    let source = CardSource::Entered(EnteredCard { pan, expiry, cvc });
+    let source = CardSource::Entered(card);
     execute(app, token, terminal, order, source, acs_url, TokenSpend::UnlessDeclined).await
 }
 
@@ -742,3 +743,7 @@ pub fn payment_response(p: &Payment) -> PaymentResponse {
         status: p.status.to_string(),
     }
 }
+
+#[cfg(test)]
+#[path = "payments_tests.rs"]
+mod tests;

@@ -39,14 +39,10 @@ const KNOWN_SCOPE_WORDS: &[&str] = &[
     "api",
 ];
 
-pub async fn issue(app: &App, form: &Fields) -> Result<TokenResponse, TokenError> {
-    issue_from(app, form, None).await
-}
-
 /// Issues a token for a request from `from` (the peer address), counting wrong secrets against
 /// the client id from that address and against the address, in the store so that every node
 /// shares the counts (crate::guard).
-pub async fn issue_from(app: &App, form: &Fields, from: Option<std::net::IpAddr>) -> Result<TokenResponse, TokenError> {
+pub async fn issue(app: &App, form: &Fields, from: Option<std::net::IpAddr>) -> Result<TokenResponse, TokenError> {
     let Credentials { client_id, secret, scope } = parse_credentials(form)?;
 
     let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
