@@ -570,7 +570,7 @@ async fn demo_checkout(
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let token = match crate::services::tokens::issue(&app, &form, None).await {
+    let token = match crate::http::oauth::issue(&app, &form, None).await {
         Ok(t) => t,
         Err(e) => {
             return html(
