@@ -12,10 +12,12 @@ pub mod kind;
 pub mod ledger;
 pub mod money;
 pub mod operation;
+pub mod posting;
 pub mod reason;
 pub mod secret;
 pub mod status;
 pub mod three_ds;
+pub mod transition;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use card::{CardBrand, Cvc, Expiry, Pan};
@@ -29,3 +31,4 @@ pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};
 pub use text_enum::Unknown;
 pub use three_ds::ThreeDsState;
+pub use transition::PaymentState;

@@ -103,10 +103,8 @@ pub fn page_params(data: &[u8]) {
     for token in &tokens_to_check_against() {
         for mode in MODES {
             let _ = payments::Order::parse(&params.fields, token, &fuzz_terminal(), mode);
-            if let Ok(order) = transfers::page_order(&params.fields) {
-                if let Ok(fields) = Fields::from_value(order, "order") {
-                    let _ = transfers::parse_order(mode, &fields, token, &fuzz_terminal());
-                }
+            if let Ok(order) = crate::page::transfer_order(&params.fields) {
+                let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
             }
         }
     }
@@ -180,20 +178,22 @@ pub fn payment_request(data: &[u8]) {
 /// P2P, AFT and OCT JSON bodies: `order`, and each side of `card` given by card number.
 pub fn transfer_request(data: &[u8]) {
     let Ok(fields) = Fields::from_json(data) else { return };
-    if let Ok(Some(order)) = fields.opt_object(&["order"]) {
-        for token in &tokens_to_check_against() {
-            for mode in MODES {
-                let _ = transfers::parse_order(mode, &order, token, &fuzz_terminal());
-            }
+    let spend = epay_store::TokenSpend::Always;
+    let Ok(command) =
+        crate::http::transfers::read_transfer(&fields, epay_domain::TransferKind::P2p, spend, String::new())
+    else {
+        return;
+    };
+    for token in &tokens_to_check_against() {
+        for mode in MODES {
+            let _ = transfers::check_order(mode, &command.order, token, &fuzz_terminal());
         }
     }
-    let Ok(Some(card)) = fields.opt_object(&["card"]) else { return };
-    for what in ["sender", "receiver"] {
-        if let Ok(Some(side)) = card.opt_object(&[what]) {
-            if transfers::transfer_type(&side, what) == Ok("TYPEPAN") {
-                if let Ok(s) = transfers::pan_side(&side, what, String::new(), false) {
-                    check_card(&s.pan, s.expiry, s.cvc.as_ref());
-                }
+    for (what, side) in [("sender", &command.sender), ("receiver", &command.receiver)] {
+        let Some(side) = side else { continue };
+        if transfers::card_given(side, what).is_ok_and(|given| given == transfers::CardGiven::Pan) {
+            if let Ok(s) = transfers::pan_side(side, what) {
+                check_card(&s.pan, s.expiry, s.cvc.as_ref());
             }
         }
     }

@@ -23,8 +23,8 @@ pub const ONE_STEP_TERMINAL: &str = "044e4bf0-442a-46fc-9cfb-22652415af5f";
 /// no 3-D Secure terminal; this id is ours (docs/test-cards.md).
 pub const THREE_DS_TERMINAL: &str = "3d5ec0de-5eed-4000-8000-000000000005";
 
-/// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days).
-pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
+/// The hold period the seeded terminals get: every new terminal's default.
+pub use crate::services::admin::DEFAULT_HOLD_PERIOD_SECS;
 
 /// The test merchant and its terminals. Its webhook secret is the public one in clear:
 /// [`seed_sandbox`] seals it before writing.
@@ -117,7 +117,7 @@ pub async fn seed_sandbox(store: &dyn Store, keys: &Keys) -> Result<bool, StartE
         true
     };
     if store.cabinet_user_by_email(CABINET_EMAIL).await?.is_none() {
-        use crate::cabinet::session::{create_user, UserError};
+        use crate::services::cabinet_users::{create_user, UserError};
         match create_user(store, TEST_MERCHANT_ID, CABINET_EMAIL, CABINET_PASSWORD, 0).await {
             // Exists: another node seeded it at the same moment.
             Ok(_) | Err(UserError::Exists) | Err(UserError::Invalid(_)) => {}

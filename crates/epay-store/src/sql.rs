@@ -8,7 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use epay_domain::{LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
+use epay_domain::posting::{Denomination, LegEnd, Posting, Role};
+use epay_domain::transition::{self, Checks, DailyLimit, Decision, Decline, Refunded};
+use epay_domain::{LedgerTransferKind, PaymentKind, PaymentState, Secret, ThreeDsState, TransferKind, TxStatus};
 use sqlx::postgres::{PgPoolOptions, PgRow};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteRow, SqliteSynchronous};
 use sqlx::{PgPool, Row, SqlitePool};
@@ -320,91 +322,105 @@ fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
     (sql, binds)
 }
 
-/// One amount of a payment in both of its currencies: the payment's and the card's (the same
-/// number when they are the same currency).
-#[derive(Debug, Clone, Copy, Default)]
-struct Amounts {
-    payment: i64,
-    card: i64,
+/// What the state machine's transitions (`epay_domain::transition`) read of a payment row.
+fn state_of(p: &Payment) -> PaymentState {
+    PaymentState {
+        kind: p.kind,
+        status: p.status,
+        amount_minor: p.amount_minor,
+        charged_minor: p.charged_minor,
+        refunded_minor: p.refunded_minor,
+        fx: p.fx_rate(),
+    }
 }
 
-impl Amounts {
-    /// `amount` of `p`'s currency, as the part of a series that already moved `before`: converted
-    /// at the payment's recorded rate so the parts add up to the whole (`FxRate::convert_part`).
-    fn of(p: &Payment, before: i64, amount: i64) -> Self {
-        Amounts { payment: amount, card: p.fx_rate().convert_part(before, amount) }
+/// Which of `p`'s two currencies an account in `currency` is in; `None` for any other currency,
+/// which would mix currencies in one posting.
+fn denomination(p: &Payment, currency: &str) -> Option<Denomination> {
+    if currency == p.currency {
+        Some(Denomination::Payment)
+    } else if currency == p.card_currency {
+        Some(Denomination::Card)
+    } else {
+        None
     }
+}
 
-    /// The amount in `currency`, which must be the payment's or its card's: any other currency
-    /// would mix currencies in one posting.
-    fn in_currency(self, p: &Payment, currency: &str) -> Option<i64> {
-        if currency == p.currency {
-            Some(self.payment)
-        } else if currency == p.card_currency {
-            Some(self.card)
-        } else {
-            None
+/// The currency of `p` a denomination names.
+fn currency_of(p: &Payment, denomination: Denomination) -> &str {
+    match denomination {
+        Denomination::Payment => &p.currency,
+        Denomination::Card => &p.card_currency,
+    }
+}
+
+/// The ledger accounts a payment's postings name, by role.
+struct RoleAccounts<'a> {
+    payer: &'a str,
+    payee: &'a str,
+    /// A transfer's fee account (a payment takes no fee).
+    fee: Option<&'a str>,
+}
+
+impl RoleAccounts<'_> {
+    fn of(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::Payer => Some(self.payer),
+            Role::Payee => Some(self.payee),
+            Role::Fee => self.fee,
         }
     }
 }
 
-/// How a movement changes the balances (TigerBeetle's transfer kinds).
-#[derive(Debug, Clone, Copy)]
-enum Flow {
-    Posted,
-    Pending,
-    /// Posts the movement's amount of the hold `<pending>` that held `held`, releasing the rest.
-    PostPending {
-        held: Amounts,
-    },
-    /// Releases the whole hold.
-    VoidPending {
-        held: Amounts,
-    },
+/// A merchant's request the state machine refuses, in the store's words.
+fn refused(refusal: transition::Refusal) -> StoreError {
+    StoreError::Refused(match refusal {
+        transition::Refusal::WrongStatus { status } => Refusal::WrongStatus { status },
+        transition::Refusal::OverAmount { left_minor } => Refusal::OverAmount { left_minor },
+        transition::Refusal::BelowMinimumRefund { amount_minor } => Refusal::BelowMinimumRefund { amount_minor },
+        transition::Refusal::ExternalIdReused { amount_minor } => Refusal::ExternalIdReused { amount_minor },
+        transition::Refusal::NotAPayment { kind } => Refusal::NotAPayment { kind },
+    })
 }
 
-impl Flow {
-    fn kind(self) -> LedgerTransferKind {
-        match self {
-            Flow::Posted => LedgerTransferKind::Posted,
-            Flow::Pending => LedgerTransferKind::Pending,
-            Flow::PostPending { .. } => LedgerTransferKind::PostPending,
-            Flow::VoidPending { .. } => LedgerTransferKind::VoidPending,
-        }
-    }
+/// A decision the state machine has no move for (no such move, or a decision that does not fit
+/// the transaction's kind): the caller's bug, refused so nothing is written.
+fn illegal(from: TxStatus, to: TxStatus) -> impl FnOnce(transition::TransitionError) -> StoreError {
+    move |_| StoreError::IllegalMove { from, to }
+}
 
-    /// Changes to (debits_pending, debits_posted) of the debit account, which are also those to
-    /// (credits_pending, credits_posted) of the credit account, for `amount` of a hold `held`.
-    fn deltas(self, amount: i64, held: i64) -> (i64, i64) {
-        match self {
-            Flow::Posted => (0, amount),
-            Flow::Pending => (amount, 0),
-            Flow::PostPending { .. } => (-held, amount),
-            Flow::VoidPending { .. } => (-held, 0),
+/// The decision a caller recorded on a payment it hands to the store: the status it set and
+/// the money it asked to move. Any other pairing is a caller's bug.
+fn payment_decision(from: TxStatus, p: &Payment, effect: &PaymentEffect) -> StoreResult<Decision> {
+    match (p.status, effect) {
+        (TxStatus::Auth, PaymentEffect::Debit { kind: DebitKind::Pending, .. }) => Ok(Decision::Approve { hold: true }),
+        (TxStatus::Charge, PaymentEffect::Debit { kind: DebitKind::Posted, .. }) => {
+            Ok(Decision::Approve { hold: false })
         }
-    }
-
-    fn held(self) -> Amounts {
-        match self {
-            Flow::PostPending { held } | Flow::VoidPending { held } => held,
-            Flow::Posted | Flow::Pending => Amounts::default(),
-        }
+        (TxStatus::Verified, PaymentEffect::None) => Ok(Decision::Verify),
+        (TxStatus::ThreeD, PaymentEffect::None) => Ok(Decision::Challenge),
+        (status, PaymentEffect::None) if status.is_declined() => Ok(Decision::Decline { status }),
+        (to, _) => Err(StoreError::IllegalMove { from, to }),
     }
 }
 
-/// Money of one payment moved from one account to another. Between accounts of one currency it
-/// is one ledger transfer `<id>`; when one side is the card in its own currency it is two,
-/// through the pair's conversion accounts (`AccountKind::Fx`), so each currency balances alone:
-/// `<id>` debit → `fx:<pair>:<debit's currency>`, then `<id>:fx` `fx:<pair>:<credit's currency>`
-/// → credit. A post or void names the hold `<pending>` (and `<pending>:fx`).
-struct Movement<'a> {
-    id: String,
-    payment: &'a Payment,
-    debit: &'a str,
-    credit: &'a str,
-    amount: Amounts,
-    flow: Flow,
-    pending: Option<String>,
+/// The decision on a transfer: money to move means approved.
+fn transfer_decision(from: TxStatus, settlement: &TransferSettlement) -> StoreResult<Decision> {
+    match (&settlement.money, settlement.payment.status) {
+        (Some(m), TxStatus::Charge) => Ok(Decision::Transfer { fee_minor: m.fee_minor }),
+        (None, TxStatus::ThreeD) => Ok(Decision::Challenge),
+        (None, status) if status.is_declined() => Ok(Decision::Decline { status }),
+        (_, to) => Err(StoreError::IllegalMove { from, to }),
+    }
+}
+
+/// How an operation's write ended.
+enum Applied {
+    Done,
+    /// The payment was no longer as read (another request or node moved it first).
+    Lost,
+    /// A concurrent refund with the same externalID committed first: retry and replay it.
+    RefundRace,
 }
 
 /// The store's refusal of a posting between currencies (the database refuses it too).
@@ -525,114 +541,133 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Locks a card's account row if it has `amount` available (compare-and-set: two
-            /// concurrent payments can never take it below zero). False when it has too little.
-            async fn has_available(
+            /// Locks the paying account's row and reads what it has available, in which of the
+            /// payment's currencies, for the decision's funds check (`None`: no such account).
+            /// The lock (PostgreSQL; SQLite's writer already holds the database) keeps the amount
+            /// true until the transaction books the payment, so two concurrent payments can never
+            /// take an account below zero.
+            async fn funds(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                p: &Payment,
                 account: &str,
-                amount: i64,
-            ) -> Result<bool, sqlx::Error> {
-                let locked = sqlx::query(
-                    "UPDATE ledger_accounts SET debits_posted = debits_posted
-                     WHERE id = $1 AND credits_posted - debits_posted - debits_pending >= $2",
-                )
+            ) -> Result<Option<(Denomination, i64)>, sqlx::Error> {
+                let row = sqlx::query(concat!(
+                    "SELECT currency, credits_posted - debits_posted - debits_pending AS available
+                     FROM ledger_accounts WHERE id = $1 ",
+                    $lock
+                ))
                 .bind(account)
-                .bind(amount)
-                .execute(&mut **tx)
-                .await?
-                .rows_affected();
-                Ok(locked == 1)
+                .fetch_optional(&mut **tx)
+                .await?;
+                let Some(row) = row else { return Ok(None) };
+                let currency: String = row.try_get("currency")?;
+                let side = denomination(p, &currency).ok_or_else(|| mixed_currencies(account))?;
+                Ok(Some((side, row.try_get("available")?)))
             }
 
-            /// Books a movement (see [`Movement`]): its transfers, then the four sums of every
-            /// account it touches, card rows first and then by id, one order for every
-            /// transaction so concurrent ones on PostgreSQL cannot deadlock.
-            async fn move_money(
+            /// Books a transition's postings: for each, its ledger transfers `<payment>:<name>`
+            /// (see [`Posting::legs`]: through the pair's conversion accounts when the card is in
+            /// another currency), then the four sums of every account it touches, card rows first
+            /// and then by id, one order for every transaction so concurrent ones on PostgreSQL
+            /// cannot deadlock.
+            async fn book(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                m: Movement<'_>,
+                p: &Payment,
+                accounts: &RoleAccounts<'_>,
+                postings: &[Posting],
                 now: i64,
             ) -> Result<(), sqlx::Error> {
-                let p = m.payment;
-                let debit_currency = Self::account_currency(tx, m.debit).await?.ok_or_else(|| mixed_currencies(&m.id))?;
-                let credit_currency =
-                    Self::account_currency(tx, m.credit).await?.ok_or_else(|| mixed_currencies(&m.id))?;
-                let mut legs: Vec<(String, String, String, String)> = Vec::new();
-                if debit_currency == credit_currency {
-                    legs.push((m.id.clone(), m.debit.to_string(), m.credit.to_string(), debit_currency));
-                } else {
-                    let fx_debit = fx_account(&p.currency, &p.card_currency, &debit_currency);
-                    let fx_credit = fx_account(&p.currency, &p.card_currency, &credit_currency);
-                    Self::open_account(tx, &fx_debit, AccountKind::Fx, &debit_currency, now).await?;
-                    Self::open_account(tx, &fx_credit, AccountKind::Fx, &credit_currency, now).await?;
-                    legs.push((m.id.clone(), m.debit.to_string(), fx_debit, debit_currency));
-                    legs.push((format!("{}:fx", m.id), fx_credit, m.credit.to_string(), credit_currency));
-                }
-                let mut deltas: Vec<(String, [i64; 4])> = Vec::new();
-                let mut add = |account: &str, delta: [i64; 4]| match deltas.iter_mut().find(|(a, _)| a == account) {
-                    Some((_, sums)) => sums.iter_mut().zip(delta).for_each(|(s, d)| *s += d),
-                    None => deltas.push((account.to_string(), delta)),
-                };
-                for (i, (id, debit, credit, currency)) in legs.iter().enumerate() {
-                    let amount = m.amount.in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
-                    let held = m.flow.held().in_currency(p, currency).ok_or_else(|| mixed_currencies(id))?;
-                    let pending_id = m.pending.as_ref().map(|h| if i == 0 { h.clone() } else { format!("{h}:fx") });
-                    Self::insert_leg(tx, id, Some(p.id.as_str()), debit, credit, amount, m.flow.kind(), pending_id.as_deref(), now)
+                for posting in postings {
+                    let id = format!("{}:{}", p.id, posting.name);
+                    let account = |role| accounts.of(role).ok_or_else(|| mixed_currencies(&id));
+                    let (debit, credit) = (account(posting.debit)?, account(posting.credit)?);
+                    let side = |currency: Option<String>| {
+                        currency.as_deref().and_then(|c| denomination(p, c)).ok_or_else(|| mixed_currencies(&id))
+                    };
+                    let debit_side = side(Self::account_currency(tx, debit).await?)?;
+                    let credit_side = side(Self::account_currency(tx, credit).await?)?;
+                    let mut deltas: Vec<(String, [i64; 4])> = Vec::new();
+                    let mut add = |account: &str, delta: [i64; 4]| match deltas.iter_mut().find(|(a, _)| a == account) {
+                        Some((_, sums)) => sums.iter_mut().zip(delta).for_each(|(s, d)| *s += d),
+                        None => deltas.push((account.to_string(), delta)),
+                    };
+                    for leg in posting.legs(debit_side, credit_side) {
+                        let currency = currency_of(p, leg.denomination);
+                        let end = |e: LegEnd| match e {
+                            LegEnd::Account(role) => account(role).map(str::to_string),
+                            LegEnd::Conversion => Ok(fx_account(&p.currency, &p.card_currency, currency)),
+                        };
+                        let (from, to) = (end(leg.debit)?, end(leg.credit)?);
+                        if leg.debit == LegEnd::Conversion || leg.credit == LegEnd::Conversion {
+                            let fx = if leg.debit == LegEnd::Conversion { &from } else { &to };
+                            Self::open_account(tx, fx, AccountKind::Fx, currency, now).await?;
+                        }
+                        let suffix = if leg.fx_leg { ":fx" } else { "" };
+                        let leg_id = format!("{id}{suffix}");
+                        let pending = posting.resolves().map(|hold| format!("{}:{hold}{suffix}", p.id));
+                        Self::insert_leg(tx, &leg_id, Some(p.id.as_str()), &from, &to, leg.amount, leg.kind, pending.as_deref(), now)
+                            .await?;
+                        let (pending, posted) = leg.deltas();
+                        add(&from, [pending, posted, 0, 0]);
+                        add(&to, [0, 0, pending, posted]);
+                    }
+                    deltas.sort_by(|a, b| (!a.0.starts_with("card:"), &a.0).cmp(&(!b.0.starts_with("card:"), &b.0)));
+                    for (account, [dp, dpo, cp, cpo]) in deltas {
+                        sqlx::query(
+                            "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
+                                 debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
+                                 credits_posted = credits_posted + $4
+                             WHERE id = $5",
+                        )
+                        .bind(dp)
+                        .bind(dpo)
+                        .bind(cp)
+                        .bind(cpo)
+                        .bind(&account)
+                        .execute(&mut **tx)
                         .await?;
-                    let (pending, posted) = m.flow.deltas(amount, held);
-                    add(debit, [pending, posted, 0, 0]);
-                    add(credit, [0, 0, pending, posted]);
-                }
-                deltas.sort_by(|a, b| (!a.0.starts_with("card:"), &a.0).cmp(&(!b.0.starts_with("card:"), &b.0)));
-                for (account, [dp, dpo, cp, cpo]) in deltas {
-                    sqlx::query(
-                        "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
-                             debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
-                             credits_posted = credits_posted + $4
-                         WHERE id = $5",
-                    )
-                    .bind(dp)
-                    .bind(dpo)
-                    .bind(cp)
-                    .bind(cpo)
-                    .bind(&account)
-                    .execute(&mut **tx)
-                    .await?;
+                    }
                 }
                 Ok(())
             }
 
-            /// Moves a payment's money card → merchant (a hold or at once) by compare-and-set on
-            /// the card's balance, so concurrent payments can never take a card below zero.
-            /// False when the card has too little money (nothing moved).
-            async fn apply_debit(
+            /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
+            /// its challenge) as the caller recorded it, through the state machine: an approval
+            /// the card cannot pay becomes the REJECT `insufficient` (code, reason). Books the
+            /// money and saves the card of an approved payment.
+            async fn decide_payment(
                 tx: &mut sqlx::Transaction<'static, $db>,
-                payment: &Payment,
+                from: TxStatus,
+                payment: &mut Payment,
                 effect: &PaymentEffect,
+                insufficient: (i32, String),
                 now: i64,
-            ) -> Result<bool, sqlx::Error> {
-                let PaymentEffect::Debit { card_account, merchant_account, kind } = effect else {
-                    return Ok(true);
-                };
-                let amount = Amounts::of(payment, 0, payment.amount_minor);
-                if !Self::has_available(tx, card_account, amount.card).await? {
-                    return Ok(false);
+            ) -> StoreResult<bool> {
+                let decision = payment_decision(from, payment, effect)?;
+                let state = PaymentState { status: from, charged_minor: 0, refunded_minor: 0, ..state_of(payment) };
+                let mut checks = Checks::default();
+                let mut payer = String::new();
+                if let PaymentEffect::Debit { card_account, .. } = effect {
+                    checks.payer = Self::funds(tx, payment, card_account).await?;
+                    payer = card_account.clone();
                 }
-                Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
-                let flow = match kind {
-                    DebitKind::Posted => Flow::Posted,
-                    DebitKind::Pending => Flow::Pending,
-                };
-                let movement = Movement {
-                    id: format!("{}:auth", payment.id),
-                    payment,
-                    debit: card_account,
-                    credit: merchant_account,
-                    amount,
-                    flow,
-                    pending: None,
-                };
-                Self::move_money(tx, movement, now).await?;
-                Ok(true)
+                let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
+                payment.status = decided.status;
+                payment.charged_minor = decided.charged_minor;
+                if decided.declined.is_some() {
+                    let (code, reason) = insufficient;
+                    payment.reason_code = code;
+                    payment.reason = reason;
+                    payment.approval_code = String::new();
+                }
+                if let PaymentEffect::Debit { merchant_account, .. } = effect {
+                    if !decided.postings.is_empty() {
+                        Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
+                        let accounts = RoleAccounts { payer: &payer, payee: merchant_account, fee: None };
+                        Self::book(tx, payment, &accounts, &decided.postings, now).await?;
+                    }
+                }
+                Ok(decided.declined.is_some())
             }
 
             async fn insert_three_ds(
@@ -714,14 +749,17 @@ macro_rules! sql_store {
                 Ok(())
             }
 
-            /// Moves a transfer's money (limits checked, amount and fee together or not at all)
-            /// and saves its cards; a limit or balance that does not allow it turns the payment
-            /// into a REJECT with that reason.
+            /// Decides a transfer waiting in `from` (`NEW`, or `3D` after its challenge) through
+            /// the state machine: limits checked, amount and fee together or not at all; a limit
+            /// or balance that does not allow it turns it into a REJECT with that reason. Books
+            /// the money and saves the cards of an approved transfer.
             async fn settle_transfer(
                 tx: &mut sqlx::Transaction<'static, $db>,
+                from: TxStatus,
                 settlement: TransferSettlement,
                 now: i64,
-            ) -> Result<Payment, sqlx::Error> {
+            ) -> StoreResult<Payment> {
+                let decision = transfer_decision(from, &settlement)?;
                 let TransferSettlement {
                     mut payment,
                     money,
@@ -731,13 +769,9 @@ macro_rules! sql_store {
                     receiver_limit,
                     terminal_limit,
                 } = settlement;
-                let mut decline: Option<(i32, String)> = None;
+                let state = PaymentState { status: from, charged_minor: 0, refunded_minor: 0, ..state_of(&payment) };
+                let mut checks = Checks::default();
                 if let Some(m) = &money {
-                    // The amount and the fee in each currency: the fee is converted as the part of
-                    // amount + fee after the amount, so a card pays exactly convert(amount + fee).
-                    let amount = Amounts::of(&payment, 0, payment.amount_minor);
-                    let fee = Amounts::of(&payment, payment.amount_minor, m.fee_minor);
-                    let amount_and_fee = Amounts { payment: amount.payment + fee.payment, card: amount.card + fee.card };
                     if let Some(limit) = m.terminal_daily_limit_minor {
                         // Serializes this terminal's transfers on PostgreSQL for the limit check.
                         sqlx::query(concat!("SELECT id FROM terminals WHERE id = $1 ", $lock))
@@ -763,10 +797,7 @@ macro_rules! sql_store {
                         .bind(PaymentKind::from(TransferKind::Oct).as_str())
                         .fetch_one(&mut **tx)
                         .await?;
-                        let total: i64 = row.try_get("total")?;
-                        if total + payment.amount_minor > limit {
-                            decline = Some(terminal_limit.clone());
-                        }
+                        checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: row.try_get("total")? });
                     }
                     if m.to_account.starts_with("merchant:") {
                         Self::open_account(tx, &m.to_account, AccountKind::Merchant, &payment.currency, now).await?;
@@ -776,9 +807,7 @@ macro_rules! sql_store {
                     }
                     let to_currency =
                         Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
-                    let from_currency =
-                        Self::account_currency(tx, &m.from_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
-                    if let (None, Some(limit)) = (&decline, m.receiver_daily_limit_minor) {
+                    if let Some(limit) = m.receiver_daily_limit_minor {
                         sqlx::query(concat!("SELECT id FROM ledger_accounts WHERE id = $1 ", $lock))
                             .bind(&m.to_account)
                             .fetch_optional(&mut **tx)
@@ -794,53 +823,38 @@ macro_rules! sql_store {
                         .bind(LedgerTransferKind::Posted.as_str())
                         .fetch_one(&mut **tx)
                         .await?;
-                        let total: i64 = row.try_get("total")?;
-                        let incoming = amount.in_currency(&payment, &to_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
-                        if total + incoming > limit {
-                            decline = Some(receiver_limit.clone());
-                        }
+                        let side = denomination(&payment, &to_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
+                        checks.receiver_limit =
+                            Some((side, DailyLimit { limit_minor: limit, used_minor: row.try_get("total")? }));
                     }
-                    if decline.is_none() {
-                        // One compare-and-set for amount and fee together: both move or neither.
-                        let needed = amount_and_fee.in_currency(&payment, &from_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
-                        if !Self::has_available(tx, &m.from_account, needed).await? {
-                            decline = Some(insufficient_funds.clone());
-                        }
-                    }
-                    if decline.is_none() {
-                        let amount_move = Movement {
-                            id: format!("{}:transfer", payment.id),
-                            payment: &payment,
-                            debit: &m.from_account,
-                            credit: &m.to_account,
-                            amount,
-                            flow: Flow::Posted,
-                            pending: None,
-                        };
-                        Self::move_money(tx, amount_move, now).await?;
-                        if m.fee_minor > 0 {
-                            Self::open_account(tx, &m.fee_account, AccountKind::Merchant, &payment.currency, now).await?;
-                            let fee_move = Movement {
-                                id: format!("{}:fee", payment.id),
-                                payment: &payment,
-                                debit: &m.from_account,
-                                credit: &m.fee_account,
-                                amount: fee,
-                                flow: Flow::Posted,
-                                pending: None,
-                            };
-                            Self::move_money(tx, fee_move, now).await?;
-                        }
+                    checks.payer = Self::funds(tx, &payment, &m.from_account).await?;
+                    if checks.payer.is_none() {
+                        return Err(mixed_currencies(&payment.id).into());
                     }
                 }
-                if let Some((code, reason)) = decline {
-                    payment.status = TxStatus::Reject;
+                let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
+                payment.status = decided.status;
+                payment.charged_minor = decided.charged_minor;
+                if let Some(fee) = decided.fee_minor {
+                    payment.fee_minor = fee;
+                }
+                if let Some(why) = decided.declined {
+                    let (code, reason) = match why {
+                        Decline::InsufficientFunds => insufficient_funds,
+                        Decline::ReceiverLimit => receiver_limit,
+                        Decline::TerminalLimit => terminal_limit,
+                    };
                     payment.reason_code = code;
                     payment.reason = reason;
-                    payment.charged_minor = 0;
-                    payment.fee_minor = 0;
                     payment.approval_code = String::new();
                     payment.reference = String::new();
+                }
+                if let (Some(m), false) = (&money, decided.postings.is_empty()) {
+                    if m.fee_minor > 0 {
+                        Self::open_account(tx, &m.fee_account, AccountKind::Merchant, &payment.currency, now).await?;
+                    }
+                    let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
+                    Self::book(tx, &payment, &accounts, &decided.postings, now).await?;
                 }
                 if payment.reason_code == 0 {
                     if let Some(card) = &save_sender {
@@ -1178,74 +1192,112 @@ macro_rules! sql_store {
                 })
             }
 
-            /// Posts `amount` of a payment's hold and releases the rest (TigerBeetle post_pending),
-            /// in each currency at the payment's recorded rate.
-            async fn post_hold(
+            /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
+            /// status and money by compare-and-set on the status and money it was decided from,
+            /// a refund's row, the postings, the history step.
+            async fn apply_operation(
                 tx: &mut sqlx::Transaction<'static, $db>,
                 p: &Payment,
-                amount: i64,
+                moved: &transition::Moved,
+                external_id: Option<&str>,
                 now: i64,
-            ) -> Result<(), sqlx::Error> {
-                Self::resolve_hold(tx, p, "charge", Amounts::of(p, 0, amount), true, now).await
-            }
-
-            /// Voids a payment's hold (TigerBeetle void_pending): the card gets its money back.
-            async fn void_hold(tx: &mut sqlx::Transaction<'static, $db>, p: &Payment, now: i64) -> Result<(), sqlx::Error> {
-                Self::resolve_hold(tx, p, "void", Amounts::default(), false, now).await
-            }
-
-            /// Posts (`post`) or voids the hold `<payment>:auth`, as `<payment>:<suffix>`.
-            async fn resolve_hold(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                p: &Payment,
-                suffix: &str,
-                amount: Amounts,
-                post: bool,
-                now: i64,
-            ) -> Result<(), sqlx::Error> {
-                let card = p.card_account.clone().unwrap_or_default();
-                let merchant = merchant_account(&p.terminal_id, &p.currency);
-                let held = Amounts::of(p, 0, p.amount_minor);
-                let flow = if post { Flow::PostPending { held } } else { Flow::VoidPending { held } };
-                let movement = Movement {
-                    id: format!("{}:{suffix}", p.id),
-                    payment: p,
-                    debit: &card,
-                    credit: &merchant,
-                    amount,
-                    flow,
-                    pending: Some(format!("{}:auth", p.id)),
-                };
-                Self::move_money(tx, movement, now).await
-            }
-
-            /// Releases a payment's hold by `op` (a cancel or an expiry): by compare-and-set from
-            /// the status `op` needs (AUTH) to the one it leaves (CANCEL or CANCEL_OLD), then the
-            /// hold is voided. False if the payment was no longer AUTH (another request or node got
-            /// there first).
-            async fn release_auth(
-                tx: &mut sqlx::Transaction<'static, $db>,
-                p: &Payment,
-                op: epay_domain::Operation,
-                now: i64,
-            ) -> Result<bool, sqlx::Error> {
-                let status = op.status_after(false);
-                let moved = sqlx::query(
-                    "UPDATE payments SET status = $1, updated_at = $2 WHERE id = $3 AND status = $4",
+            ) -> StoreResult<Applied> {
+                let updated = sqlx::query(
+                    "UPDATE payments SET status = $1, charged_minor = $2, refunded_minor = $3, updated_at = $4
+                     WHERE id = $5 AND status = $6 AND charged_minor = $7 AND refunded_minor = $8",
                 )
-                .bind(status.as_str())
+                .bind(moved.status.as_str())
+                .bind(moved.charged_minor)
+                .bind(moved.refunded_minor)
                 .bind(now)
                 .bind(&p.id)
-                .bind(op.from_status().as_str())
+                .bind(p.status.as_str())
+                .bind(p.charged_minor)
+                .bind(p.refunded_minor)
                 .execute(&mut **tx)
                 .await?
                 .rows_affected();
-                if moved != 1 {
-                    return Ok(false);
+                if updated != 1 {
+                    return Ok(Applied::Lost);
                 }
-                Self::void_hold(tx, p, now).await?;
-                Self::record_event(tx, &p.id, op.as_str(), status, p.amount_minor, 0, now).await?;
-                Ok(true)
+                if moved.operation == epay_domain::Operation::Refund {
+                    // Named like its ledger transfer: refunded-so-far only grows, so it is unique.
+                    let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
+                    let inserted = sqlx::query(
+                        "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
+                         VALUES ($1, $2, $3, $4, $5)",
+                    )
+                    .bind(&refund_id)
+                    .bind(&p.id)
+                    .bind(external_id)
+                    .bind(moved.amount_minor)
+                    .bind(now)
+                    .execute(&mut **tx)
+                    .await;
+                    match inserted {
+                        Ok(_) => {}
+                        Err(e) if is_unique_violation(&e) => return Ok(Applied::RefundRace),
+                        Err(e) => return Err(e.into()),
+                    }
+                }
+                let card = p.card_account.clone().unwrap_or_default();
+                let merchant = merchant_account(&p.terminal_id, &p.currency);
+                let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
+                Self::book(tx, p, &accounts, &moved.postings, now).await?;
+                Self::record_event(tx, &p.id, moved.operation.as_str(), moved.status, moved.amount_minor, 0, now).await?;
+                Ok(Applied::Done)
+            }
+
+            /// Ends a payment's or a transfer's 3-D Secure challenge once it is decided: the row
+            /// moves from `3D` by compare-and-set (only once), its history step, the token given
+            /// back to a declined hosted-page attempt, its callback; then commits.
+            async fn end_challenge(
+                mut tx: sqlx::Transaction<'static, $db>,
+                session_id: &str,
+                mut payment: Payment,
+                now_ms: i64,
+                callback: CallbackBuilder<'_>,
+            ) -> StoreResult<Payment> {
+                let moved = sqlx::query(
+                    "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
+                         reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
+                         secure = $10, issuer = $11, card_account = $12, receiver_account = $13, updated_at = $14
+                     WHERE id = $15 AND status = $16",
+                )
+                .bind(payment.status.as_str())
+                .bind(payment.charged_minor)
+                .bind(payment.fee_minor)
+                .bind(payment.reason_code)
+                .bind(&payment.reason)
+                .bind(&payment.approval_code)
+                .bind(&payment.reference)
+                .bind(&payment.card_id)
+                .bind(&payment.receiver_card_id)
+                .bind(payment.secure)
+                .bind(&payment.issuer)
+                .bind(&payment.card_account)
+                .bind(&payment.receiver_account)
+                .bind(now_ms)
+                .bind(&payment.id)
+                .bind(TxStatus::ThreeD.as_str())
+                .execute(&mut *tx)
+                .await?
+                .rows_affected();
+                if moved != 1 {
+                    return Err(StoreError::AlreadyConfirmed);
+                }
+                payment.updated_at = now_ms;
+                let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
+                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
+                    .await?;
+                if payment.status.is_declined() {
+                    Self::keep_session_token(&mut tx, session_id).await?;
+                }
+                if let Some(cb) = callback(&payment) {
+                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
+                }
+                tx.commit().await?;
+                Ok(payment)
             }
 
             /// Whether a token bound to `bound.invoice_id` may move `p`'s money: it must name `p`'s
@@ -1297,134 +1349,47 @@ macro_rules! sql_store {
                         return Err(StoreError::Refused(Refusal::NotThisToken));
                     }
                 }
-                // ePay's minimum refund, judged on what is left as this transaction sees it: the
-                // row the refund updates (locked on PostgreSQL; SQLite runs one transaction at a
-                // time), so no concurrent refund can change it between the check and the refund.
-                if let Operation::Refund { amount_minor: Some(amount), .. } = &req.operation {
-                    if !epay_domain::refund_meets_minimum(*amount, p.charged_minor - p.refunded_minor) {
-                        return Err(StoreError::Refused(Refusal::BelowMinimumRefund { amount_minor: *amount }));
-                    }
-                }
-                // The state machine (epay_domain::Operation) says to which payments each operation
-                // applies, from which status it runs and what it leaves; every UPDATE below is a
-                // compare-and-set on that status.
-                let op = req.operation.kind();
-                if !op.applies_to(p.kind) {
-                    return Err(StoreError::Refused(Refusal::NotAPayment { kind: p.kind }));
-                }
-                let wrong_status = || StoreError::Refused(Refusal::WrongStatus { status: p.status });
-                match &req.operation {
-                    Operation::Charge { amount_minor } => {
-                        if !op.allowed_from(p.status) {
-                            return Err(wrong_status());
-                        }
-                        let amount = amount_minor.unwrap_or(p.amount_minor);
-                        if amount > p.amount_minor {
-                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: p.amount_minor }));
-                        }
-                        let moved = sqlx::query(
-                            "UPDATE payments SET status = $4, charged_minor = $1, updated_at = $2
-                             WHERE id = $3 AND status = $5",
-                        )
-                        .bind(amount)
-                        .bind(now)
-                        .bind(&p.id)
-                        .bind(op.status_after(false).as_str())
-                        .bind(op.from_status().as_str())
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if moved != 1 {
-                            return Err(wrong_status());
-                        }
-                        Self::post_hold(&mut tx, &p, amount, now).await?;
-                        Self::record_event(&mut tx, &p.id, op.as_str(), op.status_after(false), amount, 0, now).await?;
-                    }
-                    Operation::Cancel => {
-                        if !op.allowed_from(p.status) || !Self::release_auth(&mut tx, &p, op, now).await? {
-                            return Err(wrong_status());
-                        }
-                    }
+                // The state machine (epay_domain::transition) judges the operation on the row as
+                // this transaction sees it: locked on PostgreSQL, and SQLite runs one transaction
+                // at a time, so no concurrent operation changes it between the checks (ePay's
+                // minimum refund among them) and the write, which is a compare-and-set anyway.
+                let state = state_of(&p);
+                let moved = match &req.operation {
+                    Operation::Charge { amount_minor } => transition::charge(&state, *amount_minor).map_err(refused)?,
+                    Operation::Cancel => transition::cancel(&state).map_err(refused)?,
                     Operation::Refund { amount_minor, external_id } => {
+                        let mut earlier = None;
                         if let Some(external) = external_id {
-                            let earlier = sqlx::query(
+                            let row = sqlx::query(
                                 "SELECT amount_minor FROM refunds WHERE payment_id = $1 AND external_id = $2",
                             )
                             .bind(&p.id)
                             .bind(external)
                             .fetch_optional(&mut *tx)
                             .await?;
-                            if let Some(earlier) = earlier {
-                                let earlier: i64 = earlier.try_get("amount_minor")?;
-                                if amount_minor.is_some_and(|a| a != earlier) {
-                                    return Err(StoreError::Refused(Refusal::ExternalIdReused { amount_minor: earlier }));
-                                }
+                            earlier = row.map(|r| r.try_get::<i64, _>("amount_minor")).transpose()?;
+                        }
+                        match transition::refund(&state, *amount_minor, earlier).map_err(refused)? {
+                            Refunded::Moved(moved) => moved,
+                            Refunded::Replay => {
                                 Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &p).await?;
                                 tx.commit().await?;
                                 return Ok(Some(OperationOutcome { payment: p, replayed: true }));
                             }
                         }
-                        if !op.allowed_from(p.status) {
-                            return Err(wrong_status());
-                        }
-                        let left = p.charged_minor - p.refunded_minor;
-                        let amount = amount_minor.unwrap_or(left);
-                        if amount > left || amount <= 0 {
-                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: left }));
-                        }
-                        // Compare-and-set: the refund only happens if it still fits at this instant.
-                        let moved = sqlx::query(
-                            "UPDATE payments SET refunded_minor = refunded_minor + $1,
-                                 status = CASE WHEN refunded_minor + $1 = charged_minor THEN $4 ELSE status END,
-                                 updated_at = $2
-                             WHERE id = $3 AND status = $5 AND refunded_minor + $1 <= charged_minor",
-                        )
-                        .bind(amount)
-                        .bind(now)
-                        .bind(&p.id)
-                        .bind(op.status_after(true).as_str())
-                        .bind(op.from_status().as_str())
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if moved != 1 {
-                            return Err(StoreError::Refused(Refusal::OverAmount { left_minor: left }));
-                        }
-                        // Refunded-so-far only grows, so it makes each refund id of a payment unique.
-                        let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
-                        let inserted = sqlx::query(
-                            "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
-                             VALUES ($1, $2, $3, $4, $5)",
-                        )
-                        .bind(&refund_id)
-                        .bind(&p.id)
-                        .bind(external_id)
-                        .bind(amount)
-                        .bind(now)
-                        .execute(&mut *tx)
-                        .await;
-                        match inserted {
-                            Ok(_) => {}
-                            Err(e) if is_unique_violation(&e) => return Ok(None),
-                            Err(e) => return Err(e.into()),
-                        }
-                        // The card gets back, in its currency, this part of the refunded total
-                        // at the rate recorded when it paid.
-                        let card = p.card_account.clone().unwrap_or_default();
-                        let merchant = merchant_account(&p.terminal_id, &p.currency);
-                        let movement = Movement {
-                            id: refund_id.clone(),
-                            payment: &p,
-                            debit: &merchant,
-                            credit: &card,
-                            amount: Amounts::of(&p, p.refunded_minor, amount),
-                            flow: Flow::Posted,
-                            pending: None,
-                        };
-                        Self::move_money(&mut tx, movement, now).await?;
-                        let status = op.status_after(p.refunded_minor + amount == p.charged_minor);
-                        Self::record_event(&mut tx, &p.id, op.as_str(), status, amount, 0, now).await?;
                     }
+                };
+                let external_id = match &req.operation {
+                    Operation::Refund { external_id, .. } => external_id.as_deref(),
+                    _ => None,
+                };
+                match Self::apply_operation(&mut tx, &p, &moved, external_id, now).await? {
+                    Applied::Done => {}
+                    Applied::RefundRace => return Ok(None),
+                    Applied::Lost if moved.operation == epay_domain::Operation::Refund => {
+                        return Err(StoreError::Refused(Refusal::OverAmount { left_minor: state.refundable() }))
+                    }
+                    Applied::Lost => return Err(StoreError::Refused(Refusal::WrongStatus { status: p.status })),
                 }
                 let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
                 let payment = Self::payment_from(&row)?;
@@ -1943,14 +1908,9 @@ macro_rules! sql_store {
                 }
                 payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
 
-                if !Self::apply_debit(&mut tx, &payment, &effect, now).await? {
-                    let (status, code, reason) = on_insufficient_funds;
-                    payment.status = status;
-                    payment.reason_code = code;
-                    payment.reason = reason;
-                    payment.charged_minor = 0;
-                    payment.approval_code = String::new();
-                }
+                // The state machine says a declined approval is a REJECT; the caller words why.
+                let (_, code, reason) = on_insufficient_funds;
+                Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, (code, reason), now).await?;
 
                 let approved = payment.reason_code == 0;
                 let mut saved_card_id = None;
@@ -2026,8 +1986,10 @@ macro_rules! sql_store {
                 let mut expired = Vec::new();
                 for row in &rows {
                     let p = Self::payment_from(row)?;
-                    if Self::release_auth(&mut tx, &p, expire, now_ms).await? {
-                        let p = Payment { status: expire.status_after(false), updated_at: now_ms, ..p };
+                    // Only a card payment is ever held; anything else in AUTH is left alone.
+                    let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
+                    if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms).await? {
+                        let p = Payment { status: moved.status, updated_at: now_ms, ..p };
                         if let Some(cb) = callback(&p) {
                             Self::insert_callback(&mut tx, &cb, now_ms).await?;
                         }
@@ -2320,7 +2282,7 @@ macro_rules! sql_store {
                 }
                 let mut settlement = settlement;
                 settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
-                let payment = Self::settle_transfer(&mut tx, settlement, now).await?;
+                let payment = Self::settle_transfer(&mut tx, TxStatus::New, settlement, now).await?;
                 Self::insert_payment(&mut tx, &payment).await?;
                 if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
                     Self::keep_token(&mut tx, &token_digest).await?;
@@ -2345,50 +2307,9 @@ macro_rules! sql_store {
             ) -> StoreResult<Payment> {
                 let mut tx = self.pool.begin().await?;
                 Self::confirm_session(&mut tx, session_id, now_ms).await?;
-                let mut payment = Self::settle_transfer(&mut tx, settlement, now_ms).await?;
-                check_move(TxStatus::ThreeD, payment.status)?;
-                let moved = sqlx::query(
-                    "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
-                         reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
-                         secure = $10, issuer = $11, card_account = $12, receiver_account = $13, updated_at = $14
-                     WHERE id = $15 AND status = $16",
-                )
-                .bind(payment.status.as_str())
-                .bind(payment.charged_minor)
-                .bind(payment.fee_minor)
-                .bind(payment.reason_code)
-                .bind(&payment.reason)
-                .bind(&payment.approval_code)
-                .bind(&payment.reference)
-                .bind(&payment.card_id)
-                .bind(&payment.receiver_card_id)
-                .bind(payment.secure)
-                .bind(&payment.issuer)
-                .bind(&payment.card_account)
-                .bind(&payment.receiver_account)
-                .bind(now_ms)
-                .bind(&payment.id)
-                .bind(TxStatus::ThreeD.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if moved != 1 {
-                    return Err(StoreError::AlreadyConfirmed);
-                }
-                payment.updated_at = now_ms;
-                let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
-                    .await?;
-                if payment.status.is_declined() {
-                    Self::keep_session_token(&mut tx, &session_id).await?;
-                }
-                if let Some(cb) = callback(&payment) {
-                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
-                }
-                tx.commit().await?;
-                Ok(payment)
+                let payment = Self::settle_transfer(&mut tx, TxStatus::ThreeD, settlement, now_ms).await?;
+                Self::end_challenge(tx, session_id, payment, now_ms, callback).await
             }
-
 
             async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>> {
                 let row = sqlx::query("SELECT * FROM three_ds_sessions WHERE id = $1")
@@ -2432,55 +2353,15 @@ macro_rules! sql_store {
                 let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
                 let mut tx = self.pool.begin().await?;
                 Self::confirm_session(&mut tx, &session_id, now_ms).await?;
-                if !Self::apply_debit(&mut tx, &payment, &effect, now_ms).await? {
-                    payment.status = TxStatus::Reject;
-                    payment.reason_code = 484;
-                    payment.reason = "Insufficient funds".into();
-                    payment.charged_minor = 0;
-                    payment.approval_code = String::new();
+                let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
+                let insufficient = (insufficient.code, insufficient.message.to_string());
+                if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, insufficient, now_ms).await? {
                     payment.reference = String::new();
                 }
                 if let (0, Some(card)) = (payment.reason_code, &save_card) {
                     payment.card_id = Self::save_card(&mut tx, card).await?;
                 }
-                check_move(TxStatus::ThreeD, payment.status)?;
-                let moved = sqlx::query(
-                    "UPDATE payments SET status = $1, charged_minor = $2, reason_code = $3, reason = $4,
-                         approval_code = $5, reference = $6, card_id = $7, secure = $8, issuer = $9,
-                         card_account = $10, updated_at = $11
-                     WHERE id = $12 AND status = $13",
-                )
-                .bind(payment.status.as_str())
-                .bind(payment.charged_minor)
-                .bind(payment.reason_code)
-                .bind(&payment.reason)
-                .bind(&payment.approval_code)
-                .bind(&payment.reference)
-                .bind(&payment.card_id)
-                .bind(payment.secure)
-                .bind(&payment.issuer)
-                .bind(&payment.card_account)
-                .bind(now_ms)
-                .bind(&payment.id)
-                .bind(TxStatus::ThreeD.as_str())
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
-                if moved != 1 {
-                    return Err(StoreError::AlreadyConfirmed);
-                }
-                payment.updated_at = now_ms;
-                let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-                Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms)
-                    .await?;
-                if payment.status.is_declined() {
-                    Self::keep_session_token(&mut tx, &session_id).await?;
-                }
-                if let Some(cb) = callback(&payment) {
-                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
-                }
-                tx.commit().await?;
-                Ok(payment)
+                Self::end_challenge(tx, &session_id, payment, now_ms, callback).await
             }
 
             async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {

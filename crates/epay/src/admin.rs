@@ -289,9 +289,10 @@ pub async fn cabinet(config: Config, command: CabinetCommand) -> Result<ExitCode
         .await
         .map_err(|e| e.to_string())?
         .ok_or_else(|| format!("merchant with client id {client_id:?} not found"))?;
-    let user = epay_server::cabinet::session::create_user(store.as_ref(), &merchant.id, &email, &password, now_ms())
-        .await
-        .map_err(|e| e.to_string())?;
+    let user =
+        epay_server::services::cabinet_users::create_user(store.as_ref(), &merchant.id, &email, &password, now_ms())
+            .await
+            .map_err(|e| e.to_string())?;
     println!("cabinet user:    {}", user.email);
     println!("merchant:        {} ({})", merchant.name, merchant.client_id);
     println!("sign in at <gateway>/cabinet");

@@ -210,7 +210,7 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     let expiry = epay_server::workers::spawn_expiry(app.clone(), stop_signal.clone());
     let callbacks = epay_server::workers::spawn_callbacks(app.clone(), stop_signal);
     let own: Vec<std::net::SocketAddr> = std::iter::once(local).chain(app.config.metrics_listen).collect();
-    epay_server::delivery::set_own_addresses(&own, app.config.public_url.as_deref());
+    epay_server::services::links::set_own_addresses(&own, app.config.public_url.as_deref());
     let router = epay_server::build_router(app.clone());
     if let Some(address) = app.config.metrics_listen {
         serve_metrics(address, app.clone())?;

@@ -374,7 +374,7 @@ async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
         let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
             .await
             .unwrap();
-        epay_server::cabinet::session::create_user(
+        epay_server::services::cabinet_users::create_user(
             store.as_ref(),
             &other.merchant.id,
             "owner@other.kz",
@@ -917,5 +917,37 @@ async fn every_attempt_at_an_invoice_stays_in_the_cabinet_and_the_terminal_sets_
             assert_eq!(status, 400, "{backend:?} {bad}: {page}");
         }
         assert_eq!(store.terminal(TERMINAL).await.unwrap().unwrap().max_attempts.get(), 5, "{backend:?}");
+    }
+}
+
+/// Text a shopper or merchant typed (a description, a payer name) is text on the
+/// cabinet's pages: the list, the detail page and the saved cards, never markup.
+#[tokio::test]
+async fn hostile_text_from_a_payment_is_shown_as_text() {
+    const XSS: &str = "<script>alert(1)</script>";
+    const ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, major("10")).await;
+        let mut request = gw.payment_request(&invoice, major("10"), VISA).await;
+        request.description = XSS.into();
+        request.name = XSS.into();
+        request.card_save = true;
+        request.account_id = Some("customer-xss".into());
+        let paid = gw.client.cryptopay(&token, &request).await.unwrap();
+        let (_, Some(web), _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await else {
+            panic!("{backend:?}: sign-in failed")
+        };
+        for path in [
+            format!("/cabinet/transactions?invoice={invoice}"),
+            format!("/cabinet/transactions/{}", paid.id),
+            "/cabinet/cards?account=customer-xss".to_string(),
+        ] {
+            let (status, page) = web.get(&path).await;
+            assert_eq!(status, 200, "{backend:?} {path}: {page}");
+            assert!(!page.contains("<script"), "{backend:?} {path}: {page}");
+            assert!(page.contains(ESCAPED), "{backend:?} {path}: the text is shown, escaped: {page}");
+        }
     }
 }

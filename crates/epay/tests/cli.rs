@@ -26,10 +26,123 @@ async fn ledger_check_passes_on_a_sound_ledger_and_fails_on_a_corrupted_one() {
         let (ok, out) = gw.run_cli(&["ledger", "check"]);
         assert!(!ok && out.contains("VIOLATION payment"), "{backend:?}: {out}");
 
-        // A transfer of a kind the gateway does not know: reported, not a failed read.
+        // A transfer of a kind the gateway does not know: reported, not a failed read. The
+        // database refuses such a row (migration 0015), so the guard goes first, as a hand edit
+        // or a restore from elsewhere could.
+        gw.execute_sql(match backend {
+            Backend::Sqlite => "DROP TRIGGER ledger_transfers_checks_update",
+            Backend::Postgres => "ALTER TABLE ledger_transfers DROP CONSTRAINT ledger_transfers_kind_known",
+        })
+        .await;
         gw.execute_sql("UPDATE ledger_transfers SET kind = 'bogus' WHERE kind = 'pending'").await;
         let (ok, out) = gw.run_cli(&["ledger", "check"]);
         assert!(!ok && out.contains(r#"unknown kind "bogus""#), "{backend:?}: {out}");
+    }
+}
+
+async fn try_sql(gw: &Gateway, sql: &str) -> Result<(), String> {
+    use sqlx::Connection;
+    let result = match gw.backend {
+        Backend::Sqlite => {
+            let mut conn = sqlx::SqliteConnection::connect(&gw.database_url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.map(|_| ())
+        }
+        Backend::Postgres => {
+            let mut conn = sqlx::PgConnection::connect(&gw.database_url).await.unwrap();
+            sqlx::query(sql).execute(&mut conn).await.map(|_| ())
+        }
+    };
+    result.map_err(|e| e.to_string())
+}
+
+/// Every guard migration 0015 adds, as the statements that remove it: its triggers on SQLite, its
+/// CHECK constraints on PostgreSQL.
+fn guards_of_0015(backend: Backend) -> Vec<String> {
+    let tables = ["payments", "payment_events", "refunds", "three_ds_sessions", "ledger_accounts", "ledger_transfers"];
+    match backend {
+        Backend::Sqlite => tables
+            .iter()
+            .flat_map(|t| [format!("DROP TRIGGER {t}_checks_insert"), format!("DROP TRIGGER {t}_checks_update")])
+            .collect(),
+        Backend::Postgres => [
+            ("payments", "payments_status_known"),
+            ("payments", "payments_kind_known"),
+            ("payments", "payments_amounts_not_negative"),
+            ("payment_events", "payment_events_status_known"),
+            ("payment_events", "payment_events_amount_not_negative"),
+            ("refunds", "refunds_amount_not_negative"),
+            ("three_ds_sessions", "three_ds_sessions_state_known"),
+            ("ledger_accounts", "ledger_accounts_kind_known"),
+            ("ledger_accounts", "ledger_accounts_sums_not_negative"),
+            ("ledger_accounts", "ledger_accounts_card_not_below_zero"),
+            ("ledger_transfers", "ledger_transfers_kind_known"),
+            ("ledger_transfers", "ledger_transfers_amount_not_negative"),
+        ]
+        .iter()
+        .map(|(t, c)| format!("ALTER TABLE {t} DROP CONSTRAINT {c}"))
+        .collect(),
+    }
+}
+
+/// Undoes migration 0015 by hand: its guards and its row in `_sqlx_migrations`, so that the next
+/// `epay migrate` applies it again.
+async fn undo_0015(gw: &Gateway) {
+    for sql in guards_of_0015(gw.backend) {
+        try_sql(gw, &sql).await.unwrap();
+    }
+    try_sql(gw, "DELETE FROM _sqlx_migrations WHERE version = 15").await.unwrap();
+}
+
+#[tokio::test]
+async fn the_database_refuses_unknown_words_and_negative_amounts() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        gw.client.cryptopay(&token, &gw.payment_request(&invoice, major("100"), VISA).await).await.unwrap();
+        gw.assert_ledger_sound();
+
+        for (sql, rule) in [
+            ("UPDATE payments SET status = 'PAID'", "payments_status_known"),
+            ("UPDATE payments SET kind = 'cash'", "payments_kind_known"),
+            ("UPDATE payments SET refunded_minor = -1", "payments_amounts_not_negative"),
+            (
+                "INSERT INTO payment_events (payment_id, operation, status, amount_minor, reason_code, created_at)
+                 SELECT id, 'created', 'PAID', 0, 0, 0 FROM payments",
+                "payment_events_status_known",
+            ),
+            ("UPDATE payment_events SET amount_minor = -1", "payment_events_amount_not_negative"),
+            ("UPDATE ledger_accounts SET kind = 'fee' WHERE kind = 'merchant'", "ledger_accounts_kind_known"),
+            (
+                "UPDATE ledger_accounts SET credits_pending = -1 WHERE kind = 'merchant'",
+                "ledger_accounts_sums_not_negative",
+            ),
+            (
+                "UPDATE ledger_accounts SET debits_posted = credits_posted + 1 WHERE kind = 'card'",
+                "ledger_accounts_card_not_below_zero",
+            ),
+            ("UPDATE ledger_transfers SET amount_minor = -5", "ledger_transfers_amount_not_negative"),
+            ("UPDATE ledger_transfers SET kind = 'bogus'", "ledger_transfers_kind_known"),
+        ] {
+            let refused = try_sql(&gw, sql).await.expect_err(sql);
+            assert!(refused.contains(rule), "{backend:?}: {sql}: {refused}");
+        }
+        // Nothing of it was written.
+        gw.assert_ledger_sound();
+
+        // A database with rows migrates: with 0015 undone, `epay migrate` applies it again over
+        // the rows the payment wrote, and its guards are back.
+        undo_0015(&gw).await;
+        let (ok, out) = gw.run_cli(&["migrate"]);
+        assert!(ok, "{backend:?}: {out}");
+        let refused = try_sql(&gw, "UPDATE payments SET status = 'PAID'").await.expect_err("guarded again");
+        assert!(refused.contains("payments_status_known"), "{backend:?}: {refused}");
+
+        // A row that breaks a rule stops the migration rather than staying unnoticed.
+        undo_0015(&gw).await;
+        try_sql(&gw, "UPDATE ledger_transfers SET amount_minor = -1").await.unwrap();
+        let (ok, out) = gw.run_cli(&["migrate"]);
+        assert!(!ok, "{backend:?}: migrated over a negative ledger amount: {out}");
     }
 }
 

@@ -141,3 +141,38 @@ async fn the_demo_shop_shows_only_its_own_orders() {
         }
     }
 }
+
+/// Text the merchant or the shopper puts on a page (description, holder name, language, invoice
+/// id) is text there, never markup (issue 17: templates that escape by default).
+#[tokio::test]
+async fn hostile_text_is_shown_as_text_on_the_pages() {
+    const SCRIPT: &str = "<script>alert(1)</script>";
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let params = epay_server::page::params::encode(
+            &[
+                ("invoiceId", invoice.clone()),
+                ("description", format!("Mug {SCRIPT}")),
+                ("name", format!("\"><img src=x onerror=alert(2)> {SCRIPT}")),
+                ("language", format!("\"><{SCRIPT}")),
+                ("terminal", TERMINAL.into()),
+                ("amount", "100".into()),
+                ("currency", "KZT".into()),
+            ],
+            &[("access_token", token)],
+        );
+        let response = gw.http.get(format!("{}/payform/?params={params}", gw.url)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{backend:?}");
+        let page = response.text().await.unwrap();
+        assert!(page.contains(r#"id="pay-form""#), "{backend:?}: {page}");
+        assert!(!page.contains(SCRIPT) && !page.contains("<img"), "{backend:?}: markup reached the page: {page}");
+        assert!(page.contains("Mug &") && page.contains("alert(1)"), "{backend:?}: the description as text: {page}");
+        assert!(page.contains(r#"<html lang="ru">"#), "{backend:?}: an unknown language is Russian: {page}");
+
+        let url = format!("{}/demo/failure", gw.url);
+        let page = gw.http.get(&url).query(&[("invoiceId", SCRIPT)]).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains(SCRIPT) && page.contains(r#"<dd id="invoice">&"#), "{backend:?}: {page}");
+    }
+}

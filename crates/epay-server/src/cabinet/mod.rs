@@ -17,6 +17,9 @@ mod settings;
 mod transactions;
 mod views;
 
+#[cfg(test)]
+mod no_markup_in_rust;
+
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -60,8 +63,17 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/cards/{id}/deactivate", post(settings::deactivate_card))
 }
 
-/// An HTML page with the cabinet's security headers.
-pub(crate) fn html(status: StatusCode, body: String) -> Response {
+/// A page (one of `views`' templates) rendered, with the cabinet's security headers.
+pub(crate) fn html(status: StatusCode, page: impl askama::Template) -> Response {
+    let (status, body) = match page.render() {
+        Ok(body) => (status, body),
+        Err(e) => {
+            // Only a value's Display can fail while rendering; ours do not, but a page is never
+            // half-sent: the user gets a plain error instead.
+            tracing::error!(error = %e, "cabinet page did not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error".to_string())
+        }
+    };
     let mut response = crate::page::html_with(status, body, CABINET_CSP);
     let headers = response.headers_mut();
     headers.insert("x-frame-options", HeaderValue::from_static("DENY"));

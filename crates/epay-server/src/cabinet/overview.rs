@@ -4,7 +4,7 @@
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::charts::{self, Group};
+use super::charts::{self, Chart, Group};
 use super::error::CabinetError;
 use super::filter;
 use super::i18n::words;
@@ -33,7 +33,7 @@ pub async fn show(signed: Signed) -> Response {
         currencies.dedup();
 
         let mut rows = Vec::new();
-        let mut daily_charts = String::new();
+        let mut daily_charts = Vec::new();
         for t in &terminals {
             let mine: Vec<_> = stats.iter().filter(|s| s.terminal_id == t.id).collect();
             let sum = |f: &dyn Fn(&&epay_store::DailyStat) -> i64, only_today: bool| -> i64 {
@@ -69,8 +69,9 @@ pub async fn show(signed: Signed) -> Response {
                     .collect();
                 let title = format!("{}, {currency} — {} ({})", w.daily_volume, t.name, t.pos_id);
                 let id = format!("daily-{}-{currency}", t.pos_id);
-                daily_charts
-                    .push_str(&charts::daily_columns(&id, &title, &days, &|v| money((v * 100.0).round() as i64)));
+                daily_charts.push(Chart::Columns(charts::daily_columns(&id, &title, &days, &|v| {
+                    money((v * 100.0).round() as i64)
+                })));
             }
             rows.push(TerminalStats {
                 name: t.name.clone(),
@@ -94,40 +95,40 @@ pub async fn show(signed: Signed) -> Response {
                 .collect()
         };
         let legend = (w.today, w.last_30_days);
-        let mut charts_html = String::new();
+        let mut all_charts = Vec::new();
         for currency in &currencies {
             let of = |v: &[(String, i64)]| {
                 v.iter().find(|(c, _)| c == currency).map(|(_, m)| *m as f64 / 100.0).unwrap_or(0.0)
             };
-            charts_html.push_str(&charts::grouped_bars(
+            all_charts.push(Chart::Bars(charts::grouped_bars(
                 &format!("chart-volume-{currency}"),
                 &format!("{}, {currency}", w.volume),
                 legend,
                 &groups(&|r| (of(&r.today_volume), of(&r.month_volume))),
                 None,
                 &|v| money((v * 100.0).round() as i64),
-            ));
+            )));
         }
-        charts_html.push_str(&charts::grouped_bars(
+        all_charts.push(Chart::Bars(charts::grouped_bars(
             "chart-count",
             w.count,
             legend,
             &groups(&|r| (r.today_count as f64, r.month_count as f64)),
             None,
             &|v| format!("{v:.0}"),
-        ));
-        charts_html.push_str(&charts::grouped_bars(
+        )));
+        all_charts.push(Chart::Bars(charts::grouped_bars(
             "chart-approval",
             w.approval_rate,
             legend,
             &groups(&|r| (r.today_rate.unwrap_or(f64::NAN), r.month_rate.unwrap_or(f64::NAN))),
             Some(100.0),
             &|v| views::rate(v.is_finite().then_some(v)),
-        ));
-        charts_html.push_str(&daily_charts);
+        )));
+        all_charts.extend(daily_charts);
         Ok::<_, CabinetError>(html(
             StatusCode::OK,
-            views::overview(&signed.chrome(Section::Overview), &rows, &charts_html),
+            views::overview(&signed.chrome(Section::Overview), &rows, all_charts),
         ))
     }
     .await;

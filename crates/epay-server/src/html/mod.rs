@@ -2,15 +2,18 @@
 //!
 //! A page is a plain view struct (strings, numbers, enums, vectors: no HTML) with
 //! `#[derive(askama::Template)]`, rendered by a template under `crates/epay-server/templates/`,
-//! one folder per surface (`docs/` today). askama checks the template against the struct at
-//! compile time and HTML-escapes every `{{ value }}`, so text from anywhere (a merchant, a
-//! shopper, a configuration file, the OpenAPI document) is text on the page.
+//! one folder per surface (`docs/`, `page/`, `acs/`, `demo/`). askama checks the template
+//! against the struct at compile time and HTML-escapes every `{{ value }}`, so text from anywhere
+//! (a merchant, a shopper, a configuration file, the OpenAPI document) is text on the page.
 //!
 //! The one way to put markup we made ourselves into a page is a [`TrustedHtml`] value. Only the
-//! renderers in this module make one ([`markdown`]), and askama inserts it as is. Templates never
-//! use the `|safe` filter; a test below holds every template to that.
+//! renderers in this module make one ([`markdown`], [`script_data`]), and askama inserts it as
+//! is. Templates never use the `|safe` filter; a test below holds every template to that.
 
+#[cfg(test)]
+mod guard;
 pub mod markdown;
+pub mod script_data;
 
 use std::fmt;
 
@@ -51,8 +54,8 @@ mod tests {
     }
 
     /// No template switches escaping off: no `|safe`, no `{% filter safe %}`, no `escape("none")`,
-    /// and every template is `.html`, the extension askama escapes for. Markup of our own goes in
-    /// as a `TrustedHtml` value instead.
+    /// and every template is `.html` or `.svg`, extensions askama escapes for as HTML (the
+    /// cabinet's charts are `.svg`). Markup of our own goes in as a `TrustedHtml` value instead.
     #[test]
     fn templates_never_switch_escaping_off() {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
@@ -60,7 +63,8 @@ mod tests {
         files_under(&root.join("templates"), &mut templates);
         assert!(!templates.is_empty());
         for path in templates {
-            assert_eq!(path.extension().and_then(|e| e.to_str()), Some("html"), "{}", path.display());
+            let extension = path.extension().and_then(|e| e.to_str());
+            assert!(matches!(extension, Some("html" | "svg")), "{}", path.display());
             let text: String = std::fs::read_to_string(&path).unwrap().chars().filter(|c| !c.is_whitespace()).collect();
             for forbidden in ["|safe", "filtersafe", "escape(\"none\")", "|e(\"none\")"] {
                 assert!(!text.contains(forbidden), "{} uses {forbidden}", path.display());

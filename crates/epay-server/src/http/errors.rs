@@ -3,13 +3,13 @@
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use epay_domain::ResultCode;
+use epay_domain::{ReasonCode, ResultCode};
 
 use crate::services::operations::OperationError;
 use crate::services::payments::PaymentError;
 use crate::services::status::StatusError;
 use crate::services::tokens::TokenError;
-use crate::services::transfers::TransferError;
+use crate::services::transfers::{Refusal, TransferError};
 use crate::wire::{capped, echoed, ErrorBody, OAuthErrorBody, StatusResponse, TransferErrorBody, MAX_MESSAGE_CHARS};
 
 /// OAuth2 errors, RFC 6749 §5.2: `{"error": "...", "error_description": "..."}`.
@@ -100,22 +100,58 @@ impl IntoResponse for OperationError {
 /// Transfer errors, seed 001: `{"code", "message", "invoiceId", "id", "reference", "accountId"}`.
 impl IntoResponse for TransferError {
     fn into_response(self) -> Response {
-        let status = StatusCode::from_u16(self.http_status).unwrap_or(StatusCode::BAD_REQUEST);
-        // The order id and account id are the client's own values: repeated, but never at length.
-        let body = TransferErrorBody {
-            code: self.code,
-            message: capped(&self.message, MAX_MESSAGE_CHARS),
-            invoice_id: echoed(&self.invoice_id),
-            id: self.id,
-            reference: String::new(),
-            account_id: echoed(&self.account_id),
+        let message = self.to_string();
+        let reason = |r: ReasonCode| r.code;
+        let (status, code, id, retry_after_secs) = match self.refusal {
+            Refusal::Unauthorized(_) => (StatusCode::UNAUTHORIZED, -1, String::new(), None),
+            Refusal::Forbidden(_) => (StatusCode::FORBIDDEN, -1, String::new(), None),
+            Refusal::BadRequest(_) => (StatusCode::BAD_REQUEST, -1, String::new(), None),
+            Refusal::NotPermitted => (StatusCode::BAD_REQUEST, reason(ReasonCode::NOT_PERMITTED), String::new(), None),
+            Refusal::PhoneMismatch => {
+                (StatusCode::BAD_REQUEST, reason(ReasonCode::IIN_PHONE_MISMATCH), String::new(), None)
+            }
+            Refusal::Declined { code, transaction_id, .. } => (StatusCode::BAD_REQUEST, code, transaction_id, None),
+            Refusal::TooManyAttempts { retry_after_secs } => {
+                (StatusCode::TOO_MANY_REQUESTS, -1, String::new(), Some(retry_after_secs))
+            }
+            Refusal::Held(_) => (StatusCode::CONFLICT, -1, String::new(), None),
+            Refusal::AttemptsExhausted(_) => {
+                (StatusCode::BAD_REQUEST, reason(ReasonCode::TOO_MANY_ATTEMPTS), String::new(), None)
+            }
+            Refusal::Internal | Refusal::Storage => (StatusCode::INTERNAL_SERVER_ERROR, -1, String::new(), None),
         };
-        let mut response = (status, Json(body)).into_response();
-        if let Some(secs) = self.retry_after_secs {
+        let mut response = transfer_body(status, code, &message, &self.invoice_id, id, &self.account_id);
+        if let Some(secs) = retry_after_secs {
             retry_after(&mut response, secs);
         }
         response
     }
+}
+
+/// A refusal of the transfer endpoints before any transfer was read (the Idempotency-Key
+/// layer's), in seed 001's shape.
+pub(crate) fn transfer_refusal(status: StatusCode, message: &str) -> Response {
+    transfer_body(status, -1, message, "", String::new(), "")
+}
+
+fn transfer_body(
+    status: StatusCode,
+    code: i32,
+    message: &str,
+    invoice_id: &str,
+    id: String,
+    account_id: &str,
+) -> Response {
+    // The order id and account id are the client's own values: repeated, but never at length.
+    let body = TransferErrorBody {
+        code,
+        message: capped(message, MAX_MESSAGE_CHARS),
+        invoice_id: echoed(invoice_id),
+        id,
+        reference: String::new(),
+        account_id: echoed(account_id),
+    };
+    (status, Json(body)).into_response()
 }
 
 /// `429` answers say when to come back (RFC 9110 §10.2.3).

@@ -30,7 +30,6 @@ use sha2::{Digest, Sha256};
 
 use crate::app::AppState;
 use crate::services::idempotency::{self, Lease};
-use crate::services::transfers::TransferError;
 
 const HEADER: &str = "idempotency-key";
 /// Requests and responses larger than this are not idempotency-tracked bodies we accept.
@@ -40,7 +39,7 @@ const MAX_BODY_BYTES: usize = 1024 * 1024;
 /// (seed 001), else `{"code": -1, "message": …}`.
 fn error(path: &str, status: StatusCode, message: &str) -> Response {
     if path.ends_with("/transfer") {
-        return TransferError::new(status.as_u16(), -1, message).into_response();
+        return super::errors::transfer_refusal(status, message);
     }
     (status, Json(json!({"code": -1, "message": message}))).into_response()
 }

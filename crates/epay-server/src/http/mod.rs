@@ -15,7 +15,7 @@ pub(crate) mod operations;
 mod payments;
 mod sandbox;
 mod status;
-mod transfers;
+pub(crate) mod transfers;
 
 use axum::http::StatusCode;
 use axum::response::IntoResponse;

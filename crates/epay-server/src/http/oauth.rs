@@ -141,7 +141,7 @@ pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bin
     let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
     let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty()).map(Secret::new);
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
-        crate::delivery::check_link(name, url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
+        crate::services::links::check_link(name, url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
     }
     let transfer_kind = text(&["transferKind", "transfer_kind"])?
         .filter(|s| !s.trim().is_empty())

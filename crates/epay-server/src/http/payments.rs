@@ -16,7 +16,7 @@ use axum::extract::Query;
 use super::caller::Bearer;
 use crate::app::AppState;
 use crate::services::payments::{self, PaymentError};
-use crate::services::three_ds;
+use crate::services::three_ds_confirm;
 use crate::wire::Fields;
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
@@ -110,7 +110,7 @@ pub async fn confirm_payment(
 ) -> Response {
     let token = query.get("Access").or_else(|| query.get("access")).cloned().unwrap_or_default();
     let (pa_res, md) = pa_res_and_md(&query, &headers, &body);
-    match three_ds::confirm(&app, &token, &md, &pa_res).await {
+    match three_ds_confirm::confirm(&app, &token, &md, &pa_res).await {
         Ok(payment) => Json(payment).into_response(),
         Err(e) => e.into_response(),
     }
@@ -128,7 +128,7 @@ pub async fn cryptopay_confirm(
         Err(e) => return PaymentError::Unauthorized(e.to_string()).into_response(),
     };
     let (pa_res, md) = pa_res_and_md(&query, &headers, &body);
-    match three_ds::confirm(&app, &token, &md, &pa_res).await {
+    match three_ds_confirm::confirm(&app, &token, &md, &pa_res).await {
         Ok(payment) => Json(payment).into_response(),
         Err(e) => e.into_response(),
     }

@@ -98,7 +98,7 @@ pub async fn advance(
     };
     sandbox.advance(seconds * 1000);
     let expired = crate::workers::expire_authorizations(&app).await;
-    let abandoned = crate::services::three_ds::fail_abandoned(&app).await;
+    let abandoned = crate::services::three_ds_confirm::fail_abandoned(&app).await;
     tracing::info!(seconds, expired, "sandbox clock advanced");
     let mut state = clock_state(&app, sandbox);
     state["expired"] = json!(expired);

@@ -9,7 +9,7 @@ use super::requests::*;
 use super::responses::*;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
-use crate::services::three_ds::Confirmed;
+use crate::services::three_ds_confirm::Confirmed;
 use crate::services::transfers::TransferResponse;
 use crate::wire::{ErrorBody, OAuthErrorBody, PaymentAnswer, StatusResponse, TokenResponse, TransferErrorBody};
 

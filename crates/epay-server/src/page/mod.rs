@@ -7,9 +7,6 @@ pub mod i18n;
 pub mod params;
 mod views;
 
-/// The cabinet escapes its HTML with the same function.
-pub(crate) use views::escape;
-
 use std::collections::HashMap;
 
 use axum::body::Bytes;
@@ -24,10 +21,11 @@ use epay_domain::{Cvc, Expiry, Pan, TransferKind};
 use crate::app::{App, AppState};
 use crate::config::Mode;
 use crate::keys::digests_equal;
-use crate::services::auth;
+use crate::services::auth::{self, BearerError};
 use crate::services::payments::{self, EnteredCard, PaymentError};
-use crate::services::transfers;
+use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::{Fields, PaymentAnswer};
+use epay_store::TokenRecord;
 use i18n::{words, Lang};
 
 /// Only our own scripts and styles; the page may be framed (the widget) but posts only to us.
@@ -76,8 +74,19 @@ async fn payment_api_js() -> Response {
 const SHOP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
      form-action 'self'; base-uri 'none'; connect-src 'self'; frame-src 'self'";
 
-fn html(status: StatusCode, body: String) -> Response {
-    html_with(status, body, PAGE_CSP)
+fn html(status: StatusCode, page: views::Rendered) -> Response {
+    rendered(status, page, PAGE_CSP)
+}
+
+/// A rendered page with its CSP, or a 500 if its template failed.
+fn rendered(status: StatusCode, page: views::Rendered, csp: &'static str) -> Response {
+    match page {
+        Ok(body) => html_with(status, body, csp),
+        Err(error) => {
+            tracing::error!(%error, "a page does not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
 }
 
 pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> Response {
@@ -116,7 +125,9 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     // transfer token (seed 002), in the kind the token allows.
     let kind = match transfer_kind(&query) {
         Some(kind) => Some(kind),
-        None => transfers::kind_for_pay_call(&app, decoded.access_token.expose()).await,
+        None => {
+            page_token(&app, decoded.access_token.expose()).await.ok().and_then(|t| transfers::kind_for_pay_call(&t))
+        }
     };
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
@@ -159,7 +170,14 @@ struct Shown<'a> {
 }
 
 /// The card form for one order: first shown, or again after a refused or declined attempt.
-fn card_form(app: &App, lang: Lang, short: bool, raw: &str, order: &payments::PageOrder, shown: Shown<'_>) -> String {
+fn card_form(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    order: &payments::PageOrder,
+    shown: Shown<'_>,
+) -> views::Rendered {
     let amount = order.amount.to_string();
     views::form(&views::FormView {
         lang,
@@ -305,8 +323,13 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
 
 /// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
 fn challenge_page(lang: Lang, base: &str, short: bool, raw_params: &str, s: &crate::wire::Secure3D) -> Response {
+    // isShortForm only when true (false is the default): the full page's TermUrl has one query
+    // parameter, so no `&` for the hop's HTML to escape.
     let encoded: String = url::form_urlencoded::byte_serialize(raw_params.as_bytes()).collect();
-    let term_url = format!("{base}/payform/3ds-return?isShortForm={short}&params={encoded}");
+    let mut term_url = format!("{base}/payform/3ds-return?params={encoded}");
+    if short {
+        term_url.push_str("&isShortForm=true");
+    }
     html(
         StatusCode::OK,
         views::auto_post(
@@ -341,12 +364,14 @@ async fn three_ds_return(
     let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let back = links("backLink");
-    match crate::services::three_ds::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes")).await {
+    match crate::services::three_ds_confirm::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes"))
+        .await
+    {
         Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
                 lang,
-                heading: matches!(confirmed, crate::services::three_ds::Confirmed::Transfer(_))
+                heading: matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_))
                     .then_some(w.transfer_done),
                 short,
                 success: true,
@@ -385,7 +410,7 @@ async fn transfer_page(
     alert: Option<&str>,
 ) -> Response {
     let w = words(lang);
-    match transfers::check_page_transfer(app, decoded.access_token.expose(), &decoded.fields, kind).await {
+    match check_transfer_form(app, decoded, kind).await {
         Ok((_, info)) => {
             let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
             let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
@@ -411,11 +436,56 @@ async fn transfer_page(
                 }),
             )
         }
-        Err(e) if e.code == epay_domain::ReasonCode::NOT_PERMITTED.code => {
+        Err(e) if e.refusal == Refusal::NotPermitted => {
             html(StatusCode::BAD_REQUEST, views::message(lang, short, w.no_transfers, w.no_transfers))
         }
-        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
+}
+
+/// The page's token (the `auth` of its params), authenticated as the API's bearer token is.
+async fn page_token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
+    auth::token(app, access_token).await
+}
+
+/// The page's token and transfer order, checked by the transfer service as the API would check
+/// them (nothing written): the token's own faults first, then the order's.
+async fn check_transfer_form(
+    app: &App,
+    decoded: &params::PageParams,
+    kind: TransferKind,
+) -> Result<(TokenRecord, transfers::PageTransfer), TransferError> {
+    let bad = |e: crate::wire::FieldError| TransferError::from(Refusal::BadRequest(e.0));
+    let token = page_token(app, decoded.access_token.expose())
+        .await
+        .map_err(|e| TransferError::from(Refusal::Unauthorized(e.to_string())))?;
+    transfers::check_token(&token, kind)?;
+    let order = transfer_order(&decoded.fields).map_err(bad)?;
+    let preselect = transfers::PreselectRequest {
+        sender: decoded.fields.opt_str(&["senderCardId"]).map_err(bad)?,
+        receiver: decoded.fields.opt_str(&["receiverCardId"]).map_err(bad)?,
+    };
+    transfers::check_page_transfer(app, token, kind, &order, &preselect).await
+}
+
+/// The order of a transfer made from the page's parameters: the merchant's page names it with
+/// the payment's parameter names (`invoiceId`, `terminal`, `email`, ...).
+pub fn transfer_order(params: &Fields) -> Result<transfers::OrderRequest, crate::wire::FieldError> {
+    let text = |names: &[&str]| params.str_or_empty(names);
+    let (id, amount, currency) = (text(&["invoiceId", "invoiceID"])?, text(&["amount"])?, text(&["currency"])?);
+    Ok(transfers::OrderRequest {
+        id: Some(id),
+        amount: epay_domain::Amount::parse_major(&amount).map_err(|e| format!("amount: {e}")),
+        currency: currency.parse().map_err(|e| format!("field currency: {e}")),
+        description: text(&["description"])?,
+        account_id: text(&["accountId", "accountID"])?,
+        email: text(&["email"])?,
+        terminal_id: Some(text(&["terminal", "terminalId"])?),
+        back_link: text(&["backLink"])?,
+        failure_back_link: text(&["failureBackLink"])?,
+        post_link: text(&["postLink"])?,
+        failure_post_link: text(&["failurePostLink"])?,
+    })
 }
 
 /// One side of a transfer from the form: a saved card by id, or a typed card.
@@ -425,23 +495,32 @@ fn side(
     pan_field: &str,
     with_card_details: bool,
     save: bool,
-) -> serde_json::Value {
+) -> transfers::CardRequest {
     let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
     let saved = get(id_field);
     if !saved.is_empty() {
-        return serde_json::json!({"transferType": "TYPECARDID", "cardCred": saved});
+        return transfers::CardRequest {
+            transfer_type: "TYPECARDID".into(),
+            card_cred: Some(saved),
+            ..Default::default()
+        };
     }
     let pan: String = get(pan_field).chars().filter(|c| !c.is_whitespace()).collect();
     if !with_card_details {
-        return serde_json::json!({"transferType": "TYPEPAN", "cardCred": pan});
+        return transfers::CardRequest { transfer_type: "TYPEPAN".into(), card_cred: Some(pan), ..Default::default() };
     }
     let expiry: String = get("expiry").chars().filter(char::is_ascii_digit).collect();
     let (month, year) =
         if expiry.len() == 4 { (expiry[..2].to_string(), expiry[2..].to_string()) } else { (expiry, String::new()) };
-    serde_json::json!({
-        "transferType": "TYPEPAN", "cardCred": pan, "cvc": get("cvc"), "name": get("name"),
-        "expire": {"month": month, "year": year}, "save": save,
-    })
+    transfers::CardRequest {
+        transfer_type: "TYPEPAN".into(),
+        card_cred: Some(pan),
+        cvc: Some(get("cvc")),
+        name: get("name"),
+        expire: Some((month, year)),
+        save,
+        ..Default::default()
+    }
 }
 
 async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
@@ -460,11 +539,10 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     let lang = language_of(&decoded.fields);
     let w = words(lang);
     let kind = form.get("kind").and_then(|k| k.parse().ok()).unwrap_or(TransferKind::P2p);
-    let (token, info) =
-        match transfers::check_page_transfer(&app, decoded.access_token.expose(), &decoded.fields, kind).await {
-            Ok(ok) => ok,
-            Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
-        };
+    let (token, info) = match check_transfer_form(&app, &decoded, kind).await {
+        Ok(ok) => ok,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    };
     // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
     let uses_saved_card =
         ["sender_card_id", "receiver_card_id"].iter().any(|k| form.get(*k).is_some_and(|v| !v.trim().is_empty()));
@@ -473,27 +551,22 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
     }
     let save = decoded.fields.opt_bool(&["cardSave"]).ok().flatten().unwrap_or(false);
-    let order = match transfers::page_order(&decoded.fields) {
+    let order = match transfer_order(&decoded.fields) {
         Ok(o) => o,
-        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.message)),
-    };
-    let mut card = serde_json::Map::new();
-    if kind != TransferKind::Oct {
-        card.insert("sender".into(), side(&form, "sender_card_id", "pan", true, save));
-    }
-    if kind != TransferKind::Aft {
-        card.insert("receiver".into(), side(&form, "receiver_card_id", "receiver_pan", false, false));
-    }
-    let request = serde_json::json!({"order": order, "card": card});
-    let fields = match Fields::from_value(request, "transfer") {
-        Ok(f) => f,
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
     };
     let base = crate::http::public_base(&app, &headers);
-    // A token bound to its order id stays usable after a decline (transfers::transfer_with).
+    // A token bound to its order id stays usable after a decline (`Transfer::token_spend`).
     let (merchant_id, may_retry) = (token.merchant_id.clone(), token.invoice_id.is_some());
-    let acs = format!("{base}/acs/challenge");
-    match transfers::transfer_with(&app, token, &fields, kind, &acs, epay_store::TokenSpend::UnlessDeclined).await {
+    let command = transfers::Transfer {
+        kind,
+        order,
+        sender: (kind != TransferKind::Oct).then(|| side(&form, "sender_card_id", "pan", true, save)),
+        receiver: (kind != TransferKind::Aft).then(|| side(&form, "receiver_card_id", "receiver_pan", false, false)),
+        token_spend: epay_store::TokenSpend::UnlessDeclined,
+        acs_url: format!("{base}/acs/challenge"),
+    };
+    match transfers::transfer(&app, token, command).await {
         Ok(answer) if answer.secure3d.is_some() => {
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &base, short, raw, s)
@@ -512,13 +585,13 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         ),
         // A decline is recorded; while the order id allows more attempts the form comes again
         // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
-        Err(e) if !e.id.is_empty() => {
+        Err(TransferError { refusal: Refusal::Declined { code, message, transaction_id }, .. }) => {
             let attempts = match may_retry {
-                true => crate::services::attempts::after(&app, &merchant_id, &e.id).await.ok().flatten(),
+                true => crate::services::attempts::after(&app, &merchant_id, &transaction_id).await.ok().flatten(),
                 false => None,
             };
             if let Some(left) = attempts.map(|a| a.left()).filter(|left| *left > 0) {
-                let alert = format!("{}: {} ({}). {}: {left}", w.declined, e.message, e.code, w.attempts_left);
+                let alert = format!("{}: {message} ({code}). {}: {left}", w.declined, w.attempts_left);
                 return transfer_page(&app, lang, short, raw, &decoded, kind, Some(&alert)).await;
             }
             html(
@@ -528,15 +601,15 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
                     heading: None,
                     short,
                     success: false,
-                    reason: Some(&format!("{} ({})", e.message, e.code)),
+                    reason: Some(&format!("{message} ({code})")),
                     redirect: if short { "" } else { &info.failure_back_link },
                     shop_link: &info.back_link,
                 }),
             )
         }
-        Err(e) if e.code == epay_domain::ReasonCode::TOO_MANY_ATTEMPTS.code => exhausted(lang, short),
+        Err(TransferError { refusal: Refusal::AttemptsExhausted(_), .. }) => exhausted(lang, short),
         // Bad input wrote nothing: the form again, with what to fix.
-        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.message)).await,
+        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.to_string())).await,
     }
 }
 
@@ -594,7 +667,7 @@ async fn demo_checkout(
         "name": "",
         "auth": token,
     });
-    html_with(StatusCode::OK, views::checkout(&object.to_string(), flag(&query, "widget")), SHOP_CSP)
+    rendered(StatusCode::OK, views::checkout(&object, flag(&query, "widget")), SHOP_CSP)
 }
 
 async fn demo_result(

@@ -1,51 +1,46 @@
-//! HTML of the payment page, its result page and the demo shop. Every value from outside is
-//! escaped; scripts and styles are our own files only, pinned by Subresource Integrity.
+//! The payment page's views: the card form, the transfer form, the result and message pages and
+//! the self-posting 3-D Secure hop; the ACS's challenge page ([`acs`]) and the demo shop
+//! ([`demo`]). Each page is a plain struct rendered by its askama template under
+//! `templates/page/` (`acs/`, `demo/`), which escapes every value (docs/architecture.md, "HTML
+//! pages"). Scripts and styles are our own files only, pinned by Subresource Integrity.
 
+mod acs;
+mod demo;
+
+use askama::Template;
 use epay_domain::TransferKind;
 
-use super::assets::assets;
-use super::i18n::{words, Lang};
+pub use acs::{challenge, ChallengeView};
+pub use demo::{checkout, shop, shop_result};
 
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
+use super::assets::assets;
+use super::i18n::{words, Lang, Words};
+
+/// A rendered page, or why its template failed (the handler answers 500 then).
+pub type Rendered = askama::Result<String>;
+
+/// What the frame around every page shows (`templates/page/layout.html`).
+struct Frame<'a> {
+    /// The page's language as HTML names it (`lang="ru"`).
+    lang: &'static str,
+    title: &'a str,
+    /// In the widget (`isShortForm`): the compact layout.
+    short: bool,
+    css_integrity: &'static str,
+    js_integrity: &'static str,
 }
 
-fn layout(lang: Lang, title: &str, short: bool, body: &str) -> String {
-    let a = assets();
-    format!(
-        r#"<!doctype html>
-<html lang="{lang}">
-<head>
-<meta charset="utf-8">
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<title>{title}</title>
-<link rel="stylesheet" href="/payform/assets/form.css" integrity="{css}">
-</head>
-<body class="{class}">
-<main>
-{body}
-</main>
-<script src="/payform/assets/form.js" integrity="{js}"></script>
-</body>
-</html>
-"#,
-        lang = lang.html_code(),
-        title = escape(title),
-        css = a.form_css.integrity,
-        js = a.form_js.integrity,
-        class = if short { "short" } else { "full" },
-    )
+impl<'a> Frame<'a> {
+    fn new(lang: Lang, title: &'a str, short: bool) -> Frame<'a> {
+        let a = assets();
+        Frame {
+            lang: lang.html_code(),
+            title,
+            short,
+            css_integrity: &a.form_css.integrity,
+            js_integrity: &a.form_js.integrity,
+        }
+    }
 }
 
 pub struct FormView<'a> {
@@ -72,88 +67,20 @@ pub struct FormView<'a> {
     pub give_up: &'a str,
 }
 
-pub fn form(v: &FormView<'_>) -> String {
+/// `templates/page/form.html`.
+#[derive(Template)]
+#[template(path = "page/form.html")]
+struct FormPage<'a> {
+    frame: Frame<'a>,
+    w: &'static Words,
+    v: &'a FormView<'a>,
+    /// `v.give_up` if it is an http(s) link, else empty.
+    give_up: &'a str,
+}
+
+pub fn form(v: &FormView<'_>) -> Rendered {
     let w = words(v.lang);
-    let alert = v.alert.map(|a| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(a))).unwrap_or_default();
-    let save_note = if v.verification {
-        format!(r#"<p class="note">{}</p>"#, w.verification)
-    } else if v.card_save {
-        format!(r#"<p class="note">{}</p>"#, w.card_saved)
-    } else {
-        String::new()
-    };
-    let button = if v.verification { w.verify.to_string() } else { format!("{} {} {}", w.pay, v.amount, v.currency) };
-    let attempts = v
-        .attempts_left
-        .map(|left| format!(r#"<p class="note" id="attempts-left">{}: <strong>{left}</strong></p>"#, w.attempts_left))
-        .unwrap_or_default();
-    let give_up = match safe_link(v.give_up) {
-        "" => String::new(),
-        link => format!(r#"<p class="note"><a id="give-up" href="{}">{}</a></p>"#, escape(link), w.back_to_shop),
-    };
-    let body = format!(
-        r#"<div class="card">
-<h1>{title}</h1>
-<dl class="order">
-<dt>{l_merchant}</dt><dd>{merchant}</dd>
-<dt>{l_description}</dt><dd>{description}</dd>
-<dt>{l_amount}</dt><dd class="amount"><span id="amount">{amount}</span> <span id="currency">{currency}</span></dd>
-</dl>
-{alert}
-{attempts}
-<form id="pay-form" method="post" action="{action}" novalidate>
-<input type="hidden" name="params" value="{params}">
-<input type="hidden" name="isShortForm" value="{short}">
-<label for="pan">{l_pan} <span id="brand" class="brand" aria-live="polite"></span></label>
-<input id="pan" name="pan" inputmode="numeric" autocomplete="cc-number" required aria-describedby="pan-error" maxlength="23">
-<p id="pan-error" class="error" role="alert" data-msg="{e_pan}"></p>
-<div class="row">
-<div>
-<label for="expiry">{l_expiry}</label>
-<input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" required aria-describedby="expiry-error" maxlength="5" data-check-date="{check_date}">
-<p id="expiry-error" class="error" role="alert" data-msg="{e_expiry}"></p>
-</div>
-<div>
-<label for="cvc">{l_cvc}</label>
-<input id="cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" type="password" required aria-describedby="cvc-error" maxlength="4">
-<p id="cvc-error" class="error" role="alert" data-msg="{e_cvc}"></p>
-</div>
-</div>
-<label for="holder">{l_holder}</label>
-<input id="holder" name="name" autocomplete="cc-name" required aria-describedby="holder-error" maxlength="64" value="{holder}">
-<p id="holder-error" class="error" role="alert" data-msg="{e_holder}"></p>
-{save_note}
-<button id="submit" type="submit" data-processing="{processing}">{button}</button>
-</form>
-{give_up}
-<p class="note">{secure}</p>
-</div>"#,
-        title = w.title,
-        l_merchant = w.merchant,
-        merchant = escape(v.merchant),
-        l_description = w.description,
-        description = escape(v.description),
-        l_amount = w.amount,
-        amount = escape(v.amount),
-        currency = escape(v.currency),
-        action = escape(v.action),
-        params = escape(v.raw_params),
-        short = v.short,
-        l_pan = w.card_number,
-        e_pan = w.bad_number,
-        l_expiry = w.expiry,
-        e_expiry = w.bad_expiry,
-        check_date = v.check_expiry_date,
-        l_cvc = w.cvc,
-        e_cvc = w.bad_cvc,
-        l_holder = w.holder,
-        holder = escape(v.holder),
-        e_holder = w.bad_holder,
-        processing = w.processing,
-        button = escape(&button),
-        secure = w.secure_note,
-    );
-    layout(v.lang, w.title, v.short, &body)
+    FormPage { frame: Frame::new(v.lang, w.title, v.short), w, v, give_up: safe_link(v.give_up) }.render()
 }
 
 pub struct ResultView<'a> {
@@ -169,123 +96,61 @@ pub struct ResultView<'a> {
     pub shop_link: &'a str,
 }
 
+/// `templates/page/result.html`.
+#[derive(Template)]
+#[template(path = "page/result.html")]
+struct ResultPage<'a> {
+    frame: Frame<'a>,
+    w: &'static Words,
+    heading: &'a str,
+    success: bool,
+    reason: Option<&'a str>,
+    /// Both links passed [`safe_link`]: empty when they are not http(s).
+    redirect: &'a str,
+    shop_link: &'a str,
+}
+
 /// `url` if the browser may be sent there (http or https), else nothing: every link a page
 /// redirects to or offers passes here, whatever checked it before.
 fn safe_link(url: &str) -> &str {
-    if crate::delivery::is_http_url(url) {
+    if crate::services::links::is_http_url(url) {
         url.trim()
     } else {
         ""
     }
 }
 
-pub fn result(v: &ResultView<'_>) -> String {
-    let v = &ResultView { redirect: safe_link(v.redirect), shop_link: safe_link(v.shop_link), ..*v };
+pub fn result(v: &ResultView<'_>) -> Rendered {
     let w = words(v.lang);
     let heading = match (v.success, v.heading) {
         (true, Some(h)) => h,
         (true, None) => w.success,
         (false, _) => w.declined,
     };
-    let reason = v.reason.map(|r| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(r))).unwrap_or_default();
-    let next = if !v.redirect.is_empty() {
-        format!(
-            r#"<p class="note">{}</p><a class="button" id="continue" href="{}">{}</a>"#,
-            w.returning,
-            escape(v.redirect),
-            w.back_to_shop
-        )
-    } else if !v.shop_link.is_empty() {
-        format!(r#"<a class="button" id="continue" href="{}">{}</a>"#, escape(v.shop_link), w.back_to_shop)
-    } else {
-        String::new()
-    };
-    let body = format!(
-        r#"<div class="card" id="result" data-success="{success}" data-widget="{widget}" data-redirect="{redirect}">
-<h1 class="{class}">{heading}</h1>
-{reason}
-{next}
-</div>"#,
-        success = v.success,
-        widget = v.short,
-        redirect = escape(v.redirect),
-        class = if v.success { "ok" } else { "failed" },
-    );
-    layout(v.lang, heading, v.short, &body)
+    ResultPage {
+        frame: Frame::new(v.lang, heading, v.short),
+        w,
+        heading,
+        success: v.success,
+        reason: v.reason,
+        redirect: safe_link(v.redirect),
+        shop_link: safe_link(v.shop_link),
+    }
+    .render()
+}
+
+/// `templates/page/message.html`.
+#[derive(Template)]
+#[template(path = "page/message.html")]
+struct MessagePage<'a> {
+    frame: Frame<'a>,
+    heading: &'a str,
+    detail: &'a str,
 }
 
 /// A page that only says something is wrong (bad link, transfers unavailable).
-pub fn message(lang: Lang, short: bool, heading: &str, detail: &str) -> String {
-    let body = format!(
-        r#"<div class="card" id="message"><h1>{}</h1><p class="alert" role="alert">{}</p></div>"#,
-        escape(heading),
-        escape(detail)
-    );
-    layout(lang, heading, short, &body)
-}
-
-/// The demo shop: a product and two ways to pay.
-pub fn shop(production: bool) -> String {
-    let body = if production {
-        r#"<div class="card"><h1>epay</h1><p>The demo shop runs in sandbox mode only.</p><p><a href="/docs">API documentation</a></p></div>"#.to_string()
-    } else {
-        r#"<div class="card">
-<h1>epay demo shop</h1>
-<p>A mug with the ePay logo, paid through the hosted payment page exactly as a shop integrates ePay: its server gets a token, its page calls <code>halyk.pay</code>.</p>
-<dl class="order"><dt>Product</dt><dd>ePay mug</dd><dt>Price</dt><dd class="amount">2500 KZT</dd></dl>
-<form method="post" action="/demo/checkout"><button id="buy" type="submit">Pay 2500 KZT</button></form>
-<form method="post" action="/demo/checkout?widget=true"><button id="buy-widget" type="submit">Pay in a widget</button></form>
-<p class="note">Test card: 4405 6397 0401 5096, 01/27, CVC 321. A declined one: 4000 0000 0000 0002, 12/30, CVC 123.</p>
-<p class="note"><a href="https://epayment.kz">ePay</a> · <a href="/docs">API documentation</a></p>
-</div>"#
-            .to_string()
-    };
-    layout(Lang::En, "epay demo shop", false, &body)
-}
-
-/// The checkout page of the demo shop: the payment object, then payment-api.js does the rest.
-pub fn checkout(payment_object: &str, widget: bool) -> String {
-    let a = assets();
-    // `</` inside a script element would end it: escape it in the JSON.
-    let json = payment_object.replace("</", "<\\/");
-    let action = if widget {
-        r#"<button id="open-widget" type="button">Open the payment widget</button><p>Widget result: <strong id="widget-status" aria-live="polite">pending</strong></p>"#
-    } else {
-        "<p>Redirecting to the payment page…</p>"
-    };
-    format!(
-        r#"<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>Checkout — epay demo shop</title>
-<link rel="stylesheet" href="/payform/assets/form.css" integrity="{css}"></head>
-<body><main><div class="card"><h1>Checkout</h1>{action}</div></main>
-<script type="application/json" id="payment-object" data-widget="{widget}">{json}</script>
-<script src="/payform/payment-api.js" integrity="{api}"></script>
-<script src="/demo/demo.js" integrity="{demo}"></script>
-</body></html>
-"#,
-        css = a.form_css.integrity,
-        api = a.payment_api_js.integrity,
-        demo = a.demo_js.integrity,
-    )
-}
-
-/// The demo shop's success and failure pages.
-pub fn shop_result(success: bool, invoice: &str, status: &str, reason: &str) -> String {
-    let body = format!(
-        r#"<div class="card" id="shop-result" data-status="{status}"><h1>{heading}</h1>
-<dl class="order"><dt>Invoice</dt><dd id="invoice">{invoice}</dd><dt>Status</dt><dd id="status">{status}</dd>{reason}</dl>
-<a class="button" href="/">Back to the shop</a></div>"#,
-        heading = if success { "Thank you! Payment received." } else { "Payment failed" },
-        invoice = escape(invoice),
-        status = escape(status),
-        reason = if reason.is_empty() {
-            String::new()
-        } else {
-            format!(r#"<dt>Reason</dt><dd id="reason">{}</dd>"#, escape(reason))
-        },
-    );
-    layout(Lang::En, if success { "Payment received" } else { "Payment failed" }, false, &body)
+pub fn message(lang: Lang, short: bool, heading: &str, detail: &str) -> Rendered {
+    MessagePage { frame: Frame::new(lang, heading, short), heading, detail }.render()
 }
 
 pub struct TransferFormView<'a> {
@@ -299,174 +164,304 @@ pub struct TransferFormView<'a> {
     pub fee: &'a str,
     pub total: &'a str,
     pub currency: &'a str,
-    /// The customer's saved cards that may pay (offered as the sender).
+    /// The customer's saved cards that may pay (offered as the sender): (card id, mask).
     pub paying_cards: &'a [(String, String)],
-    /// The customer's saved cards (offered as the receiver).
+    /// The customer's saved cards (offered as the receiver): (card id, mask).
     pub saved_cards: &'a [(String, String)],
     /// The cards the page's `senderCardId` / `receiverCardId` pre-select (one of the above).
     pub preselected: &'a crate::services::transfers::Preselected,
     pub alert: Option<&'a str>,
 }
 
-fn saved_select(id: &str, w: &super::i18n::Words, cards: &[(String, String)], selected: Option<&str>) -> String {
-    if cards.is_empty() {
-        return String::new();
+/// `templates/page/transfer.html`.
+#[derive(Template)]
+#[template(path = "page/transfer.html")]
+struct TransferPage<'a> {
+    frame: Frame<'a>,
+    w: &'static Words,
+    v: &'a TransferFormView<'a>,
+    title: &'static str,
+    kind: &'static str,
+    /// The sender's side (P2P, AFT: not OCT, where the merchant pays).
+    sender: Option<SavedCards<'a>>,
+    /// The receiver's side (P2P, OCT: not AFT, where the merchant is paid).
+    receiver: Option<SavedCards<'a>>,
+}
+
+/// The saved cards one side of a transfer may use, as a select named `field` (none: no select).
+struct SavedCards<'a> {
+    field: &'static str,
+    options: Vec<CardOption<'a>>,
+}
+
+struct CardOption<'a> {
+    id: &'a str,
+    mask: &'a str,
+    selected: bool,
+}
+
+impl<'a> SavedCards<'a> {
+    fn new(field: &'static str, cards: &'a [(String, String)], selected: Option<&str>) -> SavedCards<'a> {
+        let options =
+            cards.iter().map(|(id, mask)| CardOption { id, mask, selected: selected == Some(id.as_str()) }).collect();
+        SavedCards { field, options }
     }
-    let options: String = cards
-        .iter()
-        .map(|(card_id, mask)| {
-            let chosen = if selected == Some(card_id.as_str()) { " selected" } else { "" };
-            format!(r#"<option value="{}"{chosen}>{}</option>"#, escape(card_id), escape(mask))
-        })
-        .collect();
-    format!(
-        r#"<label for="{id}">{saved}</label><select id="{id}" name="{id}"><option value="">{new}</option>{options}</select>"#,
-        saved = w.saved_card,
-        new = w.new_card,
-    )
 }
 
 /// The transfer form: sender card (P2P, AFT), receiver card (P2P, OCT), fee shown up front.
-pub fn transfer_form(v: &TransferFormView<'_>) -> String {
+pub fn transfer_form(v: &TransferFormView<'_>) -> Rendered {
     let w = words(v.lang);
     let title = match v.kind {
         TransferKind::Aft => w.aft_title,
         TransferKind::Oct => w.payout_title,
         TransferKind::P2p => w.transfer_title,
     };
-    let alert = v.alert.map(|a| format!(r#"<p class="alert" role="alert">{}</p>"#, escape(a))).unwrap_or_default();
-    let sender = if v.kind == TransferKind::Oct {
-        String::new()
-    } else {
-        format!(
-            r#"<fieldset><legend>{legend}</legend>{select}
-<label for="pan">{l_pan}</label><input id="pan" name="pan" inputmode="numeric" autocomplete="cc-number" maxlength="23">
-<div class="row"><div><label for="expiry">{l_exp}</label><input id="expiry" name="expiry" inputmode="numeric" autocomplete="cc-exp" placeholder="MM/YY" maxlength="5"></div>
-<div><label for="cvc">{l_cvc}</label><input id="cvc" name="cvc" inputmode="numeric" autocomplete="cc-csc" type="password" maxlength="4"></div></div>
-<label for="holder">{l_holder}</label><input id="holder" name="name" autocomplete="cc-name" maxlength="64">
-</fieldset>"#,
-            legend = w.sender,
-            select = saved_select("sender_card_id", w, v.paying_cards, v.preselected.sender.as_deref()),
-            l_pan = w.card_number,
-            l_exp = w.expiry,
-            l_cvc = w.cvc,
-            l_holder = w.holder,
-        )
-    };
-    let receiver = if v.kind == TransferKind::Aft {
-        String::new()
-    } else {
-        format!(
-            r#"<fieldset><legend>{legend}</legend>{select}
-<label for="receiver_pan">{l_pan}</label><input id="receiver_pan" name="receiver_pan" inputmode="numeric" maxlength="23">
-</fieldset>"#,
-            legend = w.receiver,
-            select = saved_select("receiver_card_id", w, v.saved_cards, v.preselected.receiver.as_deref()),
-            l_pan = w.receiver_number,
-        )
-    };
-    let body = format!(
-        r#"<div class="card">
-<h1>{title}</h1>
-<dl class="order">
-<dt>{l_merchant}</dt><dd>{merchant}</dd>
-<dt>{l_description}</dt><dd>{description}</dd>
-<dt>{l_amount}</dt><dd class="amount"><span id="amount">{amount}</span> {currency}</dd>
-<dt>{l_fee}</dt><dd><span id="fee">{fee}</span> {currency}</dd>
-<dt>{l_total}</dt><dd><span id="total">{total}</span> {currency}</dd>
-</dl>
-{alert}
-<form id="transfer-form" method="post" action="/payform/transfer">
-<input type="hidden" name="params" value="{params}">
-<input type="hidden" name="kind" value="{kind}">
-<input type="hidden" name="isShortForm" value="{short}">
-{sender}
-{receiver}
-<button id="transfer-submit" type="submit">{button} {total} {currency}</button>
-</form>
-<p class="note">{secure}</p>
-</div>"#,
-        l_merchant = w.merchant,
-        merchant = escape(v.merchant),
-        l_description = w.description,
-        description = escape(v.description),
-        l_amount = w.amount,
-        amount = escape(v.amount),
-        currency = escape(v.currency),
-        l_fee = w.fee,
-        fee = escape(v.fee),
-        l_total = w.total,
-        total = escape(v.total),
-        params = escape(v.raw_params),
-        kind = v.kind.as_str(),
-        short = v.short,
-        button = w.transfer,
-        secure = w.secure_note,
-    );
-    layout(v.lang, title, v.short, &body)
+    let sender = (v.kind != TransferKind::Oct)
+        .then(|| SavedCards::new("sender_card_id", v.paying_cards, v.preselected.sender.as_deref()));
+    let receiver = (v.kind != TransferKind::Aft)
+        .then(|| SavedCards::new("receiver_card_id", v.saved_cards, v.preselected.receiver.as_deref()));
+    TransferPage { frame: Frame::new(v.lang, title, v.short), w, v, title, kind: v.kind.as_str(), sender, receiver }
+        .render()
+}
+
+/// `templates/page/auto_post.html`.
+#[derive(Template)]
+#[template(path = "page/auto_post.html")]
+struct AutoPostPage<'a> {
+    frame: Frame<'a>,
+    note: &'a str,
+    action: &'a str,
+    fields: &'a [(&'a str, &'a str)],
 }
 
 /// A form that posts itself (3-D Secure hops); a button remains for browsers without scripts.
-pub fn auto_post(lang: Lang, action: &str, fields: &[(&str, &str)], note: &str) -> String {
-    if safe_link(action).is_empty() {
+pub fn auto_post(lang: Lang, action: &str, fields: &[(&str, &str)], note: &str) -> Rendered {
+    let action = safe_link(action);
+    if action.is_empty() {
         return message(lang, false, note, "the return address is not an http(s) URL");
     }
-    let inputs: String = fields
-        .iter()
-        .map(|(name, value)| format!(r#"<input type="hidden" name="{}" value="{}">"#, escape(name), escape(value)))
-        .collect();
-    let body = format!(
-        r#"<div class="card"><h1>{note}</h1>
-<form id="auto-post" method="post" action="{action}" data-autosubmit="true">{inputs}<noscript><button type="submit">OK</button></noscript></form>
-</div>"#,
-        note = escape(note),
-        action = escape(action),
-    );
-    layout(lang, note, false, &body)
+    AutoPostPage { frame: Frame::new(lang, note, false), note, action, fields }.render()
 }
 
-pub struct ChallengeView<'a> {
-    pub merchant: &'a str,
-    pub amount: &'a str,
-    pub currency: &'a str,
-    pub card_mask: &'a str,
-    pub acs_id: &'a str,
-    pub md: &'a str,
-    pub term_url: &'a str,
-    /// Sandbox: the page tells the fixed code. Production: the code is per challenge.
-    pub sandbox: bool,
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::services::transfers::Preselected;
 
-/// The simulated issuer's 3-D Secure challenge page (in English: it is the bank's page).
-pub fn challenge(v: &ChallengeView<'_>) -> String {
-    let body = format!(
-        r#"<div class="card" id="acs">
-<h1>SIMULATED BANK — 3-D Secure</h1>
-<p>Confirm the payment of <strong id="acs-amount">{amount} {currency}</strong> to <strong>{merchant}</strong> with card <strong>{mask}</strong>.</p>
-<p class="note">{note}</p>
-<form method="post" action="/acs/challenge/answer">
-<input type="hidden" name="acs_id" value="{acs_id}">
-<input type="hidden" name="MD" value="{md}">
-<input type="hidden" name="TermUrl" value="{term_url}">
-<label for="otp">One-time code</label>
-<input id="otp" name="code" inputmode="numeric" autocomplete="one-time-code" maxlength="8">
-<button id="acs-submit" type="submit" name="action" value="submit">Confirm</button>
-<button id="acs-cancel" type="submit" name="action" value="cancel" formnovalidate>Cancel</button>
-</form>
-</div>"#,
-        amount = escape(v.amount),
-        currency = escape(v.currency),
-        merchant = escape(v.merchant),
-        mask = escape(v.card_mask),
-        acs_id = escape(v.acs_id),
-        md = escape(v.md),
-        term_url = escape(v.term_url),
-        note = if v.sandbox {
-            "Sandbox: the one-time code is <strong>123456</strong>; any other code fails, Cancel aborts."
-        } else {
-            "Enter the one-time code sent to the card holder (this simulated bank writes it to the \
-             gateway's log; operators read it with <code>epay acs code</code>). Cancel aborts."
-        },
-    );
-    layout(Lang::En, "3-D Secure", false, &body)
+    /// A hostile value naming where it went, and how the page must show it: as text.
+    fn hostile(place: &str) -> String {
+        format!("<script>alert('{place}')</script>")
+    }
+
+    fn shown(place: &str) -> String {
+        format!("&#60;script&#62;alert(&#39;{place}&#39;)&#60;/script&#62;")
+    }
+
+    /// Every place shows its hostile value as text, and no script but our own is on the page.
+    fn assert_shown_as_text(page: &str, places: &[&str]) {
+        for place in places {
+            assert!(page.contains(&shown(place)), "{place} is not shown as text:\n{page}");
+        }
+        assert!(!page.contains("<script>"), "{page}");
+        assert!(!page.contains("alert('"), "{page}");
+    }
+
+    fn form_view<'a>(lang: Lang, values: &'a [String; 8]) -> FormView<'a> {
+        FormView {
+            lang,
+            short: false,
+            raw_params: &values[0],
+            merchant: &values[1],
+            description: &values[2],
+            amount: &values[3],
+            currency: &values[4],
+            card_save: true,
+            verification: false,
+            holder: &values[5],
+            alert: Some(&values[6]),
+            action: "/payform/pay",
+            check_expiry_date: false,
+            attempts_left: Some(2),
+            give_up: &values[7],
+        }
+    }
+
+    #[test]
+    fn the_card_form_shows_merchant_text_as_text() {
+        let places = ["params", "merchant", "description", "amount", "currency", "holder", "alert"];
+        let values = [
+            hostile("params"),
+            hostile("merchant"),
+            hostile("description"),
+            hostile("amount"),
+            hostile("currency"),
+            hostile("holder"),
+            hostile("alert"),
+            format!("https://shop.example/back?x=\"{}", hostile("give-up")),
+        ];
+        // A hostile `language` is some language, never text on the page.
+        let lang = Lang::parse(&format!("\">{}", hostile("lang")));
+        let page = form(&form_view(lang, &values)).unwrap();
+        assert_shown_as_text(&page, &places);
+        assert!(page.contains(&format!("href=\"https://shop.example/back?x=&#34;{}\"", shown("give-up"))), "{page}");
+        assert!(page.contains("<html lang=\"ru\">"), "{page}");
+        // What the black-box tests and form.js find.
+        assert!(page.contains(r#"id="attempts-left">Осталось попыток: <strong>2</strong>"#), "{page}");
+        assert!(page.contains(r#"<p class="note">Карта будет сохранена для следующих оплат</p>"#), "{page}");
+        assert!(page.contains(r#"data-check-date="false""#) && page.contains(r#"name="isShortForm" value="false""#));
+        assert!(page.contains(r#"<body class="full">"#), "{page}");
+        let integrity = &assets().form_js.integrity;
+        assert!(page.contains(&format!(r#"<script src="/payform/assets/form.js" integrity="{integrity}"></script>"#)));
+    }
+
+    #[test]
+    fn the_card_form_offers_no_link_but_http_and_verifies_without_a_price() {
+        let values: [String; 8] =
+            std::array::from_fn(|i| if i == 7 { "javascript:alert(1)".into() } else { "x".into() });
+        let mut view = form_view(Lang::En, &values);
+        view.verification = true;
+        let page = form(&view).unwrap();
+        assert!(!page.contains("give-up") && !page.contains("javascript:"), "{page}");
+        assert!(page.contains(">Save card</button>") && page.contains("no money is charged"), "{page}");
+    }
+
+    #[test]
+    fn the_result_page_shows_the_reason_as_text_and_only_http_links() {
+        let (reason, heading) = (hostile("reason"), hostile("heading"));
+        let redirect = format!("https://shop.example/ok?{}", hostile("redirect"));
+        let view = ResultView {
+            lang: Lang::En,
+            heading: Some(&heading),
+            short: true,
+            success: true,
+            reason: Some(&reason),
+            redirect: &redirect,
+            shop_link: "",
+        };
+        let page = result(&view).unwrap();
+        assert_shown_as_text(&page, &["reason", "heading", "redirect"]);
+        assert!(page.contains(r#"data-success="true" data-widget="true" data-redirect="https://shop.example/ok?"#));
+        assert!(page.contains(r#"<h1 class="ok">"#) && page.contains(r#"<body class="short">"#), "{page}");
+
+        let failed =
+            ResultView { success: false, redirect: "data:text/html,x", shop_link: "https://shop.example/", ..view };
+        let page = result(&failed).unwrap();
+        assert!(page.contains(r#"data-redirect="""#) && !page.contains("data:text"), "{page}");
+        assert!(page.contains(r#"<a class="button" id="continue" href="https://shop.example/">Return to the shop</a>"#));
+        assert!(page.contains(r#"<h1 class="failed">Payment declined</h1>"#), "{page}");
+    }
+
+    #[test]
+    fn the_message_page_shows_its_text_as_text() {
+        let page = message(Lang::Kk, false, &hostile("heading"), &hostile("detail")).unwrap();
+        assert_shown_as_text(&page, &["heading", "detail"]);
+        assert!(page.contains("<html lang=\"kk\">"), "{page}");
+    }
+
+    #[test]
+    fn the_transfer_form_shows_merchant_and_card_text_as_text() {
+        let cards = vec![(hostile("card-id"), hostile("card-mask")), ("card-2".to_string(), "4405...5096".to_string())];
+        let values: Vec<String> = ["merchant", "description", "amount", "fee", "total", "currency", "alert", "params"]
+            .iter()
+            .map(|p| hostile(p))
+            .collect();
+        let preselected = Preselected { sender: Some("card-2".into()), receiver: None };
+        let view = TransferFormView {
+            lang: Lang::En,
+            short: false,
+            raw_params: &values[7],
+            kind: TransferKind::P2p,
+            merchant: &values[0],
+            description: &values[1],
+            amount: &values[2],
+            fee: &values[3],
+            total: &values[4],
+            currency: &values[5],
+            paying_cards: &cards,
+            saved_cards: &cards,
+            preselected: &preselected,
+            alert: Some(&values[6]),
+        };
+        let page = transfer_form(&view).unwrap();
+        assert_shown_as_text(
+            &page,
+            &[
+                "merchant",
+                "description",
+                "amount",
+                "fee",
+                "total",
+                "currency",
+                "alert",
+                "params",
+                "card-id",
+                "card-mask",
+            ],
+        );
+        assert!(page.contains(r#"<select id="sender_card_id" name="sender_card_id">"#), "{page}");
+        assert!(page.contains(r#"<option value="card-2" selected>4405...5096</option>"#), "{page}");
+        assert!(page.contains(r#"<select id="receiver_card_id""#) && page.contains(r#"id="receiver_pan""#));
+        assert_eq!(page.matches(" selected").count(), 1, "{page}");
+
+        // A payout has no sender, a payment from a card no receiver; no saved cards, no select.
+        let oct = transfer_form(&TransferFormView { kind: TransferKind::Oct, ..view }).unwrap();
+        assert!(!oct.contains(r#"id="pan""#) && oct.contains(r#"id="receiver_pan""#), "{oct}");
+        assert!(oct.contains(r#"name="kind" value="oct""#), "{oct}");
+        let aft = transfer_form(&TransferFormView { kind: TransferKind::Aft, paying_cards: &[], ..view }).unwrap();
+        assert!(aft.contains(r#"id="pan""#) && !aft.contains("receiver_pan") && !aft.contains("<select"), "{aft}");
+    }
+
+    #[test]
+    fn the_auto_post_form_carries_its_fields_as_text() {
+        let (name, value, note) = (hostile("name"), hostile("value"), hostile("note"));
+        let fields = [(name.as_str(), value.as_str()), ("MD", "a+b/c=")];
+        let page = auto_post(Lang::En, "https://shop.example/3ds?a=1&b=2", &fields, &note).unwrap();
+        assert_shown_as_text(&page, &["name", "value", "note"]);
+        assert!(page.contains(r#"action="https://shop.example/3ds?a=1&#38;b=2" data-autosubmit="true""#), "{page}");
+        assert!(page.contains(r#"<input type="hidden" name="MD" value="a+b/c=">"#), "{page}");
+        // Not http(s): no form at all.
+        let page = auto_post(Lang::En, "javascript:alert(1)", &fields, "Returning").unwrap();
+        assert!(!page.contains("<form") && !page.contains("javascript:"), "{page}");
+    }
+
+    #[test]
+    fn the_challenge_page_shows_everything_as_text() {
+        let values: Vec<String> =
+            ["merchant", "amount", "currency", "mask", "acs", "md", "term"].iter().map(|p| hostile(p)).collect();
+        let view = ChallengeView {
+            merchant: &values[0],
+            amount: &values[1],
+            currency: &values[2],
+            card_mask: &values[3],
+            acs_id: &values[4],
+            md: &values[5],
+            term_url: &values[6],
+            sandbox: true,
+        };
+        let page = challenge(&view).unwrap();
+        assert_shown_as_text(&page, &["merchant", "amount", "currency", "mask", "acs", "md", "term"]);
+        assert!(page.contains("the one-time code is <strong>123456</strong>"), "{page}");
+        let page = challenge(&ChallengeView { sandbox: false, ..view }).unwrap();
+        assert!(!page.contains("123456") && page.contains("<code>epay acs code</code>"), "{page}");
+    }
+
+    #[test]
+    fn the_demo_shop_pages_show_what_they_are_given_as_text() {
+        let page = shop_result(false, &hostile("invoice"), &hostile("status"), &hostile("reason")).unwrap();
+        assert_shown_as_text(&page, &["invoice", "status", "reason"]);
+        let page = shop_result(true, "000000001", "AUTH", "").unwrap();
+        assert!(page.contains(r#"<dd id="status">AUTH</dd>"#) && !page.contains("Reason"), "{page}");
+        assert!(page.contains("Thank you! Payment received."), "{page}");
+
+        let object = serde_json::json!({"description": "</script><script>alert(1)</script>", "amount": 2500});
+        let page = checkout(&object, true).unwrap();
+        assert_eq!(page.matches("</script>").count(), 3, "{page}");
+        assert!(!page.contains("<script>") && page.contains(r#"id="open-widget""#), "{page}");
+        let start = page.find(r#"data-widget="true">"#).unwrap() + r#"data-widget="true">"#.len();
+        let json = &page[start..start + page[start..].find("</script>").unwrap()];
+        assert_eq!(serde_json::from_str::<serde_json::Value>(json).unwrap(), object);
+
+        assert!(shop(false).unwrap().contains(r#"id="buy-widget""#));
+        assert!(!shop(true).unwrap().contains("checkout"));
+    }
 }

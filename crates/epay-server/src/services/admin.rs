@@ -9,7 +9,10 @@ use rand::distributions::Alphanumeric;
 use rand::Rng;
 
 use crate::keys::{secret_digest, KeyError, Keys, Sealing};
-use crate::seed::DEFAULT_HOLD_PERIOD_SECS;
+
+/// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days): a new
+/// terminal's default.
+pub const DEFAULT_HOLD_PERIOD_SECS: i64 = 7 * 24 * 3600;
 
 #[derive(Debug, thiserror::Error)]
 pub enum AdminError {

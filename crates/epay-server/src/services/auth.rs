@@ -51,11 +51,16 @@ impl Caller {
 
 /// Authenticates an access token as given (the text after `Bearer`, or the page's token).
 pub async fn caller(app: &App, access_token: &str) -> Result<Caller, BearerError> {
+    Ok(Caller::Token(token(app, access_token).await?))
+}
+
+/// The record of an access token as given, known and unexpired.
+pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
     let token = access_token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    Ok(Caller::Token(lookup(app, token).await?))
+    lookup(app, token).await
 }
 
 /// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).

@@ -2,13 +2,9 @@
 //! the store in the same transaction as the state change (transactional outbox); the delivery
 //! worker in `crate::workers` sends them.
 
-use base64::engine::general_purpose::STANDARD;
-use base64::Engine;
 use epay_domain::{ids, Operation, TxStatus};
 use epay_store::{NewCallback, Payment};
-use hmac::{Hmac, Mac};
 use serde_json::{json, Map, Value};
-use sha2::Sha256;
 
 use crate::clock::epay_datetime;
 use crate::wire::JsonAmount;
@@ -103,7 +99,9 @@ fn failure_payload(p: &Payment) -> Map<String, Value> {
     v.as_object().cloned().unwrap_or_default()
 }
 
-fn finish(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -> Option<NewCallback> {
+/// The outbox event of callback `kind` with `payload` to `url`; none when `url` is empty. Every
+/// callback of a payment echoes its `secret_hash`.
+pub fn event(p: &Payment, kind: &str, url: &str, mut payload: Map<String, Value>) -> Option<NewCallback> {
     if url.trim().is_empty() {
         return None;
     }
@@ -129,25 +127,11 @@ pub fn for_payment(p: &Payment) -> Option<NewCallback> {
         return None;
     }
     if p.status.is_approved() {
-        finish(p, "payment.success", &p.post_link, success_payload(p))
+        event(p, "payment.success", &p.post_link, success_payload(p))
     } else {
         let url = if p.failure_post_link.trim().is_empty() { &p.post_link } else { &p.failure_post_link };
-        finish(p, "payment.failure", url, failure_payload(p))
+        event(p, "payment.failure", url, failure_payload(p))
     }
-}
-
-/// The callback of a transfer: the transfer object of facts §11.3 with `code: 0` on success
-/// (to `postLink`); a failed transfer sends the payment failure shape.
-pub fn for_transfer(p: &Payment) -> Option<NewCallback> {
-    if p.status != TxStatus::Charge {
-        return for_payment(p);
-    }
-    let mut payload = serde_json::to_value(crate::services::transfers::response(p))
-        .ok()
-        .and_then(|v| v.as_object().cloned())
-        .unwrap_or_default();
-    payload.insert("code".into(), json!(0));
-    finish(p, "transfer.success", &p.post_link, payload)
 }
 
 /// The `code` of every operation callback: neither ePay's `"ok"` nor `"error"` (nor a transfer's
@@ -187,32 +171,12 @@ pub fn for_operation(p: &Payment, operation: Operation, amount_minor: i64) -> Op
         "payment": payment,
     });
     let payload = v.as_object().cloned().unwrap_or_default();
-    finish(p, &format!("payment.{operation}"), &p.post_link, payload)
-}
-
-/// Standard Webhooks signature: `v1,` + base64(HMAC-SHA256(key, "{id}.{timestamp}.{body}")),
-/// where the key is the base64 part of the `whsec_…` secret.
-pub fn sign(secret: &str, id: &str, timestamp: i64, body: &str) -> String {
-    let key = STANDARD.decode(secret.trim_start_matches("whsec_")).unwrap_or_else(|_| secret.as_bytes().to_vec());
-    let mut mac = Hmac::<Sha256>::new_from_slice(&key).expect("HMAC takes any key length");
-    mac.update(format!("{id}.{timestamp}.{body}").as_bytes());
-    format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes()))
+    event(p, &format!("payment.{operation}"), &p.post_link, payload)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn signature_matches_the_standard_webhooks_example() {
-        // The example of the Standard Webhooks specification.
-        let secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
-        let body = r#"{"test": 2432232314}"#;
-        assert_eq!(
-            sign(secret, "msg_p5jXN8AQM9LWM0D4loKWxJek", 1614265330, body),
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
-    }
 
     #[test]
     fn an_operation_callback_has_nothing_a_payment_handler_acts_on() {

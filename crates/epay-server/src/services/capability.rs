@@ -75,7 +75,7 @@ pub fn callback_links(
 ) -> Result<CallbackLinks, String> {
     // A malformed or forbidden link is bad input even where the token's links win.
     for (name, link) in [("postLink", requested_post_link), ("failurePostLink", requested_failure_post_link)] {
-        crate::delivery::check_link(name, link, mode).map_err(|e| format!("{name}: {e}"))?;
+        crate::services::links::check_link(name, link, mode).map_err(|e| format!("{name}: {e}"))?;
     }
     if !token.post_link.is_empty() || !token.failure_post_link.is_empty() {
         return Ok(CallbackLinks {

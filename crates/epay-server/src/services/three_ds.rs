@@ -1,30 +1,16 @@
-//! 3-D Secure (seed 003, facts §7): the payment waits in `3D` with `secure3D{paReq, md, action}`;
-//! the shopper answers the simulated ACS's challenge; the merchant's TermUrl runs confirm, which
-//! ends the payment in AUTH/CHARGE or a failure with a 3DS reason code.
+//! 3-D Secure (seed 003, facts §7), the part payments and transfers share: opening a challenge
+//! for a card about to be recorded in `3D`, the CReq/CRes messages (`paReq`, `MD`, `PaRes`), and
+//! the simulated issuer's ACS (its one-time code, its verdict, showing and answering a
+//! challenge). Ending a waiting payment or transfer is `three_ds_confirm`'s job, which calls the
+//! payment and transfer services; this module calls neither, so both may call it.
 
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use base64::Engine;
-use epay_domain::{ids, Expiry, PaymentKind, ReasonCode, ThreeDsState, TxStatus};
-use epay_network::{AuthRequest, Authorization};
-use epay_store::{
-    DebitKind, Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession, TokenRecord,
-};
+use epay_domain::{ids, Amount, ReasonCode, ThreeDsState};
+use epay_store::{Payment, ThreeDsSession, TokenRecord};
 
 use crate::app::App;
-use crate::clock::year_month;
-use crate::keys::digest;
-use crate::services::callbacks;
-use crate::services::payments::{payment_response, PaymentError};
-use crate::services::transfers::{self, TransferResponse};
-use crate::wire::{PaymentResponse, Secure3D};
-
-/// What a successful confirm answers: the payment, or the transfer, now final.
-#[derive(Debug, Clone, serde::Serialize, utoipa::ToSchema)]
-#[serde(untagged)]
-pub enum Confirmed {
-    Payment(PaymentResponse),
-    Transfer(TransferResponse),
-}
+use crate::wire::Secure3D;
 
 /// The one-time code the simulated ACS accepts in sandbox mode (documented in
 /// docs/test-cards.md). Production has no fixed code: see [`one_time_code`].
@@ -140,210 +126,144 @@ pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (ThreeDsState, Re
     }
 }
 
-fn internal(e: StoreError) -> PaymentError {
-    tracing::error!(error = %e, "3-D Secure storage failed");
-    PaymentError::Internal
+/// A challenge the ACS shows: the waiting session and what the shopper is asked to approve.
+pub struct Challenge {
+    pub session: ThreeDsSession,
+    pub merchant_name: String,
+    pub amount: Amount,
+    pub currency: String,
+    pub card_mask: String,
 }
 
-/// The confirm step (facts §7): `MD` and `PaRes` from the ACS, presented with the payment's own
-/// token. Ends the payment; a second confirm is refused.
-pub async fn confirm(
-    app: &App,
-    access_token: &str,
-    md_text: &str,
-    pa_res_text: &str,
-) -> Result<Confirmed, PaymentError> {
-    let bad = |m: &str| PaymentError::BadRequest(m.to_string());
-    let server_id =
-        server_trans_id(md_text).ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
-    let session = app
-        .store
-        .three_ds_session_by_server_id(&server_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
-    let token = app.store.token(&digest(access_token.trim())).await.map_err(internal)?;
-    let token = match token {
-        Some(t) if t.token_digest == session.token_digest => t,
-        _ => return Err(PaymentError::Unauthorized("the token is not the one this payment was started with".into())),
+/// Why the ACS refuses a form. The ACS page words each one (`page::acs`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AcsRefusal {
+    /// The PaReq names no challenge of this ACS.
+    UnknownRequest,
+    /// The MD is not the one of the PaReq's challenge.
+    MdMismatch,
+    /// The answer form names no challenge of this ACS, or another MD.
+    UnknownChallenge,
+    /// The challenge was answered already.
+    AlreadyAnswered,
+    /// The challenge's payment or transfer is gone.
+    TransactionNotFound,
+    /// Storage failed.
+    Internal,
+}
+
+/// The challenge a merchant's page posted to the ACS (`PaReq` and `MD`), if it is one this ACS
+/// still waits an answer to. In production the one-time code is "sent" (logged) here.
+pub async fn challenge(app: &App, pa_req: &str, md_text: &str) -> Result<Challenge, AcsRefusal> {
+    let acs_id = acs_trans_id(pa_req).ok_or(AcsRefusal::UnknownRequest)?;
+    let session = match app.store.three_ds_session(&acs_id).await {
+        Ok(Some(s)) => s,
+        _ => return Err(AcsRefusal::UnknownRequest),
     };
-    if acs_trans_id(pa_res_text).as_deref() != Some(session.id.as_str()) {
-        return Err(bad("PaRes does not belong to this MD"));
+    if server_trans_id(md_text).as_deref() != Some(session.server_trans_id.as_str()) {
+        return Err(AcsRefusal::MdMismatch);
     }
-    let payment = app
-        .store
-        .payment(&token.merchant_id, &session.payment_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| bad("transaction not found"))?;
-    let now = app.clock.now_ms();
-    let timed_out = now - session.created_at > app.config.three_ds_timeout_secs * 1000;
-    let outcome = match session.state {
-        ThreeDsState::Confirmed => {
-            return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
-        }
-        ThreeDsState::Pending if !timed_out => return Err(bad("the 3-D Secure challenge has not been answered yet")),
-        ThreeDsState::Pending => Err(ReasonCode::THREE_DS_UNAVAILABLE),
-        ThreeDsState::Passed => Ok(()),
-        ThreeDsState::Failed | ThreeDsState::Cancelled => {
-            Err(ReasonCode::from_code(session.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED))
-        }
+    if !session.state.can_be_answered() {
+        return Err(AcsRefusal::AlreadyAnswered);
+    }
+    let Ok(Some(payment)) = app.store.payment_by_id(&session.payment_id).await else {
+        return Err(AcsRefusal::TransactionNotFound);
     };
-    let finished = finish_any(app, &session, payment, outcome, now).await?;
-    if finished.reason_code != 0 {
-        let reason = ReasonCode::from_code(finished.reason_code).unwrap_or(ReasonCode::THREE_DS_FAILED);
-        return Err(PaymentError::Declined { reason, transaction_id: finished.id });
+    let merchant_name =
+        app.store.merchant(&payment.merchant_id).await.ok().flatten().map(|m| m.name).unwrap_or_default();
+    if app.config.mode == crate::config::Mode::Production {
+        // The simulated issuer's "SMS": a real ACS sends the code to the card holder's phone.
+        let code = one_time_code(&app.keys, &session.id);
+        tracing::info!(acs_id = %session.id, payment_id = %payment.id, code = %code, "3-D Secure one-time code");
     }
-    Ok(if transfers::is_transfer(&finished) {
-        Confirmed::Transfer(transfers::response(&finished))
-    } else {
-        Confirmed::Payment(payment_response(&finished))
+    Ok(Challenge {
+        session,
+        merchant_name,
+        amount: Amount::from_minor(payment.amount_minor).unwrap_or_default(),
+        currency: payment.currency,
+        card_mask: payment.card_mask,
     })
 }
 
-/// Ends a 3D transaction, payment or transfer.
-async fn finish_any(
+/// The shopper's answer to challenge `acs_id` (its one-time `code`, or `cancelled`): the ACS's
+/// verdict is recorded once, and the session and its new state returned for the `PaRes`.
+pub async fn answer(
     app: &App,
-    session: &ThreeDsSession,
-    payment: Payment,
-    outcome: Result<(), ReasonCode>,
-    now: i64,
-) -> Result<Payment, PaymentError> {
-    if transfers::is_transfer(&payment) {
-        transfers::finish_three_ds(app, session, payment, outcome, now).await
-    } else {
-        finish(app, session, payment, outcome, now).await
-    }
-}
-
-/// The card a passed challenge saves: entered with its expiry and CVC, then 3-D Secure, so it
-/// is proven and may pay.
-fn proven_card(
-    app: &App,
-    payment: &Payment,
-    session: &ThreeDsSession,
-    pan: &epay_domain::Pan,
-    terminal_pos_id: &str,
-    now: i64,
-) -> SavedCard {
-    SavedCard {
-        id: ids::uuid(),
-        merchant_id: payment.merchant_id.clone(),
-        account_id: payment.account_id.clone(),
-        pan_fingerprint: app.keys.pan_fingerprint(pan),
-        pan_ciphertext: session.pan_ciphertext.clone(),
-        card_mask: pan.masked(),
-        card_brand: pan.brand().as_str().to_string(),
-        expiry_mmyy: session.expiry_mmyy.clone(),
-        payer_name: payment.payer_name.clone(),
-        transaction_id: payment.id.clone(),
-        terminal_pos_id: terminal_pos_id.to_string(),
-        reference: payment.reference.clone(),
-        int_reference: payment.int_reference.clone(),
-        card_token: hex::encode_upper(uuid::Uuid::new_v4().as_bytes()),
-        active: true,
-        payable: true,
-        created_at: now,
-    }
-}
-
-/// Ends a 3D payment: a passed challenge asks the network again (no CVC: it was checked before
-/// the challenge) and moves the money; anything else fails the payment with `reason`.
-async fn finish(
-    app: &App,
-    session: &ThreeDsSession,
-    mut payment: Payment,
-    outcome: Result<(), ReasonCode>,
-    now: i64,
-) -> Result<Payment, PaymentError> {
-    let terminal = app.store.terminal(&payment.terminal_id).await.map_err(internal)?.ok_or(PaymentError::Internal)?;
-    let pan = app.open_pan(&session.pan_ciphertext).await.ok_or(PaymentError::Internal)?;
-    let mut effect = PaymentEffect::None;
-    let mut save_card = None;
-    payment.secure = true;
-    match outcome {
-        Ok(()) => {
-            let amount = epay_domain::Amount::from_minor(payment.amount_minor).map_err(|_| PaymentError::Internal)?;
-            let request = AuthRequest {
-                pan: &pan,
-                expiry: Expiry::parse(&session.expiry_mmyy).ok(),
-                cvc: None,
-                amount,
-                currency: payment.currency.parse().map_err(|_| PaymentError::Internal)?,
-                today: year_month(now),
-            };
-            match app.network.authorize(&request) {
-                // A card verification (amount 0) proves the card and moves no money.
-                Authorization::Approved { approval_code, issuer, .. } if payment.kind == PaymentKind::Verification => {
-                    payment.status = TxStatus::Verified;
-                    payment.approval_code = approval_code;
-                    payment.issuer = issuer;
-                    if session.save_card && !payment.account_id.is_empty() {
-                        save_card = Some(proven_card(app, &payment, session, &pan, &terminal.pos_id, now));
-                    }
-                }
-                Authorization::Approved { card_account, approval_code, issuer, .. } => {
-                    // The conversion was recorded when the challenge started; it stays.
-                    let (status, kind) = if terminal.two_step {
-                        (TxStatus::Auth, DebitKind::Pending)
-                    } else {
-                        (TxStatus::Charge, DebitKind::Posted)
-                    };
-                    payment.status = status;
-                    payment.charged_minor = if status == TxStatus::Charge { payment.amount_minor } else { 0 };
-                    payment.approval_code = approval_code;
-                    payment.issuer = issuer;
-                    payment.reference = ids::reference();
-                    payment.card_account = Some(card_account.clone());
-                    effect = PaymentEffect::Debit {
-                        card_account,
-                        merchant_account: epay_store::merchant_account(&terminal.id, &payment.currency),
-                        kind,
-                    };
-                    if session.save_card && !payment.account_id.is_empty() {
-                        save_card = Some(proven_card(app, &payment, session, &pan, &terminal.pos_id, now));
-                    }
-                }
-                Authorization::Declined { reason, .. } => {
-                    payment.status = TxStatus::Reject;
-                    payment.reason_code = reason.code;
-                    payment.reason = reason.message.into();
-                }
-            }
-        }
-        Err(reason) => {
-            payment.status = TxStatus::Failed;
-            payment.reason_code = reason.code;
-            payment.reason = reason.message.into();
-        }
-    }
-    let finish = ThreeDsFinish { session_id: session.id.clone(), payment, effect, save_card, now_ms: now };
-    match app.store.finish_three_ds(finish, &callbacks::for_payment).await {
-        Ok(p) => {
-            app.metrics.observe_outcome(&p);
-            tracing::info!(payment_id = %p.id, status = %p.status, reason_code = p.reason_code, "3-D Secure payment finished");
-            Ok(p)
-        }
-        Err(StoreError::AlreadyConfirmed) => {
-            Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
-        }
-        Err(e) => Err(internal(e)),
-    }
-}
-
-/// Fails 3D payments whose challenge was abandoned for longer than `three_ds_timeout_secs`.
-pub async fn fail_abandoned(app: &App) -> usize {
-    let now = app.clock.now_ms();
-    let cutoff = now - app.config.three_ds_timeout_secs * 1000;
-    let Ok(sessions) = app.store.abandoned_three_ds(cutoff, 200).await else {
-        return 0;
+    acs_id: &str,
+    md_text: &str,
+    code: &str,
+    cancelled: bool,
+) -> Result<(ThreeDsSession, ThreeDsState), AcsRefusal> {
+    let session = match app.store.three_ds_session(acs_id).await {
+        Ok(Some(s)) if server_trans_id(md_text).as_deref() == Some(s.server_trans_id.as_str()) => s,
+        _ => return Err(AcsRefusal::UnknownChallenge),
     };
-    let mut failed = 0;
-    for session in sessions {
-        let Ok(Some(payment)) = app.store.payment_by_id(&session.payment_id).await else { continue };
-        if finish_any(app, &session, payment, Err(ReasonCode::THREE_DS_UNAVAILABLE), now).await.is_ok() {
-            failed += 1;
+    let (state, reason) = verdict(&expected_code(app, &session.id), code, cancelled);
+    match app.store.answer_three_ds(&session.id, state, reason.code, app.clock.now_ms()).await {
+        Ok(true) => {}
+        Ok(false) => return Err(AcsRefusal::AlreadyAnswered),
+        Err(e) => {
+            tracing::error!(error = %e, "recording the 3-D Secure answer failed");
+            return Err(AcsRefusal::Internal);
         }
     }
-    failed
+    tracing::info!(acs_id = %session.id, state = %state, "3-D Secure challenge answered");
+    Ok((session, state))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use epay_store::TokenSpend;
+
+    fn session() -> ThreeDsSession {
+        ThreeDsSession {
+            id: "0b0c6ad2-7d7c-4a38-9d8e-6b1f8a3b3c01".into(),
+            payment_id: "p".into(),
+            server_trans_id: "5e0c58c1-9b5f-4b9e-8a1e-2f7f0f6b9d02".into(),
+            token_digest: "t".into(),
+            pan_ciphertext: "sealed".into(),
+            expiry_mmyy: "1230".into(),
+            save_card: false,
+            receiver_pan_ciphertext: None,
+            receiver_expiry_mmyy: String::new(),
+            save_receiver: false,
+            token_spend: TokenSpend::Always,
+            state: ThreeDsState::Pending,
+            reason_code: 0,
+            created_at: 0,
+            updated_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_messages_name_their_challenge() {
+        let s = session();
+        assert_eq!(acs_trans_id(&pa_req(&s)).as_deref(), Some(s.id.as_str()));
+        assert_eq!(acs_trans_id(&pa_res(&s, true)).as_deref(), Some(s.id.as_str()));
+        assert_eq!(server_trans_id(&md(&s)).as_deref(), Some(s.server_trans_id.as_str()));
+        let secure = secure3d(&s, "https://gw/acs/challenge");
+        assert_eq!((secure.pa_req, secure.md, secure.action), (pa_req(&s), md(&s), "https://gw/acs/challenge".into()));
+        // A browser form may turn `+` into a space: still read.
+        assert_eq!(server_trans_id(&md(&s).replace('+', " ")).as_deref(), Some(s.server_trans_id.as_str()));
+        assert_eq!(server_trans_id("not base64 of a uuid"), None);
+        assert_eq!(acs_trans_id("e30"), None, "{{}} names no challenge");
+    }
+
+    #[test]
+    fn a_pa_res_carries_the_outcome() {
+        let s = session();
+        let status = |passed| b64_json(&pa_res(&s, passed)).and_then(|v| v["transStatus"].as_str().map(String::from));
+        assert_eq!(status(true).as_deref(), Some("Y"));
+        assert_eq!(status(false).as_deref(), Some("N"));
+    }
+
+    #[test]
+    fn the_verdict_passes_only_the_expected_code() {
+        assert_eq!(verdict("123456", " 123456 ", false), (ThreeDsState::Passed, ReasonCode::SUCCESS));
+        assert_eq!(verdict("123456", "654321", false), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
+        assert_eq!(verdict("123456", "", false), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
+        // Cancelling wins over a right code.
+        assert_eq!(verdict("123456", "123456", true), (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG));
+    }
 }

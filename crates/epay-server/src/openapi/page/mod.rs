@@ -45,7 +45,11 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::page::escape;
+
+    /// `text` as askama writes it into a page.
+    fn escape(text: &str) -> String {
+        askama::filters::escape(text, askama::filters::Html).unwrap().to_string()
+    }
 
     #[test]
     fn the_page_names_every_path_and_schema() {
