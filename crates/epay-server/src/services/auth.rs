@@ -22,6 +22,8 @@ pub enum BearerError {
 /// header or a token's text: each surface authenticates at its edge (the API's bearer token in
 /// `http::caller`, the payment page's token from its form, the cabinet's session) and says here
 /// who it found. What the caller may do is the service's rule, one place per use case.
+// One caller per request, built once and passed by reference: boxing the token would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// The holder of a known, unexpired access token (the API, and the payment page whose

@@ -241,7 +241,7 @@ pub async fn pay_with_cryptogram(
     from: Option<std::net::IpAddr>,
 ) -> Result<PaymentAnswer, PaymentError> {
     let Payer { token, terminal } = payer;
-    let order = Order::parse(&fields, &token, &terminal, app.config.mode)?;
+    let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
     // Halyk's iOS SDK spells the key with a Cyrillic "с" (U+0441); accept both (facts §5.1).
     let cryptogram = fields.req_str(&["cryptogram", "\u{0441}ryptogram"])?;
     let card = open_cryptogram(app, &token, &terminal.id, &cryptogram, from).await?;
@@ -376,7 +376,7 @@ pub struct PageOrder {
 /// writing anything. An invoice whose attempts are all used and declined is refused (2740).
 pub async fn check_page_order(app: &App, payer: &Payer, fields: &Fields) -> Result<PageOrder, PaymentError> {
     let Payer { token, terminal } = payer;
-    let order = Order::parse(fields, &token, &terminal, app.config.mode)?;
+    let order = Order::parse(fields, token, terminal, app.config.mode)?;
     let merchant = app.store.merchant(&token.merchant_id).await.map_err(internal)?;
     let attempts =
         attempts::of_invoice(app, &token.merchant_id, terminal, order.invoice_id.as_str()).await.map_err(internal)?;
