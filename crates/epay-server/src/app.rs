@@ -156,6 +156,32 @@ fn load_cards(config: &Config, keys: &Keys) -> Result<Simulator, StartError> {
         .map_err(|e| StartError::Cards("(built-in)".into(), e.to_string()))
 }
 
+#[cfg(test)]
+impl App {
+    /// A sandbox gateway for unit tests, with no server: a real store in memory
+    /// (`sqlite::memory:`, migrated and seeded with the public test merchant and terminals), the
+    /// simulated card network with the public test cards, and a clock that stands at `now_ms`.
+    pub(crate) async fn for_tests(now_ms: i64) -> App {
+        // One key pair for every test of the process: generating RSA keys is the slow part.
+        static KEYS_DIR: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
+        let data_dir = KEYS_DIR.get_or_init(|| {
+            let dir = std::env::temp_dir().join(format!("epay-unit-{}", uuid::Uuid::new_v4()));
+            let config = Config { data_dir: dir.clone(), rsa_key_bits: 2048, ..Config::default() };
+            Keys::load_or_generate(&config.rsa_key_path(), config.rsa_key_bits, &config.vault_key_path())
+                .expect("test keys");
+            dir
+        });
+        let config = Config {
+            data_dir: data_dir.clone(),
+            database_url: Some(epay_domain::secret::DatabaseUrl::new("sqlite::memory:")),
+            mode: Mode::Sandbox,
+            ..Config::default()
+        };
+        let app = App::start(config).await.expect("an in-memory sandbox gateway starts");
+        App { clock: Arc::new(crate::clock::FixedClock(now_ms)), sandbox_clock: None, ..app }
+    }
+}
+
 pub fn build_router(app: AppState) -> axum::Router {
     crate::http::router(app)
 }

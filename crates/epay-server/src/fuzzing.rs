@@ -14,7 +14,7 @@ use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
 use crate::config::Mode;
-use crate::services::{payments, three_ds, tokens, transfers};
+use crate::services::{payments, three_ds, transfers};
 use crate::wire::Fields;
 
 /// The terminal the fuzzed tokens are bound to.
@@ -136,7 +136,7 @@ pub fn token_request(data: &[u8]) {
             .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type));
     }
     let Ok(form) = runtime().block_on(crate::http::oauth::read_form(request)) else { return };
-    let scope = match tokens::parse_credentials(&form) {
+    let scope = match crate::http::oauth::read_credentials(&form) {
         Ok(c) => {
             assert!(!c.scope.split_whitespace().next().unwrap_or("").is_empty(), "empty scope accepted");
             c.scope
@@ -145,7 +145,7 @@ pub fn token_request(data: &[u8]) {
     };
     for scope in [scope.as_str(), "transfer"] {
         for mode in MODES {
-            if let Ok(b) = tokens::parse_binding(&form, scope, mode) {
+            if let Ok(b) = crate::http::oauth::read_binding(&form, scope, mode) {
                 if b.invoice.is_some() {
                     assert!(b.amount.is_some() && b.terminal_id.is_some(), "invoice without amount or terminal");
                 }

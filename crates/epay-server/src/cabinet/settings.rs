@@ -170,7 +170,9 @@ pub async fn cards(signed: Signed, Query(query): Query<HashMap<String, String>>)
         if account.len() > 100 {
             return Err(CabinetError::BadInput("accountId: at most 100 characters".into()));
         }
-        let cards = crate::services::cards::list_for_merchant(&signed.app, signed.merchant_id(), &account, 500).await?;
+        let caller = crate::services::auth::Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+        let wanted = crate::services::cards::ListCards { account_id: account.clone() };
+        let cards = crate::services::cards::list(&signed.app, &caller, wanted).await?;
         let w = words(signed.lang);
         let flash = query.contains_key("done").then(|| format!("{}: {}", w.done, w.deactivate));
         Ok(html(StatusCode::OK, views::cards(&signed.chrome(Section::Cards), &account, &cards, flash.as_deref())))
@@ -207,7 +209,9 @@ pub async fn deactivate_card(signed: Signed, Path(id): Path<String>, body: Bytes
             );
             return Ok(html(StatusCode::OK, page));
         }
-        crate::services::cards::deactivate_for_merchant(&signed.app, signed.merchant_id(), &card.id).await?;
+        let caller = crate::services::auth::Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+        let command = crate::services::cards::DeactivateCard { card_id: card.id.clone() };
+        crate::services::cards::deactivate(&signed.app, &caller, command).await?;
         Ok(redirect(&format!("{back}&done=1")))
     }
     .await;

@@ -15,8 +15,9 @@ use super::filter::{self, EXPORT_LIMIT, PAGE_SIZE};
 use super::i18n::words;
 use super::views::{self, money, Section};
 use super::{form, html, redirect, Signed};
+use crate::services::auth::Caller;
 use crate::services::callback_log;
-use crate::services::operations::{self, Caller, Kind, OperationArgs};
+use crate::services::operations::{self, Kind, OperationCommand};
 
 async fn terminal_labels(signed: &Signed) -> Result<Vec<(String, String)>, CabinetError> {
     Ok(signed
@@ -192,10 +193,9 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
                     .get("external_id")
                     .map(|e| e.trim().to_string())
                     .filter(|e| kind == Kind::Refund && !e.is_empty() && e.len() <= 100);
-                let caller =
-                    Caller { merchant_id: signed.merchant_id().to_string(), terminal_id: None, invoice_bound: None };
-                let args = OperationArgs { amount, external_id };
-                operations::run_as(&signed.app, &caller, &p.id, kind, args).await?;
+                let caller = Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+                let command = OperationCommand { payment_id: p.id.clone(), kind, amount, external_id };
+                operations::run(&signed.app, &caller, command).await?;
             }
         }
         tracing::info!(user_id = %signed.session.user_id, payment_id = %p.id, action = %action_text, "cabinet action");

@@ -10,7 +10,8 @@
 //! A missing, malformed, unknown or expired token is answered by `E::from(BearerError)` (the
 //! surface's 401, or its 500 when the store cannot be read), exactly as each service answered it
 //! when it read the header itself. A handler that must read its input before refusing the token
-//! (operations answer a bad body before a missing token) takes `Result<Bearer<E>, Response>`.
+//! (operations answer a bad body before a missing token), or that takes the body (a body over the
+//! size limit is refused first), takes `Result<Bearer<E>, Response>` and answers the refusal itself.
 
 use std::marker::PhantomData;
 

@@ -2,13 +2,19 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, RawQuery, State};
-use axum::http::header::AUTHORIZATION;
-use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 
+use super::caller::Bearer;
 use crate::app::AppState;
-use crate::services::operations::{self, Kind, OperationArgs, OperationError};
+use crate::services::operations::{self, Kind, OperationCommand, OperationError};
 use crate::wire::Fields;
+
+/// What the query string and the body ask for, before the path and the kind make it a command.
+#[derive(Debug, Clone, Default)]
+pub struct OperationArgs {
+    pub amount: Option<epay_domain::Amount>,
+    pub external_id: Option<String>,
+}
 
 /// Reads `?amount=` / `?externalID=` and the optional JSON body `{"amount":…, "externalID":…}`;
 /// when both give an amount they must agree (D-charge).
@@ -44,20 +50,26 @@ pub(crate) fn args(query: Option<&str>, body: &[u8]) -> Result<OperationArgs, Op
     Ok(OperationArgs { amount, external_id })
 }
 
+/// The body is read before the token is refused: a malformed request is answered 400 whatever
+/// its token, as it always was.
 async fn handle(
     app: AppState,
-    headers: HeaderMap,
+    bearer: Result<Bearer<OperationError>, Response>,
     id: String,
     query: Option<String>,
     body: Bytes,
     kind: Kind,
 ) -> Response {
-    let args = match args(query.as_deref(), &body) {
+    let OperationArgs { amount, external_id } = match args(query.as_deref(), &body) {
         Ok(a) => a,
         Err(e) => return e.into_response(),
     };
-    let auth = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match operations::run(&app, auth, id.trim(), kind, args).await {
+    let Bearer(caller, _) = match bearer {
+        Ok(bearer) => bearer,
+        Err(refused) => return refused,
+    };
+    let command = OperationCommand { payment_id: id.trim().to_string(), kind, amount, external_id };
+    match operations::run(&app, &caller, command).await {
         Ok(_) => operations::success_answer().into_response(),
         Err(e) => e.into_response(),
     }
@@ -65,30 +77,30 @@ async fn handle(
 
 pub async fn charge(
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    bearer: Result<Bearer<OperationError>, Response>,
     body: Bytes,
 ) -> Response {
-    handle(app, headers, id, query, body, Kind::Charge).await
+    handle(app, bearer, id, query, body, Kind::Charge).await
 }
 
 pub async fn cancel(
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    bearer: Result<Bearer<OperationError>, Response>,
     body: Bytes,
 ) -> Response {
-    handle(app, headers, id, query, body, Kind::Cancel).await
+    handle(app, bearer, id, query, body, Kind::Cancel).await
 }
 
 pub async fn refund(
     State(app): State<AppState>,
-    headers: HeaderMap,
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
+    bearer: Result<Bearer<OperationError>, Response>,
     body: Bytes,
 ) -> Response {
-    handle(app, headers, id, query, body, Kind::Refund).await
+    handle(app, bearer, id, query, body, Kind::Refund).await
 }

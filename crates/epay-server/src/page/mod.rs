@@ -22,7 +22,7 @@ use crate::app::{App, AppState};
 use crate::config::Mode;
 use crate::keys::digests_equal;
 use crate::services::auth;
-use crate::services::payments::{self, PaymentError};
+use crate::services::payments::{self, EnteredCard, PaymentError};
 use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
@@ -132,8 +132,8 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
-    match payments::check_page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
-        Ok(order) => html(
+    match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+        Ok((_, order)) => html(
             StatusCode::OK,
             card_form(
                 &app,
@@ -147,6 +147,18 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
+}
+
+/// The page's payer (its `params` carry the token) and its order, checked as the API checks them.
+async fn page_order(
+    app: &App,
+    access_token: &str,
+    fields: &Fields,
+) -> Result<(payments::Payer, payments::PageOrder), PaymentError> {
+    let caller = auth::caller(app, access_token).await?;
+    let payer = payments::payer(app, &caller).await?;
+    let order = payments::check_page_order(app, &payer, fields).await?;
+    Ok((payer, order))
 }
 
 /// What the card form shows beyond its order: the holder's name as typed, a decline's reason and
@@ -212,8 +224,8 @@ async fn after_decline(
 ) -> Response {
     let w = words(lang);
     let mut reason_text = format!("{} ({})", reason.message, reason.code);
-    match payments::check_page_order(app, access_token, fields).await {
-        Ok(order) if order.attempts.left() > 0 => {
+    match page_order(app, access_token, fields).await {
+        Ok((_, order)) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
             let form = card_form(
                 app,
@@ -261,8 +273,8 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let order = match payments::check_page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
-        Ok(order) => order,
+    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+        Ok(checked) => checked,
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
@@ -271,13 +283,13 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         let pan = Pan::parse(form.get("pan")?).ok()?;
         let expiry = Expiry::parse(form.get("expiry")?).ok()?;
         let cvc = Cvc::parse(form.get("cvc")?).ok()?;
-        Some((pan, expiry, cvc))
+        Some(EnteredCard { pan, expiry, cvc })
     })();
     let form_again = |alert: &str| {
         let shown = Shown { holder: &holder, alert: Some(alert), attempts_left: attempts_left(&order) };
         card_form(&app, lang, short, raw, &order, shown)
     };
-    let Some((pan, expiry, cvc)) = card.filter(|_| !holder.is_empty()) else {
+    let Some(card) = card.filter(|_| !holder.is_empty()) else {
         // Refused before anything is written; the shopper corrects the card and tries again.
         return html(
             StatusCode::BAD_REQUEST,
@@ -287,7 +299,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let fields = decoded.fields.with("name", &holder);
     let base = crate::http::public_base(&app, &headers);
     let acs = format!("{base}/acs/challenge");
-    match payments::pay_from_page(&app, decoded.access_token.expose(), &fields, pan, expiry, cvc, &acs).await {
+    match payments::pay_from_page(&app, payer, &fields, card, &acs).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
         Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
@@ -629,7 +641,7 @@ async fn demo_checkout(
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let token = match crate::services::tokens::issue(&app, &form).await {
+    let token = match crate::http::oauth::issue(&app, &form, None).await {
         Ok(t) => t,
         Err(e) => {
             return html(

@@ -22,6 +22,8 @@ pub enum BearerError {
 /// header or a token's text: each surface authenticates at its edge (the API's bearer token in
 /// `http::caller`, the payment page's token from its form, the cabinet's session) and says here
 /// who it found. What the caller may do is the service's rule, one place per use case.
+// One caller per request, built once and passed by reference: boxing the token would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum Caller {
     /// The holder of a known, unexpired access token (the API, and the payment page whose
@@ -51,11 +53,16 @@ impl Caller {
 
 /// Authenticates an access token as given (the text after `Bearer`, or the page's token).
 pub async fn caller(app: &App, access_token: &str) -> Result<Caller, BearerError> {
+    Ok(Caller::Token(token(app, access_token).await?))
+}
+
+/// The record of an access token as given, known and unexpired.
+pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
     let token = access_token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    Ok(Caller::Token(lookup(app, token).await?))
+    lookup(app, token).await
 }
 
 /// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).

@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::clock::{epay_datetime, year_month};
-use crate::services::auth::authenticate;
+use crate::services::auth::{require_service_token, Caller};
 use crate::services::payments::PaymentError;
 
 /// One card of `GET /cards/:accountId`, with ePay's PascalCase keys.
@@ -43,22 +43,35 @@ fn internal(e: StoreError) -> PaymentError {
     PaymentError::Internal
 }
 
-pub async fn list(app: &App, auth_header: Option<&str>, account_id: &str) -> Result<Vec<CardListEntry>, PaymentError> {
-    let token = authenticate(app, auth_header).await?;
-    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    let cards = app.store.saved_cards(&token.merchant_id, account_id).await.map_err(internal)?;
-    Ok(entries(app, cards).await)
+/// `GET /cards/:accountId`, and the cabinet's card list.
+#[derive(Debug, Clone)]
+pub struct ListCards {
+    /// The customer whose cards are listed. The cabinet may leave it empty: all its merchant's.
+    pub account_id: String,
 }
 
-/// The merchant's active saved cards as the card list shows them (masked, first 4 and last 4);
-/// one customer's when `account_id` is not empty. For the cabinet.
-pub async fn list_for_merchant(
-    app: &App,
-    merchant_id: &str,
-    account_id: &str,
-    limit: i64,
-) -> Result<Vec<CardListEntry>, PaymentError> {
-    let cards = app.store.merchant_saved_cards(merchant_id, account_id.trim(), limit).await.map_err(internal)?;
+/// `POST /card/deactivate/:cardID`, and the cabinet's deactivation.
+#[derive(Debug, Clone)]
+pub struct DeactivateCard {
+    pub card_id: String,
+}
+
+/// The cabinet shows at most this many cards.
+const CABINET_LIST_LIMIT: i64 = 500;
+
+/// Saved cards as the list shows them (masked, first 4 and last 4): one customer's for a service
+/// token; for the cabinet, its merchant's (one customer's when named), at most 500.
+pub async fn list(app: &App, caller: &Caller, query: ListCards) -> Result<Vec<CardListEntry>, PaymentError> {
+    let cards = match caller {
+        Caller::Token(token) => {
+            require_service_token(token).map_err(PaymentError::Forbidden)?;
+            app.store.saved_cards(&token.merchant_id, &query.account_id).await
+        }
+        Caller::Cabinet { merchant_id } => {
+            app.store.merchant_saved_cards(merchant_id, query.account_id.trim(), CABINET_LIST_LIMIT).await
+        }
+    }
+    .map_err(internal)?;
     Ok(entries(app, cards).await)
 }
 
@@ -103,15 +116,14 @@ async fn expired(app: &App, card: &epay_store::SavedCard, today: (i32, u8)) -> b
     }
 }
 
-pub async fn deactivate(app: &App, auth_header: Option<&str>, card_id: &str) -> Result<(), PaymentError> {
-    let token = authenticate(app, auth_header).await?;
-    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    deactivate_for_merchant(app, &token.merchant_id, card_id).await
-}
-
-/// Deactivates one of `merchant_id`'s saved cards; another merchant's card is "not found".
-pub async fn deactivate_for_merchant(app: &App, merchant_id: &str, card_id: &str) -> Result<(), PaymentError> {
-    if app.store.deactivate_card(merchant_id, card_id).await.map_err(internal)? {
+/// Deactivates one of the caller's merchant's saved cards (a service token, or the cabinet);
+/// another merchant's card is "not found".
+pub async fn deactivate(app: &App, caller: &Caller, command: DeactivateCard) -> Result<(), PaymentError> {
+    if let Caller::Token(token) = caller {
+        require_service_token(token).map_err(PaymentError::Forbidden)?;
+    }
+    let card_id = command.card_id.as_str();
+    if app.store.deactivate_card(caller.merchant_id(), card_id).await.map_err(internal)? {
         tracing::info!(card_id, "saved card deactivated");
         Ok(())
     } else {

@@ -4,7 +4,7 @@ use epay_domain::{Amount, PaymentKind, MIN_REFUND_MINOR};
 use epay_store::{InvoiceBound, Operation, OperationRequest, Refusal, StoreError};
 
 use crate::app::App;
-use crate::services::auth::{authenticate, operation_grant, BearerError, OperationGrant, NOT_THIS_INVOICE_TOKEN};
+use crate::services::auth::{operation_grant, BearerError, Caller, OperationGrant, NOT_THIS_INVOICE_TOKEN};
 use crate::services::callbacks;
 use crate::services::idempotency;
 
@@ -32,10 +32,15 @@ impl From<BearerError> for OperationError {
     }
 }
 
-/// What the caller asked for, already parsed from the query string and the JSON body.
-#[derive(Debug, Clone, Default)]
-pub struct OperationArgs {
+/// Charge, cancel or refund of one payment: the API builds it from its path, query string and
+/// body, the cabinet from its form.
+#[derive(Debug, Clone)]
+pub struct OperationCommand {
+    pub payment_id: String,
+    pub kind: Kind,
+    /// Part of the authorized (charge) or charged (refund) amount; the whole when absent.
     pub amount: Option<Amount>,
+    /// A refund's own id (at most 100 characters): the same id again is the same refund.
     pub external_id: Option<String>,
 }
 
@@ -58,47 +63,37 @@ impl Kind {
     }
 }
 
-pub async fn run(
-    app: &App,
-    auth_header: Option<&str>,
-    payment_id: &str,
-    kind: Kind,
-    args: OperationArgs,
-) -> Result<epay_store::Payment, OperationError> {
-    let token = authenticate(app, auth_header).await?;
-    let grant = operation_grant(&token).map_err(OperationError::Unauthorized)?;
-    let invoice_bound = match grant {
-        OperationGrant::Service => None,
-        OperationGrant::Invoice(bound) => Some(bound),
-    };
-    let caller = Caller { merchant_id: token.merchant_id, terminal_id: token.terminal_id, invoice_bound };
-    run_as(app, &caller, payment_id, kind, args).await
-}
-
-/// Who asks for an operation: the merchant, and the terminal its token is bound to (if any).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    pub merchant_id: String,
+/// Which payments a caller's operation may reach.
+struct Reach {
+    merchant_id: String,
     /// Only this terminal's payments are visible when set (a terminal-bound token).
-    pub terminal_id: Option<String>,
+    terminal_id: Option<String>,
     /// Set for a token bound to an invoice: only that invoice's payment, and only if the token
     /// was issued after the payment was decided (docs/compatibility.md 45).
-    pub invoice_bound: Option<InvoiceBound>,
+    invoice_bound: Option<InvoiceBound>,
 }
 
-/// The operation for an already authenticated caller: the API (bearer token) and the cabinet
-/// (signed-in merchant) both come here, so the rules are the same.
-pub async fn run_as(
-    app: &App,
-    caller: &Caller,
-    payment_id: &str,
-    kind: Kind,
-    args: OperationArgs,
-) -> Result<epay_store::Payment, OperationError> {
-    if args.amount.is_some_and(Amount::is_zero) {
+/// Runs an operation for its caller: the API's token or the cabinet's signed-in merchant, so the
+/// rules are the same for both.
+pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Result<epay_store::Payment, OperationError> {
+    let reach = match caller {
+        Caller::Token(token) => {
+            let invoice_bound = match operation_grant(token).map_err(OperationError::Unauthorized)? {
+                OperationGrant::Service => None,
+                OperationGrant::Invoice(bound) => Some(bound),
+            };
+            Reach { merchant_id: token.merchant_id.clone(), terminal_id: token.terminal_id.clone(), invoice_bound }
+        }
+        Caller::Cabinet { merchant_id } => {
+            Reach { merchant_id: merchant_id.clone(), terminal_id: None, invoice_bound: None }
+        }
+    };
+    let OperationCommand { payment_id, kind, amount, external_id } = command;
+    let payment_id = payment_id.as_str();
+    if amount.is_some_and(Amount::is_zero) {
         return Err(OperationError::BadRequest("amount must be greater than 0".into()));
     }
-    if kind == Kind::Cancel && args.amount.is_some() {
+    if kind == Kind::Cancel && amount.is_some() {
         return Err(OperationError::BadRequest("cancel takes no amount: it releases the whole authorization".into()));
     }
     // The payment as it is before the operation, read for what the operation's transaction
@@ -106,12 +101,12 @@ pub async fn run_as(
     // (the callback of a full refund reports "all that was left"). Nothing here guards money:
     // every such check (status, amounts, ePay's minimum refund) runs in the store, in the
     // operation's own transaction.
-    let before = app.store.payment(&caller.merchant_id, payment_id).await.map_err(internal)?;
-    if let Some(bound) = &caller.invoice_bound {
+    let before = app.store.payment(&reach.merchant_id, payment_id).await.map_err(internal)?;
+    if let Some(bound) = &reach.invoice_bound {
         // Before any answer that reads the payment: another invoice's token hears only that it
         // is refused. The store decides in the transaction.
         let own = before.as_ref().is_some_and(|p| {
-            p.invoice_id == bound.invoice_id && caller.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id)
+            p.invoice_id == bound.invoice_id && reach.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id)
         });
         if !own {
             return Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()));
@@ -124,18 +119,16 @@ pub async fn run_as(
         _ => false,
     };
     let left_to_refund = before.as_ref().map(|p| p.charged_minor - p.refunded_minor);
-    let requested = args.amount.map(Amount::minor);
+    let requested = amount.map(Amount::minor);
     let operation = match kind {
-        Kind::Charge => Operation::Charge { amount_minor: args.amount.map(Amount::minor) },
+        Kind::Charge => Operation::Charge { amount_minor: requested },
         Kind::Cancel => Operation::Cancel,
-        Kind::Refund => {
-            Operation::Refund { amount_minor: args.amount.map(Amount::minor), external_id: args.external_id }
-        }
+        Kind::Refund => Operation::Refund { amount_minor: requested, external_id },
     };
     let request = OperationRequest {
-        merchant_id: caller.merchant_id.clone(),
-        terminal_id: caller.terminal_id.clone(),
-        invoice_bound: caller.invoice_bound.clone(),
+        merchant_id: reach.merchant_id.clone(),
+        terminal_id: reach.terminal_id.clone(),
+        invoice_bound: reach.invoice_bound.clone(),
         payment_id: payment_id.to_string(),
         operation,
         now_ms: app.clock.now_ms(),
@@ -166,7 +159,7 @@ pub async fn run_as(
         // An invoice-bound token learns nothing about payments it may not touch: another
         // invoice's, terminal's or merchant's payment, and one that does not exist, all answer
         // as the token's own refusal.
-        Err(StoreError::Refused(Refusal::NotFound | Refusal::NotThisToken)) if caller.invoice_bound.is_some() => {
+        Err(StoreError::Refused(Refusal::NotFound | Refusal::NotThisToken)) if reach.invoice_bound.is_some() => {
             Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()))
         }
         Err(StoreError::Refused(refusal)) => Err(refused(kind, payment_id, refusal)),
