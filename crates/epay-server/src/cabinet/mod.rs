@@ -34,6 +34,7 @@ use epay_domain::Secret;
 use epay_store::CabinetSession;
 
 use crate::app::AppState;
+use crate::services::auth::Caller;
 use error::CabinetError;
 use i18n::{words, Lang};
 use session::{LANG_COOKIE, LOGIN_COOKIE, SESSION_COOKIE};
@@ -131,6 +132,11 @@ impl FromRequestParts<AppState> for Signed {
 impl Signed {
     pub fn merchant_id(&self) -> &str {
         &self.session.merchant_id
+    }
+
+    /// The signed-in merchant as the services' caller: it acts on everything of its own.
+    pub fn caller(&self) -> Caller {
+        Caller::Cabinet { merchant_id: self.session.merchant_id.clone() }
     }
 
     pub fn chrome(&self, section: views::Section) -> views::Chrome<'_> {

@@ -170,7 +170,7 @@ pub async fn cards(signed: Signed, Query(query): Query<HashMap<String, String>>)
         if account.len() > 100 {
             return Err(CabinetError::BadInput("accountId: at most 100 characters".into()));
         }
-        let caller = crate::services::auth::Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+        let caller = signed.caller();
         let wanted = crate::services::cards::ListCards { account_id: account.clone() };
         let cards = crate::services::cards::list(&signed.app, &caller, wanted).await?;
         let w = words(signed.lang);
@@ -209,7 +209,7 @@ pub async fn deactivate_card(signed: Signed, Path(id): Path<String>, body: Bytes
             );
             return Ok(html(StatusCode::OK, page));
         }
-        let caller = crate::services::auth::Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+        let caller = signed.caller();
         let command = crate::services::cards::DeactivateCard { card_id: card.id.clone() };
         crate::services::cards::deactivate(&signed.app, &caller, command).await?;
         Ok(redirect(&format!("{back}&done=1")))

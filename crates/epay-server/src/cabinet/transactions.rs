@@ -15,7 +15,6 @@ use super::filter::{self, EXPORT_LIMIT, PAGE_SIZE};
 use super::i18n::words;
 use super::views::{self, money, Section};
 use super::{form, html, redirect, Signed};
-use crate::services::auth::Caller;
 use crate::services::callback_log;
 use crate::services::operations::{self, Kind, OperationCommand};
 
@@ -80,7 +79,7 @@ pub async fn detail(signed: Signed, Path(id): Path<String>, Query(query): Query<
         let transfers = store.ledger_transfers_of(&p.id).await?;
         let refunds = store.refunds_of(&p.id).await?;
         let three_ds = store.three_ds_session_of(signed.merchant_id(), &p.id).await?;
-        let callbacks = callback_log::list_for_merchant(&signed.app, signed.merchant_id(), &p.id).await?;
+        let callbacks = callback_log::list(&signed.app, &signed.caller(), &p.id).await?;
         let attempts = store.invoice_attempts(signed.merchant_id(), &p.terminal_id, &p.invoice_id).await?;
         let terminal =
             store.terminal(&p.terminal_id).await?.map(|t| format!("{} ({})", t.name, t.pos_id)).unwrap_or_default();
@@ -150,7 +149,7 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
         let back = format!("/cabinet/transactions/{}", p.id);
         if action == Action::Resend {
             // Only a callback of this payment (and so of this merchant) can be sent again.
-            let callbacks = callback_log::list_for_merchant(&signed.app, signed.merchant_id(), &p.id).await?;
+            let callbacks = callback_log::list(&signed.app, &signed.caller(), &p.id).await?;
             if !callbacks.iter().any(|c| c.id == event) {
                 return Err(CabinetError::NotFound(format!("callback {event}")));
             }
@@ -187,13 +186,13 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
             return Ok(html(StatusCode::OK, page));
         }
         match action {
-            Action::Resend => callback_log::resend_for_merchant(&signed.app, signed.merchant_id(), &event).await?,
+            Action::Resend => callback_log::resend(&signed.app, &signed.caller(), &event).await?,
             Action::Operation(kind) => {
                 let external_id = form
                     .get("external_id")
                     .map(|e| e.trim().to_string())
                     .filter(|e| kind == Kind::Refund && !e.is_empty() && e.len() <= 100);
-                let caller = Caller::Cabinet { merchant_id: signed.merchant_id().to_string() };
+                let caller = signed.caller();
                 let command = OperationCommand { payment_id: p.id.clone(), kind, amount, external_id };
                 operations::run(&signed.app, &caller, command).await?;
             }

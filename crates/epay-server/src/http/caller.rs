@@ -18,7 +18,9 @@ use std::marker::PhantomData;
 use axum::extract::FromRequestParts;
 use axum::http::header::AUTHORIZATION;
 use axum::http::request::Parts;
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use epay_store::TokenRecord;
 
 use crate::app::AppState;
 use crate::services::auth::{self, BearerError, Caller};
@@ -33,10 +35,44 @@ where
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Response> {
-        let header = parts.headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-        match auth::authenticate(app, header).await {
+        match authenticate(app, authorization(&parts.headers)).await {
             Ok(token) => Ok(Bearer(Caller::Token(token), PhantomData)),
             Err(e) => Err(E::from(e).into_response()),
         }
+    }
+}
+
+/// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).
+pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
+    let value = header.ok_or(BearerError::Missing)?.trim();
+    let (scheme, token) = value.split_once(' ').ok_or(BearerError::Missing)?;
+    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
+        return Err(BearerError::Missing);
+    }
+    Ok(token.trim())
+}
+
+/// The token of an `Authorization` header value, known and unexpired (for the few edges that
+/// read the header themselves: the Idempotency-Key layer, the sandbox routes).
+pub async fn authenticate(app: &AppState, header: Option<&str>) -> Result<TokenRecord, BearerError> {
+    auth::token(app, bearer_token(header)?).await
+}
+
+/// The token of a request's `Authorization` header.
+pub fn authorization(headers: &HeaderMap) -> Option<&str> {
+    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_bearer() {
+        assert_eq!(bearer_token(Some("Bearer ABC")), Ok("ABC"));
+        assert_eq!(bearer_token(Some("bearer  ABC ")), Ok("ABC"));
+        assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
+        assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
+        assert_eq!(bearer_token(None), Err(BearerError::Missing));
     }
 }

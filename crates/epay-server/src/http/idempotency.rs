@@ -94,8 +94,8 @@ pub async fn layer(State(app): State<AppState>, request: Request, next: Next) ->
     };
     // A request without a valid bearer token is answered by its endpoint (401) and its key is
     // never stored: strangers cannot fill the table.
-    let authorization = request.headers().get("authorization").and_then(|v| v.to_str().ok());
-    let Ok(token) = crate::services::auth::authenticate(&app, authorization).await else {
+    let header = super::caller::authorization(request.headers());
+    let Ok(token) = super::caller::authenticate(&app, header).await else {
         return next.run(request).await;
     };
     let (parts, body) = request.into_parts();

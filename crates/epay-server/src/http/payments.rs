@@ -3,7 +3,7 @@
 use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::extract::State;
-use axum::http::header::{AUTHORIZATION, CONTENT_TYPE};
+use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
@@ -15,13 +15,10 @@ use axum::extract::Query;
 
 use super::caller::Bearer;
 use crate::app::AppState;
+use crate::http::caller::authorization;
 use crate::services::payments::{self, PaymentError};
 use crate::services::three_ds_confirm;
 use crate::wire::Fields;
-
-fn authorization(headers: &HeaderMap) -> Option<&str> {
-    headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok())
-}
 
 pub async fn public_key(State(app): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/x-pem-file")], app.keys.public_pem.clone())
@@ -123,7 +120,7 @@ pub async fn cryptopay_confirm(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
-    let token = match crate::services::auth::bearer_token(authorization(&headers)) {
+    let token = match super::caller::bearer_token(authorization(&headers)) {
         Ok(t) => t.to_string(),
         Err(e) => return PaymentError::Unauthorized(e.to_string()).into_response(),
     };

@@ -7,14 +7,15 @@
 
 use axum::body::Bytes;
 use axum::extract::{RawQuery, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
 
 use crate::app::AppState;
 use crate::clock::{epay_datetime, SandboxClock};
-use crate::services::auth::{authenticate, require_service_token, BearerError};
+use crate::http::caller::{authenticate, authorization};
+use crate::services::auth::{require_service_token, BearerError};
 use crate::wire::Fields;
 
 /// The furthest one call may move the clock: 400 days.
@@ -37,8 +38,7 @@ fn error(status: StatusCode, message: String) -> Response {
 /// Lets through a request that carries a merchant's service token: 401 without a valid token,
 /// 403 for a token that reaches a shopper (a payment token bound to an invoice, and the like).
 async fn require_merchant(app: &AppState, headers: &HeaderMap) -> Result<(), Response> {
-    let auth = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let token = authenticate(app, auth).await.map_err(|e| match e {
+    let token = authenticate(app, authorization(headers)).await.map_err(|e| match e {
         BearerError::Storage => error(StatusCode::INTERNAL_SERVER_ERROR, "internal error".into()),
         other => error(StatusCode::UNAUTHORIZED, other.to_string()),
     })?;

@@ -4,7 +4,6 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::header::AUTHORIZATION;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
@@ -13,15 +12,15 @@ use epay_store::TokenSpend;
 
 use super::caller::Bearer;
 use crate::app::AppState;
-use crate::services::auth::{authenticate, Caller};
+use crate::http::caller::{authenticate, authorization};
+use crate::services::auth::Caller;
 use crate::services::transfers::{self, CardRequest, OrderRequest, Refusal, Transfer, TransferError};
 use crate::wire::Fields;
 
 /// A transfer whose token is still in the `Authorization` header (seed 001's P2P sent to the
 /// saved-card payment path, which `super::payments` hands over).
 pub async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8], kind: TransferKind) -> Response {
-    let header = headers.get(AUTHORIZATION).and_then(|v| v.to_str().ok());
-    match authenticate(app, header).await {
+    match authenticate(app, authorization(headers)).await {
         Ok(token) => answer(app, Caller::Token(token), headers, body, kind).await,
         Err(e) => TransferError::from(e).into_response(),
     }

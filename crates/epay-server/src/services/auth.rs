@@ -65,21 +65,6 @@ pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerE
     lookup(app, token).await
 }
 
-/// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).
-pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
-    let value = header.ok_or(BearerError::Missing)?.trim();
-    let (scheme, token) = value.split_once(' ').ok_or(BearerError::Missing)?;
-    if !scheme.eq_ignore_ascii_case("bearer") || token.trim().is_empty() {
-        return Err(BearerError::Missing);
-    }
-    Ok(token.trim())
-}
-
-/// Looks the token up by its digest and checks it has not expired.
-pub async fn authenticate(app: &App, header: Option<&str>) -> Result<TokenRecord, BearerError> {
-    lookup(app, bearer_token(header)?).await
-}
-
 async fn lookup(app: &App, token: &str) -> Result<TokenRecord, BearerError> {
     let record = app
         .store
@@ -204,15 +189,6 @@ mod tests {
             used_at: None,
             created_at: 0,
         }
-    }
-
-    #[test]
-    fn parses_bearer() {
-        assert_eq!(bearer_token(Some("Bearer ABC")), Ok("ABC"));
-        assert_eq!(bearer_token(Some("bearer  ABC ")), Ok("ABC"));
-        assert_eq!(bearer_token(Some("Basic ABC")), Err(BearerError::Missing));
-        assert_eq!(bearer_token(Some("Bearer")), Err(BearerError::Missing));
-        assert_eq!(bearer_token(None), Err(BearerError::Missing));
     }
 
     #[test]

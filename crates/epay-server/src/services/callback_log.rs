@@ -4,7 +4,7 @@ use serde::Serialize;
 
 use crate::app::App;
 use crate::clock::epay_datetime;
-use crate::services::auth::authenticate;
+use crate::services::auth::{require_service_token, Caller};
 use crate::services::payments::PaymentError;
 
 /// One delivery attempt of a callback.
@@ -47,31 +47,22 @@ fn internal(e: epay_store::StoreError) -> PaymentError {
     PaymentError::Internal
 }
 
-pub async fn list(app: &App, auth_header: Option<&str>, payment_id: &str) -> Result<Vec<CallbackView>, PaymentError> {
-    let token = authenticate(app, auth_header).await?;
-    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    // A terminal-bound token sees its own terminal's payments, as operations do.
-    list_visible(app, &token.merchant_id, token.terminal_id.as_deref(), payment_id).await
+/// Whose callbacks the caller may see and resend: a service token its merchant's (only its own
+/// terminal's when the token is bound to one, as operations do); the cabinet's merchant all of
+/// its own. Any other token is refused.
+fn visible_to(caller: &Caller) -> Result<(&str, Option<&str>), PaymentError> {
+    match caller {
+        Caller::Token(token) => {
+            require_service_token(token).map_err(PaymentError::Forbidden)?;
+            Ok((&token.merchant_id, token.terminal_id.as_deref()))
+        }
+        Caller::Cabinet { merchant_id } => Ok((merchant_id, None)),
+    }
 }
 
-/// The callback log of one of `merchant_id`'s payments (the API after its token check, and the
-/// cabinet for its signed-in merchant).
-pub async fn list_for_merchant(
-    app: &App,
-    merchant_id: &str,
-    payment_id: &str,
-) -> Result<Vec<CallbackView>, PaymentError> {
-    list_visible(app, merchant_id, None, payment_id).await
-}
-
-/// The callback log of a payment the caller may see: the merchant's, and (when `terminal_id` is
-/// given) that terminal's; any other id is "not found".
-async fn list_visible(
-    app: &App,
-    merchant_id: &str,
-    terminal_id: Option<&str>,
-    payment_id: &str,
-) -> Result<Vec<CallbackView>, PaymentError> {
+/// The callback log of a payment the caller may see; any other id is "not found".
+pub async fn list(app: &App, caller: &Caller, payment_id: &str) -> Result<Vec<CallbackView>, PaymentError> {
+    let (merchant_id, terminal_id) = visible_to(caller)?;
     let payment = app.store.payment(merchant_id, payment_id).await.map_err(internal)?;
     let visible = payment.is_some_and(|p| terminal_id.is_none_or(|t| p.terminal_id == t));
     if !visible {
@@ -106,25 +97,9 @@ async fn list_visible(
         .collect())
 }
 
-pub async fn resend(app: &App, auth_header: Option<&str>, event_id: &str) -> Result<(), PaymentError> {
-    let token = authenticate(app, auth_header).await?;
-    crate::services::auth::require_service_token(&token).map_err(PaymentError::Forbidden)?;
-    // A terminal-bound token resends only what it may list: its own terminal's callbacks.
-    resend_visible(app, &token.merchant_id, token.terminal_id.as_deref(), event_id).await
-}
-
-/// Queues one of `merchant_id`'s callbacks again (the cabinet); another merchant's event is
-/// "not found".
-pub async fn resend_for_merchant(app: &App, merchant_id: &str, event_id: &str) -> Result<(), PaymentError> {
-    resend_visible(app, merchant_id, None, event_id).await
-}
-
-async fn resend_visible(
-    app: &App,
-    merchant_id: &str,
-    terminal_id: Option<&str>,
-    event_id: &str,
-) -> Result<(), PaymentError> {
+/// Queues again one callback the caller may list; any other event is "not found".
+pub async fn resend(app: &App, caller: &Caller, event_id: &str) -> Result<(), PaymentError> {
+    let (merchant_id, terminal_id) = visible_to(caller)?;
     if app.store.resend_callback(merchant_id, terminal_id, event_id, app.clock.now_ms()).await.map_err(internal)? {
         tracing::info!(event_id, "callback queued again");
         Ok(())
