@@ -193,16 +193,6 @@ where
         }
         Ok(known)
     }
-
-    /// A ledger_accounts row.
-    pub(super) fn account_from(row: &DB::Row) -> Result<LedgerAccount, sqlx::Error> {
-        LedgerAccount::from_row(row)
-    }
-
-    /// A ledger_transfers row.
-    pub(super) fn transfer_from(row: &DB::Row) -> Result<LedgerTransfer, sqlx::Error> {
-        LedgerTransfer::from_row(row)
-    }
 }
 
 #[async_trait]
@@ -268,7 +258,7 @@ where
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
         let row =
             sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Self::account_from).transpose()?)
+        Ok(row.as_ref().map(LedgerAccount::from_row).transpose()?)
     }
 
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>> {
@@ -276,7 +266,7 @@ where
             .bind(payment_id)
             .fetch_all(&self.pool)
             .await?;
-        Ok(rows.iter().map(Self::transfer_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(LedgerTransfer::from_row).collect::<Result<_, _>>()?)
     }
 
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
@@ -284,9 +274,9 @@ where
         let mut tx = self.pool.begin().await?;
         let mut unknown = Vec::new();
         let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
-        let accounts = Self::known_rows(&accounts, "account", Self::account_from, &mut unknown)?;
+        let accounts = Self::known_rows(&accounts, "account", |r| LedgerAccount::from_row(r), &mut unknown)?;
         let transfers = sqlx::query("SELECT * FROM ledger_transfers").fetch_all(&mut *tx).await?;
-        let transfers = Self::known_rows(&transfers, "transfer", Self::transfer_from, &mut unknown)?;
+        let transfers = Self::known_rows(&transfers, "transfer", |r| LedgerTransfer::from_row(r), &mut unknown)?;
         let over = sqlx::query(
             "SELECT id, amount_minor, charged_minor, refunded_minor FROM payments
              WHERE charged_minor > amount_minor OR refunded_minor > charged_minor

@@ -122,7 +122,7 @@ where
             .bind(&req.merchant_id)
             .fetch_optional(&mut *tx)
             .await?;
-        let p = match row.as_ref().map(Self::payment_from).transpose()? {
+        let p = match row.as_ref().map(Payment::from_row).transpose()? {
             Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
             _ => return Err(StoreError::Refused(Refusal::NotFound)),
         };
@@ -173,18 +173,13 @@ where
             Applied::Lost => return Err(StoreError::Refused(Refusal::WrongStatus { status: p.status })),
         }
         let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
-        let payment = Self::payment_from(&row)?;
+        let payment = Payment::from_row(&row)?;
         if let Some(cb) = callback(&payment) {
             Self::insert_callback(&mut tx, &cb, now).await?;
         }
         Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &payment).await?;
         tx.commit().await?;
         Ok(Some(OperationOutcome { payment, replayed: false }))
-    }
-
-    /// A payments row (see `Payment`'s `FromRow`).
-    pub(super) fn payment_from(row: &DB::Row) -> Result<Payment, sqlx::Error> {
-        Payment::from_row(row)
     }
 }
 
@@ -213,7 +208,7 @@ where
         .bind(invoice_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Self::payment_from).transpose()?)
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
     }
 
     async fn invoice_attempts(
@@ -231,7 +226,7 @@ where
         .bind(invoice_id)
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(Self::payment_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(Payment::from_row).collect::<Result<_, _>>()?)
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
@@ -292,12 +287,12 @@ where
             .bind(merchant_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(Self::payment_from).transpose()?)
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
     }
 
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
         let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Self::payment_from).transpose()?)
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
     }
 
     async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome> {
@@ -329,7 +324,7 @@ where
             sqlx::query(&due).bind(now_ms).bind(limit).bind(expire.from_status().as_str()).fetch_all(&mut *tx).await?;
         let mut expired = Vec::new();
         for row in &rows {
-            let p = Self::payment_from(row)?;
+            let p = Payment::from_row(row)?;
             // Only a card payment is ever held; anything else in AUTH is left alone.
             let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
             if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms).await? {

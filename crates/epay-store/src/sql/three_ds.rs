@@ -56,11 +56,6 @@ where
         Ok(())
     }
 
-    /// A three_ds_sessions row.
-    pub(super) fn session_from(row: &DB::Row) -> Result<ThreeDsSession, sqlx::Error> {
-        ThreeDsSession::from_row(row)
-    }
-
     /// Ends a 3-D Secure challenge (`confirmed`, by compare-and-set: only once), in the
     /// transaction that ends its payment or transfer. The challenge is over: the sealed
     /// card numbers are not needed any more.
@@ -158,7 +153,7 @@ where
     async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>> {
         let row =
             sqlx::query("SELECT * FROM three_ds_sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Self::session_from).transpose()?)
+        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
     }
 
     async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>> {
@@ -166,7 +161,7 @@ where
             .bind(server_trans_id)
             .fetch_optional(&self.pool)
             .await?;
-        Ok(row.as_ref().map(Self::session_from).transpose()?)
+        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
     }
 
     async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
@@ -212,7 +207,7 @@ where
         .bind(ThreeDsState::Confirmed.as_str())
         .fetch_all(&self.pool)
         .await?;
-        Ok(rows.iter().map(Self::session_from).collect::<Result<_, _>>()?)
+        Ok(rows.iter().map(ThreeDsSession::from_row).collect::<Result<_, _>>()?)
     }
 
     async fn three_ds_session_of(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Option<ThreeDsSession>> {
@@ -224,6 +219,6 @@ where
         .bind(payment_id)
         .fetch_optional(&self.pool)
         .await?;
-        Ok(row.as_ref().map(Self::session_from).transpose()?)
+        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
     }
 }
