@@ -1,11 +1,17 @@
-//! The ledger's invariants, checked over every account and transfer (`epay ledger check`).
-//! Pure functions over rows already read, so they are tested without a database.
+//! `LedgerPort`: opening accounts, reading accounts and transfers, and the ledger's invariants,
+//! checked over every account and transfer (`epay ledger check`). The checks are pure functions
+//! over rows already read, so they are tested without a database.
 
 use std::collections::HashMap;
 
+use async_trait::async_trait;
 use epay_domain::LedgerTransferKind;
+use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
 
+use super::{Backend, SqlStore, Value};
 use crate::model::*;
+use crate::ports::*;
+use crate::StoreResult;
 
 /// Recomputes every account's four sums from the transfers and compares.
 pub(super) fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
@@ -145,6 +151,154 @@ fn check_currencies(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) ->
         }
     }
     violations
+}
+
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    /// Reads ledger rows for `ledger check`: a row whose kind this code does not know is
+    /// reported as a violation and left out, rather than failing the whole check.
+    pub(super) fn known_rows<T>(
+        rows: &[DB::Row],
+        what: &str,
+        read: fn(&DB::Row) -> Result<T, sqlx::Error>,
+        violations: &mut Vec<InvariantViolation>,
+    ) -> Result<Vec<T>, sqlx::Error> {
+        let mut known = Vec::new();
+        for row in rows {
+            match read(row) {
+                Ok(item) => known.push(item),
+                Err(sqlx::Error::ColumnDecode { index, .. }) if index == "kind" => {
+                    let (id, kind): (String, String) = (row.try_get("id")?, row.try_get("kind")?);
+                    violations.push(InvariantViolation {
+                        subject: format!("{what} {id}"),
+                        problem: format!("unknown kind {kind:?}"),
+                    });
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(known)
+    }
+}
+
+#[async_trait]
+impl<DB> LedgerPort for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    async fn ensure_accounts(
+        &self,
+        accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
+        now_ms: i64,
+    ) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await?;
+        for (id, kind, currency, opening_minor) in accounts {
+            let currency = currency.code();
+            let exists = Self::account_currency(&mut tx, id).await?.is_some();
+            Self::open_account(&mut tx, id, *kind, currency, now_ms).await?;
+            if !exists && *opening_minor > 0 {
+                // The opening balance is a real transfer, so `ledger check` can account
+                // for every tiyn on the card.
+                let funding = funding_account(currency);
+                Self::open_account(&mut tx, &funding, AccountKind::Funding, currency, now_ms).await?;
+                Self::insert_leg(
+                    &mut tx,
+                    &format!("open:{id}"),
+                    None,
+                    &funding,
+                    id,
+                    *opening_minor,
+                    LedgerTransferKind::Posted,
+                    None,
+                    now_ms,
+                )
+                .await?;
+                sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
+                    .bind(opening_minor)
+                    .bind(&funding)
+                    .execute(&mut *tx)
+                    .await?;
+                sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
+                    .bind(opening_minor)
+                    .bind(id)
+                    .execute(&mut *tx)
+                    .await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(())
+    }
+
+    async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
+        let row =
+            sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(LedgerAccount::from_row).transpose()?)
+    }
+
+    async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>> {
+        let rows = sqlx::query("SELECT * FROM ledger_transfers WHERE payment_id = $1 ORDER BY created_at, id")
+            .bind(payment_id)
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(LedgerTransfer::from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
+        // One read transaction, so the accounts and transfers are a consistent snapshot.
+        let mut tx = self.pool.begin().await?;
+        let mut unknown = Vec::new();
+        let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
+        let accounts = Self::known_rows(&accounts, "account", |r| LedgerAccount::from_row(r), &mut unknown)?;
+        let transfers = sqlx::query("SELECT * FROM ledger_transfers").fetch_all(&mut *tx).await?;
+        let transfers = Self::known_rows(&transfers, "transfer", |r| LedgerTransfer::from_row(r), &mut unknown)?;
+        let over = sqlx::query(
+            "SELECT id, amount_minor, charged_minor, refunded_minor FROM payments
+             WHERE charged_minor > amount_minor OR refunded_minor > charged_minor
+                OR charged_minor < 0 OR refunded_minor < 0",
+        )
+        .fetch_all(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        let mut violations = unknown;
+        violations.extend(check_accounts(&accounts, &transfers));
+        for row in over {
+            let id: String = row.try_get("id")?;
+            let amount: i64 = row.try_get("amount_minor")?;
+            let charged: i64 = row.try_get("charged_minor")?;
+            let refunded: i64 = row.try_get("refunded_minor")?;
+            violations.push(InvariantViolation {
+                subject: format!("payment {id}"),
+                problem: format!("authorized {amount}, charged {charged}, refunded {refunded}"),
+            });
+        }
+        Ok(violations)
+    }
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migr
 impl Backend for Postgres {
     const BACKEND: &'static str = "postgres";
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
+    const SKIP_LOCKED_PAYMENTS: &'static str = "FOR UPDATE OF p SKIP LOCKED";
+    const FOR_UPDATE: &'static str = "FOR UPDATE";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -19,6 +19,8 @@ impl Backend for Sqlite {
     const BACKEND: &'static str = "sqlite";
     // One connection: no other transaction can hold a row this one reads.
     const SKIP_LOCKED: &'static str = "";
+    const SKIP_LOCKED_PAYMENTS: &'static str = "";
+    const FOR_UPDATE: &'static str = "";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -1,0 +1,354 @@
+//! `PaymentsPort`: payment attempts, charge/cancel/refund (`operate`), expiry of holds, refunds.
+
+use async_trait::async_trait;
+use epay_domain::transition::{self, Refunded};
+use epay_domain::TxStatus;
+use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+
+use super::{is_unique_violation, refused, state_of, Applied, Backend, RoleAccounts, RowsAffected, SqlStore, Value};
+use crate::model::*;
+use crate::ports::*;
+use crate::{StoreError, StoreResult};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
+    /// status and money by compare-and-set on the status and money it was decided from,
+    /// a refund's row, the postings, the history step.
+    pub(super) async fn apply_operation(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        p: &Payment,
+        moved: &transition::Moved,
+        external_id: Option<&str>,
+        now: i64,
+    ) -> StoreResult<Applied> {
+        let updated = sqlx::query(
+            "UPDATE payments SET status = $1, charged_minor = $2, refunded_minor = $3, updated_at = $4
+             WHERE id = $5 AND status = $6 AND charged_minor = $7 AND refunded_minor = $8",
+        )
+        .bind(moved.status.as_str())
+        .bind(moved.charged_minor)
+        .bind(moved.refunded_minor)
+        .bind(now)
+        .bind(&p.id)
+        .bind(p.status.as_str())
+        .bind(p.charged_minor)
+        .bind(p.refunded_minor)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if updated != 1 {
+            return Ok(Applied::Lost);
+        }
+        if moved.operation == epay_domain::Operation::Refund {
+            // Named like its ledger transfer: refunded-so-far only grows, so it is unique.
+            let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
+            let inserted = sqlx::query(
+                "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
+                 VALUES ($1, $2, $3, $4, $5)",
+            )
+            .bind(&refund_id)
+            .bind(&p.id)
+            .bind(external_id)
+            .bind(moved.amount_minor)
+            .bind(now)
+            .execute(&mut **tx)
+            .await;
+            match inserted {
+                Ok(_) => {}
+                Err(e) if is_unique_violation(&e) => return Ok(Applied::RefundRace),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        let card = p.card_account.clone().unwrap_or_default();
+        let merchant = merchant_account(&p.terminal_id, &p.currency);
+        let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
+        Self::book(tx, p, &accounts, &moved.postings, now).await?;
+        Self::record_event(tx, &p.id, moved.operation.as_str(), moved.status, moved.amount_minor, 0, now).await?;
+        Ok(Applied::Done)
+    }
+
+    /// Whether a token bound to `bound.invoice_id` may move `p`'s money: it must name `p`'s
+    /// invoice and have been issued after `p` was decided, i.e. after its history first
+    /// shows AUTH or CHARGE. The decision, once made, never changes, so reading it in the
+    /// operation's transaction is as good as a lock. No such step (a payment still in 3D,
+    /// a declined one, or one made before migration 0007 wrote histories): refused.
+    pub(super) async fn bound_token_may_operate(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        p: &Payment,
+        bound: &InvoiceBound,
+    ) -> Result<bool, sqlx::Error> {
+        if p.invoice_id != bound.invoice_id {
+            return Ok(false);
+        }
+        let decided: Option<i64> = sqlx::query(
+            "SELECT MIN(created_at) AS decided FROM payment_events
+             WHERE payment_id = $1 AND status IN ($2, $3)",
+        )
+        .bind(&p.id)
+        .bind(TxStatus::Auth.as_str())
+        .bind(TxStatus::Charge.as_str())
+        .fetch_one(&mut **tx)
+        .await?
+        .try_get("decided")?;
+        Ok(decided.is_some_and(|decided| bound.issued_at > decided))
+    }
+
+    /// One attempt at an operation; `Ok(None)` asks the caller to retry (a concurrent
+    /// refund with the same externalID committed first).
+    pub(super) async fn try_operate(
+        &self,
+        req: &OperationRequest,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Option<OperationOutcome>> {
+        let now = req.now_ms;
+        let mut tx = self.pool.begin().await?;
+        let row = sqlx::query(&format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE))
+            .bind(&req.payment_id)
+            .bind(&req.merchant_id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        let p = match row.as_ref().map(Payment::from_row).transpose()? {
+            Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
+            _ => return Err(StoreError::Refused(Refusal::NotFound)),
+        };
+        if let Some(bound) = &req.invoice_bound {
+            if !Self::bound_token_may_operate(&mut tx, &p, bound).await? {
+                return Err(StoreError::Refused(Refusal::NotThisToken));
+            }
+        }
+        // The state machine (epay_domain::transition) judges the operation on the row as
+        // this transaction sees it: locked on PostgreSQL, and SQLite runs one transaction
+        // at a time, so no concurrent operation changes it between the checks (ePay's
+        // minimum refund among them) and the write, which is a compare-and-set anyway.
+        let state = state_of(&p);
+        let moved = match &req.operation {
+            Operation::Charge { amount_minor } => transition::charge(&state, *amount_minor).map_err(refused)?,
+            Operation::Cancel => transition::cancel(&state).map_err(refused)?,
+            Operation::Refund { amount_minor, external_id } => {
+                let mut earlier = None;
+                if let Some(external) = external_id {
+                    let row =
+                        sqlx::query("SELECT amount_minor FROM refunds WHERE payment_id = $1 AND external_id = $2")
+                            .bind(&p.id)
+                            .bind(external)
+                            .fetch_optional(&mut *tx)
+                            .await?;
+                    earlier = row.map(|r| r.try_get::<i64, _>("amount_minor")).transpose()?;
+                }
+                match transition::refund(&state, *amount_minor, earlier).map_err(refused)? {
+                    Refunded::Moved(moved) => moved,
+                    Refunded::Replay => {
+                        Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &p).await?;
+                        tx.commit().await?;
+                        return Ok(Some(OperationOutcome { payment: p, replayed: true }));
+                    }
+                }
+            }
+        };
+        let external_id = match &req.operation {
+            Operation::Refund { external_id, .. } => external_id.as_deref(),
+            _ => None,
+        };
+        match Self::apply_operation(&mut tx, &p, &moved, external_id, now).await? {
+            Applied::Done => {}
+            Applied::RefundRace => return Ok(None),
+            Applied::Lost if moved.operation == epay_domain::Operation::Refund => {
+                return Err(StoreError::Refused(Refusal::OverAmount { left_minor: state.refundable() }))
+            }
+            Applied::Lost => return Err(StoreError::Refused(Refusal::WrongStatus { status: p.status })),
+        }
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
+        let payment = Payment::from_row(&row)?;
+        if let Some(cb) = callback(&payment) {
+            Self::insert_callback(&mut tx, &cb, now).await?;
+        }
+        Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &payment).await?;
+        tx.commit().await?;
+        Ok(Some(OperationOutcome { payment, replayed: false }))
+    }
+}
+
+#[async_trait]
+impl<DB> PaymentsPort for SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query(
+            "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
+        )
+        .bind(terminal_id)
+        .bind(invoice_id)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+    }
+
+    async fn invoice_attempts(
+        &self,
+        merchant_id: &str,
+        terminal_id: &str,
+        invoice_id: &str,
+    ) -> StoreResult<Vec<Payment>> {
+        let rows = sqlx::query(
+            "SELECT * FROM payments WHERE merchant_id = $1 AND terminal_id = $2 AND invoice_id = $3
+             ORDER BY attempt",
+        )
+        .bind(merchant_id)
+        .bind(terminal_id)
+        .bind(invoice_id)
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(Payment::from_row).collect::<Result<_, _>>()?)
+    }
+
+    async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
+        let PaymentWrite {
+            token_digest,
+            token_spend,
+            mut payment,
+            effect,
+            save_card,
+            on_insufficient_funds,
+            three_ds,
+            idempotency,
+        } = write;
+        let now = payment.created_at;
+        let mut tx = self.pool.begin().await?;
+
+        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(&token_digest)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected();
+        if spent != 1 {
+            return Err(StoreError::TokenSpent);
+        }
+        payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
+
+        // The state machine says a declined approval is a REJECT; the caller words why.
+        let (_, code, reason) = on_insufficient_funds;
+        Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, (code, reason), now).await?;
+
+        let approved = payment.reason_code == 0;
+        let mut saved_card_id = None;
+        if let (true, Some(CardToSave { card })) = (approved, save_card) {
+            let id = Self::save_card(&mut tx, &card).await?;
+            payment.card_id = id.clone();
+            saved_card_id = id;
+        }
+
+        Self::insert_payment(&mut tx, &payment).await?;
+        if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
+            Self::keep_token(&mut tx, &token_digest).await?;
+        }
+        if let Some(session) = &three_ds {
+            Self::insert_three_ds(&mut tx, session).await?;
+        }
+        if let Some(cb) = callback(&payment) {
+            Self::insert_callback(&mut tx, &cb, now).await?;
+        }
+        Self::commit_idempotency(&mut tx, idempotency.as_ref(), &payment).await?;
+        tx.commit().await?;
+        Ok(RecordedPayment { payment, saved_card_id })
+    }
+
+    async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
+            .bind(id)
+            .bind(merchant_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+    }
+
+    async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
+        let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
+        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+    }
+
+    async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome> {
+        // Two attempts: the second runs only when a concurrent refund with the same
+        // externalID won the race, and then replays it.
+        for _ in 0..2 {
+            if let Some(outcome) = self.try_operate(&request, callback).await? {
+                return Ok(outcome);
+            }
+        }
+        Err(StoreError::Refused(Refusal::Busy))
+    }
+
+    async fn expire_authorizations(
+        &self,
+        now_ms: i64,
+        limit: i64,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Vec<Payment>> {
+        let mut tx = self.pool.begin().await?;
+        let expire = epay_domain::Operation::Expire;
+        let due = format!(
+            "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
+             WHERE p.status = $3 AND p.created_at + t.hold_period_secs * 1000 <= $1
+             ORDER BY p.created_at LIMIT $2 {}",
+            DB::SKIP_LOCKED_PAYMENTS
+        );
+        let rows =
+            sqlx::query(&due).bind(now_ms).bind(limit).bind(expire.from_status().as_str()).fetch_all(&mut *tx).await?;
+        let mut expired = Vec::new();
+        for row in &rows {
+            let p = Payment::from_row(row)?;
+            // Only a card payment is ever held; anything else in AUTH is left alone.
+            let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
+            if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms).await? {
+                let p = Payment { status: moved.status, updated_at: now_ms, ..p };
+                if let Some(cb) = callback(&p) {
+                    Self::insert_callback(&mut tx, &cb, now_ms).await?;
+                }
+                expired.push(p);
+            }
+        }
+        tx.commit().await?;
+        Ok(expired)
+    }
+
+    async fn refunds_of(&self, payment_id: &str) -> StoreResult<Vec<(String, Option<String>, i64)>> {
+        let rows = sqlx::query(
+            "SELECT id, external_id, amount_minor FROM refunds WHERE payment_id = $1 ORDER BY created_at, id",
+        )
+        .bind(payment_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("external_id")?, r.try_get("amount_minor")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(Into::into)
+    }
+}

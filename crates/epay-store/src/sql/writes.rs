@@ -1,0 +1,343 @@
+//! The in-transaction steps the payment, transfer and 3-D Secure writes share: deciding a card
+//! payment, numbering attempts, inserting the payment and its history, saving cards, keeping a
+//! token for another try, queueing the callback and storing the Idempotency-Key's answer.
+
+use epay_domain::transition::{self, Checks};
+use epay_domain::{PaymentState, Secret, TxStatus};
+use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+
+use super::{
+    attempt_conflict, check_move, illegal, is_unique_violation, payment_decision, state_of, Backend, RoleAccounts,
+    RowsAffected, SqlStore, Value,
+};
+use crate::model::*;
+use crate::{StoreError, StoreResult};
+
+impl<DB> SqlStore<DB>
+where
+    DB: Backend,
+    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
+    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
+    for<'a> &'a str: ColumnIndex<DB::Row>,
+    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
+    String: Value<DB>,
+    i64: Value<DB>,
+    i32: Value<DB>,
+    bool: Value<DB>,
+    Option<String>: Value<DB>,
+    Option<i64>: Value<DB>,
+    Option<i32>: Value<DB>,
+    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
+{
+    /// Stores a keyed request's answer in the transaction of the write it guards. Only
+    /// the key's lease owner may do so: if the lease ended and another request claimed
+    /// the key, the write fails and rolls back, so one key never commits twice.
+    pub(super) async fn commit_idempotency(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        record: Option<&IdempotencyRecord>,
+        payment: &Payment,
+    ) -> StoreResult<()> {
+        let Some(record) = record else { return Ok(()) };
+        let answer = (record.answer)(payment);
+        let stored = sqlx::query(
+            "UPDATE idempotency_keys SET response_status = $1, response_body = $2, lease_owner = NULL,
+                 lease_until = NULL
+             WHERE scope_key = $3 AND lease_owner = $4 AND response_status IS NULL",
+        )
+        .bind(answer.status as i32)
+        .bind(&answer.body)
+        .bind(&record.scope_key)
+        .bind(&record.owner)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if stored != 1 {
+            return Err(StoreError::IdempotencyKeyLost);
+        }
+        Ok(())
+    }
+
+    /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
+    /// its challenge) as the caller recorded it, through the state machine: an approval
+    /// the card cannot pay becomes the REJECT `insufficient` (code, reason). Books the
+    /// money and saves the card of an approved payment.
+    pub(super) async fn decide_payment(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        from: TxStatus,
+        payment: &mut Payment,
+        effect: &PaymentEffect,
+        insufficient: (i32, String),
+        now: i64,
+    ) -> StoreResult<bool> {
+        let decision = payment_decision(from, payment, effect)?;
+        let state = PaymentState { status: from, charged_minor: 0, refunded_minor: 0, ..state_of(payment) };
+        let mut checks = Checks::default();
+        let mut payer = String::new();
+        if let PaymentEffect::Debit { card_account, .. } = effect {
+            checks.payer = Self::funds(tx, payment, card_account).await?;
+            payer = card_account.clone();
+        }
+        let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
+        payment.status = decided.status;
+        payment.charged_minor = decided.charged_minor;
+        if decided.declined.is_some() {
+            let (code, reason) = insufficient;
+            payment.reason_code = code;
+            payment.reason = reason;
+            payment.approval_code = String::new();
+        }
+        if let PaymentEffect::Debit { merchant_account, .. } = effect {
+            if !decided.postings.is_empty() {
+                Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
+                let accounts = RoleAccounts { payer: &payer, payee: merchant_account, fee: None };
+                Self::book(tx, payment, &accounts, &decided.postings, now).await?;
+            }
+        }
+        Ok(decided.declined.is_some())
+    }
+
+    /// Appends one step to a payment's status history, inside the transaction that
+    /// makes the change, so the history never disagrees with the payment row.
+    pub(super) async fn record_event(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        payment_id: &str,
+        operation: &str,
+        status: TxStatus,
+        amount_minor: i64,
+        reason_code: i32,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO payment_events (payment_id, operation, status, amount_minor, reason_code, created_at)
+             VALUES ($1, $2, $3, $4, $5, $6)",
+        )
+        .bind(payment_id)
+        .bind(operation)
+        .bind(status.as_str())
+        .bind(amount_minor)
+        .bind(reason_code)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Numbers a new attempt at the payment's invoice (docs/compatibility.md §48). Refused
+    /// while another attempt holds the invoice (`DuplicateInvoice`, or `ChallengeOpen`
+    /// while it waits for 3-D Secure) and once the terminal's attempts are used
+    /// (`AttemptsExhausted`). This read only chooses the answer: two attempts that read
+    /// at the same moment are kept apart by the unique indexes the insert meets,
+    /// `payments_invoice_attempt` (one number per attempt, so never more attempts than
+    /// the limit) and `payments_invoice_holding` (one attempt that is not declined).
+    pub(super) async fn number_attempt(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<i32> {
+        let rows = sqlx::query(
+            "SELECT t.max_attempts, p.attempt, p.status FROM terminals t
+             LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+             WHERE t.id = $1",
+        )
+        .bind(&p.terminal_id)
+        .bind(&p.invoice_id)
+        .fetch_all(&mut **tx)
+        .await?;
+        let max: i32 = match rows.first() {
+            Some(row) => row.try_get("max_attempts")?,
+            None => return Err(StoreError::NotFound),
+        };
+        let mut last = 0;
+        let mut statuses = Vec::new();
+        for row in &rows {
+            if let Some(attempt) = row.try_get::<Option<i32>, _>("attempt")? {
+                last = last.max(attempt);
+                let status: String = row.try_get("status")?;
+                // A status this code does not know holds the invoice: refuse, never double.
+                statuses.push(status.parse().unwrap_or(TxStatus::New));
+            }
+        }
+        let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
+        match attempts.holding {
+            Some(TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
+            Some(_) => Err(StoreError::DuplicateInvoice),
+            None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
+            None => Ok(last + 1),
+        }
+    }
+
+    /// A declined attempt on the hosted page leaves its token usable: the shopper may try
+    /// the same invoice again on the same page, within the terminal's attempts.
+    pub(super) async fn keep_token(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        token_digest: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
+            .bind(token_digest)
+            .execute(&mut **tx)
+            .await?;
+        Ok(())
+    }
+
+    /// A 3-D Secure attempt from the hosted page that ends declined leaves the token that
+    /// started it usable, like any declined attempt there.
+    pub(super) async fn keep_session_token(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        session_id: &str,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE tokens SET used_at = NULL
+             WHERE token_digest = (SELECT token_digest FROM three_ds_sessions
+                                   WHERE id = $1 AND keep_token_on_decline)",
+        )
+        .bind(session_id)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+
+    /// Inserts a payment row. Another attempt that holds the invoice, or took the same
+    /// attempt number, makes it `DuplicateInvoice` or `ConcurrentAttempt`.
+    pub(super) async fn insert_payment(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<()> {
+        // An attempt is recorded decided (or waiting in 3D): its first move, from NEW.
+        check_move(TxStatus::New, p.status)?;
+        let inserted = sqlx::query(
+            "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
+                 amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
+                 email, phone, payer_name, language, post_link, failure_post_link, back_link,
+                 failure_back_link, secret_hash, data, card_id, card_mask, card_brand, card_account, issuer,
+                 reference, int_reference, approval_code, reason_code, reason, secure, created_at, updated_at,
+                 sender_transfer_type, receiver_transfer_type, receiver_card_id, receiver_card_mask,
+                 receiver_card_brand, receiver_account, card_currency, fx_rate_micros, card_amount_minor,
+                 attempt)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
+                 $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
+                 $38, $39, $40, $41, $42, $43, $44, $45, $46, $47)",
+        )
+        .bind(&p.id)
+        .bind(&p.merchant_id)
+        .bind(&p.terminal_id)
+        .bind(&p.invoice_id)
+        .bind(&p.invoice_id_alt)
+        .bind(p.kind.as_str())
+        .bind(p.status.as_str())
+        .bind(p.amount_minor)
+        .bind(p.charged_minor)
+        .bind(p.refunded_minor)
+        .bind(p.fee_minor)
+        .bind(&p.currency)
+        .bind(&p.description)
+        .bind(&p.account_id)
+        .bind(&p.email)
+        .bind(&p.phone)
+        .bind(&p.payer_name)
+        .bind(&p.language)
+        .bind(&p.post_link)
+        .bind(&p.failure_post_link)
+        .bind(&p.back_link)
+        .bind(&p.failure_back_link)
+        .bind(p.secret_hash.as_ref().map(Secret::expose))
+        .bind(&p.data)
+        .bind(&p.card_id)
+        .bind(&p.card_mask)
+        .bind(&p.card_brand)
+        .bind(&p.card_account)
+        .bind(&p.issuer)
+        .bind(&p.reference)
+        .bind(&p.int_reference)
+        .bind(&p.approval_code)
+        .bind(p.reason_code)
+        .bind(&p.reason)
+        .bind(p.secure)
+        .bind(p.created_at)
+        .bind(p.updated_at)
+        .bind(&p.sender_transfer_type)
+        .bind(&p.receiver_transfer_type)
+        .bind(&p.receiver_card_id)
+        .bind(&p.receiver_card_mask)
+        .bind(&p.receiver_card_brand)
+        .bind(&p.receiver_account)
+        .bind(&p.card_currency)
+        .bind(p.fx_rate().micros())
+        .bind(p.card_amount_minor)
+        .bind(p.attempt)
+        .execute(&mut **tx)
+        .await;
+        match inserted {
+            Ok(_) => {
+                Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at).await?;
+                Ok(())
+            }
+            Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Saves a card for a customer (or reactivates the one already saved); returns its id,
+    /// except where a receive-only save (`!card.payable`) met a card that may pay or was
+    /// deactivated: that id is not the saver's to learn, and the card is left as it was.
+    pub(super) async fn save_card(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        card: &SavedCard,
+    ) -> Result<Option<String>, sqlx::Error> {
+        let row = sqlx::query(
+            "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
+                 card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
+                 reference, int_reference, card_token, active, created_at, payable)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, TRUE, $15, $16)
+             ON CONFLICT (merchant_id, account_id, pan_fingerprint) DO UPDATE
+                 -- A proof that makes the card payable (again) gives it a new id: whoever
+                 -- saved it as a receiver knows the old one. A receive-only save never
+                 -- makes a card payable, never revives a deactivated one, and changes
+                 -- nothing of a card that may pay.
+                 SET id = CASE WHEN excluded.payable AND NOT (saved_cards.payable AND saved_cards.active)
+                               THEN excluded.id ELSE saved_cards.id END,
+                     active = CASE WHEN excluded.payable THEN TRUE ELSE saved_cards.active END,
+                     payable = CASE WHEN excluded.payable THEN TRUE ELSE saved_cards.payable END,
+                     expiry_mmyy = CASE WHEN excluded.payable AND excluded.expiry_mmyy <> ''
+                                        THEN excluded.expiry_mmyy ELSE saved_cards.expiry_mmyy END,
+                     pan_ciphertext = CASE WHEN excluded.payable THEN excluded.pan_ciphertext
+                                           ELSE saved_cards.pan_ciphertext END
+             RETURNING id, payable, active",
+        )
+        .bind(&card.id)
+        .bind(&card.merchant_id)
+        .bind(&card.account_id)
+        .bind(&card.pan_fingerprint)
+        .bind(&card.pan_ciphertext)
+        .bind(&card.card_mask)
+        .bind(&card.card_brand)
+        .bind(&card.expiry_mmyy)
+        .bind(&card.payer_name)
+        .bind(&card.transaction_id)
+        .bind(&card.terminal_pos_id)
+        .bind(&card.reference)
+        .bind(&card.int_reference)
+        .bind(&card.card_token)
+        .bind(card.created_at)
+        .bind(card.payable)
+        .fetch_one(&mut **tx)
+        .await?;
+        let (id, payable, active): (String, bool, bool) =
+            (row.try_get("id")?, row.try_get("payable")?, row.try_get("active")?);
+        Ok((card.payable || (!payable && active)).then_some(id))
+    }
+
+    pub(super) async fn insert_callback(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        cb: &NewCallback,
+        now: i64,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
+                 next_attempt_at, locked_until, claim_id, created_at, delivered_at)
+             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, '', $7, NULL)",
+        )
+        .bind(&cb.id)
+        .bind(&cb.merchant_id)
+        .bind(&cb.payment_id)
+        .bind(&cb.kind)
+        .bind(&cb.url)
+        .bind(cb.payload.expose())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
