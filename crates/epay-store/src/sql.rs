@@ -75,6 +75,12 @@ pub trait Backend: Database<QueryResult: RowsAffected> {
     /// until commit, so a concurrent write waits and then reads what this one wrote; SQLite's
     /// one connection already serializes every transaction.
     const FOR_UPDATE: &'static str;
+    /// The statement that opens a transaction. SQLite: `BEGIN IMMEDIATE`, taking the write lock
+    /// at once, so a transaction that reads and then writes never has to upgrade its lock. In
+    /// WAL mode such an upgrade fails at once with "database is locked" (the busy timeout does
+    /// not apply) when another process committed since the read, which two gateways starting on
+    /// one file at the same time do. PostgreSQL: a plain `BEGIN`.
+    const BEGIN: &'static str;
 
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;

@@ -143,7 +143,7 @@ where
 
     async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome> {
         let merchant = purge.merchant_id.as_str();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         // Cabinet users first: the public e-mail may belong to any merchant.
         let users = "SELECT id FROM cabinet_users WHERE email = $1 OR merchant_id = $2";
         sqlx::query(&format!("DELETE FROM cabinet_sessions WHERE user_id IN ({users}) OR merchant_id = $2"))
@@ -240,7 +240,7 @@ where
     }
 
     async fn insert_cabinet_session(&self, s: &CabinetSession, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         sqlx::query("DELETE FROM cabinet_sessions WHERE expires_at < $1").bind(now_ms).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO cabinet_sessions (id_digest, user_id, merchant_id, csrf_token, expires_at, created_at)

@@ -28,7 +28,7 @@ where
     async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>> {
         // Random, so claims of different nodes can never share an id.
         let claim_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let claim = format!(
             "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
              WHERE id IN (SELECT id FROM callback_events
@@ -49,7 +49,7 @@ where
     }
 
     async fn record_callback_attempt(&self, a: &CallbackAttempt, next: CallbackNext, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         sqlx::query(
             "INSERT INTO callback_attempts (event_id, attempt_no, started_at, http_status, latency_ms, error,
                  response_excerpt, node)

@@ -217,7 +217,7 @@ where
         accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         for (id, kind, currency, opening_minor) in accounts {
             let currency = currency.code();
             let exists = Self::account_currency(&mut tx, id).await?.is_some();
@@ -271,7 +271,7 @@ where
 
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
         // One read transaction, so the accounts and transfers are a consistent snapshot.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let mut unknown = Vec::new();
         let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
         let accounts = Self::known_rows(&accounts, "account", |r| LedgerAccount::from_row(r), &mut unknown)?;

@@ -82,7 +82,7 @@ where
     async fn upsert_terminal(&self, t: &Terminal) -> StoreResult<()> {
         // The same statement as upsert_merchant's, without touching the merchant row (the
         // terminal's merchant must exist: a foreign key).
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         write_terminal(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
@@ -91,7 +91,7 @@ where
     async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool> {
         // The tokens issued under the old secret are revoked with it, in one transaction:
         // whoever held the old secret keeps nothing it obtained with it.
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
             .bind(secret_digest.expose())
             .bind(merchant_id)
@@ -115,7 +115,7 @@ where
 
     async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
         let now = 0i64;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         sqlx::query(
             "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret)
              VALUES ($1, $2, $3, $4, $5, $6)

@@ -116,7 +116,7 @@ where
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let row = sqlx::query(&format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE))
             .bind(&req.payment_id)
             .bind(&req.merchant_id)
@@ -241,7 +241,7 @@ where
             idempotency,
         } = write;
         let now = payment.created_at;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
 
         let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
             .bind(now)
@@ -312,7 +312,7 @@ where
         limit: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let expire = epay_domain::Operation::Expire;
         let due = format!(
             "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id

@@ -19,6 +19,7 @@ impl Backend for Postgres {
     const SKIP_LOCKED: &'static str = "FOR UPDATE SKIP LOCKED";
     const SKIP_LOCKED_PAYMENTS: &'static str = "FOR UPDATE OF p SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
+    const BEGIN: &'static str = "BEGIN";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

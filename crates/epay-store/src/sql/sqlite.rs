@@ -21,6 +21,7 @@ impl Backend for Sqlite {
     const SKIP_LOCKED: &'static str = "";
     const SKIP_LOCKED_PAYMENTS: &'static str = "";
     const FOR_UPDATE: &'static str = "";
+    const BEGIN: &'static str = "BEGIN IMMEDIATE";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

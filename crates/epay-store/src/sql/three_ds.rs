@@ -182,7 +182,7 @@ where
 
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         Self::confirm_session(&mut tx, &session_id, now_ms).await?;
         let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
         let insufficient = (insufficient.code, insufficient.message.to_string());

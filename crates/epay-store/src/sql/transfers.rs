@@ -168,7 +168,7 @@ where
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
             .bind(now)
             .bind(&token_digest)
@@ -203,7 +203,7 @@ where
         now_ms: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Payment> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         Self::confirm_session(&mut tx, session_id, now_ms).await?;
         let payment = Self::settle_transfer(&mut tx, TxStatus::ThreeD, settlement, now_ms).await?;
         Self::end_challenge(tx, session_id, payment, now_ms, callback).await

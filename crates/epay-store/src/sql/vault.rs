@@ -31,7 +31,7 @@ where
     }
 
     async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         if make_active {
             sqlx::query("UPDATE vault_keys SET active = FALSE WHERE active").execute(&mut *tx).await?;
         }
