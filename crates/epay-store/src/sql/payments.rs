@@ -5,6 +5,7 @@ use epay_domain::transition::{self, Refunded};
 use epay_domain::TxStatus;
 use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
 
+use super::writes::AttemptEnd;
 use super::{is_unique_violation, refused, state_of, Applied, Backend, RoleAccounts, RowsAffected, SqlStore, Value};
 use crate::model::*;
 use crate::ports::*;
@@ -243,15 +244,7 @@ where
         let now = payment.created_at;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
 
-        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(&token_digest)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if spent != 1 {
-            return Err(StoreError::TokenSpent);
-        }
+        Self::spend_token_in(&mut tx, &token_digest, now).await?;
         payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
 
         // The state machine says a declined approval is a REJECT; the caller words why.
@@ -266,17 +259,8 @@ where
             saved_card_id = id;
         }
 
-        Self::insert_payment(&mut tx, &payment).await?;
-        if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
-            Self::keep_token(&mut tx, &token_digest).await?;
-        }
-        if let Some(session) = &three_ds {
-            Self::insert_three_ds(&mut tx, session).await?;
-        }
-        if let Some(cb) = callback(&payment) {
-            Self::insert_callback(&mut tx, &cb, now).await?;
-        }
-        Self::commit_idempotency(&mut tx, idempotency.as_ref(), &payment).await?;
+        let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };
+        Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
         tx.commit().await?;
         Ok(RecordedPayment { payment, saved_card_id })
     }

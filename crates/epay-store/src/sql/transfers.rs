@@ -5,13 +5,13 @@ use epay_domain::transition::{self, Checks, DailyLimit, Decline};
 use epay_domain::{LedgerTransferKind, PaymentKind, PaymentState, TransferKind, TxStatus};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
+use super::writes::AttemptEnd;
 use super::{
-    denomination, illegal, mixed_currencies, state_of, transfer_decision, Backend, RoleAccounts, RowsAffected,
-    SqlStore, Value,
+    denomination, illegal, mixed_currencies, state_of, transfer_decision, Backend, RoleAccounts, SqlStore, Value,
 };
 use crate::model::*;
 use crate::ports::*;
-use crate::{StoreError, StoreResult};
+use crate::StoreResult;
 
 impl<DB> SqlStore<DB>
 where
@@ -169,29 +169,12 @@ where
         let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
-        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(&token_digest)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        if spent != 1 {
-            return Err(StoreError::TokenSpent);
-        }
+        Self::spend_token_in(&mut tx, &token_digest, now).await?;
         let mut settlement = settlement;
         settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
         let payment = Self::settle_transfer(&mut tx, TxStatus::New, settlement, now).await?;
-        Self::insert_payment(&mut tx, &payment).await?;
-        if token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
-            Self::keep_token(&mut tx, &token_digest).await?;
-        }
-        if let Some(session) = &three_ds {
-            Self::insert_three_ds(&mut tx, session).await?;
-        }
-        if let Some(cb) = callback(&payment) {
-            Self::insert_callback(&mut tx, &cb, now).await?;
-        }
-        Self::commit_idempotency(&mut tx, idempotency.as_ref(), &payment).await?;
+        let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };
+        Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
         tx.commit().await?;
         Ok(payment)
     }

@@ -13,6 +13,16 @@ use super::{
 use crate::model::*;
 use crate::{StoreError, StoreResult};
 
+/// What a new attempt (a payment or a transfer) writes after its row's decision, besides the row.
+pub(super) struct AttemptEnd<'a> {
+    /// The token the attempt spent.
+    pub token_digest: &'a str,
+    pub token_spend: TokenSpend,
+    /// The 3-D Secure session of an attempt that waits for a challenge.
+    pub three_ds: Option<&'a ThreeDsSession>,
+    pub callback: CallbackBuilder<'a>,
+}
+
 impl<DB> SqlStore<DB>
 where
     DB: Backend,
@@ -164,6 +174,48 @@ where
 
     /// A declined attempt on the hosted page leaves its token usable: the shopper may try
     /// the same invoice again on the same page, within the terminal's attempts.
+    /// Spends an attempt's token by compare-and-set on `used_at`: a token pays once, and a
+    /// second attempt with it writes nothing.
+    pub(super) async fn spend_token_in(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        token_digest: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(token_digest)
+            .execute(&mut **tx)
+            .await?
+            .rows_affected();
+        if spent != 1 {
+            return Err(StoreError::TokenSpent);
+        }
+        Ok(())
+    }
+
+    /// The end every new attempt shares, in its transaction: the row; the token given back when
+    /// a declined page attempt may try again; the 3-D Secure session; the callback; the
+    /// Idempotency-Key's answer.
+    pub(super) async fn end_attempt(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        payment: &Payment,
+        end: AttemptEnd<'_>,
+        idempotency: Option<&IdempotencyRecord>,
+        now: i64,
+    ) -> StoreResult<()> {
+        Self::insert_payment(tx, payment).await?;
+        if end.token_spend == TokenSpend::UnlessDeclined && payment.status.is_declined() {
+            Self::keep_token(tx, end.token_digest).await?;
+        }
+        if let Some(session) = end.three_ds {
+            Self::insert_three_ds(tx, session).await?;
+        }
+        if let Some(cb) = (end.callback)(payment) {
+            Self::insert_callback(tx, &cb, now).await?;
+        }
+        Self::commit_idempotency(tx, idempotency, payment).await
+    }
+
     pub(super) async fn keep_token(
         tx: &mut sqlx::Transaction<'static, DB>,
         token_digest: &str,
