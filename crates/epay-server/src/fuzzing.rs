@@ -141,9 +141,9 @@ pub fn token_request(data: &[u8]) {
             assert!(!c.scope.split_whitespace().next().unwrap_or("").is_empty(), "empty scope accepted");
             c.scope
         }
-        Err(_) => "payment".to_string(),
+        Err(_) => epay_domain::Scope::Payment.to_string(),
     };
-    for scope in [scope.as_str(), "transfer"] {
+    for scope in [scope.as_str(), epay_domain::Scope::Transfer.as_str()] {
         for mode in MODES {
             if let Ok(b) = crate::http::oauth::read_binding(&form, scope, mode) {
                 if b.invoice.is_some() {

@@ -7,7 +7,7 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use epay_domain::{InvoiceId, Secret, TransferKind};
+use epay_domain::{InvoiceId, Scope, Secret, TransferKind};
 
 use crate::app::{App, AppState};
 use crate::config::Mode;
@@ -77,19 +77,6 @@ pub(crate) async fn read_form(request: Request) -> Result<Fields, TokenError> {
     Ok(Fields::from_pairs(url::form_urlencoded::parse(&body).into_owned()))
 }
 
-/// Scope words ePay uses (facts §2.3); a scope is any space-separated set of them.
-const KNOWN_SCOPE_WORDS: &[&str] = &[
-    "payment",
-    "transfer",
-    "webapi",
-    "usermanagement",
-    "email_send",
-    "verification",
-    "statement",
-    "statistics",
-    "api",
-];
-
 /// The client and scope of a token request (ePay's field names, facts §2).
 pub(crate) fn read_credentials(form: &Fields) -> Result<Credentials, TokenError> {
     let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
@@ -107,7 +94,9 @@ pub(crate) fn read_credentials(form: &Fields) -> Result<Credentials, TokenError>
     if words.is_empty() {
         return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
     }
-    if let Some(bad) = words.iter().find(|w| !KNOWN_SCOPE_WORDS.contains(w)) {
+    // A scope is any space-separated set of ePay's scope words (facts §2.3); the token keeps the
+    // text as asked.
+    if let Some(bad) = words.iter().find(|w| w.parse::<Scope>().is_err()) {
         return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
     }
     Ok(Credentials { client_id, secret: Secret::new(secret), scope })
@@ -122,7 +111,7 @@ pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bin
         text(&["terminal", "terminalId", "terminal_id"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
     let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
     // Transfer order ids may have 16 digits (seed 001's example does).
-    let transfer = scope.split_whitespace().any(|w| w == "transfer");
+    let transfer = Scope::Transfer.is_in(scope);
     let invoice = invoice
         .map(|s| {
             let parsed = if transfer { InvoiceId::parse_transfer_order(&s) } else { InvoiceId::parse(&s) };

@@ -16,7 +16,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use epay_domain::{Cvc, Expiry, Pan, TransferKind};
+use epay_domain::{Cvc, Expiry, Pan, Scope, TransferKind};
 
 use crate::app::{App, AppState};
 use crate::config::Mode;
@@ -631,7 +631,7 @@ async fn demo_checkout(
     let form = Fields::from_pairs(
         [
             ("grant_type", "client_credentials"),
-            ("scope", "payment"),
+            ("scope", Scope::Payment.as_str()),
             ("client_id", crate::seed::TEST_CLIENT_ID),
             ("client_secret", crate::seed::TEST_CLIENT_SECRET),
             ("invoiceID", &invoice),

@@ -1,5 +1,6 @@
 //! Bearer-token authentication shared by every API surface.
 
+use epay_domain::Scope;
 use epay_store::{InvoiceBound, TokenRecord};
 
 use crate::app::App;
@@ -88,9 +89,9 @@ pub fn check_unexpired(record: &TokenRecord, clock: &dyn Clock) -> Result<(), Be
     Ok(())
 }
 
-/// Scope words of a token (`"webapi … payment"` → `["webapi", …, "payment"]`).
-pub fn has_scope(record: &TokenRecord, word: &str) -> bool {
-    record.scope.split_whitespace().any(|w| w == word)
+/// Whether a token's scope (`"webapi … payment"`) names `scope`.
+pub fn has_scope(record: &TokenRecord, scope: Scope) -> bool {
+    scope.is_in(&record.scope)
 }
 
 /// Operations, card lists, the callback log and the status of any invoice need a service token:
@@ -104,7 +105,8 @@ pub fn require_service_token(record: &TokenRecord) -> Result<(), String> {
         return Err("this endpoint needs a service token (requested without invoiceID), not a payment token".into());
     }
     // A token that can make transfers can reach the page (seed 002), whatever else it names.
-    let service_scope = (has_scope(record, "webapi") || has_scope(record, "payment")) && !has_scope(record, "transfer");
+    let service_scope =
+        (has_scope(record, Scope::Webapi) || has_scope(record, Scope::Payment)) && !has_scope(record, Scope::Transfer);
     if !service_scope {
         return Err(format!("token scope {:?} does not allow this operation", record.scope));
     }
@@ -133,7 +135,8 @@ pub fn operation_grant(record: &TokenRecord) -> Result<OperationGrant, String> {
         return service.map(|()| OperationGrant::Service);
     };
     // A transfer token moves money card to card; it never serves a payment's operations.
-    let payment_scope = (has_scope(record, "webapi") || has_scope(record, "payment")) && !has_scope(record, "transfer");
+    let payment_scope =
+        (has_scope(record, Scope::Webapi) || has_scope(record, Scope::Payment)) && !has_scope(record, Scope::Transfer);
     if !payment_scope || record.transfer_kind.is_some() {
         return Err(format!(
             "token scope {:?} does not allow this operation: it needs a service token, or a payment token for the \

@@ -5,7 +5,8 @@
 use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD, URL_SAFE_NO_PAD};
 use base64::Engine;
 use epay_domain::{
-    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, PaymentKind, ReasonCode, TxStatus,
+    ids, Amount, CardBrand, Currency, Cvc, Description, Expiry, InvoiceId, Pan, PaymentKind, ReasonCode, Scope,
+    TxStatus,
 };
 use epay_network::{AuthRequest, Authorization};
 use epay_store::{
@@ -215,7 +216,7 @@ pub async fn payer(app: &App, caller: &Caller) -> Result<Payer, PaymentError> {
     let Some(token) = caller.token() else {
         return Err(PaymentError::Unauthorized(BearerError::Missing.to_string()));
     };
-    if !has_scope(token, "payment") {
+    if !has_scope(token, Scope::Payment) {
         return Err(PaymentError::Forbidden(format!("token scope {:?} does not allow payments", token.scope)));
     }
     if token.used_at.is_some() {

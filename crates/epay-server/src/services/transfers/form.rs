@@ -1,7 +1,7 @@
 //! What the hosted transfer form shows before the customer confirms: the order checked exactly
 //! as the API would check it (nothing written), the fee, and the customer's saved cards.
 
-use epay_domain::{Amount, Currency, TransferKind};
+use epay_domain::{Amount, Currency, Scope, TransferKind};
 use epay_store::TokenRecord;
 
 use super::command::OrderRequest;
@@ -123,5 +123,5 @@ pub async fn check_page_transfer(
 /// `halyk.aft` and `halyk.oct`. `None` for every other token (a payment token).
 pub fn kind_for_pay_call(caller: &Caller) -> Option<TransferKind> {
     let token = caller.token()?;
-    (has_scope(token, "transfer") && !has_scope(token, "payment")).then(|| allowed_kind(token))
+    (has_scope(token, Scope::Transfer) && !has_scope(token, Scope::Payment)).then(|| allowed_kind(token))
 }

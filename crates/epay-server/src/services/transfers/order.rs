@@ -1,7 +1,7 @@
 //! The order of a transfer, checked against its token and terminal: which kind the token allows,
 //! which terminal it runs on, and the order's own fields (id, amount, currency, links).
 
-use epay_domain::{Amount, Currency, Description, InvoiceId, TransferKind};
+use epay_domain::{Amount, Currency, Description, InvoiceId, Scope, TransferKind};
 use epay_store::{Terminal, TokenRecord};
 
 use super::command::OrderRequest;
@@ -56,7 +56,7 @@ pub fn caller_token(caller: Caller) -> Result<TokenRecord, TransferError> {
 /// The checks every transfer token passes first: its scope allows transfers, it is unspent, and
 /// it allows this kind.
 pub fn check_token(token: &TokenRecord, kind: TransferKind) -> Result<(), TransferError> {
-    if !crate::services::auth::has_scope(token, "transfer") {
+    if !crate::services::auth::has_scope(token, Scope::Transfer) {
         return Err(Refusal::Forbidden(format!("token scope {:?} does not allow transfers", token.scope)).into());
     }
     if token.used_at.is_some() {
