@@ -6,6 +6,7 @@ mod text_enum;
 
 pub mod attempts;
 pub mod card;
+pub mod delivery;
 pub mod ids;
 pub mod invoice;
 pub mod kind;
@@ -22,6 +23,7 @@ pub mod transition;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use card::{CardBrand, Cvc, Expiry, Pan};
+pub use delivery::DeliveryStatus;
 pub use invoice::{Description, InvoiceId};
 pub use kind::{PaymentKind, TransferKind};
 pub use ledger::{AccountKind, LedgerTransferKind};

@@ -4,7 +4,7 @@
 //! enums: the store reads and writes their words.
 
 pub use epay_domain::AccountKind;
-use epay_domain::{LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
+use epay_domain::{DeliveryStatus, LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Merchant {
@@ -521,8 +521,8 @@ pub struct CallbackEvent {
     /// The JSON body (see [`NewCallback::payload`]).
     #[sqlx(try_from = "String")]
     pub payload: Secret,
-    /// `pending`, `delivered` or `failed`.
-    pub status: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     pub next_attempt_at: i64,
     pub created_at: i64,
@@ -821,7 +821,7 @@ mod tests {
             kind: "payment.success".into(),
             url: "https://shop.kz/epay".into(),
             payload: r#"{"secret_hash":"merchants-callback-check"}"#.into(),
-            status: "pending".into(),
+            status: DeliveryStatus::Pending,
             attempts: 0,
             next_attempt_at: 0,
             created_at: 0,

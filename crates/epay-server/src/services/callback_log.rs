@@ -1,5 +1,6 @@
 //! The callback log of a payment and re-sending one callback (the cabinet uses both).
 
+use epay_domain::DeliveryStatus;
 use serde::Serialize;
 
 use crate::app::App;
@@ -72,7 +73,7 @@ pub async fn list(app: &App, caller: &Caller, payment_id: &str) -> Result<Vec<Ca
     Ok(events
         .into_iter()
         .map(|(e, attempts)| CallbackView {
-            next_attempt_at: (e.status == "pending").then(|| epay_datetime(e.next_attempt_at)),
+            next_attempt_at: (e.status == DeliveryStatus::Pending).then(|| epay_datetime(e.next_attempt_at)),
             created_at: epay_datetime(e.created_at),
             delivered_at: e.delivered_at.map(epay_datetime),
             payload: serde_json::from_str(e.payload.expose()).unwrap_or(serde_json::Value::Null),
@@ -91,7 +92,7 @@ pub async fn list(app: &App, caller: &Caller, payment_id: &str) -> Result<Vec<Ca
             id: e.id,
             kind: e.kind,
             url: e.url,
-            status: e.status,
+            status: e.status.to_string(),
             attempts: e.attempts,
         })
         .collect())

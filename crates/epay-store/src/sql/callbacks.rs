@@ -1,6 +1,7 @@
 //! The callback outbox: claiming due events, logging attempts, the callback log.
 
 use async_trait::async_trait;
+use epay_domain::DeliveryStatus;
 use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
 
 use super::{Backend, RowsAffected, SqlStore, Value};
@@ -32,11 +33,18 @@ where
         let claim = format!(
             "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
              WHERE id IN (SELECT id FROM callback_events
-                          WHERE status = 'pending' AND next_attempt_at <= $3 AND locked_until <= $3
+                          WHERE status = $5 AND next_attempt_at <= $3 AND locked_until <= $3
                           ORDER BY next_attempt_at LIMIT $4 {})",
             DB::SKIP_LOCKED
         );
-        sqlx::query(&claim).bind(lease_until_ms).bind(&claim_id).bind(now_ms).bind(limit).execute(&mut *tx).await?;
+        sqlx::query(&claim)
+            .bind(lease_until_ms)
+            .bind(&claim_id)
+            .bind(now_ms)
+            .bind(limit)
+            .bind(DeliveryStatus::Pending.as_str())
+            .execute(&mut *tx)
+            .await?;
         let rows = sqlx::query(
             "SELECT e.*, m.webhook_secret FROM callback_events e JOIN merchants m ON m.id = e.merchant_id
              WHERE e.claim_id = $1 ORDER BY e.next_attempt_at, e.id",
@@ -66,15 +74,15 @@ where
         .execute(&mut *tx)
         .await?;
         let (status, next_at, delivered_at) = match next {
-            CallbackNext::Delivered => ("delivered", now_ms, Some(now_ms)),
-            CallbackNext::RetryAt(at) => ("pending", at, None),
-            CallbackNext::GiveUp => ("failed", now_ms, None),
+            CallbackNext::Delivered => (DeliveryStatus::Delivered, now_ms, Some(now_ms)),
+            CallbackNext::RetryAt(at) => (DeliveryStatus::Pending, at, None),
+            CallbackNext::GiveUp => (DeliveryStatus::Failed, now_ms, None),
         };
         sqlx::query(
             "UPDATE callback_events SET status = $1, next_attempt_at = $2, delivered_at = $3, locked_until = 0
              WHERE id = $4",
         )
-        .bind(status)
+        .bind(status.as_str())
         .bind(next_at)
         .bind(delivered_at)
         .bind(&a.event_id)
@@ -127,7 +135,7 @@ where
         now_ms: i64,
     ) -> StoreResult<bool> {
         let changed = sqlx::query(
-            "UPDATE callback_events SET status = 'pending', next_attempt_at = $1
+            "UPDATE callback_events SET status = $5, next_attempt_at = $1
              WHERE id = $2 AND merchant_id = $3
                AND ($4 = '' OR payment_id IN (SELECT id FROM payments WHERE terminal_id = $4))",
         )
@@ -135,6 +143,7 @@ where
         .bind(event_id)
         .bind(merchant_id)
         .bind(terminal_id.unwrap_or(""))
+        .bind(DeliveryStatus::Pending.as_str())
         .execute(&self.pool)
         .await?
         .rows_affected();
@@ -142,7 +151,8 @@ where
     }
 
     async fn pending_callbacks(&self) -> StoreResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM callback_events WHERE status = 'pending'")
+        let row = sqlx::query("SELECT COUNT(*) AS n FROM callback_events WHERE status = $1")
+            .bind(DeliveryStatus::Pending.as_str())
             .fetch_one(&self.pool)
             .await?;
         Ok(row.try_get("n")?)

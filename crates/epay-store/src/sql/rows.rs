@@ -4,7 +4,8 @@
 //! a decode error, never a guess.
 
 use epay_domain::{
-    AccountKind, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus,
+    AccountKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState, TransferKind,
+    TxStatus,
 };
 
 use crate::TokenSpend;
@@ -42,6 +43,13 @@ impl TryFrom<Word> for ThreeDsState {
 }
 
 impl TryFrom<Word> for AccountKind {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for DeliveryStatus {
     type Error = epay_domain::Unknown;
     fn try_from(word: Word) -> Result<Self, Self::Error> {
         word.parse()

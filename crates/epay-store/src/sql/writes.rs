@@ -3,7 +3,7 @@
 //! token for another try, queueing the callback and storing the Idempotency-Key's answer.
 
 use epay_domain::transition::{self, Checks};
-use epay_domain::{PaymentState, Secret, TxStatus};
+use epay_domain::{DeliveryStatus, PaymentState, Secret, TxStatus};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
 use super::{
@@ -379,7 +379,7 @@ where
         sqlx::query(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
                  next_attempt_at, locked_until, claim_id, created_at, delivered_at)
-             VALUES ($1, $2, $3, $4, $5, $6, 'pending', 0, $7, 0, '', $7, NULL)",
+             VALUES ($1, $2, $3, $4, $5, $6, $8, 0, $7, 0, '', $7, NULL)",
         )
         .bind(&cb.id)
         .bind(&cb.merchant_id)
@@ -388,6 +388,7 @@ where
         .bind(&cb.url)
         .bind(cb.payload.expose())
         .bind(now)
+        .bind(DeliveryStatus::Pending.as_str())
         .execute(&mut **tx)
         .await?;
         Ok(())
