@@ -498,20 +498,24 @@ fn side(
     let saved = get(id_field);
     if !saved.is_empty() {
         return transfers::CardRequest {
-            transfer_type: "TYPECARDID".into(),
+            transfer_type: transfers::CardGiven::SavedCard.as_str().into(),
             card_cred: Some(saved),
             ..Default::default()
         };
     }
     let pan: String = get(pan_field).chars().filter(|c| !c.is_whitespace()).collect();
     if !with_card_details {
-        return transfers::CardRequest { transfer_type: "TYPEPAN".into(), card_cred: Some(pan), ..Default::default() };
+        return transfers::CardRequest {
+            transfer_type: transfers::CardGiven::Pan.as_str().into(),
+            card_cred: Some(pan),
+            ..Default::default()
+        };
     }
     let expiry: String = get("expiry").chars().filter(char::is_ascii_digit).collect();
     let (month, year) =
         if expiry.len() == 4 { (expiry[..2].to_string(), expiry[2..].to_string()) } else { (expiry, String::new()) };
     transfers::CardRequest {
-        transfer_type: "TYPEPAN".into(),
+        transfer_type: transfers::CardGiven::Pan.as_str().into(),
         card_cred: Some(pan),
         cvc: Some(get("cvc")),
         name: get("name"),

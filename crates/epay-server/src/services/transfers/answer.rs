@@ -5,6 +5,7 @@ use epay_store::{NewCallback, Payment, ThreeDsSession};
 use serde::Serialize;
 
 use super::error::{Refusal, TransferError};
+use super::sides::CardGiven;
 use crate::services::{callbacks, three_ds};
 use crate::wire::{JsonAmount, Secure3D};
 
@@ -88,7 +89,7 @@ pub fn response(p: &Payment) -> TransferResponse {
 /// A receiver found by phone is shown only once it has been paid: before that, its mask would
 /// tell the holder of a token who has which card.
 fn receiver_shown(p: &Payment, value: &str) -> String {
-    if p.receiver_transfer_type == "TYPEPHONE" && p.status != TxStatus::Charge {
+    if p.receiver_transfer_type == CardGiven::Phone.as_str() && p.status != TxStatus::Charge {
         String::new()
     } else {
         value.to_string()
