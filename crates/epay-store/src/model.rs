@@ -278,8 +278,6 @@ pub struct PaymentWrite {
     pub payment: Payment,
     pub effect: PaymentEffect,
     pub save_card: Option<CardToSave>,
-    /// Status and reason to record instead when the debit finds too little money.
-    pub on_insufficient_funds: (TxStatus, i32, String),
     /// A 3-D Secure challenge to open with the payment (status `3D`).
     pub three_ds: Option<ThreeDsSession>,
     /// The Idempotency-Key answer to commit with this payment, when the request carried a key.

@@ -57,16 +57,13 @@ pub async fn caller(app: &App, access_token: &str) -> Result<Caller, BearerError
     Ok(Caller::Token(token(app, access_token).await?))
 }
 
-/// The record of an access token as given, known and unexpired.
+/// The record of an access token as given (the text after `Bearer`, or the page's token),
+/// known by its digest and unexpired.
 pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
     let token = access_token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    lookup(app, token).await
-}
-
-async fn lookup(app: &App, token: &str) -> Result<TokenRecord, BearerError> {
     let record = app
         .store
         .token(&digest(token))

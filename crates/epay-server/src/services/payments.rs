@@ -643,11 +643,6 @@ async fn execute(
         payment,
         effect,
         save_card,
-        on_insufficient_funds: (
-            TxStatus::Reject,
-            ReasonCode::INSUFFICIENT_FUNDS.code,
-            ReasonCode::INSUFFICIENT_FUNDS.message.to_string(),
-        ),
         idempotency: {
             let (three_ds, acs_url) = (three_ds.clone(), acs_url.to_string());
             idempotency::record(move |p| answer(p, three_ds.as_ref(), &acs_url).map(axum::Json))

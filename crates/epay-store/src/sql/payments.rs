@@ -231,25 +231,14 @@ where
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
-        let PaymentWrite {
-            token_digest,
-            token_spend,
-            mut payment,
-            effect,
-            save_card,
-            on_insufficient_funds,
-            three_ds,
-            idempotency,
-        } = write;
+        let PaymentWrite { token_digest, token_spend, mut payment, effect, save_card, three_ds, idempotency } = write;
         let now = payment.created_at;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
 
         Self::spend_token_in(&mut tx, &token_digest, now).await?;
         payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
 
-        // The state machine says a declined approval is a REJECT; the caller words why.
-        let (_, code, reason) = on_insufficient_funds;
-        Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, (code, reason), now).await?;
+        Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, now).await?;
 
         let approved = payment.reason_code == 0;
         let mut saved_card_id = None;

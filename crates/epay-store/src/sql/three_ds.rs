@@ -184,9 +184,7 @@ where
         let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         Self::confirm_session(&mut tx, &session_id, now_ms).await?;
-        let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
-        let insufficient = (insufficient.code, insufficient.message.to_string());
-        if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, insufficient, now_ms).await? {
+        if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, now_ms).await? {
             payment.reference = String::new();
         }
         if let (0, Some(card)) = (payment.reason_code, &save_card) {

@@ -69,14 +69,13 @@ where
 
     /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
     /// its challenge) as the caller recorded it, through the state machine: an approval
-    /// the card cannot pay becomes the REJECT `insufficient` (code, reason). Books the
+    /// the card cannot pay becomes a REJECT for insufficient funds (484). Books the
     /// money and saves the card of an approved payment.
     pub(super) async fn decide_payment(
         tx: &mut sqlx::Transaction<'static, DB>,
         from: TxStatus,
         payment: &mut Payment,
         effect: &PaymentEffect,
-        insufficient: (i32, String),
         now: i64,
     ) -> StoreResult<bool> {
         let decision = payment_decision(from, payment, effect)?;
@@ -91,9 +90,9 @@ where
         payment.status = decided.status;
         payment.charged_minor = decided.charged_minor;
         if decided.declined.is_some() {
-            let (code, reason) = insufficient;
-            payment.reason_code = code;
-            payment.reason = reason;
+            let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
+            payment.reason_code = insufficient.code;
+            payment.reason = insufficient.message.to_string();
             payment.approval_code = String::new();
         }
         if let PaymentEffect::Debit { merchant_account, .. } = effect {
