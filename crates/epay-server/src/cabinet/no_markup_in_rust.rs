@@ -41,13 +41,11 @@ fn call_literals(rest: &str) -> Vec<&str> {
     let bytes = rest.as_bytes();
     while i < bytes.len() && depth > 0 {
         let tail = &rest[i..];
-        if tail.starts_with("r#\"") {
-            let body = &tail[3..];
+        if let Some(body) = tail.strip_prefix("r#\"") {
             let end = body.find("\"#").unwrap_or(body.len());
             literals.push(&body[..end]);
             i += 3 + end + 2;
-        } else if tail.starts_with('"') {
-            let body = &tail[1..];
+        } else if let Some(body) = tail.strip_prefix('"') {
             let mut escaped = false;
             let end = body
                 .char_indices()
