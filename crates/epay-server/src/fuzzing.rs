@@ -13,7 +13,7 @@ use epay_domain::money::MAX_AMOUNT_MINOR;
 use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
-use crate::config::Mode;
+use crate::platform::config::Mode;
 use crate::services::{payments, three_ds, transfers};
 use crate::wire::Fields;
 
@@ -90,20 +90,20 @@ pub fn page_params(data: &[u8]) {
     let text = String::from_utf8_lossy(rest);
     let raw = if mode % 2 == 1 { lz_str::compress_to_encoded_uri_component(text.as_ref()) } else { text.into_owned() };
     // The bounded decompressor against lz_str's, wherever the output stays small.
-    match crate::page::params::decompress(&raw, 1 << 16) {
+    match crate::edge::page::params::decompress(&raw, 1 << 16) {
         Ok(ours) => assert_eq!(lz_str::decompress_from_encoded_uri_component(&raw), Some(ours), "decompress"),
-        Err(crate::page::params::ParamsError::Damaged) => {
+        Err(crate::edge::page::params::ParamsError::Damaged) => {
             assert_eq!(lz_str::decompress_from_encoded_uri_component(&raw), None, "damaged")
         }
         Err(_) => {}
     }
-    let Ok(params) = crate::page::params::decode(&raw) else { return };
+    let Ok(params) = crate::edge::page::params::decode(&raw) else { return };
     assert!(!params.access_token.expose().trim().is_empty(), "params without a token");
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {
             let _ = payments::Order::parse(&params.fields, token, &fuzz_terminal(), mode);
-            if let Ok(order) = crate::page::transfer_order(&params.fields) {
+            if let Ok(order) = crate::edge::page::transfer_order(&params.fields) {
                 let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
             }
         }
@@ -135,8 +135,8 @@ pub fn token_request(data: &[u8]) {
             .headers_mut()
             .insert(axum::http::header::CONTENT_TYPE, axum::http::HeaderValue::from_static(content_type));
     }
-    let Ok(form) = runtime().block_on(crate::http::oauth::read_form(request)) else { return };
-    let scope = match crate::http::oauth::read_credentials(&form) {
+    let Ok(form) = runtime().block_on(crate::edge::http::oauth::read_form(request)) else { return };
+    let scope = match crate::edge::http::oauth::read_credentials(&form) {
         Ok(c) => {
             assert!(!c.scope.split_whitespace().next().unwrap_or("").is_empty(), "empty scope accepted");
             c.scope
@@ -145,7 +145,7 @@ pub fn token_request(data: &[u8]) {
     };
     for scope in [scope.as_str(), epay_domain::Scope::Transfer.as_str()] {
         for mode in MODES {
-            if let Ok(b) = crate::http::oauth::read_binding(&form, scope, mode) {
+            if let Ok(b) = crate::edge::http::oauth::read_binding(&form, scope, mode) {
                 if b.invoice.is_some() {
                     assert!(b.amount.is_some() && b.terminal_id.is_some(), "invoice without amount or terminal");
                 }
@@ -180,7 +180,7 @@ pub fn transfer_request(data: &[u8]) {
     let Ok(fields) = Fields::from_json(data) else { return };
     let spend = epay_store::TokenSpend::Always;
     let Ok(command) =
-        crate::http::transfers::read_transfer(&fields, epay_domain::TransferKind::P2p, spend, String::new())
+        crate::edge::http::transfers::read_transfer(&fields, epay_domain::TransferKind::P2p, spend, String::new())
     else {
         return;
     };
@@ -206,7 +206,7 @@ pub fn operation_request(data: &[u8]) {
         None => (data, &[][..]),
     };
     let query = String::from_utf8_lossy(query);
-    if let Ok(args) = crate::http::operations::args(Some(&query), body) {
+    if let Ok(args) = crate::edge::http::operations::args(Some(&query), body) {
         assert!(args.amount.is_none_or(|a| a.minor() <= MAX_AMOUNT_MINOR));
         assert!(args.external_id.is_none_or(|e| e.len() <= 100 && !e.trim().is_empty()));
     }

@@ -1,29 +1,22 @@
-//! The epay gateway: configuration, keys, services (use cases) and the HTTP surfaces.
+//! The epay gateway. Layers, each depending only on those below it (docs/architecture.md):
 //!
-//! Layers (DESIGN §3): `http` parses the wire format and maps errors; `services` run one use case
-//! each against the ports (`epay_store::Store`, `epay_network::CardNetwork`, [`clock::Clock`]);
-//! `epay_domain` holds the pure rules.
+//! - [`edge`]: the surfaces (ePay HTTP API, hosted page, ACS, cabinet, `/docs`). Each turns its
+//!   input into a command and a caller, calls a service, maps errors to its wire shape.
+//! - [`services`]: one use case each, against the ports (`epay_store::Store`,
+//!   `epay_network::CardNetwork`, [`platform::clock::Clock`]) and the pure rules of `epay_domain`.
+//! - [`wire`]: ePay's JSON shapes (answers, amounts, error bodies) that services hand back.
+//! - [`platform`]: time, configuration, keys, metrics, address checks.
+//! - [`app`]: the context a use case runs in; [`runtime`] builds it and runs the workers.
 
 pub mod app;
-pub mod cabinet;
-pub mod clock;
-pub mod config;
-pub mod delivery;
+pub mod edge;
 #[doc(hidden)]
 pub mod fuzzing;
-pub mod guard;
-pub mod html;
-pub mod keys;
-pub mod metrics;
-pub mod netblocks;
-pub mod openapi;
-pub mod page;
-pub mod seed;
+pub mod platform;
+pub mod runtime;
 pub mod services;
 pub mod wire;
-pub mod workers;
 
-mod http;
-
-pub use app::{build_metrics_router, build_router, App, AppState};
-pub use config::{Config, Mode};
+pub use app::{App, AppState};
+pub use edge::{build_metrics_router, build_router};
+pub use platform::config::{Config, Mode};

@@ -301,7 +301,7 @@ pub async fn cabinet(config: Config, command: CabinetCommand) -> Result<ExitCode
 
 /// The file `epay card issue` writes and a sandbox gateway loads after the built-in cards.
 pub fn issued_cards_path(data_dir: &Path) -> PathBuf {
-    data_dir.join(epay_server::app::ISSUED_CARDS_FILE)
+    data_dir.join(epay_server::runtime::start::ISSUED_CARDS_FILE)
 }
 
 /// A card number with `prefix`, random digits and a valid Luhn check digit, 16 digits long.
@@ -416,7 +416,7 @@ pub async fn sandbox(config: Config, command: SandboxCommand) -> Result<ExitCode
     let SandboxCommand::Purge { force } = command;
     let store = store(&config).await?;
     let keys = vault_keys(&config, store.as_ref()).await?;
-    match epay_server::seed::purge_sandbox(store.as_ref(), &keys, force).await.map_err(|e| e.to_string())? {
+    match epay_server::runtime::seed::purge_sandbox(store.as_ref(), &keys, force).await.map_err(|e| e.to_string())? {
         PurgeOutcome::Deleted => {
             println!("removed the public sandbox merchant, its terminals, tokens, cabinet users and seeded balances")
         }
@@ -450,7 +450,10 @@ pub async fn acs(config: Config, command: AcsCommand) -> Result<ExitCode, String
 
 /// The keys with the store's vault data keys installed, as a gateway has them: for commands
 /// that seal a secret (refused when the master key is not the gateway's).
-async fn vault_keys(config: &Config, store: &dyn epay_store::Store) -> Result<epay_server::keys::Keys, String> {
+async fn vault_keys(
+    config: &Config,
+    store: &dyn epay_store::Store,
+) -> Result<epay_server::platform::keys::Keys, String> {
     let keys = load_keys(config)?;
     epay_server::services::vault::load(&keys, store, now_ms()).await.map_err(|e| e.to_string())?;
     Ok(keys)
@@ -458,12 +461,12 @@ async fn vault_keys(config: &Config, store: &dyn epay_store::Store) -> Result<ep
 
 /// The admin commands run on real time (a sandbox gateway's moved clock is its own).
 fn now_ms() -> i64 {
-    use epay_server::clock::Clock;
-    epay_server::clock::SystemClock::default().real_now_ms()
+    use epay_server::platform::clock::Clock;
+    epay_server::platform::clock::SystemClock::default().real_now_ms()
 }
 
-fn load_keys(config: &Config) -> Result<epay_server::keys::Keys, String> {
-    epay_server::keys::Keys::load(
+fn load_keys(config: &Config) -> Result<epay_server::platform::keys::Keys, String> {
+    epay_server::platform::keys::Keys::load(
         &config.rsa_key_path(),
         config.rsa_key_bits,
         &config.vault_key_path(),

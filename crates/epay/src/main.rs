@@ -207,8 +207,8 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     tracing::info!(%local, tls = tls.is_some(), "listening");
     let app = Arc::new(app);
     let (stop, stop_signal) = tokio::sync::watch::channel(false);
-    let expiry = epay_server::workers::spawn_expiry(app.clone(), stop_signal.clone());
-    let callbacks = epay_server::workers::spawn_callbacks(app.clone(), stop_signal);
+    let expiry = epay_server::runtime::workers::spawn_expiry(app.clone(), stop_signal.clone());
+    let callbacks = epay_server::runtime::workers::spawn_callbacks(app.clone(), stop_signal);
     let own: Vec<std::net::SocketAddr> = std::iter::once(local).chain(app.config.metrics_listen).collect();
     epay_server::services::links::set_own_addresses(&own, app.config.public_url.as_deref());
     let router = epay_server::build_router(app.clone());

@@ -8,7 +8,7 @@ use std::time::Duration;
 use common::receiver::Receiver;
 use common::*;
 use epay_client::{PaymentRequest, TokenRequest};
-use epay_server::seed::TEST_WEBHOOK_SECRET;
+use epay_server::runtime::seed::TEST_WEBHOOK_SECRET;
 
 /// Runs `epay <args>` on the gateway's data directory and database; (exit code, stdout, stderr).
 fn epay(gw: &Gateway, args: &[&str]) -> (i32, String, String) {
@@ -244,7 +244,7 @@ async fn vault_key_rotation_reseals_saved_cards_while_the_gateway_runs() {
         let keys = store.vault_keys().await.unwrap();
         assert_eq!(keys.len(), 2);
         assert_eq!(keys.iter().filter(|k| k.active).map(|k| k.id.as_str()).collect::<Vec<_>>(), vec![new_key.as_str()]);
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         for card in store.saved_cards(&merchant.id, "vault-user").await.unwrap() {
             assert!(card.pan_ciphertext.starts_with(&format!("v2.{new_key}.")), "{}", card.pan_ciphertext);
         }

@@ -34,7 +34,7 @@ async fn pay(gw: &Gateway, token: &str, invoice: &str, card: (&str, &str, &str))
 }
 
 async fn attempts_of(gw: &Gateway, terminal: &str, invoice: &str) -> Vec<epay_store::Payment> {
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     gw.store().await.invoice_attempts(&merchant.id, terminal, invoice).await.unwrap()
 }
 
@@ -100,7 +100,7 @@ async fn a_declined_invoice_is_paid_with_a_new_token_and_the_decline_stays_in_th
         assert_eq!(failures[0].json()["id"], declined["id"]);
         assert_eq!(failures[0].json()["reasonCode"].to_string().trim_matches('"'), "2872");
         assert_eq!(successes[0].json()["id"], paid["id"]);
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let log = gw.store().await.callbacks_of(&merchant.id, &attempts[0].id).await.unwrap();
         assert_eq!(log.len(), 1, "{backend:?}: the decline's callback is in the callback log");
 
@@ -193,7 +193,7 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
         assert_eq!(status, 409, "{backend:?}: {body}");
 
         // Transfers share the rule: an order id declined as often as the terminal allows.
-        let p2p = epay_server::seed::P2P_TERMINAL;
+        let p2p = epay_server::runtime::seed::P2P_TERMINAL;
         assert!(set_max_attempts(&gw, p2p, "1").0);
         let order = common::invoice();
         let transfer = |sender: (&'static str, &'static str, &'static str)| {
@@ -234,7 +234,7 @@ async fn past_the_terminal_limit_payments_and_transfers_answer_2740_and_write_no
 async fn concurrent_attempts_at_one_invoice_have_one_winner() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let store = gw.store().await;
 
         // Eight tokens for one invoice pay at the same moment: exactly one succeeds, the others
@@ -297,7 +297,7 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
 async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let p2p = epay_server::seed::P2P_TERMINAL;
+        let p2p = epay_server::runtime::seed::P2P_TERMINAL;
         for bound in [true, false] {
             let order = common::invoice();
             let token = gw
@@ -315,7 +315,7 @@ async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
                 .await
                 .unwrap()
                 .access_token;
-            let params = epay_server::page::params::encode(
+            let params = epay_server::edge::page::params::encode(
                 &[
                     ("invoiceId", order.clone()),
                     ("backLink", format!("{}/demo/success", gw.url)),

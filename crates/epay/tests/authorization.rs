@@ -191,7 +191,7 @@ async fn every_protected_route_refuses_wrong_tokens_and_changes_nothing() {
         // Nothing changed: the payment is still AUTH with its one hold, the card still active.
         assert_eq!(gw.transaction_of(&payment_id).await["statusName"], "AUTH");
         assert_eq!(store.ledger_transfers_of(&payment_id).await.unwrap().len(), ledger_before);
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         assert_eq!(store.saved_cards(&merchant.id, "auth-user").await.unwrap().len(), 1);
         assert!(store.payment_by_invoice(TERMINAL, &new_invoice).await.unwrap().is_none());
         gw.assert_ledger_sound();
@@ -212,7 +212,7 @@ async fn operate(gw: &Gateway, token: &str, id: &str, op: &str, query: &str) -> 
 /// What an operation could change about a payment: its status, amounts and ledger entries.
 async fn money_of(gw: &Gateway, id: &str) -> (String, i64, i64, usize) {
     let store = gw.store().await;
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     let p = store.payment(&merchant.id, id).await.unwrap().unwrap();
     (p.status.to_string(), p.charged_minor, p.refunded_minor, store.ledger_transfers_of(id).await.unwrap().len())
 }

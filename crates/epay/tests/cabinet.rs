@@ -11,7 +11,7 @@ use common::browser::Browser;
 use common::receiver::Receiver;
 use common::*;
 use epay_client::{PaymentRequest, TokenRequest};
-use epay_server::seed::{CABINET_EMAIL, CABINET_PASSWORD};
+use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD};
 
 fn screenshot_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
@@ -276,7 +276,9 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         assert_eq!(pay(major("10")).await, "AUTH", "{backend:?}: the next payment stops at AUTH");
         let saved = store.terminal(id).await.unwrap().unwrap();
         assert!(
-            saved.two_step && !saved.three_ds && saved.hold_period_secs == epay_server::seed::DEFAULT_HOLD_PERIOD_SECS,
+            saved.two_step
+                && !saved.three_ds
+                && saved.hold_period_secs == epay_server::runtime::seed::DEFAULT_HOLD_PERIOD_SECS,
             "{saved:?}"
         );
 
@@ -349,14 +351,18 @@ async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
 
         // The signing secret: rotated, and shown (the merchant needs it to verify callbacks).
         let before = browser.execute("return document.getElementById('webhook-secret').textContent").await;
-        assert_eq!(before.as_str(), Some(epay_server::seed::TEST_WEBHOOK_SECRET), "{backend:?}: the seeded secret");
+        assert_eq!(
+            before.as_str(),
+            Some(epay_server::runtime::seed::TEST_WEBHOOK_SECRET),
+            "{backend:?}: the seeded secret"
+        );
         browser.click("#rotate-webhook").await;
         browser.click("#confirm").await;
         let fresh = browser.text("#new-secret").await;
         assert!(fresh.starts_with("whsec_") && Some(fresh.as_str()) != before.as_str(), "{backend:?}");
         // Stored sealed (never in clear in the database), and shown opened on the page.
         let merchant = gw.store().await.merchant_by_client_id(CLIENT).await.unwrap().unwrap();
-        assert!(epay_server::keys::Keys::is_sealed(merchant.webhook_secret.expose()), "{backend:?}");
+        assert!(epay_server::platform::keys::Keys::is_sealed(merchant.webhook_secret.expose()), "{backend:?}");
         assert!(!gw.database_contents().await.contains(fresh.trim_start_matches("whsec_")), "{backend:?}");
         browser.goto(&format!("{}/cabinet/credentials", gw.url)).await;
         let shown = browser.execute("return document.getElementById('webhook-secret').textContent").await;
@@ -775,7 +781,7 @@ async fn an_operator_creates_a_cabinet_user_with_the_epay_command() {
 async fn a_transfer_shows_its_receiver_and_fee_and_offers_no_operations() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let p2p = epay_server::seed::P2P_TERMINAL;
+        let p2p = epay_server::runtime::seed::P2P_TERMINAL;
         let order = invoice();
         let token = gw
             .client
@@ -817,7 +823,7 @@ async fn a_transfer_shows_its_receiver_and_fee_and_offers_no_operations() {
 async fn the_overview_shows_volumes_per_currency() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
-        let one_step = epay_server::seed::ONE_STEP_TERMINAL;
+        let one_step = epay_server::runtime::seed::ONE_STEP_TERMINAL;
         for (amount, currency) in
             [(major("100"), "KZT"), (major("12.34"), "USD"), (major("10.5"), "EUR"), (major("1"), "USD")]
         {
@@ -891,7 +897,7 @@ async fn every_attempt_at_an_invoice_stays_in_the_cabinet_and_the_terminal_sets_
         let (_, terminals) = web.get("/cabinet/terminals").await;
         assert!(terminals
             .contains(&format!(r#"id="attempts-{TERMINAL}" name="max_attempts" inputmode="numeric" value="3""#)));
-        let hours = (epay_server::seed::DEFAULT_HOLD_PERIOD_SECS / 3600).to_string();
+        let hours = (epay_server::runtime::seed::DEFAULT_HOLD_PERIOD_SECS / 3600).to_string();
         let form = |attempts: &'static str| {
             vec![
                 ("csrf", web.csrf.clone()),

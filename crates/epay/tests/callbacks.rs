@@ -105,7 +105,7 @@ async fn pay(
 }
 
 fn verify(hit: &common::receiver::Hit, body: &[u8]) -> Result<(), epay_client::webhooks::WebhookError> {
-    hit.verify_body(epay_server::seed::TEST_WEBHOOK_SECRET, body)
+    hit.verify_body(epay_server::runtime::seed::TEST_WEBHOOK_SECRET, body)
 }
 
 #[tokio::test]
@@ -471,7 +471,7 @@ async fn production_mode_refuses_internal_callback_targets() {
                     id: "prod-merchant".into(),
                     name: "Prod".into(),
                     client_id: "prod".into(),
-                    secret_digest: epay_server::keys::secret_digest("prod-secret"),
+                    secret_digest: epay_server::platform::keys::secret_digest("prod-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {
@@ -637,8 +637,8 @@ const OLD_CLEAR_SECRET: &str = "whsec_YW4gb2xkZXIgZ2F0ZXdheSBrZXB0IHRoaXMgY2xlYX
 
 #[tokio::test]
 async fn webhook_secrets_are_sealed_at_rest_and_a_clear_one_is_sealed_at_the_next_start() {
-    use epay_server::keys::Keys;
-    use epay_server::seed::TEST_WEBHOOK_SECRET;
+    use epay_server::platform::keys::Keys;
+    use epay_server::runtime::seed::TEST_WEBHOOK_SECRET;
     for backend in backends() {
         let receiver = Receiver::start().await;
         let mut gw = Gateway::start_with(backend, FAST).await;

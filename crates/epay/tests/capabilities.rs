@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use common::receiver::Receiver;
 use common::*;
-use epay_server::seed::{ONE_STEP_TERMINAL, P2P_TERMINAL as P2P, PAYOUT_TERMINAL as PAYOUT};
+use epay_server::runtime::seed::{ONE_STEP_TERMINAL, P2P_TERMINAL as P2P, PAYOUT_TERMINAL as PAYOUT};
 use serde_json::{json, Value};
 
 /// `POST /oauth2/token` with exactly these form fields (plus the test merchant's credentials).
@@ -77,7 +77,7 @@ async fn recorded(gw: &Gateway, terminal: &str, invoice: &str) -> bool {
 
 /// Page `params` as payment-api.js builds them, around `access_token`.
 fn page_params(fields: &[(&str, String)], access_token: &str, scope: &str) -> String {
-    epay_server::page::params::encode(
+    epay_server::edge::page::params::encode(
         fields,
         &[("access_token", access_token.to_string()), ("expires_in", "7200".into()), ("scope", scope.into())],
     )

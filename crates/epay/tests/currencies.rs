@@ -8,7 +8,7 @@ mod common;
 
 use common::*;
 use epay_client::{PaymentRequest, TokenRequest};
-use epay_server::seed::{ONE_STEP_TERMINAL, P2P_TERMINAL};
+use epay_server::runtime::seed::{ONE_STEP_TERMINAL, P2P_TERMINAL};
 use serde_json::{json, Value};
 
 /// A card payment of `amount` in `currency` with the (tenge) Visa test card on `terminal`.
@@ -25,7 +25,7 @@ async fn pay(gw: &Gateway, amount: Amount, currency: &str, terminal: &str) -> ep
 }
 
 async fn payment_row(gw: &Gateway, id: &str) -> epay_store::Payment {
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     gw.store().await.payment(&merchant.id, id).await.unwrap().expect("the payment is stored")
 }
 
@@ -165,7 +165,7 @@ async fn daily_transfer_limits_count_each_currency_alone() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let store = gw.store().await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let small = "bbbbbbbb-0000-4000-8000-00000000f529";
         let terminal = epay_store::Terminal {
             id: small.into(),

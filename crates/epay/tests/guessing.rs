@@ -14,7 +14,7 @@ use base64::Engine;
 use common::*;
 use epay_client::cryptogram::encrypt_raw;
 use epay_client::{CardData, PaymentRequest};
-use epay_server::seed::{CABINET_EMAIL, CABINET_PASSWORD, P2P_TERMINAL, PAYOUT_TERMINAL};
+use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD, P2P_TERMINAL, PAYOUT_TERMINAL};
 use serde_json::{json, Value};
 
 /// An HTTP client whose connections come from `address` (a loopback address), not following

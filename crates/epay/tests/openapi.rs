@@ -565,7 +565,7 @@ fn hidden(html: &str, name: &str) -> String {
 async fn documented_three_ds_answers_are_the_real_answers() {
     let gw = Gateway::start(Backend::Sqlite).await;
     let doc = spec(&gw).await;
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     let terminal = epay_store::Terminal {
         id: SECURE_TERMINAL.into(),
         merchant_id: merchant.id.clone(),

@@ -64,7 +64,8 @@ async fn stale_pool_connections_after_the_database_drops_them() {
     let gw = Gateway::start(Backend::Postgres).await;
     let payment = gw.authorized_payment(major("100")).await;
     let service = gw.service_token(TERMINAL).await;
-    let invoice = gw.store().await.payment(&epay_server::seed::test_merchant().0.id, &payment).await.unwrap().unwrap();
+    let invoice =
+        gw.store().await.payment(&epay_server::runtime::seed::test_merchant().0.id, &payment).await.unwrap().unwrap();
     let status_url = format!("{}/check-status/payment/transaction/{}", gw.url, invoice.invoice_id);
     let check = || gw.http.get(&status_url).bearer_auth(&service).send();
     let name = gw.database_url.rsplit('/').next().unwrap().to_string();

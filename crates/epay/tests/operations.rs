@@ -160,7 +160,7 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
                     id: "other-merchant".into(),
                     name: "Other".into(),
                     client_id: "other".into(),
-                    secret_digest: epay_server::keys::secret_digest("other-secret"),
+                    secret_digest: epay_server::platform::keys::secret_digest("other-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {
@@ -230,7 +230,7 @@ async fn fifty_concurrent_refunds_never_exceed_the_charge() {
             assert!(body["message"].as_str().unwrap().contains("exceeds what is left"), "{body}");
         }
         let store = gw.store().await;
-        let payment = store.payment(&epay_server::seed::test_merchant().0.id, &p).await.unwrap().unwrap();
+        let payment = store.payment(&epay_server::runtime::seed::test_merchant().0.id, &p).await.unwrap().unwrap();
         assert_eq!(payment.refunded_minor, 9_000);
         gw.assert_ledger_sound();
     }
@@ -308,11 +308,11 @@ async fn a_refund_under_the_minimum_of_a_payment_the_token_cannot_see_is_not_fou
         let gw = Gateway::start(backend).await;
         // A payment of the same merchant on another terminal (one-step: charged at once).
         let invoice = invoice();
-        let token = gw.token_on(&invoice, major("100"), epay_server::seed::ONE_STEP_TERMINAL).await;
+        let token = gw.token_on(&invoice, major("100"), epay_server::runtime::seed::ONE_STEP_TERMINAL).await;
         let request = epay_client::PaymentRequest::new(
             &invoice,
             major("100"),
-            gw.cryptogram(VISA, epay_server::seed::ONE_STEP_TERMINAL).await,
+            gw.cryptogram(VISA, epay_server::runtime::seed::ONE_STEP_TERMINAL).await,
         );
         let other = gw.client.cryptopay(&token, &request).await.unwrap();
         assert_eq!(other.status, "CHARGE");
@@ -323,7 +323,7 @@ async fn a_refund_under_the_minimum_of_a_payment_the_token_cannot_see_is_not_fou
             assert!(answer["message"].as_str().unwrap().contains("not found"), "{backend:?} {id}: {answer}");
         }
         // Its own terminal's token meets the minimum.
-        let own_token = gw.service_token(epay_server::seed::ONE_STEP_TERMINAL).await;
+        let own_token = gw.service_token(epay_server::runtime::seed::ONE_STEP_TERMINAL).await;
         let (status, answer) = gw.operation(&own_token, &other.id, "refund", "?amount=5", None).await;
         assert_eq!(status, 400, "{backend:?}: {answer}");
         assert!(answer["message"].as_str().unwrap().contains("at least 10"), "{backend:?}: {answer}");

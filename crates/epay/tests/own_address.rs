@@ -57,7 +57,7 @@ async fn callback_links_to_the_gateway_itself_are_refused_and_the_clock_does_not
 
         // A link stored before this check existed is refused at delivery.
         let paid = gw.authorized_payment(major("100")).await;
-        let merchant = epay_server::seed::test_merchant().0.id;
+        let merchant = epay_server::runtime::seed::test_merchant().0.id;
         gw.execute_sql(&format!(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
                  next_attempt_at, locked_until, claim_id, created_at, delivered_at)

@@ -28,7 +28,7 @@ async fn page_link(gw: &Gateway, language: &str, amount_in_params: &str) -> (Str
 
 /// The payment page link for `invoice` with `token` in `language`.
 fn page_link_for(gw: &Gateway, invoice: &str, token: &str, language: &str, amount_in_params: &str) -> String {
-    let params = epay_server::page::params::encode(
+    let params = epay_server::edge::page::params::encode(
         &[
             ("invoiceId", invoice.to_string()),
             ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
@@ -137,7 +137,7 @@ async fn a_mistyped_cvc_is_corrected_on_the_same_page() {
         browser.type_into("#cvc", VISA.2).await;
         browser.click("#submit").await;
         browser.wait_url("/demo/success", 15).await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let attempts = gw.store().await.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap();
         let summary: Vec<(i32, &str)> = attempts.iter().map(|p| (p.attempt, p.status.as_str())).collect();
         assert_eq!(summary, [(1, "REJECT"), (2, "AUTH")], "{backend:?}");
@@ -186,7 +186,7 @@ async fn past_the_limit_the_page_says_so_in_its_language() {
         let response = gw.http.post(format!("{}/payform/pay", gw.url)).form(&form).send().await.unwrap();
         assert_eq!(response.status(), 400, "{backend:?}");
         assert!(response.text().await.unwrap().contains("Too many failed payment attempts"), "{backend:?}");
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let store = gw.store().await;
         assert_eq!(store.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap().len(), 2);
     }
@@ -433,7 +433,7 @@ async fn a_page_copied_from_seed_002_opens_the_transfer_form_its_token_allows() 
             })
             .await
             .unwrap();
-        let params = epay_server::page::params::encode(
+        let params = epay_server::edge::page::params::encode(
             &[
                 ("invoiceId", order_id.clone()),
                 ("amount", "100".into()),
@@ -480,7 +480,7 @@ async fn transfer_link(gw: &Gateway, terminal: &str, flag: &str) -> (String, Str
         })
         .await
         .unwrap();
-    let params = epay_server::page::params::encode(
+    let params = epay_server::edge::page::params::encode(
         &[
             ("invoiceId", invoice.clone()),
             ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),

@@ -14,7 +14,7 @@ const SCRIPT_LINK: &str = "javascript:alert(document.cookie)";
 const DATA_LINK: &str = "data:text/html,<script>alert(1)</script>";
 
 async fn with_secure_terminal(gw: &Gateway) {
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     let terminal = epay_store::Terminal {
         id: SECURE_TERMINAL.into(),
         merchant_id: merchant.id.clone(),
@@ -36,7 +36,7 @@ async fn three_ds_return_page(gw: &Gateway, code: &str) -> String {
     let (status, three_d) =
         gw.post_json("/payment/cryptopay", Some(&token), &serde_json::to_string(&request).unwrap()).await;
     assert_eq!(status, 200, "{three_d}");
-    let params = epay_server::page::params::encode(
+    let params = epay_server::edge::page::params::encode(
         &[
             ("invoiceId", invoice.clone()),
             ("backLink", SCRIPT_LINK.into()),
@@ -151,7 +151,7 @@ async fn hostile_text_is_shown_as_text_on_the_pages() {
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
         let token = gw.payment_token(&invoice, major("100")).await;
-        let params = epay_server::page::params::encode(
+        let params = epay_server::edge::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
                 ("description", format!("Mug {SCRIPT}")),

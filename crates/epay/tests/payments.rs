@@ -151,7 +151,7 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
         // A one-step (SMS) terminal of the test merchant.
         let one_step = "a1b2c3d4-0000-4000-8000-000000000001";
         let store = gw.store().await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         store
             .upsert_merchant(
                 &merchant,
@@ -385,7 +385,8 @@ async fn bad_input_is_refused_with_a_clear_error_and_writes_nothing() {
         let foreign = {
             let other = std::env::temp_dir().join(format!("epay-foreign-{}", uuid::Uuid::new_v4()));
             let k =
-                epay_server::keys::Keys::load_or_generate(&other.join("r.pem"), 2048, &other.join("v.key")).unwrap();
+                epay_server::platform::keys::Keys::load_or_generate(&other.join("r.pem"), 2048, &other.join("v.key"))
+                    .unwrap();
             Value::from(encrypt_cryptogram(&k.public_pem, &CardData::new(VISA.0, VISA.1, VISA.2, TERMINAL)).unwrap())
         };
         let other_invoice = self::invoice();

@@ -35,7 +35,7 @@ async fn production_gateway(backend: Backend, cards_file: &std::path::Path) -> G
                 id: "prod-merchant".into(),
                 name: "Prod".into(),
                 client_id: "prod".into(),
-                secret_digest: epay_server::keys::secret_digest("prod-secret"),
+                secret_digest: epay_server::platform::keys::secret_digest("prod-secret"),
                 webhook_secret: "whsec_c2VjcmV0".into(),
             },
             &[terminal(PROD_TERMINAL, "90000011", false), terminal(PROD_SECURE_TERMINAL, "90000012", true)],
@@ -67,7 +67,7 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
             assert_ne!(status, 200, "{backend:?}: {body}");
             assert_eq!(body["code"], 471, "{backend:?}: a public test card must be unknown: {body}");
         }
-        assert!(gw.store().await.terminal(epay_server::seed::THREE_DS_TERMINAL).await.unwrap().is_none());
+        assert!(gw.store().await.terminal(epay_server::runtime::seed::THREE_DS_TERMINAL).await.unwrap().is_none());
         // An issued card pays.
         let (status, body) = pay(&gw, PROD_TERMINAL, (&plain.0, &plain.1, &plain.2)).await;
         assert_eq!(status, 200, "{backend:?}: {body}");
@@ -75,7 +75,7 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
         // gateway's clock).
         let order = invoice();
         let token = gw.token_on_as("prod", "prod-secret", &order, major("100"), PROD_TERMINAL).await;
-        let params = epay_server::page::params::encode(
+        let params = epay_server::edge::page::params::encode(
             &[
                 ("invoiceId", order.clone()),
                 ("backLink", "https://shop.example/ok".into()),
@@ -218,9 +218,9 @@ async fn a_sandbox_database_starts_in_production_only_after_the_purge() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         gw.restart_with(&[("EPAY_MODE", "production")]).await;
         let store = gw.store().await;
-        assert!(store.merchant(epay_server::seed::TEST_MERCHANT_ID).await.unwrap().is_none(), "{backend:?}");
+        assert!(store.merchant(epay_server::runtime::seed::TEST_MERCHANT_ID).await.unwrap().is_none(), "{backend:?}");
         assert!(store.terminal(TERMINAL).await.unwrap().is_none(), "{backend:?}");
-        assert!(store.cabinet_user_by_email(epay_server::seed::CABINET_EMAIL).await.unwrap().is_none());
+        assert!(store.cabinet_user_by_email(epay_server::runtime::seed::CABINET_EMAIL).await.unwrap().is_none());
         let err = gw.client.token(&epay_client::TokenRequest::service(CLIENT, SECRET, TERMINAL)).await.unwrap_err();
         assert_eq!(err.status(), Some(401), "{backend:?}");
         // The seeded payout balance went back to where it came from: the ledger balances.
@@ -241,7 +241,7 @@ async fn the_purge_refuses_a_merchant_with_transactions_unless_forced() {
         // Refused means unchanged: production still refuses.
         assert!(production_start_refused(&gw).await.contains("client id \"test\""));
         let signing_secret = || async {
-            let merchant = gw.store().await.merchant(epay_server::seed::TEST_MERCHANT_ID).await.unwrap();
+            let merchant = gw.store().await.merchant(epay_server::runtime::seed::TEST_MERCHANT_ID).await.unwrap();
             merchant.unwrap().webhook_secret
         };
         let published = signing_secret().await;
@@ -249,13 +249,13 @@ async fn the_purge_refuses_a_merchant_with_transactions_unless_forced() {
         assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
         // A new signing secret nobody knows, sealed like any other.
         let retired = signing_secret().await;
-        assert!(retired != published && epay_server::keys::Keys::is_sealed(retired.expose()), "{backend:?}");
+        assert!(retired != published && epay_server::platform::keys::Keys::is_sealed(retired.expose()), "{backend:?}");
         gw.restart_with(&[("EPAY_MODE", "production")]).await;
         let store = gw.store().await;
         // Retired: the transaction and its ledger stay, the public credentials are gone.
         assert!(store.payment_by_id(&payment).await.unwrap().is_some(), "{backend:?}");
         assert!(store.merchant_by_client_id(CLIENT).await.unwrap().is_none(), "{backend:?}");
-        assert!(store.cabinet_user_by_email(epay_server::seed::CABINET_EMAIL).await.unwrap().is_none());
+        assert!(store.cabinet_user_by_email(epay_server::runtime::seed::CABINET_EMAIL).await.unwrap().is_none());
         let err = gw.client.token(&epay_client::TokenRequest::service(CLIENT, SECRET, TERMINAL)).await.unwrap_err();
         assert_eq!(err.status(), Some(401), "{backend:?}");
         gw.assert_ledger_sound();

@@ -41,7 +41,7 @@ const THREE_D_KEYS: &[&str] = &[
 
 async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
     let gw = Gateway::start_with(backend, env).await;
-    let (merchant, _) = epay_server::seed::test_merchant();
+    let (merchant, _) = epay_server::runtime::seed::test_merchant();
     gw.store()
         .await
         .upsert_merchant(
@@ -177,7 +177,7 @@ async fn api_flow_three_d_then_challenge_then_confirm() {
 
 #[tokio::test]
 async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
-    use epay_server::seed::THREE_DS_TERMINAL;
+    use epay_server::runtime::seed::THREE_DS_TERMINAL;
     for backend in backends() {
         // A fresh sandbox gateway and nothing else: no database change, no CLI.
         let gw = Gateway::start(backend).await;
@@ -229,7 +229,7 @@ async fn seed_003_answers_3d_out_of_the_box_on_the_seeded_three_ds_terminal() {
 
 #[tokio::test]
 async fn the_three_ds_terminal_is_seeded_once_into_old_databases_and_then_left_alone() {
-    use epay_server::seed::{TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+    use epay_server::runtime::seed::{TEST_MERCHANT_ID, THREE_DS_TERMINAL};
     for backend in backends() {
         let mut gw = Gateway::start(backend).await;
         let store = gw.store().await;
@@ -306,7 +306,7 @@ async fn wrong_code_cancel_foreign_md_and_halyk_sdk_term_url() {
 /// The hosted page's payment object for `invoice` on the 3-D Secure terminal (English).
 async fn secure_page_params(gw: &Gateway, invoice: &str) -> String {
     let token = gw.token_on(invoice, major("100"), SECURE_TERMINAL).await;
-    epay_server::page::params::encode(
+    epay_server::edge::page::params::encode(
         &[
             ("invoiceId", invoice.to_string()),
             ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
@@ -325,7 +325,7 @@ async fn secure_page_params(gw: &Gateway, invoice: &str) -> String {
 async fn a_retry_while_a_challenge_is_open_is_refused_and_a_failed_challenge_frees_the_invoice() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let store = gw.store().await;
         let pay_visa = |invoice: String| {
             let gw = &gw;
@@ -460,7 +460,7 @@ async fn the_hosted_page_runs_the_challenge_itself() {
         let gw = secure_gateway(backend, &[]).await;
         let invoice = invoice();
         let token = gw.token_on(&invoice, major("100"), SECURE_TERMINAL).await;
-        let params = epay_server::page::params::encode(
+        let params = epay_server::edge::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
                 ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
@@ -529,7 +529,7 @@ async fn transfers_challenge_the_sender_card_when_the_terminal_requires_3ds() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
         let store = gw.store().await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let (token, three_d) = start_transfer(&gw, "/p2p/transfer", ENROLLED, "https://merchant.example/post").await;
         assert_eq!(three_d["status"], "3D", "{backend:?}: {three_d}");
         assert_eq!((three_d["amount"].clone(), three_d["fee"].clone()), (json!(100), json!(95)));
@@ -602,7 +602,7 @@ async fn the_transfer_form_runs_the_sender_challenge() {
         let gw = secure_gateway(backend, &[]).await;
         let invoice = invoice();
         let token = transfer_token(&gw, &invoice, major("100"), None).await;
-        let params = epay_server::page::params::encode(
+        let params = epay_server::edge::page::params::encode(
             &[
                 ("invoiceId", invoice.clone()),
                 ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
@@ -642,7 +642,7 @@ async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
     for backend in backends() {
         // Two minutes before midnight in Kazakhstan (UTC+5).
         let gw = secure_gateway(backend, &[("EPAY_SANDBOX_START", "2026-11-22T18:58:00Z")]).await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         gw.store()
             .await
             .upsert_merchant(
@@ -705,7 +705,7 @@ async fn a_three_ds_transfer_counts_on_the_day_its_money_moves() {
 async fn a_card_verification_on_a_3ds_terminal_saves_the_card_only_after_the_challenge() {
     for backend in backends() {
         let gw = secure_gateway(backend, &[]).await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let store = gw.store().await;
         let invoice = invoice();
         let token = gw.token_on(&invoice, Amount::ZERO, SECURE_TERMINAL).await;

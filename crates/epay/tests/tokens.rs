@@ -105,7 +105,7 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
                     id: "other".into(),
                     name: "Other".into(),
                     client_id: "other".into(),
-                    secret_digest: epay_server::keys::secret_digest("other-secret"),
+                    secret_digest: epay_server::platform::keys::secret_digest("other-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
                 },
                 &[epay_store::Terminal {

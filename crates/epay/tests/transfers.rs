@@ -391,7 +391,7 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
         let (status, denied) = send(
             &gw,
             "/p2p/transfer",
-            epay_server::seed::ONE_STEP_TERMINAL,
+            epay_server::runtime::seed::ONE_STEP_TERMINAL,
             major("100"),
             json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
         )
@@ -516,7 +516,7 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
 
         // A terminal that may transfer 1000 tenge a day.
         let store = gw.store().await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let small = "bbbbbbbb-0000-4000-8000-000000000529";
         store
             .upsert_merchant(

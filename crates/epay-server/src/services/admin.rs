@@ -8,7 +8,7 @@ use epay_store::{Merchant, Store, StoreError, Terminal};
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-use crate::keys::{secret_digest, KeyError, Keys, Sealing};
+use crate::platform::keys::{secret_digest, KeyError, Keys, Sealing};
 
 /// Hold period of a two-step authorization before it expires to CANCEL_OLD (7 days): a new
 /// terminal's default.

@@ -4,8 +4,8 @@ use epay_domain::Scope;
 use epay_store::{InvoiceBound, TokenRecord};
 
 use crate::app::App;
-use crate::clock::Clock;
-use crate::keys::digest;
+use crate::platform::clock::Clock;
+use crate::platform::keys::digest;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BearerError {
@@ -193,7 +193,7 @@ mod tests {
 
     #[test]
     fn a_token_expires_at_its_expiry_by_the_gateway_clock() {
-        use crate::clock::FixedClock;
+        use crate::platform::clock::FixedClock;
         let expires_at = 1_795_000_000_000;
         let token =
             TokenRecord { scope: "webapi".into(), expires_at, created_at: expires_at - 7_200_000, ..service_token() };

@@ -4,7 +4,7 @@ use epay_domain::DeliveryStatus;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::clock::epay_datetime;
+use crate::platform::clock::epay_datetime;
 use crate::services::auth::{require_service_token, Caller};
 use crate::services::payments::PaymentError;
 

@@ -1,12 +1,12 @@
 //! postLink callbacks (facts §11): what is sent, to where, signed how. The events are written by
 //! the store in the same transaction as the state change (transactional outbox); the delivery
-//! worker in `crate::workers` sends them.
+//! worker in `crate::runtime::workers` sends them.
 
 use epay_domain::{ids, Operation, TxStatus};
 use epay_store::{NewCallback, Payment};
 use serde_json::{json, Map, Value};
 
-use crate::clock::epay_datetime;
+use crate::platform::clock::epay_datetime;
 use crate::wire::JsonAmount;
 
 /// The language as ePay's callbacks spell it: `RUS` on success, `RU` on failure (seed 002).

@@ -11,7 +11,7 @@
 
 use epay_store::{Terminal, TokenRecord};
 
-use crate::config::Mode;
+use crate::platform::config::Mode;
 
 /// The customer a request acts for: the token's when it names one (a request naming another is
 /// refused), otherwise the request's own `accountId` (ePay's token request has none).

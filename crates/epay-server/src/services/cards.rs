@@ -4,7 +4,7 @@ use epay_store::StoreError;
 use serde::Serialize;
 
 use crate::app::App;
-use crate::clock::{epay_datetime, year_month};
+use crate::platform::clock::{epay_datetime, year_month};
 use crate::services::auth::{require_service_token, Caller};
 use crate::services::payments::PaymentError;
 

@@ -1,19 +1,19 @@
 //! Which links a merchant may hand in, and where a callback may go: absolute http(s) URLs, in
 //! production never a loopback, private, link-local or metadata address named directly, and a
 //! callback never to the gateway's own address. A policy, not a transport: the services check
-//! links with it when a request comes in, and the delivery adapter (`crate::delivery`) checks
+//! links with it when a request comes in, and the delivery adapter (`crate::runtime::delivery`) checks
 //! again at send time.
 
 use std::net::{IpAddr, SocketAddr};
 
-use crate::config::Mode;
+use crate::platform::config::Mode;
 
 /// Whether a callback may be sent to `ip` in `mode`. The sandbox allows loopback (a merchant's
 /// receiver on the same machine); production allows only public unicast addresses: nothing in
 /// IANA's special-purpose registries, judged by the embedded IPv4 where there is one
 /// (`netblocks`).
 pub fn address_allowed(ip: IpAddr, mode: Mode) -> bool {
-    mode == Mode::Sandbox || crate::netblocks::special_purpose(ip).is_none()
+    mode == Mode::Sandbox || crate::platform::netblocks::special_purpose(ip).is_none()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -55,7 +55,7 @@ fn reaches_listener(ip: IpAddr, listen: &SocketAddr) -> bool {
 }
 
 impl OwnAddresses {
-    fn current(config: Option<&crate::config::Config>) -> OwnAddresses {
+    fn current(config: Option<&crate::platform::config::Config>) -> OwnAddresses {
         let mut own = OWN_ADDRESSES.read().unwrap_or_else(|e| e.into_inner()).clone().unwrap_or_default();
         if let Some(config) = config {
             own.listen.push(config.listen);
@@ -102,7 +102,11 @@ fn refused_as_own(url: &str) -> TargetRefused {
 
 /// Checks a callback or return link against the gateway's own addresses, as written: its
 /// listen address and port (any loopback alias of it, `localhost`) and its public URL.
-fn check_not_own(url: &url::Url, raw: &str, config: Option<&crate::config::Config>) -> Result<(), TargetRefused> {
+fn check_not_own(
+    url: &url::Url,
+    raw: &str,
+    config: Option<&crate::platform::config::Config>,
+) -> Result<(), TargetRefused> {
     let (Some(host), Some(port)) = (url.host(), url.port_or_known_default()) else {
         return Ok(());
     };
@@ -128,7 +132,7 @@ pub fn check_link(field: &str, url: &str, mode: Mode) -> Result<(), TargetRefuse
 
 /// The full check of a callback link (postLink, failurePostLink, backLink, ...):
 /// `check_target_url`, plus never the gateway's own listen or public address.
-pub fn check_callback_target(url: &str, config: &crate::config::Config) -> Result<(), String> {
+pub fn check_callback_target(url: &str, config: &crate::platform::config::Config) -> Result<(), String> {
     check_target_url(url, config.mode).map_err(|e| e.0)?;
     match url::Url::parse(url.trim()) {
         Ok(parsed) => check_not_own(&parsed, url, Some(config)).map_err(|e| e.0),

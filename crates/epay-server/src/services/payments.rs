@@ -15,7 +15,7 @@ use epay_store::{
 };
 
 use crate::app::App;
-use crate::clock::year_month;
+use crate::platform::clock::year_month;
 use crate::services::auth::{has_scope, BearerError, Caller};
 use crate::services::idempotency;
 use crate::services::{attempts, capability};
@@ -105,7 +105,7 @@ impl Order {
         f: &Fields,
         token: &TokenRecord,
         terminal: &Terminal,
-        mode: crate::config::Mode,
+        mode: crate::platform::config::Mode,
     ) -> Result<Order, PaymentError> {
         let invoice_id =
             InvoiceId::parse(&f.req_str(&["invoiceId", "invoiceID"])?).map_err(|e| bad(format!("invoiceId: {e}")))?;
@@ -265,12 +265,13 @@ async fn open_cryptogram(
     text: &str,
     from: Option<std::net::IpAddr>,
 ) -> Result<EnteredCard, PaymentError> {
-    use crate::guard::{cryptogram_address_key, Limit, Limits, SharedGuard};
+    use crate::services::guard::{cryptogram_address_key, Limit, Limits, SharedGuard};
     let bytes = cryptogram_bytes(text)?;
     let limits = Limits::from_config(&app.config);
     let guard = SharedGuard { store: app.store.as_ref() };
     let now = app.clock.now_ms();
-    let too_many = |t: crate::guard::TooMany| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs };
+    let too_many =
+        |t: crate::services::guard::TooMany| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs };
     let address: Vec<(String, Limit)> = cryptogram_address_key(from, &limits).into_iter().collect();
     guard.check_all(&address, now).await.map_err(internal)?.map_err(too_many)?;
     let per_token = Limit { failures: limits.cryptogram_per_token, window_secs: (token.expires_at - now) / 1000 + 1 };
@@ -495,12 +496,12 @@ async fn execute(
     };
     // Card testing: a card or terminal with too many recent declines is refused before the
     // network is asked, and nothing is written (the token stays usable).
-    let guard_keys = crate::guard::card_keys(
+    let guard_keys = crate::services::guard::card_keys(
         &app.keys.pan_fingerprint(pan),
         &terminal.id,
-        &crate::guard::Limits::from_config(&app.config),
+        &crate::services::guard::Limits::from_config(&app.config),
     );
-    let guard_keys = crate::guard::as_refs(&guard_keys);
+    let guard_keys = crate::services::guard::as_refs(&guard_keys);
     app.guard
         .check_all(&guard_keys, now)
         .map_err(|t| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs })?;
@@ -751,8 +752,8 @@ mod tests {
 
     use super::{pay_from_page, payer, EnteredCard, PaymentError};
     use crate::app::App;
-    use crate::keys::digest;
-    use crate::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
+    use crate::platform::keys::digest;
+    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
     use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN};
     use crate::services::operations::{self, Kind, OperationCommand, OperationError};
     use crate::wire::{Fields, PaymentAnswer};

@@ -4,7 +4,7 @@ use epay_domain::{InvoiceId, ResultCode, TxStatus};
 use epay_store::Payment;
 
 use crate::app::App;
-use crate::clock::epay_datetime;
+use crate::platform::clock::epay_datetime;
 use crate::services::auth::{BearerError, Caller};
 use crate::wire::{JsonAmount, StatusResponse, StatusTransaction};
 

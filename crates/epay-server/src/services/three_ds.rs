@@ -20,7 +20,7 @@ pub const SANDBOX_CODE: &str = "123456";
 /// under a key derived from the vault master key. Unpredictable without that key, different for
 /// every challenge, and nothing to store: the simulated ACS "delivers" it to the operator log
 /// and to `epay acs code`, the simulator's stand-in for the SMS a real issuer sends.
-pub fn one_time_code(keys: &crate::keys::Keys, acs_trans_id: &str) -> String {
+pub fn one_time_code(keys: &crate::platform::keys::Keys, acs_trans_id: &str) -> String {
     let mac = keys.purpose_mac("acs-one-time-code", acs_trans_id);
     let number = u32::from_be_bytes([mac[0], mac[1], mac[2], mac[3]]);
     format!("{:06}", number % 1_000_000)
@@ -29,8 +29,8 @@ pub fn one_time_code(keys: &crate::keys::Keys, acs_trans_id: &str) -> String {
 /// The code the ACS expects for the challenge `acs_trans_id` in this gateway's mode.
 pub fn expected_code(app: &App, acs_trans_id: &str) -> String {
     match app.config.mode {
-        crate::config::Mode::Sandbox => SANDBOX_CODE.to_string(),
-        crate::config::Mode::Production => one_time_code(&app.keys, acs_trans_id),
+        crate::platform::config::Mode::Sandbox => SANDBOX_CODE.to_string(),
+        crate::platform::config::Mode::Production => one_time_code(&app.keys, acs_trans_id),
     }
 }
 
@@ -119,7 +119,7 @@ pub fn pa_res(s: &ThreeDsSession, passed: bool) -> String {
 pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (ThreeDsState, ReasonCode) {
     if cancelled {
         (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG)
-    } else if crate::keys::digests_equal(code.trim(), expected) {
+    } else if crate::platform::keys::digests_equal(code.trim(), expected) {
         (ThreeDsState::Passed, ReasonCode::SUCCESS)
     } else {
         (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED)
@@ -171,7 +171,7 @@ pub async fn challenge(app: &App, pa_req: &str, md_text: &str) -> Result<Challen
     };
     let merchant_name =
         app.store.merchant(&payment.merchant_id).await.ok().flatten().map(|m| m.name).unwrap_or_default();
-    if app.config.mode == crate::config::Mode::Production {
+    if app.config.mode == crate::platform::config::Mode::Production {
         // The simulated issuer's "SMS": a real ACS sends the code to the card holder's phone.
         let code = one_time_code(&app.keys, &session.id);
         tracing::info!(acs_id = %session.id, payment_id = %payment.id, code = %code, "3-D Secure one-time code");

@@ -9,8 +9,8 @@ use epay_network::{AuthRequest, Authorization};
 use epay_store::{DebitKind, Payment, PaymentEffect, SavedCard, StoreError, ThreeDsFinish, ThreeDsSession};
 
 use crate::app::App;
-use crate::clock::year_month;
-use crate::keys::digest;
+use crate::platform::clock::year_month;
+use crate::platform::keys::digest;
 use crate::services::callbacks;
 use crate::services::payments::{payment_response, PaymentError};
 use crate::services::three_ds::{acs_trans_id, server_trans_id};

@@ -4,7 +4,7 @@ use epay_domain::{ids, Amount, Currency, InvoiceId, Secret, TransferKind};
 use epay_store::TokenRecord;
 
 use crate::app::App;
-use crate::keys::{digest, secret_digest};
+use crate::platform::keys::{digest, secret_digest};
 use crate::wire::TokenResponse;
 
 /// RFC 6749 §5.2 errors.
@@ -41,12 +41,13 @@ impl Client {
 
 /// Authenticates a token request's client, asking from `from` (the peer address). Wrong secrets
 /// count against the client id from that address and against the address, in the store so that
-/// every node shares the counts (crate::guard). The request's binding is read only after this,
+/// every node shares the counts (crate::services::guard). The request's binding is read only after this,
 /// so a wrong secret is answered as such whatever else the request holds.
 pub async fn client(app: &App, credentials: Credentials, from: Option<std::net::IpAddr>) -> Result<Client, TokenError> {
     let Credentials { client_id, secret, scope } = credentials;
-    let guard_keys = crate::guard::token_keys(&client_id, from, &crate::guard::Limits::from_config(&app.config));
-    let guard = crate::guard::SharedGuard { store: app.store.as_ref() };
+    let guard_keys =
+        crate::services::guard::token_keys(&client_id, from, &crate::services::guard::Limits::from_config(&app.config));
+    let guard = crate::services::guard::SharedGuard { store: app.store.as_ref() };
     let now = app.clock.now_ms();
     guard
         .check_all(&guard_keys, now)

@@ -6,7 +6,7 @@
 
 use epay_store::{SealedKind, SealedValue, Store, StoreError, VaultKey};
 
-use crate::keys::{KeyError, Keys, Sealing, WrappedKey, V2};
+use crate::platform::keys::{KeyError, Keys, Sealing, WrappedKey, V2};
 
 #[derive(Debug, thiserror::Error)]
 pub enum VaultError {

@@ -69,11 +69,12 @@ pub struct RsaCeiling {
 /// core: the gateway may decrypt on every core at once.
 pub async fn rsa(key_path: &Path, duration: Duration, server_pem: Option<&str>) -> Result<RsaCeiling, String> {
     let text = std::fs::read_to_string(key_path).map_err(|e| format!("RSA key {}: {e}", key_path.display()))?;
-    let der = epay_server::keys::pem_decode(&text).ok_or_else(|| format!("RSA key {}: not PEM", key_path.display()))?;
+    let der = epay_server::platform::keys::pem_decode(&text)
+        .ok_or_else(|| format!("RSA key {}: not PEM", key_path.display()))?;
     let private = PrivateDecryptingKey::from_pkcs8(&der).map_err(|e| format!("RSA key {}: {e}", key_path.display()))?;
     let key_bits = private.key_size_bits();
     let public_der = private.public_key().as_der().map_err(|e| format!("RSA public key: {e}"))?;
-    let public_pem = epay_server::keys::pem_encode("PUBLIC KEY", public_der.as_ref());
+    let public_pem = epay_server::platform::keys::pem_encode("PUBLIC KEY", public_der.as_ref());
     let matches_server = server_pem.map(|s| s.trim() == public_pem.trim());
     let card = epay_client::CardData::new("4405639704015096", "0127", "321", "67e34d63-102f-4bd1-898e-370781d0074d");
     let cryptogram = epay_client::encrypt_cryptogram(&public_pem, &card).map_err(|e| e.to_string())?;

@@ -18,7 +18,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use epay_server::seed::{ONE_STEP_TERMINAL, PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
+use epay_server::runtime::seed::{ONE_STEP_TERMINAL, PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
 use epay_server::Config;
 
 pub use flows::Flow;

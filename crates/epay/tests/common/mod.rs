@@ -9,7 +9,7 @@ use std::time::Duration;
 
 pub use epay_client::Amount;
 use epay_client::{encrypt_cryptogram, CardData, Client, PaymentRequest, TokenRequest};
-use epay_server::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
+use epay_server::runtime::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
 use epay_store::Store;
 use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -85,7 +85,7 @@ pub fn shared_keys() -> &'static (PathBuf, PathBuf) {
     KEYS.get_or_init(|| {
         let dir = std::env::temp_dir().join(format!("epay-test-keys-{}", uuid::Uuid::new_v4()));
         let paths = (dir.join("rsa.pem"), dir.join("vault.key"));
-        epay_server::keys::Keys::load_or_generate(&paths.0, 2048, &paths.1).expect("test keys");
+        epay_server::platform::keys::Keys::load_or_generate(&paths.0, 2048, &paths.1).expect("test keys");
         paths
     })
 }
@@ -229,9 +229,9 @@ impl Gateway {
 
     /// The gateway's keys with its card-vault data keys installed: to call an admin service
     /// that seals (e.g. creating a merchant) in-process, as `epay` would.
-    pub async fn vault_keys(&self) -> epay_server::keys::Keys {
+    pub async fn vault_keys(&self) -> epay_server::platform::keys::Keys {
         let (rsa, vault) = shared_keys();
-        let keys = epay_server::keys::Keys::load_or_generate(rsa, 2048, vault).unwrap();
+        let keys = epay_server::platform::keys::Keys::load_or_generate(rsa, 2048, vault).unwrap();
         epay_server::services::vault::refresh(&keys, self.store().await.as_ref()).await.unwrap();
         keys
     }
@@ -483,7 +483,7 @@ impl Gateway {
     /// The status `transaction` object of an invoice or payment id's invoice.
     pub async fn transaction_of(&self, payment_id: &str) -> serde_json::Value {
         let store = self.store().await;
-        let (merchant, _) = epay_server::seed::test_merchant();
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let p = store.payment(&merchant.id, payment_id).await.unwrap().expect("payment exists");
         self.status_answer(&p.terminal_id, &p.invoice_id).await["transaction"].clone()
     }

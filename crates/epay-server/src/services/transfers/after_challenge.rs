@@ -9,7 +9,7 @@ use super::answer::callback;
 use super::money::{settlement, transfer_money};
 use super::sides::new_saved_card;
 use crate::app::App;
-use crate::clock::year_month;
+use crate::platform::clock::year_month;
 use crate::services::payments::PaymentError;
 
 /// Ends a transfer that waited for 3-D Secure: a passed challenge asks the network again for the

@@ -94,7 +94,7 @@ pub(super) fn internal(e: StoreError) -> TransferError {
     Refusal::Storage.into()
 }
 
-/// A limit of `crate::guard` that was reached.
-pub(super) fn too_many_attempts(t: crate::guard::TooMany) -> TransferError {
+/// A limit of `crate::services::guard` that was reached.
+pub(super) fn too_many_attempts(t: crate::services::guard::TooMany) -> TransferError {
     Refusal::TooManyAttempts { retry_after_secs: t.retry_after_secs }.into()
 }

@@ -13,7 +13,7 @@ use super::money::{fee, settlement, transfer_money};
 use super::order::{caller_token, check_order, check_token, transfer_terminal};
 use super::sides::{new_saved_card, resolve_side, CardGiven, PhoneScope, Side, SENDER};
 use crate::app::App;
-use crate::clock::year_month;
+use crate::platform::clock::year_month;
 use crate::services::auth::Caller;
 use crate::services::{attempts, capability, idempotency, payments, three_ds};
 
@@ -99,15 +99,15 @@ pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<Tr
     let guard_keys = sender
         .as_ref()
         .map(|s| {
-            crate::guard::card_keys(
+            crate::services::guard::card_keys(
                 &app.keys.pan_fingerprint(&s.pan),
                 &terminal.id,
-                &crate::guard::Limits::from_config(&app.config),
+                &crate::services::guard::Limits::from_config(&app.config),
             )
             .to_vec()
         })
         .unwrap_or_default();
-    let guard_keys = crate::guard::as_refs(&guard_keys);
+    let guard_keys = crate::services::guard::as_refs(&guard_keys);
     if let Err(t) = app.guard.check_all(&guard_keys, now) {
         return Err(fail(too_many_attempts(t)));
     }

@@ -4,7 +4,7 @@
 use epay_domain::{Amount, FxRate, ReasonCode, TransferKind};
 use epay_store::{Payment, SavedCard, Terminal, TransferMoney, TransferSettlement};
 
-use crate::clock::KZ_OFFSET;
+use crate::platform::clock::KZ_OFFSET;
 
 /// The fee of a transfer on `terminal`: percent plus fixed, at least the minimum (half up).
 pub fn fee(terminal: &Terminal, amount: Amount, from_tenge: FxRate) -> i64 {

@@ -7,7 +7,7 @@ use epay_store::{Terminal, TokenRecord};
 use super::command::OrderRequest;
 use super::error::{internal, Refusal, TransferError};
 use crate::app::App;
-use crate::config::Mode;
+use crate::platform::config::Mode;
 use crate::services::auth::Caller;
 use crate::services::capability;
 use crate::wire::echoed;

@@ -135,12 +135,12 @@ pub(crate) struct PhoneScope<'a> {
 /// against the token and the terminal: after the limit the lookup is refused before the
 /// network is asked, and nothing is written.
 fn card_by_phone(app: &App, scope: PhoneScope<'_>, phone: &str, iin: &str) -> Result<Pan, TransferError> {
-    let keys = crate::guard::phone_keys(
+    let keys = crate::services::guard::phone_keys(
         scope.token_digest,
         scope.terminal_id,
-        &crate::guard::Limits::from_config(&app.config),
+        &crate::services::guard::Limits::from_config(&app.config),
     );
-    let keys = crate::guard::as_refs(&keys);
+    let keys = crate::services::guard::as_refs(&keys);
     let now = app.clock.now_ms();
     app.guard.check_all(&keys, now).map_err(too_many_attempts)?;
     app.network.card_by_phone(phone, iin).map_err(|_| {

@@ -1,0 +1,285 @@
+//! The cabinet's pages as askama templates (docs/architecture.md, "HTML pages").
+//!
+//! Each page is a plain view struct (strings, numbers, vectors of rows; no HTML) rendered by a
+//! template in `templates/cabinet/`. Every template extends `cabinet/layout.html`, the one
+//! head, header, menu and stylesheet of the cabinet, and reads two fields every page struct
+//! has: `frame` ([`Frame`]) and `w` (the words of the user's language). askama escapes every
+//! value, so text from a merchant, a shopper or a callback receiver is text on the page. Forms
+//! that change something carry the CSRF token in `frame.csrf`.
+//!
+//! The functions here turn what the handlers read from the store into those structs; the
+//! handlers hand the struct to [`super::html`], which renders it.
+
+mod overview;
+mod settings;
+mod transactions;
+
+use askama::Template;
+use epay_domain::Amount;
+
+pub use overview::{overview, TerminalStats};
+pub use settings::{cards, credentials, terminals};
+pub use transactions::{detail, transactions, DetailView, ListView};
+
+use super::i18n::{words, Lang, Words};
+use crate::platform::clock::epay_datetime;
+
+/// Which menu entry is open.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Section {
+    Overview,
+    Transactions,
+    Terminals,
+    Credentials,
+    Cards,
+}
+
+/// Who is signed in and where: what every signed-in page shows around its content.
+pub struct Chrome<'a> {
+    pub lang: Lang,
+    pub email: &'a str,
+    pub csrf: &'a str,
+    pub section: Section,
+    /// This page's path, for the language links to come back to.
+    pub path: &'a str,
+}
+
+pub fn money(minor: i64) -> String {
+    Amount::from_minor(minor).map(|a| a.to_string()).unwrap_or_else(|_| minor.to_string())
+}
+
+pub fn date(ms: i64) -> String {
+    // ePay's format without the microseconds and offset noise: 2026-11-22 14:00:05.
+    let full = epay_datetime(ms);
+    full.get(..19).map(|s| s.replace('T', " ")).unwrap_or(full)
+}
+
+pub fn rate(r: Option<f64>) -> String {
+    r.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into())
+}
+
+/// The CSS class suffix of a status badge (`s-charge`, `s-refund`, …).
+fn status_class(status: epay_domain::TxStatus) -> String {
+    status.as_str().to_lowercase()
+}
+
+/// What `templates/cabinet/layout.html` shows around a page: the language, the title, the
+/// language links and, when someone is signed in, the menu.
+pub struct Frame {
+    /// `lang` of the document.
+    pub lang: &'static str,
+    /// The page's title (the layout adds "— epay").
+    pub title: String,
+    /// `sha384-…` of the stylesheet, for its `integrity` attribute.
+    pub css_integrity: &'static str,
+    pub languages: Vec<LanguageLink>,
+    /// The signed-in user's menu; `None` on the sign-in page and error pages.
+    pub menu: Option<Menu>,
+    /// The token the page's forms carry: the session's, or the sign-in form's double-submit
+    /// token; empty on a page without forms.
+    pub csrf: String,
+}
+
+pub struct LanguageLink {
+    /// `ru`, `kk`, `en`: in the link's id and path.
+    pub code: &'static str,
+    pub label: &'static str,
+    /// This page's path, URL-encoded, to come back to.
+    pub back: String,
+    pub current: bool,
+}
+
+pub struct Menu {
+    pub email: String,
+    pub items: Vec<MenuItem>,
+}
+
+pub struct MenuItem {
+    /// `nav-<id>`.
+    pub id: &'static str,
+    pub href: &'static str,
+    pub label: &'static str,
+    pub current: bool,
+}
+
+fn languages(lang: Lang, path: &str) -> Vec<LanguageLink> {
+    let back: String = url::form_urlencoded::byte_serialize(path.as_bytes()).collect();
+    [(Lang::Ru, "RU"), (Lang::Kk, "KZ"), (Lang::En, "EN")]
+        .into_iter()
+        .map(|(l, label)| LanguageLink { code: l.html_code(), label, back: back.clone(), current: l == lang })
+        .collect()
+}
+
+impl Frame {
+    /// The frame of a page nobody is signed in to (sign-in, errors).
+    fn plain(lang: Lang, title: &str, path: &str, csrf: &str) -> Frame {
+        Frame {
+            lang: lang.html_code(),
+            title: title.to_string(),
+            css_integrity: &super::assets::css().integrity,
+            languages: languages(lang, path),
+            menu: None,
+            csrf: csrf.to_string(),
+        }
+    }
+
+    /// The frame of a signed-in page: the menu with `c.section` open.
+    fn signed(c: &Chrome<'_>, title: &str) -> Frame {
+        let w = words(c.lang);
+        let item = |section: Section, id: &'static str, href: &'static str, label: &'static str| MenuItem {
+            id,
+            href,
+            label,
+            current: section == c.section,
+        };
+        let items = vec![
+            item(Section::Overview, "overview", "/cabinet/overview", w.overview),
+            item(Section::Transactions, "transactions", "/cabinet/transactions", w.transactions),
+            item(Section::Terminals, "terminals", "/cabinet/terminals", w.terminals),
+            item(Section::Credentials, "credentials", "/cabinet/credentials", w.credentials),
+            item(Section::Cards, "cards", "/cabinet/cards", w.cards),
+        ];
+        Frame { menu: Some(Menu { email: c.email.to_string(), items }), ..Frame::plain(c.lang, title, c.path, c.csrf) }
+    }
+}
+
+/// `templates/cabinet/login.html`: the sign-in form.
+#[derive(Template)]
+#[template(path = "cabinet/login.html")]
+pub struct LoginPage {
+    frame: Frame,
+    w: &'static Words,
+    email: String,
+    problem: Option<String>,
+}
+
+pub fn login(lang: Lang, csrf: &str, email: &str, problem: Option<&str>) -> LoginPage {
+    let w = words(lang);
+    LoginPage {
+        frame: Frame::plain(lang, w.sign_in, "/cabinet/login", csrf),
+        w,
+        email: email.to_string(),
+        problem: problem.map(str::to_string),
+    }
+}
+
+/// `templates/cabinet/error.html`: what went wrong, and the way back into the cabinet.
+#[derive(Template)]
+#[template(path = "cabinet/error.html")]
+pub struct ErrorPage {
+    frame: Frame,
+    w: &'static Words,
+    heading: String,
+    /// Shown as an alert when there is one.
+    detail: Option<String>,
+}
+
+pub fn error_page(lang: Lang, heading: &str, detail: &str) -> ErrorPage {
+    let w = words(lang);
+    ErrorPage {
+        frame: Frame::plain(lang, heading, "/cabinet", ""),
+        w,
+        heading: heading.to_string(),
+        detail: (!detail.is_empty()).then(|| detail.to_string()),
+    }
+}
+
+/// `templates/cabinet/confirm.html`: "Are you sure?", what will happen, and a form that
+/// repeats the request with `confirmed=yes`.
+#[derive(Template)]
+#[template(path = "cabinet/confirm.html")]
+pub struct ConfirmPage {
+    frame: Frame,
+    w: &'static Words,
+    question: String,
+    /// Where the confirmed form posts.
+    action: String,
+    /// The request's fields, sent again as hidden inputs.
+    fields: Vec<(String, String)>,
+    back: String,
+}
+
+pub fn confirm(c: &Chrome<'_>, question: &str, action: &str, fields: &[(&str, &str)], back: &str) -> ConfirmPage {
+    let w = words(c.lang);
+    ConfirmPage {
+        frame: Frame::signed(c, w.confirm_title),
+        w,
+        question: question.to_string(),
+        action: action.to_string(),
+        fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
+        back: back.to_string(),
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub const XSS: &str = "<script>alert(1)</script>";
+    pub const ESCAPED: &str = "&#60;script&#62;alert(1)&#60;/script&#62;";
+
+    pub fn chrome(lang: Lang) -> Chrome<'static> {
+        Chrome { lang, email: "ops@shop.kz", csrf: "csrf-token", section: Section::Transactions, path: "/cabinet/x" }
+    }
+
+    /// The hostile text is on the page only as text.
+    pub fn assert_escaped(html: &str) {
+        assert!(!html.contains("<script"), "{html}");
+        assert!(html.contains(ESCAPED), "{html}");
+    }
+
+    #[test]
+    fn the_layout_frames_every_page_once() {
+        let html = confirm(&chrome(Lang::En), "Refund: 30 KZT?", "/cabinet/transactions/p1/refund", &[], "/back")
+            .render()
+            .unwrap();
+        assert!(html.starts_with("<!doctype html>"), "{html}");
+        assert_eq!(html.matches("<html").count(), 1);
+        assert!(html.contains(r#"<html lang="en">"#));
+        assert!(html.contains(&format!(r#"integrity="{}""#, super::super::assets::css().integrity)));
+        assert!(html.contains(r#"<a id="nav-transactions" href="/cabinet/transactions" aria-current="page">"#));
+        assert!(html.contains(r#"<a id="nav-overview" href="/cabinet/overview">"#));
+        assert!(
+            html.contains(
+                r#"<a class="lang" id="lang-en" href="/cabinet/lang/en?back=%2Fcabinet%2Fx" aria-current="true">EN</a>"#
+            ),
+            "{html}"
+        );
+        assert!(html.contains(r#"<span id="who">ops@shop.kz</span>"#));
+        // The first CSRF field is the sign-out form's, in the header.
+        assert!(html.contains(r#"<input type="hidden" name="csrf" value="csrf-token"><button id="sign-out""#));
+        assert!(!html.contains("<script") && !html.contains("style="), "CSP: no script, no inline style");
+    }
+
+    #[test]
+    fn sign_in_and_error_pages_have_no_menu() {
+        let html = login(Lang::Ru, "t0k", XSS, Some(XSS)).render().unwrap();
+        assert!(!html.contains("nav-overview") && html.contains(r#"<html lang="ru">"#));
+        assert!(html.contains(r#"<input type="hidden" name="csrf" value="t0k">"#));
+        assert!(html.contains(r#"<p class="alert" role="alert" id="alert">"#));
+        assert_escaped(&html);
+        let html = error_page(Lang::En, "Not found", "").render().unwrap();
+        assert!(
+            html.contains(r#"<section class="panel narrow" id="error"><h1>Not found</h1><p><a id="back""#),
+            "{html}"
+        );
+        let html = error_page(Lang::En, "Invalid input", XSS).render().unwrap();
+        assert_escaped(&html);
+    }
+
+    #[test]
+    fn the_confirmation_repeats_the_fields_as_text() {
+        let html = confirm(
+            &chrome(Lang::En),
+            XSS,
+            "/cabinet/cards/c1/deactivate",
+            &[("account", XSS)],
+            "/cabinet/cards?account=a&b",
+        )
+        .render()
+        .unwrap();
+        assert_escaped(&html);
+        assert!(html.contains(r#"<input type="hidden" name="confirmed" value="yes">"#));
+        assert!(html.contains(r#"href="/cabinet/cards?account=a&#38;b""#), "{html}");
+    }
+}

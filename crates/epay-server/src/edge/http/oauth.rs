@@ -1,0 +1,170 @@
+//! `POST /oauth2/token` and `/epay2/oauth2/token`: form-urlencoded, multipart or JSON bodies.
+
+use std::net::SocketAddr;
+
+use axum::extract::{ConnectInfo, FromRequest, Multipart, Request, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use epay_domain::{InvoiceId, Scope, Secret, TransferKind};
+
+use crate::app::{App, AppState};
+use crate::platform::config::Mode;
+use crate::services::tokens::{self, Binding, Credentials, TokenError};
+use crate::wire::{Fields, TokenResponse};
+
+/// Largest token request we read (a few short fields).
+const MAX_FORM_BYTES: usize = 64 * 1024;
+
+pub async fn token(State(app): State<AppState>, request: Request) -> Response {
+    // The peer address, when the server was started with connection info (`epay serve` is).
+    let peer = request.extensions().get::<ConnectInfo<SocketAddr>>().copied();
+    let form = match read_form(request).await {
+        Ok(form) => form,
+        Err(e) => return e.into_response(),
+    };
+    match issue(&app, &form, peer.map(|p| p.0.ip())).await {
+        Ok(token) => Json(token).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A token for a request's form: its client is authenticated before what the token is bound to
+/// is read, so a wrong secret is answered as such whatever else the form holds. The demo shop
+/// asks for its tokens here too.
+pub(crate) async fn issue(
+    app: &App,
+    form: &Fields,
+    from: Option<std::net::IpAddr>,
+) -> Result<TokenResponse, TokenError> {
+    let client = tokens::client(app, read_credentials(form)?, from).await?;
+    let binding = read_binding(form, client.scope(), app.config.mode)?;
+    tokens::issue(app, &client, binding).await
+}
+
+pub(crate) async fn read_form(request: Request) -> Result<Fields, TokenError> {
+    let content_type =
+        request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
+    let invalid = |m: &str| TokenError::InvalidRequest(m.to_string());
+    if content_type.starts_with("multipart/form-data") {
+        let mut multipart =
+            Multipart::from_request(request, &()).await.map_err(|_| invalid("malformed multipart body"))?;
+        let mut pairs = Vec::new();
+        let mut total = 0usize;
+        while let Some(field) = multipart.next_field().await.map_err(|_| invalid("malformed multipart body"))? {
+            let name = field.name().unwrap_or_default().to_string();
+            let value = field.text().await.map_err(|_| invalid("malformed multipart field"))?;
+            total += name.len() + value.len();
+            if total > MAX_FORM_BYTES {
+                return Err(invalid("request body too large"));
+            }
+            pairs.push((name, value));
+        }
+        return Ok(Fields::from_pairs(pairs));
+    }
+    let body = axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES)
+        .await
+        .map_err(|_| invalid("request body too large or unreadable"))?;
+    if content_type.starts_with("application/json") {
+        return Fields::from_json(&body).map_err(|e| TokenError::InvalidRequest(e.0));
+    }
+    // ePay's docs say form-data; clients send x-www-form-urlencoded too (facts §2). Without a
+    // content type we read the body as urlencoded.
+    if std::str::from_utf8(&body).is_err() {
+        return Err(invalid("form body is not UTF-8"));
+    }
+    Ok(Fields::from_pairs(url::form_urlencoded::parse(&body).into_owned()))
+}
+
+/// The client and scope of a token request (ePay's field names, facts §2).
+pub(crate) fn read_credentials(form: &Fields) -> Result<Credentials, TokenError> {
+    let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
+    let grant = text(&["grant_type"])?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+    if grant != "client_credentials" {
+        return Err(TokenError::UnsupportedGrantType(format!(
+            "grant_type {grant:?} is not supported; use client_credentials"
+        )));
+    }
+    let client_id = text(&["client_id"])?.ok_or_else(|| TokenError::InvalidRequest("client_id is required".into()))?;
+    let secret =
+        text(&["client_secret"])?.ok_or_else(|| TokenError::InvalidRequest("client_secret is required".into()))?;
+    let scope = text(&["scope"])?.unwrap_or_default();
+    let words: Vec<&str> = scope.split_whitespace().collect();
+    if words.is_empty() {
+        return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
+    }
+    // A scope is any space-separated set of ePay's scope words (facts §2.3); the token keeps the
+    // text as asked.
+    if let Some(bad) = words.iter().find(|w| w.parse::<Scope>().is_err()) {
+        return Err(TokenError::InvalidScope(format!("unknown scope {bad:?}")));
+    }
+    Ok(Credentials { client_id, secret: Secret::new(secret), scope })
+}
+
+/// What the token request binds the new token to: terminal, invoice, amount, links and the
+/// extensions (docs/compatibility.md), with ePay's aliases.
+pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Binding, TokenError> {
+    let invalid = |msg: String| TokenError::InvalidRequest(msg);
+    let text = |names: &[&str]| form.opt_str(names).map_err(|e| invalid(e.0));
+    let terminal_id =
+        text(&["terminal", "terminalId", "terminal_id"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
+    // Transfer order ids may have 16 digits (seed 001's example does).
+    let transfer = Scope::Transfer.is_in(scope);
+    let invoice = invoice
+        .map(|s| {
+            let parsed = if transfer { InvoiceId::parse_transfer_order(&s) } else { InvoiceId::parse(&s) };
+            parsed.map_err(|e| invalid(format!("invoiceID: {e}")))
+        })
+        .transpose()?;
+    let amount = form.opt_amount(&["amount"]).map_err(|e| invalid(e.0))?;
+    let currency = form.opt_currency(&["currency", "curency"]).map_err(|e| invalid(e.0))?;
+    if invoice.is_some() && amount.is_none() {
+        return Err(invalid("amount is required with invoiceID".into()));
+    }
+    if invoice.is_some() && terminal_id.is_none() {
+        return Err(invalid("terminal is required with invoiceID".into()));
+    }
+    let post_link = text(&["postLink", "post_link"])?.unwrap_or_default();
+    let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
+    let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty()).map(Secret::new);
+    for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
+        crate::services::links::check_link(name, url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
+    }
+    let transfer_kind = text(&["transferKind", "transfer_kind"])?
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| {
+            crate::services::transfers::kind_named(&s).ok_or_else(|| {
+                let kinds: Vec<&str> = TransferKind::ALL.iter().map(|k| k.as_str()).collect();
+                invalid(format!("transferKind {s:?} is not one of {}", kinds.join(", ")))
+            })
+        })
+        .transpose()?;
+    if transfer_kind.is_some() && !transfer {
+        return Err(invalid("transferKind needs the transfer scope".into()));
+    }
+    // A payout moves the merchant's money, and an AFT credits the shopper with what they paid:
+    // the order and its amount are the merchant's to fix, never the page's.
+    if let Some(kind @ (TransferKind::Oct | TransferKind::Aft)) = transfer_kind {
+        if invoice.is_none() || amount.is_none() {
+            return Err(invalid(format!(
+                "transferKind {} needs invoiceID, amount and terminal: the merchant fixes its order and amount",
+                kind.as_str()
+            )));
+        }
+    }
+    let account_id =
+        text(&["accountId", "accountID", "account_id"])?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    Ok(Binding {
+        terminal_id,
+        invoice,
+        amount,
+        currency,
+        post_link,
+        failure_post_link,
+        secret_hash,
+        transfer_kind,
+        account_id,
+    })
+}

@@ -1,0 +1,104 @@
+//! The simulated issuer's 3-D Secure ACS (seed 003): it receives the merchant's auto-submitted
+//! form (`PaReq`, `MD`, `TermUrl`), shows the challenge, and posts the result (`PaRes`, `MD`)
+//! back to `TermUrl`.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::post;
+use axum::Router;
+use epay_domain::ThreeDsState;
+
+use super::i18n::Lang;
+use super::views;
+use crate::app::AppState;
+use crate::platform::config::Mode;
+use crate::services::three_ds;
+
+/// The ACS posts to the merchant's TermUrl, which may be any site: no form-action limit here.
+const ACS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route("/acs/challenge", post(challenge)).route("/acs/challenge/answer", post(answer))
+}
+
+fn page(status: StatusCode, body: views::Rendered) -> Response {
+    super::rendered(status, body, ACS_CSP)
+}
+
+fn refused(message: &str) -> Response {
+    page(StatusCode::BAD_REQUEST, views::message(Lang::En, false, "3-D Secure", message))
+}
+
+fn form(body: &[u8]) -> HashMap<String, String> {
+    url::form_urlencoded::parse(body).into_owned().collect()
+}
+
+/// The ACS's words for a refused form.
+fn refusal(why: three_ds::AcsRefusal) -> Response {
+    use three_ds::AcsRefusal::*;
+    let message = match why {
+        UnknownRequest => "PaReq is not a challenge request of this ACS",
+        MdMismatch => "MD does not belong to this PaReq",
+        UnknownChallenge => "unknown challenge",
+        AlreadyAnswered => "this challenge was already answered",
+        TransactionNotFound => "transaction not found",
+        Internal => {
+            return page(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message(Lang::En, false, "3-D Secure", "internal error"),
+            )
+        }
+    };
+    refused(message)
+}
+
+async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
+    let f = form(&body);
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let (pa_req, md, term_url) = (get("PaReq"), get("MD"), get("TermUrl"));
+    if let Err(e) = crate::services::links::check_target_url(&term_url, app.config.mode) {
+        return refused(&format!("TermUrl: {e}"));
+    }
+    if term_url.is_empty() {
+        return refused("TermUrl is required");
+    }
+    let challenge = match three_ds::challenge(&app, &pa_req, &md).await {
+        Ok(c) => c,
+        Err(why) => return refusal(why),
+    };
+    page(
+        StatusCode::OK,
+        views::challenge(&views::ChallengeView {
+            merchant: &challenge.merchant_name,
+            amount: &challenge.amount.to_string(),
+            currency: &challenge.currency,
+            card_mask: &challenge.card_mask,
+            acs_id: &challenge.session.id,
+            md: &md,
+            term_url: &term_url,
+            sandbox: app.config.mode == Mode::Sandbox,
+        }),
+    )
+}
+
+async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
+    let f = form(&body);
+    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
+    let (acs_id, md, term_url) = (get("acs_id"), get("MD"), get("TermUrl"));
+    if let Err(e) = crate::services::links::check_target_url(&term_url, app.config.mode) {
+        return refused(&format!("TermUrl: {e}"));
+    }
+    let (session, state) = match three_ds::answer(&app, &acs_id, &md, &get("code"), get("action") == "cancel").await {
+        Ok(answered) => answered,
+        Err(why) => return refusal(why),
+    };
+    let pa_res = three_ds::pa_res(&session, state == ThreeDsState::Passed);
+    page(
+        StatusCode::OK,
+        views::auto_post(Lang::En, &term_url, &[("PaRes", &pa_res), ("MD", &md)], "Returning to the shop…"),
+    )
+}

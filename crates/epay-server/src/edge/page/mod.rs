@@ -1,0 +1,699 @@
+//! The hosted payment page (`/payform/`, `/redesign-payform/`), its `payment-api.js`, and the
+//! demo shop at `/`. The page pays through the same service as the API.
+
+mod acs;
+mod assets;
+pub mod i18n;
+pub mod params;
+mod views;
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::{CACHE_CONTROL, CONTENT_SECURITY_POLICY, CONTENT_TYPE, HOST, X_CONTENT_TYPE_OPTIONS};
+use axum::http::{HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use epay_domain::{Cvc, Expiry, Pan, Scope, TransferKind};
+
+use crate::app::{App, AppState};
+use crate::platform::config::Mode;
+use crate::platform::keys::digests_equal;
+use crate::services::auth;
+use crate::services::payments::{self, EnteredCard, PaymentError};
+use crate::services::transfers::{self, Refusal, TransferError};
+use crate::wire::{Fields, PaymentAnswer};
+use epay_store::TokenRecord;
+use i18n::{words, Lang};
+
+/// Only our own scripts and styles; the page may be framed (the widget) but posts only to us.
+const PAGE_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; base-uri 'none'; connect-src 'self'";
+
+pub fn routes() -> Router<AppState> {
+    let mut router = Router::new();
+    for base in ["/payform", "/redesign-payform"] {
+        router = router
+            .route(&format!("{base}/"), get(form_page))
+            .route(base, get(form_page))
+            .route(&format!("{base}/pay"), post(pay))
+            .route(&format!("{base}/transfer"), post(transfer))
+            .route(&format!("{base}/payment-api.js"), get(payment_api_js));
+    }
+    router
+        .route("/payform/assets/form.js", get(|| async { asset(&assets::assets().form_js) }))
+        .route("/payform/assets/form.css", get(|| async { asset(&assets::assets().form_css) }))
+        .route("/demo/demo.js", get(|| async { asset(&assets::assets().demo_js) }))
+        .route("/payform/3ds-return", post(three_ds_return).get(three_ds_return))
+        .merge(acs::routes())
+        .route("/", get(shop))
+        .route("/demo/checkout", post(demo_checkout))
+        .route("/demo/success", get(|s, q| demo_result(s, q, true)))
+        .route("/demo/failure", get(|s, q| demo_result(s, q, false)))
+}
+
+fn asset(a: &assets::Asset) -> Response {
+    let mut response = a.body.clone().into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
+}
+
+async fn payment_api_js() -> Response {
+    let mut response = asset(&assets::assets().payment_api_js);
+    // Merchants' pages load it from their own origin.
+    response.headers_mut().insert("access-control-allow-origin", HeaderValue::from_static("*"));
+    response
+}
+
+/// The demo shop's checkout is a merchant page: it also frames the payment widget.
+const SHOP_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+     form-action 'self'; base-uri 'none'; connect-src 'self'; frame-src 'self'";
+
+fn html(status: StatusCode, page: views::Rendered) -> Response {
+    rendered(status, page, PAGE_CSP)
+}
+
+/// A rendered page with its CSP, or a 500 if its template failed.
+fn rendered(status: StatusCode, page: views::Rendered, csp: &'static str) -> Response {
+    match page {
+        Ok(body) => html_with(status, body, csp),
+        Err(error) => {
+            tracing::error!(%error, "a page does not render");
+            (StatusCode::INTERNAL_SERVER_ERROR, "internal error").into_response()
+        }
+    }
+}
+
+pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> Response {
+    let mut response = (status, body).into_response();
+    let headers = response.headers_mut();
+    headers.insert(CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    headers.insert(CONTENT_SECURITY_POLICY, HeaderValue::from_static(csp));
+    headers.insert(X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    response
+}
+
+fn language_of(fields: &Fields) -> Lang {
+    Lang::parse(&fields.str_or_empty(&["language"]).unwrap_or_default())
+}
+
+fn flag(map: &HashMap<String, String>, name: &str) -> bool {
+    map.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
+}
+
+async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
+    let short = flag(&query, "isShortForm");
+    let raw = query.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    // halyk.p2p / aft / oct name the transfer form; halyk.pay opens it too when its token is a
+    // transfer token (seed 002), in the kind the token allows.
+    let kind = match transfer_kind(&query) {
+        Some(kind) => Some(kind),
+        None => {
+            auth::caller(&app, decoded.access_token.expose()).await.ok().and_then(|c| transfers::kind_for_pay_call(&c))
+        }
+    };
+    if let Some(kind) = kind {
+        return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
+    }
+    match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+        Ok((_, order)) => html(
+            StatusCode::OK,
+            card_form(
+                &app,
+                lang,
+                short,
+                raw,
+                &order,
+                Shown { holder: &order.payer_name, alert: None, attempts_left: attempts_left(&order) },
+            ),
+        ),
+        Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    }
+}
+
+/// The page's payer (its `params` carry the token) and its order, checked as the API checks them.
+async fn page_order(
+    app: &App,
+    access_token: &str,
+    fields: &Fields,
+) -> Result<(payments::Payer, payments::PageOrder), PaymentError> {
+    let caller = auth::caller(app, access_token).await?;
+    let payer = payments::payer(app, &caller).await?;
+    let order = payments::check_page_order(app, &payer, fields).await?;
+    Ok((payer, order))
+}
+
+/// What the card form shows beyond its order: the holder's name as typed, a decline's reason and
+/// the attempts left.
+struct Shown<'a> {
+    holder: &'a str,
+    alert: Option<&'a str>,
+    attempts_left: Option<i32>,
+}
+
+/// The card form for one order: first shown, or again after a refused or declined attempt.
+fn card_form(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    order: &payments::PageOrder,
+    shown: Shown<'_>,
+) -> views::Rendered {
+    let amount = order.amount.to_string();
+    views::form(&views::FormView {
+        lang,
+        short,
+        raw_params: raw,
+        merchant: &order.merchant_name,
+        description: &order.description,
+        amount: &amount,
+        currency: order.currency.code(),
+        card_save: order.card_save,
+        verification: order.amount.is_zero(),
+        holder: shown.holder,
+        alert: shown.alert,
+        action: "/payform/pay",
+        check_expiry_date: app.config.mode == Mode::Production,
+        attempts_left: shown.attempts_left,
+        give_up: if short { "" } else { &order.failure_back_link },
+    })
+}
+
+/// "Attempts left", once the invoice had a declined attempt and may have more.
+fn attempts_left(order: &payments::PageOrder) -> Option<i32> {
+    (order.attempts.used > 0 && order.attempts.holding.is_none()).then(|| order.attempts.left())
+}
+
+/// The invoice's attempts are all used and declined: ePay's reason 2740, in the page's language.
+fn exhausted(lang: Lang, short: bool) -> Response {
+    let w = words(lang);
+    let detail = format!("{} ({})", w.too_many_attempts_detail, epay_domain::ReasonCode::TOO_MANY_ATTEMPTS.code);
+    html(StatusCode::BAD_REQUEST, views::message(lang, short, w.too_many_attempts, &detail))
+}
+
+/// After a declined attempt: the form again, with the reason and the attempts left, while the
+/// invoice allows more (the page's token stays good for them: docs/compatibility.md §48);
+/// after the last one, the declined result and the way back to the shop.
+async fn after_decline(
+    app: &App,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    access_token: &str,
+    fields: &Fields,
+    reason: epay_domain::ReasonCode,
+) -> Response {
+    let w = words(lang);
+    let mut reason_text = format!("{} ({})", reason.message, reason.code);
+    match page_order(app, access_token, fields).await {
+        Ok((_, order)) if order.attempts.left() > 0 => {
+            let alert = format!("{}: {reason_text}", w.declined);
+            let form = card_form(
+                app,
+                lang,
+                short,
+                raw,
+                &order,
+                Shown { holder: &order.payer_name, alert: Some(&alert), attempts_left: Some(order.attempts.left()) },
+            );
+            return html(StatusCode::OK, form);
+        }
+        Ok(_) | Err(PaymentError::AttemptsExhausted(_)) => {
+            reason_text = format!("{reason_text}. {}", w.no_attempts_left)
+        }
+        Err(_) => {}
+    }
+    let links = |name: &str| fields.str_or_empty(&[name]).unwrap_or_default();
+    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    html(
+        StatusCode::OK,
+        views::result(&views::ResultView {
+            lang,
+            short,
+            success: false,
+            reason: Some(&reason_text),
+            redirect: if short { "" } else { &failure_back },
+            shop_link: &back,
+            heading: None,
+        }),
+    )
+}
+
+async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let short = flag(&form, "isShortForm");
+    let raw = form.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+        Ok(checked) => checked,
+        Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    };
+    let holder = form.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let card = (|| {
+        let pan = Pan::parse(form.get("pan")?).ok()?;
+        let expiry = Expiry::parse(form.get("expiry")?).ok()?;
+        let cvc = Cvc::parse(form.get("cvc")?).ok()?;
+        Some(EnteredCard { pan, expiry, cvc })
+    })();
+    let form_again = |alert: &str| {
+        let shown = Shown { holder: &holder, alert: Some(alert), attempts_left: attempts_left(&order) };
+        card_form(&app, lang, short, raw, &order, shown)
+    };
+    let Some(card) = card.filter(|_| !holder.is_empty()) else {
+        // Refused before anything is written; the shopper corrects the card and tries again.
+        return html(
+            StatusCode::BAD_REQUEST,
+            form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
+        );
+    };
+    let fields = decoded.fields.with("name", &holder);
+    let base = crate::edge::http::public_base(&app, &headers);
+    let acs = format!("{base}/acs/challenge");
+    match payments::pay_from_page(&app, payer, &fields, card, &acs).await {
+        Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
+        Ok(PaymentAnswer::Final(_)) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                short,
+                success: true,
+                reason: None,
+                redirect: if short { "" } else { &order.back_link },
+                shop_link: "",
+                heading: None,
+            }),
+        ),
+        Err(PaymentError::Declined { reason, .. }) => {
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &fields, reason).await
+        }
+        Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
+        Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
+    }
+}
+
+/// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
+fn challenge_page(lang: Lang, base: &str, short: bool, raw_params: &str, s: &crate::wire::Secure3D) -> Response {
+    // isShortForm only when true (false is the default): the full page's TermUrl has one query
+    // parameter, so no `&` for the hop's HTML to escape.
+    let encoded: String = url::form_urlencoded::byte_serialize(raw_params.as_bytes()).collect();
+    let mut term_url = format!("{base}/payform/3ds-return?params={encoded}");
+    if short {
+        term_url.push_str("&isShortForm=true");
+    }
+    html(
+        StatusCode::OK,
+        views::auto_post(
+            lang,
+            &s.action,
+            &[("PaReq", &s.pa_req), ("MD", &s.md), ("TermUrl", &term_url)],
+            words(lang).processing,
+        ),
+    )
+}
+
+/// The hosted page's TermUrl: confirms the 3-D Secure payment and shows its result.
+async fn three_ds_return(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    body: Bytes,
+) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let short = flag(&query, "isShortForm");
+    let raw = query.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
+    let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
+    let back = links("backLink");
+    match crate::services::three_ds_confirm::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes"))
+        .await
+    {
+        Ok(confirmed) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_))
+                    .then_some(w.transfer_done),
+                short,
+                success: true,
+                reason: None,
+                redirect: if short { "" } else { &back },
+                shop_link: "",
+            }),
+        ),
+        Err(PaymentError::Declined { reason, .. }) => {
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &decoded.fields, reason).await
+        }
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    }
+}
+
+fn transfer_kind(query: &HashMap<String, String>) -> Option<TransferKind> {
+    if flag(query, "isTransfer") {
+        Some(TransferKind::P2p)
+    } else if flag(query, "isAFT") {
+        Some(TransferKind::Aft)
+    } else if flag(query, "isOCT") {
+        Some(TransferKind::Oct)
+    } else {
+        None
+    }
+}
+
+/// The transfer form (halyk.p2p / aft / oct), or why it cannot be shown.
+async fn transfer_page(
+    app: &AppState,
+    lang: Lang,
+    short: bool,
+    raw: &str,
+    decoded: &params::PageParams,
+    kind: TransferKind,
+    alert: Option<&str>,
+) -> Response {
+    let w = words(lang);
+    match check_transfer_form(app, decoded, kind).await {
+        Ok((_, info)) => {
+            let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
+            let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
+            // OCT: the merchant pays the fee, the customer sees only the amount.
+            let (fee, total) = if kind == TransferKind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
+            html(
+                if alert.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
+                views::transfer_form(&views::TransferFormView {
+                    lang,
+                    short,
+                    raw_params: raw,
+                    kind,
+                    merchant: &info.merchant_name,
+                    description: &info.description,
+                    amount: &amount,
+                    fee: &fee,
+                    total: &total,
+                    currency: info.currency.code(),
+                    saved_cards: &info.saved_cards,
+                    paying_cards: &info.paying_cards,
+                    preselected: &info.preselected,
+                    alert,
+                }),
+            )
+        }
+        Err(e) if e.refusal == Refusal::NotPermitted => {
+            html(StatusCode::BAD_REQUEST, views::message(lang, short, w.no_transfers, w.no_transfers))
+        }
+        Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    }
+}
+
+/// The page's token and transfer order, checked by the transfer service as the API would check
+/// them (nothing written): the token's own faults first, then the order's.
+async fn check_transfer_form(
+    app: &App,
+    decoded: &params::PageParams,
+    kind: TransferKind,
+) -> Result<(TokenRecord, transfers::PageTransfer), TransferError> {
+    let bad = |e: crate::wire::FieldError| TransferError::from(Refusal::BadRequest(e.0));
+    // Every refused token reads as a 401 here (storage too): the page shows its message.
+    let caller = auth::caller(app, decoded.access_token.expose())
+        .await
+        .map_err(|e| TransferError::from(Refusal::Unauthorized(e.to_string())))?;
+    if let Some(token) = caller.token() {
+        transfers::check_token(token, kind)?;
+    }
+    let order = transfer_order(&decoded.fields).map_err(bad)?;
+    let preselect = transfers::PreselectRequest {
+        sender: decoded.fields.opt_str(&["senderCardId"]).map_err(bad)?,
+        receiver: decoded.fields.opt_str(&["receiverCardId"]).map_err(bad)?,
+    };
+    transfers::check_page_transfer(app, caller, kind, &order, &preselect).await
+}
+
+/// The order of a transfer made from the page's parameters: the merchant's page names it with
+/// the payment's parameter names (`invoiceId`, `terminal`, `email`, ...).
+pub fn transfer_order(params: &Fields) -> Result<transfers::OrderRequest, crate::wire::FieldError> {
+    let text = |names: &[&str]| params.str_or_empty(names);
+    let (id, amount, currency) = (text(&["invoiceId", "invoiceID"])?, text(&["amount"])?, text(&["currency"])?);
+    Ok(transfers::OrderRequest {
+        id: Some(id),
+        amount: epay_domain::Amount::parse_major(&amount).map_err(|e| format!("amount: {e}")),
+        currency: currency.parse().map_err(|e| format!("field currency: {e}")),
+        description: text(&["description"])?,
+        account_id: text(&["accountId", "accountID"])?,
+        email: text(&["email"])?,
+        terminal_id: Some(text(&["terminal", "terminalId"])?),
+        back_link: text(&["backLink"])?,
+        failure_back_link: text(&["failureBackLink"])?,
+        post_link: text(&["postLink"])?,
+        failure_post_link: text(&["failurePostLink"])?,
+    })
+}
+
+/// One side of a transfer from the form: a saved card by id, or a typed card.
+fn side(
+    form: &HashMap<String, String>,
+    id_field: &str,
+    pan_field: &str,
+    with_card_details: bool,
+    save: bool,
+) -> transfers::CardRequest {
+    let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
+    let saved = get(id_field);
+    if !saved.is_empty() {
+        return transfers::CardRequest {
+            transfer_type: transfers::CardGiven::SavedCard.as_str().into(),
+            card_cred: Some(saved),
+            ..Default::default()
+        };
+    }
+    let pan: String = get(pan_field).chars().filter(|c| !c.is_whitespace()).collect();
+    if !with_card_details {
+        return transfers::CardRequest {
+            transfer_type: transfers::CardGiven::Pan.as_str().into(),
+            card_cred: Some(pan),
+            ..Default::default()
+        };
+    }
+    let expiry: String = get("expiry").chars().filter(char::is_ascii_digit).collect();
+    let (month, year) =
+        if expiry.len() == 4 { (expiry[..2].to_string(), expiry[2..].to_string()) } else { (expiry, String::new()) };
+    transfers::CardRequest {
+        transfer_type: transfers::CardGiven::Pan.as_str().into(),
+        card_cred: Some(pan),
+        cvc: Some(get("cvc")),
+        name: get("name"),
+        expire: Some((month, year)),
+        save,
+        ..Default::default()
+    }
+}
+
+async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let short = flag(&form, "isShortForm");
+    let raw = form.get("params").map(String::as_str).unwrap_or("");
+    let decoded = match params::decode(raw) {
+        Ok(p) => p,
+        Err(e) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
+            )
+        }
+    };
+    let lang = language_of(&decoded.fields);
+    let w = words(lang);
+    let kind = form.get("kind").and_then(|k| k.parse().ok()).unwrap_or(TransferKind::P2p);
+    let (token, info) = match check_transfer_form(&app, &decoded, kind).await {
+        Ok(ok) => ok,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+    };
+    // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
+    let uses_saved_card =
+        ["sender_card_id", "receiver_card_id"].iter().any(|k| form.get(*k).is_some_and(|v| !v.trim().is_empty()));
+    if uses_saved_card && token.account_id.is_none() {
+        let message = "saved cards need a token requested with the customer's accountId";
+        return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
+    }
+    let save = decoded.fields.opt_bool(&["cardSave"]).ok().flatten().unwrap_or(false);
+    let order = match transfer_order(&decoded.fields) {
+        Ok(o) => o,
+        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
+    };
+    let base = crate::edge::http::public_base(&app, &headers);
+    // A token bound to its order id stays usable after a decline (`Transfer::token_spend`).
+    let (merchant_id, may_retry) = (token.merchant_id.clone(), token.invoice_id.is_some());
+    let command = transfers::Transfer {
+        kind,
+        order,
+        sender: (kind != TransferKind::Oct).then(|| side(&form, "sender_card_id", "pan", true, save)),
+        receiver: (kind != TransferKind::Aft).then(|| side(&form, "receiver_card_id", "receiver_pan", false, false)),
+        token_spend: epay_store::TokenSpend::UnlessDeclined,
+        acs_url: format!("{base}/acs/challenge"),
+    };
+    match transfers::transfer(&app, auth::Caller::Token(token), command).await {
+        Ok(answer) if answer.secure3d.is_some() => {
+            let s = answer.secure3d.as_ref().expect("checked");
+            challenge_page(lang, &base, short, raw, s)
+        }
+        Ok(_) => html(
+            StatusCode::OK,
+            views::result(&views::ResultView {
+                lang,
+                heading: Some(w.transfer_done),
+                short,
+                success: true,
+                reason: None,
+                redirect: if short { "" } else { &info.back_link },
+                shop_link: "",
+            }),
+        ),
+        // A decline is recorded; while the order id allows more attempts the form comes again
+        // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
+        Err(TransferError { refusal: Refusal::Declined { code, message, transaction_id }, .. }) => {
+            let attempts = match may_retry {
+                true => crate::services::attempts::after(&app, &merchant_id, &transaction_id).await.ok().flatten(),
+                false => None,
+            };
+            if let Some(left) = attempts.map(|a| a.left()).filter(|left| *left > 0) {
+                let alert = format!("{}: {message} ({code}). {}: {left}", w.declined, w.attempts_left);
+                return transfer_page(&app, lang, short, raw, &decoded, kind, Some(&alert)).await;
+            }
+            html(
+                StatusCode::OK,
+                views::result(&views::ResultView {
+                    lang,
+                    heading: None,
+                    short,
+                    success: false,
+                    reason: Some(&format!("{message} ({code})")),
+                    redirect: if short { "" } else { &info.failure_back_link },
+                    shop_link: &info.back_link,
+                }),
+            )
+        }
+        Err(TransferError { refusal: Refusal::AttemptsExhausted(_), .. }) => exhausted(lang, short),
+        // Bad input wrote nothing: the form again, with what to fix.
+        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.to_string())).await,
+    }
+}
+
+async fn shop(State(app): State<AppState>) -> Response {
+    html(StatusCode::OK, views::shop(app.config.mode == Mode::Production))
+}
+
+/// The demo shop's server side: gets a token for a new invoice (as a merchant's backend does)
+/// and hands the payment object to its page.
+async fn demo_checkout(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Response {
+    if app.config.mode == Mode::Production {
+        return html(StatusCode::NOT_FOUND, views::shop(true));
+    }
+    let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
+    let origin = format!("http://{host}");
+    let invoice = format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000);
+    let form = Fields::from_pairs(
+        [
+            ("grant_type", "client_credentials"),
+            ("scope", Scope::Payment.as_str()),
+            ("client_id", crate::runtime::seed::TEST_CLIENT_ID),
+            ("client_secret", crate::runtime::seed::TEST_CLIENT_SECRET),
+            ("invoiceID", &invoice),
+            ("amount", "2500"),
+            ("currency", "KZT"),
+            ("terminal", crate::runtime::seed::PAYMENT_TERMINAL),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string())),
+    );
+    let token = match crate::edge::http::oauth::issue(&app, &form, None).await {
+        Ok(t) => t,
+        Err(e) => {
+            return html(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                views::message(Lang::En, false, "Demo shop", &e.to_string()),
+            )
+        }
+    };
+    let object = serde_json::json!({
+        "invoiceId": invoice,
+        "backLink": format!("{origin}/demo/success?invoiceId={invoice}&order={}", demo_order_mac(&app, &invoice)),
+        "failureBackLink": format!("{origin}/demo/failure?invoiceId={invoice}&order={}", demo_order_mac(&app, &invoice)),
+        "postLink": "",
+        "failurePostLink": "",
+        "language": "eng",
+        "description": "ePay mug",
+        "accountId": "demo-customer",
+        "terminal": crate::runtime::seed::PAYMENT_TERMINAL,
+        "amount": 2500,
+        "currency": "KZT",
+        "name": "",
+        "auth": token,
+    });
+    rendered(StatusCode::OK, views::checkout(&object, flag(&query, "widget")), SHOP_CSP)
+}
+
+async fn demo_result(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    success: bool,
+) -> Response {
+    let invoice = query.get("invoiceId").cloned().unwrap_or_default();
+    let signed = query.get("order").is_some_and(|mac| digests_equal(mac, &demo_order_mac(&app, &invoice)));
+    // Only the demo shop's own orders: every sandbox user shares the test merchant's terminal,
+    // so an invoice id alone would show anyone's payment.
+    let payment = if signed {
+        app.store.payment_by_invoice(crate::runtime::seed::PAYMENT_TERMINAL, &invoice).await.ok().flatten()
+    } else {
+        None
+    };
+    let (status, reason) = payment
+        .map(|p| (p.status.to_string(), if p.reason_code == 0 { String::new() } else { p.reason }))
+        .unwrap_or_default();
+    html(StatusCode::OK, views::shop_result(success, &invoice, &status, &reason))
+}
+
+/// The demo shop's signature on one of its own order ids, carried in its back links: the
+/// success and failure pages show an order only with it.
+fn demo_order_mac(app: &App, invoice: &str) -> String {
+    hex::encode(app.keys.purpose_mac("demo-shop-order", invoice))
+}

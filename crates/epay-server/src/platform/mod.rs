@@ -1,0 +1,8 @@
+//! What the services use besides the store and the card network: time, configuration, keys,
+//! metrics and the address checks for outgoing callbacks. Nothing here calls a service.
+
+pub mod clock;
+pub mod config;
+pub mod keys;
+pub mod metrics;
+pub mod netblocks;
