@@ -14,7 +14,8 @@ use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
 use crate::platform::config::Mode;
-use crate::services::{payments, three_ds, transfers};
+use crate::services::{payments, transfers};
+use crate::wire::three_ds::{AcsTransId, ServerTransId};
 use crate::wire::Fields;
 
 /// The terminal the fuzzed tokens are bound to.
@@ -247,10 +248,12 @@ pub fn fields(data: &[u8]) {
     if let Ok(d) = Description::parse(text) {
         assert!(d.as_str().len() <= Description::MAX_BYTES);
     }
-    if let Some(id) = three_ds::server_trans_id(text) {
-        assert!(uuid::Uuid::parse_str(&id).is_ok());
+    if let Some(id) = ServerTransId::from_md(text) {
+        assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
     }
-    let _ = three_ds::acs_trans_id(text);
+    if let Some(id) = AcsTransId::named_by(text) {
+        assert!(uuid::Uuid::parse_str(id.as_str()).is_ok());
+    }
 }
 
 /// An unsigned decimal text (`12.5`, `1.25e1`) times 100, computed exactly: `Some(None)` when

@@ -15,6 +15,8 @@ pub mod fuzzing;
 pub mod platform;
 pub mod runtime;
 pub mod services;
+#[cfg(test)]
+pub(crate) mod testing;
 pub mod wire;
 
 pub use app::{App, AppState};

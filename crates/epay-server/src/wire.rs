@@ -11,6 +11,8 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use utoipa::ToSchema;
 
+pub mod three_ds;
+
 /// Why a request field was refused. The message names the field and the rule.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]

@@ -60,21 +60,27 @@ pub async fn caller(app: &App, access_token: &str) -> Result<Caller, BearerError
 /// The record of an access token as given (the text after `Bearer`, or the page's token),
 /// known by its digest and unexpired.
 pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
+    let record = known_token(app, access_token).await?;
+    check_unexpired(&record, app.clock.as_ref())?;
+    Ok(record)
+}
+
+/// The record of an access token as given, known by its digest, expired or not. Only the 3-D
+/// Secure confirm authenticates this way: a payment's own token finishes the challenge it
+/// started however short-lived it was issued ([`token`] for everything else).
+pub async fn known_token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
     let token = access_token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    let record = app
-        .store
+    app.store
         .token(&digest(token))
         .await
         .map_err(|e| {
             tracing::error!(error = %e, "token lookup failed");
             BearerError::Storage
         })?
-        .ok_or(BearerError::Unknown)?;
-    check_unexpired(&record, app.clock.as_ref())?;
-    Ok(record)
+        .ok_or(BearerError::Unknown)
 }
 
 /// A token works until its `expires_at` (exclusive) by the gateway clock, so a sandbox that moves

@@ -87,6 +87,18 @@ mod direction {
         }
     }
 
+    /// Services read the time from the `Clock` port only (`app.clock`, or a `now_ms` their
+    /// caller read from it), so a test's fixed clock and the sandbox's moved one rule them too.
+    #[test]
+    fn services_read_the_time_only_from_the_clock_port() {
+        const WALL_CLOCKS: [&str; 5] = ["SystemTime", "Instant::now", "OffsetDateTime::now", "Utc::now", "Local::now"];
+        for (name, code) in services() {
+            for wall in WALL_CLOCKS {
+                assert!(!code.contains(wall), "services/{name}.rs reads the time from {wall}, not app.clock");
+            }
+        }
+    }
+
     #[test]
     fn services_call_each_other_without_a_circle() {
         let services = services();

@@ -222,3 +222,125 @@ fn internal(e: StoreError) -> OperationError {
     tracing::error!(error = %e, "operation storage failed");
     OperationError::Internal
 }
+
+#[cfg(test)]
+/// Charge, cancel and refund refusals without a server: payments authorized through the payment
+/// service in the in-memory gateway, operated on by each kind of caller. Every refusal leaves
+/// the payment and its ledger as they were.
+mod tests {
+    use epay_domain::{Amount, TxStatus};
+    use epay_store::{Payment, TokenRecord};
+
+    use super::{run, Kind, OperationCommand, OperationError};
+    use crate::app::App;
+    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+    use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN, NOT_THIS_INVOICE_TOKEN};
+    use crate::testing::{authorized, issue, payment_token, service_token, NOW};
+
+    fn command(p: &Payment, kind: Kind, amount_minor: Option<i64>, external_id: Option<&str>) -> OperationCommand {
+        OperationCommand {
+            payment_id: p.id.clone(),
+            kind,
+            amount: amount_minor.map(|a| Amount::from_minor(a).unwrap()),
+            external_id: external_id.map(String::from),
+        }
+    }
+
+    /// The payment's status, charged and refunded amounts, and ledger transfers, as stored.
+    async fn money(app: &App, p: &Payment) -> (TxStatus, i64, i64, usize) {
+        let p = app.store.payment(TEST_MERCHANT_ID, &p.id).await.unwrap().unwrap();
+        (p.status, p.charged_minor, p.refunded_minor, app.store.ledger_transfers_of(&p.id).await.unwrap().len())
+    }
+
+    fn refused(e: &OperationError) -> &str {
+        match e {
+            OperationError::Refused(m) | OperationError::BadRequest(m) | OperationError::Unauthorized(m) => m.as_str(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn bad_amounts_and_wrong_states_are_refused_and_change_nothing() {
+        let app = App::for_tests(NOW).await;
+        let p = authorized(&app, "000601").await;
+        let merchant = Caller::Cabinet { merchant_id: TEST_MERCHANT_ID.into() };
+        let before = money(&app, &p).await;
+        assert_eq!(before, (TxStatus::Auth, 0, 0, 1), "authorized: one hold");
+        let zero = run(&app, &merchant, command(&p, Kind::Charge, Some(0), None)).await.unwrap_err();
+        assert_eq!(zero, OperationError::BadRequest("amount must be greater than 0".into()));
+        let refund_auth = run(&app, &merchant, command(&p, Kind::Refund, None, None)).await.unwrap_err();
+        assert_eq!(refused(&refund_auth), "transaction must have the CHARGE status to be refunded; it is AUTH");
+        assert_eq!(money(&app, &p).await, before);
+
+        let cancelled = run(&app, &merchant, command(&p, Kind::Cancel, None, None)).await.expect("cancelled");
+        assert_eq!(cancelled.status, TxStatus::Cancel);
+        let after_cancel = money(&app, &p).await;
+        for kind in [Kind::Charge, Kind::Cancel, Kind::Refund] {
+            let e = run(&app, &merchant, command(&p, kind, None, None)).await.unwrap_err();
+            assert!(refused(&e).ends_with("; it is CANCEL"), "{kind:?}: {e:?}");
+        }
+        assert_eq!(money(&app, &p).await, after_cancel, "a cancelled payment is final");
+    }
+
+    #[tokio::test]
+    async fn refunds_keep_the_minimum_and_their_external_ids() {
+        let app = App::for_tests(NOW).await;
+        let p = authorized(&app, "000602").await;
+        let merchant = Caller::Cabinet { merchant_id: TEST_MERCHANT_ID.into() };
+        run(&app, &merchant, command(&p, Kind::Charge, None, None)).await.expect("charged in full");
+        let small = run(&app, &merchant, command(&p, Kind::Refund, Some(999), None)).await.unwrap_err();
+        assert_eq!(
+            small,
+            OperationError::BadRequest("a refund must be at least 10, or all that is left; 9.99 was asked".into())
+        );
+        let first = run(&app, &merchant, command(&p, Kind::Refund, Some(2_000), Some("r-1"))).await.unwrap();
+        assert_eq!(first.refunded_minor, 2_000);
+        let reused = run(&app, &merchant, command(&p, Kind::Refund, Some(3_000), Some("r-1"))).await.unwrap_err();
+        assert_eq!(
+            refused(&reused),
+            "externalID was already used for a refund of 20; use a new externalID for a new refund"
+        );
+        // The same refund again is the same refund, not a second one.
+        let replayed = run(&app, &merchant, command(&p, Kind::Refund, Some(2_000), Some("r-1"))).await.unwrap();
+        assert_eq!(replayed.refunded_minor, 2_000);
+        let over = run(&app, &merchant, command(&p, Kind::Refund, Some(8_001), None)).await.unwrap_err();
+        assert_eq!(refused(&over), "refund amount exceeds what is left to refund (80)");
+        // What is left may be refunded even below the minimum.
+        run(&app, &merchant, command(&p, Kind::Refund, Some(7_500), None)).await.expect("a partial refund");
+        let rest = run(&app, &merchant, command(&p, Kind::Refund, Some(500), None)).await.expect("the rest");
+        assert_eq!((rest.status, rest.refunded_minor), (TxStatus::Refund, 10_000));
+        assert!(app.store.check_ledger().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn each_token_reaches_only_what_it_is_bound_to() {
+        let app = App::for_tests(NOW).await;
+        let p = authorized(&app, "000603").await;
+        let charge = || command(&p, Kind::Charge, None, None);
+        // Another terminal's service token does not see the payment at all.
+        let elsewhere = issue(&app, service_token(THREE_DS_TERMINAL)).await;
+        assert_eq!(run(&app, &elsewhere.caller, charge()).await.unwrap_err(), OperationError::NotFound(p.id.clone()));
+        // A spent token, like the page's, never moves the payment's money.
+        let (text, record) = payment_token(PAYMENT_TERMINAL, "000603", 10_000);
+        let spent = issue(&app, (text, TokenRecord { used_at: Some(NOW), ..record })).await;
+        assert_eq!(
+            run(&app, &spent.caller, charge()).await.unwrap_err(),
+            OperationError::Unauthorized(NOT_A_PAGE_TOKEN.into())
+        );
+        // A token for the invoice issued when the payment was decided, or for another invoice: refused alike.
+        let same_time = issue(&app, payment_token(PAYMENT_TERMINAL, "000603", 10_000)).await;
+        let other_invoice = issue(&app, payment_token(PAYMENT_TERMINAL, "000604", 10_000)).await;
+        for token in [&same_time, &other_invoice] {
+            assert_eq!(
+                run(&app, &token.caller, charge()).await.unwrap_err(),
+                OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into())
+            );
+        }
+        assert_eq!(money(&app, &p).await, (TxStatus::Auth, 0, 0, 1));
+        // Issued a millisecond after the payment, the invoice's token may charge it.
+        let app = app.at(NOW + 1);
+        let (text, record) = payment_token(PAYMENT_TERMINAL, "000603", 10_000);
+        let after = issue(&app, (text, TokenRecord { created_at: NOW + 1, ..record })).await;
+        assert_eq!(run(&app, &after.caller, charge()).await.unwrap().status, TxStatus::Charge);
+    }
+}

@@ -512,8 +512,7 @@ async fn execute(
     // A 3-D Secure terminal challenges an enrolled card before any money moves (seed 003), and
     // before a verification saves it for paying: a saved card must be proven as the terminal
     // asks.
-    let challenge =
-        terminal.three_ds && matches!(authorization, Authorization::Approved { three_ds_enrolled: true, .. });
+    let challenge = crate::services::three_ds::challenges(&terminal, &authorization);
     let (status, reason, approval_code, issuer, effect, card_account) = match &authorization {
         Authorization::Approved { card_account, issuer, .. } if challenge => (
             TxStatus::ThreeD,

@@ -1,15 +1,15 @@
-//! 3-D Secure (seed 003, facts §7), the part payments and transfers share: opening a challenge
-//! for a card about to be recorded in `3D`, the CReq/CRes messages (`paReq`, `MD`, `PaRes`), and
-//! the simulated issuer's ACS (its one-time code, its verdict, showing and answering a
-//! challenge). Ending a waiting payment or transfer is `three_ds_confirm`'s job, which calls the
+//! 3-D Secure (seed 003, facts §7), the part payments and transfers share: whether a card is
+//! challenged, opening the challenge for a card about to be recorded in `3D` and its `secure3D`
+//! answer (the messages themselves are `wire::three_ds`), and the simulated issuer's ACS (its
+//! one-time code, its verdict, showing and answering a challenge). Ending a waiting payment or transfer is `three_ds_confirm`'s job, which calls the
 //! payment and transfer services; this module calls neither, so both may call it.
 
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
-use base64::Engine;
 use epay_domain::{ids, Amount, ReasonCode, ThreeDsState};
-use epay_store::{Payment, ThreeDsSession, TokenRecord};
+use epay_network::Authorization;
+use epay_store::{Payment, Terminal, ThreeDsSession, TokenRecord};
 
 use crate::app::App;
+use crate::wire::three_ds::{self as messages, AcsTransId, ServerTransId};
 use crate::wire::Secure3D;
 
 /// The one-time code the simulated ACS accepts in sandbox mode (documented in
@@ -64,65 +64,49 @@ pub fn new_session(
     }
 }
 
-/// `paReq`: base64url (no padding) of a 3DS 2.2 CReq, as seed 003's example decodes.
-pub fn pa_req(s: &ThreeDsSession) -> String {
-    let creq = serde_json::json!({
-        "messageType": "CReq",
-        "messageVersion": "2.2.0",
-        "threeDSServerTransID": s.server_trans_id,
-        "acsTransID": s.id,
-        "challengeWindowSize": "05",
-    });
-    URL_SAFE_NO_PAD.encode(creq.to_string())
+/// Whether a payment or transfer on `terminal` is challenged: a 3-D Secure terminal challenges
+/// an enrolled card the network approved, before any money moves (seed 003). A declined card is
+/// not challenged: its decline is the answer.
+pub fn challenges(terminal: &Terminal, authorization: &Authorization) -> bool {
+    terminal.three_ds && matches!(authorization, Authorization::Approved { three_ds_enrolled: true, .. })
 }
 
 /// The `secure3D` object of a `3D` answer: what the merchant's page posts to the ACS.
 pub fn secure3d(s: &ThreeDsSession, acs_url: &str) -> Secure3D {
-    Secure3D { pa_req: pa_req(s), md: md(s), action: acs_url.to_string() }
+    Secure3D {
+        pa_req: messages::pa_req(&s.server_trans_id, &s.id),
+        md: messages::md(&s.server_trans_id),
+        action: acs_url.to_string(),
+    }
 }
 
-/// `MD`: base64 of the threeDSServerTransID (seed 003).
-pub fn md(s: &ThreeDsSession) -> String {
-    STANDARD.encode(&s.server_trans_id)
+/// What the shopper did on the ACS's challenge page.
+#[derive(Clone, PartialEq, Eq)]
+pub enum ShopperAnswer {
+    /// Entered this one-time code and submitted it.
+    Code(String),
+    /// Pressed Cancel (whatever the code field held).
+    Cancel,
 }
 
-fn b64_json(text: &str) -> Option<serde_json::Value> {
-    let t = text.trim().replace(' ', "+");
-    let bytes = URL_SAFE_NO_PAD.decode(t.trim_end_matches('=')).or_else(|_| STANDARD.decode(&t)).ok()?;
-    serde_json::from_slice(&bytes).ok()
+/// The code is the shopper's secret: never printed.
+impl std::fmt::Debug for ShopperAnswer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            ShopperAnswer::Code(_) => "Code(…)",
+            ShopperAnswer::Cancel => "Cancel",
+        })
+    }
 }
 
-/// The ACS transaction a PaReq (CReq) or PaRes (CRes) names.
-pub fn acs_trans_id(message: &str) -> Option<String> {
-    b64_json(message)?.get("acsTransID")?.as_str().map(String::from)
-}
-
-/// The threeDSServerTransID an `MD` carries.
-pub fn server_trans_id(md: &str) -> Option<String> {
-    let bytes = STANDARD.decode(md.trim().replace(' ', "+")).ok()?;
-    String::from_utf8(bytes).ok().filter(|s| uuid::Uuid::parse_str(s).is_ok())
-}
-
-/// `PaRes`: base64url of a CRes with the challenge's outcome.
-pub fn pa_res(s: &ThreeDsSession, passed: bool) -> String {
-    let cres = serde_json::json!({
-        "messageType": "CRes",
-        "messageVersion": "2.2.0",
-        "threeDSServerTransID": s.server_trans_id,
-        "acsTransID": s.id,
-        "transStatus": if passed { "Y" } else { "N" },
-    });
-    URL_SAFE_NO_PAD.encode(cres.to_string())
-}
-
-/// The ACS's verdict on the shopper's answer `code` to a challenge expecting `expected`.
-pub fn verdict(expected: &str, code: &str, cancelled: bool) -> (ThreeDsState, ReasonCode) {
-    if cancelled {
-        (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG)
-    } else if crate::platform::keys::digests_equal(code.trim(), expected) {
-        (ThreeDsState::Passed, ReasonCode::SUCCESS)
-    } else {
-        (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED)
+/// The ACS's verdict on the shopper's answer to a challenge expecting `expected`.
+pub fn verdict(expected: &str, answer: &ShopperAnswer) -> (ThreeDsState, ReasonCode) {
+    match answer {
+        ShopperAnswer::Cancel => (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG),
+        ShopperAnswer::Code(code) if crate::platform::keys::digests_equal(code.trim(), expected) => {
+            (ThreeDsState::Passed, ReasonCode::SUCCESS)
+        }
+        ShopperAnswer::Code(_) => (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED),
     }
 }
 
@@ -135,7 +119,7 @@ pub struct Challenge {
     pub card_mask: String,
 }
 
-/// Why the ACS refuses a form. The ACS page words each one (`page::acs`).
+/// Why the ACS refuses a form. The ACS page words each one (`edge::page::acs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AcsRefusal {
     /// The PaReq names no challenge of this ACS.
@@ -152,15 +136,35 @@ pub enum AcsRefusal {
     Internal,
 }
 
-/// The challenge a merchant's page posted to the ACS (`PaReq` and `MD`), if it is one this ACS
-/// still waits an answer to. In production the one-time code is "sent" (logged) here.
-pub async fn challenge(app: &App, pa_req: &str, md_text: &str) -> Result<Challenge, AcsRefusal> {
-    let acs_id = acs_trans_id(pa_req).ok_or(AcsRefusal::UnknownRequest)?;
-    let session = match app.store.three_ds_session(&acs_id).await {
+/// What the merchant's page posts to the ACS: the challenge its `PaReq` names, and its `MD`
+/// (`None` when the MD is no 3DS Server id at all).
+#[derive(Debug, Clone)]
+pub struct ShowChallenge {
+    pub challenge: AcsTransId,
+    pub md: Option<ServerTransId>,
+}
+
+/// What the ACS's challenge page posts back: the challenge, its `MD`, and the shopper's answer.
+#[derive(Debug, Clone)]
+pub struct AnswerChallenge {
+    pub challenge: AcsTransId,
+    pub md: Option<ServerTransId>,
+    pub answer: ShopperAnswer,
+}
+
+/// Whether `md` is the MD of `session`.
+fn md_matches(md: Option<&ServerTransId>, session: &ThreeDsSession) -> bool {
+    md.is_some_and(|md| md.as_str() == session.server_trans_id)
+}
+
+/// The challenge a merchant's page posted to the ACS, if it is one this ACS still waits an
+/// answer to. In production the one-time code is "sent" (logged) here.
+pub async fn challenge(app: &App, form: ShowChallenge) -> Result<Challenge, AcsRefusal> {
+    let session = match app.store.three_ds_session(form.challenge.as_str()).await {
         Ok(Some(s)) => s,
         _ => return Err(AcsRefusal::UnknownRequest),
     };
-    if server_trans_id(md_text).as_deref() != Some(session.server_trans_id.as_str()) {
+    if !md_matches(form.md.as_ref(), &session) {
         return Err(AcsRefusal::MdMismatch);
     }
     if !session.state.can_be_answered() {
@@ -185,20 +189,14 @@ pub async fn challenge(app: &App, pa_req: &str, md_text: &str) -> Result<Challen
     })
 }
 
-/// The shopper's answer to challenge `acs_id` (its one-time `code`, or `cancelled`): the ACS's
-/// verdict is recorded once, and the session and its new state returned for the `PaRes`.
-pub async fn answer(
-    app: &App,
-    acs_id: &str,
-    md_text: &str,
-    code: &str,
-    cancelled: bool,
-) -> Result<(ThreeDsSession, ThreeDsState), AcsRefusal> {
-    let session = match app.store.three_ds_session(acs_id).await {
-        Ok(Some(s)) if server_trans_id(md_text).as_deref() == Some(s.server_trans_id.as_str()) => s,
+/// The shopper's answer to a challenge: the ACS's verdict is recorded once, and the session
+/// and its new state returned for the `PaRes`.
+pub async fn answer(app: &App, form: AnswerChallenge) -> Result<(ThreeDsSession, ThreeDsState), AcsRefusal> {
+    let session = match app.store.three_ds_session(form.challenge.as_str()).await {
+        Ok(Some(s)) if md_matches(form.md.as_ref(), &s) => s,
         _ => return Err(AcsRefusal::UnknownChallenge),
     };
-    let (state, reason) = verdict(&expected_code(app, &session.id), code, cancelled);
+    let (state, reason) = verdict(&expected_code(app, &session.id), &form.answer);
     match app.store.answer_three_ds(&session.id, state, reason.code, app.clock.now_ms()).await {
         Ok(true) => {}
         Ok(false) => return Err(AcsRefusal::AlreadyAnswered),
@@ -212,58 +210,141 @@ pub async fn answer(
 }
 
 #[cfg(test)]
+/// The challenge without a server: the decision, the session, and the ACS showing and answering
+/// it, against the in-memory gateway whose clock stands at `NOW`.
 mod tests {
-    use super::*;
-    use epay_store::TokenSpend;
+    use epay_domain::{Currency, Expiry, TxStatus};
+    use epay_network::AuthRequest;
 
-    fn session() -> ThreeDsSession {
-        ThreeDsSession {
-            id: "0b0c6ad2-7d7c-4a38-9d8e-6b1f8a3b3c01".into(),
-            payment_id: "p".into(),
-            server_trans_id: "5e0c58c1-9b5f-4b9e-8a1e-2f7f0f6b9d02".into(),
-            token_digest: "t".into(),
-            pan_ciphertext: "sealed".into(),
-            expiry_mmyy: "1230".into(),
-            save_card: false,
-            receiver_pan_ciphertext: None,
-            receiver_expiry_mmyy: String::new(),
-            save_receiver: false,
-            token_spend: TokenSpend::Always,
-            state: ThreeDsState::Pending,
-            reason_code: 0,
-            created_at: 0,
-            updated_at: 0,
+    use super::*;
+    use crate::platform::clock::year_month;
+    use crate::runtime::seed::{PAYMENT_TERMINAL, THREE_DS_TERMINAL};
+    use crate::testing::{challenged, ENROLLED_CARD, GOOD_CARD, NOW};
+
+    /// What the simulated network answers for `card` (100 KZT, no CVC asked).
+    fn authorize(app: &App, (pan, expiry, _): (&str, &str, &str)) -> Authorization {
+        let pan = epay_domain::Pan::parse(pan).unwrap();
+        app.network.authorize(&AuthRequest {
+            pan: &pan,
+            expiry: Expiry::parse(expiry).ok(),
+            cvc: None,
+            amount: Amount::from_minor(10_000).unwrap(),
+            currency: Currency::Kzt,
+            today: year_month(NOW),
+        })
+    }
+
+    #[tokio::test]
+    async fn only_a_three_ds_terminal_challenges_and_only_an_enrolled_approved_card() {
+        let app = App::for_tests(NOW).await;
+        let secure = app.store.terminal(THREE_DS_TERMINAL).await.unwrap().unwrap();
+        let plain = app.store.terminal(PAYMENT_TERMINAL).await.unwrap().unwrap();
+        let enrolled = authorize(&app, ENROLLED_CARD);
+        assert!(matches!(enrolled, Authorization::Approved { three_ds_enrolled: true, .. }), "{enrolled:?}");
+        assert!(challenges(&secure, &enrolled));
+        assert!(!challenges(&plain, &enrolled), "a terminal without 3-D Secure never challenges");
+        assert!(!challenges(&secure, &authorize(&app, GOOD_CARD)), "a card not enrolled pays without a challenge");
+        // A decline is the answer: nothing to challenge.
+        let declined = Authorization::Declined { reason: ReasonCode::INSUFFICIENT_FUNDS, issuer: String::new() };
+        assert!(!challenges(&secure, &declined));
+    }
+
+    #[tokio::test]
+    async fn a_new_challenge_seals_the_card_and_waits_for_the_shopper() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000101").await;
+        let s = &c.session;
+        assert_eq!(c.payment.status, TxStatus::ThreeD);
+        assert_eq!((s.payment_id.as_str(), s.state, s.reason_code), (c.payment.id.as_str(), ThreeDsState::Pending, 0));
+        assert_eq!((s.created_at, s.updated_at), (NOW, NOW), "opened at the gateway clock's time");
+        assert_eq!(s.token_digest, c.token.record().token_digest, "the confirm must present the payment's token");
+        assert!(!s.pan_ciphertext.contains(ENROLLED_CARD.0), "the card number is sealed");
+        assert_eq!(
+            app.open_pan(&s.pan_ciphertext).await.map(|p| p.expose().to_string()).as_deref(),
+            Some(ENROLLED_CARD.0)
+        );
+        assert_eq!(s.expiry_mmyy, "1230");
+        assert_ne!(s.id, s.server_trans_id, "the ACS's id and the 3DS Server's id differ");
+        // The `3D` answer's messages name this challenge.
+        let secure = secure3d(s, "https://gw/acs/challenge");
+        assert_eq!(AcsTransId::named_by(&secure.pa_req).as_ref().map(AcsTransId::as_str), Some(s.id.as_str()));
+        assert_eq!(
+            ServerTransId::from_md(&secure.md).as_ref().map(ServerTransId::as_str),
+            Some(s.server_trans_id.as_str())
+        );
+        assert_eq!(secure.action, "https://gw/acs/challenge");
+    }
+
+    fn show(s: &ThreeDsSession, md: Option<&str>) -> ShowChallenge {
+        ShowChallenge {
+            challenge: AcsTransId::parse(&s.id).unwrap(),
+            md: md.map(|m| ServerTransId::from_md(&crate::wire::three_ds::md(m)).unwrap()),
         }
     }
 
-    #[test]
-    fn the_messages_name_their_challenge() {
-        let s = session();
-        assert_eq!(acs_trans_id(&pa_req(&s)).as_deref(), Some(s.id.as_str()));
-        assert_eq!(acs_trans_id(&pa_res(&s, true)).as_deref(), Some(s.id.as_str()));
-        assert_eq!(server_trans_id(&md(&s)).as_deref(), Some(s.server_trans_id.as_str()));
-        let secure = secure3d(&s, "https://gw/acs/challenge");
-        assert_eq!((secure.pa_req, secure.md, secure.action), (pa_req(&s), md(&s), "https://gw/acs/challenge".into()));
-        // A browser form may turn `+` into a space: still read.
-        assert_eq!(server_trans_id(&md(&s).replace('+', " ")).as_deref(), Some(s.server_trans_id.as_str()));
-        assert_eq!(server_trans_id("not base64 of a uuid"), None);
-        assert_eq!(acs_trans_id("e30"), None, "{{}} names no challenge");
+    fn answered(s: &ThreeDsSession, answer: ShopperAnswer) -> AnswerChallenge {
+        let md = ServerTransId::from_md(&crate::wire::three_ds::md(&s.server_trans_id));
+        AnswerChallenge { challenge: AcsTransId::parse(&s.id).unwrap(), md, answer }
     }
 
-    #[test]
-    fn a_pa_res_carries_the_outcome() {
-        let s = session();
-        let status = |passed| b64_json(&pa_res(&s, passed)).and_then(|v| v["transStatus"].as_str().map(String::from));
-        assert_eq!(status(true).as_deref(), Some("Y"));
-        assert_eq!(status(false).as_deref(), Some("N"));
+    #[tokio::test]
+    async fn the_acs_shows_a_waiting_challenge_and_records_one_answer() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000102").await;
+        let other = challenged(&app, "000103").await;
+        let s = &c.session;
+        let shown = challenge(&app, show(s, Some(&s.server_trans_id))).await.ok().expect("shown");
+        assert_eq!(shown.session.id, s.id);
+        assert_eq!((shown.amount.minor(), shown.currency.as_str()), (10_000, "KZT"));
+        assert_eq!(shown.card_mask, c.payment.card_mask);
+        assert!(!shown.merchant_name.is_empty());
+        assert_eq!(challenge(&app, show(s, None)).await.err(), Some(AcsRefusal::MdMismatch));
+        assert_eq!(
+            challenge(&app, show(s, Some(&other.session.server_trans_id))).await.err(),
+            Some(AcsRefusal::MdMismatch),
+            "another challenge's MD"
+        );
+        let unknown = ShowChallenge { challenge: AcsTransId::parse(&ids::uuid()).unwrap(), md: None };
+        assert_eq!(challenge(&app, unknown).await.err(), Some(AcsRefusal::UnknownRequest));
+
+        // An answer with another challenge's MD is no answer.
+        let foreign = AnswerChallenge {
+            md: show(s, Some(&other.session.server_trans_id)).md,
+            ..answered(s, ShopperAnswer::Cancel)
+        };
+        assert_eq!(answer(&app, foreign).await.err(), Some(AcsRefusal::UnknownChallenge));
+        let (session, state) = answer(&app, answered(s, ShopperAnswer::Code(" 123456 ".into()))).await.unwrap();
+        assert_eq!((session.id.as_str(), state), (s.id.as_str(), ThreeDsState::Passed));
+        let stored = app.store.three_ds_session(&s.id).await.unwrap().unwrap();
+        assert_eq!((stored.state, stored.reason_code, stored.updated_at), (ThreeDsState::Passed, 0, NOW));
+        // Answered once: neither shown nor answered again, and the verdict stands.
+        assert_eq!(answer(&app, answered(s, ShopperAnswer::Cancel)).await.err(), Some(AcsRefusal::AlreadyAnswered));
+        assert_eq!(challenge(&app, show(s, Some(&s.server_trans_id))).await.err(), Some(AcsRefusal::AlreadyAnswered));
+        assert_eq!(app.store.three_ds_session(&s.id).await.unwrap().unwrap().state, ThreeDsState::Passed);
+        // The other challenge is unaffected by all this.
+        assert_eq!(app.store.three_ds_session(&other.session.id).await.unwrap().unwrap().state, ThreeDsState::Pending);
     }
 
     #[test]
     fn the_verdict_passes_only_the_expected_code() {
-        assert_eq!(verdict("123456", " 123456 ", false), (ThreeDsState::Passed, ReasonCode::SUCCESS));
-        assert_eq!(verdict("123456", "654321", false), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
-        assert_eq!(verdict("123456", "", false), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
-        // Cancelling wins over a right code.
-        assert_eq!(verdict("123456", "123456", true), (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG));
+        let code = |c: &str| ShopperAnswer::Code(c.into());
+        assert_eq!(verdict("123456", &code(" 123456 ")), (ThreeDsState::Passed, ReasonCode::SUCCESS));
+        assert_eq!(verdict("123456", &code("654321")), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
+        assert_eq!(verdict("123456", &code("")), (ThreeDsState::Failed, ReasonCode::THREE_DS_FAILED));
+        assert_eq!(
+            verdict("123456", &ShopperAnswer::Cancel),
+            (ThreeDsState::Cancelled, ReasonCode::THREE_DS_CODE_WRONG)
+        );
+        assert_eq!(format!("{:?}", code("123456")), "Code(…)", "the code is never printed");
+    }
+
+    #[tokio::test]
+    async fn production_codes_differ_per_challenge_and_are_six_digits() {
+        let app = App::for_tests(NOW).await;
+        let keys = &app.keys;
+        let (a, b) = (one_time_code(keys, "a"), one_time_code(keys, "b"));
+        assert!(a.len() == 6 && a.bytes().all(|d| d.is_ascii_digit()), "{a}");
+        assert_ne!(a, b);
+        assert_eq!(a, one_time_code(keys, "a"), "nothing to store: the same challenge gets the same code");
     }
 }

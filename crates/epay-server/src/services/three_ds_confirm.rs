@@ -10,11 +10,11 @@ use epay_store::{DebitKind, Payment, PaymentEffect, SavedCard, StoreError, Three
 
 use crate::app::App;
 use crate::platform::clock::year_month;
-use crate::platform::keys::digest;
+use crate::services::auth::Caller;
 use crate::services::callbacks;
 use crate::services::payments::{payment_response, PaymentError};
-use crate::services::three_ds::{acs_trans_id, server_trans_id};
 use crate::services::transfers::{self, TransferResponse};
+use crate::wire::three_ds::{AcsTransId, ServerTransId};
 use crate::wire::PaymentResponse;
 
 /// What a successful confirm answers: the payment, or the transfer, now final.
@@ -30,44 +30,50 @@ fn internal(e: StoreError) -> PaymentError {
     PaymentError::Internal
 }
 
-/// The confirm step (facts §7): `MD` and `PaRes` from the ACS, presented with the payment's own
-/// token. Ends the payment; a second confirm is refused.
-pub async fn confirm(
-    app: &App,
-    access_token: &str,
-    md_text: &str,
-    pa_res_text: &str,
-) -> Result<Confirmed, PaymentError> {
-    let bad = |m: &str| PaymentError::BadRequest(m.to_string());
-    let server_id =
-        server_trans_id(md_text).ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
-    let session = app
-        .store
-        .three_ds_session_by_server_id(&server_id)
-        .await
-        .map_err(internal)?
-        .ok_or_else(|| bad("MD is not a 3-D Secure transaction of this gateway"))?;
-    let token = app.store.token(&digest(access_token.trim())).await.map_err(internal)?;
-    let token = match token {
+/// What the merchant's TermUrl presents, read at the edge: the challenge `MD` names (an MD that
+/// names none is refused there) and the one `PaRes` names.
+#[derive(Debug, Clone)]
+pub struct ConfirmChallenge {
+    pub md: ServerTransId,
+    /// `None` when the PaRes names no challenge; refused after the token is checked.
+    pub pa_res: Option<AcsTransId>,
+}
+
+/// The refusal of an `MD` that names no challenge of this gateway, unreadable or unknown.
+pub fn unknown_md() -> PaymentError {
+    PaymentError::BadRequest("MD is not a 3-D Secure transaction of this gateway".into())
+}
+
+/// The confirm step (facts §7): the challenge's `MD` and `PaRes`, presented by the holder of the
+/// payment's own token, expired or not (the challenge's timeout bounds a confirm, not the
+/// token's lifetime; `caller` is `None` when no known token came). Ends the payment; a second
+/// confirm is refused. The checks run in the order the gateway has always answered them (a client
+/// may read which came first): the MD, the token, the PaRes, then the challenge's state.
+pub async fn confirm(app: &App, caller: Option<&Caller>, command: ConfirmChallenge) -> Result<Confirmed, PaymentError> {
+    let session =
+        app.store.three_ds_session_by_server_id(command.md.as_str()).await.map_err(internal)?.ok_or_else(unknown_md)?;
+    let token = match caller.and_then(Caller::token) {
         Some(t) if t.token_digest == session.token_digest => t,
         _ => return Err(PaymentError::Unauthorized("the token is not the one this payment was started with".into())),
     };
-    if acs_trans_id(pa_res_text).as_deref() != Some(session.id.as_str()) {
-        return Err(bad("PaRes does not belong to this MD"));
+    if command.pa_res.as_ref().map(AcsTransId::as_str) != Some(session.id.as_str()) {
+        return Err(PaymentError::BadRequest("PaRes does not belong to this MD".into()));
     }
     let payment = app
         .store
         .payment(&token.merchant_id, &session.payment_id)
         .await
         .map_err(internal)?
-        .ok_or_else(|| bad("transaction not found"))?;
+        .ok_or_else(|| PaymentError::BadRequest("transaction not found".into()))?;
     let now = app.clock.now_ms();
     let timed_out = now - session.created_at > app.config.three_ds_timeout_secs * 1000;
     let outcome = match session.state {
         ThreeDsState::Confirmed => {
             return Err(PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into()))
         }
-        ThreeDsState::Pending if !timed_out => return Err(bad("the 3-D Secure challenge has not been answered yet")),
+        ThreeDsState::Pending if !timed_out => {
+            return Err(PaymentError::BadRequest("the 3-D Secure challenge has not been answered yet".into()))
+        }
         ThreeDsState::Pending => Err(ReasonCode::THREE_DS_UNAVAILABLE),
         ThreeDsState::Passed => Ok(()),
         ThreeDsState::Failed | ThreeDsState::Cancelled => {
@@ -231,4 +237,161 @@ pub async fn fail_abandoned(app: &App) -> usize {
         }
     }
     failed
+}
+
+#[cfg(test)]
+/// The confirm step and the sweep without a server: challenges opened through the payment
+/// service, answered at the ACS, confirmed here, with the clock standing where each test puts it.
+mod tests {
+    use epay_domain::{ReasonCode, ThreeDsState, TxStatus};
+
+    use super::{confirm, fail_abandoned, ConfirmChallenge, Confirmed};
+    use crate::app::App;
+    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
+    use crate::services::auth::Caller;
+    use crate::services::payments::PaymentError;
+    use crate::services::three_ds::{self, AnswerChallenge, ShopperAnswer};
+    use crate::testing::{challenged, issue, service_token, Challenged, NOW};
+    use crate::wire::three_ds::{md, AcsTransId, ServerTransId};
+
+    /// What the merchant's TermUrl presents for challenge `c`.
+    fn presented(c: &Challenged) -> ConfirmChallenge {
+        ConfirmChallenge {
+            md: ServerTransId::from_md(&md(&c.session.server_trans_id)).unwrap(),
+            pa_res: AcsTransId::parse(&c.session.id),
+        }
+    }
+
+    /// The shopper answers `c`'s challenge at the ACS.
+    async fn answer(app: &App, c: &Challenged, answer: ShopperAnswer) {
+        let form = AnswerChallenge {
+            challenge: AcsTransId::parse(&c.session.id).unwrap(),
+            md: ServerTransId::from_md(&md(&c.session.server_trans_id)),
+            answer,
+        };
+        three_ds::answer(app, form).await.ok().expect("answered");
+    }
+
+    async fn stored(app: &App, c: &Challenged) -> (TxStatus, i32, bool) {
+        let p = app.store.payment(TEST_MERCHANT_ID, &c.payment.id).await.unwrap().unwrap();
+        (p.status, p.reason_code, p.secure)
+    }
+
+    #[tokio::test]
+    async fn a_passed_challenge_confirmed_with_its_token_authorizes_once() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000201").await;
+        answer(&app, &c, ShopperAnswer::Code("123456".into())).await;
+        let app = app.at(NOW + 30_000);
+        let Ok(Confirmed::Payment(paid)) = confirm(&app, Some(&c.token.caller), presented(&c)).await else {
+            panic!("a payment, confirmed")
+        };
+        // The 3-D Secure terminal is two-step: a hold, to be charged later.
+        assert_eq!((paid.id.as_str(), paid.status.as_str(), paid.amount.0), (c.payment.id.as_str(), "AUTH", 10_000));
+        assert_eq!(stored(&app, &c).await, (TxStatus::Auth, 0, true));
+        assert_eq!(app.store.ledger_transfers_of(&c.payment.id).await.unwrap().len(), 1, "the hold");
+        let session = app.store.three_ds_session(&c.session.id).await.unwrap().unwrap();
+        assert_eq!((session.state, session.updated_at), (ThreeDsState::Confirmed, NOW + 30_000));
+        // A replayed confirm changes nothing.
+        assert_eq!(
+            confirm(&app, Some(&c.token.caller), presented(&c)).await.unwrap_err(),
+            PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into())
+        );
+        assert_eq!(app.store.ledger_transfers_of(&c.payment.id).await.unwrap().len(), 1);
+        assert!(app.store.check_ledger().await.unwrap().is_empty());
+    }
+
+    #[tokio::test]
+    async fn only_the_payments_own_token_with_its_own_pa_res_confirms_checked_in_order() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000202").await;
+        let other = challenged(&app, "000203").await;
+        answer(&app, &c, ShopperAnswer::Code("123456".into())).await;
+        let not_the_token = PaymentError::Unauthorized("the token is not the one this payment was started with".into());
+        let service = issue(&app, service_token(PAYMENT_TERMINAL)).await;
+        for caller in [None, Some(&other.token.caller), Some(&service.caller)] {
+            assert_eq!(confirm(&app, caller, presented(&c)).await.unwrap_err(), not_the_token);
+        }
+        let cabinet = Caller::Cabinet { merchant_id: TEST_MERCHANT_ID.into() };
+        assert_eq!(confirm(&app, Some(&cabinet), presented(&c)).await.unwrap_err(), not_the_token);
+        let bad_pa_res = PaymentError::BadRequest("PaRes does not belong to this MD".into());
+        for pa_res in [AcsTransId::parse(&other.session.id), None] {
+            let command = ConfirmChallenge { pa_res, ..presented(&c) };
+            assert_eq!(confirm(&app, Some(&c.token.caller), command).await.unwrap_err(), bad_pa_res);
+        }
+        // The MD is checked first: an unknown one is refused before the token and the PaRes.
+        let unknown =
+            ConfirmChallenge { md: ServerTransId::from_md(&md(&epay_domain::ids::uuid())).unwrap(), pa_res: None };
+        assert_eq!(confirm(&app, None, unknown).await.unwrap_err(), super::unknown_md());
+        // The token before the PaRes.
+        let both_wrong = ConfirmChallenge { pa_res: None, ..presented(&c) };
+        assert_eq!(confirm(&app, None, both_wrong).await.unwrap_err(), not_the_token);
+        // None of it touched the payment.
+        assert_eq!(stored(&app, &c).await, (TxStatus::ThreeD, 0, false));
+        confirm(&app, Some(&c.token.caller), presented(&c)).await.expect("its own token and PaRes confirm");
+    }
+
+    #[tokio::test]
+    async fn a_failed_or_cancelled_challenge_fails_the_payment_with_its_reason() {
+        let app = App::for_tests(NOW).await;
+        for (invoice, shopper, reason) in [
+            ("000204", ShopperAnswer::Code("000000".into()), ReasonCode::THREE_DS_FAILED),
+            ("000205", ShopperAnswer::Cancel, ReasonCode::THREE_DS_CODE_WRONG),
+        ] {
+            let c = challenged(&app, invoice).await;
+            answer(&app, &c, shopper).await;
+            let declined = confirm(&app, Some(&c.token.caller), presented(&c)).await.unwrap_err();
+            assert_eq!(declined, PaymentError::Declined { reason, transaction_id: c.payment.id.clone() });
+            assert_eq!(stored(&app, &c).await, (TxStatus::Failed, reason.code, true));
+            assert!(app.store.ledger_transfers_of(&c.payment.id).await.unwrap().is_empty(), "no money moved");
+        }
+    }
+
+    #[tokio::test]
+    async fn an_unanswered_challenge_waits_until_the_clock_passes_its_timeout() {
+        let app = App::for_tests(NOW).await;
+        let timeout_ms = app.config.three_ds_timeout_secs * 1000;
+        let c = challenged(&app, "000206").await;
+        let app = app.at(NOW + timeout_ms);
+        assert_eq!(
+            confirm(&app, Some(&c.token.caller), presented(&c)).await.unwrap_err(),
+            PaymentError::BadRequest("the 3-D Secure challenge has not been answered yet".into())
+        );
+        assert_eq!(stored(&app, &c).await, (TxStatus::ThreeD, 0, false));
+        let app = app.at(NOW + timeout_ms + 1);
+        let unavailable = ReasonCode::THREE_DS_UNAVAILABLE;
+        assert_eq!(
+            confirm(&app, Some(&c.token.caller), presented(&c)).await.unwrap_err(),
+            PaymentError::Declined { reason: unavailable, transaction_id: c.payment.id.clone() }
+        );
+        assert_eq!(stored(&app, &c).await, (TxStatus::Failed, unavailable.code, true));
+    }
+
+    #[tokio::test]
+    async fn the_sweep_fails_challenges_abandoned_past_the_timeout_and_no_others() {
+        let app = App::for_tests(NOW).await;
+        let timeout_ms = app.config.three_ds_timeout_secs * 1000;
+        let unanswered = challenged(&app, "000207").await;
+        let unconfirmed = challenged(&app, "000208").await;
+        answer(&app, &unconfirmed, ShopperAnswer::Code("123456".into())).await;
+        // A challenge opened later is younger than the timeout when the sweep runs.
+        let app = app.at(NOW + 60_000);
+        let recent = challenged(&app, "000209").await;
+
+        let app = app.at(NOW + timeout_ms);
+        assert_eq!(fail_abandoned(&app).await, 0, "at the timeout itself, still in time");
+        let app = app.at(NOW + timeout_ms + 1);
+        assert_eq!(fail_abandoned(&app).await, 2);
+        let unavailable = ReasonCode::THREE_DS_UNAVAILABLE.code;
+        assert_eq!(stored(&app, &unanswered).await, (TxStatus::Failed, unavailable, true));
+        assert_eq!(stored(&app, &unconfirmed).await, (TxStatus::Failed, unavailable, true));
+        assert_eq!(stored(&app, &recent).await, (TxStatus::ThreeD, 0, false));
+        assert_eq!(fail_abandoned(&app).await, 0, "each is failed once");
+        // A confirm that comes too late finds the challenge ended.
+        assert_eq!(
+            confirm(&app, Some(&unconfirmed.token.caller), presented(&unconfirmed)).await.unwrap_err(),
+            PaymentError::Conflict("this 3-D Secure transaction was already confirmed".into())
+        );
+        assert!(app.store.check_ledger().await.unwrap().is_empty());
+    }
 }

@@ -138,3 +138,92 @@ fn internal(e: epay_store::StoreError) -> TokenError {
     tracing::error!(error = %e, "token storage failed");
     TokenError::Internal
 }
+
+#[cfg(test)]
+/// Issuing tokens without a server, against the in-memory gateway: the client's secret, what a
+/// token is bound to, and its lifetime by the gateway clock.
+mod tests {
+    use epay_domain::{Amount, InvoiceId, Secret};
+
+    use super::{client, issue, Binding, Credentials, TokenError};
+    use crate::app::App;
+    use crate::platform::keys::digest;
+    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_MERCHANT_ID};
+    use crate::services::auth::{self, BearerError};
+    use crate::testing::NOW;
+
+    fn credentials(secret: &str) -> Credentials {
+        Credentials { client_id: TEST_CLIENT_ID.into(), secret: Secret::new(secret), scope: "webapi payment".into() }
+    }
+
+    fn binding(terminal: Option<&str>) -> Binding {
+        Binding {
+            terminal_id: terminal.map(String::from),
+            invoice: None,
+            amount: None,
+            currency: None,
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_token_lives_token_ttl_secs_by_the_gateway_clock() {
+        let app = App::for_tests(NOW).await;
+        let ttl_ms = app.config.token_ttl_secs * 1000;
+        let client = client(&app, credentials(TEST_CLIENT_SECRET), None).await.expect("the test client");
+        let invoice = Binding {
+            invoice: Some(InvoiceId::parse("000501").unwrap()),
+            amount: Some(Amount::from_minor(10_000).unwrap()),
+            ..binding(Some(PAYMENT_TERMINAL))
+        };
+        let answer = issue(&app, &client, invoice).await.expect("issued");
+        assert_eq!((answer.expires_in, answer.token_type.as_str()), (app.config.token_ttl_secs, "Bearer"));
+        let text = answer.access_token.expose().to_string();
+        let record = app.store.token(&digest(&text)).await.unwrap().expect("stored by its digest");
+        assert_eq!((record.created_at, record.expires_at), (NOW, NOW + ttl_ms));
+        assert_eq!(record.merchant_id, TEST_MERCHANT_ID);
+        assert_eq!(record.invoice_id.as_deref(), Some("000501"));
+        assert_eq!((record.amount_minor, record.currency.as_deref()), (Some(10_000), Some("KZT")), "KZT by default");
+        // It authenticates until its expiry by the same clock, not after.
+        let app = app.at(NOW + ttl_ms - 1);
+        assert!(auth::token(&app, &text).await.is_ok());
+        let app = app.at(NOW + ttl_ms);
+        assert_eq!(auth::token(&app, &text).await.unwrap_err(), BearerError::Expired);
+        assert_eq!(auth::token(&app, "not-a-token").await.unwrap_err(), BearerError::Unknown);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_secret_or_another_merchants_terminal_gets_no_token() {
+        let app = App::for_tests(NOW).await;
+        assert_eq!(client(&app, credentials("wrong"), None).await.unwrap_err(), TokenError::InvalidClient);
+        let unknown = Credentials { client_id: "nobody".into(), ..credentials(TEST_CLIENT_SECRET) };
+        assert_eq!(client(&app, unknown, None).await.unwrap_err(), TokenError::InvalidClient);
+        let client = client(&app, credentials(TEST_CLIENT_SECRET), None).await.unwrap();
+        let missing = "00000000-0000-4000-8000-000000000000";
+        assert_eq!(
+            issue(&app, &client, binding(Some(missing))).await.unwrap_err(),
+            TokenError::InvalidRequest(format!("terminal {missing:?} not found"))
+        );
+        // A token without a terminal is issued (the status endpoint then answers 104).
+        assert!(issue(&app, &client, binding(None)).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn wrong_secrets_lock_the_client_out_for_its_window() {
+        let app = App::for_tests(NOW).await;
+        let limit = app.config.token_failures_per_client;
+        let from = Some("203.0.113.7".parse().unwrap());
+        for _ in 0..limit {
+            assert_eq!(client(&app, credentials("wrong"), from).await.unwrap_err(), TokenError::InvalidClient);
+        }
+        // Even the right secret waits out the window (300 seconds from the first failure).
+        let locked = client(&app, credentials(TEST_CLIENT_SECRET), from).await.unwrap_err();
+        assert_eq!(locked, TokenError::TooManyAttempts(300));
+        let app = app.at(NOW + 300_001);
+        assert!(client(&app, credentials(TEST_CLIENT_SECRET), from).await.is_ok(), "the window has passed");
+    }
+}

@@ -15,6 +15,7 @@ pub(crate) mod operations;
 mod payments;
 mod sandbox;
 mod status;
+pub(crate) mod three_ds;
 pub(crate) mod transfers;
 
 use axum::http::StatusCode;
@@ -46,8 +47,8 @@ fn api_routes() -> Router<AppState> {
         .route("/public.rsa", get(payments::public_key))
         .route("/payment/cryptopay", post(payments::cryptopay))
         .route("/payments/cards/auth", post(payments::saved_card))
-        .route("/payments/cards/confirmPayment", get(payments::confirm_payment).post(payments::confirm_payment))
-        .route("/payment/cryptopay/confirm", post(payments::cryptopay_confirm))
+        .route("/payments/cards/confirmPayment", get(three_ds::confirm_payment).post(three_ds::confirm_payment))
+        .route("/payment/cryptopay/confirm", post(three_ds::cryptopay_confirm))
         .route("/check-status/payment/transaction/{invoice_id}", get(status::check))
         .route("/operation/{id}/charge", post(operations::charge))
         .route("/operation/{id}/cancel", post(operations::cancel))

@@ -16,7 +16,8 @@ use super::i18n::Lang;
 use super::views;
 use crate::app::AppState;
 use crate::platform::config::Mode;
-use crate::services::three_ds;
+use crate::services::three_ds::{self, ShopperAnswer};
+use crate::wire::three_ds::{self as messages, AcsTransId, ServerTransId};
 
 /// The ACS posts to the merchant's TermUrl, which may be any site: no form-action limit here.
 const ACS_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; base-uri 'none'";
@@ -66,7 +67,12 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
     if term_url.is_empty() {
         return refused("TermUrl is required");
     }
-    let challenge = match three_ds::challenge(&app, &pa_req, &md).await {
+    // A PaReq that names no challenge is refused as an unknown one.
+    let Some(challenge) = AcsTransId::named_by(&pa_req) else {
+        return refusal(three_ds::AcsRefusal::UnknownRequest);
+    };
+    let form = three_ds::ShowChallenge { challenge, md: ServerTransId::from_md(&md) };
+    let challenge = match three_ds::challenge(&app, form).await {
         Ok(c) => c,
         Err(why) => return refusal(why),
     };
@@ -92,11 +98,16 @@ async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
     if let Err(e) = crate::services::links::check_target_url(&term_url, app.config.mode) {
         return refused(&format!("TermUrl: {e}"));
     }
-    let (session, state) = match three_ds::answer(&app, &acs_id, &md, &get("code"), get("action") == "cancel").await {
+    let Some(challenge) = AcsTransId::parse(&acs_id) else {
+        return refusal(three_ds::AcsRefusal::UnknownChallenge);
+    };
+    let answer = if get("action") == "cancel" { ShopperAnswer::Cancel } else { ShopperAnswer::Code(get("code")) };
+    let form = three_ds::AnswerChallenge { challenge, md: ServerTransId::from_md(&md), answer };
+    let (session, state) = match three_ds::answer(&app, form).await {
         Ok(answered) => answered,
         Err(why) => return refusal(why),
     };
-    let pa_res = three_ds::pa_res(&session, state == ThreeDsState::Passed);
+    let pa_res = messages::pa_res(&session.server_trans_id, &session.id, state == ThreeDsState::Passed);
     page(
         StatusCode::OK,
         views::auto_post(Lang::En, &term_url, &[("PaRes", &pa_res), ("MD", &md)], "Returning to the shop…"),

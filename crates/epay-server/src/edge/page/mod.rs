@@ -364,9 +364,7 @@ async fn three_ds_return(
     let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let back = links("backLink");
-    match crate::services::three_ds_confirm::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes"))
-        .await
-    {
+    match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes")).await {
         Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {

@@ -124,13 +124,13 @@ pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<Tr
         };
         let answer = app.network.authorize(&request);
         authorization = Some(answer.clone());
+        // A 3-D Secure terminal challenges an enrolled sender card before money moves.
+        challenge = three_ds::challenges(&terminal, &answer);
         match answer {
-            Authorization::Approved { card_account, approval_code: code, issuer: i, three_ds_enrolled, .. } => {
+            Authorization::Approved { card_account, approval_code: code, issuer: i, .. } => {
                 from_account = card_account;
                 approval_code = code;
                 issuer = i;
-                // A 3-D Secure terminal challenges an enrolled sender card before money moves.
-                challenge = terminal.three_ds && three_ds_enrolled;
             }
             Authorization::Declined { reason, issuer: i } => {
                 decline = Some(reason);

@@ -1,0 +1,137 @@
+//! The 3-D Secure confirm endpoints (facts §7): the merchant's TermUrl presents `MD` and `PaRes`
+//! with the payment's own token. Here they are read into the service's command and caller; the
+//! hosted page's own TermUrl (`edge::page`) confirms through [`confirm`] too.
+
+use std::collections::HashMap;
+
+use axum::body::Bytes;
+use axum::extract::{Query, State};
+use axum::http::header::CONTENT_TYPE;
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+use super::caller::{authorization, bearer_token};
+use crate::app::{App, AppState};
+use crate::services::auth::{self, BearerError, Caller};
+use crate::services::payments::PaymentError;
+use crate::services::three_ds_confirm::{self, ConfirmChallenge, Confirmed};
+use crate::wire::three_ds::{AcsTransId, ServerTransId};
+use crate::wire::Fields;
+
+/// Confirms the challenge that the texts of `MD` and `PaRes` name, for the holder of the token
+/// `access_token`. An MD that names no challenge is refused first; a token that is not known
+/// goes on as no caller, refused by the service once it has checked the MD. A known token
+/// confirms even once expired ([`auth::known_token`]).
+pub(crate) async fn confirm(app: &App, access_token: &str, md: &str, pa_res: &str) -> Result<Confirmed, PaymentError> {
+    let md = ServerTransId::from_md(md).ok_or_else(three_ds_confirm::unknown_md)?;
+    let caller = match auth::known_token(app, access_token).await {
+        Ok(token) => Some(Caller::Token(token)),
+        Err(BearerError::Storage) => return Err(PaymentError::Internal),
+        Err(BearerError::Missing | BearerError::Unknown | BearerError::Expired) => None,
+    };
+    let command = ConfirmChallenge { md, pa_res: AcsTransId::named_by(pa_res) };
+    three_ds_confirm::confirm(app, caller.as_ref(), command).await
+}
+
+/// Reads `PaRes` and `MD` from a form or JSON body, or from the query string.
+fn pa_res_and_md(query: &HashMap<String, String>, headers: &HeaderMap, body: &[u8]) -> (String, String) {
+    let is_json = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
+    let fields = if is_json {
+        Fields::from_json(body).ok()
+    } else {
+        Some(Fields::from_pairs(url::form_urlencoded::parse(body).into_owned()))
+    };
+    let get = |name: &str| {
+        fields
+            .as_ref()
+            .and_then(|f| f.opt_str(&[name]).ok().flatten())
+            .or_else(|| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()))
+            .unwrap_or_default()
+    };
+    (get("PaRes"), get("MD"))
+}
+
+fn answer(confirmed: Result<Confirmed, PaymentError>) -> Response {
+    match confirmed {
+        Ok(payment) => Json(payment).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// `/payments/cards/confirmPayment?Access=<token>`: the TermUrl Halyk's own SDK uses (facts §7).
+pub async fn confirm_payment(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = query.get("Access").or_else(|| query.get("access")).cloned().unwrap_or_default();
+    let (pa_res, md) = pa_res_and_md(&query, &headers, &body);
+    answer(confirm(&app, &token, &md, &pa_res).await)
+}
+
+/// `POST /payment/cryptopay/confirm` with `{"PaRes","MD"}` and the payment's Bearer token. A
+/// request without a Bearer token is refused before its body is read.
+pub async fn cryptopay_confirm(
+    State(app): State<AppState>,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let token = match bearer_token(authorization(&headers)) {
+        Ok(t) => t.to_string(),
+        Err(e) => return PaymentError::Unauthorized(e.to_string()).into_response(),
+    };
+    let (pa_res, md) = pa_res_and_md(&query, &headers, &body);
+    answer(confirm(&app, &token, &md, &pa_res).await)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::confirm;
+    use crate::app::App;
+    use crate::services::payments::PaymentError;
+    use crate::services::three_ds::{self, AnswerChallenge, ShopperAnswer};
+    use crate::services::three_ds_confirm::Confirmed;
+    use crate::testing::{challenged, NOW};
+    use crate::wire::three_ds::{md, pa_res, AcsTransId, ServerTransId};
+
+    #[tokio::test]
+    async fn the_texts_are_read_and_the_token_checked_in_the_order_clients_see() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000301").await;
+        let (md, pa_res) = (md(&c.session.server_trans_id), pa_res(&c.session.server_trans_id, &c.session.id, true));
+        let not_ours = PaymentError::BadRequest("MD is not a 3-D Secure transaction of this gateway".into());
+        let not_the_token = PaymentError::Unauthorized("the token is not the one this payment was started with".into());
+        // An MD that is not base64 of a UUID, or names no challenge: refused before the token.
+        assert_eq!(confirm(&app, "forged", "bm90LWEtdXVpZA==", &pa_res).await.unwrap_err(), not_ours);
+        assert_eq!(confirm(&app, "", "eA==", "eA").await.unwrap_err(), not_ours);
+        let unknown_md = crate::wire::three_ds::md(&epay_domain::ids::uuid());
+        assert_eq!(confirm(&app, "forged", &unknown_md, &pa_res).await.unwrap_err(), not_ours);
+        // Then the token: none, or one the gateway never issued.
+        assert_eq!(confirm(&app, "", &md, &pa_res).await.unwrap_err(), not_the_token);
+        assert_eq!(confirm(&app, "forged", &md, "garbage").await.unwrap_err(), not_the_token);
+        // Then the PaRes.
+        let garbage = confirm(&app, &c.token.text, &md, "garbage").await.unwrap_err();
+        assert_eq!(garbage, PaymentError::BadRequest("PaRes does not belong to this MD".into()));
+    }
+
+    #[tokio::test]
+    async fn the_payments_own_token_confirms_even_after_it_expired() {
+        let app = App::for_tests(NOW).await;
+        let c = challenged(&app, "000302").await;
+        let form = AnswerChallenge {
+            challenge: AcsTransId::parse(&c.session.id).unwrap(),
+            md: ServerTransId::from_md(&md(&c.session.server_trans_id)),
+            answer: ShopperAnswer::Code("123456".into()),
+        };
+        let (session, _) = three_ds::answer(&app, form).await.ok().expect("answered");
+        // Past the token's hour, within a 3-D Secure timeout long enough for it.
+        let mut app = app.at(c.token.record().expires_at + 1);
+        app.config.three_ds_timeout_secs = 86_400;
+        let pa_res = pa_res(&session.server_trans_id, &session.id, true);
+        let confirmed = confirm(&app, &format!(" {} ", c.token.text), &md(&session.server_trans_id), &pa_res).await;
+        assert!(matches!(&confirmed, Ok(Confirmed::Payment(p)) if p.status == "AUTH"), "{confirmed:?}");
+    }
+}
