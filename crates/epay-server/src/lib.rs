@@ -19,6 +19,9 @@ pub mod services;
 pub(crate) mod testing;
 pub mod wire;
 
+#[cfg(test)]
+mod layers;
+
 pub use app::{App, AppState};
 pub use edge::{build_metrics_router, build_router};
 pub use platform::config::{Config, Mode};

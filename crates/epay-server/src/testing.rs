@@ -10,7 +10,7 @@ use epay_store::{Payment, ThreeDsSession, TokenRecord};
 use crate::app::App;
 use crate::platform::clock::FixedClock;
 use crate::platform::keys::digest;
-use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
 use crate::services::auth::Caller;
 use crate::services::payments::{self, EnteredCard, PaymentError};
 use crate::wire::{Fields, PaymentAnswer};

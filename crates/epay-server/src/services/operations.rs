@@ -233,7 +233,7 @@ mod tests {
 
     use super::{run, Kind, OperationCommand, OperationError};
     use crate::app::App;
-    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+    use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
     use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN, NOT_THIS_INVOICE_TOKEN};
     use crate::testing::{authorized, issue, payment_token, service_token, NOW};
 

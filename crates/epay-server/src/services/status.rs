@@ -170,7 +170,7 @@ mod tests {
     use super::{check, current_amount, payout_amount, StatusError, StatusQuery};
     use crate::app::App;
     use crate::platform::clock::epay_datetime;
-    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
+    use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
     use crate::services::auth::Caller;
     use crate::services::three_ds::{self, AnswerChallenge, ShopperAnswer};
     use crate::services::three_ds_confirm::{self, ConfirmChallenge};
@@ -247,7 +247,7 @@ mod tests {
             md: ServerTransId::from_md(&md(server)),
             answer: ShopperAnswer::Code("000000".into()),
         };
-        three_ds::answer(&app, form).await.ok().expect("answered");
+        three_ds::answer(&app, form).await.expect("answered");
         let command = ConfirmChallenge { md: ServerTransId::from_md(&md(server)).unwrap(), pa_res: Some(acs) };
         three_ds_confirm::confirm(&app, Some(&c.token.caller), command).await.expect_err("a wrong code fails it");
         let failed = status(&app, &service.caller, "000404").await;

@@ -218,7 +218,7 @@ mod tests {
 
     use super::*;
     use crate::platform::clock::year_month;
-    use crate::runtime::seed::{PAYMENT_TERMINAL, THREE_DS_TERMINAL};
+    use crate::platform::test_merchant::{PAYMENT_TERMINAL, THREE_DS_TERMINAL};
     use crate::testing::{challenged, ENROLLED_CARD, GOOD_CARD, NOW};
 
     /// What the simulated network answers for `card` (100 KZT, no CVC asked).
@@ -293,7 +293,7 @@ mod tests {
         let c = challenged(&app, "000102").await;
         let other = challenged(&app, "000103").await;
         let s = &c.session;
-        let shown = challenge(&app, show(s, Some(&s.server_trans_id))).await.ok().expect("shown");
+        let shown = challenge(&app, show(s, Some(&s.server_trans_id))).await.expect("shown");
         assert_eq!(shown.session.id, s.id);
         assert_eq!((shown.amount.minor(), shown.currency.as_str()), (10_000, "KZT"));
         assert_eq!(shown.card_mask, c.payment.card_mask);

@@ -247,7 +247,7 @@ mod tests {
 
     use super::{confirm, fail_abandoned, ConfirmChallenge, Confirmed};
     use crate::app::App;
-    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
+    use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
     use crate::services::auth::Caller;
     use crate::services::payments::PaymentError;
     use crate::services::three_ds::{self, AnswerChallenge, ShopperAnswer};
@@ -269,7 +269,7 @@ mod tests {
             md: ServerTransId::from_md(&md(&c.session.server_trans_id)),
             answer,
         };
-        three_ds::answer(app, form).await.ok().expect("answered");
+        three_ds::answer(app, form).await.expect("answered");
     }
 
     async fn stored(app: &App, c: &Challenged) -> (TxStatus, i32, bool) {

@@ -148,7 +148,7 @@ mod tests {
     use super::{client, issue, Binding, Credentials, TokenError};
     use crate::app::App;
     use crate::platform::keys::digest;
-    use crate::runtime::seed::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_MERCHANT_ID};
+    use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_MERCHANT_ID};
     use crate::services::auth::{self, BearerError};
     use crate::testing::NOW;
 
