@@ -5,6 +5,7 @@ pub mod amount_json;
 mod text_enum;
 
 pub mod attempts;
+pub mod callback;
 pub mod card;
 pub mod delivery;
 pub mod ids;
@@ -22,6 +23,7 @@ pub mod three_ds;
 pub mod transition;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
+pub use callback::CallbackKind;
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use delivery::DeliveryStatus;
 pub use invoice::{Description, InvoiceId};

@@ -383,7 +383,7 @@ where
         .bind(&cb.id)
         .bind(&cb.merchant_id)
         .bind(&cb.payment_id)
-        .bind(&cb.kind)
+        .bind(cb.kind.as_str())
         .bind(&cb.url)
         .bind(cb.payload.expose())
         .bind(now)

@@ -491,14 +491,14 @@ mod tests {
         let attempts = [epay_store::Payment { id: "p0".into(), attempt: 0, ..hostile_payment() }, p.clone()];
         let callbacks = [crate::services::callback_log::CallbackView {
             id: "msg_1".into(),
-            kind: "payment".into(),
+            kind: epay_domain::CallbackKind::PaymentFailure,
             url: format!("https://shop.kz/cb?{XSS}"),
-            status: "failed".into(),
+            status: epay_domain::DeliveryStatus::Failed,
             attempts: 1,
             next_attempt_at: None,
             created_at: String::new(),
             delivered_at: None,
-            payload: serde_json::Value::Null,
+            payload: crate::services::callback_log::SentBody::new("{}".into()),
             attempt_log: vec![crate::services::callback_log::AttemptView {
                 attempt: 1,
                 started_at: "2026-11-22 14:00:05".into(),
