@@ -19,6 +19,7 @@ pub mod reason;
 pub mod scope;
 pub mod secret;
 pub mod status;
+pub mod step;
 pub mod three_ds;
 pub mod transition;
 
@@ -35,6 +36,7 @@ pub use reason::ReasonCode;
 pub use scope::Scope;
 pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};
+pub use step::PaymentStep;
 pub use text_enum::Unknown;
 pub use three_ds::ThreeDsState;
 pub use transition::PaymentState;

@@ -5,7 +5,8 @@
 
 pub use epay_domain::AccountKind;
 use epay_domain::{
-    CallbackKind, DeliveryStatus, LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus,
+    CallbackKind, DeliveryStatus, LedgerTransferKind, PaymentKind, PaymentStep, Secret, ThreeDsState, TransferKind,
+    TxStatus,
 };
 
 #[derive(Debug, Clone, sqlx::FromRow)]
@@ -703,8 +704,8 @@ pub struct CabinetSession {
 /// One step of a payment's status history (`payment_events`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentEvent {
-    /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
-    pub operation: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
+    pub operation: PaymentStep,
     /// The payment's status right after the step.
     #[sqlx(try_from = "crate::sql::rows::Word")]
     pub status: TxStatus,

@@ -4,8 +4,8 @@
 //! a decode error, never a guess.
 
 use epay_domain::{
-    AccountKind, CallbackKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState,
-    TransferKind, TxStatus,
+    AccountKind, CallbackKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, PaymentStep, Secret,
+    ThreeDsState, TransferKind, TxStatus,
 };
 
 use crate::TokenSpend;
@@ -50,6 +50,13 @@ impl TryFrom<Word> for AccountKind {
 }
 
 impl TryFrom<Word> for DeliveryStatus {
+    type Error = epay_domain::Unknown;
+    fn try_from(word: Word) -> Result<Self, Self::Error> {
+        word.parse()
+    }
+}
+
+impl TryFrom<Word> for PaymentStep {
     type Error = epay_domain::Unknown;
     fn try_from(word: Word) -> Result<Self, Self::Error> {
         word.parse()

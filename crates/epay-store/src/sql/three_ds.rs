@@ -2,7 +2,7 @@
 //! decision, in the one transaction that confirms the session).
 
 use async_trait::async_trait;
-use epay_domain::{ThreeDsState, TxStatus};
+use epay_domain::{PaymentStep, ThreeDsState, TxStatus};
 use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Type};
 
 use super::{Backend, RowsAffected, SqlStore, Value};
@@ -121,7 +121,16 @@ where
         }
         payment.updated_at = now_ms;
         let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-        Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms).await?;
+        Self::record_event(
+            &mut tx,
+            &payment.id,
+            PaymentStep::ThreeDs,
+            payment.status,
+            amount,
+            payment.reason_code,
+            now_ms,
+        )
+        .await?;
         if payment.status.is_declined() {
             Self::keep_session_token(&mut tx, session_id).await?;
         }

@@ -3,7 +3,7 @@
 //! token for another try, queueing the callback and storing the Idempotency-Key's answer.
 
 use epay_domain::transition::{self, Checks};
-use epay_domain::{DeliveryStatus, PaymentState, Secret, TxStatus};
+use epay_domain::{DeliveryStatus, PaymentState, PaymentStep, Secret, TxStatus};
 use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
 
 use super::{
@@ -110,7 +110,7 @@ where
     pub(super) async fn record_event(
         tx: &mut sqlx::Transaction<'static, DB>,
         payment_id: &str,
-        operation: &str,
+        step: PaymentStep,
         status: TxStatus,
         amount_minor: i64,
         reason_code: i32,
@@ -121,7 +121,7 @@ where
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(payment_id)
-        .bind(operation)
+        .bind(step.as_str())
         .bind(status.as_str())
         .bind(amount_minor)
         .bind(reason_code)
@@ -312,7 +312,16 @@ where
         .await;
         match inserted {
             Ok(_) => {
-                Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at).await?;
+                Self::record_event(
+                    tx,
+                    &p.id,
+                    PaymentStep::Created,
+                    p.status,
+                    p.amount_minor,
+                    p.reason_code,
+                    p.created_at,
+                )
+                .await?;
                 Ok(())
             }
             Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),

@@ -281,13 +281,21 @@ fn actions(w: &'static Words, p: &epay_store::Payment) -> Vec<ActionForm> {
     let left = p.charged_minor - p.refunded_minor;
     let mut actions = Vec::new();
     if Operation::Charge.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: "charge", label: w.charge, amount_hint: Some(w.amount_hint) });
+        actions.push(ActionForm {
+            action: Operation::Charge.as_str(),
+            label: w.charge,
+            amount_hint: Some(w.amount_hint),
+        });
     }
     if Operation::Cancel.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: "cancel", label: w.cancel, amount_hint: None });
+        actions.push(ActionForm { action: Operation::Cancel.as_str(), label: w.cancel, amount_hint: None });
     }
     if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
-        actions.push(ActionForm { action: "refund", label: w.refund, amount_hint: Some(w.amount_hint) });
+        actions.push(ActionForm {
+            action: Operation::Refund.as_str(),
+            label: w.refund,
+            amount_hint: Some(w.amount_hint),
+        });
     }
     actions
 }
@@ -317,7 +325,7 @@ fn history(p: &epay_store::Payment, events: &[epay_store::PaymentEvent]) -> Vec<
         // Payments from before the history existed: their creation is all we know for sure.
         return vec![HistoryRow {
             created: date(p.created_at),
-            operation: "created".into(),
+            operation: epay_domain::PaymentStep::Created.to_string(),
             status_class: status_class(p.status),
             status: p.status.to_string(),
             amount: money(p.amount_minor),
