@@ -43,7 +43,8 @@ pub struct TransferResponse {
     pub int_reference: String,
     #[serde(rename = "terminalID")]
     pub terminal_id: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: TxStatus,
     /// Only while the transfer waits for the sender's 3-D Secure challenge (status `3D`).
     #[serde(rename = "secure3D", skip_serializing_if = "Option::is_none")]
     pub secure3d: Option<Secure3D>,
@@ -88,7 +89,7 @@ pub fn response(p: &Payment) -> TransferResponse {
         receiver_transfer_type: p.receiver_transfer_type.clone(),
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
-        status: p.status.to_string(),
+        status: p.status,
         secure3d: None,
     }
 }
