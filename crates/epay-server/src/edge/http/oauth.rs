@@ -242,3 +242,46 @@ pub(crate) fn read_binding(form: &TokenRequest, scope: &str, mode: Mode) -> Resu
         account_id,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(json: &str) -> TokenRequest {
+        lenient::from_json(json.as_bytes()).unwrap()
+    }
+
+    fn invalid(result: Result<impl std::fmt::Debug, TokenError>) -> String {
+        match result {
+            Err(TokenError::InvalidRequest(message)) => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_credentials_are_read_before_what_the_token_is_bound_to() {
+        let request = form(r#"{"client_id":"c","client_secret":"s","scope":"payment","terminal":[],"amount":"x"}"#);
+        assert_eq!(invalid(read_credentials(&request)), "grant_type is required");
+        let request = form(
+            r#"{"grant_type":"client_credentials","Client_Id":7,"client_secret":"s","scope":"payment","terminal":[]}"#,
+        );
+        assert_eq!(read_credentials(&request).unwrap().client_id, "7");
+        assert_eq!(invalid(read_binding(&request, "payment", Mode::Sandbox)), "field terminal must be a string");
+        assert_eq!(invalid(read_credentials(&form(r#"{"grant_type":true}"#))), "field grant_type must be a string");
+    }
+
+    #[test]
+    fn the_binding_takes_epay_spellings_in_their_order() {
+        let request = form(
+            r#"{"terminal_id":"t3","terminalId":" t2 ","invoice_id":"000000002","INVOICEID":"000000001",
+                "amount":100.5,"curency":"usd","secretHash":"h","transfer_kind":"","account_id":"a"}"#,
+        );
+        let b = read_binding(&request, "payment", Mode::Sandbox).unwrap();
+        assert_eq!(b.terminal_id.as_deref(), Some("t2"));
+        assert_eq!(b.invoice.map(|i| i.as_str().to_string()).as_deref(), Some("000000002"));
+        assert_eq!((b.amount.map(|a| a.minor()), b.currency), (Some(10_050), Some(Currency::Usd)));
+        assert_eq!((b.secret_hash.is_some(), b.transfer_kind, b.account_id.as_deref()), (true, None, Some("a")));
+        let refused = invalid(read_binding(&form(r#"{"amount":"1.001"}"#), "payment", Mode::Sandbox));
+        assert_eq!(refused, "field amount: amount must have at most 2 decimal places");
+    }
+}

@@ -122,3 +122,33 @@ pub async fn refund(
 ) -> Response {
     handle(app, bearer, id, query, body, Kind::Refund).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn refused(query: &str, body: &str) -> String {
+        match args(Some(query), body.as_bytes()) {
+            Err(OperationError::BadRequest(message)) => message,
+            other => panic!("{query} {body}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_query_and_the_body_are_read_alike_and_must_agree() {
+        let a = args(Some("AMOUNT=12.5&externalId=r1"), br#"{"amount":12.50,"EXTERNALID":"r1"}"#).unwrap();
+        assert_eq!((a.amount.map(|a| a.minor()), a.external_id.as_deref()), (Some(1250), Some("r1")));
+        let a = args(None, b"  ").unwrap();
+        assert_eq!((a.amount, a.external_id), (None, None));
+        assert_eq!(refused("amount=1", r#"{"amount":2}"#), "amount in the query (1) and in the body (2) differ");
+        assert_eq!(refused("externalID=a", r#"{"externalID":"b"}"#), "externalID in the query and in the body differ");
+    }
+
+    #[test]
+    fn faults_come_in_reading_order() {
+        assert_eq!(refused("amount=x", r#"{"amount":[]}"#), "field amount: amount must be a number");
+        assert_eq!(refused("externalID=", r#"{"amount":[],"externalID":{}}"#), "field amount must be a number");
+        assert_eq!(refused("", r#"{"externalID":{},"amount":1}"#), "field externalID must be a string");
+        assert_eq!(refused("amount=1", "[]"), "request body must be a JSON object");
+    }
+}

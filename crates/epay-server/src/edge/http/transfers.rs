@@ -157,3 +157,74 @@ fn refused_order(body: &Body, fault: FieldError) -> TransferError {
         None => bad,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The refusal of a body: its message, and the order id and account it repeats.
+    fn refusal(json: &str) -> (String, String, String) {
+        let body = Body::json(json.as_bytes()).unwrap();
+        let e = match read_transfer(&body, TransferKind::P2p, TokenSpend::Always, String::new()) {
+            Ok(_) => panic!("{json} was read"),
+            Err(e) => e,
+        };
+        let Refusal::BadRequest(message) = e.refusal else { panic!("{json}: not a bad request") };
+        (message, e.invoice_id, e.account_id)
+    }
+
+    fn bad(message: &str) -> (String, String, String) {
+        (message.to_string(), String::new(), String::new())
+    }
+
+    fn about_order(message: &str) -> (String, String, String) {
+        (message.to_string(), "123456".to_string(), "u1".to_string())
+    }
+
+    #[test]
+    fn the_order_and_card_objects_come_first_then_the_account_then_the_rest() {
+        assert_eq!(refusal(r#"{"card":{}}"#), bad("field order is required"));
+        assert_eq!(refusal(r#"{"order":{"description":1.5,"cvc":[]},"card":null}"#), bad("field card is required"));
+        assert_eq!(refusal(r#"{"order":[],"card":{}}"#), bad("field order must be a JSON object"));
+        // A wrongly typed account is refused alone, before the order's other faults.
+        let account = r#"{"order":{"id":"123456","accountID":{},"terminalId":[]},"card":{}}"#;
+        assert_eq!(refusal(account), bad("field accountID must be a string"));
+        let terminal = r#"{"order":{"invoiceId":123456,"AccountId":"u1","terminal":[],"email":[]},"card":{}}"#;
+        assert_eq!(refusal(terminal), about_order("field terminalId must be a string"));
+        // Without an id (or with a wrongly typed one) there is no order to name.
+        assert_eq!(
+            refusal(r#"{"order":{"id":[],"accountID":"u1","email":[]},"card":{}}"#),
+            bad("field senderEmail must be a string")
+        );
+    }
+
+    #[test]
+    fn a_side_refuses_its_own_shape_alone_and_its_fields_with_the_order() {
+        let order = r#""order":{"id":"123456","accountID":"u1","amount":"x"}"#;
+        let with = |card: &str| refusal(&format!(r#"{{{order},"card":{card}}}"#));
+        assert_eq!(with(r#"{"sender":"4405"}"#), bad("field sender must be a JSON object"));
+        assert_eq!(with(r#"{"sender":{"cvc":321},"receiver":7}"#), bad("field receiver must be a JSON object"));
+        assert_eq!(with(r#"{"sender":{"cvc":[],"expire":"0127"}}"#), about_order("field expire must be a JSON object"));
+        assert_eq!(
+            with(r#"{"sender":{"expire":{"month":1}},"receiver":{"save":"no"}}"#),
+            about_order("field save must be a Boolean")
+        );
+    }
+
+    #[test]
+    fn the_amount_and_currency_faults_wait_for_the_service() {
+        let body = r#"{"order":{"id":"123456","invoiceId":"654321","amount":"12.345","currency":"XXX"},"card":{"sender":{"CardCred":4405639704015096,"cvc":321}}}"#;
+        let body = Body::json(body.as_bytes()).unwrap();
+        let transfer = read_transfer(&body, TransferKind::Aft, TokenSpend::Always, String::new()).unwrap();
+        assert_eq!(transfer.order.id.as_deref(), Some("123456"));
+        assert_eq!(transfer.order.amount(), Err("order.amount: amount must have at most 2 decimal places".into()));
+        assert!(transfer.order.currency().unwrap_err().starts_with("field currency: "));
+        let sender = transfer.sender.unwrap();
+        assert_eq!((sender.card_cred.as_deref(), sender.cvc.as_deref()), (Some("4405639704015096"), Some("321")));
+        assert!(transfer.receiver.is_none());
+        let body = Body::json(br#"{"order":{},"card":{}}"#).unwrap();
+        let transfer = read_transfer(&body, TransferKind::P2p, TokenSpend::Always, String::new()).unwrap();
+        assert_eq!(transfer.order.amount(), Err("order.amount is required".into()));
+        assert_eq!(transfer.order.currency(), Ok(epay_domain::Currency::Kzt));
+    }
+}
