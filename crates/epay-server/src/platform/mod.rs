@@ -6,3 +6,4 @@ pub mod config;
 pub mod keys;
 pub mod metrics;
 pub mod netblocks;
+pub mod test_merchant;
