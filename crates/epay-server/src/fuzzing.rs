@@ -178,10 +178,10 @@ pub fn payment_request(data: &[u8]) {
 
 /// P2P, AFT and OCT JSON bodies: `order`, and each side of `card` given by card number.
 pub fn transfer_request(data: &[u8]) {
-    let Ok(fields) = Fields::from_json(data) else { return };
+    let Ok(body) = crate::wire::lenient::Body::json(data) else { return };
     let spend = epay_store::TokenSpend::Always;
     let Ok(command) =
-        crate::edge::http::transfers::read_transfer(&fields, epay_domain::TransferKind::P2p, spend, String::new())
+        crate::edge::http::transfers::read_transfer(&body, epay_domain::TransferKind::P2p, spend, String::new())
     else {
         return;
     };

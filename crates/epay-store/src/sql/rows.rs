@@ -4,8 +4,8 @@
 //! a decode error, never a guess.
 
 use epay_domain::{
-    AccountKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState, TransferKind,
-    TxStatus,
+    AccountKind, CallbackKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, PaymentStep, Secret,
+    ThreeDsState, TransferKind, TxStatus,
 };
 
 use crate::TokenSpend;
@@ -29,7 +29,16 @@ macro_rules! stored_as_word {
     )+};
 }
 
-stored_as_word!(TxStatus, PaymentKind, ThreeDsState, AccountKind, DeliveryStatus, LedgerTransferKind);
+stored_as_word!(
+    TxStatus,
+    PaymentKind,
+    ThreeDsState,
+    AccountKind,
+    DeliveryStatus,
+    LedgerTransferKind,
+    CallbackKind,
+    PaymentStep,
+);
 
 /// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).
 #[derive(sqlx::Type)]

@@ -7,7 +7,7 @@ use crate::model::*;
 use crate::ports::*;
 use crate::{StoreError, StoreResult};
 use async_trait::async_trait;
-use epay_domain::{ThreeDsState, TxStatus};
+use epay_domain::{PaymentStep, ThreeDsState, TxStatus};
 
 /// A challenged attempt, as its caller decided it once the challenge was over.
 // Built once and moved straight into the transaction that ends the challenge, never kept:
@@ -118,7 +118,16 @@ impl<DB: Backend> SqlStore<DB> {
         claimed(moved, StoreError::AlreadyConfirmed)?;
         payment.updated_at = now_ms;
         let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-        Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms).await?;
+        Self::record_event(
+            &mut tx,
+            &payment.id,
+            PaymentStep::ThreeDs,
+            payment.status,
+            amount,
+            payment.reason_code,
+            now_ms,
+        )
+        .await?;
         if payment.status.is_declined() {
             Self::keep_session_token(&mut tx, session_id).await?;
         }

@@ -3,7 +3,7 @@
 //! token for another try, queueing the callback and storing the Idempotency-Key's answer.
 
 use epay_domain::transition::{self, Checks};
-use epay_domain::{DeliveryStatus, Secret, TxStatus};
+use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
 use super::booking::RoleAccounts;
@@ -118,7 +118,7 @@ impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn record_event(
         tx: &mut sqlx::Transaction<'static, DB>,
         payment_id: &str,
-        operation: &str,
+        step: PaymentStep,
         status: TxStatus,
         amount_minor: i64,
         reason_code: i32,
@@ -129,7 +129,7 @@ impl<DB: Backend> SqlStore<DB> {
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(payment_id)
-        .bind(operation)
+        .bind(step.as_str())
         .bind(status.as_str())
         .bind(amount_minor)
         .bind(reason_code)
@@ -325,7 +325,16 @@ impl<DB: Backend> SqlStore<DB> {
         .await;
         match inserted {
             Ok(_) => {
-                Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at).await?;
+                Self::record_event(
+                    tx,
+                    &p.id,
+                    PaymentStep::Created,
+                    p.status,
+                    p.amount_minor,
+                    p.reason_code,
+                    p.created_at,
+                )
+                .await?;
                 Ok(())
             }
             Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),
@@ -396,7 +405,7 @@ impl<DB: Backend> SqlStore<DB> {
         .bind(&cb.id)
         .bind(&cb.merchant_id)
         .bind(&cb.payment_id)
-        .bind(&cb.kind)
+        .bind(cb.kind.as_str())
         .bind(&cb.url)
         .bind(cb.payload.expose())
         .bind(now)

@@ -13,7 +13,7 @@ pub(crate) mod oauth;
 mod observe;
 pub(crate) mod operations;
 mod payments;
-mod sandbox;
+pub(crate) mod sandbox;
 mod status;
 pub(crate) mod three_ds;
 pub(crate) mod transfers;
