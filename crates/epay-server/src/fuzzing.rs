@@ -13,7 +13,9 @@ use epay_domain::money::MAX_AMOUNT_MINOR;
 use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
+use crate::edge::http::payments::{read_cryptopay, read_order, read_saved_card};
 use crate::platform::config::Mode;
+use crate::platform::cryptogram::{Cryptogram, CryptogramCard};
 use crate::services::{payments, three_ds, transfers};
 use crate::wire::Fields;
 
@@ -72,14 +74,15 @@ fn check_card(pan: &Pan, expiry: Option<Expiry>, cvc: Option<&Cvc>) {
 /// The `/payment/cryptopay` cryptogram after RSA: its base64 text, and the decrypted JSON card.
 pub fn cryptogram(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(bytes) = payments::cryptogram_bytes(text) {
-            if let Ok(card) = payments::cryptogram_card(&bytes, TERMINAL) {
+        if let Ok(cryptogram) = Cryptogram::from_base64(text) {
+            if let Some(card) = CryptogramCard::parse(cryptogram.ciphertext()) {
                 check_card(&card.pan, Some(card.expiry), Some(&card.cvc));
             }
         }
     }
-    if let Ok(card) = payments::cryptogram_card(data, TERMINAL) {
+    if let Some(card) = CryptogramCard::parse(data) {
         check_card(&card.pan, Some(card.expiry), Some(&card.cvc));
+        assert!(card.terminal_id.is_none_or(|t| !t.is_empty()), "an empty terminal is none");
     }
 }
 
@@ -102,7 +105,7 @@ pub fn page_params(data: &[u8]) {
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&params.fields, token, &fuzz_terminal(), mode);
+            let _ = payments::Order::check(&read_order(&params.fields), token, &fuzz_terminal(), mode);
             if let Ok(order) = crate::edge::page::transfer_order(&params.fields) {
                 let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
             }
@@ -161,17 +164,17 @@ pub fn token_request(data: &[u8]) {
 /// bound token and a service token, and the cryptogram field.
 pub fn payment_request(data: &[u8]) {
     let Ok(fields) = Fields::from_json(data) else { return };
+    let cryptopay = read_cryptopay(&fields, String::new(), None);
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&fields, token, &fuzz_terminal(), mode);
+            let _ = payments::Order::check(&cryptopay.order, token, &fuzz_terminal(), mode);
         }
     }
-    if let Ok(text) = fields.req_str(&["cryptogram", "\u{0441}ryptogram"]) {
-        assert!(!text.trim().is_empty());
-        let _ = payments::cryptogram_bytes(&text);
-    }
-    if let Ok(id) = payments::saved_card_id(&fields) {
-        assert!(!id.trim().is_empty());
+    if let Ok(Some(id)) = read_saved_card(&fields, String::new()).card_id {
+        // An id read from `{"id": …}` is never blank; a bare string is checked by the service.
+        assert!(
+            !id.trim().is_empty() || !matches!(fields.raw(&["cardId", "cardID"]), Some(serde_json::Value::Object(_)))
+        );
     }
 }
 

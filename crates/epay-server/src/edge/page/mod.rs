@@ -19,10 +19,11 @@ use axum::Router;
 use epay_domain::{Cvc, Expiry, Pan, Scope, TransferKind};
 
 use crate::app::{App, AppState};
+use crate::edge::http::payments::read_order;
 use crate::platform::config::Mode;
 use crate::platform::keys::digests_equal;
 use crate::services::auth;
-use crate::services::payments::{self, EnteredCard, PaymentError};
+use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
@@ -132,7 +133,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
-    match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+    match page_order(&app, decoded.access_token.expose(), &read_order(&decoded.fields)).await {
         Ok((_, order)) => html(
             StatusCode::OK,
             card_form(
@@ -153,11 +154,11 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
 async fn page_order(
     app: &App,
     access_token: &str,
-    fields: &Fields,
+    request: &PaymentOrderRequest,
 ) -> Result<(payments::Payer, payments::PageOrder), PaymentError> {
     let caller = auth::caller(app, access_token).await?;
     let payer = payments::payer(app, &caller).await?;
-    let order = payments::check_page_order(app, &payer, fields).await?;
+    let order = payments::check_page_order(app, &payer, request).await?;
     Ok((payer, order))
 }
 
@@ -219,12 +220,12 @@ async fn after_decline(
     short: bool,
     raw: &str,
     access_token: &str,
-    fields: &Fields,
+    request: &PaymentOrderRequest,
     reason: epay_domain::ReasonCode,
 ) -> Response {
     let w = words(lang);
     let mut reason_text = format!("{} ({})", reason.message, reason.code);
-    match page_order(app, access_token, fields).await {
+    match page_order(app, access_token, request).await {
         Ok((_, order)) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
             let form = card_form(
@@ -242,8 +243,8 @@ async fn after_decline(
         }
         Err(_) => {}
     }
-    let links = |name: &str| fields.str_or_empty(&[name]).unwrap_or_default();
-    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    let link = |field: &payments::Field<String>| field.clone().unwrap_or_default();
+    let (back, failure_back) = (link(&request.back_link), link(&request.failure_back_link));
     html(
         StatusCode::OK,
         views::result(&views::ResultView {
@@ -273,7 +274,8 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+    let request = read_order(&decoded.fields);
+    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &request).await {
         Ok(checked) => checked,
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -296,10 +298,11 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
         );
     };
-    let fields = decoded.fields.with("name", &holder);
+    // The cardholder's name is the one typed on the form.
+    let request = PaymentOrderRequest { payer_name: Ok(holder.clone()), ..request };
     let base = crate::edge::http::public_base(&app, &headers);
-    let acs = format!("{base}/acs/challenge");
-    match payments::pay_from_page(&app, payer, &fields, card, &acs).await {
+    let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
+    match payments::pay_from_page(&app, payer, command).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
         Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
@@ -314,7 +317,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &fields, reason).await
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
         }
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
@@ -381,7 +384,8 @@ async fn three_ds_return(
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &decoded.fields, reason).await
+            let request = read_order(&decoded.fields);
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
         }
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
