@@ -21,10 +21,12 @@
 //! `12.22` is 1222 tiyn, never 12.2199999…; an answer with more than two decimals is an error.
 
 pub mod cryptogram;
+mod transfers;
 mod types;
 
 pub use cryptogram::{encrypt_cryptogram, CardData};
 pub use epay_domain::{Amount, MoneyError};
+pub use transfers::*;
 pub use types::*;
 
 use serde::de::DeserializeOwned;
@@ -128,6 +130,19 @@ impl Client {
             .json(request)
             .send()
             .await?;
+        Self::decode(response).await
+    }
+
+    /// A transfer of `kind` (`/p2p/transfer`, `/chdebit/transfer` or `/chpayment/transfer`) with a
+    /// transfer token for its order.
+    pub async fn transfer(
+        &self,
+        token: &str,
+        kind: TransferKind,
+        request: &TransferRequest,
+    ) -> Result<TransferResponse, ClientError> {
+        let response =
+            self.http.post(format!("{}{}", self.base, kind.path())).bearer_auth(token).json(request).send().await?;
         Self::decode(response).await
     }
 

@@ -17,6 +17,9 @@ pub mod runtime;
 pub mod services;
 pub mod wire;
 
+#[cfg(test)]
+mod layers;
+
 pub use app::{App, AppState};
 pub use edge::{build_metrics_router, build_router};
 pub use platform::config::{Config, Mode};

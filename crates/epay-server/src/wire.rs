@@ -4,6 +4,8 @@
 //! Requests are read through [`Fields`], which looks keys up case-insensitively (public clients
 //! send `invoiceID`, `invoiceId` and `InvoiceID`) and names the field in every error.
 
+pub mod lenient;
+
 use epay_domain::{Amount, Currency, Secret};
 use serde::Serialize;
 use serde_json::value::RawValue;

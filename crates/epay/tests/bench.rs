@@ -27,7 +27,7 @@ async fn bench_smoke_run_completes_every_flow_without_errors() {
 
         let flows = report["flows"].as_array().expect("flows");
         let names: Vec<&str> = flows.iter().map(|f| f["name"].as_str().unwrap()).collect();
-        assert_eq!(names, ["saved-card", "cryptogram", "charge-refund", "status"], "{backend:?}");
+        assert_eq!(names, ["saved-card", "cryptogram", "charge-refund", "status", "p2p", "aft-oct"], "{backend:?}");
         for f in flows {
             assert!(f["completed"].as_u64().unwrap() > 0, "{backend:?}: {f}");
             assert_eq!(f["errors_total"], 0, "{backend:?}: {f}");

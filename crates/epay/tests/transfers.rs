@@ -555,3 +555,44 @@ async fn daily_limits_of_the_receiving_card_and_the_terminal() {
         gw.assert_ledger_sound();
     }
 }
+
+/// Transfers at once that touch the same ledger accounts from opposite ends: AFTs (the card pays
+/// the merchant) beside OCTs (the merchant pays the same card), and P2P transfers both ways
+/// between two cards. Each transaction must take the accounts' locks in one order: taken as each
+/// side is reached, two of them wait for each other and PostgreSQL kills one as a deadlock, a 500
+/// to the merchant. Every transfer must succeed and the ledger balance.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_transfers_between_the_same_accounts_never_deadlock() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        for round in 0..3 {
+            let answers = futures::future::join_all((0..12).map(|i| {
+                let gw = &gw;
+                async move {
+                    let (path, terminal, card) = match i % 4 {
+                        0 => ("/chdebit/transfer", PAYOUT, json!({"sender": pan_side(VISA, false)})),
+                        1 => ("/chpayment/transfer", PAYOUT, json!({"receiver": receiver_pan(VISA.0, false)})),
+                        2 => (
+                            "/p2p/transfer",
+                            P2P,
+                            json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)}),
+                        ),
+                        _ => (
+                            "/p2p/transfer",
+                            P2P,
+                            json!({"sender": pan_side(MASTERCARD, false), "receiver": receiver_pan(VISA.0, false)}),
+                        ),
+                    };
+                    send(gw, path, terminal, major("1"), card).await
+                }
+            }))
+            .await;
+            for (status, answer) in answers {
+                assert_eq!(status, 200, "{backend:?} round {round}: {answer}");
+                assert_eq!(answer["status"], "CHARGE", "{backend:?} round {round}: {answer}");
+            }
+        }
+        let (ok, out) = gw.run_cli(&["ledger", "check"]);
+        assert!(ok, "{backend:?}: {out}");
+    }
+}

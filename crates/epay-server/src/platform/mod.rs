@@ -7,3 +7,4 @@ pub mod cryptogram;
 pub mod keys;
 pub mod metrics;
 pub mod netblocks;
+pub mod test_merchant;

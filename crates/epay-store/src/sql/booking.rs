@@ -98,6 +98,35 @@ where
         Ok(())
     }
 
+    /// Locks the rows of `accounts` in the one order every transaction takes them in (see
+    /// [`Self::lock_order`]), before any of them is read for a check or updated. A write
+    /// that touches two accounts from opposite ends of another's (an AFT into a merchant
+    /// account while an OCT pays out of it to the same card; P2P transfers both ways
+    /// between two cards) would otherwise hold one row and wait for the other, and
+    /// PostgreSQL would end one of them as a deadlock. SQLite's one writer needs no lock.
+    pub(super) async fn lock_accounts(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        accounts: &[&str],
+    ) -> Result<(), sqlx::Error> {
+        if DB::FOR_UPDATE.is_empty() {
+            return Ok(());
+        }
+        let mut ordered: Vec<&str> = accounts.to_vec();
+        ordered.sort_by(|a, b| Self::lock_order(a).cmp(&Self::lock_order(b)));
+        ordered.dedup();
+        let lock = format!("SELECT id FROM ledger_accounts WHERE id = $1 {}", DB::FOR_UPDATE);
+        for account in ordered {
+            sqlx::query(&lock).bind(account).fetch_optional(&mut **tx).await?;
+        }
+        Ok(())
+    }
+
+    /// The order ledger rows are locked and updated in: card accounts first (a payment
+    /// locks its card before anything else), then by id.
+    fn lock_order(account: &str) -> (bool, &str) {
+        (!account.starts_with("card:"), account)
+    }
+
     /// Locks the paying account's row and reads what it has available, in which of the
     /// payment's currencies, for the decision's funds check (`None`: no such account).
     /// The lock (PostgreSQL; SQLite's writer already holds the database) keeps the amount
@@ -176,7 +205,7 @@ where
                 add(&from, [pending, posted, 0, 0]);
                 add(&to, [0, 0, pending, posted]);
             }
-            deltas.sort_by(|a, b| (!a.0.starts_with("card:"), &a.0).cmp(&(!b.0.starts_with("card:"), &b.0)));
+            deltas.sort_by(|a, b| Self::lock_order(&a.0).cmp(&Self::lock_order(&b.0)));
             for (account, [dp, dpo, cp, cpo]) in deltas {
                 sqlx::query(
                     "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,

@@ -85,6 +85,7 @@ where
             if m.from_account.starts_with("merchant:") {
                 Self::open_account(tx, &m.from_account, AccountKind::Merchant, &payment.currency, now).await?;
             }
+            Self::lock_accounts(tx, &[&m.from_account, &m.to_account, &m.fee_account]).await?;
             let to_currency =
                 Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
             if let Some(limit) = m.receiver_daily_limit_minor {

@@ -1,4 +1,4 @@
-//! The four merchant flows the bench drives, as a merchant's backend would run them through the
+//! The merchant flows the bench drives, as a merchant's backend would run them through the
 //! typed client (`epay-client`), and the setup they need (a saved card, service tokens, an
 //! invoice to ask the status of).
 
@@ -9,7 +9,7 @@ use epay_domain::TxStatus;
 
 use epay_client::{
     encrypt_cryptogram, Amount, CardData, Client, ClientError, PaymentRequest, PaymentResponse,
-    SavedCardPaymentRequest, TokenRequest,
+    SavedCardPaymentRequest, TokenRequest, TransferCard, TransferKind, TransferRequest, TransferResponse,
 };
 
 use super::load::{Failure, Job};
@@ -24,6 +24,14 @@ const TEST_CARDS: [(&str, &str, &str); 3] =
 const PAY_AMOUNT: &str = "1";
 const AUTH_AMOUNT: &str = "20";
 const REFUND_AMOUNT: &str = "10";
+/// A transfer's amount. The P2P terminal's fee (1%, at least 95 tenge) is paid on top by the
+/// sender, so a P2P flow costs its sender card 96 tenge: the cards pass the amount round in a
+/// ring, and a 10-second run at a few thousand flows/s stays inside their opening balances.
+const TRANSFER_AMOUNT: &str = "1";
+
+/// The two public test cards the transfer flows move money between (the third, an Amex, is not
+/// one the P2P terminal's sender checks treat differently, but two keep the ring simple).
+const TRANSFER_CARDS: [(&str, &str, &str); 2] = [TEST_CARDS[0], TEST_CARDS[1]];
 
 /// One of the amounts above, exact.
 fn tenge(text: &str) -> Amount {
@@ -43,6 +51,11 @@ pub enum Flow {
     ChargeRefund,
     /// Status of an invoice, with a service token.
     Status,
+    /// Transfer token + P2P transfer card to card, with the P2P terminal's fee (seeds 000/001).
+    P2p,
+    /// Transfer token + AFT (a card pays the merchant), then transfer token + OCT (the merchant
+    /// pays the card back): the payout terminal's balance stays where it was.
+    AftOct,
 }
 
 /// What one flow asks of each ceiling the bench measures.
@@ -60,6 +73,8 @@ impl Flow {
             Flow::Cryptogram => "cryptogram",
             Flow::ChargeRefund => "charge-refund",
             Flow::Status => "status",
+            Flow::P2p => "p2p",
+            Flow::AftOct => "aft-oct",
         }
     }
 
@@ -69,6 +84,8 @@ impl Flow {
             Flow::Cryptogram => "token + cryptogram payment",
             Flow::ChargeRefund => "token + payment (two-step) + charge + partial refund",
             Flow::Status => "status check",
+            Flow::P2p => "transfer token + P2P card to card with a fee",
+            Flow::AftOct => "transfer token + AFT, transfer token + OCT",
         }
     }
 
@@ -80,6 +97,8 @@ impl Flow {
             Flow::Cryptogram => Cost { http_requests: 2, rsa_decryptions: 1, commits: 2 },
             Flow::ChargeRefund => Cost { http_requests: 4, rsa_decryptions: 1, commits: 4 },
             Flow::Status => Cost { http_requests: 1, rsa_decryptions: 0, commits: 0 },
+            Flow::P2p => Cost { http_requests: 2, rsa_decryptions: 0, commits: 2 },
+            Flow::AftOct => Cost { http_requests: 4, rsa_decryptions: 0, commits: 4 },
         }
     }
 }
@@ -94,6 +113,10 @@ pub struct Target {
     pub terminal: String,
     /// One-step payments terminal: saved-card flow.
     pub one_step_terminal: String,
+    /// P2P terminal (with a fee): p2p flow.
+    pub p2p_terminal: String,
+    /// Terminal whose merchant account takes AFTs and pays OCTs: aft-oct flow.
+    pub payout_terminal: String,
 }
 
 /// Setup shared by every worker.
@@ -148,14 +171,35 @@ fn transport_failure(e: reqwest::Error) -> Failure {
 }
 
 fn expect_status(paid: &PaymentResponse, wanted: &[TxStatus]) -> Result<(), Failure> {
-    if wanted.iter().any(|s| s.as_str() == paid.status) {
+    status_is(&paid.status, &paid.id, wanted)
+}
+
+fn status_is(status: &str, id: &str, wanted: &[TxStatus]) -> Result<(), Failure> {
+    if wanted.iter().any(|s| s.as_str() == status) {
         return Ok(());
     }
     let wanted: Vec<&str> = wanted.iter().map(|s| s.as_str()).collect();
-    Err(Failure::new(
-        format!("status {} (wanted {})", paid.status, wanted.join(" or ")),
-        format!("payment {}", paid.id),
-    ))
+    Err(Failure::new(format!("status {status} (wanted {})", wanted.join(" or ")), format!("payment {id}")))
+}
+
+/// A transfer of [`TRANSFER_AMOUNT`] of `kind` for order `id` on `terminal`, with a token for it;
+/// it must end in CHARGE (the test cards are not enrolled in 3-D Secure).
+async fn transfer(
+    api: &Client,
+    target: &Target,
+    terminal: &str,
+    id: &str,
+    kind: TransferKind,
+    sender: Option<TransferCard>,
+    receiver: Option<TransferCard>,
+) -> Result<TransferResponse, Failure> {
+    let amount = tenge(TRANSFER_AMOUNT);
+    let request = TokenRequest::transfer(&target.client_id, &target.client_secret, id, amount, terminal, kind);
+    let token = api.token(&request).await.map_err(api_failure)?.access_token;
+    let body = TransferRequest::new(id, amount, terminal, sender, receiver);
+    let done = api.transfer(&token, kind, &body).await.map_err(api_failure)?;
+    status_is(&done.status, &done.id, &[TxStatus::Charge])?;
+    Ok(done)
 }
 
 /// Pays `amount` by cryptogram with `card`; returns the payment.
@@ -322,6 +366,41 @@ impl Worker {
         self.operation(&paid.id, "refund", &format!("?amount={REFUND_AMOUNT}")).await
     }
 
+    /// This worker's sender card and the other one, which receives: across workers the money
+    /// goes both ways round.
+    fn transfer_pair(&self) -> ((&'static str, &'static str, &'static str), &'static str) {
+        let sender = TRANSFER_CARDS[self.index % 2];
+        let receiver = TRANSFER_CARDS[(self.index + 1) % 2];
+        (sender, receiver.0)
+    }
+
+    async fn p2p(&mut self) -> Result<(), Failure> {
+        let id = self.next_invoice();
+        let t = &self.shared.target;
+        let ((pan, expiry, cvc), receiver) = self.transfer_pair();
+        let sender = TransferCard::pan(pan, expiry, cvc);
+        let receiver = TransferCard::receiver_pan(receiver);
+        let done =
+            transfer(&self.api, t, &t.p2p_terminal, &id, TransferKind::P2p, Some(sender), Some(receiver)).await?;
+        if done.fee.is_zero() {
+            return Err(Failure::new("p2p without a fee", format!("transfer {}: the terminal charges none", done.id)));
+        }
+        Ok(())
+    }
+
+    async fn aft_oct(&mut self) -> Result<(), Failure> {
+        let shared = self.shared.clone();
+        let t = &shared.target;
+        let ((pan, expiry, cvc), _) = self.transfer_pair();
+        let aft = self.next_invoice();
+        let sender = TransferCard::pan(pan, expiry, cvc);
+        transfer(&self.api, t, &t.payout_terminal, &aft, TransferKind::Aft, Some(sender), None).await?;
+        let oct = self.next_invoice();
+        let receiver = TransferCard::receiver_pan(pan);
+        transfer(&self.api, t, &t.payout_terminal, &oct, TransferKind::Oct, None, Some(receiver)).await?;
+        Ok(())
+    }
+
     async fn status(&mut self) -> Result<(), Failure> {
         let answer = self.api.status(&self.service_token, &self.status_invoice).await.map_err(api_failure)?;
         if answer.result_code != "100" {
@@ -340,6 +419,8 @@ impl Job for Worker {
                 Flow::Cryptogram => self.cryptogram().await,
                 Flow::ChargeRefund => self.charge_refund().await,
                 Flow::Status => self.status().await,
+                Flow::P2p => self.p2p().await,
+                Flow::AftOct => self.aft_oct().await,
             }
         };
         match tokio::time::timeout(FLOW_TIMEOUT, run).await {

@@ -2,7 +2,7 @@
 //! HTTP, and measures the machine's ceilings in the same run so every rate reads as a fraction
 //! of what this machine can do at all. See docs/performance.md.
 //!
-//! - `flows`: the four merchant flows and their setup;
+//! - `flows`: the merchant flows (payments, status, transfers) and their setup;
 //! - `load`: the closed-loop workers and their histograms;
 //! - `ceilings`: no-op HTTP, RSA decryption and durable-commit ceilings;
 //! - `process`: the gateway's RSS and CPU, read from `/proc`;
@@ -18,7 +18,9 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use epay_server::runtime::seed::{ONE_STEP_TERMINAL, PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET};
+use epay_server::runtime::seed::{
+    ONE_STEP_TERMINAL, P2P_TERMINAL, PAYMENT_TERMINAL, PAYOUT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET,
+};
 use epay_server::Config;
 
 pub use flows::Flow;
@@ -44,7 +46,12 @@ pub struct BenchArgs {
     #[arg(long, value_parser = parse_duration, default_value = "1s")]
     pub warmup: Duration,
     /// Which flows to run, in this order.
-    #[arg(long, value_enum, value_delimiter = ',', default_value = "saved-card,cryptogram,charge-refund,status")]
+    #[arg(
+        long,
+        value_enum,
+        value_delimiter = ',',
+        default_value = "saved-card,cryptogram,charge-refund,status,p2p,aft-oct"
+    )]
     pub flows: Vec<Flow>,
     /// Merchant client id.
     #[arg(long, default_value = TEST_CLIENT_ID)]
@@ -58,6 +65,12 @@ pub struct BenchArgs {
     /// One-step payments terminal (saved-card flow).
     #[arg(long, default_value = ONE_STEP_TERMINAL)]
     pub one_step_terminal: String,
+    /// P2P transfers terminal, with a fee (p2p flow).
+    #[arg(long, default_value = P2P_TERMINAL)]
+    pub p2p_terminal: String,
+    /// Terminal that takes AFTs and pays OCTs from its merchant balance (aft-oct flow).
+    #[arg(long, default_value = PAYOUT_TERMINAL)]
+    pub payout_terminal: String,
     /// The gateway's cryptogram RSA key (PKCS#8 PEM) for the RSA ceiling; default: the
     /// configured rsa_key_path (<data-dir>/keys/cryptogram-rsa.pem).
     #[arg(long)]
@@ -126,6 +139,8 @@ pub async fn run(args: BenchArgs, config: &Config) -> Result<ExitCode, String> {
         client_secret: args.client_secret.clone(),
         terminal: args.terminal.clone(),
         one_step_terminal: args.one_step_terminal.clone(),
+        p2p_terminal: args.p2p_terminal.clone(),
+        payout_terminal: args.payout_terminal.clone(),
     };
     let mut workers = flows::setup(target, &flows, args.concurrency).await?;
 

@@ -97,7 +97,7 @@ pub async fn advance(
         _ => return bad(format!("seconds must be a whole number from 1 to {MAX_ADVANCE_SECS}")),
     };
     sandbox.advance(seconds * 1000);
-    let expired = crate::runtime::workers::expire_authorizations(&app).await;
+    let expired = crate::services::expiry::expire_authorizations(&app).await;
     let abandoned = crate::services::three_ds_confirm::fail_abandoned(&app).await;
     tracing::info!(seconds, expired, "sandbox clock advanced");
     let mut state = clock_state(&app, sandbox);

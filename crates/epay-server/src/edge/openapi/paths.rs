@@ -13,7 +13,7 @@ use crate::services::three_ds_confirm::Confirmed;
 use crate::services::transfers::TransferResponse;
 use crate::wire::{ErrorBody, OAuthErrorBody, PaymentAnswer, StatusResponse, TokenResponse, TransferErrorBody};
 
-const PAYMENT_TERMINAL: &str = crate::runtime::seed::PAYMENT_TERMINAL;
+const PAYMENT_TERMINAL: &str = crate::platform::test_merchant::PAYMENT_TERMINAL;
 
 fn payment_example() -> Value {
     json!({"id":"8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10","accountId":"testUser1","amount":100,"amountBonus":0,

@@ -640,12 +640,12 @@ async fn demo_checkout(
         [
             ("grant_type", "client_credentials"),
             ("scope", Scope::Payment.as_str()),
-            ("client_id", crate::runtime::seed::TEST_CLIENT_ID),
-            ("client_secret", crate::runtime::seed::TEST_CLIENT_SECRET),
+            ("client_id", crate::platform::test_merchant::TEST_CLIENT_ID),
+            ("client_secret", crate::platform::test_merchant::TEST_CLIENT_SECRET),
             ("invoiceID", &invoice),
             ("amount", "2500"),
             ("currency", "KZT"),
-            ("terminal", crate::runtime::seed::PAYMENT_TERMINAL),
+            ("terminal", crate::platform::test_merchant::PAYMENT_TERMINAL),
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
@@ -667,7 +667,7 @@ async fn demo_checkout(
         "language": "eng",
         "description": "ePay mug",
         "accountId": "demo-customer",
-        "terminal": crate::runtime::seed::PAYMENT_TERMINAL,
+        "terminal": crate::platform::test_merchant::PAYMENT_TERMINAL,
         "amount": 2500,
         "currency": "KZT",
         "name": "",
@@ -686,7 +686,7 @@ async fn demo_result(
     // Only the demo shop's own orders: every sandbox user shares the test merchant's terminal,
     // so an invoice id alone would show anyone's payment.
     let payment = if signed {
-        app.store.payment_by_invoice(crate::runtime::seed::PAYMENT_TERMINAL, &invoice).await.ok().flatten()
+        app.store.payment_by_invoice(crate::platform::test_merchant::PAYMENT_TERMINAL, &invoice).await.ok().flatten()
     } else {
         None
     };
