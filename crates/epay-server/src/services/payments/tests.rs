@@ -14,7 +14,7 @@ use super::{
 use crate::app::App;
 use crate::platform::cryptogram::Cryptogram;
 use crate::platform::keys::digest;
-use crate::runtime::seed::{P2P_TERMINAL, PAYMENT_TERMINAL, TEST_MERCHANT_ID};
+use crate::platform::test_merchant::{P2P_TERMINAL, PAYMENT_TERMINAL, TEST_MERCHANT_ID};
 use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN};
 use crate::services::operations::{self, Kind, OperationCommand, OperationError};
 use crate::wire::PaymentAnswer;
