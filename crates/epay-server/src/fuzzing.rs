@@ -13,7 +13,7 @@ use epay_domain::money::MAX_AMOUNT_MINOR;
 use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
-use crate::edge::http::payments::{read_cryptopay, read_order, read_saved_card};
+use crate::edge::http::payments::{read_cryptopay, read_saved_card};
 use crate::platform::config::Mode;
 use crate::platform::cryptogram::{Cryptogram, CryptogramCard};
 use crate::services::{payments, three_ds, transfers};
@@ -105,7 +105,9 @@ pub fn page_params(data: &[u8]) {
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::check(&read_order(&params.fields), token, &fuzz_terminal(), mode);
+            if let Ok(order) = params.body.read::<payments::PaymentOrderRequest>() {
+                let _ = payments::Order::check(&order, token, &fuzz_terminal(), mode);
+            }
             if let Ok(order) = crate::edge::page::transfer_order(&params.fields) {
                 let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
             }
@@ -163,19 +165,15 @@ pub fn token_request(data: &[u8]) {
 /// `/payment/cryptopay` and `/payments/cards/auth` JSON bodies: the order checked against a
 /// bound token and a service token, and the cryptogram field.
 pub fn payment_request(data: &[u8]) {
-    let Ok(fields) = Fields::from_json(data) else { return };
-    let cryptopay = read_cryptopay(&fields, String::new(), None);
+    let Ok(body) = crate::wire::lenient::Body::json(data) else { return };
+    // Every field keeps its own fault: a JSON object is always read.
+    let cryptopay = read_cryptopay(&body, String::new(), None).expect("an object reads as a cryptopay request");
     for token in &tokens_to_check_against() {
         for mode in MODES {
             let _ = payments::Order::check(&cryptopay.order, token, &fuzz_terminal(), mode);
         }
     }
-    if let Ok(Some(id)) = read_saved_card(&fields, String::new()).card_id {
-        // An id read from `{"id": …}` is never blank; a bare string is checked by the service.
-        assert!(
-            !id.trim().is_empty() || !matches!(fields.raw(&["cardId", "cardID"]), Some(serde_json::Value::Object(_)))
-        );
-    }
+    read_saved_card(&body, String::new()).expect("an object reads as a saved-card request");
 }
 
 /// P2P, AFT and OCT JSON bodies: `order`, and each side of `card` given by card number.

@@ -18,9 +18,12 @@ use super::idempotency::json_or_error;
 use crate::app::AppState;
 use crate::edge::http::caller::authorization;
 use crate::platform::cryptogram::Cryptogram;
-use crate::services::payments::{self, PayWithCryptogram, PayWithSavedCard, PaymentError, PaymentOrderRequest};
+use crate::services::payments::{self, Field, PayWithCryptogram, PayWithSavedCard, PaymentError};
 use crate::services::three_ds_confirm;
+use crate::wire::lenient::{Body, Checked};
 use crate::wire::{FieldError, Fields};
+use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::Deserialize;
 
 pub async fn public_key(State(app): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/x-pem-file")], app.keys.public_pem.clone())
@@ -42,8 +45,8 @@ pub async fn cryptopay(
     let from = peer.map(|Extension(ConnectInfo(addr))| addr.ip());
     let paid = async {
         let payer = payments::payer(&app, &caller).await?;
-        let fields = Fields::from_json(&body).map_err(bad_body)?;
-        payments::pay_with_cryptogram(&app, payer, read_cryptopay(&fields, acs_url, from)).await
+        let command = Body::json(&body).and_then(|body| read_cryptopay(&body, acs_url, from)).map_err(bad_body)?;
+        payments::pay_with_cryptogram(&app, payer, command).await
     };
     json_or_error(paid.await)
 }
@@ -66,78 +69,107 @@ pub async fn saved_card(
     let acs_url = format!("{}/acs/challenge", super::public_base(&app, &headers));
     let paid = async {
         let payer = payments::payer(&app, &caller?).await?;
-        let fields = Fields::from_json(&body).map_err(bad_body)?;
-        payments::pay_with_saved_card(&app, payer, read_saved_card(&fields, acs_url)).await
+        let command = Body::json(&body).and_then(|body| read_saved_card(&body, acs_url)).map_err(bad_body)?;
+        payments::pay_with_saved_card(&app, payer, command).await
     };
     json_or_error(paid.await)
 }
 
-/// A body that is no JSON object: refused before any of its fields.
+/// A body that is no JSON object: refused before any of its fields (which the service refuses
+/// in their turn).
 fn bad_body(e: FieldError) -> PaymentError {
     PaymentError::BadRequest(e.0)
 }
 
-/// The order of a payment request, and of the page's `paymentObject`, as ePay's clients write
-/// it: each field's value, or why it cannot be read (the service reports that in its turn).
-pub(crate) fn read_order(f: &Fields) -> PaymentOrderRequest {
-    let text = |names: &[&str]| f.str_or_empty(names).map_err(|e| e.0);
-    PaymentOrderRequest {
-        invoice_id: f.opt_str(&["invoiceId", "invoiceID"]).map_err(|e| e.0),
-        invoice_id_alt: text(&["invoiceIdAlt"]),
-        amount: f.opt_amount(&["amount"]).map_err(|e| e.0),
-        currency: f.opt_currency(&["currency"]).map_err(|e| e.0),
-        description: text(&["description"]),
-        account_id: text(&["accountId", "accountID"]),
-        post_link: text(&["postLink"]),
-        failure_post_link: text(&["failurePostLink"]),
-        email: text(&["email"]),
-        phone: text(&["phone"]),
-        payer_name: text(&["name"]),
-        language: text(&["language"]),
-        back_link: text(&["backLink"]),
-        failure_back_link: text(&["failureBackLink"]),
-        card_save: f.opt_bool(&["cardSave", "cardsave"]).map(Option::unwrap_or_default).map_err(|e| e.0),
-        terminal_id: f.opt_str(&["terminalId", "terminal"]).map_err(|e| e.0),
-        data: match f.raw(&["data"]) {
-            None => String::new(),
-            Some(serde_json::Value::String(s)) => s.clone(),
-            // ePay documents `data` as a JSON string; an object is kept as its JSON text.
-            Some(v) => v.to_string(),
-        },
+/// `/payment/cryptopay`'s body: the order and the cryptogram, decoded from its base64.
+pub(crate) fn read_cryptopay(
+    body: &Body,
+    acs_url: String,
+    from: Option<IpAddr>,
+) -> Result<PayWithCryptogram, FieldError> {
+    /// Beside the order: the cryptogram, also spelled with a Cyrillic "с" (U+0441), as Halyk's
+    /// iOS SDK sends it (facts §5.1).
+    #[derive(Deserialize)]
+    struct CryptogramText {
+        #[serde(rename(deserialize = "cryptogram|\u{0441}ryptogram"), default)]
+        cryptogram: Field<String>,
     }
+    let CryptogramText { cryptogram } = body.read()?;
+    let cryptogram = match cryptogram.map(Checked::into_result) {
+        Some(Ok(text)) if text.trim().is_empty() => None,
+        Some(Ok(text)) => Some(Checked(Cryptogram::from_base64(&text).map_err(|e| FieldError(e.to_string())))),
+        Some(Err(e)) => Some(Checked(Err(e))),
+        None => None,
+    };
+    Ok(PayWithCryptogram { order: body.read()?, cryptogram, acs_url, from })
 }
 
-/// `/payment/cryptopay`'s body: the order and the cryptogram (also spelled with a Cyrillic "с",
-/// U+0441, as Halyk's iOS SDK sends it: facts §5.1), decoded from its base64.
-pub(crate) fn read_cryptopay(f: &Fields, acs_url: String, from: Option<IpAddr>) -> PayWithCryptogram {
-    let cryptogram = match f.opt_str(&["cryptogram", "\u{0441}ryptogram"]) {
-        Err(e) => Err(e.0),
-        Ok(text) => match text.filter(|t| !t.trim().is_empty()) {
-            None => Ok(None),
-            Some(text) => Cryptogram::from_base64(&text).map(Some).map_err(|e| e.to_string()),
-        },
-    };
-    PayWithCryptogram { order: read_order(f), cryptogram, acs_url, from }
-}
-
-/// `/payments/cards/auth`'s body (seed 003): the order, `paymentType` and the saved card, named
-/// `"cardId": {"id": "<cardID>"}` as seed 003 writes it, or `"cardId": "<cardID>"` as some
-/// integrations send it (also spelled `cardID`).
-pub(crate) fn read_saved_card(f: &Fields, acs_url: String) -> PayWithSavedCard {
-    let card_id = match f.raw(&["cardId", "cardID"]) {
-        None => Ok(None),
-        Some(serde_json::Value::String(id)) => Ok(Some(id.clone())),
-        Some(object @ serde_json::Value::Object(_)) => Fields::from_value(object.clone(), "field cardId")
-            .and_then(|card| card.req_str(&["id"]))
-            .map(Some)
-            .map_err(|_| "field cardId.id is required".to_string()),
-        Some(_) => Err("field cardId must be a string or an object {\"id\": \"<cardID>\"}".to_string()),
-    };
-    PayWithSavedCard {
-        order: read_order(f),
-        payment_type: f.str_or_empty(&["paymentType"]).map_err(|e| e.0),
-        card_id,
+/// `/payments/cards/auth`'s body (seed 003): the order, `paymentType` and the saved card.
+pub(crate) fn read_saved_card(body: &Body, acs_url: String) -> Result<PayWithSavedCard, FieldError> {
+    #[derive(Deserialize)]
+    struct SavedCardFields {
+        #[serde(rename(deserialize = "paymentType"), default)]
+        payment_type: Field<String>,
+        #[serde(rename(deserialize = "cardId|cardID"), default)]
+        card_id: Option<CardIdRef>,
+    }
+    let SavedCardFields { payment_type, card_id } = body.read()?;
+    Ok(PayWithSavedCard {
+        order: body.read()?,
+        payment_type,
+        card_id: card_id.map(|CardIdRef(id)| Checked(id.map_err(FieldError))),
         acs_url,
+    })
+}
+
+/// The saved card a body names: `"cardId": {"id": "<cardID>"}` as seed 003 writes it, or
+/// `"cardId": "<cardID>"` as some integrations send it; or why it names none. Never refuses the
+/// body: the service reports the fault after the order's.
+struct CardIdRef(Result<String, String>);
+
+impl<'de> Deserialize<'de> for CardIdRef {
+    fn deserialize<D: serde::Deserializer<'de>>(field: D) -> Result<Self, D::Error> {
+        struct Ref;
+        const NOT_A_CARD: &str = "field cardId must be a string or an object {\"id\": \"<cardID>\"}";
+        impl<'de> Visitor<'de> for Ref {
+            type Value = CardIdRef;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a card id or {\"id\": <card id>}")
+            }
+            fn visit_str<E: serde::de::Error>(self, id: &str) -> Result<CardIdRef, E> {
+                Ok(CardIdRef(Ok(id.to_string())))
+            }
+            /// `{"id": …}`: `id` spelled exactly, else in any case; text (or a number), not blank.
+            fn visit_map<M: MapAccess<'de>>(self, mut object: M) -> Result<CardIdRef, M::Error> {
+                let mut fields = Vec::new();
+                while let Some((name, value)) = object.next_entry::<String, Checked<String>>()? {
+                    fields.push((name, value.ok()));
+                }
+                let exact = fields.iter().find(|(name, _)| name == "id");
+                let id = exact.or_else(|| fields.iter().find(|(name, _)| name.eq_ignore_ascii_case("id")));
+                Ok(CardIdRef(match id {
+                    Some((_, Some(id))) if !id.trim().is_empty() => Ok(id.clone()),
+                    _ => Err("field cardId.id is required".to_string()),
+                }))
+            }
+            fn visit_seq<S: SeqAccess<'de>>(self, mut items: S) -> Result<CardIdRef, S::Error> {
+                while items.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(CardIdRef(Err(NOT_A_CARD.into())))
+            }
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<CardIdRef, E> {
+                Ok(CardIdRef(Err(NOT_A_CARD.into())))
+            }
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<CardIdRef, E> {
+                Ok(CardIdRef(Err(NOT_A_CARD.into())))
+            }
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<CardIdRef, E> {
+                Ok(CardIdRef(Err(NOT_A_CARD.into())))
+            }
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<CardIdRef, E> {
+                Ok(CardIdRef(Err(NOT_A_CARD.into())))
+            }
+        }
+        field.deserialize_any(Ref)
     }
 }
 
@@ -189,5 +221,55 @@ pub async fn cryptopay_confirm(
     match three_ds_confirm::confirm(&app, &token, &md, &pa_res).await {
         Ok(payment) => Json(payment).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::lenient::given;
+
+    fn body(json: &str) -> Body {
+        Body::json(json.as_bytes()).expect("a JSON object")
+    }
+
+    fn text(field: Field<String>) -> Result<Option<String>, String> {
+        given(field).map_err(|e| e.0)
+    }
+
+    #[test]
+    fn a_cryptopay_body_is_read_with_every_field_keeping_its_fault() {
+        let read = |json: &str| read_cryptopay(&body(json), String::new(), None).expect("read");
+        let c = read(
+            r#"{"INVOICEID":1234567,"amount":"12.50","cardsave":"true","email":{},"data":{"a":[1,"x"]},"сryptogram":"aGVsbG8="}"#,
+        );
+        assert_eq!(text(c.order.invoice_id), Ok(Some("1234567".into())));
+        assert_eq!(given(c.order.amount).map(|a| a.map(|a| a.minor())), Ok(Some(1250)));
+        assert_eq!(given(c.order.card_save), Ok(Some(true)));
+        assert_eq!(text(c.order.email), Err("field email must be a string".into()));
+        assert_eq!(c.order.data, r#"{"a":[1,"x"]}"#);
+        assert!(matches!(given(c.cryptogram), Ok(Some(_))), "the Cyrillic spelling is the cryptogram");
+        let bad = read(r#"{"amount":[1],"currency":"XYZ","cryptogram":"%%% not base64 %%%","data":"as sent"}"#);
+        assert_eq!(given(bad.order.amount).unwrap_err().0, "field amount must be a number");
+        assert!(given(bad.order.currency).unwrap_err().0.starts_with("field currency: "));
+        assert_eq!(given(bad.cryptogram).unwrap_err().0, "cryptogram is not valid base64");
+        assert_eq!(bad.order.data, "as sent");
+        let blank = read(r#"{"cryptogram":"  ","invoiceId":null}"#);
+        assert!(blank.cryptogram.is_none() && blank.order.invoice_id.is_none());
+    }
+
+    #[test]
+    fn a_saved_card_is_named_by_its_id_or_an_object_holding_it() {
+        let card_id = |json: &str| text(read_saved_card(&body(json), String::new()).expect("read").card_id);
+        assert_eq!(card_id(r#"{"cardId":{"id":"C1"}}"#), Ok(Some("C1".into())));
+        assert_eq!(card_id(r#"{"cardID":{"ID":"C2","x":null}}"#), Ok(Some("C2".into())));
+        assert_eq!(card_id(r#"{"cardId":"C3"}"#), Ok(Some("C3".into())));
+        assert_eq!(card_id(r#"{"paymentType":"cardId"}"#), Ok(None));
+        assert_eq!(card_id(r#"{"cardId":{"id":" "}}"#), Err("field cardId.id is required".into()));
+        assert_eq!(card_id(r#"{"cardId":{"id":true}}"#), Err("field cardId.id is required".into()));
+        let not_a_card = Err(r#"field cardId must be a string or an object {"id": "<cardID>"}"#.to_string());
+        for other in ["1", "[1,2]", "true", "-1.5"] {
+            assert_eq!(card_id(&format!(r#"{{"cardId":{other}}}"#)), not_a_card, "{other}");
+        }
     }
 }

@@ -19,12 +19,12 @@ use axum::Router;
 use epay_domain::{Cvc, Expiry, Pan, Scope, TransferKind};
 
 use crate::app::{App, AppState};
-use crate::edge::http::payments::read_order;
 use crate::platform::config::Mode;
 use crate::platform::keys::digests_equal;
 use crate::services::auth;
 use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
+use crate::wire::lenient::Checked;
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
 use i18n::{words, Lang};
@@ -133,7 +133,11 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
-    match page_order(&app, decoded.access_token.expose(), &read_order(&decoded.fields)).await {
+    let checked = match order_request(&decoded) {
+        Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok((_, order)) => html(
             StatusCode::OK,
             card_form(
@@ -148,6 +152,12 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
+}
+
+/// The order the page's `params` name. Each field keeps its own fault (the service reports it in
+/// its turn), so reading never fails on a field.
+fn order_request(decoded: &params::PageParams) -> Result<PaymentOrderRequest, PaymentError> {
+    decoded.body.read().map_err(|e| PaymentError::BadRequest(e.0))
 }
 
 /// The page's payer (its `params` carry the token) and its order, checked as the API checks them.
@@ -243,7 +253,7 @@ async fn after_decline(
         }
         Err(_) => {}
     }
-    let link = |field: &payments::Field<String>| field.clone().unwrap_or_default();
+    let link = |field: &payments::Field<String>| field.clone().and_then(Checked::ok).unwrap_or_default();
     let (back, failure_back) = (link(&request.back_link), link(&request.failure_back_link));
     html(
         StatusCode::OK,
@@ -274,8 +284,11 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let request = read_order(&decoded.fields);
-    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &request).await {
+    let checked = match order_request(&decoded) {
+        Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await.map(|c| (request, c)),
+        Err(e) => Err(e),
+    };
+    let (request, (payer, order)) = match checked {
         Ok(checked) => checked,
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -299,7 +312,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         );
     };
     // The cardholder's name is the one typed on the form.
-    let request = PaymentOrderRequest { payer_name: Ok(holder.clone()), ..request };
+    let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
     let base = crate::edge::http::public_base(&app, &headers);
     let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
     match payments::pay_from_page(&app, payer, command).await {
@@ -383,10 +396,10 @@ async fn three_ds_return(
                 shop_link: "",
             }),
         ),
-        Err(PaymentError::Declined { reason, .. }) => {
-            let request = read_order(&decoded.fields);
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
-        }
+        Err(PaymentError::Declined { reason, .. }) => match order_request(&decoded) {
+            Ok(request) => after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await,
+            Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+        },
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
 }

@@ -3,7 +3,7 @@
 
 use epay_store::{TokenRecord, TokenSpend};
 
-use super::command::{EnteredCard, PayWithCryptogram};
+use super::command::{read, EnteredCard, PayWithCryptogram};
 use super::error::{bad, internal, PaymentError, TOKEN_USED};
 use super::execute::{execute, CardSource};
 use super::order::Order;
@@ -26,7 +26,7 @@ pub async fn pay_with_cryptogram(
 ) -> Result<PaymentAnswer, PaymentError> {
     let Payer { token, terminal } = payer;
     let order = Order::check(&command.order, &token, &terminal, app.config.mode)?;
-    let cryptogram = command.cryptogram.map_err(bad)?.ok_or_else(|| bad("field cryptogram is required"))?;
+    let cryptogram = read(&command.cryptogram)?.ok_or_else(|| bad("field cryptogram is required"))?;
     let card = open(app, &token, &terminal.id, &cryptogram, command.from).await?;
     execute(app, token, terminal, order, CardSource::Entered(card), &command.acs_url, TokenSpend::Always).await
 }

@@ -4,7 +4,7 @@
 use epay_domain::{Amount, Currency, Description, InvoiceId};
 use epay_store::{Terminal, TokenRecord};
 
-use super::command::{Field, PaymentOrderRequest};
+use super::command::{read, text, PaymentOrderRequest};
 use super::error::{bad, PaymentError};
 use crate::platform::config::Mode;
 use crate::services::capability;
@@ -32,11 +32,6 @@ pub(crate) struct Order {
     pub(crate) card_save: bool,
 }
 
-/// A field's value, or the fault the edge found in it.
-fn read<T: Clone>(field: &Field<T>) -> Result<T, PaymentError> {
-    field.clone().map_err(PaymentError::BadRequest)
-}
-
 impl Order {
     pub(crate) fn check(
         request: &PaymentOrderRequest,
@@ -48,7 +43,7 @@ impl Order {
             .filter(|id| !id.trim().is_empty())
             .ok_or_else(|| bad("field invoiceId is required"))?;
         let invoice_id = InvoiceId::parse(&invoice_id).map_err(|e| bad(format!("invoiceId: {e}")))?;
-        let invoice_id_alt = read(&request.invoice_id_alt)?;
+        let invoice_id_alt = text(&request.invoice_id_alt)?;
         if !invoice_id_alt.is_empty() {
             InvoiceId::parse(&invoice_id_alt).map_err(|e| bad(format!("invoiceIdAlt: {e}")))?;
         }
@@ -58,10 +53,10 @@ impl Order {
             None => token.currency.as_deref().unwrap_or("KZT").parse().map_err(|_| bad("currency is required"))?,
         };
         let description =
-            Description::parse(&read(&request.description)?).map_err(|e| bad(format!("description: {e}")))?;
+            Description::parse(&text(&request.description)?).map_err(|e| bad(format!("description: {e}")))?;
         // The customer and the callback links are the token's to fix (DESIGN §5a).
-        let account_id = capability::account_id(token, &read(&request.account_id)?).map_err(bad)?;
-        let (post_link, failure_post_link) = (read(&request.post_link)?, read(&request.failure_post_link)?);
+        let account_id = capability::account_id(token, &text(&request.account_id)?).map_err(bad)?;
+        let (post_link, failure_post_link) = (text(&request.post_link)?, text(&request.failure_post_link)?);
         let links = capability::callback_links(token, terminal, &post_link, &failure_post_link, mode).map_err(bad)?;
         let order = Order {
             invoice_id,
@@ -70,16 +65,16 @@ impl Order {
             currency,
             description,
             account_id,
-            email: read(&request.email)?,
-            phone: read(&request.phone)?,
-            payer_name: read(&request.payer_name)?,
-            language: language_code(&read(&request.language)?).to_string(),
+            email: text(&request.email)?,
+            phone: text(&request.phone)?,
+            payer_name: text(&request.payer_name)?,
+            language: language_code(&text(&request.language)?).to_string(),
             post_link: links.post_link,
             failure_post_link: links.failure_post_link,
-            back_link: read(&request.back_link)?,
-            failure_back_link: read(&request.failure_back_link)?,
+            back_link: text(&request.back_link)?,
+            failure_back_link: text(&request.failure_back_link)?,
             data: request.data.clone(),
-            card_save: read(&request.card_save)?,
+            card_save: read(&request.card_save)?.unwrap_or(false),
         };
         for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
             crate::services::links::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;

@@ -2,7 +2,7 @@
 
 use epay_store::TokenSpend;
 
-use super::command::PayWithSavedCard;
+use super::command::{read, text, PayWithSavedCard};
 use super::error::{bad, internal, PaymentError};
 use super::execute::{execute, CardSource};
 use super::order::Order;
@@ -21,15 +21,14 @@ pub async fn pay_with_saved_card(
 ) -> Result<PaymentAnswer, PaymentError> {
     let Payer { token, terminal } = payer;
     let order = Order::check(&command.order, &token, &terminal, app.config.mode)?;
-    let payment_type = command.payment_type.map_err(bad)?;
+    let payment_type = text(&command.payment_type)?;
     if !payment_type.is_empty() && payment_type != "cardId" {
         return Err(bad(format!("paymentType {payment_type:?} is not supported here; use \"cardId\"")));
     }
     if order.amount.is_zero() {
         return Err(bad("amount must be greater than 0"));
     }
-    let card_id =
-        command.card_id.map_err(bad)?.filter(|id| !id.trim().is_empty()).ok_or_else(|| bad(CARD_ID_REQUIRED))?;
+    let card_id = read(&command.card_id)?.filter(|id| !id.trim().is_empty()).ok_or_else(|| bad(CARD_ID_REQUIRED))?;
     // A saved card pays only for the customer it was saved for: the request names them (and the
     // token too, when it binds one: Order::check refuses another), so a card id alone is not
     // enough to spend someone's card.

@@ -8,7 +8,7 @@ use epay_domain::{Amount, Currency, Cvc, Expiry, Pan, TxStatus};
 use epay_store::TokenRecord;
 
 use super::{
-    pay_from_page, pay_with_cryptogram, pay_with_saved_card, payer, EnteredCard, PagePayment, PayWithCryptogram,
+    pay_from_page, pay_with_cryptogram, pay_with_saved_card, payer, EnteredCard, Field, PagePayment, PayWithCryptogram,
     PayWithSavedCard, PaymentError, PaymentOrderRequest, CRYPTOGRAM_REFUSED,
 };
 use crate::app::App;
@@ -17,7 +17,8 @@ use crate::platform::keys::digest;
 use crate::platform::test_merchant::{P2P_TERMINAL, PAYMENT_TERMINAL, TEST_MERCHANT_ID};
 use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN};
 use crate::services::operations::{self, Kind, OperationCommand, OperationError};
-use crate::wire::PaymentAnswer;
+use crate::wire::lenient::Checked;
+use crate::wire::{FieldError, PaymentAnswer};
 
 /// 2026-11-19, before the public test cards' 01/27 expiry.
 const NOW: i64 = 1_795_000_000_000;
@@ -52,26 +53,24 @@ async fn issued(app: &App, token: TokenRecord) -> Caller {
     Caller::Token(token)
 }
 
+/// A field as the client wrote it.
+fn given<T>(value: T) -> Field<T> {
+    Some(Checked(Ok(value)))
+}
+
+/// A field the edge could not read.
+fn fault<T>(message: &str) -> Field<T> {
+    Some(Checked(Err(FieldError(message.into()))))
+}
+
 /// The order as the page's `paymentObject` names it: invoice, amount, KZT, the payer's name.
 fn order(invoice: &str, amount: &str) -> PaymentOrderRequest {
     PaymentOrderRequest {
-        invoice_id: Ok(Some(invoice.into())),
-        invoice_id_alt: Ok(String::new()),
-        amount: Ok(Some(Amount::parse_major(amount).expect("an amount"))),
-        currency: Ok(Some(Currency::Kzt)),
-        description: Ok(String::new()),
-        account_id: Ok(String::new()),
-        post_link: Ok(String::new()),
-        failure_post_link: Ok(String::new()),
-        email: Ok(String::new()),
-        phone: Ok(String::new()),
-        payer_name: Ok("TEST PAYER".into()),
-        language: Ok(String::new()),
-        back_link: Ok(String::new()),
-        failure_back_link: Ok(String::new()),
-        card_save: Ok(false),
-        terminal_id: Ok(None),
-        data: String::new(),
+        invoice_id: given(invoice.into()),
+        amount: given(Amount::parse_major(amount).expect("an amount")),
+        currency: given(Currency::Kzt),
+        payer_name: given("TEST PAYER".into()),
+        ..PaymentOrderRequest::default()
     }
 }
 
@@ -214,28 +213,28 @@ async fn the_first_fault_of_an_order_is_the_one_reported() {
     let app = App::for_tests(NOW).await;
     let caller = issued(&app, page_token("000006", 10_000)).await;
     let faulty = PaymentOrderRequest {
-        invoice_id: Ok(Some("12345".into())),
-        email: Err("field email must be a string".into()),
+        invoice_id: given("12345".into()),
+        email: fault("field email must be a string"),
         ..order("000006", "200")
     };
     let first = pay_order(&app, &caller, faulty.clone(), card(GOOD)).await.unwrap_err();
     assert!(matches!(&first, PaymentError::BadRequest(m) if m.starts_with("invoiceId: ")), "{first:?}");
-    let fixed_invoice = PaymentOrderRequest { invoice_id: Ok(Some("000006".into())), ..faulty };
+    let fixed_invoice = PaymentOrderRequest { invoice_id: given("000006".into()), ..faulty };
     assert_eq!(
         pay_order(&app, &caller, fixed_invoice.clone(), card(GOOD)).await.unwrap_err(),
         PaymentError::BadRequest("field email must be a string".into())
     );
-    let fixed_email = PaymentOrderRequest { email: Ok(String::new()), ..fixed_invoice };
+    let fixed_email = PaymentOrderRequest { email: None, ..fixed_invoice };
     assert_eq!(
         pay_order(&app, &caller, fixed_email, card(GOOD)).await.unwrap_err(),
         PaymentError::BadRequest("amount 200 does not match the token's amount 100".into())
     );
-    let other_currency = PaymentOrderRequest { currency: Ok(Some(Currency::Usd)), ..order("000006", "100") };
+    let other_currency = PaymentOrderRequest { currency: given(Currency::Usd), ..order("000006", "100") };
     assert_eq!(
         pay_order(&app, &caller, other_currency, card(GOOD)).await.unwrap_err(),
         PaymentError::BadRequest("currency USD does not match the token's currency".into())
     );
-    let missing = PaymentOrderRequest { invoice_id: Ok(Some(" ".into())), ..order("000006", "100") };
+    let missing = PaymentOrderRequest { invoice_id: given(" ".into()), ..order("000006", "100") };
     assert_eq!(
         pay_order(&app, &caller, missing, card(GOOD)).await.unwrap_err(),
         PaymentError::BadRequest("field invoiceId is required".into())
@@ -247,16 +246,17 @@ async fn the_first_fault_of_an_order_is_the_one_reported() {
 #[tokio::test]
 async fn a_saved_card_pays_only_for_its_own_customer() {
     let app = App::for_tests(NOW).await;
-    let saving = PaymentOrderRequest { account_id: Ok("alice".into()), card_save: Ok(true), ..order("000007", "100") };
+    let saving =
+        PaymentOrderRequest { account_id: given("alice".into()), card_save: given(true), ..order("000007", "100") };
     let caller = issued(&app, page_token("000007", 10_000)).await;
     pay_order(&app, &caller, saving, card(GOOD)).await.expect("approved and saved");
     let saved = app.store.saved_cards(TEST_MERCHANT_ID, "alice").await.unwrap();
     let [saved] = &saved[..] else { panic!("one card saved for alice, not {}", saved.len()) };
     let card_id = saved.id.clone();
     let with_card = |invoice: &str, account: &str| PayWithSavedCard {
-        order: PaymentOrderRequest { account_id: Ok(account.into()), ..order(invoice, "50") },
-        payment_type: Ok("cardId".into()),
-        card_id: Ok(Some(card_id.clone())),
+        order: PaymentOrderRequest { account_id: given(account.into()), ..order(invoice, "50") },
+        payment_type: given("cardId".into()),
+        card_id: given(card_id.clone()),
         acs_url: ACS.into(),
     };
     let bob = issued(&app, page_token("000008", 5_000)).await;
@@ -297,7 +297,7 @@ async fn every_bad_cryptogram_gets_the_one_refusal() {
     ];
     let command = |invoice: &str, text: &str| PayWithCryptogram {
         order: order(invoice, "100"),
-        cryptogram: Ok(Some(Cryptogram::from_base64(text).expect("base64"))),
+        cryptogram: given(Cryptogram::from_base64(text).expect("base64")),
         acs_url: ACS.into(),
         from: None,
     };
@@ -323,7 +323,7 @@ async fn a_token_that_tried_too_many_cryptograms_is_spent() {
     let caller = issued(&app, page_token("000021", 10_000)).await;
     let command = || PayWithCryptogram {
         order: order("000021", "100"),
-        cryptogram: Ok(Some(Cryptogram::from_base64("aGVsbG8=").unwrap())),
+        cryptogram: given(Cryptogram::from_base64("aGVsbG8=").unwrap()),
         acs_url: ACS.into(),
         from: None,
     };
@@ -335,7 +335,7 @@ async fn a_token_that_tried_too_many_cryptograms_is_spent() {
     }
     let token = app.store.token(&caller.token().unwrap().token_digest).await.unwrap().unwrap();
     assert_eq!(token.used_at, Some(NOW), "spent by its last refused cryptogram");
-    let missing = PayWithCryptogram { order: order("000022", "100"), cryptogram: Ok(None), ..command() };
+    let missing = PayWithCryptogram { order: order("000022", "100"), cryptogram: None, ..command() };
     let fresh = issued(&app, page_token("000022", 10_000)).await;
     assert_eq!(
         pay_with_cryptogram(&app, payer(&app, &fresh).await.unwrap(), missing).await.unwrap_err(),
