@@ -5,6 +5,7 @@ pub mod amount_json;
 mod text_enum;
 
 pub mod attempts;
+pub mod callback;
 pub mod card;
 pub mod delivery;
 pub mod ids;
@@ -18,10 +19,12 @@ pub mod reason;
 pub mod scope;
 pub mod secret;
 pub mod status;
+pub mod step;
 pub mod three_ds;
 pub mod transition;
 
 pub use attempts::{InvoiceAttempts, MaxAttempts};
+pub use callback::CallbackKind;
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use delivery::DeliveryStatus;
 pub use invoice::{Description, InvoiceId};
@@ -33,6 +36,7 @@ pub use reason::ReasonCode;
 pub use scope::Scope;
 pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};
+pub use step::PaymentStep;
 pub use text_enum::Unknown;
 pub use three_ds::ThreeDsState;
 pub use transition::PaymentState;

@@ -18,7 +18,8 @@ impl Unknown {
 }
 
 /// Defines a fieldless enum whose every variant is written as one fixed word: `ALL` (every
-/// value, in declaration order), `as_str`, `Display` and a strict `FromStr` (exact text only).
+/// value, in declaration order), `as_str`, `Display`, `Serialize` (the word) and a strict `FromStr`
+/// (exact text only).
 macro_rules! text_enum {
     (
         $(#[$meta:meta])*
@@ -50,6 +51,13 @@ macro_rules! text_enum {
             }
         }
 
+        /// Written as its word, for a wire or log struct that keeps the value typed.
+        impl ::serde::Serialize for $name {
+            fn serialize<S: ::serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                serializer.serialize_str(self.as_str())
+            }
+        }
+
         impl ::std::str::FromStr for $name {
             type Err = $crate::text_enum::Unknown;
 
@@ -65,17 +73,18 @@ macro_rules! text_enum {
 
 pub(crate) use text_enum;
 
-/// Checks, for a test, that every value of a text enum reads back from its word and that other
-/// words are refused.
+/// Checks, for a test, that every value of a text enum reads back from its word, serializes as
+/// that word, and that other words are refused.
 #[cfg(test)]
 pub(crate) fn assert_round_trip<T>(all: &[T], refused: &[&str])
 where
-    T: Copy + PartialEq + std::fmt::Debug + std::fmt::Display + std::str::FromStr<Err = Unknown>,
+    T: Copy + PartialEq + std::fmt::Debug + std::fmt::Display + std::str::FromStr<Err = Unknown> + serde::Serialize,
 {
     let mut words = std::collections::HashSet::new();
     for value in all {
         let word = value.to_string();
         assert_eq!(word.parse::<T>(), Ok(*value), "{word}");
+        assert_eq!(serde_json::to_string(value).unwrap(), format!("{word:?}"), "{word}");
         assert!(words.insert(word.clone()), "{word} stands for two values");
     }
     for word in refused {

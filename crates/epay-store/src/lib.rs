@@ -72,7 +72,8 @@ pub type StoreResult<T> = Result<T, StoreError>;
 
 /// Everything the services ask of persistent storage: every port, as the one trait object the
 /// application holds (`Arc<dyn Store>`). A port's methods are callable on it without importing
-/// the port. Each method is one database transaction.
+/// the port. Each method is one database transaction. The SQL adapter (`SqlStore`, on either
+/// backend) implements it.
 pub trait Store:
     DatabasePort
     + MerchantsPort
@@ -84,19 +85,5 @@ pub trait Store:
     + CallbackOutbox
     + VaultPort
     + CabinetPort
-{
-}
-
-impl<T> Store for T where
-    T: DatabasePort
-        + MerchantsPort
-        + TokensPort
-        + PaymentsPort
-        + LedgerPort
-        + TransfersPort
-        + ThreeDsPort
-        + CallbackOutbox
-        + VaultPort
-        + CabinetPort
 {
 }

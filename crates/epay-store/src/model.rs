@@ -4,7 +4,10 @@
 //! enums: the store reads and writes their words.
 
 pub use epay_domain::AccountKind;
-use epay_domain::{DeliveryStatus, LedgerTransferKind, PaymentKind, Secret, ThreeDsState, TransferKind, TxStatus};
+use epay_domain::{
+    CallbackKind, DeliveryStatus, LedgerTransferKind, PaymentKind, PaymentStep, Secret, ThreeDsState, TransferKind,
+    TxStatus,
+};
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct Merchant {
@@ -498,8 +501,7 @@ pub struct NewCallback {
     pub id: String,
     pub merchant_id: String,
     pub payment_id: String,
-    /// `payment.success`, `payment.failure`, ...
-    pub kind: String,
+    pub kind: CallbackKind,
     pub url: String,
     /// The JSON body. It carries the token's `secret_hash`, so it is never printed.
     pub payload: Secret,
@@ -514,7 +516,8 @@ pub struct CallbackEvent {
     pub id: String,
     pub merchant_id: String,
     pub payment_id: String,
-    pub kind: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
+    pub kind: CallbackKind,
     pub url: String,
     /// The JSON body (see [`NewCallback::payload`]).
     #[sqlx(try_from = "String")]
@@ -701,8 +704,8 @@ pub struct CabinetSession {
 /// One step of a payment's status history (`payment_events`).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentEvent {
-    /// `created`, `3ds`, `charge`, `cancel`, `expire`, `refund`.
-    pub operation: String,
+    #[sqlx(try_from = "crate::sql::rows::Word")]
+    pub operation: PaymentStep,
     /// The payment's status right after the step.
     #[sqlx(try_from = "crate::sql::rows::Word")]
     pub status: TxStatus,
@@ -816,7 +819,7 @@ mod tests {
             id: "msg_1".into(),
             merchant_id: "m-1".into(),
             payment_id: "p-1".into(),
-            kind: "payment.success".into(),
+            kind: CallbackKind::PaymentSuccess,
             url: "https://shop.kz/epay".into(),
             payload: r#"{"secret_hash":"merchants-callback-check"}"#.into(),
             status: DeliveryStatus::Pending,

@@ -557,7 +557,7 @@ async fn transfers_challenge_the_sender_card_when_the_terminal_requires_3ds() {
         assert_eq!(amounts, vec![9_500, 10_000], "amount and fee move together");
         let callbacks = store.callbacks_of(&merchant.id, id).await.unwrap();
         assert_eq!(callbacks.len(), 1);
-        assert_eq!(callbacks[0].0.kind, "transfer.success");
+        assert_eq!(callbacks[0].0.kind.as_str(), "transfer.success");
         let tx = gw.transaction_of(id).await;
         assert_eq!((tx["statusName"].as_str(), tx["secure"].clone()), (Some("CHARGE"), json!(true)));
         // A replayed confirm moves nothing more.

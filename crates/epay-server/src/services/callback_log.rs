@@ -1,6 +1,6 @@
 //! The callback log of a payment and re-sending one callback (the cabinet uses both).
 
-use epay_domain::DeliveryStatus;
+use epay_domain::{CallbackKind, DeliveryStatus, Secret};
 use serde::Serialize;
 
 use crate::app::App;
@@ -28,9 +28,11 @@ pub struct AttemptView {
 #[serde(rename_all = "camelCase")]
 pub struct CallbackView {
     pub id: String,
-    pub kind: String,
+    #[schema(value_type = String)]
+    pub kind: CallbackKind,
     pub url: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: DeliveryStatus,
     pub attempts: i32,
     /// Set only while `pending`.
     #[schema(required = true)]
@@ -39,8 +41,30 @@ pub struct CallbackView {
     #[schema(required = true)]
     pub delivered_at: Option<String>,
     /// The callback body as sent (docs/callbacks.md).
-    pub payload: serde_json::Value,
+    #[schema(value_type = Value)]
+    pub payload: SentBody,
     pub attempt_log: Vec<AttemptView>,
+}
+
+/// A callback body as the outbox keeps it, answered as the JSON text it is (not read into a
+/// value and written again). It carries the payment's `secret_hash`, so `Debug` hides it.
+#[derive(Debug)]
+pub struct SentBody(Secret);
+
+impl SentBody {
+    pub fn new(text: Secret) -> SentBody {
+        SentBody(text)
+    }
+}
+
+impl Serialize for SentBody {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        // Only a hand edit of the database stores a body that is not JSON: it is answered as null.
+        match serde_json::value::RawValue::from_string(self.0.expose().to_string()) {
+            Ok(raw) => raw.serialize(serializer),
+            Err(_) => serializer.serialize_unit(),
+        }
+    }
 }
 
 fn internal(e: epay_store::StoreError) -> PaymentError {
@@ -76,7 +100,7 @@ pub async fn list(app: &App, caller: &Caller, payment_id: &str) -> Result<Vec<Ca
             next_attempt_at: (e.status == DeliveryStatus::Pending).then(|| epay_datetime(e.next_attempt_at)),
             created_at: epay_datetime(e.created_at),
             delivered_at: e.delivered_at.map(epay_datetime),
-            payload: serde_json::from_str(e.payload.expose()).unwrap_or(serde_json::Value::Null),
+            payload: SentBody(e.payload),
             attempt_log: attempts
                 .into_iter()
                 .map(|a| AttemptView {
@@ -92,7 +116,7 @@ pub async fn list(app: &App, caller: &Caller, payment_id: &str) -> Result<Vec<Ca
             id: e.id,
             kind: e.kind,
             url: e.url,
-            status: e.status.to_string(),
+            status: e.status,
             attempts: e.attempts,
         })
         .collect())
@@ -106,5 +130,20 @@ pub async fn resend(app: &App, caller: &Caller, event_id: &str) -> Result<(), Pa
         Ok(())
     } else {
         Err(PaymentError::BadRequest(format!("callback {event_id} not found")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_sent_body_is_answered_as_the_json_it_is_and_never_printed() {
+        // As stored, not read and written again (which would sort the keys).
+        let body = SentBody::new(r#"{"secret_hash":"s3cret","code":"ok"}"#.into());
+        assert_eq!(serde_json::to_string(&body).unwrap(), r#"{"secret_hash":"s3cret","code":"ok"}"#);
+        assert!(!format!("{body:?}").contains("s3cret"));
+        // A body that is not JSON (only a hand edit stores one) is answered as null.
+        assert_eq!(serde_json::to_string(&SentBody::new("not json".into())).unwrap(), "null");
     }
 }

@@ -3,29 +3,57 @@
 //! with the four sums of every account they touch. Only ever called by a port method holding
 //! the transaction.
 
-use epay_domain::posting::{Denomination, LegEnd, Posting};
+use epay_domain::posting::{Denomination, LegEnd, Posting, Role};
 use epay_domain::LedgerTransferKind;
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{currency_of, denomination, mixed_currencies, Backend, RoleAccounts, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+/// Which of `p`'s two currencies an account in `currency` is in; `None` for any other currency,
+/// which would mix currencies in one posting.
+pub(super) fn denomination(p: &Payment, currency: &str) -> Option<Denomination> {
+    if currency == p.currency {
+        Some(Denomination::Payment)
+    } else if currency == p.card_currency {
+        Some(Denomination::Card)
+    } else {
+        None
+    }
+}
+
+/// The currency of `p` a denomination names.
+fn currency_of(p: &Payment, denomination: Denomination) -> &str {
+    match denomination {
+        Denomination::Payment => &p.currency,
+        Denomination::Card => &p.card_currency,
+    }
+}
+
+/// The store's refusal of a posting between currencies (the database refuses it too).
+pub(super) fn mixed_currencies(id: &str) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("ledger transfer {id} mixes currencies or names a missing account"))
+}
+
+/// The ledger accounts a payment's postings name, by role.
+pub(super) struct RoleAccounts<'a> {
+    pub payer: &'a str,
+    pub payee: &'a str,
+    /// A transfer's fee account (a payment takes no fee).
+    pub fee: Option<&'a str>,
+}
+
+impl RoleAccounts<'_> {
+    fn of(&self, role: Role) -> Option<&str> {
+        match role {
+            Role::Payer => Some(self.payer),
+            Role::Payee => Some(self.payee),
+            Role::Fee => self.fee,
+        }
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
     pub(super) async fn account_currency(
         tx: &mut sqlx::Transaction<'static, DB>,
@@ -206,22 +234,33 @@ where
                 add(&to, [0, 0, pending, posted]);
             }
             deltas.sort_by(|a, b| Self::lock_order(&a.0).cmp(&Self::lock_order(&b.0)));
-            for (account, [dp, dpo, cp, cpo]) in deltas {
-                sqlx::query(
-                    "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
-                         debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
-                         credits_posted = credits_posted + $4
-                     WHERE id = $5",
-                )
-                .bind(dp)
-                .bind(dpo)
-                .bind(cp)
-                .bind(cpo)
-                .bind(&account)
-                .execute(&mut **tx)
-                .await?;
+            for (account, sums) in deltas {
+                Self::add_to_sums(tx, &account, sums).await?;
             }
         }
+        Ok(())
+    }
+
+    /// Adds `[debits pending, debits posted, credits pending, credits posted]` to an account's
+    /// four sums, in the transaction that inserts the ledger transfers they sum.
+    pub(super) async fn add_to_sums(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        account: &str,
+        [dp, dpo, cp, cpo]: [i64; 4],
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
+                 debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
+                 credits_posted = credits_posted + $4
+             WHERE id = $5",
+        )
+        .bind(dp)
+        .bind(dpo)
+        .bind(cp)
+        .bind(cpo)
+        .bind(account)
+        .execute(&mut **tx)
+        .await?;
         Ok(())
     }
 }

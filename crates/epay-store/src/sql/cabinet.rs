@@ -1,9 +1,9 @@
 //! The merchant cabinet: users, sessions, the transaction search, statistics, history.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::{FromRow, Row};
 
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use epay_domain::TxStatus;
 
 use crate::model::*;
@@ -80,15 +80,10 @@ fn payment_conditions(f: &PaymentFilter) -> (String, Vec<Bind>) {
 }
 
 /// Binds a cabinet filter's values, in the order `payment_conditions` numbered them.
-fn bind_filter<'q, DB>(
+fn bind_filter<'q, DB: Backend>(
     mut q: sqlx::query::Query<'q, DB, DB::Arguments<'q>>,
     binds: &'q [Bind],
-) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>>
-where
-    DB: Backend,
-    for<'a> &'a str: Encode<'a, DB> + Type<DB>,
-    i64: Value<DB>,
-{
+) -> sqlx::query::Query<'q, DB, DB::Arguments<'q>> {
     for b in binds {
         q = match b {
             Bind::Text(t) => q.bind(t.as_str()),
@@ -99,22 +94,7 @@ where
 }
 
 #[async_trait]
-impl<DB> CabinetPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> CabinetPort for SqlStore<DB> {
     async fn insert_cabinet_user(&self, u: &CabinetUser) -> StoreResult<bool> {
         let inserted = sqlx::query(
             "INSERT INTO cabinet_users (id, merchant_id, email, password_hash, failed_attempts, locked_until,
@@ -136,9 +116,10 @@ where
     }
 
     async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>> {
-        let row =
-            sqlx::query("SELECT * FROM cabinet_users WHERE email = $1").bind(email).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(CabinetUser::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM cabinet_users WHERE email = $1")
+            .bind(email)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome> {
@@ -220,11 +201,7 @@ where
                     .bind(format!("open:{account}"))
                     .execute(&mut *tx)
                     .await?;
-                sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted - $1 WHERE id = $2")
-                    .bind(amount)
-                    .bind(&funding)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::add_to_sums(&mut tx, &funding, [0, -amount, 0, 0]).await?;
             }
             sqlx::query("DELETE FROM ledger_accounts WHERE id = $1").bind(account).execute(&mut *tx).await?;
         }
@@ -259,15 +236,14 @@ where
     }
 
     async fn cabinet_session(&self, id_digest: &str, now_ms: i64) -> StoreResult<Option<CabinetSession>> {
-        let row = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT s.*, u.email FROM cabinet_sessions s JOIN cabinet_users u ON u.id = s.user_id
              WHERE s.id_digest = $1 AND s.expires_at > $2",
         )
         .bind(id_digest)
         .bind(now_ms)
         .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(CabinetSession::from_row).transpose()?)
+        .await?)
     }
 
     async fn delete_cabinet_session(&self, id_digest: &str) -> StoreResult<()> {
@@ -305,7 +281,7 @@ where
     async fn daily_stats(&self, merchant_id: &str, since_ms: i64, utc_offset_ms: i64) -> StoreResult<Vec<DailyStat>> {
         // Approved: a final answer without a decline reason (3D and NEW are not answers yet).
         // One row per currency: amounts in different currencies are never added.
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT terminal_id, day, currency, COUNT(*) AS attempts,
                  CAST(SUM(approved) AS BIGINT) AS approved,
                  CAST(SUM(approved * amount_minor) AS BIGINT) AS volume
@@ -321,20 +297,18 @@ where
         .bind(TxStatus::ThreeD.as_str())
         .bind(TxStatus::New.as_str())
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(DailyStat::from_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     async fn payment_events(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Vec<PaymentEvent>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT e.* FROM payment_events e JOIN payments p ON p.id = e.payment_id
              WHERE p.merchant_id = $1 AND e.payment_id = $2 ORDER BY e.id",
         )
         .bind(merchant_id)
         .bind(payment_id)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(PaymentEvent::from_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 }
 

@@ -2,30 +2,15 @@
 
 use async_trait::async_trait;
 use epay_domain::DeliveryStatus;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::CallbackOutbox;
 use crate::StoreResult;
 
 #[async_trait]
-impl<DB> CallbackOutbox for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
     async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>> {
         // Random, so claims of different nodes can never share an id.
         let claim_id = uuid::Uuid::new_v4().to_string();
@@ -45,7 +30,7 @@ where
             .bind(DeliveryStatus::Pending.as_str())
             .execute(&mut *tx)
             .await?;
-        let rows = sqlx::query(
+        let claimed = sqlx::query_as(
             "SELECT e.*, m.webhook_secret FROM callback_events e JOIN merchants m ON m.id = e.merchant_id
              WHERE e.claim_id = $1 ORDER BY e.next_attempt_at, e.id",
         )
@@ -53,7 +38,7 @@ where
         .fetch_all(&mut *tx)
         .await?;
         tx.commit().await?;
-        Ok(rows.iter().map(CallbackEvent::from_row).collect::<Result<_, _>>()?)
+        Ok(claimed)
     }
 
     async fn record_callback_attempt(&self, a: &CallbackAttempt, next: CallbackNext, now_ms: i64) -> StoreResult<()> {
@@ -97,27 +82,21 @@ where
         merchant_id: &str,
         payment_id: &str,
     ) -> StoreResult<Vec<(CallbackEvent, Vec<CallbackAttempt>)>> {
-        let events = sqlx::query(
+        let events: Vec<CallbackEvent> = sqlx::query_as(
             "SELECT * FROM callback_events WHERE merchant_id = $1 AND payment_id = $2 ORDER BY created_at, id",
         )
         .bind(merchant_id)
         .bind(payment_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(CallbackEvent::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
-        let attempts = sqlx::query(
+        .await?;
+        let attempts: Vec<CallbackAttempt> = sqlx::query_as(
             "SELECT a.* FROM callback_attempts a JOIN callback_events e ON e.id = a.event_id
              WHERE e.merchant_id = $1 AND e.payment_id = $2 ORDER BY a.attempt_no",
         )
         .bind(merchant_id)
         .bind(payment_id)
         .fetch_all(&self.pool)
-        .await?
-        .iter()
-        .map(CallbackAttempt::from_row)
-        .collect::<Result<Vec<_>, _>>()?;
+        .await?;
         Ok(events
             .into_iter()
             .map(|e| {

@@ -1,30 +1,15 @@
 //! The database itself: its name, its migrations, its health.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{Backend, SqlStore, Value};
+use super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::DatabasePort;
 use crate::StoreResult;
 
 #[async_trait]
-impl<DB> DatabasePort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> DatabasePort for SqlStore<DB> {
     fn backend(&self) -> &'static str {
         DB::BACKEND
     }

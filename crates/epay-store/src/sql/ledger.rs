@@ -6,15 +6,15 @@ use std::collections::HashMap;
 
 use async_trait::async_trait;
 use epay_domain::LedgerTransferKind;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::{FromRow, Row};
 
-use super::{Backend, SqlStore, Value};
+use super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::StoreResult;
 
 /// Recomputes every account's four sums from the transfers and compares.
-pub(super) fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
+fn check_accounts(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) -> Vec<InvariantViolation> {
     let mut violations = Vec::new();
     #[derive(Default)]
     struct Sums {
@@ -153,25 +153,10 @@ fn check_currencies(accounts: &[LedgerAccount], transfers: &[LedgerTransfer]) ->
     violations
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> SqlStore<DB> {
     /// Reads ledger rows for `ledger check`: a row whose kind this code does not know is
     /// reported as a violation and left out, rather than failing the whole check.
-    pub(super) fn known_rows<T>(
+    fn known_rows<T>(
         rows: &[DB::Row],
         what: &str,
         read: fn(&DB::Row) -> Result<T, sqlx::Error>,
@@ -196,22 +181,7 @@ where
 }
 
 #[async_trait]
-impl<DB> LedgerPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> LedgerPort for SqlStore<DB> {
     async fn ensure_accounts(
         &self,
         accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
@@ -239,16 +209,8 @@ where
                     now_ms,
                 )
                 .await?;
-                sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + $1 WHERE id = $2")
-                    .bind(opening_minor)
-                    .bind(&funding)
-                    .execute(&mut *tx)
-                    .await?;
-                sqlx::query("UPDATE ledger_accounts SET credits_posted = credits_posted + $1 WHERE id = $2")
-                    .bind(opening_minor)
-                    .bind(id)
-                    .execute(&mut *tx)
-                    .await?;
+                Self::add_to_sums(&mut tx, &funding, [0, *opening_minor, 0, 0]).await?;
+                Self::add_to_sums(&mut tx, id, [0, 0, 0, *opening_minor]).await?;
             }
         }
         tx.commit().await?;
@@ -256,17 +218,14 @@ where
     }
 
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
-        let row =
-            sqlx::query("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(LedgerAccount::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>> {
-        let rows = sqlx::query("SELECT * FROM ledger_transfers WHERE payment_id = $1 ORDER BY created_at, id")
+        Ok(sqlx::query_as("SELECT * FROM ledger_transfers WHERE payment_id = $1 ORDER BY created_at, id")
             .bind(payment_id)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(LedgerTransfer::from_row).collect::<Result<_, _>>()?)
+            .await?)
     }
 
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {

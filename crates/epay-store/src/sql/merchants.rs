@@ -1,9 +1,9 @@
 //! Merchants and their terminals.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use epay_domain::Secret;
 
 use crate::model::*;
@@ -11,21 +11,7 @@ use crate::ports::MerchantsPort;
 use crate::StoreResult;
 
 /// Inserts or updates one terminal row.
-async fn write_terminal<DB>(tx: &mut sqlx::Transaction<'static, DB>, t: &Terminal) -> Result<(), sqlx::Error>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+async fn write_terminal<DB: Backend>(tx: &mut sqlx::Transaction<'static, DB>, t: &Terminal) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
              transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
@@ -63,22 +49,7 @@ where
 }
 
 #[async_trait]
-impl<DB> MerchantsPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     async fn upsert_terminal(&self, t: &Terminal) -> StoreResult<()> {
         // The same statement as upsert_merchant's, without touching the merchant row (the
         // terminal's merchant must exist: a foreign key).
@@ -138,21 +109,18 @@ where
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>> {
-        let row = sqlx::query("SELECT * FROM merchants WHERE client_id = $1")
+        Ok(sqlx::query_as("SELECT * FROM merchants WHERE client_id = $1")
             .bind(client_id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(Merchant::from_row).transpose()?)
+            .await?)
     }
 
     async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
-        let row = sqlx::query("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Merchant::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
-        let row = sqlx::query("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Terminal::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>> {
@@ -161,10 +129,9 @@ where
     }
 
     async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>> {
-        let rows = sqlx::query("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
+        Ok(sqlx::query_as("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
             .bind(merchant_id)
             .fetch_all(&self.pool)
-            .await?;
-        Ok(rows.iter().map(Terminal::from_row).collect::<Result<_, _>>()?)
+            .await?)
     }
 }

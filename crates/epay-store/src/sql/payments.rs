@@ -3,34 +3,30 @@
 use async_trait::async_trait;
 use epay_domain::transition::{self, Refunded};
 use epay_domain::TxStatus;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::writes::AttemptEnd;
-use super::{is_unique_violation, refused, state_of, Applied, Backend, RoleAccounts, RowsAffected, SqlStore, Value};
+use super::booking::RoleAccounts;
+use super::decisions::{refused, state_of};
+use super::writes::{is_unique_violation, AttemptEnd};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::{StoreError, StoreResult};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+/// How an operation's write ended.
+enum Applied {
+    Done,
+    /// The payment was no longer as read (another request or node moved it first).
+    Lost,
+    /// A concurrent refund with the same externalID committed first: retry and replay it.
+    RefundRace,
+}
+
+impl<DB: Backend> SqlStore<DB> {
     /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
     /// status and money by compare-and-set on the status and money it was decided from,
     /// a refund's row, the postings, the history step.
-    pub(super) async fn apply_operation(
+    async fn apply_operation(
         tx: &mut sqlx::Transaction<'static, DB>,
         p: &Payment,
         moved: &transition::Moved,
@@ -79,7 +75,7 @@ where
         let merchant = merchant_account(&p.terminal_id, &p.currency);
         let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
         Self::book(tx, p, &accounts, &moved.postings, now).await?;
-        Self::record_event(tx, &p.id, moved.operation.as_str(), moved.status, moved.amount_minor, 0, now).await?;
+        Self::record_event(tx, &p.id, moved.operation.into(), moved.status, moved.amount_minor, 0, now).await?;
         Ok(Applied::Done)
     }
 
@@ -88,7 +84,7 @@ where
     /// shows AUTH or CHARGE. The decision, once made, never changes, so reading it in the
     /// operation's transaction is as good as a lock. No such step (a payment still in 3D,
     /// a declined one, or one made before migration 0007 wrote histories): refused.
-    pub(super) async fn bound_token_may_operate(
+    async fn bound_token_may_operate(
         tx: &mut sqlx::Transaction<'static, DB>,
         p: &Payment,
         bound: &InvoiceBound,
@@ -111,19 +107,17 @@ where
 
     /// One attempt at an operation; `Ok(None)` asks the caller to retry (a concurrent
     /// refund with the same externalID committed first).
-    pub(super) async fn try_operate(
+    async fn try_operate(
         &self,
         req: &OperationRequest,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
-        let row = sqlx::query(&format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE))
-            .bind(&req.payment_id)
-            .bind(&req.merchant_id)
-            .fetch_optional(&mut *tx)
-            .await?;
-        let p = match row.as_ref().map(Payment::from_row).transpose()? {
+        let locked = format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE);
+        let row: Option<Payment> =
+            sqlx::query_as(&locked).bind(&req.payment_id).bind(&req.merchant_id).fetch_optional(&mut *tx).await?;
+        let p = match row {
             Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
             _ => return Err(StoreError::Refused(Refusal::NotFound)),
         };
@@ -173,8 +167,7 @@ where
             }
             Applied::Lost => return Err(StoreError::Refused(Refusal::WrongStatus { status: p.status })),
         }
-        let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
-        let payment = Payment::from_row(&row)?;
+        let payment = sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
         if let Some(cb) = callback(&payment) {
             Self::insert_callback(&mut tx, &cb, now).await?;
         }
@@ -185,31 +178,14 @@ where
 }
 
 #[async_trait]
-impl<DB> PaymentsPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>> {
-        let row = sqlx::query(
+        let last = sqlx::query_as(
             "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
         )
         .bind(terminal_id)
-        .bind(invoice_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+        .bind(invoice_id);
+        Ok(last.fetch_optional(&self.pool).await?)
     }
 
     async fn invoice_attempts(
@@ -218,16 +194,14 @@ where
         terminal_id: &str,
         invoice_id: &str,
     ) -> StoreResult<Vec<Payment>> {
-        let rows = sqlx::query(
+        let attempts = sqlx::query_as(
             "SELECT * FROM payments WHERE merchant_id = $1 AND terminal_id = $2 AND invoice_id = $3
              ORDER BY attempt",
         )
         .bind(merchant_id)
         .bind(terminal_id)
-        .bind(invoice_id)
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(Payment::from_row).collect::<Result<_, _>>()?)
+        .bind(invoice_id);
+        Ok(attempts.fetch_all(&self.pool).await?)
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
@@ -255,17 +229,13 @@ where
     }
 
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>> {
-        let row = sqlx::query("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2")
-            .bind(id)
-            .bind(merchant_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+        let payment =
+            sqlx::query_as("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2").bind(id).bind(merchant_id);
+        Ok(payment.fetch_optional(&self.pool).await?)
     }
 
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
-        let row = sqlx::query("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(Payment::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
     }
 
     async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome> {
@@ -293,11 +263,14 @@ where
              ORDER BY p.created_at LIMIT $2 {}",
             DB::SKIP_LOCKED_PAYMENTS
         );
-        let rows =
-            sqlx::query(&due).bind(now_ms).bind(limit).bind(expire.from_status().as_str()).fetch_all(&mut *tx).await?;
+        let due: Vec<Payment> = sqlx::query_as(&due)
+            .bind(now_ms)
+            .bind(limit)
+            .bind(expire.from_status().as_str())
+            .fetch_all(&mut *tx)
+            .await?;
         let mut expired = Vec::new();
-        for row in &rows {
-            let p = Payment::from_row(row)?;
+        for p in due {
             // Only a card payment is ever held; anything else in AUTH is left alone.
             let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
             if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms).await? {

@@ -4,8 +4,8 @@
 //! a decode error, never a guess.
 
 use epay_domain::{
-    AccountKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, Secret, ThreeDsState, TransferKind,
-    TxStatus,
+    AccountKind, CallbackKind, DeliveryStatus, LedgerTransferKind, MaxAttempts, PaymentKind, PaymentStep, Secret,
+    ThreeDsState, TransferKind, TxStatus,
 };
 
 use crate::TokenSpend;
@@ -15,53 +15,30 @@ use crate::TokenSpend;
 #[sqlx(transparent)]
 pub struct Word(String);
 
-impl Word {
-    fn parse<T: std::str::FromStr<Err = epay_domain::Unknown>>(self) -> Result<T, epay_domain::Unknown> {
-        self.0.parse()
-    }
+/// A domain enum stored as one of its words reads back through its `FromStr`: the same four
+/// lines for each enum, which cannot be one generic impl (the standard library's blanket
+/// `TryFrom` would overlap it), so the macro writes them.
+macro_rules! stored_as_word {
+    ($($enum:ty),+ $(,)?) => {$(
+        impl TryFrom<Word> for $enum {
+            type Error = epay_domain::Unknown;
+            fn try_from(word: Word) -> Result<Self, Self::Error> {
+                word.0.parse()
+            }
+        }
+    )+};
 }
 
-impl TryFrom<Word> for TxStatus {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
-
-impl TryFrom<Word> for PaymentKind {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
-
-impl TryFrom<Word> for ThreeDsState {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
-
-impl TryFrom<Word> for AccountKind {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
-
-impl TryFrom<Word> for DeliveryStatus {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
-
-impl TryFrom<Word> for LedgerTransferKind {
-    type Error = epay_domain::Unknown;
-    fn try_from(word: Word) -> Result<Self, Self::Error> {
-        word.parse()
-    }
-}
+stored_as_word!(
+    TxStatus,
+    PaymentKind,
+    ThreeDsState,
+    AccountKind,
+    DeliveryStatus,
+    LedgerTransferKind,
+    CallbackKind,
+    PaymentStep,
+);
 
 /// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).
 #[derive(sqlx::Type)]

@@ -1,31 +1,26 @@
 //! `ThreeDsPort`: 3-D Secure sessions, the ACS's answer, and ending a challenge (its payment's
 //! decision, in the one transaction that confirms the session).
 
-use async_trait::async_trait;
-use epay_domain::{ThreeDsState, TxStatus};
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Type};
-
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::writes::claimed;
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::{StoreError, StoreResult};
+use async_trait::async_trait;
+use epay_domain::{PaymentStep, ThreeDsState, TxStatus};
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+/// A challenged attempt, as its caller decided it once the challenge was over.
+// Built once and moved straight into the transaction that ends the challenge, never kept:
+// boxing the larger variant would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub(super) enum Challenged {
+    /// A card payment as the caller recorded it, and the card to save if it is approved.
+    Payment { payment: Payment, effect: PaymentEffect, save_card: Option<SavedCard> },
+    /// A transfer, to settle with its money, limits and cards.
+    Transfer(TransferSettlement),
+}
+
+impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn insert_three_ds(
         tx: &mut sqlx::Transaction<'static, DB>,
         t: &ThreeDsSession,
@@ -56,41 +51,45 @@ where
         Ok(())
     }
 
-    /// Ends a 3-D Secure challenge (`confirmed`, by compare-and-set: only once), in the
-    /// transaction that ends its payment or transfer. The challenge is over: the sealed
-    /// card numbers are not needed any more.
-    pub(super) async fn confirm_session(
-        tx: &mut sqlx::Transaction<'static, DB>,
+    /// Ends a payment's or a transfer's 3-D Secure challenge, in one transaction: the session
+    /// `confirmed` (by compare-and-set: only once; the sealed card numbers are not needed any
+    /// more), the attempt decided from `3D` with its money, the row moved from `3D` by
+    /// compare-and-set, its history step, the token given back to a declined hosted-page
+    /// attempt, its callback.
+    pub(super) async fn finish_challenge(
+        &self,
         session_id: &str,
-        now: i64,
-    ) -> StoreResult<()> {
-        let claimed = sqlx::query(
+        challenged: Challenged,
+        now_ms: i64,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Payment> {
+        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let confirmed = sqlx::query(
             "UPDATE three_ds_sessions SET state = $1, updated_at = $2, pan_ciphertext = '',
                  receiver_pan_ciphertext = NULL
              WHERE id = $3 AND state <> $1",
         )
         .bind(ThreeDsState::Confirmed.as_str())
-        .bind(now)
+        .bind(now_ms)
         .bind(session_id)
-        .execute(&mut **tx)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        if claimed != 1 {
-            return Err(StoreError::AlreadyConfirmed);
-        }
-        Ok(())
-    }
-
-    /// Ends a payment's or a transfer's 3-D Secure challenge once it is decided: the row
-    /// moves from `3D` by compare-and-set (only once), its history step, the token given
-    /// back to a declined hosted-page attempt, its callback; then commits.
-    pub(super) async fn end_challenge(
-        mut tx: sqlx::Transaction<'static, DB>,
-        session_id: &str,
-        mut payment: Payment,
-        now_ms: i64,
-        callback: CallbackBuilder<'_>,
-    ) -> StoreResult<Payment> {
+        claimed(confirmed, StoreError::AlreadyConfirmed)?;
+        let mut payment = match challenged {
+            Challenged::Payment { mut payment, effect, save_card } => {
+                if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, now_ms).await? {
+                    payment.reference = String::new();
+                }
+                if let (0, Some(card)) = (payment.reason_code, &save_card) {
+                    payment.card_id = Self::save_card(&mut tx, card).await?;
+                }
+                payment
+            }
+            Challenged::Transfer(settlement) => {
+                Self::settle_transfer(&mut tx, TxStatus::ThreeD, settlement, now_ms).await?
+            }
+        };
         let moved = sqlx::query(
             "UPDATE payments SET status = $1, charged_minor = $2, fee_minor = $3, reason_code = $4,
                  reason = $5, approval_code = $6, reference = $7, card_id = $8, receiver_card_id = $9,
@@ -116,12 +115,19 @@ where
         .execute(&mut *tx)
         .await?
         .rows_affected();
-        if moved != 1 {
-            return Err(StoreError::AlreadyConfirmed);
-        }
+        claimed(moved, StoreError::AlreadyConfirmed)?;
         payment.updated_at = now_ms;
         let amount = if payment.charged_minor > 0 { payment.charged_minor } else { payment.amount_minor };
-        Self::record_event(&mut tx, &payment.id, "3ds", payment.status, amount, payment.reason_code, now_ms).await?;
+        Self::record_event(
+            &mut tx,
+            &payment.id,
+            PaymentStep::ThreeDs,
+            payment.status,
+            amount,
+            payment.reason_code,
+            now_ms,
+        )
+        .await?;
         if payment.status.is_declined() {
             Self::keep_session_token(&mut tx, session_id).await?;
         }
@@ -134,34 +140,16 @@ where
 }
 
 #[async_trait]
-impl<DB> ThreeDsPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
     async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>> {
-        let row =
-            sqlx::query("SELECT * FROM three_ds_sessions WHERE id = $1").bind(id).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
+        let session = sqlx::query_as("SELECT * FROM three_ds_sessions WHERE id = $1").bind(id);
+        Ok(session.fetch_optional(&self.pool).await?)
     }
 
     async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>> {
-        let row = sqlx::query("SELECT * FROM three_ds_sessions WHERE server_trans_id = $1")
-            .bind(server_trans_id)
-            .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
+        let session =
+            sqlx::query_as("SELECT * FROM three_ds_sessions WHERE server_trans_id = $1").bind(server_trans_id);
+        Ok(session.fetch_optional(&self.pool).await?)
     }
 
     async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
@@ -181,20 +169,13 @@ where
     }
 
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-        let ThreeDsFinish { session_id, mut payment, effect, save_card, now_ms } = finish;
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
-        Self::confirm_session(&mut tx, &session_id, now_ms).await?;
-        if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, now_ms).await? {
-            payment.reference = String::new();
-        }
-        if let (0, Some(card)) = (payment.reason_code, &save_card) {
-            payment.card_id = Self::save_card(&mut tx, card).await?;
-        }
-        Self::end_challenge(tx, &session_id, payment, now_ms, callback).await
+        let ThreeDsFinish { session_id, payment, effect, save_card, now_ms } = finish;
+        let challenged = Challenged::Payment { payment, effect, save_card };
+        self.finish_challenge(&session_id, challenged, now_ms, callback).await
     }
 
     async fn abandoned_three_ds(&self, older_than_ms: i64, limit: i64) -> StoreResult<Vec<ThreeDsSession>> {
-        let rows = sqlx::query(
+        let sessions = sqlx::query_as(
             "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
              WHERE p.status = $3 AND s.state <> $4 AND s.created_at < $1
              ORDER BY s.created_at LIMIT $2",
@@ -202,21 +183,17 @@ where
         .bind(older_than_ms)
         .bind(limit)
         .bind(TxStatus::ThreeD.as_str())
-        .bind(ThreeDsState::Confirmed.as_str())
-        .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(ThreeDsSession::from_row).collect::<Result<_, _>>()?)
+        .bind(ThreeDsState::Confirmed.as_str());
+        Ok(sessions.fetch_all(&self.pool).await?)
     }
 
     async fn three_ds_session_of(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Option<ThreeDsSession>> {
-        let row = sqlx::query(
+        let session = sqlx::query_as(
             "SELECT s.* FROM three_ds_sessions s JOIN payments p ON p.id = s.payment_id
              WHERE p.merchant_id = $1 AND s.payment_id = $2 ORDER BY s.created_at DESC LIMIT 1",
         )
         .bind(merchant_id)
-        .bind(payment_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        Ok(row.as_ref().map(ThreeDsSession::from_row).transpose()?)
+        .bind(payment_id);
+        Ok(session.fetch_optional(&self.pool).await?)
     }
 }

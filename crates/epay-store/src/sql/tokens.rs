@@ -1,9 +1,9 @@
 //! Access tokens, Idempotency-Keys and abuse counters.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use epay_domain::{Secret, TransferKind};
 
 use crate::model::*;
@@ -11,22 +11,7 @@ use crate::ports::TokensPort;
 use crate::StoreResult;
 
 #[async_trait]
-impl<DB> TokensPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> TokensPort for SqlStore<DB> {
     async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
         sqlx::query(
             "INSERT INTO tokens (token_digest, merchant_id, terminal_id, scope, invoice_id, amount_minor,
@@ -54,9 +39,10 @@ where
     }
 
     async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
-        let row =
-            sqlx::query("SELECT * FROM tokens WHERE token_digest = $1").bind(digest).fetch_optional(&self.pool).await?;
-        Ok(row.as_ref().map(TokenRecord::from_row).transpose()?)
+        Ok(sqlx::query_as("SELECT * FROM tokens WHERE token_digest = $1")
+            .bind(digest)
+            .fetch_optional(&self.pool)
+            .await?)
     }
 
     async fn idempotency_begin(&self, claim: &IdempotencyClaim) -> StoreResult<IdempotencyState> {
@@ -151,13 +137,12 @@ where
     }
 
     async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>> {
-        let row = sqlx::query("SELECT failures, expires_ms FROM abuse_counters WHERE key = $1 AND expires_ms > $2")
+        // Not counted: this only reads the window.
+        Ok(sqlx::query_as("SELECT failures, expires_ms FROM abuse_counters WHERE key = $1 AND expires_ms > $2")
             .bind(key)
             .bind(now_ms)
             .fetch_optional(&self.pool)
-            .await?;
-        // Not counted: this only reads the window.
-        Ok(row.as_ref().map(AbuseWindow::from_row).transpose()?)
+            .await?)
     }
 
     async fn abuse_count(
@@ -170,7 +155,7 @@ where
         sqlx::query("DELETE FROM abuse_counters WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
         // One statement: the reset of an ended window, the ceiling and the increment are
         // decided on the row as it is when this statement locks it.
-        let row = sqlx::query(
+        let counted: Option<AbuseWindow> = sqlx::query_as(
             "INSERT INTO abuse_counters (key, failures, expires_ms) VALUES ($1, 1, $2 + $3)
              ON CONFLICT (key) DO UPDATE SET
                  failures = CASE WHEN abuse_counters.expires_ms <= $2 THEN 1
@@ -186,8 +171,8 @@ where
         .bind(below.unwrap_or(i64::MAX))
         .fetch_optional(&self.pool)
         .await?;
-        match row {
-            Some(r) => Ok(AbuseWindow { counted: true, ..AbuseWindow::from_row(&r)? }),
+        match counted {
+            Some(window) => Ok(AbuseWindow { counted: true, ..window }),
             None => Ok(self.abuse_window(key, now_ms).await?.unwrap_or(AbuseWindow {
                 failures: 0,
                 expires_ms: now_ms,
@@ -202,12 +187,6 @@ where
     }
 
     async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool> {
-        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
-            .bind(now_ms)
-            .bind(token_digest)
-            .execute(&self.pool)
-            .await?
-            .rows_affected();
-        Ok(spent == 1)
+        Ok(Self::spend_token_on(&self.pool, token_digest, now_ms).await?)
     }
 }

@@ -2,33 +2,19 @@
 
 use async_trait::async_trait;
 use epay_domain::transition::{self, Checks, DailyLimit, Decline};
-use epay_domain::{LedgerTransferKind, PaymentKind, PaymentState, TransferKind, TxStatus};
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
+use sqlx::Row;
 
+use super::booking::{denomination, mixed_currencies, RoleAccounts};
+use super::decisions::{illegal, transfer_decision, waiting_state};
+use super::three_ds::Challenged;
 use super::writes::AttemptEnd;
-use super::{
-    denomination, illegal, mixed_currencies, state_of, transfer_decision, Backend, RoleAccounts, SqlStore, Value,
-};
+use super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::StoreResult;
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> SqlStore<DB> {
     /// Decides a transfer waiting in `from` (`NEW`, or `3D` after its challenge) through
     /// the state machine: limits checked, amount and fee together or not at all; a limit
     /// or balance that does not allow it turns it into a REJECT with that reason. Books
@@ -49,7 +35,7 @@ where
             receiver_limit,
             terminal_limit,
         } = settlement;
-        let state = PaymentState { status: from, charged_minor: 0, refunded_minor: 0, ..state_of(&payment) };
+        let state = waiting_state(&payment, from);
         let mut checks = Checks::default();
         if let Some(m) = &money {
             if let Some(limit) = m.terminal_daily_limit_minor {
@@ -150,22 +136,7 @@ where
 }
 
 #[async_trait]
-impl<DB> TransfersPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
@@ -187,9 +158,6 @@ where
         now_ms: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Payment> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
-        Self::confirm_session(&mut tx, session_id, now_ms).await?;
-        let payment = Self::settle_transfer(&mut tx, TxStatus::ThreeD, settlement, now_ms).await?;
-        Self::end_challenge(tx, session_id, payment, now_ms, callback).await
+        self.finish_challenge(session_id, Challenged::Transfer(settlement), now_ms, callback).await
     }
 }

@@ -1,33 +1,17 @@
 //! The card vault's keys and sealed values, and the saved cards.
 
 use async_trait::async_trait;
-use sqlx::{ColumnIndex, Encode, Executor, FromRow, IntoArguments, Row, Type};
+use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore, Value};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::VaultPort;
 use crate::{StoreError, StoreResult};
 
 #[async_trait]
-impl<DB> VaultPort for SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> VaultPort for SqlStore<DB> {
     async fn vault_keys(&self) -> StoreResult<Vec<VaultKey>> {
-        let rows = sqlx::query("SELECT * FROM vault_keys ORDER BY created_at, id").fetch_all(&self.pool).await?;
-        Ok(rows.iter().map(VaultKey::from_row).collect::<Result<_, _>>()?)
+        Ok(sqlx::query_as("SELECT * FROM vault_keys ORDER BY created_at, id").fetch_all(&self.pool).await?)
     }
 
     async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()> {
@@ -93,24 +77,22 @@ where
     }
 
     async fn saved_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<Option<SavedCard>> {
-        let row = sqlx::query("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
+        Ok(sqlx::query_as("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
             .bind(merchant_id)
             .bind(card_id)
             .fetch_optional(&self.pool)
-            .await?;
-        Ok(row.as_ref().map(SavedCard::from_row).transpose()?)
+            .await?)
     }
 
     async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<SavedCard>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT * FROM saved_cards WHERE merchant_id = $1 AND account_id = $2 AND active
              ORDER BY created_at, id",
         )
         .bind(merchant_id)
         .bind(account_id)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(SavedCard::from_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 
     async fn deactivate_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
@@ -130,7 +112,7 @@ where
         account_id: &str,
         limit: i64,
     ) -> StoreResult<Vec<SavedCard>> {
-        let rows = sqlx::query(
+        Ok(sqlx::query_as(
             "SELECT * FROM saved_cards WHERE merchant_id = $1 AND active AND ($2 = '' OR account_id = $2)
              ORDER BY created_at DESC, id LIMIT $3",
         )
@@ -138,7 +120,6 @@ where
         .bind(account_id)
         .bind(limit)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows.iter().map(SavedCard::from_row).collect::<Result<_, _>>()?)
+        .await?)
     }
 }

@@ -3,15 +3,41 @@
 //! token for another try, queueing the callback and storing the Idempotency-Key's answer.
 
 use epay_domain::transition::{self, Checks};
-use epay_domain::{DeliveryStatus, PaymentState, Secret, TxStatus};
-use sqlx::{ColumnIndex, Encode, Executor, IntoArguments, Row, Type};
+use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
+use sqlx::{Executor, Row};
 
-use super::{
-    attempt_conflict, check_move, illegal, is_unique_violation, payment_decision, state_of, Backend, RoleAccounts,
-    RowsAffected, SqlStore, Value,
-};
+use super::booking::RoleAccounts;
+use super::decisions::{illegal, payment_decision, waiting_state};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
+
+/// The end of a compare-and-set: it changed exactly one row, or another request got there first
+/// (`lost`) and the transaction must not go on.
+pub(super) fn claimed(rows_changed: u64, lost: StoreError) -> StoreResult<()> {
+    if rows_changed == 1 {
+        Ok(())
+    } else {
+        Err(lost)
+    }
+}
+
+pub(super) fn is_unique_violation(err: &sqlx::Error) -> bool {
+    matches!(err, sqlx::Error::Database(db) if db.is_unique_violation())
+}
+
+/// What a unique violation on inserting a payment means. PostgreSQL names the index;
+/// SQLite names its columns (and, with one connection, never meets the race at all).
+fn attempt_conflict(err: &sqlx::Error) -> StoreError {
+    let sqlx::Error::Database(db) = err else { return StoreError::DuplicateInvoice };
+    let attempt_index =
+        db.constraint() == Some("payments_invoice_attempt") || db.message().contains("payments.attempt");
+    if attempt_index {
+        StoreError::ConcurrentAttempt
+    } else {
+        StoreError::DuplicateInvoice
+    }
+}
 
 /// What a new attempt (a payment or a transfer) writes after its row's decision, besides the row.
 pub(super) struct AttemptEnd<'a> {
@@ -23,22 +49,7 @@ pub(super) struct AttemptEnd<'a> {
     pub callback: CallbackBuilder<'a>,
 }
 
-impl<DB> SqlStore<DB>
-where
-    DB: Backend,
-    for<'c> &'c mut DB::Connection: Executor<'c, Database = DB>,
-    for<'q> DB::Arguments<'q>: IntoArguments<'q, DB>,
-    for<'a> &'a str: ColumnIndex<DB::Row>,
-    for<'q> &'q str: Encode<'q, DB> + Type<DB>,
-    String: Value<DB>,
-    i64: Value<DB>,
-    i32: Value<DB>,
-    bool: Value<DB>,
-    Option<String>: Value<DB>,
-    Option<i64>: Value<DB>,
-    Option<i32>: Value<DB>,
-    for<'q> Option<&'q str>: Encode<'q, DB> + Type<DB>,
-{
+impl<DB: Backend> SqlStore<DB> {
     /// Stores a keyed request's answer in the transaction of the write it guards. Only
     /// the key's lease owner may do so: if the lease ended and another request claimed
     /// the key, the write fails and rolls back, so one key never commits twice.
@@ -61,10 +72,7 @@ where
         .execute(&mut **tx)
         .await?
         .rows_affected();
-        if stored != 1 {
-            return Err(StoreError::IdempotencyKeyLost);
-        }
-        Ok(())
+        claimed(stored, StoreError::IdempotencyKeyLost)
     }
 
     /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
@@ -79,7 +87,7 @@ where
         now: i64,
     ) -> StoreResult<bool> {
         let decision = payment_decision(from, payment, effect)?;
-        let state = PaymentState { status: from, charged_minor: 0, refunded_minor: 0, ..state_of(payment) };
+        let state = waiting_state(payment, from);
         let mut checks = Checks::default();
         let mut payer = String::new();
         if let PaymentEffect::Debit { card_account, .. } = effect {
@@ -110,7 +118,7 @@ where
     pub(super) async fn record_event(
         tx: &mut sqlx::Transaction<'static, DB>,
         payment_id: &str,
-        operation: &str,
+        step: PaymentStep,
         status: TxStatus,
         amount_minor: i64,
         reason_code: i32,
@@ -121,7 +129,7 @@ where
              VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(payment_id)
-        .bind(operation)
+        .bind(step.as_str())
         .bind(status.as_str())
         .bind(amount_minor)
         .bind(reason_code)
@@ -171,25 +179,31 @@ where
         }
     }
 
-    /// A declined attempt on the hosted page leaves its token usable: the shopper may try
-    /// the same invoice again on the same page, within the terminal's attempts.
-    /// Spends an attempt's token by compare-and-set on `used_at`: a token pays once, and a
-    /// second attempt with it writes nothing.
+    /// Spends a token by compare-and-set on `used_at`, on `executor` (the pool, or an
+    /// attempt's transaction): true if this call spent it. A token pays once, and a second
+    /// attempt with it writes nothing.
+    pub(super) async fn spend_token_on<'e>(
+        executor: impl Executor<'e, Database = DB>,
+        token_digest: &str,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
+        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
+            .bind(now)
+            .bind(token_digest)
+            .execute(executor)
+            .await?
+            .rows_affected();
+        Ok(spent == 1)
+    }
+
+    /// Spends an attempt's token in its transaction; a spent token refuses the attempt.
     pub(super) async fn spend_token_in(
         tx: &mut sqlx::Transaction<'static, DB>,
         token_digest: &str,
         now: i64,
     ) -> StoreResult<()> {
-        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(token_digest)
-            .execute(&mut **tx)
-            .await?
-            .rows_affected();
-        if spent != 1 {
-            return Err(StoreError::TokenSpent);
-        }
-        Ok(())
+        let spent = Self::spend_token_on(&mut **tx, token_digest, now).await?;
+        spent.then_some(()).ok_or(StoreError::TokenSpent)
     }
 
     /// The end every new attempt shares, in its transaction: the row; the token given back when
@@ -215,10 +229,9 @@ where
         Self::commit_idempotency(tx, idempotency, payment).await
     }
 
-    pub(super) async fn keep_token(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        token_digest: &str,
-    ) -> Result<(), sqlx::Error> {
+    /// A declined attempt on the hosted page leaves its token usable: the shopper may try
+    /// the same invoice again on the same page, within the terminal's attempts.
+    async fn keep_token(tx: &mut sqlx::Transaction<'static, DB>, token_digest: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
             .bind(token_digest)
             .execute(&mut **tx)
@@ -245,9 +258,9 @@ where
 
     /// Inserts a payment row. Another attempt that holds the invoice, or took the same
     /// attempt number, makes it `DuplicateInvoice` or `ConcurrentAttempt`.
-    pub(super) async fn insert_payment(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<()> {
-        // An attempt is recorded decided (or waiting in 3D): its first move, from NEW.
-        check_move(TxStatus::New, p.status)?;
+    /// Its status is the state machine's decision from NEW, which `decide_payment` or
+    /// `settle_transfer` made in this transaction.
+    async fn insert_payment(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<()> {
         let inserted = sqlx::query(
             "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
                  amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
@@ -312,7 +325,16 @@ where
         .await;
         match inserted {
             Ok(_) => {
-                Self::record_event(tx, &p.id, "created", p.status, p.amount_minor, p.reason_code, p.created_at).await?;
+                Self::record_event(
+                    tx,
+                    &p.id,
+                    PaymentStep::Created,
+                    p.status,
+                    p.amount_minor,
+                    p.reason_code,
+                    p.created_at,
+                )
+                .await?;
                 Ok(())
             }
             Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),
@@ -383,7 +405,7 @@ where
         .bind(&cb.id)
         .bind(&cb.merchant_id)
         .bind(&cb.payment_id)
-        .bind(&cb.kind)
+        .bind(cb.kind.as_str())
         .bind(&cb.url)
         .bind(cb.payload.expose())
         .bind(now)

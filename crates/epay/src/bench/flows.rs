@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use epay_domain::TxStatus;
+use epay_domain::{Operation, TxStatus};
 
 use epay_client::{
     encrypt_cryptogram, Amount, CardData, Client, ClientError, PaymentRequest, PaymentResponse,
@@ -344,7 +344,7 @@ impl Worker {
     }
 
     /// `POST /operation/:id/<op>` with the worker's service token; ePay answers `{"code":0}`.
-    async fn operation(&self, id: &str, op: &str, query: &str) -> Result<(), Failure> {
+    async fn operation(&self, id: &str, op: Operation, query: &str) -> Result<(), Failure> {
         let url = format!("{}/operation/{id}/{op}{query}", self.shared.target.url.trim_end_matches('/'));
         let response = self.http.post(url).bearer_auth(&self.service_token).send().await.map_err(transport_failure)?;
         let status = response.status().as_u16();
@@ -362,8 +362,8 @@ impl Worker {
         let paid =
             pay_by_cryptogram(&self.api, &shared, &t.terminal, &invoice, tenge(AUTH_AMOUNT), self.card(), None).await?;
         expect_status(&paid, &[TxStatus::Auth])?;
-        self.operation(&paid.id, "charge", "").await?;
-        self.operation(&paid.id, "refund", &format!("?amount={REFUND_AMOUNT}")).await
+        self.operation(&paid.id, Operation::Charge, "").await?;
+        self.operation(&paid.id, Operation::Refund, &format!("?amount={REFUND_AMOUNT}")).await
     }
 
     /// This worker's sender card and the other one, which receives: across workers the money

@@ -8,7 +8,7 @@ use axum::extract::{Path, Query};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use epay_domain::Amount;
+use epay_domain::{Amount, Operation};
 
 use super::error::CabinetError;
 use super::filter::{self, EXPORT_LIMIT, PAGE_SIZE};
@@ -109,14 +109,18 @@ enum Action {
     Resend,
 }
 
+/// An operation's action is its word (`charge`, …), as the detail page's forms post it.
 fn parse_action(text: &str) -> Option<Action> {
-    Some(match text {
-        "charge" => Action::Operation(Kind::Charge),
-        "cancel" => Action::Operation(Kind::Cancel),
-        "refund" => Action::Operation(Kind::Refund),
-        "resend" => Action::Resend,
-        _ => return None,
-    })
+    if text == "resend" {
+        return Some(Action::Resend);
+    }
+    Some(Action::Operation(match text.parse::<Operation>().ok()? {
+        Operation::Charge => Kind::Charge,
+        Operation::Cancel => Kind::Cancel,
+        Operation::Refund => Kind::Refund,
+        // A hold's expiry is the gateway's, never a merchant's action.
+        Operation::Expire => return None,
+    }))
 }
 
 fn action_label(w: &super::i18n::Words, text: &str) -> Option<&'static str> {
@@ -202,4 +206,21 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
     }
     .await;
     signed.reply(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The words the detail page's forms post (the operations' words) and nothing else.
+    #[test]
+    fn an_action_is_an_operation_word_or_resend() {
+        assert_eq!(parse_action("charge"), Some(Action::Operation(Kind::Charge)));
+        assert_eq!(parse_action("cancel"), Some(Action::Operation(Kind::Cancel)));
+        assert_eq!(parse_action("refund"), Some(Action::Operation(Kind::Refund)));
+        assert_eq!(parse_action("resend"), Some(Action::Resend));
+        for refused in ["expire", "CHARGE", "", "charge "] {
+            assert_eq!(parse_action(refused), None, "{refused:?}");
+        }
+    }
 }

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 
+use epay_domain::Scope;
 use serde_json::{json, Map, Value};
 use utoipa::ToSchema;
 
@@ -28,12 +29,12 @@ pub enum Auth {
 
 impl Auth {
     fn requirements(self) -> Value {
-        let oauth = |scopes: &[&str]| json!({ super::OAUTH2: scopes });
+        let oauth = |scopes: &[Scope]| json!({ super::OAUTH2: scopes });
         match self {
-            Auth::Payment => json!([oauth(&["payment"])]),
-            Auth::PaymentOrTransfer => json!([oauth(&["payment"]), oauth(&["transfer"])]),
-            Auth::Transfer => json!([oauth(&["transfer"])]),
-            Auth::Service => json!([oauth(&["webapi"]), oauth(&["payment"])]),
+            Auth::Payment => json!([oauth(&[Scope::Payment])]),
+            Auth::PaymentOrTransfer => json!([oauth(&[Scope::Payment]), oauth(&[Scope::Transfer])]),
+            Auth::Transfer => json!([oauth(&[Scope::Transfer])]),
+            Auth::Service => json!([oauth(&[Scope::Webapi]), oauth(&[Scope::Payment])]),
             Auth::AnyToken => json!([oauth(&[])]),
             Auth::AccessQuery => json!([{ super::ACCESS_QUERY: [] }]),
             Auth::CabinetSession => json!([{ super::CABINET_SESSION: [] }]),

@@ -21,6 +21,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use epay_domain::Scope;
 use serde_json::{json, Value};
 
 use crate::app::AppState;
@@ -117,6 +118,19 @@ fn built() -> &'static (Value, Vec<String>) {
     BUILT.get_or_init(build)
 }
 
+/// What each scope word grants, as the OAuth flow's `scopes` lists it.
+fn scope_description(scope: Scope) -> &'static str {
+    match scope {
+        Scope::Payment => "payments (with invoiceID: a payment token; without: a service token)",
+        Scope::Transfer => "transfers",
+        Scope::Webapi => "service calls (status, operations, saved cards, callback log)",
+        Scope::UserManagement | Scope::EmailSend | Scope::Verification | Scope::Statement | Scope::Statistics => {
+            "accepted (part of ePay's service scope)"
+        }
+        Scope::Api => "accepted",
+    }
+}
+
 fn build() -> (Value, Vec<String>) {
     let mut b = builder::Builder::default();
     paths::describe(&mut b);
@@ -128,17 +142,8 @@ fn build() -> (Value, Vec<String>) {
         b.paths[path.as_str()]["servers"] = api_servers.clone();
     }
     let tags: Vec<Value> = TAGS.iter().map(|(name, text)| json!({"name": name, "description": text})).collect();
-    let scopes = json!({
-        "payment": "payments (with invoiceID: a payment token; without: a service token)",
-        "transfer": "transfers",
-        "webapi": "service calls (status, operations, saved cards, callback log)",
-        "usermanagement": "accepted (part of ePay's service scope)",
-        "email_send": "accepted (part of ePay's service scope)",
-        "verification": "accepted (part of ePay's service scope)",
-        "statement": "accepted (part of ePay's service scope)",
-        "statistics": "accepted (part of ePay's service scope)",
-        "api": "accepted",
-    });
+    let scopes: serde_json::Map<String, Value> =
+        Scope::ALL.iter().map(|scope| (scope.to_string(), json!(scope_description(*scope)))).collect();
     let document = json!({
         "openapi": "3.1.0",
         "info": {
@@ -250,6 +255,18 @@ mod tests {
         }
         for (name, scheme) in doc["components"]["securitySchemes"].as_object().unwrap() {
             serde_json::from_value::<SecurityScheme>(scheme.clone()).unwrap_or_else(|e| panic!("{name}: {e}"));
+        }
+    }
+
+    /// The callback log's description names every kind and delivery status an event can have.
+    #[test]
+    fn the_callback_log_names_every_kind_and_status() {
+        let about = document()["paths"]["/callbacks/{transactionId}"]["get"]["description"].as_str().unwrap();
+        for kind in epay_domain::CallbackKind::ALL {
+            assert!(about.contains(&format!("`{kind}`")), "{kind} is not described: {about}");
+        }
+        for status in epay_domain::DeliveryStatus::ALL {
+            assert!(about.contains(&format!("`{status}`")), "{status} is not described: {about}");
         }
     }
 

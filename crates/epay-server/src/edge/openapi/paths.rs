@@ -1,7 +1,7 @@
 //! Every operation the gateway serves. `tests/openapi.rs` compares this list with the real
 //! router, method by method: a route added without an entry here fails it.
 
-use epay_domain::TxStatus;
+use epay_domain::{CallbackKind, DeliveryStatus, Operation, TxStatus};
 use serde_json::{json, Value};
 
 use super::builder::{Auth, Builder};
@@ -415,14 +415,14 @@ fn status(b: &mut Builder) {
 fn operations(b: &mut Builder) {
     let ops = [
         (
-            "charge",
+            Operation::Charge,
             "Charge an authorization",
             "`AUTH` → `CHARGE`. Without an amount the whole authorization is charged; with an amount up to the \
              authorized one, that part is charged and the rest of the hold released at once. One charge per payment.",
         ),
-        ("cancel", "Cancel an authorization", "`AUTH` → `CANCEL`; the hold is released. Takes no amount."),
+        (Operation::Cancel, "Cancel an authorization", "`AUTH` → `CANCEL`; the hold is released. Takes no amount."),
         (
-            "refund",
+            Operation::Refund,
             "Refund a charged payment",
             "From `CHARGE`, up to what is left (charged less refunded); without an amount, all that is left. \
              Several partial refunds are allowed, each at least 10 unless it refunds all that is left; the status \
@@ -431,9 +431,9 @@ fn operations(b: &mut Builder) {
         ),
     ];
     let paths = ["/operation/{id}/charge", "/operation/{id}/cancel", "/operation/{id}/refund"];
-    for ((name, summary, text), path) in ops.into_iter().zip(paths) {
+    for ((operation, summary, text), path) in ops.into_iter().zip(paths) {
         let mut op = b
-            .api(&["post"], path, "Operations", name, summary)
+            .api(&["post"], path, "Operations", operation.as_str(), summary)
             .about(&format!(
                 "{text}\n\nOnly card payments (not transfers or verifications). Needs a service token, or a token \
                  bound to this payment's invoice and terminal that was issued after the payment was made (never the \
@@ -443,10 +443,10 @@ fn operations(b: &mut Builder) {
             ))
             .auth(Auth::Service)
             .path_param("id", "The transaction `id` (not the invoice).", "8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10");
-        if name != "cancel" {
+        if operation != Operation::Cancel {
             op = op.query("amount", false, "Greater than 0 (also in the JSON body).", json!({"type": "number"}));
         }
-        if name == "refund" {
+        if operation == Operation::Refund {
             op = op
                 .query("externalID", false, "At most 100 characters (also `externalId`).", json!({"type": "string"}))
                 .body::<OperationRequest>(
@@ -454,7 +454,7 @@ fn operations(b: &mut Builder) {
                     "Optional; the arguments may be given in the query instead.",
                     json!({"amount":30,"externalID":"r-1"}),
                 );
-        } else if name == "charge" {
+        } else if operation == Operation::Charge {
             op = op.body::<OperationRequest>(
                 &["application/json"],
                 "Optional; `amount` may be given in the query instead.",
@@ -648,8 +648,8 @@ fn callbacks(b: &mut Builder) {
             "The callbacks.",
             &[(
                 "delivered",
-                json!({"callbacks":[{"id":"msg_0c7d1f","kind":"payment.success","url":"http://127.0.0.1:9000/post",
-                    "status":"delivered","attempts":1,"nextAttemptAt":null,
+                json!({"callbacks":[{"id":"msg_0c7d1f","kind":CallbackKind::PaymentSuccess,"url":"http://127.0.0.1:9000/post",
+                    "status":DeliveryStatus::Delivered,"attempts":1,"nextAttemptAt":null,
                     "createdAt":"2026-11-22T14:10:56.765000+05:00","deliveredAt":"2026-11-22T14:10:56.901000+05:00",
                     "payload":{"invoiceId":"000000001","code":"ok"},
                     "attemptLog":[{"attempt":1,"startedAt":"2026-11-22T14:10:56.790000+05:00","httpStatus":200,

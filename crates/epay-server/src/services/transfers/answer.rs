@@ -1,6 +1,6 @@
 //! What a transfer answers: seed 001's response object, and the callback of facts §11.3.
 
-use epay_domain::TxStatus;
+use epay_domain::{CallbackKind, TxStatus};
 use epay_store::{NewCallback, Payment, ThreeDsSession};
 use serde::Serialize;
 
@@ -43,21 +43,29 @@ pub struct TransferResponse {
     pub int_reference: String,
     #[serde(rename = "terminalID")]
     pub terminal_id: String,
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: TxStatus,
     /// Only while the transfer waits for the sender's 3-D Secure challenge (status `3D`).
     #[serde(rename = "secure3D", skip_serializing_if = "Option::is_none")]
     pub secure3d: Option<Secure3D>,
 }
 
-/// The callback of a transfer: the transfer object of facts §11.3 with `code: 0` on success
-/// (to `postLink`); a failed transfer sends the payment failure shape.
+/// The callback of a successful transfer: the transfer object of facts §11.3 and `code: 0`.
+#[derive(Serialize)]
+struct TransferNotice {
+    #[serde(flatten)]
+    transfer: TransferResponse,
+    /// ePay's success code of a transfer.
+    code: u8,
+}
+
+/// The callback of a transfer: [`TransferNotice`] to `postLink` on success; a failed transfer
+/// sends the payment failure shape.
 pub fn callback(p: &Payment) -> Option<NewCallback> {
     if p.status != TxStatus::Charge {
         return callbacks::for_payment(p);
     }
-    let mut payload = serde_json::to_value(response(p)).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default();
-    payload.insert("code".into(), serde_json::json!(0));
-    callbacks::event(p, "transfer.success", &p.post_link, payload)
+    callbacks::event(p, CallbackKind::TransferSuccess, &p.post_link, &TransferNotice { transfer: response(p), code: 0 })
 }
 
 pub fn response(p: &Payment) -> TransferResponse {
@@ -81,7 +89,7 @@ pub fn response(p: &Payment) -> TransferResponse {
         receiver_transfer_type: p.receiver_transfer_type.clone(),
         int_reference: p.int_reference.clone(),
         terminal_id: p.terminal_id.clone(),
-        status: p.status.to_string(),
+        status: p.status,
         secure3d: None,
     }
 }

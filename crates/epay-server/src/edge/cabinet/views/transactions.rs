@@ -281,13 +281,21 @@ fn actions(w: &'static Words, p: &epay_store::Payment) -> Vec<ActionForm> {
     let left = p.charged_minor - p.refunded_minor;
     let mut actions = Vec::new();
     if Operation::Charge.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: "charge", label: w.charge, amount_hint: Some(w.amount_hint) });
+        actions.push(ActionForm {
+            action: Operation::Charge.as_str(),
+            label: w.charge,
+            amount_hint: Some(w.amount_hint),
+        });
     }
     if Operation::Cancel.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: "cancel", label: w.cancel, amount_hint: None });
+        actions.push(ActionForm { action: Operation::Cancel.as_str(), label: w.cancel, amount_hint: None });
     }
     if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
-        actions.push(ActionForm { action: "refund", label: w.refund, amount_hint: Some(w.amount_hint) });
+        actions.push(ActionForm {
+            action: Operation::Refund.as_str(),
+            label: w.refund,
+            amount_hint: Some(w.amount_hint),
+        });
     }
     actions
 }
@@ -317,7 +325,7 @@ fn history(p: &epay_store::Payment, events: &[epay_store::PaymentEvent]) -> Vec<
         // Payments from before the history existed: their creation is all we know for sure.
         return vec![HistoryRow {
             created: date(p.created_at),
-            operation: "created".into(),
+            operation: epay_domain::PaymentStep::Created.to_string(),
             status_class: status_class(p.status),
             status: p.status.to_string(),
             amount: money(p.amount_minor),
@@ -491,14 +499,14 @@ mod tests {
         let attempts = [epay_store::Payment { id: "p0".into(), attempt: 0, ..hostile_payment() }, p.clone()];
         let callbacks = [crate::services::callback_log::CallbackView {
             id: "msg_1".into(),
-            kind: "payment".into(),
+            kind: epay_domain::CallbackKind::PaymentFailure,
             url: format!("https://shop.kz/cb?{XSS}"),
-            status: "failed".into(),
+            status: epay_domain::DeliveryStatus::Failed,
             attempts: 1,
             next_attempt_at: None,
             created_at: String::new(),
             delivered_at: None,
-            payload: serde_json::Value::Null,
+            payload: crate::services::callback_log::SentBody::new("{}".into()),
             attempt_log: vec![crate::services::callback_log::AttemptView {
                 attempt: 1,
                 started_at: "2026-11-22 14:00:05".into(),
