@@ -17,7 +17,6 @@ use crate::edge::http::payments::{read_cryptopay, read_saved_card};
 use crate::platform::config::Mode;
 use crate::platform::cryptogram::{Cryptogram, CryptogramCard};
 use crate::services::{payments, three_ds, transfers};
-use crate::wire::Fields;
 
 /// The terminal the fuzzed tokens are bound to.
 const TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
@@ -178,10 +177,10 @@ pub fn payment_request(data: &[u8]) {
 
 /// P2P, AFT and OCT JSON bodies: `order`, and each side of `card` given by card number.
 pub fn transfer_request(data: &[u8]) {
-    let Ok(fields) = Fields::from_json(data) else { return };
+    let Ok(body) = crate::wire::lenient::Body::json(data) else { return };
     let spend = epay_store::TokenSpend::Always;
     let Ok(command) =
-        crate::edge::http::transfers::read_transfer(&fields, epay_domain::TransferKind::P2p, spend, String::new())
+        crate::edge::http::transfers::read_transfer(&body, epay_domain::TransferKind::P2p, spend, String::new())
     else {
         return;
     };

@@ -1,8 +1,10 @@
 //! ePay's JSON at the edge. ePay's casing is odd (`invoiceId` in, `invoiceID` out, `cardID`,
 //! `accountId` next to `accountID`), and that oddity lives only here.
 //!
-//! Requests are read through [`Fields`], which looks keys up case-insensitively (public clients
-//! send `invoiceID`, `invoiceId` and `InvoiceID`) and names the field in every error.
+//! Requests are read with ePay's lenient rules (keys in any case: public clients send
+//! `invoiceID`, `invoiceId` and `InvoiceID`; numbers as strings; every error names its field):
+//! into typed requests by the serde deserializer of [`lenient`], or, by the payment requests not
+//! yet typed, through [`Fields`], which applies the same rules by hand.
 
 pub mod lenient;
 

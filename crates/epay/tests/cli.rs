@@ -123,6 +123,26 @@ async fn the_database_refuses_unknown_words_and_negative_amounts() {
             ),
             ("UPDATE ledger_transfers SET amount_minor = -5", "ledger_transfers_amount_not_negative"),
             ("UPDATE ledger_transfers SET kind = 'bogus'", "ledger_transfers_kind_known"),
+            // Migration 0016: the callback outbox's and the history's words.
+            (
+                "INSERT INTO payment_events (payment_id, operation, status, amount_minor, reason_code, created_at)
+                 SELECT id, 'paid', 'AUTH', 0, 0, 0 FROM payments",
+                "payment_events_operation_known",
+            ),
+            (
+                "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
+                     next_attempt_at, locked_until, claim_id, created_at)
+                 SELECT 'msg_bogus', merchant_id, id, 'payment.paid', 'https://shop.example/cb', '{}', 'pending', 0, 0, 0, '', 0
+                 FROM payments",
+                "callback_events_kind_known",
+            ),
+            (
+                "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
+                     next_attempt_at, locked_until, claim_id, created_at)
+                 SELECT 'msg_bogus', merchant_id, id, 'payment.success', 'https://shop.example/cb', '{}', 'sent', 0, 0, 0, '', 0
+                 FROM payments",
+                "callback_events_status_known",
+            ),
         ] {
             let refused = try_sql(&gw, sql).await.expect_err(sql);
             assert!(refused.contains(rule), "{backend:?}: {sql}: {refused}");

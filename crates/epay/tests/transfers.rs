@@ -490,6 +490,54 @@ async fn transfer_errors_have_the_seed_001_shape_and_move_nothing() {
 }
 
 #[tokio::test]
+async fn a_transfer_body_is_read_with_epays_lenient_rules() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // Names in any case, aliases, numbers for texts, a numeric string for the amount,
+        // Boolean texts, and nulls for absent fields.
+        let id = invoice();
+        let token = transfer_token(&gw, &id, major("100"), P2P).await;
+        let body = json!({
+            "ORDER": {"id": null, "invoiceId": id, "AccountId": "testUser1", "Amount": "100", "terminal": P2P,
+                      "email": "dosbols@halykbank.kz", "description": null},
+            "card": {"Sender": {"CardCred": VISA.0, "cvc": 321, "EXPIRE": {"month": "01", "year": 27}, "save": "false"},
+                     "receiver": {"cardCred": MASTERCARD.0, "transferType": "typepan", "save": ""}}});
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        assert_eq!((answer["orderID"].as_str(), answer["accountID"].as_str()), (Some(id.as_str()), Some("testUser1")));
+
+        // A wrongly typed field: refused with the order id and account, except the account itself.
+        let id = invoice();
+        let token = transfer_token(&gw, &id, major("100"), P2P).await;
+        let cards = json!({"sender": pan_side(VISA, false), "receiver": receiver_pan(MASTERCARD.0, false)});
+        let mut body = json!({"order": order(&id, major("100"), P2P), "card": cards});
+        body["order"]["senderEmail"] = json!(["a@b.kz"]);
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 400, "{backend:?}: {answer}");
+        assert_eq!(answer["message"], "field senderEmail must be a string");
+        assert_eq!(
+            (answer["invoiceId"].as_str(), answer["accountId"].as_str()),
+            (Some(id.as_str()), Some("testUser1"))
+        );
+        body["order"]["accountID"] = json!({"id": "testUser1"});
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 400, "{backend:?}: {answer}");
+        assert_eq!(answer["message"], "field accountID must be a string");
+        assert_eq!(answer["invoiceId"], "");
+        // The order's shape before the card's, the card's before the order's fields.
+        let (_, answer) = gw.post_json("/p2p/transfer", Some(&token), r#"{"card":[],"order":{"id":[]}}"#).await;
+        assert_eq!(answer["message"], "field card must be a JSON object");
+        let (_, answer) = gw.post_json("/p2p/transfer", Some(&token), r#"{"card":{}}"#).await;
+        assert_eq!(answer["message"], "field order is required");
+        // Nothing moved: the token is still good for its order.
+        body["order"] = order(&id, major("100"), P2P);
+        let (status, answer) = gw.post_json("/p2p/transfer", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {answer}");
+        gw.assert_ledger_sound();
+    }
+}
+
+#[tokio::test]
 async fn daily_limits_of_the_receiving_card_and_the_terminal() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;

@@ -13,7 +13,7 @@ pub(crate) mod oauth;
 mod observe;
 pub(crate) mod operations;
 pub(crate) mod payments;
-mod sandbox;
+pub(crate) mod sandbox;
 mod status;
 pub(crate) mod transfers;
 

@@ -7,12 +7,85 @@ use axum::http::header::CONTENT_TYPE;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use epay_domain::{InvoiceId, Scope, Secret, TransferKind};
+use epay_domain::{Amount, Currency, InvoiceId, Scope, Secret, TransferKind};
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
 use crate::platform::config::Mode;
 use crate::services::tokens::{self, Binding, Credentials, TokenError};
-use crate::wire::{Fields, TokenResponse};
+use crate::wire::lenient::{self, Body, Checked};
+use crate::wire::{FieldError, JsonAmount, TokenResponse};
+
+/// `POST /oauth2/token` (facts §2): `multipart/form-data`, `application/x-www-form-urlencoded`
+/// or a JSON object; a body without a `Content-Type` is read as urlencoded. At most 64 KiB.
+///
+/// A token **with** `invoiceID` is a payment (or transfer) token bound to that invoice, amount,
+/// currency and terminal, spent by one payment. A token **without** it is a service token (or,
+/// with scope `transfer`, a transfer token for any order).
+//
+// Every field keeps its own fault: the client is authenticated before what the token is bound to
+// is read, and each fault is reported in that order (`issue`).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct TokenRequest {
+    /// Only `client_credentials`.
+    #[schema(value_type = String, example = "client_credentials")]
+    grant_type: Option<Checked<String>>,
+    /// Space-separated words from `payment`, `transfer`, `webapi`, `usermanagement`,
+    /// `email_send`, `verification`, `statement`, `statistics`, `api`.
+    #[schema(value_type = String, example = "payment")]
+    scope: Option<Checked<String>>,
+    #[schema(value_type = String, example = "test")]
+    client_id: Option<Checked<String>>,
+    #[schema(value_type = String, example = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG")]
+    client_secret: Option<Checked<String>>,
+    /// The terminal (also `terminalId`, `terminal_id`); required with `invoiceID`.
+    #[serde(rename(deserialize = "terminal|terminalId|terminal_id"))]
+    #[schema(value_type = Option<String>, example = "67e34d63-102f-4bd1-898e-370781d0074d")]
+    terminal: Option<Checked<String>>,
+    /// 6–15 digits (16 if the scope has `transfer`); also `invoiceId`, `invoice_id`.
+    #[serde(rename(deserialize = "invoiceID|invoiceId|invoice_id"))]
+    #[schema(rename = "invoiceID", value_type = Option<String>, example = "000000001")]
+    invoice_id: Option<Checked<String>>,
+    /// Required with `invoiceID`; `0` for a card verification.
+    #[schema(value_type = Option<JsonAmount>)]
+    amount: Option<Checked<Amount>>,
+    /// Default `KZT` with `invoiceID`; `KZT`, `USD`, `EUR` or `RUB`.
+    #[serde(rename(deserialize = "currency|curency"))]
+    #[schema(value_type = Option<String>, example = "KZT")]
+    currency: Option<Checked<Currency>>,
+    /// http(s) URL for the success callback, used when the payment request has none.
+    #[serde(rename(deserialize = "postLink|post_link"))]
+    #[schema(rename = "postLink", value_type = Option<String>)]
+    post_link: Option<Checked<String>>,
+    /// http(s) URL for the failure callback.
+    #[serde(rename(deserialize = "failurePostLink|failure_post_link"))]
+    #[schema(rename = "failurePostLink", value_type = Option<String>)]
+    failure_post_link: Option<Checked<String>>,
+    /// Echoed in callbacks.
+    #[serde(rename(deserialize = "secret_hash|secretHash"))]
+    #[schema(value_type = Option<String>)]
+    secret_hash: Option<Checked<String>>,
+    /// A transfer token for one kind of transfer only: `P2P`, `AFT` or `OCT` (scope `transfer`;
+    /// `AFT` and `OCT` need `invoiceID` and `amount`).
+    #[serde(rename(deserialize = "transferKind|transfer_kind"))]
+    #[schema(rename = "transferKind", value_type = Option<String>)]
+    transfer_kind: Option<Checked<String>>,
+    /// The customer the token is for (also `accountID`, `account_id`): the payment page shows and
+    /// saves only this customer's cards.
+    #[serde(rename(deserialize = "accountId|accountID|account_id"))]
+    #[schema(rename = "accountId", value_type = Option<String>)]
+    account_id: Option<Checked<String>>,
+}
+
+/// A text field of a token request: absent, its text, or `invalid_request`.
+fn text(field: &Option<Checked<String>>) -> Result<Option<String>, TokenError> {
+    lenient::given(field.clone()).map_err(invalid_field)
+}
+
+fn invalid_field(e: FieldError) -> TokenError {
+    TokenError::InvalidRequest(e.0)
+}
 
 /// Largest token request we read (a few short fields).
 const MAX_FORM_BYTES: usize = 64 * 1024;
@@ -35,7 +108,7 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
 /// asks for its tokens here too.
 pub(crate) async fn issue(
     app: &App,
-    form: &Fields,
+    form: &TokenRequest,
     from: Option<std::net::IpAddr>,
 ) -> Result<TokenResponse, TokenError> {
     let client = tokens::client(app, read_credentials(form)?, from).await?;
@@ -43,7 +116,12 @@ pub(crate) async fn issue(
     tokens::issue(app, &client, binding).await
 }
 
-pub(crate) async fn read_form(request: Request) -> Result<Fields, TokenError> {
+pub(crate) async fn read_form(request: Request) -> Result<TokenRequest, TokenError> {
+    read_body(request).await?.read().map_err(invalid_field)
+}
+
+/// The token request's fields, from whichever kind of body it has.
+async fn read_body(request: Request) -> Result<Body, TokenError> {
     let content_type =
         request.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("").to_ascii_lowercase();
     let invalid = |m: &str| TokenError::InvalidRequest(m.to_string());
@@ -61,35 +139,34 @@ pub(crate) async fn read_form(request: Request) -> Result<Fields, TokenError> {
             }
             pairs.push((name, value));
         }
-        return Ok(Fields::from_pairs(pairs));
+        return Ok(Body::pairs(pairs));
     }
     let body = axum::body::to_bytes(request.into_body(), MAX_FORM_BYTES)
         .await
         .map_err(|_| invalid("request body too large or unreadable"))?;
     if content_type.starts_with("application/json") {
-        return Fields::from_json(&body).map_err(|e| TokenError::InvalidRequest(e.0));
+        return Body::json(&body).map_err(invalid_field);
     }
     // ePay's docs say form-data; clients send x-www-form-urlencoded too (facts §2). Without a
     // content type we read the body as urlencoded.
     if std::str::from_utf8(&body).is_err() {
         return Err(invalid("form body is not UTF-8"));
     }
-    Ok(Fields::from_pairs(url::form_urlencoded::parse(&body).into_owned()))
+    Ok(Body::pairs(url::form_urlencoded::parse(&body).into_owned()))
 }
 
 /// The client and scope of a token request (ePay's field names, facts §2).
-pub(crate) fn read_credentials(form: &Fields) -> Result<Credentials, TokenError> {
-    let text = |names: &[&str]| form.opt_str(names).map_err(|e| TokenError::InvalidRequest(e.0));
-    let grant = text(&["grant_type"])?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
+pub(crate) fn read_credentials(form: &TokenRequest) -> Result<Credentials, TokenError> {
+    let grant = text(&form.grant_type)?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
     if grant != "client_credentials" {
         return Err(TokenError::UnsupportedGrantType(format!(
             "grant_type {grant:?} is not supported; use client_credentials"
         )));
     }
-    let client_id = text(&["client_id"])?.ok_or_else(|| TokenError::InvalidRequest("client_id is required".into()))?;
+    let client_id = text(&form.client_id)?.ok_or_else(|| TokenError::InvalidRequest("client_id is required".into()))?;
     let secret =
-        text(&["client_secret"])?.ok_or_else(|| TokenError::InvalidRequest("client_secret is required".into()))?;
-    let scope = text(&["scope"])?.unwrap_or_default();
+        text(&form.client_secret)?.ok_or_else(|| TokenError::InvalidRequest("client_secret is required".into()))?;
+    let scope = text(&form.scope)?.unwrap_or_default();
     let words: Vec<&str> = scope.split_whitespace().collect();
     if words.is_empty() {
         return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
@@ -104,12 +181,10 @@ pub(crate) fn read_credentials(form: &Fields) -> Result<Credentials, TokenError>
 
 /// What the token request binds the new token to: terminal, invoice, amount, links and the
 /// extensions (docs/compatibility.md), with ePay's aliases.
-pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Binding, TokenError> {
+pub(crate) fn read_binding(form: &TokenRequest, scope: &str, mode: Mode) -> Result<Binding, TokenError> {
     let invalid = |msg: String| TokenError::InvalidRequest(msg);
-    let text = |names: &[&str]| form.opt_str(names).map_err(|e| invalid(e.0));
-    let terminal_id =
-        text(&["terminal", "terminalId", "terminal_id"])?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
-    let invoice = text(&["invoiceID", "invoiceId", "invoice_id"])?.filter(|s| !s.trim().is_empty());
+    let terminal_id = text(&form.terminal)?.map(|t| t.trim().to_string()).filter(|t| !t.is_empty());
+    let invoice = text(&form.invoice_id)?.filter(|s| !s.trim().is_empty());
     // Transfer order ids may have 16 digits (seed 001's example does).
     let transfer = Scope::Transfer.is_in(scope);
     let invoice = invoice
@@ -118,21 +193,21 @@ pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bin
             parsed.map_err(|e| invalid(format!("invoiceID: {e}")))
         })
         .transpose()?;
-    let amount = form.opt_amount(&["amount"]).map_err(|e| invalid(e.0))?;
-    let currency = form.opt_currency(&["currency", "curency"]).map_err(|e| invalid(e.0))?;
+    let amount = lenient::given(form.amount.clone()).map_err(invalid_field)?;
+    let currency = lenient::given(form.currency.clone()).map_err(invalid_field)?;
     if invoice.is_some() && amount.is_none() {
         return Err(invalid("amount is required with invoiceID".into()));
     }
     if invoice.is_some() && terminal_id.is_none() {
         return Err(invalid("terminal is required with invoiceID".into()));
     }
-    let post_link = text(&["postLink", "post_link"])?.unwrap_or_default();
-    let failure_post_link = text(&["failurePostLink", "failure_post_link"])?.unwrap_or_default();
-    let secret_hash = text(&["secret_hash", "secretHash"])?.filter(|s| !s.is_empty()).map(Secret::new);
+    let post_link = text(&form.post_link)?.unwrap_or_default();
+    let failure_post_link = text(&form.failure_post_link)?.unwrap_or_default();
+    let secret_hash = text(&form.secret_hash)?.filter(|s| !s.is_empty()).map(Secret::new);
     for (name, url) in [("postLink", &post_link), ("failurePostLink", &failure_post_link)] {
         crate::services::links::check_link(name, url, mode).map_err(|e| invalid(format!("{name}: {e}")))?;
     }
-    let transfer_kind = text(&["transferKind", "transfer_kind"])?
+    let transfer_kind = text(&form.transfer_kind)?
         .filter(|s| !s.trim().is_empty())
         .map(|s| {
             crate::services::transfers::kind_named(&s).ok_or_else(|| {
@@ -154,8 +229,7 @@ pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bin
             )));
         }
     }
-    let account_id =
-        text(&["accountId", "accountID", "account_id"])?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    let account_id = text(&form.account_id)?.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
     Ok(Binding {
         terminal_id,
         invoice,
@@ -167,4 +241,47 @@ pub(crate) fn read_binding(form: &Fields, scope: &str, mode: Mode) -> Result<Bin
         transfer_kind,
         account_id,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn form(json: &str) -> TokenRequest {
+        lenient::from_json(json.as_bytes()).unwrap()
+    }
+
+    fn invalid(result: Result<impl std::fmt::Debug, TokenError>) -> String {
+        match result {
+            Err(TokenError::InvalidRequest(message)) => message,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn the_credentials_are_read_before_what_the_token_is_bound_to() {
+        let request = form(r#"{"client_id":"c","client_secret":"s","scope":"payment","terminal":[],"amount":"x"}"#);
+        assert_eq!(invalid(read_credentials(&request)), "grant_type is required");
+        let request = form(
+            r#"{"grant_type":"client_credentials","Client_Id":7,"client_secret":"s","scope":"payment","terminal":[]}"#,
+        );
+        assert_eq!(read_credentials(&request).unwrap().client_id, "7");
+        assert_eq!(invalid(read_binding(&request, "payment", Mode::Sandbox)), "field terminal must be a string");
+        assert_eq!(invalid(read_credentials(&form(r#"{"grant_type":true}"#))), "field grant_type must be a string");
+    }
+
+    #[test]
+    fn the_binding_takes_epay_spellings_in_their_order() {
+        let request = form(
+            r#"{"terminal_id":"t3","terminalId":" t2 ","invoice_id":"000000002","INVOICEID":"000000001",
+                "amount":100.5,"curency":"usd","secretHash":"h","transfer_kind":"","account_id":"a"}"#,
+        );
+        let b = read_binding(&request, "payment", Mode::Sandbox).unwrap();
+        assert_eq!(b.terminal_id.as_deref(), Some("t2"));
+        assert_eq!(b.invoice.map(|i| i.as_str().to_string()).as_deref(), Some("000000002"));
+        assert_eq!((b.amount.map(|a| a.minor()), b.currency), (Some(10_050), Some(Currency::Usd)));
+        assert_eq!((b.secret_hash.is_some(), b.transfer_kind, b.account_id.as_deref()), (true, None, Some("a")));
+        let refused = invalid(read_binding(&form(r#"{"amount":"1.001"}"#), "payment", Mode::Sandbox));
+        assert_eq!(refused, "field amount: amount must have at most 2 decimal places");
+    }
 }

@@ -10,13 +10,15 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
 use serde_json::json;
+use utoipa::ToSchema;
 
 use crate::app::AppState;
 use crate::edge::http::caller::{authenticate, authorization};
 use crate::platform::clock::{epay_datetime, SandboxClock};
 use crate::services::auth::{require_service_token, BearerError};
-use crate::wire::Fields;
+use crate::wire::lenient::{self, Checked};
 
 /// The furthest one call may move the clock: 400 days.
 const MAX_ADVANCE_SECS: i64 = 400 * 24 * 3600;
@@ -56,6 +58,14 @@ pub async fn show(State(app): State<AppState>, headers: HeaderMap) -> Response {
     }
 }
 
+/// `POST /sandbox/clock/advance` as JSON (or `?seconds=N`), with a service token.
+#[derive(Deserialize, ToSchema)]
+pub struct ClockAdvance {
+    /// 1 to 34 560 000 (400 days).
+    #[schema(value_type = i64, example = 691200)]
+    seconds: Option<Checked<String>>,
+}
+
 /// `POST /sandbox/clock/advance?seconds=N` (or JSON `{"seconds": N}`, service token); then runs
 /// the expiry job.
 pub async fn advance(
@@ -71,22 +81,19 @@ pub async fn advance(
         return no_sandbox_clock();
     };
     let bad = |m: String| error(StatusCode::BAD_REQUEST, m);
-    let query = Fields::from_pairs(url::form_urlencoded::parse(query.unwrap_or_default().as_bytes()).into_owned());
-    let body_fields = if body.iter().all(u8::is_ascii_whitespace) {
-        None
-    } else {
-        match Fields::from_json(&body) {
-            Ok(f) => Some(f),
-            Err(e) => return bad(e.0),
+    let read = |query: Option<String>| -> Result<Option<String>, crate::wire::FieldError> {
+        let query = query.unwrap_or_default();
+        let query: ClockAdvance = lenient::from_pairs(url::form_urlencoded::parse(query.as_bytes()).into_owned())?;
+        // A body that is there must be a JSON object, even when the query says how far.
+        let body: Option<ClockAdvance> =
+            if body.iter().all(u8::is_ascii_whitespace) { None } else { Some(lenient::from_json(&body)?) };
+        match lenient::given(query.seconds)? {
+            Some(seconds) => Ok(Some(seconds)),
+            None => Ok(lenient::given(body.and_then(|b| b.seconds))?),
         }
     };
-    let raw = match query.opt_str(&["seconds"]) {
-        Ok(Some(v)) => Some(v),
-        Ok(None) => match body_fields.as_ref().map(|f| f.opt_str(&["seconds"])) {
-            Some(Ok(v)) => v,
-            Some(Err(e)) => return bad(e.0),
-            None => None,
-        },
+    let raw = match read(query) {
+        Ok(raw) => raw,
         Err(e) => return bad(e.0),
     };
     let Some(raw) = raw else {

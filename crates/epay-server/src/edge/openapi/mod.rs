@@ -2,8 +2,9 @@
 //! human-readable reference rendered from it, at `/docs`.
 //!
 //! Response schemas are derived (`utoipa::ToSchema`) from the types the handlers serialize
-//! (`wire.rs`, `services/`); request schemas, which the handlers read by hand, are described in
-//! [`requests`]; the few answers built with `json!` in [`responses`]. The operations are listed
+//! (`wire.rs`, `services/`); request schemas from the types the handlers read their bodies into
+//! (through `wire::lenient`), except those still read by hand, which [`requests`] describes; the
+//! few answers built with `json!` in [`responses`]. The operations are listed
 //! in `paths.rs`. `tests/openapi.rs` holds the description to the running gateway: every route
 //! of the real router is described (method by method), every described path is served, and the
 //! documented fields are those of real answers.

@@ -1,58 +1,17 @@
-//! Request bodies, for the OpenAPI description only.
+//! Request bodies for the OpenAPI description only: the parts of the payment bodies beside their
+//! order, the 3-D Secure confirm's and the hosted pages' own forms. These types describe what the
+//! handlers read, with ePay's field names; they are never constructed. `tests/openapi.rs` sends
+//! requests built from these examples to the real endpoints.
 //!
-//! The handlers read requests by hand through `Fields` (field names are
-//! case-insensitive, a string field may come as a number, several spellings are accepted), so
-//! there is no request type to derive a schema from. These types describe what the handlers read,
-//! with ePay's field names; they are never constructed. `tests/openapi.rs` sends requests built
-//! from these examples to the real endpoints.
+//! The token, operation, transfer and sandbox bodies, and the payments' order
+//! (`PaymentOrder`), are the types the handlers read (`edge::http::{oauth, operations,
+//! transfers, sandbox}`, `services::transfers`, `services::payments::PaymentOrderRequest`).
 #![allow(dead_code)]
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
 use crate::services::payments::PaymentOrderRequest;
-use crate::wire::JsonAmount;
-
-/// `POST /oauth2/token` (facts §2): `multipart/form-data`, `application/x-www-form-urlencoded`
-/// or a JSON object; a body without a `Content-Type` is read as urlencoded. At most 64 KiB.
-///
-/// A token **with** `invoiceID` is a payment (or transfer) token bound to that invoice, amount,
-/// currency and terminal, spent by one payment. A token **without** it is a service token (or,
-/// with scope `transfer`, a transfer token for any order).
-#[derive(Serialize, ToSchema)]
-pub struct TokenRequest {
-    /// Only `client_credentials`.
-    #[schema(example = "client_credentials")]
-    grant_type: String,
-    /// Space-separated words from `payment`, `transfer`, `webapi`, `usermanagement`,
-    /// `email_send`, `verification`, `statement`, `statistics`, `api`.
-    #[schema(example = "payment")]
-    scope: String,
-    #[schema(example = "test")]
-    client_id: String,
-    #[schema(example = "yF587AV9Ms94qN2QShFzVR3vFnWkhjbAK3sG")]
-    client_secret: String,
-    /// The terminal (also `terminalId`, `terminal_id`); required with `invoiceID`.
-    #[schema(example = "67e34d63-102f-4bd1-898e-370781d0074d")]
-    terminal: Option<String>,
-    /// 6–15 digits (16 if the scope has `transfer`); also `invoiceId`, `invoice_id`.
-    #[serde(rename = "invoiceID")]
-    #[schema(example = "000000001")]
-    invoice_id: Option<String>,
-    /// Required with `invoiceID`; `0` for a card verification.
-    amount: Option<JsonAmount>,
-    /// Default `KZT` with `invoiceID`; `KZT`, `USD`, `EUR` or `RUB`.
-    #[schema(example = "KZT")]
-    currency: Option<String>,
-    /// http(s) URL for the success callback, used when the payment request has none.
-    #[serde(rename = "postLink")]
-    post_link: Option<String>,
-    /// http(s) URL for the failure callback.
-    #[serde(rename = "failurePostLink")]
-    failure_post_link: Option<String>,
-    /// Echoed in callbacks.
-    secret_hash: Option<String>,
-}
 
 /// `POST /payment/cryptopay`: the order plus the encrypted card (facts §5).
 #[derive(ToSchema)]
@@ -120,8 +79,9 @@ pub struct SavedCardPaymentRequest {
 #[derive(ToSchema)]
 #[serde(untagged)]
 pub enum SavedCardRequest {
-    Payment(SavedCardPaymentRequest),
-    Transfer(TransferRequest),
+    Payment(Box<SavedCardPaymentRequest>),
+    /// The transfer's own body type.
+    Transfer(Box<crate::edge::http::transfers::TransferRequest>),
 }
 
 /// The 3-D Secure confirm (facts §7): a JSON object (`Content-Type: …json`), else a form, else
@@ -134,115 +94,6 @@ pub struct ConfirmRequest {
     /// The `md` of the `3D` answer (the ACS posts it back too).
     #[serde(rename = "MD")]
     md: String,
-}
-
-/// Arguments of charge and refund (also as query parameters; when both are given they must
-/// agree). Cancel takes none.
-#[derive(Serialize, ToSchema)]
-pub struct OperationRequest {
-    /// Greater than 0; default: the whole amount (charge) or all that is left (refund).
-    amount: Option<JsonAmount>,
-    /// Refund only, at most 100 characters (also `externalId`): a refund with an `externalID`
-    /// already used on this payment is replayed.
-    #[serde(rename = "externalID")]
-    external_id: Option<String>,
-}
-
-/// The order of a transfer (seed 001).
-#[derive(Serialize, ToSchema)]
-pub struct TransferOrder {
-    /// The order id (also `invoiceId`): 6–16 digits; one transfer per order id per terminal.
-    #[schema(example = "8161284658529816")]
-    id: String,
-    /// Greater than 0.
-    amount: JsonAmount,
-    /// Default `KZT`.
-    #[schema(example = "KZT")]
-    currency: Option<String>,
-    /// At most 125 bytes.
-    description: Option<String>,
-    /// The customer (also `accountId`): required to `save` a card; limits `TYPECARDID` to that
-    /// customer's cards.
-    #[serde(rename = "accountID")]
-    account_id: Option<String>,
-    /// Echoed as `email` (also `email`).
-    #[serde(rename = "senderEmail")]
-    sender_email: Option<String>,
-    /// The terminal for a token issued without one (also `terminal`); with a token that names
-    /// one, the token's is used and another one here is ignored and logged (seed 001).
-    #[serde(rename = "terminalId")]
-    terminal_id: Option<String>,
-    #[serde(rename = "backLink")]
-    back_link: Option<String>,
-    #[serde(rename = "failureBackLink")]
-    failure_back_link: Option<String>,
-    /// Default: the token's.
-    #[serde(rename = "postLink")]
-    post_link: Option<String>,
-    /// Default: the token's.
-    #[serde(rename = "failurePostLink")]
-    failure_post_link: Option<String>,
-}
-
-/// A card's expiry date in a transfer.
-#[derive(Serialize, ToSchema)]
-pub struct Expire {
-    #[schema(example = "01")]
-    month: String,
-    #[schema(example = "27")]
-    year: String,
-}
-
-/// The kind of card reference in a transfer side.
-#[derive(Serialize, ToSchema)]
-pub enum TransferType {
-    /// A card number in `cardCred` (the default; `TYPECARD` is accepted too).
-    #[serde(rename = "TYPEPAN")]
-    Pan,
-    /// A saved card id in `cardCred`.
-    #[serde(rename = "TYPECARDID")]
-    CardId,
-    /// OCT receivers only: the card registered to `phone` and `iin`.
-    #[serde(rename = "TYPEPHONE")]
-    Phone,
-}
-
-/// One side (sender or receiver) of a transfer.
-#[derive(Serialize, ToSchema)]
-pub struct TransferSide {
-    /// Default `TYPEPAN`.
-    #[serde(rename = "transferType")]
-    transfer_type: Option<TransferType>,
-    /// The card number with `TYPEPAN`, the saved card id with `TYPECARDID`.
-    #[serde(rename = "cardCred")]
-    card_cred: Option<String>,
-    /// Required for a `TYPEPAN` sender; not used for a receiver.
-    expire: Option<Expire>,
-    /// Required for a `TYPEPAN` sender.
-    cvc: Option<String>,
-    /// Cardholder name.
-    name: Option<String>,
-    /// Save this (`TYPEPAN`) card for `order.accountID` after a successful transfer.
-    save: Option<bool>,
-    /// `TYPEPHONE`: 11 digits.
-    phone: Option<String>,
-    /// `TYPEPHONE`: 12 digits.
-    iin: Option<String>,
-}
-
-/// The cards of a transfer: P2P needs both sides, AFT the sender, OCT the receiver (the other
-/// side is ignored). Sender and receiver must be different cards.
-#[derive(Serialize, ToSchema)]
-pub struct TransferCards {
-    sender: Option<TransferSide>,
-    receiver: Option<TransferSide>,
-}
-
-/// `POST /p2p/transfer`, `/chdebit/transfer`, `/chpayment/transfer` (seed 001).
-#[derive(Serialize, ToSchema)]
-pub struct TransferRequest {
-    order: TransferOrder,
-    card: TransferCards,
 }
 
 /// The merchant page's auto-submitted form to the ACS (seed 003).
@@ -330,12 +181,4 @@ pub struct TransferForm {
     /// A saved receiver card, instead of `receiver_pan`.
     receiver_card_id: Option<String>,
     receiver_pan: Option<String>,
-}
-
-/// `POST /sandbox/clock/advance` as JSON (or `?seconds=N`), with a service token.
-#[derive(Serialize, ToSchema)]
-pub struct ClockAdvance {
-    /// 1 to 34 560 000 (400 days).
-    #[schema(example = 691200)]
-    seconds: i64,
 }

@@ -488,10 +488,12 @@ async fn check_transfer_form(
 pub fn transfer_order(params: &Fields) -> Result<transfers::OrderRequest, crate::wire::FieldError> {
     let text = |names: &[&str]| params.str_or_empty(names);
     let (id, amount, currency) = (text(&["invoiceId", "invoiceID"])?, text(&["amount"])?, text(&["currency"])?);
+    let refused = |field: &str, e: epay_domain::MoneyError| crate::wire::FieldError(format!("field {field}: {e}"));
     Ok(transfers::OrderRequest {
         id: Some(id),
-        amount: epay_domain::Amount::parse_major(&amount).map_err(|e| format!("amount: {e}")),
-        currency: currency.parse().map_err(|e| format!("field currency: {e}")),
+        amount: epay_domain::Amount::parse_major(&amount).map_err(|e| refused("amount", e)).into(),
+        // The page's currency is required: an empty one is refused as unknown.
+        currency: Some(currency.parse().map_err(|e| refused("currency", e)).into()),
         description: text(&["description"])?,
         account_id: text(&["accountId", "accountID"])?,
         email: text(&["email"])?,
@@ -536,7 +538,7 @@ fn side(
         card_cred: Some(pan),
         cvc: Some(get("cvc")),
         name: get("name"),
-        expire: Some((month, year)),
+        expire: Some(transfers::Expire { month, year }),
         save,
         ..Default::default()
     }
@@ -649,7 +651,7 @@ async fn demo_checkout(
     let host = headers.get(HOST).and_then(|h| h.to_str().ok()).unwrap_or("127.0.0.1:8080");
     let origin = format!("http://{host}");
     let invoice = format!("{:012}", uuid::Uuid::new_v4().as_u128() % 1_000_000_000_000);
-    let form = Fields::from_pairs(
+    let form = crate::wire::lenient::Body::pairs(
         [
             ("grant_type", "client_credentials"),
             ("scope", Scope::Payment.as_str()),
@@ -662,7 +664,11 @@ async fn demo_checkout(
         ]
         .map(|(k, v)| (k.to_string(), v.to_string())),
     );
-    let token = match crate::edge::http::oauth::issue(&app, &form, None).await {
+    let token = match form.read().map_err(|e| crate::services::tokens::TokenError::InvalidRequest(e.0)) {
+        Ok(form) => crate::edge::http::oauth::issue(&app, &form, None).await,
+        Err(e) => Err(e),
+    };
+    let token = match token {
         Ok(t) => t,
         Err(e) => {
             return html(

@@ -26,7 +26,7 @@ mod sides;
 
 pub use after_challenge::finish_three_ds;
 pub use answer::{callback, is_transfer, response, TransferResponse};
-pub use command::{CardRequest, OrderRequest, Transfer};
+pub use command::{CardRequest, Expire, OrderRequest, Transfer};
 pub use error::{Refusal, TransferError};
 pub use form::{check_page_transfer, kind_for_pay_call, PageTransfer, PreselectRequest, Preselected};
 pub use make::transfer;

@@ -106,11 +106,11 @@ pub fn check_order(
     let id =
         f.id.as_deref().filter(|id| !id.trim().is_empty()).ok_or_else(|| TransferError::bad("field id is required"))?;
     let invoice = InvoiceId::parse_transfer_order(id).map_err(|e| TransferError::bad(format!("order.id: {e}")))?;
-    let amount = f.amount.clone().map_err(|e| TransferError::bad(format!("order.{e}")))?;
+    let amount = f.amount().map_err(TransferError::bad)?;
     if amount.is_zero() {
         return Err(TransferError::bad("order.amount must be greater than 0"));
     }
-    let currency = f.currency.clone().map_err(TransferError::bad)?;
+    let currency = f.currency().map_err(TransferError::bad)?;
     let description =
         Description::parse(&f.description).map_err(|e| TransferError::bad(format!("order.description: {e}")))?;
     // A token issued for an order serves exactly that order (DESIGN §4).

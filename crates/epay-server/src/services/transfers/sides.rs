@@ -10,14 +10,18 @@ use super::error::{internal, too_many_attempts, Refusal, TransferError};
 use crate::app::App;
 use crate::wire::echoed;
 
-/// How a side names its card.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How a side names its card (`transferType`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, utoipa::ToSchema)]
+#[schema(as = TransferType)]
 pub enum CardGiven {
     /// `TYPEPAN`: the card number.
+    #[schema(rename = "TYPEPAN")]
     Pan,
     /// `TYPECARDID`: a card the customer saved.
+    #[schema(rename = "TYPECARDID")]
     SavedCard,
     /// `TYPEPHONE`: the card registered to a phone + IIN (payouts only).
+    #[schema(rename = "TYPEPHONE")]
     Phone,
 }
 
@@ -154,8 +158,9 @@ pub fn pan_side(card: &CardRequest, what: &str) -> Result<Side, TransferError> {
     let cred = required(&card.card_cred, what, "cardCred")?;
     let pan = Pan::parse(cred).map_err(|e| TransferError::bad(format!("card.{what}.cardCred: {e}")))?;
     let expiry = match &card.expire {
-        Some((month, year)) => Some(
-            Expiry::from_parts(month, year).map_err(|err| TransferError::bad(format!("card.{what}.expire: {err}")))?,
+        Some(expire) => Some(
+            Expiry::from_parts(&expire.month, &expire.year)
+                .map_err(|err| TransferError::bad(format!("card.{what}.expire: {err}")))?,
         ),
         None => None,
     };
