@@ -13,10 +13,11 @@ use epay_domain::money::MAX_AMOUNT_MINOR;
 use epay_domain::{Amount, Currency, Cvc, Description, Expiry, InvoiceId, Pan};
 use epay_store::TokenRecord;
 
+use crate::edge::http::payments::{read_cryptopay, read_saved_card};
 use crate::platform::config::Mode;
+use crate::platform::cryptogram::{Cryptogram, CryptogramCard};
 use crate::services::{payments, transfers};
 use crate::wire::three_ds::{AcsTransId, ServerTransId};
-use crate::wire::Fields;
 
 /// The terminal the fuzzed tokens are bound to.
 const TERMINAL: &str = "67e34d63-102f-4bd1-898e-370781d0074d";
@@ -73,14 +74,15 @@ fn check_card(pan: &Pan, expiry: Option<Expiry>, cvc: Option<&Cvc>) {
 /// The `/payment/cryptopay` cryptogram after RSA: its base64 text, and the decrypted JSON card.
 pub fn cryptogram(data: &[u8]) {
     if let Ok(text) = std::str::from_utf8(data) {
-        if let Ok(bytes) = payments::cryptogram_bytes(text) {
-            if let Ok(card) = payments::cryptogram_card(&bytes, TERMINAL) {
+        if let Ok(cryptogram) = Cryptogram::from_base64(text) {
+            if let Some(card) = CryptogramCard::parse(cryptogram.ciphertext()) {
                 check_card(&card.pan, Some(card.expiry), Some(&card.cvc));
             }
         }
     }
-    if let Ok(card) = payments::cryptogram_card(data, TERMINAL) {
+    if let Some(card) = CryptogramCard::parse(data) {
         check_card(&card.pan, Some(card.expiry), Some(&card.cvc));
+        assert!(card.terminal_id.is_none_or(|t| !t.is_empty()), "an empty terminal is none");
     }
 }
 
@@ -103,7 +105,9 @@ pub fn page_params(data: &[u8]) {
     // What the page does with them: the payment order, and the transfer order.
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&params.fields, token, &fuzz_terminal(), mode);
+            if let Ok(order) = params.body.read::<payments::PaymentOrderRequest>() {
+                let _ = payments::Order::check(&order, token, &fuzz_terminal(), mode);
+            }
             if let Ok(order) = crate::edge::page::transfer_order(&params.fields) {
                 let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
             }
@@ -161,19 +165,15 @@ pub fn token_request(data: &[u8]) {
 /// `/payment/cryptopay` and `/payments/cards/auth` JSON bodies: the order checked against a
 /// bound token and a service token, and the cryptogram field.
 pub fn payment_request(data: &[u8]) {
-    let Ok(fields) = Fields::from_json(data) else { return };
+    let Ok(body) = crate::wire::lenient::Body::json(data) else { return };
+    // Every field keeps its own fault: a JSON object is always read.
+    let cryptopay = read_cryptopay(&body, String::new(), None).expect("an object reads as a cryptopay request");
     for token in &tokens_to_check_against() {
         for mode in MODES {
-            let _ = payments::Order::parse(&fields, token, &fuzz_terminal(), mode);
+            let _ = payments::Order::check(&cryptopay.order, token, &fuzz_terminal(), mode);
         }
     }
-    if let Ok(text) = fields.req_str(&["cryptogram", "\u{0441}ryptogram"]) {
-        assert!(!text.trim().is_empty());
-        let _ = payments::cryptogram_bytes(&text);
-    }
-    if let Ok(id) = payments::saved_card_id(&fields) {
-        assert!(!id.trim().is_empty());
-    }
+    read_saved_card(&body, String::new()).expect("an object reads as a saved-card request");
 }
 
 /// P2P, AFT and OCT JSON bodies: `order`, and each side of `card` given by card number.

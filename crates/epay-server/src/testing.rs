@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use epay_domain::{ids, Cvc, Expiry, Pan};
+use epay_domain::{ids, Amount, Currency, Cvc, Expiry, Pan};
 use epay_store::{Payment, ThreeDsSession, TokenRecord};
 
 use crate::app::App;
@@ -12,8 +12,9 @@ use crate::platform::clock::FixedClock;
 use crate::platform::keys::digest;
 use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
 use crate::services::auth::Caller;
-use crate::services::payments::{self, EnteredCard, PaymentError};
-use crate::wire::{Fields, PaymentAnswer};
+use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
+use crate::wire::lenient::Checked;
+use crate::wire::PaymentAnswer;
 
 /// 2026-11-19, before the public test cards' 01/27 expiry.
 pub(crate) const NOW: i64 = 1_795_000_000_000;
@@ -94,10 +95,16 @@ pub(crate) async fn pay_on_page(
     amount: &str,
     entered: (&str, &str, &str),
 ) -> Result<PaymentAnswer, PaymentError> {
-    let order = format!(r#"{{"invoiceId":"{invoice}","amount":{amount},"currency":"KZT","name":"TEST PAYER"}}"#);
-    let order = Fields::from_json(order.as_bytes()).expect("order JSON");
+    let given = |text: &str| Some(Checked(Ok(text.to_string())));
+    let order = PaymentOrderRequest {
+        invoice_id: given(invoice),
+        amount: Some(Checked(Ok(Amount::parse_major(amount).expect("an amount")))),
+        currency: Some(Checked(Ok(Currency::Kzt))),
+        payer_name: given("TEST PAYER"),
+        ..PaymentOrderRequest::default()
+    };
     let payer = payments::payer(app, &token.caller).await?;
-    payments::pay_from_page(app, payer, &order, card(entered), ACS_URL).await
+    payments::pay_from_page(app, payer, PagePayment { order, card: card(entered), acs_url: ACS_URL.into() }).await
 }
 
 /// A payment of 100 KZT authorized on the two-step payments terminal (a hold, no charge yet).

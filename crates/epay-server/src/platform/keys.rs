@@ -15,6 +15,8 @@ use epay_domain::{Pan, Secret};
 use hmac::{Hmac, Mac};
 use sha2::{Digest, Sha256};
 
+use crate::platform::cryptogram::{Cryptogram, CryptogramCard};
+
 #[derive(Debug, thiserror::Error)]
 pub enum KeyError {
     #[error("key file {path}: {problem}")]
@@ -251,6 +253,13 @@ impl Keys {
     /// Whether `sealed` is sealed under the data key `key_id`.
     pub fn sealed_under(sealed: &str, key_id: &str) -> bool {
         sealed.strip_prefix(V2).and_then(|rest| rest.split_once('.')).is_some_and(|(id, _)| id == key_id)
+    }
+
+    /// The card in a cryptogram, or `None` when it holds none: decrypted with implicit
+    /// rejection ([`Keys::decrypt_cryptogram`]), then read, so a badly padded cryptogram and one
+    /// whose JSON is no card end alike.
+    pub fn open_cryptogram(&self, cryptogram: &Cryptogram) -> Option<CryptogramCard> {
+        CryptogramCard::parse(&self.decrypt_cryptogram(cryptogram.ciphertext()))
     }
 
     /// RSA PKCS#1 v1.5 decryption of a cryptogram with *implicit rejection*: a ciphertext whose

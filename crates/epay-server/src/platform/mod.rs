@@ -3,6 +3,7 @@
 
 pub mod clock;
 pub mod config;
+pub mod cryptogram;
 pub mod keys;
 pub mod metrics;
 pub mod netblocks;

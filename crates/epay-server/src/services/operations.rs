@@ -132,7 +132,7 @@ pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Resul
         payment_id: payment_id.to_string(),
         operation,
         now_ms: app.clock.now_ms(),
-        idempotency: idempotency::record(|_| success_answer()),
+        idempotency: idempotency::record(|_| Applied),
     };
     let callback = |p: &epay_store::Payment| {
         if !announce {
@@ -167,11 +167,10 @@ pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Resul
     }
 }
 
-/// The answer to an operation that succeeded: ePay documents only "HTTP 200"; we answer its
-/// `{code, message}` shape with code 0.
-pub fn success_answer() -> axum::Json<serde_json::Value> {
-    axum::Json(serde_json::json!({"code": 0, "message": ""}))
-}
+/// An operation that was applied: what a keyed operation commits as its answer (the API words
+/// it, `edge::http::operations::success_answer`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Applied;
 
 fn refused(kind: Kind, payment_id: &str, refusal: Refusal) -> OperationError {
     let major = |minor: i64| Amount::from_minor(minor).unwrap_or_default();

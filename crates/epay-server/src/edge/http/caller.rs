@@ -42,6 +42,19 @@ where
     }
 }
 
+/// The request's caller, or why its token is refused, for a handler that learns from the body
+/// which surface answers a refusal (`/payments/cards/auth` takes saved-card payments and, as
+/// seed 001 sends them, P2P transfers). The token is looked up once, here, like [`Bearer`]'s.
+pub struct Authenticated(pub Result<Caller, BearerError>);
+
+impl FromRequestParts<AppState> for Authenticated {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, app: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Authenticated(authenticate(app, authorization(&parts.headers)).await.map(Caller::Token)))
+    }
+}
+
 /// Pulls the token out of an `Authorization: Bearer …` header value (scheme case-insensitive).
 pub fn bearer_token(header: Option<&str>) -> Result<&str, BearerError> {
     let value = header.ok_or(BearerError::Missing)?.trim();

@@ -24,12 +24,16 @@ use axum::http::{HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use epay_store::{IdempotencyClaim, IdempotencyState, TokenRecord};
+use epay_store::{IdempotencyClaim, IdempotencyState, StoredAnswer, TokenRecord};
+use serde::Serialize;
 use serde_json::json;
 use sha2::{Digest, Sha256};
+use std::future::Future;
+use std::task::{Context, Poll, Waker};
 
 use crate::app::AppState;
-use crate::services::idempotency::{self, Lease};
+use crate::services::idempotency::{self, Lease, Replayable};
+use crate::services::operations::Applied;
 
 const HEADER: &str = "idempotency-key";
 /// Requests and responses larger than this are not idempotency-tracked bodies we accept.
@@ -161,6 +165,42 @@ async fn run_keyed(app: AppState, claim: IdempotencyClaim, path: String, request
     })
 }
 
+/// The answer of an API handler: the service's answer as JSON, or its error in the surface's
+/// shape (`super::errors`). What a keyed payment or transfer commits is made by this same
+/// function.
+pub(crate) fn json_or_error<T: Serialize, E: IntoResponse>(answer: Result<T, E>) -> Response {
+    match answer {
+        Ok(answer) => Json(answer).into_response(),
+        Err(e) => e.into_response(),
+    }
+}
+
+/// A payment's or a transfer's answer, or its decline, as committed with its write.
+impl<T: Serialize, E: IntoResponse> Replayable for Result<T, E> {
+    fn stored(self) -> StoredAnswer {
+        stored(json_or_error(self))
+    }
+}
+
+/// A charge, cancel or refund that was applied.
+impl Replayable for Applied {
+    fn stored(self) -> StoredAnswer {
+        stored(super::operations::success_answer())
+    }
+}
+
+/// The status and body of a response whose body is already in memory (`Json`, text), read
+/// without awaiting: the store calls this inside its transaction.
+fn stored(response: Response) -> StoredAnswer {
+    let status = response.status().as_u16();
+    let mut body = std::pin::pin!(to_bytes(response.into_body(), StoredAnswer::MAX_BODY_BYTES));
+    match body.as_mut().poll(&mut Context::from_waker(Waker::noop())) {
+        Poll::Ready(Ok(bytes)) => StoredAnswer::new(status, String::from_utf8_lossy(&bytes).into_owned()),
+        // Larger than we keep (or, never here, a streamed body).
+        _ => StoredAnswer::too_large(status),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -183,5 +223,27 @@ mod tests {
         }
         let body = body(error("/payment/cryptopay", StatusCode::CONFLICT, "in progress")).await;
         assert_eq!(body, json!({"code": -1, "message": "in progress"}));
+    }
+
+    #[test]
+    fn a_buffered_answer_is_stored_as_sent_and_a_huge_one_as_a_note() {
+        let answer = stored((StatusCode::BAD_REQUEST, Json(json!({"code": 1}))).into_response());
+        assert_eq!(answer, StoredAnswer { status: 400, body: r#"{"code":1}"#.into() });
+        let huge = stored(Json("x".repeat(StoredAnswer::MAX_BODY_BYTES * 2)).into_response());
+        assert_eq!(huge, StoredAnswer::too_large(200));
+        assert!(huge.body.len() < 200);
+    }
+
+    /// What a keyed request commits is what its handler answers.
+    #[test]
+    fn the_stored_answer_is_the_handlers_answer() {
+        use crate::services::payments::PaymentError;
+        let declined: Result<(), _> = Err(PaymentError::BadRequest("field amount is required".into()));
+        assert_eq!(
+            declined.stored(),
+            StoredAnswer { status: 400, body: r#"{"code":-1,"message":"field amount is required"}"#.into() }
+        );
+        assert_eq!(Ok::<_, PaymentError>(json!({"id": "p"})).stored(), StoredAnswer::new(200, r#"{"id":"p"}"#.into()));
+        assert_eq!(Applied.stored(), StoredAnswer::new(200, r#"{"code":0,"message":""}"#.into()));
     }
 }

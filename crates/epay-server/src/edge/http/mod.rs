@@ -12,7 +12,7 @@ mod limits;
 pub(crate) mod oauth;
 mod observe;
 pub(crate) mod operations;
-mod payments;
+pub(crate) mod payments;
 pub(crate) mod sandbox;
 mod status;
 pub(crate) mod three_ds;

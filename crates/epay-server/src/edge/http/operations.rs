@@ -88,9 +88,15 @@ async fn handle(
     };
     let command = OperationCommand { payment_id: id.trim().to_string(), kind, amount, external_id };
     match operations::run(&app, &caller, command).await {
-        Ok(_) => operations::success_answer().into_response(),
+        Ok(_) => success_answer(),
         Err(e) => e.into_response(),
     }
+}
+
+/// The answer to an operation that succeeded: ePay documents only "HTTP 200"; we answer its
+/// `{code, message}` shape with code 0.
+pub(crate) fn success_answer() -> Response {
+    axum::Json(serde_json::json!({"code": 0, "message": ""})).into_response()
 }
 
 pub async fn charge(

@@ -14,17 +14,23 @@ use utoipa::ToSchema;
 
 use super::caller::Bearer;
 use crate::app::AppState;
-use crate::edge::http::caller::{authenticate, authorization};
-use crate::services::auth::Caller;
+use crate::services::auth::{BearerError, Caller};
 use crate::services::transfers::{self, CardRequest, OrderRequest, Refusal, Transfer, TransferError};
 use crate::wire::lenient::{self, Body, Checked, Nested};
 use crate::wire::FieldError;
 
-/// A transfer whose token is still in the `Authorization` header (seed 001's P2P sent to the
-/// saved-card payment path, which `super::payments` hands over).
-pub async fn handle(app: &AppState, headers: &HeaderMap, body: &[u8], kind: TransferKind) -> Response {
-    match authenticate(app, authorization(headers)).await {
-        Ok(token) => answer(app, Caller::Token(token), headers, body, kind).await,
+/// A transfer another path received, with its caller as authenticated there (seed 001's P2P
+/// sent to the saved-card payment path, which `super::payments` hands over); a refused token is
+/// answered in the transfer shape.
+pub async fn handle(
+    app: &AppState,
+    caller: Result<Caller, BearerError>,
+    headers: &HeaderMap,
+    body: &[u8],
+    kind: TransferKind,
+) -> Response {
+    match caller {
+        Ok(caller) => answer(app, caller, headers, body, kind).await,
         Err(e) => TransferError::from(e).into_response(),
     }
 }

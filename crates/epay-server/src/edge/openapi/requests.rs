@@ -1,82 +1,27 @@
-//! Request bodies still read by hand, for the OpenAPI description only: the payments' (read
-//! through `Fields`, lane of the payment commands), the 3-D Secure confirm's and the hosted
-//! pages' own forms. These types describe what the handlers read, with ePay's field names; they
-//! are never constructed. `tests/openapi.rs` sends requests built from these examples to the real
-//! endpoints.
+//! Request bodies for the OpenAPI description only: the parts of the payment bodies beside their
+//! order, the 3-D Secure confirm's and the hosted pages' own forms. These types describe what the
+//! handlers read, with ePay's field names; they are never constructed. `tests/openapi.rs` sends
+//! requests built from these examples to the real endpoints.
 //!
-//! The token, operation, transfer and sandbox bodies are the types the handlers read
-//! (`edge::http::{oauth, operations, transfers, sandbox}`, `services::transfers`).
+//! The token, operation, transfer and sandbox bodies, and the payments' order
+//! (`PaymentOrder`), are the types the handlers read (`edge::http::{oauth, operations,
+//! transfers, sandbox}`, `services::transfers`, `services::payments::PaymentOrderRequest`).
 #![allow(dead_code)]
 
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::wire::JsonAmount;
-
-/// The order fields shared by both payment requests and the payment page's `paymentObject`.
-#[derive(Serialize, ToSchema)]
-pub struct PaymentOrder {
-    /// Must equal the token's invoice. 6–15 digits (a JSON number is accepted).
-    #[serde(rename = "invoiceId")]
-    #[schema(example = "000000001")]
-    invoice_id: String,
-    /// Must equal the token's amount exactly.
-    amount: JsonAmount,
-    /// Default: the token's; must equal it.
-    #[schema(example = "KZT")]
-    currency: Option<String>,
-    /// Informative (also `terminal`): the payment is made on the token's terminal; another one
-    /// here is ignored and logged (seeds 000 and 002 name another).
-    #[serde(rename = "terminalId")]
-    terminal_id: Option<String>,
-    /// 6–15 digits if given.
-    #[serde(rename = "invoiceIdAlt")]
-    invoice_id_alt: Option<String>,
-    /// At most 125 bytes of UTF-8.
-    #[schema(example = "test")]
-    description: Option<String>,
-    /// Cardholder name.
-    #[schema(example = "TEST TEST")]
-    name: Option<String>,
-    /// The merchant's customer id (also `accountID`); required with `cardSave`.
-    #[serde(rename = "accountId")]
-    #[schema(example = "testUser1")]
-    account_id: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    /// `rus`/`kaz`/`eng` (also `ru`, `kz`, `kk`, `en`) → `RU`/`KZ`/`EN`; anything else → `RU`.
-    #[schema(example = "rus")]
-    language: Option<String>,
-    /// Overrides the token's success callback URL.
-    #[serde(rename = "postLink")]
-    post_link: Option<String>,
-    /// Overrides the token's failure callback URL.
-    #[serde(rename = "failurePostLink")]
-    failure_post_link: Option<String>,
-    /// Where the payment page sends the shopper after a success (http(s)).
-    #[serde(rename = "backLink")]
-    back_link: Option<String>,
-    /// Where the payment page sends the shopper after a failure (http(s)).
-    #[serde(rename = "failureBackLink")]
-    failure_back_link: Option<String>,
-    /// A JSON string, or any JSON value (kept as its JSON text).
-    #[schema(value_type = Option<Value>)]
-    data: Option<serde_json::Value>,
-}
+use crate::services::payments::PaymentOrderRequest;
 
 /// `POST /payment/cryptopay`: the order plus the encrypted card (facts §5).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct CryptopayRequest {
     #[serde(flatten)]
-    order: PaymentOrder,
+    order: PaymentOrderRequest,
     /// Base64 (standard with or without padding, or URL-safe) of the `Cryptogram` JSON
     /// encrypted with RSA PKCS#1 v1.5 to the key from `GET /public.rsa`. Also accepted as
     /// `сryptogram` with a Cyrillic `с` (U+0441), as Halyk's iOS SDK sends it.
     cryptogram: String,
-    /// Save the card for `accountId` after an approved payment (Boolean, or `"true"`/`"false"`/`""`).
-    /// With amount 0 and `accountId`: a card verification (`status` `VERIFIED`).
-    #[serde(rename = "cardSave")]
-    card_save: Option<bool>,
 }
 
 /// What the cryptogram encrypts: compact JSON, encrypted with RSA PKCS#1 v1.5 to the key from
@@ -101,7 +46,7 @@ pub struct Cryptogram {
 
 /// The saved card to pay with: seed 003's object, or the id alone as some integrations send it.
 /// Either is the `cardID` of a payment, verification or transfer that saved the card.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[serde(untagged)]
 pub enum CardIdRef {
     /// `{"id": "<cardID>"}`, as seed 003 writes it.
@@ -112,10 +57,10 @@ pub enum CardIdRef {
 
 /// `POST /payments/cards/auth` (seed 003): the order plus a saved card. A JSON body with both an
 /// `order` and a `card` object is a P2P transfer instead (`TransferRequest`).
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 pub struct SavedCardPaymentRequest {
     #[serde(flatten)]
-    order: PaymentOrder,
+    order: PaymentOrderRequest,
     /// `"cardId"`; any other non-empty value is refused.
     #[serde(rename = "paymentType")]
     #[schema(example = "cardId")]
@@ -131,14 +76,12 @@ pub struct SavedCardPaymentRequest {
 
 /// `POST /payments/cards/auth`: a saved-card payment, or (a JSON object with both `order` and
 /// `card`) a P2P transfer, as seed 001 sends it.
-#[derive(Serialize, ToSchema)]
+#[derive(ToSchema)]
 #[serde(untagged)]
 pub enum SavedCardRequest {
     Payment(Box<SavedCardPaymentRequest>),
-    // The transfer's own body type, which derives `Deserialize`, not `Serialize` (hence the
-    // stand-in field).
-    #[schema(value_type = crate::edge::http::transfers::TransferRequest)]
-    Transfer(serde_json::Value),
+    /// The transfer's own body type.
+    Transfer(Box<crate::edge::http::transfers::TransferRequest>),
 }
 
 /// The 3-D Secure confirm (facts §7): a JSON object (`Content-Type: …json`), else a form, else
@@ -186,18 +129,15 @@ pub struct AcsAnswerForm {
 }
 
 /// What `halyk.pay(paymentObject)` takes and the payment page receives in `params`: the fields
-/// of `PaymentOrder` plus `auth`, the whole token answer (or just the token string), and
-/// `cardSave`.
-#[derive(Serialize, ToSchema)]
+/// of `PaymentOrder` (its `cardSave`, for transfers, saves the sender's card) plus `auth`, the
+/// whole token answer (or just the token string).
+#[derive(ToSchema)]
 pub struct PaymentObject {
     #[serde(flatten)]
-    order: PaymentOrder,
+    order: PaymentOrderRequest,
     /// The token answer of `POST /oauth2/token`, or just its `access_token`.
     #[schema(value_type = Value)]
     auth: serde_json::Value,
-    /// Save the card (for transfers: the sender's).
-    #[serde(rename = "cardSave")]
-    card_save: Option<bool>,
     /// Transfer form (seed 000): the saved card to pre-select as the sender. Only a payable card
     /// of the token's `accountId` is pre-selected; any other id is ignored.
     #[serde(rename = "senderCardId")]

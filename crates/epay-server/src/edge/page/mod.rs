@@ -22,8 +22,9 @@ use crate::app::{App, AppState};
 use crate::platform::config::Mode;
 use crate::platform::keys::digests_equal;
 use crate::services::auth;
-use crate::services::payments::{self, EnteredCard, PaymentError};
+use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
+use crate::wire::lenient::Checked;
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
 use i18n::{words, Lang};
@@ -132,7 +133,11 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     if let Some(kind) = kind {
         return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
     }
-    match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+    let checked = match order_request(&decoded) {
+        Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await,
+        Err(e) => Err(e),
+    };
+    match checked {
         Ok((_, order)) => html(
             StatusCode::OK,
             card_form(
@@ -149,15 +154,21 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
     }
 }
 
+/// The order the page's `params` name. Each field keeps its own fault (the service reports it in
+/// its turn), so reading never fails on a field.
+fn order_request(decoded: &params::PageParams) -> Result<PaymentOrderRequest, PaymentError> {
+    decoded.body.read().map_err(|e| PaymentError::BadRequest(e.0))
+}
+
 /// The page's payer (its `params` carry the token) and its order, checked as the API checks them.
 async fn page_order(
     app: &App,
     access_token: &str,
-    fields: &Fields,
+    request: &PaymentOrderRequest,
 ) -> Result<(payments::Payer, payments::PageOrder), PaymentError> {
     let caller = auth::caller(app, access_token).await?;
     let payer = payments::payer(app, &caller).await?;
-    let order = payments::check_page_order(app, &payer, fields).await?;
+    let order = payments::check_page_order(app, &payer, request).await?;
     Ok((payer, order))
 }
 
@@ -219,12 +230,12 @@ async fn after_decline(
     short: bool,
     raw: &str,
     access_token: &str,
-    fields: &Fields,
+    request: &PaymentOrderRequest,
     reason: epay_domain::ReasonCode,
 ) -> Response {
     let w = words(lang);
     let mut reason_text = format!("{} ({})", reason.message, reason.code);
-    match page_order(app, access_token, fields).await {
+    match page_order(app, access_token, request).await {
         Ok((_, order)) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
             let form = card_form(
@@ -242,8 +253,8 @@ async fn after_decline(
         }
         Err(_) => {}
     }
-    let links = |name: &str| fields.str_or_empty(&[name]).unwrap_or_default();
-    let (back, failure_back) = (links("backLink"), links("failureBackLink"));
+    let link = |field: &payments::Field<String>| field.clone().and_then(Checked::ok).unwrap_or_default();
+    let (back, failure_back) = (link(&request.back_link), link(&request.failure_back_link));
     html(
         StatusCode::OK,
         views::result(&views::ResultView {
@@ -273,7 +284,11 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let (payer, order) = match page_order(&app, decoded.access_token.expose(), &decoded.fields).await {
+    let checked = match order_request(&decoded) {
+        Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await.map(|c| (request, c)),
+        Err(e) => Err(e),
+    };
+    let (request, (payer, order)) = match checked {
         Ok(checked) => checked,
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -296,10 +311,11 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
         );
     };
-    let fields = decoded.fields.with("name", &holder);
+    // The cardholder's name is the one typed on the form.
+    let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
     let base = crate::edge::http::public_base(&app, &headers);
-    let acs = format!("{base}/acs/challenge");
-    match payments::pay_from_page(&app, payer, &fields, card, &acs).await {
+    let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
+    match payments::pay_from_page(&app, payer, command).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
         Ok(PaymentAnswer::Final(_)) => html(
             StatusCode::OK,
@@ -314,7 +330,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             }),
         ),
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &fields, reason).await
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
         }
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
@@ -378,9 +394,10 @@ async fn three_ds_return(
                 shop_link: "",
             }),
         ),
-        Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &decoded.fields, reason).await
-        }
+        Err(PaymentError::Declined { reason, .. }) => match order_request(&decoded) {
+            Ok(request) => after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await,
+            Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
+        },
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     }
 }

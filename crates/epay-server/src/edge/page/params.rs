@@ -5,6 +5,7 @@
 
 use epay_domain::Secret;
 
+use crate::wire::lenient::Body;
 use crate::wire::Fields;
 
 /// The longest `params` we accept (compressed); a real one is well under 4 KiB.
@@ -28,6 +29,8 @@ pub enum ParamsError {
 #[derive(Debug)]
 pub struct PageParams {
     pub fields: Fields,
+    /// The same fields, for the request types read with `wire::lenient` (the payment order).
+    pub body: Body,
     pub access_token: Secret,
 }
 
@@ -59,8 +62,10 @@ pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
     if access_token.trim().is_empty() {
         return Err(ParamsError::NoAuth);
     }
+    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "auth").collect();
     Ok(PageParams {
-        fields: Fields::from_pairs(pairs.into_iter().filter(|(k, _)| k != "auth")),
+        body: Body::pairs(pairs.clone()),
+        fields: Fields::from_pairs(pairs),
         access_token: access_token.into(),
     })
 }

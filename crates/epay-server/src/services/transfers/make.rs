@@ -262,9 +262,7 @@ pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<Tr
             let (three_ds, acs_url) = (three_ds.clone(), acs_url.to_string());
             let (invoice_text, account_id) = (invoice_text.clone(), account_id.clone());
             idempotency::record(move |p| {
-                answer(p, three_ds.as_ref(), &acs_url)
-                    .map(axum::Json)
-                    .map_err(|e| e.with_order(&invoice_text, &account_id))
+                answer(p, three_ds.as_ref(), &acs_url).map_err(|e| e.with_order(&invoice_text, &account_id))
             })
         },
     };
