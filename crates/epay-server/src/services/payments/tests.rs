@@ -13,7 +13,6 @@ use super::{
 };
 use crate::app::App;
 use crate::platform::cryptogram::Cryptogram;
-use crate::platform::keys::digest;
 use crate::platform::test_merchant::{P2P_TERMINAL, PAYMENT_TERMINAL, TEST_MERCHANT_ID};
 use crate::services::auth::{Caller, NOT_A_PAGE_TOKEN};
 use crate::services::operations::{self, Kind, OperationCommand, OperationError};
@@ -29,23 +28,7 @@ const GOOD: (&str, &str, &str) = ("4405639704015096", "01/27", "321");
 /// A payment token as the merchant's server requests it: invoice, amount, KZT, the two-step
 /// payments terminal.
 fn page_token(invoice: &str, amount_minor: i64) -> TokenRecord {
-    TokenRecord {
-        token_digest: digest(&epay_domain::ids::access_token()),
-        merchant_id: TEST_MERCHANT_ID.into(),
-        terminal_id: Some(PAYMENT_TERMINAL.into()),
-        scope: "payment".into(),
-        invoice_id: Some(invoice.into()),
-        amount_minor: Some(amount_minor),
-        currency: Some("KZT".into()),
-        post_link: String::new(),
-        failure_post_link: String::new(),
-        secret_hash: None,
-        transfer_kind: None,
-        account_id: None,
-        expires_at: NOW + 3_600_000,
-        used_at: None,
-        created_at: NOW,
-    }
+    crate::testing::payment_token(PAYMENT_TERMINAL, invoice, amount_minor).1
 }
 
 async fn issued(app: &App, token: TokenRecord) -> Caller {
