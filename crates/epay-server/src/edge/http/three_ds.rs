@@ -10,14 +10,17 @@ use axum::http::header::CONTENT_TYPE;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::caller::{authorization, bearer_token};
 use crate::app::{App, AppState};
 use crate::services::auth::{self, BearerError, Caller};
 use crate::services::payments::PaymentError;
 use crate::services::three_ds_confirm::{self, ConfirmChallenge, Confirmed};
+use crate::wire::lenient;
 use crate::wire::three_ds::{AcsTransId, ServerTransId};
-use crate::wire::Fields;
+use crate::wire::FieldError;
 
 /// Confirms the challenge that the texts of `MD` and `PaRes` name, for the holder of the token
 /// `access_token`. An MD that names no challenge is refused first; a token that is not known
@@ -34,22 +37,46 @@ pub(crate) async fn confirm(app: &App, access_token: &str, md: &str, pa_res: &st
     three_ds_confirm::confirm(app, caller.as_ref(), command).await
 }
 
+/// The 3-D Secure confirm's fields (facts §7): a JSON object (`Content-Type: …json`), else a
+/// form, else the query string. Each is read where it is first given: a field the body lacks, or
+/// gives as neither text nor a number, is taken from the query string, and else it is empty (the
+/// service then refuses the MD).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct ConfirmRequest {
+    /// What the ACS posted to the merchant's TermUrl.
+    #[serde(rename(deserialize = "PaRes"), default, deserialize_with = "lenient::or_none")]
+    #[schema(rename = "PaRes", value_type = String, required = true)]
+    pub pa_res: Option<String>,
+    /// The `md` of the `3D` answer (the ACS posts it back too).
+    #[serde(rename(deserialize = "MD"), default, deserialize_with = "lenient::or_none")]
+    #[schema(rename = "MD", value_type = String, required = true)]
+    pub md: Option<String>,
+}
+
+impl ConfirmRequest {
+    /// The fields of `sent` (a body), each completed from the query string; a body that is not
+    /// an object gives none.
+    pub(crate) fn read(sent: Result<ConfirmRequest, FieldError>, query: &HashMap<String, String>) -> ConfirmRequest {
+        let sent = sent.unwrap_or_default();
+        let asked: ConfirmRequest = lenient::from_pairs(query.clone()).unwrap_or_default();
+        ConfirmRequest { pa_res: sent.pa_res.or(asked.pa_res), md: sent.md.or(asked.md) }
+    }
+
+    /// `PaRes` and `MD`, empty when not given.
+    pub(crate) fn texts(self) -> (String, String) {
+        (self.pa_res.unwrap_or_default(), self.md.unwrap_or_default())
+    }
+}
+
 /// Reads `PaRes` and `MD` from a form or JSON body, or from the query string.
 fn pa_res_and_md(query: &HashMap<String, String>, headers: &HeaderMap, body: &[u8]) -> (String, String) {
     let is_json = headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|t| t.contains("json"));
-    let fields = if is_json {
-        Fields::from_json(body).ok()
+    let sent = if is_json {
+        lenient::from_json(body)
     } else {
-        Some(Fields::from_pairs(url::form_urlencoded::parse(body).into_owned()))
+        lenient::from_pairs(url::form_urlencoded::parse(body).into_owned())
     };
-    let get = |name: &str| {
-        fields
-            .as_ref()
-            .and_then(|f| f.opt_str(&[name]).ok().flatten())
-            .or_else(|| query.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.clone()))
-            .unwrap_or_default()
-    };
-    (get("PaRes"), get("MD"))
+    ConfirmRequest::read(sent, query).texts()
 }
 
 fn answer(confirmed: Result<Confirmed, PaymentError>) -> Response {

@@ -10,6 +10,7 @@ use super::responses::*;
 use crate::edge::http::oauth::TokenRequest;
 use crate::edge::http::operations::OperationRequest;
 use crate::edge::http::sandbox::ClockAdvance;
+use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;

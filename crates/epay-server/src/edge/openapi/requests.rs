@@ -84,18 +84,6 @@ pub enum SavedCardRequest {
     Transfer(Box<crate::edge::http::transfers::TransferRequest>),
 }
 
-/// The 3-D Secure confirm (facts §7): a JSON object (`Content-Type: …json`), else a form, else
-/// the query string.
-#[derive(Serialize, ToSchema)]
-pub struct ConfirmRequest {
-    /// What the ACS posted to the merchant's TermUrl.
-    #[serde(rename = "PaRes")]
-    pa_res: String,
-    /// The `md` of the `3D` answer (the ACS posts it back too).
-    #[serde(rename = "MD")]
-    md: String,
-}
-
 /// The merchant page's auto-submitted form to the ACS (seed 003).
 #[derive(Serialize, ToSchema)]
 pub struct AcsChallengeForm {

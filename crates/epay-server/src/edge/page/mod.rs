@@ -19,12 +19,13 @@ use axum::Router;
 use epay_domain::{Cvc, Expiry, Pan, Scope, TransferKind};
 
 use crate::app::{App, AppState};
+use crate::edge::http::three_ds::ConfirmRequest;
 use crate::platform::config::Mode;
 use crate::platform::keys::digests_equal;
 use crate::services::auth;
 use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
-use crate::wire::lenient::Checked;
+use crate::wire::lenient::{self, Checked};
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
 use i18n::{words, Lang};
@@ -363,7 +364,8 @@ async fn three_ds_return(
     Query(query): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
+    let sent = lenient::from_pairs(url::form_urlencoded::parse(&body).into_owned());
+    let (pa_res, md) = ConfirmRequest::read(sent, &query).texts();
     let short = flag(&query, "isShortForm");
     let raw = query.get("params").map(String::as_str).unwrap_or("");
     let decoded = match params::decode(raw) {
@@ -377,10 +379,9 @@ async fn three_ds_return(
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let get = |k: &str| form.get(k).or_else(|| query.get(k)).cloned().unwrap_or_default();
     let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
     let back = links("backLink");
-    match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &get("MD"), &get("PaRes")).await {
+    match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &md, &pa_res).await {
         Ok(confirmed) => html(
             StatusCode::OK,
             views::result(&views::ResultView {
