@@ -12,6 +12,8 @@ use crate::edge::http::operations::OperationRequest;
 use crate::edge::http::sandbox::ClockAdvance;
 use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
+use crate::edge::page::acs::{AcsAnswerForm, AcsChallengeForm};
+use crate::edge::page::forms::{PayForm, TransferForm};
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
 use crate::services::three_ds_confirm::Confirmed;

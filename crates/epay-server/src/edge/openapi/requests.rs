@@ -84,38 +84,6 @@ pub enum SavedCardRequest {
     Transfer(Box<crate::edge::http::transfers::TransferRequest>),
 }
 
-/// The merchant page's auto-submitted form to the ACS (seed 003).
-#[derive(Serialize, ToSchema)]
-pub struct AcsChallengeForm {
-    /// `secure3D.paReq` of the `3D` answer.
-    #[serde(rename = "PaReq")]
-    pa_req: String,
-    /// `secure3D.md` of the `3D` answer.
-    #[serde(rename = "MD")]
-    md: String,
-    /// The merchant's URL that receives `PaRes` and `MD` (any http(s) URL in sandbox mode,
-    /// public addresses only in production).
-    #[serde(rename = "TermUrl")]
-    term_url: String,
-}
-
-/// The ACS page's own form (the shopper's answer).
-#[derive(Serialize, ToSchema)]
-pub struct AcsAnswerForm {
-    acs_id: String,
-    #[serde(rename = "MD")]
-    md: String,
-    #[serde(rename = "TermUrl")]
-    term_url: String,
-    /// The one-time code; `123456` passes in sandbox mode (production: the challenge's own
-    /// code), anything else fails with 473.
-    #[schema(example = "123456")]
-    code: String,
-    /// `submit`, or `cancel` (fails with 499).
-    #[schema(example = "submit")]
-    action: String,
-}
-
 /// What `halyk.pay(paymentObject)` takes and the payment page receives in `params`: the fields
 /// of `PaymentOrder` (its `cardSave`, for transfers, saves the sender's card) plus `auth`, the
 /// whole token answer (or just the token string).
@@ -134,39 +102,4 @@ pub struct PaymentObject {
     /// `accountId`; any other id is ignored.
     #[serde(rename = "receiverCardId")]
     receiver_card_id: Option<String>,
-}
-
-/// The card form's submission (the page's own form).
-#[derive(Serialize, ToSchema)]
-pub struct PayForm {
-    /// The page's `params`, unchanged.
-    params: String,
-    #[serde(rename = "isShortForm")]
-    is_short_form: Option<bool>,
-    pan: String,
-    /// `MM/YY`.
-    expiry: String,
-    cvc: String,
-    /// Cardholder name.
-    name: String,
-}
-
-/// The transfer form's submission (the page's own form).
-#[derive(Serialize, ToSchema)]
-pub struct TransferForm {
-    /// The page's `params`, unchanged.
-    params: String,
-    /// `p2p`, `aft` or `oct`.
-    kind: String,
-    #[serde(rename = "isShortForm")]
-    is_short_form: Option<bool>,
-    /// A saved sender card, instead of `pan`/`expiry`/`cvc`.
-    sender_card_id: Option<String>,
-    pan: Option<String>,
-    expiry: Option<String>,
-    cvc: Option<String>,
-    name: Option<String>,
-    /// A saved receiver card, instead of `receiver_pan`.
-    receiver_card_id: Option<String>,
-    receiver_pan: Option<String>,
 }

@@ -2,8 +2,6 @@
 //! form (`PaReq`, `MD`, `TermUrl`), shows the challenge, and posts the result (`PaRes`, `MD`)
 //! back to `TermUrl`.
 
-use std::collections::HashMap;
-
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
@@ -11,6 +9,8 @@ use axum::response::Response;
 use axum::routing::post;
 use axum::Router;
 use epay_domain::ThreeDsState;
+use serde::Deserialize;
+use utoipa::ToSchema;
 
 use super::i18n::Lang;
 use super::views;
@@ -34,8 +34,45 @@ fn refused(message: &str) -> Response {
     page(StatusCode::BAD_REQUEST, views::message(Lang::En, false, "3-D Secure", message))
 }
 
-fn form(body: &[u8]) -> HashMap<String, String> {
-    url::form_urlencoded::parse(body).into_owned().collect()
+/// The merchant page's auto-submitted form to the ACS (seed 003). A field not sent is empty,
+/// and refused in its turn.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AcsChallengeForm {
+    /// `secure3D.paReq` of the `3D` answer.
+    #[serde(rename(deserialize = "PaReq"))]
+    #[schema(rename = "PaReq", required = true)]
+    pub pa_req: String,
+    /// `secure3D.md` of the `3D` answer.
+    #[serde(rename(deserialize = "MD"))]
+    #[schema(rename = "MD", required = true)]
+    pub md: String,
+    /// The merchant's URL that receives `PaRes` and `MD` (any http(s) URL in sandbox mode,
+    /// public addresses only in production).
+    #[serde(rename(deserialize = "TermUrl"))]
+    #[schema(rename = "TermUrl", required = true)]
+    pub term_url: String,
+}
+
+/// The ACS page's own form (the shopper's answer).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct AcsAnswerForm {
+    #[schema(required = true)]
+    pub acs_id: String,
+    #[serde(rename(deserialize = "MD"))]
+    #[schema(rename = "MD", required = true)]
+    pub md: String,
+    #[serde(rename(deserialize = "TermUrl"))]
+    #[schema(rename = "TermUrl", required = true)]
+    pub term_url: String,
+    /// The one-time code; `123456` passes in sandbox mode (production: the challenge's own
+    /// code), anything else fails with 473.
+    #[schema(example = "123456", required = true)]
+    pub code: String,
+    /// `submit`, or `cancel` (fails with 499).
+    #[schema(example = "submit", required = true)]
+    pub action: String,
 }
 
 /// The ACS's words for a refused form.
@@ -58,9 +95,7 @@ fn refusal(why: three_ds::AcsRefusal) -> Response {
 }
 
 async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
-    let f = form(&body);
-    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-    let (pa_req, md, term_url) = (get("PaReq"), get("MD"), get("TermUrl"));
+    let AcsChallengeForm { pa_req, md, term_url } = super::forms::read(&body);
     if let Err(e) = crate::services::links::check_target_url(&term_url, app.config.mode) {
         return refused(&format!("TermUrl: {e}"));
     }
@@ -92,16 +127,14 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
 }
 
 async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
-    let f = form(&body);
-    let get = |k: &str| f.get(k).cloned().unwrap_or_default();
-    let (acs_id, md, term_url) = (get("acs_id"), get("MD"), get("TermUrl"));
+    let AcsAnswerForm { acs_id, md, term_url, code, action } = super::forms::read(&body);
     if let Err(e) = crate::services::links::check_target_url(&term_url, app.config.mode) {
         return refused(&format!("TermUrl: {e}"));
     }
     let Some(challenge) = AcsTransId::parse(&acs_id) else {
         return refusal(three_ds::AcsRefusal::UnknownChallenge);
     };
-    let answer = if get("action") == "cancel" { ShopperAnswer::Cancel } else { ShopperAnswer::Code(get("code")) };
+    let answer = if action == "cancel" { ShopperAnswer::Cancel } else { ShopperAnswer::Code(code) };
     let form = three_ds::AnswerChallenge { challenge, md: ServerTransId::from_md(&md), answer };
     let (session, state) = match three_ds::answer(&app, form).await {
         Ok(answered) => answered,

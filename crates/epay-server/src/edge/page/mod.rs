@@ -1,8 +1,9 @@
 //! The hosted payment page (`/payform/`, `/redesign-payform/`), its `payment-api.js`, and the
 //! demo shop at `/`. The page pays through the same service as the API.
 
-mod acs;
+pub mod acs;
 mod assets;
+pub mod forms;
 pub mod i18n;
 pub mod params;
 mod views;
@@ -28,6 +29,7 @@ use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::lenient::{self, Checked};
 use crate::wire::{Fields, PaymentAnswer};
 use epay_store::TokenRecord;
+use forms::{PayForm, TransferForm};
 use i18n::{words, Lang};
 
 /// Only our own scripts and styles; the page may be framed (the widget) but posts only to us.
@@ -271,9 +273,9 @@ async fn after_decline(
 }
 
 async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let short = flag(&form, "isShortForm");
-    let raw = form.get("params").map(String::as_str).unwrap_or("");
+    let form: PayForm = forms::read(&body);
+    let short = form.is_short_form.unwrap_or(false);
+    let raw = form.params.as_str();
     let decoded = match params::decode(raw) {
         Ok(p) => p,
         Err(e) => {
@@ -294,11 +296,11 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         Err(PaymentError::AttemptsExhausted(_)) => return exhausted(lang, short),
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
-    let holder = form.get("name").map(|s| s.trim().to_string()).unwrap_or_default();
+    let holder = form.name.trim().to_string();
     let card = (|| {
-        let pan = Pan::parse(form.get("pan")?).ok()?;
-        let expiry = Expiry::parse(form.get("expiry")?).ok()?;
-        let cvc = Cvc::parse(form.get("cvc")?).ok()?;
+        let pan = Pan::parse(&form.pan).ok()?;
+        let expiry = Expiry::parse(&form.expiry).ok()?;
+        let cvc = Cvc::parse(&form.cvc).ok()?;
         Some(EnteredCard { pan, expiry, cvc })
     })();
     let form_again = |alert: &str| {
@@ -506,22 +508,21 @@ pub fn transfer_order(params: &Fields) -> Result<transfers::OrderRequest, crate:
 
 /// One side of a transfer from the form: a saved card by id, or a typed card.
 fn side(
-    form: &HashMap<String, String>,
-    id_field: &str,
-    pan_field: &str,
+    form: &TransferForm,
+    saved: &Option<String>,
+    pan: &Option<String>,
     with_card_details: bool,
     save: bool,
 ) -> transfers::CardRequest {
-    let get = |k: &str| form.get(k).map(|v| v.trim().to_string()).unwrap_or_default();
-    let saved = get(id_field);
+    let saved = forms::typed(saved);
     if !saved.is_empty() {
         return transfers::CardRequest {
             transfer_type: transfers::CardGiven::SavedCard.as_str().into(),
-            card_cred: Some(saved),
+            card_cred: Some(saved.to_string()),
             ..Default::default()
         };
     }
-    let pan: String = get(pan_field).chars().filter(|c| !c.is_whitespace()).collect();
+    let pan: String = forms::typed(pan).chars().filter(|c| !c.is_whitespace()).collect();
     if !with_card_details {
         return transfers::CardRequest {
             transfer_type: transfers::CardGiven::Pan.as_str().into(),
@@ -529,14 +530,14 @@ fn side(
             ..Default::default()
         };
     }
-    let expiry: String = get("expiry").chars().filter(char::is_ascii_digit).collect();
+    let expiry: String = forms::typed(&form.expiry).chars().filter(char::is_ascii_digit).collect();
     let (month, year) =
         if expiry.len() == 4 { (expiry[..2].to_string(), expiry[2..].to_string()) } else { (expiry, String::new()) };
     transfers::CardRequest {
         transfer_type: transfers::CardGiven::Pan.as_str().into(),
         card_cred: Some(pan),
-        cvc: Some(get("cvc")),
-        name: get("name"),
+        cvc: Some(forms::typed(&form.cvc).to_string()),
+        name: forms::typed(&form.name).to_string(),
         expire: Some(transfers::Expire { month, year }),
         save,
         ..Default::default()
@@ -544,9 +545,9 @@ fn side(
 }
 
 async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
-    let form: HashMap<String, String> = url::form_urlencoded::parse(&body).into_owned().collect();
-    let short = flag(&form, "isShortForm");
-    let raw = form.get("params").map(String::as_str).unwrap_or("");
+    let form: TransferForm = forms::read(&body);
+    let short = form.is_short_form.unwrap_or(false);
+    let raw = form.params.as_str();
     let decoded = match params::decode(raw) {
         Ok(p) => p,
         Err(e) => {
@@ -558,14 +559,13 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let kind = form.get("kind").and_then(|k| k.parse().ok()).unwrap_or(TransferKind::P2p);
+    let kind = form.kind.parse().unwrap_or(TransferKind::P2p);
     let (token, info) = match check_transfer_form(&app, &decoded, kind).await {
         Ok(ok) => ok,
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
     // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
-    let uses_saved_card =
-        ["sender_card_id", "receiver_card_id"].iter().any(|k| form.get(*k).is_some_and(|v| !v.trim().is_empty()));
+    let uses_saved_card = [&form.sender_card_id, &form.receiver_card_id].iter().any(|id| !forms::typed(id).is_empty());
     if uses_saved_card && token.account_id.is_none() {
         let message = "saved cards need a token requested with the customer's accountId";
         return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
@@ -581,8 +581,9 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     let command = transfers::Transfer {
         kind,
         order,
-        sender: (kind != TransferKind::Oct).then(|| side(&form, "sender_card_id", "pan", true, save)),
-        receiver: (kind != TransferKind::Aft).then(|| side(&form, "receiver_card_id", "receiver_pan", false, false)),
+        sender: (kind != TransferKind::Oct).then(|| side(&form, &form.sender_card_id, &form.pan, true, save)),
+        receiver: (kind != TransferKind::Aft)
+            .then(|| side(&form, &form.receiver_card_id, &form.receiver_pan, false, false)),
         token_spend: epay_store::TokenSpend::UnlessDeclined,
         acs_url: format!("{base}/acs/challenge"),
     };

@@ -1,0 +1,67 @@
+//! The hosted page's own forms, as its handlers read them (`wire::lenient`) and as the OpenAPI
+//! description shows them. Every field of a form is text: one left out reads as empty (or
+//! `None`), and is refused where the handler checks it.
+
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use crate::wire::lenient;
+
+/// The card form's submission (the page's own form).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct PayForm {
+    /// The page's `params`, unchanged.
+    #[schema(required = true)]
+    pub params: String,
+    /// `true`: the widget (any other value: the full page).
+    #[serde(rename(deserialize = "isShortForm"), deserialize_with = "lenient::or_none")]
+    #[schema(rename = "isShortForm")]
+    pub is_short_form: Option<bool>,
+    #[schema(required = true)]
+    pub pan: String,
+    /// `MM/YY`.
+    #[schema(required = true)]
+    pub expiry: String,
+    #[schema(required = true)]
+    pub cvc: String,
+    /// Cardholder name.
+    #[schema(required = true)]
+    pub name: String,
+}
+
+/// The transfer form's submission (the page's own form).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct TransferForm {
+    /// The page's `params`, unchanged.
+    #[schema(required = true)]
+    pub params: String,
+    /// `p2p`, `aft` or `oct` (anything else: `p2p`).
+    #[schema(required = true)]
+    pub kind: String,
+    /// `true`: the widget (any other value: the full page).
+    #[serde(rename(deserialize = "isShortForm"), deserialize_with = "lenient::or_none")]
+    #[schema(rename = "isShortForm")]
+    pub is_short_form: Option<bool>,
+    /// A saved sender card, instead of `pan`/`expiry`/`cvc`.
+    pub sender_card_id: Option<String>,
+    pub pan: Option<String>,
+    /// `MM/YY`.
+    pub expiry: Option<String>,
+    pub cvc: Option<String>,
+    pub name: Option<String>,
+    /// A saved receiver card, instead of `receiver_pan`.
+    pub receiver_card_id: Option<String>,
+    pub receiver_pan: Option<String>,
+}
+
+/// A form of the page: its fields are all text, so only a field left out reads as empty.
+pub(super) fn read<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> T {
+    lenient::from_pairs(url::form_urlencoded::parse(body).into_owned()).unwrap_or_default()
+}
+
+/// Text the shopper typed, or empty.
+pub(super) fn typed(field: &Option<String>) -> &str {
+    field.as_deref().unwrap_or_default().trim()
+}
