@@ -108,9 +108,8 @@ pub fn page_params(data: &[u8]) {
             if let Ok(order) = params.body.read::<payments::PaymentOrderRequest>() {
                 let _ = payments::Order::check(&order, token, &fuzz_terminal(), mode);
             }
-            if let Ok(order) = crate::edge::page::transfer_order(&params.fields) {
-                let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
-            }
+            let order = crate::edge::page::transfer_order(&params.fields);
+            let _ = transfers::check_order(mode, &order, token, &fuzz_terminal());
         }
     }
 }

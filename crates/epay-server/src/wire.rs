@@ -2,17 +2,13 @@
 //! `accountId` next to `accountID`), and that oddity lives only here.
 //!
 //! Requests are read with ePay's lenient rules (keys in any case: public clients send
-//! `invoiceID`, `invoiceId` and `InvoiceID`; numbers as strings; every error names its field):
-//! into typed requests by the serde deserializer of [`lenient`], or, by the payment requests not
-//! yet typed, through [`Fields`], which applies the same rules by hand.
+//! `invoiceID`, `invoiceId` and `InvoiceID`; numbers as strings; every error names its field)
+//! into typed requests, by the serde deserializer of [`lenient`].
 
 pub mod lenient;
 
-use epay_domain::{Amount, Currency, Secret};
+use epay_domain::{Amount, Secret};
 use serde::Serialize;
-use serde_json::value::RawValue;
-use serde_json::{Map, Value};
-use std::collections::HashMap;
 use utoipa::ToSchema;
 
 pub mod three_ds;
@@ -21,10 +17,6 @@ pub mod three_ds;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
 pub struct FieldError(pub String);
-
-fn err(msg: impl Into<String>) -> FieldError {
-    FieldError(msg.into())
-}
 
 /// The most characters of a client's value an error repeats back (an `order.id`, a card id).
 pub const MAX_ECHO_CHARS: usize = 64;
@@ -42,162 +34,6 @@ pub fn capped(text: &str, max_chars: usize) -> String {
 /// A client's value as an error repeats it: at most [`MAX_ECHO_CHARS`] characters.
 pub fn echoed(value: &str) -> String {
     capped(value, MAX_ECHO_CHARS)
-}
-
-/// A JSON object (or a form) whose fields are read by name, case-insensitively.
-pub struct Fields {
-    map: Map<String, Value>,
-    /// The exact text of its JSON numbers (a `Value` keeps only an `f64` of `99.999999999999999999`).
-    numbers: NumberTexts,
-}
-
-/// The exact text of each JSON number of one object, by field name, and the same for the
-/// objects nested in it: amounts are parsed from the digits the client sent, as strings are.
-#[derive(Default, Clone)]
-struct NumberTexts {
-    numbers: HashMap<String, String>,
-    objects: HashMap<String, NumberTexts>,
-}
-
-impl NumberTexts {
-    /// Reads `raw` (a JSON object) again, field by field, without evaluating any number.
-    fn of(raw: &RawValue) -> NumberTexts {
-        let Ok(fields) = serde_json::from_str::<HashMap<String, &RawValue>>(raw.get()) else {
-            return NumberTexts::default();
-        };
-        let mut texts = NumberTexts::default();
-        for (name, value) in fields {
-            let text = value.get().trim();
-            if text.starts_with(|c: char| c == '-' || c.is_ascii_digit()) {
-                texts.numbers.insert(name, text.to_string());
-            } else if text.starts_with('{') {
-                texts.objects.insert(name, NumberTexts::of(value));
-            }
-        }
-        texts
-    }
-}
-
-/// Prints only the field names: values may be secrets or card data.
-impl std::fmt::Debug for Fields {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_set().entries(self.map.keys()).finish()
-    }
-}
-
-impl Fields {
-    /// Parses a JSON body that must be an object.
-    pub fn from_json(body: &[u8]) -> Result<Fields, FieldError> {
-        if body.iter().all(|b| b.is_ascii_whitespace()) {
-            return Err(err("request body is empty; expected a JSON object"));
-        }
-        match serde_json::from_slice::<Value>(body) {
-            Ok(Value::Object(map)) => {
-                let numbers = serde_json::from_slice::<&RawValue>(body).map(NumberTexts::of).unwrap_or_default();
-                Ok(Fields { map, numbers })
-            }
-            Ok(_) => Err(err("request body must be a JSON object")),
-            Err(e) => Err(err(format!("request body is not valid JSON: {e}"))),
-        }
-    }
-
-    pub fn from_pairs(pairs: impl IntoIterator<Item = (String, String)>) -> Fields {
-        Fields { map: pairs.into_iter().map(|(k, v)| (k, Value::String(v))).collect(), numbers: NumberTexts::default() }
-    }
-
-    /// The same fields with `name` set to `value` (replacing any spelling of it).
-    pub fn with(mut self, name: &str, value: &str) -> Fields {
-        self.map.retain(|k, _| !k.eq_ignore_ascii_case(name));
-        self.map.insert(name.to_string(), Value::String(value.to_string()));
-        self
-    }
-
-    pub fn from_value(value: Value, what: &str) -> Result<Fields, FieldError> {
-        match value {
-            Value::Object(map) => Ok(Fields { map, numbers: NumberTexts::default() }),
-            _ => Err(err(format!("{what} must be a JSON object"))),
-        }
-    }
-
-    /// The value of the first of `names` present (case-insensitive), skipping JSON nulls.
-    pub fn raw(&self, names: &[&str]) -> Option<&Value> {
-        self.entry(names).map(|(_, v)| v)
-    }
-
-    /// [`Fields::raw`] with the field's name as the client spelled it.
-    fn entry(&self, names: &[&str]) -> Option<(&String, &Value)> {
-        for name in names {
-            if let Some((k, v)) = self.map.get_key_value(*name) {
-                if !v.is_null() {
-                    return Some((k, v));
-                }
-            }
-        }
-        self.map.iter().find(|(k, v)| !v.is_null() && names.iter().any(|n| k.eq_ignore_ascii_case(n)))
-    }
-
-    /// A string field; numbers are accepted and turned into their text (invoice ids are often
-    /// sent as numbers).
-    pub fn opt_str(&self, names: &[&str]) -> Result<Option<String>, FieldError> {
-        match self.raw(names) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(Value::Number(n)) => Ok(Some(n.to_string())),
-            Some(_) => Err(err(format!("field {} must be a string", names[0]))),
-        }
-    }
-
-    pub fn str_or_empty(&self, names: &[&str]) -> Result<String, FieldError> {
-        Ok(self.opt_str(names)?.unwrap_or_default())
-    }
-
-    pub fn req_str(&self, names: &[&str]) -> Result<String, FieldError> {
-        match self.opt_str(names)? {
-            Some(s) if !s.trim().is_empty() => Ok(s),
-            _ => Err(err(format!("field {} is required", names[0]))),
-        }
-    }
-
-    /// An amount in major units, as a JSON number or a numeric string.
-    pub fn opt_amount(&self, names: &[&str]) -> Result<Option<Amount>, FieldError> {
-        let text = match self.entry(names) {
-            None => return Ok(None),
-            // The digits as sent: through an f64, 99.999999999999999999 would become 100.
-            Some((name, Value::Number(n))) => self.numbers.numbers.get(name).cloned().unwrap_or_else(|| n.to_string()),
-            Some((_, Value::String(s))) => s.clone(),
-            Some(_) => return Err(err(format!("field {} must be a number", names[0]))),
-        };
-        Amount::parse_major(&text).map(Some).map_err(|e| err(format!("field {}: {e}", names[0])))
-    }
-
-    pub fn req_amount(&self, names: &[&str]) -> Result<Amount, FieldError> {
-        self.opt_amount(names)?.ok_or_else(|| err(format!("field {} is required", names[0])))
-    }
-
-    pub fn opt_currency(&self, names: &[&str]) -> Result<Option<Currency>, FieldError> {
-        match self.opt_str(names)? {
-            None => Ok(None),
-            Some(s) => s.parse().map(Some).map_err(|e| err(format!("field {}: {e}", names[0]))),
-        }
-    }
-
-    /// A Boolean; `"true"`/`"false"` strings are accepted because form posts carry only text.
-    pub fn opt_bool(&self, names: &[&str]) -> Result<Option<bool>, FieldError> {
-        match self.raw(names) {
-            None => Ok(None),
-            Some(Value::Bool(b)) => Ok(Some(*b)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("true") => Ok(Some(true)),
-            Some(Value::String(s)) if s.eq_ignore_ascii_case("false") || s.is_empty() => Ok(Some(false)),
-            Some(_) => Err(err(format!("field {} must be a Boolean", names[0]))),
-        }
-    }
-
-    pub fn opt_object(&self, names: &[&str]) -> Result<Option<Fields>, FieldError> {
-        let Some((name, value)) = self.entry(names) else { return Ok(None) };
-        let mut fields = Fields::from_value(value.clone(), &format!("field {}", names[0]))?;
-        fields.numbers = self.numbers.objects.get(name).cloned().unwrap_or_default();
-        Ok(Some(fields))
-    }
 }
 
 /// An amount on the wire, in major units, printed as ePay prints it: whole amounts as integers
@@ -503,18 +339,5 @@ mod tests {
         assert_eq!(json(1_222), "12.22");
         assert_eq!(json(50), "0.5");
         assert_eq!(json(0), "0");
-    }
-
-    #[test]
-    fn fields_are_case_insensitive_and_typed() {
-        let f = Fields::from_json(br#"{"invoiceID":"000001","amount":"12.50","cardSave":"true","x":[1]}"#).unwrap();
-        assert_eq!(f.req_str(&["invoiceId"]).unwrap(), "000001");
-        assert_eq!(f.req_amount(&["amount"]).unwrap().minor(), 1250);
-        assert_eq!(f.opt_bool(&["cardSave"]).unwrap(), Some(true));
-        assert!(f.opt_str(&["x"]).unwrap_err().0.contains("field x must be a string"));
-        assert!(f.req_str(&["missing"]).unwrap_err().0.contains("missing is required"));
-        assert!(Fields::from_json(b"[1]").is_err());
-        assert!(Fields::from_json(b"{").unwrap_err().0.contains("not valid JSON"));
-        assert!(Fields::from_json(b"").unwrap_err().0.contains("empty"));
     }
 }

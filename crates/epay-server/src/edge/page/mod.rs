@@ -27,7 +27,7 @@ use crate::services::auth;
 use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::lenient::{self, Checked};
-use crate::wire::{Fields, PaymentAnswer};
+use crate::wire::PaymentAnswer;
 use epay_store::TokenRecord;
 use forms::{PayForm, TransferForm};
 use i18n::{words, Lang};
@@ -103,8 +103,8 @@ pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> 
     response
 }
 
-fn language_of(fields: &Fields) -> Lang {
-    Lang::parse(&fields.str_or_empty(&["language"]).unwrap_or_default())
+fn language_of(fields: &params::PageFields) -> Lang {
+    Lang::parse(&fields.language)
 }
 
 fn flag(map: &HashMap<String, String>, name: &str) -> bool {
@@ -381,8 +381,7 @@ async fn three_ds_return(
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
-    let links = |name: &str| decoded.fields.str_or_empty(&[name]).unwrap_or_default();
-    let back = links("backLink");
+    let back = decoded.fields.back_link.clone();
     match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &md, &pa_res).await {
         Ok(confirmed) => html(
             StatusCode::OK,
@@ -468,7 +467,6 @@ async fn check_transfer_form(
     decoded: &params::PageParams,
     kind: TransferKind,
 ) -> Result<(TokenRecord, transfers::PageTransfer), TransferError> {
-    let bad = |e: crate::wire::FieldError| TransferError::from(Refusal::BadRequest(e.0));
     // Every refused token reads as a 401 here (storage too): the page shows its message.
     let caller = auth::caller(app, decoded.access_token.expose())
         .await
@@ -476,34 +474,32 @@ async fn check_transfer_form(
     if let Some(token) = caller.token() {
         transfers::check_token(token, kind)?;
     }
-    let order = transfer_order(&decoded.fields).map_err(bad)?;
+    let order = transfer_order(&decoded.fields);
     let preselect = transfers::PreselectRequest {
-        sender: decoded.fields.opt_str(&["senderCardId"]).map_err(bad)?,
-        receiver: decoded.fields.opt_str(&["receiverCardId"]).map_err(bad)?,
+        sender: decoded.fields.sender_card_id.clone(),
+        receiver: decoded.fields.receiver_card_id.clone(),
     };
     transfers::check_page_transfer(app, caller, kind, &order, &preselect).await
 }
 
 /// The order of a transfer made from the page's parameters: the merchant's page names it with
 /// the payment's parameter names (`invoiceId`, `terminal`, `email`, ...).
-pub fn transfer_order(params: &Fields) -> Result<transfers::OrderRequest, crate::wire::FieldError> {
-    let text = |names: &[&str]| params.str_or_empty(names);
-    let (id, amount, currency) = (text(&["invoiceId", "invoiceID"])?, text(&["amount"])?, text(&["currency"])?);
+pub fn transfer_order(params: &params::PageFields) -> transfers::OrderRequest {
     let refused = |field: &str, e: epay_domain::MoneyError| crate::wire::FieldError(format!("field {field}: {e}"));
-    Ok(transfers::OrderRequest {
-        id: Some(id),
-        amount: epay_domain::Amount::parse_major(&amount).map_err(|e| refused("amount", e)).into(),
+    transfers::OrderRequest {
+        id: Some(params.invoice_id.clone()),
+        amount: epay_domain::Amount::parse_major(&params.amount).map_err(|e| refused("amount", e)).into(),
         // The page's currency is required: an empty one is refused as unknown.
-        currency: Some(currency.parse().map_err(|e| refused("currency", e)).into()),
-        description: text(&["description"])?,
-        account_id: text(&["accountId", "accountID"])?,
-        email: text(&["email"])?,
-        terminal_id: Some(text(&["terminal", "terminalId"])?),
-        back_link: text(&["backLink"])?,
-        failure_back_link: text(&["failureBackLink"])?,
-        post_link: text(&["postLink"])?,
-        failure_post_link: text(&["failurePostLink"])?,
-    })
+        currency: Some(params.currency.parse().map_err(|e| refused("currency", e)).into()),
+        description: params.description.clone(),
+        account_id: params.account_id.clone(),
+        email: params.email.clone(),
+        terminal_id: Some(params.terminal.clone()),
+        back_link: params.back_link.clone(),
+        failure_back_link: params.failure_back_link.clone(),
+        post_link: params.post_link.clone(),
+        failure_post_link: params.failure_post_link.clone(),
+    }
 }
 
 /// One side of a transfer from the form: a saved card by id, or a typed card.
@@ -570,11 +566,8 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         let message = "saved cards need a token requested with the customer's accountId";
         return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
     }
-    let save = decoded.fields.opt_bool(&["cardSave"]).ok().flatten().unwrap_or(false);
-    let order = match transfer_order(&decoded.fields) {
-        Ok(o) => o,
-        Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.0)),
-    };
+    let save = decoded.fields.card_save.unwrap_or(false);
+    let order = transfer_order(&decoded.fields);
     let base = crate::edge::http::public_base(&app, &headers);
     // A token bound to its order id stays usable after a decline (`Transfer::token_spend`).
     let (merchant_id, may_retry) = (token.merchant_id.clone(), token.invoice_id.is_some());

@@ -4,9 +4,9 @@
 //! (facts §4.2).
 
 use epay_domain::Secret;
+use serde::Deserialize;
 
-use crate::wire::lenient::Body;
-use crate::wire::Fields;
+use crate::wire::lenient::{self, Body};
 
 /// The longest `params` we accept (compressed); a real one is well under 4 KiB.
 pub const MAX_PARAMS_CHARS: usize = 16 * 1024;
@@ -28,10 +28,45 @@ pub enum ParamsError {
 /// The decoded payment object: its plain fields and the `auth` token object.
 #[derive(Debug)]
 pub struct PageParams {
-    pub fields: Fields,
+    /// The fields the page reads itself.
+    pub fields: PageFields,
     /// The same fields, for the request types read with `wire::lenient` (the payment order).
     pub body: Body,
     pub access_token: Secret,
+}
+
+/// The fields of the payment object that the page reads itself: its language and links, and a
+/// transfer's order and pre-selected cards (a payment's order is a `PaymentOrderRequest`, read
+/// from [`PageParams::body`]). Every value in `params` is text; one left out is empty.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default)]
+pub struct PageFields {
+    pub language: String,
+    #[serde(rename(deserialize = "invoiceId"))]
+    pub invoice_id: String,
+    pub amount: String,
+    pub currency: String,
+    pub description: String,
+    #[serde(rename(deserialize = "accountId"))]
+    pub account_id: String,
+    pub email: String,
+    #[serde(rename(deserialize = "terminal|terminalId"))]
+    pub terminal: String,
+    #[serde(rename(deserialize = "backLink"))]
+    pub back_link: String,
+    #[serde(rename(deserialize = "failureBackLink"))]
+    pub failure_back_link: String,
+    #[serde(rename(deserialize = "postLink"))]
+    pub post_link: String,
+    #[serde(rename(deserialize = "failurePostLink"))]
+    pub failure_post_link: String,
+    /// Not a Boolean: not saved.
+    #[serde(rename(deserialize = "cardSave"), deserialize_with = "lenient::or_none")]
+    pub card_save: Option<bool>,
+    #[serde(rename(deserialize = "senderCardId"))]
+    pub sender_card_id: Option<String>,
+    #[serde(rename(deserialize = "receiverCardId"))]
+    pub receiver_card_id: Option<String>,
 }
 
 pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
@@ -62,12 +97,10 @@ pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
     if access_token.trim().is_empty() {
         return Err(ParamsError::NoAuth);
     }
-    let pairs: Vec<(String, String)> = pairs.into_iter().filter(|(k, _)| k != "auth").collect();
-    Ok(PageParams {
-        body: Body::pairs(pairs.clone()),
-        fields: Fields::from_pairs(pairs),
-        access_token: access_token.into(),
-    })
+    let body = Body::pairs(pairs.into_iter().filter(|(k, _)| k != "auth"));
+    // Text into text fields (or a Boolean that reads as absent): reading cannot fail.
+    let fields = body.read().unwrap_or_default();
+    Ok(PageParams { fields, body, access_token: access_token.into() })
 }
 
 /// LZString's `decompressFromEncodedURIComponent`, as `lz_str` does it (characters outside the
@@ -201,6 +234,27 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_page_fields_are_read_in_any_case_and_the_first_terminal_spelling_wins() {
+        let raw = encode(
+            &[
+                ("INVOICEID", "000000002".into()),
+                ("terminalId", "second".into()),
+                ("terminal", "first".into()),
+                ("cardSave", "TRUE".into()),
+                ("senderCardId", "card-1".into()),
+                ("language", "kaz".into()),
+            ],
+            &[("access_token", "T".into())],
+        );
+        let fields = decode(&raw).unwrap().fields;
+        assert_eq!((fields.invoice_id.as_str(), fields.terminal.as_str()), ("000000002", "first"));
+        assert_eq!((fields.card_save, fields.sender_card_id.as_deref()), (Some(true), Some("card-1")));
+        assert_eq!((fields.language.as_str(), fields.receiver_card_id), ("kaz", None));
+        let odd = encode(&[("cardSave", "yes".into())], &[("access_token", "T".into())]);
+        assert_eq!(decode(&odd).unwrap().fields, PageFields::default());
+    }
+
+    #[test]
     fn roundtrip_and_garbage() {
         let raw = encode(
             &[("invoiceId", "000000001".into()), ("amount", "100".into()), ("description", "Оплата & co".into())],
@@ -208,7 +262,8 @@ mod tests {
         );
         let decoded = decode(&raw).unwrap();
         assert_eq!(decoded.access_token.expose(), "ABC_DEF");
-        assert_eq!(decoded.fields.req_str(&["description"]).unwrap(), "Оплата & co");
+        assert_eq!(decoded.fields.description, "Оплата & co");
+        assert_eq!((decoded.fields.invoice_id.as_str(), decoded.fields.amount.as_str()), ("000000001", "100"));
         assert_eq!(decode("").unwrap_err(), ParamsError::Missing);
         assert!(decode("!!!not-lz!!!").is_err());
         assert!(decode(&"A".repeat(MAX_PARAMS_CHARS + 1)).is_err());

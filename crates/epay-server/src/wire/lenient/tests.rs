@@ -59,7 +59,7 @@ fn amount(order: &Order) -> Result<i64, String> {
 fn names_match_in_any_case_and_an_exact_match_wins() {
     let o = order(r#"{"INVOICEID":"1","accountid":"a","AMOUNT":1}"#).unwrap();
     assert_eq!((o.id.as_deref(), o.account_id.as_str(), amount(&o)), (Some("1"), "a", Ok(100)));
-    // Several case spellings: the exact one, else the first in name order (as `Fields` did).
+    // Several case spellings: the exact one, else the first in name order (as the hand-written reader before it did).
     let o = order(r#"{"accountId":"lower","accountID":"exact","amount":1}"#).unwrap();
     assert_eq!(o.account_id, "exact");
     let o = order(r#"{"AccountId":"second","ACCOUNTID":"first","amount":1}"#).unwrap();
