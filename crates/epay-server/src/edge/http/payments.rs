@@ -14,10 +14,11 @@ use super::idempotency::json_or_error;
 use crate::app::AppState;
 use crate::platform::cryptogram::Cryptogram;
 use crate::services::payments::{self, Field, PayWithCryptogram, PayWithSavedCard, PaymentError};
-use crate::wire::lenient::{Body, Checked};
+use crate::wire::lenient::{self, Body, Checked};
 use crate::wire::FieldError;
 use serde::de::{IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 pub async fn public_key(State(app): State<AppState>) -> impl IntoResponse {
     ([(CONTENT_TYPE, "application/x-pem-file")], app.keys.public_pem.clone())
@@ -75,20 +76,45 @@ fn bad_body(e: FieldError) -> PaymentError {
     PaymentError::BadRequest(e.0)
 }
 
+/// `/payment/cryptopay`'s fields beside the order (`PaymentOrder`); the OpenAPI description
+/// shows the body as both.
+#[derive(Deserialize, ToSchema)]
+pub struct CryptopayFields {
+    /// Base64 (standard with or without padding, or URL-safe) of the `Cryptogram` JSON
+    /// encrypted with RSA PKCS#1 v1.5 to the key from `GET /public.rsa`. Also accepted as
+    /// `сryptogram` with a Cyrillic `с` (U+0441), as Halyk's iOS SDK sends it (facts §5.1).
+    #[serde(rename(deserialize = "cryptogram|\u{0441}ryptogram"), default)]
+    #[schema(value_type = String, required = true)]
+    pub cryptogram: Field<String>,
+}
+
+/// `/payments/cards/auth`'s fields beside the order (`PaymentOrder`, seed 003); the OpenAPI
+/// description shows the body as both.
+#[derive(Deserialize, ToSchema)]
+pub struct SavedCardFields {
+    /// `"cardId"`; any other non-empty value is refused.
+    #[serde(rename(deserialize = "paymentType"), default)]
+    #[schema(rename = "paymentType", value_type = Option<String>, example = "cardId")]
+    pub payment_type: Field<String>,
+    /// The saved card (also `cardID`), as `{"id": "<cardID>"}` or `"<cardID>"`. It must belong to
+    /// the token's merchant, be active, and belong to `accountId` (required; the token's when it
+    /// names one).
+    #[serde(rename(deserialize = "cardId|cardID"), default)]
+    #[schema(rename = "cardId", value_type = CardIdRef, required = true)]
+    pub card_id: Option<CardIdRef>,
+    /// Accepted and ignored.
+    #[serde(rename(deserialize = "recurrent"), default, deserialize_with = "lenient::or_none")]
+    #[schema(rename = "recurrent", value_type = Option<bool>)]
+    pub _recurrent: Option<bool>,
+}
+
 /// `/payment/cryptopay`'s body: the order and the cryptogram, decoded from its base64.
 pub(crate) fn read_cryptopay(
     body: &Body,
     acs_url: String,
     from: Option<IpAddr>,
 ) -> Result<PayWithCryptogram, FieldError> {
-    /// Beside the order: the cryptogram, also spelled with a Cyrillic "с" (U+0441), as Halyk's
-    /// iOS SDK sends it (facts §5.1).
-    #[derive(Deserialize)]
-    struct CryptogramText {
-        #[serde(rename(deserialize = "cryptogram|\u{0441}ryptogram"), default)]
-        cryptogram: Field<String>,
-    }
-    let CryptogramText { cryptogram } = body.read()?;
+    let CryptopayFields { cryptogram } = body.read()?;
     let cryptogram = match cryptogram.map(Checked::into_result) {
         Some(Ok(text)) if text.trim().is_empty() => None,
         Some(Ok(text)) => Some(Checked(Cryptogram::from_base64(&text).map_err(|e| FieldError(e.to_string())))),
@@ -100,14 +126,7 @@ pub(crate) fn read_cryptopay(
 
 /// `/payments/cards/auth`'s body (seed 003): the order, `paymentType` and the saved card.
 pub(crate) fn read_saved_card(body: &Body, acs_url: String) -> Result<PayWithSavedCard, FieldError> {
-    #[derive(Deserialize)]
-    struct SavedCardFields {
-        #[serde(rename(deserialize = "paymentType"), default)]
-        payment_type: Field<String>,
-        #[serde(rename(deserialize = "cardId|cardID"), default)]
-        card_id: Option<CardIdRef>,
-    }
-    let SavedCardFields { payment_type, card_id } = body.read()?;
+    let SavedCardFields { payment_type, card_id, .. } = body.read()?;
     Ok(PayWithSavedCard {
         order: body.read()?,
         payment_type,
@@ -119,7 +138,31 @@ pub(crate) fn read_saved_card(body: &Body, acs_url: String) -> Result<PayWithSav
 /// The saved card a body names: `"cardId": {"id": "<cardID>"}` as seed 003 writes it, or
 /// `"cardId": "<cardID>"` as some integrations send it; or why it names none. Never refuses the
 /// body: the service reports the fault after the order's.
-struct CardIdRef(Result<String, String>);
+pub struct CardIdRef(Result<String, String>);
+
+/// In the OpenAPI description: the object or the id.
+impl utoipa::PartialSchema for CardIdRef {
+    fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+        use utoipa::openapi::schema::{ObjectBuilder, OneOfBuilder, Type};
+        let text = || ObjectBuilder::new().schema_type(Type::String);
+        OneOfBuilder::new()
+            .item(
+                ObjectBuilder::new()
+                    .schema_type(Type::Object)
+                    .property("id", text())
+                    .required("id")
+                    .description(Some("`{\"id\": \"<cardID>\"}`, as seed 003 writes it.")),
+            )
+            .item(text().description(Some("`\"<cardID>\"`.")))
+            .description(Some(
+                "The saved card to pay with: seed 003's object, or the id alone as some integrations send it.\n\
+                 Either is the `cardID` of a payment, verification or transfer that saved the card.",
+            ))
+            .into()
+    }
+}
+
+impl ToSchema for CardIdRef {}
 
 impl<'de> Deserialize<'de> for CardIdRef {
     fn deserialize<D: serde::Deserializer<'de>>(field: D) -> Result<Self, D::Error> {

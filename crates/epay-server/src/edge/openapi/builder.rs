@@ -66,6 +66,15 @@ impl Builder {
         json!({ "$ref": format!("#/components/schemas/{}", T::name()) })
     }
 
+    /// A `$ref` to a schema composed of others (`allOf` the real types a handler reads one body
+    /// into, `oneOf` the bodies a path takes), registered under `name`.
+    pub fn composed(&mut self, name: &str, description: &str, schema: Value) -> Value {
+        let mut schema = schema;
+        schema["description"] = json!(description);
+        self.schemas.insert(name.to_string(), schema);
+        json!({ "$ref": format!("#/components/schemas/{name}") })
+    }
+
     /// An ePay API operation: served at `path` and under `/api`, with the optional
     /// `Idempotency-Key` on a POST (except the token endpoint).
     pub fn api(&mut self, methods: &[&'static str], path: &'static str, tag: &str, id: &str, summary: &str) -> Op<'_> {
@@ -169,8 +178,13 @@ impl Op<'_> {
     }
 
     /// A request body of type `T` in each of `content_types`, with one example.
-    pub fn body<T: ToSchema>(mut self, content_types: &[&str], description: &str, example: Value) -> Self {
+    pub fn body<T: ToSchema>(self, content_types: &[&str], description: &str, example: Value) -> Self {
         let schema = self.builder.schema::<T>();
+        self.body_schema(schema, content_types, description, example)
+    }
+
+    /// A request body of the given schema in each of `content_types`, with one example.
+    pub fn body_schema(mut self, schema: Value, content_types: &[&str], description: &str, example: Value) -> Self {
         let content: Map<String, Value> = content_types
             .iter()
             .map(|ct| {

@@ -9,13 +9,16 @@ use super::requests::*;
 use super::responses::*;
 use crate::edge::http::oauth::TokenRequest;
 use crate::edge::http::operations::OperationRequest;
+use crate::edge::http::payments::{CryptopayFields, SavedCardFields};
 use crate::edge::http::sandbox::ClockAdvance;
 use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
 use crate::edge::page::acs::{AcsAnswerForm, AcsChallengeForm};
 use crate::edge::page::forms::{PayForm, TransferForm};
+use crate::edge::page::params::PageCards;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
+use crate::services::payments::PaymentOrderRequest;
 use crate::services::three_ds_confirm::Confirmed;
 use crate::services::transfers::TransferResponse;
 use crate::wire::{ErrorBody, OAuthErrorBody, PaymentAnswer, StatusResponse, TokenResponse, TransferErrorBody};
@@ -202,6 +205,14 @@ fn payments(b: &mut Builder) {
         )
         .done();
 
+    let cryptopay_request = {
+        let parts = json!({"allOf": [b.schema::<PaymentOrderRequest>(), b.schema::<CryptopayFields>()]});
+        b.composed(
+            "CryptopayRequest",
+            "`POST /payment/cryptopay`: the order plus the encrypted card (facts §5).",
+            parts,
+        )
+    };
     let op = b
         .api(&["post"], "/payment/cryptopay", "Payments", "cryptopay", "Pay with a card cryptogram")
         .about(
@@ -212,7 +223,8 @@ fn payments(b: &mut Builder) {
              operations). With `cardSave` and `accountId` an approved card is saved and its id returned as `cardID`.",
         )
         .auth(Auth::Payment)
-        .body::<CryptopayRequest>(
+        .body_schema(
+            cryptopay_request,
             &["application/json"],
             "The order (it must match the token) and the cryptogram.",
             json!({"amount":100,"currency":"KZT","name":"TEST TEST","cryptogram":"<base64 of the encrypted Cryptogram>",
@@ -225,8 +237,24 @@ fn payments(b: &mut Builder) {
             &[("approved", payment_example()), ("3-D Secure (seed 003)", three_d_example())],
         );
     payment_errors::<ErrorBody>(op).done();
-    b.schema::<Cryptogram>();
+    b.schema::<CryptogramPlaintext>();
 
+    let saved_card_request = {
+        let parts = json!({"allOf": [b.schema::<PaymentOrderRequest>(), b.schema::<SavedCardFields>()]});
+        let payment = b.composed(
+            "SavedCardPaymentRequest",
+            "`POST /payments/cards/auth` (seed 003): the order plus a saved card. A JSON body with both an\n\
+             `order` and a `card` object is a P2P transfer instead (`TransferRequest`).",
+            parts,
+        );
+        let either = json!({"oneOf": [payment, b.schema::<TransferRequest>()]});
+        b.composed(
+            "SavedCardRequest",
+            "`POST /payments/cards/auth`: a saved-card payment, or (a JSON object with both `order` and\n\
+             `card`) a P2P transfer, as seed 001 sends it.",
+            either,
+        )
+    };
     let op = b
         .api(&["post"], "/payments/cards/auth", "Payments", "savedCardPayment", "Pay with a saved card")
         .about(
@@ -237,7 +265,8 @@ fn payments(b: &mut Builder) {
              `POST /p2p/transfer`, with its answers and errors (`TransferResponse`, `TransferErrorBody`).",
         )
         .auth(Auth::PaymentOrTransfer)
-        .body::<SavedCardRequest>(
+        .body_schema(
+            saved_card_request,
             &["application/json"],
             "Seed 003's body (or seed 001's transfer body).",
             json!({"amount":100,"currency":"KZT","name":"TEST TEST","terminalId": PAYMENT_TERMINAL,
@@ -714,7 +743,19 @@ fn payment_page(b: &mut Builder) {
         .text(200, HTML, "The form.", None)
         .text(400, HTML, "A bad link or token: a page saying why.", None)
         .done();
-    b.schema::<PaymentObject>();
+    let auth = json!({
+        "type": "object",
+        "properties": {"auth": {"description": "The token answer of `POST /oauth2/token`, or just its `access_token`."}},
+        "required": ["auth"],
+    });
+    let parts = json!({"allOf": [b.schema::<PaymentOrderRequest>(), b.schema::<PageCards>(), auth]});
+    b.composed(
+        "PaymentObject",
+        "What `halyk.pay(paymentObject)` takes and the payment page receives in `params`: the fields\n\
+         of `PaymentOrder` (its `cardSave`, for transfers, saves the sender's card) plus `auth`, the\n\
+         whole token answer (or just the token string).",
+        parts,
+    );
     b.alias("/payform", "/payform/", "NoSlash");
     b.alias("/redesign-payform/", "/payform/", "Redesign");
     b.alias("/redesign-payform", "/payform/", "RedesignNoSlash");

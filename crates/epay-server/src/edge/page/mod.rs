@@ -476,8 +476,8 @@ async fn check_transfer_form(
     }
     let order = transfer_order(&decoded.fields);
     let preselect = transfers::PreselectRequest {
-        sender: decoded.fields.sender_card_id.clone(),
-        receiver: decoded.fields.receiver_card_id.clone(),
+        sender: decoded.cards.sender_card_id.clone(),
+        receiver: decoded.cards.receiver_card_id.clone(),
     };
     transfers::check_page_transfer(app, caller, kind, &order, &preselect).await
 }

@@ -5,6 +5,7 @@
 
 use epay_domain::Secret;
 use serde::Deserialize;
+use utoipa::ToSchema;
 
 use crate::wire::lenient::{self, Body};
 
@@ -30,6 +31,7 @@ pub enum ParamsError {
 pub struct PageParams {
     /// The fields the page reads itself.
     pub fields: PageFields,
+    pub cards: PageCards,
     /// The same fields, for the request types read with `wire::lenient` (the payment order).
     pub body: Body,
     pub access_token: Secret,
@@ -63,9 +65,22 @@ pub struct PageFields {
     /// Not a Boolean: not saved.
     #[serde(rename(deserialize = "cardSave"), deserialize_with = "lenient::or_none")]
     pub card_save: Option<bool>,
+}
+
+/// The transfer form's pre-selected cards, beside the order in the payment object.
+#[derive(Debug, Default, Clone, PartialEq, Eq, Deserialize, ToSchema)]
+#[serde(default)]
+#[schema(as = PageCards)]
+pub struct PageCards {
+    /// Transfer form (seed 000): the saved card to pre-select as the sender. Only a payable card
+    /// of the token's `accountId` is pre-selected; any other id is ignored.
     #[serde(rename(deserialize = "senderCardId"))]
+    #[schema(rename = "senderCardId")]
     pub sender_card_id: Option<String>,
+    /// Transfer form (seed 000): the saved card to pre-select as the receiver, of the token's
+    /// `accountId`; any other id is ignored.
     #[serde(rename(deserialize = "receiverCardId"))]
+    #[schema(rename = "receiverCardId")]
     pub receiver_card_id: Option<String>,
 }
 
@@ -99,8 +114,8 @@ pub fn decode(raw: &str) -> Result<PageParams, ParamsError> {
     }
     let body = Body::pairs(pairs.into_iter().filter(|(k, _)| k != "auth"));
     // Text into text fields (or a Boolean that reads as absent): reading cannot fail.
-    let fields = body.read().unwrap_or_default();
-    Ok(PageParams { fields, body, access_token: access_token.into() })
+    let (fields, cards) = (body.read().unwrap_or_default(), body.read().unwrap_or_default());
+    Ok(PageParams { fields, cards, body, access_token: access_token.into() })
 }
 
 /// LZString's `decompressFromEncodedURIComponent`, as `lz_str` does it (characters outside the
@@ -246,10 +261,10 @@ mod tests {
             ],
             &[("access_token", "T".into())],
         );
-        let fields = decode(&raw).unwrap().fields;
+        let PageParams { fields, cards, .. } = decode(&raw).unwrap();
         assert_eq!((fields.invoice_id.as_str(), fields.terminal.as_str()), ("000000002", "first"));
-        assert_eq!((fields.card_save, fields.sender_card_id.as_deref()), (Some(true), Some("card-1")));
-        assert_eq!((fields.language.as_str(), fields.receiver_card_id), ("kaz", None));
+        assert_eq!((fields.card_save, cards.sender_card_id.as_deref()), (Some(true), Some("card-1")));
+        assert_eq!((fields.language.as_str(), cards.receiver_card_id), ("kaz", None));
         let odd = encode(&[("cardSave", "yes".into())], &[("access_token", "T".into())]);
         assert_eq!(decode(&odd).unwrap().fields, PageFields::default());
     }
