@@ -144,6 +144,26 @@ mod tests {
         assert_eq!(garbage, PaymentError::BadRequest("PaRes does not belong to this MD".into()));
     }
 
+    #[test]
+    fn the_fields_come_from_the_body_each_else_from_the_query() {
+        use super::ConfirmRequest;
+        use crate::wire::lenient;
+        use std::collections::HashMap;
+        let query: HashMap<String, String> =
+            [("md".to_string(), "q-md".to_string()), ("PaRes".to_string(), "q-pares".to_string())].into();
+        let texts = |pa_res: &str, md: &str| (pa_res.to_string(), md.to_string());
+        // Any case in the body; an MD that is no text is taken from the query.
+        let sent = lenient::from_json(br#"{"PARES":"b-pares","MD":{"x":1}}"#);
+        assert_eq!(ConfirmRequest::read(sent, &query).texts(), texts("b-pares", "q-md"));
+        // A body that is no JSON object gives nothing: all from the query.
+        assert_eq!(ConfirmRequest::read(lenient::from_json(b"{"), &query).texts(), texts("q-pares", "q-md"));
+        // A number is its digits; nothing given is empty.
+        let number = lenient::from_json(br#"{"MD":12}"#);
+        assert_eq!(ConfirmRequest::read(number, &HashMap::new()).texts(), texts("", "12"));
+        let form = lenient::from_pairs([("MD".to_string(), "f-md".to_string())]);
+        assert_eq!(ConfirmRequest::read(form, &query).texts(), texts("q-pares", "f-md"));
+    }
+
     #[tokio::test]
     async fn the_payments_own_token_confirms_even_after_it_expired() {
         let app = App::for_tests(NOW).await;
