@@ -73,12 +73,14 @@ impl<DB: Backend> SqlStore<DB> {
             }
             // The conversion accounts too, when the card is in another currency: `book` updates
             // them, and a payment takes them before its merchant's row.
-            let conversion = (!payment.card_currency.is_empty() && payment.card_currency != payment.currency)
-                .then(|| {
-                    [&payment.currency, &payment.card_currency]
-                        .map(|side| fx_account(&payment.currency, &payment.card_currency, side))
-                })
-                .unwrap_or_default();
+            let converts = !payment.card_currency.is_empty() && payment.card_currency != payment.currency;
+            let conversion: Vec<String> = if converts {
+                [&payment.currency, &payment.card_currency]
+                    .map(|side| fx_account(&payment.currency, &payment.card_currency, side))
+                    .into()
+            } else {
+                Vec::new()
+            };
             let mut touched = vec![m.from_account.as_str(), m.to_account.as_str(), m.fee_account.as_str()];
             touched.extend(conversion.iter().map(String::as_str));
             Self::lock_accounts(tx, &touched).await?;
