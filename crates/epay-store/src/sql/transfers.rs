@@ -71,7 +71,19 @@ impl<DB: Backend> SqlStore<DB> {
             if m.from_account.starts_with("merchant:") {
                 Self::open_account(tx, &m.from_account, AccountKind::Merchant, &payment.currency, now).await?;
             }
-            Self::lock_accounts(tx, &[&m.from_account, &m.to_account, &m.fee_account]).await?;
+            // The conversion accounts too, when the card is in another currency: `book` updates
+            // them, and a payment takes them before its merchant's row.
+            let converts = !payment.card_currency.is_empty() && payment.card_currency != payment.currency;
+            let conversion: Vec<String> = if converts {
+                [&payment.currency, &payment.card_currency]
+                    .map(|side| fx_account(&payment.currency, &payment.card_currency, side))
+                    .into()
+            } else {
+                Vec::new()
+            };
+            let mut touched = vec![m.from_account.as_str(), m.to_account.as_str(), m.fee_account.as_str()];
+            touched.extend(conversion.iter().map(String::as_str));
+            Self::lock_accounts(tx, &touched).await?;
             let to_currency =
                 Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
             if let Some(limit) = m.receiver_daily_limit_minor {
