@@ -54,14 +54,27 @@ fn valid_key(key: &HeaderValue) -> Option<String> {
     (!key.is_empty() && key.len() <= 255 && key.bytes().all(|b| b.is_ascii_graphic())).then(|| key.to_string())
 }
 
-/// The key in its scope: the merchant and what the token is bound to, so two merchants (or two
-/// shoppers' invoice-bound tokens) that pick the same key never meet.
+/// The key in its scope: the merchant and what the token is bound to, so two merchants, two
+/// shoppers' invoice-bound tokens, or two customers' (or transfer kinds') tokens that pick the
+/// same key never meet.
 fn scoped_key(token: &TokenRecord, key: &str) -> String {
     let mut scope = Sha256::new();
-    for part in [Some(token.merchant_id.as_str()), token.terminal_id.as_deref(), token.invoice_id.as_deref()] {
-        let part = part.unwrap_or_default().as_bytes();
+    let mut add = |part: &[u8]| {
         scope.update((part.len() as u64).to_be_bytes());
         scope.update(part);
+    };
+    for part in [Some(token.merchant_id.as_str()), token.terminal_id.as_deref(), token.invoice_id.as_deref()] {
+        add(part.unwrap_or_default().as_bytes());
+    }
+    // Added only when the token has them, so a key stored before they counted (every service
+    // token's) keeps its scope across an upgrade and a retry still finds its first answer.
+    if let Some(account) = &token.account_id {
+        add(b"account");
+        add(account.as_bytes());
+    }
+    if let Some(kind) = token.transfer_kind {
+        add(b"transfer-kind");
+        add(kind.as_str().as_bytes());
     }
     format!("{}:{key}", &hex::encode(scope.finalize())[..32])
 }
@@ -207,6 +220,45 @@ mod tests {
 
     async fn body(response: Response) -> serde_json::Value {
         serde_json::from_slice(&to_bytes(response.into_body(), 4096).await.unwrap()).unwrap()
+    }
+
+    /// A key's scope is what the token binds: another customer's or another transfer kind's
+    /// token with the same key never meets it, and a service token's scope is what it was
+    /// before those counted (a key stored then still replays).
+    #[test]
+    fn the_scope_follows_the_tokens_binding() {
+        let service = TokenRecord {
+            token_digest: "d".into(),
+            merchant_id: "m".into(),
+            terminal_id: Some("t".into()),
+            scope: "webapi".into(),
+            invoice_id: None,
+            amount_minor: None,
+            currency: None,
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+            expires_at: 0,
+            used_at: None,
+            created_at: 0,
+        };
+        let mut before = Sha256::new();
+        for part in ["m", "t", ""] {
+            before.update((part.len() as u64).to_be_bytes());
+            before.update(part.as_bytes());
+        }
+        assert_eq!(scoped_key(&service, "k"), format!("{}:k", &hex::encode(before.finalize())[..32]));
+        let alice = TokenRecord { account_id: Some("alice".into()), ..service.clone() };
+        let bob = TokenRecord { account_id: Some("bob".into()), ..service.clone() };
+        let oct = TokenRecord { transfer_kind: Some(epay_domain::TransferKind::Oct), ..service.clone() };
+        let keys = [&service, &alice, &bob, &oct].map(|t| scoped_key(t, "k"));
+        for (i, a) in keys.iter().enumerate() {
+            for b in &keys[i + 1..] {
+                assert_ne!(a, b);
+            }
+        }
     }
 
     /// Found by scripts/api-fuzz: a bad Idempotency-Key on a transfer endpoint was answered
