@@ -132,3 +132,25 @@ pub(crate) async fn challenged(app: &App, invoice: &str) -> Challenged {
     let session = app.store.three_ds_session_of(TEST_MERCHANT_ID, &payment.id).await.unwrap().expect("its challenge");
     Challenged { token, payment, session }
 }
+
+/// A token record of merchant `m` bound to nothing (no terminal, invoice, customer or kind), for
+/// tests of rules that read a token without a store; each test sets what it varies.
+pub(crate) fn bare_token() -> TokenRecord {
+    TokenRecord {
+        token_digest: String::new(),
+        merchant_id: "m".into(),
+        terminal_id: None,
+        scope: "webapi payment".into(),
+        invoice_id: None,
+        amount_minor: None,
+        currency: None,
+        post_link: String::new(),
+        failure_post_link: String::new(),
+        secret_hash: None,
+        transfer_kind: None,
+        account_id: None,
+        expires_at: 0,
+        used_at: None,
+        created_at: 0,
+    }
+}

@@ -178,23 +178,7 @@ mod tests {
 
     /// A service token of merchant `m`: no terminal, invoice, customer or kind; the tests vary it.
     fn service_token() -> TokenRecord {
-        TokenRecord {
-            token_digest: String::new(),
-            merchant_id: "m".into(),
-            terminal_id: None,
-            scope: "webapi payment".into(),
-            invoice_id: None,
-            amount_minor: None,
-            currency: None,
-            post_link: String::new(),
-            failure_post_link: String::new(),
-            secret_hash: None,
-            transfer_kind: None,
-            account_id: None,
-            expires_at: 0,
-            used_at: None,
-            created_at: 0,
-        }
+        crate::testing::bare_token()
     }
 
     #[test]

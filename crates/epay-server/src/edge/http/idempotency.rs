@@ -227,23 +227,7 @@ mod tests {
     /// before those counted (a key stored then still replays).
     #[test]
     fn the_scope_follows_the_tokens_binding() {
-        let service = TokenRecord {
-            token_digest: "d".into(),
-            merchant_id: "m".into(),
-            terminal_id: Some("t".into()),
-            scope: "webapi".into(),
-            invoice_id: None,
-            amount_minor: None,
-            currency: None,
-            post_link: String::new(),
-            failure_post_link: String::new(),
-            secret_hash: None,
-            transfer_kind: None,
-            account_id: None,
-            expires_at: 0,
-            used_at: None,
-            created_at: 0,
-        };
+        let service = TokenRecord { terminal_id: Some("t".into()), ..crate::testing::bare_token() };
         let mut before = Sha256::new();
         for part in ["m", "t", ""] {
             before.update((part.len() as u64).to_be_bytes());
