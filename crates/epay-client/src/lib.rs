@@ -141,8 +141,13 @@ impl Client {
         kind: TransferKind,
         request: &TransferRequest,
     ) -> Result<TransferResponse, ClientError> {
-        let response =
-            self.http.post(format!("{}{}", self.base, kind.path())).bearer_auth(token).json(request).send().await?;
+        let response = self
+            .http
+            .post(format!("{}{}", self.base, transfer_path(kind)))
+            .bearer_auth(token)
+            .json(request)
+            .send()
+            .await?;
         Self::decode(response).await
     }
 

@@ -6,33 +6,14 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Amount, TokenRequest};
 
-/// The three kinds of transfer, each on its own path.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TransferKind {
-    /// Card to card: `POST /p2p/transfer`.
-    P2p,
-    /// Account funding: the sender's card pays the merchant, `POST /chdebit/transfer`.
-    Aft,
-    /// Original credit: the merchant pays the receiver's card, `POST /chpayment/transfer`.
-    Oct,
-}
+pub use epay_domain::TransferKind;
 
-impl TransferKind {
-    pub fn path(self) -> &'static str {
-        match self {
-            TransferKind::P2p => "/p2p/transfer",
-            TransferKind::Aft => "/chdebit/transfer",
-            TransferKind::Oct => "/chpayment/transfer",
-        }
-    }
-
-    /// The token request's `transferKind` (an epay extension; a token without one makes P2P only).
-    pub fn token_word(self) -> &'static str {
-        match self {
-            TransferKind::P2p => "p2p",
-            TransferKind::Aft => "aft",
-            TransferKind::Oct => "oct",
-        }
+/// The path each kind of transfer is asked for on.
+pub fn transfer_path(kind: TransferKind) -> &'static str {
+    match kind {
+        TransferKind::P2p => "/p2p/transfer",
+        TransferKind::Aft => "/chdebit/transfer",
+        TransferKind::Oct => "/chpayment/transfer",
     }
 }
 
@@ -48,7 +29,8 @@ impl TokenRequest {
     ) -> Self {
         TokenRequest {
             scope: "transfer".into(),
-            transfer_kind: Some(kind.token_word().into()),
+            // The token request's `transferKind` is an epay extension; a token without one makes P2P only.
+            transfer_kind: Some(kind.as_str().into()),
             ..TokenRequest::payment(client_id, secret, order_id, amount, "KZT", terminal)
         }
     }

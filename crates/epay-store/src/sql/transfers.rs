@@ -86,11 +86,9 @@ impl<DB: Backend> SqlStore<DB> {
             Self::lock_accounts(tx, &touched).await?;
             let to_currency =
                 Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
+            // The receiving account is locked above (`lock_accounts`), so its credits today cannot
+            // change between this sum and the booking.
             if let Some(limit) = m.receiver_daily_limit_minor {
-                sqlx::query(&format!("SELECT id FROM ledger_accounts WHERE id = $1 {}", DB::FOR_UPDATE))
-                    .bind(&m.to_account)
-                    .fetch_optional(&mut **tx)
-                    .await?;
                 // The receiving account has one currency, and so have its credits and limit.
                 let row = sqlx::query(
                     "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers

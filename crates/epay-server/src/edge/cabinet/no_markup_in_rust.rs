@@ -7,7 +7,9 @@
 //! (`"{} {currency}"`, a CSV field, a URL) has neither. Unit tests (`#[cfg(test)]` onwards) may
 //! hold markup to compare pages with.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+
+use crate::edge::html::guard::rust_files;
 
 /// Builders of strings that could assemble markup.
 const BUILDERS: [&str; 5] = ["format!(", "write!(", "writeln!(", "push_str(", "format_args!("];
@@ -92,17 +94,6 @@ fn holds_markup(text: &str) -> bool {
         .any(|w| w[0] == b'<' && (w[1].is_ascii_alphabetic() || w[1] == b'/' || w[1] == b'!'));
     let reference = ["&lt;", "&gt;", "&amp;", "&quot;", "&#"].iter().any(|r| text.contains(r));
     tag || reference
-}
-
-fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            rust_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "rs") {
-            out.push(path);
-        }
-    }
 }
 
 #[test]

@@ -11,7 +11,7 @@
 //! is. Templates never use the `|safe` filter; a test below holds every template to that.
 
 #[cfg(test)]
-mod guard;
+pub(crate) mod guard;
 pub mod markdown;
 pub mod script_data;
 

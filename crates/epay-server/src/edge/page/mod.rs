@@ -111,17 +111,35 @@ fn flag(map: &HashMap<String, String>, name: &str) -> bool {
     map.get(name).is_some_and(|v| v.eq_ignore_ascii_case("true"))
 }
 
+/// The page that says the page's `params` cannot be read (in Russian: the language the shopper
+/// chose is inside what could not be read).
+fn bad_link_page(short: bool, why: &params::ParamsError) -> Response {
+    html(StatusCode::BAD_REQUEST, views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &why.to_string()))
+}
+
+/// The page after a payment or transfer went through: back to the shop's `back_link`, unless the
+/// page is the widget's short form (the widget closes itself).
+fn success_page(lang: Lang, short: bool, heading: Option<&str>, back_link: &str) -> Response {
+    html(
+        StatusCode::OK,
+        views::result(&views::ResultView {
+            lang,
+            heading,
+            short,
+            success: true,
+            reason: None,
+            redirect: if short { "" } else { back_link },
+            shop_link: "",
+        }),
+    )
+}
+
 async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
     let short = flag(&query, "isShortForm");
     let raw = query.get("params").map(String::as_str).unwrap_or("");
     let decoded = match params::decode(raw) {
-        Ok(p) => p,
-        Err(e) => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
-            )
-        }
+        Ok(decoded) => decoded,
+        Err(e) => return bad_link_page(short, &e),
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
@@ -277,13 +295,8 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let short = form.is_short_form.unwrap_or(false);
     let raw = form.params.as_str();
     let decoded = match params::decode(raw) {
-        Ok(p) => p,
-        Err(e) => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
-            )
-        }
+        Ok(decoded) => decoded,
+        Err(e) => return bad_link_page(short, &e),
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
@@ -320,18 +333,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
     match payments::pay_from_page(&app, payer, command).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
-        Ok(PaymentAnswer::Final(_)) => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                short,
-                success: true,
-                reason: None,
-                redirect: if short { "" } else { &order.back_link },
-                shop_link: "",
-                heading: None,
-            }),
-        ),
+        Ok(PaymentAnswer::Final(_)) => success_page(lang, short, None, &order.back_link),
         Err(PaymentError::Declined { reason, .. }) => {
             after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
         }
@@ -371,31 +373,17 @@ async fn three_ds_return(
     let short = flag(&query, "isShortForm");
     let raw = query.get("params").map(String::as_str).unwrap_or("");
     let decoded = match params::decode(raw) {
-        Ok(p) => p,
-        Err(e) => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
-            )
-        }
+        Ok(decoded) => decoded,
+        Err(e) => return bad_link_page(short, &e),
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
     let back = decoded.fields.back_link.clone();
     match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &md, &pa_res).await {
-        Ok(confirmed) => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                heading: matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_))
-                    .then_some(w.transfer_done),
-                short,
-                success: true,
-                reason: None,
-                redirect: if short { "" } else { &back },
-                shop_link: "",
-            }),
-        ),
+        Ok(confirmed) => {
+            let transfer = matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_));
+            success_page(lang, short, transfer.then_some(w.transfer_done), &back)
+        }
         Err(PaymentError::Declined { reason, .. }) => match order_request(&decoded) {
             Ok(request) => after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await,
             Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
@@ -545,13 +533,8 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     let short = form.is_short_form.unwrap_or(false);
     let raw = form.params.as_str();
     let decoded = match params::decode(raw) {
-        Ok(p) => p,
-        Err(e) => {
-            return html(
-                StatusCode::BAD_REQUEST,
-                views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &e.to_string()),
-            )
-        }
+        Ok(decoded) => decoded,
+        Err(e) => return bad_link_page(short, &e),
     };
     let lang = language_of(&decoded.fields);
     let w = words(lang);
@@ -585,18 +568,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &base, short, raw, s)
         }
-        Ok(_) => html(
-            StatusCode::OK,
-            views::result(&views::ResultView {
-                lang,
-                heading: Some(w.transfer_done),
-                short,
-                success: true,
-                reason: None,
-                redirect: if short { "" } else { &info.back_link },
-                shop_link: "",
-            }),
-        ),
+        Ok(_) => success_page(lang, short, Some(w.transfer_done), &info.back_link),
         // A decline is recorded; while the order id allows more attempts the form comes again
         // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
         Err(TransferError { refusal: Refusal::Declined { code, message, transaction_id }, .. }) => {
