@@ -188,7 +188,7 @@ impl ConfigCache {
 
     fn get_at<V: Clone>(&self, table: Pick<V>, key: &str, now: Instant) -> Lookup<V> {
         let mut state = self.lock();
-        if !state.fresh_until.is_some_and(|until| now < until) {
+        if state.fresh_until.is_none_or(|until| now >= until) {
             self.misses.fetch_add(1, Ordering::Relaxed);
             return Lookup::Off;
         }
