@@ -13,6 +13,7 @@ mod cabinet;
 mod callbacks;
 pub(crate) mod config_cache;
 mod config_watch;
+mod daily_totals;
 mod database;
 mod decisions;
 mod ledger;
