@@ -13,6 +13,7 @@ pub use ports::{
     CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
     TransfersPort, VaultPort,
 };
+pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};
 
 #[derive(Debug, thiserror::Error)]

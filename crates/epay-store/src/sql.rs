@@ -11,6 +11,8 @@
 mod booking;
 mod cabinet;
 mod callbacks;
+pub(crate) mod config_cache;
+mod config_watch;
 mod daily_totals;
 mod database;
 mod decisions;
@@ -50,6 +52,8 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
 /// The store on one database: a connection pool and the SQL of every port.
 pub struct SqlStore<DB: Database> {
     pool: Pool<DB>,
+    /// This node's copy of merchants and terminals (`config_cache.rs`).
+    config: Arc<config_cache::ConfigCache>,
 }
 
 pub type SqliteStore = SqlStore<Sqlite>;
@@ -74,7 +78,8 @@ pub trait Backend:
         &'c mut <Self as Database>::Connection,
         Is = &'c mut <Self as Database>::Connection,
         Is: Executor<'c, Database = Self>,
-    > + for<'q> Named<&'q str, Is = &'q str, Is: ColumnIndex<<Self as Database>::Row> + Encode<'q, Self> + Type<Self>>
+    > + config_watch::ConfigNotifications
+    + for<'q> Named<&'q str, Is = &'q str, Is: ColumnIndex<<Self as Database>::Row> + Encode<'q, Self> + Type<Self>>
     + for<'q> Named<Option<&'q str>, Is = Option<&'q str>, Is: Encode<'q, Self> + Type<Self>>
     + Named<String, Is = String, Is: Value<Self>>
     + Named<i64, Is = i64, Is: Value<Self>>

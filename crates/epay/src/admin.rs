@@ -112,8 +112,9 @@ impl TerminalArgs {
 
 #[derive(Subcommand)]
 pub enum SecretCommand {
-    /// Replace a merchant's client secret (the old one stops working at once) or, with
-    /// --webhook, its callback signing secret. Prints the new secret once.
+    /// Replace a merchant's client secret (the old one stops working within a second on every
+    /// running gateway) or, with --webhook, its callback signing secret. Prints the new secret
+    /// once.
     Rotate {
         #[arg(long)]
         client_id: String,

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use epay_store::{Payment, StoreHealth};
+use epay_store::{ConfigCacheStats, Payment, StoreHealth};
 
 /// Latency bucket bounds in seconds: from a cached status read to a slow callback receiver.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -120,6 +120,33 @@ impl Metrics {
         }
         out
     }
+}
+
+/// The store's merchant and terminal cache (epay-store `config_cache`), appended to
+/// [`Metrics::render`]'s text: reads answered from memory or the database, how often the cache
+/// was emptied, and the configuration version it last confirmed (absent while it is off).
+pub fn render_config_cache(stats: ConfigCacheStats) -> String {
+    let mut out = String::new();
+    out.push_str(
+        "# HELP epay_config_cache_reads_total Merchant and terminal reads, from memory (hit) or the database.\n",
+    );
+    out.push_str("# TYPE epay_config_cache_reads_total counter\n");
+    let _ = writeln!(out, "epay_config_cache_reads_total{{result=\"hit\"}} {}", stats.hits);
+    let _ = writeln!(out, "epay_config_cache_reads_total{{result=\"miss\"}} {}", stats.misses);
+    out.push_str(
+        "# HELP epay_config_cache_invalidations_total Times the cache was emptied (a change here or elsewhere).\n",
+    );
+    out.push_str("# TYPE epay_config_cache_invalidations_total counter\n");
+    let _ = writeln!(out, "epay_config_cache_invalidations_total {}", stats.invalidations);
+    out.push_str("# HELP epay_config_cache_entries Merchants and terminals held in memory.\n");
+    out.push_str("# TYPE epay_config_cache_entries gauge\n");
+    let _ = writeln!(out, "epay_config_cache_entries {}", stats.entries);
+    out.push_str("# HELP epay_config_version The configuration version this node last confirmed.\n");
+    out.push_str("# TYPE epay_config_version gauge\n");
+    if let Some(version) = stats.version {
+        let _ = writeln!(out, "epay_config_version {version}");
+    }
+    out
 }
 
 /// Label values are ours (routes, statuses), but escape anyway so the output always parses.

@@ -101,7 +101,8 @@ async fn merchant_of(store: &dyn Store, client_id: &str) -> Result<Merchant, Adm
 /// Which secret to rotate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum SecretKind {
-    /// The OAuth client secret: the old one stops working at once.
+    /// The OAuth client secret: the old one stops working within a second on every node
+    /// (`epay_store::CONFIG_STALENESS`: each node serves the merchant from memory).
     Client,
     /// The callback signing secret: callbacks queued from now on are signed with the new one.
     Webhook,

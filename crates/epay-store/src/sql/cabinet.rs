@@ -124,6 +124,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
 
     async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome> {
         let merchant = purge.merchant_id.as_str();
+        let _changed = self.config.changing();
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         // Cabinet users first: the public e-mail may belong to any merchant.
         let users = "SELECT id FROM cabinet_users WHERE email = $1 OR merchant_id = $2";

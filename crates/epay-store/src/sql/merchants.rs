@@ -1,14 +1,19 @@
-//! Merchants and their terminals.
+//! Merchants and their terminals. Reads go through this node's config cache
+//! (`config_cache.rs`); every write empties it once the write is done, so this node reads its
+//! own writes at once (other nodes learn of them through `config_watch.rs`).
+
+use std::future::Future;
 
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::config_cache::{tables, Lookup, Pick};
 use super::{Backend, RowsAffected, SqlStore};
 use epay_domain::Secret;
 
 use crate::model::*;
 use crate::ports::MerchantsPort;
-use crate::StoreResult;
+use crate::{ConfigCacheStats, StoreResult};
 
 /// Inserts or updates one terminal row.
 async fn write_terminal<DB: Backend>(tx: &mut sqlx::Transaction<'static, DB>, t: &Terminal) -> Result<(), sqlx::Error> {
@@ -48,11 +53,34 @@ async fn write_terminal<DB: Backend>(tx: &mut sqlx::Transaction<'static, DB>, t:
     Ok(())
 }
 
+impl<DB: Backend> SqlStore<DB> {
+    /// `key` in `table` from memory, or else `read` from the database (and kept, unless the
+    /// cache was emptied meanwhile: the answer may predate the change that emptied it).
+    async fn cached<V: Clone + Send>(
+        &self,
+        table: Pick<V>,
+        key: &str,
+        read: impl Future<Output = Result<Option<V>, sqlx::Error>> + Send,
+    ) -> StoreResult<Option<V>> {
+        let ticket = match self.config.get(table, key) {
+            Lookup::Hit(value) => return Ok(value),
+            Lookup::Miss(ticket) => Some(ticket),
+            Lookup::Off => None,
+        };
+        let value = read.await?;
+        if let Some(ticket) = ticket {
+            self.config.put(ticket, table, key, value.clone());
+        }
+        Ok(value)
+    }
+}
+
 #[async_trait]
 impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     async fn upsert_terminal(&self, t: &Terminal) -> StoreResult<()> {
         // The same statement as upsert_merchant's, without touching the merchant row (the
         // terminal's merchant must exist: a foreign key).
+        let _changed = self.config.changing();
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         write_terminal(&mut tx, t).await?;
         tx.commit().await?;
@@ -62,6 +90,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool> {
         // The tokens issued under the old secret are revoked with it, in one transaction:
         // whoever held the old secret keeps nothing it obtained with it.
+        let _changed = self.config.changing();
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
             .bind(secret_digest.expose())
@@ -75,6 +104,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     }
 
     async fn set_webhook_secret(&self, merchant_id: &str, webhook_secret: &Secret) -> StoreResult<bool> {
+        let _changed = self.config.changing();
         let changed = sqlx::query("UPDATE merchants SET webhook_secret = $1 WHERE id = $2")
             .bind(webhook_secret.expose())
             .bind(merchant_id)
@@ -85,6 +115,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     }
 
     async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
+        let _changed = self.config.changing();
         let now = 0i64;
         let mut tx = self.pool.begin_with(DB::BEGIN).await?;
         sqlx::query(
@@ -109,29 +140,43 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     }
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>> {
-        Ok(sqlx::query_as("SELECT * FROM merchants WHERE client_id = $1")
-            .bind(client_id)
-            .fetch_optional(&self.pool)
-            .await?)
+        let read =
+            sqlx::query_as("SELECT * FROM merchants WHERE client_id = $1").bind(client_id).fetch_optional(&self.pool);
+        self.cached(tables::merchants_by_client_id, client_id, read).await
     }
 
     async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
-        Ok(sqlx::query_as("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        let read = sqlx::query_as("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool);
+        self.cached(tables::merchants, id, read).await
     }
 
     async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
-        Ok(sqlx::query_as("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        let read = sqlx::query_as("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool);
+        self.cached(tables::terminals, id, read).await
     }
 
+    /// Not cached: the expiry sweep asks once per interval.
     async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT id FROM terminals WHERE operation_callbacks").fetch_all(&self.pool).await?;
         Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
     }
 
     async fn terminals_of(&self, merchant_id: &str) -> StoreResult<Vec<Terminal>> {
-        Ok(sqlx::query_as("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
-            .bind(merchant_id)
-            .fetch_all(&self.pool)
-            .await?)
+        let read = async {
+            sqlx::query_as("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
+                .bind(merchant_id)
+                .fetch_all(&self.pool)
+                .await
+                .map(Some)
+        };
+        Ok(self.cached(tables::terminals_of_merchant, merchant_id, read).await?.unwrap_or_default())
+    }
+
+    fn watch_config(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
+        super::config_watch::spawn(self.pool.clone(), self.config.clone(), stop)
+    }
+
+    fn config_cache_stats(&self) -> ConfigCacheStats {
+        self.config.stats()
     }
 }

@@ -60,6 +60,6 @@ impl SqlStore<Postgres> {
             })
             .connect(url)
             .await?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, config: Default::default() })
     }
 }

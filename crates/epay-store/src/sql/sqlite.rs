@@ -54,6 +54,6 @@ impl SqlStore<Sqlite> {
         // connection's worker thread for every statement outside a transaction, and thread
         // hand-offs are the largest cost in `epay bench`'s profile; a local file cannot hang up.
         let pool = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options).await?;
-        Ok(SqlStore { pool })
+        Ok(SqlStore { pool, config: Default::default() })
     }
 }

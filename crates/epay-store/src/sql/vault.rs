@@ -65,6 +65,8 @@ impl<DB: Backend> VaultPort for SqlStore<DB> {
             return Err(StoreError::NotFound);
         }
         let SealedColumn { table, id_column, column, .. } = value.column;
+        // A merchant's webhook secret is cached with the merchant.
+        let _changed = (table == "merchants").then(|| self.config.changing());
         let sql = format!("UPDATE {table} SET {column} = $1 WHERE {id_column} = $2 AND {column} = $3");
         let changed = sqlx::query(&sql)
             .bind(ciphertext)

@@ -317,6 +317,8 @@ impl Gateway {
     }
 
     /// Runs `epay <args>` against this gateway's database; returns (exit success, stdout).
+    /// After a command that changes merchants or terminals, waits until the running gateway
+    /// must see the change (it serves them from memory, at most `CONFIG_STALENESS` behind).
     pub fn run_cli(&self, args: &[&str]) -> (bool, String) {
         let output = std::process::Command::new(env!("CARGO_BIN_EXE_epay"))
             .args(args)
@@ -326,6 +328,9 @@ impl Gateway {
             .env_remove("EPAY_CONFIG")
             .output()
             .unwrap();
+        if output.status.success() && matches!(args.first(), Some(&("terminal" | "merchant" | "secret" | "sandbox"))) {
+            std::thread::sleep(epay_store::CONFIG_STALENESS + Duration::from_millis(50));
+        }
         (output.status.success(), String::from_utf8_lossy(&output.stdout).into_owned())
     }
 

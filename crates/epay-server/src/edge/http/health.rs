@@ -79,7 +79,9 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
     }
     let health = app.store.health().await.ok();
     let depth = app.store.pending_callbacks().await.ok();
-    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], app.metrics.render(health, depth)).into_response()
+    let mut text = app.metrics.render(health, depth);
+    text.push_str(&crate::platform::metrics::render_config_cache(app.store.config_cache_stats()));
+    ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 
 /// How long a client is asked to wait before retrying a request that met a lost database
