@@ -117,7 +117,7 @@ words! {
     saved: ("Сохранено", "Сақталды", "Saved"),
     client_id: ("Client ID", "Client ID", "Client ID"),
     client_secret: ("Client secret", "Client secret", "Client secret"),
-    client_secret_note: ("Хранится только хэш; новый секрет показывается один раз, старый сразу перестаёт работать.", "Тек хэші сақталады; жаңа құпия бір рет көрсетіледі, ескісі бірден жұмысын тоқтатады.", "Only its hash is kept; a new secret is shown once and the old one stops working at once."),
+    client_secret_note: ("Хранится только хэш; новый секрет показывается один раз, старый перестаёт работать в течение секунды на всех узлах шлюза.", "Тек хэші сақталады; жаңа құпия бір рет көрсетіледі, ескісі шлюздің барлық түйіндерінде бір секунд ішінде жұмысын тоқтатады.", "Only its hash is kept; a new secret is shown once and the old one stops working within a second on every gateway node."),
     rotate_client: ("Выпустить новый client secret", "Жаңа client secret шығару", "Rotate the client secret"),
     webhook_secret: ("Секрет подписи уведомлений", "Хабарлама қолтаңбасының құпиясы", "Callback signing secret"),
     webhook_note: ("Уведомления, поставленные в очередь после смены, подписываются новым секретом.", "Ауыстырудан кейін кезекке қойылған хабарламалар жаңа құпиямен қол қойылады.", "Callbacks queued after a rotation are signed with the new secret."),
