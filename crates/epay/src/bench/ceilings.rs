@@ -42,16 +42,21 @@ async fn warm_then_measure<J: Job>(jobs: Vec<J>, warmup: Duration, duration: Dur
     load::run(jobs, Limit { duration: Some(duration), count: None }).await.1
 }
 
-/// No-op round trips per second with `concurrency` clients, each on its own connection.
+/// No-op round trips per second with `concurrency` clients, each on its own connection; client
+/// `i` asks node `i mod n` of `base_urls`, as the flows do.
 pub async fn http_noop(
-    base_url: &str,
+    base_urls: &[String],
     path: &str,
     concurrency: usize,
     warmup: Duration,
     duration: Duration,
 ) -> Outcome {
-    let url = format!("{}{path}", base_url.trim_end_matches('/'));
-    let jobs = (0..concurrency).map(|_| NoopRequest { http: reqwest::Client::new(), url: url.clone() }).collect();
+    let jobs = (0..concurrency)
+        .map(|i| {
+            let base = &base_urls[i % base_urls.len()];
+            NoopRequest { http: reqwest::Client::new(), url: format!("{}{path}", base.trim_end_matches('/')) }
+        })
+        .collect();
     warm_then_measure(jobs, warmup, duration).await
 }
 

@@ -106,7 +106,9 @@ impl Flow {
 /// Where to send the load and as whom.
 #[derive(Debug, Clone)]
 pub struct Target {
-    pub url: String,
+    /// The gateway nodes (base URLs, no trailing slash), all on one database: client `i` talks
+    /// to node `i mod n`, as a round-robin load balancer would spread merchants.
+    pub urls: Vec<String>,
     pub client_id: String,
     pub client_secret: String,
     /// Two-step payments terminal: cryptogram, charge-refund and status flows.
@@ -133,6 +135,8 @@ struct Shared {
 pub struct Worker {
     index: usize,
     shared: Arc<Shared>,
+    /// The node this client talks to (`Target::urls[index mod n]`).
+    url: String,
     api: Client,
     http: reqwest::Client,
     service_token: String,
@@ -239,10 +243,24 @@ fn setup_error(what: &str, f: Failure) -> String {
 }
 
 /// Prepares `concurrency` workers for `flows`: saves one card per test card on the one-step
-/// terminal, and gives each worker a service token and an invoice of its own to poll.
+/// terminal, and gives each worker a service token and an invoice of its own to poll, on its own
+/// node. The nodes must serve one RSA key: a cryptogram made for one must open on any.
 pub async fn setup(target: Target, flows: &[Flow], concurrency: usize) -> Result<Vec<Worker>, String> {
-    let api = Client::new(&target.url);
+    let first = target.urls.first().ok_or("setup: no gateway URL")?.clone();
+    let api = Client::new(&first);
     let public_pem = api.public_key_pem().await.map_err(|e| setup_error("GET /public.rsa", api_failure(e)))?;
+    for url in &target.urls[1..] {
+        let other = Client::new(url)
+            .public_key_pem()
+            .await
+            .map_err(|e| setup_error(&format!("GET {url}/public.rsa"), api_failure(e)))?;
+        if other.trim() != public_pem.trim() {
+            return Err(format!(
+                "setup: {url} serves another RSA key than {first}: the nodes must share their keys \
+                 (rsa_key_path, vault_key_path)"
+            ));
+        }
+    }
     let run_id = u64::from(uuid::Uuid::new_v4().as_u128() as u32) % 100_000;
     let mut shared = Shared { target, public_pem, saved_cards: Vec::new(), run_id };
 
@@ -278,10 +296,12 @@ pub async fn setup(target: Target, flows: &[Flow], concurrency: usize) -> Result
     let shared = Arc::new(shared);
     let mut workers = Vec::with_capacity(concurrency);
     for index in 0..concurrency {
+        let url = shared.target.urls[index % shared.target.urls.len()].clone();
         let mut w = Worker {
             index,
             shared: shared.clone(),
-            api: Client::new(&shared.target.url),
+            api: Client::new(&url),
+            url,
             http: reqwest::Client::new(),
             service_token: String::new(),
             status_invoice: String::new(),
@@ -345,7 +365,7 @@ impl Worker {
 
     /// `POST /operation/:id/<op>` with the worker's service token; ePay answers `{"code":0}`.
     async fn operation(&self, id: &str, op: Operation, query: &str) -> Result<(), Failure> {
-        let url = format!("{}/operation/{id}/{op}{query}", self.shared.target.url.trim_end_matches('/'));
+        let url = format!("{}/operation/{id}/{op}{query}", self.url);
         let response = self.http.post(url).bearer_auth(&self.service_token).send().await.map_err(transport_failure)?;
         let status = response.status().as_u16();
         let body: serde_json::Value = response.json().await.unwrap_or(serde_json::Value::Null);

@@ -121,18 +121,22 @@ impl RssSampler {
     }
 }
 
-/// CPU used by the server, by this process and by the whole machine between two moments.
-#[derive(Clone, Copy)]
+/// CPU used by the gateway nodes, by this process and by the whole machine between two moments.
+#[derive(Clone)]
 pub struct CpuMark {
-    server: Option<f64>,
+    /// Per node, in the order of the pids given.
+    servers: Vec<Option<f64>>,
     own: Option<f64>,
     machine: Option<(u64, u64)>,
 }
 
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct CpuUsage {
-    /// Seconds of CPU the gateway process used (its database, if another process, is not in it).
+    /// Seconds of CPU the gateway nodes used together (their database, if another process, is
+    /// not in it); None if any node could not be read.
     pub server_secs: Option<f64>,
+    /// The same per node, in the order of the pids given.
+    pub per_server_secs: Vec<Option<f64>>,
     /// Seconds of CPU the load generator used.
     pub bench_secs: Option<f64>,
     /// Share of all cores that were busy, 0–1.
@@ -140,21 +144,26 @@ pub struct CpuUsage {
 }
 
 impl CpuMark {
-    pub fn now(server_pid: Option<u32>) -> CpuMark {
-        CpuMark { server: server_pid.and_then(cpu_secs), own: own_cpu_secs(), machine: machine_ticks() }
+    /// `server_pids`: one entry per gateway node, None where its process is not known.
+    pub fn now(server_pids: &[Option<u32>]) -> CpuMark {
+        CpuMark {
+            servers: server_pids.iter().map(|p| p.and_then(cpu_secs)).collect(),
+            own: own_cpu_secs(),
+            machine: machine_ticks(),
+        }
     }
 
-    pub fn since(&self, server_pid: Option<u32>) -> CpuUsage {
-        let later = CpuMark::now(server_pid);
+    pub fn since(&self, server_pids: &[Option<u32>]) -> CpuUsage {
+        let later = CpuMark::now(server_pids);
         let machine_busy = match (self.machine, later.machine) {
             (Some((b0, a0)), Some((b1, a1))) if a1 > a0 => Some((b1 - b0) as f64 / (a1 - a0) as f64),
             _ => None,
         };
-        CpuUsage {
-            server_secs: self.server.zip(later.server).map(|(a, b)| b - a),
-            bench_secs: self.own.zip(later.own).map(|(a, b)| b - a),
-            machine_busy,
-        }
+        let per_server_secs: Vec<Option<f64>> =
+            self.servers.iter().zip(&later.servers).map(|(a, b)| a.zip(*b).map(|(a, b)| b - a)).collect();
+        let server_secs =
+            if per_server_secs.is_empty() { None } else { per_server_secs.iter().copied().sum::<Option<f64>>() };
+        CpuUsage { server_secs, per_server_secs, bench_secs: self.own.zip(later.own).map(|(a, b)| b - a), machine_busy }
     }
 }
 

@@ -9,6 +9,8 @@ use serde::Serialize;
 
 use super::flows::Cost;
 use super::load::Outcome;
+use super::process::CpuUsage;
+use super::targets::TargetCheck;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Latency {
@@ -88,6 +90,30 @@ pub struct FlowReport {
     pub machine_cpu_busy: Option<f64>,
     pub cost: CostReport,
     pub of_ceilings: Fractions,
+    /// Each node's part, when the load went to several nodes (the fields above are then the
+    /// largest RSS of any node, and the CPU of all nodes together).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeUsage>,
+}
+
+/// One gateway node during one flow of a multi-node run.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeUsage {
+    pub url: String,
+    pub pid: Option<u32>,
+    /// Largest RSS of this node sampled during the flow.
+    pub peak_rss_mb: Option<f64>,
+    /// This node's CPU time per completed flow (flows of all nodes).
+    pub cpu_ms_per_flow: Option<f64>,
+}
+
+/// A gateway node the load goes to, and the process found for it.
+#[derive(Debug, Clone, Serialize)]
+pub struct NodeServer {
+    pub url: String,
+    pub pid: Option<u32>,
+    /// Peak RSS over the node's whole life (VmHWM), read at the end of the run.
+    pub peak_rss_mb: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -127,20 +153,42 @@ pub struct Ceilings {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct ServerReport {
+    /// The gateway's process (one node; with several, see `nodes`).
     pub pid: Option<u32>,
-    /// The gateway's peak RSS over its whole life (VmHWM), read at the end of the run.
+    /// The gateway's peak RSS over its whole life (VmHWM), read at the end of the run; with
+    /// several nodes, the largest.
     pub peak_rss_mb: Option<f64>,
+    /// Every node, when there are several.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub nodes: Vec<NodeServer>,
+}
+
+/// The flows and ceilings at one number of clients.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub clients: usize,
+    pub flows: Vec<FlowReport>,
+    pub ceilings: Ceilings,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Report {
+    /// The gateway's URL; several nodes' URLs joined with commas.
     pub target: String,
+    /// Clients of the run in `flows` and `ceilings` (the main run: 16 if the list has it).
     pub concurrency: usize,
     pub duration_secs: Option<f64>,
     pub count: Option<u64>,
+    /// `sqlite` or `postgres`, from the database URL, if the bench was given one.
+    pub backend: Option<String>,
     pub server: ServerReport,
     pub flows: Vec<FlowReport>,
     pub ceilings: Ceilings,
+    /// Every client count of a `--clients 1,4,16,64` run, in order (empty for one count).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub scaling: Vec<RunReport>,
+    /// Issue 18's targets, judged on the main run as ratios of its own ceilings.
+    pub targets: Vec<TargetCheck>,
     /// What was skipped or could not be read, and why.
     pub notes: Vec<String>,
 }
@@ -149,17 +197,40 @@ pub fn mb(bytes: u64) -> f64 {
     bytes as f64 / (1024.0 * 1024.0)
 }
 
+/// A gateway node as the flows see it: its URL, its process if known, and the peak RSS sampled
+/// during one flow.
+pub struct NodeSample<'a> {
+    pub url: &'a str,
+    pub pid: Option<u32>,
+    pub rss_peak: Option<u64>,
+}
+
 impl FlowReport {
     pub fn new(
         name: &str,
         description: &str,
         outcome: &Outcome,
         cost: Cost,
-        rss_peak: Option<u64>,
-        cpu: super::process::CpuUsage,
+        nodes: &[NodeSample],
+        cpu: CpuUsage,
     ) -> FlowReport {
         let per_flow_ms =
             |secs: Option<f64>| secs.filter(|_| outcome.completed > 0).map(|s| s * 1000.0 / outcome.completed as f64);
+        let rss_peak = nodes.iter().filter_map(|n| n.rss_peak).max();
+        let per_node = if nodes.len() > 1 {
+            nodes
+                .iter()
+                .enumerate()
+                .map(|(i, n)| NodeUsage {
+                    url: n.url.to_string(),
+                    pid: n.pid,
+                    peak_rss_mb: n.rss_peak.map(mb),
+                    cpu_ms_per_flow: per_flow_ms(cpu.per_server_secs.get(i).copied().flatten()),
+                })
+                .collect()
+        } else {
+            Vec::new()
+        };
         FlowReport {
             name: name.into(),
             description: description.into(),
@@ -179,37 +250,46 @@ impl FlowReport {
                 commits: cost.commits,
             },
             of_ceilings: Fractions::default(),
+            nodes: per_node,
         }
     }
 }
 
+/// Fills each flow's `of_ceilings` from the ceilings measured with it.
+fn relate(ceilings: &Ceilings, flows: &mut [FlowReport]) {
+    let http = ceilings.http_noop.as_ref().map(|c| c.requests_per_sec);
+    let rsa = ceilings.rsa.as_ref().map(|c| c.decryptions_per_sec);
+    let commits = ceilings.commits.as_ref().map(|c| c.commits_per_sec);
+    for f in flows {
+        let mut fr = Fractions::default();
+        let mut bound: Option<(f64, &str)> = None;
+        for (name, ceiling, uses, slot) in [
+            ("http", http, f.cost.http_requests, &mut fr.http),
+            ("rsa", rsa, f.cost.rsa_decryptions, &mut fr.rsa),
+            ("commits", commits, f.cost.commits, &mut fr.commits),
+        ] {
+            let Some(ceiling) = ceiling.filter(|c| *c > 0.0 && uses > 0) else { continue };
+            *slot = Some(f.flows_per_sec * f64::from(uses) / ceiling);
+            let allows = ceiling / f64::from(uses);
+            if bound.is_none_or(|(b, _)| allows < b) {
+                bound = Some((allows, name));
+            }
+        }
+        if let Some((allows, name)) = bound {
+            fr.bound_flows_per_sec = Some(allows);
+            fr.bound_by = Some(name.into());
+            fr.of_bound = Some(f.flows_per_sec / allows);
+        }
+        f.of_ceilings = fr;
+    }
+}
+
 impl Report {
-    /// Fills each flow's `of_ceilings` from the measured ceilings.
+    /// Fills each flow's `of_ceilings` from the ceilings of its own run.
     pub fn relate_to_ceilings(&mut self) {
-        let http = self.ceilings.http_noop.as_ref().map(|c| c.requests_per_sec);
-        let rsa = self.ceilings.rsa.as_ref().map(|c| c.decryptions_per_sec);
-        let commits = self.ceilings.commits.as_ref().map(|c| c.commits_per_sec);
-        for f in &mut self.flows {
-            let mut fr = Fractions::default();
-            let mut bound: Option<(f64, &str)> = None;
-            for (name, ceiling, uses, slot) in [
-                ("http", http, f.cost.http_requests, &mut fr.http),
-                ("rsa", rsa, f.cost.rsa_decryptions, &mut fr.rsa),
-                ("commits", commits, f.cost.commits, &mut fr.commits),
-            ] {
-                let Some(ceiling) = ceiling.filter(|c| *c > 0.0 && uses > 0) else { continue };
-                *slot = Some(f.flows_per_sec * f64::from(uses) / ceiling);
-                let allows = ceiling / f64::from(uses);
-                if bound.is_none_or(|(b, _)| allows < b) {
-                    bound = Some((allows, name));
-                }
-            }
-            if let Some((allows, name)) = bound {
-                fr.bound_flows_per_sec = Some(allows);
-                fr.bound_by = Some(name.into());
-                fr.of_bound = Some(f.flows_per_sec / allows);
-            }
-            f.of_ceilings = fr;
+        relate(&self.ceilings, &mut self.flows);
+        for run in &mut self.scaling {
+            relate(&run.ceilings, &mut run.flows);
         }
     }
 
@@ -221,8 +301,20 @@ impl Report {
             (None, Some(n)) => format!("{n} flows per flow"),
             (None, None) => String::new(),
         };
-        let pid = self.server.pid.map(|p| format!("server pid {p}")).unwrap_or_else(|| "server pid unknown".into());
-        let _ = writeln!(out, "epay bench: {} | {} clients | {limit} | {pid}\n", self.target, self.concurrency);
+        let pid = if self.server.nodes.is_empty() {
+            self.server.pid.map(|p| format!("server pid {p}")).unwrap_or_else(|| "server pid unknown".into())
+        } else {
+            let pids: Vec<String> =
+                self.server.nodes.iter().map(|n| n.pid.map(|p| p.to_string()).unwrap_or_else(|| "?".into())).collect();
+            format!("{} nodes, server pids {}", self.server.nodes.len(), pids.join(","))
+        };
+        let clients = if self.scaling.is_empty() {
+            format!("{} clients", self.concurrency)
+        } else {
+            let all: Vec<String> = self.scaling.iter().map(|r| r.clients.to_string()).collect();
+            format!("clients {} (in detail: {})", all.join(","), self.concurrency)
+        };
+        let _ = writeln!(out, "epay bench: {} | {clients} | {limit} | {pid}\n", self.target);
         let _ = writeln!(
             out,
             "{:<14} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>9} {:>9} {:>6}",
@@ -252,8 +344,26 @@ impl Report {
                 let _ = writeln!(out, "  {:>7} x {kind}  e.g. {}", e.count, e.example);
             }
         }
+        if self.flows.iter().any(|f| !f.nodes.is_empty()) {
+            let _ = writeln!(out, "\nper node (client i -> node i mod {})", self.server.nodes.len());
+            let _ = writeln!(out, "{:<14} {:<28} {:>8} {:>9} {:>9}", "flow", "node", "pid", "srv MB", "srv ms/fl");
+            for f in &self.flows {
+                for n in &f.nodes {
+                    let _ = writeln!(
+                        out,
+                        "{:<14} {:<28} {:>8} {:>9} {:>9}",
+                        f.name,
+                        n.url,
+                        n.pid.map(|p| p.to_string()).unwrap_or_else(|| "-".into()),
+                        opt(n.peak_rss_mb, 1),
+                        opt(n.cpu_ms_per_flow, 2)
+                    );
+                }
+            }
+        }
         if let Some(mb) = self.server.peak_rss_mb {
-            let _ = writeln!(out, "\nserver peak RSS (VmHWM, whole life): {mb:.1} MB");
+            let which = if self.server.nodes.is_empty() { "" } else { ", largest node" };
+            let _ = writeln!(out, "\nserver peak RSS (VmHWM, whole life{which}): {mb:.1} MB");
         }
 
         let _ = writeln!(out, "\nceilings of this machine");
@@ -311,6 +421,12 @@ impl Report {
                 share(f.cost.commits, o.commits)
             );
         }
+        if !self.scaling.is_empty() {
+            self.scaling_text(&mut out);
+        }
+        if !self.targets.is_empty() {
+            super::targets::write_text(&mut out, self.concurrency, &self.targets);
+        }
         if !self.notes.is_empty() {
             let _ = writeln!(out, "\nnotes");
             for n in &self.notes {
@@ -318,5 +434,48 @@ impl Report {
             }
         }
         out
+    }
+
+    /// One line per flow and client count: rate, latency, and the no-op HTTP ceiling measured
+    /// with the same clients (and the flow's requests as a share of it).
+    fn scaling_text(&self, out: &mut String) {
+        let _ = writeln!(
+            out,
+            "\nscaling (each client count: its flows, then the no-op HTTP ceiling with the same clients)"
+        );
+        let _ = writeln!(
+            out,
+            "{:<14} {:>7} {:>9} {:>8} {:>8} {:>7} {:>12} {:>8}",
+            "flow", "clients", "flows/s", "p50 ms", "p99 ms", "errors", "HTTP ceil/s", "of HTTP"
+        );
+        let names: Vec<&str> =
+            self.scaling.first().map(|r| r.flows.iter().map(|f| f.name.as_str()).collect()).unwrap_or_default();
+        for name in names {
+            for run in &self.scaling {
+                let Some(f) = run.flows.iter().find(|f| f.name == name) else { continue };
+                let ceiling = run.ceilings.http_noop.as_ref().map(|c| format!("{:.0}", c.requests_per_sec));
+                let share = f.of_ceilings.http.map(|v| format!("{:.1}%", v * 100.0));
+                let _ = writeln!(
+                    out,
+                    "{:<14} {:>7} {:>9.1} {:>8.2} {:>8.2} {:>7} {:>12} {:>8}",
+                    f.name,
+                    run.clients,
+                    f.flows_per_sec,
+                    f.latency_ms.p50,
+                    f.latency_ms.p99,
+                    f.errors_total,
+                    ceiling.unwrap_or_else(|| "-".into()),
+                    share.unwrap_or_else(|| "-".into())
+                );
+            }
+        }
+        for run in self.scaling.iter().filter(|r| r.clients != self.concurrency) {
+            for f in run.flows.iter().filter(|f| f.errors_total > 0) {
+                let _ = writeln!(out, "\nerrors in {} at {} clients:", f.name, run.clients);
+                for (kind, e) in &f.errors {
+                    let _ = writeln!(out, "  {:>7} x {kind}  e.g. {}", e.count, e.example);
+                }
+            }
+        }
     }
 }
