@@ -11,6 +11,7 @@
 mod booking;
 mod cabinet;
 mod callbacks;
+mod daily_totals;
 mod database;
 mod decisions;
 mod ledger;

@@ -2,10 +2,10 @@
 
 use async_trait::async_trait;
 use epay_domain::transition::{self, Checks, DailyLimit, Decline};
-use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
-use sqlx::Row;
+use epay_domain::TxStatus;
 
 use super::booking::{denomination, mixed_currencies, RoleAccounts};
+use super::daily_totals::DailySubject;
 use super::decisions::{illegal, transfer_decision, waiting_state};
 use super::three_ds::Challenged;
 use super::writes::AttemptEnd;
@@ -39,31 +39,11 @@ impl<DB: Backend> SqlStore<DB> {
         let mut checks = Checks::default();
         if let Some(m) = &money {
             if let Some(limit) = m.terminal_daily_limit_minor {
-                // Serializes this terminal's transfers on PostgreSQL for the limit check.
-                sqlx::query(&format!("SELECT id FROM terminals WHERE id = $1 {}", DB::FOR_UPDATE))
-                    .bind(&payment.terminal_id)
-                    .fetch_optional(&mut **tx)
-                    .await?;
-                // Counted when the money moved (its ledger transfer), not when the transfer
-                // was created: a 3-D Secure transfer confirmed after midnight counts today.
-                // The limit is per currency: only transfers in this one count.
-                let row = sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
-                     WHERE p.terminal_id = $1 AND p.kind IN ($5, $6, $7) AND p.status = $4
-                       AND p.currency = $3
-                       AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
-                                   AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
-                )
-                .bind(&payment.terminal_id)
-                .bind(m.day_start_ms)
-                .bind(&payment.currency)
-                .bind(TxStatus::Charge.as_str())
-                .bind(PaymentKind::from(TransferKind::P2p).as_str())
-                .bind(PaymentKind::from(TransferKind::Aft).as_str())
-                .bind(PaymentKind::from(TransferKind::Oct).as_str())
-                .fetch_one(&mut **tx)
-                .await?;
-                checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: row.try_get("total")? });
+                // The row is locked until commit (PostgreSQL), so the terminal's limited
+                // transfers are checked one after another against a total no other can change.
+                let terminal = DailySubject::Terminal(&payment.terminal_id);
+                let used = Self::daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
+                checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: used });
             }
             if m.to_account.starts_with("merchant:") {
                 Self::open_account(tx, &m.to_account, AccountKind::Merchant, &payment.currency, now).await?;
@@ -90,19 +70,10 @@ impl<DB: Backend> SqlStore<DB> {
             // change between this sum and the booking.
             if let Some(limit) = m.receiver_daily_limit_minor {
                 // The receiving account has one currency, and so have its credits and limit.
-                let row = sqlx::query(
-                    "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
-                     WHERE credit_account = $1 AND kind = $3 AND payment_id IS NOT NULL
-                       AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx') AND created_at >= $2",
-                )
-                .bind(&m.to_account)
-                .bind(m.day_start_ms)
-                .bind(LedgerTransferKind::Posted.as_str())
-                .fetch_one(&mut **tx)
-                .await?;
+                let receiver = DailySubject::Receiver(&m.to_account);
+                let used = Self::daily_total(tx, receiver, &to_currency, m.day_start_ms).await?;
                 let side = denomination(&payment, &to_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
-                checks.receiver_limit =
-                    Some((side, DailyLimit { limit_minor: limit, used_minor: row.try_get("total")? }));
+                checks.receiver_limit = Some((side, DailyLimit { limit_minor: limit, used_minor: used }));
             }
             checks.payer = Self::funds(tx, &payment, &m.from_account).await?;
             if checks.payer.is_none() {
@@ -132,6 +103,9 @@ impl<DB: Backend> SqlStore<DB> {
             }
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
             Self::book(tx, &payment, &accounts, &decided.postings, now).await?;
+            if payment.status == TxStatus::Charge {
+                Self::count_in_daily_totals(tx, &payment, m).await?;
+            }
         }
         if payment.reason_code == 0 {
             if let Some(card) = &save_sender {

@@ -1,0 +1,158 @@
+//! Running daily totals of transfers (table `transfer_daily_totals`), what a terminal's and a
+//! receiving card's daily transfer limits are checked against inside a transfer's transaction.
+//!
+//! A total is one row read (and locked) instead of a sum over the day's transfers, which grew
+//! with every transfer and was taken while the transfer held its locks. The first limited
+//! transfer of a day creates its subject's row from that sum, once; every approved transfer
+//! then adds to the rows that exist. Transfers are never charged, cancelled or refunded
+//! (docs/compatibility.md), so a total only grows.
+
+use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
+use sqlx::Row;
+
+use super::{Backend, SqlStore};
+use crate::model::*;
+
+/// Whose transfers a daily total counts.
+#[derive(Debug, Clone, Copy)]
+pub(super) enum DailySubject<'a> {
+    /// A terminal's approved transfers, by their amount in the transfer's currency.
+    Terminal(&'a str),
+    /// What transfers credited to a receiving ledger account, in the account's currency.
+    Receiver(&'a str),
+}
+
+impl DailySubject<'_> {
+    fn key(&self) -> String {
+        match self {
+            DailySubject::Terminal(id) => format!("terminal:{id}"),
+            DailySubject::Receiver(account) => account.to_string(),
+        }
+    }
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// The total of `subject`'s transfers in `currency` on the day starting at `day_start_ms`,
+    /// its row locked until commit on PostgreSQL (SQLite's writer holds the whole database), so
+    /// the limit check and the booking that follows see a total no concurrent transfer changes.
+    /// The day's first limited transfer creates the row from the sum of the day's transfers.
+    pub(super) async fn daily_total(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        subject: DailySubject<'_>,
+        currency: &str,
+        day_start_ms: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let key = subject.key();
+        let read = format!(
+            "SELECT total_minor FROM transfer_daily_totals
+             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 {}",
+            DB::FOR_UPDATE
+        );
+        let row = sqlx::query(&read).bind(&key).bind(currency).bind(day_start_ms).fetch_optional(&mut **tx).await?;
+        if let Some(row) = row {
+            return row.try_get("total_minor");
+        }
+        let sum = Self::day_sum(tx, subject, currency, day_start_ms).await?;
+        // Two first transfers of a day on PostgreSQL: the second's insert waits for the first
+        // to commit and then does nothing, and its read below locks and returns the first's
+        // row, which includes the first's own transfer.
+        sqlx::query(
+            "INSERT INTO transfer_daily_totals (subject, currency, day_start_ms, total_minor)
+             VALUES ($1, $2, $3, $4) ON CONFLICT (subject, currency, day_start_ms) DO NOTHING",
+        )
+        .bind(&key)
+        .bind(currency)
+        .bind(day_start_ms)
+        .bind(sum)
+        .execute(&mut **tx)
+        .await?;
+        sqlx::query(&read)
+            .bind(&key)
+            .bind(currency)
+            .bind(day_start_ms)
+            .fetch_one(&mut **tx)
+            .await?
+            .try_get("total_minor")
+    }
+
+    /// The day's total summed from the transfers themselves: what the limit checks counted
+    /// before there were totals, and how a day's first total starts.
+    async fn day_sum(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        subject: DailySubject<'_>,
+        currency: &str,
+        day_start_ms: i64,
+    ) -> Result<i64, sqlx::Error> {
+        let row = match subject {
+            // Counted when the money moved (its ledger transfer), not when the transfer was
+            // created: a 3-D Secure transfer confirmed after midnight counts on the new day.
+            DailySubject::Terminal(terminal_id) => {
+                sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(p.amount_minor), 0) AS BIGINT) AS total FROM payments p
+                     WHERE p.terminal_id = $1 AND p.kind IN ($5, $6, $7) AND p.status = $4
+                       AND p.currency = $3
+                       AND EXISTS (SELECT 1 FROM ledger_transfers lt WHERE lt.payment_id = p.id
+                                   AND lt.id LIKE '%:transfer' AND lt.created_at >= $2)",
+                )
+                .bind(terminal_id)
+                .bind(day_start_ms)
+                .bind(currency)
+                .bind(TxStatus::Charge.as_str())
+                .bind(PaymentKind::from(TransferKind::P2p).as_str())
+                .bind(PaymentKind::from(TransferKind::Aft).as_str())
+                .bind(PaymentKind::from(TransferKind::Oct).as_str())
+                .fetch_one(&mut **tx)
+                .await?
+            }
+            DailySubject::Receiver(account) => {
+                sqlx::query(
+                    "SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) AS total FROM ledger_transfers
+                     WHERE credit_account = $1 AND kind = $3 AND payment_id IS NOT NULL
+                       AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx') AND created_at >= $2",
+                )
+                .bind(account)
+                .bind(day_start_ms)
+                .bind(LedgerTransferKind::Posted.as_str())
+                .fetch_one(&mut **tx)
+                .await?
+            }
+        };
+        row.try_get("total")
+    }
+
+    /// Adds an approved transfer, whose ledger transfers are booked, to the day's totals of its
+    /// terminal and its receiving account, where those rows exist (a subject without a limit
+    /// has none, and pays nothing for it).
+    pub(super) async fn count_in_daily_totals(
+        tx: &mut sqlx::Transaction<'static, DB>,
+        payment: &Payment,
+        money: &TransferMoney,
+    ) -> Result<(), sqlx::Error> {
+        sqlx::query(
+            "UPDATE transfer_daily_totals SET total_minor = total_minor + $4
+             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3",
+        )
+        .bind(DailySubject::Terminal(&payment.terminal_id).key())
+        .bind(&payment.currency)
+        .bind(money.day_start_ms)
+        .bind(payment.amount_minor)
+        .execute(&mut **tx)
+        .await?;
+        // What the receiver was credited, in its account's currency (converted when the card's
+        // currency differs): the receiver's total has that currency, its only one.
+        sqlx::query(
+            "UPDATE transfer_daily_totals SET total_minor = total_minor +
+                 (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger_transfers
+                  WHERE payment_id = $3 AND credit_account = $1 AND kind = $4
+                    AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx'))
+             WHERE subject = $1 AND day_start_ms = $2",
+        )
+        .bind(DailySubject::Receiver(&money.to_account).key())
+        .bind(money.day_start_ms)
+        .bind(&payment.id)
+        .bind(LedgerTransferKind::Posted.as_str())
+        .execute(&mut **tx)
+        .await?;
+        Ok(())
+    }
+}
