@@ -27,6 +27,7 @@ mod three_ds;
 mod tokens;
 mod transfers;
 mod vault;
+mod writer;
 mod writes;
 
 use std::future::Future;
@@ -36,6 +37,8 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Type};
 
 use crate::{Store, StoreError, StoreResult};
+pub use writer::Unit;
+use writer::Writer;
 
 /// Opens the store named by `url`: `sqlite://path/to/file.sqlite` or `postgres://...`.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
@@ -49,11 +52,38 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
-/// The store on one database: a connection pool and the SQL of every port.
+/// The store on one database: its connection pools and the SQL of every port.
 pub struct SqlStore<DB: Database> {
+    /// Writes: every unit of work (`begin_unit`) and every single-statement write. SQLite: the
+    /// one write connection; PostgreSQL: the pool.
     pool: Pool<DB>,
     /// This node's copy of merchants and terminals (`config_cache.rs`).
     config: Arc<config_cache::ConfigCache>,
+    /// Reads outside a transaction. SQLite: read-only connections on the same file, which WAL
+    /// lets read beside the writer (they see every COMMIT that has returned, so a request that
+    /// wrote and was answered is read back by the next); PostgreSQL (and an in-memory SQLite
+    /// database, which only its one connection sees): the same pool as `pool`.
+    reads: Pool<DB>,
+    /// SQLite: the group-commit writer that runs the units on the write connection (see
+    /// `writer.rs`). PostgreSQL: none, a unit is a pooled transaction.
+    writer: Option<Writer<DB>>,
+}
+
+impl<DB: Backend> SqlStore<DB> {
+    /// Opens a unit of work: the transaction of one port method's write, ended by
+    /// `tx.commit()`; dropped without it, nothing it wrote remains.
+    pub(crate) async fn begin_unit(&self) -> Result<Unit<DB>, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => writer.begin().await,
+            None => Ok(Unit::own(self.pool.begin_with(DB::BEGIN).await?)),
+        }
+    }
+
+    /// How many COMMITs the group-commit writer ran (SQLite; `None` on PostgreSQL, where each
+    /// unit commits itself). Fewer than the units committed when they shared COMMITs.
+    pub fn group_commits(&self) -> Option<u64> {
+        self.writer.as_ref().map(Writer::commits)
+    }
 }
 
 pub type SqliteStore = SqlStore<Sqlite>;

@@ -55,10 +55,7 @@ impl RoleAccounts<'_> {
 
 impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
-    pub(super) async fn account_currency(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        id: &str,
-    ) -> Result<Option<String>, sqlx::Error> {
+    pub(super) async fn account_currency(tx: &mut super::Unit<DB>, id: &str) -> Result<Option<String>, sqlx::Error> {
         let row = sqlx::query("SELECT currency FROM ledger_accounts WHERE id = $1")
             .bind(id)
             .fetch_optional(&mut **tx)
@@ -69,7 +66,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Creates a gateway-side account in `currency` unless it exists. Its currency is
     /// fixed from now on (no statement changes it; the database refuses it).
     pub(super) async fn open_account(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         id: &str,
         kind: AccountKind,
         currency: &str,
@@ -92,7 +89,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Inserts one ledger transfer, only between two existing accounts of one currency.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn insert_leg(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         id: &str,
         payment_id: Option<&str>,
         debit: &str,
@@ -132,10 +129,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// account while an OCT pays out of it to the same card; P2P transfers both ways
     /// between two cards) would otherwise hold one row and wait for the other, and
     /// PostgreSQL would end one of them as a deadlock. SQLite's one writer needs no lock.
-    pub(super) async fn lock_accounts(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        accounts: &[&str],
-    ) -> Result<(), sqlx::Error> {
+    pub(super) async fn lock_accounts(tx: &mut super::Unit<DB>, accounts: &[&str]) -> Result<(), sqlx::Error> {
         if DB::FOR_UPDATE.is_empty() {
             return Ok(());
         }
@@ -161,7 +155,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// true until the transaction books the payment, so two concurrent payments can never
     /// take an account below zero.
     pub(super) async fn funds(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         p: &Payment,
         account: &str,
     ) -> Result<Option<(Denomination, i64)>, sqlx::Error> {
@@ -183,7 +177,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// and then by id, one order for every transaction so concurrent ones on PostgreSQL
     /// cannot deadlock.
     pub(super) async fn book(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         p: &Payment,
         accounts: &RoleAccounts<'_>,
         postings: &[Posting],
@@ -244,7 +238,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Adds `[debits pending, debits posted, credits pending, credits posted]` to an account's
     /// four sums, in the transaction that inserts the ledger transfers they sum.
     pub(super) async fn add_to_sums(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         account: &str,
         [dp, dpo, cp, cpo]: [i64; 4],
     ) -> Result<(), sqlx::Error> {

@@ -118,14 +118,14 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
     async fn cabinet_user_by_email(&self, email: &str) -> StoreResult<Option<CabinetUser>> {
         Ok(sqlx::query_as("SELECT * FROM cabinet_users WHERE email = $1")
             .bind(email)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?)
     }
 
     async fn purge_merchant(&self, purge: &MerchantPurge) -> StoreResult<PurgeOutcome> {
         let merchant = purge.merchant_id.as_str();
         let _changed = self.config.changing();
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         // Cabinet users first: the public e-mail may belong to any merchant.
         let users = "SELECT id FROM cabinet_users WHERE email = $1 OR merchant_id = $2";
         sqlx::query(&format!("DELETE FROM cabinet_sessions WHERE user_id IN ({users}) OR merchant_id = $2"))
@@ -218,7 +218,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
     }
 
     async fn insert_cabinet_session(&self, s: &CabinetSession, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         sqlx::query("DELETE FROM cabinet_sessions WHERE expires_at < $1").bind(now_ms).execute(&mut *tx).await?;
         sqlx::query(
             "INSERT INTO cabinet_sessions (id_digest, user_id, merchant_id, csrf_token, expires_at, created_at)
@@ -243,7 +243,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
         )
         .bind(id_digest)
         .bind(now_ms)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.reads)
         .await?)
     }
 
@@ -261,8 +261,10 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
     ) -> StoreResult<PaymentPage> {
         let (conditions, binds) = payment_conditions(filter);
         let total_sql = format!("SELECT COUNT(*) AS n FROM payments WHERE merchant_id = $1{conditions}");
-        let total: i64 =
-            bind_filter(sqlx::query(&total_sql).bind(merchant_id), &binds).fetch_one(&self.pool).await?.try_get("n")?;
+        let total: i64 = bind_filter(sqlx::query(&total_sql).bind(merchant_id), &binds)
+            .fetch_one(&self.reads)
+            .await?
+            .try_get("n")?;
         let n = binds.len();
         let page_sql = format!(
             "SELECT * FROM payments WHERE merchant_id = $1{conditions}
@@ -273,7 +275,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
         let rows = bind_filter(sqlx::query(&page_sql).bind(merchant_id), &binds)
             .bind(limit)
             .bind(offset)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?;
         let payments = rows.iter().map(Payment::from_row).collect::<Result<_, _>>()?;
         Ok(PaymentPage { payments, total })
@@ -297,7 +299,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
         .bind(utc_offset_ms)
         .bind(TxStatus::ThreeD.as_str())
         .bind(TxStatus::New.as_str())
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?)
     }
 
@@ -308,7 +310,7 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
         )
         .bind(merchant_id)
         .bind(payment_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?)
     }
 }

@@ -14,7 +14,7 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
     async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>> {
         // Random, so claims of different nodes can never share an id.
         let claim_id = uuid::Uuid::new_v4().to_string();
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let claim = format!(
             "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
              WHERE id IN (SELECT id FROM callback_events
@@ -42,7 +42,7 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
     }
 
     async fn record_callback_attempt(&self, a: &CallbackAttempt, next: CallbackNext, now_ms: i64) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         sqlx::query(
             "INSERT INTO callback_attempts (event_id, attempt_no, started_at, http_status, latency_ms, error,
                  response_excerpt, node)
@@ -87,7 +87,7 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
         )
         .bind(merchant_id)
         .bind(payment_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         let attempts: Vec<CallbackAttempt> = sqlx::query_as(
             "SELECT a.* FROM callback_attempts a JOIN callback_events e ON e.id = a.event_id
@@ -95,7 +95,7 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
         )
         .bind(merchant_id)
         .bind(payment_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         Ok(events
             .into_iter()
@@ -132,7 +132,7 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
     async fn pending_callbacks(&self) -> StoreResult<i64> {
         let row = sqlx::query("SELECT COUNT(*) AS n FROM callback_events WHERE status = $1")
             .bind(DeliveryStatus::Pending.as_str())
-            .fetch_one(&self.pool)
+            .fetch_one(&self.reads)
             .await?;
         Ok(row.try_get("n")?)
     }

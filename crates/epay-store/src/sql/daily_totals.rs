@@ -37,7 +37,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// the limit check and the booking that follows see a total no concurrent transfer changes.
     /// The day's first limited transfer creates the row from the sum of the day's transfers.
     pub(super) async fn daily_total(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         subject: DailySubject<'_>,
         currency: &str,
         day_start_ms: i64,
@@ -78,7 +78,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// The day's total summed from the transfers themselves: what the limit checks counted
     /// before there were totals, and how a day's first total starts.
     async fn day_sum(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         subject: DailySubject<'_>,
         currency: &str,
         day_start_ms: i64,
@@ -124,7 +124,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// terminal and its receiving account, where those rows exist (a subject without a limit
     /// has none, and pays nothing for it).
     pub(super) async fn count_in_daily_totals(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         payment: &Payment,
         money: &TransferMoney,
     ) -> Result<(), sqlx::Error> {

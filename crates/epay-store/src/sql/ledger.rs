@@ -187,7 +187,7 @@ impl<DB: Backend> LedgerPort for SqlStore<DB> {
         accounts: &[(String, AccountKind, epay_domain::Currency, i64)],
         now_ms: i64,
     ) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         for (id, kind, currency, opening_minor) in accounts {
             let currency = currency.code();
             let exists = Self::account_currency(&mut tx, id).await?.is_some();
@@ -218,19 +218,19 @@ impl<DB: Backend> LedgerPort for SqlStore<DB> {
     }
 
     async fn ledger_account(&self, id: &str) -> StoreResult<Option<LedgerAccount>> {
-        Ok(sqlx::query_as("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM ledger_accounts WHERE id = $1").bind(id).fetch_optional(&self.reads).await?)
     }
 
     async fn ledger_transfers_of(&self, payment_id: &str) -> StoreResult<Vec<LedgerTransfer>> {
         Ok(sqlx::query_as("SELECT * FROM ledger_transfers WHERE payment_id = $1 ORDER BY created_at, id")
             .bind(payment_id)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.reads)
             .await?)
     }
 
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
         // One read transaction, so the accounts and transfers are a consistent snapshot.
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let mut unknown = Vec::new();
         let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
         let accounts = Self::known_rows(&accounts, "account", |r| LedgerAccount::from_row(r), &mut unknown)?;

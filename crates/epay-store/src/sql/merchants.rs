@@ -16,7 +16,7 @@ use crate::ports::MerchantsPort;
 use crate::{ConfigCacheStats, StoreResult};
 
 /// Inserts or updates one terminal row.
-async fn write_terminal<DB: Backend>(tx: &mut sqlx::Transaction<'static, DB>, t: &Terminal) -> Result<(), sqlx::Error> {
+async fn write_terminal<DB: Backend>(tx: &mut super::Unit<DB>, t: &Terminal) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO terminals (id, merchant_id, pos_id, name, two_step, three_ds,
              transfers_allowed, hold_period_secs, created_at, fee_percent_bp, fee_fixed_minor,
@@ -81,7 +81,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
         // The same statement as upsert_merchant's, without touching the merchant row (the
         // terminal's merchant must exist: a foreign key).
         let _changed = self.config.changing();
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         write_terminal(&mut tx, t).await?;
         tx.commit().await?;
         Ok(())
@@ -91,7 +91,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
         // The tokens issued under the old secret are revoked with it, in one transaction:
         // whoever held the old secret keeps nothing it obtained with it.
         let _changed = self.config.changing();
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
             .bind(secret_digest.expose())
             .bind(merchant_id)
@@ -117,7 +117,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     async fn upsert_merchant(&self, m: &Merchant, terminals: &[Terminal]) -> StoreResult<()> {
         let _changed = self.config.changing();
         let now = 0i64;
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         sqlx::query(
             "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret)
              VALUES ($1, $2, $3, $4, $5, $6)
@@ -141,23 +141,23 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
 
     async fn merchant_by_client_id(&self, client_id: &str) -> StoreResult<Option<Merchant>> {
         let read =
-            sqlx::query_as("SELECT * FROM merchants WHERE client_id = $1").bind(client_id).fetch_optional(&self.pool);
+            sqlx::query_as("SELECT * FROM merchants WHERE client_id = $1").bind(client_id).fetch_optional(&self.reads);
         self.cached(tables::merchants_by_client_id, client_id, read).await
     }
 
     async fn merchant(&self, id: &str) -> StoreResult<Option<Merchant>> {
-        let read = sqlx::query_as("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.pool);
+        let read = sqlx::query_as("SELECT * FROM merchants WHERE id = $1").bind(id).fetch_optional(&self.reads);
         self.cached(tables::merchants, id, read).await
     }
 
     async fn terminal(&self, id: &str) -> StoreResult<Option<Terminal>> {
-        let read = sqlx::query_as("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.pool);
+        let read = sqlx::query_as("SELECT * FROM terminals WHERE id = $1").bind(id).fetch_optional(&self.reads);
         self.cached(tables::terminals, id, read).await
     }
 
     /// Not cached: the expiry sweep asks once per interval.
     async fn terminals_with_operation_callbacks(&self) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM terminals WHERE operation_callbacks").fetch_all(&self.pool).await?;
+        let rows = sqlx::query("SELECT id FROM terminals WHERE operation_callbacks").fetch_all(&self.reads).await?;
         Ok(rows.iter().map(|r| r.try_get("id")).collect::<Result<_, _>>()?)
     }
 
@@ -165,7 +165,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
         let read = async {
             sqlx::query_as("SELECT * FROM terminals WHERE merchant_id = $1 ORDER BY pos_id, id")
                 .bind(merchant_id)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.reads)
                 .await
                 .map(Some)
         };
@@ -173,7 +173,8 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     }
 
     fn watch_config(&self, stop: tokio::sync::watch::Receiver<bool>) -> tokio::task::JoinHandle<()> {
-        super::config_watch::spawn(self.pool.clone(), self.config.clone(), stop)
+        // The poll reads beside the writer (SQLite: a read connection, which sees every COMMIT).
+        super::config_watch::spawn(self.reads.clone(), self.config.clone(), stop)
     }
 
     fn config_cache_stats(&self) -> ConfigCacheStats {

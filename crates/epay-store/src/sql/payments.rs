@@ -27,7 +27,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// status and money by compare-and-set on the status and money it was decided from,
     /// a refund's row, the postings, the history step.
     async fn apply_operation(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         p: &Payment,
         moved: &transition::Moved,
         external_id: Option<&str>,
@@ -85,7 +85,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// operation's transaction is as good as a lock. No such step (a payment still in 3D,
     /// a declined one, or one made before migration 0007 wrote histories): refused.
     async fn bound_token_may_operate(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         p: &Payment,
         bound: &InvoiceBound,
     ) -> Result<bool, sqlx::Error> {
@@ -113,7 +113,7 @@ impl<DB: Backend> SqlStore<DB> {
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let locked = format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE);
         let row: Option<Payment> =
             sqlx::query_as(&locked).bind(&req.payment_id).bind(&req.merchant_id).fetch_optional(&mut *tx).await?;
@@ -185,7 +185,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         )
         .bind(terminal_id)
         .bind(invoice_id);
-        Ok(last.fetch_optional(&self.pool).await?)
+        Ok(last.fetch_optional(&self.reads).await?)
     }
 
     async fn invoice_attempts(
@@ -201,13 +201,13 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         .bind(merchant_id)
         .bind(terminal_id)
         .bind(invoice_id);
-        Ok(attempts.fetch_all(&self.pool).await?)
+        Ok(attempts.fetch_all(&self.reads).await?)
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
         let PaymentWrite { token_digest, token_spend, mut payment, effect, save_card, three_ds, idempotency } = write;
         let now = payment.created_at;
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
 
         Self::spend_token_in(&mut tx, &token_digest, now).await?;
         payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
@@ -231,11 +231,11 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>> {
         let payment =
             sqlx::query_as("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2").bind(id).bind(merchant_id);
-        Ok(payment.fetch_optional(&self.pool).await?)
+        Ok(payment.fetch_optional(&self.reads).await?)
     }
 
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
-        Ok(sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.reads).await?)
     }
 
     async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome> {
@@ -255,7 +255,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         limit: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let expire = epay_domain::Operation::Expire;
         let due = format!(
             "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
@@ -290,7 +290,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
             "SELECT id, external_id, amount_minor FROM refunds WHERE payment_id = $1 ORDER BY created_at, id",
         )
         .bind(payment_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?;
         rows.iter()
             .map(|r| Ok((r.try_get("id")?, r.try_get("external_id")?, r.try_get("amount_minor")?)))

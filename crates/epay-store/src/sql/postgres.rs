@@ -60,6 +60,8 @@ impl SqlStore<Postgres> {
             })
             .connect(url)
             .await?;
-        Ok(SqlStore { pool, config: Default::default() })
+        // PostgreSQL reads and writes on one pool; its server shares WAL flushes between
+        // concurrent COMMITs by itself.
+        Ok(SqlStore { reads: pool.clone(), pool, writer: None, config: Default::default() })
     }
 }

@@ -1,5 +1,6 @@
-//! SQLite: the embedded default. One connection, so every transaction is serial and needs no
-//! row locks.
+//! SQLite: the embedded default. One write connection, so every transaction is serial and
+//! needs no row locks; its units of work share COMMITs (`writer.rs`). Reads outside a
+//! transaction run on a few read-only connections beside it (WAL).
 
 use std::future::Future;
 use std::str::FromStr;
@@ -10,7 +11,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-use super::{migrations, Backend, RowsAffected, SqlStore};
+use super::{migrations, Backend, RowsAffected, SqlStore, Writer};
 use crate::StoreResult;
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::SQLITE));
@@ -54,6 +55,32 @@ impl SqlStore<Sqlite> {
         // connection's worker thread for every statement outside a transaction, and thread
         // hand-offs are the largest cost in `epay bench`'s profile; a local file cannot hang up.
         let pool = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options).await?;
-        Ok(SqlStore { pool, config: Default::default() })
+        let reads = if is_in_memory(url) {
+            // Only its one connection sees an in-memory database.
+            pool.clone()
+        } else {
+            // Read-only: a bug that wrote here would fail loudly instead of racing the writer.
+            // The file exists now (the write pool created it, in WAL mode).
+            let read_options = SqliteConnectOptions::from_str(url)?
+                .read_only(true)
+                .foreign_keys(true)
+                .busy_timeout(Duration::from_secs(10));
+            SqlitePoolOptions::new()
+                .max_connections(READERS)
+                .test_before_acquire(false)
+                .connect_with(read_options)
+                .await?
+        };
+        let writer = Some(Writer::start(pool.clone()));
+        Ok(SqlStore { pool, reads, writer, config: Default::default() })
     }
+}
+
+/// Read-only connections beside the writer: each has its own sqlx worker thread, and the
+/// machine has few cores; enough that reads do not queue behind the writer's COMMIT.
+const READERS: u32 = 3;
+
+/// `sqlite::memory:` or `…?mode=memory`: a database only its own connection sees.
+fn is_in_memory(url: &str) -> bool {
+    url.contains(":memory:") || url.contains("mode=memory")
 }

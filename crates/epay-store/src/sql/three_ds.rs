@@ -21,10 +21,7 @@ pub(super) enum Challenged {
 }
 
 impl<DB: Backend> SqlStore<DB> {
-    pub(super) async fn insert_three_ds(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        t: &ThreeDsSession,
-    ) -> Result<(), sqlx::Error> {
+    pub(super) async fn insert_three_ds(tx: &mut super::Unit<DB>, t: &ThreeDsSession) -> Result<(), sqlx::Error> {
         sqlx::query(
             "INSERT INTO three_ds_sessions (id, payment_id, server_trans_id, token_digest, pan_ciphertext,
                  expiry_mmyy, save_card, state, reason_code, created_at, updated_at,
@@ -63,7 +60,7 @@ impl<DB: Backend> SqlStore<DB> {
         now_ms: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Payment> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         let confirmed = sqlx::query(
             "UPDATE three_ds_sessions SET state = $1, updated_at = $2, pan_ciphertext = '',
                  receiver_pan_ciphertext = NULL
@@ -143,13 +140,13 @@ impl<DB: Backend> SqlStore<DB> {
 impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
     async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>> {
         let session = sqlx::query_as("SELECT * FROM three_ds_sessions WHERE id = $1").bind(id);
-        Ok(session.fetch_optional(&self.pool).await?)
+        Ok(session.fetch_optional(&self.reads).await?)
     }
 
     async fn three_ds_session_by_server_id(&self, server_trans_id: &str) -> StoreResult<Option<ThreeDsSession>> {
         let session =
             sqlx::query_as("SELECT * FROM three_ds_sessions WHERE server_trans_id = $1").bind(server_trans_id);
-        Ok(session.fetch_optional(&self.pool).await?)
+        Ok(session.fetch_optional(&self.reads).await?)
     }
 
     async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool> {
@@ -184,7 +181,7 @@ impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
         .bind(limit)
         .bind(TxStatus::ThreeD.as_str())
         .bind(ThreeDsState::Confirmed.as_str());
-        Ok(sessions.fetch_all(&self.pool).await?)
+        Ok(sessions.fetch_all(&self.reads).await?)
     }
 
     async fn three_ds_session_of(&self, merchant_id: &str, payment_id: &str) -> StoreResult<Option<ThreeDsSession>> {
@@ -194,6 +191,6 @@ impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
         )
         .bind(merchant_id)
         .bind(payment_id);
-        Ok(session.fetch_optional(&self.pool).await?)
+        Ok(session.fetch_optional(&self.reads).await?)
     }
 }

@@ -41,7 +41,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
     async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
         Ok(sqlx::query_as("SELECT * FROM tokens WHERE token_digest = $1")
             .bind(digest)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?)
     }
 
@@ -141,7 +141,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         Ok(sqlx::query_as("SELECT failures, expires_ms FROM abuse_counters WHERE key = $1 AND expires_ms > $2")
             .bind(key)
             .bind(now_ms)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?)
     }
 

@@ -20,7 +20,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// or balance that does not allow it turns it into a REJECT with that reason. Books
     /// the money and saves the cards of an approved transfer.
     pub(super) async fn settle_transfer(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         from: TxStatus,
         settlement: TransferSettlement,
         now: i64,
@@ -124,7 +124,7 @@ impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         Self::spend_token_in(&mut tx, &token_digest, now).await?;
         let mut settlement = settlement;
         settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;

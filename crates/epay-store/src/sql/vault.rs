@@ -11,11 +11,11 @@ use crate::{StoreError, StoreResult};
 #[async_trait]
 impl<DB: Backend> VaultPort for SqlStore<DB> {
     async fn vault_keys(&self) -> StoreResult<Vec<VaultKey>> {
-        Ok(sqlx::query_as("SELECT * FROM vault_keys ORDER BY created_at, id").fetch_all(&self.pool).await?)
+        Ok(sqlx::query_as("SELECT * FROM vault_keys ORDER BY created_at, id").fetch_all(&self.reads).await?)
     }
 
     async fn add_vault_key(&self, key: &VaultKey, make_active: bool) -> StoreResult<()> {
-        let mut tx = self.pool.begin_with(DB::BEGIN).await?;
+        let mut tx = self.begin_unit().await?;
         if make_active {
             sqlx::query("UPDATE vault_keys SET active = FALSE WHERE active").execute(&mut *tx).await?;
         }
@@ -82,7 +82,7 @@ impl<DB: Backend> VaultPort for SqlStore<DB> {
         Ok(sqlx::query_as("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
             .bind(merchant_id)
             .bind(card_id)
-            .fetch_optional(&self.pool)
+            .fetch_optional(&self.reads)
             .await?)
     }
 
@@ -93,7 +93,7 @@ impl<DB: Backend> VaultPort for SqlStore<DB> {
         )
         .bind(merchant_id)
         .bind(account_id)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?)
     }
 
@@ -121,7 +121,7 @@ impl<DB: Backend> VaultPort for SqlStore<DB> {
         .bind(merchant_id)
         .bind(account_id)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.reads)
         .await?)
     }
 }

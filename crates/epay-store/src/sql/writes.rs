@@ -54,7 +54,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// the key's lease owner may do so: if the lease ended and another request claimed
     /// the key, the write fails and rolls back, so one key never commits twice.
     pub(super) async fn commit_idempotency(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         record: Option<&IdempotencyRecord>,
         payment: &Payment,
     ) -> StoreResult<()> {
@@ -80,7 +80,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// the card cannot pay becomes a REJECT for insufficient funds (484). Books the
     /// money and saves the card of an approved payment.
     pub(super) async fn decide_payment(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         from: TxStatus,
         payment: &mut Payment,
         effect: &PaymentEffect,
@@ -116,7 +116,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Appends one step to a payment's status history, inside the transaction that
     /// makes the change, so the history never disagrees with the payment row.
     pub(super) async fn record_event(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         payment_id: &str,
         step: PaymentStep,
         status: TxStatus,
@@ -146,7 +146,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// at the same moment are kept apart by the unique indexes the insert meets,
     /// `payments_invoice_attempt` (one number per attempt, so never more attempts than
     /// the limit) and `payments_invoice_holding` (one attempt that is not declined).
-    pub(super) async fn number_attempt(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<i32> {
+    pub(super) async fn number_attempt(tx: &mut super::Unit<DB>, p: &Payment) -> StoreResult<i32> {
         let rows = sqlx::query(
             "SELECT t.max_attempts, p.attempt, p.status FROM terminals t
              LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
@@ -197,11 +197,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Spends an attempt's token in its transaction; a spent token refuses the attempt.
-    pub(super) async fn spend_token_in(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        token_digest: &str,
-        now: i64,
-    ) -> StoreResult<()> {
+    pub(super) async fn spend_token_in(tx: &mut super::Unit<DB>, token_digest: &str, now: i64) -> StoreResult<()> {
         let spent = Self::spend_token_on(&mut **tx, token_digest, now).await?;
         spent.then_some(()).ok_or(StoreError::TokenSpent)
     }
@@ -210,7 +206,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// a declined page attempt may try again; the 3-D Secure session; the callback; the
     /// Idempotency-Key's answer.
     pub(super) async fn end_attempt(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         payment: &Payment,
         end: AttemptEnd<'_>,
         idempotency: Option<&IdempotencyRecord>,
@@ -231,7 +227,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// A declined attempt on the hosted page leaves its token usable: the shopper may try
     /// the same invoice again on the same page, within the terminal's attempts.
-    async fn keep_token(tx: &mut sqlx::Transaction<'static, DB>, token_digest: &str) -> Result<(), sqlx::Error> {
+    async fn keep_token(tx: &mut super::Unit<DB>, token_digest: &str) -> Result<(), sqlx::Error> {
         sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
             .bind(token_digest)
             .execute(&mut **tx)
@@ -241,10 +237,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// A 3-D Secure attempt from the hosted page that ends declined leaves the token that
     /// started it usable, like any declined attempt there.
-    pub(super) async fn keep_session_token(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        session_id: &str,
-    ) -> Result<(), sqlx::Error> {
+    pub(super) async fn keep_session_token(tx: &mut super::Unit<DB>, session_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
             "UPDATE tokens SET used_at = NULL
              WHERE token_digest = (SELECT token_digest FROM three_ds_sessions
@@ -260,7 +253,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// attempt number, makes it `DuplicateInvoice` or `ConcurrentAttempt`.
     /// Its status is the state machine's decision from NEW, which `decide_payment` or
     /// `settle_transfer` made in this transaction.
-    async fn insert_payment(tx: &mut sqlx::Transaction<'static, DB>, p: &Payment) -> StoreResult<()> {
+    async fn insert_payment(tx: &mut super::Unit<DB>, p: &Payment) -> StoreResult<()> {
         let inserted = sqlx::query(
             "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
                  amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
@@ -345,10 +338,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Saves a card for a customer (or reactivates the one already saved); returns its id,
     /// except where a receive-only save (`!card.payable`) met a card that may pay or was
     /// deactivated: that id is not the saver's to learn, and the card is left as it was.
-    pub(super) async fn save_card(
-        tx: &mut sqlx::Transaction<'static, DB>,
-        card: &SavedCard,
-    ) -> Result<Option<String>, sqlx::Error> {
+    pub(super) async fn save_card(tx: &mut super::Unit<DB>, card: &SavedCard) -> Result<Option<String>, sqlx::Error> {
         let row = sqlx::query(
             "INSERT INTO saved_cards (id, merchant_id, account_id, pan_fingerprint, pan_ciphertext,
                  card_mask, card_brand, expiry_mmyy, payer_name, transaction_id, terminal_pos_id,
@@ -393,7 +383,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     pub(super) async fn insert_callback(
-        tx: &mut sqlx::Transaction<'static, DB>,
+        tx: &mut super::Unit<DB>,
         cb: &NewCallback,
         now: i64,
     ) -> Result<(), sqlx::Error> {

@@ -1,0 +1,399 @@
+//! Units of work, and SQLite's group-commit writer.
+//!
+//! A port method that writes opens a [`Unit`] (`self.begin_unit()`), runs its statements on it
+//! (`&mut *tx`, exactly as on a `sqlx::Transaction`) and ends with `tx.commit()`; a unit dropped
+//! without `commit` leaves nothing behind.
+//!
+//! On PostgreSQL a unit is a plain pooled transaction: the server already shares one WAL flush
+//! between transactions that commit together (`commit_delay` is left to the DBA).
+//!
+//! On SQLite every COMMIT is an fsync (`synchronous = FULL`) on the one write connection, so
+//! concurrent units share one: the [`Writer`] keeps a *batch* transaction open (`BEGIN
+//! IMMEDIATE`) and runs each unit inside it as `SAVEPOINT u … RELEASE u`. A released unit joins
+//! the batch and waits for the batch's COMMIT: nobody is answered before their writes are
+//! durable, and a failed COMMIT fails every unit of the batch.
+//!
+//! Who commits: one committer task per store. The first unit released into a batch wakes it; it
+//! then queues for the write connection like any unit. The connection's mutex is FIFO, so every
+//! unit queued before the committer joins the batch, and every unit queued after it waits for the
+//! next one. Under load, units gather while the previous COMMIT's fsync runs; alone, a unit
+//! commits at once. A batch also takes at most [`MAX_UNITS`]: past that, newcomers wait for its
+//! COMMIT before they begin, so a steady stream cannot postpone it.
+//!
+//! Cancellation (hyper drops a handler's future when the client goes away): any `.await` of a
+//! unit may be its last. Before anything whose effect could be left half-known (opening the
+//! batch, the unit's own statements, RELEASE), the writer marks its state *in doubt*; whoever
+//! next holds the connection (a unit or the committer) first runs `ROLLBACK TO u; RELEASE u`
+//! (which removes whatever a dropped unit wrote and fails harmlessly when there is no savepoint
+//! `u`), then checks that the batch transaction is still open. A statement sqlx already sent
+//! still runs to its end on the connection's worker thread before the next one, so "in doubt"
+//! is always one of two known states, never a statement half applied. A unit dropped while it
+//! waits for the COMMIT was already released into the batch and commits with it, as a client
+//! that hangs up after COMMIT would.
+
+use std::borrow::Cow;
+use std::ops::{Deref, DerefMut};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+
+use sqlx::error::{DatabaseError, ErrorKind};
+use sqlx::pool::PoolConnection;
+use sqlx::{Database, Executor, Pool, Transaction};
+use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
+
+use super::Backend;
+
+/// The most units one batch takes (a COMMIT's worth of work, bounded).
+pub(crate) const MAX_UNITS: usize = 64;
+
+/// One unit of work: every statement of one port method's write. Derefs to the connection.
+pub struct Unit<DB: Database> {
+    inner: Inner<DB>,
+}
+
+enum Inner<DB: Database> {
+    /// PostgreSQL: its own transaction.
+    Own(Transaction<'static, DB>),
+    /// SQLite: a savepoint inside the writer's batch, holding the write connection.
+    Batched(Held<DB>),
+}
+
+impl<DB: Backend> Unit<DB> {
+    /// A unit that is its own transaction (PostgreSQL).
+    pub(crate) fn own(tx: Transaction<'static, DB>) -> Self {
+        Unit { inner: Inner::Own(tx) }
+    }
+
+    /// Makes the unit's writes durable; returns once they are (on SQLite, once its batch's
+    /// COMMIT returned).
+    pub async fn commit(self) -> Result<(), sqlx::Error> {
+        let mut guard = match self.inner {
+            Inner::Own(tx) => return tx.commit().await,
+            Inner::Batched(held) => held,
+        };
+        // Still in doubt while RELEASE runs: if this future is dropped now, the next holder of
+        // the connection finds out whether it ran.
+        run(guard.connection(), "RELEASE u").await?;
+        guard.in_doubt = false;
+        let Some(batch) = guard.batch.as_mut() else {
+            // Unreachable: a unit runs inside a batch. Answer nothing rather than "durable".
+            return Err(batch_failed("no batch transaction was open"));
+        };
+        batch.units += 1;
+        let mut done = batch.done.subscribe();
+        // Wakes the committer.
+        drop(guard);
+        let outcome = done.wait_for(Option::is_some).await;
+        match outcome.as_deref() {
+            Ok(Some(Ok(()))) => Ok(()),
+            Ok(Some(Err(message))) => Err(batch_failed(message)),
+            // The batch ended without an outcome (the committer stopped): not durable as far as
+            // we know.
+            Ok(None) | Err(_) => Err(batch_failed("the writer stopped before the batch's COMMIT")),
+        }
+    }
+
+    /// Discards the unit's writes.
+    pub async fn rollback(self) -> Result<(), sqlx::Error> {
+        match self.inner {
+            Inner::Own(tx) => tx.rollback().await,
+            // Dropping it does: the next holder rolls back to its savepoint.
+            Inner::Batched(_) => Ok(()),
+        }
+    }
+}
+
+impl<DB: Database> Deref for Unit<DB> {
+    type Target = DB::Connection;
+
+    fn deref(&self) -> &DB::Connection {
+        match &self.inner {
+            Inner::Own(tx) => tx,
+            Inner::Batched(held) => held.conn.as_ref().expect("a unit holds the write connection"),
+        }
+    }
+}
+
+impl<DB: Database> DerefMut for Unit<DB> {
+    fn deref_mut(&mut self) -> &mut DB::Connection {
+        match &mut self.inner {
+            Inner::Own(tx) => tx,
+            Inner::Batched(held) => held.conn.as_mut().expect("a unit holds the write connection"),
+        }
+    }
+}
+
+/// The group-commit writer of one SQLite store. Dropping it stops its committer.
+pub(crate) struct Writer<DB: Database> {
+    shared: Arc<Shared<DB>>,
+}
+
+struct Shared<DB: Database> {
+    /// The write pool (one connection). The writer borrows its connection for a batch and gives
+    /// it back after the COMMIT, so single statements on the pool still run between batches.
+    pool: Pool<DB>,
+    /// The write connection and the open batch. tokio's mutex is FIFO, which the batching needs.
+    state: Arc<Mutex<State<DB>>>,
+    /// Wakes the committer: a unit was released into a batch, or dropped unfinished.
+    wake: Notify,
+    /// COMMITs run, for tests and metrics.
+    commits: AtomicU64,
+    closed: AtomicBool,
+}
+
+/// The write connection's state, held by a unit (or by `begin`). Letting go of it wakes the
+/// committer while the writer holds the connection: a released unit wants its COMMIT, and a
+/// dropped one (an error, a cancelled request) must be cleaned up and its batch ended even if no
+/// other unit comes, so that the write lock is not held on.
+struct Held<DB: Database> {
+    guard: OwnedMutexGuard<State<DB>>,
+    shared: Arc<Shared<DB>>,
+}
+
+impl<DB: Database> Drop for Held<DB> {
+    fn drop(&mut self) {
+        if self.guard.conn.is_some() {
+            self.shared.wake.notify_one();
+        }
+    }
+}
+
+impl<DB: Database> Deref for Held<DB> {
+    type Target = State<DB>;
+
+    fn deref(&self) -> &State<DB> {
+        &self.guard
+    }
+}
+
+impl<DB: Database> DerefMut for Held<DB> {
+    fn deref_mut(&mut self) -> &mut State<DB> {
+        &mut self.guard
+    }
+}
+
+struct State<DB: Database> {
+    conn: Option<PoolConnection<DB>>,
+    batch: Option<Batch>,
+    /// A statement whose outcome nobody saw may have run (see the module doc): resolve it first.
+    in_doubt: bool,
+}
+
+/// The open batch transaction.
+struct Batch {
+    /// Units released into it.
+    units: usize,
+    /// Its outcome, once COMMIT returned: `Err` carries the message of the failure.
+    done: watch::Sender<Option<Result<(), String>>>,
+}
+
+impl Batch {
+    fn new() -> Self {
+        Batch { units: 0, done: watch::Sender::new(None) }
+    }
+
+    fn finish(self, outcome: Result<(), String>) {
+        self.done.send_replace(Some(outcome));
+    }
+}
+
+impl<DB: Database> State<DB> {
+    fn connection(&mut self) -> &mut PoolConnection<DB> {
+        self.conn.as_mut().expect("the writer holds its connection while a unit runs")
+    }
+}
+
+impl<DB: Backend> Writer<DB> {
+    /// Starts the writer on `pool` (the one-connection write pool) and its committer task.
+    pub(crate) fn start(pool: Pool<DB>) -> Self {
+        let shared = Arc::new(Shared {
+            pool,
+            state: Arc::new(Mutex::new(State { conn: None, batch: None, in_doubt: false })),
+            wake: Notify::new(),
+            commits: AtomicU64::new(0),
+            closed: AtomicBool::new(false),
+        });
+        tokio::spawn(committer(shared.clone()));
+        Writer { shared }
+    }
+
+    /// COMMITs run so far (each may have carried many units).
+    pub(crate) fn commits(&self) -> u64 {
+        self.shared.commits.load(Ordering::Relaxed)
+    }
+
+    /// Opens a unit: waits for the write connection, opens a batch if none is, and sets the
+    /// unit's savepoint.
+    pub(crate) async fn begin(&self) -> Result<Unit<DB>, sqlx::Error> {
+        let shared = &self.shared;
+        loop {
+            let mut guard = Held { guard: shared.state.clone().lock_owned().await, shared: shared.clone() };
+            if guard.batch.as_ref().is_some_and(|b| b.units >= MAX_UNITS) {
+                // Full: wait for its COMMIT (the committer is already queued), then queue again.
+                let mut done = guard.batch.as_ref().map(|b| b.done.subscribe());
+                drop(guard);
+                if let Some(done) = done.as_mut() {
+                    let _ = done.wait_for(Option::is_some).await;
+                }
+                continue;
+            }
+            shared.settle(&mut guard).await?;
+            if guard.batch.is_none() {
+                guard.in_doubt = true;
+                guard.batch = Some(Batch::new());
+                run(guard.connection(), DB::BEGIN).await?;
+                guard.in_doubt = false;
+            }
+            guard.in_doubt = true;
+            run(guard.connection(), "SAVEPOINT u").await?;
+            // Stays in doubt until RELEASE returned: the unit's statements run now.
+            return Ok(Unit { inner: Inner::Batched(guard) });
+        }
+    }
+}
+
+impl<DB: Database> Drop for Writer<DB> {
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Relaxed);
+        self.shared.wake.notify_one();
+    }
+}
+
+impl<DB: Backend> Shared<DB> {
+    /// Makes the connection ready for the next unit or COMMIT: takes the connection if the
+    /// writer does not hold it, and resolves a doubt left by a dropped unit.
+    async fn settle(&self, st: &mut State<DB>) -> Result<(), sqlx::Error> {
+        if st.conn.is_none() {
+            st.conn = Some(self.pool.acquire().await?);
+        }
+        if !st.in_doubt {
+            return Ok(());
+        }
+        // Undo a dropped unit, if its savepoint is there. Fails ("no such savepoint") when the
+        // unit was released, never set, or its error ended the whole transaction.
+        if run(st.connection(), "ROLLBACK TO u").await.is_ok() {
+            run(st.connection(), "RELEASE u").await?;
+        }
+        // Is the batch transaction still open? Opening one answers: it fails inside one.
+        match run(st.connection(), DB::BEGIN).await {
+            Err(e) if e.to_string().contains("within a transaction") => {
+                if st.batch.is_none() {
+                    // A COMMIT that never finished; its units were already failed.
+                    run(st.connection(), "ROLLBACK").await?;
+                }
+            }
+            Err(e) => return Err(e),
+            Ok(_) => match st.batch.take() {
+                // It had ended (an error like SQLITE_FULL rolls back the whole transaction):
+                // whatever its units wrote is gone. The transaction just opened serves as a
+                // fresh batch.
+                Some(lost) => {
+                    if lost.units > 0 {
+                        lost.finish(Err("the batch transaction was rolled back by an error".into()));
+                    }
+                    st.batch = Some(Batch::new());
+                }
+                None => run(st.connection(), "ROLLBACK").await?,
+            },
+        }
+        st.in_doubt = false;
+        Ok(())
+    }
+
+    /// Ends the open batch: COMMIT, then tell its units. Gives the connection back to the pool.
+    async fn end_batch(&self, st: &mut State<DB>) {
+        if st.conn.is_none() && !st.in_doubt {
+            return;
+        }
+        let settled = self.settle(st).await;
+        // Taken before COMMIT: if this future is dropped (runtime shutdown), the units see the
+        // batch end without an outcome rather than waiting for ever.
+        let Some(batch) = st.batch.take() else {
+            st.conn = None;
+            return;
+        };
+        st.in_doubt = true;
+        let committed = match settled {
+            Ok(()) => run(st.connection(), "COMMIT").await,
+            Err(e) => Err(e),
+        };
+        if committed.is_ok() {
+            self.commits.fetch_add(1, Ordering::Relaxed);
+            st.in_doubt = false;
+        } else if run(st.connection(), "ROLLBACK").await.is_ok() {
+            st.in_doubt = false;
+        }
+        batch.finish(committed.map_err(|e| e.to_string()));
+        if let Some(mut conn) = st.conn.take() {
+            if st.in_doubt {
+                // Neither COMMIT nor ROLLBACK worked: this connection's state is unknown.
+                conn.close_on_drop();
+                st.in_doubt = false;
+            }
+        }
+    }
+}
+
+/// The committer: on each wake-up, queues for the connection behind the units already waiting,
+/// then commits whatever batch they formed.
+async fn committer<DB: Backend>(shared: Arc<Shared<DB>>) {
+    loop {
+        shared.wake.notified().await;
+        let mut guard = shared.state.clone().lock_owned().await;
+        shared.end_batch(&mut guard).await;
+        if shared.closed.load(Ordering::Relaxed) && guard.batch.is_none() {
+            return;
+        }
+    }
+}
+
+async fn run<DB: Backend>(conn: &mut PoolConnection<DB>, sql: &'static str) -> Result<(), sqlx::Error> {
+    Executor::execute(&mut **conn, sql).await.map(drop)
+}
+
+/// The error every unit of a batch whose COMMIT failed gets.
+fn batch_failed(message: &str) -> sqlx::Error {
+    sqlx::Error::Database(Box::new(BatchFailed(format!("group commit failed, nothing was written: {message}"))))
+}
+
+/// A batch's COMMIT failed. A database error (not an I/O one) so that it is not taken for a
+/// lost connection; it has no SQLSTATE.
+#[derive(Debug)]
+struct BatchFailed(String);
+
+impl std::fmt::Display for BatchFailed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BatchFailed {}
+
+impl DatabaseError for BatchFailed {
+    fn message(&self) -> &str {
+        &self.0
+    }
+
+    fn code(&self) -> Option<Cow<'_, str>> {
+        None
+    }
+
+    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
+        self
+    }
+
+    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
+        self
+    }
+
+    fn kind(&self) -> ErrorKind {
+        ErrorKind::Other
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,290 @@
+//! The unit of work on both backends, and SQLite's group commit: shared COMMITs, a failing or
+//! dropped unit that leaves its batch intact, a failed COMMIT that fails its whole batch, reads
+//! on the read pool that see every answered write, two writers on one file.
+//! `EPAY_TEST_BACKENDS` (e.g. `sqlite`) narrows the backends, as in the black-box suite.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::{Connection, Row};
+use tokio::task::JoinSet;
+
+use super::super::{Backend, SqlStore};
+use crate::StoreResult;
+
+/// A table of the tests' own, whose `parent` is checked only at COMMIT: the one way to make a
+/// COMMIT fail on demand, on both databases.
+const SCHEMA: [&str; 2] = [
+    "CREATE TABLE writer_parents (id TEXT PRIMARY KEY)",
+    "CREATE TABLE writer_rows (id TEXT PRIMARY KEY,
+         parent TEXT REFERENCES writer_parents (id) DEFERRABLE INITIALLY DEFERRED)",
+];
+
+fn wanted(backend: &str) -> bool {
+    std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
+}
+
+async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
+    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    create_schema(&store).await;
+    store
+}
+
+async fn pg_store() -> SqlStore<sqlx::Postgres> {
+    let admin_url =
+        std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("epay_writer_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
+    let store = SqlStore::<sqlx::Postgres>::connect(&format!("{root}/{name}")).await.unwrap();
+    create_schema(&store).await;
+    store
+}
+
+async fn create_schema<DB: Backend>(store: &SqlStore<DB>) {
+    let mut tx = store.begin_unit().await.unwrap();
+    for statement in SCHEMA {
+        sqlx::query(statement).execute(&mut *tx).await.unwrap();
+    }
+    sqlx::query("INSERT INTO writer_parents (id) VALUES ('p')").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+}
+
+/// Inserts `id` in one unit and commits it.
+async fn insert<DB: Backend>(store: &SqlStore<DB>, id: &str, parent: &str) -> StoreResult<()> {
+    let mut tx = store.begin_unit().await?;
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ($1, $2)").bind(id).bind(parent).execute(&mut *tx).await?;
+    tx.commit().await?;
+    Ok(())
+}
+
+/// Whether `id` is there, read on the read pool (a read-only connection on SQLite).
+async fn present<DB: Backend>(store: &SqlStore<DB>, id: &str) -> bool {
+    let row = sqlx::query("SELECT COUNT(*) AS n FROM writer_rows WHERE id = $1").bind(id).fetch_one(&store.reads).await;
+    row.unwrap().try_get::<i64, _>("n").unwrap() == 1
+}
+
+#[tokio::test]
+async fn concurrent_units_share_commits() {
+    if wanted("sqlite") {
+        let store = Arc::new(sqlite_store().await);
+        let before = store.group_commits().unwrap();
+        let mut units = JoinSet::new();
+        for i in 0..32 {
+            let store = store.clone();
+            units.spawn(async move { insert(&*store, &format!("r{i}"), "p").await });
+        }
+        while let Some(done) = units.join_next().await {
+            done.unwrap().unwrap();
+        }
+        let commits = store.group_commits().unwrap() - before;
+        for i in 0..32 {
+            assert!(present(&*store, &format!("r{i}")).await, "r{i} committed and answered, so it is there");
+        }
+        assert!(commits < 32, "32 concurrent units took {commits} COMMITs: they did not share any");
+        assert!(commits >= 1);
+    }
+    if wanted("postgres") {
+        let store = Arc::new(pg_store().await);
+        assert_eq!(store.group_commits(), None, "PostgreSQL units are their own transactions");
+        let mut units = JoinSet::new();
+        for i in 0..16 {
+            let store = store.clone();
+            units.spawn(async move { insert(&*store, &format!("r{i}"), "p").await });
+        }
+        while let Some(done) = units.join_next().await {
+            done.unwrap().unwrap();
+        }
+        for i in 0..16 {
+            assert!(present(&*store, &format!("r{i}")).await);
+        }
+    }
+}
+
+/// Units that run beside a unit whose statement fails (a duplicate key) and which returns its
+/// error with `?`: its writes are gone, the others' are there.
+async fn failing_unit_spares_its_batch<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    insert(&*store, "taken", "p").await.unwrap();
+    let mut units = JoinSet::new();
+    for i in 0..3 {
+        let good = store.clone();
+        units.spawn(async move { insert(&*good, &format!("good{i}"), "p").await });
+        let failing = store.clone();
+        units.spawn(async move {
+            let mut tx = failing.begin_unit().await?;
+            let bad = format!("bad{i}");
+            sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ($1, 'p')").bind(&bad).execute(&mut *tx).await?;
+            // Fails: `taken` exists. The `?` drops the unit.
+            sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('taken', 'p')").execute(&mut *tx).await?;
+            tx.commit().await?;
+            Ok(())
+        });
+    }
+    let mut failed = 0;
+    while let Some(done) = units.join_next().await {
+        failed += usize::from(done.unwrap().is_err());
+    }
+    assert_eq!(failed, 3, "exactly the three failing units fail");
+    for i in 0..3 {
+        assert!(present(&*store, &format!("good{i}")).await, "good{i} was committed");
+        assert!(!present(&*store, &format!("bad{i}")).await, "bad{i} belongs to a unit that failed");
+    }
+    insert(&*store, "after", "p").await.unwrap();
+    assert!(present(&*store, "after").await);
+}
+
+#[tokio::test]
+async fn failing_unit_spares_the_others() {
+    if wanted("sqlite") {
+        failing_unit_spares_its_batch(Arc::new(sqlite_store().await)).await;
+    }
+    if wanted("postgres") {
+        failing_unit_spares_its_batch(Arc::new(pg_store().await)).await;
+    }
+}
+
+/// A unit whose future is dropped after writing (a client that hung up): nothing of it stays,
+/// a unit queued behind it commits, and so does the next one.
+async fn dropped_unit_leaves_nothing<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    let slow = {
+        let store = store.clone();
+        tokio::time::timeout(Duration::from_millis(50), async move {
+            let mut tx = store.begin_unit().await.unwrap();
+            sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('dropped', 'p')")
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            tx.commit().await.unwrap();
+        })
+    };
+    // Queued behind the slow unit on SQLite's write connection.
+    let queued = {
+        let store = store.clone();
+        async move {
+            tokio::time::sleep(Duration::from_millis(10)).await;
+            insert(&*store, "queued", "p").await
+        }
+    };
+    let (slow, queued) = tokio::join!(slow, queued);
+    assert!(slow.is_err(), "the slow unit was cancelled");
+    queued.unwrap();
+    // Dropped between SAVEPOINT and RELEASE, in the middle of a statement's round trip.
+    for attempt in 0..20 {
+        let store = store.clone();
+        let id = format!("cut{attempt}");
+        let _ = tokio::time::timeout(Duration::from_micros(50 * attempt), async move {
+            let mut tx = store.begin_unit().await?;
+            sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ($1, 'p')").bind(&id).execute(&mut *tx).await?;
+            sqlx::query("UPDATE writer_rows SET parent = 'p' WHERE id = $1").bind(&id).execute(&mut *tx).await?;
+            StoreResult::Ok(())
+        })
+        .await;
+    }
+    insert(&*store, "next", "p").await.unwrap();
+    assert!(!present(&*store, "dropped").await, "the dropped unit's row is gone");
+    assert!(present(&*store, "queued").await);
+    assert!(present(&*store, "next").await);
+    for attempt in 0..20 {
+        assert!(!present(&*store, &format!("cut{attempt}")).await, "cut{attempt} never committed");
+    }
+}
+
+#[tokio::test]
+async fn dropped_unit_leaves_nothing_behind() {
+    if wanted("sqlite") {
+        dropped_unit_leaves_nothing(Arc::new(sqlite_store().await)).await;
+    }
+    if wanted("postgres") {
+        dropped_unit_leaves_nothing(Arc::new(pg_store().await)).await;
+    }
+}
+
+/// A COMMIT that fails (a deferred foreign key to no parent) fails every unit of its batch on
+/// SQLite, and none of them is written; on PostgreSQL only the guilty unit's own COMMIT fails.
+/// Either way the next unit works.
+#[tokio::test]
+async fn failed_commit_fails_the_batch() {
+    if wanted("sqlite") {
+        let store = Arc::new(sqlite_store().await);
+        let mut units = JoinSet::new();
+        for (id, parent) in [("innocent", "p"), ("orphan", "nobody")] {
+            let store = store.clone();
+            units.spawn(async move { (id, insert(&*store, id, parent).await) });
+        }
+        while let Some(done) = units.join_next().await {
+            let (id, outcome) = done.unwrap();
+            let error = outcome.expect_err("a unit of a batch whose COMMIT failed must fail").to_string();
+            assert!(error.contains("group commit failed"), "{id}: {error}");
+        }
+        assert!(!present(&*store, "innocent").await, "its batch was rolled back");
+        assert!(!present(&*store, "orphan").await);
+        insert(&*store, "after", "p").await.unwrap();
+        assert!(present(&*store, "after").await);
+    }
+    if wanted("postgres") {
+        let store = pg_store().await;
+        assert!(insert(&store, "orphan", "nobody").await.is_err());
+        insert(&store, "after", "p").await.unwrap();
+        assert!(!present(&store, "orphan").await);
+        assert!(present(&store, "after").await);
+    }
+}
+
+/// Read-your-writes: a unit answered (committed) is seen at once by a read on the read pool,
+/// another connection, however busy the writer is.
+async fn write_then_read<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    let mut workers = JoinSet::new();
+    for w in 0..4 {
+        let store = store.clone();
+        workers.spawn(async move {
+            for i in 0..40 {
+                let id = format!("w{w}-{i}");
+                insert(&*store, &id, "p").await.unwrap();
+                assert!(present(&*store, &id).await, "{id} was committed, then not seen by a read");
+            }
+        });
+    }
+    while let Some(done) = workers.join_next().await {
+        done.unwrap();
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reads_see_every_answered_write() {
+    if wanted("sqlite") {
+        write_then_read(Arc::new(sqlite_store().await)).await;
+    }
+    if wanted("postgres") {
+        write_then_read(Arc::new(pg_store().await)).await;
+    }
+}
+
+/// Two stores (two gateway processes) on one SQLite file: both writers take turns through
+/// `BEGIN IMMEDIATE` and the busy timeout, and nothing is lost.
+#[tokio::test]
+async fn two_writers_on_one_file() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", path.display());
+    let first = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
+    create_schema(&*first).await;
+    let second = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
+    let mut units = JoinSet::new();
+    for i in 0..20 {
+        for (name, store) in [("a", first.clone()), ("b", second.clone())] {
+            units.spawn(async move { insert(&*store, &format!("{name}{i}"), "p").await });
+        }
+    }
+    while let Some(done) = units.join_next().await {
+        done.unwrap().unwrap();
+    }
+    for i in 0..20 {
+        assert!(present(&*first, &format!("b{i}")).await);
+        assert!(present(&*second, &format!("a{i}")).await);
+    }
+}
