@@ -244,6 +244,9 @@ pub struct LedgerTransfer {
     pub kind: LedgerTransferKind,
     pub pending_id: Option<String>,
     pub created_at: i64,
+    /// The balance shard of a sharded account (merchant, fee, conversion) this transfer's
+    /// sums were added to; meaningless on any other account (migration 0019).
+    pub shard: i32,
 }
 
 /// What the card network decided about a payment, as the store must apply it atomically.

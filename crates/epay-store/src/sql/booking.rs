@@ -2,13 +2,37 @@
 //! reading a paying account's funds, and inserting a transition's postings as ledger transfers
 //! with the four sums of every account they touch. Only ever called by a port method holding
 //! the transaction.
+//!
+//! No single hot row: the accounts many concurrent payments credit (a terminal's merchant and
+//! fee accounts, the conversion accounts) keep their sums in [`SHARDS`] rows of
+//! `ledger_account_shards`, and a payment's transfers are booked on the shard its id picks
+//! ([`shard_of`]), so two payments of one terminal update different rows. A card is never
+//! sharded: its available balance is the guard of a payment and stays one locked row.
 
 use epay_domain::posting::{Denomination, LegEnd, Posting, Role};
 use epay_domain::LedgerTransferKind;
 use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore};
+use super::{Backend, SqlStore};
 use crate::model::*;
+
+/// How many balance rows a sharded account has. Changing it is safe: a transfer records the
+/// shard it was booked on, and `ledger check` recomputes every shard from its transfers.
+pub(super) const SHARDS: u32 = 16;
+
+/// Whether an account keeps its sums in shards (see the module's doc) rather than in its own
+/// row. Decided by id, the same way migration 0019 decided it for existing accounts.
+pub(super) fn is_sharded(account: &str) -> bool {
+    ["merchant:", "fee:", "fx:"].iter().any(|prefix| account.starts_with(prefix))
+}
+
+/// The shard a payment's transfers are booked on: FNV-1a of its id, so it is the same for
+/// every transfer of the payment and on every node, and spread evenly over [`SHARDS`].
+pub(super) fn shard_of(payment_id: &str) -> i32 {
+    let hash =
+        payment_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    (hash % u64::from(SHARDS)) as i32
+}
 
 /// Which of `p`'s two currencies an account in `currency` is in; `None` for any other currency,
 /// which would mix currencies in one posting.
@@ -63,6 +87,20 @@ impl<DB: Backend> SqlStore<DB> {
         row.map(|r| r.try_get("currency")).transpose()
     }
 
+    /// The currencies of the existing accounts among `ids` (up to three), in one statement.
+    async fn currencies(
+        tx: &mut super::Unit<DB>,
+        ids: [&str; 3],
+    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+        let rows = sqlx::query("SELECT id, currency FROM ledger_accounts WHERE id IN ($1, $2, $3)")
+            .bind(ids[0])
+            .bind(ids[1])
+            .bind(ids[2])
+            .fetch_all(&mut **tx)
+            .await?;
+        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("currency")?))).collect()
+    }
+
     /// Creates a gateway-side account in `currency` unless it exists. Its currency is
     /// fixed from now on (no statement changes it; the database refuses it).
     pub(super) async fn open_account(
@@ -86,7 +124,10 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(())
     }
 
-    /// Inserts one ledger transfer, only between two existing accounts of one currency.
+    /// Inserts one ledger transfer, only between two existing accounts of one currency, on
+    /// `shard`, or on its pending transfer's shard when it resolves one (so a hold booked
+    /// before migration 0019, on shard 0, is posted or voided there and no shard's pending
+    /// sums go below zero). Returns the shard it was booked on.
     #[allow(clippy::too_many_arguments)]
     pub(super) async fn insert_leg(
         tx: &mut super::Unit<DB>,
@@ -97,14 +138,17 @@ impl<DB: Backend> SqlStore<DB> {
         amount: i64,
         kind: LedgerTransferKind,
         pending_id: Option<&str>,
+        shard: i32,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> Result<i32, sqlx::Error> {
         let inserted = sqlx::query(
             "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
-                 kind, pending_id, created_at)
-             SELECT $1, $2, d.id, c.id, $5, $6, $7, $8
+                 kind, pending_id, created_at, shard)
+             SELECT $1, $2, d.id, c.id, $5, $6, $7, $8,
+                 COALESCE((SELECT h.shard FROM ledger_transfers h WHERE h.id = $7), $9)
              FROM ledger_accounts d JOIN ledger_accounts c ON c.id = $4
-             WHERE d.id = $3 AND d.currency = c.currency",
+             WHERE d.id = $3 AND d.currency = c.currency
+             RETURNING shard",
         )
         .bind(id)
         .bind(payment_id)
@@ -114,13 +158,19 @@ impl<DB: Backend> SqlStore<DB> {
         .bind(kind.as_str())
         .bind(pending_id)
         .bind(now)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if inserted != 1 {
-            return Err(mixed_currencies(id));
-        }
-        Ok(())
+        .bind(shard)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let row = inserted.ok_or_else(|| mixed_currencies(id))?;
+        row.try_get("shard")
+    }
+
+    /// The row lock this module takes on PostgreSQL (nothing on SQLite, whose one writer holds
+    /// the database): `FOR NO KEY UPDATE`, which keeps every other writer of the row out but
+    /// not the `FOR KEY SHARE` a foreign key check takes, so a payout holding its merchant
+    /// account's row does not stop payments from inserting transfers that name the account.
+    fn row_lock() -> String {
+        DB::FOR_UPDATE.replace("FOR UPDATE", "FOR NO KEY UPDATE")
     }
 
     /// Locks the rows of `accounts` in the one order every transaction takes them in (see
@@ -129,6 +179,8 @@ impl<DB: Backend> SqlStore<DB> {
     /// account while an OCT pays out of it to the same card; P2P transfers both ways
     /// between two cards) would otherwise hold one row and wait for the other, and
     /// PostgreSQL would end one of them as a deadlock. SQLite's one writer needs no lock.
+    /// A sharded account's own row is never updated, so only a caller that reads it for a
+    /// check (a payout's funds, a receiver's daily limit) needs to lock it.
     pub(super) async fn lock_accounts(tx: &mut super::Unit<DB>, accounts: &[&str]) -> Result<(), sqlx::Error> {
         if DB::FOR_UPDATE.is_empty() {
             return Ok(());
@@ -136,7 +188,7 @@ impl<DB: Backend> SqlStore<DB> {
         let mut ordered: Vec<&str> = accounts.to_vec();
         ordered.sort_by(|a, b| Self::lock_order(a).cmp(&Self::lock_order(b)));
         ordered.dedup();
-        let lock = format!("SELECT id FROM ledger_accounts WHERE id = $1 {}", DB::FOR_UPDATE);
+        let lock = format!("SELECT id FROM ledger_accounts WHERE id = $1 {}", Self::row_lock());
         for account in ordered {
             sqlx::query(&lock).bind(account).fetch_optional(&mut **tx).await?;
         }
@@ -153,7 +205,13 @@ impl<DB: Backend> SqlStore<DB> {
     /// payment's currencies, for the decision's funds check (`None`: no such account).
     /// The lock (PostgreSQL; SQLite's writer already holds the database) keeps the amount
     /// true until the transaction books the payment, so two concurrent payments can never
-    /// take an account below zero.
+    /// take an account below zero. A sharded payer (a merchant account a payout pays from)
+    /// is summed over its shards after its row is locked, in a statement of its own: on
+    /// PostgreSQL that statement sees every payout that held the lock before, which one
+    /// statement taking the lock and summing at once would not. Whatever else changes the
+    /// shards meanwhile is a payment's credit (it only adds to what is available; not yet
+    /// committed, it is not counted) or a refund (never checked against the merchant's
+    /// balance, as before sharding).
     pub(super) async fn funds(
         tx: &mut super::Unit<DB>,
         p: &Payment,
@@ -162,20 +220,37 @@ impl<DB: Backend> SqlStore<DB> {
         let lock = format!(
             "SELECT currency, credits_posted - debits_posted - debits_pending AS available
              FROM ledger_accounts WHERE id = $1 {}",
-            DB::FOR_UPDATE
+            Self::row_lock()
         );
         let row = sqlx::query(&lock).bind(account).fetch_optional(&mut **tx).await?;
         let Some(row) = row else { return Ok(None) };
         let currency: String = row.try_get("currency")?;
         let side = denomination(p, &currency).ok_or_else(|| mixed_currencies(account))?;
-        Ok(Some((side, row.try_get("available")?)))
+        let mut available: i64 = row.try_get("available")?;
+        if is_sharded(account) {
+            let shards = sqlx::query(
+                "SELECT CAST(COALESCE(SUM(credits_posted - debits_posted - debits_pending), 0) AS BIGINT)
+                     AS available
+                 FROM ledger_account_shards WHERE account_id = $1",
+            )
+            .bind(account)
+            .fetch_one(&mut **tx)
+            .await?;
+            available += shards.try_get::<i64, _>("available")?;
+        }
+        Ok(Some((side, available)))
     }
 
     /// Books a transition's postings: for each, its ledger transfers `<payment>:<name>`
     /// (see [`Posting::legs`]: through the pair's conversion accounts when the card is in
-    /// another currency), then the four sums of every account it touches, card rows first
-    /// and then by id, one order for every transaction so concurrent ones on PostgreSQL
-    /// cannot deadlock.
+    /// another currency) on the payment's shard, then the sums of every account they touch.
+    /// A gateway-side account the postings name that does not exist yet (a terminal's first
+    /// payment in a currency) is opened in the payment's currency.
+    ///
+    /// Lock order: the caller has locked the card (and any account it checks) first; the
+    /// transfer inserts only take the foreign keys' shared locks; the sums are updated last,
+    /// all postings' together, card rows first, then by account and shard. One order for
+    /// every transaction, so concurrent ones on PostgreSQL cannot deadlock.
     pub(super) async fn book(
         tx: &mut super::Unit<DB>,
         p: &Payment,
@@ -183,20 +258,40 @@ impl<DB: Backend> SqlStore<DB> {
         postings: &[Posting],
         now: i64,
     ) -> Result<(), sqlx::Error> {
+        let shard = shard_of(&p.id);
+        let mut named: Vec<&str> = Vec::new();
+        for role in postings.iter().flat_map(|posting| [posting.debit, posting.credit]) {
+            let account = accounts.of(role).ok_or_else(|| mixed_currencies(&p.id))?;
+            if !named.contains(&account) {
+                named.push(account);
+            }
+        }
+        let roles = [accounts.payer, accounts.payee, accounts.fee.unwrap_or(accounts.payee)];
+        let mut currencies = Self::currencies(tx, roles).await?;
+        for id in named {
+            let gateway_side = id.starts_with("merchant:") || id.starts_with("fee:");
+            if gateway_side && !currencies.iter().any(|(known, _)| known == id) {
+                Self::open_account(tx, id, AccountKind::Merchant, &p.currency, now).await?;
+                currencies.push((id.to_string(), p.currency.clone()));
+            }
+        }
+        let mut deltas: Vec<((String, i32), [i64; 4])> = Vec::new();
+        let mut add = |account: &str, shard: i32, delta: [i64; 4]| {
+            let shard = if is_sharded(account) { shard } else { 0 };
+            match deltas.iter_mut().find(|((a, s), _)| a == account && *s == shard) {
+                Some((_, sums)) => sums.iter_mut().zip(delta).for_each(|(s, d)| *s += d),
+                None => deltas.push(((account.to_string(), shard), delta)),
+            }
+        };
         for posting in postings {
             let id = format!("{}:{}", p.id, posting.name);
             let account = |role| accounts.of(role).ok_or_else(|| mixed_currencies(&id));
             let (debit, credit) = (account(posting.debit)?, account(posting.credit)?);
-            let side = |currency: Option<String>| {
-                currency.as_deref().and_then(|c| denomination(p, c)).ok_or_else(|| mixed_currencies(&id))
+            let side = |account: &str| {
+                let currency = currencies.iter().find(|(known, _)| known == account).map(|(_, c)| c.as_str());
+                currency.and_then(|c| denomination(p, c)).ok_or_else(|| mixed_currencies(&id))
             };
-            let debit_side = side(Self::account_currency(tx, debit).await?)?;
-            let credit_side = side(Self::account_currency(tx, credit).await?)?;
-            let mut deltas: Vec<(String, [i64; 4])> = Vec::new();
-            let mut add = |account: &str, delta: [i64; 4]| match deltas.iter_mut().find(|(a, _)| a == account) {
-                Some((_, sums)) => sums.iter_mut().zip(delta).for_each(|(s, d)| *s += d),
-                None => deltas.push((account.to_string(), delta)),
-            };
+            let (debit_side, credit_side) = (side(debit)?, side(credit)?);
             for leg in posting.legs(debit_side, credit_side) {
                 let currency = currency_of(p, leg.denomination);
                 let end = |e: LegEnd| match e {
@@ -211,7 +306,7 @@ impl<DB: Backend> SqlStore<DB> {
                 let suffix = if leg.fx_leg { ":fx" } else { "" };
                 let leg_id = format!("{id}{suffix}");
                 let pending = posting.resolves().map(|hold| format!("{}:{hold}{suffix}", p.id));
-                Self::insert_leg(
+                let booked = Self::insert_leg(
                     tx,
                     &leg_id,
                     Some(p.id.as_str()),
@@ -220,41 +315,66 @@ impl<DB: Backend> SqlStore<DB> {
                     leg.amount,
                     leg.kind,
                     pending.as_deref(),
+                    shard,
                     now,
                 )
                 .await?;
                 let (pending, posted) = leg.deltas();
-                add(&from, [pending, posted, 0, 0]);
-                add(&to, [0, 0, pending, posted]);
+                add(&from, booked, [pending, posted, 0, 0]);
+                add(&to, booked, [0, 0, pending, posted]);
             }
-            deltas.sort_by(|a, b| Self::lock_order(&a.0).cmp(&Self::lock_order(&b.0)));
-            for (account, sums) in deltas {
-                Self::add_to_sums(tx, &account, sums).await?;
-            }
+        }
+        deltas.sort_by(|((a, x), _), ((b, y), _)| (Self::lock_order(a), x).cmp(&(Self::lock_order(b), y)));
+        for ((account, shard), sums) in deltas {
+            Self::add_to_shard(tx, &account, shard, sums).await?;
         }
         Ok(())
     }
 
     /// Adds `[debits pending, debits posted, credits pending, credits posted]` to an account's
-    /// four sums, in the transaction that inserts the ledger transfers they sum.
+    /// four sums (shard 0 of a sharded account), in the transaction that inserts the ledger
+    /// transfers they sum.
     pub(super) async fn add_to_sums(
         tx: &mut super::Unit<DB>,
         account: &str,
+        sums: [i64; 4],
+    ) -> Result<(), sqlx::Error> {
+        Self::add_to_shard(tx, account, 0, sums).await
+    }
+
+    /// Adds to the sums of `account`: its `shard` when it is sharded (created by the same
+    /// statement when it is the shard's first transfer), else its own row.
+    async fn add_to_shard(
+        tx: &mut super::Unit<DB>,
+        account: &str,
+        shard: i32,
         [dp, dpo, cp, cpo]: [i64; 4],
     ) -> Result<(), sqlx::Error> {
-        sqlx::query(
-            "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
-                 debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
-                 credits_posted = credits_posted + $4
-             WHERE id = $5",
-        )
-        .bind(dp)
-        .bind(dpo)
-        .bind(cp)
-        .bind(cpo)
-        .bind(account)
-        .execute(&mut **tx)
-        .await?;
+        let update = if is_sharded(account) {
+            sqlx::query(
+                "INSERT INTO ledger_account_shards (debits_pending, debits_posted, credits_pending,
+                     credits_posted, account_id, shard)
+                 VALUES ($1, $2, $3, $4, $5, $6)
+                 ON CONFLICT (account_id, shard) DO UPDATE
+                 SET debits_pending = ledger_account_shards.debits_pending + excluded.debits_pending,
+                     debits_posted = ledger_account_shards.debits_posted + excluded.debits_posted,
+                     credits_pending = ledger_account_shards.credits_pending + excluded.credits_pending,
+                     credits_posted = ledger_account_shards.credits_posted + excluded.credits_posted",
+            )
+        } else {
+            sqlx::query(
+                "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
+                     debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
+                     credits_posted = credits_posted + $4
+                 WHERE id = $5",
+            )
+        };
+        let update = update.bind(dp).bind(dpo).bind(cp).bind(cpo).bind(account);
+        if is_sharded(account) {
+            update.bind(shard).execute(&mut **tx).await?;
+        } else {
+            update.execute(&mut **tx).await?;
+        }
         Ok(())
     }
 }

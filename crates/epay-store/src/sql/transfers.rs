@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use epay_domain::transition::{self, Checks, DailyLimit, Decline};
 use epay_domain::TxStatus;
 
-use super::booking::{denomination, mixed_currencies, RoleAccounts};
+use super::booking::{denomination, is_sharded, mixed_currencies, RoleAccounts};
 use super::daily_totals::DailySubject;
 use super::decisions::{illegal, transfer_decision, waiting_state};
 use super::three_ds::Challenged;
@@ -61,8 +61,19 @@ impl<DB: Backend> SqlStore<DB> {
             } else {
                 Vec::new()
             };
+            // Locked: every account whose own row this transaction updates (cards, in one order
+            // with every other transaction) or reads for a check (the payer's funds, the
+            // receiver's daily limit). A sharded account that is only credited (a merchant
+            // receiving an AFT, the fee and conversion accounts) is not: its sums are on shards,
+            // and locking its row would make it the hot row sharding removed.
             let mut touched = vec![m.from_account.as_str(), m.to_account.as_str(), m.fee_account.as_str()];
             touched.extend(conversion.iter().map(String::as_str));
+            let checked = |account: &&str| {
+                !is_sharded(account)
+                    || *account == m.from_account
+                    || (*account == m.to_account && m.receiver_daily_limit_minor.is_some())
+            };
+            touched.retain(checked);
             Self::lock_accounts(tx, &touched).await?;
             let to_currency =
                 Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
@@ -98,9 +109,7 @@ impl<DB: Backend> SqlStore<DB> {
             payment.reference = String::new();
         }
         if let (Some(m), false) = (&money, decided.postings.is_empty()) {
-            if m.fee_minor > 0 {
-                Self::open_account(tx, &m.fee_account, AccountKind::Merchant, &payment.currency, now).await?;
-            }
+            // `book` opens the fee account if its posting names it for the first time.
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
             Self::book(tx, &payment, &accounts, &decided.postings, now).await?;
             if payment.status == TxStatus::Charge {

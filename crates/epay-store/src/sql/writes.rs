@@ -105,7 +105,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
         if let PaymentEffect::Debit { merchant_account, .. } = effect {
             if !decided.postings.is_empty() {
-                Self::open_account(tx, merchant_account, AccountKind::Merchant, &payment.currency, now).await?;
+                // `book` opens the merchant account on the terminal's first payment in this currency.
                 let accounts = RoleAccounts { payer: &payer, payee: merchant_account, fee: None };
                 Self::book(tx, payment, &accounts, &decided.postings, now).await?;
             }
