@@ -6,10 +6,19 @@
   var paymentObject = JSON.parse(data.textContent);
   var status = document.getElementById("widget-status");
   if (data.getAttribute("data-widget") === "true") {
-    document.getElementById("open-widget").addEventListener("click", function () {
+    var openButton = document.getElementById("open-widget");
+    openButton.addEventListener("click", function () {
       halyk.showPaymentWidget(paymentObject, function (result) {
-        status.textContent = result.success ? "success" : "failure";
-        status.setAttribute("data-result", result.success ? "success" : "failure");
+        // closed: the shopper shut the widget; its token is still good, so the same button
+        // opens it again. newTokenNeeded: this order is over (paid, or out of attempts), so the
+        // shop starts a new order, with a new token, as a merchant's server would.
+        var word = result.success ? "success" : result.closed ? "closed" : "failure";
+        status.textContent = word;
+        status.setAttribute("data-result", word);
+        if (result.newTokenNeeded) {
+          openButton.hidden = true;
+          document.getElementById("new-order").hidden = false;
+        }
       });
     });
   } else {

@@ -25,6 +25,55 @@
     return "";
   }
 
+  // AMEX (34, 37) prints 4-6-5 and has 15 digits; every other brand prints fours, up to 19.
+  function isAmex(num) { return /^3[47]/.test(num); }
+  function maxDigits(num) { return isAmex(num) ? 15 : 19; }
+
+  function groupCard(num) {
+    if (isAmex(num)) {
+      return [num.slice(0, 4), num.slice(4, 10), num.slice(10, 15)].filter(Boolean).join(" ");
+    }
+    return num.replace(/(\d{4})(?=\d)/g, "$1 ");
+  }
+
+  // The position just after the `count`-th digit of `text` (0: the start).
+  function caretAfter(text, count) {
+    if (count <= 0) return 0;
+    var seen = 0;
+    for (var i = 0; i < text.length; i++) {
+      if (/\d/.test(text.charAt(i)) && ++seen === count) return i + 1;
+    }
+    return text.length;
+  }
+
+  // The expiry as MM/YY, filled in as the month becomes certain:
+  //   "4".."9" -> "04/".."09/" (no month starts with them);  "0", "1" wait for a second digit;
+  //   "10".."12" -> "10/".."12/";  "13".."19" -> "01/3".."01/9" (the 1 was January);
+  //   "00" -> "0" (no month 00);  "12/2027" or "122027" (autofill) -> "12/27".
+  // While deleting, no "/" is added, so Backspace can remove it.
+  function expiryText(text, deleting) {
+    var t = (text || "").trim();
+    var full = /^(\d{1,2})\s*\/\s*20(\d{2})$/.exec(t) || /^(\d{2})20(\d{2})$/.exec(t);
+    if (full) return ("0" + full[1]).slice(-2) + "/" + full[2];
+    var d = digits(t);
+    if (d.length > 0 && d.charAt(0) > "1") d = "0" + d;
+    if (d.length > 1 && d.charAt(0) === "1" && d.charAt(1) > "2") d = "0" + d;
+    if (d.slice(0, 2) === "00") d = "0" + d.slice(2);
+    d = d.slice(0, 4);
+    if (d.length > 2) return d.slice(0, 2) + "/" + d.slice(2);
+    if (d.length === 2 && !deleting) return d + "/";
+    return d;
+  }
+
+  // Each brand's icon (assets/brand-*.svg, our own marks) and its name, read out instead.
+  var BRANDS = {
+    VISA: { file: "visa", name: "Visa" },
+    MasterCard: { file: "mastercard", name: "Mastercard" },
+    AMEX: { file: "amex", name: "American Express" },
+    UnionPay: { file: "unionpay", name: "UnionPay" },
+    MIR: { file: "mir", name: "Mir" }
+  };
+
   // checkDate is false in the sandbox: the gateway judges the date by its sandbox clock, and a
   // published test card (seed 001's 01/25) never expires there.
   function expiryValid(text, checkDate) {
@@ -52,10 +101,27 @@
       return ok;
     }
 
+    var brandShown = null;
+    function showBrand(b) {
+      if (b === brandShown) return;
+      brandShown = b;
+      brandEl.textContent = "";
+      var known = BRANDS[b];
+      if (!known) return;
+      var img = document.createElement("img");
+      img.src = "/payform/assets/brand-" + known.file + ".svg";
+      img.alt = known.name;
+      img.width = 40;
+      img.height = 26;
+      img.className = "brand-icon";
+      img.setAttribute("data-brand", b);
+      brandEl.appendChild(img);
+    }
+
     function validate() {
       var num = digits(pan.value);
       var b = brand(num);
-      brandEl.textContent = b;
+      showBrand(b);
       var c = cvc.value.trim();
       var cvcOk = b === "AMEX" ? /^\d{4}$/.test(c) : (b === "" ? /^\d{3,4}$/.test(c) : /^\d{3}$/.test(c));
       var ok = show(pan, luhn(num), "pan-error");
@@ -66,14 +132,30 @@
       return ok;
     }
 
-    pan.addEventListener("input", function () {
-      var num = digits(pan.value).slice(0, 19);
-      pan.value = num.replace(/(\d{4})(?=\d)/g, "$1 ");
+    // The card number, grouped as the brand prints it, with the caret kept after the same
+    // digit it followed: reformatting must not move it to the end (issue 19).
+    pan.addEventListener("input", function (event) {
+      var raw = pan.value, caret = pan.selectionStart === null ? raw.length : pan.selectionStart;
+      var before = digits(raw.slice(0, caret)).length;
+      var num = digits(raw);
+      // Backspace over a group's space deletes the digit before it, as a shopper expects.
+      if (event.inputType === "deleteContentBackward" && num === digits(panShown) && before > 0) {
+        num = num.slice(0, before - 1) + num.slice(before);
+        before -= 1;
+      }
+      num = num.slice(0, maxDigits(num));
+      pan.value = groupCard(num);
+      panShown = pan.value;
+      var at = caretAfter(pan.value, Math.min(before, num.length));
+      if (document.activeElement === pan) pan.setSelectionRange(at, at);
       validate();
     });
-    exp.addEventListener("input", function () {
-      var d = digits(exp.value).slice(0, 4);
-      exp.value = d.length > 2 ? d.slice(0, 2) + "/" + d.slice(2) : d;
+    var panShown = pan.value;
+    exp.addEventListener("input", function (event) {
+      var deleting = (event.inputType || "").indexOf("delete") === 0;
+      var atEnd = exp.selectionStart === null || exp.selectionStart === exp.value.length;
+      exp.value = expiryText(exp.value, deleting);
+      if (atEnd && document.activeElement === exp) exp.setSelectionRange(exp.value.length, exp.value.length);
       validate();
     });
     [cvc, holder].forEach(function (el) { el.addEventListener("input", validate); });
@@ -96,11 +178,27 @@
     var target = result.getAttribute("data-redirect");
     if (result.getAttribute("data-widget") === "true" && window.parent !== window) {
       // The message says only success or not; the parent checks that it comes from our exact
-      // origin and from this very frame.
+      // origin and from this very frame. A result page is final either way: a decline that may
+      // be retried brings the form back instead (docs/compatibility.md §48).
       window.parent.postMessage(JSON.stringify({ success: success }), "*");
     } else if (target) {
       setTimeout(function () { window.location.href = target; }, 1200);
     }
+  }
+
+  // A page that only says what is wrong (spent token, attempts used up, bad link) ends the
+  // widget too: the parent's callback then asks the merchant for a new order and token.
+  var message = document.getElementById("message");
+  if (message && message.getAttribute("data-widget") === "true" && window.parent !== window) {
+    window.parent.postMessage(JSON.stringify({ success: false }), "*");
+  }
+
+  // In the widget, Esc closes it, wherever the focus is: keys typed in this frame never reach
+  // the parent page, so the frame asks it to close (the parent checks origin and source).
+  if (document.body.className === "short" && window.parent !== window) {
+    document.addEventListener("keydown", function (event) {
+      if (event.key === "Escape") window.parent.postMessage(JSON.stringify({ close: true }), "*");
+    });
   }
 })();
 

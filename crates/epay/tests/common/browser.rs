@@ -145,6 +145,29 @@ impl Browser {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
     }
 
+    /// Presses and releases each key of `keys` in turn, as a keyboard would, wherever the focus
+    /// is (inside a frame too): WebDriver's key codes, e.g. `"\u{E004}"` Tab, `"\u{E00C}"` Esc,
+    /// `"\u{E003}"` Backspace.
+    pub async fn press(&self, keys: &str) {
+        let actions: Vec<Value> = keys
+            .chars()
+            .flat_map(|k| {
+                [json!({"type": "keyDown", "value": k.to_string()}), json!({"type": "keyUp", "value": k.to_string()})]
+            })
+            .collect();
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.call(reqwest::Method::POST, "/actions", Some(body)).await;
+    }
+
+    /// Holds down `keys` in order, then releases them in reverse: a chord such as Shift+Tab
+    /// (`"\u{E008}"`, `"\u{E004}"`).
+    pub async fn chord(&self, keys: &[&str]) {
+        let mut actions: Vec<Value> = keys.iter().map(|k| json!({"type": "keyDown", "value": k})).collect();
+        actions.extend(keys.iter().rev().map(|k| json!({"type": "keyUp", "value": k})));
+        let body = json!({"actions": [{"type": "key", "id": "keyboard", "actions": actions}]});
+        self.call(reqwest::Method::POST, "/actions", Some(body)).await;
+    }
+
     /// Waits up to `secs` until the URL contains `part`.
     pub async fn wait_url(&self, part: &str, secs: u64) -> String {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(secs);

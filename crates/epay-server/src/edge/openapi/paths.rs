@@ -809,6 +809,19 @@ fn payment_page(b: &mut Builder) {
             .text(200, content_type, "The file.", None)
             .done();
     }
+    for path in crate::edge::page::assets::BRAND_ICONS {
+        let stem = path.trim_start_matches("/payform/assets/brand-").trim_end_matches(".svg");
+        b.page(
+            &["get"],
+            path,
+            "Payment page",
+            &format!("paymentPageBrand_{stem}"),
+            &format!("The {stem} icon (internal)"),
+        )
+        .about("A card brand's icon, our own drawing, shown by the form as the number is typed.")
+        .text(200, "image/svg+xml", "The icon.", None)
+        .done();
+    }
 }
 
 fn demo_shop(b: &mut Builder) {

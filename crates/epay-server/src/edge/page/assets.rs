@@ -17,12 +17,28 @@ fn asset(body: String, content_type: &'static str) -> Asset {
     Asset { integrity: format!("sha384-{}", STANDARD.encode(digest.as_ref())), body, content_type }
 }
 
+fn svg(body: &str) -> Asset {
+    asset(body.to_string(), "image/svg+xml")
+}
+
 pub struct Assets {
     pub form_js: Asset,
     pub form_css: Asset,
     pub demo_js: Asset,
     pub payment_api_js: Asset,
+    /// The card brands' icons, by path ([`BRAND_ICONS`]): marks of our own, the brand's name as
+    /// their accessible text, served by us (no CDN; the page's CSP allows only `img-src 'self'`).
+    pub brands: [(&'static str, Asset); BRAND_ICONS.len()],
 }
+
+/// Where the brand icons are served (form.js builds the same paths from the brand it detects).
+pub const BRAND_ICONS: [&str; 5] = [
+    "/payform/assets/brand-visa.svg",
+    "/payform/assets/brand-mastercard.svg",
+    "/payform/assets/brand-amex.svg",
+    "/payform/assets/brand-unionpay.svg",
+    "/payform/assets/brand-mir.svg",
+];
 
 pub fn assets() -> &'static Assets {
     static ASSETS: OnceLock<Assets> = OnceLock::new();
@@ -37,6 +53,13 @@ pub fn assets() -> &'static Assets {
             form_css: asset(include_str!("../../../assets/form.css").to_string(), "text/css; charset=utf-8"),
             demo_js: asset(include_str!("../../../assets/demo.js").to_string(), "text/javascript; charset=utf-8"),
             payment_api_js: asset(payment_api, "text/javascript; charset=utf-8"),
+            brands: [
+                (BRAND_ICONS[0], svg(include_str!("../../../assets/brand-visa.svg"))),
+                (BRAND_ICONS[1], svg(include_str!("../../../assets/brand-mastercard.svg"))),
+                (BRAND_ICONS[2], svg(include_str!("../../../assets/brand-amex.svg"))),
+                (BRAND_ICONS[3], svg(include_str!("../../../assets/brand-unionpay.svg"))),
+                (BRAND_ICONS[4], svg(include_str!("../../../assets/brand-mir.svg"))),
+            ],
         }
     })
 }

@@ -2,7 +2,7 @@
 //! demo shop at `/`. The page pays through the same service as the API.
 
 pub mod acs;
-mod assets;
+pub(crate) mod assets;
 pub mod forms;
 pub mod i18n;
 pub mod params;
@@ -46,10 +46,14 @@ pub fn routes() -> Router<AppState> {
             .route(&format!("{base}/transfer"), post(transfer))
             .route(&format!("{base}/payment-api.js"), get(payment_api_js));
     }
-    router
+    router = router
         .route("/payform/assets/form.js", get(|| async { asset(&assets::assets().form_js) }))
         .route("/payform/assets/form.css", get(|| async { asset(&assets::assets().form_css) }))
-        .route("/demo/demo.js", get(|| async { asset(&assets::assets().demo_js) }))
+        .route("/demo/demo.js", get(|| async { asset(&assets::assets().demo_js) }));
+    for (path, icon) in &assets::assets().brands {
+        router = router.route(path, get(move || async move { asset(icon) }));
+    }
+    router
         .route("/payform/3ds-return", post(three_ds_return).get(three_ds_return))
         .merge(acs::routes())
         .route("/", get(shop))
