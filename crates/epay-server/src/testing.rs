@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use epay_domain::{ids, Amount, Currency, Cvc, Expiry, Pan};
+use epay_domain::{Amount, Currency, Cvc, Expiry, Pan};
 use epay_store::{Payment, ThreeDsSession, TokenRecord};
 
 use crate::app::App;
 use crate::platform::clock::FixedClock;
-use crate::platform::keys::digest;
 use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
 use crate::services::auth::Caller;
 use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
