@@ -38,6 +38,7 @@ fn tokens_to_check_against() -> [TokenRecord; 2] {
         transfer_kind: None,
         account_id: None,
         expires_at: i64::MAX,
+        generation: 0,
         used_at: None,
         created_at: 0,
     };

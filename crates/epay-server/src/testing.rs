@@ -4,12 +4,11 @@
 
 use std::sync::Arc;
 
-use epay_domain::{ids, Amount, Currency, Cvc, Expiry, Pan};
+use epay_domain::{Amount, Currency, Cvc, Expiry, Pan};
 use epay_store::{Payment, ThreeDsSession, TokenRecord};
 
 use crate::app::App;
 use crate::platform::clock::FixedClock;
-use crate::platform::keys::digest;
 use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
 use crate::services::auth::Caller;
 use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
@@ -47,9 +46,8 @@ impl Issued {
 /// A payment token of the test merchant, as a merchant's server requests one for a page: bound
 /// to `invoice`, `amount_minor` of KZT, on `terminal`, valid for an hour from [`NOW`].
 pub(crate) fn payment_token(terminal: &str, invoice: &str, amount_minor: i64) -> (String, TokenRecord) {
-    let text = ids::access_token();
     let record = TokenRecord {
-        token_digest: digest(&text),
+        token_digest: crate::services::tokens::new_token_id(),
         merchant_id: TEST_MERCHANT_ID.into(),
         terminal_id: Some(terminal.into()),
         scope: "payment".into(),
@@ -61,11 +59,12 @@ pub(crate) fn payment_token(terminal: &str, invoice: &str, amount_minor: i64) ->
         secret_hash: None,
         transfer_kind: None,
         account_id: None,
+        generation: 0,
         expires_at: NOW + 3_600_000,
         used_at: None,
         created_at: NOW,
     };
-    (text, record)
+    (String::new(), record)
 }
 
 /// A service token of the test merchant (no invoice), as the merchant's back office uses one.
@@ -77,10 +76,9 @@ pub(crate) fn service_token(terminal: &str) -> (String, TokenRecord) {
     )
 }
 
-/// Stores a token, as the token endpoint does.
-pub(crate) async fn issue(app: &App, (text, record): (String, TokenRecord)) -> Issued {
-    app.store.insert_token(&record).await.expect("token stored");
-    Issued { text, caller: Caller::Token(record) }
+/// Seals a token, as the token endpoint does (the text given is ignored: the sealed one is it).
+pub(crate) async fn issue(app: &App, (_, record): (String, TokenRecord)) -> Issued {
+    Issued { text: crate::services::tokens::seal(&app.keys, &record), caller: Caller::Token(record) }
 }
 
 pub(crate) fn card((pan, expiry, cvc): (&str, &str, &str)) -> EnteredCard {
@@ -149,6 +147,7 @@ pub(crate) fn bare_token() -> TokenRecord {
         secret_hash: None,
         transfer_kind: None,
         account_id: None,
+        generation: 0,
         expires_at: 0,
         used_at: None,
         created_at: 0,

@@ -24,6 +24,10 @@ pub struct Merchant {
     /// it, so it is a [`Secret`] either way. The store never seals or opens it.
     #[sqlx(try_from = "String")]
     pub webhook_secret: Secret,
+    /// The generation of the merchant's access tokens: a token carries the generation it was
+    /// issued in and is refused once this moved past it. A client-secret rotation and a purge of
+    /// the merchant's data bump it (they revoke every token issued before).
+    pub token_generation: i64,
 }
 
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -56,10 +60,14 @@ pub struct Terminal {
     pub max_attempts: epay_domain::MaxAttempts,
 }
 
-#[derive(Debug, Clone, sqlx::FromRow)]
+/// An access token as the gateway reads it: the binding it was issued with (DESIGN §5a). The
+/// token itself is this binding sealed by the gateway (`epay_server::services::tokens`), so
+/// issuing one writes nothing; only its spending is stored (`spent_tokens`).
+#[derive(Debug, Clone)]
 pub struct TokenRecord {
-    /// SHA-256 of the access token: it finds the token but cannot be turned back into it, so it
-    /// is not a secret (the token, which only its holder has, is).
+    /// The token's id: 128 random bits (hex) sealed inside it. It names the token where the
+    /// store must (spent tokens, 3-D Secure sessions, abuse counters). Not a secret: it is only
+    /// ever read out of a token the gateway opened, and knowing it forges no token.
     pub token_digest: String,
     pub merchant_id: String,
     pub terminal_id: Option<String>,
@@ -70,14 +78,15 @@ pub struct TokenRecord {
     pub post_link: String,
     pub failure_post_link: String,
     /// The merchant's `secret_hash`, echoed in the callbacks so the merchant knows they are ours.
-    #[sqlx(try_from = "crate::sql::rows::MaybeSecret")]
     pub secret_hash: Option<Secret>,
     /// The one kind of transfer this token may make; `None`: P2P only.
-    #[sqlx(try_from = "crate::sql::rows::MaybeWord")]
     pub transfer_kind: Option<TransferKind>,
     /// The customer whose saved cards this token may list and use; `None`: no saved cards.
     pub account_id: Option<String>,
+    /// The merchant's token generation when the token was issued ([`Merchant::token_generation`]).
+    pub generation: i64,
     pub expires_at: i64,
+    /// When the token was spent (`spent_tokens`), as read when it was authenticated.
     pub used_at: Option<i64>,
     pub created_at: i64,
 }
@@ -278,8 +287,10 @@ pub enum TokenSpend {
 /// Everything one payment attempt writes, in one database transaction.
 #[derive(Debug, Clone)]
 pub struct PaymentWrite {
-    /// Digest of the token this attempt spends, as `token_spend` says.
+    /// Id of the token this attempt spends, as `token_spend` says, and its expiry (until when
+    /// its spending must be remembered).
     pub token_digest: String,
+    pub token_expires_at: i64,
     pub token_spend: TokenSpend,
     pub payment: Payment,
     pub effect: PaymentEffect,
@@ -593,7 +604,9 @@ pub struct TransferSettlement {
 /// Everything one transfer attempt writes, in one database transaction.
 #[derive(Debug, Clone)]
 pub struct TransferWrite {
+    /// The token this transfer spends, and its expiry (see [`PaymentWrite::token_digest`]).
     pub token_digest: String,
+    pub token_expires_at: i64,
     pub token_spend: TokenSpend,
     pub settlement: TransferSettlement,
     /// A 3-D Secure challenge of the sender card to open with the transfer (status `3D`).
@@ -817,6 +830,7 @@ mod tests {
             client_id: "shop".into(),
             secret_digest: "digest-of-the-client-secret".into(),
             webhook_secret: "whsec_c2lnbmluZy1zZWNyZXQ=".into(),
+            token_generation: 0,
         };
         let event = CallbackEvent {
             id: "msg_1".into(),

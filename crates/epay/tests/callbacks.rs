@@ -473,6 +473,7 @@ async fn production_mode_refuses_internal_callback_targets() {
                     client_id: "prod".into(),
                     secret_digest: epay_server::platform::keys::secret_digest("prod-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
+                    token_generation: 0,
                 },
                 &[epay_store::Terminal {
                     id: terminal.into(),

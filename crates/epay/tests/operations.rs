@@ -162,6 +162,7 @@ async fn operations_on_unknown_or_foreign_payments_are_not_found() {
                     client_id: "other".into(),
                     secret_digest: epay_server::platform::keys::secret_digest("other-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
+                    token_generation: 0,
                 },
                 &[epay_store::Terminal {
                     id: other_terminal.into(),

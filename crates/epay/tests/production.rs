@@ -37,6 +37,7 @@ async fn production_gateway(backend: Backend, cards_file: &std::path::Path) -> G
                 client_id: "prod".into(),
                 secret_digest: epay_server::platform::keys::secret_digest("prod-secret"),
                 webhook_secret: "whsec_c2VjcmV0".into(),
+                token_generation: 0,
             },
             &[terminal(PROD_TERMINAL, "90000011", false), terminal(PROD_SECURE_TERMINAL, "90000012", true)],
         )

@@ -107,6 +107,7 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
                     client_id: "other".into(),
                     secret_digest: epay_server::platform::keys::secret_digest("other-secret"),
                     webhook_secret: "whsec_c2VjcmV0".into(),
+                    token_generation: 0,
                 },
                 &[epay_store::Terminal {
                     id: other_merchant_terminal.into(),

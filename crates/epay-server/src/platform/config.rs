@@ -40,6 +40,10 @@ pub struct Config {
     pub mode: Mode,
     /// Lifetime of access tokens, in seconds (ePay: 7200).
     pub token_ttl_secs: i64,
+    /// Ids (1-255) of the access-token keys, derived from the vault secret: new tokens are sealed
+    /// under the first, tokens under any of them are accepted. Rotation: `[1, 2]` on every node,
+    /// then `[2, 1]`, then after `token_ttl_secs` `[2]` (EPAY_TOKEN_KEYS="2,1").
+    pub token_keys: Vec<u8>,
     /// PKCS#8 PEM of the cryptogram RSA key; generated on first start if missing.
     pub rsa_key_path: Option<PathBuf>,
     /// Size of a generated cryptogram key (2048, 3072 or 4096 bits).
@@ -127,6 +131,7 @@ impl Default for Config {
             database_url: None,
             mode: Mode::Sandbox,
             token_ttl_secs: 7200,
+            token_keys: vec![1],
             rsa_key_path: None,
             rsa_key_bits: 2048,
             vault_key_path: None,
@@ -215,6 +220,10 @@ impl Config {
         }
         if let Some(v) = env("EPAY_TOKEN_TTL_SECS") {
             self.token_ttl_secs = parse("EPAY_TOKEN_TTL_SECS", v)?;
+        }
+        if let Some(v) = env("EPAY_TOKEN_KEYS") {
+            self.token_keys =
+                v.split(',').map(|id| parse("EPAY_TOKEN_KEYS", id.trim().to_string())).collect::<Result<_, _>>()?;
         }
         if let Some(v) = env("EPAY_TOKEN_FAILURES_PER_CLIENT") {
             self.token_failures_per_client = parse("EPAY_TOKEN_FAILURES_PER_CLIENT", v)?;
@@ -329,6 +338,9 @@ impl Config {
     }
 
     pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.token_keys.is_empty() || self.token_keys.contains(&0) {
+            return Err(ConfigError::Invalid("token_keys must name at least one key id, each 1 to 255".into()));
+        }
         if !(60..=86_400).contains(&self.token_ttl_secs) {
             return Err(ConfigError::Invalid("token_ttl_secs must be between 60 and 86400".into()));
         }

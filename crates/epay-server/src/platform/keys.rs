@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use std::path::Path;
 use std::sync::RwLock;
 
-use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, NONCE_LEN};
+use aws_lc_rs::aead::{Aad, LessSafeKey, Nonce, UnboundKey, AES_256_GCM, AES_256_GCM_SIV, NONCE_LEN};
 use aws_lc_rs::encoding::AsDer;
 use aws_lc_rs::rsa::{KeySize, Pkcs1PrivateDecryptingKey, PrivateDecryptingKey};
 use base64::engine::general_purpose::STANDARD;
@@ -41,7 +41,22 @@ pub struct Keys {
     rejection_key: [u8; 32],
     /// The data keys card numbers are sealed under (envelope encryption), by id, unwrapped.
     data_keys: RwLock<DataKeys>,
+    /// Derives the access-token keys ([`Keys::use_token_keys`]).
+    token_root: [u8; 32],
+    token_keys: RwLock<TokenKeys>,
 }
+
+/// The keys access tokens are sealed under: the first seals, every one opens. Key `n` is
+/// HMAC-SHA256(vault-derived root, n): nothing to store or share beyond the vault secret and the
+/// list of ids (`token_keys` in the configuration), so every node with the same vault secret and
+/// list seals and opens alike.
+#[derive(Default)]
+struct TokenKeys {
+    keys: Vec<(u8, LessSafeKey)>,
+}
+
+/// Version byte of a sealed access token.
+const TOKEN_V1: u8 = 1;
 
 #[derive(Default)]
 struct DataKeys {
@@ -211,7 +226,68 @@ impl Keys {
             fingerprint_key: derive(b"epay/vault/fingerprint"),
             rejection_key: derive(b"epay/cryptogram/implicit-rejection"),
             data_keys: RwLock::default(),
+            token_root: derive(b"epay/access-token/aes-256-gcm-siv"),
+            token_keys: RwLock::new(TokenKeys::default()),
         }
+        .with_token_keys(&[1])
+    }
+
+    fn with_token_keys(self, ids: &[u8]) -> Keys {
+        self.use_token_keys(ids);
+        self
+    }
+
+    /// Installs the access-token keys `ids` (the configuration's `token_keys`): new tokens are
+    /// sealed under the first, and tokens under any of them open. Rotation adds a key, makes it
+    /// first, and drops the old one once the tokens under it have expired (docs/operations.md).
+    pub fn use_token_keys(&self, ids: &[u8]) {
+        let keys = ids
+            .iter()
+            .map(|&id| {
+                let mut mac = Hmac::<Sha256>::new_from_slice(&self.token_root).expect("any key length");
+                mac.update(&[id]);
+                let raw: [u8; 32] = mac.finalize().into_bytes().into();
+                (id, LessSafeKey::new(UnboundKey::new(&AES_256_GCM_SIV, &raw).expect("32-byte key")))
+            })
+            .collect();
+        *self.token_keys.write().unwrap_or_else(|p| p.into_inner()) = TokenKeys { keys };
+    }
+
+    /// Seals an access token's plaintext: `base32(version ‖ key id ‖ nonce ‖ ciphertext ‖ tag)`,
+    /// upper-case letters and digits only (the charset ePay's tokens have). AES-256-GCM-SIV: a
+    /// repeated random nonce (a risk after billions of tokens under one key) reveals at most
+    /// that two plaintexts were equal, and no two are (each holds a random token id). The
+    /// version and key id are associated data, so neither can be changed.
+    pub fn seal_token(&self, plain: &[u8]) -> String {
+        let token_keys = self.token_keys.read().unwrap_or_else(|p| p.into_inner());
+        let (id, key) = token_keys.keys.first().expect("at least one token key (the configuration checks)");
+        let header = [TOKEN_V1, *id];
+        let mut nonce = [0u8; NONCE_LEN];
+        aws_lc_rs::rand::fill(&mut nonce).expect("the system RNG works");
+        let mut data = plain.to_vec();
+        key.seal_in_place_append_tag(Nonce::assume_unique_for_key(nonce), Aad::from(&header), &mut data)
+            .expect("sealing a short buffer cannot fail");
+        let mut out = header.to_vec();
+        out.extend_from_slice(&nonce);
+        out.extend_from_slice(&data);
+        base32::encode(&out)
+    }
+
+    /// Opens a token [`Keys::seal_token`] made under one of the installed keys; `None` for
+    /// anything else (not base32, truncated, tampered with, another gateway's or a retired key's).
+    /// The tag is checked in constant time by the AEAD.
+    pub fn open_token(&self, text: &str) -> Option<Vec<u8>> {
+        let bytes = base32::decode(text)?;
+        if bytes.len() < 2 + NONCE_LEN || bytes[0] != TOKEN_V1 {
+            return None;
+        }
+        let (header, rest) = bytes.split_at(2);
+        let (nonce, sealed) = rest.split_at(NONCE_LEN);
+        let token_keys = self.token_keys.read().unwrap_or_else(|p| p.into_inner());
+        let key = &token_keys.keys.iter().find(|(id, _)| *id == header[1])?.1;
+        let mut data = sealed.to_vec();
+        let nonce = Nonce::try_assume_unique_for_key(nonce).ok()?;
+        key.open_in_place(nonce, Aad::from(header), &mut data).ok().map(|plain| plain.to_vec())
     }
 
     /// A new random data key, wrapped under the master key, for the store.
@@ -376,6 +452,46 @@ impl Keys {
     }
 }
 
+/// RFC 4648 base32 without padding (`A`–`Z`, `2`–`7`): a token's text.
+mod base32 {
+    const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+
+    pub fn encode(bytes: &[u8]) -> String {
+        let mut out = String::with_capacity(bytes.len().div_ceil(5) * 8);
+        let (mut buffer, mut bits) = (0u32, 0u32);
+        for &byte in bytes {
+            buffer = (buffer << 8) | u32::from(byte);
+            bits += 8;
+            while bits >= 5 {
+                bits -= 5;
+                out.push(char::from(ALPHABET[((buffer >> bits) & 31) as usize]));
+            }
+        }
+        if bits > 0 {
+            out.push(char::from(ALPHABET[((buffer << (5 - bits)) & 31) as usize]));
+        }
+        out
+    }
+
+    /// `None` for a character outside the alphabet, or trailing bits that are not zero (so each
+    /// byte string has exactly one text: a token cannot be re-spelled).
+    pub fn decode(text: &str) -> Option<Vec<u8>> {
+        let mut out = Vec::with_capacity(text.len() * 5 / 8);
+        let (mut buffer, mut bits) = (0u32, 0u32);
+        for c in text.bytes() {
+            let value = ALPHABET.iter().position(|&a| a == c)? as u32;
+            buffer = ((buffer << 5) | value) & 0xFFFF;
+            bits += 5;
+            if bits >= 8 {
+                bits -= 8;
+                out.push((buffer >> bits) as u8);
+            }
+        }
+        // Leftover bits: fewer than 5, all zero (a canonical encoding).
+        (bits < 5 && buffer & ((1 << bits) - 1) == 0).then_some(out)
+    }
+}
+
 /// SHA-256 hex digest. Tokens and client secrets are long random strings, so a fast unkeyed
 /// digest is enough to make the stored value useless to a reader of the database (and keeps the
 /// token endpoint fast: no argon2 on the hot path).
@@ -398,6 +514,49 @@ pub fn digests_equal(a: &str, b: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn base32_roundtrips_and_refuses_what_is_not_canonical() {
+        for len in 0..40usize {
+            let bytes: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let text = base32::encode(&bytes);
+            assert!(text.bytes().all(|c| c.is_ascii_uppercase() || (b'2'..=b'7').contains(&c)), "{text}");
+            assert_eq!(base32::decode(&text), Some(bytes), "{text}");
+        }
+        assert_eq!(base32::encode(b"foobar"), "MZXW6YTBOI");
+        assert_eq!(base32::decode("MZXW6YTBOI").as_deref(), Some(&b"foobar"[..]));
+        assert_eq!(base32::decode("MZXW6YTBOJ"), None, "non-zero trailing bits");
+        assert_eq!(base32::decode("mzxw6ytboi"), None);
+        assert_eq!(base32::decode("MZXW6YTBO1"), None);
+    }
+
+    #[test]
+    fn tokens_open_under_their_keys_only() {
+        let dir = std::env::temp_dir().join(format!("epay-keys-{}", uuid::Uuid::new_v4()));
+        let keys = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("vault.key")).unwrap();
+        let token = keys.seal_token(b"binding");
+        assert_eq!(keys.open_token(&token).as_deref(), Some(&b"binding"[..]));
+        // Every character changed, the token cut short or lengthened: refused.
+        for i in 0..token.len() {
+            let mut bytes = token.clone().into_bytes();
+            bytes[i] = if bytes[i] == b'A' { b'B' } else { b'A' };
+            assert_eq!(keys.open_token(&String::from_utf8(bytes).unwrap()), None, "character {i}");
+        }
+        assert_eq!(keys.open_token(&token[..token.len() - 1]), None);
+        assert_eq!(keys.open_token(&format!("{token}AA")), None);
+        // Rotation: key 2 seals, key 1 still opens; once 1 is retired its tokens are refused.
+        keys.use_token_keys(&[2, 1]);
+        let second = keys.seal_token(b"binding");
+        assert_eq!(keys.open_token(&token).as_deref(), Some(&b"binding"[..]));
+        keys.use_token_keys(&[2]);
+        assert_eq!(keys.open_token(&token), None);
+        assert_eq!(keys.open_token(&second).as_deref(), Some(&b"binding"[..]));
+        // Another vault secret: another gateway's keys open nothing of this one.
+        let other = Keys::load_or_generate(&dir.join("rsa.pem"), 2048, &dir.join("other.key")).unwrap();
+        other.use_token_keys(&[2]);
+        assert_eq!(other.open_token(&second), None);
+        std::fs::remove_dir_all(dir).ok();
+    }
 
     #[test]
     fn keys_persist_and_vault_roundtrips() {

@@ -23,6 +23,7 @@ pub fn test_merchant() -> (Merchant, Vec<Terminal>) {
         client_id: TEST_CLIENT_ID.into(),
         secret_digest: secret_digest(TEST_CLIENT_SECRET),
         webhook_secret: TEST_WEBHOOK_SECRET.into(),
+        token_generation: 0,
     };
     let terminal = |id: &str, pos: &str, name: &str, two_step: bool, transfers: bool| Terminal {
         id: id.into(),

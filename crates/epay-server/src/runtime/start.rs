@@ -49,6 +49,7 @@ impl App {
             &config.vault_key_path(),
             config.vault_master_key.as_ref().map(Secret::expose),
         )?;
+        keys.use_token_keys(&config.token_keys);
         let store = epay_store::connect(config.database_url().expose()).await?;
         store.migrate().await?;
 

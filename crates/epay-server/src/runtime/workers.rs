@@ -34,6 +34,10 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
             if purged > 0 {
                 tracing::info!(purged, "expired Idempotency-Keys purged");
             }
+            let forgotten = crate::services::tokens::purge_spent(&app).await;
+            if forgotten > 0 {
+                tracing::info!(forgotten, "spent tokens that expired forgotten");
+            }
             let failed = crate::services::three_ds_confirm::fail_abandoned(&app).await;
             if failed > 0 {
                 tracing::info!(failed, "abandoned 3-D Secure payments failed (877)");

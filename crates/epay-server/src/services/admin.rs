@@ -86,6 +86,7 @@ pub async fn create_merchant(
         client_id: client_id.to_string(),
         secret_digest: secret_digest(client_secret.expose()),
         webhook_secret: sealed,
+        token_generation: 0,
     };
     store.upsert_merchant(&merchant, &[]).await?;
     Ok(NewMerchant { merchant, client_secret, webhook_secret })

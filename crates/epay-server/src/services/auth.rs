@@ -5,7 +5,6 @@ use epay_store::{InvoiceBound, TokenRecord};
 
 use crate::app::App;
 use crate::platform::clock::Clock;
-use crate::platform::keys::digest;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum BearerError {
@@ -65,22 +64,30 @@ pub async fn token(app: &App, access_token: &str) -> Result<TokenRecord, BearerE
     Ok(record)
 }
 
-/// The record of an access token as given, known by its digest, expired or not. Only the 3-D
-/// Secure confirm authenticates this way: a payment's own token finishes the challenge it
-/// started however short-lived it was issued ([`token`] for everything else).
+/// The binding of an access token as given, expired or not: sealed by this gateway under a
+/// token key it still accepts, of its merchant's current token generation (a secret rotation
+/// revokes every earlier token), with when it was spent. Anything else is `Unknown`, as an
+/// unknown token always was. Only the 3-D Secure confirm authenticates this way: a payment's own
+/// token finishes the challenge it started however short-lived it was issued ([`token`] for
+/// everything else).
 pub async fn known_token(app: &App, access_token: &str) -> Result<TokenRecord, BearerError> {
     let token = access_token.trim();
     if token.is_empty() {
         return Err(BearerError::Missing);
     }
-    app.store
-        .token(&digest(token))
-        .await
-        .map_err(|e| {
-            tracing::error!(error = %e, "token lookup failed");
-            BearerError::Storage
-        })?
-        .ok_or(BearerError::Unknown)
+    let mut record = crate::services::tokens::open(&app.keys, token).ok_or(BearerError::Unknown)?;
+    let storage = |e: epay_store::StoreError| {
+        tracing::error!(error = %e, "token lookup failed");
+        BearerError::Storage
+    };
+    // A read of the merchant (cached where the store caches merchants): a deleted merchant's,
+    // or an older generation's token is refused.
+    let merchant = app.store.merchant(&record.merchant_id).await.map_err(storage)?;
+    if merchant.is_none_or(|m| m.token_generation != record.generation) {
+        return Err(BearerError::Unknown);
+    }
+    record.used_at = app.store.token_spent_at(&record.token_digest).await.map_err(storage)?;
+    Ok(record)
 }
 
 /// A token works until its `expires_at` (exclusive) by the gateway clock, so a sandbox that moves

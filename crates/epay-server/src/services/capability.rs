@@ -169,6 +169,7 @@ mod tests {
             transfer_kind: None,
             account_id: account.map(str::to_string),
             expires_at: 0,
+            generation: 0,
             used_at: None,
             created_at: 0,
         }

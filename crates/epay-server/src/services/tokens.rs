@@ -1,10 +1,11 @@
 //! OAuth2 client-credentials tokens (facts §2).
 
-use epay_domain::{ids, Amount, Currency, InvoiceId, Secret, TransferKind};
+use epay_domain::{Amount, Currency, InvoiceId, Secret, TransferKind};
 use epay_store::TokenRecord;
+use serde::{Deserialize, Serialize};
 
 use crate::app::App;
-use crate::platform::keys::{digest, secret_digest};
+use crate::platform::keys::{secret_digest, Keys};
 use crate::wire::TokenResponse;
 
 /// RFC 6749 §5.2 errors.
@@ -79,10 +80,24 @@ pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<Token
         }
     }
 
-    let token = ids::access_token();
+    // The binding travels in the token (URL queries, page forms): bounded, so every token
+    // stays a few kilobytes at most.
+    for (name, value, max) in [
+        ("postLink", binding.post_link.as_str(), MAX_LINK_CHARS),
+        ("failurePostLink", binding.failure_post_link.as_str(), MAX_LINK_CHARS),
+        ("secret_hash", binding.secret_hash.as_ref().map_or("", Secret::expose), MAX_FIELD_CHARS),
+        ("accountId", binding.account_id.as_deref().unwrap_or(""), MAX_FIELD_CHARS),
+    ] {
+        if value.chars().count() > max {
+            return Err(TokenError::InvalidRequest(format!("{name} is longer than {max} characters")));
+        }
+    }
+    // The generation the merchant's tokens are in now: a secret rotation moves it on.
+    let generation =
+        app.store.merchant(merchant_id).await.map_err(internal)?.ok_or(TokenError::InvalidClient)?.token_generation;
     let now = app.clock.now_ms();
     let record = TokenRecord {
-        token_digest: digest(&token),
+        token_digest: new_token_id(),
         merchant_id: merchant_id.clone(),
         terminal_id: binding.terminal_id,
         scope: scope.clone(),
@@ -94,11 +109,13 @@ pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<Token
         secret_hash: binding.secret_hash,
         transfer_kind: binding.transfer_kind,
         account_id: binding.account_id,
+        generation,
         expires_at: now + app.config.token_ttl_secs * 1000,
         used_at: None,
         created_at: now,
     };
-    app.store.insert_token(&record).await.map_err(internal)?;
+    // Nothing is written: the token is its binding, sealed.
+    let token = seal(&app.keys, &record);
     Ok(TokenResponse {
         access_token: token.into(),
         expires_in: app.config.token_ttl_secs,
@@ -106,6 +123,122 @@ pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<Token
         scope: scope.clone(),
         token_type: "Bearer".into(),
     })
+}
+
+/// Longest `postLink`/`failurePostLink` a token may carry (longer URLs break in browsers and
+/// proxies anyway), and longest `secret_hash` or `accountId`.
+pub const MAX_LINK_CHARS: usize = 1024;
+pub const MAX_FIELD_CHARS: usize = 256;
+
+/// A new token id: 128 random bits, hex.
+pub fn new_token_id() -> String {
+    let mut id = [0u8; 16];
+    aws_lc_rs::rand::fill(&mut id).expect("the system RNG works");
+    hex::encode(id)
+}
+
+/// What a token's text holds, sealed: its whole binding (short names keep the token short).
+#[derive(Serialize, Deserialize)]
+struct Sealed {
+    i: String,
+    m: String,
+    g: i64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    t: Option<String>,
+    s: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    n: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    a: Option<i64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    c: Option<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    p: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    f: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    h: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    k: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    u: Option<String>,
+    e: i64,
+    o: i64,
+}
+
+/// A token's text: `record` sealed under the gateway's current token key
+/// ([`Keys::seal_token`]). `used_at` is not sealed: spending is the store's.
+pub fn seal(keys: &Keys, record: &TokenRecord) -> String {
+    let sealed = Sealed {
+        i: record.token_digest.clone(),
+        m: record.merchant_id.clone(),
+        g: record.generation,
+        t: record.terminal_id.clone(),
+        s: record.scope.clone(),
+        n: record.invoice_id.clone(),
+        a: record.amount_minor,
+        c: record.currency.clone(),
+        p: record.post_link.clone(),
+        f: record.failure_post_link.clone(),
+        h: record.secret_hash.as_ref().map(|h| h.expose().to_string()),
+        k: record.transfer_kind.map(|k| k.as_str().to_string()),
+        u: record.account_id.clone(),
+        e: record.expires_at,
+        o: record.created_at,
+    };
+    keys.seal_token(&serde_json::to_vec(&sealed).expect("a token's binding serializes"))
+}
+
+/// The binding sealed in a token's text, if the gateway sealed it under a key it still accepts;
+/// `None` for anything else. Expiry, generation and spending are the caller's to check.
+pub fn open(keys: &Keys, text: &str) -> Option<TokenRecord> {
+    let plain = keys.open_token(text)?;
+    let s: Sealed = serde_json::from_slice(&plain).ok()?;
+    let transfer_kind = match s.k {
+        Some(word) => Some(word.parse::<TransferKind>().ok()?),
+        None => None,
+    };
+    Some(TokenRecord {
+        token_digest: s.i,
+        merchant_id: s.m,
+        terminal_id: s.t,
+        scope: s.s,
+        invoice_id: s.n,
+        amount_minor: s.a,
+        currency: s.c,
+        post_link: s.p,
+        failure_post_link: s.f,
+        secret_hash: s.h.map(Secret::new),
+        transfer_kind,
+        account_id: s.u,
+        generation: s.g,
+        expires_at: s.e,
+        used_at: None,
+        created_at: s.o,
+    })
+}
+
+/// Forgets the spent tokens that have expired (an expired token authorises nothing, spent or
+/// not), in bounded batches; how many.
+pub async fn purge_spent(app: &App) -> u64 {
+    const BATCH: i64 = 1000;
+    let now = app.clock.now_ms();
+    let mut total = 0;
+    for _ in 0..50 {
+        match app.store.purge_spent_tokens(now, BATCH).await {
+            Ok(purged) => {
+                total += purged;
+                if (purged as i64) < BATCH {
+                    break;
+                }
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "forgetting expired spent tokens failed; will retry");
+                break;
+            }
+        }
+    }
+    total
 }
 
 /// Who asks for a token, as the request names them (checked by [`client`]).
@@ -147,7 +280,6 @@ mod tests {
 
     use super::{client, issue, Binding, Credentials, TokenError};
     use crate::app::App;
-    use crate::platform::keys::digest;
     use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_CLIENT_ID, TEST_CLIENT_SECRET, TEST_MERCHANT_ID};
     use crate::services::auth::{self, BearerError};
     use crate::testing::NOW;
@@ -183,7 +315,8 @@ mod tests {
         let answer = issue(&app, &client, invoice).await.expect("issued");
         assert_eq!((answer.expires_in, answer.token_type.as_str()), (app.config.token_ttl_secs, "Bearer"));
         let text = answer.access_token.expose().to_string();
-        let record = app.store.token(&digest(&text)).await.unwrap().expect("stored by its digest");
+        let record = auth::token(&app, &text).await.expect("opens");
+        assert_eq!(record.token_digest.len(), 32, "128 random bits, hex");
         assert_eq!((record.created_at, record.expires_at), (NOW, NOW + ttl_ms));
         assert_eq!(record.merchant_id, TEST_MERCHANT_ID);
         assert_eq!(record.invoice_id.as_deref(), Some("000501"));
@@ -194,6 +327,65 @@ mod tests {
         let app = app.at(NOW + ttl_ms);
         assert_eq!(auth::token(&app, &text).await.unwrap_err(), BearerError::Expired);
         assert_eq!(auth::token(&app, "not-a-token").await.unwrap_err(), BearerError::Unknown);
+        // Issuing wrote nothing: no token row, no spent token.
+        let app = app.at(NOW);
+        assert!(app.store.token_spent_at(&record.token_digest).await.unwrap().is_none());
+        // Tampered with: one character changed is an unknown token.
+        let mut tampered = text.clone().into_bytes();
+        tampered[text.len() / 2] = if tampered[text.len() / 2] == b'A' { b'B' } else { b'A' };
+        let tampered = String::from_utf8(tampered).unwrap();
+        assert_eq!(auth::token(&app, &tampered).await.unwrap_err(), BearerError::Unknown);
+        assert!(text.bytes().all(|c| c.is_ascii_uppercase() || c.is_ascii_digit()), "{text}");
+    }
+
+    #[tokio::test]
+    async fn a_secret_rotation_revokes_the_tokens_issued_before() {
+        let app = App::for_tests(NOW).await;
+        let old_client = client(&app, credentials(TEST_CLIENT_SECRET), None).await.unwrap();
+        let old = issue(&app, &old_client, binding(Some(PAYMENT_TERMINAL))).await.unwrap();
+        let old = old.access_token.expose().to_string();
+        assert!(auth::token(&app, &old).await.is_ok());
+        let digest = crate::platform::keys::secret_digest("a-new-client-secret-0123456789");
+        assert!(app.store.set_merchant_secret(TEST_MERCHANT_ID, &digest).await.unwrap());
+        assert_eq!(auth::token(&app, &old).await.unwrap_err(), BearerError::Unknown);
+        let new_client = client(&app, credentials("a-new-client-secret-0123456789"), None).await.unwrap();
+        let new = issue(&app, &new_client, binding(Some(PAYMENT_TERMINAL))).await.unwrap();
+        assert!(auth::token(&app, new.access_token.expose()).await.is_ok());
+    }
+
+    #[tokio::test]
+    async fn a_token_round_trips_its_whole_binding_and_is_bounded() {
+        use epay_domain::TransferKind;
+        let app = App::for_tests(NOW).await;
+        let record = epay_store::TokenRecord {
+            token_digest: super::new_token_id(),
+            merchant_id: TEST_MERCHANT_ID.into(),
+            terminal_id: Some(PAYMENT_TERMINAL.into()),
+            scope: "webapi payment transfer".into(),
+            invoice_id: Some("0000000000000001".into()),
+            amount_minor: Some(123_456),
+            currency: Some("USD".into()),
+            post_link: format!("https://shop.example/{}", "p".repeat(super::MAX_LINK_CHARS - 21)),
+            failure_post_link: format!("https://shop.example/{}", "f".repeat(super::MAX_LINK_CHARS - 21)),
+            secret_hash: Some(Secret::new("h".repeat(super::MAX_FIELD_CHARS))),
+            transfer_kind: Some(TransferKind::Aft),
+            account_id: Some("a".repeat(super::MAX_FIELD_CHARS)),
+            generation: 7,
+            expires_at: NOW + 7_200_000,
+            used_at: None,
+            created_at: NOW,
+        };
+        let text = super::seal(&app.keys, &record);
+        // Worst case (the longest binding the token endpoint accepts): under 5 KB.
+        assert!(text.len() < 5_000, "{}", text.len());
+        let opened = super::open(&app.keys, &text).expect("opens");
+        assert_eq!(format!("{opened:?}"), format!("{record:?}"));
+        assert_eq!(opened.secret_hash.as_ref().map(Secret::expose), record.secret_hash.as_ref().map(Secret::expose));
+        assert!(!format!("{opened:?}").contains(&"h".repeat(super::MAX_FIELD_CHARS)), "secret_hash never printed");
+        // Too long a link is refused at issue.
+        let client = client(&app, credentials(TEST_CLIENT_SECRET), None).await.unwrap();
+        let long = Binding { post_link: "x".repeat(super::MAX_LINK_CHARS + 1), ..binding(None) };
+        assert!(matches!(issue(&app, &client, long).await, Err(TokenError::InvalidRequest(_))));
     }
 
     #[tokio::test]

@@ -1,16 +1,20 @@
-//! Access tokens, Idempotency-Keys and abuse counters: what guards requests before any money
-//! moves.
+//! Spent access tokens, Idempotency-Keys and abuse counters: what guards requests before any
+//! money moves. Access tokens themselves are sealed by the gateway and never stored; only their
+//! spending is (table `spent_tokens`).
 
 use async_trait::async_trait;
 
-use crate::{AbuseWindow, IdempotencyClaim, IdempotencyState, StoreResult, TokenRecord};
+use crate::{AbuseWindow, IdempotencyClaim, IdempotencyState, StoreResult};
 
 #[async_trait]
 pub trait TokensPort: Send + Sync + 'static {
-    async fn insert_token(&self, token: &TokenRecord) -> StoreResult<()>;
-    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>>;
-    /// Marks a token used, so it authorises nothing more; false if it already was.
-    async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool>;
+    /// When the token `token_id` was spent, if it was.
+    async fn token_spent_at(&self, token_id: &str) -> StoreResult<Option<i64>>;
+    /// Marks a token used, so it authorises nothing more; false if it already was. Remembered
+    /// until `expires_at` (the token's expiry), after which the token authorises nothing anyway.
+    async fn spend_token(&self, token_id: &str, expires_at: i64, now_ms: i64) -> StoreResult<bool>;
+    /// Forgets up to `limit` spent tokens that expired at or before `now_ms`; how many.
+    async fn purge_spent_tokens(&self, now_ms: i64, limit: i64) -> StoreResult<u64>;
 
     /// Leases the claim's key to its request, or reports what an earlier use left. An expired
     /// key, or one whose lease ended without an answer (its request crashed), is free again.

@@ -147,7 +147,12 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
             tx.commit().await?;
             return Ok(PurgeOutcome::NoMerchant);
         }
-        sqlx::query("DELETE FROM tokens WHERE merchant_id = $1").bind(merchant).execute(&mut *tx).await?;
+        // Its tokens are revoked: their generation is left behind (a retired merchant's row
+        // stays; a deleted one's tokens name no merchant any more).
+        sqlx::query("UPDATE merchants SET token_generation = token_generation + 1 WHERE id = $1")
+            .bind(merchant)
+            .execute(&mut *tx)
+            .await?;
         let transactions: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE merchant_id = $1")
             .bind(merchant)
             .fetch_one(&mut *tx)

@@ -437,6 +437,7 @@ mod tests {
             client_id: "c1".into(),
             secret_digest: epay_domain::Secret::new("digest".to_string()),
             webhook_secret: epay_domain::Secret::new(String::new()),
+            token_generation: 0,
         };
         let t = ticket(&cache, merchants, "m1");
         cache.put(t, merchants, "m1", Some(m.clone()));

@@ -88,17 +88,19 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
     }
 
     async fn set_merchant_secret(&self, merchant_id: &str, secret_digest: &Secret) -> StoreResult<bool> {
-        // The tokens issued under the old secret are revoked with it, in one transaction:
-        // whoever held the old secret keeps nothing it obtained with it.
+        // The tokens issued under the old secret are revoked with it, in one statement: the
+        // token generation moves on, and a token of an older one is refused. Whoever held the
+        // old secret keeps nothing it obtained with it.
         let _changed = self.config.changing();
         let mut tx = self.begin_unit().await?;
-        let changed = sqlx::query("UPDATE merchants SET secret_digest = $1 WHERE id = $2")
-            .bind(secret_digest.expose())
-            .bind(merchant_id)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected();
-        sqlx::query("DELETE FROM tokens WHERE merchant_id = $1").bind(merchant_id).execute(&mut *tx).await?;
+        let changed = sqlx::query(
+            "UPDATE merchants SET secret_digest = $1, token_generation = token_generation + 1 WHERE id = $2",
+        )
+        .bind(secret_digest.expose())
+        .bind(merchant_id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
         tx.commit().await?;
         Ok(changed == 1)
     }

@@ -205,11 +205,20 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
-        let PaymentWrite { token_digest, token_spend, mut payment, effect, save_card, three_ds, idempotency } = write;
+        let PaymentWrite {
+            token_digest,
+            token_expires_at,
+            token_spend,
+            mut payment,
+            effect,
+            save_card,
+            three_ds,
+            idempotency,
+        } = write;
         let now = payment.created_at;
         let mut tx = self.begin_unit().await?;
 
-        Self::spend_token_in(&mut tx, &token_digest, now).await?;
+        Self::spend_token_in(&mut tx, &token_digest, token_expires_at, now).await?;
         payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
 
         Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, now).await?;

@@ -1,10 +1,9 @@
-//! Access tokens, Idempotency-Keys and abuse counters.
+//! Spent access tokens, Idempotency-Keys and abuse counters.
 
 use async_trait::async_trait;
 use sqlx::Row;
 
 use super::{Backend, RowsAffected, SqlStore};
-use epay_domain::{Secret, TransferKind};
 
 use crate::model::*;
 use crate::ports::TokensPort;
@@ -12,37 +11,25 @@ use crate::StoreResult;
 
 #[async_trait]
 impl<DB: Backend> TokensPort for SqlStore<DB> {
-    async fn insert_token(&self, t: &TokenRecord) -> StoreResult<()> {
-        sqlx::query(
-            "INSERT INTO tokens (token_digest, merchant_id, terminal_id, scope, invoice_id, amount_minor,
-                 currency, post_link, failure_post_link, secret_hash, expires_at, used_at, created_at,
-                 transfer_kind, account_id)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, NULL, $12, $13, $14)",
-        )
-        .bind(&t.token_digest)
-        .bind(&t.merchant_id)
-        .bind(&t.terminal_id)
-        .bind(&t.scope)
-        .bind(&t.invoice_id)
-        .bind(t.amount_minor)
-        .bind(&t.currency)
-        .bind(&t.post_link)
-        .bind(&t.failure_post_link)
-        .bind(t.secret_hash.as_ref().map(Secret::expose))
-        .bind(t.expires_at)
-        .bind(t.created_at)
-        .bind(t.transfer_kind.map(TransferKind::as_str))
-        .bind(&t.account_id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
+    async fn token_spent_at(&self, token_id: &str) -> StoreResult<Option<i64>> {
+        let row = sqlx::query("SELECT spent_at FROM spent_tokens WHERE token_id = $1")
+            .bind(token_id)
+            .fetch_optional(&self.reads)
+            .await?;
+        Ok(row.map(|r| r.try_get("spent_at")).transpose()?)
     }
 
-    async fn token(&self, digest: &str) -> StoreResult<Option<TokenRecord>> {
-        Ok(sqlx::query_as("SELECT * FROM tokens WHERE token_digest = $1")
-            .bind(digest)
-            .fetch_optional(&self.reads)
-            .await?)
+    async fn purge_spent_tokens(&self, now_ms: i64, limit: i64) -> StoreResult<u64> {
+        let purged = sqlx::query(
+            "DELETE FROM spent_tokens WHERE token_id IN
+                 (SELECT token_id FROM spent_tokens WHERE expires_at <= $1 LIMIT $2)",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(purged)
     }
 
     async fn idempotency_begin(&self, claim: &IdempotencyClaim) -> StoreResult<IdempotencyState> {
@@ -186,7 +173,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         Ok(())
     }
 
-    async fn spend_token(&self, token_digest: &str, now_ms: i64) -> StoreResult<bool> {
-        Ok(Self::spend_token_on(&self.pool, token_digest, now_ms).await?)
+    async fn spend_token(&self, token_id: &str, expires_at: i64, now_ms: i64) -> StoreResult<bool> {
+        Ok(Self::spend_token_on(&self.pool, token_id, expires_at, now_ms).await?)
     }
 }

@@ -131,10 +131,10 @@ impl<DB: Backend> SqlStore<DB> {
 #[async_trait]
 impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-        let TransferWrite { token_digest, token_spend, settlement, three_ds, idempotency } = write;
+        let TransferWrite { token_digest, token_expires_at, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
         let mut tx = self.begin_unit().await?;
-        Self::spend_token_in(&mut tx, &token_digest, now).await?;
+        Self::spend_token_in(&mut tx, &token_digest, token_expires_at, now).await?;
         let mut settlement = settlement;
         settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
         let payment = Self::settle_transfer(&mut tx, TxStatus::New, settlement, now).await?;

@@ -41,7 +41,7 @@ fn attempt_conflict(err: &sqlx::Error) -> StoreError {
 
 /// What a new attempt (a payment or a transfer) writes after its row's decision, besides the row.
 pub(super) struct AttemptEnd<'a> {
-    /// The token the attempt spent.
+    /// The id of the token the attempt spent.
     pub token_digest: &'a str,
     pub token_spend: TokenSpend,
     /// The 3-D Secure session of an attempt that waits for a challenge.
@@ -179,26 +179,38 @@ impl<DB: Backend> SqlStore<DB> {
         }
     }
 
-    /// Spends a token by compare-and-set on `used_at`, on `executor` (the pool, or an
-    /// attempt's transaction): true if this call spent it. A token pays once, and a second
-    /// attempt with it writes nothing.
+    /// Spends a token by inserting its id into `spent_tokens`, on `executor` (the pool, or an
+    /// attempt's transaction): true if this call spent it. The primary key decides between
+    /// concurrent spenders (`ON CONFLICT DO NOTHING`, so the loser's transaction is not aborted
+    /// on PostgreSQL): a token pays once, and a second attempt with it writes nothing. The row
+    /// is kept until `expires_at`, the token's own expiry.
     pub(super) async fn spend_token_on<'e>(
         executor: impl Executor<'e, Database = DB>,
-        token_digest: &str,
+        token_id: &str,
+        expires_at: i64,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let spent = sqlx::query("UPDATE tokens SET used_at = $1 WHERE token_digest = $2 AND used_at IS NULL")
-            .bind(now)
-            .bind(token_digest)
-            .execute(executor)
-            .await?
-            .rows_affected();
+        let spent = sqlx::query(
+            "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
+             ON CONFLICT (token_id) DO NOTHING",
+        )
+        .bind(token_id)
+        .bind(now)
+        .bind(expires_at)
+        .execute(executor)
+        .await?
+        .rows_affected();
         Ok(spent == 1)
     }
 
     /// Spends an attempt's token in its transaction; a spent token refuses the attempt.
-    pub(super) async fn spend_token_in(tx: &mut super::Unit<DB>, token_digest: &str, now: i64) -> StoreResult<()> {
-        let spent = Self::spend_token_on(&mut **tx, token_digest, now).await?;
+    pub(super) async fn spend_token_in(
+        tx: &mut super::Unit<DB>,
+        token_id: &str,
+        expires_at: i64,
+        now: i64,
+    ) -> StoreResult<()> {
+        let spent = Self::spend_token_on(&mut **tx, token_id, expires_at, now).await?;
         spent.then_some(()).ok_or(StoreError::TokenSpent)
     }
 
@@ -227,11 +239,8 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// A declined attempt on the hosted page leaves its token usable: the shopper may try
     /// the same invoice again on the same page, within the terminal's attempts.
-    async fn keep_token(tx: &mut super::Unit<DB>, token_digest: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("UPDATE tokens SET used_at = NULL WHERE token_digest = $1")
-            .bind(token_digest)
-            .execute(&mut **tx)
-            .await?;
+    async fn keep_token(tx: &mut super::Unit<DB>, token_id: &str) -> Result<(), sqlx::Error> {
+        sqlx::query("DELETE FROM spent_tokens WHERE token_id = $1").bind(token_id).execute(&mut **tx).await?;
         Ok(())
     }
 
@@ -239,9 +248,9 @@ impl<DB: Backend> SqlStore<DB> {
     /// started it usable, like any declined attempt there.
     pub(super) async fn keep_session_token(tx: &mut super::Unit<DB>, session_id: &str) -> Result<(), sqlx::Error> {
         sqlx::query(
-            "UPDATE tokens SET used_at = NULL
-             WHERE token_digest = (SELECT token_digest FROM three_ds_sessions
-                                   WHERE id = $1 AND keep_token_on_decline)",
+            "DELETE FROM spent_tokens
+             WHERE token_id = (SELECT token_digest FROM three_ds_sessions
+                               WHERE id = $1 AND keep_token_on_decline)",
         )
         .bind(session_id)
         .execute(&mut **tx)

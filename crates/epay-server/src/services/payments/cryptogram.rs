@@ -54,7 +54,7 @@ async fn open(
     let attempts = match guard.reserve(&token_key, per_token, now).await.map_err(internal)? {
         Ok(window) => window.failures,
         Err(_) => {
-            app.store.spend_token(&token.token_digest, now).await.map_err(internal)?;
+            app.store.spend_token(&token.token_digest, token.expires_at, now).await.map_err(internal)?;
             return Err(PaymentError::Unauthorized(TOKEN_USED.into()));
         }
     };
@@ -64,7 +64,7 @@ async fn open(
     };
     guard.fail_all(&address, now).await.map_err(internal)?;
     if per_token.failures > 0 && attempts >= i64::from(per_token.failures) {
-        app.store.spend_token(&token.token_digest, now).await.map_err(internal)?;
+        app.store.spend_token(&token.token_digest, token.expires_at, now).await.map_err(internal)?;
     }
     Err(refused)
 }

@@ -152,6 +152,7 @@ pub(crate) async fn execute(
     let write = PaymentWrite {
         three_ds: three_ds.clone(),
         token_digest: token.token_digest.clone(),
+        token_expires_at: token.expires_at,
         token_spend,
         payment,
         effect,

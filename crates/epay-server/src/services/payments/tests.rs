@@ -31,9 +31,15 @@ fn page_token(invoice: &str, amount_minor: i64) -> TokenRecord {
     crate::testing::payment_token(PAYMENT_TERMINAL, invoice, amount_minor).1
 }
 
-async fn issued(app: &App, token: TokenRecord) -> Caller {
-    app.store.insert_token(&token).await.expect("token stored");
+/// Issued: sealed by the gateway, which stores nothing (the caller holds the binding).
+async fn issued(_app: &App, token: TokenRecord) -> Caller {
     Caller::Token(token)
+}
+
+/// The caller's token as the gateway reads it again now: sealed, opened, its spending read.
+async fn reread(app: &App, caller: &Caller) -> TokenRecord {
+    let text = crate::services::tokens::seal(&app.keys, caller.token().unwrap());
+    crate::services::auth::known_token(app, &text).await.expect("a known token")
 }
 
 /// A field as the client wrote it.
@@ -94,7 +100,7 @@ async fn an_approved_payment_on_a_two_step_terminal_is_authorized_and_spends_the
     assert_eq!(payment.status, "AUTH");
     assert_eq!(payment.amount.0, 10_000);
     assert_eq!(stored_status(&app, "000001").await, Some(TxStatus::Auth));
-    let token = app.store.token(&caller.token().unwrap().token_digest).await.unwrap().unwrap();
+    let token = reread(&app, &caller).await;
     assert_eq!(token.used_at, Some(NOW), "an approved page payment spends its token");
     let again = pay(&app, &Caller::Token(token), "000001", "100", card(GOOD)).await;
     assert!(matches!(again, Err(PaymentError::Unauthorized(m)) if m.contains("already been used")));
@@ -112,7 +118,7 @@ async fn a_declined_card_is_recorded_with_its_reason_and_the_page_token_stays_us
     assert_eq!(payment.reason_code, 466);
     assert!(!payment.card_mask.contains("4000000000000002"), "no PAN in clear: {}", payment.card_mask);
     // The shopper tries another card on the same page.
-    let token = app.store.token(&caller.token().unwrap().token_digest).await.unwrap().unwrap();
+    let token = reread(&app, &caller).await;
     assert_eq!(token.used_at, None);
     pay(&app, &Caller::Token(token), "000002", "100", card(GOOD)).await.expect("second attempt approved");
     assert_eq!(stored_status(&app, "000002").await, Some(TxStatus::Auth));
@@ -163,7 +169,7 @@ async fn charge_and_refund_follow_the_payment_state_machine() {
         external_id: None,
     };
     // The page's token, even spent, never moves the payment's money.
-    let page = Caller::Token(app.store.token(&caller.token().unwrap().token_digest).await.unwrap().unwrap());
+    let page = Caller::Token(reread(&app, &caller).await);
     assert_eq!(
         operations::run(&app, &page, command(Kind::Charge, None)).await.unwrap_err(),
         OperationError::Unauthorized(NOT_A_PAGE_TOKEN.into())
@@ -316,7 +322,7 @@ async fn a_token_that_tried_too_many_cryptograms_is_spent() {
         let refused = pay_with_cryptogram(&app, payer(&app, &caller).await.unwrap(), command()).await;
         assert_eq!(refused.unwrap_err(), PaymentError::BadRequest(CRYPTOGRAM_REFUSED.into()));
     }
-    let token = app.store.token(&caller.token().unwrap().token_digest).await.unwrap().unwrap();
+    let token = reread(&app, &caller).await;
     assert_eq!(token.used_at, Some(NOW), "spent by its last refused cryptogram");
     let missing = PayWithCryptogram { order: order("000022", "100"), cryptogram: None, ..command() };
     let fresh = issued(&app, page_token("000022", 10_000)).await;

@@ -255,6 +255,7 @@ pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<Tr
     });
     let write = TransferWrite {
         token_digest: token.token_digest.clone(),
+        token_expires_at: token.expires_at,
         token_spend,
         settlement: settlement(kind, payment, money, save_sender, save_receiver),
         three_ds: three_ds.clone(),
