@@ -77,7 +77,11 @@ pub(crate) fn service_token(terminal: &str) -> (String, TokenRecord) {
 }
 
 /// Seals a token, as the token endpoint does (the text given is ignored: the sealed one is it).
-pub(crate) async fn issue(app: &App, (_, record): (String, TokenRecord)) -> Issued {
+pub(crate) async fn issue(app: &App, (_, mut record): (String, TokenRecord)) -> Issued {
+    // In the merchant's current generation (a new merchant row starts at a random one).
+    if let Ok(Some(merchant)) = app.store.merchant(&record.merchant_id).await {
+        record.generation = merchant.token_generation;
+    }
     Issued { text: crate::services::tokens::seal(&app.keys, &record), caller: Caller::Token(record) }
 }
 

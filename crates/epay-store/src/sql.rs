@@ -136,6 +136,10 @@ pub trait Backend:
     /// not apply) when another process committed since the read, which two gateways starting on
     /// one file at the same time do. PostgreSQL: a plain `BEGIN`.
     const BEGIN: &'static str;
+    /// Opens a read-only transaction that sees one snapshot for all its statements (the ledger
+    /// check). PostgreSQL: REPEATABLE READ, as READ COMMITTED takes a snapshot per statement;
+    /// SQLite: a deferred transaction on a read connection, which WAL keeps at one snapshot.
+    const BEGIN_SNAPSHOT: &'static str;
 
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;

@@ -294,7 +294,9 @@ async fn the_page_speaks_russian_kazakh_and_english() {
         browser.click("#expiry").await;
         assert_eq!(browser.attribute("#pan", "aria-invalid").await.as_deref(), Some("true"));
         assert!(!browser.text("#pan-error").await.is_empty());
-        assert_eq!(browser.text("#brand").await, "VISA");
+        // The brand's mark, named by its alt text.
+        assert_eq!(browser.attribute("#brand img", "alt").await.as_deref(), Some("Visa"));
+        assert_eq!(browser.attribute("#brand img", "data-brand").await.as_deref(), Some("VISA"));
     }
 }
 

@@ -30,6 +30,8 @@ pub enum TokenError {
 pub struct Client {
     merchant_id: String,
     scope: String,
+    /// The merchant's token generation when its secret was checked.
+    token_generation: i64,
 }
 
 impl Client {
@@ -61,7 +63,12 @@ pub async fn client(app: &App, credentials: Credentials, from: Option<std::net::
     let presented = secret_digest(secret.expose());
     match merchant {
         // Secrets compare in constant time.
-        Some(m) if m.secret_digest == presented => Ok(Client { merchant_id: m.id, scope }),
+        // The generation is the one of the row whose secret was checked: read again later, it
+        // could be a rotation's new generation while the old secret passed here, and the
+        // token would outlive the rotation.
+        Some(m) if m.secret_digest == presented => {
+            Ok(Client { merchant_id: m.id, scope, token_generation: m.token_generation })
+        }
         _ => {
             guard.fail_all(&guard_keys, now).await.map_err(internal)?;
             Err(TokenError::InvalidClient)
@@ -71,7 +78,7 @@ pub async fn client(app: &App, credentials: Credentials, from: Option<std::net::
 
 /// `POST /oauth2/token`: a new token for an authenticated client, bound as the request asks.
 pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<TokenResponse, TokenError> {
-    let Client { merchant_id, scope } = client;
+    let Client { merchant_id, scope, token_generation: generation } = client;
     if let Some(id) = &binding.terminal_id {
         match app.store.terminal(id).await.map_err(internal)? {
             Some(t) if t.merchant_id == *merchant_id => {}
@@ -92,9 +99,6 @@ pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<Token
             return Err(TokenError::InvalidRequest(format!("{name} is longer than {max} characters")));
         }
     }
-    // The generation the merchant's tokens are in now: a secret rotation moves it on.
-    let generation =
-        app.store.merchant(merchant_id).await.map_err(internal)?.ok_or(TokenError::InvalidClient)?.token_generation;
     let now = app.clock.now_ms();
     let record = TokenRecord {
         token_digest: new_token_id(),
@@ -109,7 +113,7 @@ pub async fn issue(app: &App, client: &Client, binding: Binding) -> Result<Token
         secret_hash: binding.secret_hash,
         transfer_kind: binding.transfer_kind,
         account_id: binding.account_id,
-        generation,
+        generation: *generation,
         expires_at: now + app.config.token_ttl_secs * 1000,
         used_at: None,
         created_at: now,
@@ -222,7 +226,12 @@ pub fn open(keys: &Keys, text: &str) -> Option<TokenRecord> {
 /// not), in bounded batches; how many.
 pub async fn purge_spent(app: &App) -> u64 {
     const BATCH: i64 = 1000;
-    let now = app.clock.now_ms();
+    // Forgetting a spent token's row makes the token unspent, so a row goes only when the token
+    // has expired on every node, not just on this one: nodes' clocks differ (drift; a sandbox
+    // clock advanced on one node, or started from a fixed day at another moment). The earlier of
+    // this node's clock and the real time, a day back, is a time every node has passed.
+    const GRACE_MS: i64 = 24 * 60 * 60 * 1000;
+    let now = app.clock.now_ms().min(app.clock.real_now_ms()) - GRACE_MS;
     let mut total = 0;
     for _ in 0..50 {
         match app.store.purge_spent_tokens(now, BATCH).await {

@@ -88,10 +88,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// The currencies of the existing accounts among `ids` (up to three), in one statement.
-    async fn currencies(
-        tx: &mut super::Unit<DB>,
-        ids: [&str; 3],
-    ) -> Result<Vec<(String, String)>, sqlx::Error> {
+    async fn currencies(tx: &mut super::Unit<DB>, ids: [&str; 3]) -> Result<Vec<(String, String)>, sqlx::Error> {
         let rows = sqlx::query("SELECT id, currency FROM ledger_accounts WHERE id IN ($1, $2, $3)")
             .bind(ids[0])
             .bind(ids[1])

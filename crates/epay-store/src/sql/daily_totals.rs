@@ -75,6 +75,28 @@ impl<DB: Backend> SqlStore<DB> {
             .try_get("total_minor")
     }
 
+    /// Locks `subject`'s row of the day if it has one, without creating it: for a transfer that
+    /// checks no limit but will add to a row a limited transfer may hold. Taken where the
+    /// limited transfer takes it (before the accounts), so the two cannot wait for each other
+    /// in opposite orders on PostgreSQL. SQLite's one writer needs no lock.
+    pub(super) async fn lock_daily_total(
+        tx: &mut super::Unit<DB>,
+        subject: DailySubject<'_>,
+        currency: &str,
+        day_start_ms: i64,
+    ) -> Result<(), sqlx::Error> {
+        if DB::FOR_UPDATE.is_empty() {
+            return Ok(());
+        }
+        let lock = format!(
+            "SELECT total_minor FROM transfer_daily_totals
+             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 {}",
+            DB::FOR_UPDATE
+        );
+        sqlx::query(&lock).bind(subject.key()).bind(currency).bind(day_start_ms).fetch_optional(&mut **tx).await?;
+        Ok(())
+    }
+
     /// The day's total summed from the transfers themselves: what the limit checks counted
     /// before there were totals, and how a day's first total starts.
     async fn day_sum(

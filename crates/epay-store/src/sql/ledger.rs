@@ -337,8 +337,9 @@ impl<DB: Backend> LedgerPort for SqlStore<DB> {
     }
 
     async fn check_ledger(&self) -> StoreResult<Vec<InvariantViolation>> {
-        // One read transaction, so the accounts and transfers are a consistent snapshot.
-        let mut tx = self.begin_unit().await?;
+        // One read-only snapshot, so accounts, shards and transfers agree however many payments
+        // commit meanwhile, and the check holds no write lock while it reads.
+        let mut tx = self.reads.begin_with(DB::BEGIN_SNAPSHOT).await?;
         let mut unknown = Vec::new();
         let accounts = sqlx::query("SELECT * FROM ledger_accounts").fetch_all(&mut *tx).await?;
         let accounts = Self::known_rows(&accounts, "account", |r| LedgerAccount::from_row(r), &mut unknown)?;

@@ -15,6 +15,11 @@ use crate::model::*;
 use crate::ports::MerchantsPort;
 use crate::{ConfigCacheStats, StoreResult};
 
+/// A random first token generation, below 2^52 so a long run of rotations cannot overflow it.
+fn random_generation() -> i64 {
+    (uuid::Uuid::new_v4().as_u128() >> 76) as i64
+}
+
 /// Inserts or updates one terminal row.
 async fn write_terminal<DB: Backend>(tx: &mut super::Unit<DB>, t: &Terminal) -> Result<(), sqlx::Error> {
     sqlx::query(
@@ -121,10 +126,16 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
         let now = 0i64;
         let mut tx = self.begin_unit().await?;
         sqlx::query(
-            "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret)
-             VALUES ($1, $2, $3, $4, $5, $6)
+            // A new row starts at a random token generation: a merchant deleted and created
+            // again under the same id (the sandbox merchant after `epay sandbox purge`) must not
+            // bring its old tokens back. A new secret moves the generation on, as a rotation does.
+            "INSERT INTO merchants (id, name, client_id, secret_digest, created_at, webhook_secret, token_generation)
+             VALUES ($1, $2, $3, $4, $5, $6, $7)
              ON CONFLICT (id) DO UPDATE SET name = excluded.name, client_id = excluded.client_id,
-                 secret_digest = excluded.secret_digest, webhook_secret = excluded.webhook_secret",
+                 secret_digest = excluded.secret_digest, webhook_secret = excluded.webhook_secret,
+                 token_generation = CASE WHEN merchants.secret_digest = excluded.secret_digest
+                                         THEN merchants.token_generation
+                                         ELSE merchants.token_generation + 1 END",
         )
         .bind(&m.id)
         .bind(&m.name)
@@ -132,6 +143,7 @@ impl<DB: Backend> MerchantsPort for SqlStore<DB> {
         .bind(m.secret_digest.expose())
         .bind(now)
         .bind(m.webhook_secret.expose())
+        .bind(random_generation())
         .execute(&mut *tx)
         .await?;
         for t in terminals {

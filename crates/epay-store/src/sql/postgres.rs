@@ -20,6 +20,7 @@ impl Backend for Postgres {
     const SKIP_LOCKED_PAYMENTS: &'static str = "FOR UPDATE OF p SKIP LOCKED";
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     const BEGIN: &'static str = "BEGIN";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -23,6 +23,7 @@ impl Backend for Sqlite {
     const SKIP_LOCKED_PAYMENTS: &'static str = "";
     const FOR_UPDATE: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
+    const BEGIN_SNAPSHOT: &'static str = "BEGIN";
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -44,6 +44,12 @@ impl<DB: Backend> SqlStore<DB> {
                 let terminal = DailySubject::Terminal(&payment.terminal_id);
                 let used = Self::daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
                 checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: used });
+            } else {
+                // No limit now, but a row of the day (a limit set earlier today, or seen by a
+                // node whose copy of the terminal is newer) is added to at the end: locked here,
+                // in the order a limited transfer locks it.
+                let terminal = DailySubject::Terminal(&payment.terminal_id);
+                Self::lock_daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
             }
             if m.to_account.starts_with("merchant:") {
                 Self::open_account(tx, &m.to_account, AccountKind::Merchant, &payment.currency, now).await?;

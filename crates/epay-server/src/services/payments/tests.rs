@@ -31,9 +31,10 @@ fn page_token(invoice: &str, amount_minor: i64) -> TokenRecord {
     crate::testing::payment_token(PAYMENT_TERMINAL, invoice, amount_minor).1
 }
 
-/// Issued: sealed by the gateway, which stores nothing (the caller holds the binding).
-async fn issued(_app: &App, token: TokenRecord) -> Caller {
-    Caller::Token(token)
+/// Issued: sealed by the gateway, which stores nothing (the caller holds the binding), in the
+/// merchant's current token generation.
+async fn issued(app: &App, token: TokenRecord) -> Caller {
+    crate::testing::issue(app, (String::new(), token)).await.caller
 }
 
 /// The caller's token as the gateway reads it again now: sealed, opened, its spending read.
