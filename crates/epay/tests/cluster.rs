@@ -92,16 +92,7 @@ async fn a_change_made_anywhere_reaches_every_node_within_a_second() {
         let paid = gw.authorized_payment(major("100")).await;
         let invoice = gw.transaction_of(&paid).await["invoiceID"].as_str().unwrap().to_string();
         let pos_on_node = || async {
-            let token = node.token(&TokenRequest::service(CLIENT, SECRET, TERMINAL)).await.unwrap().access_token;
-            let status: serde_json::Value = http
-                .get(format!("{}/check-status/payment/transaction/{invoice}", second.url))
-                .bearer_auth(token)
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let status = gw.status_answer_on(&second.url, TERMINAL, &invoice).await;
             status["transaction"]["terminal"].as_str().unwrap_or_default().to_string()
         };
         let before = pos_on_node().await;

@@ -43,14 +43,8 @@ impl<DB: Backend> SqlStore<DB> {
         day_start_ms: i64,
     ) -> Result<i64, sqlx::Error> {
         let key = subject.key();
-        let read = format!(
-            "SELECT total_minor FROM transfer_daily_totals
-             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 {}",
-            DB::FOR_UPDATE
-        );
-        let row = sqlx::query(&read).bind(&key).bind(currency).bind(day_start_ms).fetch_optional(&mut **tx).await?;
-        if let Some(row) = row {
-            return row.try_get("total_minor");
+        if let Some(total) = Self::locked_total(tx, &key, currency, day_start_ms).await? {
+            return Ok(total);
         }
         let sum = Self::day_sum(tx, subject, currency, day_start_ms).await?;
         // Two first transfers of a day on PostgreSQL: the second's insert waits for the first
@@ -66,13 +60,23 @@ impl<DB: Backend> SqlStore<DB> {
         .bind(sum)
         .execute(&mut **tx)
         .await?;
-        sqlx::query(&read)
-            .bind(&key)
-            .bind(currency)
-            .bind(day_start_ms)
-            .fetch_one(&mut **tx)
-            .await?
-            .try_get("total_minor")
+        Self::locked_total(tx, &key, currency, day_start_ms).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    /// The row's total, locked until commit on PostgreSQL; `None` when the row does not exist.
+    async fn locked_total(
+        tx: &mut super::Unit<DB>,
+        key: &str,
+        currency: &str,
+        day_start_ms: i64,
+    ) -> Result<Option<i64>, sqlx::Error> {
+        let read = format!(
+            "SELECT total_minor FROM transfer_daily_totals
+             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 {}",
+            DB::FOR_UPDATE
+        );
+        let row = sqlx::query(&read).bind(key).bind(currency).bind(day_start_ms).fetch_optional(&mut **tx).await?;
+        row.map(|r| r.try_get("total_minor")).transpose()
     }
 
     /// Locks `subject`'s row of the day if it has one, without creating it: for a transfer that
@@ -88,12 +92,7 @@ impl<DB: Backend> SqlStore<DB> {
         if DB::FOR_UPDATE.is_empty() {
             return Ok(());
         }
-        let lock = format!(
-            "SELECT total_minor FROM transfer_daily_totals
-             WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 {}",
-            DB::FOR_UPDATE
-        );
-        sqlx::query(&lock).bind(subject.key()).bind(currency).bind(day_start_ms).fetch_optional(&mut **tx).await?;
+        Self::locked_total(tx, &subject.key(), currency, day_start_ms).await?;
         Ok(())
     }
 

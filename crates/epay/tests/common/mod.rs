@@ -496,10 +496,15 @@ impl Gateway {
     /// The whole status answer (`resultCode`, `resultMessage`, `transaction`) of `invoice`, read
     /// with a service token of `terminal`; it must be HTTP 200.
     pub async fn status_answer(&self, terminal: &str, invoice: &str) -> serde_json::Value {
+        self.status_answer_on(&self.url, terminal, invoice).await
+    }
+
+    /// [`Gateway::status_answer`] asked of the node at `url` (another node on this database).
+    pub async fn status_answer_on(&self, url: &str, terminal: &str, invoice: &str) -> serde_json::Value {
         let token = self.service_token(terminal).await;
         let response = self
             .http
-            .get(format!("{}/check-status/payment/transaction/{invoice}", self.url))
+            .get(format!("{url}/check-status/payment/transaction/{invoice}"))
             .bearer_auth(token)
             .send()
             .await
