@@ -127,13 +127,15 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
             .unwrap();
         // A refused request stores nothing of its own; only the shared guessing counters
         // (`abuse_counters`, issue 15 item 6) count wrong secrets, as they must across nodes.
-        const DATA_TABLES: [&str; 6] =
-            ["tokens", "payments", "merchants", "terminals", "idempotency_keys", "callback_events"];
+        const DATA_TABLES: [&str; 7] =
+            ["tokens", "spent_tokens", "payments", "merchants", "terminals", "idempotency_keys", "callback_events"];
         let mut before = Vec::new();
         for table in DATA_TABLES {
             before.push(gw.count_rows(table).await);
         }
         type Case<'a> = (Vec<(&'a str, &'a str)>, u16, &'a str, &'a str);
+        let long_link = format!("http://127.0.0.1:9/{}", "a".repeat(1_100));
+        let long_field = "a".repeat(300);
         let cases: Vec<Case> = vec![
             (with(base(), "client_secret", "wrong"), 401, "invalid_client", "authentication"),
             (with(base(), "client_id", "nobody"), 401, "invalid_client", "authentication"),
@@ -155,6 +157,11 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
             (with(base(), "currency", "XYZ"), 400, "invalid_request", "currency"),
             (with(base(), "terminal", "00000000-0000-0000-0000-000000000000"), 400, "invalid_request", "terminal"),
             (with(base(), "terminal", other_merchant_terminal), 400, "invalid_request", "not found"),
+            // The binding travels in the token: its long fields are bounded (compatibility 2).
+            (with(base(), "postLink", &long_link), 400, "invalid_request", "postLink is longer than 1024"),
+            (with(base(), "failurePostLink", &long_link), 400, "invalid_request", "failurePostLink is longer"),
+            (with(base(), "accountId", &long_field), 400, "invalid_request", "accountId is longer than 256"),
+            (with(base(), "secret_hash", &long_field), 400, "invalid_request", "secret_hash is longer than 256"),
         ];
         for (pairs, status, error, mentions) in cases {
             let (got, body) = post_form(&gw, "/oauth2/token", &pairs).await;
