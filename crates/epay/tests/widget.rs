@@ -375,7 +375,9 @@ async fn the_last_declined_attempt_asks_the_shop_for_a_new_order() {
         let object = browser.execute("return document.getElementById('payment-object').textContent;").await;
         // The shop's "Start a new order": a new invoice and token, the form in the widget.
         browser.click("#new-order-button").await;
-        browser.click("#open-widget").await;
+        // The form posts and the page reloads: wait for the new page's button (the old page's
+        // is hidden), or the click lands on the page that is going away.
+        browser.click("#open-widget:not([hidden])").await;
         browser.enter_frame(".widgetScreen iframe").await;
         browser.wait("#pan", 15).await;
         browser.leave_frame().await;
