@@ -232,15 +232,28 @@ fn print_terminal(t: &epay_store::Terminal) {
     println!("transfers:       {}", t.transfers_allowed);
     println!("hold period:     {} s", t.hold_period_secs);
     println!("max attempts:    {} per invoice", t.max_attempts);
+    // In the units the flags take: basis points for --fee-percent-bp, tenge for the rest.
+    let daily_limit = match t.transfer_daily_limit_minor {
+        0 => "none".to_string(),
+        minor => format!("{} KZT", tenge(minor)),
+    };
     println!(
-        "transfer fee:    {} bp + {} minor, at least {} minor; daily limit {} minor",
-        t.fee_percent_bp, t.fee_fixed_minor, t.fee_min_minor, t.transfer_daily_limit_minor
+        "transfer fee:    {} bp + {} KZT, at least {} KZT; daily limit {daily_limit}",
+        t.fee_percent_bp,
+        tenge(t.fee_fixed_minor),
+        tenge(t.fee_min_minor),
     );
     println!(
         "callback origins: {}",
         if t.callback_origins.is_empty() { "-".into() } else { t.callback_origins.join(" ") }
     );
     println!("operation callbacks: {}", if t.operation_callbacks { "on" } else { "off" });
+}
+
+/// Minor units (tiyn) as the tenge figure `--fee-fixed`, `--fee-min` and `--daily-limit` take
+/// ("1000.5" for 100050).
+fn tenge(minor: i64) -> String {
+    epay_domain::Amount::from_minor(minor).map(|a| a.to_string()).unwrap_or_else(|_| format!("{minor} minor units"))
 }
 
 pub async fn terminal(config: Config, command: TerminalCommand) -> Result<ExitCode, String> {

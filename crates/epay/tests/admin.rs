@@ -106,6 +106,16 @@ async fn a_new_merchant_with_its_own_terminal_takes_payments() {
         let receiver = Receiver::start().await;
         let hit = callback_of_a_payment(&gw, (&client_id, &secret, &terminal), &receiver, "ok").await;
         assert!(hit.signed_with(&webhook), "{backend:?}: signed with the printed secret");
+        // The fee is printed in the units its flags take: tenge, not minor units.
+        let (code, out, err) = epay(
+            &gw,
+            &["terminal", "update", &terminal, "--fee-percent-bp", "150", "--fee-fixed", "100.5", "--fee-min", "50"],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+        assert_eq!(field(&out, "transfer fee:"), "150 bp + 100.5 KZT, at least 50 KZT; daily limit none");
+        let (code, out, err) = epay(&gw, &["terminal", "update", &terminal, "--daily-limit", "250000"]);
+        assert_eq!(code, 0, "{out}{err}");
+        assert!(field(&out, "transfer fee:").ends_with("daily limit 250000 KZT"), "{out}");
         // Bad settings are refused and change nothing.
         for bad in [
             vec!["terminal", "create", "--client-id", &client_id, "--pos-id", "12"],
