@@ -84,3 +84,98 @@ mod tests {
         assert_eq!(Description::parse(&"я".repeat(63)), Err(InvoiceError::DescriptionTooLong));
     }
 }
+
+/// How long an invoice link stays payable (`expire_period` of `POST /invoice`, facts §14): a
+/// positive whole number and a unit, `m`inutes, `h`ours or `d`ays (`"30m"`, `"2h"`, `"1d"`),
+/// from one minute to [`ExpirePeriod::MAX_SECS`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ExpirePeriod {
+    secs: i64,
+}
+
+impl ExpirePeriod {
+    /// Thirty days: a bill that nobody paid in a month is a new bill.
+    pub const MAX_SECS: i64 = 30 * 24 * 3600;
+    /// ePay's example period (facts §14), used when the request names none.
+    pub const DEFAULT: ExpirePeriod = ExpirePeriod { secs: 24 * 3600 };
+
+    pub fn parse(text: &str) -> Result<Self, String> {
+        let t = text.trim().to_ascii_lowercase();
+        let bad = || format!("expire_period {text:?} must be a number and m, h or d, e.g. \"30m\", \"2h\", \"1d\"");
+        let unit_secs = match t.chars().last() {
+            Some('m') => 60,
+            Some('h') => 3600,
+            Some('d') => 24 * 3600,
+            _ => return Err(bad()),
+        };
+        let digits = &t[..t.len() - 1];
+        if digits.is_empty() || digits.len() > 6 || !digits.chars().all(|c| c.is_ascii_digit()) {
+            return Err(bad());
+        }
+        let secs = digits.parse::<i64>().map_err(|_| bad())? * unit_secs;
+        if secs < 60 || secs > Self::MAX_SECS {
+            return Err(format!("expire_period {text:?} must be between 1 minute and 30 days"));
+        }
+        Ok(ExpirePeriod { secs })
+    }
+
+    pub fn secs(self) -> i64 {
+        self.secs
+    }
+}
+
+/// Where an invoice link stands. Only `Active` and `Cancelled` are stored: `Paid` is read from
+/// the invoice's payment and `Expired` from the clock, so paying or expiring writes nothing to
+/// the link and cannot disagree with the payment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum InvoiceLinkState {
+    /// Payable: not paid, not cancelled, before its expiry.
+    Active,
+    /// Its payment was approved (AUTH, CHARGE, or a later state of an approved payment).
+    Paid,
+    /// Not paid before its expiry.
+    Expired,
+    /// The merchant cancelled it before it was paid.
+    Cancelled,
+}
+
+impl InvoiceLinkState {
+    pub const ALL: [InvoiceLinkState; 4] =
+        [InvoiceLinkState::Active, InvoiceLinkState::Paid, InvoiceLinkState::Expired, InvoiceLinkState::Cancelled];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            InvoiceLinkState::Active => "ACTIVE",
+            InvoiceLinkState::Paid => "PAID",
+            InvoiceLinkState::Expired => "EXPIRED",
+            InvoiceLinkState::Cancelled => "CANCELLED",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str().eq_ignore_ascii_case(text.trim()))
+    }
+}
+
+#[cfg(test)]
+mod link_tests {
+    use super::*;
+
+    #[test]
+    fn expire_periods() {
+        assert_eq!(ExpirePeriod::parse("1d").unwrap().secs(), 86_400);
+        assert_eq!(ExpirePeriod::parse("2h").unwrap().secs(), 7_200);
+        assert_eq!(ExpirePeriod::parse(" 30M ").unwrap().secs(), 1_800);
+        for bad in ["", "d", "0m", "1s", "31d", "-1d", "1.5h", "1 d", "9999999d", "abc"] {
+            assert!(ExpirePeriod::parse(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn states_round_trip() {
+        for s in InvoiceLinkState::ALL {
+            assert_eq!(InvoiceLinkState::parse(&s.as_str().to_lowercase()), Some(s));
+        }
+        assert_eq!(InvoiceLinkState::parse("paid-ish"), None);
+    }
+}

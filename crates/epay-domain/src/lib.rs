@@ -27,7 +27,7 @@ pub use attempts::{InvoiceAttempts, MaxAttempts};
 pub use callback::CallbackKind;
 pub use card::{CardBrand, Cvc, Expiry, Pan};
 pub use delivery::DeliveryStatus;
-pub use invoice::{Description, InvoiceId};
+pub use invoice::{Description, ExpirePeriod, InvoiceId, InvoiceLinkState};
 pub use kind::{PaymentKind, TransferKind};
 pub use ledger::{AccountKind, LedgerTransferKind};
 pub use money::{Amount, Currency, FxRate, MoneyError};

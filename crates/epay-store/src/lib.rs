@@ -10,7 +10,7 @@ mod sql;
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
+    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
     TransfersPort, VaultPort,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
@@ -86,5 +86,6 @@ pub trait Store:
     + CallbackOutbox
     + VaultPort
     + CabinetPort
+    + InvoicesPort
 {
 }

@@ -879,3 +879,80 @@ mod tests {
         assert!(printed.contains("shop.kz/epay") && printed.contains("owner@shop.kz"), "{printed}");
     }
 }
+
+/// An invoice link as stored (`POST /invoice`, issue 20). `state` is `ACTIVE` or `CANCELLED`;
+/// the state a reader sees ([`InvoiceLinkRow::link_state`]) also knows payments and the clock.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct InvoiceLink {
+    /// The invoice's public id (a UUID): what the API and the cabinet name it by.
+    pub id: String,
+    /// The capability in the link's URL: 128 random bits, hex. Never derived from `id`.
+    pub link_id: String,
+    pub merchant_id: String,
+    pub terminal_id: String,
+    /// As the merchant named it (`shop_id`), echoed in answers.
+    pub shop_id: String,
+    pub invoice_id: String,
+    pub account_id: String,
+    pub amount_minor: i64,
+    pub currency: String,
+    /// ePay's page language: `rus`, `kaz` or `eng`.
+    pub language: String,
+    pub description: String,
+    pub recipient_contact: String,
+    pub recipient_contact_sms: String,
+    pub notifier_contact_sms: String,
+    pub post_link: String,
+    pub failure_post_link: String,
+    pub back_link: String,
+    pub failure_back_link: String,
+    pub state: String,
+    pub expires_at: i64,
+    pub created_at: i64,
+    pub cancelled_at: Option<i64>,
+}
+
+/// An invoice link as read, with what decides its state: its payment, if one was made.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct InvoiceLinkRow {
+    #[sqlx(flatten)]
+    pub link: InvoiceLink,
+    /// `ACTIVE`, `PAID`, `EXPIRED` or `CANCELLED` (computed by the query at its `now`).
+    pub link_state: String,
+    pub payment_id: Option<String>,
+    pub payment_status: Option<String>,
+}
+
+/// Whether a new invoice link was stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LinkInsert {
+    Inserted,
+    /// The terminal already has a link or a payment with this invoice_id: nothing was written.
+    DuplicateInvoice,
+}
+
+/// What cancelling an invoice link did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LinkCancel {
+    Cancelled,
+    /// No link of this merchant has this id.
+    NotFound,
+    /// The link is no longer active: paid, expired or already cancelled (its state).
+    NotActive(String),
+}
+
+/// A refresh token of the password grant, as stored: only its digest (issue 20).
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct RefreshToken {
+    pub id_digest: String,
+    pub user_id: String,
+    pub merchant_id: String,
+    pub scope: String,
+    /// A digest of the user's password hash at issue: a new password revokes the token.
+    pub password_stamp: String,
+    /// The merchant's token generation at issue: a secret rotation revokes the token.
+    pub generation: i64,
+    pub expires_at: i64,
+    pub used_at: Option<i64>,
+    pub created_at: i64,
+}

@@ -15,6 +15,7 @@ pub(crate) mod config_cache;
 mod config_watch;
 mod daily_totals;
 mod database;
+mod invoices;
 mod decisions;
 mod ledger;
 mod merchants;

@@ -19,6 +19,10 @@ pub enum TokenError {
     UnsupportedGrantType(String),
     #[error("{0}")]
     InvalidScope(String),
+    /// RFC 6749 §5.2 `invalid_grant`: a wrong user password, or a refresh token that is unknown,
+    /// expired, used or revoked.
+    #[error("{0}")]
+    InvalidGrant(String),
     #[error("too many failed attempts; retry after {0} seconds")]
     TooManyAttempts(u64),
     #[error("internal error")]
@@ -39,6 +43,16 @@ impl Client {
     /// depends on it.
     pub fn scope(&self) -> &str {
         &self.scope
+    }
+
+    pub fn merchant_id(&self) -> &str {
+        &self.merchant_id
+    }
+
+    /// The merchant's token generation when its secret was checked: a token or refresh token
+    /// of an older generation is revoked.
+    pub fn token_generation(&self) -> i64 {
+        self.token_generation
     }
 }
 

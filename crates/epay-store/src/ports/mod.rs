@@ -6,6 +6,7 @@
 mod cabinet;
 mod callbacks;
 mod database;
+mod invoices;
 mod ledger;
 mod merchants;
 mod payments;
@@ -17,6 +18,7 @@ mod vault;
 pub use cabinet::CabinetPort;
 pub use callbacks::CallbackOutbox;
 pub use database::DatabasePort;
+pub use invoices::InvoicesPort;
 pub use ledger::LedgerPort;
 pub use merchants::MerchantsPort;
 pub use payments::PaymentsPort;

@@ -133,6 +133,11 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
             .bind(merchant)
             .execute(&mut *tx)
             .await?;
+        sqlx::query(&format!("DELETE FROM refresh_tokens WHERE user_id IN ({users}) OR merchant_id = $2"))
+            .bind(&purge.cabinet_email)
+            .bind(merchant)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM cabinet_users WHERE email = $1 OR merchant_id = $2")
             .bind(&purge.cabinet_email)
             .bind(merchant)
@@ -153,6 +158,8 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
             .bind(merchant)
             .execute(&mut *tx)
             .await?;
+        // Its invoice links are bills, not money: they go with the merchant (a retired one too).
+        sqlx::query("DELETE FROM invoice_links WHERE merchant_id = $1").bind(merchant).execute(&mut *tx).await?;
         let transactions: i64 = sqlx::query("SELECT COUNT(*) AS n FROM payments WHERE merchant_id = $1")
             .bind(merchant)
             .fetch_one(&mut *tx)

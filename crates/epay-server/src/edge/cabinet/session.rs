@@ -1,8 +1,6 @@
 //! Signing in to the cabinet: argon2id password hashes, a lockout after repeated failures,
 //! sessions kept as digests of random ids, and the per-session CSRF token.
 
-use std::sync::OnceLock;
-
 use axum::http::header::COOKIE;
 use axum::http::HeaderMap;
 use epay_domain::Secret;
@@ -11,12 +9,8 @@ use rand::Rng;
 
 use crate::app::App;
 use crate::platform::keys::digest;
-use crate::services::cabinet_users::{hash_password, normalize_email, verify_password};
-use crate::services::guard::{Limit, SharedGuard};
 
-/// Failures in a row that lock a user, and for how long.
-pub const MAX_FAILURES: i32 = 5;
-pub const LOCKOUT_MS: i64 = 15 * 60 * 1000;
+pub use crate::services::cabinet_users::{LOCKOUT_MS, MAX_FAILURES};
 /// A session ends 8 hours after sign-in (a working day), whatever happens in between.
 pub const SESSION_TTL_MS: i64 = 8 * 3600 * 1000;
 
@@ -32,21 +26,7 @@ pub fn random_token() -> String {
     hex::encode(bytes)
 }
 
-/// A hash to verify against when the e-mail is unknown, so "no such user" takes as long as
-/// "wrong password" and the answer does not tell which e-mails exist.
-fn decoy_hash() -> &'static str {
-    static DECOY: OnceLock<String> = OnceLock::new();
-    DECOY.get_or_init(|| hash_password(&random_token()))
-}
-
-/// Why a sign-in did not happen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SignInRefusal {
-    /// Unknown e-mail or wrong password: the same answer for both.
-    BadCredentials,
-    /// Too many failures: refused without looking at the password until then.
-    Locked { until_ms: i64 },
-}
+pub use crate::services::cabinet_users::SignInRefusal;
 
 /// A new session: the id goes into the cookie and is never stored.
 pub struct NewSession {
@@ -61,25 +41,10 @@ pub struct NewSession {
 /// verified against a decoy hash, so the answers and their timing do not tell which exist.
 pub async fn sign_in(app: &App, email: &str, password: &str) -> Result<Result<NewSession, SignInRefusal>, StoreError> {
     let now = app.clock.now_ms();
-    let email = normalize_email(email);
-    let guard = SharedGuard { store: app.store.as_ref() };
-    let key = format!("cabinet-sign-in:{}", digest(&email));
-    let limit = Limit { failures: MAX_FAILURES as u32, window_secs: LOCKOUT_MS / 1000 };
-    let attempt = match guard.reserve(&key, limit, now).await? {
-        Ok(window) => window,
-        Err(t) => return Ok(Err(SignInRefusal::Locked { until_ms: now + t.retry_after_secs as i64 * 1000 })),
+    let user = match crate::services::cabinet_users::authenticate(app, email, password).await? {
+        Ok(user) => user,
+        Err(refusal) => return Ok(Err(refusal)),
     };
-    let user = app.store.cabinet_user_by_email(&email).await?;
-    // Exactly one argon2 verification, whether the e-mail exists or not.
-    let verified = verify_password(user.as_ref().map_or(decoy_hash(), |u| u.password_hash.expose()), password);
-    let Some(user) = user.filter(|_| verified) else {
-        tracing::warn!(failures = attempt.failures, "cabinet sign-in failed");
-        if attempt.failures >= i64::from(MAX_FAILURES) {
-            return Ok(Err(SignInRefusal::Locked { until_ms: attempt.expires_ms }));
-        }
-        return Ok(Err(SignInRefusal::BadCredentials));
-    };
-    guard.clear(&key).await?;
     let id = random_token();
     let session = CabinetSession {
         id_digest: digest(&id),
@@ -140,6 +105,7 @@ pub fn set_cookie(name: &str, value: &str, max_age_secs: i64, secure: bool) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::services::cabinet_users::{hash_password, verify_password};
 
     #[test]
     fn argon2id_hashes_verify_and_differ() {

@@ -19,6 +19,7 @@ impl IntoResponse for TokenError {
             TokenError::InvalidRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
             TokenError::InvalidClient => (StatusCode::UNAUTHORIZED, "invalid_client"),
             TokenError::UnsupportedGrantType(_) => (StatusCode::BAD_REQUEST, "unsupported_grant_type"),
+            TokenError::InvalidGrant(_) => (StatusCode::BAD_REQUEST, "invalid_grant"),
             TokenError::InvalidScope(_) => (StatusCode::BAD_REQUEST, "invalid_scope"),
             TokenError::TooManyAttempts(_) => (StatusCode::TOO_MANY_REQUESTS, "too_many_requests"),
             TokenError::Internal => (StatusCode::INTERNAL_SERVER_ERROR, "server_error"),
@@ -158,5 +159,21 @@ fn transfer_body(
 fn retry_after(response: &mut Response, secs: u64) {
     if let Ok(value) = HeaderValue::from_str(&secs.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, value);
+    }
+}
+
+/// Invoice-link errors, in the payment API's shape: `{"code": -1, "message": "..."}`.
+impl IntoResponse for crate::services::invoices::InvoiceError {
+    fn into_response(self) -> Response {
+        use crate::services::invoices::InvoiceError;
+        let status = match &self {
+            InvoiceError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
+            InvoiceError::Forbidden(_) => StatusCode::FORBIDDEN,
+            InvoiceError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            InvoiceError::NotFound(_) => StatusCode::NOT_FOUND,
+            InvoiceError::Conflict(_) => StatusCode::CONFLICT,
+            InvoiceError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        (status, Json(ErrorBody::new(-1, self.to_string()))).into_response()
     }
 }

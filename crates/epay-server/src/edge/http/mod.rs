@@ -8,6 +8,7 @@ mod errors;
 mod headers;
 mod health;
 mod idempotency;
+pub(crate) mod invoices;
 mod limits;
 pub(crate) mod oauth;
 mod observe;
@@ -58,6 +59,9 @@ fn api_routes() -> Router<AppState> {
         .route("/p2p/transfer", post(transfers::p2p))
         .route("/chdebit/transfer", post(transfers::aft))
         .route("/chpayment/transfer", post(transfers::oct))
+        .route("/invoice", post(invoices::create).get(invoices::list))
+        .route("/invoice/{id}", get(invoices::read))
+        .route("/invoice/{id}/cancel", post(invoices::cancel))
         .route("/callbacks/{id}", get(callbacks::list))
         .route("/callbacks/{id}/resend", post(callbacks::resend))
 }

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 
 use crate::app::{App, AppState};
 use crate::platform::config::Mode;
+use crate::services::password_grant;
 use crate::services::tokens::{self, Binding, Credentials, TokenError};
 use crate::wire::lenient::{self, Body, Checked};
 use crate::wire::{FieldError, JsonAmount, TokenResponse};
@@ -28,7 +29,7 @@ use crate::wire::{FieldError, JsonAmount, TokenResponse};
 // is read, and each fault is reported in that order (`issue`).
 #[derive(Debug, Default, Deserialize, ToSchema)]
 pub struct TokenRequest {
-    /// Only `client_credentials`.
+    /// `client_credentials`; `password` and `refresh_token` for the invoice-link API (facts §2.4).
     #[schema(value_type = String, example = "client_credentials")]
     grant_type: Option<Checked<String>>,
     /// Space-separated words from `payment`, `transfer`, `webapi`, `usermanagement`,
@@ -76,6 +77,15 @@ pub struct TokenRequest {
     #[serde(rename(deserialize = "accountId|accountID|account_id"))]
     #[schema(rename = "accountId", value_type = Option<String>)]
     account_id: Option<Checked<String>>,
+    /// `grant_type=password`: the cabinet user's e-mail.
+    #[schema(value_type = Option<String>, example = "epay@halykbank.kz")]
+    username: Option<Checked<String>>,
+    /// `grant_type=password`: the cabinet user's password.
+    #[schema(value_type = Option<String>)]
+    password: Option<Checked<String>>,
+    /// `grant_type=refresh_token`: the refresh token a password grant (or a refresh) answered.
+    #[schema(value_type = Option<String>)]
+    refresh_token: Option<Checked<String>>,
 }
 
 /// A text field of a token request: absent, its text, or `invalid_request`.
@@ -97,9 +107,46 @@ pub async fn token(State(app): State<AppState>, request: Request) -> Response {
         Ok(form) => form,
         Err(e) => return e.into_response(),
     };
+    let grant = text(&form.grant_type).ok().flatten().unwrap_or_default();
+    if grant == "password" || grant == "refresh_token" {
+        return match user_grant(&app, &form, &grant, peer.map(|p| p.0.ip())).await {
+            Ok(token) => Json(token).into_response(),
+            Err(e) => e.into_response(),
+        };
+    }
     match issue(&app, &form, peer.map(|p| p.0.ip())).await {
         Ok(token) => Json(token).into_response(),
         Err(e) => e.into_response(),
+    }
+}
+
+/// The invoice-link API's grants (facts §2.4): `password` (a cabinet user's e-mail and password)
+/// and `refresh_token`, both with the merchant's client id and secret, authenticated first and
+/// limited like every token request.
+async fn user_grant(
+    app: &App,
+    form: &TokenRequest,
+    grant: &str,
+    from: Option<std::net::IpAddr>,
+) -> Result<password_grant::PasswordTokenResponse, TokenError> {
+    let required = |field: &Option<Checked<String>>, name: &str| {
+        text(field)?.filter(|v| !v.is_empty()).ok_or_else(|| TokenError::InvalidRequest(format!("{name} is required")))
+    };
+    let mut credentials = client_credentials(form)?;
+    if grant == "password" {
+        if credentials.scope.trim().is_empty() {
+            return Err(TokenError::InvalidScope("scope is required".into()));
+        }
+        let username = required(&form.username, "username")?;
+        let password = required(&form.password, "password")?;
+        let client = tokens::client(app, credentials, from).await?;
+        password_grant::password(app, &client, &username, &password).await
+    } else {
+        let refresh = required(&form.refresh_token, "refresh_token")?;
+        // The refresh keeps the scope it was issued with; the request's is not read.
+        credentials.scope = String::new();
+        let client = tokens::client(app, credentials, from).await?;
+        password_grant::refresh(app, &client, &refresh).await
     }
 }
 
@@ -160,17 +207,24 @@ pub(crate) fn read_credentials(form: &TokenRequest) -> Result<Credentials, Token
     let grant = text(&form.grant_type)?.ok_or_else(|| TokenError::InvalidRequest("grant_type is required".into()))?;
     if grant != "client_credentials" {
         return Err(TokenError::UnsupportedGrantType(format!(
-            "grant_type {grant:?} is not supported; use client_credentials"
+            "grant_type {grant:?} is not supported; use client_credentials, password or refresh_token"
         )));
     }
+    let credentials = client_credentials(form)?;
+    if credentials.scope.split_whitespace().next().is_none() {
+        return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
+    }
+    Ok(credentials)
+}
+
+/// The client id, secret and scope of any grant; every scope word must be known (an empty scope
+/// is the caller's to refuse).
+fn client_credentials(form: &TokenRequest) -> Result<Credentials, TokenError> {
     let client_id = text(&form.client_id)?.ok_or_else(|| TokenError::InvalidRequest("client_id is required".into()))?;
     let secret =
         text(&form.client_secret)?.ok_or_else(|| TokenError::InvalidRequest("client_secret is required".into()))?;
     let scope = text(&form.scope)?.unwrap_or_default();
     let words: Vec<&str> = scope.split_whitespace().collect();
-    if words.is_empty() {
-        return Err(TokenError::InvalidScope("scope is required (payment, transfer or the service scope)".into()));
-    }
     // A scope is any space-separated set of ePay's scope words (facts §2.3); the token keeps the
     // text as asked.
     if let Some(bad) = words.iter().find(|w| w.parse::<Scope>().is_err()) {

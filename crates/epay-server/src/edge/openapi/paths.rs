@@ -7,6 +7,7 @@ use serde_json::{json, Value};
 use super::builder::{Auth, Builder};
 use super::requests::*;
 use super::responses::*;
+use crate::edge::http::invoices::{InvoiceListResponse, InvoiceRequest, InvoiceResponse};
 use crate::edge::http::oauth::TokenRequest;
 use crate::edge::http::operations::OperationRequest;
 use crate::edge::http::payments::{CryptopayFields, SavedCardFields};
@@ -80,6 +81,7 @@ pub fn describe(b: &mut Builder) {
     cards(b);
     transfers(b);
     callbacks(b);
+    invoices(b);
     payment_page(b);
     demo_shop(b);
     cabinet(b);
@@ -706,6 +708,114 @@ fn callbacks(b: &mut Builder) {
     service_errors(op).done();
 }
 
+fn invoice_example() -> Value {
+    json!({"id":"5b0c1a52-7e0b-4c59-9a43-2f1e7b0c0042","link":"http://127.0.0.1:8080/invoice-link/9f86d081884c7d659a2feaa0c55ad015",
+        "state":"ACTIVE","invoice_id":"000000777","shop_id":"04f25a4b-d2bd-4dd8-b3a7-9390be4774c4",
+        "terminal_id": PAYMENT_TERMINAL,"account_id":"","amount":1500,"currency":"KZT","language":"rus",
+        "description":"Invoice for consulting","recipient_contact":"client@example.kz","recipient_contact_sms":"+77011234567",
+        "notifier_contact_sms":"","post_link":"https://shop.example/ok","failure_post_link":"","back_link":"",
+        "failure_back_link":"","expires_at":"2026-12-01T12:00:00.000Z","created_at":"2026-11-30T12:00:00.000Z",
+        "cancelled_at":null,"payment_id":null,"payment_status":null})
+}
+
+/// The invoice-link API's errors besides its own 400/404/409.
+fn invoice_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
+    op.json::<ErrorBody>(401, "Missing, unknown or expired token.", &[("bad token", error(-1, "access token is invalid"))])
+        .json::<ErrorBody>(
+            403,
+            "Not a service token (a payment token is a shopper's).",
+            &[(
+                "payment token",
+                error(-1, "this endpoint needs a service token (requested without invoiceID), not a payment token"),
+            )],
+        )
+        .json::<ErrorBody>(500, "Internal error.", &[("internal", error(-1, "internal error"))])
+}
+
+fn invoices(b: &mut Builder) {
+    let op = b
+        .api(&["post"], "/invoice", "Invoice links", "createInvoice", "Create an invoice link")
+        .about(
+            "ePay's invoice-link API (facts §14), snake_case JSON. The token is the password grant's \
+             (`grant_type=password` with a cabinet user's e-mail and password) or a service token of the merchant. \
+             `shop_id` is one of the merchant's terminal ids (ePay's test shop id stands for the test merchant's \
+             payments terminal). The answer's `link` opens the hosted payment page for this invoice until \
+             `expire_period` ends; it can be paid once. A refused request writes nothing.",
+        )
+        .auth(Auth::Service)
+        .body::<InvoiceRequest>(
+            &["application/json"],
+            "The invoice.",
+            json!({"shop_id":"04f25a4b-d2bd-4dd8-b3a7-9390be4774c4","invoice_id":"000000777","amount":1500,
+                "currency":"KZT","language":"rus","description":"Invoice for consulting","expire_period":"1d",
+                "recipient_contact":"client@example.kz","recipient_contact_sms":"+77011234567",
+                "post_link":"https://shop.example/ok"}),
+        )
+        .json::<InvoiceResponse>(200, "The new invoice link.", &[("created", invoice_example())])
+        .json::<ErrorBody>(
+            400,
+            "A field missing or malformed, an unknown (or another merchant's) `shop_id`.",
+            &[("bad period", error(-1, "expire_period \"1w\" must be a number and m, h or d, e.g. \"30m\", \"2h\", \"1d\""))],
+        )
+        .json::<ErrorBody>(
+            409,
+            "The shop's terminal already has this `invoice_id` (a link or a payment).",
+            &[("duplicate", error(-1, "invoice_id 000000777 already exists on this shop (a link or a payment)"))],
+        );
+    invoice_errors(op).done();
+
+    let op = b
+        .api(&["get"], "/invoice", "Invoice links", "listInvoices", "List invoice links")
+        .about("The merchant's invoice links, newest first (ours: ePay publishes no list).")
+        .auth(Auth::Service)
+        .query("state", false, "`ACTIVE`, `PAID`, `EXPIRED` or `CANCELLED`.", json!({"type":"string"}))
+        .query("offset", false, "Rows to skip (default 0).", json!({"type":"integer"}))
+        .query("limit", false, "At most this many (1 to 100, default 50).", json!({"type":"integer"}))
+        .json::<InvoiceListResponse>(
+            200,
+            "The links.",
+            &[("one", json!({"invoices":[invoice_example()],"offset":0,"limit":50}))],
+        )
+        .json::<ErrorBody>(400, "A bad filter.", &[("bad state", error(-1, "state \"LOST\" must be ACTIVE, PAID, EXPIRED or CANCELLED"))]);
+    invoice_errors(op).done();
+
+    let op = b
+        .api(&["get"], "/invoice/{id}", "Invoice links", "readInvoice", "Read an invoice link")
+        .about("One of the merchant's invoice links, by its `id` or its `invoice_id`.")
+        .auth(Auth::Service)
+        .path_param("id", "The invoice's `id` or `invoice_id`.", "000000777")
+        .json::<InvoiceResponse>(200, "The link.", &[("paid", invoice_example())])
+        .json::<ErrorBody>(404, "No such invoice of this merchant.", &[("unknown", error(-1, "invoice \"000000777\" not found"))]);
+    invoice_errors(op).done();
+
+    let op = b
+        .api(&["post"], "/invoice/{id}/cancel", "Invoice links", "cancelInvoice", "Cancel an invoice link")
+        .about("Cancels an `ACTIVE` link: it stops opening the page and its page tokens stop paying.")
+        .auth(Auth::Service)
+        .path_param("id", "The invoice's `id` or `invoice_id`.", "000000777")
+        .json::<InvoiceResponse>(200, "Cancelled.", &[("cancelled", invoice_example())])
+        .json::<ErrorBody>(404, "No such invoice of this merchant.", &[("unknown", error(-1, "invoice \"000000777\" not found"))])
+        .json::<ErrorBody>(
+            409,
+            "Paid, expired or already cancelled.",
+            &[("paid", error(-1, "the invoice is PAID: only an ACTIVE invoice can be cancelled"))],
+        );
+    invoice_errors(op).done();
+
+    b.page(&["get"], "/invoice-link/{linkId}", "Invoice links", "openInvoiceLink", "Open an invoice link")
+        .about(
+            "The link a customer gets. While the invoice is active: a redirect to the hosted payment page with a \
+             payment token minted for this invoice (its terminal, amount, currency and callbacks). Paid: a page \
+             saying so. Expired or cancelled: a page saying so (410), in the invoice's language.",
+        )
+        .path_param("linkId", "The link's 32 hex digits.", "9f86d081884c7d659a2feaa0c55ad015")
+        .redirect(303, "To `/payform/?params=…`.")
+        .text(200, "text/html; charset=utf-8", "Already paid.", None)
+        .text(404, "text/html; charset=utf-8", "No such link.", None)
+        .text(410, "text/html; charset=utf-8", "Expired or cancelled.", None)
+        .done();
+}
+
 fn payment_page(b: &mut Builder) {
     b.page(&["get"], "/payform/payment-api.js", "Payment page", "paymentApiJs", "payment-api.js")
         .about(
@@ -890,6 +1000,24 @@ fn cabinet(b: &mut Builder) {
         .path_param("code", "`ru`, `kk` or `en`.", "en")
         .redirect(303, "Back to the page.")
         .done();
+    page(
+        b,
+        &["get", "post"],
+        "/cabinet/invoices",
+        "cabinetInvoices",
+        "Invoice links",
+        "GET lists the merchant's invoice links (`?state=ACTIVE|PAID|EXPIRED|CANCELLED`) with the form for a new \
+         one; POST creates one (the form's fields are `POST /invoice`'s, with `csrf`) and redirects (`303`) to the \
+         list showing the new link.",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/invoices/{id}/cancel",
+        "cabinetInvoiceCancel",
+        "Cancel an invoice link",
+        "Cancels an active invoice link (form with `csrf`); `303` to the list.",
+    );
     b.page(&["get"], "/cabinet/assets/cabinet.css", "Cabinet", "cabinetStyle", "The cabinet's stylesheet (internal)")
         .text(200, "text/css; charset=utf-8", "The stylesheet.", None)
         .done();

@@ -5,6 +5,7 @@ pub mod acs;
 pub(crate) mod assets;
 pub mod forms;
 pub mod i18n;
+mod invoice_link;
 pub mod params;
 mod views;
 
@@ -56,6 +57,7 @@ pub fn routes() -> Router<AppState> {
     router
         .route("/payform/3ds-return", post(three_ds_return).get(three_ds_return))
         .merge(acs::routes())
+        .route("/invoice-link/{link_id}", get(invoice_link::open))
         .route("/", get(shop))
         .route("/demo/checkout", post(demo_checkout))
         .route("/demo/success", get(|s, q| demo_result(s, q, true)))

@@ -27,6 +27,8 @@ pub async fn payer(app: &App, caller: &Caller) -> Result<Payer, PaymentError> {
     if token.used_at.is_some() {
         return Err(PaymentError::Unauthorized(TOKEN_USED.into()));
     }
+    // A token minted by an invoice link pays only while its link is active.
+    crate::services::invoices::check_link_token(app, token).await.map_err(PaymentError::Forbidden)?;
     let terminal_id =
         token.terminal_id.clone().ok_or_else(|| PaymentError::Forbidden("token has no terminal".into()))?;
     let terminal = app
