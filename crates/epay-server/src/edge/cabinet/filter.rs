@@ -149,6 +149,17 @@ pub fn day_label(day: i64) -> String {
 mod tests {
     use super::*;
 
+    #[test]
+    fn amounts_take_a_decimal_comma_and_spaces_between_thousands() {
+        for typed in ["1000.50", "1000,50", "1 000,50", "1\u{a0}000,50", "1\u{202f}000,5"] {
+            assert_eq!(amount_input(typed).map(|a| a.minor()), Ok(100_050), "{typed:?}");
+        }
+        // Both separators (ambiguous), three decimals (a comma is the decimal point), signs, words.
+        for refused in ["1,000.50", "12,3.4", "abc", "", "1,234", "-5", "1.234"] {
+            assert!(amount_input(refused).is_err(), "{refused:?}");
+        }
+    }
+
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
     }

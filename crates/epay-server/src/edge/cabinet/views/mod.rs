@@ -354,6 +354,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn amounts_rates_and_dates_are_written_as_the_language_writes_them() {
+        assert_eq!(amount(Lang::Ru, 100_050), "1\u{a0}000,50");
+        assert_eq!(amount(Lang::Kk, 123_456_789), "1\u{a0}234\u{a0}567,89");
+        assert_eq!(amount(Lang::En, 100_050), "1,000.50");
+        assert_eq!(amount(Lang::En, 100_000), "1,000");
+        assert_eq!(amount(Lang::En, 5), "0.05");
+        assert_eq!(amount(Lang::Ru, 99_900), "999");
+        assert_eq!(amount(Lang::En, -150), "-1.50");
+        assert_eq!(rate(Lang::Ru, Some(36.4)), "36,4\u{a0}%");
+        assert_eq!(rate(Lang::En, Some(36.4)), "36.4%");
+        assert_eq!(rate(Lang::Kk, None), "—");
+        // 2022-11-15 02:52:17 in Kazakhstan (UTC+5).
+        let t = when(Lang::En, 1_668_462_737_289);
+        assert_eq!((t.iso.as_str(), t.text.as_str()), ("2022-11-15T02:52:17.289000+05:00", "15 Nov 2022, 02:52"));
+        assert_eq!(date(Lang::Ru, 1_668_462_737_289), "15.11.2022 02:52");
+    }
+
+    #[test]
     fn the_confirmation_repeats_the_fields_as_text() {
         let html = confirm(
             &chrome(Lang::En),

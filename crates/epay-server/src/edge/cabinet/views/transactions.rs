@@ -481,7 +481,7 @@ mod tests {
         assert!(html.contains(&format!(r#"<option value="t1">{ESCAPED} (98120004)</option>"#)));
         assert!(html.contains(r#"<strong id="total">30</strong>"#));
         assert!(
-            html.contains(r#"<tr data-id="p1"><td>"#) && html.contains(r#"<span class="status s-auth">AUTH</span>"#)
+            html.contains(r#"<tr data-id="p1"><td>"#) && html.contains(r#"<span class="status s-auth" title="AUTH">Held</span>"#)
         );
         // Page 2 of 2: a link back, none forward; the query string escaped into the href.
         assert!(
@@ -547,7 +547,7 @@ mod tests {
         assert!(html.contains(&format!(r#"<dd id="d-reason">{ESCAPED} (466)</dd>"#)));
         assert!(html.contains(&format!(r#"<p class="flash" role="alert" id="flash">{ESCAPED}</p>"#)));
         assert!(html.contains(&format!("<code>https://shop.kz/cb?{ESCAPED}</code>")));
-        assert!(html.contains(&format!("<li>r1 — 5 {ESCAPED}</li>")));
+        assert!(html.contains(&format!(r#"<td class="num">5 KZT</td><td><code>{ESCAPED}</code></td>"#)), "{html}");
         // An AUTH payment can be charged or cancelled, not refunded.
         assert!(html.contains(r#"<form class="op" method="post" action="/cabinet/transactions/p1/charge"><input type="hidden" name="csrf" value="csrf-token"><label for="charge-amount">"#), "{html}");
         assert!(html.contains(r#"id="cancel-submit""#) && !html.contains("refund-submit"));
@@ -556,7 +556,7 @@ mod tests {
                 && html.contains(r#"<tr data-id="p0"><td>0</td>"#)
         );
         // The history's one row (no events) in the shape the black-box test reads.
-        assert!(html.contains(r#"<table id="history">"#) && html.contains("</td><td>created</td><td><span class=\"status s-auth\">AUTH</span></td><td class=\"num\">100</td><td></td></tr>"), "{html}");
+        assert!(html.contains(r#"<table id="history">"#) && html.contains(r#"</td><td>Created <small class="code">created</small></td><td><span class="status s-auth" title="AUTH">Held</span></td><td class="num">100</td><td></td></tr>"#), "{html}");
         assert!(html.contains(r#"<input type="hidden" name="event" value="msg_1">"#));
         assert!(html.contains(r#"<p id="three-ds">Not challenged</p>"#));
     }
