@@ -106,7 +106,10 @@ pub fn transactions(c: &Chrome<'_>, v: &ListView<'_>) -> ListPage {
         frame: Frame::signed(c, w.transactions),
         w,
         dates: vec![input("from", w.date_from, "date"), input("to", w.date_to, "date")],
-        statuses: choices(q.raw("status"), TxStatus::ALL.iter().map(|s| (s.to_string(), format!("{} ({s})", w.status(*s))))),
+        statuses: choices(
+            q.raw("status"),
+            TxStatus::ALL.iter().map(|s| (s.to_string(), format!("{} ({s})", w.status(*s)))),
+        ),
         terminals: choices(q.raw("terminal"), v.terminals.iter().cloned()),
         texts: vec![
             input("invoice", w.invoice_id, "text"),
@@ -296,7 +299,12 @@ fn actions(w: &'static Words, p: &epay_store::Payment) -> Vec<ActionForm> {
         });
     }
     if Operation::Cancel.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: Operation::Cancel.as_str(), label: w.cancel, amount_hint: None, danger: true });
+        actions.push(ActionForm {
+            action: Operation::Cancel.as_str(),
+            label: w.cancel,
+            amount_hint: None,
+            danger: true,
+        });
     }
     if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
         actions.push(ActionForm {
@@ -481,7 +489,8 @@ mod tests {
         assert!(html.contains(&format!(r#"<option value="t1">{ESCAPED} (98120004)</option>"#)));
         assert!(html.contains(r#"<strong id="total">30</strong>"#));
         assert!(
-            html.contains(r#"<tr data-id="p1"><td>"#) && html.contains(r#"<span class="status s-auth" title="AUTH">Held</span>"#)
+            html.contains(r#"<tr data-id="p1"><td>"#)
+                && html.contains(r#"<span class="status s-auth" title="AUTH">Held</span>"#)
         );
         // Page 2 of 2: a link back, none forward; the query string escaped into the href.
         assert!(
