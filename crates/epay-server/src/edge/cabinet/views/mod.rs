@@ -61,7 +61,7 @@ pub fn amount(lang: Lang, minor: i64) -> String {
     let digits = (abs / 100).to_string();
     let mut grouped = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             grouped.push_str(group);
         }
         grouped.push(c);
