@@ -150,7 +150,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         assert_eq!(browser.text("#total").await, "1", "{backend:?}");
         browser.click("a.invoice").await;
         browser.wait_url(&format!("/cabinet/transactions/{id}"), 10).await;
-        assert_eq!(browser.text("#status").await, "CHARGE");
+        assert!(browser.text("#status").await.starts_with("Charged"), "{backend:?}: words first");
         assert_eq!(browser.text("#d-card").await, "440563...5096 VISA", "masked card only");
 
         // Refund 30 of 100: a confirmation first, then the status and the ledger change.
@@ -162,8 +162,8 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         }
         browser.click("#confirm").await;
         browser.wait_url("done=refund", 10).await;
-        assert!(browser.text("#flash").await.contains("Refund"), "{backend:?}");
-        assert_eq!(browser.text("#status").await, "CHARGE", "{backend:?}: partly refunded");
+        assert_eq!(browser.text("#flash").await, "Refund completed", "{backend:?}");
+        assert!(browser.text("#status").await.starts_with("Charged"), "{backend:?}: partly refunded");
         assert_eq!(browser.text("#d-refunded").await, "30");
         let ledger = browser.text("#ledger").await;
         assert!(ledger.contains(&format!("{id}:refund:0")) && ledger.contains("30"), "{backend:?}: {ledger}");
@@ -182,7 +182,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         browser.click("#refund-submit").await;
         browser.click("#confirm").await;
         browser.wait_url("done=refund", 10).await;
-        assert_eq!(browser.text("#status").await, "REFUND", "{backend:?}");
+        assert!(browser.text("#status").await.starts_with("Refunded"), "{backend:?}");
         assert!(browser.find("#refund-submit").await.is_none(), "nothing left to refund");
         gw.assert_ledger_sound();
 
@@ -304,8 +304,8 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         let started = gw.client.cryptopay(&token, &request).await.unwrap();
         assert!(started.secure3d.is_some(), "{backend:?}: challenged");
         browser.goto(&format!("{}/cabinet/transactions/{}", gw.url, started.id)).await;
-        assert_eq!(browser.text("#status").await, "3D", "{backend:?}");
-        assert!(browser.text("#three-ds").await.contains("pending"), "{backend:?}");
+        assert!(browser.text("#status").await.starts_with("Awaiting 3-D Secure"), "{backend:?}");
+        assert!(browser.text("#three-ds").await.contains("waiting for the shopper"), "{backend:?}");
     }
 }
 
@@ -720,11 +720,12 @@ async fn charge_cancel_and_expiry_from_the_cabinet_follow_the_api_rules_and_show
         };
         let h = history(charged.clone()).await;
         assert_eq!(h.len(), 3, "{backend:?}: {h:?}");
-        assert!(h[0].starts_with("created") && h[1].starts_with("charge") && h[2].starts_with("refund"), "{h:?}");
+        // In words (Russian, the default), the step's code next to them for support.
+        assert!(h[0].starts_with("Создание") && h[1].starts_with("Списание") && h[2].starts_with("Возврат"), "{h:?}");
         let h = history(cancelled).await;
-        assert!(h.len() == 2 && h[1].starts_with("cancel"), "{backend:?}: {h:?}");
+        assert!(h.len() == 2 && h[1].starts_with("Отмена"), "{backend:?}: {h:?}");
         let h = history(expiring).await;
-        assert!(h.len() == 2 && h[1].starts_with("expire"), "{backend:?}: {h:?}");
+        assert!(h.len() == 2 && h[1].starts_with("Истечение холда"), "{backend:?}: {h:?}");
         gw.assert_ledger_sound();
     }
 }
@@ -841,14 +842,15 @@ async fn the_overview_shows_volumes_per_currency() {
         };
         let (status, page) = web.get("/cabinet/overview").await;
         assert_eq!(status, 200, "{backend:?}");
-        // Each currency on its own line; never 100 + 13.34 + 10.5 added into one number.
-        for volume in ["100 KZT", "13.34 USD", "10.5 EUR"] {
+        // Each currency on its own line; never 100 + 13.34 + 10.5 added into one number. (In
+        // Russian, the cabinet's default: a decimal comma.)
+        for volume in ["100 KZT", "13,34 USD", "10,50 EUR"] {
             assert!(page.contains(volume), "{backend:?}: {volume} missing from the overview");
         }
         for chart in ["chart-volume-KZT", "chart-volume-USD", "chart-volume-EUR", "daily-98120004-USD"] {
             assert!(page.contains(&format!("id=\"{chart}\"")), "{backend:?}: no #{chart}");
         }
-        assert!(!page.contains("123.84"), "{backend:?}: currencies were added together");
+        assert!(!page.contains("123,84") && !page.contains("123.84"), "{backend:?}: currencies were added together");
     }
 }
 
@@ -954,6 +956,160 @@ async fn hostile_text_from_a_payment_is_shown_as_text() {
             assert_eq!(status, 200, "{backend:?} {path}: {page}");
             assert!(!page.contains("<script"), "{backend:?} {path}: {page}");
             assert!(page.contains(ESCAPED), "{backend:?} {path}: the text is shown, escaped: {page}");
+        }
+    }
+}
+
+/// A refund larger than what is left is refused on the confirmation step, in the user's words,
+/// with the menu still there, and nothing is written; "1000,50" and "1 000,50" are amounts.
+#[tokio::test]
+async fn a_refund_larger_than_what_is_left_is_refused_before_confirming_and_amounts_take_a_comma() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, _) = charged_payment(&gw, major("2000")).await;
+        let (_, Some(web), _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await else {
+            panic!("{backend:?}: sign-in failed")
+        };
+        let refund = format!("/cabinet/transactions/{id}/refund");
+        // Russian (the default): refused at the confirmation step, before any question.
+        let (status, page) = web.post(&refund, &[("csrf", &web.csrf), ("amount", "2500")]).await;
+        assert_eq!(status, 409, "{backend:?}: {page}");
+        assert!(page.contains("Сумма возврата больше, чем можно вернуть: 2\u{a0}000 KZT"), "{backend:?}: {page}");
+        assert!(page.contains(r#"id="nav-transactions""#) && page.contains(r#"id="sign-out""#), "the menu stays");
+        assert!(!page.contains(r#"id="question""#) && !page.contains("exceeds what is left"), "{page}");
+        assert_eq!(gw.transaction_of(&id).await["amount"], 2000, "{backend:?}: nothing written");
+        // Not a number: a translated message, the gateway's words as a small hint.
+        let (status, page) = web.post(&refund, &[("csrf", &web.csrf), ("amount", "12,3.4")]).await;
+        assert_eq!(status, 400, "{backend:?}");
+        assert!(page.contains("Сумма указана неверно") && page.contains(r#"<small class="code">"#), "{page}");
+        // A bad filter date keeps the menu and names the field in Russian.
+        let (status, page) = web.get("/cabinet/transactions?from=yesterday").await;
+        assert_eq!(status, 400, "{backend:?}");
+        assert!(page.contains("Проверьте поле: С даты") && page.contains(r#"id="nav-overview""#), "{page}");
+
+        // A decimal comma, and a space (plain or no-break) between the thousands.
+        for typed in ["1000,50", "1 000,50", "1\u{a0}000,50"] {
+            let (status, page) = web.post(&refund, &[("csrf", &web.csrf), ("amount", typed)]).await;
+            assert_eq!(status, 200, "{backend:?} {typed:?}: {page}");
+            assert!(page.contains("Вернуть: 1\u{a0}000,50 KZT"), "{backend:?} {typed:?}: {page}");
+            assert!(page.contains(r#"<input type="hidden" name="amount" value="1000.5">"#), "{page}");
+            assert!(page.contains(r#"<button id="confirm" class="danger" type="submit">"#), "destructive: {page}");
+        }
+        let (status, _) = web
+            .post(&refund, &[("csrf", &web.csrf), ("amount", "1000.5"), ("confirmed", "yes"), ("external_id", "cab-1")])
+            .await;
+        assert_eq!(status, 303, "{backend:?}");
+        assert_eq!(gw.transaction_of(&id).await["amount"], 999.5, "{backend:?}: 1000.50 refunded");
+        // What is left now (999.50) bounds the next refund, read from the store.
+        let (status, page) = web.post(&refund, &[("csrf", &web.csrf), ("amount", "1000")]).await;
+        assert_eq!(status, 409, "{backend:?}");
+        assert!(page.contains("999,50 KZT"), "{page}");
+        gw.assert_ledger_sound();
+
+        // The same in Chromium, in English.
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
+        browser.type_into("#refund-amount", "5000").await;
+        browser.click("#refund-submit").await;
+        let alert = browser.text("#alert").await;
+        assert_eq!(alert, "The refund exceeds what is left to refund: 999.50 KZT", "{backend:?}");
+        assert!(browser.find("#nav-transactions").await.is_some() && browser.find("#question").await.is_none());
+        if backend == Backend::Sqlite {
+            browser.screenshot(&screenshot_dir().join("cabinet-refund-refused.png")).await;
+        }
+        assert_eq!(gw.transaction_of(&id).await["amount"], 999.5, "{backend:?}: nothing written");
+    }
+}
+
+/// Words, not codes: statuses, kinds, steps and ledger kinds in the user's language (the code
+/// a small hint); numbers and dates as the language writes them; destructive buttons marked;
+/// the overview fits a phone and the ledger fits a desktop without sideways scrolling.
+#[tokio::test]
+async fn the_cabinet_shows_words_and_local_numbers_and_fits_a_phone() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let (id, _) = charged_payment(&gw, major("1000.5")).await;
+        let held = gw.authorized_payment(major("12345.67")).await;
+        let (_, Some(web), _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await else {
+            panic!("{backend:?}: sign-in failed")
+        };
+        let in_lang = |lang: &'static str, path: String| {
+            let web = &web;
+            async move {
+                let r = web
+                    .http
+                    .get(format!("{}{path}", web.base))
+                    .header("cookie", format!("{}; epay_cabinet_lang={lang}", web.cookie))
+                    .send()
+                    .await
+                    .unwrap();
+                r.text().await.unwrap()
+            }
+        };
+        let en = in_lang("en", format!("/cabinet/transactions/{held}")).await;
+        assert!(en.contains(r#"<dd id="status">Held <small class="code">AUTH</small></dd>"#), "{backend:?}: {en}");
+        assert!(en.contains(r#"<dd id="d-kind">Card payment <small class="code">payment</small></dd>"#), "{en}");
+        assert!(en.contains(r#"<dd id="d-amount">12,345.67 KZT</dd>"#), "{en}");
+        // The codes only as hints: never the primary text of a fact or a badge.
+        assert!(!en.contains("secure: Y") && !en.contains(r#"<dd id="status">AUTH"#), "{en}");
+        assert!(!en.contains(r#"<dd id="d-kind">payment"#) && !en.contains(r#"">AUTH</span>"#), "{en}");
+        assert!(en.contains(r#"<button id="cancel-submit" class="danger" type="submit">"#), "{en}");
+        assert!(en.contains(r#"<button id="charge-submit" type="submit">"#), "a charge is not destructive");
+        let created = en.split(r#"<dd id="d-created"><time datetime=""#).nth(1).expect("a <time> element");
+        assert!(created.starts_with("20") && created.contains("+05:00\">"), "ISO in the attribute: {created}");
+        assert!(created.contains(" 20") && created.contains(", "), "a human date: {created}");
+        let ru = in_lang("ru", format!("/cabinet/transactions/{held}")).await;
+        assert!(
+            ru.contains(r#"<dd id="d-amount">12&#160;345,67 KZT</dd>"#)
+                || ru.contains("<dd id=\"d-amount\">12\u{a0}345,67 KZT</dd>"),
+            "{backend:?}: {ru}"
+        );
+        assert!(ru.contains(r#"<dd id="status">Холд <small class="code">AUTH</small></dd>"#), "{ru}");
+        let kk = in_lang("kk", "/cabinet/transactions".to_string()).await;
+        assert!(kk.contains(r#"title="CHARGE">Төленді</span>"#), "{backend:?}: {kk}");
+        let overview = in_lang("ru", "/cabinet/overview".to_string()).await;
+        assert!(
+            overview.contains("\u{a0}%</td>") || overview.contains("&#160;%</td>"),
+            "{backend:?}: a rate as Russian writes it"
+        );
+        let overview = in_lang("en", "/cabinet/overview".to_string()).await;
+        assert!(overview.contains(".0%</td>") && !overview.contains("\u{a0}%"), "{backend:?}: {overview}");
+        for (path, button) in [
+            ("/cabinet/credentials", r#"<button id="rotate-client" class="danger" type="submit">"#),
+            ("/cabinet/credentials", r#"<button id="rotate-webhook" class="danger" type="submit">"#),
+        ] {
+            assert!(in_lang("en", path.to_string()).await.contains(button), "{backend:?}: {button}");
+        }
+
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        // The detail page at desktop width: the ledger panel and the refunds section fit.
+        browser.goto(&format!("{}/cabinet/transactions/{id}", gw.url)).await;
+        browser.type_into("#refund-amount", "100,25").await;
+        browser.click("#refund-submit").await;
+        assert!(browser.text("#question").await.contains("100.25 KZT"), "{backend:?}");
+        browser.click("#confirm").await;
+        browser.wait_url("done=refund", 10).await;
+        assert!(browser.text("#refunds").await.contains("100.25 KZT"), "{backend:?}: the refunds section");
+        assert_eq!(browser.text("#refunds-panel h2").await, "Refunds");
+        let fits =
+            |css: &str| format!("const e = document.querySelector('{css}'); return [e.scrollWidth, e.clientWidth];");
+        let ledger = browser.execute(&fits("#ledger-panel")).await;
+        assert!(ledger[0].as_i64() <= ledger[1].as_i64(), "{backend:?}: the ledger scrolls sideways: {ledger}");
+        let page = browser.execute("return [document.documentElement.scrollWidth, window.innerWidth]").await;
+        assert!(page[0].as_i64() <= page[1].as_i64(), "{backend:?}: {page}");
+        // The overview on a phone: no sideways scroll of the page.
+        browser.set_window_size(390, 844).await;
+        browser.goto(&format!("{}/cabinet/overview", gw.url)).await;
+        browser.wait("#chart-count", 5).await;
+        let width = browser.execute("return [document.documentElement.scrollWidth, window.innerWidth]").await;
+        assert!(
+            width[0].as_i64().unwrap() <= width[1].as_i64().unwrap() && width[1].as_i64().unwrap() <= 400,
+            "{backend:?}: the page is wider than the phone: {width}"
+        );
+        if backend == Backend::Sqlite {
+            browser.screenshot(&screenshot_dir().join("cabinet-overview-phone.png")).await;
         }
     }
 }

@@ -49,14 +49,29 @@ fn day_start_ms(date: Date) -> i64 {
     (t.unix_timestamp_nanos() / 1_000_000) as i64
 }
 
-fn parse_date(field: &str, text: &str) -> Result<Date, CabinetError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text, &format)
-        .map_err(|_| CabinetError::BadInput(format!("{field}: {text:?} is not a date (YYYY-MM-DD)")))
+/// A field of the filter form the user must correct (the page names it in their words).
+fn bad(field: &'static str, hint: String) -> CabinetError {
+    CabinetError::BadField { field, hint }
 }
 
-fn parse_amount(field: &str, text: &str) -> Result<i64, CabinetError> {
-    Amount::parse_major(text).map(Amount::minor).map_err(|e| CabinetError::BadInput(format!("{field}: {e}")))
+fn parse_date(field: &'static str, text: &str) -> Result<Date, CabinetError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text, &format).map_err(|_| bad(field, format!("{field}: {text:?} is not a date (YYYY-MM-DD)")))
+}
+
+/// An amount as people type it: `1000.50`, `1000,50`, `1 000,50` (a space, a no-break space
+/// or a narrow no-break space between the thousands). Both a comma and a point: ambiguous,
+/// refused.
+pub fn amount_input(text: &str) -> Result<Amount, epay_domain::MoneyError> {
+    let compact: String = text.chars().filter(|c| !matches!(c, ' ' | '\u{a0}' | '\u{202f}')).collect();
+    if compact.contains(',') && compact.contains('.') {
+        return Err(epay_domain::MoneyError::NotANumber);
+    }
+    Amount::parse_major(&compact.replace(',', "."))
+}
+
+fn parse_amount(field: &'static str, text: &str) -> Result<i64, CabinetError> {
+    amount_input(text).map(Amount::minor).map_err(|e| bad(field, format!("{field}: {e}")))
 }
 
 /// Reads the list's query string. Bad values are refused with a message naming the field.
@@ -67,7 +82,7 @@ pub fn parse(query: &HashMap<String, String>) -> Result<ListQuery, CabinetError>
     let some = |v: &str| (!v.is_empty()).then(|| v.to_string());
     for (k, v) in &raw {
         if v.len() > 100 {
-            return Err(CabinetError::BadInput(format!("{k}: at most 100 characters")));
+            return Err(bad(k, format!("{k}: at most 100 characters")));
         }
     }
     let mut filter = PaymentFilter::default();
@@ -77,16 +92,16 @@ pub fn parse(query: &HashMap<String, String>) -> Result<ListQuery, CabinetError>
     if !value("to").is_empty() {
         // The "to" day is included: up to the next midnight.
         let to = parse_date("to", value("to"))?;
-        let next = to.next_day().ok_or_else(|| CabinetError::BadInput("to: date out of range".into()))?;
+        let next = to.next_day().ok_or_else(|| bad("to", "to: date out of range".into()))?;
         filter.to_ms = Some(day_start_ms(next));
     }
     if let (Some(from), Some(to)) = (filter.from_ms, filter.to_ms) {
         if from >= to {
-            return Err(CabinetError::BadInput("from: must not be after to".into()));
+            return Err(bad("from", "from: must not be after to".into()));
         }
     }
     if !value("status").is_empty() {
-        let status = TxStatus::from_str(value("status")).map_err(|e| CabinetError::BadInput(format!("status: {e}")))?;
+        let status = TxStatus::from_str(value("status")).map_err(|e| bad("status", format!("status: {e}")))?;
         filter.status = Some(status);
     }
     filter.terminal_id = some(value("terminal"));
@@ -101,7 +116,7 @@ pub fn parse(query: &HashMap<String, String>) -> Result<ListQuery, CabinetError>
     }
     if let (Some(min), Some(max)) = (filter.min_amount_minor, filter.max_amount_minor) {
         if min > max {
-            return Err(CabinetError::BadInput("min: must not be more than max".into()));
+            return Err(bad("min", "min: must not be more than max".into()));
         }
     }
     let page = match query.get("page").map(|p| p.trim()).filter(|p| !p.is_empty()) {
@@ -110,7 +125,7 @@ pub fn parse(query: &HashMap<String, String>) -> Result<ListQuery, CabinetError>
             .parse::<i64>()
             .ok()
             .filter(|p| (1..=100_000).contains(p))
-            .ok_or_else(|| CabinetError::BadInput(format!("page: {p:?} is not a page number")))?,
+            .ok_or_else(|| bad("page", format!("page: {p:?} is not a page number")))?,
     };
     Ok(ListQuery { filter, page, raw })
 }
@@ -133,6 +148,17 @@ pub fn day_label(day: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn amounts_take_a_decimal_comma_and_spaces_between_thousands() {
+        for typed in ["1000.50", "1000,50", "1 000,50", "1\u{a0}000,50", "1\u{202f}000,5"] {
+            assert_eq!(amount_input(typed).map(|a| a.minor()), Ok(100_050), "{typed:?}");
+        }
+        // Both separators (ambiguous), three decimals (a comma is the decimal point), signs, words.
+        for refused in ["1,000.50", "12,3.4", "abc", "", "1,234", "-5", "1.234"] {
+            assert!(amount_input(refused).is_err(), "{refused:?}");
+        }
+    }
 
     fn q(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()

@@ -29,27 +29,37 @@ words! {
     password: ("Пароль", "Құпиясөз", "Password"),
     sign_out: ("Выйти", "Шығу", "Sign out"),
     bad_credentials: ("Неверная эл. почта или пароль", "Эл. пошта немесе құпиясөз қате", "Wrong e-mail or password"),
-    locked: ("Слишком много неудачных попыток: вход заблокирован до", "Сәтсіз әрекеттер тым көп: кіру бұғатталды, дейін", "Too many failed attempts: sign-in is locked until"),
+    locked: ("Слишком много неудачных попыток: вход заблокирован до", "Сәтсіз әрекеттер тым көп: кіру бұғатталды. Бұғаттау аяқталатын уақыт:", "Too many failed attempts: sign-in is locked until"),
     overview: ("Обзор", "Шолу", "Overview"),
     transactions: ("Транзакции", "Транзакциялар", "Transactions"),
     terminals: ("Терминалы", "Терминалдар", "Terminals"),
-    credentials: ("Ключи доступа", "Кіру кілттері", "Credentials"),
+    credentials: ("Ключи доступа", "Қол жеткізу кілттері", "Credentials"),
     cards: ("Сохранённые карты", "Сақталған карталар", "Saved cards"),
     today: ("Сегодня", "Бүгін", "Today"),
     last_30_days: ("30 дней", "30 күн", "30 days"),
     volume: ("Оборот", "Айналым", "Volume"),
     count: ("Количество", "Саны", "Count"),
-    approval_rate: ("Доля одобренных", "Мақұлданған үлесі", "Approval rate"),
+    approval_rate: ("Доля одобренных", "Мақұлданғандар үлесі", "Approval rate"),
     terminal: ("Терминал", "Терминал", "Terminal"),
     daily_volume: ("Оборот по дням, 30 дней", "Күндер бойынша айналым, 30 күн", "Daily volume, last 30 days"),
     date_from: ("С даты", "Күннен", "From"),
     date_to: ("По дату", "Күнге дейін", "To"),
     status: ("Статус", "Мәртебе", "Status"),
+    st_new: ("Новая", "Жаңа", "New"),
+    st_3d: ("Ожидает 3-D Secure", "3-D Secure күтуде", "Awaiting 3-D Secure"),
+    st_auth: ("Холд", "Холд", "Held"),
+    st_charge: ("Оплачена", "Төленді", "Charged"),
+    st_cancel: ("Отменена", "Күші жойылды", "Cancelled"),
+    st_cancel_old: ("Холд истёк", "Холд мерзімі өтті", "Hold expired"),
+    st_refund: ("Возвращена", "Қайтарылды", "Refunded"),
+    st_reject: ("Отклонена", "Қабылданбады", "Declined"),
+    st_failed: ("3-D Secure не пройдена", "3-D Secure өтпеді", "3-D Secure failed"),
+    st_verified: ("Карта проверена", "Карта тексерілді", "Card verified"),
     any: ("Любой", "Кез келген", "Any"),
     invoice_id: ("Номер заказа (invoiceId)", "Тапсырыс нөмірі (invoiceId)", "Invoice (invoiceId)"),
     card_mask: ("Маска карты", "Карта маскасы", "Card mask"),
-    amount_min: ("Сумма от", "Сомасы, бастап", "Amount from"),
-    amount_max: ("Сумма до", "Сомасы, дейін", "Amount to"),
+    amount_min: ("Сумма от", "Ең аз сома", "Amount from"),
+    amount_max: ("Сумма до", "Ең көп сома", "Amount to"),
     search: ("Поиск", "Іздеу", "Search"),
     apply: ("Найти", "Табу", "Apply"),
     reset: ("Сбросить", "Тазарту", "Reset"),
@@ -59,7 +69,7 @@ words! {
     previous: ("Назад", "Артқа", "Previous"),
     next: ("Вперёд", "Келесі", "Next"),
     page: ("Страница", "Бет", "Page"),
-    created: ("Создана", "Құрылды", "Created"),
+    created: ("Дата", "Күні", "Date"),
     amount: ("Сумма", "Сома", "Amount"),
     card: ("Карта", "Карта", "Card"),
     receiver_card: ("Карта получателя", "Алушының картасы", "Receiver card"),
@@ -68,21 +78,47 @@ words! {
     reason: ("Причина", "Себеп", "Reason"),
     transaction: ("Транзакция", "Транзакция", "Transaction"),
     kind: ("Тип", "Түрі", "Kind"),
+    k_payment: ("Оплата картой", "Картамен төлем", "Card payment"),
+    k_verification: ("Проверка карты", "Картаны тексеру", "Card verification"),
+    k_p2p: ("Перевод с карты на карту", "Картадан картаға аударым", "Card-to-card transfer"),
+    k_aft: ("Пополнение с карты (AFT)", "Картадан толықтыру (AFT)", "Account funding (AFT)"),
+    k_oct: ("Выплата на карту (OCT)", "Картаға төлем (OCT)", "Payout to a card (OCT)"),
     charged: ("Списано", "Есептен шығарылды", "Charged"),
     refunded: ("Возвращено", "Қайтарылды", "Refunded"),
+    refunds: ("Возвраты", "Қайтарулар", "Refunds"),
+    no_refunds: ("Возвратов не было", "Қайтарулар болған жоқ", "No refunds yet"),
     left_to_refund: ("Можно вернуть", "Қайтаруға болады", "Left to refund"),
     history: ("История статусов", "Мәртебелер тарихы", "Status history"),
     operation: ("Операция", "Операция", "Operation"),
+    step_created: ("Создание", "Құру", "Created"),
+    step_3ds: ("Проверка 3-D Secure", "3-D Secure тексеруі", "3-D Secure check"),
+    step_charge: ("Списание", "Есептен шығару", "Charge"),
+    step_cancel: ("Отмена", "Болдырмау", "Cancellation"),
+    step_refund: ("Возврат", "Қайтару", "Refund"),
+    step_expire: ("Истечение холда", "Холд мерзімінің өтуі", "Hold expiry"),
     ledger: ("Проводки", "Бухгалтерлік жазбалар", "Ledger entries"),
     debit: ("Дебет", "Дебет", "Debit"),
+    lt_posted: ("Проведено", "Өткізілді", "Posted"),
+    lt_pending: ("Холд", "Холд", "Hold"),
+    lt_post_pending: ("Списание холда", "Холдты есептен шығару", "Hold charged"),
+    lt_void_pending: ("Снятие холда", "Холдты босату", "Hold released"),
     credit: ("Кредит", "Кредит", "Credit"),
     three_ds: ("3-D Secure", "3-D Secure", "3-D Secure"),
+    secure_passed: ("Покупатель прошёл проверку 3-D Secure", "Сатып алушы 3-D Secure тексеруінен өтті", "The shopper passed 3-D Secure"),
+    tds_pending: ("ожидает ответа покупателя", "сатып алушының жауабын күтуде", "waiting for the shopper"),
+    tds_passed: ("код подтверждён", "код расталды", "code accepted"),
+    tds_failed: ("неверный код", "код қате", "wrong code"),
+    tds_cancelled: ("отменена покупателем", "сатып алушы болдырмады", "cancelled by the shopper"),
+    tds_confirmed: ("завершена", "аяқталды", "completed"),
     not_challenged: ("Без проверки 3-D Secure", "3-D Secure тексерусіз", "Not challenged"),
     challenge: ("Проверка", "Тексеру", "Challenge"),
     callbacks: ("Уведомления (postLink)", "Хабарламалар (postLink)", "Callbacks (postLink)"),
     no_callbacks: ("Уведомлений нет", "Хабарлама жоқ", "No callbacks"),
     attempts: ("Попытки", "Әрекеттер", "Attempts"),
     reply: ("Ответ", "Жауап", "Reply"),
+    cb_pending: ("в очереди", "кезекте", "queued"),
+    cb_delivered: ("доставлено", "жеткізілді", "delivered"),
+    cb_failed: ("не доставлено", "жеткізілмеді", "failed"),
     next_attempt: ("Следующая попытка", "Келесі әрекет", "Next attempt"),
     actions: ("Действия", "Әрекеттер", "Actions"),
     charge: ("Списать", "Есептен шығару", "Charge"),
@@ -93,16 +129,28 @@ words! {
     confirm_title: ("Подтвердите действие", "Әрекетті растаңыз", "Confirm the action"),
     confirm: ("Подтвердить", "Растау", "Confirm"),
     back: ("Назад", "Артқа", "Back"),
-    done: ("Готово", "Дайын", "Done"),
+    done_deactivate: ("Карта отключена", "Карта өшірілді", "Card deactivated"),
+    done_charge: ("Списание выполнено", "Есептен шығару орындалды", "Charge completed"),
+    done_cancel: ("Отмена выполнена", "Болдырмау орындалды", "Cancellation completed"),
+    done_refund: ("Возврат выполнен", "Қайтару орындалды", "Refund completed"),
+    done_resend: ("Уведомление поставлено в очередь на отправку", "Хабарлама жіберуге кезекке қойылды", "Callback queued for sending"),
     whole_amount: ("вся сумма", "бүкіл сома", "the whole amount"),
     not_found: ("Не найдено", "Табылмады", "Not found"),
     csrf_refused: ("Форма устарела или отправлена не из кабинета. Обновите страницу и повторите.", "Форма ескірген немесе кабинеттен жіберілмеген. Бетті жаңартып, қайталаңыз.", "The form has expired or did not come from the cabinet. Reload the page and try again."),
     bad_input: ("Неверные данные", "Деректер қате", "Invalid input"),
     refused: ("Операция отклонена", "Операция қабылданбады", "Operation refused"),
+    check_field: ("Проверьте поле", "Өрісті тексеріңіз", "Check the field"),
+    bad_amount: ("Сумма указана неверно: пример 1000,50", "Сома қате көрсетілген: мысалы 1000,50", "The amount is not valid: for example 1000.50"),
+    refund_over_left: ("Сумма возврата больше, чем можно вернуть:", "Қайтару сомасы қайтаруға болатын сомадан көп:", "The refund exceeds what is left to refund:"),
+    charge_over_amount: ("Сумма списания больше суммы холда:", "Есептен шығару сомасы холд сомасынан көп:", "The charge exceeds the held amount:"),
+    refund_below_min: ("Возврат должен быть не меньше 10 KZT или на всю оставшуюся сумму", "Қайтару 10 KZT-ден кем болмауы немесе қалған соманың бәріне болуы керек", "A refund must be at least 10 KZT, or all that is left"),
+    wrong_status: ("Операция недоступна в текущем статусе платежа:", "Төлемнің ағымдағы мәртебесінде операция қолжетімсіз:", "The operation is not possible in the payment's status:"),
+    not_a_payment: ("Списание, отмена и возврат доступны только для оплат картой, не для переводов", "Есептен шығару, болдырмау және қайтару тек картамен төлемдерге қолжетімді, аударымдарға емес", "Only card payments can be charged, cancelled or refunded, not transfers"),
+    external_reused: ("Этот возврат уже выполнен на другую сумму", "Бұл қайтару басқа сомаға орындалған", "This refund was already made for another amount"),
     internal: ("Внутренняя ошибка, повторите позже", "Ішкі қате, кейінірек қайталаңыз", "Internal error, please try again later"),
-    mode: ("Схема", "Сызба", "Mode"),
-    one_step: ("Одностадийная (сразу CHARGE)", "Бір сатылы (бірден CHARGE)", "One-step (straight to CHARGE)"),
-    two_step: ("Двухстадийная (AUTH, затем списание)", "Екі сатылы (AUTH, кейін есептен шығару)", "Two-step (AUTH, then charge)"),
+    mode: ("Схема оплаты", "Төлем схемасы", "Payment scheme"),
+    one_step: ("Одностадийная (сразу списание)", "Бір сатылы (бірден есептен шығару)", "One-step (charged at once)"),
+    two_step: ("Двухстадийная (холд, затем списание)", "Екі сатылы (холд, кейін есептен шығару)", "Two-step (hold, then charge)"),
     hold_hours: ("Срок холда, часов", "Холд мерзімі, сағат", "Hold period, hours"),
     transfers: ("Переводы разрешены", "Аударымдарға рұқсат", "Transfers allowed"),
     operation_callbacks: ("Уведомления об операциях", "Операциялар туралы хабарламалар", "Operation callbacks"),
@@ -127,7 +175,7 @@ words! {
     shown_once: ("Скопируйте сейчас: он больше не будет показан.", "Қазір көшіріп алыңыз: ол қайта көрсетілмейді.", "Copy it now: it will not be shown again."),
     account_id: ("accountId клиента", "Клиенттің accountId", "Customer accountId"),
     show: ("Показать", "Көрсету", "Show"),
-    deactivate: ("Деактивировать", "Өшіру", "Deactivate"),
+    deactivate: ("Отключить", "Өшіру", "Deactivate"),
     no_cards: ("Сохранённых карт нет", "Сақталған карта жоқ", "No saved cards"),
     usable: ("Доступна для оплаты", "Төлеуге қолжетімді", "Usable"),
     yes: ("да", "иә", "yes"),
@@ -148,4 +196,76 @@ words! {
     invoice_cancelled: ("Отменён", "Жойылды", "Cancelled"),
     currency: ("Валюта", "Валюта", "Currency"),
     language: ("Язык страницы оплаты", "Төлем бетінің тілі", "Payment page language"),
+}
+
+impl Words {
+    /// A transaction status in words (the code stays on the page as a hint).
+    pub fn status(&self, s: epay_domain::TxStatus) -> &'static str {
+        use epay_domain::TxStatus as S;
+        match s {
+            S::New => self.st_new,
+            S::ThreeD => self.st_3d,
+            S::Auth => self.st_auth,
+            S::Charge => self.st_charge,
+            S::Cancel => self.st_cancel,
+            S::CancelOld => self.st_cancel_old,
+            S::Refund => self.st_refund,
+            S::Reject => self.st_reject,
+            S::Failed => self.st_failed,
+            S::Verified => self.st_verified,
+        }
+    }
+
+    pub fn step(&self, s: epay_domain::PaymentStep) -> &'static str {
+        use epay_domain::PaymentStep as S;
+        match s {
+            S::Created => self.step_created,
+            S::ThreeDs => self.step_3ds,
+            S::Charge => self.step_charge,
+            S::Cancel => self.step_cancel,
+            S::Refund => self.step_refund,
+            S::Expire => self.step_expire,
+        }
+    }
+
+    pub fn payment_kind(&self, k: epay_domain::PaymentKind) -> &'static str {
+        use epay_domain::PaymentKind as K;
+        match k {
+            K::Payment => self.k_payment,
+            K::Verification => self.k_verification,
+            K::P2p => self.k_p2p,
+            K::Aft => self.k_aft,
+            K::Oct => self.k_oct,
+        }
+    }
+
+    pub fn ledger_kind(&self, k: epay_domain::LedgerTransferKind) -> &'static str {
+        use epay_domain::LedgerTransferKind as K;
+        match k {
+            K::Posted => self.lt_posted,
+            K::Pending => self.lt_pending,
+            K::PostPending => self.lt_post_pending,
+            K::VoidPending => self.lt_void_pending,
+        }
+    }
+
+    pub fn three_ds_state(&self, s: epay_domain::ThreeDsState) -> &'static str {
+        use epay_domain::ThreeDsState as S;
+        match s {
+            S::Pending => self.tds_pending,
+            S::Passed => self.tds_passed,
+            S::Failed => self.tds_failed,
+            S::Cancelled => self.tds_cancelled,
+            S::Confirmed => self.tds_confirmed,
+        }
+    }
+
+    pub fn delivery(&self, s: epay_domain::DeliveryStatus) -> &'static str {
+        use epay_domain::DeliveryStatus as S;
+        match s {
+            S::Pending => self.cb_pending,
+            S::Delivered => self.cb_delivered,
+            S::Failed => self.cb_failed,
+        }
+    }
 }

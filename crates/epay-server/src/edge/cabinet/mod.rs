@@ -164,7 +164,20 @@ impl Signed {
 
     /// The page for a handler's result: its page, or the error page in the user's language.
     pub fn reply(&self, result: Result<Response, CabinetError>) -> Response {
-        result.unwrap_or_else(|e| error::respond(self.lang, &e))
+        result.unwrap_or_else(|e| error::respond_signed(&self.chrome(self.section()), &e))
+    }
+
+    /// The menu entry this page belongs to, from its path (an error page keeps it open).
+    fn section(&self) -> views::Section {
+        use views::Section as S;
+        let rest = self.path.trim_start_matches("/cabinet/");
+        match rest.split(['/', '.']).next().unwrap_or("") {
+            "transactions" => S::Transactions,
+            "terminals" => S::Terminals,
+            "credentials" => S::Credentials,
+            "cards" => S::Cards,
+            _ => S::Overview,
+        }
     }
 }
 
@@ -218,7 +231,7 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
             login_form(&app, &headers, StatusCode::UNAUTHORIZED, &email, Some(w.bad_credentials))
         }
         Ok(Err(session::SignInRefusal::Locked { until_ms })) => {
-            let message = format!("{} {}", w.locked, views::date(until_ms));
+            let message = format!("{} {}", w.locked, views::date(lang, until_ms));
             login_form(&app, &headers, StatusCode::TOO_MANY_REQUESTS, &email, Some(&message))
         }
         Err(e) => error::respond(lang, &e.into()),
@@ -228,7 +241,7 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> 
 async fn logout(signed: Signed, body: Bytes) -> Response {
     let form = form(&body);
     if let Err(e) = signed.check_csrf(&form) {
-        return error::respond(signed.lang, &e);
+        return signed.reply(Err(e));
     }
     if let Err(e) = signed.app.store.delete_cabinet_session(&signed.session.id_digest).await {
         return error::respond(signed.lang, &e.into());

@@ -8,7 +8,7 @@ use super::charts::{self, Chart, Group};
 use super::error::CabinetError;
 use super::filter;
 use super::i18n::words;
-use super::views::{self, money, Section, TerminalStats};
+use super::views::{self, Section, TerminalStats};
 use super::{html, Signed};
 use crate::platform::clock::KZ_OFFSET;
 
@@ -26,7 +26,8 @@ pub async fn show(signed: Signed) -> Response {
         let offset_ms = i64::from(KZ_OFFSET.whole_seconds()) * 1000;
         let stats = signed.app.store.daily_stats(signed.merchant_id(), since, offset_ms).await?;
         let terminals = signed.app.store.terminals_of(signed.merchant_id()).await?;
-        let w = words(signed.lang);
+        let lang = signed.lang;
+        let w = words(lang);
         // Tenge first, then the others alphabetically.
         let mut currencies: Vec<&str> = stats.iter().map(|s| s.currency.as_str()).collect();
         currencies.sort_by_key(|c| (*c != "KZT", *c));
@@ -70,7 +71,7 @@ pub async fn show(signed: Signed) -> Response {
                 let title = format!("{}, {currency} — {} ({})", w.daily_volume, t.name, t.pos_id);
                 let id = format!("daily-{}-{currency}", t.pos_id);
                 daily_charts.push(Chart::Columns(charts::daily_columns(&id, &title, &days, &|v| {
-                    money((v * 100.0).round() as i64)
+                    views::amount(lang, (v * 100.0).round() as i64)
                 })));
             }
             rows.push(TerminalStats {
@@ -106,7 +107,7 @@ pub async fn show(signed: Signed) -> Response {
                 legend,
                 &groups(&|r| (of(&r.today_volume), of(&r.month_volume))),
                 None,
-                &|v| money((v * 100.0).round() as i64),
+                &|v| views::amount(lang, (v * 100.0).round() as i64),
             )));
         }
         all_charts.push(Chart::Bars(charts::grouped_bars(
@@ -123,7 +124,7 @@ pub async fn show(signed: Signed) -> Response {
             legend,
             &groups(&|r| (r.today_rate.unwrap_or(f64::NAN), r.month_rate.unwrap_or(f64::NAN))),
             Some(100.0),
-            &|v| views::rate(v.is_finite().then_some(v)),
+            &|v| views::rate(lang, v.is_finite().then_some(v)),
         )));
         all_charts.extend(daily_charts);
         Ok::<_, CabinetError>(html(

@@ -144,7 +144,7 @@ pub async fn rotate(signed: Signed, body: Bytes) -> Response {
         let chrome = signed.chrome(Section::Credentials);
         if form.get("confirmed").map(String::as_str) != Some("yes") {
             let note = if kind == SecretKind::Client { w.client_secret_note } else { w.webhook_note };
-            let page = views::confirm(&chrome, &format!("{label}? {note}"), "/cabinet/credentials/rotate", &[("kind", kind_text)], "/cabinet/credentials");
+            let page = views::confirm(&chrome, &format!("{label}? {note}"), "/cabinet/credentials/rotate", &[("kind", kind_text)], "/cabinet/credentials", true);
             return Ok(html(StatusCode::OK, page));
         }
         let m = merchant(&signed).await?;
@@ -174,7 +174,7 @@ pub async fn cards(signed: Signed, Query(query): Query<HashMap<String, String>>)
         let wanted = crate::services::cards::ListCards { account_id: account.clone() };
         let cards = crate::services::cards::list(&signed.app, &caller, wanted).await?;
         let w = words(signed.lang);
-        let flash = query.contains_key("done").then(|| format!("{}: {}", w.done, w.deactivate));
+        let flash = query.contains_key("done").then(|| w.done_deactivate.to_string());
         Ok(html(StatusCode::OK, views::cards(&signed.chrome(Section::Cards), &account, &cards, flash.as_deref())))
     }
     .await;
@@ -206,6 +206,7 @@ pub async fn deactivate_card(signed: Signed, Path(id): Path<String>, body: Bytes
                 &format!("/cabinet/cards/{}/deactivate", card.id),
                 &[("account", &account)],
                 &back,
+                true,
             );
             return Ok(html(StatusCode::OK, page));
         }

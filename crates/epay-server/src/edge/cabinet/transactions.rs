@@ -8,12 +8,13 @@ use axum::extract::{Path, Query};
 use axum::http::header::{CACHE_CONTROL, CONTENT_DISPOSITION, CONTENT_TYPE, X_CONTENT_TYPE_OPTIONS};
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use epay_domain::{Amount, Operation};
+use epay_domain::transition::{self, Refusal};
+use epay_domain::{Amount, Operation, PaymentState};
 
 use super::error::CabinetError;
 use super::filter::{self, EXPORT_LIMIT, PAGE_SIZE};
-use super::i18n::words;
-use super::views::{self, money, Section};
+use super::i18n::{words, Lang, Words};
+use super::views::{self, amount as shown, Section};
 use super::{form, html, redirect, Signed};
 use crate::services::callback_log;
 use crate::services::operations::{self, Kind, OperationCommand};
@@ -84,7 +85,7 @@ pub async fn detail(signed: Signed, Path(id): Path<String>, Query(query): Query<
         let terminal =
             store.terminal(&p.terminal_id).await?.map(|t| format!("{} ({})", t.name, t.pos_id)).unwrap_or_default();
         let w = words(signed.lang);
-        let flash = query.get("done").and_then(|d| action_label(w, d)).map(|label| format!("{}: {label}", w.done));
+        let flash = query.get("done").and_then(|d| done_label(w, d)).map(str::to_string);
         let view = views::DetailView {
             payment: &p,
             terminal: &terminal,
@@ -132,6 +133,53 @@ fn action_label(w: &super::i18n::Words, text: &str) -> Option<&'static str> {
     })
 }
 
+/// The flash after an action: what was done, as a past action ("Refund completed").
+fn done_label(w: &Words, text: &str) -> Option<&'static str> {
+    Some(match parse_action(text)? {
+        Action::Operation(Kind::Charge) => w.done_charge,
+        Action::Operation(Kind::Cancel) => w.done_cancel,
+        Action::Operation(Kind::Refund) => w.done_refund,
+        Action::Resend => w.done_resend,
+    })
+}
+
+/// The payment state machine's answer to `kind` on the payment as the store has it now. The
+/// operation itself checks again inside its transaction; this check is what lets the
+/// confirmation page refuse, in the user's words, before anything is asked or written.
+fn precheck(p: &epay_store::Payment, kind: Kind, amount: Option<i64>) -> Result<(), Refusal> {
+    let state = PaymentState {
+        kind: p.kind,
+        status: p.status,
+        amount_minor: p.amount_minor,
+        charged_minor: p.charged_minor,
+        refunded_minor: p.refunded_minor,
+        fx: p.fx_rate(),
+    };
+    match kind {
+        Kind::Charge => transition::charge(&state, amount).map(drop),
+        Kind::Cancel => transition::cancel(&state).map(drop),
+        Kind::Refund => transition::refund(&state, amount, None).map(drop),
+    }
+}
+
+/// A refusal of the state machine in the user's words; `hint` keeps the gateway's own.
+fn explain(lang: Lang, p: &epay_store::Payment, kind: Kind, refusal: Refusal, hint: String) -> CabinetError {
+    use axum::http::StatusCode as S;
+    let w = words(lang);
+    let money = |minor: i64| format!("{} {}", shown(lang, minor), p.currency);
+    let (status, message) = match refusal {
+        Refusal::WrongStatus { status } => (S::CONFLICT, format!("{} {}", w.wrong_status, w.status(status))),
+        Refusal::OverAmount { left_minor } => match kind {
+            Kind::Refund => (S::CONFLICT, format!("{} {}", w.refund_over_left, money(left_minor))),
+            _ => (S::CONFLICT, format!("{} {}", w.charge_over_amount, money(left_minor))),
+        },
+        Refusal::BelowMinimumRefund { .. } => (S::BAD_REQUEST, w.refund_below_min.to_string()),
+        Refusal::ExternalIdReused { .. } => (S::CONFLICT, w.external_reused.to_string()),
+        Refusal::NotAPayment { .. } => (S::CONFLICT, w.not_a_payment.to_string()),
+    };
+    CabinetError::Explained { status, message, hint }
+}
+
 pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>, body: Bytes) -> Response {
     let result = async {
         let form = form(&body);
@@ -141,14 +189,22 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
         let p = payment(&signed, &id).await?;
         let w = words(signed.lang);
         let label = action_label(w, &action_text).unwrap_or_default();
-        let amount_text = form.get("amount").map(|a| a.trim()).unwrap_or("");
-        let amount = if amount_text.is_empty()
+        let typed = form.get("amount").map(|a| a.trim()).unwrap_or("");
+        let amount = if typed.is_empty()
             || action != Action::Operation(Kind::Charge) && action != Action::Operation(Kind::Refund)
         {
             None
         } else {
-            Some(Amount::parse_major(amount_text).map_err(|e| CabinetError::BadInput(format!("amount: {e}")))?)
+            Some(filter::amount_input(typed).map_err(|e| CabinetError::Explained {
+                status: StatusCode::BAD_REQUEST,
+                message: w.bad_amount.to_string(),
+                hint: format!("amount {typed:?}: {e}"),
+            })?)
         };
+        // The amount as the confirmed form sends it again: read once, in one spelling.
+        let amount_text = amount.map(|a| a.to_string()).unwrap_or_default();
+        let amount_text = amount_text.as_str();
+
         let event = form.get("event").map(|e| e.trim().to_string()).unwrap_or_default();
         let back = format!("/cabinet/transactions/{}", p.id);
         if action == Action::Resend {
@@ -159,18 +215,23 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
             }
         }
         if form.get("confirmed").map(String::as_str) != Some("yes") {
+            if let Action::Operation(kind) = action {
+                // Refused here, in the user's words, before anything is asked or written. (The
+                // confirmed request is not checked here: a re-posted refund must reach the
+                // service, which replays it by its externalID.)
+                precheck(&p, kind, amount.map(Amount::minor))
+                    .map_err(|r| explain(signed.lang, &p, kind, r, r.to_string()))?;
+            }
             let what = match (action, amount) {
                 (Action::Resend, _) => format!("{label}: {event}"),
-                (_, Some(a)) => format!("{label}: {a} {}", p.currency),
+                (_, Some(a)) => format!("{label}: {} {}", shown(signed.lang, a.minor()), p.currency),
                 (Action::Operation(Kind::Refund), None) => {
-                    format!(
-                        "{label}: {} {} ({})",
-                        money(p.charged_minor - p.refunded_minor),
-                        p.currency,
-                        w.whole_amount
-                    )
+                    let left = shown(signed.lang, p.charged_minor - p.refunded_minor);
+                    format!("{label}: {left} {} ({})", p.currency, w.whole_amount)
                 }
-                (_, None) => format!("{label}: {} {} ({})", money(p.amount_minor), p.currency, w.whole_amount),
+                (_, None) => {
+                    format!("{label}: {} {} ({})", shown(signed.lang, p.amount_minor), p.currency, w.whole_amount)
+                }
             };
             let question = format!("{what} — invoiceId {}, {}", p.invoice_id, p.id);
             // A refund carries a one-time externalID from here on: a double-clicked or
@@ -180,12 +241,15 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
             if action == Action::Operation(Kind::Refund) {
                 fields.push(("external_id", &external));
             }
+            // Charge and re-send are safe; cancel and refund cannot be undone.
+            let danger = matches!(action, Action::Operation(Kind::Cancel | Kind::Refund));
             let page = views::confirm(
                 &signed.chrome(Section::Transactions),
                 &question,
                 &format!("{back}/{action_text}"),
                 &fields,
                 &back,
+                danger,
             );
             return Ok(html(StatusCode::OK, page));
         }
@@ -198,7 +262,19 @@ pub async fn act(signed: Signed, Path((id, action_text)): Path<(String, String)>
                     .filter(|e| kind == Kind::Refund && !e.is_empty() && e.len() <= 100);
                 let caller = signed.caller();
                 let command = OperationCommand { payment_id: p.id.clone(), kind, amount, external_id };
-                operations::run(&signed.app, &caller, command).await?;
+                if let Err(e) = operations::run(&signed.app, &caller, command).await {
+                    // Refused inside the transaction (another user or an API call moved the
+                    // payment in between): said again in the user's words from its state now.
+                    let hint = e.to_string();
+                    let error = CabinetError::from(e);
+                    if matches!(error, CabinetError::Refused(_) | CabinetError::BadInput(_)) {
+                        let now = payment(&signed, &p.id).await?;
+                        if let Err(r) = precheck(&now, kind, amount.map(Amount::minor)) {
+                            return Err(explain(signed.lang, &now, kind, r, hint));
+                        }
+                    }
+                    return Err(error);
+                }
             }
         }
         tracing::info!(user_id = %signed.session.user_id, payment_id = %p.id, action = %action_text, "cabinet action");

@@ -47,23 +47,86 @@ pub struct Chrome<'a> {
     pub path: &'a str,
 }
 
+/// An amount as a form field takes it back (`1000.5`): for inputs and hidden fields only.
 pub fn money(minor: i64) -> String {
     Amount::from_minor(minor).map(|a| a.to_string()).unwrap_or_else(|_| minor.to_string())
 }
 
-pub fn date(ms: i64) -> String {
-    // ePay's format without the microseconds and offset noise: 2026-11-22 14:00:05.
-    let full = epay_datetime(ms);
-    full.get(..19).map(|s| s.replace('T', " ")).unwrap_or(full)
+/// An amount as people of `lang` write it: `1 000,50` (ru, kk; a no-break space groups
+/// thousands) or `1,000.50` (en). Whole amounts have no decimals: `1 000`.
+pub fn amount(lang: Lang, minor: i64) -> String {
+    let (group, point) = match lang {
+        Lang::En => (",", "."),
+        Lang::Ru | Lang::Kk => ("\u{a0}", ","),
+    };
+    let sign = if minor < 0 { "-" } else { "" };
+    let abs = minor.unsigned_abs();
+    let digits = (abs / 100).to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push_str(group);
+        }
+        grouped.push(c);
+    }
+    match abs % 100 {
+        0 => format!("{sign}{grouped}"),
+        cents => format!("{sign}{grouped}{point}{cents:02}"),
+    }
 }
 
-pub fn rate(r: Option<f64>) -> String {
-    r.map(|r| format!("{r:.1}%")).unwrap_or_else(|| "—".into())
+/// A date and time in Kazakhstan time: `text` for people of the page's language, `iso` for the
+/// `<time datetime>` attribute (and for support, who compare it with logs).
+pub struct When {
+    pub iso: String,
+    pub text: String,
+}
+
+const MONTHS_EN: [&str; 12] = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+pub fn when(lang: Lang, ms: i64) -> When {
+    let iso = epay_datetime(ms);
+    // 2026-11-22T14:00:05.000000+05:00
+    let part = |from: usize, to: usize| iso.get(from..to).unwrap_or("");
+    let (y, m, d, hm) = (part(0, 4), part(5, 7), part(8, 10), part(11, 16));
+    let text = match lang {
+        Lang::En => {
+            let month = m.parse::<usize>().ok().and_then(|m| MONTHS_EN.get(m.wrapping_sub(1))).unwrap_or(&"");
+            format!("{} {month} {y}, {hm}", d.trim_start_matches('0'))
+        }
+        Lang::Ru | Lang::Kk => format!("{d}.{m}.{y} {hm}"),
+    };
+    When { iso, text }
+}
+
+/// The human text of [`when`], where only text fits (a message).
+pub fn date(lang: Lang, ms: i64) -> String {
+    when(lang, ms).text
+}
+
+/// An approval rate: `36,4 %` (ru, kk) or `36.4%` (en); `—` without attempts.
+pub fn rate(lang: Lang, r: Option<f64>) -> String {
+    match (r, lang) {
+        (None, _) => "—".into(),
+        (Some(r), Lang::En) => format!("{r:.1}%"),
+        (Some(r), Lang::Ru | Lang::Kk) => format!("{r:.1}\u{a0}%").replace('.', ","),
+    }
 }
 
 /// The CSS class suffix of a status badge (`s-charge`, `s-refund`, …).
 fn status_class(status: epay_domain::TxStatus) -> String {
     status.as_str().to_lowercase()
+}
+
+/// A status badge: the words, and the ePay code as a hint for support.
+pub struct Badge {
+    pub class: String,
+    pub text: &'static str,
+    pub code: &'static str,
+}
+
+fn badge(w: &Words, status: epay_domain::TxStatus) -> Badge {
+    Badge { class: status_class(status), text: w.status(status), code: status.as_str() }
 }
 
 /// What `templates/cabinet/layout.html` shows around a page: the language, the title, the
@@ -167,7 +230,8 @@ pub fn login(lang: Lang, csrf: &str, email: &str, problem: Option<&str>) -> Logi
     }
 }
 
-/// `templates/cabinet/error.html`: what went wrong, and the way back into the cabinet.
+/// `templates/cabinet/error.html`: what went wrong, and the way back into the cabinet. A
+/// signed-in user keeps the menu.
 #[derive(Template)]
 #[template(path = "cabinet/error.html")]
 pub struct ErrorPage {
@@ -176,6 +240,8 @@ pub struct ErrorPage {
     heading: String,
     /// Shown as an alert when there is one.
     detail: Option<String>,
+    /// The gateway's own words for support (e.g. the API's English refusal), small, under it.
+    hint: Option<String>,
 }
 
 pub fn error_page(lang: Lang, heading: &str, detail: &str) -> ErrorPage {
@@ -185,6 +251,16 @@ pub fn error_page(lang: Lang, heading: &str, detail: &str) -> ErrorPage {
         w,
         heading: heading.to_string(),
         detail: (!detail.is_empty()).then(|| detail.to_string()),
+        hint: None,
+    }
+}
+
+/// The error page of a signed-in user: the menu stays, so the way on is one click.
+pub fn signed_error_page(c: &Chrome<'_>, heading: &str, detail: &str, hint: &str) -> ErrorPage {
+    ErrorPage {
+        frame: Frame::signed(c, heading),
+        hint: (!hint.is_empty()).then(|| hint.to_string()),
+        ..error_page(c.lang, heading, detail)
     }
 }
 
@@ -201,9 +277,18 @@ pub struct ConfirmPage {
     /// The request's fields, sent again as hidden inputs.
     fields: Vec<(String, String)>,
     back: String,
+    /// The action cannot be undone (a refund, a cancel, a rotation): a destructive button.
+    danger: bool,
 }
 
-pub fn confirm(c: &Chrome<'_>, question: &str, action: &str, fields: &[(&str, &str)], back: &str) -> ConfirmPage {
+pub fn confirm(
+    c: &Chrome<'_>,
+    question: &str,
+    action: &str,
+    fields: &[(&str, &str)],
+    back: &str,
+    danger: bool,
+) -> ConfirmPage {
     let w = words(c.lang);
     ConfirmPage {
         frame: Frame::signed(c, w.confirm_title),
@@ -212,6 +297,7 @@ pub fn confirm(c: &Chrome<'_>, question: &str, action: &str, fields: &[(&str, &s
         action: action.to_string(),
         fields: fields.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect(),
         back: back.to_string(),
+        danger,
     }
 }
 
@@ -234,7 +320,7 @@ pub(crate) mod tests {
 
     #[test]
     fn the_layout_frames_every_page_once() {
-        let html = confirm(&chrome(Lang::En), "Refund: 30 KZT?", "/cabinet/transactions/p1/refund", &[], "/back")
+        let html = confirm(&chrome(Lang::En), "Refund: 30 KZT?", "/cabinet/transactions/p1/refund", &[], "/back", true)
             .render()
             .unwrap();
         assert!(html.starts_with("<!doctype html>"), "{html}");
@@ -272,6 +358,24 @@ pub(crate) mod tests {
     }
 
     #[test]
+    fn amounts_rates_and_dates_are_written_as_the_language_writes_them() {
+        assert_eq!(amount(Lang::Ru, 100_050), "1\u{a0}000,50");
+        assert_eq!(amount(Lang::Kk, 123_456_789), "1\u{a0}234\u{a0}567,89");
+        assert_eq!(amount(Lang::En, 100_050), "1,000.50");
+        assert_eq!(amount(Lang::En, 100_000), "1,000");
+        assert_eq!(amount(Lang::En, 5), "0.05");
+        assert_eq!(amount(Lang::Ru, 99_900), "999");
+        assert_eq!(amount(Lang::En, -150), "-1.50");
+        assert_eq!(rate(Lang::Ru, Some(36.4)), "36,4\u{a0}%");
+        assert_eq!(rate(Lang::En, Some(36.4)), "36.4%");
+        assert_eq!(rate(Lang::Kk, None), "—");
+        // 2022-11-15 02:52:17 in Kazakhstan (UTC+5).
+        let t = when(Lang::En, 1_668_462_737_289);
+        assert_eq!((t.iso.as_str(), t.text.as_str()), ("2022-11-15T02:52:17.289000+05:00", "15 Nov 2022, 02:52"));
+        assert_eq!(date(Lang::Ru, 1_668_462_737_289), "15.11.2022 02:52");
+    }
+
+    #[test]
     fn the_confirmation_repeats_the_fields_as_text() {
         let html = confirm(
             &chrome(Lang::En),
@@ -279,6 +383,7 @@ pub(crate) mod tests {
             "/cabinet/cards/c1/deactivate",
             &[("account", XSS)],
             "/cabinet/cards?account=a&b",
+            true,
         )
         .render()
         .unwrap();

@@ -3,9 +3,9 @@
 
 use askama::Template;
 
-use super::{money, rate, Chrome, Frame};
+use super::{amount, rate, Chrome, Frame};
 use crate::edge::cabinet::charts::Chart;
-use crate::edge::cabinet::i18n::{words, Words};
+use crate::edge::cabinet::i18n::{words, Lang, Words};
 
 /// One terminal's numbers on the overview.
 pub struct TerminalStats {
@@ -44,11 +44,11 @@ struct Period {
     rate: String,
 }
 
-fn period(count: i64, volume: &[(String, i64)], approval: Option<f64>) -> Period {
+fn period(lang: Lang, count: i64, volume: &[(String, i64)], approval: Option<f64>) -> Period {
     Period {
         count,
-        volumes: volume.iter().map(|(currency, minor)| format!("{} {currency}", money(*minor))).collect(),
-        rate: rate(approval),
+        volumes: volume.iter().map(|(currency, minor)| format!("{} {currency}", amount(lang, *minor))).collect(),
+        rate: rate(lang, approval),
     }
 }
 
@@ -60,8 +60,8 @@ pub fn overview(c: &Chrome<'_>, stats: &[TerminalStats], charts: Vec<Chart>) -> 
             name: s.name.clone(),
             pos_id: s.pos_id.clone(),
             periods: [
-                period(s.today_count, &s.today_volume, s.today_rate),
-                period(s.month_count, &s.month_volume, s.month_rate),
+                period(c.lang, s.today_count, &s.today_volume, s.today_rate),
+                period(c.lang, s.month_count, &s.month_volume, s.month_rate),
             ],
         })
         .collect();

@@ -4,9 +4,9 @@
 use askama::Template;
 use epay_domain::{Operation, TxStatus};
 
-use super::{date, money, status_class, Chrome, Frame};
+use super::{amount, badge, when, Badge, Chrome, Frame, When};
 use crate::edge::cabinet::filter::{ListQuery, PAGE_SIZE};
-use crate::edge::cabinet::i18n::{words, Words};
+use crate::edge::cabinet::i18n::{words, Lang, Words};
 
 /// What the list handler read.
 pub struct ListView<'a> {
@@ -59,10 +59,9 @@ fn choices(selected: &str, items: impl IntoIterator<Item = (String, String)>) ->
 
 struct ListRow {
     id: String,
-    created: String,
+    created: When,
     invoice: String,
-    status_class: String,
-    status: String,
+    status: Badge,
     amount: String,
     currency: String,
     card: String,
@@ -86,11 +85,10 @@ pub fn transactions(c: &Chrome<'_>, v: &ListView<'_>) -> ListPage {
         .iter()
         .map(|p| ListRow {
             id: p.id.clone(),
-            created: date(p.created_at),
+            created: when(c.lang, p.created_at),
             invoice: p.invoice_id.clone(),
-            status_class: status_class(p.status),
-            status: p.status.to_string(),
-            amount: money(p.amount_minor),
+            status: badge(w, p.status),
+            amount: amount(c.lang, p.amount_minor),
             currency: p.currency.clone(),
             // A transfer has no paying card of a shopper: its receiving card is what identifies it.
             card: if p.card_mask.is_empty() { p.receiver_card_mask.clone() } else { p.card_mask.clone() },
@@ -108,7 +106,10 @@ pub fn transactions(c: &Chrome<'_>, v: &ListView<'_>) -> ListPage {
         frame: Frame::signed(c, w.transactions),
         w,
         dates: vec![input("from", w.date_from, "date"), input("to", w.date_to, "date")],
-        statuses: choices(q.raw("status"), TxStatus::ALL.iter().map(|s| (s.to_string(), s.to_string()))),
+        statuses: choices(
+            q.raw("status"),
+            TxStatus::ALL.iter().map(|s| (s.to_string(), format!("{} ({s})", w.status(*s)))),
+        ),
         terminals: choices(q.raw("terminal"), v.terminals.iter().cloned()),
         texts: vec![
             input("invoice", w.invoice_id, "text"),
@@ -170,6 +171,10 @@ struct Fact {
     label: &'static str,
     value: String,
     id: &'static str,
+    /// A secondary hint for support: the code behind the words (`AUTH`, `payment`), or the ISO
+    /// time of a date (then in `<time datetime>`).
+    code: Option<String>,
+    iso: Option<String>,
 }
 
 /// A form for one operation: posts to `/cabinet/transactions/<id>/<action>`.
@@ -179,32 +184,34 @@ struct ActionForm {
     label: &'static str,
     /// Charge and refund take an amount (empty: the whole amount); this is its placeholder.
     amount_hint: Option<&'static str>,
+    /// Cancel and refund cannot be undone: their buttons look destructive (`danger`).
+    danger: bool,
 }
 
 struct AttemptRow {
     id: String,
     number: i32,
     current: bool,
-    created: String,
-    status_class: String,
-    status: String,
+    created: When,
+    status: Badge,
     card: String,
     reason: String,
 }
 
 struct HistoryRow {
-    created: String,
-    operation: String,
-    status_class: String,
-    status: String,
+    created: When,
+    operation: &'static str,
+    operation_code: &'static str,
+    status: Badge,
     amount: String,
     reason_code: String,
 }
 
 struct LedgerRow {
-    created: String,
+    created: When,
     id: String,
-    kind: String,
+    kind: &'static str,
+    kind_code: &'static str,
     debit: String,
     amount: String,
     credit: String,
@@ -221,7 +228,8 @@ struct CallbackBlock {
     id: String,
     kind: String,
     url: String,
-    status: String,
+    status: &'static str,
+    status_code: &'static str,
     attempts: i32,
     next_attempt: Option<String>,
     log: Vec<CallbackAttempt>,
@@ -246,20 +254,22 @@ fn reason(text: &str, code: i32) -> String {
     }
 }
 
-fn facts(w: &Words, p: &epay_store::Payment, terminal: &str) -> Vec<Fact> {
-    let fact = |label, value: String, id| Fact { label, value, id };
+fn facts(lang: Lang, w: &Words, p: &epay_store::Payment, terminal: &str) -> Vec<Fact> {
+    let fact = |label, value: String, id| Fact { label, value, id, code: None, iso: None };
+    let money = |minor| amount(lang, minor);
+    let created = when(lang, p.created_at);
     let mut facts = vec![
         fact("id", p.id.clone(), "d-id"),
         fact("invoiceId", p.invoice_id.clone(), "d-invoice"),
         fact(w.attempt, p.attempt.to_string(), "d-attempt"),
-        fact(w.status, p.status.to_string(), "status"),
-        fact(w.kind, p.kind.to_string(), "d-kind"),
+        Fact { code: Some(p.status.to_string()), ..fact(w.status, w.status(p.status).to_string(), "status") },
+        Fact { code: Some(p.kind.to_string()), ..fact(w.kind, w.payment_kind(p.kind).to_string(), "d-kind") },
         fact(w.amount, format!("{} {}", money(p.amount_minor), p.currency), "d-amount"),
         fact(w.charged, money(p.charged_minor), "d-charged"),
         fact(w.refunded, money(p.refunded_minor), "d-refunded"),
         fact(w.card, format!("{} {}", p.card_mask, p.card_brand).trim().to_string(), "d-card"),
         fact(w.terminal, terminal.to_string(), "d-terminal"),
-        fact(w.created, date(p.created_at), "d-created"),
+        Fact { iso: Some(created.iso), ..fact(w.created, created.text, "d-created") },
         fact("accountId", p.account_id.clone(), "d-account"),
         fact(w.description, p.description.clone(), "d-description"),
         fact(w.reason, reason(&p.reason, p.reason_code), "d-reason"),
@@ -285,16 +295,23 @@ fn actions(w: &'static Words, p: &epay_store::Payment) -> Vec<ActionForm> {
             action: Operation::Charge.as_str(),
             label: w.charge,
             amount_hint: Some(w.amount_hint),
+            danger: false,
         });
     }
     if Operation::Cancel.allowed(p.kind, p.status) {
-        actions.push(ActionForm { action: Operation::Cancel.as_str(), label: w.cancel, amount_hint: None });
+        actions.push(ActionForm {
+            action: Operation::Cancel.as_str(),
+            label: w.cancel,
+            amount_hint: None,
+            danger: true,
+        });
     }
     if Operation::Refund.allowed(p.kind, p.status) && left > 0 {
         actions.push(ActionForm {
             action: Operation::Refund.as_str(),
             label: w.refund,
             amount_hint: Some(w.amount_hint),
+            danger: true,
         });
     }
     actions
@@ -302,7 +319,7 @@ fn actions(w: &'static Words, p: &epay_store::Payment) -> Vec<ActionForm> {
 
 /// The invoice's attempts (docs/compatibility.md §48), when it had more than this one: each
 /// links to its own detail page, where its callbacks are.
-fn attempts(p: &epay_store::Payment, all: &[epay_store::Payment]) -> Vec<AttemptRow> {
+fn attempts(lang: Lang, w: &Words, p: &epay_store::Payment, all: &[epay_store::Payment]) -> Vec<AttemptRow> {
     if all.len() < 2 {
         return Vec::new();
     }
@@ -311,35 +328,34 @@ fn attempts(p: &epay_store::Payment, all: &[epay_store::Payment]) -> Vec<Attempt
             id: a.id.clone(),
             number: a.attempt,
             current: a.id == p.id,
-            created: date(a.created_at),
-            status_class: status_class(a.status),
-            status: a.status.to_string(),
+            created: when(lang, a.created_at),
+            status: badge(w, a.status),
             card: a.card_mask.clone(),
             reason: reason(&a.reason, a.reason_code),
         })
         .collect()
 }
 
-fn history(p: &epay_store::Payment, events: &[epay_store::PaymentEvent]) -> Vec<HistoryRow> {
+fn history(lang: Lang, w: &Words, p: &epay_store::Payment, events: &[epay_store::PaymentEvent]) -> Vec<HistoryRow> {
     if events.is_empty() {
         // Payments from before the history existed: their creation is all we know for sure.
         return vec![HistoryRow {
-            created: date(p.created_at),
-            operation: epay_domain::PaymentStep::Created.to_string(),
-            status_class: status_class(p.status),
-            status: p.status.to_string(),
-            amount: money(p.amount_minor),
+            created: when(lang, p.created_at),
+            operation: w.step(epay_domain::PaymentStep::Created),
+            operation_code: epay_domain::PaymentStep::Created.as_str(),
+            status: badge(w, p.status),
+            amount: amount(lang, p.amount_minor),
             reason_code: String::new(),
         }];
     }
     events
         .iter()
         .map(|e| HistoryRow {
-            created: date(e.created_at),
-            operation: e.operation.to_string(),
-            status_class: status_class(e.status),
-            status: e.status.to_string(),
-            amount: money(e.amount_minor),
+            created: when(lang, e.created_at),
+            operation: w.step(e.operation),
+            operation_code: e.operation.as_str(),
+            status: badge(w, e.status),
+            amount: amount(lang, e.amount_minor),
             reason_code: if e.reason_code == 0 { String::new() } else { e.reason_code.to_string() },
         })
         .collect()
@@ -348,24 +364,25 @@ fn history(p: &epay_store::Payment, events: &[epay_store::PaymentEvent]) -> Vec<
 /// The 3-D Secure line: not challenged, or the challenge's state and reason.
 fn three_ds(w: &Words, p: &epay_store::Payment, session: Option<&epay_store::ThreeDsSession>) -> String {
     match session {
-        None if p.secure => "secure: Y".to_string(),
+        None if p.secure => w.secure_passed.to_string(),
         None => w.not_challenged.to_string(),
         Some(s) => format!(
-            "{}: {} {}{}",
+            "{}: {}{}{}",
             w.challenge,
-            s.state,
-            if s.reason_code == 0 { String::new() } else { format!("({}) ", s.reason_code) },
-            if p.secure { "· secure: Y" } else { "" }
+            w.three_ds_state(s.state),
+            if s.reason_code == 0 { String::new() } else { format!(" ({})", s.reason_code) },
+            if p.secure { format!(" · {}", w.secure_passed) } else { String::new() }
         ),
     }
 }
 
-fn callback(cb: &crate::services::callback_log::CallbackView) -> CallbackBlock {
+fn callback(w: &Words, cb: &crate::services::callback_log::CallbackView) -> CallbackBlock {
     CallbackBlock {
         id: cb.id.clone(),
         kind: cb.kind.to_string(),
         url: cb.url.clone(),
-        status: cb.status.to_string(),
+        status: w.delivery(cb.status),
+        status_code: cb.status.as_str(),
         attempts: cb.attempts,
         next_attempt: cb.next_attempt_at.clone(),
         log: cb
@@ -392,20 +409,21 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> DetailPage {
         payment_id: p.id.clone(),
         invoice: p.invoice_id.clone(),
         flash: v.flash.map(str::to_string),
-        facts: facts(w, p, v.terminal),
+        facts: facts(c.lang, w, p, v.terminal),
         actions: actions(w, p),
-        left_to_refund: format!("{} {}", money((p.charged_minor - p.refunded_minor).max(0)), p.currency),
-        attempts: attempts(p, v.attempts),
-        history: history(p, v.events),
+        left_to_refund: format!("{} {}", amount(c.lang, (p.charged_minor - p.refunded_minor).max(0)), p.currency),
+        attempts: attempts(c.lang, w, p, v.attempts),
+        history: history(c.lang, w, p, v.events),
         ledger: v
             .transfers
             .iter()
             .map(|t| LedgerRow {
-                created: date(t.created_at),
+                created: when(c.lang, t.created_at),
                 id: t.id.clone(),
-                kind: t.kind.as_str().to_string(),
+                kind: w.ledger_kind(t.kind),
+                kind_code: t.kind.as_str(),
                 debit: t.debit_account.clone(),
-                amount: money(t.amount_minor),
+                amount: amount(c.lang, t.amount_minor),
                 credit: t.credit_account.clone(),
             })
             .collect(),
@@ -414,12 +432,12 @@ pub fn detail(c: &Chrome<'_>, v: &DetailView<'_>) -> DetailPage {
             .iter()
             .map(|(id, external, amount)| RefundRow {
                 id: id.clone(),
-                amount: money(*amount),
+                amount: format!("{} {}", super::amount(c.lang, *amount), p.currency),
                 external_id: external.clone().unwrap_or_default(),
             })
             .collect(),
         three_ds: three_ds(w, p, v.three_ds),
-        callbacks: v.callbacks.iter().map(callback).collect(),
+        callbacks: v.callbacks.iter().map(|cb| callback(w, cb)).collect(),
     }
 }
 
@@ -471,7 +489,8 @@ mod tests {
         assert!(html.contains(&format!(r#"<option value="t1">{ESCAPED} (98120004)</option>"#)));
         assert!(html.contains(r#"<strong id="total">30</strong>"#));
         assert!(
-            html.contains(r#"<tr data-id="p1"><td>"#) && html.contains(r#"<span class="status s-auth">AUTH</span>"#)
+            html.contains(r#"<tr data-id="p1"><td>"#)
+                && html.contains(r#"<span class="status s-auth" title="AUTH">Held</span>"#)
         );
         // Page 2 of 2: a link back, none forward; the query string escaped into the href.
         assert!(
@@ -537,7 +556,7 @@ mod tests {
         assert!(html.contains(&format!(r#"<dd id="d-reason">{ESCAPED} (466)</dd>"#)));
         assert!(html.contains(&format!(r#"<p class="flash" role="alert" id="flash">{ESCAPED}</p>"#)));
         assert!(html.contains(&format!("<code>https://shop.kz/cb?{ESCAPED}</code>")));
-        assert!(html.contains(&format!("<li>r1 — 5 {ESCAPED}</li>")));
+        assert!(html.contains(&format!(r#"<td class="num">5 KZT</td><td><code>{ESCAPED}</code></td>"#)), "{html}");
         // An AUTH payment can be charged or cancelled, not refunded.
         assert!(html.contains(r#"<form class="op" method="post" action="/cabinet/transactions/p1/charge"><input type="hidden" name="csrf" value="csrf-token"><label for="charge-amount">"#), "{html}");
         assert!(html.contains(r#"id="cancel-submit""#) && !html.contains("refund-submit"));
@@ -546,7 +565,7 @@ mod tests {
                 && html.contains(r#"<tr data-id="p0"><td>0</td>"#)
         );
         // The history's one row (no events) in the shape the black-box test reads.
-        assert!(html.contains(r#"<table id="history">"#) && html.contains("</td><td>created</td><td><span class=\"status s-auth\">AUTH</span></td><td class=\"num\">100</td><td></td></tr>"), "{html}");
+        assert!(html.contains(r#"<table id="history">"#) && html.contains(r#"</td><td>Created <small class="code">created</small></td><td><span class="status s-auth" title="AUTH">Held</span></td><td class="num">100</td><td></td></tr>"#), "{html}");
         assert!(html.contains(r#"<input type="hidden" name="event" value="msg_1">"#));
         assert!(html.contains(r#"<p id="three-ds">Not challenged</p>"#));
     }
