@@ -12,8 +12,8 @@ use sqlx::Row;
 
 use super::pipeline::Step;
 use super::{Backend, SqlStore};
-use crate::StoreResult;
 use crate::model::*;
+use crate::StoreResult;
 
 /// Whose transfers a daily total counts.
 #[derive(Debug, Clone, Copy)]

@@ -172,8 +172,7 @@ impl Step {
 /// (`table.column`) in the message.
 pub(crate) fn unique_violation_on(e: &sqlx::Error, table: &str) -> bool {
     let sqlx::Error::Database(db) = e else { return false };
-    db.is_unique_violation()
-        && (db.table() == Some(table) || db.message().contains(&format!(" {table}.")))
+    db.is_unique_violation() && (db.table() == Some(table) || db.message().contains(&format!(" {table}.")))
 }
 
 /// A unit's queued steps (always empty on SQLite).

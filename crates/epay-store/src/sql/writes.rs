@@ -7,8 +7,8 @@ use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
 use super::booking::RoleAccounts;
-use super::pipeline::Step;
 use super::decisions::{illegal, payment_decision, waiting_state};
+use super::pipeline::Step;
 use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
@@ -65,10 +65,17 @@ impl<DB: Backend> SqlStore<DB> {
             "UPDATE idempotency_keys SET response_status = $1, response_body = $2, lease_owner = NULL,
                  lease_until = NULL
              WHERE scope_key = $3 AND lease_owner = $4 AND response_status IS NULL",
-            vec![(answer.status as i32).into(), (&answer.body).into(), (&record.scope_key).into(), (&record.owner).into()],
+            vec![
+                (answer.status as i32).into(),
+                (&answer.body).into(),
+                (&record.scope_key).into(),
+                (&record.owner).into(),
+            ],
         );
-        tx.defer(stored.row(format!("idempotency_keys:{}", record.scope_key)).unless_one(StoreError::IdempotencyKeyLost))
-            .await
+        tx.defer(
+            stored.row(format!("idempotency_keys:{}", record.scope_key)).unless_one(StoreError::IdempotencyKeyLost),
+        )
+        .await
     }
 
     /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
@@ -352,7 +359,7 @@ impl<DB: Backend> SqlStore<DB> {
                 (&p.failure_post_link).into(),
                 (&p.back_link).into(),
                 (&p.failure_back_link).into(),
-            p.secret_hash.as_ref().map(Secret::expose).into(),
+                p.secret_hash.as_ref().map(Secret::expose).into(),
                 (&p.data).into(),
                 (&p.card_id).into(),
                 (&p.card_mask).into(),
@@ -380,7 +387,8 @@ impl<DB: Backend> SqlStore<DB> {
             ],
         );
         tx.defer(row.on_unique("payments", attempt_conflict)).await?;
-        let created = Self::event_step(&p.id, PaymentStep::Created, p.status, p.amount_minor, p.reason_code, p.created_at);
+        let created =
+            Self::event_step(&p.id, PaymentStep::Created, p.status, p.amount_minor, p.reason_code, p.created_at);
         tx.defer(created).await
     }
 
@@ -431,11 +439,7 @@ impl<DB: Backend> SqlStore<DB> {
         Ok((card.payable || (!payable && active)).then_some(id))
     }
 
-    pub(super) async fn insert_callback(
-        tx: &mut super::Unit<DB>,
-        cb: &NewCallback,
-        now: i64,
-    ) -> StoreResult<()> {
+    pub(super) async fn insert_callback(tx: &mut super::Unit<DB>, cb: &NewCallback, now: i64) -> StoreResult<()> {
         let row = Step::new(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
                  next_attempt_at, locked_until, claim_id, created_at, delivered_at)
