@@ -89,6 +89,9 @@ impl From<bool> for Arg {
     }
 }
 
+/// What a unique violation on a step's table means to its caller.
+type UniqueMeaning = fn(&sqlx::Error) -> StoreError;
+
 /// One write: an INSERT, UPDATE or DELETE with `$1`-style placeholders and no RETURNING.
 pub(crate) struct Step {
     sql: &'static str,
@@ -99,7 +102,7 @@ pub(crate) struct Step {
     /// The step must change exactly one row, or the unit fails with this error.
     unless_one: Option<StoreError>,
     /// What a unique violation on this step's table means (`None`: a database error).
-    on_unique: Option<(&'static str, fn(&sqlx::Error) -> StoreError)>,
+    on_unique: Option<(&'static str, UniqueMeaning)>,
 }
 
 impl Step {
@@ -120,7 +123,7 @@ impl Step {
     }
 
     /// Maps a unique violation on `table` (the step's own) to the caller's meaning.
-    pub(crate) fn on_unique(mut self, table: &'static str, map: fn(&sqlx::Error) -> StoreError) -> Self {
+    pub(crate) fn on_unique(mut self, table: &'static str, map: UniqueMeaning) -> Self {
         self.on_unique = Some((table, map));
         self
     }
