@@ -681,6 +681,14 @@ pub struct StoreHealth {
     pub pool_max: u32,
 }
 
+/// What SQLite's group-commit writer did so far (`/metrics`): its COMMITs, and the units of work
+/// they carried (units ÷ commits is the batch size).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GroupCommitStats {
+    pub commits: u64,
+    pub units: u64,
+}
+
 /// A person who signs in to the merchant cabinet; sees one merchant's data only.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CabinetUser {

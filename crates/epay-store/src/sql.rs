@@ -21,6 +21,7 @@ mod ledger;
 mod merchants;
 mod migrations;
 mod payments;
+mod pipeline;
 mod postgres;
 pub(crate) mod rows;
 mod sqlite;
@@ -141,6 +142,10 @@ pub trait Backend:
     /// check). PostgreSQL: REPEATABLE READ, as READ COMMITTED takes a snapshot per statement;
     /// SQLite: a deferred transaction on a read connection, which WAL keeps at one snapshot.
     const BEGIN_SNAPSHOT: &'static str;
+    /// Whether a statement's WITH may hold INSERT/UPDATE/DELETE (data-modifying CTEs):
+    /// PostgreSQL sends a use case's final writes as one statement (`pipeline.rs`); SQLite
+    /// has none and runs them one by one.
+    const WRITABLE_CTE: bool;
 
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;

@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use epay_store::{ConfigCacheStats, Payment, StoreHealth};
+use epay_store::{ConfigCacheStats, GroupCommitStats, Payment, StoreHealth};
 
 /// Latency bucket bounds in seconds: from a cached status read to a slow callback receiver.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -149,6 +149,21 @@ pub fn render_config_cache(stats: ConfigCacheStats) -> String {
     out
 }
 
+/// SQLite's group-commit writer (epay-store `sql/writer.rs`), appended to [`Metrics::render`]'s
+/// text: COMMITs run and the units of work they carried, so units ÷ commits is the batch size.
+/// Nothing on PostgreSQL, where each unit is its own transaction.
+pub fn render_group_commits(stats: Option<GroupCommitStats>) -> String {
+    let mut out = String::new();
+    let Some(stats) = stats else { return out };
+    out.push_str("# HELP epay_db_group_commits_total COMMITs run by the SQLite group-commit writer.\n");
+    out.push_str("# TYPE epay_db_group_commits_total counter\n");
+    let _ = writeln!(out, "epay_db_group_commits_total {}", stats.commits);
+    out.push_str("# HELP epay_db_group_commit_units_total Units of work those COMMITs made durable.\n");
+    out.push_str("# TYPE epay_db_group_commit_units_total counter\n");
+    let _ = writeln!(out, "epay_db_group_commit_units_total {}", stats.units);
+    out
+}
+
 /// Label values are ours (routes, statuses), but escape anyway so the output always parses.
 fn escape(value: &str) -> String {
     value.replace('\\', "\\\\").replace('"', "\\\"").replace('\n', "\\n")
@@ -190,5 +205,13 @@ mod tests {
             TxStatus::Reject
         );
         assert!(text.contains(&line), "{text}");
+    }
+
+    #[test]
+    fn group_commits_are_shown_on_sqlite_only() {
+        let text = render_group_commits(Some(GroupCommitStats { commits: 3, units: 7 }));
+        assert!(text.contains("\nepay_db_group_commits_total 3\n"), "{text}");
+        assert!(text.contains("\nepay_db_group_commit_units_total 7\n"), "{text}");
+        assert_eq!(render_group_commits(None), "");
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{StoreHealth, StoreResult};
+use crate::{GroupCommitStats, StoreHealth, StoreResult};
 
 #[async_trait]
 pub trait DatabasePort: Send + Sync + 'static {
@@ -13,4 +13,7 @@ pub trait DatabasePort: Send + Sync + 'static {
 
     /// Readiness and pool usage: fails if the database does not answer.
     async fn health(&self) -> StoreResult<StoreHealth>;
+
+    /// SQLite's group-commit writer's counts; `None` on PostgreSQL, where each unit commits itself.
+    fn group_commit_stats(&self) -> Option<GroupCommitStats>;
 }

@@ -13,8 +13,10 @@ use epay_domain::posting::{Denomination, LegEnd, Posting, Role};
 use epay_domain::LedgerTransferKind;
 use sqlx::Row;
 
+use super::pipeline::{Arg, Step};
 use super::{Backend, SqlStore};
 use crate::model::*;
+use crate::StoreResult;
 
 /// How many balance rows a sharded account has. Changing it is safe: a transfer records the
 /// shard it was booked on, and `ledger check` recomputes every shard from its transfers.
@@ -87,15 +89,39 @@ impl<DB: Backend> SqlStore<DB> {
         row.map(|r| r.try_get("currency")).transpose()
     }
 
-    /// The currencies of the existing accounts among `ids` (up to three), in one statement.
-    async fn currencies(tx: &mut super::Unit<DB>, ids: [&str; 3]) -> Result<Vec<(String, String)>, sqlx::Error> {
-        let rows = sqlx::query("SELECT id, currency FROM ledger_accounts WHERE id IN ($1, $2, $3)")
-            .bind(ids[0])
-            .bind(ids[1])
-            .bind(ids[2])
-            .fetch_all(&mut **tx)
-            .await?;
-        rows.iter().map(|r| Ok((r.try_get("id")?, r.try_get("currency")?))).collect()
+    /// What booking `payment_id`'s postings needs to know first, in one statement: the
+    /// currencies of the existing accounts among `ids` (up to three), and, when a posting
+    /// resolves a hold (`holds`), the shard of each of the payment's transfers booked on
+    /// another shard than `shard` (a hold from before migration 0019, on shard 0).
+    async fn accounts_and_holds(
+        tx: &mut super::Unit<DB>,
+        ids: [&str; 3],
+        payment_id: &str,
+        shard: i32,
+        holds: bool,
+    ) -> Result<(Vec<(String, String)>, Vec<(String, i32)>), sqlx::Error> {
+        const ACCOUNTS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
+             FROM ledger_accounts WHERE id IN ($1, $2, $3)";
+        const WITH_HOLDS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
+             FROM ledger_accounts WHERE id IN ($1, $2, $3)
+             UNION ALL
+             SELECT id, CAST(NULL AS TEXT), shard FROM ledger_transfers WHERE payment_id = $4 AND shard <> $5";
+        let query = if holds {
+            sqlx::query(WITH_HOLDS).bind(ids[0]).bind(ids[1]).bind(ids[2]).bind(payment_id).bind(shard)
+        } else {
+            sqlx::query(ACCOUNTS).bind(ids[0]).bind(ids[1]).bind(ids[2])
+        };
+        let rows = query.fetch_all(&mut **tx).await?;
+        let (mut currencies, mut held) = (Vec::new(), Vec::new());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            match (row.try_get::<Option<String>, _>("currency")?, row.try_get::<Option<i32>, _>("shard")?) {
+                (Some(currency), _) => currencies.push((id, currency)),
+                (None, Some(shard)) => held.push((id, shard)),
+                (None, None) => {}
+            }
+        }
+        Ok((currencies, held))
     }
 
     /// Creates a gateway-side account in `currency` unless it exists. Its currency is
@@ -122,12 +148,11 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Inserts one ledger transfer, only between two existing accounts of one currency, on
-    /// `shard`, or on its pending transfer's shard when it resolves one (so a hold booked
-    /// before migration 0019, on shard 0, is posted or voided there and no shard's pending
-    /// sums go below zero). Returns the shard it was booked on.
+    /// `shard` (the caller passes its pending transfer's shard when it resolves one, so a hold
+    /// booked before migration 0019, on shard 0, is posted or voided there and no shard's
+    /// pending sums go below zero). A write queued in the unit (`pipeline.rs`).
     #[allow(clippy::too_many_arguments)]
-    pub(super) async fn insert_leg(
-        tx: &mut super::Unit<DB>,
+    pub(super) fn leg_step(
         id: &str,
         payment_id: Option<&str>,
         debit: &str,
@@ -137,29 +162,24 @@ impl<DB: Backend> SqlStore<DB> {
         pending_id: Option<&str>,
         shard: i32,
         now: i64,
-    ) -> Result<i32, sqlx::Error> {
-        let inserted = sqlx::query(
-            "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
+    ) -> Step {
+        let sql = "INSERT INTO ledger_transfers (id, payment_id, debit_account, credit_account, amount_minor,
                  kind, pending_id, created_at, shard)
-             SELECT $1, $2, d.id, c.id, $5, $6, $7, $8,
-                 COALESCE((SELECT h.shard FROM ledger_transfers h WHERE h.id = $7), $9)
+             SELECT $1, $2, d.id, c.id, $5, $6, $7, $8, $9
              FROM ledger_accounts d JOIN ledger_accounts c ON c.id = $4
-             WHERE d.id = $3 AND d.currency = c.currency
-             RETURNING shard",
-        )
-        .bind(id)
-        .bind(payment_id)
-        .bind(debit)
-        .bind(credit)
-        .bind(amount)
-        .bind(kind.as_str())
-        .bind(pending_id)
-        .bind(now)
-        .bind(shard)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let row = inserted.ok_or_else(|| mixed_currencies(id))?;
-        row.try_get("shard")
+             WHERE d.id = $3 AND d.currency = c.currency";
+        let args = vec![
+            id.into(),
+            payment_id.into(),
+            debit.into(),
+            credit.into(),
+            amount.into(),
+            kind.as_str().into(),
+            pending_id.into(),
+            now.into(),
+            shard.into(),
+        ];
+        Step::new(sql, args).unless_one(mixed_currencies(id).into())
     }
 
     /// The row lock this module takes on PostgreSQL (nothing on SQLite, whose one writer holds
@@ -254,7 +274,7 @@ impl<DB: Backend> SqlStore<DB> {
         accounts: &RoleAccounts<'_>,
         postings: &[Posting],
         now: i64,
-    ) -> Result<(), sqlx::Error> {
+    ) -> StoreResult<()> {
         let shard = shard_of(&p.id);
         let mut named: Vec<&str> = Vec::new();
         for role in postings.iter().flat_map(|posting| [posting.debit, posting.credit]) {
@@ -264,7 +284,8 @@ impl<DB: Backend> SqlStore<DB> {
             }
         }
         let roles = [accounts.payer, accounts.payee, accounts.fee.unwrap_or(accounts.payee)];
-        let mut currencies = Self::currencies(tx, roles).await?;
+        let holds = postings.iter().any(|posting| posting.resolves().is_some());
+        let (mut currencies, held) = Self::accounts_and_holds(tx, roles, &p.id, shard, holds).await?;
         for id in named {
             let gateway_side = id.starts_with("merchant:") || id.starts_with("fee:");
             if gateway_side && !currencies.iter().any(|(known, _)| known == id) {
@@ -303,8 +324,9 @@ impl<DB: Backend> SqlStore<DB> {
                 let suffix = if leg.fx_leg { ":fx" } else { "" };
                 let leg_id = format!("{id}{suffix}");
                 let pending = posting.resolves().map(|hold| format!("{}:{hold}{suffix}", p.id));
-                let booked = Self::insert_leg(
-                    tx,
+                let held_on = |hold: &str| held.iter().find(|(id, _)| id == hold).map(|(_, on)| *on);
+                let booked = pending.as_deref().and_then(held_on).unwrap_or(shard);
+                let leg_step = Self::leg_step(
                     &leg_id,
                     Some(p.id.as_str()),
                     &from,
@@ -312,10 +334,10 @@ impl<DB: Backend> SqlStore<DB> {
                     leg.amount,
                     leg.kind,
                     pending.as_deref(),
-                    shard,
+                    booked,
                     now,
-                )
-                .await?;
+                );
+                tx.defer(leg_step).await?;
                 let (pending, posted) = leg.deltas();
                 add(&from, booked, [pending, posted, 0, 0]);
                 add(&to, booked, [0, 0, pending, posted]);
@@ -323,7 +345,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
         deltas.sort_by(|((a, x), _), ((b, y), _)| (Self::lock_order(a), x).cmp(&(Self::lock_order(b), y)));
         for ((account, shard), sums) in deltas {
-            Self::add_to_shard(tx, &account, shard, sums).await?;
+            tx.defer(Self::sums_step(&account, shard, sums)).await?;
         }
         Ok(())
     }
@@ -331,47 +353,31 @@ impl<DB: Backend> SqlStore<DB> {
     /// Adds `[debits pending, debits posted, credits pending, credits posted]` to an account's
     /// four sums (shard 0 of a sharded account), in the transaction that inserts the ledger
     /// transfers they sum.
-    pub(super) async fn add_to_sums(
-        tx: &mut super::Unit<DB>,
-        account: &str,
-        sums: [i64; 4],
-    ) -> Result<(), sqlx::Error> {
-        Self::add_to_shard(tx, account, 0, sums).await
+    pub(super) async fn add_to_sums(tx: &mut super::Unit<DB>, account: &str, sums: [i64; 4]) -> StoreResult<()> {
+        Self::sums_step(account, 0, sums).run::<DB>(&mut **tx).await
     }
 
     /// Adds to the sums of `account`: its `shard` when it is sharded (created by the same
     /// statement when it is the shard's first transfer), else its own row.
-    async fn add_to_shard(
-        tx: &mut super::Unit<DB>,
-        account: &str,
-        shard: i32,
-        [dp, dpo, cp, cpo]: [i64; 4],
-    ) -> Result<(), sqlx::Error> {
-        let update = if is_sharded(account) {
-            sqlx::query(
-                "INSERT INTO ledger_account_shards (debits_pending, debits_posted, credits_pending,
+    fn sums_step(account: &str, shard: i32, [dp, dpo, cp, cpo]: [i64; 4]) -> Step {
+        let mut args: Vec<Arg> = vec![dp.into(), dpo.into(), cp.into(), cpo.into(), account.into()];
+        if is_sharded(account) {
+            args.push(shard.into());
+            let sql = "INSERT INTO ledger_account_shards (debits_pending, debits_posted, credits_pending,
                      credits_posted, account_id, shard)
                  VALUES ($1, $2, $3, $4, $5, $6)
                  ON CONFLICT (account_id, shard) DO UPDATE
                  SET debits_pending = ledger_account_shards.debits_pending + excluded.debits_pending,
                      debits_posted = ledger_account_shards.debits_posted + excluded.debits_posted,
                      credits_pending = ledger_account_shards.credits_pending + excluded.credits_pending,
-                     credits_posted = ledger_account_shards.credits_posted + excluded.credits_posted",
-            )
+                     credits_posted = ledger_account_shards.credits_posted + excluded.credits_posted";
+            Step::new(sql, args).row(format!("ledger_account_shards:{account}:{shard}"))
         } else {
-            sqlx::query(
-                "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
+            let sql = "UPDATE ledger_accounts SET debits_pending = debits_pending + $1,
                      debits_posted = debits_posted + $2, credits_pending = credits_pending + $3,
                      credits_posted = credits_posted + $4
-                 WHERE id = $5",
-            )
-        };
-        let update = update.bind(dp).bind(dpo).bind(cp).bind(cpo).bind(account);
-        if is_sharded(account) {
-            update.bind(shard).execute(&mut **tx).await?;
-        } else {
-            update.execute(&mut **tx).await?;
+                 WHERE id = $5";
+            Step::new(sql, args).row(format!("ledger_accounts:{account}"))
         }
-        Ok(())
     }
 }

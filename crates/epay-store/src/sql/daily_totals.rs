@@ -10,8 +10,10 @@
 use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
 use sqlx::Row;
 
+use super::pipeline::Step;
 use super::{Backend, SqlStore};
 use crate::model::*;
+use crate::StoreResult;
 
 /// Whose transfers a daily total counts.
 #[derive(Debug, Clone, Copy)]
@@ -148,32 +150,39 @@ impl<DB: Backend> SqlStore<DB> {
         tx: &mut super::Unit<DB>,
         payment: &Payment,
         money: &TransferMoney,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    ) -> StoreResult<()> {
+        // The receiver's sum reads this transfer's ledger rows: they must be written first.
+        tx.flush().await?;
+        let terminal = DailySubject::Terminal(&payment.terminal_id).key();
+        let terminal_total = Step::new(
             "UPDATE transfer_daily_totals SET total_minor = total_minor + $4
              WHERE subject = $1 AND currency = $2 AND day_start_ms = $3",
+            vec![
+                (&terminal).into(),
+                (&payment.currency).into(),
+                money.day_start_ms.into(),
+                payment.amount_minor.into(),
+            ],
         )
-        .bind(DailySubject::Terminal(&payment.terminal_id).key())
-        .bind(&payment.currency)
-        .bind(money.day_start_ms)
-        .bind(payment.amount_minor)
-        .execute(&mut **tx)
-        .await?;
+        .row(format!("transfer_daily_totals:{terminal}:{}:{}", payment.currency, money.day_start_ms));
+        tx.defer(terminal_total).await?;
         // What the receiver was credited, in its account's currency (converted when the card's
         // currency differs): the receiver's total has that currency, its only one.
-        sqlx::query(
+        let receiver = DailySubject::Receiver(&money.to_account).key();
+        let receiver_total = Step::new(
             "UPDATE transfer_daily_totals SET total_minor = total_minor +
                  (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger_transfers
                   WHERE payment_id = $3 AND credit_account = $1 AND kind = $4
                     AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx'))
              WHERE subject = $1 AND day_start_ms = $2",
+            vec![
+                (&receiver).into(),
+                money.day_start_ms.into(),
+                (&payment.id).into(),
+                LedgerTransferKind::Posted.as_str().into(),
+            ],
         )
-        .bind(DailySubject::Receiver(&money.to_account).key())
-        .bind(money.day_start_ms)
-        .bind(&payment.id)
-        .bind(LedgerTransferKind::Posted.as_str())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+        .row(format!("transfer_daily_totals:{receiver}:{}", money.day_start_ms));
+        tx.defer(receiver_total).await
     }
 }

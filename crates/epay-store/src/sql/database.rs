@@ -35,6 +35,10 @@ impl<DB: Backend> DatabasePort for SqlStore<DB> {
         })
     }
 
+    fn group_commit_stats(&self) -> Option<GroupCommitStats> {
+        self.writer.as_ref().map(|w| GroupCommitStats { commits: w.commits(), units: w.units() })
+    }
+
     async fn migrate(&self) -> StoreResult<()> {
         DB::run_migrations(&self.pool).await?;
         Ok(())

@@ -303,8 +303,7 @@ impl<DB: Backend> LedgerPort for SqlStore<DB> {
                 // for every tiyn on the card.
                 let funding = funding_account(currency);
                 Self::open_account(&mut tx, &funding, AccountKind::Funding, currency, now_ms).await?;
-                Self::insert_leg(
-                    &mut tx,
+                Self::leg_step(
                     &format!("open:{id}"),
                     None,
                     &funding,
@@ -315,6 +314,7 @@ impl<DB: Backend> LedgerPort for SqlStore<DB> {
                     0,
                     now_ms,
                 )
+                .run::<DB>(&mut tx)
                 .await?;
                 Self::add_to_sums(&mut tx, &funding, [0, *opening_minor, 0, 0]).await?;
                 Self::add_to_sums(&mut tx, id, [0, 0, 0, *opening_minor]).await?;

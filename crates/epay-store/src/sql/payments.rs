@@ -7,8 +7,9 @@ use sqlx::Row;
 
 use super::booking::RoleAccounts;
 use super::decisions::{refused, state_of};
+use super::pipeline::Step;
 use super::writes::{is_unique_violation, AttemptEnd};
-use super::{Backend, RowsAffected, SqlStore};
+use super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::{StoreError, StoreResult};
@@ -25,34 +26,44 @@ enum Applied {
 impl<DB: Backend> SqlStore<DB> {
     /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
     /// status and money by compare-and-set on the status and money it was decided from,
-    /// a refund's row, the postings, the history step.
+    /// a refund's row, the postings, the history step. With `lost`, the compare-and-set is
+    /// queued with the other writes (`pipeline.rs`) and a payment no longer as read fails the
+    /// unit with `lost` when they are sent; without, it runs at once and answers `Lost`.
     async fn apply_operation(
         tx: &mut super::Unit<DB>,
         p: &Payment,
         moved: &transition::Moved,
         external_id: Option<&str>,
         now: i64,
+        lost: Option<StoreError>,
     ) -> StoreResult<Applied> {
-        let updated = sqlx::query(
+        let update = Step::new(
             "UPDATE payments SET status = $1, charged_minor = $2, refunded_minor = $3, updated_at = $4
              WHERE id = $5 AND status = $6 AND charged_minor = $7 AND refunded_minor = $8",
+            vec![
+                moved.status.as_str().into(),
+                moved.charged_minor.into(),
+                moved.refunded_minor.into(),
+                now.into(),
+                (&p.id).into(),
+                p.status.as_str().into(),
+                p.charged_minor.into(),
+                p.refunded_minor.into(),
+            ],
         )
-        .bind(moved.status.as_str())
-        .bind(moved.charged_minor)
-        .bind(moved.refunded_minor)
-        .bind(now)
-        .bind(&p.id)
-        .bind(p.status.as_str())
-        .bind(p.charged_minor)
-        .bind(p.refunded_minor)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        if updated != 1 {
-            return Ok(Applied::Lost);
+        .row(format!("payments:{}", p.id));
+        match lost {
+            Some(lost) => tx.defer(update.unless_one(lost)).await?,
+            None => match update.unless_one(StoreError::Refused(Refusal::Busy)).run::<DB>(&mut **tx).await {
+                Ok(()) => {}
+                Err(StoreError::Refused(Refusal::Busy)) => return Ok(Applied::Lost),
+                Err(e) => return Err(e),
+            },
         }
         if moved.operation == epay_domain::Operation::Refund {
-            // Named like its ledger transfer: refunded-so-far only grows, so it is unique.
+            // Named like its ledger transfer: refunded-so-far only grows, so it is unique. Run at
+            // once: a concurrent refund with the same externalID that committed first is a
+            // retry, not an error.
             let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
             let inserted = sqlx::query(
                 "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
@@ -149,7 +160,7 @@ impl<DB: Backend> SqlStore<DB> {
                     Refunded::Moved(moved) => moved,
                     Refunded::Replay => {
                         Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &p).await?;
-                        tx.commit().await?;
+                        tx.finish().await?;
                         return Ok(Some(OperationOutcome { payment: p, replayed: true }));
                     }
                 }
@@ -159,20 +170,31 @@ impl<DB: Backend> SqlStore<DB> {
             Operation::Refund { external_id, .. } => external_id.as_deref(),
             _ => None,
         };
-        match Self::apply_operation(&mut tx, &p, &moved, external_id, now).await? {
+        // What answers a payment no longer as read (another request or node moved it first).
+        let lost = if moved.operation == epay_domain::Operation::Refund {
+            Refusal::OverAmount { left_minor: state.refundable() }
+        } else {
+            Refusal::WrongStatus { status: p.status }
+        };
+        match Self::apply_operation(&mut tx, &p, &moved, external_id, now, Some(StoreError::Refused(lost))).await? {
             Applied::Done => {}
             Applied::RefundRace => return Ok(None),
-            Applied::Lost if moved.operation == epay_domain::Operation::Refund => {
-                return Err(StoreError::Refused(Refusal::OverAmount { left_minor: state.refundable() }))
-            }
-            Applied::Lost => return Err(StoreError::Refused(Refusal::WrongStatus { status: p.status })),
+            // Only without `lost`.
+            Applied::Lost => return Err(StoreError::Refused(Refusal::Busy)),
         }
-        let payment = sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(&p.id).fetch_one(&mut *tx).await?;
+        // The row as the compare-and-set leaves it: no read back.
+        let payment = Payment {
+            status: moved.status,
+            charged_minor: moved.charged_minor,
+            refunded_minor: moved.refunded_minor,
+            updated_at: now,
+            ..p
+        };
         if let Some(cb) = callback(&payment) {
             Self::insert_callback(&mut tx, &cb, now).await?;
         }
         Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &payment).await?;
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(Some(OperationOutcome { payment, replayed: false }))
     }
 }
@@ -218,8 +240,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         let now = payment.created_at;
         let mut tx = self.begin_unit().await?;
 
-        Self::spend_token_in(&mut tx, &token_digest, token_expires_at, now).await?;
-        payment.attempt = Self::number_attempt(&mut tx, &payment).await?;
+        payment.attempt = Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &payment).await?;
 
         Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, now).await?;
 
@@ -233,7 +254,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
 
         let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };
         Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(RecordedPayment { payment, saved_card_id })
     }
 
@@ -282,7 +303,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         for p in due {
             // Only a card payment is ever held; anything else in AUTH is left alone.
             let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
-            if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms).await? {
+            if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms, None).await? {
                 let p = Payment { status: moved.status, updated_at: now_ms, ..p };
                 if let Some(cb) = callback(&p) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
@@ -290,7 +311,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
                 expired.push(p);
             }
         }
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(expired)
     }
 

@@ -21,6 +21,7 @@ impl Backend for Postgres {
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     const BEGIN: &'static str = "BEGIN";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
+    const WRITABLE_CTE: bool = true;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -24,6 +24,7 @@ impl Backend for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
+    const WRITABLE_CTE: bool = false;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -131,7 +131,7 @@ impl<DB: Backend> SqlStore<DB> {
         if let Some(cb) = callback(&payment) {
             Self::insert_callback(&mut tx, &cb, now_ms).await?;
         }
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(payment)
     }
 }

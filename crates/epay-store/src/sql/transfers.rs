@@ -140,13 +140,13 @@ impl<DB: Backend> TransfersPort for SqlStore<DB> {
         let TransferWrite { token_digest, token_expires_at, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
         let mut tx = self.begin_unit().await?;
-        Self::spend_token_in(&mut tx, &token_digest, token_expires_at, now).await?;
         let mut settlement = settlement;
-        settlement.payment.attempt = Self::number_attempt(&mut tx, &settlement.payment).await?;
+        settlement.payment.attempt =
+            Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &settlement.payment).await?;
         let payment = Self::settle_transfer(&mut tx, TxStatus::New, settlement, now).await?;
         let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };
         Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
-        tx.commit().await?;
+        tx.finish().await?;
         Ok(payment)
     }
 

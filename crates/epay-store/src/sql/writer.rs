@@ -12,6 +12,8 @@
 //! IMMEDIATE`) and runs each unit inside it as `SAVEPOINT u … RELEASE u`. A released unit joins
 //! the batch and waits for the batch's COMMIT: nobody is answered before their writes are
 //! durable, and a failed COMMIT fails every unit of the batch.
+//! The first unit of a batch sets no savepoint (nothing else is in the transaction yet, so
+//! undoing it is a ROLLBACK of the batch): a unit alone in its batch pays no SAVEPOINT/RELEASE.
 //!
 //! Who commits: one committer task per store. The first unit released into a batch wakes it; it
 //! then queues for the write connection like any unit. The connection's mutex is FIFO, so every
@@ -41,7 +43,9 @@ use sqlx::pool::PoolConnection;
 use sqlx::{Database, Executor, Pool, Transaction};
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
+use super::pipeline::{Pipeline, Step};
 use super::Backend;
+use crate::{StoreError, StoreResult};
 
 /// The most units one batch takes (a COMMIT's worth of work, bounded).
 pub(crate) const MAX_UNITS: usize = 64;
@@ -49,6 +53,8 @@ pub(crate) const MAX_UNITS: usize = 64;
 /// One unit of work: every statement of one port method's write. Derefs to the connection.
 pub struct Unit<DB: Database> {
     inner: Inner<DB>,
+    /// Writes queued to go to PostgreSQL as one statement (`pipeline.rs`); empty on SQLite.
+    pending: Pipeline,
 }
 
 enum Inner<DB: Database> {
@@ -61,19 +67,61 @@ enum Inner<DB: Database> {
 impl<DB: Backend> Unit<DB> {
     /// A unit that is its own transaction (PostgreSQL).
     pub(crate) fn own(tx: Transaction<'static, DB>) -> Self {
-        Unit { inner: Inner::Own(tx) }
+        Unit { inner: Inner::Own(tx), pending: Pipeline::default() }
+    }
+
+    /// Queues a write that nothing in the unit reads back (see `pipeline.rs`). PostgreSQL: sent
+    /// with the others at the next [`Self::flush`] (at once first if it changes a row a queued
+    /// write changes); SQLite: run now.
+    pub(crate) async fn defer(&mut self, step: Step) -> StoreResult<()> {
+        if !DB::WRITABLE_CTE {
+            return step.run::<DB>(&mut **self).await;
+        }
+        if self.pending.conflicts(&step) {
+            self.flush().await?;
+        }
+        self.pending.push(step);
+        Ok(())
+    }
+
+    /// Sends the queued writes, in one statement, and checks what each changed.
+    pub(crate) async fn flush(&mut self) -> StoreResult<()> {
+        if self.pending.is_empty() {
+            return Ok(());
+        }
+        let mut pending = std::mem::take(&mut self.pending);
+        pending.send::<DB>(&mut **self).await
+    }
+
+    /// Sends the queued writes and commits: what a use case ends with.
+    pub(crate) async fn finish(mut self) -> StoreResult<()> {
+        self.flush().await?;
+        Ok(self.commit().await?)
     }
 
     /// Makes the unit's writes durable; returns once they are (on SQLite, once its batch's
     /// COMMIT returned).
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        if !self.pending.is_empty() {
+            // A use case ends with `finish`, which maps the queued writes' errors; this keeps
+            // `commit` from ever dropping a write.
+            self.flush().await.map_err(|e| match e {
+                StoreError::Database(e) => e,
+                other => sqlx::Error::Protocol(other.to_string()),
+            })?;
+        }
         let mut guard = match self.inner {
             Inner::Own(tx) => return tx.commit().await,
             Inner::Batched(held) => held,
         };
-        // Still in doubt while RELEASE runs: if this future is dropped now, the next holder of
-        // the connection finds out whether it ran.
-        run(guard.connection(), "RELEASE u").await?;
+        if guard.bare {
+            // The batch's first unit set no savepoint: nothing to release.
+            guard.bare = false;
+        } else {
+            // Still in doubt while RELEASE runs: if this future is dropped now, the next holder
+            // of the connection finds out whether it ran.
+            run(guard.connection(), "RELEASE u").await?;
+        }
         guard.in_doubt = false;
         let Some(batch) = guard.batch.as_mut() else {
             // Unreachable: a unit runs inside a batch. Answer nothing rather than "durable".
@@ -138,6 +186,8 @@ struct Shared<DB: Database> {
     wake: Notify,
     /// COMMITs run, for tests and metrics.
     commits: AtomicU64,
+    /// Units those COMMITs carried (metrics: units per COMMIT).
+    units: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -177,6 +227,10 @@ struct State<DB: Database> {
     batch: Option<Batch>,
     /// A statement whose outcome nobody saw may have run (see the module doc): resolve it first.
     in_doubt: bool,
+    /// The unit holding the connection is the first of its batch and runs without a savepoint:
+    /// until it is released, its writes are all the batch transaction holds, so undoing it is
+    /// rolling the batch back. Saves a lone unit two round trips (SAVEPOINT and RELEASE).
+    bare: bool,
 }
 
 /// The open batch transaction.
@@ -208,9 +262,10 @@ impl<DB: Backend> Writer<DB> {
     pub(crate) fn start(pool: Pool<DB>) -> Self {
         let shared = Arc::new(Shared {
             pool,
-            state: Arc::new(Mutex::new(State { conn: None, batch: None, in_doubt: false })),
+            state: Arc::new(Mutex::new(State { conn: None, batch: None, in_doubt: false, bare: false })),
             wake: Notify::new(),
             commits: AtomicU64::new(0),
+            units: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
         tokio::spawn(committer(shared.clone()));
@@ -220,6 +275,11 @@ impl<DB: Backend> Writer<DB> {
     /// COMMITs run so far (each may have carried many units).
     pub(crate) fn commits(&self) -> u64 {
         self.shared.commits.load(Ordering::Relaxed)
+    }
+
+    /// Units committed so far, by those COMMITs.
+    pub(crate) fn units(&self) -> u64 {
+        self.shared.units.load(Ordering::Relaxed)
     }
 
     /// Opens a unit: waits for the write connection, opens a batch if none is, and sets the
@@ -245,9 +305,14 @@ impl<DB: Backend> Writer<DB> {
                 guard.in_doubt = false;
             }
             guard.in_doubt = true;
+            if guard.batch.as_ref().is_some_and(|b| b.units == 0) {
+                // Nothing else is in the batch yet: the unit needs no savepoint (see `bare`).
+                guard.bare = true;
+                return Ok(Unit { inner: Inner::Batched(guard), pending: Pipeline::default() });
+            }
             run(guard.connection(), "SAVEPOINT u").await?;
             // Stays in doubt until RELEASE returned: the unit's statements run now.
-            return Ok(Unit { inner: Inner::Batched(guard) });
+            return Ok(Unit { inner: Inner::Batched(guard), pending: Pipeline::default() });
         }
     }
 }
@@ -268,6 +333,14 @@ impl<DB: Backend> Shared<DB> {
         }
         if !st.in_doubt {
             return Ok(());
+        }
+        if st.bare {
+            // A dropped unit that was its batch's first, without a savepoint: its writes are the
+            // whole batch transaction, and no released unit waits on it. Roll it back (fails
+            // harmlessly if an error already ended it); the check below sees it closed.
+            st.bare = false;
+            let _ = run(st.connection(), "ROLLBACK").await;
+            st.batch = None;
         }
         // Undo a dropped unit, if its savepoint is there. Fails ("no such savepoint") when the
         // unit was released, never set, or its error ended the whole transaction.
@@ -319,6 +392,7 @@ impl<DB: Backend> Shared<DB> {
         };
         if committed.is_ok() {
             self.commits.fetch_add(1, Ordering::Relaxed);
+            self.units.fetch_add(batch.units as u64, Ordering::Relaxed);
             st.in_doubt = false;
         } else if run(st.connection(), "ROLLBACK").await.is_ok() {
             st.in_doubt = false;

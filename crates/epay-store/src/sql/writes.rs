@@ -8,6 +8,7 @@ use sqlx::{Executor, Row};
 
 use super::booking::RoleAccounts;
 use super::decisions::{illegal, payment_decision, waiting_state};
+use super::pipeline::Step;
 use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
@@ -60,19 +61,21 @@ impl<DB: Backend> SqlStore<DB> {
     ) -> StoreResult<()> {
         let Some(record) = record else { return Ok(()) };
         let answer = (record.answer)(payment);
-        let stored = sqlx::query(
+        let stored = Step::new(
             "UPDATE idempotency_keys SET response_status = $1, response_body = $2, lease_owner = NULL,
                  lease_until = NULL
              WHERE scope_key = $3 AND lease_owner = $4 AND response_status IS NULL",
+            vec![
+                (answer.status as i32).into(),
+                (&answer.body).into(),
+                (&record.scope_key).into(),
+                (&record.owner).into(),
+            ],
+        );
+        tx.defer(
+            stored.row(format!("idempotency_keys:{}", record.scope_key)).unless_one(StoreError::IdempotencyKeyLost),
         )
-        .bind(answer.status as i32)
-        .bind(&answer.body)
-        .bind(&record.scope_key)
-        .bind(&record.owner)
-        .execute(&mut **tx)
-        .await?
-        .rows_affected();
-        claimed(stored, StoreError::IdempotencyKeyLost)
+        .await
     }
 
     /// Decides a card payment (or verification) waiting in `from` (`NEW`, or `3D` after
@@ -123,20 +126,30 @@ impl<DB: Backend> SqlStore<DB> {
         amount_minor: i64,
         reason_code: i32,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    ) -> StoreResult<()> {
+        tx.defer(Self::event_step(payment_id, step, status, amount_minor, reason_code, now)).await
+    }
+
+    fn event_step(
+        payment_id: &str,
+        step: PaymentStep,
+        status: TxStatus,
+        amount_minor: i64,
+        reason_code: i32,
+        now: i64,
+    ) -> Step {
+        Step::new(
             "INSERT INTO payment_events (payment_id, operation, status, amount_minor, reason_code, created_at)
              VALUES ($1, $2, $3, $4, $5, $6)",
+            vec![
+                payment_id.into(),
+                step.as_str().into(),
+                status.as_str().into(),
+                amount_minor.into(),
+                reason_code.into(),
+                now.into(),
+            ],
         )
-        .bind(payment_id)
-        .bind(step.as_str())
-        .bind(status.as_str())
-        .bind(amount_minor)
-        .bind(reason_code)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
     }
 
     /// Numbers a new attempt at the payment's invoice (docs/compatibility.md §48). Refused
@@ -156,13 +169,59 @@ impl<DB: Backend> SqlStore<DB> {
         .bind(&p.invoice_id)
         .fetch_all(&mut **tx)
         .await?;
-        let max: i32 = match rows.first() {
-            Some(row) => row.try_get("max_attempts")?,
-            None => return Err(StoreError::NotFound),
+        Self::next_attempt(&rows)
+    }
+
+    /// Spends an attempt's token and numbers the attempt ([`Self::spend_token_in`], then
+    /// [`Self::number_attempt`]): on PostgreSQL in one statement, the insert into
+    /// `spent_tokens` a CTE of the numbering read. A spent token refuses the attempt first.
+    pub(super) async fn spend_and_number(
+        tx: &mut super::Unit<DB>,
+        token_id: &str,
+        expires_at: i64,
+        now: i64,
+        p: &Payment,
+    ) -> StoreResult<i32> {
+        if !DB::WRITABLE_CTE {
+            Self::spend_token_in(tx, token_id, expires_at, now).await?;
+            return Self::number_attempt(tx, p).await;
+        }
+        // One row at least (`one`), so the spend is seen even without the terminal.
+        let rows = sqlx::query(
+            "WITH spent AS (INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
+                 ON CONFLICT (token_id) DO NOTHING RETURNING 1)
+             SELECT (SELECT count(*) FROM spent) AS spent, t.max_attempts, p.attempt, p.status
+             FROM (SELECT 1 AS one) one
+             LEFT JOIN terminals t ON t.id = $1
+             LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2",
+        )
+        .bind(&p.terminal_id)
+        .bind(&p.invoice_id)
+        .bind(token_id)
+        .bind(now)
+        .bind(expires_at)
+        .fetch_all(&mut **tx)
+        .await?;
+        let spent: i64 = match rows.first() {
+            Some(row) => row.try_get("spent")?,
+            None => 0,
+        };
+        if spent != 1 {
+            return Err(StoreError::TokenSpent);
+        }
+        Self::next_attempt(&rows)
+    }
+
+    /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL
+    /// or no row: no such terminal) and each earlier attempt's number and status.
+    fn next_attempt(rows: &[DB::Row]) -> StoreResult<i32> {
+        let max: i32 = match rows.first().map(|row| row.try_get::<Option<i32>, _>("max_attempts")).transpose()? {
+            Some(Some(max)) => max,
+            _ => return Err(StoreError::NotFound),
         };
         let mut last = 0;
         let mut statuses = Vec::new();
-        for row in &rows {
+        for row in rows {
             if let Some(attempt) = row.try_get::<Option<i32>, _>("attempt")? {
                 last = last.max(attempt);
                 let status: String = row.try_get("status")?;
@@ -229,6 +288,8 @@ impl<DB: Backend> SqlStore<DB> {
             Self::keep_token(tx, end.token_digest).await?;
         }
         if let Some(session) = end.three_ds {
+            // The session's row references the payment's: the queued insert goes first.
+            tx.flush().await?;
             Self::insert_three_ds(tx, session).await?;
         }
         if let Some(cb) = (end.callback)(payment) {
@@ -239,9 +300,9 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// A declined attempt on the hosted page leaves its token usable: the shopper may try
     /// the same invoice again on the same page, within the terminal's attempts.
-    async fn keep_token(tx: &mut super::Unit<DB>, token_id: &str) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM spent_tokens WHERE token_id = $1").bind(token_id).execute(&mut **tx).await?;
-        Ok(())
+    async fn keep_token(tx: &mut super::Unit<DB>, token_id: &str) -> StoreResult<()> {
+        let keep = Step::new("DELETE FROM spent_tokens WHERE token_id = $1", vec![token_id.into()]);
+        tx.defer(keep.row(format!("spent_tokens:{token_id}"))).await
     }
 
     /// A 3-D Secure attempt from the hosted page that ends declined leaves the token that
@@ -263,7 +324,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Its status is the state machine's decision from NEW, which `decide_payment` or
     /// `settle_transfer` made in this transaction.
     async fn insert_payment(tx: &mut super::Unit<DB>, p: &Payment) -> StoreResult<()> {
-        let inserted = sqlx::query(
+        let row = Step::new(
             "INSERT INTO payments (id, merchant_id, terminal_id, invoice_id, invoice_id_alt, kind, status,
                  amount_minor, charged_minor, refunded_minor, fee_minor, currency, description, account_id,
                  email, phone, payer_name, language, post_link, failure_post_link, back_link,
@@ -275,73 +336,60 @@ impl<DB: Backend> SqlStore<DB> {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19,
                  $20, $21, $22, $23, $24, $25, $26, $27, $28, $29, $30, $31, $32, $33, $34, $35, $36, $37,
                  $38, $39, $40, $41, $42, $43, $44, $45, $46, $47)",
-        )
-        .bind(&p.id)
-        .bind(&p.merchant_id)
-        .bind(&p.terminal_id)
-        .bind(&p.invoice_id)
-        .bind(&p.invoice_id_alt)
-        .bind(p.kind.as_str())
-        .bind(p.status.as_str())
-        .bind(p.amount_minor)
-        .bind(p.charged_minor)
-        .bind(p.refunded_minor)
-        .bind(p.fee_minor)
-        .bind(&p.currency)
-        .bind(&p.description)
-        .bind(&p.account_id)
-        .bind(&p.email)
-        .bind(&p.phone)
-        .bind(&p.payer_name)
-        .bind(&p.language)
-        .bind(&p.post_link)
-        .bind(&p.failure_post_link)
-        .bind(&p.back_link)
-        .bind(&p.failure_back_link)
-        .bind(p.secret_hash.as_ref().map(Secret::expose))
-        .bind(&p.data)
-        .bind(&p.card_id)
-        .bind(&p.card_mask)
-        .bind(&p.card_brand)
-        .bind(&p.card_account)
-        .bind(&p.issuer)
-        .bind(&p.reference)
-        .bind(&p.int_reference)
-        .bind(&p.approval_code)
-        .bind(p.reason_code)
-        .bind(&p.reason)
-        .bind(p.secure)
-        .bind(p.created_at)
-        .bind(p.updated_at)
-        .bind(&p.sender_transfer_type)
-        .bind(&p.receiver_transfer_type)
-        .bind(&p.receiver_card_id)
-        .bind(&p.receiver_card_mask)
-        .bind(&p.receiver_card_brand)
-        .bind(&p.receiver_account)
-        .bind(&p.card_currency)
-        .bind(p.fx_rate().micros())
-        .bind(p.card_amount_minor)
-        .bind(p.attempt)
-        .execute(&mut **tx)
-        .await;
-        match inserted {
-            Ok(_) => {
-                Self::record_event(
-                    tx,
-                    &p.id,
-                    PaymentStep::Created,
-                    p.status,
-                    p.amount_minor,
-                    p.reason_code,
-                    p.created_at,
-                )
-                .await?;
-                Ok(())
-            }
-            Err(e) if is_unique_violation(&e) => Err(attempt_conflict(&e)),
-            Err(e) => Err(e.into()),
-        }
+            vec![
+                (&p.id).into(),
+                (&p.merchant_id).into(),
+                (&p.terminal_id).into(),
+                (&p.invoice_id).into(),
+                (&p.invoice_id_alt).into(),
+                p.kind.as_str().into(),
+                p.status.as_str().into(),
+                p.amount_minor.into(),
+                p.charged_minor.into(),
+                p.refunded_minor.into(),
+                p.fee_minor.into(),
+                (&p.currency).into(),
+                (&p.description).into(),
+                (&p.account_id).into(),
+                (&p.email).into(),
+                (&p.phone).into(),
+                (&p.payer_name).into(),
+                (&p.language).into(),
+                (&p.post_link).into(),
+                (&p.failure_post_link).into(),
+                (&p.back_link).into(),
+                (&p.failure_back_link).into(),
+                p.secret_hash.as_ref().map(Secret::expose).into(),
+                (&p.data).into(),
+                (&p.card_id).into(),
+                (&p.card_mask).into(),
+                (&p.card_brand).into(),
+                (&p.card_account).into(),
+                (&p.issuer).into(),
+                (&p.reference).into(),
+                (&p.int_reference).into(),
+                (&p.approval_code).into(),
+                p.reason_code.into(),
+                (&p.reason).into(),
+                p.secure.into(),
+                p.created_at.into(),
+                p.updated_at.into(),
+                (&p.sender_transfer_type).into(),
+                (&p.receiver_transfer_type).into(),
+                (&p.receiver_card_id).into(),
+                (&p.receiver_card_mask).into(),
+                (&p.receiver_card_brand).into(),
+                (&p.receiver_account).into(),
+                (&p.card_currency).into(),
+                p.fx_rate().micros().into(),
+                p.card_amount_minor.into(),
+                p.attempt.into(),
+            ],
+        );
+        tx.defer(row.on_unique("payments", attempt_conflict)).await?;
+        let created =
+            Self::event_step(&p.id, PaymentStep::Created, p.status, p.amount_minor, p.reason_code, p.created_at);
+        tx.defer(created).await
     }
 
     /// Saves a card for a customer (or reactivates the one already saved); returns its id,
@@ -391,26 +439,22 @@ impl<DB: Backend> SqlStore<DB> {
         Ok((card.payable || (!payable && active)).then_some(id))
     }
 
-    pub(super) async fn insert_callback(
-        tx: &mut super::Unit<DB>,
-        cb: &NewCallback,
-        now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    pub(super) async fn insert_callback(tx: &mut super::Unit<DB>, cb: &NewCallback, now: i64) -> StoreResult<()> {
+        let row = Step::new(
             "INSERT INTO callback_events (id, merchant_id, payment_id, kind, url, payload, status, attempts,
                  next_attempt_at, locked_until, claim_id, created_at, delivered_at)
              VALUES ($1, $2, $3, $4, $5, $6, $8, 0, $7, 0, '', $7, NULL)",
-        )
-        .bind(&cb.id)
-        .bind(&cb.merchant_id)
-        .bind(&cb.payment_id)
-        .bind(cb.kind.as_str())
-        .bind(&cb.url)
-        .bind(cb.payload.expose())
-        .bind(now)
-        .bind(DeliveryStatus::Pending.as_str())
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
+            vec![
+                (&cb.id).into(),
+                (&cb.merchant_id).into(),
+                (&cb.payment_id).into(),
+                cb.kind.as_str().into(),
+                (&cb.url).into(),
+                cb.payload.expose().into(),
+                now.into(),
+                DeliveryStatus::Pending.as_str().into(),
+            ],
+        );
+        tx.defer(row).await
     }
 }
