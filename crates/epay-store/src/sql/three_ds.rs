@@ -165,6 +165,35 @@ impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
         Ok(changed == 1)
     }
 
+    async fn wrong_three_ds_code(
+        &self,
+        id: &str,
+        limit: i32,
+        reason_code: i32,
+        now_ms: i64,
+    ) -> StoreResult<Option<WrongCode>> {
+        // One statement: the row is locked (PostgreSQL) or the database written (SQLite) while
+        // the count rises, and the `state = pending` guard is read again after a parallel
+        // answer's write, so the limit-th wrong code fails the challenge and later ones find it
+        // answered.
+        let counted: Option<(i32, String)> = sqlx::query_as(
+            "UPDATE three_ds_sessions SET code_failures = code_failures + 1, updated_at = $1,
+                 state = CASE WHEN code_failures + 1 >= $2 THEN $3 ELSE state END,
+                 reason_code = CASE WHEN code_failures + 1 >= $2 THEN $4 ELSE reason_code END
+             WHERE id = $5 AND state = $6
+             RETURNING code_failures, state",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .bind(ThreeDsState::Failed.as_str())
+        .bind(reason_code)
+        .bind(id)
+        .bind(ThreeDsState::Pending.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(counted.map(|(failures, state)| WrongCode { failures, failed: state == ThreeDsState::Failed.as_str() }))
+    }
+
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let ThreeDsFinish { session_id, payment, effect, save_card, now_ms } = finish;
         let challenged = Challenged::Payment { payment, effect, save_card };
