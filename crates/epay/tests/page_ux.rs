@@ -22,7 +22,14 @@ fn screenshot(name: &str) -> PathBuf {
 }
 
 /// The page's `params` for `invoice` in `language`, on `terminal`, carrying `token`.
-fn params(gw: &Gateway, invoice: &str, token: String, language: &str, terminal: &str, extra: &[(&str, &str)]) -> String {
+fn params(
+    gw: &Gateway,
+    invoice: &str,
+    token: String,
+    language: &str,
+    terminal: &str,
+    extra: &[(&str, &str)],
+) -> String {
     let mut fields = vec![
         ("invoiceId", invoice.to_string()),
         ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
@@ -210,10 +217,19 @@ async fn pay_enrolled(browser: &Browser) {
     browser.wait("#otp", 15).await;
 }
 
+/// Answers the bank's page with `code` and waits until the browser has left that page.
 async fn answer_code(browser: &Browser, code: &str) {
-    browser.execute("document.getElementById('otp').value = '';").await;
+    browser.execute("document.getElementById('otp').value = ''; window.answered = true;").await;
     browser.type_into("#otp", code).await;
     browser.click("#acs-submit").await;
+    for _ in 0..150 {
+        let left = "return window.answered === undefined && document.readyState === 'complete';";
+        if browser.execute(left).await == true {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("the bank's page did not answer");
 }
 
 async fn background(browser: &Browser, css: &str) -> String {
@@ -234,7 +250,8 @@ async fn the_bank_page_speaks_russian_takes_three_tries_and_sends_the_code_again
         assert_eq!(browser.text("#acs-submit").await, "Подтвердить");
         assert_eq!(browser.text("#acs-cancel").await, "Отменить платёж");
         // Confirm and Cancel do not look alike.
-        let (primary, secondary) = (background(&browser, "#acs-submit").await, background(&browser, "#acs-cancel").await);
+        let (primary, secondary) =
+            (background(&browser, "#acs-submit").await, background(&browser, "#acs-cancel").await);
         assert_ne!(primary, secondary, "{backend:?}");
         if backend == Backend::Sqlite {
             browser.screenshot(&screenshot("acs-ru.png")).await;

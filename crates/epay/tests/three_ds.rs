@@ -114,14 +114,7 @@ async fn answer_challenge(gw: &Gateway, three_d: &Value, code: &str, action: &st
         ("code", code.to_string()),
         ("action", action.to_string()),
     ];
-    let mut back = String::new();
-    for _ in 0..epay_server::services::three_ds::CODE_ATTEMPTS {
-        let url = format!("{}/acs/challenge/answer", gw.url);
-        back = gw.http.post(url).form(&answer).send().await.unwrap().text().await.unwrap();
-        if !back.contains(r#"id="acs-error""#) {
-            break;
-        }
-    }
+    let back = answer_acs(gw, &answer).await;
     assert!(back.contains(r#"action="https://merchantsite.com/3dRes""#), "{back}");
     hidden(&back, "PaRes")
 }

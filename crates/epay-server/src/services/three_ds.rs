@@ -354,7 +354,8 @@ mod tests {
             ..answered(s, ShopperAnswer::Cancel)
         };
         assert_eq!(answer(&app, foreign).await.err(), Some(AcsRefusal::UnknownChallenge));
-        let Ok(Answered::Over { session, state }) = answer(&app, answered(s, ShopperAnswer::Code(" 123456 ".into()))).await
+        let Ok(Answered::Over { session, state }) =
+            answer(&app, answered(s, ShopperAnswer::Code(" 123456 ".into()))).await
         else {
             panic!("the right code ends the challenge")
         };

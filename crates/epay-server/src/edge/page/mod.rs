@@ -650,8 +650,9 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
             transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(w.check_entered), Default::default()))
                 .await
         }
-        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(&e.to_string()), Default::default()))
-            .await,
+        Err(e) => {
+            transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(&e.to_string()), Default::default())).await
+        }
     }
 }
 

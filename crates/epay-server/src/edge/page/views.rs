@@ -407,8 +407,8 @@ mod tests {
             "receiver-pan",
         ]
         .iter()
-            .map(|p| hostile(p))
-            .collect();
+        .map(|p| hostile(p))
+        .collect();
         let preselected = Preselected { sender: Some("card-2".into()), receiver: None };
         let view = TransferFormView {
             lang: Lang::En,
@@ -426,12 +426,7 @@ mod tests {
             preselected: &preselected,
             alert: Some(&values[6]),
             check_expiry_date: false,
-            entered: Entered {
-                pan: &values[8],
-                expiry: &values[9],
-                holder: &values[10],
-                receiver_pan: &values[11],
-            },
+            entered: Entered { pan: &values[8], expiry: &values[9], holder: &values[10], receiver_pan: &values[11] },
             errors: FieldErrors { pan: Some("bad pan"), receiver_pan: Some("bad receiver"), ..Default::default() },
         };
         let page = transfer_form(&view).unwrap();
@@ -456,7 +451,9 @@ mod tests {
         );
         // The refused fields say so by the field; the CVC field is always empty.
         assert!(page.contains(r#"data-msg="Invalid card number">bad pan</p>"#), "{page}");
-        assert!(page.contains(r#"id="receiver_pan-error" class="error" role="alert" data-msg="Invalid card number">bad receiver</p>"#));
+        assert!(page.contains(
+            r#"id="receiver_pan-error" class="error" role="alert" data-msg="Invalid card number">bad receiver</p>"#
+        ));
         assert_eq!(page.matches(r#"aria-invalid="true""#).count(), 2, "{page}");
         let cvc = &page[page.find(r#"<input id="cvc""#).unwrap()..];
         assert!(!cvc[..cvc.find('>').unwrap()].contains("value="), "{page}");
@@ -513,7 +510,10 @@ mod tests {
         // In the payment's language, the primary action styled apart from the others.
         let page = challenge(&ChallengeView { lang: Lang::Ru, notice: Notice::None, ..view }).unwrap();
         assert!(page.contains("<html lang=\"ru\">") && page.contains(">Подтвердить</button>"), "{page}");
-        assert!(page.contains(r#"id="acs-submit" class="primary""#) && page.contains(r#"id="acs-cancel" class="secondary""#));
+        assert!(
+            page.contains(r#"id="acs-submit" class="primary""#)
+                && page.contains(r#"id="acs-cancel" class="secondary""#)
+        );
         assert!(!page.contains("acs-error") && !page.contains("acs-resent"), "{page}");
     }
 
