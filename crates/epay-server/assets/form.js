@@ -1,5 +1,5 @@
-// epay payment page: validates the card as it is typed (Luhn, brand, expiry, CVC length) and,
-// on the result page, returns the shopper to the shop or answers the widget's parent.
+// epay payment page: validates and formats the card as it is typed (Luhn, brand, expiry, CVC
+// length) on the card form and the transfer form and, on the result page, returns the shopper to the shop or answers the widget's parent.
 (function () {
   "use strict";
 
@@ -86,24 +86,40 @@
     return year > now.getFullYear() || (year === now.getFullYear() && month >= now.getMonth() + 1);
   }
 
-  var form = document.getElementById("pay-form");
-  if (form) {
-    var pan = document.getElementById("pan"), exp = document.getElementById("expiry");
-    var cvc = document.getElementById("cvc"), holder = document.getElementById("holder");
-    var submit = document.getElementById("submit"), brandEl = document.getElementById("brand");
-    var touched = {};
+  // The card form (#pay-form) and the transfer form (#transfer-form) share one set of checks
+  // and formats: each wires the fields it has. A field the server refused keeps its message
+  // (already in its error line) until the shopper edits it.
+  function byId(id) { return document.getElementById(id); }
+
+  function wireCardFields(form, submit) {
+    var pan = byId("pan"), exp = byId("expiry"), cvc = byId("cvc"), holder = byId("holder");
+    var receiver = byId("receiver_pan"), brandEl = byId("brand");
+    var fields = [pan, exp, cvc, holder, receiver].filter(Boolean);
+    var touched = {}, serverSaid = {};
+    fields.forEach(function (el) {
+      var line = byId(el.id + "-error");
+      if (line && line.textContent) serverSaid[el.id] = true;
+    });
 
     function show(input, ok, msgId) {
-      var el = document.getElementById(msgId);
+      var el = byId(msgId);
+      if (serverSaid[input.id]) return ok;
       var visible = touched[input.id] && !ok;
       input.setAttribute("aria-invalid", visible ? "true" : "false");
       el.textContent = visible ? el.getAttribute("data-msg") : "";
       return ok;
     }
 
+    // A side of a transfer paid or received by a saved card has no typed card to check.
+    function savedCardChosen(input) {
+      var block = input.closest(".typed-card");
+      var select = block && byId(block.getAttribute("data-saved-select"));
+      return !!(select && select.value);
+    }
+
     var brandShown = null;
     function showBrand(b) {
-      if (b === brandShown) return;
+      if (!brandEl || b === brandShown) return;
       brandShown = b;
       brandEl.textContent = "";
       var known = BRANDS[b];
@@ -119,57 +135,83 @@
     }
 
     function validate() {
-      var num = digits(pan.value);
-      var b = brand(num);
-      showBrand(b);
-      var c = cvc.value.trim();
-      var cvcOk = b === "AMEX" ? /^\d{4}$/.test(c) : (b === "" ? /^\d{3,4}$/.test(c) : /^\d{3}$/.test(c));
-      var ok = show(pan, luhn(num), "pan-error");
-      ok = show(exp, expiryValid(exp.value, exp.getAttribute("data-check-date") !== "false"), "expiry-error") && ok;
-      ok = show(cvc, cvcOk, "cvc-error") && ok;
-      ok = show(holder, /^[A-Za-z][A-Za-z .'-]{1,63}$/.test(holder.value.trim()), "holder-error") && ok;
+      var ok = true;
+      if (pan && !savedCardChosen(pan)) {
+        var num = digits(pan.value);
+        var b = brand(num);
+        showBrand(b);
+        var c = cvc.value.trim();
+        var cvcOk = b === "AMEX" ? /^\d{4}$/.test(c) : (b === "" ? /^\d{3,4}$/.test(c) : /^\d{3}$/.test(c));
+        ok = show(pan, luhn(num), "pan-error") && ok;
+        ok = show(exp, expiryValid(exp.value, exp.getAttribute("data-check-date") !== "false"), "expiry-error") && ok;
+        ok = show(cvc, cvcOk, "cvc-error") && ok;
+        var name = holder.value.trim();
+        var optional = holder.getAttribute("data-optional") === "true" && name === "";
+        ok = show(holder, optional || /^[A-Za-z][A-Za-z .'-]{1,63}$/.test(name), "holder-error") && ok;
+      }
+      if (receiver && !savedCardChosen(receiver)) {
+        ok = show(receiver, luhn(digits(receiver.value)), "receiver_pan-error") && ok;
+      }
       submit.disabled = !ok;
       return ok;
     }
 
-    // The card number, grouped as the brand prints it, with the caret kept after the same
+    // A card number, grouped as the brand prints it, with the caret kept after the same
     // digit it followed: reformatting must not move it to the end (issue 19).
-    pan.addEventListener("input", function (event) {
-      var raw = pan.value, caret = pan.selectionStart === null ? raw.length : pan.selectionStart;
-      var before = digits(raw.slice(0, caret)).length;
-      var num = digits(raw);
-      // Backspace over a group's space deletes the digit before it, as a shopper expects.
-      if (event.inputType === "deleteContentBackward" && num === digits(panShown) && before > 0) {
-        num = num.slice(0, before - 1) + num.slice(before);
-        before -= 1;
-      }
-      num = num.slice(0, maxDigits(num));
-      pan.value = groupCard(num);
-      panShown = pan.value;
-      var at = caretAfter(pan.value, Math.min(before, num.length));
-      if (document.activeElement === pan) pan.setSelectionRange(at, at);
-      validate();
+    function formatsCardNumber(input) {
+      var shown = input.value;
+      input.addEventListener("input", function (event) {
+        var raw = input.value, caret = input.selectionStart === null ? raw.length : input.selectionStart;
+        var before = digits(raw.slice(0, caret)).length;
+        var num = digits(raw);
+        // Backspace over a group's space deletes the digit before it, as a shopper expects.
+        if (event.inputType === "deleteContentBackward" && num === digits(shown) && before > 0) {
+          num = num.slice(0, before - 1) + num.slice(before);
+          before -= 1;
+        }
+        num = num.slice(0, maxDigits(num));
+        input.value = groupCard(num);
+        shown = input.value;
+        var at = caretAfter(input.value, Math.min(before, num.length));
+        if (document.activeElement === input) input.setSelectionRange(at, at);
+        validate();
+      });
+    }
+    [pan, receiver].filter(Boolean).forEach(function (input) {
+      // Typed before a refusal and shown again: in the same groups as while typing.
+      input.value = groupCard(digits(input.value).slice(0, maxDigits(digits(input.value))));
+      formatsCardNumber(input);
     });
-    var panShown = pan.value;
-    exp.addEventListener("input", function (event) {
-      var deleting = (event.inputType || "").indexOf("delete") === 0;
-      var atEnd = exp.selectionStart === null || exp.selectionStart === exp.value.length;
-      exp.value = expiryText(exp.value, deleting);
-      if (atEnd && document.activeElement === exp) exp.setSelectionRange(exp.value.length, exp.value.length);
-      validate();
-    });
-    [cvc, holder].forEach(function (el) { el.addEventListener("input", validate); });
-    [pan, exp, cvc, holder].forEach(function (el) {
+    if (exp) {
+      if (exp.value) exp.value = expiryText(exp.value, true);
+      exp.addEventListener("input", function (event) {
+        var deleting = (event.inputType || "").indexOf("delete") === 0;
+        var atEnd = exp.selectionStart === null || exp.selectionStart === exp.value.length;
+        exp.value = expiryText(exp.value, deleting);
+        if (atEnd && document.activeElement === exp) exp.setSelectionRange(exp.value.length, exp.value.length);
+        validate();
+      });
+    }
+    [cvc, holder].filter(Boolean).forEach(function (el) { el.addEventListener("input", validate); });
+    fields.forEach(function (el) {
+      // Editing a field the server refused hands it back to the checks as typed.
+      el.addEventListener("input", function () { if (serverSaid[el.id]) { serverSaid[el.id] = false; validate(); } });
       el.addEventListener("blur", function () { touched[el.id] = true; validate(); });
     });
+    form.querySelectorAll("select").forEach(function (el) { el.addEventListener("change", validate); });
     form.addEventListener("submit", function (e) {
-      [pan, exp, cvc, holder].forEach(function (el) { touched[el.id] = true; });
+      fields.forEach(function (el) { touched[el.id] = true; });
       if (!validate()) { e.preventDefault(); return; }
       submit.disabled = true;
       submit.textContent = submit.getAttribute("data-processing");
     });
     validate();
   }
+
+  var payForm = byId("pay-form");
+  if (payForm) wireCardFields(payForm, byId("submit"));
+  var transferForm = byId("transfer-form");
+  if (transferForm) wireCardFields(transferForm, byId("transfer-submit"));
 
   // Result page: tell the widget's parent, or go back to the shop.
   var result = document.getElementById("result");

@@ -11,7 +11,7 @@ pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use ports::{
     CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort,
+    TransfersPort, VaultPort, WrongCode,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};

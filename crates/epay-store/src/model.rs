@@ -328,6 +328,9 @@ pub struct ThreeDsSession {
     pub reason_code: i32,
     pub created_at: i64,
     pub updated_at: i64,
+    /// Wrong one-time codes answered so far (migration 0024); the challenge fails at the ACS's
+    /// limit.
+    pub code_failures: i32,
 }
 
 /// How a 3-D Secure payment ends, applied by [`crate::ThreeDsPort::finish_three_ds`].

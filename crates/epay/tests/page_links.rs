@@ -58,8 +58,7 @@ async fn three_ds_return_page(gw: &Gateway, code: &str) -> String {
         ("code", code.to_string()),
         ("action", "submit".to_string()),
     ];
-    let back = gw.http.post(format!("{}/acs/challenge/answer", gw.url)).form(&answer).send().await.unwrap();
-    let back = back.text().await.unwrap();
+    let back = answer_acs(gw, &answer).await;
     let returned = [("PaRes", hidden_input(&back, "PaRes")), ("MD", hidden_input(&back, "MD"))];
     gw.http.post(&term_url).form(&returned).send().await.unwrap().text().await.unwrap()
 }

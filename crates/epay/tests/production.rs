@@ -127,8 +127,7 @@ async fn production_has_no_public_test_card_and_no_fixed_three_ds_code() {
                 ("code", code.to_string()),
                 ("action", "submit".to_string()),
             ];
-            let back = gw.http.post(format!("{}/acs/challenge/answer", gw.url)).form(&answer).send().await.unwrap();
-            let pa_res = hidden_input(&back.text().await.unwrap(), "PaRes");
+            let pa_res = hidden_input(&answer_acs(&gw, &answer).await, "PaRes");
             let confirm = serde_json::json!({"PaRes": pa_res, "MD": s["md"]}).to_string();
             let (status, body) = gw.post_json("/payment/cryptopay/confirm", Some(&token), &confirm).await;
             if answer_with_real_code {

@@ -93,7 +93,8 @@ fn hidden(html: &str, name: &str) -> String {
     hidden_input(html, name)
 }
 
-/// Plays the shopper at the ACS over plain HTTP: posts seed 003's form, answers the challenge.
+/// Plays the shopper at the ACS over plain HTTP: posts seed 003's form, answers the challenge
+/// (a wrong code as often as the ACS takes one: its last try fails the challenge).
 /// Returns the PaRes the ACS sends back to TermUrl.
 async fn answer_challenge(gw: &Gateway, three_d: &Value, code: &str, action: &str) -> String {
     let s = &three_d["secure3D"];
@@ -105,7 +106,7 @@ async fn answer_challenge(gw: &Gateway, three_d: &Value, code: &str, action: &st
     let page = gw.http.post(s["action"].as_str().unwrap()).form(&form).send().await.unwrap();
     assert_eq!(page.status(), 200);
     let html = page.text().await.unwrap();
-    assert!(html.contains("One-time code"), "{html}");
+    assert!(html.contains(r#"id="otp""#), "{html}");
     let answer = [
         ("acs_id", hidden(&html, "acs_id")),
         ("MD", hidden(&html, "MD")),
@@ -113,16 +114,7 @@ async fn answer_challenge(gw: &Gateway, three_d: &Value, code: &str, action: &st
         ("code", code.to_string()),
         ("action", action.to_string()),
     ];
-    let back = gw
-        .http
-        .post(format!("{}/acs/challenge/answer", gw.url))
-        .form(&answer)
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let back = answer_acs(gw, &answer).await;
     assert!(back.contains(r#"action="https://merchantsite.com/3dRes""#), "{back}");
     hidden(&back, "PaRes")
 }

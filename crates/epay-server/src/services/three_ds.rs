@@ -16,6 +16,11 @@ use crate::wire::Secure3D;
 /// docs/test-cards.md). Production has no fixed code: see [`one_time_code`].
 pub const SANDBOX_CODE: &str = "123456";
 
+/// Wrong one-time codes a challenge takes: the third fails it (473), as issuers' ACSs allow a
+/// few tries for a mistyped code (docs/security.md, "3-D Secure code attempts"). Counted in the
+/// store (`wrong_three_ds_code`), so parallel answers cannot add tries.
+pub const CODE_ATTEMPTS: i32 = 3;
+
 /// A production challenge's one-time code: six digits from an HMAC of the ACS transaction id
 /// under a key derived from the vault master key. Unpredictable without that key, different for
 /// every challenge, and nothing to store: the simulated ACS "delivers" it to the operator log
@@ -61,6 +66,7 @@ pub fn new_session(
         reason_code: 0,
         created_at: payment.created_at,
         updated_at: payment.created_at,
+        code_failures: 0,
     }
 }
 
@@ -117,6 +123,10 @@ pub struct Challenge {
     pub amount: Amount,
     pub currency: String,
     pub card_mask: String,
+    /// The payment's `language` as its request gave it: the ACS speaks to the shopper in it.
+    pub language: String,
+    /// Codes the shopper may still try.
+    pub attempts_left: i32,
 }
 
 /// Why the ACS refuses a form. The ACS page words each one (`edge::page::acs`).
@@ -158,7 +168,9 @@ fn md_matches(md: Option<&ServerTransId>, session: &ThreeDsSession) -> bool {
 }
 
 /// The challenge a merchant's page posted to the ACS, if it is one this ACS still waits an
-/// answer to. In production the one-time code is "sent" (logged) here.
+/// answer to. In production the one-time code is "sent" (logged) here. The challenge page's
+/// "send the code again" comes here too: the code is sent again, and the wrong codes already
+/// answered still count (a new code gives no new tries).
 pub async fn challenge(app: &App, form: ShowChallenge) -> Result<Challenge, AcsRefusal> {
     let session = match app.store.three_ds_session(form.challenge.as_str()).await {
         Ok(Some(s)) => s,
@@ -167,6 +179,18 @@ pub async fn challenge(app: &App, form: ShowChallenge) -> Result<Challenge, AcsR
     if !md_matches(form.md.as_ref(), &session) {
         return Err(AcsRefusal::MdMismatch);
     }
+    let challenge = waiting(app, session).await?;
+    if app.config.mode == crate::platform::config::Mode::Production {
+        // The simulated issuer's "SMS": a real ACS sends the code to the card holder's phone.
+        let code = one_time_code(&app.keys, &challenge.session.id);
+        let payment_id = &challenge.session.payment_id;
+        tracing::info!(acs_id = %challenge.session.id, %payment_id, code = %code, "3-D Secure one-time code");
+    }
+    Ok(challenge)
+}
+
+/// What the ACS shows for a challenge that still waits for its answer.
+async fn waiting(app: &App, session: ThreeDsSession) -> Result<Challenge, AcsRefusal> {
     if !session.state.can_be_answered() {
         return Err(AcsRefusal::AlreadyAnswered);
     }
@@ -175,38 +199,55 @@ pub async fn challenge(app: &App, form: ShowChallenge) -> Result<Challenge, AcsR
     };
     let merchant_name =
         app.store.merchant(&payment.merchant_id).await.ok().flatten().map(|m| m.name).unwrap_or_default();
-    if app.config.mode == crate::platform::config::Mode::Production {
-        // The simulated issuer's "SMS": a real ACS sends the code to the card holder's phone.
-        let code = one_time_code(&app.keys, &session.id);
-        tracing::info!(acs_id = %session.id, payment_id = %payment.id, code = %code, "3-D Secure one-time code");
-    }
     Ok(Challenge {
+        attempts_left: (CODE_ATTEMPTS - session.code_failures).max(0),
         session,
         merchant_name,
         amount: Amount::from_minor(payment.amount_minor).unwrap_or_default(),
         currency: payment.currency,
         card_mask: payment.card_mask,
+        language: payment.language,
     })
 }
 
-/// The shopper's answer to a challenge: the ACS's verdict is recorded once, and the session
-/// and its new state returned for the `PaRes`.
-pub async fn answer(app: &App, form: AnswerChallenge) -> Result<(ThreeDsSession, ThreeDsState), AcsRefusal> {
+/// The ACS's reply to an answer.
+pub enum Answered {
+    /// The challenge is over (passed, failed or cancelled): its `PaRes` goes back to TermUrl.
+    Over { session: ThreeDsSession, state: ThreeDsState },
+    /// A wrong code with tries left: the challenge again.
+    TryAgain(Challenge),
+}
+
+/// The shopper's answer to a challenge. A wrong code is counted, and the challenge shown again
+/// until the [`CODE_ATTEMPTS`]-th fails it; a verdict is recorded once, and the session and its
+/// new state returned for the `PaRes`.
+pub async fn answer(app: &App, form: AnswerChallenge) -> Result<Answered, AcsRefusal> {
     let session = match app.store.three_ds_session(form.challenge.as_str()).await {
         Ok(Some(s)) if md_matches(form.md.as_ref(), &s) => s,
         _ => return Err(AcsRefusal::UnknownChallenge),
     };
+    let internal = |e: epay_store::StoreError| {
+        tracing::error!(error = %e, "recording the 3-D Secure answer failed");
+        AcsRefusal::Internal
+    };
+    let now = app.clock.now_ms();
     let (state, reason) = verdict(&expected_code(app, &session.id), &form.answer);
-    match app.store.answer_three_ds(&session.id, state, reason.code, app.clock.now_ms()).await {
-        Ok(true) => {}
-        Ok(false) => return Err(AcsRefusal::AlreadyAnswered),
-        Err(e) => {
-            tracing::error!(error = %e, "recording the 3-D Secure answer failed");
-            return Err(AcsRefusal::Internal);
+    if state == ThreeDsState::Failed {
+        let counted = app.store.wrong_three_ds_code(&session.id, CODE_ATTEMPTS, reason.code, now).await;
+        match counted.map_err(internal)? {
+            None => return Err(AcsRefusal::AlreadyAnswered),
+            Some(wrong) if !wrong.failed => {
+                let session = ThreeDsSession { code_failures: wrong.failures, ..session };
+                tracing::info!(acs_id = %session.id, failures = wrong.failures, "3-D Secure code wrong");
+                return waiting(app, session).await.map(Answered::TryAgain);
+            }
+            Some(_) => {}
         }
+    } else if !app.store.answer_three_ds(&session.id, state, reason.code, now).await.map_err(internal)? {
+        return Err(AcsRefusal::AlreadyAnswered);
     }
     tracing::info!(acs_id = %session.id, state = %state, "3-D Secure challenge answered");
-    Ok((session, state))
+    Ok(Answered::Over { session, state })
 }
 
 #[cfg(test)]
@@ -313,7 +354,11 @@ mod tests {
             ..answered(s, ShopperAnswer::Cancel)
         };
         assert_eq!(answer(&app, foreign).await.err(), Some(AcsRefusal::UnknownChallenge));
-        let (session, state) = answer(&app, answered(s, ShopperAnswer::Code(" 123456 ".into()))).await.unwrap();
+        let Ok(Answered::Over { session, state }) =
+            answer(&app, answered(s, ShopperAnswer::Code(" 123456 ".into()))).await
+        else {
+            panic!("the right code ends the challenge")
+        };
         assert_eq!((session.id.as_str(), state), (s.id.as_str(), ThreeDsState::Passed));
         let stored = app.store.three_ds_session(&s.id).await.unwrap().unwrap();
         assert_eq!((stored.state, stored.reason_code, stored.updated_at), (ThreeDsState::Passed, 0, NOW));
@@ -323,6 +368,39 @@ mod tests {
         assert_eq!(app.store.three_ds_session(&s.id).await.unwrap().unwrap().state, ThreeDsState::Passed);
         // The other challenge is unaffected by all this.
         assert_eq!(app.store.three_ds_session(&other.session.id).await.unwrap().unwrap().state, ThreeDsState::Pending);
+    }
+
+    #[tokio::test]
+    async fn a_wrong_code_may_be_retried_until_the_third_fails_the_challenge() {
+        let app = App::for_tests(NOW).await;
+        let wrong = || ShopperAnswer::Code("000000".into());
+        let c = challenged(&app, "000111").await;
+        let s = &c.session;
+        assert_eq!(challenge(&app, show(s, Some(&s.server_trans_id))).await.unwrap().attempts_left, CODE_ATTEMPTS);
+        for left in [2, 1] {
+            let Ok(Answered::TryAgain(again)) = answer(&app, answered(s, wrong())).await else { panic!("try again") };
+            assert_eq!((again.attempts_left, again.session.code_failures), (left, CODE_ATTEMPTS - left));
+        }
+        // Sending the code again gives no new tries.
+        assert_eq!(challenge(&app, show(s, Some(&s.server_trans_id))).await.unwrap().attempts_left, 1);
+        let Ok(Answered::Over { state, .. }) = answer(&app, answered(s, wrong())).await else { panic!("over") };
+        assert_eq!(state, ThreeDsState::Failed);
+        let stored = app.store.three_ds_session(&s.id).await.unwrap().unwrap();
+        assert_eq!((stored.state, stored.reason_code, stored.code_failures), (ThreeDsState::Failed, 473, 3));
+        let right = answer(&app, answered(s, ShopperAnswer::Code(SANDBOX_CODE.into()))).await;
+        assert_eq!(right.err(), Some(AcsRefusal::AlreadyAnswered), "the right code comes too late");
+
+        // Wrong codes sent at once are counted one by one: two more tries, one failure, and
+        // every other answer finds the challenge over.
+        let c = challenged(&app, "000112").await;
+        let one = || answer(&app, answered(&c.session, wrong()));
+        let (a, b, c2, d, e, f) = tokio::join!(one(), one(), one(), one(), one(), one());
+        let replies = [a, b, c2, d, e, f];
+        let count = |f: fn(&Result<Answered, AcsRefusal>) -> bool| replies.iter().filter(|r| f(r)).count();
+        assert_eq!(count(|r| matches!(r, Ok(Answered::TryAgain(_)))), 2);
+        assert_eq!(count(|r| matches!(r, Ok(Answered::Over { state: ThreeDsState::Failed, .. }))), 1);
+        assert_eq!(count(|r| matches!(r, Err(AcsRefusal::AlreadyAnswered))), 3);
+        assert_eq!(app.store.three_ds_session(&c.session.id).await.unwrap().unwrap().code_failures, 3);
     }
 
     #[test]

@@ -269,7 +269,8 @@ mod tests {
             md: ServerTransId::from_md(&md(&c.session.server_trans_id)),
             answer,
         };
-        three_ds::answer(app, form).await.expect("answered");
+        // A wrong code is answered until the ACS's last try fails the challenge.
+        while let three_ds::Answered::TryAgain(_) = three_ds::answer(app, form.clone()).await.expect("answered") {}
     }
 
     async fn stored(app: &App, c: &Challenged) -> (TxStatus, i32, bool) {

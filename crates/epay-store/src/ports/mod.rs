@@ -22,7 +22,7 @@ pub use invoices::InvoicesPort;
 pub use ledger::LedgerPort;
 pub use merchants::MerchantsPort;
 pub use payments::PaymentsPort;
-pub use three_ds::ThreeDsPort;
+pub use three_ds::{ThreeDsPort, WrongCode};
 pub use tokens::TokensPort;
 pub use transfers::TransfersPort;
 pub use vault::VaultPort;

@@ -6,6 +6,15 @@ use epay_domain::ThreeDsState;
 
 use crate::{CallbackBuilder, Payment, StoreResult, ThreeDsFinish, ThreeDsSession};
 
+/// A wrong one-time code, as counted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct WrongCode {
+    /// Wrong codes so far, this one included.
+    pub failures: i32,
+    /// Whether this one reached the limit and failed the challenge.
+    pub failed: bool,
+}
+
 #[async_trait]
 pub trait ThreeDsPort: Send + Sync + 'static {
     async fn three_ds_session(&self, id: &str) -> StoreResult<Option<ThreeDsSession>>;
@@ -16,6 +25,17 @@ pub trait ThreeDsPort: Send + Sync + 'static {
     /// Records the challenge's result (`pending` → `passed`/`failed`/`cancelled`); false if the
     /// challenge was already answered.
     async fn answer_three_ds(&self, id: &str, state: ThreeDsState, reason_code: i32, now_ms: i64) -> StoreResult<bool>;
+
+    /// Counts one wrong one-time code on a waiting challenge and, at the `limit`-th, fails it
+    /// with `reason_code` — in one statement, so parallel wrong answers are counted one by one
+    /// and none gets past the limit. `None` if the challenge is not waiting any more.
+    async fn wrong_three_ds_code(
+        &self,
+        id: &str,
+        limit: i32,
+        reason_code: i32,
+        now_ms: i64,
+    ) -> StoreResult<Option<WrongCode>>;
 
     /// Ends a 3D payment in one transaction: the session moves to `confirmed` and the payment
     /// from `3D` to its final status (by compare-and-set, so a replayed confirm does nothing),

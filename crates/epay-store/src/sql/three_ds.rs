@@ -20,6 +20,13 @@ pub(super) enum Challenged {
     Transfer(TransferSettlement),
 }
 
+/// What `wrong_three_ds_code`'s UPDATE returns.
+#[derive(sqlx::FromRow)]
+struct CountedCode {
+    code_failures: i32,
+    state: String,
+}
+
 impl<DB: Backend> SqlStore<DB> {
     pub(super) async fn insert_three_ds(tx: &mut super::Unit<DB>, t: &ThreeDsSession) -> Result<(), sqlx::Error> {
         sqlx::query(
@@ -163,6 +170,35 @@ impl<DB: Backend> ThreeDsPort for SqlStore<DB> {
         .await?
         .rows_affected();
         Ok(changed == 1)
+    }
+
+    async fn wrong_three_ds_code(
+        &self,
+        id: &str,
+        limit: i32,
+        reason_code: i32,
+        now_ms: i64,
+    ) -> StoreResult<Option<WrongCode>> {
+        // One statement: the row is locked (PostgreSQL) or the database written (SQLite) while
+        // the count rises, and the `state = pending` guard is read again after a parallel
+        // answer's write, so the limit-th wrong code fails the challenge and later ones find it
+        // answered.
+        let counted: Option<CountedCode> = sqlx::query_as(
+            "UPDATE three_ds_sessions SET code_failures = code_failures + 1, updated_at = $1,
+                 state = CASE WHEN code_failures + 1 >= $2 THEN $3 ELSE state END,
+                 reason_code = CASE WHEN code_failures + 1 >= $2 THEN $4 ELSE reason_code END
+             WHERE id = $5 AND state = $6
+             RETURNING code_failures, state",
+        )
+        .bind(now_ms)
+        .bind(limit)
+        .bind(ThreeDsState::Failed.as_str())
+        .bind(reason_code)
+        .bind(id)
+        .bind(ThreeDsState::Pending.as_str())
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(counted.map(|c| WrongCode { failures: c.code_failures, failed: c.state == ThreeDsState::Failed.as_str() }))
     }
 
     async fn finish_three_ds(&self, finish: ThreeDsFinish, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {

@@ -601,3 +601,19 @@ pub fn issue_card(dir: &std::path::Path, three_ds: bool) -> (String, String, Str
     let field = |name: &str| out.lines().find_map(|l| l.strip_prefix(name)).map(|v| v.trim().to_string()).expect(name);
     (field("card number:"), field("expiry:").replace('/', ""), field("cvc:"))
 }
+
+/// Posts the shopper's answer to the simulated ACS (`/acs/challenge/answer`) and returns the
+/// page it answers with. A wrong code is answered again while the ACS shows the challenge again
+/// (it takes `three_ds::CODE_ATTEMPTS`; the last fails the challenge), so the page returned is
+/// the one that posts the PaRes back to TermUrl, or a refusal.
+pub async fn answer_acs(gw: &Gateway, answer: &[(&str, String)]) -> String {
+    let mut page = String::new();
+    for _ in 0..epay_server::services::three_ds::CODE_ATTEMPTS {
+        let url = format!("{}/acs/challenge/answer", gw.url);
+        page = gw.http.post(url).form(answer).send().await.unwrap().text().await.unwrap();
+        if !page.contains(r#"id="acs-error""#) {
+            break;
+        }
+    }
+    page
+}

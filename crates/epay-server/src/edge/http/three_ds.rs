@@ -173,7 +173,9 @@ mod tests {
             md: ServerTransId::from_md(&md(&c.session.server_trans_id)),
             answer: ShopperAnswer::Code("123456".into()),
         };
-        let (session, _) = three_ds::answer(&app, form).await.expect("answered");
+        let Ok(three_ds::Answered::Over { session, .. }) = three_ds::answer(&app, form).await else {
+            panic!("the right code ends the challenge")
+        };
         // Past the token's hour, within a 3-D Secure timeout long enough for it.
         let mut app = app.at(c.token.record().expires_at + 1);
         app.config.three_ds_timeout_secs = 86_400;

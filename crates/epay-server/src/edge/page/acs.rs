@@ -13,10 +13,10 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::i18n::Lang;
-use super::views;
+use super::views::{self, Notice};
 use crate::app::AppState;
 use crate::platform::config::Mode;
-use crate::services::three_ds::{self, ShopperAnswer};
+use crate::services::three_ds::{self, Answered, ShopperAnswer};
 use crate::wire::three_ds::{self as messages, AcsTransId, ServerTransId};
 
 /// The ACS posts to the merchant's TermUrl, which may be any site: no form-action limit here.
@@ -70,7 +70,8 @@ pub struct AcsAnswerForm {
     /// code), anything else fails with 473.
     #[schema(example = "123456", required = true)]
     pub code: String,
-    /// `submit`, or `cancel` (fails with 499).
+    /// `submit`; `cancel` (fails with 499); `resend` (sends the code again, answers nothing).
+    /// A wrong code shows the challenge again; the third fails it with 473.
     #[schema(example = "submit", required = true)]
     pub action: String,
 }
@@ -107,21 +108,28 @@ async fn challenge(State(app): State<AppState>, body: Bytes) -> Response {
         return refusal(three_ds::AcsRefusal::UnknownRequest);
     };
     let form = three_ds::ShowChallenge { challenge, md: ServerTransId::from_md(&md) };
-    let challenge = match three_ds::challenge(&app, form).await {
-        Ok(c) => c,
-        Err(why) => return refusal(why),
-    };
+    match three_ds::challenge(&app, form).await {
+        Ok(c) => challenge_page(&app, &c, &md, &term_url, Notice::None),
+        Err(why) => refusal(why),
+    }
+}
+
+/// The challenge page, in the payment's language, with what happened to the last answer.
+fn challenge_page(app: &AppState, c: &three_ds::Challenge, md: &str, term_url: &str, notice: Notice) -> Response {
     page(
         StatusCode::OK,
         views::challenge(&views::ChallengeView {
-            merchant: &challenge.merchant_name,
-            amount: &challenge.amount.to_string(),
-            currency: &challenge.currency,
-            card_mask: &challenge.card_mask,
-            acs_id: &challenge.session.id,
-            md: &md,
-            term_url: &term_url,
+            lang: Lang::parse(&c.language),
+            merchant: &c.merchant_name,
+            amount: &c.amount.to_string(),
+            currency: &c.currency,
+            card_mask: &c.card_mask,
+            acs_id: &c.session.id,
+            md,
+            term_url,
             sandbox: app.config.mode == Mode::Sandbox,
+            notice,
+            attempts_left: c.attempts_left,
         }),
     )
 }
@@ -134,15 +142,26 @@ async fn answer(State(app): State<AppState>, body: Bytes) -> Response {
     let Some(challenge) = AcsTransId::parse(&acs_id) else {
         return refusal(three_ds::AcsRefusal::UnknownChallenge);
     };
+    if action == "resend" {
+        // The challenge again, its code sent again; the wrong codes answered still count.
+        let form = three_ds::ShowChallenge { challenge, md: ServerTransId::from_md(&md) };
+        return match three_ds::challenge(&app, form).await {
+            Ok(c) => challenge_page(&app, &c, &md, &term_url, Notice::Resent),
+            Err(why) => refusal(why),
+        };
+    }
     let answer = if action == "cancel" { ShopperAnswer::Cancel } else { ShopperAnswer::Code(code) };
     let form = three_ds::AnswerChallenge { challenge, md: ServerTransId::from_md(&md), answer };
     let (session, state) = match three_ds::answer(&app, form).await {
-        Ok(answered) => answered,
+        Ok(Answered::Over { session, state }) => (session, state),
+        Ok(Answered::TryAgain(c)) => return challenge_page(&app, &c, &md, &term_url, Notice::WrongCode),
         Err(why) => return refusal(why),
     };
+    let lang = match app.store.payment_by_id(&session.payment_id).await {
+        Ok(Some(payment)) => Lang::parse(&payment.language),
+        _ => Lang::En,
+    };
     let pa_res = messages::pa_res(&session.server_trans_id, &session.id, state == ThreeDsState::Passed);
-    page(
-        StatusCode::OK,
-        views::auto_post(Lang::En, &term_url, &[("PaRes", &pa_res), ("MD", &md)], "Returning to the shop…"),
-    )
+    let returning = super::i18n::words(lang).returning;
+    page(StatusCode::OK, views::auto_post(lang, &term_url, &[("PaRes", &pa_res), ("MD", &md)], returning))
 }

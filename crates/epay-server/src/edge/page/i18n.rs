@@ -68,6 +68,8 @@ pub struct Words {
     pub no_attempts_left: &'static str,
     pub too_many_attempts: &'static str,
     pub too_many_attempts_detail: &'static str,
+    /// A transfer the service refused for its input (nothing was written).
+    pub check_entered: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -120,6 +122,7 @@ static RU: Words = Words {
     too_many_attempts: "Превышено число попыток оплаты",
     too_many_attempts_detail:
         "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
+    check_entered: "Проверьте введённые данные и попробуйте ещё раз",
 };
 
 static KK: Words = Words {
@@ -164,6 +167,7 @@ static KK: Words = Words {
     too_many_attempts: "Төлем әрекеттерінің саны асып кетті",
     too_many_attempts_detail:
         "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
+    check_entered: "Енгізілген деректерді тексеріп, қайталап көріңіз",
 };
 
 static EN: Words = Words {
@@ -208,4 +212,84 @@ static EN: Words = Words {
     too_many_attempts: "Too many failed payment attempts",
     too_many_attempts_detail:
         "Every attempt to pay this order was declined. Return to the shop to place the order again.",
+    check_entered: "Check what you entered and try again",
+};
+
+/// The simulated issuer's 3-D Secure page, in the payment's language.
+pub struct AcsWords {
+    pub heading: &'static str,
+    pub amount: &'static str,
+    pub merchant: &'static str,
+    pub card: &'static str,
+    /// Before the sandbox's fixed code, shown in bold.
+    pub sandbox_code: &'static str,
+    /// Production: where the code comes from (the operator's command follows).
+    pub code_sent: &'static str,
+    pub operator_note: &'static str,
+    pub code: &'static str,
+    pub confirm: &'static str,
+    pub cancel: &'static str,
+    pub resend: &'static str,
+    pub resent: &'static str,
+    pub wrong_code: &'static str,
+    pub attempts_left: &'static str,
+}
+
+pub fn acs_words(lang: Lang) -> &'static AcsWords {
+    match lang {
+        Lang::Ru => &ACS_RU,
+        Lang::Kk => &ACS_KK,
+        Lang::En => &ACS_EN,
+    }
+}
+
+static ACS_RU: AcsWords = AcsWords {
+    heading: "Подтверждение платежа",
+    amount: "Сумма",
+    merchant: "Магазин",
+    card: "Карта",
+    sandbox_code: "Тестовый режим: одноразовый код",
+    code_sent: "Введите одноразовый код, отправленный держателю карты.",
+    operator_note: "Этот тестовый банк пишет код в журнал шлюза; оператор читает его командой",
+    code: "Одноразовый код",
+    confirm: "Подтвердить",
+    cancel: "Отменить платёж",
+    resend: "Отправить код ещё раз",
+    resent: "Код отправлен ещё раз.",
+    wrong_code: "Неверный код.",
+    attempts_left: "Осталось попыток",
+};
+
+static ACS_KK: AcsWords = AcsWords {
+    heading: "Төлемді растау",
+    amount: "Сома",
+    merchant: "Дүкен",
+    card: "Карта",
+    sandbox_code: "Тест режимі: бір реттік код",
+    code_sent: "Карта иесіне жіберілген бір реттік кодты енгізіңіз.",
+    operator_note: "Бұл тест банкі кодты шлюз журналына жазады; оператор оны мына командамен оқиды",
+    code: "Бір реттік код",
+    confirm: "Растау",
+    cancel: "Төлемнен бас тарту",
+    resend: "Кодты қайта жіберу",
+    resent: "Код қайта жіберілді.",
+    wrong_code: "Код қате.",
+    attempts_left: "Қалған әрекеттер саны",
+};
+
+static ACS_EN: AcsWords = AcsWords {
+    heading: "Confirm the payment",
+    amount: "Amount",
+    merchant: "Shop",
+    card: "Card",
+    sandbox_code: "Sandbox: the one-time code is",
+    code_sent: "Enter the one-time code sent to the card holder.",
+    operator_note: "This simulated bank writes it to the gateway's log; operators read it with",
+    code: "One-time code",
+    confirm: "Confirm",
+    cancel: "Cancel payment",
+    resend: "Send the code again",
+    resent: "The code has been sent again.",
+    wrong_code: "Wrong code.",
+    attempts_left: "Attempts left",
 };

@@ -7,6 +7,7 @@ pub mod forms;
 pub mod i18n;
 mod invoice_link;
 pub mod params;
+pub mod reasons;
 mod views;
 
 use std::collections::HashMap;
@@ -158,7 +159,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         }
     };
     if let Some(kind) = kind {
-        return transfer_page(&app, lang, short, raw, &decoded, kind, None).await;
+        return transfer_page(&app, lang, short, raw, &decoded, kind, TransferShown::default()).await;
     }
     let checked = match order_request(&decoded) {
         Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await,
@@ -261,7 +262,7 @@ async fn after_decline(
     reason: epay_domain::ReasonCode,
 ) -> Response {
     let w = words(lang);
-    let mut reason_text = format!("{} ({})", reason.message, reason.code);
+    let mut reason_text = reasons::decline(lang, reason);
     match page_order(app, access_token, request).await {
         Ok((_, order)) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
@@ -410,6 +411,15 @@ fn transfer_kind(query: &HashMap<String, String>) -> Option<TransferKind> {
     }
 }
 
+/// What the transfer form shows beyond its order: after a refusal or a decline, why, and the
+/// fields as the shopper typed them (never the CVC).
+#[derive(Default)]
+struct TransferShown<'a> {
+    alert: Option<&'a str>,
+    entered: views::Entered<'a>,
+    errors: views::FieldErrors,
+}
+
 /// The transfer form (halyk.p2p / aft / oct), or why it cannot be shown.
 async fn transfer_page(
     app: &AppState,
@@ -418,9 +428,10 @@ async fn transfer_page(
     raw: &str,
     decoded: &params::PageParams,
     kind: TransferKind,
-    alert: Option<&str>,
+    shown: TransferShown<'_>,
 ) -> Response {
     let w = words(lang);
+    let refused = shown.alert.is_some() || shown.errors.any();
     match check_transfer_form(app, decoded, kind).await {
         Ok((_, info)) => {
             let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
@@ -428,7 +439,7 @@ async fn transfer_page(
             // OCT: the merchant pays the fee, the customer sees only the amount.
             let (fee, total) = if kind == TransferKind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
             html(
-                if alert.is_some() { StatusCode::BAD_REQUEST } else { StatusCode::OK },
+                if refused { StatusCode::BAD_REQUEST } else { StatusCode::OK },
                 views::transfer_form(&views::TransferFormView {
                     lang,
                     short,
@@ -443,7 +454,10 @@ async fn transfer_page(
                     saved_cards: &info.saved_cards,
                     paying_cards: &info.paying_cards,
                     preselected: &info.preselected,
-                    alert,
+                    alert: shown.alert,
+                    check_expiry_date: app.config.mode == Mode::Production,
+                    entered: shown.entered,
+                    errors: shown.errors,
                 }),
             )
         }
@@ -534,6 +548,23 @@ fn side(
     }
 }
 
+/// The typed card fields the page refuses before the transfer service sees them, each with its
+/// message in the page's language by the field (the service refuses them too, one at a time,
+/// in the API's English). A side paid or received by a saved card has no typed fields.
+fn field_errors(form: &TransferForm, kind: TransferKind, w: &i18n::Words) -> views::FieldErrors {
+    let mut errors = views::FieldErrors::default();
+    let typed = |field: &Option<String>| forms::typed(field).to_string();
+    if kind != TransferKind::Oct && typed(&form.sender_card_id).is_empty() {
+        errors.pan = Pan::parse(&typed(&form.pan)).err().map(|_| w.bad_number);
+        errors.expiry = Expiry::parse(&typed(&form.expiry)).err().map(|_| w.bad_expiry);
+        errors.cvc = Cvc::parse(&typed(&form.cvc)).err().map(|_| w.bad_cvc);
+    }
+    if kind != TransferKind::Aft && typed(&form.receiver_card_id).is_empty() {
+        errors.receiver_pan = Pan::parse(&typed(&form.receiver_pan)).err().map(|_| w.bad_number);
+    }
+    errors
+}
+
 async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
     let form: TransferForm = forms::read(&body);
     let short = form.is_short_form.unwrap_or(false);
@@ -551,9 +582,22 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
     let uses_saved_card = [&form.sender_card_id, &form.receiver_card_id].iter().any(|id| !forms::typed(id).is_empty());
+    // Shown again after a refusal or a decline, in this very response only (Cache-Control:
+    // no-store); the CVC never comes back (docs/security.md).
+    let entered = views::Entered {
+        pan: forms::typed(&form.pan),
+        expiry: forms::typed(&form.expiry),
+        holder: forms::typed(&form.name),
+        receiver_pan: forms::typed(&form.receiver_pan),
+    };
+    let again = |alert, errors| TransferShown { alert, entered, errors };
     if uses_saved_card && token.account_id.is_none() {
         let message = "saved cards need a token requested with the customer's accountId";
-        return transfer_page(&app, lang, short, raw, &decoded, kind, Some(message)).await;
+        return transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(message), Default::default())).await;
+    }
+    let errors = field_errors(&form, kind, w);
+    if errors.any() {
+        return transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(w.check_entered), errors)).await;
     }
     let save = decoded.fields.card_save.unwrap_or(false);
     let order = transfer_order(&decoded.fields);
@@ -582,9 +626,11 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
                 true => crate::services::attempts::after(&app, &merchant_id, &transaction_id).await.ok().flatten(),
                 false => None,
             };
+            let reason = reasons::decline_code(lang, code, &message);
             if let Some(left) = attempts.map(|a| a.left()).filter(|left| *left > 0) {
-                let alert = format!("{}: {message} ({code}). {}: {left}", w.declined, w.attempts_left);
-                return transfer_page(&app, lang, short, raw, &decoded, kind, Some(&alert)).await;
+                let alert = format!("{}: {reason}. {}: {left}", w.declined, w.attempts_left);
+                return transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(&alert), Default::default()))
+                    .await;
             }
             html(
                 StatusCode::OK,
@@ -593,15 +639,22 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
                     heading: None,
                     short,
                     success: false,
-                    reason: Some(&format!("{message} ({code})")),
+                    reason: Some(&reason),
                     redirect: if short { "" } else { &info.failure_back_link },
                     shop_link: &info.back_link,
                 }),
             )
         }
         Err(TransferError { refusal: Refusal::AttemptsExhausted(_), .. }) => exhausted(lang, short),
-        // Bad input wrote nothing: the form again, with what to fix.
-        Err(e) => transfer_page(&app, lang, short, raw, &decoded, kind, Some(&e.to_string())).await,
+        // Bad input wrote nothing: the form again, with what to fix (the typed fields were
+        // checked above: what is left is the order's or a card's, worded for the shopper).
+        Err(TransferError { refusal: Refusal::BadRequest(_), .. }) => {
+            transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(w.check_entered), Default::default()))
+                .await
+        }
+        Err(e) => {
+            transfer_page(&app, lang, short, raw, &decoded, kind, again(Some(&e.to_string()), Default::default())).await
+        }
     }
 }
 

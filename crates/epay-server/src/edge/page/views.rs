@@ -10,7 +10,7 @@ mod demo;
 use askama::Template;
 use epay_domain::TransferKind;
 
-pub use acs::{challenge, ChallengeView};
+pub use acs::{challenge, ChallengeView, Notice};
 pub use demo::{checkout, shop, shop_result};
 
 use super::assets::assets;
@@ -171,6 +171,37 @@ pub struct TransferFormView<'a> {
     /// The cards the page's `senderCardId` / `receiverCardId` pre-select (one of the above).
     pub preselected: &'a crate::services::transfers::Preselected,
     pub alert: Option<&'a str>,
+    /// As on the card form: production pages refuse a past expiry month in the browser.
+    pub check_expiry_date: bool,
+    /// What the shopper typed, shown again after a refusal (docs/security.md, "Card numbers
+    /// typed again on the transfer form"): only in this very response, never the CVC.
+    pub entered: Entered<'a>,
+    /// What is wrong with each field, in the page's language.
+    pub errors: FieldErrors,
+}
+
+/// The transfer form's fields as the shopper typed them. There is no CVC here, by design.
+#[derive(Clone, Copy, Default)]
+pub struct Entered<'a> {
+    pub pan: &'a str,
+    pub expiry: &'a str,
+    pub holder: &'a str,
+    pub receiver_pan: &'a str,
+}
+
+/// A translated message per field of the transfer form that the page refused.
+#[derive(Clone, Copy, Default, Debug, PartialEq, Eq)]
+pub struct FieldErrors {
+    pub pan: Option<&'static str>,
+    pub expiry: Option<&'static str>,
+    pub cvc: Option<&'static str>,
+    pub receiver_pan: Option<&'static str>,
+}
+
+impl FieldErrors {
+    pub fn any(&self) -> bool {
+        *self != FieldErrors::default()
+    }
 }
 
 /// `templates/page/transfer.html`.
@@ -361,10 +392,23 @@ mod tests {
     #[test]
     fn the_transfer_form_shows_merchant_and_card_text_as_text() {
         let cards = vec![(hostile("card-id"), hostile("card-mask")), ("card-2".to_string(), "4405...5096".to_string())];
-        let values: Vec<String> = ["merchant", "description", "amount", "fee", "total", "currency", "alert", "params"]
-            .iter()
-            .map(|p| hostile(p))
-            .collect();
+        let values: Vec<String> = [
+            "merchant",
+            "description",
+            "amount",
+            "fee",
+            "total",
+            "currency",
+            "alert",
+            "params",
+            "pan",
+            "expiry",
+            "holder",
+            "receiver-pan",
+        ]
+        .iter()
+        .map(|p| hostile(p))
+        .collect();
         let preselected = Preselected { sender: Some("card-2".into()), receiver: None };
         let view = TransferFormView {
             lang: Lang::En,
@@ -381,6 +425,9 @@ mod tests {
             saved_cards: &cards,
             preselected: &preselected,
             alert: Some(&values[6]),
+            check_expiry_date: false,
+            entered: Entered { pan: &values[8], expiry: &values[9], holder: &values[10], receiver_pan: &values[11] },
+            errors: FieldErrors { pan: Some("bad pan"), receiver_pan: Some("bad receiver"), ..Default::default() },
         };
         let page = transfer_form(&view).unwrap();
         assert_shown_as_text(
@@ -396,8 +443,20 @@ mod tests {
                 "params",
                 "card-id",
                 "card-mask",
+                "pan",
+                "expiry",
+                "holder",
+                "receiver-pan",
             ],
         );
+        // The refused fields say so by the field; the CVC field is always empty.
+        assert!(page.contains(r#"data-msg="Invalid card number">bad pan</p>"#), "{page}");
+        assert!(page.contains(
+            r#"id="receiver_pan-error" class="error" role="alert" data-msg="Invalid card number">bad receiver</p>"#
+        ));
+        assert_eq!(page.matches(r#"aria-invalid="true""#).count(), 2, "{page}");
+        let cvc = &page[page.find(r#"<input id="cvc""#).unwrap()..];
+        assert!(!cvc[..cvc.find('>').unwrap()].contains("value="), "{page}");
         assert!(page.contains(r#"<select id="sender_card_id" name="sender_card_id">"#), "{page}");
         assert!(page.contains(r#"<option value="card-2" selected>4405...5096</option>"#), "{page}");
         assert!(page.contains(r#"<select id="receiver_card_id""#) && page.contains(r#"id="receiver_pan""#));
@@ -429,6 +488,9 @@ mod tests {
         let values: Vec<String> =
             ["merchant", "amount", "currency", "mask", "acs", "md", "term"].iter().map(|p| hostile(p)).collect();
         let view = ChallengeView {
+            lang: Lang::En,
+            notice: Notice::WrongCode,
+            attempts_left: 2,
             merchant: &values[0],
             amount: &values[1],
             currency: &values[2],
@@ -441,8 +503,18 @@ mod tests {
         let page = challenge(&view).unwrap();
         assert_shown_as_text(&page, &["merchant", "amount", "currency", "mask", "acs", "md", "term"]);
         assert!(page.contains("the one-time code is <strong>123456</strong>"), "{page}");
-        let page = challenge(&ChallengeView { sandbox: false, ..view }).unwrap();
+        assert!(page.contains(r#"id="acs-error">Wrong code. Attempts left: <strong>2</strong>"#), "{page}");
+        let page = challenge(&ChallengeView { sandbox: false, notice: Notice::Resent, ..view }).unwrap();
         assert!(!page.contains("123456") && page.contains("<code>epay acs code</code>"), "{page}");
+        assert!(page.contains(r#"id="acs-resent">The code has been sent again."#) && !page.contains("acs-error"));
+        // In the payment's language, the primary action styled apart from the others.
+        let page = challenge(&ChallengeView { lang: Lang::Ru, notice: Notice::None, ..view }).unwrap();
+        assert!(page.contains("<html lang=\"ru\">") && page.contains(">Подтвердить</button>"), "{page}");
+        assert!(
+            page.contains(r#"id="acs-submit" class="primary""#)
+                && page.contains(r#"id="acs-cancel" class="secondary""#)
+        );
+        assert!(!page.contains("acs-error") && !page.contains("acs-resent"), "{page}");
     }
 
     #[test]

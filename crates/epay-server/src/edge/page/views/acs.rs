@@ -3,9 +3,21 @@
 use askama::Template;
 
 use super::{Frame, Rendered};
-use crate::edge::page::i18n::Lang;
+use crate::edge::page::i18n::{acs_words, AcsWords, Lang};
+
+/// What happened to the shopper's last action on the challenge, if anything.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Notice {
+    None,
+    /// A wrong code, with tries left.
+    WrongCode,
+    /// The code was sent again.
+    Resent,
+}
 
 pub struct ChallengeView<'a> {
+    /// The payment's language: a real issuer's page follows the shopper's.
+    pub lang: Lang,
     pub merchant: &'a str,
     pub amount: &'a str,
     pub currency: &'a str,
@@ -15,16 +27,29 @@ pub struct ChallengeView<'a> {
     pub term_url: &'a str,
     /// Sandbox: the page tells the fixed code. Production: the code is per challenge.
     pub sandbox: bool,
+    pub notice: Notice,
+    pub attempts_left: i32,
 }
 
 #[derive(Template)]
 #[template(path = "acs/challenge.html")]
 struct ChallengePage<'a> {
     frame: Frame<'a>,
+    w: &'static AcsWords,
     v: &'a ChallengeView<'a>,
+    wrong_code: bool,
+    resent: bool,
 }
 
-/// The challenge, in English: it is the bank's page, not the shop's.
+/// The challenge, in the payment's language.
 pub fn challenge(v: &ChallengeView<'_>) -> Rendered {
-    ChallengePage { frame: Frame::new(Lang::En, "3-D Secure", false), v }.render()
+    let w = acs_words(v.lang);
+    ChallengePage {
+        frame: Frame::new(v.lang, w.heading, false),
+        w,
+        v,
+        wrong_code: v.notice == Notice::WrongCode,
+        resent: v.notice == Notice::Resent,
+    }
+    .render()
 }
