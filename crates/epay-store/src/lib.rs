@@ -10,8 +10,8 @@ mod sql;
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort,
+    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort,
+    TokensPort, TransfersPort, VaultPort,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};

@@ -39,8 +39,11 @@ async fn password_grant(gw: &Gateway, password: &str) -> (u16, Value) {
 }
 
 async fn refresh_with(gw: &Gateway, token: &str) -> (u16, Value) {
-    token_form(gw, &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", CLIENT), ("client_secret", SECRET)])
-        .await
+    token_form(
+        gw,
+        &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", CLIENT), ("client_secret", SECRET)],
+    )
+    .await
 }
 
 async fn user_token(gw: &Gateway) -> String {
@@ -83,7 +86,12 @@ async fn minted_token(link: &str) -> (String, epay_server::edge::page::params::P
     (params.access_token.expose().to_string(), params)
 }
 
-async fn pay(gw: &Gateway, token: &str, invoice: &str, amount: &str) -> Result<epay_client::PaymentResponse, ClientError> {
+async fn pay(
+    gw: &Gateway,
+    token: &str,
+    invoice: &str,
+    amount: &str,
+) -> Result<epay_client::PaymentResponse, ClientError> {
     let request = PaymentRequest::new(invoice, major(amount), gw.cryptogram(VISA, TERMINAL).await);
     gw.client.cryptopay(token, &request).await
 }
@@ -122,7 +130,12 @@ async fn the_password_grant_issues_refreshes_once_and_counts_wrong_passwords() {
         let newest = renewed["refresh_token"].as_str().unwrap();
         let (status, wrong) = token_form(
             &gw,
-            &[("grant_type", "refresh_token"), ("refresh_token", newest), ("client_id", CLIENT), ("client_secret", "nope")],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", newest),
+                ("client_id", CLIENT),
+                ("client_secret", "nope"),
+            ],
         )
         .await;
         assert_eq!((status, wrong["error"].as_str()), (401, Some("invalid_client")));
@@ -178,7 +191,10 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         .await;
         assert_eq!(status, 200, "{backend:?}: {created}");
         assert_eq!(created["state"], "ACTIVE");
-        assert_eq!((created["invoice_id"].as_str(), created["terminal_id"].as_str()), (Some(&*invoice), Some(TERMINAL)));
+        assert_eq!(
+            (created["invoice_id"].as_str(), created["terminal_id"].as_str()),
+            (Some(&*invoice), Some(TERMINAL))
+        );
         assert_eq!(created["amount"], 1500);
         assert_eq!(created["recipient_contact_sms"], "+77011234567", "contacts are kept for delivery");
         let link = created["link"].as_str().unwrap().to_string();
@@ -260,7 +276,8 @@ async fn a_link_expires_by_the_sandbox_clock_and_a_cancelled_one_refuses_payment
             Err(e) => assert!(matches!(api_status(e).0, 401 | 403)),
             Ok(p) => panic!("{backend:?}: an expired link was paid: {}", p.status),
         }
-        let (status, _) = gw.post_json(&format!("/invoice/{}/cancel", short["id"].as_str().unwrap()), Some(&token), "").await;
+        let (status, _) =
+            gw.post_json(&format!("/invoice/{}/cancel", short["id"].as_str().unwrap()), Some(&token), "").await;
         assert_eq!(status, 409, "an expired link is not cancelled");
 
         let states = |list: &Value| -> Vec<(String, String)> {
@@ -355,14 +372,26 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
             .await
             .unwrap();
-        epay_server::services::cabinet_users::create_user(store.as_ref(), &other.merchant.id, "owner@other.kz", "other-pass-1", 0)
-            .await
-            .unwrap();
+        epay_server::services::cabinet_users::create_user(
+            store.as_ref(),
+            &other.merchant.id,
+            "owner@other.kz",
+            "other-pass-1",
+            0,
+        )
+        .await
+        .unwrap();
         let other_secret = other.client_secret.expose().to_string();
         let (status, theirs) = token_form(
             &gw,
-            &[("grant_type", "password"), ("username", "owner@other.kz"), ("password", "other-pass-1"), ("scope", "webapi"),
-              ("client_id", "other-shop"), ("client_secret", &other_secret)],
+            &[
+                ("grant_type", "password"),
+                ("username", "owner@other.kz"),
+                ("password", "other-pass-1"),
+                ("scope", "webapi"),
+                ("client_id", "other-shop"),
+                ("client_secret", &other_secret),
+            ],
         )
         .await;
         assert_eq!(status, 200, "{theirs}");
@@ -370,8 +399,14 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         // Another merchant's user with this merchant's client is a wrong user.
         let (status, body) = token_form(
             &gw,
-            &[("grant_type", "password"), ("username", "owner@other.kz"), ("password", "other-pass-1"), ("scope", "webapi"),
-              ("client_id", CLIENT), ("client_secret", SECRET)],
+            &[
+                ("grant_type", "password"),
+                ("username", "owner@other.kz"),
+                ("password", "other-pass-1"),
+                ("scope", "webapi"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+            ],
         )
         .await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
@@ -385,13 +420,17 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let (_, list) = get_json(&gw, "/invoice", theirs).await;
         assert_eq!(list["invoices"].as_array().unwrap().len(), 0);
         for shop in [TEST_SHOP_ID, TERMINAL] {
-            let (status, body) = gw
-                .post_json("/invoice", Some(theirs), &json!({"shop_id": shop, "amount": 10}).to_string())
-                .await;
+            let (status, body) =
+                gw.post_json("/invoice", Some(theirs), &json!({"shop_id": shop, "amount": 10}).to_string()).await;
             assert_eq!(status, 400, "{backend:?}: not their shop: {body}");
         }
         // A service token limited to another terminal of the same merchant does not see it.
-        let (status, _) = get_json(&gw, &format!("/invoice/{id}"), &gw.service_token(epay_server::platform::test_merchant::P2P_TERMINAL).await).await;
+        let (status, _) = get_json(
+            &gw,
+            &format!("/invoice/{id}"),
+            &gw.service_token(epay_server::platform::test_merchant::P2P_TERMINAL).await,
+        )
+        .await;
         assert_eq!(status, 404);
 
         // The link's holder: its token pays this invoice, for this amount, to these callbacks.

@@ -246,8 +246,7 @@ fn owner(caller: &Caller) -> Result<Owner, InvoiceError> {
 impl Owner {
     /// Whether a link is this caller's to see or change.
     fn owns(&self, row: &InvoiceLinkRow) -> bool {
-        row.link.merchant_id == self.merchant_id
-            && self.terminal_id.as_ref().is_none_or(|t| *t == row.link.terminal_id)
+        row.link.merchant_id == self.merchant_id && self.terminal_id.as_ref().is_none_or(|t| *t == row.link.terminal_id)
     }
 }
 
