@@ -528,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_invoice_has_ePay_defaults_and_normalised_contacts() {
+    fn a_new_invoice_has_epay_defaults_and_normalised_contacts() {
         let f = InvoiceFields {
             recipient_contact: Some(" a@shop.kz ".into()),
             recipient_contact_sms: Some("+7 (701) 123-45-67".into()),
