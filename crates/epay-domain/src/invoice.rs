@@ -113,7 +113,7 @@ impl ExpirePeriod {
             return Err(bad());
         }
         let secs = digits.parse::<i64>().map_err(|_| bad())? * unit_secs;
-        if secs < 60 || secs > Self::MAX_SECS {
+        if !(60..=Self::MAX_SECS).contains(&secs) {
             return Err(format!("expire_period {text:?} must be between 1 minute and 30 days"));
         }
         Ok(ExpirePeriod { secs })

@@ -38,6 +38,14 @@ async fn password_grant(gw: &Gateway, password: &str) -> (u16, Value) {
     .await
 }
 
+async fn refresh_with(gw: &Gateway, token: &str) -> (u16, Value) {
+    token_form(
+        gw,
+        &[("grant_type", "refresh_token"), ("refresh_token", token), ("client_id", CLIENT), ("client_secret", SECRET)],
+    )
+    .await
+}
+
 async fn user_token(gw: &Gateway) -> String {
     let (status, body) = password_grant(gw, CABINET_PASSWORD).await;
     assert_eq!(status, 200, "{body}");
@@ -61,7 +69,7 @@ async fn create(gw: &Gateway, token: &str, extra: Value) -> (u16, Value) {
 }
 
 /// Opens a link without following the redirect: (status, Location, body).
-async fn open_link(gw: &Gateway, link: &str) -> (u16, String, String) {
+async fn open_link(link: &str) -> (u16, String, String) {
     let http = reqwest::Client::builder().redirect(reqwest::redirect::Policy::none()).build().unwrap();
     let response = http.get(link).send().await.unwrap();
     let status = response.status().as_u16();
@@ -70,15 +78,20 @@ async fn open_link(gw: &Gateway, link: &str) -> (u16, String, String) {
 }
 
 /// The page token an active link mints, read out of the payment page's `params`.
-async fn minted_token(gw: &Gateway, link: &str) -> (String, epay_server::edge::page::params::PageParams) {
-    let (status, location, body) = open_link(gw, link).await;
+async fn minted_token(link: &str) -> (String, epay_server::edge::page::params::PageParams) {
+    let (status, location, body) = open_link(link).await;
     assert_eq!(status, 303, "{body}");
     assert!(location.starts_with("/payform/?params="), "{location}");
     let params = epay_server::edge::page::params::decode(location.trim_start_matches("/payform/?params=")).unwrap();
     (params.access_token.expose().to_string(), params)
 }
 
-async fn pay(gw: &Gateway, token: &str, invoice: &str, amount: &str) -> Result<epay_client::PaymentResponse, ClientError> {
+async fn pay(
+    gw: &Gateway,
+    token: &str,
+    invoice: &str,
+    amount: &str,
+) -> Result<epay_client::PaymentResponse, ClientError> {
     let request = PaymentRequest::new(invoice, major(amount), gw.cryptogram(VISA, TERMINAL).await);
     gw.client.cryptopay(token, &request).await
 }
@@ -105,18 +118,11 @@ async fn the_password_grant_issues_refreshes_once_and_counts_wrong_passwords() {
         assert_eq!(status, 200, "{listed}");
 
         // A refresh gives a new pair; the old refresh token is spent.
-        let refresh_form = |token: String| async move {
-            token_form(
-                &gw,
-                &[("grant_type", "refresh_token"), ("refresh_token", &token), ("client_id", CLIENT), ("client_secret", SECRET)],
-            )
-            .await
-        };
-        let (status, renewed) = refresh_form(refresh.clone()).await;
+        let (status, renewed) = refresh_with(&gw, &refresh).await;
         assert_eq!(status, 200, "{renewed}");
         assert_ne!(renewed["refresh_token"], body["refresh_token"]);
         assert_eq!(renewed["scope"], body["scope"], "the refresh keeps the scope");
-        let (status, again) = refresh_form(refresh.clone()).await;
+        let (status, again) = refresh_with(&gw, &refresh).await;
         assert_eq!((status, again["error"].as_str()), (400, Some("invalid_grant")), "{backend:?}: reuse refused");
         let (status, _) = get_json(&gw, "/invoice", renewed["access_token"].as_str().unwrap()).await;
         assert_eq!(status, 200);
@@ -124,11 +130,16 @@ async fn the_password_grant_issues_refreshes_once_and_counts_wrong_passwords() {
         let newest = renewed["refresh_token"].as_str().unwrap();
         let (status, wrong) = token_form(
             &gw,
-            &[("grant_type", "refresh_token"), ("refresh_token", newest), ("client_id", CLIENT), ("client_secret", "nope")],
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", newest),
+                ("client_id", CLIENT),
+                ("client_secret", "nope"),
+            ],
         )
         .await;
         assert_eq!((status, wrong["error"].as_str()), (401, Some("invalid_client")));
-        let (status, _) = refresh_form(newest.to_string()).await;
+        let (status, _) = refresh_with(&gw, newest).await;
         assert_eq!(status, 200, "a refused client secret did not spend it");
 
         // Wrong passwords: invalid_grant, and they count toward the cabinet's lockout (5).
@@ -180,7 +191,10 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         .await;
         assert_eq!(status, 200, "{backend:?}: {created}");
         assert_eq!(created["state"], "ACTIVE");
-        assert_eq!((created["invoice_id"].as_str(), created["terminal_id"].as_str()), (Some(&*invoice), Some(TERMINAL)));
+        assert_eq!(
+            (created["invoice_id"].as_str(), created["terminal_id"].as_str()),
+            (Some(&*invoice), Some(TERMINAL))
+        );
         assert_eq!(created["amount"], 1500);
         assert_eq!(created["recipient_contact_sms"], "+77011234567", "contacts are kept for delivery");
         let link = created["link"].as_str().unwrap().to_string();
@@ -188,7 +202,7 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         let id = created["id"].as_str().unwrap().to_string();
 
         // The link opens the page for this order, in its language, with its description.
-        let (page_token, params) = minted_token(&gw, &link).await;
+        let (page_token, params) = minted_token(&link).await;
         assert_eq!((params.fields.invoice_id.as_str(), params.fields.language.as_str()), (&*invoice, "rus"));
         assert_eq!(params.fields.description, "Invoice for consulting");
         let page = gw.http.get(&link).send().await.unwrap().text().await.unwrap();
@@ -212,7 +226,7 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         assert_eq!((read["state"].as_str(), read["payment_status"].as_str()), (Some("PAID"), Some("AUTH")), "{read}");
         assert_eq!(read["payment_id"].as_str(), Some(paid.id.as_str()));
         // Paid once: the link shows "paid" and mints nothing; the page token is spent.
-        let (status, location, body) = open_link(&gw, &link).await;
+        let (status, location, body) = open_link(&link).await;
         assert_eq!((status, location.as_str()), (200, ""), "{body}");
         assert!(body.contains("Счёт уже оплачен"), "{body}");
         assert!(pay(&gw, &page_token, &invoice, "1500").await.is_err());
@@ -235,14 +249,14 @@ async fn a_link_expires_by_the_sandbox_clock_and_a_cancelled_one_refuses_payment
         let generated = short["invoice_id"].as_str().unwrap().to_string();
         assert_eq!(generated.len(), 12, "the gateway picks an invoice_id: {short}");
         // Tokens minted before the link closes.
-        let (short_token, _) = minted_token(&gw, short["link"].as_str().unwrap()).await;
-        let (cancel_token, _) = minted_token(&gw, cancelled["link"].as_str().unwrap()).await;
+        let (short_token, _) = minted_token(short["link"].as_str().unwrap()).await;
+        let (cancel_token, _) = minted_token(cancelled["link"].as_str().unwrap()).await;
 
         let id = cancelled["id"].as_str().unwrap();
         let (status, body) = gw.post_json(&format!("/invoice/{id}/cancel"), Some(&token), "").await;
         assert_eq!((status, body["state"].as_str()), (200, Some("CANCELLED")), "{backend:?}: {body}");
         assert!(body["cancelled_at"].is_string());
-        let (status, _, page) = open_link(&gw, cancelled["link"].as_str().unwrap()).await;
+        let (status, _, page) = open_link(cancelled["link"].as_str().unwrap()).await;
         assert_eq!(status, 410);
         assert!(page.contains("Шот жойылды"), "in the invoice's language: {page}");
         let refused = pay(&gw, &cancel_token, cancelled["invoice_id"].as_str().unwrap(), "1500").await.unwrap_err();
@@ -255,14 +269,15 @@ async fn a_link_expires_by_the_sandbox_clock_and_a_cancelled_one_refuses_payment
         let (status, _) = gw.advance_clock(31 * 60).await;
         assert_eq!(status, 200);
         let token = user_token(&gw).await;
-        let (status, _, page) = open_link(&gw, short["link"].as_str().unwrap()).await;
+        let (status, _, page) = open_link(short["link"].as_str().unwrap()).await;
         assert_eq!(status, 410, "{backend:?}");
         assert!(page.contains("This payment link has expired"), "{page}");
         match pay(&gw, &short_token, &generated, "1500").await {
             Err(e) => assert!(matches!(api_status(e).0, 401 | 403)),
             Ok(p) => panic!("{backend:?}: an expired link was paid: {}", p.status),
         }
-        let (status, _) = gw.post_json(&format!("/invoice/{}/cancel", short["id"].as_str().unwrap()), Some(&token), "").await;
+        let (status, _) =
+            gw.post_json(&format!("/invoice/{}/cancel", short["id"].as_str().unwrap()), Some(&token), "").await;
         assert_eq!(status, 409, "an expired link is not cancelled");
 
         let states = |list: &Value| -> Vec<(String, String)> {
@@ -357,14 +372,26 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
             .await
             .unwrap();
-        epay_server::services::cabinet_users::create_user(store.as_ref(), &other.merchant.id, "owner@other.kz", "other-pass-1", 0)
-            .await
-            .unwrap();
+        epay_server::services::cabinet_users::create_user(
+            store.as_ref(),
+            &other.merchant.id,
+            "owner@other.kz",
+            "other-pass-1",
+            0,
+        )
+        .await
+        .unwrap();
         let other_secret = other.client_secret.expose().to_string();
         let (status, theirs) = token_form(
             &gw,
-            &[("grant_type", "password"), ("username", "owner@other.kz"), ("password", "other-pass-1"), ("scope", "webapi"),
-              ("client_id", "other-shop"), ("client_secret", &other_secret)],
+            &[
+                ("grant_type", "password"),
+                ("username", "owner@other.kz"),
+                ("password", "other-pass-1"),
+                ("scope", "webapi"),
+                ("client_id", "other-shop"),
+                ("client_secret", &other_secret),
+            ],
         )
         .await;
         assert_eq!(status, 200, "{theirs}");
@@ -372,8 +399,14 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         // Another merchant's user with this merchant's client is a wrong user.
         let (status, body) = token_form(
             &gw,
-            &[("grant_type", "password"), ("username", "owner@other.kz"), ("password", "other-pass-1"), ("scope", "webapi"),
-              ("client_id", CLIENT), ("client_secret", SECRET)],
+            &[
+                ("grant_type", "password"),
+                ("username", "owner@other.kz"),
+                ("password", "other-pass-1"),
+                ("scope", "webapi"),
+                ("client_id", CLIENT),
+                ("client_secret", SECRET),
+            ],
         )
         .await;
         assert_eq!((status, body["error"].as_str()), (400, Some("invalid_grant")));
@@ -387,17 +420,21 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let (_, list) = get_json(&gw, "/invoice", theirs).await;
         assert_eq!(list["invoices"].as_array().unwrap().len(), 0);
         for shop in [TEST_SHOP_ID, TERMINAL] {
-            let (status, body) = gw
-                .post_json("/invoice", Some(theirs), &json!({"shop_id": shop, "amount": 10}).to_string())
-                .await;
+            let (status, body) =
+                gw.post_json("/invoice", Some(theirs), &json!({"shop_id": shop, "amount": 10}).to_string()).await;
             assert_eq!(status, 400, "{backend:?}: not their shop: {body}");
         }
         // A service token limited to another terminal of the same merchant does not see it.
-        let (status, _) = get_json(&gw, &format!("/invoice/{id}"), &gw.service_token(P2P_TERMINAL).await).await;
+        let (status, _) = get_json(
+            &gw,
+            &format!("/invoice/{id}"),
+            &gw.service_token(epay_server::platform::test_merchant::P2P_TERMINAL).await,
+        )
+        .await;
         assert_eq!(status, 404);
 
         // The link's holder: its token pays this invoice, for this amount, to these callbacks.
-        let (page_token, _) = minted_token(&gw, mine["link"].as_str().unwrap()).await;
+        let (page_token, _) = minted_token(mine["link"].as_str().unwrap()).await;
         let (status, body) = api_status(pay(&gw, &page_token, &invoice, "1").await.unwrap_err());
         assert_eq!(status, 400, "{backend:?}: another amount: {body}");
         let (status, body) = api_status(pay(&gw, &page_token, &common::invoice(), "1500").await.unwrap_err());
@@ -409,8 +446,8 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let (status, _) = create(&gw, &page_token, json!({})).await;
         assert_eq!(status, 403, "nor bills");
         // A guessed link id is not found; a malformed one is not looked up.
-        for guess in ["00000000000000000000000000000000", "../../cabinet", "x"] {
-            let (status, _, _) = open_link(&gw, &format!("{}/invoice-link/{guess}", gw.url)).await;
+        for guess in ["00000000000000000000000000000000", "gggggggggggggggggggggggggggggggg", "x"] {
+            let (status, _, _) = open_link(&format!("{}/invoice-link/{guess}", gw.url)).await;
             assert_eq!(status, 404, "{guess}");
         }
         let (_, read) = get_json(&gw, &format!("/invoice/{id}"), &token).await;
@@ -450,5 +487,54 @@ async fn a_shopper_pays_an_invoice_link_in_chromium() {
         browser.goto(created["link"].as_str().unwrap()).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
         assert!(browser.source().await.contains("This invoice is already paid"), "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_cabinet_creates_lists_and_cancels_invoice_links() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let browser = Browser::start().await;
+        browser.set_window_size(1280, 1000).await;
+        browser.goto(&format!("{}/cabinet/lang/kk?back=/cabinet/login", gw.url)).await;
+        browser.type_into("#email", CABINET_EMAIL).await;
+        browser.type_into("#password", CABINET_PASSWORD).await;
+        browser.click("#sign-in").await;
+        browser.wait_url("/cabinet/overview", 15).await;
+        browser.click("#nav-invoices").await;
+        browser.wait("#invoice-form", 10).await;
+        assert!(browser.source().await.contains("Сілтеме бойынша шоттар"), "{backend:?}: in Kazakh");
+        let invoice = invoice();
+        browser.type_into("#invoice-id", &invoice).await;
+        browser.type_into("#amount", "2500.50").await;
+        browser.type_into("#description", "Cabinet invoice").await;
+        browser.type_into("#expire-period", "h").await; // "1d" + "h": a bad period first
+        browser.click("#create-invoice").await;
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert!(browser.source().await.contains("expire_period"), "{backend:?}: the error names the field");
+        assert_eq!(gw.count_rows("invoice_links").await, 0, "nothing written");
+        browser.goto(&format!("{}/cabinet/invoices", gw.url)).await;
+        browser.type_into("#invoice-id", &invoice).await;
+        browser.type_into("#amount", "2500.50").await;
+        browser.type_into("#description", "Cabinet invoice").await;
+        browser.click("#create-invoice").await;
+        browser.wait("#created-link", 10).await;
+        let link = browser.attribute("#created-link", "value").await.unwrap();
+        assert!(link.starts_with(&format!("{}/invoice-link/", gw.url)), "{link}");
+
+        let token = user_token(&gw).await;
+        let (_, read) = get_json(&gw, &format!("/invoice/{invoice}"), &token).await;
+        assert_eq!((read["amount"].as_f64(), read["state"].as_str()), (Some(2500.5), Some("ACTIVE")), "{read}");
+        let id = read["id"].as_str().unwrap().to_string();
+        browser.click(&format!("#cancel-{id}")).await;
+        browser.wait_url("/cabinet/invoices", 10).await;
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let (_, read) = get_json(&gw, &format!("/invoice/{id}"), &token).await;
+        assert_eq!(read["state"], "CANCELLED", "{backend:?}");
+        browser.goto(&format!("{}/cabinet/invoices?state=ACTIVE", gw.url)).await;
+        assert!(browser.find(&format!("#invoice-{id}")).await.is_none(), "the filter hides it");
+        browser.goto(&format!("{}/cabinet/invoices?state=CANCELLED", gw.url)).await;
+        assert!(browser.find(&format!("#invoice-{id}")).await.is_some(), "{backend:?}");
+        assert!(browser.find(&format!("#cancel-{id}")).await.is_none(), "no cancel for a cancelled link");
     }
 }

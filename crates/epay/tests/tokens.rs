@@ -139,7 +139,7 @@ async fn token_errors_follow_rfc_6749_and_write_nothing() {
         let cases: Vec<Case> = vec![
             (with(base(), "client_secret", "wrong"), 401, "invalid_client", "authentication"),
             (with(base(), "client_id", "nobody"), 401, "invalid_client", "authentication"),
-            (with(base(), "grant_type", "password"), 400, "unsupported_grant_type", "password"),
+            (with(base(), "grant_type", "authorization_code"), 400, "unsupported_grant_type", "authorization_code"),
             (without(base(), "grant_type"), 400, "invalid_request", "grant_type"),
             (without(base(), "client_id"), 400, "invalid_request", "client_id"),
             (without(base(), "client_secret"), 400, "invalid_request", "client_secret"),

@@ -246,8 +246,7 @@ fn owner(caller: &Caller) -> Result<Owner, InvoiceError> {
 impl Owner {
     /// Whether a link is this caller's to see or change.
     fn owns(&self, row: &InvoiceLinkRow) -> bool {
-        row.link.merchant_id == self.merchant_id
-            && self.terminal_id.as_ref().is_none_or(|t| *t == row.link.terminal_id)
+        row.link.merchant_id == self.merchant_id && self.terminal_id.as_ref().is_none_or(|t| *t == row.link.terminal_id)
     }
 }
 
@@ -529,7 +528,7 @@ mod tests {
     }
 
     #[test]
-    fn a_new_invoice_has_ePay_defaults_and_normalised_contacts() {
+    fn a_new_invoice_has_epay_defaults_and_normalised_contacts() {
         let f = InvoiceFields {
             recipient_contact: Some(" a@shop.kz ".into()),
             recipient_contact_sms: Some("+7 (701) 123-45-67".into()),

@@ -12,13 +12,21 @@ pub trait InvoicesPort: Send + Sync + 'static {
     async fn insert_invoice_link(&self, link: &InvoiceLink) -> StoreResult<LinkInsert>;
     /// One of the merchant's links by its id or, failing that, its invoice_id (newest first),
     /// with its state at `now_ms`.
-    async fn invoice_link(&self, merchant_id: &str, id_or_invoice: &str, now_ms: i64)
-        -> StoreResult<Option<InvoiceLinkRow>>;
+    async fn invoice_link(
+        &self,
+        merchant_id: &str,
+        id_or_invoice: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<InvoiceLinkRow>>;
     /// A link by the capability in its URL, whoever's it is (the shopper's browser asks).
     async fn invoice_link_by_link_id(&self, link_id: &str, now_ms: i64) -> StoreResult<Option<InvoiceLinkRow>>;
     /// The link of a terminal's invoice, if the invoice has one (a payment's guard).
-    async fn invoice_link_of(&self, terminal_id: &str, invoice_id: &str, now_ms: i64)
-        -> StoreResult<Option<InvoiceLinkRow>>;
+    async fn invoice_link_of(
+        &self,
+        terminal_id: &str,
+        invoice_id: &str,
+        now_ms: i64,
+    ) -> StoreResult<Option<InvoiceLinkRow>>;
     /// A page (newest first) of the merchant's links, of one state when `state` is given.
     async fn invoice_links(
         &self,

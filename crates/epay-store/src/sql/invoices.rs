@@ -141,12 +141,13 @@ impl<DB: Backend> InvoicesPort for SqlStore<DB> {
         if cancelled == 1 {
             return Ok(LinkCancel::Cancelled);
         }
-        let row: Option<InvoiceLinkRow> = sqlx::query_as(&format!("{SELECT_LINK} WHERE l.merchant_id = $2 AND l.id = $3"))
-            .bind(now_ms)
-            .bind(merchant_id)
-            .bind(id)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row: Option<InvoiceLinkRow> =
+            sqlx::query_as(&format!("{SELECT_LINK} WHERE l.merchant_id = $2 AND l.id = $3"))
+                .bind(now_ms)
+                .bind(merchant_id)
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?;
         Ok(match row {
             Some(row) => LinkCancel::NotActive(row.link_state),
             None => LinkCancel::NotFound,

@@ -50,6 +50,11 @@ pub const TAGS: &[(&str, &str)] = &[
     ("Transfers", "P2P, AFT and OCT card transfers (facts §12, seeds 000, 001)."),
     ("Callback log", "The postLink callbacks of a transaction, and re-sending one. Need a service token."),
     (
+        "Invoice links",
+        "Bill a customer by a link to the payment page (facts §14): create, list, read, cancel, and the link \
+         itself. The password grant's token or a service token.",
+    ),
+    (
         "Payment page",
         "ePay's hosted payment page: the merchant's page loads `payment-api.js` and calls `halyk.pay(paymentObject)`, \
          which opens `/payform/?params=…` (facts §4).",

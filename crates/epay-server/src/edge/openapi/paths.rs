@@ -720,16 +720,20 @@ fn invoice_example() -> Value {
 
 /// The invoice-link API's errors besides its own 400/404/409.
 fn invoice_errors(op: super::builder::Op<'_>) -> super::builder::Op<'_> {
-    op.json::<ErrorBody>(401, "Missing, unknown or expired token.", &[("bad token", error(-1, "access token is invalid"))])
-        .json::<ErrorBody>(
-            403,
-            "Not a service token (a payment token is a shopper's).",
-            &[(
-                "payment token",
-                error(-1, "this endpoint needs a service token (requested without invoiceID), not a payment token"),
-            )],
-        )
-        .json::<ErrorBody>(500, "Internal error.", &[("internal", error(-1, "internal error"))])
+    op.json::<ErrorBody>(
+        401,
+        "Missing, unknown or expired token.",
+        &[("bad token", error(-1, "access token is invalid"))],
+    )
+    .json::<ErrorBody>(
+        403,
+        "Not a service token (a payment token is a shopper's).",
+        &[(
+            "payment token",
+            error(-1, "this endpoint needs a service token (requested without invoiceID), not a payment token"),
+        )],
+    )
+    .json::<ErrorBody>(500, "Internal error.", &[("internal", error(-1, "internal error"))])
 }
 
 fn invoices(b: &mut Builder) {
@@ -755,7 +759,10 @@ fn invoices(b: &mut Builder) {
         .json::<ErrorBody>(
             400,
             "A field missing or malformed, an unknown (or another merchant's) `shop_id`.",
-            &[("bad period", error(-1, "expire_period \"1w\" must be a number and m, h or d, e.g. \"30m\", \"2h\", \"1d\""))],
+            &[(
+                "bad period",
+                error(-1, "expire_period \"1w\" must be a number and m, h or d, e.g. \"30m\", \"2h\", \"1d\""),
+            )],
         )
         .json::<ErrorBody>(
             409,
@@ -776,7 +783,11 @@ fn invoices(b: &mut Builder) {
             "The links.",
             &[("one", json!({"invoices":[invoice_example()],"offset":0,"limit":50}))],
         )
-        .json::<ErrorBody>(400, "A bad filter.", &[("bad state", error(-1, "state \"LOST\" must be ACTIVE, PAID, EXPIRED or CANCELLED"))]);
+        .json::<ErrorBody>(
+            400,
+            "A bad filter.",
+            &[("bad state", error(-1, "state \"LOST\" must be ACTIVE, PAID, EXPIRED or CANCELLED"))],
+        );
     invoice_errors(op).done();
 
     let op = b
@@ -785,7 +796,11 @@ fn invoices(b: &mut Builder) {
         .auth(Auth::Service)
         .path_param("id", "The invoice's `id` or `invoice_id`.", "000000777")
         .json::<InvoiceResponse>(200, "The link.", &[("paid", invoice_example())])
-        .json::<ErrorBody>(404, "No such invoice of this merchant.", &[("unknown", error(-1, "invoice \"000000777\" not found"))]);
+        .json::<ErrorBody>(
+            404,
+            "No such invoice of this merchant.",
+            &[("unknown", error(-1, "invoice \"000000777\" not found"))],
+        );
     invoice_errors(op).done();
 
     let op = b
@@ -794,7 +809,11 @@ fn invoices(b: &mut Builder) {
         .auth(Auth::Service)
         .path_param("id", "The invoice's `id` or `invoice_id`.", "000000777")
         .json::<InvoiceResponse>(200, "Cancelled.", &[("cancelled", invoice_example())])
-        .json::<ErrorBody>(404, "No such invoice of this merchant.", &[("unknown", error(-1, "invoice \"000000777\" not found"))])
+        .json::<ErrorBody>(
+            404,
+            "No such invoice of this merchant.",
+            &[("unknown", error(-1, "invoice \"000000777\" not found"))],
+        )
         .json::<ErrorBody>(
             409,
             "Paid, expired or already cancelled.",

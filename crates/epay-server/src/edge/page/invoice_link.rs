@@ -17,7 +17,10 @@ use crate::services::invoices::{self, InvoiceError, LinkOpening};
 fn closed_words(lang: Lang, state: InvoiceLinkState) -> (&'static str, &'static str) {
     let (ru, kk, en) = match state {
         InvoiceLinkState::Expired => (
-            ("Срок действия ссылки истёк", "Ссылка на оплату больше не действует. Попросите продавца выставить счёт заново."),
+            (
+                "Срок действия ссылки истёк",
+                "Ссылка на оплату больше не действует. Попросите продавца выставить счёт заново.",
+            ),
             ("Сілтеменің мерзімі өтті", "Төлем сілтемесі енді жарамсыз. Сатушыдан шотты қайта жіберуді сұраңыз."),
             ("This payment link has expired", "The link can no longer be paid. Ask the seller for a new invoice."),
         ),
