@@ -5,13 +5,15 @@
 mod lost;
 mod model;
 mod ports;
+mod recurrent;
 mod sql;
 
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
+pub use recurrent::*;
 pub use ports::{
     CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort,
+    TransfersPort, VaultPort, SubscriptionsPort,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};
@@ -86,5 +88,6 @@ pub trait Store:
     + CallbackOutbox
     + VaultPort
     + CabinetPort
+    + SubscriptionsPort
 {
 }

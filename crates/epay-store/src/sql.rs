@@ -23,6 +23,7 @@ mod payments;
 mod postgres;
 pub(crate) mod rows;
 mod sqlite;
+mod subscriptions;
 mod three_ds;
 mod tokens;
 mod transfers;
