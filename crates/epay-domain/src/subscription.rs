@@ -47,9 +47,10 @@ impl SubscriptionStatus {
 }
 
 /// After a declined charge, the waits before the retries of the same period, in seconds:
-/// 1 day, then 3 days, then 7 days. A period declined on its last retry pauses the
-/// subscription.
-pub const RETRY_DELAYS_SECS: [i64; 3] = [86_400, 3 * 86_400, 7 * 86_400];
+/// 1 day, then 3 days. A period declined on its last retry pauses the subscription. The
+/// retries are further attempts at the period's invoice, so the charge and its two retries fit
+/// the default of 3 attempts a terminal allows per invoice.
+pub const RETRY_DELAYS_SECS: [i64; 2] = [86_400, 3 * 86_400];
 
 /// What the scheduler does after the `tries`-th decline (1 = the first charge of the period was
 /// declined) of a period: retry after that many seconds, or give up and pause.
@@ -65,8 +66,7 @@ mod tests {
     fn a_period_is_retried_three_times_then_given_up() {
         assert_eq!(after_decline(1), Some(86_400));
         assert_eq!(after_decline(2), Some(3 * 86_400));
-        assert_eq!(after_decline(3), Some(7 * 86_400));
-        assert_eq!(after_decline(4), None);
+        assert_eq!(after_decline(3), None);
         assert_eq!(after_decline(0), None);
     }
 

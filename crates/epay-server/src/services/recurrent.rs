@@ -10,7 +10,7 @@
 //! live in the ledger, taken in the payment's transaction), so an unrecorded authorization moves
 //! no money.
 //!
-//! A declined period is retried on `epay_domain::subscription::RETRY_DELAYS_SECS` (1, 3 and 7
+//! A declined period is retried on `epay_domain::subscription::RETRY_DELAYS_SECS` (1 and 3
 //! days); declined on its last retry, the subscription is paused, and the merchant has the
 //! failure callback of that payment (failurePostLink, else postLink, of the original payment).
 
@@ -174,6 +174,17 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
         // Another node (or an earlier pass) charged this period's try first: nothing written.
         Err(StoreError::ConcurrentAttempt | StoreError::TokenSpent | StoreError::DuplicateInvoice) => {
             tracing::info!(subscription_id = %s.id, period = s.period_no, "period already charged elsewhere");
+            false
+        }
+        // The terminal allows fewer attempts per invoice than the retry schedule has: the period
+        // cannot be charged again, so the subscription pauses, as after its last retry.
+        Err(StoreError::AttemptsExhausted { attempts }) => {
+            let reason = format!("period {} declined {attempts} times (the terminal's attempts)", s.period_no);
+            let paused = app
+                .store
+                .move_subscription(&s.merchant_id, &s.id, SubscriptionStatus::Active, SubscriptionStatus::Paused, &reason, None, now)
+                .await;
+            tracing::info!(subscription_id = %s.id, paused = ?paused, "{reason}");
             false
         }
         Err(e) => {

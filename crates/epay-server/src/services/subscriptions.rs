@@ -95,7 +95,7 @@ pub fn due_at(anchor_ms: i64, frequency: Frequency, n: i64) -> i64 {
     let total = anchor.year() as i64 * 12 + (anchor.month() as i64 - 1) + n * months as i64;
     let (year, month0) = (total.div_euclid(12) as i32, total.rem_euclid(12) as u8);
     let Ok(month) = time::Month::try_from(month0 + 1) else { return i64::MAX };
-    let day = anchor.day().min(time::util::days_in_year_month(year, month));
+    let day = anchor.day().min(month.length(year));
     match time::Date::from_calendar_date(year, month, day) {
         Ok(date) => (anchor.replace_date(date).unix_timestamp_nanos() / 1_000_000) as i64,
         Err(_) => i64::MAX,

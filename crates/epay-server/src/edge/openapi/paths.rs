@@ -1093,7 +1093,7 @@ fn subscriptions(b: &mut Builder) {
             "Repeats an approved card payment every `paymentFrequency` (`WEEKLY`, `MONTHLY` = calendar month, \
              `QUARTERLY`) with its saved card, which must have a recurrent agreement (saved in a payment with \
              `cardSave: true` and `recurrent: true`). Each period is a new payment with its own invoice id and \
-             callbacks to the original payment's links. A declined period is retried after 1, 3 and 7 days, then \
+             callbacks to the original payment's links. A declined period is retried after 1 and 3 days, then \
              the subscription is paused. Answer: facts §10.4's fields plus `id`, `status` and the schedule.",
         )
         .auth(Auth::Service)
