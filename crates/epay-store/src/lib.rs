@@ -10,11 +10,11 @@ mod sql;
 
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
-pub use recurrent::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort, SubscriptionsPort,
+    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, SubscriptionsPort, ThreeDsPort,
+    TokensPort, TransfersPort, VaultPort,
 };
+pub use recurrent::*;
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};
 

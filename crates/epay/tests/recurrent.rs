@@ -116,7 +116,8 @@ async fn other_merchants_service_token(gw: &Gateway) -> String {
         out.lines().find_map(|l| l.trim().strip_prefix(name)).map(|v| v.trim().to_string()).unwrap()
     };
     let secret = field(&out, "client secret:");
-    let created = gw.run_epay(&["terminal", "create", "--client-id", &client_id, "--pos-id", "77700009", "--two-step", "false"]);
+    let created =
+        gw.run_epay(&["terminal", "create", "--client-id", &client_id, "--pos-id", "77700009", "--two-step", "false"]);
     assert!(created.status.success(), "{}", String::from_utf8_lossy(&created.stderr));
     let terminal = field(&String::from_utf8_lossy(&created.stdout), "terminal id:");
     tokio::time::sleep(epay_store::CONFIG_STALENESS).await;
@@ -156,13 +157,43 @@ async fn a_recurrent_agreement_allows_repeats_and_subscriptions_are_managed() {
         let other = other_merchants_service_token(&gw).await;
         let payment_token = gw.token_on(&invoice(), major("10"), ONE_STEP_TERMINAL).await;
         let cases: Vec<(&str, &str, Value, u16, &str)> = vec![
-            ("unknown transaction", &service, json!({"transactionId": unknown, "paymentFrequency": "MONTHLY"}), 400, "not found"),
-            ("another merchant's", &other, json!({"transactionId": agreed_payment, "paymentFrequency": "MONTHLY"}), 400, "not found"),
-            ("bad frequency", &service, json!({"transactionId": agreed_payment, "paymentFrequency": "DAILY"}), 400, "paymentFrequency"),
+            (
+                "unknown transaction",
+                &service,
+                json!({"transactionId": unknown, "paymentFrequency": "MONTHLY"}),
+                400,
+                "not found",
+            ),
+            (
+                "another merchant's",
+                &other,
+                json!({"transactionId": agreed_payment, "paymentFrequency": "MONTHLY"}),
+                400,
+                "not found",
+            ),
+            (
+                "bad frequency",
+                &service,
+                json!({"transactionId": agreed_payment, "paymentFrequency": "DAILY"}),
+                400,
+                "paymentFrequency",
+            ),
             ("no frequency", &service, json!({"transactionId": agreed_payment}), 400, "paymentFrequency"),
             ("no transaction", &service, json!({"paymentFrequency": "WEEKLY"}), 400, "transactionId"),
-            ("no agreement", &service, json!({"transactionId": plain_payment, "paymentFrequency": "MONTHLY"}), 400, "recurrent agreement"),
-            ("a payment token", &payment_token, json!({"transactionId": agreed_payment, "paymentFrequency": "MONTHLY"}), 403, "service token"),
+            (
+                "no agreement",
+                &service,
+                json!({"transactionId": plain_payment, "paymentFrequency": "MONTHLY"}),
+                400,
+                "recurrent agreement",
+            ),
+            (
+                "a payment token",
+                &payment_token,
+                json!({"transactionId": agreed_payment, "paymentFrequency": "MONTHLY"}),
+                403,
+                "service token",
+            ),
         ];
         for (what, token, body, expected, says) in cases {
             let (status, answer) = subscribe(&gw, token, body).await;
@@ -178,13 +209,25 @@ async fn a_recurrent_agreement_allows_repeats_and_subscriptions_are_managed() {
         let (status, s) =
             subscribe(&gw, &service, json!({"transactionId": agreed_payment, "paymentFrequency": "MONTHLY"})).await;
         assert_eq!(status, 200, "{b}: {s}");
-        for key in ["createdDate", "paymentFrequency", "lastPaymentDate", "clientId", "invoiceId", "amount", "currency", "reference"] {
+        for key in [
+            "createdDate",
+            "paymentFrequency",
+            "lastPaymentDate",
+            "clientId",
+            "invoiceId",
+            "amount",
+            "currency",
+            "reference",
+        ] {
             assert!(s.get(key).is_some(), "{b}: no {key} in {s}");
         }
         assert!(is_subscription_date(s["createdDate"].as_str().unwrap()), "{b}: {s}");
         assert!(is_subscription_date(s["lastPaymentDate"].as_str().unwrap()), "{b}: {s}");
         assert_eq!((s["paymentFrequency"].as_str(), s["clientId"].as_str()), (Some("MONTHLY"), Some(CLIENT)), "{b}");
-        assert_eq!((s["amount"].as_f64(), s["currency"].as_str(), s["status"].as_str()), (Some(10.0), Some("KZT"), Some("ACTIVE")));
+        assert_eq!(
+            (s["amount"].as_f64(), s["currency"].as_str(), s["status"].as_str()),
+            (Some(10.0), Some("KZT"), Some("ACTIVE"))
+        );
         assert_eq!(s["reference"].as_str().unwrap().len(), 12, "{b}: {s}");
         let id = s["id"].as_str().unwrap().to_string();
         let (status, again) =
@@ -207,8 +250,15 @@ async fn a_recurrent_agreement_allows_repeats_and_subscriptions_are_managed() {
 
         // Pause, resume, cancel; moves that are not allowed are refused.
         let path = |what: &str| format!("/recurrent/subscriptions/{id}/{what}");
-        let steps = [("resume", 400, "ACTIVE"), ("pause", 200, "PAUSED"), ("pause", 400, "PAUSED"),
-            ("resume", 200, "ACTIVE"), ("cancel", 200, "CANCELLED"), ("resume", 400, "CANCELLED"), ("cancel", 400, "CANCELLED")];
+        let steps = [
+            ("resume", 400, "ACTIVE"),
+            ("pause", 200, "PAUSED"),
+            ("pause", 400, "PAUSED"),
+            ("resume", 200, "ACTIVE"),
+            ("cancel", 200, "CANCELLED"),
+            ("resume", 400, "CANCELLED"),
+            ("cancel", 400, "CANCELLED"),
+        ];
         for (what, expected, then) in steps {
             let (status, answer) = gw.post_json(&path(what), Some(&service), "").await;
             assert_eq!(status, expected, "{b}: {what}: {answer}");
@@ -280,7 +330,10 @@ async fn three_months_are_charged_once_each_with_a_declined_period_retried() {
             assert_eq!(hits[0]["accountId"], "carol", "{b}");
         }
         assert_eq!(fails.len(), 1, "{b}");
-        assert_eq!((fails[0].json()["invoiceId"].as_str(), fails[0].json()["reasonCode"].as_i64()), (Some(invoices[2].as_str()), Some(484)));
+        assert_eq!(
+            (fails[0].json()["invoiceId"].as_str(), fails[0].json()["reasonCode"].as_i64()),
+            (Some(invoices[2].as_str()), Some(484))
+        );
         gw.assert_ledger_sound();
     }
 }

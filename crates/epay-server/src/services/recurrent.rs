@@ -182,7 +182,15 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
             let reason = format!("period {} declined {attempts} times (the terminal's attempts)", s.period_no);
             let paused = app
                 .store
-                .move_subscription(&s.merchant_id, &s.id, SubscriptionStatus::Active, SubscriptionStatus::Paused, &reason, None, now)
+                .move_subscription(
+                    &s.merchant_id,
+                    &s.id,
+                    SubscriptionStatus::Active,
+                    SubscriptionStatus::Paused,
+                    &reason,
+                    None,
+                    now,
+                )
                 .await;
             tracing::info!(subscription_id = %s.id, paused = ?paused, "{reason}");
             false
@@ -222,5 +230,11 @@ fn next_states(s: &Subscription, now: i64) -> SubscriptionCharge {
             next_charge_at: s.next_charge_at,
         },
     };
-    SubscriptionCharge { subscription_id: s.id.clone(), period_no: s.period_no, tries: s.tries, if_approved, if_declined }
+    SubscriptionCharge {
+        subscription_id: s.id.clone(),
+        period_no: s.period_no,
+        tries: s.tries,
+        if_approved,
+        if_declined,
+    }
 }

@@ -232,7 +232,9 @@ pub async fn change(app: &App, caller: &Caller, id: &str, change: Change) -> Res
     let moves: &[(SubscriptionStatus, SubscriptionStatus, &str)] = match change {
         Change::Pause => &[(Active, Paused, "paused by the merchant")],
         Change::Resume => &[(Paused, Active, "")],
-        Change::Cancel => &[(Active, Cancelled, "cancelled by the merchant"), (Paused, Cancelled, "cancelled by the merchant")],
+        Change::Cancel => {
+            &[(Active, Cancelled, "cancelled by the merchant"), (Paused, Cancelled, "cancelled by the merchant")]
+        }
     };
     let Some(&(from, to, reason)) = moves.iter().find(|(from, _, _)| *from == current.status) else {
         return Err(bad(format!(
@@ -264,7 +266,8 @@ pub async fn change(app: &App, caller: &Caller, id: &str, change: Change) -> Res
 
 /// A subscription in its API shape.
 pub async fn answer(app: &App, s: Subscription) -> Result<SubscriptionAnswer, PaymentError> {
-    let client_id = app.store.merchant(&s.merchant_id).await.map_err(internal)?.map(|m| m.client_id).unwrap_or_default();
+    let client_id =
+        app.store.merchant(&s.merchant_id).await.map_err(internal)?.map(|m| m.client_id).unwrap_or_default();
     let reference = match app.store.payment(&s.merchant_id, &s.transaction_id).await.map_err(internal)? {
         Some(p) => p.reference,
         None => String::new(),

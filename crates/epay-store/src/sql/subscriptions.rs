@@ -99,14 +99,13 @@ impl<DB: Backend> SubscriptionsPort for SqlStore<DB> {
     }
 
     async fn recurrent_agreed(&self, merchant_id: &str, card_id: &str) -> StoreResult<bool> {
-        let found = sqlx::query(
-            "SELECT id FROM card_events WHERE merchant_id = $1 AND card_id = $2 AND kind = $3 LIMIT 1",
-        )
-        .bind(merchant_id)
-        .bind(card_id)
-        .bind(RECURRENT_AGREED)
-        .fetch_optional(&self.reads)
-        .await?;
+        let found =
+            sqlx::query("SELECT id FROM card_events WHERE merchant_id = $1 AND card_id = $2 AND kind = $3 LIMIT 1")
+                .bind(merchant_id)
+                .bind(card_id)
+                .bind(RECURRENT_AGREED)
+                .fetch_optional(&self.reads)
+                .await?;
         Ok(found.is_some())
     }
 
@@ -190,33 +189,37 @@ impl<DB: Backend> SubscriptionsPort for SqlStore<DB> {
         now_ms: i64,
     ) -> StoreResult<bool> {
         let moved = match resume_at {
-            None => sqlx::query(
-                "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3
+            None => {
+                sqlx::query(
+                    "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3
                  WHERE id = $4 AND merchant_id = $5 AND status = $6",
-            )
-            .bind(to.as_str())
-            .bind(reason)
-            .bind(now_ms)
-            .bind(id)
-            .bind(merchant_id)
-            .bind(from.as_str())
-            .execute(&self.pool)
-            .await?,
-            Some((period_no, next_charge_at)) => sqlx::query(
-                "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3,
+                )
+                .bind(to.as_str())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(id)
+                .bind(merchant_id)
+                .bind(from.as_str())
+                .execute(&self.pool)
+                .await?
+            }
+            Some((period_no, next_charge_at)) => {
+                sqlx::query(
+                    "UPDATE subscriptions SET status = $1, status_reason = $2, updated_at = $3,
                      period_no = $7, tries = 0, next_charge_at = $8
                  WHERE id = $4 AND merchant_id = $5 AND status = $6",
-            )
-            .bind(to.as_str())
-            .bind(reason)
-            .bind(now_ms)
-            .bind(id)
-            .bind(merchant_id)
-            .bind(from.as_str())
-            .bind(period_no)
-            .bind(next_charge_at)
-            .execute(&self.pool)
-            .await?,
+                )
+                .bind(to.as_str())
+                .bind(reason)
+                .bind(now_ms)
+                .bind(id)
+                .bind(merchant_id)
+                .bind(from.as_str())
+                .bind(period_no)
+                .bind(next_charge_at)
+                .execute(&self.pool)
+                .await?
+            }
         };
         Ok(moved.rows_affected() == 1)
     }

@@ -65,7 +65,11 @@ pub async fn list(
     }
 }
 
-pub async fn read(State(app): State<AppState>, Path(id): Path<String>, Bearer(caller, _): Bearer<PaymentError>) -> Response {
+pub async fn read(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Bearer(caller, _): Bearer<PaymentError>,
+) -> Response {
     let done = async {
         let s = subscriptions::read(&app, &caller, &id).await?;
         subscriptions::answer(&app, s).await
@@ -87,7 +91,11 @@ async fn change(app: AppState, caller: crate::services::auth::Caller, id: String
     }
 }
 
-pub async fn pause(State(app): State<AppState>, Path(id): Path<String>, Bearer(caller, _): Bearer<PaymentError>) -> Response {
+pub async fn pause(
+    State(app): State<AppState>,
+    Path(id): Path<String>,
+    Bearer(caller, _): Bearer<PaymentError>,
+) -> Response {
     change(app, caller, id, Change::Pause).await
 }
 

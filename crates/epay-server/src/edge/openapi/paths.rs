@@ -10,6 +10,7 @@ use super::responses::*;
 use crate::edge::http::oauth::TokenRequest;
 use crate::edge::http::operations::OperationRequest;
 use crate::edge::http::payments::{CryptopayFields, SavedCardFields};
+use crate::edge::http::recurrent::SubscribeRequest;
 use crate::edge::http::sandbox::ClockAdvance;
 use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
@@ -18,9 +19,8 @@ use crate::edge::page::forms::{PayForm, TransferForm};
 use crate::edge::page::params::PageCards;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
-use crate::edge::http::recurrent::SubscribeRequest;
-use crate::services::subscriptions::SubscriptionAnswer;
 use crate::services::payments::PaymentOrderRequest;
+use crate::services::subscriptions::SubscriptionAnswer;
 use crate::services::three_ds_confirm::Confirmed;
 use crate::services::transfers::TransferResponse;
 use crate::wire::{ErrorBody, OAuthErrorBody, PaymentAnswer, StatusResponse, TokenResponse, TransferErrorBody};
@@ -1128,7 +1128,12 @@ fn subscriptions(b: &mut Builder) {
     service_errors(op).done();
 
     for (path, id, summary, about) in [
-        ("/recurrent/subscriptions/{id}/pause", "pauseSubscription", "Pause a subscription", "ACTIVE → PAUSED: not charged until resumed."),
+        (
+            "/recurrent/subscriptions/{id}/pause",
+            "pauseSubscription",
+            "Pause a subscription",
+            "ACTIVE → PAUSED: not charged until resumed.",
+        ),
         (
             "/recurrent/subscriptions/{id}/resume",
             "resumeSubscription",
@@ -1136,18 +1141,30 @@ fn subscriptions(b: &mut Builder) {
             "PAUSED → ACTIVE. Periods that fell due while it was paused are not charged: the next charge is the \
              first period due after now.",
         ),
-        ("/recurrent/subscriptions/{id}/cancel", "cancelSubscription", "Cancel a subscription", "ACTIVE or PAUSED → CANCELLED, for good."),
+        (
+            "/recurrent/subscriptions/{id}/cancel",
+            "cancelSubscription",
+            "Cancel a subscription",
+            "ACTIVE or PAUSED → CANCELLED, for good.",
+        ),
     ] {
         let op = b
             .api(&["post"], path, "Subscriptions", id, summary)
             .about(about)
             .auth(Auth::Service)
             .path_param("id", "The subscription's id.", "5d0c7c2e-8a41-4f5e-9f1b-3c2d1e0f9a88")
-            .json::<SubscriptionAnswer>(200, "The subscription after the change.", &[("changed", subscription_example())])
+            .json::<SubscriptionAnswer>(
+                200,
+                "The subscription after the change.",
+                &[("changed", subscription_example())],
+            )
             .json::<ErrorBody>(
                 400,
                 "Not found, or not in a state that allows this change.",
-                &[("not allowed", error(-1, "subscription 5d0c7c2e is CANCELLED: it cannot be resumed (only a PAUSED one can)"))],
+                &[(
+                    "not allowed",
+                    error(-1, "subscription 5d0c7c2e is CANCELLED: it cannot be resumed (only a PAUSED one can)"),
+                )],
             );
         service_errors(op).done();
     }
