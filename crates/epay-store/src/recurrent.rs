@@ -72,6 +72,19 @@ pub struct SubscriptionCharge {
     pub if_declined: SubscriptionNext,
 }
 
+/// A subscription's move from one status to another (compare-and-set on `from`).
+#[derive(Debug, Clone)]
+pub struct SubscriptionMove<'a> {
+    pub merchant_id: &'a str,
+    pub id: &'a str,
+    pub from: SubscriptionStatus,
+    pub to: SubscriptionStatus,
+    pub reason: &'a str,
+    /// When it resumes: its next period and when that is charged (its tries start again).
+    pub resume_at: Option<(i64, i64)>,
+    pub now_ms: i64,
+}
+
 /// One entry of a saved card's history.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CardEvent {

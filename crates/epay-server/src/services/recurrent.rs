@@ -182,15 +182,15 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
             let reason = format!("period {} declined {attempts} times (the terminal's attempts)", s.period_no);
             let paused = app
                 .store
-                .move_subscription(
-                    &s.merchant_id,
-                    &s.id,
-                    SubscriptionStatus::Active,
-                    SubscriptionStatus::Paused,
-                    &reason,
-                    None,
-                    now,
-                )
+                .move_subscription(&epay_store::SubscriptionMove {
+                    merchant_id: &s.merchant_id,
+                    id: &s.id,
+                    from: SubscriptionStatus::Active,
+                    to: SubscriptionStatus::Paused,
+                    reason: &reason,
+                    resume_at: None,
+                    now_ms: now,
+                })
                 .await;
             tracing::info!(subscription_id = %s.id, paused = ?paused, "{reason}");
             false

@@ -254,7 +254,15 @@ pub async fn change(app: &App, caller: &Caller, id: &str, change: Change) -> Res
     });
     let moved = app
         .store
-        .move_subscription(merchant_id, &current.id, from, to, reason, resume_at, now)
+        .move_subscription(&epay_store::SubscriptionMove {
+            merchant_id,
+            id: &current.id,
+            from,
+            to,
+            reason,
+            resume_at,
+            now_ms: now,
+        })
         .await
         .map_err(internal)?;
     if !moved {

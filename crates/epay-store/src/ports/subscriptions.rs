@@ -1,10 +1,8 @@
 //! Recurrent agreements of saved cards, and subscriptions. A period's charge is written by
 //! `PaymentsPort::record_payment` (its `subscription` field), in the payment's transaction.
 
+use crate::{CardEvent, StoreResult, Subscription, SubscriptionMove, SubscriptionPeriod};
 use async_trait::async_trait;
-use epay_domain::SubscriptionStatus;
-
-use crate::{CardEvent, StoreResult, Subscription, SubscriptionPeriod};
 
 #[async_trait]
 pub trait SubscriptionsPort: Send + Sync + 'static {
@@ -25,19 +23,9 @@ pub trait SubscriptionsPort: Send + Sync + 'static {
     /// A subscription's charges, oldest first.
     async fn subscription_periods(&self, subscription_id: &str) -> StoreResult<Vec<SubscriptionPeriod>>;
 
-    /// Moves a subscription from `from` to `to` (compare-and-set); with `next_charge_at`, when
-    /// it resumes, also its next period and charge time (its tries start again). False if it was
-    /// not in `from`.
-    async fn move_subscription(
-        &self,
-        merchant_id: &str,
-        id: &str,
-        from: SubscriptionStatus,
-        to: SubscriptionStatus,
-        reason: &str,
-        resume_at: Option<(i64, i64)>,
-        now_ms: i64,
-    ) -> StoreResult<bool>;
+    /// Moves a subscription as `change` says (compare-and-set on its status); false if it was
+    /// not in `change.from`.
+    async fn move_subscription(&self, change: &SubscriptionMove<'_>) -> StoreResult<bool>;
 
     /// Up to `limit` active subscriptions due at `now_ms`, most overdue first.
     async fn due_subscriptions(&self, now_ms: i64, limit: i64) -> StoreResult<Vec<Subscription>>;

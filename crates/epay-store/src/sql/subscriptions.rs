@@ -178,16 +178,8 @@ impl<DB: Backend> SubscriptionsPort for SqlStore<DB> {
         Ok(found)
     }
 
-    async fn move_subscription(
-        &self,
-        merchant_id: &str,
-        id: &str,
-        from: SubscriptionStatus,
-        to: SubscriptionStatus,
-        reason: &str,
-        resume_at: Option<(i64, i64)>,
-        now_ms: i64,
-    ) -> StoreResult<bool> {
+    async fn move_subscription(&self, change: &SubscriptionMove<'_>) -> StoreResult<bool> {
+        let SubscriptionMove { merchant_id, id, from, to, reason, resume_at, now_ms } = *change;
         let moved = match resume_at {
             None => {
                 sqlx::query(

@@ -231,7 +231,7 @@ fn payments(b: &mut Builder) {
             &["application/json"],
             "The order (it must match the token) and the cryptogram.",
             json!({"amount":100,"currency":"KZT","name":"TEST TEST","cryptogram":"<base64 of the encrypted Cryptogram>",
-                "invoiceId":"000000001","description":"test","cardSave":true,"accountId":"testUser1",
+                "invoiceId":"000000001","description":"test","cardSave":true,"recurrent":true,"accountId":"testUser1",
                 "terminalId": PAYMENT_TERMINAL}),
         )
         .json::<PaymentAnswer>(
