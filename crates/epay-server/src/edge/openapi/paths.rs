@@ -1022,7 +1022,7 @@ fn sandbox(b: &mut Builder) {
             "The clock, and what the jobs did.",
             &[(
                 "eight days",
-                json!({"now":"2026-11-30T14:00:00.000000+05:00","offsetSeconds":691200,"expired":1,"abandoned3ds":0}),
+                json!({"now":"2026-11-30T14:00:00.000000+05:00","offsetSeconds":691200,"expired":1,"abandoned3ds":0,"subscriptionCharges":0}),
             )],
         )
         .json::<ErrorBody>(
