@@ -119,6 +119,10 @@ pub struct PaymentRequest {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub failure_post_link: Option<String>,
     pub card_save: bool,
+    /// With `card_save`: the cardholder agrees to merchant-initiated repeats (a `recurrent`
+    /// saved-card payment, a subscription). Sent only when true.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub recurrent: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub data: Option<String>,
 }

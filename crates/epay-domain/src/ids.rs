@@ -24,6 +24,12 @@ pub fn access_token() -> String {
     (0..22).map(|_| char::from(ALPHABET[rng.gen_range(0..ALPHABET.len())])).collect()
 }
 
+/// The first 9 digits of a subscription's period invoices (a period's invoice adds its number
+/// in 3 digits: 12 digits in all). It starts with 9, as no test invoice of ours does.
+pub fn subscription_invoice_prefix() -> String {
+    format!("9{}", digits(8))
+}
+
 pub fn uuid() -> String {
     uuid::Uuid::new_v4().to_string()
 }

@@ -20,6 +20,7 @@ pub mod scope;
 pub mod secret;
 pub mod status;
 pub mod step;
+pub mod subscription;
 pub mod three_ds;
 pub mod transition;
 
@@ -37,6 +38,7 @@ pub use scope::Scope;
 pub use secret::{DatabaseUrl, Secret};
 pub use status::{ResultCode, TxStatus};
 pub use step::PaymentStep;
+pub use subscription::{Frequency, SubscriptionStatus};
 pub use text_enum::Unknown;
 pub use three_ds::ThreeDsState;
 pub use transition::PaymentState;

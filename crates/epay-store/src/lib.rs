@@ -5,14 +5,16 @@
 mod lost;
 mod model;
 mod ports;
+mod recurrent;
 mod sql;
 
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort, WrongCode,
+    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, SubscriptionsPort,
+    ThreeDsPort, TokensPort, TransfersPort, VaultPort, WrongCode,
 };
+pub use recurrent::*;
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};
 
@@ -87,5 +89,6 @@ pub trait Store:
     + VaultPort
     + CabinetPort
     + InvoicesPort
+    + SubscriptionsPort
 {
 }

@@ -271,6 +271,9 @@ pub enum PaymentEffect {
 #[derive(Debug, Clone)]
 pub struct CardToSave {
     pub card: SavedCard,
+    /// The payment carried `recurrent: true`: record the holder's agreement to
+    /// merchant-initiated repeats in the card's history.
+    pub recurrent: bool,
 }
 
 /// What a recorded attempt does to its token (docs/compatibility.md §48).
@@ -299,6 +302,8 @@ pub struct PaymentWrite {
     pub three_ds: Option<ThreeDsSession>,
     /// The Idempotency-Key answer to commit with this payment, when the request carried a key.
     pub idempotency: Option<IdempotencyRecord>,
+    /// A subscription period this payment charges (the scheduler's payments only).
+    pub subscription: Option<crate::SubscriptionCharge>,
 }
 
 /// A 3-D Secure challenge in progress (the payment waits in status `3D`).

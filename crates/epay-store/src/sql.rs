@@ -25,6 +25,7 @@ mod pipeline;
 mod postgres;
 pub(crate) mod rows;
 mod sqlite;
+mod subscriptions;
 mod three_ds;
 mod tokens;
 mod transfers;

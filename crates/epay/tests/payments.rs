@@ -173,6 +173,8 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
         let token = gw.token_on(&invoice1, major("250.5"), one_step).await;
         let mut request = PaymentRequest::new(&invoice1, major("250.5"), gw.cryptogram(MASTERCARD, one_step).await);
         request.card_save = true;
+        // Seed 003's repeat below is `recurrent`: it needs the holder's agreement, given here.
+        request.recurrent = true;
         request.account_id = Some("testUser1".into());
         let paid = gw.client.cryptopay(&token, &request).await.unwrap();
         assert_eq!(paid.status, "CHARGE", "{backend:?}");

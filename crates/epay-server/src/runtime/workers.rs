@@ -46,6 +46,27 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
     })
 }
 
+/// Charges the subscriptions' due periods (`services::recurrent`), every
+/// `expiry_interval_secs` of real time, on the gateway clock (the sandbox clock when moved).
+/// Several nodes may run it at once: each period is charged exactly once (see there).
+pub fn spawn_scheduler(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHandle<()> {
+    let period = Duration::from_secs(app.config.expiry_interval_secs);
+    tokio::spawn(async move {
+        let mut ticker = tokio::time::interval(period);
+        ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tokio::select! {
+                _ = ticker.tick() => {}
+                _ = stopped(&mut stop) => return,
+            }
+            let charged = crate::services::recurrent::run_due(&app).await;
+            if charged > 0 {
+                tracing::info!(charged, "subscription periods charged");
+            }
+        }
+    })
+}
+
 /// Delivers due callbacks until `stop`. Each pass claims a bounded batch (one attempt each,
 /// leased to this node), sends them concurrently and records every attempt; on stop the batch
 /// in flight is finished and recorded first, so no attempt is left half-done.

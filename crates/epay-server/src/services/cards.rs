@@ -125,6 +125,15 @@ pub async fn deactivate(app: &App, caller: &Caller, command: DeactivateCard) -> 
     let card_id = command.card_id.as_str();
     if app.store.deactivate_card(caller.merchant_id(), card_id).await.map_err(internal)? {
         tracing::info!(card_id, "saved card deactivated");
+        // Its subscriptions end with it (the scheduler also stops any it meets later).
+        let stopped = app
+            .store
+            .stop_card_subscriptions(caller.merchant_id(), card_id, app.clock.now_ms())
+            .await
+            .map_err(internal)?;
+        if stopped > 0 {
+            tracing::info!(card_id, stopped, "subscriptions of a deactivated card stopped");
+        }
         Ok(())
     } else {
         Err(PaymentError::BadRequest(format!("card {card_id} not found or already deactivated")))

@@ -236,6 +236,7 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
             save_card,
             three_ds,
             idempotency,
+            subscription,
         } = write;
         let now = payment.created_at;
         let mut tx = self.begin_unit().await?;
@@ -246,10 +247,16 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
 
         let approved = payment.reason_code == 0;
         let mut saved_card_id = None;
-        if let (true, Some(CardToSave { card })) = (approved, save_card) {
+        if let (true, Some(CardToSave { card, recurrent })) = (approved, save_card) {
             let id = Self::save_card(&mut tx, &card).await?;
+            if let (true, Some(card_id)) = (recurrent, &id) {
+                Self::record_recurrent_agreement(&mut tx, &payment, card_id, now).await?;
+            }
             payment.card_id = id.clone();
             saved_card_id = id;
+        }
+        if let Some(charge) = &subscription {
+            Self::record_subscription_charge(&mut tx, charge, &payment, now).await?;
         }
 
         let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };

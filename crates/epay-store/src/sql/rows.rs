@@ -38,6 +38,8 @@ stored_as_word!(
     LedgerTransferKind,
     CallbackKind,
     PaymentStep,
+    epay_domain::Frequency,
+    epay_domain::SubscriptionStatus,
 );
 
 /// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).

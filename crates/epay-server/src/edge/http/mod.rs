@@ -14,6 +14,7 @@ pub(crate) mod oauth;
 mod observe;
 pub(crate) mod operations;
 pub(crate) mod payments;
+pub(crate) mod recurrent;
 pub(crate) mod sandbox;
 mod status;
 pub(crate) mod three_ds;
@@ -64,6 +65,12 @@ fn api_routes() -> Router<AppState> {
         .route("/invoice/{id}/cancel", post(invoices::cancel))
         .route("/callbacks/{id}", get(callbacks::list))
         .route("/callbacks/{id}/resend", post(callbacks::resend))
+        .route("/recurrent/subscribe", post(recurrent::subscribe))
+        .route("/recurrent/subscriptions", get(recurrent::list))
+        .route("/recurrent/subscriptions/{id}", get(recurrent::read))
+        .route("/recurrent/subscriptions/{id}/pause", post(recurrent::pause))
+        .route("/recurrent/subscriptions/{id}/resume", post(recurrent::resume))
+        .route("/recurrent/subscriptions/{id}/cancel", post(recurrent::cancel))
 }
 
 pub fn router(app: AppState) -> Router {

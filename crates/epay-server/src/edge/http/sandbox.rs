@@ -106,9 +106,13 @@ pub async fn advance(
     sandbox.advance(seconds * 1000);
     let expired = crate::services::expiry::expire_authorizations(&app).await;
     let abandoned = crate::services::three_ds_confirm::fail_abandoned(&app).await;
-    tracing::info!(seconds, expired, "sandbox clock advanced");
+    // Subscriptions due by the new time are charged before the answer, so a test that moves the
+    // clock a month sees that month's charge (the scheduler worker would, within its interval).
+    let charged = crate::services::recurrent::run_due(&app).await;
+    tracing::info!(seconds, expired, charged, "sandbox clock advanced");
     let mut state = clock_state(&app, sandbox);
     state["expired"] = json!(expired);
     state["abandoned3ds"] = json!(abandoned);
+    state["subscriptionCharges"] = json!(charged);
     Json(state).into_response()
 }

@@ -68,6 +68,11 @@ pub const TAGS: &[(&str, &str)] = &[
          (`confirmed=yes`).",
     ),
     ("Sandbox", "Moves the gateway clock (sandbox mode only)."),
+    (
+        "Subscriptions",
+        "Recurrent payments: subscribe a payment whose saved card has a recurrent agreement (facts §10.4); \
+         list, read, pause, resume and cancel subscriptions. Need the merchant's service token.",
+    ),
     ("Operability", "Liveness, readiness and Prometheus metrics."),
     ("Reference", "This description and the page rendered from it."),
 ];

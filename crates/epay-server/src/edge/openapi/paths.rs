@@ -11,6 +11,7 @@ use crate::edge::http::invoices::{InvoiceListResponse, InvoiceRequest, InvoiceRe
 use crate::edge::http::oauth::TokenRequest;
 use crate::edge::http::operations::OperationRequest;
 use crate::edge::http::payments::{CryptopayFields, SavedCardFields};
+use crate::edge::http::recurrent::SubscribeRequest;
 use crate::edge::http::sandbox::ClockAdvance;
 use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
@@ -20,6 +21,7 @@ use crate::edge::page::params::PageCards;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
 use crate::services::payments::PaymentOrderRequest;
+use crate::services::subscriptions::SubscriptionAnswer;
 use crate::services::three_ds_confirm::Confirmed;
 use crate::services::transfers::TransferResponse;
 use crate::wire::{ErrorBody, OAuthErrorBody, PaymentAnswer, StatusResponse, TokenResponse, TransferErrorBody};
@@ -86,6 +88,7 @@ pub fn describe(b: &mut Builder) {
     demo_shop(b);
     cabinet(b);
     sandbox(b);
+    subscriptions(b);
     operability(b);
     reference(b);
 }
@@ -230,7 +233,7 @@ fn payments(b: &mut Builder) {
             &["application/json"],
             "The order (it must match the token) and the cryptogram.",
             json!({"amount":100,"currency":"KZT","name":"TEST TEST","cryptogram":"<base64 of the encrypted Cryptogram>",
-                "invoiceId":"000000001","description":"test","cardSave":true,"accountId":"testUser1",
+                "invoiceId":"000000001","description":"test","cardSave":true,"recurrent":true,"accountId":"testUser1",
                 "terminalId": PAYMENT_TERMINAL}),
         )
         .json::<PaymentAnswer>(
@@ -1166,7 +1169,7 @@ fn sandbox(b: &mut Builder) {
             "The clock, and what the jobs did.",
             &[(
                 "eight days",
-                json!({"now":"2026-11-30T14:00:00.000000+05:00","offsetSeconds":691200,"expired":1,"abandoned3ds":0}),
+                json!({"now":"2026-11-30T14:00:00.000000+05:00","offsetSeconds":691200,"expired":1,"abandoned3ds":0,"subscriptionCharges":0}),
             )],
         )
         .json::<ErrorBody>(
@@ -1219,4 +1222,97 @@ fn reference(b: &mut Builder) {
     b.page(&["get"], super::page::CSS_PATH, "Reference", "docsStyle", "The reference page's stylesheet")
         .text(200, "text/css; charset=utf-8", "The stylesheet.", None)
         .done();
+}
+
+fn subscription_example() -> Value {
+    json!({"id":"5d0c7c2e-8a41-4f5e-9f1b-3c2d1e0f9a88","createdDate":"2026-11-30T17:05:01.1230000+0500",
+        "paymentFrequency":"MONTHLY","lastPaymentDate":"2026-11-30T17:04:58.5410000+0500","clientId":"test",
+        "invoiceId":"000000001","amount":100,"currency":"KZT","reference":"099467918563","status":"ACTIVE",
+        "statusReason":"","nextPaymentDate":"2026-12-30T17:04:58.5410000+0500","nextPeriod":1,
+        "transactionId":"8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10","cardId":"22f2c5db-64d8-475f-8066-af3de3dc8233",
+        "accountId":"testUser1","terminalId":"3a1f8d5e-5eed-4000-8000-000000000004"})
+}
+
+fn subscriptions(b: &mut Builder) {
+    let op = b
+        .api(&["post"], "/recurrent/subscribe", "Subscriptions", "subscribe", "Subscribe a payment")
+        .about(
+            "Repeats an approved card payment every `paymentFrequency` (`WEEKLY`, `MONTHLY` = calendar month, \
+             `QUARTERLY`) with its saved card, which must have a recurrent agreement (saved in a payment with \
+             `cardSave: true` and `recurrent: true`). Each period is a new payment with its own invoice id and \
+             callbacks to the original payment's links. A declined period is retried after 1 and 3 days, then \
+             the subscription is paused. Answer: facts §10.4's fields plus `id`, `status` and the schedule.",
+        )
+        .auth(Auth::Service)
+        .body::<SubscribeRequest>(
+            &["application/json"],
+            "The original payment and the frequency.",
+            json!({"transactionId":"8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10","paymentFrequency":"MONTHLY"}),
+        )
+        .json::<SubscriptionAnswer>(200, "The subscription.", &[("monthly", subscription_example())])
+        .json::<ErrorBody>(
+            400,
+            "Unknown (or another merchant's) transaction, bad frequency, no recurrent agreement, already subscribed.",
+            &[("no agreement", error(-1, "transaction 8f0b5f5e-2b8c-4c6e-9a0e-6c1c1b4f7a10 was not paid with a saved card that has a recurrent agreement"))],
+        );
+    service_errors(op).done();
+
+    let op = b
+        .api(&["get"], "/recurrent/subscriptions", "Subscriptions", "listSubscriptions", "The merchant's subscriptions")
+        .about("Newest first, at most 500; `accountId` narrows to one customer.")
+        .auth(Auth::Service)
+        .query("accountId", false, "The merchant's customer id.", json!({"type": "string"}))
+        .json_array::<SubscriptionAnswer>(200, "The subscriptions.", &[("one", json!([subscription_example()]))]);
+    service_errors(op).done();
+
+    let op = b
+        .api(&["get"], "/recurrent/subscriptions/{id}", "Subscriptions", "readSubscription", "One subscription")
+        .about("Another merchant's subscription is not found (400).")
+        .auth(Auth::Service)
+        .path_param("id", "The subscription's id.", "5d0c7c2e-8a41-4f5e-9f1b-3c2d1e0f9a88")
+        .json::<SubscriptionAnswer>(200, "The subscription.", &[("active", subscription_example())])
+        .json::<ErrorBody>(400, "Not found.", &[("unknown", error(-1, "subscription 5d0c7c2e not found"))]);
+    service_errors(op).done();
+
+    for (path, id, summary, about) in [
+        (
+            "/recurrent/subscriptions/{id}/pause",
+            "pauseSubscription",
+            "Pause a subscription",
+            "ACTIVE → PAUSED: not charged until resumed.",
+        ),
+        (
+            "/recurrent/subscriptions/{id}/resume",
+            "resumeSubscription",
+            "Resume a subscription",
+            "PAUSED → ACTIVE. Periods that fell due while it was paused are not charged: the next charge is the \
+             first period due after now.",
+        ),
+        (
+            "/recurrent/subscriptions/{id}/cancel",
+            "cancelSubscription",
+            "Cancel a subscription",
+            "ACTIVE or PAUSED → CANCELLED, for good.",
+        ),
+    ] {
+        let op = b
+            .api(&["post"], path, "Subscriptions", id, summary)
+            .about(about)
+            .auth(Auth::Service)
+            .path_param("id", "The subscription's id.", "5d0c7c2e-8a41-4f5e-9f1b-3c2d1e0f9a88")
+            .json::<SubscriptionAnswer>(
+                200,
+                "The subscription after the change.",
+                &[("changed", subscription_example())],
+            )
+            .json::<ErrorBody>(
+                400,
+                "Not found, or not in a state that allows this change.",
+                &[(
+                    "not allowed",
+                    error(-1, "subscription 5d0c7c2e is CANCELLED: it cannot be resumed (only a PAUSED one can)"),
+                )],
+            );
+        service_errors(op).done();
+    }
 }

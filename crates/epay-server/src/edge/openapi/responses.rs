@@ -80,6 +80,9 @@ pub struct SandboxClockAdvanced {
     /// 3-D Secure payments failed with 877.
     #[serde(rename = "abandoned3ds")]
     abandoned_3ds: i64,
+    /// Subscription periods charged (approved or declined) by the scheduler after the move.
+    #[serde(rename = "subscriptionCharges")]
+    subscription_charges: i64,
 }
 
 /// `/readyz` when the node can serve payments.

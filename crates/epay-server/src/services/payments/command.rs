@@ -92,6 +92,13 @@ pub struct PaymentOrderRequest {
     #[serde(rename(deserialize = "terminalId|terminal"), default)]
     #[schema(rename = "terminalId", value_type = Option<String>)]
     pub terminal_id: Field<String>,
+    /// Boolean (also `"true"`/`"false"`). With `cardSave`: the cardholder agrees to
+    /// merchant-initiated repeats with the saved card (recorded in the card's history). On a
+    /// saved-card payment: a merchant-initiated repeat, refused unless the card has that
+    /// agreement; it is not challenged by 3-D Secure (no cardholder is present).
+    #[serde(default)]
+    #[schema(value_type = Option<bool>)]
+    pub recurrent: Field<bool>,
     /// A JSON string, or any JSON value (kept as its JSON text).
     #[serde(default, deserialize_with = "json_text")]
     #[schema(value_type = Option<Value>)]

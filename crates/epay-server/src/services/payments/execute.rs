@@ -79,7 +79,10 @@ pub(crate) async fn execute(
     // A 3-D Secure terminal challenges an enrolled card before any money moves (seed 003), and
     // before a verification saves it for paying: a saved card must be proven as the terminal
     // asks.
-    let challenge = crate::services::three_ds::challenges(&terminal, &authorization);
+    // A recurrent payment by saved card (its agreement checked in `saved_card`) is
+    // merchant-initiated: no cardholder is there to be challenged.
+    let merchant_initiated = order.recurrent && matches!(source, CardSource::Saved { .. });
+    let challenge = !merchant_initiated && crate::services::three_ds::challenges(&terminal, &authorization);
     let Outcome { status, reason, approval_code, issuer, effect, card_account } =
         decide(&authorization, challenge, verification, &terminal, merchant_account);
 
@@ -96,7 +99,7 @@ pub(crate) async fn execute(
     let save_card = save_card.map(|mut card| {
         card.reference = reference.clone();
         card.int_reference = int_reference.clone();
-        CardToSave { card }
+        CardToSave { card, recurrent: order.recurrent }
     });
     let payment = Payment {
         id: payment_id,
@@ -157,6 +160,7 @@ pub(crate) async fn execute(
         payment,
         effect,
         save_card,
+        subscription: None,
         idempotency: {
             let (three_ds, acs_url) = (three_ds.clone(), acs_url.to_string());
             idempotency::record(move |p| answer(p, three_ds.as_ref(), &acs_url))

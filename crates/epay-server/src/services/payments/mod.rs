@@ -29,7 +29,7 @@ pub use command::{EnteredCard, Field, PagePayment, PayWithCryptogram, PayWithSav
 pub use cryptogram::{pay_with_cryptogram, CRYPTOGRAM_REFUSED};
 pub use error::PaymentError;
 pub(crate) use order::Order;
-pub(crate) use outcome::with_conversion;
+pub(crate) use outcome::{decide_charge, with_conversion};
 pub use page::{check_page_order, pay_from_page, PageOrder};
 pub use payer::{payer, Payer};
 pub use saved_card::pay_with_saved_card;

@@ -30,6 +30,8 @@ pub(crate) struct Order {
     pub(crate) failure_back_link: String,
     pub(crate) data: String,
     pub(crate) card_save: bool,
+    /// `recurrent: true` (see `PaymentOrderRequest::recurrent`).
+    pub(crate) recurrent: bool,
 }
 
 impl Order {
@@ -75,6 +77,7 @@ impl Order {
             failure_back_link: text(&request.failure_back_link)?,
             data: request.data.clone(),
             card_save: read(&request.card_save)?.unwrap_or(false),
+            recurrent: read(&request.recurrent)?.unwrap_or(false),
         };
         for (name, url) in [("backLink", &order.back_link), ("failureBackLink", &order.failure_back_link)] {
             crate::services::links::check_link(name, url, mode).map_err(|e| bad(format!("{name}: {e}")))?;

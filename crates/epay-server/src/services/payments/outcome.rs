@@ -60,6 +60,12 @@ pub(crate) fn decide(
     }
 }
 
+/// The outcome of a merchant-initiated charge of a saved card (a subscription's period): no
+/// challenge (no cardholder is present), never a verification.
+pub(crate) fn decide_charge(authorization: &Authorization, terminal: &Terminal, merchant_account: String) -> Outcome {
+    decide(authorization, false, false, terminal, merchant_account)
+}
+
 /// Records on the payment how the card's issuer converts it (the card's currency, the rate and
 /// the full amount in the card's currency); every later operation converts at this rate.
 pub(crate) fn with_conversion(mut payment: Payment, authorization: &Authorization) -> Payment {

@@ -50,6 +50,15 @@ pub async fn pay_with_saved_card(
             "card {card_id} was saved as a transfer's receiver and can only receive; pay with the card's details once to save it for paying"
         )));
     }
+    // A merchant-initiated repeat needs the holder's agreement, given when the card was saved
+    // with `recurrent: true` (docs/api.md "Recurrent payments and subscriptions").
+    if order.recurrent && !app.store.recurrent_agreed(&token.merchant_id, &card.id).await.map_err(internal)? {
+        return Err(bad(format!(
+            "card {} has no recurrent agreement: a recurrent payment needs a card saved in a payment with \
+             cardSave: true and recurrent: true",
+            echoed(&card_id)
+        )));
+    }
     let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
         tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
         PaymentError::Internal
