@@ -3,14 +3,16 @@
 //! they cannot drift apart.
 
 mod lost;
+mod message;
 mod model;
 mod ports;
 mod sql;
 
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
+pub use message::*;
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, PaymentsPort, ThreeDsPort, TokensPort,
+    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, MessageOutbox, PaymentsPort, ThreeDsPort, TokensPort,
     TransfersPort, VaultPort,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
@@ -84,6 +86,7 @@ pub trait Store:
     + TransfersPort
     + ThreeDsPort
     + CallbackOutbox
+    + MessageOutbox
     + VaultPort
     + CabinetPort
 {

@@ -19,6 +19,7 @@ mod decisions;
 mod ledger;
 mod merchants;
 mod migrations;
+pub(crate) mod outbox;
 mod payments;
 mod postgres;
 pub(crate) mod rows;

@@ -209,6 +209,7 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     let (stop, stop_signal) = tokio::sync::watch::channel(false);
     let expiry = epay_server::runtime::workers::spawn_expiry(app.clone(), stop_signal.clone());
     let callbacks = epay_server::runtime::workers::spawn_callbacks(app.clone(), stop_signal.clone());
+    let outbox = epay_server::runtime::outbox::spawn_outbox(app.clone(), stop_signal.clone())?;
     // Serves merchants and terminals from memory while it keeps them in step with the database.
     let config_watch = app.store.watch_config(stop_signal);
     let own: Vec<std::net::SocketAddr> = std::iter::once(local).chain(app.config.metrics_listen).collect();
@@ -248,7 +249,7 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     // and its leased events go to another node when the lease ends.
     let _ = stop.send(true);
     let grace = Duration::from_millis(app.config.callback_timeout_ms + 5_000);
-    for (name, worker) in [("expiry", expiry), ("callbacks", callbacks), ("config watch", config_watch)] {
+    for (name, worker) in [("expiry", expiry), ("callbacks", callbacks), ("outbox", outbox), ("config watch", config_watch)] {
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!(worker = name, "worker did not stop in time");
         }

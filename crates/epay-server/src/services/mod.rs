@@ -13,6 +13,7 @@ pub mod guard;
 pub mod idempotency;
 pub mod links;
 pub mod operations;
+pub mod outbox;
 pub mod payments;
 pub mod status;
 pub mod three_ds;

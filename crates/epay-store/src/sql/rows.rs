@@ -38,6 +38,10 @@ stored_as_word!(
     LedgerTransferKind,
     CallbackKind,
     PaymentStep,
+    epay_domain::MessageKind,
+    epay_domain::MessageChannel,
+    epay_domain::MessageLanguage,
+    epay_domain::MessageState,
 );
 
 /// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).

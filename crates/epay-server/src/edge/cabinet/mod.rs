@@ -11,6 +11,7 @@ mod csv;
 pub mod error;
 mod filter;
 mod i18n;
+mod messages;
 mod overview;
 pub mod session;
 mod settings;
@@ -62,6 +63,8 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/credentials/rotate", post(settings::rotate))
         .route("/cabinet/cards", get(settings::cards))
         .route("/cabinet/cards/{id}/deactivate", post(settings::deactivate_card))
+        .route("/cabinet/messages", get(messages::list))
+        .route("/cabinet/messages/{id}", get(messages::show))
 }
 
 /// A page (one of `views`' templates) rendered, with the cabinet's security headers.

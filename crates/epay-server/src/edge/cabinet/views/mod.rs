@@ -10,6 +10,7 @@
 //! The functions here turn what the handlers read from the store into those structs; the
 //! handlers hand the struct to [`super::html`], which renders it.
 
+mod messages;
 mod overview;
 mod settings;
 mod transactions;
@@ -17,6 +18,7 @@ mod transactions;
 use askama::Template;
 use epay_domain::Amount;
 
+pub use messages::{message, messages};
 pub use overview::{overview, TerminalStats};
 pub use settings::{cards, credentials, terminals};
 pub use transactions::{detail, transactions, DetailView, ListView};
@@ -32,6 +34,7 @@ pub enum Section {
     Terminals,
     Credentials,
     Cards,
+    Messages,
 }
 
 /// Who is signed in and where: what every signed-in page shows around its content.
@@ -138,6 +141,7 @@ impl Frame {
             item(Section::Terminals, "terminals", "/cabinet/terminals", w.terminals),
             item(Section::Credentials, "credentials", "/cabinet/credentials", w.credentials),
             item(Section::Cards, "cards", "/cabinet/cards", w.cards),
+            item(Section::Messages, "messages", "/cabinet/messages", w.messages),
         ];
         Frame { menu: Some(Menu { email: c.email.to_string(), items }), ..Frame::plain(c.lang, title, c.path, c.csrf) }
     }
