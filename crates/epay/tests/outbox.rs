@@ -206,8 +206,19 @@ async fn add_merchant(gw: &Gateway, id: &str, client_id: &str) {
     gw.store().await.upsert_merchant(&merchant, &[]).await.unwrap();
 }
 
+/// Enqueues as the gateway would at this moment of its clock (the sandbox clock runs days
+/// behind real time in the tests).
 async fn enqueue(gw: &Gateway, messages: &[NewMessage]) {
     gw.store().await.enqueue_messages(messages, now_ms()).await.unwrap();
+}
+
+async fn enqueue_in_sandbox(gw: &Gateway, messages: &[NewMessage]) {
+    gw.store().await.enqueue_messages(messages, sandbox_now_ms(gw).await).await.unwrap();
+}
+
+/// The sandbox gateway's clock now.
+async fn sandbox_now_ms(gw: &Gateway) -> i64 {
+    now_ms() + gw.sandbox_clock().await["offsetSeconds"].as_i64().unwrap() * 1000
 }
 
 /// Waits (up to `secs`) until the message leaves `pending`; returns it as stored.
@@ -254,7 +265,7 @@ async fn production_sends_the_invoice_link_over_smtp_with_its_content() {
         assert_eq!(mail.header("To").as_deref(), Some("buyer@mail.example.kz"));
         assert!(mail.header("Content-Type").unwrap().starts_with("text/plain; charset=utf-8"), "{}", mail.data);
         let text = mail.text();
-        assert_eq!(text, en.body, "{backend:?}: the body sent is the body stored");
+        assert_eq!(text.replace("\r\n", "\n"), en.body, "{backend:?}: the body sent is the body stored (CRLF on the wire)");
         assert!(text.contains(&format!("Pay by card: {LINK}")), "{text}");
         assert!(text.contains("Amount: 2500.00 KZT") && text.contains("Order 42: two cups"), "{text}");
         assert!(text.contains("Invoice number: 000777") && text.contains("2026-11-23 09:00"), "{text}");
@@ -320,7 +331,7 @@ async fn the_sandbox_outbox_shows_what_was_sent_in_the_cabinet_and_only_to_its_m
         );
         others.description = "Someone else's order".into();
         let other = invoice_link_email(&others, &to, MessageLanguage::En);
-        enqueue(&gw, &[mail.clone(), sms.clone(), other.clone()]).await;
+        enqueue_in_sandbox(&gw, &[mail.clone(), sms.clone(), other.clone()]).await;
         for (merchant, m) in [(TEST_MERCHANT_ID, &mail), (TEST_MERCHANT_ID, &sms), ("other-merchant", &other)] {
             let stored = settled(&gw, merchant, &m.id, 20).await;
             assert_eq!((stored.state, stored.attempts), (MessageState::Sent, 1), "{backend:?}: {stored:?}");
@@ -380,9 +391,9 @@ async fn two_nodes_claim_each_message_exactly_once() {
         let messages: Vec<NewMessage> = (0..40)
             .map(|i| invoice_link_email(&invoice_link(TEST_MERCHANT_ID, &format!("i{i}")), &to, MessageLanguage::Ru))
             .collect();
-        enqueue(&gw, &messages).await;
+        enqueue_in_sandbox(&gw, &messages).await;
         let nodes = [gw.store().await, gw.store().await, gw.store().await];
-        let now = now_ms() + 1000;
+        let now = sandbox_now_ms(&gw).await + 1000;
         let claims = futures::future::join_all(nodes.iter().map(|store| async move {
             let mut mine = Vec::new();
             loop {
