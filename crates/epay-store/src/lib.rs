@@ -12,8 +12,8 @@ pub use lost::{is_connection_lost, watch as watch_connection_loss};
 pub use message::*;
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, MessageOutbox, PaymentsPort, ThreeDsPort, TokensPort,
-    TransfersPort, VaultPort,
+    CabinetPort, CallbackOutbox, DatabasePort, LedgerPort, MerchantsPort, MessageOutbox, PaymentsPort, ThreeDsPort,
+    TokensPort, TransfersPort, VaultPort,
 };
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};

@@ -51,9 +51,14 @@ pub struct OutboxMessage {
 pub enum MessageOutcome {
     Sent,
     /// Failed with this error; tried again at this time.
-    RetryAt { at_ms: i64, error: String },
+    RetryAt {
+        at_ms: i64,
+        error: String,
+    },
     /// Failed with this error, and no attempt is left.
-    GiveUp { error: String },
+    GiveUp {
+        error: String,
+    },
 }
 
 /// Which of a merchant's messages a listing shows.

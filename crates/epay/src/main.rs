@@ -249,7 +249,9 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     // and its leased events go to another node when the lease ends.
     let _ = stop.send(true);
     let grace = Duration::from_millis(app.config.callback_timeout_ms + 5_000);
-    for (name, worker) in [("expiry", expiry), ("callbacks", callbacks), ("outbox", outbox), ("config watch", config_watch)] {
+    for (name, worker) in
+        [("expiry", expiry), ("callbacks", callbacks), ("outbox", outbox), ("config watch", config_watch)]
+    {
         if tokio::time::timeout(grace, worker).await.is_err() {
             tracing::warn!(worker = name, "worker did not stop in time");
         }

@@ -43,9 +43,9 @@ impl Received {
     fn header(&self, name: &str) -> Option<String> {
         let head = self.data.split("\r\n\r\n").next().unwrap_or("");
         let unfolded = head.replace("\r\n ", " ").replace("\r\n\t", " ");
-        unfolded
-            .lines()
-            .find_map(|l| l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string()))
+        unfolded.lines().find_map(|l| {
+            l.split_once(':').filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.trim().to_string())
+        })
     }
 
     /// The body decoded (the gateway sends text/plain UTF-8 in base64).
@@ -260,12 +260,19 @@ async fn production_sends_the_invoice_link_over_smtp_with_its_content() {
                 .clone()
         };
         let mail = by_id(&en.id);
-        assert_eq!((mail.from.as_str(), mail.to.as_slice()), ("noreply@pay.example.kz", &["buyer@mail.example.kz".to_string()][..]));
+        assert_eq!(
+            (mail.from.as_str(), mail.to.as_slice()),
+            ("noreply@pay.example.kz", &["buyer@mail.example.kz".to_string()][..])
+        );
         assert_eq!(mail.header("Subject").as_deref(), Some("Invoice from Coffee House: 2500.00 KZT"));
         assert_eq!(mail.header("To").as_deref(), Some("buyer@mail.example.kz"));
         assert!(mail.header("Content-Type").unwrap().starts_with("text/plain; charset=utf-8"), "{}", mail.data);
         let text = mail.text();
-        assert_eq!(text.replace("\r\n", "\n"), en.body, "{backend:?}: the body sent is the body stored (CRLF on the wire)");
+        assert_eq!(
+            text.replace("\r\n", "\n"),
+            en.body,
+            "{backend:?}: the body sent is the body stored (CRLF on the wire)"
+        );
         assert!(text.contains(&format!("Pay by card: {LINK}")), "{text}");
         assert!(text.contains("Amount: 2500.00 KZT") && text.contains("Order 42: two cups"), "{text}");
         assert!(text.contains("Invoice number: 000777") && text.contains("2026-11-23 09:00"), "{text}");
@@ -325,10 +332,7 @@ async fn the_sandbox_outbox_shows_what_was_sent_in_the_cabinet_and_only_to_its_m
         let sms = invoice_link_sms(&link, &phone, MessageLanguage::En);
         // Another merchant's message: never on this merchant's pages.
         add_merchant(&gw, "other-merchant", "other").await;
-        let mut others = invoice_link(
-            "other-merchant",
-            "000902",
-        );
+        let mut others = invoice_link("other-merchant", "000902");
         others.description = "Someone else's order".into();
         let other = invoice_link_email(&others, &to, MessageLanguage::En);
         enqueue_in_sandbox(&gw, &[mail.clone(), sms.clone(), other.clone()]).await;
@@ -350,8 +354,14 @@ async fn the_sandbox_outbox_shows_what_was_sent_in_the_cabinet_and_only_to_its_m
         browser.click("#nav-messages").await;
         browser.wait("#messages", 10).await;
         let page = browser.source().await;
-        assert!(page.contains(&format!(r#"data-message="{}""#, mail.id)) && page.contains(&format!(r#"data-message="{}""#, sms.id)));
-        assert!(!page.contains(&other.id) && !page.contains("000902"), "{backend:?}: another merchant's message listed");
+        assert!(
+            page.contains(&format!(r#"data-message="{}""#, mail.id))
+                && page.contains(&format!(r#"data-message="{}""#, sms.id))
+        );
+        assert!(
+            !page.contains(&other.id) && !page.contains("000902"),
+            "{backend:?}: another merchant's message listed"
+        );
         let row = browser.text(&format!(r#"tr[data-message="{}"]"#, mail.id)).await;
         assert!(row.contains("shopper@mail.example.kz") && row.contains("Sent"), "{row}");
         assert!(row.contains("Invoice from Coffee House: 2500.00 KZT"), "{row}");

@@ -48,7 +48,9 @@ impl Mailer {
         let builder = match mail.smtp_tls {
             // STARTTLS required (not opportunistic): a server that does not offer it is an error,
             // never a silent downgrade to clear text.
-            SmtpTls::Starttls => AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?,
+            SmtpTls::Starttls => {
+                AsyncSmtpTransport::<Tokio1Executor>::starttls_relay(host).map_err(|e| e.to_string())?
+            }
             SmtpTls::Tls => AsyncSmtpTransport::<Tokio1Executor>::relay(host).map_err(|e| e.to_string())?,
             SmtpTls::None => AsyncSmtpTransport::<Tokio1Executor>::builder_dangerous(host),
         };

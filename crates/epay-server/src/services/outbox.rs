@@ -148,7 +148,12 @@ impl Shown {
             // One line each: a name or description with line breaks cannot reshape the message.
             shop: one_line(&invoice.shop_name),
             // Always two decimals in a message (1500.50 KZT), unlike the wire's 1500.5.
-            amount: format!("{}.{:02} {}", invoice.amount.minor() / 100, invoice.amount.minor() % 100, invoice.currency),
+            amount: format!(
+                "{}.{:02} {}",
+                invoice.amount.minor() / 100,
+                invoice.amount.minor() % 100,
+                invoice.currency
+            ),
             description: one_line(&invoice.description),
             invoice_id: invoice.invoice_id.clone(),
             link: invoice.link.clone(),
@@ -309,7 +314,8 @@ mod tests {
         assert_eq!(Phone::parse("87011234567").unwrap().as_str(), "+77011234567");
         assert_eq!(Phone::parse("77011234567").unwrap().as_str(), "+77011234567");
         assert_eq!(Phone::parse("+441632960961").unwrap().as_str(), "+441632960961");
-        for bad in ["", "+", "12345", "+7701abc4567", "+0123456789", "+1234567890123456", "7701\n1234567", "++77011234567"]
+        for bad in
+            ["", "+", "12345", "+7701abc4567", "+0123456789", "+1234567890123456", "7701\n1234567", "++77011234567"]
         {
             assert!(Phone::parse(bad).is_err(), "{bad:?} passed");
         }
