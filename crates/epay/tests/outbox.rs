@@ -314,7 +314,7 @@ async fn a_refusing_or_missing_smtp_server_means_retries_then_a_visible_failure(
         };
         let gw = production_gateway(backend, closed, "1,1").await;
         let mail = invoice_link_email(&invoice_link("prod-merchant", "000780"), &to, MessageLanguage::Kk);
-        enqueue(&gw, &[mail.clone()]).await;
+        enqueue(&gw, std::slice::from_ref(&mail)).await;
         let stored = settled(&gw, "prod-merchant", &mail.id, 30).await;
         assert_eq!((stored.state, stored.attempts), (MessageState::Failed, 3), "{backend:?}: {stored:?}");
         assert!(stored.last_error.to_lowercase().contains("connect"), "{backend:?}: {stored:?}");

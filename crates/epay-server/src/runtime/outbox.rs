@@ -29,7 +29,8 @@ const BATCH: i64 = 8;
 /// Sends e-mail.
 pub enum Mailer {
     /// To an SMTP server.
-    Smtp { transport: AsyncSmtpTransport<Tokio1Executor>, from: Mailbox },
+    /// Boxed: the transport is large, and the mailer is built once per node.
+    Smtp { transport: Box<AsyncSmtpTransport<Tokio1Executor>>, from: Mailbox },
     /// Nowhere: the outbox row marked sent is the delivery (sandbox). The cabinet shows it.
     Outbox,
     /// The smtp transport without `smtp_host`: every attempt fails with this, visibly.
@@ -59,7 +60,7 @@ impl Mailer {
             builder = builder.credentials(Credentials::new(user.clone(), password.expose().to_string()));
         }
         let from: Mailbox = mail.from.parse().map_err(|e| format!("mail from {:?}: {e}", mail.from))?;
-        Ok(Mailer::Smtp { transport: builder.build(), from })
+        Ok(Mailer::Smtp { transport: Box::new(builder.build()), from })
     }
 
     async fn send(&self, m: &OutboxMessage) -> Result<(), String> {
