@@ -3,16 +3,18 @@
 //! they cannot drift apart.
 
 mod lost;
+mod message;
 mod model;
 mod ports;
 mod recurrent;
 mod sql;
 
 pub use lost::{is_connection_lost, watch as watch_connection_loss};
+pub use message::*;
 pub use model::*;
 pub use ports::{
-    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, PaymentsPort, SubscriptionsPort,
-    ThreeDsPort, TokensPort, TransfersPort, VaultPort, WrongCode,
+    CabinetPort, CallbackOutbox, DatabasePort, InvoicesPort, LedgerPort, MerchantsPort, MessageOutbox, PaymentsPort,
+    SubscriptionsPort, ThreeDsPort, TokensPort, TransfersPort, VaultPort, WrongCode,
 };
 pub use recurrent::*;
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
@@ -86,6 +88,7 @@ pub trait Store:
     + TransfersPort
     + ThreeDsPort
     + CallbackOutbox
+    + MessageOutbox
     + VaultPort
     + CabinetPort
     + InvoicesPort

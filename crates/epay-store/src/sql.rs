@@ -20,6 +20,7 @@ mod invoices;
 mod ledger;
 mod merchants;
 mod migrations;
+pub(crate) mod outbox;
 mod payments;
 mod pipeline;
 mod postgres;

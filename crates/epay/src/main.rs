@@ -210,6 +210,7 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
     let expiry = epay_server::runtime::workers::spawn_expiry(app.clone(), stop_signal.clone());
     let callbacks = epay_server::runtime::workers::spawn_callbacks(app.clone(), stop_signal.clone());
     let scheduler = epay_server::runtime::workers::spawn_scheduler(app.clone(), stop_signal.clone());
+    let outbox = epay_server::runtime::outbox::spawn_outbox(app.clone(), stop_signal.clone())?;
     // Serves merchants and terminals from memory while it keeps them in step with the database.
     let config_watch = app.store.watch_config(stop_signal);
     let own: Vec<std::net::SocketAddr> = std::iter::once(local).chain(app.config.metrics_listen).collect();
@@ -253,6 +254,7 @@ async fn serve(config: Config) -> Result<ExitCode, String> {
         ("expiry", expiry),
         ("callbacks", callbacks),
         ("subscription scheduler", scheduler),
+        ("outbox", outbox),
         ("config watch", config_watch),
     ] {
         if tokio::time::timeout(grace, worker).await.is_err() {

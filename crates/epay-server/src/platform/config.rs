@@ -121,6 +121,8 @@ pub struct Config {
     /// (even if its client leaves), so the lease only matters when a node dies mid-request:
     /// then the key is free again once the lease ends. Keep it above the longest request.
     pub idempotency_lease_secs: u64,
+    /// The message outbox's delivery: transport, SMTP server, retries (`[mail]`, see `mail.rs`).
+    pub mail: super::mail::MailConfig,
 }
 
 impl Default for Config {
@@ -167,6 +169,7 @@ impl Default for Config {
             metrics_listen: None,
             metrics_token: None,
             idempotency_lease_secs: 60,
+            mail: super::mail::MailConfig::default(),
         }
     }
 }
@@ -334,6 +337,7 @@ impl Config {
         if let Some(v) = env("EPAY_LOG_FORMAT") {
             self.log_format = v;
         }
+        self.mail.apply_env(&env)?;
         Ok(())
     }
 
@@ -371,6 +375,7 @@ impl Config {
             ));
         }
         self.validate_connection_bounds()?;
+        self.mail.validate(self.mode)?;
         if self.metrics_token.as_ref().is_some_and(|t| t.expose().len() < 16) {
             return Err(ConfigError::Invalid("metrics_token must be at least 16 characters".into()));
         }

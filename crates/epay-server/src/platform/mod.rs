@@ -5,6 +5,7 @@ pub mod clock;
 pub mod config;
 pub mod cryptogram;
 pub mod keys;
+pub mod mail;
 pub mod metrics;
 pub mod netblocks;
 pub mod test_merchant;

@@ -3,6 +3,7 @@
 //! calls it.
 
 pub mod delivery;
+pub mod outbox;
 pub mod seed;
 pub mod start;
 pub mod workers;

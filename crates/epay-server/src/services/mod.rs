@@ -15,6 +15,7 @@ pub mod invoices;
 pub mod links;
 pub mod operations;
 pub mod password_grant;
+pub mod outbox;
 pub mod payments;
 pub mod recurrent;
 pub mod status;

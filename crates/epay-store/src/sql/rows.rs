@@ -40,6 +40,10 @@ stored_as_word!(
     PaymentStep,
     epay_domain::Frequency,
     epay_domain::SubscriptionStatus,
+    epay_domain::MessageKind,
+    epay_domain::MessageChannel,
+    epay_domain::MessageLanguage,
+    epay_domain::MessageState,
 );
 
 /// A nullable text column holding one of [`TransferKind`]'s words (NULL: none).

@@ -196,6 +196,21 @@ words! {
     invoice_cancelled: ("Отменён", "Жойылды", "Cancelled"),
     currency: ("Валюта", "Валюта", "Currency"),
     language: ("Язык страницы оплаты", "Төлем бетінің тілі", "Payment page language"),
+    messages: ("Сообщения", "Хабарламалар", "Messages"),
+    message: ("Сообщение", "Хабарлама", "Message"),
+    no_messages: ("Сообщений нет", "Хабарлама жоқ", "No messages"),
+    channel: ("Канал", "Арна", "Channel"),
+    sms: ("SMS", "SMS", "SMS"),
+    recipient: ("Получатель", "Алушы", "Recipient"),
+    subject: ("Тема", "Тақырып", "Subject"),
+    message_language: ("Язык", "Тіл", "Language"),
+    last_error: ("Последняя ошибка", "Соңғы қате", "Last error"),
+    sent_at: ("Отправлено", "Жіберілді", "Sent at"),
+    message_invoice_link: ("Ссылка на оплату счёта", "Шотты төлеу сілтемесі", "Invoice link"),
+    message_receipt: ("Чек", "Түбіртек", "Receipt"),
+    message_pending: ("В очереди", "Кезекте", "Pending"),
+    message_sent: ("Отправлено", "Жіберілді", "Sent"),
+    message_failed: ("Не доставлено", "Жеткізілмеді", "Failed"),
 }
 
 impl Words {

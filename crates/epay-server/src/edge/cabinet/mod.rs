@@ -12,6 +12,7 @@ pub mod error;
 mod filter;
 mod i18n;
 mod invoices;
+mod messages;
 mod overview;
 pub mod session;
 mod settings;
@@ -65,6 +66,8 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/cards/{id}/deactivate", post(settings::deactivate_card))
         .route("/cabinet/invoices", get(invoices::list).post(invoices::create))
         .route("/cabinet/invoices/{id}/cancel", post(invoices::cancel))
+        .route("/cabinet/messages", get(messages::list))
+        .route("/cabinet/messages/{id}", get(messages::show))
 }
 
 /// A page (one of `views`' templates) rendered, with the cabinet's security headers.

@@ -11,6 +11,7 @@
 //! handlers hand the struct to [`super::html`], which renders it.
 
 mod invoices;
+mod messages;
 mod overview;
 mod settings;
 mod transactions;
@@ -19,6 +20,7 @@ use askama::Template;
 use epay_domain::Amount;
 
 pub use invoices::invoices;
+pub use messages::{message, messages};
 pub use overview::{overview, TerminalStats};
 pub use settings::{cards, credentials, terminals};
 pub use transactions::{detail, transactions, DetailView, ListView};
@@ -35,6 +37,7 @@ pub enum Section {
     Credentials,
     Cards,
     Invoices,
+    Messages,
 }
 
 /// Who is signed in and where: what every signed-in page shows around its content.
@@ -205,6 +208,7 @@ impl Frame {
             item(Section::Credentials, "credentials", "/cabinet/credentials", w.credentials),
             item(Section::Cards, "cards", "/cabinet/cards", w.cards),
             item(Section::Invoices, "invoices", "/cabinet/invoices", w.invoices),
+            item(Section::Messages, "messages", "/cabinet/messages", w.messages),
         ];
         Frame { menu: Some(Menu { email: c.email.to_string(), items }), ..Frame::plain(c.lang, title, c.path, c.csrf) }
     }
