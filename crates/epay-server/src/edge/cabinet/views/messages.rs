@@ -5,7 +5,8 @@ use askama::Template;
 use epay_domain::{MessageChannel, MessageKind, MessageState};
 use epay_store::OutboxMessage;
 
-use super::{date, Chrome, Frame};
+use super::{date, Badge, Chrome, Frame};
+use crate::edge::cabinet::i18n::Lang;
 use crate::edge::cabinet::i18n::{words, Words};
 
 /// A message's row in the list.
@@ -17,8 +18,7 @@ struct MessageRow {
     recipient: String,
     subject: String,
     /// `pending`, `sent`, `failed`: the badge's class suffix.
-    state_class: &'static str,
-    state: &'static str,
+    state: Badge,
     attempts: i32,
     last_error: String,
 }
@@ -45,17 +45,16 @@ fn state(w: &Words, state: MessageState) -> &'static str {
     }
 }
 
-fn row(w: &'static Words, m: &OutboxMessage) -> MessageRow {
+fn row(lang: Lang, w: &'static Words, m: &OutboxMessage) -> MessageRow {
     MessageRow {
         id: m.id.clone(),
-        created: date(m.created_at),
+        created: date(lang, m.created_at),
         kind: kind(w, m.kind),
         channel: channel(w, m.channel),
         recipient: m.recipient.clone(),
         // An SMS has no subject: its text's start stands in.
         subject: if m.subject.is_empty() { m.body.chars().take(60).collect() } else { m.subject.clone() },
-        state_class: m.state.as_str(),
-        state: state(w, m.state),
+        state: Badge { class: m.state.as_str().to_string(), text: state(w, m.state), code: m.state.as_str() },
         attempts: m.attempts,
         last_error: m.last_error.clone(),
     }
@@ -76,7 +75,7 @@ pub fn messages(c: &Chrome<'_>, reference: &str, messages: &[OutboxMessage]) -> 
         frame: Frame::signed(c, w.messages),
         w,
         reference: reference.to_string(),
-        rows: messages.iter().map(|m| row(w, m)).collect(),
+        rows: messages.iter().map(|m| row(c.lang, w, m)).collect(),
     }
 }
 
@@ -99,11 +98,11 @@ pub fn message(c: &Chrome<'_>, m: &OutboxMessage) -> MessagePage {
     MessagePage {
         frame: Frame::signed(c, w.message),
         w,
-        row: row(w, m),
+        row: row(c.lang, w, m),
         reference: m.reference.clone(),
         language: m.language.as_str(),
-        next_attempt: (m.state == MessageState::Pending).then(|| date(m.next_attempt_at)),
-        sent: m.sent_at.map(date),
+        next_attempt: (m.state == MessageState::Pending).then(|| date(c.lang, m.next_attempt_at)),
+        sent: m.sent_at.map(|at| date(c.lang, at)),
         body: m.body.clone(),
     }
 }
