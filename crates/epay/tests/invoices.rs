@@ -213,6 +213,14 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         let (status, read) = get_json(&gw, &format!("/invoice/{id}"), &service).await;
         assert_eq!((status, read["id"].as_str()), (200, Some(&*id)));
 
+        // A declined attempt first (insufficient funds): the invoice then has two payment rows,
+        // and the link still reads as one link, ACTIVE until the approved one.
+        let declined = ("4000000000009995", "1230", "123");
+        let request = PaymentRequest::new(&invoice, major("1500"), gw.cryptogram(declined, TERMINAL).await);
+        assert!(gw.client.cryptopay(&page_token, &request).await.is_err(), "{backend:?}: declined");
+        let (_, read) = get_json(&gw, &format!("/invoice/{id}"), &token).await;
+        assert_eq!(read["state"], "ACTIVE", "{backend:?}: {read}");
+        let (page_token, _) = minted_token(&link).await;
         let paid = pay(&gw, &page_token, &invoice, "1500").await.unwrap();
         assert_eq!(paid.status, "AUTH", "{backend:?}: the test terminal is two-step");
         let hits = receiver.wait_for("ok", 1, Duration::from_secs(15)).await;
@@ -233,7 +241,12 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         let (status, refused) = gw.post_json(&format!("/invoice/{id}/cancel"), Some(&token), "").await;
         assert_eq!((status, refused["code"].as_i64()), (409, Some(-1)), "{refused}");
         let (_, paid_list) = get_json(&gw, "/invoice?state=PAID", &token).await;
-        assert_eq!(paid_list["invoices"].as_array().unwrap().len(), 1);
+        assert_eq!(paid_list["invoices"].as_array().unwrap().len(), 1, "{backend:?}: one row per link");
+        let (_, active_list) = get_json(&gw, "/invoice?state=ACTIVE", &token).await;
+        assert!(
+            active_list["invoices"].as_array().unwrap().iter().all(|l| l["id"] != id.as_str()),
+            "{backend:?}: a paid link is not also listed as active: {active_list}"
+        );
         gw.assert_ledger_sound();
     }
 }

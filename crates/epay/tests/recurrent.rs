@@ -426,3 +426,52 @@ async fn two_nodes_racing_never_charge_a_period_twice() {
         gw.assert_ledger_sound();
     }
 }
+
+/// A period's invoice id taken by a payment of the merchant's own (the id is the
+/// subscription's prefix and the period's number, visible in every period's payment): the
+/// period can never be charged, so the subscription pauses with that reason instead of staying
+/// due at the head of every scheduler pass (where enough of them would starve all the others).
+#[tokio::test]
+async fn a_period_whose_invoice_id_is_taken_pauses_its_subscription() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let b = format!("{backend:?}");
+        let (original, _) = save_card(&gw, "frank", VISA, "10", true, None).await;
+        let (other_original, _) = save_card(&gw, "grace", VISA, "10", true, None).await;
+        let service = gw.service_token(ONE_STEP_TERMINAL).await;
+        let (_, s) = subscribe(&gw, &service, json!({"transactionId": original, "paymentFrequency": "WEEKLY"})).await;
+        let id = s["id"].as_str().unwrap().to_string();
+        let (_, s) =
+            subscribe(&gw, &service, json!({"transactionId": other_original, "paymentFrequency": "WEEKLY"})).await;
+        let other = s["id"].as_str().unwrap().to_string();
+        let (merchant, _) = test_merchant();
+        let taken = gw.store().await.subscription(&merchant.id, &id).await.unwrap().unwrap().period_invoice(1);
+        // The merchant pays that invoice id itself, on the subscription's terminal.
+        let token = gw.token_on(&taken, major("10"), ONE_STEP_TERMINAL).await;
+        let body = json!({"amount": 10, "currency": "KZT", "name": "CARD HOLDER", "invoiceId": taken,
+            "description": "taken", "cryptogram": gw.cryptogram(VISA, ONE_STEP_TERMINAL).await});
+        let (status, answer) = gw.post_json("/payment/cryptopay", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{b}: {answer}");
+        advance_on(&gw, &gw.url, 7).await;
+        let read = read_subscription(&gw, &id).await;
+        assert_eq!(read["status"], "PAUSED", "{b}: {read}");
+        assert!(read["statusReason"].as_str().unwrap().contains("already used"), "{b}: {read}");
+        assert_eq!(period_payments(&gw, &id, 1).await.len(), 1, "{b}: only the merchant's own payment");
+        // The other subscription is charged as usual.
+        assert_eq!(read_subscription(&gw, &other).await["nextPeriod"], 2, "{b}");
+        // A token of the merchant's other terminal reaches none of this terminal's subscriptions.
+        let elsewhere = gw.service_token(TERMINAL).await;
+        let (status, _) = get(&gw, &gw.url, &format!("/recurrent/subscriptions/{other}"), &elsewhere).await;
+        assert_eq!(status, 400, "{b}: another terminal's token reads it");
+        let (status, _) =
+            gw.post_json(&format!("/recurrent/subscriptions/{other}/cancel"), Some(&elsewhere), "").await;
+        assert_eq!(status, 400, "{b}: another terminal's token cancels it");
+        let (_, listed) = get(&gw, &gw.url, "/recurrent/subscriptions", &elsewhere).await;
+        assert_eq!(listed.as_array().map(Vec::len), Some(0), "{b}: {listed}");
+        let (status, _) =
+            subscribe(&gw, &elsewhere, json!({"transactionId": original, "paymentFrequency": "MONTHLY"})).await;
+        assert_eq!(status, 400, "{b}: another terminal's token subscribes its payment");
+        assert_eq!(read_subscription(&gw, &other).await["status"], "ACTIVE", "{b}");
+        gw.assert_ledger_sound();
+    }
+}

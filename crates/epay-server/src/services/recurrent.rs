@@ -83,17 +83,23 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
         }
         return false;
     };
+    // What cannot change by waiting pauses the subscription (with its reason): left due, it
+    // would stay at the head of every pass's batch, and enough of them would starve the rest.
     let (original, terminal) =
         match (app.store.payment(&s.merchant_id, &s.transaction_id).await, app.store.terminal(&s.terminal_id).await) {
             (Ok(Some(p)), Ok(Some(t))) => (p, t),
+            (Ok(None), _) | (_, Ok(None)) => {
+                pause(app, s, now, "the original payment or its terminal no longer exists").await;
+                return false;
+            }
             (p, t) => {
-                tracing::error!(subscription_id = %s.id, payment = ?p.err(), terminal = ?t.err(),
-                    "a subscription's original payment or terminal is missing");
+                tracing::warn!(subscription_id = %s.id, payment = ?p.err(), terminal = ?t.err(),
+                    "reading a subscription's original payment or terminal failed");
                 return false;
             }
         };
     let (Ok(amount), Ok(currency)) = (Amount::from_minor(s.amount_minor), s.currency.parse::<Currency>()) else {
-        tracing::error!(subscription_id = %s.id, "a subscription's amount or currency cannot be read");
+        pause(app, s, now, "the subscription's amount or currency cannot be read").await;
         return false;
     };
     let Some(pan) = app.open_pan(&card.pan_ciphertext).await else {
@@ -172,27 +178,31 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
             true
         }
         // Another node (or an earlier pass) charged this period's try first: nothing written.
-        Err(StoreError::ConcurrentAttempt | StoreError::TokenSpent | StoreError::DuplicateInvoice) => {
+        Err(StoreError::ConcurrentAttempt | StoreError::TokenSpent) => {
             tracing::info!(subscription_id = %s.id, period = s.period_no, "period already charged elsewhere");
+            false
+        }
+        // The period's invoice id is taken. By another node's charge of this period, which has
+        // committed (the unique index waited for it) and moved the subscription on; or by a
+        // payment the merchant made with that invoice id, which no waiting will free.
+        Err(StoreError::DuplicateInvoice) => {
+            let unmoved = matches!(app.store.subscription(&s.merchant_id, &s.id).await,
+                Ok(Some(now_s)) if now_s.status == SubscriptionStatus::Active
+                    && now_s.period_no == s.period_no && now_s.tries == s.tries);
+            if unmoved {
+                let reason = format!("invoice {} of period {} is already used by another payment",
+                    s.period_invoice(s.period_no), s.period_no);
+                pause(app, s, now, &reason).await;
+            } else {
+                tracing::info!(subscription_id = %s.id, period = s.period_no, "period already charged elsewhere");
+            }
             false
         }
         // The terminal allows fewer attempts per invoice than the retry schedule has: the period
         // cannot be charged again, so the subscription pauses, as after its last retry.
         Err(StoreError::AttemptsExhausted { attempts }) => {
             let reason = format!("period {} declined {attempts} times (the terminal's attempts)", s.period_no);
-            let paused = app
-                .store
-                .move_subscription(&epay_store::SubscriptionMove {
-                    merchant_id: &s.merchant_id,
-                    id: &s.id,
-                    from: SubscriptionStatus::Active,
-                    to: SubscriptionStatus::Paused,
-                    reason: &reason,
-                    resume_at: None,
-                    now_ms: now,
-                })
-                .await;
-            tracing::info!(subscription_id = %s.id, paused = ?paused, "{reason}");
+            pause(app, s, now, &reason).await;
             false
         }
         Err(e) => {
@@ -237,4 +247,21 @@ fn next_states(s: &Subscription, now: i64) -> SubscriptionCharge {
         if_approved,
         if_declined,
     }
+}
+
+/// Pauses `s` (still `ACTIVE`) with `reason`, which the API and the cabinet show.
+async fn pause(app: &App, s: &Subscription, now: i64, reason: &str) {
+    let paused = app
+        .store
+        .move_subscription(&epay_store::SubscriptionMove {
+            merchant_id: &s.merchant_id,
+            id: &s.id,
+            from: SubscriptionStatus::Active,
+            to: SubscriptionStatus::Paused,
+            reason,
+            resume_at: None,
+            now_ms: now,
+        })
+        .await;
+    tracing::info!(subscription_id = %s.id, paused = ?paused, "subscription paused: {reason}");
 }

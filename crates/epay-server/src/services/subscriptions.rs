@@ -124,6 +124,20 @@ fn merchant_of(caller: &Caller) -> Result<&str, PaymentError> {
     Ok(caller.merchant_id())
 }
 
+/// The one terminal a token names, if it names one: such a token sees and changes only that
+/// terminal's subscriptions (as it does that terminal's invoices and operations); a token
+/// without a terminal, and the cabinet, act for the whole merchant.
+fn terminal_of(caller: &Caller) -> Option<&str> {
+    match caller {
+        Caller::Token(token) => token.terminal_id.as_deref(),
+        Caller::Cabinet { .. } => None,
+    }
+}
+
+fn within_reach(caller: &Caller, terminal_id: &str) -> bool {
+    terminal_of(caller).is_none_or(|t| t == terminal_id)
+}
+
 /// `POST /recurrent/subscribe`.
 pub async fn subscribe(app: &App, caller: &Caller, command: Subscribe) -> Result<SubscriptionAnswer, PaymentError> {
     let merchant_id = merchant_of(caller)?;
@@ -143,6 +157,9 @@ pub async fn subscribe(app: &App, caller: &Caller, command: Subscribe) -> Result
     })?;
     let not_found = || bad(format!("transaction {} not found", crate::wire::echoed(transaction_id)));
     let payment = app.store.payment(merchant_id, transaction_id).await.map_err(internal)?.ok_or_else(not_found)?;
+    if !within_reach(caller, &payment.terminal_id) {
+        return Err(not_found());
+    }
     let approved = matches!(payment.status, TxStatus::Auth | TxStatus::Charge);
     if payment.kind != PaymentKind::Payment || !approved || payment.amount_minor <= 0 {
         return Err(bad(format!(
@@ -206,7 +223,7 @@ pub async fn list(app: &App, caller: &Caller, account_id: &str) -> Result<Vec<Su
     let merchant_id = merchant_of(caller)?;
     let found = app.store.subscriptions(merchant_id, account_id.trim(), LIST_LIMIT).await.map_err(internal)?;
     let mut out = Vec::with_capacity(found.len());
-    for s in found {
+    for s in found.into_iter().filter(|s| within_reach(caller, &s.terminal_id)) {
         out.push(answer(app, s).await?);
     }
     Ok(out)
@@ -219,6 +236,7 @@ pub async fn read(app: &App, caller: &Caller, id: &str) -> Result<Subscription, 
         .subscription(merchant_id, id.trim())
         .await
         .map_err(internal)?
+        .filter(|s| within_reach(caller, &s.terminal_id))
         .ok_or_else(|| bad(format!("subscription {} not found", crate::wire::echoed(id))))
 }
 

@@ -177,6 +177,18 @@ impl<DB: Backend> CabinetPort for SqlStore<DB> {
                 .bind(retire.webhook_secret.expose())
                 .execute(&mut *tx)
                 .await?;
+            // A retired merchant charges nobody any more: its subscriptions stop with it (the
+            // scheduler does not look at the merchant, only at the subscription).
+            sqlx::query(
+                "UPDATE subscriptions SET status = $2, status_reason = 'merchant retired'
+                 WHERE merchant_id = $1 AND status IN ($3, $4)",
+            )
+            .bind(merchant)
+            .bind(epay_domain::SubscriptionStatus::Stopped.as_str())
+            .bind(epay_domain::SubscriptionStatus::Active.as_str())
+            .bind(epay_domain::SubscriptionStatus::Paused.as_str())
+            .execute(&mut *tx)
+            .await?;
             tx.commit().await?;
             return Ok(PurgeOutcome::Retired { transactions });
         }

@@ -9,14 +9,20 @@ use crate::StoreResult;
 
 /// A link with its state at `$1` (now): PAID once its payment was approved (whatever happened to
 /// the link since: the money decides), else CANCELLED, else EXPIRED past its expiry, else ACTIVE.
-/// `payments` has at most one row per terminal and invoice_id.
+/// An invoice may have several payment rows (declined attempts, migration 0014; at most one
+/// approved): the link joins the one that decides, the approved one if any, else the latest
+/// attempt, so a paid link never reads ACTIVE and a link is one row.
 const SELECT_LINK: &str = "SELECT l.*, p.id AS payment_id, p.status AS payment_status,
         CASE WHEN p.status IN ('AUTH', 'CHARGE', 'CANCEL', 'CANCEL_OLD', 'REFUND') THEN 'PAID'
              WHEN l.state = 'CANCELLED' THEN 'CANCELLED'
              WHEN l.expires_at <= $1 THEN 'EXPIRED'
              ELSE 'ACTIVE' END AS link_state
      FROM invoice_links l
-     LEFT JOIN payments p ON p.terminal_id = l.terminal_id AND p.invoice_id = l.invoice_id";
+     LEFT JOIN payments p ON p.id = (
+         SELECT q.id FROM payments q WHERE q.terminal_id = l.terminal_id AND q.invoice_id = l.invoice_id
+         ORDER BY CASE WHEN q.status IN ('AUTH', 'CHARGE', 'CANCEL', 'CANCEL_OLD', 'REFUND') THEN 0 ELSE 1 END,
+                  q.created_at DESC, q.id DESC
+         LIMIT 1)";
 
 /// The payment statuses that make a link paid (an approved payment, or what followed one).
 const PAID: &str = "('AUTH', 'CHARGE', 'CANCEL', 'CANCEL_OLD', 'REFUND')";

@@ -37,7 +37,9 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// The period's row and the subscription's move, in the payment's transaction. Either
     /// fails (the period or try was already charged; the subscription moved since the scheduler
-    /// read it) with `ConcurrentAttempt`, and the whole payment rolls back.
+    /// read it; its card was deactivated after the scheduler read it) with `ConcurrentAttempt`,
+    /// and the whole payment rolls back: the card's state is checked here, inside the
+    /// transaction, not only where the scheduler picked the subscription.
     pub(super) async fn record_subscription_charge(
         tx: &mut super::Unit<DB>,
         charge: &SubscriptionCharge,
@@ -67,7 +69,10 @@ impl<DB: Backend> SqlStore<DB> {
             "UPDATE subscriptions SET status = $1, status_reason = $2, period_no = $3, tries = $4,
                  next_charge_at = $5, updated_at = $6,
                  last_payment_at = CASE WHEN $7 THEN $6 ELSE last_payment_at END
-             WHERE id = $8 AND status = $9 AND period_no = $10 AND tries = $11",
+             WHERE id = $8 AND status = $9 AND period_no = $10 AND tries = $11
+               AND EXISTS (SELECT 1 FROM saved_cards c
+                           WHERE c.id = subscriptions.card_id AND c.merchant_id = subscriptions.merchant_id
+                             AND c.active)",
         )
         .bind(next.status.as_str())
         .bind(&next.status_reason)

@@ -139,7 +139,7 @@ mod tests {
         let html = messages(&chrome(Lang::En), XSS, &[stored()]).render().unwrap();
         assert_escaped(&html);
         assert!(html.contains(r#"<tr data-message="msg_1">"#), "{html}");
-        assert!(html.contains(r#"<span class="status s-failed">Failed</span>"#), "{html}");
+        assert!(html.contains(r#"<span class="status s-failed" title="failed">Failed</span>"#), "{html}");
         let html = message(&chrome(Lang::Ru), &stored()).render().unwrap();
         assert_escaped(&html);
         assert!(html.contains(&format!("<pre id=\"body\">line one\n{ESCAPED}</pre>")), "{html}");
