@@ -70,7 +70,7 @@ pub fn invoices(
                 state: v.state.as_str(),
                 state_label: state_label(w, v.state),
                 link: link(v),
-                expires: date(v.expires_at),
+                expires: date(c.lang, v.expires_at),
                 cancellable: v.state == InvoiceLinkState::Active,
             })
             .collect(),

@@ -6,7 +6,7 @@ use epay_domain::{MessageChannel, MessageKind, MessageState};
 use epay_store::OutboxMessage;
 
 use super::{date, Chrome, Frame};
-use crate::edge::cabinet::i18n::{words, Words};
+use crate::edge::cabinet::i18n::{words, Lang, Words};
 
 /// A message's row in the list.
 struct MessageRow {
@@ -45,10 +45,10 @@ fn state(w: &Words, state: MessageState) -> &'static str {
     }
 }
 
-fn row(w: &'static Words, m: &OutboxMessage) -> MessageRow {
+fn row(lang: Lang, w: &'static Words, m: &OutboxMessage) -> MessageRow {
     MessageRow {
         id: m.id.clone(),
-        created: date(m.created_at),
+        created: date(lang, m.created_at),
         kind: kind(w, m.kind),
         channel: channel(w, m.channel),
         recipient: m.recipient.clone(),
@@ -76,7 +76,7 @@ pub fn messages(c: &Chrome<'_>, reference: &str, messages: &[OutboxMessage]) -> 
         frame: Frame::signed(c, w.messages),
         w,
         reference: reference.to_string(),
-        rows: messages.iter().map(|m| row(w, m)).collect(),
+        rows: messages.iter().map(|m| row(c.lang, w, m)).collect(),
     }
 }
 
@@ -99,11 +99,11 @@ pub fn message(c: &Chrome<'_>, m: &OutboxMessage) -> MessagePage {
     MessagePage {
         frame: Frame::signed(c, w.message),
         w,
-        row: row(w, m),
+        row: row(c.lang, w, m),
         reference: m.reference.clone(),
         language: m.language.as_str(),
-        next_attempt: (m.state == MessageState::Pending).then(|| date(m.next_attempt_at)),
-        sent: m.sent_at.map(date),
+        next_attempt: (m.state == MessageState::Pending).then(|| date(c.lang, m.next_attempt_at)),
+        sent: m.sent_at.map(|t| date(c.lang, t)),
         body: m.body.clone(),
     }
 }
