@@ -3,7 +3,7 @@
 use askama::Template;
 use epay_domain::InvoiceLinkState;
 
-use super::{date, Chrome, Frame};
+use super::{date, Badge, Chrome, Frame};
 use crate::edge::cabinet::i18n::{words, Words};
 use crate::services::invoices::InvoiceView;
 
@@ -27,8 +27,7 @@ struct InvoiceRow {
     amount: String,
     currency: String,
     description: String,
-    state: &'static str,
-    state_label: &'static str,
+    state: Badge,
     link: String,
     expires: String,
     cancellable: bool,
@@ -67,8 +66,7 @@ pub fn invoices(
                 amount: v.amount.to_string(),
                 currency: v.currency.clone(),
                 description: v.description.clone(),
-                state: v.state.as_str(),
-                state_label: state_label(w, v.state),
+                state: Badge { class: v.state.as_str().to_string(), text: state_label(w, v.state), code: v.state.as_str() },
                 link: link(v),
                 expires: date(c.lang, v.expires_at),
                 cancellable: v.state == InvoiceLinkState::Active,

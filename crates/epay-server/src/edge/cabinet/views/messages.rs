@@ -5,8 +5,9 @@ use askama::Template;
 use epay_domain::{MessageChannel, MessageKind, MessageState};
 use epay_store::OutboxMessage;
 
-use super::{date, Chrome, Frame};
-use crate::edge::cabinet::i18n::{words, Lang, Words};
+use super::{date, Badge, Chrome, Frame};
+use crate::edge::cabinet::i18n::Lang;
+use crate::edge::cabinet::i18n::{words, Words};
 
 /// A message's row in the list.
 struct MessageRow {
@@ -17,8 +18,7 @@ struct MessageRow {
     recipient: String,
     subject: String,
     /// `pending`, `sent`, `failed`: the badge's class suffix.
-    state_class: &'static str,
-    state: &'static str,
+    state: Badge,
     attempts: i32,
     last_error: String,
 }
@@ -54,8 +54,7 @@ fn row(lang: Lang, w: &'static Words, m: &OutboxMessage) -> MessageRow {
         recipient: m.recipient.clone(),
         // An SMS has no subject: its text's start stands in.
         subject: if m.subject.is_empty() { m.body.chars().take(60).collect() } else { m.subject.clone() },
-        state_class: m.state.as_str(),
-        state: state(w, m.state),
+        state: Badge { class: m.state.as_str().to_string(), text: state(w, m.state), code: m.state.as_str() },
         attempts: m.attempts,
         last_error: m.last_error.clone(),
     }
@@ -103,7 +102,7 @@ pub fn message(c: &Chrome<'_>, m: &OutboxMessage) -> MessagePage {
         reference: m.reference.clone(),
         language: m.language.as_str(),
         next_attempt: (m.state == MessageState::Pending).then(|| date(c.lang, m.next_attempt_at)),
-        sent: m.sent_at.map(|t| date(c.lang, t)),
+        sent: m.sent_at.map(|at| date(c.lang, at)),
         body: m.body.clone(),
     }
 }
