@@ -20,10 +20,18 @@ pub use recurrent::*;
 pub use sql::config_cache::{ConfigCacheStats, CONFIG_STALENESS};
 pub use sql::{connect, PgStore, SqliteStore};
 
+/// The id prefix of the payment tokens an invoice link mints (`services::invoices`): a payment
+/// with such a token re-checks its link inside its own transaction (`record_payment`).
+pub const LINK_TOKEN_PREFIX: &str = "link-";
+
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("the token has already been used")]
     TokenSpent,
+    /// The invoice link that minted the paying token is no longer ACTIVE (cancelled, expired,
+    /// or paid): checked inside the payment's transaction (`PaymentsPort::record_payment`).
+    #[error("the invoice link is no longer active")]
+    LinkClosed,
     /// An approved attempt holds the invoice (docs/compatibility.md §48).
     #[error("a transaction with this invoiceId already exists on this terminal")]
     DuplicateInvoice,

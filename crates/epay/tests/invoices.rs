@@ -551,3 +551,118 @@ async fn the_cabinet_creates_lists_and_cancels_invoice_links() {
         assert!(browser.find(&format!("#cancel-{id}")).await.is_none(), "no cancel for a cancelled link");
     }
 }
+
+/// The outbox messages about one invoice_id of the test merchant, newest first.
+async fn messages_about(gw: &Gateway, invoice_id: &str) -> Vec<epay_store::OutboxMessage> {
+    let filter = epay_store::MessageFilter { reference: invoice_id.to_string(), limit: 10 };
+    let merchant = epay_server::platform::test_merchant::TEST_MERCHANT_ID;
+    gw.store().await.messages_of(merchant, &filter).await.unwrap()
+}
+
+#[tokio::test]
+async fn an_invoice_with_contacts_sends_its_link_by_e_mail_and_sms_from_the_same_transaction() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let token = user_token(&gw).await;
+        let (status, invoice) = create(
+            &gw,
+            &token,
+            json!({"language": "eng", "amount": 1500.5, "description": "Consulting, November",
+                "recipient_contact": " payer@client.kz ", "recipient_contact_sms": "8 (701) 123-45-67",
+                "notifier_contact_sms": "+77020000000"}),
+        )
+        .await;
+        assert_eq!(status, 200, "{backend:?}: {invoice}");
+        assert_eq!(invoice["recipient_contact_sms"].as_str(), Some("+77011234567"), "stored as E.164: {invoice}");
+        let invoice_id = invoice["invoice_id"].as_str().unwrap();
+        let link = invoice["link"].as_str().unwrap();
+        let messages = messages_about(&gw, invoice_id).await;
+        assert_eq!(messages.len(), 2, "{backend:?}: an e-mail and an SMS, nothing to the notifier");
+        let mail = messages.iter().find(|m| m.channel == epay_domain::MessageChannel::Email).unwrap();
+        assert_eq!(mail.recipient, "payer@client.kz");
+        assert_eq!(mail.kind, epay_domain::MessageKind::InvoiceLink);
+        assert_eq!(mail.language, epay_domain::MessageLanguage::En, "in the invoice's language");
+        assert!(mail.subject.starts_with("Invoice from"), "{}", mail.subject);
+        for needed in [link, "1500.50 KZT", "Consulting, November"] {
+            assert!(mail.body.contains(needed), "{backend:?}: {needed:?} not in {}", mail.body);
+        }
+        let sms = messages.iter().find(|m| m.channel == epay_domain::MessageChannel::Sms).unwrap();
+        assert_eq!(sms.recipient, "+77011234567");
+        assert!(sms.body.contains(link), "{}", sms.body);
+
+        // A Russian invoice with an e-mail only: one message, in Russian.
+        let (_, ru) = create(&gw, &token, json!({"recipient_contact": "a@shop.kz"})).await;
+        let ru_messages = messages_about(&gw, ru["invoice_id"].as_str().unwrap()).await;
+        assert_eq!(ru_messages.len(), 1, "{backend:?}");
+        assert_eq!(ru_messages[0].language, epay_domain::MessageLanguage::Ru);
+        assert!(ru_messages[0].subject.starts_with("Счёт на оплату"), "{}", ru_messages[0].subject);
+
+        // Bad contacts: a clear error, and neither the invoice nor a message is written.
+        for (field, bad) in [
+            ("recipient_contact", "payer@client"),
+            ("recipient_contact", "a@b.kz\r\nBcc: x@y.kz"),
+            ("recipient_contact_sms", "+7 701 abc"),
+            ("notifier_contact_sms", "12345"),
+        ] {
+            let (status, body) = create(&gw, &token, json!({"invoice_id": "770001", field: bad})).await;
+            assert_eq!(status, 400, "{backend:?} {field}={bad:?}: {body}");
+            assert!(body["message"].as_str().unwrap().contains(field), "{body}");
+            assert!(messages_about(&gw, "770001").await.is_empty(), "{backend:?}: a message was written");
+            let (status, _) = get_json(&gw, "/invoice/770001", &token).await;
+            assert_eq!(status, 404, "{backend:?}: the invoice was written");
+        }
+        // A duplicate invoice_id writes no second message.
+        let (status, _) =
+            create(&gw, &token, json!({"invoice_id": invoice_id, "recipient_contact": "other@client.kz"})).await;
+        assert_eq!(status, 409);
+        assert_eq!(messages_about(&gw, invoice_id).await.len(), 2, "{backend:?}");
+    }
+}
+
+#[tokio::test]
+async fn a_cancel_racing_a_payment_lets_exactly_one_of_them_through() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let token = user_token(&gw).await;
+        let (mut paid_rounds, mut cancelled_rounds, mut closed_in_transaction) = (0, 0, 0);
+        for round in 0..16u64 {
+            let (_, invoice) = create(&gw, &token, json!({})).await;
+            let id = invoice["id"].as_str().unwrap().to_string();
+            let invoice_id = invoice["invoice_id"].as_str().unwrap().to_string();
+            // Minted while the link is active, so the payment passes the early check.
+            let (pay_token, _) = minted_token(invoice["link"].as_str().unwrap()).await;
+            let cancel_path = format!("/invoice/{id}/cancel");
+            // The cancel starts a little later each round, so the rounds cover cancel-first,
+            // pay-first and the two overlapping.
+            let cancel = async {
+                tokio::time::sleep(Duration::from_micros(round * 250)).await;
+                gw.post_json(&cancel_path, Some(&token), "").await
+            };
+            let (paid, (cancel_status, cancel_body)) = tokio::join!(pay(&gw, &pay_token, &invoice_id, "1500"), cancel);
+            let (_, after) = get_json(&gw, &format!("/invoice/{id}"), &token).await;
+            match paid {
+                Ok(p) => {
+                    assert_eq!(cancel_status, 409, "{backend:?} round {round}: paid AND cancelled: {cancel_body}");
+                    assert!(matches!(p.status.as_str(), "AUTH" | "CHARGE"), "{}", p.status);
+                    assert_eq!(after["state"].as_str(), Some("PAID"), "{backend:?}: {after}");
+                    paid_rounds += 1;
+                }
+                Err(e) => {
+                    let (status, body) = api_status(e);
+                    assert_eq!(status, 403, "{backend:?} round {round}: {body}");
+                    if body["message"].as_str().is_some_and(|m| m.contains("no longer active")) {
+                        closed_in_transaction += 1;
+                    }
+                    assert_eq!(cancel_status, 200, "{backend:?} round {round}: neither went through: {cancel_body}");
+                    // CANCELLED, not PAID: no approved payment exists for the invoice.
+                    assert_eq!(after["state"].as_str(), Some("CANCELLED"), "{backend:?}: {after}");
+                    cancelled_rounds += 1;
+                }
+            }
+        }
+        eprintln!(
+            "{backend:?}: {paid_rounds} rounds paid (cancel refused), {cancelled_rounds} cancelled (payment \
+             refused; {closed_in_transaction} of them by the check inside the payment's transaction)"
+        );
+    }
+}

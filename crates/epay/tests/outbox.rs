@@ -425,3 +425,46 @@ async fn two_nodes_claim_each_message_exactly_once() {
         assert_eq!(nodes[0].claim_messages(now + 61_000, now + 120_000, 100).await.unwrap().len(), 40, "{backend:?}");
     }
 }
+
+#[tokio::test]
+async fn production_mails_a_new_invoice_link_over_smtp() {
+    for backend in backends() {
+        let smtp = SmtpReceiver::start(Answer::Accept).await;
+        let gw = production_gateway(backend, smtp.port, "1").await;
+        let merchant = epay_store::Merchant {
+            id: "prod-merchant".into(),
+            name: "Coffee House".into(),
+            client_id: "prod".into(),
+            secret_digest: epay_server::platform::keys::secret_digest("prod-secret"),
+            webhook_secret: "whsec_c2VjcmV0".into(),
+            token_generation: 0,
+        };
+        let terminal = epay_store::Terminal {
+            id: "prod-terminal".into(),
+            merchant_id: "prod-merchant".into(),
+            pos_id: "88000001".into(),
+            name: "Coffee House".into(),
+            ..Default::default()
+        };
+        gw.store().await.upsert_merchant(&merchant, &[terminal]).await.unwrap();
+        let request = epay_client::TokenRequest::service("prod", "prod-secret", "prod-terminal");
+        let token = gw.client.token(&request).await.unwrap().access_token;
+        let body = serde_json::json!({"shop_id": "prod-terminal", "invoice_id": "000555", "amount": 2500,
+            "currency": "KZT", "language": "kaz", "description": "Two cups",
+            "recipient_contact": "buyer@mail.example.kz"});
+        let (status, invoice) = gw.post_json("/invoice", Some(&token), &body.to_string()).await;
+        assert_eq!(status, 200, "{backend:?}: {invoice}");
+        let filter = MessageFilter { reference: "000555".into(), limit: 10 };
+        let messages = gw.store().await.messages_of("prod-merchant", &filter).await.unwrap();
+        assert_eq!(messages.len(), 1, "{backend:?}: the link's e-mail was enqueued with the invoice");
+        let stored = settled(&gw, "prod-merchant", &messages[0].id, 20).await;
+        assert_eq!(stored.state, MessageState::Sent, "{backend:?}: {stored:?}\n{}", gw.log());
+        let received = smtp.received();
+        assert_eq!(received.len(), 1, "{backend:?}");
+        assert_eq!(received[0].to, vec!["buyer@mail.example.kz".to_string()]);
+        let text = received[0].text();
+        let link = invoice["link"].as_str().unwrap();
+        assert!(text.contains(link) && text.contains("2500.00 KZT") && text.contains("Two cups"), "{text}");
+        assert_eq!(stored.language, MessageLanguage::Kk, "in the invoice's language");
+    }
+}

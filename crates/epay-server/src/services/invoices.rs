@@ -19,6 +19,7 @@ use crate::app::App;
 use crate::platform::config::Mode;
 use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID};
 use crate::services::auth::{require_service_token, BearerError, Caller};
+use crate::services::outbox;
 use crate::services::tokens::{self, MAX_FIELD_CHARS, MAX_LINK_CHARS};
 
 /// ePay's published test shop id for invoice links (facts §14, §16). For the seeded public test
@@ -27,7 +28,14 @@ pub const TEST_SHOP_ID: &str = "04f25a4b-d2bd-4dd8-b3a7-9390be4774c4";
 
 /// The id prefix of the payment tokens an invoice link mints, so a payment knows to check its
 /// link (cancelled? expired?) without a read for every other token. Sealed, so never forged.
-pub const LINK_TOKEN_PREFIX: &str = "link-";
+pub use epay_store::LINK_TOKEN_PREFIX;
+
+/// The refusal of a payment whose link was cancelled (or closed) under it.
+pub const LINK_CANCELLED: &str = "this payment link was cancelled by the merchant";
+
+/// The refusal of a payment whose link closed between the early check and the payment's
+/// transaction (cancelled, expired or paid meanwhile).
+pub const LINK_CLOSED: &str = "this payment link is no longer active (cancelled, expired or paid)";
 
 /// The largest page of a list.
 pub const MAX_PAGE: i64 = 100;
@@ -123,33 +131,14 @@ fn language(text: &str) -> Result<&'static str, InvoiceError> {
     }
 }
 
-/// An e-mail address as a mail server would take it: one `@`, a dotted domain, no spaces.
+/// A contact checked as the outbox will send to it (`outbox::Email` / `outbox::Phone`), kept
+/// in its normal form (a phone in E.164, `+77011234567`).
 fn email(field: &str, text: &str) -> Result<String, InvoiceError> {
-    let t = text.trim();
-    let ok = t.len() <= 254
-        && t.split('@').count() == 2
-        && t.split_once('@').is_some_and(|(local, domain)| {
-            !local.is_empty() && domain.contains('.') && !domain.starts_with('.') && !domain.ends_with('.')
-        })
-        && !t.chars().any(|c| c.is_whitespace() || c.is_control() || matches!(c, '<' | '>' | ',' | ';'));
-    if !ok {
-        return Err(bad(format!("{field} {:?} is not an e-mail address", crate::wire::echoed(t))));
-    }
-    Ok(t.to_string())
+    outbox::Email::parse(text).map(|e| e.as_str().to_string()).map_err(|e| bad(format!("{field}: {e}")))
 }
 
-/// A phone number for SMS: an optional `+` and 10 to 15 digits; spaces, dashes and brackets
-/// are dropped (`+7 (701) 123-45-67` is `+77011234567`).
 fn phone(field: &str, text: &str) -> Result<String, InvoiceError> {
-    let kept: String = text.trim().chars().filter(|c| !matches!(c, ' ' | '-' | '(' | ')')).collect();
-    let digits = kept.strip_prefix('+').unwrap_or(&kept);
-    if !(10..=15).contains(&digits.len()) || !digits.chars().all(|c| c.is_ascii_digit()) {
-        return Err(bad(format!(
-            "{field} {:?} is not a phone number (+ and 10 to 15 digits)",
-            crate::wire::echoed(text.trim())
-        )));
-    }
-    Ok(kept)
+    outbox::Phone::parse(text).map(|p| p.as_str().to_string()).map_err(|e| bad(format!("{field}: {e}")))
 }
 
 impl NewInvoice {
@@ -333,10 +322,49 @@ fn new_invoice_id() -> InvoiceId {
     InvoiceId::parse(&n.to_string()).expect("12 digits")
 }
 
-/// `POST /invoice` and the cabinet's form: stores a new link, or writes nothing and says why.
-pub async fn create(app: &App, caller: &Caller, invoice: NewInvoice) -> Result<InvoiceView, InvoiceError> {
+/// The messages that send a new link to its recipient: an e-mail to `recipient_contact`, an SMS
+/// to `recipient_contact_sms` (either, both or none), in the invoice's language.
+/// `notifier_contact_sms` is stored only (docs/compatibility.md "Invoice link delivery").
+fn link_messages(link: &InvoiceLink, shop_name: &str, link_base: &str) -> Vec<epay_store::NewMessage> {
+    let told = outbox::InvoiceLink {
+        merchant_id: link.merchant_id.clone(),
+        invoice_id: link.invoice_id.clone(),
+        shop_name: shop_name.to_string(),
+        amount: Amount::from_minor(link.amount_minor).unwrap_or(Amount::ZERO),
+        currency: link.currency.clone(),
+        description: link.description.clone(),
+        link: format!("{link_base}/invoice-link/{}", link.link_id),
+        expires_at_ms: link.expires_at,
+    };
+    let lang = outbox::language(&link.language);
+    let mut messages = Vec::new();
+    // Checked by `NewInvoice::check`, so these parse; a contact that did not is not sent to.
+    if let Ok(to) = outbox::Email::parse(&link.recipient_contact) {
+        messages.push(outbox::invoice_link_email(&told, &to, lang));
+    }
+    if let Ok(to) = outbox::Phone::parse(&link.recipient_contact_sms) {
+        messages.push(outbox::invoice_link_sms(&told, &to, lang));
+    }
+    messages
+}
+
+/// `POST /invoice` and the cabinet's form: stores a new link and enqueues its messages in one
+/// transaction, or writes nothing and says why. `link_base` is the public base URL the link's
+/// URL starts with.
+pub async fn create(
+    app: &App,
+    caller: &Caller,
+    invoice: NewInvoice,
+    link_base: &str,
+) -> Result<InvoiceView, InvoiceError> {
     let owner = owner(caller)?;
     let terminal_id = terminal_of_shop(app, &owner, &invoice.shop_id).await?;
+    let sends = !invoice.recipient_contact.is_empty() || !invoice.recipient_contact_sms.is_empty();
+    let shop_name = if sends {
+        app.store.merchant(&owner.merchant_id).await.map_err(internal)?.map(|m| m.name).unwrap_or_default()
+    } else {
+        String::new()
+    };
     let now = app.clock.now_ms();
     let chosen = invoice.invoice_id.clone();
     // A picked invoice id may collide with one the merchant used: pick again, a few times.
@@ -367,9 +395,10 @@ pub async fn create(app: &App, caller: &Caller, invoice: NewInvoice) -> Result<I
             cancelled_at: None,
         };
         // Delivery of the link (e-mail to recipient_contact, SMS to recipient_contact_sms) is
-        // the outbox's: its rows belong in this same statement's transaction
-        // (`InvoicesPort::insert_invoice_link`), so a link is never sent unless it was stored.
-        match app.store.insert_invoice_link(&link).await.map_err(internal)? {
+        // the outbox's: its rows are written in the link's own transaction
+        // (`InvoicesPort::insert_invoice_link`), so a link is sent exactly when it was stored.
+        let messages = link_messages(&link, &shop_name, link_base);
+        match app.store.insert_invoice_link(&link, &messages).await.map_err(internal)? {
             LinkInsert::Inserted => {
                 tracing::info!(merchant_id = %link.merchant_id, invoice_link = %link.id, "invoice link created");
                 return Ok(InvoiceView::of(InvoiceLinkRow {
@@ -486,9 +515,9 @@ pub async fn open(app: &App, link_id: &str) -> Result<LinkOpening, InvoiceError>
 
 /// Whether a payment token may still pay: a token minted by a link pays only while its link is
 /// active (not cancelled, not expired). Other tokens are the merchant's own and are not checked.
-/// Called where every payment finds its payer (`payments::payer`).
-// The check runs before the payment's transaction, not inside it: a cancel that lands between
-// them lets that one payment through, and the link then reads PAID (the money decides).
+/// Called where every payment finds its payer (`payments::payer`), for a clear early answer.
+/// The check that guards the money is the payment's store write itself: it re-checks the link
+/// inside its transaction (`StoreError::LinkClosed`), serialized with a cancel.
 pub async fn check_link_token(app: &App, token: &TokenRecord) -> Result<(), String> {
     if !token.token_digest.starts_with(LINK_TOKEN_PREFIX) {
         return Ok(());
@@ -503,7 +532,7 @@ pub async fn check_link_token(app: &App, token: &TokenRecord) -> Result<(), Stri
     match row.and_then(|r| InvoiceLinkState::parse(&r.link_state)) {
         Some(InvoiceLinkState::Active | InvoiceLinkState::Paid) => Ok(()),
         Some(InvoiceLinkState::Expired) => Err("this payment link has expired".into()),
-        Some(InvoiceLinkState::Cancelled) => Err("this payment link was cancelled by the merchant".into()),
+        Some(InvoiceLinkState::Cancelled) => Err(LINK_CANCELLED.into()),
         None => Err("this payment link does not exist".into()),
     }
 }

@@ -8,8 +8,9 @@ use crate::{CabinetUser, InvoiceLink, InvoiceLinkRow, LinkCancel, LinkInsert, Re
 #[async_trait]
 pub trait InvoicesPort: Send + Sync + 'static {
     /// Stores a new link unless its terminal already has a link or a payment with its
-    /// invoice_id (one statement: nothing is written then).
-    async fn insert_invoice_link(&self, link: &InvoiceLink) -> StoreResult<LinkInsert>;
+    /// invoice_id (one statement: nothing is written then); `messages` (the link sent by
+    /// e-mail / SMS) are enqueued in the same transaction, only with the link.
+    async fn insert_invoice_link(&self, link: &InvoiceLink, messages: &[crate::NewMessage]) -> StoreResult<LinkInsert>;
     /// One of the merchant's links by its id or, failing that, its invoice_id (newest first),
     /// with its state at `now_ms`.
     async fn invoice_link(

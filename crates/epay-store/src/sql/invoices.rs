@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::{Backend, RowsAffected, SqlStore};
+use crate::message::NewMessage;
 use crate::model::*;
 use crate::ports::InvoicesPort;
 use crate::StoreResult;
@@ -29,9 +30,11 @@ const PAID: &str = "('AUTH', 'CHARGE', 'CANCEL', 'CANCEL_OLD', 'REFUND')";
 
 #[async_trait]
 impl<DB: Backend> InvoicesPort for SqlStore<DB> {
-    async fn insert_invoice_link(&self, l: &InvoiceLink) -> StoreResult<LinkInsert> {
+    async fn insert_invoice_link(&self, l: &InvoiceLink, messages: &[NewMessage]) -> StoreResult<LinkInsert> {
         // One statement: the payment check and the unique (terminal, invoice) constraint decide
-        // together, so nothing is written for a duplicate.
+        // together, so nothing is written for a duplicate. The link's messages (e-mail, SMS)
+        // go in the same unit: a link is sent exactly when it was stored.
+        let mut tx = self.begin_unit().await?;
         let inserted = sqlx::query(
             "INSERT INTO invoice_links (id, link_id, merchant_id, terminal_id, shop_id, invoice_id, account_id,
                  amount_minor, currency, language, description, recipient_contact, recipient_contact_sms,
@@ -63,10 +66,17 @@ impl<DB: Backend> InvoicesPort for SqlStore<DB> {
         .bind(&l.state)
         .bind(l.expires_at)
         .bind(l.created_at)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
-        Ok(if inserted == 1 { LinkInsert::Inserted } else { LinkInsert::DuplicateInvoice })
+        if inserted != 1 {
+            return Ok(LinkInsert::DuplicateInvoice);
+        }
+        for m in messages {
+            super::outbox::insert_message(&mut tx, m, l.created_at).await?;
+        }
+        tx.commit().await?;
+        Ok(LinkInsert::Inserted)
     }
 
     async fn invoice_link(
@@ -132,18 +142,30 @@ impl<DB: Backend> InvoicesPort for SqlStore<DB> {
     }
 
     async fn cancel_invoice_link(&self, merchant_id: &str, id: &str, now_ms: i64) -> StoreResult<LinkCancel> {
-        let cancelled = sqlx::query(&format!(
-            "UPDATE invoice_links SET state = 'CANCELLED', cancelled_at = $1
-             WHERE merchant_id = $2 AND id = $3 AND state = 'ACTIVE' AND expires_at > $1
-               AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.terminal_id = invoice_links.terminal_id
-                   AND p.invoice_id = invoice_links.invoice_id AND p.status IN {PAID})"
-        ))
-        .bind(now_ms)
-        .bind(merchant_id)
-        .bind(id)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+        // One unit, the link row locked first: a payment with the link's token holds the same
+        // row (`PaymentsPort::record_payment`) until it commits, so this waits for it, and the
+        // check for a paid payment below (its own statement, a fresh snapshot) sees it.
+        // On SQLite the unit already holds the one write connection.
+        let mut tx = self.begin_unit().await?;
+        let lock = format!("SELECT id FROM invoice_links WHERE merchant_id = $1 AND id = $2 {}", DB::FOR_UPDATE);
+        let locked = sqlx::query(&lock).bind(merchant_id).bind(id).fetch_optional(&mut *tx).await?.is_some();
+        let cancelled = if !locked {
+            0
+        } else {
+            sqlx::query(&format!(
+                "UPDATE invoice_links SET state = 'CANCELLED', cancelled_at = $1
+                 WHERE merchant_id = $2 AND id = $3 AND state = 'ACTIVE' AND expires_at > $1
+                   AND NOT EXISTS (SELECT 1 FROM payments p WHERE p.terminal_id = invoice_links.terminal_id
+                       AND p.invoice_id = invoice_links.invoice_id AND p.status IN {PAID})"
+            ))
+            .bind(now_ms)
+            .bind(merchant_id)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+        };
+        tx.commit().await?;
         if cancelled == 1 {
             return Ok(LinkCancel::Cancelled);
         }

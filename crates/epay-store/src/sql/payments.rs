@@ -9,10 +9,10 @@ use super::booking::RoleAccounts;
 use super::decisions::{refused, state_of};
 use super::pipeline::Step;
 use super::writes::{is_unique_violation, AttemptEnd};
-use super::{Backend, SqlStore};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::*;
-use crate::{StoreError, StoreResult};
+use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
 
 /// How an operation's write ended.
 enum Applied {
@@ -24,6 +24,30 @@ enum Applied {
 }
 
 impl<DB: Backend> SqlStore<DB> {
+    /// Holds the invoice link of a payment made with a link's token, inside the payment's unit:
+    /// a no-op UPDATE that matches only an ACTIVE, unexpired link, so it takes the link row's
+    /// write lock until the payment commits. A cancel (`cancel_invoice_link`) locks the same
+    /// row first, so the two are serialized: a cancel that committed first leaves no ACTIVE
+    /// row here (`LinkClosed`, nothing written); a payment that committed first is seen by the
+    /// cancel's check for a paid payment, which runs after its lock.
+    async fn hold_active_link(tx: &mut super::Unit<DB>, p: &Payment, now: i64) -> StoreResult<()> {
+        let held = sqlx::query(
+            "UPDATE invoice_links SET state = state
+             WHERE terminal_id = $1 AND invoice_id = $2 AND state = 'ACTIVE' AND expires_at > $3",
+        )
+        .bind(&p.terminal_id)
+        .bind(&p.invoice_id)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+        if held == 1 {
+            Ok(())
+        } else {
+            Err(StoreError::LinkClosed)
+        }
+    }
+
     /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
     /// status and money by compare-and-set on the status and money it was decided from,
     /// a refund's row, the postings, the history step. With `lost`, the compare-and-set is
@@ -241,6 +265,9 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         let now = payment.created_at;
         let mut tx = self.begin_unit().await?;
 
+        if token_digest.starts_with(LINK_TOKEN_PREFIX) {
+            Self::hold_active_link(&mut tx, &payment, now).await?;
+        }
         payment.attempt = Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &payment).await?;
 
         Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, now).await?;

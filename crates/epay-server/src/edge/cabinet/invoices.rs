@@ -42,7 +42,7 @@ pub async fn list(signed: Signed, headers: HeaderMap, Query(query): Query<HashMa
     signed.reply(result)
 }
 
-pub async fn create(signed: Signed, body: Bytes) -> Response {
+pub async fn create(signed: Signed, headers: HeaderMap, body: Bytes) -> Response {
     let result = async {
         let form = form(&body);
         signed.check_csrf(&form)?;
@@ -69,7 +69,8 @@ pub async fn create(signed: Signed, body: Bytes) -> Response {
             ..InvoiceFields::default()
         };
         let invoice = NewInvoice::check(&fields, signed.app.config.mode)?;
-        let created = invoices::create(&signed.app, &signed.caller(), invoice).await?;
+        let base = crate::edge::http::public_base(&signed.app, &headers);
+        let created = invoices::create(&signed.app, &signed.caller(), invoice, &base).await?;
         tracing::info!(user_id = %signed.session.user_id, invoice_link = %created.id, "cabinet invoice link created");
         Ok(redirect(&format!("/cabinet/invoices?created={}", created.id)))
     }

@@ -192,7 +192,7 @@ pub async fn create(
         let request: InvoiceRequest =
             lenient::from_json(&body).map_err(|e| InvoiceError::BadRequest(format!("invalid JSON body: {}", e.0)))?;
         let invoice = NewInvoice::check(&fields(request)?, app.config.mode)?;
-        invoices::create(&app, &caller, invoice).await
+        invoices::create(&app, &caller, invoice, &base(&app, &headers)).await
     }
     .await;
     match result {

@@ -169,6 +169,10 @@ pub(crate) async fn execute(
     let recorded = match app.store.record_payment(write, &crate::services::callbacks::for_payment).await {
         Ok(r) => r,
         Err(StoreError::TokenSpent) => return Err(PaymentError::Unauthorized(TOKEN_USED.into())),
+        // Re-checked in the payment's transaction: a cancel committed after `payer`'s check.
+        Err(StoreError::LinkClosed) => {
+            return Err(PaymentError::Forbidden(crate::services::invoices::LINK_CLOSED.into()))
+        }
         Err(e) => return Err(attempt_refused(e, order.invoice_id.as_str())),
     };
     let p = recorded.payment;
