@@ -186,7 +186,12 @@ pub fn card(c: &Chrome<'_>, card: &epay_store::SavedCard, events: &[epay_store::
         }
     }
     if !card.active {
-        history.push(CardEventRow { kind: "deactivated", text: w.card_deactivated, at: None, payment_id: String::new() });
+        history.push(CardEventRow {
+            kind: "deactivated",
+            text: w.card_deactivated,
+            at: None,
+            payment_id: String::new(),
+        });
     }
     CardPage {
         frame: Frame::signed(c, &format!("{} {}", w.card, card.card_mask)),

@@ -49,11 +49,7 @@ pub struct SubscriptionsPage {
     rows: Vec<SubscriptionRow>,
 }
 
-pub fn subscriptions(
-    c: &Chrome<'_>,
-    list: &[Subscription],
-    status: Option<SubscriptionStatus>,
-) -> SubscriptionsPage {
+pub fn subscriptions(c: &Chrome<'_>, list: &[Subscription], status: Option<SubscriptionStatus>) -> SubscriptionsPage {
     let w = words(c.lang);
     SubscriptionsPage {
         frame: Frame::signed(c, w.subscriptions),
