@@ -1113,3 +1113,129 @@ async fn the_cabinet_shows_words_and_local_numbers_and_fits_a_phone() {
         }
     }
 }
+
+/// A subscription read through the API with a fresh service token: its `status`.
+async fn subscription_status(gw: &Gateway, id: &str) -> String {
+    let service = gw.service_token(epay_server::runtime::seed::ONE_STEP_TERMINAL).await;
+    let response =
+        gw.http.get(format!("{}/recurrent/subscriptions/{id}", gw.url)).bearer_auth(service).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    let read: serde_json::Value = response.json().await.unwrap();
+    read["status"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_subscription_is_paused_resumed_and_cancelled_from_the_cabinet_and_the_card_shows_its_agreement() {
+    let one_step = epay_server::runtime::seed::ONE_STEP_TERMINAL;
+    for backend in backends() {
+        let b = format!("{backend:?}");
+        let gw = Gateway::start(backend).await;
+        // A payment that saves the card with the holder's recurrent agreement, then a monthly
+        // subscription on it, through the API.
+        let invoice = invoice();
+        let token = gw.token_on(&invoice, major("1500.50"), one_step).await;
+        let mut request = PaymentRequest::new(&invoice, major("1500.50"), gw.cryptogram(VISA, one_step).await);
+        request.card_save = true;
+        request.recurrent = true;
+        request.account_id = Some("subscriber-1".into());
+        let paid = gw.client.cryptopay(&token, &request).await.unwrap();
+        let card_id = paid.card_id.clone();
+        let service = gw.service_token(one_step).await;
+        let body = serde_json::json!({"transactionId": paid.id, "paymentFrequency": "MONTHLY"}).to_string();
+        let (status, s) = gw.post_json("/recurrent/subscribe", Some(&service), &body).await;
+        assert_eq!(status, 200, "{b}: {s}");
+        let id = s["id"].as_str().unwrap().to_string();
+
+        // The list: amount as English writes it, frequency and status in words, the codes as hints.
+        let browser = Browser::start().await;
+        sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        browser.click("#nav-subscriptions").await;
+        browser.wait_url("/cabinet/subscriptions", 10).await;
+        let row = browser.text(&format!("#sub-{id}")).await;
+        for says in [invoice.as_str(), "subscriber-1", "1,500.50 KZT", "Monthly", "Active"] {
+            assert!(row.contains(says), "{b}: {says} in {row}");
+        }
+        browser.select("#f-status", "PAUSED").await;
+        browser.click("#filter").await;
+        browser.wait_url("status=PAUSED", 10).await;
+        browser.wait("#nothing", 5).await;
+
+        // Pause, resume: the API sees each change.
+        browser.goto(&format!("{}/cabinet/subscriptions/{id}", gw.url)).await;
+        assert!(browser.text("#original").await.contains(&paid.id), "{b}: the original payment is linked");
+        browser.click("#pause").await;
+        browser.wait_url("done=pause", 10).await;
+        assert!(browser.text("#sub-status").await.contains("Paused"), "{b}");
+        assert_eq!(subscription_status(&gw, &id).await, "PAUSED", "{b}");
+        browser.click("#resume").await;
+        browser.wait_url("done=resume", 10).await;
+        assert_eq!(subscription_status(&gw, &id).await, "ACTIVE", "{b}");
+        // Cancel asks first, with a destructive button; going back changes nothing.
+        browser.click("#cancel").await;
+        browser.wait("#confirm-panel", 10).await;
+        assert_eq!(browser.attribute("#confirm", "class").await.as_deref(), Some("danger"), "{b}");
+        browser.click("#back").await;
+        browser.wait("#pause", 10).await;
+        assert_eq!(subscription_status(&gw, &id).await, "ACTIVE", "{b}");
+        browser.click("#cancel").await;
+        browser.click("#confirm").await;
+        browser.wait_url("done=cancel", 10).await;
+        assert_eq!(subscription_status(&gw, &id).await, "CANCELLED", "{b}");
+        assert!(browser.find("#resume").await.is_none() && browser.find("#cancel").await.is_none(), "{b}");
+
+        // The saved card: its agreement in the list and in its history.
+        browser.goto(&format!("{}/cabinet/cards?account=subscriber-1", gw.url)).await;
+        assert_eq!(browser.text(&format!("tr[data-card='{card_id}'] .recurrent")).await, "yes", "{b}");
+        browser.click(&format!("tr[data-card='{card_id}'] .history")).await;
+        browser.wait_url(&format!("/cabinet/cards/{card_id}"), 10).await;
+        assert_eq!(browser.text("#recurrent").await, "yes", "{b}");
+        assert!(browser.text("#event-saved").await.contains("Card saved"), "{b}");
+        let agreed = browser.text("#event-recurrent_agreed").await;
+        assert!(agreed.contains("Recurrent agreement recorded") && agreed.contains(&paid.id), "{b}: {agreed}");
+
+        // Over HTTP: a move the service refuses is a clear error and changes nothing; an unknown
+        // action is not found.
+        let (_, web, _) = web_sign_in(&gw, CABINET_EMAIL, CABINET_PASSWORD).await;
+        let web = web.unwrap();
+        let (status, page) = web.post(&format!("/cabinet/subscriptions/{id}/resume"), &[("csrf", &web.csrf)]).await;
+        assert_eq!(status, 400, "{b}: {page}");
+        assert!(page.contains("CANCELLED"), "{b}: {page}");
+        let (status, _) = web.post(&format!("/cabinet/subscriptions/{id}/explode"), &[("csrf", &web.csrf)]).await;
+        assert_eq!(status, 404, "{b}");
+        let (status, _) = web.post(&format!("/cabinet/subscriptions/{id}/pause"), &[]).await;
+        assert_eq!(status, 403, "{b}: without the CSRF token");
+
+        // Another merchant: not found, and nothing changes.
+        let store = gw.store().await;
+        let keys = gw.vault_keys().await;
+        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
+            .await
+            .unwrap();
+        epay_server::services::cabinet_users::create_user(
+            store.as_ref(),
+            &other.merchant.id,
+            "owner@other.kz",
+            "other-pass-1",
+            0,
+        )
+        .await
+        .unwrap();
+        let (_, theirs, _) = web_sign_in(&gw, "owner@other.kz", "other-pass-1").await;
+        let theirs = theirs.unwrap();
+        let (status, page) = theirs.get(&format!("/cabinet/subscriptions/{id}")).await;
+        assert_eq!(status, 404, "{b}");
+        assert!(!page.contains(&invoice), "{b}");
+        let (_, list) = theirs.get("/cabinet/subscriptions").await;
+        assert!(!list.contains(&id) && list.contains(r#"id="nothing""#), "{b}");
+        for action in ["pause", "cancel"] {
+            let (status, _) = theirs
+                .post(&format!("/cabinet/subscriptions/{id}/{action}"), &[("csrf", &theirs.csrf), ("confirmed", "yes")])
+                .await;
+            assert_eq!(status, 404, "{b}: {action}");
+        }
+        let (status, page) = theirs.get(&format!("/cabinet/cards/{card_id}")).await;
+        assert_eq!(status, 404, "{b}");
+        assert!(!page.contains("subscriber-1"), "{b}");
+        assert_eq!(subscription_status(&gw, &id).await, "CANCELLED", "{b}");
+    }
+}

@@ -180,6 +180,12 @@ words! {
     usable: ("Доступна для оплаты", "Төлеуге қолжетімді", "Usable"),
     yes: ("да", "иә", "yes"),
     no: ("нет", "жоқ", "no"),
+    recurrent_agreement: ("Согласие на рекуррентные платежи", "Рекуррентті төлемдерге келісім", "Recurrent agreement"),
+    card_history: ("История карты", "Карта тарихы", "Card history"),
+    payer_name: ("Держатель карты", "Карта иесі", "Cardholder"),
+    card_saved: ("Карта сохранена", "Карта сақталды", "Card saved"),
+    card_recurrent_agreed: ("Получено согласие на рекуррентные платежи", "Рекуррентті төлемдерге келісім алынды", "Recurrent agreement recorded"),
+    card_deactivated: ("Карта отключена", "Карта өшірілді", "Card deactivated"),
     invoices: ("Счета по ссылке", "Сілтеме бойынша шоттар", "Invoice links"),
     invoice_new: ("Новый счёт", "Жаңа шот", "New invoice"),
     invoice_create: ("Создать ссылку", "Сілтеме жасау", "Create link"),
@@ -194,6 +200,31 @@ words! {
     invoice_paid: ("Оплачен", "Төленді", "Paid"),
     invoice_expired: ("Истёк", "Мерзімі өтті", "Expired"),
     invoice_cancelled: ("Отменён", "Жойылды", "Cancelled"),
+    subscriptions: ("Подписки", "Жазылымдар", "Subscriptions"),
+    subscription: ("Подписка", "Жазылым", "Subscription"),
+    no_subscriptions: ("Подписок нет", "Жазылым жоқ", "No subscriptions"),
+    frequency: ("Периодичность", "Кезеңділік", "Frequency"),
+    freq_weekly: ("Еженедельно", "Апта сайын", "Weekly"),
+    freq_monthly: ("Ежемесячно", "Ай сайын", "Monthly"),
+    freq_quarterly: ("Ежеквартально", "Тоқсан сайын", "Quarterly"),
+    sub_active: ("Активна", "Белсенді", "Active"),
+    sub_paused: ("Приостановлена", "Тоқтатыла тұрды", "Paused"),
+    sub_cancelled: ("Отменена", "Жойылды", "Cancelled"),
+    sub_stopped: ("Остановлена: карта отключена", "Тоқтатылды: карта өшірілді", "Stopped: card deactivated"),
+    next_charge: ("Следующее списание", "Келесі есептен шығару", "Next charge"),
+    last_payment: ("Последний платёж", "Соңғы төлем", "Last payment"),
+    sub_original: ("Первый платёж", "Алғашқы төлем", "Original payment"),
+    sub_periods: ("Списания по периодам", "Кезеңдер бойынша есептен шығарулар", "Charges by period"),
+    no_periods: ("Списаний ещё не было", "Әлі есептен шығару болған жоқ", "No charges yet"),
+    period: ("Период", "Кезең", "Period"),
+    approved: ("Одобрено", "Мақұлданды", "Approved"),
+    declined: ("Отклонено", "Қабылданбады", "Declined"),
+    sub_pause: ("Приостановить", "Тоқтата тұру", "Pause"),
+    sub_resume: ("Возобновить", "Жалғастыру", "Resume"),
+    sub_cancel: ("Отменить подписку", "Жазылымды жою", "Cancel subscription"),
+    done_pause: ("Подписка приостановлена", "Жазылым тоқтатыла тұрды", "Subscription paused"),
+    done_resume: ("Подписка возобновлена", "Жазылым жалғастырылды", "Subscription resumed"),
+    done_sub_cancel: ("Подписка отменена", "Жазылым жойылды", "Subscription cancelled"),
     currency: ("Валюта", "Валюта", "Currency"),
     language: ("Язык страницы оплаты", "Төлем бетінің тілі", "Payment page language"),
     messages: ("Сообщения", "Хабарламалар", "Messages"),
@@ -214,6 +245,27 @@ words! {
 }
 
 impl Words {
+    /// How often a subscription charges, in words (the code stays on the page as a hint).
+    pub fn frequency(&self, f: epay_domain::Frequency) -> &'static str {
+        use epay_domain::Frequency as F;
+        match f {
+            F::Weekly => self.freq_weekly,
+            F::Monthly => self.freq_monthly,
+            F::Quarterly => self.freq_quarterly,
+        }
+    }
+
+    /// A subscription's status in words (the code stays on the page as a hint).
+    pub fn subscription_status(&self, s: epay_domain::SubscriptionStatus) -> &'static str {
+        use epay_domain::SubscriptionStatus as S;
+        match s {
+            S::Active => self.sub_active,
+            S::Paused => self.sub_paused,
+            S::Cancelled => self.sub_cancelled,
+            S::Stopped => self.sub_stopped,
+        }
+    }
+
     /// A transaction status in words (the code stays on the page as a hint).
     pub fn status(&self, s: epay_domain::TxStatus) -> &'static str {
         use epay_domain::TxStatus as S;

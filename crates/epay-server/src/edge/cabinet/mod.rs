@@ -16,6 +16,7 @@ mod messages;
 mod overview;
 pub mod session;
 mod settings;
+mod subscriptions;
 mod transactions;
 mod views;
 
@@ -63,11 +64,15 @@ pub fn routes() -> Router<AppState> {
         .route("/cabinet/credentials", get(settings::credentials))
         .route("/cabinet/credentials/rotate", post(settings::rotate))
         .route("/cabinet/cards", get(settings::cards))
+        .route("/cabinet/cards/{id}", get(settings::card))
         .route("/cabinet/cards/{id}/deactivate", post(settings::deactivate_card))
         .route("/cabinet/invoices", get(invoices::list).post(invoices::create))
         .route("/cabinet/invoices/{id}/cancel", post(invoices::cancel))
         .route("/cabinet/messages", get(messages::list))
         .route("/cabinet/messages/{id}", get(messages::show))
+        .route("/cabinet/subscriptions", get(subscriptions::list))
+        .route("/cabinet/subscriptions/{id}", get(subscriptions::detail))
+        .route("/cabinet/subscriptions/{id}/{action}", post(subscriptions::act))
 }
 
 /// A page (one of `views`' templates) rendered, with the cabinet's security headers.
@@ -179,6 +184,7 @@ impl Signed {
             "terminals" => S::Terminals,
             "credentials" => S::Credentials,
             "cards" => S::Cards,
+            "subscriptions" => S::Subscriptions,
             _ => S::Overview,
         }
     }

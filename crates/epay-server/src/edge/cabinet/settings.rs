@@ -172,10 +172,30 @@ pub async fn cards(signed: Signed, Query(query): Query<HashMap<String, String>>)
         }
         let caller = signed.caller();
         let wanted = crate::services::cards::ListCards { account_id: account.clone() };
-        let cards = crate::services::cards::list(&signed.app, &caller, wanted).await?;
+        let mut cards = Vec::new();
+        for card in crate::services::cards::list(&signed.app, &caller, wanted).await? {
+            let recurrent = signed.app.store.recurrent_agreed(signed.merchant_id(), &card.id).await?;
+            cards.push((card, recurrent));
+        }
         let w = words(signed.lang);
         let flash = query.contains_key("done").then(|| w.done_deactivate.to_string());
         Ok(html(StatusCode::OK, views::cards(&signed.chrome(Section::Cards), &account, &cards, flash.as_deref())))
+    }
+    .await;
+    signed.reply(result)
+}
+
+/// One saved card of the signed-in merchant (also a deactivated one) and its history; another
+/// merchant's is "not found".
+pub async fn card(signed: Signed, Path(id): Path<String>) -> Response {
+    let result = async {
+        let store = &signed.app.store;
+        let card = store
+            .saved_card(signed.merchant_id(), id.trim())
+            .await?
+            .ok_or_else(|| CabinetError::NotFound(format!("card {id}")))?;
+        let events = store.card_events(signed.merchant_id(), &card.id).await?;
+        Ok(html(StatusCode::OK, views::card(&signed.chrome(Section::Cards), &card, &events)))
     }
     .await;
     signed.reply(result)

@@ -14,6 +14,7 @@ mod invoices;
 mod messages;
 mod overview;
 mod settings;
+mod subscriptions;
 mod transactions;
 
 use askama::Template;
@@ -22,7 +23,8 @@ use epay_domain::Amount;
 pub use invoices::invoices;
 pub use messages::{message, messages};
 pub use overview::{overview, TerminalStats};
-pub use settings::{cards, credentials, terminals};
+pub use settings::{card, cards, credentials, terminals};
+pub use subscriptions::{subscription, subscriptions};
 pub use transactions::{detail, transactions, DetailView, ListView};
 
 use super::i18n::{words, Lang, Words};
@@ -38,6 +40,7 @@ pub enum Section {
     Cards,
     Invoices,
     Messages,
+    Subscriptions,
 }
 
 /// Who is signed in and where: what every signed-in page shows around its content.
@@ -209,6 +212,7 @@ impl Frame {
             item(Section::Cards, "cards", "/cabinet/cards", w.cards),
             item(Section::Invoices, "invoices", "/cabinet/invoices", w.invoices),
             item(Section::Messages, "messages", "/cabinet/messages", w.messages),
+            item(Section::Subscriptions, "subscriptions", "/cabinet/subscriptions", w.subscriptions),
         ];
         Frame { menu: Some(Menu { email: c.email.to_string(), items }), ..Frame::plain(c.lang, title, c.path, c.csrf) }
     }

@@ -3,7 +3,7 @@
 
 use askama::Template;
 
-use super::{money, Chrome, Frame};
+use super::{money, when, Chrome, Frame, When};
 use crate::edge::cabinet::i18n::{words, Words};
 use crate::services::cards::CardListEntry;
 
@@ -115,9 +115,12 @@ struct CardRow {
     payer_name: String,
     created: String,
     usable: &'static str,
+    /// Whether its holder agreed to merchant-initiated repeats (`yes` / `no` in words).
+    recurrent: &'static str,
 }
 
-pub fn cards(c: &Chrome<'_>, account: &str, cards: &[CardListEntry], flash: Option<&str>) -> CardsPage {
+/// `cards` is each card with whether it has the recurrent agreement.
+pub fn cards(c: &Chrome<'_>, account: &str, cards: &[(CardListEntry, bool)], flash: Option<&str>) -> CardsPage {
     let w = words(c.lang);
     CardsPage {
         frame: Frame::signed(c, w.cards),
@@ -126,15 +129,78 @@ pub fn cards(c: &Chrome<'_>, account: &str, cards: &[CardListEntry], flash: Opti
         account: account.to_string(),
         cards: cards
             .iter()
-            .map(|card| CardRow {
+            .map(|(card, recurrent)| CardRow {
                 id: card.id.clone(),
                 account_id: card.account_id.clone(),
                 mask: card.card_mask.clone(),
                 payer_name: card.payer_name.clone(),
                 created: card.created_date.clone(),
                 usable: if card.payment_available { w.yes } else { w.no },
+                recurrent: if *recurrent { w.yes } else { w.no },
             })
             .collect(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "cabinet/card.html")]
+pub struct CardPage {
+    frame: Frame,
+    w: &'static Words,
+    mask: String,
+    account_id: String,
+    payer_name: String,
+    recurrent: &'static str,
+    history: Vec<CardEventRow>,
+}
+
+/// One entry of a card's history, oldest first: what happened, when (unknown for a
+/// deactivation: the store keeps only that the card is no longer active), and its payment.
+struct CardEventRow {
+    /// `saved`, `recurrent_agreed`, `deactivated`: the row's id suffix and the hint.
+    kind: &'static str,
+    text: &'static str,
+    at: Option<When>,
+    payment_id: String,
+}
+
+pub fn card(c: &Chrome<'_>, card: &epay_store::SavedCard, events: &[epay_store::CardEvent]) -> CardPage {
+    let w = words(c.lang);
+    let mut history = vec![CardEventRow {
+        kind: "saved",
+        text: w.card_saved,
+        at: Some(when(c.lang, card.created_at)),
+        payment_id: card.transaction_id.clone(),
+    }];
+    let mut recurrent = false;
+    for e in events {
+        // Only kinds we know how to say; a later kind is left out rather than shown raw.
+        if e.kind == epay_store::RECURRENT_AGREED {
+            recurrent = true;
+            history.push(CardEventRow {
+                kind: epay_store::RECURRENT_AGREED,
+                text: w.card_recurrent_agreed,
+                at: Some(when(c.lang, e.created_at)),
+                payment_id: e.payment_id.clone(),
+            });
+        }
+    }
+    if !card.active {
+        history.push(CardEventRow {
+            kind: "deactivated",
+            text: w.card_deactivated,
+            at: None,
+            payment_id: String::new(),
+        });
+    }
+    CardPage {
+        frame: Frame::signed(c, &format!("{} {}", w.card, card.card_mask)),
+        w,
+        mask: card.card_mask.clone(),
+        account_id: card.account_id.clone(),
+        payer_name: card.payer_name.clone(),
+        recurrent: if recurrent { w.yes } else { w.no },
+        history,
     }
 }
 
@@ -161,7 +227,7 @@ mod tests {
             terminal: String::new(),
             created_date: "2026-11-22".into(),
         };
-        let html = cards(&chrome(Lang::En), XSS, &[card], None).render().unwrap();
+        let html = cards(&chrome(Lang::En), XSS, &[(card, true)], None).render().unwrap();
         assert_escaped(&html);
         assert!(
             html.contains(&format!(r#"<tr data-card="c1"><td>{ESCAPED}</td><td>4405...5096</td><td>{ESCAPED}</td>"#)),
