@@ -463,8 +463,7 @@ async fn a_period_whose_invoice_id_is_taken_pauses_its_subscription() {
         let elsewhere = gw.service_token(TERMINAL).await;
         let (status, _) = get(&gw, &gw.url, &format!("/recurrent/subscriptions/{other}"), &elsewhere).await;
         assert_eq!(status, 400, "{b}: another terminal's token reads it");
-        let (status, _) =
-            gw.post_json(&format!("/recurrent/subscriptions/{other}/cancel"), Some(&elsewhere), "").await;
+        let (status, _) = gw.post_json(&format!("/recurrent/subscriptions/{other}/cancel"), Some(&elsewhere), "").await;
         assert_eq!(status, 400, "{b}: another terminal's token cancels it");
         let (_, listed) = get(&gw, &gw.url, "/recurrent/subscriptions", &elsewhere).await;
         assert_eq!(listed.as_array().map(Vec::len), Some(0), "{b}: {listed}");

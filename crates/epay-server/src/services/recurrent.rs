@@ -190,8 +190,11 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
                 Ok(Some(now_s)) if now_s.status == SubscriptionStatus::Active
                     && now_s.period_no == s.period_no && now_s.tries == s.tries);
             if unmoved {
-                let reason = format!("invoice {} of period {} is already used by another payment",
-                    s.period_invoice(s.period_no), s.period_no);
+                let reason = format!(
+                    "invoice {} of period {} is already used by another payment",
+                    s.period_invoice(s.period_no),
+                    s.period_no
+                );
                 pause(app, s, now, &reason).await;
             } else {
                 tracing::info!(subscription_id = %s.id, period = s.period_no, "period already charged elsewhere");

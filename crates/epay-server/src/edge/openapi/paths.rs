@@ -1040,6 +1040,48 @@ fn cabinet(b: &mut Builder) {
         "Cancel an invoice link",
         "Cancels an active invoice link (form with `csrf`); `303` to the list.",
     );
+    page(
+        b,
+        &["get"],
+        "/cabinet/messages",
+        "cabinetMessages",
+        "Messages sent",
+        "The e-mails and SMS the gateway queued for the merchant's customers (invoice links), newest first, with \
+         their delivery state, attempts and last error; `?reference=` narrows to one invoice.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/messages/{id}",
+        "cabinetMessage",
+        "One message",
+        "One message exactly as it was sent (recipient, subject, body), with its delivery attempts.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/subscriptions",
+        "cabinetSubscriptions",
+        "Subscriptions",
+        "The merchant's subscriptions, newest first, filtered by `?status=ACTIVE|PAUSED|CANCELLED|STOPPED`.",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/subscriptions/{id}",
+        "cabinetSubscription",
+        "One subscription",
+        "A subscription's terms, its state and reason, and its charges by period and attempt.",
+    );
+    page(
+        b,
+        &["post"],
+        "/cabinet/subscriptions/{id}/{action}",
+        "cabinetSubscriptionAction",
+        "Pause, resume or cancel a subscription",
+        "`action` is `pause`, `resume` or `cancel`; the form carries `csrf`. Cancel first answers a confirmation \
+         page; with `confirmed=yes` it runs. The change goes through the API's service; `303` to the subscription.",
+    );
     b.page(&["get"], "/cabinet/assets/cabinet.css", "Cabinet", "cabinetStyle", "The cabinet's stylesheet (internal)")
         .text(200, "text/css; charset=utf-8", "The stylesheet.", None)
         .done();
@@ -1124,6 +1166,14 @@ fn cabinet(b: &mut Builder) {
         "cabinetCards",
         "Saved cards",
         "The merchant's active saved cards, optionally of one customer (`account`).",
+    );
+    page(
+        b,
+        &["get"],
+        "/cabinet/cards/{id}",
+        "cabinetCard",
+        "One saved card",
+        "A saved card's holder, its recurrent agreement, and its history (saved, agreement recorded, deactivated).",
     );
     page(
         b,

@@ -66,7 +66,11 @@ pub fn invoices(
                 amount: v.amount.to_string(),
                 currency: v.currency.clone(),
                 description: v.description.clone(),
-                state: Badge { class: v.state.as_str().to_string(), text: state_label(w, v.state), code: v.state.as_str() },
+                state: Badge {
+                    class: v.state.as_str().to_string(),
+                    text: state_label(w, v.state),
+                    code: v.state.as_str(),
+                },
                 link: link(v),
                 expires: date(c.lang, v.expires_at),
                 cancellable: v.state == InvoiceLinkState::Active,
