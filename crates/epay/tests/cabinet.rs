@@ -375,20 +375,7 @@ async fn another_merchant_cannot_see_or_touch_the_first_merchants_payment() {
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let (id, invoice) = charged_payment(&gw, major("100")).await;
-        let store = gw.store().await;
-        let keys = gw.vault_keys().await;
-        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
-            .await
-            .unwrap();
-        epay_server::services::cabinet_users::create_user(
-            store.as_ref(),
-            &other.merchant.id,
-            "owner@other.kz",
-            "other-pass-1",
-            0,
-        )
-        .await
-        .unwrap();
+        gw.other_merchant_with_owner().await;
 
         let (status, web, _) = web_sign_in(&gw, "owner@other.kz", "other-pass-1").await;
         assert_eq!(status, 303, "{backend:?}");
@@ -1206,20 +1193,7 @@ async fn a_subscription_is_paused_resumed_and_cancelled_from_the_cabinet_and_the
         assert_eq!(status, 403, "{b}: without the CSRF token");
 
         // Another merchant: not found, and nothing changes.
-        let store = gw.store().await;
-        let keys = gw.vault_keys().await;
-        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
-            .await
-            .unwrap();
-        epay_server::services::cabinet_users::create_user(
-            store.as_ref(),
-            &other.merchant.id,
-            "owner@other.kz",
-            "other-pass-1",
-            0,
-        )
-        .await
-        .unwrap();
+        gw.other_merchant_with_owner().await;
         let (_, theirs, _) = web_sign_in(&gw, "owner@other.kz", "other-pass-1").await;
         let theirs = theirs.unwrap();
         let (status, page) = theirs.get(&format!("/cabinet/subscriptions/{id}")).await;

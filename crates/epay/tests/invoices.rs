@@ -380,20 +380,7 @@ async fn another_merchant_and_the_links_holder_get_nothing_more() {
         let (_, mine) = create(&gw, &token, json!({"invoice_id": invoice, "post_link": "http://127.0.0.1:9/cb"})).await;
         let id = mine["id"].as_str().unwrap();
 
-        let store = gw.store().await;
-        let keys = gw.vault_keys().await;
-        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
-            .await
-            .unwrap();
-        epay_server::services::cabinet_users::create_user(
-            store.as_ref(),
-            &other.merchant.id,
-            "owner@other.kz",
-            "other-pass-1",
-            0,
-        )
-        .await
-        .unwrap();
+        let other = gw.other_merchant_with_owner().await;
         let other_secret = other.client_secret.expose().to_string();
         let (status, theirs) = token_form(
             &gw,

@@ -12,24 +12,10 @@ use crate::StoreResult;
 #[async_trait]
 impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
     async fn claim_callbacks(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<CallbackEvent>> {
-        // Random, so claims of different nodes can never share an id.
-        let claim_id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.begin_unit().await?;
-        let claim = format!(
-            "UPDATE callback_events SET attempts = attempts + 1, locked_until = $1, claim_id = $2
-             WHERE id IN (SELECT id FROM callback_events
-                          WHERE status = $5 AND next_attempt_at <= $3 AND locked_until <= $3
-                          ORDER BY next_attempt_at LIMIT $4 {})",
-            DB::SKIP_LOCKED
-        );
-        sqlx::query(&claim)
-            .bind(lease_until_ms)
-            .bind(&claim_id)
-            .bind(now_ms)
-            .bind(limit)
-            .bind(DeliveryStatus::Pending.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let claim_id =
+            lease_due(&mut tx, Leased::Callbacks, DeliveryStatus::Pending.as_str(), now_ms, lease_until_ms, limit)
+                .await?;
         let claimed = sqlx::query_as(
             "SELECT e.*, m.webhook_secret FROM callback_events e JOIN merchants m ON m.id = e.merchant_id
              WHERE e.claim_id = $1 ORDER BY e.next_attempt_at, e.id",
@@ -136,4 +122,54 @@ impl<DB: Backend> CallbackOutbox for SqlStore<DB> {
             .await?;
         Ok(row.try_get("n")?)
     }
+}
+
+/// The two outboxes whose rows workers on several nodes lease: callback events and messages.
+/// Both have `attempts`, `locked_until`, `claim_id` and `next_attempt_at`; only the table and
+/// the name of the state column differ.
+#[derive(Clone, Copy)]
+pub(super) enum Leased {
+    Callbacks,
+    Messages,
+}
+
+impl Leased {
+    fn table_and_state_column(self) -> (&'static str, &'static str) {
+        match self {
+            Leased::Callbacks => ("callback_events", "status"),
+            Leased::Messages => ("outbox_messages", "state"),
+        }
+    }
+}
+
+/// Leases up to `limit` rows of `leased` that are `pending` and due at `now_ms` until
+/// `lease_until_ms`, counting the attempt, inside `tx`; returns the claim id the leased rows now
+/// carry. `SKIP LOCKED` (PostgreSQL) lets nodes claim side by side without waiting.
+pub(super) async fn lease_due<DB: Backend>(
+    tx: &mut super::Unit<DB>,
+    leased: Leased,
+    pending: &str,
+    now_ms: i64,
+    lease_until_ms: i64,
+    limit: i64,
+) -> Result<String, sqlx::Error> {
+    // Random, so claims of different nodes can never share an id.
+    let claim_id = uuid::Uuid::new_v4().to_string();
+    let (table, state) = leased.table_and_state_column();
+    let claim = format!(
+        "UPDATE {table} SET attempts = attempts + 1, locked_until = $1, claim_id = $2
+         WHERE id IN (SELECT id FROM {table}
+                      WHERE {state} = $5 AND next_attempt_at <= $3 AND locked_until <= $3
+                      ORDER BY next_attempt_at LIMIT $4 {})",
+        DB::SKIP_LOCKED
+    );
+    sqlx::query(&claim)
+        .bind(lease_until_ms)
+        .bind(&claim_id)
+        .bind(now_ms)
+        .bind(limit)
+        .bind(pending)
+        .execute(&mut **tx)
+        .await?;
+    Ok(claim_id)
 }

@@ -53,24 +53,16 @@ impl<DB: Backend> MessageOutbox for SqlStore<DB> {
     }
 
     async fn claim_messages(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<OutboxMessage>> {
-        // Random, so claims of different nodes can never share an id.
-        let claim_id = uuid::Uuid::new_v4().to_string();
         let mut tx = self.begin_unit().await?;
-        let claim = format!(
-            "UPDATE outbox_messages SET attempts = attempts + 1, locked_until = $1, claim_id = $2
-             WHERE id IN (SELECT id FROM outbox_messages
-                          WHERE state = $5 AND next_attempt_at <= $3 AND locked_until <= $3
-                          ORDER BY next_attempt_at LIMIT $4 {})",
-            DB::SKIP_LOCKED
-        );
-        sqlx::query(&claim)
-            .bind(lease_until_ms)
-            .bind(&claim_id)
-            .bind(now_ms)
-            .bind(limit)
-            .bind(MessageState::Pending.as_str())
-            .execute(&mut *tx)
-            .await?;
+        let claim_id = super::callbacks::lease_due(
+            &mut tx,
+            super::callbacks::Leased::Messages,
+            MessageState::Pending.as_str(),
+            now_ms,
+            lease_until_ms,
+            limit,
+        )
+        .await?;
         let claimed = sqlx::query_as("SELECT * FROM outbox_messages WHERE claim_id = $1 ORDER BY next_attempt_at, id")
             .bind(&claim_id)
             .fetch_all(&mut *tx)

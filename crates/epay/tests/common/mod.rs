@@ -22,6 +22,9 @@ pub fn major(text: &str) -> Amount {
 pub const SECRET: &str = TEST_CLIENT_SECRET;
 pub const CLIENT: &str = TEST_CLIENT_ID;
 pub const TERMINAL: &str = PAYMENT_TERMINAL;
+/// The cabinet user of [`Gateway::other_merchant_with_owner`].
+pub const OTHER_OWNER: &str = "owner@other.kz";
+pub const OTHER_PASSWORD: &str = "other-pass-1";
 /// The public test cards (facts §16) and the simulator's outcome cards.
 pub const VISA: (&str, &str, &str) = ("4405639704015096", "0127", "321");
 pub const MASTERCARD: (&str, &str, &str) = ("5522042705066736", "0127", "775");
@@ -229,6 +232,26 @@ impl Gateway {
 
     /// The gateway's keys with its card-vault data keys installed: to call an admin service
     /// that seals (e.g. creating a merchant) in-process, as `epay` would.
+    /// Another merchant (client id `other-shop`) with a cabinet user, `OTHER_OWNER` with
+    /// `OTHER_PASSWORD`: the attacker of the tests that check one merchant cannot reach another's.
+    pub async fn other_merchant_with_owner(&self) -> epay_server::services::admin::NewMerchant {
+        let store = self.store().await;
+        let keys = self.vault_keys().await;
+        let other = epay_server::services::admin::create_merchant(store.as_ref(), &keys, "Other shop", "other-shop")
+            .await
+            .unwrap();
+        epay_server::services::cabinet_users::create_user(
+            store.as_ref(),
+            &other.merchant.id,
+            OTHER_OWNER,
+            OTHER_PASSWORD,
+            0,
+        )
+        .await
+        .unwrap();
+        other
+    }
+
     pub async fn vault_keys(&self) -> epay_server::platform::keys::Keys {
         let (rsa, vault) = shared_keys();
         let keys = epay_server::platform::keys::Keys::load_or_generate(rsa, 2048, vault).unwrap();
