@@ -1,5 +1,6 @@
 // epay payment page: validates and formats the card as it is typed (Luhn, brand, expiry, CVC
-// length) on the card form and the transfer form and, on the result page, returns the shopper to the shop or answers the widget's parent.
+// length) on the card form and the transfer form, keeps the holder and expiry across the
+// language switch and, on the result page, returns the shopper to the shop or answers the widget's parent.
 (function () {
   "use strict";
 
@@ -207,6 +208,35 @@
     });
     validate();
   }
+
+  // The language switch (a plain link: nothing is submitted) opens the same form in another
+  // language. The holder's name and the expiry typed so far come along in this tab's
+  // sessionStorage and are taken back, and removed, by the next form of the same params; the
+  // card numbers and the CVC never do: card data leaves the form only by its own submit.
+  var CARRIED = "epay-page-typed", CARRIED_FIELDS = ["holder", "expiry"];
+  function pageParams() {
+    var field = document.querySelector("form input[name=params]");
+    return field ? field.value : null;
+  }
+  document.querySelectorAll("nav.languages a").forEach(function (link) {
+    link.addEventListener("click", function () {
+      var typed = {};
+      CARRIED_FIELDS.forEach(function (id) { var el = byId(id); if (el && el.value) typed[id] = el.value; });
+      try { sessionStorage.setItem(CARRIED, JSON.stringify({ params: pageParams(), typed: typed })); } catch (e) {}
+    });
+  });
+  (function takeBackTyped() {
+    var carried = null;
+    try {
+      carried = JSON.parse(sessionStorage.getItem(CARRIED) || "null");
+      sessionStorage.removeItem(CARRIED);
+    } catch (e) { return; }
+    if (!carried || carried.params !== pageParams() || !carried.typed) return;
+    CARRIED_FIELDS.forEach(function (id) {
+      var el = byId(id), value = carried.typed[id];
+      if (el && typeof value === "string") el.value = value.slice(0, el.maxLength > 0 ? el.maxLength : 64);
+    });
+  })();
 
   var payForm = byId("pay-form");
   if (payForm) wireCardFields(payForm, byId("submit"));

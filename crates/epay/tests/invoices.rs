@@ -474,7 +474,7 @@ async fn a_shopper_pays_an_invoice_link_in_chromium() {
         browser.wait("#pan", 15).await;
         let page = browser.source().await;
         assert!(page.contains("Annual subscription"), "{backend:?}");
-        assert_eq!(browser.text("#amount").await, "1500");
+        assert_eq!(browser.text("#amount").await, "₸1,500");
         browser.type_into("#pan", VISA.0).await;
         browser.type_into("#expiry", VISA.1).await;
         browser.type_into("#cvc", VISA.2).await;

@@ -58,7 +58,7 @@ async fn a_shopper_pays_from_the_demo_shop_and_lands_on_the_success_page() {
         browser.click("#buy").await;
         browser.wait("#pan", 15).await;
         assert!(browser.url().await.contains("/payform/?params="), "{backend:?}");
-        assert_eq!(browser.text("#amount").await, "2500");
+        assert_eq!(browser.text("#amount").await, "₸2,500", "{backend:?}: the demo shop pays in English");
         pay_with(&browser, VISA, "TEST TEST").await;
         let url = browser.wait_url("/demo/success", 15).await;
         let invoice = url.split("invoiceId=").nth(1).unwrap().split('&').next().unwrap().to_string();
@@ -278,9 +278,9 @@ async fn the_page_speaks_russian_kazakh_and_english() {
         let browser = Browser::start().await;
         for (language, label, button, file) in [
             ("rus", "Номер карты", "Оплатить", "payform-ru.png"),
-            ("kaz", "Карта нөмірі", "Төлеу", "payform-kk.png"),
+            ("kaz", "Карта нөмірі", "100\u{a0}₸ төлеу", "payform-kk.png"),
             ("eng", "Card number", "Pay", "payform-en.png"),
-            ("KZ", "Карта нөмірі", "Төлеу", "payform-kk.png"),
+            ("KZ", "Карта нөмірі", "100\u{a0}₸ төлеу", "payform-kk.png"),
             ("EN", "Card number", "Pay", "payform-en.png"),
         ] {
             let (link, _) = page_link(&gw, language, "100").await;
@@ -509,8 +509,8 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         let browser = Browser::start().await;
         let (link, invoice) = transfer_link(&gw, P2P_TERMINAL, "isTransfer").await;
         browser.goto(&link).await;
-        assert_eq!(browser.text("#fee").await, "95", "{backend:?}: the fee is shown before confirming");
-        assert_eq!(browser.text("#total").await, "195");
+        assert_eq!(browser.text("#fee").await, "₸95", "{backend:?}: the fee is shown before confirming");
+        assert_eq!(browser.text("#total").await, "₸195");
         browser.type_into("#pan", VISA.0).await;
         browser.type_into("#expiry", "01/27").await;
         browser.type_into("#cvc", VISA.2).await;

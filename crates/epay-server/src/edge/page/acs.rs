@@ -121,7 +121,7 @@ fn challenge_page(app: &AppState, c: &three_ds::Challenge, md: &str, term_url: &
         views::challenge(&views::ChallengeView {
             lang: Lang::parse(&c.language),
             merchant: &c.merchant_name,
-            amount: &c.amount.to_string(),
+            amount: c.amount,
             currency: &c.currency,
             card_mask: &c.card_mask,
             acs_id: &c.session.id,

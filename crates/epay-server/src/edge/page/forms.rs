@@ -28,6 +28,9 @@ pub struct PayForm {
     /// Cardholder name.
     #[schema(required = true)]
     pub name: String,
+    /// The page's language as the shopper switched it (`ru`, `kk`, `en`); anything else, or
+    /// none: the payment's `language`. Words only: it changes nothing about the payment.
+    pub lang: Option<String>,
 }
 
 /// The transfer form's submission (the page's own form).
@@ -54,6 +57,8 @@ pub struct TransferForm {
     /// A saved receiver card, instead of `receiver_pan`.
     pub receiver_card_id: Option<String>,
     pub receiver_pan: Option<String>,
+    /// As on the card form: the page's language as the shopper switched it.
+    pub lang: Option<String>,
 }
 
 /// A form of the page: its fields are all text, so only a field left out reads as empty.

@@ -9,11 +9,19 @@ pub enum Lang {
 
 impl Lang {
     /// ePay's spellings: `rus`/`kaz`/`eng` (seeds 000, 003) and `RU`/`KZ`/`EN` (seed 002).
+    /// Anything else is Russian, ePay's default.
     pub fn parse(text: &str) -> Lang {
+        Lang::chosen(text).unwrap_or(Lang::Ru)
+    }
+
+    /// A language named in any of those spellings (or our own `ru`/`kk`/`en`); anything else
+    /// names none (the page's language switch then keeps the payment's language).
+    pub fn chosen(text: &str) -> Option<Lang> {
         match text.trim().to_ascii_lowercase().as_str() {
-            "kaz" | "kz" | "kk" => Lang::Kk,
-            "eng" | "en" => Lang::En,
-            _ => Lang::Ru,
+            "rus" | "ru" => Some(Lang::Ru),
+            "kaz" | "kz" | "kk" => Some(Lang::Kk),
+            "eng" | "en" => Some(Lang::En),
+            _ => None,
         }
     }
 
@@ -35,7 +43,6 @@ pub struct Words {
     pub expiry: &'static str,
     pub cvc: &'static str,
     pub holder: &'static str,
-    pub pay: &'static str,
     pub processing: &'static str,
     pub bad_number: &'static str,
     pub bad_expiry: &'static str,
@@ -61,7 +68,6 @@ pub struct Words {
     pub new_card: &'static str,
     pub fee: &'static str,
     pub total: &'static str,
-    pub transfer: &'static str,
     pub transfer_done: &'static str,
     // Attempts at one invoice (docs/compatibility.md §48).
     pub attempts_left: &'static str,
@@ -70,6 +76,14 @@ pub struct Words {
     pub too_many_attempts_detail: &'static str,
     /// A transfer the service refused for its input (nothing was written).
     pub check_entered: &'static str,
+    // Localized amounts and the language switch (issue 19 item 8). The buttons are phrases
+    // with an `{amount}` slot, so each language puts the amount where its grammar wants it.
+    pub pay_amount: &'static str,
+    pub transfer_amount: &'static str,
+    /// The expiry field's placeholder, in the letters of the label's (ММ/ГГ).
+    pub expiry_placeholder: &'static str,
+    /// The language switch's name for screen readers.
+    pub language: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -89,7 +103,6 @@ static RU: Words = Words {
     expiry: "Срок действия (ММ/ГГ)",
     cvc: "CVC/CVV",
     holder: "Имя владельца карты",
-    pay: "Оплатить",
     processing: "Обработка…",
     bad_number: "Неверный номер карты",
     bad_expiry: "Неверный срок действия",
@@ -115,7 +128,6 @@ static RU: Words = Words {
     new_card: "Новая карта",
     fee: "Комиссия",
     total: "Итого к списанию",
-    transfer: "Перевести",
     transfer_done: "Перевод выполнен",
     attempts_left: "Осталось попыток",
     no_attempts_left: "Попыток больше не осталось",
@@ -123,6 +135,10 @@ static RU: Words = Words {
     too_many_attempts_detail:
         "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
     check_entered: "Проверьте введённые данные и попробуйте ещё раз",
+    pay_amount: "Оплатить {amount}",
+    transfer_amount: "Перевести {amount}",
+    expiry_placeholder: "ММ/ГГ",
+    language: "Язык",
 };
 
 static KK: Words = Words {
@@ -134,7 +150,6 @@ static KK: Words = Words {
     expiry: "Қолданылу мерзімі (АА/ЖЖ)",
     cvc: "CVC/CVV",
     holder: "Карта иесінің аты",
-    pay: "Төлеу",
     processing: "Өңделуде…",
     bad_number: "Карта нөмірі қате",
     bad_expiry: "Қолданылу мерзімі қате",
@@ -160,7 +175,6 @@ static KK: Words = Words {
     new_card: "Жаңа карта",
     fee: "Комиссия",
     total: "Барлығы",
-    transfer: "Аудару",
     transfer_done: "Аударым орындалды",
     attempts_left: "Қалған әрекеттер саны",
     no_attempts_left: "Басқа әрекет қалмады",
@@ -168,6 +182,10 @@ static KK: Words = Words {
     too_many_attempts_detail:
         "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
     check_entered: "Енгізілген деректерді тексеріп, қайталап көріңіз",
+    pay_amount: "{amount} төлеу",
+    transfer_amount: "{amount} аудару",
+    expiry_placeholder: "АА/ЖЖ",
+    language: "Тіл",
 };
 
 static EN: Words = Words {
@@ -179,7 +197,6 @@ static EN: Words = Words {
     expiry: "Expiry (MM/YY)",
     cvc: "CVC/CVV",
     holder: "Cardholder name",
-    pay: "Pay",
     processing: "Processing…",
     bad_number: "Invalid card number",
     bad_expiry: "Invalid expiry date",
@@ -205,7 +222,6 @@ static EN: Words = Words {
     new_card: "New card",
     fee: "Fee",
     total: "Total to pay",
-    transfer: "Transfer",
     transfer_done: "Transfer complete",
     attempts_left: "Attempts left",
     no_attempts_left: "No attempts left",
@@ -213,6 +229,10 @@ static EN: Words = Words {
     too_many_attempts_detail:
         "Every attempt to pay this order was declined. Return to the shop to place the order again.",
     check_entered: "Check what you entered and try again",
+    pay_amount: "Pay {amount}",
+    transfer_amount: "Transfer {amount}",
+    expiry_placeholder: "MM/YY",
+    language: "Language",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.
@@ -233,6 +253,8 @@ pub struct AcsWords {
     pub resent: &'static str,
     pub wrong_code: &'static str,
     pub attempts_left: &'static str,
+    /// Above the heading: whose page this is (a simulated issuer).
+    pub simulated_bank: &'static str,
 }
 
 pub fn acs_words(lang: Lang) -> &'static AcsWords {
@@ -258,6 +280,7 @@ static ACS_RU: AcsWords = AcsWords {
     resent: "Код отправлен ещё раз.",
     wrong_code: "Неверный код.",
     attempts_left: "Осталось попыток",
+    simulated_bank: "ТЕСТОВЫЙ БАНК — 3-D Secure",
 };
 
 static ACS_KK: AcsWords = AcsWords {
@@ -275,6 +298,7 @@ static ACS_KK: AcsWords = AcsWords {
     resent: "Код қайта жіберілді.",
     wrong_code: "Код қате.",
     attempts_left: "Қалған әрекеттер саны",
+    simulated_bank: "ТЕСТ БАНКІ — 3-D Secure",
 };
 
 static ACS_EN: AcsWords = AcsWords {
@@ -292,4 +316,5 @@ static ACS_EN: AcsWords = AcsWords {
     resent: "The code has been sent again.",
     wrong_code: "Wrong code.",
     attempts_left: "Attempts left",
+    simulated_bank: "SIMULATED BANK — 3-D Secure",
 };

@@ -6,8 +6,10 @@ pub(crate) mod assets;
 pub mod forms;
 pub mod i18n;
 mod invoice_link;
+pub mod money;
 pub mod params;
 pub mod reasons;
+mod switch;
 mod views;
 
 use std::collections::HashMap;
@@ -110,8 +112,11 @@ pub(crate) fn html_with(status: StatusCode, body: String, csp: &'static str) -> 
     response
 }
 
-fn language_of(fields: &params::PageFields) -> Lang {
-    Lang::parse(&fields.language)
+/// The page's language: the shopper's pick on the language switch (`lang`: the form's GET
+/// query, the forms' hidden field, the TermUrl), else the payment's own `language`. A `lang`
+/// that names no language is ignored; it changes nothing but the words (page/switch.rs).
+fn language_of(fields: &params::PageFields, picked: Option<&str>) -> Lang {
+    picked.and_then(Lang::chosen).unwrap_or_else(|| Lang::parse(&fields.language))
 }
 
 fn flag(map: &HashMap<String, String>, name: &str) -> bool {
@@ -148,7 +153,7 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
         Ok(decoded) => decoded,
         Err(e) => return bad_link_page(short, &e),
     };
-    let lang = language_of(&decoded.fields);
+    let lang = language_of(&decoded.fields, query.get("lang").map(String::as_str));
     let w = words(lang);
     // halyk.p2p / aft / oct name the transfer form; halyk.pay opens it too when its token is a
     // transfer token (seed 002), in the kind the token allows.
@@ -217,15 +222,14 @@ fn card_form(
     order: &payments::PageOrder,
     shown: Shown<'_>,
 ) -> views::Rendered {
-    let amount = order.amount.to_string();
     views::form(&views::FormView {
         lang,
         short,
         raw_params: raw,
         merchant: &order.merchant_name,
         description: &order.description,
-        amount: &amount,
-        currency: order.currency.code(),
+        amount: order.amount,
+        currency: order.currency,
         card_save: order.card_save,
         verification: order.amount.is_zero(),
         holder: shown.holder,
@@ -305,7 +309,7 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         Ok(decoded) => decoded,
         Err(e) => return bad_link_page(short, &e),
     };
-    let lang = language_of(&decoded.fields);
+    let lang = language_of(&decoded.fields, form.lang.as_deref());
     let w = words(lang);
     let checked = match order_request(&decoded) {
         Ok(request) => page_order(&app, decoded.access_token.expose(), &request).await.map(|c| (request, c)),
@@ -339,7 +343,9 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let base = crate::edge::http::public_base(&app, &headers);
     let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
     match payments::pay_from_page(&app, payer, command).await {
-        Ok(PaymentAnswer::ThreeD(three_d)) => challenge_page(lang, &base, short, raw, &three_d.secure3d),
+        Ok(PaymentAnswer::ThreeD(three_d)) => {
+            challenge_page(lang, &decoded.fields, &base, short, raw, &three_d.secure3d)
+        }
         Ok(PaymentAnswer::Final(_)) => success_page(lang, short, None, &order.back_link),
         Err(PaymentError::Declined { reason, .. }) => {
             after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
@@ -350,13 +356,26 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
 }
 
 /// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
-fn challenge_page(lang: Lang, base: &str, short: bool, raw_params: &str, s: &crate::wire::Secure3D) -> Response {
+fn challenge_page(
+    lang: Lang,
+    fields: &params::PageFields,
+    base: &str,
+    short: bool,
+    raw_params: &str,
+    s: &crate::wire::Secure3D,
+) -> Response {
     // isShortForm only when true (false is the default): the full page's TermUrl has one query
     // parameter, so no `&` for the hop's HTML to escape.
     let encoded: String = url::form_urlencoded::byte_serialize(raw_params.as_bytes()).collect();
     let mut term_url = format!("{base}/payform/3ds-return?params={encoded}");
     if short {
         term_url.push_str("&isShortForm=true");
+    }
+    // A language the shopper switched to stays for the result (only then: the usual TermUrl
+    // keeps its one parameter).
+    if lang != Lang::parse(&fields.language) {
+        term_url.push_str("&lang=");
+        term_url.push_str(lang.html_code());
     }
     html(
         StatusCode::OK,
@@ -383,7 +402,7 @@ async fn three_ds_return(
         Ok(decoded) => decoded,
         Err(e) => return bad_link_page(short, &e),
     };
-    let lang = language_of(&decoded.fields);
+    let lang = language_of(&decoded.fields, query.get("lang").map(String::as_str));
     let w = words(lang);
     let back = decoded.fields.back_link.clone();
     match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &md, &pa_res).await {
@@ -434,10 +453,10 @@ async fn transfer_page(
     let refused = shown.alert.is_some() || shown.errors.any();
     match check_transfer_form(app, decoded, kind).await {
         Ok((_, info)) => {
-            let (amount, fee) = (info.amount.to_string(), info.fee.to_string());
-            let total = info.amount.checked_add(info.fee).unwrap_or(info.amount).to_string();
+            let total = info.amount.checked_add(info.fee).unwrap_or(info.amount);
             // OCT: the merchant pays the fee, the customer sees only the amount.
-            let (fee, total) = if kind == TransferKind::Oct { ("0".to_string(), amount.clone()) } else { (fee, total) };
+            let (fee, total) =
+                if kind == TransferKind::Oct { (epay_domain::Amount::ZERO, info.amount) } else { (info.fee, total) };
             html(
                 if refused { StatusCode::BAD_REQUEST } else { StatusCode::OK },
                 views::transfer_form(&views::TransferFormView {
@@ -447,10 +466,10 @@ async fn transfer_page(
                     kind,
                     merchant: &info.merchant_name,
                     description: &info.description,
-                    amount: &amount,
-                    fee: &fee,
-                    total: &total,
-                    currency: info.currency.code(),
+                    amount: info.amount,
+                    fee,
+                    total,
+                    currency: info.currency,
                     saved_cards: &info.saved_cards,
                     paying_cards: &info.paying_cards,
                     preselected: &info.preselected,
@@ -573,7 +592,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
         Ok(decoded) => decoded,
         Err(e) => return bad_link_page(short, &e),
     };
-    let lang = language_of(&decoded.fields);
+    let lang = language_of(&decoded.fields, form.lang.as_deref());
     let w = words(lang);
     let kind = form.kind.parse().unwrap_or(TransferKind::P2p);
     let (token, info) = match check_transfer_form(&app, &decoded, kind).await {
@@ -616,7 +635,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     match transfers::transfer(&app, auth::Caller::Token(token), command).await {
         Ok(answer) if answer.secure3d.is_some() => {
             let s = answer.secure3d.as_ref().expect("checked");
-            challenge_page(lang, &base, short, raw, s)
+            challenge_page(lang, &decoded.fields, &base, short, raw, s)
         }
         Ok(_) => success_page(lang, short, Some(w.transfer_done), &info.back_link),
         // A decline is recorded; while the order id allows more attempts the form comes again

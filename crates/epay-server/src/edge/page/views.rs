@@ -8,13 +8,15 @@ mod acs;
 mod demo;
 
 use askama::Template;
-use epay_domain::TransferKind;
+use epay_domain::{Amount, Currency, TransferKind};
 
 pub use acs::{challenge, ChallengeView, Notice};
 pub use demo::{checkout, shop, shop_result};
 
 use super::assets::assets;
 use super::i18n::{words, Lang, Words};
+use super::money::{money, phrase};
+use super::switch::{self, Keep, LanguageLink};
 
 /// A rendered page, or why its template failed (the handler answers 500 then).
 pub type Rendered = askama::Result<String>;
@@ -28,6 +30,11 @@ struct Frame<'a> {
     short: bool,
     css_integrity: &'static str,
     js_integrity: &'static str,
+    /// The language switch: on the forms only (empty elsewhere: a result is final, and its
+    /// POST cannot be fetched again in another language).
+    languages: Vec<LanguageLink>,
+    /// The switch's name for screen readers, in the page's language.
+    language_label: &'static str,
 }
 
 impl<'a> Frame<'a> {
@@ -39,7 +46,14 @@ impl<'a> Frame<'a> {
             short,
             css_integrity: &a.form_css.integrity,
             js_integrity: &a.form_js.integrity,
+            languages: Vec::new(),
+            language_label: words(lang).language,
         }
+    }
+
+    /// The frame of a form, with the language switch back to the same form.
+    fn with_switch(self, lang: Lang, keep: &Keep<'_>) -> Frame<'a> {
+        Frame { languages: switch::links(lang, keep), ..self }
     }
 }
 
@@ -49,8 +63,8 @@ pub struct FormView<'a> {
     pub raw_params: &'a str,
     pub merchant: &'a str,
     pub description: &'a str,
-    pub amount: &'a str,
-    pub currency: &'a str,
+    pub amount: Amount,
+    pub currency: Currency,
     pub card_save: bool,
     pub verification: bool,
     pub holder: &'a str,
@@ -76,11 +90,25 @@ struct FormPage<'a> {
     v: &'a FormView<'a>,
     /// `v.give_up` if it is an http(s) link, else empty.
     give_up: &'a str,
+    /// The amount as the page's language writes it (`2 500 ₸`).
+    money: String,
+    /// The Pay button: "Оплатить 2 500 ₸", "2 500 ₸ төлеу", "Pay ₸2,500".
+    pay: String,
 }
 
 pub fn form(v: &FormView<'_>) -> Rendered {
     let w = words(v.lang);
-    FormPage { frame: Frame::new(v.lang, w.title, v.short), w, v, give_up: safe_link(v.give_up) }.render()
+    let keep = Keep { raw_params: v.raw_params, short: v.short, kind: None };
+    let money = money(v.lang, v.amount, v.currency);
+    FormPage {
+        frame: Frame::new(v.lang, w.title, v.short).with_switch(v.lang, &keep),
+        w,
+        v,
+        give_up: safe_link(v.give_up),
+        pay: phrase(w.pay_amount, &money),
+        money,
+    }
+    .render()
 }
 
 pub struct ResultView<'a> {
@@ -160,10 +188,10 @@ pub struct TransferFormView<'a> {
     pub kind: TransferKind,
     pub merchant: &'a str,
     pub description: &'a str,
-    pub amount: &'a str,
-    pub fee: &'a str,
-    pub total: &'a str,
-    pub currency: &'a str,
+    pub amount: Amount,
+    pub fee: Amount,
+    pub total: Amount,
+    pub currency: Currency,
     /// The customer's saved cards that may pay (offered as the sender): (card id, mask).
     pub paying_cards: &'a [(String, String)],
     /// The customer's saved cards (offered as the receiver): (card id, mask).
@@ -217,6 +245,12 @@ struct TransferPage<'a> {
     sender: Option<SavedCards<'a>>,
     /// The receiver's side (P2P, OCT: not AFT, where the merchant is paid).
     receiver: Option<SavedCards<'a>>,
+    /// Amount, fee and total as the page's language writes them.
+    amount: String,
+    fee: String,
+    total: String,
+    /// The button: "Перевести 2 500 ₸", "2 500 ₸ аудару", "Transfer ₸2,500".
+    submit: String,
 }
 
 /// The saved cards one side of a transfer may use, as a select named `field` (none: no select).
@@ -251,8 +285,23 @@ pub fn transfer_form(v: &TransferFormView<'_>) -> Rendered {
         .then(|| SavedCards::new("sender_card_id", v.paying_cards, v.preselected.sender.as_deref()));
     let receiver = (v.kind != TransferKind::Aft)
         .then(|| SavedCards::new("receiver_card_id", v.saved_cards, v.preselected.receiver.as_deref()));
-    TransferPage { frame: Frame::new(v.lang, title, v.short), w, v, title, kind: v.kind.as_str(), sender, receiver }
-        .render()
+    let keep = Keep { raw_params: v.raw_params, short: v.short, kind: Some(v.kind) };
+    let shown = |amount| money(v.lang, amount, v.currency);
+    let total = shown(v.total);
+    TransferPage {
+        frame: Frame::new(v.lang, title, v.short).with_switch(v.lang, &keep),
+        w,
+        v,
+        title,
+        kind: v.kind.as_str(),
+        sender,
+        receiver,
+        amount: shown(v.amount),
+        fee: shown(v.fee),
+        submit: phrase(w.transfer_amount, &total),
+        total,
+    }
+    .render()
 }
 
 /// `templates/page/auto_post.html`.
@@ -304,8 +353,8 @@ mod tests {
             raw_params: &values[0],
             merchant: &values[1],
             description: &values[2],
-            amount: &values[3],
-            currency: &values[4],
+            amount: Amount::from_minor(250_000).unwrap(),
+            currency: Currency::Kzt,
             card_save: true,
             verification: false,
             holder: &values[5],
@@ -319,13 +368,13 @@ mod tests {
 
     #[test]
     fn the_card_form_shows_merchant_text_as_text() {
-        let places = ["params", "merchant", "description", "amount", "currency", "holder", "alert"];
+        let places = ["params", "merchant", "description", "holder", "alert"];
         let values = [
             hostile("params"),
             hostile("merchant"),
             hostile("description"),
-            hostile("amount"),
-            hostile("currency"),
+            String::new(),
+            String::new(),
             hostile("holder"),
             hostile("alert"),
             format!("https://shop.example/back?x=\"{}", hostile("give-up")),
@@ -341,6 +390,17 @@ mod tests {
         assert!(page.contains(r#"<p class="note">Карта будет сохранена для следующих оплат</p>"#), "{page}");
         assert!(page.contains(r#"data-check-date="false""#) && page.contains(r#"name="isShortForm" value="false""#));
         assert!(page.contains(r#"<body class="full">"#), "{page}");
+        // The amount and the button as Russian writes them; the placeholder in Cyrillic.
+        assert!(page.contains("<span id=\"amount\">2\u{a0}500\u{a0}₸</span>"), "{page}");
+        assert!(page.contains(">Оплатить 2\u{a0}500\u{a0}₸</button>") && page.contains(r#"placeholder="ММ/ГГ""#));
+        // The switch: params kept (escaped as text), the current language marked.
+        let params: String = url::form_urlencoded::byte_serialize(values[0].as_bytes()).collect();
+        let kk =
+            format!(r#"<a id="lang-kk" lang="kk" hreflang="kk" href="/payform/?params={params}&#38;lang=kk">Қаз</a>"#);
+        assert!(page.contains(&kk), "{page}");
+        assert!(page.contains(r#"href="/payform/?params="#) && page.contains(r#"aria-current="true">Рус</a>"#));
+        assert!(page.contains(r#"<nav class="languages" aria-label="Язык">"#), "{page}");
+        assert!(page.contains(r#"<input type="hidden" name="lang" value="ru">"#), "{page}");
         let integrity = &assets().form_js.integrity;
         assert!(page.contains(&format!(r#"<script src="/payform/assets/form.js" integrity="{integrity}"></script>"#)));
     }
@@ -354,6 +414,24 @@ mod tests {
         let page = form(&view).unwrap();
         assert!(!page.contains("give-up") && !page.contains("javascript:"), "{page}");
         assert!(page.contains(">Save card</button>") && page.contains("no money is charged"), "{page}");
+    }
+
+    #[test]
+    fn each_language_writes_the_amount_and_the_button_its_own_way() {
+        let values: [String; 8] = std::array::from_fn(|_| "x".to_string());
+        let mut view = form_view(Lang::Kk, &values);
+        view.amount = Amount::from_minor(100_050).unwrap();
+        let page = form(&view).unwrap();
+        assert!(page.contains(">1\u{a0}000,50\u{a0}₸ төлеу</button>"), "{page}");
+        assert!(page.contains(r#"placeholder="АА/ЖЖ""#) && page.contains(r#"aria-current="true">Қаз</a>"#));
+        view.lang = Lang::En;
+        view.currency = Currency::Usd;
+        let page = form(&view).unwrap();
+        assert!(page.contains(r#"<span id="amount">$1,000.50</span>"#) && page.contains(">Pay $1,000.50</button>"));
+        assert!(page.contains(r#"placeholder="MM/YY""#) && page.contains(r#"aria-current="true">Eng</a>"#));
+        // Only the forms switch language: a result is final.
+        let result = message(Lang::En, false, "x", "y").unwrap();
+        assert!(!result.contains("languages"), "{result}");
     }
 
     #[test]
@@ -395,10 +473,10 @@ mod tests {
         let values: Vec<String> = [
             "merchant",
             "description",
-            "amount",
-            "fee",
-            "total",
-            "currency",
+            "unused-amount",
+            "unused-fee",
+            "unused-total",
+            "unused-currency",
             "alert",
             "params",
             "pan",
@@ -417,10 +495,10 @@ mod tests {
             kind: TransferKind::P2p,
             merchant: &values[0],
             description: &values[1],
-            amount: &values[2],
-            fee: &values[3],
-            total: &values[4],
-            currency: &values[5],
+            amount: Amount::from_minor(10_000).unwrap(),
+            fee: Amount::from_minor(9_500).unwrap(),
+            total: Amount::from_minor(19_500).unwrap(),
+            currency: Currency::Kzt,
             paying_cards: &cards,
             saved_cards: &cards,
             preselected: &preselected,
@@ -435,10 +513,6 @@ mod tests {
             &[
                 "merchant",
                 "description",
-                "amount",
-                "fee",
-                "total",
-                "currency",
                 "alert",
                 "params",
                 "card-id",
@@ -461,6 +535,8 @@ mod tests {
         assert!(page.contains(r#"<option value="card-2" selected>4405...5096</option>"#), "{page}");
         assert!(page.contains(r#"<select id="receiver_card_id""#) && page.contains(r#"id="receiver_pan""#));
         assert_eq!(page.matches(" selected").count(), 1, "{page}");
+        assert!(page.contains(r#"<span id="fee">₸95</span>"#) && page.contains(">Transfer ₸195</button>"), "{page}");
+        assert!(page.contains(r#"href="/payform/?params="#) && page.contains("&#38;isTransfer=true&#38;lang=kk"));
 
         // A payout has no sender, a payment from a card no receiver; no saved cards, no select.
         let oct = transfer_form(&TransferFormView { kind: TransferKind::Oct, ..view }).unwrap();
@@ -492,7 +568,7 @@ mod tests {
             notice: Notice::WrongCode,
             attempts_left: 2,
             merchant: &values[0],
-            amount: &values[1],
+            amount: Amount::from_minor(250_000).unwrap(),
             currency: &values[2],
             card_mask: &values[3],
             acs_id: &values[4],
@@ -501,7 +577,9 @@ mod tests {
             sandbox: true,
         };
         let page = challenge(&view).unwrap();
-        assert_shown_as_text(&page, &["merchant", "amount", "currency", "mask", "acs", "md", "term"]);
+        assert_shown_as_text(&page, &["merchant", "currency", "mask", "acs", "md", "term"]);
+        // A currency code the page does not know is written as it is, after the amount's words.
+        assert!(page.contains(&format!(r#"id="acs-amount">{}"#, shown("currency"))), "{page}");
         assert!(page.contains("the one-time code is <strong>123456</strong>"), "{page}");
         assert!(page.contains(r#"id="acs-error">Wrong code. Attempts left: <strong>2</strong>"#), "{page}");
         let page = challenge(&ChallengeView { sandbox: false, notice: Notice::Resent, ..view }).unwrap();
@@ -510,6 +588,8 @@ mod tests {
         // In the payment's language, the primary action styled apart from the others.
         let page = challenge(&ChallengeView { lang: Lang::Ru, notice: Notice::None, ..view }).unwrap();
         assert!(page.contains("<html lang=\"ru\">") && page.contains(">Подтвердить</button>"), "{page}");
+        let page = challenge(&ChallengeView { lang: Lang::Ru, notice: Notice::None, currency: "KZT", ..view }).unwrap();
+        assert!(page.contains("id=\"acs-amount\">2\u{a0}500\u{a0}₸</dd>") && page.contains("ТЕСТОВЫЙ БАНК"), "{page}");
         assert!(
             page.contains(r#"id="acs-submit" class="primary""#)
                 && page.contains(r#"id="acs-cancel" class="secondary""#)

@@ -58,28 +58,9 @@ pub fn money(minor: i64) -> String {
     Amount::from_minor(minor).map(|a| a.to_string()).unwrap_or_else(|_| minor.to_string())
 }
 
-/// An amount as people of `lang` write it: `1 000,50` (ru, kk; a no-break space groups
-/// thousands) or `1,000.50` (en). Whole amounts have no decimals: `1 000`.
-pub fn amount(lang: Lang, minor: i64) -> String {
-    let (group, point) = match lang {
-        Lang::En => (",", "."),
-        Lang::Ru | Lang::Kk => ("\u{a0}", ","),
-    };
-    let sign = if minor < 0 { "-" } else { "" };
-    let abs = minor.unsigned_abs();
-    let digits = (abs / 100).to_string();
-    let mut grouped = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i).is_multiple_of(3) {
-            grouped.push_str(group);
-        }
-        grouped.push(c);
-    }
-    match abs % 100 {
-        0 => format!("{sign}{grouped}"),
-        cents => format!("{sign}{grouped}{point}{cents:02}"),
-    }
-}
+/// An amount as people of `lang` write it: `1 000,50` (ru, kk) or `1,000.50` (en); the payment
+/// page's formatter, so the cabinet and the page write numbers alike.
+pub use crate::edge::page::money::number as amount;
 
 /// A date and time in Kazakhstan time: `text` for people of the page's language, `iso` for the
 /// `<time datetime>` attribute (and for support, who compare it with logs).

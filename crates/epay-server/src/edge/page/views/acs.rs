@@ -1,9 +1,11 @@
 //! The simulated issuer's 3-D Secure challenge page (`templates/acs/challenge.html`).
 
 use askama::Template;
+use epay_domain::Amount;
 
 use super::{Frame, Rendered};
 use crate::edge::page::i18n::{acs_words, AcsWords, Lang};
+use crate::edge::page::money::money_coded;
 
 /// What happened to the shopper's last action on the challenge, if anything.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -19,7 +21,8 @@ pub struct ChallengeView<'a> {
     /// The payment's language: a real issuer's page follows the shopper's.
     pub lang: Lang,
     pub merchant: &'a str,
-    pub amount: &'a str,
+    pub amount: Amount,
+    /// The payment's currency code, as the store keeps it.
     pub currency: &'a str,
     pub card_mask: &'a str,
     pub acs_id: &'a str,
@@ -39,6 +42,8 @@ struct ChallengePage<'a> {
     v: &'a ChallengeView<'a>,
     wrong_code: bool,
     resent: bool,
+    /// The amount as the payment's language writes it (`2 500 ₸`).
+    money: String,
 }
 
 /// The challenge, in the payment's language.
@@ -50,6 +55,7 @@ pub fn challenge(v: &ChallengeView<'_>) -> Rendered {
         v,
         wrong_code: v.notice == Notice::WrongCode,
         resent: v.notice == Notice::Resent,
+        money: money_coded(v.lang, v.amount.minor(), v.currency),
     }
     .render()
 }
