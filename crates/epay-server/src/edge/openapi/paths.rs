@@ -872,6 +872,13 @@ fn payment_page(b: &mut Builder) {
         .query("isTransfer", false, "`true`: the P2P transfer form (`halyk.p2p`).", json!({"type": "boolean"}))
         .query("isAFT", false, "`true`: the AFT form (`halyk.aft`).", json!({"type": "boolean"}))
         .query("isOCT", false, "`true`: the OCT form (`halyk.oct`).", json!({"type": "boolean"}))
+        .query(
+            "lang",
+            false,
+            "Ours, not ePay's: the page's language switch (`ru`, `kk`, `en`) over the payment's `language`. \
+             Words only: the payment, its token and its stored language do not change.",
+            json!({"type": "string"}),
+        )
         .text(200, HTML, "The form.", None)
         .text(400, HTML, "A bad link or token: a page saying why.", None)
         .done();
@@ -927,6 +934,12 @@ fn payment_page(b: &mut Builder) {
     .about("The page's own 3-D Secure TermUrl: confirms the payment or transfer and shows its result.")
     .query("params", true, "The page's `params`.", json!({"type": "string"}))
     .query("isShortForm", false, "The widget.", json!({"type": "boolean"}))
+    .query(
+        "lang",
+        false,
+        "The language the shopper switched the page to (`ru`, `kk`, `en`).",
+        json!({"type": "string"}),
+    )
     .body::<ConfirmRequest>(&["application/x-www-form-urlencoded"], "What the ACS posts.", Value::Null)
     .text(200, HTML, "The result.", None)
     .text(400, HTML, "A bad link, token or challenge.", None)
