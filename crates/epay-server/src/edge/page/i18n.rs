@@ -70,6 +70,8 @@ pub struct Words {
     pub too_many_attempts_detail: &'static str,
     /// A transfer the service refused for its input (nothing was written).
     pub check_entered: &'static str,
+    /// A P2P transfer's receiver card is the sender's own.
+    pub same_card: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -123,6 +125,7 @@ static RU: Words = Words {
     too_many_attempts_detail:
         "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
     check_entered: "Проверьте введённые данные и попробуйте ещё раз",
+    same_card: "Карта получателя совпадает с картой отправителя",
 };
 
 static KK: Words = Words {
@@ -168,6 +171,7 @@ static KK: Words = Words {
     too_many_attempts_detail:
         "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
     check_entered: "Енгізілген деректерді тексеріп, қайталап көріңіз",
+    same_card: "Алушының картасы жіберушінің картасымен бірдей",
 };
 
 static EN: Words = Words {
@@ -213,6 +217,7 @@ static EN: Words = Words {
     too_many_attempts_detail:
         "Every attempt to pay this order was declined. Return to the shop to place the order again.",
     check_entered: "Check what you entered and try again",
+    same_card: "The receiver's card is the sender's own card",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.
