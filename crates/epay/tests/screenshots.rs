@@ -84,16 +84,18 @@ async fn fill_card(browser: &Browser, card: (&str, &str, &str), holder: &str) {
     browser.type_into("#holder", holder).await;
 }
 
-/// Checks the page fits the window (nothing scrolls sideways) and the document speaks `lang`,
+/// Checks the page is shown at `size`, fits it (nothing scrolls sideways) and speaks `lang`,
 /// then takes its picture.
-async fn shoot(browser: &Browser, lang: &str, (width, _): (u32, u32), name: &str) {
+async fn shoot(browser: &Browser, lang: &str, (width, height): (u32, u32), name: &str) {
     let fit = browser
-        .execute("return [window.innerWidth, document.documentElement.scrollWidth, document.documentElement.lang];")
+        .execute(
+            "return [window.innerWidth, window.innerHeight, document.documentElement.scrollWidth,
+                     document.documentElement.lang];",
+        )
         .await;
-    let inner = fit[0].as_u64().unwrap();
-    assert!(inner.abs_diff(u64::from(width)) <= 20, "{name}: the window is {inner} wide, not {width}");
-    assert!(fit[1].as_u64().unwrap() <= inner, "{name}: the page is wider than the window: {fit}");
-    assert_eq!(fit[2], lang, "{name}");
+    assert_eq!((fit[0].as_u64(), fit[1].as_u64()), (Some(width.into()), Some(height.into())), "{name}");
+    assert!(fit[2].as_u64().unwrap() <= u64::from(width), "{name}: the page is wider than the window: {fit}");
+    assert_eq!(fit[3], lang, "{name}");
     browser.screenshot(&picture(name)).await;
 }
 
@@ -108,7 +110,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
     {
         let link = card_form(&gw, language, TERMINAL, true).await;
         for (size, window) in [("desktop", DESKTOP), ("phone", PHONE)] {
-            browser.set_window_size(window.0, window.1).await;
+            browser.set_viewport_size(window.0, window.1).await;
             browser.goto(&link).await;
             browser.wait("#submit", 15).await;
             assert!(browser.text("label[for=pan]").await.starts_with(label), "{language} {size}");
@@ -117,7 +119,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
     }
 
     // A decline, worded for the shopper in Kazakh with its code, on a phone.
-    browser.set_window_size(PHONE.0, PHONE.1).await;
+    browser.set_viewport_size(PHONE.0, PHONE.1).await;
     browser.goto(&card_form(&gw, "kaz", TERMINAL, true).await).await;
     fill_card(&browser, ("4000000000000127", "1230", "123"), "ARMAN ALI").await;
     browser.click("#submit").await;
@@ -128,7 +130,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
 
     // The result of a payment, in Russian. Without the shop's links it stays on the screen
     // (with them it returns to the shop by itself, maybe before the picture is taken).
-    browser.set_window_size(DESKTOP.0, DESKTOP.1).await;
+    browser.set_viewport_size(DESKTOP.0, DESKTOP.1).await;
     browser.goto(&card_form(&gw, "rus", TERMINAL, false).await).await;
     fill_card(&browser, VISA, "ARMAN ALI").await;
     browser.click("#submit").await;
@@ -154,7 +156,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
     browser.click("#holder").await;
     assert_eq!(browser.execute("return document.getElementById('transfer-submit').disabled;").await, false);
     shoot(&browser, "ru", DESKTOP, "p2p-ru-desktop.png").await;
-    browser.set_window_size(PHONE.0, PHONE.1).await;
+    browser.set_viewport_size(PHONE.0, PHONE.1).await;
     browser.execute("document.getElementById('receiver_pan').value = '';").await;
     browser.type_into("#receiver_pan", VISA.0).await;
     browser.click("#transfer-submit").await;
@@ -165,7 +167,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
     shoot(&browser, "ru", PHONE, "p2p-ru-phone.png").await;
 
     // The widget open over the demo shop (a merchant page with a strict CSP), on a desktop.
-    browser.set_window_size(DESKTOP.0, DESKTOP.1).await;
+    browser.set_viewport_size(DESKTOP.0, DESKTOP.1).await;
     browser.goto(&format!("{}/", gw.url)).await;
     browser.click("#buy-widget").await;
     browser.click("#open-widget").await;
@@ -181,5 +183,7 @@ async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
         )
         .await;
     assert_eq!(dialog, serde_json::json!(["fixed", "dialog", true, DESKTOP.0]), "the widget covers the shop");
+    let height = browser.execute("return window.innerHeight;").await;
+    assert_eq!(height, DESKTOP.1, "the picture is of a desktop window");
     browser.screenshot(&picture("widget.png")).await;
 }
