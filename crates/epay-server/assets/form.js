@@ -1,6 +1,8 @@
 // epay payment page: validates and formats the card as it is typed (Luhn, brand, expiry, CVC
-// length) on the card form and the transfer form, keeps the holder and expiry across the
-// language switch and, on the result page, returns the shopper to the shop or answers the widget's parent.
+// length) on the card form and the transfer form (which it sends by fetch(), so that a refusal
+// keeps the typed card numbers the server never sends back), keeps the holder and expiry across
+// the language switch and, on the result page, returns the shopper to the shop or answers the
+// widget's parent.
 (function () {
   "use strict";
 
@@ -92,7 +94,9 @@
   // (already in its error line) until the shopper edits it.
   function byId(id) { return document.getElementById(id); }
 
-  function wireCardFields(form, submit) {
+  // keepsTyped: the form is sent by fetch() and a refusal's answer is merged into this page
+  // (the transfer form, whose answer never carries the typed card numbers).
+  function wireCardFields(form, submit, keepsTyped) {
     var pan = byId("pan"), exp = byId("expiry"), cvc = byId("cvc"), holder = byId("holder");
     var receiver = byId("receiver_pan"), brandEl = byId("brand");
     var fields = [pan, exp, cvc, holder, receiver].filter(Boolean);
@@ -200,11 +204,61 @@
       el.addEventListener("blur", function () { touched[el.id] = true; validate(); });
     });
     form.querySelectorAll("select").forEach(function (el) { el.addEventListener("change", validate); });
+
+    // The server's answer was this form again (a refusal, or a decline with attempts left):
+    // its alert and its message by each field replace this page's, the typed fields stay as
+    // they are but the CVC, which is cleared as the server's form would have it.
+    function showRefusal(answer) {
+      var oldAlert = form.parentNode.querySelector(".alert");
+      if (oldAlert) oldAlert.parentNode.removeChild(oldAlert);
+      var newAlert = answer.querySelector(".alert");
+      if (newAlert) form.parentNode.insertBefore(document.importNode(newAlert, true), form);
+      var refused = null;
+      fields.forEach(function (el) {
+        var line = byId(el.id + "-error"), said = answer.getElementById(el.id + "-error");
+        var text = said ? said.textContent : "";
+        serverSaid[el.id] = text !== "";
+        if (line) line.textContent = text;
+        el.setAttribute("aria-invalid", text ? "true" : "false");
+        if (text && !refused) refused = el;
+      });
+      if (cvc) { cvc.value = ""; touched[cvc.id] = false; }
+      validate();
+      if (refused) refused.focus();
+    }
+
+    // Sends the form as a normal submission would, without leaving the page: the answer is
+    // either this form again (the marker: an element with the form's id), merged in, or any
+    // other page (the result, the hop to 3-D Secure), which replaces this one.
+    function submitKeepingTyped(label) {
+      var body = new URLSearchParams(new FormData(form));
+      fetch(form.action, { method: "POST", body: body, credentials: "same-origin" })
+        .then(function (response) { return response.text(); })
+        .then(function (html) {
+          var answer = new DOMParser().parseFromString(html, "text/html");
+          submit.textContent = label;
+          if (answer.getElementById(form.id)) { showRefusal(answer); return; }
+          document.open();
+          document.write(html);
+          document.close();
+        })
+        .catch(function () {
+          // Nothing came back (the network): the shopper may try again.
+          submit.textContent = label;
+          validate();
+        });
+    }
+
     form.addEventListener("submit", function (e) {
       fields.forEach(function (el) { touched[el.id] = true; });
       if (!validate()) { e.preventDefault(); return; }
+      var label = submit.textContent;
       submit.disabled = true;
       submit.textContent = submit.getAttribute("data-processing");
+      if (keepsTyped && window.fetch && window.DOMParser) {
+        e.preventDefault();
+        submitKeepingTyped(label);
+      }
     });
     validate();
   }
@@ -241,7 +295,7 @@
   var payForm = byId("pay-form");
   if (payForm) wireCardFields(payForm, byId("submit"));
   var transferForm = byId("transfer-form");
-  if (transferForm) wireCardFields(transferForm, byId("transfer-submit"));
+  if (transferForm) wireCardFields(transferForm, byId("transfer-submit"), true);
 
   // Result page: tell the widget's parent, or go back to the shop.
   var result = document.getElementById("result");

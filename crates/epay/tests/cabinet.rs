@@ -17,9 +17,9 @@ fn screenshot_dir() -> PathBuf {
     std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
 }
 
-/// Signs in through the form, in English, on a desktop-sized window.
+/// Signs in through the form, in English, on a desktop-sized window (issue 19's 1280×800).
 async fn sign_in(browser: &Browser, gw: &Gateway, email: &str, password: &str) {
-    browser.set_window_size(1280, 1000).await;
+    browser.set_viewport_size(1280, 800).await;
     browser.goto(&format!("{}/cabinet/lang/en?back=/cabinet/login", gw.url)).await;
     browser.type_into("#email", email).await;
     browser.type_into("#password", password).await;
@@ -122,7 +122,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         browser.goto(&format!("{}/cabinet", gw.url)).await;
         browser.wait_url("/cabinet/login", 10).await;
         if shots {
-            browser.set_window_size(1280, 1000).await;
+            browser.set_viewport_size(1280, 800).await;
             browser.goto(&format!("{}/cabinet/lang/en?back=/cabinet/login", gw.url)).await;
             browser.screenshot(&screenshot_dir().join("cabinet-login.png")).await;
         }
@@ -171,9 +171,9 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         assert!(history.contains("created") && history.contains("charge") && history.contains("refund"), "{history}");
         if shots {
             // Tall enough for the history, the ledger and the callbacks.
-            browser.set_window_size(1280, 1900).await;
+            browser.set_viewport_size(1280, 1800).await;
             browser.screenshot(&screenshot_dir().join("cabinet-detail.png")).await;
-            browser.set_window_size(1280, 1000).await;
+            browser.set_viewport_size(1280, 800).await;
         }
         let api = gw.transaction_of(&id).await;
         assert_eq!(api["amount"], 70, "{backend:?}: the API sees the same refund");
@@ -1087,7 +1087,7 @@ async fn the_cabinet_shows_words_and_local_numbers_and_fits_a_phone() {
         let page = browser.execute("return [document.documentElement.scrollWidth, window.innerWidth]").await;
         assert!(page[0].as_i64() <= page[1].as_i64(), "{backend:?}: {page}");
         // The overview on a phone: no sideways scroll of the page.
-        browser.set_window_size(390, 844).await;
+        browser.set_viewport_size(390, 844).await;
         browser.goto(&format!("{}/cabinet/overview", gw.url)).await;
         browser.wait("#chart-count", 5).await;
         let width = browser.execute("return [document.documentElement.scrollWidth, window.innerWidth]").await;

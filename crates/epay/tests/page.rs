@@ -272,24 +272,21 @@ async fn the_widget_ignores_messages_from_other_origins_and_windows() {
 
 #[tokio::test]
 async fn the_page_speaks_russian_kazakh_and_english() {
-    let shots = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../target/screenshots");
+    // (Their pictures: tests/screenshots.rs.)
     for backend in backends() {
         let gw = Gateway::start(backend).await;
         let browser = Browser::start().await;
-        for (language, label, button, file) in [
-            ("rus", "Номер карты", "Оплатить", "payform-ru.png"),
-            ("kaz", "Карта нөмірі", "100 ₸ төлеу", "payform-kk.png"),
-            ("eng", "Card number", "Pay", "payform-en.png"),
-            ("KZ", "Карта нөмірі", "100 ₸ төлеу", "payform-kk.png"),
-            ("EN", "Card number", "Pay", "payform-en.png"),
+        for (language, label, button) in [
+            ("rus", "Номер карты", "Оплатить"),
+            ("kaz", "Карта нөмірі", "100 ₸ төлеу"),
+            ("eng", "Card number", "Pay"),
+            ("KZ", "Карта нөмірі", "100 ₸ төлеу"),
+            ("EN", "Card number", "Pay"),
         ] {
             let (link, _) = page_link(&gw, language, "100").await;
             browser.goto(&link).await;
             assert!(browser.text("label[for=pan]").await.starts_with(label), "{backend:?} {language}");
             assert!(browser.text("#submit").await.starts_with(button), "{backend:?} {language}");
-            if backend == Backend::Sqlite {
-                browser.screenshot(&shots.join(file)).await;
-            }
         }
         // Validation as the shopper types: a Luhn-invalid number is flagged after leaving the field.
         browser.type_into("#pan", "4405639704015097").await;

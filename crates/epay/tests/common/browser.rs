@@ -188,6 +188,19 @@ impl Browser {
         self.call(reqwest::Method::POST, "/window/rect", Some(json!({"width": width, "height": height}))).await;
     }
 
+    /// Resizes the window so that the page itself (the viewport, what a screenshot holds) is
+    /// `width` × `height`: the window's frame takes some of the window's size, by how much
+    /// depends on the Chromium build, so it is measured and added.
+    pub async fn set_viewport_size(&self, width: u32, height: u32) {
+        self.set_window_size(width, height).await;
+        let inner = self.execute("return [window.innerWidth, window.innerHeight];").await;
+        let measured = |i: usize, asked: u32| inner[i].as_u64().map_or(asked, |v| v as u32);
+        let (w, h) = (measured(0, width), measured(1, height));
+        if (w, h) != (width, height) {
+            self.set_window_size(width + width.saturating_sub(w), height + height.saturating_sub(h)).await;
+        }
+    }
+
     /// Picks the `<option>` with `value` in the `<select>` matching `css`.
     pub async fn select(&self, css: &str, value: &str) {
         self.click(&format!("{css} option[value=\"{value}\"]")).await;

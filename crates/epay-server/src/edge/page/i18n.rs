@@ -84,6 +84,8 @@ pub struct Words {
     pub expiry_placeholder: &'static str,
     /// The language switch's name for screen readers.
     pub language: &'static str,
+    /// A P2P transfer's receiver card is the sender's own.
+    pub same_card: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -139,6 +141,7 @@ static RU: Words = Words {
     transfer_amount: "Перевести {amount}",
     expiry_placeholder: "ММ/ГГ",
     language: "Язык",
+    same_card: "Карта получателя совпадает с картой отправителя",
 };
 
 static KK: Words = Words {
@@ -186,6 +189,7 @@ static KK: Words = Words {
     transfer_amount: "{amount} аудару",
     expiry_placeholder: "АА/ЖЖ",
     language: "Тіл",
+    same_card: "Алушының картасы жіберушінің картасымен бірдей",
 };
 
 static EN: Words = Words {
@@ -233,6 +237,7 @@ static EN: Words = Words {
     transfer_amount: "Transfer {amount}",
     expiry_placeholder: "MM/YY",
     language: "Language",
+    same_card: "The receiver's card is the sender's own card",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.

@@ -579,7 +579,16 @@ fn field_errors(form: &TransferForm, kind: TransferKind, w: &i18n::Words) -> vie
         errors.cvc = Cvc::parse(&typed(&form.cvc)).err().map(|_| w.bad_cvc);
     }
     if kind != TransferKind::Aft && typed(&form.receiver_card_id).is_empty() {
-        errors.receiver_pan = Pan::parse(&typed(&form.receiver_pan)).err().map(|_| w.bad_number);
+        let receiver = Pan::parse(&typed(&form.receiver_pan));
+        errors.receiver_pan = match &receiver {
+            Err(_) => Some(w.bad_number),
+            // The service refuses it too ("sender and receiver must be different cards"): here
+            // it is said by the field, in the page's language.
+            Ok(receiver) if kind == TransferKind::P2p && typed(&form.sender_card_id).is_empty() => {
+                Pan::parse(&typed(&form.pan)).is_ok_and(|sender| sender == *receiver).then_some(w.same_card)
+            }
+            Ok(_) => None,
+        };
     }
     errors
 }
@@ -601,14 +610,9 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     };
     // Saved cards are used on the page only for the customer the token names (DESIGN §5a).
     let uses_saved_card = [&form.sender_card_id, &form.receiver_card_id].iter().any(|id| !forms::typed(id).is_empty());
-    // Shown again after a refusal or a decline, in this very response only (Cache-Control:
-    // no-store); the CVC never comes back (docs/security.md).
-    let entered = views::Entered {
-        pan: forms::typed(&form.pan),
-        expiry: forms::typed(&form.expiry),
-        holder: forms::typed(&form.name),
-        receiver_pan: forms::typed(&form.receiver_pan),
-    };
+    // Shown again after a refusal or a decline (Cache-Control: no-store). No card number and no
+    // CVC ever come back (docs/security.md): form.js keeps the typed numbers in the browser.
+    let entered = views::Entered { expiry: forms::typed(&form.expiry), holder: forms::typed(&form.name) };
     let again = |alert, errors| TransferShown { alert, entered, errors };
     if uses_saved_card && token.account_id.is_none() {
         let message = "saved cards need a token requested with the customer's accountId";

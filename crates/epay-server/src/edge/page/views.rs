@@ -201,20 +201,20 @@ pub struct TransferFormView<'a> {
     pub alert: Option<&'a str>,
     /// As on the card form: production pages refuse a past expiry month in the browser.
     pub check_expiry_date: bool,
-    /// What the shopper typed, shown again after a refusal (docs/security.md, "Card numbers
-    /// typed again on the transfer form"): only in this very response, never the CVC.
+    /// What the shopper typed, shown again after a refusal: never a card number nor the CVC
+    /// (docs/security.md, "What the transfer form sends back"). form.js keeps the typed numbers
+    /// in the browser instead.
     pub entered: Entered<'a>,
     /// What is wrong with each field, in the page's language.
     pub errors: FieldErrors,
 }
 
-/// The transfer form's fields as the shopper typed them. There is no CVC here, by design.
+/// The transfer form's fields the server may send back as the shopper typed them. There is no
+/// card number and no CVC here, by design: no response carries a PAN.
 #[derive(Clone, Copy, Default)]
 pub struct Entered<'a> {
-    pub pan: &'a str,
     pub expiry: &'a str,
     pub holder: &'a str,
-    pub receiver_pan: &'a str,
 }
 
 /// A translated message per field of the transfer form that the page refused.
@@ -479,10 +479,8 @@ mod tests {
             "unused-currency",
             "alert",
             "params",
-            "pan",
             "expiry",
             "holder",
-            "receiver-pan",
         ]
         .iter()
         .map(|p| hostile(p))
@@ -504,7 +502,7 @@ mod tests {
             preselected: &preselected,
             alert: Some(&values[6]),
             check_expiry_date: false,
-            entered: Entered { pan: &values[8], expiry: &values[9], holder: &values[10], receiver_pan: &values[11] },
+            entered: Entered { expiry: &values[8], holder: &values[9] },
             errors: FieldErrors { pan: Some("bad pan"), receiver_pan: Some("bad receiver"), ..Default::default() },
         };
         let page = transfer_form(&view).unwrap();
@@ -517,10 +515,8 @@ mod tests {
                 "params",
                 "card-id",
                 "card-mask",
-                "pan",
                 "expiry",
                 "holder",
-                "receiver-pan",
             ],
         );
         // The refused fields say so by the field; the CVC field is always empty.
@@ -529,8 +525,11 @@ mod tests {
             r#"id="receiver_pan-error" class="error" role="alert" data-msg="Invalid card number">bad receiver</p>"#
         ));
         assert_eq!(page.matches(r#"aria-invalid="true""#).count(), 2, "{page}");
-        let cvc = &page[page.find(r#"<input id="cvc""#).unwrap()..];
-        assert!(!cvc[..cvc.find('>').unwrap()].contains("value="), "{page}");
+        // Nor does a card number come back: the typed ones stay in the browser (form.js).
+        for input in [r#"<input id="cvc""#, r#"<input id="pan""#, r#"<input id="receiver_pan""#] {
+            let field = &page[page.find(input).unwrap()..];
+            assert!(!field[..field.find('>').unwrap()].contains("value="), "{input}: {page}");
+        }
         assert!(page.contains(r#"<select id="sender_card_id" name="sender_card_id">"#), "{page}");
         assert!(page.contains(r#"<option value="card-2" selected>4405...5096</option>"#), "{page}");
         assert!(page.contains(r#"<select id="receiver_card_id""#) && page.contains(r#"id="receiver_pan""#));
