@@ -137,8 +137,8 @@ async fn the_success_page_is_a_receipt_and_its_e_mail_goes_once_to_the_orders_ad
         // Forged: another payment's id under this ticket's MAC, a longer life, junk. Each is
         // refused with the page's words and writes nothing.
         let other = gw.authorized_payment(major("50")).await;
-        let payment_id = ticket.rsplitn(4, '.').nth(2).unwrap().to_string();
-        let expires = ticket.rsplitn(4, '.').nth(1).unwrap().to_string();
+        let payment_id = ticket.rsplit('.').nth(2).unwrap().to_string();
+        let expires = ticket.rsplit('.').nth(1).unwrap().to_string();
         let messages = gw.count_rows("outbox_messages").await;
         for forged in [
             ticket.replacen(&payment_id, &other, 1),
