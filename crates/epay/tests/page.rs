@@ -520,6 +520,13 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         browser.type_into("#holder", "ARMAN ALI").await;
         browser.type_into("#receiver_pan", MASTERCARD.0).await;
         browser.click("#transfer-submit").await;
+        // The receipt (issue 19): the transfer's amount, the sender's mask, charged.
+        browser.wait("#receipt", 15).await;
+        assert_eq!(browser.text("h1").await, "Transfer complete", "{backend:?}");
+        assert_eq!(browser.text("#receipt-amount").await, "100", "{backend:?}");
+        assert_eq!(browser.text("#receipt-card").await, "440563...5096", "{backend:?}");
+        assert_eq!(browser.text("#receipt-status").await, "Paid — amount charged", "{backend:?}");
+        assert!(!browser.source().await.contains(MASTERCARD.0) && !browser.source().await.contains(VISA.0));
         browser.wait_url("/demo/success", 30).await;
         let token = gw.service_token(P2P_TERMINAL).await;
         let tx = gw.client.status(&token, &invoice).await.unwrap().transaction.unwrap();
@@ -541,6 +548,8 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         assert!(browser.find("#pan").await.is_none());
         browser.type_into("#receiver_pan", MASTERCARD.0).await;
         browser.click("#transfer-submit").await;
+        // A payout's receipt names the receiving card.
+        assert_eq!(browser.text("#receipt-card").await, "552204...6736", "{backend:?}");
         browser.wait_url("/demo/success", 30).await;
         let token = gw.service_token(PAYOUT_TERMINAL).await;
         assert_eq!(gw.client.status(&token, &oct_invoice).await.unwrap().transaction.unwrap().status_name, "CHARGE");
