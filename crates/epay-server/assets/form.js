@@ -308,8 +308,44 @@
       // be retried brings the form back instead (docs/compatibility.md §48).
       window.parent.postMessage(JSON.stringify({ success: success }), "*");
     } else if (target) {
-      setTimeout(function () { window.location.href = target; }, 1200);
+      countDown(result, target);
     }
+  }
+
+  // The way back to the shop: a visible countdown (issue 19), said once to screen readers, that
+  // the shopper can cut short ("Return to the shop") or stop ("Stay on this page", or starting
+  // to send the receipt). Without scripts nothing moves: the link stays.
+  function countDown(result, target) {
+    var shown = byId("countdown"), said = byId("countdown-status"), stay = byId("stay");
+    var left = parseInt(result.getAttribute("data-countdown"), 10) || 10;
+    var words = shown.getAttribute("data-template");
+    var sentence = function () { return words.replace("{s}", String(left)); };
+    shown.textContent = sentence();
+    shown.hidden = false;
+    stay.hidden = false;
+    said.textContent = sentence();
+    var timer = setInterval(function () {
+      left -= 1;
+      if (left <= 0) {
+        clearInterval(timer);
+        window.location.href = target;
+        return;
+      }
+      shown.textContent = sentence();
+    }, 1000);
+    var stop = function () {
+      if (timer === null) return;
+      clearInterval(timer);
+      timer = null;
+      shown.textContent = shown.getAttribute("data-stopped");
+      said.textContent = shown.getAttribute("data-stopped");
+      // The button goes away: keep a keyboard user's focus on the page, on the way back.
+      if (document.activeElement === stay) byId("continue").focus();
+      stay.hidden = true;
+    };
+    stay.addEventListener("click", stop);
+    var receipt = byId("receipt-form");
+    if (receipt) receipt.addEventListener("focusin", stop);
   }
 
   // A page that only says what is wrong (spent token, attempts used up, bad link) ends the

@@ -311,7 +311,7 @@ async fn the_page_lists_and_uses_only_the_customer_the_token_names() {
         browser.select("#sender_card_id", &bob_card).await;
         browser.type_into("#receiver_pan", VISA.0).await;
         browser.click("#transfer-submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let service = gw.service_token(P2P).await;
         let tx = gw.client.status(&service, &order_id).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "CHARGE", "{b}");
@@ -628,7 +628,7 @@ async fn the_transfer_page_preselects_the_saved_cards_seed_000_names() {
         assert_eq!(value_of(&browser, "#sender_card_id").await, alice_visa, "{b}");
         assert_eq!(value_of(&browser, "#receiver_card_id").await, alice_amex, "{b}");
         browser.click("#transfer-submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let paid = gw.store().await.payment_by_invoice(P2P, &order_id).await.unwrap().unwrap();
         assert_eq!(paid.status.as_str(), "CHARGE", "{b}");
         assert_eq!(paid.card_id.as_deref(), Some(alice_visa.as_str()), "{b}: paid from the pre-selected card");

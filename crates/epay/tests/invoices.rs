@@ -480,7 +480,7 @@ async fn a_shopper_pays_an_invoice_link_in_chromium() {
         browser.type_into("#cvc", VISA.2).await;
         browser.type_into("#holder", "INVOICE PAYER").await;
         browser.click("#submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let (_, read) = get_json(&gw, &format!("/invoice/{invoice}"), &token).await;
         assert_eq!(read["state"], "PAID", "{backend:?}: {read}");
         // Opened again, the link says it is paid.

@@ -60,9 +60,11 @@ async fn a_shopper_pays_from_the_demo_shop_and_lands_on_the_success_page() {
         assert!(browser.url().await.contains("/payform/?params="), "{backend:?}");
         assert_eq!(browser.text("#amount").await, "₸2,500", "{backend:?}: the demo shop pays in English");
         pay_with(&browser, VISA, "TEST TEST").await;
-        let url = browser.wait_url("/demo/success", 15).await;
+        let url = browser.wait_url("/demo/success", 30).await;
         let invoice = url.split("invoiceId=").nth(1).unwrap().split('&').next().unwrap().to_string();
-        assert_eq!(browser.text("#status").await, "AUTH", "{backend:?}");
+        // In words, the code as a hint (issue 19).
+        assert_eq!(browser.text("#status").await, "Paid — amount held on the card", "{backend:?}");
+        assert_eq!(browser.text("#status-code").await, "AUTH", "{backend:?}");
         let token = gw.service_token(TERMINAL).await;
         let status = gw.client.status(&token, &invoice).await.unwrap();
         assert_eq!(status.transaction.unwrap().status_name, "AUTH");
@@ -85,7 +87,8 @@ async fn a_declined_card_lands_on_the_failure_page_with_the_reason() {
         assert!(browser.text(".alert").await.ends_with("(466)"), "{backend:?}");
         browser.click("#give-up").await;
         browser.wait_url("/demo/failure", 15).await;
-        assert_eq!(browser.text("#status").await, "REJECT", "{backend:?}");
+        assert_eq!(browser.text("#status").await, "Declined", "{backend:?}");
+        assert_eq!(browser.text("#status-code").await, "REJECT", "{backend:?}");
         assert!(browser.text("#reason").await.contains("declined"), "{backend:?}");
     }
 }
@@ -104,7 +107,7 @@ async fn the_sandbox_page_takes_seed_001_card_data_and_leaves_dates_to_the_gatew
         assert_eq!(browser.attribute("#expiry", "aria-invalid").await.as_deref(), Some("false"), "{backend:?}");
         browser.goto(&link).await;
         pay_with(&browser, SEED_VISA, "ARMAN ALI").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let token = gw.service_token(TERMINAL).await;
         let tx = gw.client.status(&token, &invoice).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "AUTH", "{backend:?}");
@@ -138,7 +141,7 @@ async fn a_mistyped_cvc_is_corrected_on_the_same_page() {
         browser.type_into("#expiry", VISA.1).await;
         browser.type_into("#cvc", VISA.2).await;
         browser.click("#submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let (merchant, _) = epay_server::runtime::seed::test_merchant();
         let attempts = gw.store().await.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap();
         let summary: Vec<(i32, &str)> = attempts.iter().map(|p| (p.attempt, p.status.as_str())).collect();
@@ -317,7 +320,7 @@ async fn tampered_params_and_reused_tokens_are_refused() {
         let (link, _) = page_link(&gw, "eng", "100").await;
         browser.goto(&link).await;
         pay_with(&browser, VISA, "TEST TEST").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         browser.goto(&link).await;
         let alert = browser.text("#message .alert").await;
         assert!(alert.contains("already been used"), "{backend:?}: {alert}");
@@ -514,7 +517,14 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         browser.type_into("#holder", "ARMAN ALI").await;
         browser.type_into("#receiver_pan", MASTERCARD.0).await;
         browser.click("#transfer-submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        // The receipt (issue 19): the transfer's amount, the sender's mask, charged.
+        browser.wait("#receipt", 15).await;
+        assert_eq!(browser.text("h1").await, "Transfer complete", "{backend:?}");
+        assert_eq!(browser.text("#receipt-amount").await, "100", "{backend:?}");
+        assert_eq!(browser.text("#receipt-card").await, "440563...5096", "{backend:?}");
+        assert_eq!(browser.text("#receipt-status").await, "Paid — amount charged", "{backend:?}");
+        assert!(!browser.source().await.contains(MASTERCARD.0) && !browser.source().await.contains(VISA.0));
+        browser.wait_url("/demo/success", 30).await;
         let token = gw.service_token(P2P_TERMINAL).await;
         let tx = gw.client.status(&token, &invoice).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
@@ -535,7 +545,9 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         assert!(browser.find("#pan").await.is_none());
         browser.type_into("#receiver_pan", MASTERCARD.0).await;
         browser.click("#transfer-submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        // A payout's receipt names the receiving card.
+        assert_eq!(browser.text("#receipt-card").await, "552204...6736", "{backend:?}");
+        browser.wait_url("/demo/success", 30).await;
         let token = gw.service_token(PAYOUT_TERMINAL).await;
         assert_eq!(gw.client.status(&token, &oct_invoice).await.unwrap().transaction.unwrap().status_name, "CHARGE");
         gw.assert_ledger_sound();

@@ -106,9 +106,10 @@ async fn demo_order(gw: &Gateway) -> Value {
     serde_json::from_str(&page[start..end].replace("<\\/", "</")).unwrap()
 }
 
+/// The status code the demo shop's page gives (its words are `#status`; issue 19).
 fn shown_status(page: &str) -> String {
-    let start = page.find(r#"<dd id="status">"#).expect("a status field") + r#"<dd id="status">"#.len();
-    page[start..start + page[start..].find("</dd>").unwrap()].to_string()
+    let start = page.find(r#"data-status=""#).expect("a status") + r#"data-status=""#.len();
+    page[start..start + page[start..].find('"').unwrap()].to_string()
 }
 
 #[tokio::test]
@@ -124,6 +125,7 @@ async fn the_demo_shop_shows_only_its_own_orders() {
         let back_link = order["backLink"].as_str().unwrap();
         let page = gw.http.get(back_link).send().await.unwrap().text().await.unwrap();
         assert_eq!(shown_status(&page), "AUTH", "{backend:?}: {page}");
+        assert!(page.contains(r#"<span id="status">Paid — amount held on the card</span>"#), "{page}");
 
         // Another shop's order on the same (shared, public) terminal: nothing, with or without
         // a signature taken from the demo shop's own order.
@@ -136,6 +138,7 @@ async fn the_demo_shop_shows_only_its_own_orders() {
                 let url = format!("{}/demo/{page}?{query}", gw.url);
                 let body = gw.http.get(&url).send().await.unwrap().text().await.unwrap();
                 assert_eq!(shown_status(&body), "", "{backend:?} {url}: {body}");
+                assert!(body.contains(r#"<span id="status"></span>"#), "{backend:?} {url}: {body}");
             }
         }
     }

@@ -117,7 +117,7 @@ async fn the_p2p_form_checks_formats_and_keeps_the_fields_but_not_the_cvc_after_
         assert_eq!(browser.text("#receiver_pan-error").await, "", "{backend:?}");
         browser.type_into("#cvc", VISA.2).await;
         browser.click("#transfer-submit").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let paid = store.payment_by_invoice(P2P_TERMINAL, &invoice).await.unwrap().unwrap();
         assert_eq!(paid.status.as_str(), "CHARGE", "{backend:?}");
 
@@ -307,7 +307,7 @@ async fn the_bank_page_speaks_russian_takes_three_tries_and_sends_the_code_again
         browser.wait("#acs-resent", 15).await;
         assert_eq!(browser.text("#acs-resent").await, "Код отправлен ещё раз.");
         answer_code(&browser, "123456").await;
-        browser.wait_url("/demo/success", 15).await;
+        browser.wait_url("/demo/success", 30).await;
         let store = gw.store().await;
         let paid = store.payment_by_invoice(SECURE_TERMINAL, &invoice).await.unwrap().unwrap();
         assert!(matches!(paid.status.as_str(), "AUTH" | "CHARGE"), "{backend:?}: {}", paid.status);

@@ -474,7 +474,10 @@ async fn the_hosted_page_runs_the_challenge_itself() {
         browser.click("#submit").await;
         browser.type_into("#otp", "123456").await;
         browser.click("#acs-submit").await;
-        browser.wait_url("/demo/success", 20).await;
+        // Back from the challenge, the page is the payment's receipt (issue 19).
+        assert_eq!(browser.text("#receipt-status-code").await, "CHARGE", "{backend:?}");
+        assert_eq!(browser.text("#receipt-invoice").await, invoice, "{backend:?}");
+        browser.wait_url("/demo/success", 30).await;
         let status_token = gw.service_token(SECURE_TERMINAL).await;
         let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "CHARGE", "{backend:?}");
@@ -617,7 +620,7 @@ async fn the_transfer_form_runs_the_sender_challenge() {
         browser.click("#transfer-submit").await;
         browser.type_into("#otp", "123456").await;
         browser.click("#acs-submit").await;
-        browser.wait_url("/demo/success", 20).await;
+        browser.wait_url("/demo/success", 30).await;
         let status_token = gw.service_token(SECURE_P2P).await;
         let tx = gw.client.status(&status_token, &invoice).await.unwrap().transaction.unwrap();
         assert_eq!(tx.status_name, "CHARGE", "{backend:?}");

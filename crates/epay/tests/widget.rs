@@ -290,7 +290,7 @@ async fn the_card_number_keeps_the_caret_and_the_expiry_fills_itself_in() {
     browser.type_into("#cvc", VISA.2).await;
     browser.type_into("#holder", "TEST TEST").await;
     browser.click("#submit").await;
-    browser.wait_url("/demo/success", 15).await;
+    browser.wait_url("/demo/success", 30).await;
 }
 
 /// A decline in the widget brings the form back in it; the second card pays; the finished

@@ -17,6 +17,7 @@ pub mod operations;
 pub mod outbox;
 pub mod password_grant;
 pub mod payments;
+pub mod receipts;
 pub mod recurrent;
 pub mod status;
 pub mod subscriptions;

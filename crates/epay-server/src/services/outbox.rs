@@ -147,13 +147,7 @@ impl Shown {
         Shown {
             // One line each: a name or description with line breaks cannot reshape the message.
             shop: one_line(&invoice.shop_name),
-            // Always two decimals in a message (1500.50 KZT), unlike the wire's 1500.5.
-            amount: format!(
-                "{}.{:02} {}",
-                invoice.amount.minor() / 100,
-                invoice.amount.minor() % 100,
-                invoice.currency
-            ),
+            amount: message_amount(invoice.amount, &invoice.currency),
             description: one_line(&invoice.description),
             invoice_id: invoice.invoice_id.clone(),
             link: invoice.link.clone(),
@@ -162,7 +156,14 @@ impl Shown {
     }
 }
 
-fn one_line(text: &str) -> String {
+/// An amount as every message writes it: always two decimals (1500.50 KZT), unlike the wire's
+/// 1500.5.
+pub fn message_amount(amount: Amount, currency: &str) -> String {
+    format!("{}.{:02} {}", amount.minor() / 100, amount.minor() % 100, currency)
+}
+
+/// One line: a name or description with line breaks cannot reshape a message.
+pub fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 

@@ -12,6 +12,11 @@ pub trait MessageOutbox: Send + Sync + 'static {
     /// Writes messages, due at `now_ms`, in one transaction: all or none.
     async fn enqueue_messages(&self, messages: &[NewMessage], now_ms: i64) -> StoreResult<()>;
 
+    /// Writes one message, due at `now_ms`, unless a message with its id is already there: the
+    /// id is the idempotency key of a message sent at most once (a payment's receipt). `true`
+    /// when this call wrote it, `false` when it was there (whatever its state).
+    async fn enqueue_message_once(&self, message: &NewMessage, now_ms: i64) -> StoreResult<bool>;
+
     /// Claims up to `limit` due messages for one attempt each: their attempt counter goes up and
     /// they are leased until `lease_until_ms`, so no other worker or node sends the same attempt
     /// (PostgreSQL skips rows another node is claiming; SQLite has one writer).

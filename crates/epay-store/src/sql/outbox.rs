@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use epay_domain::MessageState;
 
-use super::{Backend, SqlStore};
+use super::{Backend, RowsAffected, SqlStore};
 use crate::message::{MessageFilter, MessageOutcome, NewMessage, OutboxMessage};
 use crate::ports::MessageOutbox;
 use crate::StoreResult;
@@ -20,25 +20,46 @@ pub(crate) async fn insert_message<DB: Backend>(
     m: &NewMessage,
     now_ms: i64,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
+    insert(tx, m, now_ms, INSERT_MESSAGE).await.map(|_| ())
+}
+
+/// The columns and values of one new message, pending and due at `$11`.
+macro_rules! insert_message_sql {
+    () => {
         "INSERT INTO outbox_messages (id, merchant_id, kind, channel, reference, recipient, language, subject,
              body, state, attempts, next_attempt_at, locked_until, claim_id, last_error, created_at, sent_at)
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 0, '', '', $11, NULL)",
-    )
-    .bind(&m.id)
-    .bind(&m.merchant_id)
-    .bind(m.kind.as_str())
-    .bind(m.channel.as_str())
-    .bind(&m.reference)
-    .bind(&m.recipient)
-    .bind(m.language.as_str())
-    .bind(&m.subject)
-    .bind(&m.body)
-    .bind(MessageState::Pending.as_str())
-    .bind(now_ms)
-    .execute(&mut **tx)
-    .await?;
-    Ok(())
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 0, $11, 0, '', '', $11, NULL)"
+    };
+}
+
+const INSERT_MESSAGE: &str = insert_message_sql!();
+
+/// The same, skipping a message whose id is taken (SQLite and PostgreSQL read it alike).
+const INSERT_MESSAGE_ONCE: &str = concat!(insert_message_sql!(), " ON CONFLICT (id) DO NOTHING");
+
+/// Runs one of the two inserts; the rows it wrote (0 or 1).
+async fn insert<DB: Backend>(
+    tx: &mut super::Unit<DB>,
+    m: &NewMessage,
+    now_ms: i64,
+    sql: &'static str,
+) -> Result<u64, sqlx::Error> {
+    let written = sqlx::query(sql)
+        .bind(&m.id)
+        .bind(&m.merchant_id)
+        .bind(m.kind.as_str())
+        .bind(m.channel.as_str())
+        .bind(&m.reference)
+        .bind(&m.recipient)
+        .bind(m.language.as_str())
+        .bind(&m.subject)
+        .bind(&m.body)
+        .bind(MessageState::Pending.as_str())
+        .bind(now_ms)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected();
+    Ok(written)
 }
 
 #[async_trait]
@@ -50,6 +71,13 @@ impl<DB: Backend> MessageOutbox for SqlStore<DB> {
         }
         tx.commit().await?;
         Ok(())
+    }
+
+    async fn enqueue_message_once(&self, message: &NewMessage, now_ms: i64) -> StoreResult<bool> {
+        let mut tx = self.begin_unit().await?;
+        let written = insert(&mut tx, message, now_ms, INSERT_MESSAGE_ONCE).await?;
+        tx.commit().await?;
+        Ok(written == 1)
     }
 
     async fn claim_messages(&self, now_ms: i64, lease_until_ms: i64, limit: i64) -> StoreResult<Vec<OutboxMessage>> {

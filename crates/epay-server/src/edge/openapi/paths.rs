@@ -16,7 +16,7 @@ use crate::edge::http::sandbox::ClockAdvance;
 use crate::edge::http::three_ds::ConfirmRequest;
 use crate::edge::http::transfers::TransferRequest;
 use crate::edge::page::acs::{AcsAnswerForm, AcsChallengeForm};
-use crate::edge::page::forms::{PayForm, TransferForm};
+use crate::edge::page::forms::{PayForm, ReceiptForm, TransferForm};
 use crate::edge::page::params::PageCards;
 use crate::services::callback_log::CallbackView;
 use crate::services::cards::CardListEntry;
@@ -923,6 +923,18 @@ fn payment_page(b: &mut Builder) {
     .text(400, HTML, "The form again, or a page saying why.", None)
     .done();
     b.alias("/redesign-payform/transfer", "/payform/transfer", "Redesign");
+
+    b.page(&["post"], "/payform/receipt", "Payment page", "paymentPageReceipt", "Send the receipt (internal)")
+        .about(
+            "The success page's \"send the receipt\" button posts here; not an integration point. The ticket names \
+             the payment the page showed (the gateway's MAC, valid 30 minutes); the receipt goes to the order's own \
+             `email`, at most once per payment (docs/security.md, \"Receipts\"). A refused ticket writes nothing.",
+        )
+        .body::<ReceiptForm>(&["application/x-www-form-urlencoded"], "The ticket.", Value::Null)
+        .text(200, HTML, "The receipt again, saying where it was sent (or that it was sent before).", None)
+        .text(400, HTML, "A forged or expired ticket, or a payment without an e-mail receipt.", None)
+        .text(503, HTML, "Storage unavailable; nothing was written.", None)
+        .done();
 
     b.page(
         &["get", "post"],

@@ -61,6 +61,20 @@ pub struct TransferForm {
     pub lang: Option<String>,
 }
 
+/// The result page's "send the receipt" form: the ticket the page was given, nothing else the
+/// gateway acts on (the payment, the address and the language come from the gateway's record).
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(default)]
+pub struct ReceiptForm {
+    /// The ticket the result page carries (`services::receipts`): the payment it names, sealed by
+    /// the gateway's MAC, and until when it may be used.
+    #[schema(required = true)]
+    pub receipt: String,
+    /// `ru`, `kk` or `en`: the language of an error page only (a refused ticket names no
+    /// payment whose language could be used).
+    pub language: String,
+}
+
 /// A form of the page: its fields are all text, so only a field left out reads as empty.
 pub(super) fn read<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> T {
     lenient::from_pairs(url::form_urlencoded::parse(body).into_owned()).unwrap_or_default()

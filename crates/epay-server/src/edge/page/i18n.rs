@@ -86,6 +86,22 @@ pub struct Words {
     pub language: &'static str,
     /// A P2P transfer's receiver card is the sender's own.
     pub same_card: &'static str,
+    // The receipt on the result page (issue 19 item 6); `{email}` and `{s}` are filled in.
+    pub receipt_card: &'static str,
+    pub receipt_status: &'static str,
+    pub receipt_invoice: &'static str,
+    pub receipt_reference: &'static str,
+    pub receipt_date: &'static str,
+    pub receipt_send: &'static str,
+    pub receipt_sent: &'static str,
+    pub receipt_sent_before: &'static str,
+    pub receipt_not_sent: &'static str,
+    pub receipt_bad_link: &'static str,
+    pub receipt_unavailable: &'static str,
+    pub receipt_try_later: &'static str,
+    pub returning_in: &'static str,
+    pub stay_here: &'static str,
+    pub return_stopped: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -142,6 +158,21 @@ static RU: Words = Words {
     expiry_placeholder: "ММ/ГГ",
     language: "Язык",
     same_card: "Карта получателя совпадает с картой отправителя",
+    receipt_card: "Карта",
+    receipt_status: "Статус",
+    receipt_invoice: "Номер заказа",
+    receipt_reference: "Референс (RRN)",
+    receipt_date: "Дата",
+    receipt_send: "Отправить чек на {email}",
+    receipt_sent: "Чек отправлен на {email}",
+    receipt_sent_before: "Чек уже отправлен на {email}",
+    receipt_not_sent: "Чек не отправлен",
+    receipt_bad_link: "Ссылка для отправки чека недействительна или устарела.",
+    receipt_unavailable: "Для этого платежа чек по электронной почте недоступен.",
+    receipt_try_later: "Не удалось отправить чек. Попробуйте ещё раз через несколько минут.",
+    returning_in: "Возврат в магазин через {s} с",
+    stay_here: "Остаться на этой странице",
+    return_stopped: "Автоматический возврат отменён",
 };
 
 static KK: Words = Words {
@@ -190,6 +221,21 @@ static KK: Words = Words {
     expiry_placeholder: "АА/ЖЖ",
     language: "Тіл",
     same_card: "Алушының картасы жіберушінің картасымен бірдей",
+    receipt_card: "Карта",
+    receipt_status: "Күйі",
+    receipt_invoice: "Тапсырыс нөмірі",
+    receipt_reference: "Референс (RRN)",
+    receipt_date: "Күні",
+    receipt_send: "Түбіртекті {email} адресіне жіберу",
+    receipt_sent: "Түбіртек {email} адресіне жіберілді",
+    receipt_sent_before: "Түбіртек {email} адресіне бұрын жіберілген",
+    receipt_not_sent: "Түбіртек жіберілмеді",
+    receipt_bad_link: "Түбіртекті жіберу сілтемесі жарамсыз немесе мерзімі өткен.",
+    receipt_unavailable: "Бұл төлемнің түбіртегін электрондық поштаға жіберу мүмкін емес.",
+    receipt_try_later: "Түбіртекті жіберу мүмкін болмады. Бірнеше минуттан кейін қайталап көріңіз.",
+    returning_in: "{s} секундтан кейін дүкенге ораласыз",
+    stay_here: "Осы бетте қалу",
+    return_stopped: "Дүкенге автоматты түрде оралу тоқтатылды",
 };
 
 static EN: Words = Words {
@@ -238,6 +284,21 @@ static EN: Words = Words {
     expiry_placeholder: "MM/YY",
     language: "Language",
     same_card: "The receiver's card is the sender's own card",
+    receipt_card: "Card",
+    receipt_status: "Status",
+    receipt_invoice: "Order number",
+    receipt_reference: "Reference (RRN)",
+    receipt_date: "Date",
+    receipt_send: "Send the receipt to {email}",
+    receipt_sent: "The receipt has been sent to {email}",
+    receipt_sent_before: "The receipt was already sent to {email}",
+    receipt_not_sent: "The receipt was not sent",
+    receipt_bad_link: "The link to send the receipt is not valid or has expired.",
+    receipt_unavailable: "An e-mail receipt is not available for this payment.",
+    receipt_try_later: "The receipt could not be sent. Try again in a few minutes.",
+    returning_in: "Returning to the shop in {s} s",
+    stay_here: "Stay on this page",
+    return_stopped: "Automatic return cancelled",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.

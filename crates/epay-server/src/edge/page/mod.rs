@@ -10,6 +10,7 @@ pub mod money;
 pub mod params;
 pub mod reasons;
 mod switch;
+mod receipt;
 mod views;
 
 use std::collections::HashMap;
@@ -59,6 +60,7 @@ pub fn routes() -> Router<AppState> {
     }
     router
         .route("/payform/3ds-return", post(three_ds_return).get(three_ds_return))
+        .route("/payform/receipt", post(receipt::send))
         .merge(acs::routes())
         .route("/invoice-link/{link_id}", get(invoice_link::open))
         .route("/", get(shop))
@@ -127,23 +129,6 @@ fn flag(map: &HashMap<String, String>, name: &str) -> bool {
 /// chose is inside what could not be read).
 fn bad_link_page(short: bool, why: &params::ParamsError) -> Response {
     html(StatusCode::BAD_REQUEST, views::message(Lang::Ru, short, words(Lang::Ru).bad_link, &why.to_string()))
-}
-
-/// The page after a payment or transfer went through: back to the shop's `back_link`, unless the
-/// page is the widget's short form (the widget closes itself).
-fn success_page(lang: Lang, short: bool, heading: Option<&str>, back_link: &str) -> Response {
-    html(
-        StatusCode::OK,
-        views::result(&views::ResultView {
-            lang,
-            heading,
-            short,
-            success: true,
-            reason: None,
-            redirect: if short { "" } else { back_link },
-            shop_link: "",
-        }),
-    )
 }
 
 async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<String, String>>) -> Response {
@@ -297,6 +282,7 @@ async fn after_decline(
             redirect: if short { "" } else { &failure_back },
             shop_link: &back,
             heading: None,
+            receipt: None,
         }),
     )
 }
@@ -342,11 +328,14 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
     let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
     let base = crate::edge::http::public_base(&app, &headers);
     let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
+    let merchant_id = payer.token.merchant_id.clone();
     match payments::pay_from_page(&app, payer, command).await {
         Ok(PaymentAnswer::ThreeD(three_d)) => {
             challenge_page(lang, &decoded.fields, &base, short, raw, &three_d.secure3d)
         }
-        Ok(PaymentAnswer::Final(_)) => success_page(lang, short, None, &order.back_link),
+        Ok(PaymentAnswer::Final(paid)) => {
+            receipt::success_page(&app, lang, short, None, &order.back_link, Some((&merchant_id, &paid.id))).await
+        }
         Err(PaymentError::Declined { reason, .. }) => {
             after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
         }
@@ -407,8 +396,16 @@ async fn three_ds_return(
     let back = decoded.fields.back_link.clone();
     match crate::edge::http::three_ds::confirm(&app, decoded.access_token.expose(), &md, &pa_res).await {
         Ok(confirmed) => {
-            let transfer = matches!(confirmed, crate::services::three_ds_confirm::Confirmed::Transfer(_));
-            success_page(lang, short, transfer.then_some(w.transfer_done), &back)
+            use crate::services::three_ds_confirm::Confirmed;
+            let (heading, payment_id) = match &confirmed {
+                Confirmed::Payment(p) => (None, p.id.as_str()),
+                Confirmed::Transfer(t) => (Some(w.transfer_done), t.id.as_str()),
+            };
+            // The token that started the challenge names the merchant (spent by now: read as
+            // the confirm read it).
+            let merchant = auth::known_token(&app, decoded.access_token.expose()).await.map(|t| t.merchant_id).ok();
+            let paid = merchant.as_deref().map(|m| (m, payment_id));
+            receipt::success_page(&app, lang, short, heading, &back, paid).await
         }
         Err(PaymentError::Declined { reason, .. }) => match order_request(&decoded) {
             Ok(request) => after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await,
@@ -641,7 +638,10 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
             let s = answer.secure3d.as_ref().expect("checked");
             challenge_page(lang, &decoded.fields, &base, short, raw, s)
         }
-        Ok(_) => success_page(lang, short, Some(w.transfer_done), &info.back_link),
+        Ok(done) => {
+            let paid = Some((merchant_id.as_str(), done.id.as_str()));
+            receipt::success_page(&app, lang, short, Some(w.transfer_done), &info.back_link, paid).await
+        }
         // A decline is recorded; while the order id allows more attempts the form comes again
         // (the token stays good for them: docs/compatibility.md §48), else failureBackLink.
         Err(TransferError { refusal: Refusal::Declined { code, message, transaction_id }, .. }) => {
@@ -665,6 +665,7 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
                     reason: Some(&reason),
                     redirect: if short { "" } else { &info.failure_back_link },
                     shop_link: &info.back_link,
+                    receipt: None,
                 }),
             )
         }
@@ -757,9 +758,9 @@ async fn demo_result(
         None
     };
     let (status, reason) = payment
-        .map(|p| (p.status.to_string(), if p.reason_code == 0 { String::new() } else { p.reason }))
+        .map(|p| (Some(p.status), if p.reason_code == 0 { String::new() } else { p.reason }))
         .unwrap_or_default();
-    html(StatusCode::OK, views::shop_result(success, &invoice, &status, &reason))
+    html(StatusCode::OK, views::shop_result(success, &invoice, status, &reason))
 }
 
 /// The demo shop's signature on one of its own order ids, carried in its back links: the

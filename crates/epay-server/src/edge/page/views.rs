@@ -122,6 +122,39 @@ pub struct ResultView<'a> {
     pub redirect: &'a str,
     /// A link back to the shop when there is no automatic redirect.
     pub shop_link: &'a str,
+    /// After a payment or transfer went through: its receipt.
+    pub receipt: Option<&'a ReceiptView>,
+}
+
+/// "Send the receipt to a…@mail.kz": the button's text and the ticket it posts.
+pub struct ReceiptOffer {
+    pub label: String,
+    pub ticket: String,
+}
+
+/// Seconds the result page counts down, visibly, before it returns to the shop (form.js; the
+/// shopper may return at once or stay: docs/compatibility.md, "The result page").
+pub const RETURN_AFTER_SECS: u32 = 10;
+
+/// The receipt on a success page, written out in the page's language (`page::receipt` makes it
+/// from `services::receipts::Receipt`, the gateway's own record of the payment).
+pub struct ReceiptView {
+    pub merchant: String,
+    pub amount: String,
+    pub currency: String,
+    /// ePay's mask; never more of the number.
+    pub card: String,
+    pub status: &'static str,
+    /// The raw status (`AUTH`), a hint for support.
+    pub status_code: &'static str,
+    pub invoice: String,
+    pub reference: String,
+    pub date: String,
+    /// The "send the receipt" button; `None`: no e-mail was given, the receipt was just sent,
+    /// or the page is the widget's (which closes on success).
+    pub offer: Option<ReceiptOffer>,
+    /// After a send: where the receipt went.
+    pub notice: Option<String>,
 }
 
 /// `templates/page/result.html`.
@@ -136,6 +169,11 @@ struct ResultPage<'a> {
     /// Both links passed [`safe_link`]: empty when they are not http(s).
     redirect: &'a str,
     shop_link: &'a str,
+    receipt: Option<&'a ReceiptView>,
+    /// The countdown before `redirect`: its seconds, its sentence as first shown, and the same
+    /// with `{s}` for form.js to fill in.
+    countdown: u32,
+    returning_in: String,
 }
 
 /// `url` if the browser may be sent there (http or https), else nothing: every link a page
@@ -163,6 +201,9 @@ pub fn result(v: &ResultView<'_>) -> Rendered {
         reason: v.reason,
         redirect: safe_link(v.redirect),
         shop_link: safe_link(v.shop_link),
+        receipt: v.receipt,
+        countdown: RETURN_AFTER_SECS,
+        returning_in: w.returning_in.replace("{s}", &RETURN_AFTER_SECS.to_string()),
     }
     .render()
 }
@@ -446,6 +487,7 @@ mod tests {
             reason: Some(&reason),
             redirect: &redirect,
             shop_link: "",
+            receipt: None,
         };
         let page = result(&view).unwrap();
         assert_shown_as_text(&page, &["reason", "heading", "redirect"]);
@@ -458,6 +500,55 @@ mod tests {
         assert!(page.contains(r#"data-redirect="""#) && !page.contains("data:text"), "{page}");
         assert!(page.contains(r#"<a class="button" id="continue" href="https://shop.example/">Return to the shop</a>"#));
         assert!(page.contains(r#"<h1 class="failed">Payment declined</h1>"#), "{page}");
+        assert!(!page.contains(r#"id="countdown""#), "no redirect, no countdown: {page}");
+    }
+
+    #[test]
+    fn the_receipt_shows_its_values_as_text_and_counts_down_visibly() {
+        let values: Vec<String> =
+            ["merchant", "amount", "currency", "card", "invoice", "reference", "date", "label", "ticket", "notice"]
+                .iter()
+                .map(|p| hostile(p))
+                .collect();
+        let receipt = ReceiptView {
+            merchant: values[0].clone(),
+            amount: values[1].clone(),
+            currency: values[2].clone(),
+            card: values[3].clone(),
+            status: "Оплачено — сумма списана",
+            status_code: "CHARGE",
+            invoice: values[4].clone(),
+            reference: values[5].clone(),
+            date: values[6].clone(),
+            offer: Some(ReceiptOffer { label: values[7].clone(), ticket: values[8].clone() }),
+            notice: Some(values[9].clone()),
+        };
+        let view = ResultView {
+            lang: Lang::Ru,
+            heading: None,
+            short: false,
+            success: true,
+            reason: None,
+            redirect: "https://shop.example/ok",
+            shop_link: "",
+            receipt: Some(&receipt),
+        };
+        let page = result(&view).unwrap();
+        assert_shown_as_text(
+            &page,
+            &["merchant", "amount", "currency", "card", "invoice", "reference", "date", "label", "ticket", "notice"],
+        );
+        assert!(page.contains(r#"<span id="receipt-status">Оплачено — сумма списана</span> <code class="hint" id="receipt-status-code">CHARGE</code>"#));
+        assert!(page.contains(r#"<form id="receipt-form" method="post" action="/payform/receipt">"#), "{page}");
+        // The countdown: its words with the seconds, and the same with {s} for form.js.
+        assert!(page.contains(r#"data-countdown="10""#), "{page}");
+        assert!(page.contains(r#"data-template="Возврат в магазин через {s} с""#), "{page}");
+        assert!(
+            page.contains(">Возврат в магазин через 10 с</p>")
+                && page.contains(r#"id="countdown-status" role="status""#)
+        );
+        assert!(page
+            .contains(r#"<button type="button" id="stay" class="outline" hidden>Остаться на этой странице</button>"#));
     }
 
     #[test]
@@ -598,10 +689,14 @@ mod tests {
 
     #[test]
     fn the_demo_shop_pages_show_what_they_are_given_as_text() {
-        let page = shop_result(false, &hostile("invoice"), &hostile("status"), &hostile("reason")).unwrap();
-        assert_shown_as_text(&page, &["invoice", "status", "reason"]);
-        let page = shop_result(true, "000000001", "AUTH", "").unwrap();
-        assert!(page.contains(r#"<dd id="status">AUTH</dd>"#) && !page.contains("Reason"), "{page}");
+        let page = shop_result(false, &hostile("invoice"), None, &hostile("reason")).unwrap();
+        assert_shown_as_text(&page, &["invoice", "reason"]);
+        assert!(page.contains(r#"<span id="status"></span></dd>"#) && !page.contains("status-code"), "{page}");
+        let page = shop_result(true, "000000001", Some(epay_domain::TxStatus::Auth), "").unwrap();
+        assert!(page.contains(
+            r#"<span id="status">Paid — amount held on the card</span> <code class="hint" id="status-code">AUTH</code>"#
+        ));
+        assert!(!page.contains("Reason") && page.contains(r#"data-status="AUTH""#), "{page}");
         assert!(page.contains("Thank you! Payment received."), "{page}");
 
         let object = serde_json::json!({"description": "</script><script>alert(1)</script>", "amount": 2500});

@@ -7,6 +7,8 @@ use super::{Frame, Rendered};
 use crate::edge::html::{script_data, TrustedHtml};
 use crate::edge::page::assets::assets;
 use crate::edge::page::i18n::Lang;
+use crate::services::receipts;
+use epay_domain::{MessageLanguage, TxStatus};
 
 /// `templates/demo/shop.html`.
 #[derive(Template)]
@@ -55,13 +57,20 @@ struct ShopResultPage<'a> {
     frame: Frame<'a>,
     success: bool,
     invoice: &'a str,
-    status: &'a str,
+    /// The payment's status in words ("Paid — amount held on the card"), and its code (`AUTH`)
+    /// as a hint; both empty when the shop knows no such order.
+    status: &'static str,
+    status_code: &'static str,
     /// Why the payment failed; empty: no reason row.
     reason: &'a str,
 }
 
-/// The demo shop's success and failure pages.
-pub fn shop_result(success: bool, invoice: &str, status: &str, reason: &str) -> Rendered {
+/// The demo shop's success and failure pages; `status`: the order's payment, if the shop found
+/// it.
+pub fn shop_result(success: bool, invoice: &str, status: Option<TxStatus>, reason: &str) -> Rendered {
     let title = if success { "Payment received" } else { "Payment failed" };
-    ShopResultPage { frame: Frame::new(Lang::En, title, false), success, invoice, status, reason }.render()
+    // The demo shop speaks English, as its checkout asks the page to.
+    let (status, status_code) =
+        status.map(|s| (receipts::words::status(MessageLanguage::En, s), s.as_str())).unwrap_or_default();
+    ShopResultPage { frame: Frame::new(Lang::En, title, false), success, invoice, status, status_code, reason }.render()
 }
