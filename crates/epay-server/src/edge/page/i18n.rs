@@ -70,6 +70,11 @@ pub struct Words {
     pub too_many_attempts_detail: &'static str,
     /// A transfer the service refused for its input (nothing was written).
     pub check_entered: &'static str,
+    // The card form's saved cards and "save this card" (issue 19 item 9).
+    pub pay_with: &'static str,
+    pub save_this_card: &'static str,
+    /// A saved card the page refused (another customer's, deactivated, unknown): nothing written.
+    pub saved_card_refused: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -123,6 +128,9 @@ static RU: Words = Words {
     too_many_attempts_detail:
         "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
     check_entered: "Проверьте введённые данные и попробуйте ещё раз",
+    pay_with: "Чем оплатить",
+    save_this_card: "Сохранить карту для следующих оплат",
+    saved_card_refused: "Этой сохранённой картой нельзя оплатить. Выберите другую карту или введите новую.",
 };
 
 static KK: Words = Words {
@@ -168,6 +176,9 @@ static KK: Words = Words {
     too_many_attempts_detail:
         "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
     check_entered: "Енгізілген деректерді тексеріп, қайталап көріңіз",
+    pay_with: "Төлейтін карта",
+    save_this_card: "Картаны келесі төлемдер үшін сақтау",
+    saved_card_refused: "Бұл сақталған картамен төлеу мүмкін емес. Басқа картаны таңдаңыз немесе жаңа карта енгізіңіз.",
 };
 
 static EN: Words = Words {
@@ -213,6 +224,9 @@ static EN: Words = Words {
     too_many_attempts_detail:
         "Every attempt to pay this order was declined. Return to the shop to place the order again.",
     check_entered: "Check what you entered and try again",
+    pay_with: "Pay with",
+    save_this_card: "Save this card for future payments",
+    saved_card_refused: "This saved card cannot be used. Choose another card or enter a new one.",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.

@@ -8,13 +8,14 @@ mod acs;
 mod demo;
 
 use askama::Template;
-use epay_domain::TransferKind;
+use epay_domain::{CardBrand, TransferKind};
 
 pub use acs::{challenge, ChallengeView, Notice};
 pub use demo::{checkout, shop, shop_result};
 
 use super::assets::assets;
 use super::i18n::{words, Lang, Words};
+use crate::services::payments::OfferedCard;
 
 /// A rendered page, or why its template failed (the handler answers 500 then).
 pub type Rendered = askama::Result<String>;
@@ -53,6 +54,11 @@ pub struct FormView<'a> {
     pub currency: &'a str,
     pub card_save: bool,
     pub verification: bool,
+    /// "Save this card" is offered (the token names the customer); ticked when `card_save`.
+    pub save_offered: bool,
+    /// The customer's saved cards the form lists, and the one chosen (`None`: a new card).
+    pub saved_cards: &'a [OfferedCard],
+    pub chosen_card: Option<&'a str>,
     pub holder: &'a str,
     /// A problem to show above the form (a decline, a refused card).
     pub alert: Option<&'a str>,
@@ -76,11 +82,56 @@ struct FormPage<'a> {
     v: &'a FormView<'a>,
     /// `v.give_up` if it is an http(s) link, else empty.
     give_up: &'a str,
+    /// `v.saved_cards` as the form lists them; "a new card" is chosen when none of them is.
+    saved: Vec<SavedChoice<'a>>,
+    new_card_chosen: bool,
+}
+
+/// One saved card in the card form's list: its mask and brand, never its number.
+struct SavedChoice<'a> {
+    id: &'a str,
+    mask: &'a str,
+    /// The brand's name (the icon's text), and its icon when we have one.
+    brand: &'static str,
+    icon: Option<&'static str>,
+    chosen: bool,
 }
 
 pub fn form(v: &FormView<'_>) -> Rendered {
     let w = words(v.lang);
-    FormPage { frame: Frame::new(v.lang, w.title, v.short), w, v, give_up: safe_link(v.give_up) }.render()
+    let saved: Vec<SavedChoice<'_>> = v
+        .saved_cards
+        .iter()
+        .map(|card| SavedChoice {
+            id: &card.id,
+            mask: &card.mask,
+            brand: brand_name(card.brand),
+            icon: super::assets::brand_icon(card.brand),
+            chosen: v.chosen_card == Some(card.id.as_str()),
+        })
+        .collect();
+    let new_card_chosen = !saved.iter().any(|card| card.chosen);
+    FormPage {
+        frame: Frame::new(v.lang, w.title, v.short),
+        w,
+        v,
+        give_up: safe_link(v.give_up),
+        saved,
+        new_card_chosen,
+    }
+    .render()
+}
+
+/// A brand's name as a shopper reads it (the icon's text; form.js names them alike).
+fn brand_name(brand: CardBrand) -> &'static str {
+    match brand {
+        CardBrand::Visa => "Visa",
+        CardBrand::MasterCard => "Mastercard",
+        CardBrand::Amex => "American Express",
+        CardBrand::UnionPay => "UnionPay",
+        CardBrand::Mir => "Mir",
+        CardBrand::Unknown => "",
+    }
 }
 
 pub struct ResultView<'a> {
