@@ -359,6 +359,9 @@ mod tests {
             currency: &values[4],
             card_save: true,
             verification: false,
+            save_offered: false,
+            saved_cards: &[],
+            chosen_card: None,
             holder: &values[5],
             alert: Some(&values[6]),
             action: "/payform/pay",
@@ -394,6 +397,29 @@ mod tests {
         assert!(page.contains(r#"<body class="full">"#), "{page}");
         let integrity = &assets().form_js.integrity;
         assert!(page.contains(&format!(r#"<script src="/payform/assets/form.js" integrity="{integrity}"></script>"#)));
+    }
+
+    #[test]
+    fn the_card_form_lists_saved_cards_as_text_and_offers_the_box() {
+        let values: [String; 8] = std::array::from_fn(|_| "x".into());
+        let cards = [
+            OfferedCard { id: hostile("id"), mask: hostile("mask"), brand: CardBrand::Unknown },
+            OfferedCard { id: "card-2".into(), mask: "440563...5096".into(), brand: CardBrand::Visa },
+        ];
+        let mut view = form_view(Lang::Kk, &values);
+        (view.save_offered, view.saved_cards, view.chosen_card) = (true, &cards, Some("card-2"));
+        let page = form(&view).unwrap();
+        assert_shown_as_text(&page, &["id", "mask"]);
+        assert!(page.contains(r#"<legend>Төлейтін карта</legend>"#), "{page}");
+        assert!(page.contains(r#"value="card-2" checked>"#) && page.contains(r#"alt="Visa""#), "{page}");
+        assert!(page.contains(r#"id="new-card" name="card_id" value="">"#), "a new card is not chosen: {page}");
+        assert!(page.contains(r#"name="save_card" value="true" checked> Картаны келесі төлемдер үшін сақтау"#));
+        assert!(!page.contains("Карта келесі төлемдер үшін сақталады"), "the box replaces the note: {page}");
+        // Nothing chosen (an id the form does not list): a new card; the box unticked without cardSave.
+        (view.chosen_card, view.card_save) = (Some("elsewhere"), false);
+        let page = form(&view).unwrap();
+        assert!(page.contains(r#"id="new-card" name="card_id" value="" checked>"#), "{page}");
+        assert!(page.contains(r#"name="save_card" value="true">"#), "{page}");
     }
 
     #[test]
