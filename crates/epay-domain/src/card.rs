@@ -193,6 +193,15 @@ impl CardBrand {
         }
     }
 
+    /// The brand a stored word names ([`CardBrand::as_str`]'s words, as a saved card keeps
+    /// its brand); `Unknown` for any other.
+    pub fn from_word(word: &str) -> CardBrand {
+        [CardBrand::Visa, CardBrand::MasterCard, CardBrand::Amex, CardBrand::Mir, CardBrand::UnionPay]
+            .into_iter()
+            .find(|brand| brand.as_str() == word)
+            .unwrap_or(CardBrand::Unknown)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             CardBrand::Visa => "VISA",
@@ -222,6 +231,15 @@ mod tests {
         assert_eq!(pan.brand(), CardBrand::Visa);
         assert_eq!(Pan::parse("5522042705066736").unwrap().brand(), CardBrand::MasterCard);
         assert_eq!(Pan::parse("377514500004820").unwrap().brand(), CardBrand::Amex);
+    }
+
+    #[test]
+    fn a_stored_brand_word_reads_back_as_its_brand() {
+        for brand in [CardBrand::Visa, CardBrand::MasterCard, CardBrand::Amex, CardBrand::Mir, CardBrand::UnionPay] {
+            assert_eq!(CardBrand::from_word(brand.as_str()), brand);
+        }
+        assert_eq!(CardBrand::from_word("visa"), CardBrand::Unknown, "only the stored spelling");
+        assert_eq!(CardBrand::from_word(""), CardBrand::Unknown);
     }
 
     #[test]

@@ -115,11 +115,13 @@
       return ok;
     }
 
-    // A side of a transfer paid or received by a saved card has no typed card to check.
+    // A side of a transfer paid or received by a saved card, or a card form paid by one, has no
+    // typed card to check. The choice is a select (transfer form) or radios (card form): the
+    // form's named item answers the chosen value for both.
     function savedCardChosen(input) {
       var block = input.closest(".typed-card");
-      var select = block && byId(block.getAttribute("data-saved-select"));
-      return !!(select && select.value);
+      var choice = block && form.elements.namedItem(block.getAttribute("data-saved-select"));
+      return !!(choice && choice.value);
     }
 
     var brandShown = null;
@@ -203,7 +205,7 @@
       el.addEventListener("input", function () { if (serverSaid[el.id]) { serverSaid[el.id] = false; validate(); } });
       el.addEventListener("blur", function () { touched[el.id] = true; validate(); });
     });
-    form.querySelectorAll("select").forEach(function (el) { el.addEventListener("change", validate); });
+    form.querySelectorAll("select, input[type=radio]").forEach(function (el) { el.addEventListener("change", validate); });
 
     // The server's answer was this form again (a refusal, or a decline with attempts left):
     // its alert and its message by each field replace this page's, the typed fields stay as

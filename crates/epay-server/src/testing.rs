@@ -11,7 +11,7 @@ use crate::app::App;
 use crate::platform::clock::FixedClock;
 use crate::platform::test_merchant::{PAYMENT_TERMINAL, TEST_MERCHANT_ID, THREE_DS_TERMINAL};
 use crate::services::auth::Caller;
-use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
+use crate::services::payments::{self, EnteredCard, PageCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::wire::lenient::Checked;
 use crate::wire::PaymentAnswer;
 
@@ -106,7 +106,12 @@ pub(crate) async fn pay_on_page(
         ..PaymentOrderRequest::default()
     };
     let payer = payments::payer(app, &token.caller).await?;
-    payments::pay_from_page(app, payer, PagePayment { order, card: card(entered), acs_url: ACS_URL.into() }).await
+    payments::pay_from_page(
+        app,
+        payer,
+        PagePayment { order, card: PageCard::Entered { card: card(entered), save: false }, acs_url: ACS_URL.into() },
+    )
+    .await
 }
 
 /// A payment of 100 KZT authorized on the two-step payments terminal (a hold, no charge yet).

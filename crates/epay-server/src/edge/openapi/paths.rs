@@ -902,7 +902,9 @@ fn payment_page(b: &mut Builder) {
     b.page(&["post"], "/payform/pay", "Payment page", "paymentPagePay", "The card form's submission (internal)")
         .about(
             "The card form posts here; not an integration point. Pays through the same service as the API. A card \
-             that fails validation is refused before anything is written and the form is shown again (400).",
+             that fails validation is refused before anything is written and the form is shown again (400). With \
+             `card_id` it pays with one of the saved cards the form lists (only a token requested with `accountId` \
+             has any); a card the token may not use is refused the same way.",
         )
         .body::<PayForm>(&["application/x-www-form-urlencoded"], "The card form.", Value::Null)
         .text(200, HTML, "The result (or the 3-D Secure hand-off to the ACS).", None)

@@ -40,6 +40,19 @@ pub const BRAND_ICONS: [&str; 5] = [
     "/payform/assets/brand-mir.svg",
 ];
 
+/// The icon of a brand, if we have one ([`BRAND_ICONS`]).
+pub fn brand_icon(brand: epay_domain::CardBrand) -> Option<&'static str> {
+    use epay_domain::CardBrand;
+    match brand {
+        CardBrand::Visa => Some(BRAND_ICONS[0]),
+        CardBrand::MasterCard => Some(BRAND_ICONS[1]),
+        CardBrand::Amex => Some(BRAND_ICONS[2]),
+        CardBrand::UnionPay => Some(BRAND_ICONS[3]),
+        CardBrand::Mir => Some(BRAND_ICONS[4]),
+        CardBrand::Unknown => None,
+    }
+}
+
 pub fn assets() -> &'static Assets {
     static ASSETS: OnceLock<Assets> = OnceLock::new();
     ASSETS.get_or_init(|| {

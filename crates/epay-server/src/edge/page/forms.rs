@@ -18,19 +18,23 @@ pub struct PayForm {
     #[serde(rename(deserialize = "isShortForm"), deserialize_with = "lenient::or_none")]
     #[schema(rename = "isShortForm")]
     pub is_short_form: Option<bool>,
-    #[schema(required = true)]
+    /// The card number (with `expiry`, `cvc` and `name`), unless `card_id` names a saved card.
     pub pan: String,
     /// `MM/YY`.
-    #[schema(required = true)]
     pub expiry: String,
-    #[schema(required = true)]
     pub cvc: String,
     /// Cardholder name.
-    #[schema(required = true)]
     pub name: String,
     /// The page's language as the shopper switched it (`ru`, `kk`, `en`); anything else, or
     /// none: the payment's `language`. Words only: it changes nothing about the payment.
     pub lang: Option<String>,
+    /// One of the customer's saved cards the form lists, instead of the typed card; empty: the
+    /// typed card. Only a token requested with `accountId` may use one, and only that customer's.
+    pub card_id: Option<String>,
+    /// `true`: "save this card" is ticked. Heeded only where the form offers the box (a token
+    /// requested with `accountId`); elsewhere ignored.
+    #[serde(deserialize_with = "lenient::or_none")]
+    pub save_card: Option<bool>,
 }
 
 /// The transfer form's submission (the page's own form).

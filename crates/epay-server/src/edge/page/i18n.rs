@@ -102,6 +102,11 @@ pub struct Words {
     pub returning_in: &'static str,
     pub stay_here: &'static str,
     pub return_stopped: &'static str,
+    // The card form's saved cards and "save this card" (issue 19 item 9).
+    pub pay_with: &'static str,
+    pub save_this_card: &'static str,
+    /// A saved card the page refused (another customer's, deactivated, unknown): nothing written.
+    pub saved_card_refused: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -173,6 +178,9 @@ static RU: Words = Words {
     returning_in: "Возврат в магазин через {s} с",
     stay_here: "Остаться на этой странице",
     return_stopped: "Автоматический возврат отменён",
+    pay_with: "Чем оплатить",
+    save_this_card: "Сохранить карту для следующих оплат",
+    saved_card_refused: "Этой сохранённой картой нельзя оплатить. Выберите другую карту или введите новую.",
 };
 
 static KK: Words = Words {
@@ -236,6 +244,9 @@ static KK: Words = Words {
     returning_in: "{s} секундтан кейін дүкенге ораласыз",
     stay_here: "Осы бетте қалу",
     return_stopped: "Дүкенге автоматты түрде оралу тоқтатылды",
+    pay_with: "Төлейтін карта",
+    save_this_card: "Картаны келесі төлемдер үшін сақтау",
+    saved_card_refused: "Бұл сақталған картамен төлеу мүмкін емес. Басқа картаны таңдаңыз немесе жаңа карта енгізіңіз.",
 };
 
 static EN: Words = Words {
@@ -299,6 +310,9 @@ static EN: Words = Words {
     returning_in: "Returning to the shop in {s} s",
     stay_here: "Stay on this page",
     return_stopped: "Automatic return cancelled",
+    pay_with: "Pay with",
+    save_this_card: "Save this card for future payments",
+    saved_card_refused: "This saved card cannot be used. Choose another card or enter a new one.",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.

@@ -29,7 +29,7 @@ use crate::edge::http::three_ds::ConfirmRequest;
 use crate::platform::config::Mode;
 use crate::platform::keys::digests_equal;
 use crate::services::auth;
-use crate::services::payments::{self, EnteredCard, PagePayment, PaymentError, PaymentOrderRequest};
+use crate::services::payments::{self, EnteredCard, PageCard, PagePayment, PaymentError, PaymentOrderRequest};
 use crate::services::transfers::{self, Refusal, TransferError};
 use crate::wire::lenient::{self, Checked};
 use crate::wire::PaymentAnswer;
@@ -164,7 +164,12 @@ async fn form_page(State(app): State<AppState>, Query(query): Query<HashMap<Stri
                 short,
                 raw,
                 &order,
-                Shown { holder: &order.payer_name, alert: None, attempts_left: attempts_left(&order) },
+                Shown {
+                    holder: &order.payer_name,
+                    alert: None,
+                    attempts_left: attempts_left(&order),
+                    posted_card: None,
+                },
             ),
         ),
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
@@ -190,12 +195,14 @@ async fn page_order(
     Ok((payer, order))
 }
 
-/// What the card form shows beyond its order: the holder's name as typed, a decline's reason and
-/// the attempts left.
+/// What the card form shows beyond its order: the holder's name as typed, a decline's reason,
+/// the attempts left, and the saved card the shopper chose.
 struct Shown<'a> {
     holder: &'a str,
     alert: Option<&'a str>,
     attempts_left: Option<i32>,
+    /// The form's `card_id` as posted (empty: a new card); `None` when the form is first shown.
+    posted_card: Option<&'a str>,
 }
 
 /// The card form for one order: first shown, or again after a refused or declined attempt.
@@ -207,6 +214,12 @@ fn card_form(
     order: &payments::PageOrder,
     shown: Shown<'_>,
 ) -> views::Rendered {
+    // First shown, the newest saved card is chosen (a returning customer pays in one click);
+    // shown again, the shopper's own choice (an id the form does not list chooses a new card).
+    let chosen_card = match shown.posted_card {
+        None => order.saved_cards.last().map(|card| card.id.as_str()),
+        Some(posted) => Some(posted),
+    };
     views::form(&views::FormView {
         lang,
         short,
@@ -217,6 +230,9 @@ fn card_form(
         currency: order.currency,
         card_save: order.card_save,
         verification: order.amount.is_zero(),
+        save_offered: order.save_offered,
+        saved_cards: &order.saved_cards,
+        chosen_card,
         holder: shown.holder,
         alert: shown.alert,
         action: "/payform/pay",
@@ -238,6 +254,13 @@ fn exhausted(lang: Lang, short: bool) -> Response {
     html(StatusCode::BAD_REQUEST, views::message(lang, short, w.too_many_attempts, &detail))
 }
 
+/// A declined attempt: its reason, and the form's `card_id` it was made with (`None` when not
+/// known, as after 3-D Secure: the form chooses as when first shown).
+struct Decline<'a> {
+    reason: epay_domain::ReasonCode,
+    posted_card: Option<&'a str>,
+}
+
 /// After a declined attempt: the form again, with the reason and the attempts left, while the
 /// invoice allows more (the page's token stays good for them: docs/compatibility.md §48);
 /// after the last one, the declined result and the way back to the shop.
@@ -248,10 +271,10 @@ async fn after_decline(
     raw: &str,
     access_token: &str,
     request: &PaymentOrderRequest,
-    reason: epay_domain::ReasonCode,
+    decline: Decline<'_>,
 ) -> Response {
     let w = words(lang);
-    let mut reason_text = reasons::decline(lang, reason);
+    let mut reason_text = reasons::decline(lang, decline.reason);
     match page_order(app, access_token, request).await {
         Ok((_, order)) if order.attempts.left() > 0 => {
             let alert = format!("{}: {reason_text}", w.declined);
@@ -261,7 +284,12 @@ async fn after_decline(
                 short,
                 raw,
                 &order,
-                Shown { holder: &order.payer_name, alert: Some(&alert), attempts_left: Some(order.attempts.left()) },
+                Shown {
+                    holder: &order.payer_name,
+                    alert: Some(&alert),
+                    attempts_left: Some(order.attempts.left()),
+                    posted_card: decline.posted_card,
+                },
             );
             return html(StatusCode::OK, form);
         }
@@ -307,25 +335,38 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
     let holder = form.name.trim().to_string();
-    let card = (|| {
-        let pan = Pan::parse(&form.pan).ok()?;
-        let expiry = Expiry::parse(&form.expiry).ok()?;
-        let cvc = Cvc::parse(&form.cvc).ok()?;
-        Some(EnteredCard { pan, expiry, cvc })
-    })();
+    // The server decides by the posted field (the form works without JS): a saved card's id,
+    // else the typed card.
+    let posted_card = forms::typed(&form.card_id);
     let form_again = |alert: &str| {
-        let shown = Shown { holder: &holder, alert: Some(alert), attempts_left: attempts_left(&order) };
+        let shown = Shown {
+            holder: &holder,
+            alert: Some(alert),
+            attempts_left: attempts_left(&order),
+            posted_card: Some(posted_card),
+        };
         card_form(&app, lang, short, raw, &order, shown)
     };
-    let Some(card) = card.filter(|_| !holder.is_empty()) else {
-        // Refused before anything is written; the shopper corrects the card and tries again.
-        return html(
-            StatusCode::BAD_REQUEST,
-            form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
-        );
+    let (card, request) = if posted_card.is_empty() {
+        let typed = (|| {
+            let pan = Pan::parse(&form.pan).ok()?;
+            let expiry = Expiry::parse(&form.expiry).ok()?;
+            let cvc = Cvc::parse(&form.cvc).ok()?;
+            Some(EnteredCard { pan, expiry, cvc })
+        })();
+        let Some(card) = typed.filter(|_| !holder.is_empty()) else {
+            // Refused before anything is written; the shopper corrects the card and tries again.
+            return html(
+                StatusCode::BAD_REQUEST,
+                form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
+            );
+        };
+        // The cardholder's name is the one typed on the form.
+        let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
+        (PageCard::Entered { card, save: form.save_card.unwrap_or(false) }, request)
+    } else {
+        (PageCard::Saved { card_id: posted_card.to_string() }, request)
     };
-    // The cardholder's name is the one typed on the form.
-    let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
     let base = crate::edge::http::public_base(&app, &headers);
     let command = PagePayment { order: request.clone(), card, acs_url: format!("{base}/acs/challenge") };
     let merchant_id = payer.token.merchant_id.clone();
@@ -337,9 +378,17 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
             receipt::success_page(&app, lang, short, None, &order.back_link, Some((&merchant_id, &paid.id))).await
         }
         Err(PaymentError::Declined { reason, .. }) => {
-            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await
+            let decline = Decline { reason, posted_card: Some(posted_card) };
+            after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, decline).await
         }
         Err(PaymentError::AttemptsExhausted(_)) => exhausted(lang, short),
+        // Another customer's card, a deactivated or made-up one, or a token that names no
+        // customer: one message whatever the reason, so the page tells nothing about an id;
+        // nothing was written and the token stays usable.
+        Err(PaymentError::BadRequest(why)) if !posted_card.is_empty() => {
+            tracing::info!(reason = %why, "the page refused a saved card");
+            html(StatusCode::BAD_REQUEST, form_again(w.saved_card_refused))
+        }
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
     }
 }
@@ -408,7 +457,10 @@ async fn three_ds_return(
             receipt::success_page(&app, lang, short, heading, &back, paid).await
         }
         Err(PaymentError::Declined { reason, .. }) => match order_request(&decoded) {
-            Ok(request) => after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, reason).await,
+            Ok(request) => {
+                let decline = Decline { reason, posted_card: None };
+                after_decline(&app, lang, short, raw, decoded.access_token.expose(), &request, decline).await
+            }
             Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
         },
         Err(e) => html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),

@@ -8,7 +8,7 @@ mod acs;
 mod demo;
 
 use askama::Template;
-use epay_domain::{Amount, Currency, TransferKind};
+use epay_domain::{Amount, CardBrand, Currency, TransferKind};
 
 pub use acs::{challenge, ChallengeView, Notice};
 pub use demo::{checkout, shop, shop_result};
@@ -17,6 +17,7 @@ use super::assets::assets;
 use super::i18n::{words, Lang, Words};
 use super::money::{money, phrase};
 use super::switch::{self, Keep, LanguageLink};
+use crate::services::payments::OfferedCard;
 
 /// A rendered page, or why its template failed (the handler answers 500 then).
 pub type Rendered = askama::Result<String>;
@@ -67,6 +68,11 @@ pub struct FormView<'a> {
     pub currency: Currency,
     pub card_save: bool,
     pub verification: bool,
+    /// "Save this card" is offered (the token names the customer); ticked when `card_save`.
+    pub save_offered: bool,
+    /// The customer's saved cards the form lists, and the one chosen (`None`: a new card).
+    pub saved_cards: &'a [OfferedCard],
+    pub chosen_card: Option<&'a str>,
     pub holder: &'a str,
     /// A problem to show above the form (a decline, a refused card).
     pub alert: Option<&'a str>,
@@ -94,12 +100,37 @@ struct FormPage<'a> {
     money: String,
     /// The Pay button: "Оплатить 2 500 ₸", "2 500 ₸ төлеу", "Pay ₸2,500".
     pay: String,
+    /// `v.saved_cards` as the form lists them; "a new card" is chosen when none of them is.
+    saved: Vec<SavedChoice<'a>>,
+    new_card_chosen: bool,
+}
+
+/// One saved card in the card form's list: its mask and brand, never its number.
+struct SavedChoice<'a> {
+    id: &'a str,
+    mask: &'a str,
+    /// The brand's name (the icon's text), and its icon when we have one.
+    brand: &'static str,
+    icon: Option<&'static str>,
+    chosen: bool,
 }
 
 pub fn form(v: &FormView<'_>) -> Rendered {
     let w = words(v.lang);
     let keep = Keep { raw_params: v.raw_params, short: v.short, kind: None };
     let money = money(v.lang, v.amount, v.currency);
+    let saved: Vec<SavedChoice<'_>> = v
+        .saved_cards
+        .iter()
+        .map(|card| SavedChoice {
+            id: &card.id,
+            mask: &card.mask,
+            brand: brand_name(card.brand),
+            icon: super::assets::brand_icon(card.brand),
+            chosen: v.chosen_card == Some(card.id.as_str()),
+        })
+        .collect();
+    let new_card_chosen = !saved.iter().any(|card| card.chosen);
     FormPage {
         frame: Frame::new(v.lang, w.title, v.short).with_switch(v.lang, &keep),
         w,
@@ -107,8 +138,22 @@ pub fn form(v: &FormView<'_>) -> Rendered {
         give_up: safe_link(v.give_up),
         pay: phrase(w.pay_amount, &money),
         money,
+        saved,
+        new_card_chosen,
     }
     .render()
+}
+
+/// A brand's name as a shopper reads it (the icon's text; form.js names them alike).
+fn brand_name(brand: CardBrand) -> &'static str {
+    match brand {
+        CardBrand::Visa => "Visa",
+        CardBrand::MasterCard => "Mastercard",
+        CardBrand::Amex => "American Express",
+        CardBrand::UnionPay => "UnionPay",
+        CardBrand::Mir => "Mir",
+        CardBrand::Unknown => "",
+    }
 }
 
 pub struct ResultView<'a> {
@@ -398,6 +443,9 @@ mod tests {
             currency: Currency::Kzt,
             card_save: true,
             verification: false,
+            save_offered: false,
+            saved_cards: &[],
+            chosen_card: None,
             holder: &values[5],
             alert: Some(&values[6]),
             action: "/payform/pay",
@@ -444,6 +492,29 @@ mod tests {
         assert!(page.contains(r#"<input type="hidden" name="lang" value="ru">"#), "{page}");
         let integrity = &assets().form_js.integrity;
         assert!(page.contains(&format!(r#"<script src="/payform/assets/form.js" integrity="{integrity}"></script>"#)));
+    }
+
+    #[test]
+    fn the_card_form_lists_saved_cards_as_text_and_offers_the_box() {
+        let values: [String; 8] = std::array::from_fn(|_| "x".into());
+        let cards = [
+            OfferedCard { id: hostile("id"), mask: hostile("mask"), brand: CardBrand::Unknown },
+            OfferedCard { id: "card-2".into(), mask: "440563...5096".into(), brand: CardBrand::Visa },
+        ];
+        let mut view = form_view(Lang::Kk, &values);
+        (view.save_offered, view.saved_cards, view.chosen_card) = (true, &cards, Some("card-2"));
+        let page = form(&view).unwrap();
+        assert_shown_as_text(&page, &["id", "mask"]);
+        assert!(page.contains(r#"<legend>Төлейтін карта</legend>"#), "{page}");
+        assert!(page.contains(r#"value="card-2" checked>"#) && page.contains(r#"alt="Visa""#), "{page}");
+        assert!(page.contains(r#"id="new-card" name="card_id" value="">"#), "a new card is not chosen: {page}");
+        assert!(page.contains(r#"name="save_card" value="true" checked> Картаны келесі төлемдер үшін сақтау"#));
+        assert!(!page.contains("Карта келесі төлемдер үшін сақталады"), "the box replaces the note: {page}");
+        // Nothing chosen (an id the form does not list): a new card; the box unticked without cardSave.
+        (view.chosen_card, view.card_save) = (Some("elsewhere"), false);
+        let page = form(&view).unwrap();
+        assert!(page.contains(r#"id="new-card" name="card_id" value="" checked>"#), "{page}");
+        assert!(page.contains(r#"name="save_card" value="true">"#), "{page}");
     }
 
     #[test]

@@ -149,12 +149,23 @@ pub struct PayWithSavedCard {
     pub acs_url: String,
 }
 
-/// A payment from the hosted page: its `paymentObject` and the card the shopper typed.
+/// A payment from the hosted page: its `paymentObject` and the card the shopper chose.
 #[derive(Debug)]
 pub struct PagePayment {
     pub order: PaymentOrderRequest,
-    pub card: EnteredCard,
+    pub card: PageCard,
     pub acs_url: String,
+}
+
+/// The card the shopper chose on the card form.
+#[derive(Debug)]
+pub enum PageCard {
+    /// Typed on the form. `save`: the form's "save this card" box was ticked (heeded only when
+    /// the token names the customer: `page::saves_typed_card`).
+    Entered { card: EnteredCard, save: bool },
+    /// One of the customer's saved cards the form listed, by its id (as posted: the service
+    /// checks whose it is).
+    Saved { card_id: String },
 }
 
 /// Card data as the payer entered it (typed on the page, or decrypted from a cryptogram). Its

@@ -25,11 +25,13 @@ mod saved_card;
 mod tests;
 
 pub use answer::payment_response;
-pub use command::{EnteredCard, Field, PagePayment, PayWithCryptogram, PayWithSavedCard, PaymentOrderRequest};
+pub use command::{
+    EnteredCard, Field, PageCard, PagePayment, PayWithCryptogram, PayWithSavedCard, PaymentOrderRequest,
+};
 pub use cryptogram::{pay_with_cryptogram, CRYPTOGRAM_REFUSED};
 pub use error::PaymentError;
 pub(crate) use order::Order;
 pub(crate) use outcome::{decide_charge, with_conversion};
-pub use page::{check_page_order, pay_from_page, PageOrder};
+pub use page::{check_page_order, pay_from_page, OfferedCard, PageOrder, SAVED_CARDS_NEED_ACCOUNT};
 pub use payer::{payer, Payer};
 pub use saved_card::pay_with_saved_card;

@@ -1,6 +1,8 @@
-//! Paying with a saved card (`/payments/cards/auth`, seed 003).
+//! Paying with a saved card (`/payments/cards/auth`, seed 003; and the payment page's list of
+//! the customer's cards, `page`).
 
-use epay_store::TokenSpend;
+use epay_domain::Pan;
+use epay_store::{SavedCard, TokenRecord, TokenSpend};
 
 use super::command::{read, text, PayWithSavedCard};
 use super::error::{bad, internal, PaymentError};
@@ -29,6 +31,20 @@ pub async fn pay_with_saved_card(
         return Err(bad("amount must be greater than 0"));
     }
     let card_id = read(&command.card_id)?.filter(|id| !id.trim().is_empty()).ok_or_else(|| bad(CARD_ID_REQUIRED))?;
+    let (card, pan) = usable_card(app, &token, &order, &card_id).await?;
+    let order = Order { card_save: false, ..order };
+    let source = CardSource::Saved { card: Box::new(card), pan };
+    execute(app, token, terminal, order, source, &command.acs_url, TokenSpend::Always).await
+}
+
+/// The saved card `card_id` if `order` may pay with it, and its number, opened from the vault.
+/// Every refusal writes nothing.
+pub(super) async fn usable_card(
+    app: &App,
+    token: &TokenRecord,
+    order: &Order,
+    card_id: &str,
+) -> Result<(SavedCard, Pan), PaymentError> {
     // A saved card pays only for the customer it was saved for: the request names them (and the
     // token too, when it binds one: Order::check refuses another), so a card id alone is not
     // enough to spend someone's card.
@@ -41,9 +57,9 @@ pub async fn pay_with_saved_card(
         .await
         .map_err(internal)?
         .filter(|c| c.account_id == order.account_id)
-        .ok_or_else(|| bad(format!("card {} not found", echoed(&card_id))))?;
+        .ok_or_else(|| bad(format!("card {} not found", echoed(card_id))))?;
     if !card.active {
-        return Err(bad(format!("card {} is deactivated", echoed(&card_id))));
+        return Err(bad(format!("card {} is deactivated", echoed(card_id))));
     }
     if !card.payable {
         return Err(bad(format!(
@@ -56,14 +72,12 @@ pub async fn pay_with_saved_card(
         return Err(bad(format!(
             "card {} has no recurrent agreement: a recurrent payment needs a card saved in a payment with \
              cardSave: true and recurrent: true",
-            echoed(&card_id)
+            echoed(card_id)
         )));
     }
     let pan = app.open_pan(&card.pan_ciphertext).await.ok_or_else(|| {
         tracing::error!(card_id = %card.id, "saved card cannot be decrypted with the vault key");
         PaymentError::Internal
     })?;
-    let order = Order { card_save: false, ..order };
-    let source = CardSource::Saved { card: Box::new(card), pan };
-    execute(app, token, terminal, order, source, &command.acs_url, TokenSpend::Always).await
+    Ok((card, pan))
 }

@@ -8,8 +8,8 @@ use epay_domain::{Amount, Currency, Cvc, Expiry, Pan, TxStatus};
 use epay_store::TokenRecord;
 
 use super::{
-    pay_from_page, pay_with_cryptogram, pay_with_saved_card, payer, EnteredCard, Field, PagePayment, PayWithCryptogram,
-    PayWithSavedCard, PaymentError, PaymentOrderRequest, CRYPTOGRAM_REFUSED,
+    pay_from_page, pay_with_cryptogram, pay_with_saved_card, payer, EnteredCard, Field, PageCard, PagePayment,
+    PayWithCryptogram, PayWithSavedCard, PaymentError, PaymentOrderRequest, CRYPTOGRAM_REFUSED,
 };
 use crate::app::App;
 use crate::platform::cryptogram::Cryptogram;
@@ -75,7 +75,8 @@ async fn pay_order(
     card: EnteredCard,
 ) -> Result<PaymentAnswer, PaymentError> {
     let payer = payer(app, caller).await?;
-    pay_from_page(app, payer, PagePayment { order, card, acs_url: ACS.into() }).await
+    pay_from_page(app, payer, PagePayment { order, card: PageCard::Entered { card, save: false }, acs_url: ACS.into() })
+        .await
 }
 
 async fn pay(
