@@ -14,6 +14,10 @@
 //! durable, and a failed COMMIT fails every unit of the batch.
 //! The first unit of a batch sets no savepoint (nothing else is in the transaction yet, so
 //! undoing it is a ROLLBACK of the batch): a unit alone in its batch pays no SAVEPOINT/RELEASE.
+//! A unit that ends with deferred writes (`finish`, `pipeline.rs`) sends RELEASE in the same
+//! multi-statement query as them, unless one of them has a row count still to check: RELEASE runs
+//! only if every write before it did, but a count is checked after all ran, and a failed check
+//! must still find the savepoint there to undo the unit.
 //!
 //! Who commits: one committer task per store. The first unit released into a batch wakes it; it
 //! then queues for the write connection like any unit. The connection's mutex is FIFO, so every
