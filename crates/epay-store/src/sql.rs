@@ -144,15 +144,25 @@ pub trait Backend:
     /// check). PostgreSQL: REPEATABLE READ, as READ COMMITTED takes a snapshot per statement;
     /// SQLite: a deferred transaction on a read connection, which WAL keeps at one snapshot.
     const BEGIN_SNAPSHOT: &'static str;
-    /// Whether a statement's WITH may hold INSERT/UPDATE/DELETE (data-modifying CTEs):
-    /// PostgreSQL sends a use case's final writes as one statement (`pipeline.rs`); SQLite
-    /// has none and runs them one by one.
-    const WRITABLE_CTE: bool;
+    /// How a unit's final writes travel together in one round trip (`pipeline.rs`).
+    const ONE_TRIP: OneTrip;
 
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;
 
     fn run_migrations(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send;
+}
+
+/// How several statements of a unit go to the database in one round trip (`pipeline.rs`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum OneTrip {
+    /// PostgreSQL: one statement whose WITH holds the writes (data-modifying CTEs). Its
+    /// sub-statements all see the database as it was before it.
+    WritableCte,
+    /// SQLite (no data-modifying CTEs): `;`-separated statements in one query, which sqlx's
+    /// SQLite driver prepares and runs in turn on the connection's thread, each seeing the ones
+    /// before it. PostgreSQL refuses this with bound arguments.
+    Statements,
 }
 
 /// How many rows a statement changed (each driver has it, but as its own inherent method).

@@ -11,7 +11,7 @@ use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
 use sqlx::Row;
 
 use super::pipeline::Step;
-use super::{Backend, SqlStore};
+use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::StoreResult;
 
@@ -151,8 +151,12 @@ impl<DB: Backend> SqlStore<DB> {
         payment: &Payment,
         money: &TransferMoney,
     ) -> StoreResult<()> {
-        // The receiver's sum reads this transfer's ledger rows: they must be written first.
-        tx.flush().await?;
+        // The receiver's sum reads this transfer's ledger rows, queued above. On PostgreSQL they
+        // must be written by an earlier statement (the parts of one statement do not see each
+        // other's rows); SQLite's queued statements run in turn, each seeing the ones before.
+        if DB::ONE_TRIP == OneTrip::WritableCte {
+            tx.flush().await?;
+        }
         let terminal = DailySubject::Terminal(&payment.terminal_id).key();
         let terminal_total = Step::new(
             "UPDATE transfer_daily_totals SET total_minor = total_minor + $4

@@ -1,38 +1,52 @@
-//! Deferred writes: the writes at the end of a use case, sent to PostgreSQL as ONE statement.
+//! Deferred writes: the writes at the end of a use case, sent to the database in ONE round trip.
 //!
-//! PostgreSQL spends its CPU per statement (parse/bind/execute, a loopback round trip, a
-//! wake-up), not per row. Once a payment (a charge, a refund, a transfer) is decided, what is
-//! left is only writes whose outcome nobody reads back: the ledger transfers, the account and
-//! shard sums, the payment row and its history, the callback, the Idempotency-Key's answer.
-//! A unit queues them ([`Unit::defer`](super::Unit::defer)) and [`Unit::flush`] sends them as one
-//! statement of data-modifying CTEs:
+//! Once a payment (a charge, a refund, a transfer) is decided, what is left is only writes whose
+//! outcome nobody reads back: the ledger transfers, the account and shard sums, the payment row
+//! and its history, the callback, the Idempotency-Key's answer. A unit queues them
+//! ([`Unit::defer`](super::Unit::defer)) and [`Unit::flush`](super::Unit::flush) sends them
+//! together, as the backend allows ([`OneTrip`]):
 //!
-//! ```sql
-//! WITH w0 AS (INSERT INTO ledger_transfers … RETURNING 1),
-//!      w1 AS (UPDATE ledger_accounts … RETURNING 1), …
-//! SELECT (SELECT count(*) FROM w0) AS n0, (SELECT count(*) FROM w1) AS n1, …
-//! ```
+//! - **PostgreSQL** spends its CPU per statement (parse/bind/execute, a loopback round trip, a
+//!   wake-up), not per row: one statement of data-modifying CTEs,
+//!
+//!   ```sql
+//!   WITH w0 AS (INSERT INTO ledger_transfers … RETURNING 1),
+//!        w1 AS (UPDATE ledger_accounts … RETURNING 1), …
+//!   SELECT (SELECT count(*) FROM w0) AS n0, (SELECT count(*) FROM w1) AS n1, …
+//!   ```
+//!
+//! - **SQLite** runs in-process, but sqlx gives each connection a thread of its own, and every
+//!   statement is a message to that thread and one back: thread hand-offs, not SQLite, are the
+//!   cost. The steps go as `;`-separated statements of one query: sqlx's SQLite driver prepares
+//!   and runs them in turn on the connection's thread and streams back each one's row count
+//!   ([`statements`]). Every step keeps its own `$n`, shifted past the steps before it: the
+//!   driver binds a `$n` from the query's one argument list by its number.
 //!
 //! Still in the use case's transaction, so it commits or rolls back with everything else.
 //! What guards money still decides inside it: each step's row count comes back (a compare-and-set
 //! that changed no row fails the unit with the step's error, like an insert of a ledger transfer
 //! between accounts of two currencies), and a unique violation (another attempt that took the
-//! invoice) fails the statement, named by the step it belongs to.
+//! invoice) fails the unit, named by the step it belongs to. On SQLite the failing statement is
+//! the last that ran (sqlx stops there): the steps before it stay in the unit's transaction until
+//! the unit, failed as a whole, is rolled back.
 //!
-//! Two rules keep one statement equal to the steps run one after another:
-//! - The sub-statements of one statement all see the database as it was before it, and two of
-//!   them changing one row leave only one change (PostgreSQL does not say which). So a step that
-//!   changes an existing row names it ([`Step::row`]), and a second step on the same row first
-//!   flushes the queue.
-//! - A statement that reads what a queued step writes, or references its row by a foreign key,
-//!   flushes first (`tx.flush()`); the use cases here read nothing after they queue.
-//!
-//! SQLite has no data-modifying CTEs: there a step runs at once, as before, and the queue is
-//! always empty.
+//! Two rules keep the queue equal to the steps run one after another:
+//! - PostgreSQL: the sub-statements of one statement all see the database as it was before it,
+//!   and two of them changing one row leave only one change (PostgreSQL does not say which). So a
+//!   step that changes an existing row names it ([`Step::row`]), and a second step on the same
+//!   row first flushes the queue. SQLite's statements run one after another, each seeing the
+//!   ones before it, so there the rule costs a round trip for nothing and is not applied.
+//! - Both: a statement outside the queue that reads what a queued step writes, or references its
+//!   row by a foreign key, flushes first (`tx.flush()`); the use cases here read nothing after
+//!   they queue.
 
-use sqlx::Row;
+use std::future::poll_fn;
+use std::pin::Pin;
 
-use super::Backend;
+use futures_core::Stream;
+use sqlx::{Database, Either, Executor, Row};
+
+use super::{Backend, OneTrip, RowsAffected};
 use crate::{StoreError, StoreResult};
 
 /// One bound value of a step.
@@ -178,17 +192,19 @@ pub(crate) fn unique_violation_on(e: &sqlx::Error, table: &str) -> bool {
     db.is_unique_violation() && (db.table() == Some(table) || db.message().contains(&format!(" {table}.")))
 }
 
-/// A unit's queued steps (always empty on SQLite).
+/// A unit's queued steps.
 #[derive(Default)]
 pub(crate) struct Pipeline {
     steps: Vec<Step>,
 }
 
 impl Pipeline {
-    /// Whether `step` must wait for what is queued to be sent first (it changes a row a queued
-    /// step changes).
-    pub(crate) fn conflicts(&self, step: &Step) -> bool {
-        step.row.is_some() && self.steps.iter().any(|queued| queued.row == step.row)
+    /// Whether `step` must wait for what is queued to be sent first: on PostgreSQL, it changes a
+    /// row a queued step changes (see the module doc).
+    pub(crate) fn conflicts<DB: Backend>(&self, step: &Step) -> bool {
+        DB::ONE_TRIP == OneTrip::WritableCte
+            && step.row.is_some()
+            && self.steps.iter().any(|queued| queued.row == step.row)
     }
 
     pub(crate) fn push(&mut self, step: Step) {
@@ -199,7 +215,15 @@ impl Pipeline {
         self.steps.is_empty()
     }
 
-    /// Sends every queued step: one alone as itself, more as one statement of CTEs.
+    /// Whether every queued step's outcome is decided by the database alone: none has a row
+    /// count to check afterwards ([`Step::unless_one`]). Only then may a statement that must
+    /// not run when the unit fails (SQLite's `RELEASE` of the unit's savepoint) ride behind
+    /// them: an error stops the statements there, but a row count is checked after all ran.
+    pub(crate) fn checks_nothing(&self) -> bool {
+        self.steps.iter().all(|step| step.unless_one.is_none())
+    }
+
+    /// Sends every queued step: one alone as itself, more in one round trip.
     pub(crate) async fn send<DB: Backend>(&mut self, conn: &mut DB::Connection) -> StoreResult<()> {
         let mut steps = std::mem::take(&mut self.steps);
         if steps.len() <= 1 {
@@ -208,45 +232,134 @@ impl Pipeline {
                 None => Ok(()),
             };
         }
-        let mut sql = String::from("WITH ");
-        let mut offset = 0;
-        for (i, step) in steps.iter().enumerate() {
-            if i > 0 {
-                sql.push_str(",\n");
-            }
-            sql.push_str(&format!("w{i} AS ("));
-            renumber(step.sql, offset, &mut sql);
-            sql.push_str(" RETURNING 1)");
-            offset += step.args.len();
+        match DB::ONE_TRIP {
+            OneTrip::WritableCte => send_as_ctes::<DB>(steps, conn).await,
+            OneTrip::Statements => send_as_statements::<DB>(steps, None, conn).await,
         }
-        sql.push_str("\nSELECT ");
-        for i in 0..steps.len() {
-            if i > 0 {
-                sql.push_str(", ");
-            }
-            sql.push_str(&format!("(SELECT count(*) FROM w{i}) AS n{i}"));
-        }
-        let mut query = sqlx::query::<DB>(&sql);
-        for step in &steps {
-            query = Step::bind(&step.args, query);
-        }
-        let row = match query.fetch_one(&mut *conn).await {
-            Ok(row) => row,
-            Err(e) => {
-                let meaning = steps.iter().find_map(|step| step.meaning(&e));
-                return Err(meaning.unwrap_or_else(|| e.into()));
-            }
-        };
-        let mut counts = Vec::with_capacity(steps.len());
-        for i in 0..steps.len() {
-            let name = format!("n{i}");
-            counts.push(row.try_get::<i64, _>(name.as_str())?);
-        }
-        for (step, rows) in steps.into_iter().zip(counts) {
-            step.check(rows as u64)?;
-        }
-        Ok(())
     }
+
+    /// SQLite: sends the queued steps and then `tail` (a statement without arguments), all in
+    /// one round trip; `tail` runs only if every step did. The caller has made sure that no
+    /// step's row count is checked ([`Self::checks_nothing`]).
+    pub(crate) async fn send_then<DB: Backend>(
+        &mut self,
+        tail: &'static str,
+        conn: &mut DB::Connection,
+    ) -> StoreResult<()> {
+        debug_assert!(DB::ONE_TRIP == OneTrip::Statements && self.checks_nothing());
+        let steps = std::mem::take(&mut self.steps);
+        send_as_statements::<DB>(steps, Some(tail), conn).await
+    }
+}
+
+/// PostgreSQL: the steps as one statement of data-modifying CTEs, each step's row count a column.
+async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) -> StoreResult<()> {
+    let mut sql = String::from("WITH ");
+    let mut offset = 0;
+    for (i, step) in steps.iter().enumerate() {
+        if i > 0 {
+            sql.push_str(",\n");
+        }
+        sql.push_str(&format!("w{i} AS ("));
+        renumber(step.sql, offset, &mut sql);
+        sql.push_str(" RETURNING 1)");
+        offset += step.args.len();
+    }
+    sql.push_str("\nSELECT ");
+    for i in 0..steps.len() {
+        if i > 0 {
+            sql.push_str(", ");
+        }
+        sql.push_str(&format!("(SELECT count(*) FROM w{i}) AS n{i}"));
+    }
+    let mut query = sqlx::query::<DB>(&sql);
+    for step in &steps {
+        query = Step::bind(&step.args, query);
+    }
+    let row = match query.fetch_one(&mut *conn).await {
+        Ok(row) => row,
+        Err(e) => {
+            let meaning = steps.iter().find_map(|step| step.meaning(&e));
+            return Err(meaning.unwrap_or_else(|| e.into()));
+        }
+    };
+    let mut counts = Vec::with_capacity(steps.len());
+    for i in 0..steps.len() {
+        let name = format!("n{i}");
+        counts.push(row.try_get::<i64, _>(name.as_str())?);
+    }
+    for (step, rows) in steps.into_iter().zip(counts) {
+        step.check(rows as u64)?;
+    }
+    Ok(())
+}
+
+/// SQLite: the steps (and `tail`) as `;`-separated statements of one query.
+async fn send_as_statements<DB: Backend>(
+    steps: Vec<Step>,
+    tail: Option<&'static str>,
+    conn: &mut DB::Connection,
+) -> StoreResult<()> {
+    let mut sql = String::new();
+    let mut offset = 0;
+    for step in &steps {
+        renumber(step.sql, offset, &mut sql);
+        sql.push_str(";\n");
+        offset += step.args.len();
+    }
+    sql.push_str(tail.unwrap_or_default());
+    let mut query = sqlx::query::<DB>(&sql);
+    for step in &steps {
+        query = Step::bind(&step.args, query);
+    }
+    let done = match statements::<DB>(conn, query).await {
+        Ok(done) => done,
+        // The statement that failed is the step's own (or the tail's): the meaning is that step's.
+        Err((failed, e)) => {
+            return Err(steps.get(failed).and_then(|step| step.meaning(&e)).unwrap_or_else(|| e.into()))
+        }
+    };
+    if done.len() != steps.len() + usize::from(tail.is_some()) {
+        // sqlx answers one result per statement that ran; fewer would be a step not run.
+        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
+            "{} statements answered for {} sent",
+            done.len(),
+            steps.len() + usize::from(tail.is_some())
+        ))));
+    }
+    for (step, done) in steps.into_iter().zip(done) {
+        step.check(done.rows_affected)?;
+    }
+    Ok(())
+}
+
+/// What one statement of a multi-statement query did.
+pub(crate) struct Done<DB: Database> {
+    pub rows_affected: u64,
+    pub rows: Vec<DB::Row>,
+}
+
+/// Runs `query`, `;`-separated statements, in one round trip ([`OneTrip::Statements`], SQLite):
+/// what each statement did, in order. On an error, also the index of the statement that failed:
+/// those before it ran, none after it did.
+pub(crate) async fn statements<'q, DB: Backend>(
+    conn: &mut DB::Connection,
+    query: sqlx::query::Query<'q, DB, <DB as Database>::Arguments<'q>>,
+) -> Result<Vec<Done<DB>>, (usize, sqlx::Error)> {
+    let mut stream = Executor::fetch_many(&mut *conn, query);
+    let mut done = Vec::new();
+    let mut rows = Vec::new();
+    while let Some(item) = poll_fn(|cx| Pin::new(&mut stream).poll_next(cx)).await {
+        match item {
+            // A statement's rows come first, then its count.
+            Ok(Either::Right(row)) => rows.push(row),
+            Ok(Either::Left(result)) => {
+                done.push(Done { rows_affected: RowsAffected::rows_affected(&result), rows: std::mem::take(&mut rows) })
+            }
+            Err(e) => return Err((done.len(), e)),
+        }
+    }
+    Ok(done)
 }
 
 /// Appends `sql` to `out` with each placeholder `$n` written as `$(n + offset)`. The step SQL of

@@ -9,7 +9,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::postgres::{PgPoolOptions, PgQueryResult};
 use sqlx::{Pool, Postgres};
 
-use super::{migrations, Backend, RowsAffected, SqlStore};
+use super::{migrations, Backend, OneTrip, RowsAffected, SqlStore};
 use crate::StoreResult;
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::POSTGRES));
@@ -21,7 +21,7 @@ impl Backend for Postgres {
     const FOR_UPDATE: &'static str = "FOR UPDATE";
     const BEGIN: &'static str = "BEGIN";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
-    const WRITABLE_CTE: bool = true;
+    const ONE_TRIP: OneTrip = OneTrip::WritableCte;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -11,7 +11,7 @@ use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
 use sqlx::{Pool, Sqlite};
 
-use super::{migrations, Backend, RowsAffected, SqlStore, Writer};
+use super::{migrations, Backend, OneTrip, RowsAffected, SqlStore, Writer};
 use crate::StoreResult;
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::SQLITE));
@@ -24,7 +24,7 @@ impl Backend for Sqlite {
     const FOR_UPDATE: &'static str = "";
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
-    const WRITABLE_CTE: bool = false;
+    const ONE_TRIP: OneTrip = OneTrip::Statements;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR

@@ -14,6 +14,10 @@
 //! durable, and a failed COMMIT fails every unit of the batch.
 //! The first unit of a batch sets no savepoint (nothing else is in the transaction yet, so
 //! undoing it is a ROLLBACK of the batch): a unit alone in its batch pays no SAVEPOINT/RELEASE.
+//! A unit that ends with deferred writes (`finish`, `pipeline.rs`) sends RELEASE in the same
+//! multi-statement query as them, unless one of them has a row count still to check: RELEASE runs
+//! only if every write before it did, but a count is checked after all ran, and a failed check
+//! must still find the savepoint there to undo the unit.
 //!
 //! Who commits: one committer task per store. The first unit released into a batch wakes it; it
 //! then queues for the write connection like any unit. The connection's mutex is FIFO, so every
@@ -53,8 +57,10 @@ pub(crate) const MAX_UNITS: usize = 64;
 /// One unit of work: every statement of one port method's write. Derefs to the connection.
 pub struct Unit<DB: Database> {
     inner: Inner<DB>,
-    /// Writes queued to go to PostgreSQL as one statement (`pipeline.rs`); empty on SQLite.
+    /// Writes queued to go to the database in one round trip (`pipeline.rs`).
     pending: Pipeline,
+    /// SQLite: the unit's savepoint was released together with its last writes (`finish`).
+    released: bool,
 }
 
 enum Inner<DB: Database> {
@@ -67,24 +73,25 @@ enum Inner<DB: Database> {
 impl<DB: Backend> Unit<DB> {
     /// A unit that is its own transaction (PostgreSQL).
     pub(crate) fn own(tx: Transaction<'static, DB>) -> Self {
-        Unit { inner: Inner::Own(tx), pending: Pipeline::default() }
+        Unit::new(Inner::Own(tx))
     }
 
-    /// Queues a write that nothing in the unit reads back (see `pipeline.rs`). PostgreSQL: sent
-    /// with the others at the next [`Self::flush`] (at once first if it changes a row a queued
-    /// write changes); SQLite: run now.
+    fn new(inner: Inner<DB>) -> Self {
+        Unit { inner, pending: Pipeline::default(), released: false }
+    }
+
+    /// Queues a write that nothing in the unit reads back (see `pipeline.rs`): sent with the
+    /// others at the next [`Self::flush`] (on PostgreSQL at once first if it changes a row a
+    /// queued write changes).
     pub(crate) async fn defer(&mut self, step: Step) -> StoreResult<()> {
-        if !DB::WRITABLE_CTE {
-            return step.run::<DB>(&mut **self).await;
-        }
-        if self.pending.conflicts(&step) {
+        if self.pending.conflicts::<DB>(&step) {
             self.flush().await?;
         }
         self.pending.push(step);
         Ok(())
     }
 
-    /// Sends the queued writes, in one statement, and checks what each changed.
+    /// Sends the queued writes, in one round trip, and checks what each changed.
     pub(crate) async fn flush(&mut self) -> StoreResult<()> {
         if self.pending.is_empty() {
             return Ok(());
@@ -93,8 +100,21 @@ impl<DB: Backend> Unit<DB> {
         pending.send::<DB>(&mut **self).await
     }
 
-    /// Sends the queued writes and commits: what a use case ends with.
+    /// Sends the queued writes and commits: what a use case ends with. On SQLite, a unit with a
+    /// savepoint releases it in the same round trip as its last writes, when none of them has a
+    /// row count still to check (a failed check must still be able to undo the unit).
     pub(crate) async fn finish(mut self) -> StoreResult<()> {
+        let with_release = match &self.inner {
+            Inner::Batched(held) => !held.bare && !self.pending.is_empty() && self.pending.checks_nothing(),
+            Inner::Own(_) => false,
+        };
+        if with_release {
+            let mut pending = std::mem::take(&mut self.pending);
+            // Still in doubt while it runs: if this future is dropped, the next holder of the
+            // connection finds out whether RELEASE ran, as after `commit`'s own.
+            pending.send_then::<DB>("RELEASE u", &mut *self).await?;
+            self.released = true;
+        }
         self.flush().await?;
         Ok(self.commit().await?)
     }
@@ -117,7 +137,7 @@ impl<DB: Backend> Unit<DB> {
         if guard.bare {
             // The batch's first unit set no savepoint: nothing to release.
             guard.bare = false;
-        } else {
+        } else if !self.released {
             // Still in doubt while RELEASE runs: if this future is dropped now, the next holder
             // of the connection finds out whether it ran.
             run(guard.connection(), "RELEASE u").await?;
@@ -308,11 +328,11 @@ impl<DB: Backend> Writer<DB> {
             if guard.batch.as_ref().is_some_and(|b| b.units == 0) {
                 // Nothing else is in the batch yet: the unit needs no savepoint (see `bare`).
                 guard.bare = true;
-                return Ok(Unit { inner: Inner::Batched(guard), pending: Pipeline::default() });
+                return Ok(Unit::new(Inner::Batched(guard)));
             }
             run(guard.connection(), "SAVEPOINT u").await?;
             // Stays in doubt until RELEASE returned: the unit's statements run now.
-            return Ok(Unit { inner: Inner::Batched(guard), pending: Pipeline::default() });
+            return Ok(Unit::new(Inner::Batched(guard)));
         }
     }
 }

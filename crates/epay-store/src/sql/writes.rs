@@ -9,7 +9,7 @@ use sqlx::{Executor, Row};
 use super::booking::RoleAccounts;
 use super::decisions::{illegal, payment_decision, waiting_state};
 use super::pipeline::Step;
-use super::{Backend, RowsAffected, SqlStore};
+use super::{Backend, OneTrip, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
 
@@ -152,29 +152,17 @@ impl<DB: Backend> SqlStore<DB> {
         )
     }
 
-    /// Numbers a new attempt at the payment's invoice (docs/compatibility.md §48). Refused
-    /// while another attempt holds the invoice (`DuplicateInvoice`, or `ChallengeOpen`
-    /// while it waits for 3-D Secure) and once the terminal's attempts are used
-    /// (`AttemptsExhausted`). This read only chooses the answer: two attempts that read
-    /// at the same moment are kept apart by the unique indexes the insert meets,
-    /// `payments_invoice_attempt` (one number per attempt, so never more attempts than
-    /// the limit) and `payments_invoice_holding` (one attempt that is not declined).
-    pub(super) async fn number_attempt(tx: &mut super::Unit<DB>, p: &Payment) -> StoreResult<i32> {
-        let rows = sqlx::query(
-            "SELECT t.max_attempts, p.attempt, p.status FROM terminals t
-             LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-             WHERE t.id = $1",
-        )
-        .bind(&p.terminal_id)
-        .bind(&p.invoice_id)
-        .fetch_all(&mut **tx)
-        .await?;
-        Self::next_attempt(&rows)
-    }
-
-    /// Spends an attempt's token and numbers the attempt ([`Self::spend_token_in`], then
-    /// [`Self::number_attempt`]): on PostgreSQL in one statement, the insert into
-    /// `spent_tokens` a CTE of the numbering read. A spent token refuses the attempt first.
+    /// Spends an attempt's token ([`Self::spend_token_on`]; a spent token refuses the attempt
+    /// first) and numbers the attempt at the payment's invoice (docs/compatibility.md §48), in
+    /// one round trip: on PostgreSQL one statement, the insert into `spent_tokens` a CTE of the
+    /// numbering read; on SQLite the insert and the read as two statements of one query.
+    ///
+    /// Numbering is refused while another attempt holds the invoice (`DuplicateInvoice`, or
+    /// `ChallengeOpen` while it waits for 3-D Secure) and once the terminal's attempts are used
+    /// (`AttemptsExhausted`). The read only chooses the answer: two attempts that read at the
+    /// same moment are kept apart by the unique indexes the payment's insert meets,
+    /// `payments_invoice_attempt` (one number per attempt, so never more attempts than the
+    /// limit) and `payments_invoice_holding` (one attempt that is not declined).
     pub(super) async fn spend_and_number(
         tx: &mut super::Unit<DB>,
         token_id: &str,
@@ -182,9 +170,26 @@ impl<DB: Backend> SqlStore<DB> {
         now: i64,
         p: &Payment,
     ) -> StoreResult<i32> {
-        if !DB::WRITABLE_CTE {
-            Self::spend_token_in(tx, token_id, expires_at, now).await?;
-            return Self::number_attempt(tx, p).await;
+        if DB::ONE_TRIP == OneTrip::Statements {
+            let both = sqlx::query(
+                "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
+                     ON CONFLICT (token_id) DO NOTHING;
+                 SELECT t.max_attempts, p.attempt, p.status FROM terminals t
+                 LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+                 WHERE t.id = $1",
+            )
+            .bind(&p.terminal_id)
+            .bind(&p.invoice_id)
+            .bind(token_id)
+            .bind(now)
+            .bind(expires_at);
+            let done = super::pipeline::statements::<DB>(&mut **tx, both).await.map_err(|(_, e)| e)?;
+            let [spend, numbering] = <[_; 2]>::try_from(done)
+                .map_err(|done| sqlx::Error::Protocol(format!("{} statements answered for 2", done.len())))?;
+            if spend.rows_affected != 1 {
+                return Err(StoreError::TokenSpent);
+            }
+            return Self::next_attempt(&numbering.rows);
         }
         // One row at least (`one`), so the spend is seen even without the terminal.
         let rows = sqlx::query(
@@ -260,17 +265,6 @@ impl<DB: Backend> SqlStore<DB> {
         .await?
         .rows_affected();
         Ok(spent == 1)
-    }
-
-    /// Spends an attempt's token in its transaction; a spent token refuses the attempt.
-    pub(super) async fn spend_token_in(
-        tx: &mut super::Unit<DB>,
-        token_id: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> StoreResult<()> {
-        let spent = Self::spend_token_on(&mut **tx, token_id, expires_at, now).await?;
-        spent.then_some(()).ok_or(StoreError::TokenSpent)
     }
 
     /// The end every new attempt shares, in its transaction: the row; the token given back when

@@ -9,8 +9,9 @@ use std::time::Duration;
 use sqlx::{Connection, Row};
 use tokio::task::JoinSet;
 
+use super::super::pipeline::{self, statements, Step};
 use super::super::{Backend, SqlStore};
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 /// A table of the tests' own, whose `parent` is checked only at COMMIT: the one way to make a
 /// COMMIT fail on demand, on both databases.
@@ -287,4 +288,146 @@ async fn two_writers_on_one_file() {
         assert!(present(&*first, &format!("b{i}")).await);
         assert!(present(&*second, &format!("a{i}")).await);
     }
+}
+
+/// A row of `writer_rows`, as a deferred step.
+fn row_step(id: &str) -> Step {
+    Step::new("INSERT INTO writer_rows (id, parent) VALUES ($1, $2)", vec![id.into(), "p".into()])
+}
+
+/// A change of row `id` (none if it is not there), as a deferred step that names its row.
+fn touch_step(id: &str) -> Step {
+    Step::new("UPDATE writer_rows SET parent = $2 WHERE id = $1", vec![id.into(), "p".into()])
+        .row(format!("writer_rows:{id}"))
+}
+
+/// One unit that defers `steps` and finishes, as a use case does.
+async fn run_deferred<DB: Backend>(store: &SqlStore<DB>, steps: Vec<Step>) -> StoreResult<()> {
+    let mut tx = store.begin_unit().await?;
+    for step in steps {
+        tx.defer(step).await?;
+    }
+    tx.finish().await
+}
+
+/// A unit's deferred writes (`pipeline.rs`) go in one round trip and still fail the unit step by
+/// step: a unique violation is the step's own refusal, a row count that is not one fails it with
+/// the step's error after the statements ran, and either way nothing of the unit stays.
+async fn deferred_writes_keep_their_meaning<DB: Backend>(store: &SqlStore<DB>) {
+    insert(store, "taken", "p").await.unwrap();
+    // The same row twice (a flush first on PostgreSQL, in turn on SQLite).
+    run_deferred(store, vec![row_step("d1"), row_step("d2"), touch_step("d1"), touch_step("d1")]).await.unwrap();
+    assert!(present(store, "d1").await && present(store, "d2").await);
+
+    let duplicate = |_: &sqlx::Error| StoreError::DuplicateInvoice;
+    let steps = vec![row_step("d3"), row_step("taken").on_unique("writer_rows", duplicate), row_step("d4")];
+    let refused = run_deferred(store, steps).await.unwrap_err();
+    assert!(matches!(refused, StoreError::DuplicateInvoice), "{refused:?}");
+    assert!(!present(store, "d3").await, "written before the failing step, in the unit that failed");
+    assert!(!present(store, "d4").await);
+
+    let steps = vec![row_step("d5"), touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost), row_step("d6")];
+    let lost = run_deferred(store, steps).await.unwrap_err();
+    assert!(matches!(lost, StoreError::IdempotencyKeyLost), "{lost:?}");
+    assert!(!present(store, "d5").await && !present(store, "d6").await, "the unit failed as a whole");
+
+    insert(store, "after", "p").await.unwrap();
+    assert!(present(store, "after").await);
+}
+
+#[tokio::test]
+async fn deferred_writes_fail_the_unit_step_by_step() {
+    if wanted("sqlite") {
+        deferred_writes_keep_their_meaning(&sqlite_store().await).await;
+    }
+    if wanted("postgres") {
+        deferred_writes_keep_their_meaning(&pg_store().await).await;
+    }
+}
+
+/// SQLite: the second unit of a batch runs in a savepoint, which `finish` releases in the same
+/// round trip as its deferred writes. A unit that fails there must not have released it: the
+/// first unit still commits, the failed one leaves nothing.
+#[tokio::test]
+async fn savepoint_units_release_with_their_writes() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = Arc::new(sqlite_store().await);
+    insert(&*store, "taken", "p").await.unwrap();
+    let duplicate = |_: &sqlx::Error| StoreError::DuplicateInvoice;
+    let cases: [(&str, Vec<Step>, bool); 3] = [
+        ("ok", vec![row_step("s1"), row_step("s2")], true),
+        ("dup", vec![row_step("s3"), row_step("taken").on_unique("writer_rows", duplicate)], false),
+        ("lost", vec![row_step("s4"), touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost)], false),
+    ];
+    for (i, (name, steps, succeeds)) in cases.into_iter().enumerate() {
+        let before = store.group_commits().unwrap();
+        // The first unit of a batch holds the write connection (no savepoint)…
+        let mut first = store.begin_unit().await.unwrap();
+        let first_id = format!("first{i}");
+        sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ($1, 'p')")
+            .bind(&first_id)
+            .execute(&mut *first)
+            .await
+            .unwrap();
+        // …while the second queues for it, and joins the same batch with a savepoint.
+        let second = {
+            let store = store.clone();
+            tokio::spawn(async move { run_deferred(&*store, steps).await })
+        };
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        first.commit().await.unwrap();
+        let outcome = second.await.unwrap();
+        assert_eq!(outcome.is_ok(), succeeds, "{name}: {outcome:?}");
+        assert!(present(&*store, &first_id).await, "{name}: the first unit committed");
+        if succeeds {
+            assert_eq!(store.group_commits().unwrap() - before, 1, "{name}: both units in one COMMIT");
+        }
+    }
+    assert!(present(&*store, "s1").await && present(&*store, "s2").await);
+    assert!(!present(&*store, "s3").await, "its unit failed on a duplicate");
+    assert!(!present(&*store, "s4").await, "its unit failed a row count");
+    insert(&*store, "after", "p").await.unwrap();
+    assert!(present(&*store, "after").await);
+}
+
+/// What the SQLite pipeline rests on (sqlx-sqlite 0.8): a query of several `;`-separated
+/// statements binds each statement's `$n` from the one argument list by its number, answers
+/// each statement's changes and rows in order, and stops at the first statement that fails.
+#[tokio::test]
+async fn sqlite_runs_several_statements_in_one_query() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    let mut tx = store.begin_unit().await.unwrap();
+    let query = sqlx::query(
+        "INSERT INTO writer_rows (id, parent) VALUES ($1, $2);
+         UPDATE writer_rows SET parent = $2 WHERE id IN ($1, $3);
+         SELECT id FROM writer_rows WHERE id IN ($1, $3) ORDER BY id;
+         INSERT INTO writer_rows (id, parent) VALUES ($3, $2)",
+    )
+    .bind("m1")
+    .bind("p")
+    .bind("m2");
+    let done = statements::<sqlx::Sqlite>(&mut *tx, query).await.unwrap();
+    let changes: Vec<u64> = done.iter().skip(1).step_by(2).map(|d| d.rows_affected).collect();
+    assert_eq!((done.len(), done[0].rows_affected, changes), (4, 1, vec![1, 1]));
+    let ids: Vec<String> = done[2].rows.iter().map(|r| r.try_get("id").unwrap()).collect();
+    assert_eq!(ids, ["m1"], "the third statement saw the first's row, not the fourth's");
+
+    let failing = sqlx::query(
+        "INSERT INTO writer_rows (id, parent) VALUES ($1, 'p');
+         INSERT INTO writer_rows (id, parent) VALUES ($2, 'p');
+         INSERT INTO writer_rows (id, parent) VALUES ($3, 'p')",
+    )
+    .bind("m3")
+    .bind("m1")
+    .bind("m4");
+    let (failed, error) = statements::<sqlx::Sqlite>(&mut *tx, failing).await.map(|_| ()).unwrap_err();
+    assert_eq!(failed, 1, "the second statement failed: {error}");
+    assert!(pipeline::unique_violation_on(&error, "writer_rows"), "{error}");
+    let left = sqlx::query("SELECT id FROM writer_rows WHERE id IN ('m3', 'm4')").fetch_all(&mut *tx).await.unwrap();
+    assert_eq!(left.len(), 1, "the first ran, the third did not");
 }
