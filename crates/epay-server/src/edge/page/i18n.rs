@@ -70,6 +70,14 @@ pub struct Words {
     pub too_many_attempts_detail: &'static str,
     /// A transfer the service refused for its input (nothing was written).
     pub check_entered: &'static str,
+    // An empty field asks for its value; a filled one that is wrong says so (bad_*) (issue 19).
+    pub empty_number: &'static str,
+    pub empty_expiry: &'static str,
+    pub empty_cvc: &'static str,
+    pub empty_holder: &'static str,
+    pub empty_receiver_number: &'static str,
+    /// Under a disabled Pay or Transfer button, before the fields still to fill in.
+    pub pay_waits: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -94,7 +102,7 @@ static RU: Words = Words {
     bad_number: "Неверный номер карты",
     bad_expiry: "Неверный срок действия",
     bad_cvc: "Неверный CVC",
-    bad_holder: "Введите имя владельца карты латиницей",
+    bad_holder: "Имя владельца: только буквы (латиница или кириллица), пробел, дефис, апостроф, точка",
     card_saved: "Карта будет сохранена для следующих оплат",
     verification: "Проверка карты: деньги не списываются",
     verify: "Сохранить карту",
@@ -123,6 +131,12 @@ static RU: Words = Words {
     too_many_attempts_detail:
         "Все попытки оплатить этот заказ отклонены. Вернитесь в магазин, чтобы оформить заказ заново.",
     check_entered: "Проверьте введённые данные и попробуйте ещё раз",
+    empty_number: "Введите номер карты",
+    empty_expiry: "Введите срок действия карты",
+    empty_cvc: "Введите CVC/CVV",
+    empty_holder: "Введите имя владельца карты",
+    empty_receiver_number: "Введите номер карты получателя",
+    pay_waits: "Кнопка станет доступна, когда будут верно заполнены поля",
 };
 
 static KK: Words = Words {
@@ -139,7 +153,7 @@ static KK: Words = Words {
     bad_number: "Карта нөмірі қате",
     bad_expiry: "Қолданылу мерзімі қате",
     bad_cvc: "CVC қате",
-    bad_holder: "Карта иесінің атын латын әріптерімен енгізіңіз",
+    bad_holder: "Карта иесінің аты: тек әріптер (латын не кирилл), бос орын, дефис, апостроф, нүкте",
     card_saved: "Карта келесі төлемдер үшін сақталады",
     verification: "Картаны тексеру: ақша алынбайды",
     verify: "Картаны сақтау",
@@ -168,6 +182,12 @@ static KK: Words = Words {
     too_many_attempts_detail:
         "Бұл тапсырысты төлеудің барлық әрекеттері қабылданбады. Тапсырысты қайта рәсімдеу үшін дүкенге оралыңыз.",
     check_entered: "Енгізілген деректерді тексеріп, қайталап көріңіз",
+    empty_number: "Карта нөмірін енгізіңіз",
+    empty_expiry: "Картаның қолданылу мерзімін енгізіңіз",
+    empty_cvc: "CVC/CVV кодын енгізіңіз",
+    empty_holder: "Карта иесінің атын енгізіңіз",
+    empty_receiver_number: "Алушының карта нөмірін енгізіңіз",
+    pay_waits: "Мына өрістер дұрыс толтырылғанда, түйме қолжетімді болады",
 };
 
 static EN: Words = Words {
@@ -184,7 +204,7 @@ static EN: Words = Words {
     bad_number: "Invalid card number",
     bad_expiry: "Invalid expiry date",
     bad_cvc: "Invalid CVC",
-    bad_holder: "Enter the cardholder name in Latin letters",
+    bad_holder: "Cardholder name: letters only (Latin or Cyrillic), spaces, hyphens, apostrophes, dots",
     card_saved: "Your card will be saved for future payments",
     verification: "Card verification: no money is charged",
     verify: "Save card",
@@ -213,6 +233,12 @@ static EN: Words = Words {
     too_many_attempts_detail:
         "Every attempt to pay this order was declined. Return to the shop to place the order again.",
     check_entered: "Check what you entered and try again",
+    empty_number: "Enter the card number",
+    empty_expiry: "Enter the expiry date",
+    empty_cvc: "Enter the CVC/CVV",
+    empty_holder: "Enter the cardholder name",
+    empty_receiver_number: "Enter the receiver's card number",
+    pay_waits: "The button becomes available once these fields are filled in correctly",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.
