@@ -89,6 +89,13 @@
     return year > now.getFullYear() || (year === now.getFullYear() && month >= now.getMonth() + 1);
   }
 
+  // The cardholder's name: Latin or Cyrillic letters (Russian's and Kazakh's: Ә Ғ Қ Ң Ө Ұ Ү Һ І),
+  // then letters, spaces, hyphens, apostrophes and dots, up to 64; edge/page/holder.rs is the
+  // server's copy of this rule. U+0482..U+0489 are Cyrillic signs, not letters.
+  var LETTER = "A-Za-z\u0400-\u0481\u048A-\u04FF";
+  var HOLDER = new RegExp("^[" + LETTER + "][" + LETTER + " .'\u2019-]{0,63}$");
+  function holderValid(name) { return HOLDER.test(name); }
+
   // The card form (#pay-form) and the transfer form (#transfer-form) share one set of checks
   // and formats: each wires the fields it has. A field the server refused keeps its message
   // (already in its error line) until the shopper edits it.
@@ -106,13 +113,33 @@
       if (line && line.textContent) serverSaid[el.id] = true;
     });
 
+    // An empty field asks for its value (data-empty); a wrong one says it is wrong (data-msg).
+    var failing = [];
     function show(input, ok, msgId) {
       var el = byId(msgId);
+      if (!ok) failing.push(input);
       if (serverSaid[input.id]) return ok;
       var visible = touched[input.id] && !ok;
+      var empty = input.value.trim() === "" && el.hasAttribute("data-empty");
       input.setAttribute("aria-invalid", visible ? "true" : "false");
-      el.textContent = visible ? el.getAttribute("data-msg") : "";
+      el.textContent = visible ? el.getAttribute(empty ? "data-empty" : "data-msg") : "";
       return ok;
+    }
+
+    // A field's name as its label reads, without the brand icon beside the card number.
+    function labelOf(input) {
+      var label = form.querySelector('label[for="' + input.id + '"]');
+      return label ? label.firstChild.textContent.trim() : input.id;
+    }
+
+    // A disabled button says why, in a line it is described by (aria-describedby): the fields
+    // still to fill in correctly (issue 19).
+    var why = byId(submit.id + "-why");
+    function explain() {
+      if (!why) return;
+      why.textContent = submit.disabled && failing.length
+        ? why.getAttribute("data-msg") + ": " + failing.map(labelOf).join(", ")
+        : "";
     }
 
     // A side of a transfer paid or received by a saved card, or a card form paid by one, has no
@@ -143,6 +170,7 @@
 
     function validate() {
       var ok = true;
+      failing = [];
       if (pan && !savedCardChosen(pan)) {
         var num = digits(pan.value);
         var b = brand(num);
@@ -154,12 +182,13 @@
         ok = show(cvc, cvcOk, "cvc-error") && ok;
         var name = holder.value.trim();
         var optional = holder.getAttribute("data-optional") === "true" && name === "";
-        ok = show(holder, optional || /^[A-Za-z][A-Za-z .'-]{1,63}$/.test(name), "holder-error") && ok;
+        ok = show(holder, optional || holderValid(name), "holder-error") && ok;
       }
       if (receiver && !savedCardChosen(receiver)) {
         ok = show(receiver, luhn(digits(receiver.value)), "receiver_pan-error") && ok;
       }
       submit.disabled = !ok;
+      explain();
       return ok;
     }
 
@@ -256,6 +285,8 @@
       if (!validate()) { e.preventDefault(); return; }
       var label = submit.textContent;
       submit.disabled = true;
+      failing = [];
+      explain();
       submit.textContent = submit.getAttribute("data-processing");
       if (keepsTyped && window.fetch && window.DOMParser) {
         e.preventDefault();

@@ -145,6 +145,40 @@ impl Browser {
         self.call(reqwest::Method::POST, "/execute/sync", Some(json!({"script": script, "args": []}))).await
     }
 
+    /// Runs `script` as the body of an async function whose last argument is its callback, and
+    /// answers what it passes to that callback (WebDriver's "execute async script").
+    pub async fn execute_async(&self, script: &str) -> Value {
+        self.call(reqwest::Method::POST, "/execute/async", Some(json!({"script": script, "args": []}))).await
+    }
+
+    /// Checks the page with axe-core (pinned in tests/axe/package-lock.json; `./scripts/test`
+    /// installs it) against WCAG 2.0, 2.1 and 2.2 A and AA; every violation, one line each with
+    /// the elements it found, empty when there is none. Panics when axe-core is not installed:
+    /// a check that did not run must never read as a pass.
+    pub async fn axe(&self) -> Vec<String> {
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/axe/node_modules/axe-core/axe.min.js");
+        let source = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+            panic!(
+                "axe-core is not installed ({}: {e}): run ./scripts/test, or npm ci --prefix crates/epay/tests/axe",
+                path.display()
+            )
+        });
+        let loaded = self.execute(&format!("{source}\n;return typeof window.axe === 'object';")).await;
+        assert_eq!(loaded, true, "axe-core did not load into the page: {loaded}");
+        let script = r#"
+            const done = arguments[arguments.length - 1];
+            const tags = ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'wcag22a', 'wcag22aa'];
+            axe.run(document, { runOnly: { type: 'tag', values: tags }, resultTypes: ['violations'] })
+              .then(r => done(r.violations.map(v => `${v.id} (${v.impact}): ${v.help} — ` +
+                  v.nodes.map(n => `${n.target.join(' ')} [${(n.failureSummary || '').replace(/\s+/g, ' ')}]`).join('; '))))
+              .catch(e => done([`axe-core failed: ${e}`]));
+        "#;
+        match self.execute_async(script).await {
+            Value::Array(lines) => lines.iter().map(|l| l.as_str().unwrap_or_default().to_string()).collect(),
+            other => vec![format!("axe-core answered {other}")],
+        }
+    }
+
     /// Presses and releases each key of `keys` in turn, as a keyboard would, wherever the focus
     /// is (inside a frame too): WebDriver's key codes, e.g. `"\u{E004}"` Tab, `"\u{E00C}"` Esc,
     /// `"\u{E003}"` Backspace.

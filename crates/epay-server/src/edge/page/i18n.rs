@@ -107,6 +107,14 @@ pub struct Words {
     pub save_this_card: &'static str,
     /// A saved card the page refused (another customer's, deactivated, unknown): nothing written.
     pub saved_card_refused: &'static str,
+    // An empty field asks for its value; a filled one that is wrong says so (bad_*) (issue 19).
+    pub empty_number: &'static str,
+    pub empty_expiry: &'static str,
+    pub empty_cvc: &'static str,
+    pub empty_holder: &'static str,
+    pub empty_receiver_number: &'static str,
+    /// Under a disabled Pay or Transfer button, before the fields still to fill in.
+    pub pay_waits: &'static str,
 }
 
 pub fn words(lang: Lang) -> &'static Words {
@@ -130,7 +138,7 @@ static RU: Words = Words {
     bad_number: "Неверный номер карты",
     bad_expiry: "Неверный срок действия",
     bad_cvc: "Неверный CVC",
-    bad_holder: "Введите имя владельца карты латиницей",
+    bad_holder: "Имя владельца: только буквы (латиница или кириллица), пробел, дефис, апостроф, точка",
     card_saved: "Карта будет сохранена для следующих оплат",
     verification: "Проверка карты: деньги не списываются",
     verify: "Сохранить карту",
@@ -181,6 +189,12 @@ static RU: Words = Words {
     pay_with: "Чем оплатить",
     save_this_card: "Сохранить карту для следующих оплат",
     saved_card_refused: "Этой сохранённой картой нельзя оплатить. Выберите другую карту или введите новую.",
+    empty_number: "Введите номер карты",
+    empty_expiry: "Введите срок действия карты",
+    empty_cvc: "Введите CVC/CVV",
+    empty_holder: "Введите имя владельца карты",
+    empty_receiver_number: "Введите номер карты получателя",
+    pay_waits: "Кнопка станет доступна, когда будут верно заполнены поля",
 };
 
 static KK: Words = Words {
@@ -196,7 +210,7 @@ static KK: Words = Words {
     bad_number: "Карта нөмірі қате",
     bad_expiry: "Қолданылу мерзімі қате",
     bad_cvc: "CVC қате",
-    bad_holder: "Карта иесінің атын латын әріптерімен енгізіңіз",
+    bad_holder: "Карта иесінің аты: тек әріптер (латын не кирилл), бос орын, дефис, апостроф, нүкте",
     card_saved: "Карта келесі төлемдер үшін сақталады",
     verification: "Картаны тексеру: ақша алынбайды",
     verify: "Картаны сақтау",
@@ -247,6 +261,12 @@ static KK: Words = Words {
     pay_with: "Төлейтін карта",
     save_this_card: "Картаны келесі төлемдер үшін сақтау",
     saved_card_refused: "Бұл сақталған картамен төлеу мүмкін емес. Басқа картаны таңдаңыз немесе жаңа карта енгізіңіз.",
+    empty_number: "Карта нөмірін енгізіңіз",
+    empty_expiry: "Картаның қолданылу мерзімін енгізіңіз",
+    empty_cvc: "CVC/CVV кодын енгізіңіз",
+    empty_holder: "Карта иесінің атын енгізіңіз",
+    empty_receiver_number: "Алушының карта нөмірін енгізіңіз",
+    pay_waits: "Мына өрістер дұрыс толтырылғанда, түйме қолжетімді болады",
 };
 
 static EN: Words = Words {
@@ -262,7 +282,7 @@ static EN: Words = Words {
     bad_number: "Invalid card number",
     bad_expiry: "Invalid expiry date",
     bad_cvc: "Invalid CVC",
-    bad_holder: "Enter the cardholder name in Latin letters",
+    bad_holder: "Cardholder name: letters only (Latin or Cyrillic), spaces, hyphens, apostrophes, dots",
     card_saved: "Your card will be saved for future payments",
     verification: "Card verification: no money is charged",
     verify: "Save card",
@@ -313,6 +333,12 @@ static EN: Words = Words {
     pay_with: "Pay with",
     save_this_card: "Save this card for future payments",
     saved_card_refused: "This saved card cannot be used. Choose another card or enter a new one.",
+    empty_number: "Enter the card number",
+    empty_expiry: "Enter the expiry date",
+    empty_cvc: "Enter the CVC/CVV",
+    empty_holder: "Enter the cardholder name",
+    empty_receiver_number: "Enter the receiver's card number",
+    pay_waits: "The button becomes available once these fields are filled in correctly",
 };
 
 /// The simulated issuer's 3-D Secure page, in the payment's language.

@@ -4,6 +4,7 @@
 pub mod acs;
 pub(crate) mod assets;
 pub mod forms;
+pub mod holder;
 pub mod i18n;
 mod invoice_link;
 pub mod money;
@@ -348,18 +349,10 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         card_form(&app, lang, short, raw, &order, shown)
     };
     let (card, request) = if posted_card.is_empty() {
-        let typed = (|| {
-            let pan = Pan::parse(&form.pan).ok()?;
-            let expiry = Expiry::parse(&form.expiry).ok()?;
-            let cvc = Cvc::parse(&form.cvc).ok()?;
-            Some(EnteredCard { pan, expiry, cvc })
-        })();
-        let Some(card) = typed.filter(|_| !holder.is_empty()) else {
-            // Refused before anything is written; the shopper corrects the card and tries again.
-            return html(
-                StatusCode::BAD_REQUEST,
-                form_again(&format!("{} / {} / {}", w.bad_number, w.bad_expiry, w.bad_cvc)),
-            );
+        let (card, refused) = entered_card(&form, w);
+        let Some(card) = card.filter(|_| refused.is_empty()) else {
+            // Refused before anything is written; the shopper corrects the fields and tries again.
+            return html(StatusCode::BAD_REQUEST, form_again(&refused.join(". ")));
         };
         // The cardholder's name is the one typed on the form.
         let request = PaymentOrderRequest { payer_name: Some(Checked(Ok(holder.clone()))), ..request };
@@ -391,6 +384,25 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         }
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
     }
+}
+
+/// The card form's fields as the page reads them, and what it refuses, field by field in the
+/// page's language: an empty field asks for its value, a wrong one says it is wrong (issue 19).
+fn entered_card(form: &PayForm, w: &i18n::Words) -> (Option<EnteredCard>, Vec<&'static str>) {
+    let mut refused = Vec::new();
+    let mut field = |typed: &str, empty: &'static str, bad: &'static str| {
+        refused.push(if typed.trim().is_empty() { empty } else { bad })
+    };
+    let pan = Pan::parse(&form.pan).map_err(|_| field(&form.pan, w.empty_number, w.bad_number)).ok();
+    let expiry = Expiry::parse(&form.expiry).map_err(|_| field(&form.expiry, w.empty_expiry, w.bad_expiry)).ok();
+    let cvc = Cvc::parse(&form.cvc).map_err(|_| field(&form.cvc, w.empty_cvc, w.bad_cvc)).ok();
+    match holder::check(&form.name) {
+        Ok(_) => {}
+        Err(holder::HolderProblem::Empty) => refused.push(w.empty_holder),
+        Err(holder::HolderProblem::NotLetters) => refused.push(w.bad_holder),
+    }
+    let card = pan.zip(expiry).zip(cvc).map(|((pan, expiry), cvc)| EnteredCard { pan, expiry, cvc });
+    (card, refused)
 }
 
 /// The page runs the 3-D Secure challenge itself: to the ACS, which comes back to our TermUrl.
@@ -622,15 +634,18 @@ fn side(
 fn field_errors(form: &TransferForm, kind: TransferKind, w: &i18n::Words) -> views::FieldErrors {
     let mut errors = views::FieldErrors::default();
     let typed = |field: &Option<String>| forms::typed(field).to_string();
+    // An empty field asks for its value; a wrong one says it is wrong.
+    let said = |field: &Option<String>, empty, bad| if forms::typed(field).is_empty() { empty } else { bad };
     if kind != TransferKind::Oct && typed(&form.sender_card_id).is_empty() {
-        errors.pan = Pan::parse(&typed(&form.pan)).err().map(|_| w.bad_number);
-        errors.expiry = Expiry::parse(&typed(&form.expiry)).err().map(|_| w.bad_expiry);
-        errors.cvc = Cvc::parse(&typed(&form.cvc)).err().map(|_| w.bad_cvc);
+        errors.pan = Pan::parse(&typed(&form.pan)).err().map(|_| said(&form.pan, w.empty_number, w.bad_number));
+        errors.expiry =
+            Expiry::parse(&typed(&form.expiry)).err().map(|_| said(&form.expiry, w.empty_expiry, w.bad_expiry));
+        errors.cvc = Cvc::parse(&typed(&form.cvc)).err().map(|_| said(&form.cvc, w.empty_cvc, w.bad_cvc));
     }
     if kind != TransferKind::Aft && typed(&form.receiver_card_id).is_empty() {
         let receiver = Pan::parse(&typed(&form.receiver_pan));
         errors.receiver_pan = match &receiver {
-            Err(_) => Some(w.bad_number),
+            Err(_) => Some(said(&form.receiver_pan, w.empty_receiver_number, w.bad_number)),
             // The service refuses it too ("sender and receiver must be different cards"): here
             // it is said by the field, in the page's language.
             Ok(receiver) if kind == TransferKind::P2p && typed(&form.sender_card_id).is_empty() => {
