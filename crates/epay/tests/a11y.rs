@@ -13,40 +13,13 @@ use epay_client::TokenRequest;
 use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD};
 
 const P2P_TERMINAL: &str = epay_server::platform::test_merchant::P2P_TERMINAL;
-/// A payment terminal that requires 3-D Secure (added by [`secure_gateway`]).
-const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
-/// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
-const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
-
-/// The page's `params` for `invoice` in `language`, on `terminal`, carrying `token`.
-fn params(
-    gw: &Gateway,
-    invoice: &str,
-    token: String,
-    language: &str,
-    terminal: &str,
-    extra: &[(&str, &str)],
-) -> String {
-    let mut fields = vec![
-        ("invoiceId", invoice.to_string()),
-        ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
-        ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
-        ("language", language.into()),
-        ("description", "Order".into()),
-        ("terminal", terminal.into()),
-        ("amount", "100".into()),
-        ("currency", "KZT".into()),
-    ];
-    fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    epay_server::edge::page::params::encode(&fields, &[("access_token", token), ("expires_in", "7200".into())])
-}
 
 /// The card form for a fresh invoice of 100 KZT on `terminal`, in `language`; the widget's
 /// (`short`) result page stays put, the full page's goes back to the shop.
 async fn pay_link(gw: &Gateway, language: &str, terminal: &str, short: bool) -> (String, String) {
     let invoice = invoice();
     let token = gw.token_on(&invoice, major("100"), terminal).await;
-    let params = params(gw, &invoice, token, language, terminal, &[]);
+    let params = page_params(gw, &invoice, token, language, terminal, &[]);
     let widget = if short { "&isShortForm=true" } else { "" };
     (format!("{}/payform/?params={params}{widget}", gw.url), invoice)
 }
@@ -64,25 +37,8 @@ async fn p2p_link(gw: &Gateway, language: &str) -> String {
         ..Default::default()
     };
     let token = gw.client.token(&request).await.unwrap().access_token;
-    let params = params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
+    let params = page_params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
     format!("{}/payform/?params={params}&isTransfer=true", gw.url)
-}
-
-/// A gateway whose test merchant also has a payment terminal that requires 3-D Secure.
-async fn secure_gateway(backend: Backend) -> Gateway {
-    let gw = Gateway::start(backend).await;
-    let (merchant, mut terminals) = epay_server::runtime::seed::test_merchant();
-    terminals.push(epay_store::Terminal {
-        id: SECURE_TERMINAL.into(),
-        merchant_id: merchant.id.clone(),
-        pos_id: "98120333".into(),
-        name: "3-D Secure".into(),
-        three_ds: true,
-        hold_period_secs: 3600,
-        ..Default::default()
-    });
-    gw.store().await.upsert_merchant(&merchant, &terminals).await.unwrap();
-    gw
 }
 
 /// Fails listing every axe-core violation on the current page.
@@ -296,7 +252,7 @@ async fn the_server_asks_for_empty_fields_and_refuses_a_name_that_is_not_letters
         let gw = Gateway::start(backend).await;
         let invoice = invoice();
         let token = gw.token_on(&invoice, major("100"), TERMINAL).await;
-        let raw = params(&gw, &invoice, token, "rus", TERMINAL, &[]);
+        let raw = page_params(&gw, &invoice, token, "rus", TERMINAL, &[]);
         let post = |pan: &str, expiry: &str, cvc: &str, name: &str| {
             let form = [("params", raw.as_str()), ("pan", pan), ("expiry", expiry), ("cvc", cvc), ("name", name)];
             let request = gw.http.post(format!("{}/payform/pay", gw.url)).form(&form);

@@ -206,7 +206,7 @@ async fn an_invoice_link_is_paid_once_with_callbacks_and_status() {
         assert_eq!((params.fields.invoice_id.as_str(), params.fields.language.as_str()), (&*invoice, "rus"));
         assert_eq!(params.fields.description, "Invoice for consulting");
         let page = gw.http.get(&link).send().await.unwrap().text().await.unwrap();
-        assert!(page.contains("Invoice for consulting") && page.contains("1500"), "{page}");
+        assert!(page.contains("Invoice for consulting") && page.contains("1\u{a0}500\u{a0}₸"), "{page}");
 
         // A service token (client credentials) reads it too.
         let service = gw.service_token(TERMINAL).await;
@@ -651,5 +651,45 @@ async fn a_cancel_racing_a_payment_lets_exactly_one_of_them_through() {
             "{backend:?}: {paid_rounds} rounds paid (cancel refused), {cancelled_rounds} cancelled (payment \
              refused; {closed_in_transaction} of them by the check inside the payment's transaction)"
         );
+    }
+}
+
+/// A link is a bearer address (e-mail, SMS, forwarded): the page it opens pays the invoice with a
+/// typed card only. Its customer's saved cards are neither listed nor spent (docs/security.md).
+#[tokio::test]
+async fn an_invoice_links_page_never_lists_or_spends_the_customers_saved_cards() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        // The customer has a card saved with this merchant (on the link's terminal).
+        let order = invoice();
+        let saving = gw.token_on(&order, major("10"), TERMINAL).await;
+        let body = json!({"amount": 10, "currency": "KZT", "name": "CARD HOLDER", "invoiceId": order,
+                          "description": "saving", "accountId": "customer-7", "cardSave": true,
+                          "cryptogram": gw.cryptogram(VISA, TERMINAL).await});
+        let (status, answer) = gw.post_json("/payment/cryptopay", Some(&saving), &body.to_string()).await;
+        assert_eq!(status, 200, "{answer}");
+        let card_id = answer["cardID"].as_str().unwrap().to_string();
+
+        let token = user_token(&gw).await;
+        let invoice = invoice();
+        let (status, link) = create(&gw, &token, json!({"invoice_id": invoice, "account_id": "customer-7"})).await;
+        assert_eq!(status, 200, "{link}");
+        let (_, location, _) = open_link(link["link"].as_str().unwrap()).await;
+        let page = gw.http.get(format!("{}{location}", gw.url)).send().await.unwrap().text().await.unwrap();
+        assert!(!page.contains("saved-cards") && !page.contains(&card_id), "{backend:?}: {page}");
+
+        let raw = hidden_input(&page, "params");
+        let status = gw
+            .http
+            .post(format!("{}/payform/pay", gw.url))
+            .form(&[("params", raw.as_str()), ("card_id", card_id.as_str())])
+            .send()
+            .await
+            .unwrap()
+            .status()
+            .as_u16();
+        assert_eq!(status, 400, "{backend:?}: the link's token spends no saved card");
+        let store = gw.store().await;
+        assert!(store.payment_by_invoice(TERMINAL, &invoice).await.unwrap().is_none(), "{backend:?}: nothing written");
     }
 }

@@ -520,7 +520,7 @@ async fn a_shopper_sends_a_p2p_transfer_on_the_page_and_sees_the_fee_first() {
         // The receipt (issue 19): the transfer's amount, the sender's mask, charged.
         browser.wait("#receipt", 15).await;
         assert_eq!(browser.text("h1").await, "Transfer complete", "{backend:?}");
-        assert_eq!(browser.text("#receipt-amount").await, "100", "{backend:?}");
+        assert_eq!(browser.text("#receipt-amount").await, "₸100", "{backend:?}");
         assert_eq!(browser.text("#receipt-card").await, "440563...5096", "{backend:?}");
         assert_eq!(browser.text("#receipt-status").await, "Paid — amount charged", "{backend:?}");
         assert!(!browser.source().await.contains(MASTERCARD.0) && !browser.source().await.contains(VISA.0));

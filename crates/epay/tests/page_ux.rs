@@ -11,39 +11,12 @@ use common::*;
 use epay_client::TokenRequest;
 
 const P2P_TERMINAL: &str = epay_server::platform::test_merchant::P2P_TERMINAL;
-/// A payment terminal that requires 3-D Secure (added by [`secure_gateway`]).
-const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
-/// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
-const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
-
-/// The page's `params` for `invoice` in `language`, on `terminal`, carrying `token`.
-fn params(
-    gw: &Gateway,
-    invoice: &str,
-    token: String,
-    language: &str,
-    terminal: &str,
-    extra: &[(&str, &str)],
-) -> String {
-    let mut fields = vec![
-        ("invoiceId", invoice.to_string()),
-        ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
-        ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
-        ("language", language.into()),
-        ("description", "Order".into()),
-        ("terminal", terminal.into()),
-        ("amount", "100".into()),
-        ("currency", "KZT".into()),
-    ];
-    fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
-    epay_server::edge::page::params::encode(&fields, &[("access_token", token), ("expires_in", "7200".into())])
-}
 
 /// A card payment page for a fresh invoice of 100 KZT on `terminal`, in `language`.
 async fn pay_link(gw: &Gateway, language: &str, terminal: &str) -> (String, String) {
     let invoice = invoice();
     let token = gw.token_on(&invoice, major("100"), terminal).await;
-    (format!("{}/payform/?params={}", gw.url, params(gw, &invoice, token, language, terminal, &[])), invoice)
+    (format!("{}/payform/?params={}", gw.url, page_params(gw, &invoice, token, language, terminal, &[])), invoice)
 }
 
 /// A P2P page (halyk.p2p) for testuser1, in `language`.
@@ -59,7 +32,7 @@ async fn p2p_link(gw: &Gateway, language: &str) -> (String, String) {
         ..Default::default()
     };
     let token = gw.client.token(&request).await.unwrap().access_token;
-    let params = params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
+    let params = page_params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
     (format!("{}/payform/?params={params}&isTransfer=true", gw.url), invoice)
 }
 
@@ -183,10 +156,10 @@ async fn the_p2p_forms_answer_never_carries_a_card_number() {
             assert_eq!(answer.status(), 400, "{backend:?} {receiver}");
             assert_eq!(answer.headers()["cache-control"], "no-store");
             let html = answer.text().await.unwrap();
-            let said = format!(
-                r#"id="receiver_pan-error" class="error" role="alert" data-msg="Неверный номер карты">{message}</p>"#
-            );
-            assert!(html.contains(&said), "{backend:?}: {html}");
+            let line = &html[html.find(r#"id="receiver_pan-error""#).expect("the receiver's error line")..];
+            let line = &line[..line.find("</p>").unwrap()];
+            assert!(line.contains(r#"data-msg="Неверный номер карты""#), "{backend:?}: {line}");
+            assert!(line.ends_with(&format!(">{message}")), "{backend:?}: {line}");
             assert!(html.contains(r#"id="transfer-form""#), "{backend:?}: the form again (form.js's marker)");
             assert!(html.contains(r#"value="01/27""#) && html.contains(r#"value="ARMAN ALI""#), "{backend:?}");
             assert_no_card_data(&html, &[VISA.0, receiver], "321");
@@ -232,24 +205,6 @@ async fn declines_are_worded_for_the_shopper_in_the_pages_language_with_the_code
             assert_eq!((stored.reason_code, stored.reason.as_str()), (code, wire), "{backend:?}");
         }
     }
-}
-
-/// A gateway whose test merchant also has a payment terminal that requires 3-D Secure.
-async fn secure_gateway(backend: Backend) -> Gateway {
-    let gw = Gateway::start(backend).await;
-    let (merchant, terminals) = epay_server::runtime::seed::test_merchant();
-    let mut terminals = terminals;
-    terminals.push(epay_store::Terminal {
-        id: SECURE_TERMINAL.into(),
-        merchant_id: merchant.id.clone(),
-        pos_id: "98120333".into(),
-        name: "3-D Secure".into(),
-        three_ds: true,
-        hold_period_secs: 3600,
-        ..Default::default()
-    });
-    gw.store().await.upsert_merchant(&merchant, &terminals).await.unwrap();
-    gw
 }
 
 /// Pays with the enrolled card on the current page: the browser lands on the bank's page.

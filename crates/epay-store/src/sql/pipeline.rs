@@ -121,6 +121,9 @@ pub(crate) struct Step {
 
 impl Step {
     pub(crate) fn new(sql: &'static str, args: Vec<Arg>) -> Self {
+        // sqlx-sqlite binds NULL to a `$n` past the arguments given, where PostgreSQL would
+        // refuse the statement: catch a numbering mistake on both backends in debug builds.
+        debug_assert_eq!(highest_placeholder(sql), args.len(), "placeholders of {sql}");
         Step { sql, args, row: None, unless_one: None, on_unique: None }
     }
 
@@ -384,6 +387,17 @@ fn renumber(sql: &str, offset: usize, out: &mut String) {
             Err(_) => out.push_str(&n),
         }
     }
+}
+
+/// The highest `$n` placeholder in a statement (0 when it has none).
+fn highest_placeholder(sql: &str) -> usize {
+    let bytes = sql.as_bytes();
+    let mut highest = 0;
+    for (i, _) in sql.match_indices('$') {
+        let digits: String = bytes[i + 1..].iter().take_while(|b| b.is_ascii_digit()).map(|b| *b as char).collect();
+        highest = highest.max(digits.parse().unwrap_or(0));
+    }
+    highest
 }
 
 #[cfg(test)]

@@ -640,3 +640,50 @@ pub async fn answer_acs(gw: &Gateway, answer: &[(&str, String)]) -> String {
     }
     page
 }
+
+/// A payment terminal that requires 3-D Secure, added by [`secure_gateway`].
+pub const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
+/// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
+pub const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
+
+/// A gateway whose test merchant also has [`SECURE_TERMINAL`], a payment terminal that requires
+/// 3-D Secure.
+pub async fn secure_gateway(backend: Backend) -> Gateway {
+    let gw = Gateway::start(backend).await;
+    let (merchant, mut terminals) = epay_server::runtime::seed::test_merchant();
+    terminals.push(epay_store::Terminal {
+        id: SECURE_TERMINAL.into(),
+        merchant_id: merchant.id.clone(),
+        pos_id: "98120333".into(),
+        name: "3-D Secure".into(),
+        three_ds: true,
+        hold_period_secs: 3600,
+        ..Default::default()
+    });
+    gw.store().await.upsert_merchant(&merchant, &terminals).await.unwrap();
+    gw
+}
+
+/// The payment page's `params` for `invoice` (100 KZT) in `language`, on `terminal`, carrying
+/// `token`, with the demo shop's links and any `extra` fields, as payment-api.js builds them.
+pub fn page_params(
+    gw: &Gateway,
+    invoice: &str,
+    token: String,
+    language: &str,
+    terminal: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut fields = vec![
+        ("invoiceId", invoice.to_string()),
+        ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
+        ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
+        ("language", language.into()),
+        ("description", "Order".into()),
+        ("terminal", terminal.into()),
+        ("amount", "100".into()),
+        ("currency", "KZT".into()),
+    ];
+    fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
+    epay_server::edge::page::params::encode(&fields, &[("access_token", token), ("expires_in", "7200".into())])
+}

@@ -10,8 +10,8 @@ mod invoice_link;
 pub mod money;
 pub mod params;
 pub mod reasons;
-mod switch;
 mod receipt;
+mod switch;
 mod views;
 
 use std::collections::HashMap;
@@ -336,12 +336,15 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         Err(e) => return html(StatusCode::BAD_REQUEST, views::message(lang, short, w.bad_link, &e.to_string())),
     };
     let holder = form.name.trim().to_string();
+    // Shown again only when it is a name: whatever else was typed there (a card number pasted
+    // into the wrong box) never comes back in the page (docs/security.md).
+    let holder_shown = if holder::check(&holder).is_ok() { holder.as_str() } else { "" };
     // The server decides by the posted field (the form works without JS): a saved card's id,
     // else the typed card.
     let posted_card = forms::typed(&form.card_id);
     let form_again = |alert: &str| {
         let shown = Shown {
-            holder: &holder,
+            holder: holder_shown,
             alert: Some(alert),
             attempts_left: attempts_left(&order),
             posted_card: Some(posted_card),
@@ -378,8 +381,8 @@ async fn pay(State(app): State<AppState>, headers: HeaderMap, body: Bytes) -> Re
         // Another customer's card, a deactivated or made-up one, or a token that names no
         // customer: one message whatever the reason, so the page tells nothing about an id;
         // nothing was written and the token stays usable.
-        Err(PaymentError::BadRequest(why)) if !posted_card.is_empty() => {
-            tracing::info!(reason = %why, "the page refused a saved card");
+        Err(PaymentError::BadRequest(_)) if !posted_card.is_empty() => {
+            tracing::info!("the page refused a saved card");
             html(StatusCode::BAD_REQUEST, form_again(w.saved_card_refused))
         }
         Err(e) => html(StatusCode::BAD_REQUEST, form_again(&e.to_string())),
@@ -642,6 +645,11 @@ fn field_errors(form: &TransferForm, kind: TransferKind, w: &i18n::Words) -> vie
             Expiry::parse(&typed(&form.expiry)).err().map(|_| said(&form.expiry, w.empty_expiry, w.bad_expiry));
         errors.cvc = Cvc::parse(&typed(&form.cvc)).err().map(|_| said(&form.cvc, w.empty_cvc, w.bad_cvc));
     }
+    // The holder is optional on the transfer form; typed, it must be a name (the card form's
+    // rule), so nothing else is stored as the payer's name.
+    if !typed(&form.name).is_empty() && holder::check(&typed(&form.name)).is_err() {
+        errors.holder = Some(w.bad_holder);
+    }
     if kind != TransferKind::Aft && typed(&form.receiver_card_id).is_empty() {
         let receiver = Pan::parse(&typed(&form.receiver_pan));
         errors.receiver_pan = match &receiver {
@@ -676,7 +684,12 @@ async fn transfer(State(app): State<AppState>, headers: HeaderMap, body: Bytes) 
     let uses_saved_card = [&form.sender_card_id, &form.receiver_card_id].iter().any(|id| !forms::typed(id).is_empty());
     // Shown again after a refusal or a decline (Cache-Control: no-store). No card number and no
     // CVC ever come back (docs/security.md): form.js keeps the typed numbers in the browser.
-    let entered = views::Entered { expiry: forms::typed(&form.expiry), holder: forms::typed(&form.name) };
+    // The holder is shown again only when it is a name (a card number typed there never is).
+    let holder_typed = forms::typed(&form.name);
+    let entered = views::Entered {
+        expiry: forms::typed(&form.expiry),
+        holder: if holder::check(holder_typed).is_ok() { holder_typed } else { "" },
+    };
     let again = |alert, errors| TransferShown { alert, entered, errors };
     if uses_saved_card && token.account_id.is_none() {
         let message = "saved cards need a token requested with the customer's accountId";

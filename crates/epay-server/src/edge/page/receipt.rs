@@ -83,8 +83,8 @@ fn view(lang: Lang, r: &Receipt, offer: bool, notice: Option<String>) -> views::
         .map(|email| views::ReceiptOffer { label: w.receipt_send.replace("{email}", email), ticket: r.ticket.clone() });
     views::ReceiptView {
         merchant: r.merchant_name.clone(),
-        // As the card form shows it (the localized formatter replaces both).
-        amount: r.amount.to_string(),
+        // As the card form writes amounts: "2 500 ₸", "₸2,500" (money.rs).
+        amount: super::money::money_coded(lang, r.amount.minor(), &r.currency),
         currency: r.currency.clone(),
         card: r.card_mask.clone(),
         status: said::status(ml, r.status),

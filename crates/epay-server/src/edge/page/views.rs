@@ -310,6 +310,8 @@ pub struct FieldErrors {
     pub expiry: Option<&'static str>,
     pub cvc: Option<&'static str>,
     pub receiver_pan: Option<&'static str>,
+    /// The transfer form's optional holder name, when typed and not a name (holder.rs).
+    pub holder: Option<&'static str>,
 }
 
 impl FieldErrors {
@@ -670,16 +672,7 @@ mod tests {
         let page = transfer_form(&view).unwrap();
         assert_shown_as_text(
             &page,
-            &[
-                "merchant",
-                "description",
-                "alert",
-                "params",
-                "card-id",
-                "card-mask",
-                "expiry",
-                "holder",
-            ],
+            &["merchant", "description", "alert", "params", "card-id", "card-mask", "expiry", "holder"],
         );
         // The refused fields say so by the field; the CVC field is always empty.
         assert!(page.contains(r#"data-msg="Invalid card number">bad pan</p>"#), "{page}");

@@ -82,8 +82,11 @@ pub async fn check_page_order(
 /// merchant named the customer in the token request (DESIGN §5a: an `accountId` in the page's
 /// params is the shopper's to write, so it never lists or spends cards), and only for a payment
 /// (a verification, amount 0, is made to save a new card).
+///
+/// A token minted by an invoice link never does: the link is a bearer address sent by e-mail or
+/// SMS and forwarded, a capability to pay one invoice, not to see or spend its customer's cards.
 fn offers_saving(token: &TokenRecord, amount: Amount) -> bool {
-    token.account_id.is_some() && !amount.is_zero()
+    token.account_id.is_some() && !amount.is_zero() && !token.token_digest.starts_with(epay_store::LINK_TOKEN_PREFIX)
 }
 
 /// The token's customer's active saved cards that may pay (a receive-only card is never offered).
