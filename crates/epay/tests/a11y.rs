@@ -9,10 +9,7 @@ mod common;
 
 use common::browser::Browser;
 use common::*;
-use epay_client::TokenRequest;
 use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD};
-
-const P2P_TERMINAL: &str = epay_server::platform::test_merchant::P2P_TERMINAL;
 
 /// The card form for a fresh invoice of 100 KZT on `terminal`, in `language`; the widget's
 /// (`short`) result page stays put, the full page's goes back to the shop.
@@ -22,23 +19,6 @@ async fn pay_link(gw: &Gateway, language: &str, terminal: &str, short: bool) -> 
     let params = page_params(gw, &invoice, token, language, terminal, &[]);
     let widget = if short { "&isShortForm=true" } else { "" };
     (format!("{}/payform/?params={params}{widget}", gw.url), invoice)
-}
-
-/// A P2P page (halyk.p2p) for testuser1, in `language`.
-async fn p2p_link(gw: &Gateway, language: &str) -> String {
-    let invoice = invoice();
-    let request = TokenRequest {
-        scope: "transfer".into(),
-        client_id: CLIENT.into(),
-        client_secret: SECRET.into(),
-        terminal: Some(P2P_TERMINAL.into()),
-        secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
-        account_id: Some("testuser1".into()),
-        ..Default::default()
-    };
-    let token = gw.client.token(&request).await.unwrap().access_token;
-    let params = page_params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
-    format!("{}/payform/?params={params}&isTransfer=true", gw.url)
 }
 
 /// Fails listing every axe-core violation on the current page.
@@ -296,7 +276,7 @@ async fn the_p2p_form_and_the_bank_page_pass_axe() {
         let gw = secure_gateway(backend).await;
         let browser = Browser::start().await;
         browser.set_window_size(390, 844).await;
-        browser.goto(&p2p_link(&gw, "RU").await).await;
+        browser.goto(&p2p_page_link(&gw, "RU").await.0).await;
         browser.wait("#transfer-submit", 15).await;
         assert_axe_clean(&browser, &format!("{backend:?} P2P form")).await;
         assert_borders_reach_3_to_1(&browser, &format!("{backend:?} P2P form")).await;

@@ -8,7 +8,6 @@ mod common;
 
 use common::browser::Browser;
 use common::*;
-use epay_client::TokenRequest;
 
 const P2P_TERMINAL: &str = epay_server::platform::test_merchant::P2P_TERMINAL;
 
@@ -17,23 +16,6 @@ async fn pay_link(gw: &Gateway, language: &str, terminal: &str) -> (String, Stri
     let invoice = invoice();
     let token = gw.token_on(&invoice, major("100"), terminal).await;
     (format!("{}/payform/?params={}", gw.url, page_params(gw, &invoice, token, language, terminal, &[])), invoice)
-}
-
-/// A P2P page (halyk.p2p) for testuser1, in `language`.
-async fn p2p_link(gw: &Gateway, language: &str) -> (String, String) {
-    let invoice = invoice();
-    let request = TokenRequest {
-        scope: "transfer".into(),
-        client_id: CLIENT.into(),
-        client_secret: SECRET.into(),
-        terminal: Some(P2P_TERMINAL.into()),
-        secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
-        account_id: Some("testuser1".into()),
-        ..Default::default()
-    };
-    let token = gw.client.token(&request).await.unwrap().access_token;
-    let params = page_params(gw, &invoice, token, language, P2P_TERMINAL, &[("accountId", "testuser1")]);
-    (format!("{}/payform/?params={params}&isTransfer=true", gw.url), invoice)
 }
 
 async fn value(browser: &Browser, css: &str) -> String {
@@ -46,7 +28,7 @@ async fn the_p2p_form_checks_formats_and_keeps_the_fields_but_not_the_cvc_after_
         let gw = Gateway::start(backend).await;
         let browser = Browser::start().await;
         browser.set_window_size(390, 844).await;
-        let (link, invoice) = p2p_link(&gw, "RU").await;
+        let (link, invoice) = p2p_page_link(&gw, "RU").await;
         browser.goto(&link).await;
         browser.wait("#transfer-submit", 15).await;
         // Formatted as on the card form, and checked as typed.
@@ -95,7 +77,7 @@ async fn the_p2p_form_checks_formats_and_keeps_the_fields_but_not_the_cvc_after_
         assert_eq!(paid.status.as_str(), "CHARGE", "{backend:?}");
 
         // The refusal is never cached, and echoes only what this very request carried.
-        let (link, _) = p2p_link(&gw, "KZ").await;
+        let (link, _) = p2p_page_link(&gw, "KZ").await;
         let page = gw.http.get(&link).send().await.unwrap().text().await.unwrap();
         let raw = hidden_input(&page, "params");
         let form = [
@@ -140,7 +122,7 @@ async fn the_p2p_forms_answer_never_carries_a_card_number() {
         for (receiver, message) in
             [(bad_receiver, "Неверный номер карты"), (VISA.0, "Карта получателя совпадает с картой отправителя")]
         {
-            let (link, invoice) = p2p_link(&gw, "RU").await;
+            let (link, invoice) = p2p_page_link(&gw, "RU").await;
             let page = gw.http.get(&link).send().await.unwrap().text().await.unwrap();
             let raw = hidden_input(&page, "params");
             let form = [

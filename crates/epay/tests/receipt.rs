@@ -18,25 +18,7 @@ async fn page_link(gw: &Gateway, language: &str, email: &str) -> (String, String
     let invoice = invoice();
     let token =
         gw.client.token(&TokenRequest::payment(CLIENT, SECRET, &invoice, major("100"), "KZT", TERMINAL)).await.unwrap();
-    let params = epay_server::edge::page::params::encode(
-        &[
-            ("invoiceId", invoice.clone()),
-            ("backLink", format!("{}/demo/success?invoiceId={invoice}", gw.url)),
-            ("failureBackLink", format!("{}/demo/failure?invoiceId={invoice}", gw.url)),
-            ("language", language.into()),
-            ("description", "Test order".into()),
-            ("terminal", TERMINAL.into()),
-            ("amount", "100".into()),
-            ("currency", "KZT".into()),
-            ("email", email.into()),
-        ],
-        &[
-            ("access_token", token.access_token.clone()),
-            ("expires_in", "7200".into()),
-            ("scope", "payment".into()),
-            ("token_type", "Bearer".into()),
-        ],
-    );
+    let params = page_params(gw, &invoice, token.access_token, language, TERMINAL, &[("email", email)]);
     (format!("{}/payform/?params={params}", gw.url), invoice)
 }
 

@@ -687,3 +687,21 @@ pub fn page_params(
     fields.extend(extra.iter().map(|(k, v)| (*k, v.to_string())));
     epay_server::edge::page::params::encode(&fields, &[("access_token", token), ("expires_in", "7200".into())])
 }
+
+/// A P2P page (halyk.p2p) for testuser1 on the P2P terminal, in `language`: (link, invoice).
+pub async fn p2p_page_link(gw: &Gateway, language: &str) -> (String, String) {
+    let p2p_terminal = epay_server::platform::test_merchant::P2P_TERMINAL;
+    let invoice = invoice();
+    let request = TokenRequest {
+        scope: "transfer".into(),
+        client_id: CLIENT.into(),
+        client_secret: SECRET.into(),
+        terminal: Some(p2p_terminal.into()),
+        secret_hash: Some("JDKCNDDGGDTPSKJD".into()),
+        account_id: Some("testuser1".into()),
+        ..Default::default()
+    };
+    let token = gw.client.token(&request).await.unwrap().access_token;
+    let params = page_params(gw, &invoice, token, language, p2p_terminal, &[("accountId", "testuser1")]);
+    (format!("{}/payform/?params={params}&isTransfer=true", gw.url), invoice)
+}
