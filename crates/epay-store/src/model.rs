@@ -91,6 +91,13 @@ pub struct TokenRecord {
     pub created_at: i64,
 }
 
+impl TokenRecord {
+    /// Whether an invoice link minted this token (its digest starts with [`crate::LINK_TOKEN_PREFIX`]).
+    pub fn minted_by_link(&self) -> bool {
+        self.token_digest.starts_with(crate::LINK_TOKEN_PREFIX)
+    }
+}
+
 /// A payment (or card verification) transaction.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
 pub struct Payment {

@@ -519,7 +519,7 @@ pub async fn open(app: &App, link_id: &str) -> Result<LinkOpening, InvoiceError>
 /// The check that guards the money is the payment's store write itself: it re-checks the link
 /// inside its transaction (`StoreError::LinkClosed`), serialized with a cancel.
 pub async fn check_link_token(app: &App, token: &TokenRecord) -> Result<(), String> {
-    if !token.token_digest.starts_with(LINK_TOKEN_PREFIX) {
+    if !token.minted_by_link() {
         return Ok(());
     }
     let (Some(terminal), Some(invoice)) = (&token.terminal_id, &token.invoice_id) else {

@@ -86,7 +86,7 @@ pub async fn check_page_order(
 /// A token minted by an invoice link never does: the link is a bearer address sent by e-mail or
 /// SMS and forwarded, a capability to pay one invoice, not to see or spend its customer's cards.
 fn offers_saving(token: &TokenRecord, amount: Amount) -> bool {
-    token.account_id.is_some() && !amount.is_zero() && !token.token_digest.starts_with(epay_store::LINK_TOKEN_PREFIX)
+    token.account_id.is_some() && !amount.is_zero() && !token.minted_by_link()
 }
 
 /// The token's customer's active saved cards that may pay (a receive-only card is never offered).
