@@ -3,9 +3,10 @@
 //! round trip per statement), so a connection the server closed is only found out when a
 //! statement fails on it. Three things keep that to at most one failed request per outage:
 //!
-//! - every such failure is noted (`note`), and a pooled connection that went idle before the
-//!   last noted failure is pinged before it is handed out again (`worth_a_ping`), so the rest
-//!   of the stale connections are thrown away instead of failing one request each;
+//! - every such failure is noted (`note`), and an idle connection lent before the last noted
+//!   failure is pinged before it is lent again (`worth_a_ping`), so the rest of the stale
+//!   connections are thrown away instead of failing one request each (and the one that failed
+//!   is closed: `sql/conns.rs`);
 //! - a connection idle for longer than `PING_AFTER_IDLE` is pinged too, so a restart during a
 //!   quiet period fails no request at all;
 //! - the request that met the closed connection learns it (`watch`), so the HTTP layer answers
@@ -16,8 +17,6 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
-
-use sqlx::pool::PoolConnectionMetadata;
 
 /// A connection idle longer than this is pinged before reuse. Busy connections (the hot path)
 /// are idle for microseconds and are never pinged.
@@ -59,15 +58,16 @@ pub(crate) fn note(error: &sqlx::Error) {
     let _ = LOST_IN_TASK.try_with(|lost| lost.set(true));
 }
 
-/// Whether a pooled connection must be pinged before it is handed out: it has sat idle a
-/// while, or it went idle before a lost connection was last seen (it may be just as dead).
-pub(crate) fn worth_a_ping(meta: &PoolConnectionMetadata) -> bool {
-    if meta.idle_for > PING_AFTER_IDLE {
+/// Whether an idle connection must be pinged before it is lent (`sql/conns.rs`): it has sat
+/// idle a while, or a lost connection was seen since it was last lent (while it was in use or
+/// idle, it may be just as dead, or the loss may have been its own).
+pub(crate) fn worth_a_ping(idle_for: Duration, lent_at: Instant) -> bool {
+    if idle_for > PING_AFTER_IDLE {
         return true;
     }
     let last_loss = LAST_LOSS_MS.load(Ordering::Relaxed);
-    let idle_since_ms = epoch().elapsed().saturating_sub(meta.idle_for).as_millis() as u64;
-    last_loss != 0 && last_loss >= idle_since_ms
+    let lent_at_ms = lent_at.saturating_duration_since(epoch()).as_millis() as u64;
+    last_loss != 0 && last_loss >= lent_at_ms
 }
 
 /// Runs `work` and says whether any store call in it met a lost connection.

@@ -13,6 +13,7 @@ mod cabinet;
 mod callbacks;
 pub(crate) mod config_cache;
 mod config_watch;
+mod conns;
 mod daily_totals;
 mod database;
 mod decisions;
@@ -38,9 +39,10 @@ use std::future::Future;
 use std::sync::Arc;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Pool, Postgres, Sqlite, Type};
+use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Postgres, Sqlite, Type};
 
 use crate::{Store, StoreError, StoreResult};
+use conns::Conns;
 pub use writer::Unit;
 use writer::Writer;
 
@@ -56,18 +58,18 @@ pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
     }
 }
 
-/// The store on one database: its connection pools and the SQL of every port.
+/// The store on one database: its connections (`conns.rs`) and the SQL of every port.
 pub struct SqlStore<DB: Database> {
     /// Writes: every unit of work (`begin_unit`) and every single-statement write. SQLite: the
-    /// one write connection; PostgreSQL: the pool.
-    pool: Pool<DB>,
+    /// one write connection; PostgreSQL: all its connections.
+    pool: Conns<DB>,
     /// This node's copy of merchants and terminals (`config_cache.rs`).
     config: Arc<config_cache::ConfigCache>,
     /// Reads outside a transaction. SQLite: read-only connections on the same file, which WAL
     /// lets read beside the writer (they see every COMMIT that has returned, so a request that
     /// wrote and was answered is read back by the next); PostgreSQL (and an in-memory SQLite
-    /// database, which only its one connection sees): the same pool as `pool`.
-    reads: Pool<DB>,
+    /// database, which only its one connection sees): the same connections as `pool`.
+    reads: Conns<DB>,
     /// SQLite: the group-commit writer that runs the units on the write connection (see
     /// `writer.rs`). PostgreSQL: none, a unit is a pooled transaction.
     writer: Option<Writer<DB>>,
@@ -150,7 +152,8 @@ pub trait Backend:
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;
 
-    fn run_migrations(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send;
+    /// Runs the migrations not yet applied, on one of the store's connections.
+    fn run_migrations(conn: &mut Self::Connection) -> impl Future<Output = Result<(), MigrateError>> + Send + '_;
 }
 
 /// How several statements of a unit go to the database in one round trip (`pipeline.rs`).

@@ -20,6 +20,7 @@ use sqlx::postgres::{PgListener, PgPoolOptions};
 use sqlx::{Pool, Postgres, Row, Sqlite};
 
 use super::config_cache::{ConfigCache, CONFIG_STALENESS, POLL_INTERVAL};
+use super::conns::Conns;
 use super::Backend;
 
 /// The PostgreSQL channel the version trigger notifies (migration 0018).
@@ -38,25 +39,27 @@ async fn stopped(stop: &mut StopSignal) {
 /// How a backend tells a node at once that another changed the configuration, besides the poll.
 pub trait ConfigNotifications: sqlx::Database {
     /// Empties `cache` whenever another node (or this one) commits a change, until `stop`.
-    fn listen(pool: Pool<Self>, cache: Arc<ConfigCache>, stop: StopSignal) -> impl Future<Output = ()> + Send;
+    fn listen(pool: Conns<Self>, cache: Arc<ConfigCache>, stop: StopSignal) -> impl Future<Output = ()> + Send;
 }
 
 /// SQLite has no notifications: the poll is the only signal.
 impl ConfigNotifications for Sqlite {
-    async fn listen(_pool: Pool<Self>, _cache: Arc<ConfigCache>, mut stop: StopSignal) {
+    async fn listen(_pool: Conns<Self>, _cache: Arc<ConfigCache>, mut stop: StopSignal) {
         stopped(&mut stop).await;
     }
 }
 
 impl ConfigNotifications for Postgres {
-    async fn listen(pool: Pool<Self>, cache: Arc<ConfigCache>, mut stop: StopSignal) {
-        // A connection of its own, outside the request pool: LISTEN holds it for good.
+    async fn listen(pool: Conns<Self>, cache: Arc<ConfigCache>, mut stop: StopSignal) {
+        // A connection of its own, outside the store's (`conns.rs`): LISTEN holds it for good.
+        // A one-connection `sqlx::Pool`, because `PgListener` takes one; off the hot path, its
+        // pings are of no matter.
         let own = PgPoolOptions::new()
             .max_connections(1)
             .max_lifetime(None)
             .idle_timeout(None)
             .acquire_timeout(Duration::from_secs(10))
-            .connect_lazy_with((*pool.connect_options()).clone());
+            .connect_lazy_with(pool.connect_options().clone());
         loop {
             match listen_until_stopped(&own, &cache, &mut stop).await {
                 Ok(()) => return,
@@ -103,7 +106,7 @@ async fn listen_until_stopped(
 /// Starts the poll and the backend's notifications; the task ends once `stop` says so, and
 /// leaves the cache off (a stopped watcher confirms nothing).
 pub(super) fn spawn<DB: Backend>(
-    pool: Pool<DB>,
+    pool: Conns<DB>,
     cache: Arc<ConfigCache>,
     stop: StopSignal,
 ) -> tokio::task::JoinHandle<()> {
@@ -113,7 +116,7 @@ pub(super) fn spawn<DB: Backend>(
     })
 }
 
-async fn poll<DB: Backend>(pool: Pool<DB>, cache: Arc<ConfigCache>, mut stop: StopSignal) {
+async fn poll<DB: Backend>(pool: Conns<DB>, cache: Arc<ConfigCache>, mut stop: StopSignal) {
     let mut ticker = tokio::time::interval(POLL_INTERVAL);
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let mut failing = false;

@@ -31,7 +31,7 @@ impl<DB: Backend> DatabasePort for SqlStore<DB> {
             migrations_known: DB::migrator().migrations.len(),
             pool_size: self.pool.size(),
             pool_idle: self.pool.num_idle(),
-            pool_max: self.pool.options().get_max_connections(),
+            pool_max: self.pool.max(),
         })
     }
 
@@ -40,7 +40,8 @@ impl<DB: Backend> DatabasePort for SqlStore<DB> {
     }
 
     async fn migrate(&self) -> StoreResult<()> {
-        DB::run_migrations(&self.pool).await?;
+        let mut conn = self.pool.acquire().await?;
+        DB::run_migrations(&mut conn).await?;
         Ok(())
     }
 }

@@ -2,13 +2,15 @@
 //! (`FOR UPDATE`), and background sweeps skip rows another node holds (`SKIP LOCKED`).
 
 use std::future::Future;
+use std::str::FromStr;
 use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::postgres::{PgPoolOptions, PgQueryResult};
-use sqlx::{Pool, Postgres};
+use sqlx::postgres::{PgConnectOptions, PgQueryResult};
+use sqlx::Postgres;
 
+use super::conns::{Conns, Settings};
 use super::{migrations, Backend, OneTrip, RowsAffected, SqlStore};
 use crate::StoreResult;
 
@@ -27,8 +29,10 @@ impl Backend for Postgres {
         &MIGRATOR
     }
 
-    fn run_migrations(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send {
-        MIGRATOR.run(pool)
+    fn run_migrations(conn: &mut Self::Connection) -> impl Future<Output = Result<(), MigrateError>> + Send + '_ {
+        // `run_direct`, not `run`: sqlx's own way around `run`'s "Acquire is not general
+        // enough" on a borrowed connection.
+        MIGRATOR.run_direct(conn)
     }
 }
 
@@ -40,30 +44,14 @@ impl RowsAffected for PgQueryResult {
 
 impl SqlStore<Postgres> {
     pub async fn connect(url: &str) -> StoreResult<Self> {
-        // No ping before every acquire (sqlx's default): it is one more round trip to the server
-        // for every statement outside a transaction. Only a connection that idled a while, or
-        // one that went idle before a lost connection was seen, is pinged (see `lost`), so a
+        // No ping when a connection is given back, nor before every use: each is one more round
+        // trip to the server. Only a connection that idled a while, or one lent before a lost
+        // connection was seen, is pinged before it is lent (see `lost` and `conns.rs`), so a
         // database restart costs at most the one statement that finds it out.
-        let pool = PgPoolOptions::new()
-            .max_connections(16)
-            .acquire_timeout(Duration::from_secs(10))
-            .test_before_acquire(false)
-            .before_acquire(|conn, meta| {
-                Box::pin(async move {
-                    if crate::lost::worth_a_ping(&meta) {
-                        use sqlx::Connection;
-                        if let Err(e) = conn.ping().await {
-                            crate::lost::note(&e);
-                            return Ok(false);
-                        }
-                    }
-                    Ok(true)
-                })
-            })
-            .connect(url)
-            .await?;
-        // PostgreSQL reads and writes on one pool; its server shares WAL flushes between
-        // concurrent COMMITs by itself.
+        let settings = Settings { max: 16, acquire_timeout: Duration::from_secs(10), ping_when_worth: true };
+        let pool = Conns::open(PgConnectOptions::from_str(url)?, settings).await?;
+        // PostgreSQL reads and writes on the same connections; its server shares WAL flushes
+        // between concurrent COMMITs by itself.
         Ok(SqlStore { reads: pool.clone(), pool, writer: None, config: Default::default() })
     }
 }

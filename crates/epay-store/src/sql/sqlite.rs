@@ -8,9 +8,10 @@ use std::sync::LazyLock;
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteQueryResult, SqliteSynchronous};
-use sqlx::{Pool, Sqlite};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
+use sqlx::Sqlite;
 
+use super::conns::{Conns, Settings};
 use super::{migrations, Backend, OneTrip, RowsAffected, SqlStore, Writer};
 use crate::StoreResult;
 
@@ -30,8 +31,10 @@ impl Backend for Sqlite {
         &MIGRATOR
     }
 
-    fn run_migrations(pool: &Pool<Self>) -> impl Future<Output = Result<(), MigrateError>> + Send {
-        MIGRATOR.run(pool)
+    fn run_migrations(conn: &mut Self::Connection) -> impl Future<Output = Result<(), MigrateError>> + Send + '_ {
+        // `run_direct`, not `run`: sqlx's own way around `run`'s "Acquire is not general
+        // enough" on a borrowed connection.
+        MIGRATOR.run_direct(conn)
     }
 }
 
@@ -53,10 +56,10 @@ impl SqlStore<Sqlite> {
             .busy_timeout(Duration::from_secs(10));
         // One connection: SQLite has one writer anyway, and a single connection makes every
         // transaction serial, so read-then-write sequences cannot interleave.
-        // No ping before each acquire (sqlx's default): on SQLite it is one more hand-off to the
-        // connection's worker thread for every statement outside a transaction, and thread
+        // No ping, neither when a connection is lent nor when it is given back (`conns.rs`): on
+        // SQLite a ping is one more hand-off to the connection's worker thread, and thread
         // hand-offs are the largest cost in `epay bench`'s profile; a local file cannot hang up.
-        let pool = SqlitePoolOptions::new().max_connections(1).test_before_acquire(false).connect_with(options).await?;
+        let pool = Conns::open(options, SQLITE.with_max(1)).await?;
         let reads = if is_in_memory(url) {
             // Only its one connection sees an in-memory database.
             pool.clone()
@@ -67,16 +70,15 @@ impl SqlStore<Sqlite> {
                 .read_only(true)
                 .foreign_keys(true)
                 .busy_timeout(Duration::from_secs(10));
-            SqlitePoolOptions::new()
-                .max_connections(READERS)
-                .test_before_acquire(false)
-                .connect_with(read_options)
-                .await?
+            Conns::open(read_options, SQLITE.with_max(READERS)).await?
         };
         let writer = Some(Writer::start(pool.clone()));
         Ok(SqlStore { pool, reads, writer, config: Default::default() })
     }
 }
+
+/// How SQLite's connections are held: never pinged; a wait as long as sqlx's pool allowed.
+const SQLITE: Settings = Settings { max: 1, acquire_timeout: Duration::from_secs(30), ping_when_worth: false };
 
 /// Read-only connections beside the writer: each has its own sqlx worker thread, and the
 /// machine has few cores; enough that reads do not queue behind the writer's COMMIT.

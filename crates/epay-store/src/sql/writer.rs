@@ -4,8 +4,9 @@
 //! (`&mut *tx`, exactly as on a `sqlx::Transaction`) and ends with `tx.commit()`; a unit dropped
 //! without `commit` leaves nothing behind.
 //!
-//! On PostgreSQL a unit is a plain pooled transaction: the server already shares one WAL flush
-//! between transactions that commit together (`commit_delay` is left to the DBA).
+//! On PostgreSQL a unit is a plain transaction on one of the store's connections (`conns.rs`):
+//! the server already shares one WAL flush between transactions that commit together
+//! (`commit_delay` is left to the DBA).
 //!
 //! On SQLite every COMMIT is an fsync (`synchronous = FULL`) on the one write connection, so
 //! concurrent units share one: the [`Writer`] keeps a *batch* transaction open (`BEGIN
@@ -43,10 +44,10 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
 use sqlx::error::{DatabaseError, ErrorKind};
-use sqlx::pool::PoolConnection;
-use sqlx::{Database, Executor, Pool, Transaction};
+use sqlx::{Database, Executor};
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
+use super::conns::{Conn, Conns, Tx};
 use super::pipeline::{Pipeline, Step};
 use super::Backend;
 use crate::{StoreError, StoreResult};
@@ -65,14 +66,14 @@ pub struct Unit<DB: Database> {
 
 enum Inner<DB: Database> {
     /// PostgreSQL: its own transaction.
-    Own(Transaction<'static, DB>),
+    Own(Tx<DB>),
     /// SQLite: a savepoint inside the writer's batch, holding the write connection.
     Batched(Held<DB>),
 }
 
 impl<DB: Backend> Unit<DB> {
     /// A unit that is its own transaction (PostgreSQL).
-    pub(crate) fn own(tx: Transaction<'static, DB>) -> Self {
+    pub(crate) fn own(tx: Tx<DB>) -> Self {
         Unit::new(Inner::Own(tx))
     }
 
@@ -197,9 +198,10 @@ pub(crate) struct Writer<DB: Database> {
 }
 
 struct Shared<DB: Database> {
-    /// The write pool (one connection). The writer borrows its connection for a batch and gives
-    /// it back after the COMMIT, so single statements on the pool still run between batches.
-    pool: Pool<DB>,
+    /// The write connection (`conns.rs`, at most one). The writer borrows it for a batch and
+    /// gives it back after the COMMIT (no round trip), so single statements still run between
+    /// batches.
+    pool: Conns<DB>,
     /// The write connection and the open batch. tokio's mutex is FIFO, which the batching needs.
     state: Arc<Mutex<State<DB>>>,
     /// Wakes the committer: a unit was released into a batch, or dropped unfinished.
@@ -243,7 +245,7 @@ impl<DB: Database> DerefMut for Held<DB> {
 }
 
 struct State<DB: Database> {
-    conn: Option<PoolConnection<DB>>,
+    conn: Option<Conn<DB>>,
     batch: Option<Batch>,
     /// A statement whose outcome nobody saw may have run (see the module doc): resolve it first.
     in_doubt: bool,
@@ -272,14 +274,14 @@ impl Batch {
 }
 
 impl<DB: Database> State<DB> {
-    fn connection(&mut self) -> &mut PoolConnection<DB> {
+    fn connection(&mut self) -> &mut Conn<DB> {
         self.conn.as_mut().expect("the writer holds its connection while a unit runs")
     }
 }
 
 impl<DB: Backend> Writer<DB> {
-    /// Starts the writer on `pool` (the one-connection write pool) and its committer task.
-    pub(crate) fn start(pool: Pool<DB>) -> Self {
+    /// Starts the writer on `pool` (the one write connection) and its committer task.
+    pub(crate) fn start(pool: Conns<DB>) -> Self {
         let shared = Arc::new(Shared {
             pool,
             state: Arc::new(Mutex::new(State { conn: None, batch: None, in_doubt: false, bare: false })),
@@ -393,7 +395,7 @@ impl<DB: Backend> Shared<DB> {
         Ok(())
     }
 
-    /// Ends the open batch: COMMIT, then tell its units. Gives the connection back to the pool.
+    /// Ends the open batch: COMMIT, then tell its units. Gives the connection back.
     async fn end_batch(&self, st: &mut State<DB>) {
         if st.conn.is_none() && !st.in_doubt {
             return;
@@ -441,8 +443,11 @@ async fn committer<DB: Backend>(shared: Arc<Shared<DB>>) {
     }
 }
 
-async fn run<DB: Backend>(conn: &mut PoolConnection<DB>, sql: &'static str) -> Result<(), sqlx::Error> {
-    Executor::execute(&mut **conn, sql).await.map(drop)
+async fn run<DB: Backend>(conn: &mut Conn<DB>, sql: &'static str) -> Result<(), sqlx::Error> {
+    let result = Executor::execute(&mut **conn, sql).await.map(drop);
+    // A connection the database closed is not given back (SQLite: its worker thread died).
+    conn.observe(&result);
+    result
 }
 
 /// The error every unit of a batch whose COMMIT failed gets.

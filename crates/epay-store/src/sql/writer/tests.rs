@@ -199,7 +199,20 @@ async fn dropped_unit_leaves_nothing_behind() {
         dropped_unit_leaves_nothing(Arc::new(sqlite_store().await)).await;
     }
     if wanted("postgres") {
-        dropped_unit_leaves_nothing(Arc::new(pg_store().await)).await;
+        let store = Arc::new(pg_store().await);
+        dropped_unit_leaves_nothing(store.clone()).await;
+        // The dropped units' transactions were rolled back at once (`conns.rs`), not when their
+        // connections are next lent: none is left open, holding its row locks.
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let open: i64 = sqlx::query(
+            "SELECT COUNT(*) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND state LIKE 'idle in transaction%'",
+        )
+        .fetch_one(&store.reads)
+        .await
+        .unwrap()
+        .get("n");
+        assert_eq!(open, 0, "a dropped unit's transaction is still open");
     }
 }
 

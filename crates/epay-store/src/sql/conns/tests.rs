@@ -1,0 +1,367 @@
+//! The connection holder on real SQLite and PostgreSQL: waiters served in order, the maximum
+//! and the timeout, a connection the database closed replaced, and a user dropped mid-way that
+//! leaves nothing behind for the next one. `EPAY_TEST_BACKENDS` (e.g. `sqlite`) narrows the
+//! backends, as in the black-box suite.
+
+use std::future::{poll_fn, Future};
+use std::pin::pin;
+use std::str::FromStr;
+use std::sync::{Arc, Mutex};
+use std::task::Poll;
+use std::time::{Duration, Instant};
+
+use sqlx::postgres::PgConnectOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode};
+use sqlx::{Connection, Executor, Postgres, Row, Sqlite};
+
+use super::{Conns, Settings};
+use crate::sql::Backend;
+
+fn wanted(backend: &str) -> bool {
+    std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
+}
+
+fn settings(max: u32, ping_when_worth: bool) -> Settings {
+    Settings { max, acquire_timeout: Duration::from_millis(300), ping_when_worth }
+}
+
+async fn sqlite(max: u32) -> Conns<Sqlite> {
+    let path = std::env::temp_dir().join(format!("epay-conns-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+        .unwrap()
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal);
+    let conns = Conns::open(options, settings(max, false)).await.unwrap();
+    conns.execute("CREATE TABLE things (id TEXT PRIMARY KEY)").await.unwrap();
+    conns
+}
+
+fn pg_admin_url() -> String {
+    std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into())
+}
+
+async fn pg(max: u32) -> Conns<Postgres> {
+    let admin_url = pg_admin_url();
+    let name = format!("epay_conns_{}", uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
+    admin.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
+    let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
+    let options = PgConnectOptions::from_str(&format!("{root}/{name}")).unwrap();
+    let conns = Conns::open(options, settings(max, true)).await.unwrap();
+    conns.execute("CREATE TABLE things (id TEXT PRIMARY KEY)").await.unwrap();
+    conns
+}
+
+/// Polls `work` once (it sends what it can and waits for the answer), then drops it: a client
+/// that hangs up mid-statement.
+async fn poll_once_then_drop<F: Future>(work: F) {
+    let mut work = pin!(work);
+    poll_fn(|cx| {
+        let _ = work.as_mut().poll(cx);
+        Poll::Ready(())
+    })
+    .await;
+}
+
+async fn count_things<DB: Backend>(conns: &Conns<DB>) -> i64 {
+    sqlx::query("SELECT CAST(COUNT(*) AS BIGINT) AS n FROM things").fetch_one(conns).await.unwrap().get("n")
+}
+
+/// Whether the connection `conns` lends next is inside a transaction someone else began:
+/// PostgreSQL refuses SAVEPOINT outside a transaction block; SQLite refuses BEGIN inside a
+/// transaction.
+trait OpenTransaction: Backend {
+    fn in_open_transaction(conns: &Conns<Self>) -> impl Future<Output = bool>;
+}
+
+impl OpenTransaction for Postgres {
+    async fn in_open_transaction(conns: &Conns<Self>) -> bool {
+        let mut conn = conns.acquire().await.unwrap();
+        match conn.execute("SAVEPOINT probe").await {
+            Ok(_) => true,
+            Err(e) => {
+                assert!(e.to_string().contains("transaction blocks"), "{e}");
+                false
+            }
+        }
+    }
+}
+
+impl OpenTransaction for Sqlite {
+    async fn in_open_transaction(conns: &Conns<Self>) -> bool {
+        let mut conn = conns.acquire().await.unwrap();
+        match conn.execute("BEGIN").await {
+            Ok(_) => {
+                conn.execute("ROLLBACK").await.unwrap();
+                false
+            }
+            Err(e) => {
+                assert!(e.to_string().contains("within a transaction"), "{e}");
+                true
+            }
+        }
+    }
+}
+
+/// Waiters get the connection in the order they asked for it.
+async fn waiters_are_served_in_order<DB: Backend>(conns: Conns<DB>) {
+    let held = conns.acquire().await.unwrap();
+    let order = Arc::new(Mutex::new(Vec::new()));
+    let mut waiters = Vec::new();
+    for i in 0..4 {
+        let (conns, order) = (conns.clone(), order.clone());
+        waiters.push(tokio::spawn(async move {
+            let conn = conns.acquire().await.unwrap();
+            order.lock().unwrap().push(i);
+            // Held a moment, so the next waiter cannot overtake by luck.
+            tokio::time::sleep(Duration::from_millis(5)).await;
+            drop(conn);
+        }));
+        // Each waiter queues before the next one starts.
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    drop(held);
+    for waiter in waiters {
+        waiter.await.unwrap();
+    }
+    assert_eq!(*order.lock().unwrap(), vec![0, 1, 2, 3]);
+    assert_eq!(conns.size(), 1, "one connection served them all");
+}
+
+/// At most `max` connections; one more user waits, then times out as the pool did.
+async fn at_most_max_then_timeout<DB: Backend>(conns: Conns<DB>) {
+    let first = conns.acquire().await.unwrap();
+    let second = conns.acquire().await.unwrap();
+    assert_eq!((conns.size(), conns.num_idle(), conns.max()), (2, 0, 2));
+    let started = Instant::now();
+    let third = conns.acquire().await;
+    assert!(matches!(third, Err(sqlx::Error::PoolTimedOut)), "{:?}", third.err());
+    assert!(started.elapsed() >= Duration::from_millis(290), "waited the acquire timeout");
+    // A statement on the holder times out the same way.
+    let statement = sqlx::query("SELECT 1").execute(&conns).await;
+    assert!(matches!(statement, Err(sqlx::Error::PoolTimedOut)), "{:?}", statement.err());
+    drop(first);
+    assert_eq!((conns.size(), conns.num_idle()), (2, 1));
+    sqlx::query("SELECT 1").execute(&conns).await.unwrap();
+    drop(second);
+    assert_eq!((conns.size(), conns.num_idle()), (2, 2));
+}
+
+/// A transaction dropped with a write done and another statement in flight: the next user finds
+/// no transaction open and nothing of the dropped one.
+async fn dropped_mid_statement_leaves_nothing<DB: OpenTransaction>(conns: Conns<DB>) {
+    let mut tx = conns.begin_with(DB::BEGIN).await.unwrap();
+    sqlx::query("INSERT INTO things (id) VALUES ('a')").execute(&mut *tx).await.unwrap();
+    poll_once_then_drop(sqlx::query("INSERT INTO things (id) VALUES ('b')").execute(&mut *tx)).await;
+    drop(tx);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(!DB::in_open_transaction(&conns).await, "the dropped transaction is still open");
+    assert_eq!(count_things(&conns).await, 0, "the dropped transaction's writes remain");
+    assert_eq!(conns.size(), 1, "the connection was reused, not replaced");
+    // And the connection still works for transactions.
+    let mut tx = conns.begin_with(DB::BEGIN).await.unwrap();
+    sqlx::query("INSERT INTO things (id) VALUES ('c')").execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    assert_eq!(count_things(&conns).await, 1);
+}
+
+/// `begin_with` dropped right after sending BEGIN: sqlx does not count that transaction yet, so
+/// without the holder's own mark the next user's statements would run inside it.
+async fn dropped_mid_begin_leaves_nothing<DB: OpenTransaction>(conns: Conns<DB>) {
+    for _ in 0..5 {
+        poll_once_then_drop(conns.begin_with(DB::BEGIN)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(!DB::in_open_transaction(&conns).await, "BEGIN of the dropped user is still open");
+        sqlx::query("INSERT INTO things (id) VALUES ($1)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .execute(&conns)
+            .await
+            .unwrap();
+    }
+    assert_eq!(count_things(&conns).await, 5, "every write outside a transaction committed");
+}
+
+#[tokio::test]
+async fn sqlite_waiters_are_served_in_order() {
+    if wanted("sqlite") {
+        waiters_are_served_in_order(sqlite(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_waiters_are_served_in_order() {
+    if wanted("postgres") {
+        waiters_are_served_in_order(pg(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_at_most_max_then_timeout() {
+    if wanted("sqlite") {
+        at_most_max_then_timeout(sqlite(2).await).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_at_most_max_then_timeout() {
+    if wanted("postgres") {
+        at_most_max_then_timeout(pg(2).await).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_dropped_mid_statement_leaves_nothing() {
+    if wanted("sqlite") {
+        dropped_mid_statement_leaves_nothing(sqlite(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_dropped_mid_statement_leaves_nothing() {
+    if wanted("postgres") {
+        dropped_mid_statement_leaves_nothing(pg(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn sqlite_dropped_mid_begin_leaves_nothing() {
+    if wanted("sqlite") {
+        dropped_mid_begin_leaves_nothing(sqlite(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_dropped_mid_begin_leaves_nothing() {
+    if wanted("postgres") {
+        dropped_mid_begin_leaves_nothing(pg(1).await).await;
+    }
+}
+
+/// Terminates the server process behind the connection `conns` lends next, and returns its pid.
+async fn terminate_next_backend(conns: &Conns<Postgres>) -> i32 {
+    let pid = backend_pid(conns).await;
+    terminate(pid).await;
+    pid
+}
+
+/// Terminates the server process `pid`, and waits until it is gone.
+async fn terminate(pid: i32) {
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut admin).await.unwrap();
+    // The backend is gone once it no longer appears.
+    for _ in 0..100 {
+        let alive: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid = $1")
+            .bind(pid)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+            .get("n");
+        if alive == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
+async fn backend_pid(conns: &Conns<Postgres>) -> i32 {
+    sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(conns).await.unwrap().get("pid")
+}
+
+/// A statement that meets a connection the server closed fails (once), and the connection is
+/// closed instead of given back: the next statement gets a new one, without any ping.
+#[tokio::test]
+async fn postgres_closed_connection_is_replaced() {
+    if !wanted("postgres") {
+        return;
+    }
+    // Never pinged: only the failed statement can tell the connection is dead.
+    let mut conns = pg(1).await;
+    Arc::get_mut(&mut conns.shared).unwrap().settings.ping_when_worth = false;
+    let dead = terminate_next_backend(&conns).await;
+    let failed = sqlx::query("SELECT 1").execute(&conns).await;
+    assert!(crate::lost::is_connection_lost(failed.as_ref().unwrap_err()), "{failed:?}");
+    assert_eq!(conns.size(), 0, "the dead connection was closed");
+    let fresh = backend_pid(&conns).await;
+    assert_ne!(fresh, dead);
+    assert_eq!(backend_pid(&conns).await, fresh, "the new connection is kept");
+    assert_eq!(conns.pinged(), 0);
+}
+
+/// A transaction's own statement meets the closed connection (the holder does not see that
+/// error): the dropped transaction's connection is rolled back by a task, which finds it closed
+/// and closes it; the next user gets a new connection.
+#[tokio::test]
+async fn postgres_connection_lost_inside_a_transaction_is_replaced() {
+    if !wanted("postgres") {
+        return;
+    }
+    let conns = pg(1).await;
+    let mut tx = conns.begin_with("BEGIN").await.unwrap();
+    let dead: i32 = sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut *tx).await.unwrap().get("pid");
+    terminate(dead).await;
+    let failed = sqlx::query("SELECT 1").execute(&mut *tx).await;
+    let error = failed.unwrap_err();
+    assert!(crate::lost::is_connection_lost(&error), "{error}");
+    drop(tx);
+    let fresh = backend_pid(&conns).await;
+    assert_ne!(fresh, dead);
+    assert_eq!(conns.size(), 1);
+}
+
+/// The database closes every connection; the first statement finds its own closed, and once
+/// that loss is noted (as `StoreError::from` does), the other idle connections are pinged and
+/// replaced before they are lent: no second statement fails.
+#[tokio::test]
+async fn postgres_idle_connections_are_pinged_after_a_loss() {
+    if !wanted("postgres") {
+        return;
+    }
+    let conns = pg(3).await;
+    let held: Vec<_> = futures_join3(&conns).await;
+    let pids: Vec<i32> = {
+        let mut pids = Vec::new();
+        for mut conn in held {
+            let pid: i32 =
+                sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut *conn).await.unwrap().get("pid");
+            pids.push(pid);
+        }
+        pids
+    };
+    assert_eq!((conns.size(), conns.num_idle()), (3, 3));
+    for pid in &pids {
+        terminate(*pid).await;
+    }
+    let error = sqlx::query("SELECT 1").execute(&conns).await.unwrap_err();
+    assert!(crate::lost::is_connection_lost(&error), "{error}");
+    crate::lost::note(&error);
+    let pinged = conns.pinged();
+    for _ in 0..3 {
+        let pid = backend_pid(&conns).await;
+        assert!(!pids.contains(&pid), "a closed connection was lent again");
+    }
+    assert!(conns.pinged() >= pinged + 2, "the two other idle connections were pinged");
+    assert_eq!(conns.size(), 1, "the closed ones were closed, one new one serves");
+}
+
+/// Three connections lent at once, so three are open.
+async fn futures_join3(conns: &Conns<Postgres>) -> Vec<super::Conn<Postgres>> {
+    vec![conns.acquire().await.unwrap(), conns.acquire().await.unwrap(), conns.acquire().await.unwrap()]
+}
+
+/// Busy connections are not pinged, neither when lent nor when given back.
+#[tokio::test]
+async fn postgres_busy_connections_are_not_pinged() {
+    if !wanted("postgres") {
+        return;
+    }
+    let conns = pg(2).await;
+    let (lent, pinged) = (conns.lent(), conns.pinged());
+    for _ in 0..20 {
+        backend_pid(&conns).await;
+        let tx = conns.begin_with("BEGIN").await.unwrap();
+        tx.commit().await.unwrap();
+    }
+    assert_eq!(conns.lent() - lent, 40);
+    // A loss noted by a concurrent test may cost a ping; a ping per use would be 40.
+    assert!(conns.pinged() - pinged <= 2, "{} pings", conns.pinged() - pinged);
+}
