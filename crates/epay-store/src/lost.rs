@@ -53,6 +53,7 @@ pub(crate) fn note(error: &sqlx::Error) {
     if !is_connection_lost(error) {
         return;
     }
+    tracing::debug!(target: "epay_store::lost", error = %error, "lost database connection noted");
     let now_ms = epoch().elapsed().as_millis() as u64 + 1;
     LAST_LOSS_MS.fetch_max(now_ms, Ordering::Relaxed);
     let _ = LOST_IN_TASK.try_with(|lost| lost.set(true));

@@ -58,7 +58,7 @@ fn currency_of(p: &Payment, denomination: Denomination) -> &str {
 
 /// The store's refusal of a posting between currencies (the database refuses it too).
 pub(super) fn mixed_currencies(id: &str) -> sqlx::Error {
-    sqlx::Error::Protocol(format!("ledger transfer {id} mixes currencies or names a missing account"))
+    sqlx::Error::InvalidArgument(format!("ledger transfer {id} mixes currencies or names a missing account"))
 }
 
 /// The ledger accounts a payment's postings name, by role.

@@ -158,7 +158,7 @@ impl<DB: Backend> Conns<DB> {
                 Ok(()) => {
                     // One event per loan (`EPAY_LOG=epay_store::conns=trace`): how the round
                     // trips saved per flow were counted (docs/performance.md).
-                    tracing::trace!(target: "epay_store::conns", ping, "connection lent");
+                    tracing::trace!(target: "epay_store::conns", ping, idle_ms = idle_for.as_millis() as u64, "connection lent");
                     return Ok(conn);
                 }
                 Err(e) => {
