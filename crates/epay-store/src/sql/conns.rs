@@ -27,9 +27,11 @@
 //!   connections back with no work at all.
 //!
 //! Users wait for a connection first come, first served (tokio's semaphore is fair), at most
-//! the acquire timeout, then get `sqlx::Error::PoolTimedOut`, as from the pool. Idle connections
-//! are lent most recently used first: under light load the same few stay busy and warm, and
-//! only the rest sit idle long enough to be pinged.
+//! the acquire timeout, then get `sqlx::Error::PoolTimedOut`, as from the pool. A new connection
+//! the database refuses for now (starting up, no slot free) is tried again within that time, as
+//! the pool did. Idle connections are lent most recently used first: under light load the same
+//! few stay busy and warm, and only the rest sit idle long enough to be pinged. Unlike the pool,
+//! idle connections are not closed after a while (at most `max` stay open).
 //!
 //! `sqlx::Pool` is still used where sqlx needs one, off the hot path: the PostgreSQL
 //! configuration listener (`config_watch.rs`, `PgListener` takes a pool).
@@ -169,9 +171,7 @@ impl<DB: Backend> Conns<DB> {
                 }
             }
         }
-        let raw = tokio::time::timeout_at(deadline, shared.options.connect())
-            .await
-            .map_err(|_| sqlx::Error::PoolTimedOut)??;
+        let raw = connect(&shared.options, deadline).await?;
         shared.open.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(target: "epay_store::conns", opened = true, "connection lent");
         Ok(Conn::lend(raw, shared.clone(), permit))
@@ -220,6 +220,29 @@ impl<DB: Database> Conns<DB> {
     #[cfg(test)]
     pub(crate) fn pinged(&self) -> u64 {
         self.shared.pinged.load(Ordering::Relaxed)
+    }
+}
+
+/// Opens a connection, trying again until `deadline` while the database is starting up or has
+/// no connection slot free, as sqlx's pool did (`PoolTimedOut` at the deadline).
+async fn connect<O: ConnectOptions<Connection: Sized>>(
+    options: &O,
+    deadline: tokio::time::Instant,
+) -> Result<O::Connection, sqlx::Error> {
+    let mut pause = Duration::from_millis(10);
+    loop {
+        match tokio::time::timeout_at(deadline, options.connect()).await {
+            Err(_) => return Err(sqlx::Error::PoolTimedOut),
+            Ok(Ok(raw)) => return Ok(raw),
+            Ok(Err(sqlx::Error::Io(e))) if e.kind() == std::io::ErrorKind::ConnectionRefused => {}
+            Ok(Err(sqlx::Error::Database(e))) if e.is_transient_in_connect_phase() => {}
+            Ok(Err(e)) => return Err(e),
+        }
+        if tokio::time::Instant::now() + pause >= deadline {
+            return Err(sqlx::Error::PoolTimedOut);
+        }
+        tokio::time::sleep(pause).await;
+        pause = (pause * 2).min(Duration::from_millis(500));
     }
 }
 
