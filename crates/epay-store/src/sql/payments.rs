@@ -109,7 +109,7 @@ impl<DB: Backend> SqlStore<DB> {
         let card = p.card_account.clone().unwrap_or_default();
         let merchant = merchant_account(&p.terminal_id, &p.currency);
         let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
-        Self::book(tx, p, &accounts, &moved.postings, now).await?;
+        Self::book(tx, p, &accounts, &moved.postings, None, now).await?;
         Self::record_event(tx, &p.id, moved.operation.into(), moved.status, moved.amount_minor, 0, now).await?;
         Ok(Applied::Done)
     }
