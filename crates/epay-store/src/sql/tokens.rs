@@ -263,6 +263,9 @@ mod tests {
             let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
             stores.push(super::super::connect(&format!("{root}/{name}")).await.unwrap());
         }
+        for store in &stores {
+            store.migrate().await.unwrap();
+        }
         stores
     }
 
