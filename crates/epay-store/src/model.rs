@@ -540,6 +540,11 @@ pub struct NewCallback {
 /// status, e.g. a debit that finds too little money turns an approval into a decline).
 pub type CallbackBuilder<'a> = &'a (dyn Fn(&Payment) -> Option<NewCallback> + Send + Sync);
 
+/// Builds an operation's callback from the payment as it will be committed and the amount the
+/// operation moved (charged, released or refunded), which the payment row alone does not tell
+/// (a full refund refunds what was left when its transaction read the row).
+pub type OperationCallbackBuilder<'a> = &'a (dyn Fn(&Payment, i64) -> Option<NewCallback> + Send + Sync);
+
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct CallbackEvent {
     pub id: String,

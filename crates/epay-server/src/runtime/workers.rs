@@ -38,6 +38,11 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
             if forgotten > 0 {
                 tracing::info!(forgotten, "spent tokens that expired forgotten");
             }
+            // Abuse counters' ended windows: counting no longer sweeps them (one statement
+            // fewer per counted attempt), so the table is kept small here.
+            if let Err(e) = app.store.purge_abuse_windows(app.clock.real_now_ms().min(app.clock.now_ms())).await {
+                tracing::warn!(error = %e, "forgetting ended abuse-counter windows failed; will retry");
+            }
             let failed = crate::services::three_ds_confirm::fail_abandoned(&app).await;
             if failed > 0 {
                 tracing::info!(failed, "abandoned 3-D Secure payments failed (877)");

@@ -86,8 +86,20 @@ pub async fn known_token(app: &App, access_token: &str) -> Result<TokenRecord, B
     if merchant.is_none_or(|m| m.token_generation != record.generation) {
         return Err(BearerError::Unknown);
     }
-    record.used_at = app.store.token_spent_at(&record.token_digest).await.map_err(storage)?;
+    if may_be_spent(&record) {
+        record.used_at = app.store.token_spent_at(&record.token_digest).await.map_err(storage)?;
+    }
     Ok(record)
+}
+
+/// Whether a token can ever have been spent, so that reading `spent_tokens` for it can answer
+/// anything but "not spent". A token is spent only by an attempt it makes (a payment, the
+/// cryptogram limit of a payment, a transfer), and only a token bound to an invoice pays
+/// (`payments::order`, checked before any spend) and only one with the `transfer` scope
+/// transfers (`transfers::order::check_token`). Every other token (the service tokens that
+/// read statuses and move payments' money) skips the read: one round trip fewer per request.
+pub fn may_be_spent(record: &TokenRecord) -> bool {
+    record.invoice_id.is_some() || has_scope(record, Scope::Transfer)
 }
 
 /// A token works until its `expires_at` (exclusive) by the gateway clock, so a sandbox that moves

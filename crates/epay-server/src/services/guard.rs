@@ -167,11 +167,14 @@ pub struct SharedGuard<'a> {
 }
 
 impl SharedGuard<'_> {
-    /// Refuses while any key has used up its limit in its window; the longest wait wins.
+    /// Refuses while any key has used up its limit in its window; the longest wait wins. Every
+    /// key's window comes from one read.
     pub async fn check_all(&self, keys: &[(String, Limit)], now_ms: i64) -> Result<Result<(), TooMany>, StoreError> {
+        let limited: Vec<&str> = keys.iter().filter(|(_, l)| l.failures > 0).map(|(k, _)| k.as_str()).collect();
+        let windows = self.store.abuse_windows(&limited, now_ms).await?;
         let mut worst: Option<TooMany> = None;
         for (key, limit) in keys.iter().filter(|(_, l)| l.failures > 0) {
-            let Some(window) = self.store.abuse_window(key, now_ms).await? else { continue };
+            let Some((_, window)) = windows.iter().find(|(open, _)| open == key) else { continue };
             if window.failures >= i64::from(limit.failures) {
                 let t = too_many_until(window.expires_ms, now_ms);
                 worst = Some(worst.map_or(t, |w| if t.retry_after_secs > w.retry_after_secs { t } else { w }));
@@ -180,12 +183,14 @@ impl SharedGuard<'_> {
         Ok(worst.map_or(Ok(()), Err))
     }
 
-    /// Counts one failure of every key.
+    /// Counts one failure of every key, in one statement.
     pub async fn fail_all(&self, keys: &[(String, Limit)], now_ms: i64) -> Result<(), StoreError> {
-        for (key, limit) in keys.iter().filter(|(_, l)| l.failures > 0) {
-            self.store.abuse_count(key, limit.window_secs * 1000, now_ms, None).await?;
-        }
-        Ok(())
+        let limited: Vec<(&str, i64)> = keys
+            .iter()
+            .filter(|(_, l)| l.failures > 0)
+            .map(|(key, limit)| (key.as_str(), limit.window_secs * 1000))
+            .collect();
+        self.store.abuse_count_all(&limited, now_ms).await
     }
 
     /// Reserves one attempt of `key` before the thing it limits is tried, so concurrent

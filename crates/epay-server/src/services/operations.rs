@@ -96,12 +96,20 @@ pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Resul
     if kind == Kind::Cancel && amount.is_some() {
         return Err(OperationError::BadRequest("cancel takes no amount: it releases the whole authorization".into()));
     }
-    // The payment as it is before the operation, read for what the operation's transaction
-    // cannot ask for: whether its terminal sends operation callbacks, and what is left to refund
-    // (the callback of a full refund reports "all that was left"). Nothing here guards money:
-    // every such check (status, amounts, ePay's minimum refund) runs in the store, in the
-    // operation's own transaction.
-    let before = app.store.payment(&reach.merchant_id, payment_id).await.map_err(internal)?;
+    // The payment as it is before the operation, read only when something must be known before
+    // the operation's transaction: whether an invoice-bound token may hear anything about it,
+    // and, for a caller that names no terminal, whether the payment's terminal sends operation
+    // callbacks. A token that names its terminal reaches only that terminal's payments (the
+    // store refuses any other as not found), so its terminal decides, from the configuration
+    // in memory, and a service token's operation reads nothing before its transaction. Nothing
+    // here guards money: every such check (status, amounts, ePay's minimum refund) runs in the
+    // store, in the operation's own transaction.
+    let callbacks_need_it = app.config.operation_callbacks && reach.terminal_id.is_none();
+    let before = if reach.invoice_bound.is_some() || callbacks_need_it {
+        app.store.payment(&reach.merchant_id, payment_id).await.map_err(internal)?
+    } else {
+        None
+    };
     if let Some(bound) = &reach.invoice_bound {
         // Before any answer that reads the payment: another invoice's token hears only that it
         // is refused. The store decides in the transaction.
@@ -112,13 +120,13 @@ pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Resul
             return Err(OperationError::Unauthorized(NOT_THIS_INVOICE_TOKEN.into()));
         }
     }
-    let announce = match &before {
-        Some(p) if app.config.operation_callbacks => {
-            app.store.terminal(&p.terminal_id).await.map_err(internal)?.is_some_and(|t| t.operation_callbacks)
+    let terminal = reach.terminal_id.as_deref().or(before.as_ref().map(|p| p.terminal_id.as_str()));
+    let announce = match terminal {
+        Some(terminal) if app.config.operation_callbacks => {
+            app.store.terminal(terminal).await.map_err(internal)?.is_some_and(|t| t.operation_callbacks)
         }
         _ => false,
     };
-    let left_to_refund = before.as_ref().map(|p| p.charged_minor - p.refunded_minor);
     let requested = amount.map(Amount::minor);
     let operation = match kind {
         Kind::Charge => Operation::Charge { amount_minor: requested },
@@ -134,14 +142,15 @@ pub async fn run(app: &App, caller: &Caller, command: OperationCommand) -> Resul
         now_ms: app.clock.now_ms(),
         idempotency: idempotency::record(|_| Applied),
     };
-    let callback = |p: &epay_store::Payment| {
+    let callback = |p: &epay_store::Payment, moved_minor: i64| {
         if !announce {
             return None;
         }
         let amount = match kind {
             Kind::Charge => p.charged_minor,
             Kind::Cancel => p.amount_minor,
-            Kind::Refund => requested.or(left_to_refund).unwrap_or(p.refunded_minor),
+            // What this refund refunded: the amount asked, or all that was left.
+            Kind::Refund => moved_minor,
         };
         callbacks::for_operation(p, kind.operation(), amount)
     };

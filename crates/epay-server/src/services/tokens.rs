@@ -411,6 +411,45 @@ mod tests {
         assert!(matches!(issue(&app, &client, long).await, Err(TokenError::InvalidRequest(_))));
     }
 
+    /// A token that can pay (bound to an invoice) or transfer (`transfer` scope) is read back
+    /// with its spending; a service token, which nothing spends, is not looked up at all, so a
+    /// row for it (which no use case writes) is not seen.
+    #[tokio::test]
+    async fn only_a_token_that_can_pay_or_transfer_is_read_back_with_its_spending() {
+        let app = App::for_tests(NOW).await;
+        let token = |scope: &str, invoice: Option<&str>| epay_store::TokenRecord {
+            token_digest: super::new_token_id(),
+            merchant_id: TEST_MERCHANT_ID.into(),
+            terminal_id: Some(PAYMENT_TERMINAL.into()),
+            scope: scope.into(),
+            invoice_id: invoice.map(String::from),
+            amount_minor: invoice.map(|_| 1_000),
+            currency: invoice.map(|_| "KZT".into()),
+            post_link: String::new(),
+            failure_post_link: String::new(),
+            secret_hash: None,
+            transfer_kind: None,
+            account_id: None,
+            generation: 0,
+            expires_at: NOW + 60_000,
+            used_at: None,
+            created_at: NOW,
+        };
+        let generation = app.store.merchant(TEST_MERCHANT_ID).await.unwrap().unwrap().token_generation;
+        for (record, spendable) in [
+            (token("payment", Some("000777")), true),
+            (token("transfer", None), true),
+            (token("webapi payment", None), false),
+        ] {
+            let record = epay_store::TokenRecord { generation, ..record };
+            let text = super::seal(&app.keys, &record);
+            assert_eq!(auth::token(&app, &text).await.unwrap().used_at, None, "{}", record.scope);
+            assert!(app.store.spend_token(&record.token_digest, record.expires_at, NOW).await.unwrap());
+            let read = auth::token(&app, &text).await.unwrap().used_at;
+            assert_eq!(read.is_some(), spendable, "{} {:?}", record.scope, record.invoice_id);
+        }
+    }
+
     #[tokio::test]
     async fn a_wrong_secret_or_another_merchants_terminal_gets_no_token() {
         let app = App::for_tests(NOW).await;

@@ -4,7 +4,10 @@
 
 use async_trait::async_trait;
 
-use crate::{CallbackBuilder, OperationOutcome, OperationRequest, Payment, PaymentWrite, RecordedPayment, StoreResult};
+use crate::{
+    CallbackBuilder, OperationCallbackBuilder, OperationOutcome, OperationRequest, Payment, PaymentWrite,
+    RecordedPayment, StoreResult,
+};
 
 #[async_trait]
 pub trait PaymentsPort: Send + Sync + 'static {
@@ -33,7 +36,11 @@ pub trait PaymentsPort: Send + Sync + 'static {
     /// status, the amounts left, ePay's minimum refund), the compare-and-set of the payment, its
     /// ledger transfers, the refund row. Refusals come back as `StoreError::Refused` and write
     /// nothing.
-    async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome>;
+    async fn operate(
+        &self,
+        request: OperationRequest,
+        callback: OperationCallbackBuilder<'_>,
+    ) -> StoreResult<OperationOutcome>;
 
     /// Turns up to `limit` authorizations older than their terminal's hold period into
     /// CANCEL_OLD and releases their holds. Safe on several nodes at once: each payment moves by

@@ -26,14 +26,25 @@ pub trait TokensPort: Send + Sync + 'static {
 
     // Abuse counters (table abuse_counters), shared by every node on one database.
 
-    /// The current window of `key`, if one is open at `now_ms`.
-    async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>>;
+    /// The windows open at `now_ms` among `keys`, with their keys, in one read (a request's
+    /// keys are checked together: one round trip however many it counts against). A key with
+    /// no open window is left out.
+    async fn abuse_windows(&self, keys: &[&str], now_ms: i64) -> StoreResult<Vec<(String, AbuseWindow)>>;
     /// Counts one failure of `key` in one statement: a window that ended starts again at
     /// `now_ms` for `window_ms`. With `below`, the failure is counted only while the window holds
     /// fewer than `below` (a reservation: concurrent callers cannot all slip under the limit);
-    /// otherwise `counted` is false and nothing changes. Also sweeps ended windows.
+    /// otherwise `counted` is false and nothing changes.
     async fn abuse_count(&self, key: &str, window_ms: i64, now_ms: i64, below: Option<i64>)
         -> StoreResult<AbuseWindow>;
+    /// Counts one failure of each `(key, window_ms)` (a key named twice counts twice), with no
+    /// ceiling, in one upsert: what [`Self::abuse_count`] without `below` does to one key, done
+    /// to all of them at once.
+    async fn abuse_count_all(&self, keys: &[(&str, i64)], now_ms: i64) -> StoreResult<()>;
+    /// Forgets every window that ended at or before `now_ms`; how many. A background job's
+    /// (every `expiry_interval_secs`), not each count's: an ended window is never read
+    /// (`abuse_windows`) and restarts when its key fails again (`abuse_count`), so sweeping
+    /// only bounds the table, and a count need not pay a statement for it.
+    async fn purge_abuse_windows(&self, now_ms: i64) -> StoreResult<u64>;
     /// Forgets `key`'s window (a success that clears earlier failures).
     async fn abuse_clear(&self, key: &str) -> StoreResult<()>;
 }

@@ -79,6 +79,26 @@ impl RoleAccounts<'_> {
     }
 }
 
+/// Whether a transaction already holds the paying account's row lock when it reads its funds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum PayerRow {
+    /// Not yet: the funds read takes it (PostgreSQL).
+    Unlocked,
+    /// Taken by an earlier statement of the transaction ([`SqlStore::lock_accounts`]).
+    Locked,
+}
+
+/// The currencies of the existing accounts a booking names, `(id, currency)`, read earlier in
+/// its transaction ([`SqlStore::funds_and_currencies`]).
+pub(super) struct Known(Vec<(String, String)>);
+
+impl Known {
+    /// The currency of `account`, if it exists.
+    pub(super) fn currency(&self, account: &str) -> Option<&str> {
+        self.0.iter().find(|(id, _)| id == account).map(|(_, currency)| currency.as_str())
+    }
+}
+
 impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
     pub(super) async fn account_currency(tx: &mut super::Unit<DB>, id: &str) -> Result<Option<String>, sqlx::Error> {
@@ -205,10 +225,25 @@ impl<DB: Backend> SqlStore<DB> {
         let mut ordered: Vec<&str> = accounts.to_vec();
         ordered.sort_by(|a, b| Self::lock_order(a).cmp(&Self::lock_order(b)));
         ordered.dedup();
-        let lock = format!("SELECT id FROM ledger_accounts WHERE id = $1 {}", Self::row_lock());
-        for account in ordered {
-            sqlx::query(&lock).bind(account).fetch_optional(&mut **tx).await?;
+        if ordered.is_empty() {
+            return Ok(());
         }
+        // One statement: PostgreSQL sorts the rows first and then locks them one by one in
+        // that order (its docs on the locking clause), so the `ORDER BY`, which is
+        // `lock_order` in SQL (`false` sorts first; `COLLATE "C"` compares bytes, as Rust's
+        // `str` does), keeps the one order every transaction locks in.
+        let list: Vec<String> = (1..=ordered.len()).map(|n| format!("${n}")).collect();
+        let lock = format!(
+            "SELECT id FROM ledger_accounts WHERE id IN ({})
+             ORDER BY id NOT LIKE 'card:%', id COLLATE \"C\" {}",
+            list.join(", "),
+            Self::row_lock()
+        );
+        let mut query = sqlx::query(&lock);
+        for account in ordered {
+            query = query.bind(account);
+        }
+        query.fetch_all(&mut **tx).await?;
         Ok(())
     }
 
@@ -258,6 +293,60 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(Some((side, available)))
     }
 
+    /// [`Self::funds`] and the currencies [`Self::book`] reads, in one statement: the paying
+    /// account's funds and currency, and the currencies of the `others` that exist. For a
+    /// booking that checks a payer's funds and then books between known accounts (a payment:
+    /// card → merchant; a transfer: sender → receiver and fee), so `book` is handed the
+    /// currencies (`Known`) instead of reading them again after the decision.
+    ///
+    /// `row` says whether the caller holds the payer's row lock already (a transfer's
+    /// [`Self::lock_accounts`]) or this statement takes it (a payment: the card first, as
+    /// before). Only the payer's row is locked; the others are read as they are, which is all
+    /// `book` ever did (an account's currency never changes). A sharded payer's shards are
+    /// summed in this statement only when its lock was taken by an earlier one: see
+    /// [`Self::funds`] for why; otherwise the two reads stay two.
+    pub(super) async fn funds_and_currencies(
+        tx: &mut super::Unit<DB>,
+        p: &Payment,
+        payer: &str,
+        others: [&str; 2],
+        row: PayerRow,
+    ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
+        let sharded = is_sharded(payer);
+        if sharded && row == PayerRow::Unlocked {
+            let funds = Self::funds(tx, p, payer).await?;
+            let (currencies, _) = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
+            return Ok((funds, Known(currencies)));
+        }
+        let lock = if row == PayerRow::Unlocked { Self::row_lock() } else { String::new() };
+        let shards = if sharded {
+            " + (SELECT CAST(COALESCE(SUM(credits_posted - debits_posted - debits_pending), 0) AS BIGINT)
+                 FROM ledger_account_shards WHERE account_id = $1)"
+        } else {
+            ""
+        };
+        let sql = format!(
+            "WITH payer AS (SELECT id, currency, credits_posted - debits_posted - debits_pending{shards} AS available
+                 FROM ledger_accounts WHERE id = $1 {lock})
+             SELECT id, currency, available FROM payer
+             UNION ALL
+             SELECT id, currency, CAST(NULL AS BIGINT) AS available
+             FROM ledger_accounts WHERE id IN ($2, $3) AND id <> $1"
+        );
+        let rows = sqlx::query(&sql).bind(payer).bind(others[0]).bind(others[1]).fetch_all(&mut **tx).await?;
+        let (mut funds, mut currencies) = (None, Vec::new());
+        for row in &rows {
+            let id: String = row.try_get("id")?;
+            let currency: String = row.try_get("currency")?;
+            if id == payer {
+                let side = denomination(p, &currency).ok_or_else(|| mixed_currencies(payer))?;
+                funds = Some((side, row.try_get::<i64, _>("available")?));
+            }
+            currencies.push((id, currency));
+        }
+        Ok((funds, Known(currencies)))
+    }
+
     /// Books a transition's postings: for each, its ledger transfers `<payment>:<name>`
     /// (see [`Posting::legs`]: through the pair's conversion accounts when the card is in
     /// another currency) on the payment's shard, then the sums of every account they touch.
@@ -268,11 +357,15 @@ impl<DB: Backend> SqlStore<DB> {
     /// transfer inserts only take the foreign keys' shared locks; the sums are updated last,
     /// all postings' together, card rows first, then by account and shard. One order for
     /// every transaction, so concurrent ones on PostgreSQL cannot deadlock.
+    ///
+    /// `known`: the currencies [`Self::funds_and_currencies`] read in this transaction, so they
+    /// are not read again (unless a posting resolves a hold: the holds' shards are read then).
     pub(super) async fn book(
         tx: &mut super::Unit<DB>,
         p: &Payment,
         accounts: &RoleAccounts<'_>,
         postings: &[Posting],
+        known: Option<Known>,
         now: i64,
     ) -> StoreResult<()> {
         let shard = shard_of(&p.id);
@@ -285,7 +378,10 @@ impl<DB: Backend> SqlStore<DB> {
         }
         let roles = [accounts.payer, accounts.payee, accounts.fee.unwrap_or(accounts.payee)];
         let holds = postings.iter().any(|posting| posting.resolves().is_some());
-        let (mut currencies, held) = Self::accounts_and_holds(tx, roles, &p.id, shard, holds).await?;
+        let (mut currencies, held) = match known {
+            Some(Known(currencies)) if !holds => (currencies, Vec::new()),
+            _ => Self::accounts_and_holds(tx, roles, &p.id, shard, holds).await?,
+        };
         for id in named {
             let gateway_side = id.starts_with("merchant:") || id.starts_with("fee:");
             if gateway_side && !currencies.iter().any(|(known, _)| known == id) {

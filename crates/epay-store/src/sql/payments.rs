@@ -109,7 +109,7 @@ impl<DB: Backend> SqlStore<DB> {
         let card = p.card_account.clone().unwrap_or_default();
         let merchant = merchant_account(&p.terminal_id, &p.currency);
         let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
-        Self::book(tx, p, &accounts, &moved.postings, now).await?;
+        Self::book(tx, p, &accounts, &moved.postings, None, now).await?;
         Self::record_event(tx, &p.id, moved.operation.into(), moved.status, moved.amount_minor, 0, now).await?;
         Ok(Applied::Done)
     }
@@ -145,7 +145,7 @@ impl<DB: Backend> SqlStore<DB> {
     async fn try_operate(
         &self,
         req: &OperationRequest,
-        callback: CallbackBuilder<'_>,
+        callback: OperationCallbackBuilder<'_>,
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
         let mut tx = self.begin_unit().await?;
@@ -214,7 +214,7 @@ impl<DB: Backend> SqlStore<DB> {
             updated_at: now,
             ..p
         };
-        if let Some(cb) = callback(&payment) {
+        if let Some(cb) = callback(&payment, moved.amount_minor) {
             Self::insert_callback(&mut tx, &cb, now).await?;
         }
         Self::commit_idempotency(&mut tx, req.idempotency.as_ref(), &payment).await?;
@@ -302,7 +302,11 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         Ok(sqlx::query_as("SELECT * FROM payments WHERE id = $1").bind(id).fetch_optional(&self.reads).await?)
     }
 
-    async fn operate(&self, request: OperationRequest, callback: CallbackBuilder<'_>) -> StoreResult<OperationOutcome> {
+    async fn operate(
+        &self,
+        request: OperationRequest,
+        callback: OperationCallbackBuilder<'_>,
+    ) -> StoreResult<OperationOutcome> {
         // Two attempts: the second runs only when a concurrent refund with the same
         // externalID won the race, and then replays it.
         for _ in 0..2 {

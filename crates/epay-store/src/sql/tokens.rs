@@ -123,13 +123,26 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         Ok(purged)
     }
 
-    async fn abuse_window(&self, key: &str, now_ms: i64) -> StoreResult<Option<AbuseWindow>> {
-        // Not counted: this only reads the window.
-        Ok(sqlx::query_as("SELECT failures, expires_ms FROM abuse_counters WHERE key = $1 AND expires_ms > $2")
-            .bind(key)
-            .bind(now_ms)
-            .fetch_optional(&self.reads)
-            .await?)
+    async fn abuse_windows(&self, keys: &[&str], now_ms: i64) -> StoreResult<Vec<(String, AbuseWindow)>> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        // Not counted: this only reads the windows. `$1` is the time, `$2…` the keys.
+        let sql = format!(
+            "SELECT key, failures, expires_ms FROM abuse_counters WHERE expires_ms > $1 AND key IN ({})",
+            placeholders(2, keys.len())
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms);
+        for key in keys {
+            query = query.bind(*key);
+        }
+        let rows = query.fetch_all(&self.reads).await?;
+        let window = |row: &DB::Row| -> Result<(String, AbuseWindow), sqlx::Error> {
+            let failures = row.try_get("failures")?;
+            let expires_ms = row.try_get("expires_ms")?;
+            Ok((row.try_get("key")?, AbuseWindow { failures, expires_ms, counted: false }))
+        };
+        Ok(rows.iter().map(window).collect::<Result<_, _>>()?)
     }
 
     async fn abuse_count(
@@ -139,7 +152,6 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         now_ms: i64,
         below: Option<i64>,
     ) -> StoreResult<AbuseWindow> {
-        sqlx::query("DELETE FROM abuse_counters WHERE expires_ms <= $1").bind(now_ms).execute(&self.pool).await?;
         // One statement: the reset of an ended window, the ceiling and the increment are
         // decided on the row as it is when this statement locks it.
         let counted: Option<AbuseWindow> = sqlx::query_as(
@@ -160,12 +172,54 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         .await?;
         match counted {
             Some(window) => Ok(AbuseWindow { counted: true, ..window }),
-            None => Ok(self.abuse_window(key, now_ms).await?.unwrap_or(AbuseWindow {
-                failures: 0,
-                expires_ms: now_ms,
-                counted: false,
-            })),
+            None => {
+                let open = self.abuse_windows(&[key], now_ms).await?.pop().map(|(_, window)| window);
+                Ok(open.unwrap_or(AbuseWindow { failures: 0, expires_ms: now_ms, counted: false }))
+            }
         }
+    }
+
+    async fn abuse_count_all(&self, keys: &[(&str, i64)], now_ms: i64) -> StoreResult<()> {
+        // One row per key, counting how often it is named: an upsert may not change one row
+        // twice (PostgreSQL refuses), and counting twice is what two calls would have done.
+        let mut rows: Vec<(&str, i64, i64)> = Vec::new();
+        for &(key, window_ms) in keys {
+            match rows.iter_mut().find(|(known, _, _)| *known == key) {
+                Some((_, failures, _)) => *failures += 1,
+                None => rows.push((key, 1, window_ms)),
+            }
+        }
+        if rows.is_empty() {
+            return Ok(());
+        }
+        // As in `abuse_count`: an ended window starts again with these failures, an open one
+        // adds them, each decided on the row as this statement locks it.
+        let values: Vec<String> =
+            (0..rows.len()).map(|i| format!("(${}, ${}, $1 + ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4)).collect();
+        let sql = format!(
+            "INSERT INTO abuse_counters (key, failures, expires_ms) VALUES {}
+             ON CONFLICT (key) DO UPDATE SET
+                 failures = CASE WHEN abuse_counters.expires_ms <= $1 THEN excluded.failures
+                                 ELSE abuse_counters.failures + excluded.failures END,
+                 expires_ms = CASE WHEN abuse_counters.expires_ms <= $1 THEN excluded.expires_ms
+                                   ELSE abuse_counters.expires_ms END",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql).bind(now_ms);
+        for (key, failures, window_ms) in rows {
+            query = query.bind(key).bind(failures).bind(window_ms);
+        }
+        query.execute(&self.pool).await?;
+        Ok(())
+    }
+
+    async fn purge_abuse_windows(&self, now_ms: i64) -> StoreResult<u64> {
+        let purged = sqlx::query("DELETE FROM abuse_counters WHERE expires_ms <= $1")
+            .bind(now_ms)
+            .execute(&self.pool)
+            .await?
+            .rows_affected();
+        Ok(purged)
     }
 
     async fn abuse_clear(&self, key: &str) -> StoreResult<()> {
@@ -175,5 +229,78 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
 
     async fn spend_token(&self, token_id: &str, expires_at: i64, now_ms: i64) -> StoreResult<bool> {
         Ok(Self::spend_token_on(&self.pool, token_id, expires_at, now_ms).await?)
+    }
+}
+
+/// `$from, $from+1, …`: `count` numbered placeholders for an `IN (…)` list.
+fn placeholders(from: usize, count: usize) -> String {
+    (from..from + count).map(|n| format!("${n}")).collect::<Vec<_>>().join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::Connection;
+
+    use crate::Store;
+
+    fn wanted(backend: &str) -> bool {
+        std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
+    }
+
+    /// A migrated store on each wanted backend: a fresh SQLite file, a fresh PostgreSQL database.
+    async fn stores() -> Vec<std::sync::Arc<dyn Store>> {
+        let mut stores = Vec::new();
+        if wanted("sqlite") {
+            let path = std::env::temp_dir().join(format!("epay-abuse-{}.sqlite", uuid::Uuid::new_v4().simple()));
+            stores.push(super::super::connect(&format!("sqlite://{}", path.display())).await.unwrap());
+        }
+        if wanted("postgres") {
+            let admin_url = std::env::var("EPAY_TEST_PG_URL")
+                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+            let name = format!("epay_abuse_{}", uuid::Uuid::new_v4().simple());
+            let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
+            sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+            let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
+            stores.push(super::super::connect(&format!("{root}/{name}")).await.unwrap());
+        }
+        for store in &stores {
+            store.migrate().await.unwrap();
+        }
+        stores
+    }
+
+    /// Several keys counted and read in one statement each behave as each key alone would:
+    /// a key named twice counts twice, windows are per key, an ended window starts again, and
+    /// only open windows of the keys asked come back.
+    #[tokio::test]
+    async fn several_keys_count_and_read_in_one_statement_each_as_one_by_one() {
+        for store in stores().await {
+            let now = 1_000_000;
+            store.abuse_count_all(&[("a", 60_000), ("b", 600_000), ("a", 60_000)], now).await.unwrap();
+            store.abuse_count_all(&[("a", 60_000), ("c", 60_000)], now + 1).await.unwrap();
+            let mut open = store.abuse_windows(&["a", "b", "missing"], now + 2).await.unwrap();
+            open.sort_by(|x, y| x.0.cmp(&y.0));
+            let seen: Vec<(&str, i64, i64)> =
+                open.iter().map(|(k, w)| (k.as_str(), w.failures, w.expires_ms)).collect();
+            assert_eq!(seen, [("a", 3, now + 60_000), ("b", 1, now + 600_000)], "c was not asked");
+            // After a's window: it is no longer read, and its next failure opens a new one.
+            let later = now + 60_000;
+            assert!(store.abuse_windows(&["a"], later).await.unwrap().is_empty());
+            store.abuse_count_all(&[("a", 60_000), ("b", 600_000)], later).await.unwrap();
+            let mut open = store.abuse_windows(&["a", "b"], later).await.unwrap();
+            open.sort_by(|x, y| x.0.cmp(&y.0));
+            let seen: Vec<(&str, i64, i64)> =
+                open.iter().map(|(k, w)| (k.as_str(), w.failures, w.expires_ms)).collect();
+            assert_eq!(seen, [("a", 1, later + 60_000), ("b", 2, now + 600_000)]);
+            // The reservation of one key still stops at its ceiling, seeing what the upsert counted.
+            let full = store.abuse_count("b", 600_000, later, Some(2)).await.unwrap();
+            assert!(!full.counted);
+            assert_eq!((full.failures, full.expires_ms), (2, now + 600_000));
+            assert!(store.abuse_windows(&[], later).await.unwrap().is_empty());
+            // The sweep forgets ended windows only: c's (counted at now + 1, ended at later + 1)
+            // and nothing else at `later + 1`.
+            assert_eq!(store.purge_abuse_windows(later + 1).await.unwrap(), 1);
+            assert_eq!(store.abuse_windows(&["a", "b"], later + 1).await.unwrap().len(), 2);
+        }
     }
 }

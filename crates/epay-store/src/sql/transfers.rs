@@ -4,7 +4,7 @@ use async_trait::async_trait;
 use epay_domain::transition::{self, Checks, DailyLimit, Decline};
 use epay_domain::TxStatus;
 
-use super::booking::{denomination, is_sharded, mixed_currencies, RoleAccounts};
+use super::booking::{denomination, is_sharded, mixed_currencies, PayerRow, RoleAccounts};
 use super::daily_totals::DailySubject;
 use super::decisions::{illegal, transfer_decision, waiting_state};
 use super::three_ds::Challenged;
@@ -37,6 +37,7 @@ impl<DB: Backend> SqlStore<DB> {
         } = settlement;
         let state = waiting_state(&payment, from);
         let mut checks = Checks::default();
+        let mut known = None;
         if let Some(m) = &money {
             if let Some(limit) = m.terminal_daily_limit_minor {
                 // The row is locked until commit (PostgreSQL), so the terminal's limited
@@ -81,8 +82,13 @@ impl<DB: Backend> SqlStore<DB> {
             };
             touched.retain(checked);
             Self::lock_accounts(tx, &touched).await?;
+            // The payer's funds (its row locked just above) and every account's currency in one
+            // read; `book` is handed the currencies.
+            let others = [m.to_account.as_str(), m.fee_account.as_str()];
+            let (funds, currencies) =
+                Self::funds_and_currencies(tx, &payment, &m.from_account, others, PayerRow::Locked).await?;
             let to_currency =
-                Self::account_currency(tx, &m.to_account).await?.ok_or_else(|| mixed_currencies(&payment.id))?;
+                currencies.currency(&m.to_account).ok_or_else(|| mixed_currencies(&payment.id))?.to_string();
             // The receiving account is locked above (`lock_accounts`), so its credits today cannot
             // change between this sum and the booking.
             if let Some(limit) = m.receiver_daily_limit_minor {
@@ -92,10 +98,11 @@ impl<DB: Backend> SqlStore<DB> {
                 let side = denomination(&payment, &to_currency).ok_or_else(|| mixed_currencies(&payment.id))?;
                 checks.receiver_limit = Some((side, DailyLimit { limit_minor: limit, used_minor: used }));
             }
-            checks.payer = Self::funds(tx, &payment, &m.from_account).await?;
+            checks.payer = funds;
             if checks.payer.is_none() {
                 return Err(mixed_currencies(&payment.id).into());
             }
+            known = Some(currencies);
         }
         let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
         payment.status = decided.status;
@@ -117,7 +124,7 @@ impl<DB: Backend> SqlStore<DB> {
         if let (Some(m), false) = (&money, decided.postings.is_empty()) {
             // `book` opens the fee account if its posting names it for the first time.
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
-            Self::book(tx, &payment, &accounts, &decided.postings, now).await?;
+            Self::book(tx, &payment, &accounts, &decided.postings, known, now).await?;
             if payment.status == TxStatus::Charge {
                 Self::count_in_daily_totals(tx, &payment, m).await?;
             }

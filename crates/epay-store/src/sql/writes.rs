@@ -6,7 +6,7 @@ use epay_domain::transition::{self, Checks};
 use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
-use super::booking::RoleAccounts;
+use super::booking::{PayerRow, RoleAccounts};
 use super::decisions::{illegal, payment_decision, waiting_state};
 use super::pipeline::Step;
 use super::{Backend, OneTrip, RowsAffected, SqlStore};
@@ -92,9 +92,20 @@ impl<DB: Backend> SqlStore<DB> {
         let decision = payment_decision(from, payment, effect)?;
         let state = waiting_state(payment, from);
         let mut checks = Checks::default();
-        let mut payer = String::new();
-        if let PaymentEffect::Debit { card_account, .. } = effect {
-            checks.payer = Self::funds(tx, payment, card_account).await?;
+        let (mut payer, mut known) = (String::new(), None);
+        if let PaymentEffect::Debit { card_account, merchant_account, .. } = effect {
+            // The card's funds (its row locked first, as every transaction takes cards first)
+            // and the merchant account's currency, which `book` needs, in one read.
+            let (funds, currencies) = Self::funds_and_currencies(
+                tx,
+                payment,
+                card_account,
+                [merchant_account, merchant_account],
+                PayerRow::Unlocked,
+            )
+            .await?;
+            checks.payer = funds;
+            known = Some(currencies);
             payer = card_account.clone();
         }
         let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
@@ -110,7 +121,7 @@ impl<DB: Backend> SqlStore<DB> {
             if !decided.postings.is_empty() {
                 // `book` opens the merchant account on the terminal's first payment in this currency.
                 let accounts = RoleAccounts { payer: &payer, payee: merchant_account, fee: None };
-                Self::book(tx, payment, &accounts, &decided.postings, now).await?;
+                Self::book(tx, payment, &accounts, &decided.postings, known, now).await?;
             }
         }
         Ok(decided.declined.is_some())
