@@ -39,8 +39,9 @@ pub fn spawn_expiry(app: Arc<App>, mut stop: StopSignal) -> tokio::task::JoinHan
                 tracing::info!(forgotten, "spent tokens that expired forgotten");
             }
             // Abuse counters' ended windows: counting no longer sweeps them (one statement
-            // fewer per counted attempt), so the table is kept small here.
-            if let Err(e) = app.store.purge_abuse_windows(app.clock.real_now_ms().min(app.clock.now_ms())).await {
+            // fewer per counted attempt), so the table is kept small here, on the clock the
+            // windows are counted with (a sandbox clock moved ahead ends them sooner).
+            if let Err(e) = app.store.purge_abuse_windows(app.clock.now_ms()).await {
                 tracing::warn!(error = %e, "forgetting ended abuse-counter windows failed; will retry");
             }
             let failed = crate::services::three_ds_confirm::fail_abandoned(&app).await;

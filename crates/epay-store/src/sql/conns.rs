@@ -156,7 +156,13 @@ impl<DB: Backend> Conns<DB> {
             let idle_for = idle.given_back_at.elapsed();
             let ping = shared.settings.ping_when_worth && lost::worth_a_ping(idle_for, idle.lent_at);
             let mut conn = Conn::lend(idle.raw, shared.clone(), permit);
-            match conn.make_ready(ping).await {
+            // A ping over a connection whose peer vanished without a word could wait for TCP
+            // to give up (minutes): it gets what is left of the acquire timeout, as sqlx's
+            // `before_acquire` did.
+            let ready = tokio::time::timeout_at(deadline, conn.make_ready(ping))
+                .await
+                .unwrap_or_else(|_| Err(sqlx::Error::PoolTimedOut));
+            match ready {
                 Ok(()) => {
                     // One event per loan (`EPAY_LOG=epay_store::conns=trace`): how the round
                     // trips saved per flow were counted (docs/performance.md).
@@ -183,7 +189,10 @@ impl<DB: Backend> Conns<DB> {
         // In doubt until BEGIN's answer is read: see the module doc.
         conn.in_doubt = true;
         let begun = DB::TransactionManager::begin(&mut *conn, Some(Cow::Borrowed(statement))).await;
-        conn.in_doubt = false;
+        // Only a BEGIN that answered is known: after an error (which may be a reply a dropped
+        // user left owed on the connection, read here first) the connection stays in doubt and
+        // is tidied (read out and rolled back) or closed when it is given back.
+        conn.in_doubt = begun.is_err();
         conn.observe(&begun);
         begun.map(|()| Tx { conn })
     }
@@ -254,7 +263,12 @@ pub struct Conn<DB: Database> {
     lent_at: Instant,
     /// The database closed it: close it rather than give it back.
     broken: bool,
-    /// A BEGIN was sent and its answer not read yet.
+    /// A statement or a BEGIN was sent and its answer not read yet: if the user is dropped now
+    /// (hyper drops a handler when the client hangs up), the driver may still owe replies, an
+    /// error among them, or a transaction may be open. Such a connection is tidied (its
+    /// replies read out, any transaction rolled back) before it is idle again, or closed, so
+    /// no later user gets a stranger's error or an open transaction. What sqlx's pool did with
+    /// a ping on every give-back, paid here only by the rare connection given up mid-way.
     in_doubt: bool,
     /// Lent to the task that rolls it back: if that fails or is dropped, close it.
     tidying: bool,
@@ -439,7 +453,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
+            conn.in_doubt = true;
             let result = Executor::execute(&mut *conn, query).await;
+            conn.in_doubt = false;
             conn.observe(&result);
             result
         })
@@ -452,7 +468,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
+            conn.in_doubt = true;
             let result = Executor::fetch_all(&mut *conn, query).await;
+            conn.in_doubt = false;
             conn.observe(&result);
             result
         })
@@ -465,7 +483,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
+            conn.in_doubt = true;
             let result = Executor::fetch_optional(&mut *conn, query).await;
+            conn.in_doubt = false;
             conn.observe(&result);
             result
         })
@@ -485,6 +505,7 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
                 Err(e) => return vec![Err(e)],
             };
             let mut results = Vec::new();
+            conn.in_doubt = true;
             let mut stream = Executor::fetch_many(&mut *conn, query);
             while let Some(result) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
                 let failed = result.is_err();
@@ -494,6 +515,7 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
                 }
             }
             drop(stream);
+            conn.in_doubt = false;
             if let Some(Err(e)) = results.last() {
                 if lost::is_connection_lost(e) {
                     conn.close_on_drop();
@@ -513,7 +535,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
+            conn.in_doubt = true;
             let result = Executor::prepare_with(&mut *conn, sql, parameters).await;
+            conn.in_doubt = false;
             conn.observe(&result);
             result
         })
@@ -525,7 +549,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
     {
         Box::pin(async move {
             let mut conn = self.acquire().await?;
+            conn.in_doubt = true;
             let result = Executor::describe(&mut *conn, sql).await;
+            conn.in_doubt = false;
             conn.observe(&result);
             result
         })

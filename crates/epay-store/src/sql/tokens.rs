@@ -192,6 +192,9 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         if rows.is_empty() {
             return Ok(());
         }
+        // PostgreSQL locks the rows in VALUES order: one order for every caller, so two requests
+        // counting the same keys never wait for each other crosswise (a deadlock).
+        rows.sort_unstable_by(|a, b| a.0.cmp(b.0));
         // As in `abuse_count`: an ended window starts again with these failures, an open one
         // adds them, each decided on the row as this statement locks it.
         let values: Vec<String> =

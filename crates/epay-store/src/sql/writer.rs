@@ -404,6 +404,14 @@ impl<DB: Backend> Shared<DB> {
         // Taken before COMMIT: if this future is dropped (runtime shutdown), the units see the
         // batch end without an outcome rather than waiting for ever.
         let Some(batch) = st.batch.take() else {
+            if settled.is_err() && st.in_doubt {
+                // Not known to be outside a transaction: closed rather than given back, so no
+                // single statement runs inside a transaction nobody will commit.
+                if let Some(conn) = st.conn.as_mut() {
+                    conn.close_on_drop();
+                }
+                st.in_doubt = false;
+            }
             st.conn = None;
             return;
         };

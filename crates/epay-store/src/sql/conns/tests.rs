@@ -181,6 +181,42 @@ async fn dropped_mid_begin_leaves_nothing<DB: OpenTransaction>(conns: Conns<DB>)
     assert_eq!(count_things(&conns).await, 5, "every write outside a transaction committed");
 }
 
+/// A single statement that will fail (a duplicate key), dropped before its answer is read: the
+/// next user must neither receive that stranger's error nor find a transaction open after
+/// beginning its own. Without the holder's mark, the connection would go back idle still owing
+/// the error, which the next BEGIN would read as its own failure (a transaction sqlx does not
+/// count, left open on the server).
+async fn dropped_failing_statement_owes_the_next_user_nothing<DB: OpenTransaction>(conns: Conns<DB>) {
+    sqlx::query("INSERT INTO things (id) VALUES ('dup')").execute(&conns).await.unwrap();
+    for _ in 0..5 {
+        poll_once_then_drop(sqlx::query("INSERT INTO things (id) VALUES ('dup')").execute(&conns)).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let mut tx = conns.begin_with(DB::BEGIN).await.expect("the next user's BEGIN got someone else's error");
+        sqlx::query("INSERT INTO things (id) VALUES ($1)")
+            .bind(uuid::Uuid::new_v4().to_string())
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+        tx.commit().await.unwrap();
+        assert!(!DB::in_open_transaction(&conns).await, "a transaction is left open");
+    }
+    assert_eq!(count_things(&conns).await, 6, "every committed write is there");
+}
+
+#[tokio::test]
+async fn sqlite_dropped_failing_statement_owes_the_next_user_nothing() {
+    if wanted("sqlite") {
+        dropped_failing_statement_owes_the_next_user_nothing(sqlite(1).await).await;
+    }
+}
+
+#[tokio::test]
+async fn postgres_dropped_failing_statement_owes_the_next_user_nothing() {
+    if wanted("postgres") {
+        dropped_failing_statement_owes_the_next_user_nothing(pg(1).await).await;
+    }
+}
+
 #[tokio::test]
 async fn sqlite_waiters_are_served_in_order() {
     if wanted("sqlite") {
