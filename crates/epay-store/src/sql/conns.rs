@@ -183,11 +183,18 @@ impl<DB: Backend> Conns<DB> {
         Ok(Conn::lend(raw, shared.clone(), permit))
     }
 
+    /// Lends a connection for one statement, in doubt until [`Conn::answered`]: given back
+    /// before that (its user dropped mid-statement), it is tidied before anyone reuses it.
+    async fn lend_for_statement(&self) -> Result<Conn<DB>, sqlx::Error> {
+        let mut conn = self.acquire().await?;
+        conn.in_doubt = true;
+        Ok(conn)
+    }
+
     /// Opens a transaction with `statement` (e.g. `BEGIN IMMEDIATE`) on a lent connection.
     pub(crate) async fn begin_with(&self, statement: &'static str) -> Result<Tx<DB>, sqlx::Error> {
-        let mut conn = self.acquire().await?;
         // In doubt until BEGIN's answer is read: see the module doc.
-        conn.in_doubt = true;
+        let mut conn = self.lend_for_statement().await?;
         let begun = DB::TransactionManager::begin(&mut *conn, Some(Cow::Borrowed(statement))).await;
         // Only a BEGIN that answered is known: after an error (which may be a reply a dropped
         // user left owed on the connection, read here first) the connection stays in doubt and
@@ -297,6 +304,12 @@ impl<DB: Database> Conn<DB> {
                 self.broken = true;
             }
         }
+    }
+
+    /// The statement lent for ([`Conns::lend_for_statement`]) answered with `result`.
+    pub(crate) fn answered<T>(&mut self, result: &Result<T, sqlx::Error>) {
+        self.in_doubt = false;
+        self.observe(result);
     }
 
     /// Closes the connection when it is given back: its state is unknown.
@@ -452,11 +465,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         E: 'q + Execute<'q, DB>,
     {
         Box::pin(async move {
-            let mut conn = self.acquire().await?;
-            conn.in_doubt = true;
+            let mut conn = self.lend_for_statement().await?;
             let result = Executor::execute(&mut *conn, query).await;
-            conn.in_doubt = false;
-            conn.observe(&result);
+            conn.answered(&result);
             result
         })
     }
@@ -467,11 +478,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         E: 'q + Execute<'q, DB>,
     {
         Box::pin(async move {
-            let mut conn = self.acquire().await?;
-            conn.in_doubt = true;
+            let mut conn = self.lend_for_statement().await?;
             let result = Executor::fetch_all(&mut *conn, query).await;
-            conn.in_doubt = false;
-            conn.observe(&result);
+            conn.answered(&result);
             result
         })
     }
@@ -482,11 +491,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         E: 'q + Execute<'q, DB>,
     {
         Box::pin(async move {
-            let mut conn = self.acquire().await?;
-            conn.in_doubt = true;
+            let mut conn = self.lend_for_statement().await?;
             let result = Executor::fetch_optional(&mut *conn, query).await;
-            conn.in_doubt = false;
-            conn.observe(&result);
+            conn.answered(&result);
             result
         })
     }
@@ -500,12 +507,11 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         E: 'q + Execute<'q, DB>,
     {
         Box::pin(Buffered::Reading(Box::pin(async move {
-            let mut conn = match self.acquire().await {
+            let mut conn = match self.lend_for_statement().await {
                 Ok(conn) => conn,
                 Err(e) => return vec![Err(e)],
             };
             let mut results = Vec::new();
-            conn.in_doubt = true;
             let mut stream = Executor::fetch_many(&mut *conn, query);
             while let Some(result) = poll_fn(|cx| stream.as_mut().poll_next(cx)).await {
                 let failed = result.is_err();
@@ -534,11 +540,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         'c: 'e,
     {
         Box::pin(async move {
-            let mut conn = self.acquire().await?;
-            conn.in_doubt = true;
+            let mut conn = self.lend_for_statement().await?;
             let result = Executor::prepare_with(&mut *conn, sql, parameters).await;
-            conn.in_doubt = false;
-            conn.observe(&result);
+            conn.answered(&result);
             result
         })
     }
@@ -548,11 +552,9 @@ impl<'c, DB: Backend> Executor<'c> for &'c Conns<DB> {
         'c: 'e,
     {
         Box::pin(async move {
-            let mut conn = self.acquire().await?;
-            conn.in_doubt = true;
+            let mut conn = self.lend_for_statement().await?;
             let result = Executor::describe(&mut *conn, sql).await;
-            conn.in_doubt = false;
-            conn.observe(&result);
+            conn.answered(&result);
             result
         })
     }
