@@ -12,11 +12,8 @@ use common::*;
 use epay_client::PaymentRequest;
 use serde_json::{json, Value};
 
-const SECURE_TERMINAL: &str = "3d5ecc3d-0000-4000-8000-000000000003";
 /// A transfer terminal that requires 3-D Secure (fee 1%, at least 95, like the seeded P2P one).
 const SECURE_P2P: &str = "3d5ecc3d-0000-4000-8000-000000000004";
-/// The simulator's 3-D Secure enrolled card (docs/test-cards.md).
-const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
 
 /// Seed 003's "3D" response, key for key.
 const THREE_D_KEYS: &[&str] = &[
@@ -47,15 +44,7 @@ async fn secure_gateway(backend: Backend, env: &[(&str, &str)]) -> Gateway {
         .upsert_merchant(
             &merchant,
             &[
-                epay_store::Terminal {
-                    id: SECURE_TERMINAL.into(),
-                    merchant_id: merchant.id.clone(),
-                    pos_id: "98120333".into(),
-                    name: "3-D Secure".into(),
-                    three_ds: true,
-                    hold_period_secs: 3600,
-                    ..Default::default()
-                },
+                secure_terminal(&merchant.id),
                 epay_store::Terminal {
                     id: SECURE_P2P.into(),
                     merchant_id: merchant.id.clone(),

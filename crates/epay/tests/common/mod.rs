@@ -651,17 +651,22 @@ pub const ENROLLED: (&str, &str, &str) = ("4000000000003220", "1230", "123");
 pub async fn secure_gateway(backend: Backend) -> Gateway {
     let gw = Gateway::start(backend).await;
     let (merchant, mut terminals) = epay_server::runtime::seed::test_merchant();
-    terminals.push(epay_store::Terminal {
+    terminals.push(secure_terminal(&merchant.id));
+    gw.store().await.upsert_merchant(&merchant, &terminals).await.unwrap();
+    gw
+}
+
+/// [`SECURE_TERMINAL`] of `merchant_id`: a payment terminal that requires 3-D Secure.
+pub fn secure_terminal(merchant_id: &str) -> epay_store::Terminal {
+    epay_store::Terminal {
         id: SECURE_TERMINAL.into(),
-        merchant_id: merchant.id.clone(),
+        merchant_id: merchant_id.into(),
         pos_id: "98120333".into(),
         name: "3-D Secure".into(),
         three_ds: true,
         hold_period_secs: 3600,
         ..Default::default()
-    });
-    gw.store().await.upsert_merchant(&merchant, &terminals).await.unwrap();
-    gw
+    }
 }
 
 /// The payment page's `params` for `invoice` (100 KZT) in `language`, on `terminal`, carrying
