@@ -44,7 +44,7 @@ use sqlx::{ColumnIndex, Database, Decode, Encode, Executor, IntoArguments, Postg
 use crate::{Store, StoreError, StoreResult};
 use conns::Conns;
 pub use writer::Unit;
-use writer::Writer;
+use writer::{Opening, Writer};
 
 /// Opens the store named by `url`: `sqlite://path/to/file.sqlite` or `postgres://...`.
 pub async fn connect(url: &str) -> StoreResult<Arc<dyn Store>> {
@@ -82,6 +82,16 @@ impl<DB: Backend> SqlStore<DB> {
         match &self.writer {
             Some(writer) => writer.begin().await,
             None => Ok(Unit::own(self.pool.begin_with(DB::BEGIN).await?)),
+        }
+    }
+
+    /// Opens a unit of work whose first statements go to the database together with what opens
+    /// it (`writer.rs`, [`Opening`]): on SQLite the unit's savepoint or its batch's BEGIN, so a
+    /// use case's opening read costs no round trip of its own.
+    pub(crate) async fn begin_opening(&self) -> Result<Opening<DB>, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => writer.begin_opening().await,
+            None => Ok(Opening::opened(Unit::own(self.pool.begin_with(DB::BEGIN).await?))),
         }
     }
 

@@ -99,6 +99,10 @@ impl Known {
     }
 }
 
+/// What a card payment's funds read found ([`SqlStore::funds_and_currencies`]): the card's
+/// funds (`None`: no such account) and the currencies of the accounts its booking names.
+pub(super) type FundsRead = (Option<(Denomination, i64)>, Known);
+
 impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
     pub(super) async fn account_currency(tx: &mut super::Unit<DB>, id: &str) -> Result<Option<String>, sqlx::Error> {
@@ -312,11 +316,21 @@ impl<DB: Backend> SqlStore<DB> {
         others: [&str; 2],
         row: PayerRow,
     ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
-        let sharded = is_sharded(payer);
-        if sharded && row == PayerRow::Unlocked {
+        let Some(sql) = Self::funds_and_currencies_sql(payer, row) else {
             let funds = Self::funds(tx, p, payer).await?;
             let (currencies, _) = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
             return Ok((funds, Known(currencies)));
+        };
+        let rows = sqlx::query(&sql).bind(payer).bind(others[0]).bind(others[1]).fetch_all(&mut **tx).await?;
+        Self::funds_and_currencies_of(p, payer, &rows)
+    }
+
+    /// The one statement of [`Self::funds_and_currencies`], its arguments `$1` the payer and
+    /// `$2`, `$3` the others; `None` when it takes two (a sharded payer not yet locked).
+    pub(super) fn funds_and_currencies_sql(payer: &str, row: PayerRow) -> Option<String> {
+        let sharded = is_sharded(payer);
+        if sharded && row == PayerRow::Unlocked {
+            return None;
         }
         let lock = if row == PayerRow::Unlocked { Self::row_lock() } else { String::new() };
         let shards = if sharded {
@@ -325,17 +339,25 @@ impl<DB: Backend> SqlStore<DB> {
         } else {
             ""
         };
-        let sql = format!(
+        Some(format!(
             "WITH payer AS (SELECT id, currency, credits_posted - debits_posted - debits_pending{shards} AS available
                  FROM ledger_accounts WHERE id = $1 {lock})
              SELECT id, currency, available FROM payer
              UNION ALL
              SELECT id, currency, CAST(NULL AS BIGINT) AS available
              FROM ledger_accounts WHERE id IN ($2, $3) AND id <> $1"
-        );
-        let rows = sqlx::query(&sql).bind(payer).bind(others[0]).bind(others[1]).fetch_all(&mut **tx).await?;
+        ))
+    }
+
+    /// What [`Self::funds_and_currencies_sql`] answered: the payer's funds (`None`: no such
+    /// account) and the currencies of the accounts that exist.
+    pub(super) fn funds_and_currencies_of(
+        p: &Payment,
+        payer: &str,
+        rows: &[DB::Row],
+    ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
         let (mut funds, mut currencies) = (None, Vec::new());
-        for row in &rows {
+        for row in rows {
             let id: String = row.try_get("id")?;
             let currency: String = row.try_get("currency")?;
             if id == payer {

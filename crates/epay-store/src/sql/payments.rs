@@ -263,14 +263,27 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
             subscription,
         } = write;
         let now = payment.created_at;
-        let mut tx = self.begin_unit().await?;
-
-        if token_digest.starts_with(LINK_TOKEN_PREFIX) {
+        let opening = self.begin_opening().await?;
+        let (mut tx, read) = if token_digest.starts_with(LINK_TOKEN_PREFIX) {
+            // An invoice link's payment first holds the link, then spends and numbers.
+            let mut tx = opening.plain().await?;
             Self::hold_active_link(&mut tx, &payment, now).await?;
-        }
-        payment.attempt = Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &payment).await?;
+            payment.attempt = Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &payment).await?;
+            (tx, None)
+        } else {
+            let card = match &effect {
+                PaymentEffect::Debit { card_account, merchant_account, .. } => {
+                    Some((card_account.as_str(), merchant_account.as_str()))
+                }
+                _ => None,
+            };
+            let (tx, attempt, read) =
+                Self::open_attempt(opening, &token_digest, token_expires_at, now, &payment, card).await?;
+            payment.attempt = attempt;
+            (tx, read)
+        };
 
-        Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, now).await?;
+        Self::decide_payment(&mut tx, TxStatus::New, &mut payment, &effect, read, now).await?;
 
         let approved = payment.reason_code == 0;
         let mut saved_card_id = None;

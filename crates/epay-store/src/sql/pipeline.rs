@@ -145,7 +145,7 @@ impl Step {
         self
     }
 
-    fn bind<'q, DB: Backend>(
+    pub(crate) fn bind<'q, DB: Backend>(
         args: &'q [Arg],
         mut query: sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>>,
     ) -> sqlx::query::Query<'q, DB, <DB as sqlx::Database>::Arguments<'q>> {
@@ -324,16 +324,18 @@ async fn send_as_statements<DB: Backend>(
     };
     if done.len() != steps.len() + usize::from(tail.is_some()) {
         // sqlx answers one result per statement that ran; fewer would be a step not run.
-        return Err(StoreError::Database(sqlx::Error::Protocol(format!(
-            "{} statements answered for {} sent",
-            done.len(),
-            steps.len() + usize::from(tail.is_some())
-        ))));
+        return Err(unanswered(steps.len() + usize::from(tail.is_some()), done.len()).into());
     }
     for (step, done) in steps.into_iter().zip(done) {
         step.check(done.rows_affected)?;
     }
     Ok(())
+}
+
+/// A multi-statement query answered for fewer statements than it sent: a statement did not run.
+/// Never expected (sqlx answers one result per statement); the unit fails rather than guess.
+pub(crate) fn unanswered(sent: usize, answered: usize) -> sqlx::Error {
+    sqlx::Error::Protocol(format!("{answered} statements answered for {sent} sent"))
 }
 
 /// What one statement of a multi-statement query did.
@@ -367,7 +369,7 @@ pub(crate) async fn statements<'q, DB: Backend>(
 
 /// Appends `sql` to `out` with each placeholder `$n` written as `$(n + offset)`. The step SQL of
 /// this crate has no `$` but in placeholders.
-fn renumber(sql: &str, offset: usize, out: &mut String) {
+pub(crate) fn renumber(sql: &str, offset: usize, out: &mut String) {
     let mut chars = sql.char_indices().peekable();
     while let Some((_, c)) = chars.next() {
         out.push(c);

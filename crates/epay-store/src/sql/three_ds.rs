@@ -82,7 +82,7 @@ impl<DB: Backend> SqlStore<DB> {
         claimed(confirmed, StoreError::AlreadyConfirmed)?;
         let mut payment = match challenged {
             Challenged::Payment { mut payment, effect, save_card } => {
-                if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, now_ms).await? {
+                if Self::decide_payment(&mut tx, TxStatus::ThreeD, &mut payment, &effect, None, now_ms).await? {
                     payment.reference = String::new();
                 }
                 if let (0, Some(card)) = (payment.reason_code, &save_card) {

@@ -146,10 +146,11 @@ impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
         let TransferWrite { token_digest, token_expires_at, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
-        let mut tx = self.begin_unit().await?;
+        let opening = self.begin_opening().await?;
         let mut settlement = settlement;
-        settlement.payment.attempt =
-            Self::spend_and_number(&mut tx, &token_digest, token_expires_at, now, &settlement.payment).await?;
+        let (mut tx, attempt, _) =
+            Self::open_attempt(opening, &token_digest, token_expires_at, now, &settlement.payment, None).await?;
+        settlement.payment.attempt = attempt;
         let payment = Self::settle_transfer(&mut tx, TxStatus::New, settlement, now).await?;
         let ending = AttemptEnd { token_digest: &token_digest, token_spend, three_ds: three_ds.as_ref(), callback };
         Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;

@@ -48,7 +48,7 @@ use sqlx::{Database, Executor};
 use tokio::sync::{watch, Mutex, Notify, OwnedMutexGuard};
 
 use super::conns::{Conn, Conns, Tx};
-use super::pipeline::{Pipeline, Step};
+use super::pipeline::{Arg, Done, Pipeline, Step};
 use super::Backend;
 use crate::{StoreError, StoreResult};
 
@@ -307,6 +307,13 @@ impl<DB: Backend> Writer<DB> {
     /// Opens a unit: waits for the write connection, opens a batch if none is, and sets the
     /// unit's savepoint.
     pub(crate) async fn begin(&self) -> Result<Unit<DB>, sqlx::Error> {
+        self.begin_opening().await?.plain().await
+    }
+
+    /// Takes the write connection for a unit and decides what must run before the unit's first
+    /// statement (the batch's BEGIN, or the unit's savepoint), without running it yet: the
+    /// [`Opening`] sends it together with the unit's first statements.
+    pub(crate) async fn begin_opening(&self) -> Result<Opening<DB>, sqlx::Error> {
         let shared = &self.shared;
         loop {
             let mut guard = Held { guard: shared.state.clone().lock_owned().await, shared: shared.clone() };
@@ -320,22 +327,69 @@ impl<DB: Backend> Writer<DB> {
                 continue;
             }
             shared.settle(&mut guard).await?;
-            if guard.batch.is_none() {
-                guard.in_doubt = true;
-                guard.batch = Some(Batch::new());
-                run(guard.connection(), DB::BEGIN).await?;
-                guard.in_doubt = false;
-            }
+            // In doubt from here until RELEASE returned: whatever is sent next (BEGIN, SAVEPOINT,
+            // the unit's statements) may be cut off by a dropped future, and the next holder of
+            // the connection must find out.
             guard.in_doubt = true;
-            if guard.batch.as_ref().is_some_and(|b| b.units == 0) {
-                // Nothing else is in the batch yet: the unit needs no savepoint (see `bare`).
+            let owed = if guard.batch.is_none() {
+                // The unit opens the batch and is its first: no savepoint (see `bare`).
+                guard.batch = Some(Batch::new());
                 guard.bare = true;
-                return Ok(Unit::new(Inner::Batched(guard)));
-            }
-            run(guard.connection(), "SAVEPOINT u").await?;
-            // Stays in doubt until RELEASE returned: the unit's statements run now.
-            return Ok(Unit::new(Inner::Batched(guard)));
+                Some(DB::BEGIN)
+            } else if guard.batch.as_ref().is_some_and(|b| b.units == 0) {
+                // A batch is open but nothing is in it yet: no savepoint either.
+                guard.bare = true;
+                None
+            } else {
+                Some("SAVEPOINT u")
+            };
+            return Ok(Opening { unit: Unit::new(Inner::Batched(guard)), owed });
         }
+    }
+}
+
+/// A unit that has sent nothing yet. On SQLite it owes the statement that opens it (the batch's
+/// BEGIN, or its savepoint); [`Opening::open`] sends that together with the unit's first
+/// statements in one round trip, [`Opening::plain`] alone. On PostgreSQL the unit's transaction
+/// is already open and nothing is owed. The unit is reachable only through these two, so no
+/// statement can run before what it owes.
+pub struct Opening<DB: Database> {
+    unit: Unit<DB>,
+    owed: Option<&'static str>,
+}
+
+impl<DB: Backend> Opening<DB> {
+    /// A PostgreSQL unit, its transaction open.
+    pub(crate) fn opened(unit: Unit<DB>) -> Self {
+        Opening { unit, owed: None }
+    }
+
+    /// Sends what the unit owes, alone: the unit, ready for any statement.
+    pub(crate) async fn plain(mut self) -> Result<Unit<DB>, sqlx::Error> {
+        if let Some(owed) = self.owed {
+            let Inner::Batched(held) = &mut self.unit.inner else { unreachable!("only a batched unit owes") };
+            run(held.connection(), owed).await?;
+        }
+        Ok(self.unit)
+    }
+
+    /// Runs `sql` (one statement, or on SQLite `;`-separated statements, `args` bound by their
+    /// `$n`) as the unit's first, after what the unit owes, in one round trip: the unit and what
+    /// each of `sql`'s statements did. On an error the unit is dropped, and with it whatever
+    /// part of this ran (the next holder of the connection undoes it).
+    pub(crate) async fn open(self, sql: &str, args: &[Arg]) -> Result<(Unit<DB>, Vec<Done<DB>>), sqlx::Error> {
+        let Opening { mut unit, owed } = self;
+        let sql = match owed {
+            Some(owed) => Cow::Owned(format!("{owed};\n{sql}")),
+            None => Cow::Borrowed(sql),
+        };
+        let query = Step::bind(args, sqlx::query::<DB>(&sql));
+        let mut done = super::pipeline::statements::<DB>(&mut *unit, query).await.map_err(|(_, e)| e)?;
+        if owed.is_some() && !done.is_empty() {
+            // What the owed statement did: nothing the caller asked for.
+            done.remove(0);
+        }
+        Ok((unit, done))
     }
 }
 

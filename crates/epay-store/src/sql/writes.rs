@@ -6,9 +6,9 @@ use epay_domain::transition::{self, Checks};
 use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
-use super::booking::{PayerRow, RoleAccounts};
+use super::booking::{FundsRead, PayerRow, RoleAccounts};
 use super::decisions::{illegal, payment_decision, waiting_state};
-use super::pipeline::Step;
+use super::pipeline::{renumber, statements, unanswered, Arg, Done, Step};
 use super::{Backend, OneTrip, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
@@ -87,6 +87,7 @@ impl<DB: Backend> SqlStore<DB> {
         from: TxStatus,
         payment: &mut Payment,
         effect: &PaymentEffect,
+        read: Option<FundsRead>,
         now: i64,
     ) -> StoreResult<bool> {
         let decision = payment_decision(from, payment, effect)?;
@@ -95,15 +96,15 @@ impl<DB: Backend> SqlStore<DB> {
         let (mut payer, mut known) = (String::new(), None);
         if let PaymentEffect::Debit { card_account, merchant_account, .. } = effect {
             // The card's funds (its row locked first, as every transaction takes cards first)
-            // and the merchant account's currency, which `book` needs, in one read.
-            let (funds, currencies) = Self::funds_and_currencies(
-                tx,
-                payment,
-                card_account,
-                [merchant_account, merchant_account],
-                PayerRow::Unlocked,
-            )
-            .await?;
+            // and the merchant account's currency, which `book` needs, in one read: `read`, when
+            // the unit's opening made it ([`Self::open_attempt`]).
+            let (funds, currencies) = match read {
+                Some(read) => read,
+                None => {
+                    let others = [merchant_account.as_str(), merchant_account.as_str()];
+                    Self::funds_and_currencies(tx, payment, card_account, others, PayerRow::Unlocked).await?
+                }
+            };
             checks.payer = funds;
             known = Some(currencies);
             payer = card_account.clone();
@@ -181,51 +182,101 @@ impl<DB: Backend> SqlStore<DB> {
         now: i64,
         p: &Payment,
     ) -> StoreResult<i32> {
-        if DB::ONE_TRIP == OneTrip::Statements {
-            let both = sqlx::query(
+        let args = Self::spend_and_number_args(token_id, expires_at, now, p);
+        let query = Step::bind(&args, sqlx::query::<DB>(Self::spend_and_number_sql()));
+        let done = statements::<DB>(&mut **tx, query).await.map_err(|(_, e)| e)?;
+        Self::spent_and_numbered(done).map(|(attempt, _)| attempt)
+    }
+
+    /// Opens an attempt's unit ([`SqlStore::begin_opening`]) with [`Self::spend_and_number`] and,
+    /// for a card payment (`card`: the card's and the merchant's accounts), on SQLite also the
+    /// read of the card's funds that deciding it needs ([`Self::funds_and_currencies`]): all in
+    /// the round trip that sets the unit's savepoint (or its batch's BEGIN). On PostgreSQL the
+    /// funds are read by [`Self::decide_payment`], a statement of its own (the spend and the
+    /// numbering are one statement of CTEs, which a locking read does not join).
+    pub(super) async fn open_attempt(
+        opening: super::Opening<DB>,
+        token_id: &str,
+        expires_at: i64,
+        now: i64,
+        p: &Payment,
+        card: Option<(&str, &str)>,
+    ) -> StoreResult<(super::Unit<DB>, i32, Option<FundsRead>)> {
+        let mut sql = Self::spend_and_number_sql().to_string();
+        let mut args = Self::spend_and_number_args(token_id, expires_at, now, p);
+        let funds = match card {
+            Some((card, merchant)) if DB::ONE_TRIP == OneTrip::Statements => {
+                Self::funds_and_currencies_sql(card, PayerRow::Unlocked).map(|funds| (funds, card, merchant))
+            }
+            _ => None,
+        };
+        if let Some((funds, card, merchant)) = &funds {
+            sql.push_str(";\n");
+            renumber(funds, args.len(), &mut sql);
+            args.extend([(*card).into(), (*merchant).into(), (*merchant).into()]);
+        }
+        let (tx, done) = opening.open(&sql, &args).await?;
+        let (attempt, rest) = Self::spent_and_numbered(done)?;
+        let read = match (funds, rest.first()) {
+            (Some((_, card, _)), Some(read)) => Some(Self::funds_and_currencies_of(p, card, &read.rows)?),
+            (Some(_), None) => return Err(unanswered(3, 2).into()),
+            (None, _) => None,
+        };
+        Ok((tx, attempt, read))
+    }
+
+    /// The spend and the numbering read: on PostgreSQL one statement, the insert into
+    /// `spent_tokens` a CTE of the read (one row at least, `one`, so the spend is seen even
+    /// without the terminal); on SQLite the insert and the read as two statements of one query.
+    /// `$1` terminal, `$2` invoice, `$3` token, `$4` now, `$5` the token's expiry.
+    fn spend_and_number_sql() -> &'static str {
+        match DB::ONE_TRIP {
+            OneTrip::Statements => {
                 "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
                      ON CONFLICT (token_id) DO NOTHING;
                  SELECT t.max_attempts, p.attempt, p.status FROM terminals t
                  LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-                 WHERE t.id = $1",
-            )
-            .bind(&p.terminal_id)
-            .bind(&p.invoice_id)
-            .bind(token_id)
-            .bind(now)
-            .bind(expires_at);
-            let done = super::pipeline::statements::<DB>(&mut **tx, both).await.map_err(|(_, e)| e)?;
-            let [spend, numbering] = <[_; 2]>::try_from(done)
-                .map_err(|done| sqlx::Error::Protocol(format!("{} statements answered for 2", done.len())))?;
-            if spend.rows_affected != 1 {
-                return Err(StoreError::TokenSpent);
+                 WHERE t.id = $1"
             }
-            return Self::next_attempt(&numbering.rows);
+            OneTrip::WritableCte => {
+                "WITH spent AS (INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
+                     ON CONFLICT (token_id) DO NOTHING RETURNING 1)
+                 SELECT (SELECT count(*) FROM spent) AS spent, t.max_attempts, p.attempt, p.status
+                 FROM (SELECT 1 AS one) one
+                 LEFT JOIN terminals t ON t.id = $1
+                 LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2"
+            }
         }
-        // One row at least (`one`), so the spend is seen even without the terminal.
-        let rows = sqlx::query(
-            "WITH spent AS (INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
-                 ON CONFLICT (token_id) DO NOTHING RETURNING 1)
-             SELECT (SELECT count(*) FROM spent) AS spent, t.max_attempts, p.attempt, p.status
-             FROM (SELECT 1 AS one) one
-             LEFT JOIN terminals t ON t.id = $1
-             LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2",
-        )
-        .bind(&p.terminal_id)
-        .bind(&p.invoice_id)
-        .bind(token_id)
-        .bind(now)
-        .bind(expires_at)
-        .fetch_all(&mut **tx)
-        .await?;
-        let spent: i64 = match rows.first() {
-            Some(row) => row.try_get("spent")?,
-            None => 0,
+    }
+
+    fn spend_and_number_args(token_id: &str, expires_at: i64, now: i64, p: &Payment) -> Vec<Arg> {
+        vec![(&p.terminal_id).into(), (&p.invoice_id).into(), token_id.into(), now.into(), expires_at.into()]
+    }
+
+    /// The attempt's number from what [`Self::spend_and_number_sql`] did, and what the
+    /// statements after it did. A token already spent refuses the attempt first.
+    fn spent_and_numbered(mut done: Vec<Done<DB>>) -> StoreResult<(i32, Vec<Done<DB>>)> {
+        let spent = match DB::ONE_TRIP {
+            OneTrip::Statements => {
+                if done.len() < 2 {
+                    return Err(unanswered(2, done.len()).into());
+                }
+                let spend = done.remove(0);
+                spend.rows_affected == 1
+            }
+            OneTrip::WritableCte => {
+                let Some(numbering) = done.first() else { return Err(unanswered(1, 0).into()) };
+                match numbering.rows.first() {
+                    Some(row) => row.try_get::<i64, _>("spent")? == 1,
+                    None => false,
+                }
+            }
         };
-        if spent != 1 {
+        if !spent {
             return Err(StoreError::TokenSpent);
         }
-        Self::next_attempt(&rows)
+        let numbering = done.remove(0);
+        Ok((Self::next_attempt(&numbering.rows)?, done))
     }
 
     /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL

@@ -444,3 +444,94 @@ async fn sqlite_runs_several_statements_in_one_query() {
     let left = sqlx::query("SELECT id FROM writer_rows WHERE id IN ('m3', 'm4')").fetch_all(&mut *tx).await.unwrap();
     assert_eq!(left.len(), 1, "the first ran, the third did not");
 }
+
+/// A unit opened with statements ([`super::Opening::open`]): on SQLite they go in one query with
+/// what opens the unit (the batch's BEGIN for a lone unit, the unit's savepoint for one that
+/// joins a batch), which is not among the answers. `id` is inserted and read back in it
+/// (SQLite: two statements; PostgreSQL: one, `RETURNING`).
+async fn open_with_insert<DB: Backend>(store: &SqlStore<DB>, id: &str) -> Result<super::Unit<DB>, sqlx::Error> {
+    let (sql, answers) = match DB::ONE_TRIP {
+        super::super::OneTrip::Statements => {
+            ("INSERT INTO writer_rows (id, parent) VALUES ($1, 'p');\nSELECT id FROM writer_rows WHERE id = $1", 2)
+        }
+        super::super::OneTrip::WritableCte => ("INSERT INTO writer_rows (id, parent) VALUES ($1, 'p') RETURNING id", 1),
+    };
+    let (tx, done) = store.begin_opening().await?.open(sql, &[id.into()]).await?;
+    assert_eq!(done.len(), answers, "one answer per statement of the opening, none for what it owed");
+    let read: String = done[answers - 1].rows.first().expect("the row reads back").get("id");
+    assert_eq!(read, id);
+    Ok(tx)
+}
+
+async fn openings_keep_the_unit_whole<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    // Alone: the opening opens the batch.
+    open_with_insert(&*store, "alone").await.unwrap().commit().await.unwrap();
+    assert!(present(&*store, "alone").await);
+
+    // Joining a batch another unit holds: the opening sets its savepoint.
+    let mut first = store.begin_unit().await.unwrap();
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('holder', 'p')").execute(&mut *first).await.unwrap();
+    let before = store.group_commits();
+    let joining = {
+        let store = store.clone();
+        tokio::spawn(async move { open_with_insert(&*store, "joined").await?.commit().await })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.commit().await.unwrap();
+    joining.await.unwrap().unwrap();
+    assert!(present(&*store, "holder").await && present(&*store, "joined").await);
+    if let (Some(before), Some(after)) = (before, store.group_commits()) {
+        assert_eq!(after - before, 1, "the joining unit shared the holder's COMMIT");
+    }
+
+    // An opening that fails part-way (its insert is a duplicate) leaves nothing, and a unit of
+    // the same batch still commits.
+    let mut first = store.begin_unit().await.unwrap();
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('holder2', 'p')").execute(&mut *first).await.unwrap();
+    let failing = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let sql = match DB::ONE_TRIP {
+                super::super::OneTrip::Statements => {
+                    "INSERT INTO writer_rows (id, parent) VALUES ($1, 'p');\nINSERT INTO writer_rows (id, parent) VALUES ($2, 'p')"
+                }
+                super::super::OneTrip::WritableCte => {
+                    "WITH a AS (INSERT INTO writer_rows (id, parent) VALUES ($1, 'p'))
+                     INSERT INTO writer_rows (id, parent) VALUES ($2, 'p')"
+                }
+            };
+            store.begin_opening().await?.open(sql, &["half".into(), "alone".into()]).await.map(drop)
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    first.commit().await.unwrap();
+    assert!(failing.await.unwrap().is_err(), "the duplicate fails the opening");
+    assert!(present(&*store, "holder2").await, "the other unit of the batch committed");
+    assert!(!present(&*store, "half").await, "nothing of the failed opening stays");
+
+    // An opening dropped before it sent anything, and openings cut off in mid-round trip.
+    drop(store.begin_opening().await.unwrap());
+    for attempt in 0..20 {
+        let store = store.clone();
+        let id = format!("opening-cut{attempt}");
+        let _ = tokio::time::timeout(Duration::from_micros(50 * attempt), async move {
+            open_with_insert(&*store, &id).await.map(drop)
+        })
+        .await;
+    }
+    open_with_insert(&*store, "after").await.unwrap().commit().await.unwrap();
+    assert!(present(&*store, "after").await);
+    for attempt in 0..20 {
+        assert!(!present(&*store, &format!("opening-cut{attempt}")).await, "a cut-off opening never committed");
+    }
+}
+
+#[tokio::test]
+async fn openings_go_with_what_opens_the_unit() {
+    if wanted("sqlite") {
+        openings_keep_the_unit_whole(Arc::new(sqlite_store().await)).await;
+    }
+    if wanted("postgres") {
+        openings_keep_the_unit_whole(Arc::new(pg_store().await)).await;
+    }
+}
