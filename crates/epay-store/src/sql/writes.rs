@@ -183,17 +183,17 @@ impl<DB: Backend> SqlStore<DB> {
         p: &Payment,
     ) -> StoreResult<i32> {
         let args = Self::spend_and_number_args(token_id, expires_at, now, p);
-        let query = Step::bind(&args, sqlx::query::<DB>(Self::spend_and_number_sql()));
-        let done = statements::<DB>(&mut **tx, query).await.map_err(|(_, e)| e)?;
-        Self::spent_and_numbered(done).map(|(attempt, _)| attempt)
+        let sql = Self::opening_sql(None);
+        let done = statements::<DB>(&mut **tx, Step::bind(&args, sqlx::query::<DB>(&sql))).await.map_err(|(_, e)| e)?;
+        let (spent, numbering, _) = Self::opening_answers(done, false)?;
+        Self::attempt_number(spent, &numbering)
     }
 
     /// Opens an attempt's unit ([`SqlStore::begin_opening`]) with [`Self::spend_and_number`] and,
-    /// for a card payment (`card`: the card's and the merchant's accounts), on SQLite also the
-    /// read of the card's funds that deciding it needs ([`Self::funds_and_currencies`]): all in
-    /// the round trip that sets the unit's savepoint (or its batch's BEGIN). On PostgreSQL the
-    /// funds are read by [`Self::decide_payment`], a statement of its own (the spend and the
-    /// numbering are one statement of CTEs, which a locking read does not join).
+    /// for a card payment (`card`: the card's and the merchant's accounts), the read of the
+    /// card's funds that deciding it needs ([`Self::funds_and_currencies`], the card's row
+    /// locked): on SQLite all in the round trip that sets the unit's savepoint (or opens its
+    /// batch), on PostgreSQL in one statement.
     pub(super) async fn open_attempt(
         opening: super::Opening<DB>,
         token_id: &str,
@@ -202,49 +202,73 @@ impl<DB: Backend> SqlStore<DB> {
         p: &Payment,
         card: Option<(&str, &str)>,
     ) -> StoreResult<(super::Unit<DB>, i32, Option<FundsRead>)> {
-        let mut sql = Self::spend_and_number_sql().to_string();
         let mut args = Self::spend_and_number_args(token_id, expires_at, now, p);
-        let funds = match card {
-            Some((card, merchant)) if DB::ONE_TRIP == OneTrip::Statements => {
-                Self::funds_and_currencies_sql(card, PayerRow::Unlocked).map(|funds| (funds, card, merchant))
-            }
-            _ => None,
-        };
-        if let Some((funds, card, merchant)) = &funds {
-            sql.push_str(";\n");
-            renumber(funds, args.len(), &mut sql);
+        // A card's sums are in its own row (it is never sharded), so its read is one statement.
+        let funds = card.and_then(|(card, merchant)| {
+            let sql = Self::funds_and_currencies_sql(card, PayerRow::Unlocked)?;
+            Some((sql, card, merchant))
+        });
+        let sql = Self::opening_sql(funds.as_ref().map(|(sql, ..)| sql.as_str()));
+        if let Some((_, card, merchant)) = &funds {
             args.extend([(*card).into(), (*merchant).into(), (*merchant).into()]);
         }
         let (tx, done) = opening.open(&sql, &args).await?;
-        let (attempt, rest) = Self::spent_and_numbered(done)?;
-        let read = match (funds, rest.first()) {
-            (Some((_, card, _)), Some(read)) => Some(Self::funds_and_currencies_of(p, card, &read.rows)?),
-            (Some(_), None) => return Err(unanswered(3, 2).into()),
-            (None, _) => None,
+        let (spent, numbering, funds_rows) = Self::opening_answers(done, funds.is_some())?;
+        let attempt = Self::attempt_number(spent, &numbering)?;
+        let read = match (funds, funds_rows) {
+            (Some((_, card, _)), Some(rows)) => Some(Self::funds_and_currencies_of(p, card, &rows)?),
+            _ => None,
         };
         Ok((tx, attempt, read))
     }
 
-    /// The spend and the numbering read: on PostgreSQL one statement, the insert into
-    /// `spent_tokens` a CTE of the read (one row at least, `one`, so the spend is seen even
-    /// without the terminal); on SQLite the insert and the read as two statements of one query.
-    /// `$1` terminal, `$2` invoice, `$3` token, `$4` now, `$5` the token's expiry.
-    fn spend_and_number_sql() -> &'static str {
+    /// The spend and the numbering read (`$1` terminal, `$2` invoice, `$3` token, `$4` now, `$5`
+    /// the token's expiry), then `funds` if given ([`Self::funds_and_currencies_sql`], its
+    /// `$1`–`$3` taken as `$6`–`$8`).
+    ///
+    /// SQLite: `;`-separated statements of one query. PostgreSQL: one statement, the insert into
+    /// `spent_tokens` a CTE (one row at least, `one`, so the spend is seen even without the
+    /// terminal), and the funds read a CTE whose rows follow the numbering's (`id` NULL on the
+    /// numbering's rows, set on the funds read's). The card's row lock is taken in the same
+    /// statement as the spend: every attempt runs this one statement, so concurrent ones meet
+    /// their locks in one order.
+    fn opening_sql(funds: Option<&str>) -> String {
+        const SPEND: &str = "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
+                 ON CONFLICT (token_id) DO NOTHING";
+        let mut funds_renumbered = String::new();
+        if let Some(funds) = funds {
+            renumber(funds, 5, &mut funds_renumbered);
+        }
         match DB::ONE_TRIP {
             OneTrip::Statements => {
-                "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
-                     ON CONFLICT (token_id) DO NOTHING;
-                 SELECT t.max_attempts, p.attempt, p.status FROM terminals t
-                 LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-                 WHERE t.id = $1"
+                let mut sql = format!(
+                    "{SPEND};
+                     SELECT t.max_attempts, p.attempt, p.status FROM terminals t
+                     LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+                     WHERE t.id = $1"
+                );
+                if funds.is_some() {
+                    sql.push_str(";\n");
+                    sql.push_str(&funds_renumbered);
+                }
+                sql
             }
             OneTrip::WritableCte => {
-                "WITH spent AS (INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
-                     ON CONFLICT (token_id) DO NOTHING RETURNING 1)
-                 SELECT (SELECT count(*) FROM spent) AS spent, t.max_attempts, p.attempt, p.status
-                 FROM (SELECT 1 AS one) one
-                 LEFT JOIN terminals t ON t.id = $1
-                 LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2"
+                let numbering = "SELECT (SELECT count(*) FROM spent) AS spent, t.max_attempts, p.attempt, p.status";
+                let from = "FROM (SELECT 1 AS one) one
+                     LEFT JOIN terminals t ON t.id = $1
+                     LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2";
+                match funds {
+                    None => format!("WITH spent AS ({SPEND} RETURNING 1) {numbering} {from}"),
+                    Some(_) => format!(
+                        "WITH spent AS ({SPEND} RETURNING 1), funds AS ({funds_renumbered})
+                         {numbering}, CAST(NULL AS TEXT) AS id, CAST(NULL AS TEXT) AS currency,
+                             CAST(NULL AS BIGINT) AS available
+                         {from}
+                         UNION ALL
+                         SELECT NULL, NULL, NULL, NULL, id, currency, available FROM funds"
+                    ),
+                }
             }
         }
     }
@@ -253,30 +277,50 @@ impl<DB: Backend> SqlStore<DB> {
         vec![(&p.terminal_id).into(), (&p.invoice_id).into(), token_id.into(), now.into(), expires_at.into()]
     }
 
-    /// The attempt's number from what [`Self::spend_and_number_sql`] did, and what the
-    /// statements after it did. A token already spent refuses the attempt first.
-    fn spent_and_numbered(mut done: Vec<Done<DB>>) -> StoreResult<(i32, Vec<Done<DB>>)> {
-        let spent = match DB::ONE_TRIP {
+    /// What [`Self::opening_sql`] answered: whether it spent the token, the numbering read's
+    /// rows, and the funds read's rows when it made one.
+    #[allow(clippy::type_complexity)]
+    fn opening_answers(
+        done: Vec<Done<DB>>,
+        with_funds: bool,
+    ) -> StoreResult<(bool, Vec<DB::Row>, Option<Vec<DB::Row>>)> {
+        match DB::ONE_TRIP {
             OneTrip::Statements => {
-                if done.len() < 2 {
-                    return Err(unanswered(2, done.len()).into());
+                let sent = 2 + usize::from(with_funds);
+                if done.len() != sent {
+                    return Err(unanswered(sent, done.len()).into());
                 }
-                let spend = done.remove(0);
-                spend.rows_affected == 1
+                let mut done = done.into_iter();
+                let (spend, numbering) = (done.next(), done.next());
+                let (Some(spend), Some(numbering)) = (spend, numbering) else { return Err(unanswered(sent, 0).into()) };
+                Ok((spend.rows_affected == 1, numbering.rows, done.next().map(|funds| funds.rows)))
             }
             OneTrip::WritableCte => {
-                let Some(numbering) = done.first() else { return Err(unanswered(1, 0).into()) };
-                match numbering.rows.first() {
+                let Some(answer) = done.into_iter().next() else { return Err(unanswered(1, 0).into()) };
+                let (mut numbering, mut funds) = (Vec::new(), Vec::new());
+                for row in answer.rows {
+                    let of_funds = with_funds && row.try_get::<Option<String>, _>("id")?.is_some();
+                    if of_funds {
+                        funds.push(row);
+                    } else {
+                        numbering.push(row);
+                    }
+                }
+                let spent = match numbering.first() {
                     Some(row) => row.try_get::<i64, _>("spent")? == 1,
                     None => false,
-                }
+                };
+                Ok((spent, numbering, with_funds.then_some(funds)))
             }
-        };
+        }
+    }
+
+    /// The attempt's number; a token already spent refuses the attempt first.
+    fn attempt_number(spent: bool, numbering: &[DB::Row]) -> StoreResult<i32> {
         if !spent {
             return Err(StoreError::TokenSpent);
         }
-        let numbering = done.remove(0);
-        Ok((Self::next_attempt(&numbering.rows)?, done))
+        Self::next_attempt(numbering)
     }
 
     /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL
