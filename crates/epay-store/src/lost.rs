@@ -11,6 +11,11 @@
 //!   quiet period fails no request at all;
 //! - the request that met the closed connection learns it (`watch`), so the HTTP layer answers
 //!   it with a retryable 503 instead of a 500.
+//!
+//! A write refused because the session is read-only (after a switchover, a session left on the
+//! old primary) counts as lost too: that connection is closed, and the idle ones are checked
+//! before they are lent again. On PostgreSQL that check asks whether the session can write
+//! (`Backend::WRITABLE`), so the sessions the switchover left behind are closed as well.
 
 use std::cell::Cell;
 use std::future::Future;
@@ -35,18 +40,25 @@ fn epoch() -> Instant {
     *EPOCH.get_or_init(Instant::now)
 }
 
-/// True when `error` says the connection to the database is gone (as opposed to a refused
-/// statement): I/O errors, and the server's "admin shutdown", "crash shutdown", "cannot connect
-/// now" and connection-exception (class 08) codes.
+/// True when `error` says the connection to the database is gone or of no use for writing (as
+/// opposed to a refused statement): I/O errors, the server's "admin shutdown", "crash
+/// shutdown", "cannot connect now" and connection-exception (class 08) codes, and a write
+/// refused because the session is read-only ([`READ_ONLY`]).
 pub fn is_connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => {
-            db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
-        }
+        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
+            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03") || code == READ_ONLY
+        }),
         _ => false,
     }
 }
+
+/// PostgreSQL's `read_only_sql_transaction`: a write sent to a session that cannot write, after
+/// a switchover a session still on the server that was the primary (now a standby), or on a
+/// server put into read-only mode. Only a new connection (which the database's URL routes to
+/// the primary) can write.
+const READ_ONLY: &str = "25006";
 
 /// Records a lost connection, for the pool's next acquisitions and for the current request.
 pub(crate) fn note(error: &sqlx::Error) {

@@ -159,6 +159,11 @@ pub trait Backend:
     /// How a unit's final writes travel together in one round trip (`pipeline.rs`).
     const ONE_TRIP: OneTrip;
 
+    /// The check that replaces a plain ping before an idle connection is lent (`conns.rs`): a
+    /// query answering one boolean column `writable`, false when the session cannot write (a
+    /// switchover left it on a server that is now a standby). `None`: a plain ping.
+    const WRITABLE: Option<&'static str>;
+
     /// The embedded migrations of this database's dialect.
     fn migrator() -> &'static Migrator;
 

@@ -31,7 +31,11 @@
 //! the database refuses for now (starting up, no slot free) is tried again within that time, as
 //! the pool did. Idle connections are lent most recently used first: under light load the same
 //! few stay busy and warm, and only the rest sit idle long enough to be pinged. Unlike the pool,
-//! idle connections are not closed after a while (at most `max` stay open).
+//! idle connections are not closed after a while (at most `max` stay open); as with the pool, a
+//! connection older than `max_lifetime` is closed rather than lent again. On PostgreSQL the
+//! check before lending also asks whether the session can still write (`Backend::WRITABLE`): a
+//! switchover can leave sessions connected to a server that is no longer the primary, which a
+//! plain ping would not tell.
 //!
 //! `sqlx::Pool` is still used where sqlx needs one, off the hot path: the PostgreSQL
 //! configuration listener (`config_watch.rs`, `PgListener` takes a pool).
@@ -49,7 +53,7 @@ use std::time::{Duration, Instant};
 use futures_core::future::BoxFuture;
 use futures_core::stream::BoxStream;
 use futures_core::Stream;
-use sqlx::{ConnectOptions, Connection, Database, Describe, Either, Execute, Executor, TransactionManager};
+use sqlx::{ConnectOptions, Connection, Database, Describe, Either, Execute, Executor, Row, TransactionManager};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 
 use super::Backend;
@@ -64,6 +68,11 @@ pub(crate) struct Settings {
     pub acquire_timeout: Duration,
     /// Ping a connection before lending it when it may have been closed (`lost::worth_a_ping`).
     pub ping_when_worth: bool,
+    /// A connection open longer than this is closed when next given back or found idle, so a
+    /// long-lived gateway follows the database's changes (a switchover that left sessions on a
+    /// server that is no longer the primary, a pooler or load balancer that moved, a backend
+    /// that grew). `None`: kept for as long as it works (SQLite's file connections).
+    pub max_lifetime: Option<Duration>,
 }
 
 impl Settings {
@@ -112,6 +121,7 @@ struct Shared<DB: Database> {
 
 struct Idle<DB: Database> {
     raw: DB::Connection,
+    opened_at: Instant,
     /// When it was last lent: a lost connection noted since then may have been this one.
     lent_at: Instant,
     given_back_at: Instant,
@@ -153,9 +163,15 @@ impl<DB: Backend> Conns<DB> {
         loop {
             let idle = shared.idle.lock().expect("idle list").pop();
             let Some(idle) = idle else { break };
+            if shared.past_its_time(idle.opened_at) {
+                // Older than `max_lifetime`: closed unused.
+                drop(idle.raw);
+                shared.open.fetch_sub(1, Ordering::Relaxed);
+                continue;
+            }
             let idle_for = idle.given_back_at.elapsed();
             let ping = shared.settings.ping_when_worth && lost::worth_a_ping(idle_for, idle.lent_at);
-            let mut conn = Conn::lend(idle.raw, shared.clone(), permit);
+            let mut conn = Conn::lend(idle.raw, idle.opened_at, shared.clone(), permit);
             // A ping over a connection whose peer vanished without a word could wait for TCP
             // to give up (minutes): it gets what is left of the acquire timeout, as sqlx's
             // `before_acquire` did.
@@ -180,7 +196,7 @@ impl<DB: Backend> Conns<DB> {
         let raw = connect(&shared.options, deadline).await?;
         shared.open.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(target: "epay_store::conns", opened = true, "connection lent");
-        Ok(Conn::lend(raw, shared.clone(), permit))
+        Ok(Conn::lend(raw, Instant::now(), shared.clone(), permit))
     }
 
     /// Lends a connection for one statement, in doubt until [`Conn::answered`]: given back
@@ -239,6 +255,14 @@ impl<DB: Database> Conns<DB> {
     }
 }
 
+impl<DB: Database> Shared<DB> {
+    /// Whether a connection opened at `opened_at` is older than `max_lifetime`, and so is not
+    /// to be lent again.
+    fn past_its_time(&self, opened_at: Instant) -> bool {
+        self.settings.max_lifetime.is_some_and(|max| opened_at.elapsed() > max)
+    }
+}
+
 /// Opens a connection, trying again until `deadline` while the database is starting up or has
 /// no connection slot free, as sqlx's pool did (`PoolTimedOut` at the deadline).
 async fn connect<O: ConnectOptions<Connection: Sized>>(
@@ -267,6 +291,7 @@ async fn connect<O: ConnectOptions<Connection: Sized>>(
 pub struct Conn<DB: Database> {
     /// `None` only once closed or given back.
     raw: Option<DB::Connection>,
+    opened_at: Instant,
     lent_at: Instant,
     /// The database closed it: close it rather than give it back.
     broken: bool,
@@ -285,9 +310,10 @@ pub struct Conn<DB: Database> {
 }
 
 impl<DB: Database> Conn<DB> {
-    fn lend(raw: DB::Connection, shared: Arc<Shared<DB>>, permit: OwnedSemaphorePermit) -> Self {
+    fn lend(raw: DB::Connection, opened_at: Instant, shared: Arc<Shared<DB>>, permit: OwnedSemaphorePermit) -> Self {
         Conn {
             raw: Some(raw),
+            opened_at,
             lent_at: Instant::now(),
             broken: false,
             in_doubt: false,
@@ -329,11 +355,18 @@ impl<DB: Database> Conn<DB> {
 impl<DB: Backend> Conn<DB> {
     /// Checks an idle connection before lending it: pinged if `ping` (see `lost`).
     async fn make_ready(&mut self, ping: bool) -> Result<(), sqlx::Error> {
-        if ping {
-            self.shared.pinged.fetch_add(1, Ordering::Relaxed);
-            self.ping().await?;
+        if !ping {
+            return Ok(());
         }
-        Ok(())
+        self.shared.pinged.fetch_add(1, Ordering::Relaxed);
+        let Some(writable) = DB::WRITABLE else { return self.ping().await };
+        let row = sqlx::query(writable).fetch_one(&mut **self).await?;
+        if row.try_get::<bool, _>("writable")? {
+            Ok(())
+        } else {
+            // Counted as lost: closed, and the other idle connections checked in turn.
+            Err(sqlx::Error::Protocol("the session is read-only: it cannot write".into()))
+        }
     }
 
     /// The task a dirty connection goes to (see the module doc): rolled back, then idle; closed
@@ -377,7 +410,7 @@ impl<DB: Database> Drop for Conn<DB> {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
         let dirty = self.in_doubt || DB::TransactionManager::get_transaction_depth(&raw) > 0;
-        if self.broken || (dirty && self.tidying) {
+        if self.broken || (dirty && self.tidying) || (!dirty && self.shared.past_its_time(self.opened_at)) {
             // Dropping the driver's connection closes it (the server rolls back what was open).
             self.shared.open.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -390,6 +423,7 @@ impl<DB: Database> Drop for Conn<DB> {
             };
             let tidy = Conn {
                 raw: Some(raw),
+                opened_at: self.opened_at,
                 lent_at: self.lent_at,
                 broken: false,
                 in_doubt: self.in_doubt,
@@ -400,7 +434,7 @@ impl<DB: Database> Drop for Conn<DB> {
             runtime.spawn((self.shared.tidy)(tidy));
             return;
         }
-        let idle = Idle { raw, lent_at: self.lent_at, given_back_at: Instant::now() };
+        let idle = Idle { raw, opened_at: self.opened_at, lent_at: self.lent_at, given_back_at: Instant::now() };
         self.shared.idle.lock().expect("idle list").push(idle);
         // `permit` is released after this, with the other fields.
     }

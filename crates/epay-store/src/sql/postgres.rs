@@ -24,6 +24,8 @@ impl Backend for Postgres {
     const BEGIN: &'static str = "BEGIN";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY";
     const ONE_TRIP: OneTrip = OneTrip::WritableCte;
+    // On a standby, and in a session set read-only, `transaction_read_only` is on.
+    const WRITABLE: Option<&'static str> = Some("SELECT current_setting('transaction_read_only') = 'off' AS writable");
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
@@ -42,13 +44,22 @@ impl RowsAffected for PgQueryResult {
     }
 }
 
+/// How long a connection to PostgreSQL is used before it is closed and another opened (sqlx's
+/// pool default): a long-lived gateway follows a moved pooler, load balancer or primary.
+const MAX_LIFETIME: Duration = Duration::from_secs(30 * 60);
+
 impl SqlStore<Postgres> {
     pub async fn connect(url: &str) -> StoreResult<Self> {
         // No ping when a connection is given back, nor before every use: each is one more round
         // trip to the server. Only a connection that idled a while, or one lent before a lost
         // connection was seen, is pinged before it is lent (see `lost` and `conns.rs`), so a
         // database restart costs at most the one statement that finds it out.
-        let settings = Settings { max: 16, acquire_timeout: Duration::from_secs(10), ping_when_worth: true };
+        let settings = Settings {
+            max: 16,
+            acquire_timeout: Duration::from_secs(10),
+            ping_when_worth: true,
+            max_lifetime: Some(MAX_LIFETIME),
+        };
         let pool = Conns::open(PgConnectOptions::from_str(url)?, settings).await?;
         // PostgreSQL reads and writes on the same connections; its server shares WAL flushes
         // between concurrent COMMITs by itself.

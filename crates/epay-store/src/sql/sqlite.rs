@@ -26,6 +26,8 @@ impl Backend for Sqlite {
     const BEGIN: &'static str = "BEGIN IMMEDIATE";
     const BEGIN_SNAPSHOT: &'static str = "BEGIN";
     const ONE_TRIP: OneTrip = OneTrip::Statements;
+    // A file the gateway opened for writing stays writable; its connections are never pinged.
+    const WRITABLE: Option<&'static str> = None;
 
     fn migrator() -> &'static Migrator {
         &MIGRATOR
@@ -78,7 +80,8 @@ impl SqlStore<Sqlite> {
 }
 
 /// How SQLite's connections are held: never pinged; a wait as long as sqlx's pool allowed.
-const SQLITE: Settings = Settings { max: 1, acquire_timeout: Duration::from_secs(30), ping_when_worth: false };
+const SQLITE: Settings =
+    Settings { max: 1, acquire_timeout: Duration::from_secs(30), ping_when_worth: false, max_lifetime: None };
 
 /// Read-only connections beside the writer: each has its own sqlx worker thread, and the
 /// machine has few cores; enough that reads do not queue behind the writer's COMMIT.

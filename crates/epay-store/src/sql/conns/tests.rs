@@ -22,7 +22,7 @@ fn wanted(backend: &str) -> bool {
 }
 
 fn settings(max: u32, ping_when_worth: bool) -> Settings {
-    Settings { max, acquire_timeout: Duration::from_millis(300), ping_when_worth }
+    Settings { max, acquire_timeout: Duration::from_millis(300), ping_when_worth, max_lifetime: None }
 }
 
 async fn sqlite(max: u32) -> Conns<Sqlite> {
@@ -400,4 +400,62 @@ async fn postgres_busy_connections_are_not_pinged() {
     assert_eq!(conns.lent() - lent, 40);
     // A loss noted by a concurrent test may cost a ping; a ping per use would be 40.
     assert!(conns.pinged() - pinged <= 2, "{} pings", conns.pinged() - pinged);
+}
+
+/// After a switchover, sessions can stay connected to the server that is no longer the primary:
+/// they answer pings, but every write fails (SQLSTATE 25006). The write that meets one fails
+/// (once), counts as a lost connection (a retryable 503), and closes it; the other idle
+/// sessions are checked before they are lent and closed too, so the next write gets a new
+/// connection (which the database's URL routes to the primary) and succeeds.
+#[tokio::test]
+async fn postgres_read_only_sessions_are_replaced() {
+    if !wanted("postgres") {
+        return;
+    }
+    let conns = pg(2).await;
+    let (mut a, mut b) = (conns.acquire().await.unwrap(), conns.acquire().await.unwrap());
+    let mut left_behind = Vec::new();
+    for conn in [&mut a, &mut b] {
+        // What a demoted primary looks like to a session that stayed: it cannot write.
+        conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await.unwrap();
+        let pid: i32 = sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut **conn).await.unwrap().get("pid");
+        left_behind.push(pid);
+    }
+    drop((a, b));
+    assert_eq!(conns.num_idle(), 2);
+
+    let refused = sqlx::query("INSERT INTO things (id) VALUES ('first')").execute(&conns).await.unwrap_err();
+    assert!(crate::lost::is_connection_lost(&refused), "a read-only refusal counts as lost: {refused}");
+    // Noted as every store call's error is (`StoreError::from`): the idle sessions are checked next.
+    let _ = crate::StoreError::from(refused);
+    sqlx::query("INSERT INTO things (id) VALUES ('second')").execute(&conns).await.unwrap();
+    let pid = backend_pid(&conns).await;
+    assert!(!left_behind.contains(&pid), "a read-only session was lent again");
+    assert_eq!(conns.size(), 1, "both read-only sessions were closed, one new connection serves");
+    let written: i64 = sqlx::query("SELECT COUNT(*) AS n FROM things").fetch_one(&conns).await.unwrap().get("n");
+    assert_eq!(written, 1, "only the write after the refusal is there");
+}
+
+/// A connection older than `max_lifetime` is closed when next given back or found idle, and
+/// replaced; younger ones are kept.
+#[tokio::test]
+async fn postgres_connections_are_replaced_after_their_lifetime() {
+    if !wanted("postgres") {
+        return;
+    }
+    let mut conns = pg(1).await;
+    Arc::get_mut(&mut conns.shared).unwrap().settings.max_lifetime = Some(Duration::from_millis(400));
+    let first = backend_pid(&conns).await;
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    // Found idle past its lifetime: closed unused.
+    let second = backend_pid(&conns).await;
+    assert_ne!(second, first, "an idle connection past its lifetime was lent");
+    assert_eq!(backend_pid(&conns).await, second, "a young connection is kept");
+    // Given back past its lifetime: closed then.
+    let mut held = conns.acquire().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(450)).await;
+    sqlx::query("SELECT 1").execute(&mut *held).await.unwrap();
+    drop(held);
+    assert_eq!((conns.size(), conns.num_idle()), (0, 0), "closed when given back");
+    assert_ne!(backend_pid(&conns).await, second);
 }
