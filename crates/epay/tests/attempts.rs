@@ -293,6 +293,38 @@ async fn concurrent_attempts_at_one_invoice_have_one_winner() {
     }
 }
 
+/// One token sent by eight payments at the same moment (a double-clicked form, a replayed
+/// request) pays once: the payment's transaction spends the token before it takes the card's
+/// funds, and the others are refused as a used token (401), having written nothing. (The
+/// per-token cryptogram limit is raised: past it, the gateway burns the token, and eight tries
+/// at once would pass it before the winner commits.)
+#[tokio::test]
+async fn one_token_racing_itself_pays_once() {
+    for backend in backends() {
+        let gw = Gateway::start_with(backend, &[("EPAY_CRYPTOGRAM_ATTEMPTS_PER_TOKEN", "20")]).await;
+        let (merchant, _) = epay_server::runtime::seed::test_merchant();
+        let store = gw.store().await;
+        let invoice = invoice();
+        let token = gw.payment_token(&invoice, major("100")).await;
+        let mut bodies = Vec::new();
+        for _ in 0..8 {
+            bodies.push(body(&gw, &invoice, VISA).await);
+        }
+        let answers =
+            futures::future::join_all(bodies.iter().map(|body| gw.post_json("/payment/cryptopay", Some(&token), body)))
+                .await;
+        let won: Vec<&Value> = answers.iter().filter(|(s, _)| *s == 200).map(|(_, b)| b).collect();
+        assert_eq!(won.len(), 1, "{backend:?}: {answers:?}");
+        for (status, body) in answers.iter().filter(|(s, _)| *s != 200) {
+            assert_eq!(*status, 401, "{backend:?}: a used token, not {body}");
+        }
+        let attempts = store.invoice_attempts(&merchant.id, TERMINAL, &invoice).await.unwrap();
+        assert_eq!(attempts.len(), 1, "{backend:?}: the refused payments wrote nothing");
+        assert_eq!(store.ledger_transfers_of(&attempts[0].id).await.unwrap().len(), 1, "one hold");
+        gw.assert_ledger_sound();
+    }
+}
+
 #[tokio::test]
 async fn the_transfer_form_tries_again_only_with_a_token_bound_to_its_order() {
     for backend in backends() {

@@ -99,10 +99,6 @@ impl Known {
     }
 }
 
-/// What a card payment's funds read found ([`SqlStore::funds_and_currencies`]): the card's
-/// funds (`None`: no such account) and the currencies of the accounts its booking names.
-pub(super) type FundsRead = (Option<(Denomination, i64)>, Known);
-
 impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
     pub(super) async fn account_currency(tx: &mut super::Unit<DB>, id: &str) -> Result<Option<String>, sqlx::Error> {
@@ -316,7 +312,7 @@ impl<DB: Backend> SqlStore<DB> {
         others: [&str; 2],
         row: PayerRow,
     ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
-        let Some(sql) = Self::funds_and_currencies_sql(payer, row) else {
+        let Some(sql) = Self::funds_and_currencies_sql(payer, row, "") else {
             let funds = Self::funds(tx, p, payer).await?;
             let (currencies, _) = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
             return Ok((funds, Known(currencies)));
@@ -327,7 +323,9 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// The one statement of [`Self::funds_and_currencies`], its arguments `$1` the payer and
     /// `$2`, `$3` the others; `None` when it takes two (a sharded payer not yet locked).
-    pub(super) fn funds_and_currencies_sql(payer: &str, row: PayerRow) -> Option<String> {
+    /// `only_if` is a further condition on the payer's row (`AND …`), which must hold for the
+    /// row to be read and locked.
+    pub(super) fn funds_and_currencies_sql(payer: &str, row: PayerRow, only_if: &str) -> Option<String> {
         let sharded = is_sharded(payer);
         if sharded && row == PayerRow::Unlocked {
             return None;
@@ -341,7 +339,7 @@ impl<DB: Backend> SqlStore<DB> {
         };
         Some(format!(
             "WITH payer AS (SELECT id, currency, credits_posted - debits_posted - debits_pending{shards} AS available
-                 FROM ledger_accounts WHERE id = $1 {lock})
+                 FROM ledger_accounts WHERE id = $1{only_if} {lock})
              SELECT id, currency, available FROM payer
              UNION ALL
              SELECT id, currency, CAST(NULL AS BIGINT) AS available

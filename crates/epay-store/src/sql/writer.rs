@@ -33,8 +33,11 @@
 //! next holds the connection (a unit or the committer) first runs `ROLLBACK TO u; RELEASE u`
 //! (which removes whatever a dropped unit wrote and fails harmlessly when there is no savepoint
 //! `u`), then checks that the batch transaction is still open. A statement sqlx already sent
-//! still runs to its end on the connection's worker thread before the next one, so "in doubt"
-//! is always one of two known states, never a statement half applied. A unit dropped while it
+//! still runs to its end on the connection's worker thread before the next one, and of a query
+//! of several statements (an [`Opening`], deferred writes) the worker runs whole statements up
+//! to where the drop stopped it: "in doubt" is always a known set of whole statements, all
+//! after the unit's savepoint (or all of a batch's first unit, undone by rolling the batch
+//! back), never a statement half applied. A unit dropped while it
 //! waits for the COMMIT was already released into the batch and commits with it, as a client
 //! that hangs up after COMMIT would.
 
@@ -349,9 +352,10 @@ impl<DB: Backend> Writer<DB> {
 }
 
 /// A unit that has sent nothing yet. On SQLite it owes the statement that opens it (the batch's
-/// BEGIN, or its savepoint); [`Opening::open`] sends that together with the unit's first
-/// statements in one round trip, [`Opening::plain`] alone. On PostgreSQL the unit's transaction
-/// is already open and nothing is owed. The unit is reachable only through these two, so no
+/// BEGIN, or its savepoint; nothing when it is the first unit of a batch already open);
+/// [`Opening::open`] sends that together with the unit's first statements in one round trip,
+/// [`Opening::plain`] alone. On PostgreSQL the unit's transaction is already open and nothing is
+/// owed. The unit is reachable only through these two, so no
 /// statement can run before what it owes.
 pub struct Opening<DB: Database> {
     unit: Unit<DB>,

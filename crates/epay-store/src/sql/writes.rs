@@ -6,7 +6,7 @@ use epay_domain::transition::{self, Checks};
 use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
-use super::booking::{FundsRead, PayerRow, RoleAccounts};
+use super::booking::{PayerRow, RoleAccounts};
 use super::decisions::{illegal, payment_decision, waiting_state};
 use super::pipeline::{renumber, statements, unanswered, Arg, Done, Step};
 use super::{Backend, OneTrip, RowsAffected, SqlStore};
@@ -87,7 +87,7 @@ impl<DB: Backend> SqlStore<DB> {
         from: TxStatus,
         payment: &mut Payment,
         effect: &PaymentEffect,
-        read: Option<FundsRead>,
+        read: Option<Vec<DB::Row>>,
         now: i64,
     ) -> StoreResult<bool> {
         let decision = payment_decision(from, payment, effect)?;
@@ -97,9 +97,10 @@ impl<DB: Backend> SqlStore<DB> {
         if let PaymentEffect::Debit { card_account, merchant_account, .. } = effect {
             // The card's funds (its row locked first, as every transaction takes cards first)
             // and the merchant account's currency, which `book` needs, in one read: `read`, when
-            // the unit's opening made it ([`Self::open_attempt`]).
+            // the unit's opening made it ([`Self::open_attempt`]), taken here so that its errors
+            // come after the decision's, as when it is read here.
             let (funds, currencies) = match read {
-                Some(read) => read,
+                Some(rows) => Self::funds_and_currencies_of(payment, card_account, &rows)?,
                 None => {
                     let others = [merchant_account.as_str(), merchant_account.as_str()];
                     Self::funds_and_currencies(tx, payment, card_account, others, PayerRow::Unlocked).await?
@@ -201,11 +202,18 @@ impl<DB: Backend> SqlStore<DB> {
         now: i64,
         p: &Payment,
         card: Option<(&str, &str)>,
-    ) -> StoreResult<(super::Unit<DB>, i32, Option<FundsRead>)> {
+    ) -> StoreResult<(super::Unit<DB>, i32, Option<Vec<DB::Row>>)> {
         let mut args = Self::spend_and_number_args(token_id, expires_at, now, p);
+        // PostgreSQL: the card's row is read and locked only once the token is spent (the
+        // condition makes the order explicit: the sub-statements of one statement have none).
+        // A replayed token is refused without waiting for the card's lock.
+        let only_if = match DB::ONE_TRIP {
+            OneTrip::WritableCte => " AND EXISTS (SELECT 1 FROM spent)",
+            OneTrip::Statements => "",
+        };
         // A card's sums are in its own row (it is never sharded), so its read is one statement.
         let funds = card.and_then(|(card, merchant)| {
-            let sql = Self::funds_and_currencies_sql(card, PayerRow::Unlocked)?;
+            let sql = Self::funds_and_currencies_sql(card, PayerRow::Unlocked, only_if)?;
             Some((sql, card, merchant))
         });
         let sql = Self::opening_sql(funds.as_ref().map(|(sql, ..)| sql.as_str()));
@@ -215,11 +223,7 @@ impl<DB: Backend> SqlStore<DB> {
         let (tx, done) = opening.open(&sql, &args).await?;
         let (spent, numbering, funds_rows) = Self::opening_answers(done, funds.is_some())?;
         let attempt = Self::attempt_number(spent, &numbering)?;
-        let read = match (funds, funds_rows) {
-            (Some((_, card, _)), Some(rows)) => Some(Self::funds_and_currencies_of(p, card, &rows)?),
-            _ => None,
-        };
-        Ok((tx, attempt, read))
+        Ok((tx, attempt, funds_rows))
     }
 
     /// The spend and the numbering read (`$1` terminal, `$2` invoice, `$3` token, `$4` now, `$5`
@@ -229,9 +233,9 @@ impl<DB: Backend> SqlStore<DB> {
     /// SQLite: `;`-separated statements of one query. PostgreSQL: one statement, the insert into
     /// `spent_tokens` a CTE (one row at least, `one`, so the spend is seen even without the
     /// terminal), and the funds read a CTE whose rows follow the numbering's (`id` NULL on the
-    /// numbering's rows, set on the funds read's). The card's row lock is taken in the same
-    /// statement as the spend: every attempt runs this one statement, so concurrent ones meet
-    /// their locks in one order.
+    /// numbering's rows, set on the funds read's). The funds read is conditioned on the spend
+    /// (see [`Self::open_attempt`]), so the card's row is locked after the token's id is
+    /// inserted, as when they were two statements.
     fn opening_sql(funds: Option<&str>) -> String {
         const SPEND: &str = "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($3, $4, $5)
                  ON CONFLICT (token_id) DO NOTHING";
