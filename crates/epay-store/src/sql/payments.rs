@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use epay_domain::transition::{self, Refunded};
 use epay_domain::TxStatus;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::booking::RoleAccounts;
 use super::decisions::{refused, state_of};
@@ -148,10 +148,12 @@ impl<DB: Backend> SqlStore<DB> {
         callback: OperationCallbackBuilder<'_>,
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
-        let mut tx = self.begin_unit().await?;
+        // The payment, locked, read in the round trip that opens the unit (`Opening`).
         let locked = format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE);
-        let row: Option<Payment> =
-            sqlx::query_as(&locked).bind(&req.payment_id).bind(&req.merchant_id).fetch_optional(&mut *tx).await?;
+        let args = [(&req.payment_id).into(), (&req.merchant_id).into()];
+        let (mut tx, done) = self.begin_opening().await?.open(&locked, &args).await?;
+        let row = done.first().and_then(|read| read.rows.first());
+        let row: Option<Payment> = row.map(Payment::from_row).transpose()?;
         let p = match row {
             Some(p) if req.terminal_id.as_ref().is_none_or(|t| *t == p.terminal_id) => p,
             _ => return Err(StoreError::Refused(Refusal::NotFound)),
