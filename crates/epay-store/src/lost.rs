@@ -60,6 +60,17 @@ pub fn is_connection_lost(error: &sqlx::Error) -> bool {
 /// the primary) can write.
 const READ_ONLY: &str = "25006";
 
+/// When a write was last refused as read-only, in milliseconds after `epoch()` (0: never).
+static LAST_READ_ONLY_MS: AtomicU64 = AtomicU64::new(0);
+
+/// Whether a write was refused as read-only after a connection opened at `opened_at` was: a
+/// read-only session that old may be one a switchover left behind, and is replaced
+/// (`sql/conns.rs`); a younger one shows the database itself is read-only now.
+pub(crate) fn refused_read_only_since(opened_at: Instant) -> bool {
+    let last = LAST_READ_ONLY_MS.load(Ordering::Relaxed);
+    last != 0 && opened_at.saturating_duration_since(epoch()).as_millis() as u64 <= last
+}
+
 /// Records a lost connection, for the pool's next acquisitions and for the current request.
 pub(crate) fn note(error: &sqlx::Error) {
     if !is_connection_lost(error) {
@@ -68,6 +79,9 @@ pub(crate) fn note(error: &sqlx::Error) {
     tracing::debug!(target: "epay_store::lost", error = %error, "lost database connection noted");
     let now_ms = epoch().elapsed().as_millis() as u64 + 1;
     LAST_LOSS_MS.fetch_max(now_ms, Ordering::Relaxed);
+    if matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(READ_ONLY)) {
+        LAST_READ_ONLY_MS.fetch_max(now_ms, Ordering::Relaxed);
+    }
     let _ = LOST_IN_TASK.try_with(|lost| lost.set(true));
 }
 

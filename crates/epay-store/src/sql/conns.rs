@@ -121,7 +121,7 @@ struct Shared<DB: Database> {
 
 struct Idle<DB: Database> {
     raw: DB::Connection,
-    opened_at: Instant,
+    age: Age,
     /// When it was last lent: a lost connection noted since then may have been this one.
     lent_at: Instant,
     given_back_at: Instant,
@@ -163,15 +163,15 @@ impl<DB: Backend> Conns<DB> {
         loop {
             let idle = shared.idle.lock().expect("idle list").pop();
             let Some(idle) = idle else { break };
-            if shared.past_its_time(idle.opened_at) {
-                // Older than `max_lifetime`: closed unused.
-                drop(idle.raw);
+            if idle.age.is_over() {
+                // Older than its lifetime: closed unused; its permit serves the next try.
+                retire::<DB>(idle.raw);
                 shared.open.fetch_sub(1, Ordering::Relaxed);
                 continue;
             }
             let idle_for = idle.given_back_at.elapsed();
             let ping = shared.settings.ping_when_worth && lost::worth_a_ping(idle_for, idle.lent_at);
-            let mut conn = Conn::lend(idle.raw, idle.opened_at, shared.clone(), permit);
+            let mut conn = Conn::lend(idle.raw, idle.age, shared.clone(), permit);
             // A ping over a connection whose peer vanished without a word could wait for TCP
             // to give up (minutes): it gets what is left of the acquire timeout, as sqlx's
             // `before_acquire` did.
@@ -196,7 +196,7 @@ impl<DB: Backend> Conns<DB> {
         let raw = connect(&shared.options, deadline).await?;
         shared.open.fetch_add(1, Ordering::Relaxed);
         tracing::trace!(target: "epay_store::conns", opened = true, "connection lent");
-        Ok(Conn::lend(raw, Instant::now(), shared.clone(), permit))
+        Ok(Conn::lend(raw, Age::new(shared.settings.max_lifetime), shared.clone(), permit))
     }
 
     /// Lends a connection for one statement, in doubt until [`Conn::answered`]: given back
@@ -255,11 +255,40 @@ impl<DB: Database> Conns<DB> {
     }
 }
 
-impl<DB: Database> Shared<DB> {
-    /// Whether a connection opened at `opened_at` is older than `max_lifetime`, and so is not
-    /// to be lent again.
-    fn past_its_time(&self, opened_at: Instant) -> bool {
-        self.settings.max_lifetime.is_some_and(|max| opened_at.elapsed() > max)
+/// When a connection was opened, and when it is to be retired (`Settings::max_lifetime`).
+#[derive(Clone, Copy, Debug)]
+struct Age {
+    opened_at: Instant,
+    retire_at: Option<Instant>,
+}
+
+impl Age {
+    /// A connection opened now. Its lifetime is 90–100% of `max`, spread by the clock's
+    /// nanoseconds, so connections opened together (at start) are not all replaced at once.
+    fn new(max: Option<Duration>) -> Self {
+        let opened_at = Instant::now();
+        let spread = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |since| since.subsec_nanos() % 1000);
+        let retire_at = max.map(|max| opened_at + max - max / 10_000 * spread);
+        Age { opened_at, retire_at }
+    }
+
+    fn is_over(&self) -> bool {
+        self.retire_at.is_some_and(|at| Instant::now() >= at)
+    }
+}
+
+/// Closes a connection retired for its age: politely (PostgreSQL's Terminate) on a task, as the
+/// pool did, or by dropping it when there is no runtime.
+fn retire<DB: Database>(raw: DB::Connection) {
+    match tokio::runtime::Handle::try_current() {
+        Ok(runtime) => {
+            runtime.spawn(async move {
+                let _ = raw.close().await;
+            });
+        }
+        Err(_) => drop(raw),
     }
 }
 
@@ -291,7 +320,7 @@ async fn connect<O: ConnectOptions<Connection: Sized>>(
 pub struct Conn<DB: Database> {
     /// `None` only once closed or given back.
     raw: Option<DB::Connection>,
-    opened_at: Instant,
+    age: Age,
     lent_at: Instant,
     /// The database closed it: close it rather than give it back.
     broken: bool,
@@ -310,10 +339,10 @@ pub struct Conn<DB: Database> {
 }
 
 impl<DB: Database> Conn<DB> {
-    fn lend(raw: DB::Connection, opened_at: Instant, shared: Arc<Shared<DB>>, permit: OwnedSemaphorePermit) -> Self {
+    fn lend(raw: DB::Connection, age: Age, shared: Arc<Shared<DB>>, permit: OwnedSemaphorePermit) -> Self {
         Conn {
             raw: Some(raw),
-            opened_at,
+            age,
             lent_at: Instant::now(),
             broken: false,
             in_doubt: false,
@@ -361,10 +390,14 @@ impl<DB: Backend> Conn<DB> {
         self.shared.pinged.fetch_add(1, Ordering::Relaxed);
         let Some(writable) = DB::WRITABLE else { return self.ping().await };
         let row = sqlx::query(writable).fetch_one(&mut **self).await?;
-        if row.try_get::<bool, _>("writable")? {
+        if row.try_get::<bool, _>("writable")? || !lost::refused_read_only_since(self.age.opened_at) {
+            // Writable; or read-only but opened after the last write refused as read-only: then
+            // new connections are read-only too (the database itself is), and replacing this
+            // one would only churn. Writes fail (503) until the database can write.
             Ok(())
         } else {
-            // Counted as lost: closed, and the other idle connections checked in turn.
+            // A session from before the refusal, perhaps left on the old primary: counted as
+            // lost, closed, and the other idle connections checked in turn.
             Err(sqlx::Error::Protocol("the session is read-only: it cannot write".into()))
         }
     }
@@ -410,7 +443,12 @@ impl<DB: Database> Drop for Conn<DB> {
     fn drop(&mut self) {
         let Some(raw) = self.raw.take() else { return };
         let dirty = self.in_doubt || DB::TransactionManager::get_transaction_depth(&raw) > 0;
-        if self.broken || (dirty && self.tidying) || (!dirty && self.shared.past_its_time(self.opened_at)) {
+        if !dirty && self.age.is_over() {
+            retire::<DB>(raw);
+            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            return;
+        }
+        if self.broken || (dirty && self.tidying) {
             // Dropping the driver's connection closes it (the server rolls back what was open).
             self.shared.open.fetch_sub(1, Ordering::Relaxed);
             return;
@@ -423,7 +461,7 @@ impl<DB: Database> Drop for Conn<DB> {
             };
             let tidy = Conn {
                 raw: Some(raw),
-                opened_at: self.opened_at,
+                age: self.age,
                 lent_at: self.lent_at,
                 broken: false,
                 in_doubt: self.in_doubt,
@@ -434,7 +472,7 @@ impl<DB: Database> Drop for Conn<DB> {
             runtime.spawn((self.shared.tidy)(tidy));
             return;
         }
-        let idle = Idle { raw, opened_at: self.opened_at, lent_at: self.lent_at, given_back_at: Instant::now() };
+        let idle = Idle { raw, age: self.age, lent_at: self.lent_at, given_back_at: Instant::now() };
         self.shared.idle.lock().expect("idle list").push(idle);
         // `permit` is released after this, with the other fields.
     }

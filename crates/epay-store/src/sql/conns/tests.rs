@@ -41,13 +41,17 @@ fn pg_admin_url() -> String {
 }
 
 async fn pg(max: u32) -> Conns<Postgres> {
+    pg_with(settings(max, true)).await
+}
+
+async fn pg_with(settings: Settings) -> Conns<Postgres> {
     let admin_url = pg_admin_url();
     let name = format!("epay_conns_{}", uuid::Uuid::new_v4().simple());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
     admin.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
     let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
     let options = PgConnectOptions::from_str(&format!("{root}/{name}")).unwrap();
-    let conns = Conns::open(options, settings(max, true)).await.unwrap();
+    let conns = Conns::open(options, settings).await.unwrap();
     conns.execute("CREATE TABLE things (id TEXT PRIMARY KEY)").await.unwrap();
     conns
 }
@@ -402,11 +406,12 @@ async fn postgres_busy_connections_are_not_pinged() {
     assert!(conns.pinged() - pinged <= 2, "{} pings", conns.pinged() - pinged);
 }
 
-/// After a switchover, sessions can stay connected to the server that is no longer the primary:
-/// they answer pings, but every write fails (SQLSTATE 25006). The write that meets one fails
-/// (once), counts as a lost connection (a retryable 503), and closes it; the other idle
-/// sessions are checked before they are lent and closed too, so the next write gets a new
-/// connection (which the database's URL routes to the primary) and succeeds.
+/// Sessions still connected to a server that can no longer write (a primary demoted without a
+/// restart, a server set read-only) answer pings, but every write fails (SQLSTATE 25006). The
+/// write that meets one fails (once), counts as a lost connection (a retryable 503) and closes
+/// it; the other idle sessions opened before that refusal are checked before they are lent and
+/// closed too, so the next write gets a new connection (which the database's URL routes to the
+/// primary) and succeeds.
 #[tokio::test]
 async fn postgres_read_only_sessions_are_replaced() {
     if !wanted("postgres") {
@@ -416,24 +421,55 @@ async fn postgres_read_only_sessions_are_replaced() {
     let (mut a, mut b) = (conns.acquire().await.unwrap(), conns.acquire().await.unwrap());
     let mut left_behind = Vec::new();
     for conn in [&mut a, &mut b] {
-        // What a demoted primary looks like to a session that stayed: it cannot write.
         conn.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await.unwrap();
         let pid: i32 = sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut **conn).await.unwrap().get("pid");
         left_behind.push(pid);
     }
-    drop((a, b));
-    assert_eq!(conns.num_idle(), 2);
-
-    let refused = sqlx::query("INSERT INTO things (id) VALUES ('first')").execute(&conns).await.unwrap_err();
+    // The write meets one of them (on the held connection, so no other test's noted loss can
+    // have the holder check and replace it first).
+    let refused = sqlx::query("INSERT INTO things (id) VALUES ('first')").execute(&mut *b).await;
+    b.observe(&refused);
+    let refused = refused.unwrap_err();
     assert!(crate::lost::is_connection_lost(&refused), "a read-only refusal counts as lost: {refused}");
-    // Noted as every store call's error is (`StoreError::from`): the idle sessions are checked next.
+    // Noted as every store call's error is (`StoreError::from`).
     let _ = crate::StoreError::from(refused);
+    drop((a, b));
+    assert_eq!(conns.num_idle(), 1, "the session that refused was closed");
+
     sqlx::query("INSERT INTO things (id) VALUES ('second')").execute(&conns).await.unwrap();
     let pid = backend_pid(&conns).await;
     assert!(!left_behind.contains(&pid), "a read-only session was lent again");
     assert_eq!(conns.size(), 1, "both read-only sessions were closed, one new connection serves");
     let written: i64 = sqlx::query("SELECT COUNT(*) AS n FROM things").fetch_one(&conns).await.unwrap().get("n");
     assert_eq!(written, 1, "only the write after the refusal is there");
+}
+
+/// When the database itself is read-only, new connections are too: one opened after the last
+/// refusal is kept when checked (reads go on without a new connection each time), not closed
+/// and opened again for every check.
+#[tokio::test]
+async fn postgres_read_only_database_does_not_churn_connections() {
+    if !wanted("postgres") {
+        return;
+    }
+    let conns = pg(1).await;
+    let mut old = conns.acquire().await.unwrap();
+    old.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await.unwrap();
+    let refused = sqlx::query("INSERT INTO things (id) VALUES ('x')").execute(&mut *old).await;
+    old.observe(&refused);
+    let _ = crate::StoreError::from(refused.unwrap_err());
+    drop(old);
+    // A connection opened after the refusal, read-only as the database now is.
+    let mut young = conns.acquire().await.unwrap();
+    young.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await.unwrap();
+    let pid: i32 = sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut *young).await.unwrap().get("pid");
+    drop(young);
+    // Another loss is noted (anywhere): the idle connection is checked before it is lent.
+    crate::lost::note(&sqlx::Error::Io(std::io::Error::other("a loss elsewhere")));
+    let checked = conns.pinged();
+    assert_eq!(backend_pid(&conns).await, pid, "the young read-only connection was kept");
+    assert!(conns.pinged() > checked, "it was checked");
+    assert_eq!(conns.size(), 1);
 }
 
 /// A connection older than `max_lifetime` is closed when next given back or found idle, and
@@ -443,8 +479,8 @@ async fn postgres_connections_are_replaced_after_their_lifetime() {
     if !wanted("postgres") {
         return;
     }
-    let mut conns = pg(1).await;
-    Arc::get_mut(&mut conns.shared).unwrap().settings.max_lifetime = Some(Duration::from_millis(400));
+    // A lifetime of 360–400 ms (each connection's is spread over its last tenth).
+    let conns = pg_with(Settings { max_lifetime: Some(Duration::from_millis(400)), ..settings(1, true) }).await;
     let first = backend_pid(&conns).await;
     tokio::time::sleep(Duration::from_millis(450)).await;
     // Found idle past its lifetime: closed unused.
