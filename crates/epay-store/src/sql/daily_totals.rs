@@ -83,7 +83,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// Locks `subject`'s row of the day if it has one, without creating it: for a transfer that
     /// checks no limit but will add to a row a limited transfer may hold. Taken where the
-    /// limited transfer takes it (before the accounts), so the two cannot wait for each other
+    /// limited transfer takes it (after the accounts), so the two cannot wait for each other
     /// in opposite orders on PostgreSQL. SQLite's one writer needs no lock.
     pub(super) async fn lock_daily_total(
         tx: &mut super::Unit<DB>,

@@ -39,19 +39,6 @@ impl<DB: Backend> SqlStore<DB> {
         let mut checks = Checks::default();
         let mut known = None;
         if let Some(m) = &money {
-            if let Some(limit) = m.terminal_daily_limit_minor {
-                // The row is locked until commit (PostgreSQL), so the terminal's limited
-                // transfers are checked one after another against a total no other can change.
-                let terminal = DailySubject::Terminal(&payment.terminal_id);
-                let used = Self::daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
-                checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: used });
-            } else {
-                // No limit now, but a row of the day (a limit set earlier today, or seen by a
-                // node whose copy of the terminal is newer) is added to at the end: locked here,
-                // in the order a limited transfer locks it.
-                let terminal = DailySubject::Terminal(&payment.terminal_id);
-                Self::lock_daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
-            }
             if m.to_account.starts_with("merchant:") {
                 Self::open_account(tx, &m.to_account, AccountKind::Merchant, &payment.currency, now).await?;
             }
@@ -89,6 +76,22 @@ impl<DB: Backend> SqlStore<DB> {
                 Self::funds_and_currencies(tx, &payment, &m.from_account, others, PayerRow::Locked).await?;
             let to_currency =
                 currencies.currency(&m.to_account).ok_or_else(|| mixed_currencies(&payment.id))?.to_string();
+            // The terminal's total of the day, after the accounts: every transfer of the terminal
+            // takes this one row, so it is held from here to COMMIT only (not while the accounts
+            // are locked and read). One order for every transfer: accounts, then the terminal's
+            // total, then the receiver's.
+            let terminal = DailySubject::Terminal(&payment.terminal_id);
+            if let Some(limit) = m.terminal_daily_limit_minor {
+                // The row is locked until commit (PostgreSQL), so the terminal's limited
+                // transfers are checked one after another against a total no other can change.
+                let used = Self::daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
+                checks.terminal_limit = Some(DailyLimit { limit_minor: limit, used_minor: used });
+            } else {
+                // No limit now, but a row of the day (a limit set earlier today, or seen by a
+                // node whose copy of the terminal is newer) is added to at the end: locked here,
+                // in the order a limited transfer locks it.
+                Self::lock_daily_total(tx, terminal, &payment.currency, m.day_start_ms).await?;
+            }
             // The receiving account is locked above (`lock_accounts`), so its credits today cannot
             // change between this sum and the booking.
             if let Some(limit) = m.receiver_daily_limit_minor {
