@@ -47,11 +47,17 @@ fn epoch() -> Instant {
 pub fn is_connection_lost(error: &sqlx::Error) -> bool {
     match error {
         sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::Protocol(_) | sqlx::Error::WorkerCrashed => true,
-        sqlx::Error::Database(db) => db.code().is_some_and(|code| {
-            code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03") || code == READ_ONLY
-        }),
+        sqlx::Error::Database(db) => {
+            db.code().is_some_and(|code| code.starts_with("08") || matches!(&*code, "57P01" | "57P02" | "57P03"))
+                || is_read_only(error)
+        }
         _ => false,
     }
+}
+
+/// True when `error` is a write refused because the session is read-only ([`READ_ONLY`]).
+fn is_read_only(error: &sqlx::Error) -> bool {
+    matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(READ_ONLY))
 }
 
 /// PostgreSQL's `read_only_sql_transaction`: a write sent to a session that cannot write, after
@@ -79,7 +85,7 @@ pub(crate) fn note(error: &sqlx::Error) {
     tracing::debug!(target: "epay_store::lost", error = %error, "lost database connection noted");
     let now_ms = epoch().elapsed().as_millis() as u64 + 1;
     LAST_LOSS_MS.fetch_max(now_ms, Ordering::Relaxed);
-    if matches!(error, sqlx::Error::Database(db) if db.code().as_deref() == Some(READ_ONLY)) {
+    if is_read_only(error) {
         LAST_READ_ONLY_MS.fetch_max(now_ms, Ordering::Relaxed);
     }
     let _ = LOST_IN_TASK.try_with(|lost| lost.set(true));

@@ -165,8 +165,7 @@ impl<DB: Backend> Conns<DB> {
             let Some(idle) = idle else { break };
             if idle.age.is_over() {
                 // Older than its lifetime: closed unused; its permit serves the next try.
-                retire::<DB>(idle.raw);
-                shared.open.fetch_sub(1, Ordering::Relaxed);
+                shared.retire(idle.raw);
                 continue;
             }
             let idle_for = idle.given_back_at.elapsed();
@@ -279,16 +278,19 @@ impl Age {
     }
 }
 
-/// Closes a connection retired for its age: politely (PostgreSQL's Terminate) on a task, as the
-/// pool did, or by dropping it when there is no runtime.
-fn retire<DB: Database>(raw: DB::Connection) {
-    match tokio::runtime::Handle::try_current() {
-        Ok(runtime) => {
-            runtime.spawn(async move {
-                let _ = raw.close().await;
-            });
+impl<DB: Database> Shared<DB> {
+    /// Closes a connection retired for its age: politely (PostgreSQL's Terminate) on a task, as
+    /// the pool did, or by dropping it when there is no runtime.
+    fn retire(&self, raw: DB::Connection) {
+        self.open.fetch_sub(1, Ordering::Relaxed);
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    let _ = raw.close().await;
+                });
+            }
+            Err(_) => drop(raw),
         }
-        Err(_) => drop(raw),
     }
 }
 
@@ -444,8 +446,7 @@ impl<DB: Database> Drop for Conn<DB> {
         let Some(raw) = self.raw.take() else { return };
         let dirty = self.in_doubt || DB::TransactionManager::get_transaction_depth(&raw) > 0;
         if !dirty && self.age.is_over() {
-            retire::<DB>(raw);
-            self.shared.open.fetch_sub(1, Ordering::Relaxed);
+            self.shared.retire(raw);
             return;
         }
         if self.broken || (dirty && self.tidying) {

@@ -186,8 +186,7 @@ impl<DB: Backend> SqlStore<DB> {
         let args = Self::spend_and_number_args(token_id, expires_at, now, p);
         let sql = Self::opening_sql(None);
         let done = statements::<DB>(&mut **tx, Step::bind(&args, sqlx::query::<DB>(&sql))).await.map_err(|(_, e)| e)?;
-        let (spent, numbering, _) = Self::opening_answers(done, false)?;
-        Self::attempt_number(spent, &numbering)
+        Self::attempt_opened(done, false).map(|(attempt, _)| attempt)
     }
 
     /// Opens an attempt's unit ([`SqlStore::begin_opening`]) with [`Self::spend_and_number`] and,
@@ -221,8 +220,7 @@ impl<DB: Backend> SqlStore<DB> {
             args.extend([(*card).into(), (*merchant).into(), (*merchant).into()]);
         }
         let (tx, done) = opening.open(&sql, &args).await?;
-        let (spent, numbering, funds_rows) = Self::opening_answers(done, funds.is_some())?;
-        let attempt = Self::attempt_number(spent, &numbering)?;
+        let (attempt, funds_rows) = Self::attempt_opened(done, funds.is_some())?;
         Ok((tx, attempt, funds_rows))
     }
 
@@ -281,23 +279,19 @@ impl<DB: Backend> SqlStore<DB> {
         vec![(&p.terminal_id).into(), (&p.invoice_id).into(), token_id.into(), now.into(), expires_at.into()]
     }
 
-    /// What [`Self::opening_sql`] answered: whether it spent the token, the numbering read's
-    /// rows, and the funds read's rows when it made one.
-    #[allow(clippy::type_complexity)]
-    fn opening_answers(
-        done: Vec<Done<DB>>,
-        with_funds: bool,
-    ) -> StoreResult<(bool, Vec<DB::Row>, Option<Vec<DB::Row>>)> {
-        match DB::ONE_TRIP {
+    /// The attempt's number from what [`Self::opening_sql`] answered (a token already spent
+    /// refuses the attempt first), and the funds read's rows when it made one.
+    fn attempt_opened(done: Vec<Done<DB>>, with_funds: bool) -> StoreResult<(i32, Option<Vec<DB::Row>>)> {
+        let (spent, numbering, funds) = match DB::ONE_TRIP {
             OneTrip::Statements => {
-                let sent = 2 + usize::from(with_funds);
-                if done.len() != sent {
-                    return Err(unanswered(sent, done.len()).into());
-                }
+                let (sent, answered) = (2 + usize::from(with_funds), done.len());
                 let mut done = done.into_iter();
-                let (spend, numbering) = (done.next(), done.next());
-                let (Some(spend), Some(numbering)) = (spend, numbering) else { return Err(unanswered(sent, 0).into()) };
-                Ok((spend.rows_affected == 1, numbering.rows, done.next().map(|funds| funds.rows)))
+                match (done.next(), done.next(), done.next(), done.next()) {
+                    (Some(spend), Some(numbering), funds, None) if funds.is_some() == with_funds => {
+                        (spend.rows_affected == 1, numbering.rows, funds.map(|funds| funds.rows))
+                    }
+                    _ => return Err(unanswered(sent, answered).into()),
+                }
             }
             OneTrip::WritableCte => {
                 let Some(answer) = done.into_iter().next() else { return Err(unanswered(1, 0).into()) };
@@ -314,17 +308,13 @@ impl<DB: Backend> SqlStore<DB> {
                     Some(row) => row.try_get::<i64, _>("spent")? == 1,
                     None => false,
                 };
-                Ok((spent, numbering, with_funds.then_some(funds)))
+                (spent, numbering, with_funds.then_some(funds))
             }
-        }
-    }
-
-    /// The attempt's number; a token already spent refuses the attempt first.
-    fn attempt_number(spent: bool, numbering: &[DB::Row]) -> StoreResult<i32> {
+        };
         if !spent {
             return Err(StoreError::TokenSpent);
         }
-        Self::next_attempt(numbering)
+        Ok((Self::next_attempt(&numbering)?, funds))
     }
 
     /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL
