@@ -25,6 +25,7 @@ pub(crate) mod outbox;
 mod payments;
 mod pipeline;
 mod postgres;
+mod read_ahead;
 pub(crate) mod rows;
 mod sqlite;
 mod subscriptions;

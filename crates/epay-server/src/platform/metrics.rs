@@ -161,6 +161,14 @@ pub fn render_group_commits(stats: Option<GroupCommitStats>) -> String {
     out.push_str("# HELP epay_db_group_commit_units_total Units of work those COMMITs made durable.\n");
     out.push_str("# TYPE epay_db_group_commit_units_total counter\n");
     let _ = writeln!(out, "epay_db_group_commit_units_total {}", stats.units);
+    out.push_str(
+        "# HELP epay_db_read_ahead_payments_total Card payments decided on a read-only connection: written in \
+         one round trip (written), or decided again on the write connection because what they read had \
+         changed (out_of_date).\n",
+    );
+    out.push_str("# TYPE epay_db_read_ahead_payments_total counter\n");
+    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"written\"}} {}", stats.read_ahead);
+    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"out_of_date\"}} {}", stats.read_out_of_date);
     out
 }
 
@@ -209,9 +217,12 @@ mod tests {
 
     #[test]
     fn group_commits_are_shown_on_sqlite_only() {
-        let text = render_group_commits(Some(GroupCommitStats { commits: 3, units: 7 }));
+        let text =
+            render_group_commits(Some(GroupCommitStats { commits: 3, units: 7, read_ahead: 5, read_out_of_date: 1 }));
         assert!(text.contains("\nepay_db_group_commits_total 3\n"), "{text}");
         assert!(text.contains("\nepay_db_group_commit_units_total 7\n"), "{text}");
+        assert!(text.contains("\nepay_db_read_ahead_payments_total{outcome=\"written\"} 5\n"), "{text}");
+        assert!(text.contains("\nepay_db_read_ahead_payments_total{outcome=\"out_of_date\"} 1\n"), "{text}");
         assert_eq!(render_group_commits(None), "");
     }
 }

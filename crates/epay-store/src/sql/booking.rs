@@ -14,7 +14,7 @@ use epay_domain::LedgerTransferKind;
 use sqlx::Row;
 
 use super::pipeline::{Arg, Step};
-use super::{Backend, SqlStore};
+use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::StoreResult;
 
@@ -152,19 +152,33 @@ impl<DB: Backend> SqlStore<DB> {
         kind: AccountKind,
         currency: &str,
         now: i64,
-    ) -> Result<(), sqlx::Error> {
-        sqlx::query(
+    ) -> StoreResult<()> {
+        Self::open_account_step(id, kind, currency, now).run::<DB>(&mut **tx).await
+    }
+
+    /// [`Self::open_account`] as a write the unit queues. On SQLite the queued steps run in
+    /// order, so the ledger transfers queued after it find the account; on PostgreSQL the
+    /// sub-statements of one statement would not see it, so the account is opened at once.
+    async fn open_account_in_turn(
+        tx: &mut super::Unit<DB>,
+        id: &str,
+        kind: AccountKind,
+        currency: &str,
+        now: i64,
+    ) -> StoreResult<()> {
+        match DB::ONE_TRIP {
+            OneTrip::Statements => tx.defer(Self::open_account_step(id, kind, currency, now)).await,
+            OneTrip::WritableCte => Self::open_account(tx, id, kind, currency, now).await,
+        }
+    }
+
+    fn open_account_step(id: &str, kind: AccountKind, currency: &str, now: i64) -> Step {
+        Step::new(
             "INSERT INTO ledger_accounts (id, kind, currency, debits_pending, debits_posted, credits_pending,
                  credits_posted, created_at)
              VALUES ($1, $2, $3, 0, 0, 0, 0, $4) ON CONFLICT (id) DO NOTHING",
+            vec![id.into(), kind.as_str().into(), currency.into(), now.into()],
         )
-        .bind(id)
-        .bind(kind.as_str())
-        .bind(currency)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok(())
     }
 
     /// Inserts one ledger transfer, only between two existing accounts of one currency, on
@@ -405,7 +419,7 @@ impl<DB: Backend> SqlStore<DB> {
         for id in named {
             let gateway_side = id.starts_with("merchant:") || id.starts_with("fee:");
             if gateway_side && !currencies.iter().any(|(known, _)| known == id) {
-                Self::open_account(tx, id, AccountKind::Merchant, &p.currency, now).await?;
+                Self::open_account_in_turn(tx, id, AccountKind::Merchant, &p.currency, now).await?;
                 currencies.push((id.to_string(), p.currency.clone()));
             }
         }
@@ -435,7 +449,7 @@ impl<DB: Backend> SqlStore<DB> {
                 let (from, to) = (end(leg.debit)?, end(leg.credit)?);
                 if leg.debit == LegEnd::Conversion || leg.credit == LegEnd::Conversion {
                     let fx = if leg.debit == LegEnd::Conversion { &from } else { &to };
-                    Self::open_account(tx, fx, AccountKind::Fx, currency, now).await?;
+                    Self::open_account_in_turn(tx, fx, AccountKind::Fx, currency, now).await?;
                 }
                 let suffix = if leg.fx_leg { ":fx" } else { "" };
                 let leg_id = format!("{id}{suffix}");

@@ -36,7 +36,10 @@ impl<DB: Backend> DatabasePort for SqlStore<DB> {
     }
 
     fn group_commit_stats(&self) -> Option<GroupCommitStats> {
-        self.writer.as_ref().map(|w| GroupCommitStats { commits: w.commits(), units: w.units() })
+        self.writer.as_ref().map(|w| {
+            let (read_ahead, read_out_of_date) = w.read_ahead();
+            GroupCommitStats { commits: w.commits(), units: w.units(), read_ahead, read_out_of_date }
+        })
     }
 
     async fn migrate(&self) -> StoreResult<()> {

@@ -253,6 +253,11 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
+        // SQLite: decided on a read-only connection, written in one round trip (`read_ahead.rs`);
+        // otherwise, or when what it read went out of date, decided here on the write connection.
+        if let Some(recorded) = self.pay_read_ahead(&write, callback).await? {
+            return Ok(recorded);
+        }
         let PaymentWrite {
             token_digest,
             token_expires_at,

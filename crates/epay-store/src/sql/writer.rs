@@ -65,6 +65,9 @@ pub struct Unit<DB: Database> {
     pending: Pipeline,
     /// SQLite: the unit's savepoint was released together with its last writes (`finish`).
     released: bool,
+    /// What opens the unit is still queued, at the head of `pending` ([`Opening::queue`]): no
+    /// statement may reach the connection except through the queue until it is sent.
+    opening_queued: bool,
 }
 
 enum Inner<DB: Database> {
@@ -81,7 +84,16 @@ impl<DB: Backend> Unit<DB> {
     }
 
     fn new(inner: Inner<DB>) -> Self {
-        Unit { inner, pending: Pipeline::default(), released: false }
+        Unit { inner, pending: Pipeline::default(), released: false, opening_queued: false }
+    }
+
+    /// The connection, for the unit's own sends (which go through the queue, so they keep its
+    /// order); statements of a use case reach it through `Deref`.
+    fn connection(&mut self) -> &mut DB::Connection {
+        match &mut self.inner {
+            Inner::Own(tx) => tx,
+            Inner::Batched(held) => held.conn.as_mut().expect("a unit holds the write connection"),
+        }
     }
 
     /// Queues a write that nothing in the unit reads back (see `pipeline.rs`): sent with the
@@ -101,26 +113,35 @@ impl<DB: Backend> Unit<DB> {
             return Ok(());
         }
         let mut pending = std::mem::take(&mut self.pending);
-        pending.send::<DB>(&mut **self).await
+        self.opening_queued = false;
+        pending.send::<DB>(self.connection()).await
     }
 
-    /// Sends the queued writes and commits: what a use case ends with. On SQLite, a unit with a
-    /// savepoint releases it in the same round trip as its last writes, when none of them has a
-    /// row count still to check (a failed check must still be able to undo the unit).
+    /// Sends the queued writes and commits: what a use case ends with.
     pub(crate) async fn finish(mut self) -> StoreResult<()> {
+        self.send_last().await?;
+        Ok(self.commit().await?)
+    }
+
+    /// Sends the unit's last queued writes, [`Self::commit`] to follow. On SQLite, a unit with a
+    /// savepoint releases it in the same round trip, when none of them has a row count still to
+    /// check (a failed check must still be able to undo the unit). An error here leaves nothing
+    /// of the unit once it is dropped; an error of `commit` may come after the unit joined its
+    /// batch.
+    pub(crate) async fn send_last(&mut self) -> StoreResult<()> {
         let with_release = match &self.inner {
             Inner::Batched(held) => !held.bare && !self.pending.is_empty() && self.pending.checks_nothing(),
             Inner::Own(_) => false,
         };
         if with_release {
             let mut pending = std::mem::take(&mut self.pending);
+            self.opening_queued = false;
             // Still in doubt while it runs: if this future is dropped, the next holder of the
             // connection finds out whether RELEASE ran, as after `commit`'s own.
-            pending.send_then::<DB>("RELEASE u", &mut *self).await?;
+            pending.send_then::<DB>("RELEASE u", self.connection()).await?;
             self.released = true;
         }
-        self.flush().await?;
-        Ok(self.commit().await?)
+        self.flush().await
     }
 
     /// Makes the unit's writes durable; returns once they are (on SQLite, once its batch's
@@ -186,12 +207,12 @@ impl<DB: Database> Deref for Unit<DB> {
     }
 }
 
-impl<DB: Database> DerefMut for Unit<DB> {
+impl<DB: Backend> DerefMut for Unit<DB> {
     fn deref_mut(&mut self) -> &mut DB::Connection {
-        match &mut self.inner {
-            Inner::Own(tx) => tx,
-            Inner::Batched(held) => held.conn.as_mut().expect("a unit holds the write connection"),
-        }
+        // A statement sent past the queue would run before what opens the unit: outside its
+        // savepoint, or outside any transaction. A use case that queues its opening only queues.
+        assert!(!self.opening_queued, "a statement sent before the unit's queued opening");
+        self.connection()
     }
 }
 
@@ -213,6 +234,10 @@ struct Shared<DB: Database> {
     commits: AtomicU64,
     /// Units those COMMITs carried (metrics: units per COMMIT).
     units: AtomicU64,
+    /// Card payments decided ahead (`read_ahead.rs`) and written in one round trip, and those
+    /// whose read was out of date by the time they wrote.
+    read_ahead: AtomicU64,
+    read_out_of_date: AtomicU64,
     closed: AtomicBool,
 }
 
@@ -291,6 +316,8 @@ impl<DB: Backend> Writer<DB> {
             wake: Notify::new(),
             commits: AtomicU64::new(0),
             units: AtomicU64::new(0),
+            read_ahead: AtomicU64::new(0),
+            read_out_of_date: AtomicU64::new(0),
             closed: AtomicBool::new(false),
         });
         tokio::spawn(committer(shared.clone()));
@@ -305,6 +332,17 @@ impl<DB: Backend> Writer<DB> {
     /// Units committed so far, by those COMMITs.
     pub(crate) fn units(&self) -> u64 {
         self.shared.units.load(Ordering::Relaxed)
+    }
+
+    /// Counts a payment decided ahead: written in one round trip, or its read out of date.
+    pub(crate) fn count_read_ahead(&self, written: bool) {
+        let counter = if written { &self.shared.read_ahead } else { &self.shared.read_out_of_date };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// Payments decided ahead and written so far, and those whose read was out of date.
+    pub(crate) fn read_ahead(&self) -> (u64, u64) {
+        (self.shared.read_ahead.load(Ordering::Relaxed), self.shared.read_out_of_date.load(Ordering::Relaxed))
     }
 
     /// Opens a unit: waits for the write connection, opens a batch if none is, and sets the
@@ -388,12 +426,31 @@ impl<DB: Backend> Opening<DB> {
             None => Cow::Borrowed(sql),
         };
         let query = Step::bind(args, sqlx::query::<DB>(&sql));
-        let mut done = super::pipeline::statements::<DB>(&mut *unit, query).await.map_err(|(_, e)| e)?;
+        let mut done = super::pipeline::statements::<DB>(unit.connection(), query).await.map_err(|(_, e)| e)?;
         if owed.is_some() && !done.is_empty() {
             // What the owed statement did: nothing the caller asked for.
             done.remove(0);
         }
         Ok((unit, done))
+    }
+}
+
+impl<DB: Backend> Opening<DB> {
+    /// Queues what the unit owes and then `steps` as the head of the unit's writes, sending
+    /// nothing: the unit's first round trip is its [`Unit::send_last`] (or a `flush`), which on
+    /// SQLite carries the opening, `steps`, the writes queued after them and the RELEASE. For a
+    /// use case decided before it took the write connection, whose unit only writes. Until the
+    /// queue is sent, the unit refuses to lend its connection (`DerefMut`).
+    pub(crate) fn queue(self, steps: impl IntoIterator<Item = Step>) -> Unit<DB> {
+        let Opening { mut unit, owed } = self;
+        if let Some(owed) = owed {
+            unit.pending.push(Step::new(owed, Vec::new()));
+        }
+        for step in steps {
+            unit.pending.push(step);
+        }
+        unit.opening_queued = true;
+        unit
     }
 }
 

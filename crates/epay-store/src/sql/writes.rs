@@ -2,7 +2,7 @@
 //! payment, numbering attempts, inserting the payment and its history, saving cards, keeping a
 //! token for another try, queueing the callback and storing the Idempotency-Key's answer.
 
-use epay_domain::transition::{self, Checks};
+use epay_domain::transition::{self, Checks, Decided, Decision};
 use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
 use sqlx::{Executor, Row};
 
@@ -39,6 +39,13 @@ fn attempt_conflict(err: &sqlx::Error) -> StoreError {
         StoreError::DuplicateInvoice
     }
 }
+
+/// SQLite: the read that numbers an attempt (`$1` terminal, `$2` invoice): the terminal's
+/// `max_attempts` (no row: no such terminal) and each earlier attempt's number and status
+/// ([`SqlStore::next_attempt`]).
+pub(super) const NUMBERING: &str = "SELECT t.max_attempts, p.attempt, p.status FROM terminals t
+     LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+     WHERE t.id = $1";
 
 /// What a new attempt (a payment or a transfer) writes after its row's decision, besides the row.
 pub(super) struct AttemptEnd<'a> {
@@ -91,7 +98,6 @@ impl<DB: Backend> SqlStore<DB> {
         now: i64,
     ) -> StoreResult<bool> {
         let decision = payment_decision(from, payment, effect)?;
-        let state = waiting_state(payment, from);
         let mut checks = Checks::default();
         let (mut payer, mut known) = (String::new(), None);
         if let PaymentEffect::Debit { card_account, merchant_account, .. } = effect {
@@ -110,15 +116,7 @@ impl<DB: Backend> SqlStore<DB> {
             known = Some(currencies);
             payer = card_account.clone();
         }
-        let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
-        payment.status = decided.status;
-        payment.charged_minor = decided.charged_minor;
-        if decided.declined.is_some() {
-            let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
-            payment.reason_code = insufficient.code;
-            payment.reason = insufficient.message.to_string();
-            payment.approval_code = String::new();
-        }
+        let decided = Self::apply_decision(from, payment, decision, &checks)?;
         if let PaymentEffect::Debit { merchant_account, .. } = effect {
             if !decided.postings.is_empty() {
                 // `book` opens the merchant account on the terminal's first payment in this currency.
@@ -127,6 +125,28 @@ impl<DB: Backend> SqlStore<DB> {
             }
         }
         Ok(decided.declined.is_some())
+    }
+
+    /// Decides an attempt waiting in `from` by the state machine, on what `checks` read, and
+    /// records the outcome on `payment`: its status and charged amount, and a decline's reason
+    /// (an approval the card cannot pay becomes a REJECT for insufficient funds, 484).
+    pub(super) fn apply_decision(
+        from: TxStatus,
+        payment: &mut Payment,
+        decision: Decision,
+        checks: &Checks,
+    ) -> StoreResult<Decided> {
+        let state = waiting_state(payment, from);
+        let decided = transition::decide(&state, decision, checks).map_err(illegal(from, payment.status))?;
+        payment.status = decided.status;
+        payment.charged_minor = decided.charged_minor;
+        if decided.declined.is_some() {
+            let insufficient = epay_domain::ReasonCode::INSUFFICIENT_FUNDS;
+            payment.reason_code = insufficient.code;
+            payment.reason = insufficient.message.to_string();
+            payment.approval_code = String::new();
+        }
+        Ok(decided)
     }
 
     /// Appends one step to a payment's status history, inside the transaction that
@@ -243,12 +263,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
         match DB::ONE_TRIP {
             OneTrip::Statements => {
-                let mut sql = format!(
-                    "{SPEND};
-                     SELECT t.max_attempts, p.attempt, p.status FROM terminals t
-                     LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-                     WHERE t.id = $1"
-                );
+                let mut sql = format!("{SPEND};\n{NUMBERING}");
                 if funds.is_some() {
                     sql.push_str(";\n");
                     sql.push_str(&funds_renumbered);
@@ -319,7 +334,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL
     /// or no row: no such terminal) and each earlier attempt's number and status.
-    fn next_attempt(rows: &[DB::Row]) -> StoreResult<i32> {
+    pub(super) fn next_attempt(rows: &[DB::Row]) -> StoreResult<i32> {
         let max: i32 = match rows.first().map(|row| row.try_get::<Option<i32>, _>("max_attempts")).transpose()? {
             Some(Some(max)) => max,
             _ => return Err(StoreError::NotFound),
