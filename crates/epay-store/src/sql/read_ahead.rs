@@ -35,7 +35,8 @@
 
 use epay_domain::posting::Denomination;
 use epay_domain::transition::Checks;
-use epay_domain::TxStatus;
+use epay_domain::{AccountKind, TxStatus};
+use sqlx::Row;
 
 use super::booking::{Known, PayerRow, RoleAccounts};
 use super::decisions::payment_decision;
@@ -69,18 +70,38 @@ impl<DB: Backend> SqlStore<DB> {
         write: &PaymentWrite,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Option<RecordedPayment>> {
-        let PaymentEffect::Debit { card_account, merchant_account, .. } = &write.effect else { return Ok(None) };
-        let decided_elsewhere = write.token_digest.starts_with(LINK_TOKEN_PREFIX)
-            || write.save_card.is_some()
-            || write.three_ds.is_some()
-            || write.subscription.is_some();
-        if DB::ONE_TRIP != OneTrip::Statements || self.writer.is_none() || decided_elsewhere {
+        // Every field, so that one added later is weighed here: what this path cannot decide
+        // goes the locked way.
+        let PaymentWrite {
+            token_digest,
+            token_expires_at,
+            token_spend,
+            payment,
+            effect,
+            save_card,
+            three_ds,
+            idempotency,
+            subscription,
+        } = write;
+        let PaymentEffect::Debit { card_account, merchant_account, .. } = effect else { return Ok(None) };
+        let decided_elsewhere = token_digest.starts_with(LINK_TOKEN_PREFIX)
+            || save_card.is_some()
+            || three_ds.is_some()
+            || subscription.is_some();
+        // An in-memory database reads on its write connection: nothing to read ahead of.
+        let beside_the_writer = !self.reads.same_as(&self.pool);
+        if DB::ONE_TRIP != OneTrip::Statements || self.writer.is_none() || decided_elsewhere || !beside_the_writer {
             return Ok(None);
         }
-        let mut payment = write.payment.clone();
-        let Some(read) = self.read_ahead(&payment, card_account, merchant_account).await? else { return Ok(None) };
+        let mut payment = payment.clone();
+        // A read that fails (the read-only connections busy past their timeout) leaves the
+        // payment to the locked way, which needs none of them.
+        let Ok(Some(read)) = self.read_ahead(&payment, card_account, merchant_account).await else { return Ok(None) };
         payment.attempt = read.attempt;
-        let Ok(decision) = payment_decision(TxStatus::New, &payment, &write.effect) else { return Ok(None) };
+        let Ok(decision) = payment_decision(TxStatus::New, &payment, effect) else { return Ok(None) };
+        // The checks `decide_payment` makes for a card payment: the payer's funds, which the
+        // write connection holds again (see the module doc); a check added there must be added
+        // here, held again, or make this path decline to decide.
         let checks = Checks { payer: read.funds, ..Checks::default() };
         let Ok(decided) = Self::apply_decision(TxStatus::New, &mut payment, decision, &checks) else {
             return Ok(None);
@@ -92,15 +113,14 @@ impl<DB: Backend> SqlStore<DB> {
         let now = payment.created_at;
         let spend = Step::new(
             "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)",
-            vec![(&write.token_digest).into(), now.into(), write.token_expires_at.into()],
+            vec![token_digest.into(), now.into(), (*token_expires_at).into()],
         );
         let mut tx = self.begin_opening().await?.queue([spend]);
         let accounts = RoleAccounts { payer: card_account, payee: merchant_account, fee: None };
-        let ending =
-            AttemptEnd { token_digest: &write.token_digest, token_spend: write.token_spend, three_ds: None, callback };
+        let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
             Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
-            Self::end_attempt(&mut tx, &payment, ending, write.idempotency.as_ref(), now).await?;
+            Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
             tx.send_last().await
         };
         let writer = self.writer.as_ref();
@@ -119,21 +139,28 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// The attempt's numbering and the card's funds, read in one round trip on a read-only
-    /// connection. `None` when the read refuses the attempt (the locked way answers that).
+    /// connection. `None` when the read refuses the attempt (the locked way answers that), or
+    /// when the payer is not a card's account: the rule the write connection holds the funds
+    /// with is a card's only.
     async fn read_ahead(&self, p: &Payment, card: &str, merchant: &str) -> StoreResult<Option<ReadAhead>> {
         // A card's sums are in its own row (it is never sharded): one statement.
         let Some(funds_sql) = Self::funds_and_currencies_sql(card, PayerRow::Unlocked, "") else { return Ok(None) };
         let mut sql = format!("{NUMBERING};\n");
         renumber(&funds_sql, 2, &mut sql);
+        sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
         let args: [Arg; 5] =
             [(&p.terminal_id).into(), (&p.invoice_id).into(), card.into(), merchant.into(), merchant.into()];
         let mut conn = self.reads.acquire().await?;
         let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(&sql))).await.map_err(|(_, e)| e)?;
         drop(conn);
-        let [numbering, funds]: [Done<DB>; 2] = match done.try_into() {
-            Ok(both) => both,
-            Err(done) => return Err(super::pipeline::unanswered(2, done.len()).into()),
+        let [numbering, funds, kind]: [Done<DB>; 3] = match done.try_into() {
+            Ok(all) => all,
+            Err(done) => return Err(super::pipeline::unanswered(3, done.len()).into()),
         };
+        let payer_kind = kind.rows.first().map(|row| row.try_get::<String, _>("kind")).transpose()?;
+        if payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
+            return Ok(None);
+        }
         let Ok(attempt) = Self::next_attempt(&numbering.rows) else { return Ok(None) };
         let Ok((funds, known)) = Self::funds_and_currencies_of(p, card, &funds.rows) else { return Ok(None) };
         Ok(Some(ReadAhead { attempt, funds, known }))

@@ -37,7 +37,7 @@ async fn store() -> Arc<SqlStore<sqlx::Sqlite>> {
 /// A one-step card payment of `amount` for `invoice`, spending `token`.
 fn payment(invoice: &str, token: &str, amount: i64) -> PaymentWrite {
     let payment = Payment {
-        id: format!("pay-{invoice}"),
+        id: format!("pay-{invoice}-{token}"),
         merchant_id: "m1".into(),
         terminal_id: "t1".into(),
         invoice_id: invoice.into(),
@@ -165,6 +165,33 @@ async fn a_spent_token_pays_once() {
     assert!(store.payment_by_invoice("t1", "100005").await.unwrap().is_none());
 }
 
+/// Two payments of one invoice, each with its own token, both read while the write connection
+/// is busy (both number themselves attempt 1): the first pays; the second's insert meets the
+/// invoice's unique indexes on the write connection, and the locked way refuses it.
+#[tokio::test]
+async fn an_invoice_taken_after_the_read_is_refused_on_the_write_connection() {
+    let store = store().await;
+    let holder = store.begin_unit().await.unwrap();
+    let first = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_payment(payment("100006", "tok-6a", 100), &no_callback).await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let second = tokio::spawn({
+        let store = store.clone();
+        async move { store.record_payment(payment("100006", "tok-6b", 100), &no_callback).await }
+    });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    holder.commit().await.unwrap();
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.payment.status, TxStatus::Charge);
+    let second = second.await.unwrap();
+    assert!(matches!(second, Err(StoreError::DuplicateInvoice)), "{second:?}");
+    assert_eq!(read_ahead(&store), (1, 1), "the second's read was out of date");
+    assert_eq!(available(&store).await, 900, "paid once");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
 /// Eight payments of one invoice at once, each with its own token: one pays, whichever way
 /// each was decided.
 #[tokio::test]
@@ -174,7 +201,7 @@ async fn one_invoice_paid_at_once_pays_once() {
     for i in 0..8 {
         let store = store.clone();
         paying.spawn(
-            async move { store.record_payment(payment("100006", &format!("tok-6-{i}"), 100), &no_callback).await },
+            async move { store.record_payment(payment("100007", &format!("tok-7-{i}"), 100), &no_callback).await },
         );
     }
     let mut paid = 0;
@@ -182,11 +209,72 @@ async fn one_invoice_paid_at_once_pays_once() {
         match outcome.unwrap() {
             Ok(p) if p.payment.status == TxStatus::Charge => paid += 1,
             Ok(p) => panic!("unexpected {:?}", p.payment.status),
-            Err(StoreError::DuplicateInvoice | StoreError::ConcurrentAttempt) => {}
+            Err(StoreError::DuplicateInvoice) => {}
             Err(e) => panic!("unexpected {e:?}"),
         }
     }
     assert_eq!(paid, 1);
     assert_eq!(available(&store).await, 900, "paid once");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// The funds' edge: what the card has pays in one trip; a tiyn more is declined (the read
+/// refuses, so the locked way decides it, with 484).
+#[tokio::test]
+async fn the_whole_balance_pays_and_a_tiyn_more_is_declined() {
+    let store = store().await;
+    let over = store.record_payment(payment("100008", "tok-8", 1_001), &no_callback).await.unwrap();
+    assert_eq!(over.payment.status, TxStatus::Reject);
+    assert_eq!(over.payment.reason_code, epay_domain::ReasonCode::INSUFFICIENT_FUNDS.code);
+    assert_eq!(read_ahead(&store), (0, 0), "a decline is decided the locked way");
+    let all = store.record_payment(payment("100009", "tok-9", 1_000), &no_callback).await.unwrap();
+    assert_eq!(all.payment.status, TxStatus::Charge);
+    assert_eq!(read_ahead(&store), (1, 0));
+    assert_eq!(available(&store).await, 0);
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// A two-step payment's hold is decided ahead too: the card's funds held, not posted.
+#[tokio::test]
+async fn a_hold_is_written_in_one_trip() {
+    let store = store().await;
+    let mut hold = payment("100010", "tok-10", 250);
+    hold.payment.status = TxStatus::Auth;
+    if let PaymentEffect::Debit { kind, .. } = &mut hold.effect {
+        *kind = DebitKind::Pending;
+    }
+    let held = store.record_payment(hold, &no_callback).await.unwrap();
+    assert_eq!((held.payment.status, held.payment.charged_minor), (TxStatus::Auth, 0));
+    assert_eq!(read_ahead(&store), (1, 0));
+    let card = store.ledger_account(CARD).await.unwrap().unwrap();
+    assert_eq!((card.debits_pending, card.debits_posted), (250, 0));
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// Payments whose requests are dropped at any point (a client that hangs up): each leaves a
+/// whole payment or nothing, and the card and the ledger agree.
+#[tokio::test]
+async fn a_payment_dropped_anywhere_leaves_all_or_nothing() {
+    let store = store().await;
+    for i in 0..40u64 {
+        let invoice = format!("2{i:05}");
+        let paying = tokio::spawn({
+            let store = store.clone();
+            let invoice = invoice.clone();
+            async move { store.record_payment(payment(&invoice, &format!("tok-d{i}"), 10), &no_callback).await }
+        });
+        tokio::time::sleep(Duration::from_micros(50 * i)).await;
+        paying.abort();
+        let _ = paying.await;
+    }
+    // A last payment makes the writer settle whatever a dropped one left in doubt.
+    store.record_payment(payment("300000", "tok-last", 10), &no_callback).await.unwrap();
+    let mut paid = 1;
+    for i in 0..40u64 {
+        if store.payment_by_invoice("t1", &format!("2{i:05}")).await.unwrap().is_some() {
+            paid += 1;
+        }
+    }
+    assert_eq!(available(&store).await, 1_000 - 10 * paid, "one debit per stored payment");
     assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
 }
