@@ -20,7 +20,9 @@
 //!   cost. The steps go as `;`-separated statements of one query: sqlx's SQLite driver prepares
 //!   and runs them in turn on the connection's thread and streams back each one's row count
 //!   ([`statements`]). Every step keeps its own `$n`, shifted past the steps before it: the
-//!   driver binds a `$n` from the query's one argument list by its number.
+//!   driver binds a `$n` from the query's one argument list by its number. A step whose row
+//!   count must be one is followed by a statement that fails when it was not (`step_checks`,
+//!   migration 0025), so the query stops there as at a failing statement.
 //!
 //! Still in the use case's transaction, so it commits or rolls back with everything else.
 //! What guards money still decides inside it: each step's row count comes back (a compare-and-set
@@ -218,14 +220,6 @@ impl Pipeline {
         self.steps.is_empty()
     }
 
-    /// Whether every queued step's outcome is decided by the database alone: none has a row
-    /// count to check afterwards ([`Step::unless_one`]). Only then may a statement that must
-    /// not run when the unit fails (SQLite's `RELEASE` of the unit's savepoint) ride behind
-    /// them: an error stops the statements there, but a row count is checked after all ran.
-    pub(crate) fn checks_nothing(&self) -> bool {
-        self.steps.iter().all(|step| step.unless_one.is_none())
-    }
-
     /// Sends every queued step: one alone as itself, more in one round trip.
     pub(crate) async fn send<DB: Backend>(&mut self, conn: &mut DB::Connection) -> StoreResult<()> {
         let mut steps = std::mem::take(&mut self.steps);
@@ -242,14 +236,14 @@ impl Pipeline {
     }
 
     /// SQLite: sends the queued steps and then `tail` (a statement without arguments), all in
-    /// one round trip; `tail` runs only if every step did. The caller has made sure that no
-    /// step's row count is checked ([`Self::checks_nothing`]).
+    /// one round trip; `tail` runs only if every step did, and changed what it must (a step's
+    /// row count is checked in the query, [`send_as_statements`]).
     pub(crate) async fn send_then<DB: Backend>(
         &mut self,
         tail: &'static str,
         conn: &mut DB::Connection,
     ) -> StoreResult<()> {
-        debug_assert!(DB::ONE_TRIP == OneTrip::Statements && self.checks_nothing());
+        debug_assert!(DB::ONE_TRIP == OneTrip::Statements);
         let steps = std::mem::take(&mut self.steps);
         send_as_statements::<DB>(steps, Some(tail), conn).await
     }
@@ -297,7 +291,21 @@ async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) 
     Ok(())
 }
 
-/// SQLite: the steps (and `tail`) as `;`-separated statements of one query.
+/// SQLite: checks, as the statement right after a step, that the step changed exactly one row
+/// (`changes()` is the count of the statement that completed last): when it did not, a row the
+/// CHECK of `step_checks` refuses (migration 0025), which stops the query there.
+const CHANGED_ONE_ROW: &str = "INSERT INTO step_checks (changed) SELECT changes() WHERE changes() <> 1";
+
+/// The refusal of a row count's check ([`CHANGED_ONE_ROW`]); any other failure of the check's
+/// statement is an error of its own.
+fn is_check_violation(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(db) if db.message().contains("step_changes_one_row"))
+}
+
+/// SQLite: the steps (and `tail`) as `;`-separated statements of one query. A step whose row
+/// count must be one is followed by its check ([`CHANGED_ONE_ROW`]), so a count that is not one
+/// stops the query like a failing statement: nothing after it runs, `tail` (a unit's RELEASE)
+/// included, and the unit can still be undone.
 async fn send_as_statements<DB: Backend>(
     steps: Vec<Step>,
     tail: Option<&'static str>,
@@ -305,9 +313,17 @@ async fn send_as_statements<DB: Backend>(
 ) -> StoreResult<()> {
     let mut sql = String::new();
     let mut offset = 0;
-    for step in &steps {
+    // For each statement of the query: the step it is (`false`) or checks (`true`).
+    let mut statements_of = Vec::with_capacity(steps.len() + 1);
+    for (i, step) in steps.iter().enumerate() {
         renumber(step.sql, offset, &mut sql);
         sql.push_str(";\n");
+        statements_of.push((i, false));
+        if step.unless_one.is_some() {
+            sql.push_str(CHANGED_ONE_ROW);
+            sql.push_str(";\n");
+            statements_of.push((i, true));
+        }
         offset += step.args.len();
     }
     sql.push_str(tail.unwrap_or_default());
@@ -317,17 +333,32 @@ async fn send_as_statements<DB: Backend>(
     }
     let done = match statements::<DB>(conn, query).await {
         Ok(done) => done,
-        // The statement that failed is the step's own (or the tail's): the meaning is that step's.
+        // The statement that failed is a step's own, its check's, or the tail's: the meaning
+        // is that step's (its unique violation, or the error its count stands for).
         Err((failed, e)) => {
-            return Err(steps.get(failed).and_then(|step| step.meaning(&e)).unwrap_or_else(|| e.into()))
+            return Err(match statements_of.get(failed) {
+                Some(&(i, true)) if is_check_violation(&e) => {
+                    steps.into_iter().nth(i).and_then(|step| step.unless_one).unwrap_or_else(|| e.into())
+                }
+                Some(&(i, false)) => steps[i].meaning(&e).unwrap_or_else(|| e.into()),
+                Some(&(_, true)) | None => e.into(),
+            })
         }
     };
-    if done.len() != steps.len() + usize::from(tail.is_some()) {
+    let sent = statements_of.len() + usize::from(tail.is_some());
+    if done.len() != sent {
         // sqlx answers one result per statement that ran; fewer would be a step not run.
-        return Err(unanswered(steps.len() + usize::from(tail.is_some()), done.len()).into());
+        return Err(unanswered(sent, done.len()).into());
     }
-    for (step, done) in steps.into_iter().zip(done) {
-        step.check(done.rows_affected)?;
+    let mut counts = vec![0; steps.len()];
+    for (&(i, is_check), done) in statements_of.iter().zip(&done) {
+        if !is_check {
+            counts[i] = done.rows_affected;
+        }
+    }
+    // Checked again here, as on PostgreSQL (the checks above already stopped a count not one).
+    for (step, rows) in steps.into_iter().zip(counts) {
+        step.check(rows)?;
     }
     Ok(())
 }

@@ -16,9 +16,10 @@
 //! The first unit of a batch sets no savepoint (nothing else is in the transaction yet, so
 //! undoing it is a ROLLBACK of the batch): a unit alone in its batch pays no SAVEPOINT/RELEASE.
 //! A unit that ends with deferred writes (`finish`, `pipeline.rs`) sends RELEASE in the same
-//! multi-statement query as them, unless one of them has a row count still to check: RELEASE runs
-//! only if every write before it did, but a count is checked after all ran, and a failed check
-//! must still find the savepoint there to undo the unit.
+//! multi-statement query as them: RELEASE runs only if every write before it did, and a write
+//! whose row count must be one is checked by a statement of the query (`step_checks`), so a
+//! failed write or count stops the query before RELEASE and still finds the savepoint there to
+//! undo the unit.
 //!
 //! Who commits: one committer task per store. The first unit released into a batch wakes it; it
 //! then queues for the write connection like any unit. The connection's mutex is FIFO, so every
@@ -124,13 +125,14 @@ impl<DB: Backend> Unit<DB> {
     }
 
     /// Sends the unit's last queued writes, [`Self::commit`] to follow. On SQLite, a unit with a
-    /// savepoint releases it in the same round trip, when none of them has a row count still to
-    /// check (a failed check must still be able to undo the unit). An error here leaves nothing
-    /// of the unit once it is dropped; an error of `commit` may come after the unit joined its
+    /// savepoint releases it in the same round trip: RELEASE runs only if every write before it
+    /// did and changed what it must (`pipeline.rs` checks row counts in the query), so a failed
+    /// write still finds the savepoint there to undo the unit. An error here leaves nothing of
+    /// the unit once it is dropped; an error of `commit` may come after the unit joined its
     /// batch.
     pub(crate) async fn send_last(&mut self) -> StoreResult<()> {
         let with_release = match &self.inner {
-            Inner::Batched(held) => !held.bare && !self.pending.is_empty() && self.pending.checks_nothing(),
+            Inner::Batched(held) => !held.bare && !self.pending.is_empty(),
             Inner::Own(_) => false,
         };
         if with_release {

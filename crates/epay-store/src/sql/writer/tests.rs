@@ -28,6 +28,8 @@ fn wanted(backend: &str) -> bool {
 async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
     let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
     let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    // The store's own schema too: a unit's checked writes need `step_checks` (migration 0025).
+    crate::ports::DatabasePort::migrate(&store).await.unwrap();
     create_schema(&store).await;
     store
 }
