@@ -159,7 +159,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// [`Self::open_account`] as a write the unit queues. On SQLite the queued steps run in
     /// order, so the ledger transfers queued after it find the account; on PostgreSQL the
     /// sub-statements of one statement would not see it, so the account is opened at once.
-    async fn open_account_in_turn(
+    pub(super) async fn open_account_in_turn(
         tx: &mut super::Unit<DB>,
         id: &str,
         kind: AccountKind,

@@ -1,5 +1,5 @@
-//! SQLite: a card payment decided before it takes the write connection, and written in one
-//! round trip.
+//! SQLite: a card payment (or a transfer from a card) decided before it takes the write
+//! connection, and written in one round trip.
 //!
 //! The group-commit writer (`writer.rs`) runs one unit at a time on its one connection, so the
 //! time a unit holds it bounds how many payments a second SQLite can take, however many cores
@@ -30,16 +30,17 @@
 //! token, a taken invoice, insufficient funds. So does everything this path does not decide:
 //! a refusal or a decline (the locked way gives each its answer, in its order), a payment that
 //! saves a card, opens a 3-D Secure challenge, charges a subscription or comes from an invoice
-//! link (their writes read on the write connection), and PostgreSQL, whose units are
-//! transactions of their own on a pool of connections.
+//! link (their writes read on the write connection), a transfer with a daily limit to check or
+//! from a merchant's account (an OCT: no rule of the database holds a merchant's funds), and
+//! PostgreSQL, whose units are transactions of their own on a pool of connections.
 
 use epay_domain::posting::Denomination;
-use epay_domain::transition::Checks;
+use epay_domain::transition::{self, Checks};
 use epay_domain::{AccountKind, TxStatus};
 use sqlx::Row;
 
 use super::booking::{Known, PayerRow, RoleAccounts};
-use super::decisions::payment_decision;
+use super::decisions::{payment_decision, transfer_decision, waiting_state};
 use super::pipeline::{renumber, statements, Arg, Done, Step};
 use super::writes::{AttemptEnd, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
@@ -88,15 +89,12 @@ impl<DB: Backend> SqlStore<DB> {
             || save_card.is_some()
             || three_ds.is_some()
             || subscription.is_some();
-        // An in-memory database reads on its write connection: nothing to read ahead of.
-        let beside_the_writer = !self.reads.same_as(&self.pool);
-        if DB::ONE_TRIP != OneTrip::Statements || self.writer.is_none() || decided_elsewhere || !beside_the_writer {
+        if decided_elsewhere || !self.reads_ahead() {
             return Ok(None);
         }
         let mut payment = payment.clone();
-        // A read that fails (the read-only connections busy past their timeout) leaves the
-        // payment to the locked way, which needs none of them.
-        let Ok(Some(read)) = self.read_ahead(&payment, card_account, merchant_account).await else { return Ok(None) };
+        let others = [merchant_account.as_str(), merchant_account.as_str()];
+        let Some(read) = self.read_ahead(&payment, card_account, others).await else { return Ok(None) };
         payment.attempt = read.attempt;
         let Ok(decision) = payment_decision(TxStatus::New, &payment, effect) else { return Ok(None) };
         // The checks `decide_payment` makes for a card payment: the payer's funds, which the
@@ -111,59 +109,148 @@ impl<DB: Backend> SqlStore<DB> {
         }
 
         let now = payment.created_at;
-        let spend = Step::new(
-            "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)",
-            vec![token_digest.into(), now.into(), (*token_expires_at).into()],
-        );
-        let mut tx = self.begin_opening().await?.queue([spend]);
+        let mut tx = self.open_ahead(token_digest, *token_expires_at, now).await?;
         let accounts = RoleAccounts { payer: card_account, payee: merchant_account, fee: None };
         let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
             Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
-            Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await?;
-            tx.send_last().await
-        };
-        let writer = self.writer.as_ref();
-        match queued.await {
-            Ok(()) => {}
-            Err(e) if read_out_of_date(&e) => {
-                // Dropping the unit undoes whatever part of it ran.
-                writer.inspect(|w| w.count_read_ahead(false));
-                return Ok(None);
-            }
-            Err(e) => return Err(e),
+            Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await
         }
-        tx.commit().await?;
-        writer.inspect(|w| w.count_read_ahead(true));
-        Ok(Some(RecordedPayment { payment, saved_card_id: None }))
+        .await;
+        let written = self.end_ahead(tx, queued).await?;
+        Ok(written.then_some(RecordedPayment { payment, saved_card_id: None }))
     }
 
-    /// The attempt's numbering and the card's funds, read in one round trip on a read-only
-    /// connection. `None` when the read refuses the attempt (the locked way answers that), or
-    /// when the payer is not a card's account: the rule the write connection holds the funds
-    /// with is a card's only.
-    async fn read_ahead(&self, p: &Payment, card: &str, merchant: &str) -> StoreResult<Option<ReadAhead>> {
+    /// [`Self::pay_read_ahead`] for a transfer (P2P, AFT) whose sender is a card, with no daily
+    /// limit to check (the terminal's and the receiving card's totals are read and checked on
+    /// the write connection, the locked way) and no card to save.
+    pub(super) async fn transfer_read_ahead(
+        &self,
+        write: &TransferWrite,
+        callback: CallbackBuilder<'_>,
+    ) -> StoreResult<Option<Payment>> {
+        let TransferWrite { token_digest, token_expires_at, token_spend, settlement, three_ds, idempotency } = write;
+        let TransferSettlement {
+            payment,
+            money,
+            save_sender,
+            save_receiver,
+            insufficient_funds,
+            receiver_limit,
+            terminal_limit,
+        } = settlement;
+        let Some(m) = money else { return Ok(None) };
+        let limited = m.terminal_daily_limit_minor.is_some() || m.receiver_daily_limit_minor.is_some();
+        let decided_elsewhere = limited
+            || save_sender.is_some()
+            || save_receiver.is_some()
+            || three_ds.is_some()
+            || token_digest.starts_with(LINK_TOKEN_PREFIX);
+        if decided_elsewhere || !self.reads_ahead() {
+            return Ok(None);
+        }
+        let mut payment = payment.clone();
+        let others = [m.to_account.as_str(), m.fee_account.as_str()];
+        let Some(read) = self.read_ahead(&payment, &m.from_account, others).await else { return Ok(None) };
+        payment.attempt = read.attempt;
+        let Ok(decision) = transfer_decision(TxStatus::New, settlement) else { return Ok(None) };
+        // The checks `settle_transfer` makes without limits: the sender's funds, held again on
+        // the write connection (see the module doc).
+        let checks = Checks { payer: read.funds, ..Checks::default() };
+        let state = waiting_state(&payment, TxStatus::New);
+        let Ok(decided) = transition::decide(&state, decision, &checks) else { return Ok(None) };
+        if decided.declined.is_some() || decided.postings.is_empty() {
+            return Ok(None);
+        }
+        let reasons = [insufficient_funds.clone(), receiver_limit.clone(), terminal_limit.clone()];
+        Self::mark_transfer(&mut payment, &decided, reasons);
+
+        let now = payment.created_at;
+        let mut tx = self.open_ahead(token_digest, *token_expires_at, now).await?;
+        let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
+        let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
+        let queued = async {
+            // An AFT pays the merchant: its account opened in the same trip, as the locked way
+            // opens it.
+            if m.to_account.starts_with("merchant:") {
+                Self::open_account_in_turn(&mut tx, &m.to_account, AccountKind::Merchant, &payment.currency, now)
+                    .await?;
+            }
+            Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
+            if payment.status == TxStatus::Charge {
+                Self::count_in_daily_totals(&mut tx, &payment, m).await?;
+            }
+            Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await
+        }
+        .await;
+        let written = self.end_ahead(tx, queued).await?;
+        Ok(written.then_some(payment))
+    }
+
+    /// Whether this store decides ahead: SQLite's writer, with read-only connections of its own
+    /// (an in-memory database reads on its write connection: nothing to read ahead of).
+    fn reads_ahead(&self) -> bool {
+        DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && !self.reads.same_as(&self.pool)
+    }
+
+    /// The attempt's numbering and the payer's funds (with the currencies of `others`, the
+    /// accounts the attempt books), read in one round trip on a read-only connection. `None`
+    /// when the read refuses the attempt (the locked way answers that), when the payer is not
+    /// a card's account (the rule the write connection holds the funds with is a card's only),
+    /// or when the read fails (the read-only connections busy past their timeout): the locked
+    /// way needs none of them.
+    async fn read_ahead(&self, p: &Payment, payer: &str, others: [&str; 2]) -> Option<ReadAhead> {
         // A card's sums are in its own row (it is never sharded): one statement.
-        let Some(funds_sql) = Self::funds_and_currencies_sql(card, PayerRow::Unlocked, "") else { return Ok(None) };
+        let funds_sql = Self::funds_and_currencies_sql(payer, PayerRow::Unlocked, "")?;
         let mut sql = format!("{NUMBERING};\n");
         renumber(&funds_sql, 2, &mut sql);
         sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
         let args: [Arg; 5] =
-            [(&p.terminal_id).into(), (&p.invoice_id).into(), card.into(), merchant.into(), merchant.into()];
-        let mut conn = self.reads.acquire().await?;
-        let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(&sql))).await.map_err(|(_, e)| e)?;
+            [(&p.terminal_id).into(), (&p.invoice_id).into(), payer.into(), others[0].into(), others[1].into()];
+        let mut conn = self.reads.acquire().await.ok()?;
+        let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(&sql))).await.ok()?;
         drop(conn);
-        let [numbering, funds, kind]: [Done<DB>; 3] = match done.try_into() {
-            Ok(all) => all,
-            Err(done) => return Err(super::pipeline::unanswered(3, done.len()).into()),
-        };
-        let payer_kind = kind.rows.first().map(|row| row.try_get::<String, _>("kind")).transpose()?;
-        if payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
-            return Ok(None);
+        let [numbering, funds, kind]: [Done<DB>; 3] = done.try_into().ok()?;
+        let payer_kind: String = kind.rows.first()?.try_get("kind").ok()?;
+        if payer_kind != AccountKind::Card.as_str() {
+            return None;
         }
-        let Ok(attempt) = Self::next_attempt(&numbering.rows) else { return Ok(None) };
-        let Ok((funds, known)) = Self::funds_and_currencies_of(p, card, &funds.rows) else { return Ok(None) };
-        Ok(Some(ReadAhead { attempt, funds, known }))
+        let attempt = Self::next_attempt(&numbering.rows).ok()?;
+        let (funds, known) = Self::funds_and_currencies_of(p, payer, &funds.rows).ok()?;
+        Some(ReadAhead { attempt, funds, known })
+    }
+
+    /// Takes the write connection for a unit decided ahead, its opening and the token's spend
+    /// queued (a plain insert: a token spent since is a unique violation).
+    async fn open_ahead(&self, token_id: &str, expires_at: i64, now: i64) -> StoreResult<super::Unit<DB>> {
+        let spend = Step::new(
+            "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)",
+            vec![token_id.into(), now.into(), expires_at.into()],
+        );
+        Ok(self.begin_opening().await?.queue([spend]))
+    }
+
+    /// Sends what a unit decided ahead queued (`queued`: whether queueing it went well), in one
+    /// round trip, and commits it: `Ok(true)` once durable, `Ok(false)` when the round trip
+    /// found the read out of date (dropping the unit undoes whatever part of it ran).
+    async fn end_ahead(&self, mut tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
+        let sent = match queued {
+            Ok(()) => tx.send_last().await,
+            Err(e) => Err(e),
+        };
+        let count = |written| self.writer.as_ref().inspect(|w| w.count_read_ahead(written));
+        match sent {
+            Ok(()) => {}
+            Err(e) if read_out_of_date(&e) => {
+                drop(tx);
+                count(false);
+                return Ok(false);
+            }
+            Err(e) => return Err(e),
+        }
+        tx.commit().await?;
+        count(true);
+        Ok(true)
     }
 }
 

@@ -1,7 +1,7 @@
 //! `TransfersPort`: recording a transfer (P2P, AFT, OCT) and finishing one after 3-D Secure.
 
 use async_trait::async_trait;
-use epay_domain::transition::{self, Checks, DailyLimit, Decline};
+use epay_domain::transition::{self, Checks, DailyLimit, Decided, Decline};
 use epay_domain::TxStatus;
 
 use super::booking::{denomination, is_sharded, mixed_currencies, PayerRow, RoleAccounts};
@@ -108,22 +108,7 @@ impl<DB: Backend> SqlStore<DB> {
             known = Some(currencies);
         }
         let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
-        payment.status = decided.status;
-        payment.charged_minor = decided.charged_minor;
-        if let Some(fee) = decided.fee_minor {
-            payment.fee_minor = fee;
-        }
-        if let Some(why) = decided.declined {
-            let (code, reason) = match why {
-                Decline::InsufficientFunds => insufficient_funds,
-                Decline::ReceiverLimit => receiver_limit,
-                Decline::TerminalLimit => terminal_limit,
-            };
-            payment.reason_code = code;
-            payment.reason = reason;
-            payment.approval_code = String::new();
-            payment.reference = String::new();
-        }
+        Self::mark_transfer(&mut payment, &decided, [insufficient_funds, receiver_limit, terminal_limit]);
         if let (Some(m), false) = (&money, decided.postings.is_empty()) {
             // `book` opens the fee account if its posting names it for the first time.
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
@@ -144,9 +129,39 @@ impl<DB: Backend> SqlStore<DB> {
     }
 }
 
+impl<DB: Backend> SqlStore<DB> {
+    /// Records a transfer's decision on its row: status, charged amount and fee, and for a
+    /// decline its reason, the one `reasons` names for it (insufficient funds, the receiver's
+    /// limit, the terminal's limit, as the settlement gives them).
+    pub(super) fn mark_transfer(payment: &mut Payment, decided: &Decided, reasons: [(i32, String); 3]) {
+        payment.status = decided.status;
+        payment.charged_minor = decided.charged_minor;
+        if let Some(fee) = decided.fee_minor {
+            payment.fee_minor = fee;
+        }
+        if let Some(why) = decided.declined {
+            let [insufficient_funds, receiver_limit, terminal_limit] = reasons;
+            let (code, reason) = match why {
+                Decline::InsufficientFunds => insufficient_funds,
+                Decline::ReceiverLimit => receiver_limit,
+                Decline::TerminalLimit => terminal_limit,
+            };
+            payment.reason_code = code;
+            payment.reason = reason;
+            payment.approval_code = String::new();
+            payment.reference = String::new();
+        }
+    }
+}
+
 #[async_trait]
 impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
+        // SQLite: decided on a read-only connection, written in one round trip (`read_ahead.rs`);
+        // otherwise, or when what it read went out of date, decided here on the write connection.
+        if let Some(recorded) = self.transfer_read_ahead(&write, callback).await? {
+            return Ok(recorded);
+        }
         let TransferWrite { token_digest, token_expires_at, token_spend, settlement, three_ds, idempotency } = write;
         let now = settlement.payment.created_at;
         let opening = self.begin_opening().await?;

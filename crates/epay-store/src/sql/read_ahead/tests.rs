@@ -278,3 +278,112 @@ async fn a_payment_dropped_anywhere_leaves_all_or_nothing() {
     assert_eq!(available(&store).await, 1_000 - 10 * paid, "one debit per stored payment");
     assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
 }
+
+const RECEIVER: &str = "card:receiver";
+
+/// A P2P transfer of `amount` with `fee` from [`CARD`] to [`RECEIVER`], spending `token`.
+fn transfer(order: &str, token: &str, amount: i64, fee: i64) -> TransferWrite {
+    let payment = Payment {
+        id: format!("p2p-{order}-{token}"),
+        merchant_id: "m1".into(),
+        terminal_id: "t1".into(),
+        invoice_id: order.into(),
+        kind: PaymentKind::P2p,
+        status: TxStatus::Charge,
+        amount_minor: amount,
+        fee_minor: fee,
+        currency: "KZT".into(),
+        card_currency: "KZT".into(),
+        card_amount_minor: amount,
+        approval_code: "123456".into(),
+        card_account: Some(CARD.into()),
+        created_at: 10,
+        updated_at: 10,
+        ..Default::default()
+    };
+    let reason = |code: i32| (code, format!("reason {code}"));
+    TransferWrite {
+        token_digest: token.into(),
+        token_expires_at: 1_000_000,
+        token_spend: TokenSpend::Always,
+        settlement: TransferSettlement {
+            payment,
+            money: Some(TransferMoney {
+                from_account: CARD.into(),
+                to_account: RECEIVER.into(),
+                fee_account: fee_account("t1", "KZT"),
+                fee_minor: fee,
+                receiver_daily_limit_minor: None,
+                terminal_daily_limit_minor: None,
+                day_start_ms: 0,
+            }),
+            save_sender: None,
+            save_receiver: None,
+            insufficient_funds: reason(484),
+            receiver_limit: reason(528),
+            terminal_limit: reason(529),
+        },
+        three_ds: None,
+        idempotency: None,
+    }
+}
+
+async fn with_receiver(store: &SqlStore<sqlx::Sqlite>) {
+    store.ensure_accounts(&[(RECEIVER.into(), AccountKind::Card, Currency::Kzt, 0)], 1).await.unwrap();
+}
+
+#[tokio::test]
+async fn a_transfer_from_a_card_is_written_in_one_trip() {
+    let store = store().await;
+    with_receiver(&store).await;
+    let sent = store.record_transfer(transfer("400001", "tok-t1", 300, 20), &no_callback).await.unwrap();
+    assert_eq!((sent.status, sent.fee_minor, sent.attempt), (TxStatus::Charge, 20, 1));
+    assert_eq!(read_ahead(&store), (1, 0), "decided ahead and written in one trip");
+    assert_eq!(available(&store).await, 680, "amount and fee");
+    let receiver = store.ledger_account(RECEIVER).await.unwrap().unwrap();
+    assert_eq!(receiver.credits_posted, 300);
+    // The fee account was opened in the same trip, on the terminal's first fee.
+    assert!(store.ledger_account(&fee_account("t1", "KZT")).await.unwrap().is_some());
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// A transfer whose amount and fee the card covered when it was read, but no longer once a
+/// unit the read could not see spent part of it: declined on the write connection (484).
+#[tokio::test]
+async fn a_transfer_whose_funds_went_is_declined_on_the_write_connection() {
+    let store = store().await;
+    with_receiver(&store).await;
+    let mut holder = store.begin_unit().await.unwrap();
+    sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + 300 WHERE id = $1")
+        .bind(CARD)
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let sending = tokio::spawn({
+        let store = store.clone();
+        // 690 + 20 fit in 1,000 but not in the 700 left.
+        async move { store.record_transfer(transfer("400002", "tok-t2", 690, 20), &no_callback).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    let sent = sending.await.unwrap().unwrap();
+    assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 484));
+    assert_eq!(read_ahead(&store), (0, 1), "the read was out of date, and decided again");
+    assert_eq!(available(&store).await, 700, "nothing of the out-of-date unit stayed");
+    let receiver = store.ledger_account(RECEIVER).await.unwrap().unwrap();
+    assert_eq!(receiver.credits_posted, 0);
+}
+
+/// A transfer with a daily limit, or from a merchant's account, is decided the locked way.
+#[tokio::test]
+async fn a_limited_transfer_is_decided_on_the_write_connection() {
+    let store = store().await;
+    with_receiver(&store).await;
+    let mut limited = transfer("400003", "tok-t3", 100, 0);
+    if let Some(m) = &mut limited.settlement.money {
+        m.receiver_daily_limit_minor = Some(50);
+    }
+    let sent = store.record_transfer(limited, &no_callback).await.unwrap();
+    assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 528), "over the receiver's limit");
+    assert_eq!(read_ahead(&store), (0, 0), "not decided ahead");
+}
