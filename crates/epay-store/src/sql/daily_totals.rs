@@ -25,7 +25,8 @@ pub(super) enum DailySubject<'a> {
 }
 
 impl DailySubject<'_> {
-    fn key(&self) -> String {
+    /// The subject's key in `transfer_daily_totals.subject`.
+    pub(super) fn key(&self) -> String {
         match self {
             DailySubject::Terminal(id) => format!("terminal:{id}"),
             DailySubject::Receiver(account) => account.to_string(),

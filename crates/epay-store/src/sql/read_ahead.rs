@@ -35,13 +35,14 @@
 //! PostgreSQL, whose units are transactions of their own on a pool of connections.
 
 use epay_domain::posting::Denomination;
-use epay_domain::transition::{self, Checks};
+use epay_domain::transition::{self, Checks, DailyLimit};
 use epay_domain::{AccountKind, TxStatus};
 use sqlx::Row;
 
 use super::booking::{Known, PayerRow, RoleAccounts};
+use super::daily_totals::DailySubject;
 use super::decisions::{payment_decision, transfer_decision, waiting_state};
-use super::pipeline::{renumber, statements, Arg, Done, Step};
+use super::pipeline::{renumber, statements, Arg, Step};
 use super::writes::{AttemptEnd, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
@@ -59,6 +60,15 @@ struct ReadAhead {
     attempt: i32,
     funds: Option<(Denomination, i64)>,
     known: Known,
+    /// The day's total of the subject asked for ([`DayTotal`]), when its row exists.
+    day_total: Option<i64>,
+}
+
+/// A daily total to read ahead: the row of `transfer_daily_totals` a limit is checked against.
+struct DayTotal<'a> {
+    subject: DailySubject<'a>,
+    currency: &'a str,
+    day_start_ms: i64,
 }
 
 impl<DB: Backend> SqlStore<DB> {
@@ -94,7 +104,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
         let mut payment = payment.clone();
         let others = [merchant_account.as_str(), merchant_account.as_str()];
-        let Some(read) = self.read_ahead(&payment, card_account, others).await else { return Ok(None) };
+        let Some(read) = self.read_ahead(&payment, card_account, others, None).await else { return Ok(None) };
         payment.attempt = read.attempt;
         let Ok(decision) = payment_decision(TxStatus::New, &payment, effect) else { return Ok(None) };
         // The checks `decide_payment` makes for a card payment: the payer's funds, which the
@@ -121,9 +131,12 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(written.then_some(RecordedPayment { payment, saved_card_id: None }))
     }
 
-    /// [`Self::pay_read_ahead`] for a transfer (P2P, AFT) whose sender is a card, with no daily
-    /// limit to check (the terminal's and the receiving card's totals are read and checked on
-    /// the write connection, the locked way) and no card to save.
+    /// [`Self::pay_read_ahead`] for a transfer (P2P, AFT) whose sender is a card and that saves
+    /// no card. The terminal's daily limit is checked against its total of the day as read, and
+    /// held again on the write connection: a write that changes the total's row only while the
+    /// transfer still fits, and must change it ([`StoreError::ConcurrentAttempt`] otherwise,
+    /// which sends the transfer the locked way). The day's first limited transfer (no row yet)
+    /// and a receiving card's limit are checked the locked way.
     pub(super) async fn transfer_read_ahead(
         &self,
         write: &TransferWrite,
@@ -140,8 +153,7 @@ impl<DB: Backend> SqlStore<DB> {
             terminal_limit,
         } = settlement;
         let Some(m) = money else { return Ok(None) };
-        let limited = m.terminal_daily_limit_minor.is_some() || m.receiver_daily_limit_minor.is_some();
-        let decided_elsewhere = limited
+        let decided_elsewhere = m.receiver_daily_limit_minor.is_some()
             || save_sender.is_some()
             || save_receiver.is_some()
             || three_ds.is_some()
@@ -151,12 +163,24 @@ impl<DB: Backend> SqlStore<DB> {
         }
         let mut payment = payment.clone();
         let others = [m.to_account.as_str(), m.fee_account.as_str()];
-        let Some(read) = self.read_ahead(&payment, &m.from_account, others).await else { return Ok(None) };
+        // Of the write as the caller made it (`payment` is this path's copy, which it decides).
+        let terminal = DailySubject::Terminal(&settlement.payment.terminal_id);
+        let currency = settlement.payment.currency.as_str();
+        let total = DayTotal { subject: terminal, currency, day_start_ms: m.day_start_ms };
+        let limit = m.terminal_daily_limit_minor;
+        let total = limit.map(|_| total);
+        let Some(read) = self.read_ahead(&payment, &m.from_account, others, total).await else { return Ok(None) };
         payment.attempt = read.attempt;
         let Ok(decision) = transfer_decision(TxStatus::New, settlement) else { return Ok(None) };
-        // The checks `settle_transfer` makes without limits: the sender's funds, held again on
-        // the write connection (see the module doc).
-        let checks = Checks { payer: read.funds, ..Checks::default() };
+        // The checks `settle_transfer` makes: the sender's funds and the terminal's limit, each
+        // held again on the write connection (see the module doc and above).
+        let terminal_limit_check = match (limit, read.day_total) {
+            (None, _) => None,
+            (Some(limit), Some(used)) => Some(DailyLimit { limit_minor: limit, used_minor: used }),
+            // The day's first limited transfer creates the total's row: the locked way.
+            (Some(_), None) => return Ok(None),
+        };
+        let checks = Checks { payer: read.funds, terminal_limit: terminal_limit_check, ..Checks::default() };
         let state = waiting_state(&payment, TxStatus::New);
         let Ok(decided) = transition::decide(&state, decision, &checks) else { return Ok(None) };
         if decided.declined.is_some() || decided.postings.is_empty() {
@@ -170,6 +194,23 @@ impl<DB: Backend> SqlStore<DB> {
         let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
         let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
+            if let Some(limit) = limit {
+                // The terminal's total still leaves room for this transfer: the row changed (its
+                // total left as it is; `count_in_daily_totals` adds to it below), or the
+                // unit stops here.
+                let fits = Step::new(
+                    "UPDATE transfer_daily_totals SET total_minor = total_minor
+                     WHERE subject = $1 AND currency = $2 AND day_start_ms = $3 AND total_minor + $4 <= $5",
+                    vec![
+                        (&terminal.key()).into(),
+                        currency.into(),
+                        m.day_start_ms.into(),
+                        payment.amount_minor.into(),
+                        limit.into(),
+                    ],
+                );
+                tx.defer(fits.unless_one(StoreError::ConcurrentAttempt)).await?;
+            }
             // An AFT pays the merchant: its account opened in the same trip, as the locked way
             // opens it.
             if m.to_account.starts_with("merchant:") {
@@ -199,25 +240,47 @@ impl<DB: Backend> SqlStore<DB> {
     /// a card's account (the rule the write connection holds the funds with is a card's only),
     /// or when the read fails (the read-only connections busy past their timeout): the locked
     /// way needs none of them.
-    async fn read_ahead(&self, p: &Payment, payer: &str, others: [&str; 2]) -> Option<ReadAhead> {
+    async fn read_ahead(
+        &self,
+        p: &Payment,
+        payer: &str,
+        others: [&str; 2],
+        total: Option<DayTotal<'_>>,
+    ) -> Option<ReadAhead> {
         // A card's sums are in its own row (it is never sharded): one statement.
         let funds_sql = Self::funds_and_currencies_sql(payer, PayerRow::Unlocked, "")?;
         let mut sql = format!("{NUMBERING};\n");
         renumber(&funds_sql, 2, &mut sql);
         sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
-        let args: [Arg; 5] =
-            [(&p.terminal_id).into(), (&p.invoice_id).into(), payer.into(), others[0].into(), others[1].into()];
+        let mut args: Vec<Arg> =
+            vec![(&p.terminal_id).into(), (&p.invoice_id).into(), payer.into(), others[0].into(), others[1].into()];
+        if let Some(total) = &total {
+            sql.push_str(
+                ";\nSELECT total_minor FROM transfer_daily_totals
+                 WHERE subject = $6 AND currency = $7 AND day_start_ms = $8",
+            );
+            args.extend([(&total.subject.key()).into(), total.currency.into(), total.day_start_ms.into()]);
+        }
         let mut conn = self.reads.acquire().await.ok()?;
         let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(&sql))).await.ok()?;
         drop(conn);
-        let [numbering, funds, kind]: [Done<DB>; 3] = done.try_into().ok()?;
+        let mut done = done.into_iter();
+        let (numbering, funds, kind) = (done.next()?, done.next()?, done.next()?);
+        let day_total = match (&total, done.next()) {
+            (Some(_), Some(read)) => match read.rows.first() {
+                Some(row) => Some(row.try_get::<i64, _>("total_minor").ok()?),
+                None => None,
+            },
+            (None, None) => None,
+            _ => return None,
+        };
         let payer_kind: String = kind.rows.first()?.try_get("kind").ok()?;
         if payer_kind != AccountKind::Card.as_str() {
             return None;
         }
         let attempt = Self::next_attempt(&numbering.rows).ok()?;
         let (funds, known) = Self::funds_and_currencies_of(p, payer, &funds.rows).ok()?;
-        Some(ReadAhead { attempt, funds, known })
+        Some(ReadAhead { attempt, funds, known, day_total })
     }
 
     /// Takes the write connection for a unit decided ahead, its opening and the token's spend

@@ -387,3 +387,66 @@ async fn a_limited_transfer_is_decided_on_the_write_connection() {
     assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 528), "over the receiver's limit");
     assert_eq!(read_ahead(&store), (0, 0), "not decided ahead");
 }
+
+/// [`transfer`] on a terminal whose transfers may total `limit` a day.
+fn limited_transfer(order: &str, token: &str, amount: i64, limit: i64) -> TransferWrite {
+    let mut write = transfer(order, token, amount, 0);
+    if let Some(m) = &mut write.settlement.money {
+        m.terminal_daily_limit_minor = Some(limit);
+    }
+    write
+}
+
+async fn terminal_total(store: &SqlStore<sqlx::Sqlite>) -> i64 {
+    let mut conn = store.reads.acquire().await.unwrap();
+    sqlx::query_scalar("SELECT total_minor FROM transfer_daily_totals WHERE subject = 'terminal:t1'")
+        .fetch_one(&mut *conn)
+        .await
+        .unwrap()
+}
+
+/// The terminal's daily limit: the day's first transfer creates its total the locked way; the
+/// next ones are decided ahead against it, up to the limit exactly; one over is declined (529).
+#[tokio::test]
+async fn a_terminal_limit_is_checked_ahead_against_the_days_total() {
+    let store = store().await;
+    with_receiver(&store).await;
+    let first = store.record_transfer(limited_transfer("400010", "tok-l1", 100, 300), &no_callback).await.unwrap();
+    assert_eq!(first.status, TxStatus::Charge);
+    assert_eq!(read_ahead(&store), (0, 0), "the day's first limited transfer creates the total");
+    let second = store.record_transfer(limited_transfer("400011", "tok-l2", 200, 300), &no_callback).await.unwrap();
+    assert_eq!(second.status, TxStatus::Charge, "100 + 200 is the limit exactly");
+    assert_eq!(read_ahead(&store), (1, 0));
+    assert_eq!(terminal_total(&store).await, 300);
+    let over = store.record_transfer(limited_transfer("400012", "tok-l3", 1, 300), &no_callback).await.unwrap();
+    assert_eq!((over.status, over.reason_code), (TxStatus::Reject, 529));
+    assert_eq!(read_ahead(&store), (1, 0), "a decline is decided the locked way");
+    assert_eq!(terminal_total(&store).await, 300);
+    assert_eq!(available(&store).await, 700);
+}
+
+/// The terminal's total grown by a transfer the read could not see: the transfer no longer fits,
+/// the write connection's check stops it, and the locked way declines it (529).
+#[tokio::test]
+async fn a_terminal_total_grown_after_the_read_is_checked_on_the_write_connection() {
+    let store = store().await;
+    with_receiver(&store).await;
+    store.record_transfer(limited_transfer("400020", "tok-g1", 100, 300), &no_callback).await.unwrap();
+    let mut holder = store.begin_unit().await.unwrap();
+    sqlx::query("UPDATE transfer_daily_totals SET total_minor = total_minor + 150 WHERE subject = 'terminal:t1'")
+        .execute(&mut *holder)
+        .await
+        .unwrap();
+    let sending = tokio::spawn({
+        let store = store.clone();
+        // 100 + 150 fits in 300 as read; 250 + 150 does not.
+        async move { store.record_transfer(limited_transfer("400021", "tok-g2", 150, 300), &no_callback).await }
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    let sent = sending.await.unwrap().unwrap();
+    assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 529));
+    assert_eq!(read_ahead(&store), (0, 1), "the read was out of date, and decided again");
+    assert_eq!(terminal_total(&store).await, 250, "nothing of the out-of-date unit stayed");
+    assert_eq!(available(&store).await, 900);
+}
