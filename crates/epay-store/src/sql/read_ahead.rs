@@ -30,8 +30,9 @@
 //! token, a taken invoice, insufficient funds. So does everything this path does not decide:
 //! a refusal or a decline (the locked way gives each its answer, in its order), a payment that
 //! saves a card, opens a 3-D Secure challenge, charges a subscription or comes from an invoice
-//! link (their writes read on the write connection), a transfer with a daily limit to check or
-//! from a merchant's account (an OCT: no rule of the database holds a merchant's funds), and
+//! link (their writes read on the write connection), a transfer with a receiving card's daily
+//! limit, the day's first transfer of a limited terminal, one from a merchant's account (an
+//! OCT: no rule of the database holds a merchant's funds) or from a card to itself, and
 //! PostgreSQL, whose units are transactions of their own on a pool of connections.
 
 use epay_domain::posting::Denomination;
@@ -153,7 +154,19 @@ impl<DB: Backend> SqlStore<DB> {
             terminal_limit,
         } = settlement;
         let Some(m) = money else { return Ok(None) };
-        let decided_elsewhere = m.receiver_daily_limit_minor.is_some()
+        let TransferMoney {
+            from_account,
+            to_account,
+            fee_account: _,
+            fee_minor: _,
+            receiver_daily_limit_minor,
+            terminal_daily_limit_minor: _,
+            day_start_ms: _,
+        } = m;
+        // A card paying itself: the rule that holds its funds on the write connection sees only
+        // the net change (the fee), not what the transfer needs.
+        let decided_elsewhere = from_account == to_account
+            || receiver_daily_limit_minor.is_some()
             || save_sender.is_some()
             || save_receiver.is_some()
             || three_ds.is_some()
@@ -170,6 +183,11 @@ impl<DB: Backend> SqlStore<DB> {
         let limit = m.terminal_daily_limit_minor;
         let total = limit.map(|_| total);
         let Some(read) = self.read_ahead(&payment, &m.from_account, others, total).await else { return Ok(None) };
+        if read.known.currency(&m.to_account).is_none() {
+            // The receiving account not there yet as read (it may be in the batch): the locked
+            // way reads it on the write connection.
+            return Ok(None);
+        }
         payment.attempt = read.attempt;
         let Ok(decision) = transfer_decision(TxStatus::New, settlement) else { return Ok(None) };
         // The checks `settle_transfer` makes: the sender's funds and the terminal's limit, each

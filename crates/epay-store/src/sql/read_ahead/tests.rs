@@ -450,3 +450,38 @@ async fn a_terminal_total_grown_after_the_read_is_checked_on_the_write_connectio
     assert_eq!(terminal_total(&store).await, 250, "nothing of the out-of-date unit stayed");
     assert_eq!(available(&store).await, 900);
 }
+
+/// Five limited transfers read at once, each fitting the total as read (100 of 300): written in
+/// turn on the write connection, two fit and three are stopped by the check and declined (529).
+#[tokio::test]
+async fn limited_transfers_read_together_never_pass_the_limit() {
+    let store = store().await;
+    with_receiver(&store).await;
+    store.record_transfer(limited_transfer("400030", "tok-b0", 100, 300), &no_callback).await.unwrap();
+    let holder = store.begin_unit().await.unwrap();
+    let mut sending = Vec::new();
+    for i in 1..=5 {
+        let store = store.clone();
+        sending.push(tokio::spawn(async move {
+            store
+                .record_transfer(limited_transfer(&format!("40003{i}"), &format!("tok-b{i}"), 100, 300), &no_callback)
+                .await
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    let mut charged = 0;
+    for sent in sending {
+        let sent = sent.await.unwrap().unwrap();
+        match (sent.status, sent.reason_code) {
+            (TxStatus::Charge, _) => charged += 1,
+            (TxStatus::Reject, 529) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(charged, 2, "100 + 2 × 100 is the limit");
+    assert_eq!(read_ahead(&store), (2, 3), "three reads were out of date");
+    assert_eq!(terminal_total(&store).await, 300);
+    assert_eq!(available(&store).await, 700);
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}

@@ -327,7 +327,8 @@ async fn run_deferred<DB: Backend>(store: &SqlStore<DB>, steps: Vec<Step>) -> St
 
 /// A unit's deferred writes (`pipeline.rs`) go in one round trip and still fail the unit step by
 /// step: a unique violation is the step's own refusal, a row count that is not one fails it with
-/// the step's error after the statements ran, and either way nothing of the unit stays.
+/// the step's error (on SQLite where it is checked, in the query; on PostgreSQL once the
+/// statement answered), and either way nothing of the unit stays.
 async fn deferred_writes_keep_their_meaning<DB: Backend>(store: &SqlStore<DB>) {
     insert(store, "taken", "p").await.unwrap();
     // The same row twice (a flush first on PostgreSQL, in turn on SQLite).
@@ -358,6 +359,31 @@ async fn deferred_writes_fail_the_unit_step_by_step() {
     if wanted("postgres") {
         deferred_writes_keep_their_meaning(&pg_store().await).await;
     }
+}
+
+/// SQLite: a row count that is not one stops the query where it is checked, like a failing
+/// statement: the steps after it do not run, so the error is the count's, not a later step's.
+#[tokio::test]
+async fn sqlite_counts_stop_the_query_where_they_are_checked() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    insert(&store, "taken", "p").await.unwrap();
+    let duplicate = |_: &sqlx::Error| StoreError::DuplicateInvoice;
+    let steps = vec![
+        row_step("c1"),
+        touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost),
+        row_step("taken").on_unique("writer_rows", duplicate),
+    ];
+    let stopped = run_deferred(&store, steps).await.unwrap_err();
+    assert!(matches!(stopped, StoreError::IdempotencyKeyLost), "{stopped:?}");
+    assert!(!present(&store, "c1").await, "the unit failed as a whole");
+    // A count of one passes its check.
+    run_deferred(&store, vec![row_step("c2"), touch_step("c2").unless_one(StoreError::IdempotencyKeyLost)])
+        .await
+        .unwrap();
+    assert!(present(&store, "c2").await);
 }
 
 /// SQLite: the second unit of a batch runs in a savepoint, which `finish` releases in the same
