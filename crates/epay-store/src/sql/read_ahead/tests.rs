@@ -84,6 +84,29 @@ fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
     (stats.read_ahead, stats.read_out_of_date)
 }
 
+/// Runs `write` while a unit holds the write connection with `change` (SQL) made and not yet
+/// committed: `write` reads the database without it (the read-only connections cannot see it),
+/// decides, and waits for the write connection, which it gets once the unit committed.
+async fn behind_a_change<T: Send + 'static>(
+    store: &SqlStore<sqlx::Sqlite>,
+    change: Option<&str>,
+    write: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let mut holder = store.begin_unit().await.unwrap();
+    if let Some(change) = change {
+        sqlx::query(change).execute(&mut *holder).await.unwrap();
+    }
+    let writing = tokio::spawn(write);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    writing.await.unwrap()
+}
+
+/// Spends `minor` of [`CARD`]'s funds.
+fn spend_card(minor: i64) -> String {
+    format!("UPDATE ledger_accounts SET debits_posted = debits_posted + {minor} WHERE id = '{CARD}'")
+}
+
 #[tokio::test]
 async fn a_card_payment_is_written_in_one_trip() {
     let store = store().await;
@@ -106,21 +129,12 @@ async fn a_card_payment_is_written_in_one_trip() {
 #[tokio::test]
 async fn funds_spent_after_the_read_are_checked_on_the_write_connection() {
     let store = store().await;
-    let mut holder = store.begin_unit().await.unwrap();
-    sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + 500 WHERE id = $1")
-        .bind(CARD)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    let paying = tokio::spawn({
+    // The payment reads 1,000 available, and 500 are left when it writes.
+    let paying = {
         let store = store.clone();
         async move { store.record_payment(payment("100002", "tok-2", 700), &no_callback).await }
-    });
-    // The payment reads 1,000 available (the holder's change is not committed) and waits for
-    // the write connection.
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
-    let paid = paying.await.unwrap().unwrap();
+    };
+    let paid = behind_a_change(&store, Some(&spend_card(500)), paying).await.unwrap();
     assert_eq!(paid.payment.status, TxStatus::Reject, "500 left cannot pay 700");
     assert_eq!(paid.payment.reason_code, epay_domain::ReasonCode::INSUFFICIENT_FUNDS.code);
     assert_eq!(read_ahead(&store), (0, 1), "the read was out of date, and decided again");
@@ -134,19 +148,11 @@ async fn funds_spent_after_the_read_are_checked_on_the_write_connection() {
 #[tokio::test]
 async fn funds_that_still_cover_the_debit_pass() {
     let store = store().await;
-    let mut holder = store.begin_unit().await.unwrap();
-    sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + 500 WHERE id = $1")
-        .bind(CARD)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    let paying = tokio::spawn({
+    let paying = {
         let store = store.clone();
         async move { store.record_payment(payment("100003", "tok-3", 400), &no_callback).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
-    let paid = paying.await.unwrap().unwrap();
+    };
+    let paid = behind_a_change(&store, Some(&spend_card(500)), paying).await.unwrap();
     assert_eq!(paid.payment.status, TxStatus::Charge);
     assert_eq!(read_ahead(&store), (1, 0));
     assert_eq!(available(&store).await, 100);
@@ -353,20 +359,12 @@ async fn a_transfer_from_a_card_is_written_in_one_trip() {
 async fn a_transfer_whose_funds_went_is_declined_on_the_write_connection() {
     let store = store().await;
     with_receiver(&store).await;
-    let mut holder = store.begin_unit().await.unwrap();
-    sqlx::query("UPDATE ledger_accounts SET debits_posted = debits_posted + 300 WHERE id = $1")
-        .bind(CARD)
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    let sending = tokio::spawn({
+    let sending = {
         let store = store.clone();
         // 690 + 20 fit in 1,000 but not in the 700 left.
         async move { store.record_transfer(transfer("400002", "tok-t2", 690, 20), &no_callback).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
-    let sent = sending.await.unwrap().unwrap();
+    };
+    let sent = behind_a_change(&store, Some(&spend_card(300)), sending).await.unwrap();
     assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 484));
     assert_eq!(read_ahead(&store), (0, 1), "the read was out of date, and decided again");
     assert_eq!(available(&store).await, 700, "nothing of the out-of-date unit stayed");
@@ -432,19 +430,13 @@ async fn a_terminal_total_grown_after_the_read_is_checked_on_the_write_connectio
     let store = store().await;
     with_receiver(&store).await;
     store.record_transfer(limited_transfer("400020", "tok-g1", 100, 300), &no_callback).await.unwrap();
-    let mut holder = store.begin_unit().await.unwrap();
-    sqlx::query("UPDATE transfer_daily_totals SET total_minor = total_minor + 150 WHERE subject = 'terminal:t1'")
-        .execute(&mut *holder)
-        .await
-        .unwrap();
-    let sending = tokio::spawn({
+    let grow = "UPDATE transfer_daily_totals SET total_minor = total_minor + 150 WHERE subject = 'terminal:t1'";
+    let sending = {
         let store = store.clone();
         // 100 + 150 fits in 300 as read; 250 + 150 does not.
         async move { store.record_transfer(limited_transfer("400021", "tok-g2", 150, 300), &no_callback).await }
-    });
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
-    let sent = sending.await.unwrap().unwrap();
+    };
+    let sent = behind_a_change(&store, Some(grow), sending).await.unwrap();
     assert_eq!((sent.status, sent.reason_code), (TxStatus::Reject, 529));
     assert_eq!(read_ahead(&store), (0, 1), "the read was out of date, and decided again");
     assert_eq!(terminal_total(&store).await, 250, "nothing of the out-of-date unit stayed");
@@ -458,21 +450,23 @@ async fn limited_transfers_read_together_never_pass_the_limit() {
     let store = store().await;
     with_receiver(&store).await;
     store.record_transfer(limited_transfer("400030", "tok-b0", 100, 300), &no_callback).await.unwrap();
-    let holder = store.begin_unit().await.unwrap();
-    let mut sending = Vec::new();
-    for i in 1..=5 {
+    let sending = {
         let store = store.clone();
-        sending.push(tokio::spawn(async move {
-            store
-                .record_transfer(limited_transfer(&format!("40003{i}"), &format!("tok-b{i}"), 100, 300), &no_callback)
-                .await
-        }));
-    }
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
+        async move {
+            let mut sending = tokio::task::JoinSet::new();
+            for i in 1..=5 {
+                let store = store.clone();
+                sending.spawn(async move {
+                    let write = limited_transfer(&format!("40003{i}"), &format!("tok-b{i}"), 100, 300);
+                    store.record_transfer(write, &no_callback).await
+                });
+            }
+            sending.join_all().await
+        }
+    };
     let mut charged = 0;
-    for sent in sending {
-        let sent = sent.await.unwrap().unwrap();
+    for sent in behind_a_change(&store, None, sending).await {
+        let sent = sent.unwrap();
         match (sent.status, sent.reason_code) {
             (TxStatus::Charge, _) => charged += 1,
             (TxStatus::Reject, 529) => {}
