@@ -284,6 +284,33 @@ async fn terminate_next_backend(conns: &Conns<Postgres>) -> i32 {
     pid
 }
 
+/// Held by each test that notes a lost connection (or a write refused as read-only) or counts
+/// the pings that such notes cause: the notes are the process's (`lost.rs`), so two of these
+/// tests at once would see each other's, and ping or close connections the other did not expect.
+static LOSSES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// Terminates the server processes `pids` together, and waits until they are gone.
+async fn terminate_all(pids: &[i32]) {
+    let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
+    sqlx::query("SELECT pg_terminate_backend(pid) FROM unnest($1::int4[]) AS pid")
+        .bind(pids)
+        .execute(&mut admin)
+        .await
+        .unwrap();
+    for _ in 0..100 {
+        let alive: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid = ANY($1::int4[])")
+            .bind(pids)
+            .fetch_one(&mut admin)
+            .await
+            .unwrap()
+            .get("n");
+        if alive == 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
+
 /// Terminates the server process `pid`, and waits until it is gone.
 async fn terminate(pid: i32) {
     let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
@@ -314,6 +341,7 @@ async fn postgres_closed_connection_is_replaced() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     // Never pinged: only the failed statement can tell the connection is dead.
     let mut conns = pg(1).await;
     Arc::get_mut(&mut conns.shared).unwrap().settings.ping_when_worth = false;
@@ -335,6 +363,7 @@ async fn postgres_connection_lost_inside_a_transaction_is_replaced() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     let conns = pg(1).await;
     let mut tx = conns.begin_with("BEGIN").await.unwrap();
     let dead: i32 = sqlx::query("SELECT pg_backend_pid() AS pid").fetch_one(&mut *tx).await.unwrap().get("pid");
@@ -356,6 +385,7 @@ async fn postgres_idle_connections_are_pinged_after_a_loss() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     let conns = pg(3).await;
     let held: Vec<_> = futures_join3(&conns).await;
     let pids: Vec<i32> = {
@@ -368,9 +398,9 @@ async fn postgres_idle_connections_are_pinged_after_a_loss() {
         pids
     };
     assert_eq!((conns.size(), conns.num_idle()), (3, 3));
-    for pid in &pids {
-        terminate(*pid).await;
-    }
+    // All three at once: idle past `PING_AFTER_IDLE` (a second), a connection would be pinged
+    // before it is lent whatever was noted, and the loss below would not be met.
+    terminate_all(&pids).await;
     let error = sqlx::query("SELECT 1").execute(&conns).await.unwrap_err();
     assert!(crate::lost::is_connection_lost(&error), "{error}");
     crate::lost::note(&error);
@@ -394,6 +424,7 @@ async fn postgres_busy_connections_are_not_pinged() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     let conns = pg(2).await;
     let (lent, pinged) = (conns.lent(), conns.pinged());
     for _ in 0..20 {
@@ -417,6 +448,7 @@ async fn postgres_read_only_sessions_are_replaced() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     let conns = pg(2).await;
     let (mut a, mut b) = (conns.acquire().await.unwrap(), conns.acquire().await.unwrap());
     let mut left_behind = Vec::new();
@@ -452,6 +484,7 @@ async fn postgres_read_only_database_does_not_churn_connections() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     let conns = pg(1).await;
     let mut old = conns.acquire().await.unwrap();
     old.execute("SET SESSION CHARACTERISTICS AS TRANSACTION READ ONLY").await.unwrap();
@@ -479,6 +512,7 @@ async fn postgres_connections_are_replaced_after_their_lifetime() {
     if !wanted("postgres") {
         return;
     }
+    let _alone = LOSSES.lock().await;
     // A lifetime of 360–400 ms (each connection's is spread over its last tenth).
     let conns = pg_with(Settings { max_lifetime: Some(Duration::from_millis(400)), ..settings(1, true) }).await;
     let first = backend_pid(&conns).await;
