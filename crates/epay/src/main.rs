@@ -10,6 +10,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+
+/// See `Cargo.toml`: allocation is a large share of the gateway's CPU, and glibc's malloc is
+/// slower at it than mimalloc with many threads handing buffers to each other.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 use epay_server::{App, Config, Mode};
 
 #[derive(Parser)]
