@@ -313,21 +313,7 @@ async fn terminate_all(pids: &[i32]) {
 
 /// Terminates the server process `pid`, and waits until it is gone.
 async fn terminate(pid: i32) {
-    let mut admin = sqlx::PgConnection::connect(&pg_admin_url()).await.unwrap();
-    sqlx::query("SELECT pg_terminate_backend($1)").bind(pid).execute(&mut admin).await.unwrap();
-    // The backend is gone once it no longer appears.
-    for _ in 0..100 {
-        let alive: i64 = sqlx::query("SELECT COUNT(*) AS n FROM pg_stat_activity WHERE pid = $1")
-            .bind(pid)
-            .fetch_one(&mut admin)
-            .await
-            .unwrap()
-            .get("n");
-        if alive == 0 {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    terminate_all(&[pid]).await;
 }
 
 async fn backend_pid(conns: &Conns<Postgres>) -> i32 {
