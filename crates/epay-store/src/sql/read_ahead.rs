@@ -35,14 +35,16 @@
 //! OCT: no rule of the database holds a merchant's funds) or from a card to itself, and
 //! PostgreSQL, whose units are transactions of their own on a pool of connections.
 
+use std::sync::OnceLock;
+
 use epay_domain::posting::Denomination;
-use epay_domain::transition::{self, Checks, DailyLimit};
+use epay_domain::transition::{Checks, DailyLimit};
 use epay_domain::{AccountKind, TxStatus};
 use sqlx::Row;
 
-use super::booking::{Known, PayerRow, RoleAccounts};
+use super::booking::{is_sharded, Known, PayerRow, RoleAccounts};
 use super::daily_totals::DailySubject;
-use super::decisions::{payment_decision, transfer_decision, waiting_state};
+use super::decisions::{payment_decision, transfer_decision};
 use super::pipeline::{renumber, statements, Arg, Step};
 use super::writes::{AttemptEnd, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
@@ -157,11 +159,11 @@ impl<DB: Backend> SqlStore<DB> {
         let TransferMoney {
             from_account,
             to_account,
-            fee_account: _,
+            fee_account,
             fee_minor: _,
             receiver_daily_limit_minor,
-            terminal_daily_limit_minor: _,
-            day_start_ms: _,
+            terminal_daily_limit_minor: limit,
+            day_start_ms,
         } = m;
         // A card paying itself: the rule that holds its funds on the write connection sees only
         // the net change (the fee), not what the transfer needs.
@@ -174,45 +176,43 @@ impl<DB: Backend> SqlStore<DB> {
         if decided_elsewhere || !self.reads_ahead() {
             return Ok(None);
         }
-        let mut payment = payment.clone();
-        let others = [m.to_account.as_str(), m.fee_account.as_str()];
-        // Of the write as the caller made it (`payment` is this path's copy, which it decides).
-        let terminal = DailySubject::Terminal(&settlement.payment.terminal_id);
-        let currency = settlement.payment.currency.as_str();
-        let total = DayTotal { subject: terminal, currency, day_start_ms: m.day_start_ms };
-        let limit = m.terminal_daily_limit_minor;
-        let total = limit.map(|_| total);
-        let Some(read) = self.read_ahead(&payment, &m.from_account, others, total).await else { return Ok(None) };
-        if read.known.currency(&m.to_account).is_none() {
+        // Of the write as the caller made it (`decided`, below, is this path's copy).
+        let terminal = DailySubject::Terminal(&payment.terminal_id);
+        let currency = payment.currency.as_str();
+        let total = limit.map(|_| DayTotal { subject: terminal, currency, day_start_ms: *day_start_ms });
+        let others = [to_account.as_str(), fee_account.as_str()];
+        let Some(read) = self.read_ahead(payment, from_account, others, total).await else { return Ok(None) };
+        if read.known.currency(to_account).is_none() {
             // The receiving account not there yet as read (it may be in the batch): the locked
             // way reads it on the write connection.
             return Ok(None);
         }
+        let mut payment = payment.clone();
         payment.attempt = read.attempt;
         let Ok(decision) = transfer_decision(TxStatus::New, settlement) else { return Ok(None) };
         // The checks `settle_transfer` makes: the sender's funds and the terminal's limit, each
         // held again on the write connection (see the module doc and above).
         let terminal_limit_check = match (limit, read.day_total) {
             (None, _) => None,
-            (Some(limit), Some(used)) => Some(DailyLimit { limit_minor: limit, used_minor: used }),
+            (Some(limit), Some(used)) => Some(DailyLimit { limit_minor: *limit, used_minor: used }),
             // The day's first limited transfer creates the total's row: the locked way.
             (Some(_), None) => return Ok(None),
         };
         let checks = Checks { payer: read.funds, terminal_limit: terminal_limit_check, ..Checks::default() };
-        let state = waiting_state(&payment, TxStatus::New);
-        let Ok(decided) = transition::decide(&state, decision, &checks) else { return Ok(None) };
+        let reasons = [insufficient_funds.clone(), receiver_limit.clone(), terminal_limit.clone()];
+        let Ok(decided) = Self::apply_transfer_decision(TxStatus::New, &mut payment, decision, &checks, reasons) else {
+            return Ok(None);
+        };
         if decided.declined.is_some() || decided.postings.is_empty() {
             return Ok(None);
         }
-        let reasons = [insufficient_funds.clone(), receiver_limit.clone(), terminal_limit.clone()];
-        Self::mark_transfer(&mut payment, &decided, reasons);
 
         let now = payment.created_at;
         let mut tx = self.open_ahead(token_digest, *token_expires_at, now).await?;
-        let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
+        let accounts = RoleAccounts { payer: from_account, payee: to_account, fee: Some(fee_account) };
         let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
-            if let Some(limit) = limit {
+            if let Some(limit) = *limit {
                 // The terminal's total still leaves room for this transfer: the row changed (its
                 // total left as it is; `count_in_daily_totals` adds to it below), or the
                 // unit stops here.
@@ -222,7 +222,7 @@ impl<DB: Backend> SqlStore<DB> {
                     vec![
                         (&terminal.key()).into(),
                         currency.into(),
-                        m.day_start_ms.into(),
+                        (*day_start_ms).into(),
                         payment.amount_minor.into(),
                         limit.into(),
                     ],
@@ -231,9 +231,8 @@ impl<DB: Backend> SqlStore<DB> {
             }
             // An AFT pays the merchant: its account opened in the same trip, as the locked way
             // opens it.
-            if m.to_account.starts_with("merchant:") {
-                Self::open_account_in_turn(&mut tx, &m.to_account, AccountKind::Merchant, &payment.currency, now)
-                    .await?;
+            if to_account.starts_with("merchant:") {
+                Self::open_account_in_turn(&mut tx, to_account, AccountKind::Merchant, currency, now).await?;
             }
             Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
             if payment.status == TxStatus::Charge {
@@ -266,21 +265,17 @@ impl<DB: Backend> SqlStore<DB> {
         total: Option<DayTotal<'_>>,
     ) -> Option<ReadAhead> {
         // A card's sums are in its own row (it is never sharded): one statement.
-        let funds_sql = Self::funds_and_currencies_sql(payer, PayerRow::Unlocked, "")?;
-        let mut sql = format!("{NUMBERING};\n");
-        renumber(&funds_sql, 2, &mut sql);
-        sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
+        if is_sharded(payer) {
+            return None;
+        }
         let mut args: Vec<Arg> =
             vec![(&p.terminal_id).into(), (&p.invoice_id).into(), payer.into(), others[0].into(), others[1].into()];
         if let Some(total) = &total {
-            sql.push_str(
-                ";\nSELECT total_minor FROM transfer_daily_totals
-                 WHERE subject = $6 AND currency = $7 AND day_start_ms = $8",
-            );
             args.extend([(&total.subject.key()).into(), total.currency.into(), total.day_start_ms.into()]);
         }
+        let sql = Self::read_ahead_sql(total.is_some());
         let mut conn = self.reads.acquire().await.ok()?;
-        let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(&sql))).await.ok()?;
+        let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(sql))).await.ok()?;
         drop(conn);
         let mut done = done.into_iter();
         let (numbering, funds, kind) = (done.next()?, done.next()?, done.next()?);
@@ -299,6 +294,33 @@ impl<DB: Backend> SqlStore<DB> {
         let attempt = Self::next_attempt(&numbering.rows).ok()?;
         let (funds, known) = Self::funds_and_currencies_of(p, payer, &funds.rows).ok()?;
         Some(ReadAhead { attempt, funds, known, day_total })
+    }
+
+    /// The read ahead's statements (`$1` terminal, `$2` invoice, `$3` the payer, `$4`, `$5` the
+    /// accounts booked, then with `with_total` `$6`–`$8` the daily total's subject, currency and
+    /// day): the numbering, the payer's funds and the currencies, the payer's kind, the total.
+    /// The same text for every attempt, so built once; SQLite's only ([`Self::reads_ahead`]),
+    /// which is why one text serves the generic store.
+    fn read_ahead_sql(with_total: bool) -> &'static str {
+        static PLAIN: OnceLock<String> = OnceLock::new();
+        static WITH_TOTAL: OnceLock<String> = OnceLock::new();
+        debug_assert!(DB::ONE_TRIP == OneTrip::Statements);
+        let build = |with_total: bool| {
+            // Any unsharded payer: the funds read differs only for a sharded one.
+            let funds = Self::funds_and_currencies_sql("card:", PayerRow::Unlocked, "").unwrap_or_default();
+            let mut sql = format!("{NUMBERING};\n");
+            renumber(&funds, 2, &mut sql);
+            sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
+            if with_total {
+                sql.push_str(
+                    ";\nSELECT total_minor FROM transfer_daily_totals
+                     WHERE subject = $6 AND currency = $7 AND day_start_ms = $8",
+                );
+            }
+            sql
+        };
+        let cell = if with_total { &WITH_TOTAL } else { &PLAIN };
+        cell.get_or_init(|| build(with_total))
     }
 
     /// Takes the write connection for a unit decided ahead, its opening and the token's spend

@@ -1,7 +1,7 @@
 //! `TransfersPort`: recording a transfer (P2P, AFT, OCT) and finishing one after 3-D Secure.
 
 use async_trait::async_trait;
-use epay_domain::transition::{self, Checks, DailyLimit, Decided, Decline};
+use epay_domain::transition::{self, Checks, DailyLimit, Decided, Decision, Decline};
 use epay_domain::TxStatus;
 
 use super::booking::{denomination, is_sharded, mixed_currencies, PayerRow, RoleAccounts};
@@ -35,7 +35,6 @@ impl<DB: Backend> SqlStore<DB> {
             receiver_limit,
             terminal_limit,
         } = settlement;
-        let state = waiting_state(&payment, from);
         let mut checks = Checks::default();
         let mut known = None;
         if let Some(m) = &money {
@@ -107,8 +106,8 @@ impl<DB: Backend> SqlStore<DB> {
             }
             known = Some(currencies);
         }
-        let decided = transition::decide(&state, decision, &checks).map_err(illegal(from, payment.status))?;
-        Self::mark_transfer(&mut payment, &decided, [insufficient_funds, receiver_limit, terminal_limit]);
+        let reasons = [insufficient_funds, receiver_limit, terminal_limit];
+        let decided = Self::apply_transfer_decision(from, &mut payment, decision, &checks, reasons)?;
         if let (Some(m), false) = (&money, decided.postings.is_empty()) {
             // `book` opens the fee account if its posting names it for the first time.
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
@@ -130,10 +129,19 @@ impl<DB: Backend> SqlStore<DB> {
 }
 
 impl<DB: Backend> SqlStore<DB> {
-    /// Records a transfer's decision on its row: status, charged amount and fee, and for a
-    /// decline its reason, the one `reasons` names for it (insufficient funds, the receiver's
-    /// limit, the terminal's limit, as the settlement gives them).
-    pub(super) fn mark_transfer(payment: &mut Payment, decided: &Decided, reasons: [(i32, String); 3]) {
+    /// Decides a transfer waiting in `from` by the state machine, on what `checks` read, and
+    /// records the outcome on its row: status, charged amount and fee, and for a decline its
+    /// reason, the one `reasons` names for it (insufficient funds, the receiver's limit, the
+    /// terminal's limit, as the settlement gives them).
+    pub(super) fn apply_transfer_decision(
+        from: TxStatus,
+        payment: &mut Payment,
+        decision: Decision,
+        checks: &Checks,
+        reasons: [(i32, String); 3],
+    ) -> StoreResult<Decided> {
+        let state = waiting_state(payment, from);
+        let decided = transition::decide(&state, decision, checks).map_err(illegal(from, payment.status))?;
         payment.status = decided.status;
         payment.charged_minor = decided.charged_minor;
         if let Some(fee) = decided.fee_minor {
@@ -151,6 +159,7 @@ impl<DB: Backend> SqlStore<DB> {
             payment.approval_code = String::new();
             payment.reference = String::new();
         }
+        Ok(decided)
     }
 }
 

@@ -435,9 +435,7 @@ impl<DB: Backend> Opening<DB> {
         }
         Ok((unit, done))
     }
-}
 
-impl<DB: Backend> Opening<DB> {
     /// Queues what the unit owes and then `steps` as the head of the unit's writes, sending
     /// nothing: the unit's first round trip is its [`Unit::send_last`] (or a `flush`), which on
     /// SQLite carries the opening, `steps`, the writes queued after them and the RELEASE. For a
