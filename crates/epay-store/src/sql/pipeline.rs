@@ -216,6 +216,11 @@ impl Pipeline {
         self.steps.push(step);
     }
 
+    /// Queues `other`'s steps after these.
+    pub(crate) fn append(&mut self, mut other: Pipeline) {
+        self.steps.append(&mut other.steps);
+    }
+
     pub(crate) fn is_empty(&self) -> bool {
         self.steps.is_empty()
     }

@@ -1,5 +1,5 @@
-//! SQLite: a card payment (or a transfer from a card) decided before it takes the write
-//! connection, and written in one round trip.
+//! SQLite: a card payment (or a transfer from a card) decided before it touches the write
+//! connection, and written in one round trip by the writer's committer.
 //!
 //! The group-commit writer (`writer.rs`) runs one unit at a time on its one connection, so the
 //! time a unit holds it bounds how many payments a second SQLite can take, however many cores
@@ -9,11 +9,13 @@
 //! before it knows what to write.
 //!
 //! Here the reads go first, on a read-only connection (WAL: they wait for no writer), and the
-//! payment is decided on them. Only then does it take the write connection, and it sends its
-//! whole unit at once: the savepoint (or the batch's BEGIN), the token's spend, the writes,
-//! RELEASE. What the read-only connection read may be older than the write connection's batch
-//! (units not yet committed are invisible to it), so every fact the decision took from it is
-//! held again on the write connection, inside the unit:
+//! payment is decided on them. What is left is only writes, which it hands to the writer as a
+//! detached unit (`writer.rs`): the committer runs them in its next batch in one round trip
+//! (the savepoint, the token's spend, the writes, RELEASE), one detached unit after another
+//! with no task woken between them, and commits them together. What the read-only connection
+//! read may be older than the write connection's batch (units not yet committed are invisible
+//! to it), so every fact the decision took from it is held again on the write connection,
+//! inside the unit:
 //! - **the token is unspent**: its spend is a plain insert, and a spent token's id is a unique
 //!   violation;
 //! - **the attempt's number is free and nothing holds the invoice**: the payment's insert meets
@@ -24,9 +26,9 @@
 //!   state machine's funds check. It checks what the card has now, not the balance the read saw,
 //!   so payments from one card in one batch do not trip each other.
 //!
-//! Any of these failing stops the unit's statements; the unit is dropped (the next holder of
-//! the connection rolls back to its savepoint, `writer.rs`) and the payment goes the locked way
-//! (`payments.rs`), which reads on the write connection and answers as it always did: a spent
+//! Any of these failing stops the unit's statements before its RELEASE; the writer rolls back
+//! to its savepoint before anything else runs (`writer.rs`), and the payment goes the locked
+//! way (`payments.rs`), which reads on the write connection and answers as it always did: a spent
 //! token, a taken invoice, insufficient funds. So does everything this path does not decide:
 //! a refusal or a decline (the locked way gives each its answer, in its order), a payment that
 //! saves a card, opens a 3-D Secure challenge, charges a subscription or comes from an invoice
@@ -122,7 +124,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
 
         let now = payment.created_at;
-        let mut tx = self.open_ahead(token_digest, *token_expires_at, now).await?;
+        let mut tx = Self::open_ahead(token_digest, *token_expires_at, now);
         let accounts = RoleAccounts { payer: card_account, payee: merchant_account, fee: None };
         let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
@@ -208,7 +210,7 @@ impl<DB: Backend> SqlStore<DB> {
         }
 
         let now = payment.created_at;
-        let mut tx = self.open_ahead(token_digest, *token_expires_at, now).await?;
+        let mut tx = Self::open_ahead(token_digest, *token_expires_at, now);
         let accounts = RoleAccounts { payer: from_account, payee: to_account, fee: Some(fee_account) };
         let ending = AttemptEnd { token_digest, token_spend: *token_spend, three_ds: None, callback };
         let queued = async {
@@ -323,37 +325,40 @@ impl<DB: Backend> SqlStore<DB> {
         cell.get_or_init(|| build(with_total))
     }
 
-    /// Takes the write connection for a unit decided ahead, its opening and the token's spend
-    /// queued (a plain insert: a token spent since is a unique violation).
-    async fn open_ahead(&self, token_id: &str, expires_at: i64, now: i64) -> StoreResult<super::Unit<DB>> {
+    /// A detached unit (`writer.rs`) for a payment decided ahead, the token's spend its first
+    /// write (a plain insert: a token spent since is a unique violation). It holds no
+    /// connection: its writes are only queued.
+    fn open_ahead(token_id: &str, expires_at: i64, now: i64) -> super::Unit<DB> {
         let spend = Step::new(
             "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)",
             vec![token_id.into(), now.into(), expires_at.into()],
         );
-        Ok(self.begin_opening().await?.queue([spend]))
+        super::Unit::detached([spend])
     }
 
-    /// Sends what a unit decided ahead queued (`queued`: whether queueing it went well), in one
-    /// round trip, and commits it: `Ok(true)` once durable, `Ok(false)` when the round trip
-    /// found the read out of date (dropping the unit undoes whatever part of it ran).
-    async fn end_ahead(&self, mut tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
-        let sent = match queued {
-            Ok(()) => tx.send_last().await,
+    /// Hands what a unit decided ahead queued (`queued`: whether queueing it went well) to the
+    /// writer, which runs it in one round trip in its next batch: `Ok(true)` once durable,
+    /// `Ok(false)` when the round trip found the read out of date (and left nothing of it).
+    async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
+        let Some(writer) = self.writer.as_ref() else {
+            // Unreachable: only a store with a writer decides ahead (`reads_ahead`).
+            return Ok(false);
+        };
+        let outcome = match queued {
+            Ok(()) => writer.run_detached(tx).await,
             Err(e) => Err(e),
         };
-        let count = |written| self.writer.as_ref().inspect(|w| w.count_read_ahead(written));
-        match sent {
-            Ok(()) => {}
-            Err(e) if read_out_of_date(&e) => {
-                drop(tx);
-                count(false);
-                return Ok(false);
+        match outcome {
+            Ok(()) => {
+                writer.count_read_ahead(true);
+                Ok(true)
             }
-            Err(e) => return Err(e),
+            Err(e) if read_out_of_date(&e) => {
+                writer.count_read_ahead(false);
+                Ok(false)
+            }
+            Err(e) => Err(e),
         }
-        tx.commit().await?;
-        count(true);
-        Ok(true)
     }
 }
 

@@ -86,7 +86,7 @@ fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
 
 /// Runs `write` while a unit holds the write connection with `change` (SQL) made and not yet
 /// committed: `write` reads the database without it (the read-only connections cannot see it),
-/// decides, and waits for the write connection, which it gets once the unit committed.
+/// decides, and hands its writes to the committer, which runs them once the unit committed.
 async fn behind_a_change<T: Send + 'static>(
     store: &SqlStore<sqlx::Sqlite>,
     change: Option<&str>,

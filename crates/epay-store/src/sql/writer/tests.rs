@@ -563,3 +563,174 @@ async fn openings_go_with_what_opens_the_unit() {
         openings_keep_the_unit_whole(Arc::new(pg_store().await)).await;
     }
 }
+
+/// A detached unit of `steps` (`Unit::detached`), run by the store's committer.
+async fn run_detached(store: &SqlStore<sqlx::Sqlite>, steps: Vec<Step>) -> StoreResult<()> {
+    let writer = store.writer.as_ref().expect("a SQLite file store has a writer");
+    writer.run_detached(super::Unit::detached(steps)).await
+}
+
+/// SQLite: detached units handed to the committer together share its COMMITs with each other
+/// and with locked units; one whose writes fail gets its own error and leaves nothing (not
+/// even its writes before the failing one) while the units before and after it in the batch
+/// commit.
+#[tokio::test]
+async fn detached_units_share_commits_and_fail_alone() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = Arc::new(sqlite_store().await);
+    insert(&*store, "taken", "p").await.unwrap();
+    let before = store.group_commits().unwrap();
+    let duplicate = |_: &sqlx::Error| StoreError::DuplicateInvoice;
+    let mut units = JoinSet::new();
+    for i in 0..24 {
+        let store = store.clone();
+        units.spawn(async move {
+            let id = format!("u{i}");
+            let outcome = match i % 3 {
+                0 => {
+                    run_detached(&store, vec![row_step(&id), row_step("taken").on_unique("writer_rows", duplicate)])
+                        .await
+                }
+                1 => {
+                    run_detached(
+                        &store,
+                        vec![row_step(&id), touch_step(&id).unless_one(StoreError::IdempotencyKeyLost)],
+                    )
+                    .await
+                }
+                _ => insert(&*store, &id, "p").await,
+            };
+            (i, outcome)
+        });
+    }
+    while let Some(done) = units.join_next().await {
+        let (i, outcome) = done.unwrap();
+        match i % 3 {
+            0 => assert!(matches!(outcome, Err(StoreError::DuplicateInvoice)), "u{i}: {outcome:?}"),
+            _ => outcome.unwrap(),
+        }
+    }
+    let commits = store.group_commits().unwrap() - before;
+    for i in 0..24 {
+        let id = format!("u{i}");
+        assert_eq!(present(&*store, &id).await, i % 3 != 0, "{id}: only the failing units left nothing");
+    }
+    assert!(commits < 16, "16 units that wrote took {commits} COMMITs: they did not share any");
+
+    // A count that is not one stops a detached unit too; the next one works.
+    let lost =
+        run_detached(&store, vec![row_step("c1"), touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost)])
+            .await
+            .unwrap_err();
+    assert!(matches!(lost, StoreError::IdempotencyKeyLost), "{lost:?}");
+    run_detached(&store, vec![row_step("c2")]).await.unwrap();
+    assert!(!present(&*store, "c1").await, "c1 belongs to a unit that failed");
+    assert!(present(&*store, "c2").await);
+}
+
+/// SQLite: a detached unit of a batch whose COMMIT fails is told so, with the batch's other
+/// units, and nothing of the batch is written; the next unit works.
+#[tokio::test]
+async fn detached_units_hear_their_batch_fail() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    // Both handed over before the committer runs (it waits for this task to yield): one batch.
+    let orphan = Step::new("INSERT INTO writer_rows (id, parent) VALUES ('orphan', 'nobody')", Vec::new());
+    let both =
+        async { tokio::join!(run_detached(&store, vec![row_step("innocent")]), run_detached(&store, vec![orphan])) };
+    let (innocent, orphan) = tokio::time::timeout(Duration::from_secs(10), both).await.expect("both are answered");
+    for outcome in [innocent, orphan] {
+        let error = outcome.expect_err("a unit of a batch whose COMMIT failed must fail").to_string();
+        assert!(error.contains("group commit failed"), "{error}");
+    }
+    assert!(!present(&store, "innocent").await, "its batch was rolled back");
+    run_detached(&store, vec![row_step("after")]).await.unwrap();
+    assert!(present(&store, "after").await);
+}
+
+/// SQLite: detached units handed over together run in one batch and share its one COMMIT,
+/// with no locked unit to wake the committer.
+#[tokio::test]
+async fn detached_units_share_one_commit() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = Arc::new(sqlite_store().await);
+    let writer = store.writer.as_ref().unwrap();
+    let (commits, units) = (writer.commits(), writer.units());
+    let mut detached = JoinSet::new();
+    for i in 0..32 {
+        let store = store.clone();
+        // This test's runtime has one thread: every task hands its unit over before the
+        // committer, woken by the first, runs.
+        detached.spawn(async move { run_detached(&store, vec![row_step(&format!("d{i}"))]).await });
+    }
+    let joined = tokio::time::timeout(Duration::from_secs(10), async {
+        while let Some(done) = detached.join_next().await {
+            done.unwrap().unwrap();
+        }
+    });
+    joined.await.expect("every detached unit is answered");
+    let writer = store.writer.as_ref().unwrap();
+    assert_eq!(writer.units() - units, 32);
+    assert_eq!(writer.commits() - commits, 1, "32 detached units handed over together took more than one COMMIT");
+    for i in 0..32 {
+        assert!(present(&*store, &format!("d{i}")).await);
+    }
+}
+
+/// SQLite: a detached unit once handed to the committer runs and commits though the future
+/// that handed it over is dropped (a client that hung up), as a released unit does; nothing
+/// else wakes the committer.
+#[tokio::test]
+async fn detached_unit_commits_once_handed_over() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    // The first poll hands the unit over; the zero timeout then drops the future.
+    let dropped = tokio::time::timeout(Duration::ZERO, run_detached(&store, vec![row_step("handed")])).await;
+    assert!(dropped.is_err(), "the future was dropped before its answer");
+    let mut waited = 0;
+    while !present(&store, "handed").await {
+        assert!(waited < 500, "the handed-over unit never committed");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        waited += 1;
+    }
+}
+
+/// SQLite: an error that ends the whole transaction (here a trigger's `RAISE(ROLLBACK)`) takes
+/// the units already in the batch with it: the detached unit that ran before the failing one is
+/// told its batch failed, not that it is durable, and nothing of either is written.
+#[tokio::test]
+async fn detached_units_hear_a_lost_batch() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    let mut tx = store.begin_unit().await.unwrap();
+    sqlx::query(
+        "CREATE TRIGGER writer_rows_lost BEFORE INSERT ON writer_rows WHEN NEW.id = 'lost'
+         BEGIN SELECT RAISE(ROLLBACK, 'the whole transaction rolled back'); END",
+    )
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    let answers = tokio::time::timeout(Duration::from_secs(10), async {
+        // Both handed over before the committer runs: one batch, `first` ahead of `lost`.
+        tokio::join!(run_detached(&store, vec![row_step("first")]), run_detached(&store, vec![row_step("lost")]))
+    });
+    let (first, lost) = answers.await.expect("both are answered");
+    let lost = lost.expect_err("the unit whose write rolled back the transaction fails").to_string();
+    assert!(lost.contains("the whole transaction rolled back"), "{lost}");
+    let first = first.expect_err("the transaction its batch was in is gone").to_string();
+    assert!(first.contains("group commit failed"), "{first}");
+    assert!(!present(&store, "first").await && !present(&store, "lost").await);
+    run_detached(&store, vec![row_step("after")]).await.unwrap();
+    assert!(present(&store, "after").await);
+}
