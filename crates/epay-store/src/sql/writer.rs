@@ -150,13 +150,13 @@ impl<DB: Backend> Unit<DB> {
         Ok(self.commit().await?)
     }
 
-    /// Sends the unit's last queued writes, [`Self::commit`] to follow. On SQLite, a unit with a
-    /// savepoint releases it in the same round trip: RELEASE runs only if every write before it
-    /// did and changed what it must (`pipeline.rs` checks row counts in the query), so a failed
-    /// write still finds the savepoint there to undo the unit. An error here leaves nothing of
-    /// the unit once it is dropped; an error of `commit` may come after the unit joined its
-    /// batch.
-    pub(crate) async fn send_last(&mut self) -> StoreResult<()> {
+    /// `finish`'s first half: sends the unit's last queued writes, [`Self::commit`] to follow.
+    /// On SQLite, a unit with a savepoint releases it in the same round trip: RELEASE runs only
+    /// if every write before it did and changed what it must (`pipeline.rs` checks row counts in
+    /// the query), so a failed write still finds the savepoint there to undo the unit. An error
+    /// here leaves nothing of the unit once it is dropped; an error of `commit` may come after
+    /// the unit joined its batch.
+    async fn send_last(&mut self) -> StoreResult<()> {
         let with_release = match &self.inner {
             Inner::Batched(held) => !held.bare && !self.pending.is_empty(),
             Inner::Own(_) | Inner::Detached => false,
