@@ -60,6 +60,13 @@ pub enum StoreError {
     Refused(Refusal),
     #[error("database error: {0}")]
     Database(sqlx::Error),
+    /// A read on SQLite's inline read connections failed (`sql/inline_reads.rs`). An SQLite
+    /// file cannot hang up, so it is never a lost connection.
+    #[error("database read error: {0}")]
+    SqliteRead(#[from] rusqlite::Error),
+    /// SQLite's inline read connections could not open the database file at start.
+    #[error("cannot open the database for reading: {0}")]
+    SqliteOpen(rusqlite::Error),
     #[error("migration error: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("unsupported database url {0:?}: use sqlite://path or postgres://...")]

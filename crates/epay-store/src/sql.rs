@@ -17,6 +17,7 @@ mod conns;
 mod daily_totals;
 mod database;
 mod decisions;
+mod inline_reads;
 mod invoices;
 mod ledger;
 mod merchants;
@@ -71,6 +72,10 @@ pub struct SqlStore<DB: Database> {
     /// wrote and was answered is read back by the next); PostgreSQL (and an in-memory SQLite
     /// database, which only its one connection sees): the same connections as `pool`.
     reads: Conns<DB>,
+    /// SQLite files: the hot path's reads, run on the calling thread (`inline_reads.rs`)
+    /// rather than on `reads`' connection threads. `None` on PostgreSQL and for an in-memory
+    /// SQLite database.
+    inline: Option<Arc<inline_reads::InlineReads>>,
     /// SQLite: the group-commit writer that runs the units on the write connection (see
     /// `writer.rs`). PostgreSQL: none, a unit is a pooled transaction.
     writer: Option<Writer<DB>>,

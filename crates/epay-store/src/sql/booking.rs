@@ -61,6 +61,33 @@ pub(super) fn mixed_currencies(id: &str) -> sqlx::Error {
     sqlx::Error::InvalidArgument(format!("ledger transfer {id} mixes currencies or names a missing account"))
 }
 
+/// A row of [`SqlStore::funds_and_currencies_sql`]'s answer: an account and its currency, and
+/// for the payer's row (only) what it has available.
+pub(super) struct FundsRow {
+    pub id: String,
+    pub currency: String,
+    pub available: Option<i64>,
+}
+
+/// The payer's funds (`None`: no such account) and the currencies of the accounts that exist,
+/// from [`SqlStore::funds_and_currencies_sql`]'s rows.
+pub(super) fn funds_and_currencies_in(
+    p: &Payment,
+    payer: &str,
+    rows: Vec<FundsRow>,
+) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
+    let (mut funds, mut currencies) = (None, Vec::new());
+    for FundsRow { id, currency, available } in rows {
+        if id == payer {
+            let side = denomination(p, &currency).ok_or_else(|| mixed_currencies(payer))?;
+            let available = available.ok_or_else(|| sqlx::Error::ColumnNotFound("available".into()))?;
+            funds = Some((side, available));
+        }
+        currencies.push((id, currency));
+    }
+    Ok((funds, Known(currencies)))
+}
+
 /// The ledger accounts a payment's postings name, by role.
 pub(super) struct RoleAccounts<'a> {
     pub payer: &'a str,
@@ -368,17 +395,19 @@ impl<DB: Backend> SqlStore<DB> {
         payer: &str,
         rows: &[DB::Row],
     ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
-        let (mut funds, mut currencies) = (None, Vec::new());
-        for row in rows {
-            let id: String = row.try_get("id")?;
-            let currency: String = row.try_get("currency")?;
-            if id == payer {
-                let side = denomination(p, &currency).ok_or_else(|| mixed_currencies(payer))?;
-                funds = Some((side, row.try_get::<i64, _>("available")?));
-            }
-            currencies.push((id, currency));
-        }
-        Ok((funds, Known(currencies)))
+        funds_and_currencies_in(p, payer, Self::funds_rows(payer, rows)?)
+    }
+
+    /// [`Self::funds_and_currencies_sql`]'s rows as sqlx answered them (what is available read
+    /// for the payer's row only: the others have none).
+    fn funds_rows(payer: &str, rows: &[DB::Row]) -> Result<Vec<FundsRow>, sqlx::Error> {
+        rows.iter()
+            .map(|row| {
+                let id: String = row.try_get("id")?;
+                let available = if id == payer { Some(row.try_get::<i64, _>("available")?) } else { None };
+                Ok(FundsRow { id, currency: row.try_get("currency")?, available })
+            })
+            .collect()
     }
 
     /// Books a transition's postings: for each, its ledger transfers `<payment>:<name>`

@@ -86,14 +86,6 @@ pub struct Conns<DB: Database> {
     shared: Arc<Shared<DB>>,
 }
 
-impl<DB: Database> Conns<DB> {
-    /// Whether `other` is these same connections (an in-memory SQLite database reads on its
-    /// write connection).
-    pub(crate) fn same_as(&self, other: &Conns<DB>) -> bool {
-        Arc::ptr_eq(&self.shared, &other.shared)
-    }
-}
-
 impl<DB: Database> Clone for Conns<DB> {
     fn clone(&self) -> Self {
         Conns { shared: self.shared.clone() }

@@ -7,6 +7,7 @@ use sqlx::{FromRow, Row};
 
 use super::booking::RoleAccounts;
 use super::decisions::{refused, state_of};
+use super::inline_reads;
 use super::pipeline::Step;
 use super::writes::{is_unique_violation, AttemptEnd};
 use super::{Backend, RowsAffected, SqlStore};
@@ -228,11 +229,13 @@ impl<DB: Backend> SqlStore<DB> {
 #[async_trait]
 impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     async fn payment_by_invoice(&self, terminal_id: &str, invoice_id: &str) -> StoreResult<Option<Payment>> {
-        let last = sqlx::query_as(
-            "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
-        )
-        .bind(terminal_id)
-        .bind(invoice_id);
+        const LAST_ATTEMPT: &str =
+            "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1";
+        let args = [terminal_id.into(), invoice_id.into()];
+        if let Some(rows) = self.read_inline(LAST_ATTEMPT, &args, inline_reads::payment)? {
+            return Ok(rows.into_iter().next());
+        }
+        let last = sqlx::query_as(LAST_ATTEMPT).bind(terminal_id).bind(invoice_id);
         Ok(last.fetch_optional(&self.reads).await?)
     }
 

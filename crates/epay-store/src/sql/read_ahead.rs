@@ -8,8 +8,8 @@
 //! opening read (the token's spend, the attempt's number, the card's funds) must come back
 //! before it knows what to write.
 //!
-//! Here the reads go first, on a read-only connection (WAL: they wait for no writer), and the
-//! payment is decided on them. What is left is only writes, which it hands to the writer as a
+//! Here the reads go first, on a read-only connection (WAL: they wait for no writer) run on the
+//! request's own thread (`inline_reads.rs`), and the payment is decided on them. What is left is only writes, which it hands to the writer as a
 //! detached unit (`writer.rs`): the committer runs them in its next batch in one round trip
 //! (the savepoint, the token's spend, the writes, RELEASE), one detached unit after another
 //! with no task woken between them, and commits them together. What the read-only connection
@@ -42,13 +42,13 @@ use std::sync::OnceLock;
 use epay_domain::posting::Denomination;
 use epay_domain::transition::{Checks, DailyLimit};
 use epay_domain::{AccountKind, TxStatus};
-use sqlx::Row;
 
-use super::booking::{is_sharded, Known, PayerRow, RoleAccounts};
+use super::booking::{funds_and_currencies_in, is_sharded, FundsRow, Known, PayerRow, RoleAccounts};
 use super::daily_totals::DailySubject;
 use super::decisions::{payment_decision, transfer_decision};
-use super::pipeline::{renumber, statements, Arg, Step};
-use super::writes::{AttemptEnd, NUMBERING};
+use super::inline_reads::{query_on, Inline};
+use super::pipeline::{Arg, Step};
+use super::writes::{attempt_after, AttemptEnd, NumberingRow, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
@@ -68,6 +68,23 @@ struct ReadAhead {
     /// The day's total of the subject asked for ([`DayTotal`]), when its row exists.
     day_total: Option<i64>,
 }
+
+/// The read ahead's rows, as the inline read connection answered them.
+struct AheadRows {
+    numbering: Vec<NumberingRow>,
+    funds: Vec<FundsRow>,
+    /// The payer's account's kind (`None`: no such account).
+    payer_kind: Option<String>,
+    /// The day's total, when asked for and its row exists.
+    day_total: Option<i64>,
+}
+
+/// The payer account's kind (`$1` the payer).
+const PAYER_KIND: &str = "SELECT kind FROM ledger_accounts WHERE id = $1";
+
+/// A daily total's row (`$1` subject, `$2` currency, `$3` the day's start).
+const DAY_TOTAL: &str =
+    "SELECT total_minor FROM transfer_daily_totals WHERE subject = $1 AND currency = $2 AND day_start_ms = $3";
 
 /// A daily total to read ahead: the row of `transfer_daily_totals` a limit is checked against.
 struct DayTotal<'a> {
@@ -247,17 +264,17 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(written.then_some(payment))
     }
 
-    /// Whether this store decides ahead: SQLite's writer, with read-only connections of its own
-    /// (an in-memory database reads on its write connection: nothing to read ahead of).
+    /// Whether this store decides ahead: SQLite's writer, with inline read connections of its
+    /// own (an in-memory database reads on its write connection: nothing to read ahead of).
     fn reads_ahead(&self) -> bool {
-        DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && !self.reads.same_as(&self.pool)
+        DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && self.inline.is_some()
     }
 
     /// The attempt's numbering and the payer's funds (with the currencies of `others`, the
-    /// accounts the attempt books), read in one round trip on a read-only connection. `None`
+    /// accounts the attempt books), read on an inline read connection (`inline_reads.rs`). `None`
     /// when the read refuses the attempt (the locked way answers that), when the payer is not
     /// a card's account (the rule the write connection holds the funds with is a card's only),
-    /// or when the read fails (the read-only connections busy past their timeout): the locked
+    /// or when the read fails (the database busy past its timeout): the locked
     /// way needs none of them.
     async fn read_ahead(
         &self,
@@ -275,54 +292,47 @@ impl<DB: Backend> SqlStore<DB> {
         if let Some(total) = &total {
             args.extend([(&total.subject.key()).into(), total.currency.into(), total.day_start_ms.into()]);
         }
-        let sql = Self::read_ahead_sql(total.is_some());
-        let mut conn = self.reads.acquire().await.ok()?;
-        let done = statements::<DB>(&mut conn, Step::bind(&args, sqlx::query::<DB>(sql))).await.ok()?;
-        drop(conn);
-        let mut done = done.into_iter();
-        let (numbering, funds, kind) = (done.next()?, done.next()?, done.next()?);
-        let day_total = match (&total, done.next()) {
-            (Some(_), Some(read)) => match read.rows.first() {
-                Some(row) => Some(row.try_get::<i64, _>("total_minor").ok()?),
-                None => None,
-            },
-            (None, None) => None,
-            _ => return None,
-        };
-        let payer_kind: String = kind.rows.first()?.try_get("kind").ok()?;
-        if payer_kind != AccountKind::Card.as_str() {
+        // Busy (another process holds the file) or failed: the locked way reads for itself.
+        let read = self.inline.as_ref()?.read(|conn| Self::read_ahead_rows(conn, &args, total.is_some()));
+        let Ok(Inline::Read(rows)) = read else { return None };
+        if rows.payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
             return None;
         }
-        let attempt = Self::next_attempt(&numbering.rows).ok()?;
-        let (funds, known) = Self::funds_and_currencies_of(p, payer, &funds.rows).ok()?;
-        Some(ReadAhead { attempt, funds, known, day_total })
+        let attempt = attempt_after(&rows.numbering).ok()?;
+        let (funds, known) = funds_and_currencies_in(p, payer, rows.funds).ok()?;
+        Some(ReadAhead { attempt, funds, known, day_total: rows.day_total })
     }
 
-    /// The read ahead's statements (`$1` terminal, `$2` invoice, `$3` the payer, `$4`, `$5` the
-    /// accounts booked, then with `with_total` `$6`–`$8` the daily total's subject, currency and
-    /// day): the numbering, the payer's funds and the currencies, the payer's kind, the total.
-    /// The same text for every attempt, so built once; SQLite's only ([`Self::reads_ahead`]),
-    /// which is why one text serves the generic store.
-    fn read_ahead_sql(with_total: bool) -> &'static str {
-        static PLAIN: OnceLock<String> = OnceLock::new();
-        static WITH_TOTAL: OnceLock<String> = OnceLock::new();
-        debug_assert!(DB::ONE_TRIP == OneTrip::Statements);
-        let build = |with_total: bool| {
-            // Any unsharded payer: the funds read differs only for a sharded one.
-            let funds = Self::funds_and_currencies_sql("card:", PayerRow::Unlocked, "").unwrap_or_default();
-            let mut sql = format!("{NUMBERING};\n");
-            renumber(&funds, 2, &mut sql);
-            sql.push_str(";\nSELECT kind FROM ledger_accounts WHERE id = $3");
-            if with_total {
-                sql.push_str(
-                    ";\nSELECT total_minor FROM transfer_daily_totals
-                     WHERE subject = $6 AND currency = $7 AND day_start_ms = $8",
-                );
-            }
-            sql
+    /// The read ahead's rows, on an inline read connection (`inline_reads.rs`), on this thread:
+    /// the numbering, the payer's funds and the currencies, the payer's kind, and with
+    /// `with_total` the daily total. `args`: `$1` terminal, `$2` invoice, `$3` the payer, `$4`,
+    /// `$5` the accounts booked, then `$6`–`$8` the daily total's subject, currency and day.
+    fn read_ahead_rows(conn: &rusqlite::Connection, args: &[Arg], with_total: bool) -> rusqlite::Result<AheadRows> {
+        // SQLite's text (no row lock), whatever `DB`: only SQLite reads ahead (`reads_ahead`).
+        static FUNDS: OnceLock<String> = OnceLock::new();
+        let funds_sql = FUNDS.get_or_init(|| {
+            SqlStore::<sqlx::Sqlite>::funds_and_currencies_sql("card:", PayerRow::Unlocked, "").unwrap_or_default()
+        });
+        let payer = &args[2];
+        let numbering = query_on(conn, NUMBERING, &args[..2], |r| {
+            let attempt = match r.get::<_, Option<i32>>("attempt")? {
+                Some(attempt) => Some((attempt, r.get("status")?)),
+                None => None,
+            };
+            Ok(NumberingRow { max_attempts: r.get("max_attempts")?, attempt })
+        })?;
+        let Arg::Text(Some(payer_id)) = payer else { return Err(rusqlite::Error::InvalidQuery) };
+        let funds = query_on(conn, funds_sql, &args[2..5], |r| {
+            let id: String = r.get("id")?;
+            let available = if id == *payer_id { Some(r.get("available")?) } else { None };
+            Ok(FundsRow { id, currency: r.get("currency")?, available })
+        })?;
+        let payer_kind = query_on(conn, PAYER_KIND, &args[2..3], |r| r.get("kind"))?.into_iter().next();
+        let day_total = match with_total {
+            true => query_on(conn, DAY_TOTAL, &args[5..8], |r| r.get("total_minor"))?.into_iter().next(),
+            false => None,
         };
-        let cell = if with_total { &WITH_TOTAL } else { &PLAIN };
-        cell.get_or_init(|| build(with_total))
+        Ok(AheadRows { numbering, funds, payer_kind, day_total })
     }
 
     /// A detached unit (`writer.rs`) for a payment decided ahead, the token's spend its first

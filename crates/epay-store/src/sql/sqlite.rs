@@ -1,10 +1,11 @@
 //! SQLite: the embedded default. One write connection, so every transaction is serial and
 //! needs no row locks; its units of work share COMMITs (`writer.rs`). Reads outside a
-//! transaction run on a few read-only connections beside it (WAL).
+//! transaction run on a few read-only connections beside it (WAL), the hot path's on the
+//! calling thread (`inline_reads.rs`).
 
 use std::future::Future;
 use std::str::FromStr;
-use std::sync::LazyLock;
+use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
@@ -12,8 +13,9 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, S
 use sqlx::Sqlite;
 
 use super::conns::{Conns, Settings};
+use super::inline_reads::InlineReads;
 use super::{migrations, Backend, OneTrip, RowsAffected, SqlStore, Writer};
-use crate::StoreResult;
+use crate::{StoreError, StoreResult};
 
 static MIGRATOR: LazyLock<Migrator> = LazyLock::new(|| migrations::migrator(migrations::SQLITE));
 
@@ -55,27 +57,33 @@ impl SqlStore<Sqlite> {
             // survives power loss.
             .synchronous(SqliteSynchronous::Full)
             .foreign_keys(true)
-            .busy_timeout(Duration::from_secs(10));
+            .busy_timeout(BUSY_TIMEOUT);
         // One connection: SQLite has one writer anyway, and a single connection makes every
         // transaction serial, so read-then-write sequences cannot interleave.
         // No ping, neither when a connection is lent nor when it is given back (`conns.rs`): on
         // SQLite a ping is one more hand-off to the connection's worker thread, and thread
         // hand-offs are the largest cost in `epay bench`'s profile; a local file cannot hang up.
         let pool = Conns::open(options, SQLITE.with_max(1)).await?;
-        let reads = if is_in_memory(url) {
+        let (reads, inline) = if is_in_memory(url) {
             // Only its one connection sees an in-memory database.
-            pool.clone()
+            (pool.clone(), None)
         } else {
             // Read-only: a bug that wrote here would fail loudly instead of racing the writer.
             // The file exists now (the write pool created it, in WAL mode).
-            let read_options = SqliteConnectOptions::from_str(url)?
-                .read_only(true)
-                .foreign_keys(true)
-                .busy_timeout(Duration::from_secs(10));
-            Conns::open(read_options, SQLITE.with_max(READERS)).await?
+            let read_options =
+                SqliteConnectOptions::from_str(url)?.read_only(true).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
+            // Inline reads open the file by its name alone: not beside connections that reach
+            // it through another VFS, or that treat it as immutable.
+            let inline = match has_option(url, &["vfs", "immutable"]) {
+                true => None,
+                false => {
+                    Some(Arc::new(InlineReads::open(read_options.get_filename()).map_err(StoreError::SqliteOpen)?))
+                }
+            };
+            (Conns::open(read_options, SQLITE.with_max(READERS)).await?, inline)
         };
         let writer = Some(Writer::start(pool.clone()));
-        Ok(SqlStore { pool, reads, writer, config: Default::default() })
+        Ok(SqlStore { pool, reads, inline, writer, config: Default::default() })
     }
 }
 
@@ -83,9 +91,18 @@ impl SqlStore<Sqlite> {
 const SQLITE: Settings =
     Settings { max: 1, acquire_timeout: Duration::from_secs(30), ping_when_worth: false, max_lifetime: None };
 
+/// How long a statement waits for a lock another connection (or process) holds.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// Read-only connections beside the writer: each has its own sqlx worker thread, and the
 /// machine has few cores; enough that reads do not queue behind the writer's COMMIT.
 const READERS: u32 = 3;
+
+/// Whether the URL's query string sets any of `names` (`sqlite://file?vfs=unix-dotfile`).
+fn has_option(url: &str, names: &[&str]) -> bool {
+    let Some((_, query)) = url.split_once('?') else { return false };
+    query.split('&').any(|pair| names.contains(&pair.split('=').next().unwrap_or_default()))
+}
 
 /// `sqlite::memory:` or `…?mode=memory`: a database only its own connection sees.
 fn is_in_memory(url: &str) -> bool {

@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
+use super::pipeline::Arg;
 use super::{Backend, RowsAffected, SqlStore};
 
 use crate::model::*;
@@ -12,10 +13,11 @@ use crate::StoreResult;
 #[async_trait]
 impl<DB: Backend> TokensPort for SqlStore<DB> {
     async fn token_spent_at(&self, token_id: &str) -> StoreResult<Option<i64>> {
-        let row = sqlx::query("SELECT spent_at FROM spent_tokens WHERE token_id = $1")
-            .bind(token_id)
-            .fetch_optional(&self.reads)
-            .await?;
+        const SPENT_AT: &str = "SELECT spent_at FROM spent_tokens WHERE token_id = $1";
+        if let Some(rows) = self.read_inline(SPENT_AT, &[token_id.into()], |r| r.get("spent_at"))? {
+            return Ok(rows.into_iter().next());
+        }
+        let row = sqlx::query(SPENT_AT).bind(token_id).fetch_optional(&self.reads).await?;
         Ok(row.map(|r| r.try_get("spent_at")).transpose()?)
     }
 
@@ -132,6 +134,15 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
             "SELECT key, failures, expires_ms FROM abuse_counters WHERE expires_ms > $1 AND key IN ({})",
             placeholders(2, keys.len())
         );
+        let mut args: Vec<Arg> = vec![now_ms.into()];
+        args.extend(keys.iter().map(|key| Arg::from(*key)));
+        let inline = self.read_inline(&sql, &args, |r| {
+            let window = AbuseWindow { failures: r.get("failures")?, expires_ms: r.get("expires_ms")?, counted: false };
+            Ok((r.get("key")?, window))
+        })?;
+        if let Some(windows) = inline {
+            return Ok(windows);
+        }
         let mut query = sqlx::query(&sql).bind(now_ms);
         for key in keys {
             query = query.bind(*key);

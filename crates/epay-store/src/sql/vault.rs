@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use sqlx::Row;
 
-use super::{Backend, RowsAffected, SqlStore};
+use super::{inline_reads, Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::VaultPort;
 use crate::{StoreError, StoreResult};
@@ -79,11 +79,12 @@ impl<DB: Backend> VaultPort for SqlStore<DB> {
     }
 
     async fn saved_card(&self, merchant_id: &str, card_id: &str) -> StoreResult<Option<SavedCard>> {
-        Ok(sqlx::query_as("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
-            .bind(merchant_id)
-            .bind(card_id)
-            .fetch_optional(&self.reads)
-            .await?)
+        const SAVED_CARD: &str = "SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2";
+        let args = [merchant_id.into(), card_id.into()];
+        if let Some(rows) = self.read_inline(SAVED_CARD, &args, inline_reads::saved_card)? {
+            return Ok(rows.into_iter().next());
+        }
+        Ok(sqlx::query_as(SAVED_CARD).bind(merchant_id).bind(card_id).fetch_optional(&self.reads).await?)
     }
 
     async fn saved_cards(&self, merchant_id: &str, account_id: &str) -> StoreResult<Vec<SavedCard>> {

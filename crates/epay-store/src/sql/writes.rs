@@ -47,6 +47,33 @@ pub(super) const NUMBERING: &str = "SELECT t.max_attempts, p.attempt, p.status F
      LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
      WHERE t.id = $1";
 
+/// A row of [`NUMBERING`]: the terminal's `max_attempts` (NULL: no such terminal), and one
+/// earlier attempt at the invoice with its status, if there is one.
+pub(super) struct NumberingRow {
+    pub max_attempts: Option<i32>,
+    pub attempt: Option<(i32, String)>,
+}
+
+/// The attempt number after [`NUMBERING`]'s rows (no row: no such terminal), or why the invoice
+/// takes no attempt now.
+pub(super) fn attempt_after(rows: &[NumberingRow]) -> StoreResult<i32> {
+    let Some(max) = rows.first().and_then(|row| row.max_attempts) else { return Err(StoreError::NotFound) };
+    let mut last = 0;
+    let mut statuses = Vec::new();
+    for (attempt, status) in rows.iter().filter_map(|row| row.attempt.as_ref()) {
+        last = last.max(*attempt);
+        // A status this code does not know holds the invoice: refuse, never double.
+        statuses.push(status.parse().unwrap_or(TxStatus::New));
+    }
+    let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
+    match attempts.holding {
+        Some(TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
+        Some(_) => Err(StoreError::DuplicateInvoice),
+        None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
+        None => Ok(last + 1),
+    }
+}
+
 /// What a new attempt (a payment or a transfer) writes after its row's decision, besides the row.
 pub(super) struct AttemptEnd<'a> {
     /// The id of the token the attempt spent.
@@ -335,27 +362,20 @@ impl<DB: Backend> SqlStore<DB> {
     /// The attempt number from the numbering read's rows: the terminal's `max_attempts` (NULL
     /// or no row: no such terminal) and each earlier attempt's number and status.
     pub(super) fn next_attempt(rows: &[DB::Row]) -> StoreResult<i32> {
-        let max: i32 = match rows.first().map(|row| row.try_get::<Option<i32>, _>("max_attempts")).transpose()? {
-            Some(Some(max)) => max,
-            _ => return Err(StoreError::NotFound),
-        };
-        let mut last = 0;
-        let mut statuses = Vec::new();
-        for row in rows {
-            if let Some(attempt) = row.try_get::<Option<i32>, _>("attempt")? {
-                last = last.max(attempt);
-                let status: String = row.try_get("status")?;
-                // A status this code does not know holds the invoice: refuse, never double.
-                statuses.push(status.parse().unwrap_or(TxStatus::New));
-            }
-        }
-        let attempts = epay_domain::InvoiceAttempts::of(statuses, max);
-        match attempts.holding {
-            Some(TxStatus::ThreeD) => Err(StoreError::ChallengeOpen),
-            Some(_) => Err(StoreError::DuplicateInvoice),
-            None if attempts.exhausted() => Err(StoreError::AttemptsExhausted { attempts: attempts.used }),
-            None => Ok(last + 1),
-        }
+        attempt_after(&Self::numbering_rows(rows)?)
+    }
+
+    /// [`NUMBERING`]'s rows as sqlx answered them.
+    fn numbering_rows(rows: &[DB::Row]) -> Result<Vec<NumberingRow>, sqlx::Error> {
+        rows.iter()
+            .map(|row| {
+                let attempt = match row.try_get::<Option<i32>, _>("attempt")? {
+                    Some(attempt) => Some((attempt, row.try_get("status")?)),
+                    None => None,
+                };
+                Ok(NumberingRow { max_attempts: row.try_get("max_attempts")?, attempt })
+            })
+            .collect()
     }
 
     /// Spends a token by inserting its id into `spent_tokens`, on `executor` (the pool, or an
