@@ -30,6 +30,8 @@ mod read_ahead;
 pub(crate) mod rows;
 mod sqlite;
 mod subscriptions;
+#[cfg(test)]
+mod test_store;
 mod three_ds;
 mod tokens;
 mod transfers;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use epay_domain::{PaymentKind, Secret, TxStatus};
 
+use super::super::test_store::no_callback;
 use super::super::SqlStore;
 use super::{query_on, Inline, InlineReads};
 use crate::model::*;
@@ -12,21 +13,7 @@ use crate::ports::*;
 use crate::StoreError;
 
 async fn store() -> SqlStore<sqlx::Sqlite> {
-    let path = std::env::temp_dir().join(format!("epay-inline-reads-{}.sqlite", uuid::Uuid::new_v4().simple()));
-    let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
-    store.migrate().await.unwrap();
-    let merchant = Merchant {
-        id: "m1".into(),
-        name: "Inline reads".into(),
-        client_id: "inline-reads".into(),
-        secret_digest: Secret::from("digest".to_string()),
-        webhook_secret: Secret::from("whsec".to_string()),
-        token_generation: 1,
-    };
-    let terminal =
-        Terminal { id: "t1".into(), merchant_id: "m1".into(), pos_id: "00000001".into(), ..Default::default() };
-    store.upsert_merchant(&merchant, &[terminal]).await.unwrap();
-    store
+    super::super::test_store::sqlite_file_store("inline-reads").await
 }
 
 fn inline(store: &SqlStore<sqlx::Sqlite>) -> &Arc<InlineReads> {
@@ -235,10 +222,6 @@ fn declined(invoice: &str) -> PaymentWrite {
         idempotency: None,
         subscription: None,
     }
-}
-
-fn no_callback(_: &Payment) -> Option<NewCallback> {
-    None
 }
 
 #[tokio::test]

@@ -6,8 +6,9 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use epay_domain::{AccountKind, Currency, PaymentKind, Secret, TxStatus};
+use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
+use super::super::test_store::no_callback;
 use super::super::SqlStore;
 use crate::model::*;
 use crate::ports::*;
@@ -16,20 +17,7 @@ use crate::StoreError;
 const CARD: &str = "card:read-ahead";
 
 async fn store() -> Arc<SqlStore<sqlx::Sqlite>> {
-    let path = std::env::temp_dir().join(format!("epay-read-ahead-{}.sqlite", uuid::Uuid::new_v4().simple()));
-    let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
-    store.migrate().await.unwrap();
-    let merchant = Merchant {
-        id: "m1".into(),
-        name: "Read ahead".into(),
-        client_id: "read-ahead".into(),
-        secret_digest: Secret::from("digest".to_string()),
-        webhook_secret: Secret::from("whsec".to_string()),
-        token_generation: 1,
-    };
-    let terminal =
-        Terminal { id: "t1".into(), merchant_id: "m1".into(), pos_id: "00000001".into(), ..Default::default() };
-    store.upsert_merchant(&merchant, &[terminal]).await.unwrap();
+    let store = super::super::test_store::sqlite_file_store("read-ahead").await;
     store.ensure_accounts(&[(CARD.into(), AccountKind::Card, Currency::Kzt, 1_000)], 1).await.unwrap();
     Arc::new(store)
 }
@@ -68,10 +56,6 @@ fn payment(invoice: &str, token: &str, amount: i64) -> PaymentWrite {
         idempotency: None,
         subscription: None,
     }
-}
-
-fn no_callback(_: &Payment) -> Option<NewCallback> {
-    None
 }
 
 async fn available(store: &SqlStore<sqlx::Sqlite>) -> i64 {
