@@ -14,12 +14,14 @@
 //!
 //! What makes that safe to do on an async runtime's thread: the connections are read-only and
 //! the database is in WAL mode, so a read never waits for the writer or its COMMIT; every read
-//! here is a lookup by primary key or unique index. The one wait SQLite could still make is its
-//! busy handler, which only another process can trigger (one recovering the WAL index after a
-//! crash, or holding the file exclusively). These connections have no busy timeout: such a read
-//! answers "busy" at once, and the store asks its sqlx read connections instead, which wait on
-//! their own threads ([`Inline::Busy`]; a read ahead that is busy leaves the payment to the
-//! locked way). The runtime's thread never sits in the busy handler.
+//! here is a lookup by primary key or unique index. The wait SQLite could still make is its busy
+//! handler, which only another process can trigger (one recovering the WAL index after a crash,
+//! or holding the file exclusively). These connections have no busy timeout: such a read answers
+//! "busy" at once, and the store asks its sqlx read connections instead, which wait on their own
+//! threads ([`Inline::Busy`]; a read ahead that is busy leaves the payment to the locked way).
+//! The runtime's thread never sits in the busy handler. (SQLite's own retry while a WAL writer
+//! is mid-way through resetting the index can sleep briefly; it has no setting, and sqlx's
+//! threads met it as well.)
 //!
 //! Each read sees every COMMIT that returned before it started (an autocommit statement on a
 //! WAL reader), as the sqlx read-only connections did: a request that wrote and was answered is
@@ -109,20 +111,21 @@ impl InlineReads {
             },
         };
         let result = read(&conn);
-        // Every statement ran to its end (`query_on`), so no read transaction stays open to
-        // hold an old snapshot for the connection's next read.
-        debug_assert!(conn.is_autocommit(), "an inline read left a transaction open");
-        match result {
-            Ok(answer) => {
-                let mut idle = self.idle.lock().expect("idle connections");
-                if idle.len() < self.kept_idle {
-                    idle.push(conn);
-                }
-                Ok(Inline::Read(answer))
-            }
-            Err(e) if is_busy(&e) => Ok(Inline::Busy),
-            Err(e) => Err(e),
+        // Every statement ran to its end and was reset (`query_on`), so none holds a read
+        // transaction, and an old snapshot, into the connection's next read.
+        debug_assert!(conn.is_autocommit() && !conn.is_busy(), "an inline read left a statement open");
+        let answer = match result {
+            Ok(answer) => Inline::Read(answer),
+            // Kept: a refused read leaves the connection as it was.
+            Err(e) if is_busy(&e) => Inline::Busy,
+            // Closed: another error may have left it in any state.
+            Err(e) => return Err(e),
+        };
+        let mut idle = self.idle.lock().expect("idle connections");
+        if idle.len() < self.kept_idle {
+            idle.push(conn);
         }
+        Ok(answer)
     }
 
     /// Every row `sql` answers with `args`, each made by `row`, on this thread.
@@ -180,8 +183,9 @@ pub(crate) fn query_on<T>(
 }
 
 /// Binds each of the statement's parameters, `$1`, `$2`, … by its name, to that argument. A
-/// parameter with no argument (or one not named `$n`) is an error, as sqlx makes it; an
-/// argument no parameter names is left out (one list of arguments serves several statements).
+/// parameter with no argument (or one not named `$n`) is an error, never a NULL (sqlx would
+/// leave it NULL); an argument no parameter names is left out (one list of arguments serves
+/// several statements).
 fn bind(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
     for index in 1..=statement.parameter_count() {
         let named = statement.parameter_name(index);

@@ -274,7 +274,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// accounts the attempt books), read on an inline read connection (`inline_reads.rs`). `None`
     /// when the read refuses the attempt (the locked way answers that), when the payer is not
     /// a card's account (the rule the write connection holds the funds with is a card's only),
-    /// or when the read fails (the database busy past its timeout): the locked
+    /// or when the read fails or another process keeps it busy: the locked
     /// way needs none of them.
     async fn read_ahead(
         &self,
@@ -294,7 +294,16 @@ impl<DB: Backend> SqlStore<DB> {
         }
         // Busy (another process holds the file) or failed: the locked way reads for itself.
         let read = self.inline.as_ref()?.read(|conn| Self::read_ahead_rows(conn, &args, total.is_some()));
-        let Ok(Inline::Read(rows)) = read else { return None };
+        let rows = match read {
+            Ok(Inline::Read(rows)) => rows,
+            Ok(Inline::Busy) => return None,
+            Err(e) => {
+                // The locked way answers; said, so a read that always fails (a schema drift)
+                // does not switch this path off unseen.
+                tracing::warn!(error = %e, "reading a payment ahead failed; recorded the locked way");
+                return None;
+            }
+        };
         if rows.payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
             return None;
         }

@@ -3,14 +3,13 @@
 //! transaction run on a few read-only connections beside it (WAL), the hot path's on the
 //! calling thread (`inline_reads.rs`).
 
-use std::future::Future;
 use std::str::FromStr;
 use std::sync::{Arc, LazyLock};
 use std::time::Duration;
 
 use sqlx::migrate::{MigrateError, Migrator};
 use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteQueryResult, SqliteSynchronous};
-use sqlx::Sqlite;
+use sqlx::{ConnectOptions, Executor, Sqlite};
 
 use super::conns::{Conns, Settings};
 use super::inline_reads::InlineReads;
@@ -35,10 +34,15 @@ impl Backend for Sqlite {
         &MIGRATOR
     }
 
-    fn run_migrations(conn: &mut Self::Connection) -> impl Future<Output = Result<(), MigrateError>> + Send + '_ {
+    async fn run_migrations(conn: &mut Self::Connection) -> Result<(), MigrateError> {
+        // A migration may copy a whole table into a temporary one (0014): on disk, not in the
+        // memory the write connection keeps its temporary store in (`connect`).
+        conn.execute("PRAGMA temp_store = FILE").await?;
         // `run_direct`, not `run`: sqlx's own way around `run`'s "Acquire is not general
         // enough" on a borrowed connection.
-        MIGRATOR.run_direct(conn)
+        let migrated = MIGRATOR.run_direct(&mut *conn).await;
+        conn.execute("PRAGMA temp_store = MEMORY").await?;
+        migrated
     }
 }
 
@@ -56,6 +60,13 @@ impl SqlStore<Sqlite> {
             // FULL: a commit is on disk before we answer; a payment the client saw succeed
             // survives power loss.
             .synchronous(SqliteSynchronous::Full)
+            // Each unit is a savepoint in its batch (`writer.rs`): the pages it changes are
+            // copied to a statement journal first, which SQLite spills to a temporary file past
+            // 64 KiB, a payment's unit can reach, and keeps until the batch's COMMIT. In memory
+            // it is freed at the unit's RELEASE. Durability is the WAL's, unchanged. (Temporary
+            // tables and sorts of this connection stay in memory too: the migrations, which may
+            // copy a whole table into a temporary one, run with `temp_store = FILE`.)
+            .pragma("temp_store", "memory")
             .foreign_keys(true)
             .busy_timeout(BUSY_TIMEOUT);
         // One connection: SQLite has one writer anyway, and a single connection makes every
@@ -74,7 +85,7 @@ impl SqlStore<Sqlite> {
                 SqliteConnectOptions::from_str(url)?.read_only(true).foreign_keys(true).busy_timeout(BUSY_TIMEOUT);
             // Inline reads open the file by its name alone: not beside connections that reach
             // it through another VFS, or that treat it as immutable.
-            let inline = match has_option(url, &["vfs", "immutable"]) {
+            let inline = match has_option(&read_options, &["vfs", "immutable"]) {
                 true => None,
                 false => {
                     Some(Arc::new(InlineReads::open(read_options.get_filename()).map_err(StoreError::SqliteOpen)?))
@@ -98,10 +109,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// machine has few cores; enough that reads do not queue behind the writer's COMMIT.
 const READERS: u32 = 3;
 
-/// Whether the URL's query string sets any of `names` (`sqlite://file?vfs=unix-dotfile`).
-fn has_option(url: &str, names: &[&str]) -> bool {
-    let Some((_, query)) = url.split_once('?') else { return false };
-    query.split('&').any(|pair| names.contains(&pair.split('=').next().unwrap_or_default()))
+/// Whether the connection options set any of `names` (`sqlite://file?vfs=unix-dotfile`), as
+/// sqlx read them from the URL (its keys decoded).
+fn has_option(options: &SqliteConnectOptions, names: &[&str]) -> bool {
+    options.to_url_lossy().query_pairs().any(|(key, _)| names.contains(&key.as_ref()))
 }
 
 /// `sqlite::memory:` or `…?mode=memory`: a database only its own connection sees.

@@ -734,3 +734,19 @@ async fn detached_units_hear_a_lost_batch() {
     run_detached(&store, vec![row_step("after")]).await.unwrap();
     assert!(present(&store, "after").await);
 }
+
+/// A unit's statement journal stays in memory on the write connection (`sqlite.rs`), also
+/// after the migrations, which run with it on disk and set it back.
+#[tokio::test]
+async fn sqlite_units_journal_in_memory_after_migrating() {
+    use crate::ports::DatabasePort;
+    let store = sqlite_store().await;
+    let temp_store = || async {
+        let mut conn = store.pool.acquire().await.unwrap();
+        sqlx::query("PRAGMA temp_store").fetch_one(&mut *conn).await.unwrap().get::<i64, _>(0)
+    };
+    // 2: MEMORY (FILE is 1, the default 0).
+    assert_eq!(temp_store().await, 2);
+    store.migrate().await.unwrap();
+    assert_eq!(temp_store().await, 2, "back in memory after migrating");
+}
