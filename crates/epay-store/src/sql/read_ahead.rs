@@ -47,7 +47,7 @@ use super::booking::{funds_and_currencies_in, is_sharded, FundsRow, Known, Payer
 use super::daily_totals::DailySubject;
 use super::decisions::{payment_decision, transfer_decision};
 use super::inline_reads::{query_on, Inline};
-use super::pipeline::{Arg, Step};
+use super::pipeline::Step;
 use super::writes::{attempt_after, AttemptEnd, NumberingRow, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
@@ -287,13 +287,8 @@ impl<DB: Backend> SqlStore<DB> {
         if is_sharded(payer) {
             return None;
         }
-        let mut args: Vec<Arg> =
-            vec![(&p.terminal_id).into(), (&p.invoice_id).into(), payer.into(), others[0].into(), others[1].into()];
-        if let Some(total) = &total {
-            args.extend([(&total.subject.key()).into(), total.currency.into(), total.day_start_ms.into()]);
-        }
         // Busy (another process holds the file) or failed: the locked way reads for itself.
-        let read = self.inline.as_ref()?.read(|conn| Self::read_ahead_rows(conn, &args, total.is_some()));
+        let read = self.inline.as_ref()?.read(|conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()));
         let rows = match read {
             Ok(Inline::Read(rows)) => rows,
             Ok(Inline::Busy) => return None,
@@ -313,33 +308,39 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// The read ahead's rows, on an inline read connection (`inline_reads.rs`), on this thread:
-    /// the numbering, the payer's funds and the currencies, the payer's kind, and with
-    /// `with_total` the daily total. `args`: `$1` terminal, `$2` invoice, `$3` the payer, `$4`,
-    /// `$5` the accounts booked, then `$6`–`$8` the daily total's subject, currency and day.
-    fn read_ahead_rows(conn: &rusqlite::Connection, args: &[Arg], with_total: bool) -> rusqlite::Result<AheadRows> {
+    /// the attempt's numbering, the payer's funds and the currencies of `others`, the payer's
+    /// kind, and the daily total when one is asked for.
+    fn read_ahead_rows(
+        conn: &rusqlite::Connection,
+        p: &Payment,
+        payer: &str,
+        others: [&str; 2],
+        total: Option<&DayTotal<'_>>,
+    ) -> rusqlite::Result<AheadRows> {
         // SQLite's text (no row lock), whatever `DB`: only SQLite reads ahead (`reads_ahead`).
         static FUNDS: OnceLock<String> = OnceLock::new();
         let funds_sql = FUNDS.get_or_init(|| {
             SqlStore::<sqlx::Sqlite>::funds_and_currencies_sql("card:", PayerRow::Unlocked, "").unwrap_or_default()
         });
-        let payer = &args[2];
-        let numbering = query_on(conn, NUMBERING, &args[..2], |r| {
+        let numbering = query_on(conn, NUMBERING, &[(&p.terminal_id).into(), (&p.invoice_id).into()], |r| {
             let attempt = match r.get::<_, Option<i32>>("attempt")? {
                 Some(attempt) => Some((attempt, r.get("status")?)),
                 None => None,
             };
             Ok(NumberingRow { max_attempts: r.get("max_attempts")?, attempt })
         })?;
-        let Arg::Text(Some(payer_id)) = payer else { return Err(rusqlite::Error::InvalidQuery) };
-        let funds = query_on(conn, funds_sql, &args[2..5], |r| {
+        let funds = query_on(conn, funds_sql, &[payer.into(), others[0].into(), others[1].into()], |r| {
             let id: String = r.get("id")?;
-            let available = if id == *payer_id { Some(r.get("available")?) } else { None };
+            let available = if id == payer { Some(r.get("available")?) } else { None };
             Ok(FundsRow { id, currency: r.get("currency")?, available })
         })?;
-        let payer_kind = query_on(conn, PAYER_KIND, &args[2..3], |r| r.get("kind"))?.into_iter().next();
-        let day_total = match with_total {
-            true => query_on(conn, DAY_TOTAL, &args[5..8], |r| r.get("total_minor"))?.into_iter().next(),
-            false => None,
+        let payer_kind = query_on(conn, PAYER_KIND, &[payer.into()], |r| r.get("kind"))?.into_iter().next();
+        let day_total = match total {
+            Some(t) => {
+                let args = [(&t.subject.key()).into(), t.currency.into(), t.day_start_ms.into()];
+                query_on(conn, DAY_TOTAL, &args, |r| r.get("total_minor"))?.into_iter().next()
+            }
+            None => None,
         };
         Ok(AheadRows { numbering, funds, payer_kind, day_total })
     }

@@ -44,30 +44,34 @@ async fn insert_card(store: &SqlStore<sqlx::Sqlite>, id: &str, active: bool) {
     .unwrap();
 }
 
+/// The first row `sql` answers with `args`, read by an inline connection itself (the ports fall
+/// back to sqlx on a busy file, so they alone would not show which answered) with `decode`, and
+/// read through sqlx's read connections with the model's `FromRow`.
+async fn read_both_ways<T>(
+    store: &SqlStore<sqlx::Sqlite>,
+    sql: &str,
+    args: [&str; 2],
+    decode: fn(&rusqlite::Row<'_>) -> rusqlite::Result<T>,
+) -> (Option<T>, Option<T>)
+where
+    T: std::fmt::Debug + Send + Unpin + for<'r> sqlx::FromRow<'r, sqlx::sqlite::SqliteRow>,
+{
+    let inline_args = [args[0].into(), args[1].into()];
+    let direct = read(inline(store).query(sql, &inline_args, decode)).unwrap().into_iter().next();
+    let through_sqlx = sqlx::query_as(sql).bind(args[0]).bind(args[1]).fetch_optional(&store.reads).await.unwrap();
+    (direct, through_sqlx)
+}
+
 #[tokio::test]
 async fn inline_reads_answer_as_sqlx_reads_do() {
     let store = store().await;
     insert_card(&store, "card-1", true).await;
     insert_card(&store, "card-2", false).await;
     for id in ["card-1", "card-2", "no-such-card"] {
-        // The inline read itself (the port would fall back to sqlx on a busy file).
-        let direct = read(inline(&store).query(
-            "SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2",
-            &["m1".into(), id.into()],
-            super::saved_card,
-        ))
-        .unwrap()
-        .into_iter()
-        .next();
+        let sql = "SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2";
+        let (direct, through_sqlx) = read_both_ways(&store, sql, ["m1", id], super::saved_card).await;
         let inline = store.saved_card("m1", id).await.unwrap();
         assert_eq!(format!("{direct:?}"), format!("{inline:?}"), "{id}");
-        let through_sqlx: Option<SavedCard> =
-            sqlx::query_as("SELECT * FROM saved_cards WHERE merchant_id = $1 AND id = $2")
-                .bind("m1")
-                .bind(id)
-                .fetch_optional(&store.reads)
-                .await
-                .unwrap();
         assert_eq!(format!("{inline:?}"), format!("{through_sqlx:?}"), "{id}");
     }
     let card = store.saved_card("m1", "card-1").await.unwrap().unwrap();
@@ -246,24 +250,10 @@ async fn a_payment_reads_inline_as_sqlx_reads_it() {
     again.token_digest = "token-again".into();
     store.record_payment(again, &no_callback).await.unwrap();
     for invoice in ["000001", "000002", "000003"] {
-        let direct = read(inline(&store).query(
-            "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
-            &["t1".into(), invoice.into()],
-            super::payment,
-        ))
-        .unwrap()
-        .into_iter()
-        .next();
+        let sql = "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1";
+        let (direct, through_sqlx) = read_both_ways(&store, sql, ["t1", invoice], super::payment).await;
         let inline = store.payment_by_invoice("t1", invoice).await.unwrap();
         assert_eq!(format!("{direct:?}"), format!("{inline:?}"), "{invoice}");
-        let through_sqlx: Option<Payment> = sqlx::query_as(
-            "SELECT * FROM payments WHERE terminal_id = $1 AND invoice_id = $2 ORDER BY attempt DESC LIMIT 1",
-        )
-        .bind("t1")
-        .bind(invoice)
-        .fetch_optional(&store.reads)
-        .await
-        .unwrap();
         assert_eq!(format!("{inline:?}"), format!("{through_sqlx:?}"), "{invoice}");
         let secret =
             |p: &Option<Payment>| p.as_ref().and_then(|p| p.secret_hash.as_ref()).map(|s| s.expose().to_string());
