@@ -196,6 +196,14 @@ async fn one_step_terminal_charges_at_once_and_card_save_returns_a_card_id_for_s
             .unwrap();
         assert_eq!(again.status, "CHARGE");
         assert_eq!(again.card_id, paid.card_id);
+        // Transaction ids are UUIDs that sort by when they were made (version 7: compatibility
+        // §68), so a batch of payments shares index pages.
+        let made_at = |id: &str| {
+            let id = uuid::Uuid::parse_str(id).expect("a transaction id is a UUID");
+            assert_eq!(id.get_version_num(), 7, "{id}");
+            id.get_timestamp().expect("a time-ordered id").to_unix()
+        };
+        assert!(made_at(&paid.id) <= made_at(&again.id), "{} was made after {}", paid.id, again.id);
         let status_token = gw.service_token(one_step).await;
         let status = gw.client.status(&status_token, &invoice2).await.unwrap();
         let tx = status.transaction.unwrap();

@@ -120,7 +120,7 @@ async fn charge(app: &App, s: &Subscription, now: i64) -> bool {
     let outcome = crate::services::payments::decide_charge(&authorization, &terminal, merchant_account);
     let approved = outcome.reason.is_success();
     let payment = Payment {
-        id: ids::uuid(),
+        id: ids::time_ordered_uuid(now),
         invoice_id: s.period_invoice(s.period_no),
         invoice_id_alt: String::new(),
         kind: PaymentKind::Payment,

@@ -36,7 +36,7 @@ pub fn event(p: &Payment, kind: CallbackKind, url: &str, payload: &impl Serializ
         }
     };
     Some(NewCallback {
-        id: format!("msg_{}", ids::uuid().replace('-', "")),
+        id: format!("msg_{}", ids::time_ordered_uuid(p.updated_at).replace('-', "")),
         merchant_id: p.merchant_id.clone(),
         payment_id: p.id.clone(),
         kind,

@@ -74,7 +74,7 @@ pub(crate) async fn execute(
         .map_err(|t| PaymentError::TooManyAttempts { retry_after_secs: t.retry_after_secs })?;
     let authorization = app.network.authorize(&request);
 
-    let payment_id = ids::uuid();
+    let payment_id = ids::time_ordered_uuid(now);
     let merchant_account = epay_store::merchant_account(&terminal.id, order.currency.code());
     // A 3-D Secure terminal challenges an enrolled card before any money moves (seed 003), and
     // before a verification saves it for paying: a saved card must be proven as the terminal

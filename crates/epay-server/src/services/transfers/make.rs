@@ -157,7 +157,7 @@ pub async fn transfer(app: &App, caller: Caller, command: Transfer) -> Result<Tr
     }
     let challenge = challenge && decline.is_none();
 
-    let payment_id = ids::uuid();
+    let payment_id = ids::time_ordered_uuid(now);
     let reason = decline.unwrap_or(ReasonCode::SUCCESS);
     let approved = decline.is_none() && !challenge;
     let status = if challenge {
