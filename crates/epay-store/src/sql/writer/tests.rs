@@ -750,3 +750,23 @@ async fn sqlite_units_journal_in_memory_after_migrating() {
     store.migrate().await.unwrap();
     assert_eq!(temp_store().await, 2, "back in memory after migrating");
 }
+
+/// The bundled SQLite is built with `.cargo/config.toml`'s `LIBSQLITE3_FLAGS`: no process-wide
+/// page-cache group and no memory statistics, whose mutexes every connection's thread would
+/// share (docs/performance.md). Built without them (another checkout's config, a libsqlite3-sys
+/// that drops the variable), this fails instead of the gateway quietly getting slower.
+#[tokio::test]
+async fn sqlite_is_built_without_process_wide_locks() {
+    let store = sqlite_store().await;
+    let mut conn = store.pool.acquire().await.unwrap();
+    let options: Vec<String> = sqlx::query("PRAGMA compile_options")
+        .fetch_all(&mut *conn)
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get::<String, _>(0))
+        .collect();
+    assert!(options.iter().any(|o| o == "DEFAULT_MEMSTATUS=0"), "{options:?}");
+    assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
+    assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
+}
