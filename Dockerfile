@@ -9,6 +9,8 @@
 FROM rust:1-bookworm AS build
 WORKDIR /src
 COPY Cargo.toml Cargo.lock rustfmt.toml ./
+# How the bundled SQLite is built (LIBSQLITE3_FLAGS: fdatasync, no process-wide locks).
+COPY .cargo ./.cargo
 COPY crates ./crates
 RUN cargo build --release --locked -p epay && strip target/release/epay
 

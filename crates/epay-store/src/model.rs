@@ -65,7 +65,8 @@ pub struct Terminal {
 /// issuing one writes nothing; only its spending is stored (`spent_tokens`).
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
-    /// The token's id: 128 random bits (hex) sealed inside it. It names the token where the
+    /// The token's id, 32 hex digits sealed inside it: an issued access token's starts with its
+    /// issue time (12 digits) and ends with 80 random bits (`issued_token_id`). It names the token where the
     /// store must (spent tokens, 3-D Secure sessions, abuse counters). Not a secret: it is only
     /// ever read out of a token the gateway opened, and knowing it forges no token.
     pub token_digest: String,

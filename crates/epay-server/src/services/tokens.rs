@@ -353,7 +353,7 @@ mod tests {
         assert_eq!((answer.expires_in, answer.token_type.as_str()), (app.config.token_ttl_secs, "Bearer"));
         let text = answer.access_token.expose().to_string();
         let record = auth::token(&app, &text).await.expect("opens");
-        assert_eq!(record.token_digest.len(), 32, "128 random bits, hex");
+        assert_eq!(record.token_digest.len(), 32, "the issue time and 80 random bits, hex");
         assert_eq!((record.created_at, record.expires_at), (NOW, NOW + ttl_ms));
         assert_eq!(record.merchant_id, TEST_MERCHANT_ID);
         assert_eq!(record.invoice_id.as_deref(), Some("000501"));
