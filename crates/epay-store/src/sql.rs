@@ -103,6 +103,23 @@ impl<DB: Backend> SqlStore<DB> {
         }
     }
 
+    /// Runs one statement that writes (`args` bound by their `$n`) and answers the rows it
+    /// returns. On SQLite it is a unit of the writer's batch, so it shares the batch's durable
+    /// COMMIT: run on the write connection outside the writer, it would wait for the open batch
+    /// to end and then pay a COMMIT (an fsync) of its own, one after another with every other
+    /// such write. On PostgreSQL it is the statement alone, its own transaction in one round
+    /// trip, as before. Returns once the write is durable.
+    pub(crate) async fn write_one(&self, sql: &str, args: &[pipeline::Arg]) -> Result<Vec<DB::Row>, sqlx::Error> {
+        match &self.writer {
+            Some(writer) => {
+                let (unit, mut done) = writer.begin_opening().await?.open(sql, args).await?;
+                unit.commit().await?;
+                Ok(done.pop().map(|statement| statement.rows).unwrap_or_default())
+            }
+            None => pipeline::Step::bind(args, sqlx::query::<DB>(sql)).fetch_all(&self.pool).await,
+        }
+    }
+
     /// How many COMMITs the group-commit writer ran (SQLite; `None` on PostgreSQL, where each
     /// unit commits itself). Fewer than the units committed when they shared COMMITs.
     pub fn group_commits(&self) -> Option<u64> {

@@ -1,7 +1,7 @@
 //! Spent access tokens, Idempotency-Keys and abuse counters.
 
 use async_trait::async_trait;
-use sqlx::Row;
+use sqlx::{FromRow, Row};
 
 use super::pipeline::Arg;
 use super::{Backend, RowsAffected, SqlStore};
@@ -164,23 +164,23 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         below: Option<i64>,
     ) -> StoreResult<AbuseWindow> {
         // One statement: the reset of an ended window, the ceiling and the increment are
-        // decided on the row as it is when this statement locks it.
-        let counted: Option<AbuseWindow> = sqlx::query_as(
-            "INSERT INTO abuse_counters (key, failures, expires_ms) VALUES ($1, 1, $2 + $3)
-             ON CONFLICT (key) DO UPDATE SET
-                 failures = CASE WHEN abuse_counters.expires_ms <= $2 THEN 1
-                                 ELSE abuse_counters.failures + 1 END,
-                 expires_ms = CASE WHEN abuse_counters.expires_ms <= $2 THEN $2 + $3
-                                   ELSE abuse_counters.expires_ms END
-             WHERE abuse_counters.expires_ms <= $2 OR abuse_counters.failures < $4
-             RETURNING failures, expires_ms",
-        )
-        .bind(key)
-        .bind(now_ms)
-        .bind(window_ms)
-        .bind(below.unwrap_or(i64::MAX))
-        .fetch_optional(&self.pool)
-        .await?;
+        // decided on the row as it is when this statement locks it. It joins the writer's batch
+        // on SQLite (`write_one`): a cryptogram payment reserves its attempt with it first.
+        let args: Vec<Arg> = vec![key.into(), now_ms.into(), window_ms.into(), below.unwrap_or(i64::MAX).into()];
+        let rows = self
+            .write_one(
+                "INSERT INTO abuse_counters (key, failures, expires_ms) VALUES ($1, 1, $2 + $3)
+                 ON CONFLICT (key) DO UPDATE SET
+                     failures = CASE WHEN abuse_counters.expires_ms <= $2 THEN 1
+                                     ELSE abuse_counters.failures + 1 END,
+                     expires_ms = CASE WHEN abuse_counters.expires_ms <= $2 THEN $2 + $3
+                                       ELSE abuse_counters.expires_ms END
+                 WHERE abuse_counters.expires_ms <= $2 OR abuse_counters.failures < $4
+                 RETURNING failures, expires_ms",
+                &args,
+            )
+            .await?;
+        let counted = rows.first().map(AbuseWindow::from_row).transpose()?;
         match counted {
             Some(window) => Ok(AbuseWindow { counted: true, ..window }),
             None => {
@@ -219,11 +219,11 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
                                    ELSE abuse_counters.expires_ms END",
             values.join(", ")
         );
-        let mut query = sqlx::query(&sql).bind(now_ms);
+        let mut args: Vec<Arg> = vec![now_ms.into()];
         for (key, failures, window_ms) in rows {
-            query = query.bind(key).bind(failures).bind(window_ms);
+            args.extend([key.into(), failures.into(), window_ms.into()]);
         }
-        query.execute(&self.pool).await?;
+        self.write_one(&sql, &args).await?;
         Ok(())
     }
 
@@ -242,7 +242,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
     }
 
     async fn spend_token(&self, token_id: &str, expires_at: i64, now_ms: i64) -> StoreResult<bool> {
-        Ok(Self::spend_token_on(&self.pool, token_id, expires_at, now_ms).await?)
+        Ok(self.spend_token_alone(token_id, expires_at, now_ms).await?)
     }
 }
 

@@ -4,12 +4,12 @@
 
 use epay_domain::transition::{self, Checks, Decided, Decision};
 use epay_domain::{DeliveryStatus, PaymentStep, Secret, TxStatus};
-use sqlx::{Executor, Row};
+use sqlx::Row;
 
 use super::booking::{PayerRow, RoleAccounts};
 use super::decisions::{illegal, payment_decision, waiting_state};
 use super::pipeline::{renumber, statements, unanswered, Arg, Done, Step};
-use super::{Backend, OneTrip, RowsAffected, SqlStore};
+use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
 
@@ -212,7 +212,7 @@ impl<DB: Backend> SqlStore<DB> {
         )
     }
 
-    /// Spends an attempt's token ([`Self::spend_token_on`]; a spent token refuses the attempt
+    /// Spends an attempt's token (as [`Self::spend_token_alone`] does; a spent token refuses the attempt
     /// first) and numbers the attempt at the payment's invoice (docs/compatibility.md §48), in
     /// one round trip: on PostgreSQL one statement, the insert into `spent_tokens` a CTE of the
     /// numbering read; on SQLite the insert and the read as two statements of one query.
@@ -378,28 +378,26 @@ impl<DB: Backend> SqlStore<DB> {
             .collect()
     }
 
-    /// Spends a token by inserting its id into `spent_tokens`, on `executor` (the pool, or an
-    /// attempt's transaction): true if this call spent it. The primary key decides between
+    /// Spends a token by inserting its id into `spent_tokens`, alone (`write_one`: in the
+    /// writer's batch on SQLite): true if this call spent it. The primary key decides between
     /// concurrent spenders (`ON CONFLICT DO NOTHING`, so the loser's transaction is not aborted
     /// on PostgreSQL): a token pays once, and a second attempt with it writes nothing. The row
-    /// is kept until `expires_at`, the token's own expiry.
-    pub(super) async fn spend_token_on<'e>(
-        executor: impl Executor<'e, Database = DB>,
+    /// is kept until `expires_at`, the token's own expiry. An attempt spends its token inside
+    /// its own transaction instead ([`Self::spend_and_number`]).
+    pub(super) async fn spend_token_alone(
+        &self,
         token_id: &str,
         expires_at: i64,
         now: i64,
     ) -> Result<bool, sqlx::Error> {
-        let spent = sqlx::query(
-            "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
-             ON CONFLICT (token_id) DO NOTHING",
-        )
-        .bind(token_id)
-        .bind(now)
-        .bind(expires_at)
-        .execute(executor)
-        .await?
-        .rows_affected();
-        Ok(spent == 1)
+        let spent = self
+            .write_one(
+                "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
+                &[token_id.into(), now.into(), expires_at.into()],
+            )
+            .await?;
+        Ok(spent.len() == 1)
     }
 
     /// The end every new attempt shares, in its transaction: the row; the token given back when

@@ -770,3 +770,42 @@ async fn sqlite_is_built_without_process_wide_locks() {
     assert!(!options.iter().any(|o| o == "ENABLE_MEMORY_MANAGEMENT"), "{options:?}");
     assert!(options.iter().any(|o| o == "THREADSAFE=1"), "{options:?}");
 }
+
+/// A single-statement write (`write_one`: an abuse counter's count, a token spent on its own)
+/// joins the writer's open batch on SQLite and shares its COMMIT, instead of waiting for the
+/// batch to end and committing alone: with a unit holding the batch open, twelve such writes
+/// queue, and once it commits they all run as units of one batch, each counted.
+#[tokio::test]
+async fn single_statement_writes_join_the_open_batch() {
+    use crate::ports::TokensPort;
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = Arc::new(sqlite_store().await);
+    let writer = store.writer.as_ref().expect("SQLite has a writer");
+    let (units_before, commits_before) = (writer.units(), writer.commits());
+    let mut holding = store.begin_unit().await.unwrap();
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('held', 'p')").execute(&mut *holding).await.unwrap();
+    let mut writes = JoinSet::new();
+    for i in 0..8 {
+        let store = store.clone();
+        writes.spawn(async move { store.abuse_count("k", 60_000, 1_000 + i, None).await.map(|w| w.counted) });
+    }
+    for i in 0..4 {
+        let store = store.clone();
+        writes.spawn(async move { store.spend_token(&format!("token-{i}"), 90_000, 1_000).await });
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(writes.len(), 12);
+    assert!(writes.try_join_next().is_none(), "no write is answered before the batch it joined commits");
+    holding.commit().await.unwrap();
+    while let Some(done) = writes.join_next().await {
+        assert!(done.unwrap().unwrap(), "counted, or spent by this call");
+    }
+    let (units, commits) = (writer.units() - units_before, writer.commits() - commits_before);
+    assert_eq!(units, 13, "the held unit and the twelve writes, each a unit of a batch");
+    assert!(commits <= 2, "twelve writes queued behind one unit took {commits} COMMITs");
+    let window = store.abuse_windows(&["k"], 1_000).await.unwrap();
+    assert_eq!(window[0].1.failures, 8);
+    assert!(!store.spend_token("token-0", 90_000, 2_000).await.unwrap(), "spent once");
+}
