@@ -692,9 +692,15 @@ async fn detached_unit_commits_once_handed_over() {
         return;
     }
     let store = sqlite_store().await;
-    // The first poll hands the unit over; the zero timeout then drops the future.
-    let dropped = tokio::time::timeout(Duration::ZERO, run_detached(&store, vec![row_step("handed")])).await;
-    assert!(dropped.is_err(), "the future was dropped before its answer");
+    // One poll hands the unit over; the future is then dropped before anything else runs (the
+    // test's runtime has one thread, so the committer cannot have answered in between). A zero
+    // timeout did this by racing the timer against the committer, and lost when the batch
+    // committed within the timer's tick.
+    let mut handing = Box::pin(run_detached(&store, vec![row_step("handed")]));
+    let polled =
+        std::future::poll_fn(|cx| std::task::Poll::Ready(std::future::Future::poll(handing.as_mut(), cx))).await;
+    assert!(polled.is_pending(), "the future was dropped before its answer");
+    drop(handing);
     let mut waited = 0;
     while !present(&store, "handed").await {
         assert!(waited < 500, "the handed-over unit never committed");
