@@ -112,9 +112,10 @@ impl<DB: Backend> SqlStore<DB> {
     pub(crate) async fn write_one(&self, sql: &str, args: &[pipeline::Arg]) -> Result<Vec<DB::Row>, sqlx::Error> {
         match &self.writer {
             Some(writer) => {
-                let (unit, mut done) = writer.begin_opening().await?.open(sql, args).await?;
+                // The statement and its RELEASE in one round trip to the connection's thread.
+                let (unit, done) = writer.begin_opening().await?.open_released(sql, args).await?;
                 unit.commit().await?;
-                Ok(done.pop().map(|statement| statement.rows).unwrap_or_default())
+                Ok(done.rows)
             }
             None => pipeline::Step::bind(args, sqlx::query::<DB>(sql)).fetch_all(&self.pool).await,
         }

@@ -484,6 +484,24 @@ impl<DB: Backend> Opening<DB> {
         Ok(self.unit)
     }
 
+    /// Runs `sql`, one statement that is the whole unit (`SqlStore::write_one`), as [`Self::open`]
+    /// does, and when the unit has a savepoint releases it in the same round trip: RELEASE runs
+    /// only if the statement did, so a failed statement still finds the savepoint to undo it
+    /// (the unit is dropped, as with `open`). Answers the unit, for `commit`, which then has no
+    /// RELEASE left to send, and what the statement did.
+    pub(crate) async fn open_released(self, sql: &str, args: &[Arg]) -> Result<(Unit<DB>, Done<DB>), sqlx::Error> {
+        let releases = self.owed == Some("SAVEPOINT u");
+        let sql = if releases { Cow::Owned(format!("{sql};\nRELEASE u")) } else { Cow::Borrowed(sql) };
+        let (mut unit, mut done) = self.open(&sql, args).await?;
+        if releases {
+            // RELEASE's own result: nothing the caller asked for.
+            done.pop();
+            unit.released = true;
+        }
+        let statement = done.pop().unwrap_or(Done { rows_affected: 0, rows: Vec::new() });
+        Ok((unit, statement))
+    }
+
     /// Runs `sql` (one statement, or on SQLite `;`-separated statements, `args` bound by their
     /// `$n`) as the unit's first, after what the unit owes, in one round trip: the unit and what
     /// each of `sql`'s statements did. On an error the unit is dropped, and with it whatever

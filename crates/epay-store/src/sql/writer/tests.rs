@@ -815,3 +815,31 @@ async fn single_statement_writes_join_the_open_batch() {
     assert_eq!(window[0].1.failures, 8);
     assert!(!store.spend_token("token-0", 90_000, 2_000).await.unwrap(), "spent once");
 }
+
+/// A single-statement write that fails inside a batch others are in (here the second row of a
+/// two-row insert meets a key already there) leaves nothing, not even its first row, and the
+/// batch commits the other units: its RELEASE, sent with it, did not run, and its savepoint
+/// undid it.
+#[tokio::test]
+async fn a_failing_single_statement_write_leaves_nothing_and_spares_its_batch() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = Arc::new(sqlite_store().await);
+    let mut holding = store.begin_unit().await.unwrap();
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('held', 'p')").execute(&mut *holding).await.unwrap();
+    let write = |sql: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move { store.write_one(sql, &[]).await })
+    };
+    let failing = write("INSERT INTO writer_rows (id, parent) VALUES ('half', 'p'), ('held', 'p')");
+    let after = write("INSERT INTO writer_rows (id, parent) VALUES ('after', 'p') RETURNING id");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holding.commit().await.unwrap();
+    let Err(refused) = failing.await.unwrap() else { panic!("the second row's key is taken") };
+    assert!(refused.to_string().contains("UNIQUE"), "{refused}");
+    let rows = after.await.unwrap().expect("the next write runs in the same batch");
+    assert_eq!(rows.len(), 1, "its RETURNING row comes back, not RELEASE's");
+    assert!(present(&*store, "held").await && present(&*store, "after").await);
+    assert!(!present(&*store, "half").await, "the failing write's first row was undone");
+}
