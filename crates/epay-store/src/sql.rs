@@ -112,7 +112,9 @@ impl<DB: Backend> SqlStore<DB> {
     pub(crate) async fn write_one(&self, sql: &str, args: &[pipeline::Arg]) -> Result<Vec<DB::Row>, sqlx::Error> {
         match &self.writer {
             Some(writer) => {
-                // The statement and its RELEASE in one round trip to the connection's thread.
+                // The statement and its RELEASE in one round trip to the connection's thread. No
+                // `.await` may come between the two lines: `commit` is what takes the released
+                // unit out of doubt and counts it in its batch.
                 let (unit, done) = writer.begin_opening().await?.open_released(sql, args).await?;
                 unit.commit().await?;
                 Ok(done.rows)

@@ -19,7 +19,8 @@
 //! multi-statement query as them: RELEASE runs only if every write before it did, and a write
 //! whose row count must be one is checked by a statement of the query (`step_checks`), so a
 //! failed write or count stops the query before RELEASE and still finds the savepoint there to
-//! undo the unit.
+//! undo the unit. A unit that is one statement (`SqlStore::write_one`) sends RELEASE with it the
+//! same way ([`Opening::open_released`]).
 //!
 //! Who commits: one committer task per store. The first unit released into a batch (or a
 //! detached unit handed over, below) wakes it; it
@@ -68,6 +69,9 @@ use super::pipeline::{Arg, Done, Pipeline, Step};
 use super::Backend;
 use crate::{StoreError, StoreResult};
 
+/// What opens a unit that is not its batch's first (`RELEASE u` ends it).
+const SAVEPOINT: &str = "SAVEPOINT u";
+
 /// The most units one batch takes (a COMMIT's worth of work, bounded).
 pub(crate) const MAX_UNITS: usize = 64;
 
@@ -76,7 +80,8 @@ pub struct Unit<DB: Database> {
     inner: Inner<DB>,
     /// Writes queued to go to the database in one round trip (`pipeline.rs`).
     pending: Pipeline,
-    /// SQLite: the unit's savepoint was released together with its last writes (`finish`).
+    /// SQLite: the unit's savepoint was released together with its last writes (`finish`) or
+    /// its one statement (`Opening::open_released`).
     released: bool,
 }
 
@@ -451,7 +456,7 @@ impl<DB: Backend> Writer<DB> {
                 guard.bare = true;
                 None
             } else {
-                Some("SAVEPOINT u")
+                Some(SAVEPOINT)
             };
             return Ok(Opening { unit: Unit::new(Inner::Batched(guard)), owed });
         }
@@ -490,8 +495,9 @@ impl<DB: Backend> Opening<DB> {
     /// (the unit is dropped, as with `open`). Answers the unit, for `commit`, which then has no
     /// RELEASE left to send, and what the statement did.
     pub(crate) async fn open_released(self, sql: &str, args: &[Arg]) -> Result<(Unit<DB>, Done<DB>), sqlx::Error> {
-        let releases = self.owed == Some("SAVEPOINT u");
-        let sql = if releases { Cow::Owned(format!("{sql};\nRELEASE u")) } else { Cow::Borrowed(sql) };
+        let releases = self.owed == Some(SAVEPOINT);
+        // `;` on a line of its own: a `--` comment ending `sql` cannot swallow it.
+        let sql = if releases { Cow::Owned(format!("{sql}\n;RELEASE u")) } else { Cow::Borrowed(sql) };
         let (mut unit, mut done) = self.open(&sql, args).await?;
         if releases {
             // RELEASE's own result: nothing the caller asked for.
@@ -553,7 +559,7 @@ impl<DB: Backend> Shared<DB> {
                 st.batch = Some(Batch::new());
                 writes.push(Step::new(DB::BEGIN, Vec::new()));
             }
-            writes.push(Step::new("SAVEPOINT u", Vec::new()));
+            writes.push(Step::new(SAVEPOINT, Vec::new()));
             writes.append(unit.writes);
             // In doubt until RELEASE answered, as for a unit of its own: a failure stops the
             // query before RELEASE, and `settle` undoes whatever part of the unit ran.

@@ -819,7 +819,8 @@ async fn single_statement_writes_join_the_open_batch() {
 /// A single-statement write that fails inside a batch others are in (here the second row of a
 /// two-row insert meets a key already there) leaves nothing, not even its first row, and the
 /// batch commits the other units: its RELEASE, sent with it, did not run, and its savepoint
-/// undid it.
+/// undid it. `OR FAIL` keeps the rows a failing statement wrote before its error (SQLite's
+/// default, ABORT, would undo them itself), so only the savepoint removes `half`.
 #[tokio::test]
 async fn a_failing_single_statement_write_leaves_nothing_and_spares_its_batch() {
     if !wanted("sqlite") {
@@ -832,7 +833,7 @@ async fn a_failing_single_statement_write_leaves_nothing_and_spares_its_batch() 
         let store = store.clone();
         tokio::spawn(async move { store.write_one(sql, &[]).await })
     };
-    let failing = write("INSERT INTO writer_rows (id, parent) VALUES ('half', 'p'), ('held', 'p')");
+    let failing = write("INSERT OR FAIL INTO writer_rows (id, parent) VALUES ('half', 'p'), ('held', 'p')");
     let after = write("INSERT INTO writer_rows (id, parent) VALUES ('after', 'p') RETURNING id");
     tokio::time::sleep(Duration::from_millis(300)).await;
     holding.commit().await.unwrap();
