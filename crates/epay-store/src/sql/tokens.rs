@@ -242,7 +242,19 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
     }
 
     async fn spend_token(&self, token_id: &str, expires_at: i64, now_ms: i64) -> StoreResult<bool> {
-        Ok(self.spend_token_alone(token_id, expires_at, now_ms).await?)
+        // Alone (`write_one`: in the writer's batch on SQLite); an attempt spends its token
+        // inside its own transaction instead (`spend_and_number`). The primary key decides
+        // between concurrent spenders (`ON CONFLICT DO NOTHING`, so the loser's transaction is
+        // not aborted on PostgreSQL): a token pays once. The row is kept until `expires_at`, the
+        // token's own expiry. One row back when this call spent it.
+        let spent = self
+            .write_one(
+                "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
+                 ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
+                &[token_id.into(), now_ms.into(), expires_at.into()],
+            )
+            .await?;
+        Ok(spent.len() == 1)
     }
 }
 

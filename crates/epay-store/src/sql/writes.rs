@@ -212,7 +212,7 @@ impl<DB: Backend> SqlStore<DB> {
         )
     }
 
-    /// Spends an attempt's token (as [`Self::spend_token_alone`] does; a spent token refuses the attempt
+    /// Spends an attempt's token (as `TokensPort::spend_token` does alone; a spent token refuses the attempt
     /// first) and numbers the attempt at the payment's invoice (docs/compatibility.md §48), in
     /// one round trip: on PostgreSQL one statement, the insert into `spent_tokens` a CTE of the
     /// numbering read; on SQLite the insert and the read as two statements of one query.
@@ -376,28 +376,6 @@ impl<DB: Backend> SqlStore<DB> {
                 Ok(NumberingRow { max_attempts: row.try_get("max_attempts")?, attempt })
             })
             .collect()
-    }
-
-    /// Spends a token by inserting its id into `spent_tokens`, alone (`write_one`: in the
-    /// writer's batch on SQLite): true if this call spent it. The primary key decides between
-    /// concurrent spenders (`ON CONFLICT DO NOTHING`, so the loser's transaction is not aborted
-    /// on PostgreSQL): a token pays once, and a second attempt with it writes nothing. The row
-    /// is kept until `expires_at`, the token's own expiry. An attempt spends its token inside
-    /// its own transaction instead ([`Self::spend_and_number`]).
-    pub(super) async fn spend_token_alone(
-        &self,
-        token_id: &str,
-        expires_at: i64,
-        now: i64,
-    ) -> Result<bool, sqlx::Error> {
-        let spent = self
-            .write_one(
-                "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
-                 ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
-                &[token_id.into(), now.into(), expires_at.into()],
-            )
-            .await?;
-        Ok(spent.len() == 1)
     }
 
     /// The end every new attempt shares, in its transaction: the row; the token given back when
