@@ -708,10 +708,11 @@ pub struct StoreHealth {
 pub struct GroupCommitStats {
     pub commits: u64,
     pub units: u64,
-    /// Card payments decided on a read-only connection and written in one round trip.
+    /// Card payments and transfers, and operations on payments (charge, cancel, refund), decided
+    /// on a read-only connection and written in one round trip.
     pub read_ahead: u64,
-    /// Card payments decided so, whose read was out of date when they wrote: decided again on
-    /// the write connection.
+    /// Use cases decided so, whose read was out of date when they wrote: decided again on the
+    /// write connection.
     pub read_out_of_date: u64,
 }
 

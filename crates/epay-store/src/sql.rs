@@ -22,6 +22,7 @@ mod invoices;
 mod ledger;
 mod merchants;
 mod migrations;
+mod operate_ahead;
 pub(crate) mod outbox;
 mod payments;
 mod pipeline;

@@ -162,9 +162,9 @@ pub fn render_group_commits(stats: Option<GroupCommitStats>) -> String {
     out.push_str("# TYPE epay_db_group_commit_units_total counter\n");
     let _ = writeln!(out, "epay_db_group_commit_units_total {}", stats.units);
     out.push_str(
-        "# HELP epay_db_read_ahead_payments_total Card payments decided on a read-only connection: written in \
-         one round trip (written), or decided again on the write connection because what they read had \
-         changed (out_of_date).\n",
+        "# HELP epay_db_read_ahead_payments_total Card payments and transfers, and charges, cancels and refunds \
+         of payments, decided on a read-only connection: written in one round trip (written), or decided again \
+         on the write connection because what they read had changed (out_of_date).\n",
     );
     out.push_str("# TYPE epay_db_read_ahead_payments_total counter\n");
     let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"written\"}} {}", stats.read_ahead);

@@ -85,7 +85,7 @@ pub(super) fn funds_and_currencies_in(
         }
         currencies.push((id, currency));
     }
-    Ok((funds, Known(currencies)))
+    Ok((funds, Known::currencies(currencies)))
 }
 
 /// The ledger accounts a payment's postings name, by role.
@@ -115,16 +115,56 @@ pub(super) enum PayerRow {
     Locked,
 }
 
-/// The currencies of the existing accounts a booking names, `(id, currency)`, read earlier in
-/// its transaction ([`SqlStore::funds_and_currencies`]).
-pub(super) struct Known(Vec<(String, String)>);
+/// What a booking needs to know that was read earlier, in its transaction
+/// ([`SqlStore::funds_and_currencies`]) or ahead of it (`operate_ahead.rs`): the currencies of
+/// the existing accounts it names, and, when read, where the payment's holds are booked.
+pub(super) struct Known {
+    /// `(id, currency)` of each existing account.
+    currencies: Vec<(String, String)>,
+    /// `(transfer id, shard)` of each of the payment's transfers booked on another shard than
+    /// its own ([`SqlStore::book`]'s `held`); `None` when not read, so a booking that resolves a
+    /// hold reads them itself.
+    held: Option<Vec<(String, i32)>>,
+}
 
 impl Known {
+    /// The currencies of the existing accounts, and no holds read.
+    pub(super) fn currencies(currencies: Vec<(String, String)>) -> Self {
+        Known { currencies, held: None }
+    }
+
+    /// The currencies and the holds' shards, from the rows of [`ACCOUNTS_AND_HOLDS`]:
+    /// `(id, currency, shard)`, where an account has a currency and a transfer a shard.
+    pub(super) fn from_rows(rows: impl IntoIterator<Item = (String, Option<String>, Option<i32>)>) -> Self {
+        let (mut currencies, mut held) = (Vec::new(), Vec::new());
+        for (id, currency, shard) in rows {
+            match (currency, shard) {
+                (Some(currency), _) => currencies.push((id, currency)),
+                (None, Some(shard)) => held.push((id, shard)),
+                (None, None) => {}
+            }
+        }
+        Known { currencies, held: Some(held) }
+    }
+
     /// The currency of `account`, if it exists.
     pub(super) fn currency(&self, account: &str) -> Option<&str> {
-        self.0.iter().find(|(id, _)| id == account).map(|(_, currency)| currency.as_str())
+        self.currencies.iter().find(|(id, _)| id == account).map(|(_, currency)| currency.as_str())
     }
 }
+
+/// The currencies of the existing accounts among `$1`, `$2`, `$3`.
+const ACCOUNTS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
+     FROM ledger_accounts WHERE id IN ($1, $2, $3)";
+
+/// [`ACCOUNTS`], and the shard of each of payment `$4`'s transfers booked on another shard than
+/// `$5` (a hold from before migration 0019, on shard 0). What a booking looks up here is the
+/// shard of the hold it resolves, which was booked with the payment's authorization and never
+/// changes, so this may be read ahead of the booking (`operate_ahead.rs`).
+pub(super) const ACCOUNTS_AND_HOLDS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
+     FROM ledger_accounts WHERE id IN ($1, $2, $3)
+     UNION ALL
+     SELECT id, CAST(NULL AS TEXT), shard FROM ledger_transfers WHERE payment_id = $4 AND shard <> $5";
 
 impl<DB: Backend> SqlStore<DB> {
     /// The currency of a ledger account, if it exists.
@@ -146,29 +186,18 @@ impl<DB: Backend> SqlStore<DB> {
         payment_id: &str,
         shard: i32,
         holds: bool,
-    ) -> Result<(Vec<(String, String)>, Vec<(String, i32)>), sqlx::Error> {
-        const ACCOUNTS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
-             FROM ledger_accounts WHERE id IN ($1, $2, $3)";
-        const WITH_HOLDS: &str = "SELECT id, currency, CAST(NULL AS INTEGER) AS shard
-             FROM ledger_accounts WHERE id IN ($1, $2, $3)
-             UNION ALL
-             SELECT id, CAST(NULL AS TEXT), shard FROM ledger_transfers WHERE payment_id = $4 AND shard <> $5";
+    ) -> Result<Known, sqlx::Error> {
         let query = if holds {
-            sqlx::query(WITH_HOLDS).bind(ids[0]).bind(ids[1]).bind(ids[2]).bind(payment_id).bind(shard)
+            sqlx::query(ACCOUNTS_AND_HOLDS).bind(ids[0]).bind(ids[1]).bind(ids[2]).bind(payment_id).bind(shard)
         } else {
             sqlx::query(ACCOUNTS).bind(ids[0]).bind(ids[1]).bind(ids[2])
         };
         let rows = query.fetch_all(&mut **tx).await?;
-        let (mut currencies, mut held) = (Vec::new(), Vec::new());
-        for row in &rows {
-            let id: String = row.try_get("id")?;
-            match (row.try_get::<Option<String>, _>("currency")?, row.try_get::<Option<i32>, _>("shard")?) {
-                (Some(currency), _) => currencies.push((id, currency)),
-                (None, Some(shard)) => held.push((id, shard)),
-                (None, None) => {}
-            }
-        }
-        Ok((currencies, held))
+        let rows = rows
+            .iter()
+            .map(|row| Ok((row.try_get("id")?, row.try_get("currency")?, row.try_get("shard")?)))
+            .collect::<Result<Vec<_>, sqlx::Error>>()?;
+        Ok(Known::from_rows(rows))
     }
 
     /// Creates a gateway-side account in `currency` unless it exists. Its currency is
@@ -355,8 +384,8 @@ impl<DB: Backend> SqlStore<DB> {
     ) -> Result<(Option<(Denomination, i64)>, Known), sqlx::Error> {
         let Some(sql) = Self::funds_and_currencies_sql(payer, row, "") else {
             let funds = Self::funds(tx, p, payer).await?;
-            let (currencies, _) = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
-            return Ok((funds, Known(currencies)));
+            let known = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
+            return Ok((funds, Known::currencies(known.currencies)));
         };
         let rows = sqlx::query(&sql).bind(payer).bind(others[0]).bind(others[1]).fetch_all(&mut **tx).await?;
         Self::funds_and_currencies_of(p, payer, &rows)
@@ -441,10 +470,11 @@ impl<DB: Backend> SqlStore<DB> {
         }
         let roles = [accounts.payer, accounts.payee, accounts.fee.unwrap_or(accounts.payee)];
         let holds = postings.iter().any(|posting| posting.resolves().is_some());
-        let (mut currencies, held) = match known {
-            Some(Known(currencies)) if !holds => (currencies, Vec::new()),
+        let known = match known {
+            Some(known) if known.held.is_some() || !holds => known,
             _ => Self::accounts_and_holds(tx, roles, &p.id, shard, holds).await?,
         };
+        let (mut currencies, held) = (known.currencies, known.held.unwrap_or_default());
         for id in named {
             let gateway_side = id.starts_with("merchant:") || id.starts_with("fee:");
             if gateway_side && !currencies.iter().any(|(known, _)| known == id) {

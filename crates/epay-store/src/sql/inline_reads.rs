@@ -6,7 +6,8 @@
 //! thread switching was the largest single cost, well ahead of SQLite's own work, and a payment
 //! made three such reads before it wrote anything: whether its token was spent, the saved card,
 //! and the read ahead (`read_ahead.rs`), besides the token request's read of its guessing
-//! counters (`abuse_windows`); a status request makes one (the payment by invoice).
+//! counters (`abuse_windows`); a status request makes one (the payment by invoice), and a
+//! charge or refund two (its payment by id, and its read ahead, `operate_ahead.rs`).
 //! Here those reads run on plain SQLite connections
 //! (rusqlite, over the same bundled SQLite sqlx links) on the calling thread: a read of a
 //! page-cached WAL database is a few microseconds of work, less than the two thread switches it

@@ -5,7 +5,7 @@ use epay_domain::transition::{self, Refunded};
 use epay_domain::TxStatus;
 use sqlx::{FromRow, Row};
 
-use super::booking::RoleAccounts;
+use super::booking::{Known, RoleAccounts};
 use super::decisions::{refused, state_of};
 use super::inline_reads;
 use super::pipeline::Step;
@@ -14,6 +14,9 @@ use super::{Backend, RowsAffected, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
+
+/// A payment as its merchant may see it (`$1` id, `$2` merchant): another merchant's is none.
+pub(super) const MERCHANTS_PAYMENT: &str = "SELECT * FROM payments WHERE id = $1 AND merchant_id = $2";
 
 /// How an operation's write ended.
 enum Applied {
@@ -49,20 +52,10 @@ impl<DB: Backend> SqlStore<DB> {
         }
     }
 
-    /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
-    /// status and money by compare-and-set on the status and money it was decided from,
-    /// a refund's row, the postings, the history step. With `lost`, the compare-and-set is
-    /// queued with the other writes (`pipeline.rs`) and a payment no longer as read fails the
-    /// unit with `lost` when they are sent; without, it runs at once and answers `Lost`.
-    async fn apply_operation(
-        tx: &mut super::Unit<DB>,
-        p: &Payment,
-        moved: &transition::Moved,
-        external_id: Option<&str>,
-        now: i64,
-        lost: Option<StoreError>,
-    ) -> StoreResult<Applied> {
-        let update = Step::new(
+    /// The compare-and-set that moves `p` as `moved` says: the new status and money, only while
+    /// the payment's status and money are still those it was decided from.
+    pub(super) fn operation_update(p: &Payment, moved: &transition::Moved, now: i64) -> Step {
+        Step::new(
             "UPDATE payments SET status = $1, charged_minor = $2, refunded_minor = $3, updated_at = $4
              WHERE id = $5 AND status = $6 AND charged_minor = $7 AND refunded_minor = $8",
             vec![
@@ -76,7 +69,55 @@ impl<DB: Backend> SqlStore<DB> {
                 p.refunded_minor.into(),
             ],
         )
-        .row(format!("payments:{}", p.id));
+        .row(format!("payments:{}", p.id))
+    }
+
+    /// A refund's row, named like its ledger transfer: refunded-so-far only grows, so the id is
+    /// unique, and a second refund decided from the same refunded amount is a unique violation.
+    pub(super) fn refund_row(p: &Payment, moved: &transition::Moved, external_id: Option<&str>, now: i64) -> Step {
+        Step::new(
+            "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at) VALUES ($1, $2, $3, $4, $5)",
+            vec![
+                format!("{}:refund:{}", p.id, p.refunded_minor).into(),
+                (&p.id).into(),
+                external_id.into(),
+                moved.amount_minor.into(),
+                now.into(),
+            ],
+        )
+    }
+
+    /// An operation's money and history: its postings between the payment's card and merchant
+    /// accounts, and its step. `known`: the accounts' currencies and the holds' shards, when
+    /// they were read before (`operate_ahead.rs`).
+    pub(super) async fn book_operation(
+        tx: &mut super::Unit<DB>,
+        p: &Payment,
+        moved: &transition::Moved,
+        known: Option<Known>,
+        now: i64,
+    ) -> StoreResult<()> {
+        let card = p.card_account.clone().unwrap_or_default();
+        let merchant = merchant_account(&p.terminal_id, &p.currency);
+        let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
+        Self::book(tx, p, &accounts, &moved.postings, known, now).await?;
+        Self::record_event(tx, &p.id, moved.operation.into(), moved.status, moved.amount_minor, 0, now).await
+    }
+
+    /// Applies an operation the state machine allowed (`moved`, from `p` as read): the new
+    /// status and money by compare-and-set on the status and money it was decided from,
+    /// a refund's row, the postings, the history step. With `lost`, the compare-and-set is
+    /// queued with the other writes (`pipeline.rs`) and a payment no longer as read fails the
+    /// unit with `lost` when they are sent; without, it runs at once and answers `Lost`.
+    async fn apply_operation(
+        tx: &mut super::Unit<DB>,
+        p: &Payment,
+        moved: &transition::Moved,
+        external_id: Option<&str>,
+        now: i64,
+        lost: Option<StoreError>,
+    ) -> StoreResult<Applied> {
+        let update = Self::operation_update(p, moved, now);
         match lost {
             Some(lost) => tx.defer(update.unless_one(lost)).await?,
             None => match update.unless_one(StoreError::Refused(Refusal::Busy)).run::<DB>(&mut **tx).await {
@@ -86,32 +127,15 @@ impl<DB: Backend> SqlStore<DB> {
             },
         }
         if moved.operation == epay_domain::Operation::Refund {
-            // Named like its ledger transfer: refunded-so-far only grows, so it is unique. Run at
-            // once: a concurrent refund with the same externalID that committed first is a
-            // retry, not an error.
-            let refund_id = format!("{}:refund:{}", p.id, p.refunded_minor);
-            let inserted = sqlx::query(
-                "INSERT INTO refunds (id, payment_id, external_id, amount_minor, created_at)
-                 VALUES ($1, $2, $3, $4, $5)",
-            )
-            .bind(&refund_id)
-            .bind(&p.id)
-            .bind(external_id)
-            .bind(moved.amount_minor)
-            .bind(now)
-            .execute(&mut **tx)
-            .await;
-            match inserted {
-                Ok(_) => {}
-                Err(e) if is_unique_violation(&e) => return Ok(Applied::RefundRace),
-                Err(e) => return Err(e.into()),
+            // Run at once: a concurrent refund with the same externalID that committed first is
+            // a retry, not an error.
+            match Self::refund_row(p, moved, external_id, now).run::<DB>(&mut **tx).await {
+                Ok(()) => {}
+                Err(StoreError::Database(e)) if is_unique_violation(&e) => return Ok(Applied::RefundRace),
+                Err(e) => return Err(e),
             }
         }
-        let card = p.card_account.clone().unwrap_or_default();
-        let merchant = merchant_account(&p.terminal_id, &p.currency);
-        let accounts = RoleAccounts { payer: &card, payee: &merchant, fee: None };
-        Self::book(tx, p, &accounts, &moved.postings, None, now).await?;
-        Self::record_event(tx, &p.id, moved.operation.into(), moved.status, moved.amount_minor, 0, now).await?;
+        Self::book_operation(tx, p, moved, None, now).await?;
         Ok(Applied::Done)
     }
 
@@ -316,9 +340,13 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     }
 
     async fn payment(&self, merchant_id: &str, id: &str) -> StoreResult<Option<Payment>> {
-        let payment =
-            sqlx::query_as("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2").bind(id).bind(merchant_id);
-        Ok(payment.fetch_optional(&self.reads).await?)
+        // Inline on SQLite, like `payment_by_invoice`: an operation's request reads its payment
+        // first (services/operations), and so do the cabinet, receipts and 3-D Secure.
+        let args = [id.into(), merchant_id.into()];
+        if let Some(rows) = self.read_inline(MERCHANTS_PAYMENT, &args, inline_reads::payment)? {
+            return Ok(rows.into_iter().next());
+        }
+        Ok(sqlx::query_as(MERCHANTS_PAYMENT).bind(id).bind(merchant_id).fetch_optional(&self.reads).await?)
     }
 
     async fn payment_by_id(&self, id: &str) -> StoreResult<Option<Payment>> {
@@ -330,6 +358,12 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         request: OperationRequest,
         callback: OperationCallbackBuilder<'_>,
     ) -> StoreResult<OperationOutcome> {
+        // SQLite: decided on a read-only connection, written in one round trip
+        // (`operate_ahead.rs`); otherwise, or when the payment moved since it was read, decided
+        // here on the write connection.
+        if let Some(outcome) = self.operate_ahead(&request, callback).await? {
+            return Ok(outcome);
+        }
         // Two attempts: the second runs only when a concurrent refund with the same
         // externalID won the race, and then replays it.
         for _ in 0..2 {

@@ -64,6 +64,11 @@ impl From<&str> for Arg {
         Arg::Text(Some(v.to_string()))
     }
 }
+impl From<String> for Arg {
+    fn from(v: String) -> Self {
+        Arg::Text(Some(v))
+    }
+}
 impl From<&String> for Arg {
     fn from(v: &String) -> Self {
         Arg::Text(Some(v.clone()))

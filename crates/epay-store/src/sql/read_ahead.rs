@@ -266,7 +266,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// Whether this store decides ahead: SQLite's writer, with inline read connections of its
     /// own (an in-memory database reads on its write connection: nothing to read ahead of).
-    fn reads_ahead(&self) -> bool {
+    pub(super) fn reads_ahead(&self) -> bool {
         DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && self.inline.is_some()
     }
 
@@ -359,7 +359,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// Hands what a unit decided ahead queued (`queued`: whether queueing it went well) to the
     /// writer, which runs it in one round trip in its next batch: `Ok(true)` once durable,
     /// `Ok(false)` when the round trip found the read out of date (and left nothing of it).
-    async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
+    pub(super) async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
         let Some(writer) = self.writer.as_ref() else {
             // Unreachable: only a store with a writer decides ahead (`reads_ahead`).
             return Ok(false);
@@ -384,7 +384,8 @@ impl<DB: Backend> SqlStore<DB> {
 
 /// A failure of the unit's round trip that means the read it was decided on is out of date:
 /// the token was spent, the invoice or the attempt's number taken, the card's funds no longer
-/// cover it. Anything else (a lost connection, a full disk) would fail the locked way too.
+/// cover it, the payment an operation moves no longer as read (`operate_ahead.rs`). Anything
+/// else (a lost connection, a full disk) would fail the locked way too.
 fn read_out_of_date(e: &StoreError) -> bool {
     match e {
         StoreError::TokenSpent | StoreError::DuplicateInvoice | StoreError::ConcurrentAttempt => true,

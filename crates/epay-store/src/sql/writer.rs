@@ -277,8 +277,9 @@ struct Shared<DB: Database> {
     commits: AtomicU64,
     /// Units those COMMITs carried (metrics: units per COMMIT).
     units: AtomicU64,
-    /// Card payments decided ahead (`read_ahead.rs`) and written in one round trip, and those
-    /// whose read was out of date by the time they wrote.
+    /// Use cases decided ahead (card payments and transfers, `read_ahead.rs`; operations,
+    /// `operate_ahead.rs`) and written in one round trip, and those whose read was out of date
+    /// by the time they wrote.
     read_ahead: AtomicU64,
     read_out_of_date: AtomicU64,
     /// Detached units handed to the committer ([`Writer::run_detached`]), oldest first.
@@ -392,13 +393,13 @@ impl<DB: Backend> Writer<DB> {
         self.shared.units.load(Ordering::Relaxed)
     }
 
-    /// Counts a payment decided ahead: written in one round trip, or its read out of date.
+    /// Counts a use case decided ahead: written in one round trip, or its read out of date.
     pub(crate) fn count_read_ahead(&self, written: bool) {
         let counter = if written { &self.shared.read_ahead } else { &self.shared.read_out_of_date };
         counter.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Payments decided ahead and written so far, and those whose read was out of date.
+    /// Use cases decided ahead and written so far, and those whose read was out of date.
     pub(crate) fn read_ahead(&self) -> (u64, u64) {
         (self.shared.read_ahead.load(Ordering::Relaxed), self.shared.read_out_of_date.load(Ordering::Relaxed))
     }
