@@ -29,13 +29,14 @@
 //! read back by the next. Only SQLite files get these; an in-memory database is seen by its one
 //! connection only, and PostgreSQL reads through its pool.
 
+use std::cell::Cell;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use epay_domain::Secret;
-use rusqlite::types::Type;
+use rusqlite::types::{FromSql, Type};
 use rusqlite::{Connection, OpenFlags, Row, Statement};
 
 use super::pipeline::Arg;
@@ -206,91 +207,128 @@ fn bind(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
 
 /// A `saved_cards` row (every column, by name, as `SavedCard`'s `FromRow` reads it).
 pub(crate) fn saved_card(r: &Row<'_>) -> rusqlite::Result<SavedCard> {
+    let c = ByName::of(r);
     Ok(SavedCard {
-        id: r.get("id")?,
-        merchant_id: r.get("merchant_id")?,
-        account_id: r.get("account_id")?,
-        pan_fingerprint: r.get("pan_fingerprint")?,
-        pan_ciphertext: r.get("pan_ciphertext")?,
-        card_mask: r.get("card_mask")?,
-        card_brand: r.get("card_brand")?,
-        expiry_mmyy: r.get("expiry_mmyy")?,
-        payer_name: r.get("payer_name")?,
-        transaction_id: r.get("transaction_id")?,
-        terminal_pos_id: r.get("terminal_pos_id")?,
-        reference: r.get("reference")?,
-        int_reference: r.get("int_reference")?,
-        card_token: r.get("card_token")?,
-        active: r.get("active")?,
-        payable: r.get("payable")?,
-        created_at: r.get("created_at")?,
+        id: c.get("id")?,
+        merchant_id: c.get("merchant_id")?,
+        account_id: c.get("account_id")?,
+        pan_fingerprint: c.get("pan_fingerprint")?,
+        pan_ciphertext: c.get("pan_ciphertext")?,
+        card_mask: c.get("card_mask")?,
+        card_brand: c.get("card_brand")?,
+        expiry_mmyy: c.get("expiry_mmyy")?,
+        payer_name: c.get("payer_name")?,
+        transaction_id: c.get("transaction_id")?,
+        terminal_pos_id: c.get("terminal_pos_id")?,
+        reference: c.get("reference")?,
+        int_reference: c.get("int_reference")?,
+        card_token: c.get("card_token")?,
+        active: c.get("active")?,
+        payable: c.get("payable")?,
+        created_at: c.get("created_at")?,
     })
 }
 
 /// A `payments` row (every column, by name, as `Payment`'s `FromRow` reads it; a status or kind
 /// that is not one of its enum's words is an error, never a guess, as there).
 pub(crate) fn payment(r: &Row<'_>) -> rusqlite::Result<Payment> {
+    let c = ByName::of(r);
     Ok(Payment {
-        id: r.get("id")?,
-        merchant_id: r.get("merchant_id")?,
-        terminal_id: r.get("terminal_id")?,
-        invoice_id: r.get("invoice_id")?,
-        invoice_id_alt: r.get("invoice_id_alt")?,
-        kind: word(r, "kind")?,
-        status: word(r, "status")?,
-        amount_minor: r.get("amount_minor")?,
-        charged_minor: r.get("charged_minor")?,
-        refunded_minor: r.get("refunded_minor")?,
-        fee_minor: r.get("fee_minor")?,
-        currency: r.get("currency")?,
-        description: r.get("description")?,
-        account_id: r.get("account_id")?,
-        email: r.get("email")?,
-        phone: r.get("phone")?,
-        payer_name: r.get("payer_name")?,
-        language: r.get("language")?,
-        post_link: r.get("post_link")?,
-        failure_post_link: r.get("failure_post_link")?,
-        back_link: r.get("back_link")?,
-        failure_back_link: r.get("failure_back_link")?,
-        secret_hash: r.get::<_, Option<String>>("secret_hash")?.map(Secret::from),
-        data: r.get("data")?,
-        card_id: r.get("card_id")?,
-        card_mask: r.get("card_mask")?,
-        card_brand: r.get("card_brand")?,
-        card_account: r.get("card_account")?,
-        issuer: r.get("issuer")?,
-        reference: r.get("reference")?,
-        int_reference: r.get("int_reference")?,
-        approval_code: r.get("approval_code")?,
-        reason_code: r.get("reason_code")?,
-        reason: r.get("reason")?,
-        secure: r.get("secure")?,
-        created_at: r.get("created_at")?,
-        updated_at: r.get("updated_at")?,
-        sender_transfer_type: r.get("sender_transfer_type")?,
-        receiver_transfer_type: r.get("receiver_transfer_type")?,
-        receiver_card_id: r.get("receiver_card_id")?,
-        receiver_card_mask: r.get("receiver_card_mask")?,
-        receiver_card_brand: r.get("receiver_card_brand")?,
-        receiver_account: r.get("receiver_account")?,
-        card_currency: r.get("card_currency")?,
-        fx_rate_micros: r.get("fx_rate_micros")?,
-        card_amount_minor: r.get("card_amount_minor")?,
-        attempt: r.get("attempt")?,
+        id: c.get("id")?,
+        merchant_id: c.get("merchant_id")?,
+        terminal_id: c.get("terminal_id")?,
+        invoice_id: c.get("invoice_id")?,
+        invoice_id_alt: c.get("invoice_id_alt")?,
+        kind: c.word("kind")?,
+        status: c.word("status")?,
+        amount_minor: c.get("amount_minor")?,
+        charged_minor: c.get("charged_minor")?,
+        refunded_minor: c.get("refunded_minor")?,
+        fee_minor: c.get("fee_minor")?,
+        currency: c.get("currency")?,
+        description: c.get("description")?,
+        account_id: c.get("account_id")?,
+        email: c.get("email")?,
+        phone: c.get("phone")?,
+        payer_name: c.get("payer_name")?,
+        language: c.get("language")?,
+        post_link: c.get("post_link")?,
+        failure_post_link: c.get("failure_post_link")?,
+        back_link: c.get("back_link")?,
+        failure_back_link: c.get("failure_back_link")?,
+        secret_hash: c.get::<Option<String>>("secret_hash")?.map(Secret::from),
+        data: c.get("data")?,
+        card_id: c.get("card_id")?,
+        card_mask: c.get("card_mask")?,
+        card_brand: c.get("card_brand")?,
+        card_account: c.get("card_account")?,
+        issuer: c.get("issuer")?,
+        reference: c.get("reference")?,
+        int_reference: c.get("int_reference")?,
+        approval_code: c.get("approval_code")?,
+        reason_code: c.get("reason_code")?,
+        reason: c.get("reason")?,
+        secure: c.get("secure")?,
+        created_at: c.get("created_at")?,
+        updated_at: c.get("updated_at")?,
+        sender_transfer_type: c.get("sender_transfer_type")?,
+        receiver_transfer_type: c.get("receiver_transfer_type")?,
+        receiver_card_id: c.get("receiver_card_id")?,
+        receiver_card_mask: c.get("receiver_card_mask")?,
+        receiver_card_brand: c.get("receiver_card_brand")?,
+        receiver_account: c.get("receiver_account")?,
+        card_currency: c.get("card_currency")?,
+        fx_rate_micros: c.get("fx_rate_micros")?,
+        card_amount_minor: c.get("card_amount_minor")?,
+        attempt: c.get("attempt")?,
     })
 }
 
-/// A text column holding one of a domain enum's words (`rows.rs`'s `Word`).
-fn word<T>(r: &Row<'_>, column: &str) -> rusqlite::Result<T>
-where
-    T: FromStr<Err = epay_domain::Unknown>,
-{
-    let text: String = r.get(column)?;
-    text.parse().map_err(|unknown| {
-        let index = r.as_ref().column_index(column).unwrap_or_default();
-        rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(unknown))
-    })
+/// A row's columns read by name, each name asked of SQLite once. rusqlite's `Row::get("name")`
+/// finds a column by asking SQLite for each column's name in turn until one matches, so a
+/// `payments` row of 47 columns read by name asked about a thousand times, and
+/// `sqlite3_column_name` was the top symbol of the status flow's profile (docs/performance.md).
+/// Here the names are read once, and each lookup starts after the column found last: the fields
+/// are read in about the table's order, so most lookups match at once.
+struct ByName<'r> {
+    row: &'r Row<'r>,
+    names: Vec<&'r str>,
+    next: Cell<usize>,
+}
+
+impl<'r> ByName<'r> {
+    fn of(row: &'r Row<'r>) -> Self {
+        ByName { row, names: row.as_ref().column_names(), next: Cell::new(0) }
+    }
+
+    /// The index of the column named exactly `name`.
+    fn index(&self, name: &str) -> rusqlite::Result<usize> {
+        let count = self.names.len();
+        let start = self.next.get();
+        let found = (0..count).map(|k| (start + k) % count).find(|&i| self.names[i] == name);
+        match found {
+            Some(i) => {
+                self.next.set(i + 1);
+                Ok(i)
+            }
+            None => Err(rusqlite::Error::InvalidColumnName(name.to_string())),
+        }
+    }
+
+    fn get<T: FromSql>(&self, name: &str) -> rusqlite::Result<T> {
+        self.row.get(self.index(name)?)
+    }
+
+    /// A text column holding one of a domain enum's words (`rows.rs`'s `Word`): a word that is
+    /// not one of them is an error, never a guess.
+    fn word<T>(&self, column: &str) -> rusqlite::Result<T>
+    where
+        T: FromStr<Err = epay_domain::Unknown>,
+    {
+        let index = self.index(column)?;
+        let text: String = self.row.get(index)?;
+        text.parse().map_err(|unknown| rusqlite::Error::FromSqlConversionFailure(index, Type::Text, Box::new(unknown)))
+    }
 }
 
 #[cfg(test)]

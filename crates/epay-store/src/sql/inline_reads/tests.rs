@@ -271,14 +271,29 @@ async fn a_payment_reads_inline_as_sqlx_reads_it() {
     assert!(store.payment_by_invoice("t2", "000001").await.unwrap().is_none());
 }
 
+/// Columns are found by their exact names, in any order, and a name the row lacks is an error.
+#[tokio::test]
+async fn columns_are_read_by_name_in_any_order() {
+    let store = store().await;
+    let read_back = inline(&store).query("SELECT 1 AS a, 'two' AS b, 3 AS c", &[], |r| {
+        let c = super::ByName::of(r);
+        Ok((c.get::<i64>("c")?, c.get::<String>("b")?, c.get::<i64>("a")?, c.get::<i64>("c")?))
+    });
+    assert_eq!(read(read_back).unwrap(), vec![(3, "two".to_string(), 1, 3)]);
+    let missing = inline(&store).query("SELECT 1 AS a", &[], |r| super::ByName::of(r).get::<i64>("A"));
+    assert!(missing.is_err(), "names are exact");
+}
+
 #[tokio::test]
 async fn a_word_no_enum_knows_is_an_error_not_a_guess() {
     let store = store().await;
     // The schema refuses an unknown word in a stored row, so the decoder is asked directly.
-    let unknown =
-        inline(&store).query("SELECT 'NOT-A-STATUS' AS status", &[], |r| super::word::<TxStatus>(r, "status"));
+    let unknown = inline(&store)
+        .query("SELECT 'NOT-A-STATUS' AS status", &[], |r| super::ByName::of(r).word::<TxStatus>("status"));
     assert!(unknown.is_err());
-    let known = read(inline(&store).query("SELECT 'CHARGE' AS status", &[], |r| super::word::<TxStatus>(r, "status")));
+    let known = read(
+        inline(&store).query("SELECT 'CHARGE' AS status", &[], |r| super::ByName::of(r).word::<TxStatus>("status")),
+    );
     assert_eq!(known.unwrap(), vec![TxStatus::Charge]);
 }
 

@@ -346,10 +346,7 @@ async fn a_charge_behind_a_cancel_is_refused_as_before() {
     };
     let cancelled = format!("UPDATE payments SET status = 'CANCEL' WHERE id = '{id}'");
     let refused = behind_a_change(&store, &cancelled, charging).await.unwrap_err();
-    assert!(
-        matches!(refused, StoreError::Refused(Refusal::WrongStatus { status: TxStatus::Cancel })),
-        "{refused:?}"
-    );
+    assert!(matches!(refused, StoreError::Refused(Refusal::WrongStatus { status: TxStatus::Cancel })), "{refused:?}");
     assert_eq!(read_ahead(&store), (before.0, before.1 + 1), "decided ahead, found out of date");
     let card = store.ledger_account(CARD).await.unwrap().unwrap();
     assert_eq!((card.debits_pending, card.debits_posted), (50_000, 0), "nothing was charged");
