@@ -40,6 +40,7 @@ mod vault;
 mod writer;
 mod writes;
 
+use std::borrow::Cow;
 use std::future::Future;
 use std::sync::Arc;
 
@@ -105,22 +106,23 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Runs one statement that writes (`args` bound by their `$n`) and answers the rows it
-    /// returns. On SQLite it is a unit of the writer's batch, so it shares the batch's durable
-    /// COMMIT: run on the write connection outside the writer, it would wait for the open batch
-    /// to end and then pay a COMMIT (an fsync) of its own, one after another with every other
-    /// such write. On PostgreSQL it is the statement alone, its own transaction in one round
-    /// trip, as before. Returns once the write is durable.
-    pub(crate) async fn write_one(&self, sql: &str, args: &[pipeline::Arg]) -> Result<Vec<DB::Row>, sqlx::Error> {
+    /// returns. On SQLite it is a detached unit (`writer.rs`): the committer runs it in the open
+    /// batch (or the next, if none is open), in a savepoint of its own and one round trip with
+    /// its RELEASE, and it shares the batch's durable COMMIT. Holding the write connection for it
+    /// instead would hand the connection's lock to this task and back, a wake-up each, while the
+    /// batch waits; run outside the writer, it would pay a COMMIT (an fsync) of its own. Once
+    /// handed to the committer it runs even if this future is dropped (a client that hangs up).
+    /// On PostgreSQL it is the statement alone, its own transaction in one round trip. Returns
+    /// once the write is durable.
+    pub(crate) async fn write_one(
+        &self,
+        sql: impl Into<Cow<'static, str>>,
+        args: Vec<pipeline::Arg>,
+    ) -> StoreResult<Vec<DB::Row>> {
+        let step = pipeline::Step::new(sql, args);
         match &self.writer {
-            Some(writer) => {
-                // The statement and its RELEASE in one round trip to the connection's thread. No
-                // `.await` may come between the two lines: `commit` is what takes the released
-                // unit out of doubt and counts it in its batch.
-                let (unit, done) = writer.begin_opening().await?.open_released(sql, args).await?;
-                unit.commit().await?;
-                Ok(done.rows)
-            }
-            None => pipeline::Step::bind(args, sqlx::query::<DB>(sql)).fetch_all(&self.pool).await,
+            Some(writer) => writer.run_detached(Unit::detached([step])).await,
+            None => Ok(step.fetch_all(&self.pool).await?),
         }
     }
 

@@ -42,12 +42,14 @@
 //!   row by a foreign key, flushes first (`tx.flush()`); the use cases here read nothing after
 //!   they queue.
 
+use std::borrow::Cow;
 use std::future::poll_fn;
 use std::pin::Pin;
 
 use futures_core::Stream;
 use sqlx::{Database, Either, Executor, Row};
 
+use super::conns::Conns;
 use super::{Backend, OneTrip, RowsAffected};
 use crate::{StoreError, StoreResult};
 
@@ -113,9 +115,12 @@ impl From<bool> for Arg {
 /// What a unique violation on a step's table means to its caller.
 type UniqueMeaning = fn(&sqlx::Error) -> StoreError;
 
-/// One write: an INSERT, UPDATE or DELETE with `$1`-style placeholders and no RETURNING.
+/// One write: an INSERT, UPDATE or DELETE with `$1`-style placeholders. Nothing reads what a
+/// step returns, except the last step's rows of a detached unit (SQLite only,
+/// [`Pipeline::send_then`]), which that unit answers with; a step queued on PostgreSQL has no
+/// RETURNING clause (its statement of CTEs adds its own).
 pub(crate) struct Step {
-    sql: &'static str,
+    sql: Cow<'static, str>,
     args: Vec<Arg>,
     /// The existing row this step changes (`table:key`), if it changes one: two steps on one row
     /// never share a statement.
@@ -127,10 +132,11 @@ pub(crate) struct Step {
 }
 
 impl Step {
-    pub(crate) fn new(sql: &'static str, args: Vec<Arg>) -> Self {
+    pub(crate) fn new(sql: impl Into<Cow<'static, str>>, args: Vec<Arg>) -> Self {
+        let sql = sql.into();
         // sqlx-sqlite binds NULL to a `$n` past the arguments given, where PostgreSQL would
         // refuse the statement: catch a numbering mistake on both backends in debug builds.
-        debug_assert_eq!(highest_placeholder(sql), args.len(), "placeholders of {sql}");
+        debug_assert_eq!(highest_placeholder(&sql), args.len(), "placeholders of {sql}");
         Step { sql, args, row: None, unless_one: None, on_unique: None }
     }
 
@@ -167,9 +173,15 @@ impl Step {
         query
     }
 
+    /// Runs the step as a statement of its own on `pool` and answers the rows it returns (no
+    /// row count checked: for a step that has none to check).
+    pub(crate) async fn fetch_all<DB: Backend>(&self, pool: &Conns<DB>) -> Result<Vec<DB::Row>, sqlx::Error> {
+        Self::bind(&self.args, sqlx::query::<DB>(&self.sql)).fetch_all(pool).await
+    }
+
     /// Runs the step as a statement of its own.
     pub(crate) async fn run<DB: Backend>(self, conn: &mut DB::Connection) -> StoreResult<()> {
-        let done = Self::bind(&self.args, sqlx::query::<DB>(self.sql)).execute(&mut *conn).await;
+        let done = Self::bind(&self.args, sqlx::query::<DB>(&self.sql)).execute(&mut *conn).await;
         let rows = match done {
             Ok(done) => super::RowsAffected::rows_affected(&done),
             Err(e) => return Err(self.failed(e)),
@@ -241,18 +253,19 @@ impl Pipeline {
         }
         match DB::ONE_TRIP {
             OneTrip::WritableCte => send_as_ctes::<DB>(steps, conn).await,
-            OneTrip::Statements => send_as_statements::<DB>(steps, None, conn).await,
+            OneTrip::Statements => send_as_statements::<DB>(steps, None, conn).await.map(drop),
         }
     }
 
     /// SQLite: sends the queued steps and then `tail` (a statement without arguments), all in
     /// one round trip; `tail` runs only if every step did, and changed what it must (a step's
-    /// row count is checked in the query, [`send_as_statements`]).
+    /// row count is checked in the query, [`send_as_statements`]). Answers the rows the last
+    /// step returned (none unless it has a RETURNING clause).
     pub(crate) async fn send_then<DB: Backend>(
         &mut self,
         tail: &'static str,
         conn: &mut DB::Connection,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<DB::Row>> {
         debug_assert!(DB::ONE_TRIP == OneTrip::Statements);
         let steps = std::mem::take(&mut self.steps);
         send_as_statements::<DB>(steps, Some(tail), conn).await
@@ -268,7 +281,7 @@ async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) 
             sql.push_str(",\n");
         }
         sql.push_str(&format!("w{i} AS ("));
-        renumber(step.sql, offset, &mut sql);
+        renumber(&step.sql, offset, &mut sql);
         sql.push_str(" RETURNING 1)");
         offset += step.args.len();
     }
@@ -315,18 +328,18 @@ fn is_check_violation(e: &sqlx::Error) -> bool {
 /// SQLite: the steps (and `tail`) as `;`-separated statements of one query. A step whose row
 /// count must be one is followed by its check ([`CHANGED_ONE_ROW`]), so a count that is not one
 /// stops the query like a failing statement: nothing after it runs, `tail` (a unit's RELEASE)
-/// included, and the unit can still be undone.
+/// included, and the unit can still be undone. Answers the rows the last step returned.
 async fn send_as_statements<DB: Backend>(
     steps: Vec<Step>,
     tail: Option<&'static str>,
     conn: &mut DB::Connection,
-) -> StoreResult<()> {
+) -> StoreResult<Vec<DB::Row>> {
     let mut sql = String::new();
     let mut offset = 0;
     // For each statement of the query: the step it is (`false`) or checks (`true`).
     let mut statements_of = Vec::with_capacity(steps.len() + 1);
     for (i, step) in steps.iter().enumerate() {
-        renumber(step.sql, offset, &mut sql);
+        renumber(&step.sql, offset, &mut sql);
         sql.push_str(";\n");
         statements_of.push((i, false));
         if step.unless_one.is_some() {
@@ -341,7 +354,7 @@ async fn send_as_statements<DB: Backend>(
     for step in &steps {
         query = Step::bind(&step.args, query);
     }
-    let done = match statements::<DB>(conn, query).await {
+    let mut done = match statements::<DB>(conn, query).await {
         Ok(done) => done,
         // The statement that failed is a step's own, its check's, or the tail's: the meaning
         // is that step's (its unique violation, or the error its count stands for).
@@ -361,7 +374,8 @@ async fn send_as_statements<DB: Backend>(
         return Err(unanswered(sent, done.len()).into());
     }
     // Every count was checked in the query (a count not one stopped it above).
-    Ok(())
+    let last_step = statements_of.iter().rposition(|&(_, check)| !check);
+    Ok(last_step.map(|at| std::mem::take(&mut done[at].rows)).unwrap_or_default())
 }
 
 /// A multi-statement query answered for fewer statements than it sent: a statement did not run.

@@ -365,7 +365,7 @@ impl<DB: Backend> SqlStore<DB> {
             return Ok(false);
         };
         let outcome = match queued {
-            Ok(()) => writer.run_detached(tx).await,
+            Ok(()) => writer.run_detached(tx).await.map(drop),
             Err(e) => Err(e),
         };
         match outcome {

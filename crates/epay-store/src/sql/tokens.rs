@@ -164,7 +164,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         below: Option<i64>,
     ) -> StoreResult<AbuseWindow> {
         // One statement: the reset of an ended window, the ceiling and the increment are
-        // decided on the row as it is when this statement locks it. It joins the writer's batch
+        // decided on the row as it is when this statement locks it. A unit of the writer's batch
         // on SQLite (`write_one`): a cryptogram payment reserves its attempt with it first.
         let args: Vec<Arg> = vec![key.into(), now_ms.into(), window_ms.into(), below.unwrap_or(i64::MAX).into()];
         let rows = self
@@ -177,7 +177,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
                                        ELSE abuse_counters.expires_ms END
                  WHERE abuse_counters.expires_ms <= $2 OR abuse_counters.failures < $4
                  RETURNING failures, expires_ms",
-                &args,
+                args,
             )
             .await?;
         let counted = rows.first().map(AbuseWindow::from_row).transpose()?;
@@ -223,7 +223,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
         for (key, failures, window_ms) in rows {
             args.extend([key.into(), failures.into(), window_ms.into()]);
         }
-        self.write_one(&sql, &args).await?;
+        self.write_one(sql, args).await?;
         Ok(())
     }
 
@@ -251,7 +251,7 @@ impl<DB: Backend> TokensPort for SqlStore<DB> {
             .write_one(
                 "INSERT INTO spent_tokens (token_id, spent_at, expires_at) VALUES ($1, $2, $3)
                  ON CONFLICT (token_id) DO NOTHING RETURNING token_id",
-                &[token_id.into(), now_ms.into(), expires_at.into()],
+                vec![token_id.into(), now_ms.into(), expires_at.into()],
             )
             .await?;
         Ok(spent.len() == 1)

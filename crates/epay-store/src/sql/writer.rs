@@ -14,13 +14,13 @@
 //! the batch and waits for the batch's COMMIT: nobody is answered before their writes are
 //! durable, and a failed COMMIT fails every unit of the batch.
 //! The first unit of a batch sets no savepoint (nothing else is in the transaction yet, so
-//! undoing it is a ROLLBACK of the batch): a unit alone in its batch pays no SAVEPOINT/RELEASE.
+//! undoing it is a ROLLBACK of the batch): a unit holding the connection alone in its batch pays
+//! no SAVEPOINT/RELEASE (a detached unit, below, always sends both, in its one round trip).
 //! A unit that ends with deferred writes (`finish`, `pipeline.rs`) sends RELEASE in the same
 //! multi-statement query as them: RELEASE runs only if every write before it did, and a write
 //! whose row count must be one is checked by a statement of the query (`step_checks`), so a
 //! failed write or count stops the query before RELEASE and still finds the savepoint there to
-//! undo the unit. A unit that is one statement (`SqlStore::write_one`) sends RELEASE with it the
-//! same way ([`Opening::open_released`]).
+//! undo the unit.
 //!
 //! Who commits: one committer task per store. The first unit released into a batch (or a
 //! detached unit handed over, below) wakes it; it
@@ -30,8 +30,10 @@
 //! commits at once. A batch also takes at most [`MAX_UNITS`]: past that, newcomers wait for its
 //! COMMIT before they begin, so a steady stream cannot postpone it.
 //!
-//! Detached units: a use case decided before it touches the database (`read_ahead.rs`) has
-//! only writes left, and does not need to hold the connection to send them. It hands them to
+//! Detached units: a use case decided before it touches the database (`read_ahead.rs`,
+//! `operate_ahead.rs`), or one that is a single statement (`SqlStore::write_one`: an abuse
+//! limit's count, a token spent on its own), has only writes left, and does not need to hold the
+//! connection to send them. It hands them to
 //! the committer ([`Writer::run_detached`]), which runs every detached unit waiting, one after
 //! another in the open batch, each `SAVEPOINT u; …its writes…; RELEASE u` in one round trip
 //! from the committer's own task, then COMMITs: no lock handed to a unit's task and no task
@@ -39,7 +41,8 @@
 //! (about three thread wake-ups of serial time on a busy machine, where the writes themselves
 //! take a tenth of that). A detached unit whose writes fail stops before its RELEASE: it is
 //! told its error at once, and the savepoint undoes it before the next unit runs. One that ran
-//! is told its batch's outcome with the batch's other units.
+//! is told its batch's outcome with the batch's other units, and the rows its last write
+//! returned (a single statement's RETURNING).
 //!
 //! Cancellation (hyper drops a handler's future when the client goes away): any `.await` of a
 //! unit may be its last. Before anything whose effect could be left half-known (opening the
@@ -80,8 +83,7 @@ pub struct Unit<DB: Database> {
     inner: Inner<DB>,
     /// Writes queued to go to the database in one round trip (`pipeline.rs`).
     pending: Pipeline,
-    /// SQLite: the unit's savepoint was released together with its last writes (`finish`) or
-    /// its one statement (`Opening::open_released`).
+    /// SQLite: the unit's savepoint was released together with its last writes (`finish`).
     released: bool,
 }
 
@@ -283,16 +285,20 @@ struct Shared<DB: Database> {
     read_ahead: AtomicU64,
     read_out_of_date: AtomicU64,
     /// Detached units handed to the committer ([`Writer::run_detached`]), oldest first.
-    detached: std::sync::Mutex<Vec<Detached>>,
+    detached: std::sync::Mutex<Vec<Detached<DB>>>,
     closed: AtomicBool,
 }
 
 /// A detached unit waiting for the committer.
-struct Detached {
+struct Detached<DB: Database> {
     writes: Pipeline,
-    /// Its outcome: its own error at once if its writes fail, or, once they ran, its batch's.
-    reply: oneshot::Sender<StoreResult<()>>,
+    /// Its outcome: its own error at once if its writes fail, or, once they ran, its batch's,
+    /// with the rows its last write returned.
+    reply: Reply<DB::Row>,
 }
+
+/// Where a detached unit's outcome goes: the rows its last write returned, once durable.
+type Reply<R> = oneshot::Sender<StoreResult<Vec<R>>>;
 
 /// The write connection's state, held by a unit (or by `begin`). Letting go of it wakes the
 /// committer while the writer holds the connection: a released unit wants its COMMIT, and a
@@ -327,7 +333,7 @@ impl<DB: Database> DerefMut for Held<DB> {
 
 struct State<DB: Database> {
     conn: Option<Conn<DB>>,
-    batch: Option<Batch>,
+    batch: Option<Batch<DB::Row>>,
     /// A statement whose outcome nobody saw may have run (see the module doc): resolve it first.
     in_doubt: bool,
     /// The unit holding the connection is the first of its batch and runs without a savepoint:
@@ -336,24 +342,25 @@ struct State<DB: Database> {
     bare: bool,
 }
 
-/// The open batch transaction.
-struct Batch {
+/// The open batch transaction; `R` the database's row.
+struct Batch<R> {
     /// Units released into it.
     units: usize,
     /// Its outcome, once COMMIT returned: `Err` carries the message of the failure.
     done: watch::Sender<Option<Result<(), String>>>,
-    /// The detached units released into it (counted in `units` too), told its outcome.
-    detached: Vec<oneshot::Sender<StoreResult<()>>>,
+    /// The detached units released into it (counted in `units` too), told its outcome, with
+    /// the rows each one's last write returned.
+    detached: Vec<(Reply<R>, Vec<R>)>,
 }
 
-impl Batch {
+impl<R> Batch<R> {
     fn new() -> Self {
         Batch { units: 0, done: watch::Sender::new(None), detached: Vec::new() }
     }
 
     fn finish(self, outcome: Result<(), String>) {
-        for reply in self.detached {
-            let _ = reply.send(outcome.clone().map_err(|message| batch_failed(&message).into()));
+        for (reply, rows) in self.detached {
+            let _ = reply.send(outcome.clone().map(|()| rows).map_err(|message| batch_failed(&message).into()));
         }
         self.done.send_replace(Some(outcome));
     }
@@ -406,11 +413,12 @@ impl<DB: Backend> Writer<DB> {
 
     /// Runs a detached unit ([`Unit::detached`]): hands its writes to the committer, which runs
     /// them in the next batch in a savepoint of their own, in one round trip, with no hand-off
-    /// to this task in between (see the module doc). `Ok` once its batch's COMMIT returned; an
-    /// error of its writes (which leave nothing, as a failing locked unit's) as soon as they ran.
+    /// to this task in between (see the module doc). Answers once its batch's COMMIT returned,
+    /// with the rows its last write returned (none unless it has a RETURNING clause); an error
+    /// of its writes (which leave nothing, as a failing locked unit's) as soon as they ran.
     /// Once handed over it runs even if this future is dropped, as a unit already released
     /// into its batch commits.
-    pub(crate) async fn run_detached(&self, unit: Unit<DB>) -> StoreResult<()> {
+    pub(crate) async fn run_detached(&self, unit: Unit<DB>) -> StoreResult<Vec<DB::Row>> {
         let Unit { inner: Inner::Detached, pending: writes, .. } = unit else {
             return Err(sqlx::Error::Protocol("only a detached unit is handed to the committer".into()).into());
         };
@@ -490,25 +498,6 @@ impl<DB: Backend> Opening<DB> {
         Ok(self.unit)
     }
 
-    /// Runs `sql`, one statement that is the whole unit (`SqlStore::write_one`), as [`Self::open`]
-    /// does, and when the unit has a savepoint releases it in the same round trip: RELEASE runs
-    /// only if the statement did, so a failed statement still finds the savepoint to undo it
-    /// (the unit is dropped, as with `open`). Answers the unit, for `commit`, which then has no
-    /// RELEASE left to send, and what the statement did.
-    pub(crate) async fn open_released(self, sql: &str, args: &[Arg]) -> Result<(Unit<DB>, Done<DB>), sqlx::Error> {
-        let releases = self.owed == Some(SAVEPOINT);
-        // `;` on a line of its own: a `--` comment ending `sql` cannot swallow it.
-        let sql = if releases { Cow::Owned(format!("{sql}\n;RELEASE u")) } else { Cow::Borrowed(sql) };
-        let (mut unit, mut done) = self.open(&sql, args).await?;
-        if releases {
-            // RELEASE's own result: nothing the caller asked for.
-            done.pop();
-            unit.released = true;
-        }
-        let statement = done.pop().unwrap_or(Done { rows_affected: 0, rows: Vec::new() });
-        Ok((unit, statement))
-    }
-
     /// Runs `sql` (one statement, or on SQLite `;`-separated statements, `args` bound by their
     /// `$n`) as the unit's first, after what the unit owes, in one round trip: the unit and what
     /// each of `sql`'s statements did. On an error the unit is dropped, and with it whatever
@@ -538,7 +527,7 @@ impl<DB: Database> Drop for Writer<DB> {
 
 impl<DB: Backend> Shared<DB> {
     /// The detached units waiting (a lock held for a push or a take only).
-    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Detached>> {
+    fn queue(&self) -> std::sync::MutexGuard<'_, Vec<Detached<DB>>> {
         self.detached.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
@@ -548,7 +537,7 @@ impl<DB: Backend> Shared<DB> {
     /// RELEASE: it is told its error, and the next `settle` rolls back to its savepoint before
     /// the next unit runs. A unit that ran joins the batch and is told the batch's outcome when
     /// it ends.
-    async fn run_detached(&self, st: &mut State<DB>, units: Vec<Detached>) {
+    async fn run_detached(&self, st: &mut State<DB>, units: Vec<Detached<DB>>) {
         for unit in units {
             if let Err(e) = self.settle(st).await {
                 // No usable connection: the unit would fail the locked way too.
@@ -566,11 +555,11 @@ impl<DB: Backend> Shared<DB> {
             // query before RELEASE, and `settle` undoes whatever part of the unit ran.
             st.in_doubt = true;
             match writes.send_then::<DB>("RELEASE u", st.connection()).await {
-                Ok(()) => {
+                Ok(rows) => {
                     st.in_doubt = false;
                     let batch = st.batch.as_mut().expect("opened above");
                     batch.units += 1;
-                    batch.detached.push(unit.reply);
+                    batch.detached.push((unit.reply, rows));
                 }
                 Err(e) => {
                     let _ = unit.reply.send(Err(e));
@@ -685,7 +674,7 @@ async fn committer<DB: Backend>(shared: Arc<Shared<DB>>) {
         let mut guard = shared.state.clone().lock_owned().await;
         // Up to the batch's room: units the batch holds already (locked ones) count.
         let room = MAX_UNITS.saturating_sub(guard.batch.as_ref().map_or(0, |b| b.units));
-        let detached: Vec<Detached> = {
+        let detached: Vec<Detached<DB>> = {
             let mut queue = shared.queue();
             let taken = queue.len().min(room);
             queue.drain(..taken).collect()

@@ -567,7 +567,7 @@ async fn openings_go_with_what_opens_the_unit() {
 /// A detached unit of `steps` (`Unit::detached`), run by the store's committer.
 async fn run_detached(store: &SqlStore<sqlx::Sqlite>, steps: Vec<Step>) -> StoreResult<()> {
     let writer = store.writer.as_ref().expect("a SQLite file store has a writer");
-    writer.run_detached(super::Unit::detached(steps)).await
+    writer.run_detached(super::Unit::detached(steps)).await.map(drop)
 }
 
 /// SQLite: detached units handed to the committer together share its COMMITs with each other
@@ -816,6 +816,28 @@ async fn single_statement_writes_join_the_open_batch() {
     assert!(!store.spend_token("token-0", 90_000, 2_000).await.unwrap(), "spent once");
 }
 
+/// A reservation alone (`abuse_count` with a ceiling, a detached unit that opens its batch:
+/// `BEGIN`, its savepoint, the count, RELEASE in one query) answers with the count's own
+/// RETURNING row: counted up to the ceiling, then refused, each answer durable.
+#[tokio::test]
+async fn a_lone_reservation_answers_with_its_count() {
+    use crate::ports::TokensPort;
+    if !wanted("sqlite") {
+        return;
+    }
+    let store = sqlite_store().await;
+    for expected in 1..=3 {
+        let window = store.abuse_count("alone", 60_000, 1_000, Some(3)).await.unwrap();
+        assert!(window.counted && window.failures == expected, "{window:?}");
+        let seen = store.abuse_windows(&["alone"], 1_000).await.unwrap();
+        assert_eq!(seen.first().map(|(_, w)| w.failures), Some(expected), "durable when answered");
+    }
+    let refused = store.abuse_count("alone", 60_000, 1_000, Some(3)).await.unwrap();
+    assert!(!refused.counted && refused.failures == 3, "{refused:?}");
+    assert!(store.spend_token("lone-token", 90_000, 1_000).await.unwrap(), "spent by this call");
+    assert!(!store.spend_token("lone-token", 90_000, 1_000).await.unwrap(), "spent once");
+}
+
 /// A single-statement write that fails inside a batch others are in (here the second row of a
 /// two-row insert meets a key already there) leaves nothing, not even its first row, and the
 /// batch commits the other units: its RELEASE, sent with it, did not run, and its savepoint
@@ -831,7 +853,7 @@ async fn a_failing_single_statement_write_leaves_nothing_and_spares_its_batch() 
     sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('held', 'p')").execute(&mut *holding).await.unwrap();
     let write = |sql: &'static str| {
         let store = store.clone();
-        tokio::spawn(async move { store.write_one(sql, &[]).await })
+        tokio::spawn(async move { store.write_one(sql, Vec::new()).await })
     };
     let failing = write("INSERT OR FAIL INTO writer_rows (id, parent) VALUES ('half', 'p'), ('held', 'p')");
     let after = write("INSERT INTO writer_rows (id, parent) VALUES ('after', 'p') RETURNING id");
