@@ -237,6 +237,33 @@ async fn fifty_concurrent_refunds_never_exceed_the_charge() {
     }
 }
 
+/// Twenty refunds with one externalID at once are one refund: the first refunds, the others
+/// replay it (on PostgreSQL the losers meet the refund's unique externalID and replay; on
+/// SQLite those decided ahead on the same read find the payment moved and replay the locked
+/// way), every answer the same success, and the card gets the money back once.
+#[tokio::test]
+async fn concurrent_refunds_with_one_external_id_refund_once() {
+    for backend in backends() {
+        let gw = Gateway::start(backend).await;
+        let token = gw.service_token(TERMINAL).await;
+        let p = gw.authorized_payment(major("100")).await;
+        gw.operation(&token, &p, "charge", "", None).await;
+        let results = futures::future::join_all(
+            (0..20).map(|_| gw.operation(&token, &p, "refund", "?amount=30&externalID=same", None)),
+        )
+        .await;
+        for (status, body) in &results {
+            assert_eq!((*status, body), (200, &json!({"code": 0, "message": ""})), "{backend:?}: {results:?}");
+        }
+        let store = gw.store().await;
+        let payment = store.payment(&epay_server::runtime::seed::test_merchant().0.id, &p).await.unwrap().unwrap();
+        assert_eq!(payment.refunded_minor, 3_000, "{backend:?}: refunded once");
+        let refunds = store.refunds_of(&p).await.unwrap();
+        assert_eq!(refunds.len(), 1, "{backend:?}: one refund row: {refunds:?}");
+        gw.assert_ledger_sound();
+    }
+}
+
 /// ePay's minimum refund (10, unless it is all that is left) is judged on the payment as the
 /// refund's own transaction sees it. Deterministic on PostgreSQL: a test transaction holds the
 /// payment's row; a refund of 95 waits for it, then a refund of the last 5 is asked and waits
