@@ -404,3 +404,59 @@ async fn an_operation_decided_ahead_writes_its_callback() {
     assert_eq!(kinds, vec![epay_domain::CallbackKind::PaymentCharge], "one callback, written with the charge");
     assert_eq!(callbacks[0].0.payload.expose(), "{\"amount\":50000}");
 }
+
+/// A hold booked before balance shards (migration 0019 left it on shard 0, not on its payment's
+/// shard): the charge decided ahead reads where the hold is and posts it there, so no shard's
+/// pending sums go wrong.
+#[tokio::test]
+async fn a_hold_from_before_shards_is_charged_on_its_own_shard() {
+    let store = store().await;
+    let invoice = (500_100..)
+        .map(|n| n.to_string())
+        .find(|invoice| super::super::booking::shard_of(&format!("pay-{invoice}")) != 0)
+        .expect("a payment id off shard 0");
+    let id = hold(&store, &invoice, 50_000).await;
+    let merchant = merchant_account("t1", "KZT");
+    let own = super::super::booking::shard_of(&id);
+    // Where 0019 left an old hold: its transfer and its pending credit on shard 0.
+    for moved in [
+        format!("UPDATE ledger_transfers SET shard = 0 WHERE payment_id = '{id}'"),
+        format!(
+            "UPDATE ledger_account_shards SET credits_pending = credits_pending - 50000
+             WHERE account_id = '{merchant}' AND shard = {own}"
+        ),
+        format!(
+            "INSERT INTO ledger_account_shards (account_id, shard, debits_pending, debits_posted, credits_pending,
+                 credits_posted)
+             VALUES ('{merchant}', 0, 0, 0, 50000, 0)
+             ON CONFLICT (account_id, shard) DO UPDATE SET credits_pending = credits_pending + 50000"
+        ),
+    ] {
+        let mut unit = store.begin_unit().await.unwrap();
+        sqlx::query(&moved).execute(&mut *unit).await.unwrap();
+        unit.commit().await.unwrap();
+    }
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the moved hold balances");
+    let before = read_ahead(&store);
+    operate(&store, request(&id, Operation::Charge { amount_minor: Some(30_000) })).await.unwrap();
+    assert_eq!(read_ahead(&store), (before.0 + 1, before.1), "decided ahead");
+    let violations = store.check_ledger().await.unwrap();
+    assert!(violations.is_empty(), "{violations:?}");
+    // `ledger check` recomputes each shard from its own transfers, so a charge booked on the
+    // payment's shard would balance there too; what shows it is where its transfers and the
+    // pending sums are.
+    let shards: Vec<(String, i32)> =
+        sqlx::query_as("SELECT id, shard FROM ledger_transfers WHERE payment_id = $1 ORDER BY id")
+            .bind(&id)
+            .fetch_all(&store.reads)
+            .await
+            .unwrap();
+    assert!(shards.len() > 1 && shards.iter().all(|(_, shard)| *shard == 0), "all on the hold's shard: {shards:?}");
+    let pending: Vec<(i32, i64)> =
+        sqlx::query_as("SELECT shard, credits_pending FROM ledger_account_shards WHERE account_id = $1 ORDER BY shard")
+            .bind(&merchant)
+            .fetch_all(&store.reads)
+            .await
+            .unwrap();
+    assert!(pending.iter().all(|(_, credits)| *credits == 0), "no pending left, none below zero: {pending:?}");
+}
