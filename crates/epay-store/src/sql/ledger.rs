@@ -116,6 +116,14 @@ fn check_accounts(
                         problem: "posts more than its pending transfer held".into(),
                     });
                 }
+                if t.shard != pending.shard {
+                    // Each shard would still match its own transfers, but the hold's shard would
+                    // keep its pending sums and the other go below zero by them.
+                    violations.push(InvariantViolation {
+                        subject: format!("transfer {}", t.id),
+                        problem: format!("resolves a pending transfer of shard {} on shard {}", pending.shard, t.shard),
+                    });
+                }
                 let d = sums.entry(debit).or_default();
                 d.debits_pending -= pending.amount_minor;
                 d.debits_posted += t.amount_minor;
@@ -440,6 +448,34 @@ mod tests {
     fn sound_sharded_ledger_has_no_violations() {
         let (accounts, transfers) = sharded_ledger();
         let shards = [shard("merchant:t1:KZT", 3, 0, 0, 0, 300), shard("merchant:t1:KZT", 5, 0, 0, 0, 400)];
+        assert_eq!(check_accounts(&accounts, &shards, &transfers), vec![]);
+    }
+
+    #[test]
+    fn finds_a_hold_resolved_on_another_shard_than_its_own() {
+        let merchant = "merchant:t1:KZT";
+        let (accounts, _) = sharded_ledger();
+        let accounts = [
+            accounts[0].clone(),
+            account("card:c", AccountKind::Card, 0, 300, 0, 1000),
+            account(merchant, AccountKind::Merchant, 0, 0, 0, 0),
+        ];
+        let on = |t: LedgerTransfer, shard| LedgerTransfer { shard, ..t };
+        let transfers = [
+            transfer("o", "funding:simulator:KZT", "card:c", 1000, Posted, None),
+            on(transfer("h:auth", "card:c", merchant, 300, Pending, None), 0),
+            on(transfer("h:charge", "card:c", merchant, 300, PostPending, Some("h:auth")), 6),
+        ];
+        // Each shard's sums are what its own transfers make them: 0 holds +300 pending, 6 holds
+        // -300 pending and +300 posted.
+        let shards = [shard(merchant, 0, 0, 0, 300, 0), shard(merchant, 6, 0, 0, -300, 300)];
+        let v = check_accounts(&accounts, &shards, &transfers);
+        assert_eq!(v.len(), 1, "{v:?}");
+        assert_eq!(v[0].subject, "transfer h:charge");
+        assert!(v[0].problem.contains("of shard 0 on shard 6"), "{v:?}");
+        // The same charge on the hold's shard is sound.
+        let transfers = [transfers[0].clone(), transfers[1].clone(), on(transfers[2].clone(), 0)];
+        let shards = [shard(merchant, 0, 0, 0, 0, 300)];
         assert_eq!(check_accounts(&accounts, &shards, &transfers), vec![]);
     }
 

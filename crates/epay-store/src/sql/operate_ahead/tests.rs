@@ -441,10 +441,8 @@ async fn a_hold_from_before_shards_is_charged_on_its_own_shard() {
     operate(&store, request(&id, Operation::Charge { amount_minor: Some(30_000) })).await.unwrap();
     assert_eq!(read_ahead(&store), (before.0 + 1, before.1), "decided ahead");
     let violations = store.check_ledger().await.unwrap();
-    assert!(violations.is_empty(), "{violations:?}");
-    // `ledger check` recomputes each shard from its own transfers, so a charge booked on the
-    // payment's shard would balance there too; what shows it is where its transfers and the
-    // pending sums are.
+    assert!(violations.is_empty(), "a charge on another shard than its hold's is one: {violations:?}");
+    // And where its transfers and the pending sums are.
     let shards: Vec<(String, i32)> =
         sqlx::query_as("SELECT id, shard FROM ledger_transfers WHERE payment_id = $1 ORDER BY id")
             .bind(&id)
