@@ -133,9 +133,13 @@ impl Known {
         Known { currencies, held: None }
     }
 
-    /// The currencies and the holds' shards, from the rows of [`ACCOUNTS_AND_HOLDS`]:
-    /// `(id, currency, shard)`, where an account has a currency and a transfer a shard.
-    pub(super) fn from_rows(rows: impl IntoIterator<Item = (String, Option<String>, Option<i32>)>) -> Self {
+    /// The currencies, and with `holds` the holds' shards, from the rows of [`ACCOUNTS`] or
+    /// [`ACCOUNTS_AND_HOLDS`]: `(id, currency, shard)`, where an account has a currency and a
+    /// transfer a shard.
+    pub(super) fn from_rows(
+        rows: impl IntoIterator<Item = (String, Option<String>, Option<i32>)>,
+        holds: bool,
+    ) -> Self {
         let (mut currencies, mut held) = (Vec::new(), Vec::new());
         for (id, currency, shard) in rows {
             match (currency, shard) {
@@ -144,7 +148,7 @@ impl Known {
                 (None, None) => {}
             }
         }
-        Known { currencies, held: Some(held) }
+        Known { currencies, held: holds.then_some(held) }
     }
 
     /// The currency of `account`, if it exists.
@@ -197,7 +201,7 @@ impl<DB: Backend> SqlStore<DB> {
             .iter()
             .map(|row| Ok((row.try_get("id")?, row.try_get("currency")?, row.try_get("shard")?)))
             .collect::<Result<Vec<_>, sqlx::Error>>()?;
-        Ok(Known::from_rows(rows))
+        Ok(Known::from_rows(rows, holds))
     }
 
     /// Creates a gateway-side account in `currency` unless it exists. Its currency is
@@ -385,7 +389,7 @@ impl<DB: Backend> SqlStore<DB> {
         let Some(sql) = Self::funds_and_currencies_sql(payer, row, "") else {
             let funds = Self::funds(tx, p, payer).await?;
             let known = Self::accounts_and_holds(tx, [payer, others[0], others[1]], &p.id, 0, false).await?;
-            return Ok((funds, Known::currencies(known.currencies)));
+            return Ok((funds, known));
         };
         let rows = sqlx::query(&sql).bind(payer).bind(others[0]).bind(others[1]).fetch_all(&mut **tx).await?;
         Self::funds_and_currencies_of(p, payer, &rows)

@@ -7,8 +7,8 @@
 //! writes and RELEASE, each a wake-up of its task in between: the writer's one connection does
 //! nothing else meanwhile. Here the payment, the earlier refund and the accounts are read on an
 //! inline read-only connection (`inline_reads.rs`) on the request's thread, the state machine
-//! decides on them, and what is left is writes only, which the committer runs in its next batch
-//! one unit after another with no task woken between them.
+//! decides on them, and what is left is writes only, which the committer runs in the open batch
+//! (or the next) one unit after another with no task woken between them.
 //!
 //! What the read-only connection read may be older than the write connection's batch, so the
 //! decision holds only while the payment is as read, which the unit's first write checks: the
@@ -37,7 +37,7 @@ use epay_domain::transition::{self, Refunded};
 
 use super::booking::{shard_of, Known, ACCOUNTS_AND_HOLDS};
 use super::decisions::state_of;
-use super::inline_reads::{self, query_on, Inline};
+use super::inline_reads::{self, query_on};
 use super::payments::MERCHANTS_PAYMENT;
 use super::{Backend, SqlStore};
 use crate::model::*;
@@ -123,7 +123,7 @@ impl<DB: Backend> SqlStore<DB> {
     /// way answers both), when an account it books is missing, or when the read fails or
     /// another process keeps it busy.
     fn read_operation(&self, payment_id: &str, merchant_id: &str, external_id: Option<&str>) -> Option<OperationRead> {
-        let read = self.inline.as_ref()?.read(|conn| {
+        self.read_to_decide("an operation", |conn| {
             let payment =
                 query_on(conn, MERCHANTS_PAYMENT, &[payment_id.into(), merchant_id.into()], inline_reads::payment)?;
             let Some(payment) = payment.into_iter().next() else { return Ok(None) };
@@ -144,22 +144,13 @@ impl<DB: Backend> SqlStore<DB> {
                 shard_of(payment_id).into(),
             ];
             let rows = query_on(conn, ACCOUNTS_AND_HOLDS, &args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            let known = Known::from_rows(rows);
+            let known = Known::from_rows(rows, true);
             if known.currency(&card).is_none() || known.currency(&merchant).is_none() {
                 return Ok(None);
             }
             Ok(Some(OperationRead { payment, earlier_refund, known }))
-        });
-        match read {
-            Ok(Inline::Read(read)) => read,
-            Ok(Inline::Busy) => None,
-            Err(e) => {
-                // The locked way answers; said, so a read that always fails (a schema drift)
-                // does not switch this path off unseen.
-                tracing::warn!(error = %e, "reading an operation ahead failed; recorded the locked way");
-                None
-            }
-        }
+        })
+        .flatten()
     }
 }
 

@@ -174,7 +174,7 @@ impl<DB: Backend> SqlStore<DB> {
     ) -> StoreResult<Option<OperationOutcome>> {
         let now = req.now_ms;
         // The payment, locked, read in the round trip that opens the unit (`Opening`).
-        let locked = format!("SELECT * FROM payments WHERE id = $1 AND merchant_id = $2 {}", DB::FOR_UPDATE);
+        let locked = format!("{MERCHANTS_PAYMENT} {}", DB::FOR_UPDATE);
         let args = [(&req.payment_id).into(), (&req.merchant_id).into()];
         let (mut tx, done) = self.begin_opening().await?.open(&locked, &args).await?;
         let row = done.first().and_then(|read| read.rows.first());

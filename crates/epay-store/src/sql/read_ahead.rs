@@ -287,24 +287,33 @@ impl<DB: Backend> SqlStore<DB> {
         if is_sharded(payer) {
             return None;
         }
-        // Busy (another process holds the file) or failed: the locked way reads for itself.
-        let read = self.inline.as_ref()?.read(|conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()));
-        let rows = match read {
-            Ok(Inline::Read(rows)) => rows,
-            Ok(Inline::Busy) => return None,
-            Err(e) => {
-                // The locked way answers; said, so a read that always fails (a schema drift)
-                // does not switch this path off unseen.
-                tracing::warn!(error = %e, "reading a payment ahead failed; recorded the locked way");
-                return None;
-            }
-        };
+        let rows =
+            self.read_to_decide("a payment", |conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()))?;
         if rows.payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
             return None;
         }
         let attempt = attempt_after(&rows.numbering).ok()?;
         let (funds, known) = funds_and_currencies_in(p, payer, rows.funds).ok()?;
         Some(ReadAhead { attempt, funds, known, day_total: rows.day_total })
+    }
+
+    /// Runs `read` on an inline read connection (`inline_reads.rs`), on this thread, for a use
+    /// case `what` decided ahead: `None` when another process keeps the file busy or the read
+    /// fails, and the locked way then reads for itself. A failure is logged, so a read that
+    /// always fails (a schema drift) does not switch the path off unseen.
+    pub(super) fn read_to_decide<T>(
+        &self,
+        what: &'static str,
+        read: impl FnOnce(&rusqlite::Connection) -> rusqlite::Result<T>,
+    ) -> Option<T> {
+        match self.inline.as_ref()?.read(read) {
+            Ok(Inline::Read(answer)) => Some(answer),
+            Ok(Inline::Busy) => None,
+            Err(e) => {
+                tracing::warn!(error = %e, what, "reading ahead failed; recorded the locked way");
+                None
+            }
+        }
     }
 
     /// The read ahead's rows, on an inline read connection (`inline_reads.rs`), on this thread:
@@ -357,7 +366,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// Hands what a unit decided ahead queued (`queued`: whether queueing it went well) to the
-    /// writer, which runs it in one round trip in its next batch: `Ok(true)` once durable,
+    /// writer, which runs it in one round trip in its batch: `Ok(true)` once durable,
     /// `Ok(false)` when the round trip found the read out of date (and left nothing of it).
     pub(super) async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
         let Some(writer) = self.writer.as_ref() else {

@@ -1,6 +1,8 @@
 //! Tests' SQLite store: a migrated database file of its own, with merchant `m1` and its terminal
 //! `t1`, as the store's own tests of SQLite paths need.
 
+use std::time::Duration;
+
 use epay_domain::Secret;
 
 use super::SqlStore;
@@ -30,4 +32,23 @@ pub(crate) async fn sqlite_file_store(what: &str) -> SqlStore<sqlx::Sqlite> {
 /// A payment write's callback builder that sends none.
 pub(crate) fn no_callback(_: &Payment) -> Option<NewCallback> {
     None
+}
+
+/// Runs `write` while a unit holds the write connection with `change` (SQL) made and not yet
+/// committed: `write` reads the database without it (the read-only connections cannot see it),
+/// decides, and hands its writes to the committer, which runs them once the unit committed. For
+/// the tests of use cases decided ahead (`read_ahead.rs`, `operate_ahead.rs`).
+pub(crate) async fn behind_a_change<T: Send + 'static>(
+    store: &SqlStore<sqlx::Sqlite>,
+    change: Option<&str>,
+    write: impl std::future::Future<Output = T> + Send + 'static,
+) -> T {
+    let mut holder = store.begin_unit().await.unwrap();
+    if let Some(change) = change {
+        sqlx::query(change).execute(&mut *holder).await.unwrap();
+    }
+    let writing = tokio::spawn(write);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    holder.commit().await.unwrap();
+    writing.await.unwrap()
 }

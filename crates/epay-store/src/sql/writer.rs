@@ -412,7 +412,7 @@ impl<DB: Backend> Writer<DB> {
     }
 
     /// Runs a detached unit ([`Unit::detached`]): hands its writes to the committer, which runs
-    /// them in the next batch in a savepoint of their own, in one round trip, with no hand-off
+    /// them in the open batch (or the next) in a savepoint of their own, in one round trip, with no hand-off
     /// to this task in between (see the module doc). Answers once its batch's COMMIT returned,
     /// with the rows its last write returned (none unless it has a RETURNING clause); an error
     /// of its writes (which leave nothing, as a failing locked unit's) as soon as they ran.

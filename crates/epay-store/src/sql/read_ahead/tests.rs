@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::no_callback;
+use super::super::test_store::{behind_a_change, no_callback};
 use super::super::SqlStore;
 use crate::model::*;
 use crate::ports::*;
@@ -66,24 +66,6 @@ async fn available(store: &SqlStore<sqlx::Sqlite>) -> i64 {
 fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
     let stats = store.group_commit_stats().unwrap();
     (stats.read_ahead, stats.read_out_of_date)
-}
-
-/// Runs `write` while a unit holds the write connection with `change` (SQL) made and not yet
-/// committed: `write` reads the database without it (the read-only connections cannot see it),
-/// decides, and hands its writes to the committer, which runs them once the unit committed.
-async fn behind_a_change<T: Send + 'static>(
-    store: &SqlStore<sqlx::Sqlite>,
-    change: Option<&str>,
-    write: impl std::future::Future<Output = T> + Send + 'static,
-) -> T {
-    let mut holder = store.begin_unit().await.unwrap();
-    if let Some(change) = change {
-        sqlx::query(change).execute(&mut *holder).await.unwrap();
-    }
-    let writing = tokio::spawn(write);
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    holder.commit().await.unwrap();
-    writing.await.unwrap()
 }
 
 /// Spends `minor` of [`CARD`]'s funds.
