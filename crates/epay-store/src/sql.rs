@@ -16,8 +16,10 @@ mod config_watch;
 mod conns;
 mod daily_totals;
 mod database;
+mod db_error;
 mod decisions;
 mod inline_reads;
+mod inline_writes;
 mod invoices;
 mod ledger;
 mod merchants;
@@ -200,6 +202,14 @@ pub trait Backend:
 
     /// Runs the migrations not yet applied, on one of the store's connections.
     fn run_migrations(conn: &mut Self::Connection) -> impl Future<Output = Result<(), MigrateError>> + Send + '_;
+
+    /// SQLite: runs `f` on the connection's own handle, on this thread, while sqlx's worker
+    /// thread for it waits (`inline_writes.rs`), and answers `true`. PostgreSQL: runs nothing
+    /// and answers `false`.
+    fn on_handle<'c>(
+        conn: &'c mut Self::Connection,
+        f: &'c mut (dyn FnMut(&rusqlite::Connection) + Send),
+    ) -> impl Future<Output = Result<bool, sqlx::Error>> + Send + 'c;
 }
 
 /// How several statements of a unit go to the database in one round trip (`pipeline.rs`).

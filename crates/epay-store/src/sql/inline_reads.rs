@@ -188,7 +188,7 @@ pub(crate) fn query_on<T>(
 /// parameter with no argument (or one not named `$n`) is an error, never a NULL (sqlx would
 /// leave it NULL); an argument no parameter names is left out (one list of arguments serves
 /// several statements).
-fn bind(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
+pub(crate) fn bind(statement: &mut Statement<'_>, args: &[Arg]) -> rusqlite::Result<()> {
     for index in 1..=statement.parameter_count() {
         let named = statement.parameter_name(index);
         let number = named.and_then(|name| name.strip_prefix('$')?.parse::<usize>().ok());

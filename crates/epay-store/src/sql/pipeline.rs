@@ -173,6 +173,16 @@ impl Step {
         query
     }
 
+    /// Its SQL, `$n` placeholders numbered from 1.
+    pub(crate) fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    /// Its arguments, `$1` first.
+    pub(crate) fn args(&self) -> &[Arg] {
+        &self.args
+    }
+
     /// Runs the step as a statement of its own on `pool` and answers the rows it returns (no
     /// row count checked: for a step that has none to check).
     pub(crate) async fn fetch_all<DB: Backend>(&self, pool: &Conns<DB>) -> Result<Vec<DB::Row>, sqlx::Error> {
@@ -190,9 +200,18 @@ impl Step {
     }
 
     fn check(self, rows: u64) -> StoreResult<()> {
-        match self.unless_one {
+        let mut step = self;
+        step.check_changed(rows)
+    }
+
+    /// Fails with the step's error unless it changed exactly one row, when it must.
+    pub(crate) fn check_changed(&mut self, rows: u64) -> StoreResult<()> {
+        match self.unless_one.take() {
             Some(error) if rows != 1 => Err(error),
-            _ => Ok(()),
+            kept => {
+                self.unless_one = kept;
+                Ok(())
+            }
         }
     }
 
@@ -202,7 +221,7 @@ impl Step {
         unique_violation_on(e, table).then(|| map(e))
     }
 
-    fn failed(&self, e: sqlx::Error) -> StoreError {
+    pub(crate) fn failed(&self, e: sqlx::Error) -> StoreError {
         self.meaning(&e).unwrap_or_else(|| e.into())
     }
 }
@@ -240,6 +259,11 @@ impl Pipeline {
 
     pub(crate) fn is_empty(&self) -> bool {
         self.steps.is_empty()
+    }
+
+    /// The queued steps, in order (`inline_writes.rs` runs them itself).
+    pub(crate) fn steps_mut(&mut self) -> &mut [Step] {
+        &mut self.steps
     }
 
     /// Sends every queued step: one alone as itself, more in one round trip.

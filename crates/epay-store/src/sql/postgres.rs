@@ -36,6 +36,14 @@ impl Backend for Postgres {
         // enough" on a borrowed connection.
         MIGRATOR.run_direct(conn)
     }
+
+    async fn on_handle<'c>(
+        _conn: &'c mut Self::Connection,
+        _f: &'c mut (dyn FnMut(&rusqlite::Connection) + Send),
+    ) -> Result<bool, sqlx::Error> {
+        // No writer on PostgreSQL: its units are transactions of their own.
+        Ok(false)
+    }
 }
 
 impl RowsAffected for PgQueryResult {

@@ -374,7 +374,7 @@ impl<DB: Backend> SqlStore<DB> {
             return Ok(false);
         };
         let outcome = match queued {
-            Ok(()) => writer.run_detached(tx).await.map(drop),
+            Ok(()) => writer.run_detached_writes(tx).await,
             Err(e) => Err(e),
         };
         match outcome {

@@ -44,6 +44,25 @@ impl Backend for Sqlite {
         conn.execute("PRAGMA temp_store = MEMORY").await?;
         migrated
     }
+
+    async fn on_handle<'c>(
+        conn: &'c mut Self::Connection,
+        f: &'c mut (dyn FnMut(&rusqlite::Connection) + Send),
+    ) -> Result<bool, sqlx::Error> {
+        let mut locked = conn.lock_handle().await?;
+        let handle = locked.as_raw_handle().as_ptr();
+        // SAFETY: `locked` holds the connection's lock until the end of this function, so sqlx's
+        // worker thread does not touch the handle meanwhile, and the handle stays open; the
+        // rusqlite connection made on it is dropped before (it finalizes the statements it
+        // prepared, and leaves the handle open: `from_handle` does not own it). Both crates link
+        // the one copy of SQLite (libsqlite3-sys, Cargo.toml), so the handle's type is theirs.
+        let borrowed = unsafe { rusqlite::Connection::from_handle(handle) }
+            .map_err(|e| sqlx::Error::Protocol(format!("borrowing the write connection's handle: {e}")))?;
+        f(&borrowed);
+        drop(borrowed);
+        drop(locked);
+        Ok(true)
+    }
 }
 
 impl RowsAffected for SqliteQueryResult {

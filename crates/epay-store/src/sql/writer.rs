@@ -34,15 +34,17 @@
 //! `operate_ahead.rs`), or one that is a single statement (`SqlStore::write_one`: an abuse
 //! limit's count, a token spent on its own), has only writes left, and does not need to hold the
 //! connection to send them. It hands them to
-//! the committer ([`Writer::run_detached`]), which runs every detached unit waiting, one after
-//! another in the open batch, each `SAVEPOINT u; …its writes…; RELEASE u` in one round trip
-//! from the committer's own task, then COMMITs: no lock handed to a unit's task and no task
-//! woken between one unit and the next, which is what a unit holding the connection costs
-//! (about three thread wake-ups of serial time on a busy machine, where the writes themselves
-//! take a tenth of that). A detached unit whose writes fail stops before its RELEASE: it is
-//! told its error at once, and the savepoint undoes it before the next unit runs. One that ran
-//! is told its batch's outcome with the batch's other units, and the rows its last write
-//! returned (a single statement's RETURNING).
+//! the committer ([`Writer::run_detached_writes`], [`Writer::run_detached`]), which runs every
+//! detached unit waiting, one after another in the open batch, each `SAVEPOINT u; …its writes…;
+//! RELEASE u`, then COMMITs: no lock handed to a unit's task and no task woken between one unit
+//! and the next, which is what a unit holding the connection costs. A unit whose rows nobody
+//! reads (a use case decided ahead) is run by the committer itself on the connection's SQLite
+//! handle, borrowed once for all such units waiting (`inline_writes.rs`): sqlx would send its
+//! query to the connection's worker thread and wake the committer for each statement's result.
+//! One whose last write's rows its caller reads (a single statement's RETURNING) goes through
+//! sqlx in one round trip. A detached unit whose writes fail is told its error at once, and its
+//! savepoint undoes it before the next unit runs. One that ran is told its batch's outcome with
+//! the batch's other units, and the rows its last write returned.
 //!
 //! Cancellation (hyper drops a handler's future when the client goes away): any `.await` of a
 //! unit may be its last. Before anything whose effect could be left half-known (opening the
@@ -59,15 +61,17 @@
 //! that hangs up after COMMIT would; so does a detached unit once handed to the committer.
 
 use std::borrow::Cow;
+use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
 
-use sqlx::error::{DatabaseError, ErrorKind};
 use sqlx::{Database, Executor};
 use tokio::sync::{oneshot, watch, Mutex, Notify, OwnedMutexGuard};
 
 use super::conns::{Conn, Conns, Tx};
+use super::db_error::StoreDbError;
+use super::inline_writes;
 use super::pipeline::{Arg, Done, Pipeline, Step};
 use super::Backend;
 use crate::{StoreError, StoreResult};
@@ -292,6 +296,10 @@ struct Shared<DB: Database> {
 /// A detached unit waiting for the committer.
 struct Detached<DB: Database> {
     writes: Pipeline,
+    /// Whether its caller reads the rows its last write returns: such a unit goes through
+    /// sqlx, whose rows it answers with; the others run on the connection's handle
+    /// (`inline_writes.rs`).
+    rows_read: bool,
     /// Its outcome: its own error at once if its writes fail, or, once they ran, its batch's,
     /// with the rows its last write returned.
     reply: Reply<DB::Row>,
@@ -419,11 +427,21 @@ impl<DB: Backend> Writer<DB> {
     /// Once handed over it runs even if this future is dropped, as a unit already released
     /// into its batch commits.
     pub(crate) async fn run_detached(&self, unit: Unit<DB>) -> StoreResult<Vec<DB::Row>> {
+        self.hand_over(unit, true).await
+    }
+
+    /// [`Self::run_detached`] for a unit whose rows nobody reads (a use case decided ahead):
+    /// the committer runs it on the write connection's own handle (`inline_writes.rs`).
+    pub(crate) async fn run_detached_writes(&self, unit: Unit<DB>) -> StoreResult<()> {
+        self.hand_over(unit, false).await.map(drop)
+    }
+
+    async fn hand_over(&self, unit: Unit<DB>, rows_read: bool) -> StoreResult<Vec<DB::Row>> {
         let Unit { inner: Inner::Detached, pending: writes, .. } = unit else {
             return Err(sqlx::Error::Protocol("only a detached unit is handed to the committer".into()).into());
         };
         let (reply, outcome) = oneshot::channel();
-        self.shared.queue().push(Detached { writes, reply });
+        self.shared.queue().push(Detached { writes, rows_read, reply });
         self.shared.wake.notify_one();
         outcome.await.unwrap_or_else(|_| Err(batch_failed("the writer stopped before the batch's COMMIT").into()))
     }
@@ -531,39 +549,136 @@ impl<DB: Backend> Shared<DB> {
         self.detached.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs detached units in the open batch (opening one if none is), one after another, each
-    /// in one round trip from this task: `SAVEPOINT u`, its writes, `RELEASE u` (with the batch's
-    /// BEGIN in front when it opens the batch). A unit whose writes fail stopped before its
-    /// RELEASE: it is told its error, and the next `settle` rolls back to its savepoint before
-    /// the next unit runs. A unit that ran joins the batch and is told the batch's outcome when
-    /// it ends.
+    /// Runs detached units in the open batch (opening one if none is), in order: those whose
+    /// rows nobody reads on the connection's handle, together ([`Self::run_on_handle`]), the
+    /// others through sqlx ([`Self::run_through_sqlx`]), with `settle` before each turn. A unit
+    /// that ran joins the batch and is told the batch's outcome when it ends; one whose writes
+    /// failed is told its error and leaves nothing.
     async fn run_detached(&self, st: &mut State<DB>, units: Vec<Detached<DB>>) {
-        for unit in units {
+        let mut waiting: VecDeque<Detached<DB>> = units.into();
+        while let Some(unit) = waiting.pop_front() {
             if let Err(e) = self.settle(st).await {
                 // No usable connection: the unit would fail the locked way too.
                 let _ = unit.reply.send(Err(e.into()));
                 continue;
             }
-            let mut writes = Pipeline::default();
-            if st.batch.is_none() {
-                st.batch = Some(Batch::new());
-                writes.push(Step::new(DB::BEGIN, Vec::new()));
-            }
-            writes.push(Step::new(SAVEPOINT, Vec::new()));
-            writes.append(unit.writes);
-            // In doubt until RELEASE answered, as for a unit of its own: a failure stops the
-            // query before RELEASE, and `settle` undoes whatever part of the unit ran.
-            st.in_doubt = true;
-            match writes.send_then::<DB>("RELEASE u", st.connection()).await {
-                Ok(rows) => {
-                    st.in_doubt = false;
-                    let batch = st.batch.as_mut().expect("opened above");
-                    batch.units += 1;
-                    batch.detached.push((unit.reply, rows));
+            if !unit.rows_read {
+                // This unit and the next ones whose rows nobody reads, on the handle.
+                let mut handled = vec![unit];
+                while let Some(next) = waiting.pop_front() {
+                    if next.rows_read {
+                        waiting.push_front(next);
+                        break;
+                    }
+                    handled.push(next);
                 }
-                Err(e) => {
+                let left = self.run_on_handle(st, handled).await;
+                for unit in left.into_iter().rev() {
+                    waiting.push_front(unit);
+                }
+                continue;
+            }
+            self.run_through_sqlx(st, unit).await;
+        }
+    }
+
+    /// Runs `units` on the write connection's own handle, from this task (`inline_writes.rs`),
+    /// in the open batch or one it opens. Each unit that ran is released into the batch or told
+    /// its error; the units that did not run (after one whose rollback failed, or all of them
+    /// while another process held the write lock and the batch was opened through sqlx) are
+    /// returned, to go first next. A backend without a handle (never the writer's) returns them
+    /// all, to go through sqlx.
+    async fn run_on_handle(&self, st: &mut State<DB>, mut units: Vec<Detached<DB>>) -> Vec<Detached<DB>> {
+        let begin = st.batch.is_none().then_some(DB::BEGIN);
+        let mut outcome = None;
+        let mut on_handle = |conn: &rusqlite::Connection| {
+            outcome = Some(inline_writes::run_units(conn, begin, units.iter_mut().map(|u| &mut u.writes)));
+        };
+        // In doubt until the units answered, as for a unit of its own.
+        st.in_doubt = true;
+        let handled = DB::on_handle(&mut **st.connection(), &mut on_handle).await;
+        let outcome = match (handled, outcome) {
+            (Ok(true), Some(outcome)) => outcome,
+            (Ok(_), _) => {
+                // No handle (never the writer's backend): nothing ran; through sqlx, each after
+                // a `settle`, in the main loop.
+                st.in_doubt = false;
+                for unit in &mut units {
+                    unit.rows_read = true;
+                }
+                return units;
+            }
+            (Err(e), _) => {
+                // The handle could not be borrowed (its worker thread is gone): nothing ran.
+                let message = e.to_string();
+                st.connection().observe::<()>(&Err(e));
+                for unit in units {
+                    let _ = unit.reply.send(Err(sqlx::Error::Protocol(message.clone()).into()));
+                }
+                return Vec::new();
+            }
+        };
+        if outcome.busy {
+            // Another process holds the file's write lock: open the batch through sqlx, whose
+            // thread waits for it (up to the busy timeout), and run the units on the handle next.
+            st.in_doubt = false;
+            st.batch = Some(Batch::new());
+            if let Err(e) = run(st.connection(), DB::BEGIN).await {
+                st.in_doubt = true;
+                let mut units = units.into_iter();
+                if let Some(first) = units.next() {
+                    let _ = first.reply.send(Err(e.into()));
+                }
+                return units.collect();
+            }
+            return units;
+        }
+        if begin.is_some() {
+            // Opened (or, if BEGIN failed, left for `settle` to find out).
+            st.batch = Some(Batch::new());
+        }
+        st.in_doubt = !outcome.settled;
+        let mut units = units.into_iter();
+        let batch = st.batch.as_mut().expect("opened above");
+        for ran in outcome.ran {
+            let Some(unit) = units.next() else { break };
+            match ran {
+                inline_writes::Ran::Released => {
+                    batch.units += 1;
+                    batch.detached.push((unit.reply, Vec::new()));
+                }
+                inline_writes::Ran::Failed(e) => {
                     let _ = unit.reply.send(Err(e));
                 }
+            }
+        }
+        units.collect()
+    }
+
+    /// Runs one detached unit through sqlx, in one round trip: `SAVEPOINT u`, its writes,
+    /// `RELEASE u` (with the batch's BEGIN in front when it opens the batch). A unit whose writes
+    /// fail stopped before its RELEASE: it is told its error, and the next `settle` rolls back to
+    /// its savepoint. A unit that ran joins the batch, with the rows its last write returned.
+    async fn run_through_sqlx(&self, st: &mut State<DB>, unit: Detached<DB>) {
+        let mut writes = Pipeline::default();
+        if st.batch.is_none() {
+            st.batch = Some(Batch::new());
+            writes.push(Step::new(DB::BEGIN, Vec::new()));
+        }
+        writes.push(Step::new(SAVEPOINT, Vec::new()));
+        writes.append(unit.writes);
+        // In doubt until RELEASE answered, as for a unit of its own: a failure stops the
+        // query before RELEASE, and `settle` undoes whatever part of the unit ran.
+        st.in_doubt = true;
+        match writes.send_then::<DB>("RELEASE u", st.connection()).await {
+            Ok(rows) => {
+                st.in_doubt = false;
+                let batch = st.batch.as_mut().expect("opened above");
+                batch.units += 1;
+                batch.detached.push((unit.reply, rows));
+            }
+            Err(e) => {
+                let _ = unit.reply.send(Err(e));
             }
         }
     }
@@ -699,46 +814,7 @@ async fn run<DB: Backend>(conn: &mut Conn<DB>, sql: &'static str) -> Result<(), 
 
 /// The error every unit of a batch whose COMMIT failed gets.
 fn batch_failed(message: &str) -> sqlx::Error {
-    sqlx::Error::Database(Box::new(BatchFailed(format!("group commit failed, nothing was written: {message}"))))
-}
-
-/// A batch's COMMIT failed. A database error (not an I/O one) so that it is not taken for a
-/// lost connection; it has no SQLSTATE.
-#[derive(Debug)]
-struct BatchFailed(String);
-
-impl std::fmt::Display for BatchFailed {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
-    }
-}
-
-impl std::error::Error for BatchFailed {}
-
-impl DatabaseError for BatchFailed {
-    fn message(&self) -> &str {
-        &self.0
-    }
-
-    fn code(&self) -> Option<Cow<'_, str>> {
-        None
-    }
-
-    fn as_error(&self) -> &(dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn as_error_mut(&mut self) -> &mut (dyn std::error::Error + Send + Sync + 'static) {
-        self
-    }
-
-    fn into_error(self: Box<Self>) -> Box<dyn std::error::Error + Send + Sync + 'static> {
-        self
-    }
-
-    fn kind(&self) -> ErrorKind {
-        ErrorKind::Other
-    }
+    StoreDbError::own(format!("group commit failed, nothing was written: {message}"))
 }
 
 #[cfg(test)]

@@ -564,8 +564,17 @@ async fn openings_go_with_what_opens_the_unit() {
     }
 }
 
-/// A detached unit of `steps` (`Unit::detached`), run by the store's committer.
+/// A detached unit of `steps` (`Unit::detached`) whose rows nobody reads, run by the store's
+/// committer on the write connection's own handle (`inline_writes.rs`), as a use case decided
+/// ahead is.
 async fn run_detached(store: &SqlStore<sqlx::Sqlite>, steps: Vec<Step>) -> StoreResult<()> {
+    let writer = store.writer.as_ref().expect("a SQLite file store has a writer");
+    writer.run_detached_writes(super::Unit::detached(steps)).await
+}
+
+/// The same unit run through sqlx, answering the rows its last write returned (as a
+/// single-statement write is, `write_one`).
+async fn run_detached_for_rows(store: &SqlStore<sqlx::Sqlite>, steps: Vec<Step>) -> StoreResult<()> {
     let writer = store.writer.as_ref().expect("a SQLite file store has a writer");
     writer.run_detached(super::Unit::detached(steps)).await.map(drop)
 }
@@ -573,7 +582,7 @@ async fn run_detached(store: &SqlStore<sqlx::Sqlite>, steps: Vec<Step>) -> Store
 /// SQLite: detached units handed to the committer together share its COMMITs with each other
 /// and with locked units; one whose writes fail gets its own error and leaves nothing (not
 /// even its writes before the failing one) while the units before and after it in the batch
-/// commit.
+/// commit. Units run on the connection's handle and through sqlx take turns in one batch.
 #[tokio::test]
 async fn detached_units_share_commits_and_fail_alone() {
     if !wanted("sqlite") {
@@ -588,18 +597,14 @@ async fn detached_units_share_commits_and_fail_alone() {
         let store = store.clone();
         units.spawn(async move {
             let id = format!("u{i}");
+            let touched = vec![row_step(&id), touch_step(&id).unless_one(StoreError::IdempotencyKeyLost)];
             let outcome = match i % 3 {
                 0 => {
                     run_detached(&store, vec![row_step(&id), row_step("taken").on_unique("writer_rows", duplicate)])
                         .await
                 }
-                1 => {
-                    run_detached(
-                        &store,
-                        vec![row_step(&id), touch_step(&id).unless_one(StoreError::IdempotencyKeyLost)],
-                    )
-                    .await
-                }
+                1 if i % 2 == 0 => run_detached(&store, touched).await,
+                1 => run_detached_for_rows(&store, touched).await,
                 _ => insert(&*store, &id, "p").await,
             };
             (i, outcome)
@@ -628,6 +633,15 @@ async fn detached_units_share_commits_and_fail_alone() {
     run_detached(&store, vec![row_step("c2")]).await.unwrap();
     assert!(!present(&*store, "c1").await, "c1 belongs to a unit that failed");
     assert!(present(&*store, "c2").await);
+    // So does it through sqlx.
+    let lost = run_detached_for_rows(
+        &store,
+        vec![row_step("c3"), touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost)],
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(lost, StoreError::IdempotencyKeyLost), "{lost:?}");
+    assert!(!present(&*store, "c3").await, "c3 belongs to a unit that failed");
 }
 
 /// SQLite: a detached unit of a batch whose COMMIT fails is told so, with the batch's other
@@ -865,4 +879,41 @@ async fn a_failing_single_statement_write_leaves_nothing_and_spares_its_batch() 
     assert_eq!(rows.len(), 1, "its RETURNING row comes back, not RELEASE's");
     assert!(present(&*store, "held").await && present(&*store, "after").await);
     assert!(!present(&*store, "half").await, "the failing write's first row was undone");
+}
+
+/// SQLite: while another process holds the file's write lock, a detached unit run on the
+/// connection's handle does not wait for it on the runtime's thread (this test's runtime has
+/// one: a wait there would stall every task, the one that lets the lock go included, for the
+/// busy timeout of 10 s). The batch is opened through sqlx instead, whose thread waits; once
+/// the other process commits, the unit commits.
+#[tokio::test]
+async fn a_unit_on_the_handle_waits_for_another_writer_off_the_runtime() {
+    if !wanted("sqlite") {
+        return;
+    }
+    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let url = format!("sqlite://{}", path.display());
+    let store = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
+    create_schema(&*store).await;
+    let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
+    sqlx::query("BEGIN IMMEDIATE").execute(&mut other).await.unwrap();
+    sqlx::query("INSERT INTO writer_rows (id, parent) VALUES ('other', 'p')").execute(&mut other).await.unwrap();
+    let started = std::time::Instant::now();
+    let unit = {
+        let store = store.clone();
+        tokio::spawn(async move { run_detached(&store, vec![row_step("waited")]).await })
+    };
+    let releasing = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        sqlx::query("COMMIT").execute(&mut other).await.unwrap();
+        std::time::Instant::now()
+    });
+    let released = releasing.await.unwrap();
+    unit.await.unwrap().unwrap();
+    assert!(
+        released.duration_since(started) < Duration::from_secs(3),
+        "the other writer's task ran {:?} after the unit was handed over: the runtime's thread waited for the lock",
+        released.duration_since(started)
+    );
+    assert!(present(&*store, "waited").await && present(&*store, "other").await);
 }
