@@ -39,8 +39,9 @@
 //! RELEASE u`, then COMMITs: no lock handed to a unit's task and no task woken between one unit
 //! and the next, which is what a unit holding the connection costs. A unit whose rows nobody
 //! reads (a use case decided ahead) is run by the committer itself on the connection's SQLite
-//! handle, borrowed once for all such units waiting (`inline_writes.rs`): sqlx would send its
-//! query to the connection's worker thread and wake the committer for each statement's result.
+//! handle, borrowed once for all such units waiting when there are enough to pay for the borrow
+//! ([`WORTH_A_BORROW`], `inline_writes.rs`): sqlx would send its query to the connection's worker
+//! thread and wake the committer for each statement's result.
 //! One whose last write's rows its caller reads (a single statement's RETURNING) goes through
 //! sqlx in one round trip. A detached unit whose writes fail is told its error at once, and its
 //! savepoint undoes it before the next unit runs. One that ran is told its batch's outcome with
@@ -81,6 +82,18 @@ const SAVEPOINT: &str = "SAVEPOINT u";
 
 /// The most units one batch takes (a COMMIT's worth of work, bounded).
 pub(crate) const MAX_UNITS: usize = 64;
+
+/// The fewest detached units run on the connection's handle at once (`inline_writes.rs`);
+/// fewer go through sqlx. A borrow costs a round trip to sqlx's worker thread and preparing each
+/// statement again, which a few units do not win back (cryptogram flow, about three payments a
+/// batch between its reservations: slower on the handle in interleaved pairs; saved-card, five
+/// to seven a batch: faster).
+#[cfg(not(test))]
+const WORTH_A_BORROW: usize = 4;
+/// The crate's own tests run every such unit on the handle, however few, so that the path they
+/// test is the handle's (the black-box suite runs with the threshold above, and with both paths).
+#[cfg(test)]
+const WORTH_A_BORROW: usize = 1;
 
 /// One unit of work: every statement of one port method's write. Derefs to the connection.
 pub struct Unit<DB: Database> {
@@ -549,13 +562,25 @@ impl<DB: Backend> Shared<DB> {
         self.detached.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    /// Runs detached units in the open batch (opening one if none is), in order: those whose
-    /// rows nobody reads on the connection's handle, together ([`Self::run_on_handle`]), the
-    /// others through sqlx ([`Self::run_through_sqlx`]), with `settle` before each turn. A unit
+    /// Runs detached units in the open batch (opening one if none is): those whose rows nobody
+    /// reads on the connection's handle, together ([`Self::run_on_handle`]), then the others
+    /// through sqlx ([`Self::run_through_sqlx`]), with `settle` before each turn. A unit
     /// that ran joins the batch and is told the batch's outcome when it ends; one whose writes
     /// failed is told its error and leaves nothing.
     async fn run_detached(&self, st: &mut State<DB>, units: Vec<Detached<DB>>) {
-        let mut waiting: VecDeque<Detached<DB>> = units.into();
+        // Those run on the handle first, all in one borrow, then the others: units handed over
+        // together are concurrent requests, none waiting on another (a request hands over its
+        // next unit only once the last one's batch committed), so their order within a batch
+        // is free. Each kind keeps its own order.
+        let (mut on_handle, through_sqlx): (Vec<_>, Vec<_>) = units.into_iter().partition(|u| !u.rows_read);
+        if on_handle.len() < WORTH_A_BORROW {
+            // Too few to pay for the borrow (its round trip, and preparing each statement again:
+            // the borrowed connection's statements end with it): through sqlx, which keeps them.
+            for unit in &mut on_handle {
+                unit.rows_read = true;
+            }
+        }
+        let mut waiting: VecDeque<Detached<DB>> = on_handle.into_iter().chain(through_sqlx).collect();
         while let Some(unit) = waiting.pop_front() {
             if let Err(e) = self.settle(st).await {
                 // No usable connection: the unit would fail the locked way too.
