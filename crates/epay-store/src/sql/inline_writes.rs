@@ -22,6 +22,7 @@ use rusqlite::ffi;
 use super::db_error::StoreDbError;
 use super::inline_reads::bind;
 use super::pipeline::{Pipeline, Step};
+use super::sqlite::BUSY_TIMEOUT;
 use crate::{StoreError, StoreResult};
 
 /// The outcome of one unit run on the handle.
@@ -88,13 +89,12 @@ pub(crate) fn run_units<'p>(
 
 /// Opens the batch without waiting for another process's write lock: this runs on a thread of
 /// the async runtime, which must not sleep for the connection's busy timeout (sqlx's own thread
-/// may). The handle's busy timeout is set back as it was, whatever the outcome. Inside the
+/// may). The handle's busy timeout is set back to the store's, whatever the outcome. Inside the
 /// batch's transaction (`BEGIN IMMEDIATE`: the write lock held) nothing else waits for a lock.
 fn open_without_waiting(conn: &rusqlite::Connection, begin: &str) -> rusqlite::Result<()> {
-    let waits_ms: u64 = conn.pragma_query_value(None, "busy_timeout", |row| row.get(0))?;
     conn.busy_timeout(std::time::Duration::ZERO)?;
     let opened = conn.execute_batch(begin);
-    conn.busy_timeout(std::time::Duration::from_millis(waits_ms))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     opened
 }
 

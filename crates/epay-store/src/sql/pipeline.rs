@@ -199,19 +199,15 @@ impl Step {
         self.check(rows)
     }
 
-    fn check(self, rows: u64) -> StoreResult<()> {
-        let mut step = self;
-        step.check_changed(rows)
+    fn check(mut self, rows: u64) -> StoreResult<()> {
+        self.check_changed(rows)
     }
 
     /// Fails with the step's error unless it changed exactly one row, when it must.
     pub(crate) fn check_changed(&mut self, rows: u64) -> StoreResult<()> {
-        match self.unless_one.take() {
-            Some(error) if rows != 1 => Err(error),
-            kept => {
-                self.unless_one = kept;
-                Ok(())
-            }
+        match self.unless_one.take_if(|_| rows != 1) {
+            Some(error) => Err(error),
+            None => Ok(()),
         }
     }
 

@@ -122,7 +122,7 @@ const SQLITE: Settings =
     Settings { max: 1, acquire_timeout: Duration::from_secs(30), ping_when_worth: false, max_lifetime: None };
 
 /// How long a statement waits for a lock another connection (or process) holds.
-const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+pub(super) const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Read-only connections beside the writer: each has its own sqlx worker thread, and the
 /// machine has few cores; enough that reads do not queue behind the writer's COMMIT.

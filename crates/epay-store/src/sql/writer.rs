@@ -62,7 +62,6 @@
 //! that hangs up after COMMIT would; so does a detached unit once handed to the committer.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 use std::ops::{Deref, DerefMut};
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::Arc;
@@ -572,38 +571,34 @@ impl<DB: Backend> Shared<DB> {
         // together are concurrent requests, none waiting on another (a request hands over its
         // next unit only once the last one's batch committed), so their order within a batch
         // is free. Each kind keeps its own order.
-        let (mut on_handle, through_sqlx): (Vec<_>, Vec<_>) = units.into_iter().partition(|u| !u.rows_read);
+        let (mut on_handle, mut through_sqlx): (Vec<_>, Vec<_>) = units.into_iter().partition(|u| !u.rows_read);
         if on_handle.len() < WORTH_A_BORROW {
             // Too few to pay for the borrow (its round trip, and preparing each statement again:
             // the borrowed connection's statements end with it): through sqlx, which keeps them.
-            for unit in &mut on_handle {
-                unit.rows_read = true;
-            }
+            through_sqlx.splice(0..0, on_handle.drain(..));
         }
-        let mut waiting: VecDeque<Detached<DB>> = on_handle.into_iter().chain(through_sqlx).collect();
-        while let Some(unit) = waiting.pop_front() {
+        while !on_handle.is_empty() {
             if let Err(e) = self.settle(st).await {
                 // No usable connection: the unit would fail the locked way too.
+                let unit = on_handle.remove(0);
                 let _ = unit.reply.send(Err(e.into()));
                 continue;
             }
-            if !unit.rows_read {
-                // This unit and the next ones whose rows nobody reads, on the handle.
-                let mut handled = vec![unit];
-                while let Some(next) = waiting.pop_front() {
-                    if next.rows_read {
-                        waiting.push_front(next);
-                        break;
-                    }
-                    handled.push(next);
+            match self.run_on_handle(st, on_handle).await {
+                Ok(left) => on_handle = left,
+                Err(no_handle) => {
+                    through_sqlx.splice(0..0, no_handle);
+                    on_handle = Vec::new();
                 }
-                let left = self.run_on_handle(st, handled).await;
-                for unit in left.into_iter().rev() {
-                    waiting.push_front(unit);
-                }
-                continue;
             }
-            self.run_through_sqlx(st, unit).await;
+        }
+        for unit in through_sqlx {
+            match self.settle(st).await {
+                Ok(()) => self.run_through_sqlx(st, unit).await,
+                Err(e) => {
+                    let _ = unit.reply.send(Err(e.into()));
+                }
+            }
         }
     }
 
@@ -611,9 +606,13 @@ impl<DB: Backend> Shared<DB> {
     /// in the open batch or one it opens. Each unit that ran is released into the batch or told
     /// its error; the units that did not run (after one whose rollback failed, or all of them
     /// while another process held the write lock and the batch was opened through sqlx) are
-    /// returned, to go first next. A backend without a handle (never the writer's) returns them
-    /// all, to go through sqlx.
-    async fn run_on_handle(&self, st: &mut State<DB>, mut units: Vec<Detached<DB>>) -> Vec<Detached<DB>> {
+    /// returned, to run on the handle next. A backend without a handle (never the writer's)
+    /// returns them all as `Err`, to go through sqlx.
+    async fn run_on_handle(
+        &self,
+        st: &mut State<DB>,
+        mut units: Vec<Detached<DB>>,
+    ) -> Result<Vec<Detached<DB>>, Vec<Detached<DB>>> {
         let begin = st.batch.is_none().then_some(DB::BEGIN);
         let mut outcome = None;
         let mut on_handle = |conn: &rusqlite::Connection| {
@@ -625,13 +624,9 @@ impl<DB: Backend> Shared<DB> {
         let outcome = match (handled, outcome) {
             (Ok(true), Some(outcome)) => outcome,
             (Ok(_), _) => {
-                // No handle (never the writer's backend): nothing ran; through sqlx, each after
-                // a `settle`, in the main loop.
+                // No handle (never the writer's backend): nothing ran.
                 st.in_doubt = false;
-                for unit in &mut units {
-                    unit.rows_read = true;
-                }
-                return units;
+                return Err(units);
             }
             (Err(e), _) => {
                 // The handle could not be borrowed (its worker thread is gone): nothing ran.
@@ -640,7 +635,7 @@ impl<DB: Backend> Shared<DB> {
                 for unit in units {
                     let _ = unit.reply.send(Err(sqlx::Error::Protocol(message.clone()).into()));
                 }
-                return Vec::new();
+                return Ok(Vec::new());
             }
         };
         if outcome.busy {
@@ -654,9 +649,9 @@ impl<DB: Backend> Shared<DB> {
                 if let Some(first) = units.next() {
                     let _ = first.reply.send(Err(e.into()));
                 }
-                return units.collect();
+                return Ok(units.collect());
             }
-            return units;
+            return Ok(units);
         }
         if begin.is_some() {
             // Opened (or, if BEGIN failed, left for `settle` to find out).
@@ -677,7 +672,7 @@ impl<DB: Backend> Shared<DB> {
                 }
             }
         }
-        units.collect()
+        Ok(units.collect())
     }
 
     /// Runs one detached unit through sqlx, in one round trip: `SAVEPOINT u`, its writes,

@@ -25,9 +25,14 @@ fn wanted(backend: &str) -> bool {
     std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
 }
 
-async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
+/// The URL of a SQLite file of its own, not yet created.
+fn new_file_url() -> String {
     let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
-    let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    format!("sqlite://{}", path.display())
+}
+
+async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
+    let store = SqlStore::<sqlx::Sqlite>::connect(&new_file_url()).await.unwrap();
     // The store's own schema too: a unit's checked writes need `step_checks` (migration 0025).
     crate::ports::DatabasePort::migrate(&store).await.unwrap();
     create_schema(&store).await;
@@ -285,8 +290,7 @@ async fn two_writers_on_one_file() {
     if !wanted("sqlite") {
         return;
     }
-    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", path.display());
+    let url = new_file_url();
     let first = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
     create_schema(&*first).await;
     let second = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
@@ -891,8 +895,7 @@ async fn a_unit_on_the_handle_waits_for_another_writer_off_the_runtime() {
     if !wanted("sqlite") {
         return;
     }
-    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
-    let url = format!("sqlite://{}", path.display());
+    let url = new_file_url();
     let store = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
     create_schema(&*store).await;
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
