@@ -212,6 +212,8 @@ async fn request_ids_reach_the_response_and_the_log_and_secrets_never_reach_the_
         ] {
             assert!(!log.contains(secret), "{backend:?}: the log contains a secret ({} chars)", secret.len());
         }
+        // Written to a file, not a terminal: plain text, no colour codes in the operator's log.
+        assert!(!log.contains('\x1b'), "{backend:?}: ANSI escape codes in a log written to a file");
         let lower = log.to_ascii_lowercase();
         assert!(!lower.contains("cvc=321") && !lower.contains("\"cvc\":\"321\""), "CVC in the log");
     }

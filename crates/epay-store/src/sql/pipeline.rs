@@ -434,27 +434,25 @@ pub(crate) async fn statements<'q, DB: Backend>(
 }
 
 /// Appends `sql` to `out` with each placeholder `$n` written as `$(n + offset)`. The step SQL of
-/// this crate has no `$` but in placeholders.
+/// this crate has no `$` but in placeholders. Copies the text between placeholders whole: every
+/// batch sent through sqlx renumbers each of its steps (it was 7% of the gateway's instructions
+/// in a flow 1 profile when it went a character at a time).
 pub(crate) fn renumber(sql: &str, offset: usize, out: &mut String) {
-    let mut chars = sql.char_indices().peekable();
-    while let Some((_, c)) = chars.next() {
-        out.push(c);
-        if c != '$' {
-            continue;
-        }
-        let mut n = String::new();
-        while let Some(&(_, d)) = chars.peek() {
-            if !d.is_ascii_digit() {
-                break;
+    use std::fmt::Write;
+    let mut rest = sql;
+    while let Some(at) = rest.find('$') {
+        out.push_str(&rest[..=at]);
+        rest = &rest[at + 1..];
+        let digits = rest.bytes().take_while(u8::is_ascii_digit).count();
+        match rest[..digits].parse::<usize>() {
+            Ok(n) => {
+                let _ = write!(out, "{}", n + offset);
             }
-            n.push(d);
-            chars.next();
+            Err(_) => out.push_str(&rest[..digits]),
         }
-        match n.parse::<usize>() {
-            Ok(n) => out.push_str(&(n + offset).to_string()),
-            Err(_) => out.push_str(&n),
-        }
+        rest = &rest[digits..];
     }
+    out.push_str(rest);
 }
 
 /// The highest `$n` placeholder in a statement (0 when it has none).
@@ -477,5 +475,12 @@ mod tests {
         let mut out = String::new();
         renumber("INSERT INTO t (a, b) VALUES ($1, $12) WHERE c = $2", 10, &mut out);
         assert_eq!(out, "INSERT INTO t (a, b) VALUES ($11, $22) WHERE c = $12");
+        // Appended to what `out` holds; a placeholder at the very end, a `$` with no digits, and
+        // text after the last placeholder are kept.
+        renumber(";\nUPDATE u SET x = $ + 1 WHERE y = $3", 4, &mut out);
+        assert!(out.ends_with(";\nUPDATE u SET x = $ + 1 WHERE y = $7"), "{out}");
+        let mut tail = String::new();
+        renumber("SELECT 'é' || $1 || 'ü'", 0, &mut tail);
+        assert_eq!(tail, "SELECT 'é' || $1 || 'ü'");
     }
 }
