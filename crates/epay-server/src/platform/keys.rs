@@ -483,8 +483,9 @@ mod base32 {
         }
     }
 
-    /// `None` for a character outside the alphabet, or trailing bits that are not zero (so each
-    /// byte string has exactly one text: a token cannot be re-spelled).
+    /// `None` for a character outside the alphabet, a length no byte string encodes to (five
+    /// bits or more left over), or trailing bits that are not zero (so each byte string has
+    /// exactly one text: a token cannot be re-spelled).
     pub fn decode(text: &str) -> Option<Vec<u8>> {
         let text = text.as_bytes();
         let mut out = Vec::with_capacity(text.len() * 5 / 8);
@@ -551,6 +552,9 @@ mod tests {
         assert_eq!(base32::decode("MZXW6YTBO1"), None);
         assert_eq!(base32::decode("MZXW6Y1BOI"), None, "a character outside the alphabet in a whole group");
         assert_eq!(base32::decode("MZXW6YTB"), Some(b"fooba".to_vec()), "one whole group");
+        for impossible in ["A", "AAA", "AAAAAA", "MZXW6YTBA"] {
+            assert_eq!(base32::decode(impossible), None, "{impossible}: a length nothing encodes to");
+        }
         // Every byte decodes to its place in the alphabet, or to nothing (the ranges' edges: `@`,
         // `[`, `1`, `8`).
         for c in 0..=u8::MAX {

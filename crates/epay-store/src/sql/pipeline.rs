@@ -479,6 +479,10 @@ mod tests {
         // text after the last placeholder are kept.
         renumber(";\nUPDATE u SET x = $ + 1 WHERE y = $3", 4, &mut out);
         assert!(out.ends_with(";\nUPDATE u SET x = $ + 1 WHERE y = $7"), "{out}");
+        // Leading zeros are read as the number; digits too many for a number are kept as sent.
+        let mut odd = String::new();
+        renumber("$01, $99999999999999999999999", 2, &mut odd);
+        assert_eq!(odd, "$3, $99999999999999999999999");
         let mut tail = String::new();
         renumber("SELECT 'é' || $1 || 'ü'", 0, &mut tail);
         assert_eq!(tail, "SELECT 'é' || $1 || 'ü'");

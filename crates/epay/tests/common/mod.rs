@@ -172,6 +172,8 @@ impl Gateway {
             // suite does not depend on today's date.
             .env("EPAY_SANDBOX_START", "2026-11-22T09:00:00Z")
             .env_remove("EPAY_CONFIG")
+            // Whether the log is coloured is the gateway's own choice (its stderr is a file here).
+            .env_remove("NO_COLOR")
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .kill_on_drop(true);
