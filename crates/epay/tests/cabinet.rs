@@ -14,7 +14,7 @@ use epay_client::{PaymentRequest, TokenRequest};
 use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD};
 
 fn screenshot_dir() -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    common::browser::screenshots_dir()
 }
 
 /// Signs in through the form, in English, on a desktop-sized window (issue 19's 1280×800).

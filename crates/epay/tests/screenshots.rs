@@ -7,7 +7,8 @@
 //! Every picture is of a page this test checks first (language, what the page says, nothing
 //! wider than the window), so a broken page fails here instead of landing in the docs. The test
 //! finds things by the pages' stable ids only (#pan, #submit, #result, #otp, …): other work
-//! changes the pages' look, and the lead reruns this test to refresh the pictures.
+//! changes the pages' look, and the lead reruns this test with `EPAY_REFRESH_SCREENSHOTS=1` to
+//! refresh the pictures (without it they go to the build's own directory, `screenshots_dir`).
 //!
 //! One gateway on SQLite and one browser keep it short: the pictures do not depend on the
 //! database, and every flow shown here runs on both backends in the tests that own it
@@ -26,7 +27,7 @@ const DESKTOP: (u32, u32) = (1280, 800);
 const PHONE: (u32, u32) = (390, 844);
 
 fn picture(name: &str) -> PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots").join(name)
+    common::browser::screenshots_dir().join(name)
 }
 
 /// The page's `params` for a fresh order of 2 500 KZT in `language` on `terminal`, carrying

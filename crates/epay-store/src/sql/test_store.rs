@@ -9,10 +9,31 @@ use super::SqlStore;
 use crate::model::{Merchant, NewCallback, Payment, Terminal};
 use crate::ports::{DatabasePort, MerchantsPort};
 
-/// A new SQLite file in the temporary directory (named after `what`), migrated, with merchant
-/// `m1` (client id `what`) and terminal `t1`.
+/// A path for a new SQLite file named after `what`, in a directory of the store's tests under
+/// the temporary directory. Every test makes files there (with their `-wal` and `-shm`) and none
+/// can remove its own while its store may still be open, so the first call of each test process
+/// removes what earlier runs left: files untouched for an hour, which no running test still uses.
+pub(crate) fn sqlite_test_path(what: &str) -> std::path::PathBuf {
+    static SWEPT: std::sync::Once = std::sync::Once::new();
+    let dir = std::env::temp_dir().join("epay-store-tests");
+    SWEPT.call_once(|| {
+        let _ = std::fs::create_dir_all(&dir);
+        let Ok(entries) = std::fs::read_dir(&dir) else { return };
+        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        for entry in entries.flatten() {
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|modified| modified < hour_ago);
+            if old {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    });
+    dir.join(format!("epay-{what}-{}.sqlite", uuid::Uuid::new_v4().simple()))
+}
+
+/// A new SQLite file ([`sqlite_test_path`], named after `what`), migrated, with merchant `m1`
+/// (client id `what`) and terminal `t1`.
 pub(crate) async fn sqlite_file_store(what: &str) -> SqlStore<sqlx::Sqlite> {
-    let path = std::env::temp_dir().join(format!("epay-{what}-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let path = sqlite_test_path(what);
     let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
     store.migrate().await.unwrap();
     let merchant = Merchant {

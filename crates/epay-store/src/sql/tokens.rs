@@ -277,7 +277,7 @@ mod tests {
     async fn stores() -> Vec<std::sync::Arc<dyn Store>> {
         let mut stores = Vec::new();
         if wanted("sqlite") {
-            let path = std::env::temp_dir().join(format!("epay-abuse-{}.sqlite", uuid::Uuid::new_v4().simple()));
+            let path = super::super::test_store::sqlite_test_path("abuse");
             stores.push(super::super::connect(&format!("sqlite://{}", path.display())).await.unwrap());
         }
         if wanted("postgres") {

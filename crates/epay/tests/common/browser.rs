@@ -10,6 +10,18 @@ use serde_json::{json, Value};
 
 const ELEMENT_KEY: &str = "element-6066-11e4-a52e-4f735466cecf";
 
+/// Where the documentation's pictures go: `docs/screenshots/` with `EPAY_REFRESH_SCREENSHOTS=1`
+/// (run after changing a page's look, and commit the pictures), otherwise a directory of the
+/// build's own. An ordinary run still takes every picture, after checking its page, but leaves
+/// the tracked files alone (a picture's bytes change from run to run: a fresh invoice, a time).
+pub fn screenshots_dir() -> std::path::PathBuf {
+    if std::env::var_os("EPAY_REFRESH_SCREENSHOTS").is_some_and(|v| v == "1") {
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../docs/screenshots")
+    } else {
+        std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("screenshots")
+    }
+}
+
 pub struct Browser {
     http: reqwest::Client,
     base: String,

@@ -26,7 +26,7 @@ fn settings(max: u32, ping_when_worth: bool) -> Settings {
 }
 
 async fn sqlite(max: u32) -> Conns<Sqlite> {
-    let path = std::env::temp_dir().join(format!("epay-conns-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let path = super::super::test_store::sqlite_test_path("conns");
     let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
         .unwrap()
         .create_if_missing(true)

@@ -319,7 +319,7 @@ async fn a_unit_not_yet_committed_is_not_seen_and_does_not_hold_the_read_up() {
 /// have opened no connection yet. (While a connection has a WAL database open it keeps a shared
 /// lock on the file, so a connection can hold the file alone only before the others open.)
 fn a_file_of_its_own() -> (std::path::PathBuf, InlineReads) {
-    let path = std::env::temp_dir().join(format!("epay-inline-held-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let path = super::super::test_store::sqlite_test_path("inline-held");
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch(

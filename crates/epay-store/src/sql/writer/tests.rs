@@ -27,7 +27,7 @@ fn wanted(backend: &str) -> bool {
 
 /// The URL of a SQLite file of its own, not yet created.
 fn new_file_url() -> String {
-    let path = std::env::temp_dir().join(format!("epay-writer-{}.sqlite", uuid::Uuid::new_v4().simple()));
+    let path = super::super::test_store::sqlite_test_path("writer");
     format!("sqlite://{}", path.display())
 }
 
