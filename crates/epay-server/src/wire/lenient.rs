@@ -354,11 +354,13 @@ fn first_spelling(declared: &str) -> &str {
 /// spelling in another case. Nulls are absent.
 fn lookup<'a>(fields: &'a BTreeMap<String, Node>, declared: &str) -> Option<&'a Node> {
     let present = |node: &&Node| !matches!(node, Node::Null);
-    let spellings = || declared.split('|');
-    spellings().find_map(|name| fields.get(name).filter(present)).or_else(|| {
+    // Split once: the scan in another case compares every key sent with each spelling (splitting
+    // again for each key was 2.6% of flow 1's instructions: each request reads dozens of fields).
+    let spellings: Vec<&str> = declared.split('|').collect();
+    spellings.iter().find_map(|&name| fields.get(name).filter(present)).or_else(|| {
         fields
             .iter()
-            .find(|(key, node)| present(node) && spellings().any(|name| key.eq_ignore_ascii_case(name)))
+            .find(|(key, node)| present(node) && spellings.iter().any(|name| key.eq_ignore_ascii_case(name)))
             .map(|(_, node)| node)
     })
 }
