@@ -101,7 +101,7 @@ async fn shoot(browser: &Browser, lang: &str, (width, height): (u32, u32), name:
 }
 
 #[tokio::test]
-async fn the_shoppers_pages_are_pictured_in_docs_screenshots() {
+async fn the_shoppers_pages_are_pictured() {
     let gw = Gateway::start(Backend::Sqlite).await;
     let browser = Browser::start().await;
 

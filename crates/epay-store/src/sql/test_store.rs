@@ -9,19 +9,21 @@ use super::SqlStore;
 use crate::model::{Merchant, NewCallback, Payment, Terminal};
 use crate::ports::{DatabasePort, MerchantsPort};
 
-/// A path for a new SQLite file named after `what`, in a directory of the store's tests under
-/// the temporary directory. Every test makes files there (with their `-wal` and `-shm`) and none
-/// can remove its own while its store may still be open, so the first call of each test process
-/// removes what earlier runs left: files untouched for an hour, which no running test still uses.
+/// A path for a new SQLite file named after `what`, in a directory of the store's tests (one per
+/// user) under the temporary directory. The store's tests make their files there (with their
+/// `-wal` and `-shm`) and none can remove its own while its store may still be open, so the first
+/// call of each test process removes what earlier runs left: files untouched for a day (nextest
+/// ends a test after ten minutes, `.config/nextest.toml`).
 pub(crate) fn sqlite_test_path(what: &str) -> std::path::PathBuf {
     static SWEPT: std::sync::Once = std::sync::Once::new();
-    let dir = std::env::temp_dir().join("epay-store-tests");
+    let user = std::env::var("USER").unwrap_or_default();
+    let dir = std::env::temp_dir().join(format!("epay-store-tests-{user}"));
     SWEPT.call_once(|| {
         let _ = std::fs::create_dir_all(&dir);
         let Ok(entries) = std::fs::read_dir(&dir) else { return };
-        let hour_ago = std::time::SystemTime::now() - Duration::from_secs(3600);
+        let day_ago = std::time::SystemTime::now() - Duration::from_secs(24 * 3600);
         for entry in entries.flatten() {
-            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|modified| modified < hour_ago);
+            let old = entry.metadata().and_then(|m| m.modified()).is_ok_and(|modified| modified < day_ago);
             if old {
                 let _ = std::fs::remove_file(entry.path());
             }
