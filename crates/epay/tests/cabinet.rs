@@ -4,18 +4,13 @@
 
 mod common;
 
-use std::path::PathBuf;
 use std::time::Duration;
 
-use common::browser::Browser;
+use common::browser::{screenshots_dir, Browser};
 use common::receiver::Receiver;
 use common::*;
 use epay_client::{PaymentRequest, TokenRequest};
 use epay_server::runtime::seed::{CABINET_EMAIL, CABINET_PASSWORD};
-
-fn screenshot_dir() -> PathBuf {
-    common::browser::screenshots_dir()
-}
 
 /// Signs in through the form, in English, on a desktop-sized window (issue 19's 1280×800).
 async fn sign_in(browser: &Browser, gw: &Gateway, email: &str, password: &str) {
@@ -124,7 +119,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         if shots {
             browser.set_viewport_size(1280, 800).await;
             browser.goto(&format!("{}/cabinet/lang/en?back=/cabinet/login", gw.url)).await;
-            browser.screenshot(&screenshot_dir().join("cabinet-login.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-login.png")).await;
         }
         sign_in(&browser, &gw, CABINET_EMAIL, CABINET_PASSWORD).await;
         assert_eq!(browser.text("#who").await, CABINET_EMAIL);
@@ -134,7 +129,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         }
         assert!(browser.text("#overview-table").await.contains("Payments"), "{backend:?}");
         if shots {
-            browser.screenshot(&screenshot_dir().join("cabinet-overview.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-overview.png")).await;
         }
 
         // Find it by invoiceId.
@@ -142,7 +137,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         browser.wait("#transactions", 10).await;
         assert_eq!(browser.text("#total").await, "3", "{backend:?}: all three are listed");
         if shots {
-            browser.screenshot(&screenshot_dir().join("cabinet-transactions.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-transactions.png")).await;
         }
         browser.type_into("#f-invoice", &invoice).await;
         browser.click("#apply").await;
@@ -158,7 +153,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         browser.click("#refund-submit").await;
         assert!(browser.text("#question").await.contains("30 KZT"), "{backend:?}");
         if shots {
-            browser.screenshot(&screenshot_dir().join("cabinet-confirm.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-confirm.png")).await;
         }
         browser.click("#confirm").await;
         browser.wait_url("done=refund", 10).await;
@@ -172,7 +167,7 @@ async fn a_merchant_finds_a_payment_by_invoice_and_refunds_part_of_it_from_the_d
         if shots {
             // Tall enough for the history, the ledger and the callbacks.
             browser.set_viewport_size(1280, 1800).await;
-            browser.screenshot(&screenshot_dir().join("cabinet-detail.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-detail.png")).await;
             browser.set_viewport_size(1280, 800).await;
         }
         let api = gw.transaction_of(&id).await;
@@ -268,7 +263,7 @@ async fn a_terminal_switched_to_two_step_stops_the_next_payment_at_auth() {
         let id = &terminal.id;
         browser.select(&format!("#mode-{id}"), "two").await;
         if backend == Backend::Sqlite {
-            browser.screenshot(&screenshot_dir().join("cabinet-terminals.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-terminals.png")).await;
         }
         browser.click(&format!("#save-{id}")).await;
         browser.wait_url(&format!("saved={id}"), 10).await;
@@ -322,7 +317,7 @@ async fn a_rotated_client_secret_is_shown_once_and_the_old_one_is_refused() {
         let secret = browser.text("#new-secret").await;
         assert_eq!(secret.len(), 36, "{backend:?}: {secret}");
         if backend == Backend::Sqlite {
-            browser.screenshot(&screenshot_dir().join("cabinet-credentials.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-credentials.png")).await;
         }
         let token = |secret: String| {
             let gw = &gw;
@@ -611,7 +606,7 @@ async fn saved_cards_are_listed_masked_per_account_and_can_be_deactivated() {
         assert!(table.contains("4405...5096") && table.contains("customer-7"), "{backend:?}: {table}");
         assert!(!browser.source().await.contains(VISA.0));
         if backend == Backend::Sqlite {
-            browser.screenshot(&screenshot_dir().join("cabinet-cards.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-cards.png")).await;
         }
         browser.click(".deactivate").await;
         browser.click("#confirm").await;
@@ -1003,7 +998,7 @@ async fn a_refund_larger_than_what_is_left_is_refused_before_confirming_and_amou
         assert_eq!(alert, "The refund exceeds what is left to refund: 999.50 KZT", "{backend:?}");
         assert!(browser.find("#nav-transactions").await.is_some() && browser.find("#question").await.is_none());
         if backend == Backend::Sqlite {
-            browser.screenshot(&screenshot_dir().join("cabinet-refund-refused.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-refund-refused.png")).await;
         }
         assert_eq!(gw.transaction_of(&id).await["amount"], 999.5, "{backend:?}: nothing written");
     }
@@ -1096,7 +1091,7 @@ async fn the_cabinet_shows_words_and_local_numbers_and_fits_a_phone() {
             "{backend:?}: the page is wider than the phone: {width}"
         );
         if backend == Backend::Sqlite {
-            browser.screenshot(&screenshot_dir().join("cabinet-overview-phone.png")).await;
+            browser.screenshot(&screenshots_dir().join("cabinet-overview-phone.png")).await;
         }
     }
 }

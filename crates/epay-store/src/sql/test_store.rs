@@ -32,11 +32,15 @@ pub(crate) fn sqlite_test_path(what: &str) -> std::path::PathBuf {
     dir.join(format!("epay-{what}-{}.sqlite", uuid::Uuid::new_v4().simple()))
 }
 
+/// The `sqlite://` URL of a new file at [`sqlite_test_path`] (not yet created).
+pub(crate) fn sqlite_test_url(what: &str) -> String {
+    format!("sqlite://{}", sqlite_test_path(what).display())
+}
+
 /// A new SQLite file ([`sqlite_test_path`], named after `what`), migrated, with merchant `m1`
 /// (client id `what`) and terminal `t1`.
 pub(crate) async fn sqlite_file_store(what: &str) -> SqlStore<sqlx::Sqlite> {
-    let path = sqlite_test_path(what);
-    let store = SqlStore::<sqlx::Sqlite>::connect(&format!("sqlite://{}", path.display())).await.unwrap();
+    let store = SqlStore::<sqlx::Sqlite>::connect(&sqlite_test_url(what)).await.unwrap();
     store.migrate().await.unwrap();
     let merchant = Merchant {
         id: "m1".into(),

@@ -277,8 +277,8 @@ mod tests {
     async fn stores() -> Vec<std::sync::Arc<dyn Store>> {
         let mut stores = Vec::new();
         if wanted("sqlite") {
-            let path = super::super::test_store::sqlite_test_path("abuse");
-            stores.push(super::super::connect(&format!("sqlite://{}", path.display())).await.unwrap());
+            let url = super::super::test_store::sqlite_test_url("abuse");
+            stores.push(super::super::connect(&url).await.unwrap());
         }
         if wanted("postgres") {
             let admin_url = std::env::var("EPAY_TEST_PG_URL")

@@ -26,8 +26,7 @@ fn settings(max: u32, ping_when_worth: bool) -> Settings {
 }
 
 async fn sqlite(max: u32) -> Conns<Sqlite> {
-    let path = super::super::test_store::sqlite_test_path("conns");
-    let options = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))
+    let options = SqliteConnectOptions::from_str(&super::super::test_store::sqlite_test_url("conns"))
         .unwrap()
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal);

@@ -10,6 +10,7 @@ use sqlx::{Connection, Row};
 use tokio::task::JoinSet;
 
 use super::super::pipeline::{self, statements, Step};
+use super::super::test_store::sqlite_test_url;
 use super::super::{Backend, SqlStore};
 use crate::{StoreError, StoreResult};
 
@@ -25,14 +26,8 @@ fn wanted(backend: &str) -> bool {
     std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
 }
 
-/// The URL of a SQLite file of its own, not yet created.
-fn new_file_url() -> String {
-    let path = super::super::test_store::sqlite_test_path("writer");
-    format!("sqlite://{}", path.display())
-}
-
 async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
-    let store = SqlStore::<sqlx::Sqlite>::connect(&new_file_url()).await.unwrap();
+    let store = SqlStore::<sqlx::Sqlite>::connect(&sqlite_test_url("writer")).await.unwrap();
     // The store's own schema too: a unit's checked writes need `step_checks` (migration 0025).
     crate::ports::DatabasePort::migrate(&store).await.unwrap();
     create_schema(&store).await;
@@ -290,7 +285,7 @@ async fn two_writers_on_one_file() {
     if !wanted("sqlite") {
         return;
     }
-    let url = new_file_url();
+    let url = sqlite_test_url("writer");
     let first = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
     create_schema(&*first).await;
     let second = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
@@ -895,7 +890,7 @@ async fn a_unit_on_the_handle_waits_for_another_writer_off_the_runtime() {
     if !wanted("sqlite") {
         return;
     }
-    let url = new_file_url();
+    let url = sqlite_test_url("writer");
     let store = Arc::new(SqlStore::<sqlx::Sqlite>::connect(&url).await.unwrap());
     create_schema(&*store).await;
     let mut other = sqlx::SqliteConnection::connect(&url).await.unwrap();
