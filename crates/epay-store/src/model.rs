@@ -708,12 +708,17 @@ pub struct StoreHealth {
 pub struct GroupCommitStats {
     pub commits: u64,
     pub units: u64,
-    /// Card payments and transfers, and operations on payments (charge, cancel, refund), decided
-    /// on a read-only connection and written in one round trip.
-    pub read_ahead: u64,
-    /// Use cases decided so, whose read was out of date when they wrote: decided again on the
-    /// write connection.
-    pub read_out_of_date: u64,
+}
+
+/// Use cases decided ahead of their writes (`/metrics`): card payments, on SQLite also transfers
+/// from a card and operations on payments (charge, cancel, refund), decided on what one read
+/// answered and written in one round trip.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct ReadAheadStats {
+    /// Written in one round trip.
+    pub written: u64,
+    /// Whose read was out of date when they wrote: decided again the locked way.
+    pub out_of_date: u64,
 }
 
 /// A person who signs in to the merchant cabinet; sees one merchant's data only.

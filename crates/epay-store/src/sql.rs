@@ -85,6 +85,8 @@ pub struct SqlStore<DB: Database> {
     /// SQLite: the group-commit writer that runs the units on the write connection (see
     /// `writer.rs`). PostgreSQL: none, a unit is a pooled transaction.
     writer: Option<Writer<DB>>,
+    /// Use cases decided ahead so far (`read_ahead.rs`), for `/metrics` and tests.
+    ahead: read_ahead::AheadCounts,
 }
 
 impl<DB: Backend> SqlStore<DB> {

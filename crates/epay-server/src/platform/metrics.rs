@@ -9,7 +9,7 @@ use std::fmt::Write;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use epay_store::{ConfigCacheStats, GroupCommitStats, Payment, StoreHealth};
+use epay_store::{ConfigCacheStats, GroupCommitStats, Payment, ReadAheadStats, StoreHealth};
 
 /// Latency bucket bounds in seconds: from a cached status read to a slow callback receiver.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
@@ -161,14 +161,21 @@ pub fn render_group_commits(stats: Option<GroupCommitStats>) -> String {
     out.push_str("# HELP epay_db_group_commit_units_total Units of work those COMMITs made durable.\n");
     out.push_str("# TYPE epay_db_group_commit_units_total counter\n");
     let _ = writeln!(out, "epay_db_group_commit_units_total {}", stats.units);
+    out
+}
+
+/// Use cases decided ahead of their writes (epay-store `sql/read_ahead.rs`), on either
+/// database, appended to [`Metrics::render`]'s text.
+pub fn render_read_ahead(stats: ReadAheadStats) -> String {
+    let mut out = String::new();
     out.push_str(
-        "# HELP epay_db_read_ahead_payments_total Card payments and transfers, and charges, cancels and refunds \
-         of payments, decided on a read-only connection: written in one round trip (written), or decided again \
-         on the write connection because what they read had changed (out_of_date).\n",
+        "# HELP epay_db_read_ahead_payments_total Card payments (on SQLite also transfers, and charges, cancels \
+         and refunds of payments) decided on what one read answered: written in one round trip (written), or \
+         decided again the locked way because what they read had changed (out_of_date).\n",
     );
     out.push_str("# TYPE epay_db_read_ahead_payments_total counter\n");
-    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"written\"}} {}", stats.read_ahead);
-    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"out_of_date\"}} {}", stats.read_out_of_date);
+    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"written\"}} {}", stats.written);
+    let _ = writeln!(out, "epay_db_read_ahead_payments_total{{outcome=\"out_of_date\"}} {}", stats.out_of_date);
     out
 }
 
@@ -217,12 +224,16 @@ mod tests {
 
     #[test]
     fn group_commits_are_shown_on_sqlite_only() {
-        let text =
-            render_group_commits(Some(GroupCommitStats { commits: 3, units: 7, read_ahead: 5, read_out_of_date: 1 }));
+        let text = render_group_commits(Some(GroupCommitStats { commits: 3, units: 7 }));
         assert!(text.contains("\nepay_db_group_commits_total 3\n"), "{text}");
         assert!(text.contains("\nepay_db_group_commit_units_total 7\n"), "{text}");
+        assert_eq!(render_group_commits(None), "");
+    }
+
+    #[test]
+    fn use_cases_decided_ahead_are_counted_by_outcome() {
+        let text = render_read_ahead(ReadAheadStats { written: 5, out_of_date: 1 });
         assert!(text.contains("\nepay_db_read_ahead_payments_total{outcome=\"written\"} 5\n"), "{text}");
         assert!(text.contains("\nepay_db_read_ahead_payments_total{outcome=\"out_of_date\"} 1\n"), "{text}");
-        assert_eq!(render_group_commits(None), "");
     }
 }

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use crate::{GroupCommitStats, StoreHealth, StoreResult};
+use crate::{GroupCommitStats, ReadAheadStats, StoreHealth, StoreResult};
 
 #[async_trait]
 pub trait DatabasePort: Send + Sync + 'static {
@@ -16,4 +16,7 @@ pub trait DatabasePort: Send + Sync + 'static {
 
     /// SQLite's group-commit writer's counts; `None` on PostgreSQL, where each unit commits itself.
     fn group_commit_stats(&self) -> Option<GroupCommitStats>;
+
+    /// Use cases decided ahead of their writes (`sql/read_ahead.rs`), on either database.
+    fn read_ahead_stats(&self) -> ReadAheadStats;
 }

@@ -228,6 +228,11 @@ impl<DB: Backend> SqlStore<DB> {
     ) -> StoreResult<()> {
         match DB::ONE_TRIP {
             OneTrip::Statements => tx.defer(Self::open_account_step(id, kind, currency, now)).await,
+            // A unit decided ahead has no transaction to open it in first: it goes the locked way.
+            OneTrip::WritableCte if tx.is_detached() => {
+                tx.needs_a_statement_first();
+                Ok(())
+            }
             OneTrip::WritableCte => Self::open_account(tx, id, kind, currency, now).await,
         }
     }

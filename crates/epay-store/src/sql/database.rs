@@ -36,10 +36,11 @@ impl<DB: Backend> DatabasePort for SqlStore<DB> {
     }
 
     fn group_commit_stats(&self) -> Option<GroupCommitStats> {
-        self.writer.as_ref().map(|w| {
-            let (read_ahead, read_out_of_date) = w.read_ahead();
-            GroupCommitStats { commits: w.commits(), units: w.units(), read_ahead, read_out_of_date }
-        })
+        self.writer.as_ref().map(|w| GroupCommitStats { commits: w.commits(), units: w.units() })
+    }
+
+    fn read_ahead_stats(&self) -> ReadAheadStats {
+        self.ahead.stats()
     }
 
     async fn migrate(&self) -> StoreResult<()> {

@@ -24,7 +24,9 @@
 //!   count must be one is followed by a statement that fails when it was not (`step_checks`,
 //!   migration 0025), so the query stops there as at a failing statement.
 //!
-//! Still in the use case's transaction, so it commits or rolls back with everything else.
+//! Still in the use case's transaction, so it commits or rolls back with everything else. (One
+//! exception: a PostgreSQL unit decided ahead, `read_ahead.rs`, has no transaction but its one
+//! statement, [`Pipeline::send_alone`], whose row counts are therefore checked inside it.)
 //! What guards money still decides inside it: each step's row count comes back (a compare-and-set
 //! that changed no row fails the unit with the step's error, like an insert of a ledger transfer
 //! between accounts of two currencies), and a unique violation (another attempt that took the
@@ -36,7 +38,8 @@
 //! - PostgreSQL: the sub-statements of one statement all see the database as it was before it,
 //!   and two of them changing one row leave only one change (PostgreSQL does not say which). So a
 //!   step that changes an existing row names it ([`Step::row`]), and a second step on the same
-//!   row first flushes the queue. SQLite's statements run one after another, each seeing the
+//!   row first flushes the queue (a detached unit, which has nothing to flush to, is then not
+//!   sent as one statement, and its use case goes the locked way). SQLite's statements run one after another, each seeing the
 //!   ones before it, so there the rule costs a round trip for nothing and is not applied.
 //! - Both: a statement outside the queue that reads what a queued step writes, or references its
 //!   row by a foreign key, flushes first (`tx.flush()`); the use cases here read nothing after
@@ -272,7 +275,7 @@ impl Pipeline {
             };
         }
         match DB::ONE_TRIP {
-            OneTrip::WritableCte => send_as_ctes::<DB>(steps, conn).await,
+            OneTrip::WritableCte => send_as_ctes::<DB>(steps, conn, Counts::Answered).await,
             OneTrip::Statements => send_as_statements::<DB>(steps, None, conn).await.map(drop),
         }
     }
@@ -290,10 +293,46 @@ impl Pipeline {
         let steps = std::mem::take(&mut self.steps);
         send_as_statements::<DB>(steps, Some(tail), conn).await
     }
+
+    /// PostgreSQL: sends every queued step as ONE statement on a connection of `pool`, outside
+    /// any transaction, so the statement is its own: durable once it answers (a unit decided
+    /// ahead, `read_ahead.rs`). Each step's row count that must be one is checked inside the
+    /// statement (migration 0027), so a count that is not one, like a failing step, leaves
+    /// nothing of any step. The steps must not conflict ([`Self::conflicts`]): two that change
+    /// one row would leave one change.
+    pub(crate) async fn send_alone<DB: Backend>(&mut self, pool: &Conns<DB>) -> StoreResult<()> {
+        debug_assert!(DB::ONE_TRIP == OneTrip::WritableCte);
+        let steps = std::mem::take(&mut self.steps);
+        if steps.is_empty() {
+            return Ok(());
+        }
+        send_as_ctes::<DB>(steps, pool, Counts::InStatement).await
+    }
 }
 
-/// PostgreSQL: the steps as one statement of data-modifying CTEs, each step's row count a column.
-async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) -> StoreResult<()> {
+/// Where a PostgreSQL statement of writes has its row counts checked ([`send_as_ctes`]).
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Counts {
+    /// Once its answer is back: the statement runs in the unit's transaction, which a failed
+    /// check rolls back.
+    Answered,
+    /// Inside the statement (`epay_step_changed_one`, migration 0027): the statement is its own
+    /// transaction, committed when its answer comes back, so a count that is not one must end
+    /// it before then.
+    InStatement,
+}
+
+/// The message of the error `epay_step_changed_one` raises (migration 0027), up to the step's
+/// index.
+const STEP_CHANGED_OTHER_THAN_ONE: &str = "step_changes_one_row: step ";
+
+/// PostgreSQL: the steps as one statement of data-modifying CTEs, each step's row count a column,
+/// sent on `conn`.
+async fn send_as_ctes<'c, DB: Backend>(
+    steps: Vec<Step>,
+    conn: impl Executor<'c, Database = DB>,
+    counts: Counts,
+) -> StoreResult<()> {
     let mut sql = String::from("WITH ");
     let mut offset = 0;
     for (i, step) in steps.iter().enumerate() {
@@ -306,19 +345,30 @@ async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) 
         offset += step.args.len();
     }
     sql.push_str("\nSELECT ");
-    for i in 0..steps.len() {
+    for (i, step) in steps.iter().enumerate() {
         if i > 0 {
             sql.push_str(", ");
         }
-        sql.push_str(&format!("(SELECT count(*) FROM w{i}) AS n{i}"));
+        if counts == Counts::InStatement && step.unless_one.is_some() {
+            sql.push_str(&format!("epay_step_changed_one({i}, (SELECT count(*) FROM w{i})) AS n{i}"));
+        } else {
+            sql.push_str(&format!("(SELECT count(*) FROM w{i}) AS n{i}"));
+        }
     }
     let mut query = sqlx::query::<DB>(&sql);
     for step in &steps {
         query = Step::bind(&step.args, query);
     }
-    let row = match query.fetch_one(&mut *conn).await {
+    let row = match query.fetch_one(conn).await {
         Ok(row) => row,
         Err(e) => {
+            if let Some(i) = step_changed_other_than_one(&e) {
+                // The step's own error, as when its count is checked after the answer.
+                if let Some(error) = steps.into_iter().nth(i).and_then(|step| step.unless_one) {
+                    return Err(error);
+                }
+                return Err(e.into());
+            }
             let meaning = steps.iter().find_map(|step| step.meaning(&e));
             return Err(meaning.unwrap_or_else(|| e.into()));
         }
@@ -332,6 +382,13 @@ async fn send_as_ctes<DB: Backend>(steps: Vec<Step>, conn: &mut DB::Connection) 
         step.check(rows as u64)?;
     }
     Ok(())
+}
+
+/// The index of the step whose count `epay_step_changed_one` refused, if `e` is that refusal.
+fn step_changed_other_than_one(e: &sqlx::Error) -> Option<usize> {
+    let sqlx::Error::Database(db) = e else { return None };
+    let rest = db.message().strip_prefix(STEP_CHANGED_OTHER_THAN_ONE)?;
+    rest.split(' ').next()?.parse().ok()
 }
 
 /// SQLite: checks, as the statement right after a step, that the step changed exactly one row

@@ -71,6 +71,13 @@ impl SqlStore<Postgres> {
         let pool = Conns::open(PgConnectOptions::from_str(url)?, settings).await?;
         // PostgreSQL reads and writes on the same connections; its server shares WAL flushes
         // between concurrent COMMITs by itself.
-        Ok(SqlStore { reads: pool.clone(), pool, inline: None, writer: None, config: Default::default() })
+        Ok(SqlStore {
+            reads: pool.clone(),
+            pool,
+            inline: None,
+            writer: None,
+            config: Default::default(),
+            ahead: Default::default(),
+        })
     }
 }

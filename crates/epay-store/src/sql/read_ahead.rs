@@ -1,47 +1,63 @@
-//! SQLite: a card payment (or a transfer from a card) decided before it touches the write
-//! connection, and written in one round trip by the writer's committer.
+//! A card payment (on SQLite also a transfer from a card) decided before it touches the write
+//! connection, and written in one round trip.
 //!
-//! The group-commit writer (`writer.rs`) runs one unit at a time on its one connection, so the
-//! time a unit holds it bounds how many payments a second SQLite can take, however many cores
-//! are idle. A card payment decided on the write connection holds it for two round trips to the
-//! connection's thread and, between them, for the wake-up of its task and its decision: its
-//! opening read (the token's spend, the attempt's number, the card's funds) must come back
-//! before it knows what to write.
+//! **SQLite.** The group-commit writer (`writer.rs`) runs one unit at a time on its one
+//! connection, so the time a unit holds it bounds how many payments a second SQLite can take,
+//! however many cores are idle. A card payment decided on the write connection holds it for two
+//! round trips to the connection's thread and, between them, for the wake-up of its task and its
+//! decision: its opening read (the token's spend, the attempt's number, the card's funds) must
+//! come back before it knows what to write. Here the reads go first, on a read-only connection
+//! (WAL: they wait for no writer) run on the request's own thread (`inline_reads.rs`), and the
+//! payment is decided on them. What is left is only writes, which it hands to the writer as a
+//! detached unit (`writer.rs`): the committer runs them in its next batch in one round trip (the
+//! savepoint, the token's spend, the writes, RELEASE), one detached unit after another with no
+//! task woken between them, and commits them together.
 //!
-//! Here the reads go first, on a read-only connection (WAL: they wait for no writer) run on the
-//! request's own thread (`inline_reads.rs`), and the payment is decided on them. What is left is only writes, which it hands to the writer as a
-//! detached unit (`writer.rs`): the committer runs them in its next batch in one round trip
-//! (the savepoint, the token's spend, the writes, RELEASE), one detached unit after another
-//! with no task woken between them, and commits them together. What the read-only connection
-//! read may be older than the write connection's batch (units not yet committed are invisible
-//! to it), so every fact the decision took from it is held again on the write connection,
-//! inside the unit:
+//! **PostgreSQL.** The locked way is four round trips (BEGIN, the opening read that locks the
+//! card's row, the writes, COMMIT), and PostgreSQL spends its CPU per statement. Here it is two:
+//! one read (numbering, funds, the accounts' currencies and kinds, [`PG_AHEAD`]) outside any
+//! transaction, taking no lock, and then the writes as ONE statement of data-modifying CTEs that
+//! is its own transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)),
+//! each row count that must be one checked inside it (migration 0027), so the statement is
+//! all or nothing. The card's row is locked only by that statement's update of it, for as long
+//! as the statement takes to commit.
+//!
+//! Either way, what the read saw may be out of date by the time the writes run (units not yet
+//! committed are invisible to SQLite's read-only connection; PostgreSQL commits others between
+//! the read and the statement), so every fact the decision took from it is held again where the
+//! payment writes, inside the unit:
 //! - **the token is unspent**: its spend is a plain insert, and a spent token's id is a unique
 //!   violation;
 //! - **the attempt's number is free and nothing holds the invoice**: the payment's insert meets
 //!   the unique indexes `payments_invoice_attempt` and `payments_invoice_holding`, as it does
 //!   when two attempts number at once on PostgreSQL;
 //! - **the card covers the debit**: the database refuses to take a card's account below zero
-//!   (migration 0015's trigger on `ledger_accounts`), and for an approval that is exactly the
-//!   state machine's funds check. It checks what the card has now, not the balance the read saw,
-//!   so payments from one card in one batch do not trip each other.
+//!   (migration 0015: SQLite's trigger, PostgreSQL's CHECK on `ledger_accounts`), and for an
+//!   approval that is exactly the state machine's funds check. It checks what the card has now,
+//!   not the balance the read saw, so payments from one card in one batch do not trip each
+//!   other. On PostgreSQL the update waits for any other writer of the card's row, and then adds
+//!   to (and checks) the row as that writer left it.
 //!
-//! Any of these failing stops the unit's statements before its RELEASE; the writer rolls back
-//! to its savepoint before anything else runs (`writer.rs`), and the payment goes the locked
-//! way (`payments.rs`), which reads on the write connection and answers as it always did: a spent
-//! token, a taken invoice, insufficient funds. So does everything this path does not decide:
-//! a refusal or a decline (the locked way gives each its answer, in its order), a payment that
-//! saves a card, opens a 3-D Secure challenge, charges a subscription or comes from an invoice
-//! link (their writes read on the write connection), a transfer with a receiving card's daily
-//! limit, the day's first transfer of a limited terminal, one from a merchant's account (an
-//! OCT: no rule of the database holds a merchant's funds) or from a card to itself, and
-//! PostgreSQL, whose units are transactions of their own on a pool of connections.
+//! Any of these failing undoes the unit (SQLite: it stops before its RELEASE and the writer rolls
+//! back to its savepoint before anything else runs; PostgreSQL: the statement fails, and with it
+//! its transaction), and the payment goes the locked way (`payments.rs`), which reads where it
+//! writes and answers as it always did: a spent token, a taken invoice, insufficient funds. So
+//! does everything this path does not decide: a refusal or a decline (the locked way gives each
+//! its answer, in its order), a payment that saves a card, opens a 3-D Secure challenge, charges
+//! a subscription or comes from an invoice link (their writes read where they write), a transfer
+//! with a receiving card's daily limit, the day's first transfer of a limited terminal, one from
+//! a merchant's account (an OCT: no rule of the database holds a merchant's funds) or from a card
+//! to itself. On PostgreSQL also every transfer and operation (for now), a card paying in another
+//! currency, and a terminal's first payment in a currency: each needs an account opened by a
+//! statement of its own before the booking's (a sub-statement does not see another's rows).
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 use epay_domain::posting::Denomination;
 use epay_domain::transition::{Checks, DailyLimit};
 use epay_domain::{AccountKind, TxStatus};
+use sqlx::Row;
 
 use super::booking::{funds_and_currencies_in, is_sharded, FundsRow, Known, PayerRow, RoleAccounts};
 use super::daily_totals::DailySubject;
@@ -51,6 +67,7 @@ use super::pipeline::Step;
 use super::writes::{attempt_after, AttemptEnd, NumberingRow, NUMBERING};
 use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
+use crate::ReadAheadStats;
 use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
 
 /// The refusal of the database's rule that a card's account never goes below zero (SQLite's
@@ -58,6 +75,31 @@ use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
 /// (`available >= debit`, so `available - debit >= 0` once the card's sums are updated), held
 /// again on the write connection.
 const CARD_NOT_BELOW_ZERO: &str = "ledger_accounts_card_not_below_zero";
+
+/// PostgreSQL's SQLSTATE for a deadlock it broke by failing one of the statements.
+const DEADLOCK: &str = "40P01";
+
+/// Use cases decided ahead so far: written in one round trip, and those whose read was out of
+/// date by the time they wrote.
+#[derive(Default)]
+pub(super) struct AheadCounts {
+    written: AtomicU64,
+    out_of_date: AtomicU64,
+}
+
+impl AheadCounts {
+    fn count(&self, written: bool) {
+        let counter = if written { &self.written } else { &self.out_of_date };
+        counter.fetch_add(1, Ordering::Relaxed);
+    }
+
+    pub(super) fn stats(&self) -> ReadAheadStats {
+        ReadAheadStats {
+            written: self.written.load(Ordering::Relaxed),
+            out_of_date: self.out_of_date.load(Ordering::Relaxed),
+        }
+    }
+}
 
 /// What the read-only connection answered for a payment: its attempt's number, the card's funds
 /// and the currencies of the booked accounts.
@@ -85,6 +127,19 @@ const PAYER_KIND: &str = "SELECT kind FROM ledger_accounts WHERE id = $1";
 /// A daily total's row (`$1` subject, `$2` currency, `$3` the day's start).
 const DAY_TOTAL: &str =
     "SELECT total_minor FROM transfer_daily_totals WHERE subject = $1 AND currency = $2 AND day_start_ms = $3";
+
+/// PostgreSQL: the read ahead of a card payment in one statement, one snapshot (`$1` terminal,
+/// `$2` invoice, `$3` the payer, `$4`, `$5` the others): [`NUMBERING`]'s rows (`id` NULL), then
+/// each existing account's currency and kind, with what is available for the payer's. Nothing is
+/// locked: the payment's one statement holds every fact again (see the module doc).
+const PG_AHEAD: &str = "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS TEXT) AS id,
+         CAST(NULL AS TEXT) AS currency, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS available
+     FROM terminals t LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+     WHERE t.id = $1
+     UNION ALL
+     SELECT NULL, NULL, NULL, id, currency, kind,
+         CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
+     FROM ledger_accounts WHERE id IN ($3, $4, $5)";
 
 /// A daily total to read ahead: the row of `transfer_daily_totals` a limit is checked against.
 struct DayTotal<'a> {
@@ -117,11 +172,15 @@ impl<DB: Backend> SqlStore<DB> {
             subscription,
         } = write;
         let PaymentEffect::Debit { card_account, merchant_account, .. } = effect else { return Ok(None) };
+        // PostgreSQL opens a conversion account in a statement of its own, before the booking's
+        // (`open_account_in_turn`): a payment from a card in another currency cannot be one.
+        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.card_currency != payment.currency;
         let decided_elsewhere = token_digest.starts_with(LINK_TOKEN_PREFIX)
             || save_card.is_some()
             || three_ds.is_some()
-            || subscription.is_some();
-        if decided_elsewhere || !self.reads_ahead() {
+            || subscription.is_some()
+            || opens_accounts;
+        if decided_elsewhere || !self.pays_ahead() {
             return Ok(None);
         }
         let mut payment = payment.clone();
@@ -270,6 +329,13 @@ impl<DB: Backend> SqlStore<DB> {
         DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && self.inline.is_some()
     }
 
+    /// Whether this store decides a card payment ahead ([`Self::pay_read_ahead`]): SQLite as
+    /// [`Self::reads_ahead`] says; PostgreSQL always, its writes one statement that is its own
+    /// transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)).
+    fn pays_ahead(&self) -> bool {
+        DB::ONE_TRIP == OneTrip::WritableCte || self.reads_ahead()
+    }
+
     /// The attempt's numbering and the payer's funds (with the currencies of `others`, the
     /// accounts the attempt books), read on an inline read connection (`inline_reads.rs`). `None`
     /// when the read refuses the attempt (the locked way answers that), when the payer is not
@@ -287,8 +353,14 @@ impl<DB: Backend> SqlStore<DB> {
         if is_sharded(payer) {
             return None;
         }
-        let rows =
-            self.read_to_decide("a payment", |conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()))?;
+        let rows = match DB::ONE_TRIP {
+            OneTrip::Statements => {
+                self.read_to_decide("a payment", |conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()))?
+            }
+            // Only a payment reads ahead on PostgreSQL: no daily total.
+            OneTrip::WritableCte if total.is_some() => return None,
+            OneTrip::WritableCte => self.read_ahead_rows_in_one(p, payer, others).await?,
+        };
         if rows.payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
             return None;
         }
@@ -354,6 +426,51 @@ impl<DB: Backend> SqlStore<DB> {
         Ok(AheadRows { numbering, funds, payer_kind, day_total })
     }
 
+    /// PostgreSQL: the read ahead's rows ([`PG_AHEAD`]), in one statement outside any
+    /// transaction; `None` when it fails (logged, as [`Self::read_to_decide`] logs), and the
+    /// locked way then reads for itself.
+    async fn read_ahead_rows_in_one(&self, p: &Payment, payer: &str, others: [&str; 2]) -> Option<AheadRows> {
+        let read = sqlx::query::<DB>(PG_AHEAD)
+            .bind(p.terminal_id.as_str())
+            .bind(p.invoice_id.as_str())
+            .bind(payer)
+            .bind(others[0])
+            .bind(others[1])
+            .fetch_all(&self.reads)
+            .await
+            .and_then(|rows| Self::ahead_rows_of(payer, &rows));
+        match read {
+            Ok(rows) => Some(rows),
+            Err(e) => {
+                tracing::warn!(error = %e, what = "a payment", "reading ahead failed; recorded the locked way");
+                None
+            }
+        }
+    }
+
+    /// [`PG_AHEAD`]'s rows as sqlx answered them.
+    fn ahead_rows_of(payer: &str, rows: &[DB::Row]) -> Result<AheadRows, sqlx::Error> {
+        let (mut numbering, mut funds, mut payer_kind) = (Vec::new(), Vec::new(), None);
+        for row in rows {
+            let Some(id) = row.try_get::<Option<String>, _>("id")? else {
+                let attempt = match row.try_get::<Option<i32>, _>("attempt")? {
+                    Some(attempt) => Some((attempt, row.try_get("status")?)),
+                    None => None,
+                };
+                numbering.push(NumberingRow { max_attempts: row.try_get("max_attempts")?, attempt });
+                continue;
+            };
+            let available = if id == payer {
+                payer_kind = Some(row.try_get::<String, _>("kind")?);
+                Some(row.try_get::<i64, _>("available")?)
+            } else {
+                None
+            };
+            funds.push(FundsRow { id, currency: row.try_get("currency")?, available });
+        }
+        Ok(AheadRows { numbering, funds, payer_kind, day_total: None })
+    }
+
     /// A detached unit (`writer.rs`) for a payment decided ahead, the token's spend its first
     /// write (a plain insert: a token spent since is a unique violation). It holds no
     /// connection: its writes are only queued.
@@ -365,25 +482,28 @@ impl<DB: Backend> SqlStore<DB> {
         super::Unit::detached([spend])
     }
 
-    /// Hands what a unit decided ahead queued (`queued`: whether queueing it went well) to the
-    /// writer, which runs it in one round trip in its batch: `Ok(true)` once durable,
-    /// `Ok(false)` when the round trip found the read out of date (and left nothing of it).
+    /// Sends what a unit decided ahead queued (`queued`: whether queueing it went well) in one
+    /// round trip: on SQLite the writer runs it in its batch; on PostgreSQL it is one statement
+    /// of its own ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)). `Ok(true)`
+    /// once durable, `Ok(false)` when the round trip found the read out of date (and left
+    /// nothing of it), or when PostgreSQL could not take the writes as one statement (nothing
+    /// was sent).
     pub(super) async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
-        let Some(writer) = self.writer.as_ref() else {
-            // Unreachable: only a store with a writer decides ahead (`reads_ahead`).
-            return Ok(false);
-        };
-        let outcome = match queued {
-            Ok(()) => writer.run_detached_writes(tx).await,
-            Err(e) => Err(e),
+        let outcome = match (queued, &self.writer) {
+            (Err(e), _) => Err(e),
+            (Ok(()), Some(writer)) => writer.run_detached_writes(tx).await,
+            (Ok(()), None) => match tx.into_one_statement() {
+                Some(mut writes) => writes.send_alone(&self.pool).await,
+                None => return Ok(false),
+            },
         };
         match outcome {
             Ok(()) => {
-                writer.count_read_ahead(true);
+                self.ahead.count(true);
                 Ok(true)
             }
             Err(e) if read_out_of_date(&e) => {
-                writer.count_read_ahead(false);
+                self.ahead.count(false);
                 Ok(false)
             }
             Err(e) => Err(e),
@@ -398,8 +518,12 @@ impl<DB: Backend> SqlStore<DB> {
 fn read_out_of_date(e: &StoreError) -> bool {
     match e {
         StoreError::TokenSpent | StoreError::DuplicateInvoice | StoreError::ConcurrentAttempt => true,
+        // PostgreSQL ends one of two statements that wait for each other's rows (a deadlock),
+        // undone as a whole: the locked way takes its locks in the one order.
         StoreError::Database(sqlx::Error::Database(db)) => {
-            db.is_unique_violation() || db.message().contains(CARD_NOT_BELOW_ZERO)
+            db.is_unique_violation()
+                || db.message().contains(CARD_NOT_BELOW_ZERO)
+                || db.code().as_deref() == Some(DEADLOCK)
         }
         _ => false,
     }

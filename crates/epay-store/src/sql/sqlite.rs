@@ -113,7 +113,7 @@ impl SqlStore<Sqlite> {
             (Conns::open(read_options, SQLITE.with_max(READERS)).await?, inline)
         };
         let writer = Some(Writer::start(pool.clone()));
-        Ok(SqlStore { pool, reads, inline, writer, config: Default::default() })
+        Ok(SqlStore { pool, reads, inline, writer, config: Default::default(), ahead: Default::default() })
     }
 }
 

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use epay_domain::Secret;
 
-use super::SqlStore;
+use super::{Backend, SqlStore};
 use crate::model::{Merchant, NewCallback, Payment, Terminal};
 use crate::ports::{DatabasePort, MerchantsPort};
 
@@ -41,6 +41,33 @@ pub(crate) fn sqlite_test_url(what: &str) -> String {
 /// (client id `what`) and terminal `t1`.
 pub(crate) async fn sqlite_file_store(what: &str) -> SqlStore<sqlx::Sqlite> {
     let store = SqlStore::<sqlx::Sqlite>::connect(&sqlite_test_url(what)).await.unwrap();
+    seed(&store, what).await;
+    store
+}
+
+/// A new PostgreSQL database (named after `what`) on the server of `EPAY_TEST_PG_URL`, migrated,
+/// with merchant `m1` (client id `what`) and terminal `t1`.
+pub(crate) async fn pg_store(what: &str) -> SqlStore<sqlx::Postgres> {
+    use sqlx::Connection;
+    let admin_url =
+        std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
+    let name = format!("epay_{}_{}", what.replace('-', "_"), uuid::Uuid::new_v4().simple());
+    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
+    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
+    let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
+    let store = SqlStore::<sqlx::Postgres>::connect(&format!("{root}/{name}")).await.unwrap();
+    seed(&store, what).await;
+    store
+}
+
+/// Whether the tests of `backend` run here (`EPAY_TEST_BACKENDS`, as in the black-box suite:
+/// both when unset).
+pub(crate) fn wanted(backend: &str) -> bool {
+    std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
+}
+
+/// Migrates `store` and adds merchant `m1` (client id `what`) and its terminal `t1`.
+async fn seed<DB: Backend>(store: &SqlStore<DB>, what: &str) {
     store.migrate().await.unwrap();
     let merchant = Merchant {
         id: "m1".into(),
@@ -53,7 +80,6 @@ pub(crate) async fn sqlite_file_store(what: &str) -> SqlStore<sqlx::Sqlite> {
     let terminal =
         Terminal { id: "t1".into(), merchant_id: "m1".into(), pos_id: "00000001".into(), ..Default::default() };
     store.upsert_merchant(&merchant, &[terminal]).await.unwrap();
-    store
 }
 
 /// A payment write's callback builder that sends none.
@@ -61,18 +87,20 @@ pub(crate) fn no_callback(_: &Payment) -> Option<NewCallback> {
     None
 }
 
-/// Runs `write` while a unit holds the write connection with `change` (SQL) made and not yet
-/// committed: `write` reads the database without it (the read-only connections cannot see it),
-/// decides, and hands its writes to the committer, which runs them once the unit committed. For
-/// the tests of use cases decided ahead (`read_ahead.rs`, `operate_ahead.rs`).
-pub(crate) async fn behind_a_change<T: Send + 'static>(
-    store: &SqlStore<sqlx::Sqlite>,
+/// Runs `write` while a unit holds the write connection (SQLite) or its own transaction
+/// (PostgreSQL) with `change` (SQL) made and not yet committed: `write` reads the database
+/// without it (SQLite's read-only connections, and PostgreSQL's other sessions, cannot see it),
+/// decides, and sends its writes, which run once the unit committed (SQLite's committer waits for
+/// the connection; PostgreSQL's statement waits for the rows the unit changed). For the tests of
+/// use cases decided ahead (`read_ahead.rs`, `operate_ahead.rs`).
+pub(crate) async fn behind_a_change<DB: Backend, T: Send + 'static>(
+    store: &SqlStore<DB>,
     change: Option<&str>,
     write: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
     let mut holder = store.begin_unit().await.unwrap();
     if let Some(change) = change {
-        sqlx::query(change).execute(&mut *holder).await.unwrap();
+        sqlx::query::<DB>(change).execute(&mut *holder).await.unwrap();
     }
     let writing = tokio::spawn(write);
     tokio::time::sleep(Duration::from_millis(300)).await;

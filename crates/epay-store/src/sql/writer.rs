@@ -6,7 +6,8 @@
 //!
 //! On PostgreSQL a unit is a plain transaction on one of the store's connections (`conns.rs`):
 //! the server already shares one WAL flush between transactions that commit together
-//! (`commit_delay` is left to the DBA).
+//! (`commit_delay` is left to the DBA). A detached unit (below) is one statement there, its own
+//! transaction ([`Unit::into_one_statement`], `read_ahead.rs`).
 //!
 //! On SQLite every COMMIT is an fsync (`synchronous = FULL`) on the one write connection, so
 //! concurrent units share one: the [`Writer`] keeps a *batch* transaction open (`BEGIN
@@ -101,6 +102,10 @@ pub struct Unit<DB: Database> {
     pending: Pipeline,
     /// SQLite: the unit's savepoint was released together with its last writes (`finish`).
     released: bool,
+    /// PostgreSQL: a detached unit whose writes cannot go as one statement (two of them change
+    /// one row, or one must run before the others are queued): [`Self::into_one_statement`]
+    /// refuses it, and its use case goes the locked way.
+    split: bool,
 }
 
 enum Inner<DB: Database> {
@@ -120,7 +125,7 @@ impl<DB: Backend> Unit<DB> {
     }
 
     fn new(inner: Inner<DB>) -> Self {
-        Unit { inner, pending: Pipeline::default(), released: false }
+        Unit { inner, pending: Pipeline::default(), released: false, split: false }
     }
 
     /// A unit decided before it touches the database, whose writes are `steps` and those
@@ -149,10 +154,37 @@ impl<DB: Backend> Unit<DB> {
     /// queued write changes).
     pub(crate) async fn defer(&mut self, step: Step) -> StoreResult<()> {
         if self.pending.conflicts::<DB>(&step) {
-            self.flush().await?;
+            if self.is_detached() {
+                // Nothing to flush to: the unit cannot be one statement.
+                self.split = true;
+            } else {
+                self.flush().await?;
+            }
         }
         self.pending.push(step);
         Ok(())
+    }
+
+    /// Whether the unit only queues writes ([`Self::detached`]).
+    pub(crate) fn is_detached(&self) -> bool {
+        matches!(self.inner, Inner::Detached)
+    }
+
+    /// Marks a detached unit as needing a statement of its own before its queued writes (an
+    /// account PostgreSQL must open before a statement can book on it): it cannot be one
+    /// statement.
+    pub(crate) fn needs_a_statement_first(&mut self) {
+        self.split = true;
+    }
+
+    /// PostgreSQL: a detached unit's writes, to be sent as one statement of their own
+    /// ([`Pipeline::send_alone`]); `None` when they cannot be one ([`Self::split`]), or the
+    /// unit is not detached.
+    pub(crate) fn into_one_statement(self) -> Option<Pipeline> {
+        match self.inner {
+            Inner::Detached if !self.split => Some(self.pending),
+            _ => None,
+        }
     }
 
     /// Sends the queued writes, in one round trip, and checks what each changed.
@@ -295,11 +327,6 @@ struct Shared<DB: Database> {
     commits: AtomicU64,
     /// Units those COMMITs carried (metrics: units per COMMIT).
     units: AtomicU64,
-    /// Use cases decided ahead (card payments and transfers, `read_ahead.rs`; operations,
-    /// `operate_ahead.rs`) and written in one round trip, and those whose read was out of date
-    /// by the time they wrote.
-    read_ahead: AtomicU64,
-    read_out_of_date: AtomicU64,
     /// Detached units handed to the committer ([`Writer::run_detached`]), oldest first.
     detached: std::sync::Mutex<Vec<Detached<DB>>>,
     closed: AtomicBool,
@@ -401,8 +428,6 @@ impl<DB: Backend> Writer<DB> {
             wake: Notify::new(),
             commits: AtomicU64::new(0),
             units: AtomicU64::new(0),
-            read_ahead: AtomicU64::new(0),
-            read_out_of_date: AtomicU64::new(0),
             detached: std::sync::Mutex::new(Vec::new()),
             closed: AtomicBool::new(false),
         });
@@ -418,17 +443,6 @@ impl<DB: Backend> Writer<DB> {
     /// Units committed so far, by those COMMITs.
     pub(crate) fn units(&self) -> u64 {
         self.shared.units.load(Ordering::Relaxed)
-    }
-
-    /// Counts a use case decided ahead: written in one round trip, or its read out of date.
-    pub(crate) fn count_read_ahead(&self, written: bool) {
-        let counter = if written { &self.shared.read_ahead } else { &self.shared.read_out_of_date };
-        counter.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// Use cases decided ahead and written so far, and those whose read was out of date.
-    pub(crate) fn read_ahead(&self) -> (u64, u64) {
-        (self.shared.read_ahead.load(Ordering::Relaxed), self.shared.read_out_of_date.load(Ordering::Relaxed))
     }
 
     /// Runs a detached unit ([`Unit::detached`]): hands its writes to the committer, which runs

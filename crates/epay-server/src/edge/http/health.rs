@@ -82,6 +82,7 @@ pub async fn metrics(State(app): State<AppState>, headers: axum::http::HeaderMap
     let mut text = app.metrics.render(health, depth);
     text.push_str(&crate::platform::metrics::render_config_cache(app.store.config_cache_stats()));
     text.push_str(&crate::platform::metrics::render_group_commits(app.store.group_commit_stats()));
+    text.push_str(&crate::platform::metrics::render_read_ahead(app.store.read_ahead_stats()));
     ([(CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")], text).into_response()
 }
 

@@ -105,8 +105,8 @@ async fn operate(store: &SqlStore<sqlx::Sqlite>, req: OperationRequest) -> Resul
 
 /// Decided ahead and written, and decided ahead but found out of date.
 fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
-    let stats = store.group_commit_stats().unwrap();
-    (stats.read_ahead, stats.read_out_of_date)
+    let stats = store.read_ahead_stats();
+    (stats.written, stats.out_of_date)
 }
 
 async fn available(store: &SqlStore<sqlx::Sqlite>) -> i64 {

@@ -1,26 +1,76 @@
-//! A card payment decided ahead on SQLite: written in one round trip when what it read still
-//! holds, decided again on the write connection when it does not (the card's funds spent by a
-//! unit its read could not see, the token spent, the invoice taken), never paid twice or
-//! overdrawn.
+//! A card payment decided ahead: written in one round trip when what it read still holds
+//! (SQLite: by the writer's committer; PostgreSQL: one statement that is its own transaction),
+//! decided again the locked way when it does not (the card's funds spent by a unit its read could
+//! not see, the token spent, the invoice taken), never paid twice or overdrawn. The payment tests
+//! run on both databases (`EPAY_TEST_BACKENDS` narrows them); those of transfers, decided ahead
+//! on SQLite only, on SQLite.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback};
-use super::super::SqlStore;
+use super::super::test_store::{behind_a_change, no_callback, pg_store, sqlite_file_store, wanted};
+use super::super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::StoreError;
 
 const CARD: &str = "card:read-ahead";
 
+/// A SQLite store whose card [`CARD`] has 1,000 and whose terminal has no account yet.
 async fn store() -> Arc<SqlStore<sqlx::Sqlite>> {
-    let store = super::super::test_store::sqlite_file_store("read-ahead").await;
-    store.ensure_accounts(&[(CARD.into(), AccountKind::Card, Currency::Kzt, 1_000)], 1).await.unwrap();
+    let store = sqlite_file_store("read-ahead").await;
+    with_card(&store).await;
     Arc::new(store)
 }
+
+async fn with_card<DB: Backend>(store: &SqlStore<DB>) {
+    store.ensure_accounts(&[(CARD.into(), AccountKind::Card, Currency::Kzt, 1_000)], 1).await.unwrap();
+}
+
+/// A store on each database whose card [`CARD`] has 1,000 and whose terminal's merchant account
+/// in KZT is open: on PostgreSQL, a terminal's first payment in a currency opens it the locked
+/// way (`the_first_payment_of_a_terminal_opens_its_account_the_locked_way`).
+async fn paying_store<DB: Backend>(store: SqlStore<DB>) -> Arc<SqlStore<DB>> {
+    with_card(&store).await;
+    let merchant = (merchant_account("t1", "KZT"), AccountKind::Merchant, Currency::Kzt, 0);
+    store.ensure_accounts(&[merchant], 1).await.unwrap();
+    Arc::new(store)
+}
+
+/// Runs each named test, `async fn name<DB: Backend>(store: Arc<SqlStore<DB>>)`, on both
+/// databases, as `name::sqlite` and `name::postgres`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let store = super::super::super::test_store::sqlite_file_store("read-ahead").await;
+                super::$name(super::paying_store(store).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if super::wanted("postgres") {
+                    let store = super::pg_store("read_ahead").await;
+                    super::$name(super::paying_store(store).await).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both!(
+    funds_spent_after_the_read_are_checked_where_the_payment_writes,
+    funds_that_still_cover_the_debit_pass,
+    a_spent_token_pays_once,
+    one_invoice_paid_at_once_pays_once,
+    one_card_paying_at_once_is_never_overdrawn,
+    the_whole_balance_pays_and_a_tiyn_more_is_declined,
+    a_hold_is_written_in_one_trip,
+    a_payment_dropped_anywhere_leaves_all_or_nothing,
+);
 
 /// A one-step card payment of `amount` for `invoice`, spending `token`.
 fn payment(invoice: &str, token: &str, amount: i64) -> PaymentWrite {
@@ -58,14 +108,14 @@ fn payment(invoice: &str, token: &str, amount: i64) -> PaymentWrite {
     }
 }
 
-async fn available(store: &SqlStore<sqlx::Sqlite>) -> i64 {
+async fn available<DB: Backend>(store: &SqlStore<DB>) -> i64 {
     let card = store.ledger_account(CARD).await.unwrap().unwrap();
     card.credits_posted - card.debits_posted - card.debits_pending
 }
 
-fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
-    let stats = store.group_commit_stats().unwrap();
-    (stats.read_ahead, stats.read_out_of_date)
+fn read_ahead<DB: Backend>(store: &SqlStore<DB>) -> (u64, u64) {
+    let stats = store.read_ahead_stats();
+    (stats.written, stats.out_of_date)
 }
 
 /// Spends `minor` of [`CARD`]'s funds.
@@ -89,12 +139,11 @@ async fn a_card_payment_is_written_in_one_trip() {
     assert_eq!((stored.status, stored.charged_minor, stored.attempt), (TxStatus::Charge, 300, 1));
 }
 
-/// The card's funds spent by a unit still open on the write connection (so invisible to the
-/// read-only one) when the payment read them: its check fails on the write connection and the
-/// payment is declined there, instead of overdrawing the card.
-#[tokio::test]
-async fn funds_spent_after_the_read_are_checked_on_the_write_connection() {
-    let store = store().await;
+/// The card's funds spent by a unit not yet committed when the payment read them (SQLite: open
+/// on the write connection, invisible to the read-only one; PostgreSQL: another transaction's,
+/// holding the card's row): the database's rule on the card fails where the payment writes, and
+/// the locked way declines it, instead of overdrawing the card.
+async fn funds_spent_after_the_read_are_checked_where_the_payment_writes<DB: Backend>(store: Arc<SqlStore<DB>>) {
     // The payment reads 1,000 available, and 500 are left when it writes.
     let paying = {
         let store = store.clone();
@@ -111,9 +160,7 @@ async fn funds_spent_after_the_read_are_checked_on_the_write_connection() {
 
 /// Funds that still cover the debit pass the check, whatever else changed since the read: the
 /// payments of one card in one batch do not undo each other.
-#[tokio::test]
-async fn funds_that_still_cover_the_debit_pass() {
-    let store = store().await;
+async fn funds_that_still_cover_the_debit_pass<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let paying = {
         let store = store.clone();
         async move { store.record_payment(payment("100003", "tok-3", 400), &no_callback).await }
@@ -126,9 +173,7 @@ async fn funds_that_still_cover_the_debit_pass() {
 
 /// A token spent since the read: the spend's unique key stops the trip, and the locked way
 /// refuses the token.
-#[tokio::test]
-async fn a_spent_token_pays_once() {
-    let store = store().await;
+async fn a_spent_token_pays_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
     store.record_payment(payment("100004", "tok-4", 100), &no_callback).await.unwrap();
     let again = store.record_payment(payment("100005", "tok-4", 100), &no_callback).await;
     assert!(matches!(again, Err(StoreError::TokenSpent)), "{again:?}");
@@ -166,9 +211,7 @@ async fn an_invoice_taken_after_the_read_is_refused_on_the_write_connection() {
 
 /// Eight payments of one invoice at once, each with its own token: one pays, whichever way
 /// each was decided.
-#[tokio::test]
-async fn one_invoice_paid_at_once_pays_once() {
-    let store = store().await;
+async fn one_invoice_paid_at_once_pays_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let mut paying = tokio::task::JoinSet::new();
     for i in 0..8 {
         let store = store.clone();
@@ -190,11 +233,61 @@ async fn one_invoice_paid_at_once_pays_once() {
     assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
 }
 
+/// Twenty payments of 100 from one card holding 1,000, all at once, each its own invoice: ten
+/// pay and ten are declined for its funds, whichever way each was decided; the card never goes
+/// below zero and the ledger balances.
+async fn one_card_paying_at_once_is_never_overdrawn<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    let mut paying = tokio::task::JoinSet::new();
+    for i in 0..20 {
+        let store = store.clone();
+        paying.spawn(async move {
+            store.record_payment(payment(&format!("5000{i:02}"), &format!("tok-c{i}"), 100), &no_callback).await
+        });
+    }
+    let (mut paid, mut declined) = (0, 0);
+    while let Some(outcome) = paying.join_next().await {
+        let recorded = outcome.unwrap().unwrap();
+        match recorded.payment.status {
+            TxStatus::Charge => paid += 1,
+            TxStatus::Reject => {
+                assert_eq!(recorded.payment.reason_code, epay_domain::ReasonCode::INSUFFICIENT_FUNDS.code);
+                declined += 1;
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!((paid, declined), (10, 10));
+    assert_eq!(available(&store).await, 0, "one debit per payment paid");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// PostgreSQL: a terminal's first payment in a currency opens its merchant account, which a
+/// statement of its own must do before the booking: that payment goes the locked way, and the
+/// next one is one statement. Nothing is written by the one that could not be.
+#[tokio::test]
+async fn the_first_payment_of_a_terminal_opens_its_account_the_locked_way() {
+    if !wanted("postgres") {
+        return;
+    }
+    let store = pg_store("read_ahead").await;
+    with_card(&store).await;
+    let first = store.record_payment(payment("600001", "tok-f1", 300), &no_callback).await.unwrap();
+    assert_eq!((first.payment.status, first.payment.attempt), (TxStatus::Charge, 1));
+    assert_eq!(read_ahead(&store), (0, 0), "not decided ahead, nothing sent ahead");
+    let second = store.record_payment(payment("600002", "tok-f2", 200), &no_callback).await.unwrap();
+    assert_eq!(second.payment.status, TxStatus::Charge);
+    assert_eq!(read_ahead(&store), (1, 0), "one statement");
+    assert_eq!(available(&store).await, 500);
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+    let stored = store.payment_by_invoice("t1", "600002").await.unwrap().unwrap();
+    assert_eq!((stored.status, stored.charged_minor, stored.attempt), (TxStatus::Charge, 200, 1));
+    let events = store.payment_events("m1", &stored.id).await.unwrap();
+    assert_eq!(events.len(), 1, "its history written with it: {events:?}");
+}
+
 /// The funds' edge: what the card has pays in one trip; a tiyn more is declined (the read
 /// refuses, so the locked way decides it, with 484).
-#[tokio::test]
-async fn the_whole_balance_pays_and_a_tiyn_more_is_declined() {
-    let store = store().await;
+async fn the_whole_balance_pays_and_a_tiyn_more_is_declined<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let over = store.record_payment(payment("100008", "tok-8", 1_001), &no_callback).await.unwrap();
     assert_eq!(over.payment.status, TxStatus::Reject);
     assert_eq!(over.payment.reason_code, epay_domain::ReasonCode::INSUFFICIENT_FUNDS.code);
@@ -207,9 +300,7 @@ async fn the_whole_balance_pays_and_a_tiyn_more_is_declined() {
 }
 
 /// A two-step payment's hold is decided ahead too: the card's funds held, not posted.
-#[tokio::test]
-async fn a_hold_is_written_in_one_trip() {
-    let store = store().await;
+async fn a_hold_is_written_in_one_trip<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let mut hold = payment("100010", "tok-10", 250);
     hold.payment.status = TxStatus::Auth;
     if let PaymentEffect::Debit { kind, .. } = &mut hold.effect {
@@ -225,9 +316,7 @@ async fn a_hold_is_written_in_one_trip() {
 
 /// Payments whose requests are dropped at any point (a client that hangs up): each leaves a
 /// whole payment or nothing, and the card and the ledger agree.
-#[tokio::test]
-async fn a_payment_dropped_anywhere_leaves_all_or_nothing() {
-    let store = store().await;
+async fn a_payment_dropped_anywhere_leaves_all_or_nothing<DB: Backend>(store: Arc<SqlStore<DB>>) {
     for i in 0..40u64 {
         let invoice = format!("2{i:05}");
         let paying = tokio::spawn({

@@ -10,7 +10,7 @@ use sqlx::{Connection, Row};
 use tokio::task::JoinSet;
 
 use super::super::pipeline::{self, statements, Step};
-use super::super::test_store::sqlite_test_url;
+use super::super::test_store::{sqlite_test_url, wanted};
 use super::super::{Backend, SqlStore};
 use crate::{StoreError, StoreResult};
 
@@ -22,10 +22,6 @@ const SCHEMA: [&str; 2] = [
          parent TEXT REFERENCES writer_parents (id) DEFERRABLE INITIALLY DEFERRED)",
 ];
 
-fn wanted(backend: &str) -> bool {
-    std::env::var("EPAY_TEST_BACKENDS").map_or(true, |w| w.contains(backend))
-}
-
 async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
     let store = SqlStore::<sqlx::Sqlite>::connect(&sqlite_test_url("writer")).await.unwrap();
     // The store's own schema too: a unit's checked writes need `step_checks` (migration 0025).
@@ -35,13 +31,9 @@ async fn sqlite_store() -> SqlStore<sqlx::Sqlite> {
 }
 
 async fn pg_store() -> SqlStore<sqlx::Postgres> {
-    let admin_url =
-        std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
-    let name = format!("epay_writer_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
-    sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
-    let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
-    let store = SqlStore::<sqlx::Postgres>::connect(&format!("{root}/{name}")).await.unwrap();
+    // The store's own schema too: a detached unit's counts are checked by its function
+    // (migration 0027).
+    let store = super::super::test_store::pg_store("writer").await;
     create_schema(&store).await;
     store
 }
@@ -358,6 +350,48 @@ async fn deferred_writes_fail_the_unit_step_by_step() {
     if wanted("postgres") {
         deferred_writes_keep_their_meaning(&pg_store().await).await;
     }
+}
+
+/// PostgreSQL: a detached unit (a use case decided ahead) is ONE statement that is its own
+/// transaction, so its row counts are checked inside it: a count that is not one, like a unique
+/// violation, leaves nothing of any of its steps, and fails with the step's own error. Two steps
+/// on one row cannot be one statement: such a unit is refused before anything is sent.
+#[tokio::test]
+async fn postgres_a_detached_unit_is_one_statement_checked_inside() {
+    if !wanted("postgres") {
+        return;
+    }
+    let store = pg_store().await;
+    insert(&store, "taken", "p").await.unwrap();
+    let send = |steps: Vec<Step>| {
+        let store = &store;
+        async move {
+            let unit = super::Unit::<sqlx::Postgres>::detached(steps);
+            let mut writes = unit.into_one_statement().expect("steps on rows of their own are one statement");
+            writes.send_alone(&store.pool).await
+        }
+    };
+
+    send(vec![row_step("s1"), row_step("s2")]).await.unwrap();
+    assert!(present(&store, "s1").await && present(&store, "s2").await, "committed by the statement alone");
+
+    let lost =
+        send(vec![row_step("s3"), touch_step("nobody").unless_one(StoreError::IdempotencyKeyLost), row_step("s4")]);
+    let lost = lost.await.unwrap_err();
+    assert!(matches!(lost, StoreError::IdempotencyKeyLost), "{lost:?}");
+    assert!(!present(&store, "s3").await && !present(&store, "s4").await, "the count ended the statement");
+
+    let duplicate = |_: &sqlx::Error| StoreError::DuplicateInvoice;
+    let refused = send(vec![row_step("s5"), row_step("taken").on_unique("writer_rows", duplicate)]).await.unwrap_err();
+    assert!(matches!(refused, StoreError::DuplicateInvoice), "{refused:?}");
+    assert!(!present(&store, "s5").await);
+
+    let mut twice = super::Unit::<sqlx::Postgres>::detached([touch_step("s1")]);
+    twice.defer(touch_step("s1")).await.unwrap();
+    assert!(twice.into_one_statement().is_none(), "two changes of one row are not one statement");
+    let mut apart = super::Unit::<sqlx::Postgres>::detached([touch_step("s1")]);
+    apart.defer(touch_step("s2")).await.unwrap();
+    assert!(apart.into_one_statement().is_some());
 }
 
 /// SQLite: a row count that is not one stops the query where it is checked, like a failing
