@@ -710,8 +710,8 @@ pub struct GroupCommitStats {
     pub units: u64,
 }
 
-/// Use cases decided ahead of their writes (`/metrics`): card payments, on SQLite also transfers
-/// from a card and operations on payments (charge, cancel, refund), decided on what one read
+/// Use cases decided ahead of their writes (`/metrics`): card payments and transfers from a card,
+/// on SQLite also operations on payments (charge, cancel, refund), decided on what one read
 /// answered and written in one round trip.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadAheadStats {

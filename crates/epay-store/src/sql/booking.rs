@@ -88,6 +88,16 @@ pub(super) fn funds_and_currencies_in(
     Ok((funds, Known::currencies(currencies)))
 }
 
+/// A ledger transfer [`SqlStore::book`] queued: what a later step of the same unit needs of it
+/// without reading it back (on PostgreSQL the sub-statements of one statement do not see each
+/// other's rows).
+pub(super) struct BookedLeg {
+    pub id: String,
+    pub credit: String,
+    pub kind: LedgerTransferKind,
+    pub amount: i64,
+}
+
 /// The ledger accounts a payment's postings name, by role.
 pub(super) struct RoleAccounts<'a> {
     pub payer: &'a str,
@@ -461,6 +471,7 @@ impl<DB: Backend> SqlStore<DB> {
     ///
     /// `known`: the currencies [`Self::funds_and_currencies`] read in this transaction, so they
     /// are not read again (unless a posting resolves a hold: the holds' shards are read then).
+    /// Answers the ledger transfers it queued.
     pub(super) async fn book(
         tx: &mut super::Unit<DB>,
         p: &Payment,
@@ -468,7 +479,7 @@ impl<DB: Backend> SqlStore<DB> {
         postings: &[Posting],
         known: Option<Known>,
         now: i64,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<BookedLeg>> {
         let shard = shard_of(&p.id);
         let mut named: Vec<&str> = Vec::new();
         for role in postings.iter().flat_map(|posting| [posting.debit, posting.credit]) {
@@ -491,6 +502,7 @@ impl<DB: Backend> SqlStore<DB> {
                 currencies.push((id.to_string(), p.currency.clone()));
             }
         }
+        let mut booked = Vec::new();
         let mut deltas: Vec<((String, i32), [i64; 4])> = Vec::new();
         let mut add = |account: &str, shard: i32, delta: [i64; 4]| {
             let shard = if is_sharded(account) { shard } else { 0 };
@@ -523,7 +535,7 @@ impl<DB: Backend> SqlStore<DB> {
                 let leg_id = format!("{id}{suffix}");
                 let pending = posting.resolves().map(|hold| format!("{}:{hold}{suffix}", p.id));
                 let held_on = |hold: &str| held.iter().find(|(id, _)| id == hold).map(|(_, on)| *on);
-                let booked = pending.as_deref().and_then(held_on).unwrap_or(shard);
+                let booked_on = pending.as_deref().and_then(held_on).unwrap_or(shard);
                 let leg_step = Self::leg_step(
                     &leg_id,
                     Some(p.id.as_str()),
@@ -532,20 +544,21 @@ impl<DB: Backend> SqlStore<DB> {
                     leg.amount,
                     leg.kind,
                     pending.as_deref(),
-                    booked,
+                    booked_on,
                     now,
                 );
                 tx.defer(leg_step).await?;
                 let (pending, posted) = leg.deltas();
-                add(&from, booked, [pending, posted, 0, 0]);
-                add(&to, booked, [0, 0, pending, posted]);
+                add(&from, booked_on, [pending, posted, 0, 0]);
+                add(&to, booked_on, [0, 0, pending, posted]);
+                booked.push(BookedLeg { id: leg_id, credit: to, kind: leg.kind, amount: leg.amount });
             }
         }
         deltas.sort_by(|((a, x), _), ((b, y), _)| (Self::lock_order(a), x).cmp(&(Self::lock_order(b), y)));
         for ((account, shard), sums) in deltas {
             tx.defer(Self::sums_step(&account, shard, sums)).await?;
         }
-        Ok(())
+        Ok(booked)
     }
 
     /// Adds `[debits pending, debits posted, credits pending, credits posted]` to an account's

@@ -10,8 +10,9 @@
 use epay_domain::{LedgerTransferKind, PaymentKind, TransferKind, TxStatus};
 use sqlx::Row;
 
+use super::booking::BookedLeg;
 use super::pipeline::Step;
-use super::{Backend, OneTrip, SqlStore};
+use super::{Backend, SqlStore};
 use crate::model::*;
 use crate::StoreResult;
 
@@ -144,20 +145,19 @@ impl<DB: Backend> SqlStore<DB> {
         row.try_get("total")
     }
 
-    /// Adds an approved transfer, whose ledger transfers are booked, to the day's totals of its
-    /// terminal and its receiving account, where those rows exist (a subject without a limit
-    /// has none, and pays nothing for it).
+    /// Adds an approved transfer, whose ledger transfers are `booked` (queued in this unit), to
+    /// the day's totals of its terminal and its receiving account, where those rows exist (a
+    /// subject without a limit has none, and pays nothing for it). What the receiver was credited
+    /// is summed from `booked`, the rows the receiver's total counts (its own posted credits of
+    /// the `transfer` posting): read back from the database instead, they would have to be sent
+    /// by a statement of their own first on PostgreSQL, whose sub-statements of one statement do
+    /// not see each other's rows.
     pub(super) async fn count_in_daily_totals(
         tx: &mut super::Unit<DB>,
         payment: &Payment,
         money: &TransferMoney,
+        booked: &[BookedLeg],
     ) -> StoreResult<()> {
-        // The receiver's sum reads this transfer's ledger rows, queued above. On PostgreSQL they
-        // must be written by an earlier statement (the parts of one statement do not see each
-        // other's rows); SQLite's queued statements run in turn, each seeing the ones before.
-        if DB::ONE_TRIP == OneTrip::WritableCte {
-            tx.flush().await?;
-        }
         let terminal = DailySubject::Terminal(&payment.terminal_id).key();
         let terminal_total = Step::new(
             "UPDATE transfer_daily_totals SET total_minor = total_minor + $4
@@ -173,21 +173,25 @@ impl<DB: Backend> SqlStore<DB> {
         tx.defer(terminal_total).await?;
         // What the receiver was credited, in its account's currency (converted when the card's
         // currency differs): the receiver's total has that currency, its only one.
+        let credited: i64 = booked
+            .iter()
+            .filter(|leg| leg.credit == money.to_account && counts_for_the_receiver(leg))
+            .map(|leg| leg.amount)
+            .sum();
         let receiver = DailySubject::Receiver(&money.to_account).key();
         let receiver_total = Step::new(
-            "UPDATE transfer_daily_totals SET total_minor = total_minor +
-                 (SELECT CAST(COALESCE(SUM(amount_minor), 0) AS BIGINT) FROM ledger_transfers
-                  WHERE payment_id = $3 AND credit_account = $1 AND kind = $4
-                    AND (id LIKE '%:transfer' OR id LIKE '%:transfer:fx'))
+            "UPDATE transfer_daily_totals SET total_minor = total_minor + $3
              WHERE subject = $1 AND day_start_ms = $2",
-            vec![
-                (&receiver).into(),
-                money.day_start_ms.into(),
-                (&payment.id).into(),
-                LedgerTransferKind::Posted.as_str().into(),
-            ],
+            vec![(&receiver).into(), money.day_start_ms.into(), credited.into()],
         )
         .row(format!("transfer_daily_totals:{receiver}:{}", money.day_start_ms));
         tx.defer(receiver_total).await
     }
+}
+
+/// Whether a ledger transfer counts in its credit account's daily total as a receiver: a posted
+/// leg of a `transfer` posting (and its conversion leg), as the receiver's total read from the
+/// ledger counts them ([`SqlStore::daily_total`]).
+fn counts_for_the_receiver(leg: &BookedLeg) -> bool {
+    leg.kind == LedgerTransferKind::Posted && (leg.id.ends_with(":transfer") || leg.id.ends_with(":transfer:fx"))
 }

@@ -1,5 +1,5 @@
-//! A card payment (on SQLite also a transfer from a card) decided before it touches the write
-//! connection, and written in one round trip.
+//! A card payment, or a transfer from a card, decided before it touches the write connection,
+//! and written in one round trip.
 //!
 //! **SQLite.** The group-commit writer (`writer.rs`) runs one unit at a time on its one
 //! connection, so the time a unit holds it bounds how many payments a second SQLite can take,
@@ -47,9 +47,11 @@
 //! a subscription or comes from an invoice link (their writes read where they write), a transfer
 //! with a receiving card's daily limit, the day's first transfer of a limited terminal, one from
 //! a merchant's account (an OCT: no rule of the database holds a merchant's funds) or from a card
-//! to itself. On PostgreSQL also every transfer and operation (for now), a card paying in another
-//! currency, and a terminal's first payment in a currency: each needs an account opened by a
-//! statement of its own before the booking's (a sub-statement does not see another's rows).
+//! to itself. On PostgreSQL also every operation (for now), a transfer with the terminal's daily
+//! limit (its check and its count change one row, which one statement cannot change twice), a
+//! card paying in another currency, and a terminal's first payment or fee in a currency: each
+//! needs an account opened by a statement of its own before the booking's (a sub-statement does
+//! not see another's rows).
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
@@ -217,7 +219,8 @@ impl<DB: Backend> SqlStore<DB> {
     /// held again on the write connection: a write that changes the total's row only while the
     /// transfer still fits, and must change it ([`StoreError::ConcurrentAttempt`] otherwise,
     /// which sends the transfer the locked way). The day's first limited transfer (no row yet)
-    /// and a receiving card's limit are checked the locked way.
+    /// and a receiving card's limit are checked the locked way; on PostgreSQL, every limited
+    /// transfer is (the check and the count change one row, which one statement cannot do twice).
     pub(super) async fn transfer_read_ahead(
         &self,
         write: &TransferWrite,
@@ -245,13 +248,16 @@ impl<DB: Backend> SqlStore<DB> {
         } = m;
         // A card paying itself: the rule that holds its funds on the write connection sees only
         // the net change (the fee), not what the transfer needs.
+        // PostgreSQL opens a conversion account in a statement of its own (`open_account_in_turn`).
+        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.card_currency != payment.currency;
         let decided_elsewhere = from_account == to_account
+            || opens_accounts
             || receiver_daily_limit_minor.is_some()
             || save_sender.is_some()
             || save_receiver.is_some()
             || three_ds.is_some()
             || token_digest.starts_with(LINK_TOKEN_PREFIX);
-        if decided_elsewhere || !self.reads_ahead() {
+        if decided_elsewhere || !self.pays_ahead() {
             return Ok(None);
         }
         // Of the write as the caller made it (`decided`, below, is this path's copy).
@@ -307,14 +313,10 @@ impl<DB: Backend> SqlStore<DB> {
                 );
                 tx.defer(fits.unless_one(StoreError::ConcurrentAttempt)).await?;
             }
-            // An AFT pays the merchant: its account opened in the same trip, as the locked way
-            // opens it.
-            if to_account.starts_with("merchant:") {
-                Self::open_account_in_turn(&mut tx, to_account, AccountKind::Merchant, currency, now).await?;
-            }
-            Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
+            // The receiving account (a card, or the merchant's of an AFT) was read: it exists.
+            let booked = Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
             if payment.status == TxStatus::Charge {
-                Self::count_in_daily_totals(&mut tx, &payment, m).await?;
+                Self::count_in_daily_totals(&mut tx, &payment, m, &booked).await?;
             }
             Self::end_attempt(&mut tx, &payment, ending, idempotency.as_ref(), now).await
         }
@@ -329,9 +331,9 @@ impl<DB: Backend> SqlStore<DB> {
         DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && self.inline.is_some()
     }
 
-    /// Whether this store decides a card payment ahead ([`Self::pay_read_ahead`]): SQLite as
-    /// [`Self::reads_ahead`] says; PostgreSQL always, its writes one statement that is its own
-    /// transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)).
+    /// Whether this store decides a card payment or a transfer from a card ahead
+    /// ([`Self::pay_read_ahead`], [`Self::transfer_read_ahead`]): SQLite as [`Self::reads_ahead`]
+    /// says; PostgreSQL always, its writes one statement that is its own transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)).
     fn pays_ahead(&self) -> bool {
         DB::ONE_TRIP == OneTrip::WritableCte || self.reads_ahead()
     }

@@ -111,9 +111,9 @@ impl<DB: Backend> SqlStore<DB> {
         if let (Some(m), false) = (&money, decided.postings.is_empty()) {
             // `book` opens the fee account if its posting names it for the first time.
             let accounts = RoleAccounts { payer: &m.from_account, payee: &m.to_account, fee: Some(&m.fee_account) };
-            Self::book(tx, &payment, &accounts, &decided.postings, known, now).await?;
+            let booked = Self::book(tx, &payment, &accounts, &decided.postings, known, now).await?;
             if payment.status == TxStatus::Charge {
-                Self::count_in_daily_totals(tx, &payment, m).await?;
+                Self::count_in_daily_totals(tx, &payment, m, &booked).await?;
             }
         }
         if payment.reason_code == 0 {
