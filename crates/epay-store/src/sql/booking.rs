@@ -492,6 +492,12 @@ impl<DB: Backend> SqlStore<DB> {
         let holds = postings.iter().any(|posting| posting.resolves().is_some());
         let known = match known {
             Some(known) if known.held.is_some() || !holds => known,
+            // A unit decided ahead holds no connection to read them on (never reached: what is
+            // decided ahead resolves no hold, or read the holds ahead): it goes the locked way.
+            _ if tx.is_detached() => {
+                tx.needs_a_statement_first();
+                return Ok(Vec::new());
+            }
             _ => Self::accounts_and_holds(tx, roles, &p.id, shard, holds).await?,
         };
         let (mut currencies, held) = (known.currencies, known.held.unwrap_or_default());

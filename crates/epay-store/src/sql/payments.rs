@@ -280,8 +280,9 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
     }
 
     async fn record_payment(&self, write: PaymentWrite, callback: CallbackBuilder<'_>) -> StoreResult<RecordedPayment> {
-        // SQLite: decided on a read-only connection, written in one round trip (`read_ahead.rs`);
-        // otherwise, or when what it read went out of date, decided here on the write connection.
+        // Decided on what one read answered, written in one round trip (`read_ahead.rs`); when
+        // that path cannot decide it, or what it read went out of date, decided here the locked
+        // way (on SQLite on the write connection; on PostgreSQL in a transaction of its own).
         if let Some(recorded) = self.pay_read_ahead(&write, callback).await? {
             return Ok(recorded);
         }

@@ -72,8 +72,8 @@ use crate::model::*;
 use crate::ReadAheadStats;
 use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
 
-/// The refusal of the database's rule that a card's account never goes below zero (SQLite's
-/// trigger of migration 0015): for an approval, the state machine's own funds check
+/// The refusal of the database's rule that a card's account never goes below zero (migration
+/// 0015: SQLite's trigger, PostgreSQL's CHECK, both of this name): for an approval, the state machine's own funds check
 /// (`available >= debit`, so `available - debit >= 0` once the card's sums are updated), held
 /// again on the write connection.
 const CARD_NOT_BELOW_ZERO: &str = "ledger_accounts_card_not_below_zero";
@@ -103,7 +103,8 @@ impl AheadCounts {
     }
 }
 
-/// What the read-only connection answered for a payment: its attempt's number, the card's funds
+/// What the read ahead answered for a payment (SQLite: a read-only connection; PostgreSQL: one
+/// statement outside any transaction): its attempt's number, the card's funds
 /// and the currencies of the booked accounts.
 struct ReadAhead {
     attempt: i32,
@@ -142,6 +143,23 @@ const PG_AHEAD: &str = "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS
      SELECT NULL, NULL, NULL, id, currency, kind,
          CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
      FROM ledger_accounts WHERE id IN ($3, $4, $5)";
+
+/// [`PG_AHEAD`] and a daily total's row, if it exists (`$6` subject, `$7` currency, `$8` the
+/// day's start), marked by its `kind`.
+const PG_AHEAD_WITH_TOTAL: &str = "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS TEXT) AS id,
+         CAST(NULL AS TEXT) AS currency, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS available
+     FROM terminals t LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+     WHERE t.id = $1
+     UNION ALL
+     SELECT NULL, NULL, NULL, id, currency, kind,
+         CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
+     FROM ledger_accounts WHERE id IN ($3, $4, $5)
+     UNION ALL
+     SELECT NULL, NULL, NULL, NULL, NULL, 'day total', total_minor FROM transfer_daily_totals
+     WHERE subject = $6 AND currency = $7 AND day_start_ms = $8";
+
+/// The `kind` of [`PG_AHEAD_WITH_TOTAL`]'s daily total row.
+const DAY_TOTAL_ROW: &str = "day total";
 
 /// A daily total to read ahead: the row of `transfer_daily_totals` a limit is checked against.
 struct DayTotal<'a> {
@@ -263,7 +281,15 @@ impl<DB: Backend> SqlStore<DB> {
         // Of the write as the caller made it (`decided`, below, is this path's copy).
         let terminal = DailySubject::Terminal(&payment.terminal_id);
         let currency = payment.currency.as_str();
-        let total = limit.map(|_| DayTotal { subject: terminal, currency, day_start_ms: *day_start_ms });
+        let total = DayTotal { subject: terminal, currency, day_start_ms: *day_start_ms };
+        let total = match DB::ONE_TRIP {
+            OneTrip::Statements => limit.map(|_| total),
+            // PostgreSQL: a limit's check and the count change one row, which one statement
+            // cannot change twice: the locked way. Without a limit, the total's row is read to
+            // know whether it exists (below).
+            OneTrip::WritableCte if limit.is_some() => return Ok(None),
+            OneTrip::WritableCte => Some(total),
+        };
         let others = [to_account.as_str(), fee_account.as_str()];
         let Some(read) = self.read_ahead(payment, from_account, others, total).await else { return Ok(None) };
         if read.known.currency(to_account).is_none() {
@@ -276,6 +302,13 @@ impl<DB: Backend> SqlStore<DB> {
         let Ok(decision) = transfer_decision(TxStatus::New, settlement) else { return Ok(None) };
         // The checks `settle_transfer` makes: the sender's funds and the terminal's limit, each
         // held again on the write connection (see the module doc and above).
+        if DB::ONE_TRIP == OneTrip::WritableCte && read.day_total.is_some() {
+            // A total of the day with no limit now (a limit removed today, or this node's copy
+            // of the terminal older than another's): the locked way locks the total's row before
+            // the fee's shard, where this unit's one statement would update it after the shard,
+            // and two transfers taking them in opposite orders would deadlock.
+            return Ok(None);
+        }
         let terminal_limit_check = match (limit, read.day_total) {
             (None, _) => None,
             (Some(limit), Some(used)) => Some(DailyLimit { limit_minor: *limit, used_minor: used }),
@@ -311,7 +344,10 @@ impl<DB: Backend> SqlStore<DB> {
                         limit.into(),
                     ],
                 );
-                tx.defer(fits.unless_one(StoreError::ConcurrentAttempt)).await?;
+                // Named as `count_in_daily_totals` names it: on PostgreSQL two changes of one row
+                // cannot be one statement (only SQLite gets here now).
+                let row = format!("transfer_daily_totals:{}:{currency}:{day_start_ms}", terminal.key());
+                tx.defer(fits.row(row).unless_one(StoreError::ConcurrentAttempt)).await?;
             }
             // The receiving account (a card, or the merchant's of an AFT) was read: it exists.
             let booked = Self::book(&mut tx, &payment, &accounts, &decided.postings, Some(read.known), now).await?;
@@ -359,9 +395,7 @@ impl<DB: Backend> SqlStore<DB> {
             OneTrip::Statements => {
                 self.read_to_decide("a payment", |conn| Self::read_ahead_rows(conn, p, payer, others, total.as_ref()))?
             }
-            // Only a payment reads ahead on PostgreSQL: no daily total.
-            OneTrip::WritableCte if total.is_some() => return None,
-            OneTrip::WritableCte => self.read_ahead_rows_in_one(p, payer, others).await?,
+            OneTrip::WritableCte => self.read_ahead_rows_in_one(p, payer, others, total.as_ref()).await?,
         };
         if rows.payer_kind.as_deref() != Some(AccountKind::Card.as_str()) {
             return None;
@@ -431,29 +465,41 @@ impl<DB: Backend> SqlStore<DB> {
     /// PostgreSQL: the read ahead's rows ([`PG_AHEAD`]), in one statement outside any
     /// transaction; `None` when it fails (logged, as [`Self::read_to_decide`] logs), and the
     /// locked way then reads for itself.
-    async fn read_ahead_rows_in_one(&self, p: &Payment, payer: &str, others: [&str; 2]) -> Option<AheadRows> {
-        let read = sqlx::query::<DB>(PG_AHEAD)
+    async fn read_ahead_rows_in_one(
+        &self,
+        p: &Payment,
+        payer: &str,
+        others: [&str; 2],
+        total: Option<&DayTotal<'_>>,
+    ) -> Option<AheadRows> {
+        let query = sqlx::query::<DB>(if total.is_some() { PG_AHEAD_WITH_TOTAL } else { PG_AHEAD })
             .bind(p.terminal_id.as_str())
             .bind(p.invoice_id.as_str())
             .bind(payer)
             .bind(others[0])
-            .bind(others[1])
-            .fetch_all(&self.reads)
-            .await
-            .and_then(|rows| Self::ahead_rows_of(payer, &rows));
+            .bind(others[1]);
+        let query = match total {
+            Some(t) => query.bind(t.subject.key()).bind(t.currency).bind(t.day_start_ms),
+            None => query,
+        };
+        let read = query.fetch_all(&self.reads).await.and_then(|rows| Self::ahead_rows_of(payer, &rows));
         match read {
             Ok(rows) => Some(rows),
             Err(e) => {
-                tracing::warn!(error = %e, what = "a payment", "reading ahead failed; recorded the locked way");
+                tracing::warn!(error = %e, what = "a payment or transfer", "reading ahead failed; recorded the locked way");
                 None
             }
         }
     }
 
-    /// [`PG_AHEAD`]'s rows as sqlx answered them.
+    /// [`PG_AHEAD`]'s (or [`PG_AHEAD_WITH_TOTAL`]'s) rows as sqlx answered them.
     fn ahead_rows_of(payer: &str, rows: &[DB::Row]) -> Result<AheadRows, sqlx::Error> {
-        let (mut numbering, mut funds, mut payer_kind) = (Vec::new(), Vec::new(), None);
+        let (mut numbering, mut funds, mut payer_kind, mut day_total) = (Vec::new(), Vec::new(), None, None);
         for row in rows {
+            if row.try_get::<Option<String>, _>("kind")?.as_deref() == Some(DAY_TOTAL_ROW) {
+                day_total = Some(row.try_get::<i64, _>("available")?);
+                continue;
+            }
             let Some(id) = row.try_get::<Option<String>, _>("id")? else {
                 let attempt = match row.try_get::<Option<i32>, _>("attempt")? {
                     Some(attempt) => Some((attempt, row.try_get("status")?)),
@@ -470,7 +516,7 @@ impl<DB: Backend> SqlStore<DB> {
             };
             funds.push(FundsRow { id, currency: row.try_get("currency")?, available });
         }
-        Ok(AheadRows { numbering, funds, payer_kind, day_total: None })
+        Ok(AheadRows { numbering, funds, payer_kind, day_total })
     }
 
     /// A detached unit (`writer.rs`) for a payment decided ahead, the token's spend its first
@@ -491,6 +537,9 @@ impl<DB: Backend> SqlStore<DB> {
     /// nothing of it), or when PostgreSQL could not take the writes as one statement (nothing
     /// was sent).
     pub(super) async fn end_ahead(&self, tx: super::Unit<DB>, queued: StoreResult<()>) -> StoreResult<bool> {
+        if tx.is_split() {
+            return Ok(false);
+        }
         let outcome = match (queued, &self.writer) {
             (Err(e), _) => Err(e),
             (Ok(()), Some(writer)) => writer.run_detached_writes(tx).await,

@@ -166,8 +166,9 @@ impl<DB: Backend> SqlStore<DB> {
 #[async_trait]
 impl<DB: Backend> TransfersPort for SqlStore<DB> {
     async fn record_transfer(&self, write: TransferWrite, callback: CallbackBuilder<'_>) -> StoreResult<Payment> {
-        // SQLite: decided on a read-only connection, written in one round trip (`read_ahead.rs`);
-        // otherwise, or when what it read went out of date, decided here on the write connection.
+        // Decided on what one read answered, written in one round trip (`read_ahead.rs`); when
+        // that path cannot decide it, or what it read went out of date, decided here the locked
+        // way (on SQLite on the write connection; on PostgreSQL in a transaction of its own).
         if let Some(recorded) = self.transfer_read_ahead(&write, callback).await? {
             return Ok(recorded);
         }

@@ -113,8 +113,9 @@ enum Inner<DB: Database> {
     Own(Tx<DB>),
     /// SQLite: a savepoint inside the writer's batch, holding the write connection.
     Batched(Held<DB>),
-    /// SQLite: writes only, holding no connection, which the committer runs for its task
-    /// ([`Writer::run_detached`]).
+    /// Writes only, holding no connection: on SQLite the committer runs them for its task
+    /// ([`Writer::run_detached`]); on PostgreSQL they are one statement of their own
+    /// ([`Unit::into_one_statement`]).
     Detached,
 }
 
@@ -168,6 +169,12 @@ impl<DB: Backend> Unit<DB> {
     /// Whether the unit only queues writes ([`Self::detached`]).
     pub(crate) fn is_detached(&self) -> bool {
         matches!(self.inner, Inner::Detached)
+    }
+
+    /// Whether the unit was found unable to go as one statement ([`Self::needs_a_statement_first`],
+    /// or two of its writes change one row on PostgreSQL): its use case goes the locked way.
+    pub(crate) fn is_split(&self) -> bool {
+        self.split
     }
 
     /// Marks a detached unit as needing a statement of its own before its queued writes (an
@@ -300,8 +307,8 @@ impl<DB: Backend> DerefMut for Unit<DB> {
 }
 
 /// Why a detached unit panics when asked for its connection: whatever it sent would run outside
-/// its savepoint, before the writes it queued, when it should run inside the committer's batch.
-const DETACHED_LENDS_NOTHING: &str = "a detached unit only queues writes: the writer's committer runs them";
+/// its savepoint (SQLite) or its one statement (PostgreSQL), before the writes it queued.
+const DETACHED_LENDS_NOTHING: &str = "a detached unit only queues writes, which are sent together";
 
 /// A detached unit sent, flushed or committed like a unit that holds the connection.
 fn detached_sent() -> sqlx::Error {

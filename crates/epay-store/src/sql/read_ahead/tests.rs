@@ -1,9 +1,9 @@
 //! A card payment decided ahead: written in one round trip when what it read still holds
 //! (SQLite: by the writer's committer; PostgreSQL: one statement that is its own transaction),
 //! decided again the locked way when it does not (the card's funds spent by a unit its read could
-//! not see, the token spent, the invoice taken), never paid twice or overdrawn. The payment tests
-//! run on both databases (`EPAY_TEST_BACKENDS` narrows them); those of transfers, decided ahead
-//! on SQLite only, on SQLite.
+//! not see, the token spent, the invoice taken), never paid twice or overdrawn. Most tests run on
+//! both databases (`EPAY_TEST_BACKENDS` narrows them); those of what only SQLite decides ahead
+//! (a terminal's daily limit) or of how its writer orders units, on SQLite.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -11,7 +11,7 @@ use std::time::Duration;
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
 use super::super::test_store::{behind_a_change, no_callback, pg_store, sqlite_file_store, wanted};
-use super::super::{Backend, SqlStore};
+use super::super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::StoreError;
@@ -74,6 +74,7 @@ on_both!(
     a_transfer_whose_funds_went_is_declined_where_it_writes,
     transfers_both_ways_at_once_balance,
     a_receivers_total_counts_what_it_was_credited,
+    a_terminals_total_without_a_limit_still_counts,
 );
 
 /// A one-step card payment of `amount` for `invoice`, spending `token`.
@@ -467,15 +468,60 @@ async fn a_receivers_total_counts_what_it_was_credited<DB: Backend>(store: Arc<S
     tx.commit().await.unwrap();
     store.record_transfer(transfer("400301", "tok-r1", 300, 20), &no_callback).await.unwrap();
     assert_eq!(read_ahead(&store), (1, 0), "decided ahead");
-    assert_eq!(receiver_total(&store, &subject).await, 305);
+    assert_eq!(day_total(&store, &subject).await, 305);
     let mut limited = transfer("400302", "tok-r2", 200, 20);
     limited.settlement.money.as_mut().unwrap().receiver_daily_limit_minor = Some(10_000);
     store.record_transfer(limited, &no_callback).await.unwrap();
     assert_eq!(read_ahead(&store), (1, 0), "a receiver's limit is checked the locked way");
-    assert_eq!(receiver_total(&store, &subject).await, 505);
+    assert_eq!(day_total(&store, &subject).await, 505);
 }
 
-async fn receiver_total<DB: Backend>(store: &SqlStore<DB>, subject: &str) -> i64 {
+/// A terminal's total of the day whose limit is gone (removed today, or this node's copy of the
+/// terminal older): each approved transfer still adds to it. SQLite decides it ahead; PostgreSQL
+/// goes the locked way, which locks the total's row before the fee's shard (one statement would
+/// update it after, and two transfers taking them in opposite orders would deadlock).
+async fn a_terminals_total_without_a_limit_still_counts<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    with_receiver_and_fees(&store).await;
+    let mut tx = store.begin_unit().await.unwrap();
+    let row = "INSERT INTO transfer_daily_totals (subject, currency, day_start_ms, total_minor)
+         VALUES ('terminal:t1', 'KZT', 0, 40)";
+    sqlx::query::<DB>(row).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+    let sent = store.record_transfer(transfer("400401", "tok-n1", 300, 20), &no_callback).await.unwrap();
+    assert_eq!(sent.status, TxStatus::Charge);
+    let ahead = if DB::ONE_TRIP == OneTrip::Statements { (1, 0) } else { (0, 0) };
+    assert_eq!(read_ahead(&store), ahead);
+    assert_eq!(day_total(&store, "terminal:t1").await, 340, "the amount, not the fee");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+/// PostgreSQL: what one statement cannot write goes the locked way, and sends nothing ahead: a
+/// terminal's first fee (its account opened by a statement of its own) and a transfer with the
+/// terminal's daily limit (its check and its count change one row).
+#[tokio::test]
+async fn postgres_sends_the_first_fee_and_a_limited_transfer_the_locked_way() {
+    if !wanted("postgres") {
+        return;
+    }
+    let store = Arc::new(pg_store("read_ahead").await);
+    with_card(&store).await;
+    with_receiver(&store).await;
+    let first = store.record_transfer(transfer("400501", "tok-p1", 100, 10), &no_callback).await.unwrap();
+    assert_eq!((first.status, first.fee_minor), (TxStatus::Charge, 10));
+    assert_eq!(read_ahead(&store), (0, 0), "the fee account opened the locked way");
+    let limited = store.record_transfer(limited_transfer("400502", "tok-p2", 100, 1_000), &no_callback).await.unwrap();
+    assert_eq!(limited.status, TxStatus::Charge);
+    assert_eq!(read_ahead(&store), (0, 0), "a limited transfer is decided the locked way");
+    let next = store.record_transfer(transfer("400503", "tok-p3", 100, 10), &no_callback).await.unwrap();
+    assert_eq!(next.status, TxStatus::Charge);
+    assert_eq!(read_ahead(&store), (0, 0), "the day's total now exists: the locked way");
+    // The row the limited transfer made counts the day's transfers before it too.
+    assert_eq!(day_total(&store, "terminal:t1").await, 300);
+    assert_eq!(available(&store).await, 1_000 - 100 - 10 - 100 - 100 - 10);
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
+
+async fn day_total<DB: Backend>(store: &SqlStore<DB>, subject: &str) -> i64 {
     let total = format!("SELECT total_minor FROM transfer_daily_totals WHERE subject = '{subject}'");
     let row = sqlx::query::<DB>(&total).fetch_one(&store.reads).await.unwrap();
     sqlx::Row::try_get::<i64, _>(&row, "total_minor").unwrap()
