@@ -710,9 +710,9 @@ pub struct GroupCommitStats {
     pub units: u64,
 }
 
-/// Use cases decided ahead of their writes (`/metrics`): card payments and transfers from a card,
-/// on SQLite also operations on payments (charge, cancel, refund), decided on what one read
-/// answered and written in one round trip.
+/// Use cases decided ahead of their writes (`/metrics`): card payments, transfers from a card and
+/// operations on payments (charge, cancel, refund), decided on what was read and written in one
+/// round trip.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct ReadAheadStats {
     /// Written in one round trip.

@@ -169,8 +169,8 @@ pub fn render_group_commits(stats: Option<GroupCommitStats>) -> String {
 pub fn render_read_ahead(stats: ReadAheadStats) -> String {
     let mut out = String::new();
     out.push_str(
-        "# HELP epay_db_read_ahead_payments_total Card payments and transfers (on SQLite also charges, cancels \
-         and refunds of payments) decided on what one read answered: written in one round trip (written), or \
+        "# HELP epay_db_read_ahead_payments_total Card payments and transfers, and charges, cancels and refunds \
+         of payments, decided on what one read answered: written in one round trip (written), or \
          decided again the locked way because what they read had changed (out_of_date).\n",
     );
     out.push_str("# TYPE epay_db_read_ahead_payments_total counter\n");

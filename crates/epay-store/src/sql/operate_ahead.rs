@@ -1,5 +1,8 @@
-//! SQLite: a charge, cancel or refund decided before it touches the write connection, and
-//! written in one round trip by the writer's committer, as a card payment is (`read_ahead.rs`).
+//! A charge, cancel or refund decided before it touches the write connection, and written in one
+//! round trip, as a card payment is (`read_ahead.rs`): on SQLite by the writer's committer, on
+//! PostgreSQL as one statement that is its own transaction, after two reads outside any
+//! transaction that lock nothing (the locked way there is `BEGIN`, the payment read and locked,
+//! the accounts, the writes, `COMMIT`).
 //!
 //! Decided the locked way (`payments.rs`), an operation holds the write connection for a round
 //! trip to read and lock its payment, one more for a refund's row (and one to look up an
@@ -10,8 +13,10 @@
 //! decides on them, and what is left is writes only, which the committer runs in the open batch
 //! (or the next) one unit after another with no task woken between them.
 //!
-//! What the read-only connection read may be older than the write connection's batch, so the
-//! decision holds only while the payment is as read, which the unit's first write checks: the
+//! What the read saw may be older than what the write meets (SQLite: the write connection's batch;
+//! PostgreSQL: whatever committed between the read and the statement, or holds the payment's row
+//! when the statement reaches it, which then waits for it and checks the row as it was left), so
+//! the decision holds only while the payment is as read, which the unit's first write checks: the
 //! compare-and-set of the payment's status and money (`operation_update`) must change its row,
 //! or the unit stops there ([`StoreError::ConcurrentAttempt`]). Everything else the decision
 //! took from the read follows from that row or never changes:
@@ -31,15 +36,18 @@
 //! did. So does everything this path does not decide: a refusal (the locked way gives each its
 //! answer, in its order: not found, wrong status, over the amount), a replay of a refund with
 //! a known externalID (answered with the payment as the write connection has it), an operation
-//! with a token bound to an invoice (its check reads the payment's history), and PostgreSQL.
+//! with a token bound to an invoice (its check reads the payment's history), and on PostgreSQL
+//! an operation on a payment in another currency than its card's (a conversion account is opened
+//! by a statement of its own: the unit is split, `writer.rs`, and sends nothing).
 
 use epay_domain::transition::{self, Refunded};
+use sqlx::{FromRow, Row};
 
 use super::booking::{shard_of, Known, ACCOUNTS_AND_HOLDS};
 use super::decisions::state_of;
 use super::inline_reads::{self, query_on};
 use super::payments::MERCHANTS_PAYMENT;
-use super::{Backend, SqlStore};
+use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
 
@@ -54,6 +62,13 @@ struct OperationRead {
 /// A refund of payment `$1` with externalID `$2`.
 const EARLIER_REFUND: &str = "SELECT 1 FROM refunds WHERE payment_id = $1 AND external_id = $2";
 
+/// PostgreSQL: [`MERCHANTS_PAYMENT`] (`$1` the payment, `$2` its merchant) and whether a refund
+/// of it has externalID `$3`, in one snapshot: a refund the lookup missed committed after the
+/// payment's read too, and changed the payment's refunded amount.
+const PG_PAYMENT_AND_REFUND: &str = "SELECT p.*, EXISTS (SELECT 1 FROM refunds r
+         WHERE r.payment_id = p.id AND r.external_id = $3) AS earlier_refund
+     FROM payments p WHERE p.id = $1 AND p.merchant_id = $2";
+
 impl<DB: Backend> SqlStore<DB> {
     /// Records `req` in one round trip on the write connection, when it can be decided ahead
     /// (see the module doc): `Ok(None)` when it cannot, or when the payment was no longer as
@@ -66,14 +81,18 @@ impl<DB: Backend> SqlStore<DB> {
         // Every field, so that one added later is weighed here.
         let OperationRequest { merchant_id, terminal_id, invoice_bound, payment_id, operation, now_ms, idempotency } =
             req;
-        if invoice_bound.is_some() || !self.reads_ahead() {
+        if invoice_bound.is_some() || !self.decides_ahead() {
             return Ok(None);
         }
         let external_id = match operation {
             Operation::Refund { external_id, .. } => external_id.as_deref(),
             Operation::Charge { .. } | Operation::Cancel => None,
         };
-        let Some(read) = self.read_operation(payment_id, merchant_id, external_id) else { return Ok(None) };
+        let read = match DB::ONE_TRIP {
+            OneTrip::Statements => self.read_operation(payment_id, merchant_id, external_id),
+            OneTrip::WritableCte => self.read_operation_in_two(payment_id, merchant_id, external_id).await,
+        };
+        let Some(read) = read else { return Ok(None) };
         let OperationRead { payment: p, earlier_refund, known } = read;
         if earlier_refund || terminal_id.as_ref().is_some_and(|t| *t != p.terminal_id) {
             return Ok(None);
@@ -151,6 +170,54 @@ impl<DB: Backend> SqlStore<DB> {
             Ok(Some(OperationRead { payment, earlier_refund, known }))
         })
         .flatten()
+    }
+
+    /// [`Self::read_operation`] on PostgreSQL: two statements outside any transaction, locking
+    /// nothing (the payment and its earlier refund, then the accounts and holds, which need the
+    /// payment's card account). `None` as there; a failed read is logged.
+    async fn read_operation_in_two(
+        &self,
+        payment_id: &str,
+        merchant_id: &str,
+        external_id: Option<&str>,
+    ) -> Option<OperationRead> {
+        let read = async {
+            let row = sqlx::query::<DB>(PG_PAYMENT_AND_REFUND)
+                .bind(payment_id)
+                .bind(merchant_id)
+                .bind(external_id)
+                .fetch_optional(&self.reads)
+                .await?;
+            let Some(row) = row else { return Ok::<_, sqlx::Error>(None) };
+            let payment = Payment::from_row(&row)?;
+            let earlier_refund: bool = row.try_get("earlier_refund")?;
+            let Some(card) = payment.card_account.clone() else { return Ok(None) };
+            let merchant = merchant_account(&payment.terminal_id, &payment.currency);
+            let rows = sqlx::query::<DB>(ACCOUNTS_AND_HOLDS)
+                .bind(card.as_str())
+                .bind(merchant.as_str())
+                .bind(merchant.as_str())
+                .bind(payment_id)
+                .bind(shard_of(payment_id))
+                .fetch_all(&self.reads)
+                .await?;
+            let rows = rows
+                .iter()
+                .map(|r| Ok((r.try_get("id")?, r.try_get("currency")?, r.try_get("shard")?)))
+                .collect::<Result<Vec<_>, sqlx::Error>>()?;
+            let known = Known::from_rows(rows, true);
+            if known.currency(&card).is_none() || known.currency(&merchant).is_none() {
+                return Ok(None);
+            }
+            Ok(Some(OperationRead { payment, earlier_refund, known }))
+        };
+        match read.await {
+            Ok(read) => read,
+            Err(e) => {
+                tracing::warn!(error = %e, what = "an operation", "reading ahead failed; recorded the locked way");
+                None
+            }
+        }
     }
 }
 

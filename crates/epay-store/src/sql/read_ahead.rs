@@ -47,7 +47,7 @@
 //! a subscription or comes from an invoice link (their writes read where they write), a transfer
 //! with a receiving card's daily limit, the day's first transfer of a limited terminal, one from
 //! a merchant's account (an OCT: no rule of the database holds a merchant's funds) or from a card
-//! to itself. On PostgreSQL also every operation (for now), a transfer with the terminal's daily
+//! to itself. On PostgreSQL also a transfer with the terminal's daily
 //! limit (its check and its count change one row, which one statement cannot change twice), a
 //! card paying in another currency, and a terminal's first payment or fee in a currency: each
 //! needs an account opened by a statement of its own before the booking's (a sub-statement does
@@ -73,9 +73,9 @@ use crate::ReadAheadStats;
 use crate::{StoreError, StoreResult, LINK_TOKEN_PREFIX};
 
 /// The refusal of the database's rule that a card's account never goes below zero (migration
-/// 0015: SQLite's trigger, PostgreSQL's CHECK, both of this name): for an approval, the state machine's own funds check
-/// (`available >= debit`, so `available - debit >= 0` once the card's sums are updated), held
-/// again on the write connection.
+/// 0015: SQLite's trigger, PostgreSQL's CHECK, both of this name): for an approval, the state
+/// machine's own funds check (`available >= debit`, so `available - debit >= 0` once the card's
+/// sums are updated), held again where the payment writes.
 const CARD_NOT_BELOW_ZERO: &str = "ledger_accounts_card_not_below_zero";
 
 /// PostgreSQL's SQLSTATE for a deadlock it broke by failing one of the statements.
@@ -200,7 +200,7 @@ impl<DB: Backend> SqlStore<DB> {
             || three_ds.is_some()
             || subscription.is_some()
             || opens_accounts;
-        if decided_elsewhere || !self.pays_ahead() {
+        if decided_elsewhere || !self.decides_ahead() {
             return Ok(None);
         }
         let mut payment = payment.clone();
@@ -275,7 +275,7 @@ impl<DB: Backend> SqlStore<DB> {
             || save_receiver.is_some()
             || three_ds.is_some()
             || token_digest.starts_with(LINK_TOKEN_PREFIX);
-        if decided_elsewhere || !self.pays_ahead() {
+        if decided_elsewhere || !self.decides_ahead() {
             return Ok(None);
         }
         // Of the write as the caller made it (`decided`, below, is this path's copy).
@@ -367,10 +367,10 @@ impl<DB: Backend> SqlStore<DB> {
         DB::ONE_TRIP == OneTrip::Statements && self.writer.is_some() && self.inline.is_some()
     }
 
-    /// Whether this store decides a card payment or a transfer from a card ahead
-    /// ([`Self::pay_read_ahead`], [`Self::transfer_read_ahead`]): SQLite as [`Self::reads_ahead`]
-    /// says; PostgreSQL always, its writes one statement that is its own transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)).
-    fn pays_ahead(&self) -> bool {
+    /// Whether this store decides a card payment, a transfer from a card or an operation ahead
+    /// ([`Self::pay_read_ahead`], [`Self::transfer_read_ahead`], `operate_ahead.rs`): SQLite as
+    /// [`Self::reads_ahead`] says; PostgreSQL always, its writes one statement that is its own transaction ([`Pipeline::send_alone`](super::pipeline::Pipeline::send_alone)).
+    pub(super) fn decides_ahead(&self) -> bool {
         DB::ONE_TRIP == OneTrip::WritableCte || self.reads_ahead()
     }
 

@@ -88,7 +88,7 @@ pub(crate) fn no_callback(_: &Payment) -> Option<NewCallback> {
 }
 
 /// Runs `write` while a unit holds the write connection (SQLite) or its own transaction
-/// (PostgreSQL) with `change` (SQL) made and not yet committed: `write` reads the database
+/// (PostgreSQL) with `change` (SQL, `;`-separated statements) made and not yet committed: `write` reads the database
 /// without it (SQLite's read-only connections, and PostgreSQL's other sessions, cannot see it),
 /// decides, and sends its writes, which run once the unit committed (SQLite's committer waits for
 /// the connection; PostgreSQL's statement waits for the rows the unit changed). For the tests of
@@ -99,8 +99,9 @@ pub(crate) async fn behind_a_change<DB: Backend, T: Send + 'static>(
     write: impl std::future::Future<Output = T> + Send + 'static,
 ) -> T {
     let mut holder = store.begin_unit().await.unwrap();
-    if let Some(change) = change {
-        sqlx::query::<DB>(change).execute(&mut *holder).await.unwrap();
+    // One statement at a time: PostgreSQL prepares each, and a prepared statement is one.
+    for statement in change.iter().flat_map(|change| change.split(';')).filter(|s| !s.trim().is_empty()) {
+        sqlx::query::<DB>(statement).execute(&mut *holder).await.unwrap();
     }
     let writing = tokio::spawn(write);
     tokio::time::sleep(Duration::from_millis(300)).await;

@@ -1,13 +1,16 @@
-//! Charges, cancels and refunds decided ahead on SQLite: written in one round trip when the
-//! payment is still as read, decided again on the write connection when it is not (another
-//! operation moved it in a unit the read could not see), never charged twice or over-refunded.
+//! Charges, cancels and refunds decided ahead: written in one round trip when the payment is
+//! still as read (SQLite: by the writer's committer; PostgreSQL: one statement that is its own
+//! transaction), decided again the locked way when it is not (another operation moved it in a
+//! unit the read could not see), never charged twice or over-refunded. Most tests run on both
+//! databases (`EPAY_TEST_BACKENDS` narrows them); those of a converted payment and of a hold
+//! from before shards, on SQLite (on PostgreSQL a conversion account is opened the locked way).
 
 use std::sync::Arc;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback};
-use super::super::SqlStore;
+use super::super::test_store::{behind_a_change, no_callback, pg_store, wanted};
+use super::super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
 use crate::StoreError;
@@ -23,15 +26,58 @@ async fn store() -> Arc<SqlStore<sqlx::Sqlite>> {
     Arc::new(store)
 }
 
+/// A store on each database with [`CARD`] funded and the terminal's merchant account in KZT open
+/// (on PostgreSQL a terminal's first payment in a currency opens it the locked way).
+async fn funded<DB: Backend>(store: SqlStore<DB>) -> Arc<SqlStore<DB>> {
+    let card = (CARD.to_string(), AccountKind::Card, Currency::Kzt, FUNDED);
+    let merchant = (merchant_account("t1", "KZT"), AccountKind::Merchant, Currency::Kzt, 0);
+    store.ensure_accounts(&[card, merchant], 1).await.unwrap();
+    Arc::new(store)
+}
+
+/// Runs each named test, `async fn name<DB: Backend>(store: Arc<SqlStore<DB>>)`, on both
+/// databases, as `name::sqlite` and `name::postgres`.
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let store = super::super::super::test_store::sqlite_file_store("operate-ahead").await;
+                super::$name(super::funded(store).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if super::wanted("postgres") {
+                    super::$name(super::funded(super::pg_store("operate_ahead").await).await).await;
+                }
+            }
+        }
+    )*};
+}
+
+on_both!(
+    a_charge_and_refunds_are_written_in_one_trip,
+    a_cancel_is_written_in_one_trip,
+    a_payment_moved_after_the_read_is_decided_again,
+    a_twin_refund_in_the_batch_is_replayed_not_repeated,
+    a_known_external_id_goes_the_locked_way,
+    refusals_are_answered_as_before,
+    refunds_at_once_never_refund_more_than_was_charged,
+    charges_at_once_charge_once,
+    a_charge_behind_a_cancel_is_refused_as_before,
+    an_operation_decided_ahead_writes_its_callback,
+);
+
 /// Holds `amount` KZT on [`CARD`] for `invoice` (a two-step payment's authorization): its id.
-async fn hold(store: &SqlStore<sqlx::Sqlite>, invoice: &str, amount: i64) -> String {
+async fn hold<DB: Backend>(store: &SqlStore<DB>, invoice: &str, amount: i64) -> String {
     hold_on(store, invoice, amount, CARD, "KZT", epay_domain::FxRate::ONE).await
 }
 
 /// Holds `amount` in `currency` on tenge card `card` at `rate` (the card's tenge per unit of
 /// `currency`) for `invoice`: its id.
-async fn hold_on(
-    store: &SqlStore<sqlx::Sqlite>,
+async fn hold_on<DB: Backend>(
+    store: &SqlStore<DB>,
     invoice: &str,
     amount: i64,
     card: &str,
@@ -99,24 +145,22 @@ fn no_operation_callback(_: &Payment, _: i64) -> Option<NewCallback> {
     None
 }
 
-async fn operate(store: &SqlStore<sqlx::Sqlite>, req: OperationRequest) -> Result<OperationOutcome, StoreError> {
+async fn operate<DB: Backend>(store: &SqlStore<DB>, req: OperationRequest) -> Result<OperationOutcome, StoreError> {
     store.operate(req, &no_operation_callback).await
 }
 
 /// Decided ahead and written, and decided ahead but found out of date.
-fn read_ahead(store: &SqlStore<sqlx::Sqlite>) -> (u64, u64) {
+fn read_ahead<DB: Backend>(store: &SqlStore<DB>) -> (u64, u64) {
     let stats = store.read_ahead_stats();
     (stats.written, stats.out_of_date)
 }
 
-async fn available(store: &SqlStore<sqlx::Sqlite>) -> i64 {
+async fn available<DB: Backend>(store: &SqlStore<DB>) -> i64 {
     let card = store.ledger_account(CARD).await.unwrap().unwrap();
     card.credits_posted - card.debits_posted - card.debits_pending
 }
 
-#[tokio::test]
-async fn a_charge_and_refunds_are_written_in_one_trip() {
-    let store = store().await;
+async fn a_charge_and_refunds_are_written_in_one_trip<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500001", 50_000).await;
     assert_eq!(read_ahead(&store), (1, 0), "the hold");
 
@@ -143,9 +187,7 @@ async fn a_charge_and_refunds_are_written_in_one_trip() {
     assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
 }
 
-#[tokio::test]
-async fn a_cancel_is_written_in_one_trip() {
-    let store = store().await;
+async fn a_cancel_is_written_in_one_trip<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500002", 40_000).await;
     assert_eq!(available(&store).await, 960_000);
     let cancelled = operate(&store, request(&id, Operation::Cancel)).await.unwrap();
@@ -158,9 +200,7 @@ async fn a_cancel_is_written_in_one_trip() {
 /// Another refund, made in a unit the read could not see, leaves less to refund than the read
 /// said: the compare-and-set finds the payment moved, nothing of the unit stays, and the locked
 /// way refuses the refund with what is really left.
-#[tokio::test]
-async fn a_payment_moved_after_the_read_is_decided_again() {
-    let store = store().await;
+async fn a_payment_moved_after_the_read_is_decided_again<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500003", 50_000).await;
     operate(&store, charge(&id)).await.unwrap();
     let before = read_ahead(&store);
@@ -183,9 +223,7 @@ async fn a_payment_moved_after_the_read_is_decided_again() {
 
 /// A refund with the same externalID still in the batch when this one read: the lookup could
 /// not see it, the compare-and-set finds the payment moved, and the locked way replays it.
-#[tokio::test]
-async fn a_twin_refund_in_the_batch_is_replayed_not_repeated() {
-    let store = store().await;
+async fn a_twin_refund_in_the_batch_is_replayed_not_repeated<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500004", 50_000).await;
     operate(&store, charge(&id)).await.unwrap();
     let refunding = {
@@ -209,9 +247,7 @@ async fn a_twin_refund_in_the_batch_is_replayed_not_repeated() {
 
 /// A replay found on the read is answered the locked way, with the payment as the write
 /// connection has it; a reused externalID with another amount is refused there.
-#[tokio::test]
-async fn a_known_external_id_goes_the_locked_way() {
-    let store = store().await;
+async fn a_known_external_id_goes_the_locked_way<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500005", 50_000).await;
     operate(&store, charge(&id)).await.unwrap();
     operate(&store, refund(&id, 10_000, Some("ext"))).await.unwrap();
@@ -226,9 +262,7 @@ async fn a_known_external_id_goes_the_locked_way() {
 }
 
 /// Refusals are the locked way's to answer, in its order; nothing is written.
-#[tokio::test]
-async fn refusals_are_answered_as_before() {
-    let store = store().await;
+async fn refusals_are_answered_as_before<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500006", 50_000).await;
     let before = read_ahead(&store);
     let not_charged = operate(&store, refund(&id, 10_000, None)).await.unwrap_err();
@@ -253,9 +287,7 @@ async fn refusals_are_answered_as_before() {
 /// Many refunds of one payment at once, each read before the others committed: every one the
 /// payment still covers is written once, the rest are refused, and the card gets back exactly
 /// what was refunded.
-#[tokio::test]
-async fn refunds_at_once_never_refund_more_than_was_charged() {
-    let store = store().await;
+async fn refunds_at_once_never_refund_more_than_was_charged<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500007", 50_000).await;
     operate(&store, charge(&id)).await.unwrap();
     let refunds: Vec<_> = (0..12)
@@ -286,9 +318,7 @@ async fn refunds_at_once_never_refund_more_than_was_charged() {
 }
 
 /// Charges of one authorization at once: one charges it, the others find it charged.
-#[tokio::test]
-async fn charges_at_once_charge_once() {
-    let store = store().await;
+async fn charges_at_once_charge_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500008", 50_000).await;
     let charges: Vec<_> = (0..8)
         .map(|_| {
@@ -317,9 +347,7 @@ async fn charges_at_once_charge_once() {
 /// A cancel committed in a unit the read could not see: the charge decided on the authorization
 /// as read finds the status moved (only the status: the amounts are as read), and the locked way
 /// refuses it. Only the compare-and-set's status holds this: a charge's ledger transfer is new.
-#[tokio::test]
-async fn a_charge_behind_a_cancel_is_refused_as_before() {
-    let store = store().await;
+async fn a_charge_behind_a_cancel_is_refused_as_before<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500009", 50_000).await;
     let before = read_ahead(&store);
     let charging = {
@@ -363,9 +391,7 @@ async fn a_converted_payment_is_charged_and_refunded_ahead() {
 
 /// The operation's callback is written in the same unit as the operation; a terminal-bound
 /// caller of the payment's own terminal takes the path too.
-#[tokio::test]
-async fn an_operation_decided_ahead_writes_its_callback() {
-    let store = store().await;
+async fn an_operation_decided_ahead_writes_its_callback<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500011", 50_000).await;
     let before = read_ahead(&store);
     let announce = |p: &Payment, amount: i64| {
