@@ -8,10 +8,11 @@
 //! trip to read and lock its payment, one more for a refund's row (and one to look up an
 //! earlier refund with the same externalID), one for the accounts it books, and the last for its
 //! writes and RELEASE, each a wake-up of its task in between: the writer's one connection does
-//! nothing else meanwhile. Here the payment, the earlier refund and the accounts are read on an
-//! inline read-only connection (`inline_reads.rs`) on the request's thread, the state machine
-//! decides on them, and what is left is writes only, which the committer runs in the open batch
-//! (or the next) one unit after another with no task woken between them.
+//! nothing else meanwhile. Here the payment, the earlier refund and the accounts are read first
+//! (SQLite: on an inline read-only connection, `inline_reads.rs`, on the request's thread;
+//! PostgreSQL: two statements on any connection), the state machine decides on them, and what is
+//! left is writes only (SQLite: run by the committer in the open batch, or the next, one unit
+//! after another with no task woken between them; PostgreSQL: one statement).
 //!
 //! What the read saw may be older than what the write meets (SQLite: the write connection's batch;
 //! PostgreSQL: whatever committed between the read and the statement, or holds the payment's row
@@ -31,9 +32,9 @@
 //!   refunded amount it was decided from;
 //! - **the accounts' currencies and the holds' shards** never change once written.
 //!
-//! A unit whose check fails leaves nothing (the writer rolls back to its savepoint) and the
-//! operation goes the locked way, which reads on the write connection and answers as it always
-//! did. So does everything this path does not decide: a refusal (the locked way gives each its
+//! A unit whose check fails leaves nothing (SQLite: the writer rolls back to its savepoint;
+//! PostgreSQL: the statement fails whole) and the operation goes the locked way, which reads
+//! where it writes and answers as it always did. So does everything this path does not decide: a refusal (the locked way gives each its
 //! answer, in its order: not found, wrong status, over the amount), a replay of a refund with
 //! a known externalID (answered with the payment as the write connection has it), an operation
 //! with a token bound to an invoice (its check reads the payment's history), and on PostgreSQL
@@ -192,6 +193,11 @@ impl<DB: Backend> SqlStore<DB> {
             let payment = Payment::from_row(&row)?;
             let earlier_refund: bool = row.try_get("earlier_refund")?;
             let Some(card) = payment.card_account.clone() else { return Ok(None) };
+            if !payment.card_currency.is_empty() && payment.card_currency != payment.currency {
+                // Its booking opens a conversion account by a statement of its own: not one
+                // statement, the locked way (without reading on).
+                return Ok(None);
+            }
             let merchant = merchant_account(&payment.terminal_id, &payment.currency);
             let rows = sqlx::query::<DB>(ACCOUNTS_AND_HOLDS)
                 .bind(card.as_str())

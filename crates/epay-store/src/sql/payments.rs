@@ -359,9 +359,9 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         request: OperationRequest,
         callback: OperationCallbackBuilder<'_>,
     ) -> StoreResult<OperationOutcome> {
-        // SQLite: decided on a read-only connection, written in one round trip
-        // (`operate_ahead.rs`); otherwise, or when the payment moved since it was read, decided
-        // here on the write connection.
+        // Decided on what was read, written in one round trip (`operate_ahead.rs`); when that
+        // path cannot decide it, or the payment moved since it was read, decided here the locked
+        // way.
         if let Some(outcome) = self.operate_ahead(&request, callback).await? {
             return Ok(outcome);
         }

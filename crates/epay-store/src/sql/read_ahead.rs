@@ -131,32 +131,35 @@ const PAYER_KIND: &str = "SELECT kind FROM ledger_accounts WHERE id = $1";
 const DAY_TOTAL: &str =
     "SELECT total_minor FROM transfer_daily_totals WHERE subject = $1 AND currency = $2 AND day_start_ms = $3";
 
+/// The text of [`PG_AHEAD`], which [`PG_AHEAD_WITH_TOTAL`] extends.
+macro_rules! pg_ahead {
+    () => {
+        "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS TEXT) AS id,
+             CAST(NULL AS TEXT) AS currency, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS available
+         FROM terminals t LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
+         WHERE t.id = $1
+         UNION ALL
+         SELECT NULL, NULL, NULL, id, currency, kind,
+             CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
+         FROM ledger_accounts WHERE id IN ($3, $4, $5)"
+    };
+}
+
 /// PostgreSQL: the read ahead of a card payment in one statement, one snapshot (`$1` terminal,
 /// `$2` invoice, `$3` the payer, `$4`, `$5` the others): [`NUMBERING`]'s rows (`id` NULL), then
 /// each existing account's currency and kind, with what is available for the payer's. Nothing is
 /// locked: the payment's one statement holds every fact again (see the module doc).
-const PG_AHEAD: &str = "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS TEXT) AS id,
-         CAST(NULL AS TEXT) AS currency, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS available
-     FROM terminals t LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-     WHERE t.id = $1
-     UNION ALL
-     SELECT NULL, NULL, NULL, id, currency, kind,
-         CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
-     FROM ledger_accounts WHERE id IN ($3, $4, $5)";
+const PG_AHEAD: &str = pg_ahead!();
 
 /// [`PG_AHEAD`] and a daily total's row, if it exists (`$6` subject, `$7` currency, `$8` the
 /// day's start), marked by its `kind`.
-const PG_AHEAD_WITH_TOTAL: &str = "SELECT t.max_attempts, p.attempt, p.status, CAST(NULL AS TEXT) AS id,
-         CAST(NULL AS TEXT) AS currency, CAST(NULL AS TEXT) AS kind, CAST(NULL AS BIGINT) AS available
-     FROM terminals t LEFT JOIN payments p ON p.terminal_id = t.id AND p.invoice_id = $2
-     WHERE t.id = $1
-     UNION ALL
-     SELECT NULL, NULL, NULL, id, currency, kind,
-         CASE WHEN id = $3 THEN credits_posted - debits_posted - debits_pending END
-     FROM ledger_accounts WHERE id IN ($3, $4, $5)
+const PG_AHEAD_WITH_TOTAL: &str = concat!(
+    pg_ahead!(),
+    "
      UNION ALL
      SELECT NULL, NULL, NULL, NULL, NULL, 'day total', total_minor FROM transfer_daily_totals
-     WHERE subject = $6 AND currency = $7 AND day_start_ms = $8";
+     WHERE subject = $6 AND currency = $7 AND day_start_ms = $8"
+);
 
 /// The `kind` of [`PG_AHEAD_WITH_TOTAL`]'s daily total row.
 const DAY_TOTAL_ROW: &str = "day total";

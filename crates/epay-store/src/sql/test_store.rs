@@ -60,6 +60,32 @@ pub(crate) async fn pg_store(what: &str) -> SqlStore<sqlx::Postgres> {
     store
 }
 
+/// Runs each named test, `async fn name<DB: Backend>(store: Arc<SqlStore<DB>>)`, on both
+/// databases, as `name::sqlite` and `name::postgres`: each on a new store named after `$what`
+/// ([`sqlite_file_store`], [`pg_store`]) that `$setup`, an `async fn<DB: Backend>(SqlStore<DB>) ->
+/// Arc<SqlStore<DB>>` of the calling module, prepares. `EPAY_TEST_BACKENDS` narrows PostgreSQL
+/// out ([`wanted`]).
+macro_rules! on_both {
+    ($what:literal, $setup:ident; $($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let store = crate::sql::test_store::sqlite_file_store($what).await;
+                super::$name(super::$setup(store).await).await;
+            }
+
+            #[tokio::test]
+            async fn postgres() {
+                if crate::sql::test_store::wanted("postgres") {
+                    let store = crate::sql::test_store::pg_store($what).await;
+                    super::$name(super::$setup(store).await).await;
+                }
+            }
+        }
+    )*};
+}
+pub(crate) use on_both;
+
 /// Whether the tests of `backend` run here (`EPAY_TEST_BACKENDS`, as in the black-box suite:
 /// both when unset).
 pub(crate) fn wanted(backend: &str) -> bool {
@@ -105,6 +131,20 @@ pub(crate) async fn behind_a_change<DB: Backend, T: Send + 'static>(
     }
     let writing = tokio::spawn(write);
     tokio::time::sleep(Duration::from_millis(300)).await;
+    if DB::BACKEND == "postgres" {
+        // Until the write waits for a row the unit holds (its reads, which wait for nothing,
+        // are done), or five seconds: a slow machine must not let the unit commit before the
+        // write has read around it.
+        let waiting = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity
+             WHERE datname = current_database() AND wait_event_type = 'Lock'";
+        for _ in 0..50 {
+            let row = sqlx::query::<DB>(waiting).fetch_one(&store.reads).await.unwrap();
+            if sqlx::Row::try_get::<i64, _>(&row, "n").unwrap() > 0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
     holder.commit().await.unwrap();
     writing.await.unwrap()
 }

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback, pg_store, wanted};
+use super::super::test_store::{behind_a_change, no_callback, on_both};
 use super::super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
@@ -35,28 +35,8 @@ async fn funded<DB: Backend>(store: SqlStore<DB>) -> Arc<SqlStore<DB>> {
     Arc::new(store)
 }
 
-/// Runs each named test, `async fn name<DB: Backend>(store: Arc<SqlStore<DB>>)`, on both
-/// databases, as `name::sqlite` and `name::postgres`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let store = super::super::super::test_store::sqlite_file_store("operate-ahead").await;
-                super::$name(super::funded(store).await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if super::wanted("postgres") {
-                    super::$name(super::funded(super::pg_store("operate_ahead").await).await).await;
-                }
-            }
-        }
-    )*};
-}
-
 on_both!(
+    "operate-ahead", funded;
     a_charge_and_refunds_are_written_in_one_trip,
     a_cancel_is_written_in_one_trip,
     a_payment_moved_after_the_read_is_decided_again,
@@ -290,6 +270,7 @@ async fn refusals_are_answered_as_before<DB: Backend>(store: Arc<SqlStore<DB>>) 
 async fn refunds_at_once_never_refund_more_than_was_charged<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500007", 50_000).await;
     operate(&store, charge(&id)).await.unwrap();
+    let before = read_ahead(&store);
     let refunds: Vec<_> = (0..12)
         .map(|_| {
             let store = store.clone();
@@ -309,6 +290,9 @@ async fn refunds_at_once_never_refund_more_than_was_charged<DB: Backend>(store: 
         }
     }
     assert_eq!(done, 3, "50,000 covers three refunds of 15,000");
+    let (written, out_of_date) = read_ahead(&store);
+    assert!(written - before.0 <= 3, "no more written ahead than were refunded");
+    assert!(written + out_of_date > before.0 + before.1, "decided ahead, at least one of them");
     let stored = store.payment("m1", &id).await.unwrap().unwrap();
     assert_eq!(stored.refunded_minor, 45_000);
     assert_eq!(store.refunds_of(&id).await.unwrap().len(), 3);
@@ -320,6 +304,7 @@ async fn refunds_at_once_never_refund_more_than_was_charged<DB: Backend>(store: 
 /// Charges of one authorization at once: one charges it, the others find it charged.
 async fn charges_at_once_charge_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
     let id = hold(&store, "500008", 50_000).await;
+    let before = read_ahead(&store);
     let charges: Vec<_> = (0..8)
         .map(|_| {
             let store = store.clone();
@@ -339,6 +324,9 @@ async fn charges_at_once_charge_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
         }
     }
     assert_eq!(charged, 1);
+    let (written, out_of_date) = read_ahead(&store);
+    assert!(written - before.0 <= 1, "no more written ahead than were charged");
+    assert!(written + out_of_date > before.0 + before.1, "decided ahead, at least one of them");
     let card = store.ledger_account(CARD).await.unwrap().unwrap();
     assert_eq!((card.debits_pending, card.debits_posted), (0, 50_000), "posted once");
     assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback, pg_store, sqlite_file_store, wanted};
+use super::super::test_store::{behind_a_change, no_callback, on_both, pg_store, sqlite_file_store, wanted};
 use super::super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::ports::*;
@@ -39,29 +39,8 @@ async fn paying_store<DB: Backend>(store: SqlStore<DB>) -> Arc<SqlStore<DB>> {
     Arc::new(store)
 }
 
-/// Runs each named test, `async fn name<DB: Backend>(store: Arc<SqlStore<DB>>)`, on both
-/// databases, as `name::sqlite` and `name::postgres`.
-macro_rules! on_both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test]
-            async fn sqlite() {
-                let store = super::super::super::test_store::sqlite_file_store("read-ahead").await;
-                super::$name(super::paying_store(store).await).await;
-            }
-
-            #[tokio::test]
-            async fn postgres() {
-                if super::wanted("postgres") {
-                    let store = super::pg_store("read_ahead").await;
-                    super::$name(super::paying_store(store).await).await;
-                }
-            }
-        }
-    )*};
-}
-
 on_both!(
+    "read-ahead", paying_store;
     funds_spent_after_the_read_are_checked_where_the_payment_writes,
     funds_that_still_cover_the_debit_pass,
     a_spent_token_pays_once,
