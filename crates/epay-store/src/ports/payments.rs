@@ -43,8 +43,9 @@ pub trait PaymentsPort: Send + Sync + 'static {
     ) -> StoreResult<OperationOutcome>;
 
     /// Turns up to `limit` authorizations older than their terminal's hold period into
-    /// CANCEL_OLD and releases their holds. Safe on several nodes at once: each payment moves by
-    /// compare-and-set, and PostgreSQL nodes skip rows another node has locked.
+    /// CANCEL_OLD and releases their holds, each payment in a transaction of its own. Safe on
+    /// several nodes at once: each payment moves by compare-and-set, and PostgreSQL nodes skip
+    /// rows another node (or an operation) has locked.
     async fn expire_authorizations(
         &self,
         now_ms: i64,

@@ -381,22 +381,31 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
         limit: i64,
         callback: CallbackBuilder<'_>,
     ) -> StoreResult<Vec<Payment>> {
-        let mut tx = self.begin_unit().await?;
         let expire = epay_domain::Operation::Expire;
-        let due = format!(
-            "SELECT p.* FROM payments p JOIN terminals t ON t.id = p.terminal_id
+        // The due payments, read without a lock; each is then expired in a unit of its own that
+        // locks it (skipping one another node holds) and finds it still due. One unit for the
+        // batch would lock their cards and merchant shards payment after payment, an order no
+        // other transaction keeps, and could deadlock with an operation or a payment of one of
+        // those cards on PostgreSQL.
+        let due = "SELECT p.id FROM payments p JOIN terminals t ON t.id = p.terminal_id
              WHERE p.status = $3 AND p.created_at + t.hold_period_secs * 1000 <= $1
-             ORDER BY p.created_at LIMIT $2 {}",
-            DB::SKIP_LOCKED_PAYMENTS
-        );
-        let due: Vec<Payment> = sqlx::query_as(&due)
+             ORDER BY p.created_at LIMIT $2";
+        let due = sqlx::query(due)
             .bind(now_ms)
             .bind(limit)
             .bind(expire.from_status().as_str())
-            .fetch_all(&mut *tx)
+            .fetch_all(&self.reads)
             .await?;
+        let locked =
+            format!("SELECT p.* FROM payments p WHERE p.id = $1 AND p.status = $2 {}", DB::SKIP_LOCKED_PAYMENTS);
         let mut expired = Vec::new();
-        for p in due {
+        for row in due {
+            let id: String = row.try_get("id")?;
+            let mut tx = self.begin_unit().await?;
+            let p: Option<Payment> =
+                sqlx::query_as(&locked).bind(&id).bind(expire.from_status().as_str()).fetch_optional(&mut *tx).await?;
+            // Moved since the read, or held by another node's sweep or an operation: not now.
+            let Some(p) = p else { continue };
             // Only a card payment is ever held; anything else in AUTH is left alone.
             let Ok(moved) = transition::expire(&state_of(&p)) else { continue };
             if let Applied::Done = Self::apply_operation(&mut tx, &p, &moved, None, now_ms, None).await? {
@@ -404,10 +413,10 @@ impl<DB: Backend> PaymentsPort for SqlStore<DB> {
                 if let Some(cb) = callback(&p) {
                     Self::insert_callback(&mut tx, &cb, now_ms).await?;
                 }
+                tx.finish().await?;
                 expired.push(p);
             }
         }
-        tx.finish().await?;
         Ok(expired)
     }
 

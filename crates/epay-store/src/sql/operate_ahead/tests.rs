@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback, on_both};
+use super::super::test_store::{behind_a_change, no_callback, on_both, pg_store, wanted};
 use super::super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
@@ -47,7 +47,49 @@ on_both!(
     charges_at_once_charge_once,
     a_charge_behind_a_cancel_is_refused_as_before,
     an_operation_decided_ahead_writes_its_callback,
+    the_sweep_and_charges_at_once_settle_each_hold_once,
 );
+
+/// The expiry sweep and charges of the same authorizations at once, on one card: each hold is
+/// settled once, charged or expired, whichever locked it first; no charge fails but by finding
+/// the payment expired, and nothing deadlocks (PostgreSQL would fail one side of a cycle).
+async fn the_sweep_and_charges_at_once_settle_each_hold_once<DB: Backend>(store: Arc<SqlStore<DB>>) {
+    let mut ids = Vec::new();
+    for i in 0..10 {
+        ids.push(hold(&store, &format!("5009{i:02}"), 1_000).await);
+    }
+    let mut charging = tokio::task::JoinSet::new();
+    for id in ids.clone() {
+        let store = store.clone();
+        charging.spawn(async move { operate(&store, charge(&id)).await });
+    }
+    let sweeping = {
+        let store = store.clone();
+        tokio::spawn(async move { store.expire_authorizations(4_000_000_000_000, 100, &no_callback).await })
+    };
+    let expired = sweeping.await.unwrap().unwrap();
+    let mut charged = 0;
+    for outcome in charging.join_all().await {
+        match outcome {
+            Ok(outcome) => {
+                assert_eq!(outcome.payment.status, TxStatus::Charge);
+                charged += 1;
+            }
+            Err(StoreError::Refused(Refusal::WrongStatus { status: TxStatus::CancelOld })) => {}
+            Err(e) => panic!("unexpected: {e:?}"),
+        }
+    }
+    // What the sweep skipped while a charge held it (PostgreSQL) is left for the next sweep.
+    let later = store.expire_authorizations(4_000_000_000_000, 100, &no_callback).await.unwrap();
+    assert_eq!(charged + expired.len() + later.len(), 10, "each hold settled once");
+    for id in &ids {
+        let stored = store.payment("m1", id).await.unwrap().unwrap();
+        assert!(matches!(stored.status, TxStatus::Charge | TxStatus::CancelOld), "{:?}", stored.status);
+    }
+    let card = store.ledger_account(CARD).await.unwrap().unwrap();
+    assert_eq!((card.debits_pending, card.debits_posted), (0, 1_000 * charged as i64), "no hold left");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
+}
 
 /// Holds `amount` KZT on [`CARD`] for `invoice` (a two-step payment's authorization): its id.
 async fn hold<DB: Backend>(store: &SqlStore<DB>, invoice: &str, amount: i64) -> String {
@@ -454,4 +496,56 @@ async fn a_hold_from_before_shards_is_charged_on_its_own_shard() {
             .await
             .unwrap();
     assert!(pending.iter().all(|(_, credits)| *credits == 0), "no pending left, none below zero: {pending:?}");
+}
+
+/// PostgreSQL: the sweep expires each authorization in a transaction of its own, so it never
+/// holds one payment's merchant shard while it waits for another payment's card. A transaction
+/// holding the second card and then wanting the first payment's shard (as a payment from that
+/// card on that shard does) met the sweep in a deadlock when the sweep took a batch in one.
+#[tokio::test]
+async fn postgres_the_sweep_never_holds_a_shard_while_it_waits_for_a_card() {
+    if !wanted("postgres") {
+        return;
+    }
+    let store = funded(pg_store("operate_ahead").await).await;
+    let other_card = "card:operate-ahead-2";
+    store.ensure_accounts(&[(other_card.into(), AccountKind::Card, Currency::Kzt, FUNDED)], 1).await.unwrap();
+    let first = hold(&store, "500950", 1_000).await;
+    let second = hold_on(&store, "500951", 1_000, other_card, "KZT", epay_domain::FxRate::ONE).await;
+    let mut tx = store.begin_unit().await.unwrap();
+    let later = format!("UPDATE payments SET created_at = 11 WHERE id = '{second}'");
+    sqlx::query::<sqlx::Postgres>(&later).execute(&mut *tx).await.unwrap();
+    tx.commit().await.unwrap();
+
+    // Holds the second card's row, as a payment from it would.
+    let mut holder = store.begin_unit().await.unwrap();
+    let card_row = format!("UPDATE ledger_accounts SET credits_posted = credits_posted WHERE id = '{other_card}'");
+    sqlx::query::<sqlx::Postgres>(&card_row).execute(&mut *holder).await.unwrap();
+    let sweeping = {
+        let store = store.clone();
+        tokio::spawn(async move { store.expire_authorizations(4_000_000_000_000, 100, &no_callback).await })
+    };
+    // The sweep waits for the second card (the first payment, before it, is expired by then).
+    let waiting = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..50 {
+        let n: i64 = sqlx::Row::try_get(&sqlx::query(waiting).fetch_one(&store.reads).await.unwrap(), "n").unwrap();
+        if n > 0 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    // Then wants the first payment's merchant shard, as a payment from the second card on that
+    // shard would.
+    let shard = super::super::booking::shard_of(&first);
+    let shard_row = format!(
+        "UPDATE ledger_account_shards SET credits_posted = credits_posted
+         WHERE account_id = '{}' AND shard = {shard}",
+        merchant_account("t1", "KZT")
+    );
+    sqlx::query::<sqlx::Postgres>(&shard_row).execute(&mut *holder).await.expect("no deadlock");
+    holder.commit().await.unwrap();
+    let expired = sweeping.await.unwrap().expect("the sweep ends well");
+    assert_eq!(expired.len(), 2, "both expired");
+    assert!(store.check_ledger().await.unwrap().is_empty(), "the ledger balances");
 }
