@@ -44,12 +44,8 @@ async fn pg(max: u32) -> Conns<Postgres> {
 }
 
 async fn pg_with(settings: Settings) -> Conns<Postgres> {
-    let admin_url = pg_admin_url();
-    let name = format!("epay_conns_{}", uuid::Uuid::new_v4().simple());
-    let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
-    admin.execute(&*format!("CREATE DATABASE {name}")).await.unwrap();
-    let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
-    let options = PgConnectOptions::from_str(&format!("{root}/{name}")).unwrap();
+    let url = super::super::test_store::pg_test_database("conns").await;
+    let options = PgConnectOptions::from_str(&url).unwrap();
     let conns = Conns::open(options, settings).await.unwrap();
     conns.execute("CREATE TABLE things (id TEXT PRIMARY KEY)").await.unwrap();
     conns
