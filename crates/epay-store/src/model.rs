@@ -174,6 +174,13 @@ impl Payment {
             epay_domain::FxRate::ONE
         }
     }
+
+    /// Whether the card pays in another currency than the payment's, so its ledger legs go
+    /// through the pair's conversion accounts (a payment recorded without a card currency
+    /// converts nothing).
+    pub fn converts(&self) -> bool {
+        !self.card_currency.is_empty() && self.card_currency != self.currency
+    }
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]

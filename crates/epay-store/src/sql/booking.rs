@@ -448,7 +448,7 @@ impl<DB: Backend> SqlStore<DB> {
 
     /// [`Self::funds_and_currencies_sql`]'s rows as sqlx answered them (what is available read
     /// for the payer's row only: the others have none).
-    fn funds_rows(payer: &str, rows: &[DB::Row]) -> Result<Vec<FundsRow>, sqlx::Error> {
+    pub(super) fn funds_rows(payer: &str, rows: &[DB::Row]) -> Result<Vec<FundsRow>, sqlx::Error> {
         rows.iter()
             .map(|row| {
                 let id: String = row.try_get("id")?;

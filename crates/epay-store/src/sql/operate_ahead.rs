@@ -48,6 +48,7 @@ use super::booking::{shard_of, Known, ACCOUNTS_AND_HOLDS};
 use super::decisions::state_of;
 use super::inline_reads::{self, query_on};
 use super::payments::MERCHANTS_PAYMENT;
+use super::read_ahead::read_or_log;
 use super::{Backend, OneTrip, SqlStore};
 use crate::model::*;
 use crate::{StoreError, StoreResult};
@@ -58,6 +59,24 @@ struct OperationRead {
     /// A refund of the payment with the operation's externalID, if one was found.
     earlier_refund: bool,
     known: Known,
+}
+
+impl OperationRead {
+    /// The read, from the payment and [`ACCOUNTS_AND_HOLDS`]'s rows for its `accounts` (card,
+    /// merchant): `None` when one of those accounts is missing.
+    fn of(
+        payment: Payment,
+        earlier_refund: bool,
+        accounts: [&str; 2],
+        rows: Vec<(String, Option<String>, Option<i32>)>,
+    ) -> Option<Self> {
+        let known = Known::from_rows(rows, true);
+        accounts.iter().all(|account| known.currency(account).is_some()).then_some(OperationRead {
+            payment,
+            earlier_refund,
+            known,
+        })
+    }
 }
 
 /// A refund of payment `$1` with externalID `$2`.
@@ -164,11 +183,7 @@ impl<DB: Backend> SqlStore<DB> {
                 shard_of(payment_id).into(),
             ];
             let rows = query_on(conn, ACCOUNTS_AND_HOLDS, &args, |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
-            let known = Known::from_rows(rows, true);
-            if known.currency(&card).is_none() || known.currency(&merchant).is_none() {
-                return Ok(None);
-            }
-            Ok(Some(OperationRead { payment, earlier_refund, known }))
+            Ok(OperationRead::of(payment, earlier_refund, [&card, &merchant], rows))
         })
         .flatten()
     }
@@ -193,7 +208,7 @@ impl<DB: Backend> SqlStore<DB> {
             let payment = Payment::from_row(&row)?;
             let earlier_refund: bool = row.try_get("earlier_refund")?;
             let Some(card) = payment.card_account.clone() else { return Ok(None) };
-            if !payment.card_currency.is_empty() && payment.card_currency != payment.currency {
+            if payment.converts() {
                 // Its booking opens a conversion account by a statement of its own: not one
                 // statement, the locked way (without reading on).
                 return Ok(None);
@@ -211,19 +226,9 @@ impl<DB: Backend> SqlStore<DB> {
                 .iter()
                 .map(|r| Ok((r.try_get("id")?, r.try_get("currency")?, r.try_get("shard")?)))
                 .collect::<Result<Vec<_>, sqlx::Error>>()?;
-            let known = Known::from_rows(rows, true);
-            if known.currency(&card).is_none() || known.currency(&merchant).is_none() {
-                return Ok(None);
-            }
-            Ok(Some(OperationRead { payment, earlier_refund, known }))
+            Ok(OperationRead::of(payment, earlier_refund, [&card, &merchant], rows))
         };
-        match read.await {
-            Ok(read) => read,
-            Err(e) => {
-                tracing::warn!(error = %e, what = "an operation", "reading ahead failed; recorded the locked way");
-                None
-            }
-        }
+        read_or_log("an operation", read.await).flatten()
     }
 }
 

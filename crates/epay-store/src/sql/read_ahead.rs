@@ -197,7 +197,7 @@ impl<DB: Backend> SqlStore<DB> {
         let PaymentEffect::Debit { card_account, merchant_account, .. } = effect else { return Ok(None) };
         // PostgreSQL opens a conversion account in a statement of its own, before the booking's
         // (`open_account_in_turn`): a payment from a card in another currency cannot be one.
-        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.card_currency != payment.currency;
+        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.converts();
         let decided_elsewhere = token_digest.starts_with(LINK_TOKEN_PREFIX)
             || save_card.is_some()
             || three_ds.is_some()
@@ -270,7 +270,7 @@ impl<DB: Backend> SqlStore<DB> {
         // A card paying itself: the rule that holds its funds on the write connection sees only
         // the net change (the fee), not what the transfer needs.
         // PostgreSQL opens a conversion account in a statement of its own (`open_account_in_turn`).
-        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.card_currency != payment.currency;
+        let opens_accounts = DB::ONE_TRIP == OneTrip::WritableCte && payment.converts();
         let decided_elsewhere = from_account == to_account
             || opens_accounts
             || receiver_daily_limit_minor.is_some()
@@ -420,10 +420,7 @@ impl<DB: Backend> SqlStore<DB> {
         match self.inline.as_ref()?.read(read) {
             Ok(Inline::Read(answer)) => Some(answer),
             Ok(Inline::Busy) => None,
-            Err(e) => {
-                tracing::warn!(error = %e, what, "reading ahead failed; recorded the locked way");
-                None
-            }
+            Err(e) => read_or_log(what, Err(e)),
         }
     }
 
@@ -485,41 +482,28 @@ impl<DB: Backend> SqlStore<DB> {
             Some(t) => query.bind(t.subject.key()).bind(t.currency).bind(t.day_start_ms),
             None => query,
         };
-        let read = query.fetch_all(&self.reads).await.and_then(|rows| Self::ahead_rows_of(payer, &rows));
-        match read {
-            Ok(rows) => Some(rows),
-            Err(e) => {
-                tracing::warn!(error = %e, what = "a payment or transfer", "reading ahead failed; recorded the locked way");
-                None
-            }
-        }
+        let read = query.fetch_all(&self.reads).await.and_then(|rows| Self::ahead_rows_of(payer, rows));
+        read_or_log("a payment or transfer", read)
     }
 
-    /// [`PG_AHEAD`]'s (or [`PG_AHEAD_WITH_TOTAL`]'s) rows as sqlx answered them.
-    fn ahead_rows_of(payer: &str, rows: &[DB::Row]) -> Result<AheadRows, sqlx::Error> {
-        let (mut numbering, mut funds, mut payer_kind, mut day_total) = (Vec::new(), Vec::new(), None, None);
+    /// [`PG_AHEAD`]'s (or [`PG_AHEAD_WITH_TOTAL`]'s) rows as sqlx answered them: the numbering's
+    /// (no `kind`), the accounts' and the day's total.
+    fn ahead_rows_of(payer: &str, rows: Vec<DB::Row>) -> Result<AheadRows, sqlx::Error> {
+        let (mut numbering, mut accounts, mut payer_kind, mut day_total) = (Vec::new(), Vec::new(), None, None);
         for row in rows {
-            if row.try_get::<Option<String>, _>("kind")?.as_deref() == Some(DAY_TOTAL_ROW) {
-                day_total = Some(row.try_get::<i64, _>("available")?);
-                continue;
+            match row.try_get::<Option<String>, _>("kind")? {
+                None => numbering.push(row),
+                Some(kind) if kind == DAY_TOTAL_ROW => day_total = Some(row.try_get::<i64, _>("available")?),
+                Some(kind) => {
+                    if row.try_get::<String, _>("id")? == payer {
+                        payer_kind = Some(kind);
+                    }
+                    accounts.push(row);
+                }
             }
-            let Some(id) = row.try_get::<Option<String>, _>("id")? else {
-                let attempt = match row.try_get::<Option<i32>, _>("attempt")? {
-                    Some(attempt) => Some((attempt, row.try_get("status")?)),
-                    None => None,
-                };
-                numbering.push(NumberingRow { max_attempts: row.try_get("max_attempts")?, attempt });
-                continue;
-            };
-            let available = if id == payer {
-                payer_kind = Some(row.try_get::<String, _>("kind")?);
-                Some(row.try_get::<i64, _>("available")?)
-            } else {
-                None
-            };
-            funds.push(FundsRow { id, currency: row.try_get("currency")?, available });
         }
-        Ok(AheadRows { numbering, funds, payer_kind, day_total })
+        let numbering = Self::numbering_rows(&numbering)?;
+        Ok(AheadRows { numbering, funds: Self::funds_rows(payer, &accounts)?, payer_kind, day_total })
     }
 
     /// A detached unit (`writer.rs`) for a payment decided ahead, the token's spend its first
@@ -561,6 +545,18 @@ impl<DB: Backend> SqlStore<DB> {
                 Ok(false)
             }
             Err(e) => Err(e),
+        }
+    }
+}
+
+/// A read ahead's answer, or `None` when it failed: logged, so a read that always fails (a schema
+/// drift) does not switch the path off unseen, and the locked way then reads for itself.
+pub(super) fn read_or_log<T>(what: &'static str, read: Result<T, impl std::fmt::Display>) -> Option<T> {
+    match read {
+        Ok(answer) => Some(answer),
+        Err(e) => {
+            tracing::warn!(error = %e, what, "reading ahead failed; recorded the locked way");
+            None
         }
     }
 }

@@ -158,19 +158,24 @@ pub(crate) async fn behind_a_change<DB: Backend, T: Send + 'static>(
     let writing = tokio::spawn(write);
     tokio::time::sleep(Duration::from_millis(300)).await;
     if DB::BACKEND == "postgres" {
-        // Until the write waits for a row the unit holds (its reads, which wait for nothing,
-        // are done), or five seconds: a slow machine must not let the unit commit before the
-        // write has read around it.
-        let waiting = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity
-             WHERE datname = current_database() AND wait_event_type = 'Lock'";
-        for _ in 0..50 {
-            let row = sqlx::query::<DB>(waiting).fetch_one(&store.reads).await.unwrap();
-            if sqlx::Row::try_get::<i64, _>(&row, "n").unwrap() > 0 {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
+        // The write's reads, which wait for nothing, done: a slow machine must not let the unit
+        // commit before the write has read around it.
+        until_a_lock_wait(store).await;
     }
     holder.commit().await.unwrap();
     writing.await.unwrap()
+}
+
+/// PostgreSQL: returns once a session of `store`'s database waits for a row lock, or after five
+/// seconds.
+pub(crate) async fn until_a_lock_wait<DB: Backend>(store: &SqlStore<DB>) {
+    let waiting = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity
+         WHERE datname = current_database() AND wait_event_type = 'Lock'";
+    for _ in 0..50 {
+        let row = sqlx::query::<DB>(waiting).fetch_one(&store.reads).await.unwrap();
+        if sqlx::Row::try_get::<i64, _>(&row, "n").unwrap() > 0 {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }

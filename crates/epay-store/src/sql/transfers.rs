@@ -46,8 +46,7 @@ impl<DB: Backend> SqlStore<DB> {
             }
             // The conversion accounts too, when the card is in another currency: `book` updates
             // them, and a payment takes them before its merchant's row.
-            let converts = !payment.card_currency.is_empty() && payment.card_currency != payment.currency;
-            let conversion: Vec<String> = if converts {
+            let conversion: Vec<String> = if payment.converts() {
                 [&payment.currency, &payment.card_currency]
                     .map(|side| fx_account(&payment.currency, &payment.card_currency, side))
                     .into()

@@ -366,7 +366,7 @@ impl<DB: Backend> SqlStore<DB> {
     }
 
     /// [`NUMBERING`]'s rows as sqlx answered them.
-    fn numbering_rows(rows: &[DB::Row]) -> Result<Vec<NumberingRow>, sqlx::Error> {
+    pub(super) fn numbering_rows(rows: &[DB::Row]) -> Result<Vec<NumberingRow>, sqlx::Error> {
         rows.iter()
             .map(|row| {
                 let attempt = match row.try_get::<Option<i32>, _>("attempt")? {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use epay_domain::{AccountKind, Currency, PaymentKind, TxStatus};
 
-use super::super::test_store::{behind_a_change, no_callback, on_both, pg_store, wanted};
+use super::super::test_store::{behind_a_change, no_callback, on_both, pg_store, until_a_lock_wait, wanted};
 use super::super::{Backend, SqlStore};
 use crate::model::*;
 use crate::ports::*;
@@ -526,15 +526,7 @@ async fn postgres_the_sweep_never_holds_a_shard_while_it_waits_for_a_card() {
         tokio::spawn(async move { store.expire_authorizations(4_000_000_000_000, 100, &no_callback).await })
     };
     // The sweep waits for the second card (the first payment, before it, is expired by then).
-    let waiting = "SELECT CAST(COUNT(*) AS BIGINT) AS n FROM pg_stat_activity
-         WHERE datname = current_database() AND wait_event_type = 'Lock'";
-    for _ in 0..50 {
-        let n: i64 = sqlx::Row::try_get(&sqlx::query(waiting).fetch_one(&store.reads).await.unwrap(), "n").unwrap();
-        if n > 0 {
-            break;
-        }
-        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-    }
+    until_a_lock_wait(&store).await;
     // Then wants the first payment's merchant shard, as a payment from the second card on that
     // shard would.
     let shard = super::super::booking::shard_of(&first);
