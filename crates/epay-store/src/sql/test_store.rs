@@ -54,32 +54,15 @@ pub(crate) async fn pg_store(what: &str) -> SqlStore<sqlx::Postgres> {
 }
 
 /// The URL of a new, empty PostgreSQL database for a store test, `epay_<what>_<uuid>`, on the
-/// server of `EPAY_TEST_PG_URL`. A test cannot drop its own database while its store may still be
-/// connected, so the first call of each test process drops what earlier runs left: databases of
-/// this form older than an hour that nobody is connected to (nextest ends a test after ten
-/// minutes, `.config/nextest.toml`). Best effort: a server that will not say a database's age
-/// keeps them.
+/// server of `EPAY_TEST_PG_URL`. It is left behind: a test cannot drop it while its store may
+/// still be connected. (Sweeping old ones from each test process was tried: nextest runs every
+/// test in a process of its own, and dozens of concurrent DROP DATABASEs, each a checkpoint,
+/// slowed connections enough to time a pool test out.)
 pub(crate) async fn pg_test_database(what: &str) -> String {
-    use sqlx::{Connection, Row};
-    static SWEPT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+    use sqlx::Connection;
     let admin_url =
         std::env::var("EPAY_TEST_PG_URL").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".into());
     let mut admin = sqlx::PgConnection::connect(&admin_url).await.expect("PostgreSQL must be reachable");
-    if !SWEPT.swap(true, std::sync::atomic::Ordering::Relaxed) {
-        let left = sqlx::query(
-            "SELECT d.datname FROM pg_database d
-             WHERE d.datname ~ '^epay_[a-z_]+_[0-9a-f]{32}$'
-               AND (pg_stat_file('base/' || d.oid || '/PG_VERSION')).modification < now() - interval '1 hour'
-               AND NOT EXISTS (SELECT 1 FROM pg_stat_activity a WHERE a.datname = d.datname)",
-        )
-        .fetch_all(&mut admin)
-        .await
-        .unwrap_or_default();
-        for row in left {
-            let name: String = row.try_get("datname").unwrap_or_default();
-            let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS {name}")).execute(&mut admin).await;
-        }
-    }
     let name = format!("epay_{}_{}", what.replace('-', "_"), uuid::Uuid::new_v4().simple());
     sqlx::query(&format!("CREATE DATABASE {name}")).execute(&mut admin).await.unwrap();
     let root = admin_url.rsplit_once('/').map_or(admin_url.clone(), |(r, _)| r.to_string());
